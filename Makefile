@@ -1,0 +1,58 @@
+# mogulsync: every set-up step lives here, so a fresh machine needs only `make demo` or `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+LOCK := requirements/dev.lock
+STAMP := $(VENV)/.installed
+
+.PHONY: help install system-deps demo test test-fast lint format typecheck bench lock clean
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP): pyproject.toml $(LOCK)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes -r $(LOCK)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP) system-deps  ## create .venv and install the locked dependencies
+
+# PostgreSQL server binaries for the test suite (it starts its own throw-away cluster).
+system-deps:
+	@if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "installing PostgreSQL server binaries with apt"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
+
+demo: install  ## start the emulator, load a sample warehouse and run real syncs end to end
+	$(BIN)/python -m mogulsync.demo
+
+test: install  ## lint, type-check and run the whole test suite
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+	$(BIN)/pytest -n 2 --dist loadfile
+
+test-fast: install  ## unit tests only
+	$(BIN)/pytest tests/unit -q
+
+lint: install
+	$(BIN)/ruff check src tests bench
+
+format: install
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+bench: install  ## run every benchmark (see docs/performance.md)
+	$(BIN)/python bench/client_throughput.py
+
+lock:  ## re-resolve requirements/dev.lock from pyproject.toml
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o $(LOCK)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,3 @@
+"""chartmogul."""
+
+from __future__ import annotations

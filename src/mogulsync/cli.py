@@ -1,0 +1,40 @@
+"""The ``mogulsync`` command line: a thin Typer layer over the library API.
+
+Each area owns its sub-application (``mogulsync.<area>.cli``); this module only mounts them.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from mogulsync import __version__
+from mogulsync.emulator.cli import app as emulator_app
+
+app = typer.Typer(
+    name="mogulsync",
+    help="Move data between your warehouse, your event stream and ChartMogul.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold API keys
+)
+app.add_typer(emulator_app, name="emulator")
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"mogulsync {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", help="Print the version and exit.", callback=_version_callback
+    ),
+) -> None:
+    """Move data between your warehouse, your event stream and ChartMogul."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

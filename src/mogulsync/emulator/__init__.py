@@ -1,0 +1,3 @@
+"""emulator."""
+
+from __future__ import annotations

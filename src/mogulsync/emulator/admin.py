@@ -1,0 +1,85 @@
+"""The admin API outside ``/v1``: faults, limits, stats and reset, for tests and benchmarks."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from mogulsync.emulator._http import json_body
+from mogulsync.emulator.settings import Faults, Limits, ScriptedFault
+from mogulsync.emulator.state import emulator_of
+
+
+async def health(request: Request) -> JSONResponse:
+    """``GET /_emulator/health``."""
+    del request
+    return JSONResponse({"status": "ok"})
+
+
+async def stats(request: Request) -> JSONResponse:
+    """``GET /_emulator/stats``; ``DELETE`` zeroes the counters."""
+    emulator = emulator_of(request)
+    if request.method == "DELETE":
+        emulator.stats.reset()
+        emulator.faults.injected.clear()
+    return JSONResponse(emulator.stats.snapshot(emulator.faults.injected))
+
+
+async def reset(request: Request) -> JSONResponse:
+    """``POST /_emulator/reset``: forget all data and counters (settings stay)."""
+    emulator_of(request).reset()
+    return JSONResponse({"status": "reset"})
+
+
+async def faults(request: Request) -> JSONResponse:
+    """``GET`` fault settings; ``PUT`` replaces, ``PATCH`` changes some, ``DELETE`` clears."""
+    emulator = emulator_of(request)
+    current = emulator.faults.faults
+    try:
+        if request.method == "PUT":
+            emulator.faults.configure(Faults.model_validate(await json_body(request)))
+        elif request.method == "PATCH":
+            merged = current.model_dump() | await json_body(request)
+            emulator.faults.configure(Faults.model_validate(merged))
+        elif request.method == "DELETE":
+            emulator.faults.configure(Faults())
+    except ValidationError as exc:
+        return JSONResponse({"errors": exc.errors(include_url=False)}, status_code=422)
+    return JSONResponse(emulator.faults.faults.model_dump())
+
+
+async def script(request: Request) -> JSONResponse:
+    """``POST /_emulator/faults/script``: queue one-shot faults (a list or one object)."""
+    emulator = emulator_of(request)
+    raw = await request.json()
+    items = raw if isinstance(raw, list) else [raw]
+    try:
+        emulator.faults.faults.script.extend(ScriptedFault.model_validate(i) for i in items)
+    except ValidationError as exc:
+        return JSONResponse({"errors": exc.errors(include_url=False)}, status_code=422)
+    return JSONResponse({"script": [f.model_dump() for f in emulator.faults.faults.script]})
+
+
+async def limits(request: Request) -> JSONResponse:
+    """``GET`` the limits; ``PATCH`` changes rate_limit, max_connections or latency_ms."""
+    emulator = emulator_of(request)
+    if request.method == "PATCH":
+        try:
+            merged = emulator.settings.limits.model_dump() | await json_body(request)
+            emulator.settings.limits = Limits.model_validate(merged)
+        except ValidationError as exc:
+            return JSONResponse({"errors": exc.errors(include_url=False)}, status_code=422)
+        emulator.bucket.configure(emulator.settings.limits.rate_limit)
+    return JSONResponse(emulator.settings.limits.model_dump())
+
+
+ADMIN_ROUTES = [
+    Route("/_emulator/health", health, methods=["GET"]),
+    Route("/_emulator/stats", stats, methods=["GET", "DELETE"]),
+    Route("/_emulator/reset", reset, methods=["POST"]),
+    Route("/_emulator/faults", faults, methods=["GET", "PUT", "PATCH", "DELETE"]),
+    Route("/_emulator/faults/script", script, methods=["POST"]),
+    Route("/_emulator/limits", limits, methods=["GET", "PATCH"]),
+]

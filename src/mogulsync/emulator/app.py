@@ -1,0 +1,146 @@
+"""The emulator's ASGI application.
+
+A thin pure-ASGI layer in front of a Starlette router does what the real service does
+before an endpoint runs — concurrency cap (503), fault injection, Basic auth (401), rate
+limit (429), latency — and counts every ``/v1`` request for the admin ``stats``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Message, Receive, Scope, Send
+
+from mogulsync.emulator import _connections
+from mogulsync.emulator._http import EmulatorHTTPError, plain_error
+from mogulsync.emulator.admin import ADMIN_ROUTES
+from mogulsync.emulator.faults import WRITE_METHODS
+from mogulsync.emulator.routes import ALL_ROUTES
+from mogulsync.emulator.settings import EmulatorSettings
+from mogulsync.emulator.state import Emulator
+
+RATE_LIMIT_MESSAGE = "Your request rate has exceeded our rate limit."
+CONCURRENCY_MESSAGE = (
+    "Too many parallel connections. ChartMogul allows at most 20 concurrent requests."
+)
+AUTH_MESSAGE = "No valid API key provided"
+
+
+def _code_body(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"code": status, "message": message, "param": None}, status_code=status)
+
+
+def _api_key(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() != "basic":
+                return None
+            try:
+                user, _, _password = base64.b64decode(token).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                return None
+            return user
+    return None
+
+
+async def _handle_http_error(request: Request, exc: Exception) -> Response:
+    del request
+    assert isinstance(exc, EmulatorHTTPError)
+    return exc.response
+
+
+class EmulatorApp:
+    """ASGI entry point: service rules around the router."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self.router = Starlette(
+            routes=[*ADMIN_ROUTES, *ALL_ROUTES],
+            exception_handlers={EmulatorHTTPError: _handle_http_error},
+        )
+        self.router.state.emulator = emulator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            await self.router(scope, receive, send)
+            return
+        emulator = self.emulator
+        stats = emulator.stats
+        method, path = scope["method"], scope["path"]
+        stats.started()
+        status_box = [0]
+
+        async def counting_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_box[0] = message["status"]
+            await send(message)
+
+        try:
+            await self._serve(scope, receive, counting_send)
+        finally:
+            stats.finished(method, path, status_box[0])
+            if status_box[0] == 429:
+                stats.rate_limited += 1
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        emulator = self.emulator
+        limits = emulator.settings.limits
+        method, path = scope["method"], scope["path"]
+        if limits.max_connections and emulator.stats.in_flight > limits.max_connections:
+            emulator.stats.concurrency_rejected += 1
+            await _code_body(503, CONCURRENCY_MESSAGE)(scope, receive, send)
+            return
+        fault = emulator.faults.decide(method, path)
+        delay = limits.latency_ms / 1000 + fault.extra_latency_s
+        if delay:
+            await asyncio.sleep(delay)
+        if fault.kind == "drop":
+            _connections.drop(scope)
+            return
+        if fault.kind == "error":
+            await plain_error(fault.status)(scope, receive, send)
+            return
+        if fault.kind == "rate_limit":
+            await _code_body(429, RATE_LIMIT_MESSAGE)(scope, receive, send)
+            return
+        key = _api_key(scope)
+        if key is None or not emulator.key_allowed(key):
+            await _code_body(401, AUTH_MESSAGE)(scope, receive, send)
+            return
+        if not emulator.bucket.take():
+            await _code_body(429, RATE_LIMIT_MESSAGE)(scope, receive, send)
+            return
+        if method in WRITE_METHODS and emulator.key_read_only(key):
+            await _code_body(403, "This API key is read-only.")(scope, receive, send)
+            return
+        if fault.kind == "lost_response":
+            await self._serve_and_lose(scope, receive)
+            return
+        await self.router(scope, receive, send)
+
+    async def _serve_and_lose(self, scope: Scope, receive: Receive) -> None:
+        """Run the write to completion, then reset the connection instead of answering."""
+
+        async def swallow(message: Message) -> None:
+            del message
+
+        await self.router(scope, receive, swallow)
+        _connections.drop(scope)
+
+
+def create_app(settings: EmulatorSettings | None = None) -> EmulatorApp:
+    """A ready-to-serve emulator application."""
+    return EmulatorApp(Emulator(settings))
+
+
+def emulator_from_app(app: Any) -> Emulator:
+    """The :class:`Emulator` behind an app made by :func:`create_app`."""
+    assert isinstance(app, EmulatorApp)
+    return app.emulator

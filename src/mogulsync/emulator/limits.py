@@ -1,0 +1,32 @@
+"""Service limits: a per-account token bucket (429) and an in-flight cap (503)."""
+
+from __future__ import annotations
+
+import time
+
+
+class TokenBucket:
+    """Allows ``rate`` requests per second with a burst of one second's worth."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self._tokens = rate
+        self._updated = time.monotonic()
+
+    def configure(self, rate: float) -> None:
+        """Change the rate; the bucket starts full again."""
+        self.rate = rate
+        self._tokens = rate
+        self._updated = time.monotonic()
+
+    def take(self) -> bool:
+        """Take one token; False when the caller is over the limit."""
+        if self.rate <= 0:
+            return True
+        current = time.monotonic()
+        self._tokens = min(self.rate, self._tokens + (current - self._updated) * self.rate)
+        self._updated = current
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False

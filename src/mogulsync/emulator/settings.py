@@ -1,0 +1,70 @@
+"""Typed settings of an emulator instance: limits, accepted keys, and fault injection."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_API_KEY = "emulator-api-key"
+DEFAULT_RATE_LIMIT = 40.0
+DEFAULT_MAX_CONNECTIONS = 20
+FAULT_KINDS = ("error", "rate_limit", "drop", "lost_response")
+
+
+class Limits(BaseModel):
+    """The service limits ChartMogul enforces (40 req/s per account, 20 in flight)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    rate_limit: float = Field(DEFAULT_RATE_LIMIT, ge=0, description="requests/s; 0 = unlimited")
+    max_connections: int = Field(DEFAULT_MAX_CONNECTIONS, ge=0, description="0 = unlimited")
+    latency_ms: float = Field(0, ge=0, description="added to every /v1 response")
+
+
+class ScriptedFault(BaseModel):
+    """A one-shot fault for the next request that matches, for deterministic tests."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fault: str = Field(pattern="^(error|rate_limit|drop|lost_response)$")
+    status: int = Field(500, ge=500, le=599, description="status of an `error` fault")
+    method: str | None = None
+    path_pattern: str | None = Field(None, description="regex searched in the request path")
+
+
+class Faults(BaseModel):
+    """Random and scripted faults applied to ``/v1`` requests.
+
+    Rates are probabilities per request. ``lost_response`` applies to writes only: the
+    write is committed, then the connection is reset before the response is sent, which is
+    the hardest case for a client's idempotency.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    error_rate: float = Field(0, ge=0, le=1)
+    error_statuses: list[int] = Field(default_factory=lambda: [500, 502, 503, 504])
+    rate_limit_rate: float = Field(0, ge=0, le=1, description="extra 429s")
+    drop_rate: float = Field(0, ge=0, le=1, description="connection reset, nothing processed")
+    lost_response_rate: float = Field(0, ge=0, le=1, description="write done, response lost")
+    latency_ms: float = Field(0, ge=0, description="extra latency per request")
+    latency_jitter_ms: float = Field(0, ge=0)
+    methods: list[str] | None = Field(None, description="only these HTTP methods get faults")
+    path_pattern: str | None = Field(None, description="only paths matching this regex")
+    seed: int | None = None
+    script: list[ScriptedFault] = Field(default_factory=list)
+
+
+class EmulatorSettings(BaseModel):
+    """Everything an emulator instance is started with."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_keys: list[str] = Field(default_factory=lambda: [DEFAULT_API_KEY])
+    read_only_keys: list[str] = Field(default_factory=list)
+    db_path: str | None = None
+    limits: Limits = Field(default_factory=Limits)
+    faults: Faults = Field(default_factory=Faults)
+    account_name: str = "Emulator Account"
+    currency: str = "USD"
+    #: seconds each bulk-import state (queued, processing) lasts before it moves on
+    json_import_step_s: float = 0.05

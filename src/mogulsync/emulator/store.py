@@ -1,0 +1,231 @@
+"""The emulator's data store: one SQLite table of JSON documents with a few indexed columns.
+
+Without a path the database lives in memory; with one, data survives a restart. Every
+resource module stores its objects here, so persistence, reset and cursor pagination work
+the same for all of them.
+
+Kinds and what their indexed columns hold (the contract between route modules and the
+MRR engine)::
+
+    kind                 data_source_uuid  external_id                 email  parent_uuid
+    data_source          -                 -                           -      -
+    customer             its data source   customer external_id        email  -
+    contact              its data source   contact external_id         email  customer uuid
+    plan                 its data source   plan external_id            -      -
+    plan_group           -                 -                           -      -
+    invoice              its data source   invoice external_id         -      customer uuid
+    line_item            its data source   line item external_id       -      invoice uuid
+    transaction          its data source   transaction external_id     -      invoice uuid
+    subscription         its data source   subscription_external_id    -      customer uuid
+    subscription_event   its data source   event external_id           -      -
+    json_import          its data source   batch external_id           -      -
+
+``seq`` (insertion order) is the integer ``id`` where the API shows one and the key behind
+every opaque cursor. ``revision`` counts writes that can change MRR, so derived data
+(activities, metrics) is recomputed only when something changed.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+JSONDict = dict[str, Any]
+
+#: Kinds whose writes can change MRR, activities or metrics.
+MRR_KINDS = frozenset({"customer", "invoice", "line_item", "subscription", "plan", "transaction"})
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS objects (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    uuid TEXT NOT NULL UNIQUE,
+    data_source_uuid TEXT,
+    external_id TEXT,
+    email TEXT COLLATE NOCASE,
+    parent_uuid TEXT,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ix_objects_kind_seq ON objects(kind, seq);
+CREATE INDEX IF NOT EXISTS ix_objects_ext ON objects(kind, external_id, data_source_uuid);
+CREATE INDEX IF NOT EXISTS ix_objects_email ON objects(kind, email);
+CREATE INDEX IF NOT EXISTS ix_objects_parent ON objects(kind, parent_uuid, seq);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+_INDEXED = ("data_source_uuid", "external_id", "email", "parent_uuid")
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One stored object: its insertion sequence number and its JSON body."""
+
+    seq: int
+    uuid: str
+    body: JSONDict
+
+
+class Store:
+    """A small document store over SQLite (in memory unless given a path)."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = str(path) if path else ":memory:"
+        # One event loop serves every request, so one connection is enough; background
+        # tasks (bulk imports) run on the same loop.
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        if self.path != ":memory:":
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self.revision = 0
+
+    # ------------------------------------------------------------------ writes
+    def insert(
+        self,
+        kind: str,
+        uuid: str,
+        body: JSONDict,
+        *,
+        data_source_uuid: str | None = None,
+        external_id: str | None = None,
+        email: str | None = None,
+        parent_uuid: str | None = None,
+    ) -> Row:
+        """Store a new object and return it with its sequence number."""
+        cur = self._db.execute(
+            "INSERT INTO objects (kind, uuid, data_source_uuid, external_id, email, parent_uuid,"
+            " body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (kind, uuid, data_source_uuid, external_id, email, parent_uuid, json.dumps(body)),
+        )
+        self._touch(kind)
+        assert cur.lastrowid is not None
+        return Row(cur.lastrowid, uuid, body)
+
+    def update(self, kind: str, uuid: str, body: JSONDict, **indexed: str | None) -> None:
+        """Replace an object's body (and any indexed columns given)."""
+        unknown = set(indexed) - set(_INDEXED)
+        if unknown:
+            raise ValueError(f"not indexed: {sorted(unknown)}")
+        sets = ["body = ?", *(f"{column} = ?" for column in indexed)]
+        self._db.execute(
+            f"UPDATE objects SET {', '.join(sets)} WHERE kind = ? AND uuid = ?",  # noqa: S608 - columns are whitelisted
+            (json.dumps(body), *indexed.values(), kind, uuid),
+        )
+        self._touch(kind)
+
+    def delete(self, kind: str, uuid: str) -> bool:
+        """Delete one object; return whether it existed."""
+        cur = self._db.execute("DELETE FROM objects WHERE kind = ? AND uuid = ?", (kind, uuid))
+        self._touch(kind)
+        return cur.rowcount > 0
+
+    def delete_where(self, kind: str, **filters: str | None) -> int:
+        """Delete every object of a kind matching the indexed filters."""
+        where, params = _where(kind, filters)
+        cur = self._db.execute(f"DELETE FROM objects WHERE {where}", params)  # noqa: S608
+        self._touch(kind)
+        return cur.rowcount
+
+    def reset(self) -> None:
+        """Forget every object."""
+        self._db.execute("DELETE FROM objects")
+        self._db.execute("DELETE FROM meta")
+        self.revision += 1
+
+    # ------------------------------------------------------------------ reads
+    def get(self, kind: str, uuid: str) -> Row | None:
+        """Return one object by uuid, or None."""
+        found = self._db.execute(
+            "SELECT seq, uuid, body FROM objects WHERE kind = ? AND uuid = ?", (kind, uuid)
+        ).fetchone()
+        return _row(found) if found else None
+
+    def find(
+        self,
+        kind: str,
+        *,
+        after_seq: int = 0,
+        limit: int | None = None,
+        offset: int = 0,
+        descending: bool = False,
+        **filters: str | None,
+    ) -> list[Row]:
+        """Objects of a kind matching exact indexed filters, in insertion order."""
+        where, params = _where(kind, filters)
+        if after_seq:
+            where += " AND seq < ?" if descending else " AND seq > ?"
+            params.append(after_seq)
+        sql = f"SELECT seq, uuid, body FROM objects WHERE {where} ORDER BY seq"  # noqa: S608
+        sql += " DESC" if descending else ""
+        if limit is not None or offset:
+            sql += " LIMIT ? OFFSET ?"
+            params.extend([-1 if limit is None else limit, offset])
+        return [_row(found) for found in self._db.execute(sql, params)]
+
+    def find_one(self, kind: str, **filters: str | None) -> Row | None:
+        """The first object matching the filters, or None."""
+        where, params = _where(kind, filters)
+        found = self._db.execute(
+            f"SELECT seq, uuid, body FROM objects WHERE {where} ORDER BY seq LIMIT 1",  # noqa: S608
+            params,
+        ).fetchone()
+        return _row(found) if found else None
+
+    def iter_kind(self, kind: str) -> Iterator[Row]:
+        """Every object of a kind, in insertion order."""
+        for found in self._db.execute(
+            "SELECT seq, uuid, body FROM objects WHERE kind = ? ORDER BY seq", (kind,)
+        ):
+            yield _row(found)
+
+    def count(self, kind: str, **filters: str | None) -> int:
+        """How many objects of a kind match the filters."""
+        where, params = _where(kind, filters)
+        (total,) = self._db.execute(
+            f"SELECT COUNT(*) FROM objects WHERE {where}",  # noqa: S608
+            params,
+        ).fetchone()
+        return int(total)
+
+    # ------------------------------------------------------------------ meta
+    def get_meta(self, key: str) -> str | None:
+        """A small persisted setting (for example the account uuid)."""
+        found = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(found[0]) if found else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Persist a small setting."""
+        self._db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    def _touch(self, kind: str) -> None:
+        if kind in MRR_KINDS:
+            self.revision += 1
+
+
+def _row(found: tuple[int, str, str]) -> Row:
+    return Row(found[0], found[1], json.loads(found[2]))
+
+
+def _where(kind: str, filters: dict[str, str | None]) -> tuple[str, list[Any]]:
+    clauses = ["kind = ?"]
+    params: list[Any] = [kind]
+    for column, value in filters.items():
+        if column not in _INDEXED:
+            raise ValueError(f"not an indexed column: {column}")
+        if value is None:
+            continue
+        clauses.append(f"{column} = ?")
+        params.append(value)
+    return " AND ".join(clauses), params

@@ -1,0 +1,3 @@
+"""events."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""extract."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""warehouse."""
+
+from __future__ import annotations

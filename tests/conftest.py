@@ -1,0 +1,72 @@
+"""Shared fixtures: an emulator on loopback, an in-process emulator, markers by directory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mogulsync.emulator.app import EmulatorApp, create_app
+from mogulsync.emulator.server import EmulatorServer
+from mogulsync.emulator.settings import EmulatorSettings, Limits
+
+_MARKERS = {
+    "unit": "unit",
+    "integration": "integration",
+    "e2e": "e2e",
+    "conformance": "conformance",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests by the directory they live in (tests/<marker>/...)."""
+    root = Path(__file__).parent
+    for item in items:
+        parts = Path(item.fspath).relative_to(root).parts
+        if parts and parts[0] in _MARKERS:
+            item.add_marker(getattr(pytest.mark, _MARKERS[parts[0]]))
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests run on asyncio (the only loop mogulsync uses)."""
+    return "asyncio"
+
+
+def unlimited_settings(**overrides: object) -> EmulatorSettings:
+    """Emulator settings without rate or concurrency limits (functional tests)."""
+    settings = EmulatorSettings(limits=Limits(rate_limit=0, max_connections=0))
+    return settings.model_copy(update=overrides)
+
+
+@pytest.fixture
+def emulator_server() -> Iterator[EmulatorServer]:
+    """A fresh emulator on a loopback port, without rate limits."""
+    with EmulatorServer(unlimited_settings()) as server:
+        yield server
+
+
+@pytest.fixture
+def api(emulator_server: EmulatorServer) -> Iterator[httpx.Client]:
+    """Raw HTTP client for the emulator's /v1 API, authenticated."""
+    with httpx.Client(
+        base_url=f"{emulator_server.base_url}/v1",
+        auth=(emulator_server.api_key, ""),
+        timeout=10,
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def admin(emulator_server: EmulatorServer) -> Iterator[httpx.Client]:
+    """Raw HTTP client for the emulator's admin API (/_emulator)."""
+    with httpx.Client(base_url=f"{emulator_server.base_url}/_emulator", timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def emulator_app() -> EmulatorApp:
+    """An in-process emulator app (no socket), without rate limits."""
+    return create_app(unlimited_settings())

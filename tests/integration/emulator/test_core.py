@@ -1,0 +1,93 @@
+"""The emulator's service rules: auth, limits, faults, admin API, data sources."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from mogulsync.emulator.server import EmulatorServer
+from mogulsync.emulator.settings import EmulatorSettings, Limits
+
+
+def test_ping_and_bad_key(api: httpx.Client, emulator_server: EmulatorServer) -> None:
+    """A valid key gets pong; a bad key gets the documented 401 body."""
+    assert api.get("/ping").json() == {"data": "pong!"}
+    bad = httpx.get(f"{emulator_server.base_url}/v1/ping", auth=("nope", ""))
+    assert bad.status_code == 401
+    assert bad.json() == {"code": 401, "message": "No valid API key provided", "param": None}
+
+
+def test_data_source_rules(api: httpx.Client) -> None:
+    """Names are required and unique; unknown uuids give the import-API 404 body."""
+    created = api.post("/data_sources", json={"name": "Warehouse"})
+    assert created.status_code == 201
+    assert created.json()["uuid"].startswith("ds_")
+    assert created.json()["system"] == "Custom"
+    taken = api.post("/data_sources", json={"name": "Warehouse"})
+    assert (taken.status_code, taken.json()) == (
+        422,
+        {"errors": {"name": "Has already been taken."}},
+    )
+    missing = api.post("/data_sources", json={})
+    assert missing.status_code == 400
+    assert missing.json()["param"] == "name"
+    null = api.post("/data_sources", json={"name": None})
+    assert null.json() == {"errors": {"name": "A name is required for each data source."}}
+    gone = api.delete("/data_sources/ds_00000000-0000-0000-0000-000000000000")
+    assert (gone.status_code, gone.json()) == (404, {"error": "Data source not found"})
+    assert api.delete(f"/data_sources/{created.json()['uuid']}").status_code == 204
+
+
+def test_rate_limit_and_stats() -> None:
+    """Past the token bucket the emulator answers 429 with the documented message."""
+    settings = EmulatorSettings(limits=Limits(rate_limit=5, max_connections=20))
+    with (
+        EmulatorServer(settings) as server,
+        httpx.Client(base_url=server.base_url, auth=(server.api_key, "")) as client,
+    ):
+        statuses = [client.get("/v1/ping").status_code for _ in range(12)]
+        assert statuses.count(429) >= 5
+        limited = client.get("/v1/ping")
+        assert limited.json()["message"] == "Your request rate has exceeded our rate limit."
+        stats = client.get("/_emulator/stats").json()
+        assert stats["rate_limited_429"] >= 6
+        assert stats["by_endpoint"]["GET /v1/ping"]["200"] <= 6
+
+
+def test_scripted_drop_and_lost_response(api: httpx.Client, admin: httpx.Client) -> None:
+    """A drop resets the connection unprocessed; a lost response commits the write."""
+    admin.post("/faults/script", json=[{"fault": "drop"}, {"fault": "lost_response"}])
+    with pytest.raises(httpx.TransportError):
+        api.post("/data_sources", json={"name": "dropped"})
+    with pytest.raises(httpx.TransportError):
+        api.post("/data_sources", json={"name": "lost"})
+    names = [ds["name"] for ds in api.get("/data_sources").json()["data_sources"]]
+    assert names == ["lost"]
+    assert admin.get("/stats").json()["faults_injected"] == {"drop": 1, "lost_response": 1}
+
+
+def test_random_errors_and_reset(api: httpx.Client, admin: httpx.Client) -> None:
+    """error_rate 1 answers plain-text 5xx; reset forgets data and counters."""
+    api.post("/data_sources", json={"name": "kept until reset"})
+    admin.patch("/faults", json={"error_rate": 1.0, "error_statuses": [504]})
+    failed = api.get("/ping")
+    assert (failed.status_code, failed.text) == (504, "Gateway Timeout Error")
+    admin.delete("/faults")
+    admin.post("/reset")
+    assert api.get("/data_sources").json() == {"data_sources": []}
+    assert admin.get("/stats").json()["requests_total"] == 1
+
+
+@pytest.mark.anyio
+async def test_in_process_transport_drop(emulator_app) -> None:
+    """In process, an injected drop surfaces as an httpx transport error."""
+    from mogulsync.emulator.transport import in_process_transport
+
+    async with httpx.AsyncClient(
+        transport=in_process_transport(emulator_app), base_url="http://emulator"
+    ) as client:
+        await client.post("/_emulator/faults/script", json={"fault": "drop"})
+        with pytest.raises(httpx.ReadError):
+            await client.get("/v1/ping", auth=("emulator-api-key", ""))
+        pong = await client.get("/v1/ping", auth=("emulator-api-key", ""))
+        assert pong.json() == {"data": "pong!"}
