@@ -11,6 +11,7 @@ import pytest
 from mogulsync.emulator.app import EmulatorApp, create_app
 from mogulsync.emulator.server import EmulatorServer
 from mogulsync.emulator.settings import EmulatorSettings, Limits
+from mogulsync.testing import PostgresServer
 
 _MARKERS = {
     "unit": "unit",
@@ -70,3 +71,10 @@ def admin(emulator_server: EmulatorServer) -> Iterator[httpx.Client]:
 def emulator_app() -> EmulatorApp:
     """An in-process emulator app (no socket), without rate limits."""
     return create_app(unlimited_settings())
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for this test session (one per xdist worker)."""
+    with PostgresServer() as server:
+        yield server

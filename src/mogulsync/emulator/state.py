@@ -30,7 +30,7 @@ class Emulator:
         self.bucket = TokenBucket(self.settings.limits.rate_limit)
         self.faults = FaultInjector(self.settings.faults)
         self.stats = Stats()
-        self.mrr = MrrEngine(self.store)
+        self.mrr = MrrEngine(self.store, currency=self.settings.currency)
         self.background: set[asyncio.Task[Any]] = set()
         self.account_uuid = self.store.get_meta("account_uuid") or new_uuid("acc")
         self.store.set_meta("account_uuid", self.account_uuid)

@@ -19,6 +19,7 @@ MRR engine)::
     subscription         its data source   subscription_external_id    -      customer uuid
     subscription_event   its data source   event external_id           -      -
     json_import          its data source   batch external_id           -      -
+    activities_export    -                 -                           -      -
 
 ``seq`` (insertion order) is the integer ``id`` where the API shows one and the key behind
 every opaque cursor. ``revision`` counts writes that can change MRR, so derived data

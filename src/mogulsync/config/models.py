@@ -1,0 +1,69 @@
+"""The whole ``mogulsync.yml`` as one typed tree, with cross-references checked."""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+from pydantic import Field, field_validator, model_validator
+
+from mogulsync.config._base import ConfigModel
+from mogulsync.config.chartmogul import ChartMogulConfig
+from mogulsync.config.events import EventsConfig
+from mogulsync.config.extract import ExtractConfig
+from mogulsync.config.sync import SyncConfig
+from mogulsync.config.warehouse import ModelConfig, WarehouseConfig
+
+DEFAULT_STATE_DIR = ".mogulsync"
+
+
+class AppConfig(ConfigModel):
+    """Everything a project file configures. Loaded once, passed down explicitly."""
+
+    version: int = Field(1, ge=1, le=1)
+    chartmogul: ChartMogulConfig
+    state_dir: str = Field(DEFAULT_STATE_DIR, description="embedded state and run history")
+    warehouses: dict[str, WarehouseConfig] = Field(default_factory=dict)
+    models: dict[str, ModelConfig] = Field(default_factory=dict)
+    syncs: dict[str, SyncConfig] = Field(default_factory=dict)
+    extract: ExtractConfig = Field(default_factory=ExtractConfig)
+    events: EventsConfig = Field(default_factory=EventsConfig)
+
+    @field_validator("warehouses", mode="before")
+    @classmethod
+    def _url_shorthand(cls, value: Any) -> Any:
+        """``main: duckdb:///w.duckdb`` is short for ``main: {url: duckdb:///w.duckdb}``."""
+        if isinstance(value, dict):
+            return {k: {"url": v} if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Self:
+        problems: list[str] = []
+        for name, model in self.models.items():
+            if model.warehouse not in self.warehouses:
+                problems.append(
+                    f"models.{name}.warehouse: no warehouse named `{model.warehouse}`"
+                    f" (known: {', '.join(sorted(self.warehouses)) or 'none'})"
+                )
+        for name, sync in self.syncs.items():
+            if sync.model not in self.models:
+                problems.append(
+                    f"syncs.{name}.model: no model named `{sync.model}`"
+                    f" (known: {', '.join(sorted(self.models)) or 'none'})"
+                )
+            if (
+                sync.line_items
+                and sync.line_items.model
+                and sync.line_items.model not in self.models
+            ):
+                problems.append(
+                    f"syncs.{name}.line_items.model: no model named `{sync.line_items.model}`"
+                )
+            problems.extend(
+                f"syncs.{name}.depends_on: no sync named `{other}`"
+                for other in sync.depends_on
+                if other not in self.syncs
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self

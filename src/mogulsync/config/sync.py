@@ -1,0 +1,87 @@
+"""``syncs:`` — which model goes to which ChartMogul object, and how."""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import Field, model_validator
+
+from mogulsync.config._base import ConfigModel
+
+ObjectType = Literal["customer", "contact", "plan", "invoice", "transaction"]
+SyncMode = Literal["insert", "update", "upsert"]
+MatchKey = Literal["external_id", "email", "uuid"]
+
+#: which modes and match keys each object supports (checked at load time)
+SUPPORTED_MODES: dict[str, tuple[str, ...]] = {
+    "customer": ("insert", "update", "upsert"),
+    "contact": ("insert", "update", "upsert"),
+    "plan": ("insert", "upsert"),
+    "invoice": ("insert",),
+    "transaction": ("insert",),
+}
+SUPPORTED_MATCH: dict[str, tuple[str, ...]] = {
+    "customer": ("external_id", "email", "uuid"),
+    "contact": ("external_id", "email", "uuid"),
+    "plan": ("external_id",),
+    "invoice": ("external_id",),
+    "transaction": ("external_id",),
+}
+
+
+class LineItemsConfig(ConfigModel):
+    """Where an invoice's line items come from: a JSON column or a child model."""
+
+    column: str | None = Field(None, description="JSON array column on the invoice row")
+    model: str | None = Field(None, description="child model, one row per line item")
+    join_key: str = Field(
+        "invoice_external_id", description="child column holding the invoice's external_id"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        if (self.column is None) == (self.model is None):
+            raise ValueError("give exactly one of `column` or `model`")
+        return self
+
+
+class SyncConfig(ConfigModel):
+    """One reverse-ETL sync: model → ChartMogul object."""
+
+    model: str
+    object: ObjectType
+    mode: SyncMode = "upsert"
+    match: MatchKey = "external_id"
+    data_source: str | None = Field(
+        None, description="data source name (created if missing) or its ds_ uuid"
+    )
+    mapping: dict[str, str] = Field(
+        default_factory=dict, description="ChartMogul field → model column"
+    )
+    custom_attributes: Literal["auto", "none"] | list[str] = "auto"
+    on_delete: Literal["ignore", "delete"] = "ignore"
+    line_items: LineItemsConfig | None = None
+    transactions_column: str | None = Field(
+        None, description="JSON array column with an invoice's inline transactions"
+    )
+    state: Literal["embedded", "warehouse"] = "embedded"
+    bulk: bool = Field(True, description="use the bulk JSON import for new records")
+    depends_on: list[str] = Field(default_factory=list, description="syncs to run first")
+
+    @model_validator(mode="after")
+    def _mode_and_match_fit_object(self) -> Self:
+        if self.mode not in SUPPORTED_MODES[self.object]:
+            allowed = ", ".join(SUPPORTED_MODES[self.object])
+            raise ValueError(
+                f"mode `{self.mode}` is not available for {self.object}s: use {allowed}"
+            )
+        if self.match not in SUPPORTED_MATCH[self.object]:
+            allowed = ", ".join(SUPPORTED_MATCH[self.object])
+            raise ValueError(
+                f"match `{self.match}` is not available for {self.object}s: use {allowed}"
+            )
+        if self.match == "uuid" and self.mode != "update":
+            raise ValueError("match `uuid` only finds existing records: use mode `update`")
+        if self.line_items is not None and self.object != "invoice":
+            raise ValueError("`line_items` only applies to invoice syncs")
+        return self

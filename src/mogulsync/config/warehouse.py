@@ -1,0 +1,43 @@
+"""``warehouses:`` and ``models:`` — where rows come from."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+
+from mogulsync.config._base import ConfigModel
+
+
+class WarehouseConfig(ConfigModel):
+    """A database reachable through SQLAlchemy (DuckDB, PostgreSQL, Snowflake, ...).
+
+    ``url`` may hold a password only through ``${ENV}``; it is kept secret in logs.
+    """
+
+    url: SecretStr
+    schema_: str | None = Field(None, alias="schema", description="default schema")
+    batch_size: int = Field(5000, ge=1, description="rows fetched per round trip")
+
+
+class ModelConfig(ConfigModel):
+    """A SQL query or table in a warehouse, with the column that identifies a row."""
+
+    warehouse: str
+    sql: str | None = None
+    table: str | None = None
+    primary_key: str | list[str]
+
+    @model_validator(mode="after")
+    def _sql_or_table(self) -> Self:
+        if (self.sql is None) == (self.table is None):
+            raise ValueError("give exactly one of `sql` or `table`")
+        if self.sql is not None and not self.sql.strip():
+            raise ValueError("`sql` is empty")
+        return self
+
+    @property
+    def primary_key_columns(self) -> tuple[str, ...]:
+        """The primary key as a tuple of column names."""
+        keys = [self.primary_key] if isinstance(self.primary_key, str) else self.primary_key
+        return tuple(keys)

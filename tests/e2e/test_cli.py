@@ -1,0 +1,97 @@
+"""The command line: every command has --help, and the emulator serves from the CLI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from mogulsync.cli import app
+from mogulsync.emulator.server import free_port
+
+
+def _commands(group: object, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command path of a Typer app (its click-style group)."""
+    found: list[tuple[str, ...]] = [prefix]
+    for name, command in group.commands.items():  # type: ignore[attr-defined]
+        if hasattr(command, "commands"):
+            found.extend(_commands(command, (*prefix, name)))
+        else:
+            found.append((*prefix, name))
+    return found
+
+
+def test_every_command_has_help() -> None:
+    """`--help` works on the root and on every sub-command."""
+    import typer.main
+
+    runner = CliRunner()
+    paths = _commands(typer.main.get_command(app))
+    assert ("emulator", "serve") in paths
+    for path in paths:
+        result = runner.invoke(app, [*path, "--help"])
+        assert result.exit_code == 0, (path, result.output)
+        assert "Usage" in result.output
+
+
+def test_python_dash_m_version() -> None:
+    """`python -m mogulsync --version` prints the version."""
+    out = subprocess.run(
+        [sys.executable, "-m", "mogulsync", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.startswith("mogulsync ")
+
+
+@pytest.mark.timeout(60)
+def test_emulator_serve_persists_with_db(tmp_path) -> None:
+    """`emulator serve --db` keeps data across a restart and prints its URL and key."""
+    port = free_port()
+    db = tmp_path / "emulator.sqlite"
+    cmd = [
+        sys.executable, "-m", "mogulsync", "emulator", "serve",
+        "--port", str(port), "--db", str(db), "--api-key", "k_test_123",
+    ]  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+
+    def start() -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy()
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{base}/_emulator/health", timeout=1)
+            except httpx.TransportError:
+                time.sleep(0.1)
+            else:
+                return proc
+        proc.kill()
+        raise AssertionError("emulator did not start")
+
+    proc = start()
+    try:
+        created = httpx.post(
+            f"{base}/v1/data_sources", json={"name": "kept"}, auth=("k_test_123", "")
+        )
+        assert created.status_code == 201
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=20)
+    assert f"http://127.0.0.1:{port}/v1" in output
+    assert "k_test_123" in output
+    proc = start()
+    try:
+        listed = httpx.get(f"{base}/v1/data_sources", auth=("k_test_123", "")).json()
+        assert [ds["name"] for ds in listed["data_sources"]] == ["kept"]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)

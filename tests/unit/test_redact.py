@@ -1,0 +1,40 @@
+"""Secrets never survive the redaction gate."""
+
+from __future__ import annotations
+
+import base64
+
+from mogulsync._redact import MASK, Redactor, redact_url
+
+
+def test_known_secret_masked_in_text_and_basic_auth() -> None:
+    """A registered key is masked raw and inside Basic-auth tokens."""
+    redactor = Redactor(["sk_live_secret_key"])
+    token = base64.b64encode(b"sk_live_secret_key:").decode()
+    text = redactor.text(f"key=sk_live_secret_key header=Basic {token} raw={token}")
+    assert "sk_live_secret_key" not in text
+    assert token not in text
+    assert text.count(MASK) == 3
+
+
+def test_secret_looking_keys_masked_in_data() -> None:
+    """Keys that name secrets are masked whatever their value; other data is kept."""
+    redactor = Redactor()
+    data = {"api_key": "abc", "nested": [{"write_key": "w", "name": "Acme"}], "n": 3}
+    assert redactor.data(data) == {
+        "api_key": MASK,
+        "nested": [{"write_key": MASK, "name": "Acme"}],
+        "n": 3,
+    }
+
+
+def test_short_values_are_not_registered() -> None:
+    """Very short strings are not masked (they would shred unrelated text)."""
+    redactor = Redactor(["ab"])
+    assert redactor.text("abc") == "abc"
+
+
+def test_url_passwords_masked() -> None:
+    """A DSN's user info never reaches a log line."""
+    assert redact_url("postgresql://user:pw@db:5432/x") == f"postgresql://{MASK}@db:5432/x"
+    assert redact_url("duckdb:///warehouse.duckdb") == "duckdb:///warehouse.duckdb"
