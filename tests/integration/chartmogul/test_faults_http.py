@@ -1,0 +1,109 @@
+"""Retries and idempotency over real HTTP, where faults are TCP resets and 5xx answers."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+from collections.abc import Callable
+
+import httpx
+import pytest
+import stamina
+from pydantic import SecretStr
+
+from mogulsync.chartmogul import (
+    ChartMogulClient,
+    ClientSettings,
+    NewCustomer,
+    RequestLogEntry,
+    TransportError,
+)
+from mogulsync.emulator.server import EmulatorServer
+from mogulsync.emulator.settings import EmulatorSettings, Faults, Limits
+
+pytestmark = pytest.mark.anyio
+
+UNLIMITED = Limits(rate_limit=0, max_connections=0)
+SOAK_CUSTOMERS = 60
+#: enough attempts that a 25% fault rate practically never exhausts them
+SOAK_ATTEMPTS = 12
+
+
+async def test_lost_response_on_customer_create_over_http(
+    client_settings: Callable[..., ClientSettings],
+) -> None:
+    """A connection reset after the write commits yields the customer once, no duplicate."""
+    with EmulatorServer(EmulatorSettings(limits=UNLIMITED)) as server:
+        log: list[RequestLogEntry] = []
+        async with (
+            ChartMogulClient(client_settings(server), request_hooks=[log.append]) as client,
+            httpx.AsyncClient(base_url=f"{server.base_url}/_emulator") as admin,
+        ):
+            source = await client.data_sources.create("Warehouse")
+            script = {"fault": "lost_response", "method": "POST", "path_pattern": "^/v1/customers$"}
+            (await admin.post("/faults/script", json=script)).raise_for_status()
+            customer = await client.customers.create(
+                NewCustomer(data_source_uuid=source.uuid, external_id="c-1", name="Acme")
+            )
+            listed = await client.customers.list(data_source_uuid=source.uuid).collect()
+            stats = (await admin.get("/stats")).json()
+    assert [c.uuid for c in listed] == [customer.uuid]
+    assert stats["faults_injected"] == {"lost_response": 1}
+    assert stats["by_endpoint"]["POST /v1/customers"] == {"0": 1}
+    assert [(e.method, e.endpoint, e.error_type) for e in log[1:3]] == [
+        ("POST", "/customers", "TransportError"),
+        ("GET", "/customers", None),
+    ]
+
+
+async def test_random_faults_still_deliver_each_customer_once(
+    client_settings: Callable[..., ClientSettings],
+) -> None:
+    """Under random 5xx, 429, resets and lost answers, 60 concurrent creates land exactly once."""
+    faults = Faults(
+        error_rate=0.1, rate_limit_rate=0.05, drop_rate=0.05, lost_response_rate=0.1, seed=7
+    )
+    with EmulatorServer(EmulatorSettings(limits=UNLIMITED, faults=faults)) as server:
+        with stamina.set_testing(True, attempts=SOAK_ATTEMPTS):
+            async with ChartMogulClient(client_settings(server)) as client:
+                source = await client.data_sources.create("Warehouse")
+                created = await asyncio.gather(
+                    *(
+                        client.customers.create(
+                            NewCustomer(data_source_uuid=source.uuid, external_id=f"c-{n}")
+                        )
+                        for n in range(SOAK_CUSTOMERS)
+                    )
+                )
+        stored = [row.body["external_id"] for row in server.emulator.store.iter_kind("customer")]
+        injected = server.emulator.faults.injected
+    assert sorted(stored) == sorted(f"c-{n}" for n in range(SOAK_CUSTOMERS))
+    assert sorted(c.external_id or "" for c in created) == sorted(stored)
+    assert injected.get("lost_response", 0) > 0
+    assert injected.get("error", 0) > 0
+
+
+async def test_refused_connection_is_not_sent_and_holds_no_key(
+    client_settings: Callable[..., ClientSettings], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nothing listening: TransportError says the request was never sent; no key anywhere."""
+    key = "sk_test_refused_0123456789"
+    with EmulatorServer(EmulatorSettings(limits=UNLIMITED)) as server:
+        settings = client_settings(server, api_key=SecretStr(key))
+    caplog.set_level(logging.DEBUG)
+    async with ChartMogulClient(settings) as client:  # the server is stopped by now
+        with pytest.raises(TransportError) as caught:
+            await client.ping()
+    error = caught.value
+    assert error.may_have_been_sent is False
+    token = base64.b64encode(f"{key}:".encode()).decode()
+    for text in (
+        str(error),
+        json.dumps(error.attrs(), default=str),
+        repr(error.__cause__),
+        caplog.text,
+    ):
+        assert key not in text
+        assert token not in text

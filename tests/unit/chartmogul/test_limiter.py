@@ -1,0 +1,205 @@
+"""Pacing, the in-flight gate and the per-account registry, on a virtual clock."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from mogulsync.chartmogul.limiter import (
+    AccountLimiter,
+    InFlightGate,
+    RatePacer,
+    account_key,
+    forget_limiters,
+    limiter_for,
+)
+
+
+class VirtualClock:
+    """A clock that only moves when something sleeps on it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_reservations_are_spaced_by_the_interval() -> None:
+    """Requests asked for at the same instant start 1/rate apart."""
+    clock = VirtualClock()
+    pacer = RatePacer(40, clock=clock)
+    delays = [pacer.reserve() for _ in range(5)]
+    assert delays == pytest.approx([0.0, 0.025, 0.05, 0.075, 0.1])
+
+
+def test_idle_time_does_not_build_a_burst() -> None:
+    """After a quiet minute only one request is free; the next waits a full interval."""
+    clock = VirtualClock()
+    pacer = RatePacer(10, clock=clock)
+    pacer.reserve()
+    clock.now += 60
+    assert pacer.reserve() == 0.0
+    assert pacer.reserve() == pytest.approx(0.1)
+
+
+@pytest.mark.anyio
+async def test_slots_run_at_the_configured_rate() -> None:
+    """200 requests through the limiter take exactly 199 intervals of virtual time."""
+    clock = VirtualClock()
+    limiter = AccountLimiter(40, 20, clock=clock, sleep=clock.sleep)
+    start = clock.now
+    for _ in range(200):
+        async with limiter.slot():
+            pass
+    assert clock.now - start == pytest.approx(199 / 40)
+
+
+def test_tighten_only_lowers_limits() -> None:
+    """A second client can make the limits stricter, never looser."""
+    limiter = AccountLimiter(40, 20)
+    limiter.tighten(100, 50)
+    assert (limiter.pacer.rate, limiter.gate.limit) == (pytest.approx(40), 20)
+    limiter.tighten(10, 5)
+    assert (limiter.pacer.rate, limiter.gate.limit) == (pytest.approx(10), 5)
+
+
+@pytest.mark.parametrize(("rate", "limit"), [(0, 1), (1, 0)])
+def test_invalid_limits_are_refused(rate: float, limit: int) -> None:
+    """A zero rate or in-flight limit is a programming error."""
+    with pytest.raises(ValueError):
+        AccountLimiter(rate, limit)
+
+
+async def _crowd(gate: InFlightGate, tasks: int, peak: list[int], lock: threading.Lock) -> None:
+    """Run ``tasks`` workers that each hold a slot over a few scheduler turns."""
+
+    async def worker() -> None:
+        await gate.acquire()
+        try:
+            with lock:
+                peak[0] = max(peak[0], gate.in_flight)
+            for _ in range(3):
+                await asyncio.sleep(0.001)
+        finally:
+            gate.release()
+
+    await asyncio.gather(*(worker() for _ in range(tasks)))
+
+
+@pytest.mark.anyio
+async def test_gate_admits_exactly_the_limit() -> None:
+    """Twelve tasks through a gate of three: three run at once, never more."""
+    gate = InFlightGate(3)
+    peak = [0]
+    await _crowd(gate, 12, peak, threading.Lock())
+    assert peak[0] == 3
+    assert gate.in_flight == 0
+
+
+@pytest.mark.anyio
+async def test_cancelled_waiter_does_not_leak_a_slot() -> None:
+    """A waiter cancelled while queued leaves the count as it was."""
+    gate = InFlightGate(1)
+    await gate.acquire()
+    waiter = asyncio.ensure_future(gate.acquire())
+    await asyncio.sleep(0)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    gate.release()
+    assert gate.in_flight == 0
+    await asyncio.wait_for(gate.acquire(), timeout=5)
+    assert gate.in_flight == 1
+    gate.release()
+
+
+@pytest.mark.anyio
+async def test_waiter_cancelled_after_being_granted_gives_the_slot_back() -> None:
+    """A slot handed to a waiter that is cancelled at that moment is passed on."""
+    gate = InFlightGate(1)
+    await gate.acquire()
+    waiter = asyncio.ensure_future(gate.acquire())
+    await asyncio.sleep(0)
+    gate.release()  # grant scheduled for the waiter ...
+    waiter.cancel()  # ... which is cancelled before it runs
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    await asyncio.sleep(0)
+    assert gate.in_flight == 0
+
+
+def test_gate_works_across_successive_event_loops() -> None:
+    """One gate serves several asyncio.run() loops in turn (a Semaphore would not)."""
+    gate = InFlightGate(2)
+    lock = threading.Lock()
+    for _ in range(3):
+        peak = [0]
+        asyncio.run(_crowd(gate, 8, peak, lock))
+        assert peak[0] == 2
+    assert gate.in_flight == 0
+
+
+def test_gate_is_shared_by_loops_in_several_threads() -> None:
+    """Loops in two threads together never exceed the limit."""
+    gate = InFlightGate(3)
+    lock = threading.Lock()
+    peak = [0]
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(_crowd(gate, 15, peak, lock))
+        except BaseException as exc:  # surfaced by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    assert 1 <= peak[0] <= 3
+    assert gate.in_flight == 0
+
+
+def test_registry_shares_one_limiter_per_account() -> None:
+    """Same API root and key: one limiter; another key or root: another limiter."""
+    forget_limiters()
+    first = limiter_for("https://api.example.test/v1", "key-one", 40, 20)
+    assert limiter_for("https://api.example.test/v1/", "key-one", 40, 20) is first
+    assert limiter_for("https://api.example.test/v1", "key-two", 40, 20) is not first
+    assert limiter_for("https://other.example.test/v1", "key-one", 40, 20) is not first
+
+
+def test_registry_stricter_client_wins() -> None:
+    """A second client asking for less tightens the shared limiter."""
+    forget_limiters()
+    limiter = limiter_for("https://api.example.test/v1", "key-one", 40, 20)
+    limiter_for("https://api.example.test/v1", "key-one", 20, 5)
+    assert (limiter.pacer.rate, limiter.gate.limit) == (pytest.approx(20), 5)
+
+
+def test_registry_key_never_holds_the_api_key() -> None:
+    """Limiters are registered under a digest, not the key itself."""
+    base, digest = account_key("https://api.example.test/v1", "very-secret-key")
+    assert "very-secret-key" not in base + digest
+    assert len(digest) == 16
+
+
+def test_waiters_of_a_closed_loop_are_skipped() -> None:
+    """A waiter left behind by a loop that has closed does not swallow the slot."""
+    gate = InFlightGate(1)
+    asyncio.run(gate.acquire())
+    dead_loop = asyncio.new_event_loop()
+    orphan = dead_loop.create_future()
+    dead_loop.close()
+    gate._waiters.append((dead_loop, orphan))
+    gate.release()
+    assert gate.in_flight == 0
+    assert not orphan.done()

@@ -1,0 +1,110 @@
+"""Cursor pagination: many pages from the emulator, and refusal of broken page chains."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from mogulsync.chartmogul import (
+    ChartMogulClient,
+    CustomerFields,
+    NewJsonImport,
+    RequestLogEntry,
+    ResponseFormatError,
+)
+from mogulsync.chartmogul._requester import Requester
+from mogulsync.chartmogul.pagination import PageMode, Pager
+
+pytestmark = pytest.mark.anyio
+
+CUSTOMERS = 450
+
+
+async def test_iterates_every_page(
+    client: ChartMogulClient, request_log: list[RequestLogEntry]
+) -> None:
+    """450 customers come back in pages of 200, each once, stopping on has_more=false."""
+    source = (await client.data_sources.create("Bulk")).uuid
+    customers = [CustomerFields(external_id=f"c-{n:04d}") for n in range(CUSTOMERS)]
+    started = await client.json_imports.create(source, NewJsonImport(customers=customers))
+    assert (await client.json_imports.wait(source, started.id)).status == "completed"
+    before = len(request_log)
+    pages = [
+        page async for page in client.customers.list(data_source_uuid=source, per_page=500).pages()
+    ]
+    assert [len(page.items) for page in pages] == [200, 200, 50]
+    assert [page.has_more for page in pages] == [True, True, False]
+    # The last page still carries a cursor: only has_more ended the iteration.
+    assert pages[-1].cursor is not None
+    external_ids = [c.external_id for page in pages for c in page.items]
+    assert sorted(external_ids) == sorted(c.external_id for c in customers)
+    paths = [entry.path for entry in request_log[before:]]
+    assert len(paths) == 3
+    assert all("per_page=200" in path for path in paths)
+    assert "cursor=" not in paths[0]
+    assert all("cursor=" in path for path in paths[1:])
+
+
+class ScriptedRequester:
+    """Hands out prepared page bodies in order (a seam for page-chain edge cases)."""
+
+    def __init__(self, bodies: list[dict[str, Any]]) -> None:
+        self.bodies = bodies
+        self.params: list[dict[str, Any]] = []
+
+    async def call(self, method: str, endpoint: str, **kwargs: Any) -> dict[str, Any]:
+        self.params.append(dict(kwargs["params"]))
+        return self.bodies.pop(0)
+
+
+def pager(
+    bodies: list[dict[str, Any]], mode: PageMode = PageMode.CURSOR
+) -> tuple[Pager[str], ScriptedRequester]:
+    requester = ScriptedRequester(bodies)
+
+    def parse(item: Mapping[str, Any]) -> str:
+        return str(item["uuid"])
+
+    fake: Requester = requester  # type: ignore[assignment]
+    return Pager(fake, "/things", key="entries", parse=parse, mode=mode), requester
+
+
+async def test_has_more_without_cursor_is_an_error() -> None:
+    """A page that claims more but gives no cursor raises instead of stopping silently."""
+    paged, _ = pager([{"entries": [{"uuid": "a"}], "has_more": True, "cursor": None}])
+    with pytest.raises(ResponseFormatError, match="nothing to continue"):
+        await paged.collect()
+
+
+async def test_repeated_cursor_is_an_error() -> None:
+    """A cursor seen before would loop forever, so it raises."""
+    page = {"entries": [{"uuid": "a"}], "has_more": True, "cursor": "same"}
+    paged, _ = pager([dict(page), dict(page), dict(page)])
+    with pytest.raises(ResponseFormatError, match="repeats a cursor"):
+        await paged.collect()
+
+
+@pytest.mark.parametrize(
+    "body", [{"entries": []}, {"has_more": False}, {"entries": {}, "has_more": False}]
+)
+async def test_malformed_pages_are_errors(body: dict[str, Any]) -> None:
+    """A page without the list or without has_more is reported."""
+    paged, _ = pager([body])
+    with pytest.raises(ResponseFormatError):
+        await paged.collect()
+
+
+async def test_start_after_mode_anchors_on_the_last_uuid() -> None:
+    """Legacy mode asks for the page after the last entry's uuid."""
+    paged, requester = pager(
+        [
+            {"entries": [{"uuid": "a"}, {"uuid": "b"}], "has_more": True},
+            {"entries": [{"uuid": "c"}], "has_more": False},
+        ],
+        mode=PageMode.START_AFTER,
+    )
+    assert await paged.collect() == ["a", "b", "c"]
+    assert [p["start-after"] for p in requester.params] == [None, "b"]
+    assert all(p["per-page"] == 200 for p in requester.params)
