@@ -30,8 +30,8 @@ demo: install  ## start the emulator, load a sample warehouse and run real syncs
 	$(BIN)/python -m mogulsync.demo
 
 test: install  ## lint, type-check and run the whole test suite
-	$(BIN)/ruff format --check src tests bench
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/mypy
 	$(BIN)/pytest -n 2 --dist loadfile
 
@@ -39,17 +39,19 @@ test-fast: install  ## unit tests only
 	$(BIN)/pytest tests/unit -q
 
 lint: install
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts
 
 format: install
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench scripts
+	$(BIN)/ruff check --fix src tests bench scripts
 
 typecheck: install
 	$(BIN)/mypy
 
 bench: install  ## run every benchmark (see docs/performance.md)
 	$(BIN)/python bench/client_throughput.py
+	$(BIN)/python bench/extract_vs_airbyte.py
+	$(BIN)/python bench/events_ingest.py
 
 lock:  ## re-resolve requirements/dev.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o $(LOCK)

@@ -7,13 +7,14 @@ scanning, which is fine at emulator scale and keeps the cursor contract identica
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from itertools import islice
 from typing import Any
 
 from mogulsync.emulator.store import Row, Store
 
 Keep = Callable[[Row], bool]
+_SCAN_CHUNK = 500
 Fetch = Callable[..., list[Row]]
 
 
@@ -39,10 +40,20 @@ def fetcher(
                 descending=descending,
                 **filters,
             )
-        rows = store.find(kind, after_seq=after_seq, descending=descending, **filters)
-        kept = (row for row in rows if keep(row))
+        kept = (row for row in _scan(after_seq) if keep(row))
         stop = None if limit is None else offset + limit
         return list(islice(kept, offset, stop))
+
+    def _scan(after_seq: int) -> Iterator[Row]:
+        # Read in chunks so a page near the start does not decode every row after it.
+        while True:
+            chunk = store.find(
+                kind, after_seq=after_seq, limit=_SCAN_CHUNK, descending=descending, **filters
+            )
+            yield from chunk
+            if len(chunk) < _SCAN_CHUNK:
+                return
+            after_seq = chunk[-1].seq
 
     def count() -> int:
         if keep is None:

@@ -14,6 +14,10 @@ from mogulsync.emulator._http import error_not_found
 from mogulsync.emulator.state import Emulator
 from mogulsync.emulator.store import Row
 
+#: store meta key set once any customer merge happened; until then a customer's only
+#: data source and external id are its indexed columns
+MERGED_META_KEY = "customers_merged"
+
 
 def require_row(emulator: Emulator, kind: str, thing: str, uuid: Any, param: str | None) -> Row:
     """The stored object, or a shape-3 404 naming ``thing``."""

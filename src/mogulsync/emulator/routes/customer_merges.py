@@ -31,6 +31,7 @@ from mogulsync.emulator._http import (
     ok,
 )
 from mogulsync.emulator.routes._lookup import (
+    MERGED_META_KEY,
     customer_by_external_id,
     remember_merged_id,
     require_customer,
@@ -113,6 +114,8 @@ def merge_customers(emulator: Emulator, source: Row, target: Row) -> None:
         if not body.get(name) and src.get(name):
             body[name] = src[name]
     body["external_ids"] = list(dict.fromkeys([*body["external_ids"], *src["external_ids"]]))
+    # From now on a customer can answer to ids outside its indexed columns (see list_all).
+    emulator.store.set_meta(MERGED_META_KEY, "1")
     body["data_source_uuids"] = list(
         dict.fromkeys([*body["data_source_uuids"], *src["data_source_uuids"]])
     )
