@@ -1,158 +1,125 @@
-"""``make demo``: start the emulator, load revenue data through the client, show MRR.
+"""``make demo``: the emulator, a sample DuckDB warehouse and real reverse-ETL runs.
 
-Runs end to end on a fresh machine with no credentials: an emulator on a free loopback
-port (40 req/s, 20 connections, like ChartMogul), our client writing a data source, plans,
-customers and a year of invoices, then the MRR, activities and metrics the emulator computed.
+Everything goes through the same command line a user runs (``python -m mogulsync ...`` in a
+subprocess): ``check``, ``sync plan``, ``sync run --all`` twice (the second sends nothing),
+a few warehouse edits and a run that sends only them, then the MRR and activities the
+emulator computed from what was synced. No credentials needed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import random
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
+import duckdb
 from pydantic import SecretStr
 from rich.console import Console
+from rich.rule import Rule
 from rich.table import Table
 
-from mogulsync.chartmogul import (
-    ChartMogulClient,
-    ClientSettings,
-    NewCustomer,
-    NewInvoice,
-    NewLineItem,
-    NewPlan,
-    NewTransaction,
-)
+from mogulsync.chartmogul import ChartMogulClient, ClientSettings
 from mogulsync.emulator.server import EmulatorServer
+from mogulsync.sample_warehouse import START, build_sample_warehouse
 
-CUSTOMERS = 40
-MONTHS = 12
-PLANS = (("Starter", 2_900), ("Growth", 9_900), ("Scale", 29_900))
-START = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
-
-
-def _month(index: int) -> dt.datetime:
-    year, month = divmod(START.month - 1 + index, 12)
-    return START.replace(year=START.year + year, month=month + 1)
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "mogulsync.yml"
+SHOWN_ACTIVITIES = 8
 
 
-async def load(client: ChartMogulClient, console: Console) -> None:
-    """Create a data source, plans, customers and monthly invoices through the client."""
-    rng = random.Random(7)
-    source = await client.data_sources.create("Demo billing")
-    plans = [
-        await client.plans.create(
-            NewPlan(
-                data_source_uuid=source.uuid,
-                name=name,
-                interval_count=1,
-                interval_unit="month",
-                external_id=name.lower(),
-            )
+def _cli(console: Console, workdir: Path, env: dict[str, str], *args: str) -> int:
+    console.print(Rule(f"$ mogulsync {' '.join(args)}", style="cyan"))
+    completed = subprocess.run(  # noqa: S603 - our own CLI with fixed arguments
+        [sys.executable, "-m", "mogulsync", *args], cwd=workdir, env=env, check=False
+    )
+    console.print(f"[dim](exit code {completed.returncode})[/dim]")
+    return completed.returncode
+
+
+def _edit_warehouse(workdir: Path, console: Console) -> None:
+    db = duckdb.connect(str(workdir / "warehouse.duckdb"))
+    try:
+        db.execute(
+            "UPDATE accounts SET company_name = company_name || ' Ltd', seats = seats + 10"
+            " WHERE id IN ('acct-001', 'acct-002', 'acct-003')"
         )
-        for name, _ in PLANS
-    ]
-
-    async def one_customer(number: int) -> None:
-        customer = await client.customers.create(
-            NewCustomer(
-                data_source_uuid=source.uuid,
-                external_id=f"cus-{number:03d}",
-                name=f"Customer {number:03d}",
-                email=f"billing+{number}@example.com",
-                country=rng.choice(["US", "GB", "DE", "FR"]),
-            )
+        db.execute(
+            "INSERT INTO accounts VALUES ('acct-031', 'Newcomer Inc', 'ap@newcomer.example',"
+            " 'US', 4, 1200.00, false, '2025-06-01')"
         )
-        tier = rng.randrange(len(PLANS))
-        first, last = rng.randrange(0, 6), rng.randrange(6, MONTHS + 1)
-        invoices = []
-        for month in range(first, last):
-            if month > first and rng.random() < 0.15:  # some customers change plan
-                tier = max(0, min(len(PLANS) - 1, tier + rng.choice([-1, 1])))
-            start = _month(month)
-            invoices.append(
-                NewInvoice(
-                    external_id=f"inv-{number:03d}-{month:02d}",
-                    date=start,
-                    currency="USD",
-                    line_items=[
-                        NewLineItem(
-                            type="subscription",
-                            subscription_external_id=f"sub-{number:03d}",
-                            plan_uuid=plans[tier].uuid,
-                            service_period_start=start,
-                            service_period_end=_month(month + 1),
-                            amount_in_cents=PLANS[tier][1],
-                        )
-                    ],
-                    transactions=[NewTransaction(type="payment", date=start, result="successful")],
-                )
-            )
-        if not invoices:
-            return
-        await client.invoices.import_for_customer(customer.uuid, invoices)
-        if last < MONTHS:  # the customer stopped paying: cancel, so ChartMogul churns them
-            async for subscription in client.subscriptions.list_imported(customer.uuid):
-                await client.subscriptions.cancel(subscription.uuid, _month(last))
-
-    # Concurrency is bounded by the client's account limiter (40 req/s, 20 in flight).
-    await asyncio.gather(*(one_customer(n) for n in range(1, CUSTOMERS + 1)))
-    console.print(f"Loaded {CUSTOMERS} customers and {len(PLANS)} plans into {source.name}.")
+    finally:
+        db.close()
+    console.print(
+        "Edited the warehouse: renamed 3 accounts (+10 seats each) and added 1 new account."
+    )
 
 
-async def report(client: ChartMogulClient, console: Console) -> None:
-    """Print the MRR series, latest activities and current customers."""
-    end = _month(MONTHS).date()
-    mrr = await client.metrics.mrr(START.date(), end, interval="month")
-    table = Table(title="MRR by month (emulator's MRR engine)")
-    for column in ("month", "MRR", "new business", "expansion", "contraction", "churn"):
-        table.add_column(column, justify="right")
-    for entry in mrr.entries:
-        table.add_row(
-            str(entry.date),
-            f"${(entry.mrr or 0) / 100:,.2f}",
-            *(f"${(entry.value(k) or 0) / 100:,.2f}" for k in (
-                "mrr-new-business", "mrr-expansion", "mrr-contraction", "mrr-churn"
-            )),
-        )  # fmt: skip
-    console.print(table)
-    activities = Table(title="Latest activities")
-    for column in ("date", "customer", "type", "MRR movement"):
-        activities.add_column(column)
-    shown = 0
-    async for activity in client.activities.list(order="-date"):
-        activities.add_row(
-            activity.date.date().isoformat() if activity.date else "",
-            activity.customer_name or "",
-            activity.type or "",
-            f"${(activity.activity_mrr_movement or 0) / 100:,.2f}",
-        )
-        shown += 1
-        if shown == 10:
-            break
-    console.print(activities)
-
-
-async def main_async(server: EmulatorServer, console: Console) -> None:
-    """Load and report against a running emulator."""
+async def _report(server: EmulatorServer, console: Console) -> None:
     settings = ClientSettings(api_key=SecretStr(server.api_key), base_url=server.base_url)
     async with ChartMogulClient(settings) as client:
-        await load(client, console)
-        await report(client, console)
-    stats = server.emulator.stats.snapshot(server.emulator.faults.injected)
-    console.print(
-        f"API calls: {stats['requests_total']}, 429s: {stats['rate_limited_429']},"
-        f" peak concurrency: {stats['peak_concurrency']}"
-    )
+        mrr = await client.metrics.mrr(START, dt.date(2025, 7, 1), interval="month")
+        table = Table(title="MRR the emulator computed from the synced invoices")
+        for column in ("month", "MRR", "new business", "expansion", "churn"):
+            table.add_column(column, justify="right")
+        for entry in mrr.entries:
+            values = [
+                entry.value(k) or 0 for k in ("mrr-new-business", "mrr-expansion", "mrr-churn")
+            ]
+            table.add_row(
+                str(entry.date), *(f"${(v or 0) / 100:,.2f}" for v in (entry.mrr, *values))
+            )
+        console.print(table)
+        activities = Table(title="Latest activities")
+        for column in ("date", "customer", "type", "MRR movement"):
+            activities.add_column(column)
+        shown = 0
+        async for activity in client.activities.list(order="-date"):
+            activities.add_row(
+                activity.date.date().isoformat() if activity.date else "",
+                activity.customer_name or "",
+                activity.type or "",
+                f"${(activity.activity_mrr_movement or 0) / 100:,.2f}",
+            )
+            shown += 1
+            if shown == SHOWN_ACTIVITIES:
+                break
+        console.print(activities)
 
 
 def main() -> None:
     """Entry point of ``make demo``."""
     console = Console()
-    with EmulatorServer() as server:
-        console.print(f"Emulator running at {server.base_url}/v1 (key {server.api_key})")
-        asyncio.run(main_async(server, console))
+    workdir = Path(tempfile.mkdtemp(prefix="mogulsync-demo-"))
+    try:
+        with EmulatorServer() as server:  # ChartMogul's real limits: 40 req/s, 20 in flight
+            console.print(f"Emulator at {server.base_url}/v1; project in {workdir}")
+            build_sample_warehouse(workdir / "warehouse.duckdb")
+            shutil.copy(EXAMPLE, workdir / "mogulsync.yml")
+            env = {
+                **os.environ,
+                "CHARTMOGUL_API_KEY": server.api_key,
+                "CHARTMOGUL_BASE_URL": server.base_url,
+            }
+            steps = [
+                ("check",),
+                ("sync", "plan", "customers"),
+                ("sync", "run", "--all"),
+            ]
+            for step in steps:
+                _cli(console, workdir, env, *step)
+            console.print("Second run: nothing changed in the warehouse, so nothing is sent.")
+            _cli(console, workdir, env, "sync", "run", "--all")
+            _edit_warehouse(workdir, console)
+            _cli(console, workdir, env, "sync", "plan", "customers")
+            _cli(console, workdir, env, "sync", "run", "customers")
+            _cli(console, workdir, env, "runs", "list", "--limit", "8")
+            asyncio.run(_report(server, console))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

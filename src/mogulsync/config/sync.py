@@ -11,6 +11,9 @@ from mogulsync.config._base import ConfigModel
 ObjectType = Literal["customer", "contact", "plan", "invoice", "transaction"]
 SyncMode = Literal["insert", "update", "upsert"]
 MatchKey = Literal["external_id", "email", "uuid"]
+AttributeTypeName = Literal["String", "Integer", "Decimal", "Timestamp", "Boolean"]
+#: objects whose records can be deleted when their rows leave the model
+DELETABLE = ("customer", "contact", "plan", "invoice")
 
 #: which modes and match keys each object supports (checked at load time)
 SUPPORTED_MODES: dict[str, tuple[str, ...]] = {
@@ -59,13 +62,15 @@ class SyncConfig(ConfigModel):
         default_factory=dict, description="ChartMogul field → model column"
     )
     custom_attributes: Literal["auto", "none"] | list[str] = "auto"
+    custom_attribute_types: dict[str, AttributeTypeName] = Field(
+        default_factory=dict,
+        description="column → custom attribute type, overriding the warehouse column type",
+    )
     on_delete: Literal["ignore", "delete"] = "ignore"
     line_items: LineItemsConfig | None = None
     transactions_column: str | None = Field(
         None, description="JSON array column with an invoice's inline transactions"
     )
-    state: Literal["embedded", "warehouse"] = "embedded"
-    bulk: bool = Field(True, description="use the bulk JSON import for new records")
     depends_on: list[str] = Field(default_factory=list, description="syncs to run first")
 
     @model_validator(mode="after")
@@ -84,4 +89,11 @@ class SyncConfig(ConfigModel):
             raise ValueError("match `uuid` only finds existing records: use mode `update`")
         if self.line_items is not None and self.object != "invoice":
             raise ValueError("`line_items` only applies to invoice syncs")
+        if self.transactions_column is not None and self.object != "invoice":
+            raise ValueError("`transactions_column` only applies to invoice syncs")
+        if self.on_delete == "delete" and self.object not in DELETABLE:
+            raise ValueError(
+                f"on_delete `delete` is not available for {self.object}s:"
+                f" use it with {', '.join(DELETABLE)}"
+            )
         return self

@@ -1,0 +1,85 @@
+"""Run history records: one run, its row errors and its HTTP requests."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from mogulsync.errors import MogulsyncError
+
+
+class RunStatus(enum.Enum):
+    """How a run ended."""
+
+    RUNNING = "running"
+    SUCCESS = "success"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    #: the process died mid-run (found at the start of a later run)
+    INTERRUPTED = "interrupted"
+
+
+@dataclass(slots=True)
+class RowCounts:
+    """Rows by classification and by outcome."""
+
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    #: rows rejected before any call (also counted in ``failed``)
+    invalid: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """The six counts of the JSON summary (invalid rows are part of failed)."""
+        return {
+            "added": self.added,
+            "changed": self.changed,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """One failed row: its key, the ChartMogul field, what happened and what to do."""
+
+    key: str
+    field: str
+    message: str
+    action: str
+    #: ``invalid`` (rejected before sending) or ``rejected`` (ChartMogul said no) or ``error``
+    kind: str = "rejected"
+
+
+@dataclass(slots=True)
+class RunRecord:
+    """A run as stored in the history."""
+
+    run_id: str
+    sync: str
+    status: RunStatus
+    started_at: str
+    finished_at: str | None = None
+    duration_s: float = 0.0
+    rows: RowCounts = field(default_factory=RowCounts)
+    api_calls: int = 0
+    full: bool = False
+    message: str | None = None
+    #: the exception that ended the run early (in memory only, never stored)
+    error: MogulsyncError | None = field(default=None, repr=False, compare=False)
+
+    def summary(self) -> dict[str, object]:
+        """The machine-readable summary printed by ``sync run --json``."""
+        return {
+            "run_id": self.run_id,
+            "sync": self.sync,
+            "status": self.status.value,
+            "rows": self.rows.as_dict(),
+            "api_calls": self.api_calls,
+            "duration_s": round(self.duration_s, 3),
+        }

@@ -1,0 +1,243 @@
+"""Run history in SQLite under ``state_dir`` (``runs.sqlite``): runs, row errors, requests.
+
+Everything stored here went through :class:`mogulsync._redact.Redactor` first (request
+bodies arrive redacted from the client; messages are redacted again on the way in), so the
+history can be shared when debugging without leaking the API key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from mogulsync._redact import Redactor
+from mogulsync.chartmogul.request_log import RequestLogEntry
+from mogulsync.errors import ConfigError
+from mogulsync.runs.models import RowCounts, RowError, RunRecord, RunStatus
+
+RUNS_FILE = "runs.sqlite"
+SCHEMA_VERSION = 1
+_BUSY_TIMEOUT_MS = 30_000
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, sync TEXT NOT NULL, status TEXT NOT NULL,
+    started_at TEXT NOT NULL, finished_at TEXT, duration_s REAL NOT NULL DEFAULT 0,
+    added INTEGER NOT NULL DEFAULT 0, changed INTEGER NOT NULL DEFAULT 0,
+    removed INTEGER NOT NULL DEFAULT 0, unchanged INTEGER NOT NULL DEFAULT 0,
+    succeeded INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0,
+    invalid INTEGER NOT NULL DEFAULT 0, api_calls INTEGER NOT NULL DEFAULT 0,
+    full INTEGER NOT NULL DEFAULT 0, message TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_by_sync ON runs (sync, started_at);
+CREATE TABLE IF NOT EXISTS row_errors (
+    run_id TEXT NOT NULL, pk TEXT NOT NULL, field TEXT NOT NULL, message TEXT NOT NULL,
+    action TEXT NOT NULL, kind TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS row_errors_by_run ON row_errors (run_id);
+CREATE TABLE IF NOT EXISTS requests (
+    run_id TEXT NOT NULL, seq INTEGER NOT NULL, timestamp TEXT NOT NULL, method TEXT NOT NULL,
+    path TEXT NOT NULL, endpoint TEXT NOT NULL, status INTEGER, duration_ms REAL NOT NULL,
+    attempt INTEGER NOT NULL, request_body TEXT, response_body TEXT, error_type TEXT,
+    PRIMARY KEY (run_id, seq)
+);
+"""
+_COUNT_COLUMNS = ("added", "changed", "removed", "unchanged", "succeeded", "failed", "invalid")
+
+
+class RunNotFoundError(ConfigError):
+    """No run with this id in the history."""
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id: UTC time plus a random suffix."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    return f"{stamp}-{uuid.uuid4().hex[:8]}"
+
+
+class RunStore:
+    """The run history of a project."""
+
+    def __init__(self, state_dir: Path | str, redactor: Redactor | None = None) -> None:
+        self.path = Path(state_dir) / RUNS_FILE
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._redactor = redactor or Redactor()
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._db.execute(
+            "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+        )
+        self._pending: list[tuple[object, ...]] = []
+        self._seq: dict[str, int] = {}
+
+    def close(self) -> None:
+        """Write buffered requests and close."""
+        self.flush()
+        self._db.close()
+
+    # ------------------------------------------------------------------ runs
+    def start(self, sync: str, *, full: bool) -> RunRecord:
+        """Open a run; earlier runs of this sync still 'running' were interrupted."""
+        self._db.execute(
+            "UPDATE runs SET status = ?, message = 'the process stopped before the run ended'"
+            " WHERE sync = ? AND status = ?",
+            (RunStatus.INTERRUPTED.value, sync, RunStatus.RUNNING.value),
+        )
+        record = RunRecord(
+            run_id=new_run_id(),
+            sync=sync,
+            status=RunStatus.RUNNING,
+            started_at=dt.datetime.now(dt.UTC).isoformat(),
+            full=full,
+        )
+        self._db.execute(
+            "INSERT INTO runs (run_id, sync, status, started_at, full) VALUES (?, ?, ?, ?, ?)",
+            (record.run_id, sync, record.status.value, record.started_at, int(full)),
+        )
+        return record
+
+    def finish(self, record: RunRecord) -> None:
+        """Store the final status, counts and timings."""
+        self.flush()
+        counts = record.rows
+        self._db.execute(
+            "UPDATE runs SET status = ?, finished_at = ?, duration_s = ?, api_calls = ?,"  # noqa: S608 - column names are constants
+            " message = ?, "
+            + ", ".join(f"{column} = ?" for column in _COUNT_COLUMNS)
+            + " WHERE run_id = ?",
+            (
+                record.status.value,
+                record.finished_at,
+                record.duration_s,
+                record.api_calls,
+                self._redactor.text(record.message) if record.message else None,
+                *(getattr(counts, column) for column in _COUNT_COLUMNS),
+                record.run_id,
+            ),
+        )
+
+    def latest(self, *, sync: str | None = None, limit: int = 20) -> list[RunRecord]:
+        """The latest runs, newest first."""
+        query = "SELECT * FROM runs"
+        params: tuple[object, ...] = ()
+        if sync:
+            query += " WHERE sync = ?"
+            params = (sync,)
+        rows = self._db.execute(f"{query} ORDER BY started_at DESC LIMIT ?", (*params, limit))
+        return [self._record(row) for row in rows]
+
+    def get(self, run_id: str) -> RunRecord:
+        """One run; RunNotFoundError when unknown."""
+        row = self._db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise RunNotFoundError(
+                f"no run with id {run_id}", hint="List runs with `mogulsync runs list`."
+            )
+        return self._record(row)
+
+    def _record(self, row: Sequence[object]) -> RunRecord:
+        names = [item[0] for item in self._db.execute("SELECT * FROM runs LIMIT 0").description]
+        data = dict(zip(names, row, strict=True))
+        counts = RowCounts(**{column: int(str(data[column])) for column in _COUNT_COLUMNS})
+        return RunRecord(
+            run_id=str(data["run_id"]),
+            sync=str(data["sync"]),
+            status=RunStatus(data["status"]),
+            started_at=str(data["started_at"]),
+            finished_at=str(data["finished_at"]) if data["finished_at"] else None,
+            duration_s=float(str(data["duration_s"])),
+            rows=counts,
+            api_calls=int(str(data["api_calls"])),
+            full=bool(data["full"]),
+            message=str(data["message"]) if data["message"] else None,
+        )
+
+    # ------------------------------------------------------------------ row errors
+    def add_errors(self, run_id: str, errors: Sequence[RowError]) -> None:
+        """Record failed rows (messages redacted)."""
+        text = self._redactor.text
+        self._db.executemany(
+            "INSERT INTO row_errors VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (run_id, text(e.key), e.field, text(e.message), text(e.action), e.kind)
+                for e in errors
+            ],
+        )
+
+    def errors(self, run_id: str, *, limit: int | None = None) -> list[RowError]:
+        """A run's row errors in the order they happened."""
+        rows = self._db.execute(
+            "SELECT pk, field, message, action, kind FROM row_errors WHERE run_id = ?"
+            " ORDER BY rowid LIMIT ?",
+            (run_id, -1 if limit is None else limit),
+        )
+        return [RowError(*row) for row in rows]
+
+    # ------------------------------------------------------------------ requests
+    def add_request(self, run_id: str, entry: RequestLogEntry) -> None:
+        """Buffer one HTTP attempt (already redacted by the client; redacted again here)."""
+        seq = self._seq.get(run_id, 0) + 1
+        self._seq[run_id] = seq
+        text = self._redactor.text
+        self._pending.append(
+            (
+                run_id,
+                seq,
+                entry.timestamp.isoformat(),
+                entry.method,
+                text(entry.path),
+                entry.endpoint,
+                entry.status,
+                round(entry.duration_ms, 2),
+                entry.attempt,
+                text(entry.request_body) if entry.request_body else None,
+                text(entry.response_body) if entry.response_body else None,
+                entry.error_type,
+            )
+        )
+
+    def flush(self) -> None:
+        """Write buffered request entries."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        self._db.execute("BEGIN")
+        self._db.executemany(
+            "INSERT INTO requests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", pending
+        )
+        self._db.execute("COMMIT")
+
+    def request_count(self, run_id: str) -> int:
+        """HTTP attempts made by a run so far (buffered ones included)."""
+        stored = self._db.execute(
+            "SELECT COUNT(*) FROM requests WHERE run_id = ?", (run_id,)
+        ).fetchone()[0]
+        return int(stored) + sum(1 for item in self._pending if item[0] == run_id)
+
+    def requests(self, run_id: str) -> Iterator[RequestLogEntry]:
+        """A run's HTTP attempts in order."""
+        rows = self._db.execute(
+            "SELECT timestamp, method, path, endpoint, status, duration_ms, attempt,"
+            " request_body, response_body, error_type FROM requests WHERE run_id = ?"
+            " ORDER BY seq",
+            (run_id,),
+        )
+        for ts, method, path, endpoint, status, duration, attempt, req, resp, err in rows:
+            yield RequestLogEntry(
+                method=method,
+                path=path,
+                endpoint=endpoint,
+                status=status,
+                duration_ms=duration,
+                attempt=attempt,
+                request_body=req,
+                response_body=resp,
+                error_type=err,
+                timestamp=dt.datetime.fromisoformat(ts),
+            )

@@ -1,0 +1,147 @@
+"""Contacts: insert, update, upsert under a parent customer.
+
+ChartMogul does not keep contacts unique, so an existing contact is always looked up
+(by external id or email among the parent's contacts) before one is created.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mogulsync.chartmogul import (
+    Contact,
+    ContactCustomField,
+    ContactUpdate,
+    NewContact,
+    NotFoundError,
+)
+from mogulsync.sync.apply._base import ApplyContext, RowRejectedError, build, pick
+from mogulsync.sync.apply.resolve import Resolver
+from mogulsync.sync.diff import Prior
+from mogulsync.sync.mapping import CustomValue, MappedRow, custom_for_update
+
+FIELDS = (
+    "first_name",
+    "last_name",
+    "title",
+    "email",
+    "phone",
+    "linked_in",
+    "twitter",
+    "notes",
+    "position",
+)
+_SYNC_CUSTOMERS_FIRST = (
+    "Sync customers first (run the customer sync before this one), then re-run; the row is"
+    " retried on every run."
+)
+
+
+class ContactApplier:
+    """Applies contact rows."""
+
+    def __init__(self, context: ApplyContext, resolver: Resolver) -> None:
+        self._context = context
+        self._client = context.client
+        self._resolver = resolver
+
+    async def apply(self, row: MappedRow, prior: Prior | None) -> str | None:
+        """Create or update per mode and match key; the contact's uuid."""
+        payload = row.payload
+        sync = self._context.sync
+        if sync.match == "uuid":
+            uuid = str(payload["uuid"])
+            await self._update(uuid, row)
+            return uuid
+        parent = await self._parent(payload)
+        lock_key = f"contact:{parent}:{payload.get(sync.match)}"
+        async with self._context.locks(lock_key):
+            if sync.mode == "insert":
+                if prior is not None and prior.digest is not None and prior.uuid:
+                    return prior.uuid  # inserted before; insert mode never updates
+                if prior is not None and prior.may_exist:
+                    found = await self._find(parent, payload, ("external_id", "email"))
+                    if found is not None:
+                        return found.uuid  # our earlier attempt landed
+                return await self._create(parent, row)
+            found = await self._find(parent, payload, (sync.match,))
+            if found is not None:
+                await self._update(found.uuid, row)
+                return found.uuid
+            if sync.mode == "update":
+                raise RowRejectedError(
+                    sync.match,
+                    f"the customer has no contact with {sync.match} {payload.get(sync.match)!r}",
+                    "Use mode `upsert` to create missing contacts, or fix the value.",
+                )
+            return await self._create(parent, row)
+
+    async def delete(self, prior: Prior) -> None:
+        """Delete the contact of a row that left the model."""
+        if prior.uuid:
+            try:
+                await self._client.contacts.delete(prior.uuid)
+            except NotFoundError:
+                return
+
+    async def _parent(self, payload: Any) -> str:
+        if "customer_uuid" in payload:
+            return str(payload["customer_uuid"])
+        external_id = str(payload["customer_external_id"])
+        uuid = await self._resolver.customer(external_id)
+        if uuid is None:
+            raise RowRejectedError(
+                "customer_external_id",
+                f"no customer with external_id {external_id!r} in this data source",
+                _SYNC_CUSTOMERS_FIRST,
+            )
+        return uuid
+
+    async def _find(self, parent: str, payload: Any, keys: tuple[str, ...]) -> Contact | None:
+        for key in keys:
+            value = payload.get(key)
+            if value is None:
+                continue
+            email = value if key == "email" else None
+            async for contact in self._client.contacts.list(customer_uuid=parent, email=email):
+                current = contact.external_id if key == "external_id" else contact.email
+                if current is not None and current.lower() == str(value).lower():
+                    return contact
+        return None
+
+    async def _create(self, parent: str, row: MappedRow) -> str:
+        values: dict[str, Any] = {
+            "customer_uuid": parent,
+            "data_source_uuid": self._context.data_source_uuid,
+            **pick(row.payload, (*FIELDS, "external_id")),
+        }
+        custom = _custom(row.custom)
+        if custom:
+            values["custom"] = custom
+        try:
+            contact = await self._client.contacts.create(build(NewContact, values))
+        except NotFoundError:
+            raise RowRejectedError(
+                "customer_external_id", "the parent customer does not exist", _SYNC_CUSTOMERS_FIRST
+            ) from None
+        return contact.uuid
+
+    async def _update(self, uuid: str, row: MappedRow) -> None:
+        values: dict[str, Any] = pick(row.payload, FIELDS)
+        custom = _custom(custom_for_update(row.custom))
+        if custom:
+            values["custom"] = custom
+        try:
+            await self._client.contacts.update(uuid, build(ContactUpdate, values))
+        except NotFoundError:
+            raise RowRejectedError(
+                "uuid", f"ChartMogul has no contact {uuid}", "Check the contact uuid."
+            ) from None
+
+
+def _custom(custom: tuple[CustomValue, ...] | list[CustomValue]) -> list[ContactCustomField]:
+    return [
+        ContactCustomField(key=item.key, value=item.value)
+        for item in custom
+        if item.value is not None
+    ]

@@ -1,0 +1,60 @@
+"""Plans: insert and upsert by external id (invoices' line items need their uuids)."""
+
+from __future__ import annotations
+
+from mogulsync.chartmogul import AlreadyExistsError, NewPlan, NotFoundError, PlanUpdate
+from mogulsync.sync.apply._base import ApplyContext, RowRejectedError, build, pick
+from mogulsync.sync.apply.resolve import Resolver
+from mogulsync.sync.diff import Prior
+from mogulsync.sync.mapping import MappedRow
+
+FIELDS = ("name", "interval_count", "interval_unit")
+
+
+class PlanApplier:
+    """Applies plan rows."""
+
+    def __init__(self, context: ApplyContext, resolver: Resolver) -> None:
+        self._context = context
+        self._client = context.client
+        self._resolver = resolver
+
+    async def apply(self, row: MappedRow, prior: Prior | None) -> str | None:
+        """Create the plan, or update it in upsert mode; its uuid."""
+        external_id = str(row.payload["external_id"])
+        upsert = self._context.sync.mode == "upsert"
+        async with self._context.locks(f"plan:{external_id}"):
+            if not upsert and prior is not None and prior.digest is not None and prior.uuid:
+                return prior.uuid  # inserted before; insert mode never updates
+            if upsert:
+                found = await self._client.plans.find_by_external_id(
+                    external_id, self._context.data_source_uuid
+                )
+                if found is not None:
+                    changes = build(PlanUpdate, pick(row.payload, FIELDS))
+                    await self._client.plans.update(found.uuid, changes)
+                    self._resolver.learn("plan", external_id, found.uuid)
+                    return found.uuid
+            values = {"data_source_uuid": self._context.data_source_uuid, **row.payload}
+            try:
+                plan = await self._client.plans.create(build(NewPlan, values))
+            except AlreadyExistsError as exc:
+                ours = upsert or (prior is not None and prior.may_exist)
+                if ours and exc.existing_uuid:
+                    self._resolver.learn("plan", external_id, exc.existing_uuid)
+                    return exc.existing_uuid
+                raise RowRejectedError(
+                    "external_id",
+                    f"a plan with external_id {external_id!r} already exists in this data source",
+                    "Use mode `upsert` to update existing plans.",
+                ) from None
+            self._resolver.learn("plan", external_id, plan.uuid)
+            return plan.uuid
+
+    async def delete(self, prior: Prior) -> None:
+        """Delete the plan of a row that left the model."""
+        if prior.uuid:
+            try:
+                await self._client.plans.delete(prior.uuid)
+            except NotFoundError:
+                return

@@ -1,0 +1,83 @@
+"""Find ChartMogul uuids of parents by external id: memory, then the state registry, then API.
+
+Invoices need their customer's uuid and their plans' uuids, transactions their invoice's,
+contacts their customer's. A run looks each up once (rows of the same parent wait on one
+keyed lock) and remembers what it learnt in the state registry for later runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from mogulsync.sync.apply._base import ApplyContext
+
+Finder = Callable[[str], Awaitable[str | None]]
+
+
+class Resolver:
+    """uuid lookups with a per-run cache and the persistent registry."""
+
+    def __init__(self, context: ApplyContext) -> None:
+        self._context = context
+        self._cache: dict[tuple[str, str], str] = {}
+
+    async def customer(self, external_id: str) -> str | None:
+        """The uuid of the data source's customer with this external id."""
+
+        async def find(ext: str) -> str | None:
+            found = await self._context.client.customers.find_by_external_id(
+                ext, self._context.data_source_uuid
+            )
+            return found.uuid if found else None
+
+        return await self._resolve("customer", external_id, find)
+
+    async def plan(self, external_id: str) -> str | None:
+        """The uuid of the data source's plan with this external id."""
+
+        async def find(ext: str) -> str | None:
+            found = await self._context.client.plans.find_by_external_id(
+                ext, self._context.data_source_uuid
+            )
+            return found.uuid if found else None
+
+        return await self._resolve("plan", external_id, find)
+
+    async def invoice(self, external_id: str) -> str | None:
+        """The uuid of the data source's invoice with this external id."""
+
+        async def find(ext: str) -> str | None:
+            found = await self._context.client.invoices.find_by_external_id(
+                ext, data_source_uuid=self._context.data_source_uuid
+            )
+            return found.uuid if found else None
+
+        return await self._resolve("invoice", external_id, find)
+
+    def learn(self, kind: str, external_id: str, uuid: str) -> None:
+        """Remember a uuid we created or found."""
+        source = self._context.data_source_uuid
+        self._cache[(kind, external_id)] = uuid
+        self._context.state.remember_uuids([(kind, source, external_id, uuid)])
+
+    def forget(self, kind: str, external_id: str) -> None:
+        """Drop a uuid that turned out stale."""
+        self._cache.pop((kind, external_id), None)
+        self._context.state.forget_uuid(kind, self._context.data_source_uuid, external_id)
+
+    async def _resolve(self, kind: str, external_id: str, find: Finder) -> str | None:
+        key = (kind, external_id)
+        if key in self._cache:
+            return self._cache[key]
+        async with self._context.locks(f"resolve:{kind}:{external_id}"):
+            if key in self._cache:
+                return self._cache[key]
+            source = self._context.data_source_uuid
+            known = self._context.state.known_uuid(kind, source, external_id)
+            if known is None:
+                known = await find(external_id)
+                if known is None:
+                    return None
+                self._context.state.remember_uuids([(kind, source, external_id, known)])
+            self._cache[key] = known
+            return known

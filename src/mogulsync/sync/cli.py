@@ -1,0 +1,178 @@
+"""``mogulsync check`` and ``mogulsync sync plan|run``: a thin layer over the sync library."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mogulsync.config import DEFAULT_CONFIG_PATH, AppConfig, load_config
+from mogulsync.errors import ConfigError, MogulsyncError
+from mogulsync.runs import RunRecord
+from mogulsync.sync import exit_codes
+from mogulsync.sync.check import check_project
+from mogulsync.sync.connect import client_settings
+from mogulsync.sync.engine import Progress as RunProgress
+from mogulsync.sync.engine import SyncEngine
+from mogulsync.sync.order import run_order
+from mogulsync.sync.plan import plan_sync
+from mogulsync.sync.state import SyncLockedError
+
+app = typer.Typer(help="Plan and run reverse-ETL syncs (warehouse → ChartMogul).")
+CONFIG_OPTION = typer.Option(
+    DEFAULT_CONFIG_PATH, "-c", "--config", help="Project file (mogulsync.yml)."
+)
+_err = Console(stderr=True)
+_out = Console()
+
+
+def fail(error: MogulsyncError) -> NoReturn:
+    """Print a clear message (never a traceback) and exit with the matching code."""
+    _err.print(f"[red]error:[/red] {error.user_message}", highlight=False)
+    if isinstance(error, SyncLockedError):
+        raise typer.Exit(exit_codes.LOCKED)
+    raise typer.Exit(exit_codes.CONFIG if isinstance(error, ConfigError) else exit_codes.FAILED)
+
+
+def load(path: Path) -> AppConfig:
+    """The project file, or a clean exit with every problem listed."""
+    try:
+        return load_config(path)
+    except MogulsyncError as exc:
+        fail(exc)
+
+
+def check(config: Path = CONFIG_OPTION) -> None:
+    """Check the config, the API key, data sources and that every model compiles."""
+    project = load(config)
+    results = asyncio.run(check_project(project, client_settings(project)))
+    for result in results:
+        mark = "[green]ok[/green]  " if result.ok else "[red]FAIL[/red]"
+        _out.print(f"{mark} {result.subject}: {result.message}", highlight=False)
+    if not all(result.ok for result in results):
+        raise typer.Exit(exit_codes.FAILED)
+
+
+@app.command("plan")
+def plan(
+    name: str = typer.Argument(..., help="Sync name from the project file."),
+    config: Path = CONFIG_OPTION,
+    sample: int = typer.Option(5, help="Rows shown per kind of change."),
+    as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
+) -> None:
+    """Dry run: count creates/updates/deletes/unchanged/invalid rows; writes nothing."""
+    project = load(config)
+    try:
+        result = asyncio.run(plan_sync(project, name, client_settings(project), sample=sample))
+    except MogulsyncError as exc:
+        fail(exc)
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), default=str))
+        return
+    table = Table(title=f"sync {name}: {result.mode} {result.object}s → {result.data_source}")
+    table.add_column("change")
+    table.add_column("rows", justify="right")
+    table.add_column("sample")
+    for category, count in result.counts.items():
+        samples = ", ".join(str(item["key"]) for item in result.samples[category])
+        table.add_row(category, str(count), samples)
+    _out.print(table)
+    if result.creates_data_source:
+        _out.print(f"The data source `{result.data_source}` would be created.")
+    if result.removed_ignored:
+        _out.print(f"{result.removed_ignored} row(s) left the model (on_delete: ignore).")
+    for item in result.samples["invalid"]:
+        _out.print(f"  invalid {item['key']!r} {item['field']}: {item['message']}", highlight=False)
+
+
+@app.command("run")
+def run(
+    name: str | None = typer.Argument(None, help="Sync name (or use --all)."),
+    run_all: bool = typer.Option(False, "--all", help="Run every sync, parents first."),
+    config: Path = CONFIG_OPTION,
+    full: bool = typer.Option(False, "--full", help="Resend every row, not only changes."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON summary per sync."),
+) -> None:
+    """Run a sync (or all of them) and record it in the run history."""
+    project = load(config)
+    if (name is None) == (not run_all):
+        _err.print("[red]error:[/red] give a sync name or --all (not both)")
+        raise typer.Exit(exit_codes.USAGE)
+    try:
+        names = run_order(project) if run_all else [name or ""]
+    except MogulsyncError as exc:
+        fail(exc)
+    engine = SyncEngine(project)
+    worst = exit_codes.SUCCESS
+    for each in names:
+        try:
+            record = _run_one(engine, each, full=full, quiet=as_json)
+        except MogulsyncError as exc:
+            fail(exc)
+        code = _code(record)
+        worst = max(worst, code, key=_severity)
+        if as_json:
+            summary: dict[str, Any] = dict(record.summary())
+            if record.message:
+                summary["error"] = record.message
+            typer.echo(json.dumps(summary))
+        else:
+            _print_record(record)
+    raise typer.Exit(worst)
+
+
+def _run_one(engine: SyncEngine, name: str, *, full: bool, quiet: bool) -> RunRecord:
+    if quiet:
+        return asyncio.run(engine.run(name, full=full))
+    columns = (
+        TextColumn(f"[bold]{name}[/bold]"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} sent · {task.fields[read]} read"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=_err, transient=True) as bar:
+        task = bar.add_task(name, total=None, read=0)
+
+        def update(progress: RunProgress) -> None:
+            bar.update(task, completed=progress.done, total=progress.to_send, read=progress.read)
+
+        return asyncio.run(engine.run(name, full=full, progress=update))
+
+
+def _code(record: RunRecord) -> int:
+    if record.error is not None and isinstance(record.error, ConfigError):
+        return exit_codes.CONFIG
+    return exit_codes.BY_STATUS[record.status]
+
+
+def _severity(code: int) -> int:
+    order = (
+        exit_codes.SUCCESS,
+        exit_codes.PARTIAL,
+        exit_codes.FAILED,
+        exit_codes.CONFIG,
+        exit_codes.LOCKED,
+    )
+    return order.index(code) if code in order else len(order)
+
+
+def _print_record(record: RunRecord) -> None:
+    rows = record.rows
+    colour = {"success": "green", "partial": "yellow"}.get(record.status.value, "red")
+    _out.print(
+        f"[{colour}]{record.status.value}[/{colour}] {record.sync} (run {record.run_id}):"
+        f" {rows.added} added, {rows.changed} changed, {rows.removed} removed,"
+        f" {rows.unchanged} unchanged → {rows.succeeded} succeeded, {rows.failed} failed;"
+        f" {record.api_calls} API calls in {record.duration_s:.1f}s",
+        highlight=False,
+    )
+    if record.message:
+        _out.print(f"  {record.message}", highlight=False)
+    if rows.failed:
+        _out.print(f"  see: mogulsync runs show {record.run_id} --errors", highlight=False)

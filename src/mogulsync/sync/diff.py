@@ -1,0 +1,60 @@
+"""Classify rows against the last accepted snapshot. Pure: no I/O.
+
+The snapshot keeps, per primary key, the digest of the payload ChartMogul last accepted and
+the row's status. A row is sent when it is new, when its digest changed, or when its last
+attempt did not end in ChartMogul's acceptance (``failed`` or still ``inflight``): failed
+rows are retried on every later run until they succeed, never skipped.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Change(enum.Enum):
+    """What a run does with a row."""
+
+    ADDED = "added"
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+    REMOVED = "removed"
+
+
+class RowStatus(enum.Enum):
+    """A row's state in the snapshot."""
+
+    SYNCED = "synced"
+    FAILED = "failed"
+    #: sent (or about to be) without a known outcome; the next run resolves it by lookup
+    INFLIGHT = "inflight"
+
+
+@dataclass(frozen=True, slots=True)
+class Prior:
+    """What the snapshot knows about a primary key."""
+
+    #: digest of the payload ChartMogul last accepted (None: never accepted)
+    digest: str | None
+    status: RowStatus
+    #: ChartMogul uuid(s) of the record, comma-separated when several matched
+    uuid: str | None = None
+
+    @property
+    def may_exist(self) -> bool:
+        """Whether the record may exist in ChartMogul (accepted once, or outcome unknown)."""
+        return self.digest is not None or self.status is RowStatus.INFLIGHT
+
+
+def classify(digest: str, prior: Prior | None, *, full: bool = False) -> Change:
+    """ADDED, CHANGED or UNCHANGED for a row seen in this run."""
+    if prior is None or prior.digest is None:
+        return Change.ADDED
+    if full or prior.status is not RowStatus.SYNCED or prior.digest != digest:
+        return Change.CHANGED
+    return Change.UNCHANGED
+
+
+def needs_sending(change: Change) -> bool:
+    """Whether a classified row costs API calls."""
+    return change in (Change.ADDED, Change.CHANGED)

@@ -1,0 +1,327 @@
+"""The sync engine: stream model rows → validate → diff → apply concurrently → record.
+
+Rows are read in batches on a worker thread, classified (:mod:`mogulsync.sync.batch`),
+marked in flight in the state (one commit per batch) and then sent by up to
+``max_concurrent_rows`` tasks at once, so the client's limiter is always full while memory
+stays bounded. Results are committed to the state as they arrive (every ``flush_every``
+results), so a run killed at any instant resumes where it stopped: see docs/sync.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mogulsync._redact import Redactor
+from mogulsync.chartmogul import (
+    ChartMogulClient,
+    ClientSettings,
+    RequestLogEntry,
+    ServerError,
+    TransportError,
+)
+from mogulsync.config import AppConfig
+from mogulsync.errors import ConfigError, FatalError, MogulsyncError
+from mogulsync.runs import RowError, RunRecord, RunStatus, RunStore
+from mogulsync.sync.apply import Applier, ApplyContext, KeyedLocks, applier_for
+from mogulsync.sync.batch import Classified, Prepared, attach_children, classify_batch, prepare
+from mogulsync.sync.connect import client_settings, model_of, open_source, resolve_data_source
+from mogulsync.sync.diff import Change, Prior, needs_sending
+from mogulsync.sync.errors_text import row_errors
+from mogulsync.sync.state import RowResult, StateStore, SyncLock
+from mogulsync.warehouse import Row, SqlAlchemySource
+
+#: rows being applied at once; well above the client's 20 in flight, so it never idles
+MAX_CONCURRENT_ROWS = 64
+#: results committed to the state per transaction
+FLUSH_EVERY = 100
+
+#: ChartMogul's "too many parallel connections": nothing was processed
+HTTP_TOO_MANY_CONNECTIONS = 503
+
+ProgressHook = Callable[["Progress"], None]
+
+
+@dataclass(slots=True)
+class Progress:
+    """Where a run is: rows read from the model and rows done."""
+
+    read: int = 0
+    to_send: int = 0
+    done: int = 0
+
+
+class SyncEngine:
+    """Runs the syncs of one project."""
+
+    def __init__(
+        self,
+        config: AppConfig,
+        *,
+        settings: ClientSettings | None = None,
+        state_dir: Path | str | None = None,
+        max_concurrent_rows: int = MAX_CONCURRENT_ROWS,
+    ) -> None:
+        self.config = config
+        self.settings = settings or client_settings(config)
+        self.state_dir = Path(state_dir or config.state_dir)
+        self.redactor = Redactor([self.settings.api_key.get_secret_value()])
+        for warehouse in config.warehouses.values():
+            self.redactor.add(_password(warehouse.url.get_secret_value()))
+        self.max_concurrent_rows = max_concurrent_rows
+
+    async def run(
+        self, name: str, *, full: bool = False, progress: ProgressHook | None = None
+    ) -> RunRecord:
+        """Run one sync; the run record (``record.status`` says how it ended).
+
+        Raises ConfigError for an unknown sync and SyncLockedError when another run of the
+        sync holds its lock; everything else ends in a recorded ``failed`` run whose
+        ``message`` says why (``error`` holds the exception).
+        """
+        model_of(self.config, name)
+        lock = SyncLock(self.state_dir, name)
+        lock.acquire()
+        runs = RunStore(self.state_dir, self.redactor)
+        state = StateStore(self.state_dir)
+        record = runs.start(name, full=full)
+        started = time.monotonic()
+        run = _Run(self, name, record, runs, state, progress or (lambda _p: None))
+        try:
+            await run.execute(full=full)
+        except MogulsyncError as exc:
+            run.fatal = run.fatal or exc
+        except Exception as exc:  # an edge: record, never lose the run
+            run.fatal = run.fatal or FatalError(f"{type(exc).__name__}: {exc}")
+        finally:
+            record.duration_s = time.monotonic() - started
+            record.finished_at = _now()
+            record.api_calls = runs.request_count(record.run_id)
+            record.status = run.final_status()
+            if run.fatal is not None:
+                record.message = self.redactor.text(run.fatal.user_message)
+            runs.finish(record)
+            runs.close()
+            state.close()
+            lock.release()
+        record.error = run.fatal
+        return record
+
+    def client(self, hooks: Sequence[Callable[[RequestLogEntry], None]] = ()) -> ChartMogulClient:
+        """A client for this project (tests may override to use another transport)."""
+        return ChartMogulClient(self.settings, request_hooks=hooks)
+
+
+class _Run:
+    """One run's moving parts."""
+
+    def __init__(
+        self,
+        engine: SyncEngine,
+        name: str,
+        record: RunRecord,
+        runs: RunStore,
+        state: StateStore,
+        progress: ProgressHook,
+    ) -> None:
+        self.engine = engine
+        self.name = name
+        self.record = record
+        self.runs = runs
+        self.state = state
+        self.progress_hook = progress
+        self.progress = Progress()
+        self.fatal: MogulsyncError | None = None
+        self.results: list[RowResult] = []
+        self.errors: list[RowError] = []
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.slots = asyncio.Semaphore(engine.max_concurrent_rows)
+
+    def final_status(self) -> RunStatus:
+        rows = self.record.rows
+        if self.fatal is not None:
+            return RunStatus.FAILED
+        if rows.failed == 0:
+            return RunStatus.SUCCESS
+        return RunStatus.PARTIAL if rows.succeeded > 0 else RunStatus.FAILED
+
+    async def execute(self, *, full: bool) -> None:
+        config = self.engine.config
+        model = model_of(config, self.name)
+        source = open_source(config, model)
+        hook = self._log_request
+        try:
+            async with self.engine.client([hook]) as client:
+                schema = await asyncio.to_thread(source.compile, model)
+                prepared = await asyncio.to_thread(prepare, config, self.name, source, schema)
+                if self.state.definition_changed(self.name, prepared.definition):
+                    full = True  # mapping changed: the old digests say nothing any more
+                sync = prepared.sync
+                data_source = await resolve_data_source(client, sync.data_source, create=True)
+                assert data_source is not None
+                context = ApplyContext(client, sync, data_source, self.state, KeyedLocks())
+                applier = applier_for(context)
+                self.state.start_seen()
+                complete = await self._stream(prepared, source, applier, full=full)
+                if complete and self.fatal is None:
+                    await self._removed(prepared, applier)
+                await self._drain()
+                if complete and self.fatal is None:
+                    self.state.save_definition(self.name, prepared.definition)
+        finally:
+            with contextlib.suppress(Exception):
+                await self._drain()
+            self._flush()
+            await asyncio.to_thread(source.close)
+
+    async def _stream(
+        self, prepared: Prepared, source: SqlAlchemySource, applier: Applier, *, full: bool
+    ) -> bool:
+        batches: Iterator[Sequence[Row]] = source.stream(prepared.model)
+        try:
+            while self.fatal is None:
+                batch = await asyncio.to_thread(next, batches, None)
+                if batch is None:
+                    return True
+                rows = await asyncio.to_thread(attach_children, prepared, source, batch)
+                await self._batch(prepared, rows, applier, full=full)
+            return False
+        finally:
+            closer = getattr(batches, "close", None)
+            if closer is not None:
+                await asyncio.to_thread(closer)
+
+    async def _batch(
+        self, prepared: Prepared, rows: Sequence[Row], applier: Applier, *, full: bool
+    ) -> None:
+        result = classify_batch(prepared, self.state, rows, full=full)
+        counts = self.record.rows
+        self.progress.read += len(rows)
+        counts.invalid += result.invalid_rows
+        counts.failed += result.invalid_rows
+        self.errors.extend(result.invalid)
+        sending: list[Classified] = []
+        for item in result.rows:
+            if item.change is Change.ADDED:
+                counts.added += 1
+            elif item.change is Change.CHANGED:
+                counts.changed += 1
+            else:
+                counts.unchanged += 1
+            if needs_sending(item.change):
+                sending.append(item)
+        # Mark before sending: a crash from here on leaves these rows in flight, and the
+        # next run resolves them by lookup instead of creating them twice.
+        self.state.mark_inflight(self.name, [(c.row.key, c.row.digest) for c in sending])
+        self.progress.to_send += len(sending)
+        self._report()
+        for item in sending:
+            if self.fatal is not None:
+                break
+            await self.slots.acquire()
+            self._spawn(self._send(applier, item))
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _send(self, applier: Applier, item: Classified) -> None:
+        try:
+            uuid = await applier.apply(item.row, item.prior)
+        except (ConfigError, FatalError) as exc:
+            self.fatal = self.fatal or exc
+            self._failed(item.row.key, exc, unknown=True)
+        except Exception as exc:
+            self._failed(item.row.key, exc, unknown=_unknown(exc))
+        else:
+            self.record.rows.succeeded += 1
+            self.results.append(RowResult(item.row.key, ok=True, uuid=uuid))
+        finally:
+            self.slots.release()
+            self.progress.done += 1
+            self._report()
+            if len(self.results) >= FLUSH_EVERY:
+                self._flush()
+
+    def _failed(self, key: str, exc: BaseException, *, unknown: bool) -> None:
+        self.record.rows.failed += 1
+        self.errors.extend(row_errors(key, exc))
+        self.results.append(RowResult(key, ok=False, unknown=unknown))
+
+    async def _removed(self, prepared: Prepared, applier: Applier) -> None:
+        gone = list(self.state.unseen(self.name))
+        counted = [(key, prior) for key, prior in gone if prior.digest is not None]
+        self.record.rows.removed += len(counted)
+        if prepared.sync.on_delete != "delete":
+            self.state.forget(self.name, [key for key, _ in gone])
+            return
+        never_landed = [key for key, prior in gone if prior.digest is None and not prior.uuid]
+        self.state.forget(self.name, never_landed)
+        for key, prior in gone:
+            if prior.uuid:
+                await self.slots.acquire()
+                self._spawn(self._delete(applier, key, prior))
+
+    async def _delete(self, applier: Applier, key: str, prior: Prior) -> None:
+        try:
+            await applier.delete(prior)
+        except (ConfigError, FatalError) as exc:
+            self.fatal = self.fatal or exc
+            self.record.rows.failed += 1
+            self.errors.extend(row_errors(key, exc))
+        except Exception as exc:
+            self.record.rows.failed += 1
+            self.errors.extend(row_errors(key, exc))
+        else:
+            self.record.rows.succeeded += 1
+            self.state.forget(self.name, [key])
+        finally:
+            self.slots.release()
+
+    async def _drain(self) -> None:
+        while self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+        self._flush()
+
+    def _flush(self) -> None:
+        results, self.results = self.results, []
+        errors, self.errors = self.errors, []
+        if results:
+            self.state.record(self.name, results)
+        if errors:
+            self.runs.add_errors(self.record.run_id, errors)
+        self.runs.flush()
+
+    def _log_request(self, entry: RequestLogEntry) -> None:
+        self.runs.add_request(self.record.run_id, entry)
+
+    def _report(self) -> None:
+        self.progress_hook(self.progress)
+
+
+def _unknown(exc: BaseException) -> bool:
+    """Whether a failure may hide a record that landed (keep the row in flight)."""
+    if isinstance(exc, TransportError):
+        return exc.may_have_been_sent
+    return isinstance(exc, ServerError) and exc.status != HTTP_TOO_MANY_CONNECTIONS
+
+
+def _password(url: str) -> str | None:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).password
+    except Exception:
+        return None
+
+
+def _now() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC).isoformat()

@@ -1,0 +1,339 @@
+"""Warehouse row → ChartMogul payload, with per-field validation. Pure: no I/O.
+
+A :class:`Mapper` is built once per run from the sync's config and the model's compiled
+schema (configuration problems are reported then, all at once). :meth:`Mapper.map` turns
+one row into a :class:`MappedRow` — JSON-ready values under ChartMogul's field names plus a
+digest used by the diff — or into :class:`RowProblem` objects that name the row's primary
+key, the ChartMogul field, what is wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mogulsync.config.sync import SyncConfig
+from mogulsync.errors import ConfigError
+from mogulsync.sync import fields as f
+from mogulsync.sync import values as v
+from mogulsync.warehouse.base import AttributeType, ModelSchema
+
+CUSTOM_KEY = re.compile(r"^[A-Za-z0-9_]+$")
+#: What a String custom attribute that became null is set to: ChartMogul cannot clear
+#: custom attributes, and this is the value other reverse-ETL tools document.
+NULL_STRING_SUBSTITUTE = "null"
+_CUSTOM_OBJECTS = ("customer", "contact")
+_CONVERTERS: dict[str, f.Converter] = {
+    "String": v.text,
+    "Integer": v.integer,
+    "Decimal": v.number,
+    "Timestamp": v.timestamp,
+    "Boolean": v.boolean,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RowProblem:
+    """Why one row cannot be sent (or was refused)."""
+
+    key: str
+    field: str
+    message: str
+    fix: str
+
+
+@dataclass(frozen=True, slots=True)
+class CustomValue:
+    """A typed custom attribute value (None when the column is null)."""
+
+    key: str
+    type: AttributeType
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class MappedRow:
+    """A row ready for ChartMogul: JSON-ready fields, custom attributes and a digest."""
+
+    key: str
+    payload: Mapping[str, Any]
+    custom: tuple[CustomValue, ...]
+    digest: str
+
+
+class MappingConfigError(ConfigError):
+    """The sync's mapping does not fit the object or the model's columns."""
+
+    def __init__(self, sync: str, problems: list[str]) -> None:
+        self.sync = sync
+        self.problems = problems
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(
+            f"sync `{sync}` cannot map its model:\n{lines}",
+            hint="Fix the sync's mapping or the model's SQL.",
+        )
+
+
+def primary_key_of(row: Mapping[str, Any], columns: Sequence[str]) -> str | None:
+    """The row's primary key as text, or None when any part is null or blank."""
+    parts = [row.get(column) for column in columns]
+    if any(part is None or not str(part).strip() for part in parts):
+        return None
+    return "|".join(str(part) for part in parts)
+
+
+def digest(payload: Mapping[str, Any], custom: Sequence[CustomValue]) -> str:
+    """A stable hash of everything that would be sent."""
+    material = {
+        "payload": payload,
+        "custom": [[c.key, c.type, c.value] for c in custom],
+    }
+    text = json.dumps(material, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Mapper:
+    """Maps rows of one model for one sync."""
+
+    def __init__(self, name: str, sync: SyncConfig, schema: ModelSchema, pk: Sequence[str]) -> None:
+        self.name = name
+        self.sync = sync
+        self.pk = tuple(pk)
+        self.spec = f.FIELDS[sync.object]
+        problems: list[str] = []
+        self.columns = self._resolve_mapping(schema, problems)
+        self.required = f.required_fields(sync.object, sync.mode, sync.match)
+        for need in self.required:
+            options = need if isinstance(need, tuple) else (need,)
+            if not any(option in self.columns for option in options):
+                problems.append(
+                    f"syncs.{name}.mapping: `{' or '.join(options)}` is required for"
+                    f" {sync.mode} of {sync.object}s matched by {sync.match}; map a column to it"
+                )
+        self.custom_types = self._resolve_custom(schema, problems)
+        lines = sync.line_items
+        if lines is not None and lines.column is not None and lines.column not in schema.names:
+            problems.append(f"syncs.{name}.line_items.column: no column `{lines.column}`")
+        column = sync.transactions_column
+        if column is not None and column not in schema.names:
+            problems.append(f"syncs.{name}.transactions_column: no column `{column}`")
+        if problems:
+            raise MappingConfigError(name, problems)
+
+    # ------------------------------------------------------------------ config
+    def _resolve_mapping(self, schema: ModelSchema, problems: list[str]) -> dict[str, str]:
+        columns: dict[str, str] = {}
+        for target, column in self.sync.mapping.items():
+            if target not in self.spec:
+                problems.append(
+                    f"syncs.{self.name}.mapping.{target}: not a {self.sync.object} field"
+                    f" (fields: {', '.join(self.spec)})"
+                )
+            elif column not in schema.names:
+                problems.append(
+                    f"syncs.{self.name}.mapping.{target}: the model has no column `{column}`"
+                    f" (columns: {', '.join(schema.names)})"
+                )
+            else:
+                columns[target] = column
+        used = set(columns.values())
+        # Columns named exactly like a ChartMogul field map themselves (Census's auto-map).
+        for name in schema.names:
+            if name in self.spec and name not in columns and name not in used:
+                columns[name] = name
+        return columns
+
+    def _resolve_custom(self, schema: ModelSchema, problems: list[str]) -> dict[str, AttributeType]:
+        setting = self.sync.custom_attributes
+        if self.sync.object not in _CUSTOM_OBJECTS or setting == "none":
+            return {}
+        reserved = {
+            *self.columns.values(),
+            *self.pk,
+            *(c for c in (self.sync.transactions_column,) if c),
+            *(c for c in ((self.sync.line_items.column if self.sync.line_items else None),) if c),
+        }
+        if setting == "auto":
+            wanted = [name for name in schema.names if name not in reserved]
+        else:
+            wanted = list(setting)
+            problems.extend(
+                f"syncs.{self.name}.custom_attributes: the model has no column `{name}`"
+                for name in wanted
+                if name not in schema.names
+            )
+            wanted = [name for name in wanted if name in schema.names]
+        types: dict[str, AttributeType] = {}
+        for name in wanted:
+            if not CUSTOM_KEY.match(name):
+                problems.append(
+                    f"syncs.{self.name}.custom_attributes: column `{name}` cannot be a custom"
+                    " attribute key (letters, digits and underscores only); rename it in SQL"
+                )
+                continue
+            types[name] = self.sync.custom_attribute_types.get(name) or schema.attribute_type(name)
+        return types
+
+    # ------------------------------------------------------------------ rows
+    def map(self, row: Mapping[str, Any], key: str) -> MappedRow | list[RowProblem]:
+        """The row as a payload, or every problem found in it."""
+        problems: list[RowProblem] = []
+        payload: dict[str, Any] = {}
+        for target, column in self.columns.items():
+            value = _convert(key, target, row.get(column), self.spec[target], problems)
+            if value is not None:
+                payload[target] = value
+        _check_required(key, payload, self.required, problems, "")
+        custom = self._custom(row, key, problems)
+        if self.sync.object == "invoice":
+            self._children(row, key, payload, problems)
+        if problems:
+            return problems
+        return MappedRow(key, payload, custom, digest(payload, custom))
+
+    def _custom(
+        self, row: Mapping[str, Any], key: str, problems: list[RowProblem]
+    ) -> tuple[CustomValue, ...]:
+        found: list[CustomValue] = []
+        for name, kind in self.custom_types.items():
+            raw = row.get(name)
+            where = f"attributes.custom.{name}"
+            value = _convert(key, where, raw, _CONVERTERS[kind], problems, kind)
+            found.append(CustomValue(name, kind, value))
+        return tuple(found)
+
+    def _children(
+        self, row: Mapping[str, Any], key: str, payload: dict[str, Any], problems: list[RowProblem]
+    ) -> None:
+        lines = self.sync.line_items
+        if lines is not None:
+            raw = row.get(lines.column) if lines.column else row.get(LINE_ITEMS_KEY)
+            payload["line_items"] = _objects(
+                key, "line_items", raw, f.LINE_ITEM, problems, _line_required
+            )
+        if self.sync.transactions_column:
+            raw = row.get(self.sync.transactions_column)
+            payload["transactions"] = _objects(
+                key,
+                "transactions",
+                raw,
+                f.INLINE_TRANSACTION,
+                problems,
+                lambda _item: f.INLINE_TRANSACTION_REQUIRED,
+            )
+
+
+#: where the engine attaches child-model line items to an invoice row
+LINE_ITEMS_KEY = "__mogulsync_line_items__"
+
+
+def _line_required(item: Mapping[str, Any]) -> tuple[str | tuple[str, ...], ...]:
+    return f.LINE_ITEM_REQUIRED.get(str(item.get("type")), ("type", "amount_in_cents"))
+
+
+def _objects(
+    key: str,
+    prefix: str,
+    raw: Any,
+    spec: Mapping[str, f.Converter],
+    problems: list[RowProblem],
+    required: Any,
+) -> list[dict[str, Any]]:
+    if raw is None:
+        return []
+    try:
+        items = v.json_objects(raw)
+    except v.FieldValueError as exc:
+        problems.append(RowProblem(key, prefix, exc.message, exc.fix))
+        return []
+    result: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        where = f"{prefix}[{index}]"
+        unknown = sorted(name for name in item if name not in spec)
+        if unknown:
+            problems.append(
+                RowProblem(
+                    key,
+                    f"{where}.{unknown[0]}",
+                    f"unknown field `{unknown[0]}`",
+                    f"Use only: {', '.join(spec)}.",
+                )
+            )
+        converted: dict[str, Any] = {}
+        for name, converter in spec.items():
+            value = _convert(key, f"{where}.{name}", item.get(name), converter, problems)
+            if value is not None:
+                converted[name] = value
+        _check_required(key, converted, required(converted), problems, f"{where}.")
+        start, end = converted.get("service_period_start"), converted.get("service_period_end")
+        if start and end and end <= start:
+            problems.append(
+                RowProblem(
+                    key,
+                    f"{where}.service_period_end",
+                    "is not after service_period_start",
+                    "Make the service period end after it starts.",
+                )
+            )
+        result.append(converted)
+    return result
+
+
+def _convert(
+    key: str,
+    field: str,
+    raw: Any,
+    converter: f.Converter,
+    problems: list[RowProblem],
+    kind: str | None = None,
+) -> Any:
+    if raw is None:
+        return None
+    try:
+        return converter(raw)
+    except v.FieldValueError as exc:
+        label = f" ({kind} custom attribute)" if kind else ""
+        problems.append(RowProblem(key, field, f"{exc.message}{label}", exc.fix))
+        return None
+
+
+def _check_required(
+    key: str,
+    payload: Mapping[str, Any],
+    required: Sequence[str | tuple[str, ...]],
+    problems: list[RowProblem],
+    prefix: str,
+) -> None:
+    reported = {problem.field for problem in problems}
+    for need in required:
+        options = need if isinstance(need, tuple) else (need,)
+        if any(option in payload for option in options):
+            continue
+        if any(f"{prefix}{option}" in reported for option in options):
+            continue  # already reported as invalid
+        problems.append(
+            RowProblem(
+                key,
+                f"{prefix}{options[0]}",
+                f"is required but empty (needs {' or '.join(options)})",
+                "Give every row a value, or filter such rows out of the model.",
+            )
+        )
+
+
+def custom_for_update(custom: Sequence[CustomValue]) -> list[CustomValue]:
+    """Custom values to send to an existing record: nulls become the documented substitute.
+
+    ChartMogul cannot clear a custom attribute, so a String that became null is set to
+    :data:`NULL_STRING_SUBSTITUTE`; other types are sent as JSON null.
+    """
+    return [
+        CustomValue(c.key, c.type, NULL_STRING_SUBSTITUTE)
+        if c.value is None and c.type == "String"
+        else c
+        for c in custom
+    ]

@@ -1,0 +1,25 @@
+"""The order ``sync run --all`` runs syncs in: dependencies first, then parents first."""
+
+from __future__ import annotations
+
+from mogulsync.config import AppConfig
+from mogulsync.errors import ConfigError
+
+#: parents before children: invoices need customers and plans, transactions need invoices
+OBJECT_ORDER = {"plan": 0, "customer": 1, "contact": 2, "invoice": 3, "transaction": 4}
+
+
+def run_order(config: AppConfig) -> list[str]:
+    """Every sync, each after its ``depends_on`` and after the objects it needs."""
+    pending = sorted(config.syncs, key=lambda name: (OBJECT_ORDER[config.syncs[name].object], name))
+    done: list[str] = []
+    while pending:
+        ready = [name for name in pending if set(config.syncs[name].depends_on) <= set(done)]
+        if not ready:
+            raise ConfigError(
+                f"syncs {', '.join(pending)} depend on each other in a cycle",
+                hint="Remove one of the depends_on entries.",
+            )
+        done.append(ready[0])
+        pending.remove(ready[0])
+    return done

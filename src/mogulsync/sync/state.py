@@ -1,0 +1,287 @@
+"""Embedded sync state: snapshots, known uuids and the one-run-per-sync lock.
+
+SQLite in WAL mode under ``state_dir`` (``.mogulsync/state.sqlite`` by default). The schema
+is versioned (``meta.schema_version``) and migrated forward on open. Every write is a short
+transaction, so a process killed at any instant leaves the last committed state: rows are
+marked ``inflight`` *before* their request is sent and ``synced`` only *after* ChartMogul
+accepted them (see docs/sync.md, "Exactly once").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Self
+
+from mogulsync.errors import FatalError
+from mogulsync.sync.diff import Prior, RowStatus
+
+SCHEMA_VERSION = 1
+STATE_FILE = "state.sqlite"
+#: keys per ``IN (...)`` query (SQLite's default limit on variables is 32766; stay small)
+_CHUNK = 500
+_BUSY_TIMEOUT_MS = 30_000
+_MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE snapshot (
+        sync TEXT NOT NULL,
+        pk TEXT NOT NULL,
+        digest TEXT,
+        status TEXT NOT NULL,
+        uuid TEXT,
+        attempt_digest TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (sync, pk)
+    ) WITHOUT ROWID;
+    CREATE TABLE registry (
+        kind TEXT NOT NULL,
+        data_source_uuid TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        uuid TEXT NOT NULL,
+        PRIMARY KEY (kind, data_source_uuid, external_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE sync_definition (sync TEXT PRIMARY KEY, definition TEXT NOT NULL);
+    """,
+}
+
+
+class SyncLockedError(FatalError):
+    """Another run of the same sync holds its lock."""
+
+
+@dataclass(frozen=True, slots=True)
+class RowResult:
+    """The outcome of sending one row."""
+
+    key: str
+    ok: bool
+    uuid: str | None = None
+    #: the failure left the outcome unknown: keep the row in flight for the next run
+    unknown: bool = False
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()
+
+
+class StateStore:
+    """Snapshots of every sync in one SQLite file."""
+
+    def __init__(self, state_dir: Path | str) -> None:
+        self.path = Path(state_dir) / STATE_FILE
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        # A kill -9 keeps WAL commits (they are in the OS page cache); only power loss
+        # could drop the last ones, and those rows are then simply re-resolved.
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._migrate()
+        self._db.execute("CREATE TEMP TABLE IF NOT EXISTS seen (pk TEXT PRIMARY KEY)")
+
+    def _migrate(self) -> None:
+        with self._transaction():
+            self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            version = int(row[0]) if row else 0
+            if version > SCHEMA_VERSION:
+                raise FatalError(
+                    f"{self.path} was written by a newer mogulsync (schema {version})",
+                    hint="Upgrade mogulsync.",
+                )
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[target].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    # ------------------------------------------------------------------ definition
+    def definition_changed(self, sync: str, definition: str) -> bool:
+        """Record the sync's definition; whether it differs from the last run's."""
+        row = self._db.execute(
+            "SELECT definition FROM sync_definition WHERE sync = ?", (sync,)
+        ).fetchone()
+        return row is not None and row[0] != definition
+
+    def save_definition(self, sync: str, definition: str) -> None:
+        """Remember the definition the snapshot was built with."""
+        self._db.execute("INSERT OR REPLACE INTO sync_definition VALUES (?, ?)", (sync, definition))
+
+    # ------------------------------------------------------------------ snapshot
+    def priors(self, sync: str, keys: Sequence[str]) -> dict[str, Prior]:
+        """What the snapshot knows about each key (absent keys are new)."""
+        found: dict[str, Prior] = {}
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT pk, digest, status, uuid FROM snapshot WHERE sync = ? AND pk IN ({marks})",  # noqa: S608
+                (sync, *chunk),
+            )
+            for pk, digest, status, uuid in rows:
+                found[pk] = Prior(digest, RowStatus(status), uuid)
+        return found
+
+    def mark_inflight(self, sync: str, rows: Iterable[tuple[str, str]]) -> None:
+        """Before sending: these (key, digest) rows may reach ChartMogul from now on."""
+        now = _now()
+        with self._transaction():
+            self._db.executemany(
+                "INSERT INTO snapshot (sync, pk, digest, status, uuid, attempt_digest, updated_at)"
+                " VALUES (?, ?, NULL, 'inflight', NULL, ?, ?)"
+                " ON CONFLICT (sync, pk) DO UPDATE SET status = 'inflight',"
+                " attempt_digest = excluded.attempt_digest, updated_at = excluded.updated_at",
+                [(sync, key, digest, now) for key, digest in rows],
+            )
+
+    def record(self, sync: str, results: Sequence[RowResult]) -> None:
+        """After answers: accepted rows become synced, the rest failed (or stay in flight)."""
+        now = _now()
+        with self._transaction():
+            for result in results:
+                if result.ok:
+                    self._db.execute(
+                        "UPDATE snapshot SET status = 'synced', digest = attempt_digest,"
+                        " uuid = COALESCE(?, uuid), updated_at = ? WHERE sync = ? AND pk = ?",
+                        (result.uuid, now, sync, result.key),
+                    )
+                else:
+                    status = "inflight" if result.unknown else "failed"
+                    self._db.execute(
+                        "UPDATE snapshot SET status = CASE WHEN status = 'inflight' AND ?"
+                        " THEN 'inflight' ELSE ? END, updated_at = ? WHERE sync = ? AND pk = ?",
+                        (result.unknown, status, now, sync, result.key),
+                    )
+
+    def forget(self, sync: str, keys: Sequence[str]) -> None:
+        """Drop keys from the snapshot (deleted, or left the model with on_delete: ignore)."""
+        with self._transaction():
+            self._db.executemany(
+                "DELETE FROM snapshot WHERE sync = ? AND pk = ?", [(sync, key) for key in keys]
+            )
+
+    def reset(self, sync: str) -> None:
+        """Forget a sync's whole snapshot."""
+        with self._transaction():
+            self._db.execute("DELETE FROM snapshot WHERE sync = ?", (sync,))
+            self._db.execute("DELETE FROM sync_definition WHERE sync = ?", (sync,))
+
+    # ------------------------------------------------------------------ seen keys
+    def start_seen(self) -> None:
+        """Begin collecting the keys the model has in this run."""
+        self._db.execute("DELETE FROM temp.seen")
+
+    def see(self, keys: Sequence[str]) -> list[bool]:
+        """Note keys as present; per key, whether it is new (False: a duplicate key)."""
+        fresh: list[bool] = []
+        with self._transaction():
+            for key in keys:
+                cursor = self._db.execute("INSERT OR IGNORE INTO temp.seen VALUES (?)", (key,))
+                fresh.append(cursor.rowcount == 1)
+        return fresh
+
+    def unseen(self, sync: str) -> Iterator[tuple[str, Prior]]:
+        """Snapshot rows whose key the model no longer has."""
+        rows = self._db.execute(
+            "SELECT pk, digest, status, uuid FROM snapshot WHERE sync = ?"
+            " AND pk NOT IN (SELECT pk FROM temp.seen) ORDER BY pk",
+            (sync,),
+        ).fetchall()
+        for pk, digest, status, uuid in rows:
+            yield pk, Prior(digest, RowStatus(status), uuid)
+
+    def counts(self, sync: str) -> dict[str, int]:
+        """Rows per status in a sync's snapshot."""
+        rows = self._db.execute(
+            "SELECT status, COUNT(*) FROM snapshot WHERE sync = ? GROUP BY status", (sync,)
+        )
+        return dict(rows)
+
+    # ------------------------------------------------------------------ registry
+    def known_uuid(self, kind: str, data_source_uuid: str, external_id: str) -> str | None:
+        """A uuid learnt earlier for (kind, data source, external id)."""
+        row = self._db.execute(
+            "SELECT uuid FROM registry WHERE kind = ? AND data_source_uuid = ? AND external_id = ?",
+            (kind, data_source_uuid, external_id),
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def remember_uuids(self, entries: Sequence[tuple[str, str, str, str]]) -> None:
+        """Store (kind, data source, external id, uuid) facts learnt from ChartMogul."""
+        if not entries:
+            return
+        with self._transaction():
+            self._db.executemany("INSERT OR REPLACE INTO registry VALUES (?, ?, ?, ?)", entries)
+
+    def forget_uuid(self, kind: str, data_source_uuid: str, external_id: str) -> None:
+        """Drop a stale uuid (the record was deleted in ChartMogul)."""
+        self._db.execute(
+            "DELETE FROM registry WHERE kind = ? AND data_source_uuid = ? AND external_id = ?",
+            (kind, data_source_uuid, external_id),
+        )
+
+
+class SyncLock:
+    """An exclusive, process-wide lock per sync (released by the OS if the process dies)."""
+
+    def __init__(self, state_dir: Path | str, sync: str) -> None:
+        self.path = Path(state_dir) / "locks" / f"{sync}.lock"
+        self.sync = sync
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> None:
+        """Take the lock or raise :class:`SyncLockedError` at once."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self.path.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise SyncLockedError(
+                f"sync `{self.sync}` is already running (pid {holder}); concurrent runs of one"
+                " sync are refused",
+                hint="Wait for that run to finish, or stop it, then run again.",
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._file = handle
+
+    def release(self) -> None:
+        """Give the lock back."""
+        if self._file is not None:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> Self:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

@@ -1,0 +1,227 @@
+"""Checks and conversions of single warehouse values into what ChartMogul accepts.
+
+Each function takes a raw value (already known not to be None) and returns the JSON-ready
+value, or raises :class:`FieldValueError` whose message says what is wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import math
+import re
+import unicodedata
+from typing import Any
+
+from mogulsync.sync._codes import COUNTRIES, CURRENCIES
+
+#: ChartMogul's limit on names, plain text fields and String custom attributes.
+MAX_TEXT = 255
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+INTEGER_TEXT = re.compile(r"^[+-]?\d+$")
+TRUE_WORDS = frozenset({"true", "t", "1", "yes", "y"})
+FALSE_WORDS = frozenset({"false", "f", "0", "no", "n"})
+#: Unicode categories never valid in a text field (controls, unassigned, surrogates).
+_BAD_CATEGORIES = frozenset({"Cc", "Cs", "Cn", "Co"})
+_ALLOWED_CONTROLS = frozenset({"\n", "\t", "\r"})
+
+
+class FieldValueError(ValueError):
+    """One value that cannot be sent: what is wrong and what to do about it."""
+
+    def __init__(self, message: str, fix: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+
+def text(value: Any, *, max_length: int = MAX_TEXT) -> str:
+    """A string of at most ``max_length`` printable characters."""
+    if isinstance(value, dict | list | tuple | bytes):
+        raise FieldValueError(
+            f"expected text, got {type(value).__name__}", "Cast the column to a string."
+        )
+    result = value if isinstance(value, str) else str(value)
+    if any(
+        unicodedata.category(char) in _BAD_CATEGORIES and char not in _ALLOWED_CONTROLS
+        for char in result
+    ):
+        raise FieldValueError(
+            "contains control characters or invalid Unicode",
+            "Remove control characters (e.g. NUL) or invalid code points in the warehouse.",
+        )
+    if len(result) > max_length:
+        raise FieldValueError(
+            f"is {len(result)} characters long; ChartMogul accepts at most {max_length}",
+            f"Shorten it, e.g. LEFT(column, {max_length}) in the model's SQL.",
+        )
+    return result
+
+
+def required_text(value: Any, *, max_length: int = MAX_TEXT) -> str:
+    """Non-blank text."""
+    result = text(value, max_length=max_length)
+    if not result.strip():
+        raise FieldValueError("is blank", "Give every row a non-empty value.")
+    return result
+
+
+def email(value: Any) -> str:
+    """An email address."""
+    result = text(value).strip()
+    if not EMAIL.match(result):
+        raise FieldValueError(f"{result!r} is not a valid email address", "Fix or null the email.")
+    return result
+
+
+def url(value: Any) -> str:
+    """An http(s) URL."""
+    result = text(value).strip()
+    if not URL.match(result):
+        raise FieldValueError(
+            f"{result!r} is not a valid URL", "Use a full URL starting with https://."
+        )
+    return result
+
+
+def country(value: Any) -> str:
+    """An ISO 3166-1 alpha-2 code (case-insensitive on input, upper-case on output)."""
+    result = text(value).strip().upper()
+    if result not in COUNTRIES:
+        raise FieldValueError(
+            f"{value!r} is not an ISO 3166-1 alpha-2 country code",
+            "Use two-letter codes such as US, GB or DE.",
+        )
+    return result
+
+
+def currency(value: Any) -> str:
+    """An ISO 4217 currency code."""
+    result = text(value).strip().upper()
+    if result not in CURRENCIES:
+        raise FieldValueError(
+            f"{value!r} is not an ISO 4217 currency code",
+            "Use three-letter codes such as USD, EUR or GBP.",
+        )
+    return result
+
+
+def timestamp(value: Any) -> str:
+    """An ISO 8601 UTC timestamp (dates become midnight UTC)."""
+    moment: dt.datetime
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, dt.date):
+        moment = dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+    elif isinstance(value, str):
+        moment = _parse_moment(value)
+    else:
+        raise FieldValueError(
+            f"expected a date or timestamp, got {type(value).__name__}",
+            "Cast the column to TIMESTAMP or an ISO 8601 string.",
+        )
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _parse_moment(raw: str) -> dt.datetime:
+    cleaned = raw.strip().removesuffix(" UTC").replace("Z", "+00:00")
+    try:
+        return dt.datetime.fromisoformat(cleaned)
+    except ValueError:
+        raise FieldValueError(
+            f"{raw!r} is not an ISO 8601 date or timestamp",
+            "Use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ.",
+        ) from None
+
+
+def integer(value: Any, *, minimum: int | None = None) -> int:
+    """A whole number (integral floats, decimals and digit strings are accepted)."""
+    if isinstance(value, bool):
+        raise FieldValueError(
+            "expected a whole number, got a boolean", "Cast the column to INTEGER."
+        )
+    result: int
+    if isinstance(value, int):
+        result = value
+    elif isinstance(value, float | decimal.Decimal) and _finite(value) and value == int(value):
+        result = int(value)
+    elif isinstance(value, str) and INTEGER_TEXT.match(value.strip()):
+        result = int(value.strip())
+    else:
+        raise FieldValueError(
+            f"{value!r} is not a whole number", "Use integers (amounts are in cents)."
+        )
+    if minimum is not None and result < minimum:
+        raise FieldValueError(
+            f"{result} is below the minimum of {minimum}", f"Use {minimum} or more."
+        )
+    return result
+
+
+def number(value: Any) -> float:
+    """A finite decimal number."""
+    if isinstance(value, bool):
+        raise FieldValueError("expected a number, got a boolean", "Cast the column to DECIMAL.")
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        raise FieldValueError(f"{value!r} is not a number", "Cast the column to DECIMAL.") from None
+    if not math.isfinite(result):
+        raise FieldValueError(f"{value!r} is not a finite number", "Replace NaN/Infinity.")
+    return result
+
+
+def boolean(value: Any) -> bool:
+    """A boolean (true/false words and 0/1 are accepted)."""
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower() if isinstance(value, str | int) else None
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise FieldValueError(f"{value!r} is not a boolean", "Use true/false.")
+
+
+def choice(value: Any, allowed: tuple[str, ...]) -> str:
+    """One of ``allowed`` (case-insensitive)."""
+    result = text(value).strip().lower()
+    if result not in allowed:
+        raise FieldValueError(f"{value!r} is not one of {', '.join(allowed)}", "Map it to one.")
+    return result
+
+
+def string_list(value: Any) -> list[str]:
+    """A list of strings, from an array column, a JSON array or comma-separated text."""
+    items: Any = value
+    if isinstance(value, str):
+        stripped = value.strip()
+        items = _json_array(stripped) if stripped.startswith("[") else stripped.split(",")
+    if not isinstance(items, list | tuple):
+        raise FieldValueError("expected a list", "Use an array column or comma-separated text.")
+    return [text(item).strip() for item in items if item is not None and str(item).strip()]
+
+
+def json_objects(value: Any) -> list[dict[str, Any]]:
+    """A list of objects from a JSON array column (or its text)."""
+    items = _json_array(value.strip()) if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(item, dict) for item in items):
+        raise FieldValueError(
+            "expected a JSON array of objects", "Build it with json_group_array / json_agg."
+        )
+    return [dict(item) for item in items]
+
+
+def _json_array(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise FieldValueError("is not valid JSON", "Produce valid JSON in the model.") from None
+
+
+def _finite(value: float | decimal.Decimal) -> bool:
+    return math.isfinite(float(value))

@@ -1,0 +1,134 @@
+"""Any SQLAlchemy-reachable warehouse (DuckDB, PostgreSQL, Snowflake, BigQuery, ...).
+
+Rows are streamed with server-side cursors (``stream_results`` + ``yield_per``) so a model
+of millions of rows is read in batches of ``batch_size`` with flat memory. A model is
+compiled by running it with ``LIMIT 0``: the warehouse parses and plans the query and
+describes its columns without reading a row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from mogulsync._redact import redact_url
+from mogulsync.config.warehouse import ModelConfig, WarehouseConfig
+from mogulsync.warehouse.base import Column, ModelCompileError, ModelSchema, Row, WarehouseError
+from mogulsync.warehouse.types import attribute_type_for, describe_type
+
+_ALIAS = "mogulsync_model"
+#: Values per IN (...) list when fetching child rows (drivers cap bound parameters).
+CHILD_CHUNK = 500
+
+
+class SqlAlchemySource:
+    """A :class:`~mogulsync.warehouse.base.WarehouseSource` over one SQLAlchemy engine."""
+
+    def __init__(self, name: str, config: WarehouseConfig) -> None:
+        self.name = name
+        self._config = config
+        url = config.url.get_secret_value()
+        self._safe_url = redact_url(url)
+        try:
+            self._engine: Engine = sa.create_engine(url)
+        except Exception as exc:  # bad URL, missing dialect package
+            raise WarehouseError(
+                f"warehouse `{name}` ({self._safe_url}) cannot be opened: {self._clean(exc)}",
+                hint="Check warehouses." + name + " (install the dialect package if needed).",
+            ) from None
+
+    def compile(self, model: ModelConfig) -> ModelSchema:
+        """Columns of the model, from a ``LIMIT 0`` run of it."""
+        query = sa.text(f"SELECT * FROM ({self._base_sql(model)}) AS {_ALIAS} LIMIT 0")  # noqa: S608
+        try:
+            with self._engine.connect() as connection:
+                result = connection.execute(query)
+                description = result.cursor.description if result.cursor else None
+        except sa.exc.OperationalError as exc:
+            raise WarehouseError(
+                f"warehouse `{self.name}` ({self._safe_url}) is not reachable: {self._clean(exc)}"
+            ) from None
+        except Exception as exc:
+            raise ModelCompileError(
+                f"model does not compile in warehouse `{self.name}`: {self._clean(exc)}",
+                hint="Run its SQL in the warehouse and fix it.",
+            ) from None
+        columns = tuple(
+            Column(str(item[0]), describe_type(item[1]), attribute_type_for(item[1]))
+            for item in description or ()
+        )
+        missing = [key for key in model.primary_key_columns if key not in {c.name for c in columns}]
+        if missing:
+            raise ModelCompileError(
+                f"primary key column(s) {', '.join(missing)} are not in the model's columns"
+                f" ({', '.join(c.name for c in columns)})",
+                hint="Select the column or fix `primary_key`.",
+            )
+        return ModelSchema(columns)
+
+    def stream(self, model: ModelConfig) -> Iterator[Sequence[Row]]:
+        """Every row, ``batch_size`` at a time, through a server-side cursor."""
+        query = sa.text(f"SELECT * FROM ({self._base_sql(model)}) AS {_ALIAS}")  # noqa: S608
+        batch_size = self._config.batch_size
+        try:
+            with self._engine.connect() as connection:
+                result = connection.execution_options(
+                    stream_results=True, yield_per=batch_size
+                ).execute(query)
+                keys = list(result.keys())
+                while True:
+                    rows = result.fetchmany(batch_size)
+                    if not rows:
+                        return
+                    yield [dict(zip(keys, row, strict=True)) for row in rows]
+        except sa.exc.SQLAlchemyError as exc:
+            raise WarehouseError(
+                f"reading from warehouse `{self.name}` failed: {self._clean(exc)}"
+            ) from None
+
+    def rows_matching(
+        self, model: ModelConfig, column: str, values: Sequence[Any]
+    ) -> Sequence[Row]:
+        """Rows whose ``column`` is in ``values``, fetched in chunks of bound parameters."""
+        quoted = self._engine.dialect.identifier_preparer.quote(column)
+        query = sa.text(
+            f"SELECT * FROM ({self._base_sql(model)}) AS {_ALIAS}"  # noqa: S608
+            f" WHERE {_ALIAS}.{quoted} IN :values"
+        ).bindparams(sa.bindparam("values", expanding=True))
+        found: list[Row] = []
+        try:
+            with self._engine.connect() as connection:
+                for start in range(0, len(values), CHILD_CHUNK):
+                    chunk = list(values[start : start + CHILD_CHUNK])
+                    result = connection.execute(query, {"values": chunk})
+                    keys = list(result.keys())
+                    found.extend(dict(zip(keys, row, strict=True)) for row in result)
+        except sa.exc.SQLAlchemyError as exc:
+            raise WarehouseError(
+                f"reading child rows from warehouse `{self.name}` failed: {self._clean(exc)}"
+            ) from None
+        return found
+
+    def close(self) -> None:
+        """Dispose of the connection pool."""
+        self._engine.dispose()
+
+    def _base_sql(self, model: ModelConfig) -> str:
+        if model.sql is not None:
+            return model.sql.strip().rstrip(";")
+        preparer = self._engine.dialect.identifier_preparer
+        assert model.table is not None  # guaranteed by ModelConfig's validator
+        parts = model.table.split(".")
+        if len(parts) == 1 and self._config.schema_:
+            parts = [self._config.schema_, *parts]
+        quoted = ".".join(preparer.quote(part) for part in parts)
+        return f"SELECT * FROM {quoted}"  # noqa: S608 - identifiers quoted by the dialect
+
+    def _clean(self, exc: BaseException) -> str:
+        """The first line of a driver error, with any URL password masked."""
+        text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        first = text[0] if text else type(exc).__name__
+        return redact_url(first.replace(self._config.url.get_secret_value(), self._safe_url))

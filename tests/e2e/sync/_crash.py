@@ -1,0 +1,156 @@
+"""Kill -9 `mogulsync sync run --all` at random instants, re-run, compare ChartMogul with the model.
+
+Used by the crash test (a few trials) and by scripts/crash_stress.py (many).
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import httpx
+import yaml
+
+ACCOUNTS = 60
+#: accounts added before every other trial
+GROWTH = 20
+CONFIG = {
+    "chartmogul": {"api_key": "${CHARTMOGUL_API_KEY}", "base_url": "${CHARTMOGUL_BASE_URL}",
+                   "rate_limit": 40},
+    "state_dir": "state",
+    "warehouses": {"main": "duckdb:///warehouse.duckdb"},
+    "models": {
+        "accounts": {"warehouse": "main", "table": "accounts", "primary_key": "id"},
+        "people": {"warehouse": "main", "table": "people", "primary_key": "id"},
+        "invoices": {"warehouse": "main", "table": "invoices", "primary_key": "id"},
+        "payments": {"warehouse": "main", "table": "payments", "primary_key": "id"},
+    },
+    "syncs": {
+        "customers": {"model": "accounts", "object": "customer", "data_source": "Crash",
+                      "mapping": {"external_id": "id"}},
+        "contacts": {"model": "people", "object": "contact", "mode": "insert",
+                     "data_source": "Crash", "custom_attributes": "none",
+                     "mapping": {"external_id": "id", "customer_external_id": "account"}},
+        "invoices": {"model": "invoices", "object": "invoice", "mode": "insert",
+                     "data_source": "Crash", "line_items": {"column": "lines"},
+                     "mapping": {"external_id": "id", "customer_external_id": "account"}},
+        "payments": {"model": "payments", "object": "transaction", "mode": "insert",
+                     "data_source": "Crash",
+                     "mapping": {"external_id": "id", "invoice_external_id": "invoice"}},
+    },
+}  # fmt: skip
+
+
+def build_project(workdir: Path) -> None:
+    """The warehouse and the project file."""
+    db = duckdb.connect(str(workdir / "warehouse.duckdb"))
+    db.execute(f"create table accounts as select 'a' || i as id, 'Co ' || i as name,"
+               f" i as seats from range({ACCOUNTS}) t(i)")  # fmt: skip
+    db.execute("create table people as select 'p' || id as id, id as account,"
+               " 'p' || id || '@x.io' as email from accounts")  # fmt: skip
+    db.execute("create table invoices as select 'i' || id as id, id as account,"
+               " DATE '2025-01-01' as date, 'USD' as currency,"
+               " '[{\"type\":\"one_time\",\"amount_in_cents\":500}]' as lines from accounts")  # fmt: skip
+    db.execute("create table payments as select 't' || id as id, id as invoice,"
+               " 'payment' as type, 'successful' as result, DATE '2025-01-02' as date"
+               " from invoices")  # fmt: skip
+    db.close()
+    (workdir / "mogulsync.yml").write_text(yaml.safe_dump(CONFIG), encoding="utf-8")
+
+
+def run_cli(workdir: Path, base_url: str, api_key: str, kill_after: float | None) -> int | None:
+    """`mogulsync sync run --all`; killed with SIGKILL after ``kill_after`` seconds if given."""
+    env = {**os.environ, "CHARTMOGUL_API_KEY": api_key, "CHARTMOGUL_BASE_URL": base_url}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mogulsync", "sync", "run", "--all", "--json"],
+        cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    if kill_after is None:
+        return process.wait(timeout=300)
+    try:
+        return process.wait(timeout=kill_after)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        return None
+
+
+def _pages(client: httpx.Client, path: str, key: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"per_page": 200, **({"cursor": cursor} if cursor else {})}
+        body = client.get(path, params=params).raise_for_status().json()
+        items.extend(body[key])
+        if not body["has_more"]:
+            return items
+        cursor = body["cursor"]
+
+
+def chartmogul_state(base_url: str, api_key: str) -> dict[str, collections.Counter[str]]:
+    """How many times each external id exists, per object."""
+    with httpx.Client(base_url=f"{base_url}/v1", auth=(api_key, ""), timeout=60) as client:
+        invoices = _pages(client, "/invoices", "invoices")
+        return {
+            "customers": collections.Counter(c["external_id"] for c in _pages(client, "/customers", "entries")),
+            "contacts": collections.Counter(c["external_id"] for c in _pages(client, "/contacts", "entries")),
+            "invoices": collections.Counter(i["external_id"] for i in invoices),
+            "payments": collections.Counter(
+                t["external_id"] for i in invoices for t in i["transactions"]
+            ),
+        }  # fmt: skip
+
+
+def expected_state() -> dict[str, set[str]]:
+    """What the model says ChartMogul must hold."""
+    ids = range(ACCOUNTS)
+    return {
+        "customers": {f"a{i}" for i in ids},
+        "contacts": {f"pa{i}" for i in ids},
+        "invoices": {f"ia{i}" for i in ids},
+        "payments": {f"tia{i}" for i in ids},
+    }
+
+
+def trials(workdir: Path, base_url: str, api_key: str, count: int, seed: int) -> int:
+    """``count`` runs killed at random instants, then one complete run; how many were killed.
+
+    Every other trial adds rows to the model first, so later trials still have work to be
+    interrupted in.
+    """
+    rng = random.Random(seed)
+    killed = 0
+    for trial in range(count):
+        if trial % 2:
+            grow(workdir, trial)
+        delay = rng.uniform(0.9, 2.5)  # the CLI needs ~0.8 s to start; kill after that
+        killed += run_cli(workdir, base_url, api_key, delay) is None
+    started = time.monotonic()
+    code = run_cli(workdir, base_url, api_key, None)
+    assert code == 0, f"the final run exited {code} after {time.monotonic() - started:.1f}s"
+    return killed
+
+
+def grow(workdir: Path, trial: int) -> None:
+    """Add accounts (with their contact, invoice and payment) to the model."""
+    global ACCOUNTS
+    first, ACCOUNTS = ACCOUNTS, ACCOUNTS + GROWTH
+    db = duckdb.connect(str(workdir / "warehouse.duckdb"))
+    for table, select in (
+        ("accounts", "'a' || i, 'Co ' || i, i"),
+        ("people", "'pa' || i, 'a' || i, 'p' || i || '@x.io'"),
+        ("invoices", ("'ia' || i, 'a' || i, DATE '2025-01-01', 'USD',"
+                     " '[{\"type\":\"one_time\",\"amount_in_cents\":500}]'")),
+        ("payments", "'tia' || i, 'ia' || i, 'payment', 'successful', DATE '2025-01-02'"),
+    ):  # fmt: skip
+        db.execute(f"insert into {table} select {select} from range({first}, {ACCOUNTS}) t(i)")
+    db.close()
+    del trial

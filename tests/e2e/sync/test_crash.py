@@ -1,0 +1,21 @@
+"""kill -9 at random points of `mogulsync sync run`, re-run: every row exactly once."""
+
+from __future__ import annotations
+
+from tests.e2e.sync._crash import build_project, chartmogul_state, expected_state, trials
+from tests.integration.sync._support import EmulatorProcess
+
+TRIALS = 10
+
+
+def test_kill_9_then_rerun_delivers_every_row_exactly_once(tmp_path):
+    """After 10 kills at random instants and a final run, ChartMogul equals the model."""
+    build_project(tmp_path)
+    with EmulatorProcess() as server:
+        killed = trials(tmp_path, server.base_url, server.api_key, TRIALS, seed=3)
+        state = chartmogul_state(server.base_url, server.api_key)
+    assert killed >= TRIALS // 2, f"only {killed} runs were killed mid-run"
+    for kind, wanted in expected_state().items():
+        counts = state[kind]
+        assert set(counts) == wanted, kind
+        assert [key for key, n in counts.items() if n > 1] == [], f"duplicate {kind}"

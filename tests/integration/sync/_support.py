@@ -1,0 +1,141 @@
+"""Helpers for sync tests: a DuckDB warehouse, a project config and a fast-retry engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Self
+
+import duckdb
+import httpx
+from pydantic import SecretStr
+
+from mogulsync.chartmogul import ClientSettings, RetryPolicy
+from mogulsync.config import AppConfig, parse_config
+from mogulsync.emulator.server import EmulatorServer
+from mogulsync.runs import RunRecord
+from mogulsync.sync.engine import SyncEngine
+
+FAST_RETRY = RetryPolicy(
+    max_attempts=10, max_total_s=30, initial_wait_s=0.01, max_wait_s=0.05, jitter_s=0.01
+)
+
+
+def make_warehouse(path: Path, statements: list[str]) -> str:
+    """Run SQL statements in a fresh DuckDB file; its SQLAlchemy URL."""
+    connection = duckdb.connect(str(path))
+    for statement in statements:
+        connection.execute(statement)
+    connection.close()
+    return f"duckdb:///{path}"
+
+
+def project(
+    server: EmulatorServer,
+    tmp_path: Path,
+    url: str,
+    models: dict[str, Any],
+    syncs: dict[str, Any],
+) -> AppConfig:
+    """A validated project config pointing at the emulator."""
+    raw = {
+        "chartmogul": {"api_key": "${CM_KEY}", "base_url": server.base_url},
+        "state_dir": str(tmp_path / "state"),
+        "warehouses": {"main": url},
+        "models": {name: {"warehouse": "main", **model} for name, model in models.items()},
+        "syncs": syncs,
+    }
+    return parse_config(raw, env={"CM_KEY": server.api_key})
+
+
+def engine(config: AppConfig, **kwargs: Any) -> SyncEngine:
+    """An engine whose client retries fast (tests must not sleep)."""
+    settings = ClientSettings(
+        api_key=SecretStr(config.chartmogul.api_key.get_secret_value()),
+        base_url=config.chartmogul.base_url,
+        rate_limit=10_000,
+        max_in_flight=20,
+        retry=FAST_RETRY,
+    )
+    return SyncEngine(config, settings=settings, **kwargs)
+
+
+def api(server: EmulatorServer) -> httpx.Client:
+    """A raw HTTP client for asserting on ChartMogul's state."""
+    return httpx.Client(base_url=f"{server.base_url}/v1", auth=(server.api_key, ""), timeout=30)
+
+
+def all_pages(client: httpx.Client, path: str, key: str, **params: Any) -> list[dict[str, Any]]:
+    """Every item of a cursor-paginated list."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        query = {**params, "per_page": 200, **({"cursor": cursor} if cursor else {})}
+        body = client.get(path, params=query).raise_for_status().json()
+        items.extend(body[key])
+        if not body.get("has_more"):
+            return items
+        cursor = body["cursor"]
+
+
+def errors_by_key(store_dir: Path, record: RunRecord) -> dict[str, list[tuple[str, str, str]]]:
+    """Row errors of a run: key → [(field, message, what to do)]."""
+    from mogulsync.runs import RunStore
+
+    store = RunStore(store_dir)
+    try:
+        found: dict[str, list[tuple[str, str, str]]] = {}
+        for error in store.errors(record.run_id):
+            found.setdefault(error.key, []).append((error.field, error.message, error.action))
+        return found
+    finally:
+        store.close()
+
+
+class EmulatorProcess:
+    """The emulator in its own process (its own GIL), unlimited, for heavy tests."""
+
+    def __init__(self, *extra: str) -> None:
+        import subprocess
+        import sys
+
+        from mogulsync.emulator.server import free_port
+
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.api_key = "emulator-api-key"
+        self._process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mogulsync",
+                "emulator",
+                "serve",
+                "--port",
+                str(self.port),
+                "--rate-limit",
+                "0",
+                "--max-connections",
+                "0",
+                *extra,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def __enter__(self) -> Self:
+        import time
+
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{self.base_url}/_emulator/health", timeout=1).raise_for_status()
+            except httpx.HTTPError:
+                time.sleep(0.05)
+            else:
+                return self
+        self.__exit__()
+        raise RuntimeError("emulator process did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        self._process.terminate()
+        self._process.wait(timeout=10)
