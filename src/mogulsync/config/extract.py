@@ -24,3 +24,6 @@ class ExtractConfig(ConfigModel):
     dataset: str = "chartmogul"
     streams: list[str] | None = Field(None, description="default: every stream")
     mode: ExtractMode = "incremental"
+    activity_windows: int = Field(
+        16, ge=1, le=256, description="date windows of activities fetched in parallel"
+    )

@@ -1,0 +1,200 @@
+"""An Airbyte source for ChartMogul: ``spec``, ``check``, ``discover`` and ``read``.
+
+It accepts the config of Airbyte's source-chartmogul and offers the same streams
+(``customers``, ``activities``, ``customer_{daily,weekly,monthly,quarterly}_count``, with
+the same records) plus every other stream of ``mogulsync extract``. ``activities`` and
+``subscription_events`` also support incremental syncs. ``read`` fetches all configured
+streams at once through one rate-limited client and prints records as pages arrive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+import httpx
+
+from mogulsync.chartmogul import ChartMogulClient
+from mogulsync.errors import ConfigError, MogulsyncError
+from mogulsync.extract import airbyte_protocol as protocol
+from mogulsync.extract.context import FetchContext, StreamState
+from mogulsync.extract.fetch import StreamResult, fetch_streams
+from mogulsync.extract.records import Record
+from mogulsync.extract.schemas import SCHEMAS
+from mogulsync.extract.streams import AIRBYTE_COUNT_STREAMS, STREAMS, Stream
+
+#: Airbyte's streams first (same names), then ours; the native customer_count is left out
+#: because Airbyte's four per-interval streams cover it.
+AIRBYTE_STREAMS: dict[str, Stream] = {
+    "customers": STREAMS["customers"],
+    "activities": STREAMS["activities"],
+    **AIRBYTE_COUNT_STREAMS,
+    **{name: s for name, s in STREAMS.items() if name not in {"customers", "activities"}},
+}
+AIRBYTE_STREAMS.pop("customer_count")
+#: Airbyte's connector keys customers by the integer ``id``; keep that for drop-in use.
+_PRIMARY_KEYS = {"customers": ("id",)}
+_FLUSH_EVERY = 1000
+
+
+def catalog() -> protocol.Message:
+    """The ``CATALOG`` message of ``discover``."""
+    streams = []
+    for name, stream in AIRBYTE_STREAMS.items():
+        entry: dict[str, Any] = {
+            "name": name,
+            "json_schema": SCHEMAS[name],
+            "supported_sync_modes": ["full_refresh", "incremental"]
+            if stream.incremental
+            else ["full_refresh"],
+            "source_defined_primary_key": [
+                [key] for key in _PRIMARY_KEYS.get(name, stream.primary_key)
+            ],
+        }
+        if stream.cursor_field is not None:
+            entry["source_defined_cursor"] = True
+            entry["default_cursor_field"] = [stream.cursor_field]
+        streams.append(entry)
+    return {"type": "CATALOG", "catalog": {"streams": streams}}
+
+
+class AirbyteSource:
+    """Runs one protocol command, printing its messages to ``out``; returns the exit code."""
+
+    def __init__(self, out: TextIO, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._out = out
+        self._transport = transport
+        self._pending = 0
+
+    def _send(self, message: protocol.Message) -> None:
+        self._out.write(protocol.encode(message) + "\n")
+        self._pending += 1
+        if self._pending >= _FLUSH_EVERY:
+            self._out.flush()
+            self._pending = 0
+
+    def _fail(self, exc: BaseException, stream: str | None = None) -> None:
+        message = exc.user_message if isinstance(exc, MogulsyncError) else str(exc)
+        internal = f"{type(exc).__name__}: {exc}"
+        config_error = isinstance(exc, ConfigError)
+        self._send(
+            protocol.error_trace(message, internal, config_error=config_error, stream=stream)
+        )
+
+    def spec(self) -> int:
+        """Print ``SPEC``."""
+        self._send(protocol.spec_message())
+        self._out.flush()
+        return 0
+
+    def check(self, raw_config: object) -> int:
+        """Print ``CONNECTION_STATUS``: whether the key can read customers."""
+        try:
+            config = protocol.parse_config(raw_config)
+            asyncio.run(self._check(config))
+        except MogulsyncError as exc:
+            self._send(protocol.connection_status(ok=False, message=exc.user_message))
+        else:
+            self._send(protocol.connection_status(ok=True))
+        self._out.flush()
+        return 0
+
+    async def _check(self, config: protocol.SourceConfig) -> None:
+        async with ChartMogulClient(config.client_settings(), transport=self._transport) as client:
+            async for _page in client.customers.list(per_page=1).pages():
+                break  # one page proves the key reads customers (as Airbyte's check)
+
+    def discover(self, raw_config: object) -> int:
+        """Print ``CATALOG`` (the config is validated but nothing is fetched)."""
+        try:
+            protocol.parse_config(raw_config)
+        except ConfigError as exc:
+            self._fail(exc)
+            self._out.flush()
+            return 1
+        self._send(catalog())
+        self._out.flush()
+        return 0
+
+    def read(self, raw_config: object, raw_catalog: object, raw_state: object = None) -> int:
+        """Print the records of the configured streams, their states and statuses."""
+        try:
+            config = protocol.parse_config(raw_config)
+            chosen = _known(protocol.configured_streams(raw_catalog))
+            states = protocol.stream_states(raw_state)
+        except ConfigError as exc:
+            self._fail(exc)
+            self._out.flush()
+            return 1
+        incremental = {name for name, mode in chosen.items() if mode == "incremental"}
+        streams = [AIRBYTE_STREAMS[name] for name in chosen]
+        usable = {n: s for n, s in states.items() if n in incremental}
+        results = asyncio.run(self._read(config, streams, usable))
+        self._out.flush()
+        return 0 if all(result.ok for result in results) else 1
+
+    async def _read(
+        self,
+        config: protocol.SourceConfig,
+        streams: Sequence[Stream],
+        states: dict[str, StreamState],
+    ) -> list[StreamResult]:
+        started = time.perf_counter()
+        self._send(protocol.log(f"Reading {len(streams)} stream(s) from {config.base_url}"))
+        running: set[str] = set()
+        for stream in streams:
+            self._send(protocol.stream_status(stream.name, "STARTED"))
+
+        def sink(name: str, records: Sequence[Record]) -> None:
+            if name not in running:
+                running.add(name)
+                self._send(protocol.stream_status(name, "RUNNING"))
+            emitted_at = protocol.now_ms()
+            for data in records:
+                self._send(protocol.record(name, data, emitted_at))
+
+        def done(result: StreamResult) -> None:
+            if not result.ok and result.error is not None:
+                self._fail(result.error, result.name)
+                self._send(protocol.stream_status(result.name, "INCOMPLETE"))
+                return
+            self._send(protocol.state(result.name, _final_state(result, states)))
+            self._send(
+                protocol.log(
+                    f"Read {result.records} records from {result.name} in {result.duration_s:.1f} s"
+                )
+            )
+            self._send(protocol.stream_status(result.name, "COMPLETE"))
+
+        async with ChartMogulClient(config.client_settings(), transport=self._transport) as client:
+            ctx = FetchContext(
+                client=client,
+                start_date=config.start,
+                end_date=dt.datetime.now(dt.UTC).date(),
+                interval=config.interval,
+                record_mode="json",
+                activity_windows=config.activity_windows,
+                states=states,
+            )
+            results = await fetch_streams(ctx, streams, sink, done)
+        self._send(protocol.log(f"Finished in {time.perf_counter() - started:.1f} s"))
+        return results
+
+
+def _final_state(result: StreamResult, given: dict[str, StreamState]) -> dict[str, Any]:
+    """The state to emit once a stream completed: new, else unchanged, else "no cursor"."""
+    if result.state is not None:
+        return result.state.as_dict()
+    if result.name in given:
+        return given[result.name].as_dict()
+    return dict(protocol.NO_CURSOR_STATE)
+
+
+def _known(chosen: dict[str, protocol.SyncMode]) -> dict[str, protocol.SyncMode]:
+    unknown = sorted(set(chosen) - set(AIRBYTE_STREAMS))
+    if unknown:
+        raise ConfigError(f"the catalog names unknown stream(s): {', '.join(unknown)}")
+    return chosen

@@ -1,0 +1,225 @@
+"""The Airbyte protocol: its config, catalogs, states and the messages we print.
+
+Messages are single JSON lines on stdout (``SPEC``, ``CONNECTION_STATUS``, ``CATALOG``,
+``RECORD``, ``STATE``, ``LOG``, ``TRACE``). The config is the one Airbyte's
+source-chartmogul takes (``api_key``, ``start_date``) plus our optional keys, so a
+connection set up for that connector keeps working when this image replaces it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from mogulsync.chartmogul.settings import ClientSettings
+from mogulsync.config.chartmogul import DEFAULT_BASE_URL
+from mogulsync.errors import ConfigError
+from mogulsync.extract.context import DEFAULT_ACTIVITY_WINDOWS, Interval, StreamState
+
+Message = dict[str, Any]
+SyncMode = Literal["full_refresh", "incremental"]
+StreamStatus = Literal["STARTED", "RUNNING", "COMPLETE", "INCOMPLETE"]
+START_DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
+DOCUMENTATION_URL = "https://github.com/mogulsync/mogulsync/blob/main/docs/extract.md"
+_MS_PER_S = 1000
+#: what Airbyte's CDK puts in the STATE of a stream without a cursor
+NO_CURSOR_STATE = {"__ab_no_cursor_state_message": True}
+
+
+class SourceConfig(BaseModel):
+    """``--config``: source-chartmogul's keys plus ours (all extras are ignored)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    api_key: SecretStr
+    start_date: dt.datetime
+    base_url: str = DEFAULT_BASE_URL
+    interval: Interval = "month"
+    activity_windows: int = Field(DEFAULT_ACTIVITY_WINDOWS, ge=1)
+    rate_limit: float = Field(40.0, gt=0)
+
+    def client_settings(self) -> ClientSettings:
+        """Client settings for this config."""
+        return ClientSettings(
+            api_key=self.api_key, base_url=self.base_url, rate_limit=self.rate_limit
+        )
+
+    @property
+    def start(self) -> dt.datetime:
+        """``start_date`` as an aware UTC datetime."""
+        moment = self.start_date
+        return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
+
+
+def connection_specification() -> dict[str, Any]:
+    """The ``connectionSpecification`` JSON schema of ``spec``."""
+    return {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": "ChartMogul source (mogulsync)",
+        "type": "object",
+        "required": ["api_key", "start_date"],
+        "additionalProperties": True,
+        "properties": {
+            "api_key": {
+                "type": "string",
+                "title": "API key",
+                "description": "A ChartMogul API key (read-only is enough).",
+                "airbyte_secret": True,
+                "order": 0,
+            },
+            "start_date": {
+                "type": "string",
+                "title": "Start date",
+                "description": "UTC date and time from which activities and metrics are read.",
+                "pattern": START_DATE_PATTERN,
+                "examples": ["2024-01-01T00:00:00Z"],
+                "format": "date-time",
+                "order": 1,
+            },
+            "base_url": {
+                "type": "string",
+                "title": "API base URL",
+                "default": DEFAULT_BASE_URL,
+                "order": 2,
+            },
+            "interval": {
+                "type": "string",
+                "title": "Interval of the metrics stream",
+                "enum": ["day", "week", "month", "quarter"],
+                "default": "month",
+                "order": 3,
+            },
+            "activity_windows": {
+                "type": "integer",
+                "title": "Activity date windows read in parallel",
+                "minimum": 1,
+                "default": DEFAULT_ACTIVITY_WINDOWS,
+                "order": 4,
+            },
+        },
+    }
+
+
+def parse_config(raw: object) -> SourceConfig:
+    """The ``--config`` file's content, or ConfigError naming every problem."""
+    try:
+        return SourceConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or 'config'}: {error['msg']}"
+            for error in exc.errors(include_url=False)
+        )
+        raise ConfigError(f"invalid config: {problems}") from None
+
+
+def configured_streams(raw: object) -> dict[str, SyncMode]:
+    """``--catalog``: the stream names chosen and their sync modes."""
+    streams = raw.get("streams") if isinstance(raw, Mapping) else None
+    if not isinstance(streams, list):
+        raise ConfigError("invalid catalog: no 'streams' list")
+    chosen: dict[str, SyncMode] = {}
+    for entry in streams:
+        stream = entry.get("stream") if isinstance(entry, Mapping) else None
+        name = stream.get("name") if isinstance(stream, Mapping) else None
+        if not isinstance(name, str):
+            raise ConfigError("invalid catalog: a configured stream has no stream.name")
+        mode = entry.get("sync_mode", "full_refresh")
+        chosen[name] = "incremental" if mode == "incremental" else "full_refresh"
+    return chosen
+
+
+def stream_states(raw: object) -> dict[str, StreamState]:
+    """``--state``: per-stream messages (current protocol) or a legacy name→state map."""
+    found: dict[str, Any] = {}
+    if isinstance(raw, list):
+        for message in raw:
+            stream = message.get("stream") if isinstance(message, Mapping) else None
+            if isinstance(stream, Mapping):
+                name = (stream.get("stream_descriptor") or {}).get("name")
+                found[str(name)] = stream.get("stream_state")
+    elif isinstance(raw, Mapping):
+        found = dict(raw)
+    states = {name: StreamState.from_dict(value) for name, value in found.items()}
+    return {name: state for name, state in states.items() if state is not None}
+
+
+# ---------------------------------------------------------------------- messages
+def now_ms() -> int:
+    """Airbyte's ``emitted_at``: milliseconds since the epoch."""
+    return int(time.time() * _MS_PER_S)
+
+
+def encode(message: Message) -> str:
+    """One protocol line."""
+    return json.dumps(message, separators=(",", ":"), default=str)
+
+
+def spec_message() -> Message:
+    """``SPEC``."""
+    return {
+        "type": "SPEC",
+        "spec": {
+            "documentationUrl": DOCUMENTATION_URL,
+            "connectionSpecification": connection_specification(),
+            "supportsIncremental": True,
+            "supported_destination_sync_modes": ["overwrite", "append", "append_dedup"],
+        },
+    }
+
+
+def connection_status(ok: bool, message: str | None = None) -> Message:
+    """``CONNECTION_STATUS``."""
+    status: Message = {"status": "SUCCEEDED" if ok else "FAILED"}
+    if message:
+        status["message"] = message
+    return {"type": "CONNECTION_STATUS", "connectionStatus": status}
+
+
+def record(stream: str, data: Mapping[str, Any], emitted_at: int) -> Message:
+    """``RECORD``."""
+    return {"type": "RECORD", "record": {"stream": stream, "data": data, "emitted_at": emitted_at}}
+
+
+def state(stream: str, stream_state: Mapping[str, Any]) -> Message:
+    """A per-stream ``STATE``."""
+    return {
+        "type": "STATE",
+        "state": {
+            "type": "STREAM",
+            "stream": {"stream_descriptor": {"name": stream}, "stream_state": stream_state},
+        },
+    }
+
+
+def log(message: str, level: str = "INFO") -> Message:
+    """``LOG``."""
+    return {"type": "LOG", "log": {"level": level, "message": message}}
+
+
+def stream_status(stream: str, status: StreamStatus) -> Message:
+    """``TRACE`` of type ``STREAM_STATUS``."""
+    return {
+        "type": "TRACE",
+        "trace": {
+            "type": "STREAM_STATUS",
+            "emitted_at": now_ms(),
+            "stream_status": {"stream_descriptor": {"name": stream}, "status": status},
+        },
+    }
+
+
+def error_trace(message: str, internal: str, *, config_error: bool, stream: str | None) -> Message:
+    """``TRACE`` of type ``ERROR``."""
+    error: Message = {
+        "message": message,
+        "internal_message": internal,
+        "failure_type": "config_error" if config_error else "system_error",
+    }
+    if stream is not None:
+        error["stream_descriptor"] = {"name": stream}
+    return {"type": "TRACE", "trace": {"type": "ERROR", "emitted_at": now_ms(), "error": error}}

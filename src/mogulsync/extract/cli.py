@@ -1,0 +1,202 @@
+"""``mogulsync extract run`` and ``mogulsync airbyte spec|check|discover|read``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from mogulsync.chartmogul import ClientSettings
+from mogulsync.config.loader import DEFAULT_CONFIG_PATH, load_config
+from mogulsync.errors import ConfigError, MogulsyncError
+from mogulsync.extract import airbyte_protocol as protocol
+from mogulsync.extract.airbyte import AirbyteSource
+from mogulsync.extract.streams import STREAMS
+
+if TYPE_CHECKING:
+    from mogulsync.extract.runner import ExtractMode, ExtractOptions, ExtractReport
+
+app = typer.Typer(help="Extract ChartMogul into a warehouse (DuckDB, PostgreSQL, ... via dlt).")
+airbyte_app = typer.Typer(
+    help="The Airbyte source protocol, compatible with Airbyte's source-chartmogul config."
+)
+_err = Console(stderr=True)
+_MODES: dict[str, ExtractMode] = {
+    "overwrite": "overwrite",
+    "append": "append",
+    "incremental": "incremental",
+}
+
+
+def _fail(exc: MogulsyncError) -> typer.Exit:
+    _err.print(f"[red]error:[/red] {exc.user_message}", markup=True, highlight=False)
+    return typer.Exit(1)
+
+
+@app.command("run")
+def run_command(
+    config: Path = typer.Option(
+        DEFAULT_CONFIG_PATH, "-c", "--config", help="Project file (mogulsync.yml)."
+    ),
+    streams: str | None = typer.Option(
+        None, "--streams", help=f"Comma-separated streams (default all: {', '.join(STREAMS)})."
+    ),
+    destination: str | None = typer.Option(
+        None, "--destination", help="dlt destination URL, e.g. duckdb:///cm.duckdb."
+    ),
+    mode: str | None = typer.Option(
+        None, "--mode", help="overwrite, append or incremental (default from extract.mode)."
+    ),
+    start_date: str | None = typer.Option(
+        None, "--start-date", help="YYYY-MM-DD: first day of activities and metrics."
+    ),
+    dataset: str | None = typer.Option(None, "--dataset", help="Schema / dataset to load into."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print per-stream record counts and durations as JSON."
+    ),
+) -> None:
+    """Fetch every (or the chosen) stream concurrently and load it into the destination."""
+    try:
+        settings, options = _options(config, streams, destination, mode, start_date, dataset)
+        report = _run_with_progress(settings, options, show=not as_json)
+    except MogulsyncError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        _print_report(report)
+
+
+def _options(
+    path: Path,
+    streams: str | None,
+    destination: str | None,
+    mode: str | None,
+    start_date: str | None,
+    dataset: str | None,
+) -> tuple[ClientSettings, ExtractOptions]:
+    from mogulsync.extract.runner import ExtractOptions
+
+    app_config = load_config(path)
+    extract = app_config.extract
+    chosen_mode = mode or extract.mode
+    if chosen_mode not in _MODES:
+        raise ConfigError(f"--mode must be overwrite, append or incremental, not {chosen_mode!r}")
+    try:
+        start = dt.date.fromisoformat(start_date) if start_date else extract.start_date
+    except ValueError:
+        raise ConfigError(f"--start-date must be YYYY-MM-DD, not {start_date!r}") from None
+    names = [n.strip() for n in streams.split(",") if n.strip()] if streams else extract.streams
+    cm = app_config.chartmogul
+    settings = ClientSettings(
+        api_key=cm.api_key,
+        base_url=cm.base_url,
+        rate_limit=cm.rate_limit,
+        max_in_flight=cm.max_in_flight,
+    )
+    options = ExtractOptions(
+        destination=destination or extract.destination.get_secret_value(),
+        dataset=dataset or extract.dataset,
+        mode=_MODES[chosen_mode],
+        streams=tuple(names) if names else None,
+        start_date=start,
+        interval=extract.interval,
+        state_dir=Path(app_config.state_dir),
+        activity_windows=extract.activity_windows,
+    )
+    return settings, options
+
+
+def _run_with_progress(
+    settings: ClientSettings, options: ExtractOptions, *, show: bool
+) -> ExtractReport:
+    from mogulsync.extract.runner import run_extract
+
+    if not show:
+        return run_extract(settings, options)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=_err, transient=True) as progress:
+        tasks: dict[str, Any] = {}
+
+        def on_records(name: str, count: int) -> None:
+            if name not in tasks:
+                tasks[name] = progress.add_task(name, total=None, records=0)
+            task = tasks[name]
+            done = progress.tasks[task].fields["records"] + count
+            progress.update(task, records=done, description=f"{name}: {done} records")
+
+        def on_stage(stage: str) -> None:
+            progress.add_task(f"[bold]{stage}[/bold]", total=None)
+
+        return run_extract(settings, options, on_records=on_records, on_stage=on_stage)
+
+
+def _print_report(report: ExtractReport) -> None:
+    out = Console()
+    out.print(f"Loaded into {report.destination} (dataset {report.dataset}, {report.mode}):")
+    for stream in report.streams:
+        out.print(f"  {stream.name:<22} {stream.records:>9} records  {stream.duration_s:7.1f} s")
+    out.print(f"fetch {report.fetch_s:.1f} s, load {report.load_s:.1f} s")
+
+
+# ---------------------------------------------------------------------- airbyte
+def _read_json(path: Path | None, what: str) -> Any:
+    if path is None:
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the {what} file {path}: {exc}") from None
+
+
+_CONFIG_HELP = "JSON config: api_key, start_date (YYYY-MM-DDTHH:MM:SSZ), optional base_url."
+
+
+@airbyte_app.command("spec")
+def spec_command() -> None:
+    """Print the connector specification (SPEC)."""
+    raise typer.Exit(AirbyteSource(sys.stdout).spec())
+
+
+@airbyte_app.command("check")
+def check_command(config: Path = typer.Option(..., "--config", help=_CONFIG_HELP)) -> None:
+    """Check that the API key can read (CONNECTION_STATUS)."""
+    try:
+        raw = _read_json(config, "config")
+    except ConfigError as exc:
+        message = protocol.connection_status(ok=False, message=exc.user_message)
+        typer.echo(protocol.encode(message))
+        return
+    raise typer.Exit(AirbyteSource(sys.stdout).check(raw))
+
+
+@airbyte_app.command("discover")
+def discover_command(config: Path = typer.Option(..., "--config", help=_CONFIG_HELP)) -> None:
+    """Print the streams and their schemas (CATALOG)."""
+    try:
+        raw = _read_json(config, "config")
+    except ConfigError as exc:
+        raise _fail(exc) from None
+    raise typer.Exit(AirbyteSource(sys.stdout).discover(raw))
+
+
+@airbyte_app.command("read")
+def read_command(
+    config: Path = typer.Option(..., "--config", help=_CONFIG_HELP),
+    catalog: Path = typer.Option(..., "--catalog", help="Configured catalog JSON."),
+    state: Path | None = typer.Option(None, "--state", help="State JSON from an earlier read."),
+) -> None:
+    """Print RECORD, STATE, LOG and TRACE messages for the configured streams."""
+    try:
+        raw_config = _read_json(config, "config")
+        raw_catalog = _read_json(catalog, "catalog")
+        raw_state = _read_json(state, "state")
+    except ConfigError as exc:
+        raise _fail(exc) from None
+    raise typer.Exit(AirbyteSource(sys.stdout).read(raw_config, raw_catalog, raw_state))

@@ -1,0 +1,134 @@
+"""What every stream's fetch receives: the shared client, the run's settings and its caches.
+
+One :class:`FetchContext` serves every stream of a run, so all of them share one
+:class:`~mogulsync.chartmogul.ChartMogulClient` and therefore one account limiter. Lists
+that several streams need (data sources, customer uuids) are fetched once and shared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from mogulsync.chartmogul import ChartMogulClient, DataSource
+from mogulsync.extract.records import Record, RecordMode
+
+Interval = Literal["day", "week", "month", "quarter"]
+#: Emit receives one page (or batch) of records of the stream being fetched.
+Emit = Callable[[Sequence[Record]], None]
+#: Activities are fetched in this many date windows at once unless told otherwise.
+DEFAULT_ACTIVITY_WINDOWS = 16
+
+
+@dataclass(frozen=True, slots=True)
+class StreamState:
+    """Where an incremental stream stopped: its cursor and the ids read at that cursor.
+
+    The next run asks the API from ``cursor`` on (inclusive, so nothing dated at the
+    boundary is missed) and drops the records in ``seen`` that it already has.
+    """
+
+    cursor: str
+    seen: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form kept in dlt's state and in Airbyte STATE messages."""
+        return {"cursor": self.cursor, "seen": list(self.seen)}
+
+    @classmethod
+    def from_dict(cls, raw: object) -> StreamState | None:
+        """Read a stored state; anything unreadable means "no state"."""
+        if not isinstance(raw, Mapping):
+            return None
+        cursor = raw.get("cursor")
+        seen = raw.get("seen") or []
+        if not isinstance(cursor, str) or not isinstance(seen, list):
+            return None
+        return cls(cursor, tuple(str(item) for item in seen))
+
+
+@dataclass(slots=True)
+class FetchContext:
+    """Settings and shared lookups for one extract run."""
+
+    client: ChartMogulClient
+    start_date: dt.datetime | None
+    end_date: dt.date
+    interval: Interval = "month"
+    record_mode: RecordMode = "python"
+    activity_windows: int = DEFAULT_ACTIVITY_WINDOWS
+    states: Mapping[str, StreamState] = field(default_factory=dict)
+    #: streams of this run; a stream that others depend on publishes what it read
+    selected: frozenset[str] = frozenset()
+    _data_sources: asyncio.Task[list[DataSource]] | None = None
+    _earliest: asyncio.Task[dt.datetime | None] | None = None
+    _customers: asyncio.Future[list[str]] | None = None
+
+    def state_of(self, stream: str) -> StreamState | None:
+        """The stored incremental state of a stream, if any."""
+        return self.states.get(stream)
+
+    async def data_sources(self) -> list[DataSource]:
+        """Every data source (one request, shared by the whole run)."""
+        if self._data_sources is None:
+            self._data_sources = asyncio.ensure_future(self._list_data_sources())
+        return await asyncio.shield(self._data_sources)
+
+    async def data_source_uuids(self) -> list[str]:
+        """Every data source uuid."""
+        return [source.uuid for source in await self.data_sources()]
+
+    async def _list_data_sources(self) -> list[DataSource]:
+        return list(await self.client.data_sources.list())
+
+    async def first_moment(self) -> dt.datetime | None:
+        """``start_date``, else the date of the account's first activity (None: none yet).
+
+        Metrics and activity windows need a start; without a configured one the first
+        activity is where revenue history begins (one request, shared).
+        """
+        if self.start_date is not None:
+            return self.start_date
+        if self._earliest is None:
+            self._earliest = asyncio.ensure_future(self._first_activity())
+        return await asyncio.shield(self._earliest)
+
+    async def _first_activity(self) -> dt.datetime | None:
+        pager = self.client.activities.list(order="date", per_page=1)
+        async for page in pager.pages():
+            first = page.items[0].date if page.items else None
+            if first is None:
+                return None
+            return first if first.tzinfo else first.replace(tzinfo=dt.UTC)
+        return None  # pragma: no cover - a pager always yields a first page
+
+    def publish_customers(self, uuids: list[str] | BaseException) -> None:
+        """Called by the customers stream with every uuid it read (or why it failed)."""
+        future = self._customer_future()
+        if future.done():
+            return
+        if isinstance(uuids, BaseException):
+            future.set_exception(uuids)
+        else:
+            future.set_result(uuids)
+
+    async def customer_uuids(self, read: Callable[[], Awaitable[list[str]]]) -> list[str]:
+        """Every customer uuid: from the customers stream when it runs, else ``read()``."""
+        if "customers" in self.selected:
+            return await asyncio.shield(self._customer_future())
+        future = self._customer_future()
+        if not future.done():
+            try:
+                future.set_result(await read())
+            except Exception as exc:  # handed on to every waiter
+                if not future.done():
+                    future.set_exception(exc)
+        return await future
+
+    def _customer_future(self) -> asyncio.Future[list[str]]:
+        if self._customers is None:
+            self._customers = asyncio.get_running_loop().create_future()
+        return self._customers

@@ -1,0 +1,67 @@
+"""Fetch several streams at once over one client, so together they fill the account limit.
+
+Every stream runs as its own task; they share the run's :class:`FetchContext` and hence
+one client and one limiter. A failing stream does not cancel the others: each result
+says how its stream ended, and the caller decides what a failure means.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from mogulsync.extract.context import FetchContext, StreamState
+from mogulsync.extract.records import Record
+from mogulsync.extract.streams import Stream
+
+#: receives every page: the stream's name and its records
+Sink = Callable[[str, Sequence[Record]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamResult:
+    """How one stream's fetch ended."""
+
+    name: str
+    records: int
+    duration_s: float
+    state: StreamState | None = None
+    error: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether every page was read."""
+        return self.error is None
+
+
+async def fetch_streams(
+    ctx: FetchContext,
+    streams: Sequence[Stream],
+    sink: Sink,
+    on_done: Callable[[StreamResult], None] | None = None,
+) -> list[StreamResult]:
+    """Fetch ``streams`` concurrently, handing each page to ``sink``; results in order."""
+    ctx.selected = frozenset(stream.name for stream in streams)
+
+    async def run(stream: Stream) -> StreamResult:
+        count = 0
+
+        def emit(records: Sequence[Record]) -> None:
+            nonlocal count
+            count += len(records)
+            sink(stream.name, records)
+
+        started = time.perf_counter()
+        try:
+            state = await stream.fetch(ctx, emit)
+        except Exception as exc:  # reported per stream; the other streams go on
+            result = StreamResult(stream.name, count, time.perf_counter() - started, error=exc)
+        else:
+            result = StreamResult(stream.name, count, time.perf_counter() - started, state)
+        if on_done is not None:
+            on_done(result)
+        return result
+
+    return list(await asyncio.gather(*(run(stream) for stream in streams)))

@@ -1,0 +1,216 @@
+"""JSON schemas of the streams, as the Airbyte ``discover`` command announces them.
+
+Records keep the API's own keys (kebab-case where the API uses it), so the schemas do
+too; every schema allows further properties because ChartMogul adds fields over time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Schema = dict[str, Any]
+
+_DRAFT = "http://json-schema.org/draft-07/schema#"
+_STR: Schema = {"type": ["null", "string"]}
+_INT: Schema = {"type": ["null", "integer"]}
+_NUM: Schema = {"type": ["null", "number"]}
+_BOOL: Schema = {"type": ["null", "boolean"]}
+_TIME: Schema = {"type": ["null", "string"], "format": "date-time"}
+_DAY: Schema = {"type": ["null", "string"], "format": "date"}
+_OBJ: Schema = {"type": ["null", "object"], "additionalProperties": True}
+_STRINGS: Schema = {"type": ["null", "array"], "items": {"type": "string"}}
+
+
+def _object(**properties: Schema) -> Schema:
+    return {"type": ["null", "object"], "additionalProperties": True, "properties": properties}
+
+
+def _array(items: Schema) -> Schema:
+    return {"type": ["null", "array"], "items": items}
+
+
+def _stream(**properties: Schema) -> Schema:
+    return {
+        "$schema": _DRAFT,
+        "type": "object",
+        "additionalProperties": True,
+        "properties": properties,
+    }
+
+
+_MONEY_FIELDS = {
+    "amount_in_cents": _INT,
+    "discount_amount_in_cents": _INT,
+    "tax_amount_in_cents": _INT,
+    "transaction_fees_in_cents": _INT,
+    "transaction_fees_currency": _STR,
+}
+_CUSTOMER = _stream(
+    id=_INT,
+    uuid=_STR,
+    external_id=_STR,
+    external_ids=_STRINGS,
+    data_source_uuid=_STR,
+    data_source_uuids=_STRINGS,
+    name=_STR,
+    email=_STR,
+    company=_STR,
+    status=_STR,
+    country=_STR,
+    state=_STR,
+    city=_STR,
+    zip=_STR,
+    address=_object(address_zip=_STR, city=_STR, state=_STR, country=_STR),
+    lead_created_at=_TIME,
+    free_trial_started_at=_TIME,
+    **{"customer-since": _TIME},
+    attributes=_object(tags=_STRINGS, custom=_OBJ, stripe=_OBJ, clearbit=_OBJ),
+    mrr=_NUM,
+    arr=_NUM,
+    currency=_STR,
+    **{"currency-sign": _STR},
+    **{"billing-system-url": _STR, "billing-system-type": _STR, "chartmogul-url": _STR},
+    owner=_STR,
+    website_url=_STR,
+)
+_ACTIVITY = _stream(
+    uuid=_STR,
+    date=_TIME,
+    type=_STR,
+    description=_STR,
+    currency=_STR,
+    **{
+        "activity-mrr": _NUM,
+        "activity-mrr-movement": _NUM,
+        "activity-arr": _NUM,
+        "subscription-external-id": _STR,
+        "subscription-set-external-id": _STR,
+        "plan-external-id": _STR,
+        "customer-name": _STR,
+        "customer-uuid": _STR,
+        "customer-external-id": _STR,
+        "billing-connector-uuid": _STR,
+    },
+)
+_COUNT = _stream(date=_DAY, customers=_NUM, **{"percentage-change": _NUM})
+_LINE_ITEM = _object(
+    uuid=_STR,
+    external_id=_STR,
+    type=_STR,
+    subscription_uuid=_STR,
+    subscription_external_id=_STR,
+    subscription_set_external_id=_STR,
+    plan_uuid=_STR,
+    prorated=_BOOL,
+    service_period_start=_TIME,
+    service_period_end=_TIME,
+    quantity=_INT,
+    discount_code=_STR,
+    discount_description=_STR,
+    account_code=_STR,
+    description=_STR,
+    **_MONEY_FIELDS,
+)
+_TRANSACTION = _object(
+    uuid=_STR, external_id=_STR, type=_STR, date=_TIME, result=_STR, **_MONEY_FIELDS
+)
+
+SCHEMAS: dict[str, Schema] = {
+    "account": _stream(id=_STR, name=_STR, currency=_STR, time_zone=_STR, week_start_on=_STR),
+    "data_sources": _stream(uuid=_STR, name=_STR, system=_STR, created_at=_TIME, status=_STR),
+    "customers": _CUSTOMER,
+    "contacts": _stream(
+        uuid=_STR,
+        customer_uuid=_STR,
+        customer_external_id=_STR,
+        data_source_uuid=_STR,
+        external_id=_STR,
+        position=_INT,
+        first_name=_STR,
+        last_name=_STR,
+        title=_STR,
+        email=_STR,
+        phone=_STR,
+        linked_in=_STR,
+        twitter=_STR,
+        notes=_STR,
+        custom=_OBJ,
+    ),
+    "plans": _stream(
+        uuid=_STR,
+        data_source_uuid=_STR,
+        external_id=_STR,
+        name=_STR,
+        interval_count=_INT,
+        interval_unit=_STR,
+    ),
+    "plan_groups": _stream(uuid=_STR, name=_STR, plans_count=_INT, plans=_STRINGS),
+    "invoices": _stream(
+        uuid=_STR,
+        external_id=_STR,
+        customer_uuid=_STR,
+        data_source_uuid=_STR,
+        date=_TIME,
+        due_date=_TIME,
+        currency=_STR,
+        status=_STR,
+        collection_method=_STR,
+        line_items=_array(_LINE_ITEM),
+        transactions=_array(_TRANSACTION),
+    ),
+    "subscriptions": _stream(
+        id=_INT,
+        uuid=_STR,
+        customer_uuid=_STR,
+        external_id=_STR,
+        subscription_set_external_id=_STR,
+        plan=_STR,
+        quantity=_INT,
+        mrr=_NUM,
+        arr=_NUM,
+        status=_STR,
+        currency=_STR,
+        **{
+            "billing-cycle": _STR,
+            "billing-cycle-count": _INT,
+            "start-date": _TIME,
+            "end-date": _TIME,
+            "currency-sign": _STR,
+        },
+    ),
+    "subscription_events": _stream(
+        id=_INT,
+        data_source_uuid=_STR,
+        customer_external_id=_STR,
+        subscription_external_id=_STR,
+        subscription_set_external_id=_STR,
+        plan_external_id=_STR,
+        event_type=_STR,
+        event_date=_TIME,
+        effective_date=_TIME,
+        external_id=_STR,
+        currency=_STR,
+        amount_in_cents=_INT,
+        quantity=_INT,
+        tax_amount_in_cents=_INT,
+        created_at=_TIME,
+        updated_at=_TIME,
+    ),
+    "activities": _ACTIVITY,
+    "customer_count": _stream(interval=_STR, date=_DAY, customers=_NUM),
+    "metrics": _stream(
+        interval=_STR,
+        date=_DAY,
+        mrr=_NUM,
+        arr=_NUM,
+        arpa=_NUM,
+        asp=_NUM,
+        customers=_NUM,
+        ltv=_NUM,
+        **{"customer-churn-rate": _NUM, "mrr-churn-rate": _NUM},
+    ),
+    "customer_daily_count": _COUNT,
+    "customer_weekly_count": _COUNT,
+    "customer_monthly_count": _COUNT,
+    "customer_quarterly_count": _COUNT,
+}

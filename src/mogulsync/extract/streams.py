@@ -1,0 +1,275 @@
+"""One small :class:`Stream` per ChartMogul endpoint we extract.
+
+A stream's ``fetch`` reads its endpoint through the shared client, hands each page to
+``emit`` as soon as it arrives, and returns the incremental state to store afterwards
+(None for full-refresh streams). Lists that can be split are read in concurrent parts:
+per data source (customers, plans, contacts, invoices, subscription events), per date
+window (activities), per customer (subscriptions), per plan group (its plans).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mogulsync.chartmogul import Pager
+from mogulsync.extract._partitions import Transform, date_windows, drain, gather_all
+from mogulsync.extract.context import Emit, FetchContext, Interval, StreamState
+from mogulsync.extract.incremental import CursorFilter
+from mogulsync.extract.records import Record, to_record, to_records
+
+Fetch = Callable[[FetchContext, Emit], Awaitable[StreamState | None]]
+#: Customers whose subscriptions are read at the same time (the limiter still paces them).
+PER_CUSTOMER_CONCURRENCY = 40
+
+
+@dataclass(frozen=True, slots=True)
+class Stream:
+    """An extractable stream: its name, keys, and how to read it."""
+
+    name: str
+    primary_key: tuple[str, ...]
+    fetch: Fetch
+    description: str
+    #: record field an incremental run continues from (None: full refresh only)
+    cursor_field: str | None = None
+
+    @property
+    def incremental(self) -> bool:
+        """Whether the stream can continue from a stored cursor."""
+        return self.cursor_field is not None
+
+
+def _unique(key: str) -> Callable[[Record], Record | None]:
+    """A transform dropping records whose ``key`` was already emitted (parts can overlap)."""
+    seen: set[object] = set()
+
+    def keep(record: Record) -> Record | None:
+        value = record.get(key)
+        if value in seen:
+            return None
+        seen.add(value)
+        return record
+
+    return keep
+
+
+# ---------------------------------------------------------------------- single requests
+async def _account(ctx: FetchContext, emit: Emit) -> None:
+    emit([to_record(await ctx.client.account(), ctx.record_mode)])
+
+
+async def _data_sources(ctx: FetchContext, emit: Emit) -> None:
+    emit(to_records(await ctx.data_sources(), ctx.record_mode))
+
+
+async def _metric_series(ctx: FetchContext, emit: Emit, metric: str, interval: Interval) -> None:
+    start = await ctx.first_moment()
+    start_day = start.date() if start else ctx.end_date
+    response = await ctx.client.metrics.get(
+        "all" if metric == "all" else "customer-count", start_day, ctx.end_date, interval=interval
+    )
+    emit(to_records(response.entries, ctx.record_mode))
+
+
+def customer_count_for(interval: Interval) -> Fetch:
+    """Customer counts per ``interval`` exactly as the API gives them (Airbyte's streams)."""
+
+    async def fetch(ctx: FetchContext, emit: Emit) -> None:
+        await _metric_series(ctx, emit, "customer-count", interval)
+
+    return fetch
+
+
+def _with_interval(ctx: FetchContext, emit: Emit) -> Emit:
+    """Our own series tables carry their interval, so several can share one table."""
+
+    def emit_tagged(records: Sequence[Record]) -> None:
+        emit([{"interval": ctx.interval, **record} for record in records])
+
+    return emit_tagged
+
+
+async def _customer_count(ctx: FetchContext, emit: Emit) -> None:
+    await _metric_series(ctx, _with_interval(ctx, emit), "customer-count", ctx.interval)
+
+
+async def _metrics(ctx: FetchContext, emit: Emit) -> None:
+    await _metric_series(ctx, _with_interval(ctx, emit), "all", ctx.interval)
+
+
+# ---------------------------------------------------------------------- per data source
+ListBySource = Callable[[str | None], Pager[Any]]
+
+
+async def _per_source(
+    ctx: FetchContext, emit: Emit, list_by: ListBySource, keep: Transform
+) -> list[Record]:
+    """Read a list once per data source, concurrently (once, unfiltered, for one source).
+
+    ``keep`` drops duplicates: a merged customer can belong to several data sources.
+    """
+    sources = await ctx.data_source_uuids()
+    parts: list[str | None] = list(sources) if len(sources) > 1 else [None]
+    return await gather_all(drain(list_by(ds), emit, ctx.record_mode, keep) for ds in parts)
+
+
+async def _customers(ctx: FetchContext, emit: Emit) -> None:
+    try:
+        records = await _per_source(
+            ctx, emit, lambda ds: ctx.client.customers.list(data_source_uuid=ds), _unique("uuid")
+        )
+    except BaseException as exc:
+        ctx.publish_customers(exc)
+        raise
+    ctx.publish_customers([str(record["uuid"]) for record in records])
+
+
+async def _plans(ctx: FetchContext, emit: Emit) -> None:
+    await _per_source(
+        ctx, emit, lambda ds: ctx.client.plans.list(data_source_uuid=ds), _unique("uuid")
+    )
+
+
+async def _contacts(ctx: FetchContext, emit: Emit) -> None:
+    await _per_source(
+        ctx, emit, lambda ds: ctx.client.contacts.list(data_source_uuid=ds), _unique("uuid")
+    )
+
+
+async def _invoices(ctx: FetchContext, emit: Emit) -> None:
+    await _per_source(
+        ctx, emit, lambda ds: ctx.client.invoices.list(data_source_uuid=ds), _unique("uuid")
+    )
+
+
+async def _subscription_events(ctx: FetchContext, emit: Emit) -> StreamState | None:
+    # The API cannot filter by update time: every event is read, only changed ones kept.
+    cursor = CursorFilter(ctx.state_of("subscription_events"), "updated_at", "id")
+    events = ctx.client.subscription_events
+    await _per_source(ctx, emit, lambda ds: events.list(data_source_uuid=ds), cursor.keep)
+    return cursor.next_state()
+
+
+# ---------------------------------------------------------------------- other partitions
+async def _activities(ctx: FetchContext, emit: Emit) -> StreamState | None:
+    cursor = CursorFilter(ctx.state_of("activities"), "date", "uuid")
+    configured = await ctx.first_moment()
+    candidates = [moment for moment in (configured, cursor.start) if moment is not None]
+    if not candidates:
+        return None  # no start date and no activity at all
+    windows = date_windows(max(candidates), ctx.end_date, ctx.activity_windows)
+    activities = ctx.client.activities
+    await gather_all(
+        drain(
+            activities.list(start_date=window.start, end_date=window.end, order="date"),
+            emit,
+            ctx.record_mode,
+            cursor.keep,
+        )
+        for window in windows
+    )
+    return cursor.next_state()
+
+
+async def _list_customer_uuids(ctx: FetchContext) -> list[str]:
+    records = await _per_source(
+        ctx, _ignore, lambda ds: ctx.client.customers.list(data_source_uuid=ds), _unique("uuid")
+    )
+    return [str(record["uuid"]) for record in records]
+
+
+def _ignore(records: Sequence[Record]) -> None:
+    del records
+
+
+async def _subscriptions(ctx: FetchContext, emit: Emit) -> None:
+    uuids = await ctx.customer_uuids(lambda: _list_customer_uuids(ctx))
+    gate = asyncio.Semaphore(PER_CUSTOMER_CONCURRENCY)
+
+    async def one(customer_uuid: str) -> list[Record]:
+        def owned(record: Record) -> Record:
+            return {**record, "customer_uuid": customer_uuid}
+
+        async with gate:
+            pager = ctx.client.subscriptions.list(customer_uuid)
+            return await drain(pager, emit, ctx.record_mode, owned)
+
+    await gather_all(one(uuid) for uuid in uuids)
+
+
+async def _plan_groups(ctx: FetchContext, emit: Emit) -> None:
+    groups = await ctx.client.plan_groups.list().collect()
+
+    async def with_plans(record: Record) -> Record:
+        plans = await ctx.client.plan_groups.plans(str(record["uuid"])).collect()
+        return {**record, "plans": [plan.uuid for plan in plans]}
+
+    records = await asyncio.gather(*(with_plans(to_record(g, ctx.record_mode)) for g in groups))
+    if records:
+        emit(list(records))
+
+
+# ---------------------------------------------------------------------- the registry
+def _streams(*streams: Stream) -> dict[str, Stream]:
+    return {stream.name: stream for stream in streams}
+
+
+#: Every stream of ``mogulsync extract run``, in a stable order.
+STREAMS = _streams(
+    Stream("account", ("id",), _account, "The account: name, currency, time zone."),
+    Stream("data_sources", ("uuid",), _data_sources, "Billing systems and import sources."),
+    Stream("customers", ("uuid",), _customers, "Customers with tags and custom attributes."),
+    Stream("contacts", ("uuid",), _contacts, "Contact persons of customers."),
+    Stream("plans", ("uuid",), _plans, "Plans of every data source."),
+    Stream("plan_groups", ("uuid",), _plan_groups, "Plan groups and the uuids of their plans."),
+    Stream("invoices", ("uuid",), _invoices, "Invoices; line items and transactions nested."),
+    Stream(
+        "subscriptions",
+        ("uuid",),
+        _subscriptions,
+        "Customer subscriptions (metrics view), with their customer_uuid.",
+    ),
+    Stream(
+        "subscription_events",
+        ("id",),
+        _subscription_events,
+        "Subscription events of Custom data sources.",
+        cursor_field="updated_at",
+    ),
+    Stream(
+        "activities",
+        ("uuid",),
+        _activities,
+        "MRR movements, incremental by date.",
+        cursor_field="date",
+    ),
+    Stream(
+        "customer_count",
+        ("interval", "date"),
+        _customer_count,
+        "Customer count per configured interval.",
+    ),
+    Stream("metrics", ("interval", "date"), _metrics, "Every metric per configured interval."),
+)
+
+_AIRBYTE_INTERVALS: tuple[tuple[str, Interval], ...] = (
+    ("daily", "day"),
+    ("weekly", "week"),
+    ("monthly", "month"),
+    ("quarterly", "quarter"),
+)
+#: Airbyte source-chartmogul's four customer-count streams (one fixed interval each).
+AIRBYTE_COUNT_STREAMS = _streams(
+    *(
+        Stream(
+            f"customer_{label}_count",
+            ("date",),
+            customer_count_for(interval),
+            f"Customer count per {interval} (as Airbyte's source-chartmogul).",
+        )
+        for label, interval in _AIRBYTE_INTERVALS
+    )
+)

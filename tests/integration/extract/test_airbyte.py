@@ -1,0 +1,181 @@
+"""The Airbyte protocol source against the emulator: spec, check, discover and read."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from collections import Counter
+from typing import Any
+
+import pytest
+import stamina
+from tests.integration.extract._runs import FIRST, LATER, import_more
+from tests.integration.extract._seed import TEST_RATE_LIMIT, Seeded
+
+from mogulsync.emulator.server import EmulatorServer
+from mogulsync.extract.airbyte import AirbyteSource
+
+AIRBYTE_STREAMS = [
+    "customers",
+    "activities",
+    "customer_daily_count",
+    "customer_weekly_count",
+    "customer_monthly_count",
+    "customer_quarterly_count",
+]
+
+
+def _config(server: EmulatorServer, **extra: Any) -> dict[str, Any]:
+    """A source-chartmogul config (plus base_url) for the emulator."""
+    return {
+        "api_key": server.api_key,
+        "start_date": "2024-01-01T00:00:00Z",
+        "base_url": server.base_url,
+        "rate_limit": TEST_RATE_LIMIT,
+        **extra,
+    }
+
+
+def _catalog(streams: list[str], mode: str = "full_refresh") -> dict[str, Any]:
+    return {
+        "streams": [
+            {"stream": {"name": name}, "sync_mode": mode, "destination_sync_mode": "append"}
+            for name in streams
+        ]
+    }
+
+
+def _run(command: str, *args: Any) -> tuple[int, list[dict[str, Any]]]:
+    out = io.StringIO()
+    code = getattr(AirbyteSource(out), command)(*args)
+    return code, [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def _records(messages: list[dict[str, Any]]) -> Counter[str]:
+    return Counter(m["record"]["stream"] for m in messages if m["type"] == "RECORD")
+
+
+def _states(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [m["state"] for m in messages if m["type"] == "STATE"]
+
+
+def test_spec_accepts_source_chartmogul_config() -> None:
+    """SPEC requires api_key and start_date in Airbyte's format and allows base_url."""
+    code, (message,) = _run("spec")
+    spec = message["spec"]["connectionSpecification"]
+    assert code == 0
+    assert message["type"] == "SPEC"
+    assert spec["required"] == ["api_key", "start_date"]
+    assert spec["properties"]["api_key"]["airbyte_secret"] is True
+    assert "base_url" in spec["properties"]
+
+
+def test_check_reports_success_and_a_rejected_key(
+    seeded: tuple[EmulatorServer, Seeded],
+) -> None:
+    """CONNECTION_STATUS succeeds with a good key and fails (exit 0) with a bad one."""
+    server, _ = seeded
+    assert _run("check", _config(server))[1] == [
+        {"type": "CONNECTION_STATUS", "connectionStatus": {"status": "SUCCEEDED"}}
+    ]
+    code, (message,) = _run("check", _config(server, api_key="wrong-key"))
+    assert code == 0
+    assert message["connectionStatus"]["status"] == "FAILED"
+    assert "API key" in message["connectionStatus"]["message"]
+    assert "wrong-key" not in json.dumps(message)
+
+
+def test_discover_offers_airbyte_streams_and_ours(
+    seeded: tuple[EmulatorServer, Seeded],
+) -> None:
+    """CATALOG names Airbyte's six streams first, then ours; activities are incremental."""
+    code, (message,) = _run("discover", _config(seeded[0]))
+    streams = {s["name"]: s for s in message["catalog"]["streams"]}
+    assert code == 0
+    assert list(streams)[:6] == AIRBYTE_STREAMS
+    assert {"invoices", "plans", "contacts", "subscriptions", "metrics"} <= set(streams)
+    assert streams["activities"]["supported_sync_modes"] == ["full_refresh", "incremental"]
+    assert streams["activities"]["default_cursor_field"] == ["date"]
+    assert streams["customers"]["source_defined_primary_key"] == [["id"]]
+
+
+def test_read_emits_every_record_state_and_status(
+    seeded: tuple[EmulatorServer, Seeded],
+) -> None:
+    """A full read of Airbyte's streams emits every record, a STATE and COMPLETE per stream."""
+    server, data = seeded
+    code, messages = _run("read", _config(server), _catalog(AIRBYTE_STREAMS))
+    counts = _records(messages)
+    assert code == 0
+    assert counts["customers"] == data.customers
+    assert counts["activities"] == data.customers
+    assert all(counts[name] > 0 for name in AIRBYTE_STREAMS)
+    statuses = [
+        (
+            m["trace"]["stream_status"]["stream_descriptor"]["name"],
+            m["trace"]["stream_status"]["status"],
+        )
+        for m in messages
+        if m["type"] == "TRACE" and m["trace"]["type"] == "STREAM_STATUS"
+    ]
+    assert {(name, "COMPLETE") for name in AIRBYTE_STREAMS} <= set(statuses)
+    assert {s["stream"]["stream_descriptor"]["name"] for s in _states(messages)} == set(
+        AIRBYTE_STREAMS
+    )
+    record = next(
+        m["record"]
+        for m in messages
+        if m["type"] == "RECORD" and m["record"]["stream"] == "activities"
+    )
+    assert "activity-mrr" in record["data"]  # raw API keys, as Airbyte's connector emits
+    assert any(m["type"] == "LOG" for m in messages)
+
+
+def test_incremental_read_with_state_emits_only_new_activities(server: EmulatorServer) -> None:
+    """Reading again with the emitted STATE yields only activities created since."""
+    catalog = _catalog(["activities"], mode="incremental")
+    _, first = _run("read", _config(server), catalog)
+    assert _records(first)["activities"] == FIRST
+    import_more(server, "c", LATER, dt.date(2025, 1, 1))
+
+    _, second = _run("read", _config(server), catalog, [{"type": "STREAM", **_states(first)[0]}])
+
+    assert _records(second)["activities"] == LATER
+    new_cursor = _states(second)[0]["stream"]["stream_state"]["cursor"]
+    assert new_cursor > _states(first)[0]["stream"]["stream_state"]["cursor"]
+
+
+def test_unknown_stream_is_a_config_error(seeded: tuple[EmulatorServer, Seeded]) -> None:
+    """A catalog naming an unknown stream fails with a config_error TRACE and exit 1."""
+    code, messages = _run("read", _config(seeded[0]), _catalog(["nope"]))
+    assert code == 1
+    (trace,) = messages
+    assert trace["trace"]["error"]["failure_type"] == "config_error"
+
+
+@pytest.fixture
+def no_retry_waits() -> Any:
+    """Retries happen without sleeping."""
+    stamina.set_testing(True, attempts=2)
+    yield
+    stamina.set_testing(False)
+
+
+@pytest.mark.usefixtures("no_retry_waits")
+def test_a_failing_stream_is_incomplete_and_others_complete(server: EmulatorServer) -> None:
+    """When one stream keeps failing, it ends INCOMPLETE with an ERROR; the others finish."""
+    import httpx
+
+    faults = {"error_rate": 1.0, "error_statuses": [500], "path_pattern": "metrics"}
+    httpx.put(f"{server.base_url}/_emulator/faults", json=faults).raise_for_status()
+    code, messages = _run("read", _config(server), _catalog(["customers", "customer_daily_count"]))
+    assert code == 1
+    assert _records(messages)["customers"] == FIRST
+    errors = [
+        m["trace"]["error"]
+        for m in messages
+        if m["type"] == "TRACE" and m["trace"]["type"] == "ERROR"
+    ]
+    assert [e["stream_descriptor"]["name"] for e in errors] == ["customer_daily_count"]
+    assert errors[0]["failure_type"] == "system_error"

@@ -1,0 +1,135 @@
+"""Every stream into DuckDB: counts, snake_case columns, nested data kept queryable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+from tests.integration.extract._seed import Seeded, client_settings
+
+from mogulsync.emulator.server import EmulatorServer
+from mogulsync.extract.runner import ExtractOptions, ExtractReport, run_extract
+from mogulsync.extract.streams import STREAMS
+
+
+@pytest.fixture(scope="module")
+def loaded(
+    seeded: tuple[EmulatorServer, Seeded], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[ExtractReport, Path, Seeded]:
+    """One overwrite run of every stream into a fresh DuckDB file."""
+    server, data = seeded
+    root = tmp_path_factory.mktemp("duckdb")
+    options = ExtractOptions(
+        destination=f"duckdb:///{root}/cm.duckdb", mode="overwrite", state_dir=root / "state"
+    )
+    report = run_extract(client_settings(server.base_url, server.api_key), options)
+    return report, root / "cm.duckdb", data
+
+
+def _count(path: Path, table: str) -> int:
+    with duckdb.connect(str(path), read_only=True) as con:
+        (total,) = con.execute(f"SELECT count(*) FROM chartmogul.{table}").fetchone()  # type: ignore[misc]
+        return int(total)
+
+
+def test_every_stream_is_reported(loaded: tuple[ExtractReport, Path, Seeded]) -> None:
+    """The report lists every stream with the number of records read."""
+    report, _, data = loaded
+    counts = {stream.name: stream.records for stream in report.streams}
+    assert set(counts) == set(STREAMS)
+    assert counts["customers"] == data.customers
+    assert counts["activities"] == data.customers  # one new_biz per customer
+    assert counts["invoices"] == data.customers
+    assert counts["subscriptions"] == data.customers
+    assert counts["plans"] == data.plans
+    assert counts["contacts"] == data.contacts
+    assert counts["subscription_events"] == data.events
+    assert counts["plan_groups"] == data.plan_groups
+    assert counts["data_sources"] == len(data.data_sources)
+    assert counts["account"] == 1
+    assert counts["metrics"] > 0
+    assert counts["customer_count"] == counts["metrics"]
+
+
+def test_tables_hold_every_record(loaded: tuple[ExtractReport, Path, Seeded]) -> None:
+    """Each stream's table holds exactly the records read (pagination lost nothing)."""
+    report, path, _ = loaded
+    for stream in report.streams:
+        assert _count(path, stream.name) == stream.records, stream.name
+
+
+def test_hyphenated_keys_become_snake_case_columns(
+    loaded: tuple[ExtractReport, Path, Seeded],
+) -> None:
+    """`activity-mrr`, `customer-uuid` and `customer-since` load as snake_case columns."""
+    _, path, _ = loaded
+    with duckdb.connect(str(path), read_only=True) as con:
+        activity = {row[0] for row in con.execute("DESCRIBE chartmogul.activities").fetchall()}
+        customer = {row[0] for row in con.execute("DESCRIBE chartmogul.customers").fetchall()}
+        (mrr_total,) = con.execute(  # type: ignore[misc]
+            "SELECT sum(activity_mrr_movement) FROM chartmogul.activities"
+        ).fetchone()
+    assert {"activity_mrr", "activity_mrr_movement", "customer_uuid", "plan_external_id"} <= (
+        activity
+    )
+    assert {"customer_since", "billing_system_type", "currency_sign"} <= customer
+    assert not any("-" in column for column in activity | customer)
+    assert mrr_total > 0
+
+
+def test_tags_and_custom_attributes_are_queryable(
+    loaded: tuple[ExtractReport, Path, Seeded],
+) -> None:
+    """Tags land in a child table, custom attributes in typed columns, joinable by customer."""
+    _, path, data = loaded
+    with duckdb.connect(str(path), read_only=True) as con:
+        (tagged,) = con.execute(  # type: ignore[misc]
+            "SELECT count(DISTINCT c.uuid) FROM chartmogul.customers c "
+            "JOIN chartmogul.customers__attributes__tags t ON t._dlt_parent_id = c._dlt_id "
+            "WHERE t.value = 'seeded'"
+        ).fetchone()
+        (seats,) = con.execute(  # type: ignore[misc]
+            "SELECT sum(attributes__custom__seats) FROM chartmogul.customers"
+        ).fetchone()
+    assert tagged == data.customers
+    assert seats == sum(index % 7 + 1 for index in range(data.customers // 2)) * 2
+
+
+def test_invoice_children_are_tables(loaded: tuple[ExtractReport, Path, Seeded]) -> None:
+    """Line items and transactions of invoices become child tables linked to the invoice."""
+    _, path, data = loaded
+    assert _count(path, "invoices__line_items") == data.customers
+    assert _count(path, "invoices__transactions") == data.customers
+    with duckdb.connect(str(path), read_only=True) as con:
+        (orphans,) = con.execute(  # type: ignore[misc]
+            "SELECT count(*) FROM chartmogul.invoices__line_items li "
+            "LEFT JOIN chartmogul.invoices i ON li._dlt_parent_id = i._dlt_id WHERE i.uuid IS NULL"
+        ).fetchone()
+    assert orphans == 0
+
+
+def test_stream_selection_loads_only_those(
+    seeded: tuple[EmulatorServer, Seeded], tmp_path: Path
+) -> None:
+    """Choosing streams extracts and loads only them."""
+    server, data = seeded
+    options = ExtractOptions(
+        destination=f"duckdb:///{tmp_path}/few.duckdb",
+        streams=("plans", "data_sources"),
+        state_dir=tmp_path / "state",
+    )
+    report = run_extract(client_settings(server.base_url, server.api_key), options)
+    assert {s.name: s.records for s in report.streams} == {
+        "data_sources": len(data.data_sources),
+        "plans": data.plans,
+    }
+    with duckdb.connect(f"{tmp_path}/few.duckdb", read_only=True) as con:
+        tables = {
+            row[0]
+            for row in con.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = 'chartmogul' AND table_name NOT LIKE '_dlt%'"
+            ).fetchall()
+        }
+    assert tables == {"plans", "data_sources"}

@@ -1,0 +1,96 @@
+"""Destination URLs, stream selection and Airbyte protocol parsing."""
+
+from __future__ import annotations
+
+import pytest
+
+from mogulsync.errors import ConfigError
+from mogulsync.extract import airbyte_protocol as protocol
+from mogulsync.extract.context import StreamState
+from mogulsync.extract.destinations import resolve_destination
+from mogulsync.extract.runner import select_streams
+from mogulsync.extract.streams import STREAMS
+
+
+@pytest.mark.parametrize(
+    ("url", "kind", "file_format"),
+    [
+        ("duckdb:///tmp/cm.duckdb", "duckdb", "jsonl"),
+        ("postgresql+psycopg://u:secret@127.0.0.1:5432/db", "postgres", None),
+        ("postgres://u@127.0.0.1/db", "postgres", None),
+        ("file:///tmp/out?format=csv", "filesystem", "csv"),
+        ("s3://bucket/dir", "filesystem", "jsonl"),
+    ],
+)
+def test_destination_urls_map_to_dlt(url: str, kind: str, file_format: str | None) -> None:
+    """Each supported scheme picks its dlt destination and load file format."""
+    resolved = resolve_destination(url)
+    assert (resolved.kind, resolved.loader_file_format) == (kind, file_format)
+    assert "secret" not in resolved.display
+
+
+@pytest.mark.parametrize("url", ["ftp://x/y", "file:///tmp/x?format=xml", "duckdb://"])
+def test_bad_destinations_are_config_errors(url: str) -> None:
+    """Unknown schemes and formats are reported to the user, not crashed on."""
+    with pytest.raises(ConfigError):
+        resolve_destination(url)
+
+
+def test_stream_selection_keeps_registry_order_and_rejects_unknown() -> None:
+    """Chosen streams come back in registry order; a typo names the known streams."""
+    assert [s.name for s in select_streams(["activities", "customers"])] == [
+        "customers",
+        "activities",
+    ]
+    assert len(select_streams(None)) == len(STREAMS)
+    with pytest.raises(ConfigError, match="customerz"):
+        select_streams(["customerz"])
+
+
+def test_config_is_source_chartmogul_compatible() -> None:
+    """Airbyte's config (api_key, start_date, extra keys) parses; base_url defaults."""
+    config = protocol.parse_config(
+        {"api_key": "k" * 8, "start_date": "2024-01-01T00:00:00Z", "interval": "week", "x": 1}
+    )
+    assert config.base_url == "https://api.chartmogul.com"
+    assert config.start.isoformat() == "2024-01-01T00:00:00+00:00"
+    assert config.interval == "week"
+
+
+def test_invalid_config_names_every_problem() -> None:
+    """Missing fields are listed together, and never echo the key."""
+    with pytest.raises(ConfigError) as caught:
+        protocol.parse_config({"start_date": "yesterday"})
+    assert "api_key" in caught.value.message
+    assert "start_date" in caught.value.message
+
+
+def test_configured_catalog_gives_streams_and_modes() -> None:
+    """Stream names and sync modes are read from a configured catalog."""
+    catalog = {
+        "streams": [
+            {"stream": {"name": "activities"}, "sync_mode": "incremental"},
+            {"stream": {"name": "customers"}, "sync_mode": "full_refresh"},
+        ]
+    }
+    assert protocol.configured_streams(catalog) == {
+        "activities": "incremental",
+        "customers": "full_refresh",
+    }
+    with pytest.raises(ConfigError):
+        protocol.configured_streams({"streams": [{"stream": {}}]})
+
+
+def test_state_is_read_in_both_protocol_forms() -> None:
+    """Per-stream STATE messages and the legacy name→state map give the same states."""
+    value = {"cursor": "2024-01-01T00:00:00+00:00", "seen": ["a"]}
+    per_stream = [
+        {
+            "type": "STREAM",
+            "stream": {"stream_descriptor": {"name": "activities"}, "stream_state": value},
+        }
+    ]
+    expected = {"activities": StreamState("2024-01-01T00:00:00+00:00", ("a",))}
+    assert protocol.stream_states(per_stream) == expected
+    assert protocol.stream_states({"activities": value}) == expected
+    assert protocol.stream_states(None) == {}

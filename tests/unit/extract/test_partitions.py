@@ -1,0 +1,104 @@
+"""Date windows for parallel activity reads, and the incremental cursor filter."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import pytest
+
+from mogulsync.extract._partitions import date_windows
+from mogulsync.extract.context import StreamState
+from mogulsync.extract.incremental import CursorFilter, as_datetime
+
+START = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+
+
+def test_windows_cover_every_day_without_gaps() -> None:
+    """Each window ends on the day the next one starts, the last on the end date."""
+    windows = date_windows(START, dt.date(2024, 1, 31), 4)
+    assert len(windows) == 4
+    assert windows[0].start == START
+    for before, after in itertools.pairwise(windows):
+        assert before.end == after.start
+    assert windows[-1].end == dt.date(2024, 1, 31)
+
+
+def test_windows_keep_an_intraday_start() -> None:
+    """An incremental cursor inside a day starts the first window exactly there."""
+    moment = dt.datetime(2024, 3, 5, 10, 30, tzinfo=dt.UTC)
+    assert date_windows(moment, dt.date(2024, 3, 9), 2)[0].start == moment
+
+
+@pytest.mark.parametrize(("days", "parts", "expected"), [(1, 16, 1), (3, 16, 3), (100, 8, 8)])
+def test_never_more_windows_than_days(days: int, parts: int, expected: int) -> None:
+    """A short range gives one window per day at most."""
+    end = START.date() + dt.timedelta(days=days - 1)
+    assert len(date_windows(START, end, parts)) == expected
+
+
+def test_no_window_when_the_start_is_after_the_end() -> None:
+    """A cursor in the future reads nothing."""
+    assert date_windows(START, dt.date(2023, 12, 31), 4) == []
+
+
+def test_cursor_filter_drops_old_and_already_seen_records() -> None:
+    """Records before the cursor, or at it and already read, are dropped; later ones kept."""
+    state = StreamState("2024-01-02T00:00:00+00:00", ("a",))
+    cursor = CursorFilter(state, "date", "uuid")
+    kept = [
+        cursor.keep({"uuid": uuid, "date": date})
+        for uuid, date in [
+            ("old", "2024-01-01T00:00:00+00:00"),
+            ("a", "2024-01-02T00:00:00+00:00"),
+            ("b", "2024-01-02T00:00:00+00:00"),
+            ("c", "2024-01-03T00:00:00+00:00"),
+            ("c", "2024-01-03T00:00:00+00:00"),
+        ]
+    ]
+    assert [record["uuid"] for record in kept if record] == ["b", "c"]
+    assert cursor.next_state() == StreamState("2024-01-03T00:00:00+00:00", ("c",))
+
+
+def test_cursor_filter_collects_every_id_at_the_newest_moment() -> None:
+    """Several records at the newest moment are all remembered for the next run."""
+    cursor = CursorFilter(None, "date", "uuid")
+    for uuid in ("x", "y"):
+        cursor.keep({"uuid": uuid, "date": dt.datetime(2024, 5, 1, tzinfo=dt.UTC)})
+    assert cursor.next_state() == StreamState("2024-05-01T00:00:00+00:00", ("x", "y"))
+
+
+def test_cursor_filter_without_new_records_keeps_the_old_state() -> None:
+    """Nothing new: the stored state stays as it was."""
+    state = StreamState("2024-01-02T00:00:00+00:00", ("a",))
+    assert CursorFilter(state, "date", "uuid").next_state() == state
+    assert CursorFilter(None, "date", "uuid").next_state() is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024-01-01T00:00:00Z", dt.datetime(2024, 1, 1, tzinfo=dt.UTC)),
+        ("2024-01-01T02:00:00+02:00", dt.datetime(2024, 1, 1, tzinfo=dt.UTC)),
+        (dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 1, tzinfo=dt.UTC)),  # noqa: DTZ001
+        ("not a date", None),
+        (None, None),
+    ],
+)
+def test_as_datetime_reads_cursor_values(value: object, expected: dt.datetime | None) -> None:
+    """ISO strings and datetimes become aware UTC; anything else is None."""
+    assert as_datetime(value) == expected
+
+
+@pytest.mark.parametrize(
+    "raw", [None, "x", {"seen": []}, {"cursor": 1}, {"cursor": "a", "seen": 3}]
+)
+def test_unreadable_state_means_no_state(raw: object) -> None:
+    """A damaged stored state is ignored rather than crashing the run."""
+    assert StreamState.from_dict(raw) is None
+
+
+def test_state_round_trips_through_json_form() -> None:
+    """as_dict and from_dict are inverses."""
+    state = StreamState("2024-01-01T00:00:00+00:00", ("a", "b"))
+    assert StreamState.from_dict(state.as_dict()) == state
