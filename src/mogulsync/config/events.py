@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from mogulsync.config._base import ConfigModel
 
 MAX_MAPPINGS = 50
+DEFAULT_PORT = 8790
+DEFAULT_COALESCE_WINDOW_S = 0.5
+DEFAULT_MAX_ATTEMPTS = 8
+DEFAULT_RETRY_INITIAL_S = 1.0
+DEFAULT_RETRY_MAX_S = 300.0
+DEFAULT_CONCURRENCY = 8
 
 
 class EventTrigger(ConfigModel):
@@ -32,11 +38,25 @@ class EventMapping(ConfigModel):
     )
 
 
+class DeliveryConfig(ConfigModel):
+    """How the forwarder paces, coalesces, retries and gives up."""
+
+    coalesce_window_s: float = Field(
+        DEFAULT_COALESCE_WINDOW_S,
+        ge=0,
+        description="events for one entity arriving within this window become one API call",
+    )
+    max_attempts: int = Field(DEFAULT_MAX_ATTEMPTS, ge=1, description="then dead-letter")
+    retry_initial_s: float = Field(DEFAULT_RETRY_INITIAL_S, gt=0)
+    retry_max_s: float = Field(DEFAULT_RETRY_MAX_S, gt=0)
+    concurrency: int = Field(DEFAULT_CONCURRENCY, ge=1, description="entities in parallel")
+
+
 class EventsConfig(ConfigModel):
     """Ingest settings (write keys from ``${ENV}``) and delivery mode."""
 
     host: str = "127.0.0.1"
-    port: int = Field(8790, ge=1, le=65535)
+    port: int = Field(DEFAULT_PORT, ge=1, le=65535)
     write_keys: list[SecretStr] = Field(default_factory=list)
     delivery: Literal["api", "webhook"] = "api"
     webhook_url: SecretStr | None = None
@@ -45,3 +65,10 @@ class EventsConfig(ConfigModel):
     mappings: list[EventMapping] | None = Field(
         None, max_length=MAX_MAPPINGS, description="default: group→customer, identify→contact"
     )
+    retry: DeliveryConfig = Field(default_factory=DeliveryConfig)
+
+    @model_validator(mode="after")
+    def _webhook_needs_url(self) -> Self:
+        if self.delivery == "webhook" and self.webhook_url is None:
+            raise ValueError("events.webhook_url is required when events.delivery is webhook")
+        return self

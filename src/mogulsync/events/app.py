@@ -1,0 +1,257 @@
+"""The ingest HTTP app: Segment's HTTP Tracking API on ``/v1``.
+
+``POST /v1/identify|group|track|page|screen|alias`` take one message, ``/v1/batch`` (and
+its alias ``/v1/import``) a ``batch`` array. The write key is the Basic-auth username (or,
+as Segment also allows, ``writeKey`` in the body); anything else gets 401. Bodies may be
+gzip-compressed. A request is answered 200 ``{"success": true}`` only after its messages
+are durably stored; oversized or malformed requests get Segment's 400s.
+
+The ingest routes are plain ASGI handlers: with one event per request, the per-request
+cost of a framework's Request/Response objects and middleware stack is most of the CPU an
+event costs. Exact ``POST`` (and ``GET /health``) requests go straight to them; anything
+else (unknown paths, other methods, trailing slashes) goes through a Starlette router over
+the same handlers, so those keep Starlette's 404/405/redirect answers.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hmac
+import json
+import zlib
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mogulsync.events.queue import GroupCommitWriter
+from mogulsync.events.schema import (
+    MAX_BATCH_BYTES,
+    MAX_EVENT_BYTES,
+    IngestError,
+    StoredEvent,
+    batch_envelope,
+    normalize,
+)
+
+SINGLE_ROUTES = ("identify", "group", "track", "page", "screen", "alias")
+BATCH_ROUTES = ("batch", "import")
+#: gzip header + zlib's automatic header detection
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
+_OK = {"success": True}
+_HEALTH = {"status": "ok"}
+_JSON_TYPE = b"application/json"
+_TEXT_TYPE = b"text/plain; charset=utf-8"
+_SERVER_ERROR = b"Internal Server Error"
+
+Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def _json_bytes(content: Any) -> bytes:
+    """The exact bytes Starlette's ``JSONResponse`` would send."""
+    return json.dumps(
+        content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode()
+
+
+_OK_BODY = _json_bytes(_OK)
+_HEALTH_BODY = _json_bytes(_HEALTH)
+
+
+class _DisconnectedError(Exception):
+    """The client went away before its body arrived: nobody to answer."""
+
+
+class _Endpoint:
+    """A plain ASGI handler, wrapped so Starlette's router does not treat it as a view."""
+
+    def __init__(self, handler: Handler) -> None:
+        self._handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._handler(scope, receive, send)
+
+
+class IngestApp:
+    """The ASGI app (``.app``) around a writer and the accepted write keys."""
+
+    def __init__(
+        self,
+        writer: GroupCommitWriter,
+        write_keys: Sequence[str],
+        on_stored: Callable[[], None] | None = None,
+    ) -> None:
+        self.writer = writer
+        self._keys = [key.encode() for key in write_keys]
+        self._on_stored = on_stored
+        self._post: dict[str, Handler] = {
+            **{f"/v1/{name}": self._single(name) for name in SINGLE_ROUTES},
+            **{f"/v1/{name}": self._batch for name in BATCH_ROUTES},
+        }
+        routes = [
+            *(
+                Route(path, _Endpoint(handler), methods=["POST"])
+                for path, handler in self._post.items()
+            ),
+            Route("/health", _Endpoint(_health), methods=["GET"]),
+        ]
+        self._router: ASGIApp = Starlette(routes=routes)
+        #: the ASGI app to serve (the object itself: servers detect ASGI 3 from ``__call__``)
+        self.app: ASGIApp = self
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry point: the hot routes directly, everything else via the router."""
+        if scope["type"] == "http" and not scope.get("root_path"):
+            if scope["method"] == "POST":
+                handler = self._post.get(scope["path"])
+                if handler is not None:
+                    await handler(scope, receive, send)
+                    return
+            elif scope["method"] == "GET" and scope["path"] == "/health":
+                await _health(scope, receive, send)
+                return
+        await self._router(scope, receive, send)
+
+    def _single(self, kind: str) -> Handler:
+        def parse(raw: Any) -> list[StoredEvent]:
+            return [normalize(raw, received_at=dt.datetime.now(dt.UTC), type_hint=kind)]
+
+        async def handler(scope: Scope, receive: Receive, send: Send) -> None:
+            await self._ingest(scope, receive, send, MAX_EVENT_BYTES, parse)
+
+        return handler
+
+    async def _batch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._ingest(scope, receive, send, MAX_BATCH_BYTES, _batch_events)
+
+    async def _ingest(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        limit: int,
+        parse: Callable[[Any], list[StoredEvent]],
+    ) -> None:
+        try:
+            try:
+                raw = await self._read(scope, receive, limit)
+            except _DisconnectedError:
+                return
+            await self._store(parse(raw))
+        except IngestError as exc:
+            await _respond(send, exc.status, _json_bytes(exc.body()))
+            return
+        except Exception:
+            # as Starlette's error middleware does: a plain 500, then let the server log it
+            await _respond(send, 500, _SERVER_ERROR, _TEXT_TYPE)
+            raise
+        await _respond(send, 200, _OK_BODY)
+
+    async def _store(self, events: list[StoredEvent]) -> None:
+        await self.writer.append(events)
+        if self._on_stored is not None:
+            self._on_stored()
+
+    async def _read(self, scope: Scope, receive: Receive, limit: int) -> Any:
+        """The JSON body (gunzipped, size-checked), after checking the write key."""
+        length, encoding, authorization = _headers(scope["headers"])
+        body = await _limited_body(receive, length, limit)
+        if encoding.lower() == "gzip":
+            body = _gunzip(body, limit)
+        try:
+            raw = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise IngestError(400, "invalid_json", "The request body is not valid JSON.") from exc
+        self._authenticate(authorization, raw)
+        return raw
+
+    def _authenticate(self, authorization: str, raw: Any) -> None:
+        candidate = _basic_username(authorization)
+        if candidate is None and isinstance(raw, dict) and isinstance(raw.get("writeKey"), str):
+            candidate = raw["writeKey"].encode()
+        if candidate is None or not any(hmac.compare_digest(candidate, k) for k in self._keys):
+            raise IngestError(
+                401,
+                "unauthorized",
+                "Unauthorized: send a valid write key as the Basic-auth username.",
+            )
+
+
+def _batch_events(raw: Any) -> list[StoredEvent]:
+    messages, defaults = batch_envelope(raw)
+    received = dt.datetime.now(dt.UTC)
+    return [normalize(message, received_at=received, defaults=defaults) for message in messages]
+
+
+async def _health(_scope: Scope, _receive: Receive, send: Send) -> None:
+    await _respond(send, 200, _HEALTH_BODY)
+
+
+async def _respond(send: Send, status: int, body: bytes, content_type: bytes = _JSON_TYPE) -> None:
+    headers = [(b"content-length", str(len(body)).encode()), (b"content-type", content_type)]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _headers(raw: Iterable[tuple[bytes, bytes]]) -> tuple[str | None, str, str]:
+    """Content-Length, Content-Encoding and Authorization (the first of each, as Starlette)."""
+    length: str | None = None
+    encoding: str | None = None
+    authorization: str | None = None
+    for name, value in raw:
+        lowered = name.lower()
+        if lowered == b"content-length" and length is None:
+            length = value.decode("latin-1")
+        elif lowered == b"content-encoding" and encoding is None:
+            encoding = value.decode("latin-1")
+        elif lowered == b"authorization" and authorization is None:
+            authorization = value.decode("latin-1")
+    return length, encoding or "", authorization or ""
+
+
+async def _limited_body(receive: Receive, declared: str | None, limit: int) -> bytes:
+    too_large = IngestError(400, "payload_too_large", f"The request exceeds {limit} bytes.")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _DisconnectedError
+        if message["type"] != "http.request":
+            continue
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _gunzip(body: bytes, limit: int) -> bytes:
+    decompressor = zlib.decompressobj(_GZIP_WBITS)
+    try:
+        data = decompressor.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise IngestError(400, "invalid_request", "The gzip body cannot be decompressed.") from exc
+    if len(data) > limit or decompressor.unconsumed_tail:
+        raise IngestError(400, "payload_too_large", f"The request exceeds {limit} bytes.")
+    return data
+
+
+def _basic_username(header: str) -> bytes | None:
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "basic" or not token:
+        return None
+    try:
+        decoded = base64.b64decode(token.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    username, _, _ = decoded.partition(b":")
+    return username or None

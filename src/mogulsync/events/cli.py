@@ -1,0 +1,166 @@
+"""``mogulsync events ...``: the Segment-compatible endpoint, its status and dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mogulsync.config import DEFAULT_CONFIG_PATH, AppConfig, load_config
+from mogulsync.errors import MogulsyncError
+
+app = typer.Typer(help="Receive Segment identify/group calls and forward them to ChartMogul.")
+dead_letter_app = typer.Typer(help="Inspect and replay events that could not be delivered.")
+app.add_typer(dead_letter_app, name="dead-letter")
+
+CONFIG_OPTION = typer.Option(
+    DEFAULT_CONFIG_PATH, "-c", "--config", help="Project file (mogulsync.yml)."
+)
+_REASON_WIDTH = 80
+RECENT_REJECTIONS = 5
+console = Console()
+
+
+def _config(path: Path) -> AppConfig:
+    try:
+        return load_config(path)
+    except MogulsyncError as exc:
+        _fail(exc)
+
+
+def _fail(exc: MogulsyncError) -> NoReturn:
+    Console(stderr=True).print(f"[red]error:[/red] {exc.user_message}")
+    raise typer.Exit(1)
+
+
+def _queue_file(config: AppConfig) -> Path:
+    from mogulsync.events.server import queue_path
+
+    path = queue_path(config)
+    if not path.exists():
+        _fail(MogulsyncError(f"no event queue at {path}", hint="Run `mogulsync events serve`."))
+    return path
+
+
+@app.command("serve")
+def serve_command(
+    config_path: Path = CONFIG_OPTION,
+    host: str | None = typer.Option(None, help="Interface to listen on [events.host]."),
+    port: int | None = typer.Option(None, help="TCP port [events.port, 8790]."),
+    forward: bool = typer.Option(
+        True, "--forward/--no-forward", help="Deliver to ChartMogul (off: only store)."
+    ),
+) -> None:
+    """Serve Segment's HTTP Tracking API (/v1/identify, /v1/group, /v1/batch, ...)."""
+    from mogulsync.events.server import EventsService
+
+    config = _config(config_path)
+    try:
+        service = EventsService(config, host=host, port=port, forward=forward)
+    except MogulsyncError as exc:
+        _fail(exc)
+    mode = config.events.delivery if forward else "store only"
+    console.print(f"Segment endpoint on [bold]{service.base_url}/v1[/bold]  delivery: {mode}")
+    console.print(f"Queue: {service.path}   (write key = Basic-auth username)")
+    asyncio.run(service.serve())
+
+
+@app.command("status")
+def status_command(
+    config_path: Path = CONFIG_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Counts of queued, delivered, rejected, skipped and dead-lettered events."""
+    from mogulsync.events.queue import EventQueue
+
+    queue = EventQueue(_queue_file(_config(config_path)))
+    try:
+        counts = queue.counts()
+        counters = queue.counters()
+        age = queue.oldest_pending_age()
+        rejections = [
+            {"message_id": e.message_id, "type": e.type, "reason": e.reason}
+            for e in queue.by_status("rejected", limit=RECENT_REJECTIONS)
+        ]
+    finally:
+        queue.close()
+    if as_json:
+        report: dict[str, Any] = {
+            "events": counts,
+            "counters": counters,
+            "oldest_pending_age_s": age,
+            "recent_rejections": rejections,
+        }
+        typer.echo(json.dumps(report, indent=2))
+        return
+    table = Table(title="Events")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for name, value in counts.items():
+        table.add_row(name, str(value))
+    for name, value in sorted(counters.items()):
+        table.add_row(name.replace("_", " "), str(value))
+    console.print(table)
+    if age is not None:
+        console.print(f"Oldest pending event: {age:.1f} s")
+    for rejection in rejections:
+        console.print(f"rejected {rejection['message_id']}: {rejection['reason']}")
+
+
+@dead_letter_app.command("list")
+def dead_letter_list(
+    config_path: Path = CONFIG_OPTION,
+    limit: int = typer.Option(100, help="Show at most this many (newest first)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Events that failed delivery too often (or were refused), with the reason."""
+    from mogulsync.events.queue import EventQueue
+
+    queue = EventQueue(_queue_file(_config(config_path)))
+    try:
+        dead = queue.by_status("dead", limit=limit)
+    finally:
+        queue.close()
+    if as_json:
+        rows = [
+            {
+                "seq": e.seq,
+                "message_id": e.message_id,
+                "type": e.type,
+                "attempts": e.attempts,
+                "reason": e.reason,
+            }
+            for e in dead
+        ]
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"Dead letters ({len(dead)})")
+    for column in ("seq", "messageId", "type", "attempts", "reason"):
+        table.add_column(column)
+    for e in dead:
+        reason = (e.reason or "")[:_REASON_WIDTH]
+        table.add_row(str(e.seq), e.message_id, e.type, str(e.attempts), reason)
+    console.print(table)
+
+
+@dead_letter_app.command("replay")
+def dead_letter_replay(
+    config_path: Path = CONFIG_OPTION,
+    seq: list[int] = typer.Option(
+        [], "--seq", help="Replay only this dead letter (repeat for several; default: all)."
+    ),
+) -> None:
+    """Queue dead letters for delivery again (a running `events serve` picks them up)."""
+    from mogulsync.events.queue import EventQueue
+
+    queue = EventQueue(_queue_file(_config(config_path)))
+    try:
+        replayed = queue.replay(seq or None)
+    finally:
+        queue.close()
+    console.print(f"Replayed {replayed} dead letter(s).")

@@ -1,0 +1,195 @@
+"""The forwarder: pending events → ChartMogul, per entity, in order, exactly once.
+
+Each round reads the oldest pending events, maps them, and groups them by entity (a
+customer's group id or a contact's user id). Entities are delivered in parallel (up to
+``concurrency``), the events of one entity strictly in arrival order:
+
+- **coalescing**: while an entity's newest event is younger than the coalesce window (and
+  its oldest not older than :data:`MAX_HOLD_WINDOWS` windows), it waits for the burst to
+  end, so a burst becomes one delivery;
+- **retries**: a retriable failure keeps the events pending with exponential backoff;
+  later events of that entity wait behind them, so order is never broken;
+- **dead letters**: after ``max_attempts`` failures, or at once for a failure that
+  cannot pass on retry (ChartMogul refused the data), events become dead letters,
+  kept with their reason for ``mogulsync events dead-letter list|replay``.
+
+An event is marked delivered only after ChartMogul accepted it. A crash in between means
+it is delivered again after restart; every action is an idempotent upsert keyed by
+external ids, so ChartMogul still ends up with one customer or contact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from mogulsync.config.events import DeliveryConfig, EventMapping
+from mogulsync.events.delivery import Delivery, PlannedEvent, Verdict
+from mogulsync.events.mappings import Plan, plan_event
+from mogulsync.events.queue import EventQueue, Outcome, QueuedEvent
+
+log = logging.getLogger(__name__)
+
+#: pending events read per round (older ones always come first)
+FETCH_LIMIT = 5_000
+#: an entity's burst is held at most this many coalesce windows
+MAX_HOLD_WINDOWS = 4
+IDLE_WAIT_S = 0.2
+
+
+def plan_for(event: QueuedEvent, mappings: Sequence[EventMapping]) -> Plan:
+    """What the mappings make of a stored event."""
+    try:
+        message = json.loads(event.body)
+    except ValueError:
+        return Plan(rejection="The stored event is not valid JSON.")
+    if not isinstance(message, dict):
+        return Plan(rejection="The stored event is not a JSON object.")
+    return plan_event(message, mappings)
+
+
+class Forwarder:
+    """Moves pending events from the queue to a :class:`Delivery`."""
+
+    def __init__(
+        self,
+        queue: EventQueue,
+        delivery: Delivery,
+        mappings: Sequence[EventMapping],
+        settings: DeliveryConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.queue = queue
+        self.delivery = delivery
+        self.mappings = list(mappings)
+        self.settings = settings
+        self._clock = clock
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """New events were stored: look sooner (called from the ingest app's loop)."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until ``stop`` is set."""
+        while not stop.is_set():
+            try:
+                wait = await self.run_once()
+            except Exception:
+                log.exception("events forwarder round failed; trying again")
+                wait = IDLE_WAIT_S
+            self._wake.clear()
+            if wait > 0:
+                waiters = [asyncio.ensure_future(self._wake.wait())]
+                waiters.append(asyncio.ensure_future(stop.wait()))
+                await asyncio.wait(waiters, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+                for waiter in waiters:
+                    waiter.cancel()
+
+    async def drain(self, max_wait_s: float) -> int:
+        """Run rounds until nothing is pending (or ``max_wait_s``); events still pending."""
+        deadline = self._clock() + max_wait_s
+        while True:
+            wait = await self.run_once()
+            pending = (await asyncio.to_thread(self.queue.counts))["pending"]
+            if pending == 0 or self._clock() >= deadline:
+                return pending
+            await asyncio.sleep(min(wait, 0.05) if wait > 0 else 0)
+
+    async def run_once(self) -> float:
+        """One round; seconds until something may be due (0 when work was done)."""
+        events = await asyncio.to_thread(self.queue.pending, FETCH_LIMIT)
+        now = self._clock()
+        outcomes: list[Outcome] = []
+        groups: dict[str, list[PlannedEvent]] = {}
+        for event in events:
+            plan = plan_for(event, self.mappings)
+            if plan.rejection is not None:
+                outcomes.append(Outcome(event.seq, "rejected", plan.rejection, event.attempts))
+            elif plan.skipped is not None or plan.entity is None:
+                outcomes.append(Outcome(event.seq, "skipped", plan.skipped, event.attempts))
+            else:
+                groups.setdefault(plan.entity, []).append(PlannedEvent(event, plan))
+        due, next_due = self._due(groups, now)
+        semaphore = asyncio.Semaphore(self.settings.concurrency)
+
+        async def deliver(entity: str, items: list[PlannedEvent]) -> list[Verdict]:
+            async with semaphore:
+                return await self.delivery.deliver(entity, items)
+
+        results = await asyncio.gather(*(deliver(entity, items) for entity, items in due))
+        for (_, items), verdicts in zip(due, results, strict=True):
+            outcomes.extend(self._outcomes(items, verdicts, self._clock()))
+        if outcomes:
+            await asyncio.to_thread(self.queue.record, outcomes, self.delivery.take_counters())
+            return 0.0
+        return max(0.0, min(next_due - now, IDLE_WAIT_S)) if next_due else IDLE_WAIT_S
+
+    def _due(
+        self, groups: dict[str, list[PlannedEvent]], now: float
+    ) -> tuple[list[tuple[str, list[PlannedEvent]]], float | None]:
+        """Entities to deliver now, and when the earliest held one becomes due."""
+        window = self.settings.coalesce_window_s if self.delivery.coalesces else 0.0
+        due: list[tuple[str, list[PlannedEvent]]] = []
+        next_due: float | None = None
+        for entity, items in groups.items():
+            first = items[0].event
+            ready_at = first.next_attempt_at
+            if window and first.attempts == 0:
+                newest = items[-1].event.received_at
+                ready_at = max(
+                    ready_at, min(newest + window, first.received_at + window * MAX_HOLD_WINDOWS)
+                )
+            if ready_at <= now:
+                due.append((entity, items))
+            else:
+                next_due = ready_at if next_due is None else min(next_due, ready_at)
+        return due, next_due
+
+    def _outcomes(
+        self, items: list[PlannedEvent], verdicts: list[Verdict], now: float
+    ) -> list[Outcome]:
+        by_seq = {verdict.seq: verdict for verdict in verdicts}
+        attempts = max(item.event.attempts for item in items) + 1
+        retry_at = now + self._backoff(attempts)
+        outcomes = []
+        for item in items:
+            event = item.event
+            verdict = by_seq.get(event.seq, Verdict(event.seq, "hold", "no verdict"))
+            outcomes.append(self._outcome(item, verdict, retry_at))
+        return outcomes
+
+    def _outcome(self, item: PlannedEvent, verdict: Verdict, retry_at: float) -> Outcome:
+        event = item.event
+        warnings = "; ".join(item.plan.warnings) or None
+        if verdict.kind == "delivered":
+            return Outcome(event.seq, "delivered", warnings, event.attempts + 1)
+        if verdict.kind == "dead":
+            return Outcome(event.seq, "dead", verdict.reason, event.attempts + 1)
+        if verdict.kind == "hold":
+            return Outcome(event.seq, "pending", verdict.reason, event.attempts, retry_at)
+        attempts = event.attempts + 1
+        if attempts >= self.settings.max_attempts:
+            reason = f"gave up after {attempts} attempts: {verdict.reason}"
+            return Outcome(event.seq, "dead", reason, attempts)
+        return Outcome(event.seq, "pending", verdict.reason, attempts, retry_at)
+
+    def _backoff(self, attempts: int) -> float:
+        delay = self.settings.retry_initial_s * 2 ** (attempts - 1)
+        return float(min(self.settings.retry_max_s, delay))
+
+
+def describe_plan(plan: Plan) -> dict[str, Any]:
+    """A plan as JSON-friendly data (status output and tests)."""
+    return {
+        "entity": plan.entity,
+        "actions": [action.kind for action in plan.actions],
+        "rejection": plan.rejection,
+        "skipped": plan.skipped,
+        "warnings": list(plan.warnings),
+    }

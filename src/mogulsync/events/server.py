@@ -1,0 +1,164 @@
+"""Runs the events endpoint: the ingest app and the forwarder on one event loop.
+
+``mogulsync events serve`` runs :meth:`EventsService.serve` in the foreground; tests and
+benchmarks use :meth:`EventsService.start` / :meth:`EventsService.stop`, which run the
+same thing in a background thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Self
+
+import httpx
+import uvicorn
+
+from mogulsync.chartmogul import ChartMogulClient, ClientSettings
+from mogulsync.config.models import AppConfig
+from mogulsync.errors import ConfigError
+from mogulsync.events.app import IngestApp
+from mogulsync.events.delivery import Delivery, WebhookDelivery
+from mogulsync.events.delivery_api import ApiDelivery
+from mogulsync.events.forwarder import Forwarder
+from mogulsync.events.mappings import DEFAULT_MAPPINGS
+from mogulsync.events.queue import EventQueue, GroupCommitWriter
+
+QUEUE_FILE = "events.sqlite"
+START_TIMEOUT_S = 15.0
+STOP_TIMEOUT_S = 30.0
+_POLL_S = 0.01
+
+
+def queue_path(config: AppConfig) -> Path:
+    """Where the durable queue lives (``events.queue_path`` or the state dir)."""
+    return Path(config.events.queue_path or Path(config.state_dir) / QUEUE_FILE)
+
+
+def build_delivery(
+    config: AppConfig, queue: EventQueue, transport: httpx.AsyncBaseTransport | None = None
+) -> Delivery:
+    """The configured delivery mode; create it on the loop that will use it."""
+    events = config.events
+    if events.delivery == "webhook":
+        if events.webhook_url is None:  # the config model already refuses this
+            raise ConfigError("events.webhook_url is required for webhook delivery")
+        return WebhookDelivery(events.webhook_url.get_secret_value(), transport=transport)
+    chartmogul = config.chartmogul
+    settings = ClientSettings(
+        api_key=chartmogul.api_key,
+        base_url=chartmogul.base_url,
+        rate_limit=chartmogul.rate_limit,
+        max_in_flight=chartmogul.max_in_flight,
+    )
+    client = ChartMogulClient(settings, transport=transport)
+    return ApiDelivery(client, queue, events.data_source)
+
+
+class EventsService:
+    """The ingest endpoint plus the forwarder, sharing one durable queue."""
+
+    def __init__(
+        self,
+        config: AppConfig,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        forward: bool = True,
+    ) -> None:
+        events = config.events
+        if not events.write_keys:
+            raise ConfigError(
+                "events.write_keys is empty: no Segment library could authenticate",
+                hint="Add a write key under events.write_keys (as ${ENV} reference).",
+            )
+        self.config = config
+        self.host = host or events.host
+        self.port = port if port is not None else events.port
+        self.forward = forward
+        self.path = queue_path(config)
+        self.forwarder: Forwarder | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port`` (Segment libraries take this as their host)."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def started(self) -> bool:
+        """Whether the HTTP server accepts connections."""
+        return bool(self._server and self._server.started)
+
+    async def serve(self) -> None:
+        """Serve until the server is told to exit (Ctrl-C / SIGTERM in the foreground)."""
+        writer = GroupCommitWriter(self.path)
+        queue = EventQueue(self.path)
+        stop = asyncio.Event()
+        forwarder_task = None
+        delivery = build_delivery(self.config, queue) if self.forward else None
+        if delivery is not None:
+            mappings = self.config.events.mappings or DEFAULT_MAPPINGS
+            self.forwarder = Forwarder(queue, delivery, mappings, self.config.events.retry)
+            forwarder_task = asyncio.create_task(self.forwarder.run(stop))
+        keys = [key.get_secret_value() for key in self.config.events.write_keys]
+        ingest = IngestApp(writer, keys, self.forwarder.wake if self.forwarder else None)
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                ingest.app,
+                host=self.host,
+                port=self.port,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+                backlog=2048,
+            )
+        )
+        try:
+            await self._server.serve()
+        finally:
+            stop.set()
+            if forwarder_task is not None:
+                await forwarder_task
+            if delivery is not None:
+                await delivery.aclose()
+            await asyncio.to_thread(writer.close)
+            queue.close()
+
+    def start(self) -> Self:
+        """Serve in a background thread; return once the port accepts connections."""
+        logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
+        self._thread = threading.Thread(target=self._run, name="events-service", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not self.started:
+            if self._error is not None:
+                raise self._error
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError(f"events endpoint did not start on {self.base_url}")
+            time.sleep(_POLL_S)
+        return self
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self.serve())
+        except BaseException as exc:  # reported by start()
+            self._error = exc
+
+    def stop(self) -> None:
+        """Stop serving, let the forwarder finish its round, close the queue."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=STOP_TIMEOUT_S)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,105 @@
+"""`mogulsync events status` and `dead-letter list|replay` on a real queue file."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from mogulsync.cli import app
+from mogulsync.events.queue import EventQueue, GroupCommitWriter, Outcome
+from mogulsync.events.schema import normalize
+
+
+def project(tmp_path: Path, **events: object) -> Path:
+    config = tmp_path / "mogulsync.yml"
+    body = {
+        "chartmogul": {"api_key": "${API_KEY}"},
+        "state_dir": str(tmp_path / "state"),
+        "events": {"write_keys": ["${WRITE_KEY}"], **events},
+    }
+    config.write_text(yaml.safe_dump(body))
+    return config
+
+
+def fill(path: Path) -> None:
+    now = dt.datetime.now(dt.UTC)
+    events = [
+        normalize({"type": "identify", "userId": "u", "messageId": "ok"}, received_at=now),
+        normalize({"type": "identify", "messageId": "noid"}, received_at=now),
+        normalize(
+            {"type": "group", "userId": "u", "groupId": "g", "messageId": "dead"}, received_at=now
+        ),
+    ]
+
+    async def store() -> None:
+        writer = GroupCommitWriter(path)
+        try:
+            await writer.append(events)
+        finally:
+            writer.close()
+
+    asyncio.run(store())
+    queue = EventQueue(path)
+    dead = queue.get("dead")
+    assert dead is not None
+    queue.record([Outcome(dead.seq, "dead", "ValidationError: Country is invalid", attempts=1)])
+    queue.close()
+
+
+ENV = {"API_KEY": "k", "WRITE_KEY": "w"}
+
+
+def test_status_and_dead_letters(tmp_path: Path) -> None:
+    """status counts every state; dead letters are listed with reasons and replayed."""
+    config = project(tmp_path)
+    fill(tmp_path / "state" / "events.sqlite")
+    runner = CliRunner()
+    status = runner.invoke(app, ["events", "status", "-c", str(config), "--json"], env=ENV)
+    assert status.exit_code == 0, status.output
+    report = json.loads(status.output)
+    assert report["events"] == {
+        "pending": 1,
+        "delivered": 0,
+        "rejected": 1,
+        "skipped": 0,
+        "dead": 1,
+    }
+    assert "no_user_anon_id" in report["recent_rejections"][0]["reason"]
+    table = runner.invoke(app, ["events", "status", "-c", str(config)], env=ENV)
+    assert "rejected" in table.output
+    listed = runner.invoke(
+        app, ["events", "dead-letter", "list", "-c", str(config), "--json"], env=ENV
+    )
+    [row] = json.loads(listed.output)
+    assert (row["message_id"], row["reason"]) == ("dead", "ValidationError: Country is invalid")
+    replay = runner.invoke(app, ["events", "dead-letter", "replay", "-c", str(config)], env=ENV)
+    assert "Replayed 1" in replay.output
+    after = json.loads(
+        runner.invoke(app, ["events", "status", "-c", str(config), "--json"], env=ENV).output
+    )
+    assert after["events"]["pending"] == 2
+    assert after["counters"]["replayed"] == 1
+
+
+def test_serve_without_write_keys_fails_clearly(tmp_path: Path) -> None:
+    """A config with no write key is refused with a message, not a traceback."""
+    config = tmp_path / "mogulsync.yml"
+    config.write_text(
+        yaml.safe_dump({"chartmogul": {"api_key": "${API_KEY}"}, "state_dir": str(tmp_path)})
+    )
+    result = CliRunner().invoke(app, ["events", "serve", "-c", str(config)], env=ENV)
+    assert result.exit_code == 1
+    assert "write_keys" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_status_without_a_queue_says_so(tmp_path: Path) -> None:
+    """status before any serve explains there is no queue yet."""
+    result = CliRunner().invoke(app, ["events", "status", "-c", str(project(tmp_path))], env=ENV)
+    assert result.exit_code == 1
+    assert "no event queue" in result.output

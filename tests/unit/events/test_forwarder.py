@@ -1,0 +1,170 @@
+"""The forwarder: per-entity order, coalescing windows, retries with backoff, dead letters."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from mogulsync.config.events import DeliveryConfig
+from mogulsync.errors import RetriableError, SkippableError
+from mogulsync.events.delivery import PlannedEvent, Verdict, classify
+from mogulsync.events.forwarder import Forwarder
+from mogulsync.events.mappings import DEFAULT_MAPPINGS
+from mogulsync.events.queue import EventQueue, GroupCommitWriter
+from mogulsync.events.schema import normalize
+
+T0 = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0.timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Recorder:
+    """A delivery that records what it was given and fails as told (per message id)."""
+
+    def __init__(self, coalesces: bool = True) -> None:
+        self.coalesces = coalesces
+        self.calls: list[list[str]] = []
+        self.failures: dict[str, list[Exception]] = {}
+
+    async def deliver(self, entity: str, items: Sequence[PlannedEvent]) -> list[Verdict]:
+        self.calls.append([item.event.message_id for item in items])
+        verdicts = []
+        for item in items:
+            queued = self.failures.get(item.event.message_id)
+            if queued:
+                kind, reason = classify(queued.pop(0))
+                verdicts.append(Verdict(item.event.seq, kind, reason))
+            else:
+                verdicts.append(Verdict(item.event.seq, "delivered"))
+        return verdicts
+
+    def take_counters(self) -> dict[str, int]:
+        return {"calls": 1}
+
+    async def aclose(self) -> None:
+        return None
+
+
+def identify(message_id: str, user: str, at: float = 0.0, **traits):
+    received = T0 + dt.timedelta(seconds=at)
+    return normalize(
+        {
+            "type": "identify",
+            "userId": user,
+            "messageId": message_id,
+            "traits": {"email": f"{user}@x.io", **traits},
+        },
+        received_at=received,
+    )
+
+
+async def store(path: Path, events) -> EventQueue:
+    writer = GroupCommitWriter(path)
+    try:
+        await writer.append(events)
+    finally:
+        writer.close()
+    return EventQueue(path)
+
+
+def forwarder(queue: EventQueue, delivery: Recorder, clock: Clock, **settings) -> Forwarder:
+    config = DeliveryConfig(**{"coalesce_window_s": 1.0, "retry_initial_s": 10, **settings})
+    return Forwarder(queue, delivery, DEFAULT_MAPPINGS, config, clock=clock)
+
+
+@pytest.mark.anyio
+async def test_burst_for_one_entity_waits_for_the_window_then_goes_as_one(tmp_path: Path) -> None:
+    """Events of one contact inside the window are delivered together, after the window."""
+    queue = await store(
+        tmp_path / "q",
+        [identify("a1", "u1", 0), identify("a2", "u1", 0.5), identify("b1", "u2", 0.2)],
+    )
+    clock, delivery = Clock(), Recorder()
+    clock.now += 0.9
+    fwd = forwarder(queue, delivery, clock)
+    assert await fwd.run_once() > 0
+    assert delivery.calls == []
+    clock.now += 1.0
+    assert await fwd.run_once() == 0
+    assert sorted(delivery.calls) == [["a1", "a2"], ["b1"]]
+    assert queue.counts()["delivered"] == 3
+    assert queue.counters()["calls"] == 1
+
+
+@pytest.mark.anyio
+async def test_a_retry_holds_later_events_of_the_same_entity(tmp_path: Path) -> None:
+    """After a retriable failure the entity waits out the backoff; order is kept."""
+    queue = await store(tmp_path / "q", [identify("a1", "u1"), identify("b1", "u2")])
+    clock, delivery = Clock(), Recorder(coalesces=False)
+    delivery.failures["a1"] = [RetriableError("503")]
+    fwd = forwarder(queue, delivery, clock)
+    await fwd.run_once()
+    a1 = queue.get("a1")
+    assert a1 is not None
+    assert (a1.status, a1.attempts, a1.next_attempt_at) == ("pending", 1, clock.now + 10)
+    await store(tmp_path / "q", [identify("a2", "u1", 1)])
+    clock.now += 5
+    await fwd.run_once()
+    assert delivery.calls == [["a1"], ["b1"]]  # a2 waits behind a1
+    clock.now += 6
+    await fwd.run_once()
+    assert delivery.calls[-1] == ["a1", "a2"]
+    assert queue.counts()["delivered"] == 3
+
+
+@pytest.mark.anyio
+async def test_repeated_failures_end_in_the_dead_letter_store(tmp_path: Path) -> None:
+    """max_attempts retriable failures make a dead letter with the last reason."""
+    queue = await store(tmp_path / "q", [identify("a1", "u1")])
+    clock, delivery = Clock(), Recorder()
+    delivery.failures["a1"] = [RetriableError(f"try {n}") for n in range(3)]
+    fwd = forwarder(queue, delivery, clock, max_attempts=3, coalesce_window_s=0)
+    for _ in range(3):
+        await fwd.run_once()
+        clock.now += 1000
+    dead = queue.get("a1")
+    assert dead is not None
+    assert dead.status == "dead"
+    assert dead.attempts == 3
+    assert "gave up after 3 attempts" in (dead.reason or "")
+    assert "try 2" in (dead.reason or "")
+
+
+@pytest.mark.anyio
+async def test_refused_data_is_dead_lettered_at_once(tmp_path: Path) -> None:
+    """A failure that cannot pass on retry (a 422) is not retried."""
+    queue = await store(tmp_path / "q", [identify("a1", "u1")])
+    clock, delivery = Clock(), Recorder()
+    delivery.failures["a1"] = [SkippableError("Country is invalid")]
+    await forwarder(queue, delivery, clock, coalesce_window_s=0).run_once()
+    dead = queue.get("a1")
+    assert dead is not None
+    assert (dead.status, dead.attempts) == ("dead", 1)
+    assert "Country is invalid" in (dead.reason or "")
+
+
+@pytest.mark.anyio
+async def test_rejected_and_unmapped_events_are_recorded_without_delivery(tmp_path: Path) -> None:
+    """Invalid events are rejected with the destination's message; tracks are skipped."""
+    nothing = normalize({"type": "identify", "userId": "u", "messageId": "n"}, received_at=T0)
+    track = normalize(
+        {"type": "track", "userId": "u", "event": "E", "messageId": "t"}, received_at=T0
+    )
+    queue = await store(tmp_path / "q", [nothing, track])
+    clock, delivery = Clock(), Recorder()
+    await forwarder(queue, delivery, clock).run_once()
+    assert delivery.calls == []
+    assert queue.counts()["rejected"] == 1
+    assert queue.counts()["skipped"] == 1
+    rejected = queue.get("n")
+    assert rejected is not None
+    assert "no information of interest" in (rejected.reason or "")
