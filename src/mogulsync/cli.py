@@ -9,6 +9,12 @@ import typer
 
 from mogulsync import __version__
 from mogulsync.emulator.cli import app as emulator_app
+from mogulsync.events.cli import app as events_app
+from mogulsync.extract.cli import airbyte_app
+from mogulsync.extract.cli import app as extract_app
+from mogulsync.runs.cli import app as runs_app
+from mogulsync.sync.cli import app as sync_app
+from mogulsync.sync.cli import check as check_command
 
 app = typer.Typer(
     name="mogulsync",
@@ -18,6 +24,12 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,  # locals may hold API keys
 )
 app.add_typer(emulator_app, name="emulator")
+app.add_typer(sync_app, name="sync")
+app.add_typer(runs_app, name="runs")
+app.command("check")(check_command)
+app.add_typer(events_app, name="events")
+app.add_typer(extract_app, name="extract")
+app.add_typer(airbyte_app, name="airbyte")
 
 
 def _version_callback(value: bool) -> None:
