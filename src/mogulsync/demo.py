@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import os
 import shutil
 import subprocess
@@ -29,6 +30,8 @@ from mogulsync.sample_warehouse import START, build_sample_warehouse
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "mogulsync.yml"
 SHOWN_ACTIVITIES = 8
+#: terminal width for the CLI's tables when the demo's output is not a terminal
+DEMO_COLUMNS = 120
 
 
 def _cli(console: Console, workdir: Path, env: dict[str, str], *args: str) -> int:
@@ -38,6 +41,18 @@ def _cli(console: Console, workdir: Path, env: dict[str, str], *args: str) -> in
     )
     console.print(f"[dim](exit code {completed.returncode})[/dim]")
     return completed.returncode
+
+
+def _last_run(workdir: Path, env: dict[str, str]) -> str:
+    listing = subprocess.run(
+        [sys.executable, "-m", "mogulsync", "runs", "list", "--json", "--limit", "1"],
+        cwd=workdir,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return str(json.loads(listing.stdout.splitlines()[0])["run_id"])
 
 
 def _edit_warehouse(workdir: Path, console: Console) -> None:
@@ -93,6 +108,8 @@ async def _report(server: EmulatorServer, console: Console) -> None:
 def main() -> None:
     """Entry point of ``make demo``."""
     console = Console()
+    if not console.is_terminal:  # piped or captured: 80 columns would squeeze the tables
+        console = Console(width=DEMO_COLUMNS)
     workdir = Path(tempfile.mkdtemp(prefix="mogulsync-demo-"))
     try:
         with EmulatorServer() as server:  # ChartMogul's real limits: 40 req/s, 20 in flight
@@ -103,6 +120,7 @@ def main() -> None:
                 **os.environ,
                 "CHARTMOGUL_API_KEY": server.api_key,
                 "CHARTMOGUL_BASE_URL": server.base_url,
+                "COLUMNS": str(console.width),  # the CLI's tables use the demo's width
             }
             steps = [
                 ("check",),
@@ -116,6 +134,10 @@ def main() -> None:
             _edit_warehouse(workdir, console)
             _cli(console, workdir, env, "sync", "plan", "customers")
             _cli(console, workdir, env, "sync", "run", "customers")
+            console.print(
+                "Only the 4 edited rows were sent; the run's request log shows each call:"
+            )
+            _cli(console, workdir, env, "runs", "show", _last_run(workdir, env), "--requests")
             _cli(console, workdir, env, "runs", "list", "--limit", "8")
             asyncio.run(_report(server, console))
     finally:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import typer
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from mogulsync.chartmogul import RequestLogEntry
@@ -23,13 +25,18 @@ CONFIG_OPTION = typer.Option(
 _out = Console()
 _err = Console(stderr=True)
 _CONFIG_EXIT = 4
+_STATUS_COLOURS = {"success": "green", "partial": "yellow", "running": "cyan"}
+_SYNC_WIDTH = 9
+_RIGHT: dict[str, Literal["right"]] = {"calls": "right", "secs": "right"}
+#: request and response bodies longer than this are cut in the table (``--json``: whole)
+BODY_PREVIEW = 300
 
 
 def _store(config: Path) -> RunStore:
     try:
         project = load_config(config)
     except MogulsyncError as exc:
-        _err.print(f"[red]error:[/red] {exc.user_message}", highlight=False)
+        _err.print(f"[red]error:[/red] {escape(exc.user_message)}", highlight=False)
         raise typer.Exit(_CONFIG_EXIT) from None
     return RunStore(project.state_dir)
 
@@ -51,16 +58,26 @@ def list_runs(
         for record in records:
             typer.echo(json.dumps({**record.summary(), "started_at": record.started_at}))
         return
-    table = Table(title="runs (rows: +added ~changed -removed =unchanged)")
-    for column in ("run id", "sync", "status", "started (UTC)", "rows", "ok", "failed",
-                   "calls", "s"):  # fmt: skip
-        table.add_column(column, no_wrap=column in ("run id", "status"))
+    table = Table(
+        title="runs, newest first (run id = UTC start time)",
+        caption="rows: +added ~changed -removed =unchanged · sent: succeeded/failed",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for column in ("run id", "sync", "status", "rows", "sent", "calls", "secs"):
+        table.add_column(
+            column,
+            no_wrap=column != "sync",
+            min_width=_SYNC_WIDTH if column == "sync" else None,
+            justify=_RIGHT.get(column, "left"),
+        )
     for r in records:
         rows = r.rows
         changes = f"+{rows.added} ~{rows.changed} -{rows.removed} ={rows.unchanged}"
+        colour = _STATUS_COLOURS.get(r.status.value, "red")
         table.add_row(
-            r.run_id, r.sync, r.status.value, r.started_at[:19].replace("T", " "), changes,
-            str(rows.succeeded), str(rows.failed), str(r.api_calls), f"{r.duration_s:.1f}",
+            r.run_id, escape(r.sync), f"[{colour}]{r.status.value}[/{colour}]", changes,
+            f"{rows.succeeded}/{rows.failed}", str(r.api_calls), f"{r.duration_s:.1f}",
         )  # fmt: skip
     _out.print(table)
 
@@ -79,7 +96,7 @@ def show(
         try:
             record = store.get(run_id)
         except MogulsyncError as exc:
-            _err.print(f"[red]error:[/red] {exc.user_message}", highlight=False)
+            _err.print(f"[red]error:[/red] {escape(exc.user_message)}", highlight=False)
             raise typer.Exit(_CONFIG_EXIT) from None
         row_errors = store.errors(run_id) if errors else []
         entries = list(store.requests(run_id)) if requests else []
@@ -92,7 +109,7 @@ def show(
             )
         )
         return
-    _out.print_json(json.dumps({**record.summary(), "message": record.message}))
+    _print_run(record)
     if errors:
         _print_errors(row_errors)
     if requests:
@@ -125,23 +142,60 @@ def _json_body(
     return body
 
 
+def _print_run(record: RunRecord) -> None:
+    rows = record.rows
+    colour = _STATUS_COLOURS.get(record.status.value, "red")
+    _out.print(
+        f"run {record.run_id} · sync [bold]{record.sync}[/bold] ·"
+        f" [{colour}]{record.status.value}[/{colour}]{' · --full' if record.full else ''}",
+        highlight=False,
+    )
+    _out.print(
+        f"  started {record.started_at[:19].replace('T', ' ')} UTC,"
+        f" {record.duration_s:.1f}s, {record.api_calls} API calls",
+        highlight=False,
+    )
+    _out.print(
+        f"  rows: {rows.added} added, {rows.changed} changed, {rows.removed} removed,"
+        f" {rows.unchanged} unchanged → {rows.succeeded} succeeded, {rows.failed} failed"
+        f" ({rows.invalid} invalid before sending, {rows.failed - rows.invalid} rejected"
+        " or not delivered)",
+        highlight=False,
+    )
+    if record.message:
+        _out.print(f"  [red]{escape(record.message)}[/red]", highlight=False)
+
+
 def _print_errors(row_errors: list[RowError]) -> None:
-    table = Table(title=f"row errors ({len(row_errors)})")
-    for column in ("primary key", "field", "message", "what to do"):
+    if not row_errors:
+        _out.print("no row errors")
+        return
+    table = Table(title=f"row errors ({len(row_errors)})", box=box.SIMPLE_HEAD)
+    for column in ("primary key", "kind", "field", "message", "what to do"):
         table.add_column(column, overflow="fold")
     for e in row_errors:
-        table.add_row(e.key, e.field, e.message, e.action)
+        table.add_row(*(escape(text) for text in (e.key, e.kind, e.field, e.message, e.action)))
     _out.print(table)
 
 
 def _print_requests(entries: list[RequestLogEntry]) -> None:
-    table = Table(title=f"requests ({len(entries)})")
-    for column in ("time", "method", "path", "status", "ms", "try", "request", "response"):
-        table.add_column(column, overflow="fold")
+    """One line per HTTP attempt, bodies indented below it (a table cannot fit them)."""
+    _out.print(f"[bold]requests ({len(entries)})[/bold]")
     for r in entries:
-        table.add_row(
-            r.timestamp.strftime("%H:%M:%S.%f")[:-3], r.method, r.path,
-            str(r.status or r.error_type), f"{r.duration_ms:.0f}", str(r.attempt),
-            r.request_body or "", r.response_body or "",
-        )  # fmt: skip
-    _out.print(table)
+        outcome = str(r.status) if r.status is not None else (r.error_type or "no answer")
+        _out.print(
+            f"{r.timestamp.strftime('%H:%M:%S.%f')[:-3]} {r.method} {r.path} → {outcome}"
+            f" · {r.duration_ms:.0f} ms · attempt {r.attempt}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+        for label, body in (("request", r.request_body), ("response", r.response_body)):
+            if body:
+                _out.print(f"    {label}: {_preview(body)}", highlight=False, markup=False)
+
+
+def _preview(body: str) -> str:
+    if len(body) <= BODY_PREVIEW:
+        return body
+    return f"{body[:BODY_PREVIEW]}… ({len(body)} chars; --json shows all)"

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from mogulsync.config import DEFAULT_CONFIG_PATH, AppConfig, load_config
 from mogulsync.errors import ConfigError, MogulsyncError
-from mogulsync.runs import RunRecord
+from mogulsync.runs import RowError, RunRecord, RunStore
 from mogulsync.sync import exit_codes
 from mogulsync.sync.check import check_project
 from mogulsync.sync.connect import client_settings
 from mogulsync.sync.engine import Progress as RunProgress
 from mogulsync.sync.engine import SyncEngine
+from mogulsync.sync.errors_text import describe
 from mogulsync.sync.order import run_order
 from mogulsync.sync.plan import plan_sync
 from mogulsync.sync.state import SyncLockedError
@@ -30,11 +33,13 @@ CONFIG_OPTION = typer.Option(
 )
 _err = Console(stderr=True)
 _out = Console()
+#: failed rows printed after a run (all of them: ``runs show RUN_ID --errors``)
+FAILED_SAMPLE = 5
 
 
 def fail(error: MogulsyncError) -> NoReturn:
     """Print a clear message (never a traceback) and exit with the matching code."""
-    _err.print(f"[red]error:[/red] {error.user_message}", highlight=False)
+    _err.print(f"[red]error:[/red] {escape(describe(error))}", highlight=False)
     if isinstance(error, SyncLockedError):
         raise typer.Exit(exit_codes.LOCKED)
     raise typer.Exit(exit_codes.CONFIG if isinstance(error, ConfigError) else exit_codes.FAILED)
@@ -42,6 +47,11 @@ def fail(error: MogulsyncError) -> NoReturn:
 
 def load(path: Path) -> AppConfig:
     """The project file, or a clean exit with every problem listed."""
+    # Retries are recorded in the run history; without this, Python's last-resort handler
+    # prints every one of stamina's warnings over the progress bar.
+    retries = logging.getLogger("stamina")
+    if not retries.handlers:
+        retries.addHandler(logging.NullHandler())
     try:
         return load_config(path)
     except MogulsyncError as exc:
@@ -54,7 +64,7 @@ def check(config: Path = CONFIG_OPTION) -> None:
     results = asyncio.run(check_project(project, client_settings(project)))
     for result in results:
         mark = "[green]ok[/green]  " if result.ok else "[red]FAIL[/red]"
-        _out.print(f"{mark} {result.subject}: {result.message}", highlight=False)
+        _out.print(f"{mark} {escape(result.subject)}: {escape(result.message)}", highlight=False)
     if not all(result.ok for result in results):
         raise typer.Exit(exit_codes.FAILED)
 
@@ -81,14 +91,21 @@ def plan(
     table.add_column("sample")
     for category, count in result.counts.items():
         samples = ", ".join(str(item["key"]) for item in result.samples[category])
-        table.add_row(category, str(count), samples)
+        table.add_row(category, str(count), escape(samples))
     _out.print(table)
     if result.creates_data_source:
         _out.print(f"The data source `{result.data_source}` would be created.")
     if result.removed_ignored:
         _out.print(f"{result.removed_ignored} row(s) left the model (on_delete: ignore).")
+    if result.changes_ignored:
+        _out.print(
+            f"{result.changes_ignored} row(s) changed, but {result.mode} mode never updates"
+            " records that already landed (counted as unchanged)."
+        )
     for item in result.samples["invalid"]:
-        _out.print(f"  invalid {item['key']!r} {item['field']}: {item['message']}", highlight=False)
+        _out.print(
+            escape(f"  invalid {item['key']!r} {item['field']}: {item['message']}"), highlight=False
+        )
 
 
 @app.command("run")
@@ -118,13 +135,26 @@ def run(
         code = _code(record)
         worst = max(worst, code, key=_severity)
         if as_json:
-            summary: dict[str, Any] = dict(record.summary())
+            # Exactly the documented keys; why a run failed goes to stderr.
+            typer.echo(json.dumps(record.summary()))
             if record.message:
-                summary["error"] = record.message
-            typer.echo(json.dumps(summary))
+                _err.print(
+                    f"[red]error:[/red] {escape(record.sync)}: {escape(record.message)}",
+                    highlight=False,
+                )
         else:
-            _print_record(record)
+            _print_record(record, _failed_rows(project, record))
     raise typer.Exit(worst)
+
+
+def _failed_rows(project: AppConfig, record: RunRecord) -> list[RowError]:
+    if not record.rows.failed:
+        return []
+    store = RunStore(project.state_dir)
+    try:
+        return store.errors(record.run_id, limit=FAILED_SAMPLE)
+    finally:
+        store.close()
 
 
 def _run_one(engine: SyncEngine, name: str, *, full: bool, quiet: bool) -> RunRecord:
@@ -162,7 +192,7 @@ def _severity(code: int) -> int:
     return order.index(code) if code in order else len(order)
 
 
-def _print_record(record: RunRecord) -> None:
+def _print_record(record: RunRecord, failed: list[RowError]) -> None:
     rows = record.rows
     colour = {"success": "green", "partial": "yellow"}.get(record.status.value, "red")
     _out.print(
@@ -173,6 +203,13 @@ def _print_record(record: RunRecord) -> None:
         highlight=False,
     )
     if record.message:
-        _out.print(f"  {record.message}", highlight=False)
+        _out.print(f"  {escape(record.message)}", highlight=False)
     if rows.failed:
-        _out.print(f"  see: mogulsync runs show {record.run_id} --errors", highlight=False)
+        invalid = f" ({rows.invalid} invalid before sending)" if rows.invalid else ""
+        _out.print(f"  {rows.failed} failed row(s){invalid}, for example:", highlight=False)
+        for error in failed:
+            _out.print(
+                escape(f"    {error.key or '(no key)'} · {error.field}: {error.message}"),
+                highlight=False,
+            )
+        _out.print(f"  all of them: mogulsync runs show {record.run_id} --errors", highlight=False)

@@ -66,3 +66,10 @@ def _action_for(message: str) -> str:
             " column to that type (or set custom_attribute_types), or use another column name."
         )
     return _FIX_AND_RERUN
+
+
+def describe(error: MogulsyncError) -> str:
+    """An error for a terminal: the message, then what to do on its own line."""
+    if not error.hint:
+        return error.message
+    return f"{error.message.rstrip()}\n  → {error.hint}"

@@ -329,7 +329,9 @@ def custom_for_update(custom: Sequence[CustomValue]) -> list[CustomValue]:
     """Custom values to send to an existing record: nulls become the documented substitute.
 
     ChartMogul cannot clear a custom attribute, so a String that became null is set to
-    :data:`NULL_STRING_SUBSTITUTE`; other types are sent as JSON null.
+    :data:`NULL_STRING_SUBSTITUTE`. Other types have no value that means "empty" ("null" is
+    not an Integer), so their nulls stay None and are left out of the request: ChartMogul
+    keeps the previous value (docs/sync.md, "Null values").
     """
     return [
         CustomValue(c.key, c.type, NULL_STRING_SUBSTITUTE)

@@ -9,9 +9,9 @@ from typing import Any
 from mogulsync.chartmogul import ChartMogulClient, ClientSettings
 from mogulsync.config import AppConfig
 from mogulsync.runs.models import RowError
-from mogulsync.sync.batch import classify_batch, prepare
+from mogulsync.sync.batch import attach_children, classify_batch, prepare
 from mogulsync.sync.connect import model_of, open_source, resolve_data_source
-from mogulsync.sync.diff import Change
+from mogulsync.sync.diff import Change, Prior
 from mogulsync.sync.state import StateStore
 
 DEFAULT_SAMPLE = 5
@@ -34,6 +34,8 @@ class SyncPlan:
     )
     #: rows that left the model but are kept (on_delete: ignore)
     removed_ignored: int = 0
+    #: rows that changed in the model but whose record insert mode never updates
+    changes_ignored: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -45,6 +47,7 @@ class SyncPlan:
             "creates_data_source": self.creates_data_source,
             "counts": self.counts,
             "removed_ignored": self.removed_ignored,
+            "changes_ignored": self.changes_ignored,
             "samples": self.samples,
         }
 
@@ -72,10 +75,13 @@ async def plan_sync(
         )
         state.start_seen()
         for batch in source.stream(model):
-            classified = classify_batch(prepared, state, batch, full=full)
+            rows = attach_children(prepared, source, batch)  # exactly what a run would send
+            classified = classify_batch(prepared, state, rows, full=full)
             _count_invalid(result, classified.invalid, classified.invalid_rows, sample)
             for item in classified.rows:
-                category = _category(item.change, sync.mode)
+                category = _category(item.change, item.prior, sync.mode)
+                if category == "unchanged" and item.change is Change.CHANGED:
+                    result.changes_ignored += 1
                 result.counts[category] += 1
                 if len(result.samples[category]) < sample:
                     result.samples[category].append(
@@ -96,11 +102,13 @@ async def plan_sync(
         source.close()
 
 
-def _category(change: Change, mode: str) -> str:
+def _category(change: Change, prior: Prior | None, mode: str) -> str:
     if change is Change.UNCHANGED:
         return "unchanged"
     if change is Change.ADDED and mode != "update":
         return "creates"
+    if mode == "insert" and prior is not None and prior.digest is not None and prior.uuid:
+        return "unchanged"  # insert mode never updates a record that landed
     return "updates"
 
 

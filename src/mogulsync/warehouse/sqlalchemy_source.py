@@ -20,6 +20,14 @@ from mogulsync.warehouse.base import Column, ModelCompileError, ModelSchema, Row
 from mogulsync.warehouse.types import attribute_type_for, describe_type
 
 _ALIAS = "mogulsync_model"
+#: SQLAlchemy dialect → the package that provides it (``pip install ...``)
+DIALECT_PACKAGES = {
+    "snowflake": "snowflake-sqlalchemy  (or: pip install 'mogulsync[snowflake]')",
+    "bigquery": "sqlalchemy-bigquery  (or: pip install 'mogulsync[bigquery]')",
+    "redshift": "sqlalchemy-redshift redshift_connector",
+    "mysql": "pymysql  (URL: mysql+pymysql://...)",
+    "mssql": "pyodbc  (URL: mssql+pyodbc://...)",
+}
 #: Values per IN (...) list when fetching child rows (drivers cap bound parameters).
 CHILD_CHUNK = 500
 
@@ -37,7 +45,7 @@ class SqlAlchemySource:
         except Exception as exc:  # bad URL, missing dialect package
             raise WarehouseError(
                 f"warehouse `{name}` ({self._safe_url}) cannot be opened: {self._clean(exc)}",
-                hint="Check warehouses." + name + " (install the dialect package if needed).",
+                hint=_open_hint(name, url),
             ) from None
 
     def compile(self, model: ModelConfig) -> ModelSchema:
@@ -132,3 +140,11 @@ class SqlAlchemySource:
         text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         first = text[0] if text else type(exc).__name__
         return redact_url(first.replace(self._config.url.get_secret_value(), self._safe_url))
+
+
+def _open_hint(name: str, url: str) -> str:
+    dialect = url.split(":", 1)[0].split("+", 1)[0].lower()
+    package = DIALECT_PACKAGES.get(dialect)
+    if package is not None:
+        return f"Check warehouses.{name}; the `{dialect}` dialect needs: pip install {package}"
+    return f"Check warehouses.{name} (install the dialect package if needed)."

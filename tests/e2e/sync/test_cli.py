@@ -141,8 +141,10 @@ def test_invalid_api_key_run_fails_without_leaking_it(workdir, monkeypatch):
     result = runner.invoke(app, ["sync", "run", "customers", "--json"])
     assert result.exit_code == exit_codes.CONFIG
     assert SECRET_KEY not in result.output
-    summary = json.loads(result.output.strip().splitlines()[-1])
-    assert "API key was rejected" in summary["error"]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(summary) == {"run_id", "sync", "status", "rows", "api_calls", "duration_s"}
+    assert summary["status"] == "failed"
+    assert "API key was rejected" in result.stderr
     shown = runner.invoke(app, ["runs", "show", summary["run_id"], "--errors", "--requests",
                                 "--json"])  # fmt: skip
     assert SECRET_KEY not in shown.output
@@ -150,3 +152,37 @@ def test_invalid_api_key_run_fails_without_leaking_it(workdir, monkeypatch):
         if path.is_file():
             assert SECRET_KEY.encode() not in path.read_bytes(), path
     assert os.environ["CHARTMOGUL_API_KEY"] == SECRET_KEY
+
+
+def test_run_prints_failed_rows_and_history_shows_each_request(workdir):
+    """A human run lists sample failed rows with reasons; runs list/show print runs and calls."""
+    runner = CliRunner()
+    result = runner.invoke(app, ["sync", "run", "customers"])
+    assert result.exit_code == exit_codes.PARTIAL
+    printed = " ".join(result.stdout.split())
+    assert "a2 · email: 'not-an-email' is not a valid email address" in printed
+    assert "1 invalid before sending" in printed
+    listing = runner.invoke(app, ["runs", "list"])
+    assert "customers" in listing.stdout
+    assert "partial" in listing.stdout
+    run_id = json.loads(runner.invoke(app, ["runs", "list", "--json"]).stdout)["run_id"]
+    shown = runner.invoke(app, ["runs", "show", run_id, "--errors", "--requests"])
+    text = " ".join(shown.stdout.split())  # Rich wraps lines at the terminal width
+    assert "POST /v1/customers → 201" in text
+    assert '"external_id": "a1"' in text
+    assert "invalid" in text
+
+
+def test_check_reports_unreachable_api_and_missing_dialect(workdir):
+    """check names an unreachable ChartMogul and a warehouse whose dialect is not installed."""
+    config = yaml.safe_load((workdir / "mogulsync.yml").read_text())
+    config["chartmogul"]["base_url"] = "http://127.0.0.1:9"  # discard port: nothing listens
+    config["warehouses"]["main"] = "snowflake://user:${PW}@account/db"
+    (workdir / "mogulsync.yml").write_text(yaml.safe_dump(config))
+    result = CliRunner().invoke(app, ["check"], env={"PW": "hunter2-secret"})
+    assert result.exit_code == exit_codes.FAILED
+    text = " ".join(result.stdout.split())  # Rich wraps lines at the terminal width
+    assert "not reachable at http://127.0.0.1:9" in text
+    assert "pip install snowflake-sqlalchemy (or: pip install 'mogulsync[snowflake]')" in text
+    assert "hunter2-secret" not in result.output
+    assert "Traceback" not in result.output
