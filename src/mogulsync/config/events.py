@@ -15,6 +15,8 @@ DEFAULT_MAX_ATTEMPTS = 8
 DEFAULT_RETRY_INITIAL_S = 1.0
 DEFAULT_RETRY_MAX_S = 300.0
 DEFAULT_CONCURRENCY = 8
+#: Segment deduplicates within about a day; we keep finished events a week by default
+DEFAULT_KEEP_DAYS = 7.0
 
 
 class EventTrigger(ConfigModel):
@@ -66,6 +68,15 @@ class EventsConfig(ConfigModel):
         None, max_length=MAX_MAPPINGS, description="default: group→customer, identify→contact"
     )
     retry: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    keep_days: float | None = Field(
+        DEFAULT_KEEP_DAYS,
+        gt=0,
+        description=(
+            "delivered, rejected and skipped events older than this are deleted from the"
+            " queue (null: keep forever); a messageId is deduplicated while its event is"
+            " kept, so this is also the deduplication window. Dead letters are kept."
+        ),
+    )
 
     @model_validator(mode="after")
     def _webhook_needs_url(self) -> Self:

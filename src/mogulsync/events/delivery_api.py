@@ -14,11 +14,20 @@ rate limiter paces it. The pending events of one entity are first folded into on
 
 The uuids that external ids resolved to are remembered in the queue database, so after
 the first event of an entity an update costs one call.
+
+- **in-flight events** (sent when the process died, or a send that failed in a way that
+  may have reached ChartMogul) are *checked*: the records are read and only values
+  ChartMogul does not hold yet are written, so an effect that landed is not written twice;
+- a **contact that moves** to another company is created under the new company's
+  customer and the old contact is merged into it (a contact's customer cannot be changed);
+- a **refused coalesced update** is bisected: halves are delivered in order until the
+  refused events are isolated, so only they become dead letters.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -28,6 +37,7 @@ from typing import Any
 from mogulsync.chartmogul import (
     AlreadyExistsError,
     ChartMogulClient,
+    Contact,
     ContactUpdate,
     CustomAttribute,
     CustomerUpdate,
@@ -37,7 +47,8 @@ from mogulsync.chartmogul import (
     NotFoundError,
     RequestLogEntry,
 )
-from mogulsync.events.delivery import PlannedEvent, Verdict, classify
+from mogulsync.events._compare import changes
+from mogulsync.events.delivery import HOLD_REASON, PlannedEvent, Verdict, classify
 from mogulsync.events.mappings import Action
 from mogulsync.events.queue import EventQueue
 from mogulsync.events.schema import parse_time
@@ -66,6 +77,17 @@ class EntityUpdate:
             self.company_id = action.company_id
             self.company_name = action.company_name or self.company_name
         self.touches_record = self.touches_record or action.kind != "audience"
+
+
+@dataclass(frozen=True, slots=True)
+class FoundContact:
+    """A contact in ChartMogul: its uuid, its customer, and its record when it was read."""
+
+    uuid: str
+    customer_uuid: str | None
+    current: Contact | None = None
+    #: created (or moved) by this delivery with the update's values already
+    fresh: bool = False
 
 
 def fold(items: Sequence[PlannedEvent]) -> list[EntityUpdate]:
@@ -124,16 +146,32 @@ class ApiDelivery:
     async def deliver(self, entity: str, items: Sequence[PlannedEvent]) -> list[Verdict]:
         """Apply the folded update of ``items``; every item shares the outcome."""
         del entity
+        return await self._deliver_run(list(items))
+
+    async def _deliver_run(self, items: list[PlannedEvent]) -> list[Verdict]:
+        check = any(item.event.inflight for item in items)
         try:
             for update in fold(items):
                 if update.kind == "customer":
-                    await self._upsert_customer(update)
+                    await self._upsert_customer(update, check=check)
                 else:
-                    await self._upsert_contact(update)
+                    await self._upsert_contact(update, check=check)
         except Exception as exc:
             kind, reason = classify(exc)
+            if kind == "dead" and len(items) > 1:
+                return await self._bisect(items)
             return [Verdict(item.event.seq, kind, reason) for item in items]
         return [Verdict(item.event.seq, "delivered") for item in items]
+
+    async def _bisect(self, items: list[PlannedEvent]) -> list[Verdict]:
+        """ChartMogul refused a coalesced update: find the events it refuses, in order."""
+        self._counters["bisections"] += 1
+        middle = len(items) // 2
+        first = await self._deliver_run(items[:middle])
+        if any(verdict.kind == "retry" for verdict in first):
+            # ordering: the rest waits until the first half has gone through
+            return first + [Verdict(item.event.seq, "hold", HOLD_REASON) for item in items[middle:]]
+        return first + await self._deliver_run(items[middle:])
 
     async def _source(self) -> str:
         async with self._source_lock:  # parallel entities must not race to create it
@@ -181,12 +219,15 @@ class ApiDelivery:
         if custom:
             await self._client.custom_attributes.add(uuid, typed_attributes(custom))
 
-    async def _upsert_customer(self, update: EntityUpdate) -> str:
+    async def _upsert_customer(self, update: EntityUpdate, *, check: bool = False) -> str:
         uuid = await self._customer_uuid(update.external_id)
         if uuid is None:
             return await self._create_customer(update.external_id, update.fields, update.custom)
         try:
-            await self._change_customer(uuid, update.fields, update.custom)
+            fields, custom = update.fields, update.custom
+            if check:
+                fields, custom = await self._missing_on_customer(uuid, fields, custom)
+            await self._change_customer(uuid, fields, custom)
         except NotFoundError:
             # the remembered customer was deleted in ChartMogul: resolve it afresh
             self._queue.forget("customer", update.external_id)
@@ -195,62 +236,133 @@ class ApiDelivery:
             return await self._create_customer(update.external_id, update.fields, update.custom)
         return uuid
 
+    async def _missing_on_customer(
+        self, uuid: str, fields: dict[str, Any], custom: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The fields and custom attributes the customer does not hold yet."""
+        current = await self._client.customers.get(uuid)
+        stored = current.model_dump()
+        held = current.attributes.custom if current.attributes else {}
+        missing = changes(stored, fields), changes(held, custom)
+        if not any(missing) and (fields or custom):
+            self._counters["checked_already_applied"] += 1
+        return missing
+
     async def _ensure_customer(self, external_id: str, fields: dict[str, Any]) -> str:
         uuid = await self._customer_uuid(external_id)
         return uuid or await self._create_customer(external_id, fields, {})
 
-    async def _upsert_contact(self, update: EntityUpdate) -> None:
+    async def _upsert_contact(self, update: EntityUpdate, *, check: bool = False) -> None:
         company_uuid = None
         if update.company_id is not None:
             company_fields = {"name": update.company_name} if update.company_name else {}
             company_uuid = await self._ensure_customer(update.company_id, company_fields)
-        contact_uuid, customer_uuid = await self._find_contact(update, company_uuid)
-        fields = update.fields
-        if contact_uuid is not None and update.touches_record and fields:
-            try:
-                await self._client.contacts.update(contact_uuid, ContactUpdate(**fields))
-            except NotFoundError:
-                self._queue.forget("contact", update.external_id)
-                contact_uuid = None
-        if contact_uuid is None:
+        found = await self._find_contact(update, company_uuid, check=check)
+        if found is not None and company_uuid is not None and found.customer_uuid != company_uuid:
+            found = await self._move_contact(update, found, company_uuid)
+        if found is not None and not found.fresh and update.touches_record and update.fields:
+            found = await self._update_contact(update, found, check=check)
+        if found is None:
             customer_uuid = company_uuid or await self._ensure_customer(
-                update.external_id, _own_customer_fields(fields)
+                update.external_id, _own_customer_fields(update.fields)
             )
-            created = await self._client.contacts.create(
-                NewContact(
-                    customer_uuid=customer_uuid,
-                    data_source_uuid=await self._source(),
-                    external_id=update.external_id,
-                    **fields,
-                )
-            )
-            contact_uuid = created.uuid
-        self._queue.remember("contact", update.external_id, contact_uuid, customer_uuid)
-        target = company_uuid or customer_uuid
+            found = await self._create_contact(update, customer_uuid)
+        self._queue.remember("contact", update.external_id, found.uuid, found.customer_uuid)
+        target = company_uuid or found.customer_uuid
         if update.custom and target is not None:
-            await self._client.custom_attributes.add(target, typed_attributes(update.custom))
+            custom = update.custom
+            if check:
+                _, custom = await self._missing_on_customer(target, {}, custom)
+            if custom:
+                await self._client.custom_attributes.add(target, typed_attributes(custom))
+
+    async def _update_contact(
+        self, update: EntityUpdate, found: FoundContact, *, check: bool
+    ) -> FoundContact | None:
+        """PATCH the contact (only what it lacks, when checking); None if it is gone."""
+        fields = update.fields
+        if check and found.current is not None:
+            fields = changes(found.current.model_dump(), fields)
+            if not fields:
+                self._counters["checked_already_applied"] += 1
+                return found
+        try:
+            await self._client.contacts.update(found.uuid, ContactUpdate(**fields))
+        except NotFoundError:
+            self._queue.forget("contact", update.external_id)
+            return None
+        return found
+
+    async def _create_contact(self, update: EntityUpdate, customer_uuid: str) -> FoundContact:
+        created = await self._client.contacts.create(
+            NewContact(
+                customer_uuid=customer_uuid,
+                data_source_uuid=await self._source(),
+                external_id=update.external_id,
+                **update.fields,
+            )
+        )
+        return FoundContact(created.uuid, customer_uuid, created, fresh=True)
+
+    async def _move_contact(
+        self, update: EntityUpdate, found: FoundContact, company_uuid: str
+    ) -> FoundContact:
+        """The contact's company changed: ChartMogul cannot re-parent a contact, so create
+        it under the new customer and merge the old one into it (keeping its notes and
+        custom fields). Safe to repeat after a crash: a contact already created under the
+        new customer is reused, and an old one already merged away is skipped."""
+        moved = await self._contact_under(company_uuid, update.external_id)
+        if moved is None:
+            moved = await self._create_contact(update, company_uuid)
+        if moved.uuid != found.uuid:
+            with contextlib.suppress(NotFoundError):  # merged before a crash
+                await self._client.contacts.merge(moved.uuid, found.uuid)
+            self._counters["contacts_moved"] += 1
+        return moved
+
+    async def _contact_under(self, customer_uuid: str, external_id: str) -> FoundContact | None:
+        async for contact in self._client.contacts.list(customer_uuid=customer_uuid):
+            if contact.external_id == external_id:
+                return FoundContact(contact.uuid, contact.customer_uuid, contact)
+        return None
 
     async def _find_contact(
-        self, update: EntityUpdate, company_uuid: str | None
-    ) -> tuple[str | None, str | None]:
+        self, update: EntityUpdate, company_uuid: str | None, *, check: bool
+    ) -> FoundContact | None:
         remembered = self._queue.entity("contact", update.external_id)
         if remembered is not None:
-            return remembered
+            if not check:
+                return FoundContact(*remembered)
+            try:  # read it: what it holds decides what is still to write
+                current = await self._client.contacts.get(remembered[0])
+            except NotFoundError:
+                self._queue.forget("contact", update.external_id)
+            else:
+                return FoundContact(current.uuid, current.customer_uuid, current)
+        email = update.fields.get("email")
+        if email:
+            found = await self._contact_by_email(update.external_id, email)
+            # Not remembered and not in doubt: a contact we never created. One filtered
+            # lookup by email finds it if it exists; listing whole customers (a company
+            # may have thousands of contacts) is kept for when a crash left a doubt.
+            if found is not None or not check:
+                return found
         owners = [company_uuid] if company_uuid else []
         own = await self._customer_uuid(update.external_id)
         if own is not None and own not in owners:
             owners.append(own)
         for owner in owners:
-            async for contact in self._client.contacts.list(customer_uuid=owner):
-                if contact.external_id == update.external_id:
-                    return contact.uuid, contact.customer_uuid
-        email = update.fields.get("email")
-        if email:
-            source = await self._source()
-            async for contact in self._client.contacts.list(data_source_uuid=source, email=email):
-                if contact.external_id == update.external_id:
-                    return contact.uuid, contact.customer_uuid
-        return None, None
+            found = await self._contact_under(owner, update.external_id)
+            if found is not None:
+                return found
+        return None
+
+    async def _contact_by_email(self, external_id: str, email: str) -> FoundContact | None:
+        source = await self._source()
+        async for contact in self._client.contacts.list(data_source_uuid=source, email=email):
+            if contact.external_id == external_id:
+                return FoundContact(contact.uuid, contact.customer_uuid, contact)
+        return None
 
 
 def _own_customer_fields(fields: dict[str, Any]) -> dict[str, Any]:

@@ -13,9 +13,15 @@ customer's group id or a contact's user id). Entities are delivered in parallel 
   cannot pass on retry (ChartMogul refused the data), events become dead letters,
   kept with their reason for ``mogulsync events dead-letter list|replay``.
 
-An event is marked delivered only after ChartMogul accepted it. A crash in between means
-it is delivered again after restart; every action is an idempotent upsert keyed by
-external ids, so ChartMogul still ends up with one customer or contact.
+Exactly once: before a round sends anything, its events are durably marked *in flight*;
+an event is marked delivered only after ChartMogul accepted it. An event found still in
+flight (the process died mid-send, or a send failed in a way that may have reached
+ChartMogul) goes to the delivery flagged, and ``api`` delivery then reads the entity and
+writes only what is not already there, so an effect that landed before the crash is not
+written again. ``webhook`` delivery cannot read back: it re-posts the payload, which is an
+absolute upsert (see docs/events.md).
+
+Finished events older than the retention are pruned every :data:`PRUNE_INTERVAL_S`.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from mogulsync.config.events import DeliveryConfig, EventMapping
+from mogulsync.events._writes import QueueWrites
 from mogulsync.events.delivery import Delivery, PlannedEvent, Verdict
 from mogulsync.events.mappings import Plan, plan_event
 from mogulsync.events.queue import EventQueue, Outcome, QueuedEvent
@@ -39,6 +46,8 @@ FETCH_LIMIT = 5_000
 #: an entity's burst is held at most this many coalesce windows
 MAX_HOLD_WINDOWS = 4
 IDLE_WAIT_S = 0.2
+#: how often finished events past the retention are deleted
+PRUNE_INTERVAL_S = 300.0
 
 
 def plan_for(event: QueuedEvent, mappings: Sequence[EventMapping]) -> Plan:
@@ -63,13 +72,17 @@ class Forwarder:
         settings: DeliveryConfig,
         *,
         clock: Callable[[], float] = time.time,
+        keep_s: float | None = None,
     ) -> None:
         self.queue = queue
         self.delivery = delivery
         self.mappings = list(mappings)
         self.settings = settings
+        self.keep_s = keep_s
         self._clock = clock
         self._wake = asyncio.Event()
+        self._next_prune = 0.0
+        self._writes = QueueWrites(queue)
 
     def wake(self) -> None:
         """New events were stored: look sooner (called from the ingest app's loop)."""
@@ -79,6 +92,7 @@ class Forwarder:
         """Deliver until ``stop`` is set."""
         while not stop.is_set():
             try:
+                await self.prune_if_due()
                 wait = await self.run_once()
             except Exception:
                 log.exception("events forwarder round failed; trying again")
@@ -90,6 +104,17 @@ class Forwarder:
                 await asyncio.wait(waiters, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
                 for waiter in waiters:
                     waiter.cancel()
+
+    async def prune_if_due(self) -> int:
+        """Delete finished events past the retention (at most every PRUNE_INTERVAL_S)."""
+        now = self._clock()
+        if self.keep_s is None or now < self._next_prune:
+            return 0
+        self._next_prune = now + PRUNE_INTERVAL_S
+        pruned = await asyncio.to_thread(self.queue.prune, now - self.keep_s)
+        if pruned:
+            log.info("pruned %d finished events older than %.0f s", pruned, self.keep_s)
+        return pruned
 
     async def drain(self, max_wait_s: float) -> int:
         """Run rounds until nothing is pending (or ``max_wait_s``); events still pending."""
@@ -116,19 +141,26 @@ class Forwarder:
             else:
                 groups.setdefault(plan.entity, []).append(PlannedEvent(event, plan))
         due, next_due = self._due(groups, now)
+        if outcomes:
+            await self._writes.record(outcomes)
         semaphore = asyncio.Semaphore(self.settings.concurrency)
 
-        async def deliver(entity: str, items: list[PlannedEvent]) -> list[Verdict]:
+        async def deliver(entity: str, items: list[PlannedEvent]) -> None:
             async with semaphore:
-                return await self.delivery.deliver(entity, items)
+                await self._deliver_entity(entity, items)
 
-        results = await asyncio.gather(*(deliver(entity, items) for entity, items in due))
-        for (_, items), verdicts in zip(due, results, strict=True):
-            outcomes.extend(self._outcomes(items, verdicts, self._clock()))
-        if outcomes:
-            await asyncio.to_thread(self.queue.record, outcomes, self.delivery.take_counters())
+        await asyncio.gather(*(deliver(entity, items) for entity, items in due))
+        if outcomes or due:
             return 0.0
         return max(0.0, min(next_due - now, IDLE_WAIT_S)) if next_due else IDLE_WAIT_S
+
+    async def _deliver_entity(self, entity: str, items: list[PlannedEvent]) -> None:
+        """Mark in flight, send, record: per entity, so a crash leaves only the entities
+        being sent in doubt (entities writing at the same time share a transaction)."""
+        await self._writes.mark_inflight([i.event.seq for i in items if not i.event.inflight])
+        verdicts = await self.delivery.deliver(entity, items)
+        outcomes = self._outcomes(items, verdicts, self._clock())
+        await self._writes.record(outcomes, self.delivery.take_counters())
 
     def _due(
         self, groups: dict[str, list[PlannedEvent]], now: float
@@ -171,13 +203,16 @@ class Forwarder:
             return Outcome(event.seq, "delivered", warnings, event.attempts + 1)
         if verdict.kind == "dead":
             return Outcome(event.seq, "dead", verdict.reason, event.attempts + 1)
-        if verdict.kind == "hold":
-            return Outcome(event.seq, "pending", verdict.reason, event.attempts, retry_at)
+        if verdict.kind == "hold":  # not sent now; an earlier crash's doubt still stands
+            return Outcome(
+                event.seq, "pending", verdict.reason, event.attempts, retry_at, event.inflight
+            )
         attempts = event.attempts + 1
         if attempts >= self.settings.max_attempts:
             reason = f"gave up after {attempts} attempts: {verdict.reason}"
             return Outcome(event.seq, "dead", reason, attempts)
-        return Outcome(event.seq, "pending", verdict.reason, attempts, retry_at)
+        # a failed send may still have reached ChartMogul (a timeout, a lost answer)
+        return Outcome(event.seq, "pending", verdict.reason, attempts, retry_at, inflight=True)
 
     def _backoff(self, attempts: int) -> float:
         delay = self.settings.retry_initial_s * 2 ** (attempts - 1)

@@ -6,8 +6,14 @@ one fsync'd transaction, then acknowledges each waiting request. So a request is
 only after its events are on disk, and throughput does not pay one fsync per event.
 
 ``messageId`` is unique: a message seen before is acknowledged but not stored again, so
-it is delivered once. The forwarder and the CLI use :class:`EventQueue` to read pending
-events and record outcomes (delivered, rejected, skipped, retry later, dead letter).
+it is delivered once (for as long as its event is kept: finished events are pruned after
+the configured retention, which is therefore also the deduplication window). The
+forwarder and the CLI use :class:`EventQueue` to read pending events and record outcomes
+(delivered, rejected, skipped, retry later, dead letter).
+
+Before the forwarder sends events it marks them *in flight* (durably). An event still
+marked in flight when it is read again was being sent when the process died: ChartMogul
+may or may not have its effect, so its delivery must check before writing.
 """
 
 from __future__ import annotations
@@ -18,15 +24,19 @@ import queue as stdlib_queue
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from mogulsync.events.schema import StoredEvent
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 30_000
+#: Most finished events deleted in one pruning transaction (keeps ingest's waits short).
+PRUNE_CHUNK = 5_000
+#: statuses that are final and may be pruned (dead letters wait for a human)
+FINISHED: tuple[str, ...] = ("delivered", "rejected", "skipped")
 #: Most events stored in one group commit (bounds transaction size and latency).
 MAX_GROUP_EVENTS = 20_000
 Status = Literal["pending", "delivered", "rejected", "skipped", "dead"]
@@ -43,7 +53,8 @@ CREATE TABLE IF NOT EXISTS events(
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at REAL NOT NULL DEFAULT 0,
     reason TEXT,
-    updated_at REAL
+    updated_at REAL,
+    inflight INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS events_pending ON events(seq) WHERE status = 'pending';
 CREATE INDEX IF NOT EXISTS events_status ON events(status);
@@ -73,11 +84,20 @@ def connect(path: str | Path) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     conn.executescript(_SCHEMA)
+    _migrate(conn)
+    return conn
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a queue file written by an older version up to :data:`SCHEMA_VERSION`."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(events)")}
+    if "inflight" not in columns:  # version 1 had no in-flight marker
+        conn.execute("ALTER TABLE events ADD COLUMN inflight INTEGER NOT NULL DEFAULT 0")
     conn.execute(
-        "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
+        "INSERT INTO meta(key, value) VALUES ('schema_version', ?)"
+        " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         (str(SCHEMA_VERSION),),
     )
-    return conn
 
 
 @contextlib.contextmanager
@@ -207,6 +227,8 @@ class QueuedEvent:
     attempts: int
     next_attempt_at: float
     reason: str | None
+    #: it was being sent when the process died: ChartMogul may already have its effect
+    inflight: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,9 +240,13 @@ class Outcome:
     reason: str | None = None
     attempts: int = 0
     next_attempt_at: float = 0.0
+    #: a failed attempt may have reached ChartMogul: the next one must check first
+    inflight: bool = False
 
 
-_COLUMNS = "seq, message_id, type, body, received_at, status, attempts, next_attempt_at, reason"
+_COLUMNS = (
+    "seq, message_id, type, body, received_at, status, attempts, next_attempt_at, reason, inflight"
+)
 
 
 class EventQueue:
@@ -242,18 +268,36 @@ class EventQueue:
                 f"SELECT {_COLUMNS} FROM events WHERE status = 'pending' ORDER BY seq LIMIT ?",  # noqa: S608
                 (limit,),
             ).fetchall()
-        return [QueuedEvent(*row) for row in rows]
+        return [_queued(row) for row in rows]
+
+    def mark_inflight(self, seqs: Sequence[int]) -> None:
+        """Durably note that these events are about to be sent (cleared by :meth:`record`)."""
+        self.write(seqs, [], {})
 
     def record(self, outcomes: Sequence[Outcome], counters: dict[str, int] | None = None) -> None:
         """Store outcomes (and counter increments) in one durable transaction."""
+        self.write([], outcomes, counters or {})
+
+    def write(
+        self, inflight: Sequence[int], outcomes: Sequence[Outcome], counters: Mapping[str, int]
+    ) -> None:
+        """In one durable transaction: mark events in flight, store outcomes, add counts."""
+        if not inflight and not outcomes and not any(counters.values()):
+            return
         now = time.time()
         with self._lock, transaction(self._conn) as conn:
             conn.executemany(
-                "UPDATE events SET status = ?, reason = ?, attempts = ?, next_attempt_at = ?,"
-                " updated_at = ? WHERE seq = ?",
-                [(o.status, o.reason, o.attempts, o.next_attempt_at, now, o.seq) for o in outcomes],
+                "UPDATE events SET inflight = 1 WHERE seq = ?", [(seq,) for seq in inflight]
             )
-            for name, amount in (counters or {}).items():
+            conn.executemany(
+                "UPDATE events SET status = ?, reason = ?, attempts = ?, next_attempt_at = ?,"
+                " updated_at = ?, inflight = ? WHERE seq = ?",
+                [
+                    (o.status, o.reason, o.attempts, o.next_attempt_at, now, int(o.inflight), o.seq)
+                    for o in outcomes
+                ],
+            )
+            for name, amount in counters.items():
                 _bump(conn, name, amount)
 
     def counts(self) -> dict[str, int]:
@@ -283,7 +327,7 @@ class EventQueue:
                 f"SELECT {_COLUMNS} FROM events WHERE status = ? ORDER BY seq DESC LIMIT ?",  # noqa: S608
                 (status, limit),
             ).fetchall()
-        return [QueuedEvent(*row) for row in rows]
+        return [_queued(row) for row in rows]
 
     def get(self, message_id: str) -> QueuedEvent | None:
         """The stored event with this messageId."""
@@ -292,7 +336,7 @@ class EventQueue:
                 f"SELECT {_COLUMNS} FROM events WHERE message_id = ?",  # noqa: S608
                 (message_id,),
             ).fetchone()
-        return QueuedEvent(*row) if row else None
+        return _queued(row) if row else None
 
     def replay(self, seqs: Sequence[int] | None = None) -> int:
         """Put dead letters (all, or these) back in the queue; how many."""
@@ -300,7 +344,7 @@ class EventQueue:
             before = conn.total_changes
             update = (
                 "UPDATE events SET status = 'pending', attempts = 0, next_attempt_at = 0,"
-                " reason = NULL WHERE status = 'dead'"
+                " reason = NULL, inflight = 0 WHERE status = 'dead'"
             )
             if seqs is None:
                 conn.execute(update)
@@ -309,6 +353,38 @@ class EventQueue:
             replayed = conn.total_changes - before
             _bump(conn, "replayed", replayed)
         return replayed
+
+    def prune(self, received_before: float) -> int:
+        """Delete finished events received before this time; how many.
+
+        Pending events and dead letters are kept whatever their age. A pruned event's
+        ``messageId`` is no longer deduplicated. Works in chunks along ``seq`` (arrival
+        order) so no transaction holds the write lock for long.
+        """
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT seq FROM events WHERE received_at >= ? ORDER BY seq LIMIT 1",
+                (received_before,),
+            ).fetchone()
+        # received_at grows with seq (stamped on arrival), so everything below the first
+        # young event is old; without a young event every event is old
+        below = int(row[0]) if row else None
+        placeholders = ", ".join("?" for _ in FINISHED)
+        deleted = 0
+        while True:
+            with self._lock, transaction(self._conn) as conn:
+                before = conn.total_changes
+                conn.execute(
+                    f"DELETE FROM events WHERE seq IN (SELECT seq FROM events"  # noqa: S608
+                    f" WHERE (? IS NULL OR seq < ?) AND received_at < ?"
+                    f" AND status IN ({placeholders}) ORDER BY seq LIMIT ?)",
+                    (below, below, received_before, *FINISHED, PRUNE_CHUNK),
+                )
+                chunk = conn.total_changes - before
+                _bump(conn, "pruned", chunk)
+            deleted += chunk
+            if chunk < PRUNE_CHUNK:
+                return deleted
 
     def entity(self, kind: str, external_id: str) -> tuple[str, str | None] | None:
         """A remembered ChartMogul uuid (and customer uuid) for an external id."""
@@ -336,3 +412,19 @@ class EventQueue:
             self._conn.execute(
                 "DELETE FROM entities WHERE kind = ? AND external_id = ?", (kind, external_id)
             )
+
+
+def _queued(row: Sequence[Any]) -> QueuedEvent:
+    seq, message_id, kind, body, received_at, status, attempts, next_attempt_at, reason, flag = row
+    return QueuedEvent(
+        seq,
+        message_id,
+        kind,
+        body,
+        received_at,
+        status,
+        attempts,
+        next_attempt_at,
+        reason,
+        bool(flag),
+    )

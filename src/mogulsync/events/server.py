@@ -31,6 +31,7 @@ QUEUE_FILE = "events.sqlite"
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 30.0
 _POLL_S = 0.01
+SECONDS_PER_DAY = 86_400
 
 
 def queue_path(config: AppConfig) -> Path:
@@ -104,7 +105,14 @@ class EventsService:
         delivery = build_delivery(self.config, queue) if self.forward else None
         if delivery is not None:
             mappings = self.config.events.mappings or DEFAULT_MAPPINGS
-            self.forwarder = Forwarder(queue, delivery, mappings, self.config.events.retry)
+            keep_days = self.config.events.keep_days
+            self.forwarder = Forwarder(
+                queue,
+                delivery,
+                mappings,
+                self.config.events.retry,
+                keep_s=None if keep_days is None else keep_days * SECONDS_PER_DAY,
+            )
             forwarder_task = asyncio.create_task(self.forwarder.run(stop))
         keys = [key.get_secret_value() for key in self.config.events.write_keys]
         ingest = IngestApp(writer, keys, self.forwarder.wake if self.forwarder else None)

@@ -2,73 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
-from mogulsync.chartmogul import ChartMogulClient, ClientSettings
 from mogulsync.config.events import DeliveryConfig
-from mogulsync.emulator.server import EmulatorServer
-from mogulsync.events.delivery_api import ApiDelivery
-from mogulsync.events.forwarder import Forwarder
-from mogulsync.events.mappings import DEFAULT_MAPPINGS
-from mogulsync.events.queue import EventQueue, GroupCommitWriter
-from mogulsync.events.schema import normalize
 
-
-class Harness:
-    def __init__(self, path: Path, forwarder: Forwarder, queue: EventQueue) -> None:
-        self.path = path
-        self.forwarder = forwarder
-        self.queue = queue
-        self.count = 0
-
-    async def send(self, *messages: dict) -> None:
-        events = []
-        for message in messages:
-            self.count += 1
-            message = {"messageId": f"m{self.count}", **message}
-            events.append(normalize(message, received_at=dt.datetime.now(dt.UTC)))
-        writer = GroupCommitWriter(self.path)
-        try:
-            await writer.append(events)
-        finally:
-            writer.close()
-
-
-@pytest.fixture
-async def harness(emulator_server: EmulatorServer, tmp_path: Path) -> AsyncIterator[Harness]:
-    path = tmp_path / "events.sqlite"
-    queue = EventQueue(path)
-    settings = ClientSettings(
-        api_key=SecretStr(emulator_server.api_key),
-        base_url=emulator_server.base_url,
-        rate_limit=10_000,
-    )
-    delivery = ApiDelivery(ChartMogulClient(settings), queue, "Segment")
-    forwarder = Forwarder(
-        queue, delivery, DEFAULT_MAPPINGS, DeliveryConfig(coalesce_window_s=0, max_attempts=3)
-    )
-    yield Harness(path, forwarder, queue)
-    await delivery.aclose()
-
-
-def entries(api: httpx.Client, path: str, **params: str) -> list[dict]:
-    return api.get(path, params=params).json()["entries"]
-
-
-def calls(admin: httpx.Client) -> int:
-    return admin.get("/stats").json()["requests_total"]
-
-
-def call(client: httpx.Client, method: str, path: str, **kwargs) -> httpx.Response:
-    """A blocking admin/API call (the emulator runs in another thread)."""
-    return client.request(method, path, **kwargs)
+from .conftest import Harness, call, calls, entries
 
 
 @pytest.mark.anyio

@@ -11,7 +11,7 @@ import pytest
 from mogulsync.config.events import DeliveryConfig
 from mogulsync.errors import RetriableError, SkippableError
 from mogulsync.events.delivery import PlannedEvent, Verdict, classify
-from mogulsync.events.forwarder import Forwarder
+from mogulsync.events.forwarder import PRUNE_INTERVAL_S, Forwarder
 from mogulsync.events.mappings import DEFAULT_MAPPINGS
 from mogulsync.events.queue import EventQueue, GroupCommitWriter
 from mogulsync.events.schema import normalize
@@ -34,9 +34,12 @@ class Recorder:
         self.coalesces = coalesces
         self.calls: list[list[str]] = []
         self.failures: dict[str, list[Exception]] = {}
+        self.taken = 0
+        self.seen: list[PlannedEvent] = []
 
     async def deliver(self, entity: str, items: Sequence[PlannedEvent]) -> list[Verdict]:
         self.calls.append([item.event.message_id for item in items])
+        self.seen.extend(items)
         verdicts = []
         for item in items:
             queued = self.failures.get(item.event.message_id)
@@ -48,7 +51,8 @@ class Recorder:
         return verdicts
 
     def take_counters(self) -> dict[str, int]:
-        return {"calls": 1}
+        taken, self.taken = len(self.calls) - self.taken, len(self.calls)
+        return {"calls": taken}
 
     async def aclose(self) -> None:
         return None
@@ -97,7 +101,7 @@ async def test_burst_for_one_entity_waits_for_the_window_then_goes_as_one(tmp_pa
     assert await fwd.run_once() == 0
     assert sorted(delivery.calls) == [["a1", "a2"], ["b1"]]
     assert queue.counts()["delivered"] == 3
-    assert queue.counters()["calls"] == 1
+    assert queue.counters()["calls"] == 2  # one delivery per entity
 
 
 @pytest.mark.anyio
@@ -168,3 +172,58 @@ async def test_rejected_and_unmapped_events_are_recorded_without_delivery(tmp_pa
     rejected = queue.get("n")
     assert rejected is not None
     assert "no information of interest" in (rejected.reason or "")
+
+
+class InFlightProbe(Recorder):
+    """Records whether each event was durably marked in flight when it was sent."""
+
+    def __init__(self, queue: EventQueue) -> None:
+        super().__init__(coalesces=False)
+        self.queue = queue
+        self.marked: dict[str, bool] = {}
+
+    async def deliver(self, entity: str, items: Sequence[PlannedEvent]) -> list[Verdict]:
+        for item in items:
+            stored = self.queue.get(item.event.message_id)
+            self.marked[item.event.message_id] = bool(stored and stored.inflight)
+        return await super().deliver(entity, items)
+
+
+@pytest.mark.anyio
+async def test_events_are_marked_in_flight_while_sent_and_a_failed_send_stays_in_doubt(
+    tmp_path: Path,
+) -> None:
+    """The marker is durable before sending; delivery clears it, a retriable failure keeps it."""
+    queue = await store(tmp_path / "q", [identify("a1", "u1"), identify("b1", "u2")])
+    clock = Clock()
+    delivery = InFlightProbe(EventQueue(tmp_path / "q"))
+    delivery.failures["b1"] = [RetriableError("timeout")]
+    await forwarder(queue, delivery, clock, coalesce_window_s=0).run_once()
+    assert delivery.marked == {"a1": True, "b1": True}
+    a1, b1 = queue.get("a1"), queue.get("b1")
+    assert a1 is not None
+    assert b1 is not None
+    assert (a1.status, a1.inflight) == ("delivered", False)
+    assert (b1.status, b1.inflight) == ("pending", True)  # its retry must check first
+    clock.now += 1000
+    await forwarder(queue, delivery, clock, coalesce_window_s=0).run_once()
+    retried = [item for item in delivery.seen if item.event.message_id == "b1"][-1]
+    assert retried.event.inflight  # the delivery is told to check before writing
+
+
+@pytest.mark.anyio
+async def test_finished_events_past_the_retention_are_pruned_by_the_forwarder(
+    tmp_path: Path,
+) -> None:
+    """With keep_s set, old delivered events are deleted; at most once per interval."""
+    queue = await store(tmp_path / "q", [identify("a1", "u1")])
+    clock, delivery = Clock(), Recorder()
+    config = DeliveryConfig(coalesce_window_s=0)
+    fwd = Forwarder(queue, delivery, DEFAULT_MAPPINGS, config, clock=clock, keep_s=60)
+    await fwd.run_once()
+    assert await fwd.prune_if_due() == 0  # delivered, but not old yet
+    clock.now += 61
+    assert await fwd.prune_if_due() == 0  # old now, but pruned a moment ago
+    clock.now += PRUNE_INTERVAL_S
+    assert await fwd.prune_if_due() == 1
+    assert queue.get("a1") is None

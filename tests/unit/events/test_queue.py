@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,80 @@ def test_remembered_entities_survive_reopening(tmp_path: Path) -> None:
     assert reopened.entity("contact", "u1") == ("con_1", "cus_1")
     reopened.forget("contact", "u1")
     assert reopened.entity("contact", "u1") is None
+
+
+DAY = 86_400.0
+
+
+@pytest.mark.anyio
+async def test_prune_deletes_old_finished_events_only_and_ends_their_deduplication(
+    tmp_path: Path,
+) -> None:
+    """Old delivered/rejected/skipped events go; pending, dead and young ones stay."""
+    old = RECEIVED
+    young = RECEIVED + dt.timedelta(days=10)
+
+    def at(message_id: str, when: dt.datetime, **extra):
+        message = {"type": "identify", "userId": "u", "messageId": message_id, **extra}
+        return normalize(message, received_at=when)
+
+    writer = GroupCommitWriter(tmp_path / "q.sqlite")
+    try:
+        await writer.append(
+            [
+                at("delivered", old),
+                at("skipped", old),
+                at("pending", old),
+                at("dead", old),
+                normalize({"type": "identify", "messageId": "rejected"}, received_at=old),
+                at("young", young),
+            ]
+        )
+    finally:
+        writer.close()
+    queue = EventQueue(tmp_path / "q.sqlite")
+    seqs = {e.message_id: e.seq for e in queue.pending(10)}
+    queue.record(
+        [
+            Outcome(seqs["delivered"], "delivered"),
+            Outcome(seqs["skipped"], "skipped"),
+            Outcome(seqs["dead"], "dead", "boom"),
+            Outcome(seqs["young"], "delivered"),
+        ]
+    )
+    assert queue.prune(received_before=young.timestamp() - DAY) == 3
+    kept = {status: n for status, n in queue.counts().items() if n}
+    assert kept == {"pending": 1, "delivered": 1, "dead": 1}
+    assert queue.get("delivered") is None
+    assert queue.counters()["pruned"] == 3
+    writer = GroupCommitWriter(tmp_path / "q.sqlite")
+    try:  # a pruned messageId is accepted again; a kept one is still a duplicate
+        assert await writer.append([at("delivered", young), at("young", young)]) == 1
+    finally:
+        writer.close()
+
+
+def test_a_version_1_queue_file_gains_the_in_flight_marker(tmp_path: Path) -> None:
+    """A queue written before the in-flight column existed opens and works."""
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE events(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+            " message_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, body TEXT NOT NULL,"
+            " received_at REAL NOT NULL, status TEXT NOT NULL,"
+            " attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at REAL NOT NULL DEFAULT 0,"
+            " reason TEXT, updated_at REAL)"
+        )
+        conn.execute(
+            "INSERT INTO events(message_id, type, body, received_at, status)"
+            " VALUES ('m1', 'identify', '{}', 0, 'pending')"
+        )
+    queue = EventQueue(path)
+    [event] = queue.pending(10)
+    assert (event.message_id, event.inflight) == ("m1", False)
+    queue.mark_inflight([event.seq])
+    assert [e.inflight for e in queue.pending(10)] == [True]
+    queue.record([Outcome(event.seq, "delivered")])
+    delivered = queue.get("m1")
+    assert delivered is not None
+    assert (delivered.status, delivered.inflight) == ("delivered", False)
