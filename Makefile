@@ -50,6 +50,7 @@ typecheck: install
 
 bench: install  ## run every benchmark (see docs/performance.md)
 	$(BIN)/python bench/client_throughput.py
+	$(BIN)/python bench/sync_throughput.py
 	$(BIN)/python bench/extract_vs_airbyte.py
 	$(BIN)/python bench/events_ingest.py
 

@@ -5,6 +5,8 @@ Each area owns its sub-application (``mogulsync.<area>.cli``); this module only 
 
 from __future__ import annotations
 
+import logging
+
 import typer
 
 from mogulsync import __version__
@@ -49,4 +51,7 @@ def _root(
 
 def main() -> None:
     """Console-script entry point."""
+    # Retries are reported in run history and request logs; the retry library's own
+    # per-attempt warnings would otherwise land on stderr through logging's last resort.
+    logging.getLogger("stamina").setLevel(logging.ERROR)
     app()

@@ -34,7 +34,13 @@ class MogulsyncError(Exception):
     @property
     def user_message(self) -> str:
         """The message and, when known, what to do about it."""
-        return f"{self.message} {self.hint}".strip() if self.hint else self.message
+        if not self.hint:
+            return self.message
+        message = self.message.rstrip()
+        if "\n" in message:  # a list of problems: the hint goes on its own line
+            return f"{message}\n{self.hint}"
+        ending = "" if message.endswith((".", "!", "?", ":")) else "."
+        return f"{message}{ending} {self.hint}"
 
     def attrs(self) -> dict[str, Any]:
         """Public attributes for run records and JSON output (dlt's ``attrs()`` habit)."""

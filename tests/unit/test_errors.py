@@ -21,9 +21,11 @@ def test_first_level_errors_share_the_root(cls: type[MogulsyncError]) -> None:
 
 
 def test_user_message_and_attrs() -> None:
-    """The hint is appended to the message and attrs() exposes public fields."""
+    """The hint follows the message (on its own line after a list); attrs() shows fields."""
     error = ConfigError("models.accounts.sql is empty", hint="Give a SELECT statement.")
-    assert error.user_message == "models.accounts.sql is empty Give a SELECT statement."
+    assert error.user_message == "models.accounts.sql is empty. Give a SELECT statement."
+    listed = ConfigError("2 problems:\n  - a\n  - b", hint="Fix them.")
+    assert listed.user_message == "2 problems:\n  - a\n  - b\nFix them."
     assert error.attrs()["type"] == "ConfigError"
     assert error.attrs()["message"] == "models.accounts.sql is empty"
 
