@@ -24,9 +24,9 @@ _ALIAS = "mogulsync_model"
 DIALECT_PACKAGES = {
     "snowflake": "snowflake-sqlalchemy  (or: pip install 'mogulsync[snowflake]')",
     "bigquery": "sqlalchemy-bigquery  (or: pip install 'mogulsync[bigquery]')",
-    "redshift": "sqlalchemy-redshift redshift_connector",
-    "mysql": "pymysql  (URL: mysql+pymysql://...)",
-    "mssql": "pyodbc  (URL: mssql+pyodbc://...)",
+    "redshift": "sqlalchemy-redshift redshift_connector  (or: pip install 'mogulsync[redshift]')",
+    "mysql": "pymysql  (or: pip install 'mogulsync[mysql]'; URL: mysql+pymysql://...)",
+    "mssql": "pymssql  (or: pip install 'mogulsync[mssql]'; URL: mssql+pymssql://...)",
 }
 #: Values per IN (...) list when fetching child rows (drivers cap bound parameters).
 CHILD_CHUNK = 500
