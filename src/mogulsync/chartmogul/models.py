@@ -9,6 +9,7 @@ here they are snake_case attributes with the wire name as alias (both are accept
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -31,18 +32,27 @@ class ChartMogulModel(BaseModel):
         """A null list or map (``"tags": null``) reads as empty instead of failing."""
         if not isinstance(data, Mapping):
             return data
-        defaulted = {
-            key
-            for name, field in cls.model_fields.items()
-            if field.default_factory is not None
-            for key in (name, field.alias)
-        }
+        defaulted = _defaulted_keys(cls)
+        if not any(data.get(key, ...) is None for key in defaulted):
+            return data  # the common case: nothing to drop, no copy
         return {
             key: value for key, value in data.items() if value is not None or key not in defaulted
         }
 
 
 M = TypeVar("M", bound=ChartMogulModel)
+
+
+@functools.cache
+def _defaulted_keys(model: type[ChartMogulModel]) -> frozenset[str]:
+    """Wire names and attribute names of ``model``'s list and map fields (computed once)."""
+    return frozenset(
+        key
+        for name, field in model.model_fields.items()
+        if field.default_factory is not None
+        for key in (name, field.alias)
+        if key is not None
+    )
 
 
 def reader(model: type[M], endpoint: str) -> Callable[[Mapping[str, Any]], M]:

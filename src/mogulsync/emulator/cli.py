@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from mogulsync.emulator.settings import (
@@ -15,6 +16,17 @@ from mogulsync.emulator.settings import (
     Faults,
     Limits,
 )
+
+#: exit status of a command given invalid options (as Click uses)
+USAGE_ERROR = 2
+
+#: Faults fields whose command-line option is named differently
+_FAULT_OPTIONS = {
+    "error_statuses": "--error-status",
+    "latency_ms": "--fault-latency-ms / --latency-ms",
+    "latency_jitter_ms": "--fault-latency-jitter-ms",
+}
+
 
 app = typer.Typer(help="A local ChartMogul API emulator for demos, tests and benchmarks.")
 
@@ -39,33 +51,52 @@ def serve_command(
         DEFAULT_MAX_CONNECTIONS, help="Requests in flight before 503 (0 = unlimited)."
     ),
     latency_ms: float = typer.Option(0, help="Latency added to every /v1 response."),
-    error_rate: float = typer.Option(0, help="Fraction of requests answered 500/502/503/504."),
+    error_rate: float = typer.Option(0, help="Fraction of requests answered with a 5xx."),
+    error_status: list[int] = typer.Option(
+        [500, 502, 503, 504],
+        "--error-status",
+        help="Status an --error-rate fault answers (repeat for several; picked at random).",
+    ),
     rate_limit_rate: float = typer.Option(0, help="Fraction of requests given an extra 429."),
     drop_rate: float = typer.Option(0, help="Fraction of connections reset unanswered."),
     lost_response_rate: float = typer.Option(
         0, help="Fraction of writes committed whose response is then lost."
     ),
+    fault_latency_ms: float = typer.Option(
+        0, help="Extra latency fault per request (on top of --latency-ms, with jitter)."
+    ),
+    fault_latency_jitter_ms: float = typer.Option(0, help="Random extra on the latency fault."),
     seed: int | None = typer.Option(None, help="Seed for reproducible faults."),
 ) -> None:
     """Serve the ChartMogul API at http://HOST:PORT/v1 (admin API under /_emulator)."""
     from mogulsync.emulator.server import serve
 
-    settings = EmulatorSettings(
-        api_keys=api_key,
-        read_only_keys=read_only_key,
-        db_path=str(db) if db else None,
-        limits=Limits(
-            rate_limit=rate_limit, max_connections=max_connections, latency_ms=latency_ms
-        ),
-        faults=Faults(
-            error_rate=error_rate,
-            rate_limit_rate=rate_limit_rate,
-            drop_rate=drop_rate,
-            lost_response_rate=lost_response_rate,
-            seed=seed,
-        ),
-    )
     console = Console()
+    try:
+        settings = EmulatorSettings(
+            api_keys=api_key,
+            read_only_keys=read_only_key,
+            db_path=str(db) if db else None,
+            limits=Limits(
+                rate_limit=rate_limit, max_connections=max_connections, latency_ms=latency_ms
+            ),
+            faults=Faults(
+                error_rate=error_rate,
+                error_statuses=error_status,
+                rate_limit_rate=rate_limit_rate,
+                drop_rate=drop_rate,
+                lost_response_rate=lost_response_rate,
+                latency_ms=fault_latency_ms,
+                latency_jitter_ms=fault_latency_jitter_ms,
+                seed=seed,
+            ),
+        )
+    except ValidationError as exc:
+        for problem in exc.errors():
+            field = str(problem["loc"][0]) if problem["loc"] else ""
+            option = _FAULT_OPTIONS.get(field, "--" + field.replace("_", "-"))
+            console.print(f"[red]Invalid {option}:[/red] {problem['msg']}")
+        raise typer.Exit(code=USAGE_ERROR) from None
     console.print(f"ChartMogul emulator on [bold]http://{host}:{port}/v1[/bold]")
     console.print(f"API key(s): {', '.join(api_key)}   (Basic auth, key as username)")
     console.print(f"Data: {db or 'in memory'}   Admin API: http://{host}:{port}/_emulator")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 
 DEFAULT_API_KEY = "emulator-api-key"
@@ -42,7 +44,9 @@ class Faults(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     error_rate: float = Field(0, ge=0, le=1)
-    error_statuses: list[int] = Field(default_factory=lambda: [500, 502, 503, 504])
+    error_statuses: list[Annotated[int, Field(ge=500, le=599)]] = Field(
+        default_factory=lambda: [500, 502, 503, 504], min_length=1
+    )
     rate_limit_rate: float = Field(0, ge=0, le=1, description="extra 429s")
     drop_rate: float = Field(0, ge=0, le=1, description="connection reset, nothing processed")
     lost_response_rate: float = Field(0, ge=0, le=1, description="write done, response lost")

@@ -53,12 +53,18 @@ CREATE TABLE IF NOT EXISTS objects (
 );
 CREATE INDEX IF NOT EXISTS ix_objects_kind_seq ON objects(kind, seq);
 CREATE INDEX IF NOT EXISTS ix_objects_ext ON objects(kind, external_id, data_source_uuid);
+CREATE INDEX IF NOT EXISTS ix_objects_ext_seq ON objects(kind, external_id, seq);
+CREATE INDEX IF NOT EXISTS ix_objects_source_seq ON objects(kind, data_source_uuid, seq);
 CREATE INDEX IF NOT EXISTS ix_objects_email ON objects(kind, email);
+CREATE INDEX IF NOT EXISTS ix_objects_email_seq ON objects(kind, email, seq);
 CREATE INDEX IF NOT EXISTS ix_objects_parent ON objects(kind, parent_uuid, seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 _INDEXED = ("data_source_uuid", "external_id", "email", "parent_uuid")
+
+#: A filter value: one value, or any of several (``IN``); None means "not filtered".
+Filter = str | frozenset[str] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +130,7 @@ class Store:
         self._touch(kind)
         return cur.rowcount > 0
 
-    def delete_where(self, kind: str, **filters: str | None) -> int:
+    def delete_where(self, kind: str, **filters: Filter) -> int:
         """Delete every object of a kind matching the indexed filters."""
         where, params = _where(kind, filters)
         cur = self._db.execute(f"DELETE FROM objects WHERE {where}", params)  # noqa: S608
@@ -153,9 +159,14 @@ class Store:
         limit: int | None = None,
         offset: int = 0,
         descending: bool = False,
-        **filters: str | None,
+        **filters: Filter,
     ) -> list[Row]:
-        """Objects of a kind matching exact indexed filters, in insertion order."""
+        """Objects of a kind matching exact indexed filters, in insertion order.
+
+        Every filter combination is served by an index that is also in ``seq`` order, so a
+        page costs the same at 20 rows or 200,000 (without the ``..._seq`` indexes SQLite
+        walked every row of the kind to avoid a sort).
+        """
         where, params = _where(kind, filters)
         if after_seq:
             where += " AND seq < ?" if descending else " AND seq > ?"
@@ -167,7 +178,7 @@ class Store:
             params.extend([-1 if limit is None else limit, offset])
         return [_row(found) for found in self._db.execute(sql, params)]
 
-    def find_one(self, kind: str, **filters: str | None) -> Row | None:
+    def find_one(self, kind: str, **filters: Filter) -> Row | None:
         """The first object matching the filters, or None."""
         where, params = _where(kind, filters)
         found = self._db.execute(
@@ -183,7 +194,7 @@ class Store:
         ):
             yield _row(found)
 
-    def count(self, kind: str, **filters: str | None) -> int:
+    def count(self, kind: str, **filters: Filter) -> int:
         """How many objects of a kind match the filters."""
         where, params = _where(kind, filters)
         (total,) = self._db.execute(
@@ -219,7 +230,7 @@ def _row(found: tuple[int, str, str]) -> Row:
     return Row(found[0], found[1], json.loads(found[2]))
 
 
-def _where(kind: str, filters: dict[str, str | None]) -> tuple[str, list[Any]]:
+def _where(kind: str, filters: dict[str, Filter]) -> tuple[str, list[Any]]:
     clauses = ["kind = ?"]
     params: list[Any] = [kind]
     for column, value in filters.items():
@@ -227,6 +238,11 @@ def _where(kind: str, filters: dict[str, str | None]) -> tuple[str, list[Any]]:
             raise ValueError(f"not an indexed column: {column}")
         if value is None:
             continue
-        clauses.append(f"{column} = ?")
-        params.append(value)
+        if isinstance(value, frozenset):
+            ordered = sorted(value)  # an empty set matches nothing: ``IN ()`` is false
+            clauses.append(f"{column} IN ({', '.join('?' * len(ordered))})")
+            params.extend(ordered)
+        else:
+            clauses.append(f"{column} = ?")
+            params.append(value)
     return " AND ".join(clauses), params

@@ -1,8 +1,9 @@
 """Row fetchers for :func:`~mogulsync.emulator._http.page_rows` with non-indexed filters.
 
 ``page_rows`` needs ``fetch(after_seq=, limit=, offset=)`` and ``count()``. Filters on
-indexed columns go to SQL; the rest (computed status, list membership) are applied while
-scanning, which is fine at emulator scale and keeps the cursor contract identical.
+indexed columns (one value or an ``IN`` set) go to SQL; the rest (a customer status
+computed by the MRR engine, membership in merged id lists) are applied while scanning the
+rows the indexed filters left, which keeps the cursor contract identical.
 """
 
 from __future__ import annotations
@@ -11,11 +12,32 @@ from collections.abc import Callable, Iterator
 from itertools import islice
 from typing import Any
 
-from mogulsync.emulator.store import Row, Store
+from mogulsync.emulator.routes.data_sources import CUSTOM_SYSTEM
+from mogulsync.emulator.store import Filter, Row, Store
 
 Keep = Callable[[Row], bool]
 _SCAN_CHUNK = 500
 Fetch = Callable[..., list[Row]]
+
+
+def sources_with_system(store: Store, system: str) -> frozenset[str]:
+    """UUIDs of the data sources whose billing system is ``system`` (case-insensitive)."""
+    wanted = system.lower()
+    return frozenset(
+        row.uuid
+        for row in store.iter_kind("data_source")
+        if str(row.body.get("system", CUSTOM_SYSTEM)).lower() == wanted
+    )
+
+
+def nothing() -> tuple[Fetch, Callable[[], int]]:
+    """A ``(fetch, count)`` pair for a filter that matches no row at all."""
+
+    def fetch(after_seq: int = 0, limit: int | None = None, offset: int = 0) -> list[Row]:
+        del after_seq, limit, offset
+        return []
+
+    return fetch, lambda: 0
 
 
 def fetcher(
@@ -24,7 +46,7 @@ def fetcher(
     keep: Keep | None = None,
     *,
     descending: bool = False,
-    **indexed: str | None,
+    **indexed: Filter,
 ) -> tuple[Fetch, Callable[[], int]]:
     """A ``(fetch, count)`` pair over ``kind`` rows matching ``indexed`` and ``keep``."""
     # typed loosely so mypy does not match these keys against find()'s own keywords

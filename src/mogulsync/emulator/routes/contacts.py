@@ -17,11 +17,11 @@ from starlette.routing import Route
 
 from mogulsync.emulator._http import json_body, new_uuid, ok, page_rows
 from mogulsync.emulator.routes._listing import fetcher
-from mogulsync.emulator.routes._lookup import require_contact, require_customer
+from mogulsync.emulator.routes._lookup import MERGED_META_KEY, require_contact, require_customer
 from mogulsync.emulator.routes._validation import FieldChecker, require_keys
 from mogulsync.emulator.routes.data_sources import require_data_source
 from mogulsync.emulator.state import Emulator, emulator_of
-from mogulsync.emulator.store import JSONDict, Row
+from mogulsync.emulator.store import Filter, JSONDict, Row
 
 TEXT_FIELDS = ("first_name", "last_name", "title", "phone", "linked_in", "twitter")
 MAX_NOTES_LENGTH = 10_000
@@ -177,28 +177,34 @@ async def list_all(request: Request) -> Response:
     """``GET /v1/contacts?customer_uuid=&data_source_uuid=&email=&customer_external_id=``."""
     emulator = emulator_of(request)
     query = request.query_params
-    keep = None
+    owners: Filter = query.get("customer_uuid")
     customer_external_id = query.get("customer_external_id")
     if customer_external_id is not None:
-        owners = {
-            row.uuid for row in emulator.store.find("customer", external_id=customer_external_id)
-        }
-
-        def keep(row: Row) -> bool:
-            return row.body["customer_uuid"] in owners
-
+        # Customers whose own external id matches, plus any merged into one that does.
+        matching = _customers_with_external_id(emulator, customer_external_id)
+        owners = matching & {owners} if isinstance(owners, str) else matching
     fetch, count = fetcher(
         emulator.store,
         "contact",
-        keep,
         descending=True,
-        parent_uuid=query.get("customer_uuid"),
+        parent_uuid=owners,
         data_source_uuid=query.get("data_source_uuid"),
         email=query.get("email"),
         external_id=query.get("external_id"),
     )
     render = partial(render_contact, emulator)
     return ok(page_rows(request, fetch, count, render, key="entries", allow_page=True))
+
+
+def _customers_with_external_id(emulator: Emulator, external_id: str) -> frozenset[str]:
+    owners = {row.uuid for row in emulator.store.find("customer", external_id=external_id)}
+    if emulator.store.get_meta(MERGED_META_KEY) is not None:
+        owners.update(
+            row.uuid
+            for row in emulator.store.iter_kind("customer")
+            if external_id in row.body.get("external_ids", ())
+        )
+    return frozenset(owners)
 
 
 async def list_for_customer(request: Request) -> Response:

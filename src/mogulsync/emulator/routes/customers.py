@@ -29,7 +29,7 @@ from mogulsync.emulator._http import (
 )
 from mogulsync.emulator.routes._countries import country_name, state_name
 from mogulsync.emulator.routes._custom_attributes import parse_typed, parse_untyped
-from mogulsync.emulator.routes._listing import fetcher
+from mogulsync.emulator.routes._listing import fetcher, sources_with_system
 from mogulsync.emulator.routes._lookup import (
     MERGED_META_KEY,
     customer_by_external_id,
@@ -39,7 +39,7 @@ from mogulsync.emulator.routes._validation import FieldChecker, require_keys
 from mogulsync.emulator.routes.contacts import apply_contact_update, contact_fields, insert_contact
 from mogulsync.emulator.routes.data_sources import CUSTOM_SYSTEM, require_data_source
 from mogulsync.emulator.state import Emulator, emulator_of
-from mogulsync.emulator.store import JSONDict, Row
+from mogulsync.emulator.store import Filter, JSONDict, Row
 
 DUPLICATE_EXTERNAL_ID = "The external ID for this customer already exists in our system."
 LEAD_STATUSES = ("New Lead", "Working Lead", "Qualified Lead", "Unqualified Lead")
@@ -302,36 +302,37 @@ async def list_all(request: Request) -> Response:
     status = query.get("status")
     system = query.get("system")
 
+    merged = emulator.store.get_meta(MERGED_META_KEY) is not None
+    # A customer's primary data source and external id are indexed columns. Until a merge
+    # gives some customer several, SQLite does all the filtering; after one, membership in
+    # the merged lists is checked while scanning. ``system`` belongs to the primary data
+    # source, so it is always an indexed ``IN`` over the data sources of that system.
+    sources: Filter = None if merged else data_source_uuid
+    if system is not None:
+        with_system = sources_with_system(emulator.store, system)
+        sources = with_system & {sources} if isinstance(sources, str) else with_system
+    indexed: dict[str, Any] = {  # Any: mypy would match these keys against fetcher's own
+        "data_source_uuid": sources,
+        "external_id": None if merged else external_id,
+    }
+
     def keep(row: Row) -> bool:
         body = row.body
-        if data_source_uuid is not None and data_source_uuid not in body["data_source_uuids"]:
+        if merged and data_source_uuid not in (None, *body["data_source_uuids"]):
             return False
-        if external_id is not None and external_id not in body["external_ids"]:
+        if merged and external_id not in (None, *body["external_ids"]):
             return False
-        if status is not None and normalise_status(customer_status(emulator, row)) != (
-            normalise_status(status)
-        ):
-            return False
-        return system is None or _system_of(emulator, row).lower() == system.lower()
+        wanted = normalise_status(status) if status is not None else None
+        return wanted is None or normalise_status(customer_status(emulator, row)) == wanted
 
-    filtered = any(value is not None for value in (data_source_uuid, external_id, status, system))
-    indexed: dict[str, Any] = {}  # Any: mypy would match these keys against fetcher's own
-    if status is None and system is None and emulator.store.get_meta(MERGED_META_KEY) is None:
-        # No merge ever happened, so each customer has exactly one data source and external
-        # id, both in indexed columns: let SQLite filter instead of scanning every row.
-        indexed = {"data_source_uuid": data_source_uuid, "external_id": external_id}
-        filtered = False
-    fetch, count = fetcher(emulator.store, "customer", keep if filtered else None, **indexed)
+    # The status comes from the MRR engine, so that filter is applied while scanning.
+    scan = status is not None or (merged and (data_source_uuid or external_id) is not None)
+    fetch, count = fetcher(emulator.store, "customer", keep if scan else None, **indexed)
     render = partial(render_customer, emulator)
     body = page_rows(
         request, fetch, count, render, key="entries", legacy=legacy_customers, allow_page=True
     )
     return ok(body)
-
-
-def _system_of(emulator: Emulator, row: Row) -> str:
-    data_source = emulator.store.get("data_source", row.body["data_source_uuid"])
-    return str(data_source.body.get("system", CUSTOM_SYSTEM)) if data_source else CUSTOM_SYSTEM
 
 
 async def search(request: Request) -> Response:

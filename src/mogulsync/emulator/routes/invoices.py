@@ -57,7 +57,7 @@ from mogulsync.emulator.routes._billing_validation import (
     check_invoice,
     check_line_item,
 )
-from mogulsync.emulator.routes._listing import fetcher
+from mogulsync.emulator.routes._listing import fetcher, nothing
 from mogulsync.emulator.routes.data_sources import require_data_source
 from mogulsync.emulator.state import emulator_of
 from mogulsync.emulator.store import JSONDict, Row
@@ -68,11 +68,6 @@ LINE_ITEM = "Line item"
 
 def _render(row: Row) -> JSONDict:
     return row.body
-
-
-def _never(row: Row) -> bool:
-    del row
-    return False
 
 
 async def import_invoices(request: Request) -> Response:
@@ -111,14 +106,16 @@ async def list_all(request: Request) -> Response:
             "validation_type",
         )
     # Invalid invoices are never stored, so asking for them lists nothing.
-    keep = _never if validation_type == "invalid" else None
-    fetch, count = fetcher(
-        store,
-        INVOICE_KIND,
-        keep,
-        parent_uuid=query.get("customer_uuid"),
-        data_source_uuid=query.get("data_source_uuid"),
-        external_id=query.get("external_id"),
+    fetch, count = (
+        nothing()
+        if validation_type == "invalid"
+        else fetcher(
+            store,
+            INVOICE_KIND,
+            parent_uuid=query.get("customer_uuid"),
+            data_source_uuid=query.get("data_source_uuid"),
+            external_id=query.get("external_id"),
+        )
     )
     body = page_rows(
         request,

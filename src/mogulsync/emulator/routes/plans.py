@@ -25,12 +25,12 @@ from mogulsync.emulator._http import (
     page_items,
     page_rows,
 )
-from mogulsync.emulator.routes._listing import fetcher
+from mogulsync.emulator.routes._listing import fetcher, sources_with_system
 from mogulsync.emulator.routes._lookup import require_plan, require_row
 from mogulsync.emulator.routes._validation import FieldChecker, require_keys
-from mogulsync.emulator.routes.data_sources import CUSTOM_SYSTEM, require_data_source
+from mogulsync.emulator.routes.data_sources import require_data_source
 from mogulsync.emulator.state import Emulator, emulator_of
-from mogulsync.emulator.store import JSONDict, Row
+from mogulsync.emulator.store import Filter, JSONDict, Row
 
 DUPLICATE_EXTERNAL_ID = "A plan with this identifier already exists in our system."
 INTERVAL_UNITS = ("day", "month", "year")
@@ -100,21 +100,14 @@ async def list_plans(request: Request) -> Response:
     emulator = emulator_of(request)
     query = request.query_params
     system = query.get("system")
-    keep = None
+    sources: Filter = query.get("data_source_uuid")
     if system is not None:
-        systems = {
-            row.uuid: str(row.body.get("system", CUSTOM_SYSTEM)).lower()
-            for row in emulator.store.iter_kind("data_source")
-        }
-
-        def keep(row: Row) -> bool:
-            return systems.get(row.body["data_source_uuid"]) == system.lower()
-
+        with_system = sources_with_system(emulator.store, system)
+        sources = with_system & {sources} if isinstance(sources, str) else with_system
     fetch, count = fetcher(
         emulator.store,
         "plan",
-        keep,
-        data_source_uuid=query.get("data_source_uuid"),
+        data_source_uuid=sources,
         external_id=query.get("external_id"),
     )
     body = page_rows(
