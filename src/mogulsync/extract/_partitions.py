@@ -28,23 +28,26 @@ async def drain(
     emit: Emit,
     mode: RecordMode,
     transform: Transform | None = None,
-) -> list[Record]:
-    """Read every page of ``pager``, emitting each page; returns what was emitted."""
-    emitted: list[Record] = []
+) -> int:
+    """Read every page of ``pager``, emitting each page; returns how many records went out.
+
+    Pages are handed on and forgotten: nothing is kept here, so memory does not grow with
+    the size of the list (a caller that needs a field of every record uses ``transform``).
+    """
+    emitted = 0
     async for page in pager.pages():
         records = [to_record(item, mode) for item in page.items]
         if transform is not None:
             records = [out for out in map(transform, records) if out is not None]
         if records:
             emit(records)
-            emitted.extend(records)
+            emitted += len(records)
     return emitted
 
 
-async def gather_all(parts: Iterable[Awaitable[list[Record]]]) -> list[Record]:
-    """Run every part concurrently; all of them, or the first failure."""
-    results = await asyncio.gather(*parts)
-    return [record for result in results for record in result]
+async def gather_all(parts: Iterable[Awaitable[int]]) -> int:
+    """Run every part concurrently; the records they emitted, or the first failure."""
+    return sum(await asyncio.gather(*parts))
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
 
 It accepts the config of Airbyte's source-chartmogul and offers the same streams
 (``customers``, ``activities``, ``customer_{daily,weekly,monthly,quarterly}_count``, with
-the same records) plus every other stream of ``mogulsync extract``. ``activities`` and
+the same records; ``customer_count`` per the config's ``interval`` as in its 0.x versions)
+plus every other stream of ``mogulsync extract``. ``activities`` and
 ``subscription_events`` also support incremental syncs. ``read`` fetches all configured
 streams at once through one rate-limited client and prints records as pages arrive.
 """
@@ -26,15 +27,15 @@ from mogulsync.extract.records import Record
 from mogulsync.extract.schemas import SCHEMAS
 from mogulsync.extract.streams import AIRBYTE_COUNT_STREAMS, STREAMS, Stream
 
-#: Airbyte's streams first (same names), then ours; the native customer_count is left out
-#: because Airbyte's four per-interval streams cover it.
+#: Airbyte's streams first (same names as source-chartmogul 1.x), then ours. Among ours,
+#: ``customer_count`` follows the config's ``interval`` as the 0.x connector's stream of
+#: that name did, so catalogs from either generation keep working.
 AIRBYTE_STREAMS: dict[str, Stream] = {
     "customers": STREAMS["customers"],
     "activities": STREAMS["activities"],
     **AIRBYTE_COUNT_STREAMS,
     **{name: s for name, s in STREAMS.items() if name not in {"customers", "activities"}},
 }
-AIRBYTE_STREAMS.pop("customer_count")
 #: Airbyte's connector keys customers by the integer ``id``; keep that for drop-in use.
 _PRIMARY_KEYS = {"customers": ("id",)}
 _FLUSH_EVERY = 1000
@@ -132,7 +133,7 @@ class AirbyteSource:
         incremental = {name for name, mode in chosen.items() if mode == "incremental"}
         streams = [AIRBYTE_STREAMS[name] for name in chosen]
         usable = {n: s for n, s in states.items() if n in incremental}
-        results = asyncio.run(self._read(config, streams, usable))
+        results = asyncio.run(self._read(config, streams, usable, incremental))
         self._out.flush()
         return 0 if all(result.ok for result in results) else 1
 
@@ -141,6 +142,7 @@ class AirbyteSource:
         config: protocol.SourceConfig,
         streams: Sequence[Stream],
         states: dict[str, StreamState],
+        incremental: set[str],
     ) -> list[StreamResult]:
         started = time.perf_counter()
         self._send(protocol.log(f"Reading {len(streams)} stream(s) from {config.base_url}"))
@@ -155,6 +157,10 @@ class AirbyteSource:
             emitted_at = protocol.now_ms()
             for data in records:
                 self._send(protocol.record(name, data, emitted_at))
+
+        def checkpoint(name: str, state: StreamState) -> None:
+            if name in incremental:
+                self._send(protocol.state(name, state.as_dict()))
 
         def done(result: StreamResult) -> None:
             if not result.ok and result.error is not None:
@@ -178,6 +184,7 @@ class AirbyteSource:
                 record_mode="json",
                 activity_windows=config.activity_windows,
                 states=states,
+                checkpoint=checkpoint,
             )
             results = await fetch_streams(ctx, streams, sink, done)
         self._send(protocol.log(f"Finished in {time.perf_counter() - started:.1f} s"))

@@ -89,7 +89,7 @@ def connection_specification() -> dict[str, Any]:
             },
             "interval": {
                 "type": "string",
-                "title": "Interval of the metrics stream",
+                "title": "Interval of the customer_count and metrics streams",
                 "enum": ["day", "week", "month", "quarter"],
                 "default": "month",
                 "order": 3,

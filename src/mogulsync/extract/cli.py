@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from mogulsync.extract.airbyte import AirbyteSource
 from mogulsync.extract.streams import STREAMS
 
 if TYPE_CHECKING:
+    from mogulsync.extract.context import Interval
     from mogulsync.extract.runner import ExtractMode, ExtractOptions, ExtractReport
 
 app = typer.Typer(help="Extract ChartMogul into a warehouse (DuckDB, PostgreSQL, ... via dlt).")
@@ -27,6 +29,8 @@ airbyte_app = typer.Typer(
     help="The Airbyte source protocol, compatible with Airbyte's source-chartmogul config."
 )
 _err = Console(stderr=True)
+_DLT_LOG_LEVEL = "RUNTIME__LOG_LEVEL"
+_INTERVALS: dict[str, Interval] = {name: name for name in ("day", "week", "month", "quarter")}
 _MODES: dict[str, ExtractMode] = {
     "overwrite": "overwrite",
     "append": "append",
@@ -56,6 +60,12 @@ def run_command(
     start_date: str | None = typer.Option(
         None, "--start-date", help="YYYY-MM-DD: first day of activities and metrics."
     ),
+    interval: str | None = typer.Option(
+        None,
+        "--interval",
+        help="day, week, month or quarter: rows of customer_count and metrics "
+        "(default from extract.interval).",
+    ),
     dataset: str | None = typer.Option(None, "--dataset", help="Schema / dataset to load into."),
     as_json: bool = typer.Option(
         False, "--json", help="Print per-stream record counts and durations as JSON."
@@ -63,7 +73,9 @@ def run_command(
 ) -> None:
     """Fetch every (or the chosen) stream concurrently and load it into the destination."""
     try:
-        settings, options = _options(config, streams, destination, mode, start_date, dataset)
+        settings, options = _options(
+            config, streams, destination, mode, start_date, dataset, interval
+        )
         report = _run_with_progress(settings, options, show=not as_json)
     except MogulsyncError as exc:
         raise _fail(exc) from None
@@ -80,6 +92,7 @@ def _options(
     mode: str | None,
     start_date: str | None,
     dataset: str | None,
+    interval: str | None = None,
 ) -> tuple[ClientSettings, ExtractOptions]:
     from mogulsync.extract.runner import ExtractOptions
 
@@ -92,6 +105,11 @@ def _options(
         start = dt.date.fromisoformat(start_date) if start_date else extract.start_date
     except ValueError:
         raise ConfigError(f"--start-date must be YYYY-MM-DD, not {start_date!r}") from None
+    chosen_interval = interval or extract.interval
+    if chosen_interval not in _INTERVALS:
+        raise ConfigError(
+            f"--interval must be day, week, month or quarter, not {chosen_interval!r}"
+        )
     names = [n.strip() for n in streams.split(",") if n.strip()] if streams else extract.streams
     cm = app_config.chartmogul
     settings = ClientSettings(
@@ -106,7 +124,7 @@ def _options(
         mode=_MODES[chosen_mode],
         streams=tuple(names) if names else None,
         start_date=start,
-        interval=extract.interval,
+        interval=_INTERVALS[chosen_interval],
         state_dir=Path(app_config.state_dir),
         activity_windows=extract.activity_windows,
     )
@@ -118,6 +136,9 @@ def _run_with_progress(
 ) -> ExtractReport:
     from mogulsync.extract.runner import run_extract
 
+    # dlt's warnings (e.g. columns that were null in every row) address pipeline authors,
+    # not users of this command; errors still surface. An explicit setting wins.
+    os.environ.setdefault(_DLT_LOG_LEVEL, "ERROR")
     if not show:
         return run_extract(settings, options)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
@@ -155,6 +176,13 @@ def _read_json(path: Path | None, what: str) -> Any:
         raise ConfigError(f"cannot read the {what} file {path}: {exc}") from None
 
 
+def _protocol_fail(exc: ConfigError) -> typer.Exit:
+    """A config_error TRACE on stdout (what the Airbyte platform reads), then exit 1."""
+    trace = protocol.error_trace(exc.user_message, exc.user_message, config_error=True, stream=None)
+    typer.echo(protocol.encode(trace))
+    return typer.Exit(1)
+
+
 _CONFIG_HELP = "JSON config: api_key, start_date (YYYY-MM-DDTHH:MM:SSZ), optional base_url."
 
 
@@ -182,7 +210,7 @@ def discover_command(config: Path = typer.Option(..., "--config", help=_CONFIG_H
     try:
         raw = _read_json(config, "config")
     except ConfigError as exc:
-        raise _fail(exc) from None
+        raise _protocol_fail(exc) from None
     raise typer.Exit(AirbyteSource(sys.stdout).discover(raw))
 
 
@@ -198,5 +226,5 @@ def read_command(
         raw_catalog = _read_json(catalog, "catalog")
         raw_state = _read_json(state, "state")
     except ConfigError as exc:
-        raise _fail(exc) from None
+        raise _protocol_fail(exc) from None
     raise typer.Exit(AirbyteSource(sys.stdout).read(raw_config, raw_catalog, raw_state))

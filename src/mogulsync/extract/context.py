@@ -63,6 +63,8 @@ class FetchContext:
     states: Mapping[str, StreamState] = field(default_factory=dict)
     #: streams of this run; a stream that others depend on publishes what it read
     selected: frozenset[str] = frozenset()
+    #: told of a state that is safe to resume from before a stream ends (Airbyte's STATE)
+    checkpoint: Callable[[str, StreamState], None] | None = None
     _data_sources: asyncio.Task[list[DataSource]] | None = None
     _earliest: asyncio.Task[dt.datetime | None] | None = None
     _customers: asyncio.Future[list[str]] | None = None

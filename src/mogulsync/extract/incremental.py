@@ -26,6 +26,30 @@ def as_datetime(value: object) -> dt.datetime | None:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
+class Newest:
+    """The newest cursor value seen and the ids read at it."""
+
+    def __init__(self, state: StreamState | None = None) -> None:
+        self.moment: dt.datetime | None = as_datetime(state.cursor) if state else None
+        self.ids: set[str] = set(state.seen) if state else set()
+
+    def track(self, moment: dt.datetime | None, ident: str) -> None:
+        """Note one record's cursor value and id."""
+        if moment is None:
+            return
+        if self.moment is None or moment > self.moment:
+            self.moment = moment
+            self.ids = {ident}
+        elif moment == self.moment:
+            self.ids.add(ident)
+
+    def state(self) -> StreamState | None:
+        """The state to continue after every record tracked (None: nothing tracked)."""
+        if self.moment is None:
+            return None
+        return StreamState(self.moment.isoformat(), tuple(sorted(self.ids)))
+
+
 class CursorFilter:
     """Drops records already read and tracks the state to store after this run."""
 
@@ -35,8 +59,7 @@ class CursorFilter:
         self._start = as_datetime(state.cursor) if state else None
         self._seen = set(state.seen) if state else set()
         self._emitted: set[str] = set()
-        self._max: dt.datetime | None = self._start
-        self._at_max: set[str] = set(self._seen)
+        self._newest = Newest(state)
 
     @property
     def start(self) -> dt.datetime | None:
@@ -52,7 +75,7 @@ class CursorFilter:
         if self._already_read(moment, ident):
             return None
         self._emitted.add(ident)
-        self._track(moment, ident)
+        self._newest.track(moment, ident)
         return record
 
     def _already_read(self, moment: dt.datetime | None, ident: str) -> bool:
@@ -60,17 +83,6 @@ class CursorFilter:
             return False
         return moment < self._start or (moment == self._start and ident in self._seen)
 
-    def _track(self, moment: dt.datetime | None, ident: str) -> None:
-        if moment is None:
-            return
-        if self._max is None or moment > self._max:
-            self._max = moment
-            self._at_max = {ident}
-        elif moment == self._max:
-            self._at_max.add(ident)
-
     def next_state(self) -> StreamState | None:
         """The state after every kept record (the old one when nothing new came)."""
-        if self._max is None:
-            return None
-        return StreamState(self._max.isoformat(), tuple(sorted(self._at_max)))
+        return self._newest.state()

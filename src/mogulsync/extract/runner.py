@@ -1,48 +1,61 @@
-"""``extract run``: fetch the chosen streams concurrently, then load them with dlt.
+"""``extract run``: fetch the chosen streams concurrently and stream them into dlt.
 
 Steps of one run:
 
 1. finish a load an earlier, interrupted run left behind (dlt keeps extracted packages on
    disk until they are loaded) and read the incremental states, restoring them from the
    destination when the local working directory is new;
-2. fetch every stream at once over one client (one limiter for the whole run);
-3. hand the records to dlt, whose package carries the new incremental states; dlt writes
-   those states to the destination in the same load as the data. A crash before the load
-   completes therefore never moves a cursor past data the destination does not have.
+2. fetch every stream at once over one client (one limiter for the whole run) on a
+   background thread, while dlt writes each page to its load package as it arrives
+   (``_pump.py``): memory holds a bounded number of pages, not the whole account;
+3. once every stream ended, put the new incremental states into the same package; dlt
+   writes them to the destination in the same load as the data. A stream that failed
+   aborts the package, and a crash before the load completes never moves a cursor past
+   data the destination does not have.
+
+dlt is imported inside the functions that need it: importing this module (and the
+package's public surface) stays cheap for the Airbyte entry point.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
+import os
 import time
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import urlsplit
 
-import dlt
 import httpx
-from dlt.common.pipeline import LoadInfo
-from dlt.extract.resource import DltResource
 
 from mogulsync._redact import Redactor
 from mogulsync.chartmogul import ChartMogulClient, ClientSettings
 from mogulsync.errors import ConfigError, FatalError, MogulsyncError
+from mogulsync.extract._pump import FetchCancelledError, PagePump
 from mogulsync.extract.context import DEFAULT_ACTIVITY_WINDOWS, FetchContext, Interval, StreamState
-from mogulsync.extract.destinations import resolve_destination
-from mogulsync.extract.fetch import StreamResult, fetch_streams
-from mogulsync.extract.records import Record
+from mogulsync.extract.fetch import Sink, StreamResult, fetch_streams
 from mogulsync.extract.streams import STREAMS, Stream
+
+if TYPE_CHECKING:
+    import dlt
+    from dlt.extract.items import DataItemWithMeta
+
+    from mogulsync.extract.destinations import FileFormat, ResolvedDestination
 
 ExtractMode = Literal["overwrite", "append", "incremental"]
 Stage = Literal["fetched", "extracted", "loaded"]
 SOURCE_NAME = "chartmogul"
 _STATE_KEY = "state"
 _DIGEST_CHARS = 10
+#: the single dlt resource every stream's pages go through (each to its own table)
+_RESOURCE_NAME = "streams"
+#: DuckDB cannot load an empty JSON-lines file, so an emptied table is replaced with INSERTs
+_DUCKDB_EMPTY_FORMAT: Final = "insert_values"
+
+_DLT_TELEMETRY_ENV: Final = "RUNTIME__DLTHUB_TELEMETRY"
 
 
 class ExtractError(FatalError):
@@ -124,7 +137,18 @@ def run_extract(
     on_records: Callable[[str, int], None] | None = None,
     on_stage: Callable[[Stage], None] | None = None,
 ) -> ExtractReport:
-    """Extract ``options.streams`` from ChartMogul into ``options.destination``."""
+    """Extract ``options.streams`` from ChartMogul into ``options.destination``.
+
+    ``on_records`` hears of every page as dlt takes it (stream name, record count);
+    ``on_stage`` of the end of fetching, of dlt's extract step, and of the load.
+    """
+    # dlt sends anonymous usage telemetry by default; revenue tooling should not phone home
+    # unless its user opts in (set RUNTIME__DLTHUB_TELEMETRY=true to allow it).
+    os.environ.setdefault(_DLT_TELEMETRY_ENV, "false")
+    import dlt
+
+    from mogulsync.extract.destinations import resolve_destination
+
     started = time.perf_counter()
     streams = select_streams(options.streams)
     target = resolve_destination(options.destination)
@@ -138,30 +162,38 @@ def run_extract(
         states = _recover(pipeline) if options.mode == "incremental" else {}
     except Exception as exc:
         raise _load_error("finishing the previous run", exc, options.destination) from exc
-    buffers: dict[str, list[Record]] = defaultdict(list)
+    pump = PagePump(lambda sink: _fetch(settings, options, streams, states, sink, transport))
+    fetched_at: list[float] = []
 
-    def sink(name: str, records: Sequence[Record]) -> None:
-        buffers[name].extend(records)
-        if on_records is not None:
-            on_records(name, len(records))
+    def fetched() -> None:
+        fetched_at.append(time.perf_counter())
+        _stage(on_stage, "fetched")
 
-    results = asyncio.run(_fetch(settings, options, streams, states, sink, transport))
-    fetch_s = time.perf_counter() - started
-    failed = [result for result in results if not result.ok]
-    if failed:
-        raise _stream_error(failed)
-    _stage(on_stage, "fetched")
-    source = _source(streams, buffers, results, options.mode)
-    load_started = time.perf_counter()
+    source = _source(streams, pump, options.mode, target, on_records, fetched)
     try:
         pipeline.extract(source, loader_file_format=target.loader_file_format)
-        _stage(on_stage, "extracted")
+    except Exception as exc:
+        if isinstance(pump.error, MogulsyncError):
+            raise pump.error from None
+        # streams stopped because dlt stopped reading are not why the run failed
+        failed = [
+            result
+            for result in pump.results
+            if not result.ok and not isinstance(result.error, FetchCancelledError)
+        ]
+        if failed:
+            raise _stream_error(failed) from None
+        raise _load_error("extracting", exc, options.destination) from exc
+    fetch_s = (fetched_at[0] if fetched_at else time.perf_counter()) - started
+    _stage(on_stage, "extracted")
+    load_started = time.perf_counter()
+    try:
         pipeline.normalize()
-        info: LoadInfo = pipeline.load()
+        info = pipeline.load()
     except Exception as exc:
         raise _load_error("loading", exc, options.destination) from exc
     _stage(on_stage, "loaded")
-    reports = tuple(StreamReport(r.name, r.records, r.duration_s) for r in results)
+    reports = tuple(StreamReport(r.name, r.records, r.duration_s) for r in pump.results)
     now = time.perf_counter()
     return ExtractReport(
         destination=target.display,
@@ -180,7 +212,7 @@ async def _fetch(
     options: ExtractOptions,
     streams: Sequence[Stream],
     states: Mapping[str, StreamState],
-    sink: Callable[[str, Sequence[Record]], None],
+    sink: Sink,
     transport: httpx.AsyncBaseTransport | None,
 ) -> list[StreamResult]:
     start = (
@@ -220,31 +252,81 @@ def _recover(pipeline: dlt.Pipeline) -> dict[str, StreamState]:
 
 def _source(
     streams: Sequence[Stream],
-    buffers: Mapping[str, list[Record]],
-    results: Sequence[StreamResult],
+    pump: PagePump,
     mode: ExtractMode,
+    target: ResolvedDestination,
+    on_records: Callable[[str, int], None] | None,
+    fetched: Callable[[], None],
 ) -> Any:
-    new_states = {result.name: result.state for result in results}
+    """One dlt resource that routes every page to its stream's table as it arrives.
+
+    Each stream's table is a variant of the resource's hints; the variants need the load
+    file format too (dlt applies ``extract``'s format only to the resource's own hints).
+    """
+    import dlt
 
     @dlt.source(name=SOURCE_NAME)
-    def chartmogul() -> Iterator[DltResource]:
+    def chartmogul() -> Any:
+        resource = dlt.resource(
+            _pages(streams, pump, mode, _empty_format(target), on_records, fetched),
+            name=_RESOURCE_NAME,
+        )
         for stream in streams:
-            yield dlt.resource(
-                _rows(buffers.get(stream.name, []), new_states.get(stream.name)),
-                name=stream.name,
+            resource.apply_hints(
+                table_name=stream.name,
                 primary_key=list(stream.primary_key),
                 write_disposition=_disposition(stream, mode),
+                file_format=target.loader_file_format,
+                create_table_variant=True,
             )
+        return resource
 
     return chartmogul()
 
 
-def _rows(records: list[Record], state: StreamState | None) -> Iterator[list[Record]]:
-    if records:
-        yield records
-    if state is not None:
-        # Saved into this load package; dlt commits it with the data it belongs to.
-        dlt.current.resource_state()[_STATE_KEY] = state.as_dict()
+def _pages(
+    streams: Sequence[Stream],
+    pump: PagePump,
+    mode: ExtractMode,
+    empty_format: FileFormat | None,
+    on_records: Callable[[str, int], None] | None,
+    fetched: Callable[[], None],
+) -> Iterator[DataItemWithMeta]:
+    import dlt
+
+    for name, records in pump.pages():
+        if on_records is not None:
+            on_records(name, len(records))
+        yield dlt.mark.with_table_name(list(records), name)
+    if pump.error is not None:
+        raise pump.error
+    if any(not result.ok for result in pump.results):
+        # Aborts dlt's extract step: nothing of this run reaches the destination.
+        raise ExtractError("a stream failed")
+    fetched()
+    replaced = {stream.name for stream in streams if _disposition(stream, mode) == "replace"}
+    # tables the destination holds rows of (a table that never had any has no columns yet)
+    loaded = {
+        table["name"] for table in dlt.current.source_schema().data_tables(seen_data_only=True)
+    }
+    resources = dlt.current.source_state().setdefault("resources", {})
+    for result in pump.results:
+        if result.records == 0 and result.name in replaced and result.name in loaded:
+            # A marked empty list still replaces the table: a list that became empty
+            # empties it (a plain empty list would leave the old rows in place).
+            empty = dlt.mark.make_hints(table_name=result.name, file_format=empty_format)
+            yield dlt.mark.with_hints(
+                dlt.mark.materialize_table_schema(), empty, create_table_variant=True
+            )
+        if result.state is not None:
+            # Saved into this load package; dlt commits it with the data it belongs to
+            # (where dlt keeps a resource's own state, so older pipelines read it as well).
+            resources.setdefault(result.name, {})[_STATE_KEY] = result.state.as_dict()
+
+
+def _empty_format(target: ResolvedDestination) -> FileFormat | None:
+    """The file format that loads an empty replacement of a table into ``target``."""
+    return _DUCKDB_EMPTY_FORMAT if target.kind == "duckdb" else target.loader_file_format
 
 
 def _disposition(stream: Stream, mode: ExtractMode) -> Literal["replace", "append", "merge"]:

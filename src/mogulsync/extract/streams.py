@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from mogulsync.chartmogul import Pager
-from mogulsync.extract._partitions import Transform, date_windows, drain, gather_all
+from mogulsync.extract._partitions import Transform, Window, date_windows, drain, gather_all
 from mogulsync.extract.context import Emit, FetchContext, Interval, StreamState
-from mogulsync.extract.incremental import CursorFilter
+from mogulsync.extract.incremental import CursorFilter, Newest, as_datetime
 from mogulsync.extract.records import Record, to_record, to_records
 
 Fetch = Callable[[FetchContext, Emit], Awaitable[StreamState | None]]
@@ -106,25 +106,40 @@ ListBySource = Callable[[str | None], Pager[Any]]
 
 async def _per_source(
     ctx: FetchContext, emit: Emit, list_by: ListBySource, keep: Transform
-) -> list[Record]:
+) -> None:
     """Read a list once per data source, concurrently (once, unfiltered, for one source).
 
     ``keep`` drops duplicates: a merged customer can belong to several data sources.
     """
     sources = await ctx.data_source_uuids()
     parts: list[str | None] = list(sources) if len(sources) > 1 else [None]
-    return await gather_all(drain(list_by(ds), emit, ctx.record_mode, keep) for ds in parts)
+    await gather_all(drain(list_by(ds), emit, ctx.record_mode, keep) for ds in parts)
+
+
+def _unique_customers(uuids: list[str]) -> Transform:
+    """Drops customers already read (merged ones), noting the uuid of every one kept."""
+    unique = _unique("uuid")
+
+    def keep(record: Record) -> Record | None:
+        kept = unique(record)
+        if kept is not None:
+            uuids.append(str(kept["uuid"]))
+        return kept
+
+    return keep
 
 
 async def _customers(ctx: FetchContext, emit: Emit) -> None:
+    uuids: list[str] = []
+    customers = ctx.client.customers
     try:
-        records = await _per_source(
-            ctx, emit, lambda ds: ctx.client.customers.list(data_source_uuid=ds), _unique("uuid")
+        await _per_source(
+            ctx, emit, lambda ds: customers.list(data_source_uuid=ds), _unique_customers(uuids)
         )
     except BaseException as exc:
         ctx.publish_customers(exc)
         raise
-    ctx.publish_customers([str(record["uuid"]) for record in records])
+    ctx.publish_customers(uuids)
 
 
 async def _plans(ctx: FetchContext, emit: Emit) -> None:
@@ -161,24 +176,60 @@ async def _activities(ctx: FetchContext, emit: Emit) -> StreamState | None:
     if not candidates:
         return None  # no start date and no activity at all
     windows = date_windows(max(candidates), ctx.end_date, ctx.activity_windows)
+    progress = _WindowProgress(ctx, len(windows))
     activities = ctx.client.activities
-    await gather_all(
-        drain(
-            activities.list(start_date=window.start, end_date=window.end, order="date"),
-            emit,
-            ctx.record_mode,
-            cursor.keep,
-        )
-        for window in windows
-    )
+
+    async def read(index: int, window: Window) -> int:
+        def keep(record: Record) -> Record | None:
+            kept = cursor.keep(record)
+            if kept is not None:
+                progress.newest[index].track(as_datetime(kept.get("date")), str(kept.get("uuid")))
+            return kept
+
+        pager = activities.list(start_date=window.start, end_date=window.end, order="date")
+        count = await drain(pager, emit, ctx.record_mode, keep)
+        progress.finished(index)
+        return count
+
+    await gather_all(read(index, window) for index, window in enumerate(windows))
     return cursor.next_state()
 
 
+class _WindowProgress:
+    """Checkpoints of activities: once every window up to one has ended, its newest record.
+
+    Windows run at once and end in any order; a state is safe to resume from when every
+    window before it has been emitted in full, so checkpoints follow the finished prefix.
+    Records of later windows emitted earlier are read again after a resume (at least once).
+    """
+
+    def __init__(self, ctx: FetchContext, windows: int) -> None:
+        self._ctx = ctx
+        self.newest = [Newest() for _ in range(windows)]
+        self._done = [False] * windows
+        self._prefix = 0
+        self._last: StreamState | None = None
+
+    def finished(self, index: int) -> None:
+        self._done[index] = True
+        while self._prefix < len(self._done) and self._done[self._prefix]:
+            self._prefix += 1
+        if self._ctx.checkpoint is None or self._prefix == len(self._done):
+            return  # the stream's final state follows when it ends
+        states = [n.state() for n in self.newest[: self._prefix]]
+        latest = next((state for state in reversed(states) if state is not None), None)
+        if latest is not None and latest != self._last:
+            self._last = latest
+            self._ctx.checkpoint("activities", latest)
+
+
 async def _list_customer_uuids(ctx: FetchContext) -> list[str]:
-    records = await _per_source(
-        ctx, _ignore, lambda ds: ctx.client.customers.list(data_source_uuid=ds), _unique("uuid")
+    uuids: list[str] = []
+    customers = ctx.client.customers
+    await _per_source(
+        ctx, _ignore, lambda ds: customers.list(data_source_uuid=ds), _unique_customers(uuids)
     )
-    return [str(record["uuid"]) for record in records]
+    return uuids
 
 
 def _ignore(records: Sequence[Record]) -> None:
@@ -189,7 +240,7 @@ async def _subscriptions(ctx: FetchContext, emit: Emit) -> None:
     uuids = await ctx.customer_uuids(lambda: _list_customer_uuids(ctx))
     gate = asyncio.Semaphore(PER_CUSTOMER_CONCURRENCY)
 
-    async def one(customer_uuid: str) -> list[Record]:
+    async def one(customer_uuid: str) -> int:
         def owned(record: Record) -> Record:
             return {**record, "customer_uuid": customer_uuid}
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 from tests.integration.extract._seed import TEST_RATE_LIMIT, client_settings, import_customers
 from typer.testing import CliRunner
@@ -59,6 +60,22 @@ def test_extract_run_json_prints_counts(
     assert report["streams"]["activities"]["records"] == CUSTOMERS
     assert report["streams"]["activities"]["duration_s"] >= 0
     assert report["mode"] == "incremental"
+
+
+def test_interval_option_overrides_the_config(
+    project: Path, emulator_server: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--interval picks the rows of customer_count; an unknown interval is a clear error."""
+    monkeypatch.setenv("CM_KEY", emulator_server.api_key)
+    args = ["extract", "run", "-c", str(project), "--streams", "customer_count", "--json"]
+    result = CliRunner().invoke(app, [*args, "--interval", "week"])
+    assert result.exit_code == 0, result.output
+    with duckdb.connect(str(project.parent / "cm.duckdb"), read_only=True) as con:
+        intervals = con.execute("SELECT DISTINCT interval FROM chartmogul.customer_count")
+        assert intervals.fetchall() == [("week",)]
+    bad = CliRunner().invoke(app, [*args, "--interval", "fortnight"])
+    assert bad.exit_code == 1
+    assert "--interval must be day, week, month or quarter" in bad.output
 
 
 def test_bad_destination_fails_cleanly_without_leaking_passwords(
@@ -127,3 +144,16 @@ def test_airbyte_read_speaks_the_protocol(emulator_server: EmulatorServer, tmp_p
 async def _seed_plans(server: EmulatorServer) -> None:
     async with ChartMogulClient(client_settings(server.base_url, server.api_key)) as client:
         await client.data_sources.create("Billing")
+
+
+def test_airbyte_read_with_a_missing_config_file_prints_a_config_error(tmp_path: Path) -> None:
+    """An unreadable --config gives a config_error TRACE on stdout and exit code 1."""
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps({"streams": []}))
+    missing = str(tmp_path / "nope.json")
+    args = ["airbyte", "read", "--config", missing, "--catalog", str(catalog)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1
+    (message,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert message["trace"]["error"]["failure_type"] == "config_error"
+    assert "nope.json" in message["trace"]["error"]["message"]

@@ -94,7 +94,9 @@ def test_discover_offers_airbyte_streams_and_ours(
     streams = {s["name"]: s for s in message["catalog"]["streams"]}
     assert code == 0
     assert list(streams)[:6] == AIRBYTE_STREAMS
-    assert {"invoices", "plans", "contacts", "subscriptions", "metrics"} <= set(streams)
+    assert {"invoices", "plans", "contacts", "subscriptions", "metrics", "customer_count"} <= set(
+        streams
+    )
     assert streams["activities"]["supported_sync_modes"] == ["full_refresh", "incremental"]
     assert streams["activities"]["default_cursor_field"] == ["date"]
     assert streams["customers"]["source_defined_primary_key"] == [["id"]]
@@ -132,18 +134,58 @@ def test_read_emits_every_record_state_and_status(
     assert any(m["type"] == "LOG" for m in messages)
 
 
+@pytest.mark.parametrize(
+    ("interval", "airbyte_stream"), [("day", "daily"), ("quarter", "quarterly")]
+)
+def test_customer_count_follows_the_config_interval(
+    seeded: tuple[EmulatorServer, Seeded], interval: str, airbyte_stream: str
+) -> None:
+    """customer_count (the 0.x connector's stream) reads per the config's interval."""
+    catalog = _catalog(["customer_count", f"customer_{airbyte_stream}_count"])
+    code, messages = _run("read", _config(seeded[0], interval=interval), catalog)
+    counts = _records(messages)
+    assert code == 0
+    assert counts["customer_count"] == counts[f"customer_{airbyte_stream}_count"] > 0
+    intervals = {
+        m["record"]["data"]["interval"]
+        for m in messages
+        if m["type"] == "RECORD" and m["record"]["stream"] == "customer_count"
+    }
+    assert intervals == {interval}
+
+
 def test_incremental_read_with_state_emits_only_new_activities(server: EmulatorServer) -> None:
-    """Reading again with the emitted STATE yields only activities created since."""
+    """Reading again with the last STATE emitted yields only activities created since."""
     catalog = _catalog(["activities"], mode="incremental")
     _, first = _run("read", _config(server), catalog)
     assert _records(first)["activities"] == FIRST
     import_more(server, "c", LATER, dt.date(2025, 1, 1))
 
-    _, second = _run("read", _config(server), catalog, [{"type": "STREAM", **_states(first)[0]}])
+    _, second = _run("read", _config(server), catalog, [{"type": "STREAM", **_states(first)[-1]}])
 
     assert _records(second)["activities"] == LATER
-    new_cursor = _states(second)[0]["stream"]["stream_state"]["cursor"]
-    assert new_cursor > _states(first)[0]["stream"]["stream_state"]["cursor"]
+    new_cursor = _states(second)[-1]["stream"]["stream_state"]["cursor"]
+    assert new_cursor > _states(first)[-1]["stream"]["stream_state"]["cursor"]
+
+
+def test_resuming_from_any_activities_state_loses_nothing(server: EmulatorServer) -> None:
+    """Every STATE of an incremental read (checkpoints too) resumes without a gap."""
+    catalog = _catalog(["activities"], mode="incremental")
+    _, messages = _run("read", _config(server, activity_windows=8), catalog)
+    everything = {m["record"]["data"]["uuid"] for m in messages if m["type"] == "RECORD"}
+    assert len(everything) == FIRST
+    before: set[str] = set()
+    cursors = []
+    for message in messages:
+        if message["type"] == "RECORD":
+            before.add(message["record"]["data"]["uuid"])
+        elif message["type"] == "STATE":
+            state = message["state"]
+            cursors.append(state["stream"]["stream_state"]["cursor"])
+            _, again = _run("read", _config(server), catalog, [state])
+            after = {m["record"]["data"]["uuid"] for m in again if m["type"] == "RECORD"}
+            assert before | after == everything
+    assert cursors == sorted(cursors)
 
 
 def test_unknown_stream_is_a_config_error(seeded: tuple[EmulatorServer, Seeded]) -> None:

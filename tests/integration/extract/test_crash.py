@@ -1,4 +1,4 @@
-"""A run killed mid-fetch or between dlt's extract and load loses nothing."""
+"""A run killed mid-fetch or between dlt's extract and load, or one that fails, loses nothing."""
 
 from __future__ import annotations
 
@@ -6,12 +6,16 @@ import datetime as dt
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
-from tests.integration.extract._runs import FIRST, LATER, extract, import_more, table
+import stamina
+from tests.integration.extract._runs import FIRST, LATER, extract, import_more, records, table
 
 from mogulsync.emulator.server import EmulatorServer
+from mogulsync.errors import MogulsyncError
 
 CRASH_SCRIPT = Path(__file__).with_name("_crash_run.py")
 
@@ -43,3 +47,29 @@ def test_a_killed_run_loses_nothing(server: EmulatorServer, tmp_path: Path, when
 
     assert table(tmp_path, "activities", "uuid") == (FIRST + LATER, FIRST + LATER)
     assert table(tmp_path, "subscription_events", "id") == (FIRST + LATER, FIRST + LATER)
+
+
+@pytest.fixture
+def no_retry_waits() -> Iterator[None]:
+    """Retries happen without sleeping."""
+    stamina.set_testing(True, attempts=2)
+    yield
+    stamina.set_testing(False)
+
+
+@pytest.mark.usefixtures("no_retry_waits")
+def test_a_failing_stream_commits_nothing(server: EmulatorServer, tmp_path: Path) -> None:
+    """One stream failing aborts the whole load, cursors included; the next run catches up."""
+    extract(server, tmp_path)
+    import_more(server, "c", LATER, dt.date(2025, 1, 1))
+    faults = {"error_rate": 1.0, "error_statuses": [500], "path_pattern": "subscription_events"}
+    httpx.put(f"{server.base_url}/_emulator/faults", json=faults).raise_for_status()
+
+    with pytest.raises(MogulsyncError, match="subscription_events"):
+        extract(server, tmp_path)
+
+    # activities were read in full, yet none of them (nor their cursor) was committed
+    assert table(tmp_path, "activities", "uuid") == (FIRST, FIRST)
+    httpx.delete(f"{server.base_url}/_emulator/faults").raise_for_status()
+    assert records(extract(server, tmp_path)) == {"activities": LATER, "subscription_events": LATER}
+    assert table(tmp_path, "activities", "uuid") == (FIRST + LATER, FIRST + LATER)

@@ -9,7 +9,7 @@ import pytest
 from tests.integration.extract._seed import Seeded, client_settings
 
 from mogulsync.emulator.server import EmulatorServer
-from mogulsync.extract.runner import ExtractOptions, ExtractReport, run_extract
+from mogulsync.extract.runner import ExtractMode, ExtractOptions, ExtractReport, run_extract
 from mogulsync.extract.streams import STREAMS
 
 
@@ -133,3 +133,76 @@ def test_stream_selection_loads_only_those(
             ).fetchall()
         }
     assert tables == {"plans", "data_sources"}
+
+
+def _run_all(server: EmulatorServer, root: Path, mode: ExtractMode) -> ExtractReport:
+    options = ExtractOptions(
+        destination=f"duckdb:///{root}/modes.duckdb", mode=mode, state_dir=root / "state"
+    )
+    return run_extract(client_settings(server.base_url, server.api_key), options)
+
+
+@pytest.mark.parametrize(("mode", "factor"), [("overwrite", 1), ("append", 2)])
+def test_full_refresh_modes_for_every_stream(
+    seeded: tuple[EmulatorServer, Seeded], tmp_path: Path, mode: ExtractMode, factor: int
+) -> None:
+    """Run twice: overwrite leaves each table as one copy, append holds two, for every stream."""
+    server, _ = seeded
+    first = _run_all(server, tmp_path, mode)
+    second = _run_all(server, tmp_path, mode)
+    counts = {stream.name: stream.records for stream in first.streams}
+    assert counts == {stream.name: stream.records for stream in second.streams}
+    assert all(counts.values()), counts  # every stream has rows, so the check means something
+    with duckdb.connect(f"{tmp_path}/modes.duckdb", read_only=True) as con:
+        for name, records in counts.items():
+            (rows,) = con.execute(f"SELECT count(*) FROM chartmogul.{name}").fetchone()  # type: ignore[misc]
+            assert rows == factor * records, name
+
+
+def test_overwrite_empties_a_table_whose_list_became_empty(
+    seeded: tuple[EmulatorServer, Seeded], emulator_server: EmulatorServer, tmp_path: Path
+) -> None:
+    """An overwrite run that reads no rows for a stream leaves its table (and children) empty."""
+    server, _ = seeded
+    streams = ("customers", "contacts", "invoices")
+    options = ExtractOptions(
+        destination=f"duckdb:///{tmp_path}/gone.duckdb",
+        mode="overwrite",
+        streams=streams,
+        state_dir=tmp_path / "state",
+    )
+    run_extract(client_settings(server.base_url, server.api_key), options)
+    # the same destination, now fed from an account that holds nothing
+    empty = client_settings(emulator_server.base_url, emulator_server.api_key)
+    report = run_extract(empty, options)
+
+    assert {stream.name: stream.records for stream in report.streams} == dict.fromkeys(streams, 0)
+    with duckdb.connect(f"{tmp_path}/gone.duckdb", read_only=True) as con:
+        for table in (*streams, "invoices__line_items", "customers__attributes__tags"):
+            (rows,) = con.execute(f"SELECT count(*) FROM chartmogul.{table}").fetchone()  # type: ignore[misc]
+            assert rows == 0, table
+
+
+@pytest.mark.parametrize("mode", ["overwrite", "append", "incremental"])
+def test_an_empty_account_loads_in_every_mode(
+    emulator_server: EmulatorServer, tmp_path: Path, mode: ExtractMode
+) -> None:
+    """A first run that reads no rows for most streams still succeeds, creating no empty tables."""
+    report = _run_all(emulator_server, tmp_path, mode)
+    assert {s.name for s in report.streams if s.records} == {"account", "customer_count", "metrics"}
+    with duckdb.connect(f"{tmp_path}/modes.duckdb", read_only=True) as con:
+        (customers,) = con.execute(  # type: ignore[misc]
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'customers'"
+        ).fetchone()
+    assert customers == 0
+
+
+def test_duckdb_loads_json_lines_files(loaded: tuple[ExtractReport, Path, Seeded]) -> None:
+    """Every stream table is loaded from JSON-lines files (far faster than INSERT statements)."""
+    _, path, _ = loaded
+    jobs = list(path.parent.glob("state/extract/*/load/loaded/*/completed_jobs/*.*"))
+    data_files = [job.name for job in jobs if not job.name.startswith("_dlt")]
+    assert data_files
+    slow = [name for name in data_files if "insert_values" in name]
+    assert slow == []
+    assert {name.split(".")[0] for name in data_files if ".jsonl" in name} >= set(STREAMS)
