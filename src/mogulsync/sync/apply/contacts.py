@@ -16,7 +16,7 @@ from mogulsync.chartmogul import (
     NotFoundError,
 )
 from mogulsync.sync.apply._base import ApplyContext, RowRejectedError, build, pick
-from mogulsync.sync.apply.resolve import Resolver
+from mogulsync.sync.apply.resolve import SYNC_CUSTOMERS_FIRST, Resolver
 from mogulsync.sync.diff import Prior
 from mogulsync.sync.mapping import CustomValue, MappedRow, custom_for_update
 
@@ -30,10 +30,6 @@ FIELDS = (
     "twitter",
     "notes",
     "position",
-)
-_SYNC_CUSTOMERS_FIRST = (
-    "Sync customers first (run the customer sync before this one), then re-run; the row is"
-    " retried on every run."
 )
 
 
@@ -53,7 +49,7 @@ class ContactApplier:
             uuid = str(payload["uuid"])
             await self._update(uuid, row)
             return uuid
-        parent = await self._parent(payload)
+        parent = await self._resolver.parent_customer(payload)
         lock_key = f"contact:{parent}:{payload.get(sync.match)}"
         async with self._context.locks(lock_key):
             if sync.mode == "insert":
@@ -84,19 +80,6 @@ class ContactApplier:
             except NotFoundError:
                 return
 
-    async def _parent(self, payload: Any) -> str:
-        if "customer_uuid" in payload:
-            return str(payload["customer_uuid"])
-        external_id = str(payload["customer_external_id"])
-        uuid = await self._resolver.customer(external_id)
-        if uuid is None:
-            raise RowRejectedError(
-                "customer_external_id",
-                f"no customer with external_id {external_id!r} in this data source",
-                _SYNC_CUSTOMERS_FIRST,
-            )
-        return uuid
-
     async def _find(self, parent: str, payload: Any, keys: tuple[str, ...]) -> Contact | None:
         for key in keys:
             value = payload.get(key)
@@ -122,7 +105,7 @@ class ContactApplier:
             contact = await self._client.contacts.create(build(NewContact, values))
         except NotFoundError:
             raise RowRejectedError(
-                "customer_external_id", "the parent customer does not exist", _SYNC_CUSTOMERS_FIRST
+                "customer_external_id", "the parent customer does not exist", SYNC_CUSTOMERS_FIRST
             ) from None
         return contact.uuid
 

@@ -22,7 +22,6 @@ from mogulsync.sync.diff import Prior
 from mogulsync.sync.mapping import MappedRow
 
 _INVOICE_FIELDS = ("external_id", "date", "currency", "due_date", "collection_method")
-_SYNC_CUSTOMERS_FIRST = "Sync customers first, then re-run; the row is retried on every run."
 
 
 class InvoiceApplier:
@@ -38,10 +37,11 @@ class InvoiceApplier:
         if prior is not None and prior.digest is not None and prior.uuid:
             return prior.uuid  # delivered before; invoices are insert-only
         payload = row.payload
-        await self._customer(payload)  # a missing customer is the first thing to report
+        # a missing customer is the first thing to report
+        await self._resolver.parent_customer(payload)
         invoice = await self._invoice(payload)
         for attempt in range(2):
-            customer = await self._customer(payload)
+            customer = await self._resolver.parent_customer(payload)
             try:
                 imported = await self._client.invoices.import_one(customer, invoice)
             except AlreadyExistsError:
@@ -67,19 +67,6 @@ class InvoiceApplier:
                 await self._client.invoices.delete(prior.uuid)
             except NotFoundError:
                 return
-
-    async def _customer(self, payload: Any) -> str:
-        if "customer_uuid" in payload:
-            return str(payload["customer_uuid"])
-        external_id = str(payload["customer_external_id"])
-        uuid = await self._resolver.customer(external_id)
-        if uuid is None:
-            raise RowRejectedError(
-                "customer_external_id",
-                f"no customer with external_id {external_id!r} in this data source",
-                _SYNC_CUSTOMERS_FIRST,
-            )
-        return uuid
 
     async def _invoice(self, payload: Any) -> NewInvoice:
         lines: list[NewLineItem] = []

@@ -7,9 +7,16 @@ keyed lock) and remembers what it learnt in the state registry for later runs.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
-from mogulsync.sync.apply._base import ApplyContext
+from mogulsync.sync.apply._base import ApplyContext, RowRejectedError
+
+#: what to do when a row names a customer that is not in ChartMogul yet
+SYNC_CUSTOMERS_FIRST = (
+    "Sync customers first (run the customer sync before this one), then re-run; the row is"
+    " retried on every run."
+)
 
 Finder = Callable[[str], Awaitable[str | None]]
 
@@ -31,6 +38,23 @@ class Resolver:
             return found.uuid if found else None
 
         return await self._resolve("customer", external_id, find)
+
+    async def parent_customer(self, payload: Mapping[str, Any]) -> str:
+        """The customer a contact or invoice row belongs to, by uuid or external id.
+
+        Raises a row error saying to sync customers first when it does not exist.
+        """
+        if "customer_uuid" in payload:
+            return str(payload["customer_uuid"])
+        external_id = str(payload["customer_external_id"])
+        uuid = await self.customer(external_id)
+        if uuid is None:
+            raise RowRejectedError(
+                "customer_external_id",
+                f"no customer with external_id {external_id!r} in this data source",
+                SYNC_CUSTOMERS_FIRST,
+            )
+        return uuid
 
     async def plan(self, external_id: str) -> str | None:
         """The uuid of the data source's plan with this external id."""
