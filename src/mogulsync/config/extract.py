@@ -19,7 +19,7 @@ class ExtractConfig(ConfigModel):
     start_date: dt.date | None = None
     interval: Interval = "month"
     destination: SecretStr = Field(
-        SecretStr("duckdb:///chartmogul.duckdb"), description="dlt destination URL"
+        SecretStr("duckdb:///chartmogul_extract.duckdb"), description="dlt destination URL"
     )
     dataset: str = "chartmogul"
     streams: list[str] | None = Field(None, description="default: every stream")

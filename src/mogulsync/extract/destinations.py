@@ -16,6 +16,7 @@ URL                                        dlt destination
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
@@ -42,7 +43,7 @@ class ResolvedDestination:
     kind: str
 
 
-def resolve_destination(url: str) -> ResolvedDestination:
+def resolve_destination(url: str, dataset: str | None = None) -> ResolvedDestination:
     """The dlt destination for ``url``; ConfigError for one we do not know."""
     display = redact_url(url)
     scheme = urlsplit(url).scheme.lower()
@@ -51,6 +52,14 @@ def resolve_destination(url: str) -> ResolvedDestination:
         path = url.split("://", 1)[1].removeprefix("/") if "://" in url else url[len("duckdb:") :]
         if not path:
             raise ConfigError(f"destination {display} names no DuckDB file")
+        if dataset is not None and PurePath(path).stem == dataset:
+            # DuckDB names the file's catalog after the file: a schema of the same name makes
+            # every reference ambiguous and dlt's load fails (and stays pending).
+            raise ConfigError(
+                f"destination {display}: the DuckDB file is named like the dataset `{dataset}`",
+                hint="Rename the file (e.g. chartmogul_extract.duckdb) or choose another"
+                " dataset with --dataset / extract.dataset.",
+            )
         # DuckDB reads JSON lines natively: far faster than dlt's default INSERT statements.
         return ResolvedDestination(dlt.destinations.duckdb(path), "jsonl", display, "duckdb")
     if base in _POSTGRES:

@@ -151,7 +151,7 @@ def run_extract(
 
     started = time.perf_counter()
     streams = select_streams(options.streams)
-    target = resolve_destination(options.destination)
+    target = resolve_destination(options.destination, options.dataset)
     pipeline = dlt.pipeline(
         pipeline_name=_pipeline_name(options),
         destination=target.destination,
