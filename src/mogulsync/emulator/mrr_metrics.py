@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import calendar
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
@@ -76,25 +76,48 @@ class PeriodValues:
     flow: Flow
 
 
+#: one day's movement totals and customer transitions, in ledger row order
+DayRow = tuple[int, ...]
+
+
+def day_rows(activities: Iterable[Activity]) -> dict[date, DayRow]:
+    """Per-day movement totals and customer transitions of some activities.
+
+    Rows of different customers simply add up, so the engine keeps one customer's rows and
+    re-aggregates only the customers that changed.
+    """
+    per_day: dict[date, list[int]] = {}
+    counted: set[tuple[str, date]] = set()
+    for activity in activities:
+        row = per_day.setdefault(activity.day, [0] * _WIDTH)
+        row[_FIELDS.index(activity.type)] += activity.movement
+        # one customer-day has one kind of customer transition, counted once
+        if (activity.customer_uuid, activity.day) in counted:
+            continue
+        counted.add((activity.customer_uuid, activity.day))
+        if activity.type == NEW_BIZ:
+            row[_NEW_CUSTOMERS] += 1
+        elif activity.type == REACTIVATION:
+            row[_REACTIVATED_CUSTOMERS] += 1
+        elif activity.type == CHURN:
+            row[_CHURNED_CUSTOMERS] += 1
+    return {day: tuple(row) for day, row in per_day.items()}
+
+
 class Ledger:
     """Cumulative daily totals of movements (and customer counts) from activities."""
 
     def __init__(self, activities: Iterable[Activity]) -> None:
-        per_day: dict[date, list[int]] = {}
-        counted: set[tuple[str, date]] = set()
-        for activity in activities:
-            row = per_day.setdefault(activity.day, [0] * _WIDTH)
-            row[_FIELDS.index(activity.type)] += activity.movement
-            # one customer-day has one kind of customer transition, counted once
-            if (activity.customer_uuid, activity.day) in counted:
-                continue
-            counted.add((activity.customer_uuid, activity.day))
-            if activity.type == NEW_BIZ:
-                row[_NEW_CUSTOMERS] += 1
-            elif activity.type == REACTIVATION:
-                row[_REACTIVATED_CUSTOMERS] += 1
-            elif activity.type == CHURN:
-                row[_CHURNED_CUSTOMERS] += 1
+        self._load(day_rows(activities))
+
+    @classmethod
+    def from_days(cls, per_day: Mapping[date, Sequence[int]]) -> Ledger:
+        """A ledger from per-day rows already summed (see :func:`day_rows`)."""
+        ledger = cls(())
+        ledger._load(per_day)
+        return ledger
+
+    def _load(self, per_day: Mapping[date, Sequence[int]]) -> None:
         self._days = sorted(per_day)
         self._cumulative: list[tuple[int, ...]] = []
         running = [0] * _WIDTH

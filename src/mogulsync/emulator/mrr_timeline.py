@@ -318,32 +318,61 @@ def build_timeline(facts: Facts, *, auto_churn: timedelta | None = None) -> Time
     ``auto_churn`` emulates a data source's automatic churn setting: None (ChartMogul's
     default) keeps an unrenewed subscription running until it is cancelled.
     """
-    items_by_sub: dict[str, list[LineItemFact]] = defaultdict(list)
-    for item in facts.line_items:
-        items_by_sub[item.subscription_uuid].append(item)
-    segments: dict[str, tuple[Segment, ...]] = {}
+    items_by_sub = items_by_subscription(facts.line_items)
     subs_by_customer: dict[str, list[SubscriptionFact]] = defaultdict(list)
     for subscription in facts.subscriptions.values():
+        subs_by_customer[subscription.customer_uuid].append(subscription)
+    segments: dict[str, tuple[Segment, ...]] = {}
+    by_customer: dict[str, tuple[Activity, ...]] = {}
+    for customer in sorted(facts.customers.values(), key=lambda c: c.seq):
+        own_segments, found = customer_timeline(
+            customer,
+            subs_by_customer.get(customer.uuid, []),
+            items_by_sub,
+            facts.plans,
+            auto_churn=auto_churn,
+        )
+        segments.update(own_segments)
+        if found:
+            by_customer[customer.uuid] = found
+    ordered = global_order(by_customer, facts.customers)
+    return Timeline(activities=ordered, by_customer=by_customer, segments=segments)
+
+
+def items_by_subscription(items: Iterable[LineItemFact]) -> dict[str, list[LineItemFact]]:
+    """Line items grouped by their subscription, in the given order."""
+    grouped: dict[str, list[LineItemFact]] = defaultdict(list)
+    for item in items:
+        grouped[item.subscription_uuid].append(item)
+    return grouped
+
+
+def customer_timeline(
+    customer: CustomerFact,
+    subscriptions: Sequence[SubscriptionFact],
+    items_by_sub: Mapping[str, Sequence[LineItemFact]],
+    plans: Mapping[str, PlanFact],
+    *,
+    auto_churn: timedelta | None = None,
+) -> tuple[dict[str, tuple[Segment, ...]], tuple[Activity, ...]]:
+    """One customer's subscription segments and activities (customers do not interact)."""
+    segments: dict[str, tuple[Segment, ...]] = {}
+    for subscription in subscriptions:
         items = items_by_sub.get(subscription.uuid, [])
         cancellations = [*subscription.cancellation_dates]
         cancellations.extend(i.cancelled_at for i in items if i.cancelled_at is not None)
         segments[subscription.uuid] = subscription_segments(
-            items, cancellations, facts.plans, auto_churn=auto_churn
+            items, cancellations, plans, auto_churn=auto_churn
         )
-        subs_by_customer[subscription.customer_uuid].append(subscription)
-    by_customer: dict[str, tuple[Activity, ...]] = {}
-    for customer in sorted(facts.customers.values(), key=lambda c: c.seq):
-        subs = sorted(subs_by_customer.get(customer.uuid, []), key=lambda s: s.seq)
-        found = customer_activities(customer, [(s, segments[s.uuid]) for s in subs], facts.plans)
-        if found:
-            by_customer[customer.uuid] = found
-    ordered = _global_order(by_customer, facts.customers)
-    return Timeline(activities=ordered, by_customer=by_customer, segments=segments)
+    ordered = sorted(subscriptions, key=lambda s: s.seq)
+    found = customer_activities(customer, [(s, segments[s.uuid]) for s in ordered], plans)
+    return segments, found
 
 
-def _global_order(
+def global_order(
     by_customer: Mapping[str, tuple[Activity, ...]], customers: Mapping[str, CustomerFact]
 ) -> tuple[Activity, ...]:
+    """Every customer's activities by date, then customer age, then their own order."""
     keyed = [
         (activity.date, customers[uuid].seq, position, activity)
         for uuid, activities in by_customer.items()

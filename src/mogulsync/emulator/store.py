@@ -23,14 +23,15 @@ MRR engine)::
 
 ``seq`` (insertion order) is the integer ``id`` where the API shows one and the key behind
 every opaque cursor. ``revision`` counts writes that can change MRR, so derived data
-(activities, metrics) is recomputed only when something changed.
+(activities, metrics) is recomputed only when something changed; :meth:`Store.changed_customers`
+tells which customers those writes touched, so only their figures are recomputed.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,10 @@ JSONDict = dict[str, Any]
 
 #: Kinds whose writes can change MRR, activities or metrics.
 MRR_KINDS = frozenset({"customer", "invoice", "line_item", "subscription", "plan", "transaction"})
+#: MRR kinds whose ``parent_uuid`` is their customer's uuid
+_CUSTOMER_CHILDREN = frozenset({"invoice", "subscription"})
+#: MRR kinds whose ``parent_uuid`` is an invoice's uuid
+_INVOICE_CHILDREN = frozenset({"line_item", "transaction"})
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
@@ -89,6 +94,10 @@ class Store:
             self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self.revision = 0
+        # revision of each customer's latest MRR-relevant write, and of the latest write
+        # whose customers are unknown (plans, reset): everything changed then
+        self._customer_changed_at: dict[str, int] = {}
+        self._everything_changed_at = 0
 
     # ------------------------------------------------------------------ writes
     def insert(
@@ -108,7 +117,7 @@ class Store:
             " body) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (kind, uuid, data_source_uuid, external_id, email, parent_uuid, json.dumps(body)),
         )
-        self._touch(kind)
+        self._touch(kind, [(uuid, parent_uuid)])
         assert cur.lastrowid is not None
         return Row(cur.lastrowid, uuid, body)
 
@@ -118,23 +127,27 @@ class Store:
         if unknown:
             raise ValueError(f"not indexed: {sorted(unknown)}")
         sets = ["body = ?", *(f"{column} = ?" for column in indexed)]
+        before = self._parents(kind, "uuid = ?", [uuid])
         self._db.execute(
             f"UPDATE objects SET {', '.join(sets)} WHERE kind = ? AND uuid = ?",  # noqa: S608 - columns are whitelisted
             (json.dumps(body), *indexed.values(), kind, uuid),
         )
-        self._touch(kind)
+        # a merge moves a row to another customer: both customers change
+        self._touch(kind, [*before, *self._parents(kind, "uuid = ?", [uuid])])
 
     def delete(self, kind: str, uuid: str) -> bool:
         """Delete one object; return whether it existed."""
+        before = self._parents(kind, "uuid = ?", [uuid])
         cur = self._db.execute("DELETE FROM objects WHERE kind = ? AND uuid = ?", (kind, uuid))
-        self._touch(kind)
+        self._touch(kind, before)
         return cur.rowcount > 0
 
     def delete_where(self, kind: str, **filters: Filter) -> int:
         """Delete every object of a kind matching the indexed filters."""
         where, params = _where(kind, filters)
+        before = self._parents(kind, where, params)
         cur = self._db.execute(f"DELETE FROM objects WHERE {where}", params)  # noqa: S608
-        self._touch(kind)
+        self._touch(kind, before)
         return cur.rowcount
 
     def reset(self) -> None:
@@ -142,6 +155,7 @@ class Store:
         self._db.execute("DELETE FROM objects")
         self._db.execute("DELETE FROM meta")
         self.revision += 1
+        self._everything_changed_at = self.revision
 
     # ------------------------------------------------------------------ reads
     def get(self, kind: str, uuid: str) -> Row | None:
@@ -221,9 +235,50 @@ class Store:
         """Close the database."""
         self._db.close()
 
-    def _touch(self, kind: str) -> None:
-        if kind in MRR_KINDS:
-            self.revision += 1
+    # ------------------------------------------------------------------ change tracking
+    def changed_customers(self, since: int) -> frozenset[str] | None:
+        """Customers whose MRR inputs changed after revision ``since``; None means all may have.
+
+        Plans are shared by customers (and rarely edited), so a plan write changes everything.
+        """
+        if since < self._everything_changed_at or since > self.revision:
+            return None
+        return frozenset(
+            uuid for uuid, changed_at in self._customer_changed_at.items() if changed_at > since
+        )
+
+    def _parents(
+        self, kind: str, where: str, params: Iterable[Any]
+    ) -> list[tuple[str, str | None]]:
+        """(uuid, parent_uuid) of the rows of ``kind`` a write is about to touch."""
+        if kind not in MRR_KINDS:
+            return []
+        sql = f"SELECT uuid, parent_uuid FROM objects WHERE kind = ? AND {where}"  # noqa: S608
+        return list(self._db.execute(sql, [kind, *params]))
+
+    def _customer_of(self, kind: str, uuid: str, parent_uuid: str | None) -> str | None:
+        if kind == "customer":
+            return uuid
+        if kind in _CUSTOMER_CHILDREN:
+            return parent_uuid
+        if kind in _INVOICE_CHILDREN and parent_uuid:
+            found = self._db.execute(
+                "SELECT parent_uuid FROM objects WHERE kind = 'invoice' AND uuid = ?",
+                (parent_uuid,),
+            ).fetchone()
+            return str(found[0]) if found and found[0] else None
+        return None
+
+    def _touch(self, kind: str, rows: Iterable[tuple[str, str | None]]) -> None:
+        if kind not in MRR_KINDS:
+            return
+        self.revision += 1
+        for uuid, parent_uuid in rows:
+            customer = self._customer_of(kind, uuid, parent_uuid)
+            if customer is None:  # a plan, or a row whose customer cannot be told
+                self._everything_changed_at = self.revision
+                return
+            self._customer_changed_at[customer] = self.revision
 
 
 def _row(found: tuple[int, str, str]) -> Row:

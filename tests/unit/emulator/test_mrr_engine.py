@@ -219,3 +219,25 @@ def test_offsets_are_read_as_utc_days(books: Books) -> None:
         datetime(2023, 12, 31, 23, tzinfo=UTC),
         date(2023, 12, 31),
     )
+
+
+def test_a_write_recomputes_only_its_customer(books: Books) -> None:
+    """After a build, an invoice for one customer recomputes that customer alone, same result."""
+    engine = MrrEngine(books.store, clock=Clock("2024-06-15"))
+    engine.activities()
+    assert engine.account().recomputed == {"cus_de", "cus_fr", "cus_lead"}
+    books.invoice("cus_de", [line("sub_de", "pl_silver", "2024-05-01", "2024-06-01", 9000)])
+    patched = engine.activities()
+    assert engine.account().recomputed == {"cus_de"}
+    assert patched == MrrEngine(books.store, clock=Clock("2024-06-15")).activities()
+    assert patched[-1].type == "expansion"
+    assert engine.ledger().mrr(date(2024, 6, 15)) == 9000
+
+
+def test_a_plan_write_rebuilds_every_customer(books: Books) -> None:
+    """Plans are shared, so a plan write recomputes the whole account."""
+    engine = MrrEngine(books.store, clock=Clock("2024-06-15"))
+    engine.activities()
+    books.plan("pl_bronze", "Bronze")
+    engine.activities()
+    assert engine.account().recomputed == {"cus_de", "cus_fr", "cus_lead"}
