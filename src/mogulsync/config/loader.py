@@ -1,20 +1,24 @@
 """Load ``mogulsync.yml``: YAML → ``${ENV}`` substitution → validation, every problem at once.
 
 Secrets (the ChartMogul API key, Segment write keys, webhook URLs) are accepted only as
-``${ENV}`` references, so a project file can be committed without leaking them.
+``${ENV}`` references, so a project file can be committed without leaking them. A command
+names the top-level sections it reads: only there must every ``${ENV}`` be set, so e.g. a
+sync runs without the Segment write key used under ``events:``. Relative paths are then
+anchored at the project file's directory (see ``_paths.py``).
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
+from mogulsync.config._paths import anchor_paths
 from mogulsync.config.models import AppConfig
 from mogulsync.errors import ConfigError
 
@@ -26,6 +30,8 @@ _SECRET_PATHS = (
     ("events", "write_keys", "*"),
     ("events", "webhook_url"),
 )
+#: top-level settings every command reads, so their ``${ENV}`` references are always checked
+ALWAYS_CHECKED = frozenset({"version", "state_dir"})
 
 
 class ConfigValidationError(ConfigError):
@@ -42,9 +48,17 @@ class ConfigValidationError(ConfigError):
 
 
 def load_config(
-    path: Path | str = DEFAULT_CONFIG_PATH, env: Mapping[str, str] | None = None
+    path: Path | str = DEFAULT_CONFIG_PATH,
+    env: Mapping[str, str] | None = None,
+    *,
+    sections: Collection[str] | None = None,
 ) -> AppConfig:
-    """Read, substitute and validate a project file; raise with every problem at once."""
+    """Read, substitute and validate a project file; raise with every problem at once.
+
+    ``sections`` are the top-level sections the caller reads (default: all). Unset
+    ``${ENV}`` variables are reported only there; elsewhere they become empty values the
+    caller never uses, while the structure is still validated everywhere.
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(
@@ -57,15 +71,37 @@ def load_config(
         raise ConfigValidationError(path, [f"not valid YAML: {exc}"]) from exc
     if not isinstance(raw, dict):
         raise ConfigValidationError(path, ["the file must hold a mapping of sections"])
-    return parse_config(raw, env=os.environ if env is None else env, source=path)
+    return parse_config(
+        raw,
+        env=os.environ if env is None else env,
+        source=path,
+        sections=sections,
+        base_dir=path.parent,
+    )
 
 
 def parse_config(
-    raw: dict[str, Any], env: Mapping[str, str], source: Path = DEFAULT_CONFIG_PATH
+    raw: dict[str, Any],
+    env: Mapping[str, str],
+    source: Path = DEFAULT_CONFIG_PATH,
+    *,
+    sections: Collection[str] | None = None,
+    base_dir: Path | None = None,
 ) -> AppConfig:
-    """Validate an already-parsed mapping (used by the loader and by tests)."""
+    """Validate an already-parsed mapping (used by the loader and by tests).
+
+    Relative paths resolve from ``base_dir``, by default the current directory.
+    """
+    checked = _checked_sections(sections)
     problems = _literal_secrets(raw)
-    substituted = _substitute(raw, env, (), problems)
+    # Unset variables outside the caller's sections are collected here and dropped.
+    unchecked: list[str] = []
+    substituted = {
+        key: _substitute(
+            value, env, (str(key),), problems if checked is None or key in checked else unchecked
+        )
+        for key, value in raw.items()
+    }
     try:
         config = AppConfig.model_validate(substituted)
     except ValidationError as exc:
@@ -73,7 +109,20 @@ def parse_config(
         raise ConfigValidationError(source, problems) from None
     if problems:
         raise ConfigValidationError(source, problems)
-    return config
+    return anchor_paths(config, Path.cwd() if base_dir is None else base_dir)
+
+
+def _checked_sections(sections: Collection[str] | None) -> frozenset[str] | None:
+    """The top-level keys whose unset variables are problems (``None``: every key)."""
+    if sections is None:
+        return None
+    known = frozenset(AppConfig.model_fields)
+    unknown = sorted(set(sections) - known)
+    if unknown:
+        # A caller's mistake, not the user's: fail loudly rather than check nothing.
+        msg = f"unknown config sections: {', '.join(unknown)}"
+        raise ValueError(msg)
+    return ALWAYS_CHECKED | frozenset(sections)
 
 
 def _substitute(

@@ -23,12 +23,14 @@ CONFIG_OPTION = typer.Option(
 )
 _REASON_WIDTH = 80
 RECENT_REJECTIONS = 5
+#: project-file sections these commands read; unset ${ENV} elsewhere (e.g. warehouses:) is fine
+SECTIONS = ("chartmogul", "events")
 console = Console()
 
 
 def _config(path: Path) -> AppConfig:
     try:
-        return load_config(path)
+        return load_config(path, sections=SECTIONS)
     except MogulsyncError as exc:
         _fail(exc)
 

@@ -36,6 +36,8 @@ _MODES: dict[str, ExtractMode] = {
     "append": "append",
     "incremental": "incremental",
 }
+#: project-file sections ``extract run`` reads; unset ${ENV} elsewhere (e.g. events:) is fine
+SECTIONS = ("chartmogul", "extract")
 
 
 def _fail(exc: MogulsyncError) -> typer.Exit:
@@ -96,7 +98,7 @@ def _options(
 ) -> tuple[ClientSettings, ExtractOptions]:
     from mogulsync.extract.runner import ExtractOptions
 
-    app_config = load_config(path)
+    app_config = load_config(path, sections=SECTIONS)
     extract = app_config.extract
     chosen_mode = mode or extract.mode
     if chosen_mode not in _MODES:

@@ -30,11 +30,13 @@ _SYNC_WIDTH = 9
 _RIGHT: dict[str, Literal["right"]] = {"calls": "right", "secs": "right"}
 #: request and response bodies longer than this are cut in the table (``--json``: whole)
 BODY_PREVIEW = 300
+#: the run history needs only ``state_dir`` (always checked), so no section's ${ENV} is required
+SECTIONS: tuple[str, ...] = ()
 
 
 def _store(config: Path) -> RunStore:
     try:
-        project = load_config(config)
+        project = load_config(config, sections=SECTIONS)
     except MogulsyncError as exc:
         _err.print(f"[red]error:[/red] {escape(exc.user_message)}", highlight=False)
         raise typer.Exit(_CONFIG_EXIT) from None

@@ -35,6 +35,8 @@ _err = Console(stderr=True)
 _out = Console()
 #: failed rows printed after a run (all of them: ``runs show RUN_ID --errors``)
 FAILED_SAMPLE = 5
+#: project-file sections these commands read; unset ${ENV} elsewhere (e.g. events:) is fine
+SECTIONS = ("chartmogul", "warehouses", "models", "syncs")
 
 
 def fail(error: MogulsyncError) -> NoReturn:
@@ -53,7 +55,7 @@ def load(path: Path) -> AppConfig:
     if not retries.handlers:
         retries.addHandler(logging.NullHandler())
     try:
-        return load_config(path)
+        return load_config(path, sections=SECTIONS)
     except MogulsyncError as exc:
         fail(exc)
 

@@ -42,7 +42,9 @@ def test_good_file_loads_with_env_secret(tmp_path: Path) -> None:
     config = load_config(_write(tmp_path, GOOD), env={"CHARTMOGUL_API_KEY": "k_live_1234"})
     assert config.chartmogul.api_key.get_secret_value() == "k_live_1234"
     assert "k_live_1234" not in repr(config)
-    assert config.warehouses["main"].url.get_secret_value() == "duckdb:///warehouse.duckdb"
+    assert config.warehouses["main"].url.get_secret_value() == (
+        f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    )
     assert config.syncs["customers"].mapping["name"] == "company_name"
     assert config.models["accounts"].primary_key_columns == ("id",)
 
