@@ -27,6 +27,7 @@ from mogulsync.emulator._http import (
     ok,
     page_rows,
 )
+from mogulsync.emulator.routes._billing_records import purge_customer_billing
 from mogulsync.emulator.routes._countries import country_name, state_name
 from mogulsync.emulator.routes._custom_attributes import parse_typed, parse_untyped
 from mogulsync.emulator.routes._listing import fetcher, sources_with_system
@@ -60,8 +61,6 @@ CURRENCY_SIGNS = {
 }
 PLAIN_TEXT_FIELDS = ("company", "state", "city", "zip")
 NAME_LENGTH = 255
-#: kinds that hang off a customer (``parent_uuid``) and go when it is deleted
-OWNED_KINDS = ("contact", "subscription")
 
 
 def normalise_status(raw: str) -> str:
@@ -215,12 +214,8 @@ def delete_customer_record(emulator: Emulator, uuid: str) -> None:
     """Delete a customer with its contacts, invoices (and their lines and transactions)
     and subscriptions."""
     store = emulator.store
-    for invoice in store.find("invoice", parent_uuid=uuid):
-        store.delete_where("line_item", parent_uuid=invoice.uuid)
-        store.delete_where("transaction", parent_uuid=invoice.uuid)
-    store.delete_where("invoice", parent_uuid=uuid)
-    for kind in OWNED_KINDS:
-        store.delete_where(kind, parent_uuid=uuid)
+    purge_customer_billing(store, uuid)
+    store.delete_where("contact", parent_uuid=uuid)
     store.delete("customer", uuid)
 
 
