@@ -39,6 +39,8 @@ class Prior:
     status: RowStatus
     #: ChartMogul uuid(s) of the record, comma-separated when several matched
     uuid: str | None = None
+    #: the record's external id, when known (finds records whose uuid is not known)
+    ref: str | None = None
 
     @property
     def may_exist(self) -> bool:

@@ -33,6 +33,7 @@ from mogulsync.sync.batch import Classified, Prepared, attach_children, classify
 from mogulsync.sync.connect import client_settings, model_of, open_source, resolve_data_source
 from mogulsync.sync.diff import Change, Prior, needs_sending
 from mogulsync.sync.errors_text import row_errors
+from mogulsync.sync.outcomes import OutcomeStatus, RowOutcome, RowSink
 from mogulsync.sync.state import RowResult, StateStore, SyncLock
 from mogulsync.warehouse import Row, SqlAlchemySource
 
@@ -66,6 +67,7 @@ class SyncEngine:
         settings: ClientSettings | None = None,
         state_dir: Path | str | None = None,
         max_concurrent_rows: int = MAX_CONCURRENT_ROWS,
+        sinks: Sequence[RowSink] = (),
     ) -> None:
         self.config = config
         self.settings = settings or client_settings(config)
@@ -74,6 +76,8 @@ class SyncEngine:
         for warehouse in config.warehouses.values():
             self.redactor.add(_password(warehouse.url.get_secret_value()))
         self.max_concurrent_rows = max_concurrent_rows
+        #: receivers of every row's outcome (sync logs writeback)
+        self.sinks = list(sinks)
 
     async def run(
         self, name: str, *, full: bool = False, progress: ProgressHook | None = None
@@ -139,6 +143,7 @@ class _Run:
         self.fatal: MogulsyncError | None = None
         self.results: list[RowResult] = []
         self.errors: list[RowError] = []
+        self.outcomes: list[RowOutcome] = []
         self.tasks: set[asyncio.Task[None]] = set()
         self.slots = asyncio.Semaphore(engine.max_concurrent_rows)
 
@@ -205,6 +210,7 @@ class _Run:
         counts.invalid += result.invalid_rows
         counts.failed += result.invalid_rows
         self.errors.extend(result.invalid)
+        self._invalid_outcomes(result.invalid)
         sending: list[Classified] = []
         for item in result.rows:
             if item.change is Change.ADDED:
@@ -232,16 +238,16 @@ class _Run:
         task.add_done_callback(self.tasks.discard)
 
     async def _send(self, applier: Applier, item: Classified) -> None:
+        operation = item.change.value
         try:
             uuid = await applier.apply(item.row, item.prior)
         except (ConfigError, FatalError) as exc:
             self.fatal = self.fatal or exc
-            self._failed(item.row.key, exc, unknown=True)
+            self._failed(item.row.key, exc, unknown=True, operation=operation)
         except Exception as exc:
-            self._failed(item.row.key, exc, unknown=_unknown(exc))
+            self._failed(item.row.key, exc, unknown=_unknown(exc), operation=operation)
         else:
-            self.record.rows.succeeded += 1
-            self.results.append(RowResult(item.row.key, ok=True, uuid=uuid))
+            self.succeeded(RowResult(item.row.key, ok=True, uuid=uuid), operation)
         finally:
             self.slots.release()
             self.progress.done += 1
@@ -249,10 +255,37 @@ class _Run:
             if len(self.results) >= FLUSH_EVERY:
                 self._flush()
 
-    def _failed(self, key: str, exc: BaseException, *, unknown: bool) -> None:
+    def succeeded(self, result: RowResult, operation: str) -> None:
+        """A row ChartMogul accepted: counted, committed to the state, reported to sinks."""
+        self.record.rows.succeeded += 1
+        self.results.append(result)
+        self.outcomes.append(
+            RowOutcome(result.key, operation, OutcomeStatus.SUCCEEDED, uuid=result.uuid)
+        )
+
+    def _failed(self, key: str, exc: BaseException, *, unknown: bool, operation: str) -> None:
         self.record.rows.failed += 1
-        self.errors.extend(row_errors(key, exc))
+        errors = row_errors(key, exc)
+        self.errors.extend(errors)
         self.results.append(RowResult(key, ok=False, unknown=unknown))
+        self.outcomes.append(
+            RowOutcome(key, operation, OutcomeStatus.FAILED, error=self._error_text(errors))
+        )
+
+    def _invalid_outcomes(self, errors: Sequence[RowError]) -> None:
+        by_key: dict[str, list[RowError]] = {}
+        for error in errors:
+            by_key.setdefault(error.key, []).append(error)
+        self.outcomes.extend(
+            RowOutcome(key, None, OutcomeStatus.INVALID, error=self._error_text(found))
+            for key, found in by_key.items()
+        )
+
+    def _error_text(self, errors: Sequence[RowError]) -> str:
+        text = "; ".join(
+            f"{error.field}: {error.message}" if error.field else error.message for error in errors
+        )
+        return self.engine.redactor.text(text)
 
     async def _removed(self, prepared: Prepared, applier: Applier) -> None:
         gone = list(self.state.unseen(self.name))
@@ -271,16 +304,19 @@ class _Run:
     async def _delete(self, applier: Applier, key: str, prior: Prior) -> None:
         try:
             await applier.delete(prior)
-        except (ConfigError, FatalError) as exc:
-            self.fatal = self.fatal or exc
-            self.record.rows.failed += 1
-            self.errors.extend(row_errors(key, exc))
         except Exception as exc:
+            if isinstance(exc, ConfigError | FatalError):
+                self.fatal = self.fatal or exc
             self.record.rows.failed += 1
-            self.errors.extend(row_errors(key, exc))
+            errors = row_errors(key, exc)
+            self.errors.extend(errors)
+            self.outcomes.append(
+                RowOutcome(key, "removed", OutcomeStatus.FAILED, error=self._error_text(errors))
+            )
         else:
             self.record.rows.succeeded += 1
             self.state.forget(self.name, [key])
+            self.outcomes.append(RowOutcome(key, "removed", OutcomeStatus.SUCCEEDED, prior.uuid))
         finally:
             self.slots.release()
 
@@ -297,6 +333,10 @@ class _Run:
         if errors:
             self.runs.add_errors(self.record.run_id, errors)
         self.runs.flush()
+        outcomes, self.outcomes = self.outcomes, []
+        if outcomes:
+            for sink in self.engine.sinks:
+                sink.write(self.record, outcomes)
 
     def _log_request(self, entry: RequestLogEntry) -> None:
         self.runs.add_request(self.record.run_id, entry)

@@ -22,7 +22,7 @@ from typing import IO, Self
 from mogulsync.errors import FatalError
 from mogulsync.sync.diff import Prior, RowStatus
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATE_FILE = "state.sqlite"
 #: keys per ``IN (...)`` query (SQLite's default limit on variables is 32766; stay small)
 _CHUNK = 500
@@ -48,6 +48,9 @@ _MIGRATIONS: dict[int, str] = {
     ) WITHOUT ROWID;
     CREATE TABLE sync_definition (sync TEXT PRIMARY KEY, definition TEXT NOT NULL);
     """,
+    # the record's external id, for records whose uuid is not known (bulk imports answer
+    # per customer, not per record): deletes and updates find them by it
+    2: "ALTER TABLE snapshot ADD COLUMN ref TEXT",
 }
 
 
@@ -64,6 +67,8 @@ class RowResult:
     uuid: str | None = None
     #: the failure left the outcome unknown: keep the row in flight for the next run
     unknown: bool = False
+    #: the record's external id (kept so a record without a known uuid can be found)
+    ref: str | None = None
 
 
 def _now() -> str:
@@ -136,12 +141,13 @@ class StateStore:
         for start in range(0, len(keys), _CHUNK):
             chunk = keys[start : start + _CHUNK]
             marks = ",".join("?" * len(chunk))
+            query = f"SELECT pk, digest, status, uuid, ref FROM snapshot WHERE pk IN ({marks})"  # noqa: S608
             rows = self._db.execute(
-                f"SELECT pk, digest, status, uuid FROM snapshot WHERE sync = ? AND pk IN ({marks})",  # noqa: S608
-                (sync, *chunk),
+                query + " AND sync = ?",
+                (*chunk, sync),
             )
-            for pk, digest, status, uuid in rows:
-                found[pk] = Prior(digest, RowStatus(status), uuid)
+            for pk, digest, status, uuid, ref in rows:
+                found[pk] = Prior(digest, RowStatus(status), uuid, ref)
         return found
 
     def mark_inflight(self, sync: str, rows: Iterable[tuple[str, str]]) -> None:
@@ -164,8 +170,9 @@ class StateStore:
                 if result.ok:
                     self._db.execute(
                         "UPDATE snapshot SET status = 'synced', digest = attempt_digest,"
-                        " uuid = COALESCE(?, uuid), updated_at = ? WHERE sync = ? AND pk = ?",
-                        (result.uuid, now, sync, result.key),
+                        " uuid = COALESCE(?, uuid), ref = COALESCE(?, ref), updated_at = ?"
+                        " WHERE sync = ? AND pk = ?",
+                        (result.uuid, result.ref, now, sync, result.key),
                     )
                 else:
                     status = "inflight" if result.unknown else "failed"
@@ -205,12 +212,12 @@ class StateStore:
     def unseen(self, sync: str) -> Iterator[tuple[str, Prior]]:
         """Snapshot rows whose key the model no longer has."""
         rows = self._db.execute(
-            "SELECT pk, digest, status, uuid FROM snapshot WHERE sync = ?"
+            "SELECT pk, digest, status, uuid, ref FROM snapshot WHERE sync = ?"
             " AND pk NOT IN (SELECT pk FROM temp.seen) ORDER BY pk",
             (sync,),
         ).fetchall()
-        for pk, digest, status, uuid in rows:
-            yield pk, Prior(digest, RowStatus(status), uuid)
+        for pk, digest, status, uuid, ref in rows:
+            yield pk, Prior(digest, RowStatus(status), uuid, ref)
 
     def counts(self, sync: str) -> dict[str, int]:
         """Rows per status in a sync's snapshot."""
