@@ -39,12 +39,17 @@ class FieldValueError(ValueError):
 
 def text(value: Any, *, max_length: int = MAX_TEXT) -> str:
     """A string of at most ``max_length`` printable characters."""
-    if isinstance(value, dict | list | tuple | bytes):
+    if type(value) is str:  # the common case first: no isinstance chain per value
+        result = value
+    elif isinstance(value, dict | list | tuple | bytes):
         raise FieldValueError(
             f"expected text, got {type(value).__name__}", "Cast the column to a string."
         )
-    result = value if isinstance(value, str) else str(value)
-    if any(
+    else:
+        result = str(value)
+    # str.isprintable() (C speed) is False for every bad category, so only text that fails
+    # it needs the per-character look-up.
+    if not result.isprintable() and any(
         unicodedata.category(char) in _BAD_CATEGORIES and char not in _ALLOWED_CONTROLS
         for char in result
     ):
@@ -111,6 +116,9 @@ def currency(value: Any) -> str:
 def timestamp(value: Any) -> str:
     """An ISO 8601 UTC timestamp (dates become midnight UTC)."""
     moment: dt.datetime
+    if type(value) is dt.datetime and value.tzinfo is None:
+        # the common case (naive = UTC), without the astimezone round trip; same text
+        return value.isoformat() + "Z"
     if isinstance(value, dt.datetime):
         moment = value
     elif isinstance(value, dt.date):

@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from mogulsync._gcpause import paused_gc
 from mogulsync._redact import redact_url
 from mogulsync.config.warehouse import ModelConfig, WarehouseConfig
 from mogulsync.warehouse.base import Column, ModelCompileError, ModelSchema, Row, WarehouseError
@@ -88,10 +89,12 @@ class SqlAlchemySource:
                 ).execute(query)
                 keys = list(result.keys())
                 while True:
-                    rows = result.fetchmany(batch_size)
-                    if not rows:
+                    with paused_gc():  # a batch of fresh rows, no cycles among them
+                        rows = result.fetchmany(batch_size)
+                        batch = [dict(zip(keys, row, strict=True)) for row in rows]
+                    if not batch:
                         return
-                    yield [dict(zip(keys, row, strict=True)) for row in rows]
+                    yield batch
         except sa.exc.SQLAlchemyError as exc:
             raise WarehouseError(
                 f"reading from warehouse `{self.name}` failed: {self._clean(exc)}"
