@@ -10,6 +10,7 @@ import logging
 import typer
 
 from mogulsync import __version__
+from mogulsync.alerts.cli import app as alerts_app
 from mogulsync.emulator.cli import app as emulator_app
 from mogulsync.events.cli import app as events_app
 from mogulsync.extract.cli import airbyte_app
@@ -32,6 +33,7 @@ app.command("check")(check_command)
 app.add_typer(events_app, name="events")
 app.add_typer(extract_app, name="extract")
 app.add_typer(airbyte_app, name="airbyte")
+app.add_typer(alerts_app, name="alerts")
 
 
 def _version_callback(value: bool) -> None:

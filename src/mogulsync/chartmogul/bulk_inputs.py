@@ -42,13 +42,18 @@ class JsonImportLineItem(ChartMogulInput):
     subscription_set_external_id: str | None = None
     service_period_start: Timestamp | None = None
     service_period_end: Timestamp | None = None
+    cancelled_at: Timestamp | None = None
     prorated: bool | None = None
+    proration_type: str | None = None
     discount_code: str | None = None
     discount_amount_in_cents: int | None = None
+    discount_description: str | None = None
     tax_amount_in_cents: int | None = None
     transaction_fees_in_cents: int | None = None
     transaction_fees_currency: str | None = None
+    account_code: str | None = None
     description: str | None = None
+    event_order: int | None = None
 
 
 class JsonImportTransaction(ChartMogulInput):
@@ -60,6 +65,8 @@ class JsonImportTransaction(ChartMogulInput):
     date: Timestamp
     external_id: str | None = None
     amount_in_cents: int | None = None
+    transaction_fees_in_cents: int | None = None
+    transaction_fees_currency: str | None = None
 
 
 class NewJsonImport(ChartMogulInput):

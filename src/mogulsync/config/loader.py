@@ -29,6 +29,10 @@ _SECRET_PATHS = (
     ("chartmogul", "api_key"),
     ("events", "write_keys", "*"),
     ("events", "webhook_url"),
+    ("state_store", "url"),
+    ("alerts", "channels", "*", "url"),
+    ("alerts", "channels", "*", "routing_key"),
+    ("alerts", "channels", "*", "password"),
 )
 #: top-level settings every command reads, so their ``${ENV}`` references are always checked
 ALWAYS_CHECKED = frozenset({"version", "state_dir"})
@@ -168,6 +172,8 @@ def _walk(node: Any, pattern: tuple[str, ...], seen: tuple[str, ...]) -> list[tu
     head, rest = pattern[0], pattern[1:]
     if head == "*" and isinstance(node, list):
         return [hit for i, item in enumerate(node) for hit in _walk(item, rest, (*seen, str(i)))]
+    if head == "*" and isinstance(node, dict):
+        return [hit for key, item in node.items() for hit in _walk(item, rest, (*seen, str(key)))]
     if isinstance(node, dict) and head in node:
         return _walk(node[head], rest, (*seen, head))
     return []

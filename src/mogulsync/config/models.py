@@ -7,10 +7,13 @@ from typing import Any, Self
 from pydantic import Field, field_validator, model_validator
 
 from mogulsync.config._base import ConfigModel
+from mogulsync.config.alerts import AlertsConfig
 from mogulsync.config.chartmogul import ChartMogulConfig
 from mogulsync.config.events import EventsConfig
 from mogulsync.config.extract import ExtractConfig
+from mogulsync.config.state import StateStoreConfig
 from mogulsync.config.sync import SyncConfig
+from mogulsync.config.sync_logs import SyncLogsConfig
 from mogulsync.config.warehouse import ModelConfig, WarehouseConfig
 
 DEFAULT_STATE_DIR = ".mogulsync"
@@ -22,11 +25,16 @@ class AppConfig(ConfigModel):
     version: int = Field(1, ge=1, le=1)
     chartmogul: ChartMogulConfig
     state_dir: str = Field(DEFAULT_STATE_DIR, description="embedded state and run history")
+    state_store: StateStoreConfig | None = Field(
+        None, description="team-shared sync state in PostgreSQL (default: embedded SQLite)"
+    )
     warehouses: dict[str, WarehouseConfig] = Field(default_factory=dict)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     syncs: dict[str, SyncConfig] = Field(default_factory=dict)
     extract: ExtractConfig = Field(default_factory=ExtractConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)
+    sync_logs: SyncLogsConfig = Field(default_factory=SyncLogsConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
 
     @field_validator("warehouses", mode="before")
     @classmethod
@@ -64,6 +72,20 @@ class AppConfig(ConfigModel):
                 for other in sync.depends_on
                 if other not in self.syncs
             )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _alert_syncs_exist(self) -> Self:
+        problems = [
+            f"alerts.rules.{index}.syncs: no sync named `{name}`"
+            f" (known: {', '.join(sorted(self.syncs)) or 'none'})"
+            for index, rule in enumerate(self.alerts.rules)
+            if rule.syncs != "all"
+            for name in rule.syncs
+            if name not in self.syncs
+        ]
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -7,6 +7,7 @@ from typing import Literal, Self
 from pydantic import Field, model_validator
 
 from mogulsync.config._base import ConfigModel
+from mogulsync.config.state import DEFAULT_STATE_SCHEMA, SCHEMA_PATTERN
 
 ObjectType = Literal["customer", "contact", "plan", "invoice", "transaction"]
 SyncMode = Literal["insert", "update", "upsert"]
@@ -72,6 +73,22 @@ class SyncConfig(ConfigModel):
         None, description="JSON array column with an invoice's inline transactions"
     )
     depends_on: list[str] = Field(default_factory=list, description="syncs to run first")
+    state: Literal["embedded", "warehouse"] = Field(
+        "embedded",
+        description="where the snapshot lives: embedded (state_dir or state_store) or in the"
+        " model's warehouse, diffed there with SQL",
+    )
+    state_schema: str = Field(
+        DEFAULT_STATE_SCHEMA,
+        pattern=SCHEMA_PATTERN,
+        description="warehouse schema of the snapshot tables (state: warehouse)",
+    )
+    bulk: Literal["auto", "off"] = Field(
+        "auto",
+        description="`auto`: new records go through the bulk JSON import when it pays off;"
+        " `off`: always one REST call per row",
+    )
+    sync_logs: bool = Field(True, description="false: no sync log rows for this sync")
 
     @model_validator(mode="after")
     def _mode_and_match_fit_object(self) -> Self:
@@ -91,6 +108,13 @@ class SyncConfig(ConfigModel):
             raise ValueError("`line_items` only applies to invoice syncs")
         if self.transactions_column is not None and self.object != "invoice":
             raise ValueError("`transactions_column` only applies to invoice syncs")
+        if self.state == "warehouse" and self.line_items is not None and self.line_items.model:
+            # The SQL row hash covers the invoice row's own columns only; a change in a
+            # child-model line item would go unseen.
+            raise ValueError(
+                "state `warehouse` cannot diff child-model line items (line_items.model):"
+                " give them as a JSON column (line_items.column) or use state `embedded`"
+            )
         if self.on_delete == "delete" and self.object not in DELETABLE:
             raise ValueError(
                 f"on_delete `delete` is not available for {self.object}s:"

@@ -8,20 +8,20 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
+from mogulsync._gcpause import paused_gc
 from mogulsync.config import AppConfig, ModelConfig, SyncConfig
 from mogulsync.runs.models import RowError
 from mogulsync.sync import fields as f
-from mogulsync.sync.diff import Change, Prior, classify
+from mogulsync.sync.diff import Change, Prior, RowStatus, classify
 from mogulsync.sync.mapping import LINE_ITEMS_KEY, MappedRow, Mapper, primary_key_of
-from mogulsync.sync.state import StateStore
+from mogulsync.sync.state_protocol import SyncState
 from mogulsync.warehouse import ModelSchema, Row, WarehouseSource
 
 
-@dataclass(frozen=True, slots=True)
-class Classified:
-    """A valid row and what the run does with it."""
+class Classified(NamedTuple):
+    """A valid row and what the run does with it (a named tuple: one per row of a run)."""
 
     row: MappedRow
     change: Change
@@ -106,19 +106,32 @@ def attach_children(
 
 def classify_batch(
     prepared: Prepared,
-    state: StateStore,
+    state: SyncState,
     batch: Sequence[Mapping[str, Any]],
     *,
     full: bool,
     record_seen: bool = True,
 ) -> BatchResult:
     """Map, validate, de-duplicate and diff one batch."""
+    with paused_gc():  # every object of the batch lives until the end: nothing to collect
+        return _classify(prepared, state, batch, full=full, record_seen=record_seen)
+
+
+def _classify(
+    prepared: Prepared,
+    state: SyncState,
+    batch: Sequence[Mapping[str, Any]],
+    *,
+    full: bool,
+    record_seen: bool,
+) -> BatchResult:
     result = BatchResult()
     mapped: list[MappedRow] = []
     pk_label = ",".join(prepared.model.primary_key_columns)
-    keys = [primary_key_of(row, prepared.model.primary_key_columns) for row in batch]
+    keys = _keys(batch, prepared.model.primary_key_columns)
     fresh = state.see([key for key in keys if key is not None]) if record_seen else None
     position = 0
+    mapper = prepared.mapper
     for raw, key in zip(batch, keys, strict=True):
         if key is None:
             result.invalid_rows += 1
@@ -146,7 +159,7 @@ def classify_batch(
                 )
             )
             continue
-        outcome = prepared.mapper.map(raw, key)
+        outcome = mapper.map(raw, key)
         if isinstance(outcome, list):
             result.invalid_rows += 1
             result.invalid.extend(
@@ -155,7 +168,26 @@ def classify_batch(
             continue
         mapped.append(outcome)
     priors = state.priors(prepared.name, [row.key for row in mapped])
+    rows = result.rows
+    unchanged, synced = Change.UNCHANGED, RowStatus.SYNCED
     for row in mapped:
         prior = priors.get(row.key)
-        result.rows.append(Classified(row, classify(row.digest, prior, full=full), prior))
+        if not full and prior is not None and prior.digest == row.digest and prior.status is synced:
+            rows.append(Classified(row, unchanged, prior))  # classify()'s answer, inlined
+        else:
+            rows.append(Classified(row, classify(row.digest, prior, full=full), prior))
     return result
+
+
+def _keys(batch: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> list[str | None]:
+    """Each row's primary key (see :func:`primary_key_of`), fast for one-column keys."""
+    if len(columns) != 1:
+        return [primary_key_of(row, columns) for row in batch]
+    column = columns[0]
+    keys: list[str | None] = []
+    for row in batch:
+        value = row.get(column)
+        text = value if type(value) is str or value is None else str(value)
+        # "" or whitespace only is blank, exactly like primary_key_of's strip()
+        keys.append(None if text is None or not text or text.isspace() else text)
+    return keys

@@ -36,7 +36,15 @@ _out = Console()
 #: failed rows printed after a run (all of them: ``runs show RUN_ID --errors``)
 FAILED_SAMPLE = 5
 #: project-file sections these commands read; unset ${ENV} elsewhere (e.g. events:) is fine
-SECTIONS = ("chartmogul", "warehouses", "models", "syncs")
+SECTIONS = (
+    "chartmogul",
+    "warehouses",
+    "models",
+    "syncs",
+    "state_store",
+    "sync_logs",
+    "alerts",
+)
 
 
 def fail(error: MogulsyncError) -> NoReturn:
@@ -95,6 +103,11 @@ def plan(
         samples = ", ".join(str(item["key"]) for item in result.samples[category])
         table.add_row(category, str(count), escape(samples))
     _out.print(table)
+    if result.bulk_creates:
+        _out.print(
+            f"{result.bulk_creates} create(s) would go through the bulk JSON import"
+            " (those whose record already exists are sent over REST instead)."
+        )
     if result.creates_data_source:
         _out.print(f"The data source `{result.data_source}` would be created.")
     if result.removed_ignored:
@@ -117,6 +130,9 @@ def run(
     config: Path = CONFIG_OPTION,
     full: bool = typer.Option(False, "--full", help="Resend every row, not only changes."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary per sync."),
+    no_bulk: bool = typer.Option(
+        False, "--no-bulk", help="Send every row over REST (no bulk JSON import)."
+    ),
 ) -> None:
     """Run a sync (or all of them) and record it in the run history."""
     project = load(config)
@@ -131,7 +147,7 @@ def run(
     worst = exit_codes.SUCCESS
     for each in names:
         try:
-            record = _run_one(engine, each, full=full, quiet=as_json)
+            record = _run_one(engine, each, full=full, quiet=as_json, bulk=not no_bulk)
         except MogulsyncError as exc:
             fail(exc)
         code = _code(record)
@@ -159,9 +175,11 @@ def _failed_rows(project: AppConfig, record: RunRecord) -> list[RowError]:
         store.close()
 
 
-def _run_one(engine: SyncEngine, name: str, *, full: bool, quiet: bool) -> RunRecord:
+def _run_one(
+    engine: SyncEngine, name: str, *, full: bool, quiet: bool, bulk: bool = True
+) -> RunRecord:
     if quiet:
-        return asyncio.run(engine.run(name, full=full))
+        return asyncio.run(engine.run(name, full=full, bulk=bulk))
     columns = (
         TextColumn(f"[bold]{name}[/bold]"),
         BarColumn(),
@@ -174,7 +192,7 @@ def _run_one(engine: SyncEngine, name: str, *, full: bool, quiet: bool) -> RunRe
         def update(progress: RunProgress) -> None:
             bar.update(task, completed=progress.done, total=progress.to_send, read=progress.read)
 
-        return asyncio.run(engine.run(name, full=full, progress=update))
+        return asyncio.run(engine.run(name, full=full, bulk=bulk, progress=update))
 
 
 def _code(record: RunRecord) -> int:

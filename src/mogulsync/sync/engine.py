@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mogulsync._redact import Redactor
+from mogulsync.alerts.dispatch import AlertDispatcher
 from mogulsync.chartmogul import (
     ChartMogulClient,
     ClientSettings,
@@ -28,13 +29,28 @@ from mogulsync.chartmogul import (
 from mogulsync.config import AppConfig
 from mogulsync.errors import ConfigError, FatalError, MogulsyncError
 from mogulsync.runs import RowError, RunRecord, RunStatus, RunStore
+from mogulsync.sync.after_run import finish_run
 from mogulsync.sync.apply import Applier, ApplyContext, KeyedLocks, applier_for
 from mogulsync.sync.batch import Classified, Prepared, attach_children, classify_batch, prepare
+from mogulsync.sync.bulk import (
+    BulkRunner,
+    BulkSettings,
+    Spool,
+    bulk_group,
+    discard_spools,
+    row_ref,
+    uses_bulk,
+)
+from mogulsync.sync.bulk.results import Problem
 from mogulsync.sync.connect import client_settings, model_of, open_source, resolve_data_source
 from mogulsync.sync.diff import Change, Prior, needs_sending
 from mogulsync.sync.errors_text import row_errors
 from mogulsync.sync.outcomes import OutcomeStatus, RowOutcome, RowSink
-from mogulsync.sync.state import RowResult, StateStore, SyncLock
+from mogulsync.sync.state import RowResult
+from mogulsync.sync.state_open import open_lock, open_state
+from mogulsync.sync.state_protocol import SyncState
+from mogulsync.sync.warehouse_diff import WarehouseState, open_diff
+from mogulsync.sync.writeback import WarehouseSyncLog
 from mogulsync.warehouse import Row, SqlAlchemySource
 
 #: rows being applied at once; well above the client's 20 in flight, so it never idles
@@ -68,6 +84,7 @@ class SyncEngine:
         state_dir: Path | str | None = None,
         max_concurrent_rows: int = MAX_CONCURRENT_ROWS,
         sinks: Sequence[RowSink] = (),
+        bulk: BulkSettings | None = None,
     ) -> None:
         self.config = config
         self.settings = settings or client_settings(config)
@@ -78,26 +95,43 @@ class SyncEngine:
         self.max_concurrent_rows = max_concurrent_rows
         #: receivers of every row's outcome (sync logs writeback)
         self.sinks = list(sinks)
+        #: tuning of the bulk import path (docs/sync.md, "Bulk import path")
+        self.bulk = bulk or BulkSettings()
+        if config.sync_logs.enabled:
+            self.sinks.append(WarehouseSyncLog(config, self.redactor))
+        #: alerts after each run (registers channel secrets with the redactor)
+        self.alerts = AlertDispatcher(config.alerts, self.redactor)
 
     async def run(
-        self, name: str, *, full: bool = False, progress: ProgressHook | None = None
+        self,
+        name: str,
+        *,
+        full: bool = False,
+        bulk: bool = True,
+        progress: ProgressHook | None = None,
     ) -> RunRecord:
         """Run one sync; the run record (``record.status`` says how it ended).
+
+        ``bulk=False`` (``--no-bulk``) sends every row over REST, one request per row.
 
         Raises ConfigError for an unknown sync and SyncLockedError when another run of the
         sync holds its lock; everything else ends in a recorded ``failed`` run whose
         ``message`` says why (``error`` holds the exception).
         """
         model_of(self.config, name)
-        lock = SyncLock(self.state_dir, name)
+        lock = open_lock(self.config, self.state_dir, name)
         lock.acquire()
+        try:
+            state = open_state(self.config, self.state_dir, name)
+        except BaseException:
+            lock.release()
+            raise
         runs = RunStore(self.state_dir, self.redactor)
-        state = StateStore(self.state_dir)
         record = runs.start(name, full=full)
         started = time.monotonic()
         run = _Run(self, name, record, runs, state, progress or (lambda _p: None))
         try:
-            await run.execute(full=full)
+            await run.execute(full=full, bulk=bulk)
         except MogulsyncError as exc:
             run.fatal = run.fatal or exc
         except Exception as exc:  # an edge: record, never lose the run
@@ -109,10 +143,12 @@ class SyncEngine:
             record.status = run.final_status()
             if run.fatal is not None:
                 record.message = self.redactor.text(run.fatal.user_message)
-            runs.finish(record)
-            runs.close()
-            state.close()
-            lock.release()
+            try:
+                await finish_run(record, runs, self.sinks, self.alerts, self.redactor)
+            finally:
+                runs.close()
+                state.close()
+                lock.release()
         record.error = run.fatal
         return record
 
@@ -130,7 +166,7 @@ class _Run:
         name: str,
         record: RunRecord,
         runs: RunStore,
-        state: StateStore,
+        state: SyncState,
         progress: ProgressHook,
     ) -> None:
         self.engine = engine
@@ -146,6 +182,9 @@ class _Run:
         self.outcomes: list[RowOutcome] = []
         self.tasks: set[asyncio.Task[None]] = set()
         self.slots = asyncio.Semaphore(engine.max_concurrent_rows)
+        #: new rows parked for the bulk import (None: this run sends everything over REST)
+        self.spool: Spool | None = None
+        self.applier: Applier | None = None
 
     def final_status(self) -> RunStatus:
         rows = self.record.rows
@@ -155,7 +194,7 @@ class _Run:
             return RunStatus.SUCCESS
         return RunStatus.PARTIAL if rows.succeeded > 0 else RunStatus.FAILED
 
-    async def execute(self, *, full: bool) -> None:
+    async def execute(self, *, full: bool, bulk: bool = True) -> None:
         config = self.engine.config
         model = model_of(config, self.name)
         source = open_source(config, model)
@@ -171,8 +210,15 @@ class _Run:
                 assert data_source is not None
                 context = ApplyContext(client, sync, data_source, self.state, KeyedLocks())
                 applier = applier_for(context)
+                self.applier = applier
+                # under the sync's lock: a killed run's spool is ours to delete
+                discard_spools(self.engine.state_dir, self.name)
+                if bulk and uses_bulk(sync):
+                    self.spool = Spool(self.engine.state_dir, self.name)
                 self.state.start_seen()
                 complete = await self._stream(prepared, source, applier, full=full)
+                if complete and self.fatal is None and self.spool is not None:
+                    await self._bulk(client, sync.object, data_source)
                 if complete and self.fatal is None:
                     await self._removed(prepared, applier)
                 await self._drain()
@@ -182,11 +228,15 @@ class _Run:
             with contextlib.suppress(Exception):
                 await self._drain()
             self._flush()
+            if self.spool is not None:
+                self.spool.close()
             await asyncio.to_thread(source.close)
 
     async def _stream(
         self, prepared: Prepared, source: SqlAlchemySource, applier: Applier, *, full: bool
     ) -> bool:
+        if isinstance(self.state, WarehouseState):
+            return await self._stream_diff(prepared, source, self.state, applier, full=full)
         batches: Iterator[Sequence[Row]] = source.stream(prepared.model)
         try:
             while self.fatal is None:
@@ -200,6 +250,33 @@ class _Run:
             closer = getattr(batches, "close", None)
             if closer is not None:
                 await asyncio.to_thread(closer)
+
+    async def _stream_diff(
+        self,
+        prepared: Prepared,
+        source: SqlAlchemySource,
+        state: WarehouseState,
+        applier: Applier,
+        *,
+        full: bool,
+    ) -> bool:
+        """``state: warehouse``: the warehouse diffs; only rows to look at are streamed."""
+        schema = await asyncio.to_thread(source.compile, prepared.model)
+        diff = open_diff(state, prepared, schema)
+        batches = diff.batches(full=full)
+        try:
+            while self.fatal is None:
+                batch = await asyncio.to_thread(next, batches, None)
+                if batch is None:
+                    unchanged = diff.unchanged()
+                    self.record.rows.unchanged += unchanged
+                    self.progress.read += unchanged
+                    self._report()
+                    return True
+                await self._batch(diff.prepared, batch, applier, full=full)
+            return False
+        finally:
+            await asyncio.to_thread(batches.close)
 
     async def _batch(
         self, prepared: Prepared, rows: Sequence[Row], applier: Applier, *, full: bool
@@ -219,7 +296,13 @@ class _Run:
                 counts.changed += 1
             else:
                 counts.unchanged += 1
-            if needs_sending(item.change):
+            if not needs_sending(item.change):
+                continue
+            group = bulk_group(prepared.sync, item) if self.spool is not None else None
+            if group is not None and self.spool is not None:
+                self.spool.add(group, item)  # imported after the model is read
+                self.progress.to_send += 1
+            else:
                 sending.append(item)
         # Mark before sending: a crash from here on leaves these rows in flight, and the
         # next run resolves them by lookup instead of creating them twice.
@@ -247,7 +330,9 @@ class _Run:
         except Exception as exc:
             self._failed(item.row.key, exc, unknown=_unknown(exc), operation=operation)
         else:
-            self.succeeded(RowResult(item.row.key, ok=True, uuid=uuid), operation)
+            self.succeeded(
+                RowResult(item.row.key, ok=True, uuid=uuid, ref=row_ref(item)), operation
+            )
         finally:
             self.slots.release()
             self.progress.done += 1
@@ -262,6 +347,80 @@ class _Run:
         self.outcomes.append(
             RowOutcome(result.key, operation, OutcomeStatus.SUCCEEDED, uuid=result.uuid)
         )
+
+    # ------------------------------------------------------------------ bulk path
+    async def _bulk(self, client: ChartMogulClient, object_type: str, data_source: str) -> None:
+        """Import the spooled new rows (or send them over REST when that is cheaper)."""
+        assert self.spool is not None
+        runner = BulkRunner(
+            self,
+            client,
+            object_type=object_type,
+            data_source_uuid=data_source,
+            run_id=self.record.run_id,
+            settings=self.engine.bulk,
+        )
+        await runner.run(self.spool)
+
+    @property
+    def stopped(self) -> bool:
+        """A fatal error ended the run (bulk host)."""
+        return self.fatal is not None
+
+    def stop(self, exc: MogulsyncError) -> None:
+        """Record a fatal error (bulk host)."""
+        self.fatal = self.fatal or exc
+
+    def mark_inflight(self, items: Sequence[Classified]) -> None:
+        """Before a bulk import or REST send: these rows may land from now on."""
+        self.state.mark_inflight(self.name, [(item.row.key, item.row.digest) for item in items])
+
+    def imported(self, item: Classified) -> None:
+        """A row the bulk import created (its uuid is unknown; ``ref`` finds it later)."""
+        result = RowResult(item.row.key, ok=True, uuid=None, ref=row_ref(item))
+        self.succeeded(result, item.change.value)
+        self._done()
+
+    def rejected(self, item: Classified, problems: Sequence[Problem]) -> None:
+        """A row the bulk import refused, with its field errors."""
+        key = item.row.key
+        errors = [RowError(key, p.field, p.message, p.action) for p in problems]
+        self.record.rows.failed += 1
+        self.errors.extend(errors)
+        self.results.append(RowResult(key, ok=False))
+        self.outcomes.append(
+            RowOutcome(key, item.change.value, OutcomeStatus.FAILED, error=self._error_text(errors))
+        )
+        self._done()
+
+    def unresolved(self, item: Classified, exc: BaseException) -> None:
+        """A bulk row whose outcome is unknown: stays in flight, resolved next run."""
+        self._failed(item.row.key, exc, unknown=True, operation=item.change.value)
+        self._done()
+
+    async def send_rest(self, items: Sequence[Classified], *, marked: bool) -> None:
+        """Send rows one per REST request (``marked``: already in flight)."""
+        if not items or self.applier is None:
+            return
+        if not marked and self.fatal is None:
+            self.mark_inflight(items)
+            marked = True
+        applier = self.applier
+        for index, item in enumerate(items):
+            if self.fatal is not None:  # a send spawned above may have hit a fatal error
+                for left in items[index:] if marked else ():
+                    self.unresolved(left, self.fatal)  # in flight: the next run looks it up
+                return
+            await self.slots.acquire()
+            self._spawn(self._send(applier, item))
+
+    def flush(self) -> None:
+        """Commit results gathered so far (bulk host)."""
+        self._flush()
+
+    def _done(self) -> None:
+        self.progress.done += 1
+        self._report()
 
     def _failed(self, key: str, exc: BaseException, *, unknown: bool, operation: str) -> None:
         self.record.rows.failed += 1
@@ -297,7 +456,8 @@ class _Run:
         never_landed = [key for key, prior in gone if prior.digest is None and not prior.uuid]
         self.state.forget(self.name, never_landed)
         for key, prior in gone:
-            if prior.uuid:
+            # bulk-imported records have no known uuid: the applier finds them by ``ref``
+            if prior.uuid or (prior.ref and prior.digest is not None):
                 await self.slots.acquire()
                 self._spawn(self._delete(applier, key, prior))
 

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from mogulsync.chartmogul import ChartMogulClient, ClientSettings
 from mogulsync.config import AppConfig
 from mogulsync.runs.models import RowError
-from mogulsync.sync.batch import attach_children, classify_batch, prepare
+from mogulsync.sync.batch import BatchResult, attach_children, classify_batch, prepare
+from mogulsync.sync.bulk import bulk_group
+from mogulsync.sync.bulk.runner import DEFAULT_MIN_ROWS
 from mogulsync.sync.connect import model_of, open_source, resolve_data_source
 from mogulsync.sync.diff import Change, Prior
-from mogulsync.sync.state import StateStore
+from mogulsync.sync.state_open import open_state
+from mogulsync.sync.warehouse_diff import DiffStream, WarehouseState, open_diff
+from mogulsync.warehouse import Row
 
 DEFAULT_SAMPLE = 5
 _CATEGORIES = ("creates", "updates", "deletes", "unchanged", "invalid")
@@ -36,6 +41,8 @@ class SyncPlan:
     removed_ignored: int = 0
     #: rows that changed in the model but whose record insert mode never updates
     changes_ignored: int = 0
+    #: creates the run would send through the bulk JSON import (0: all over REST)
+    bulk_creates: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -48,6 +55,7 @@ class SyncPlan:
             "counts": self.counts,
             "removed_ignored": self.removed_ignored,
             "changes_ignored": self.changes_ignored,
+            "bulk_creates": self.bulk_creates,
             "samples": self.samples,
         }
 
@@ -59,7 +67,8 @@ async def plan_sync(
     model = model_of(config, name)
     sync = config.syncs[name]
     source = open_source(config, model)
-    state = StateStore(config.state_dir)
+    # create=False: a plan never writes, not even empty snapshot tables
+    state = open_state(config, config.state_dir, name, create=False)
     try:
         async with ChartMogulClient(settings) as client:
             uuid = await resolve_data_source(client, sync.data_source, create=False)
@@ -74,32 +83,55 @@ async def plan_sync(
             creates_data_source=uuid is None,
         )
         state.start_seen()
-        for batch in source.stream(model):
+        diff: DiffStream | None = None
+        batches: Iterator[Sequence[Row]]
+        if isinstance(state, WarehouseState):  # the warehouse diffs; only changes come out
+            diff = await asyncio.to_thread(open_diff, state, prepared, schema)
+            prepared = diff.prepared
+            batches = diff.batches(full=full)
+        else:
+            batches = source.stream(model)
+        for batch in batches:
             rows = attach_children(prepared, source, batch)  # exactly what a run would send
             classified = classify_batch(prepared, state, rows, full=full)
-            _count_invalid(result, classified.invalid, classified.invalid_rows, sample)
-            for item in classified.rows:
-                category = _category(item.change, item.prior, sync.mode)
-                if category == "unchanged" and item.change is Change.CHANGED:
-                    result.changes_ignored += 1
-                result.counts[category] += 1
-                if len(result.samples[category]) < sample:
-                    result.samples[category].append(
-                        {"key": item.row.key, "payload": dict(item.row.payload)}
-                    )
-        for key, prior in state.unseen(name):
-            if prior.digest is None:
-                continue
-            if sync.on_delete == "delete":
-                result.counts["deletes"] += 1
-                if len(result.samples["deletes"]) < sample:
-                    result.samples["deletes"].append({"key": key, "uuid": prior.uuid})
-            else:
-                result.removed_ignored += 1
+            result.bulk_creates += sum(
+                bulk_group(sync, item) is not None for item in classified.rows
+            )
+            _count_rows(result, classified, sample)
+        if result.bulk_creates < DEFAULT_MIN_ROWS:
+            result.bulk_creates = 0  # the run sends so few over REST
+        if diff is not None:
+            result.counts["unchanged"] += diff.unchanged()
+        _count_removed(result, state.unseen(name), sync.on_delete, sample)
         return result
     finally:
         state.close()
         source.close()
+
+
+def _count_rows(plan: SyncPlan, classified: BatchResult, sample: int) -> None:
+    _count_invalid(plan, classified.invalid, classified.invalid_rows, sample)
+    for item in classified.rows:
+        category = _category(item.change, item.prior, plan.mode)
+        if category == "unchanged" and item.change is Change.CHANGED:
+            plan.changes_ignored += 1
+        plan.counts[category] += 1
+        if len(plan.samples[category]) < sample:
+            plan.samples[category].append({"key": item.row.key, "payload": dict(item.row.payload)})
+
+
+def _count_removed(
+    plan: SyncPlan, gone: Iterator[tuple[str, Prior]], on_delete: str, sample: int
+) -> None:
+    for key, prior in gone:
+        if prior.digest is None:
+            continue
+        if on_delete == "delete":
+            plan.counts["deletes"] += 1
+            if len(plan.samples["deletes"]) < sample:
+                plan.samples["deletes"].append({"key": key, "uuid": prior.uuid})
+        else:
+            plan.removed_ignored += 1
 
 
 def _category(change: Change, prior: Prior | None, mode: str) -> str:
@@ -107,7 +139,7 @@ def _category(change: Change, prior: Prior | None, mode: str) -> str:
         return "unchanged"
     if change is Change.ADDED and mode != "update":
         return "creates"
-    if mode == "insert" and prior is not None and prior.digest is not None and prior.uuid:
+    if mode == "insert" and prior is not None and prior.digest is not None:
         return "unchanged"  # insert mode never updates a record that landed
     return "updates"
 

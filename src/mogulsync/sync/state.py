@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -27,6 +28,12 @@ STATE_FILE = "state.sqlite"
 #: keys per ``IN (...)`` query (SQLite's default limit on variables is 32766; stay small)
 _CHUNK = 500
 _BUSY_TIMEOUT_MS = 30_000
+#: status text → enum, without the Enum call per row
+_STATUSES = {status.value: status for status in RowStatus}
+#: a batch of keys is passed to SQLite as one JSON array (``json_each``): one statement per
+#: batch instead of one per key. SQLite text stops at NUL, so keys holding one (the escape
+#: below) take the per-key path.
+_NUL_ESCAPE = "\\u0000"
 _MIGRATIONS: dict[int, str] = {
     1: """
     CREATE TABLE snapshot (
@@ -138,6 +145,17 @@ class StateStore:
     def priors(self, sync: str, keys: Sequence[str]) -> dict[str, Prior]:
         """What the snapshot knows about each key (absent keys are new)."""
         found: dict[str, Prior] = {}
+        packed = _packed(keys)
+        if packed is not None:
+            rows = self._db.execute(
+                "SELECT pk, digest, status, uuid, ref FROM snapshot"
+                " WHERE sync = ? AND pk IN (SELECT value FROM json_each(?))",
+                (sync, packed),
+            )
+            statuses = _STATUSES
+            for pk, digest, status, uuid, ref in rows:
+                found[pk] = Prior(digest, statuses[status], uuid, ref)
+            return found
         for start in range(0, len(keys), _CHUNK):
             chunk = keys[start : start + _CHUNK]
             marks = ",".join("?" * len(chunk))
@@ -202,6 +220,23 @@ class StateStore:
 
     def see(self, keys: Sequence[str]) -> list[bool]:
         """Note keys as present; per key, whether it is new (False: a duplicate key)."""
+        packed = _packed(keys)
+        if packed is not None:
+            # RETURNING yields only the keys this statement inserted: the batch's new keys
+            inserted = {
+                row[0]
+                for row in self._db.execute(
+                    "INSERT OR IGNORE INTO temp.seen SELECT value FROM json_each(?) RETURNING pk",
+                    (packed,),
+                )
+            }
+            if len(inserted) == len(keys):
+                return [True] * len(keys)
+            marks: list[bool] = []
+            for key in keys:  # a key repeated in the batch is new only the first time
+                marks.append(key in inserted)
+                inserted.discard(key)
+            return marks
         fresh: list[bool] = []
         with self._transaction():
             for key in keys:
@@ -248,6 +283,12 @@ class StateStore:
             "DELETE FROM registry WHERE kind = ? AND data_source_uuid = ? AND external_id = ?",
             (kind, data_source_uuid, external_id),
         )
+
+
+def _packed(keys: Sequence[str]) -> str | None:
+    """The keys as one JSON array for ``json_each``, or None when a key holds a NUL."""
+    packed = json.dumps(keys, ensure_ascii=False)
+    return None if _NUL_ESCAPE in packed else packed
 
 
 class SyncLock:

@@ -177,12 +177,13 @@ def test_check_reports_unreachable_api_and_missing_dialect(workdir):
     """check names an unreachable ChartMogul and a warehouse whose dialect is not installed."""
     config = yaml.safe_load((workdir / "mogulsync.yml").read_text())
     config["chartmogul"]["base_url"] = "http://127.0.0.1:9"  # discard port: nothing listens
-    config["warehouses"]["main"] = "snowflake://user:${PW}@account/db"
+    # redshift's dialect is not in the dev lock (snowflake's and bigquery's are)
+    config["warehouses"]["main"] = "redshift+redshift_connector://user:${PW}@host:5439/db"
     (workdir / "mogulsync.yml").write_text(yaml.safe_dump(config))
     result = CliRunner().invoke(app, ["check"], env={"PW": "hunter2-secret"})
     assert result.exit_code == exit_codes.FAILED
     text = " ".join(result.stdout.split())  # Rich wraps lines at the terminal width
     assert "not reachable at http://127.0.0.1:9" in text
-    assert "pip install snowflake-sqlalchemy (or: pip install 'mogulsync[snowflake]')" in text
+    assert "pip install sqlalchemy-redshift redshift_connector (or: pip install 'mogulsync[redshift]')" in text
     assert "hunter2-secret" not in result.output
     assert "Traceback" not in result.output

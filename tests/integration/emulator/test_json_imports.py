@@ -255,6 +255,7 @@ def test_failures_are_reported_per_customer(api: httpx.Client, billing: Billing)
     assert bob["line_items"]["errors"] == [
         {
             "external_id": "bob-li",
+            "invoice_external_id": "bob-inv",
             "field": "invoice_external_id",
             "message": "Invoice was not imported",
         }
@@ -277,17 +278,35 @@ def test_failures_are_reported_per_customer(api: httpx.Client, billing: Billing)
     ]
     assert carol["transactions"]["errors"][0]["message"] == "Invoice was not imported"
 
-    dave = details["dave"]
-    assert (dave["customers"], dave["invoices"]) == (IMPORTED, IMPORTED)
+    dave = details["dave"]  # a bad line item or transaction fails its whole invoice
+    assert dave["customers"] == IMPORTED
+    assert dave["invoices"]["errors"] == [
+        {
+            "external_id": "dave-inv",
+            "field": "line_items.plan_external_id",
+            "message": "Plan not found in this data source",
+        },
+        {
+            "external_id": "dave-inv",
+            "field": "transactions.type",
+            "message": "is not included in the list",
+        },
+    ]
     assert dave["line_items"]["errors"] == [
         {
             "external_id": "dave-li",
+            "invoice_external_id": "dave-inv",
             "field": "plan_external_id",
             "message": "Plan not found in this data source",
         }
     ]
     assert dave["transactions"]["errors"] == [
-        {"external_id": "dave-tr", "field": "type", "message": "is not included in the list"}
+        {
+            "external_id": "dave-tr",
+            "invoice_external_id": "dave-inv",
+            "field": "type",
+            "message": "is not included in the list",
+        }
     ]
     assert dave["subscription_events"]["errors"] == [
         {"external_id": "dave-evt", "field": "event_type", "message": "is not included in the list"}
@@ -296,18 +315,19 @@ def test_failures_are_reported_per_customer(api: httpx.Client, billing: Billing)
     assert details["unassigned"]["line_items"]["errors"] == [
         {
             "external_id": "lost-li",
+            "invoice_external_id": "nowhere",
             "field": "invoice_external_id",
             "message": "Invoice not found in this data source",
         }
     ]
     assert details["unassigned"]["customers"] == SKIPPED
     # records: 2 plans + 4 customers x 5 + 1 stray line item; failed records, not errors
-    assert (done["processed_count"], done["error_count"]) == (23, 12)
+    assert (done["processed_count"], done["error_count"]) == (23, 13)
     invoices = [
         inv["external_id"]
         for inv in api.get("/invoices", params={"data_source_uuid": billing.ds}).json()["invoices"]
     ]
-    assert invoices == ["alice-inv", "dave-inv"]
+    assert invoices == ["alice-inv"]
 
 
 def test_children_of_invoices_from_earlier_imports(api: httpx.Client, billing: Billing) -> None:

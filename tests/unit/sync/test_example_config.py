@@ -16,3 +16,4 @@ def test_example_loads_and_orders_syncs():
     assert config.chartmogul.base_url == "http://127.0.0.1:8780"
     assert run_order(config) == ["plans", "customers", "contacts", "invoices", "payments"]
     assert config.syncs["invoices"].line_items is not None
+    assert config.sync_logs.enabled

@@ -16,11 +16,13 @@ entry holds ``status`` plus one ``{status}`` per record type (``customers``, ``i
 ``failed`` otherwise, with ``errors: [{external_id, field, message}]`` naming each failed
 record. Records whose customer cannot be told (no parent reference, or a line item of an
 unknown invoice) are reported under :data:`UNASSIGNED` [U]. A failed record never stops
-records of other customers; a failed invoice fails its line items and transactions,
-while a failed line item or transaction leaves its invoice and siblings imported (unlike
-the all-or-nothing REST invoice import, because a bulk import reports per record).
-``processed_count`` counts every record handled and ``error_count`` the records that
-failed (a record with several bad fields counts once).
+records of other customers. An invoice is all-or-nothing, like the REST invoice import: a
+failed invoice fails its line items and transactions, and a failed line item or transaction
+fails its invoice (reported as ``line_items.<field>`` / ``transactions.<field>``) and its
+siblings (``Invoice was not imported``) [U]. Every line item and transaction error also
+carries ``invoice_external_id`` so a client can tell which invoice it belongs to even when
+the child has no external id of its own. ``processed_count`` counts every record handled
+and ``error_count`` the records that failed (a record with several bad fields counts once).
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ from mogulsync.emulator.store import JSONDict, Row
 PLANS_KEY = "plans"
 UNASSIGNED = "unassigned"
 SECTIONS = ("customers", "invoices", "line_items", "transactions", "subscription_events")
+CHILD_SECTIONS = ("line_items", "transactions")
 CUSTOMER_MISSING = "Customer not found in this data source"
 INVOICE_MISSING = "Invoice not found in this data source"
 PARENT_FAILED = "Invoice was not imported"
@@ -73,12 +76,17 @@ class _Section:
     failed: int = 0
     errors: list[JSONDict] = field(default_factory=list)
 
+    #: line items and transactions name their invoice in each error
+    child: bool = False
+
     def fail(self, record: Any, problems: Problems) -> None:
         """Count ``record`` as failed, with one error per (field, message)."""
         self.failed += 1
+        base: JSONDict = {"external_id": _text(record, "external_id")}
+        if self.child:
+            base["invoice_external_id"] = _text(record, "invoice_external_id")
         self.errors.extend(
-            {"external_id": _text(record, "external_id"), "field": name, "message": message}
-            for name, message in problems
+            {**base, "field": name, "message": message} for name, message in problems
         )
 
     def report(self) -> JSONDict:
@@ -209,7 +217,10 @@ class BulkImport:
     def import_customer(self, key: str) -> None:
         """Import every record of one customer and write its status entry."""
         group = self._groups[key]
-        sections = {name: _Section(total=len(group[name])) for name in SECTIONS}
+        sections = {
+            name: _Section(total=len(group[name]), child=name in CHILD_SECTIONS)
+            for name in SECTIONS
+        }
         customer = self._import_customer_records(group["customers"], sections["customers"])
         if customer is None and key != UNASSIGNED:
             customer = customer_by_external_id(self.emulator, self.data_source_uuid, key)
@@ -273,12 +284,21 @@ class BulkImport:
                     for item in records:
                         sections[name].fail(item, [("invoice_external_id", PARENT_FAILED)])
                 continue
-            checked = CheckedInvoice(
-                invoice,
-                self._check_all(own_lines, self._check_line, sections["line_items"]),
-                self._check_all(own_payments, self._check_payment, sections["transactions"]),
+            line_values, line_problems = self._check_children(own_lines, self._check_line)
+            payment_values, payment_problems = self._check_children(
+                own_payments, self._check_payment
             )
-            store_invoice(self.store, customer, checked)
+            if line_problems or payment_problems:
+                self._fail_invoice(
+                    record,
+                    sections,
+                    {"line_items": (own_lines, line_problems)},
+                    {"transactions": (own_payments, payment_problems)},
+                )
+                continue
+            store_invoice(
+                self.store, customer, CheckedInvoice(invoice, line_values, payment_values)
+            )
         # What is left belongs to invoices stored by an earlier import, or to none at all.
         for invoice_id, records in lines.items():
             self._add_to_stored(invoice_id, records, "line_items", sections["line_items"])
@@ -326,6 +346,43 @@ class BulkImport:
             else:
                 valid.append(checked.value)
         return valid
+
+    @staticmethod
+    def _check_children(
+        records: list[Any], check: Callable[[JSONDict], Checked]
+    ) -> tuple[list[JSONDict], dict[int, list[tuple[str | None, str]]]]:
+        """Checked values of an invoice's children, and the problems of each bad one."""
+        values: list[JSONDict] = []
+        problems: dict[int, list[tuple[str | None, str]]] = {}
+        for index, record in enumerate(records):
+            if not isinstance(record, dict):
+                problems[index] = [(None, NOT_OBJECT)]
+                continue
+            checked = check(record)
+            if checked.errors:
+                problems[index] = list(checked.errors.items())
+            else:
+                values.append(checked.value)
+        return values, problems
+
+    @staticmethod
+    def _fail_invoice(
+        record: Any,
+        sections: dict[str, _Section],
+        *children: dict[str, tuple[list[Any], dict[int, list[tuple[str | None, str]]]]],
+    ) -> None:
+        """A bad child fails its whole invoice and every sibling (all-or-nothing)."""
+        invoice_problems: list[tuple[str | None, str]] = []
+        for child in children:
+            for name, (records, problems) in child.items():
+                for index, item in enumerate(records):
+                    found = problems.get(index)
+                    sections[name].fail(item, found or [("invoice_external_id", PARENT_FAILED)])
+                    invoice_problems.extend(
+                        (f"{name}.{field}" if field else name, message)
+                        for field, message in found or []
+                    )
+        sections["invoices"].fail(record, invoice_problems)
 
     def _check_line(self, record: JSONDict) -> Checked:
         """A bulk line item names its plan by ``plan_external_id``."""

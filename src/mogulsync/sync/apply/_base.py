@@ -15,7 +15,7 @@ from mogulsync.config.sync import SyncConfig
 from mogulsync.errors import SkippableError
 from mogulsync.sync.diff import Prior
 from mogulsync.sync.mapping import CustomValue, MappedRow
-from mogulsync.sync.state import StateStore
+from mogulsync.sync.state_protocol import SyncState
 
 T = TypeVar("T", bound=pydantic.BaseModel)
 
@@ -58,7 +58,7 @@ class ApplyContext:
     client: ChartMogulClient
     sync: SyncConfig
     data_source_uuid: str
-    state: StateStore
+    state: SyncState
     locks: KeyedLocks
 
 

@@ -42,6 +42,25 @@ FIELDS = (
 _UPSERT_HINT = "Use mode `upsert` to update customers that already exist."
 
 
+def customer_fields(row: MappedRow) -> dict[str, Any]:
+    """A new customer's fields (REST create and bulk import share them); may raise
+    :class:`RowRejectedError` for a refused primary contact field."""
+    payload = row.payload
+    attributes: dict[str, Any] = {}
+    if "tags" in payload:
+        attributes["tags"] = payload["tags"]
+    custom = typed_attributes(row.custom)
+    if custom:
+        attributes["custom"] = custom
+    values: dict[str, Any] = {"external_id": payload["external_id"], **pick(payload, FIELDS)}
+    if attributes:
+        values["attributes"] = NewCustomerAttributes(**attributes)
+    contact = nested(payload, "primary_contact.")
+    if contact:
+        values["primary_contact"] = build(PrimaryContact, contact, "primary_contact.")
+    return values
+
+
 class CustomerApplier:
     """Applies customer rows."""
 
@@ -63,14 +82,20 @@ class CustomerApplier:
 
     async def delete(self, prior: Prior) -> None:
         """Delete the customer(s) of a row that left the model."""
-        for uuid in split_uuids(prior):
+        uuids = split_uuids(prior)
+        if not uuids and prior.ref:  # bulk-imported: only the external id is known
+            found = await self._client.customers.find_by_external_id(
+                prior.ref, self._context.data_source_uuid
+            )
+            uuids = [found.uuid] if found else []
+        for uuid in uuids:
             try:
                 await self._client.customers.delete(uuid)
             except NotFoundError:
                 continue  # already gone
 
     # ------------------------------------------------------------------ matching
-    async def _by_external_id(self, row: MappedRow, prior: Prior | None) -> str:
+    async def _by_external_id(self, row: MappedRow, prior: Prior | None) -> str | None:
         external_id = str(row.payload["external_id"])
         mode = self._context.sync.mode
         async with self._context.locks(f"customer:{external_id}"):
@@ -102,9 +127,9 @@ class CustomerApplier:
                 )
             return await self._create(row, existing_is_ours=True)
 
-    async def _insert(self, row: MappedRow, prior: Prior | None) -> str:
-        if prior is not None and prior.digest is not None and prior.uuid:
-            return prior.uuid  # inserted before; insert mode never updates
+    async def _insert(self, row: MappedRow, prior: Prior | None) -> str | None:
+        if prior is not None and prior.digest is not None:
+            return prior.uuid  # inserted before (uuid unknown after a bulk import); never updated
         return await self._create(row, existing_is_ours=prior is not None and prior.may_exist)
 
     async def _by_email(self, row: MappedRow, prior: Prior | None) -> str:
@@ -134,23 +159,7 @@ class CustomerApplier:
 
     # ------------------------------------------------------------------ writes
     async def _create(self, row: MappedRow, *, existing_is_ours: bool) -> str:
-        payload = row.payload
-        attributes: dict[str, Any] = {}
-        if "tags" in payload:
-            attributes["tags"] = payload["tags"]
-        custom = typed_attributes(row.custom)
-        if custom:
-            attributes["custom"] = custom
-        values: dict[str, Any] = {
-            "data_source_uuid": self._context.data_source_uuid,
-            "external_id": payload["external_id"],
-            **pick(payload, FIELDS),
-        }
-        if attributes:
-            values["attributes"] = NewCustomerAttributes(**attributes)
-        contact = nested(payload, "primary_contact.")
-        if contact:
-            values["primary_contact"] = build(PrimaryContact, contact, "primary_contact.")
+        values = {"data_source_uuid": self._context.data_source_uuid, **customer_fields(row)}
         new = build(NewCustomer, values)
         try:
             customer = await self._client.customers.create(new)

@@ -34,8 +34,8 @@ class InvoiceApplier:
 
     async def apply(self, row: MappedRow, prior: Prior | None) -> str | None:
         """Import the invoice into its customer; its uuid."""
-        if prior is not None and prior.digest is not None and prior.uuid:
-            return prior.uuid  # delivered before; invoices are insert-only
+        if prior is not None and prior.digest is not None:
+            return prior.uuid  # delivered before (uuid unknown after a bulk import); insert-only
         payload = row.payload
         # a missing customer is the first thing to report
         await self._resolver.parent_customer(payload)
@@ -62,9 +62,15 @@ class InvoiceApplier:
 
     async def delete(self, prior: Prior) -> None:
         """Delete the invoice of a row that left the model."""
-        if prior.uuid:
+        uuid = prior.uuid
+        if not uuid and prior.ref:  # bulk-imported: only the external id is known
+            found = await self._client.invoices.find_by_external_id(
+                prior.ref, data_source_uuid=self._context.data_source_uuid
+            )
+            uuid = found.uuid if found else None
+        if uuid:
             try:
-                await self._client.invoices.delete(prior.uuid)
+                await self._client.invoices.delete(uuid)
             except NotFoundError:
                 return
 
@@ -104,8 +110,8 @@ class TransactionApplier:
 
     async def apply(self, row: MappedRow, prior: Prior | None) -> str | None:
         """Add the transaction to its invoice; its uuid."""
-        if prior is not None and prior.digest is not None and prior.uuid:
-            return prior.uuid  # delivered before; transactions are insert-only
+        if prior is not None and prior.digest is not None:
+            return prior.uuid  # delivered before (maybe by bulk import); insert-only
         payload = dict(row.payload)
         invoice_external_id = str(payload.pop("invoice_external_id"))
         invoice_uuid = await self._resolver.invoice(invoice_external_id)

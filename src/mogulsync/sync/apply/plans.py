@@ -24,14 +24,19 @@ class PlanApplier:
         external_id = str(row.payload["external_id"])
         upsert = self._context.sync.mode == "upsert"
         async with self._context.locks(f"plan:{external_id}"):
-            if not upsert and prior is not None and prior.digest is not None and prior.uuid:
-                return prior.uuid  # inserted before; insert mode never updates
+            if not upsert and prior is not None and prior.digest is not None:
+                return prior.uuid  # inserted before (maybe by bulk import); never updated
             if upsert:
+                changes = build(PlanUpdate, pick(row.payload, FIELDS))
+                uuid = prior.uuid if prior is not None else None
+                if uuid and await self._update(uuid, changes):
+                    # the uuid was known (earlier run, or the bulk path's listing)
+                    self._resolver.learn("plan", external_id, uuid)
+                    return uuid
                 found = await self._client.plans.find_by_external_id(
                     external_id, self._context.data_source_uuid
                 )
                 if found is not None:
-                    changes = build(PlanUpdate, pick(row.payload, FIELDS))
                     await self._client.plans.update(found.uuid, changes)
                     self._resolver.learn("plan", external_id, found.uuid)
                     return found.uuid
@@ -51,10 +56,24 @@ class PlanApplier:
             self._resolver.learn("plan", external_id, plan.uuid)
             return plan.uuid
 
+    async def _update(self, uuid: str, changes: PlanUpdate) -> bool:
+        """Update a plan by uuid; False when ChartMogul no longer has it."""
+        try:
+            await self._client.plans.update(uuid, changes)
+        except NotFoundError:
+            return False
+        return True
+
     async def delete(self, prior: Prior) -> None:
         """Delete the plan of a row that left the model."""
-        if prior.uuid:
+        uuid = prior.uuid
+        if not uuid and prior.ref:  # bulk-imported: only the external id is known
+            found = await self._client.plans.find_by_external_id(
+                prior.ref, self._context.data_source_uuid
+            )
+            uuid = found.uuid if found else None
+        if uuid:
             try:
-                await self._client.plans.delete(prior.uuid)
+                await self._client.plans.delete(uuid)
             except NotFoundError:
                 return

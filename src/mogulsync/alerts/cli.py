@@ -1,0 +1,54 @@
+"""``mogulsync alerts test``: send a test message through the configured channels."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from mogulsync._redact import Redactor
+from mogulsync.alerts.dispatch import AlertDispatcher
+from mogulsync.config import DEFAULT_CONFIG_PATH, load_config
+from mogulsync.errors import MogulsyncError
+from mogulsync.sync import exit_codes
+from mogulsync.sync.errors_text import describe
+
+app = typer.Typer(help="Alerts after sync runs (Slack, webhook, PagerDuty, e-mail).")
+_out = Console()
+_err = Console(stderr=True)
+#: the sections this command reads: their ${ENV} references must be set
+SECTIONS = ("alerts",)
+
+
+@app.command("test")
+def send_test_alert(
+    config: Path = typer.Option(
+        DEFAULT_CONFIG_PATH, "-c", "--config", help="Project file (mogulsync.yml)."
+    ),
+    channel: list[str] | None = typer.Option(
+        None, "--channel", help="Only this channel (repeatable); default: every channel."
+    ),
+) -> None:
+    """Send a test message through each configured alert channel and report each result."""
+    try:
+        project = load_config(config, sections=SECTIONS)
+        dispatcher = AlertDispatcher(project.alerts, Redactor())
+        if not dispatcher.enabled:
+            _err.print("[red]error:[/red] no alert channels configured (alerts.channels)")
+            raise typer.Exit(exit_codes.CONFIG)
+        results = asyncio.run(dispatcher.send_test(channel or None))
+    except MogulsyncError as exc:
+        _err.print(f"[red]error:[/red] {escape(describe(exc))}", highlight=False)
+        raise typer.Exit(exit_codes.CONFIG) from None
+    for name, problem in results.items():
+        if problem is None:
+            _out.print(
+                f"[green]ok[/green]   {escape(name)}: test message delivered", highlight=False
+            )
+        else:
+            _out.print(f"[red]FAIL[/red] {escape(name)}: {escape(problem)}", highlight=False)
+    if any(problem is not None for problem in results.values()):
+        raise typer.Exit(exit_codes.FAILED)

@@ -1,0 +1,166 @@
+"""After a run: decide which alerts to send, send them, and report what could not be sent.
+
+Nothing here raises into the engine: a channel that is down, slow or misconfigured costs
+at most :attr:`Delivery.longest_s` and ends up as a warning on the run record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+
+from mogulsync._redact import Redactor
+from mogulsync.alerts._delivery import Delivery, Sender
+from mogulsync.alerts.email import EmailSender
+from mogulsync.alerts.message import ERRORS_IN_ALERT, AlertMessage, Trigger, build_message
+from mogulsync.alerts.rules import evaluate, previous_run
+from mogulsync.alerts.slack import SlackSender
+from mogulsync.alerts.webhook import WebhookSender
+from mogulsync.config.alerts import AlertChannel, AlertsConfig, SlackChannel, WebhookChannel
+from mogulsync.errors import ConfigError, MogulsyncError
+from mogulsync.runs.models import RowCounts, RunRecord, RunStatus
+from mogulsync.runs.store import RunStore
+
+logger = logging.getLogger(__name__)
+#: runs of the sync read from the history to find the previous finished one
+HISTORY_LOOKBACK = 20
+#: extra seconds allowed on top of the slowest channel's retries
+_GRACE_S = 1.0
+#: which trigger a channel hears when several rules match one run (lowest first)
+_RANK = {Trigger.FAILED: 0, Trigger.FAILED_ROWS: 1, Trigger.RECOVERED: 2, Trigger.TEST: 3}
+
+
+def channel_secrets(channel: AlertChannel) -> list[str]:
+    """Every secret value of a channel (registered with the redactor)."""
+    if isinstance(channel, SlackChannel):
+        return [channel.url.get_secret_value()]
+    if isinstance(channel, WebhookChannel):
+        found = [channel.url, channel.routing_key]
+        return [secret.get_secret_value() for secret in found if secret is not None]
+    return [channel.password.get_secret_value()] if channel.password is not None else []
+
+
+def _sender(name: str, channel: AlertChannel, delivery: Delivery) -> Sender:
+    if isinstance(channel, SlackChannel):
+        return SlackSender(name, channel, delivery)
+    if isinstance(channel, WebhookChannel):
+        return WebhookSender(name, channel, delivery)
+    return EmailSender(name, channel, delivery)
+
+
+class AlertDispatcher:
+    """The alert channels and rules of a project."""
+
+    def __init__(self, config: AlertsConfig, redactor: Redactor) -> None:
+        self.config = config
+        self.redactor = redactor
+        for channel in config.channels.values():
+            for secret in channel_secrets(channel):
+                redactor.add(secret)
+        self.delivery = Delivery(timeout_s=config.timeout_s, attempts=config.attempts)
+        self.senders = {
+            name: _sender(name, channel, self.delivery) for name, channel in config.channels.items()
+        }
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any channel is configured."""
+        return bool(self.senders)
+
+    def decide(self, record: RunRecord, previous: RunRecord | None) -> dict[Trigger, list[str]]:
+        """Channels to alert per trigger (a channel hears about a run at most once)."""
+        chosen: dict[str, Trigger] = {}
+        for rule in self.config.rules:
+            trigger = evaluate(rule, record, previous)
+            if trigger is None:
+                continue
+            for name in self.config.channels_of(rule):
+                # a problem outranks a recovery: never resolve what another rule still reports
+                if name not in chosen or _RANK[trigger] < _RANK[chosen[name]]:
+                    chosen[name] = trigger
+        plan: dict[Trigger, list[str]] = {}
+        for name, trigger in chosen.items():
+            plan.setdefault(trigger, []).append(name)
+        return plan
+
+    async def after_run(self, record: RunRecord, runs: RunStore) -> list[str]:
+        """Send the alerts ``record`` calls for; warnings about deliveries that failed."""
+        if not self.enabled:
+            return []
+        try:
+            previous = previous_run(
+                runs.latest(sync=record.sync, limit=HISTORY_LOOKBACK), record.run_id
+            )
+            plan = self.decide(record, previous)
+            if not plan:
+                return []
+            errors = runs.errors(record.run_id, limit=ERRORS_IN_ALERT) if record.rows.failed else []
+            deliveries = [
+                (name, build_message(trigger, record, errors, self.redactor))
+                for trigger, names in plan.items()
+                for name in names
+            ]
+        except Exception as exc:  # the history is unreadable: say so, never fail the run
+            return [self._warning("alerts", exc)]
+        return await self._deliver_all(deliveries)
+
+    async def send_test(self, names: Iterable[str] | None = None) -> dict[str, str | None]:
+        """Send a test message through each channel (or ``names``); channel → error or None."""
+        wanted = list(self.senders) if names is None else list(names)
+        unknown = [name for name in wanted if name not in self.senders]
+        if unknown:
+            known = ", ".join(sorted(self.senders)) or "none"
+            raise ConfigError(f"no alert channel named {', '.join(unknown)} (known: {known})")
+        message = probe_message(self.redactor)
+        warnings = await self._deliver_all([(name, message) for name in wanted], prefix=False)
+        failed = dict(zip(wanted, warnings, strict=True))
+        return {name: failed[name] or None for name in wanted}
+
+    async def _deliver_all(
+        self, deliveries: Sequence[tuple[str, AlertMessage]], *, prefix: bool = True
+    ) -> list[str]:
+        """Send concurrently; one warning per failed delivery ("" per success if not prefix)."""
+        results = await asyncio.gather(
+            *(self._deliver(name, message) for name, message in deliveries)
+        )
+        if not prefix:
+            return [result or "" for result in results]
+        return [
+            f"alert to channel `{name}` not delivered: {result}"
+            for (name, _message), result in zip(deliveries, results, strict=True)
+            if result is not None
+        ]
+
+    async def _deliver(self, name: str, message: AlertMessage) -> str | None:
+        try:
+            async with asyncio.timeout(self.delivery.longest_s + _GRACE_S):
+                await self.senders[name].send(message)
+        except TimeoutError:
+            reason = f"no answer within {self.delivery.longest_s:.0f}s"
+        except MogulsyncError as exc:
+            reason = exc.user_message
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+        else:
+            return None
+        reason = self.redactor.text(reason)
+        logger.debug("alert to channel %s about run %s failed: %s", name, message.run_id, reason)
+        return reason
+
+    def _warning(self, what: str, exc: Exception) -> str:
+        text = exc.user_message if isinstance(exc, MogulsyncError) else f"{exc}"
+        return self.redactor.text(f"{what}: {type(exc).__name__}: {text}")
+
+
+def probe_message(redactor: Redactor) -> AlertMessage:
+    """The message ``mogulsync alerts test`` sends."""
+    record = RunRecord(
+        run_id="test",
+        sync="(test)",
+        status=RunStatus.SUCCESS,
+        started_at="",
+        rows=RowCounts(),
+        message="This is a test alert from `mogulsync alerts test`: the channel works.",
+    )
+    return build_message(Trigger.TEST, record, [], redactor)

@@ -1,0 +1,161 @@
+"""What an alert says, independent of the channel that carries it.
+
+Every text here comes from the run record and the run history, and goes through the
+engine's :class:`~mogulsync._redact.Redactor` (which also knows every channel secret), so
+no channel can leak the API key, a warehouse password, a webhook URL or a routing key.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from mogulsync._redact import Redactor
+from mogulsync.runs.models import RowCounts, RowError, RunRecord
+
+#: row errors quoted in an alert (all of them: ``mogulsync runs show RUN_ID --errors``)
+ERRORS_IN_ALERT = 5
+#: longest text quoted from one error or run message
+MAX_QUOTE = 300
+PERCENT = 100.0
+
+
+class Trigger(enum.Enum):
+    """Why an alert is sent."""
+
+    FAILED = "failed"
+    FAILED_ROWS = "failed_rows"
+    RECOVERED = "recovered"
+    TEST = "test"
+
+    @property
+    def is_problem(self) -> bool:
+        """Whether this opens (rather than closes) an incident."""
+        return self in {Trigger.FAILED, Trigger.FAILED_ROWS}
+
+
+@dataclass(frozen=True, slots=True)
+class AlertMessage:
+    """One alert about one run, already redacted."""
+
+    trigger: Trigger
+    sync: str
+    run_id: str
+    status: str
+    rows: RowCounts
+    api_calls: int
+    duration_s: float
+    started_at: str
+    finished_at: str | None
+    #: why the run failed, or its warnings
+    reason: str | None
+    errors: tuple[RowError, ...]
+
+    @property
+    def hint(self) -> str:
+        """The command that shows everything about the run."""
+        return f"mogulsync runs show {self.run_id} --errors"
+
+    @property
+    def failed_percent(self) -> float:
+        """Failed rows as a percentage of the rows the run acted on."""
+        acted = self.rows.succeeded + self.rows.failed
+        return PERCENT * self.rows.failed / acted if acted else 0.0
+
+    @property
+    def title(self) -> str:
+        """A one-line summary (Slack fallback text, e-mail subject, PagerDuty summary)."""
+        rows = self.rows
+        if self.trigger is Trigger.FAILED:
+            return f"mogulsync: sync {self.sync} failed (run {self.run_id})"
+        if self.trigger is Trigger.FAILED_ROWS:
+            return (
+                f"mogulsync: sync {self.sync}: {rows.failed} of {rows.succeeded + rows.failed}"
+                f" rows failed ({self.failed_percent:.1f}%, run {self.run_id})"
+            )
+        if self.trigger is Trigger.RECOVERED:
+            return f"mogulsync: sync {self.sync} recovered (run {self.run_id})"
+        return "mogulsync: test alert (this channel works)"
+
+    @property
+    def counts_line(self) -> str:
+        """Row counts, API calls and duration in one line."""
+        rows = self.rows
+        return (
+            f"status {self.status}: {rows.added} added, {rows.changed} changed,"
+            f" {rows.removed} removed, {rows.unchanged} unchanged → {rows.succeeded} succeeded,"
+            f" {rows.failed} failed ({rows.invalid} invalid); {self.api_calls} API calls"
+            f" in {self.duration_s:.1f}s"
+        )
+
+    def error_lines(self) -> list[str]:
+        """The quoted row errors, one line each."""
+        return [
+            f"{error.key or '(no key)'} · {error.field}: {error.message} → {error.action}"
+            for error in self.errors
+        ]
+
+    def text(self) -> str:
+        """The whole message as plain text (e-mail body, generic webhook ``text``)."""
+        lines = [self.title, "", self.counts_line]
+        if self.reason:
+            lines += ["", self.reason]
+        if self.errors:
+            lines += ["", f"First failed rows ({len(self.errors)} of {self.rows.failed}):"]
+            lines += [f"  {line}" for line in self.error_lines()]
+        if self.trigger is not Trigger.TEST:
+            lines += ["", f"Details: {self.hint}"]
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, object]:
+        """The run summary for JSON channels."""
+        return {
+            "event": self.trigger.value,
+            "title": self.title,
+            "sync": self.sync,
+            "run_id": self.run_id,
+            "status": self.status,
+            "rows": {**self.rows.as_dict(), "invalid": self.rows.invalid},
+            "failed_percent": round(self.failed_percent, 2),
+            "api_calls": self.api_calls,
+            "duration_s": round(self.duration_s, 3),
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "message": self.reason,
+            "errors": [
+                {"key": e.key, "field": e.field, "message": e.message, "action": e.action}
+                for e in self.errors
+            ],
+            "hint": self.hint,
+        }
+
+
+def build_message(
+    trigger: Trigger, record: RunRecord, errors: Sequence[RowError], redactor: Redactor
+) -> AlertMessage:
+    """An alert about ``record`` quoting the first ``errors``, every text redacted."""
+
+    def clean(text: str) -> str:
+        return _shorten(redactor.text(text))
+
+    return AlertMessage(
+        trigger=trigger,
+        sync=record.sync,
+        run_id=record.run_id,
+        status=record.status.value,
+        rows=record.rows,
+        api_calls=record.api_calls,
+        duration_s=record.duration_s,
+        started_at=record.started_at,
+        finished_at=record.finished_at,
+        reason=clean(record.message) if record.message else None,
+        errors=tuple(
+            RowError(clean(e.key), clean(e.field), clean(e.message), clean(e.action), e.kind)
+            for e in errors[:ERRORS_IN_ALERT]
+        ),
+    )
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= MAX_QUOTE else f"{text[: MAX_QUOTE - 1]}…"

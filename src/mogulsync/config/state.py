@@ -1,0 +1,43 @@
+"""``state_store:`` — an optional team-shared PostgreSQL home for the sync state.
+
+Without it the state is embedded (SQLite under ``state_dir``). With it, snapshots, known
+uuids, sync definitions and the one-run-per-sync lock live in PostgreSQL, so several workers
+can run the same project. Run history always stays local in ``state_dir``.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, field_validator
+
+from mogulsync.config._base import ConfigModel
+
+DEFAULT_STATE_SCHEMA = "mogulsync"
+#: URL schemes accepted for the shared store (SQLAlchemy names; psycopg is the driver)
+POSTGRES_SCHEMES = ("postgresql", "postgresql+psycopg", "postgresql+psycopg2", "postgres")
+#: a schema name is used as a SQL identifier: keep it plain
+SCHEMA_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class StateStoreConfig(ConfigModel):
+    """Where the shared state lives: a PostgreSQL URL (from ``${ENV}``) and a schema."""
+
+    url: SecretStr = Field(description="postgresql URL, e.g. ${MOGULSYNC_STATE_URL}")
+    schema_: str = Field(
+        DEFAULT_STATE_SCHEMA,
+        alias="schema",
+        pattern=SCHEMA_PATTERN,
+        description="created if missing",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_only(cls, value: SecretStr) -> SecretStr:
+        text = value.get_secret_value().strip()
+        # Empty: a ${ENV} left unset in a command that does not read this section.
+        if text and text.split("://", 1)[0].lower() not in POSTGRES_SCHEMES:
+            scheme = text.split("://", 1)[0] if "://" in text else "(none)"
+            msg = (
+                f"must be a PostgreSQL URL (postgresql://user:pass@host/db), not scheme `{scheme}`"
+            )
+            raise ValueError(msg)
+        return value

@@ -1,0 +1,310 @@
+"""Send a run's spooled new rows as bulk JSON imports, and map the outcome back to rows.
+
+Flow per run: below ``min_rows`` everything goes over REST (cheaper). Otherwise, for
+customers and plans, one listing learns which external ids already exist and their uuids
+(those rows go over REST carrying the uuid, so an upsert is one update and an insert
+reports the duplicate). The remaining groups are packed into batches and up to
+``max_imports`` imports run at once. A batch whose serialized body is over ``max_bytes``
+is split before anything is sent. Each batch's rows are marked in flight right before its
+POST, which carries a deterministic external id (``mogulsync-<run id>-<n>``) so a lost
+answer is looked up, never re-sent.
+
+Narrowing: a batch the endpoint refuses as a whole (400/413/422) or an import that ends
+``failed`` is split in halves by groups and retried; a single group that still fails, and
+rows whose failure the import does not pin on them, are re-sent one row per REST request
+as rows in flight (so "already exists" resolves to the record that landed). An import
+whose outcome is unknown (no answer, polling timed out) leaves its rows in flight: the
+next run resolves them by lookup over REST.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from mogulsync.chartmogul import ChartMogulAPIError, ChartMogulClient
+from mogulsync.chartmogul.models import JsonImport
+from mogulsync.errors import ConfigError, FatalError, MogulsyncError
+from mogulsync.sync.batch import Classified
+from mogulsync.sync.bulk.batches import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_GROUPS,
+    Batch,
+    Group,
+    Member,
+    Packer,
+)
+from mogulsync.sync.bulk.eligibility import row_ref
+from mogulsync.sync.bulk.existing import existing_records
+from mogulsync.sync.bulk.payloads import NotBulkableError, body_size, encoded_size, records_for
+from mogulsync.sync.bulk.results import Problem, Verdict, judge
+from mogulsync.sync.bulk.spool import Spool
+from mogulsync.sync.diff import Prior, RowStatus
+
+#: fewer eligible rows than this: REST is cheaper than an import plus its polling
+DEFAULT_MIN_ROWS = 50
+#: imports in flight at once
+DEFAULT_MAX_IMPORTS = 4
+#: listing the data source is worth it while it costs at most one page per this many rows
+DEFAULT_LISTING_RATIO = 20
+#: statuses with which the endpoint refuses a whole import (nothing was stored)
+WHOLE_BATCH_REFUSED = frozenset({400, 413, 422})
+#: an import that ended in any other status than this is narrowed down
+COMPLETED = "completed"
+#: rows handed to REST at a time
+_REST_CHUNK = 100
+
+
+@dataclass(frozen=True, slots=True)
+class BulkSettings:
+    """Tuning of the bulk path (the defaults follow ChartMogul's advice)."""
+
+    min_rows: int = DEFAULT_MIN_ROWS
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_groups: int = DEFAULT_MAX_GROUPS
+    max_imports: int = DEFAULT_MAX_IMPORTS
+    listing_ratio: int = DEFAULT_LISTING_RATIO
+    #: how long to poll one import (None: the client's json_import_polling.timeout_s)
+    wait_timeout_s: float | None = None
+
+
+class BulkHost(Protocol):
+    """What the runner needs from the engine's run."""
+
+    @property
+    def stopped(self) -> bool:
+        """A fatal error ended the run: start nothing new."""
+        ...
+
+    def stop(self, exc: MogulsyncError) -> None:
+        """Record a fatal error."""
+        ...
+
+    def mark_inflight(self, items: Sequence[Classified]) -> None:
+        """These rows may reach ChartMogul from now on."""
+        ...
+
+    def imported(self, item: Classified) -> None:
+        """The row's records were imported."""
+        ...
+
+    def rejected(self, item: Classified, problems: Sequence[Problem]) -> None:
+        """The import refused the row."""
+        ...
+
+    def unresolved(self, item: Classified, exc: BaseException) -> None:
+        """The row's outcome is unknown: it stays in flight for the next run."""
+        ...
+
+    async def send_rest(self, items: Sequence[Classified], *, marked: bool) -> None:
+        """Send rows one per REST request (``marked``: already in flight)."""
+        ...
+
+    def flush(self) -> None:
+        """Commit results gathered so far."""
+        ...
+
+
+class BulkRunner:
+    """Imports one run's spooled rows."""
+
+    def __init__(
+        self,
+        host: BulkHost,
+        client: ChartMogulClient,
+        *,
+        object_type: str,
+        data_source_uuid: str,
+        run_id: str,
+        settings: BulkSettings,
+    ) -> None:
+        self.host = host
+        self.client = client
+        self.object_type = object_type
+        self.data_source_uuid = data_source_uuid
+        self.run_id = run_id
+        self.settings = settings
+        self._numbers = itertools.count(1)
+        self._slots = asyncio.Semaphore(settings.max_imports)
+        self._tasks: set[asyncio.Task[None]] = set()
+        #: imports sent (for tests and logs)
+        self.imports = 0
+
+    async def run(self, spool: Spool) -> None:
+        """Import (or send over REST) every spooled row."""
+        if len(spool) < self.settings.min_rows:
+            for _, rows in spool.groups():
+                await self.host.send_rest(rows, marked=False)
+            return
+        try:
+            await self._import_all(spool)
+        finally:
+            while self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _import_all(self, spool: Spool) -> None:
+        existing = await self._existing(len(spool))
+        packer = Packer(max_bytes=self.settings.max_bytes, max_groups=self.settings.max_groups)
+        rest: list[Classified] = []
+        for key, rows in spool.groups():
+            if self.host.stopped:
+                return
+            if existing is None:
+                rest.extend(rows)
+            elif key in existing:
+                rest.extend(known(item, existing[key]) for item in rows)
+            else:
+                closed = self._place(key, rows, packer, rest)
+                if closed is not None:
+                    await self._submit(closed)
+            if len(rest) >= _REST_CHUNK:
+                await self.host.send_rest(rest, marked=False)
+                rest = []
+        last = packer.finish()
+        if last is not None and not self.host.stopped:
+            await self._submit(last)
+        if rest and not self.host.stopped:
+            await self.host.send_rest(rest, marked=False)
+
+    async def _existing(self, rows: int) -> dict[str, str] | None:
+        budget = max(1, rows // self.settings.listing_ratio)
+        return await existing_records(
+            self.client, self.object_type, self.data_source_uuid, max_pages=budget
+        )
+
+    def _place(
+        self, key: str, rows: list[Classified], packer: Packer, rest: list[Classified]
+    ) -> Batch | None:
+        """Put a group in the packer (or its rows in ``rest``); a batch it closed."""
+        group = self._group(key, rows, rest)
+        if group is None:
+            return None
+        if not packer.fits_alone(group):
+            rest.extend(member.item for member in group.members)
+            return None
+        return packer.add(group)
+
+    def _group(self, key: str, rows: list[Classified], rest: list[Classified]) -> Group | None:
+        members: list[Member] = []
+        for item in rows:
+            try:
+                members.append(Member(item, records_for(self.object_type, item.row)))
+            except NotBulkableError:
+                rest.append(item)  # REST names the exact field
+        if not members:
+            return None
+        return Group(key, members, sum(encoded_size(member.records) for member in members))
+
+    async def _submit(self, batch: Batch) -> None:
+        await self._slots.acquire()
+        task = asyncio.ensure_future(self._guarded(batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _guarded(self, batch: Batch) -> None:
+        try:
+            await self._import(batch)
+        except Exception as exc:  # an edge: never lose the rows' outcome
+            for member in batch.members:
+                self.host.unresolved(member.item, exc)
+            self.host.stop(FatalError(f"bulk import failed: {type(exc).__name__}: {exc}"))
+        finally:
+            self._slots.release()
+            self.host.flush()
+
+    async def _import(self, batch: Batch, *, tried: bool = False) -> None:
+        """Import a batch (``tried``: an earlier import of these rows may have stored some)."""
+        items = [member.item for member in batch.members]
+        name = f"mogulsync-{self.run_id}-{next(self._numbers)}"
+        request = batch.request(name)
+        if body_size(request) > self.settings.max_bytes:
+            await self._split_unsent(batch, tried=tried)  # estimate short: split, send nothing
+            return
+        # Mark before sending: from here on these rows may land; a crash leaves them in
+        # flight and the next run resolves them by lookup instead of importing again.
+        self.host.mark_inflight(items)
+        self.imports += 1
+        try:
+            created = await self.client.json_imports.create(self.data_source_uuid, request)
+        except ChartMogulAPIError as exc:
+            if exc.status in WHOLE_BATCH_REFUSED:
+                await self._narrow(batch, tried=tried)
+                return
+            self._unknown(items, exc)
+            return
+        except MogulsyncError as exc:
+            self._unknown(items, exc)
+            return
+        try:
+            done = await self.client.json_imports.wait(
+                self.data_source_uuid, created.id, timeout_s=self.settings.wait_timeout_s
+            )
+        except MogulsyncError as exc:
+            self._unknown(items, exc)
+            return
+        if done.status != COMPLETED:
+            await self._narrow(batch, tried=True)  # a failed import may have stored part
+            return
+        await self._conclude(batch, done)
+
+    async def _conclude(self, batch: Batch, done: JsonImport) -> None:
+        """Report each row of a completed import; resend the unattributed over REST."""
+        items = [member.item for member in batch.members]
+        retry: list[Classified] = []
+        verdicts = judge(self.object_type, batch, done)
+        for item in items:
+            verdict = verdicts[item.row.key]
+            if verdict.verdict is Verdict.IMPORTED:
+                self.host.imported(item)
+            elif verdict.verdict is Verdict.REJECTED:
+                self.host.rejected(item, verdict.problems)
+            else:
+                retry.append(in_flight(item))
+        if retry:
+            await self.host.send_rest(retry, marked=True)
+
+    async def _narrow(self, batch: Batch, *, tried: bool) -> None:
+        """Halve a refused batch; a single group goes row by row over REST.
+
+        Its rows are resent as in flight only if an import may have stored them: a batch
+        refused as a whole stored nothing, so "already exists" there is not ours.
+        """
+        if len(batch.groups) <= 1 or self.host.stopped:
+            items = [in_flight(m.item) if tried else m.item for m in batch.members]
+            await self.host.send_rest(items, marked=True)
+            return
+        for half in batch.halves():
+            await self._import(half, tried=tried)
+
+    async def _split_unsent(self, batch: Batch, *, tried: bool) -> None:
+        """Halve a batch too big to send; one group too big goes over REST."""
+        if len(batch.groups) <= 1:
+            items = [in_flight(m.item) if tried else m.item for m in batch.members]
+            await self.host.send_rest(items, marked=tried)
+            return
+        for half in batch.halves():
+            await self._import(half, tried=tried)
+
+    def _unknown(self, items: Sequence[Classified], exc: MogulsyncError) -> None:
+        for item in items:
+            self.host.unresolved(item, exc)
+        if isinstance(exc, ConfigError | FatalError):
+            self.host.stop(exc)
+
+
+def known(item: Classified, uuid: str) -> Classified:
+    """A new row whose record the listing found: REST updates (or refuses) it by ``uuid``.
+
+    Not in flight: this sync never sent it, so insert mode must still report the duplicate.
+    """
+    status = item.prior.status if item.prior is not None else RowStatus.FAILED
+    return Classified(item.row, item.change, Prior(None, status, uuid, row_ref(item)))
+
+
+def in_flight(item: Classified) -> Classified:
+    """The row as the next run would see it: in flight, maybe landed (REST looks it up)."""
+    prior = Prior(None, RowStatus.INFLIGHT, None, row_ref(item))
+    return Classified(item.row, item.change, prior)

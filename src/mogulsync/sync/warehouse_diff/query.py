@@ -1,0 +1,142 @@
+"""The diff query: which model rows a run must look at, computed by the warehouse.
+
+A first aggregate counts the model's rows and distinct keys (and, only when keys repeat,
+lists the repeated ones). Then one statement joins the model (with its SQL key and row
+hash) to the sync's snapshot and returns only rows that are new, changed, not yet accepted
+(failed or in flight) or have a null or blank key; rows of repeated keys are streamed apart,
+in a stable order. Unchanged rows never leave the warehouse. Rows that left the model are
+found with an anti-join (:meth:`DiffQuery.removed`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from mogulsync.config.sync import SyncConfig
+from mogulsync.config.warehouse import ModelConfig
+from mogulsync.sync.diff import RowStatus
+from mogulsync.sync.warehouse_diff.sql import (
+    HASH_COLUMN,
+    KEY_COLUMN,
+    hash_expr,
+    key_expr,
+    model_selectable,
+)
+
+_MODEL = "mogulsync_model"
+_KEYS = "mogulsync_keys"
+_SNAPSHOT = "mogulsync_snapshot"
+
+
+def hashed_columns(sync: SyncConfig, columns: dict[str, str], custom: Sequence[str]) -> list[str]:
+    """Model columns whose values make up a row's payload (sorted: a stable hash)."""
+    used = {*columns.values(), *custom}
+    if sync.transactions_column:
+        used.add(sync.transactions_column)
+    if sync.line_items is not None and sync.line_items.column:
+        used.add(sync.line_items.column)
+    return sorted(used)
+
+
+@dataclass(frozen=True, slots=True)
+class DiffQuery:
+    """The diff of one sync's model against its snapshot table, as SQLAlchemy statements."""
+
+    sync: str
+    model: ModelConfig
+    names: tuple[str, ...]
+    hashed: tuple[str, ...]
+    default_schema: str | None
+
+    def _model(self, alias: str) -> sa.Subquery | sa.TableClause:
+        return model_selectable(self.model, self.names, self.default_schema, alias)
+
+    def _key(self, source: sa.Subquery | sa.TableClause) -> sa.ColumnElement[str]:
+        return key_expr([source.c[name] for name in self.model.primary_key_columns])
+
+    def stats(self) -> sa.Select[int, int, int]:
+        """Rows of the model, rows with a key, distinct keys (fewer: duplicates exist)."""
+        model = self._model(_MODEL)
+        key = self._key(model)
+        return sa.select(sa.func.count(), sa.func.count(key), sa.func.count(sa.distinct(key)))
+
+    def duplicate_keys(self) -> sa.Select[Any]:
+        """Keys found on more than one row of the model."""
+        model = self._model(f"{_MODEL}_dup")
+        key = self._key(model).label(KEY_COLUMN)
+        return sa.select(key).where(key.isnot(None)).group_by(key).having(sa.func.count() > 1)
+
+    def _keyed(self) -> sa.Subquery:
+        model = self._model(_MODEL)
+        return sa.select(
+            *(model.c[name] for name in self.names),
+            self._key(model).label(KEY_COLUMN),
+            hash_expr([model.c[name] for name in self.hashed]).label(HASH_COLUMN),
+        ).subquery(_KEYS)
+
+    def _is_duplicate(
+        self, key: sa.ColumnElement[str], duplicates: Sequence[str] | None
+    ) -> sa.ColumnElement[bool]:
+        # Few duplicate keys (the usual case) are inlined; many are found by the warehouse.
+        if duplicates is None:
+            return key.in_(self.duplicate_keys().scalar_subquery())
+        return key.in_(list(duplicates))
+
+    def duplicate_rows(self, duplicates: Sequence[str] | None) -> sa.Select[Any]:
+        """Every row of a duplicated key, the same one first on every run.
+
+        ``duplicates`` None: too many to inline, the warehouse finds them again.
+        """
+        keyed = self._keyed()
+        key = keyed.c[KEY_COLUMN]
+        return (
+            sa.select(keyed)
+            .where(self._is_duplicate(key, duplicates))
+            .order_by(key, keyed.c[HASH_COLUMN])
+        )
+
+    def changes(
+        self, snapshot: sa.Table | None, *, full: bool, duplicates: Sequence[str] | None = ()
+    ) -> sa.Select[Any]:
+        """Model rows of unique (or null) keys to look at, with their key and row hash.
+
+        ``snapshot`` None (no snapshot table yet): every row is new. Rows of duplicated keys
+        are left out (:meth:`duplicate_rows` streams them).
+        """
+        keyed = self._keyed()
+        key = keyed.c[KEY_COLUMN]
+        query = sa.select(keyed)
+        if duplicates is None or duplicates:
+            query = query.where(sa.or_(key.is_(None), ~self._is_duplicate(key, duplicates)))
+        if full or snapshot is None:
+            return query
+        prior = (
+            sa.select(snapshot.c.pk, snapshot.c.digest, snapshot.c.status)
+            .where(snapshot.c.sync == self.sync)
+            .subquery(_SNAPSHOT)
+        )
+        return query.select_from(keyed.outerjoin(prior, prior.c.pk == key)).where(
+            sa.or_(
+                key.is_(None),
+                prior.c.pk.is_(None),
+                prior.c.digest.is_(None),
+                prior.c.status != RowStatus.SYNCED.value,
+                prior.c.digest != keyed.c[HASH_COLUMN],
+            )
+        )
+
+    def removed(self, snapshot: sa.Table) -> sa.Select[Any]:
+        """Snapshot rows of this sync whose key no row of the model has any more."""
+        model = self._model(_MODEL)
+        present = sa.exists().where(self._key(model) == snapshot.c.pk)
+        return (
+            sa.select(
+                snapshot.c.pk, snapshot.c.digest, snapshot.c.status, snapshot.c.uuid, snapshot.c.ref
+            )
+            .where(snapshot.c.sync == self.sync, ~present)
+            .order_by(snapshot.c.pk)
+        )

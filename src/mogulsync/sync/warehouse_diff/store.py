@@ -1,0 +1,352 @@
+"""The snapshot of a ``state: warehouse`` sync, kept in its own source warehouse.
+
+Tables ``<state_schema>.warehouse_snapshot`` (one row per sync and primary key: SQL row
+hash, status, uuid, external id, attempt hash, time) and ``<state_schema>.warehouse_definition``
+are created on first use. Row transitions are those of the embedded store: ``inflight``
+(with the attempt's hash) committed before a request can leave, ``synced`` only after
+ChartMogul accepted it, in batched statements. Known uuids (the registry) stay in the
+project's main store (``registry``), which every sync shares.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from mogulsync._redact import redact_url
+from mogulsync.config.warehouse import WarehouseConfig
+from mogulsync.errors import FatalError
+from mogulsync.sync.diff import Prior, RowStatus
+from mogulsync.sync.state import RowResult
+from mogulsync.sync.state_protocol import SyncState
+from mogulsync.sync.warehouse_diff.query import DiffQuery
+
+#: keys per ``IN (...)`` list (drivers cap bound parameters)
+_CHUNK = 1000
+
+
+def snapshot_tables(schema: str) -> tuple[sa.MetaData, sa.Table, sa.Table]:
+    """The snapshot and definition tables in ``schema``."""
+    metadata = sa.MetaData(schema=schema)
+    snapshot = sa.Table(
+        "warehouse_snapshot",
+        metadata,
+        sa.Column("sync", sa.String(200), primary_key=True),
+        sa.Column("pk", sa.String(1000), primary_key=True),
+        sa.Column("digest", sa.String(64)),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("uuid", sa.Text),
+        sa.Column("ref", sa.Text),
+        sa.Column("attempt_digest", sa.String(64)),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    definition = sa.Table(
+        "warehouse_definition",
+        metadata,
+        sa.Column("sync", sa.String(200), primary_key=True),
+        sa.Column("definition", sa.Text, nullable=False),
+    )
+    return metadata, snapshot, definition
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _has_tables(db: Connection, metadata: sa.MetaData) -> bool:
+    inspector = sa.inspect(db)
+    return all(inspector.has_table(t.name, schema=t.schema) for t in metadata.tables.values())
+
+
+class WarehouseState:
+    """A :class:`~mogulsync.sync.state_protocol.SyncState` whose snapshot is in a warehouse.
+
+    ``create=False`` (``sync plan``) never writes: a missing snapshot table reads as empty.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        warehouse: WarehouseConfig,
+        schema: str,
+        registry: SyncState,
+        *,
+        create: bool = True,
+    ) -> None:
+        self.warehouse_name = name
+        self.warehouse = warehouse
+        self.schema = schema
+        self.registry = registry
+        self._create = create
+        self._url = warehouse.url.get_secret_value()
+        self._engine_: Engine | None = None
+        self._ready: bool | None = None
+        self._metadata, self.snapshot, self.definition = snapshot_tables(schema)
+        #: bound by :meth:`bind` for the run: the model the diff and ``unseen`` read
+        self.query: DiffQuery | None = None
+        #: keys several model rows share (from the diff), and those seen once already
+        self._duplicates: set[str] = set()
+        self._seen_duplicates: set[str] = set()
+
+    # ------------------------------------------------------------------ plumbing
+    @property
+    def engine(self) -> Engine:
+        """The warehouse engine (created on first use, so a bad URL fails inside the run)."""
+        if self._engine_ is None:
+            try:
+                self._engine_ = sa.create_engine(self._url)
+            except Exception as exc:
+                raise self._error("cannot be opened", exc) from None
+        return self._engine_
+
+    def _error(self, what: str, exc: BaseException) -> FatalError:
+        first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"])[0]
+        text = redact_url(first.replace(self._url, redact_url(self._url)))
+        return FatalError(
+            f"warehouse `{self.warehouse_name}` (sync state in schema `{self.schema}`) {what}:"
+            f" {text}",
+            hint="Check the warehouse and that its user may create the schema and tables.",
+        )
+
+    @property
+    def ready(self) -> bool:
+        """Whether the snapshot tables exist (created first when allowed)."""
+        if self._ready is None:
+            self._ready = self._prepare_tables()
+        return self._ready
+
+    def _prepare_tables(self) -> bool:
+        try:
+            if not self._create:
+                with self.engine.connect() as db:
+                    return sa.inspect(db).has_table(self.snapshot.name, schema=self.schema)
+            try:
+                self._create_tables()
+            except sa.exc.SQLAlchemyError:
+                # Another worker may have created them between our check and CREATE:
+                # look again, and fail only if they are still missing.
+                with self.engine.connect() as db:
+                    if not _has_tables(db, self._metadata):
+                        raise
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._error("cannot hold the snapshot", exc) from None
+        return True
+
+    def _create_tables(self) -> None:
+        with self.engine.begin() as db:
+            # PostgreSQL checks the database-level CREATE privilege even for CREATE SCHEMA
+            # IF NOT EXISTS: a user given only a pre-made schema must never issue it.
+            if not sa.inspect(db).has_schema(self.schema):
+                db.execute(sa.schema.CreateSchema(self.schema, if_not_exists=True))
+            self._metadata.create_all(db, checkfirst=True)
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as db:
+                yield db
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._error("refused a snapshot statement", exc) from None
+
+    def diff_error(self, exc: BaseException) -> FatalError:
+        """The diff query failed in the warehouse."""
+        return self._error("could not run the diff query", exc)
+
+    def bind(self, query: DiffQuery) -> None:
+        """The model this run diffs (``unseen`` reads it)."""
+        self.query = query
+
+    def note_duplicates(self, keys: Iterable[str]) -> None:
+        """Keys the diff found on several rows (``see`` reports all but the first)."""
+        self._duplicates.update(keys)
+
+    def close(self) -> None:
+        """Release the warehouse connections and the registry's store."""
+        if self._engine_ is not None:
+            self._engine_.dispose()
+        self.registry.close()
+
+    # ------------------------------------------------------------------ definition
+    def definition_changed(self, sync: str, definition: str) -> bool:
+        """Whether the definition differs from the last completed run's."""
+        if not self.ready:
+            return False
+        table = self.definition
+        with self._tx() as db:
+            found = db.execute(sa.select(table.c.definition).where(table.c.sync == sync)).scalar()
+        return found is not None and found != definition
+
+    def save_definition(self, sync: str, definition: str) -> None:
+        """Remember the definition the snapshot was built with."""
+        table = self.definition
+        with self._tx() as db:
+            db.execute(sa.delete(table).where(table.c.sync == sync))
+            db.execute(sa.insert(table).values(sync=sync, definition=definition))
+
+    # ------------------------------------------------------------------ snapshot
+    def priors(self, sync: str, keys: Sequence[str]) -> dict[str, Prior]:
+        """What the snapshot knows about each key (absent keys are new)."""
+        if not keys or not self.ready:
+            return {}
+        s = self.snapshot
+        found: dict[str, Prior] = {}
+        with self._tx() as db:
+            for start in range(0, len(keys), _CHUNK):
+                chunk = list(keys[start : start + _CHUNK])
+                query = sa.select(s.c.pk, s.c.digest, s.c.status, s.c.uuid, s.c.ref).where(
+                    s.c.sync == sync, s.c.pk.in_(chunk)
+                )
+                for pk, digest, status, uuid, ref in db.execute(query):
+                    found[pk] = Prior(digest, RowStatus(status), uuid, ref)
+        return found
+
+    def mark_inflight(self, sync: str, rows: Iterable[tuple[str, str]]) -> None:
+        """Before sending: these (key, row hash) rows may reach ChartMogul from now on."""
+        wanted = dict(rows)
+        if not wanted:
+            return
+        s = self.snapshot
+        now = _now()
+        with self._tx() as db:
+            existing: set[str] = set()
+            keys = list(wanted)
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start : start + _CHUNK]
+                existing.update(
+                    db.execute(
+                        sa.select(s.c.pk).where(s.c.sync == sync, s.c.pk.in_(chunk))
+                    ).scalars()
+                )
+            updates = [{"k": key, "h": wanted[key]} for key in keys if key in existing]
+            if updates:
+                db.execute(
+                    sa.update(s)
+                    .where(s.c.sync == sync, s.c.pk == sa.bindparam("k"))
+                    .values(
+                        status=RowStatus.INFLIGHT.value,
+                        attempt_digest=sa.bindparam("h"),
+                        updated_at=now,
+                    ),
+                    updates,
+                )
+            inserts: list[dict[str, Any]] = [
+                {
+                    "sync": sync,
+                    "pk": key,
+                    "status": RowStatus.INFLIGHT.value,
+                    "attempt_digest": wanted[key],
+                    "updated_at": now,
+                }
+                for key in keys
+                if key not in existing
+            ]
+            if inserts:
+                db.execute(sa.insert(s), inserts)
+
+    def record(self, sync: str, results: Sequence[RowResult]) -> None:
+        """After answers: accepted rows become synced, the rest failed (or stay in flight)."""
+        s = self.snapshot
+        now = _now()
+        accepted = [{"k": r.key, "u": r.uuid, "r": r.ref} for r in results if r.ok]
+        refused = [
+            {"k": r.key, "st": (RowStatus.INFLIGHT if r.unknown else RowStatus.FAILED).value}
+            for r in results
+            if not r.ok
+        ]
+        where = (s.c.sync == sync, s.c.pk == sa.bindparam("k"))
+        with self._tx() as db:
+            if accepted:
+                db.execute(
+                    sa.update(s)
+                    .where(*where)
+                    .values(
+                        status=RowStatus.SYNCED.value,
+                        digest=s.c.attempt_digest,
+                        uuid=sa.func.coalesce(sa.bindparam("u", type_=sa.Text), s.c.uuid),
+                        ref=sa.func.coalesce(sa.bindparam("r", type_=sa.Text), s.c.ref),
+                        updated_at=now,
+                    ),
+                    accepted,
+                )
+            if refused:
+                # An unknown outcome keeps (or makes) the row in flight: resolved by lookup.
+                db.execute(
+                    sa.update(s).where(*where).values(status=sa.bindparam("st"), updated_at=now),
+                    refused,
+                )
+
+    def forget(self, sync: str, keys: Sequence[str]) -> None:
+        """Drop keys from the snapshot."""
+        if not keys:
+            return
+        s = self.snapshot
+        with self._tx() as db:
+            for start in range(0, len(keys), _CHUNK):
+                chunk = list(keys[start : start + _CHUNK])
+                db.execute(sa.delete(s).where(s.c.sync == sync, s.c.pk.in_(chunk)))
+
+    def reset(self, sync: str) -> None:
+        """Forget a sync's whole snapshot and definition."""
+        if not self.ready:
+            return
+        with self._tx() as db:
+            db.execute(sa.delete(self.snapshot).where(self.snapshot.c.sync == sync))
+            db.execute(sa.delete(self.definition).where(self.definition.c.sync == sync))
+
+    # ------------------------------------------------------------------ seen keys
+    def start_seen(self) -> None:
+        """Begin a run: forget the duplicate keys of the last one."""
+        self._duplicates.clear()
+        self._seen_duplicates.clear()
+
+    def see(self, keys: Sequence[str]) -> list[bool]:
+        """Per key, whether it is new: the diff streams each key once, except duplicates."""
+        fresh: list[bool] = []
+        for key in keys:
+            if key not in self._duplicates:
+                fresh.append(True)
+            elif key in self._seen_duplicates:
+                fresh.append(False)
+            else:
+                self._seen_duplicates.add(key)
+                fresh.append(True)
+        return fresh
+
+    def unseen(self, sync: str) -> Iterator[tuple[str, Prior]]:
+        """Snapshot rows whose key the model no longer has (an anti-join in the warehouse)."""
+        if self.query is None or self.query.sync != sync:
+            msg = f"WarehouseState.unseen({sync!r}) needs that sync's model: call bind() first"
+            raise RuntimeError(msg)
+        if not self.ready:
+            return
+        with self._tx() as db:
+            rows = db.execute(self.query.removed(self.snapshot)).all()
+        for pk, digest, status, uuid, ref in rows:
+            yield pk, Prior(digest, RowStatus(status), uuid, ref)
+
+    def counts(self, sync: str) -> dict[str, int]:
+        """Rows per status in a sync's snapshot."""
+        if not self.ready:
+            return {}
+        s = self.snapshot
+        query = sa.select(s.c.status, sa.func.count()).where(s.c.sync == sync).group_by(s.c.status)
+        with self._tx() as db:
+            return {status: int(count) for status, count in db.execute(query).all()}
+
+    # ------------------------------------------------------------------ registry
+    def known_uuid(self, kind: str, data_source_uuid: str, external_id: str) -> str | None:
+        """A uuid learnt earlier (kept in the project's main store)."""
+        return self.registry.known_uuid(kind, data_source_uuid, external_id)
+
+    def remember_uuids(self, entries: Sequence[tuple[str, str, str, str]]) -> None:
+        """Store facts learnt from ChartMogul in the project's main store."""
+        self.registry.remember_uuids(entries)
+
+    def forget_uuid(self, kind: str, data_source_uuid: str, external_id: str) -> None:
+        """Drop a stale uuid from the project's main store."""
+        self.registry.forget_uuid(kind, data_source_uuid, external_id)

@@ -1,0 +1,109 @@
+"""Real local receivers for alerts: an HTTP server and an SMTP server, both on loopback."""
+
+from __future__ import annotations
+
+import json
+import threading
+from email import message_from_bytes
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from mogulsync.emulator.server import free_port
+
+SMTP_USER = "alerts@example.com"
+SMTP_PASSWORD = "smtp-password-do-not-leak"
+
+
+class HttpReceiver:
+    """Records every POST (path, JSON body); answers ``fail_first`` requests with 500."""
+
+    def __init__(self, *, fail_first: int = 0) -> None:
+        self.posts: list[tuple[str, Any]] = []
+        self.fail_first = fail_first
+        self.attempts = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                receiver.attempts += 1
+                if receiver.attempts <= receiver.fail_first:
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                receiver.posts.append((self.path, json.loads(body)))
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def bodies(self, path: str) -> list[Any]:
+        """JSON bodies posted to ``path``."""
+        return [body for seen, body in self.posts if seen == path]
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class Inbox:
+    """Messages an SMTP test server received, and the logins it accepted."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.logins: list[str] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+class SmtpReceiver:
+    """An SMTP server that accepts one login and keeps every message."""
+
+    def __init__(self) -> None:
+        self.inbox = Inbox()
+        self.port = free_port()
+
+        def authenticate(server, session, envelope, mechanism, auth_data) -> AuthResult:
+            ok = isinstance(auth_data, LoginPassword) and (
+                auth_data.login.decode(),
+                auth_data.password.decode(),
+            ) == (SMTP_USER, SMTP_PASSWORD)
+            if ok:
+                self.inbox.logins.append(auth_data.login.decode())
+            return AuthResult(success=ok)
+
+        self._controller = Controller(
+            self.inbox,
+            hostname="127.0.0.1",
+            port=self.port,
+            authenticator=authenticate,
+            auth_require_tls=False,
+        )
+
+    @property
+    def messages(self) -> list[Message]:
+        """Messages received so far."""
+        return self.inbox.messages
+
+    def __enter__(self) -> Self:
+        self._controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._controller.stop()
