@@ -184,6 +184,9 @@ def test_check_reports_unreachable_api_and_missing_dialect(workdir):
     assert result.exit_code == exit_codes.FAILED
     text = " ".join(result.stdout.split())  # Rich wraps lines at the terminal width
     assert "not reachable at http://127.0.0.1:9" in text
-    assert "pip install sqlalchemy-redshift redshift_connector (or: pip install 'mogulsync[redshift]')" in text
+    assert (
+        "pip install sqlalchemy-redshift redshift_connector (or: pip install 'mogulsync[redshift]')"
+        in text
+    )
     assert "hunter2-secret" not in result.output
     assert "Traceback" not in result.output
