@@ -18,6 +18,7 @@ from mogulsync.config import DEFAULT_CONFIG_PATH, AppConfig, load_config
 from mogulsync.errors import ConfigError, MogulsyncError
 from mogulsync.runs import RowError, RunRecord, RunStore
 from mogulsync.sync import exit_codes
+from mogulsync.sync.after_run import WARNING_PREFIX
 from mogulsync.sync.check import check_project
 from mogulsync.sync.connect import client_settings
 from mogulsync.sync.engine import Progress as RunProgress
@@ -155,14 +156,23 @@ def run(
         if as_json:
             # Exactly the documented keys; why a run failed goes to stderr.
             typer.echo(json.dumps(record.summary()))
-            if record.message:
-                _err.print(
-                    f"[red]error:[/red] {escape(record.sync)}: {escape(record.message)}",
-                    highlight=False,
-                )
+            _print_message(record)
         else:
             _print_record(record, _failed_rows(project, record))
     raise typer.Exit(worst)
+
+
+def _print_message(record: RunRecord) -> None:
+    """Why a run failed (labelled error) and its warnings (sync logs, alerts: not errors)."""
+    lines = (record.message or "").splitlines()
+    first_warning = next(
+        (i for i, line in enumerate(lines) if line.startswith(WARNING_PREFIX)), len(lines)
+    )
+    error = "\n".join(lines[:first_warning])
+    if error:
+        _err.print(f"[red]error:[/red] {escape(record.sync)}: {escape(error)}", highlight=False)
+    for line in lines[first_warning:]:
+        _err.print(f"{escape(record.sync)}: {escape(line)}", highlight=False)
 
 
 def _failed_rows(project: AppConfig, record: RunRecord) -> list[RowError]:

@@ -102,3 +102,13 @@ def test_alert_secrets_must_come_from_the_environment(workdir):
     assert result.exit_code == exit_codes.CONFIG
     assert "alerts.channels.hook.url: secrets must come from the environment" in result.output
     assert "token" not in result.output
+
+
+def test_json_run_prints_warnings_without_calling_them_errors(workdir, monkeypatch):
+    """`sync run --json` prints an undeliverable alert as a warning on stderr, not an error."""
+    monkeypatch.setenv("ALERT_HOOK_URL", "http://127.0.0.1:9/unreachable-token")
+    result = CliRunner().invoke(app, ["sync", "run", "customers", "--json"])
+    assert result.exit_code == exit_codes.PARTIAL, result.output
+    assert "customers: warning: " in result.stderr
+    assert "error:" not in result.stderr
+    assert "unreachable-token" not in result.output
