@@ -10,7 +10,8 @@ digest — nothing is sent to an emulator. Then, each in a fresh process so its 
 
 * baseline: the bare warehouse read (the same ``SqlAlchemySource.stream`` a run uses, no
   processing), measured in the same run;
-* ``sync plan`` over the model: read → map → digest → classify every row (zero writes);
+* ``sync plan`` over the model: read → digest → classify every row, mapping only the rows
+  to act on (none here; zero writes);
 * ``sync run`` with nothing changed: the same plus the run's bookkeeping (0 API writes).
 
 Targets (issue 4): ≤ 15 s and ≤ 1.5 GB on 2 cores. ``--profile`` prints the top functions of
@@ -97,7 +98,7 @@ def populate(config: AppConfig) -> int:
             rows = [item.row for item in classify_batch(prepared, state, batch, full=False).rows]
             for start in range(0, len(rows), POPULATE_CHUNK):
                 chunk = rows[start : start + POPULATE_CHUNK]
-                state.mark_inflight(SYNC, [(row.key, row.digest) for row in chunk])
+                state.mark_inflight(SYNC, [(row.key, row.digest, None) for row in chunk])
                 state.record(
                     SYNC,
                     [RowResult(r.key, ok=True, uuid=f"cus_{r.key}", ref=r.key) for r in chunk],
@@ -258,7 +259,7 @@ def main(rows: int, *, profile: bool, postgres: bool) -> None:
     print(f"{'measurement':<44} {'wall s':>8} {'x read':>7} {'peak RSS MB':>12}")
     lines = [
         ("baseline: bare warehouse read (stream only)", read),
-        ("sync plan: read → map → digest → classify", plan),
+        ("sync plan: read → digest → classify", plan),
         (f"sync run, no change ({run['api_calls']} API calls, 0 writes)", run),
     ]
     for label, found in lines:

@@ -1,12 +1,16 @@
-"""One batch of model rows: primary keys, mapping, duplicate detection and diff.
+"""One batch of model rows: primary keys, duplicate detection, diff, then mapping.
 
 Shared by the dry run (``sync plan``) and the real run, so both classify rows identically.
+Rows are diffed by the digest of their raw values (:meth:`Mapper.row_digest`); only rows
+that are new, changed or not yet accepted are mapped and validated. An unchanged row was
+mapped, validated and accepted by ChartMogul with the same values and the same sync
+definition, so mapping it again could only give the same payload.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -15,7 +19,14 @@ from mogulsync.config import AppConfig, ModelConfig, SyncConfig
 from mogulsync.runs.models import RowError
 from mogulsync.sync import fields as f
 from mogulsync.sync.diff import Change, Prior, RowStatus, classify
-from mogulsync.sync.mapping import LINE_ITEMS_KEY, MappedRow, Mapper, primary_key_of
+from mogulsync.sync.mapping import (
+    DIGEST_FORMAT,
+    LINE_ITEMS_KEY,
+    MappedRow,
+    Mapper,
+    primary_key_of,
+)
+from mogulsync.sync.state import StateStore
 from mogulsync.sync.state_protocol import SyncState
 from mogulsync.warehouse import ModelSchema, Row, WarehouseSource
 
@@ -30,9 +41,12 @@ class Classified(NamedTuple):
 
 @dataclass(slots=True)
 class BatchResult:
-    """A batch split into classified rows and invalid ones."""
+    """A batch split into rows to act on, unchanged rows and invalid ones."""
 
+    #: valid rows that are ADDED or CHANGED (never UNCHANGED: those are in ``unchanged``)
     rows: list[Classified] = field(default_factory=list)
+    #: (key, raw row) of rows accepted before with the same digest: not mapped
+    unchanged: list[tuple[str, Mapping[str, Any]]] = field(default_factory=list)
     invalid: list[RowError] = field(default_factory=list)
     invalid_rows: int = 0
 
@@ -70,19 +84,21 @@ def prepare(config: AppConfig, name: str, source: WarehouseSource, schema: Model
                     )
                 ],
             )
-    definition = json.dumps(
-        {
-            "object": sync.object,
-            "mode": sync.mode,
-            "match": sync.match,
-            "columns": mapper.columns,
-            "custom": mapper.custom_types,
-            "line_items": sync.line_items.model_dump() if sync.line_items else None,
-            "transactions": sync.transactions_column,
-            "data_source": sync.data_source,
-        },
-        sort_keys=True,
-    )
+    described: dict[str, Any] = {
+        "object": sync.object,
+        "mode": sync.mode,
+        "match": sync.match,
+        "columns": mapper.columns,
+        "custom": mapper.custom_types,
+        "line_items": sync.line_items.model_dump() if sync.line_items else None,
+        "transactions": sync.transactions_column,
+        "data_source": sync.data_source,
+    }
+    if sync.state != "warehouse":
+        # Snapshots written with another digest format read as a changed definition: one
+        # full resend (docs/sync.md). A warehouse diff's digest is its SQL row hash instead.
+        described["digest"] = DIGEST_FORMAT
+    definition = json.dumps(described, sort_keys=True)
     return Prepared(name, sync, model, mapper, child, definition)
 
 
@@ -112,7 +128,7 @@ def classify_batch(
     full: bool,
     record_seen: bool = True,
 ) -> BatchResult:
-    """Map, validate, de-duplicate and diff one batch."""
+    """De-duplicate and diff one batch; map and validate the rows to act on."""
     with paused_gc():  # every object of the batch lives until the end: nothing to collect
         return _classify(prepared, state, batch, full=full, record_seen=record_seen)
 
@@ -126,57 +142,122 @@ def _classify(
     record_seen: bool,
 ) -> BatchResult:
     result = BatchResult()
-    mapped: list[MappedRow] = []
-    pk_label = ",".join(prepared.model.primary_key_columns)
     keys = _keys(batch, prepared.model.primary_key_columns)
-    fresh = state.see([key for key in keys if key is not None]) if record_seen else None
-    position = 0
+    present = [key for key in keys if key is not None]
+    fresh = state.see(present) if record_seen else None
+    digests: Sequence[str | None]  # per row; None when its key is null or repeated (invalid)
+    if len(present) == len(keys) and (fresh is None or all(fresh)):
+        found = prepared.mapper.row_digests(batch)  # the usual batch: every key valid, once
+        digests, wanted = found, dict(zip(present, found, strict=True))
+    else:
+        digests, wanted = _valid_digests(prepared.mapper, batch, keys, fresh)
+    look, priors = _to_look_at(prepared.name, state, wanted, full=full)
+    if not look and len(wanted) == len(batch):  # nothing new, changed or invalid
+        result.unchanged.extend(zip(present, batch, strict=True))
+        return result
     mapper = prepared.mapper
-    for raw, key in zip(batch, keys, strict=True):
-        if key is None:
+    rows, unchanged = result.rows, result.unchanged
+    # a second pass in row order, so errors keep the order of the model's rows
+    for raw, key, digest in zip(batch, keys, digests, strict=True):
+        if digest is None or key is None:
             result.invalid_rows += 1
-            result.invalid.append(
-                RowError(
-                    "",
-                    pk_label,
-                    f"primary key {pk_label} is null or blank",
-                    "Every row needs a primary key: fix or filter these rows in the model.",
-                    kind="invalid",
-                )
-            )
+            result.invalid.append(_key_error(prepared, key))
             continue
-        is_new = fresh[position] if fresh is not None else True
-        position += 1
-        if not is_new:
-            result.invalid_rows += 1
-            result.invalid.append(
-                RowError(
-                    key,
-                    pk_label,
-                    f"duplicate primary key {key!r}: an earlier row of this run has it",
-                    "Make the primary key unique in the model (e.g. GROUP BY or DISTINCT ON).",
-                    kind="invalid",
-                )
-            )
+        if key not in look and wanted[key] == digest:
+            unchanged.append((key, raw))  # classify()'s UNCHANGED, without mapping the row
             continue
-        outcome = mapper.map(raw, key)
+        prior = priors.get(key)
+        outcome = mapper.build(raw, key, digest)
         if isinstance(outcome, list):
             result.invalid_rows += 1
             result.invalid.extend(
                 RowError(p.key, p.field, p.message, p.fix, kind="invalid") for p in outcome
             )
             continue
-        mapped.append(outcome)
-    priors = state.priors(prepared.name, [row.key for row in mapped])
-    rows = result.rows
-    unchanged, synced = Change.UNCHANGED, RowStatus.SYNCED
-    for row in mapped:
-        prior = priors.get(row.key)
-        if not full and prior is not None and prior.digest == row.digest and prior.status is synced:
-            rows.append(Classified(row, unchanged, prior))  # classify()'s answer, inlined
-        else:
-            rows.append(Classified(row, classify(row.digest, prior, full=full), prior))
+        rows.append(Classified(outcome, classify(digest, prior, full=full), prior))
     return result
+
+
+def _valid_digests(
+    mapper: Mapper,
+    batch: Sequence[Mapping[str, Any]],
+    keys: Sequence[str | None],
+    fresh: Sequence[bool] | None,
+) -> tuple[list[str | None], dict[str, str]]:
+    """Digests of the rows whose key is set and first seen (None for the others)."""
+    chosen: list[tuple[int, str]] = []
+    position = 0
+    for index, key in enumerate(keys):
+        if key is None:
+            continue
+        is_new = fresh[position] if fresh is not None else True
+        position += 1
+        if is_new:
+            chosen.append((index, key))
+    found = mapper.row_digests([batch[index] for index, _key in chosen])
+    digests: list[str | None] = [None] * len(batch)
+    wanted: dict[str, str] = {}
+    for (index, key), digest in zip(chosen, found, strict=True):
+        digests[index] = digest
+        wanted[key] = digest
+    return digests, wanted
+
+
+def _to_look_at(
+    name: str, state: SyncState, wanted: dict[str, str], *, full: bool
+) -> tuple[Container[str], dict[str, Prior]]:
+    """Keys that are not unchanged (new, changed, not accepted yet), with their priors.
+
+    The embedded store compares digests in SQL, so unchanged keys never reach Python;
+    other stores answer with every key's prior and the comparison happens here.
+    """
+    if full:
+        return wanted, state.priors(name, list(wanted))
+    changed = state.changed_keys(name, wanted) if isinstance(state, StateStore) else None
+    if changed is not None:
+        return changed, state.priors(name, list(changed)) if changed else {}
+    priors = state.priors(name, list(wanted))
+    synced = RowStatus.SYNCED
+    look = {
+        key
+        for key, digest in wanted.items()
+        if (prior := priors.get(key)) is None
+        or prior.digest != digest
+        or prior.status is not synced
+    }
+    return look, priors
+
+
+def _key_error(prepared: Prepared, key: str | None) -> RowError:
+    """The error of a row whose primary key is null/blank (``key`` None) or repeated."""
+    label = ",".join(prepared.model.primary_key_columns)
+    if key is None:
+        return RowError(
+            "",
+            label,
+            f"primary key {label} is null or blank",
+            "Every row needs a primary key: fix or filter these rows in the model.",
+            kind="invalid",
+        )
+    return RowError(
+        key,
+        label,
+        f"duplicate primary key {key!r}: an earlier row of this run has it",
+        "Make the primary key unique in the model (e.g. GROUP BY or DISTINCT ON).",
+        kind="invalid",
+    )
+
+
+def map_unchanged(
+    prepared: Prepared, unchanged: Sequence[tuple[str, Mapping[str, Any]]]
+) -> list[MappedRow]:
+    """Unchanged rows mapped after all (``sync plan``'s payload samples)."""
+    mapped: list[MappedRow] = []
+    for key, raw in unchanged:
+        outcome = prepared.mapper.map(raw, key)
+        if isinstance(outcome, MappedRow):  # it was accepted with these values: valid
+            mapped.append(outcome)
+    return mapped
 
 
 def _keys(batch: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> list[str | None]:

@@ -4,16 +4,17 @@ A :class:`Mapper` is built once per run from the sync's config and the model's c
 schema (configuration problems are reported then, all at once). :meth:`Mapper.map` turns
 one row into a :class:`MappedRow` — JSON-ready values under ChartMogul's field names plus a
 digest used by the diff — or into :class:`RowProblem` objects that name the row's primary
-key, the ChartMogul field, what is wrong and what to do.
+key, the ChartMogul field, what is wrong and what to do. The digest is taken over the raw
+model values the payload is made of (:meth:`Mapper.row_digest`), so the diff can tell an
+unchanged row without mapping it.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import json
+import operator
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -51,7 +52,7 @@ class CustomValue(NamedTuple):
     """A typed custom attribute value (None when the column is null).
 
     A named tuple rather than a dataclass: one is built per attribute of every row, and
-    JSON encodes it as ``[key, type, value]``, the form the digest has always hashed.
+    JSON encodes it as ``[key, type, value]``.
     """
 
     key: str
@@ -90,39 +91,32 @@ def primary_key_of(row: Mapping[str, Any], columns: Sequence[str]) -> str | None
     return "|".join(str(part) for part in parts)
 
 
-def _digest_encoder() -> Callable[[Any], str]:
-    """``json.dumps(material, sort_keys=True, separators=(",", ":"), default=str)``, fast.
+#: Version of the row digest's input format. It is part of the sync definition, so
+#: snapshots written with another format read as a definition change (one full resend).
+DIGEST_FORMAT = "raw-repr-md5-1"
+#: Python's default ``repr`` of objects without their own: it holds a memory address,
+#: which differs between runs, so such values are digested by type and ``str`` instead.
+_ADDRESS_MARK = " at 0x"
 
-    The digest's text must stay byte-for-byte what earlier versions hashed, or every stored
-    snapshot would look changed. ``json.dumps`` builds an encoder per call; this builds
-    CPython's C encoder once (without the circular-reference check: payloads are trees).
-    It is a private API, so it is used only when it gives the reference's exact text.
+
+def raw_digest(values: tuple[Any, ...]) -> str:
+    """A stable hash of raw model values (the digest the snapshot keeps).
+
+    ``repr`` of the tuple is unambiguous and type-aware: None and "None", 1 and "1" and 1.0,
+    dates and their text all differ; strings are quoted and escaped, so no value can run
+    into the next one. MD5 is a fingerprint here, not a security measure.
     """
-    reference = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str).encode
-    make: Any = getattr(json.encoder, "c_make_encoder", None)
-    try:
-        # (markers, default, encoder, indent, key sep., item sep., sort_keys, skipkeys, allow_nan)
-        escape = json.encoder.encode_basestring_ascii
-        one_shot = make(None, str, escape, None, ":", ",", True, False, True)
-
-        def encode(material: Any) -> str:
-            return "".join(one_shot(material, 0))
-
-        sample = {"b": [1, 2.5, None, True, "é\n"], "a": {"z": dt.date(2024, 1, 2), "y": (1,)}}
-        if encode(sample) == reference(sample):
-            return encode
-    except Exception:  # not CPython, or another signature: the reference encoder
-        return reference
-    return reference
+    text = repr(values)
+    if _ADDRESS_MARK in text:  # a value without a stable repr: its type and str instead
+        text = repr(tuple(_stable(value) for value in values))
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
 
-_encode_digest = _digest_encoder()
-
-
-def digest(payload: Mapping[str, Any], custom: Sequence[CustomValue]) -> str:
-    """A stable hash of everything that would be sent."""
-    material = {"payload": payload, "custom": custom}  # CustomValue encodes as [k, type, v]
-    return hashlib.sha256(_encode_digest(material).encode()).hexdigest()
+def _stable(value: Any) -> Any:
+    if _ADDRESS_MARK not in repr(value):
+        return value
+    kind = type(value)
+    return (f"{kind.__module__}.{kind.__qualname__}", str(value))
 
 
 class Mapper:
@@ -162,6 +156,10 @@ class Mapper:
         self._custom_fields = tuple(
             (name, kind, _CONVERTERS[kind]) for name, kind in self.custom_types.items()
         )
+        #: every model column the payload is made of, in a fixed order: the digest's input
+        self.digest_columns = self._digest_columns()
+        columns = self.digest_columns  # itemgetter returns a tuple only for two or more
+        self._digest_getter = operator.itemgetter(*columns) if len(columns) > 1 else None
 
     # ------------------------------------------------------------------ config
     def _resolve_mapping(self, schema: ModelSchema, problems: list[str]) -> dict[str, str]:
@@ -217,9 +215,54 @@ class Mapper:
             types[name] = self.sync.custom_attribute_types.get(name) or schema.attribute_type(name)
         return types
 
+    def _digest_columns(self) -> tuple[str, ...]:
+        used = {*self.columns.values(), *self.custom_types}
+        if self.sync.object == "invoice":  # only invoices read these (see _children)
+            lines = self.sync.line_items
+            if lines is not None:
+                used.add(lines.column or LINE_ITEMS_KEY)
+            if self.sync.transactions_column:
+                used.add(self.sync.transactions_column)
+        return tuple(sorted(used))
+
     # ------------------------------------------------------------------ rows
+    def row_digest(self, row: Mapping[str, Any]) -> str:
+        """The digest of the raw values the payload is made of (no mapping needed).
+
+        Equal raw values map to an equal payload, so an unchanged digest means an
+        unchanged payload; the reverse may not hold (a value that only changed its
+        spelling is sent again, which is harmless).
+        """
+        getter = self._digest_getter
+        if getter is not None:
+            try:
+                return raw_digest(getter(row))
+            except KeyError:  # a row without some column (e.g. no attached line items)
+                pass
+        return raw_digest(tuple([row.get(column) for column in self.digest_columns]))
+
+    def row_digests(self, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+        """:meth:`row_digest` of each row (the same text), in one loop per batch."""
+        getter = self._digest_getter
+        if getter is None:
+            return [self.row_digest(row) for row in rows]
+        try:
+            texts = [repr(getter(row)) for row in rows]
+        except KeyError:
+            return [self.row_digest(row) for row in rows]
+        md5 = hashlib.md5
+        digests = [md5(text.encode(), usedforsecurity=False).hexdigest() for text in texts]
+        for index, text in enumerate(texts):
+            if _ADDRESS_MARK in text:  # rare: raw_digest's fallback for such values
+                digests[index] = raw_digest(getter(rows[index]))
+        return digests
+
     def map(self, row: Mapping[str, Any], key: str) -> MappedRow | list[RowProblem]:
-        """The row as a payload, or every problem found in it."""
+        """The row as a payload (with its :meth:`row_digest`), or every problem found in it."""
+        return self.build(row, key, self.row_digest(row))
+
+    def build(self, row: Mapping[str, Any], key: str, digest: str) -> MappedRow | list[RowProblem]:
+        """The row as a payload carrying ``digest``, or every problem found in it."""
         problems: list[RowProblem] = []
         payload: dict[str, Any] = {}
         # The loop runs once per field of every row: converters are called inline (not
@@ -239,7 +282,7 @@ class Mapper:
             self._children(row, key, payload, problems)
         if problems:
             return problems
-        return MappedRow(key, payload, custom, digest(payload, custom))
+        return MappedRow(key, payload, custom, digest)
 
     def _custom(
         self, row: Mapping[str, Any], key: str, problems: list[RowProblem]

@@ -7,17 +7,26 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mogulsync._gcpause import paused_gc
 from mogulsync.chartmogul import ChartMogulClient, ClientSettings
 from mogulsync.config import AppConfig
 from mogulsync.runs.models import RowError
-from mogulsync.sync.batch import BatchResult, attach_children, classify_batch, prepare
+from mogulsync.sync.batch import (
+    BatchResult,
+    Prepared,
+    attach_children,
+    classify_batch,
+    map_unchanged,
+    prepare,
+)
 from mogulsync.sync.bulk import bulk_group
 from mogulsync.sync.bulk.runner import DEFAULT_MIN_ROWS
 from mogulsync.sync.connect import model_of, open_source, resolve_data_source
 from mogulsync.sync.diff import Change, Prior
 from mogulsync.sync.state_open import open_state
+from mogulsync.sync.state_protocol import SyncState
 from mogulsync.sync.warehouse_diff import DiffStream, WarehouseState, open_diff
-from mogulsync.warehouse import Row
+from mogulsync.warehouse import Row, WarehouseSource
 
 DEFAULT_SAMPLE = 5
 _CATEGORIES = ("creates", "updates", "deletes", "unchanged", "invalid")
@@ -91,13 +100,11 @@ async def plan_sync(
             batches = diff.batches(full=full)
         else:
             batches = source.stream(model)
-        for batch in batches:
-            rows = attach_children(prepared, source, batch)  # exactly what a run would send
-            classified = classify_batch(prepared, state, rows, full=full)
-            result.bulk_creates += sum(
-                bulk_group(sync, item) is not None for item in classified.rows
-            )
-            _count_rows(result, classified, sample)
+        while True:
+            # the collector stays paused until the batch is freed (by reference counting)
+            with paused_gc():
+                if not _plan_batch(result, prepared, state, source, batches, full, sample):
+                    break
         if result.bulk_creates < DEFAULT_MIN_ROWS:
             result.bulk_creates = 0  # the run sends so few over REST
         if diff is not None:
@@ -109,6 +116,29 @@ async def plan_sync(
         source.close()
 
 
+def _plan_batch(
+    plan: SyncPlan,
+    prepared: Prepared,
+    state: SyncState,
+    source: WarehouseSource,
+    batches: Iterator[Sequence[Row]],
+    full: bool,
+    sample: int,
+) -> bool:
+    """Classify and count the next batch; False when there is none."""
+    batch = next(batches, None)
+    if batch is None:
+        return False
+    rows = attach_children(prepared, source, batch)  # exactly what a run would send
+    classified = classify_batch(prepared, state, rows, full=full)
+    plan.bulk_creates += sum(
+        bulk_group(prepared.sync, item) is not None for item in classified.rows
+    )
+    _count_rows(plan, classified, sample)
+    _count_unchanged(plan, prepared, classified, sample)
+    return True
+
+
 def _count_rows(plan: SyncPlan, classified: BatchResult, sample: int) -> None:
     _count_invalid(plan, classified.invalid, classified.invalid_rows, sample)
     for item in classified.rows:
@@ -118,6 +148,17 @@ def _count_rows(plan: SyncPlan, classified: BatchResult, sample: int) -> None:
         plan.counts[category] += 1
         if len(plan.samples[category]) < sample:
             plan.samples[category].append({"key": item.row.key, "payload": dict(item.row.payload)})
+
+
+def _count_unchanged(
+    plan: SyncPlan, prepared: Prepared, classified: BatchResult, sample: int
+) -> None:
+    """Unchanged rows are counted unmapped; only the sampled ones are mapped (payloads)."""
+    plan.counts["unchanged"] += len(classified.unchanged)
+    wanted = sample - len(plan.samples["unchanged"])
+    if wanted > 0:
+        for row in map_unchanged(prepared, classified.unchanged[:wanted]):
+            plan.samples["unchanged"].append({"key": row.key, "payload": dict(row.payload)})
 
 
 def _count_removed(

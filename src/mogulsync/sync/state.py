@@ -15,7 +15,7 @@ import fcntl
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Self
@@ -168,16 +168,38 @@ class StateStore:
                 found[pk] = Prior(digest, RowStatus(status), uuid, ref)
         return found
 
-    def mark_inflight(self, sync: str, rows: Iterable[tuple[str, str]]) -> None:
-        """Before sending: these (key, digest) rows may reach ChartMogul from now on."""
+    def changed_keys(self, sync: str, digests: Mapping[str, str]) -> set[str] | None:
+        """Keys (of ``key → digest``) that are not accepted with that digest; None: use priors.
+
+        The comparison runs inside SQLite, so an unchanged row costs no Python at all: a
+        no-change batch returns nothing. None when a key holds a NUL (see ``_packed``).
+        """
+        packed = json.dumps(digests, ensure_ascii=False)
+        if _NUL_ESCAPE in packed:
+            return None
+        rows = self._db.execute(
+            "SELECT j.key FROM json_each(?) AS j WHERE NOT EXISTS (SELECT 1 FROM snapshot AS s"
+            " WHERE s.sync = ? AND s.pk = j.key AND s.digest = j.value AND s.status = ?)",
+            (packed, sync, RowStatus.SYNCED.value),
+        )
+        return {row[0] for row in rows}
+
+    def mark_inflight(self, sync: str, rows: Iterable[tuple[str, str, str | None]]) -> None:
+        """Before sending: these (key, digest, ref) rows may reach ChartMogul from now on.
+
+        The ref (record's external id) is kept so a row that leaves the model while in
+        flight can still be found, and deleted, even if its record's uuid was never learnt.
+        """
         now = _now()
         with self._transaction():
             self._db.executemany(
-                "INSERT INTO snapshot (sync, pk, digest, status, uuid, attempt_digest, updated_at)"
-                " VALUES (?, ?, NULL, 'inflight', NULL, ?, ?)"
+                "INSERT INTO snapshot"
+                " (sync, pk, digest, status, uuid, ref, attempt_digest, updated_at)"
+                " VALUES (?, ?, NULL, 'inflight', NULL, ?, ?, ?)"
                 " ON CONFLICT (sync, pk) DO UPDATE SET status = 'inflight',"
+                " ref = COALESCE(excluded.ref, ref),"
                 " attempt_digest = excluded.attempt_digest, updated_at = excluded.updated_at",
-                [(sync, key, digest, now) for key, digest in rows],
+                [(sync, key, ref, digest, now) for key, digest, ref in rows],
             )
 
     def record(self, sync: str, results: Sequence[RowResult]) -> None:

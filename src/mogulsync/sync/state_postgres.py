@@ -216,18 +216,19 @@ class PostgresStateStore:
             for pk, digest, status, uuid, ref in rows
         }
 
-    def mark_inflight(self, sync: str, rows: Iterable[tuple[str, str]]) -> None:
-        """Before sending: these (key, digest) rows may reach ChartMogul from now on."""
+    def mark_inflight(self, sync: str, rows: Iterable[tuple[str, str, str | None]]) -> None:
+        """Before sending: these (key, digest, ref) rows may reach ChartMogul from now on."""
         now = _now()
         values = [
             {
                 "sync": sync,
                 "pk": key,
                 "status": "inflight",
+                "ref": ref,
                 "attempt_digest": digest,
                 "updated_at": now,
             }
-            for key, digest in rows
+            for key, digest, ref in rows
         ]
         s = self._t["snapshot"]
         with self._tx() as db:
@@ -238,6 +239,7 @@ class PostgresStateStore:
                         index_elements=[s.c.sync, s.c.pk],
                         set_={
                             "status": "inflight",
+                            "ref": sa.func.coalesce(statement.excluded.ref, s.c.ref),
                             "attempt_digest": statement.excluded.attempt_digest,
                             "updated_at": statement.excluded.updated_at,
                         },

@@ -37,8 +37,12 @@ class SyncState(Protocol):
         """What the snapshot knows about each key (absent keys are new)."""
         ...
 
-    def mark_inflight(self, sync: str, rows: Iterable[tuple[str, str]]) -> None:
-        """Before sending: these (key, digest) rows may reach ChartMogul from now on."""
+    def mark_inflight(self, sync: str, rows: Iterable[tuple[str, str, str | None]]) -> None:
+        """Before sending: these (key, digest, ref) rows may reach ChartMogul from now on.
+
+        ``ref`` is the record's external id (None when the object has none): a row that
+        leaves the model while in flight is looked up by it, so its record is not orphaned.
+        """
         ...
 
     def record(self, sync: str, results: Sequence[RowResult]) -> None:

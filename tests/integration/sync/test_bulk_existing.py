@@ -57,7 +57,7 @@ async def test_existing_customers_are_updated_with_one_call_each(server, tmp_pat
     calls = _calls(server)
     assert calls.get("POST /v1/customers", 0) == 0, calls
     assert calls["PATCH /v1/customers/{id}"] == EXISTING
-    assert calls["GET /v1/customers"] == 1  # the one listing page, no per-row lookups
+    assert calls["GET /v1/customers"] == 2  # existence + uuid listings, no per-row lookups
     with api(server) as client:
         customers = all_pages(client, "/customers", "entries")
     assert len(customers) == CUSTOMERS
@@ -76,7 +76,7 @@ async def test_existing_plans_are_updated_by_uuid_and_refused_in_insert_mode(ser
     calls = _calls(server)
     assert calls.get("POST /v1/plans", 0) == 0, calls
     assert calls["PATCH /v1/plans/{id}"] == EXISTING
-    assert calls["GET /v1/plans"] == 1
+    assert calls["GET /v1/plans"] == 2  # existence + uuid listings
     with api(server) as client:
         plans = all_pages(client, "/plans", "plans")
     assert len(plans) == PLANS

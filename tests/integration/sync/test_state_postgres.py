@@ -41,8 +41,9 @@ def test_two_workers_see_each_others_snapshot_and_registry(postgres_server, sche
     first = PostgresStateStore(postgres_server.url, schema)
     second = PostgresStateStore(postgres_server.url, schema)
     try:
-        first.mark_inflight("customers", [("a1", "d1"), ("a2", "d2")])
+        first.mark_inflight("customers", [("a1", "d1", "x1"), ("a2", "d2", None)])
         assert second.priors("customers", ["a1"])["a1"].status is RowStatus.INFLIGHT
+        assert second.priors("customers", ["a1"])["a1"].ref == "x1"  # found if orphaned
         first.record(
             "customers", [RowResult("a1", ok=True, uuid="cus_1"), RowResult("a2", ok=False)]
         )
@@ -52,6 +53,7 @@ def test_two_workers_see_each_others_snapshot_and_registry(postgres_server, sche
             RowStatus.SYNCED,
             "cus_1",
         )
+        assert priors["a1"].ref == "x1"
         assert priors["a2"].status is RowStatus.FAILED
         assert "a3" not in priors
         first.remember_uuids([("plan", "ds_1", "gold", "pl_1")])
@@ -69,7 +71,7 @@ def test_seen_keys_are_per_session_and_find_duplicates_and_removed_rows(postgres
     store = PostgresStateStore(postgres_server.url, schema)
     other = PostgresStateStore(postgres_server.url, schema)
     try:
-        store.mark_inflight("s", [("a", "1"), ("b", "2"), ("c", "3")])
+        store.mark_inflight("s", [("a", "1", None), ("b", "2", None), ("c", "3", None)])
         store.record("s", [RowResult(k, ok=True) for k in "abc"])
         store.start_seen()
         other.start_seen()

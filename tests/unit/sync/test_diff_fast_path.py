@@ -6,7 +6,6 @@ import datetime as dt
 import decimal
 import gc
 import hashlib
-import json
 
 import pytest
 
@@ -14,27 +13,66 @@ from mogulsync._gcpause import paused_gc
 from mogulsync.sync import values as v
 from mogulsync.sync.batch import _keys
 from mogulsync.sync.diff import Prior, RowStatus
-from mogulsync.sync.mapping import CustomValue, digest, primary_key_of
+from mogulsync.sync.mapping import DIGEST_FORMAT, primary_key_of, raw_digest
 from mogulsync.sync.state import RowResult, StateStore
 
-PAYLOADS = [
-    ({"external_id": "a", "name": "Zoë «Ltd»", "tags": ["x", "ü"]}, ()),
-    (
-        {"external_id": "b", "line_items": [{"amount_in_cents": 5, "prorated": True}]},
-        (CustomValue("seats", "Integer", 3), CustomValue("note", "String", None)),
-    ),
-    ({"name": 'c\n\t"q"\\'}, (CustomValue("ratio", "Decimal", 0.1),)),
-    ({"when": dt.datetime(2024, 1, 1, tzinfo=dt.UTC)}, (CustomValue("big", "Decimal", 1e300),)),
-    ({"money": decimal.Decimal("1.10"), "emoji": "😀"}, (CustomValue("vip", "Boolean", False),)),
+RAW_VALUES = [
+    ("a", None, 1, 1.5, True),
+    ("Zoë «Ltd»", 'c\n\t"q"\\', "😀"),
+    (dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC), dt.date(2024, 1, 2)),
+    (decimal.Decimal("1.10"), [{"amount_in_cents": 5, "prorated": True}], '[{"a": 1}]'),
 ]
 
 
-@pytest.mark.parametrize(("payload", "custom"), PAYLOADS)
-def test_digest_is_byte_for_byte_the_documented_formula(payload, custom):
-    """Snapshots written by earlier versions stay valid: the digest's input never changed."""
-    material = {"payload": payload, "custom": [[c.key, c.type, c.value] for c in custom]}
-    text = json.dumps(material, sort_keys=True, separators=(",", ":"), default=str)
-    assert digest(payload, custom) == hashlib.sha256(text.encode()).hexdigest()
+@pytest.mark.parametrize("values", RAW_VALUES)
+def test_digest_is_byte_for_byte_the_documented_formula(values):
+    """Digest format `raw-repr-md5-1`: MD5 hex of repr() of the raw values, in column order."""
+    assert DIGEST_FORMAT == "raw-repr-md5-1"
+    expected = hashlib.md5(repr(values).encode(), usedforsecurity=False).hexdigest()
+    assert raw_digest(values) == expected
+
+
+def test_digest_of_a_known_row_is_pinned():
+    """A fixed row's digest never changes silently (that would resend every snapshot row)."""
+    values = ("US", "a@b.io", "Acme", 12, None, dt.datetime(2024, 1, 1))  # noqa: DTZ001
+    assert raw_digest(values) == "12a462159fc6db0ba9ca15f337aaa270"
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ((None,), ("None",)),
+        ((1,), ("1",)),
+        ((1,), (1.0,)),
+        ((1,), (True,)),
+        ((0,), (False,)),
+        (("",), (None,)),
+        (("a", "b"), ("a,b", None)),
+        (("a', 'b",), ("a", "b")),
+        ((dt.date(2024, 1, 2),), ("2024-01-02",)),
+        ((decimal.Decimal("1.10"),), (decimal.Decimal("1.1"),)),
+    ],
+)
+def test_digest_tells_types_and_value_boundaries_apart(one, other):
+    """None vs "None", 1 vs "1" vs 1.0 vs True, and values cannot run into each other."""
+    assert raw_digest(one) != raw_digest(other)
+
+
+class _NoRepr:
+    """A driver value with Python's default repr (a memory address) and a meaningful str."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def test_values_with_an_address_in_their_repr_digest_by_type_and_text():
+    """Two objects with equal text digest alike (the address would change every run)."""
+    assert raw_digest(("a", _NoRepr("x"))) == raw_digest(("a", _NoRepr("x")))
+    assert raw_digest(("a", _NoRepr("x"))) != raw_digest(("a", _NoRepr("y")))
+    assert raw_digest((_NoRepr("x"),)) != raw_digest(("x",))
 
 
 @pytest.mark.parametrize(
@@ -82,7 +120,7 @@ def test_see_and_priors_answer_alike_on_both_paths(tmp_path, odd):
     """One statement per batch (JSON array) and the per-key path (keys with NUL) agree."""
     state = StateStore(tmp_path)
     keys = ["k1", 'quote"d', "ü😀", odd]
-    state.mark_inflight("s", [(key, "d") for key in keys])
+    state.mark_inflight("s", [(key, "d", None) for key in keys])
     state.record("s", [RowResult(key, ok=True, uuid=f"u-{key}") for key in keys[:2]])
     state.start_seen()
     assert state.see(["k1", "k1", odd, "new"]) == [True, False, True, True]
@@ -113,10 +151,3 @@ def test_paused_gc_restores_the_collector_as_it_found_it():
         assert not gc.isenabled()
     finally:
         gc.enable()
-
-
-def test_cpython_digests_use_the_prebuilt_c_encoder():
-    """The fast encoder passed its self-check at import (else digests fall back, slower)."""
-    from mogulsync.sync import mapping
-
-    assert mapping._encode_digest.__name__ == "encode"

@@ -29,7 +29,7 @@ def test_classify_rows():
 def test_row_is_synced_only_after_acceptance(tmp_path):
     """In flight before sending; synced with the new digest only when accepted."""
     state = StateStore(tmp_path)
-    state.mark_inflight("s", [("a", "d1"), ("b", "d1"), ("c", "d1")])
+    state.mark_inflight("s", [("a", "d1", None), ("b", "d1", None), ("c", "d1", None)])
     assert state.priors("s", ["a"])["a"] == Prior(None, RowStatus.INFLIGHT)
     state.record(
         "s",
@@ -41,16 +41,27 @@ def test_row_is_synced_only_after_acceptance(tmp_path):
     assert priors["b"] == Prior(None, RowStatus.FAILED)
     assert priors["c"] == Prior(None, RowStatus.INFLIGHT)
     assert "zz" not in priors
-    state.mark_inflight("s", [("a", "d2")])
+    state.mark_inflight("s", [("a", "d2", None)])
     state.record("s", [RowResult("a", ok=False)])
     assert state.priors("s", ["a"])["a"] == Prior("d1", RowStatus.FAILED, "cus_a")
+    state.close()
+
+
+def test_in_flight_rows_keep_their_external_id(tmp_path):
+    """mark_inflight stores the ref; a later attempt without one keeps it, a new one wins."""
+    state = StateStore(tmp_path)
+    state.mark_inflight("s", [("a", "d1", "ext-a"), ("b", "d1", None)])
+    assert state.priors("s", ["a"])["a"] == Prior(None, RowStatus.INFLIGHT, None, "ext-a")
+    state.mark_inflight("s", [("a", "d2", None), ("b", "d2", "ext-b")])
+    priors = state.priors("s", ["a", "b"])
+    assert (priors["a"].ref, priors["b"].ref) == ("ext-a", "ext-b")
     state.close()
 
 
 def test_state_survives_reopen_and_seen_keys_find_removed_rows(tmp_path):
     """Committed state is there after reopening; unseen keys are the removed ones."""
     state = StateStore(tmp_path)
-    state.mark_inflight("s", [("a", "d"), ("b", "d")])
+    state.mark_inflight("s", [("a", "d", None), ("b", "d", None)])
     state.record("s", [RowResult("a", ok=True, uuid="u1"), RowResult("b", ok=True, uuid="u2")])
     state.close()
     again = StateStore(tmp_path)

@@ -14,7 +14,12 @@ Narrowing: a batch the endpoint refuses as a whole (400/413/422) or an import th
 rows whose failure the import does not pin on them, are re-sent one row per REST request
 as rows in flight (so "already exists" resolves to the record that landed). An import
 whose outcome is unknown (no answer, polling timed out) leaves its rows in flight: the
-next run resolves them by lookup over REST.
+next run resolves them by lookup over REST. Each row of a batch is reported exactly once,
+even when an unexpected error cuts a batch short (the rows already reported are not
+reported again as unresolved).
+
+After the imports, customers, plans and invoices that were imported learn their uuids
+from one listing of the data source when it is cheap (:mod:`mogulsync.sync.bulk.learn`).
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from mogulsync.sync.bulk.batches import (
 )
 from mogulsync.sync.bulk.eligibility import row_ref
 from mogulsync.sync.bulk.existing import existing_records
+from mogulsync.sync.bulk.learn import LEARNABLE, Learnt, learn_uuids, listing_budget
 from mogulsync.sync.bulk.payloads import NotBulkableError, body_size, encoded_size, records_for
 from mogulsync.sync.bulk.results import Problem, Verdict, judge
 from mogulsync.sync.bulk.spool import Spool
@@ -103,6 +109,10 @@ class BulkHost(Protocol):
         """Send rows one per REST request (``marked``: already in flight)."""
         ...
 
+    def learned(self, kind: str, data_source: str, found: Sequence[Learnt]) -> None:
+        """uuids found for rows already reported imported: keep them (no new outcome)."""
+        ...
+
     def flush(self) -> None:
         """Commit results gathered so far."""
         ...
@@ -132,6 +142,8 @@ class BulkRunner:
         self._tasks: set[asyncio.Task[None]] = set()
         #: imports sent (for tests and logs)
         self.imports = 0
+        #: external id → keys of the rows imported by this run (uuids learnt at the end)
+        self._landed: dict[str, list[str]] = {}
 
     async def run(self, spool: Spool) -> None:
         """Import (or send over REST) every spooled row."""
@@ -144,6 +156,22 @@ class BulkRunner:
         finally:
             while self._tasks:
                 await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self._landed and not self.host.stopped:
+            await self._learn()
+
+    async def _learn(self) -> None:
+        """Find the imported records' uuids when one listing costs little enough."""
+        imported = sum(len(keys) for keys in self._landed.values())
+        budget = listing_budget(imported, self.settings.listing_ratio)
+        try:
+            found = await learn_uuids(
+                self.client, self.object_type, self.data_source_uuid, self._landed,
+                max_pages=budget,
+            )  # fmt: skip
+        except MogulsyncError:
+            return  # only an optimisation: the rows are found by external id later
+        if found:
+            self.host.learned(self.object_type, self.data_source_uuid, found)
 
     async def _import_all(self, spool: Spool) -> None:
         existing = await self._existing(len(spool))
@@ -205,23 +233,28 @@ class BulkRunner:
         task.add_done_callback(self._tasks.discard)
 
     async def _guarded(self, batch: Batch) -> None:
+        handled: set[str] = set()  # keys of the batch's rows already reported
         try:
-            await self._import(batch)
-        except Exception as exc:  # an edge: never lose the rows' outcome
+            await self._import(batch, handled)
+        except Exception as exc:  # an edge: never lose a row's outcome, nor report it twice
             for member in batch.members:
-                self.host.unresolved(member.item, exc)
+                if member.item.row.key not in handled:
+                    self.host.unresolved(member.item, exc)
             self.host.stop(FatalError(f"bulk import failed: {type(exc).__name__}: {exc}"))
         finally:
             self._slots.release()
             self.host.flush()
 
-    async def _import(self, batch: Batch, *, tried: bool = False) -> None:
-        """Import a batch (``tried``: an earlier import of these rows may have stored some)."""
+    async def _import(self, batch: Batch, handled: set[str], *, tried: bool = False) -> None:
+        """Import a batch (``tried``: an earlier import of these rows may have stored some).
+
+        Every row reported (or handed to REST) goes into ``handled`` first.
+        """
         items = [member.item for member in batch.members]
         name = f"mogulsync-{self.run_id}-{next(self._numbers)}"
         request = batch.request(name)
         if body_size(request) > self.settings.max_bytes:
-            await self._split_unsent(batch, tried=tried)  # estimate short: split, send nothing
+            await self._split_unsent(batch, handled, tried=tried)  # estimate short: split
             return
         # Mark before sending: from here on these rows may land; a crash leaves them in
         # flight and the next run resolves them by lookup instead of importing again.
@@ -231,42 +264,62 @@ class BulkRunner:
             created = await self.client.json_imports.create(self.data_source_uuid, request)
         except ChartMogulAPIError as exc:
             if exc.status in WHOLE_BATCH_REFUSED:
-                await self._narrow(batch, tried=tried)
+                await self._narrow(batch, handled, tried=tried)
                 return
-            self._unknown(items, exc)
+            self._unknown(items, exc, handled)
             return
         except MogulsyncError as exc:
-            self._unknown(items, exc)
+            self._unknown(items, exc, handled)
             return
         try:
             done = await self.client.json_imports.wait(
                 self.data_source_uuid, created.id, timeout_s=self.settings.wait_timeout_s
             )
         except MogulsyncError as exc:
-            self._unknown(items, exc)
+            self._unknown(items, exc, handled)
             return
         if done.status != COMPLETED:
-            await self._narrow(batch, tried=True)  # a failed import may have stored part
+            await self._narrow(batch, handled, tried=True)  # a failed import may have stored part
             return
-        await self._conclude(batch, done)
+        await self._conclude(batch, done, handled)
 
-    async def _conclude(self, batch: Batch, done: JsonImport) -> None:
+    async def _conclude(self, batch: Batch, done: JsonImport, handled: set[str]) -> None:
         """Report each row of a completed import; resend the unattributed over REST."""
         items = [member.item for member in batch.members]
         retry: list[Classified] = []
         verdicts = judge(self.object_type, batch, done)
         for item in items:
-            verdict = verdicts[item.row.key]
+            key = item.row.key
+            verdict = verdicts[key]
             if verdict.verdict is Verdict.IMPORTED:
+                handled.add(key)
+                self._note_landed(item)
                 self.host.imported(item)
             elif verdict.verdict is Verdict.REJECTED:
+                handled.add(key)
                 self.host.rejected(item, verdict.problems)
             else:
                 retry.append(in_flight(item))
         if retry:
-            await self.host.send_rest(retry, marked=True)
+            await self._rest(retry, handled, marked=True)
 
-    async def _narrow(self, batch: Batch, *, tried: bool) -> None:
+    def _note_landed(self, item: Classified) -> None:
+        ref = row_ref(item)
+        if ref is not None and self.object_type in LEARNABLE:
+            self._landed.setdefault(ref, []).append(item.row.key)
+
+    async def _rest(self, items: Sequence[Classified], handled: set[str], *, marked: bool) -> None:
+        """Hand rows of a batch to REST one by one, so ``handled`` is exact at any instant."""
+        if not marked:
+            if self.host.stopped:
+                handled.update(item.row.key for item in items)  # never sent: next run sends
+                return
+            self.host.mark_inflight(items)
+        for item in items:
+            handled.add(item.row.key)
+            await self.host.send_rest([item], marked=True)
+
+    async def _narrow(self, batch: Batch, handled: set[str], *, tried: bool) -> None:
         """Halve a refused batch; a single group goes row by row over REST.
 
         Its rows are resent as in flight only if an import may have stored them: a batch
@@ -274,22 +327,23 @@ class BulkRunner:
         """
         if len(batch.groups) <= 1 or self.host.stopped:
             items = [in_flight(m.item) if tried else m.item for m in batch.members]
-            await self.host.send_rest(items, marked=True)
+            await self._rest(items, handled, marked=True)
             return
         for half in batch.halves():
-            await self._import(half, tried=tried)
+            await self._import(half, handled, tried=tried)
 
-    async def _split_unsent(self, batch: Batch, *, tried: bool) -> None:
+    async def _split_unsent(self, batch: Batch, handled: set[str], *, tried: bool) -> None:
         """Halve a batch too big to send; one group too big goes over REST."""
         if len(batch.groups) <= 1:
             items = [in_flight(m.item) if tried else m.item for m in batch.members]
-            await self.host.send_rest(items, marked=tried)
+            await self._rest(items, handled, marked=tried)
             return
         for half in batch.halves():
-            await self._import(half, tried=tried)
+            await self._import(half, handled, tried=tried)
 
-    def _unknown(self, items: Sequence[Classified], exc: MogulsyncError) -> None:
+    def _unknown(self, items: Sequence[Classified], exc: MogulsyncError, handled: set[str]) -> None:
         for item in items:
+            handled.add(item.row.key)
             self.host.unresolved(item, exc)
         if isinstance(exc, ConfigError | FatalError):
             self.host.stop(exc)

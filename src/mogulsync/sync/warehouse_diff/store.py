@@ -205,9 +205,13 @@ class WarehouseState:
                     found[pk] = Prior(digest, RowStatus(status), uuid, ref)
         return found
 
-    def mark_inflight(self, sync: str, rows: Iterable[tuple[str, str]]) -> None:
-        """Before sending: these (key, row hash) rows may reach ChartMogul from now on."""
-        wanted = dict(rows)
+    def mark_inflight(self, sync: str, rows: Iterable[tuple[str, str, str | None]]) -> None:
+        """Before sending: these (key, row hash, ref) rows may reach ChartMogul from now on."""
+        wanted: dict[str, str] = {}
+        refs: dict[str, str | None] = {}
+        for key, digest, ref in rows:
+            wanted[key] = digest
+            refs[key] = ref
         if not wanted:
             return
         s = self.snapshot
@@ -222,13 +226,16 @@ class WarehouseState:
                         sa.select(s.c.pk).where(s.c.sync == sync, s.c.pk.in_(chunk))
                     ).scalars()
                 )
-            updates = [{"k": key, "h": wanted[key]} for key in keys if key in existing]
+            updates = [
+                {"k": key, "h": wanted[key], "r": refs[key]} for key in keys if key in existing
+            ]
             if updates:
                 db.execute(
                     sa.update(s)
                     .where(s.c.sync == sync, s.c.pk == sa.bindparam("k"))
                     .values(
                         status=RowStatus.INFLIGHT.value,
+                        ref=sa.func.coalesce(sa.bindparam("r", type_=sa.Text), s.c.ref),
                         attempt_digest=sa.bindparam("h"),
                         updated_at=now,
                     ),
@@ -239,6 +246,7 @@ class WarehouseState:
                     "sync": sync,
                     "pk": key,
                     "status": RowStatus.INFLIGHT.value,
+                    "ref": refs[key],
                     "attempt_digest": wanted[key],
                     "updated_at": now,
                 }

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from mogulsync.errors import ConfigError
 from mogulsync.sync.batch import Prepared
-from mogulsync.sync.mapping import MappedRow, Mapper, RowProblem, primary_key_of
+from mogulsync.sync.mapping import Mapper, primary_key_of
 from mogulsync.sync.warehouse_diff.query import DiffQuery, hashed_columns
 from mogulsync.sync.warehouse_diff.sql import HASH_COLUMN, KEY_COLUMN
 from mogulsync.sync.warehouse_diff.store import WarehouseState
@@ -30,12 +30,13 @@ INLINE_DUPLICATES = 1000
 class SqlDigestMapper(Mapper):
     """The sync's mapper, with the warehouse's row hash as each mapped row's digest."""
 
-    def map(self, row: Mapping[str, Any], key: str) -> MappedRow | list[RowProblem]:
-        """Map like the sync's mapper; the digest is the row's SQL hash."""
-        outcome = super().map(row, key)
-        if isinstance(outcome, MappedRow):
-            return dataclasses.replace(outcome, digest=str(row[HASH_COLUMN]))
-        return outcome
+    def row_digest(self, row: Mapping[str, Any]) -> str:
+        """The row's SQL hash (what the snapshot table keeps and the diff query compares)."""
+        return str(row[HASH_COLUMN])
+
+    def row_digests(self, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Each row's SQL hash."""
+        return [str(row[HASH_COLUMN]) for row in rows]
 
 
 class DiffStream:
