@@ -11,7 +11,6 @@ lock. Run history stays local (``state_dir/runs.sqlite``).
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import hashlib
 import os
 import socket
@@ -24,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 
 from mogulsync._redact import redact_url
 from mogulsync.errors import ConfigError, FatalError
+from mogulsync.sync import snapshot_sql
 from mogulsync.sync.diff import Prior, RowStatus
 from mogulsync.sync.state import RowResult, SyncLockedError
 
@@ -54,18 +54,7 @@ def _tables(schema: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
             sa.Column("key", sa.Text, primary_key=True),
             sa.Column("value", sa.Text, nullable=False),
         ),
-        "snapshot": sa.Table(
-            "snapshot",
-            metadata,
-            sa.Column("sync", sa.Text, primary_key=True),
-            sa.Column("pk", sa.Text, primary_key=True),
-            sa.Column("digest", sa.Text),
-            sa.Column("status", sa.Text, nullable=False),
-            sa.Column("uuid", sa.Text),
-            sa.Column("ref", sa.Text),
-            sa.Column("attempt_digest", sa.Text),
-            sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        ),
+        "snapshot": snapshot_sql.snapshot_table("snapshot", metadata, bounded=False),
         "registry": sa.Table(
             "registry",
             metadata,
@@ -74,12 +63,7 @@ def _tables(schema: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
             sa.Column("external_id", sa.Text, primary_key=True),
             sa.Column("uuid", sa.Text, nullable=False),
         ),
-        "definition": sa.Table(
-            "sync_definition",
-            metadata,
-            sa.Column("sync", sa.Text, primary_key=True),
-            sa.Column("definition", sa.Text, nullable=False),
-        ),
+        "definition": snapshot_sql.definition_table("sync_definition", metadata, bounded=False),
     }
     return metadata, tables
 
@@ -92,13 +76,9 @@ _SEEN = sa.Table(
 )
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def _first_line(exc: BaseException) -> str:
     """The driver's message (never the SQL or its parameters), with URLs redacted."""
-    return redact_url((str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"])[0])
+    return redact_url(snapshot_sql.driver_message(exc))
 
 
 def _unreachable(url: str, exc: BaseException) -> FatalError:
@@ -159,11 +139,7 @@ class PostgresStateStore:
         with self._tx() as db:
             # Two workers starting together must not both create the schema.
             db.execute(sa.select(sa.func.pg_advisory_xact_lock(_DDL_LOCK_KEY)))
-            # CREATE SCHEMA IF NOT EXISTS still needs the database's CREATE privilege:
-            # a user given only a pre-made schema must never issue it.
-            if not sa.inspect(db).has_schema(self._schema):
-                db.execute(sa.schema.CreateSchema(self._schema, if_not_exists=True))
-            self._metadata.create_all(db, checkfirst=True)
+            snapshot_sql.create_schema_and_tables(db, self._schema, self._metadata)
             meta = self._t["meta"]
             found = db.execute(
                 sa.select(meta.c.value).where(meta.c.key == "schema_version")
@@ -185,10 +161,8 @@ class PostgresStateStore:
     # ------------------------------------------------------------------ definition
     def definition_changed(self, sync: str, definition: str) -> bool:
         """Whether the definition differs from the last completed run's."""
-        table = self._t["definition"]
         with self._tx() as db:
-            found = db.execute(sa.select(table.c.definition).where(table.c.sync == sync)).scalar()
-        return found is not None and found != definition
+            return snapshot_sql.definition_changed(db, self._t["definition"], sync, definition)
 
     def save_definition(self, sync: str, definition: str) -> None:
         """Remember the definition the snapshot was built with."""
@@ -206,29 +180,18 @@ class PostgresStateStore:
         if not keys:
             return {}
         s = self._t["snapshot"]
-        query = sa.select(s.c.pk, s.c.digest, s.c.status, s.c.uuid, s.c.ref).where(
+        query = snapshot_sql.select_priors(s).where(
             s.c.sync == sync, s.c.pk == sa.any_(sa.bindparam("keys", type_=pg.ARRAY(sa.Text)))
         )
         with self._tx() as db:
             rows = db.execute(query, {"keys": list(keys)}).all()
-        return {
-            pk: Prior(digest, RowStatus(status), uuid, ref)
-            for pk, digest, status, uuid, ref in rows
-        }
+        return dict(snapshot_sql.as_priors(rows))
 
     def mark_inflight(self, sync: str, rows: Iterable[tuple[str, str, str | None]]) -> None:
         """Before sending: these (key, digest, ref) rows may reach ChartMogul from now on."""
-        now = _now()
+        now = snapshot_sql.utc_now()
         values = [
-            {
-                "sync": sync,
-                "pk": key,
-                "status": "inflight",
-                "ref": ref,
-                "attempt_digest": digest,
-                "updated_at": now,
-            }
-            for key, digest, ref in rows
+            snapshot_sql.inflight_row(sync, key, digest, ref, now) for key, digest, ref in rows
         ]
         s = self._t["snapshot"]
         with self._tx() as db:
@@ -238,7 +201,7 @@ class PostgresStateStore:
                     statement.on_conflict_do_update(
                         index_elements=[s.c.sync, s.c.pk],
                         set_={
-                            "status": "inflight",
+                            "status": RowStatus.INFLIGHT.value,
                             "ref": sa.func.coalesce(statement.excluded.ref, s.c.ref),
                             "attempt_digest": statement.excluded.attempt_digest,
                             "updated_at": statement.excluded.updated_at,
@@ -248,39 +211,8 @@ class PostgresStateStore:
 
     def record(self, sync: str, results: Sequence[RowResult]) -> None:
         """After answers: accepted rows become synced, the rest failed (or stay in flight)."""
-        s = self._t["snapshot"]
-        now = _now()
-        accepted = [
-            {"k": r.key, "u": r.uuid, "r": r.ref, "now": now, "s": sync} for r in results if r.ok
-        ]
-        refused = [
-            {"k": r.key, "st": "inflight" if r.unknown else "failed", "now": now, "s": sync}
-            for r in results
-            if not r.ok
-        ]
-        where = (s.c.sync == sa.bindparam("s"), s.c.pk == sa.bindparam("k"))
         with self._tx() as db:
-            if accepted:
-                db.execute(
-                    sa.update(s)
-                    .where(*where)
-                    .values(
-                        status="synced",
-                        digest=s.c.attempt_digest,
-                        uuid=sa.func.coalesce(sa.bindparam("u", type_=sa.Text), s.c.uuid),
-                        ref=sa.func.coalesce(sa.bindparam("r", type_=sa.Text), s.c.ref),
-                        updated_at=sa.bindparam("now"),
-                    ),
-                    accepted,
-                )
-            if refused:
-                # An unknown outcome keeps (or makes) the row in flight: resolved by lookup.
-                db.execute(
-                    sa.update(s)
-                    .where(*where)
-                    .values(status=sa.bindparam("st"), updated_at=sa.bindparam("now")),
-                    refused,
-                )
+            snapshot_sql.record_results(db, self._t["snapshot"], sync, results)
 
     def forget(self, sync: str, keys: Sequence[str]) -> None:
         """Drop keys from the snapshot."""
@@ -296,10 +228,8 @@ class PostgresStateStore:
 
     def reset(self, sync: str) -> None:
         """Forget a sync's whole snapshot and definition."""
-        s, d = self._t["snapshot"], self._t["definition"]
         with self._tx() as db:
-            db.execute(sa.delete(s).where(s.c.sync == sync))
-            db.execute(sa.delete(d).where(d.c.sync == sync))
+            snapshot_sql.delete_sync(db, self._t["snapshot"], self._t["definition"], sync)
 
     # ------------------------------------------------------------------ seen keys
     def start_seen(self) -> None:
@@ -325,21 +255,18 @@ class PostgresStateStore:
         """Snapshot rows whose key the model no longer has."""
         s = self._t["snapshot"]
         query = (
-            sa.select(s.c.pk, s.c.digest, s.c.status, s.c.uuid, s.c.ref)
+            snapshot_sql.select_priors(s)
             .where(s.c.sync == sync, ~sa.exists().where(_SEEN.c.pk == s.c.pk))
             .order_by(s.c.pk)
         )
         with self._tx() as db:
             rows = db.execute(query).all()
-        for pk, digest, status, uuid, ref in rows:
-            yield pk, Prior(digest, RowStatus(status), uuid, ref)
+        yield from snapshot_sql.as_priors(rows)
 
     def counts(self, sync: str) -> dict[str, int]:
         """Rows per status in a sync's snapshot."""
-        s = self._t["snapshot"]
-        query = sa.select(s.c.status, sa.func.count()).where(s.c.sync == sync).group_by(s.c.status)
         with self._tx() as db:
-            return {status: int(count) for status, count in db.execute(query).all()}
+            return snapshot_sql.status_counts(db, self._t["snapshot"], sync)
 
     # ------------------------------------------------------------------ registry
     def known_uuid(self, kind: str, data_source_uuid: str, external_id: str) -> str | None:

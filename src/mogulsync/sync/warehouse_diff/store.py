@@ -11,9 +11,7 @@ project's main store (``registry``), which every sync shares.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -21,6 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 from mogulsync._redact import redact_url
 from mogulsync.config.warehouse import WarehouseConfig
 from mogulsync.errors import FatalError
+from mogulsync.sync import snapshot_sql
 from mogulsync.sync.diff import Prior, RowStatus
 from mogulsync.sync.state import RowResult
 from mogulsync.sync.state_protocol import SyncState
@@ -33,29 +32,9 @@ _CHUNK = 1000
 def snapshot_tables(schema: str) -> tuple[sa.MetaData, sa.Table, sa.Table]:
     """The snapshot and definition tables in ``schema``."""
     metadata = sa.MetaData(schema=schema)
-    snapshot = sa.Table(
-        "warehouse_snapshot",
-        metadata,
-        sa.Column("sync", sa.String(200), primary_key=True),
-        sa.Column("pk", sa.String(1000), primary_key=True),
-        sa.Column("digest", sa.String(64)),
-        sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("uuid", sa.Text),
-        sa.Column("ref", sa.Text),
-        sa.Column("attempt_digest", sa.String(64)),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-    )
-    definition = sa.Table(
-        "warehouse_definition",
-        metadata,
-        sa.Column("sync", sa.String(200), primary_key=True),
-        sa.Column("definition", sa.Text, nullable=False),
-    )
+    snapshot = snapshot_sql.snapshot_table("warehouse_snapshot", metadata, bounded=True)
+    definition = snapshot_sql.definition_table("warehouse_definition", metadata, bounded=True)
     return metadata, snapshot, definition
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _has_tables(db: Connection, metadata: sa.MetaData) -> bool:
@@ -105,7 +84,7 @@ class WarehouseState:
         return self._engine_
 
     def _error(self, what: str, exc: BaseException) -> FatalError:
-        first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"])[0]
+        first = snapshot_sql.driver_message(exc)
         text = redact_url(first.replace(self._url, redact_url(self._url)))
         return FatalError(
             f"warehouse `{self.warehouse_name}` (sync state in schema `{self.schema}`) {what}:"
@@ -139,11 +118,7 @@ class WarehouseState:
 
     def _create_tables(self) -> None:
         with self.engine.begin() as db:
-            # PostgreSQL checks the database-level CREATE privilege even for CREATE SCHEMA
-            # IF NOT EXISTS: a user given only a pre-made schema must never issue it.
-            if not sa.inspect(db).has_schema(self.schema):
-                db.execute(sa.schema.CreateSchema(self.schema, if_not_exists=True))
-            self._metadata.create_all(db, checkfirst=True)
+            snapshot_sql.create_schema_and_tables(db, self.schema, self._metadata)
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[Connection]:
@@ -176,10 +151,8 @@ class WarehouseState:
         """Whether the definition differs from the last completed run's."""
         if not self.ready:
             return False
-        table = self.definition
         with self._tx() as db:
-            found = db.execute(sa.select(table.c.definition).where(table.c.sync == sync)).scalar()
-        return found is not None and found != definition
+            return snapshot_sql.definition_changed(db, self.definition, sync, definition)
 
     def save_definition(self, sync: str, definition: str) -> None:
         """Remember the definition the snapshot was built with."""
@@ -198,11 +171,8 @@ class WarehouseState:
         with self._tx() as db:
             for start in range(0, len(keys), _CHUNK):
                 chunk = list(keys[start : start + _CHUNK])
-                query = sa.select(s.c.pk, s.c.digest, s.c.status, s.c.uuid, s.c.ref).where(
-                    s.c.sync == sync, s.c.pk.in_(chunk)
-                )
-                for pk, digest, status, uuid, ref in db.execute(query):
-                    found[pk] = Prior(digest, RowStatus(status), uuid, ref)
+                query = snapshot_sql.select_priors(s).where(s.c.sync == sync, s.c.pk.in_(chunk))
+                found.update(snapshot_sql.as_priors(db.execute(query)))
         return found
 
     def mark_inflight(self, sync: str, rows: Iterable[tuple[str, str, str | None]]) -> None:
@@ -215,7 +185,7 @@ class WarehouseState:
         if not wanted:
             return
         s = self.snapshot
-        now = _now()
+        now = snapshot_sql.utc_now()
         with self._tx() as db:
             existing: set[str] = set()
             keys = list(wanted)
@@ -241,15 +211,8 @@ class WarehouseState:
                     ),
                     updates,
                 )
-            inserts: list[dict[str, Any]] = [
-                {
-                    "sync": sync,
-                    "pk": key,
-                    "status": RowStatus.INFLIGHT.value,
-                    "ref": refs[key],
-                    "attempt_digest": wanted[key],
-                    "updated_at": now,
-                }
+            inserts = [
+                snapshot_sql.inflight_row(sync, key, wanted[key], refs[key], now)
                 for key in keys
                 if key not in existing
             ]
@@ -258,35 +221,8 @@ class WarehouseState:
 
     def record(self, sync: str, results: Sequence[RowResult]) -> None:
         """After answers: accepted rows become synced, the rest failed (or stay in flight)."""
-        s = self.snapshot
-        now = _now()
-        accepted = [{"k": r.key, "u": r.uuid, "r": r.ref} for r in results if r.ok]
-        refused = [
-            {"k": r.key, "st": (RowStatus.INFLIGHT if r.unknown else RowStatus.FAILED).value}
-            for r in results
-            if not r.ok
-        ]
-        where = (s.c.sync == sync, s.c.pk == sa.bindparam("k"))
         with self._tx() as db:
-            if accepted:
-                db.execute(
-                    sa.update(s)
-                    .where(*where)
-                    .values(
-                        status=RowStatus.SYNCED.value,
-                        digest=s.c.attempt_digest,
-                        uuid=sa.func.coalesce(sa.bindparam("u", type_=sa.Text), s.c.uuid),
-                        ref=sa.func.coalesce(sa.bindparam("r", type_=sa.Text), s.c.ref),
-                        updated_at=now,
-                    ),
-                    accepted,
-                )
-            if refused:
-                # An unknown outcome keeps (or makes) the row in flight: resolved by lookup.
-                db.execute(
-                    sa.update(s).where(*where).values(status=sa.bindparam("st"), updated_at=now),
-                    refused,
-                )
+            snapshot_sql.record_results(db, self.snapshot, sync, results)
 
     def forget(self, sync: str, keys: Sequence[str]) -> None:
         """Drop keys from the snapshot."""
@@ -303,8 +239,7 @@ class WarehouseState:
         if not self.ready:
             return
         with self._tx() as db:
-            db.execute(sa.delete(self.snapshot).where(self.snapshot.c.sync == sync))
-            db.execute(sa.delete(self.definition).where(self.definition.c.sync == sync))
+            snapshot_sql.delete_sync(db, self.snapshot, self.definition, sync)
 
     # ------------------------------------------------------------------ seen keys
     def start_seen(self) -> None:
@@ -334,17 +269,14 @@ class WarehouseState:
             return
         with self._tx() as db:
             rows = db.execute(self.query.removed(self.snapshot)).all()
-        for pk, digest, status, uuid, ref in rows:
-            yield pk, Prior(digest, RowStatus(status), uuid, ref)
+        yield from snapshot_sql.as_priors(rows)
 
     def counts(self, sync: str) -> dict[str, int]:
         """Rows per status in a sync's snapshot."""
         if not self.ready:
             return {}
-        s = self.snapshot
-        query = sa.select(s.c.status, sa.func.count()).where(s.c.sync == sync).group_by(s.c.status)
         with self._tx() as db:
-            return {status: int(count) for status, count in db.execute(query).all()}
+            return snapshot_sql.status_counts(db, self.snapshot, sync)
 
     # ------------------------------------------------------------------ registry
     def known_uuid(self, kind: str, data_source_uuid: str, external_id: str) -> str | None:
