@@ -16,3 +16,6 @@ class ChartMogulConfig(ConfigModel):
     base_url: str = DEFAULT_BASE_URL
     rate_limit: float = Field(40.0, gt=0, description="requests per second for the account")
     max_in_flight: int = Field(20, ge=1, description="parallel requests for the account")
+    json_import_timeout_s: float = Field(
+        600.0, gt=0, description="how long a run waits for one bulk import to finish"
+    )

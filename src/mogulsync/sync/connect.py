@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from mogulsync.chartmogul import ChartMogulClient, ClientSettings, NotFoundError
+from mogulsync.chartmogul import ChartMogulClient, ClientSettings, JsonImportPolling, NotFoundError
 from mogulsync.config import AppConfig, ModelConfig
 from mogulsync.errors import ConfigError
 from mogulsync.warehouse import SqlAlchemySource
@@ -26,6 +26,7 @@ def client_settings(config: AppConfig) -> ClientSettings:
         base_url=section.base_url,
         rate_limit=section.rate_limit,
         max_in_flight=section.max_in_flight,
+        json_import_polling=JsonImportPolling(timeout_s=section.json_import_timeout_s),
     )
 
 
