@@ -175,13 +175,16 @@ class MrrEngine:
     def customer_scope(self, customer_uuid: str) -> tuple[Facts, Timeline]:
         """Facts and timeline covering one customer.
 
-        The account-wide ones when they are built already; otherwise only this customer's,
+        The account-wide ones when they are built already or a full build is due. Otherwise
+        only this customer's: from the account when updating it is cheap (assembling the
+        account-wide ones after every write is what it avoids), else read from the store,
         so a customer lookup right after a write does not rebuild every customer.
         """
         self._refresh()
-        cheap = self._cached("cheap update", lambda: self._changed_customers() is not None)
-        if "timeline" in self._cache or cheap or self._scoped >= SCOPED_LOOKUPS_BEFORE_FULL_BUILD:
+        if "timeline" in self._cache or self._scoped >= SCOPED_LOOKUPS_BEFORE_FULL_BUILD:
             return self.facts(), self.timeline()
+        if self._cached("cheap update", lambda: self._changed_customers() is not None):
+            return self._account_now().customer_scope(customer_uuid)
 
         def scoped() -> tuple[Facts, Timeline]:
             self._scoped += 1

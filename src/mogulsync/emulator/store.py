@@ -95,7 +95,9 @@ class Store:
         self._db.executescript(_SCHEMA)
         self.revision = 0
         # revision of each customer's latest MRR-relevant write, and of the latest write
-        # whose customers are unknown (plans, reset): everything changed then
+        # whose customers are unknown (plans, reset): everything changed then. Kept in
+        # revision order (a touched customer moves to the end), so the customers changed
+        # since a revision are read from the end without walking every customer.
         self._customer_changed_at: dict[str, int] = {}
         self._everything_changed_at = 0
 
@@ -243,9 +245,13 @@ class Store:
         """
         if since < self._everything_changed_at or since > self.revision:
             return None
-        return frozenset(
-            uuid for uuid, changed_at in self._customer_changed_at.items() if changed_at > since
-        )
+        changed_at = self._customer_changed_at
+        recent: list[str] = []
+        for uuid in reversed(changed_at):
+            if changed_at[uuid] <= since:
+                break
+            recent.append(uuid)
+        return frozenset(recent)
 
     def _parents(
         self, kind: str, where: str, params: Iterable[Any]
@@ -278,6 +284,7 @@ class Store:
             if customer is None:  # a plan, or a row whose customer cannot be told
                 self._everything_changed_at = self.revision
                 return
+            self._customer_changed_at.pop(customer, None)  # re-insert at the end
             self._customer_changed_at[customer] = self.revision
 
 
