@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
-from tests.integration.sync._support import FAST_RETRY, make_warehouse, project
+from tests.integration.sync._support import FAST_RETRY, api, make_warehouse, project
 
 from mogulsync.chartmogul import ClientSettings, JsonImportPolling
 from mogulsync.config import AppConfig
@@ -110,3 +110,10 @@ def bulk_engine(
         json_import_polling=polling,
     )
     return SyncEngine(config, settings=settings, bulk=BulkSettings(**bulk))
+
+
+def endpoint_calls(server: EmulatorServer) -> dict[str, int]:
+    """API calls per endpoint (``METHOD /path``) since the emulator's stats were reset."""
+    with api(server) as client:
+        body = client.get(f"{server.base_url}/_emulator/stats").json()
+    return {endpoint: sum(counts.values()) for endpoint, counts in body["by_endpoint"].items()}

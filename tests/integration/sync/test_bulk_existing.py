@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from tests.conftest import unlimited_settings
 from tests.integration.sync._bulk_support import (
     PLANS,
     billing_project,
     billing_warehouse,
     bulk_engine,
+    endpoint_calls,
 )
 from tests.integration.sync._support import all_pages, api, errors_by_key
 
@@ -22,19 +20,6 @@ pytestmark = pytest.mark.anyio
 CUSTOMERS = 120
 #: records created directly in ChartMogul before the first sync
 EXISTING = 10
-
-
-@pytest.fixture
-def server() -> Iterator[EmulatorServer]:
-    """An emulator whose bulk imports finish in a few 10 ms steps."""
-    with EmulatorServer(unlimited_settings(json_import_step_s=0.01)) as emulator:
-        yield emulator
-
-
-def _calls(server: EmulatorServer) -> dict[str, int]:
-    with api(server) as client:
-        body = client.get(f"{server.base_url}/_emulator/stats").json()
-    return {endpoint: sum(counts.values()) for endpoint, counts in body["by_endpoint"].items()}
 
 
 def _create(server: EmulatorServer, path: str, records: list[dict[str, object]]) -> None:
@@ -54,7 +39,7 @@ async def test_existing_customers_are_updated_with_one_call_each(server, tmp_pat
     record = await bulk_engine(config).run("customers")
 
     assert (record.status.value, record.rows.succeeded) == ("success", CUSTOMERS)
-    calls = _calls(server)
+    calls = endpoint_calls(server)
     assert calls.get("POST /v1/customers", 0) == 0, calls
     assert calls["PATCH /v1/customers/{id}"] == EXISTING
     assert calls["GET /v1/customers"] == 2  # existence + uuid listings, no per-row lookups
@@ -73,7 +58,7 @@ async def test_existing_plans_are_updated_by_uuid_and_refused_in_insert_mode(ser
     record = await bulk_engine(config).run("plans")
 
     assert (record.status.value, record.rows.succeeded) == ("success", PLANS)
-    calls = _calls(server)
+    calls = endpoint_calls(server)
     assert calls.get("POST /v1/plans", 0) == 0, calls
     assert calls["PATCH /v1/plans/{id}"] == EXISTING
     assert calls["GET /v1/plans"] == 2  # existence + uuid listings

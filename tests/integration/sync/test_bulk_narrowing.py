@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterator
 
 import pytest
-from tests.conftest import unlimited_settings
 from tests.integration.sync._bulk_support import billing_project, billing_warehouse, bulk_engine
 from tests.integration.sync._support import all_pages, api, make_warehouse, project
 
@@ -17,13 +15,6 @@ pytestmark = pytest.mark.anyio
 CUSTOMERS = 80
 #: a tiny endpoint limit, so bisection is needed without megabytes of test data
 TINY_LIMIT = 4_000
-
-
-@pytest.fixture
-def server() -> Iterator[EmulatorServer]:
-    """An emulator whose bulk imports finish in a few 10 ms steps."""
-    with EmulatorServer(unlimited_settings(json_import_step_s=0.01)) as emulator:
-        yield emulator
 
 
 def _import_statuses(server: EmulatorServer) -> collections.Counter[int]:

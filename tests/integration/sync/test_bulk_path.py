@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterator
 
 import pytest
-from tests.conftest import unlimited_settings
 from tests.integration.sync._bulk_support import (
     PLANS,
     billing_project,
@@ -21,13 +19,6 @@ from mogulsync.sync.plan import plan_sync
 pytestmark = pytest.mark.anyio
 CUSTOMERS = 150
 INVOICES_PER_CUSTOMER = 2
-
-
-@pytest.fixture
-def server() -> Iterator[EmulatorServer]:
-    """An emulator whose bulk imports finish in a few 10 ms steps."""
-    with EmulatorServer(unlimited_settings(json_import_step_s=0.01)) as emulator:
-        yield emulator
 
 
 def _stats(server: EmulatorServer) -> dict[str, int]:

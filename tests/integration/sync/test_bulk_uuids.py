@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import duckdb
 import pytest
-from tests.conftest import unlimited_settings
-from tests.integration.sync._bulk_support import billing_project, billing_warehouse, bulk_engine
+from tests.integration.sync._bulk_support import (
+    billing_project,
+    billing_warehouse,
+    bulk_engine,
+    endpoint_calls,
+)
 from tests.integration.sync._support import all_pages, api
 
 from mogulsync.emulator.server import EmulatorServer
@@ -18,20 +20,7 @@ CUSTOMERS = 150
 INVOICES_PER_CUSTOMER = 1
 
 
-@pytest.fixture
-def server() -> Iterator[EmulatorServer]:
-    """An emulator whose bulk imports finish in a few 10 ms steps."""
-    with EmulatorServer(unlimited_settings(json_import_step_s=0.01)) as emulator:
-        yield emulator
-
-
-def _calls(server: EmulatorServer) -> dict[str, int]:
-    with api(server) as client:
-        body = client.get(f"{server.base_url}/_emulator/stats").json()
-    return {endpoint: sum(counts.values()) for endpoint, counts in body["by_endpoint"].items()}
-
-
-def _reset_calls(server: EmulatorServer) -> None:
+def _resetendpoint_calls(server: EmulatorServer) -> None:
     with api(server) as client:
         client.delete(f"{server.base_url}/_emulator/stats").raise_for_status()
 
@@ -56,7 +45,7 @@ async def test_changed_customer_after_bulk_load_costs_one_update_and_no_lookup(s
     config = billing_project(server, tmp_path, url)
     first = await bulk_engine(config).run("customers")
     assert (first.status.value, first.rows.succeeded) == ("success", CUSTOMERS)
-    calls = _calls(server)
+    calls = endpoint_calls(server)
     assert calls.get("POST /v1/customers", 0) == 0, calls  # imported, not sent row by row
     assert calls["GET /v1/customers"] == 2, calls  # existence check + the uuid listing
     with api(server) as client:
@@ -64,10 +53,10 @@ async def test_changed_customer_after_bulk_load_costs_one_update_and_no_lookup(s
     assert _snapshot_uuids(config, "customers") == listed
 
     _rename(tmp_path, "acct-3")
-    _reset_calls(server)
+    _resetendpoint_calls(server)
     changed = await bulk_engine(config).run("customers")
     assert (changed.status.value, changed.rows.changed) == ("success", 1)
-    calls = _calls(server)
+    calls = endpoint_calls(server)
     assert calls == {"GET /v1/data_sources": 1, "PATCH /v1/customers/{id}": 1}, calls
     with api(server) as client:
         found = client.get("/customers", params={"external_id": "acct-3"}).json()["entries"]
@@ -101,12 +90,12 @@ async def test_uuids_stay_unknown_when_the_listing_would_cost_too_much(server, t
     config = billing_project(server, tmp_path, url)
     first = await bulk_engine(config, listing_ratio=CUSTOMERS + 1).run("customers")
     assert (first.status.value, first.rows.succeeded) == ("success", CUSTOMERS)
-    assert _calls(server)["GET /v1/customers"] == 1  # the existence check only
+    assert endpoint_calls(server)["GET /v1/customers"] == 1  # the existence check only
     assert set(_snapshot_uuids(config, "customers").values()) == {None}
 
     _rename(tmp_path, "acct-3")
-    _reset_calls(server)
+    _resetendpoint_calls(server)
     changed = await bulk_engine(config, listing_ratio=CUSTOMERS + 1).run("customers")
     assert changed.rows.changed == 1
-    calls = _calls(server)
+    calls = endpoint_calls(server)
     assert (calls["GET /v1/customers"], calls["PATCH /v1/customers/{id}"]) == (1, 1), calls
