@@ -29,10 +29,16 @@ _SECRET_PATHS = (
     ("chartmogul", "api_key"),
     ("events", "write_keys", "*"),
     ("events", "webhook_url"),
-    ("state_store", "url"),
     ("alerts", "channels", "*", "url"),
     ("alerts", "channels", "*", "routing_key"),
     ("alerts", "channels", "*", "password"),
+)
+#: database URLs: written in clear is fine, a password in them must come from the environment
+_URL_PATHS = (
+    ("warehouses", "*"),  # the ``main: duckdb:///w.duckdb`` shorthand
+    ("warehouses", "*", "url"),
+    ("state_store", "url"),
+    ("extract", "destination"),
 )
 #: top-level settings every command reads, so their ``${ENV}`` references are always checked
 ALWAYS_CHECKED = frozenset({"version", "state_dir"})
@@ -163,7 +169,25 @@ def _literal_secrets(raw: dict[str, Any]) -> list[str]:
                     f"{dotted}: secrets must come from the environment; write ${{VARIABLE}}"
                     " and export the value"
                 )
+    for url_path in _URL_PATHS:
+        for dotted, value in _walk(raw, url_path, ()):
+            if isinstance(value, str) and _clear_password(value):
+                found.append(
+                    f"{dotted}: the password in this URL must come from the environment; write"
+                    " it as ${VARIABLE} (e.g. postgresql://user:${PGPASSWORD}@host/db)"
+                )
     return found
+
+
+def _clear_password(url: str) -> bool:
+    """Whether a database URL holds a password written in clear (not an ${ENV} reference)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        password = make_url(url).password
+    except Exception:
+        return False  # not a URL the loader can read: the section's own check reports it
+    return password is not None and not _ENV_REF.search(str(password))
 
 
 def _walk(node: Any, pattern: tuple[str, ...], seen: tuple[str, ...]) -> list[tuple[str, Any]]:

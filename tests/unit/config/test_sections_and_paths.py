@@ -118,7 +118,7 @@ def test_defaults_resolve_from_the_base_dir(tmp_path: Path) -> None:
         "duckdb:///:memory:",
         "duckdb:///:memory:shared",
         "duckdb://",
-        "postgresql://u:p@db/warehouse",
+        "postgresql://u@db/warehouse",
         "sqlite:///relative.db",
     ],
 )
@@ -128,6 +128,25 @@ def test_absolute_memory_and_other_urls_are_untouched(tmp_path: Path, url: str) 
     config = parse_config(raw, env=FULL_ENV, base_dir=tmp_path)
     assert config.warehouses["main"].url.get_secret_value() == url
     assert config.extract.destination.get_secret_value() == url
+
+
+def test_a_password_in_a_database_url_must_come_from_the_environment(tmp_path: Path) -> None:
+    """Database URLs may be written in clear, but not their passwords: each place is named."""
+    url = "postgresql://u:hunter2@db/warehouse"
+    raw = _raw(warehouses={"main": url, "other": {"url": url}}, extract={"destination": url})
+    with pytest.raises(ConfigValidationError) as caught:
+        parse_config(raw, env=FULL_ENV, base_dir=tmp_path)
+    text = str(caught.value)
+    for place in ("warehouses.main:", "warehouses.other.url:", "extract.destination:"):
+        assert f"{place} the password in this URL must come from the environment" in text
+    assert "hunter2" not in text
+
+
+def test_a_password_from_the_environment_is_accepted(tmp_path: Path) -> None:
+    """``postgresql://u:${PW}@db/w`` is fine: the password comes from the environment."""
+    raw = _raw(warehouses={"main": "postgresql://u:${PW}@db/w"})
+    config = parse_config(raw, env={**FULL_ENV, "PW": "s3cret"}, base_dir=tmp_path)
+    assert config.warehouses["main"].url.get_secret_value() == "postgresql://u:s3cret@db/w"
 
 
 def test_absolute_paths_are_untouched(tmp_path: Path) -> None:
