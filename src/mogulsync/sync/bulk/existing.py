@@ -10,6 +10,7 @@ the rows it could save (``pages > rows / ratio``), None says "unknown": send the
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,20 +18,35 @@ from mogulsync.chartmogul import ChartMogulClient
 from mogulsync.chartmogul.pagination import Page
 
 
-async def existing_records(
-    client: ChartMogulClient, object_type: str, data_source_uuid: str, *, max_pages: int
-) -> dict[str, str] | None:
-    """External id → uuid of the data source's customers or plans; None past ``max_pages``."""
+@contextlib.asynccontextmanager
+async def data_source_pages(
+    client: ChartMogulClient, object_type: str, data_source_uuid: str
+) -> AsyncIterator[AsyncIterator[Page[Any]]]:
+    """The pages of the data source's customers, plans or invoices, closed on exit."""
     pages: AsyncIterator[Page[Any]]
     if object_type == "customer":
         pages = client.customers.list(data_source_uuid=data_source_uuid).pages()
     elif object_type == "plan":
         pages = client.plans.list(data_source_uuid=data_source_uuid).pages()
     else:
+        pages = client.invoices.list(data_source_uuid=data_source_uuid).pages()
+    try:
+        yield pages
+    finally:
+        closer = getattr(pages, "aclose", None)
+        if closer is not None:
+            await closer()
+
+
+async def existing_records(
+    client: ChartMogulClient, object_type: str, data_source_uuid: str, *, max_pages: int
+) -> dict[str, str] | None:
+    """External id → uuid of the data source's customers or plans; None past ``max_pages``."""
+    if object_type not in ("customer", "plan"):
         return {}
     found: dict[str, str] = {}
     count = 0
-    try:
+    async with data_source_pages(client, object_type, data_source_uuid) as pages:
         async for page in pages:
             count += 1
             if count > max_pages:
@@ -38,8 +54,4 @@ async def existing_records(
             found.update(
                 (str(item.external_id), str(item.uuid)) for item in page.items if item.external_id
             )
-    finally:
-        closer = getattr(pages, "aclose", None)
-        if closer is not None:
-            await closer()
     return found

@@ -11,11 +11,10 @@ Standalone transactions are never listed (nothing lists them per data source che
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 from mogulsync.chartmogul import ChartMogulClient
-from mogulsync.chartmogul.pagination import Page
+from mogulsync.sync.bulk.existing import data_source_pages
 
 #: objects whose records a listing of the data source finds by external id
 LEARNABLE = ("customer", "plan", "invoice")
@@ -40,11 +39,10 @@ async def learn_uuids(
     """The uuids of imported rows (``landed``: external id → row keys) found in the listing."""
     if object_type not in LEARNABLE or max_pages < 1 or not landed:
         return []
-    pages = _pages(client, object_type, data_source_uuid)
     found: list[Learnt] = []
     matched: set[str] = set()
     count = 0
-    try:
+    async with data_source_pages(client, object_type, data_source_uuid) as pages:
         async for page in pages:
             count += 1
             for record in page.items:
@@ -55,21 +53,4 @@ async def learn_uuids(
                 found.extend((key, external_id, str(record.uuid)) for key in landed[external_id])
             if len(matched) == len(landed) or count >= max_pages:
                 break  # all found, or the budget is spent: never fetch a page past it
-    finally:
-        closer = getattr(pages, "aclose", None)
-        if closer is not None:
-            await closer()
     return found
-
-
-def _pages(
-    client: ChartMogulClient, object_type: str, data_source: str
-) -> AsyncIterator[Page[Any]]:
-    source: AsyncIterator[Page[Any]]
-    if object_type == "customer":
-        source = client.customers.list(data_source_uuid=data_source).pages()
-    elif object_type == "plan":
-        source = client.plans.list(data_source_uuid=data_source).pages()
-    else:
-        source = client.invoices.list(data_source_uuid=data_source).pages()
-    return source

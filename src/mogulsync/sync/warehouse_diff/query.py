@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from mogulsync.config.sync import SyncConfig
 from mogulsync.config.warehouse import ModelConfig
 from mogulsync.sync.diff import RowStatus
+from mogulsync.sync.snapshot_sql import select_priors
 from mogulsync.sync.warehouse_diff.sql import (
     HASH_COLUMN,
     KEY_COLUMN,
@@ -134,9 +135,7 @@ class DiffQuery:
         model = self._model(_MODEL)
         present = sa.exists().where(self._key(model) == snapshot.c.pk)
         return (
-            sa.select(
-                snapshot.c.pk, snapshot.c.digest, snapshot.c.status, snapshot.c.uuid, snapshot.c.ref
-            )
+            select_priors(snapshot)
             .where(snapshot.c.sync == self.sync, ~present)
             .order_by(snapshot.c.pk)
         )
