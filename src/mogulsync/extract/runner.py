@@ -72,6 +72,8 @@ class ExtractOptions:
     streams: tuple[str, ...] | None = None
     start_date: dt.date | None = None
     interval: Interval = "month"
+    #: last day of the customer_count and metrics series (None: today, UTC)
+    end_date: dt.date | None = None
     state_dir: Path = Path(".mogulsync")
     activity_windows: int = DEFAULT_ACTIVITY_WINDOWS
 
@@ -224,7 +226,7 @@ async def _fetch(
         ctx = FetchContext(
             client=client,
             start_date=start,
-            end_date=dt.datetime.now(dt.UTC).date(),
+            end_date=options.end_date or dt.datetime.now(dt.UTC).date(),
             interval=options.interval,
             activity_windows=options.activity_windows,
             states=states,

@@ -1,6 +1,9 @@
 """Kill -9 `mogulsync sync run --all` at random instants, re-run, compare ChartMogul with the model.
 
-Used by the crash test (a few trials) and by scripts/crash_stress.py (many).
+Used by the crash test (a few trials) and by scripts/crash_stress.py (many). A run is killed
+once the emulator has accepted a random number of its writes: an observed condition, so every
+kill lands mid-run however slow or loaded the machine is (a kill after a random delay could
+land before the CLI had started, or after it had finished).
 """
 
 from __future__ import annotations
@@ -66,21 +69,48 @@ def build_project(workdir: Path) -> None:
     (workdir / "mogulsync.yml").write_text(yaml.safe_dump(CONFIG), encoding="utf-8")
 
 
-def run_cli(workdir: Path, base_url: str, api_key: str, kill_after: float | None) -> int | None:
-    """`mogulsync sync run --all`; killed with SIGKILL after ``kill_after`` seconds if given."""
+#: most writes a trial lets through before its kill: well below the rows each trial adds
+MAX_WRITES_BEFORE_KILL = 30
+#: how often the emulator's write counter is read while waiting for the kill point
+POLL_S = 0.005
+#: bound on one run (a safety net for a hung CLI, not a speed expectation)
+RUN_TIMEOUT_S = 300
+
+
+def emulator_writes(base_url: str) -> int:
+    """Successful writes the emulator has answered so far."""
+    body = httpx.get(f"{base_url}/_emulator/stats", timeout=30).raise_for_status().json()
+    return int(body["writes_succeeded"])
+
+
+def run_cli(
+    workdir: Path, base_url: str, api_key: str, kill_after_writes: int | None
+) -> int | None:
+    """`mogulsync sync run --all`; SIGKILLed once ``kill_after_writes`` more writes landed.
+
+    Returns the exit code, or None when the run was killed mid-run.
+    """
     env = {**os.environ, "CHARTMOGUL_API_KEY": api_key, "CHARTMOGUL_BASE_URL": base_url}
+    first = emulator_writes(base_url)
     process = subprocess.Popen(
         [sys.executable, "-m", "mogulsync", "sync", "run", "--all", "--json"],
         cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    if kill_after is None:
-        return process.wait(timeout=300)
+    if kill_after_writes is None:
+        return process.wait(timeout=RUN_TIMEOUT_S)
+    deadline = time.monotonic() + RUN_TIMEOUT_S
     try:
-        return process.wait(timeout=kill_after)
-    except subprocess.TimeoutExpired:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        return None
+        while process.poll() is None and time.monotonic() < deadline:
+            if emulator_writes(base_url) - first >= kill_after_writes:
+                process.send_signal(signal.SIGKILL)
+                process.wait()
+                return None
+            time.sleep(POLL_S)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return process.returncode
 
 
 def _pages(client: httpx.Client, path: str, key: str) -> list[dict[str, Any]]:
@@ -131,8 +161,8 @@ def trials(workdir: Path, base_url: str, api_key: str, count: int, seed: int) ->
     for trial in range(count):
         if trial % 2:
             grow(workdir, trial)
-        delay = rng.uniform(0.9, 2.5)  # the CLI needs ~0.8 s to start; kill after that
-        killed += run_cli(workdir, base_url, api_key, delay) is None
+        writes = rng.randint(1, MAX_WRITES_BEFORE_KILL)
+        killed += run_cli(workdir, base_url, api_key, writes) is None
     started = time.monotonic()
     code = run_cli(workdir, base_url, api_key, None)
     assert code == 0, f"the final run exited {code} after {time.monotonic() - started:.1f}s"

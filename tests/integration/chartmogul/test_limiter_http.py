@@ -37,12 +37,16 @@ async def test_pacing_never_trips_the_rate_limit(
 
 
 async def test_in_flight_cap_holds(client_settings: Callable[..., ClientSettings]) -> None:
-    """With 100 ms latency and max_in_flight 3, the server never sees more than 3 at once."""
+    """With 100 ms latency and max_in_flight 3, the server never sees more than 3 at once.
+
+    That exactly 3 run together is shown on a virtual clock in tests/unit/chartmogul/test_limiter.py;
+    over real sockets how many overlap depends on the machine's speed, so only the cap is asserted.
+    """
     limits = Limits(rate_limit=0, max_connections=0, latency_ms=100)
     with EmulatorServer(EmulatorSettings(limits=limits)) as server:
         async with ChartMogulClient(client_settings(server, max_in_flight=3)) as client:
             await asyncio.gather(*(client.ping() for _ in range(12)))
-        assert server.emulator.stats.peak_concurrency == 3
+        assert 1 <= server.emulator.stats.peak_concurrency <= 3
 
 
 def test_one_limiter_across_loops_and_threads(

@@ -41,17 +41,21 @@ def test_data_source_rules(api: httpx.Client) -> None:
 def test_rate_limit_and_stats() -> None:
     """Past the token bucket the emulator answers 429 with the documented message."""
     settings = EmulatorSettings(limits=Limits(rate_limit=5, max_connections=20))
+    clock = [0.0]  # the bucket's clock stands still unless the test moves it
     with (
         EmulatorServer(settings) as server,
         httpx.Client(base_url=server.base_url, auth=(server.api_key, "")) as client,
     ):
+        server.emulator.bucket.use_clock(lambda: clock[0])
         statuses = [client.get("/v1/ping").status_code for _ in range(12)]
-        assert statuses.count(429) >= 5
+        assert statuses == [200] * 5 + [429] * 7  # a burst of one second's worth
         limited = client.get("/v1/ping")
         assert limited.json()["message"] == "Your request rate has exceeded our rate limit."
+        clock[0] += 0.4  # two tokens come back
+        assert [client.get("/v1/ping").status_code for _ in range(3)] == [200, 200, 429]
         stats = client.get("/_emulator/stats").json()
-        assert stats["rate_limited_429"] >= 6
-        assert stats["by_endpoint"]["GET /v1/ping"]["200"] <= 6
+        assert stats["rate_limited_429"] == 9
+        assert stats["by_endpoint"]["GET /v1/ping"] == {"200": 7, "429": 9}
 
 
 def test_scripted_drop_and_lost_response(api: httpx.Client, admin: httpx.Client) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,26 @@ from mogulsync.sync.engine import SyncEngine
 #: poll imports quickly (the emulator finishes one in a few of its 10 ms steps)
 FAST_POLLING = JsonImportPolling(initial_interval_s=0.02, max_interval_s=0.1, timeout_s=30)
 PLANS = 60
+#: status polls of an import: how many depends on how fast the machine runs, so call-count
+#: assertions leave them out (each import is polled at least once; that is asserted instead)
+POLL_ENDPOINT = "GET /v1/data_sources/{id}/json_imports/{id}"
+IMPORT_ENDPOINT = "POST /v1/data_sources/{id}/json_imports"
+
+
+def calls_by_endpoint(server: EmulatorServer) -> collections.Counter[str]:
+    """Requests the emulator answered since it started, by endpoint (every status)."""
+    with api(server) as client:
+        body = client.get(f"{server.base_url}/_emulator/stats").json()
+    return collections.Counter(
+        {endpoint: sum(counts.values()) for endpoint, counts in body["by_endpoint"].items()}
+    )
+
+
+def calls_without_polls(server: EmulatorServer) -> int:
+    """Every request but import-status polls: a count that does not depend on speed."""
+    counts = calls_by_endpoint(server)
+    assert counts[POLL_ENDPOINT] >= counts[IMPORT_ENDPOINT], "every import is polled"
+    return sum(counts.values()) - counts[POLL_ENDPOINT]
 
 
 def line(customer: int, plan: int, amount: int) -> dict[str, Any]:
