@@ -15,6 +15,7 @@ from mogulsync.emulator.cli import app as emulator_app
 from mogulsync.events.cli import app as events_app
 from mogulsync.extract.cli import airbyte_app
 from mogulsync.extract.cli import app as extract_app
+from mogulsync.reconcile.cli import reconcile_command
 from mogulsync.runs.cli import app as runs_app
 from mogulsync.sync.cli import app as sync_app
 from mogulsync.sync.cli import check as check_command
@@ -34,6 +35,7 @@ app.add_typer(events_app, name="events")
 app.add_typer(extract_app, name="extract")
 app.add_typer(airbyte_app, name="airbyte")
 app.add_typer(alerts_app, name="alerts")
+app.command("reconcile")(reconcile_command)
 
 
 def _version_callback(value: bool) -> None:

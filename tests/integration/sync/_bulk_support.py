@@ -25,18 +25,9 @@ POLL_ENDPOINT = "GET /v1/data_sources/{id}/json_imports/{id}"
 IMPORT_ENDPOINT = "POST /v1/data_sources/{id}/json_imports"
 
 
-def calls_by_endpoint(server: EmulatorServer) -> collections.Counter[str]:
-    """Requests the emulator answered since it started, by endpoint (every status)."""
-    with api(server) as client:
-        body = client.get(f"{server.base_url}/_emulator/stats").json()
-    return collections.Counter(
-        {endpoint: sum(counts.values()) for endpoint, counts in body["by_endpoint"].items()}
-    )
-
-
 def calls_without_polls(server: EmulatorServer) -> int:
     """Every request but import-status polls: a count that does not depend on speed."""
-    counts = calls_by_endpoint(server)
+    counts = collections.Counter(endpoint_calls(server))
     assert counts[POLL_ENDPOINT] >= counts[IMPORT_ENDPOINT], "every import is polled"
     return sum(counts.values()) - counts[POLL_ENDPOINT]
 

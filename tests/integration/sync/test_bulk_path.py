@@ -11,8 +11,8 @@ from tests.integration.sync._bulk_support import (
     billing_project,
     billing_warehouse,
     bulk_engine,
-    calls_by_endpoint,
     calls_without_polls,
+    endpoint_calls,
 )
 from tests.integration.sync._support import all_pages, api, errors_by_key, make_warehouse
 
@@ -34,10 +34,10 @@ async def test_initial_load_goes_through_bulk_imports(server, tmp_path):
     assert [r.status.value for r in records] == ["success"] * 3
     assert sum(r.rows.succeeded for r in records) == rows
     # the client counts every call it made, and the emulator saw every one of them
-    assert sum(r.api_calls for r in records) == sum(calls_by_endpoint(server).values())
+    assert sum(r.api_calls for r in records) == sum(endpoint_calls(server).values())
     calls = calls_without_polls(server)
     assert calls < rows / 20, calls
-    assert calls_by_endpoint(server)[IMPORT_ENDPOINT] >= 3
+    assert endpoint_calls(server)[IMPORT_ENDPOINT] >= 3
     with api(server) as client:
         customers = all_pages(client, "/customers", "entries")
         invoices = all_pages(client, "/invoices", "invoices")
@@ -83,7 +83,7 @@ async def test_no_bulk_sends_one_request_per_row(server, tmp_path):
     record = await bulk_engine(config).run("customers", bulk=False)
     assert (record.status.value, record.rows.succeeded) == ("success", CUSTOMERS)
     assert record.api_calls >= CUSTOMERS
-    assert IMPORT_ENDPOINT not in calls_by_endpoint(server)
+    assert IMPORT_ENDPOINT not in endpoint_calls(server)
 
 
 async def test_bulk_off_in_the_sync_config_forces_rest(server, tmp_path):
@@ -92,7 +92,7 @@ async def test_bulk_off_in_the_sync_config_forces_rest(server, tmp_path):
     config = billing_project(server, tmp_path, url, customers={"bulk": "off"})
     record = await bulk_engine(config).run("customers")
     assert record.rows.succeeded == CUSTOMERS
-    assert IMPORT_ENDPOINT not in calls_by_endpoint(server)
+    assert IMPORT_ENDPOINT not in endpoint_calls(server)
 
 
 async def test_upsert_updates_existing_customers_over_rest(server, tmp_path):

@@ -1,0 +1,82 @@
+"""``mogulsync reconcile NAME [--json] [--adopt]``: a thin layer over :func:`reconcile`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from mogulsync.errors import MogulsyncError
+from mogulsync.reconcile.report import ReconcileReport
+from mogulsync.reconcile.runner import reconcile
+from mogulsync.sync import exit_codes
+from mogulsync.sync.cli import CONFIG_OPTION, fail, load
+
+_out = Console()
+
+
+def reconcile_command(
+    name: str = typer.Argument(..., help="Sync name from the project file."),
+    config: Path = CONFIG_OPTION,
+    adopt: bool = typer.Option(
+        False,
+        "--adopt",
+        help="Rebuild the sync's state from what ChartMogul holds, so the next run sends"
+        " only the missing and drifted rows.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
+) -> None:
+    """Compare a sync's model with ChartMogul: missing, extra and drifted records.
+
+    Exit 0 when ChartMogul matches the warehouse, 3 when anything differs.
+    """
+    project = load(config)
+    try:
+        report = asyncio.run(reconcile(project, name, adopt=adopt))
+    except MogulsyncError as exc:
+        fail(exc)
+    if as_json:
+        typer.echo(json.dumps(report.summary(), default=str))
+    else:
+        _print(report)
+    raise typer.Exit(exit_codes.PARTIAL if report.differs else exit_codes.SUCCESS)
+
+
+def _print(report: ReconcileReport) -> None:
+    table = Table(title=f"reconcile {report.sync}")
+    table.add_column("records")
+    table.add_column("count", justify="right")
+    table.add_column("sample")
+    samples = {
+        "missing": ", ".join(report.missing_samples),
+        "extra": ", ".join(str(s["external_id"] or s["uuid"]) for s in report.extra_samples),
+        "drifted": ", ".join(str(s["key"]) for s in report.drifted_samples),
+    }
+    for label, count in (
+        ("in both", report.in_both),
+        ("drifted", report.drifted),
+        ("missing", report.missing),
+        ("extra", report.extra),
+        ("invalid", report.invalid),
+    ):
+        table.add_row(label, str(count), escape(samples.get(label, "")))
+    _out.print(table)
+    for field, count in sorted(report.fields.items()):
+        example = next((s for s in report.drifted_samples if field in s["changes"]), None)
+        detail = ""
+        if example is not None:
+            change = example["changes"][field]
+            detail = f" (e.g. {example['key']}: {change['before']!r} → {change['after']!r})"
+        _out.print(escape(f"  {field}: {count} drifted{detail}"), highlight=False)
+    _out.print(f"{report.api_calls} API calls in {report.duration_s:.1f}s", highlight=False)
+    if report.adopted:
+        _out.print(
+            f"Adopted (run {report.run_id}): the next `mogulsync sync run {report.sync}` sends"
+            f" {report.missing} create(s) and {report.drifted} update(s).",
+            highlight=False,
+        )

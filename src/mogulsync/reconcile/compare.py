@@ -1,0 +1,261 @@
+"""What the warehouse says a record should hold, what ChartMogul holds, and how they differ.
+
+Pure: no I/O. Both sides are reduced to the same flat form, ``{field: comparable value}``,
+so they can be compared key by key and stored as JSON while a reconcile streams the model.
+
+- Only fields the sync maps are compared: a field ChartMogul has but the sync never sends
+  cannot drift. A null in the warehouse is "no opinion" (the sync does not send it either).
+- Values are normalised the way ChartMogul stores them: timestamps to UTC seconds, emails
+  and tags to lower case, countries to upper case, custom attributes by their declared type
+  (an Integer ``5`` and ChartMogul's ``5.0`` agree; ``"5"`` for a Boolean does not).
+- Invoices are compared by their line items and transactions (each reduced to the fields
+  the warehouse gives), not only by their presence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from mogulsync.sync.mapping import MappedRow
+
+Comparable = dict[str, Any]
+Normaliser = Callable[[Any], Any]
+
+#: custom attribute fields are compared under this prefix (``custom.seats``)
+CUSTOM_PREFIX = "custom."
+_DECIMAL_PLACES = 6
+
+
+def _text(value: Any) -> str | None:
+    text = str(value).strip()
+    return text or None
+
+
+def _lower(value: Any) -> str | None:
+    text = _text(value)
+    return text.casefold() if text else None
+
+
+def _upper(value: Any) -> str | None:
+    text = _text(value)
+    return text.upper() if text else None
+
+
+def _integer(value: Any) -> int | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(number) if math.isfinite(number) and number == int(number) else None
+
+
+def _decimal(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return round(number, _DECIMAL_PLACES) if math.isfinite(number) else None
+
+
+def _boolean(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().casefold()
+    return {"true": True, "false": False}.get(text)
+
+
+def timestamp(value: Any) -> str | None:
+    """A date or timestamp as UTC ``YYYY-MM-DDTHH:MM:SSZ`` (None when unreadable)."""
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, dt.date):
+        moment = dt.datetime.combine(value, dt.time())
+    else:
+        text = _text(value)
+        if text is None:
+            return None
+        try:
+            moment = dt.datetime.fromisoformat(text)
+        except ValueError:
+            return text  # compared as written: an unreadable value never equals a real one
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _tags(value: Any) -> list[str] | None:
+    if not isinstance(value, list | tuple):
+        return None
+    return sorted({tag for tag in (_lower(item) for item in value) if tag})
+
+
+_CUSTOM: dict[str, Normaliser] = {
+    "String": _text,
+    "Integer": _integer,
+    "Decimal": _decimal,
+    "Boolean": _boolean,
+    "Timestamp": timestamp,
+}
+
+#: the scalar fields compared per object, with how each is normalised
+FIELDS: dict[str, dict[str, Normaliser]] = {
+    "customer": {
+        "name": _text,
+        "email": _lower,
+        "company": _text,
+        "country": _upper,
+        "state": _text,
+        "city": _text,
+        "zip": _text,
+        "lead_created_at": timestamp,
+        "free_trial_started_at": timestamp,
+        "owner": _lower,
+        "website_url": _text,
+        "tags": _tags,
+    },
+    "contact": {
+        "customer_external_id": _text,
+        "first_name": _text,
+        "last_name": _text,
+        "title": _text,
+        "email": _lower,
+        "phone": _text,
+        "linked_in": _text,
+        "twitter": _text,
+        "notes": _text,
+        "position": _integer,
+    },
+    "plan": {"name": _text, "interval_count": _integer, "interval_unit": _text},
+    "invoice": {  # its customer is not compared: ChartMogul's invoice names it by uuid only
+        "date": timestamp,
+        "due_date": timestamp,
+        "currency": _upper,
+    },
+    "transaction": {
+        "invoice_external_id": _text,
+        "type": _text,
+        "result": _text,
+        "date": timestamp,
+        "amount_in_cents": _integer,
+    },
+}
+_LINE_ITEM: dict[str, Normaliser] = {
+    "type": _text,
+    "amount_in_cents": _integer,
+    "quantity": _integer,
+    "subscription_external_id": _text,
+    "service_period_start": timestamp,
+    "service_period_end": timestamp,
+    "discount_amount_in_cents": _integer,
+    "tax_amount_in_cents": _integer,
+    "description": _text,
+}
+_INLINE_TRANSACTION: dict[str, Normaliser] = {
+    "type": _text,
+    "result": _text,
+    "date": timestamp,
+    "amount_in_cents": _integer,
+}
+#: objects that carry typed custom attributes
+_WITH_CUSTOM = frozenset({"customer", "contact"})
+
+
+def expected(object_type: str, row: MappedRow) -> Comparable:
+    """What the warehouse says the record holds: the mapped fields, normalised."""
+    payload = row.payload
+    found: Comparable = {}
+    for name, normalise in FIELDS[object_type].items():
+        value = payload.get(name)
+        if value is not None and (normal := normalise(value)) is not None:
+            found[name] = normal
+    for item in row.custom:
+        if item.value is not None:
+            found[CUSTOM_PREFIX + item.key] = [item.type, _CUSTOM[item.type](item.value)]
+    if object_type == "invoice":
+        if "line_items" in payload:
+            found["line_items"] = _children(payload["line_items"], _LINE_ITEM)
+        if "transactions" in payload:
+            found["transactions"] = _children(payload["transactions"], _INLINE_TRANSACTION)
+    return found
+
+
+def actual(object_type: str, record: Mapping[str, Any]) -> Comparable:
+    """What ChartMogul holds, in the same form (every comparable field, nulls included)."""
+    found: Comparable = {}
+    for name, normalise in FIELDS[object_type].items():
+        value = record.get(name)
+        if name == "tags":
+            value = (record.get("attributes") or {}).get("tags")
+        found[name] = None if value is None else normalise(value)
+    if object_type in _WITH_CUSTOM:
+        custom = record.get("custom")
+        if custom is None:
+            custom = (record.get("attributes") or {}).get("custom")
+        for key, value in (custom or {}).items():
+            found[CUSTOM_PREFIX + key] = value  # typed when compared (the type is ours)
+    if object_type == "invoice":
+        found["line_items"] = _children(record.get("line_items") or [], _LINE_ITEM)
+        found["transactions"] = _children(record.get("transactions") or [], _INLINE_TRANSACTION)
+    return found
+
+
+def _children(items: Iterable[Mapping[str, Any]], fields: Mapping[str, Normaliser]) -> list[Any]:
+    """Line items or transactions as ``[external_id, {field: value}]`` pairs, in order."""
+    reduced: list[Any] = []
+    for item in items:
+        values = {
+            name: normalise(item[name])
+            for name, normalise in fields.items()
+            if item.get(name) is not None
+        }
+        reduced.append([item.get("external_id"), values])
+    return reduced
+
+
+def differences(want: Comparable, have: Comparable) -> dict[str, tuple[Any, Any]]:
+    """Fields whose values differ: ``{field: (in ChartMogul, from the warehouse)}``."""
+    found: dict[str, tuple[Any, Any]] = {}
+    for name, value in want.items():
+        if name.startswith(CUSTOM_PREFIX):
+            kind, wanted = value
+            held = have.get(name)
+            normal = None if held is None else _CUSTOM[kind](held)
+            if normal != wanted:
+                found[name] = (held, wanted)
+        elif name in {"line_items", "transactions"}:
+            before = have.get(name) or []
+            if not _children_match(value, before):
+                found[name] = (_summary(before), _summary(value))
+        elif have.get(name) != value:
+            found[name] = (have.get(name), value)
+    return found
+
+
+def _children_match(want: list[Any], have: list[Any]) -> bool:
+    """Each wanted child has a held one with the same values for the fields it gives.
+
+    Children are paired by external id when every wanted child has one, by position
+    otherwise; extra held children (ChartMogul adds none on its own) are a difference.
+    """
+    if len(want) != len(have):
+        return False
+    if all(external_id for external_id, _ in want):
+        held = {pair[0]: pair[1] for pair in have}
+        pairs = [(values, held.get(external_id)) for external_id, values in want]
+    else:
+        pairs = [(w[1], h[1]) for w, h in zip(want, have, strict=True)]
+    for wanted, found in pairs:
+        if found is None or any(found.get(name) != value for name, value in wanted.items()):
+            return False
+    return True
+
+
+def _summary(children: list[Any]) -> list[str]:
+    """A short readable form of line items or transactions for samples."""
+    return [
+        " ".join([str(external_id or "-"), *(f"{k}={v}" for k, v in sorted(values.items()))])
+        for external_id, values in children
+    ]

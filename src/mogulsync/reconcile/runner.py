@@ -1,0 +1,261 @@
+"""``mogulsync reconcile``: compare a sync's model with what ChartMogul holds; ``--adopt``.
+
+A reconcile lists the sync's scope in ChartMogul into an embedded table (see
+:mod:`mogulsync.reconcile.remote`), then streams the model through the sync's own mapper
+(:func:`mogulsync.sync.batch.prepare`), pairs each row with its record by the sync's match
+key and compares the mapped fields (:mod:`mogulsync.reconcile.compare`).
+
+``adopt`` also rebuilds the sync's state from what it saw, so the next ``sync run`` sends
+exactly the missing and drifted rows:
+
+- a row whose record matches is written to the snapshot as accepted (its digest, uuid and
+  external id), so the run leaves it alone and later updates cost one call;
+- a drifted row is written with its record's uuid and a digest no row can have, so the run
+  sends it as a change (an update by uuid, no lookup);
+- a missing row is dropped from the snapshot, so the run creates it.
+
+Every row is written as ``inflight`` and then ``synced`` (the same two steps a run takes),
+batch by batch: a kill at any instant leaves rows either adopted, untouched or in flight
+(resolved by lookup on the next run), and adopting again finishes the job. The sync's
+definition is saved last, so an interrupted adopt never hides a mapping change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from mogulsync._redact import Redactor
+from mogulsync.chartmogul import ChartMogulClient, ClientSettings, RequestLogEntry
+from mogulsync.config import AppConfig
+from mogulsync.errors import ConfigError
+from mogulsync.reconcile.compare import differences, expected
+from mogulsync.reconcile.remote import RemoteIndex, RemoteRecord, fill, match_key
+from mogulsync.reconcile.report import ReconcileReport
+from mogulsync.runs import RunStatus, RunStore
+from mogulsync.sync.batch import Prepared, attach_children, prepare
+from mogulsync.sync.connect import client_settings, model_of, open_source, resolve_data_source
+from mogulsync.sync.mapping import MappedRow, primary_key_of
+from mogulsync.sync.state import RowResult
+from mogulsync.sync.state_open import open_lock, open_state
+from mogulsync.sync.state_protocol import SyncState
+from mogulsync.warehouse import SqlAlchemySource
+
+#: prefix of the digest an adopted drifted row gets: never equal to a row's digest
+DRIFTED_DIGEST = "adopted-drifted:"
+#: the registry's kind for each object whose uuid later runs look up by external id
+_REGISTRY_KIND = {"customer": "customer", "plan": "plan", "invoice": "invoice"}
+
+
+async def reconcile(
+    config: AppConfig,
+    name: str,
+    *,
+    adopt: bool = False,
+    settings: ClientSettings | None = None,
+    state_dir: Path | str | None = None,
+) -> ReconcileReport:
+    """Compare sync ``name``'s model with ChartMogul; with ``adopt``, rebuild its state.
+
+    Raises ConfigError for an unknown sync (or an adopt the sync's state cannot take) and
+    SyncLockedError when ``adopt`` finds a run of the sync in progress.
+    """
+    model_of(config, name)
+    sync = config.syncs[name]
+    if adopt and sync.state == "warehouse":
+        raise ConfigError(
+            f"sync `{name}` keeps its state in the warehouse (`state: warehouse`);"
+            " `reconcile --adopt` writes the embedded or shared state only",
+            hint="Run `mogulsync reconcile` without --adopt, or remove `state: warehouse`.",
+        )
+    directory = Path(state_dir or config.state_dir)
+    settings = settings or client_settings(config)
+    redactor = Redactor([settings.api_key.get_secret_value()])
+    lock = open_lock(config, directory, name) if adopt else None
+    if lock is not None:
+        lock.acquire()
+    try:
+        return await _Reconcile(config, name, settings, directory, redactor, adopt=adopt).run()
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+class _Reconcile:
+    """One reconcile's moving parts."""
+
+    def __init__(
+        self,
+        config: AppConfig,
+        name: str,
+        settings: ClientSettings,
+        state_dir: Path,
+        redactor: Redactor,
+        *,
+        adopt: bool,
+    ) -> None:
+        self.config = config
+        self.name = name
+        self.sync = config.syncs[name]
+        self.settings = settings
+        self.state_dir = state_dir
+        self.redactor = redactor
+        self.adopt = adopt
+        self.report = ReconcileReport(name)
+        self.requests: list[RequestLogEntry] = []
+        self.data_source_uuid: str | None = None
+        self.seen_keys: set[str] = set()
+
+    async def run(self) -> ReconcileReport:
+        started = time.monotonic()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        runs = RunStore(self.state_dir, self.redactor) if self.adopt else None
+        record = runs.start(self.name, full=False) if runs is not None else None
+        state = open_state(self.config, self.state_dir, self.name) if self.adopt else None
+        index = RemoteIndex(self.state_dir)
+        model = self.config.models[self.sync.model]
+        source = open_source(self.config, model)
+        failed: BaseException | None = None
+        try:
+            schema = await asyncio.to_thread(source.compile, model)
+            prepared = await asyncio.to_thread(prepare, self.config, self.name, source, schema)
+            async with ChartMogulClient(self.settings, request_hooks=[self.requests.append]) as cm:
+                wanted = self.sync.data_source
+                self.data_source_uuid = await resolve_data_source(cm, wanted, create=False)
+                if self.data_source_uuid is not None:
+                    await fill(index, cm, self.sync.object, self.data_source_uuid, self.sync.match)
+            self._compare_model(prepared, source, index, state)  # no request is in flight now
+            for extra in index.unseen():
+                self.report.note_extra(extra.uuid, extra.external_id)
+            if state is not None:
+                state.save_definition(self.name, prepared.definition)
+                self.report.adopted = True
+        except BaseException as exc:
+            failed = exc
+            raise
+        finally:
+            self.report.api_calls = len(self.requests)
+            self.report.duration_s = time.monotonic() - started
+            index.close()
+            await asyncio.to_thread(source.close)
+            if state is not None:
+                state.close()
+            if runs is not None and record is not None:
+                self._finish(runs, record, failed)
+        return self.report
+
+    # ------------------------------------------------------------------ model side
+    def _compare_model(
+        self,
+        prepared: Prepared,
+        source: SqlAlchemySource,
+        index: RemoteIndex,
+        state: SyncState | None,
+    ) -> None:
+        for batch in source.stream(prepared.model):
+            rows = attach_children(prepared, source, batch)
+            mapped = self._map(prepared, rows)
+            keys = [match_key(self.sync.match, row.payload.get(self.sync.match)) for row in mapped]
+            found = index.take([key for key in keys if key is not None])
+            adopted: list[tuple[MappedRow, RemoteRecord, bool]] = []
+            missing: list[str] = []
+            for row, key in zip(mapped, keys, strict=True):
+                held = found.get(key) if key is not None else None
+                if held is None:
+                    self.report.note_missing(row.key)
+                    missing.append(row.key)
+                    continue
+                changes = differences(expected(self.sync.object, row), held.fields)
+                if changes:
+                    self.report.note_drift(row.key, held.uuid, changes)
+                else:
+                    self.report.in_both += 1
+                adopted.append((row, held, bool(changes)))
+            if state is not None:
+                self._write(state, adopted, missing)
+
+    def _map(self, prepared: Prepared, rows: Sequence[Mapping[str, Any]]) -> list[MappedRow]:
+        """The batch's rows mapped as a run maps them; invalid ones counted and skipped."""
+        mapper = prepared.mapper
+        digests = mapper.row_digests(rows)
+        mapped: list[MappedRow] = []
+        for raw, digest in zip(rows, digests, strict=True):
+            key = primary_key_of(raw, prepared.model.primary_key_columns)
+            if key is None or key in self.seen_keys:
+                self.report.invalid += 1
+                continue
+            self.seen_keys.add(key)
+            outcome = mapper.build(raw, key, digest)
+            if isinstance(outcome, list):
+                self.report.invalid += 1
+                continue
+            mapped.append(outcome)
+        return mapped
+
+    # ------------------------------------------------------------------ adopt
+    def _write(
+        self,
+        state: SyncState,
+        adopted: Sequence[tuple[MappedRow, RemoteRecord, bool]],
+        missing: Sequence[str],
+    ) -> None:
+        """Adopt one batch: matched rows accepted (drifted ones to resend), missing dropped."""
+        if adopted:
+            state.mark_inflight(
+                self.name,
+                [
+                    (
+                        row.key,
+                        DRIFTED_DIGEST + row.digest if drifted else row.digest,
+                        held.external_id,
+                    )
+                    for row, held, drifted in adopted
+                ],
+            )
+            state.record(
+                self.name,
+                [
+                    RowResult(row.key, ok=True, uuid=held.uuid, ref=held.external_id)
+                    for row, held, _ in adopted
+                ],
+            )
+            kind = _REGISTRY_KIND.get(self.sync.object)
+            if kind is not None and self.data_source_uuid is not None:
+                state.remember_uuids(
+                    [
+                        (kind, self.data_source_uuid, held.external_id, held.uuid)
+                        for _, held, _ in adopted
+                        if held.external_id
+                    ]
+                )
+        if missing:
+            state.forget(self.name, list(missing))
+
+    def _finish(self, runs: RunStore, record: Any, failed: BaseException | None) -> None:
+        """Record the adopt in the run history, with its requests."""
+        report = self.report
+        record.duration_s = report.duration_s
+        record.finished_at = dt.datetime.now(dt.UTC).isoformat()
+        record.api_calls = report.api_calls
+        rows = record.rows
+        rows.unchanged, rows.changed, rows.added = report.in_both, report.drifted, report.missing
+        rows.succeeded = report.in_both + report.drifted
+        rows.invalid = rows.failed = report.invalid
+        if failed is None:
+            record.status = RunStatus.SUCCESS
+            record.message = (
+                f"reconcile --adopt: {report.in_both} in both, {report.drifted} drifted,"
+                f" {report.missing} missing, {report.extra} extra"
+            )
+        else:
+            record.status = RunStatus.FAILED
+            record.message = self.redactor.text(f"reconcile --adopt failed: {failed}")
+        for entry in self.requests:
+            runs.add_request(record.run_id, entry)
+        runs.finish(record)
+        runs.close()
+        report.run_id = record.run_id
