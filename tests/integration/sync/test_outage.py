@@ -94,8 +94,10 @@ def customers_project(emulator: Emulator | EmulatorServer, tmp_path: Path) -> Ap
     url = make_warehouse(
         tmp_path / "w.duckdb",
         [
-            "create table accounts as select 'acct-' || i as id, 'Company ' || i as name"
-            f" from range({ROWS}) t(i)"
+            (
+                "create table accounts as select 'acct-' || i as id, 'Company ' || i as name"
+                f" from range({ROWS}) t(i)"
+            )
         ],
     )
     return project(
