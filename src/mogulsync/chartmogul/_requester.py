@@ -123,20 +123,23 @@ class Requester:
         if replay is Replay.LOOKUP and lookup is None:
             raise ValueError("a LOOKUP call needs a lookup")
         request = _Request(method, endpoint, _fill(endpoint, path), _query(params), body)
+        state = CallState(replay, self._settings.retry)
         if self.breaker is None:
-            return await self._retried(request, replay, lookup)
+            return await self._retried(request, state, lookup)
         answers = self.breaker.answers
         try:
-            return await self._retried(request, replay, lookup)
+            return await self._retried(request, state, lookup)
         except (ChartMogulAPIError, TransportError) as exc:
-            self.breaker.gave_up(
-                exc, answers=answers, method=request.method, endpoint=request.endpoint
-            )
+            # Only when retries ran out: a failure that is not retried (an unsafe create
+            # answered 500) says nothing about the server's health.
+            if state.should_retry(exc) is not False:
+                self.breaker.gave_up(
+                    exc, answers=answers, method=request.method, endpoint=request.endpoint
+                )
             raise
 
-    async def _retried(self, request: _Request, replay: Replay, lookup: Lookup | None) -> Any:
-        policy = self._settings.retry
-        state = CallState(replay, policy)
+    async def _retried(self, request: _Request, state: CallState, lookup: Lookup | None) -> Any:
+        policy = state.policy
         async for attempt in stamina.retry_context(
             on=state.should_retry,
             attempts=policy.max_attempts,

@@ -3,7 +3,8 @@
 Each call retries on its own, so without this a run whose ChartMogul went away would retry
 every row for minutes. The breaker watches every attempt of every call of the client: a
 streak of attempts that got no answer (connection refused, reset, timeout) or a 5xx,
-with no other answer in between, that lasts ``window_s`` means ChartMogul is unreachable.
+with no other answer in between, that lasts ``window_s`` (or outlasts a call's whole retry
+budget) means ChartMogul is unreachable.
 From then on every call fails at once with :class:`ChartMogulUnreachableError` (nothing is
 sent), so the caller stops early. Any other answer (2xx, 4xx, 429) ends a streak: the
 server is there.
@@ -31,7 +32,7 @@ WARN_AFTER_FAILURES = 3
 
 
 class ChartMogulUnreachableError(ChartMogulError, FatalError):
-    """ChartMogul gave no usable answer for the whole outage window."""
+    """ChartMogul gave no usable answer for the whole outage window (nothing more is sent)."""
 
     hint = (
         "Check that ChartMogul is up (status.chartmogul.com) and that chartmogul.base_url"
