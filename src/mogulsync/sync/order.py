@@ -34,7 +34,10 @@ def run_order(config: AppConfig) -> list[str]:
 
 def skip_reason(config: AppConfig, name: str, ended: Mapping[str, RunStatus]) -> str | None:
     """Why sync ``name`` must not run, given how the syncs run before it ended (or None)."""
-    for parent in config.syncs[name].depends_on:
+    sync = config.syncs.get(name)
+    if sync is None:  # an unknown name: the run itself says so (exit 4)
+        return None
+    for parent in sync.depends_on:
         status = ended.get(parent)
         if status in NOT_COMPLETED:
             assert status is not None

@@ -44,3 +44,4 @@ def test_a_child_is_skipped_only_when_its_parent_did_not_complete(
     ended = {"parent": parent, "other": RunStatus.FAILED}
     assert skip_reason(config, "child", ended) == reason
     assert skip_reason(config, "other", ended) is None  # no depends_on: never skipped
+    assert skip_reason(config, "nope", ended) is None  # unknown: the run reports it (exit 4)
