@@ -9,7 +9,6 @@ assertion depends on how long anything took.
 from __future__ import annotations
 
 import collections
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,7 +45,7 @@ class Emulator:
         )
         self.port = free_port()
         self.server = EmulatorServer(self.settings, port=self.port).start()
-        self._stopping: threading.Thread | None = None
+        self.stopped = False
         #: /v1 requests the stopped emulator had answered
         self.answered = 0
 
@@ -59,26 +58,30 @@ class Emulator:
         return self.server.api_key
 
     def stop_when(self, done: int) -> ProgressHook:
-        """A progress hook that stops the emulator (without blocking the run) at ``done`` rows."""
+        """A progress hook that stops the emulator once ``done`` rows are done.
+
+        It stops it right there, holding the run until the port is closed, so no row can
+        land after that point whatever the machine's speed (the emulator's own thread
+        finishes the requests already in flight).
+        """
 
         def hook(progress: Progress) -> None:
-            if progress.done >= done and self._stopping is None:
-                self._stopping = threading.Thread(target=self.server.stop)
-                self._stopping.start()
+            if progress.done >= done and not self.stopped:
+                self.stopped = True
+                self.server.stop()
 
         return hook
 
     def restart(self) -> None:
         """ChartMogul is back: the same data on the same port."""
-        assert self._stopping is not None
-        self._stopping.join()
+        assert self.stopped
         self.answered = self.server.emulator.stats.requests_total
         self.server = EmulatorServer(self.settings, port=self.port).start()
+        self.stopped = False
 
     def close(self) -> None:
-        if self._stopping is not None:
-            self._stopping.join()
-        self.server.stop()
+        if not self.stopped:
+            self.server.stop()
 
 
 @pytest.fixture
