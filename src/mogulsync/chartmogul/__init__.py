@@ -68,6 +68,7 @@ from mogulsync.chartmogul.models import (
     SubscriptionEvent,
     Transaction,
 )
+from mogulsync.chartmogul.outage import ChartMogulUnreachableError, OutageBreaker
 from mogulsync.chartmogul.pagination import Page, Pager
 from mogulsync.chartmogul.request_log import RequestHook, RequestLogEntry
 from mogulsync.chartmogul.settings import ClientSettings, JsonImportPolling, RetryPolicy, Timeouts
@@ -81,6 +82,7 @@ __all__ = [
     "ChartMogulAPIError",
     "ChartMogulClient",
     "ChartMogulError",
+    "ChartMogulUnreachableError",
     "ClientSettings",
     "Contact",
     "ContactCustomField",
@@ -115,6 +117,7 @@ __all__ = [
     "NewSubscriptionEvent",
     "NewTransaction",
     "NotFoundError",
+    "OutageBreaker",
     "Page",
     "Pager",
     "PermissionDeniedError",

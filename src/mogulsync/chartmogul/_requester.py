@@ -32,6 +32,7 @@ from mogulsync.chartmogul.errors import (
 )
 from mogulsync.chartmogul.errors_map import build_api_error
 from mogulsync.chartmogul.limiter import AccountLimiter
+from mogulsync.chartmogul.outage import OutageBreaker
 from mogulsync.chartmogul.request_log import BodyRedactor, RequestHook, RequestLogEntry, emit
 from mogulsync.chartmogul.settings import API_PREFIX, ClientSettings
 
@@ -43,6 +44,7 @@ Lookup = Callable[[], Awaitable[JSONDict | None]]
 #: httpx errors raised before a single byte of the request left this process.
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _MS_PER_S = 1000.0
+_FIRST_SERVER_ERROR = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,7 @@ class Requester:
         limiter: AccountLimiter,
         transport: httpx.AsyncBaseTransport | None = None,
         hooks: Sequence[RequestHook] = (),
+        breaker: OutageBreaker | None = None,
     ) -> None:
         key = settings.api_key.get_secret_value()
         self.redactor = Redactor([key])
@@ -76,6 +79,8 @@ class Requester:
         self._bodies = BodyRedactor(self.redactor, settings.log_body_limit)
         self._limiter = limiter
         self.hooks: list[RequestHook] = list(hooks)
+        #: notices an outage across calls (None: every call retries on its own)
+        self.breaker = breaker
         timeouts = settings.timeouts
         self._http = httpx.AsyncClient(
             base_url=settings.api_url,
@@ -118,8 +123,23 @@ class Requester:
         if replay is Replay.LOOKUP and lookup is None:
             raise ValueError("a LOOKUP call needs a lookup")
         request = _Request(method, endpoint, _fill(endpoint, path), _query(params), body)
-        policy = self._settings.retry
-        state = CallState(replay, policy)
+        state = CallState(replay, self._settings.retry)
+        if self.breaker is None:
+            return await self._retried(request, state, lookup)
+        answers = self.breaker.answers
+        try:
+            return await self._retried(request, state, lookup)
+        except (ChartMogulAPIError, TransportError) as exc:
+            # Only when retries ran out: a failure that is not retried (an unsafe create
+            # answered 500) says nothing about the server's health.
+            if state.should_retry(exc) is not False:
+                self.breaker.gave_up(
+                    exc, answers=answers, method=request.method, endpoint=request.endpoint
+                )
+            raise
+
+    async def _retried(self, request: _Request, state: CallState, lookup: Lookup | None) -> Any:
+        policy = state.policy
         async for attempt in stamina.retry_context(
             on=state.should_retry,
             attempts=policy.max_attempts,
@@ -135,6 +155,8 @@ class Requester:
     async def _attempt(
         self, request: _Request, state: CallState, number: int, lookup: Lookup | None
     ) -> Any:
+        if self.breaker is not None:
+            self.breaker.check(request.method, request.endpoint)
         if state.pending_lookup and lookup is not None:
             found = await lookup()
             if found is not None:  # an earlier attempt landed after all
@@ -154,6 +176,8 @@ class Requester:
             raise
         except (ChartMogulAPIError, TransportError) as exc:
             state.record_failure(exc)
+            if self.breaker is not None:  # raises instead once ChartMogul is found down
+                self.breaker.failed(exc, method=request.method, endpoint=request.endpoint)
             raise
 
     async def _send(self, request: _Request, number: int) -> Any:
@@ -176,6 +200,8 @@ class Requester:
                 )
                 self._log(request, number, timestamp, started, None, error)
                 raise error from exc
+        if self.breaker is not None and response.status_code < _FIRST_SERVER_ERROR:
+            self.breaker.answered()
         if response.is_success:
             self._log(request, number, timestamp, started, response)
             return self._decode(request, response)
@@ -227,6 +253,7 @@ class Requester:
             response_body=self._bodies.text(response.text if response is not None else ""),
             error_type=type(error).__name__ if error else None,
             timestamp=timestamp,
+            reached_server=not isinstance(error, TransportError) or error.may_have_been_sent,
         )
         emit(self.hooks, entry)
 

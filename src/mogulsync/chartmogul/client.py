@@ -23,6 +23,7 @@ import httpx
 from mogulsync.chartmogul._requester import Requester
 from mogulsync.chartmogul.limiter import AccountLimiter, limiter_for
 from mogulsync.chartmogul.models import Account
+from mogulsync.chartmogul.outage import OutageBreaker
 from mogulsync.chartmogul.request_log import RequestHook
 from mogulsync.chartmogul.resources import (
     Activities,
@@ -54,6 +55,8 @@ class ChartMogulClient:
         transport: an httpx transport, e.g. the emulator in-process for tests.
         request_hooks: callbacks receiving a :class:`RequestLogEntry` per attempt.
         limiter: an explicit limiter instead of the account's process-wide one.
+        breaker: stops every call once ChartMogul has been unreachable for its window
+            (:mod:`mogulsync.chartmogul.outage`); without one each call retries alone.
     """
 
     def __init__(
@@ -63,6 +66,7 @@ class ChartMogulClient:
         transport: httpx.AsyncBaseTransport | None = None,
         request_hooks: Sequence[RequestHook] = (),
         limiter: AccountLimiter | None = None,
+        breaker: OutageBreaker | None = None,
     ) -> None:
         self.settings = settings
         self.limiter = limiter or limiter_for(
@@ -72,7 +76,11 @@ class ChartMogulClient:
             settings.max_in_flight,
         )
         requester = Requester(
-            settings, limiter=self.limiter, transport=transport, hooks=request_hooks
+            settings,
+            limiter=self.limiter,
+            transport=transport,
+            hooks=request_hooks,
+            breaker=breaker,
         )
         self._requester = requester
         self.data_sources = DataSources(requester)

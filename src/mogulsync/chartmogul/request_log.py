@@ -39,6 +39,9 @@ class RequestLogEntry:
     error_type: str | None
     #: when the attempt started (UTC)
     timestamp: datetime
+    #: False when the request never left this process (connection refused, connect
+    #: timeout): such attempts are logged but are not API calls
+    reached_server: bool = True
 
 
 RequestHook = Callable[[RequestLogEntry], None]

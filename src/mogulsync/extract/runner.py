@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from mogulsync._redact import Redactor
-from mogulsync.chartmogul import ChartMogulClient, ClientSettings
+from mogulsync.chartmogul import ChartMogulClient, ClientSettings, OutageBreaker
 from mogulsync.errors import ConfigError, FatalError, MogulsyncError
 from mogulsync.extract._pump import FetchCancelledError, PagePump
 from mogulsync.extract.context import DEFAULT_ACTIVITY_WINDOWS, FetchContext, Interval, StreamState
@@ -222,7 +222,10 @@ async def _fetch(
         if options.start_date
         else None
     )
-    async with ChartMogulClient(settings, transport=transport) as client:
+    # one breaker for every stream: ChartMogul down stops the run instead of each stream
+    # retrying on its own for minutes
+    breaker = OutageBreaker(settings.base_url)
+    async with ChartMogulClient(settings, transport=transport, breaker=breaker) as client:
         ctx = FetchContext(
             client=client,
             start_date=start,

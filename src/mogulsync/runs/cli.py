@@ -25,7 +25,7 @@ CONFIG_OPTION = typer.Option(
 _out = Console()
 _err = Console(stderr=True)
 _CONFIG_EXIT = 4
-_STATUS_COLOURS = {"success": "green", "partial": "yellow", "running": "cyan"}
+_STATUS_COLOURS = {"success": "green", "partial": "yellow", "running": "cyan", "skipped": "yellow"}
 _SYNC_WIDTH = 9
 _RIGHT: dict[str, Literal["right"]] = {"calls": "right", "secs": "right"}
 #: request and response bodies longer than this are cut in the table (``--json``: whole)

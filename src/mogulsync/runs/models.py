@@ -9,14 +9,24 @@ from mogulsync.errors import MogulsyncError
 
 
 class RunStatus(enum.Enum):
-    """How a run ended."""
+    """How a run ended (docs/errors.md, "Run statuses"). The one list of run statuses.
 
+    A new status (e.g. a control plane's ``cancelled``) is added here and given an exit
+    code in ``mogulsync.sync.exit_codes.BY_STATUS``; a test checks that every status has one.
+    """
+
+    #: started, not ended yet
     RUNNING = "running"
+    #: every row landed (or there was nothing to do)
     SUCCESS = "success"
+    #: the run completed, and some rows failed (invalid, rejected, or not delivered)
     PARTIAL = "partial"
+    #: the run could not complete: ChartMogul unreachable, auth, configuration, a crash
     FAILED = "failed"
     #: the process died mid-run (found at the start of a later run)
     INTERRUPTED = "interrupted"
+    #: not run, because a sync it ``depends_on`` did not complete (``sync run --all``)
+    SKIPPED = "skipped"
 
 
 @dataclass(slots=True)
@@ -52,7 +62,8 @@ class RowError:
     field: str
     message: str
     action: str
-    #: ``invalid`` (rejected before sending) or ``rejected`` (ChartMogul said no) or ``error``
+    #: ``invalid`` (refused before sending), ``rejected`` (ChartMogul said no),
+    #: ``transient`` (not delivered: retried on the next run) or ``error`` (a bug)
     kind: str = "rejected"
 
 

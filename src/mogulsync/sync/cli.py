@@ -16,7 +16,7 @@ from rich.table import Table
 
 from mogulsync.config import DEFAULT_CONFIG_PATH, AppConfig, load_config
 from mogulsync.errors import ConfigError, MogulsyncError
-from mogulsync.runs import RowError, RunRecord, RunStore
+from mogulsync.runs import RowError, RunRecord, RunStatus, RunStore
 from mogulsync.sync import exit_codes
 from mogulsync.sync.after_run import WARNING_PREFIX
 from mogulsync.sync.check import check_project
@@ -24,7 +24,7 @@ from mogulsync.sync.connect import client_settings
 from mogulsync.sync.engine import Progress as RunProgress
 from mogulsync.sync.engine import SyncEngine
 from mogulsync.sync.errors_text import describe
-from mogulsync.sync.order import run_order
+from mogulsync.sync.order import run_order, skip_reason
 from mogulsync.sync.plan import plan_sync
 from mogulsync.sync.state import SyncLockedError
 
@@ -146,11 +146,17 @@ def run(
         fail(exc)
     engine = SyncEngine(project)
     worst = exit_codes.SUCCESS
+    ended: dict[str, RunStatus] = {}
     for each in names:
+        skipped = skip_reason(project, each, ended)
         try:
-            record = _run_one(engine, each, full=full, quiet=as_json, bulk=not no_bulk)
+            if skipped is not None:
+                record = engine.skip(each, skipped)
+            else:
+                record = _run_one(engine, each, full=full, quiet=as_json, bulk=not no_bulk)
         except MogulsyncError as exc:
             fail(exc)
+        ended[each] = record.status
         code = _code(record)
         worst = max(worst, code, key=_severity)
         if as_json:

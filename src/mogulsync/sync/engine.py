@@ -23,10 +23,12 @@ from mogulsync.alerts.dispatch import AlertDispatcher
 from mogulsync.chartmogul import (
     ChartMogulClient,
     ClientSettings,
+    OutageBreaker,
     RequestLogEntry,
     ServerError,
     TransportError,
 )
+from mogulsync.chartmogul.outage import DEFAULT_OUTAGE_WINDOW_S
 from mogulsync.config import AppConfig
 from mogulsync.errors import ConfigError, FatalError, MogulsyncError
 from mogulsync.runs import RowError, RunRecord, RunStatus, RunStore
@@ -90,6 +92,7 @@ class SyncEngine:
         max_concurrent_rows: int = MAX_CONCURRENT_ROWS,
         sinks: Sequence[RowSink] = (),
         bulk: BulkSettings | None = None,
+        outage_window_s: float = DEFAULT_OUTAGE_WINDOW_S,
     ) -> None:
         self.config = config
         self.settings = settings or client_settings(config)
@@ -98,6 +101,8 @@ class SyncEngine:
         for warehouse in config.warehouses.values():
             self.redactor.add(_password(warehouse.url.get_secret_value()))
         self.max_concurrent_rows = max_concurrent_rows
+        #: a run stops as failed once ChartMogul gave no usable answer this long
+        self.outage_window_s = outage_window_s
         #: receivers of every row's outcome (sync logs writeback)
         self.sinks = list(sinks)
         #: tuning of the bulk import path (docs/sync.md, "Bulk import path")
@@ -144,7 +149,7 @@ class SyncEngine:
         finally:
             record.duration_s = time.monotonic() - started
             record.finished_at = _now()
-            record.api_calls = runs.request_count(record.run_id)
+            record.api_calls = run.api_calls
             record.status = run.final_status()
             if run.fatal is not None:
                 record.message = self.redactor.text(run.fatal.user_message)
@@ -158,8 +163,26 @@ class SyncEngine:
         return record
 
     def client(self, hooks: Sequence[Callable[[RequestLogEntry], None]] = ()) -> ChartMogulClient:
-        """A client for this project (tests may override to use another transport)."""
-        return ChartMogulClient(self.settings, request_hooks=hooks)
+        """A client for one run (tests may override to use another transport).
+
+        Its breaker is the run's: an outage seen by any row stops every row.
+        """
+        breaker = OutageBreaker(self.settings.base_url, window_s=self.outage_window_s)
+        return ChartMogulClient(self.settings, request_hooks=hooks, breaker=breaker)
+
+    def skip(self, name: str, reason: str) -> RunRecord:
+        """Record that sync ``name`` was not run (status ``skipped``), and why."""
+        model_of(self.config, name)
+        runs = RunStore(self.state_dir, self.redactor)
+        try:
+            record = runs.start(name, full=False)
+            record.status = RunStatus.SKIPPED
+            record.finished_at = _now()
+            record.message = self.redactor.text(reason)
+            runs.finish(record)
+        finally:
+            runs.close()
+        return record
 
 
 class _Run:
@@ -190,14 +213,16 @@ class _Run:
         #: new rows parked for the bulk import (None: this run sends everything over REST)
         self.spool: Spool | None = None
         self.applier: Applier | None = None
+        #: attempts that reached ChartMogul (refused connections are logged, not counted)
+        self.api_calls = 0
 
     def final_status(self) -> RunStatus:
-        rows = self.record.rows
+        """``failed`` when the run could not complete, else by its rows (docs/errors.md)."""
         if self.fatal is not None:
             return RunStatus.FAILED
-        if rows.failed == 0:
-            return RunStatus.SUCCESS
-        return RunStatus.PARTIAL if rows.succeeded > 0 else RunStatus.FAILED
+        # Completed: even when no row landed (e.g. the same invalid rows as last time) the
+        # run did all it could; the rows, not the run, need fixing.
+        return RunStatus.SUCCESS if self.record.rows.failed == 0 else RunStatus.PARTIAL
 
     async def execute(self, *, full: bool, bulk: bool = True) -> None:
         config = self.engine.config
@@ -550,6 +575,8 @@ class _Run:
                 sink.write(self.record, outcomes)
 
     def _log_request(self, entry: RequestLogEntry) -> None:
+        if entry.reached_server:
+            self.api_calls += 1
         self.runs.add_request(self.record.run_id, entry)
 
     def _report(self) -> None:

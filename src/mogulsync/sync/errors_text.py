@@ -7,6 +7,7 @@ import pydantic
 from mogulsync.chartmogul import (
     AlreadyExistsError,
     ChartMogulAPIError,
+    ChartMogulUnreachableError,
     NotFoundError,
     TransportError,
     ValidationError,
@@ -18,6 +19,8 @@ from mogulsync.sync.apply import RowRejectedError
 _RETRY_NEXT_RUN = "Nothing to fix if it is transient: the row is retried on the next run."
 _FIX_AND_RERUN = "Fix the value in the warehouse; the row is retried on every run until it lands."
 _TYPE_LOCKED = "already exists with type"
+#: the row kind of a failure with nothing to fix (retried on the next run)
+_TRANSIENT = "transient"
 
 
 def row_errors(key: str, exc: BaseException) -> list[RowError]:
@@ -42,11 +45,12 @@ def row_errors(key: str, exc: BaseException) -> list[RowError]:
                 "Check the referenced record exists (sync parents first).",
             )
         ]
+    if isinstance(exc, ChartMogulUnreachableError):
+        return [RowError(key, "-", f"not delivered: {exc.message}", _RETRY_NEXT_RUN, _TRANSIENT)]
     if isinstance(exc, TransportError | RetriableError):
         message = exc.user_message if isinstance(exc, MogulsyncError) else str(exc)
-        return [
-            RowError(key, "-", f"ChartMogul did not accept it in time: {message}", _RETRY_NEXT_RUN)
-        ]
+        text = f"ChartMogul did not accept it in time: {message}"
+        return [RowError(key, "-", text, _RETRY_NEXT_RUN, _TRANSIENT)]
     if isinstance(exc, ChartMogulAPIError):
         return [RowError(key, "-", exc.user_message, _FIX_AND_RERUN)]
     if isinstance(exc, pydantic.ValidationError):

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from mogulsync.config import AppConfig
 from mogulsync.errors import ConfigError
+from mogulsync.runs.models import RunStatus
+
+#: a parent that ended so did not complete: its ``depends_on`` children are skipped
+#: (a ``partial`` parent completed: its children run, and rows naming its failed rows fail)
+NOT_COMPLETED = frozenset({RunStatus.FAILED, RunStatus.SKIPPED, RunStatus.INTERRUPTED})
 
 #: parents before children: invoices need customers and plans, transactions need invoices
 OBJECT_ORDER = {"plan": 0, "customer": 1, "contact": 2, "invoice": 3, "transaction": 4}
@@ -23,3 +30,23 @@ def run_order(config: AppConfig) -> list[str]:
         done.append(ready[0])
         pending.remove(ready[0])
     return done
+
+
+def skip_reason(config: AppConfig, name: str, ended: Mapping[str, RunStatus]) -> str | None:
+    """Why sync ``name`` must not run, given how the syncs run before it ended (or None)."""
+    sync = config.syncs.get(name)
+    if sync is None:  # an unknown name: the run itself says so (exit 4)
+        return None
+    for parent in sync.depends_on:
+        status = ended.get(parent)
+        if status in NOT_COMPLETED:
+            assert status is not None
+            return f"skipped: it depends on `{parent}`, which {_HOW[status]}"
+    return None
+
+
+_HOW = {
+    RunStatus.FAILED: "failed",
+    RunStatus.SKIPPED: "was skipped",
+    RunStatus.INTERRUPTED: "was interrupted",
+}

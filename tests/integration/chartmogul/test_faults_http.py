@@ -15,13 +15,17 @@ from pydantic import SecretStr
 
 from mogulsync.chartmogul import (
     ChartMogulClient,
+    ChartMogulUnreachableError,
     ClientSettings,
+    NewContact,
     NewCustomer,
+    OutageBreaker,
     RequestLogEntry,
+    ServerError,
     TransportError,
 )
 from mogulsync.emulator.server import EmulatorServer
-from mogulsync.emulator.settings import EmulatorSettings, Faults, Limits
+from mogulsync.emulator.settings import EmulatorSettings, Faults, Limits, ScriptedFault
 
 pytestmark = pytest.mark.anyio
 
@@ -107,3 +111,27 @@ async def test_refused_connection_is_not_sent_and_holds_no_key(
     ):
         assert key not in text
         assert token not in text
+
+
+async def test_the_outage_breaker_ignores_a_lone_unretried_5xx_and_stops_on_an_outage(
+    client_settings: Callable[..., ClientSettings],
+) -> None:
+    """A 500 on an unsafe create is that row's error; a dead server trips every call."""
+    script = [ScriptedFault(fault="error", status=500, method="POST", path_pattern="/contacts")]
+    settings = EmulatorSettings(limits=UNLIMITED, faults=Faults(script=script))
+    with EmulatorServer(settings) as server:
+        breaker = OutageBreaker(server.base_url)
+        async with ChartMogulClient(client_settings(server), breaker=breaker) as client:
+            source = await client.data_sources.create("Contacts")
+            customer = await client.customers.create(
+                NewCustomer(data_source_uuid=source.uuid, external_id="c1", name="C")
+            )
+            unsafe = NewContact(customer_uuid=customer.uuid, data_source_uuid=source.uuid)
+            with pytest.raises(ServerError):  # not re-sent: it could duplicate
+                await client.contacts.create(unsafe)
+            assert not breaker.tripped
+            assert (await client.contacts.create(unsafe)).uuid
+            server.stop()  # ChartMogul goes away: every retry of the next call is refused
+            with pytest.raises(ChartMogulUnreachableError, match=server.base_url):
+                await client.customers.get(customer.uuid)
+            assert breaker.tripped

@@ -8,7 +8,12 @@ from collections.abc import Sequence
 import pytest
 from pydantic import SecretStr
 
-from mogulsync.chartmogul import ChartMogulClient, ClientSettings, JsonImportPolling
+from mogulsync.chartmogul import (
+    ChartMogulClient,
+    ChartMogulUnreachableError,
+    ClientSettings,
+    JsonImportPolling,
+)
 from mogulsync.emulator.app import EmulatorApp
 from mogulsync.emulator.settings import DEFAULT_API_KEY
 from mogulsync.emulator.transport import in_process_transport
@@ -30,7 +35,8 @@ BREAK_AT = 2
 class BreakingHost:
     """Records every report per row; the ``BREAK_AT``-th imported row raises after it is noted."""
 
-    def __init__(self) -> None:
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error or RuntimeError("progress display broke")
         self.reports: collections.Counter[str] = collections.Counter()
         self.kinds: dict[str, list[str]] = collections.defaultdict(list)
         self.fatal: MogulsyncError | None = None
@@ -54,8 +60,7 @@ class BreakingHost:
         self._note(item, "imported")
         self._imported += 1
         if self._imported == BREAK_AT:
-            message = "progress display broke"
-            raise RuntimeError(message)
+            raise self.error
 
     def rejected(self, item: Classified, problems: Sequence[Problem]) -> None:
         self._note(item, "rejected")
@@ -80,17 +85,13 @@ def _row(index: int) -> Classified:
     return Classified(MappedRow(external_id, payload, (), f"d{index}"), Change.ADDED, None)
 
 
-async def test_an_error_midway_through_a_batch_reports_each_row_once(
-    emulator_app: EmulatorApp, tmp_path
-):
-    """Rows reported before the error are not reported again as unresolved; the rest are."""
+async def _run_breaking(emulator_app: EmulatorApp, tmp_path, host: BreakingHost) -> BulkRunner:
     settings = ClientSettings(
         api_key=SecretStr(DEFAULT_API_KEY),
         base_url="http://emulator-guarded.test",
         rate_limit=10_000,
         json_import_polling=JsonImportPolling(initial_interval_s=0.01, max_interval_s=0.05),
     )
-    host = BreakingHost()
     spool = Spool(tmp_path, "customers")
     for index in range(ROWS):
         item = _row(index)
@@ -108,9 +109,30 @@ async def test_an_error_midway_through_a_batch_reports_each_row_once(
         )
         await runner.run(spool)
     spool.close()
+    return runner
 
+
+async def test_an_error_midway_through_a_batch_reports_each_row_once(
+    emulator_app: EmulatorApp, tmp_path
+):
+    """Rows reported before the error are not reported again as unresolved; the rest are."""
+    host = BreakingHost()
+    runner = await _run_breaking(emulator_app, tmp_path, host)
     assert runner.imports == 1
     assert host.reports == {f"acct-{i}": 1 for i in range(ROWS)}
     assert host.kinds["imported"] == ["acct-0", "acct-1"]
     assert host.kinds["unresolved"] == [f"acct-{i}" for i in range(BREAK_AT, ROWS)]
     assert host.fatal is not None
+
+
+async def test_a_fatal_error_midway_ends_the_run_with_its_own_message(
+    emulator_app: EmulatorApp, tmp_path
+):
+    """ChartMogul found unreachable mid-batch: the run's message is that, not "bulk import"."""
+    error = ChartMogulUnreachableError(
+        "ChartMogul is unreachable at http://x", method="GET", endpoint="/x"
+    )
+    host = BreakingHost(error)
+    await _run_breaking(emulator_app, tmp_path, host)
+    assert host.fatal is error
+    assert host.kinds["unresolved"] == [f"acct-{i}" for i in range(BREAK_AT, ROWS)]

@@ -240,7 +240,9 @@ class BulkRunner:
             for member in batch.members:
                 if member.item.row.key not in handled:
                     self.host.unresolved(member.item, exc)
-            self.host.stop(FatalError(f"bulk import failed: {type(exc).__name__}: {exc}"))
+            # a fatal error of ours (ChartMogul unreachable) keeps its own message
+            fatal = exc if isinstance(exc, FatalError) else None
+            self.host.stop(fatal or FatalError(f"bulk import failed: {type(exc).__name__}: {exc}"))
         finally:
             self._slots.release()
             self.host.flush()
