@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Self
 
 from pydantic import Field, field_validator, model_validator
@@ -17,6 +18,11 @@ from mogulsync.config.sync_logs import SyncLogsConfig
 from mogulsync.config.warehouse import ModelConfig, WarehouseConfig
 
 DEFAULT_STATE_DIR = ".mogulsync"
+#: a sync's name becomes a file name under state_dir (its lock) and a key in run history
+SYNC_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+SYNC_NAME_RULE = (
+    "a sync name is 1-100 letters, digits, `_`, `-` or `.`, starting with a letter or digit"
+)
 
 
 class AppConfig(ConfigModel):
@@ -42,6 +48,16 @@ class AppConfig(ConfigModel):
         """``main: duckdb:///w.duckdb`` is short for ``main: {url: duckdb:///w.duckdb}``."""
         if isinstance(value, dict):
             return {k: {"url": v} if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    @field_validator("syncs", mode="after")
+    @classmethod
+    def _safe_sync_names(cls, value: dict[str, SyncConfig]) -> dict[str, SyncConfig]:
+        """No name may lead a lock file or state path out of ``state_dir`` (``../x``, ``/x``)."""
+        bad = [name for name in value if not SYNC_NAME_PATTERN.fullmatch(name)]
+        if bad:
+            names = ", ".join(f"`{name}`" for name in bad)
+            raise ValueError(f"{names}: {SYNC_NAME_RULE}")
         return value
 
     @model_validator(mode="after")
