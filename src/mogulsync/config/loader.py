@@ -20,6 +20,8 @@ from pydantic import ValidationError
 from mogulsync._redact import USERINFO, url_credentials
 from mogulsync.config._paths import anchor_paths
 from mogulsync.config.models import AppConfig
+from mogulsync.config.references import reference_problems
+from mogulsync.config.suggest import suggest_key
 from mogulsync.config.yaml_file import YamlFileError, read_yaml
 from mogulsync.errors import ConfigError
 
@@ -119,7 +121,10 @@ def parse_config(
         config = AppConfig.model_validate(substituted)
     except ValidationError as exc:
         problems.extend(_describe(error) for error in exc.errors(include_url=False))
+        # reported with the schema's problems, so a user fixes the file in one round
+        problems.extend(reference_problems(substituted))
         raise ConfigValidationError(source, problems) from None
+    problems.extend(reference_problems(substituted))
     if problems:
         raise ConfigValidationError(source, problems)
     anchored = anchor_paths(config, Path.cwd() if base_dir is None else base_dir)
@@ -247,6 +252,10 @@ def _walk(node: Any, pattern: tuple[str, ...], seen: tuple[str, ...]) -> list[tu
 
 
 def _describe(error: Any) -> str:
-    location = ".".join(str(part) for part in error["loc"] if not str(part).startswith("function-"))
+    loc = [part for part in error["loc"] if not str(part).startswith("function-")]
+    location = ".".join(str(part) for part in loc)
     message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        guess = suggest_key(AppConfig, loc)
+        message = f"unknown key; did you mean `{guess}`?" if guess else "unknown key"
     return f"{location}: {message}" if location else message

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Self
+from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from mogulsync.config._base import ConfigModel
 from mogulsync.config.alerts import AlertsConfig
@@ -26,7 +26,11 @@ SYNC_NAME_RULE = (
 
 
 class AppConfig(ConfigModel):
-    """Everything a project file configures. Loaded once, passed down explicitly."""
+    """Everything a project file configures. Loaded once, passed down explicitly.
+
+    References between sections (a model's warehouse, a sync's model) are checked by the
+    loader on the raw mapping (``references.py``), together with the schema.
+    """
 
     version: int = Field(1, ge=1, le=1)
     chartmogul: ChartMogulConfig
@@ -59,49 +63,3 @@ class AppConfig(ConfigModel):
             names = ", ".join(f"`{name}`" for name in bad)
             raise ValueError(f"{names}: {SYNC_NAME_RULE}")
         return value
-
-    @model_validator(mode="after")
-    def _references_resolve(self) -> Self:
-        problems: list[str] = []
-        for name, model in self.models.items():
-            if model.warehouse not in self.warehouses:
-                problems.append(
-                    f"models.{name}.warehouse: no warehouse named `{model.warehouse}`"
-                    f" (known: {', '.join(sorted(self.warehouses)) or 'none'})"
-                )
-        for name, sync in self.syncs.items():
-            if sync.model not in self.models:
-                problems.append(
-                    f"syncs.{name}.model: no model named `{sync.model}`"
-                    f" (known: {', '.join(sorted(self.models)) or 'none'})"
-                )
-            if (
-                sync.line_items
-                and sync.line_items.model
-                and sync.line_items.model not in self.models
-            ):
-                problems.append(
-                    f"syncs.{name}.line_items.model: no model named `{sync.line_items.model}`"
-                )
-            problems.extend(
-                f"syncs.{name}.depends_on: no sync named `{other}`"
-                for other in sync.depends_on
-                if other not in self.syncs
-            )
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
-
-    @model_validator(mode="after")
-    def _alert_syncs_exist(self) -> Self:
-        problems = [
-            f"alerts.rules.{index}.syncs: no sync named `{name}`"
-            f" (known: {', '.join(sorted(self.syncs)) or 'none'})"
-            for index, rule in enumerate(self.alerts.rules)
-            if rule.syncs != "all"
-            for name in rule.syncs
-            if name not in self.syncs
-        ]
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self

@@ -72,7 +72,7 @@ def load(path: Path) -> AppConfig:
 def check(config: Path = CONFIG_OPTION) -> None:
     """Check the config, the API key, data sources and that every model compiles."""
     project = load(config)
-    results = asyncio.run(check_project(project, client_settings(project)))
+    results = asyncio.run(check_project(project, client_settings(project), config_path=config))
     for result in results:
         mark = "[green]ok[/green]  " if result.ok else "[red]FAIL[/red]"
         _out.print(f"{mark} {escape(result.subject)}: {escape(result.message)}", highlight=False)
