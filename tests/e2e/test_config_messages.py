@@ -93,3 +93,31 @@ def test_check_reports_events_without_write_keys(project: Path) -> None:
     result = CliRunner().invoke(app, ["check"])
     assert result.exit_code == exit_codes.FAILED, result.output
     assert "events.write_keys: empty" in _text(result.output)
+
+
+def test_a_missing_project_file_points_at_init_which_writes_a_working_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator_server: EmulatorServer
+) -> None:
+    """No mogulsync.yml: the message names `mogulsync init`; its file passes `check`."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CHARTMOGUL_API_KEY", emulator_server.api_key)
+    missing = CliRunner().invoke(app, ["check"])
+    assert missing.exit_code == exit_codes.CONFIG
+    assert "mogulsync init" in missing.output
+    assert "examples/mogulsync.yml" not in missing.output
+    make_warehouse(
+        tmp_path / "crm.duckdb",
+        ["create table accounts(id varchar, name varchar, email varchar)"],
+    )
+    init = CliRunner().invoke(app, ["init", "--warehouse", "duckdb:///crm.duckdb"])
+    assert init.exit_code == 0, init.output
+    assert "export CHARTMOGUL_API_KEY" in init.output
+    config = yaml.safe_load((tmp_path / "mogulsync.yml").read_text())
+    config["chartmogul"]["base_url"] = emulator_server.base_url
+    (tmp_path / "mogulsync.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    check = CliRunner().invoke(app, ["check"])
+    assert check.exit_code == 0, check.output
+    assert "FAIL" not in check.output
+    again = CliRunner().invoke(app, ["init"])
+    assert again.exit_code == exit_codes.CONFIG
+    assert "already exists" in again.output

@@ -76,7 +76,8 @@ def load_config(
     if not path.is_file():
         raise ConfigError(
             f"config file {path} not found",
-            hint="Create it (see examples/mogulsync.yml) or pass -c/--config.",
+            hint="Create a commented starter with `mogulsync init` (or `mogulsync init"
+            " --warehouse URL` to read from your warehouse), or pass -c/--config.",
         )
     try:
         raw = read_yaml(path) or {}
