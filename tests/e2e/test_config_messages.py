@@ -121,3 +121,24 @@ def test_a_missing_project_file_points_at_init_which_writes_a_working_one(
     again = CliRunner().invoke(app, ["init"])
     assert again.exit_code == exit_codes.CONFIG
     assert "already exists" in again.output
+
+
+def test_check_reports_schema_reference_and_mapping_problems_in_one_round(project: Path) -> None:
+    """A typo, a dangling reference and a mapping problem of another sync: one message."""
+    config = yaml.safe_load((project / "mogulsync.yml").read_text())
+    config["chartmogul"]["ratelimit"] = 5
+    config["syncs"]["broken"] = {"model": "accounts", "object": "customer", "mode": "upsrt"}
+    config["syncs"]["orphan"] = {"model": "nomodel", "object": "customer"}
+    config["syncs"]["customers"]["mapping"]["nickname"] = "name"
+    (project / "mogulsync.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    result = CliRunner().invoke(app, ["check"])
+    assert result.exit_code == exit_codes.CONFIG, result.output
+    text = _text(result.output)
+    assert "has 4 problem(s)" in text
+    for problem in (
+        "chartmogul.ratelimit: unknown key; did you mean `rate_limit`?",
+        "syncs.broken.mode: Input should be 'insert', 'update' or 'upsert'",
+        "syncs.orphan.model: no model named `nomodel` (known: accounts)",
+        "syncs.customers.mapping.nickname: not a customer field",
+    ):
+        assert problem in text

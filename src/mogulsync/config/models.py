@@ -63,3 +63,16 @@ class AppConfig(ConfigModel):
             names = ", ".join(f"`{name}`" for name in bad)
             raise ValueError(f"{names}: {SYNC_NAME_RULE}")
         return value
+
+    def written_warehouses(self) -> frozenset[str]:
+        """Warehouses a sync run writes into (sync logs, ``state: warehouse`` snapshots).
+
+        The others are only read, so a DuckDB file among them is opened read-only.
+        """
+        written = {
+            self.models[sync.model].warehouse
+            for sync in self.syncs.values()
+            if sync.model in self.models
+            and (sync.state == "warehouse" or (self.sync_logs.enabled and sync.sync_logs))
+        }
+        return frozenset(written)

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import os
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 from mogulsync.chartmogul import ChartMogulClient, ClientSettings, RetryPolicy, TransportError
 from mogulsync.config import AppConfig, ConfigValidationError, load_config
-from mogulsync.config.yaml_file import read_yaml
+from mogulsync.config.salvage import salvage
+from mogulsync.config.yaml_file import YamlFileError, read_yaml
 from mogulsync.errors import MogulsyncError
 from mogulsync.sync.batch import prepare
 from mogulsync.sync.connect import DEFAULT_DATA_SOURCE, open_source, resolve_data_source
 from mogulsync.sync.errors_text import describe
+from mogulsync.sync.mapping import MappingConfigError
 
 #: sections only other commands read (``events serve``, ``extract run``): `check` covers them
 OTHER_SECTIONS = ("events", "extract")
@@ -99,6 +103,45 @@ def check_other_sections(path: Path) -> list[CheckResult]:
         message = "; ".join(own) if own else "valid"
         results.append(CheckResult(f"config ({name}:)", ok=not own, message=message))
     return results
+
+
+def with_mapping_problems(
+    error: ConfigValidationError, path: Path, sections: Collection[str]
+) -> ConfigValidationError:
+    """``error`` plus the mapping problems of the syncs its problems leave sound.
+
+    Mapping problems need each model's columns, hence a config; without this a user would
+    fix the file's problems first and only then meet the mapping ones.
+    """
+    try:
+        raw = read_yaml(path)
+    except YamlFileError:
+        return error
+    if not isinstance(raw, dict):
+        return error
+    config = salvage(raw, error.problems, os.environ, sections=sections, base_dir=path.parent)
+    if config is None:
+        return error
+    found = [problem for name in config.syncs for problem in _mapping_problems(config, name)]
+    return ConfigValidationError(path, [*error.problems, *found]) if found else error
+
+
+def _mapping_problems(config: AppConfig, name: str) -> list[str]:
+    """The mapping problems of one sync (its model compiled); none if it cannot be compiled."""
+    sync = config.syncs[name]
+    try:
+        source = open_source(config, config.models[sync.model])
+    except MogulsyncError:
+        return []
+    try:
+        prepare(config, name, source, source.compile(config.models[sync.model]))
+    except MappingConfigError as exc:
+        return exc.problems
+    except MogulsyncError:
+        return []  # not a problem of the file's: `check` reports it once the file is fixed
+    finally:
+        source.close()
+    return []
 
 
 def _check_model(config: AppConfig, name: str) -> CheckResult:
