@@ -6,6 +6,7 @@ Each area owns its sub-application (``mogulsync.<area>.cli``); this module only 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import typer
 
@@ -36,6 +37,20 @@ app.add_typer(extract_app, name="extract")
 app.add_typer(airbyte_app, name="airbyte")
 app.add_typer(alerts_app, name="alerts")
 app.command("reconcile")(reconcile_command)
+
+
+@app.command("init")
+def init(
+    warehouse: str | None = typer.Option(
+        None, "--warehouse", help="Warehouse URL (duckdb:///file.duckdb, postgresql://...)."
+    ),
+    config: Path = typer.Option(Path("mogulsync.yml"), "-c", "--config", help="File to write."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+) -> None:
+    """Write a commented starter project file (mogulsync.yml)."""
+    from mogulsync.config.starter import run_init
+
+    run_init(config, warehouse, force=force)
 
 
 def _version_callback(value: bool) -> None:

@@ -38,3 +38,34 @@ def test_url_passwords_masked() -> None:
     """A DSN's user info never reaches a log line."""
     assert redact_url("postgresql://user:pw@db:5432/x") == f"postgresql://{MASK}@db:5432/x"
     assert redact_url("duckdb:///warehouse.duckdb") == "duckdb:///warehouse.duckdb"
+
+
+def test_credential_query_parameters_masked_in_urls() -> None:
+    """``?password=``, ``token=``, ``private_key=`` ... are masked like the user info's password."""
+    url = (
+        "snowflake://acct/db?user=bob&password=hunter2&access_token=tok123"
+        "&private_key=pkABC&role=r&private_key_file=/keys/k.p8"
+    )
+    masked = redact_url(url)
+    for secret in ("hunter2", "tok123", "pkABC"):
+        assert secret not in masked
+    assert "user=bob" in masked
+    assert "role=r" in masked
+    assert "private_key_file=/keys/k.p8" in masked  # names a file, not a credential
+    assert f"password={MASK}" in masked
+
+
+def test_redactor_masks_credential_parameters_in_free_text() -> None:
+    """An error quoting a DSN with ``?sslpassword=`` loses the value, wherever it appears."""
+    text = Redactor().text("cannot open postgresql://h/db?sslmode=require&sslpassword=s3cr3t: no")
+    assert "s3cr3t" not in text
+    assert "sslmode=require" in text
+
+
+def test_redactor_registers_every_credential_of_a_url() -> None:
+    """A driver echoing the bare value (no URL around it) is masked too."""
+    redactor = Redactor()
+    redactor.add_url("postgresql://u:pw-one@h/db?token=tok-two&sslmode=disable")
+    text = redactor.text("auth failed for pw-one, then tok-two")
+    assert "pw-one" not in text
+    assert "tok-two" not in text

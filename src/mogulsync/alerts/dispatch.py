@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 
-from mogulsync._redact import Redactor
+from mogulsync._redact import Redactor, endpoint_secrets
 from mogulsync.alerts._delivery import Delivery, Sender
 from mogulsync.alerts.email import EmailSender
 from mogulsync.alerts.message import ERRORS_IN_ALERT, AlertMessage, Trigger, build_message
@@ -34,10 +34,11 @@ _RANK = {Trigger.FAILED: 0, Trigger.FAILED_ROWS: 1, Trigger.RECOVERED: 2, Trigge
 def channel_secrets(channel: AlertChannel) -> list[str]:
     """Every secret value of a channel (registered with the redactor)."""
     if isinstance(channel, SlackChannel):
-        return [channel.url.get_secret_value()]
+        return endpoint_secrets(channel.url.get_secret_value())
     if isinstance(channel, WebhookChannel):
-        found = [channel.url, channel.routing_key]
-        return [secret.get_secret_value() for secret in found if secret is not None]
+        found = endpoint_secrets(channel.url.get_secret_value()) if channel.url else []
+        key = channel.routing_key
+        return found + ([key.get_secret_value()] if key is not None else [])
     return [channel.password.get_secret_value()] if channel.password is not None else []
 
 

@@ -15,11 +15,14 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
+from mogulsync._redact import USERINFO, url_credentials
 from mogulsync.config._paths import anchor_paths
 from mogulsync.config.models import AppConfig
+from mogulsync.config.references import reference_problems
+from mogulsync.config.suggest import suggest_key
+from mogulsync.config.yaml_file import YamlFileError, read_yaml
 from mogulsync.errors import ConfigError
 
 DEFAULT_CONFIG_PATH = Path("mogulsync.yml")
@@ -73,12 +76,13 @@ def load_config(
     if not path.is_file():
         raise ConfigError(
             f"config file {path} not found",
-            hint="Create it (see examples/mogulsync.yml) or pass -c/--config.",
+            hint="Create a commented starter with `mogulsync init` (or `mogulsync init"
+            " --warehouse URL` to read from your warehouse), or pass -c/--config.",
         )
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigValidationError(path, [f"not valid YAML: {exc}"]) from exc
+        raw = read_yaml(path) or {}
+    except YamlFileError as exc:
+        raise ConfigValidationError(path, [str(exc)]) from None
     if not isinstance(raw, dict):
         raise ConfigValidationError(path, ["the file must hold a mapping of sections"])
     return parse_config(
@@ -112,14 +116,27 @@ def parse_config(
         )
         for key, value in raw.items()
     }
+    if checked is None or "chartmogul" in checked:
+        problems.extend(_blank_api_key(raw, substituted, problems))
     try:
         config = AppConfig.model_validate(substituted)
     except ValidationError as exc:
         problems.extend(_describe(error) for error in exc.errors(include_url=False))
+        # reported with the schema's problems, so a user fixes the file in one round
+        problems.extend(reference_problems(substituted))
         raise ConfigValidationError(source, problems) from None
+    problems.extend(reference_problems(substituted))
     if problems:
         raise ConfigValidationError(source, problems)
-    return anchor_paths(config, Path.cwd() if base_dir is None else base_dir)
+    anchored = anchor_paths(config, Path.cwd() if base_dir is None else base_dir)
+    state_dir = Path(anchored.state_dir)
+    if state_dir.exists() and not state_dir.is_dir():
+        problem = (
+            f"state_dir: {state_dir} is a file, not a directory; move it aside or set"
+            " state_dir to a directory"
+        )
+        raise ConfigValidationError(source, [problem])
+    return anchored
 
 
 def _checked_sections(sections: Collection[str] | None) -> frozenset[str] | None:
@@ -150,6 +167,13 @@ def _substitute(
     def replace(match: re.Match[str]) -> str:
         name, default = match.group("name"), match.group("default")
         if name in env:
+            if not env[name].strip() and _is_secret(path):
+                # A common CI mistake (``CHARTMOGUL_API_KEY=`` with no value): say so here
+                # rather than let an empty key fail later with a traceback.
+                problems.append(
+                    f"{'.'.join(path)}: environment variable {name} is set but empty;"
+                    " export the secret's value"
+                )
             return env[name]
         if default is not None:
             return default
@@ -157,6 +181,26 @@ def _substitute(
         return ""
 
     return _ENV_REF.sub(replace, value)
+
+
+def _blank_api_key(raw: dict[str, Any], substituted: dict[str, Any], found: list[str]) -> list[str]:
+    """``chartmogul.api_key`` given but blank (e.g. ``${KEY:-}``), unless already reported."""
+    section = substituted.get("chartmogul")
+    key = section.get("api_key") if isinstance(section, dict) else None
+    place = "chartmogul.api_key:"
+    if not isinstance(key, str) or key.strip() or any(p.startswith(place) for p in found):
+        return []
+    given = raw["chartmogul"]["api_key"]
+    return [f"{place} the API key is empty (`{given}`); write ${{VARIABLE}} and export the key"]
+
+
+def _is_secret(path: tuple[str, ...]) -> bool:
+    """Whether a YAML path is one of ``_SECRET_PATHS`` (``*`` matches any key)."""
+    return any(
+        len(pattern) == len(path)
+        and all(want in ("*", part) for want, part in zip(pattern, path, strict=True))
+        for pattern in _SECRET_PATHS
+    )
 
 
 def _literal_secrets(raw: dict[str, Any]) -> list[str]:
@@ -171,23 +215,28 @@ def _literal_secrets(raw: dict[str, Any]) -> list[str]:
                 )
     for url_path in _URL_PATHS:
         for dotted, value in _walk(raw, url_path, ()):
-            if isinstance(value, str) and _clear_password(value):
-                found.append(
-                    f"{dotted}: the password in this URL must come from the environment; write"
-                    " it as ${VARIABLE} (e.g. postgresql://user:${PGPASSWORD}@host/db)"
-                )
+            if isinstance(value, str):
+                found.extend(f"{dotted}: {problem}" for problem in _clear_credentials(value))
     return found
 
 
-def _clear_password(url: str) -> bool:
-    """Whether a database URL holds a password written in clear (not an ${ENV} reference)."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        password = make_url(url).password
-    except Exception:
-        return False  # not a URL the loader can read: the section's own check reports it
-    return password is not None and not _ENV_REF.search(str(password))
+def _clear_credentials(url: str) -> list[str]:
+    """Credentials a database URL holds in clear (each must be an ${ENV} reference)."""
+    problems: list[str] = []
+    for part, value in url_credentials(url):
+        if _ENV_REF.search(value):
+            continue
+        if part == USERINFO:
+            problems.append(
+                "the password in this URL must come from the environment; write it as"
+                " ${VARIABLE} (e.g. postgresql://user:${PGPASSWORD}@host/db)"
+            )
+        else:
+            problems.append(
+                f"query parameter `{part}` holds a credential, which must come from the"
+                f" environment; write it as {part}=${{VARIABLE}}"
+            )
+    return problems
 
 
 def _walk(node: Any, pattern: tuple[str, ...], seen: tuple[str, ...]) -> list[tuple[str, Any]]:
@@ -204,6 +253,10 @@ def _walk(node: Any, pattern: tuple[str, ...], seen: tuple[str, ...]) -> list[tu
 
 
 def _describe(error: Any) -> str:
-    location = ".".join(str(part) for part in error["loc"] if not str(part).startswith("function-"))
+    loc = [part for part in error["loc"] if not str(part).startswith("function-")]
+    location = ".".join(str(part) for part in loc)
     message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        guess = suggest_key(AppConfig, loc)
+        message = f"unknown key; did you mean `{guess}`?" if guess else "unknown key"
     return f"{location}: {message}" if location else message

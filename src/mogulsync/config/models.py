@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Self
+import re
+from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from mogulsync.config._base import ConfigModel
 from mogulsync.config.alerts import AlertsConfig
@@ -17,10 +18,19 @@ from mogulsync.config.sync_logs import SyncLogsConfig
 from mogulsync.config.warehouse import ModelConfig, WarehouseConfig
 
 DEFAULT_STATE_DIR = ".mogulsync"
+#: a sync's name becomes a file name under state_dir (its lock) and a key in run history
+SYNC_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+SYNC_NAME_RULE = (
+    "a sync name is 1-100 letters, digits, `_`, `-` or `.`, starting with a letter or digit"
+)
 
 
 class AppConfig(ConfigModel):
-    """Everything a project file configures. Loaded once, passed down explicitly."""
+    """Everything a project file configures. Loaded once, passed down explicitly.
+
+    References between sections (a model's warehouse, a sync's model) are checked by the
+    loader on the raw mapping (``references.py``), together with the schema.
+    """
 
     version: int = Field(1, ge=1, le=1)
     chartmogul: ChartMogulConfig
@@ -44,48 +54,25 @@ class AppConfig(ConfigModel):
             return {k: {"url": v} if isinstance(v, str) else v for k, v in value.items()}
         return value
 
-    @model_validator(mode="after")
-    def _references_resolve(self) -> Self:
-        problems: list[str] = []
-        for name, model in self.models.items():
-            if model.warehouse not in self.warehouses:
-                problems.append(
-                    f"models.{name}.warehouse: no warehouse named `{model.warehouse}`"
-                    f" (known: {', '.join(sorted(self.warehouses)) or 'none'})"
-                )
-        for name, sync in self.syncs.items():
-            if sync.model not in self.models:
-                problems.append(
-                    f"syncs.{name}.model: no model named `{sync.model}`"
-                    f" (known: {', '.join(sorted(self.models)) or 'none'})"
-                )
-            if (
-                sync.line_items
-                and sync.line_items.model
-                and sync.line_items.model not in self.models
-            ):
-                problems.append(
-                    f"syncs.{name}.line_items.model: no model named `{sync.line_items.model}`"
-                )
-            problems.extend(
-                f"syncs.{name}.depends_on: no sync named `{other}`"
-                for other in sync.depends_on
-                if other not in self.syncs
-            )
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
+    @field_validator("syncs", mode="after")
+    @classmethod
+    def _safe_sync_names(cls, value: dict[str, SyncConfig]) -> dict[str, SyncConfig]:
+        """No name may lead a lock file or state path out of ``state_dir`` (``../x``, ``/x``)."""
+        bad = [name for name in value if not SYNC_NAME_PATTERN.fullmatch(name)]
+        if bad:
+            names = ", ".join(f"`{name}`" for name in bad)
+            raise ValueError(f"{names}: {SYNC_NAME_RULE}")
+        return value
 
-    @model_validator(mode="after")
-    def _alert_syncs_exist(self) -> Self:
-        problems = [
-            f"alerts.rules.{index}.syncs: no sync named `{name}`"
-            f" (known: {', '.join(sorted(self.syncs)) or 'none'})"
-            for index, rule in enumerate(self.alerts.rules)
-            if rule.syncs != "all"
-            for name in rule.syncs
-            if name not in self.syncs
-        ]
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
+    def written_warehouses(self) -> frozenset[str]:
+        """Warehouses a sync run writes into (sync logs, ``state: warehouse`` snapshots).
+
+        The others are only read, so a DuckDB file among them is opened read-only.
+        """
+        written = {
+            self.models[sync.model].warehouse
+            for sync in self.syncs.values()
+            if sync.model in self.models
+            and (sync.state == "warehouse" or (self.sync_logs.enabled and sync.sync_logs))
+        }
+        return frozenset(written)

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mogulsync.config import DEFAULT_CONFIG_PATH, AppConfig, load_config
+from mogulsync.config import DEFAULT_CONFIG_PATH, AppConfig, ConfigValidationError, load_config
 from mogulsync.errors import MogulsyncError
 
 app = typer.Typer(help="Receive Segment identify/group calls and forward them to ChartMogul.")
@@ -26,6 +26,8 @@ RECENT_REJECTIONS = 5
 #: project-file sections these commands read; unset ${ENV} elsewhere (e.g. warehouses:) is fine
 SECTIONS = ("chartmogul", "events")
 console = Console()
+#: docs/errors.md: the project file must be fixed
+CONFIG_EXIT = 4
 
 
 def _config(path: Path) -> AppConfig:
@@ -37,7 +39,7 @@ def _config(path: Path) -> AppConfig:
 
 def _fail(exc: MogulsyncError) -> NoReturn:
     Console(stderr=True).print(f"[red]error:[/red] {exc.user_message}")
-    raise typer.Exit(1)
+    raise typer.Exit(CONFIG_EXIT if isinstance(exc, ConfigValidationError) else 1)
 
 
 def _queue_file(config: AppConfig) -> Path:

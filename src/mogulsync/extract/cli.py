@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from mogulsync.chartmogul import ClientSettings
-from mogulsync.config.loader import DEFAULT_CONFIG_PATH, load_config
+from mogulsync.config.loader import DEFAULT_CONFIG_PATH, ConfigValidationError, load_config
 from mogulsync.errors import ConfigError, MogulsyncError
 from mogulsync.extract import airbyte_protocol as protocol
 from mogulsync.extract.airbyte import AirbyteSource
@@ -38,11 +38,13 @@ _MODES: dict[str, ExtractMode] = {
 }
 #: project-file sections ``extract run`` reads; unset ${ENV} elsewhere (e.g. events:) is fine
 SECTIONS = ("chartmogul", "extract")
+#: docs/errors.md: the project file must be fixed
+CONFIG_EXIT = 4
 
 
 def _fail(exc: MogulsyncError) -> typer.Exit:
     _err.print(f"[red]error:[/red] {exc.user_message}", markup=True, highlight=False)
-    return typer.Exit(1)
+    return typer.Exit(CONFIG_EXIT if isinstance(exc, ConfigValidationError) else 1)
 
 
 @app.command("run")

@@ -40,7 +40,11 @@ def _store(config: Path) -> RunStore:
     except MogulsyncError as exc:
         _err.print(f"[red]error:[/red] {escape(exc.user_message)}", highlight=False)
         raise typer.Exit(_CONFIG_EXIT) from None
-    return RunStore(project.state_dir)
+    try:
+        return RunStore(project.state_dir)
+    except MogulsyncError as exc:  # e.g. runs.sqlite is not a database
+        _err.print(f"[red]error:[/red] {escape(exc.user_message)}", highlight=False)
+        raise typer.Exit(1) from None
 
 
 @app.command("list")

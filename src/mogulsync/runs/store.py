@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from mogulsync._redact import Redactor
+from mogulsync._sqlite_file import readable_database
 from mogulsync.chartmogul.request_log import RequestLogEntry
 from mogulsync.errors import ConfigError
 from mogulsync.runs.models import RowCounts, RowError, RunRecord, RunStatus
@@ -65,14 +66,15 @@ class RunStore:
         self.path = Path(state_dir) / RUNS_FILE
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._redactor = redactor or Redactor()
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")
-        self._db.executescript(_SCHEMA)
-        self._db.execute(
-            "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-        )
+        with readable_database(self.path, "run history"):
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db.executescript(_SCHEMA)
+            self._db.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
         self._pending: list[tuple[object, ...]] = []
         self._seq: dict[str, int] = {}
 

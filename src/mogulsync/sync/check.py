@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import os
+from collections.abc import Collection
 from dataclasses import dataclass
+from pathlib import Path
 
 from mogulsync.chartmogul import ChartMogulClient, ClientSettings, RetryPolicy, TransportError
-from mogulsync.config import AppConfig
+from mogulsync.config import AppConfig, ConfigValidationError, load_config
+from mogulsync.config.salvage import salvage
+from mogulsync.config.yaml_file import YamlFileError, read_yaml
 from mogulsync.errors import MogulsyncError
 from mogulsync.sync.batch import prepare
-from mogulsync.sync.connect import open_source, resolve_data_source
+from mogulsync.sync.connect import DEFAULT_DATA_SOURCE, open_source, resolve_data_source
 from mogulsync.sync.errors_text import describe
+from mogulsync.sync.mapping import MappingConfigError
 
+#: sections only other commands read (``events serve``, ``extract run``): `check` covers them
+OTHER_SECTIONS = ("events", "extract")
 #: check answers within seconds: a few quick retries, not a run's patient backoff
 CHECK_RETRY = RetryPolicy(max_attempts=3, max_total_s=10.0, initial_wait_s=0.5, jitter_s=0.2)
 
@@ -25,9 +33,17 @@ class CheckResult:
     message: str
 
 
-async def check_project(config: AppConfig, settings: ClientSettings) -> list[CheckResult]:
-    """Every check; a failure is a result, not an exception."""
+async def check_project(
+    config: AppConfig, settings: ClientSettings, *, config_path: Path | None = None
+) -> list[CheckResult]:
+    """Every check; a failure is a result, not an exception.
+
+    With ``config_path``, the sections sync commands do not read (``events:``, ``extract:``)
+    are checked too, as the commands that read them would: their unset variables included.
+    """
     results = [CheckResult("config", ok=True, message="valid")]
+    if config_path is not None:
+        results.extend(check_other_sections(config_path))
     results.extend(await _check_chartmogul(config, settings))
     results.extend([await asyncio.to_thread(_check_model, config, name) for name in config.syncs])
     return results
@@ -60,9 +76,72 @@ async def _check_chartmogul(config: AppConfig, settings: ClientSettings) -> list
             except MogulsyncError as exc:
                 results.append(CheckResult(subject, ok=False, message=describe(exc)))
                 continue
-            message = f"{uuid}" if uuid else f"`{sync.data_source}` will be created on first run"
+            # the name the first run will create: the sync's, or the default when left out
+            wanted = sync.data_source or DEFAULT_DATA_SOURCE
+            message = f"{uuid}" if uuid else f"`{wanted}` will be created on first run"
             results.append(CheckResult(subject, ok=True, message=message))
     return results
+
+
+def check_other_sections(path: Path) -> list[CheckResult]:
+    """One verdict per configured section outside the sync commands' (see ``OTHER_SECTIONS``)."""
+    raw = read_yaml(path)
+    configured = [name for name in OTHER_SECTIONS if isinstance(raw, dict) and name in raw]
+    if not configured:
+        return []
+    problems: list[str] = []
+    try:
+        config = load_config(path, sections=configured)
+    except ConfigValidationError as exc:
+        problems = exc.problems
+    else:
+        if "events" in configured and not config.events.write_keys:
+            problems.append("events.write_keys: empty; `events serve` needs at least one")
+    results = []
+    for name in configured:
+        own = [problem for problem in problems if problem.startswith(f"{name}.")]
+        message = "; ".join(own) if own else "valid"
+        results.append(CheckResult(f"config ({name}:)", ok=not own, message=message))
+    return results
+
+
+def with_mapping_problems(
+    error: ConfigValidationError, path: Path, sections: Collection[str]
+) -> ConfigValidationError:
+    """``error`` plus the mapping problems of the syncs its problems leave sound.
+
+    Mapping problems need each model's columns, hence a config; without this a user would
+    fix the file's problems first and only then meet the mapping ones.
+    """
+    try:
+        raw = read_yaml(path)
+    except YamlFileError:
+        return error
+    if not isinstance(raw, dict):
+        return error
+    config = salvage(raw, error.problems, os.environ, sections=sections, base_dir=path.parent)
+    if config is None:
+        return error
+    found = [problem for name in config.syncs for problem in _mapping_problems(config, name)]
+    return ConfigValidationError(path, [*error.problems, *found]) if found else error
+
+
+def _mapping_problems(config: AppConfig, name: str) -> list[str]:
+    """The mapping problems of one sync (its model compiled); none if it cannot be compiled."""
+    sync = config.syncs[name]
+    try:
+        source = open_source(config, config.models[sync.model])
+    except MogulsyncError:
+        return []
+    try:
+        prepare(config, name, source, source.compile(config.models[sync.model]))
+    except MappingConfigError as exc:
+        return exc.problems
+    except MogulsyncError:
+        return []  # not a problem of the file's: `check` reports it once the file is fixed
+    finally:
+        source.close()
+    return []
 
 
 def _check_model(config: AppConfig, name: str) -> CheckResult:

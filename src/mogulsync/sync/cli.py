@@ -14,12 +14,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mogulsync.config import DEFAULT_CONFIG_PATH, AppConfig, load_config
+from mogulsync.config import DEFAULT_CONFIG_PATH, AppConfig, ConfigValidationError, load_config
 from mogulsync.errors import ConfigError, MogulsyncError
 from mogulsync.runs import RowError, RunRecord, RunStatus, RunStore
 from mogulsync.sync import exit_codes
 from mogulsync.sync.after_run import WARNING_PREFIX
-from mogulsync.sync.check import check_project
+from mogulsync.sync.check import check_project, with_mapping_problems
 from mogulsync.sync.connect import client_settings
 from mogulsync.sync.engine import Progress as RunProgress
 from mogulsync.sync.engine import SyncEngine
@@ -56,8 +56,9 @@ def fail(error: MogulsyncError) -> NoReturn:
     raise typer.Exit(exit_codes.CONFIG if isinstance(error, ConfigError) else exit_codes.FAILED)
 
 
-def load(path: Path) -> AppConfig:
-    """The project file, or a clean exit with every problem listed."""
+def load(path: Path, *, mapping_problems: bool = False) -> AppConfig:
+    """The project file, or a clean exit with every problem listed (``mapping_problems``:
+    with those of the syncs the file's problems leave sound, for `check`)."""
     # Retries are recorded in the run history; without this, Python's last-resort handler
     # prints every one of stamina's warnings over the progress bar.
     retries = logging.getLogger("stamina")
@@ -65,14 +66,16 @@ def load(path: Path) -> AppConfig:
         retries.addHandler(logging.NullHandler())
     try:
         return load_config(path, sections=SECTIONS)
+    except ConfigValidationError as exc:
+        fail(with_mapping_problems(exc, path, SECTIONS) if mapping_problems else exc)
     except MogulsyncError as exc:
         fail(exc)
 
 
 def check(config: Path = CONFIG_OPTION) -> None:
     """Check the config, the API key, data sources and that every model compiles."""
-    project = load(config)
-    results = asyncio.run(check_project(project, client_settings(project)))
+    project = load(config, mapping_problems=True)
+    results = asyncio.run(check_project(project, client_settings(project), config_path=config))
     for result in results:
         mark = "[green]ok[/green]  " if result.ok else "[red]FAIL[/red]"
         _out.print(f"{mark} {escape(result.subject)}: {escape(result.message)}", highlight=False)

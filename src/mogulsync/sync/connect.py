@@ -56,8 +56,11 @@ async def resolve_data_source(
 
 
 def open_source(config: AppConfig, model: ModelConfig) -> SqlAlchemySource:
-    """The warehouse a model reads from."""
-    return SqlAlchemySource(model.warehouse, config.warehouses[model.warehouse])
+    """The warehouse a model reads from (read-only unless a sync writes into it)."""
+    read_only = model.warehouse not in config.written_warehouses()
+    return SqlAlchemySource(
+        model.warehouse, config.warehouses[model.warehouse], read_only=read_only
+    )
 
 
 def model_of(config: AppConfig, sync_name: str) -> ModelConfig:

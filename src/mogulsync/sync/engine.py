@@ -99,7 +99,7 @@ class SyncEngine:
         self.state_dir = Path(state_dir or config.state_dir)
         self.redactor = Redactor([self.settings.api_key.get_secret_value()])
         for warehouse in config.warehouses.values():
-            self.redactor.add(_password(warehouse.url.get_secret_value()))
+            self.redactor.add_url(warehouse.url.get_secret_value())
         self.max_concurrent_rows = max_concurrent_rows
         #: a run stops as failed once ChartMogul gave no usable answer this long
         self.outage_window_s = outage_window_s
@@ -136,7 +136,12 @@ class SyncEngine:
         except BaseException:
             lock.release()
             raise
-        runs = RunStore(self.state_dir, self.redactor)
+        try:
+            runs = RunStore(self.state_dir, self.redactor)
+        except BaseException:  # e.g. runs.sqlite is not a database
+            state.close()
+            lock.release()
+            raise
         record = runs.start(name, full=full)
         started = time.monotonic()
         run = _Run(self, name, record, runs, state, progress or (lambda _p: None))
@@ -593,15 +598,6 @@ def _unknown(exc: BaseException) -> bool:
     if isinstance(exc, TransportError):
         return exc.may_have_been_sent
     return isinstance(exc, ServerError) and exc.status != HTTP_TOO_MANY_CONNECTIONS
-
-
-def _password(url: str) -> str | None:
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).password
-    except Exception:
-        return None
 
 
 def _now() -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Self
 
+from mogulsync._sqlite_file import readable_database
 from mogulsync.errors import FatalError
 from mogulsync.sync.diff import Prior, RowStatus
 
@@ -88,14 +89,15 @@ class StateStore:
     def __init__(self, state_dir: Path | str) -> None:
         self.path = Path(state_dir) / STATE_FILE
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        # A kill -9 keeps WAL commits (they are in the OS page cache); only power loss
-        # could drop the last ones, and those rows are then simply re-resolved.
-        self._db.execute("PRAGMA synchronous = NORMAL")
-        self._migrate()
-        self._db.execute("CREATE TEMP TABLE IF NOT EXISTS seen (pk TEXT PRIMARY KEY)")
+        with readable_database(self.path, "sync state"):
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            # A kill -9 keeps WAL commits (they are in the OS page cache); only power loss
+            # could drop the last ones, and those rows are then simply re-resolved.
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+            self._db.execute("CREATE TEMP TABLE IF NOT EXISTS seen (pk TEXT PRIMARY KEY)")
 
     def _migrate(self) -> None:
         with self._transaction():

@@ -9,10 +9,11 @@ describes its columns without reading a row.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 from mogulsync._gcpause import paused_gc
 from mogulsync._redact import redact_url
@@ -21,6 +22,9 @@ from mogulsync.warehouse.base import Column, ModelCompileError, ModelSchema, Row
 from mogulsync.warehouse.types import attribute_type_for, describe_type
 
 _ALIAS = "mogulsync_model"
+DUCKDB_SCHEME = "duckdb:"
+#: DuckDB databases that are not local files (MotherDuck)
+_NOT_FILES = ("md:", "motherduck:")
 #: SQLAlchemy dialect → the package that provides it (``pip install ...``)
 DIALECT_PACKAGES = {
     "snowflake": "snowflake-sqlalchemy  (or: pip install 'mogulsync[snowflake]')",
@@ -36,13 +40,31 @@ CHILD_CHUNK = 500
 class SqlAlchemySource:
     """A :class:`~mogulsync.warehouse.base.WarehouseSource` over one SQLAlchemy engine."""
 
-    def __init__(self, name: str, config: WarehouseConfig) -> None:
+    def __init__(self, name: str, config: WarehouseConfig, *, read_only: bool = False) -> None:
+        """``read_only``: open a DuckDB file read-only (nothing in this process writes to it).
+
+        A DuckDB file that does not exist is an error, never silently created empty: a typo
+        in the URL would otherwise surface as "table does not exist".
+        """
         self.name = name
         self._config = config
         url = config.url.get_secret_value()
         self._safe_url = redact_url(url)
+        duckdb_file = duckdb_file_of(url)
+        #: where the data is, as errors name it (the resolved file for DuckDB)
+        self._where = f"DuckDB file {duckdb_file}" if duckdb_file else self._safe_url
+        if duckdb_file is not None and not duckdb_file.exists():
+            raise WarehouseError(
+                f"warehouse `{name}`: the DuckDB file {duckdb_file} does not exist"
+                " (mogulsync reads warehouses, it never creates one)",
+                hint=f"Check warehouses.{name}.url; a relative duckdb:/// path starts at the"
+                " project file's directory.",
+            )
+        options: dict[str, Any] = {}
+        if duckdb_file is not None and read_only:
+            options["connect_args"] = {"read_only": True}
         try:
-            self._engine: Engine = sa.create_engine(url)
+            self._engine: Engine = sa.create_engine(url, **options)
         except Exception as exc:  # bad URL, missing dialect package
             raise WarehouseError(
                 f"warehouse `{name}` ({self._safe_url}) cannot be opened: {self._clean(exc)}",
@@ -62,7 +84,8 @@ class SqlAlchemySource:
             ) from None
         except Exception as exc:
             raise ModelCompileError(
-                f"model does not compile in warehouse `{self.name}`: {self._clean(exc)}",
+                f"model does not compile in warehouse `{self.name}` ({self._where}):"
+                f" {self._clean(exc)}",
                 hint="Run its SQL in the warehouse and fix it.",
             ) from None
         columns = tuple(
@@ -143,6 +166,19 @@ class SqlAlchemySource:
         text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         first = text[0] if text else type(exc).__name__
         return redact_url(first.replace(self._config.url.get_secret_value(), self._safe_url))
+
+
+def duckdb_file_of(url: str) -> Path | None:
+    """The file a ``duckdb:///...`` URL opens; None for other URLs, ``:memory:``, MotherDuck."""
+    if not url.lower().startswith(DUCKDB_SCHEME):
+        return None
+    try:
+        database = make_url(url).database
+    except Exception:
+        return None  # create_engine reports the bad URL
+    if not database or database.startswith(":") or database.lower().startswith(_NOT_FILES):
+        return None
+    return Path(database)
 
 
 def _open_hint(name: str, url: str) -> str:

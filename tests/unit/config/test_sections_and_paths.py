@@ -185,3 +185,27 @@ def test_load_config_resolves_from_the_files_directory(
     assert Path(config.state_dir).resolve() == project / "state"
     url = config.warehouses["main"].url.get_secret_value()
     assert Path(url.removeprefix("duckdb:///")).resolve() == project / "w.duckdb"
+
+
+@pytest.mark.parametrize("param", ["password", "token", "access_token", "private_key", "secret"])
+def test_a_credential_query_parameter_must_come_from_the_environment(
+    tmp_path: Path, param: str
+) -> None:
+    """``?password=...`` in clear is refused like the user info's password, naming the place."""
+    url = f"postgresql://u@db/warehouse?sslmode=disable&{param}=hunter2"
+    raw = _raw(warehouses={"main": url}, state_store={"url": url}, extract={"destination": url})
+    with pytest.raises(ConfigValidationError) as caught:
+        parse_config(raw, env=FULL_ENV, base_dir=tmp_path)
+    text = str(caught.value)
+    for place in ("warehouses.main:", "state_store.url:", "extract.destination:"):
+        assert f"{place} query parameter `{param}` holds a credential" in text
+    assert "hunter2" not in text
+
+
+def test_a_credential_query_parameter_from_the_environment_is_accepted(tmp_path: Path) -> None:
+    """``?password=${PW}`` is fine; a parameter naming a key file is not a credential."""
+    url = "postgresql://u@db/w?password=${PW}&private_key_file=/keys/k.p8"
+    config = parse_config(
+        _raw(warehouses={"main": url}), env={**FULL_ENV, "PW": "s3cret"}, base_dir=tmp_path
+    )
+    assert "password=s3cret" in config.warehouses["main"].url.get_secret_value()

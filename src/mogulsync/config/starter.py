@@ -1,0 +1,149 @@
+"""``mogulsync init``: a commented starter project file, for a user without the examples.
+
+Given a warehouse URL, the starter reads from it: DuckDB and PostgreSQL are recognised and
+get their own comments; any credential in the URL is replaced by an ``${ENV}`` reference
+(the loader refuses secrets written in clear), and the user is told what to export.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from mogulsync._redact import USERINFO, url_credentials
+from mogulsync.errors import ConfigError
+
+DEFAULT_WAREHOUSE = "duckdb:///warehouse.duckdb"
+#: docs/errors.md: the configuration must be fixed
+CONFIG_EXIT = 4
+#: the variable a password in the user info is read from (libpq's own name)
+PASSWORD_VARIABLE = "PGPASSWORD"  # noqa: S105 (a variable name, not a password)
+_USERINFO_PASSWORD = re.compile(r"^(?P<head>[^:/]+://[^:/@]*:)(?P<password>[^@]*)(?P<tail>@)")
+
+_WAREHOUSE_NOTES = {
+    "duckdb": ("# DuckDB: a relative path is relative to this file; mogulsync only reads it.",),
+    "postgresql": (
+        "# PostgreSQL: the password comes from the environment, never from this file.",
+        "# Tables outside the connection's default schema: write the warehouse as",
+        "# {url: ..., schema: analytics}.",
+    ),
+    "other": (
+        "# Any SQLAlchemy URL; install the dialect's extra first, e.g.",
+        "# `pip install 'mogulsync[snowflake]'` (docs/configuration.md lists them).",
+    ),
+}
+
+_TEMPLATE = """\
+# mogulsync project file, written by `mogulsync init`.
+# Every key is described in docs/configuration.md; `mogulsync check` validates this file,
+# reaches ChartMogul and compiles every model. Secrets are only read from the environment
+# (${{VARIABLE}}); export them before running:
+#   export CHARTMOGUL_API_KEY=...{exports}
+version: 1
+
+chartmogul:
+  api_key: ${{CHARTMOGUL_API_KEY}}
+  # base_url: http://127.0.0.1:8780   # the local emulator: `mogulsync emulator serve`
+
+state_dir: .mogulsync                 # sync state and run history (SQLite), next to this file
+
+warehouses:
+{notes}
+  main: {url}
+
+models:
+  # A model is a table or a SQL query, and the column(s) identifying a row.
+  accounts:
+    warehouse: main
+    sql: select id, name, email from accounts
+    primary_key: id
+
+syncs:
+  # One sync sends one model's rows to one kind of ChartMogul object.
+  customers:
+    model: accounts
+    object: customer                  # customer, contact, plan, invoice or transaction
+    mode: upsert                      # insert, update or upsert
+    data_source: mogulsync            # created on the first run if missing
+    mapping:                          # ChartMogul field: model column
+      external_id: id
+      name: name
+      email: email
+
+# Next: `mogulsync check`, then `mogulsync sync plan customers` (no writes), then
+# `mogulsync sync run customers`.
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Starter:
+    """The file's text and the variables the user must export."""
+
+    text: str
+    variables: tuple[str, ...]
+
+
+def starter_project(warehouse_url: str | None = None) -> Starter:
+    """The starter file for ``warehouse_url`` (default: a DuckDB file next to it)."""
+    url, variables = _without_credentials((warehouse_url or DEFAULT_WAREHOUSE).strip())
+    notes = "\n".join(f"  {line}" for line in _WAREHOUSE_NOTES[dialect(url)])
+    exports = "".join(f"\n#   export {name}=..." for name in variables)
+    # JSON's double-quoted string is valid YAML: a `#` or `: ` in the URL stays in it
+    text = _TEMPLATE.format(notes=notes, url=json.dumps(url), exports=exports)
+    return Starter(text, variables)
+
+
+def dialect(url: str) -> str:
+    """``duckdb``, ``postgresql`` or ``other``, from the URL's scheme."""
+    scheme = url.split("://", 1)[0].split("+", 1)[0].lower()
+    if scheme == "duckdb":
+        return "duckdb"
+    if scheme in ("postgresql", "postgres"):
+        return "postgresql"
+    return "other"
+
+
+def write_starter(path: Path, warehouse_url: str | None = None, *, force: bool = False) -> Starter:
+    """Write the starter file at ``path``; an existing file is kept unless ``force``."""
+    if path.exists() and not force:
+        raise ConfigError(
+            f"{path} already exists; nothing was written",
+            hint="Edit it, pass another -c/--config path, or --force to overwrite it.",
+        )
+    starter = starter_project(warehouse_url)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(starter.text, encoding="utf-8")
+    return starter
+
+
+def _without_credentials(url: str) -> tuple[str, tuple[str, ...]]:
+    """``url`` with each credential replaced by a ``${VARIABLE}``, and those variables."""
+    variables: list[str] = []
+    for part, value in url_credentials(url):
+        if "${" in value:
+            continue  # already read from the environment
+        if part == USERINFO:
+            url = _USERINFO_PASSWORD.sub(rf"\g<head>${{{PASSWORD_VARIABLE}}}\g<tail>", url, 1)
+            variables.append(PASSWORD_VARIABLE)
+        else:
+            name = f"WAREHOUSE_{re.sub(r'[^A-Za-z0-9]', '_', part).upper()}"
+            url = url.replace(f"{part}={value}", f"{part}=${{{name}}}", 1)
+            variables.append(name)
+    return url, tuple(variables)
+
+
+def run_init(path: Path, warehouse_url: str | None, *, force: bool) -> None:
+    """The ``mogulsync init`` command: write the file, say what to do next."""
+    import typer
+
+    try:
+        starter = write_starter(path, warehouse_url, force=force)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc.user_message}", err=True)
+        raise typer.Exit(CONFIG_EXIT) from None
+    typer.echo(f"wrote {path}")
+    for name in ("CHARTMOGUL_API_KEY", *starter.variables):
+        typer.echo(f"  export {name}=...")
+    typer.echo(f"then edit its models and syncs and run `mogulsync check -c {path}`")

@@ -1,0 +1,67 @@
+"""``mogulsync init``'s starter project: loads as written, holds no secret, fits the URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mogulsync.config import load_config
+from mogulsync.config.starter import starter_project, write_starter
+from mogulsync.errors import ConfigError
+
+ENV = {"CHARTMOGUL_API_KEY": "k-123456"}
+
+
+def test_the_default_starter_loads_and_reads_a_duckdb_file_next_to_it(tmp_path: Path) -> None:
+    """Without --warehouse: a DuckDB file beside the project file, one customers sync."""
+    path = tmp_path / "mogulsync.yml"
+    write_starter(path)
+    config = load_config(path, env=ENV)
+    url = config.warehouses["main"].url.get_secret_value()
+    assert url == f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    assert config.syncs["customers"].data_source == "mogulsync"
+    assert "# DuckDB:" in path.read_text()
+
+
+def test_a_postgresql_url_keeps_its_credentials_out_of_the_file(tmp_path: Path) -> None:
+    """The password and a credential parameter become ${VARIABLES} the user is told about."""
+    url = "postgresql://bob:s3cret-pw@db:5432/prod?sslmode=require&sslpassword=k3y-pass"
+    path = tmp_path / "mogulsync.yml"
+    starter = write_starter(path, url)
+    text = path.read_text()
+    assert "s3cret-pw" not in text
+    assert "k3y-pass" not in text
+    assert "# PostgreSQL:" in text
+    assert starter.variables == ("PGPASSWORD", "WAREHOUSE_SSLPASSWORD")
+    env = {**ENV, "PGPASSWORD": "s3cret-pw", "WAREHOUSE_SSLPASSWORD": "k3y-pass"}
+    config = load_config(path, env=env)
+    assert config.warehouses["main"].url.get_secret_value() == url
+
+
+@pytest.mark.parametrize(
+    ("url", "note"),
+    [
+        ("duckdb:////data/w.duckdb", "# DuckDB:"),
+        ("postgres://u@h/db", "# PostgreSQL:"),
+        ("postgresql+psycopg://u:${PW}@h/db", "# PostgreSQL:"),
+        ("snowflake://acct/db", "# Any SQLAlchemy URL"),
+    ],
+)
+def test_the_warehouse_is_recognised_from_its_url(url: str, note: str) -> None:
+    """Each dialect gets its own comment; a URL already using ${ENV} is kept as it is."""
+    starter = starter_project(url)
+    assert note in starter.text
+    assert f'main: "{url}"' in starter.text
+    assert starter.variables == ()
+
+
+def test_an_existing_file_is_never_overwritten_without_force(tmp_path: Path) -> None:
+    """init refuses to clobber a project; --force replaces it."""
+    path = tmp_path / "mogulsync.yml"
+    path.write_text("mine: true\n")
+    with pytest.raises(ConfigError, match="already exists"):
+        write_starter(path)
+    assert path.read_text() == "mine: true\n"
+    write_starter(path, force=True)
+    assert "written by `mogulsync init`" in path.read_text()

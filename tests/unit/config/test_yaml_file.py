@@ -1,0 +1,54 @@
+"""Reading the project file's YAML: bounded alias expansion, errors naming the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mogulsync.config import ConfigValidationError, load_config
+from mogulsync.config.yaml_file import MAX_DEPTH, YamlFileError, read_yaml
+
+
+def _bomb(levels: int, fan_out: int) -> str:
+    lines = [f"a0: &a0 [{', '.join(['x'] * fan_out)}]"]
+    lines += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * fan_out)}]" for n in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_is_refused_before_it_expands(tmp_path: Path) -> None:
+    """9**9 values described in a few hundred bytes: refused, not built."""
+    path = tmp_path / "bomb.yml"
+    path.write_text(_bomb(9, 9), encoding="utf-8")
+    assert path.stat().st_size < 500
+    with pytest.raises(YamlFileError, match="expand to more than 100,000 values"):
+        read_yaml(path)
+
+
+def test_modest_aliases_still_work(tmp_path: Path) -> None:
+    """Anchors used as YAML intends (shared settings) load as before."""
+    path = tmp_path / "ok.yml"
+    path.write_text(_bomb(3, 3), encoding="utf-8")
+    assert read_yaml(path)["a2"] == [[["x"] * 3] * 3] * 3
+
+
+def test_a_recursive_alias_and_deep_nesting_are_refused(tmp_path: Path) -> None:
+    """``&a [*a]`` and thousands of nested brackets end in a clear error, no RecursionError."""
+    path = tmp_path / "rec.yml"
+    path.write_text("a: &a [*a]\n", encoding="utf-8")
+    with pytest.raises(YamlFileError, match=f"or {MAX_DEPTH} levels"):
+        read_yaml(path)
+    path.write_text("x: " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    with pytest.raises(YamlFileError, match="nested more than"):
+        read_yaml(path)
+
+
+def test_yaml_errors_name_the_file_not_a_unicode_string(tmp_path: Path) -> None:
+    """The parser's marks say which file holds the mistake."""
+    path = tmp_path / "mogulsync.yml"
+    path.write_text("chartmogul: [1, 2\nsyncs: 3\n", encoding="utf-8")
+    with pytest.raises(ConfigValidationError) as caught:
+        load_config(path)
+    text = str(caught.value)
+    assert f'in "{path}", line 1' in text
+    assert "<unicode string>" not in text
