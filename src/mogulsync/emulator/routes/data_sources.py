@@ -18,7 +18,7 @@ from mogulsync.emulator._http import (
     ok,
 )
 from mogulsync.emulator.state import Emulator, emulator_of
-from mogulsync.emulator.store import JSONDict, Row
+from mogulsync.emulator.store import JSONDict, Row, UnstorableValueError
 
 CUSTOM_SYSTEM = "Custom"
 #: kinds that belong to a data source and go when it is deleted
@@ -39,7 +39,10 @@ def require_data_source(
     emulator: Emulator, uuid: str | None, param: str = "data_source_uuid"
 ) -> Row:
     """The data source, or the 404 ChartMogul answers for an unknown one."""
-    row = emulator.store.get("data_source", uuid) if uuid else None
+    try:
+        row = emulator.store.get("data_source", uuid) if uuid else None
+    except UnstorableValueError as exc:  # a list or object from a JSON body
+        raise UnstorableValueError(param) from exc
     if row is None:
         raise error_not_found("Data source", param)
     return row
