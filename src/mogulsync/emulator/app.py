@@ -170,6 +170,8 @@ class EmulatorApp:
         if method in WRITE_METHODS and emulator.key_read_only(key):
             await _code_body(403, "This API key is read-only.")(scope, receive, send)
             return
+        if fault.kind == "malformed":
+            send = _malformed(send)
         await self._serve_bounded(scope, receive, send, lose=fault.kind == "lost_response")
 
     async def _serve_bounded(
@@ -208,6 +210,31 @@ class EmulatorApp:
 
         await self.router(scope, receive, swallow)
         _connections.drop(scope)
+
+
+def _malformed(send: Send) -> Send:
+    """A ``send`` that cuts a success body in half (error answers pass unchanged)."""
+    held: list[Message] = []
+
+    async def cutting_send(message: Message) -> None:
+        if message["type"] == "http.response.start" and 200 <= message["status"] < 300:
+            held.append(message)
+            return
+        if not held or message["type"] != "http.response.body":
+            await send(message)
+            return
+        held.append(message)
+        if message.get("more_body", False):
+            return
+        start, *parts = held
+        body = b"".join(part.get("body", b"") for part in parts)
+        cut = body[: len(body) // 2] if len(body) > 1 else b"{"
+        headers = [(k, v) for k, v in start.get("headers", []) if k != b"content-length"]
+        headers.append((b"content-length", str(len(cut)).encode()))
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": cut})
+
+    return cutting_send
 
 
 async def _drain(receive: Receive, size: int) -> int:
