@@ -13,6 +13,7 @@ import binascii
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
@@ -58,6 +59,14 @@ async def _handle_http_error(request: Request, exc: Exception) -> Response:
     del request
     assert isinstance(exc, EmulatorHTTPError)
     return exc.response
+
+
+async def _handle_starlette_http(request: Request, exc: Exception) -> Response:
+    """Unknown paths and methods answer JSON in shape 1, never Starlette's plain text
+    (the real API is JSON throughout; its exact wording here is not recorded [U])."""
+    del request
+    assert isinstance(exc, HTTPException)
+    return _code_body(exc.status_code, str(exc.detail))
 
 
 async def _handle_unstorable(request: Request, exc: Exception) -> Response:
@@ -111,6 +120,7 @@ class EmulatorApp:
             routes=[*ADMIN_ROUTES, *ALL_ROUTES],
             exception_handlers={
                 EmulatorHTTPError: _handle_http_error,
+                HTTPException: _handle_starlette_http,
                 UnstorableValueError: _handle_unstorable,
                 _BodyTooLargeError: _handle_too_large,
             },
