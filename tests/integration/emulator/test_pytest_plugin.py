@@ -68,31 +68,27 @@ def test_entry_point_is_registered() -> None:
     assert names.get("chartmogul_emulator") == "mogulsync.testing.pytest_plugin"
 
 
-def test_fixture_with_the_official_client(pytester: pytest.Pytester) -> None:
-    """The documented example: the official client against the fixture's emulator."""
-    pytester.makepyfile(OFFICIAL_CLIENT_TEST)
-    result = pytester.runpytest("-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning")
-    result.assert_outcomes(passed=1)
+BAD_OPTION_TEST = """
+import pytest
+
+@pytest.mark.chartmogul_emulator(rate_limt=5)
+def test_typo(chartmogul_emulator):
+    pass
+"""
 
 
-def test_limits_and_faults_as_options(pytester: pytest.Pytester) -> None:
-    """Marker and indirect options set limits, keys and faults; tests do not share data."""
-    pytester.makepyfile(OPTIONS_TEST)
-    result = pytester.runpytest("-p", "no:cacheprovider", "--strict-markers")
-    result.assert_outcomes(passed=4)
+def test_plugin_in_a_users_suite(pytester: pytest.Pytester) -> None:
+    """One run of a small suite (one pytest start-up, the slow part on a loaded machine):
 
-
-def test_a_bad_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    """An unknown option names itself instead of failing deep inside the emulator."""
+    - the documented example with the official client passes;
+    - marker and indirect options set limits, keys and faults; tests do not share data;
+    - an unknown option is a usage error naming it, not a failure deep in the emulator.
+    """
     pytester.makepyfile(
-        """
-        import pytest
-
-        @pytest.mark.chartmogul_emulator(rate_limt=5)
-        def test_typo(chartmogul_emulator):
-            pass
-        """
+        test_official=OFFICIAL_CLIENT_TEST, test_options=OPTIONS_TEST, test_bad=BAD_OPTION_TEST
     )
-    result = pytester.runpytest("-p", "no:cacheprovider")
-    result.stdout.fnmatch_lines(["*invalid chartmogul_emulator option*rate_limt*"])
-    assert result.ret != 0
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "--strict-markers", "-W", "ignore::DeprecationWarning"
+    )
+    result.assert_outcomes(passed=5, errors=1)
+    result.stdout.fnmatch_lines(["*invalid chartmogul_emulator option(s): rate_limt: Extra*"])
