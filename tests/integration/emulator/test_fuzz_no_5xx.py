@@ -83,6 +83,14 @@ FIELDS = [
     "position",
     "from",
     "into",
+    "text",
+    "call_duration",
+    "author_email",
+    "task_details",
+    "assignee",
+    "completed_at",
+    "estimated_close_date",
+    "win_likelihood",
 ]
 QUERY_KEYS = [
     "page",
@@ -100,6 +108,8 @@ QUERY_KEYS = [
     "interval",
     "type",
     "system",
+    "assignee",
+    "completed",
 ]
 
 
@@ -221,6 +231,9 @@ WRITE_PATHS = [
     ("POST", "/activities_export"),
     ("POST", "/data_sources/{ds}/json_imports"),
     ("POST", "/customers/{customer}/connect_subscriptions"),
+    ("POST", "/customer_notes"),
+    ("POST", "/opportunities"),
+    ("POST", "/tasks"),
 ]
 LIST_PATHS = [
     "/customers",
@@ -239,6 +252,9 @@ LIST_PATHS = [
     "/metrics/all",
     "/metrics/mrr",
     "/metrics/customer-count",
+    "/customer_notes",
+    "/opportunities",
+    "/tasks",
 ]
 
 
