@@ -222,7 +222,7 @@ class Requester:
             return None
         try:
             return json.loads(response.content)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # also >4,300-digit ints, deep nesting
             raise ResponseFormatError(
                 f"{request.method} {request.endpoint} answered {response.status_code} "
                 "with a body that is not JSON",

@@ -15,7 +15,7 @@
         │   ├── ServerError (5xx)               + RetriableError
         │   └── UnexpectedStatusError (other)   + FatalError
         ├── TransportError                      + RetriableError: timeout, reset, refused
-        └── ResponseFormatError                 + FatalError: a 2xx body we cannot read
+        └── ResponseFormatError                 + SkippableError: a 2xx body we cannot read
 
 Which status maps to which class (and whether it is retried) is the table in
 :mod:`mogulsync.chartmogul.errors_map`. Nothing here ever holds the API key: bodies and
@@ -165,8 +165,13 @@ class TransportError(ChartMogulError, RetriableError):
         self.may_have_been_sent = may_have_been_sent
 
 
-class ResponseFormatError(ChartMogulError, FatalError):
-    """A successful response whose body does not have the documented shape."""
+class ResponseFormatError(ChartMogulError, SkippableError):
+    """A successful response whose body does not have the documented shape.
+
+    Skippable, not fatal: one unreadable answer (a truncated body, a value our models
+    cannot parse) fails the row it answered, never the run. The request reached
+    ChartMogul, so a write may have landed: callers keep such a row in flight.
+    """
 
 
 class JsonImportTimeoutError(ChartMogulError, RetriableError):

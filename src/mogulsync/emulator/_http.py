@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import uuid as uuid_lib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -22,6 +23,10 @@ from mogulsync.emulator.store import JSONDict, Row
 
 DEFAULT_PER_PAGE = 200
 MAX_PER_PAGE = 200
+#: deepest JSON nesting a request body may have; real payloads use three or four levels
+MAX_JSON_DEPTH = 64
+#: largest ``page`` / cursor position served; beyond it SQLite's 64-bit offsets overflow
+MAX_POSITION = 2**53
 
 
 class EmulatorHTTPError(Exception):
@@ -102,13 +107,60 @@ async def json_body(request: Request, *, required: bool = True) -> JSONDict:
         if required:
             raise error_code(400, "Request body is missing or empty")
         return {}
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise error_code(400, f"Invalid JSON in request body: {exc}") from exc
+    data = parse_json(raw)
     if not isinstance(data, dict):
         raise error_code(400, "Request body must be a JSON object")
     return data
+
+
+def parse_json(raw: bytes) -> Any:
+    """Decode a request body; every way it can be unreadable is a 400 in shape 1.
+
+    Besides syntax errors this refuses what would otherwise crash a handler later: nesting
+    deeper than :data:`MAX_JSON_DEPTH`, integers longer than Python's 4,300-digit limit, and
+    the non-standard ``NaN`` / ``Infinity`` (and numbers such as ``1e400`` that overflow to
+    them), which cannot be stored or echoed as JSON.
+    """
+    try:
+        data = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError as exc:
+        raise error_code(400, _TOO_DEEP) from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise error_code(400, f"Invalid JSON in request body: {exc}") from exc
+    except ValueError as exc:  # integer too long, NaN / Infinity
+        raise error_code(400, f"Invalid JSON in request body: {exc}") from exc
+    if _too_deep(data):
+        raise error_code(400, _TOO_DEEP)
+    return data
+
+
+_TOO_DEEP = f"Invalid JSON in request body: nested deeper than {MAX_JSON_DEPTH} levels"
+
+
+def _too_deep(data: Any) -> bool:
+    """Whether containers nest past :data:`MAX_JSON_DEPTH` (iterative: no recursion)."""
+    level: list[Any] = [data]
+    for _ in range(MAX_JSON_DEPTH):
+        level = [
+            child
+            for item in level
+            if isinstance(item, dict | list)
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+        if not level:
+            return False
+    return any(isinstance(item, dict | list) for item in level)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text[:20]} is out of range")
+    return value
 
 
 # ---------------------------------------------------------------------- ids and time
@@ -136,15 +188,18 @@ def parse_time(value: Any) -> datetime | None:
         text = text[:-6] + text[-5:]
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError:
+        # "0001-01-01T00:00:00+23:59" parses but lies before year 1 in UTC: unreadable
+        parsed = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parsed
 
 
 def iso_millis(moment: datetime) -> str:
     """Import-object timestamps: ``2016-01-01T12:00:00.000Z``."""
     moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # not strftime: glibc writes year 1 as "1", which no ISO 8601 reader accepts
+    return f"{_date_time(moment)}.{moment.microsecond // 1000:03d}Z"
 
 
 def iso_offset(moment: datetime) -> str:
@@ -154,7 +209,15 @@ def iso_offset(moment: datetime) -> str:
 
 def iso_seconds(moment: datetime) -> str:
     """Subscription-event timestamps: ``2022-05-18T09:48:34Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{_date_time(moment.astimezone(UTC))}Z"
+
+
+def _date_time(moment: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SS`` with a four-digit year."""
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+        f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
+    )
 
 
 # ---------------------------------------------------------------------- pagination
@@ -167,9 +230,12 @@ def decode_cursor(cursor: str) -> int:
     """The sequence number a cursor points after; 400 when it is not one of ours."""
     try:
         _, _, seq = base64.urlsafe_b64decode(cursor.encode()).decode().rpartition("&")
-        return int(seq)
+        value = int(seq)
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise error_code(400, "Invalid cursor", "cursor") from exc
+    if not 0 <= value <= MAX_POSITION:
+        raise error_code(400, "Invalid cursor", "cursor")
+    return value
 
 
 def per_page(request: Request, *names: str) -> int:
@@ -197,6 +263,8 @@ def page_number(request: Request) -> int | None:
         value = int(raw)
     except ValueError as exc:
         raise error_code(400, 'Parameter "page" must be an integer', "page") from exc
+    if value > MAX_POSITION // MAX_PER_PAGE:
+        raise error_code(400, 'Parameter "page" is out of range', "page")
     return max(value, 1)
 
 

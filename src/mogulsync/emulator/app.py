@@ -13,6 +13,7 @@ import binascii
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
@@ -24,16 +25,20 @@ from mogulsync.emulator.faults import WRITE_METHODS
 from mogulsync.emulator.routes import ALL_ROUTES
 from mogulsync.emulator.settings import EmulatorSettings
 from mogulsync.emulator.state import Emulator
+from mogulsync.emulator.store import UnstorableValueError
 
 RATE_LIMIT_MESSAGE = "Your request rate has exceeded our rate limit."
 CONCURRENCY_MESSAGE = (
     "Too many parallel connections. ChartMogul allows at most 20 concurrent requests."
 )
 AUTH_MESSAGE = "No valid API key provided"
+#: every route's body limit: the documented 5 MB of a bulk JSON import, the largest payload
+#: ChartMogul documents; nothing smaller is documented for the other routes [U]
+MAX_BODY_BYTES = 5 * 1024 * 1024
 
 
-def _code_body(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"code": status, "message": message, "param": None}, status_code=status)
+def _code_body(status: int, message: str, param: str | None = None) -> JSONResponse:
+    return JSONResponse({"code": status, "message": message, "param": param}, status_code=status)
 
 
 def _api_key(scope: Scope) -> str | None:
@@ -56,6 +61,56 @@ async def _handle_http_error(request: Request, exc: Exception) -> Response:
     return exc.response
 
 
+async def _handle_starlette_http(request: Request, exc: Exception) -> Response:
+    """Unknown paths and methods answer JSON in shape 1, never Starlette's plain text
+    (the real API is JSON throughout; its exact wording here is not recorded [U])."""
+    del request
+    assert isinstance(exc, HTTPException)
+    return _code_body(exc.status_code, str(exc.detail))
+
+
+async def _handle_unstorable(request: Request, exc: Exception) -> Response:
+    del request
+    assert isinstance(exc, UnstorableValueError)
+    return _code_body(400, f'Parameter "{exc.field}" must be a string', exc.field)
+
+
+class _BodyTooLargeError(Exception):
+    """The request body passed :data:`MAX_BODY_BYTES` while it was being read."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+async def _handle_too_large(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, _BodyTooLargeError)
+    return _too_large(exc.size, request.url.path)
+
+
+def _declared_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _too_large(size: int, path: str) -> JSONResponse:
+    advice = (
+        " Split the records over several imports."
+        if path.endswith("/json_imports")
+        else " Send fewer records per request."
+    )
+    message = (
+        f"The request body is {size} bytes; ChartMogul accepts at most 5 MB"
+        f" ({MAX_BODY_BYTES} bytes).{advice}"
+    )
+    return _code_body(413, message)
+
+
 class EmulatorApp:
     """ASGI entry point: service rules around the router."""
 
@@ -63,7 +118,12 @@ class EmulatorApp:
         self.emulator = emulator
         self.router = Starlette(
             routes=[*ADMIN_ROUTES, *ALL_ROUTES],
-            exception_handlers={EmulatorHTTPError: _handle_http_error},
+            exception_handlers={
+                EmulatorHTTPError: _handle_http_error,
+                HTTPException: _handle_starlette_http,
+                UnstorableValueError: _handle_unstorable,
+                _BodyTooLargeError: _handle_too_large,
+            },
         )
         self.router.state.emulator = emulator
 
@@ -120,10 +180,37 @@ class EmulatorApp:
         if method in WRITE_METHODS and emulator.key_read_only(key):
             await _code_body(403, "This API key is read-only.")(scope, receive, send)
             return
-        if fault.kind == "lost_response":
-            await self._serve_and_lose(scope, receive)
+        if fault.kind == "malformed":
+            send = _malformed(send)
+        await self._serve_bounded(scope, receive, send, lose=fault.kind == "lost_response")
+
+    async def _serve_bounded(
+        self, scope: Scope, receive: Receive, send: Send, *, lose: bool
+    ) -> None:
+        """Route the request, its body counted as it is read: past the limit, a 413.
+
+        Nothing past the limit is kept: the rest of an oversized body is read and dropped
+        so the client finishes sending and sees the answer, in constant memory.
+        """
+        declared = _declared_length(scope)
+        if declared is not None and declared > MAX_BODY_BYTES:
+            await _too_large(await _drain(receive, 0), scope["path"])(scope, receive, send)
             return
-        await self.router(scope, receive, send)
+        seen = [0]
+
+        async def bounded_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                seen[0] += len(message.get("body", b""))
+                if seen[0] > MAX_BODY_BYTES:
+                    more = message.get("more_body", False)
+                    raise _BodyTooLargeError(await _drain(receive, seen[0]) if more else seen[0])
+            return message
+
+        if lose:
+            await self._serve_and_lose(scope, bounded_receive)
+        else:
+            await self.router(scope, bounded_receive, send)
 
     async def _serve_and_lose(self, scope: Scope, receive: Receive) -> None:
         """Run the write to completion, then reset the connection instead of answering."""
@@ -133,6 +220,42 @@ class EmulatorApp:
 
         await self.router(scope, receive, swallow)
         _connections.drop(scope)
+
+
+def _malformed(send: Send) -> Send:
+    """A ``send`` that cuts a success body in half (error answers pass unchanged)."""
+    held: list[Message] = []
+
+    async def cutting_send(message: Message) -> None:
+        if message["type"] == "http.response.start" and 200 <= message["status"] < 300:
+            held.append(message)
+            return
+        if not held or message["type"] != "http.response.body":
+            await send(message)
+            return
+        held.append(message)
+        if message.get("more_body", False):
+            return
+        start, *parts = held
+        body = b"".join(part.get("body", b"") for part in parts)
+        cut = body[: len(body) // 2] if len(body) > 1 else b"{"
+        headers = [(k, v) for k, v in start.get("headers", []) if k != b"content-length"]
+        headers.append((b"content-length", str(len(cut)).encode()))
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": cut})
+
+    return cutting_send
+
+
+async def _drain(receive: Receive, size: int) -> int:
+    """Read the rest of a request body without keeping it; the total size."""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return size
+        size += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return size
 
 
 def create_app(settings: EmulatorSettings | None = None) -> EmulatorApp:

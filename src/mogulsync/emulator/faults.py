@@ -13,7 +13,7 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 @dataclass(frozen=True, slots=True)
 class FaultDecision:
-    """What to do to one request: nothing, an error, a 429, a drop or a lost response."""
+    """What to do to one request: nothing, an error, a 429, a drop, a lost or malformed response."""
 
     kind: str | None = None
     status: int = 0
@@ -73,4 +73,6 @@ class FaultInjector:
             draw -= rate
         if method in WRITE_METHODS and self._random.random() < faults.lost_response_rate:
             return FaultDecision("lost_response", 0, latency)
+        if faults.malformed_rate and self._random.random() < faults.malformed_rate:
+            return FaultDecision("malformed", 0, latency)
         return FaultDecision(extra_latency_s=latency)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 DEFAULT_API_KEY = "emulator-api-key"
 DEFAULT_RATE_LIMIT = 40.0
 DEFAULT_MAX_CONNECTIONS = 20
-FAULT_KINDS = ("error", "rate_limit", "drop", "lost_response")
+FAULT_KINDS = ("error", "rate_limit", "drop", "lost_response", "malformed")
 
 
 class Limits(BaseModel):
@@ -27,7 +27,7 @@ class ScriptedFault(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    fault: str = Field(pattern="^(error|rate_limit|drop|lost_response)$")
+    fault: str = Field(pattern="^(error|rate_limit|drop|lost_response|malformed)$")
     status: int = Field(500, ge=500, le=599, description="status of an `error` fault")
     method: str | None = None
     path_pattern: str | None = Field(None, description="regex searched in the request path")
@@ -38,7 +38,9 @@ class Faults(BaseModel):
 
     Rates are probabilities per request. ``lost_response`` applies to writes only: the
     write is committed, then the connection is reset before the response is sent, which is
-    the hardest case for a client's idempotency.
+    the hardest case for a client's idempotency. ``malformed`` serves the request, then
+    sends its success body cut in half (a proxy or a gateway gone wrong): the client must
+    cope with a 2xx it cannot read.
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -50,6 +52,9 @@ class Faults(BaseModel):
     rate_limit_rate: float = Field(0, ge=0, le=1, description="extra 429s")
     drop_rate: float = Field(0, ge=0, le=1, description="connection reset, nothing processed")
     lost_response_rate: float = Field(0, ge=0, le=1, description="write done, response lost")
+    malformed_rate: float = Field(
+        0, ge=0, le=1, description="request done, its 2xx body cut in half (unreadable JSON)"
+    )
     latency_ms: float = Field(0, ge=0, description="extra latency per request")
     latency_jitter_ms: float = Field(0, ge=0)
     methods: list[str] | None = Field(None, description="only these HTTP methods get faults")

@@ -72,6 +72,31 @@ _INDEXED = ("data_source_uuid", "external_id", "email", "parent_uuid")
 Filter = str | frozenset[str] | None
 
 
+class UnstorableValueError(ValueError):
+    """A lookup or indexed value that is not text (a list, an object, a lone surrogate).
+
+    Raised before SQLite sees it; the app answers 400 naming ``field``, the request
+    parameter the value came from.
+    """
+
+    def __init__(self, field: str) -> None:
+        super().__init__(field)
+        self.field = field
+
+
+def _bindable(field: str, value: Any) -> Any:
+    """``value`` if SQLite can bind it as a lookup key, else UnstorableValueError."""
+    if value is None or isinstance(value, int | float):
+        return value
+    if not isinstance(value, str):
+        raise UnstorableValueError(field)
+    try:
+        value.encode()
+    except UnicodeEncodeError as exc:
+        raise UnstorableValueError(field) from exc
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Row:
     """One stored object: its insertion sequence number and its JSON body."""
@@ -117,7 +142,15 @@ class Store:
         cur = self._db.execute(
             "INSERT INTO objects (kind, uuid, data_source_uuid, external_id, email, parent_uuid,"
             " body) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (kind, uuid, data_source_uuid, external_id, email, parent_uuid, json.dumps(body)),
+            (
+                kind,
+                _bindable("uuid", uuid),
+                _bindable("data_source_uuid", data_source_uuid),
+                _bindable("external_id", external_id),
+                _bindable("email", email),
+                _bindable("parent_uuid", parent_uuid),
+                json.dumps(body),
+            ),
         )
         self._touch(kind, [(uuid, parent_uuid)])
         assert cur.lastrowid is not None
@@ -129,18 +162,25 @@ class Store:
         if unknown:
             raise ValueError(f"not indexed: {sorted(unknown)}")
         sets = ["body = ?", *(f"{column} = ?" for column in indexed)]
-        before = self._parents(kind, "uuid = ?", [uuid])
+        before = self._parents(kind, "uuid = ?", [_bindable("uuid", uuid)])
         self._db.execute(
             f"UPDATE objects SET {', '.join(sets)} WHERE kind = ? AND uuid = ?",  # noqa: S608 - columns are whitelisted
-            (json.dumps(body), *indexed.values(), kind, uuid),
+            (
+                json.dumps(body),
+                *(_bindable(column, value) for column, value in indexed.items()),
+                kind,
+                _bindable("uuid", uuid),
+            ),
         )
         # a merge moves a row to another customer: both customers change
-        self._touch(kind, [*before, *self._parents(kind, "uuid = ?", [uuid])])
+        self._touch(kind, [*before, *self._parents(kind, "uuid = ?", [_bindable("uuid", uuid)])])
 
     def delete(self, kind: str, uuid: str) -> bool:
         """Delete one object; return whether it existed."""
-        before = self._parents(kind, "uuid = ?", [uuid])
-        cur = self._db.execute("DELETE FROM objects WHERE kind = ? AND uuid = ?", (kind, uuid))
+        before = self._parents(kind, "uuid = ?", [_bindable("uuid", uuid)])
+        cur = self._db.execute(
+            "DELETE FROM objects WHERE kind = ? AND uuid = ?", (kind, _bindable("uuid", uuid))
+        )
         self._touch(kind, before)
         return cur.rowcount > 0
 
@@ -163,7 +203,8 @@ class Store:
     def get(self, kind: str, uuid: str) -> Row | None:
         """Return one object by uuid, or None."""
         found = self._db.execute(
-            "SELECT seq, uuid, body FROM objects WHERE kind = ? AND uuid = ?", (kind, uuid)
+            "SELECT seq, uuid, body FROM objects WHERE kind = ? AND uuid = ?",
+            (kind, _bindable("uuid", uuid)),
         ).fetchone()
         return _row(found) if found else None
 
@@ -303,8 +344,8 @@ def _where(kind: str, filters: dict[str, Filter]) -> tuple[str, list[Any]]:
         if isinstance(value, frozenset):
             ordered = sorted(value)  # an empty set matches nothing: ``IN ()`` is false
             clauses.append(f"{column} IN ({', '.join('?' * len(ordered))})")
-            params.extend(ordered)
+            params.extend(_bindable(column, item) for item in ordered)
         else:
             clauses.append(f"{column} = ?")
-            params.append(value)
+            params.append(_bindable(column, value))
     return " AND ".join(clauses), params

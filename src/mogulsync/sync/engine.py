@@ -25,6 +25,7 @@ from mogulsync.chartmogul import (
     ClientSettings,
     OutageBreaker,
     RequestLogEntry,
+    ResponseFormatError,
     ServerError,
     TransportError,
 )
@@ -597,6 +598,8 @@ def _unknown(exc: BaseException) -> bool:
     """Whether a failure may hide a record that landed (keep the row in flight)."""
     if isinstance(exc, TransportError):
         return exc.may_have_been_sent
+    if isinstance(exc, ResponseFormatError):  # answered 2xx: the write may have landed
+        return True
     return isinstance(exc, ServerError) and exc.status != HTTP_TOO_MANY_CONNECTIONS
 
 

@@ -9,6 +9,7 @@ from mogulsync.chartmogul import (
     ChartMogulAPIError,
     ChartMogulUnreachableError,
     NotFoundError,
+    ResponseFormatError,
     TransportError,
     ValidationError,
 )
@@ -53,6 +54,15 @@ def row_errors(key: str, exc: BaseException) -> list[RowError]:
         return [RowError(key, "-", text, _RETRY_NEXT_RUN, _TRANSIENT)]
     if isinstance(exc, ChartMogulAPIError):
         return [RowError(key, "-", exc.user_message, _FIX_AND_RERUN)]
+    if isinstance(exc, ResponseFormatError):
+        return [
+            RowError(
+                key,
+                "-",
+                f"ChartMogul's answer could not be read: {exc.user_message}",
+                "Nothing to fix in the row: it is looked up and retried on the next run.",
+            )
+        ]
     if isinstance(exc, pydantic.ValidationError):
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"])

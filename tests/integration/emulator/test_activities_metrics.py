@@ -255,8 +255,10 @@ def test_activities_export(api: httpx.Client, scenario: Scenario) -> None:
     assert created.status_code == 200
     export = created.json()
     assert (export["status"], export["file_url"], export["expires_at"]) == ("pending", None, None)
-    assert export["params"] == {"kind": "activities", "params": {"start-date": "2023-01-01",
-                                                                 "type": "churn"}}  # fmt: skip
+    # echoed as recorded (chartmogul-ruby activities-export cassettes): renamed keys, and
+    # dates as "2023-01-01 00:00:00 +0000"
+    assert export["params"] == {"kind": "activities", "params": {
+        "activity_type": "churn", "start_date": "2023-01-01 00:00:00 +0000"}}  # fmt: skip
     done = api.get(f"/activities_export/{export['id']}").json()
     assert done["status"] == "succeeded"
     csv_text = httpx.get(done["file_url"]).text.splitlines()

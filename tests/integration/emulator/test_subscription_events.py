@@ -182,40 +182,64 @@ def test_list_filters(api: httpx.Client, billing: Billing) -> None:
         assert response.status_code == 200, response.text
         return [event["id"] for event in response.json()["subscription_events"]]
 
-    assert ids() == [start["id"], cancel["id"], elsewhere["id"]]
-    assert ids(data_source_uuid=billing.ds) == [start["id"], cancel["id"]]
-    assert ids(customer_uuid=billing.customer) == [start["id"], cancel["id"]]
+    # newest first, as the real list is
+    assert ids() == [elsewhere["id"], cancel["id"], start["id"]]
+    assert ids(data_source_uuid=billing.ds) == [cancel["id"], start["id"]]
+    assert ids(customer_uuid=billing.customer) == [cancel["id"], start["id"]]
     assert ids(customer_uuid=UNKNOWN_CUS) == []
     assert ids(customer_external_id="cus-1", data_source_uuid=other.ds) == [elsewhere["id"]]
     assert ids(event_type="subscription_cancelled") == [cancel["id"]]
     assert ids(subscription_external_id="sub-2") == [cancel["id"]]
-    assert ids(plan_external_id="gold", data_source_uuid=billing.ds) == [start["id"], cancel["id"]]
+    assert ids(plan_external_id="gold", data_source_uuid=billing.ds) == [cancel["id"], start["id"]]
     assert ids(event_date="2024-03-01") == [cancel["id"]]
-    assert ids(effective_date="2024-01-01T00:00:00Z") == [start["id"], elsewhere["id"]]
+    assert ids(effective_date="2024-01-01T00:00:00Z") == [elsewhere["id"], start["id"]]
     assert ids(external_id="evt-3") == [elsewhere["id"]]
     bad = api.get("/subscription_events", params={"event_date": "someday"})
     assert bad.status_code == 400
 
 
 def test_list_pages_with_meta(api: httpx.Client, billing: Billing) -> None:
-    """Pages follow the cursor and carry the legacy meta block."""
+    """Newest first; the legacy meta block is on the first page only, with a millisecond
+    ``before_key`` (as recorded); cursor pages carry ``cursor`` and ``has_more`` alone."""
     events = [created(_post(api, _event(billing, f"evt-{n}")))["id"] for n in range(3)]
+    newest_first = events[::-1]
     first = api.get("/subscription_events", params={"per_page": 2}).json()
     assert list(first) == ["subscription_events", "meta", "cursor", "has_more"]
-    assert [e["id"] for e in first["subscription_events"]] == events[:2]
+    assert [e["id"] for e in first["subscription_events"]] == newest_first[:2]
     assert first["has_more"] is True
     assert first["meta"]["page"] == 1
-    assert (first["meta"]["total_pages"], first["meta"]["next_key"]) == (2, events[1])
+    assert (first["meta"]["total_pages"], first["meta"]["next_key"]) == (2, newest_first[1])
     assert first["meta"]["prev_key"] is None
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", first["meta"]["before_key"])
     second = api.get(
         "/subscription_events", params={"per_page": 2, "cursor": first["cursor"]}
     ).json()
-    assert [e["id"] for e in second["subscription_events"]] == events[2:]
-    assert (second["has_more"], second["meta"]["page"], second["meta"]["prev_key"]) == (
-        False,
-        2,
-        events[1],
-    )
+    assert list(second) == ["subscription_events", "cursor", "has_more"]
+    assert [e["id"] for e in second["subscription_events"]] == newest_first[2:]
+    assert second["has_more"] is False
+
+
+def test_empty_strings_echo(api: httpx.Client, billing: Billing) -> None:
+    """Optional fields sent as "" come back as "" (recorded), not null."""
+    event = {
+        "data_source_uuid": billing.ds,
+        "customer_external_id": "cus-1",
+        "subscription_set_external_id": "",
+        "subscription_external_id": "sub-1",
+        "plan_external_id": "",
+        "event_date": "2022-05-18T09:48:34Z",
+        "effective_date": "2021-12-30T00:01:00Z",
+        "event_type": "subscription_cancelled",
+        "external_id": "blank-fields",
+        "quantity": "",
+        "currency": "",
+        "amount_in_cents": "",
+        "tax_amount_in_cents": None,
+    }
+    body = created(_post(api, event))
+    for name in ("subscription_set_external_id", "plan_external_id", "quantity", "currency"):
+        assert body[name] == "", name
+    assert (body["amount_in_cents"], body["tax_amount_in_cents"]) == ("", None)
 
 
 def test_update_by_id_and_by_external_id(api: httpx.Client, billing: Billing) -> None:

@@ -90,7 +90,7 @@ def test_other_server_statuses_are_not_retried(status: int) -> None:
         (cm.ServerError, RetriableError),
         (cm.TransportError, RetriableError),
         (cm.UnexpectedStatusError, FatalError),
-        (cm.ResponseFormatError, FatalError),
+        (cm.ResponseFormatError, SkippableError),
         (cm.JsonImportTimeoutError, RetriableError),
     ],
 )

@@ -24,6 +24,7 @@ from mogulsync.chartmogul import (
     SubscriptionEvent,
 )
 from mogulsync.chartmogul.models import reader
+from mogulsync.errors import FatalError, SkippableError
 
 
 @pytest.mark.parametrize(
@@ -117,6 +118,17 @@ def test_malformed_response_is_a_format_error() -> None:
     """A body that cannot be read at all raises ResponseFormatError naming the endpoint."""
     with pytest.raises(ResponseFormatError, match="/subscription_events"):
         reader(SubscriptionEvent, "/subscription_events")({"id": "not a number"})
+
+
+def test_unreadable_date_fails_the_row_not_the_run() -> None:
+    """A year written without four digits (what the emulator once sent) is a format error,
+    and a format error is skippable: the row it answered fails, the run goes on."""
+    with pytest.raises(ResponseFormatError, match="/customers") as info:
+        reader(Customer, "/customers")(
+            {"uuid": "cus_1", "external_id": "x", "lead_created_at": "1-01-01T00:00:00.000Z"}
+        )
+    assert isinstance(info.value, SkippableError)
+    assert not isinstance(info.value, FatalError)
 
 
 def test_update_sends_only_what_was_set() -> None:

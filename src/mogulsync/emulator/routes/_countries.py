@@ -83,3 +83,21 @@ def state_name(country: str | None, state: str | None) -> str | None:
     if not state or country != "US":
         return state
     return US_STATE_NAMES.get(state.removeprefix("US-"), state)
+
+
+def state_in_country(country: str | None, state: str | None) -> str | None:
+    """``state``, or None when it cannot belong to ``country``.
+
+    Recorded (chartmogul-ruby customer cassette): ``country: "DE", state: "NY"`` comes back
+    with ``state: null``. The emulator knows US states only, so it drops a US state under
+    another country and an ISO 3166-2 code (``XX-...``) whose prefix is another country;
+    any other state is kept as sent.
+    """
+    if not state or not country:
+        return state
+    prefix, dash, _ = state.partition("-")
+    if dash and prefix.upper() in COUNTRY_NAMES:
+        return state if prefix.upper() == country else None
+    if country != "US" and state.upper() in US_STATE_NAMES:
+        return None
+    return state

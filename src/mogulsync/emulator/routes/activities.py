@@ -31,6 +31,7 @@ from mogulsync.emulator._http import (
     error_code,
     error_not_found,
     iso_offset,
+    iso_seconds,
     json_body,
     legacy_page_per_page,
     new_uuid,
@@ -50,6 +51,8 @@ from mogulsync.emulator.store import JSONDict
 
 ORDERS = ("date", "-date")
 EXPORT_KIND = "activities_export"
+#: stored beside the API object: the selection exactly as the caller sent it
+SELECTION_KEY = "_selection"
 EXPORT_LIFETIME = timedelta(days=7)
 EXPORT_FILE_PATH = "/files/activities_export/{id}.csv"
 #: length of a date-only value such as 2016-01-01: as an end date it covers the whole day
@@ -204,19 +207,39 @@ async def create_export(request: Request) -> Response:
     """``POST /v1/activities_export {"start-date", "end-date", "type"}`` → 200 pending."""
     emulator = emulator_of(request)
     payload = await json_body(request, required=False)
-    params = {key: payload[key] for key in ("start-date", "end-date", "type") if key in payload}
+    params: JSONDict = {
+        key: payload[key] for key in ("start-date", "end-date", "type") if key in payload
+    }
     select_activities((), params)  # validates the parameters the way the list does
     export_id = new_uuid("")
     body = {
         "id": export_id,
         "status": "pending",
         "file_url": None,
-        "params": {"kind": "activities", "params": params},
+        "params": {"kind": "activities", "params": _echoed(params)},
         "expires_at": None,
         "created_at": iso_offset(now()),
     }
-    emulator.store.insert(EXPORT_KIND, export_id, body)
+    # the selection as sent, for the download; never part of the API object
+    emulator.store.insert(EXPORT_KIND, export_id, {**body, SELECTION_KEY: params})
     return ok(body)
+
+
+def _echoed(params: JSONDict) -> JSONDict:
+    """The export's ``params.params`` as recorded: ``activity_type``, ``start_date``,
+    ``end_date``, dates as ``2020-01-01 00:00:00 +0000`` (only those sent)."""
+    echoed: JSONDict = {}
+    if "type" in params:
+        echoed["activity_type"] = params["type"]
+    for sent, shown in (("start-date", "start_date"), ("end-date", "end_date")):
+        if sent in params:
+            moment = parse_time(params[sent])
+            echoed[shown] = (
+                f"{iso_seconds(moment)[:10]} {iso_seconds(moment)[11:19]} +0000"
+                if moment is not None
+                else params[sent]
+            )
+    return echoed
 
 
 def _require_export(request: Request) -> JSONDict:
@@ -226,9 +249,16 @@ def _require_export(request: Request) -> JSONDict:
     return row.body
 
 
+def _selection(body: JSONDict) -> JSONDict:
+    """What the export selects (exports stored before the echo fix kept it in params)."""
+    selection = body.get(SELECTION_KEY)
+    return dict(selection) if isinstance(selection, dict) else dict(body["params"]["params"])
+
+
 async def retrieve_export(request: Request) -> Response:
     """``GET /v1/activities_export/{id}`` → succeeded with a download URL."""
     body = dict(_require_export(request))
+    body.pop(SELECTION_KEY, None)
     created = parse_time(body["created_at"]) or now()
     path = EXPORT_FILE_PATH.format(id=body["id"])
     body.update(
@@ -244,7 +274,7 @@ async def download_export(request: Request) -> Response:
     body = _require_export(request)
     engine = emulator_of(request).mrr
     facts = engine.facts()
-    chosen = select_activities(engine.activities(), body["params"]["params"])
+    chosen = select_activities(engine.activities(), _selection(body))
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, extrasaction="ignore")
     writer.writeheader()

@@ -136,7 +136,8 @@ def render_contact(emulator: Emulator, row: Row) -> JSONDict:
         "email": body.get("email"),
         **{name: body.get(name) for name in TEXT_FIELDS[3:]},
         "notes": body.get("notes"),
-        "last_seen": body.get("last_seen"),
+        # ``last_seen`` (from ``last_active_at``) is stored but not shown: no recording
+        # or official client has it on a contact
         "custom": dict(body.get("custom", {})),
     }
 
@@ -259,7 +260,9 @@ async def merge(request: Request) -> Response:
     body["notes"] = f"{kept_notes} {MERGED_NOTE}".strip()
     emulator.store.delete("contact", source.uuid)
     save_contact(emulator, Row(into.seq, into.uuid, body))
-    return ok(render_contact(emulator, Row(into.seq, into.uuid, body)))
+    # the merge answer names no customer (recorded: chartmogul-ruby and chartmogul-go
+    # contact-merge recordings), though the contact keeps its customer
+    return ok({**render_contact(emulator, Row(into.seq, into.uuid, body)), "customer_uuid": None})
 
 
 ROUTES = [

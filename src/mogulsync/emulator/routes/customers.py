@@ -28,7 +28,7 @@ from mogulsync.emulator._http import (
     page_rows,
 )
 from mogulsync.emulator.routes._billing_records import purge_customer_billing
-from mogulsync.emulator.routes._countries import country_name, state_name
+from mogulsync.emulator.routes._countries import country_name, state_in_country, state_name
 from mogulsync.emulator.routes._custom_attributes import parse_typed, parse_untyped
 from mogulsync.emulator.routes._listing import fetcher, sources_with_system
 from mogulsync.emulator.routes._lookup import (
@@ -229,7 +229,8 @@ def render_customer(emulator: Emulator, row: Row) -> JSONDict:
     """The full API shape of a stored customer (reference §5.3, key order as recorded)."""
     body = row.body
     revenue = emulator.mrr.customer(row.uuid)
-    country, state = body.get("country"), body.get("state")
+    country = body.get("country")
+    state = state_in_country(country, body.get("state"))
     display = (body.get("company") or body.get("name") or "").replace(" ", "_")
     data_source = emulator.store.get("data_source", body["data_source_uuid"])
     system = data_source.body.get("system", CUSTOM_SYSTEM) if data_source else CUSTOM_SYSTEM

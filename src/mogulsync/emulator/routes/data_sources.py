@@ -18,7 +18,7 @@ from mogulsync.emulator._http import (
     ok,
 )
 from mogulsync.emulator.state import Emulator, emulator_of
-from mogulsync.emulator.store import JSONDict, Row
+from mogulsync.emulator.store import JSONDict, Row, UnstorableValueError
 
 CUSTOM_SYSTEM = "Custom"
 #: kinds that belong to a data source and go when it is deleted
@@ -39,7 +39,10 @@ def require_data_source(
     emulator: Emulator, uuid: str | None, param: str = "data_source_uuid"
 ) -> Row:
     """The data source, or the 404 ChartMogul answers for an unknown one."""
-    row = emulator.store.get("data_source", uuid) if uuid else None
+    try:
+        row = emulator.store.get("data_source", uuid) if uuid else None
+    except UnstorableValueError as exc:  # a list or object from a JSON body
+        raise UnstorableValueError(param) from exc
     if row is None:
         raise error_not_found("Data source", param)
     return row
@@ -53,11 +56,11 @@ def _render(row: Row, request: Request) -> JSONDict:
     if flags.get("with_auto_churn_subscription_setting") == "true":
         body["auto_churn_subscription_setting"] = {"enabled": False, "interval": None}
     if flags.get("with_invoice_handling_setting") == "true":
+        # recorded shape (chartmogul-ruby data source cassette, 2025): the invoice status
+        # that creates / updates a subscription, as a string
         handling = {
-            "create_subscription_when_invoice_is_issued": False,
-            "create_subscription_when_invoice_is_paid": True,
-            "update_subscription_when_invoice_is_issued": False,
-            "update_subscription_when_invoice_is_paid": True,
+            "create_subscription_when_invoice_is": "open",
+            "update_subscription_when_invoice_is": "open",
             "prevent_subscription_for_invoice_voided": True,
             "prevent_subscription_for_invoice_refunded": False,
             "prevent_subscription_for_invoice_written_off": True,
@@ -90,8 +93,10 @@ async def create(request: Request) -> Response:
 
 
 async def list_all(request: Request) -> Response:
-    """``GET /v1/data_sources[?name=&system=]`` (not paginated)."""
+    """``GET /v1/data_sources[?name=&system=]`` (not paginated; ``page`` is refused)."""
     emulator = emulator_of(request)
+    if "page" in request.query_params:
+        raise error_code(400, 'Parameter "page" is deprecated', "page")
     name = request.query_params.get("name")
     system = request.query_params.get("system")
     entries = [
@@ -121,9 +126,20 @@ async def destroy(request: Request) -> Response:
     return no_content()
 
 
+async def empty(request: Request) -> Response:
+    """``DELETE /v1/data_sources/{uuid}/all`` → 204: everything imported, the source stays."""
+    emulator = emulator_of(request)
+    uuid = request.path_params["uuid"]
+    require_data_source(emulator, uuid, "uuid")
+    for kind in DEPENDENT_KINDS:
+        emulator.store.delete_where(kind, data_source_uuid=uuid)
+    return no_content()
+
+
 ROUTES = [
     Route("/v1/data_sources", create, methods=["POST"]),
     Route("/v1/data_sources", list_all, methods=["GET"]),
     Route("/v1/data_sources/{uuid}", retrieve, methods=["GET"]),
     Route("/v1/data_sources/{uuid}", destroy, methods=["DELETE"]),
+    Route("/v1/data_sources/{uuid}/all", empty, methods=["DELETE"]),
 ]

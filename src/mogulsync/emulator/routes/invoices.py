@@ -66,8 +66,43 @@ VALIDATION_TYPES = ("valid", "invalid", "all")
 LINE_ITEM = "Line item"
 
 
+#: keys a one-time line item never shows (recorded one-time items carry none of them)
+SUBSCRIPTION_ONLY_KEYS = (
+    "subscription_uuid",
+    "subscription_external_id",
+    "subscription_set_external_id",
+    "prorated",
+    "proration_type",
+    "service_period_start",
+    "service_period_end",
+    "plan_uuid",
+    "cancelled_at",
+)
+
+
+def public_invoice(body: JSONDict) -> JSONDict:
+    """The stored invoice as the API shows it: one-time line items without the
+    subscription keys the store keeps for every line (recorded in chartmogul-ruby's
+    invoice cassettes)."""
+    lines = [
+        {k: v for k, v in line.items() if k not in SUBSCRIPTION_ONLY_KEYS}
+        if line.get("type") == "one_time"
+        else line
+        for line in body.get("line_items", [])
+    ]
+    return {**body, "line_items": lines}
+
+
 def _render(row: Row) -> JSONDict:
-    return row.body
+    return public_invoice(row.body)
+
+
+def _render_listed(row: Row) -> JSONDict:
+    """``GET /v1/invoices`` entries: line items also carry ``balance_transfer`` (null when
+    unset), as the recorded list does; single-invoice reads do not show it."""
+    body = public_invoice(row.body)
+    body["line_items"] = [{**line, "balance_transfer": None} for line in body["line_items"]]
+    return body
 
 
 async def import_invoices(request: Request) -> Response:
@@ -91,7 +126,7 @@ async def import_invoices(request: Request) -> Response:
     if failed:
         return ok({"invoices": failed}, 422)
     stored = [store_invoice(store, customer, invoice) for invoice in checked]
-    return ok({"invoices": stored}, 201)
+    return ok({"invoices": [public_invoice(body) for body in stored]}, 201)
 
 
 async def list_all(request: Request) -> Response:
@@ -112,6 +147,7 @@ async def list_all(request: Request) -> Response:
         else fetcher(
             store,
             INVOICE_KIND,
+            descending=True,  # newest first, as the recorded cursors (creation times) show
             parent_uuid=query.get("customer_uuid"),
             data_source_uuid=query.get("data_source_uuid"),
             external_id=query.get("external_id"),
@@ -121,7 +157,7 @@ async def list_all(request: Request) -> Response:
         request,
         fetch,
         count,
-        _render,
+        _render_listed,
         key="invoices",
         legacy=legacy_current_page,
         allow_page=True,
@@ -149,7 +185,7 @@ async def list_for_customer(request: Request) -> Response:
 async def retrieve(request: Request) -> Response:
     """``GET /v1/invoices/{uuid}``."""
     row = require_invoice(emulator_of(request).store, request.path_params["uuid"])
-    return ok(row.body)
+    return ok(public_invoice(row.body))
 
 
 async def destroy(request: Request) -> Response:

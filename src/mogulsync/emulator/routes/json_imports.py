@@ -20,7 +20,6 @@ themselves are kept only in memory until applied.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
@@ -36,6 +35,7 @@ from mogulsync.emulator._http import (
     new_uuid,
     now,
     ok,
+    parse_json,
 )
 from mogulsync.emulator.routes._bulk_import import BulkImport
 from mogulsync.emulator.routes.data_sources import require_data_source
@@ -79,10 +79,7 @@ async def _read_limited(request: Request) -> bytes:
 def _parse(raw: bytes) -> JSONDict:
     if not raw.strip():
         raise error_code(400, "Request body is missing or empty")
-    try:
-        payload = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise error_code(400, f"Invalid JSON in request body: {exc}") from exc
+    payload = parse_json(raw)
     if not isinstance(payload, dict):
         raise error_code(400, "Request body must be a JSON object")
     problems = {

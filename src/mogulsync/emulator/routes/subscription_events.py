@@ -40,6 +40,7 @@ from mogulsync.emulator._http import (
     encode_cursor,
     error_fields,
     error_message,
+    iso_millis,
     iso_seconds,
     json_body,
     new_uuid,
@@ -129,6 +130,11 @@ def _check(emulator: Emulator, payload: JSONDict, own_uuid: str | None = None) -
             fields.fail("external_id", TAKEN)
     if fields.errors:
         raise error_fields(fields.errors)
+    # an optional field sent as "" is stored and echoed as "" (recorded: chartmogul-ruby
+    # subscription-event cassettes), not turned into null
+    for name, current in value.items():
+        if current is None and payload.get(name) == "":
+            value[name] = ""
     return value
 
 
@@ -288,31 +294,32 @@ def _matching(store: Store, request: Request) -> list[Row]:
 
 
 async def list_all(request: Request) -> Response:
-    """``GET /v1/subscription_events`` → ``{subscription_events, meta, cursor, has_more}``."""
+    """``GET /v1/subscription_events`` → ``{subscription_events, meta, cursor, has_more}``.
+
+    Newest first, as the real list is. The legacy ``meta`` block is on the first page only
+    (cursor pages of the newer API carry ``cursor`` and ``has_more`` alone); its
+    ``before_key`` is the time of the request in milliseconds, as recorded.
+    """
     store = emulator_of(request).store
     size = per_page(request)
     cursor = request.query_params.get("cursor")
-    after = decode_cursor(cursor) if cursor else 0
-    matching = _matching(store, request)
-    remaining = [row for row in matching if row.seq > after]
+    before = decode_cursor(cursor) if cursor else None
+    matching = sorted(_matching(store, request), key=lambda row: row.seq, reverse=True)
+    remaining = [row for row in matching if before is None or row.seq < before]
     page = remaining[:size]
     has_more = len(remaining) > size
-    position = len(matching) - len(remaining)
-    meta = {
-        "next_key": page[-1].seq if has_more else None,
-        "prev_key": matching[position - 1].seq if position else None,
-        "before_key": page[0].body["created_at"] if page else None,
-        "page": position // size + 1,
-        "total_pages": max(1, -(-len(matching) // size)),
-    }
-    return ok(
-        {
-            "subscription_events": [row.body for row in page],
-            "meta": meta,
-            "cursor": encode_cursor(page[-1].seq) if page else None,
-            "has_more": has_more,
+    body: JSONDict = {"subscription_events": [row.body for row in page]}
+    if cursor is None:
+        body["meta"] = {
+            "next_key": page[-1].seq if has_more else None,
+            "prev_key": None,
+            "before_key": iso_millis(now()),
+            "page": 1,
+            "total_pages": max(1, -(-len(matching) // size)),
         }
-    )
+    body["cursor"] = encode_cursor(page[-1].seq) if page else None
+    body["has_more"] = has_more
+    return ok(body)
 
 
 ROUTES = [

@@ -1,0 +1,94 @@
+"""The ``chartmogul_emulator`` pytest plugin, tested the way a user's suite would use it.
+
+Each test writes a small test file into a pytester directory and runs pytest on it in
+process; the plugin is found through its ``pytest11`` entry point, as in any project that
+installs mogulsync.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+import pytest
+
+pytest_plugins = ("pytester",)
+
+OFFICIAL_CLIENT_TEST = """
+import chartmogul
+
+def test_official_client(chartmogul_emulator):
+    config = chartmogul.Config(chartmogul_emulator.api_key)
+    config.uri = chartmogul_emulator.url
+    ds = chartmogul.DataSource.create(config, data={"name": "Billing"}).get()
+    customer = chartmogul.Customer.create(
+        config, data={"data_source_uuid": ds.uuid, "external_id": "c1", "name": "Acme"}
+    ).get()
+    found = chartmogul.Customer.all(config, external_id="c1").get()
+    assert [c.uuid for c in found.entries] == [customer.uuid]
+    assert chartmogul_emulator.stats()["by_endpoint"]["POST /v1/customers"] == {"201": 1}
+"""
+
+OPTIONS_TEST = """
+import httpx
+import pytest
+
+@pytest.mark.chartmogul_emulator(rate_limit=2, api_keys=["k1"])
+def test_marker(chartmogul_emulator):
+    assert chartmogul_emulator.api_key == "k1"
+    with httpx.Client(base_url=chartmogul_emulator.url, auth=("k1", "")) as api:
+        statuses = [api.get("/ping").status_code for _ in range(6)]
+    assert 429 in statuses
+
+@pytest.mark.parametrize(
+    "chartmogul_emulator", [{"faults": {"error_rate": 1, "error_statuses": [503]}}],
+    indirect=True,
+)
+def test_indirect_faults(chartmogul_emulator):
+    answer = httpx.get(f"{chartmogul_emulator.url}/ping", auth=(chartmogul_emulator.api_key, ""))
+    assert answer.status_code == 503
+
+def test_scripted_fault_then_normal(chartmogul_emulator):
+    chartmogul_emulator.script_fault("error", status=502, path_pattern="^/v1/ping$")
+    auth = (chartmogul_emulator.api_key, "")
+    first = httpx.get(f"{chartmogul_emulator.url}/ping", auth=auth)
+    second = httpx.get(f"{chartmogul_emulator.url}/ping", auth=auth)
+    assert (first.status_code, second.status_code) == (502, 200)
+
+def test_each_test_gets_a_fresh_emulator(chartmogul_emulator):
+    auth = (chartmogul_emulator.api_key, "")
+    sources = httpx.get(f"{chartmogul_emulator.url}/data_sources", auth=auth).json()
+    assert sources == {"data_sources": []}
+    assert httpx.get(f"{chartmogul_emulator.url}/ping", auth=auth).status_code == 200
+"""
+
+
+def test_entry_point_is_registered() -> None:
+    """Installing mogulsync registers the plugin under ``pytest11``."""
+    names = {point.name: point.value for point in entry_points(group="pytest11")}
+    assert names.get("chartmogul_emulator") == "mogulsync.testing.pytest_plugin"
+
+
+BAD_OPTION_TEST = """
+import pytest
+
+@pytest.mark.chartmogul_emulator(rate_limt=5)
+def test_typo(chartmogul_emulator):
+    pass
+"""
+
+
+def test_plugin_in_a_users_suite(pytester: pytest.Pytester) -> None:
+    """One run of a small suite (one pytest start-up, the slow part on a loaded machine):
+
+    - the documented example with the official client passes;
+    - marker and indirect options set limits, keys and faults; tests do not share data;
+    - an unknown option is a usage error naming it, not a failure deep in the emulator.
+    """
+    pytester.makepyfile(
+        test_official=OFFICIAL_CLIENT_TEST, test_options=OPTIONS_TEST, test_bad=BAD_OPTION_TEST
+    )
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "--strict-markers", "-W", "ignore::DeprecationWarning"
+    )
+    result.assert_outcomes(passed=5, errors=1)
+    result.stdout.fnmatch_lines(["*invalid chartmogul_emulator option(s): rate_limt: Extra*"])

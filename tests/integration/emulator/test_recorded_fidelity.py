@@ -1,0 +1,89 @@
+"""Gaps between the emulator and recorded ChartMogul traffic (issue 11 §5), one test each.
+
+The recordings are the official clients' own (chartmogul-ruby VCR cassettes,
+chartmogul-go integration fixtures, chartmogul-python tests); see
+tests/conformance/replay/README.md for repositories, paths and commits.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from tests.integration.emulator._billing import Billing, created, make_billing
+
+ALL_FLAGS = {
+    "with_processing_status": "true",
+    "with_auto_churn_subscription_setting": "true",
+    "with_invoice_handling_setting": "true",
+}
+
+
+@pytest.fixture
+def billing(api: httpx.Client) -> Billing:
+    """A data source with customer ``cus-1`` and plan ``gold``."""
+    return make_billing(api)
+
+
+def test_invoice_handling_setting_holds_strings(api: httpx.Client, billing: Billing) -> None:
+    """``manual`` and ``automatic`` name the invoice status as a string, as recorded."""
+    source = api.get(f"/data_sources/{billing.ds}", params=ALL_FLAGS).json()
+    for mode in ("manual", "automatic"):
+        setting = source["invoice_handling_setting"][mode]
+        assert setting["create_subscription_when_invoice_is"] == "open"
+        assert setting["update_subscription_when_invoice_is"] == "open"
+        assert isinstance(setting["prevent_subscription_for_invoice_voided"], bool)
+        assert not any(key.endswith(("_is_issued", "_is_paid")) for key in setting)
+
+
+def test_emptying_a_data_source_keeps_it(api: httpx.Client, billing: Billing) -> None:
+    """``DELETE /data_sources/{uuid}/all`` → 204: its records go, the source stays."""
+    answer = api.delete(f"/data_sources/{billing.ds}/all")
+    assert (answer.status_code, answer.content) == (204, b"")
+    assert api.get(f"/data_sources/{billing.ds}").status_code == 200
+    assert api.get("/customers", params={"data_source_uuid": billing.ds}).json()["entries"] == []
+    assert api.get(f"/customers/{billing.customer}").status_code == 404
+    assert api.get(f"/plans/{billing.plan}").status_code == 404
+    unknown = api.delete("/data_sources/ds_00000000-0000-0000-0000-000000000000/all")
+    assert (unknown.status_code, unknown.json()["error"]) == (404, "Data source not found")
+
+
+def test_page_on_data_sources_is_deprecated(api: httpx.Client) -> None:
+    """The Python client's own test: ``?page=1`` is a 400 naming the parameter."""
+    answer = api.get("/data_sources", params={"page": 1})
+    assert (answer.status_code, answer.json()) == (
+        400,
+        {"code": 400, "message": 'Parameter "page" is deprecated', "param": "page"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("country", "state", "kept"),
+    [("DE", "NY", None), ("US", "NY", "NY"), ("DE", "US-NY", None), ("DE", "Bavaria", "Bavaria")],
+)
+def test_state_outside_its_country_is_dropped(
+    api: httpx.Client, billing: Billing, country: str, state: str, kept: str | None
+) -> None:
+    """Recorded: ``country: DE, state: NY`` comes back with ``state: null``."""
+    customer = created(
+        api.post(
+            "/customers",
+            json={
+                "data_source_uuid": billing.ds,
+                "external_id": f"{country}-{state}",
+                "country": country,
+                "state": state,
+            },
+        )
+    )
+    assert customer["state"] == kept
+    assert (customer["address"]["state"] is None) == (kept is None)
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/nope"), ("POST", "/ping")])
+def test_unknown_paths_answer_json(api: httpx.Client, method: str, path: str) -> None:
+    """Unknown paths (404) and methods (405) answer JSON in shape 1, not plain text."""
+    answer = api.request(method, path)
+    assert answer.status_code in {404, 405}
+    assert answer.headers["content-type"].startswith("application/json")
+    body = answer.json()
+    assert (set(body), body["code"]) == ({"code", "message", "param"}, answer.status_code)
