@@ -11,6 +11,7 @@ from mogulsync.config.alerts import AlertsConfig
 from mogulsync.config.chartmogul import ChartMogulConfig
 from mogulsync.config.events import EventsConfig
 from mogulsync.config.extract import ExtractConfig
+from mogulsync.config.serve import ServeConfig
 from mogulsync.config.state import StateStoreConfig
 from mogulsync.config.sync import SyncConfig
 from mogulsync.config.sync_logs import SyncLogsConfig
@@ -35,6 +36,7 @@ class AppConfig(ConfigModel):
     events: EventsConfig = Field(default_factory=EventsConfig)
     sync_logs: SyncLogsConfig = Field(default_factory=SyncLogsConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
 
     @field_validator("warehouses", mode="before")
     @classmethod
@@ -72,6 +74,19 @@ class AppConfig(ConfigModel):
                 for other in sync.depends_on
                 if other not in self.syncs
             )
+            after = sync.schedule.after if sync.schedule else []
+            problems.extend(
+                f"syncs.{name}.schedule.after: no sync named `{other}`"
+                f" (known: {', '.join(sorted(self.syncs))})"
+                for other in after
+                if other not in self.syncs or other == name
+            )
+        extract_after = self.extract.schedule.after if self.extract.schedule else []
+        problems.extend(
+            f"extract.schedule.after: no sync named `{other}`"
+            for other in extract_after
+            if other not in self.syncs
+        )
         if problems:
             raise ValueError("; ".join(problems))
         return self
