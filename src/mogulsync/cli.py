@@ -16,6 +16,7 @@ from mogulsync.events.cli import app as events_app
 from mogulsync.extract.cli import airbyte_app
 from mogulsync.extract.cli import app as extract_app
 from mogulsync.runs.cli import app as runs_app
+from mogulsync.serve.cli import schedule_command, serve_command
 from mogulsync.sync.cli import app as sync_app
 from mogulsync.sync.cli import check as check_command
 
@@ -34,6 +35,8 @@ app.add_typer(events_app, name="events")
 app.add_typer(extract_app, name="extract")
 app.add_typer(airbyte_app, name="airbyte")
 app.add_typer(alerts_app, name="alerts")
+app.command("serve")(serve_command)
+app.command("schedule")(schedule_command)
 
 
 def _version_callback(value: bool) -> None:

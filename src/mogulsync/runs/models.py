@@ -17,6 +17,8 @@ class RunStatus(enum.Enum):
     FAILED = "failed"
     #: the process died mid-run (found at the start of a later run)
     INTERRUPTED = "interrupted"
+    #: stopped on request (``mogulsync serve``: cancel, SIGTERM) at a safe point
+    CANCELLED = "cancelled"
 
 
 @dataclass(slots=True)

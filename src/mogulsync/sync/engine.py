@@ -23,6 +23,7 @@ from mogulsync.alerts.dispatch import AlertDispatcher
 from mogulsync.chartmogul import (
     ChartMogulClient,
     ClientSettings,
+    RequestHook,
     RequestLogEntry,
     ServerError,
     TransportError,
@@ -67,6 +68,8 @@ FOUND_BY_REF = frozenset({"customer", "plan", "invoice"})
 HTTP_TOO_MANY_CONNECTIONS = 503
 
 ProgressHook = Callable[["Progress"], None]
+#: told the run record as soon as the run holds its lock and is in the history
+StartHook = Callable[[RunRecord], None]
 
 
 @dataclass(slots=True)
@@ -114,10 +117,15 @@ class SyncEngine:
         full: bool = False,
         bulk: bool = True,
         progress: ProgressHook | None = None,
+        stop: asyncio.Event | None = None,
+        on_start: StartHook | None = None,
+        request_hooks: Sequence[RequestHook] = (),
     ) -> RunRecord:
         """Run one sync; the run record (``record.status`` says how it ended).
 
         ``bulk=False`` (``--no-bulk``) sends every row over REST, one request per row.
+        ``stop`` set ends the run at the next safe point (between batches, requests in
+        flight answered) as ``cancelled``. ``request_hooks`` see every API request as it ends.
 
         Raises ConfigError for an unknown sync and SyncLockedError when another run of the
         sync holds its lock; everything else ends in a recorded ``failed`` run whose
@@ -135,7 +143,11 @@ class SyncEngine:
         record = runs.start(name, full=full)
         started = time.monotonic()
         run = _Run(self, name, record, runs, state, progress or (lambda _p: None))
+        run.stop_event = stop or asyncio.Event()
+        run.request_hooks = list(request_hooks)
         try:
+            if on_start is not None:
+                on_start(record)
             await run.execute(full=full, bulk=bulk)
         except MogulsyncError as exc:
             run.fatal = run.fatal or exc
@@ -182,6 +194,8 @@ class _Run:
         self.progress_hook = progress
         self.progress = Progress()
         self.fatal: MogulsyncError | None = None
+        #: the whole model was read and sent (a stop after this point changes nothing)
+        self.completed = False
         self.results: list[RowResult] = []
         self.errors: list[RowError] = []
         self.outcomes: list[RowOutcome] = []
@@ -190,11 +204,21 @@ class _Run:
         #: new rows parked for the bulk import (None: this run sends everything over REST)
         self.spool: Spool | None = None
         self.applier: Applier | None = None
+        #: set: stop at the next safe point (the run ends ``cancelled``)
+        self.stop_event = asyncio.Event()
+        self.request_hooks: list[RequestHook] = []
+
+    @property
+    def halted(self) -> bool:
+        """A fatal error or a stop request: send nothing more."""
+        return self.fatal is not None or self.stop_event.is_set()
 
     def final_status(self) -> RunStatus:
         rows = self.record.rows
         if self.fatal is not None:
             return RunStatus.FAILED
+        if self.stop_event.is_set() and not self.completed:
+            return RunStatus.CANCELLED
         if rows.failed == 0:
             return RunStatus.SUCCESS
         return RunStatus.PARTIAL if rows.succeeded > 0 else RunStatus.FAILED
@@ -222,13 +246,14 @@ class _Run:
                     self.spool = Spool(self.engine.state_dir, self.name)
                 self.state.start_seen()
                 complete = await self._stream(prepared, source, applier, full=full)
-                if complete and self.fatal is None and self.spool is not None:
+                if complete and not self.halted and self.spool is not None:
                     await self._bulk(client, sync.object, data_source)
-                if complete and self.fatal is None:
+                if complete and not self.halted:
                     await self._removed(prepared, applier)
                 await self._drain()
-                if complete and self.fatal is None:
+                if complete and not self.halted:
                     self.state.save_definition(self.name, prepared.definition)
+                    self.completed = True
         finally:
             with contextlib.suppress(Exception):
                 await self._drain()
@@ -244,7 +269,7 @@ class _Run:
             return await self._stream_diff(prepared, source, self.state, applier, full=full)
         batches: Iterator[Sequence[Row]] = source.stream(prepared.model)
         try:
-            while self.fatal is None:
+            while not self.halted:
                 # The collector stays paused until the batch's rows are freed: they are all
                 # alive until then, so a collection would only scan them (its sends, when
                 # any, run paused too; their objects are freed by reference counting).
@@ -292,7 +317,7 @@ class _Run:
         diff = open_diff(state, prepared, schema)
         batches = diff.batches(full=full)
         try:
-            while self.fatal is None:
+            while not self.halted:
                 batch = await asyncio.to_thread(next, batches, None)
                 if batch is None:
                     unchanged = diff.unchanged()
@@ -342,6 +367,8 @@ class _Run:
         for item in sending:
             if self.fatal is not None:
                 break
+            # a stop lets the rows already marked in flight go out: a batch's end is
+            # the safe point (only a dead process leaves them to the next run's lookups)
             await self.slots.acquire()
             self._spawn(self._send(applier, item))
 
@@ -551,6 +578,8 @@ class _Run:
 
     def _log_request(self, entry: RequestLogEntry) -> None:
         self.runs.add_request(self.record.run_id, entry)
+        for hook in self.request_hooks:
+            hook(entry)
 
     def _report(self) -> None:
         self.progress_hook(self.progress)

@@ -22,4 +22,5 @@ BY_STATUS = {
     RunStatus.FAILED: FAILED,
     RunStatus.INTERRUPTED: FAILED,
     RunStatus.RUNNING: FAILED,
+    RunStatus.CANCELLED: FAILED,
 }
