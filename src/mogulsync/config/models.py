@@ -79,8 +79,10 @@ class AppConfig(ConfigModel):
                 f"syncs.{name}.schedule.after: no sync named `{other}`"
                 f" (known: {', '.join(sorted(self.syncs))})"
                 for other in after
-                if other not in self.syncs or other == name
+                if other not in self.syncs
             )
+            if name in after:
+                problems.append(f"syncs.{name}.schedule.after: a sync cannot run after itself")
         extract_after = self.extract.schedule.after if self.extract.schedule else []
         problems.extend(
             f"extract.schedule.after: no sync named `{other}`"

@@ -47,12 +47,15 @@ def project(
     url: str,
     *,
     syncs: dict[str, Any] | None = None,
+    schedule: dict[str, Any] | None = None,
     tokens: bool = True,
     **sections: Any,
 ) -> AppConfig:
     """A project: model ``accounts`` → sync ``customers`` (plus ``syncs``), with tokens."""
     customers = {"model": "accounts", "object": "customer", "data_source": "Serve",
                  "mapping": {"external_id": "id", "name": "name", "email": "email"}}  # fmt: skip
+    if schedule is not None:
+        customers["schedule"] = schedule
     raw: dict[str, Any] = {
         "chartmogul": {"api_key": "${CM_KEY}", "base_url": server.base_url},
         "state_dir": str(tmp_path / "state"),
