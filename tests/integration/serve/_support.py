@@ -164,10 +164,11 @@ async def serving(
         await task
 
 
-async def wait_for_run(served: Served, run_id: str, token: str = OPERATOR) -> dict[str, Any]:
-    """Poll the run until it is no longer running; its final object."""
+async def wait_for_run(served: Served, run_id: str, token: str | None = OPERATOR) -> dict[str, Any]:
+    """Poll the run until it is no longer running; its final object (None: no token)."""
+    headers = served.bearer(token) if token else {}
     while True:
-        body = await served.http.get(f"/api/v1/runs/{run_id}", headers=served.bearer(token))
+        body = await served.http.get(f"/api/v1/runs/{run_id}", headers=headers)
         run = body.raise_for_status().json()
         if run["status"] != "running":
             return dict(run)
