@@ -365,10 +365,11 @@ class _Run:
         self.progress.to_send += len(sending)
         self._report()
         for item in sending:
-            if self.fatal is not None:
+            # A stop sends no more rows: those marked in flight but not sent are resolved
+            # by the next run's lookups, exactly as after a kill -9; requests already out
+            # are answered and recorded (the drain), which makes this a safe point.
+            if self.halted:
                 break
-            # a stop lets the rows already marked in flight go out: a batch's end is
-            # the safe point (only a dead process leaves them to the next run's lookups)
             await self.slots.acquire()
             self._spawn(self._send(applier, item))
 
