@@ -49,6 +49,7 @@ def project(
     syncs: dict[str, Any] | None = None,
     schedule: dict[str, Any] | None = None,
     tokens: bool = True,
+    env: dict[str, str] | None = None,
     **sections: Any,
 ) -> AppConfig:
     """A project: model ``accounts`` → sync ``customers`` (plus ``syncs``), with tokens."""
@@ -67,8 +68,8 @@ def project(
     if tokens:
         raw["serve"] = {"tokens": [{"token": "${OP_TOKEN}", "role": "operator"},
                                    {"token": "${VIEW_TOKEN}", "role": "viewer"}]}  # fmt: skip
-    env = {"CM_KEY": server.api_key, "OP_TOKEN": OPERATOR, "VIEW_TOKEN": VIEWER}
-    return parse_config(raw, env=env)
+    known = {"CM_KEY": server.api_key, "OP_TOKEN": OPERATOR, "VIEW_TOKEN": VIEWER}
+    return parse_config(raw, env={**known, **(env or {})})
 
 
 class Gate:
