@@ -9,6 +9,7 @@ UI some history, a few warehouse edits give the Preview something to show, and t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -72,10 +73,8 @@ def main() -> None:
                 f" Segment write key for /v1/*: {DEMO_WRITE_KEY}. Ctrl-C stops.\n",
                 flush=True,
             )
-            try:
+            with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: the server stops too
                 subprocess.run([*cli, "serve", "--port", PORT], cwd=workdir, env=env, check=False)  # noqa: S603
-            except KeyboardInterrupt:
-                pass
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
