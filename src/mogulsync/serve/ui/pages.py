@@ -8,6 +8,7 @@ is refused (403) if it posts anyway.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import secrets
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,20 @@ from mogulsync.sync.connect import client_settings
 
 _HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(_HERE / "templates"))
+
+
+def when(value: str | None) -> str:
+    """An ISO timestamp as ``2026-03-02 09:30 UTC`` ("—" for none)."""
+    if not value:
+        return "—"
+    try:
+        moment = dt.datetime.fromisoformat(value).astimezone(dt.UTC)
+    except ValueError:
+        return value
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+templates.env.filters["when"] = when
 #: runs drawn in each sync's sparkline
 SPARK_RUNS = 20
 #: row errors listed on a run page
