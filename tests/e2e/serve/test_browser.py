@@ -20,6 +20,7 @@ from tests.integration.serve._support import (
     OPERATOR,
     Gate,
     GatedEngine,
+    Served,
     accounts,
     project,
     serving,
@@ -39,12 +40,25 @@ def _shots(tmp_path: Path) -> Path:
     return target
 
 
+def _require_chromium() -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is not installed: run `make install` (it installs it with apt)")
+
+
+async def _dead_letter(served: Served) -> None:
+    """Wait until the forwarder (in the server's loop) has dead-lettered an event."""
+    while True:
+        status = await asyncio.to_thread(served.app.state.events_status)
+        if status and status["dead_letters"]:
+            return
+        await asyncio.sleep(0.02)
+
+
 @pytest.mark.timeout(240)
 async def test_the_web_ui_end_to_end_in_chromium(emulator_server, tmp_path):
     from playwright.async_api import async_playwright, expect
 
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is not installed: run `make install` (it installs it with apt)")
+    _require_chromium()
     url = accounts(tmp_path, 12)
     db = duckdb.connect(str(tmp_path / "w.duckdb"))
     db.execute("insert into accounts values ('bad-1', 'Broken Co', 'not-an-email')")
@@ -123,8 +137,7 @@ async def test_the_web_ui_end_to_end_in_chromium(emulator_server, tmp_path):
                "traits": {"name": "Bad", "address": {"country": "Narnia"}}}  # fmt: skip
         sent = await served.http.post("/v1/group", json=bad, auth=(WRITE_KEY, ""))
         assert sent.status_code == 200
-        while not (served.app.state.events_status() or {}).get("dead_letters"):
-            await asyncio.sleep(0.02)  # the forwarder runs in the server's loop
+        await _dead_letter(served)
         await page.goto(f"{served.base_url}/events")
         dead = page.locator("table.dead tbody tr").filter(has_text="m-dead")
         await expect(dead).to_be_visible()
