@@ -105,8 +105,8 @@ class RunManager:
     async def start_sync(self, name: str, *, full: bool = False) -> ActiveRun:
         """Start a run; returns once it holds its lock and is in the history.
 
-        Raises UnknownSyncError, AlreadyRunningError, or ConfigError when the server is
-        shutting down.
+        Raises UnknownSyncError, AlreadyRunningError (also while the server shuts down), or
+        the error that kept the run from starting.
         """
         if name not in self.config.syncs:
             known = ", ".join(sorted(self.config.syncs)) or "none"
