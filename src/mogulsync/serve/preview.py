@@ -3,6 +3,7 @@ change from what to what, read from ChartMogul's current record (reads only)."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -27,8 +28,12 @@ async def preview(
         async with ChartMogulClient(settings) as client:
             for item in updates:
                 current = await _current(client, result["object"], item.get("uuid"))
-                item["changes"] = _changes(item["payload"], current)
-    return result
+                item["changes"] = _changes(item["payload"], current) + _custom_changes(
+                    item.pop("custom", {}), _custom_of(current)
+                )
+    # typed custom attribute values (dates, decimals) as JSON sees them
+    plain: dict[str, Any] = json.loads(json.dumps(result, default=str))
+    return plain
 
 
 async def _current(
@@ -51,6 +56,38 @@ async def _current(
         return None
     dumped: dict[str, Any] = record.model_dump(mode="json")
     return dumped
+
+
+def _custom_of(current: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The custom attributes of a current customer (``attributes.custom``) or contact."""
+    if current is None:
+        return None
+    attributes = current.get("attributes")
+    if isinstance(attributes, dict):
+        found = attributes.get("custom")
+        return found if isinstance(found, dict) else {}
+    found = current.get("custom")
+    return found if isinstance(found, dict) else {}
+
+
+def _custom_changes(new: dict[str, Any], current: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Custom attributes whose value would change (``custom.<key>``)."""
+    changes = []
+    for key, value in new.items():
+        before = None if current is None else current.get(key)
+        if current is None or not _same(before, value):
+            changes.append({"field": f"custom.{key}", "from": before, "to": value})
+    return changes
+
+
+def _same(before: Any, after: Any) -> bool:
+    """Equal as ChartMogul stores them (12 and 12.0 and "12.00" are one number)."""
+    if before == after:
+        return True
+    try:
+        return float(str(before)) == float(str(after))
+    except ValueError:
+        return str(before) == str(after)
 
 
 def _changes(payload: dict[str, Any], current: dict[str, Any] | None) -> list[dict[str, Any]]:

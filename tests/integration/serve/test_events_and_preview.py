@@ -64,13 +64,16 @@ async def test_events_are_ingested_on_the_same_port_and_dead_letters_replay(
 async def test_preview_shows_which_fields_change_from_what_to_what(emulator_server, tmp_path):
     """After a run, renaming a row previews as an update: name from the current record → new."""
     url = accounts(tmp_path, 3)
+    db = duckdb.connect(str(tmp_path / "w.duckdb"))
+    db.execute("alter table accounts add column seats integer default 5")  # a custom attribute
+    db.close()
     config = project(emulator_server, tmp_path, url)
     async with serving(config) as served:
         auth = served.bearer(OPERATOR)
         first = await served.http.post("/api/v1/syncs/customers/runs", headers=auth)
         assert (await wait_for_run(served, first.json()["run_id"]))["status"] == "success"
         db = duckdb.connect(str(tmp_path / "w.duckdb"))
-        db.execute("update accounts set name = 'Renamed Ltd' where id = 'a1'")
+        db.execute("update accounts set name = 'Renamed Ltd', seats = 15 where id = 'a1'")
         db.close()
         stats = f"{emulator_server.base_url}/_emulator/stats"
         writes = (await served.http.get(stats)).json()["writes_succeeded"]
@@ -78,7 +81,10 @@ async def test_preview_shows_which_fields_change_from_what_to_what(emulator_serv
         assert plan["counts"]["updates"] == 1
         [update] = plan["samples"]["updates"]
         assert update["key"] == "a1"
-        assert update["changes"] == [{"field": "name", "from": "Account 1", "to": "Renamed Ltd"}]
+        assert update["changes"] == [
+            {"field": "name", "from": "Account 1", "to": "Renamed Ltd"},
+            {"field": "custom.seats", "from": 5, "to": 15},
+        ]
         page = await served.http.get("/syncs/customers/preview", headers=served.bearer(VIEWER))
         assert page.status_code == 200
         assert "Renamed Ltd" in page.text
