@@ -153,3 +153,13 @@ def test_tokens_must_come_from_the_environment(tmp_path, monkeypatch):
     assert result.exit_code == 4
     assert "serve.tokens.0.token: secrets must come from the environment" in result.output
     assert OPERATOR not in result.output
+
+
+async def test_a_link_cannot_put_its_own_words_on_a_page(emulator_server, tmp_path):
+    """`?flash=` shows only the server's own messages; unknown text is ignored."""
+    config = project(emulator_server, tmp_path, accounts(tmp_path, 1), tokens=False)
+    async with serving(config) as served:
+        spoof = await served.http.get("/syncs", params={"flash": "Send your token to evil"})
+        assert "evil" not in spoof.text
+        ours = await served.http.get("/events", params={"flash": "replayed", "n": "3"})
+        assert "Replayed 3 dead letter(s)." in ours.text

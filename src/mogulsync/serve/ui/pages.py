@@ -55,6 +55,13 @@ templates.env.filters["when"] = when
 SPARK_RUNS = 20
 #: row errors listed on a run page
 ERRORS_SHOWN = 500
+#: messages shown after a redirect, by code
+FLASHES = {
+    "busy": "That sync is already running: its run is on the Syncs page.",
+    "extract-busy": "The extract is already running.",
+    "extract-started": "Extract started.",
+    "replayed": "Replayed {n} dead letter(s).",
+}
 
 
 def _page(request: Request, template: str, caller: Caller, **context: Any) -> Response:
@@ -65,11 +72,20 @@ def _page(request: Request, template: str, caller: Caller, **context: Any) -> Re
         operator=caller.role >= Role.OPERATOR,
         signed_in=caller.session is not None,
         csrf=state.auth.csrf_of(caller),
-        flash=request.query_params.get("flash"),
     )
+    context.setdefault("flash", _flash(request))
     response = templates.TemplateResponse(request, template, context)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _flash(request: Request) -> str | None:
+    """The message a redirect asked for; only our own texts (a link cannot put words here)."""
+    text = FLASHES.get(request.query_params.get("flash", ""))
+    if text is None:
+        return None
+    count = request.query_params.get("n", "")
+    return text.format(n=int(count) if count.isdigit() else 0)
 
 
 def _viewer(request: Request) -> Caller | Response:
@@ -179,8 +195,8 @@ async def run_now(request: Request) -> Response:
         run = await state_of(request).manager.start_sync(name)
     except UnknownSyncError as exc:
         return Response(exc.user_message, status_code=404, media_type="text/plain")
-    except AlreadyRunningError as exc:
-        return RedirectResponse(f"/syncs?flash={exc.user_message}", status_code=303)
+    except AlreadyRunningError:
+        return RedirectResponse("/syncs?flash=busy", status_code=303)
     return RedirectResponse(f"/runs/{run.run_id}", status_code=303)
 
 
@@ -262,7 +278,7 @@ async def replay(request: Request) -> Response:
     seq = form.get("seq")
     seqs = [int(str(seq))] if seq else None
     replayed = await asyncio.to_thread(state_of(request).replay, seqs)
-    return RedirectResponse(f"/events?flash=Replayed {replayed} dead letter(s).", status_code=303)
+    return RedirectResponse(f"/events?flash=replayed&n={replayed}", status_code=303)
 
 
 async def extract_page(request: Request) -> Response:
@@ -293,9 +309,9 @@ async def run_extract(request: Request) -> Response:
         return caller
     try:
         await state_of(request).manager.start_extract()
-    except AlreadyRunningError as exc:
-        return RedirectResponse(f"/extract?flash={exc.user_message}", status_code=303)
-    return RedirectResponse("/extract?flash=Extract started.", status_code=303)
+    except AlreadyRunningError:
+        return RedirectResponse("/extract?flash=extract-busy", status_code=303)
+    return RedirectResponse("/extract?flash=extract-started", status_code=303)
 
 
 def _display(url: str) -> str:
