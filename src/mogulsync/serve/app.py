@@ -71,6 +71,8 @@ class ServeApp:
             manager=RunManager(config, engine),
             clock=clock or SystemClock(),
         )
+        for token in config.serve.tokens:  # defence in depth: never in the run history
+            self.state.manager.engine.redactor.add(token.token.get_secret_value())
         self.schedule = schedule
         #: False: nothing ticks the scheduler on its own (tests call ``tick()``)
         self.tick_loop = tick_loop
