@@ -6,6 +6,7 @@ that records what would start (the server's real launcher is tested over HTTP).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import pytest
@@ -35,12 +36,14 @@ class Launcher:
         self.started: list[tuple[str, dt.datetime]] = []
         self.busy: set[str] = set()
         self.clock: ManualClock | None = None
+        self.launched = asyncio.Event()
 
     async def __call__(self, job: Job, _reason: str) -> bool:
         if job.name in self.busy:
             return False
         assert self.clock is not None
         self.started.append((job.name, self.clock.now()))
+        self.launched.set()
         return True
 
     def names(self) -> list[str]:
@@ -132,6 +135,25 @@ async def test_after_runs_when_every_parent_succeeded(tmp_path):
     sched.run_finished("customers", RunStatus.PARTIAL)
     sched.run_finished("plans", RunStatus.SUCCESS)
     assert await sched.tick() == []
+
+
+async def test_the_loop_ticks_wakes_on_a_finished_parent_and_stops(tmp_path):
+    """run_forever starts what is due, wakes when a parent finishes, ends when told."""
+    clock = ManualClock(T0)
+    launcher = Launcher()
+    jobs = [job("customers", every="1m"), job("invoices", after=["customers"])]
+    sched = scheduler(tmp_path, jobs, clock, launcher)
+    clock.advance(2 * MINUTE)
+    stop = asyncio.Event()
+    loop = asyncio.create_task(sched.run_forever(stop, poll_s=3600))  # only events wake it
+    await launcher.launched.wait()
+    assert launcher.names() == ["customers"]
+    launcher.launched.clear()
+    sched.run_finished("customers", RunStatus.SUCCESS)
+    await launcher.launched.wait()
+    assert launcher.names() == ["customers", "invoices"]
+    stop.set()
+    await loop
 
 
 def test_jitter_spreads_jobs_sharing_a_schedule_and_is_stable():
