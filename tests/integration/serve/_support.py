@@ -48,6 +48,7 @@ def project(
     *,
     syncs: dict[str, Any] | None = None,
     schedule: dict[str, Any] | None = None,
+    customers_extra: dict[str, Any] | None = None,
     tokens: bool = True,
     env: dict[str, str] | None = None,
     **sections: Any,
@@ -57,6 +58,7 @@ def project(
                  "mapping": {"external_id": "id", "name": "name", "email": "email"}}  # fmt: skip
     if schedule is not None:
         customers["schedule"] = schedule
+    customers.update(customers_extra or {})
     raw: dict[str, Any] = {
         "chartmogul": {"api_key": "${CM_KEY}", "base_url": server.base_url},
         "state_dir": str(tmp_path / "state"),

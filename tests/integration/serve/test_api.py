@@ -60,15 +60,21 @@ async def test_trigger_poll_and_the_run_is_what_sync_run_json_prints(emulator_se
 
 
 async def test_overlap_is_409_cancel_stops_at_a_safe_point(emulator_server, tmp_path):
-    """While a run is held mid-flight: a second trigger is 409; cancel ends it `cancelled`."""
-    config = project(emulator_server, tmp_path, accounts(tmp_path, 30))
+    """While a run is held mid-flight: a second trigger is 409; cancel ends it `cancelled`
+    with the rows in flight answered; the next run sends exactly the rest."""
+    rows = 100  # more than the engine keeps in flight, so some are never sent
+    config = project(  # one REST call per row (100 new rows would go through a bulk import)
+        emulator_server, tmp_path, accounts(tmp_path, rows), customers_extra={"bulk": "off"}
+    )
+    with api(emulator_server) as client:  # the data source exists: the first write is a row
+        client.post("/data_sources", json={"name": "Serve"}).raise_for_status()
     gate = Gate()
     async with serving(config, engine=GatedEngine(config, gate)) as served:
         auth = served.bearer(OPERATOR)
         run_id = (await served.http.post("/api/v1/syncs/customers/runs", headers=auth)).json()[
             "run_id"
         ]
-        await gate.reached.wait()  # a write is in flight: the run is mid-way
+        await gate.reached.wait()  # rows are in flight: the run is mid-way
         again = await served.http.post("/api/v1/syncs/customers/runs", headers=auth)
         assert again.status_code == 409
         assert "already running" in again.json()["error"]
@@ -79,18 +85,17 @@ async def test_overlap_is_409_cancel_stops_at_a_safe_point(emulator_server, tmp_
         gate.release()
         run = await wait_for_run(served, run_id)
         assert run["status"] == "cancelled"
-        # the rows already in flight were answered and counted; nothing was lost
-        assert run["rows"]["succeeded"] + run["rows"]["failed"] <= 30
+        assert 0 < run["rows"]["succeeded"] < rows  # those in flight, not one more
+        assert run["rows"]["failed"] == 0
         again = await served.http.post(f"/api/v1/runs/{run_id}/cancel", headers=auth)
         assert again.status_code == 409
-        # the next run sends exactly the rest
         rest = await served.http.post("/api/v1/syncs/customers/runs", headers=auth)
         final = await wait_for_run(served, rest.json()["run_id"])
         assert final["status"] == "success"
-        assert run["rows"]["succeeded"] + final["rows"]["succeeded"] == 30
+        assert run["rows"]["succeeded"] + final["rows"]["succeeded"] == rows
     with api(emulator_server) as client:
         ids = sorted(c["external_id"] for c in all_pages(client, "/customers", "entries"))
-    assert ids == sorted(f"a{i}" for i in range(30))
+    assert ids == sorted(f"a{i}" for i in range(rows))  # each exactly once
 
 
 async def test_unknown_sync_and_run_are_404(emulator_server, tmp_path):
