@@ -89,7 +89,7 @@ def run_summary(state: ServeState, record: RunRecord) -> dict[str, Any]:
         record = active.record
         summary = record.summary()
         summary["api_calls"] = active.feed.count
-        return {**summary, "started_at": record.started_at, "finished_at": None}
+        return {**summary, "started_at": record.started_at, "finished_at": None, "message": None}
     return {**record.summary(), "started_at": record.started_at,
             "finished_at": record.finished_at, "message": record.message}  # fmt: skip
 
