@@ -8,6 +8,7 @@ replay. Errors are ``{"error": "..."}`` with the HTTP status that says what to d
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import itertools
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -89,6 +90,8 @@ def run_summary(state: ServeState, record: RunRecord) -> dict[str, Any]:
         record = active.record
         summary = record.summary()
         summary["api_calls"] = active.feed.count
+        started = dt.datetime.fromisoformat(record.started_at)
+        summary["duration_s"] = round((dt.datetime.now(dt.UTC) - started).total_seconds(), 3)
         return {**summary, "started_at": record.started_at, "finished_at": None, "message": None}
     return {**record.summary(), "started_at": record.started_at,
             "finished_at": record.finished_at, "message": record.message}  # fmt: skip
