@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 LOCK := requirements/dev.lock
 STAMP := $(VENV)/.installed
 
-.PHONY: help install system-deps demo test test-fast lint format typecheck bench lock clean
+.PHONY: help install system-deps demo serve test test-fast lint format typecheck bench lock clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -19,15 +19,26 @@ $(STAMP): pyproject.toml $(LOCK)
 
 install: $(STAMP) system-deps  ## create .venv and install the locked dependencies
 
-# PostgreSQL server binaries for the test suite (it starts its own throw-away cluster).
+# PostgreSQL server binaries for the test suite (it starts its own throw-away cluster), and
+# Debian's chromium for the web UI's browser tests (Playwright drives it; its own browser
+# download is not needed).
 system-deps:
 	@if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 	  echo "installing PostgreSQL server binaries with apt"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	fi
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  echo "installing chromium with apt (browser tests)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
 
 demo: install  ## start the emulator, load a sample warehouse and run real syncs end to end
 	$(BIN)/python -m mogulsync.demo
+	@echo
+	@echo "Next: the scheduler, API and web UI on the same project:  make serve"
+
+serve: install  ## mogulsync serve on the demo project (emulator; http://127.0.0.1:8800)
+	$(BIN)/python -m mogulsync.serve.demo
 
 test: install  ## lint, type-check and run the whole test suite
 	$(BIN)/ruff format --check src tests bench scripts

@@ -18,6 +18,7 @@ from mogulsync.extract.cli import airbyte_app
 from mogulsync.extract.cli import app as extract_app
 from mogulsync.reconcile.cli import reconcile_command
 from mogulsync.runs.cli import app as runs_app
+from mogulsync.serve.cli import schedule_command, serve_command
 from mogulsync.sync.cli import app as sync_app
 from mogulsync.sync.cli import check as check_command
 
@@ -51,6 +52,10 @@ def init(
     from mogulsync.config.starter import run_init
 
     run_init(config, warehouse, force=force)
+
+
+app.command("serve")(serve_command)
+app.command("schedule")(schedule_command)
 
 
 def _version_callback(value: bool) -> None:

@@ -81,10 +81,10 @@ async def post_json(url: str, body: object, delivery: Delivery) -> None:
         with attempt:
             async with httpx.AsyncClient(timeout=delivery.timeout_s) as client:
                 response = await client.post(url, json=body)
-            _check(response)
+            check_response(response)
 
 
-def _check(response: httpx.Response) -> None:
+def check_response(response: httpx.Response) -> None:
     status = response.status_code
     if status < HTTP_CLIENT_ERROR:
         return

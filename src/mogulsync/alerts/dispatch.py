@@ -16,8 +16,15 @@ from mogulsync.alerts.email import EmailSender
 from mogulsync.alerts.message import ERRORS_IN_ALERT, AlertMessage, Trigger, build_message
 from mogulsync.alerts.rules import evaluate, previous_run
 from mogulsync.alerts.slack import SlackSender
+from mogulsync.alerts.sms import SmsSender
 from mogulsync.alerts.webhook import WebhookSender
-from mogulsync.config.alerts import AlertChannel, AlertsConfig, SlackChannel, WebhookChannel
+from mogulsync.config.alerts import (
+    AlertChannel,
+    AlertsConfig,
+    SlackChannel,
+    SmsChannel,
+    WebhookChannel,
+)
 from mogulsync.errors import ConfigError, MogulsyncError
 from mogulsync.runs.models import RowCounts, RunRecord, RunStatus
 from mogulsync.runs.store import RunStore
@@ -39,6 +46,8 @@ def channel_secrets(channel: AlertChannel) -> list[str]:
         found = endpoint_secrets(channel.url.get_secret_value()) if channel.url else []
         key = channel.routing_key
         return found + ([key.get_secret_value()] if key is not None else [])
+    if isinstance(channel, SmsChannel):
+        return [channel.auth_token.get_secret_value()]
     return [channel.password.get_secret_value()] if channel.password is not None else []
 
 
@@ -47,6 +56,8 @@ def _sender(name: str, channel: AlertChannel, delivery: Delivery) -> Sender:
         return SlackSender(name, channel, delivery)
     if isinstance(channel, WebhookChannel):
         return WebhookSender(name, channel, delivery)
+    if isinstance(channel, SmsChannel):
+        return SmsSender(name, channel, delivery)
     return EmailSender(name, channel, delivery)
 
 

@@ -1,8 +1,9 @@
 """``alerts:`` — who hears about failed runs, failed rows and recoveries, and how.
 
 Channels are named once (a Slack incoming webhook, a generic or PagerDuty webhook, e-mail
-over SMTP); rules say which syncs alert which channels on what. Every URL, routing key and
-password is a ``SecretStr`` that the loader accepts only as a ``${ENV}`` reference.
+over SMTP, SMS through Twilio); rules say which syncs alert which channels on what. Every
+URL, routing key, password and auth token is a ``SecretStr`` that the loader accepts only as
+a ``${ENV}`` reference.
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ DEFAULT_ATTEMPTS = 3
 MAX_PERCENT = 100.0
 #: SMTP ports by connection security, when ``port`` is not given
 SMTP_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+
+#: Twilio's REST API root; messages go to {root}/2010-04-01/Accounts/{SID}/Messages.json
+TWILIO_API_URL = "https://api.twilio.com"
+#: a phone number in E.164 form, as Twilio wants it
+E164 = r"^\+[1-9][0-9]{6,14}$"
 
 Severity = Literal["critical", "error", "warning", "info"]
 
@@ -86,7 +92,20 @@ class EmailChannel(ConfigModel):
         return self.port or SMTP_PORTS[self.security]
 
 
-AlertChannel = Annotated[SlackChannel | WebhookChannel | EmailChannel, Field(discriminator="type")]
+class SmsChannel(ConfigModel):
+    """A text message through Twilio's Messages API (auth token: ``${TWILIO_AUTH_TOKEN}``)."""
+
+    type: Literal["sms"]
+    account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$", description="Twilio account SID")
+    auth_token: SecretStr
+    from_: str = Field(alias="from", pattern=E164, description="Twilio number, E.164")
+    to: list[Annotated[str, Field(pattern=E164)]] = Field(min_length=1)
+    api_url: str = Field(TWILIO_API_URL, description="Twilio's API root (tests point it home)")
+
+
+AlertChannel = Annotated[
+    SlackChannel | WebhookChannel | EmailChannel | SmsChannel, Field(discriminator="type")
+]
 
 
 class FailedRowsThreshold(ConfigModel):

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 
 from mogulsync.config._base import ConfigModel
+from mogulsync.config.serve import ScheduleConfig
 
 Interval = Literal["day", "week", "month", "quarter"]
 ExtractMode = Literal["overwrite", "append", "incremental"]
@@ -27,3 +28,4 @@ class ExtractConfig(ConfigModel):
     activity_windows: int = Field(
         16, ge=1, le=256, description="date windows of activities fetched in parallel"
     )
+    schedule: ScheduleConfig | None = Field(None, description="when `mogulsync serve` runs it")

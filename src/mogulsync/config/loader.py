@@ -35,6 +35,8 @@ _SECRET_PATHS = (
     ("alerts", "channels", "*", "url"),
     ("alerts", "channels", "*", "routing_key"),
     ("alerts", "channels", "*", "password"),
+    ("alerts", "channels", "*", "auth_token"),
+    ("serve", "tokens", "*", "token"),
 )
 #: database URLs: written in clear is fine, a password in them must come from the environment
 _URL_PATHS = (

@@ -12,6 +12,7 @@ from mogulsync.config.alerts import AlertsConfig
 from mogulsync.config.chartmogul import ChartMogulConfig
 from mogulsync.config.events import EventsConfig
 from mogulsync.config.extract import ExtractConfig
+from mogulsync.config.serve import ServeConfig
 from mogulsync.config.state import StateStoreConfig
 from mogulsync.config.sync import SyncConfig
 from mogulsync.config.sync_logs import SyncLogsConfig
@@ -45,6 +46,7 @@ class AppConfig(ConfigModel):
     events: EventsConfig = Field(default_factory=EventsConfig)
     sync_logs: SyncLogsConfig = Field(default_factory=SyncLogsConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
 
     @field_validator("warehouses", mode="before")
     @classmethod

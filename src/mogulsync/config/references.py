@@ -34,6 +34,20 @@ def reference_problems(raw: Mapping[str, Any]) -> list[str]:
             for other in _strings(sync.get("depends_on"))
             if other not in syncs
         )
+        after = _schedule_after(sync)
+        problems.extend(
+            _missing(f"syncs.{name}.schedule.after", "sync", other, syncs)
+            for other in after
+            if other not in syncs
+        )
+        if name in after:
+            problems.append(f"syncs.{name}.schedule.after: a sync cannot run after itself")
+    extract = raw.get("extract")
+    problems.extend(
+        _missing("extract.schedule.after", "sync", other, syncs)
+        for other in (_schedule_after(extract) if isinstance(extract, Mapping) else [])
+        if other not in syncs
+    )
     alerts = raw.get("alerts")
     rules = alerts.get("rules") if isinstance(alerts, Mapping) else None
     for index, rule in enumerate(rules if isinstance(rules, list) else []):
@@ -44,6 +58,12 @@ def reference_problems(raw: Mapping[str, Any]) -> list[str]:
             if other not in syncs
         )
     return problems
+
+
+def _schedule_after(section: Mapping[str, Any]) -> list[str]:
+    """The syncs a ``schedule: {after: [...]}`` waits for."""
+    schedule = section.get("schedule")
+    return _strings(schedule.get("after")) if isinstance(schedule, Mapping) else []
 
 
 def _strings(value: Any) -> list[str]:

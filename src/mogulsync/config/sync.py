@@ -7,6 +7,7 @@ from typing import Literal, Self
 from pydantic import Field, model_validator
 
 from mogulsync.config._base import ConfigModel
+from mogulsync.config.serve import ScheduleConfig
 from mogulsync.config.state import DEFAULT_STATE_SCHEMA, SCHEMA_PATTERN
 
 ObjectType = Literal["customer", "contact", "plan", "invoice", "transaction"]
@@ -89,6 +90,7 @@ class SyncConfig(ConfigModel):
         " `off`: always one REST call per row",
     )
     sync_logs: bool = Field(True, description="false: no sync log rows for this sync")
+    schedule: ScheduleConfig | None = Field(None, description="when `mogulsync serve` runs it")
 
     @model_validator(mode="after")
     def _mode_and_match_fit_object(self) -> Self:

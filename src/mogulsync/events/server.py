@@ -11,6 +11,8 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Self
 
@@ -59,6 +61,48 @@ def build_delivery(
     return ApiDelivery(client, queue, events.data_source)
 
 
+@asynccontextmanager
+async def running_events(
+    config: AppConfig, *, forward: bool = True
+) -> AsyncIterator[tuple[IngestApp, Forwarder | None]]:
+    """The ingest app and its forwarder on this loop, for as long as the block runs.
+
+    ``mogulsync events serve`` serves the app alone; ``mogulsync serve`` mounts it beside
+    its API. On exit the forwarder finishes its round and the queue is closed; events
+    already acknowledged stay queued for the next start.
+    """
+    path = queue_path(config)
+    writer = GroupCommitWriter(path)
+    queue = EventQueue(path)
+    stop = asyncio.Event()
+    forwarder = None
+    forwarder_task = None
+    delivery = build_delivery(config, queue) if forward else None
+    if delivery is not None:
+        mappings = config.events.mappings or DEFAULT_MAPPINGS
+        keep_days = config.events.keep_days
+        forwarder = Forwarder(
+            queue,
+            delivery,
+            mappings,
+            config.events.retry,
+            keep_s=None if keep_days is None else keep_days * SECONDS_PER_DAY,
+        )
+        forwarder_task = asyncio.create_task(forwarder.run(stop))
+    keys = [key.get_secret_value() for key in config.events.write_keys]
+    ingest = IngestApp(writer, keys, forwarder.wake if forwarder else None)
+    try:
+        yield ingest, forwarder
+    finally:
+        stop.set()
+        if forwarder_task is not None:
+            await forwarder_task
+        if delivery is not None:
+            await delivery.aclose()
+        await asyncio.to_thread(writer.close)
+        queue.close()
+
+
 class EventsService:
     """The ingest endpoint plus the forwarder, sharing one durable queue."""
 
@@ -98,45 +142,20 @@ class EventsService:
 
     async def serve(self) -> None:
         """Serve until the server is told to exit (Ctrl-C / SIGTERM in the foreground)."""
-        writer = GroupCommitWriter(self.path)
-        queue = EventQueue(self.path)
-        stop = asyncio.Event()
-        forwarder_task = None
-        delivery = build_delivery(self.config, queue) if self.forward else None
-        if delivery is not None:
-            mappings = self.config.events.mappings or DEFAULT_MAPPINGS
-            keep_days = self.config.events.keep_days
-            self.forwarder = Forwarder(
-                queue,
-                delivery,
-                mappings,
-                self.config.events.retry,
-                keep_s=None if keep_days is None else keep_days * SECONDS_PER_DAY,
+        async with running_events(self.config, forward=self.forward) as (ingest, forwarder):
+            self.forwarder = forwarder
+            self._server = uvicorn.Server(
+                uvicorn.Config(
+                    ingest.app,
+                    host=self.host,
+                    port=self.port,
+                    log_level="warning",
+                    access_log=False,
+                    lifespan="off",
+                    backlog=2048,
+                )
             )
-            forwarder_task = asyncio.create_task(self.forwarder.run(stop))
-        keys = [key.get_secret_value() for key in self.config.events.write_keys]
-        ingest = IngestApp(writer, keys, self.forwarder.wake if self.forwarder else None)
-        self._server = uvicorn.Server(
-            uvicorn.Config(
-                ingest.app,
-                host=self.host,
-                port=self.port,
-                log_level="warning",
-                access_log=False,
-                lifespan="off",
-                backlog=2048,
-            )
-        )
-        try:
             await self._server.serve()
-        finally:
-            stop.set()
-            if forwarder_task is not None:
-                await forwarder_task
-            if delivery is not None:
-                await delivery.aclose()
-            await asyncio.to_thread(writer.close)
-            queue.close()
 
     def start(self) -> Self:
         """Serve in a background thread; return once the port accepts connections."""

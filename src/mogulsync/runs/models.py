@@ -27,6 +27,8 @@ class RunStatus(enum.Enum):
     INTERRUPTED = "interrupted"
     #: not run, because a sync it ``depends_on`` did not complete (``sync run --all``)
     SKIPPED = "skipped"
+    #: stopped on request (``mogulsync serve``: cancel, SIGTERM) at a safe point
+    CANCELLED = "cancelled"
 
 
 @dataclass(slots=True)

@@ -124,13 +124,12 @@ class RunStore:
             ),
         )
 
-    def latest(self, *, sync: str | None = None, limit: int = 20) -> list[RunRecord]:
-        """The latest runs, newest first."""
-        query = "SELECT * FROM runs"
-        params: tuple[object, ...] = ()
-        if sync:
-            query += " WHERE sync = ?"
-            params = (sync,)
+    def latest(
+        self, *, sync: str | None = None, limit: int = 20, status: str | None = None
+    ) -> list[RunRecord]:
+        """The latest runs, newest first (of one sync, with one status, when given)."""
+        query = "SELECT * FROM runs WHERE (? IS NULL OR sync = ?) AND (? IS NULL OR status = ?)"
+        params: tuple[object, ...] = (sync or None, sync or None, status, status)
         rows = self._db.execute(f"{query} ORDER BY started_at DESC LIMIT ?", (*params, limit))
         return [self._record(row) for row in rows]
 

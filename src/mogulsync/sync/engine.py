@@ -24,6 +24,7 @@ from mogulsync.chartmogul import (
     ChartMogulClient,
     ClientSettings,
     OutageBreaker,
+    RequestHook,
     RequestLogEntry,
     ResponseFormatError,
     ServerError,
@@ -70,6 +71,8 @@ FOUND_BY_REF = frozenset({"customer", "plan", "invoice"})
 HTTP_TOO_MANY_CONNECTIONS = 503
 
 ProgressHook = Callable[["Progress"], None]
+#: told the run record as soon as the run holds its lock and is in the history
+StartHook = Callable[[RunRecord], None]
 
 
 @dataclass(slots=True)
@@ -120,10 +123,15 @@ class SyncEngine:
         full: bool = False,
         bulk: bool = True,
         progress: ProgressHook | None = None,
+        stop: asyncio.Event | None = None,
+        on_start: StartHook | None = None,
+        request_hooks: Sequence[RequestHook] = (),
     ) -> RunRecord:
         """Run one sync; the run record (``record.status`` says how it ended).
 
         ``bulk=False`` (``--no-bulk``) sends every row over REST, one request per row.
+        ``stop`` set ends the run at the next safe point (between batches, requests in
+        flight answered) as ``cancelled``. ``request_hooks`` see every API request as it ends.
 
         Raises ConfigError for an unknown sync and SyncLockedError when another run of the
         sync holds its lock; everything else ends in a recorded ``failed`` run whose
@@ -146,7 +154,11 @@ class SyncEngine:
         record = runs.start(name, full=full)
         started = time.monotonic()
         run = _Run(self, name, record, runs, state, progress or (lambda _p: None))
+        run.stop_event = stop or asyncio.Event()
+        run.request_hooks = list(request_hooks)
         try:
+            if on_start is not None:
+                on_start(record)
             await run.execute(full=full, bulk=bulk)
         except MogulsyncError as exc:
             run.fatal = run.fatal or exc
@@ -211,6 +223,8 @@ class _Run:
         self.progress_hook = progress
         self.progress = Progress()
         self.fatal: MogulsyncError | None = None
+        #: the whole model was read and sent (a stop after this point changes nothing)
+        self.completed = False
         self.results: list[RowResult] = []
         self.errors: list[RowError] = []
         self.outcomes: list[RowOutcome] = []
@@ -221,11 +235,21 @@ class _Run:
         self.applier: Applier | None = None
         #: attempts that reached ChartMogul (refused connections are logged, not counted)
         self.api_calls = 0
+        #: set: stop at the next safe point (the run ends ``cancelled``)
+        self.stop_event = asyncio.Event()
+        self.request_hooks: list[RequestHook] = []
+
+    @property
+    def halted(self) -> bool:
+        """A fatal error or a stop request: send nothing more."""
+        return self.fatal is not None or self.stop_event.is_set()
 
     def final_status(self) -> RunStatus:
         """``failed`` when the run could not complete, else by its rows (docs/errors.md)."""
         if self.fatal is not None:
             return RunStatus.FAILED
+        if self.stop_event.is_set() and not self.completed:
+            return RunStatus.CANCELLED
         # Completed: even when no row landed (e.g. the same invalid rows as last time) the
         # run did all it could; the rows, not the run, need fixing.
         return RunStatus.SUCCESS if self.record.rows.failed == 0 else RunStatus.PARTIAL
@@ -253,13 +277,14 @@ class _Run:
                     self.spool = Spool(self.engine.state_dir, self.name)
                 self.state.start_seen()
                 complete = await self._stream(prepared, source, applier, full=full)
-                if complete and self.fatal is None and self.spool is not None:
+                if complete and not self.halted and self.spool is not None:
                     await self._bulk(client, sync.object, data_source)
-                if complete and self.fatal is None:
+                if complete and not self.halted:
                     await self._removed(prepared, applier)
                 await self._drain()
-                if complete and self.fatal is None:
+                if complete and not self.halted:
                     self.state.save_definition(self.name, prepared.definition)
+                    self.completed = True
         finally:
             with contextlib.suppress(Exception):
                 await self._drain()
@@ -275,7 +300,7 @@ class _Run:
             return await self._stream_diff(prepared, source, self.state, applier, full=full)
         batches: Iterator[Sequence[Row]] = source.stream(prepared.model)
         try:
-            while self.fatal is None:
+            while not self.halted:
                 # The collector stays paused until the batch's rows are freed: they are all
                 # alive until then, so a collection would only scan them (its sends, when
                 # any, run paused too; their objects are freed by reference counting).
@@ -323,7 +348,7 @@ class _Run:
         diff = open_diff(state, prepared, schema)
         batches = diff.batches(full=full)
         try:
-            while self.fatal is None:
+            while not self.halted:
                 batch = await asyncio.to_thread(next, batches, None)
                 if batch is None:
                     unchanged = diff.unchanged()
@@ -371,7 +396,10 @@ class _Run:
         self.progress.to_send += len(sending)
         self._report()
         for item in sending:
-            if self.fatal is not None:
+            # A stop sends no more rows: those marked in flight but not sent are resolved
+            # by the next run's lookups, exactly as after a kill -9; requests already out
+            # are answered and recorded (the drain), which makes this a safe point.
+            if self.halted:
                 break
             await self.slots.acquire()
             self._spawn(self._send(applier, item))
@@ -584,6 +612,8 @@ class _Run:
         if entry.reached_server:
             self.api_calls += 1
         self.runs.add_request(self.record.run_id, entry)
+        for hook in self.request_hooks:
+            hook(entry)
 
     def _report(self) -> None:
         self.progress_hook(self.progress)

@@ -46,23 +46,11 @@ def row_errors(key: str, exc: BaseException) -> list[RowError]:
                 "Check the referenced record exists (sync parents first).",
             )
         ]
-    if isinstance(exc, ChartMogulUnreachableError):
-        return [RowError(key, "-", f"not delivered: {exc.message}", _RETRY_NEXT_RUN, _TRANSIENT)]
-    if isinstance(exc, TransportError | RetriableError):
-        message = exc.user_message if isinstance(exc, MogulsyncError) else str(exc)
-        text = f"ChartMogul did not accept it in time: {message}"
-        return [RowError(key, "-", text, _RETRY_NEXT_RUN, _TRANSIENT)]
+    undelivered = _undelivered(key, exc)
+    if undelivered is not None:
+        return [undelivered]
     if isinstance(exc, ChartMogulAPIError):
         return [RowError(key, "-", exc.user_message, _FIX_AND_RERUN)]
-    if isinstance(exc, ResponseFormatError):
-        return [
-            RowError(
-                key,
-                "-",
-                f"ChartMogul's answer could not be read: {exc.user_message}",
-                "Nothing to fix in the row: it is looked up and retried on the next run.",
-            )
-        ]
     if isinstance(exc, pydantic.ValidationError):
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"])
@@ -71,6 +59,25 @@ def row_errors(key: str, exc: BaseException) -> list[RowError]:
         exc.user_message if isinstance(exc, MogulsyncError) else f"{type(exc).__name__}: {exc}"
     )
     return [RowError(key, "-", message, "Report this as a bug with the run id.", kind="error")]
+
+
+def _undelivered(key: str, exc: BaseException) -> RowError | None:
+    """A row whose fate is unknown or that never got through: nothing in it to fix."""
+    if isinstance(exc, ChartMogulUnreachableError):
+        return RowError(key, "-", f"not delivered: {exc.message}", _RETRY_NEXT_RUN, _TRANSIENT)
+    if isinstance(exc, TransportError | RetriableError):
+        message = exc.user_message if isinstance(exc, MogulsyncError) else str(exc)
+        text = f"ChartMogul did not accept it in time: {message}"
+        return RowError(key, "-", text, _RETRY_NEXT_RUN, _TRANSIENT)
+    if isinstance(exc, ResponseFormatError):
+        return RowError(
+            key,
+            "-",
+            f"ChartMogul's answer could not be read: {exc.user_message}",
+            "Nothing to fix in the row: it is looked up and retried on the next run.",
+            _TRANSIENT,
+        )
+    return None
 
 
 def _action_for(message: str) -> str:

@@ -25,4 +25,6 @@ BY_STATUS = {
     RunStatus.RUNNING: FAILED,
     # not run because a parent failed: that parent's failure is the news
     RunStatus.SKIPPED: FAILED,
+    # stopped on request (serve: cancel, SIGTERM): the run did not complete
+    RunStatus.CANCELLED: FAILED,
 }

@@ -147,7 +147,11 @@ def _count_rows(plan: SyncPlan, classified: BatchResult, sample: int) -> None:
             plan.changes_ignored += 1
         plan.counts[category] += 1
         if len(plan.samples[category]) < sample:
-            plan.samples[category].append({"key": item.row.key, "payload": dict(item.row.payload)})
+            found: dict[str, Any] = {"key": item.row.key, "payload": dict(item.row.payload)}
+            if category == "updates" and item.prior is not None and item.prior.uuid:
+                found["uuid"] = item.prior.uuid  # the preview reads the current record
+                found["custom"] = {c.key: c.value for c in item.row.custom}
+            plan.samples[category].append(found)
 
 
 def _count_unchanged(

@@ -1,0 +1,430 @@
+"""The JSON API under ``/api/v1`` (OpenAPI at ``/api/openapi.json``).
+
+Each endpoint's OpenAPI operation is the YAML after ``---`` in its docstring (Starlette's
+schema generator reads it). Viewers may read; operators may also trigger, cancel and
+replay. Errors are ``{"error": "..."}`` with the HTTP status that says what to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+from starlette.schemas import SchemaGenerator
+
+from mogulsync.errors import MogulsyncError
+from mogulsync.runs import RunRecord
+from mogulsync.runs.store import RunNotFoundError
+from mogulsync.serve.auth import AuthError, Role
+from mogulsync.serve.feed import entry_dict
+from mogulsync.serve.runs import AlreadyRunningError, UnknownSyncError
+from mogulsync.serve.state import ServeState
+from mogulsync.sync.connect import client_settings
+
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 50
+#: rows sampled per kind of change by the plan endpoint
+PLAN_SAMPLE = 5
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+schemas = SchemaGenerator(
+    {"openapi": "3.0.0", "info": {"title": "mogulsync serve", "version": "1"}}
+)
+
+
+def state_of(request: Request) -> ServeState:
+    """The server state the app was built with."""
+    state: ServeState = request.app.state.serve
+    return state
+
+
+def error(status: int, message: str) -> JSONResponse:
+    """An error answer."""
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def guarded(role: Role) -> Callable[[Handler], Handler]:
+    """Check the caller's role and turn known errors into their HTTP answers."""
+
+    def wrap(handler: Handler) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            try:
+                state_of(request).auth.require(request, role)
+                return await handler(request)
+            except AuthError as exc:
+                return error(exc.status, exc.message)
+            except (UnknownSyncError, RunNotFoundError) as exc:
+                return error(404, exc.user_message)
+            except AlreadyRunningError as exc:
+                return error(409, exc.user_message)
+            except MogulsyncError as exc:
+                return error(422, exc.user_message)
+
+        endpoint.__doc__ = handler.__doc__
+        endpoint.__name__ = handler.__name__
+        return endpoint
+
+    return wrap
+
+
+def _limit(request: Request, default: int = DEFAULT_LIMIT) -> int:
+    try:
+        value = int(request.query_params.get("limit", default))
+    except ValueError:
+        return default
+    return max(1, min(value, MAX_LIMIT))
+
+
+def run_summary(state: ServeState, record: RunRecord) -> dict[str, Any]:
+    """``sync run --json``'s object; a running sync shows its live counts."""
+    active = state.manager.by_run_id(record.run_id)
+    if active is not None and active.record is not None:
+        record = active.record
+        summary = record.summary()
+        summary["api_calls"] = active.feed.count
+        started = dt.datetime.fromisoformat(record.started_at)
+        summary["duration_s"] = round((dt.datetime.now(dt.UTC) - started).total_seconds(), 3)
+        return {**summary, "started_at": record.started_at, "finished_at": None, "message": None}
+    return {**record.summary(), "started_at": record.started_at,
+            "finished_at": record.finished_at, "message": record.message}  # fmt: skip
+
+
+def sync_listing(state: ServeState) -> list[dict[str, Any]]:
+    """Every sync with its schedule, next run and last run."""
+    next_runs = state.scheduler.next_runs() if state.scheduler else {}
+    store = state.run_store()
+    try:
+        listing = []
+        for name, sync in state.config.syncs.items():
+            last = store.latest(sync=name, limit=1)
+            due = next_runs.get(name)
+            listing.append(
+                {
+                    "name": name,
+                    "object": sync.object,
+                    "mode": sync.mode,
+                    "schedule": sync.schedule.describe() if sync.schedule else None,
+                    "next_run_at": due.isoformat() if due else None,
+                    "last_run": {"run_id": last[0].run_id, "status": last[0].status.value}
+                    if last
+                    else None,
+                }
+            )
+        return listing
+    finally:
+        store.close()
+
+
+@guarded(Role.VIEWER)
+async def list_syncs(request: Request) -> Response:
+    """
+    ---
+    summary: 'Every sync with its schedule, next run and last run'
+    responses:
+      200: {description: "[{name, object, mode, schedule, next_run_at, last_run}]"}
+    """
+    return JSONResponse(sync_listing(state_of(request)))
+
+
+@guarded(Role.OPERATOR)
+async def trigger_run(request: Request) -> Response:
+    """
+    ---
+    summary: 'Start a run of a sync (body optional, {"full": false})'
+    responses:
+      202: {description: "{run_id}"}
+      404: {description: unknown sync}
+      409: {description: the sync is already running}
+    """
+    full = False
+    body = await request.body()
+    if body.strip():
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return error(400, 'the body must be JSON, e.g. {"full": false}')
+        if not isinstance(data, dict) or not isinstance(data.get("full", False), bool):
+            return error(400, '`full` must be true or false, e.g. {"full": false}')
+        full = bool(data.get("full", False))
+    run = await state_of(request).manager.start_sync(request.path_params["name"], full=full)
+    return JSONResponse({"run_id": run.run_id}, status_code=202)
+
+
+@guarded(Role.VIEWER)
+async def plan(request: Request) -> Response:
+    """
+    ---
+    summary: 'The dry-run plan of a sync (counts and samples; writes nothing)'
+    responses:
+      200: {description: the plan}
+      404: {description: unknown sync}
+    """
+    from mogulsync.serve.preview import preview
+
+    state = state_of(request)
+    name = request.path_params["name"]
+    if name not in state.config.syncs:
+        raise UnknownSyncError(f"no sync named `{name}`")
+    return JSONResponse(await preview(state.config, name, client_settings(state.config)))
+
+
+@guarded(Role.VIEWER)
+async def list_runs(request: Request) -> Response:
+    """
+    ---
+    summary: 'Latest runs, newest first (?sync=&status=&limit=)'
+    responses:
+      200: {description: "[run]"}
+    """
+    state = state_of(request)
+    params = request.query_params
+    store = state.run_store()
+    try:
+        records = store.latest(
+            sync=params.get("sync") or None, status=params.get("status") or None,
+            limit=_limit(request),
+        )  # fmt: skip
+    finally:
+        store.close()
+    return JSONResponse([run_summary(state, record) for record in records])
+
+
+@guarded(Role.VIEWER)
+async def get_run(request: Request) -> Response:
+    """
+    ---
+    summary: 'One run, as `sync run --json` prints it (status also running or cancelled)'
+    responses:
+      200: {description: "{run_id, sync, status, rows, api_calls, duration_s}"}
+      404: {description: unknown run}
+    """
+    state = state_of(request)
+    store = state.run_store()
+    try:
+        record = store.get(request.path_params["run_id"])
+    finally:
+        store.close()
+    return JSONResponse(run_summary(state, record))
+
+
+@guarded(Role.VIEWER)
+async def run_errors(request: Request) -> Response:
+    """
+    ---
+    summary: 'A run''s row errors (?q= part of a primary key, &kind=invalid|rejected|error)'
+    responses:
+      200: {description: "[{key, field, message, action, kind}]"}
+      404: {description: unknown run}
+    """
+    state = state_of(request)
+    query = request.query_params.get("q", "")
+    kind = request.query_params.get("kind", "")
+    store = state.run_store()
+    try:
+        store.get(request.path_params["run_id"])
+        found = store.errors(request.path_params["run_id"])
+    finally:
+        store.close()
+    rows = [
+        {"key": e.key, "field": e.field, "message": e.message, "action": e.action,
+         "kind": e.kind}
+        for e in found
+        if query in e.key and (not kind or e.kind == kind)
+    ]  # fmt: skip
+    return JSONResponse(rows[: _limit(request, MAX_LIMIT)])
+
+
+@guarded(Role.VIEWER)
+async def run_requests(request: Request) -> Response:
+    """
+    ---
+    summary: 'A run''s API requests in order (?offset=&limit=), bodies redacted'
+    responses:
+      200: {description: "{requests: [...], next_offset}"}
+      404: {description: unknown run}
+    """
+    state = state_of(request)
+    run_id = request.path_params["run_id"]
+    try:
+        offset = max(0, int(request.query_params.get("offset", "0")))
+    except ValueError:
+        offset = 0
+    limit = _limit(request, 100)
+    store = state.run_store()
+    try:
+        store.get(run_id)
+        page = list(itertools.islice(store.requests(run_id), offset, offset + limit))
+    finally:
+        store.close()
+    items = [entry_dict(offset + i + 1, entry) for i, entry in enumerate(page)]
+    more = len(items) == limit
+    return JSONResponse({"requests": items, "next_offset": offset + limit if more else None})
+
+
+@guarded(Role.VIEWER)
+async def stream_requests(request: Request) -> Response:
+    """
+    ---
+    summary: 'Server-Sent Events, one per API request of the run as it happens'
+    responses:
+      200: {description: "text/event-stream; each event's data is one request"}
+      404: {description: unknown run}
+    """
+    state = state_of(request)
+    run_id = request.path_params["run_id"]
+    active = state.manager.by_run_id(run_id)
+    if active is None:
+        store = state.run_store()
+        try:
+            store.get(run_id)
+            stored = [entry_dict(i + 1, e) for i, e in enumerate(store.requests(run_id))]
+        finally:
+            store.close()
+
+        async def finished() -> AsyncIterator[str]:
+            for item in stored:
+                yield _event("request", item)
+            yield _event("end", {"run_id": run_id})
+
+        return StreamingResponse(finished(), media_type="text/event-stream")
+    feed = active.feed
+
+    async def live() -> AsyncIterator[str]:
+        async for item in feed.follow():
+            yield _event("skipped" if "skipped" in item else "request", item)
+        yield _event("end", {"run_id": run_id})
+
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(live(), media_type="text/event-stream", headers=headers)
+
+
+def _event(kind: str, data: dict[str, Any]) -> str:
+    return f"event: {kind}\ndata: {json.dumps(data, default=str)}\n\n"
+
+
+@guarded(Role.OPERATOR)
+async def cancel_run(request: Request) -> Response:
+    """
+    ---
+    summary: 'Stop a running sync at its next safe point (it ends as cancelled)'
+    responses:
+      202: {description: "{run_id, status: cancelling}"}
+      404: {description: unknown run}
+      409: {description: the run is not running}
+    """
+    state = state_of(request)
+    run_id = request.path_params["run_id"]
+    if state.manager.cancel(run_id):
+        return JSONResponse({"run_id": run_id, "status": "cancelling"}, status_code=202)
+    store = state.run_store()
+    try:
+        record = store.get(run_id)
+    finally:
+        store.close()
+    return error(409, f"run {run_id} is not running (it is {record.status.value})")
+
+
+@guarded(Role.OPERATOR)
+async def trigger_extract(request: Request) -> Response:
+    """
+    ---
+    summary: 'Start the extract with the project''s extract settings'
+    responses:
+      202: {description: "{run_id}"}
+      409: {description: the extract is already running}
+    """
+    run = await state_of(request).manager.start_extract()
+    return JSONResponse({"run_id": run.run_id}, status_code=202)
+
+
+@guarded(Role.VIEWER)
+async def list_extracts(request: Request) -> Response:
+    """
+    ---
+    summary: 'Extract runs started by this server, newest first'
+    responses:
+      200: {description: "[{run_id, status, report}]"}
+    """
+    runs = state_of(request).manager.extracts
+    return JSONResponse(
+        [
+            {
+                "run_id": r.run_id,
+                "status": r.status,
+                "started_at": r.started_at,
+                "finished_at": r.finished_at,
+                "report": r.report,
+                "message": r.message,
+            }
+            for r in runs
+        ]
+    )
+
+
+@guarded(Role.VIEWER)
+async def events_status(request: Request) -> Response:
+    """
+    ---
+    summary: 'Events queue depth, counters, oldest pending event, failures, dead letters'
+    responses:
+      200: {description: status}
+      404: {description: no events section configured}
+    """
+    status = await asyncio.to_thread(state_of(request).events_status)
+    if status is None:
+        return error(404, "no `events:` section in the project file")
+    return JSONResponse(status)
+
+
+@guarded(Role.OPERATOR)
+async def replay_dead_letters(request: Request) -> Response:
+    """
+    ---
+    summary: 'Queue dead letters for delivery again (body optional, {"seq": [1, 2]})'
+    responses:
+      200: {description: "{replayed}"}
+    """
+    state = state_of(request)
+    if state.events_queue is None:
+        return error(404, "no `events:` section in the project file")
+    seqs = None
+    body = await request.body()
+    if body.strip():
+        try:
+            data = json.loads(body)
+            seqs = [int(seq) for seq in data["seq"]] if data.get("seq") is not None else None
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return error(400, 'the body must be {"seq": [numbers]} or empty (replay all)')
+    return JSONResponse({"replayed": await asyncio.to_thread(state.replay, seqs)})
+
+
+async def openapi(request: Request) -> Response:
+    """The OpenAPI document of this API (public: it holds no data)."""
+    del request
+    return JSONResponse(schemas.get_schema(routes=routes))
+
+
+routes: list[BaseRoute] = [
+    Route("/api/v1/syncs", list_syncs, methods=["GET"]),
+    Route("/api/v1/syncs/{name}/runs", trigger_run, methods=["POST"]),
+    Route("/api/v1/syncs/{name}/plan", plan, methods=["POST"]),
+    Route("/api/v1/runs", list_runs, methods=["GET"]),
+    Route("/api/v1/runs/{run_id}", get_run, methods=["GET"]),
+    Route("/api/v1/runs/{run_id}/errors", run_errors, methods=["GET"]),
+    Route("/api/v1/runs/{run_id}/requests", run_requests, methods=["GET"]),
+    Route("/api/v1/runs/{run_id}/requests/stream", stream_requests, methods=["GET"]),
+    Route("/api/v1/runs/{run_id}/cancel", cancel_run, methods=["POST"]),
+    Route("/api/v1/extract/runs", trigger_extract, methods=["POST"]),
+    Route("/api/v1/extract/runs", list_extracts, methods=["GET"]),
+    Route("/api/v1/events/status", events_status, methods=["GET"]),
+    Route("/api/v1/events/dead-letters/replay", replay_dead_letters, methods=["POST"]),
+    Route("/api/openapi.json", openapi, methods=["GET"], include_in_schema=False),
+]

@@ -1,0 +1,158 @@
+"""One ASGI app on one port: the API, the web UI, /healthz, /metrics and, when ``events:``
+is configured, the Segment-compatible endpoints (``/v1/identify`` … ``/v1/batch``).
+
+Its lifespan runs the scheduler and the events forwarder, and on the way out stops every
+running sync at a safe point (recorded ``cancelled``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mogulsync.config import AppConfig
+from mogulsync.errors import MogulsyncError
+from mogulsync.serve import api
+from mogulsync.serve.auth import Auth, AuthError, Role
+from mogulsync.serve.clock import Clock, SystemClock
+from mogulsync.serve.metrics import render
+from mogulsync.serve.runs import AlreadyRunningError, RunManager
+from mogulsync.serve.schedule import Job, jobs_of
+from mogulsync.serve.scheduler import POLL_S, Scheduler, ScheduleStore
+from mogulsync.serve.state import ServeState
+from mogulsync.serve.ui import pages
+from mogulsync.sync.engine import SyncEngine
+
+logger = logging.getLogger(__name__)
+#: the Segment-compatible ingest paths (served by the events app when configured)
+EVENTS_PREFIX = "/v1/"
+
+
+async def healthz(_request: Request) -> Response:
+    """Liveness: the process answers (no auth, no data)."""
+    return PlainTextResponse("ok")
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus text format (viewer role when tokens are configured)."""
+    state = api.state_of(request)
+    try:
+        state.auth.require(request, Role.VIEWER)
+    except AuthError as exc:
+        return api.error(exc.status, exc.message)
+    body = await asyncio.to_thread(render, state)
+    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+class ServeApp:
+    """The ASGI entry point: events paths to the ingest app, the rest to Starlette."""
+
+    def __init__(
+        self,
+        config: AppConfig,
+        *,
+        clock: Clock | None = None,
+        engine: SyncEngine | None = None,
+        schedule: bool = True,
+        tick_loop: bool = True,
+        poll_s: float = POLL_S,
+    ) -> None:
+        self.state = ServeState(
+            config=config,
+            auth=Auth(config.serve.tokens),
+            manager=RunManager(config, engine),
+            clock=clock or SystemClock(),
+        )
+        for token in config.serve.tokens:  # defence in depth: never in the run history
+            self.state.manager.engine.redactor.add(token.token.get_secret_value())
+        self.schedule = schedule
+        #: False: nothing ticks the scheduler on its own (tests call ``tick()``)
+        self.tick_loop = tick_loop
+        self.poll_s = poll_s
+        self._events: ASGIApp | None = None
+        self._stop = asyncio.Event()
+        self.router = Starlette(
+            routes=[
+                Route("/healthz", healthz, methods=["GET"]),
+                Route("/metrics", metrics, methods=["GET"]),
+                *api.routes,
+                *pages.routes,
+            ],
+            lifespan=self._lifespan,
+        )
+        self.router.state.serve = self.state
+
+    @property
+    def jobs(self) -> list[Job]:
+        """The scheduled jobs of the project."""
+        return jobs_of(self.state.config)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Route one connection."""
+        if (
+            self._events is not None
+            and scope["type"] == "http"
+            and scope["path"].startswith(EVENTS_PREFIX)
+        ):
+            await self._events(scope, receive, send)
+            return
+        await self.router(scope, receive, send)
+
+    def begin_shutdown(self) -> None:
+        """SIGTERM: no new runs; running syncs stop at their next safe point."""
+        manager = self.state.manager
+        manager.accepting = False
+        for run in list(manager.active.values()):
+            run.stop.set()
+        self._stop.set()
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+        state = self.state
+        config = state.config
+        async with contextlib.AsyncExitStack() as stack:
+            if config.events.write_keys:
+                from mogulsync.events.server import queue_path, running_events
+
+                ingest, forwarder = await stack.enter_async_context(running_events(config))
+                self._events = ingest.app
+                state.events_queue = queue_path(config)
+                state.forwarder = forwarder
+            scheduler_task = None
+            if self.schedule and self.jobs:
+                store = ScheduleStore(state.manager.state_dir)
+                stack.callback(store.close)
+                state.scheduler = Scheduler(self.jobs, state.clock, store, self._launch)
+                state.manager.on_finished.append(state.scheduler.run_finished)
+                if self.tick_loop:
+                    scheduler_task = asyncio.create_task(
+                        state.scheduler.run_forever(self._stop, self.poll_s)
+                    )
+            try:
+                yield
+            finally:
+                self.begin_shutdown()
+                if scheduler_task is not None:
+                    await scheduler_task
+                await state.manager.shutdown()
+                self._events = None
+
+    async def _launch(self, job: Job, _reason: str) -> bool:
+        try:
+            if job.kind == "extract":
+                await self.state.manager.start_extract()
+            else:
+                await self.state.manager.start_sync(job.name)
+        except AlreadyRunningError:
+            return False
+        except MogulsyncError as exc:  # recorded nowhere else: say it, try next slot
+            logger.warning("scheduled %s could not start: %s", job.name, exc.user_message)
+        return True

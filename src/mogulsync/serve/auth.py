@@ -1,0 +1,180 @@
+"""Who may do what: bearer tokens with roles, browser sessions, CSRF and origin checks.
+
+- API clients send ``Authorization: Bearer <token>``; a wrong token is 401, a viewer
+  asking for an operator action 403.
+- The web UI signs in at ``/login`` with a token and gets an opaque session id in an
+  HttpOnly, SameSite=Strict cookie; the token itself is never stored in the cookie, a
+  page, a URL, a log or the run history. Sessions live in memory (a restart signs
+  everyone out).
+- Every state-changing form carries the session's CSRF token; every state-changing
+  request that a browser marks with a foreign ``Origin`` is refused.
+- With no tokens configured the server serves loopback only and everyone is an operator;
+  then the ``Host`` header must name a loopback address too (no DNS rebinding).
+"""
+
+from __future__ import annotations
+
+import enum
+import hmac
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+
+from mogulsync.config.serve import LOOPBACK_HOSTS, TokenConfig
+
+SESSION_COOKIE = "mogulsync_session"
+LOGIN_COOKIE = "mogulsync_login"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+#: most sessions kept at once (the oldest are dropped)
+MAX_SESSIONS = 1000
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class Role(enum.IntEnum):
+    """What a caller may do (an operator may do everything a viewer may)."""
+
+    VIEWER = 1
+    OPERATOR = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A signed-in browser."""
+
+    role: Role
+    csrf: str
+
+
+class AuthError(Exception):
+    """Why a request is refused: ``status`` 401 (who are you?) or 403 (not allowed)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is asking, and how they authenticated."""
+
+    role: Role
+    session: Session | None = None
+    #: authenticated by an ``Authorization`` header (browsers never add one on their own)
+    bearer: bool = False
+
+
+class Auth:
+    """The server's tokens and sessions."""
+
+    def __init__(self, tokens: Sequence[TokenConfig]) -> None:
+        self._tokens = [
+            (token.token.get_secret_value().encode(), Role[token.role.upper()]) for token in tokens
+        ]
+        self._sessions: dict[str, Session] = {}
+        #: the one "session" of the no-token mode (its CSRF token still guards forms)
+        self._open_session = Session(Role.OPERATOR, secrets.token_urlsafe(32))
+
+    @property
+    def open(self) -> bool:
+        """No tokens configured: loopback only, everyone an operator."""
+        return not self._tokens
+
+    def role_of(self, token: str) -> Role | None:
+        """The role of a token, comparing in constant time; None when unknown."""
+        given = token.encode()
+        found = None
+        for known, role in self._tokens:
+            if hmac.compare_digest(given, known):
+                found = role
+        return found
+
+    def sign_in(self, token: str) -> str | None:
+        """A new session id for a valid token; None when the token is wrong."""
+        role = self.role_of(token)
+        if role is None:
+            return None
+        if len(self._sessions) >= MAX_SESSIONS:
+            self._sessions.pop(next(iter(self._sessions)))
+        session_id = secrets.token_urlsafe(32)
+        self._sessions[session_id] = Session(role, secrets.token_urlsafe(32))
+        return session_id
+
+    def sign_out(self, session_id: str) -> None:
+        """Forget a session."""
+        self._sessions.pop(session_id, None)
+
+    def session(self, request: Request) -> Session | None:
+        """The browser session of a request, if any."""
+        session_id = request.cookies.get(SESSION_COOKIE)
+        return self._sessions.get(session_id) if session_id else None
+
+    def caller(self, request: Request) -> Caller:
+        """Who is asking; AuthError(401) when nobody valid is."""
+        header = request.headers.get("authorization", "")
+        if header:
+            scheme, _, token = header.partition(" ")
+            role = self.role_of(token.strip()) if scheme.lower() == "bearer" else None
+            if role is None:
+                raise AuthError(401, "invalid token: send `Authorization: Bearer <token>`")
+            return Caller(role, bearer=True)
+        session = self.session(request)
+        if session is not None:
+            return Caller(session.role, session)
+        if self.open:
+            return Caller(Role.OPERATOR)
+        raise AuthError(401, "sign in: send `Authorization: Bearer <token>`")
+
+    def csrf_of(self, caller: Caller) -> str:
+        """The CSRF token the caller's pages carry."""
+        return caller.session.csrf if caller.session else self._open_session.csrf
+
+    def require(self, request: Request, role: Role, *, submitted: str | None = None) -> Caller:
+        """The caller, if allowed ``role``; AuthError otherwise.
+
+        A state change by a browser (cookie session, or the no-token mode's forms) must
+        carry the CSRF token: ``submitted`` from a form, else the ``X-CSRF-Token`` header.
+        """
+        check_origin(request)
+        if self.open:
+            check_loopback_host(request)
+        caller = self.caller(request)
+        if caller.role < role:
+            raise AuthError(403, f"this needs the {role.name.lower()} role")
+        if request.method not in _SAFE_METHODS and not caller.bearer:
+            given = submitted if submitted is not None else request.headers.get(CSRF_HEADER)
+            # a cookie rides along on any request the browser makes: the page must prove
+            # it is ours. No cookie and no token (no-token mode, e.g. curl): only forms.
+            if caller.session is not None or submitted is not None:
+                check_csrf(self.csrf_of(caller), given)
+        return caller
+
+
+def check_csrf(expected: str, submitted: str | None) -> None:
+    """A state change from a browser must carry the page's CSRF token."""
+    if not submitted or not hmac.compare_digest(submitted, expected):
+        raise AuthError(403, "missing or wrong CSRF token: reload the page and try again")
+
+
+def check_origin(request: Request) -> None:
+    """Refuse a state change that a browser says comes from another site."""
+    if request.method in _SAFE_METHODS:
+        return
+    origin = request.headers.get("origin")
+    if origin is None:
+        return
+    host = request.headers.get("host", "")
+    if urlsplit(origin).netloc != host:
+        raise AuthError(403, "cross-site request refused")
+
+
+def check_loopback_host(request: Request) -> None:
+    """Without tokens, only this machine's own names may be used (no DNS rebinding)."""
+    host = request.headers.get("host", "")
+    name = urlsplit(f"//{host}").hostname or ""
+    if name not in LOOPBACK_HOSTS:
+        raise AuthError(403, "without tokens this server only answers on loopback addresses")

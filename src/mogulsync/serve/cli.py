@@ -1,0 +1,148 @@
+"""``mogulsync serve`` and ``mogulsync schedule``.
+
+Heavy imports (uvicorn, Starlette, the engines) stay inside the commands, so ``mogulsync
+--help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import signal
+from pathlib import Path
+from types import FrameType
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from mogulsync.config import DEFAULT_CONFIG_PATH, AppConfig, load_config
+from mogulsync.config.serve import LOOPBACK_HOSTS
+from mogulsync.errors import MogulsyncError
+
+CONFIG_OPTION = typer.Option(
+    DEFAULT_CONFIG_PATH, "-c", "--config", help="Project file (mogulsync.yml)."
+)
+#: exit code: the configuration must be fixed (as for ``sync``)
+EXIT_CONFIG = 4
+#: seconds open connections (a live debugger) get to finish on shutdown
+GRACEFUL_S = 30
+_err = Console(stderr=True)
+_out = Console()
+
+
+def _load(path: Path) -> AppConfig:
+    try:
+        return load_config(path)
+    except MogulsyncError as exc:
+        _err.print(f"[red]error:[/red] {escape(exc.user_message)}", highlight=False)
+        raise typer.Exit(EXIT_CONFIG) from None
+
+
+def serve_command(
+    config: Path = CONFIG_OPTION,
+    host: str | None = typer.Option(None, help="Address to listen on (default: serve.host)."),
+    port: int | None = typer.Option(None, help="Port (default: serve.port, 8800)."),
+) -> None:
+    """Run the scheduler, the HTTP API, the web UI and the events endpoints on one port."""
+    project = _load(config)
+    listen = host or project.serve.host
+    bind_port = project.serve.port if port is None else port
+    if not project.serve.tokens and listen not in LOOPBACK_HOSTS:
+        _err.print(
+            f"[red]error:[/red] refusing to listen on {escape(listen)} without tokens: anyone"
+            " who can reach it could run your syncs. Add serve.tokens (as ${ENV} references)"
+            " or listen on 127.0.0.1.",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_CONFIG)
+    asyncio.run(_serve(project, listen, bind_port))
+
+
+async def _serve(project: AppConfig, host: str, port: int) -> None:
+    import logging
+
+    import uvicorn
+
+    from mogulsync.serve.app import ServeApp
+
+    logging.getLogger("stamina").setLevel(logging.ERROR)
+    app = ServeApp(project)
+    loop = asyncio.get_running_loop()
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:  # noqa: ARG002
+            # Stop runs first: open live-debugger streams end with them, so the server's
+            # graceful wait for connections does not hold the runs up. The signal is not
+            # raised again after the shutdown (uvicorn's default): a clean stop exits 0.
+            loop.call_soon_threadsafe(app.begin_shutdown)
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True  # a second Ctrl-C: stop waiting
+            self.should_exit = True
+
+    server = Server(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="info",
+            timeout_graceful_shutdown=GRACEFUL_S,
+            server_header=False,
+        )
+    )
+    mode = "tokens required" if project.serve.tokens else "no tokens: loopback only"
+    jobs = len(app.jobs)
+    _err.print(
+        f"mogulsync serve on http://{_url_host(host)}:{port} ({mode}; {jobs} scheduled job(s))",
+        highlight=False,
+    )
+    await server.serve()
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def schedule_command(
+    config: Path = CONFIG_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List each scheduled sync (and the extract) with its schedule and next run."""
+    from mogulsync.serve.schedule import first_run, jobs_of
+    from mogulsync.serve.scheduler import SCHEDULE_FILE, ScheduleStore
+
+    project = _load(config)
+    now = dt.datetime.now(dt.UTC)
+    saved = Path(project.state_dir) / SCHEDULE_FILE
+    store = ScheduleStore(project.state_dir) if saved.is_file() else None
+    rows = []
+    try:
+        for job in jobs_of(project):
+            known = store.load(job.name, job.schedule.model_dump_json()) if store else None
+            due = known[0] if known else first_run(job, now)
+            rows.append(
+                {
+                    "name": job.name,
+                    "kind": job.kind,
+                    "schedule": job.schedule.describe(),
+                    "next_run_at": due.isoformat() if due else None,
+                }
+            )
+    finally:
+        if store is not None:
+            store.close()
+    unscheduled = [name for name, sync in project.syncs.items() if sync.schedule is None]
+    if as_json:
+        typer.echo(json.dumps({"jobs": rows, "unscheduled": unscheduled}, indent=2))
+        return
+    table = Table(title="Schedules")
+    for column in ("job", "schedule", "next run (UTC)"):
+        table.add_column(column)
+    for row in rows:
+        due_text = row["next_run_at"] or "when its parents succeed"
+        table.add_row(row["name"], row["schedule"], due_text)
+    _out.print(table)
+    if unscheduled:
+        _out.print(f"Not scheduled (run with `mogulsync sync run`): {', '.join(unscheduled)}")

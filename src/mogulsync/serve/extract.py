@@ -1,0 +1,32 @@
+"""Run the project's extract with its ``extract:`` defaults (what ``mogulsync extract run`` does
+without options)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from mogulsync.config import AppConfig
+from mogulsync.sync.connect import client_settings
+
+_DLT_LOG_LEVEL = "RUNTIME__LOG_LEVEL"
+
+
+def run_project_extract(config: AppConfig) -> dict[str, Any]:
+    """Extract every configured stream; the report as JSON-ready data."""
+    from mogulsync.extract.runner import ExtractOptions, run_extract
+
+    os.environ.setdefault(_DLT_LOG_LEVEL, "ERROR")
+    extract = config.extract
+    options = ExtractOptions(
+        destination=extract.destination.get_secret_value(),
+        dataset=extract.dataset,
+        mode=extract.mode,
+        streams=tuple(extract.streams) if extract.streams else None,
+        start_date=extract.start_date,
+        interval=extract.interval,
+        state_dir=Path(config.state_dir),
+        activity_windows=extract.activity_windows,
+    )
+    return run_extract(client_settings(config), options).as_dict()

@@ -1,0 +1,218 @@
+"""Runs started by the server: one asyncio task each, in this process.
+
+Every sync run goes through :meth:`SyncEngine.run`, the very function ``mogulsync sync
+run`` calls, so a run started here is recorded, locked and alerted on exactly as one
+started from the command line. A sync never overlaps itself: a second start while one is
+running (here or in another process, through the sync's lock) is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mogulsync.chartmogul import RequestLogEntry
+from mogulsync.config import AppConfig
+from mogulsync.errors import ConfigError, MogulsyncError
+from mogulsync.runs import RunRecord, RunStatus
+from mogulsync.serve.feed import RequestFeed
+from mogulsync.sync.engine import SyncEngine
+from mogulsync.sync.state import SyncLockedError
+
+logger = logging.getLogger(__name__)
+EXTRACT_NAME = "extract"
+HTTP_TOO_MANY_REQUESTS = 429
+
+
+class AlreadyRunningError(MogulsyncError):
+    """The sync (or the extract) is running already."""
+
+
+class UnknownSyncError(ConfigError):
+    """No sync with this name in the project file."""
+
+
+@dataclass(slots=True)
+class ActiveRun:
+    """A run in progress."""
+
+    name: str
+    run_id: str
+    stop: asyncio.Event
+    feed: RequestFeed
+    record: RunRecord | None = None
+    task: asyncio.Task[Any] | None = None
+
+
+@dataclass(slots=True)
+class ExtractRun:
+    """An extract started by the server (the history of extracts lives in dlt's state)."""
+
+    run_id: str
+    status: str
+    started_at: str
+    finished_at: str | None = None
+    report: dict[str, Any] | None = None
+    message: str | None = None
+
+
+FinishedHook = Callable[[str, RunStatus], None]
+
+
+@dataclass(slots=True)
+class _Totals:
+    """Counts since the server started (Prometheus counters)."""
+
+    by_status: dict[str, int] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+    api_calls: int = 0
+    throttled: int = 0
+
+    def request(self, entry: RequestLogEntry) -> None:
+        """Every API request of every run (a request hook)."""
+        self.api_calls += 1
+        if entry.status == HTTP_TOO_MANY_REQUESTS:
+            self.throttled += 1
+
+
+class RunManager:
+    """Starts, tracks and stops the server's runs."""
+
+    def __init__(self, config: AppConfig, engine: SyncEngine | None = None) -> None:
+        self.config = config
+        self.engine = engine or SyncEngine(config)
+        self.active: dict[str, ActiveRun] = {}
+        self.extracts: list[ExtractRun] = []
+        self.on_finished: list[FinishedHook] = []
+        self.accepting = True
+        self.totals = _Totals()
+        self._extract_task: asyncio.Task[None] | None = None
+
+    @property
+    def state_dir(self) -> Path:
+        """Where the run history lives."""
+        return self.engine.state_dir
+
+    def by_run_id(self, run_id: str) -> ActiveRun | None:
+        """The active run with this id."""
+        return next((run for run in self.active.values() if run.run_id == run_id), None)
+
+    async def start_sync(self, name: str, *, full: bool = False) -> ActiveRun:
+        """Start a run; returns once it holds its lock and is in the history.
+
+        Raises UnknownSyncError, AlreadyRunningError (also while the server shuts down), or
+        the error that kept the run from starting.
+        """
+        if name not in self.config.syncs:
+            known = ", ".join(sorted(self.config.syncs)) or "none"
+            raise UnknownSyncError(f"no sync named `{name}` (known: {known})")
+        if not self.accepting:
+            raise AlreadyRunningError("the server is shutting down: no new runs start")
+        if name in self.active:
+            raise AlreadyRunningError(f"sync `{name}` is already running")
+        loop = asyncio.get_running_loop()
+        started: asyncio.Future[RunRecord] = loop.create_future()
+        run = ActiveRun(name, "", asyncio.Event(), RequestFeed())
+        self.active[name] = run
+
+        def on_start(record: RunRecord) -> None:
+            run.run_id = record.run_id
+            run.record = record
+            if not started.done():
+                started.set_result(record)
+
+        run.task = asyncio.create_task(self._sync(run, full, on_start), name=f"sync {name}")
+        await asyncio.wait([started, run.task], return_when=asyncio.FIRST_COMPLETED)
+        if not started.done():
+            started.cancel()
+            error = run.task.exception()
+            if isinstance(error, SyncLockedError):
+                raise AlreadyRunningError(
+                    f"sync `{name}` is already running (in another process)"
+                ) from None
+            if isinstance(error, MogulsyncError):
+                raise error
+            raise ConfigError(f"sync `{name}` could not start: {error}")
+        return run
+
+    async def _sync(
+        self, run: ActiveRun, full: bool, on_start: Callable[[RunRecord], None]
+    ) -> RunRecord:
+        try:
+            record = await self.engine.run(
+                run.name,
+                full=full,
+                stop=run.stop,
+                on_start=on_start,
+                request_hooks=[run.feed.add, self.totals.request],
+            )
+        finally:
+            run.feed.close()
+            self.active.pop(run.name, None)
+        status = record.status.value
+        self.totals.by_status[status] = self.totals.by_status.get(status, 0) + 1
+        for outcome, count in (
+            ("succeeded", record.rows.succeeded),
+            ("failed", record.rows.failed),
+        ):
+            self.totals.rows[outcome] = self.totals.rows.get(outcome, 0) + count
+        for hook in self.on_finished:
+            try:
+                hook(run.name, record.status)
+            except Exception:
+                logger.exception("run-finished hook failed")
+        return record
+
+    def cancel(self, run_id: str) -> bool:
+        """Ask a running sync to stop at its next safe point; False when not running."""
+        run = self.by_run_id(run_id)
+        if run is None:
+            return False
+        run.stop.set()
+        return True
+
+    async def start_extract(self) -> ExtractRun:
+        """Start the extract in a worker thread (dlt is synchronous)."""
+        if not self.accepting:
+            raise AlreadyRunningError("the server is shutting down: no new runs start")
+        if self._extract_task is not None and not self._extract_task.done():
+            raise AlreadyRunningError("the extract is already running")
+        now = dt.datetime.now(dt.UTC)
+        run = ExtractRun(f"extract-{now.strftime('%Y%m%dT%H%M%S%f')}", "running", now.isoformat())
+        self.extracts.insert(0, run)
+        del self.extracts[20:]
+        self._extract_task = asyncio.create_task(self._extract(run))
+        return run
+
+    async def _extract(self, run: ExtractRun) -> None:
+        from mogulsync.serve.extract import run_project_extract
+
+        try:
+            report = await asyncio.to_thread(run_project_extract, self.config)
+        except MogulsyncError as exc:
+            run.status, run.message = "failed", exc.user_message
+        except Exception as exc:
+            run.status, run.message = "failed", f"{type(exc).__name__}: {exc}"
+        else:
+            run.status, run.report = "success", report
+        run.finished_at = dt.datetime.now(dt.UTC).isoformat()
+        for hook in self.on_finished:
+            hook(EXTRACT_NAME, RunStatus(run.status))
+
+    async def shutdown(self) -> None:
+        """No new runs; running syncs stop at a safe point; wait for them to end."""
+        self.accepting = False
+        tasks = []
+        for run in list(self.active.values()):
+            run.stop.set()
+            if run.task is not None:
+                tasks.append(run.task)
+        if self._extract_task is not None:
+            tasks.append(self._extract_task)
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,112 @@
+"""When a scheduled job runs next: cron slots in a time zone, intervals, jitter.
+
+Pure functions over :class:`~mogulsync.config.serve.ScheduleConfig`; the scheduler keeps
+the state. Jitter is a fixed offset per job name (a CRC of the name), so syncs that share
+a schedule are spread apart while each one keeps a predictable time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zlib
+import zoneinfo
+from dataclasses import dataclass
+
+from croniter import croniter
+
+from mogulsync.config import AppConfig
+from mogulsync.config.serve import AUTO_JITTER_CAP_S, ScheduleConfig, parse_duration
+
+#: name of the extract's job (syncs use their own names)
+EXTRACT_JOB = "extract"
+_AUTO_JITTER_FRACTION = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A scheduled thing: a sync by name, or the extract."""
+
+    name: str
+    kind: str  # "sync" or "extract"
+    schedule: ScheduleConfig
+
+    @property
+    def timed(self) -> bool:
+        """Whether the clock starts it (cron or every), rather than its parents."""
+        return not self.schedule.after
+
+
+def jobs_of(config: AppConfig) -> list[Job]:
+    """Every scheduled sync, then the extract if it has a schedule."""
+    found = [
+        Job(name, "sync", sync.schedule)
+        for name, sync in config.syncs.items()
+        if sync.schedule is not None
+    ]
+    if config.extract.schedule is not None:
+        found.append(Job(EXTRACT_JOB, "extract", config.extract.schedule))
+    return found
+
+
+def period(schedule: ScheduleConfig, around: dt.datetime) -> dt.timedelta | None:
+    """The time between two runs (for cron: the two slots after ``around``)."""
+    if schedule.every:
+        return parse_duration(schedule.every)
+    if schedule.cron:
+        slots = croniter(schedule.cron, around.astimezone(zoneinfo.ZoneInfo(schedule.timezone)))
+        first = slots.get_next(dt.datetime)
+        return slots.get_next(dt.datetime) - first
+    return None
+
+
+def jitter(job: Job, around: dt.datetime) -> dt.timedelta:
+    """This job's fixed offset from its slots."""
+    setting = job.schedule.jitter
+    if setting == "0s" or not job.timed:
+        return dt.timedelta(0)
+    if setting == "auto":
+        span = period(job.schedule, around) or dt.timedelta(0)
+        cap_s = min(span.total_seconds() / _AUTO_JITTER_FRACTION, AUTO_JITTER_CAP_S)
+    else:
+        cap_s = parse_duration(setting).total_seconds()
+    whole = int(cap_s)
+    if whole <= 0:
+        return dt.timedelta(0)
+    return dt.timedelta(seconds=zlib.crc32(job.name.encode()) % (whole + 1))
+
+
+def first_run(job: Job, now: dt.datetime) -> dt.datetime | None:
+    """When a job with no saved schedule state runs first (None: its parents start it).
+
+    ``every``: one interval (plus jitter) after ``now``. ``cron``: the next slot, in the
+    schedule's time zone, whose jittered time is after ``now``.
+    """
+    schedule = job.schedule
+    if schedule.every:
+        return now + parse_duration(schedule.every) + jitter(job, now)
+    return _next_slot(job, now)
+
+
+def following_run(job: Job, due: dt.datetime, now: dt.datetime) -> dt.datetime | None:
+    """The run after the one that was due at ``due``, handled at ``now``.
+
+    Runs missed while the server was down (or while the job was still running) collapse:
+    the next run is always after ``now``. ``every`` keeps its phase (and so its jitter)
+    while it can.
+    """
+    schedule = job.schedule
+    if schedule.every:
+        interval = parse_duration(schedule.every)
+        following = due + interval
+        return following if following > now else now + interval
+    return _next_slot(job, now)
+
+
+def _next_slot(job: Job, now: dt.datetime) -> dt.datetime | None:
+    schedule = job.schedule
+    if not schedule.cron:
+        return None
+    offset = jitter(job, now)
+    zone = zoneinfo.ZoneInfo(schedule.timezone)
+    slot = croniter(schedule.cron, (now - offset).astimezone(zone)).get_next(dt.datetime)
+    return slot.astimezone(dt.UTC) + offset

@@ -1,0 +1,168 @@
+"""The scheduler: starts jobs when their time comes or when their parents succeed.
+
+Time comes from an injectable :class:`~mogulsync.serve.clock.Clock`; :meth:`Scheduler.tick`
+does all the work for one instant, so tests drive schedules by moving a manual clock and
+ticking, never by sleeping. When each job is next due is saved in ``schedule.sqlite``
+under the state directory, so a restart picks the schedule up where it was: a run missed
+while the server was down happens once at start (missed runs collapse into one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import sqlite3
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mogulsync.runs import RunStatus
+from mogulsync.serve.clock import Clock
+from mogulsync.serve.schedule import Job, first_run, following_run
+
+logger = logging.getLogger(__name__)
+SCHEDULE_FILE = "schedule.sqlite"
+#: how often the real-time loop looks at the clock
+POLL_S = 1.0
+
+#: starts a job; False when it is already running (it never overlaps itself)
+Launcher = Callable[[Job, str], Awaitable[bool]]
+
+
+@dataclass(slots=True)
+class JobState:
+    """Where one job's schedule stands."""
+
+    job: Job
+    next_due: dt.datetime | None
+    #: parents (``after:``) that succeeded since this job last started
+    parents_done: set[str] = field(default_factory=set)
+    last_started: dt.datetime | None = None
+    #: seconds between when the last run was due and when it started
+    lag_s: float = 0.0
+    #: slots that passed while the job was still running
+    skipped: int = 0
+
+
+class ScheduleStore:
+    """``schedule.sqlite``: each job's spec and when it is next due."""
+
+    def __init__(self, state_dir: Path | str) -> None:
+        path = Path(state_dir) / SCHEDULE_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS jobs (name TEXT PRIMARY KEY, spec TEXT NOT NULL,"
+            " next_due TEXT, last_started TEXT)"
+        )
+
+    def load(self, name: str, spec: str) -> tuple[dt.datetime | None, dt.datetime | None] | None:
+        """(next_due, last_started) saved for this job and spec; None when new or changed."""
+        row = self._db.execute(
+            "SELECT spec, next_due, last_started FROM jobs WHERE name = ?", (name,)
+        ).fetchone()
+        if row is None or row[0] != spec:
+            return None
+        return _when(row[1]), _when(row[2])
+
+    def save(self, state: JobState) -> None:
+        """Remember a job's next due time."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?)",
+            (
+                state.job.name,
+                _spec(state.job),
+                state.next_due.isoformat() if state.next_due else None,
+                state.last_started.isoformat() if state.last_started else None,
+            ),
+        )
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+
+class Scheduler:
+    """Decides, tick by tick, which jobs to start."""
+
+    def __init__(
+        self, jobs: Sequence[Job], clock: Clock, store: ScheduleStore, launch: Launcher
+    ) -> None:
+        self.clock = clock
+        self.store = store
+        self._launch = launch
+        self._wake = asyncio.Event()
+        now = clock.now()
+        self.states: dict[str, JobState] = {}
+        for job in jobs:
+            saved = store.load(job.name, _spec(job))
+            if saved is None:
+                state = JobState(job, first_run(job, now))
+                store.save(state)
+            else:
+                state = JobState(job, saved[0], last_started=saved[1])
+            self.states[job.name] = state
+
+    def next_runs(self) -> dict[str, dt.datetime | None]:
+        """Each job's next due time (None: started by its parents)."""
+        return {name: state.next_due for name, state in self.states.items()}
+
+    def run_finished(self, name: str, status: RunStatus) -> None:
+        """A run ended: its ``after:`` children may now be due."""
+        for state in self.states.values():
+            if name not in state.job.schedule.after:
+                continue
+            if status is RunStatus.SUCCESS:
+                state.parents_done.add(name)
+            else:
+                state.parents_done.discard(name)
+        self._wake.set()
+
+    async def tick(self) -> list[str]:
+        """Start every job due now; the names started."""
+        now = self.clock.now()
+        started: list[str] = []
+        for state in self.states.values():
+            job = state.job
+            if job.timed:
+                if state.next_due is None or state.next_due > now:
+                    continue
+                due = state.next_due
+                if await self._launch(job, "schedule"):
+                    started.append(job.name)
+                    state.last_started = now
+                    state.lag_s = (now - due).total_seconds()
+                else:
+                    state.skipped += 1  # still running: this slot is dropped, never queued
+                    logger.info("%s still running at its scheduled time: skipped", job.name)
+                state.next_due = following_run(job, due, now)
+                self.store.save(state)
+            elif state.parents_done >= set(job.schedule.after) and await self._launch(job, "after"):
+                # still running: stays pending until a later tick finds it free
+                started.append(job.name)
+                state.parents_done.clear()
+                state.last_started = now
+                self.store.save(state)
+        return started
+
+    async def run_forever(self, stop: asyncio.Event, poll_s: float = POLL_S) -> None:
+        """Tick until ``stop`` is set (the real-time driver of :meth:`tick`)."""
+        while not stop.is_set():
+            try:
+                await self.tick()
+            except Exception:  # a bad tick must not end scheduling for good
+                logger.exception("scheduler tick failed")
+            self._wake.clear()
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+            await asyncio.wait(waiters, timeout=poll_s, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+
+
+def _spec(job: Job) -> str:
+    return job.schedule.model_dump_json()
+
+
+def _when(text: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text) if text else None

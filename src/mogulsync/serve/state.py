@@ -1,0 +1,94 @@
+"""Everything one server process holds: config, auth, runs, scheduler, events queue."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mogulsync.config import AppConfig
+from mogulsync.events.forwarder import Forwarder
+from mogulsync.runs import RunStore
+from mogulsync.serve.auth import Auth
+from mogulsync.serve.clock import Clock, SystemClock
+from mogulsync.serve.runs import RunManager
+from mogulsync.serve.scheduler import Scheduler
+
+#: rejected events listed by the events status
+RECENT_REJECTIONS = 10
+
+
+@dataclass(slots=True)
+class ServeState:
+    """The server's moving parts, shared by the API, the UI and the metrics."""
+
+    config: AppConfig
+    auth: Auth
+    manager: RunManager
+    clock: Clock = field(default_factory=SystemClock)
+    scheduler: Scheduler | None = None
+    #: the events queue file when ``events:`` is configured (mounted on the same port)
+    events_queue: Path | None = None
+    forwarder: Forwarder | None = None
+    #: (monotonic time, events received) at the first look: events/s is measured from it
+    _rate_base: tuple[float, int] | None = None
+
+    def run_store(self) -> RunStore:
+        """A connection to the run history (close it after use)."""
+        return RunStore(self.manager.state_dir, self.manager.engine.redactor)
+
+    def events_status(self) -> dict[str, Any] | None:
+        """Queue depth, counters, oldest pending age and recent failures; None without events."""
+        if self.events_queue is None:
+            return None
+        from mogulsync.events.queue import EventQueue
+
+        queue = EventQueue(self.events_queue)
+        try:
+            return {
+                "events": queue.counts(),
+                "counters": queue.counters(),
+                "oldest_pending_age_s": queue.oldest_pending_age(),
+                "recent_rejections": [
+                    {"message_id": e.message_id, "type": e.type, "reason": e.reason}
+                    for e in queue.by_status("rejected", limit=RECENT_REJECTIONS)
+                ],
+                "dead_letters": [
+                    {
+                        "seq": e.seq,
+                        "message_id": e.message_id,
+                        "type": e.type,
+                        "attempts": e.attempts,
+                        "reason": e.reason,
+                    }
+                    for e in queue.by_status("dead", limit=100)
+                ],
+            }
+        finally:
+            queue.close()
+
+    def event_rate(self, received: int) -> str:
+        """Events received per second since the Events page (or /metrics) first looked."""
+        now = time.monotonic()
+        if self._rate_base is None:
+            self._rate_base = (now, received)
+            return "—"
+        since, base = self._rate_base
+        elapsed = now - since
+        return f"{(received - base) / elapsed:.1f}" if elapsed > 0 else "—"
+
+    def replay(self, seqs: list[int] | None) -> int:
+        """Queue dead letters (all, or these) for delivery again; how many."""
+        if self.events_queue is None:
+            return 0
+        from mogulsync.events.queue import EventQueue
+
+        queue = EventQueue(self.events_queue)
+        try:
+            replayed = queue.replay(seqs)
+        finally:
+            queue.close()
+        if self.forwarder is not None:
+            self.forwarder.wake()
+        return replayed

@@ -1,0 +1,3 @@
+"""The web UI: Jinja2 templates and a little plain JavaScript, all shipped in the wheel."""
+
+from __future__ import annotations

@@ -1,0 +1,342 @@
+"""The web UI's pages: sign-in, Syncs, Run, Preview, Events, Extract.
+
+Pages read through the same functions as the API. Every state-changing form posts the
+page's CSRF token; a browser signed in with a viewer token sees no operator buttons and
+is refused (403) if it posts anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import secrets
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from mogulsync.errors import MogulsyncError
+from mogulsync.runs.store import RunNotFoundError
+from mogulsync.serve.api import run_summary, state_of, sync_listing
+from mogulsync.serve.auth import (
+    CSRF_FIELD,
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    AuthError,
+    Caller,
+    Role,
+    check_csrf,
+)
+from mogulsync.serve.runs import AlreadyRunningError, UnknownSyncError
+from mogulsync.serve.sparkline import sparkline
+from mogulsync.sync.connect import client_settings
+
+_HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=str(_HERE / "templates"))
+
+
+def when(value: str | None) -> str:
+    """An ISO timestamp as ``2026-03-02 09:30 UTC`` ("—" for none)."""
+    if not value:
+        return "—"
+    try:
+        moment = dt.datetime.fromisoformat(value).astimezone(dt.UTC)
+    except ValueError:
+        return value
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+templates.env.filters["when"] = when
+#: runs drawn in each sync's sparkline
+SPARK_RUNS = 20
+#: row errors listed on a run page
+ERRORS_SHOWN = 500
+#: messages shown after a redirect, by code
+FLASHES = {
+    "busy": "That sync is already running: its run is on the Syncs page.",
+    "extract-busy": "The extract is already running.",
+    "extract-started": "Extract started.",
+    "replayed": "Replayed {n} dead letter(s).",
+}
+
+
+def _page(request: Request, template: str, caller: Caller, **context: Any) -> Response:
+    state = state_of(request)
+    context.update(
+        caller=caller,
+        role=caller.role.name.lower(),
+        operator=caller.role >= Role.OPERATOR,
+        signed_in=caller.session is not None,
+        csrf=state.auth.csrf_of(caller),
+    )
+    context.setdefault("flash", _flash(request))
+    response = templates.TemplateResponse(request, template, context)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _flash(request: Request) -> str | None:
+    """The message a redirect asked for; only our own texts (a link cannot put words here)."""
+    text = FLASHES.get(request.query_params.get("flash", ""))
+    if text is None:
+        return None
+    count = request.query_params.get("n", "")
+    return text.format(n=int(count) if count.isdigit() else 0)
+
+
+def _viewer(request: Request) -> Caller | Response:
+    """The signed-in caller, or a redirect to /login."""
+    try:
+        return state_of(request).auth.require(request, Role.VIEWER)
+    except AuthError as exc:
+        if exc.status == 401:
+            return RedirectResponse("/login", status_code=303)
+        return Response(exc.message, status_code=exc.status, media_type="text/plain")
+
+
+async def _operator(request: Request) -> Caller | Response:
+    """An operator posting a form with the right CSRF token, or the refusal."""
+    form = await request.form()
+    submitted = str(form.get(CSRF_FIELD, ""))
+    try:
+        return state_of(request).auth.require(request, Role.OPERATOR, submitted=submitted)
+    except AuthError as exc:
+        if exc.status == 401:
+            return RedirectResponse("/login", status_code=303)
+        return Response(exc.message, status_code=exc.status, media_type="text/plain")
+
+
+async def login_page(request: Request) -> Response:
+    """The sign-in form (its CSRF token rides in a short-lived cookie too)."""
+    token = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(32)
+    context = {"login_csrf": token, "failed": request.query_params.get("failed") == "1"}
+    response = templates.TemplateResponse(request, "login.html", {**context, "caller": None})
+    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/login",
+                        secure=request.url.scheme == "https")  # fmt: skip
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def login(request: Request) -> Response:
+    """Check the token; a session cookie on success (the token itself is never stored)."""
+    state = state_of(request)
+    form = await request.form()
+    try:
+        check_csrf(request.cookies.get(LOGIN_COOKIE, ""), str(form.get(CSRF_FIELD, "")))
+    except AuthError as exc:
+        return Response(exc.message, status_code=403, media_type="text/plain")
+    session_id = state.auth.sign_in(str(form.get("token", "")))
+    if session_id is None:
+        return RedirectResponse("/login?failed=1", status_code=303)
+    response = RedirectResponse("/syncs", status_code=303)
+    response.set_cookie(SESSION_COOKIE, session_id, httponly=True, samesite="strict", path="/",
+                        secure=request.url.scheme == "https")  # fmt: skip
+    response.delete_cookie(LOGIN_COOKIE, path="/login")
+    return response
+
+
+async def logout(request: Request) -> Response:
+    """Forget the session."""
+    caller = await _operator_or_viewer_form(request)
+    if isinstance(caller, Response):
+        return caller
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id:
+        state_of(request).auth.sign_out(session_id)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+async def _operator_or_viewer_form(request: Request) -> Caller | Response:
+    form = await request.form()
+    try:
+        return state_of(request).auth.require(
+            request, Role.VIEWER, submitted=str(form.get(CSRF_FIELD, ""))
+        )
+    except AuthError as exc:
+        return Response(exc.message, status_code=exc.status, media_type="text/plain")
+
+
+async def home(_request: Request) -> Response:
+    """The Syncs page is home."""
+    return RedirectResponse("/syncs", status_code=303)
+
+
+async def syncs_page(request: Request) -> Response:
+    """Every sync: schedule, next run, last run, a sparkline and Run now."""
+    caller = _viewer(request)
+    if isinstance(caller, Response):
+        return caller
+    state = state_of(request)
+    listing = sync_listing(state)
+    store = state.run_store()
+    try:
+        for item in listing:
+            recent = store.latest(sync=item["name"], limit=SPARK_RUNS)
+            item["last"] = recent[0] if recent else None
+            item["spark"] = sparkline(recent)
+    finally:
+        store.close()
+    return _page(request, "syncs.html", caller, syncs=listing, nav="syncs")
+
+
+async def run_now(request: Request) -> Response:
+    """Start a run and show it."""
+    caller = await _operator(request)
+    if isinstance(caller, Response):
+        return caller
+    name = request.path_params["name"]
+    try:
+        run = await state_of(request).manager.start_sync(name)
+    except UnknownSyncError as exc:
+        return Response(exc.user_message, status_code=404, media_type="text/plain")
+    except AlreadyRunningError:
+        return RedirectResponse("/syncs?flash=busy", status_code=303)
+    return RedirectResponse(f"/runs/{run.run_id}", status_code=303)
+
+
+async def run_page(request: Request) -> Response:
+    """Counts, row errors (search by key, filter by kind) and the live debugger."""
+    caller = _viewer(request)
+    if isinstance(caller, Response):
+        return caller
+    state = state_of(request)
+    run_id = request.path_params["run_id"]
+    q = request.query_params.get("q", "")
+    kind = request.query_params.get("kind", "")
+    store = state.run_store()
+    try:
+        record = store.get(run_id)
+        found = store.errors(run_id)
+    except RunNotFoundError as exc:
+        return Response(exc.user_message, status_code=404, media_type="text/plain")
+    finally:
+        store.close()
+    errors = [e for e in found if q in e.key and (not kind or e.kind == kind)]
+    summary = run_summary(state, record)
+    duration = float(summary["duration_s"]) or 0.0
+    rate = f"{summary['api_calls'] / duration:.1f}" if duration > 0 else "—"
+    return _page(
+        request, "run.html", caller, run=summary, errors=errors[:ERRORS_SHOWN],
+        errors_total=len(errors), q=q, kind=kind, rate=rate,
+        running=state.manager.by_run_id(run_id) is not None, nav="syncs",
+    )  # fmt: skip
+
+
+async def cancel(request: Request) -> Response:
+    """Ask a running sync to stop."""
+    caller = await _operator(request)
+    if isinstance(caller, Response):
+        return caller
+    run_id = request.path_params["run_id"]
+    state_of(request).manager.cancel(run_id)
+    return RedirectResponse(f"/runs/{run_id}", status_code=303)
+
+
+async def preview_page(request: Request) -> Response:
+    """The plan with samples; for updates, each changing field from → to."""
+    from mogulsync.serve.preview import preview
+
+    caller = _viewer(request)
+    if isinstance(caller, Response):
+        return caller
+    state = state_of(request)
+    name = request.path_params["name"]
+    if name not in state.config.syncs:
+        return Response(f"no sync named {name}", status_code=404, media_type="text/plain")
+    try:
+        plan = await preview(state.config, name, client_settings(state.config))
+    except MogulsyncError as exc:
+        return _page(request, "syncs.html", caller, syncs=[], flash=exc.user_message)
+    return _page(request, "preview.html", caller, name=name, plan=plan, nav="syncs")
+
+
+async def events_page(request: Request) -> Response:
+    """Queue depth, events/s, oldest pending, failures and dead letters with Replay."""
+    caller = _viewer(request)
+    if isinstance(caller, Response):
+        return caller
+    state = state_of(request)
+    status = await asyncio.to_thread(state.events_status)
+    rate = "—"
+    if status is not None:
+        rate = state.event_rate(status["counters"].get("received", 0))
+    return _page(request, "events.html", caller, status=status, rate=rate, nav="events")
+
+
+async def replay(request: Request) -> Response:
+    """Replay one dead letter (``seq``) or all of them."""
+    caller = await _operator(request)
+    if isinstance(caller, Response):
+        return caller
+    form = await request.form()
+    seq = form.get("seq")
+    seqs = [int(str(seq))] if seq else None
+    replayed = await asyncio.to_thread(state_of(request).replay, seqs)
+    return RedirectResponse(f"/events?flash=replayed&n={replayed}", status_code=303)
+
+
+async def extract_page(request: Request) -> Response:
+    """Streams, the last run and rows per stream."""
+    from mogulsync.extract.streams import STREAMS
+
+    caller = _viewer(request)
+    if isinstance(caller, Response):
+        return caller
+    state = state_of(request)
+    extract = state.config.extract
+    runs = state.manager.extracts
+    last = next((r for r in runs if r.report), None)
+    next_run = state.scheduler.next_runs().get("extract") if state.scheduler else None
+    return _page(
+        request, "extract.html", caller, streams=extract.streams or list(STREAMS),
+        runs=runs, last=last, destination=_display(extract.destination.get_secret_value()),
+        dataset=extract.dataset, mode=extract.mode,
+        schedule=extract.schedule.describe() if extract.schedule else None,
+        next_run=next_run.isoformat() if next_run else None, nav="extract",
+    )  # fmt: skip
+
+
+async def run_extract(request: Request) -> Response:
+    """Start the extract."""
+    caller = await _operator(request)
+    if isinstance(caller, Response):
+        return caller
+    try:
+        await state_of(request).manager.start_extract()
+    except AlreadyRunningError:
+        return RedirectResponse("/extract?flash=extract-busy", status_code=303)
+    return RedirectResponse("/extract?flash=extract-started", status_code=303)
+
+
+def _display(url: str) -> str:
+    """A destination without any password."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("://", 1)[0] + "://…"
+
+
+routes = [
+    Route("/", home, methods=["GET"]),
+    Route("/login", login_page, methods=["GET"]),
+    Route("/login", login, methods=["POST"]),
+    Route("/logout", logout, methods=["POST"]),
+    Route("/syncs", syncs_page, methods=["GET"]),
+    Route("/syncs/{name}/run", run_now, methods=["POST"]),
+    Route("/syncs/{name}/preview", preview_page, methods=["GET"]),
+    Route("/runs/{run_id}", run_page, methods=["GET"]),
+    Route("/runs/{run_id}/cancel", cancel, methods=["POST"]),
+    Route("/events", events_page, methods=["GET"]),
+    Route("/events/replay", replay, methods=["POST"]),
+    Route("/extract", extract_page, methods=["GET"]),
+    Route("/extract/run", run_extract, methods=["POST"]),
+    Mount("/static", app=StaticFiles(directory=str(_HERE / "static")), name="static"),
+]
