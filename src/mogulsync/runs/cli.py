@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import typer
 from rich import box
@@ -12,16 +12,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from mogulsync.chartmogul import RequestLogEntry
-from mogulsync.config import DEFAULT_CONFIG_PATH, load_config
+from mogulsync.cli_options import CONFIG_OPTION
 from mogulsync.errors import MogulsyncError
-from mogulsync.runs.models import RowError, RunRecord
-from mogulsync.runs.store import RunStore
+
+if TYPE_CHECKING:
+    from mogulsync.chartmogul import RequestLogEntry
+    from mogulsync.runs.models import RowError, RunRecord
+    from mogulsync.runs.store import RunStore
 
 app = typer.Typer(help="Inspect the run history: runs, row errors and API requests.")
-CONFIG_OPTION = typer.Option(
-    DEFAULT_CONFIG_PATH, "-c", "--config", help="Project file (mogulsync.yml)."
-)
 _out = Console()
 _err = Console(stderr=True)
 _CONFIG_EXIT = 4
@@ -35,6 +34,9 @@ SECTIONS: tuple[str, ...] = ()
 
 
 def _store(config: Path) -> RunStore:
+    from mogulsync.config import load_config
+    from mogulsync.runs.store import RunStore
+
     try:
         project = load_config(config, sections=SECTIONS)
     except MogulsyncError as exc:
@@ -50,7 +52,10 @@ def list_runs(
     limit: int = typer.Option(20, help="How many runs, newest first."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON lines."),
 ) -> None:
-    """The latest runs, newest first."""
+    """The latest runs, newest first.
+
+    Example: mogulsync runs list --sync customers --limit 5
+    """
     store = _store(config)
     try:
         records = store.latest(sync=sync, limit=limit)
@@ -92,7 +97,10 @@ def show(
     requests: bool = typer.Option(False, "--requests", help="Show every API request."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """One run, optionally with its row errors and its per-request log."""
+    """One run, optionally with its row errors and its per-request log.
+
+    Example: mogulsync runs show 20260101T120000-1a2b3c4d --errors
+    """
     store = _store(config)
     try:
         try:

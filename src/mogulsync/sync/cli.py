@@ -6,32 +6,26 @@ import asyncio
 import json
 import logging
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from mogulsync.config import DEFAULT_CONFIG_PATH, AppConfig, load_config
+from mogulsync import exit_codes
+from mogulsync.cli_options import CONFIG_OPTION
 from mogulsync.errors import ConfigError, MogulsyncError
-from mogulsync.runs import RowError, RunRecord, RunStore
-from mogulsync.sync import exit_codes
-from mogulsync.sync.after_run import WARNING_PREFIX
-from mogulsync.sync.check import check_project
-from mogulsync.sync.connect import client_settings
-from mogulsync.sync.engine import Progress as RunProgress
-from mogulsync.sync.engine import SyncEngine
-from mogulsync.sync.errors_text import describe
-from mogulsync.sync.order import run_order
-from mogulsync.sync.plan import plan_sync
-from mogulsync.sync.state import SyncLockedError
+from mogulsync.messages import describe
+
+if TYPE_CHECKING:
+    from mogulsync.config import AppConfig
+    from mogulsync.runs import RowError, RunRecord
+    from mogulsync.sync.engine import SyncEngine
+
+# Heavy modules (SQLAlchemy, httpx, the engine) are imported inside each command, so that
+# `mogulsync sync --help` answers at once.
 
 app = typer.Typer(help="Plan and run reverse-ETL syncs (warehouse → ChartMogul).")
-CONFIG_OPTION = typer.Option(
-    DEFAULT_CONFIG_PATH, "-c", "--config", help="Project file (mogulsync.yml)."
-)
 _err = Console(stderr=True)
 _out = Console()
 #: failed rows printed after a run (all of them: ``runs show RUN_ID --errors``)
@@ -50,6 +44,8 @@ SECTIONS = (
 
 def fail(error: MogulsyncError) -> NoReturn:
     """Print a clear message (never a traceback) and exit with the matching code."""
+    from mogulsync.sync.state import SyncLockedError
+
     _err.print(f"[red]error:[/red] {escape(describe(error))}", highlight=False)
     if isinstance(error, SyncLockedError):
         raise typer.Exit(exit_codes.LOCKED)
@@ -58,6 +54,8 @@ def fail(error: MogulsyncError) -> NoReturn:
 
 def load(path: Path) -> AppConfig:
     """The project file, or a clean exit with every problem listed."""
+    from mogulsync.config import load_config
+
     # Retries are recorded in the run history; without this, Python's last-resort handler
     # prints every one of stamina's warnings over the progress bar.
     retries = logging.getLogger("stamina")
@@ -71,6 +69,9 @@ def load(path: Path) -> AppConfig:
 
 def check(config: Path = CONFIG_OPTION) -> None:
     """Check the config, the API key, data sources and that every model compiles."""
+    from mogulsync.sync.check import check_project
+    from mogulsync.sync.connect import client_settings
+
     project = load(config)
     results = asyncio.run(check_project(project, client_settings(project)))
     for result in results:
@@ -87,7 +88,15 @@ def plan(
     sample: int = typer.Option(5, help="Rows shown per kind of change."),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
 ) -> None:
-    """Dry run: count creates/updates/deletes/unchanged/invalid rows; writes nothing."""
+    """Dry run: count creates/updates/deletes/unchanged/invalid rows; writes nothing.
+
+    Example: mogulsync sync plan customers --sample 10
+    """
+    from rich.table import Table
+
+    from mogulsync.sync.connect import client_settings
+    from mogulsync.sync.plan import plan_sync
+
     project = load(config)
     try:
         result = asyncio.run(plan_sync(project, name, client_settings(project), sample=sample))
@@ -135,7 +144,13 @@ def run(
         False, "--no-bulk", help="Send every row over REST (no bulk JSON import)."
     ),
 ) -> None:
-    """Run a sync (or all of them) and record it in the run history."""
+    """Run a sync (or all of them) and record it in the run history.
+
+    Examples: mogulsync sync run customers · mogulsync sync run --all --json
+    """
+    from mogulsync.sync.engine import SyncEngine
+    from mogulsync.sync.order import run_order
+
     project = load(config)
     if (name is None) == (not run_all):
         _err.print("[red]error:[/red] give a sync name or --all (not both)")
@@ -164,6 +179,8 @@ def run(
 
 def _print_message(record: RunRecord) -> None:
     """Why a run failed (labelled error) and its warnings (sync logs, alerts: not errors)."""
+    from mogulsync.sync.after_run import WARNING_PREFIX
+
     lines = (record.message or "").splitlines()
     first_warning = next(
         (i for i, line in enumerate(lines) if line.startswith(WARNING_PREFIX)), len(lines)
@@ -176,6 +193,8 @@ def _print_message(record: RunRecord) -> None:
 
 
 def _failed_rows(project: AppConfig, record: RunRecord) -> list[RowError]:
+    from mogulsync.runs import RunStore
+
     if not record.rows.failed:
         return []
     store = RunStore(project.state_dir)
@@ -188,6 +207,10 @@ def _failed_rows(project: AppConfig, record: RunRecord) -> list[RowError]:
 def _run_one(
     engine: SyncEngine, name: str, *, full: bool, quiet: bool, bulk: bool = True
 ) -> RunRecord:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from mogulsync.sync.engine import Progress as RunProgress
+
     if quiet:
         return asyncio.run(engine.run(name, full=full, bulk=bulk))
     columns = (
