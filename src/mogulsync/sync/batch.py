@@ -242,7 +242,8 @@ def _key_error(prepared: Prepared, key: str | None) -> RowError:
     return RowError(
         key,
         label,
-        f"duplicate primary key {key!r}: an earlier row of this run has it",
+        f"duplicate primary key {key!r}: the first row with this key (in the model's"
+        " order) was kept and synced; this one was skipped",
         "Make the primary key unique in the model (e.g. GROUP BY or DISTINCT ON).",
         kind="invalid",
     )

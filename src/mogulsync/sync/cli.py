@@ -16,6 +16,7 @@ from mogulsync import exit_codes
 from mogulsync.cli_options import CONFIG_OPTION
 from mogulsync.errors import ConfigError, MogulsyncError
 from mogulsync.messages import describe
+from mogulsync.output import key_label
 
 if TYPE_CHECKING:
     from mogulsync.config import AppConfig
@@ -105,12 +106,20 @@ def plan(
     if as_json:
         typer.echo(json.dumps(result.as_dict(), default=str))
         return
-    table = Table(title=f"sync {name}: {result.mode} {result.object}s → {result.data_source}")
+    where = result.data_source_name
+    where += f" ({result.data_source_uuid})" if result.data_source_uuid else " (not created yet)"
+    # on its own line: as a table title it would wrap to the (narrow) table's width
+    _out.print(
+        escape(f"sync {name}: {result.mode} {result.object}s → data source {where}"),
+        highlight=False,
+        soft_wrap=True,
+    )
+    table = Table()
     table.add_column("change")
     table.add_column("rows", justify="right")
     table.add_column("sample")
     for category, count in result.counts.items():
-        samples = ", ".join(str(item["key"]) for item in result.samples[category])
+        samples = ", ".join(key_label(item["key"]) for item in result.samples[category])
         table.add_row(category, str(count), escape(samples))
     _out.print(table)
     if result.bulk_creates:
@@ -119,7 +128,7 @@ def plan(
             " (those whose record already exists are sent over REST instead)."
         )
     if result.creates_data_source:
-        _out.print(f"The data source `{result.data_source}` would be created.")
+        _out.print(f"The data source `{result.data_source_name}` would be created.")
     if result.removed_ignored:
         _out.print(f"{result.removed_ignored} row(s) left the model (on_delete: ignore).")
     if result.changes_ignored:
@@ -129,7 +138,8 @@ def plan(
         )
     for item in result.samples["invalid"]:
         _out.print(
-            escape(f"  invalid {item['key']!r} {item['field']}: {item['message']}"), highlight=False
+            escape(f"  invalid {key_label(item['key'])} · {item['field']}: {item['message']}"),
+            highlight=False,
         )
 
 
@@ -262,7 +272,7 @@ def _print_record(record: RunRecord, failed: list[RowError]) -> None:
         _out.print(f"  {rows.failed} failed row(s){invalid}, for example:", highlight=False)
         for error in failed:
             _out.print(
-                escape(f"    {error.key or '(no key)'} · {error.field}: {error.message}"),
+                escape(f"    {key_label(error.key)} · {error.field}: {error.message}"),
                 highlight=False,
             )
         _out.print(f"  all of them: mogulsync runs show {record.run_id} --errors", highlight=False)
