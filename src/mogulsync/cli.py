@@ -96,19 +96,12 @@ def _root(
         " --config wins.",
         show_default="mogulsync.yml",
     ),
-    log_format: cli_options.LogFormat = typer.Option(
-        cli_options.LogFormat.TEXT,
-        "--log-format",
-        envvar=cli_options.LOG_FORMAT_ENV,
-        help="json: one JSON object per line on stderr (with run_id), for log shippers.",
-        case_sensitive=False,
-    ),
     version: bool = typer.Option(  # noqa: ARG001 - its callback prints and exits
         False, "--version", help="Print the version and exit.", callback=_version_callback
     ),
 ) -> None:
     """Move data between your warehouse, your event stream and ChartMogul."""
-    cli_options.set_global(config=config, log_format=log_format)
+    cli_options.set_global(config=config)
 
 
 def main() -> None:

@@ -111,3 +111,12 @@ def test_runs_list_outside_a_terminal_is_plain_and_complete(workdir):
     fields = lines[1].split()
     assert len(fields) == 7
     assert fields[1] == "customers"
+
+
+def test_run_outside_a_terminal_prints_progress_lines(workdir):
+    result = CliRunner().invoke(app, ["sync", "run", "customers"])
+    progress = [line for line in result.output.splitlines() if " req/s · " in line]
+    assert progress, result.output
+    assert progress[-1].startswith("customers: ")
+    assert " read · " in progress[-1]
+    assert " failed · " in progress[-1]

@@ -54,5 +54,4 @@ def test_help_has_examples(path: tuple[str, ...], example: str) -> None:
 def test_root_help_names_the_global_config_and_exit_codes() -> None:
     result = CliRunner().invoke(app, ["--help"], env=_WIDE)
     assert "-c" in result.output
-    assert "--log-format" in result.output
     assert "2 usage error" in result.output

@@ -16,11 +16,13 @@ from mogulsync import exit_codes
 from mogulsync.cli_options import CONFIG_OPTION
 from mogulsync.errors import ConfigError, MogulsyncError
 from mogulsync.messages import describe
-from mogulsync.output import key_label
+from mogulsync.output import interactive, key_label
+from mogulsync.progress import ProgressLines, Snapshot, bar_text
 
 if TYPE_CHECKING:
     from mogulsync.config import AppConfig
     from mogulsync.runs import RowError, RunRecord
+    from mogulsync.sync.engine import Progress as RunProgress
     from mogulsync.sync.engine import SyncEngine
 
 # Heavy modules (SQLAlchemy, httpx, the engine) are imported inside each command, so that
@@ -219,23 +221,40 @@ def _run_one(
 ) -> RunRecord:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from mogulsync.sync.engine import Progress as RunProgress
-
     if quiet:
         return asyncio.run(engine.run(name, full=full, bulk=bulk))
+    if not interactive(_err):  # a log file: a plain line every 10 s or 10 %
+        lines = ProgressLines(name, lambda line: typer.echo(line, err=True))
+
+        def log_line(progress: RunProgress) -> None:
+            lines.update(_snapshot(progress))
+
+        return asyncio.run(engine.run(name, full=full, bulk=bulk, progress=log_line))
     columns = (
-        TextColumn(f"[bold]{name}[/bold]"),
+        TextColumn(f"[bold]{escape(name)}[/bold]"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total} sent · {task.fields[read]} read"),
+        TextColumn("{task.fields[text]}"),
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=_err, transient=True) as bar:
-        task = bar.add_task(name, total=None, read=0)
+        task = bar.add_task(name, total=None, text="starting")
 
         def update(progress: RunProgress) -> None:
-            bar.update(task, completed=progress.done, total=progress.to_send, read=progress.read)
+            total = progress.to_send or None  # None: an indeterminate bar until it is known
+            text = bar_text(_snapshot(progress))
+            bar.update(task, completed=progress.done, total=total, text=text)
 
         return asyncio.run(engine.run(name, full=full, bulk=bulk, progress=update))
+
+
+def _snapshot(progress: RunProgress) -> Snapshot:
+    return Snapshot(
+        read=progress.read,
+        to_send=progress.to_send,
+        done=progress.done,
+        failed=progress.failed,
+        requests=progress.requests,
+    )
 
 
 def _code(record: RunRecord) -> int:

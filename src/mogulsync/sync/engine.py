@@ -76,6 +76,9 @@ class Progress:
     read: int = 0
     to_send: int = 0
     done: int = 0
+    #: rows that failed so far, and HTTP requests sent (for progress lines outside a TTY)
+    failed: int = 0
+    requests: int = 0
 
 
 class SyncEngine:
@@ -551,8 +554,10 @@ class _Run:
 
     def _log_request(self, entry: RequestLogEntry) -> None:
         self.runs.add_request(self.record.run_id, entry)
+        self.progress.requests += 1
 
     def _report(self) -> None:
+        self.progress.failed = self.record.rows.failed
         self.progress_hook(self.progress)
 
 
