@@ -105,7 +105,7 @@ def status_command(
             "oldest_pending_age_s": age,
             "recent_rejections": rejections,
         }
-        typer.echo(json.dumps(report, indent=2))
+        typer.echo(json.dumps(report))  # every --json: JSON Lines (docs/operations.md)
         return
     from rich.table import Table
 
@@ -138,17 +138,15 @@ def dead_letter_list(
     finally:
         queue.close()
     if as_json:
-        rows = [
-            {
+        for e in dead:  # every --json: JSON Lines, one object per dead letter
+            row = {
                 "seq": e.seq,
                 "message_id": e.message_id,
                 "type": e.type,
                 "attempts": e.attempts,
                 "reason": e.reason,
             }
-            for e in dead
-        ]
-        typer.echo(json.dumps(rows, indent=2))
+            typer.echo(json.dumps(row))
         return
     from rich.table import Table
 

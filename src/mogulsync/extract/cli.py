@@ -83,7 +83,7 @@ def run_command(
     except MogulsyncError as exc:
         raise _fail(exc) from None
     if as_json:
-        typer.echo(json.dumps(report.as_dict(), indent=2))
+        typer.echo(json.dumps(report.as_dict()))  # every --json: JSON Lines
     else:
         _print_report(report)
 
