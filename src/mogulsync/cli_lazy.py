@@ -69,7 +69,17 @@ def load_command(name: str, target: str) -> _click.Command:
         single.command(name)(obj)
         command = typer.main.get_command(single)
     command.name = name
+    _plain_help(command)
     return command
+
+
+def _plain_help(command: _click.Command) -> None:
+    """Plain help for a command and everything under it (see ``rich_markup_mode`` in cli.py)."""
+    if isinstance(command, TyperCommand | TyperGroup):
+        command.rich_markup_mode = None
+    if isinstance(command, TyperGroup):
+        for sub in command.commands.values():
+            _plain_help(sub)
 
 
 def _type_label(self: TyperOption, ctx: _click.Context) -> str | None:

@@ -2,14 +2,57 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 
-def interactive(console: Console) -> bool:
+class _HasTerminal(Protocol):
+    @property
+    def is_terminal(self) -> bool: ...
+
+
+class LazyConsole:
+    """A Rich console made (and Rich imported, ~0.1 s) on first use, not when a command's
+    module is imported: `mogulsync sync --help` never prints through it."""
+
+    def __init__(self, *, stderr: bool = False) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def get(self) -> Console:
+        """The console itself (for Rich objects that need one, e.g. a progress bar)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr)
+        return self._console
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        """``Console.print``."""
+        self.get().print(*objects, **options)
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether it writes to a terminal (asked of the stream: no need to import Rich)."""
+        if self._console is not None:
+            return self._console.is_terminal
+        stream = sys.stderr if self._stderr else sys.stdout
+        isatty = getattr(stream, "isatty", None)
+        return bool(isatty and isatty())
+
+
+def escape(text: str) -> str:
+    """Rich's markup escape, imported when first needed."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def interactive(console: _HasTerminal) -> bool:
     """A person is watching: the console writes to a terminal (not a pipe or a file)."""
     return console.is_terminal
 

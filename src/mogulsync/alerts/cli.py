@@ -6,17 +6,16 @@ import asyncio
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from mogulsync import exit_codes
 from mogulsync.cli_options import CONFIG_OPTION
 from mogulsync.errors import MogulsyncError
 from mogulsync.messages import describe
+from mogulsync.output import LazyConsole, escape
 
 app = typer.Typer(help="Alerts after sync runs (Slack, webhook, PagerDuty, e-mail).")
-_out = Console()
-_err = Console(stderr=True)
+_out = LazyConsole()
+_err = LazyConsole(stderr=True)
 #: the sections this command reads: their ${ENV} references must be set
 SECTIONS = ("alerts",)
 

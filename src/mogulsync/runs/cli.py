@@ -8,15 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 import typer
-from rich import box
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from mogulsync import exit_codes
 from mogulsync.cli_options import CONFIG_OPTION
 from mogulsync.errors import MogulsyncError
-from mogulsync.output import interactive, key_label, plain_table
+from mogulsync.output import LazyConsole, escape, interactive, key_label, plain_table
 
 if TYPE_CHECKING:
     from mogulsync.chartmogul import RequestLogEntry
@@ -25,8 +21,8 @@ if TYPE_CHECKING:
     from mogulsync.runs.store import RunStore
 
 app = typer.Typer(help="Inspect the run history: runs, row errors and API requests.")
-_out = Console()
-_err = Console(stderr=True)
+_out = LazyConsole()
+_err = LazyConsole(stderr=True)
 _CONFIG_EXIT = 4
 _STATUS_COLOURS = {"success": "green", "partial": "yellow", "running": "cyan"}
 _SYNC_WIDTH = 9
@@ -91,6 +87,9 @@ def list_runs(
     if not interactive(_out):
         _print_plain(records)
         return
+    from rich import box
+    from rich.table import Table
+
     table = Table(
         title="runs, newest first (run id = UTC start time)",
         caption="rows: +added ~changed -removed =unchanged · sent: succeeded/failed",
@@ -225,6 +224,9 @@ def _print_errors(row_errors: list[RowError]) -> None:
         for e in row_errors:
             typer.echo(f"{key_label(e.key)} · {e.kind} · {e.field}: {e.message} → {e.action}")
         return
+    from rich import box
+    from rich.table import Table
+
     table = Table(title=f"row errors ({len(row_errors)})", box=box.SIMPLE_HEAD)
     for column in ("primary key", "kind", "field", "message", "what to do"):
         table.add_column(column, overflow="fold")

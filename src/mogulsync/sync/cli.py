@@ -9,14 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from mogulsync import exit_codes
 from mogulsync.cli_options import CONFIG_OPTION
 from mogulsync.errors import ConfigError, MogulsyncError
 from mogulsync.messages import describe
-from mogulsync.output import interactive, key_label
+from mogulsync.output import LazyConsole, escape, interactive, key_label
 from mogulsync.progress import ProgressLines, Snapshot, bar_text
 
 if TYPE_CHECKING:
@@ -29,8 +27,8 @@ if TYPE_CHECKING:
 # `mogulsync sync --help` answers at once.
 
 app = typer.Typer(help="Plan and run reverse-ETL syncs (warehouse → ChartMogul).")
-_err = Console(stderr=True)
-_out = Console()
+_err = LazyConsole(stderr=True)
+_out = LazyConsole()
 #: failed rows printed after a run (all of them: ``runs show RUN_ID --errors``)
 FAILED_SAMPLE = 5
 #: project-file sections these commands read; unset ${ENV} elsewhere (e.g. events:) is fine
@@ -236,7 +234,7 @@ def _run_one(
         TextColumn("{task.fields[text]}"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=_err, transient=True) as bar:
+    with Progress(*columns, console=_err.get(), transient=True) as bar:
         task = bar.add_task(name, total=None, text="starting")
 
         def update(progress: RunProgress) -> None:
