@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -26,12 +28,14 @@ print(json.dumps(sorted(sys.modules)))
 """
 
 
-def _modules(*args: str) -> set[str]:
+def _modules(*args: str, cwd: Path | None = None) -> set[str]:
     out = subprocess.run(
         [sys.executable, "-c", _PROBE, json.dumps(list(args))],
         capture_output=True,
         text=True,
         check=True,
+        cwd=cwd,
+        env={**os.environ, "K": "key"},
     )
     return set(json.loads(out.stdout.splitlines()[-1]))
 
@@ -70,3 +74,17 @@ def test_emulator_help_imports_no_server() -> None:
     modules = _modules("emulator", "serve", "--help")
     assert _loaded(modules, ("dlt", "sqlalchemy", "duckdb", "h2", "httpx", "starlette")) == []
     assert "mogulsync.emulator.app" not in modules
+
+
+def test_runs_list_reads_the_history_without_engines(tmp_path: Path) -> None:
+    """`runs list` needs the project file and SQLite: no SQLAlchemy, httpx or dlt."""
+    (tmp_path / "mogulsync.yml").write_text(
+        "chartmogul: {api_key: ${K}}\n"
+        "warehouses: {main: duckdb:///w.duckdb}\n"
+        "models: {accounts: {warehouse: main, table: accounts, primary_key: id}}\n"
+        "syncs: {customers: {model: accounts, object: customer, mapping: {external_id: id}}}\n",
+        encoding="utf-8",
+    )
+    modules = _modules("runs", "list", cwd=tmp_path)
+    assert "mogulsync.runs.store" in modules  # it did run
+    assert _loaded(modules, HEAVY + ENGINES) == []
