@@ -16,7 +16,7 @@ from typing import ClassVar
 
 import typer
 
-from mogulsync import cli_options
+from mogulsync import cli_options, logs
 from mogulsync.cli_lazy import LazyGroup
 
 
@@ -100,12 +100,21 @@ def _root(
         " --config wins.",
         show_default="mogulsync.yml",
     ),
+    log_format: logs.LogFormat = typer.Option(
+        logs.LogFormat.TEXT,
+        "--log-format",
+        envvar=logs.LOG_FORMAT_ENV,
+        case_sensitive=False,
+        help="json: one JSON object per line on stderr, each with run_id (sync run and"
+        " errors), for log shippers.",
+    ),
     version: bool = typer.Option(  # noqa: ARG001 - its callback prints and exits
         False, "--version", help="Print the version and exit.", callback=_version_callback
     ),
 ) -> None:
     """Move data between your warehouse, your event stream and ChartMogul."""
     cli_options.set_global(config=config)
+    logs.configure(log_format)
 
 
 def main() -> None:

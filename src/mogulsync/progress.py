@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 #: a line at least this often (seconds) while a run lasts
 EVERY_S = 10.0
@@ -30,10 +31,13 @@ class Snapshot:
 
 @dataclass(slots=True)
 class ProgressLines:
-    """Writes ``customers: 400/1,000 sent (40%) · 1,200 read · 3 failed · 38.5 req/s · 12 s``."""
+    """Writes ``customers: 400/1,000 sent (40%) · 1,200 read · 3 failed · 38.5 req/s · 12 s``.
+
+    ``write`` gets the line and the same figures as fields (for ``--log-format json``).
+    """
 
     name: str
-    write: Callable[[str], None]
+    write: Callable[[str, dict[str, Any]], None]
     clock: Callable[[], float] = time.monotonic
     every_s: float = EVERY_S
     every_fraction: float = EVERY_FRACTION
@@ -53,7 +57,14 @@ class ProgressLines:
             return
         self._last_time = at
         self._last_step = max(step, self._last_step)
-        self.write(self.line(now, at - self._start))
+        elapsed = at - self._start
+        fields = {
+            "sync": self.name,
+            **asdict(now),
+            "req_per_s": round(now.requests / elapsed, 1) if elapsed > 0 else 0.0,
+            "elapsed_s": round(elapsed, 1),
+        }
+        self.write(self.line(now, elapsed), fields)
 
     def line(self, now: Snapshot, elapsed: float) -> str:
         """One self-contained line (greppable by the sync's name)."""

@@ -120,3 +120,41 @@ def test_run_outside_a_terminal_prints_progress_lines(workdir):
     assert progress[-1].startswith("customers: ")
     assert " read · " in progress[-1]
     assert " failed · " in progress[-1]
+
+
+def _json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_log_format_json_one_object_per_line_with_run_id(workdir):
+    """Every stderr line is a JSON object with run_id; progress and the outcome share it."""
+    result = CliRunner().invoke(app, ["--log-format", "json", "sync", "run", "customers"])
+    assert result.stdout == ""  # results only with --json; logs go to stderr
+    lines = _json_lines(result.stderr)
+    assert lines
+    assert all({"ts", "level", "event", "run_id"} <= set(line) for line in lines)
+    (finished,) = [line for line in lines if line["event"] == "run_finished"]
+    assert finished["run_id"]
+    assert finished["sync"] == "customers"
+    assert finished["exit_code"] == result.exit_code
+    progress = [line for line in lines if line["event"] == "progress"]
+    assert progress
+    assert {line["run_id"] for line in progress} == {finished["run_id"]}
+    errors = [line for line in lines if line["event"] == "row_error"]
+    assert {e["key"] for e in errors} >= {"(primary key is null)"}
+    assert {e["run_id"] for e in errors} == {finished["run_id"]}
+
+
+def test_log_format_from_the_environment_and_errors_before_a_run(workdir):
+    result = CliRunner().invoke(
+        app, ["sync", "run", "nosuch"], env={"MOGULSYNC_LOG_FORMAT": "json"}
+    )
+    (line,) = _json_lines(result.stderr)
+    assert line["event"] == "error"
+    assert line["level"] == "error"
+    assert line["run_id"] is None
+    assert "nosuch" in line["message"]
+    assert line["exit_code"] == result.exit_code != 0
+    # the next invocation is text again
+    again = CliRunner().invoke(app, ["sync", "run", "nosuch"])
+    assert again.stderr.startswith("error:")

@@ -15,7 +15,7 @@ class Clock:
 
 def test_a_line_every_ten_percent_and_every_ten_seconds() -> None:
     clock, lines = Clock(), []
-    progress = ProgressLines("customers", lines.append, clock=clock)
+    progress = ProgressLines("customers", lambda text, _: lines.append(text), clock=clock)
     progress.update(Snapshot(read=1000, to_send=1000, done=50))  # 5 %, no time passed
     assert lines == []
     progress.update(Snapshot(read=1000, to_send=1000, done=100, failed=2, requests=40))
@@ -33,7 +33,7 @@ def test_a_line_every_ten_percent_and_every_ten_seconds() -> None:
 def test_rate_is_bounded_however_often_rows_finish() -> None:
     """10,000 updates in one second of a 100-row run: at most one line per 10 %."""
     clock, lines = Clock(), []
-    progress = ProgressLines("plans", lines.append, clock=clock)
+    progress = ProgressLines("plans", lambda text, _: lines.append(text), clock=clock)
     for done in range(1, 101):
         for _ in range(100):
             clock.now += 0.0001
@@ -43,7 +43,7 @@ def test_rate_is_bounded_however_often_rows_finish() -> None:
 
 def test_reading_before_the_total_is_known() -> None:
     clock, lines = Clock(), []
-    progress = ProgressLines("invoices", lines.append, clock=clock)
+    progress = ProgressLines("invoices", lambda text, _: lines.append(text), clock=clock)
     clock.now += 10
     progress.update(Snapshot(read=5000))
     assert lines == ["invoices: 0 sent · 5,000 read · 0 failed · 0.0 req/s · 10 s"]
@@ -55,3 +55,14 @@ def test_bar_shows_what_is_known() -> None:
     assert bar_text(Snapshot(read=300, to_send=200, done=20, failed=1)) == (
         "20/200 sent · 300 read · 1 failed"
     )
+
+
+def test_fields_carry_the_same_figures() -> None:
+    clock, seen = Clock(), []
+    progress = ProgressLines("customers", lambda _, fields: seen.append(fields), clock=clock)
+    clock.now += 20
+    progress.update(Snapshot(read=10, to_send=10, done=10, failed=1, requests=40))
+    assert seen == [
+        {"sync": "customers", "read": 10, "to_send": 10, "done": 10, "failed": 1,
+         "requests": 40, "req_per_s": 2.0, "elapsed_s": 20.0}
+    ]  # fmt: skip

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
-from mogulsync import exit_codes
+from mogulsync import exit_codes, logs
 from mogulsync.cli_options import CONFIG_OPTION
 from mogulsync.errors import ConfigError, MogulsyncError
 from mogulsync.messages import describe
@@ -47,10 +47,15 @@ def fail(error: MogulsyncError) -> NoReturn:
     """Print a clear message (never a traceback) and exit with the matching code."""
     from mogulsync.sync.state import SyncLockedError
 
-    _err.print(f"[red]error:[/red] {escape(describe(error))}", highlight=False)
     if isinstance(error, SyncLockedError):
-        raise typer.Exit(exit_codes.LOCKED)
-    raise typer.Exit(exit_codes.CONFIG if isinstance(error, ConfigError) else exit_codes.FAILED)
+        code = exit_codes.LOCKED
+    else:
+        code = exit_codes.CONFIG if isinstance(error, ConfigError) else exit_codes.FAILED
+    if logs.json_mode():
+        logs.emit("error", level="error", message=describe(error), exit_code=code)
+    else:
+        _err.print(f"[red]error:[/red] {escape(describe(error))}", highlight=False)
+    raise typer.Exit(code)
 
 
 def load(path: Path) -> AppConfig:
@@ -178,13 +183,43 @@ def run(
             fail(exc)
         code = _code(record)
         worst = max(worst, code, key=_severity)
-        if as_json:
+        if logs.json_mode():  # log lines on stderr; --json's summary still on stdout
+            _log_record(record, _failed_rows(project, record), code)
+            if as_json:
+                typer.echo(json.dumps(record.summary()))
+        elif as_json:
             # Exactly the documented keys; why a run failed goes to stderr.
             typer.echo(json.dumps(record.summary()))
             _print_message(record)
         else:
             _print_record(record, _failed_rows(project, record))
     raise typer.Exit(worst)
+
+
+def _log_record(record: RunRecord, failed: list[RowError], code: int) -> None:
+    """``--log-format json``: the run's outcome, then a sample of its failed rows."""
+    summary = {k: v for k, v in record.summary().items() if k != "run_id"}
+    level = {"success": "info", "partial": "warning"}.get(record.status.value, "error")
+    logs.emit(
+        "run_finished",
+        level=level,
+        run_id=record.run_id,
+        **summary,
+        exit_code=code,
+        message=record.message,
+    )
+    for error in failed:
+        logs.emit(
+            "row_error",
+            level="warning",
+            run_id=record.run_id,
+            sync=record.sync,
+            key=key_label(error.key),
+            field=error.field,
+            message=error.message,
+            action=error.action,
+        )
+    logs.set_run(None)
 
 
 def _print_message(record: RunRecord) -> None:
@@ -219,10 +254,18 @@ def _run_one(
 ) -> RunRecord:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    if logs.json_mode():  # JSON objects, even with --json (they go to stderr)
+        events = ProgressLines(name, lambda _line, fields: logs.emit("progress", **fields))
+
+        def log_event(progress: RunProgress) -> None:
+            logs.set_run(progress.run_id)
+            events.update(_snapshot(progress))
+
+        return asyncio.run(engine.run(name, full=full, bulk=bulk, progress=log_event))
     if quiet:
         return asyncio.run(engine.run(name, full=full, bulk=bulk))
     if not interactive(_err):  # a log file: a plain line every 10 s or 10 %
-        lines = ProgressLines(name, lambda line: typer.echo(line, err=True))
+        lines = ProgressLines(name, lambda line, _fields: typer.echo(line, err=True))
 
         def log_line(progress: RunProgress) -> None:
             lines.update(_snapshot(progress))

@@ -79,6 +79,8 @@ class Progress:
     #: rows that failed so far, and HTTP requests sent (for progress lines outside a TTY)
     failed: int = 0
     requests: int = 0
+    #: the run these figures belong to (JSON log lines carry it)
+    run_id: str = ""
 
 
 class SyncEngine:
@@ -183,7 +185,7 @@ class _Run:
         self.runs = runs
         self.state = state
         self.progress_hook = progress
-        self.progress = Progress()
+        self.progress = Progress(run_id=record.run_id)
         self.fatal: MogulsyncError | None = None
         self.results: list[RowResult] = []
         self.errors: list[RowError] = []
