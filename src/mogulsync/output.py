@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+
+#: the width tables are laid out to when no terminal is attached (and COLUMNS is not set)
+NO_TERMINAL_WIDTH = 200
 
 
 class _HasTerminal(Protocol):
@@ -28,7 +33,13 @@ class LazyConsole:
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(stderr=self._stderr)
+            if self.is_terminal:
+                self._console = Console(stderr=self._stderr)
+            else:
+                # A log file has no width: never wrap a line, and lay tables out wide
+                # (Rich would assume 80 columns and split words); COLUMNS still wins.
+                width = int(os.environ.get("COLUMNS") or NO_TERMINAL_WIDTH)
+                self._console = Console(stderr=self._stderr, soft_wrap=True, width=width)
         return self._console
 
     def print(self, *objects: Any, **options: Any) -> None:

@@ -160,3 +160,14 @@ def test_log_format_from_the_environment_and_errors_before_a_run(workdir):
     # the next invocation is text again
     again = CliRunner().invoke(app, ["sync", "run", "nosuch"])
     assert again.stderr.startswith("error:")
+
+
+def test_long_lines_are_not_wrapped_outside_a_terminal(workdir, monkeypatch):
+    """A log file has no width: the run summary stays one line (Rich assumed 80 columns)."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    result = CliRunner().invoke(app, ["sync", "run", "customers"])
+    summary = [line for line in result.stdout.splitlines() if " (run " in line]
+    assert len(summary) == 1, result.stdout
+    assert len(summary[0]) > 80
+    assert summary[0].rstrip().endswith("s")  # "... API calls in 0.1s"
+    assert "API calls in" in summary[0]
