@@ -48,7 +48,7 @@ def run_command(
     streams: str | None = typer.Option(
         None,
         "--streams",
-        help="Comma-separated streams (default: all; `mogulsync airbyte discover` lists them).",
+        help="Comma-separated streams (default: all; an unknown name lists the known ones).",
     ),
     destination: str | None = typer.Option(
         None, "--destination", help="dlt destination URL, e.g. duckdb:///cm.duckdb."
