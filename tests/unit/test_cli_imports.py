@@ -88,3 +88,12 @@ def test_runs_list_reads_the_history_without_engines(tmp_path: Path) -> None:
     modules = _modules("runs", "list", cwd=tmp_path)
     assert "mogulsync.runs.store" in modules  # it did run
     assert _loaded(modules, HEAVY + ENGINES) == []
+
+
+def test_sqlite_state_does_not_import_the_postgres_store() -> None:
+    """`sync plan`/`run` on the embedded state skip PostgreSQL's dialect (~0.1 s)."""
+    probe = "import json, sys, mogulsync.sync.state_open; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    modules = set(json.loads(out.stdout))
+    assert "mogulsync.sync.state_postgres" not in modules
+    assert "sqlalchemy.dialects.postgresql" not in modules
