@@ -64,6 +64,7 @@ def load_command(name: str, target: str) -> _click.Command:
     if isinstance(obj, typer.Typer):
         # always a group, even with one sub-command (``alerts test``), as add_typer mounts it
         command = typer.main.get_group(obj)
+        command.no_args_is_help = True  # `mogulsync sync` lists its commands, as the root does
     else:
         single = typer.Typer()
         single.command(name)(obj)

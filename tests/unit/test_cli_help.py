@@ -55,3 +55,10 @@ def test_root_help_names_the_global_config_and_exit_codes() -> None:
     result = CliRunner().invoke(app, ["--help"], env=_WIDE)
     assert "-c" in result.output
     assert "2 usage error" in result.output
+
+
+def test_a_group_without_a_command_lists_its_commands() -> None:
+    result = CliRunner().invoke(app, ["sync"], env=_WIDE)
+    assert "plan" in result.output
+    assert "run" in result.output
+    assert "Missing command" not in result.output
