@@ -171,3 +171,21 @@ def test_long_lines_are_not_wrapped_outside_a_terminal(workdir, monkeypatch):
     assert len(summary[0]) > 80
     assert summary[0].rstrip().endswith("s")  # "... API calls in 0.1s"
     assert "API calls in" in summary[0]
+
+
+def test_run_in_a_terminal_uses_the_bar(workdir, monkeypatch):
+    """The Rich bar path (a terminal) runs the sync to the end and prints no progress lines."""
+    import io
+
+    from rich.console import Console
+
+    from mogulsync.sync import cli as sync_cli
+
+    screen = io.StringIO()
+    monkeypatch.setattr(sync_cli, "interactive", lambda _console: True)
+    monkeypatch.setattr(sync_cli._err, "_console", Console(file=screen, force_terminal=True))
+    result = CliRunner().invoke(app, ["sync", "run", "customers"])
+    assert " (run " in result.stdout
+    assert " req/s · " not in result.output
+    assert "customers" in screen.getvalue()  # the bar was drawn
+    assert "None" not in screen.getvalue()
