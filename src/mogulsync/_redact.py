@@ -41,6 +41,8 @@ def url_credentials(url: str) -> list[tuple[str, str]]:
     """Every credential a database URL holds: ``(USERINFO, value)`` for the user info's
     password, ``(name, value)`` for each credential query parameter. Read as SQLAlchemy
     reads the URL; an unreadable URL holds none (its own check reports it)."""
+    if "@" not in url and "?" not in url:
+        return []  # no user info, no query: nothing to find, and SQLAlchemy stays unimported
     from sqlalchemy.engine import make_url
 
     try:

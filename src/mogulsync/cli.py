@@ -1,76 +1,136 @@
 """The ``mogulsync`` command line: a thin Typer layer over the library API.
 
-Each area owns its sub-application (``mogulsync.<area>.cli``); this module only mounts them.
+Each area owns its sub-application (``mogulsync.<area>.cli``); this module only names them.
+Nothing heavy is imported here: a command's module is imported when that command runs (or
+shows its own help), so ``mogulsync --help`` answers at once. To add a command, add one line
+to ``_Commands.lazy``: ``"name": ("module:attribute", "one-line help")``, where the attribute
+is a ``typer.Typer`` (a group) or a command function. Keep heavy imports in that module
+inside the functions that need them (``tests/unit/test_cli_imports.py`` checks it).
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import ClassVar
 
 import typer
 
-from mogulsync import __version__
-from mogulsync.alerts.cli import app as alerts_app
-from mogulsync.emulator.cli import app as emulator_app
-from mogulsync.events.cli import app as events_app
-from mogulsync.extract.cli import airbyte_app
-from mogulsync.extract.cli import app as extract_app
-from mogulsync.reconcile.cli import reconcile_command
-from mogulsync.runs.cli import app as runs_app
-from mogulsync.serve.cli import schedule_command, serve_command
-from mogulsync.sync.cli import app as sync_app
-from mogulsync.sync.cli import check as check_command
+from mogulsync import cli_options, logs
+from mogulsync.cli_lazy import LazyGroup
+
+
+class _Commands(LazyGroup):
+    lazy: ClassVar[dict[str, tuple[str, str]]] = {
+        "check": (
+            "mogulsync.sync.cli:check",
+            "Check the config, the API key, data sources and that every model compiles.",
+        ),
+        "sync": (
+            "mogulsync.sync.cli:app",
+            "Plan and run reverse-ETL syncs (warehouse → ChartMogul).",
+        ),
+        "runs": (
+            "mogulsync.runs.cli:app",
+            "Inspect the run history: runs, row errors and API requests.",
+        ),
+        "extract": (
+            "mogulsync.extract.cli:app",
+            "Extract ChartMogul into a warehouse (DuckDB, PostgreSQL, ... via dlt).",
+        ),
+        "events": (
+            "mogulsync.events.cli:app",
+            "Receive Segment identify/group calls and forward them to ChartMogul.",
+        ),
+        "airbyte": (
+            "mogulsync.extract.cli:airbyte_app",
+            "The Airbyte source protocol, compatible with Airbyte's source-chartmogul config.",
+        ),
+        "alerts": (
+            "mogulsync.alerts.cli:app",
+            "Alerts after sync runs (Slack, webhook, PagerDuty, e-mail).",
+        ),
+        "init": (
+            "mogulsync.config.cli:init_command",
+            "Write a commented starter project file (mogulsync.yml).",
+        ),
+        "reconcile": (
+            "mogulsync.reconcile.cli:reconcile_command",
+            "Compare a sync's model with ChartMogul; --adopt takes over existing records.",
+        ),
+        "serve": (
+            "mogulsync.serve.cli:serve_command",
+            "Run the scheduler, the HTTP API, the web UI and the events endpoints.",
+        ),
+        "schedule": (
+            "mogulsync.serve.cli:schedule_command",
+            "List each sync's schedule and next run.",
+        ),
+        "emulator": (
+            "mogulsync.emulator.cli:app",
+            "A local ChartMogul API emulator for demos, tests and benchmarks.",
+        ),
+    }
+
+
+# "\b" keeps click from re-wrapping the block that follows it
+_EPILOG = (
+    "\b\nExamples:\n"
+    "  mogulsync check\n"
+    "  mogulsync sync plan customers\n"
+    "  mogulsync -c prod.yml sync run --all\n"
+    "  mogulsync runs list --sync customers\n\n"
+    "Exit codes: 0 success, 1 failed, 2 usage error, 3 partial, 4 configuration, 5 locked."
+)
 
 app = typer.Typer(
+    cls=_Commands,
     name="mogulsync",
     help="Move data between your warehouse, your event stream and ChartMogul.",
+    epilog=_EPILOG,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,  # locals may hold API keys
+    context_settings={"help_option_names": ["-h", "--help"]},
+    # Plain help and usage errors: Typer's Rich formatting costs ~0.25 s of imports on every
+    # `--help`, and plain text reads the same in a terminal, a pipe or a CI log.
+    rich_markup_mode=None,
 )
-app.add_typer(emulator_app, name="emulator")
-app.add_typer(sync_app, name="sync")
-app.add_typer(runs_app, name="runs")
-app.command("check")(check_command)
-app.add_typer(events_app, name="events")
-app.add_typer(extract_app, name="extract")
-app.add_typer(airbyte_app, name="airbyte")
-app.add_typer(alerts_app, name="alerts")
-app.command("reconcile")(reconcile_command)
-
-
-@app.command("init")
-def init(
-    warehouse: str | None = typer.Option(
-        None, "--warehouse", help="Warehouse URL (duckdb:///file.duckdb, postgresql://...)."
-    ),
-    config: Path = typer.Option(Path("mogulsync.yml"), "-c", "--config", help="File to write."),
-    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
-) -> None:
-    """Write a commented starter project file (mogulsync.yml)."""
-    from mogulsync.config.starter import run_init
-
-    run_init(config, warehouse, force=force)
-
-
-app.command("serve")(serve_command)
-app.command("schedule")(schedule_command)
 
 
 def _version_callback(value: bool) -> None:
     if value:
+        from mogulsync import __version__
+
         typer.echo(f"mogulsync {__version__}")
         raise typer.Exit
 
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(
+    config: Path | None = typer.Option(
+        None,
+        "-c",
+        "--config",
+        help="Project file for the command that follows (as git's -C); a command's own"
+        " --config wins.",
+        show_default="mogulsync.yml",
+    ),
+    log_format: logs.LogFormat = typer.Option(
+        logs.LogFormat.TEXT,
+        "--log-format",
+        envvar=logs.LOG_FORMAT_ENV,
+        case_sensitive=False,
+        help="json: one JSON object per line on stderr, each with run_id (sync run and"
+        " errors), for log shippers.",
+    ),
+    version: bool = typer.Option(  # noqa: ARG001 - its callback prints and exits
         False, "--version", help="Print the version and exit.", callback=_version_callback
     ),
 ) -> None:
     """Move data between your warehouse, your event stream and ChartMogul."""
+    cli_options.set_global(config=config)
+    logs.configure(log_format)
 
 
 def main() -> None:
@@ -78,4 +138,4 @@ def main() -> None:
     # Retries are reported in run history and request logs; the retry library's own
     # per-attempt warnings would otherwise land on stderr through logging's last resort.
     logging.getLogger("stamina").setLevel(logging.ERROR)
-    app()
+    app(prog_name="mogulsync")

@@ -10,29 +10,18 @@ import time
 
 import httpx
 import pytest
+import typer.main
 from typer.testing import CliRunner
 
 from mogulsync.cli import app
+from mogulsync.cli_lazy import command_paths
 from mogulsync.emulator.server import free_port
-
-
-def _commands(group: object, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    """Every command path of a Typer app (its click-style group)."""
-    found: list[tuple[str, ...]] = [prefix]
-    for name, command in group.commands.items():  # type: ignore[attr-defined]
-        if hasattr(command, "commands"):
-            found.extend(_commands(command, (*prefix, name)))
-        else:
-            found.append((*prefix, name))
-    return found
 
 
 def test_every_command_has_help() -> None:
     """`--help` works on the root and on every sub-command."""
-    import typer.main
-
     runner = CliRunner()
-    paths = _commands(typer.main.get_command(app))
+    paths = command_paths(typer.main.get_command(app))
     assert ("emulator", "serve") in paths
     for path in paths:
         result = runner.invoke(app, [*path, "--help"])

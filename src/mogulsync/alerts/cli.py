@@ -6,33 +6,32 @@ import asyncio
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from mogulsync._redact import Redactor
-from mogulsync.alerts.dispatch import AlertDispatcher
-from mogulsync.config import DEFAULT_CONFIG_PATH, load_config
+from mogulsync import exit_codes
+from mogulsync.cli_options import CONFIG_OPTION
 from mogulsync.errors import MogulsyncError
-from mogulsync.sync import exit_codes
-from mogulsync.sync.errors_text import describe
+from mogulsync.messages import describe
+from mogulsync.output import LazyConsole, escape
 
 app = typer.Typer(help="Alerts after sync runs (Slack, webhook, PagerDuty, e-mail).")
-_out = Console()
-_err = Console(stderr=True)
+_out = LazyConsole()
+_err = LazyConsole(stderr=True)
 #: the sections this command reads: their ${ENV} references must be set
 SECTIONS = ("alerts",)
 
 
 @app.command("test")
 def send_test_alert(
-    config: Path = typer.Option(
-        DEFAULT_CONFIG_PATH, "-c", "--config", help="Project file (mogulsync.yml)."
-    ),
+    config: Path = CONFIG_OPTION,
     channel: list[str] | None = typer.Option(
         None, "--channel", help="Only this channel (repeatable); default: every channel."
     ),
 ) -> None:
     """Send a test message through each configured alert channel and report each result."""
+    from mogulsync._redact import Redactor
+    from mogulsync.alerts.dispatch import AlertDispatcher
+    from mogulsync.config import load_config
+
     try:
         project = load_config(config, sections=SECTIONS)
         dispatcher = AlertDispatcher(project.alerts, Redactor())

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mogulsync._redact import Redactor
+from mogulsync.output import key_label
 from mogulsync.runs.models import RowCounts, RowError, RunRecord
 
 #: row errors quoted in an alert (all of them: ``mogulsync runs show RUN_ID --errors``)
@@ -92,7 +93,7 @@ class AlertMessage:
     def error_lines(self) -> list[str]:
         """The quoted row errors, one line each."""
         return [
-            f"{error.key or '(no key)'} · {error.field}: {error.message} → {error.action}"
+            f"{key_label(error.key)} · {error.field}: {error.message} → {error.action}"
             for error in self.errors
         ]
 

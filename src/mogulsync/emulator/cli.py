@@ -68,7 +68,10 @@ def serve_command(
     fault_latency_jitter_ms: float = typer.Option(0, help="Random extra on the latency fault."),
     seed: int | None = typer.Option(None, help="Seed for reproducible faults."),
 ) -> None:
-    """Serve the ChartMogul API at http://HOST:PORT/v1 (admin API under /_emulator)."""
+    """Serve the ChartMogul API at http://HOST:PORT/v1 (admin API under /_emulator).
+
+    Example: mogulsync emulator serve --port 8780 --rate-limit 0 --db emulator.sqlite
+    """
     from mogulsync.emulator.server import serve
 
     console = Console()

@@ -5,22 +5,21 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from mogulsync.config import DEFAULT_CONFIG_PATH, AppConfig, ConfigValidationError, load_config
-from mogulsync.errors import MogulsyncError
+from mogulsync.cli_options import CONFIG_OPTION
+from mogulsync.errors import ConfigError, MogulsyncError
+
+if TYPE_CHECKING:
+    from mogulsync.config import AppConfig
 
 app = typer.Typer(help="Receive Segment identify/group calls and forward them to ChartMogul.")
 dead_letter_app = typer.Typer(help="Inspect and replay events that could not be delivered.")
 app.add_typer(dead_letter_app, name="dead-letter")
 
-CONFIG_OPTION = typer.Option(
-    DEFAULT_CONFIG_PATH, "-c", "--config", help="Project file (mogulsync.yml)."
-)
 _REASON_WIDTH = 80
 RECENT_REJECTIONS = 5
 #: project-file sections these commands read; unset ${ENV} elsewhere (e.g. warehouses:) is fine
@@ -31,6 +30,8 @@ CONFIG_EXIT = 4
 
 
 def _config(path: Path) -> AppConfig:
+    from mogulsync.config import load_config
+
     try:
         return load_config(path, sections=SECTIONS)
     except MogulsyncError as exc:
@@ -39,7 +40,7 @@ def _config(path: Path) -> AppConfig:
 
 def _fail(exc: MogulsyncError) -> NoReturn:
     Console(stderr=True).print(f"[red]error:[/red] {exc.user_message}")
-    raise typer.Exit(CONFIG_EXIT if isinstance(exc, ConfigValidationError) else 1)
+    raise typer.Exit(CONFIG_EXIT if isinstance(exc, ConfigError) else 1)
 
 
 def _queue_file(config: AppConfig) -> Path:
@@ -54,13 +55,19 @@ def _queue_file(config: AppConfig) -> Path:
 @app.command("serve")
 def serve_command(
     config_path: Path = CONFIG_OPTION,
-    host: str | None = typer.Option(None, help="Interface to listen on [events.host]."),
-    port: int | None = typer.Option(None, help="TCP port [events.port, 8790]."),
+    # Rich reads "[events.host]" as markup and drops it: the defaults go in show_default.
+    host: str | None = typer.Option(
+        None, help="Interface to listen on.", show_default="events.host, else 127.0.0.1"
+    ),
+    port: int | None = typer.Option(None, help="TCP port.", show_default="events.port, else 8790"),
     forward: bool = typer.Option(
         True, "--forward/--no-forward", help="Deliver to ChartMogul (off: only store)."
     ),
 ) -> None:
-    """Serve Segment's HTTP Tracking API (/v1/identify, /v1/group, /v1/batch, ...)."""
+    """Serve Segment's HTTP Tracking API (/v1/identify, /v1/group, /v1/batch, ...).
+
+    Example: mogulsync events serve --port 8790 (then point Segment's HTTP API at it).
+    """
     from mogulsync.events.server import EventsService
 
     config = _config(config_path)
@@ -100,8 +107,10 @@ def status_command(
             "oldest_pending_age_s": age,
             "recent_rejections": rejections,
         }
-        typer.echo(json.dumps(report, indent=2))
+        typer.echo(json.dumps(report))  # every --json: JSON Lines (docs/operations.md)
         return
+    from rich.table import Table
+
     table = Table(title="Events")
     table.add_column("what")
     table.add_column("count", justify="right")
@@ -131,18 +140,18 @@ def dead_letter_list(
     finally:
         queue.close()
     if as_json:
-        rows = [
-            {
+        for e in dead:  # every --json: JSON Lines, one object per dead letter
+            row = {
                 "seq": e.seq,
                 "message_id": e.message_id,
                 "type": e.type,
                 "attempts": e.attempts,
                 "reason": e.reason,
             }
-            for e in dead
-        ]
-        typer.echo(json.dumps(rows, indent=2))
+            typer.echo(json.dumps(row))
         return
+    from rich.table import Table
+
     table = Table(title=f"Dead letters ({len(dead)})")
     for column in ("seq", "messageId", "type", "attempts", "reason"):
         table.add_column(column)

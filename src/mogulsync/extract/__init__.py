@@ -6,18 +6,42 @@ Importing the package does not import dlt (``runner`` loads it when a run starts
 
 from __future__ import annotations
 
-from mogulsync.extract.airbyte import AIRBYTE_STREAMS, AirbyteSource
-from mogulsync.extract.context import Interval, StreamState
-from mogulsync.extract.runner import (
-    ExtractError,
-    ExtractMode,
-    ExtractOptions,
-    ExtractReport,
-    StreamReport,
-    run_extract,
-    select_streams,
+from typing import TYPE_CHECKING
+
+from mogulsync._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from mogulsync.extract.airbyte import AIRBYTE_STREAMS, AirbyteSource
+    from mogulsync.extract.context import Interval, StreamState
+    from mogulsync.extract.runner import (
+        ExtractError,
+        ExtractMode,
+        ExtractOptions,
+        ExtractReport,
+        StreamReport,
+        run_extract,
+        select_streams,
+    )
+    from mogulsync.extract.streams import STREAMS, Stream
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "AIRBYTE_STREAMS": "mogulsync.extract.airbyte",
+        "AirbyteSource": "mogulsync.extract.airbyte",
+        "Interval": "mogulsync.extract.context",
+        "StreamState": "mogulsync.extract.context",
+        "ExtractError": "mogulsync.extract.runner",
+        "ExtractMode": "mogulsync.extract.runner",
+        "ExtractOptions": "mogulsync.extract.runner",
+        "ExtractReport": "mogulsync.extract.runner",
+        "StreamReport": "mogulsync.extract.runner",
+        "run_extract": "mogulsync.extract.runner",
+        "select_streams": "mogulsync.extract.runner",
+        "STREAMS": "mogulsync.extract.streams",
+        "Stream": "mogulsync.extract.streams",
+    },
 )
-from mogulsync.extract.streams import STREAMS, Stream
 
 __all__ = [
     "AIRBYTE_STREAMS",

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 import httpx
 
-from mogulsync.chartmogul import ChartMogulClient
+from mogulsync.chartmogul import AuthenticationError, ChartMogulClient
 from mogulsync.errors import ConfigError, MogulsyncError
 from mogulsync.extract import airbyte_protocol as protocol
 from mogulsync.extract.context import FetchContext, StreamState
@@ -39,6 +39,10 @@ AIRBYTE_STREAMS: dict[str, Stream] = {
 #: Airbyte's connector keys customers by the integer ``id``; keep that for drop-in use.
 _PRIMARY_KEYS = {"customers": ("id",)}
 _FLUSH_EVERY = 1000
+
+_REJECTED_KEY = (
+    "The ChartMogul API key was rejected: check `api_key` in the connector config (--config)."
+)
 
 
 def catalog() -> protocol.Message:
@@ -96,6 +100,10 @@ class AirbyteSource:
         try:
             config = protocol.parse_config(raw_config)
             asyncio.run(self._check(config))
+        except AuthenticationError:
+            # the key came from the connector config, not from a mogulsync.yml
+            message = _REJECTED_KEY
+            self._send(protocol.connection_status(ok=False, message=message))
         except MogulsyncError as exc:
             self._send(protocol.connection_status(ok=False, message=exc.user_message))
         else:

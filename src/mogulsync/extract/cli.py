@@ -13,14 +13,11 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from mogulsync.chartmogul import ClientSettings
-from mogulsync.config.loader import DEFAULT_CONFIG_PATH, ConfigValidationError, load_config
+from mogulsync.cli_options import CONFIG_OPTION
 from mogulsync.errors import ConfigError, MogulsyncError
-from mogulsync.extract import airbyte_protocol as protocol
-from mogulsync.extract.airbyte import AirbyteSource
-from mogulsync.extract.streams import STREAMS
 
 if TYPE_CHECKING:
+    from mogulsync.chartmogul import ClientSettings
     from mogulsync.extract.context import Interval
     from mogulsync.extract.runner import ExtractMode, ExtractOptions, ExtractReport
 
@@ -44,16 +41,16 @@ CONFIG_EXIT = 4
 
 def _fail(exc: MogulsyncError) -> typer.Exit:
     _err.print(f"[red]error:[/red] {exc.user_message}", markup=True, highlight=False)
-    return typer.Exit(CONFIG_EXIT if isinstance(exc, ConfigValidationError) else 1)
+    return typer.Exit(CONFIG_EXIT if isinstance(exc, ConfigError) else 1)
 
 
 @app.command("run")
 def run_command(
-    config: Path = typer.Option(
-        DEFAULT_CONFIG_PATH, "-c", "--config", help="Project file (mogulsync.yml)."
-    ),
+    config: Path = CONFIG_OPTION,
     streams: str | None = typer.Option(
-        None, "--streams", help=f"Comma-separated streams (default all: {', '.join(STREAMS)})."
+        None,
+        "--streams",
+        help="Comma-separated streams (default: all; an unknown name lists the known ones).",
     ),
     destination: str | None = typer.Option(
         None, "--destination", help="dlt destination URL, e.g. duckdb:///cm.duckdb."
@@ -75,7 +72,11 @@ def run_command(
         False, "--json", help="Print per-stream record counts and durations as JSON."
     ),
 ) -> None:
-    """Fetch every (or the chosen) stream concurrently and load it into the destination."""
+    """Fetch every (or the chosen) stream concurrently and load it into the destination.
+
+    Example: mogulsync extract run --streams customers,plans --destination duckdb:///cm.duckdb
+    """
+    _check_streams(streams)
     try:
         settings, options = _options(
             config, streams, destination, mode, start_date, dataset, interval
@@ -84,9 +85,20 @@ def run_command(
     except MogulsyncError as exc:
         raise _fail(exc) from None
     if as_json:
-        typer.echo(json.dumps(report.as_dict(), indent=2))
+        typer.echo(json.dumps(report.as_dict()))  # every --json: JSON Lines
     else:
         _print_report(report)
+
+
+def _check_streams(streams: str | None) -> None:
+    """An unknown stream name is a usage error (exit 2), found before any work starts."""
+    from mogulsync.extract.runner import select_streams
+
+    names = [n.strip() for n in streams.split(",") if n.strip()] if streams else []
+    try:
+        select_streams(names)
+    except ConfigError as exc:
+        raise typer.BadParameter(exc.user_message, param_hint="--streams") from None
 
 
 def _options(
@@ -98,6 +110,8 @@ def _options(
     dataset: str | None,
     interval: str | None = None,
 ) -> tuple[ClientSettings, ExtractOptions]:
+    from mogulsync.chartmogul import ClientSettings
+    from mogulsync.config.loader import load_config
     from mogulsync.extract.runner import ExtractOptions
 
     app_config = load_config(path, sections=SECTIONS)
@@ -182,6 +196,8 @@ def _read_json(path: Path | None, what: str) -> Any:
 
 def _protocol_fail(exc: ConfigError) -> typer.Exit:
     """A config_error TRACE on stdout (what the Airbyte platform reads), then exit 1."""
+    from mogulsync.extract import airbyte_protocol as protocol
+
     trace = protocol.error_trace(exc.user_message, exc.user_message, config_error=True, stream=None)
     typer.echo(protocol.encode(trace))
     return typer.Exit(1)
@@ -193,12 +209,17 @@ _CONFIG_HELP = "JSON config: api_key, start_date (YYYY-MM-DDTHH:MM:SSZ), optiona
 @airbyte_app.command("spec")
 def spec_command() -> None:
     """Print the connector specification (SPEC)."""
+    from mogulsync.extract.airbyte import AirbyteSource
+
     raise typer.Exit(AirbyteSource(sys.stdout).spec())
 
 
 @airbyte_app.command("check")
 def check_command(config: Path = typer.Option(..., "--config", help=_CONFIG_HELP)) -> None:
     """Check that the API key can read (CONNECTION_STATUS)."""
+    from mogulsync.extract import airbyte_protocol as protocol
+    from mogulsync.extract.airbyte import AirbyteSource
+
     try:
         raw = _read_json(config, "config")
     except ConfigError as exc:
@@ -211,6 +232,8 @@ def check_command(config: Path = typer.Option(..., "--config", help=_CONFIG_HELP
 @airbyte_app.command("discover")
 def discover_command(config: Path = typer.Option(..., "--config", help=_CONFIG_HELP)) -> None:
     """Print the streams and their schemas (CATALOG)."""
+    from mogulsync.extract.airbyte import AirbyteSource
+
     try:
         raw = _read_json(config, "config")
     except ConfigError as exc:
@@ -225,6 +248,8 @@ def read_command(
     state: Path | None = typer.Option(None, "--state", help="State JSON from an earlier read."),
 ) -> None:
     """Print RECORD, STATE, LOG and TRACE messages for the configured streams."""
+    from mogulsync.extract.airbyte import AirbyteSource
+
     try:
         raw_config = _read_json(config, "config")
         raw_catalog = _read_json(catalog, "catalog")

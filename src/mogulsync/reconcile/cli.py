@@ -5,19 +5,21 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
+from mogulsync import exit_codes
+from mogulsync.cli_options import CONFIG_OPTION
 from mogulsync.errors import MogulsyncError
-from mogulsync.reconcile.report import ReconcileReport
-from mogulsync.reconcile.runner import reconcile
-from mogulsync.sync import exit_codes
-from mogulsync.sync.cli import CONFIG_OPTION, fail, load
+from mogulsync.output import LazyConsole, escape
 
-_out = Console()
+if TYPE_CHECKING:
+    from mogulsync.reconcile.report import ReconcileReport
+
+# The reconcile engine (SQLAlchemy, httpx) is imported when the command runs, so that
+# `mogulsync reconcile --help` answers at once.
+_out = LazyConsole()
 
 
 def reconcile_command(
@@ -34,7 +36,12 @@ def reconcile_command(
     """Compare a sync's model with ChartMogul: missing, extra and drifted records.
 
     Exit 0 when ChartMogul matches the warehouse, 3 when anything differs.
+
+    Examples: mogulsync reconcile customers · mogulsync reconcile customers --adopt
     """
+    from mogulsync.reconcile.runner import reconcile
+    from mogulsync.sync.cli import fail, load
+
     project = load(config)
     try:
         report = asyncio.run(reconcile(project, name, adopt=adopt))
@@ -48,6 +55,8 @@ def reconcile_command(
 
 
 def _print(report: ReconcileReport) -> None:
+    from rich.table import Table
+
     table = Table(title=f"reconcile {report.sync}")
     table.add_column("records")
     table.add_column("count", justify="right")

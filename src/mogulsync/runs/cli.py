@@ -2,30 +2,35 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 import typer
-from rich import box
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from mogulsync.chartmogul import RequestLogEntry
-from mogulsync.config import DEFAULT_CONFIG_PATH, load_config
+from mogulsync import exit_codes
+from mogulsync.cli_options import CONFIG_OPTION
 from mogulsync.errors import MogulsyncError
-from mogulsync.runs.models import RowError, RunRecord
-from mogulsync.runs.store import RunStore
+from mogulsync.output import LazyConsole, escape, interactive, key_label, plain_table
+
+if TYPE_CHECKING:
+    from mogulsync.chartmogul import RequestLogEntry
+    from mogulsync.config import AppConfig
+    from mogulsync.runs.models import RowError, RunRecord
+    from mogulsync.runs.store import RunStore
 
 app = typer.Typer(help="Inspect the run history: runs, row errors and API requests.")
-CONFIG_OPTION = typer.Option(
-    DEFAULT_CONFIG_PATH, "-c", "--config", help="Project file (mogulsync.yml)."
-)
-_out = Console()
-_err = Console(stderr=True)
+_out = LazyConsole()
+_err = LazyConsole(stderr=True)
 _CONFIG_EXIT = 4
-_STATUS_COLOURS = {"success": "green", "partial": "yellow", "running": "cyan", "skipped": "yellow"}
+_STATUS_COLOURS = {
+    "success": "green",
+    "partial": "yellow",
+    "running": "cyan",
+    "skipped": "yellow",
+    "cancelled": "yellow",
+}
 _SYNC_WIDTH = 9
 _RIGHT: dict[str, Literal["right"]] = {"calls": "right", "secs": "right"}
 #: request and response bodies longer than this are cut in the table (``--json``: whole)
@@ -34,17 +39,37 @@ BODY_PREVIEW = 300
 SECTIONS: tuple[str, ...] = ()
 
 
-def _store(config: Path) -> RunStore:
+def _open(config: Path) -> tuple[AppConfig, RunStore]:
+    from mogulsync.config import load_config
+    from mogulsync.runs.store import RunStore
+
     try:
         project = load_config(config, sections=SECTIONS)
     except MogulsyncError as exc:
         _err.print(f"[red]error:[/red] {escape(exc.user_message)}", highlight=False)
         raise typer.Exit(_CONFIG_EXIT) from None
     try:
-        return RunStore(project.state_dir)
+        return project, RunStore(project.state_dir)
     except MogulsyncError as exc:  # e.g. runs.sqlite is not a database
         _err.print(f"[red]error:[/red] {escape(exc.user_message)}", highlight=False)
-        raise typer.Exit(1) from None
+        raise typer.Exit(exit_codes.FAILED) from None
+
+
+def _store(config: Path) -> RunStore:
+    return _open(config)[1]
+
+
+def _unknown_sync(project: AppConfig, sync: str) -> NoReturn:
+    """Neither in the project file nor in the history: most likely a typo (usage error)."""
+    known = ", ".join(sorted(project.syncs)) or "none"
+    close = difflib.get_close_matches(sync, list(project.syncs), n=1)
+    guess = f" Did you mean `{close[0]}`?" if close else ""
+    _err.print(
+        f"[red]error:[/red] unknown sync {escape(repr(sync))}: not in the project file and"
+        f" never run.{guess}\n  → Syncs in the project file: {escape(known)}.",
+        highlight=False,
+    )
+    raise typer.Exit(exit_codes.USAGE)
 
 
 @app.command("list")
@@ -54,16 +79,27 @@ def list_runs(
     limit: int = typer.Option(20, help="How many runs, newest first."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON lines."),
 ) -> None:
-    """The latest runs, newest first."""
-    store = _store(config)
+    """The latest runs, newest first.
+
+    Example: mogulsync runs list --sync customers --limit 5
+    """
+    project, store = _open(config)
     try:
         records = store.latest(sync=sync, limit=limit)
     finally:
         store.close()
+    if sync and not records and sync not in project.syncs:
+        _unknown_sync(project, sync)
     if as_json:
         for record in records:
             typer.echo(json.dumps({**record.summary(), "started_at": record.started_at}))
         return
+    if not interactive(_out):
+        _print_plain(records)
+        return
+    from rich import box
+    from rich.table import Table
+
     table = Table(
         title="runs, newest first (run id = UTC start time)",
         caption="rows: +added ~changed -removed =unchanged · sent: succeeded/failed",
@@ -96,7 +132,10 @@ def show(
     requests: bool = typer.Option(False, "--requests", help="Show every API request."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """One run, optionally with its row errors and its per-request log."""
+    """One run, optionally with its row errors and its per-request log.
+
+    Example: mogulsync runs show 20260101T120000-1a2b3c4d --errors
+    """
     store = _store(config)
     try:
         try:
@@ -120,6 +159,20 @@ def show(
         _print_errors(row_errors)
     if requests:
         _print_requests(entries)
+
+
+def _print_plain(records: list[RunRecord]) -> None:
+    """Outside a terminal: one whitespace-separated line per run, never wrapped or cut."""
+    header = ("run_id", "sync", "status", "rows", "sent", "calls", "secs")
+    lines = [header]
+    for r in records:
+        rows = r.rows
+        changes = f"+{rows.added}~{rows.changed}-{rows.removed}={rows.unchanged}"
+        lines.append(
+            (r.run_id, r.sync, r.status.value, changes, f"{rows.succeeded}/{rows.failed}",
+             str(r.api_calls), f"{r.duration_s:.1f}")
+        )  # fmt: skip
+    typer.echo(plain_table(lines))
 
 
 def _json_body(
@@ -176,11 +229,20 @@ def _print_errors(row_errors: list[RowError]) -> None:
     if not row_errors:
         _out.print("no row errors")
         return
+    if not interactive(_out):  # one line per error: a table would split words at 80 columns
+        typer.echo(f"row errors ({len(row_errors)})")
+        for e in row_errors:
+            typer.echo(f"{key_label(e.key)} · {e.kind} · {e.field}: {e.message} → {e.action}")
+        return
+    from rich import box
+    from rich.table import Table
+
     table = Table(title=f"row errors ({len(row_errors)})", box=box.SIMPLE_HEAD)
     for column in ("primary key", "kind", "field", "message", "what to do"):
         table.add_column(column, overflow="fold")
     for e in row_errors:
-        table.add_row(*(escape(text) for text in (e.key, e.kind, e.field, e.message, e.action)))
+        cells = (key_label(e.key), e.kind, e.field, e.message, e.action)
+        table.add_row(*(escape(text) for text in cells))
     _out.print(table)
 
 

@@ -161,7 +161,7 @@ def _classify(
     for raw, key, digest in zip(batch, keys, digests, strict=True):
         if digest is None or key is None:
             result.invalid_rows += 1
-            result.invalid.append(_key_error(prepared, key))
+            result.invalid.append(_key_error(prepared, key, raw))
             continue
         if key not in look and wanted[key] == digest:
             unchanged.append((key, raw))  # classify()'s UNCHANGED, without mapping the row
@@ -228,21 +228,34 @@ def _to_look_at(
     return look, priors
 
 
-def _key_error(prepared: Prepared, key: str | None) -> RowError:
+#: other values quoted to identify a row whose primary key is null (a row number would not:
+#: a model without ORDER BY returns its rows in any order)
+_IDENTIFYING_VALUES = 3
+_VALUE_CHARS = 40
+
+
+def _key_error(prepared: Prepared, key: str | None, raw: Mapping[str, Any]) -> RowError:
     """The error of a row whose primary key is null/blank (``key`` None) or repeated."""
     label = ",".join(prepared.model.primary_key_columns)
     if key is None:
+        values = [
+            f"{column}={str(value)[:_VALUE_CHARS]!r}"
+            for column, value in raw.items()
+            if value is not None and column not in prepared.model.primary_key_columns
+        ][:_IDENTIFYING_VALUES]
+        which = f" (the row with {', '.join(values)})" if values else ""
         return RowError(
             "",
             label,
-            f"primary key {label} is null or blank",
+            f"primary key {label} is null or blank{which}",
             "Every row needs a primary key: fix or filter these rows in the model.",
             kind="invalid",
         )
     return RowError(
         key,
         label,
-        f"duplicate primary key {key!r}: an earlier row of this run has it",
+        f"duplicate primary key {key!r}: the first row with this key (in the model's"
+        " order) was kept and synced; this one was skipped",
         "Make the primary key unique in the model (e.g. GROUP BY or DISTINCT ON).",
         kind="invalid",
     )

@@ -6,34 +6,29 @@ import asyncio
 import json
 import logging
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from mogulsync.config import DEFAULT_CONFIG_PATH, AppConfig, ConfigValidationError, load_config
+from mogulsync import exit_codes, logs
+from mogulsync.cli_options import CONFIG_OPTION
 from mogulsync.errors import ConfigError, MogulsyncError
-from mogulsync.runs import RowError, RunRecord, RunStatus, RunStore
-from mogulsync.sync import exit_codes
-from mogulsync.sync.after_run import WARNING_PREFIX
-from mogulsync.sync.check import check_project, with_mapping_problems
-from mogulsync.sync.connect import client_settings
-from mogulsync.sync.engine import Progress as RunProgress
-from mogulsync.sync.engine import SyncEngine
-from mogulsync.sync.errors_text import describe
-from mogulsync.sync.order import run_order, skip_reason
-from mogulsync.sync.plan import plan_sync
-from mogulsync.sync.state import SyncLockedError
+from mogulsync.messages import describe
+from mogulsync.output import LazyConsole, escape, interactive, key_label
+from mogulsync.progress import ProgressLines, Snapshot, bar_text
+
+if TYPE_CHECKING:
+    from mogulsync.config import AppConfig
+    from mogulsync.runs import RowError, RunRecord
+    from mogulsync.sync.engine import Progress as RunProgress
+    from mogulsync.sync.engine import SyncEngine
+
+# Heavy modules (SQLAlchemy, httpx, the engine) are imported inside each command, so that
+# `mogulsync sync --help` answers at once.
 
 app = typer.Typer(help="Plan and run reverse-ETL syncs (warehouse → ChartMogul).")
-CONFIG_OPTION = typer.Option(
-    DEFAULT_CONFIG_PATH, "-c", "--config", help="Project file (mogulsync.yml)."
-)
-_err = Console(stderr=True)
-_out = Console()
+_err = LazyConsole(stderr=True)
+_out = LazyConsole()
 #: failed rows printed after a run (all of them: ``runs show RUN_ID --errors``)
 FAILED_SAMPLE = 5
 #: project-file sections these commands read; unset ${ENV} elsewhere (e.g. events:) is fine
@@ -50,15 +45,24 @@ SECTIONS = (
 
 def fail(error: MogulsyncError) -> NoReturn:
     """Print a clear message (never a traceback) and exit with the matching code."""
-    _err.print(f"[red]error:[/red] {escape(describe(error))}", highlight=False)
+    from mogulsync.sync.state import SyncLockedError
+
     if isinstance(error, SyncLockedError):
-        raise typer.Exit(exit_codes.LOCKED)
-    raise typer.Exit(exit_codes.CONFIG if isinstance(error, ConfigError) else exit_codes.FAILED)
+        code = exit_codes.LOCKED
+    else:
+        code = exit_codes.CONFIG if isinstance(error, ConfigError) else exit_codes.FAILED
+    if logs.json_mode():
+        logs.emit("error", level="error", message=describe(error), exit_code=code)
+    else:
+        _err.print(f"[red]error:[/red] {escape(describe(error))}", highlight=False)
+    raise typer.Exit(code)
 
 
 def load(path: Path, *, mapping_problems: bool = False) -> AppConfig:
     """The project file, or a clean exit with every problem listed (``mapping_problems``:
     with those of the syncs the file's problems leave sound, for `check`)."""
+    from mogulsync.config import ConfigValidationError, load_config
+
     # Retries are recorded in the run history; without this, Python's last-resort handler
     # prints every one of stamina's warnings over the progress bar.
     retries = logging.getLogger("stamina")
@@ -67,13 +71,20 @@ def load(path: Path, *, mapping_problems: bool = False) -> AppConfig:
     try:
         return load_config(path, sections=SECTIONS)
     except ConfigValidationError as exc:
-        fail(with_mapping_problems(exc, path, SECTIONS) if mapping_problems else exc)
+        if not mapping_problems:
+            fail(exc)
+        from mogulsync.sync.check import with_mapping_problems
+
+        fail(with_mapping_problems(exc, path, SECTIONS))
     except MogulsyncError as exc:
         fail(exc)
 
 
 def check(config: Path = CONFIG_OPTION) -> None:
     """Check the config, the API key, data sources and that every model compiles."""
+    from mogulsync.sync.check import check_project
+    from mogulsync.sync.connect import client_settings
+
     project = load(config, mapping_problems=True)
     results = asyncio.run(check_project(project, client_settings(project), config_path=config))
     for result in results:
@@ -90,7 +101,15 @@ def plan(
     sample: int = typer.Option(5, help="Rows shown per kind of change."),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
 ) -> None:
-    """Dry run: count creates/updates/deletes/unchanged/invalid rows; writes nothing."""
+    """Dry run: count creates/updates/deletes/unchanged/invalid rows; writes nothing.
+
+    Example: mogulsync sync plan customers --sample 10
+    """
+    from rich.table import Table
+
+    from mogulsync.sync.connect import client_settings
+    from mogulsync.sync.plan import plan_sync
+
     project = load(config)
     try:
         result = asyncio.run(plan_sync(project, name, client_settings(project), sample=sample))
@@ -99,12 +118,20 @@ def plan(
     if as_json:
         typer.echo(json.dumps(result.as_dict(), default=str))
         return
-    table = Table(title=f"sync {name}: {result.mode} {result.object}s → {result.data_source}")
+    where = result.data_source_name
+    where += f" ({result.data_source_uuid})" if result.data_source_uuid else " (not created yet)"
+    # on its own line: as a table title it would wrap to the (narrow) table's width
+    _out.print(
+        escape(f"sync {name}: {result.mode} {result.object}s → data source {where}"),
+        highlight=False,
+        soft_wrap=True,
+    )
+    table = Table()
     table.add_column("change")
     table.add_column("rows", justify="right")
     table.add_column("sample")
     for category, count in result.counts.items():
-        samples = ", ".join(str(item["key"]) for item in result.samples[category])
+        samples = ", ".join(key_label(item["key"]) for item in result.samples[category])
         table.add_row(category, str(count), escape(samples))
     _out.print(table)
     if result.bulk_creates:
@@ -113,7 +140,7 @@ def plan(
             " (those whose record already exists are sent over REST instead)."
         )
     if result.creates_data_source:
-        _out.print(f"The data source `{result.data_source}` would be created.")
+        _out.print(f"The data source `{result.data_source_name}` would be created.")
     if result.removed_ignored:
         _out.print(f"{result.removed_ignored} row(s) left the model (on_delete: ignore).")
     if result.changes_ignored:
@@ -123,7 +150,8 @@ def plan(
         )
     for item in result.samples["invalid"]:
         _out.print(
-            escape(f"  invalid {item['key']!r} {item['field']}: {item['message']}"), highlight=False
+            escape(f"  invalid {key_label(item['key'])} · {item['field']}: {item['message']}"),
+            highlight=False,
         )
 
 
@@ -138,7 +166,14 @@ def run(
         False, "--no-bulk", help="Send every row over REST (no bulk JSON import)."
     ),
 ) -> None:
-    """Run a sync (or all of them) and record it in the run history."""
+    """Run a sync (or all of them) and record it in the run history.
+
+    Examples: mogulsync sync run customers · mogulsync sync run --all --json
+    """
+    from mogulsync.runs import RunStatus
+    from mogulsync.sync.engine import SyncEngine
+    from mogulsync.sync.order import run_order, skip_reason
+
     project = load(config)
     if (name is None) == (not run_all):
         _err.print("[red]error:[/red] give a sync name or --all (not both)")
@@ -162,7 +197,11 @@ def run(
         ended[each] = record.status
         code = _code(record)
         worst = max(worst, code, key=_severity)
-        if as_json:
+        if logs.json_mode():  # log lines on stderr; --json's summary still on stdout
+            _log_record(record, _failed_rows(project, record), code)
+            if as_json:
+                typer.echo(json.dumps(record.summary()))
+        elif as_json:
             # Exactly the documented keys; why a run failed goes to stderr.
             typer.echo(json.dumps(record.summary()))
             _print_message(record)
@@ -171,8 +210,36 @@ def run(
     raise typer.Exit(worst)
 
 
+def _log_record(record: RunRecord, failed: list[RowError], code: int) -> None:
+    """``--log-format json``: the run's outcome, then a sample of its failed rows."""
+    summary = {k: v for k, v in record.summary().items() if k != "run_id"}
+    level = {"success": "info", "partial": "warning"}.get(record.status.value, "error")
+    logs.emit(
+        "run_finished",
+        level=level,
+        run_id=record.run_id,
+        **summary,
+        exit_code=code,
+        message=record.message,
+    )
+    for error in failed:
+        logs.emit(
+            "row_error",
+            level="warning",
+            run_id=record.run_id,
+            sync=record.sync,
+            key=key_label(error.key),
+            field=error.field,
+            message=error.message,
+            action=error.action,
+        )
+    logs.set_run(None)
+
+
 def _print_message(record: RunRecord) -> None:
     """Why a run failed (labelled error) and its warnings (sync logs, alerts: not errors)."""
+    from mogulsync.sync.after_run import WARNING_PREFIX
+
     lines = (record.message or "").splitlines()
     first_warning = next(
         (i for i, line in enumerate(lines) if line.startswith(WARNING_PREFIX)), len(lines)
@@ -185,6 +252,8 @@ def _print_message(record: RunRecord) -> None:
 
 
 def _failed_rows(project: AppConfig, record: RunRecord) -> list[RowError]:
+    from mogulsync.runs import RunStore
+
     if not record.rows.failed:
         return []
     store = RunStore(project.state_dir)
@@ -197,21 +266,50 @@ def _failed_rows(project: AppConfig, record: RunRecord) -> list[RowError]:
 def _run_one(
     engine: SyncEngine, name: str, *, full: bool, quiet: bool, bulk: bool = True
 ) -> RunRecord:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    if logs.json_mode():  # JSON objects, even with --json (they go to stderr)
+        events = ProgressLines(name, lambda _line, fields: logs.emit("progress", **fields))
+
+        def log_event(progress: RunProgress) -> None:
+            logs.set_run(progress.run_id)
+            events.update(_snapshot(progress))
+
+        return asyncio.run(engine.run(name, full=full, bulk=bulk, progress=log_event))
     if quiet:
         return asyncio.run(engine.run(name, full=full, bulk=bulk))
+    if not interactive(_err):  # a log file: a plain line every 10 s or 10 %
+        lines = ProgressLines(name, lambda line, _fields: typer.echo(line, err=True))
+
+        def log_line(progress: RunProgress) -> None:
+            lines.update(_snapshot(progress))
+
+        return asyncio.run(engine.run(name, full=full, bulk=bulk, progress=log_line))
     columns = (
-        TextColumn(f"[bold]{name}[/bold]"),
+        TextColumn(f"[bold]{escape(name)}[/bold]"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total} sent · {task.fields[read]} read"),
+        TextColumn("{task.fields[text]}"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=_err, transient=True) as bar:
-        task = bar.add_task(name, total=None, read=0)
+    with Progress(*columns, console=_err.get(), transient=True) as bar:
+        task = bar.add_task(name, total=None, text="starting")
 
         def update(progress: RunProgress) -> None:
-            bar.update(task, completed=progress.done, total=progress.to_send, read=progress.read)
+            total = progress.to_send or None  # None: an indeterminate bar until it is known
+            text = bar_text(_snapshot(progress))
+            bar.update(task, completed=progress.done, total=total, text=text)
 
         return asyncio.run(engine.run(name, full=full, bulk=bulk, progress=update))
+
+
+def _snapshot(progress: RunProgress) -> Snapshot:
+    return Snapshot(
+        read=progress.read,
+        to_send=progress.to_send,
+        done=progress.done,
+        failed=progress.failed,
+        requests=progress.requests,
+    )
 
 
 def _code(record: RunRecord) -> int:
@@ -248,7 +346,7 @@ def _print_record(record: RunRecord, failed: list[RowError]) -> None:
         _out.print(f"  {rows.failed} failed row(s){invalid}, for example:", highlight=False)
         for error in failed:
             _out.print(
-                escape(f"    {error.key or '(no key)'} · {error.field}: {error.message}"),
+                escape(f"    {key_label(error.key)} · {error.field}: {error.message}"),
                 highlight=False,
             )
         _out.print(f"  all of them: mogulsync runs show {record.run_id} --errors", highlight=False)

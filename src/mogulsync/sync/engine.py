@@ -82,6 +82,11 @@ class Progress:
     read: int = 0
     to_send: int = 0
     done: int = 0
+    #: rows that failed so far, and HTTP requests sent (for progress lines outside a TTY)
+    failed: int = 0
+    requests: int = 0
+    #: the run these figures belong to (JSON log lines carry it)
+    run_id: str = ""
 
 
 class SyncEngine:
@@ -221,7 +226,7 @@ class _Run:
         self.runs = runs
         self.state = state
         self.progress_hook = progress
-        self.progress = Progress()
+        self.progress = Progress(run_id=record.run_id)
         self.fatal: MogulsyncError | None = None
         #: the whole model was read and sent (a stop after this point changes nothing)
         self.completed = False
@@ -612,10 +617,13 @@ class _Run:
         if entry.reached_server:
             self.api_calls += 1
         self.runs.add_request(self.record.run_id, entry)
+        if entry.reached_server:
+            self.progress.requests += 1
         for hook in self.request_hooks:
             hook(entry)
 
     def _report(self) -> None:
+        self.progress.failed = self.record.rows.failed
         self.progress_hook(self.progress)
 
 

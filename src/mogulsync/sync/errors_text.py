@@ -14,6 +14,7 @@ from mogulsync.chartmogul import (
     ValidationError,
 )
 from mogulsync.errors import MogulsyncError, RetriableError
+from mogulsync.messages import describe
 from mogulsync.runs.models import RowError
 from mogulsync.sync.apply import RowRejectedError
 
@@ -22,6 +23,8 @@ _FIX_AND_RERUN = "Fix the value in the warehouse; the row is retried on every ru
 _TYPE_LOCKED = "already exists with type"
 #: the row kind of a failure with nothing to fix (retried on the next run)
 _TRANSIENT = "transient"
+
+__all__ = ["describe", "row_errors"]  # describe moved to mogulsync.messages (kept for imports)
 
 
 def row_errors(key: str, exc: BaseException) -> list[RowError]:
@@ -87,10 +90,3 @@ def _action_for(message: str) -> str:
             " column to that type (or set custom_attribute_types), or use another column name."
         )
     return _FIX_AND_RERUN
-
-
-def describe(error: MogulsyncError) -> str:
-    """An error for a terminal: the message, then what to do on its own line."""
-    if not error.hint:
-        return error.message
-    return f"{error.message.rstrip()}\n  → {error.hint}"

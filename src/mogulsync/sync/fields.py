@@ -32,8 +32,8 @@ def _uuid(prefix: str) -> Converter:
     return convert
 
 
-_NON_NEGATIVE = partial(v.integer, minimum=0)
 _POSITIVE = partial(v.integer, minimum=1)
+_CENTS = partial(v.cents, minimum=0)
 
 CUSTOMER: dict[str, Converter] = {
     "uuid": _uuid("cus_"),
@@ -95,8 +95,8 @@ TRANSACTION: dict[str, Converter] = {
     "type": partial(v.choice, allowed=("payment", "refund")),
     "result": partial(v.choice, allowed=("successful", "failed")),
     "date": v.timestamp,
-    "amount_in_cents": _NON_NEGATIVE,
-    "transaction_fees_in_cents": _NON_NEGATIVE,
+    "amount_in_cents": _CENTS,
+    "transaction_fees_in_cents": _CENTS,
     "transaction_fees_currency": v.currency,
 }
 LINE_ITEM: dict[str, Converter] = {
@@ -109,15 +109,15 @@ LINE_ITEM: dict[str, Converter] = {
     "service_period_start": v.timestamp,
     "service_period_end": v.timestamp,
     "cancelled_at": v.timestamp,
-    "amount_in_cents": v.integer,
+    "amount_in_cents": v.cents,
     "quantity": _POSITIVE,
     "prorated": v.boolean,
     "proration_type": partial(v.choice, allowed=_PRORATION),
     "discount_code": v.text,
-    "discount_amount_in_cents": _NON_NEGATIVE,
+    "discount_amount_in_cents": _CENTS,
     "discount_description": v.text,
-    "tax_amount_in_cents": _NON_NEGATIVE,
-    "transaction_fees_in_cents": _NON_NEGATIVE,
+    "tax_amount_in_cents": _CENTS,
+    "transaction_fees_in_cents": _CENTS,
     "transaction_fees_currency": v.currency,
     "account_code": v.text,
     "description": v.text,

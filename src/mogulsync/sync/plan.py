@@ -39,9 +39,14 @@ class SyncPlan:
     sync: str
     object: str
     mode: str
+    #: the data source's uuid, or its name while it does not exist yet
     data_source: str
     #: the data source does not exist yet and would be created by the run
     creates_data_source: bool = False
+    #: the data source's name (as in the project file)
+    data_source_name: str = ""
+    #: its uuid (None: it does not exist yet)
+    data_source_uuid: str | None = None
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_CATEGORIES, 0))
     samples: dict[str, list[dict[str, Any]]] = field(
         default_factory=lambda: {name: [] for name in _CATEGORIES}
@@ -60,6 +65,8 @@ class SyncPlan:
             "object": self.object,
             "mode": self.mode,
             "data_source": self.data_source,
+            "data_source_name": self.data_source_name,
+            "data_source_uuid": self.data_source_uuid,
             "creates_data_source": self.creates_data_source,
             "counts": self.counts,
             "removed_ignored": self.removed_ignored,
@@ -90,6 +97,8 @@ async def plan_sync(
             sync.mode,
             uuid or sync.data_source or "mogulsync",
             creates_data_source=uuid is None,
+            data_source_name=sync.data_source or "mogulsync",
+            data_source_uuid=uuid,
         )
         state.start_seen()
         diff: DiffStream | None = None

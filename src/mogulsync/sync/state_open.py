@@ -16,7 +16,6 @@ from sqlalchemy.engine import make_url
 
 from mogulsync.config import AppConfig
 from mogulsync.sync.state import StateStore, SyncLock
-from mogulsync.sync.state_postgres import PostgresStateStore, PostgresSyncLock
 from mogulsync.sync.state_protocol import RunLock, SyncState
 from mogulsync.sync.warehouse_diff import WarehouseState
 
@@ -30,15 +29,20 @@ def open_lock(config: AppConfig, state_dir: Path | str, sync: str) -> RunLock:
     its snapshot is shared by every worker that reaches the warehouse, so a file lock on
     one machine could not stop a second machine from sending the same rows.
     """
+    # state_postgres (PostgreSQL's dialect, ~0.1 s of imports) only when PostgreSQL is used
     shared = config.state_store
     if shared is not None:
-        return PostgresSyncLock(shared.url.get_secret_value(), shared.schema_, sync)
+        from mogulsync.sync import state_postgres
+
+        return state_postgres.PostgresSyncLock(shared.url.get_secret_value(), shared.schema_, sync)
     settings = config.syncs.get(sync)
     if settings is not None and settings.state == "warehouse":
         warehouse = config.warehouses[config.models[settings.model].warehouse]
         url = warehouse.url.get_secret_value()
         if make_url(url).get_backend_name() == POSTGRES_BACKEND:
-            return PostgresSyncLock(url, settings.state_schema, sync)
+            from mogulsync.sync import state_postgres
+
+            return state_postgres.PostgresSyncLock(url, settings.state_schema, sync)
     return SyncLock(state_dir, sync)
 
 
@@ -46,6 +50,8 @@ def open_main_state(config: AppConfig, state_dir: Path | str) -> SyncState:
     """The project's own store: shared PostgreSQL when configured, else embedded SQLite."""
     shared = config.state_store
     if shared is not None:
+        from mogulsync.sync.state_postgres import PostgresStateStore
+
         return PostgresStateStore(shared.url.get_secret_value(), shared.schema_)
     return StateStore(state_dir)
 

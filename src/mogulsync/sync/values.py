@@ -146,7 +146,17 @@ def _parse_moment(raw: str) -> dt.datetime:
         ) from None
 
 
-def integer(value: Any, *, minimum: int | None = None) -> int:
+#: the hint for a value that is not a whole number; amounts say more (``cents``)
+_WHOLE = "Cast the column to INTEGER (a whole number)."
+_CENTS = "Amounts are in cents: use whole cents (1999 for 19.99)."
+
+
+def cents(value: Any, *, minimum: int | None = None) -> int:
+    """An amount in cents: a whole number whose hint speaks of cents."""
+    return integer(value, minimum=minimum, hint=_CENTS)
+
+
+def integer(value: Any, *, minimum: int | None = None, hint: str = _WHOLE) -> int:
     """A whole number (integral floats, decimals and digit strings are accepted)."""
     if isinstance(value, bool):
         raise FieldValueError(
@@ -160,9 +170,7 @@ def integer(value: Any, *, minimum: int | None = None) -> int:
     elif isinstance(value, str) and INTEGER_TEXT.match(value.strip()):
         result = int(value.strip())
     else:
-        raise FieldValueError(
-            f"{value!r} is not a whole number", "Use integers (amounts are in cents)."
-        )
+        raise FieldValueError(f"{value!r} is not a whole number", hint)
     if minimum is not None and result < minimum:
         raise FieldValueError(
             f"{result} is below the minimum of {minimum}", f"Use {minimum} or more."

@@ -61,6 +61,7 @@ def test_status_and_dead_letters(tmp_path: Path) -> None:
     runner = CliRunner()
     status = runner.invoke(app, ["events", "status", "-c", str(config), "--json"], env=ENV)
     assert status.exit_code == 0, status.output
+    assert len(status.output.strip().splitlines()) == 1  # one JSON object, one line
     report = json.loads(status.output)
     assert report["events"] == {
         "pending": 1,
@@ -75,7 +76,8 @@ def test_status_and_dead_letters(tmp_path: Path) -> None:
     listed = runner.invoke(
         app, ["events", "dead-letter", "list", "-c", str(config), "--json"], env=ENV
     )
-    [row] = json.loads(listed.output)
+    # every --json prints JSON Lines: one object per dead letter
+    [row] = [json.loads(line) for line in listed.output.splitlines()]
     assert (row["message_id"], row["reason"]) == ("dead", "ValidationError: Country is invalid")
     replay = runner.invoke(app, ["events", "dead-letter", "replay", "-c", str(config)], env=ENV)
     assert "Replayed 1" in replay.output

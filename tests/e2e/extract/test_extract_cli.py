@@ -95,11 +95,13 @@ def test_bad_destination_fails_cleanly_without_leaking_passwords(
 def test_unknown_stream_is_reported(
     project: Path, emulator_server: EmulatorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A typo in --streams names the known streams."""
+    """A typo in --streams is a usage error (exit 2) naming the known streams."""
     monkeypatch.setenv("CM_KEY", emulator_server.api_key)
-    result = CliRunner().invoke(app, ["extract", "run", "-c", str(project), "--streams", "nope"])
-    assert result.exit_code == 1
+    args = ["extract", "run", "-c", str(project), "--streams", "customerz"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
     assert "Known streams" in result.output
+    assert "--streams" in result.output
 
 
 def test_airbyte_read_speaks_the_protocol(emulator_server: EmulatorServer, tmp_path: Path) -> None:

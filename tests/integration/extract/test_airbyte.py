@@ -83,6 +83,9 @@ def test_check_reports_success_and_a_rejected_key(
     assert code == 0
     assert message["connectionStatus"]["status"] == "FAILED"
     assert "API key" in message["connectionStatus"]["message"]
+    # the key came from the connector config, not from mogulsync.yml
+    assert "`api_key` in the connector config" in message["connectionStatus"]["message"]
+    assert "chartmogul.api_key" not in message["connectionStatus"]["message"]
     assert "wrong-key" not in json.dumps(message)
 
 

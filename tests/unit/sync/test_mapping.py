@@ -152,3 +152,16 @@ def test_primary_key_text():
     assert primary_key_of({"a": 1, "b": "x"}, ["a", "b"]) == "1|x"
     assert primary_key_of({"a": 1, "b": " "}, ["a", "b"]) is None
     assert primary_key_of({"a": None}, ["a"]) is None
+
+
+def test_integer_hints_fit_the_field():
+    """An Integer custom attribute (seats) is not told about cents; an amount is."""
+    row = {"id": 1, "company": "A", "mail": None, "seats": "many", "vip": None, "country": None}
+    problems = _mapper().map(row, "1")
+    assert isinstance(problems, list)
+    (seats,) = [p for p in problems if p.field == "attributes.custom.seats"]
+    assert "cents" not in seats.fix
+    assert "INTEGER" in seats.fix
+    with pytest.raises(v.FieldValueError) as amount:
+        v.cents("19.99")
+    assert "cents" in amount.value.fix

@@ -1,0 +1,108 @@
+"""A command group whose sub-commands are imported only when one of them runs.
+
+``mogulsync --help`` lists every command from a name and a one-line help kept here, without
+importing the modules behind them (SQLAlchemy, dlt, httpx, the emulator ...): only the
+command actually run, or asked for its own ``--help``, is imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import typer
+from typer.core import TyperCommand, TyperGroup, TyperOption
+
+if TYPE_CHECKING:
+    from typer import _click
+
+
+class _Placeholder(TyperCommand):
+    """Stands in for a command not imported yet: enough for a help listing."""
+
+    target: str = ""
+
+
+class LazyGroup(TyperGroup):
+    """A Typer group whose ``lazy`` commands are ``"name": ("module:attribute", "help")``.
+
+    The attribute is a ``typer.Typer`` (a group of sub-commands) or a command function.
+    Subclass and fill ``lazy``; pass the subclass as ``typer.Typer(cls=...)``.
+    """
+
+    lazy: ClassVar[dict[str, tuple[str, str]]] = {}
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        for name, (target, summary) in self.lazy.items():
+            placeholder = _Placeholder(name, help=summary)
+            placeholder.target = target
+            self.commands.setdefault(name, placeholder)
+        self._listing = False
+
+    def format_help(self, ctx: _click.Context, formatter: _click.HelpFormatter) -> None:
+        # The listing needs only names and help lines: keep the placeholders.
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+    def get_command(self, ctx: _click.Context, cmd_name: str) -> _click.Command | None:  # noqa: ARG002
+        command = self.commands.get(cmd_name)
+        if isinstance(command, _Placeholder) and not self._listing:
+            command = load_command(cmd_name, command.target)
+            self.commands[cmd_name] = command
+        return command
+
+
+def load_command(name: str, target: str) -> _click.Command:
+    """Import ``module:attribute`` and turn it into a click command named ``name``."""
+    module_name, _, attribute = target.partition(":")
+    obj = getattr(importlib.import_module(module_name), attribute)
+    command: _click.Command
+    if isinstance(obj, typer.Typer):
+        # always a group, even with one sub-command (``alerts test``), as add_typer mounts it
+        command = typer.main.get_group(obj)
+        command.no_args_is_help = True  # `mogulsync sync` lists its commands, as the root does
+    else:
+        single = typer.Typer()
+        single.command(name)(obj)
+        command = typer.main.get_command(single)
+    command.name = name
+    _plain_help(command)
+    return command
+
+
+def _plain_help(command: _click.Command) -> None:
+    """Plain help for a command and everything under it (see ``rich_markup_mode`` in cli.py)."""
+    if isinstance(command, TyperCommand | TyperGroup):
+        command.rich_markup_mode = None
+    if isinstance(command, TyperGroup):
+        for sub in command.commands.values():
+            _plain_help(sub)
+
+
+def _type_label(self: TyperOption, ctx: _click.Context) -> str | None:
+    """Flags take no value: show no ``<bool>`` placeholder after them in help."""
+    if self.is_flag and not self.count:
+        return None
+    return _typed_label(self, ctx)
+
+
+# Typer labels every option with its type, flags included (``--json <bool>``), which reads
+# as if the flag wanted a value; tests/unit/test_cli_help.py checks every command's help.
+_typed_label = TyperOption.display_type_rich
+TyperOption.display_type_rich = _type_label  # type: ignore[method-assign]
+
+
+def command_paths(command: _click.Command, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command path under ``command`` (itself first), importing lazy ones (for tests)."""
+    found = [prefix]
+    if isinstance(command, TyperGroup):
+        ctx = typer.Context(command)
+        for name in command.list_commands(ctx):
+            sub = command.get_command(ctx, name)
+            if sub is not None:
+                found.extend(command_paths(sub, (*prefix, name)))
+    return found

@@ -1,0 +1,20 @@
+"""``mogulsync init``: write a commented starter project file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def init_command(
+    warehouse: str | None = typer.Option(
+        None, "--warehouse", help="Warehouse URL (duckdb:///file.duckdb, postgresql://...)."
+    ),
+    config: Path = typer.Option(Path("mogulsync.yml"), "-c", "--config", help="File to write."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+) -> None:
+    """Write a commented starter project file (mogulsync.yml)."""
+    from mogulsync.config.starter import run_init
+
+    run_init(config, warehouse, force=force)
