@@ -63,6 +63,10 @@ def test_import_cli_pulls_in_no_heavy_module() -> None:
         ["airbyte", "check", "--help"],
         ["events", "serve", "--help"],
         ["alerts", "test", "--help"],
+        ["reconcile", "--help"],
+        ["serve", "--help"],
+        ["schedule", "--help"],
+        ["init", "--help"],
     ],
 )
 def test_help_imports_no_engine(args: list[str]) -> None:
