@@ -34,6 +34,7 @@ BATCH = 4
 API_KEY_ENV = "RECONCILE_TEST_KEY"
 #: a bound on the whole kill loop (a safety net, not a speed expectation)
 DEADLINE_S = 120
+ADOPT = (sys.executable, "-m", "mogulsync", "reconcile", "customers", "--adopt")
 
 
 def _project_file(server: EmulatorServer, tmp_path: Path, url: str) -> Path:
@@ -78,24 +79,17 @@ def _adopt(project: Path, server: EmulatorServer, *, kill: bool) -> int | None:
     The process is frozen (SIGSTOP) as soon as part of the snapshot is written, checked to
     be mid-adopt (definition not yet saved), then killed. Returns None when killed so.
     """
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mogulsync",
-            "reconcile",
-            "customers",
-            "--adopt",
-            "-c",
-            str(project),
-        ],
-        env={**os.environ, API_KEY_ENV: server.api_key},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    log = project.parent / "adopt.stderr"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            [*ADOPT, "-c", str(project)],
+            env={**os.environ, API_KEY_ENV: server.api_key},
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
     if not kill:
-        _, stderr = process.communicate(timeout=DEADLINE_S)
-        assert process.returncode in {0, 3}, stderr.decode()
+        process.wait(timeout=DEADLINE_S)
+        assert process.returncode in {0, 3}, log.read_text(errors="replace")
         return process.returncode
     state_dir = project.parent / "state"
     deadline = time.monotonic() + DEADLINE_S
