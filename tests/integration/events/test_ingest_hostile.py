@@ -75,7 +75,7 @@ def amplifying_batch(events: int = 2500, context_bytes: int = 31_000) -> bytes:
 
 @pytest.mark.anyio
 async def test_a_shared_context_is_not_stored_once_per_event(ingest: Ingest) -> None:
-    """A ~7 KB gzip batch, 31 KB context × 2,500 events, stores well under 1 MiB (was 77 MB)."""
+    """A ~7 KB gzip batch, 31 KB context shared by 2,500 events, stores well under 1 MiB (was 77 MB)."""
     request = amplifying_batch()
     assert len(request) < 8 * 1024
     async with ingest.client() as client:
