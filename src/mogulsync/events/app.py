@@ -27,6 +27,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import logging
 import re
 import time
 import zlib
@@ -39,6 +40,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mogulsync.config.events import IngestLimits
 from mogulsync.events._budget import KeyBudget
+from mogulsync.events._throttle import INGEST_LOGGER
 from mogulsync.events.queue import GroupCommitWriter
 from mogulsync.events.schema import (
     MAX_BATCH_BYTES,
@@ -49,6 +51,7 @@ from mogulsync.events.schema import (
     normalize,
 )
 
+log = logging.getLogger(INGEST_LOGGER)
 HTTP_TOO_MANY_REQUESTS = 429
 SINGLE_ROUTES = ("identify", "group", "track", "page", "screen", "alias")
 BATCH_ROUTES = ("batch", "import")
@@ -177,9 +180,11 @@ class IngestApp:
             await _respond(send, exc.status, _json_bytes(exc.body()), extra=headers)
             return
         except Exception:
-            # as Starlette's error middleware does: a plain 500, then let the server log it
+            # a plain 500; the traceback goes to a throttled log (one per interval), not
+            # to the server's per-request "Exception in ASGI application"
+            log.exception("events ingest failed on %s", scope["path"])
             await _respond(send, 500, _SERVER_ERROR, _TEXT_TYPE)
-            raise
+            return
         await _respond(send, 200, _OK_BODY)
 
     async def _store(self, events: list[StoredEvent], source: str) -> None:

@@ -20,10 +20,12 @@ import uvicorn
 from mogulsync.chartmogul import ChartMogulClient, ClientSettings
 from mogulsync.config.models import AppConfig
 from mogulsync.errors import ConfigError
+from mogulsync.events._protocol import ConnectionGuard
 from mogulsync.events.app import IngestApp
 from mogulsync.events.delivery import Delivery, WebhookDelivery
 from mogulsync.events.delivery_api import ApiDelivery
 from mogulsync.events.forwarder import Forwarder
+from mogulsync.events.hosting import connection_guard, hardened_config
 from mogulsync.events.mappings import DEFAULT_MAPPINGS
 from mogulsync.events.queue import EventQueue, GroupCommitWriter
 
@@ -82,6 +84,8 @@ class EventsService:
         self.forward = forward
         self.path = queue_path(config)
         self.forwarder: Forwarder | None = None
+        #: the connections' shared state (counts of refused, evicted, timed-out ones)
+        self.guard: ConnectionGuard = connection_guard(events.limits)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -90,6 +94,11 @@ class EventsService:
     def base_url(self) -> str:
         """``http://host:port`` (Segment libraries take this as their host)."""
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def open_connections(self) -> int:
+        """HTTP connections the server holds now."""
+        return len(self._server.server_state.connections) if self._server else 0
 
     @property
     def started(self) -> bool:
@@ -115,16 +124,12 @@ class EventsService:
             )
             forwarder_task = asyncio.create_task(self.forwarder.run(stop))
         keys = [key.get_secret_value() for key in self.config.events.write_keys]
-        ingest = IngestApp(writer, keys, self.forwarder.wake if self.forwarder else None)
+        limits = self.config.events.limits
+        wake = self.forwarder.wake if self.forwarder else None
+        ingest = IngestApp(writer, keys, wake, limits=limits)
         self._server = uvicorn.Server(
-            uvicorn.Config(
-                ingest.app,
-                host=self.host,
-                port=self.port,
-                log_level="warning",
-                access_log=False,
-                lifespan="off",
-                backlog=2048,
+            hardened_config(
+                ingest.app, host=self.host, port=self.port, limits=limits, guard=self.guard
             )
         )
         try:
