@@ -34,7 +34,8 @@ class KeyBudget:
     def wait_s(self, key: str) -> float:
         """0 when ``key`` may send now, else the seconds until its bucket is positive."""
         bucket = self._refilled(key)
-        return 0.0 if bucket.tokens > 0 else -bucket.tokens / self._rate
+        # an empty bucket waits for its first byte, a bucket in debt for the debt as well
+        return 0.0 if bucket.tokens > 0 else (1.0 - bucket.tokens) / self._rate
 
     def retry_after_s(self, key: str) -> int:
         """:meth:`wait_s` rounded up to whole seconds (a ``Retry-After`` value)."""

@@ -15,11 +15,9 @@ adds, per connection:
 - a **header cap**: more than ``max_header_bytes`` before the end of the headers is
   ``431`` and close (memory per connection stays near the cap plus one socket read);
 
-and per server a **connection cap**: at ``max_connections`` open connections, a new one
-closes the connection that has waited longest for its request headers (idle keep-alive
-or slow), so a flood of idle connections cannot lock out real clients; when every
-connection is busy with a request, the new one is answered ``503`` and closed. Refusals
-are logged once per interval (see ``_throttle.py``), never once per connection.
+The per-server **connection cap** is enforced where connections are accepted (see
+``_accept.py``); this module keeps the registry it needs: the connections waiting for
+their request headers, oldest first, which are the ones closed to make room.
 """
 
 from __future__ import annotations
@@ -27,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -56,13 +55,17 @@ class ConnectionGuard:
 
     limits: IngestLimits
     max_connections: int
+    #: accepted sockets not yet closed (each holds a file descriptor)
+    open: int = 0
     #: connections waiting for request headers, oldest first (dicts keep insertion order)
     waiting: dict[HardenedHttpToolsProtocol, None] = field(default_factory=dict)
     counts: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(
-            ("refused", "evicted", "header_timeouts", "body_timeouts", "headers_too_large"), 0
+            ("paused", "evicted", "header_timeouts", "body_timeouts", "headers_too_large"), 0
         )
     )
+    #: called when a connection is gone (the acceptor resumes if it had paused)
+    on_release: list[Callable[[], None]] = field(default_factory=list)
 
     def evict_oldest_waiting(self) -> bool:
         """Close the connection waiting longest for its headers; whether there was one."""
@@ -74,6 +77,12 @@ class ConnectionGuard:
                 self.counts["evicted"] += 1
                 return True
         return False
+
+    def released(self) -> None:
+        """A connection's socket is closed: one more may be accepted."""
+        self.open -= 1
+        for callback in self.on_release:
+            callback()
 
 
 class HardenedHttpToolsProtocol(HttpToolsProtocol):
@@ -94,40 +103,22 @@ class HardenedHttpToolsProtocol(HttpToolsProtocol):
         self._awaiting_headers = True
         self._header_bytes = 0
         self._request_bytes_seen = False
-        self._refused = False
 
     # connection life
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        """Take the connection if under the cap (evicting an idle one if need be)."""
-        guard = self.guard
-        if len(self.connections) >= guard.max_connections and not guard.evict_oldest_waiting():
-            self._refused = True
-            guard.counts["refused"] += 1
-            log.warning(
-                "refusing connections: %d are open and busy (events.limits.max_connections)",
-                guard.max_connections,
-            )
-            transport.write(
-                _raw_response(
-                    503,
-                    "Service Unavailable",
-                    "too_many_connections",
-                    "The endpoint is at its connection limit; retry shortly.",
-                )
-            )
-            transport.close()
-            return
+        """Register the connection; its headers are due within the header timeout."""
         super().connection_made(transport)
         self._wait_for_headers()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        """Forget the connection (a refused one was never registered)."""
-        if self._refused:
-            return
+        """Forget the connection and free its slot."""
         self._cancel_deadline()
         self.guard.waiting.pop(self, None)
-        super().connection_lost(exc)
+        try:
+            super().connection_lost(exc)
+        finally:
+            self.guard.released()
 
     def data_received(self, data: bytes) -> None:
         """Feed the parser; refuse headers beyond the cap."""

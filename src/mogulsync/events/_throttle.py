@@ -5,7 +5,8 @@ connections, malformed requests, ``Too many open files`` on accept); logging eac
 filled 96 MB of log in 50 s during the review. :class:`LogThrottle` is a logging filter
 that lets the first record of a kind through, drops the repeats for ``interval_s``, and
 notes on the next record it lets through how many it dropped. A record's kind is its
-logger and message template (``record.msg``), so different warnings do not hide each other.
+logger and the first line of its message template (asyncio puts a varying handle on
+later lines), so different warnings do not hide each other.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class LogThrottle(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Whether ``record`` is logged (repeats within the interval are not)."""
-        kind = (record.name, str(record.msg))
+        kind = (record.name, str(record.msg).split("\n", 1)[0])
         now = self._clock()
         last = self._last.get(kind)
         if last is not None and now - last < self.interval_s:

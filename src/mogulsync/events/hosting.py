@@ -4,23 +4,26 @@ The request-level protections live in :class:`~mogulsync.events.app.IngestApp` (
 ASGI app: mount it anywhere). The connection-level ones need the server's cooperation:
 :func:`hardened_config` builds a ``uvicorn.Config`` for *any* ASGI app with header and
 body read timeouts, a header cap, a connection cap that fits the open-files limit and
-throttled logging, so a host serving more than the events endpoint on the same port
+throttled logging, and :class:`GuardedServer` accepts connections only while there is
+room for them. A host serving more than the events endpoint on the same port
 (``mogulsync serve``) gets the same protections::
 
-    guard = connection_guard(limits)
-    config = hardened_config(host_app, host=..., port=..., limits=limits, guard=guard)
-    await uvicorn.Server(config).serve()
+    server = hardened_server(host_app, host=..., port=..., limits=limits)
+    await server.serve()  # server.guard.counts: evicted, timeouts, ...
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import resource
+import socket
 from typing import Any
 
 import uvicorn
 
 from mogulsync.config.events import IngestLimits
+from mogulsync.events._accept import ACCEPT_BATCH, Acceptor
 from mogulsync.events._protocol import ConnectionGuard, protocol_class
 from mogulsync.events._throttle import install_log_throttle
 
@@ -29,6 +32,8 @@ from mogulsync.events._throttle import install_log_throttle
 FD_RESERVE = 64
 #: connections the kernel may hold before ``accept`` (they cost no file descriptor)
 BACKLOG = 2048
+#: descriptors the accept batch may take before a closed connection gives one back
+_ACCEPT_HEADROOM = ACCEPT_BATCH
 #: below this many file descriptors the cap would be useless: raise the limit instead
 MIN_CONNECTIONS = 8
 
@@ -42,7 +47,7 @@ def effective_max_connections(limits: IngestLimits) -> int:
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
         return limits.max_connections
-    return max(MIN_CONNECTIONS, min(limits.max_connections, soft - FD_RESERVE))
+    return max(MIN_CONNECTIONS, min(limits.max_connections, soft - FD_RESERVE - _ACCEPT_HEADROOM))
 
 
 def connection_guard(limits: IngestLimits) -> ConnectionGuard:
@@ -85,3 +90,39 @@ def hardened_config(
     }
     settings.update(overrides)
     return uvicorn.Config(app, **settings)
+
+
+class GuardedServer(uvicorn.Server):
+    """A uvicorn server whose listening sockets accept only while ``guard`` has room."""
+
+    def __init__(self, config: uvicorn.Config, guard: ConnectionGuard) -> None:
+        super().__init__(config)
+        self.guard = guard
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """Start as uvicorn does, then take over accepting on the listening sockets."""
+        if sockets is None:
+            sockets = [self.config.bind_socket()]
+        await super().startup(sockets)
+        loop = asyncio.get_running_loop()
+        config = self.config
+
+        def factory() -> asyncio.Protocol:
+            # what uvicorn's own protocol factory builds
+            protocol: asyncio.Protocol = config.http_protocol_class(  # type: ignore[call-arg]
+                config=config, server_state=self.server_state, app_state=self.lifespan.state
+            )
+            return protocol
+
+        for sock in sockets:
+            Acceptor(loop, sock, factory, self.guard).start()
+
+
+def hardened_server(
+    app: Any, *, host: str, port: int, limits: IngestLimits | None = None, **overrides: Any
+) -> GuardedServer:
+    """A :class:`GuardedServer` for ``app`` with :func:`hardened_config`'s settings."""
+    limits = limits or IngestLimits()
+    guard = connection_guard(limits)
+    config = hardened_config(app, host=host, port=port, limits=limits, guard=guard, **overrides)
+    return GuardedServer(config, guard)

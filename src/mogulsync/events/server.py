@@ -25,7 +25,7 @@ from mogulsync.events.app import IngestApp
 from mogulsync.events.delivery import Delivery, WebhookDelivery
 from mogulsync.events.delivery_api import ApiDelivery
 from mogulsync.events.forwarder import Forwarder
-from mogulsync.events.hosting import connection_guard, hardened_config
+from mogulsync.events.hosting import GuardedServer, connection_guard, hardened_config
 from mogulsync.events.mappings import DEFAULT_MAPPINGS
 from mogulsync.events.queue import EventQueue, GroupCommitWriter
 
@@ -127,10 +127,11 @@ class EventsService:
         limits = self.config.events.limits
         wake = self.forwarder.wake if self.forwarder else None
         ingest = IngestApp(writer, keys, wake, limits=limits)
-        self._server = uvicorn.Server(
+        self._server = GuardedServer(
             hardened_config(
                 ingest.app, host=self.host, port=self.port, limits=limits, guard=self.guard
-            )
+            ),
+            self.guard,
         )
         try:
             await self._server.serve()

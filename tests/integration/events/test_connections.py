@@ -136,27 +136,32 @@ def test_idle_connections_at_the_cap_are_evicted_for_real_clients(tmp_path: Path
         assert read_until_closed(idle[0]) == b""  # the oldest went first
 
 
-def test_busy_connections_at_the_cap_refuse_new_ones_and_log_once(
+def test_busy_connections_at_the_cap_make_new_ones_wait_and_log_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Every connection mid-request: new ones get 503 and one log line per interval."""
+    """Every connection mid-request: new ones wait in the listen queue (no descriptor),
+    the cap is logged once per interval, and they are served once a slot frees."""
     with serving(tmp_path, max_connections=8, log_interval_s=3600) as service:
         with contextlib.ExitStack() as stack, caplog.at_level(logging.WARNING, INGEST_LOGGER):
+            busy = []
             for _ in range(8):  # headers in, body pending: not evictable
                 sock = stack.enter_context(connect(service))
                 sock.sendall(
                     b"POST /v1/identify HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"
                 )
+                busy.append(sock)
             wait_until(lambda: service.open_connections == 8, "8 connections")
             wait_until(lambda: not service.guard.waiting, "8 busy connections")
-            answers = []
-            for _ in range(20):
-                with connect(service) as sock:
-                    answers.append(read_until_closed(sock))
-        assert all(a.startswith(b"HTTP/1.1 503 ") for a in answers)
-        assert b'"code": "too_many_connections"' in answers[0]
-        assert service.guard.counts["refused"] == 20
-        refusals = [r for r in caplog.records if "refusing connections" in r.getMessage()]
-        assert len(refusals) == 1
-        wait_until(lambda: service.open_connections == 0, "the busy ones to go")
+            queued = [stack.enter_context(connect(service)) for _ in range(20)]
+            for sock in queued:
+                sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            wait_until(lambda: service.guard.counts["paused"] >= 1, "the acceptor to pause")
+            assert service.guard.open <= 9  # the cap, plus the one that found it full
+            for sock in busy:
+                sock.close()
+            answers = [read_until_closed(sock) for sock in queued]
+        assert all(a.startswith(b"HTTP/1.1 200 ") for a in answers)
+        cap_lines = [r for r in caplog.records if "connection cap" in r.getMessage()]
+        assert len(cap_lines) == 1
+        assert service.guard.counts["paused"] >= 2  # paused again as the queue drained
         assert identify(service).status_code == 200

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,6 +13,7 @@ import httpx
 import pytest
 
 from mogulsync.config.events import IngestLimits
+from mogulsync.events._throttle import INGEST_LOGGER, THROTTLED_LOGGERS, install_log_throttle
 from mogulsync.events.app import IngestApp
 from mogulsync.events.queue import EventQueue, GroupCommitWriter
 
@@ -238,3 +240,32 @@ async def test_message_ids_are_scoped_per_write_key(ingest: Ingest) -> None:
     with sqlite3.connect(ingest.path) as conn:
         sources = [row[0] for row in conn.execute("SELECT source FROM events")]
     assert all(WRITE_KEY not in s and OTHER_KEY not in s for s in sources)
+
+
+@pytest.mark.anyio
+async def test_repeated_failures_log_one_traceback_per_interval(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every failing request gets a plain 500; the log gets one traceback, then a count."""
+    path = tmp_path / "q.sqlite"
+    writer = GroupCommitWriter(path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE events")  # every group commit fails
+    throttle = install_log_throttle(3600)
+    app = IngestApp(writer, [WRITE_KEY]).app
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://x", auth=(WRITE_KEY, "")
+        ) as client:
+            with caplog.at_level(logging.ERROR, INGEST_LOGGER):
+                statuses = [
+                    (await client.post("/v1/identify", json={"userId": "u"})).status_code
+                    for _ in range(30)
+                ]
+    finally:
+        writer.close()
+        for name in THROTTLED_LOGGERS:
+            logging.getLogger(name).removeFilter(throttle)
+    assert statuses == [500] * 30
+    tracebacks = [r for r in caplog.records if r.exc_info]
+    assert len(tracebacks) == 1
