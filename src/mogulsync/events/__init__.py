@@ -6,6 +6,7 @@ from mogulsync.events.app import IngestApp
 from mogulsync.events.delivery import Delivery, PlannedEvent, Verdict, WebhookDelivery
 from mogulsync.events.delivery_api import ApiDelivery
 from mogulsync.events.forwarder import Forwarder
+from mogulsync.events.hosting import GuardedServer, hardened_config, hardened_server
 from mogulsync.events.mappings import DEFAULT_MAPPINGS, Action, Plan, plan_event
 from mogulsync.events.queue import EventQueue, GroupCommitWriter, Outcome, QueuedEvent
 from mogulsync.events.schema import IngestError, StoredEvent, normalize
@@ -20,6 +21,7 @@ __all__ = [
     "EventsService",
     "Forwarder",
     "GroupCommitWriter",
+    "GuardedServer",
     "IngestApp",
     "IngestError",
     "Outcome",
@@ -29,6 +31,8 @@ __all__ = [
     "StoredEvent",
     "Verdict",
     "WebhookDelivery",
+    "hardened_config",
+    "hardened_server",
     "normalize",
     "plan_event",
 ]

@@ -158,12 +158,22 @@ class HardenedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         """The whole request is in: no read deadline until the response is sent."""
         self._cancel_deadline()
+        answered = self.cycle is not None and self.cycle.response_complete
         super().on_message_complete()
+        if answered and not self.transport.is_closing():
+            # answered before its body was read (a 401, a 400): now the next request
+            self._wait_for_headers()
 
     def on_response_complete(self) -> None:
-        """The response is out: the next request's headers have a deadline again."""
+        """The response is out: the next request's headers have a deadline again.
+
+        If the request's body is still arriving (the app answered without reading it),
+        its body deadline keeps running; the next request waits for the body's end.
+        """
         super().on_response_complete()
-        if not self.transport.is_closing() and not self._awaiting_headers:
+        if self.transport.is_closing() or self._awaiting_headers:
+            return
+        if self._deadline is None:  # the request was complete: no body deadline armed
             self._wait_for_headers()
 
     # deadlines

@@ -7,9 +7,11 @@ answer 408/431/503, or accept a valid request. No assertion depends on how fast 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,8 +20,10 @@ import httpx
 import pytest
 
 from mogulsync.config import parse_config
+from mogulsync.config.events import IngestLimits
 from mogulsync.emulator.server import free_port
 from mogulsync.events._throttle import INGEST_LOGGER
+from mogulsync.events.hosting import hardened_server
 from mogulsync.events.queue import EventQueue
 from mogulsync.events.server import EventsService
 
@@ -165,3 +169,47 @@ def test_busy_connections_at_the_cap_make_new_ones_wait_and_log_once(
         assert len(cap_lines) == 1
         assert service.guard.counts["paused"] >= 2  # paused again as the queue drained
         assert identify(service).status_code == 200
+
+
+def test_another_asgi_app_served_by_hardened_server_gets_the_same_limits() -> None:
+    """hardened_server() wraps any ASGI app (as `mogulsync serve` will): headers time out."""
+
+    async def hello(scope, receive, send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"hi"})
+
+    port = free_port()
+    server = hardened_server(
+        hello, host="127.0.0.1", port=port, limits=IngestLimits(header_timeout_s=0.2)
+    )
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: server.started, "the server to start")
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=PATIENCE_S).text == "hi"
+        with socket.create_connection(("127.0.0.1", port), timeout=PATIENCE_S) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\n")
+            assert read_until_closed(sock).startswith(b"HTTP/1.1 408 ")
+        assert server.guard.counts["header_timeouts"] == 1
+    finally:
+        server.should_exit = True
+        thread.join(timeout=PATIENCE_S)
+
+
+def test_a_body_left_unread_after_a_401_does_not_count_as_the_next_headers(
+    tmp_path: Path,
+) -> None:
+    """A wrong key is answered before the body is read; the connection then serves on."""
+    body = b"x" * 100_000
+    with serving(tmp_path) as service, connect(service) as sock:
+        sock.sendall(
+            b"POST /v1/batch HTTP/1.1\r\nHost: x\r\nAuthorization: Basic d3Jvbmc6\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+        )
+        first = sock.recv(65536)  # the 401 comes before the body is sent
+        sock.sendall(body)
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answers = first + read_until_closed(sock)
+    assert answers.startswith(b"HTTP/1.1 401 ")
+    assert b"HTTP/1.1 200 " in answers
+    assert service.guard.counts["headers_too_large"] == 0
