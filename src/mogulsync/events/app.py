@@ -194,9 +194,14 @@ class IngestApp:
 
     def _costed(self, events: list[StoredEvent], source: str) -> list[StoredEvent]:
         """``events`` if the queue may take them; charges the key's budget."""
-        shared = {event.shared for event in events if event.shared is not None}
-        cost = sum(len(event.body.encode()) for event in events)
-        cost += sum(len(text.encode()) for text in shared)
+        cost = 0
+        shared: set[str] = set()
+        for event in events:
+            if event.shared is None:
+                cost += event.size
+            else:  # each distinct shared part is stored once
+                cost += event.body_size if event.shared in shared else event.size
+                shared.add(event.shared)
         limit = self.limits.max_stored_bytes_per_request
         if cost > limit:
             raise IngestError(

@@ -82,6 +82,10 @@ class StoredEvent:
     rejection: str | None = None
     #: envelope keys the message inherited, as one JSON object (stored once per value)
     shared: str | None = None
+    #: UTF-8 bytes of ``body`` plus ``shared`` (measured once, when encoding)
+    size: int = 0
+    #: UTF-8 bytes of ``shared`` alone
+    shared_size: int = 0
 
     @property
     def full_body(self) -> str:
@@ -89,9 +93,9 @@ class StoredEvent:
         return merge_shared(self.body, self.shared)
 
     @property
-    def stored_bytes(self) -> int:
-        """What the message costs in the queue at most (UTF-8 bytes of its texts)."""
-        return len(self.body.encode()) + (len(self.shared.encode()) if self.shared else 0)
+    def body_size(self) -> int:
+        """UTF-8 bytes of ``body`` alone."""
+        return self.size - self.shared_size
 
 
 def merge_shared(body: str, shared: str | None) -> str:
@@ -108,10 +112,10 @@ class Envelope(dict[str, Any]):
 
     def __init__(self, values: Mapping[str, Any]) -> None:
         super().__init__(values)
-        self._encoded: dict[tuple[str, ...], tuple[str, str | None]] = {}
+        self._encoded: dict[tuple[str, ...], tuple[str, int, str | None]] = {}
 
-    def shared(self, keys: tuple[str, ...]) -> tuple[str, str | None]:
-        """The inherited ``keys`` as one JSON object text, and what was wrong (cached)."""
+    def shared(self, keys: tuple[str, ...]) -> tuple[str, int, str | None]:
+        """The inherited ``keys`` as one JSON text, its UTF-8 size, what was wrong (cached)."""
         encoded = self._encoded.get(keys)
         if encoded is None:
             encoded = _encode({key: self[key] for key in keys})
@@ -159,6 +163,7 @@ def normalize(
     message = {key: value for key, value in raw.items() if key not in SECRET_BODY_KEYS}
     inherited: tuple[str, ...] = ()
     shared: str | None = None
+    shared_size = 0
     shared_problem: str | None = None
     if defaults:
         envelope = defaults if isinstance(defaults, Envelope) else Envelope(defaults)
@@ -168,7 +173,7 @@ def normalize(
         for key in inherited:
             message.pop(key, None)  # keys of body and shared stay disjoint
         if inherited:
-            shared, shared_problem = envelope.shared(inherited)
+            shared, shared_size, shared_problem = envelope.shared(inherited)
         if "sentAt" in envelope and message.get("sentAt") is None:
             message["sentAt"] = envelope["sentAt"]
     if type_hint is not None:
@@ -179,7 +184,7 @@ def normalize(
         if key in message:
             message[key] = _as_id(message[key])
     time_problem = _fix_times(message, received_at)
-    body, value_problem = _encode(message)
+    body, body_size, value_problem = _encode(message)
     event = StoredEvent(
         message_id=message_id,
         type=str(message.get("type") or ""),
@@ -189,8 +194,10 @@ def normalize(
             value_problem or shared_problem or time_problem or _spec_problem(message, message_id)
         ),
         shared=shared,
+        size=body_size + shared_size,
+        shared_size=shared_size,
     )
-    if event.stored_bytes > MAX_EVENT_BYTES:
+    if event.size > MAX_EVENT_BYTES:
         raise IngestError(
             400, "payload_too_large", f"An event must be at most {MAX_EVENT_BYTES} bytes."
         )
@@ -222,8 +229,8 @@ def _fix_times(message: dict[str, Any], received_at: dt.datetime) -> str | None:
     return None
 
 
-def _encode(message: dict[str, Any]) -> tuple[str, str | None]:
-    """The message as JSON text that is valid UTF-8 and standard JSON, and what was wrong.
+def _encode(message: dict[str, Any]) -> tuple[str, int, str | None]:
+    """The message as standard JSON text in valid UTF-8, its size, and what was wrong.
 
     The fast path is one encoder call. A non-finite number (``NaN``, ``Infinity``,
     ``1e400``) or a lone surrogate makes it fail; then the message is stored with those
@@ -231,7 +238,7 @@ def _encode(message: dict[str, Any]) -> tuple[str, str | None]:
     """
     try:
         text = _ENCODER.encode(message)
-        text.encode()
+        size = len(text) if text.isascii() else len(text.encode())
     except (ValueError, UnicodeEncodeError):
         problems: list[str] = []
         clean = _sanitized(message, "", problems)
@@ -241,8 +248,9 @@ def _encode(message: dict[str, Any]) -> tuple[str, str | None]:
             " UTF-16 surrogates cannot be stored as JSON; send finite numbers and valid"
             " Unicode text."
         )
-        return _ENCODER.encode(clean), reason
-    return text, None
+        text = _ENCODER.encode(clean)
+        return text, len(text.encode()), reason
+    return text, size, None
 
 
 def _sanitized(value: Any, path: str, problems: list[str]) -> Any:
