@@ -42,14 +42,8 @@ class KeyBudget:
         return max(1, math.ceil(self.wait_s(key)))
 
     def charge(self, key: str, cost: int) -> None:
-        """Take ``cost`` bytes from ``key``'s bucket (it may go negative).
-
-        The refill is left to the next :meth:`wait_s` (the ingest path calls that first).
-        """
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            bucket = self._refilled(key)
-        bucket.tokens -= cost
+        """Take ``cost`` bytes from ``key``'s bucket (it may go negative)."""
+        self._refilled(key).tokens -= cost
 
     def _refilled(self, key: str) -> _Bucket:
         now = self._clock()
