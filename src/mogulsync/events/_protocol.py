@@ -99,7 +99,12 @@ class HardenedHttpToolsProtocol(HttpToolsProtocol):
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self._limits = self.guard.limits
-        self._deadline: asyncio.TimerHandle | None = None
+        #: what to do at ``_deadline_at`` (None: no read deadline now)
+        self._on_deadline: Callable[[], None] | None = None
+        self._deadline_at = 0.0
+        #: one timer per connection, re-armed only when it fires early: moving a deadline
+        #: at every request phase costs a float, not a timer (de)allocation
+        self._timer: asyncio.TimerHandle | None = None
         self._awaiting_headers = True
         self._header_bytes = 0
         self._request_bytes_seen = False
@@ -113,7 +118,7 @@ class HardenedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Forget the connection and free its slot."""
-        self._cancel_deadline()
+        self._stop_timer()
         self.guard.waiting.pop(self, None)
         try:
             super().connection_lost(exc)
@@ -173,7 +178,7 @@ class HardenedHttpToolsProtocol(HttpToolsProtocol):
         super().on_response_complete()
         if self.transport.is_closing() or self._awaiting_headers:
             return
-        if self._deadline is None:  # the request was complete: no body deadline armed
+        if self._on_deadline is None:  # the request was complete: no body deadline
             self._wait_for_headers()
 
     # deadlines
@@ -185,17 +190,36 @@ class HardenedHttpToolsProtocol(HttpToolsProtocol):
         self.guard.waiting[self] = None
         self._arm(self._limits.header_timeout_s, self._headers_timed_out)
 
-    def _arm(self, delay: float, callback: Any) -> None:
-        self._cancel_deadline()
-        self._deadline = self.loop.call_later(delay, callback)
+    def _arm(self, delay: float, callback: Callable[[], None]) -> None:
+        self._deadline_at = self.loop.time() + delay
+        self._on_deadline = callback
+        if self._timer is not None and self._timer.when() > self._deadline_at:
+            self._timer.cancel()
+            self._timer = None
+        if self._timer is None:
+            self._timer = self.loop.call_at(self._deadline_at, self._check_deadline)
 
     def _cancel_deadline(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        self._on_deadline = None  # the timer stays; firing, it finds nothing due
+
+    def _stop_timer(self) -> None:
+        self._on_deadline = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _check_deadline(self) -> None:
+        self._timer = None
+        callback = self._on_deadline
+        if callback is None:
+            return
+        if self.loop.time() < self._deadline_at:  # the deadline moved on: wait for it
+            self._timer = self.loop.call_at(self._deadline_at, self._check_deadline)
+            return
+        self._on_deadline = None
+        callback()
 
     def _headers_timed_out(self) -> None:
-        self._deadline = None
         if self.transport.is_closing():
             return
         self.guard.counts["header_timeouts"] += 1
@@ -210,7 +234,6 @@ class HardenedHttpToolsProtocol(HttpToolsProtocol):
         )
 
     def _body_timed_out(self) -> None:
-        self._deadline = None
         if not self.transport.is_closing():
             self.guard.counts["body_timeouts"] += 1
             self.transport.close()  # the app, waiting for the body, sees a disconnect
