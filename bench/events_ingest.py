@@ -14,6 +14,13 @@ Run: ``.venv/bin/python bench/events_ingest.py [--seconds 8] [--entities 50 --pe
    to an emulator through API delivery as a burst (coalesced), and again one event at a
    time (each delivered before the next arrives). Reports API calls per entity for both
    and against the naive one call per event.
+3. Hostile clients (``--hostile``, on by default): against the same server process,
+   the review's amplification batch (a ~7 KB gzip ``/v1/batch``, a 31 KB envelope
+   ``context`` shared by 2,500 tiny events) sent 12 times: queue growth and server memory
+   growth per request; baseline in the same run: the same events stored with the context
+   copied into each (what ingest stored before). Then 2,000 idle connections: the
+   server's open descriptors and whether a valid identify lands; then one unterminated
+   100 MB header: what the server answers and how much its memory grows.
 """
 
 from __future__ import annotations
@@ -21,9 +28,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import datetime as dt
+import gzip
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -44,7 +54,7 @@ from mogulsync.events.delivery_api import ApiDelivery
 from mogulsync.events.forwarder import Forwarder
 from mogulsync.events.mappings import DEFAULT_MAPPINGS
 from mogulsync.events.queue import EventQueue, GroupCommitWriter, connect
-from mogulsync.events.schema import normalize
+from mogulsync.events.schema import batch_envelope, normalize
 
 WRITE_KEY = "bench-write-key"
 BATCH_SIZE = 100
@@ -247,13 +257,139 @@ def coalescing(entities: int, per_entity: int) -> dict[str, float]:
     return {"burst": burst / entities, "single": single / entities, "naive": float(per_entity)}
 
 
+AMPLIFY_EVENTS = 2500
+AMPLIFY_CONTEXT_BYTES = 31_000
+AMPLIFY_REQUESTS = 12
+IDLE_CONNECTIONS = 2_000
+HEADER_FLOOD_BYTES = 100 * 1024 * 1024
+_CHUNK = 64 * 1024
+
+
+def _amplifying_body() -> dict:
+    return {
+        "batch": [{"type": "track", "userId": "u", "event": "e"} for _ in range(AMPLIFY_EVENTS)],
+        "context": {"blob": "x" * AMPLIFY_CONTEXT_BYTES},
+    }
+
+
+def _rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _queue_bytes(state: Path) -> int:
+    return sum(f.stat().st_size for f in state.glob("events.sqlite*"))
+
+
+async def _copied_context_baseline(path: Path) -> int:
+    """Bytes the amplification batch takes when each event carries its own context copy."""
+    messages, envelope = batch_envelope(_amplifying_body())
+    received = dt.datetime.now(dt.UTC)
+    events = [
+        normalize({**m, "context": envelope["context"]}, received_at=received) for m in messages
+    ]
+    writer = GroupCommitWriter(path)
+    try:
+        await writer.append(events)
+    finally:
+        writer.close()
+    return sum(f.stat().st_size for f in path.parent.glob(path.name + "*"))
+
+
+def hostile() -> dict[str, float]:
+    results: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(dir=Path.cwd()) as directory:
+        state = Path(directory)
+        port = free_port()
+        server = _serve(state, port)
+        base = f"http://127.0.0.1:{port}"
+        auth = (WRITE_KEY, "")
+        try:
+            request = gzip.compress(json.dumps(_amplifying_body()).encode())
+            results["amplify_request_bytes"] = float(len(request))
+            queue0, rss0 = _queue_bytes(state), _rss_bytes(server.pid)
+            with httpx.Client(base_url=base, auth=auth, timeout=60) as client:
+                for _ in range(AMPLIFY_REQUESTS):
+                    headers = {"Content-Encoding": "gzip"}
+                    response = client.post("/v1/batch", content=request, headers=headers)
+                    response.raise_for_status()
+            results["queue_per_request"] = (_queue_bytes(state) - queue0) / AMPLIFY_REQUESTS
+            results["rss_growth"] = float(_rss_bytes(server.pid) - rss0)
+            results["baseline_per_request"] = float(
+                asyncio.run(_copied_context_baseline(state / "baseline" / "copied.sqlite"))
+            )
+            with contextlib.ExitStack() as stack:
+                for _ in range(IDLE_CONNECTIONS):
+                    stack.enter_context(socket.create_connection(("127.0.0.1", port)))
+                time.sleep(1)  # let the server accept what it will
+                results["fds_with_idle_flood"] = float(
+                    len(list(Path(f"/proc/{server.pid}/fd").iterdir()))
+                )
+                started = time.monotonic()
+                response = httpx.post(f"{base}/v1/identify", json={"userId": "u"}, auth=auth)
+                results["identify_during_flood_s"] = time.monotonic() - started
+                results["identify_during_flood_status"] = float(response.status_code)
+            rss0 = _rss_bytes(server.pid)
+            sent = 0
+            answer = b""
+            with socket.create_connection(("127.0.0.1", port)) as sock:
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    sock.sendall(b"POST /v1/identify HTTP/1.1\r\nX-Big: ")
+                    chunk = b"a" * _CHUNK
+                    while sent < HEADER_FLOOD_BYTES:
+                        sock.sendall(chunk)
+                        sent += _CHUNK
+                with contextlib.suppress(ConnectionResetError):
+                    answer = sock.recv(100)
+            results["header_flood_sent"] = float(sent)
+            results["header_flood_status"] = float(answer[9:12] or b"0")
+            results["header_flood_rss_growth"] = float(_rss_bytes(server.pid) - rss0)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    return results
+
+
+def _print_hostile(h: dict[str, float]) -> None:
+    mib = 1024 * 1024
+    print(
+        f"== hostile clients (amplification: {h['amplify_request_bytes'] / 1024:.1f} KB gzip"
+        f" batch, {AMPLIFY_EVENTS} events sharing a {AMPLIFY_CONTEXT_BYTES // 1000} KB context) =="
+    )
+    ratio = h["queue_per_request"] / h["baseline_per_request"]
+    print(f"baseline, context copied per event: {h['baseline_per_request'] / mib:9.2f} MiB/request")
+    print(
+        f"queue growth per request:           {h['queue_per_request'] / mib:9.2f} MiB/request"
+        f"  x{ratio:.3f} baseline"
+    )
+    print(f"server memory growth, {AMPLIFY_REQUESTS} requests:    {h['rss_growth'] / mib:9.1f} MiB")
+    print(
+        f"{IDLE_CONNECTIONS} idle connections: server holds {h['fds_with_idle_flood']:.0f} descriptors;"
+        f" identify answered {h['identify_during_flood_status']:.0f}"
+        f" in {h['identify_during_flood_s']:.2f} s"
+    )
+    print(
+        f"unterminated header: {h['header_flood_sent'] / mib:.1f} MiB sent before the server"
+        f" answered {h['header_flood_status']:.0f}; memory growth"
+        f" {h['header_flood_rss_growth'] / mib:.1f} MiB"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0, help="load time per ingest mode")
     parser.add_argument("--entities", type=int, default=50)
     parser.add_argument("--per-entity", type=int, default=20)
+    parser.add_argument("--no-hostile", dest="hostile", action="store_false")
+    parser.add_argument("--only-hostile", action="store_true")
     args = parser.parse_args()
     print(f"cores: {os.cpu_count()}")
+    if args.hostile:
+        _print_hostile(hostile())
+    if args.only_hostile:
+        return
     result = ingest(args.seconds)
     print("== ingest (durable: WAL + synchronous=FULL, ack after fsync) ==")
     print(f"baseline, one fsync per event:      {result['baseline']:9.0f} events/s")

@@ -54,6 +54,35 @@ class DeliveryConfig(ConfigModel):
     concurrency: int = Field(DEFAULT_CONCURRENCY, ge=1, description="entities in parallel")
 
 
+class IngestLimits(ConfigModel):
+    """What one client may cost the endpoint (see docs/events.md, "Limits under load")."""
+
+    max_stored_bytes_per_request: int = Field(
+        1024 * 1024, ge=64 * 1024, description="queue bytes one request may add, else 400"
+    )
+    max_json_depth: int = Field(32, ge=4, le=256, description="nesting of a body, else 400")
+    key_bytes_per_s: int = Field(
+        16 * 1024 * 1024, ge=1024, description="stored bytes per write key per second, else 429"
+    )
+    key_burst_bytes: int = Field(
+        32 * 1024 * 1024, ge=1024 * 1024, description="what a write key may store at once"
+    )
+    max_connections: int = Field(
+        1000, ge=1, description="open connections (lowered to fit the open-files limit)"
+    )
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="a request's headers must arrive within this"
+    )
+    body_timeout_s: float = Field(30.0, gt=0, description="and its body within this after them")
+    keep_alive_s: float = Field(5.0, gt=0, description="an idle keep-alive connection is closed")
+    max_header_bytes: int = Field(
+        32 * 1024, ge=1024, description="request line plus headers, else 431 and close"
+    )
+    log_interval_s: float = Field(
+        60.0, gt=0, description="refused connections are logged at most once per interval"
+    )
+
+
 class EventsConfig(ConfigModel):
     """Ingest settings (write keys from ``${ENV}``) and delivery mode."""
 
@@ -68,6 +97,7 @@ class EventsConfig(ConfigModel):
         None, max_length=MAX_MAPPINGS, description="default: group→customer, identify→contact"
     )
     retry: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    limits: IngestLimits = Field(default_factory=IngestLimits)
     keep_days: float | None = Field(
         DEFAULT_KEEP_DAYS,
         gt=0,

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from mogulsync.events.delivery import Delivery, PlannedEvent, Verdict, WebhookDelivery
     from mogulsync.events.delivery_api import ApiDelivery
     from mogulsync.events.forwarder import Forwarder
+    from mogulsync.events.hosting import GuardedServer, hardened_config, hardened_server
     from mogulsync.events.mappings import DEFAULT_MAPPINGS, Action, Plan, plan_event
     from mogulsync.events.queue import EventQueue, GroupCommitWriter, Outcome, QueuedEvent
     from mogulsync.events.schema import IngestError, StoredEvent, normalize
@@ -26,6 +27,9 @@ __getattr__, __dir__ = lazy_exports(
         "WebhookDelivery": "mogulsync.events.delivery",
         "ApiDelivery": "mogulsync.events.delivery_api",
         "Forwarder": "mogulsync.events.forwarder",
+        "GuardedServer": "mogulsync.events.hosting",
+        "hardened_config": "mogulsync.events.hosting",
+        "hardened_server": "mogulsync.events.hosting",
         "DEFAULT_MAPPINGS": "mogulsync.events.mappings",
         "Action": "mogulsync.events.mappings",
         "Plan": "mogulsync.events.mappings",
@@ -50,6 +54,7 @@ __all__ = [
     "EventsService",
     "Forwarder",
     "GroupCommitWriter",
+    "GuardedServer",
     "IngestApp",
     "IngestError",
     "Outcome",
@@ -59,6 +64,8 @@ __all__ = [
     "StoredEvent",
     "Verdict",
     "WebhookDelivery",
+    "hardened_config",
+    "hardened_server",
     "normalize",
     "plan_event",
 ]

@@ -6,6 +6,12 @@ as Segment also allows, ``writeKey`` in the body); anything else gets 401. Bodie
 gzip-compressed. A request is answered 200 ``{"success": true}`` only after its messages
 are durably stored; oversized or malformed requests get Segment's 400s.
 
+A hostile client must not cost more than a bounded amount (``events.limits``): the write
+key is checked before the body is parsed (from the Basic-auth header before the body is
+even read); nesting deeper than ``max_json_depth`` is a 400; a request whose messages
+would add more than ``max_stored_bytes_per_request`` to the queue is a 400; a write key
+storing more than ``key_bytes_per_s`` (after a burst) gets 429 with ``Retry-After``.
+
 The ingest routes are plain ASGI handlers: with one event per request, the per-request
 cost of a framework's Request/Response objects and middleware stack is most of the CPU an
 event costs. Exact ``POST`` (and ``GET /health``) requests go straight to them; anything
@@ -18,8 +24,12 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import hashlib
 import hmac
 import json
+import logging
+import re
+import time
 import zlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
@@ -28,6 +38,9 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mogulsync.config.events import IngestLimits
+from mogulsync.events._budget import KeyBudget
+from mogulsync.events._throttle import INGEST_LOGGER
 from mogulsync.events.queue import GroupCommitWriter
 from mogulsync.events.schema import (
     MAX_BATCH_BYTES,
@@ -38,6 +51,8 @@ from mogulsync.events.schema import (
     normalize,
 )
 
+log = logging.getLogger(INGEST_LOGGER)
+HTTP_TOO_MANY_REQUESTS = 429
 SINGLE_ROUTES = ("identify", "group", "track", "page", "screen", "alias")
 BATCH_ROUTES = ("batch", "import")
 #: gzip header + zlib's automatic header detection
@@ -47,6 +62,9 @@ _HEALTH = {"status": "ok"}
 _JSON_TYPE = b"application/json"
 _TEXT_TYPE = b"text/plain; charset=utf-8"
 _SERVER_ERROR = b"Internal Server Error"
+#: a top-level-looking ``"writeKey": "..."`` in a raw body (confirmed after parsing)
+_BODY_KEY = re.compile(rb'"writeKey"\s*:\s*"((?:[^"\\]|\\.)*)"')
+_FINGERPRINT_CHARS = 16
 
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 
@@ -76,6 +94,11 @@ class _Endpoint:
         await self._handler(scope, receive, send)
 
 
+def key_fingerprint(key: str) -> str:
+    """What the queue stores to tell write keys apart (never the key itself)."""
+    return hashlib.sha256(key.encode()).hexdigest()[:_FINGERPRINT_CHARS]
+
+
 class IngestApp:
     """The ASGI app (``.app``) around a writer and the accepted write keys."""
 
@@ -84,10 +107,17 @@ class IngestApp:
         writer: GroupCommitWriter,
         write_keys: Sequence[str],
         on_stored: Callable[[], None] | None = None,
+        *,
+        limits: IngestLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.writer = writer
-        self._keys = [key.encode() for key in write_keys]
+        self._keys = [(key.encode(), key_fingerprint(key)) for key in write_keys]
         self._on_stored = on_stored
+        self.limits = limits or IngestLimits()
+        self._budget = KeyBudget(
+            self.limits.key_bytes_per_s, self.limits.key_burst_bytes, clock=clock
+        )
         self._post: dict[str, Handler] = {
             **{f"/v1/{name}": self._single(name) for name in SINGLE_ROUTES},
             **{f"/v1/{name}": self._batch for name in BATCH_ROUTES},
@@ -138,47 +168,154 @@ class IngestApp:
     ) -> None:
         try:
             try:
-                raw = await self._read(scope, receive, limit)
+                raw, source = await self._read(scope, receive, limit)
             except _DisconnectedError:
                 return
-            await self._store(parse(raw))
+            await self._store(self._costed(parse(raw), source), source)
         except IngestError as exc:
-            await _respond(send, exc.status, _json_bytes(exc.body()))
+            headers = []
+            if exc.status == HTTP_TOO_MANY_REQUESTS:
+                retry = self._budget.retry_after_s(exc.detail)
+                headers.append((b"retry-after", str(retry).encode()))
+            await _respond(send, exc.status, _json_bytes(exc.body()), extra=headers)
             return
         except Exception:
-            # as Starlette's error middleware does: a plain 500, then let the server log it
+            # a plain 500; the traceback goes to a throttled log (one per interval), not
+            # to the server's per-request "Exception in ASGI application"
+            log.exception("events ingest failed on %s", scope["path"])
             await _respond(send, 500, _SERVER_ERROR, _TEXT_TYPE)
-            raise
+            return
         await _respond(send, 200, _OK_BODY)
 
-    async def _store(self, events: list[StoredEvent]) -> None:
-        await self.writer.append(events)
+    async def _store(self, events: list[StoredEvent], source: str) -> None:
+        await self.writer.append(events, source)
         if self._on_stored is not None:
             self._on_stored()
 
-    async def _read(self, scope: Scope, receive: Receive, limit: int) -> Any:
-        """The JSON body (gunzipped, size-checked), after checking the write key."""
+    def _costed(self, events: list[StoredEvent], source: str) -> list[StoredEvent]:
+        """``events`` if the queue may take them; charges the key's budget."""
+        cost = 0
+        shared: set[str] = set()
+        for event in events:
+            if event.shared is None:
+                cost += event.size
+            else:  # each distinct shared part is stored once
+                cost += event.body_size if event.shared in shared else event.size
+                shared.add(event.shared)
+        limit = self.limits.max_stored_bytes_per_request
+        if cost > limit:
+            raise IngestError(
+                400,
+                "payload_too_large",
+                f"The request's events would take {cost} bytes in the queue, over {limit}:"
+                " send fewer events per batch.",
+            )
+        self._budget.charge(source, cost)
+        return events
+
+    async def _read(self, scope: Scope, receive: Receive, limit: int) -> tuple[Any, str]:
+        """The JSON body (gunzipped, size-checked) and its key's fingerprint.
+
+        The key is checked before the body is parsed: from the Basic-auth header before
+        the body is read, else from a ``writeKey`` found in the raw body (confirmed at
+        the top level after parsing).
+        """
         length, encoding, authorization = _headers(scope["headers"])
+        header_key = _basic_username(authorization)
+        source = self._source(header_key) if header_key is not None else None
+        if header_key is not None and source is None:
+            raise _unauthorized()
+        if source is not None:
+            self._check_budget(source)
         body = await _limited_body(receive, length, limit)
         if encoding.lower() == "gzip":
             body = _gunzip(body, limit)
-        try:
-            raw = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise IngestError(400, "invalid_json", "The request body is not valid JSON.") from exc
-        self._authenticate(authorization, raw)
-        return raw
+        body_key: bytes | None = None
+        if source is None:
+            body_key = _raw_body_key(body)
+            source = self._source(body_key) if body_key is not None else None
+            if source is None:
+                raise _unauthorized()
+            self._check_budget(source)
+        raw = _parse(body, self.limits.max_json_depth)
+        if body_key is not None:
+            top = raw.get("writeKey") if isinstance(raw, dict) else None
+            if not isinstance(top, str) or not hmac.compare_digest(top.encode(), body_key):
+                raise _unauthorized()
+        return raw, source
 
-    def _authenticate(self, authorization: str, raw: Any) -> None:
-        candidate = _basic_username(authorization)
-        if candidate is None and isinstance(raw, dict) and isinstance(raw.get("writeKey"), str):
-            candidate = raw["writeKey"].encode()
-        if candidate is None or not any(hmac.compare_digest(candidate, k) for k in self._keys):
+    def _source(self, candidate: bytes) -> str | None:
+        """The fingerprint of the write key ``candidate`` is (constant-time), or None."""
+        found = None
+        for key, fingerprint in self._keys:
+            if hmac.compare_digest(candidate, key):
+                found = fingerprint
+        return found
+
+    def _check_budget(self, source: str) -> None:
+        if self._budget.wait_s(source) > 0:
             raise IngestError(
-                401,
-                "unauthorized",
-                "Unauthorized: send a valid write key as the Basic-auth username.",
+                HTTP_TOO_MANY_REQUESTS,
+                "rate_limited",
+                f"This write key stored more than {self.limits.key_bytes_per_s} bytes per"
+                " second: retry after the Retry-After seconds.",
+                detail=source,
             )
+
+
+def _unauthorized() -> IngestError:
+    return IngestError(
+        401, "unauthorized", "Unauthorized: send a valid write key as the Basic-auth username."
+    )
+
+
+def _raw_body_key(body: bytes) -> bytes | None:
+    """The first ``"writeKey": "..."`` string in the raw body, unescaped, or None."""
+    match = _BODY_KEY.search(body)
+    if match is None:
+        return None
+    value = match.group(1)
+    if b"\\" in value:
+        try:
+            return str(json.loads(b'"' + value + b'"')).encode()
+        except (ValueError, UnicodeDecodeError):
+            return None
+    return value
+
+
+def _parse(body: bytes, max_depth: int) -> Any:
+    """The parsed body; a 400 for invalid JSON or nesting deeper than ``max_depth``."""
+    try:
+        raw = json.loads(body)
+    except RecursionError as exc:
+        raise _too_deep(max_depth) from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise IngestError(400, "invalid_json", "The request body is not valid JSON.") from exc
+    # only a body with more brackets than the bound can be nested beyond it
+    if body.count(b"{") + body.count(b"[") > max_depth and _depth_over(raw, max_depth):
+        raise _too_deep(max_depth)
+    return raw
+
+
+def _too_deep(max_depth: int) -> IngestError:
+    return IngestError(
+        400, "invalid_json", f"The request body is nested deeper than {max_depth} levels."
+    )
+
+
+def _depth_over(value: Any, max_depth: int) -> bool:
+    """Whether objects/arrays in ``value`` nest deeper than ``max_depth`` (no recursion)."""
+    if not isinstance(value, dict | list):
+        return False
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, dict | list):
+                if depth >= max_depth:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 def _batch_events(raw: Any) -> list[StoredEvent]:
@@ -191,8 +328,15 @@ async def _health(_scope: Scope, _receive: Receive, send: Send) -> None:
     await _respond(send, 200, _HEALTH_BODY)
 
 
-async def _respond(send: Send, status: int, body: bytes, content_type: bytes = _JSON_TYPE) -> None:
+async def _respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: bytes = _JSON_TYPE,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
     headers = [(b"content-length", str(len(body)).encode()), (b"content-type", content_type)]
+    headers.extend(extra or ())
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

@@ -5,8 +5,11 @@ that arrived while the previous transaction was being committed and stores them 
 one fsync'd transaction, then acknowledges each waiting request. So a request is answered
 only after its events are on disk, and throughput does not pay one fsync per event.
 
-``messageId`` is unique: a message seen before is acknowledged but not stored again, so
-it is delivered once (for as long as its event is kept: finished events are pruned after
+``messageId`` is unique per source (write key): a message seen before from the same
+write key is acknowledged but not stored again, so it is delivered once; two sources
+sending the same id do not silence each other. The envelope parts a batch's messages
+inherit are stored once per distinct value (table ``shared``), not once per message. A
+message is delivered once (for as long as its event is kept: finished events are pruned after
 the configured retention, which is therefore also the deduplication window). The
 forwarder and the CLI use :class:`EventQueue` to read pending events and record outcomes
 (delivered, rejected, skipped, retry later, dead letter).
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import queue as stdlib_queue
 import sqlite3
 import threading
@@ -29,9 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from mogulsync.events.schema import StoredEvent
+from mogulsync.events.schema import StoredEvent, merge_shared
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 30_000
 #: Most finished events deleted in one pruning transaction (keeps ingest's waits short).
 PRUNE_CHUNK = 5_000
@@ -42,22 +46,43 @@ MAX_GROUP_EVENTS = 20_000
 Status = Literal["pending", "delivered", "rejected", "skipped", "dead"]
 STATUSES: tuple[Status, ...] = ("pending", "delivered", "rejected", "skipped", "dead")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS events(
+_EVENTS_TABLE = """
+CREATE TABLE IF NOT EXISTS {name}(
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    message_id TEXT NOT NULL UNIQUE,
+    source TEXT NOT NULL DEFAULT '',
+    message_id TEXT NOT NULL,
     type TEXT NOT NULL,
     body TEXT NOT NULL,
+    shared_id INTEGER,
     received_at REAL NOT NULL,
     status TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at REAL NOT NULL DEFAULT 0,
     reason TEXT,
     updated_at REAL,
-    inflight INTEGER NOT NULL DEFAULT 0
+    inflight INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (source, message_id)
 );
+"""
+_INDEXES = """
 CREATE INDEX IF NOT EXISTS events_pending ON events(seq) WHERE status = 'pending';
 CREATE INDEX IF NOT EXISTS events_status ON events(status);
+CREATE INDEX IF NOT EXISTS events_message ON events(message_id);
+CREATE INDEX IF NOT EXISTS events_shared ON events(shared_id) WHERE shared_id IS NOT NULL;
+"""
+#: columns every schema version has, copied when a version-2 file is rebuilt
+_V2_COLUMNS = (
+    "seq, message_id, type, body, received_at, status, attempts, next_attempt_at, reason,"
+    " updated_at, inflight"
+)
+_SCHEMA = (
+    _EVENTS_TABLE.format(name="events")
+    + """
+CREATE TABLE IF NOT EXISTS shared(
+    id INTEGER PRIMARY KEY,
+    digest BLOB NOT NULL UNIQUE,
+    body TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS entities(
     kind TEXT NOT NULL,
@@ -68,9 +93,10 @@ CREATE TABLE IF NOT EXISTS entities(
 );
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+)
 _INSERT = (
-    "INSERT OR IGNORE INTO events(message_id, type, body, received_at, status, reason)"
-    " VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT OR IGNORE INTO events(source, message_id, type, body, shared_id, received_at,"
+    " status, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -84,7 +110,9 @@ def connect(path: str | Path) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     conn.executescript(_SCHEMA)
-    _migrate(conn)
+    with transaction(conn):
+        _migrate(conn)
+    conn.executescript(_INDEXES)
     return conn
 
 
@@ -93,6 +121,17 @@ def _migrate(conn: sqlite3.Connection) -> None:
     columns = {row[1] for row in conn.execute("PRAGMA table_info(events)")}
     if "inflight" not in columns:  # version 1 had no in-flight marker
         conn.execute("ALTER TABLE events ADD COLUMN inflight INTEGER NOT NULL DEFAULT 0")
+    if "source" not in columns:
+        # version 2 made messageId unique across write keys; SQLite cannot change a
+        # UNIQUE constraint in place, so the table is rebuilt (seq values are kept)
+        conn.execute("DROP INDEX IF EXISTS events_pending")
+        conn.execute("DROP INDEX IF EXISTS events_status")
+        conn.execute(_EVENTS_TABLE.format(name="events_v3"))
+        conn.execute(
+            f"INSERT INTO events_v3({_V2_COLUMNS}) SELECT {_V2_COLUMNS} FROM events"  # noqa: S608
+        )
+        conn.execute("DROP TABLE events")
+        conn.execute("ALTER TABLE events_v3 RENAME TO events")
     conn.execute(
         "INSERT INTO meta(key, value) VALUES ('schema_version', ?)"
         " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -121,7 +160,7 @@ def _bump(conn: sqlite3.Connection, name: str, amount: int) -> None:
         )
 
 
-_Waiter = tuple[Sequence[StoredEvent], asyncio.AbstractEventLoop, "asyncio.Future[int]"]
+_Waiter = tuple[Sequence[StoredEvent], str, asyncio.AbstractEventLoop, "asyncio.Future[int]"]
 
 
 class GroupCommitWriter:
@@ -135,13 +174,17 @@ class GroupCommitWriter:
         self._thread.start()
         self.commits = 0
 
-    async def append(self, events: Sequence[StoredEvent]) -> int:
-        """Store ``events`` durably; how many were new (the rest were duplicates)."""
+    async def append(self, events: Sequence[StoredEvent], source: str = "") -> int:
+        """Store ``events`` durably; how many were new (the rest were duplicates).
+
+        ``source`` names the write key they came with (a fingerprint, never the key):
+        ``messageId`` is deduplicated per source.
+        """
         if not events:
             return 0
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
-        self._inbox.put((events, loop, future))
+        self._inbox.put((events, source, loop, future))
         return await future
 
     def close(self) -> None:
@@ -176,13 +219,15 @@ class GroupCommitWriter:
         try:
             with transaction(self._conn) as conn:
                 duplicates = 0
-                for events, _, _ in group:
+                shared_ids: dict[str, int] = {}
+                for events, source, _, _ in group:
+                    rows = [_row(conn, event, source, shared_ids) for event in events]
                     before = conn.total_changes
-                    conn.executemany(_INSERT, [_row(event) for event in events])
+                    conn.executemany(_INSERT, rows)
                     stored = conn.total_changes - before
                     duplicates += len(events) - stored
                     results.append(stored)
-                _bump(conn, "received", sum(len(events) for events, _, _ in group))
+                _bump(conn, "received", sum(len(events) for events, *_ in group))
                 _bump(conn, "duplicates", duplicates)
             self.commits += 1
         except BaseException as exc:  # every waiter must hear about it
@@ -190,7 +235,7 @@ class GroupCommitWriter:
         # One wake-up per event loop for the whole group, not one per request: each
         # cross-thread call costs the loop a self-pipe write and read.
         settled: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[int], int]]] = {}
-        for index, (_, loop, future) in enumerate(group):
+        for index, (_, _, loop, future) in enumerate(group):
             settled.setdefault(loop, []).append(
                 (future, 0 if error is not None else results[index])
             )
@@ -199,9 +244,32 @@ class GroupCommitWriter:
                 loop.call_soon_threadsafe(_settle, futures, error)
 
 
-def _row(event: StoredEvent) -> tuple[Any, ...]:
+def _row(
+    conn: sqlite3.Connection, event: StoredEvent, source: str, shared_ids: dict[str, int]
+) -> tuple[Any, ...]:
     status = "rejected" if event.rejection else "pending"
-    return (event.message_id, event.type, event.body, event.received_at, status, event.rejection)
+    shared_id = None if event.shared is None else _shared_id(conn, event.shared, shared_ids)
+    return (
+        source,
+        event.message_id,
+        event.type,
+        event.body,
+        shared_id,
+        event.received_at,
+        status,
+        event.rejection,
+    )
+
+
+def _shared_id(conn: sqlite3.Connection, text: str, known: dict[str, int]) -> int:
+    """The row holding ``text`` in ``shared`` (added when new): one copy per value."""
+    found = known.get(text)
+    if found is None:
+        digest = hashlib.blake2b(text.encode(), digest_size=16).digest()
+        conn.execute("INSERT OR IGNORE INTO shared(digest, body) VALUES (?, ?)", (digest, text))
+        row = conn.execute("SELECT id FROM shared WHERE digest = ?", (digest,)).fetchone()
+        found = known[text] = int(row[0])
+    return found
 
 
 def _settle(futures: list[tuple[asyncio.Future[int], int]], error: BaseException | None) -> None:
@@ -245,7 +313,9 @@ class Outcome:
 
 
 _COLUMNS = (
-    "seq, message_id, type, body, received_at, status, attempts, next_attempt_at, reason, inflight"
+    "e.seq, e.message_id, e.type, e.body, s.body, e.received_at, e.status, e.attempts,"
+    " e.next_attempt_at, e.reason, e.inflight"
+    " FROM events e LEFT JOIN shared s ON s.id = e.shared_id"
 )
 
 
@@ -265,7 +335,7 @@ class EventQueue:
         """The oldest pending events, in arrival order."""
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT {_COLUMNS} FROM events WHERE status = 'pending' ORDER BY seq LIMIT ?",  # noqa: S608
+                f"SELECT {_COLUMNS} WHERE e.status = 'pending' ORDER BY e.seq LIMIT ?",
                 (limit,),
             ).fetchall()
         return [_queued(row) for row in rows]
@@ -324,16 +394,16 @@ class EventQueue:
         """Events with this status, newest first."""
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT {_COLUMNS} FROM events WHERE status = ? ORDER BY seq DESC LIMIT ?",  # noqa: S608
+                f"SELECT {_COLUMNS} WHERE e.status = ? ORDER BY e.seq DESC LIMIT ?",
                 (status, limit),
             ).fetchall()
         return [_queued(row) for row in rows]
 
     def get(self, message_id: str) -> QueuedEvent | None:
-        """The stored event with this messageId."""
+        """The first stored event with this messageId (from any source)."""
         with self._lock:
             row = self._conn.execute(
-                f"SELECT {_COLUMNS} FROM events WHERE message_id = ?",  # noqa: S608
+                f"SELECT {_COLUMNS} WHERE e.message_id = ? ORDER BY e.seq LIMIT 1",
                 (message_id,),
             ).fetchone()
         return _queued(row) if row else None
@@ -384,7 +454,14 @@ class EventQueue:
                 _bump(conn, "pruned", chunk)
             deleted += chunk
             if chunk < PRUNE_CHUNK:
-                return deleted
+                break
+        with self._lock, transaction(self._conn) as conn:
+            # shared envelope parts no event refers to any more
+            conn.execute(
+                "DELETE FROM shared WHERE NOT EXISTS"
+                " (SELECT 1 FROM events WHERE events.shared_id = shared.id)"
+            )
+        return deleted
 
     def entity(self, kind: str, external_id: str) -> tuple[str, str | None] | None:
         """A remembered ChartMogul uuid (and customer uuid) for an external id."""
@@ -415,16 +492,16 @@ class EventQueue:
 
 
 def _queued(row: Sequence[Any]) -> QueuedEvent:
-    seq, message_id, kind, body, received_at, status, attempts, next_attempt_at, reason, flag = row
+    seq, message_id, kind, body, shared, received_at, status, attempts, next_at, reason, flag = row
     return QueuedEvent(
         seq,
         message_id,
         kind,
-        body,
+        merge_shared(body, shared),
         received_at,
         status,
         attempts,
-        next_attempt_at,
+        next_at,
         reason,
         bool(flag),
     )

@@ -22,10 +22,12 @@ import uvicorn
 from mogulsync.chartmogul import ChartMogulClient, ClientSettings
 from mogulsync.config.models import AppConfig
 from mogulsync.errors import ConfigError
+from mogulsync.events._protocol import ConnectionGuard
 from mogulsync.events.app import IngestApp
 from mogulsync.events.delivery import Delivery, WebhookDelivery
 from mogulsync.events.delivery_api import ApiDelivery
 from mogulsync.events.forwarder import Forwarder
+from mogulsync.events.hosting import GuardedServer, connection_guard, hardened_config
 from mogulsync.events.mappings import DEFAULT_MAPPINGS
 from mogulsync.events.queue import EventQueue, GroupCommitWriter
 
@@ -90,7 +92,8 @@ async def running_events(
         )
         forwarder_task = asyncio.create_task(forwarder.run(stop))
     keys = [key.get_secret_value() for key in config.events.write_keys]
-    ingest = IngestApp(writer, keys, forwarder.wake if forwarder else None)
+    wake = forwarder.wake if forwarder else None
+    ingest = IngestApp(writer, keys, wake, limits=config.events.limits)
     try:
         yield ingest, forwarder
     finally:
@@ -126,6 +129,8 @@ class EventsService:
         self.forward = forward
         self.path = queue_path(config)
         self.forwarder: Forwarder | None = None
+        #: the connections' shared state (counts of refused, evicted, timed-out ones)
+        self.guard: ConnectionGuard = connection_guard(events.limits)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -136,6 +141,11 @@ class EventsService:
         return f"http://{self.host}:{self.port}"
 
     @property
+    def open_connections(self) -> int:
+        """HTTP connections the server holds now."""
+        return len(self._server.server_state.connections) if self._server else 0
+
+    @property
     def started(self) -> bool:
         """Whether the HTTP server accepts connections."""
         return bool(self._server and self._server.started)
@@ -144,16 +154,12 @@ class EventsService:
         """Serve until the server is told to exit (Ctrl-C / SIGTERM in the foreground)."""
         async with running_events(self.config, forward=self.forward) as (ingest, forwarder):
             self.forwarder = forwarder
-            self._server = uvicorn.Server(
-                uvicorn.Config(
-                    ingest.app,
-                    host=self.host,
-                    port=self.port,
-                    log_level="warning",
-                    access_log=False,
-                    lifespan="off",
-                    backlog=2048,
-                )
+            limits = self.config.events.limits
+            self._server = GuardedServer(
+                hardened_config(
+                    ingest.app, host=self.host, port=self.port, limits=limits, guard=self.guard
+                ),
+                self.guard,
             )
             await self._server.serve()
 

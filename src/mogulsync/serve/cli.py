@@ -64,15 +64,16 @@ def serve_command(
 async def _serve(project: AppConfig, host: str, port: int) -> None:
     import logging
 
-    import uvicorn
-
+    from mogulsync.events.hosting import GuardedServer, connection_guard, hardened_config
     from mogulsync.serve.app import ServeApp
 
     logging.getLogger("stamina").setLevel(logging.ERROR)
     app = ServeApp(project)
     loop = asyncio.get_running_loop()
 
-    class Server(uvicorn.Server):
+    # The events endpoints may share this port: every connection gets their defences
+    # (header and body timeouts, header cap, connection cap; docs/events.md).
+    class Server(GuardedServer):
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:  # noqa: ARG002
             # Stop runs first: open live-debugger streams end with them, so the server's
             # graceful wait for connections does not hold the runs up. The signal is not
@@ -82,15 +83,21 @@ async def _serve(project: AppConfig, host: str, port: int) -> None:
                 self.force_exit = True  # a second Ctrl-C: stop waiting
             self.should_exit = True
 
+    limits = project.events.limits
+    guard = connection_guard(limits)
     server = Server(
-        uvicorn.Config(
+        hardened_config(
             app,
             host=host,
             port=port,
+            limits=limits,
+            guard=guard,
             log_level="info",
+            lifespan="on",  # the scheduler and the events forwarder run in the app's lifespan
             timeout_graceful_shutdown=GRACEFUL_S,
             server_header=False,
-        )
+        ),
+        guard,
     )
     mode = "tokens required" if project.serve.tokens else "no tokens: loopback only"
     jobs = len(app.jobs)

@@ -72,7 +72,12 @@ def start(config: Path, port: int, env: dict[str, str]) -> subprocess.Popen[byte
         except httpx.TransportError:
             return False
 
-    wait_for(up, "the events server to start")
+    try:
+        wait_for(up, "the events server to start")
+    except BaseException:
+        process.kill()  # a server that did not come up must not outlive the test
+        process.wait()
+        raise
     return process
 
 

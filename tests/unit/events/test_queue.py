@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from mogulsync.events.queue import EventQueue, GroupCommitWriter, Outcome
-from mogulsync.events.schema import normalize
+from mogulsync.events.schema import batch_envelope, normalize
 
 RECEIVED = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
 
@@ -172,3 +173,82 @@ def test_a_version_1_queue_file_gains_the_in_flight_marker(tmp_path: Path) -> No
     delivered = queue.get("m1")
     assert delivered is not None
     assert (delivered.status, delivered.inflight) == ("delivered", False)
+    # the rebuild to version 3 kept seq and its AUTOINCREMENT high-water mark
+    assert delivered.seq == event.seq
+
+
+def test_a_version_2_queue_file_is_rebuilt_with_per_source_ids(tmp_path: Path) -> None:
+    """A version-2 file (messageId unique across keys) keeps its events and seq numbers."""
+    path = tmp_path / "v2.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE events(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+            " message_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, body TEXT NOT NULL,"
+            " received_at REAL NOT NULL, status TEXT NOT NULL,"
+            " attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at REAL NOT NULL DEFAULT 0,"
+            " reason TEXT, updated_at REAL, inflight INTEGER NOT NULL DEFAULT 0)"
+        )
+        conn.executemany(
+            "INSERT INTO events(seq, message_id, type, body, received_at, status)"
+            " VALUES (?, ?, 'identify', '{}', 0, 'pending')",
+            [(7, "a"), (9, "b")],
+        )
+    queue = EventQueue(path)
+    assert [(e.seq, e.message_id) for e in queue.pending(10)] == [(7, "a"), (9, "b")]
+    queue.close()
+    assert asyncio.run(_append(path, [event("a"), event("c")], "other-key")) == 2
+    queue = EventQueue(path)
+    assert [e.seq for e in queue.pending(10)] == [7, 9, 10, 11]
+
+
+async def _append(path: Path, events: list, source: str = "") -> int:
+    writer = GroupCommitWriter(path)
+    try:
+        return await writer.append(events, source)
+    finally:
+        writer.close()
+
+
+@pytest.mark.anyio
+async def test_message_ids_are_deduplicated_per_write_key(tmp_path: Path) -> None:
+    """The same messageId from two sources is two events; from one source, one."""
+    path = tmp_path / "q.sqlite"
+    assert await _append(path, [event("same")], "key-a") == 1
+    assert await _append(path, [event("same")], "key-b") == 1
+    assert await _append(path, [event("same")], "key-a") == 0
+    queue = EventQueue(path)
+    assert queue.counts()["pending"] == 2
+    assert queue.counters()["duplicates"] == 1
+
+
+@pytest.mark.anyio
+async def test_a_shared_envelope_part_is_stored_once(tmp_path: Path) -> None:
+    """2,500 messages inheriting one 30 KB context store it once; reads merge it back."""
+    context = {"blob": "c" * 30_000}
+    messages, defaults = batch_envelope(
+        {
+            "batch": [
+                {"type": "identify", "userId": "u", "messageId": f"m{i}"} for i in range(2500)
+            ],
+            "context": context,
+        }
+    )
+    events = [normalize(m, received_at=RECEIVED, defaults=defaults) for m in messages]
+    path = tmp_path / "q.sqlite"
+    assert await _append(path, events) == 2500
+    assert await _append(path, events[:1], "other") == 1  # same text: same row
+    with sqlite3.connect(path) as conn:
+        [(shared_rows, shared_bytes)] = conn.execute(
+            "SELECT COUNT(*), SUM(LENGTH(body)) FROM shared"
+        ).fetchall()
+        [(event_bytes,)] = conn.execute("SELECT SUM(LENGTH(body)) FROM events").fetchall()
+    assert shared_rows == 1
+    assert shared_bytes < 31_000
+    assert event_bytes < 2501 * 300
+    queue = EventQueue(path)
+    assert all(json.loads(e.body)["context"] == context for e in queue.pending(5))
+    # pruning the last events using a shared part deletes it too
+    queue.record([Outcome(e.seq, "delivered") for e in queue.pending(5000)])
+    queue.prune(received_before=RECEIVED.timestamp() + 1)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM shared").fetchone() == (0,)

@@ -114,3 +114,82 @@ def test_format_time_uses_milliseconds_and_z() -> None:
     """Times are written as the destination sends them."""
     value = dt.datetime(2021, 2, 1, 1, 2, 3, 456789, tzinfo=dt.timezone(dt.timedelta(hours=1)))
     assert format_time(value) == "2021-02-01T00:02:03.456Z"
+
+
+@pytest.mark.parametrize(
+    ("sent_at", "timestamp"),
+    [
+        ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"),
+        ("9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"),
+        (None, "0001-01-01T00:00:00+23:59"),
+    ],
+)
+def test_skew_correction_out_of_range_rejects_the_event_alone(sent_at, timestamp) -> None:
+    """A skew correction leaving years 1-9999 is a rejection with its reason, not a crash."""
+    message = {"type": "identify", "userId": "u", "timestamp": timestamp}
+    if sent_at:
+        message["sentAt"] = sent_at
+    event = normalize(message, received_at=RECEIVED)
+    assert event.rejection is not None
+    assert "outside years 1-9999" in event.rejection
+    json.loads(event.body)
+
+
+@pytest.mark.parametrize(
+    ("traits", "path"),
+    [
+        ({"name": "\ud800"}, "traits.name"),
+        ({"n": float("nan")}, "traits.n"),
+        ({"n": float("inf")}, "traits.n"),
+        ({"list": [1, float("-inf")]}, "traits.list[1]"),
+        ({"\udfff": 1}, "traits.\\udfff"),
+    ],
+)
+def test_values_json_cannot_hold_reject_the_event_and_are_stored_clean(traits, path) -> None:
+    """Lone surrogates and non-finite numbers: rejected, named, stored as valid UTF-8 JSON."""
+    event = normalize({"type": "identify", "userId": "u", "traits": traits}, received_at=RECEIVED)
+    assert event.rejection is not None
+    assert path in event.rejection
+    event.body.encode()  # valid UTF-8
+    assert "NaN" not in event.body
+    assert "Infinity" not in event.body
+    json.loads(event.body)
+
+
+def test_envelope_parts_are_shared_not_copied() -> None:
+    """Messages inheriting the envelope's context keep it apart, encoded once per request."""
+    context = {"page": {"url": "https://x.io/" + "p" * 1000}}
+    messages, defaults = batch_envelope(
+        {"batch": [{"type": "identify", "userId": f"u{i}"} for i in range(3)], "context": context}
+    )
+    events = [normalize(m, received_at=RECEIVED, defaults=defaults) for m in messages]
+    assert all(e.shared is events[0].shared for e in events)  # the same text object
+    assert all(len(e.body) < 300 for e in events)
+    assert json.loads(events[0].full_body)["context"] == context
+    own = normalize(
+        {"type": "identify", "userId": "u", "context": {"ip": "1"}},
+        received_at=RECEIVED,
+        defaults=defaults,
+    )
+    assert own.shared is None
+    assert json.loads(own.full_body)["context"] == {"ip": "1"}
+
+
+def test_a_null_context_inherits_the_envelope_without_a_duplicate_key() -> None:
+    """`context: null` in a message takes the envelope's; the stored JSON has one key."""
+    event = normalize(
+        {"type": "identify", "userId": "u", "context": None},
+        received_at=RECEIVED,
+        defaults={"context": {"ip": "2"}},
+    )
+    assert event.full_body.count('"context"') == 1
+    assert json.loads(event.full_body)["context"] == {"ip": "2"}
+
+
+def test_a_bad_value_in_the_envelope_rejects_the_messages_inheriting_it() -> None:
+    """The shared context is checked too; its problem rejects those who inherit it."""
+    _, defaults = batch_envelope({"batch": [], "context": {"x": float("nan")}})
+    event = normalize({"type": "identify", "userId": "u"}, received_at=RECEIVED, defaults=defaults)
+    assert event.rejection is not None
+    assert "context.x" in event.rejection
+    assert "NaN" not in (event.shared or "")
