@@ -95,7 +95,7 @@ def test_serve_without_write_keys_fails_clearly(tmp_path: Path) -> None:
         yaml.safe_dump({"chartmogul": {"api_key": "${API_KEY}"}, "state_dir": str(tmp_path)})
     )
     result = CliRunner().invoke(app, ["events", "serve", "-c", str(config)], env=ENV)
-    assert result.exit_code == 1
+    assert result.exit_code == 4  # a configuration problem (docs/errors.md)
     assert "write_keys" in result.output
     assert "Traceback" not in result.output
 
