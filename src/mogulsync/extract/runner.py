@@ -19,6 +19,7 @@ package's public surface) stays cheap for the Airbyte entry point.
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import hashlib
 import os
@@ -36,6 +37,7 @@ from mogulsync.chartmogul import ChartMogulClient, ClientSettings
 from mogulsync.errors import ConfigError, FatalError, MogulsyncError
 from mogulsync.extract._pump import FetchCancelledError, PagePump
 from mogulsync.extract.context import DEFAULT_ACTIVITY_WINDOWS, FetchContext, Interval, StreamState
+from mogulsync.extract.destinations import DestinationSpec, parse_destination
 from mogulsync.extract.fetch import Sink, StreamResult, fetch_streams
 from mogulsync.extract.streams import STREAMS, Stream
 
@@ -142,27 +144,54 @@ def run_extract(
     ``on_records`` hears of every page as dlt takes it (stream name, record count);
     ``on_stage`` of the end of fetching, of dlt's extract step, and of the load.
     """
+    started = time.perf_counter()
+    streams = select_streams(options.streams)
+    spec = parse_destination(options.destination, options.dataset)
+    # The requests start before dlt is even imported: on a small account they are over
+    # by the time dlt is ready (pages wait in the pump's bounded queue), on a large one
+    # dlt's set-up costs nothing. Incremental streams wait for the stored states.
+    states: concurrent.futures.Future[Mapping[str, StreamState]] = concurrent.futures.Future()
+    if options.mode != "incremental":
+        states.set_result({})
+    pump = PagePump(lambda sink: _fetch(settings, options, streams, states, sink, transport))
+    pump.start()
+    try:
+        return _extract_and_load(
+            options, streams, spec, pump, states, started, on_records, on_stage
+        )
+    finally:
+        if not states.done():  # set-up failed: release the streams waiting for states
+            states.set_exception(ExtractError("the run stopped before it read its state"))
+        pump.close()
+
+
+def _extract_and_load(
+    options: ExtractOptions,
+    streams: Sequence[Stream],
+    spec: DestinationSpec,
+    pump: PagePump,
+    states: concurrent.futures.Future[Mapping[str, StreamState]],
+    started: float,
+    on_records: Callable[[str, int], None] | None,
+    on_stage: Callable[[Stage], None] | None,
+) -> ExtractReport:
     # dlt sends anonymous usage telemetry by default; revenue tooling should not phone home
     # unless its user opts in (set RUNTIME__DLTHUB_TELEMETRY=true to allow it).
     os.environ.setdefault(_DLT_TELEMETRY_ENV, "false")
     import dlt
 
-    from mogulsync.extract.destinations import resolve_destination
-
-    started = time.perf_counter()
-    streams = select_streams(options.streams)
-    target = resolve_destination(options.destination, options.dataset)
+    target = spec.build()
     pipeline = dlt.pipeline(
         pipeline_name=_pipeline_name(options),
         destination=target.destination,
         dataset_name=options.dataset,
         pipelines_dir=str(options.state_dir / "extract"),
     )
-    try:
-        states = _recover(pipeline) if options.mode == "incremental" else {}
-    except Exception as exc:
-        raise _load_error("finishing the previous run", exc, options.destination) from exc
-    pump = PagePump(lambda sink: _fetch(settings, options, streams, states, sink, transport))
+    if not states.done():
+        try:
+            states.set_result(_recover(pipeline))
+        except Exception as exc:
+            raise _load_error("finishing the previous run", exc, options.destination) from exc
     fetched_at: list[float] = []
 
     def fetched() -> None:
@@ -211,7 +240,7 @@ async def _fetch(
     settings: ClientSettings,
     options: ExtractOptions,
     streams: Sequence[Stream],
-    states: Mapping[str, StreamState],
+    states: concurrent.futures.Future[Mapping[str, StreamState]],
     sink: Sink,
     transport: httpx.AsyncBaseTransport | None,
 ) -> list[StreamResult]:
@@ -227,7 +256,7 @@ async def _fetch(
             end_date=dt.datetime.now(dt.UTC).date(),
             interval=options.interval,
             activity_windows=options.activity_windows,
-            states=states,
+            pending_states=states,
         )
         return await fetch_streams(ctx, streams, sink)
 
