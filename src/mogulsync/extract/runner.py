@@ -20,9 +20,9 @@ package's public surface) stays cheap for the Airbyte entry point.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import datetime as dt
 import hashlib
-import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +35,12 @@ import httpx
 from mogulsync._redact import Redactor
 from mogulsync.chartmogul import ChartMogulClient, ClientSettings
 from mogulsync.errors import ConfigError, FatalError, MogulsyncError
+from mogulsync.extract._dlt_setup import (
+    STAGING_DROPPED,
+    drop_staging,
+    no_telemetry,
+    urls_without_sqlalchemy,
+)
 from mogulsync.extract._pump import FetchCancelledError, PagePump
 from mogulsync.extract.context import DEFAULT_ACTIVITY_WINDOWS, FetchContext, Interval, StreamState
 from mogulsync.extract.destinations import DestinationSpec, parse_destination
@@ -56,8 +62,6 @@ _DIGEST_CHARS = 10
 _RESOURCE_NAME = "streams"
 #: DuckDB cannot load an empty JSON-lines file, so an emptied table is replaced with INSERTs
 _DUCKDB_EMPTY_FORMAT: Final = "insert_values"
-
-_DLT_TELEMETRY_ENV: Final = "RUNTIME__DLTHUB_TELEMETRY"
 
 
 class ExtractError(FatalError):
@@ -156,9 +160,12 @@ def run_extract(
     pump = PagePump(lambda sink: _fetch(settings, options, streams, states, sink, transport))
     pump.start()
     try:
-        return _extract_and_load(
-            options, streams, spec, pump, states, started, on_records, on_stage
-        )
+        with contextlib.ExitStack() as stack:
+            if spec.kind == "duckdb":
+                stack.enter_context(urls_without_sqlalchemy())
+            return _extract_and_load(
+                options, streams, spec, pump, states, started, on_records, on_stage
+            )
     finally:
         if not states.done():  # set-up failed: release the streams waiting for states
             states.set_exception(ExtractError("the run stopped before it read its state"))
@@ -175,9 +182,7 @@ def _extract_and_load(
     on_records: Callable[[str, int], None] | None,
     on_stage: Callable[[Stage], None] | None,
 ) -> ExtractReport:
-    # dlt sends anonymous usage telemetry by default; revenue tooling should not phone home
-    # unless its user opts in (set RUNTIME__DLTHUB_TELEMETRY=true to allow it).
-    os.environ.setdefault(_DLT_TELEMETRY_ENV, "false")
+    no_telemetry()
     import dlt
 
     target = spec.build()
@@ -221,6 +226,10 @@ def _extract_and_load(
         info = pipeline.load()
     except Exception as exc:
         raise _load_error("loading", exc, options.destination) from exc
+    if target.kind in STAGING_DROPPED and any(
+        _disposition(stream, options.mode) == "merge" for stream in streams
+    ):
+        drop_staging(pipeline)
     _stage(on_stage, "loaded")
     reports = tuple(StreamReport(r.name, r.records, r.duration_s) for r in pump.results)
     now = time.perf_counter()

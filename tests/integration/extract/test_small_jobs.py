@@ -1,0 +1,70 @@
+"""A small run does not pay for what it does not use, and a failed set-up stops the fetch.
+
+``run_extract`` starts its requests before dlt is set up, and incremental streams wait for
+the states read from dlt's pipeline: when the set-up fails those streams must be released
+and the fetch thread joined. A DuckDB run must not import SQLAlchemy (dlt would, only to
+print the credentials; ~0.25 s of CPU per run).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+from tests.integration.extract._seed import client_settings
+
+from mogulsync.emulator.server import EmulatorServer
+from mogulsync.extract.runner import ExtractError, ExtractOptions, run_extract
+
+FETCH_THREAD = "mogulsync-extract-fetch"
+
+
+def test_a_failing_set_up_releases_the_waiting_streams(
+    emulator_server: EmulatorServer, tmp_path: Path
+) -> None:
+    """An unreadable DuckDB file fails the run cleanly; no stream is left waiting."""
+    broken = tmp_path / "cm.duckdb"
+    broken.write_bytes(b"this is not a DuckDB database" * 100)
+    options = ExtractOptions(
+        destination=f"duckdb:///{broken}",
+        streams=("customers", "activities", "subscription_events"),
+        state_dir=tmp_path / "state",
+    )
+    settings = client_settings(emulator_server.base_url, emulator_server.api_key)
+
+    with pytest.raises(ExtractError, match="finishing the previous run"):
+        run_extract(settings, options)
+
+    assert not [thread for thread in threading.enumerate() if thread.name == FETCH_THREAD]
+
+
+def test_a_duckdb_run_does_not_import_sqlalchemy(
+    emulator_server: EmulatorServer, tmp_path: Path
+) -> None:
+    """A fresh process extracting into DuckDB loads its data without SQLAlchemy."""
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from pathlib import Path
+        from pydantic import SecretStr
+        from mogulsync.chartmogul import ClientSettings
+        from mogulsync.extract.runner import ExtractOptions, run_extract
+
+        settings = ClientSettings(api_key=SecretStr({emulator_server.api_key!r}),
+                                  base_url={emulator_server.base_url!r})
+        options = ExtractOptions(destination={f"duckdb:///{tmp_path}/cm.duckdb"!r},
+                                 streams=("data_sources", "activities"),
+                                 state_dir=Path({str(tmp_path / "state")!r}))
+        report = run_extract(settings, options)
+        print(report.streams[0].records, "sqlalchemy" in sys.modules)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["0", "False"]
