@@ -23,6 +23,7 @@ import concurrent.futures
 import contextlib
 import datetime as dt
 import hashlib
+import itertools
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -149,6 +150,7 @@ def run_extract(
     ``on_stage`` of the end of fetching, of dlt's extract step, and of the load.
     """
     started = time.perf_counter()
+    no_telemetry()
     streams = select_streams(options.streams)
     spec = parse_destination(options.destination, options.dataset)
     # The requests start before dlt is even imported: on a small account they are over
@@ -182,7 +184,6 @@ def _extract_and_load(
     on_records: Callable[[str, int], None] | None,
     on_stage: Callable[[Stage], None] | None,
 ) -> ExtractReport:
-    no_telemetry()
     import dlt
 
     target = spec.build()
@@ -305,10 +306,10 @@ def _source(
 
     @dlt.source(name=SOURCE_NAME)
     def chartmogul() -> Any:
-        resource = dlt.resource(
-            _pages(streams, pump, mode, _empty_format(target), on_records, fetched),
-            name=_RESOURCE_NAME,
-        )
+        pages = _pages(streams, pump, mode, _empty_format(target), on_records, fetched)
+        # Handed over as a plain iterator: for a generator dlt looks up the module of its
+        # frame, which scans every loaded module (~30 ms of CPU per run).
+        resource = dlt.resource(itertools.chain(pages), name=_RESOURCE_NAME)
         for stream in streams:
             resource.apply_hints(
                 table_name=stream.name,
