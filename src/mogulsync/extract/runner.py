@@ -40,6 +40,7 @@ from mogulsync.extract._dlt_setup import (
     STAGING_DROPPED,
     drop_staging,
     no_telemetry,
+    small_job_settings,
     urls_without_sqlalchemy,
 )
 from mogulsync.extract._pump import FetchCancelledError, PagePump
@@ -163,6 +164,7 @@ def run_extract(
     pump.start()
     try:
         with contextlib.ExitStack() as stack:
+            stack.enter_context(small_job_settings())
             if spec.kind == "duckdb":
                 stack.enter_context(urls_without_sqlalchemy())
             return _extract_and_load(
