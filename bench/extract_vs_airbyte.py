@@ -22,7 +22,9 @@ Run: ``.venv/bin/python bench/extract_vs_airbyte.py [--customers 0,2000,20000] [
    counts. Prints, per scale, the times and ratios, and the fixed overhead: the wall time of
    ``extract run`` on the empty account (measured even when 0 is not in the list).
 
-``--repeat N`` runs every contender N times per scale and keeps the median.
+Every command's wall time and CPU time (user + system, from ``getrusage``) are recorded:
+on the shared machine wall times stretch with its load, CPU times do not.
+``--repeat N`` runs every contender N times per scale and keeps the medians.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import compileall
 import datetime as dt
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -204,14 +207,28 @@ def count_records(stdout: str) -> Counter[str]:
     return counts
 
 
-def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
-    """Wall time and stdout of a command that must succeed."""
+@dataclass(frozen=True)
+class Timing:
+    """Wall time and CPU time (user + system) of one command."""
+
+    wall_s: float
+    cpu_s: float
+
+
+def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[Timing, str]:
+    """Wall and CPU time and stdout of a command that must succeed.
+
+    CPU time does not depend on how busy the shared machine is; wall time does.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         raise RuntimeError(f"{command[:3]} failed ({done.returncode}): {done.stderr[-2000:]}")
-    return elapsed, done.stdout
+    return Timing(elapsed, cpu), done.stdout
 
 
 @dataclass
@@ -222,6 +239,9 @@ class ScaleResult:
     airbyte_s: float = 0.0
     protocol_s: float = 0.0
     extract_s: float = 0.0
+    airbyte_cpu_s: float = 0.0
+    protocol_cpu_s: float = 0.0
+    extract_cpu_s: float = 0.0
     extract_fetch_s: float = 0.0
     extract_load_s: float = 0.0
     airbyte_counts: Counter[str] = field(default_factory=Counter)
@@ -284,20 +304,20 @@ class Contenders:
             str(work / "catalog.json"),
         ]
 
-    def airbyte(self) -> tuple[float, Counter[str]]:
+    def airbyte(self) -> tuple[Timing, Counter[str]]:
         """Airbyte's connector reading its six streams."""
         command = [str(self.airbyte_python), str(self.work / "wrapper.py"), "read", *self.files]
-        elapsed, out = timed(command)
-        return elapsed, count_records(out)
+        timing, out = timed(command)
+        return timing, count_records(out)
 
-    def protocol_read(self) -> tuple[float, Counter[str]]:
+    def protocol_read(self) -> tuple[Timing, Counter[str]]:
         """Our Airbyte source (lean entry point), same config and catalog."""
         command = [sys.executable, "-m", "mogulsync.extract", "read", *self.files]
-        elapsed, out = timed(command)
-        return elapsed, count_records(out)
+        timing, out = timed(command)
+        return timing, count_records(out)
 
-    def extract_run(self) -> tuple[float, dict[str, object], dict[str, int]]:
-        """``mogulsync extract run`` into a new DuckDB file: wall time, report, row counts."""
+    def extract_run(self) -> tuple[Timing, dict[str, object], dict[str, int]]:
+        """``mogulsync extract run`` into a new DuckDB file: times, report, row counts."""
         self.runs += 1
         database = self.work / f"run{self.runs}.duckdb"
         command = [sys.executable, "-m", "mogulsync", "extract", "run"]
@@ -305,8 +325,8 @@ class Contenders:
         command += ["--streams", ",".join(EXTRACT_TABLES), "--interval", "month"]
         command += ["--start-date", START.isoformat(), "--destination", f"duckdb:///{database}"]
         env = {**os.environ, "BENCH_KEY": self.server.api_key}
-        elapsed, out = timed(command, env=env)
-        return elapsed, json.loads(out), table_counts(database)
+        timing, out = timed(command, env=env)
+        return timing, json.loads(out), table_counts(database)
 
 
 def table_counts(database: Path) -> dict[str, int]:
@@ -342,31 +362,45 @@ def measure(
         limits["latency_ms"] = LATENCY_MS
         httpx.patch(f"{server.base_url}/_emulator/limits", json=limits).raise_for_status()
         contenders = Contenders(airbyte_python, server, work / f"scale-{customers}")
-        airbyte, protocol, extract, fetch, load = [], [], [], [], []
+        airbyte: list[Timing] = []
+        protocol: list[Timing] = []
+        extract: list[Timing] = []
+        fetch, load = [], []
         for _ in range(repeat):
             # interleaved, so a busy moment of the machine does not fall on one contender only
             if not ours_only:
-                seconds, result.airbyte_counts = contenders.airbyte()
-                airbyte.append(seconds)
-                seconds, result.protocol_counts = contenders.protocol_read()
-                protocol.append(seconds)
-            seconds, report, result.table_counts = contenders.extract_run()
-            extract.append(seconds)
+                timing, result.airbyte_counts = contenders.airbyte()
+                airbyte.append(timing)
+                timing, result.protocol_counts = contenders.protocol_read()
+                protocol.append(timing)
+            timing, report, result.table_counts = contenders.extract_run()
+            extract.append(timing)
             fetch.append(float(report["fetch_s"]))  # type: ignore[arg-type]
             load.append(float(report["load_s"]))  # type: ignore[arg-type]
-            print(
-                f"[{customers}] airbyte {airbyte[-1] if airbyte else float('nan'):.2f} s, "
-                f"protocol read {protocol[-1] if protocol else float('nan'):.2f} s, "
-                f"extract run {seconds:.2f} s",
-                flush=True,
-            )
+            print(f"[{customers}] " + ", ".join(_last(airbyte, protocol, extract)), flush=True)
     if not ours_only:
-        result.airbyte_s = statistics.median(airbyte)
-        result.protocol_s = statistics.median(protocol)
-    result.extract_s = statistics.median(extract)
+        result.airbyte_s, result.airbyte_cpu_s = _medians(airbyte)
+        result.protocol_s, result.protocol_cpu_s = _medians(protocol)
+    result.extract_s, result.extract_cpu_s = _medians(extract)
     result.extract_fetch_s = statistics.median(fetch)
     result.extract_load_s = statistics.median(load)
     return result
+
+
+def _medians(timings: list[Timing]) -> tuple[float, float]:
+    return (
+        statistics.median(t.wall_s for t in timings),
+        statistics.median(t.cpu_s for t in timings),
+    )
+
+
+def _last(*series: list[Timing]) -> list[str]:
+    names = ("airbyte", "protocol read", "extract run")
+    return [
+        f"{name} {runs[-1].wall_s:.2f} s ({runs[-1].cpu_s:.2f} s CPU)"
+        for name, runs in zip(names, series, strict=True)
+        if runs
+    ]
 
 
 def main() -> None:
@@ -388,10 +422,10 @@ def main() -> None:
     empty = next((r for r in results if r.customers == 0), None)
     if empty is None:
         empty = measure(airbyte_python, 0, max(1, args.repeat), work, ours_only=True)
-    sys.exit(report(results, empty.extract_s))
+    sys.exit(report(results, empty))
 
 
-def report(results: list[ScaleResult], overhead_s: float) -> int:
+def report(results: list[ScaleResult], empty: ScaleResult) -> int:
     """Print counts and times per scale; 1 when a count differs, else 0."""
     mismatches = 0
     for result in results:
@@ -402,6 +436,7 @@ def report(results: list[ScaleResult], overhead_s: float) -> int:
         print(f"  extract run tables: {result.table_counts}")
         print("  counts: " + ("all equal" if not wrong else "DIFFER: " + "; ".join(wrong)))
     print()
+    print("wall time (median)")
     header = (
         f"{'customers':>9}  {'Airbyte read':>12}  {'extract run':>11}  {'ratio':>6}"
         f"  {'(fetch / load)':>15}  {'protocol read':>13}  {'ratio':>6}"
@@ -416,9 +451,18 @@ def report(results: list[ScaleResult], overhead_s: float) -> int:
             f"{r.customers:>9}  {r.airbyte_s:>10.2f} s  {r.extract_s:>9.2f} s  {ratio:>5.2f}x"
             f"  {split:>15}  {r.protocol_s:>11.2f} s  {r.airbyte_s / r.protocol_s:>5.2f}x"
         )
+    print("\nCPU time, user + system (median; does not depend on the machine's load)")
+    print(f"{'customers':>9}  {'Airbyte read':>12}  {'extract run':>11}  {'ratio':>6}")
+    for r in results:
+        print(
+            f"{r.customers:>9}  {r.airbyte_cpu_s:>10.2f} s  {r.extract_cpu_s:>9.2f} s"
+            f"  {r.airbyte_cpu_s / r.extract_cpu_s:>5.2f}x"
+        )
+    overhead_s = empty.extract_s
+    verdict = "met" if overhead_s <= TARGET_OVERHEAD_S else "NOT met"
     print(
-        f"\nfixed overhead (extract run, empty account): {overhead_s:.2f} s"
-        f"  (target <= {TARGET_OVERHEAD_S} s: {'met' if overhead_s <= TARGET_OVERHEAD_S else 'NOT met'})"
+        f"\nfixed overhead (extract run, empty account): {overhead_s:.2f} s wall,"
+        f" {empty.extract_cpu_s:.2f} s CPU (target <= {TARGET_OVERHEAD_S} s wall: {verdict})"
     )
     met = worst >= TARGET_RATIO and not mismatches
     print(
