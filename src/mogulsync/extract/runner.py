@@ -2,13 +2,16 @@
 
 Steps of one run:
 
-1. finish a load an earlier, interrupted run left behind (dlt keeps extracted packages on
-   disk until they are loaded) and read the incremental states, restoring them from the
-   destination when the local working directory is new;
-2. fetch every stream at once over one client (one limiter for the whole run) on a
-   background thread, while dlt writes each page to its load package as it arrives
-   (``_pump.py``): memory holds a bounded number of pages, not the whole account;
-3. once every stream ended, put the new incremental states into the same package; dlt
+1. start fetching every stream at once over one client (one limiter for the whole run)
+   on a background thread, before dlt is even imported: a small account is fetched while
+   dlt loads, and its pages wait in the pump's bounded queue (``_pump.py``);
+2. set dlt up, finish a load an earlier, interrupted run left behind (dlt keeps extracted
+   packages on disk until they are loaded) and read the incremental states, restoring them
+   from the destination when the local working directory is new; the incremental streams
+   wait for them, the others do not;
+3. dlt writes each page to its load package as it arrives: memory holds a bounded number
+   of pages, not the whole account;
+4. once every stream ended, put the new incremental states into the same package; dlt
    writes them to the destination in the same load as the data. A stream that failed
    aborts the package, and a crash before the load completes never moves a cursor past
    data the destination does not have.
