@@ -5,6 +5,9 @@ loop. The pump runs that loop on its own thread and passes pages through a bound
 so memory stays flat however large the account: when dlt falls behind, handing over a page
 blocks the fetch loop (back-pressure) instead of piling pages up. If the consumer goes away
 (a dlt error, Ctrl-C), the fetch is cancelled and its thread joined before ``pages`` ends.
+
+``start`` begins fetching before anyone reads: a run starts its requests first and sets
+dlt up while the first pages are on their way (``close`` stops a fetch nobody will read).
 """
 
 from __future__ import annotations
@@ -42,21 +45,34 @@ class PagePump:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[object] | None = None
         self._started = threading.Event()
+        self._thread: threading.Thread | None = None
         self.results: list[StreamResult] = []
         #: why the fetch as a whole failed (a stream's failure is in its result instead)
         self.error: BaseException | None = None
 
+    def start(self) -> None:
+        """Start fetching now; pages wait in the queue (at most ``max_pages``) for ``pages``."""
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name="mogulsync-extract-fetch", daemon=True
+            )
+            self._thread.start()
+
     def pages(self) -> Iterator[Page]:
-        """Start fetching and yield ``(stream, records)`` pages until every stream ended."""
-        thread = threading.Thread(target=self._run, name="mogulsync-extract-fetch", daemon=True)
-        thread.start()
+        """Yield ``(stream, records)`` pages until every stream ended (starts if needed)."""
+        self.start()
         try:
             while (item := self._queue.get()) is not _END:
                 yield item  # type: ignore[misc]
         finally:
-            self._stop.set()
-            self._cancel()
-            thread.join()
+            self.close()
+
+    def close(self) -> None:
+        """Stop the fetch if it still runs, and wait for its thread."""
+        self._stop.set()
+        self._cancel()
+        if self._thread is not None:
+            self._thread.join()
 
     def _run(self) -> None:
         try:
@@ -70,6 +86,8 @@ class PagePump:
         self._loop = asyncio.get_running_loop()
         self._task = asyncio.current_task()
         self._started.set()
+        if self._stop.is_set():  # closed before the loop was up: ``_cancel`` could not reach it
+            raise FetchCancelledError("the extract stopped before fetching")
         return await self._fetch_all(self._sink)
 
     def _sink(self, stream: str, records: Sequence[Record]) -> None:

@@ -8,6 +8,7 @@ that several streams need (data sources, customer uuids) are fetched once and sh
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -61,6 +62,8 @@ class FetchContext:
     record_mode: RecordMode = "python"
     activity_windows: int = DEFAULT_ACTIVITY_WINDOWS
     states: Mapping[str, StreamState] = field(default_factory=dict)
+    #: the states, when they are still being read (from dlt's pipeline) as the fetch starts
+    pending_states: concurrent.futures.Future[Mapping[str, StreamState]] | None = None
     #: streams of this run; a stream that others depend on publishes what it read
     selected: frozenset[str] = frozenset()
     #: told of a state that is safe to resume from before a stream ends (Airbyte's STATE)
@@ -69,8 +72,10 @@ class FetchContext:
     _earliest: asyncio.Task[dt.datetime | None] | None = None
     _customers: asyncio.Future[list[str]] | None = None
 
-    def state_of(self, stream: str) -> StreamState | None:
-        """The stored incremental state of a stream, if any."""
+    async def state_of(self, stream: str) -> StreamState | None:
+        """The stored incremental state of a stream, if any (waits for pending states)."""
+        if self.pending_states is not None:
+            self.states = await asyncio.wrap_future(self.pending_states)
         return self.states.get(stream)
 
     async def data_sources(self) -> list[DataSource]:

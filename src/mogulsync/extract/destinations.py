@@ -11,26 +11,54 @@ URL                                        dlt destination
 ``file:///dir?format=parquet``             files (``parquet`` needs pyarrow; ``jsonl``, ``csv``)
 ``s3://bucket/dir``, ``gs://``, ``az://``  files in a bucket; credentials from dlt's config
 =========================================  =================================================
+
+Parsing a URL (:func:`parse_destination`) does not import dlt, so a run can check its
+destination and start fetching while dlt is still being imported; :meth:`build` makes
+the dlt destination.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, urlsplit
-
-import dlt
-from dlt.common.destination import Destination
-from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 
 from mogulsync._redact import redact_url
 from mogulsync.errors import ConfigError
 
+if TYPE_CHECKING:
+    from dlt.common.destination import Destination
+    from dlt.destinations.impl.postgres.configuration import PostgresCredentials
+
 FileFormat = Literal["jsonl", "parquet", "csv", "insert_values"]
+Kind = Literal["duckdb", "postgres", "snowflake", "bigquery", "motherduck", "filesystem"]
 _FILE_FORMATS: dict[str, FileFormat] = {"jsonl": "jsonl", "parquet": "parquet", "csv": "csv"}
 _BUCKETS = ("file", "s3", "gs", "gcs", "az", "abfss", "sftp")
 _POSTGRES = ("postgres", "postgresql")
+_SIMPLE: dict[str, Kind] = {
+    "snowflake": "snowflake",
+    "bigquery": "bigquery",
+    "motherduck": "motherduck",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationSpec:
+    """A checked destination URL: what dlt destination it names, before dlt is imported."""
+
+    url: str
+    kind: Kind
+    loader_file_format: FileFormat | None
+    display: str
+    #: the DuckDB file, or the bucket URL without its query
+    location: str = ""
+
+    def build(self) -> ResolvedDestination:
+        """The dlt destination (imports dlt)."""
+        return ResolvedDestination(
+            _dlt_destination(self), self.loader_file_format, self.display, self.kind
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,38 +73,20 @@ class ResolvedDestination:
 
 def resolve_destination(url: str, dataset: str | None = None) -> ResolvedDestination:
     """The dlt destination for ``url``; ConfigError for one we do not know."""
+    return parse_destination(url, dataset).build()
+
+
+def parse_destination(url: str, dataset: str | None = None) -> DestinationSpec:
+    """Check ``url`` and say which dlt destination it names; ConfigError if none."""
     display = redact_url(url)
     scheme = urlsplit(url).scheme.lower()
     base = scheme.split("+", 1)[0]
     if base == "duckdb":
-        path = url.split("://", 1)[1].removeprefix("/") if "://" in url else url[len("duckdb:") :]
-        if not path:
-            raise ConfigError(f"destination {display} names no DuckDB file")
-        if dataset is not None and PurePath(path).stem == dataset:
-            # DuckDB names the file's catalog after the file: a schema of the same name makes
-            # every reference ambiguous and dlt's load fails (and stays pending).
-            raise ConfigError(
-                f"destination {display}: the DuckDB file is named like the dataset `{dataset}`",
-                hint="Rename the file (e.g. chartmogul_extract.duckdb) or choose another"
-                " dataset with --dataset / extract.dataset.",
-            )
-        # DuckDB reads JSON lines natively: far faster than dlt's default INSERT statements.
-        return ResolvedDestination(dlt.destinations.duckdb(path), "jsonl", display, "duckdb")
+        return _duckdb(url, display, dataset)
     if base in _POSTGRES:
-        return ResolvedDestination(
-            dlt.destinations.postgres(credentials=_postgres_credentials(url)),
-            None,
-            display,
-            "postgres",
-        )
-    if base == "snowflake":
-        return ResolvedDestination(
-            dlt.destinations.snowflake(credentials=url), None, display, "snowflake"
-        )
-    if base == "bigquery":
-        return ResolvedDestination(dlt.destinations.bigquery(), None, display, "bigquery")
-    if base == "motherduck":
-        return ResolvedDestination(dlt.destinations.motherduck(), None, display, "motherduck")
+        return DestinationSpec(url, "postgres", None, display)
+    if base in _SIMPLE:
+        return DestinationSpec(url, _SIMPLE[base], None, display)
     if base in _BUCKETS:
         return _files(url, display)
     raise ConfigError(
@@ -86,15 +96,23 @@ def resolve_destination(url: str, dataset: str | None = None) -> ResolvedDestina
     )
 
 
-def _postgres_credentials(url: str) -> PostgresCredentials:
-    credentials = PostgresCredentials("postgresql://" + url.split("://", 1)[1])
-    if not urlsplit(url).password:
-        # dlt insists on a password; an empty one lets libpq use trust auth or ~/.pgpass.
-        credentials.password = ""
-    return credentials
+def _duckdb(url: str, display: str, dataset: str | None) -> DestinationSpec:
+    path = url.split("://", 1)[1].removeprefix("/") if "://" in url else url[len("duckdb:") :]
+    if not path:
+        raise ConfigError(f"destination {display} names no DuckDB file")
+    if dataset is not None and PurePath(path).stem == dataset:
+        # DuckDB names the file's catalog after the file: a schema of the same name makes
+        # every reference ambiguous and dlt's load fails (and stays pending).
+        raise ConfigError(
+            f"destination {display}: the DuckDB file is named like the dataset `{dataset}`",
+            hint="Rename the file (e.g. chartmogul_extract.duckdb) or choose another"
+            " dataset with --dataset / extract.dataset.",
+        )
+    # DuckDB reads JSON lines natively: far faster than dlt's default INSERT statements.
+    return DestinationSpec(url, "duckdb", "jsonl", display, location=path)
 
 
-def _files(url: str, display: str) -> ResolvedDestination:
+def _files(url: str, display: str) -> DestinationSpec:
     parts = urlsplit(url)
     wanted = parse_qs(parts.query).get("format", ["jsonl"])[0]
     file_format = _FILE_FORMATS.get(wanted)
@@ -103,6 +121,30 @@ def _files(url: str, display: str) -> ResolvedDestination:
             f"destination {display}: format must be one of {', '.join(_FILE_FORMATS)}"
         )
     bucket = parts._replace(query="").geturl()
-    return ResolvedDestination(
-        dlt.destinations.filesystem(bucket_url=bucket), file_format, display, "filesystem"
-    )
+    return DestinationSpec(url, "filesystem", file_format, display, location=bucket)
+
+
+def _dlt_destination(spec: DestinationSpec) -> Destination[Any, Any]:
+    import dlt
+
+    if spec.kind == "duckdb":
+        return dlt.destinations.duckdb(spec.location)
+    if spec.kind == "postgres":
+        return dlt.destinations.postgres(credentials=_postgres_credentials(spec.url))
+    if spec.kind == "snowflake":
+        return dlt.destinations.snowflake(credentials=spec.url)
+    if spec.kind == "bigquery":
+        return dlt.destinations.bigquery()
+    if spec.kind == "motherduck":
+        return dlt.destinations.motherduck()
+    return dlt.destinations.filesystem(bucket_url=spec.location)
+
+
+def _postgres_credentials(url: str) -> PostgresCredentials:
+    from dlt.destinations.impl.postgres.configuration import PostgresCredentials
+
+    credentials = PostgresCredentials("postgresql://" + url.split("://", 1)[1])
+    if not urlsplit(url).password:
+        # dlt insists on a password; an empty one lets libpq use trust auth or ~/.pgpass.
+        credentials.password = ""
+    return credentials

@@ -2,13 +2,16 @@
 
 Steps of one run:
 
-1. finish a load an earlier, interrupted run left behind (dlt keeps extracted packages on
-   disk until they are loaded) and read the incremental states, restoring them from the
-   destination when the local working directory is new;
-2. fetch every stream at once over one client (one limiter for the whole run) on a
-   background thread, while dlt writes each page to its load package as it arrives
-   (``_pump.py``): memory holds a bounded number of pages, not the whole account;
-3. once every stream ended, put the new incremental states into the same package; dlt
+1. start fetching every stream at once over one client (one limiter for the whole run)
+   on a background thread, before dlt is even imported: a small account is fetched while
+   dlt loads, and its pages wait in the pump's bounded queue (``_pump.py``);
+2. set dlt up, finish a load an earlier, interrupted run left behind (dlt keeps extracted
+   packages on disk until they are loaded) and read the incremental states, restoring them
+   from the destination when the local working directory is new; the incremental streams
+   wait for them, the others do not;
+3. dlt writes each page to its load package as it arrives: memory holds a bounded number
+   of pages, not the whole account;
+4. once every stream ended, put the new incremental states into the same package; dlt
    writes them to the destination in the same load as the data. A stream that failed
    aborts the package, and a crash before the load completes never moves a cursor past
    data the destination does not have.
@@ -19,9 +22,11 @@ package's public surface) stays cheap for the Airbyte entry point.
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import datetime as dt
 import hashlib
-import os
+import itertools
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,8 +39,16 @@ import httpx
 from mogulsync._redact import Redactor
 from mogulsync.chartmogul import ChartMogulClient, ClientSettings, OutageBreaker
 from mogulsync.errors import ConfigError, FatalError, MogulsyncError
+from mogulsync.extract._dlt_setup import (
+    STAGING_DROPPED,
+    drop_staging,
+    no_telemetry,
+    small_job_settings,
+    urls_without_sqlalchemy,
+)
 from mogulsync.extract._pump import FetchCancelledError, PagePump
 from mogulsync.extract.context import DEFAULT_ACTIVITY_WINDOWS, FetchContext, Interval, StreamState
+from mogulsync.extract.destinations import DestinationSpec, parse_destination
 from mogulsync.extract.fetch import Sink, StreamResult, fetch_streams
 from mogulsync.extract.streams import STREAMS, Stream
 
@@ -54,8 +67,6 @@ _DIGEST_CHARS = 10
 _RESOURCE_NAME = "streams"
 #: DuckDB cannot load an empty JSON-lines file, so an emptied table is replaced with INSERTs
 _DUCKDB_EMPTY_FORMAT: Final = "insert_values"
-
-_DLT_TELEMETRY_ENV: Final = "RUNTIME__DLTHUB_TELEMETRY"
 
 
 class ExtractError(FatalError):
@@ -144,27 +155,56 @@ def run_extract(
     ``on_records`` hears of every page as dlt takes it (stream name, record count);
     ``on_stage`` of the end of fetching, of dlt's extract step, and of the load.
     """
-    # dlt sends anonymous usage telemetry by default; revenue tooling should not phone home
-    # unless its user opts in (set RUNTIME__DLTHUB_TELEMETRY=true to allow it).
-    os.environ.setdefault(_DLT_TELEMETRY_ENV, "false")
+    started = time.perf_counter()
+    no_telemetry()
+    streams = select_streams(options.streams)
+    spec = parse_destination(options.destination, options.dataset)
+    # The requests start before dlt is even imported: on a small account they are over
+    # by the time dlt is ready (pages wait in the pump's bounded queue), on a large one
+    # dlt's set-up costs nothing. Incremental streams wait for the stored states.
+    states: concurrent.futures.Future[Mapping[str, StreamState]] = concurrent.futures.Future()
+    if options.mode != "incremental":
+        states.set_result({})
+    pump = PagePump(lambda sink: _fetch(settings, options, streams, states, sink, transport))
+    pump.start()
+    try:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(small_job_settings())
+            if spec.kind == "duckdb":
+                stack.enter_context(urls_without_sqlalchemy())
+            return _extract_and_load(
+                options, streams, spec, pump, states, started, on_records, on_stage
+            )
+    finally:
+        if not states.done():  # set-up failed: release the streams waiting for states
+            states.set_exception(ExtractError("the run stopped before it read its state"))
+        pump.close()
+
+
+def _extract_and_load(
+    options: ExtractOptions,
+    streams: Sequence[Stream],
+    spec: DestinationSpec,
+    pump: PagePump,
+    states: concurrent.futures.Future[Mapping[str, StreamState]],
+    started: float,
+    on_records: Callable[[str, int], None] | None,
+    on_stage: Callable[[Stage], None] | None,
+) -> ExtractReport:
     import dlt
 
-    from mogulsync.extract.destinations import resolve_destination
-
-    started = time.perf_counter()
-    streams = select_streams(options.streams)
-    target = resolve_destination(options.destination, options.dataset)
+    target = spec.build()
     pipeline = dlt.pipeline(
         pipeline_name=_pipeline_name(options),
         destination=target.destination,
         dataset_name=options.dataset,
         pipelines_dir=str(options.state_dir / "extract"),
     )
-    try:
-        states = _recover(pipeline) if options.mode == "incremental" else {}
-    except Exception as exc:
-        raise _load_error("finishing the previous run", exc, options.destination) from exc
-    pump = PagePump(lambda sink: _fetch(settings, options, streams, states, sink, transport))
+    if not states.done():
+        try:
+            states.set_result(_recover(pipeline))
+        except Exception as exc:
+            raise _load_error("finishing the previous run", exc, options.destination) from exc
     fetched_at: list[float] = []
 
     def fetched() -> None:
@@ -194,6 +234,10 @@ def run_extract(
         info = pipeline.load()
     except Exception as exc:
         raise _load_error("loading", exc, options.destination) from exc
+    if target.kind in STAGING_DROPPED and any(
+        _disposition(stream, options.mode) == "merge" for stream in streams
+    ):
+        drop_staging(pipeline)
     _stage(on_stage, "loaded")
     reports = tuple(StreamReport(r.name, r.records, r.duration_s) for r in pump.results)
     now = time.perf_counter()
@@ -213,7 +257,7 @@ async def _fetch(
     settings: ClientSettings,
     options: ExtractOptions,
     streams: Sequence[Stream],
-    states: Mapping[str, StreamState],
+    states: concurrent.futures.Future[Mapping[str, StreamState]],
     sink: Sink,
     transport: httpx.AsyncBaseTransport | None,
 ) -> list[StreamResult]:
@@ -232,7 +276,7 @@ async def _fetch(
             end_date=options.end_date or dt.datetime.now(dt.UTC).date(),
             interval=options.interval,
             activity_windows=options.activity_windows,
-            states=states,
+            pending_states=states,
         )
         return await fetch_streams(ctx, streams, sink)
 
@@ -272,10 +316,10 @@ def _source(
 
     @dlt.source(name=SOURCE_NAME)
     def chartmogul() -> Any:
-        resource = dlt.resource(
-            _pages(streams, pump, mode, _empty_format(target), on_records, fetched),
-            name=_RESOURCE_NAME,
-        )
+        pages = _pages(streams, pump, mode, _empty_format(target), on_records, fetched)
+        # Handed over as a plain iterator: for a generator dlt looks up the module of its
+        # frame, which scans every loaded module (~30 ms of CPU per run).
+        resource = dlt.resource(itertools.chain(pages), name=_RESOURCE_NAME)
         for stream in streams:
             resource.apply_hints(
                 table_name=stream.name,

@@ -162,7 +162,7 @@ async def _invoices(ctx: FetchContext, emit: Emit) -> None:
 
 async def _subscription_events(ctx: FetchContext, emit: Emit) -> StreamState | None:
     # The API cannot filter by update time: every event is read, only changed ones kept.
-    cursor = CursorFilter(ctx.state_of("subscription_events"), "updated_at", "id")
+    cursor = CursorFilter(await ctx.state_of("subscription_events"), "updated_at", "id")
     events = ctx.client.subscription_events
     await _per_source(ctx, emit, lambda ds: events.list(data_source_uuid=ds), cursor.keep)
     return cursor.next_state()
@@ -170,7 +170,7 @@ async def _subscription_events(ctx: FetchContext, emit: Emit) -> StreamState | N
 
 # ---------------------------------------------------------------------- other partitions
 async def _activities(ctx: FetchContext, emit: Emit) -> StreamState | None:
-    cursor = CursorFilter(ctx.state_of("activities"), "date", "uuid")
+    cursor = CursorFilter(await ctx.state_of("activities"), "date", "uuid")
     configured = await ctx.first_moment()
     candidates = [moment for moment in (configured, cursor.start) if moment is not None]
     if not candidates:

@@ -51,3 +51,10 @@ def table(root: Path, table: str, key: str) -> tuple[int, int]:
         ).fetchone()
     assert row is not None
     return int(row[0]), int(row[1])
+
+
+def schemas(root: Path) -> set[str]:
+    """The schemas of the DuckDB file."""
+    with duckdb.connect(f"{root}/cm.duckdb", read_only=True) as con:
+        rows = con.execute("SELECT schema_name FROM information_schema.schemata").fetchall()
+    return {str(row[0]) for row in rows}

@@ -23,7 +23,10 @@ def loaded(
     options = ExtractOptions(
         destination=f"duckdb:///{root}/cm.duckdb", mode="overwrite", state_dir=root / "state"
     )
-    report = run_extract(client_settings(server.base_url, server.api_key), options)
+    with pytest.MonkeyPatch.context() as env:
+        # dlt keeps the loaded files when told so: test_duckdb_loads_json_lines_files reads them
+        env.setenv("LOAD__DELETE_COMPLETED_JOBS", "false")
+        report = run_extract(client_settings(server.base_url, server.api_key), options)
     return report, root / "cm.duckdb", data
 
 

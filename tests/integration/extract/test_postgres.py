@@ -38,6 +38,9 @@ def test_streams_load_into_postgres(
             table: con.execute(f"SELECT count(*) FROM cm_extract.{table}").fetchone()[0]  # type: ignore[index]
             for table in ("customers", "customers__attributes__tags", "invoices__line_items")
         }
+        schemas = {
+            row[0] for row in con.execute("SELECT schema_name FROM information_schema.schemata")
+        }
         columns = {
             row[0]
             for row in con.execute(
@@ -51,3 +54,6 @@ def test_streams_load_into_postgres(
         "invoices__line_items": data.customers,
     }
     assert {"activity_mrr", "customer_external_id"} <= columns
+    # activities were merged through dlt's staging schema, dropped once the load was done
+    assert "cm_extract" in schemas
+    assert "cm_extract_staging" not in schemas

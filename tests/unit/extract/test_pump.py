@@ -67,3 +67,26 @@ def test_a_failing_fetch_is_reported_after_the_pages() -> None:
     assert [records for _, records in pump.pages()] == [[{"n": 1}]]
     assert isinstance(pump.error, RuntimeError)
     assert pump.results == []
+
+
+def test_a_started_pump_fetches_before_anyone_reads() -> None:
+    """``start`` runs the fetch at once; its pages wait in the queue for ``pages``."""
+    produced: list[int] = []
+    pump = PagePump(_producer(produced, []), max_pages=PAGES + 1)  # type: ignore[arg-type]
+    pump.start()
+    # the whole fetch fits in the queue, so it ends without a reader
+    pump._thread.join()  # type: ignore[union-attr]
+    assert produced == list(range(PAGES))
+    assert [records[0]["n"] for _, records in pump.pages()] == list(range(PAGES))
+
+
+def test_closing_a_pump_nobody_read_stops_its_fetch() -> None:
+    """A run whose set-up fails closes the pump: the blocked fetch ends, its thread joins."""
+    produced: list[int] = []
+    failure: list[BaseException] = []
+    pump = PagePump(_producer(produced, failure), max_pages=1)  # type: ignore[arg-type]
+    pump.start()
+    pump.close()
+    assert len(produced) < PAGES
+    assert not [t for t in threading.enumerate() if t.name == "mogulsync-extract-fetch"]
+    assert pump.error is not None or failure

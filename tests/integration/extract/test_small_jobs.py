@@ -1,0 +1,102 @@
+"""A small run does not pay for what it does not use, and a failed set-up stops the fetch.
+
+``run_extract`` starts its requests before dlt is set up, and incremental streams wait for
+the states read from dlt's pipeline: when the set-up fails those streams must be released
+and the fetch thread joined. A DuckDB run must not import SQLAlchemy (dlt would, only to
+print the credentials; ~0.25 s of CPU per run), and dlt's intermediate files are neither
+compressed nor kept once loaded (settings that last as long as the run).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+from tests.integration.extract._seed import client_settings
+
+from mogulsync.emulator.server import EmulatorServer
+from mogulsync.extract._dlt_setup import small_job_settings
+from mogulsync.extract.runner import ExtractError, ExtractOptions, run_extract
+
+FETCH_THREAD = "mogulsync-extract-fetch"
+
+
+def test_a_failing_set_up_releases_the_waiting_streams(
+    emulator_server: EmulatorServer, tmp_path: Path
+) -> None:
+    """An unreadable DuckDB file fails the run cleanly; no stream is left waiting."""
+    broken = tmp_path / "cm.duckdb"
+    broken.write_bytes(b"this is not a DuckDB database" * 100)
+    options = ExtractOptions(
+        destination=f"duckdb:///{broken}",
+        streams=("customers", "activities", "subscription_events"),
+        state_dir=tmp_path / "state",
+    )
+    settings = client_settings(emulator_server.base_url, emulator_server.api_key)
+
+    with pytest.raises(ExtractError, match="finishing the previous run"):
+        run_extract(settings, options)
+
+    assert not [thread for thread in threading.enumerate() if thread.name == FETCH_THREAD]
+
+
+def test_a_duckdb_run_does_not_import_sqlalchemy(
+    emulator_server: EmulatorServer, tmp_path: Path
+) -> None:
+    """A fresh process extracting into DuckDB loads its data without SQLAlchemy."""
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from pathlib import Path
+        from pydantic import SecretStr
+        from mogulsync.chartmogul import ClientSettings
+        from mogulsync.extract.runner import ExtractOptions, run_extract
+
+        settings = ClientSettings(api_key=SecretStr({emulator_server.api_key!r}),
+                                  base_url={emulator_server.base_url!r})
+        options = ExtractOptions(destination={f"duckdb:///{tmp_path}/cm.duckdb"!r},
+                                 streams=("data_sources", "activities"),
+                                 state_dir=Path({str(tmp_path / "state")!r}))
+        report = run_extract(settings, options)
+        print(report.streams[0].records, "sqlalchemy" in sys.modules)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["0", "False"]
+
+
+def test_loaded_files_are_not_kept_and_the_settings_do_not_leak(
+    emulator_server: EmulatorServer, tmp_path: Path
+) -> None:
+    """dlt's intermediate files are gone after the load; the run's dlt settings end with it."""
+    options = ExtractOptions(
+        destination=f"duckdb:///{tmp_path}/cm.duckdb",
+        streams=("data_sources", "customer_count"),
+        state_dir=tmp_path / "state",
+    )
+    run_extract(client_settings(emulator_server.base_url, emulator_server.api_key), options)
+
+    packages = list((tmp_path / "state" / "extract").glob("*/load/loaded/*"))
+    assert packages
+    assert not [path for path in packages[0].rglob("completed_jobs/*") if path.is_file()]
+    assert "DATA_WRITER__DISABLE_COMPRESSION" not in os.environ
+    assert "LOAD__DELETE_COMPLETED_JOBS" not in os.environ
+
+
+def test_a_users_own_dlt_setting_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings the user exported are left as they are, during the run and after it."""
+    monkeypatch.setenv("DATA_WRITER__DISABLE_COMPRESSION", "false")
+    monkeypatch.delenv("LOAD__DELETE_COMPLETED_JOBS", raising=False)
+    with small_job_settings():
+        assert os.environ["DATA_WRITER__DISABLE_COMPRESSION"] == "false"
+        assert os.environ["LOAD__DELETE_COMPLETED_JOBS"] == "true"
+    assert os.environ["DATA_WRITER__DISABLE_COMPRESSION"] == "false"
+    assert "LOAD__DELETE_COMPLETED_JOBS" not in os.environ
