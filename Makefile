@@ -3,6 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 LOCK := requirements/dev.lock
+DBT_LOCK := requirements/dbt.lock
 STAMP := $(VENV)/.installed
 
 .PHONY: help install system-deps demo test test-fast lint format typecheck bench lock clean
@@ -10,11 +11,15 @@ STAMP := $(VENV)/.installed
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-$(STAMP): pyproject.toml $(LOCK)
+$(STAMP): pyproject.toml $(LOCK) $(DBT_LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes -r $(LOCK)
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	# dbt in a venv of its own (its pins clash with mypy's), its command on the dev PATH
+	$(PYTHON) -m venv $(VENV)/dbt
+	$(BIN)/uv pip install --quiet --python $(VENV)/dbt/bin/python --require-hashes -r $(DBT_LOCK)
+	ln -sf ../dbt/bin/dbt $(BIN)/dbt
 	touch $(STAMP)
 
 install: $(STAMP) system-deps  ## create .venv and install the locked dependencies
@@ -56,6 +61,7 @@ bench: install  ## run every benchmark (see docs/performance.md)
 
 lock:  ## re-resolve requirements/dev.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o $(LOCK)
+	$(BIN)/uv pip compile requirements/dbt.in --python-version 3.11 --generate-hashes -o $(DBT_LOCK)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
