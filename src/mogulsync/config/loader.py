@@ -19,6 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from mogulsync.config._paths import anchor_paths
+from mogulsync.config.dbt_models import resolve_dbt_models
 from mogulsync.config.models import AppConfig
 from mogulsync.errors import ConfigError
 
@@ -119,7 +120,12 @@ def parse_config(
         raise ConfigValidationError(source, problems) from None
     if problems:
         raise ConfigValidationError(source, problems)
-    return anchor_paths(config, Path.cwd() if base_dir is None else base_dir)
+    config = anchor_paths(config, Path.cwd() if base_dir is None else base_dir)
+    if checked is None or "models" in checked:
+        config, problems = resolve_dbt_models(config)
+        if problems:
+            raise ConfigValidationError(source, problems)
+    return config
 
 
 def _checked_sections(sections: Collection[str] | None) -> frozenset[str] | None:

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from mogulsync.config._base import ConfigModel
 from mogulsync.config.alerts import AlertsConfig
 from mogulsync.config.chartmogul import ChartMogulConfig
+from mogulsync.config.dbt import DbtConfig
 from mogulsync.config.events import EventsConfig
 from mogulsync.config.extract import ExtractConfig
 from mogulsync.config.state import StateStoreConfig
@@ -28,6 +29,7 @@ class AppConfig(ConfigModel):
     state_store: StateStoreConfig | None = Field(
         None, description="team-shared sync state in PostgreSQL (default: embedded SQLite)"
     )
+    dbt: DbtConfig | None = Field(None, description="dbt project whose models are sources")
     warehouses: dict[str, WarehouseConfig] = Field(default_factory=dict)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     syncs: dict[str, SyncConfig] = Field(default_factory=dict)
@@ -48,6 +50,8 @@ class AppConfig(ConfigModel):
     def _references_resolve(self) -> Self:
         problems: list[str] = []
         for name, model in self.models.items():
+            if model.dbt is not None and self.dbt is None:
+                problems.append(f"models.{name}.dbt: needs a top-level `dbt:` section")
             if model.warehouse not in self.warehouses:
                 problems.append(
                     f"models.{name}.warehouse: no warehouse named `{model.warehouse}`"
