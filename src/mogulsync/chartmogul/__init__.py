@@ -70,7 +70,13 @@ from mogulsync.chartmogul.models import (
 )
 from mogulsync.chartmogul.pagination import Page, Pager
 from mogulsync.chartmogul.request_log import RequestHook, RequestLogEntry
-from mogulsync.chartmogul.settings import ClientSettings, JsonImportPolling, RetryPolicy, Timeouts
+from mogulsync.chartmogul.settings import (
+    ClientSettings,
+    JsonImportPolling,
+    RetryPolicy,
+    SharedLimit,
+    Timeouts,
+)
 
 __all__ = [
     "Account",
@@ -130,6 +136,7 @@ __all__ = [
     "ResponseFormatError",
     "RetryPolicy",
     "ServerError",
+    "SharedLimit",
     "Subscription",
     "SubscriptionEvent",
     "SubscriptionEventFields",

@@ -70,6 +70,7 @@ class ChartMogulClient:
             settings.api_key.get_secret_value(),
             settings.rate_limit,
             settings.max_in_flight,
+            settings.shared_limit,
         )
         requester = Requester(
             settings, limiter=self.limiter, transport=transport, hooks=request_hooks
