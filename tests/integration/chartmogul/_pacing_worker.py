@@ -26,7 +26,13 @@ def book(path: str, count: int, interval: float) -> None:
     print(json.dumps(starts))
 
 
-async def ping(base_url: str, key: str, count: int, scope: str, path: str, go: str) -> None:
+def wait_for(go: str) -> None:
+    """Start together with the other workers (imports take a while)."""
+    while not Path(go).exists():
+        time.sleep(0.01)
+
+
+async def ping(base_url: str, key: str, count: int, scope: str, path: str) -> None:
     settings = ClientSettings(
         api_key=SecretStr(key),
         base_url=base_url,
@@ -35,8 +41,6 @@ async def ping(base_url: str, key: str, count: int, scope: str, path: str, go: s
         shared_limit=SharedLimit(scope=scope, file=path),  # type: ignore[arg-type]
     )
     async with ChartMogulClient(settings) as client:
-        while not Path(go).exists():  # start together with the other workers
-            await asyncio.sleep(0.01)
         results = await asyncio.gather(*(client.ping() for _ in range(count)))
     print(json.dumps({"ok": sum(results), "at": time.time()}))
 
@@ -45,4 +49,5 @@ if __name__ == "__main__":
     if sys.argv[1] == "book":
         book(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
     else:
-        asyncio.run(ping(sys.argv[2], sys.argv[3], int(sys.argv[4]), *sys.argv[5:8]))
+        wait_for(sys.argv[7])
+        asyncio.run(ping(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], sys.argv[6]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -29,7 +30,7 @@ class FakeClock:
 
 def _assert_spaced(starts: list[float], interval: float) -> None:
     ordered = sorted(starts)
-    gaps = [b - a for a, b in zip(ordered, ordered[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(ordered)]
     # epoch seconds as doubles: ~1e-7 s of rounding; a shared slot would show a gap of 0
     assert min(gaps) >= interval - 1e-6, min(gaps)
 
