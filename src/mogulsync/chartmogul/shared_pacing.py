@@ -134,7 +134,10 @@ class PostgresPacingStore:
         self._conn = psycopg.connect(_libpq_url(url), autocommit=True)
         table = f'"{schema}".rate_pacing'
         self._sql = _PG_RESERVE.format(table=table)
-        with self._conn.cursor() as cursor:
+        # Concurrent CREATE ... IF NOT EXISTS can still collide in PostgreSQL's catalog: the
+        # first worker of a deployment creates the table while the others wait on this lock.
+        with self._conn.transaction(), self._conn.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('mogulsync.rate_pacing'))")
             cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             cursor.execute(
                 f"CREATE TABLE IF NOT EXISTS {table} "

@@ -156,3 +156,26 @@ def test_machines_book_from_one_postgres_row(postgres_server) -> None:
     _assert_spaced(starts, interval)
     for store in stores:
         store.close()
+
+
+@pytest.mark.postgres
+def test_workers_creating_the_table_at_once_all_share(postgres_server) -> None:
+    """The first workers of a deployment start together: none falls back to pacing alone."""
+    stores: list[PostgresPacingStore] = []
+    errors: list[BaseException] = []
+
+    def open_store() -> None:
+        try:
+            stores.append(PostgresPacingStore(postgres_server.url, "pacing_race"))
+        except BaseException as exc:  # a lost creation race
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert len(stores) == 6
+    for store in stores:
+        store.close()
