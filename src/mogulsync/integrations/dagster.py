@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -186,3 +187,12 @@ def summary_metadata(record: RunRecord) -> dict[str, Any]:
         "api_calls": record.api_calls,
         "duration_s": round(record.duration_s, 3),
     }
+
+
+def mogulsync_extract_assets(
+    path: str | Path = "mogulsync.yml", *, streams: Sequence[str] | None = None
+) -> list[dg.AssetsDefinition]:
+    """The ``extract:`` section as one dagster-dlt asset over mogulsync's own dlt source."""
+    from mogulsync.integrations._dagster_extract import extract_assets
+
+    return extract_assets(Path(path), streams)

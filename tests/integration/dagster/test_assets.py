@@ -6,13 +6,18 @@ import os
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 import yaml
 from tests.integration.dbt._project import copy_project, run_dbt
 from tests.integration.sync._support import all_pages, api
 
 from mogulsync.emulator.server import EmulatorServer
-from mogulsync.integrations.dagster import MogulsyncResource, mogulsync_assets
+from mogulsync.integrations.dagster import (
+    MogulsyncResource,
+    mogulsync_assets,
+    mogulsync_extract_assets,
+)
 
 MARTS_ACCOUNTS = dg.AssetKey(["marts", "accounts"])
 MARTS_CONTACTS = dg.AssetKey(["marts", "contacts"])
@@ -23,6 +28,7 @@ def _project_file(root: Path, dbt_dir: Path, warehouse: Path, base_url: str) -> 
         "chartmogul": {"api_key": "${CM_KEY}", "base_url": base_url},
         "dbt": {"project_dir": os.path.relpath(dbt_dir, root)},
         "warehouses": {"main": f"duckdb:///{warehouse}"},
+        "extract": {"destination": f"duckdb:///{root / 'extract.duckdb'}", "streams": ["customers"]},
         "models": {
             "accounts": {"warehouse": "main", "dbt": "accounts"},
             "contacts": {"warehouse": "main", "dbt": "contacts", "primary_key": "email"},
@@ -116,6 +122,21 @@ def test_materialize_dbt_then_syncs(dbt_project, tmp_path):
             people = sorted(c["email"] for c in all_pages(client, "/contacts", "entries"))
         assert landed == ["a1", "a2", "a3", "a4"]
         assert people == [f"owner+a{i}@example.com" for i in range(1, 5)]
+
+        # The extract through dagster-dlt, twice: the second run is incremental.
+        (extract,) = mogulsync_extract_assets(path)
+        for _ in range(2):
+            with dg.instance_for_test() as instance:
+                outcome = dg.materialize([extract], instance=instance)
+            assert outcome.success
+        (event,) = outcome.get_asset_materialization_events()
+        assert event.asset_key == dg.AssetKey(["dlt_chartmogul_streams"])
+        db = duckdb.connect(str(root / "extract.duckdb"), read_only=True)
+        try:
+            extracted = db.execute("select external_id from chartmogul.customers order by 1")
+            assert [row[0] for row in extracted.fetchall()] == ["a1", "a2", "a3", "a4"]
+        finally:
+            db.close()
 
 
 def test_failed_run_raises(dbt_project, tmp_path):
