@@ -35,6 +35,7 @@ MAX_AHEAD_S = 60.0
 #: waiting for another process's write lock on the SQLite file
 _SQLITE_BUSY_TIMEOUT_S = 5.0
 DEFAULT_FILE_ENV = "MOGULSYNC_RATE_LIMIT_FILE"
+_PG_CONNECT_TIMEOUT_S = 5
 
 
 class PacingStore(Protocol):
@@ -131,7 +132,10 @@ class PostgresPacingStore:
         import psycopg  # only where a state store is configured
 
         self._lock = threading.Lock()
-        self._conn = psycopg.connect(_libpq_url(url), autocommit=True)
+        # A database that does not answer must not hold a sync up: it then paces alone.
+        self._conn = psycopg.connect(
+            _libpq_url(url), autocommit=True, connect_timeout=_PG_CONNECT_TIMEOUT_S
+        )
         table = f'"{schema}".rate_pacing'
         self._sql = _PG_RESERVE.format(table=table)
         # Concurrent CREATE ... IF NOT EXISTS can still collide in PostgreSQL's catalog: the
