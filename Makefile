@@ -58,6 +58,7 @@ bench: install  ## run every benchmark (see docs/performance.md)
 	$(BIN)/python bench/sync_throughput.py
 	$(BIN)/python bench/extract_vs_airbyte.py
 	$(BIN)/python bench/events_ingest.py
+	$(BIN)/python bench/shared_limit.py
 
 lock:  ## re-resolve requirements/dev.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o $(LOCK)
