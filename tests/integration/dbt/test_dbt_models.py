@@ -176,3 +176,23 @@ def test_unique_test_detection_reads_attached_node(built_project):
         ("model.analytics.contacts", "customer_id"),
         ("model.analytics.contacts", "email"),
     }
+
+
+def test_check_command_reports_the_missing_manifest(tmp_path, monkeypatch):
+    """`mogulsync check` fails with the model, the manifest path and `dbt parse`."""
+    from typer.testing import CliRunner
+
+    from mogulsync.cli import app
+
+    (tmp_path / "analytics").mkdir()
+    models = {"accounts": {"warehouse": "main", "dbt": "accounts"}}
+    path = _write_project(
+        tmp_path, tmp_path / "analytics", tmp_path / "w.duckdb", models, "http://127.0.0.1:1"
+    )
+    monkeypatch.setenv("CM_KEY", "k")
+    result = CliRunner().invoke(app, ["check", "-c", str(path)])
+    assert result.exit_code != 0
+    text = "".join(result.output.split())  # the console wraps long paths anywhere
+    assert "dbt.project_dir:" in text
+    assert "target/manifest.jsonnotfound" in text
+    assert "run`dbtparse--project-dir" in text
