@@ -3,6 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 LOCK := requirements/dev.lock
+DBT_LOCK := requirements/dbt.lock
 STAMP := $(VENV)/.installed
 
 .PHONY: help install system-deps demo serve test test-fast lint format typecheck bench lock clean
@@ -12,12 +13,16 @@ help:  ## list targets
 
 # Bytecode is compiled at install, as pip does: uv does not by default, and with
 # PYTHONDONTWRITEBYTECODE=1 every command would compile ~1,300 modules again (seconds of CPU).
-$(STAMP): pyproject.toml $(LOCK)
+$(STAMP): pyproject.toml $(LOCK) $(DBT_LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes --compile-bytecode -r $(LOCK)
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	$(BIN)/python -m compileall -q src >/dev/null
+	# dbt in a venv of its own (its pins clash with mypy's), its command on the dev PATH
+	$(PYTHON) -m venv $(VENV)/dbt
+	$(BIN)/uv pip install --quiet --python $(VENV)/dbt/bin/python --require-hashes -r $(DBT_LOCK)
+	ln -sf ../dbt/bin/dbt $(BIN)/dbt
 	touch $(STAMP)
 
 install: $(STAMP) system-deps  ## create .venv and install the locked dependencies
@@ -67,9 +72,11 @@ bench: install  ## run every benchmark (see docs/performance.md)
 	$(BIN)/python bench/sync_throughput.py
 	$(BIN)/python bench/extract_vs_airbyte.py
 	$(BIN)/python bench/events_ingest.py
+	$(BIN)/python bench/shared_limit.py
 
 lock:  ## re-resolve requirements/dev.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o $(LOCK)
+	$(BIN)/uv pip compile requirements/dbt.in --python-version 3.11 --generate-hashes -o $(DBT_LOCK)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from mogulsync.chartmogul.shared_pacing import DEFAULT_FILE_ENV
 from mogulsync.emulator.app import EmulatorApp, create_app
 from mogulsync.emulator.server import EmulatorServer
 from mogulsync.emulator.settings import EmulatorSettings, Limits
@@ -19,6 +22,18 @@ _MARKERS = {
     "e2e": "e2e",
     "conformance": "conformance",
 }
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A private rate-pacing file per test process (and its children).
+
+    The client paces an account from a machine-wide file by default; tests of one worker must
+    not book on the clock of another worker, or of another checkout's test run on the machine.
+    """
+    del config
+    os.environ[DEFAULT_FILE_ENV] = str(
+        Path(tempfile.mkdtemp(prefix="mogulsync-pace-")) / "p.sqlite"
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

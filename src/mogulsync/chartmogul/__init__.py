@@ -80,6 +80,7 @@ if TYPE_CHECKING:
         ClientSettings,
         JsonImportPolling,
         RetryPolicy,
+        SharedLimit,
         Timeouts,
     )
 
@@ -155,6 +156,7 @@ __getattr__, __dir__ = lazy_exports(
         "ClientSettings": "mogulsync.chartmogul.settings",
         "JsonImportPolling": "mogulsync.chartmogul.settings",
         "RetryPolicy": "mogulsync.chartmogul.settings",
+        "SharedLimit": "mogulsync.chartmogul.settings",
         "Timeouts": "mogulsync.chartmogul.settings",
     },
 )
@@ -219,6 +221,7 @@ __all__ = [
     "ResponseFormatError",
     "RetryPolicy",
     "ServerError",
+    "SharedLimit",
     "Subscription",
     "SubscriptionEvent",
     "SubscriptionEventFields",

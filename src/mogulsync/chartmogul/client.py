@@ -74,6 +74,7 @@ class ChartMogulClient:
             settings.api_key.get_secret_value(),
             settings.rate_limit,
             settings.max_in_flight,
+            settings.shared_limit,
         )
         requester = Requester(
             settings,

@@ -9,17 +9,34 @@ limiter works across event loops: sequential ``asyncio.run`` calls, and loops in
 threads at once. (``asyncio.Semaphore`` and ``aiolimiter`` bind to the first loop that
 waits on them.) Pacing is smooth: request *k* after an idle period may start ``k /
 rate`` seconds later, with no burst, so a quiet account practically never sees a 429.
+
+By default the pacing clock is shared by every process on the machine (a SQLite file), and
+by every machine when a PostgreSQL ``state_store`` is configured: see
+:mod:`mogulsync.chartmogul.shared_pacing`. The in-flight cap is per process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Protocol
+
+from mogulsync.chartmogul.settings import SharedLimit
+from mogulsync.chartmogul.shared_pacing import (
+    PacingStore,
+    PostgresPacingStore,
+    SqlitePacingStore,
+    default_pacing_file,
+)
+
+_log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -56,6 +73,64 @@ class RatePacer:
             start = max(now, self._next_start)
             self._next_start = start + self._interval
             return start - now
+
+
+class Pacer(Protocol):
+    """Hands out request start times for one account."""
+
+    @property
+    def rate(self) -> float:
+        """Requests per second."""
+        ...
+
+    def tighten(self, rate: float) -> None:
+        """Lower the rate."""
+        ...
+
+    def reserve(self) -> float:
+        """Book the next start; seconds to wait for it."""
+        ...
+
+
+class SharedPacer:
+    """A pacer whose clock lives in a :class:`PacingStore` shared with other processes.
+
+    If the store fails (file unwritable, database down) the process keeps pacing on its own
+    clock and logs it once: a sync should not stop because its limiter's store did.
+    """
+
+    def __init__(self, store: PacingStore, account: str, rate: float) -> None:
+        self._local = RatePacer(rate)
+        self._store = store
+        self._account = account
+        self._failed = False
+
+    @property
+    def rate(self) -> float:
+        """Requests per second."""
+        return self._local.rate
+
+    def tighten(self, rate: float) -> None:
+        """Lower the rate (never raise it)."""
+        self._local.tighten(rate)
+
+    def reserve(self) -> float:
+        """Book the next start on the shared clock (the local one if the store fails)."""
+        if not self._failed:
+            try:
+                return self._store.reserve(self._account, 1.0 / self._local.rate)
+            except Exception as exc:
+                self._failed = True
+                # The exception type only: a driver message may quote the database URL.
+                _log.warning(
+                    "shared rate limit store failed (%s); pacing this process alone",
+                    type(exc).__name__,
+                )
+        return self._local.reserve()
+
+    def close(self) -> None:
+        """Close the store."""
+        self._store.close()
 
 
 class InFlightGate:
@@ -135,8 +210,9 @@ class AccountLimiter:
         *,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        pacer: Pacer | None = None,
     ) -> None:
-        self.pacer = RatePacer(rate, clock=clock)
+        self.pacer: Pacer = pacer or RatePacer(rate, clock=clock)
         self.gate = InFlightGate(max_in_flight)
         self._sleep = sleep
 
@@ -158,7 +234,8 @@ class AccountLimiter:
             self.gate.release()
 
 
-_REGISTRY: dict[tuple[str, str], AccountLimiter] = {}
+_REGISTRY: dict[tuple[str, str, str], AccountLimiter] = {}
+_STORES: dict[str, PacingStore] = {}
 _REGISTRY_LOCK = threading.Lock()
 
 
@@ -168,19 +245,70 @@ def account_key(base_url: str, api_key: str) -> tuple[str, str]:
     return base_url.rstrip("/"), digest
 
 
-def limiter_for(base_url: str, api_key: str, rate: float, max_in_flight: int) -> AccountLimiter:
-    """The process-wide limiter of an account; later callers can only make it stricter."""
-    key = account_key(base_url, api_key)
+def limiter_for(
+    base_url: str,
+    api_key: str,
+    rate: float,
+    max_in_flight: int,
+    shared: SharedLimit | None = None,
+) -> AccountLimiter:
+    """The process-wide limiter of an account; later callers can only make it stricter.
+
+    ``shared`` says who else paces from the same clock (default: every process on this
+    machine); see :class:`~mogulsync.chartmogul.settings.SharedLimit`.
+    """
+    shared = shared or SharedLimit()
+    base, digest = account_key(base_url, api_key)
+    where = _store_name(shared)
     with _REGISTRY_LOCK:
-        limiter = _REGISTRY.get(key)
+        limiter = _REGISTRY.get((base, digest, where))
         if limiter is None:
-            limiter = _REGISTRY[key] = AccountLimiter(rate, max_in_flight)
+            pacer: Pacer | None = None
+            store = _STORES.get(where) or _open_store(shared, where) if where else None
+            if store is not None:
+                pacer = SharedPacer(store, f"{base} {digest}", rate)
+            limiter = AccountLimiter(rate, max_in_flight, pacer=pacer)
+            _REGISTRY[(base, digest, where)] = limiter
         else:
             limiter.tighten(rate, max_in_flight)
         return limiter
+
+
+def _store_name(shared: SharedLimit) -> str:
+    """Which store a setting means, as a registry key ("" for none; never a password)."""
+    if shared.postgres_url is not None:
+        url = shared.postgres_url.get_secret_value()
+        digest = hashlib.sha256(url.encode()).hexdigest()[:_KEY_DIGEST_CHARS]
+        return f"postgres:{digest}:{shared.postgres_schema}"
+    if shared.scope == "process":
+        return ""
+    return f"sqlite:{Path(shared.file) if shared.file else default_pacing_file()}"
+
+
+def _open_store(shared: SharedLimit, where: str) -> PacingStore | None:
+    """The store, or None (pace this process alone) when it cannot be opened."""
+    store: PacingStore
+    try:
+        if shared.postgres_url is not None:
+            url = shared.postgres_url.get_secret_value()
+            store = PostgresPacingStore(url, shared.postgres_schema)
+        else:
+            store = SqlitePacingStore(Path(where.removeprefix("sqlite:")))
+    except Exception as exc:
+        # The exception type only: a driver message may quote the database URL.
+        _log.warning(
+            "shared rate limit store unavailable (%s); pacing this process alone",
+            type(exc).__name__,
+        )
+        return None
+    _STORES[where] = store
+    return store
 
 
 def forget_limiters() -> None:
     """Drop every registered limiter (tests and long-lived processes that rotate keys)."""
     with _REGISTRY_LOCK:
         _REGISTRY.clear()
+        for store in _STORES.values():
+            store.close()
+        _STORES.clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -65,6 +66,23 @@ class JsonImportPolling(BaseModel):
     timeout_s: float = Field(600.0, gt=0)
 
 
+class SharedLimit(BaseModel):
+    """Who shares the account's request rate: this process, this machine, or every machine.
+
+    ``machine`` (the default) books request starts in a SQLite file every process of this
+    user on this machine reads (``file``, default ``<tmp>/mogulsync-<uid>/rate-limit.sqlite``
+    or ``$MOGULSYNC_RATE_LIMIT_FILE``). With ``postgres_url`` (the ``state_store``), every
+    machine books from one row in that database. The in-flight cap stays per process.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    scope: Literal["process", "machine"] = "machine"
+    file: str | None = None
+    postgres_url: SecretStr | None = None
+    postgres_schema: str = "mogulsync"
+
+
 class ClientSettings(BaseModel):
     """Everything a client needs: key, endpoint, limits, timeouts and retry policy."""
 
@@ -79,6 +97,7 @@ class ClientSettings(BaseModel):
     json_import_polling: JsonImportPolling = Field(default_factory=JsonImportPolling)
     user_agent: str = DEFAULT_USER_AGENT
     log_body_limit: int = Field(DEFAULT_LOG_BODY_LIMIT, ge=0)
+    shared_limit: SharedLimit = Field(default_factory=SharedLimit)
 
     @field_validator("api_key")
     @classmethod

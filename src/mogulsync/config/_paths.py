@@ -32,8 +32,12 @@ def anchor_paths(config: AppConfig, base_dir: Path) -> AppConfig:
     events = config.events.model_copy(
         update={"queue_path": None if queue_path is None else _anchor_path(queue_path, base)}
     )
+    dbt = config.dbt
+    if dbt is not None:
+        dbt = dbt.model_copy(update={"project_dir": _anchor_path(dbt.project_dir, base)})
     return config.model_copy(
         update={
+            "dbt": dbt,
             "state_dir": _anchor_path(config.state_dir, base),
             "warehouses": warehouses,
             "extract": extract,

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from mogulsync._redact import USERINFO, url_credentials
 from mogulsync.config._paths import anchor_paths
+from mogulsync.config.dbt_models import resolve_dbt_models
 from mogulsync.config.models import AppConfig
 from mogulsync.config.references import reference_problems
 from mogulsync.config.suggest import suggest_key
@@ -130,15 +131,19 @@ def parse_config(
     problems.extend(reference_problems(substituted))
     if problems:
         raise ConfigValidationError(source, problems)
-    anchored = anchor_paths(config, Path.cwd() if base_dir is None else base_dir)
-    state_dir = Path(anchored.state_dir)
+    config = anchor_paths(config, Path.cwd() if base_dir is None else base_dir)
+    state_dir = Path(config.state_dir)
     if state_dir.exists() and not state_dir.is_dir():
         problem = (
             f"state_dir: {state_dir} is a file, not a directory; move it aside or set"
             " state_dir to a directory"
         )
         raise ConfigValidationError(source, [problem])
-    return anchored
+    if checked is None or "models" in checked:
+        config, problems = resolve_dbt_models(config)
+        if problems:
+            raise ConfigValidationError(source, problems)
+    return config
 
 
 def _checked_sections(sections: Collection[str] | None) -> frozenset[str] | None:

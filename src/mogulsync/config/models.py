@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 from mogulsync.config._base import ConfigModel
 from mogulsync.config.alerts import AlertsConfig
 from mogulsync.config.chartmogul import ChartMogulConfig
+from mogulsync.config.dbt import DbtConfig
 from mogulsync.config.events import EventsConfig
 from mogulsync.config.extract import ExtractConfig
 from mogulsync.config.serve import ServeConfig
@@ -39,6 +40,7 @@ class AppConfig(ConfigModel):
     state_store: StateStoreConfig | None = Field(
         None, description="team-shared sync state in PostgreSQL (default: embedded SQLite)"
     )
+    dbt: DbtConfig | None = Field(None, description="dbt project whose models are sources")
     warehouses: dict[str, WarehouseConfig] = Field(default_factory=dict)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     syncs: dict[str, SyncConfig] = Field(default_factory=dict)

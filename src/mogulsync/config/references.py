@@ -21,6 +21,12 @@ def reference_problems(raw: Mapping[str, Any]) -> list[str]:
         for name, model in models.items()
         if isinstance(wanted := model.get("warehouse"), str) and wanted not in warehouses
     ]
+    if not isinstance(raw.get("dbt"), Mapping):
+        problems.extend(
+            f"models.{name}.dbt: needs a top-level `dbt:` section"
+            for name, model in models.items()
+            if model.get("dbt") is not None
+        )
     for name, sync in syncs.items():
         wanted = sync.get("model")
         if isinstance(wanted, str) and wanted not in models:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from mogulsync.chartmogul import ChartMogulClient, ClientSettings, JsonImportPolling, NotFoundError
+from mogulsync.chartmogul import (
+    ChartMogulClient,
+    ClientSettings,
+    JsonImportPolling,
+    NotFoundError,
+    SharedLimit,
+)
 from mogulsync.config import AppConfig, ModelConfig
 from mogulsync.errors import ConfigError
 from mogulsync.warehouse import SqlAlchemySource
@@ -27,7 +33,16 @@ def client_settings(config: AppConfig) -> ClientSettings:
         rate_limit=section.rate_limit,
         max_in_flight=section.max_in_flight,
         json_import_polling=JsonImportPolling(timeout_s=section.json_import_timeout_s),
+        shared_limit=shared_limit(config),
     )
+
+
+def shared_limit(config: AppConfig) -> SharedLimit:
+    """Machine-wide pacing; across machines through the ``state_store`` when there is one."""
+    store = config.state_store
+    if store is None or not store.url.get_secret_value():
+        return SharedLimit()
+    return SharedLimit(postgres_url=store.url, postgres_schema=store.schema_)
 
 
 async def resolve_data_source(

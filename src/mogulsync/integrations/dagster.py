@@ -1,0 +1,198 @@
+"""Dagster assets for a mogulsync project: one asset per sync, plus the extract.
+
+```python
+# definitions.py
+import dagster as dg
+from mogulsync.integrations.dagster import mogulsync_assets, mogulsync_extract_assets
+
+defs = dg.Definitions(
+    assets=[*mogulsync_assets("mogulsync.yml"), *mogulsync_extract_assets("mogulsync.yml")]
+)
+```
+
+* A sync's asset is keyed ``["chartmogul", <sync>]`` in group ``mogulsync``. It depends on
+  its model's asset — the key dagster-dbt gives a ``dbt:`` model by default, else the
+  ``table:`` name split on dots — on the model's ``deps:``, and on the syncs it
+  ``depends_on``.
+* A materialization runs the sync exactly as ``mogulsync sync run`` does
+  (:meth:`SyncEngine.run`), attaches the run summary as metadata, raises on a ``failed``
+  run and reports a ``partial`` one through the ``no_failed_rows`` check (severity WARN).
+* :class:`MogulsyncResource` carries the project file and an optional base URL override; bind
+  your own per deployment with ``mogulsync_assets(path, resource=...)``.
+
+Requires the ``dagster`` extra (``pip install 'mogulsync[dagster]'``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_shared.utils.warnings import BetaWarning
+
+from mogulsync.config import AppConfig, load_config
+from mogulsync.runs import RunRecord, RunStatus, RunStore
+
+GROUP = "mogulsync"
+KEY_PREFIX = "chartmogul"
+CHECK_NAME = "no_failed_rows"
+#: failing rows quoted in the check's metadata
+SAMPLE_ROWS = 5
+#: sections read to build the asset graph: no ${ENV} secret is needed to load definitions
+_GRAPH_SECTIONS = ("syncs",)
+
+
+class MogulsyncResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """Where the project file is, and (per deployment) which ChartMogul API to call."""
+
+    #: path to mogulsync.yml
+    project_file: str = "mogulsync.yml"
+    #: overrides ``chartmogul.base_url`` (e.g. an emulator in staging)
+    base_url: str | None = None
+
+    def load(self) -> AppConfig:
+        """The project, every section checked (secrets from the environment)."""
+        config = load_config(self.project_file)
+        if self.base_url is None:
+            return config
+        section = config.chartmogul.model_copy(update={"base_url": self.base_url})
+        return config.model_copy(update={"chartmogul": section})
+
+    def run_sync(self, name: str, *, full: bool = False) -> RunRecord:
+        """Run one sync the way ``mogulsync sync run`` does; its run record."""
+        from mogulsync.sync.engine import SyncEngine
+
+        return asyncio.run(SyncEngine(self.load()).run(name, full=full))
+
+    def failing_rows(self, record: RunRecord, limit: int = SAMPLE_ROWS) -> list[str]:
+        """A sample of the run's failed rows as ``key: field: message`` lines."""
+        store = RunStore(Path(self.load().state_dir))
+        try:
+            errors = store.errors(record.run_id)[:limit]
+        finally:
+            store.close()
+        return [f"{error.key}: {error.field}: {error.message}" for error in errors]
+
+
+def sync_asset_key(sync: str) -> dg.AssetKey:
+    """``["chartmogul", <sync>]``."""
+    return dg.AssetKey([KEY_PREFIX, sync])
+
+
+def model_deps(config: AppConfig, model_name: str) -> list[dg.AssetKey]:
+    """The upstream asset keys of a model (see the module docstring)."""
+    from mogulsync.integrations.dbt import model_asset_keys
+
+    model = config.models[model_name]
+    keys: list[dg.AssetKey] = []
+    if model.dbt is not None and config.dbt is not None:
+        keys.append(dg.AssetKey(model_asset_keys(config.dbt, {model_name: model.dbt})[model_name]))
+    elif model.table is not None:
+        keys.append(dg.AssetKey(model.table.split(".")))
+    keys.extend(dg.AssetKey.from_user_string(dep) for dep in model.deps)
+    return keys
+
+
+def mogulsync_assets(
+    path: str | Path = "mogulsync.yml", *, resource: MogulsyncResource | None = None
+) -> list[dg.AssetsDefinition]:
+    """One Dagster asset per sync of the project at ``path``."""
+    bound = resource or MogulsyncResource(project_file=str(path))
+    config = load_config(bound.project_file, sections=_GRAPH_SECTIONS)
+    return [_sync_asset(config, name, bound) for name in config.syncs]
+
+
+def _sync_asset(config: AppConfig, name: str, resource: MogulsyncResource) -> dg.AssetsDefinition:
+    sync = config.syncs[name]
+    key = sync_asset_key(name)
+    deps = [*model_deps(config, sync.model), *(sync_asset_key(p) for p in sync.depends_on)]
+    if sync.line_items and sync.line_items.model:
+        deps.extend(model_deps(config, sync.line_items.model))
+
+    with warnings.catch_warnings():
+        # Binding a resource to an asset is marked beta; it is what lets the assets work in
+        # a plain `Definitions(assets=...)` and still read EnvVar fields at run time.
+        warnings.simplefilter("ignore", BetaWarning)
+        return _define(name, sync.object, sync.model, key, deps, resource)
+
+
+def _define(
+    name: str,
+    obj: str,
+    model: str,
+    key: dg.AssetKey,
+    deps: list[dg.AssetKey],
+    resource: MogulsyncResource,
+) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=key,
+        group_name=GROUP,
+        deps=list(dict.fromkeys(deps)),
+        description=f"mogulsync sync `{name}`: model `{model}` → ChartMogul {obj}s",
+        check_specs=[
+            dg.AssetCheckSpec(
+                CHECK_NAME, asset=key, description="every row of the last run reached ChartMogul"
+            )
+        ],
+        resource_defs={"mogulsync": resource},
+        kinds={"chartmogul"},
+    )
+    # Unannotated: Dagster inspects the annotation objects, and this module's
+    # `from __future__ import annotations` turns them into strings.
+    def _materialize(context):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202
+        project: MogulsyncResource = context.resources.mogulsync
+        record = project.run_sync(name)
+        metadata = summary_metadata(record)
+        if record.status is RunStatus.FAILED:
+            raise dg.Failure(
+                description=f"sync `{name}` failed: {record.message or 'see the run history'}",
+                metadata=metadata,
+            )
+        failed = record.rows.failed
+        check_metadata: dict[str, Any] = {"failed_rows": failed}
+        if failed:
+            check_metadata["sample"] = dg.MetadataValue.md(
+                "\n".join(f"- {line}" for line in project.failing_rows(record))
+            )
+        return dg.MaterializeResult(
+            metadata=metadata,
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=CHECK_NAME,
+                    passed=failed == 0,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    metadata=check_metadata,
+                )
+            ],
+        )
+
+    return _materialize
+
+
+def summary_metadata(record: RunRecord) -> dict[str, Any]:
+    """The run summary as Dagster metadata."""
+    rows = record.rows
+    return {
+        "run_id": record.run_id,
+        "status": record.status.value,
+        "rows_added": rows.added,
+        "rows_changed": rows.changed,
+        "rows_removed": rows.removed,
+        "rows_unchanged": rows.unchanged,
+        "rows_failed": rows.failed,
+        "api_calls": record.api_calls,
+        "duration_s": round(record.duration_s, 3),
+    }
+
+
+def mogulsync_extract_assets(
+    path: str | Path = "mogulsync.yml", *, streams: Sequence[str] | None = None
+) -> list[dg.AssetsDefinition]:
+    """The ``extract:`` section as one dagster-dlt asset over mogulsync's own dlt source."""
+    from mogulsync.integrations._dagster_extract import extract_assets
+
+    return extract_assets(Path(path), streams)

@@ -1,0 +1,53 @@
+"""Run in a child process: book starts on a shared pacing store, or ping through a client.
+
+``book <sqlite file> <count> <interval>`` prints the booked starts as JSON.
+``ping <base_url> <api_key> <count> <scope> <sqlite file> <go file>`` waits for the go file,
+then pings ``count`` times through a ChartMogulClient at 40 req/s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from mogulsync.chartmogul import ChartMogulClient, ClientSettings, SharedLimit
+from mogulsync.chartmogul.shared_pacing import SqlitePacingStore
+
+
+def book(path: str, count: int, interval: float) -> None:
+    store = SqlitePacingStore(Path(path))
+    starts = [store.book("acct", interval)[0] for _ in range(count)]
+    store.close()
+    print(json.dumps(starts))
+
+
+def wait_for(go: str) -> None:
+    """Start together with the other workers (imports take a while)."""
+    while not Path(go).exists():
+        time.sleep(0.01)
+
+
+async def ping(base_url: str, key: str, count: int, scope: str, path: str) -> None:
+    settings = ClientSettings(
+        api_key=SecretStr(key),
+        base_url=base_url,
+        rate_limit=40,
+        max_in_flight=20,
+        shared_limit=SharedLimit(scope=scope, file=path),  # type: ignore[arg-type]
+    )
+    async with ChartMogulClient(settings) as client:
+        results = await asyncio.gather(*(client.ping() for _ in range(count)))
+    print(json.dumps({"ok": sum(results), "at": time.time()}))
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "book":
+        book(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+    else:
+        wait_for(sys.argv[7])
+        asyncio.run(ping(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], sys.argv[6]))
