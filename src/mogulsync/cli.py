@@ -60,11 +60,11 @@ class _Commands(LazyGroup):
         ),
         "serve": (
             "mogulsync.serve.cli:serve_command",
-            "Run the scheduler, the HTTP API, the web UI and the events endpoints.",
+            "Run the scheduler, the HTTP API, the web UI and the events endpoints on one port.",
         ),
         "schedule": (
             "mogulsync.serve.cli:schedule_command",
-            "List each sync's schedule and next run.",
+            "List each scheduled sync (and the extract) with its schedule and next run.",
         ),
         "emulator": (
             "mogulsync.emulator.cli:app",

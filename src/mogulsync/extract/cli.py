@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +78,8 @@ def run_command(
     Example: mogulsync extract run --streams customers,plans --destination duckdb:///cm.duckdb
     """
     _check_streams(streams)
+    _check_choice("--mode", mode, _MODES)
+    _check_choice("--interval", interval, _INTERVALS)
     try:
         settings, options = _options(
             config, streams, destination, mode, start_date, dataset, interval
@@ -88,6 +91,14 @@ def run_command(
         typer.echo(json.dumps(report.as_dict()))  # every --json: JSON Lines
     else:
         _print_report(report)
+
+
+def _check_choice(flag: str, value: str | None, allowed: Mapping[str, object]) -> None:
+    """A flag given an unknown value is a usage error (exit 2), found before any work."""
+    if value is not None and value not in allowed:
+        known = ", ".join(allowed)
+        message = f"{flag} must be {known}, not {value!r}"
+        raise typer.BadParameter(message, param_hint=flag)
 
 
 def _check_streams(streams: str | None) -> None:

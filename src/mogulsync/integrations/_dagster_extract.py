@@ -29,8 +29,8 @@ def extract_assets(path: Path, streams: Sequence[str] | None) -> list[dg.AssetsD
     from mogulsync.extract._dlt_setup import no_telemetry
     from mogulsync.extract._pump import PagePump
     from mogulsync.extract.cli import _options
-    from mogulsync.extract.destinations import resolve_destination
     from mogulsync.extract.context import StreamState
+    from mogulsync.extract.destinations import resolve_destination
     from mogulsync.extract.runner import (
         _fetch,
         _pipeline_name,

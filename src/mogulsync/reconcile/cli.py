@@ -33,7 +33,7 @@ def reconcile_command(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
 ) -> None:
-    """Compare a sync's model with ChartMogul: missing, extra and drifted records.
+    """Compare a sync's model with ChartMogul; --adopt takes over existing records.
 
     Exit 0 when ChartMogul matches the warehouse, 3 when anything differs.
 

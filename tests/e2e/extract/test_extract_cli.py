@@ -74,8 +74,8 @@ def test_interval_option_overrides_the_config(
         intervals = con.execute("SELECT DISTINCT interval FROM chartmogul.customer_count")
         assert intervals.fetchall() == [("week",)]
     bad = CliRunner().invoke(app, [*args, "--interval", "fortnight"])
-    assert bad.exit_code == 1
-    assert "--interval must be day, week, month or quarter" in bad.output
+    assert bad.exit_code == 2  # a usage error, found before any work
+    assert "--interval must be day, week, month, quarter" in bad.output
 
 
 def test_bad_destination_fails_cleanly_without_leaking_passwords(
