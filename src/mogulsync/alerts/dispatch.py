@@ -35,7 +35,13 @@ HISTORY_LOOKBACK = 20
 #: extra seconds allowed on top of the slowest channel's retries
 _GRACE_S = 1.0
 #: which trigger a channel hears when several rules match one run (lowest first)
-_RANK = {Trigger.FAILED: 0, Trigger.FAILED_ROWS: 1, Trigger.RECOVERED: 2, Trigger.TEST: 3}
+_RANK = {
+    Trigger.FAILED: 0,
+    Trigger.FAILED_ROWS: 1,
+    Trigger.DRIFT: 1,
+    Trigger.RECOVERED: 2,
+    Trigger.TEST: 3,
+}
 
 
 def channel_secrets(channel: AlertChannel) -> list[str]:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mogulsync._redact import Redactor
+from mogulsync.config.alerts import RECONCILE_PREFIX
 from mogulsync.output import key_label
 from mogulsync.runs.models import RowCounts, RowError, RunRecord
 
@@ -27,13 +28,15 @@ class Trigger(enum.Enum):
 
     FAILED = "failed"
     FAILED_ROWS = "failed_rows"
+    #: a recorded reconcile found ChartMogul and the warehouse apart
+    DRIFT = "drift"
     RECOVERED = "recovered"
     TEST = "test"
 
     @property
     def is_problem(self) -> bool:
         """Whether this opens (rather than closes) an incident."""
-        return self in {Trigger.FAILED, Trigger.FAILED_ROWS}
+        return self in {Trigger.FAILED, Trigger.FAILED_ROWS, Trigger.DRIFT}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +59,20 @@ class AlertMessage:
     @property
     def hint(self) -> str:
         """The command that shows everything about the run."""
+        if self.is_reconcile:
+            return f"mogulsync reconcile {self.sync.removeprefix(RECONCILE_PREFIX)}"
         return f"mogulsync runs show {self.run_id} --errors"
+
+    @property
+    def is_reconcile(self) -> bool:
+        """Whether this is about a recorded reconcile (drift watch), not a sync run."""
+        return self.sync.startswith(RECONCILE_PREFIX)
+
+    @property
+    def differing(self) -> int:
+        """A reconcile's records that differ: missing, drifted and extra."""
+        rows = self.rows
+        return rows.added + rows.changed + rows.removed
 
     @property
     def failed_percent(self) -> float:
@@ -75,14 +91,27 @@ class AlertMessage:
                 f"mogulsync: sync {self.sync}: {rows.failed} of {rows.succeeded + rows.failed}"
                 f" rows failed ({self.failed_percent:.1f}%, run {self.run_id})"
             )
+        if self.trigger is Trigger.DRIFT:
+            compared = self.differing + rows.unchanged
+            return (
+                f"mogulsync: {self.sync.removeprefix(RECONCILE_PREFIX)} drifted from the"
+                f" warehouse: {self.differing} of {compared} records differ (run {self.run_id})"
+            )
         if self.trigger is Trigger.RECOVERED:
-            return f"mogulsync: sync {self.sync} recovered (run {self.run_id})"
+            what = "ChartMogul matches the warehouse again for" if self.is_reconcile else "sync"
+            name = self.sync.removeprefix(RECONCILE_PREFIX)
+            return f"mogulsync: {what} {name} recovered (run {self.run_id})"
         return "mogulsync: test alert (this channel works)"
 
     @property
     def counts_line(self) -> str:
         """Row counts, API calls and duration in one line."""
         rows = self.rows
+        if self.is_reconcile:
+            return (
+                f"{rows.unchanged} in both, {rows.changed} drifted, {rows.added} missing,"
+                f" {rows.removed} extra; {self.api_calls} API calls in {self.duration_s:.1f}s"
+            )
         return (
             f"status {self.status}: {rows.added} added, {rows.changed} changed,"
             f" {rows.removed} removed, {rows.unchanged} unchanged → {rows.succeeded} succeeded,"

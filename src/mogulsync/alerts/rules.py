@@ -1,4 +1,4 @@
-"""When a finished run alerts: failure, too many failed rows, or recovery.
+"""When a finished run alerts: failure, too many failed rows, drift, or recovery.
 
 Whether the previous run "alerted" is decided by applying the same rule to the previous
 run's record from the run history, so nothing extra has to be stored and a recovery is
@@ -8,7 +8,7 @@ announced exactly when the last finished run would have alerted under this rule.
 from __future__ import annotations
 
 from mogulsync.alerts.message import PERCENT, Trigger
-from mogulsync.config.alerts import AlertRule
+from mogulsync.config.alerts import RECONCILE_PREFIX, AlertRule
 from mogulsync.runs.models import RunRecord, RunStatus
 
 #: statuses of runs that ended on their own (an interrupted run never alerted)
@@ -19,6 +19,8 @@ def problem(rule: AlertRule, record: RunRecord) -> Trigger | None:
     """The problem ``record`` shows under ``rule`` (None when the run is healthy)."""
     if record.status is RunStatus.FAILED and rule.on_failure:
         return Trigger.FAILED
+    if record.sync.startswith(RECONCILE_PREFIX):
+        return _drift(rule, record)
     threshold = rule.failed_rows
     failed = record.rows.failed
     if threshold is None or failed == 0:
@@ -28,6 +30,21 @@ def problem(rule: AlertRule, record: RunRecord) -> Trigger | None:
         return Trigger.FAILED_ROWS
     if threshold.percent is not None and PERCENT * failed / acted >= threshold.percent:
         return Trigger.FAILED_ROWS
+    return None
+
+
+def _drift(rule: AlertRule, record: RunRecord) -> Trigger | None:
+    """A recorded reconcile: added = missing, changed = drifted, removed = extra records."""
+    threshold = rule.drift
+    rows = record.rows
+    differing = rows.added + rows.changed + rows.removed
+    if threshold is None or differing == 0:
+        return None
+    compared = differing + rows.unchanged
+    if threshold.count is not None and differing >= threshold.count:
+        return Trigger.DRIFT
+    if threshold.percent is not None and PERCENT * differing / compared >= threshold.percent:
+        return Trigger.DRIFT
     return None
 
 

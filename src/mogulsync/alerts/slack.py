@@ -11,6 +11,7 @@ SLACK_SECTION_LIMIT = 3000
 _ICONS = {
     Trigger.FAILED: ":red_circle:",
     Trigger.FAILED_ROWS: ":warning:",
+    Trigger.DRIFT: ":left_right_arrow:",
     Trigger.RECOVERED: ":large_green_circle:",
     Trigger.TEST: ":wave:",
 }

@@ -108,6 +108,10 @@ AlertChannel = Annotated[
 ]
 
 
+#: run-history name of a sync's recorded reconciles: ``reconcile:<sync>``
+RECONCILE_PREFIX = "reconcile:"
+
+
 class FailedRowsThreshold(ConfigModel):
     """Alert when at least ``count`` rows, or at least ``percent`` % of the rows, fail."""
 
@@ -121,6 +125,11 @@ class FailedRowsThreshold(ConfigModel):
         return self
 
 
+class DriftThreshold(FailedRowsThreshold):
+    """Alert when a recorded reconcile finds at least ``count`` records, or ``percent`` % of
+    the records it compared, missing, extra or drifted."""
+
+
 class AlertRule(ConfigModel):
     """Which syncs alert which channels, on what."""
 
@@ -128,11 +137,15 @@ class AlertRule(ConfigModel):
     channels: Literal["all"] | list[str] = "all"
     on_failure: bool = Field(True, description="the run failed")
     failed_rows: FailedRowsThreshold | None = Field(None, description="too many rows failed")
+    drift: DriftThreshold | None = Field(
+        None, description="a recorded reconcile found ChartMogul and the warehouse apart"
+    )
     on_recovery: bool = Field(True, description="healthy again after an alerted run")
 
     def covers(self, sync: str) -> bool:
-        """Whether this rule watches ``sync``."""
-        return self.syncs == "all" or sync in self.syncs
+        """Whether this rule watches ``sync`` (a reconcile's history name included)."""
+        name = sync.removeprefix(RECONCILE_PREFIX)
+        return self.syncs == "all" or name in self.syncs
 
 
 class AlertsConfig(ConfigModel):

@@ -48,6 +48,12 @@ def reference_problems(raw: Mapping[str, Any]) -> list[str]:
         )
         if name in after:
             problems.append(f"syncs.{name}.schedule.after: a sync cannot run after itself")
+        watch = sync.get("reconcile")
+        problems.extend(
+            _missing(f"syncs.{name}.reconcile.schedule.after", "sync", other, syncs)
+            for other in (_schedule_after(watch) if isinstance(watch, Mapping) else [])
+            if other not in syncs
+        )
     extract = raw.get("extract")
     problems.extend(
         _missing("extract.schedule.after", "sync", other, syncs)

@@ -50,6 +50,13 @@ class LineItemsConfig(ConfigModel):
         return self
 
 
+class ReconcileWatchConfig(ConfigModel):
+    """``reconcile: {schedule: ...}``: `mogulsync serve` compares the sync's model with
+    ChartMogul on this schedule; drift alerts follow the ``alerts.rules`` ``drift`` thresholds."""
+
+    schedule: ScheduleConfig = Field(description="when `mogulsync serve` runs the reconcile")
+
+
 class SyncConfig(ConfigModel):
     """One reverse-ETL sync: model → ChartMogul object."""
 
@@ -91,6 +98,9 @@ class SyncConfig(ConfigModel):
     )
     sync_logs: bool = Field(True, description="false: no sync log rows for this sync")
     schedule: ScheduleConfig | None = Field(None, description="when `mogulsync serve` runs it")
+    reconcile: ReconcileWatchConfig | None = Field(
+        None, description="drift watch: when `mogulsync serve` runs `reconcile` on this sync"
+    )
 
     @model_validator(mode="after")
     def _mode_and_match_fit_object(self) -> Self:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 # The reconcile engine (SQLAlchemy, httpx) is imported when the command runs, so that
 # `mogulsync reconcile --help` answers at once.
 _out = LazyConsole()
+_err = LazyConsole(stderr=True)
 
 
 def reconcile_command(
@@ -30,6 +31,12 @@ def reconcile_command(
         "--adopt",
         help="Rebuild the sync's state from what ChartMogul holds, so the next run sends"
         " only the missing and drifted rows.",
+    ),
+    record: bool = typer.Option(
+        False,
+        "--record",
+        help="Record the result in the run history as `reconcile:NAME` and send the drift"
+        " alerts of alerts.rules[].drift (the drift watch; `mogulsync serve` always records).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
 ) -> None:
@@ -44,9 +51,11 @@ def reconcile_command(
 
     project = load(config)
     try:
-        report = asyncio.run(reconcile(project, name, adopt=adopt))
+        report = asyncio.run(reconcile(project, name, adopt=adopt, record=record))
     except MogulsyncError as exc:
         fail(exc)
+    for warning in report.warnings:
+        _err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
     if as_json:
         typer.echo(json.dumps(report.summary(), default=str))
     else:

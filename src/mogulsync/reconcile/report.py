@@ -34,8 +34,10 @@ class ReconcileReport:
     duration_s: float = 0.0
     #: True when the sync's state was rebuilt from what was seen
     adopted: bool = False
-    #: the run-history record of an adopt
+    #: the run-history record of an adopt or a recorded reconcile
     run_id: str | None = None
+    #: alerts that could not be delivered (a recorded reconcile)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def differs(self) -> bool:

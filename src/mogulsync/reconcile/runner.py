@@ -32,11 +32,12 @@ from typing import Any
 from mogulsync._redact import Redactor
 from mogulsync.chartmogul import ChartMogulClient, ClientSettings, RequestLogEntry
 from mogulsync.config import AppConfig
+from mogulsync.config.alerts import RECONCILE_PREFIX
 from mogulsync.errors import ConfigError
 from mogulsync.reconcile.compare import differences, expected
 from mogulsync.reconcile.remote import RemoteIndex, RemoteRecord, fill, match_key
 from mogulsync.reconcile.report import ReconcileReport
-from mogulsync.runs import RunStatus, RunStore
+from mogulsync.runs import RunRecord, RunStatus, RunStore
 from mogulsync.sync.batch import Prepared, attach_children, prepare
 from mogulsync.sync.connect import client_settings, model_of, open_source, resolve_data_source
 from mogulsync.sync.mapping import MappedRow, primary_key_of
@@ -56,10 +57,15 @@ async def reconcile(
     name: str,
     *,
     adopt: bool = False,
+    record: bool = False,
     settings: ClientSettings | None = None,
     state_dir: Path | str | None = None,
 ) -> ReconcileReport:
     """Compare sync ``name``'s model with ChartMogul; with ``adopt``, rebuild its state.
+
+    An adopt is recorded in the run history under the sync's name. ``record`` (the drift
+    watch: ``reconcile --record``, and every reconcile `mogulsync serve` schedules) records a
+    plain reconcile under ``reconcile:<sync>`` and sends the drift alerts its rules ask for.
 
     Raises ConfigError for an unknown sync (or an adopt the sync's state cannot take) and
     SyncLockedError when ``adopt`` finds a run of the sync in progress.
@@ -79,7 +85,8 @@ async def reconcile(
     if lock is not None:
         lock.acquire()
     try:
-        return await _Reconcile(config, name, settings, directory, redactor, adopt=adopt).run()
+        job = _Reconcile(config, name, settings, directory, redactor, adopt=adopt, record=record)
+        return await job.run()
     finally:
         if lock is not None:
             lock.release()
@@ -97,6 +104,7 @@ class _Reconcile:
         redactor: Redactor,
         *,
         adopt: bool,
+        record: bool,
     ) -> None:
         self.config = config
         self.name = name
@@ -105,6 +113,9 @@ class _Reconcile:
         self.state_dir = state_dir
         self.redactor = redactor
         self.adopt = adopt
+        #: the run-history name: the sync's for an adopt, ``reconcile:<sync>`` for a watch
+        self.history_name = name if adopt else f"{RECONCILE_PREFIX}{name}"
+        self.recorded = adopt or record
         self.report = ReconcileReport(name)
         self.requests: list[RequestLogEntry] = []
         self.data_source_uuid: str | None = None
@@ -113,8 +124,8 @@ class _Reconcile:
     async def run(self) -> ReconcileReport:
         started = time.monotonic()
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        runs = RunStore(self.state_dir, self.redactor) if self.adopt else None
-        record = runs.start(self.name, full=False) if runs is not None else None
+        runs = RunStore(self.state_dir, self.redactor) if self.recorded else None
+        record = runs.start(self.history_name, full=False) if runs is not None else None
         state = open_state(self.config, self.state_dir, self.name) if self.adopt else None
         index = RemoteIndex(self.state_dir)
         model = self.config.models[self.sync.model]
@@ -146,6 +157,14 @@ class _Reconcile:
                 state.close()
             if runs is not None and record is not None:
                 self._finish(runs, record, failed)
+                if failed is not None:
+                    runs.close()
+        if runs is not None and record is not None:
+            try:
+                if not self.adopt:
+                    await self._alert(record, runs)
+            finally:
+                runs.close()
         return self.report
 
     # ------------------------------------------------------------------ model side
@@ -235,27 +254,38 @@ class _Reconcile:
         if missing:
             state.forget(self.name, list(missing))
 
-    def _finish(self, runs: RunStore, record: Any, failed: BaseException | None) -> None:
-        """Record the adopt in the run history, with its requests."""
+    def _finish(self, runs: RunStore, record: RunRecord, failed: BaseException | None) -> None:
+        """Record the adopt (or watched reconcile) in the run history, with its requests."""
         report = self.report
         record.duration_s = report.duration_s
         record.finished_at = dt.datetime.now(dt.UTC).isoformat()
         record.api_calls = report.api_calls
         rows = record.rows
-        rows.unchanged, rows.changed, rows.added = report.in_both, report.drifted, report.missing
-        rows.succeeded = report.in_both + report.drifted
+        rows.unchanged, rows.changed = report.in_both, report.drifted
+        rows.added, rows.removed = report.missing, report.extra
+        rows.succeeded = report.in_both + report.drifted if self.adopt else 0
         rows.invalid = rows.failed = report.invalid
+        what = "reconcile --adopt" if self.adopt else "reconcile"
         if failed is None:
-            record.status = RunStatus.SUCCESS
+            apart = not self.adopt and report.differs
+            record.status = RunStatus.PARTIAL if apart else RunStatus.SUCCESS
+            fields = ", ".join(f"{name} {count}" for name, count in sorted(report.fields.items()))
             record.message = (
-                f"reconcile --adopt: {report.in_both} in both, {report.drifted} drifted,"
+                f"{what}: {report.in_both} in both, {report.drifted} drifted,"
                 f" {report.missing} missing, {report.extra} extra"
+                + (f" (drifted fields: {fields})" if fields else "")
             )
         else:
             record.status = RunStatus.FAILED
-            record.message = self.redactor.text(f"reconcile --adopt failed: {failed}")
+            record.message = self.redactor.text(f"{what} failed: {failed}")
         for entry in self.requests:
             runs.add_request(record.run_id, entry)
         runs.finish(record)
-        runs.close()
         report.run_id = record.run_id
+
+    async def _alert(self, record: RunRecord, runs: RunStore) -> None:
+        """Drift alerts (``alerts.rules[].drift``) through the project's channels."""
+        from mogulsync.alerts.dispatch import AlertDispatcher
+
+        dispatcher = AlertDispatcher(self.config.alerts, self.redactor)
+        self.report.warnings.extend(await dispatcher.after_run(record, runs))

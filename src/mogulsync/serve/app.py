@@ -19,6 +19,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mogulsync.config import AppConfig
+from mogulsync.config.alerts import RECONCILE_PREFIX
 from mogulsync.errors import MogulsyncError
 from mogulsync.serve import api
 from mogulsync.serve.auth import Auth, AuthError, Role
@@ -79,6 +80,8 @@ class ServeApp:
         self.poll_s = poll_s
         self._events: ASGIApp | None = None
         self._stop = asyncio.Event()
+        #: drift watches in progress, by sync (a reconcile only reads: safe to cancel)
+        self.reconciles: dict[str, asyncio.Task[None]] = {}
         self.router = Starlette(
             routes=[
                 Route("/healthz", healthz, methods=["GET"]),
@@ -143,12 +146,17 @@ class ServeApp:
                 if scheduler_task is not None:
                     await scheduler_task
                 await state.manager.shutdown()
+                for task in self.reconciles.values():
+                    task.cancel()
+                await asyncio.gather(*self.reconciles.values(), return_exceptions=True)
                 self._events = None
 
     async def _launch(self, job: Job, _reason: str) -> bool:
         try:
             if job.kind == "extract":
                 await self.state.manager.start_extract()
+            elif job.kind == "reconcile":
+                return self._start_reconcile(job.name.removeprefix(RECONCILE_PREFIX))
             else:
                 await self.state.manager.start_sync(job.name)
         except AlreadyRunningError:
@@ -156,3 +164,22 @@ class ServeApp:
         except MogulsyncError as exc:  # recorded nowhere else: say it, try next slot
             logger.warning("scheduled %s could not start: %s", job.name, exc.user_message)
         return True
+
+    def _start_reconcile(self, sync: str) -> bool:
+        """Start a recorded reconcile of ``sync`` unless one is still going (no overlap)."""
+        running = self.reconciles.get(sync)
+        if running is not None and not running.done():
+            return False
+        self.reconciles[sync] = asyncio.create_task(self._reconcile(sync))
+        return True
+
+    async def _reconcile(self, sync: str) -> None:
+        from mogulsync.reconcile import reconcile
+
+        try:
+            report = await reconcile(self.state.config, sync, record=True)
+        except MogulsyncError as exc:  # recorded in the history as failed when it could be
+            logger.warning("scheduled reconcile of %s failed: %s", sync, exc.user_message)
+            return
+        for warning in report.warnings:
+            logger.warning("reconcile of %s: %s", sync, warning)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from croniter import croniter
 
 from mogulsync.config import AppConfig
+from mogulsync.config.alerts import RECONCILE_PREFIX
 from mogulsync.config.serve import AUTO_JITTER_CAP_S, ScheduleConfig, parse_duration
 
 #: name of the extract's job (syncs use their own names)
@@ -27,7 +28,7 @@ class Job:
     """A scheduled thing: a sync by name, or the extract."""
 
     name: str
-    kind: str  # "sync" or "extract"
+    kind: str  # "sync", "extract" or "reconcile" (a sync's drift watch)
     schedule: ScheduleConfig
 
     @property
@@ -37,11 +38,16 @@ class Job:
 
 
 def jobs_of(config: AppConfig) -> list[Job]:
-    """Every scheduled sync, then the extract if it has a schedule."""
+    """Every scheduled sync, then the syncs' drift watches, then the extract if scheduled."""
     found = [
         Job(name, "sync", sync.schedule)
         for name, sync in config.syncs.items()
         if sync.schedule is not None
+    ]
+    found += [
+        Job(f"{RECONCILE_PREFIX}{name}", "reconcile", sync.reconcile.schedule)
+        for name, sync in config.syncs.items()
+        if sync.reconcile is not None
     ]
     if config.extract.schedule is not None:
         found.append(Job(EXTRACT_JOB, "extract", config.extract.schedule))

@@ -99,3 +99,31 @@ def test_schedule_command_lists_jobs_and_next_runs(tmp_path, monkeypatch):
     assert body["unscheduled"] == ["contacts"]
     table = CliRunner().invoke(app, ["schedule"])
     assert "when its parents succeed" in table.output
+
+
+async def test_a_scheduled_drift_watch_records_a_reconcile(emulator_server, tmp_path):
+    """`reconcile: {schedule: ...}` on a sync: the server runs a recorded reconcile on time."""
+    url = accounts(tmp_path, 3)
+    config = project(
+        emulator_server,
+        tmp_path,
+        url,
+        customers_extra={"reconcile": {"schedule": {"every": "1h", "jitter": "0s"}}},
+    )
+    clock = ManualClock(START)
+    async with serving(config, clock=clock) as served:
+        scheduler = served.app.state.scheduler
+        assert scheduler is not None
+        assert await scheduler.tick() == []
+        clock.advance(dt.timedelta(hours=1))
+        assert await scheduler.tick() == ["reconcile:customers"]
+        await asyncio.gather(*served.app.reconciles.values())
+        # a watch never overlaps itself: a second start while one runs is refused
+        assert served.app._start_reconcile("customers") is True
+        assert served.app._start_reconcile("customers") is False
+        await asyncio.gather(*served.app.reconciles.values())
+        runs = (await served.http.get("/api/v1/runs", headers=served.bearer(OPERATOR))).json()
+    # nothing was synced yet: the 3 rows are missing from ChartMogul
+    watches = [r for r in runs if r["sync"] == "reconcile:customers"]
+    assert [w["status"] for w in watches] == ["partial", "partial"]
+    assert watches[0]["rows"]["added"] == 3
