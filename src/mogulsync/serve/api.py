@@ -177,6 +177,25 @@ async def plan(request: Request) -> Response:
 
 
 @guarded(Role.VIEWER)
+async def reconcile_sync(request: Request) -> Response:
+    """
+    ---
+    summary: 'Compare a sync''s model with ChartMogul now (missing, extra, drifted; writes nothing)'
+    responses:
+      200: {description: "the reconcile summary, as `mogulsync reconcile --json` prints it"}
+      404: {description: unknown sync}
+    """
+    from mogulsync.reconcile import reconcile
+
+    state = state_of(request)
+    name = request.path_params["name"]
+    if name not in state.config.syncs:
+        raise UnknownSyncError(f"no sync named `{name}`")
+    report = await reconcile(state.config, name)
+    return JSONResponse(report.summary())
+
+
+@guarded(Role.VIEWER)
 async def list_runs(request: Request) -> Response:
     """
     ---
@@ -416,6 +435,7 @@ routes: list[BaseRoute] = [
     Route("/api/v1/syncs", list_syncs, methods=["GET"]),
     Route("/api/v1/syncs/{name}/runs", trigger_run, methods=["POST"]),
     Route("/api/v1/syncs/{name}/plan", plan, methods=["POST"]),
+    Route("/api/v1/syncs/{name}/reconcile", reconcile_sync, methods=["POST"]),
     Route("/api/v1/runs", list_runs, methods=["GET"]),
     Route("/api/v1/runs/{run_id}", get_run, methods=["GET"]),
     Route("/api/v1/runs/{run_id}/errors", run_errors, methods=["GET"]),

@@ -90,3 +90,40 @@ async def test_preview_shows_which_fields_change_from_what_to_what(emulator_serv
         assert "Renamed Ltd" in page.text
         assert "Account 1" in page.text
         assert (await served.http.get(stats)).json()["writes_succeeded"] == writes  # reads only
+
+
+async def test_reconcile_page_and_api_show_drift_without_writing(emulator_server, tmp_path):
+    """After a run and an edit in ChartMogul, the page and the API name the drifted field."""
+    url = accounts(tmp_path, 3)
+    config = project(emulator_server, tmp_path, url)
+    async with serving(config) as served:
+        auth = served.bearer(OPERATOR)
+        first = await served.http.post("/api/v1/syncs/customers/runs", headers=auth)
+        assert (await wait_for_run(served, first.json()["run_id"]))["status"] == "success"
+        viewer = served.bearer(VIEWER)
+        page = await served.http.get("/syncs/customers/reconcile", headers=viewer)
+        assert page.status_code == 200
+        assert "ChartMogul matches the warehouse." in page.text
+        found = await served.http.get(
+            f"{emulator_server.base_url}/v1/customers",
+            params={"external_id": "a1"},
+            auth=(emulator_server.api_key, ""),
+        )
+        uuid = found.json()["entries"][0]["uuid"]
+        await served.http.patch(
+            f"{emulator_server.base_url}/v1/customers/{uuid}",
+            json={"name": "Edited in the UI"},
+            auth=(emulator_server.api_key, ""),
+        )
+        stats = f"{emulator_server.base_url}/_emulator/stats"
+        writes = (await served.http.get(stats)).json()["writes_succeeded"]
+        summary = (
+            await served.http.post("/api/v1/syncs/customers/reconcile", headers=viewer)
+        ).json()
+        assert (summary["in_both"], summary["drifted"], summary["fields"]) == (2, 1, {"name": 1})
+        page = await served.http.get("/syncs/customers/reconcile", headers=viewer)
+        assert "Edited in the UI" in page.text
+        assert "Account 1" in page.text
+        assert (await served.http.get(stats)).json()["writes_succeeded"] == writes  # reads only
+        missing = await served.http.post("/api/v1/syncs/nosuch/reconcile", headers=viewer)
+        assert missing.status_code == 404

@@ -256,6 +256,33 @@ async def preview_page(request: Request) -> Response:
     return _page(request, "preview.html", caller, name=name, plan=plan, nav="syncs")
 
 
+async def reconcile_page(request: Request) -> Response:
+    """Does ChartMogul match the warehouse? A live reconcile, and the drift watch's history."""
+    from mogulsync.config.alerts import RECONCILE_PREFIX
+    from mogulsync.reconcile import reconcile
+
+    caller = _viewer(request)
+    if isinstance(caller, Response):
+        return caller
+    state = state_of(request)
+    name = request.path_params["name"]
+    if name not in state.config.syncs:
+        return Response(f"no sync named {name}", status_code=404, media_type="text/plain")
+    try:
+        report = await reconcile(state.config, name)  # read-only: records nothing
+    except MogulsyncError as exc:
+        return _page(request, "syncs.html", caller, syncs=[], flash=exc.user_message)
+    store = state.run_store()
+    try:
+        watches = store.latest(sync=f"{RECONCILE_PREFIX}{name}", limit=SPARK_RUNS)
+    finally:
+        store.close()
+    return _page(
+        request, "reconcile.html", caller, name=name, report=report.summary(),
+        watches=watches, nav="syncs",
+    )  # fmt: skip
+
+
 async def events_page(request: Request) -> Response:
     """Queue depth, events/s, oldest pending, failures and dead letters with Replay."""
     caller = _viewer(request)
@@ -332,6 +359,7 @@ routes = [
     Route("/syncs", syncs_page, methods=["GET"]),
     Route("/syncs/{name}/run", run_now, methods=["POST"]),
     Route("/syncs/{name}/preview", preview_page, methods=["GET"]),
+    Route("/syncs/{name}/reconcile", reconcile_page, methods=["GET"]),
     Route("/runs/{run_id}", run_page, methods=["GET"]),
     Route("/runs/{run_id}/cancel", cancel, methods=["POST"]),
     Route("/events", events_page, methods=["GET"]),
