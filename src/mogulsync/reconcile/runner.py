@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,6 @@ from mogulsync._redact import Redactor
 from mogulsync.chartmogul import ChartMogulClient, ClientSettings, RequestLogEntry
 from mogulsync.config import AppConfig
 from mogulsync.config.alerts import RECONCILE_PREFIX
-from mogulsync.errors import ConfigError
 from mogulsync.reconcile.compare import differences, expected
 from mogulsync.reconcile.remote import RemoteIndex, RemoteRecord, fill, match_key
 from mogulsync.reconcile.report import ReconcileReport
@@ -44,7 +43,8 @@ from mogulsync.sync.mapping import MappedRow, primary_key_of
 from mogulsync.sync.state import RowResult
 from mogulsync.sync.state_open import open_lock, open_state
 from mogulsync.sync.state_protocol import SyncState
-from mogulsync.warehouse import SqlAlchemySource
+from mogulsync.sync.warehouse_diff import WarehouseState, open_diff
+from mogulsync.warehouse import Row, SqlAlchemySource
 
 #: prefix of the digest an adopted drifted row gets: never equal to a row's digest
 DRIFTED_DIGEST = "adopted-drifted:"
@@ -67,17 +67,10 @@ async def reconcile(
     watch: ``reconcile --record``, and every reconcile `mogulsync serve` schedules) records a
     plain reconcile under ``reconcile:<sync>`` and sends the drift alerts its rules ask for.
 
-    Raises ConfigError for an unknown sync (or an adopt the sync's state cannot take) and
+    Raises ConfigError for an unknown sync and
     SyncLockedError when ``adopt`` finds a run of the sync in progress.
     """
     model_of(config, name)
-    sync = config.syncs[name]
-    if adopt and sync.state == "warehouse":
-        raise ConfigError(
-            f"sync `{name}` keeps its state in the warehouse (`state: warehouse`);"
-            " `reconcile --adopt` writes the embedded or shared state only",
-            hint="Run `mogulsync reconcile` without --adopt, or remove `state: warehouse`.",
-        )
     directory = Path(state_dir or config.state_dir)
     settings = settings or client_settings(config)
     redactor = Redactor([settings.api_key.get_secret_value()])
@@ -139,7 +132,8 @@ class _Reconcile:
                 self.data_source_uuid = await resolve_data_source(cm, wanted, create=False)
                 if self.data_source_uuid is not None:
                     await fill(index, cm, self.sync.object, self.data_source_uuid, self.sync.match)
-            self._compare_model(prepared, source, index, state)  # no request is in flight now
+            # no request is in flight now: reading the model on the loop costs nothing
+            self._compare_model(prepared, source, index, state)
             for extra in index.unseen():
                 self.report.note_extra(extra.uuid, extra.external_id)
             if state is not None:
@@ -175,7 +169,13 @@ class _Reconcile:
         index: RemoteIndex,
         state: SyncState | None,
     ) -> None:
-        for batch in source.stream(prepared.model):
+        batches: Iterator[Sequence[Row]] = source.stream(prepared.model)
+        if isinstance(state, WarehouseState):
+            # the snapshot in the warehouse keeps the warehouse's own row hash as digest:
+            # every row, with that hash, comes from the diff query (full)
+            diff = open_diff(state, prepared, source.compile(prepared.model))
+            batches, prepared = diff.batches(full=True), diff.prepared
+        for batch in batches:
             rows = attach_children(prepared, source, batch)
             mapped = self._map(prepared, rows)
             keys = [match_key(self.sync.match, row.payload.get(self.sync.match)) for row in mapped]

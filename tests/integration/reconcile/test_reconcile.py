@@ -204,3 +204,37 @@ async def test_adopt_refuses_while_a_run_holds_the_lock(server, tmp_path):
             await reconcile(conf, "customers", adopt=True)
     finally:
         lock.release()
+
+
+@pytest.mark.parametrize("state", ["embedded", "warehouse"])
+async def test_adopt_then_run_with_each_state_store(server, tmp_path, state):
+    """`state: warehouse` adopts too: its snapshot gets the warehouse's own row hashes."""
+    conf = config(server, tmp_path, warehouse(tmp_path))
+    if state == "warehouse":
+        customers = conf.syncs["customers"].model_copy(update={"state": "warehouse"})
+        conf = conf.model_copy(update={"syncs": {**conf.syncs, "customers": customers}})
+    await load(conf)
+    cm = official(server)
+    uuids = customer_uuids(server)
+    chartmogul.Customer.modify(cm, uuid=uuids["acct-8"], data={"company": "Edited"}).get()
+    # the state is lost (embedded file removed / snapshot table emptied)
+    from mogulsync.sync.state_open import open_state
+
+    lost = open_state(conf, tmp_path / "state", "customers")
+    try:
+        lost.reset("customers")
+    finally:
+        lost.close()
+
+    adopted = await reconcile(conf, "customers", adopt=True)
+    assert (adopted.in_both, adopted.drifted, adopted.missing) == (CUSTOMERS - 1, 1, 0)
+    before = writes(server)
+    record = await engine(conf).run("customers")
+    after = writes(server)
+    assert record.status.value == "success", record.message
+    assert (record.rows.changed, record.rows.added, record.rows.unchanged) == (1, 0, CUSTOMERS - 1)
+    sent = {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
+    assert sent == {
+        "PATCH /v1/customers/{id}": 1,
+        "POST /v1/customers/{id}/attributes/custom": 1,
+    }, sent
