@@ -139,6 +139,11 @@ def main() -> None:
             )
             _cli(console, workdir, env, "runs", "show", _last_run(workdir, env), "--requests")
             _cli(console, workdir, env, "runs", "list", "--limit", "8")
+            console.print(
+                "Does ChartMogul really match the warehouse? Reconcile reads both and compares"
+                " them field by field (exit 0: nothing differs):"
+            )
+            _cli(console, workdir, env, "reconcile", "customers")
             asyncio.run(_report(server, console))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
