@@ -169,10 +169,7 @@ async def plan(request: Request) -> Response:
     """
     from mogulsync.serve.preview import preview
 
-    state = state_of(request)
-    name = request.path_params["name"]
-    if name not in state.config.syncs:
-        raise UnknownSyncError(f"no sync named `{name}`")
+    state, name = _named_sync(request)
     return JSONResponse(await preview(state.config, name, client_settings(state.config)))
 
 
@@ -187,12 +184,18 @@ async def reconcile_sync(request: Request) -> Response:
     """
     from mogulsync.reconcile import reconcile
 
+    state, name = _named_sync(request)
+    report = await reconcile(state.config, name)
+    return JSONResponse(report.summary())
+
+
+def _named_sync(request: Request) -> tuple[ServeState, str]:
+    """The server's state and the sync the path names (UnknownSyncError: 404)."""
     state = state_of(request)
     name = request.path_params["name"]
     if name not in state.config.syncs:
         raise UnknownSyncError(f"no sync named `{name}`")
-    report = await reconcile(state.config, name)
-    return JSONResponse(report.summary())
+    return state, name
 
 
 @guarded(Role.VIEWER)

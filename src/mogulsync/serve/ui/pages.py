@@ -33,6 +33,7 @@ from mogulsync.serve.auth import (
 )
 from mogulsync.serve.runs import AlreadyRunningError, UnknownSyncError
 from mogulsync.serve.sparkline import sparkline
+from mogulsync.serve.state import ServeState
 from mogulsync.sync.connect import client_settings
 
 _HERE = Path(__file__).parent
@@ -238,10 +239,8 @@ async def cancel(request: Request) -> Response:
     return RedirectResponse(f"/runs/{run_id}", status_code=303)
 
 
-async def preview_page(request: Request) -> Response:
-    """The plan with samples; for updates, each changing field from → to."""
-    from mogulsync.serve.preview import preview
-
+def _viewer_of_sync(request: Request) -> tuple[Caller, ServeState, str] | Response:
+    """A signed-in caller and the sync the path names (or the sign-in redirect / a 404)."""
     caller = _viewer(request)
     if isinstance(caller, Response):
         return caller
@@ -249,6 +248,17 @@ async def preview_page(request: Request) -> Response:
     name = request.path_params["name"]
     if name not in state.config.syncs:
         return Response(f"no sync named {name}", status_code=404, media_type="text/plain")
+    return caller, state, name
+
+
+async def preview_page(request: Request) -> Response:
+    """The plan with samples; for updates, each changing field from → to."""
+    from mogulsync.serve.preview import preview
+
+    found = _viewer_of_sync(request)
+    if isinstance(found, Response):
+        return found
+    caller, state, name = found
     try:
         plan = await preview(state.config, name, client_settings(state.config))
     except MogulsyncError as exc:
@@ -261,13 +271,10 @@ async def reconcile_page(request: Request) -> Response:
     from mogulsync.config.alerts import RECONCILE_PREFIX
     from mogulsync.reconcile import reconcile
 
-    caller = _viewer(request)
-    if isinstance(caller, Response):
-        return caller
-    state = state_of(request)
-    name = request.path_params["name"]
-    if name not in state.config.syncs:
-        return Response(f"no sync named {name}", status_code=404, media_type="text/plain")
+    found = _viewer_of_sync(request)
+    if isinstance(found, Response):
+        return found
+    caller, state, name = found
     try:
         report = await reconcile(state.config, name)  # read-only: records nothing
     except MogulsyncError as exc:
