@@ -290,9 +290,7 @@ async def events_page(request: Request) -> Response:
         return caller
     state = state_of(request)
     status = await asyncio.to_thread(state.events_status)
-    rate = "—"
-    if status is not None:
-        rate = state.event_rate(status["counters"].get("received", 0))
+    rate = f"{status['events_per_s']:.1f}" if status is not None else "—"
     return _page(request, "events.html", caller, status=status, rate=rate, nav="events")
 
 
