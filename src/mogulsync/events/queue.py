@@ -390,6 +390,21 @@ class EventQueue:
             ).fetchone()
         return None if row[0] is None else max(0.0, time.time() - float(row[0]))
 
+    def received_between(self, start: float, end: float) -> int:
+        """How many stored events arrived in ``[start, end]`` (epoch seconds)."""
+        with self._lock:
+            # received_at grows with seq: walk down from the newest event to the last one
+            # before ``start``, so the cost follows the window, not the queue's size
+            row = self._conn.execute(
+                "SELECT seq FROM events WHERE received_at < ? ORDER BY seq DESC LIMIT 1",
+                (start,),
+            ).fetchone()
+            count = self._conn.execute(
+                "SELECT COUNT(*) FROM events WHERE seq > ? AND received_at <= ?",
+                (row[0] if row else 0, end),
+            ).fetchone()
+        return int(count[0])
+
     def by_status(self, status: Status, limit: int = 100) -> list[QueuedEvent]:
         """Events with this status, newest first."""
         with self._lock:

@@ -53,6 +53,8 @@ from mogulsync.extract.fetch import Sink, StreamResult, fetch_streams
 from mogulsync.extract.streams import STREAMS, Stream
 
 if TYPE_CHECKING:
+    import threading
+
     import dlt
     from dlt.extract.items import DataItemWithMeta
 
@@ -71,6 +73,10 @@ _DUCKDB_EMPTY_FORMAT: Final = "insert_values"
 
 class ExtractError(FatalError):
     """A stream or the load failed; nothing of this run was committed past the failure."""
+
+
+class ExtractCancelledError(ExtractError):
+    """``stop`` was set while pages were read: the run loaded nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,11 +155,15 @@ def run_extract(
     transport: httpx.AsyncBaseTransport | None = None,
     on_records: Callable[[str, int], None] | None = None,
     on_stage: Callable[[Stage], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> ExtractReport:
     """Extract ``options.streams`` from ChartMogul into ``options.destination``.
 
     ``on_records`` hears of every page as dlt takes it (stream name, record count);
     ``on_stage`` of the end of fetching, of dlt's extract step, and of the load.
+    ``stop`` (set from another thread) ends the run before the next page with
+    ExtractCancelledError, and nothing of it is loaded; once every page was read, the load
+    goes through.
     """
     started = time.perf_counter()
     no_telemetry()
@@ -173,7 +183,7 @@ def run_extract(
             if spec.kind == "duckdb":
                 stack.enter_context(urls_without_sqlalchemy())
             return _extract_and_load(
-                options, streams, spec, pump, states, started, on_records, on_stage
+                options, streams, spec, pump, states, started, on_records, on_stage, stop
             )
     finally:
         if not states.done():  # set-up failed: release the streams waiting for states
@@ -190,6 +200,7 @@ def _extract_and_load(
     started: float,
     on_records: Callable[[str, int], None] | None,
     on_stage: Callable[[Stage], None] | None,
+    stop: threading.Event | None = None,
 ) -> ExtractReport:
     import dlt
 
@@ -211,10 +222,12 @@ def _extract_and_load(
         fetched_at.append(time.perf_counter())
         _stage(on_stage, "fetched")
 
-    source = _source(streams, pump, options.mode, target, on_records, fetched)
+    source = _source(streams, pump, options.mode, target, on_records, fetched, stop)
     try:
         pipeline.extract(source, loader_file_format=target.loader_file_format)
     except Exception as exc:
+        if stop is not None and stop.is_set() and not fetched_at:
+            raise ExtractCancelledError("the extract was cancelled: nothing was loaded") from None
         if isinstance(pump.error, MogulsyncError):
             raise pump.error from None
         # streams stopped because dlt stopped reading are not why the run failed
@@ -306,6 +319,7 @@ def _source(
     target: ResolvedDestination,
     on_records: Callable[[str, int], None] | None,
     fetched: Callable[[], None],
+    stop: threading.Event | None = None,
 ) -> Any:
     """One dlt resource that routes every page to its stream's table as it arrives.
 
@@ -316,7 +330,7 @@ def _source(
 
     @dlt.source(name=SOURCE_NAME)
     def chartmogul() -> Any:
-        pages = _pages(streams, pump, mode, _empty_format(target), on_records, fetched)
+        pages = _pages(streams, pump, mode, _empty_format(target), on_records, fetched, stop)
         # Handed over as a plain iterator: for a generator dlt looks up the module of its
         # frame, which scans every loaded module (~30 ms of CPU per run).
         resource = dlt.resource(itertools.chain(pages), name=_RESOURCE_NAME)
@@ -340,13 +354,16 @@ def _pages(
     empty_format: FileFormat | None,
     on_records: Callable[[str, int], None] | None,
     fetched: Callable[[], None],
+    stop: threading.Event | None = None,
 ) -> Iterator[DataItemWithMeta]:
     import dlt
 
     for name, records in pump.pages():
+        _check_stop(stop)
         if on_records is not None:
             on_records(name, len(records))
         yield dlt.mark.with_table_name(list(records), name)
+    _check_stop(stop)
     if pump.error is not None:
         raise pump.error
     if any(not result.ok for result in pump.results):
@@ -371,6 +388,12 @@ def _pages(
             # Saved into this load package; dlt commits it with the data it belongs to
             # (where dlt keeps a resource's own state, so older pipelines read it as well).
             resources.setdefault(result.name, {})[_STATE_KEY] = result.state.as_dict()
+
+
+def _check_stop(stop: threading.Event | None) -> None:
+    """Between pages: a set ``stop`` aborts dlt's extract step (nothing is loaded)."""
+    if stop is not None and stop.is_set():
+        raise ExtractCancelledError("the extract was cancelled")
 
 
 def _empty_format(target: ResolvedDestination) -> FileFormat | None:

@@ -336,7 +336,7 @@ def _event(kind: str, data: dict[str, Any]) -> str:
 async def cancel_run(request: Request) -> Response:
     """
     ---
-    summary: 'Stop a running sync at its next safe point (it ends as cancelled)'
+    summary: 'Stop a running sync or extract at its next safe point (it ends as cancelled)'
     responses:
       202: {description: "{run_id, status: cancelling}"}
       404: {description: unknown run}
@@ -346,6 +346,9 @@ async def cancel_run(request: Request) -> Response:
     run_id = request.path_params["run_id"]
     if state.manager.cancel(run_id):
         return JSONResponse({"run_id": run_id, "status": "cancelling"}, status_code=202)
+    extract = state.manager.extract_history.get(run_id)
+    if extract is not None:
+        return error(409, f"run {run_id} is not running (it is {extract.status})")
     store = state.run_store()
     try:
         record = store.get(run_id)
@@ -371,9 +374,9 @@ async def trigger_extract(request: Request) -> Response:
 async def list_extracts(request: Request) -> Response:
     """
     ---
-    summary: 'Extract runs started by this server, newest first'
+    summary: 'Extract runs started by this server (kept across restarts), newest first'
     responses:
-      200: {description: "[{run_id, status, report}]"}
+      200: {description: "[{run_id, status, started_at, finished_at, report, message, progress}]"}
     """
     runs = state_of(request).manager.extracts
     return JSONResponse(
@@ -385,6 +388,7 @@ async def list_extracts(request: Request) -> Response:
                 "finished_at": r.finished_at,
                 "report": r.report,
                 "message": r.message,
+                "progress": r.progress,
             }
             for r in runs
         ]

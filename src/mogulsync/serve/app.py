@@ -110,11 +110,8 @@ class ServeApp:
         await self.router(scope, receive, send)
 
     def begin_shutdown(self) -> None:
-        """SIGTERM: no new runs; running syncs stop at their next safe point."""
-        manager = self.state.manager
-        manager.accepting = False
-        for run in list(manager.active.values()):
-            run.stop.set()
+        """SIGTERM: no new runs; running syncs and the extract stop at their next safe point."""
+        self.state.manager.stop_all()
         self._stop.set()
 
     @contextlib.asynccontextmanager
@@ -146,6 +143,7 @@ class ServeApp:
                 if scheduler_task is not None:
                     await scheduler_task
                 await state.manager.shutdown()
+                state.manager.extract_history.close()
                 for task in self.reconciles.values():
                     task.cancel()
                 await asyncio.gather(*self.reconciles.values(), return_exceptions=True)

@@ -4,6 +4,8 @@ without options)."""
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +15,17 @@ from mogulsync.sync.connect import client_settings
 _DLT_LOG_LEVEL = "RUNTIME__LOG_LEVEL"
 
 
-def run_project_extract(config: AppConfig) -> dict[str, Any]:
-    """Extract every configured stream; the report as JSON-ready data."""
+def run_project_extract(
+    config: AppConfig,
+    *,
+    on_records: Callable[[str, int], None] | None = None,
+    stop: threading.Event | None = None,
+) -> dict[str, Any]:
+    """Extract every configured stream; the report as JSON-ready data.
+
+    ``on_records`` hears of every page (in this thread); ``stop`` cancels the run before
+    its next page (ExtractCancelledError: nothing of it is loaded).
+    """
     from mogulsync.extract.runner import ExtractOptions, run_extract
 
     os.environ.setdefault(_DLT_LOG_LEVEL, "ERROR")
@@ -29,4 +40,5 @@ def run_project_extract(config: AppConfig) -> dict[str, Any]:
         state_dir=Path(config.state_dir),
         activity_windows=extract.activity_windows,
     )
-    return run_extract(client_settings(config), options).as_dict()
+    report = run_extract(client_settings(config), options, on_records=on_records, stop=stop)
+    return report.as_dict()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from mogulsync.chartmogul import RequestLogEntry
 from mogulsync.config import AppConfig
 from mogulsync.errors import ConfigError, MogulsyncError
 from mogulsync.runs import RunRecord, RunStatus
+from mogulsync.serve.extract_history import ExtractHistory, ExtractRun
 from mogulsync.serve.feed import RequestFeed
 from mogulsync.sync.engine import SyncEngine
 from mogulsync.sync.state import SyncLockedError
@@ -49,19 +51,11 @@ class ActiveRun:
     task: asyncio.Task[Any] | None = None
 
 
-@dataclass(slots=True)
-class ExtractRun:
-    """An extract started by the server (the history of extracts lives in dlt's state)."""
-
-    run_id: str
-    status: str
-    started_at: str
-    finished_at: str | None = None
-    report: dict[str, Any] | None = None
-    message: str | None = None
-
-
 FinishedHook = Callable[[str, RunStatus], None]
+#: hears of every page an extract reads (stream, records), in the extract's worker thread
+PageHook = Callable[[str, int], None]
+#: extract runs listed by the API and the Extract page
+LISTED_EXTRACTS = 20
 
 
 @dataclass(slots=True)
@@ -87,16 +81,27 @@ class RunManager:
         self.config = config
         self.engine = engine or SyncEngine(config)
         self.active: dict[str, ActiveRun] = {}
-        self.extracts: list[ExtractRun] = []
         self.on_finished: list[FinishedHook] = []
+        self.on_extract_page: list[PageHook] = []
         self.accepting = True
         self.totals = _Totals()
+        self.extract_history = ExtractHistory(self.state_dir)
+        #: the extract in progress, its task, and what stops it before its next page
+        self.extract: ExtractRun | None = None
         self._extract_task: asyncio.Task[None] | None = None
+        self._extract_stop = threading.Event()
 
     @property
     def state_dir(self) -> Path:
         """Where the run history lives."""
         return self.engine.state_dir
+
+    @property
+    def extracts(self) -> list[ExtractRun]:
+        """The latest extract runs, newest first (the one in progress with its live counts)."""
+        runs = self.extract_history.latest(LISTED_EXTRACTS)
+        live = self.extract
+        return [live if live is not None and run.run_id == live.run_id else run for run in runs]
 
     def by_run_id(self, run_id: str) -> ActiveRun | None:
         """The active run with this id."""
@@ -169,12 +174,22 @@ class RunManager:
         return record
 
     def cancel(self, run_id: str) -> bool:
-        """Ask a running sync to stop at its next safe point; False when not running."""
+        """Ask a running sync or extract to stop at its next safe point; False when not running."""
+        if self.extract is not None and self.extract.run_id == run_id:
+            self._extract_stop.set()
+            return True
         run = self.by_run_id(run_id)
         if run is None:
             return False
         run.stop.set()
         return True
+
+    def stop_all(self) -> None:
+        """Shutting down: no new runs; running syncs and the extract stop at a safe point."""
+        self.accepting = False
+        for run in list(self.active.values()):
+            run.stop.set()
+        self._extract_stop.set()
 
     async def start_extract(self) -> ExtractRun:
         """Start the extract in a worker thread (dlt is synchronous)."""
@@ -184,16 +199,28 @@ class RunManager:
             raise AlreadyRunningError("the extract is already running")
         now = dt.datetime.now(dt.UTC)
         run = ExtractRun(f"extract-{now.strftime('%Y%m%dT%H%M%S%f')}", "running", now.isoformat())
-        self.extracts.insert(0, run)
-        del self.extracts[20:]
-        self._extract_task = asyncio.create_task(self._extract(run))
+        self.extract_history.save(run)
+        self.extract = run
+        self._extract_stop = threading.Event()
+        self._extract_task = asyncio.create_task(self._extract(run, self._extract_stop))
         return run
 
-    async def _extract(self, run: ExtractRun) -> None:
+    async def _extract(self, run: ExtractRun, stop: threading.Event) -> None:
+        from mogulsync.extract.runner import ExtractCancelledError
         from mogulsync.serve.extract import run_project_extract
 
+        def page(stream: str, records: int) -> None:
+            run.progress[stream] = run.progress.get(stream, 0) + records
+            for hook in self.on_extract_page:
+                hook(stream, records)
+
         try:
-            report = await asyncio.to_thread(run_project_extract, self.config)
+            report = await asyncio.to_thread(
+                run_project_extract, self.config, on_records=page, stop=stop
+            )
+        except ExtractCancelledError:
+            run.status = RunStatus.CANCELLED.value
+            run.message = "cancelled before its next page: nothing of this run was loaded"
         except MogulsyncError as exc:
             run.status, run.message = "failed", exc.user_message
         except Exception as exc:
@@ -201,17 +228,15 @@ class RunManager:
         else:
             run.status, run.report = "success", report
         run.finished_at = dt.datetime.now(dt.UTC).isoformat()
+        self.extract_history.save(run)
+        self.extract = None
         for hook in self.on_finished:
             hook(EXTRACT_NAME, RunStatus(run.status))
 
     async def shutdown(self) -> None:
-        """No new runs; running syncs stop at a safe point; wait for them to end."""
-        self.accepting = False
-        tasks = []
-        for run in list(self.active.values()):
-            run.stop.set()
-            if run.task is not None:
-                tasks.append(run.task)
+        """No new runs; running syncs and the extract stop at a safe point; wait for them."""
+        self.stop_all()
+        tasks = [run.task for run in self.active.values() if run.task is not None]
         if self._extract_task is not None:
             tasks.append(self._extract_task)
         if tasks:

@@ -56,6 +56,12 @@ class ScheduleStore:
             "CREATE TABLE IF NOT EXISTS jobs (name TEXT PRIMARY KEY, spec TEXT NOT NULL,"
             " next_due TEXT, last_started TEXT)"
         )
+        # an ``after:`` job's parents that succeeded since it last started: a restart
+        # between a parent's success and the child's start must not forget them
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS parents_done (job TEXT NOT NULL, parent TEXT NOT NULL,"
+            " PRIMARY KEY (job, parent))"
+        )
 
     def load(self, name: str, spec: str) -> tuple[dt.datetime | None, dt.datetime | None] | None:
         """(next_due, last_started) saved for this job and spec; None when new or changed."""
@@ -66,17 +72,29 @@ class ScheduleStore:
             return None
         return _when(row[1]), _when(row[2])
 
+    def parents_done(self, name: str) -> set[str]:
+        """The parents of ``name`` whose success is still waiting for it."""
+        rows = self._db.execute("SELECT parent FROM parents_done WHERE job = ?", (name,))
+        return {row[0] for row in rows}
+
     def save(self, state: JobState) -> None:
-        """Remember a job's next due time."""
-        self._db.execute(
-            "INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?)",
-            (
-                state.job.name,
-                _spec(state.job),
-                state.next_due.isoformat() if state.next_due else None,
-                state.last_started.isoformat() if state.last_started else None,
-            ),
-        )
+        """Remember a job's next due time and its parents' successes, in one transaction."""
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.execute(
+                "INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?)",
+                (
+                    state.job.name,
+                    _spec(state.job),
+                    state.next_due.isoformat() if state.next_due else None,
+                    state.last_started.isoformat() if state.last_started else None,
+                ),
+            )
+            self._db.execute("DELETE FROM parents_done WHERE job = ?", (state.job.name,))
+            self._db.executemany(
+                "INSERT INTO parents_done VALUES (?, ?)",
+                [(state.job.name, parent) for parent in sorted(state.parents_done)],
+            )
 
     def close(self) -> None:
         """Close the database."""
@@ -101,7 +119,9 @@ class Scheduler:
                 state = JobState(job, first_run(job, now))
                 store.save(state)
             else:
-                state = JobState(job, saved[0], last_started=saved[1])
+                # parents no longer listed cannot be saved: the spec (with ``after``) matched
+                parents = store.parents_done(job.name)
+                state = JobState(job, saved[0], parents_done=parents, last_started=saved[1])
             self.states[job.name] = state
 
     def next_runs(self) -> dict[str, dt.datetime | None]:
@@ -117,6 +137,7 @@ class Scheduler:
                 state.parents_done.add(name)
             else:
                 state.parents_done.discard(name)
+            self.store.save(state)
         self._wake.set()
 
     async def tick(self) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,8 @@ from mogulsync.serve.scheduler import Scheduler
 
 #: rejected events listed by the events status
 RECENT_REJECTIONS = 10
+#: events/s is the events received in this many seconds before now, divided by it
+RATE_WINDOW_S = 60.0
 
 
 @dataclass(slots=True)
@@ -31,8 +32,6 @@ class ServeState:
     #: the events queue file when ``events:`` is configured (mounted on the same port)
     events_queue: Path | None = None
     forwarder: Forwarder | None = None
-    #: (monotonic time, events received) at the first look: events/s is measured from it
-    _rate_base: tuple[float, int] | None = None
 
     def run_store(self) -> RunStore:
         """A connection to the run history (close it after use)."""
@@ -45,9 +44,13 @@ class ServeState:
         from mogulsync.events.queue import EventQueue
 
         queue = EventQueue(self.events_queue)
+        now = self.clock.now().timestamp()
         try:
+            received = queue.received_between(now - RATE_WINDOW_S, now)
             return {
                 "events": queue.counts(),
+                # from the events' own arrival times, so it is right on the first look
+                "events_per_s": round(received / RATE_WINDOW_S, 3),
                 "counters": queue.counters(),
                 "oldest_pending_age_s": queue.oldest_pending_age(),
                 "recent_rejections": [
@@ -67,16 +70,6 @@ class ServeState:
             }
         finally:
             queue.close()
-
-    def event_rate(self, received: int) -> str:
-        """Events received per second since the Events page (or /metrics) first looked."""
-        now = time.monotonic()
-        if self._rate_base is None:
-            self._rate_base = (now, received)
-            return "—"
-        since, base = self._rate_base
-        elapsed = now - since
-        return f"{(received - base) / elapsed:.1f}" if elapsed > 0 else "—"
 
     def replay(self, seqs: list[int] | None) -> int:
         """Queue dead letters (all, or these) for delivery again; how many."""

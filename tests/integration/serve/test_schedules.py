@@ -127,3 +127,49 @@ async def test_a_scheduled_drift_watch_records_a_reconcile(emulator_server, tmp_
     watches = [r for r in runs if r["sync"] == "reconcile:customers"]
     assert [w["status"] for w in watches] == ["partial", "partial"]
     assert watches[0]["rows"]["added"] == 3
+
+
+async def test_a_restart_remembers_which_parents_of_an_after_chain_succeeded(
+    emulator_server, tmp_path
+):
+    """`child` after [customers, other]: customers succeeds, the server restarts, other
+    succeeds: the child runs (the first parent's success survived the restart)."""
+    url = accounts(tmp_path, 2)
+    mapping = {"external_id": "id", "name": "name"}
+    syncs = {
+        "other": {"model": "accounts", "object": "customer", "data_source": "Serve",
+                  "mapping": mapping},
+        "child": {"model": "accounts", "object": "customer", "data_source": "Serve",
+                  "mapping": mapping, "schedule": {"after": ["customers", "other"]}},
+    }  # fmt: skip
+    config = project(
+        emulator_server, tmp_path, url, syncs=syncs, schedule={"every": "15m", "jitter": "0s"}
+    )
+    clock = ManualClock(START)
+    async with serving(config, clock=clock) as served:
+        scheduler = served.app.state.scheduler
+        assert scheduler is not None
+        clock.advance(dt.timedelta(minutes=15))
+        assert await scheduler.tick() == ["customers"]
+        await _idle(served)
+        assert await scheduler.tick() == []  # `other` has not run yet
+    # the server stops here: the child has one of its two parents' successes
+    async with serving(config, clock=clock) as served:
+        scheduler = served.app.state.scheduler
+        assert scheduler is not None
+        assert scheduler.states["child"].parents_done == {"customers"}
+        assert await scheduler.tick() == []
+        started = await served.http.post(
+            "/api/v1/syncs/other/runs", headers=served.bearer(OPERATOR)
+        )
+        assert started.status_code == 202
+        await _idle(served)
+        assert await scheduler.tick() == ["child"]
+        await _idle(served)
+        assert scheduler.states["child"].parents_done == set()
+    # and once started, the child waits for both parents again, after a restart too
+    async with serving(config, clock=clock) as served:
+        scheduler = served.app.state.scheduler
+        assert scheduler is not None
+        assert scheduler.states["child"].parents_done == set()
+        assert await scheduler.tick() == []

@@ -61,6 +61,7 @@ FLASHES = {
     "busy": "That sync is already running: its run is on the Syncs page.",
     "extract-busy": "The extract is already running.",
     "extract-started": "Extract started.",
+    "extract-cancelling": "The extract stops before its next page (nothing of it is loaded).",
     "replayed": "Replayed {n} dead letter(s).",
 }
 
@@ -297,9 +298,7 @@ async def events_page(request: Request) -> Response:
         return caller
     state = state_of(request)
     status = await asyncio.to_thread(state.events_status)
-    rate = "—"
-    if status is not None:
-        rate = state.event_rate(status["counters"].get("received", 0))
+    rate = f"{status['events_per_s']:.1f}" if status is not None else "—"
     return _page(request, "events.html", caller, status=status, rate=rate, nav="events")
 
 
@@ -329,7 +328,8 @@ async def extract_page(request: Request) -> Response:
     next_run = state.scheduler.next_runs().get("extract") if state.scheduler else None
     return _page(
         request, "extract.html", caller, streams=extract.streams or list(STREAMS),
-        runs=runs, last=last, destination=_display(extract.destination.get_secret_value()),
+        runs=runs, last=last, running=state.manager.extract,
+        destination=_display(extract.destination.get_secret_value()),
         dataset=extract.dataset, mode=extract.mode,
         schedule=extract.schedule.describe() if extract.schedule else None,
         next_run=next_run.isoformat() if next_run else None, nav="extract",
@@ -346,6 +346,18 @@ async def run_extract(request: Request) -> Response:
     except AlreadyRunningError:
         return RedirectResponse("/extract?flash=extract-busy", status_code=303)
     return RedirectResponse("/extract?flash=extract-started", status_code=303)
+
+
+async def cancel_extract(request: Request) -> Response:
+    """Ask the running extract to stop before its next page."""
+    caller = await _operator(request)
+    if isinstance(caller, Response):
+        return caller
+    manager = state_of(request).manager
+    running = manager.extract
+    if running is not None and manager.cancel(running.run_id):
+        return RedirectResponse("/extract?flash=extract-cancelling", status_code=303)
+    return RedirectResponse("/extract", status_code=303)
 
 
 def _display(url: str) -> str:
@@ -373,5 +385,6 @@ routes = [
     Route("/events/replay", replay, methods=["POST"]),
     Route("/extract", extract_page, methods=["GET"]),
     Route("/extract/run", run_extract, methods=["POST"]),
+    Route("/extract/cancel", cancel_extract, methods=["POST"]),
     Mount("/static", app=StaticFiles(directory=str(_HERE / "static")), name="static"),
 ]

@@ -1,0 +1,94 @@
+"""The extract runs the server started, kept in ``schedule.sqlite`` so they outlive a restart.
+
+A run still ``running`` when the server starts belonged to a process that died: it is
+marked ``interrupted`` (dlt loads whatever that run had extracted at the next run's start).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mogulsync.serve.scheduler import SCHEDULE_FILE
+
+#: extract runs kept (and listed by the API and the Extract page)
+KEEP_RUNS = 50
+
+
+@dataclass(slots=True)
+class ExtractRun:
+    """One extract started by the server."""
+
+    run_id: str
+    status: str
+    started_at: str
+    finished_at: str | None = None
+    report: dict[str, Any] | None = None
+    message: str | None = None
+    #: records read so far, by stream (while it runs; the report has the final counts)
+    progress: dict[str, int] = field(default_factory=dict)
+
+
+class ExtractHistory:
+    """Extract runs, newest first, in the server's ``schedule.sqlite``."""
+
+    def __init__(self, state_dir: Path | str) -> None:
+        path = Path(state_dir) / SCHEDULE_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS extract_runs (run_id TEXT PRIMARY KEY,"
+            " status TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT,"
+            " report TEXT, message TEXT)"
+        )
+        self._db.execute(
+            "UPDATE extract_runs SET status = 'interrupted',"
+            " message = 'the server stopped while it ran' WHERE status = 'running'"
+        )
+
+    def save(self, run: ExtractRun) -> None:
+        """Record a run as it starts and again as it ends; keep the latest KEEP_RUNS."""
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.execute(
+                "INSERT OR REPLACE INTO extract_runs VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    run.run_id,
+                    run.status,
+                    run.started_at,
+                    run.finished_at,
+                    json.dumps(run.report) if run.report is not None else None,
+                    run.message,
+                ),
+            )
+            self._db.execute(
+                "DELETE FROM extract_runs WHERE run_id NOT IN"
+                " (SELECT run_id FROM extract_runs ORDER BY started_at DESC LIMIT ?)",
+                (KEEP_RUNS,),
+            )
+
+    def get(self, run_id: str) -> ExtractRun | None:
+        """One run, or None."""
+        row = self._db.execute("SELECT * FROM extract_runs WHERE run_id = ?", (run_id,)).fetchone()
+        return None if row is None else _run(row)
+
+    def latest(self, limit: int = KEEP_RUNS) -> list[ExtractRun]:
+        """The latest runs, newest first."""
+        rows = self._db.execute(
+            "SELECT * FROM extract_runs ORDER BY started_at DESC LIMIT ?", (limit,)
+        )
+        return [_run(row) for row in rows]
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+
+def _run(row: tuple[Any, ...]) -> ExtractRun:
+    run_id, status, started_at, finished_at, report, message = row
+    return ExtractRun(
+        run_id, status, started_at, finished_at, json.loads(report) if report else None, message
+    )

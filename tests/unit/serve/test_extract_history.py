@@ -1,0 +1,41 @@
+"""The server's extract runs in schedule.sqlite: kept across restarts, a run left
+`running` by a dead process is `interrupted`, only the latest runs are kept."""
+
+from __future__ import annotations
+
+from mogulsync.serve import extract_history
+from mogulsync.serve.extract_history import ExtractHistory, ExtractRun
+
+
+def test_a_run_left_running_is_interrupted_at_the_next_start(tmp_path):
+    history = ExtractHistory(tmp_path)
+    done = ExtractRun("extract-1", "success", "2026-03-02T09:00:00+00:00", report={"records": 3})
+    done.finished_at = "2026-03-02T09:01:00+00:00"
+    history.save(done)
+    history.save(ExtractRun("extract-2", "running", "2026-03-02T10:00:00+00:00"))
+    history.close()  # the process dies here, extract-2 still running
+    reopened = ExtractHistory(tmp_path)
+    try:
+        latest, first = reopened.latest()
+        assert (latest.run_id, latest.status) == ("extract-2", "interrupted")
+        assert latest.message == "the server stopped while it ran"
+        assert (first.run_id, first.status, first.report) == (
+            "extract-1",
+            "success",
+            {"records": 3},
+        )
+        assert reopened.get("extract-9") is None
+    finally:
+        reopened.close()
+
+
+def test_only_the_latest_runs_are_kept(tmp_path, monkeypatch):
+    monkeypatch.setattr(extract_history, "KEEP_RUNS", 3)
+    history = ExtractHistory(tmp_path)
+    try:
+        for minute in range(5):
+            started = f"2026-03-02T09:0{minute}:00+00:00"
+            history.save(ExtractRun(f"extract-{minute}", "success", started))
+        assert [run.run_id for run in history.latest()] == ["extract-4", "extract-3", "extract-2"]
+    finally:
+        history.close()
