@@ -73,6 +73,11 @@ bench: install  ## run every benchmark (see docs/performance.md)
 	$(BIN)/python bench/extract_vs_airbyte.py
 	$(BIN)/python bench/events_ingest.py
 	$(BIN)/python bench/shared_limit.py
+	$(BIN)/python bench/cli_startup.py
+	$(BIN)/python bench/bulk_initial_load.py
+	$(BIN)/python bench/no_change_rerun.py
+	$(BIN)/python bench/diff_million.py
+	$(BIN)/python bench/reconcile.py
 
 lock:  ## re-resolve requirements/dev.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o $(LOCK)
