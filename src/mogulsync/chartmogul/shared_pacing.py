@@ -134,7 +134,7 @@ class PostgresPacingStore:
         self._lock = threading.Lock()
         # A database that does not answer must not hold a sync up: it then paces alone.
         self._conn = psycopg.connect(
-            _libpq_url(url), autocommit=True, connect_timeout=_PG_CONNECT_TIMEOUT_S
+            libpq_url(url), autocommit=True, connect_timeout=_PG_CONNECT_TIMEOUT_S
         )
         table = f'"{schema}".rate_pacing'
         self._sql = _PG_RESERVE.format(table=table)
@@ -169,7 +169,7 @@ class PostgresPacingStore:
             self._conn.close()
 
 
-def _libpq_url(url: str) -> str:
+def libpq_url(url: str) -> str:
     """psycopg takes ``postgresql://``; SQLAlchemy spellings add a driver (``+psycopg``)."""
     _scheme, sep, rest = url.partition("://")
     return f"postgresql{sep}{rest}" if sep else url
