@@ -321,7 +321,7 @@ class AccountLimiter:
             self.gate.release()
 
 
-_REGISTRY: dict[tuple[str, str, str], AccountLimiter] = {}
+_REGISTRY: dict[tuple[str, str, str, bool], AccountLimiter] = {}
 _STORES: dict[str, PacingStore] = {}
 _LEASES: dict[str, LeaseStore] = {}
 _REGISTRY_LOCK = threading.Lock()
@@ -349,18 +349,21 @@ def limiter_for(
     base, digest = account_key(base_url, api_key)
     where = _store_name(shared)
     with _REGISTRY_LOCK:
-        limiter = _REGISTRY.get((base, digest, where))
+        key = (base, digest, where, shared.share_in_flight)
+        limiter = _REGISTRY.get(key)
         if limiter is None:
             pacer: Pacer | None = None
             account = f"{base} {digest}"
             store = _STORES.get(where) or _open_store(shared, where) if where else None
             if store is not None:
                 pacer = SharedPacer(store, account, rate)
-            leases = _LEASES.get(where) or _open_leases(shared, where) if where else None
+            leases = None
+            if where and shared.share_in_flight:
+                leases = _LEASES.get(where) or _open_leases(shared, where)
             limiter = AccountLimiter(
                 rate, max_in_flight, pacer=pacer, leases=leases, account=account
             )
-            _REGISTRY[(base, digest, where)] = limiter
+            _REGISTRY[key] = limiter
         else:
             limiter.tighten(rate, max_in_flight)
         return limiter

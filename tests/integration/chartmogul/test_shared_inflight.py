@@ -116,7 +116,9 @@ def _run_workers(base_url: str, api_key: str, scope: str, where: str, go: Path, 
         for _ in range(n)
     ]
     go.touch()
-    results = [json.loads(worker.communicate(timeout=100)[0]) for worker in workers]
+    outs = [worker.communicate(timeout=100)[0] for worker in workers]
+    # the last line: stamina logs any retry (a 503, say) on stdout before it
+    results = [json.loads(out.strip().splitlines()[-1]) for out in outs]
     assert [result["ok"] for result in results] == [30] * n
 
 
