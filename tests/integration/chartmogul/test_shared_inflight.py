@@ -5,22 +5,31 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
-from mogulsync.chartmogul import SharedLimit, forget_limiters, limiter_for
-from mogulsync.chartmogul.limiter import AccountLimiter
-from mogulsync.chartmogul.shared_leases import PostgresLeaseStore, SqliteLeaseStore
+from mogulsync.chartmogul import (
+    ChartMogulClient,
+    ClientSettings,
+    SharedLimit,
+    forget_limiters,
+    limiter_for,
+)
+from mogulsync.chartmogul.limiter import AccountLimiter, SharedPacer
+from mogulsync.chartmogul.shared_leases import PostgresLeaseStore, SqliteLeaseStore, _Renewer
 from mogulsync.emulator.server import EmulatorServer
 from mogulsync.emulator.settings import EmulatorSettings, Limits
 
 WORKER = Path(__file__).parent / "_pacing_worker.py"
 HOLD_TTL_S = 3600.0  # the worker's lease expiry
+ACCOUNT = "acct"
 
 
 class FakeClock:
@@ -198,4 +207,68 @@ def test_an_unreachable_postgres_store_never_logs_its_url(caplog) -> None:
     assert "capping this process alone" in caplog.text
     assert "hunter2" not in caplog.text
     assert "127.0.0.1:1" not in caplog.text
+    forget_limiters()
+
+
+def test_a_full_account_waits_until_another_process_frees_a_slot(tmp_path) -> None:
+    """All slots held elsewhere: the request polls (driven sleep) and goes once one is freed."""
+    path = tmp_path / "l.sqlite"
+    elsewhere = SqliteLeaseStore(path, renew=False)
+    held = [elsewhere.try_acquire(ACCOUNT, 2) for _ in range(2)]
+    mine = SqliteLeaseStore(path, renew=False)
+    polls: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        polls.append(seconds)
+        if len(polls) == 3:  # the other process answers after our third look
+            elsewhere.release(ACCOUNT, held[0])  # type: ignore[arg-type]
+
+    limiter = AccountLimiter(1000, 2, sleep=sleep, leases=mine, account=ACCOUNT)
+
+    async def one_request() -> int | None:
+        async with limiter.slot():
+            return elsewhere.try_acquire(ACCOUNT, 2)  # while ours is on the wire: none free
+
+    assert asyncio.run(one_request()) is None
+    assert polls == [0.005, 0.01, 0.02]  # backing off while the account is full
+    assert elsewhere.try_acquire(ACCOUNT, 2) == held[0]  # ours was given back after the answer
+    mine.close()
+    elsewhere.close()
+
+
+def test_a_client_gives_every_lease_back(tmp_path) -> None:
+    """Requests through a real client over loopback leave no lease behind."""
+    forget_limiters()
+    path = tmp_path / "l.sqlite"
+    with EmulatorServer(EmulatorSettings()) as server:
+        settings = ClientSettings(
+            api_key=SecretStr(server.api_key),
+            base_url=server.base_url,
+            shared_limit=SharedLimit(file=str(path)),
+        )
+
+        async def pings() -> list[bool]:
+            async with ChartMogulClient(settings) as client:
+                return await asyncio.gather(*(client.ping() for _ in range(30)))
+
+        assert all(asyncio.run(pings()))
+    forget_limiters()
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT count(*) FROM leases").fetchone() == (0,)
+    db.close()
+
+
+def test_the_renewer_thread_renews() -> None:
+    renewed = threading.Event()
+    renewer = _Renewer(renewed.set, 0.01)
+    assert renewed.wait(timeout=30)
+    renewer.stop()
+
+
+def test_share_in_flight_false_keeps_a_cap_per_process(tmp_path) -> None:
+    forget_limiters()
+    shared = SharedLimit(file=str(tmp_path / "pace.sqlite"), share_in_flight=False)
+    limiter = limiter_for("http://x.test/v1", "key", 40, 20, shared)
+    assert limiter.shared_gate is None
+    assert isinstance(limiter.pacer, SharedPacer)  # the clock is still shared
     forget_limiters()
