@@ -15,6 +15,11 @@ Run: ``.venv/bin/python bench/client_throughput.py [--requests 2000]``
    pings and customer reads through ``ChartMogulClient`` with its limits lifted, 20 in
    flight, and the same calls through a plain ``httpx.AsyncClient`` (httpx's default
    pool) as the baseline: how much CPU headroom the client has beyond 40 req/s.
+
+With ``--ab N`` only step 1 runs, for each way of sharing the limits, alternating N times
+in one run: pacing alone (``scope: process``), the machine-wide SQLite clock with a
+per-process in-flight cap (``share_in_flight: false``), and the SQLite clock plus a shared
+in-flight lease per request (the default). Each prints its ratio to 40 req/s.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import contextlib
 import multiprocessing
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -39,6 +45,8 @@ from mogulsync.chartmogul import (
     NewCustomer,
     NewPlan,
     PlanUpdate,
+    SharedLimit,
+    forget_limiters,
 )
 from mogulsync.emulator.server import EmulatorServer, free_port
 from mogulsync.emulator.settings import DEFAULT_API_KEY, EmulatorSettings, Limits
@@ -51,7 +59,7 @@ EMULATOR_TARGET_RPS = 500.0
 STARTUP_TIMEOUT_S = 20.0
 
 
-async def _client_run(requests: int) -> dict[str, float]:
+async def _client_run(requests: int, shared: SharedLimit | None = None) -> dict[str, float]:
     limits = Limits(rate_limit=RATE_LIMIT, max_connections=MAX_CONNECTIONS, latency_ms=LATENCY_MS)
     with EmulatorServer(EmulatorSettings(limits=limits)) as server:
         settings = ClientSettings(
@@ -59,6 +67,7 @@ async def _client_run(requests: int) -> dict[str, float]:
             base_url=server.base_url,
             rate_limit=RATE_LIMIT,
             max_in_flight=MAX_CONNECTIONS,
+            shared_limit=shared or SharedLimit(),
         )
         async with (
             ChartMogulClient(settings) as client,
@@ -246,6 +255,35 @@ async def _drive(call: Callable[[int], Awaitable[None]], requests: int) -> float
     return requests / (time.perf_counter() - started)
 
 
+def _ab(requests: int, rounds: int) -> None:
+    """Step 1 for each way of sharing the limits, alternating, in one run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        file = f"{tmp}/rate-limit.sqlite"  # not the user's default file: no other run shares it
+        variants = {
+            "pacing alone (process)": SharedLimit(scope="process"),
+            "SQLite clock, own cap": SharedLimit(file=file, share_in_flight=False),
+            "SQLite clock + leases": SharedLimit(file=file),
+        }
+        ratios: dict[str, list[float]] = {name: [] for name in variants}
+        print(f"A/B: {requests} mixed requests x {rounds} rounds, {LATENCY_MS:g} ms latency ...")
+        for _ in range(rounds):
+            for name, shared in variants.items():
+                forget_limiters()
+                result = asyncio.run(_client_run(requests, shared))
+                ratios[name].append(result["ratio"])
+                print(
+                    f"  {name:<24} ratio {result['ratio']:.3f}  429s {result['429s']:.0f}  "
+                    f"503s {result['503s']:.0f}  peak in flight {result['peak_in_flight']:.0f}  "
+                    f"failures {result['failures']:.0f}",
+                    flush=True,
+                )
+    base = sum(ratios["pacing alone (process)"]) / rounds
+    for name, values in ratios.items():
+        mean = sum(values) / rounds
+        verdict = "met" if min(values) >= CLIENT_TARGET_RATIO else "MISSED"
+        print(f"{name:<24} mean {mean:.3f} of 40 req/s ({mean / base:.3f} x alone), {verdict}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000, help="client requests (default 2000)")
@@ -257,7 +295,11 @@ def main() -> None:
     parser.add_argument(
         "--capacity-requests", type=int, default=3000, help="unlimited client requests"
     )
+    parser.add_argument("--ab", type=int, default=0, help="A/B the ways of sharing, N rounds")
     args = parser.parse_args()
+    if args.ab:
+        _ab(args.requests, args.ab)
+        return
 
     print(
         f"client: {args.requests} mixed requests, limit {RATE_LIMIT:g} req/s, "

@@ -1,6 +1,7 @@
 """One ChartMogul rate limit shared by several processes syncing one account.
 
-Run: ``.venv/bin/python bench/shared_limit.py [--rows 250] [--skip-postgres]``
+Run: ``.venv/bin/python bench/shared_limit.py [--rows 250] [--slow-rows 60] [--skip-postgres]
+[--skip-rate]``
 
 An emulator on loopback enforces ChartMogul's limits (40 req/s per account, 20 in flight,
 20 ms latency). Worker processes each run one customer sync of ``--rows`` new rows over
@@ -13,6 +14,12 @@ REST (``bulk: off``, one request per row), all against the same account, started
 each against a baseline of the same processes pacing alone (``scope: process``, as before
 the shared limiter). Targets for the shared runs: combined ≤ 40 req/s, ≥ 0.9 x 40 req/s
 used, 429s ≤ 1 % of requests; every row lands once.
+
+Then the 20-connection cap: the same syncs (``--slow-rows`` rows each) against an emulator
+answering in 1 s, so 40 req/s would put 40 requests on the wire at once. 4 processes
+sharing the SQLite file and 2 sharing PostgreSQL, each with in-flight leases (the default)
+against a baseline with the shared clock but a per-process cap (``share_in_flight:
+false``). Targets with leases: peak in flight at the emulator ≤ 20, no 503; rows once.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ import yaml
 RATE = 40.0
 CONNECTIONS = 20
 LATENCY_MS = 20.0
+SLOW_LATENCY_MS = 1000.0
 
 
 def _worker(project: str, sync: str, scope: str, go: str) -> None:
@@ -47,6 +55,9 @@ def _worker(project: str, sync: str, scope: str, go: str) -> None:
     settings = client_settings(config)
     if scope == "process":  # the baseline: every process paces alone
         settings = settings.model_copy(update={"shared_limit": SharedLimit(scope="process")})
+    elif scope == "own-cap":  # the connections baseline: shared clock, per-process cap
+        shared = settings.shared_limit.model_copy(update={"share_in_flight": False})
+        settings = settings.model_copy(update={"shared_limit": shared})
     engine = SyncEngine(config, settings=settings)
     Path(f"{go}.{sync}.ready").touch()
     while not Path(go).exists():
@@ -100,11 +111,17 @@ def _project(root: Path, base_url: str, syncs: int, rows: int, state_url: str | 
     return path
 
 
-def _round(processes: int, rows: int, scope: str, state_url: str | None) -> dict[str, float]:
+def _round(
+    processes: int,
+    rows: int,
+    scope: str,
+    state_url: str | None,
+    latency_ms: float = LATENCY_MS,
+) -> dict[str, float]:
     from mogulsync.emulator.server import EmulatorServer
     from mogulsync.emulator.settings import EmulatorSettings, Limits
 
-    limits = Limits(rate_limit=RATE, max_connections=CONNECTIONS, latency_ms=LATENCY_MS)
+    limits = Limits(rate_limit=RATE, max_connections=CONNECTIONS, latency_ms=latency_ms)
     with (
         tempfile.TemporaryDirectory() as tmp,
         EmulatorServer(EmulatorSettings(limits=limits)) as server,
@@ -161,6 +178,7 @@ def _round(processes: int, rows: int, scope: str, state_url: str | None) -> dict
             "429s": stats.rate_limited,
             "429_share": stats.rate_limited / max(requests, 1),
             "503s": stats.concurrency_rejected,
+            "peak": stats.peak_concurrency,
             "rows_landed": landed,
             "rows_expected": processes * rows,
             "runs_ok": sum(r["status"] == "success" for r in results),
@@ -178,6 +196,7 @@ def _print(rows: list[tuple[str, dict[str, float]]]) -> None:
         "429s",
         "429 %",
         "503s",
+        "peak in flight",
         "rows landed/expected",
     )
     lines = [header]
@@ -193,6 +212,7 @@ def _print(rows: list[tuple[str, dict[str, float]]]) -> None:
                 f"{r['429s']:.0f}",
                 f"{100 * r['429_share']:.2f}",
                 f"{r['503s']:.0f}",
+                f"{r['peak']:.0f}",
                 f"{r['rows_landed']:.0f}/{r['rows_expected']:.0f}",
             )
         )
@@ -213,33 +233,61 @@ def _verdict(name: str, r: dict[str, float]) -> str:
     return f"{name}: {'met' if ok else 'MISSED'} (≤ {RATE:g} req/s, ≥ {0.9 * RATE:g} req/s, 429s ≤ 1 %, rows once)"
 
 
+def _cap_verdict(name: str, r: dict[str, float]) -> str:
+    ok = r["peak"] <= CONNECTIONS and r["503s"] == 0 and r["rows_landed"] == r["rows_expected"]
+    return (
+        f"{name}: {'met' if ok else 'MISSED'} (peak in flight ≤ {CONNECTIONS}, no 503, rows once)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=250, help="rows per sync (one request each)")
+    parser.add_argument("--slow-rows", type=int, default=60, help="rows per sync at 1 s latency")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--skip-rate", action="store_true", help="only the connection rounds")
     parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         _worker(*args.worker)
         return
-    results: list[tuple[str, dict[str, float]]] = []
-    print(f"4 processes x {args.rows} rows, SQLite-shared limiter vs pacing alone ...", flush=True)
-    results.append(("machine (SQLite file)", _round(4, args.rows, "machine", None)))
-    results.append(("baseline: each alone", _round(4, args.rows, "process", None)))
+    rate: list[tuple[str, dict[str, float]]] = []
+    caps: list[tuple[str, dict[str, float]]] = []
+    slow = SLOW_LATENCY_MS
+    if not args.skip_rate:
+        print(
+            f"4 processes x {args.rows} rows, SQLite-shared limiter vs pacing alone ...", flush=True
+        )
+        rate.append(("machine (SQLite file)", _round(4, args.rows, "machine", None)))
+        rate.append(("baseline: each alone", _round(4, args.rows, "process", None)))
+    print(f"4 processes x {args.slow_rows} rows at {slow:g} ms: leases vs own cap ...", flush=True)
+    caps.append(("machine, leases", _round(4, args.slow_rows, "machine", None, slow)))
+    caps.append(("baseline: own cap", _round(4, args.slow_rows, "own-cap", None, slow)))
     if not args.skip_postgres:
         from mogulsync.testing import PostgresServer
 
-        print(
-            f"2 processes x {args.rows} rows, PostgreSQL-shared limiter vs pacing alone ...",
-            flush=True,
-        )
         with PostgresServer() as pg:
-            results.append(("postgres (state_store)", _round(2, args.rows, "machine", pg.url)))
-            results.append(("baseline: each alone", _round(2, args.rows, "process", pg.url)))
-    _print(results)
-    print(_verdict("SQLite-shared", results[0][1]))
-    if len(results) > 2:
-        print(_verdict("PostgreSQL-shared", results[2][1]))
+            if not args.skip_rate:
+                print(
+                    f"2 processes x {args.rows} rows, PostgreSQL-shared limiter vs pacing alone ...",
+                    flush=True,
+                )
+                rate.append(("postgres (state_store)", _round(2, args.rows, "machine", pg.url)))
+                rate.append(("baseline: each alone", _round(2, args.rows, "process", pg.url)))
+            print(f"2 processes x {args.slow_rows} rows at {slow:g} ms, PostgreSQL ...", flush=True)
+            caps.append(("postgres, leases", _round(2, args.slow_rows, "machine", pg.url, slow)))
+            caps.append(("baseline: own cap", _round(2, args.slow_rows, "own-cap", pg.url, slow)))
+    if rate:
+        print(f"\nrequest rate ({LATENCY_MS:g} ms latency):")
+        _print(rate)
+        print(_verdict("SQLite-shared", rate[0][1]))
+        if len(rate) > 2:
+            print(_verdict("PostgreSQL-shared", rate[2][1]))
+    print(f"\nin-flight cap ({slow:g} ms latency):")
+    _print(caps)
+    print(_cap_verdict("SQLite leases", caps[0][1]))
+    if len(caps) > 2:
+        print(_cap_verdict("PostgreSQL leases", caps[2][1]))
 
 
 if __name__ == "__main__":

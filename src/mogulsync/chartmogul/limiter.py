@@ -12,7 +12,9 @@ rate`` seconds later, with no burst, so a quiet account practically never sees a
 
 By default the pacing clock is shared by every process on the machine (a SQLite file), and
 by every machine when a PostgreSQL ``state_store`` is configured: see
-:mod:`mogulsync.chartmogul.shared_pacing`. The in-flight cap is per process.
+:mod:`mogulsync.chartmogul.shared_pacing`. The in-flight cap is shared the same way, by a
+lease per request on the wire (:mod:`mogulsync.chartmogul.shared_leases`), on top of the
+process's own cap.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Protocol
 
 from mogulsync.chartmogul.settings import SharedLimit
+from mogulsync.chartmogul.shared_leases import LeaseStore, PostgresLeaseStore, SqliteLeaseStore
 from mogulsync.chartmogul.shared_pacing import (
     PacingStore,
     PostgresPacingStore,
@@ -43,6 +46,10 @@ Sleep = Callable[[float], Awaitable[None]]
 
 #: Only a prefix of the key's SHA-256 names its limiter: enough to tell keys apart.
 _KEY_DIGEST_CHARS = 16
+#: When every shared slot is held, poll for a free one this often (doubling up to the max):
+#: another process's release is not signalled, and polling faster only loads the store.
+_LEASE_POLL_MIN_S = 0.005
+_LEASE_POLL_MAX_S = 0.05
 
 
 class RatePacer:
@@ -200,6 +207,71 @@ class InFlightGate:
             waiter.set_result(None)
 
 
+class SharedInFlight:
+    """The account's in-flight cap across processes: a lease from a :class:`LeaseStore`.
+
+    One task per process polls the store at a time (the others queue behind it in this
+    process), so a full account costs one query per poll interval, not one per waiter. If
+    the store fails the process keeps only its own cap and logs it once.
+    """
+
+    def __init__(self, store: LeaseStore, account: str, cap: int, *, sleep: Sleep) -> None:
+        self._store = store
+        self._account = account
+        self._cap = cap
+        self._sleep = sleep
+        self._claim = InFlightGate(1)
+        self.failed = False
+
+    @property
+    def cap(self) -> int:
+        """Most requests of the account in flight across every process."""
+        return self._cap
+
+    def tighten(self, cap: int) -> None:
+        """Lower the cap (never raise it)."""
+        self._cap = min(self._cap, cap)
+
+    async def acquire(self) -> int | None:
+        """Wait for a lease; its slot, or None once the store has failed."""
+        if self.failed:
+            return None
+        await self._claim.acquire()
+        try:
+            wait = _LEASE_POLL_MIN_S
+            while not self.failed:
+                try:
+                    slot = self._store.try_acquire(self._account, self._cap)
+                except Exception as exc:  # any store failure means: cap this process alone
+                    self._fail(exc)
+                    break
+                if slot is not None:
+                    return slot
+                await self._sleep(wait)
+                wait = min(wait * 2, _LEASE_POLL_MAX_S)
+            return None
+        finally:
+            self._claim.release()
+
+    def release(self, slot: int | None) -> None:
+        """Give the lease back (an unreleased one expires on its own)."""
+        if slot is None or self.failed:
+            return
+        try:
+            self._store.release(self._account, slot)
+        except Exception as exc:  # any store failure means: cap this process alone
+            self._fail(exc)
+
+    def _fail(self, exc: Exception) -> None:
+        if not self.failed:
+            self.failed = True
+            # The exception type only: a driver message may quote the database URL.
+            _log.warning(
+                "shared in-flight limit store failed (%s); capping this process alone",
+                type(exc).__name__,
+            )
+
+
 class AccountLimiter:
     """Rate pacing plus an in-flight cap for one account."""
 
@@ -211,15 +283,22 @@ class AccountLimiter:
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         pacer: Pacer | None = None,
+        leases: LeaseStore | None = None,
+        account: str = "",
     ) -> None:
         self.pacer: Pacer = pacer or RatePacer(rate, clock=clock)
         self.gate = InFlightGate(max_in_flight)
+        self.shared_gate = (
+            SharedInFlight(leases, account, max_in_flight, sleep=sleep) if leases else None
+        )
         self._sleep = sleep
 
     def tighten(self, rate: float, max_in_flight: int) -> None:
         """Adopt stricter limits requested by another client of the same account."""
         self.pacer.tighten(rate)
         self.gate.tighten(max_in_flight)
+        if self.shared_gate is not None:
+            self.shared_gate.tighten(max_in_flight)
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -229,13 +308,22 @@ class AccountLimiter:
             delay = self.pacer.reserve()
             if delay > 0:
                 await self._sleep(delay)
-            yield
+            if self.shared_gate is None:
+                yield
+                return
+            # The lease is taken after the paced wait, so a slot is held only on the wire.
+            lease = await self.shared_gate.acquire()
+            try:
+                yield
+            finally:
+                self.shared_gate.release(lease)
         finally:
             self.gate.release()
 
 
-_REGISTRY: dict[tuple[str, str, str], AccountLimiter] = {}
+_REGISTRY: dict[tuple[str, str, str, bool], AccountLimiter] = {}
 _STORES: dict[str, PacingStore] = {}
+_LEASES: dict[str, LeaseStore] = {}
 _REGISTRY_LOCK = threading.Lock()
 
 
@@ -261,14 +349,21 @@ def limiter_for(
     base, digest = account_key(base_url, api_key)
     where = _store_name(shared)
     with _REGISTRY_LOCK:
-        limiter = _REGISTRY.get((base, digest, where))
+        key = (base, digest, where, shared.share_in_flight)
+        limiter = _REGISTRY.get(key)
         if limiter is None:
             pacer: Pacer | None = None
+            account = f"{base} {digest}"
             store = _STORES.get(where) or _open_store(shared, where) if where else None
             if store is not None:
-                pacer = SharedPacer(store, f"{base} {digest}", rate)
-            limiter = AccountLimiter(rate, max_in_flight, pacer=pacer)
-            _REGISTRY[(base, digest, where)] = limiter
+                pacer = SharedPacer(store, account, rate)
+            leases = None
+            if where and shared.share_in_flight:
+                leases = _LEASES.get(where) or _open_leases(shared, where)
+            limiter = AccountLimiter(
+                rate, max_in_flight, pacer=pacer, leases=leases, account=account
+            )
+            _REGISTRY[key] = limiter
         else:
             limiter.tighten(rate, max_in_flight)
         return limiter
@@ -305,6 +400,26 @@ def _open_store(shared: SharedLimit, where: str) -> PacingStore | None:
     return store
 
 
+def _open_leases(shared: SharedLimit, where: str) -> LeaseStore | None:
+    """The lease store next to the pacing clock, or None (cap this process alone)."""
+    store: LeaseStore
+    try:
+        if shared.postgres_url is not None:
+            url = shared.postgres_url.get_secret_value()
+            store = PostgresLeaseStore(url, shared.postgres_schema)
+        else:
+            store = SqliteLeaseStore(Path(where.removeprefix("sqlite:")))
+    except Exception as exc:
+        # The exception type only: a driver message may quote the database URL.
+        _log.warning(
+            "shared in-flight limit store unavailable (%s); capping this process alone",
+            type(exc).__name__,
+        )
+        return None
+    _LEASES[where] = store
+    return store
+
+
 def forget_limiters() -> None:
     """Drop every registered limiter (tests and long-lived processes that rotate keys)."""
     with _REGISTRY_LOCK:
@@ -312,3 +427,6 @@ def forget_limiters() -> None:
         for store in _STORES.values():
             store.close()
         _STORES.clear()
+        for leases in _LEASES.values():
+            leases.close()
+        _LEASES.clear()

@@ -72,7 +72,9 @@ class SharedLimit(BaseModel):
     ``machine`` (the default) books request starts in a SQLite file every process of this
     user on this machine reads (``file``, default ``<tmp>/mogulsync-<uid>/rate-limit.sqlite``
     or ``$MOGULSYNC_RATE_LIMIT_FILE``). With ``postgres_url`` (the ``state_store``), every
-    machine books from one row in that database. The in-flight cap stays per process.
+    machine books from one row in that database. The in-flight cap (``max_in_flight``) is
+    shared the same way, by a lease per request on the wire, unless ``share_in_flight`` is
+    false (then each process has its own cap; the benchmarks use that as their baseline).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -81,6 +83,7 @@ class SharedLimit(BaseModel):
     file: str | None = None
     postgres_url: SecretStr | None = None
     postgres_schema: str = "mogulsync"
+    share_in_flight: bool = True
 
 
 class ClientSettings(BaseModel):

@@ -11,7 +11,8 @@ This is the generic cell rate algorithm (GCRA) with no burst. Library token buck
 share state (pyrate-limiter's SQLite and PostgreSQL buckets) keep a row per request in a
 sliding window and let a whole window's worth start at once, which can exceed ChartMogul's
 20-connection cap when several processes burst together; one row per account is also less
-work per request. A process's own in-flight cap still applies on top of this.
+work per request. The in-flight cap is shared separately, by
+leases (:mod:`mogulsync.chartmogul.shared_leases`).
 
 * :class:`SqlitePacingStore` — machine-wide, a file in a per-user directory; wall-clock
   seconds (every process of the machine reads the same clock).
@@ -134,7 +135,7 @@ class PostgresPacingStore:
         self._lock = threading.Lock()
         # A database that does not answer must not hold a sync up: it then paces alone.
         self._conn = psycopg.connect(
-            _libpq_url(url), autocommit=True, connect_timeout=_PG_CONNECT_TIMEOUT_S
+            libpq_url(url), autocommit=True, connect_timeout=_PG_CONNECT_TIMEOUT_S
         )
         table = f'"{schema}".rate_pacing'
         self._sql = _PG_RESERVE.format(table=table)
@@ -169,7 +170,7 @@ class PostgresPacingStore:
             self._conn.close()
 
 
-def _libpq_url(url: str) -> str:
+def libpq_url(url: str) -> str:
     """psycopg takes ``postgresql://``; SQLAlchemy spellings add a driver (``+psycopg``)."""
     _scheme, sep, rest = url.partition("://")
     return f"postgresql{sep}{rest}" if sep else url
