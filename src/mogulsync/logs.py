@@ -39,6 +39,8 @@ class _State:
     run_id: str | None = None
     clock: Callable[[], dt.datetime] = staticmethod(lambda: dt.datetime.now(dt.UTC))
     handler: logging.Handler | None = None
+    #: whether this module set dlt's log format (and so takes it back in text mode)
+    set_dlt_format: bool = False
 
 
 def configure(log_format: LogFormat) -> None:
@@ -59,9 +61,14 @@ def configure(log_format: LogFormat) -> None:
         ours.setLevel(logging.INFO)
         # a library's warnings.warn() would print a plain two-line text on stderr
         logging.captureWarnings(True)
-        os.environ.setdefault(_DLT_LOG_FORMAT_ENV, "JSON")
+        if _DLT_LOG_FORMAT_ENV not in os.environ:  # a user's own setting wins
+            os.environ[_DLT_LOG_FORMAT_ENV] = "JSON"
+            _State.set_dlt_format = True
     else:
         logging.captureWarnings(False)
+        if _State.set_dlt_format:
+            os.environ.pop(_DLT_LOG_FORMAT_ENV, None)
+            _State.set_dlt_format = False
 
 
 def requested(argv: Sequence[str], environ: Mapping[str, str]) -> bool:
