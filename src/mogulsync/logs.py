@@ -98,11 +98,6 @@ def set_run(run_id: str | None) -> None:
     _State.run_id = run_id
 
 
-def run_id() -> str | None:
-    """The run in progress, if any."""
-    return _State.run_id
-
-
 def uvicorn_settings() -> dict[str, Any]:
     """``uvicorn.Config`` settings for this mode: none in text mode (uvicorn's own lines);
     in JSON mode its loggers lose their text handlers, so their records reach ours."""

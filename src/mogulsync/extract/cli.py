@@ -213,11 +213,10 @@ def _run_with_bar(settings: ClientSettings, options: ExtractOptions) -> ExtractR
 
 
 def _print_report(report: ExtractReport) -> None:
-    out = _out
-    out.print(f"Loaded into {report.destination} (dataset {report.dataset}, {report.mode}):")
+    _out.print(f"Loaded into {report.destination} (dataset {report.dataset}, {report.mode}):")
     for stream in report.streams:
-        out.print(f"  {stream.name:<22} {stream.records:>9} records  {stream.duration_s:7.1f} s")
-    out.print(f"fetch {report.fetch_s:.1f} s, load {report.load_s:.1f} s")
+        _out.print(f"  {stream.name:<22} {stream.records:>9} records  {stream.duration_s:7.1f} s")
+    _out.print(f"fetch {report.fetch_s:.1f} s, load {report.load_s:.1f} s")
 
 
 # ---------------------------------------------------------------------- airbyte
