@@ -11,10 +11,16 @@ inside the functions that need them (``tests/unit/test_cli_imports.py`` checks i
 from __future__ import annotations
 
 import logging
+import os
+import sys
+import traceback
+from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar, NoReturn
 
 import typer
+from typer._click.exceptions import ClickException
+from typer.exceptions import Abort
 
 from mogulsync import cli_options, logs
 from mogulsync.cli_lazy import LazyGroup
@@ -72,6 +78,45 @@ class _Commands(LazyGroup):
         ),
     }
 
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        if not standalone_mode or not logs.requested(argv, os.environ):
+            return super().main(
+                argv, prog_name, complete_var, standalone_mode, windows_expand_args, **extra
+            )
+        # --log-format json: click would print usage errors, and Python a crash, as text
+        logs.configure(logs.LogFormat.JSON)
+        try:
+            code = super().main(argv, prog_name, complete_var, False, windows_expand_args, **extra)
+        except ClickException as exc:
+            _exit_json("usage_error", exc.format_message(), exc.exit_code)
+        except Abort:
+            _exit_json("aborted", "aborted", 1)
+        except Exception as exc:
+            logs.emit(
+                "crash",
+                level="critical",
+                message=f"{type(exc).__name__}: {exc}",
+                error_type=type(exc).__name__,
+                traceback="".join(traceback.format_exception(exc)),
+                exit_code=1,
+            )
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _exit_json(kind: str, message: str, code: int) -> NoReturn:
+    logs.emit("error", level="error", message=message, kind=kind, exit_code=code)
+    sys.exit(code)
+
 
 # "\b" keeps click from re-wrapping the block that follows it
 _EPILOG = (
@@ -121,8 +166,8 @@ def _root(
         "--log-format",
         envvar=logs.LOG_FORMAT_ENV,
         case_sensitive=False,
-        help="json: one JSON object per line on stderr, each with run_id (sync run and"
-        " errors), for log shippers.",
+        help="json: every line on stderr is one JSON object (ts, level, event, run_id), for"
+        " log shippers; results on stdout are unchanged.",
     ),
     version: bool = typer.Option(  # noqa: ARG001 - its callback prints and exits
         False, "--version", help="Print the version and exit.", callback=_version_callback

@@ -3,8 +3,8 @@ stderr, for log shippers, instead of text for people.
 
 Every line has ``ts`` (UTC, ISO 8601), ``level``, ``event`` and ``run_id`` (null for lines
 that belong to no run, e.g. a configuration error before a run starts). Python logging
-records (retries, alerts) are written the same way while the mode is on, with the run id
-of the run in progress.
+records (retries, alerts, uvicorn's server lines, ``warnings``) are written the same way
+while the mode is on, with the run id of the run in progress.
 """
 
 from __future__ import annotations
@@ -13,11 +13,18 @@ import datetime as dt
 import enum
 import json
 import logging
+import os
 import sys
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 #: the environment variable that selects the log format (as ``--log-format`` does)
 LOG_FORMAT_ENV = "MOGULSYNC_LOG_FORMAT"
+#: dlt's own logger writes its own lines; this makes them JSON objects too
+_DLT_LOG_FORMAT_ENV = "RUNTIME__LOG_FORMAT"
+#: root options that take a value (``requested`` skips the value when it peeks at argv)
+_VALUE_OPTIONS = frozenset({"-c", "--config", "--log-format"})
 
 
 class LogFormat(enum.StrEnum):
@@ -32,6 +39,8 @@ class _State:
     run_id: str | None = None
     clock: Callable[[], dt.datetime] = staticmethod(lambda: dt.datetime.now(dt.UTC))
     handler: logging.Handler | None = None
+    #: whether this module set dlt's log format (and so takes it back in text mode)
+    set_dlt_format: bool = False
 
 
 def configure(log_format: LogFormat) -> None:
@@ -50,6 +59,33 @@ def configure(log_format: LogFormat) -> None:
         # our own info records (e.g. a run's warnings) too; libraries stay at WARNING,
         # else httpx would add a line per request
         ours.setLevel(logging.INFO)
+        # a library's warnings.warn() would print a plain two-line text on stderr
+        logging.captureWarnings(True)
+        if _DLT_LOG_FORMAT_ENV not in os.environ:  # a user's own setting wins
+            os.environ[_DLT_LOG_FORMAT_ENV] = "JSON"
+            _State.set_dlt_format = True
+    else:
+        logging.captureWarnings(False)
+        if _State.set_dlt_format:
+            os.environ.pop(_DLT_LOG_FORMAT_ENV, None)
+            _State.set_dlt_format = False
+
+
+def requested(argv: Sequence[str], environ: Mapping[str, str]) -> bool:
+    """Whether this invocation asks for JSON, read before the command line is parsed, so a
+    usage error (which the parser reports before any option takes effect) is JSON too."""
+    wanted = environ.get(LOG_FORMAT_ENV, "")
+    args = iter(argv)
+    for arg in args:
+        if arg.startswith("--log-format="):
+            wanted = arg.partition("=")[2]
+        elif arg in _VALUE_OPTIONS:
+            value = next(args, "")
+            if arg == "--log-format":
+                wanted = value
+        elif not arg.startswith("-"):
+            break  # the sub-command: its options are its own
+    return wanted.lower() == LogFormat.JSON.value
 
 
 def json_mode() -> bool:
@@ -62,12 +98,26 @@ def set_run(run_id: str | None) -> None:
     _State.run_id = run_id
 
 
+def uvicorn_settings() -> dict[str, Any]:
+    """``uvicorn.Config`` settings for this mode: none in text mode (uvicorn's own lines);
+    in JSON mode its loggers lose their text handlers, so their records reach ours."""
+    if not json_mode():
+        return {}
+    quiet: dict[str, Any] = {"handlers": [], "propagate": True}
+    config = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "loggers": {"uvicorn": quiet, "uvicorn.error": quiet, "uvicorn.access": quiet},
+    }
+    return {"log_config": config}
+
+
 def emit(
     event: str,
     *,
     level: str = "info",
     run_id: str | None = None,
-    **fields: object,
+    **fields: Any,
 ) -> None:
     """Write one JSON object line: ``ts``, ``level``, ``event``, ``run_id``, then ``fields``."""
     line = {
@@ -89,11 +139,17 @@ class _JsonHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
+            extra: dict[str, Any] = {}
+            if record.exc_info and record.exc_info[1] is not None:
+                error = record.exc_info[1]
+                extra["error_type"] = type(error).__name__
+                extra["traceback"] = "".join(traceback.format_exception(error))
             emit(
                 "log",
                 level=record.levelname.lower(),
                 logger=record.name,
                 message=record.getMessage(),
+                **extra,
             )
         except Exception:
             self.handleError(record)

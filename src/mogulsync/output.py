@@ -1,4 +1,9 @@
-"""Output that works both in a terminal and in a log file (cron, CI, systemd)."""
+"""Output that works both in a terminal and in a log file (cron, CI, systemd).
+
+Messages for people go to stderr through ``error``, ``warning`` and ``note``: a line of text,
+or under ``--log-format json`` one JSON object (``logs.emit``). Results (tables, ``--json``)
+go to stdout and are the same in both modes.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
+
+from mogulsync import logs
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -43,7 +50,11 @@ class LazyConsole:
         return self._console
 
     def print(self, *objects: Any, **options: Any) -> None:
-        """``Console.print``."""
+        """``Console.print``; on stderr under ``--log-format json``, a ``message`` object
+        (a line no command turned into a JSON event itself must not break the format)."""
+        if self._stderr and logs.json_mode():
+            logs.emit("message", message=_plain(objects, markup=options.get("markup", True)))
+            return
         self.get().print(*objects, **options)
 
     @property
@@ -54,6 +65,46 @@ class LazyConsole:
         stream = sys.stderr if self._stderr else sys.stdout
         isatty = getattr(stream, "isatty", None)
         return bool(isatty and isatty())
+
+
+def _plain(objects: Sequence[Any], *, markup: bool) -> str:
+    """What ``Console.print`` would show, without colours or markup."""
+    import io
+
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    Console(file=buffer, width=NO_TERMINAL_WIDTH, soft_wrap=True, markup=markup).print(*objects)
+    return buffer.getvalue().rstrip("\n")
+
+
+_STDERR = LazyConsole(stderr=True)
+
+
+def error(message: str, **fields: Any) -> None:
+    """``error: MESSAGE`` on stderr, or an ``error`` JSON object with ``fields`` (e.g.
+    ``exit_code``)."""
+    if logs.json_mode():
+        logs.emit("error", level="error", message=message, **fields)
+    else:
+        _STDERR.print(f"[red]error:[/red] {escape(message)}", highlight=False)
+
+
+def warning(message: str, **fields: Any) -> None:
+    """``warning: MESSAGE`` on stderr, or a ``warning`` JSON object."""
+    if logs.json_mode():
+        logs.emit("warning", level="warning", message=message, **fields)
+    else:
+        _STDERR.print(f"[yellow]warning:[/yellow] {escape(message)}", highlight=False)
+
+
+def note(event: str, text: str, **fields: Any) -> None:
+    """A line for people on stderr (a server's address, a stage), or an ``event`` JSON
+    object with ``message`` and ``fields``."""
+    if logs.json_mode():
+        logs.emit(event, message=text, **fields)
+    else:
+        _STDERR.print(text, highlight=False, markup=False)
 
 
 def escape(text: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mogulsync.progress import ProgressLines, Snapshot, bar_text
+from mogulsync.progress import ExtractLines, ProgressLines, Snapshot, bar_text, ticking
 
 
 class Clock:
@@ -66,3 +66,48 @@ def test_fields_carry_the_same_figures() -> None:
         {"sync": "customers", "read": 10, "to_send": 10, "done": 10, "failed": 1,
          "requests": 40, "req_per_s": 2.0, "elapsed_s": 20.0}
     ]  # fmt: skip
+
+
+def test_extract_lines_every_ten_seconds_and_at_each_stage() -> None:
+    """`extract run` outside a terminal: no total to count against, so time and stages."""
+    clock, lines, fields = Clock(), [], []
+    progress = ExtractLines(lambda text, f: (lines.append(text), fields.append(f)), clock=clock)
+    for _ in range(500):  # 500 pages within 9.9 s: no line yet
+        clock.now += 0.0198
+        progress.on_records("customers", 200)
+    assert lines == []
+    clock.now += 0.1  # 10 s since the start
+    progress.on_records("activities", 400)
+    (line,) = lines
+    assert line == (
+        "extract: fetching · 100,400 records (activities 400, customers 100,000)"
+        " · 10,040.0 records/s · 10 s"
+    )
+    assert fields[-1] == {
+        "stage": "fetching",
+        "records": 100_400,
+        "streams": {"customers": 100_000, "activities": 400},
+        "records_per_s": 10_040.0,
+        "elapsed_s": 10.0,
+    }
+    clock.now += 1
+    progress.on_stage("fetched")  # a stage always writes
+    progress.on_stage("extracted")
+    assert [f["stage"] for f in fields] == ["fetching", "fetched", "extracted"]
+    progress.tick()  # the timer thread: nothing new within 10 s
+    assert len(lines) == 3
+    clock.now += 10  # dlt loads; no page arrives, the timer still writes
+    progress.tick()
+    assert len(lines) == 4
+    assert lines[-1].startswith("extract: extracted · 100,400 records")
+
+
+def test_ticking_calls_until_the_block_ends() -> None:
+    """The timer thread calls ``tick`` while the block runs and is joined after it."""
+    import threading
+
+    called = threading.Event()
+    with ticking(called.set, every_s=0.001):
+        assert called.wait(timeout=60)
+    called.clear()
+    assert not called.is_set()

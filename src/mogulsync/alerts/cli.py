@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from mogulsync import exit_codes
+from mogulsync import exit_codes, output
 from mogulsync.cli_options import CONFIG_OPTION
 from mogulsync.errors import MogulsyncError
 from mogulsync.messages import describe
@@ -15,7 +15,6 @@ from mogulsync.output import LazyConsole, escape
 
 app = typer.Typer(help="Alerts after sync runs (Slack, webhook, PagerDuty, e-mail).")
 _out = LazyConsole()
-_err = LazyConsole(stderr=True)
 #: the sections this command reads: their ${ENV} references must be set
 SECTIONS = ("alerts",)
 
@@ -36,11 +35,13 @@ def send_test_alert(
         project = load_config(config, sections=SECTIONS)
         dispatcher = AlertDispatcher(project.alerts, Redactor())
         if not dispatcher.enabled:
-            _err.print("[red]error:[/red] no alert channels configured (alerts.channels)")
+            output.error(
+                "no alert channels configured (alerts.channels)", exit_code=exit_codes.CONFIG
+            )
             raise typer.Exit(exit_codes.CONFIG)
         results = asyncio.run(dispatcher.send_test(channel or None))
     except MogulsyncError as exc:
-        _err.print(f"[red]error:[/red] {escape(describe(exc))}", highlight=False)
+        output.error(describe(exc), exit_code=exit_codes.CONFIG)
         raise typer.Exit(exit_codes.CONFIG) from None
     for name, problem in results.items():
         if problem is None:

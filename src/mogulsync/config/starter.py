@@ -138,10 +138,12 @@ def run_init(path: Path, warehouse_url: str | None, *, force: bool) -> None:
     """The ``mogulsync init`` command: write the file, say what to do next."""
     import typer
 
+    from mogulsync import output
+
     try:
         starter = write_starter(path, warehouse_url, force=force)
     except ConfigError as exc:
-        typer.echo(f"error: {exc.user_message}", err=True)
+        output.error(exc.user_message, exit_code=CONFIG_EXIT)
         raise typer.Exit(CONFIG_EXIT) from None
     typer.echo(f"wrote {path}")
     for name in ("CHARTMOGUL_API_KEY", *starter.variables):

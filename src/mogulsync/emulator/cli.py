@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 
+from mogulsync import logs, output
 from mogulsync.emulator.settings import (
     DEFAULT_API_KEY,
     DEFAULT_MAX_CONNECTIONS,
@@ -74,7 +74,6 @@ def serve_command(
     """
     from mogulsync.emulator.server import serve
 
-    console = Console()
     try:
         settings = EmulatorSettings(
             api_keys=api_key,
@@ -98,9 +97,16 @@ def serve_command(
         for problem in exc.errors():
             field = str(problem["loc"][0]) if problem["loc"] else ""
             option = _FAULT_OPTIONS.get(field, "--" + field.replace("_", "-"))
-            console.print(f"[red]Invalid {option}:[/red] {problem['msg']}")
+            output.error(f"Invalid {option}: {problem['msg']}", exit_code=USAGE_ERROR)
         raise typer.Exit(code=USAGE_ERROR) from None
-    console.print(f"ChartMogul emulator on [bold]http://{host}:{port}/v1[/bold]")
-    console.print(f"API key(s): {', '.join(api_key)}   (Basic auth, key as username)")
-    console.print(f"Data: {db or 'in memory'}   Admin API: http://{host}:{port}/_emulator")
+    base = f"http://{host}:{port}"
+    if logs.json_mode():  # the keys stay out of log shippers (they are the --api-key values)
+        logs.emit(
+            "emulator_serving", url=f"{base}/v1", admin_url=f"{base}/_emulator", data=str(db or "")
+        )
+    else:
+        console = output.LazyConsole()
+        console.print(f"ChartMogul emulator on [bold]{base}/v1[/bold]")
+        console.print(f"API key(s): {', '.join(api_key)}   (Basic auth, key as username)")
+        console.print(f"Data: {db or 'in memory'}   Admin API: {base}/_emulator")
     serve(settings, host, port)

@@ -17,6 +17,7 @@ from typing import Any, Self
 
 import uvicorn
 
+from mogulsync import logs
 from mogulsync.emulator import _connections
 from mogulsync.emulator.app import EmulatorApp, create_app
 from mogulsync.emulator.settings import EmulatorSettings
@@ -57,6 +58,7 @@ def uvicorn_config(
         lifespan="off",
         timeout_keep_alive=30,
         backlog=2048,
+        **logs.uvicorn_settings(),  # --log-format json: uvicorn's lines too
     )
 
 

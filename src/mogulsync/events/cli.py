@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
-from rich.console import Console
 
+from mogulsync import logs, output
 from mogulsync.cli_options import CONFIG_OPTION
 from mogulsync.errors import ConfigError, MogulsyncError
 
@@ -24,7 +24,7 @@ _REASON_WIDTH = 80
 RECENT_REJECTIONS = 5
 #: project-file sections these commands read; unset ${ENV} elsewhere (e.g. warehouses:) is fine
 SECTIONS = ("chartmogul", "events")
-console = Console()
+console = output.LazyConsole()
 #: docs/errors.md: the project file must be fixed
 CONFIG_EXIT = 4
 
@@ -39,8 +39,9 @@ def _config(path: Path) -> AppConfig:
 
 
 def _fail(exc: MogulsyncError) -> NoReturn:
-    Console(stderr=True).print(f"[red]error:[/red] {exc.user_message}")
-    raise typer.Exit(CONFIG_EXIT if isinstance(exc, ConfigError) else 1)
+    code = CONFIG_EXIT if isinstance(exc, ConfigError) else 1
+    output.error(exc.user_message, exit_code=code)
+    raise typer.Exit(code)
 
 
 def _queue_file(config: AppConfig) -> Path:
@@ -76,8 +77,13 @@ def serve_command(
     except MogulsyncError as exc:
         _fail(exc)
     mode = config.events.delivery if forward else "store only"
-    console.print(f"Segment endpoint on [bold]{service.base_url}/v1[/bold]  delivery: {mode}")
-    console.print(f"Queue: {service.path}   (write key = Basic-auth username)")
+    if logs.json_mode():  # the address on stderr as a JSON object; stdout stays empty
+        logs.emit(
+            "events_serving", url=f"{service.base_url}/v1", delivery=mode, queue=str(service.path)
+        )
+    else:
+        console.print(f"Segment endpoint on [bold]{service.base_url}/v1[/bold]  delivery: {mode}")
+        console.print(f"Queue: {service.path}   (write key = Basic-auth username)")
     asyncio.run(service.serve())
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import uvicorn
 
+from mogulsync import logs
 from mogulsync.config.events import IngestLimits
 from mogulsync.events._accept import ACCEPT_BATCH, Acceptor
 from mogulsync.events._protocol import ConnectionGuard, protocol_class
@@ -88,6 +89,7 @@ def hardened_config(
         "proxy_headers": False,
         "server_header": False,
     }
+    settings.update(logs.uvicorn_settings())  # --log-format json: uvicorn's lines too
     settings.update(overrides)
     return uvicorn.Config(app, **settings)
 

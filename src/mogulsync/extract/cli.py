@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from mogulsync import logs, output
 from mogulsync.cli_options import CONFIG_OPTION
 from mogulsync.errors import ConfigError, MogulsyncError
 
@@ -26,7 +25,8 @@ app = typer.Typer(help="Extract ChartMogul into a warehouse (DuckDB, PostgreSQL,
 airbyte_app = typer.Typer(
     help="The Airbyte source protocol, compatible with Airbyte's source-chartmogul config."
 )
-_err = Console(stderr=True)
+_err = output.LazyConsole(stderr=True)
+_out = output.LazyConsole()
 _DLT_LOG_LEVEL = "RUNTIME__LOG_LEVEL"
 _INTERVALS: dict[str, Interval] = {name: name for name in ("day", "week", "month", "quarter")}
 _MODES: dict[str, ExtractMode] = {
@@ -41,8 +41,9 @@ CONFIG_EXIT = 4
 
 
 def _fail(exc: MogulsyncError) -> typer.Exit:
-    _err.print(f"[red]error:[/red] {exc.user_message}", markup=True, highlight=False)
-    return typer.Exit(CONFIG_EXIT if isinstance(exc, ConfigError) else 1)
+    code = CONFIG_EXIT if isinstance(exc, ConfigError) else 1
+    output.error(exc.user_message, exit_code=code)
+    return typer.Exit(code)
 
 
 @app.command("run")
@@ -80,6 +81,9 @@ def run_command(
     _check_streams(streams)
     _check_choice("--mode", mode, _MODES)
     _check_choice("--interval", interval, _INTERVALS)
+    if logs.json_mode():
+        # as `mogulsync serve` names its extracts: every line of this run carries it
+        logs.set_run(f"extract-{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%S%f')}")
     try:
         settings, options = _options(
             config, streams, destination, mode, start_date, dataset, interval
@@ -87,9 +91,13 @@ def run_command(
         report = _run_with_progress(settings, options, show=not as_json)
     except MogulsyncError as exc:
         raise _fail(exc) from None
+    json_logs = logs.json_mode()
+    if json_logs:  # the outcome on stderr; stdout only with --json, as for `sync run`
+        logs.emit("extract_finished", **report.as_dict(), exit_code=0)
+        logs.set_run(None)
     if as_json:
         typer.echo(json.dumps(report.as_dict()))  # every --json: JSON Lines
-    else:
+    elif not json_logs:
         _print_report(report)
 
 
@@ -164,14 +172,31 @@ def _run_with_progress(
     settings: ClientSettings, options: ExtractOptions, *, show: bool
 ) -> ExtractReport:
     from mogulsync.extract.runner import run_extract
+    from mogulsync.progress import ExtractLines, ticking
 
     # dlt's warnings (e.g. columns that were null in every row) address pipeline authors,
     # not users of this command; errors still surface. An explicit setting wins.
     os.environ.setdefault(_DLT_LOG_LEVEL, "ERROR")
-    if not show:
+    if logs.json_mode():  # JSON objects on stderr, even with --json (results on stdout)
+        lines = ExtractLines(lambda _line, fields: logs.emit("progress", **fields))
+    elif not show:
         return run_extract(settings, options)
+    elif not output.interactive(_err):  # a log file: a plain line every 10 s and per stage
+        lines = ExtractLines(lambda line, _fields: typer.echo(line, err=True))
+    else:
+        return _run_with_bar(settings, options)
+    with ticking(lines.tick):
+        return run_extract(settings, options, on_records=lines.on_records, on_stage=lines.on_stage)
+
+
+def _run_with_bar(settings: ClientSettings, options: ExtractOptions) -> ExtractReport:
+    """In a terminal: a spinner per stream with its record count."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from mogulsync.extract.runner import run_extract
+
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-    with Progress(*columns, console=_err, transient=True) as progress:
+    with Progress(*columns, console=_err.get(), transient=True) as progress:
         tasks: dict[str, Any] = {}
 
         def on_records(name: str, count: int) -> None:
@@ -188,11 +213,10 @@ def _run_with_progress(
 
 
 def _print_report(report: ExtractReport) -> None:
-    out = Console()
-    out.print(f"Loaded into {report.destination} (dataset {report.dataset}, {report.mode}):")
+    _out.print(f"Loaded into {report.destination} (dataset {report.dataset}, {report.mode}):")
     for stream in report.streams:
-        out.print(f"  {stream.name:<22} {stream.records:>9} records  {stream.duration_s:7.1f} s")
-    out.print(f"fetch {report.fetch_s:.1f} s, load {report.load_s:.1f} s")
+        _out.print(f"  {stream.name:<22} {stream.records:>9} records  {stream.duration_s:7.1f} s")
+    _out.print(f"fetch {report.fetch_s:.1f} s, load {report.load_s:.1f} s")
 
 
 # ---------------------------------------------------------------------- airbyte

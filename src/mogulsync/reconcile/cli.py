@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from mogulsync import exit_codes
+from mogulsync import exit_codes, output
 from mogulsync.cli_options import CONFIG_OPTION
 from mogulsync.errors import MogulsyncError
 from mogulsync.output import LazyConsole, escape
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 # The reconcile engine (SQLAlchemy, httpx) is imported when the command runs, so that
 # `mogulsync reconcile --help` answers at once.
 _out = LazyConsole()
-_err = LazyConsole(stderr=True)
 
 
 def reconcile_command(
@@ -55,7 +54,7 @@ def reconcile_command(
     except MogulsyncError as exc:
         fail(exc)
     for warning in report.warnings:
-        _err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
+        output.warning(warning, sync=name, run_id=report.run_id)
     if as_json:
         typer.echo(json.dumps(report.summary(), default=str))
     else:

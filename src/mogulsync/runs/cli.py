@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 import typer
 
-from mogulsync import exit_codes
+from mogulsync import exit_codes, output
 from mogulsync.cli_options import CONFIG_OPTION
 from mogulsync.errors import MogulsyncError
 from mogulsync.output import LazyConsole, escape, interactive, key_label, plain_table
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Inspect the run history: runs, row errors and API requests.")
 _out = LazyConsole()
-_err = LazyConsole(stderr=True)
 _CONFIG_EXIT = 4
 _STATUS_COLOURS = {
     "success": "green",
@@ -46,12 +45,12 @@ def _open(config: Path) -> tuple[AppConfig, RunStore]:
     try:
         project = load_config(config, sections=SECTIONS)
     except MogulsyncError as exc:
-        _err.print(f"[red]error:[/red] {escape(exc.user_message)}", highlight=False)
+        output.error(exc.user_message, exit_code=_CONFIG_EXIT)
         raise typer.Exit(_CONFIG_EXIT) from None
     try:
         return project, RunStore(project.state_dir)
     except MogulsyncError as exc:  # e.g. runs.sqlite is not a database
-        _err.print(f"[red]error:[/red] {escape(exc.user_message)}", highlight=False)
+        output.error(exc.user_message, exit_code=exit_codes.FAILED)
         raise typer.Exit(exit_codes.FAILED) from None
 
 
@@ -64,10 +63,10 @@ def _unknown_sync(project: AppConfig, sync: str) -> NoReturn:
     known = ", ".join(sorted(project.syncs)) or "none"
     close = difflib.get_close_matches(sync, list(project.syncs), n=1)
     guess = f" Did you mean `{close[0]}`?" if close else ""
-    _err.print(
-        f"[red]error:[/red] unknown sync {escape(repr(sync))}: not in the project file and"
-        f" never run.{guess}\n  → Syncs in the project file: {escape(known)}.",
-        highlight=False,
+    output.error(
+        f"unknown sync {sync!r}: not in the project file and never run.{guess}\n"
+        f"  → Syncs in the project file: {known}.",
+        exit_code=exit_codes.USAGE,
     )
     raise typer.Exit(exit_codes.USAGE)
 
@@ -141,7 +140,7 @@ def show(
         try:
             record = store.get(run_id)
         except MogulsyncError as exc:
-            _err.print(f"[red]error:[/red] {escape(exc.user_message)}", highlight=False)
+            output.error(exc.user_message, exit_code=_CONFIG_EXIT, run_id=run_id)
             raise typer.Exit(_CONFIG_EXIT) from None
         row_errors = store.errors(run_id) if errors else []
         entries = list(store.requests(run_id)) if requests else []

@@ -15,9 +15,9 @@ from types import FrameType
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from mogulsync import output
 from mogulsync.config import DEFAULT_CONFIG_PATH, AppConfig, load_config
 from mogulsync.config.serve import LOOPBACK_HOSTS
 from mogulsync.errors import MogulsyncError
@@ -29,7 +29,6 @@ CONFIG_OPTION = typer.Option(
 EXIT_CONFIG = 4
 #: seconds open connections (a live debugger) get to finish on shutdown
 GRACEFUL_S = 30
-_err = Console(stderr=True)
 _out = Console()
 
 
@@ -37,7 +36,7 @@ def _load(path: Path) -> AppConfig:
     try:
         return load_config(path)
     except MogulsyncError as exc:
-        _err.print(f"[red]error:[/red] {escape(exc.user_message)}", highlight=False)
+        output.error(exc.user_message, exit_code=EXIT_CONFIG)
         raise typer.Exit(EXIT_CONFIG) from None
 
 
@@ -51,11 +50,10 @@ def serve_command(
     listen = host or project.serve.host
     bind_port = project.serve.port if port is None else port
     if not project.serve.tokens and listen not in LOOPBACK_HOSTS:
-        _err.print(
-            f"[red]error:[/red] refusing to listen on {escape(listen)} without tokens: anyone"
-            " who can reach it could run your syncs. Add serve.tokens (as ${ENV} references)"
-            " or listen on 127.0.0.1.",
-            highlight=False,
+        output.error(
+            f"refusing to listen on {listen} without tokens: anyone who can reach it could"
+            " run your syncs. Add serve.tokens (as ${ENV} references) or listen on 127.0.0.1.",
+            exit_code=EXIT_CONFIG,
         )
         raise typer.Exit(EXIT_CONFIG)
     asyncio.run(_serve(project, listen, bind_port))
@@ -101,9 +99,13 @@ async def _serve(project: AppConfig, host: str, port: int) -> None:
     )
     mode = "tokens required" if project.serve.tokens else "no tokens: loopback only"
     jobs = len(app.jobs)
-    _err.print(
-        f"mogulsync serve on http://{_url_host(host)}:{port} ({mode}; {jobs} scheduled job(s))",
-        highlight=False,
+    url = f"http://{_url_host(host)}:{port}"
+    output.note(
+        "serving",
+        f"mogulsync serve on {url} ({mode}; {jobs} scheduled job(s))",
+        url=url,
+        tokens=bool(project.serve.tokens),
+        scheduled_jobs=jobs,
     )
     await server.serve()
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
-from mogulsync import exit_codes, logs
+from mogulsync import exit_codes, logs, output
 from mogulsync.cli_options import CONFIG_OPTION
 from mogulsync.errors import ConfigError, MogulsyncError
 from mogulsync.messages import describe
@@ -51,10 +51,7 @@ def fail(error: MogulsyncError) -> NoReturn:
         code = exit_codes.LOCKED
     else:
         code = exit_codes.CONFIG if isinstance(error, ConfigError) else exit_codes.FAILED
-    if logs.json_mode():
-        logs.emit("error", level="error", message=describe(error), exit_code=code)
-    else:
-        _err.print(f"[red]error:[/red] {escape(describe(error))}", highlight=False)
+    output.error(describe(error), exit_code=code)
     raise typer.Exit(code)
 
 
@@ -176,7 +173,7 @@ def run(
 
     project = load(config)
     if (name is None) == (not run_all):
-        _err.print("[red]error:[/red] give a sync name or --all (not both)")
+        output.error("give a sync name or --all (not both)", exit_code=exit_codes.USAGE)
         raise typer.Exit(exit_codes.USAGE)
     try:
         names = run_order(project) if run_all else [name or ""]
