@@ -45,7 +45,7 @@ async def test_concurrent_appends_share_commits_and_duplicates_are_stored_once(
     assert stored == [1] * 200
     assert again == 1
     # the group being committed when the lock freed, then one group of everything queued
-    assert grouped <= 2  # noqa: PLR2004
+    assert grouped <= 2
     assert writer.commits == grouped + 1
     queue = EventQueue(tmp_path / "q.sqlite")
     assert queue.counts()["pending"] == 201
