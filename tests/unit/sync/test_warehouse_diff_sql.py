@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import duckdb
@@ -125,11 +126,15 @@ def _snapshot_rows(sync: str) -> list[dict[str, object]]:
 
 
 @pytest.fixture(params=["duckdb", "postgresql"])
-def warehouse(request, tmp_path) -> sa.Engine:
+def warehouse(request, tmp_path) -> Iterator[sa.Engine]:
     if request.param == "duckdb":
-        return sa.create_engine(f"duckdb:///{tmp_path / 'w.duckdb'}")
-    server = request.getfixturevalue("postgres_server")
-    return sa.create_engine(server.url.replace("postgresql://", "postgresql+psycopg://", 1))
+        url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    else:
+        url = request.getfixturevalue("postgres_server").url
+        url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    engine = sa.create_engine(url)
+    yield engine
+    engine.dispose()  # close pooled connections now, not at interpreter exit
 
 
 def test_statements_select_the_right_rows(warehouse: sa.Engine) -> None:
