@@ -15,6 +15,8 @@ from tests.conformance._support import (
     subscription_invoice,
 )
 
+from mogulsync.emulator.server import EmulatorServer
+
 EXTRA_CENTS = 700
 
 
@@ -119,10 +121,26 @@ def test_invoice_disable_and_status(cm: chartmogul.Config, ds: Any, invoice: Any
     assert updated.status == "void"
 
 
+def _connection_groups(server: EmulatorServer, uuids: list[str]) -> list[str | None]:
+    """The ``connection_group`` the emulator holds for each subscription.
+
+    ChartMogul answers connect/disconnect with ``202 {}`` and renders the connection in no
+    response the client can read (the reference lists no such field), so the result is
+    read back from what the emulator stored, independently of the calls under test.
+    """
+    store = server.emulator.store
+    rows = [store.get("subscription", uuid) for uuid in uuids]
+    return [row.body.get("connection_group") if row else "<missing>" for row in rows]
+
+
 def test_connect_and_disconnect_subscriptions(
-    cm: chartmogul.Config, ds: Any, plan: Any, customer: Any
+    cm: chartmogul.Config,
+    ds: Any,
+    plan: Any,
+    customer: Any,
+    emulator_server: EmulatorServer,
 ) -> None:
-    """Connecting and disconnecting two subscriptions of a customer answer 202 (None)."""
+    """Connecting two subscriptions groups them; disconnecting ungroups them (both 202)."""
     first = bill_monthly(
         cm,
         customer.uuid,
@@ -139,20 +157,27 @@ def test_connect_and_disconnect_subscriptions(
         periods=(("2024-02-01", "2024-03-01"),),
         amount_in_cents=GOLD_CENTS,
     )
-    subscriptions = {
-        "subscriptions": [
-            {"data_source_uuid": ds.uuid, "uuid": first[0].line_items[0].subscription_uuid},
-            {"data_source_uuid": ds.uuid, "uuid": second[0].line_items[0].subscription_uuid},
-        ]
-    }
+    uuids = [first[0].line_items[0].subscription_uuid, second[0].line_items[0].subscription_uuid]
+    subscriptions = {"subscriptions": [{"data_source_uuid": ds.uuid, "uuid": u} for u in uuids]}
+    assert _connection_groups(emulator_server, uuids) == [None, None]
+
     connected = chartmogul.Customer.connectSubscriptions(
         cm, uuid=customer.uuid, data=subscriptions
     ).get()
     assert connected is None
+    group, other = _connection_groups(emulator_server, uuids)
+    assert group is not None
+    assert other == group
+
     disconnected = chartmogul.Customer.disconnectSubscriptions(
         cm, uuid=customer.uuid, data=subscriptions
     ).get()
     assert disconnected is None
+    assert _connection_groups(emulator_server, uuids) == [None, None]
+    # both subscriptions are still the customer's, as the client lists them
+    listed = chartmogul.Customer.subscriptions(cm, uuid=customer.uuid).get().entries
+    assert sorted(s.external_id for s in listed) == ["new-sub", "old-sub"]
+
     unknown = {"subscriptions": [{"data_source_uuid": ds.uuid, "uuid": "sub_unknown"}]}
     failure = api_failure(
         chartmogul.Customer.connectSubscriptions(cm, uuid=customer.uuid, data=unknown)

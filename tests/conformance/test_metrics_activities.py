@@ -7,12 +7,19 @@ subscription is cancelled on 2024-03-15.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
 from typing import Any
 
 import chartmogul
 import pytest
-from tests.conformance._support import GOLD_CENTS, SILVER_CENTS, History, bill_two_customers
+from tests.conformance._support import (
+    GOLD_CENTS,
+    Q1_2024,
+    SILVER_CENTS,
+    History,
+    bill_two_customers,
+)
 
 MONTHS_PER_YEAR = 12
 Q1_MONTH_ENDS = [date(2024, 1, 31), date(2024, 2, 29), date(2024, 3, 31)]
@@ -157,6 +164,36 @@ def test_customer_activities(cm: chartmogul.Config, cancelled: History) -> None:
     assert listed.has_more is False
 
 
+def _seeded_subscriptions() -> list[tuple[int, date, date | None]]:
+    """(monthly cents, first day, churn day) of each subscription ``cancelled`` seeds."""
+    first_day = [date.fromisoformat(start) for start, _ in Q1_2024]
+    cancelled_on = date.fromisoformat(CANCELLED_AT[:10])
+    return [(GOLD_CENTS, first_day[0], None), (SILVER_CENTS, first_day[1], cancelled_on)]
+
+
+def _expected_asp_and_ltv() -> tuple[list[int], list[int]]:
+    """ASP and LTV per Q1 month, from the seeded subscriptions alone (docs/emulator-mrr.md).
+
+    ASP = new-business MRR / new customers in the month; LTV = ARPA / customer churn rate
+    (customers churned in the month / customers at its opening), 0 when nobody churned.
+    """
+    subscriptions = _seeded_subscriptions()
+
+    def live(day: date) -> list[int]:
+        return [c for c, start, end in subscriptions if start <= day and (end is None or day < end)]
+
+    asp, ltv = [], []
+    for month_end in Q1_MONTH_ENDS:
+        month_start = month_end.replace(day=1)
+        new = [c for c, start, _ in subscriptions if month_start <= start <= month_end]
+        churned = [c for c, _, end in subscriptions if end and month_start <= end <= month_end]
+        opening, closing = live(month_start - timedelta(days=1)), live(month_end)
+        asp.append(round(Fraction(sum(new), len(new))) if new else 0)
+        arpa = Fraction(sum(closing), len(closing))
+        ltv.append(round(arpa / Fraction(len(churned), len(opening))) if churned else 0)
+    return asp, ltv
+
+
 def _series(result: Any, attribute: str) -> list[Any]:
     assert [entry.date for entry in result.entries] == Q1_MONTH_ENDS
     return [getattr(entry, attribute) for entry in result.entries]
@@ -172,7 +209,7 @@ def test_mrr_metrics(cm: chartmogul.Config, cancelled: History) -> None:
     assert _series(chartmogul.Metrics.arr(cm, **Q1).get(), "arr") == [60000, 96000, 60000]
     assert _series(chartmogul.Metrics.arpa(cm, **Q1).get(), "arpa") == [5000, 4000, 5000]
     asp = _series(chartmogul.Metrics.asp(cm, **Q1).get(), "asp")
-    assert asp[:2] == [GOLD_CENTS, SILVER_CENTS]
+    assert asp == _expected_asp_and_ltv()[0] == [GOLD_CENTS, SILVER_CENTS, 0]
 
 
 def test_customer_metrics(cm: chartmogul.Config, cancelled: History) -> None:
@@ -184,7 +221,9 @@ def test_customer_metrics(cm: chartmogul.Config, cancelled: History) -> None:
     mrr_churn = chartmogul.Metrics.mrr_churn_rate(cm, **Q1).get()
     assert _series(mrr_churn, "mrr_churn_rate") == [0, 0, 37.5]
     ltv = _series(chartmogul.Metrics.ltv(cm, **Q1).get(), "ltv")
-    assert all(isinstance(value, float) and value >= 0 for value in ltv)
+    assert all(isinstance(value, float) for value in ltv)
+    # March: ARPA 5000 / churn rate 50% (one of the two opening customers left)
+    assert ltv == _expected_asp_and_ltv()[1] == [0, 0, 2 * GOLD_CENTS]
 
 
 def test_all_metrics_and_filters(cm: chartmogul.Config, cancelled: History) -> None:

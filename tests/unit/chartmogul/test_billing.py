@@ -244,30 +244,35 @@ async def test_activities_and_metrics(client: ChartMogulClient, account: Account
     assert mrr.entries[-1].value("mrr-new-business") == 10_000
 
 
-@pytest.mark.parametrize(
-    ("method", "key"),
-    [
-        ("all", "mrr"),
-        ("mrr", "mrr"),
-        ("arr", "arr"),
-        ("arpa", "arpa"),
-        ("asp", "asp"),
-        ("customer_count", "customers"),
-        ("customer_churn_rate", "customer-churn-rate"),
-        ("mrr_churn_rate", "mrr-churn-rate"),
-        ("ltv", "ltv"),
-    ],
-)
+#: One 10,000-cent monthly subscription from 2026-01-01, read for Q1 2026 by month: MRR,
+#: customers and ARPA stay flat; ASP counts the new business of January only; nobody
+#: churns, so the churn rates and LTV (ARPA / churn rate, 0 without churn) stay 0.
+Q1_2026_MONTH_ENDS = [dt.date(2026, 1, 31), dt.date(2026, 2, 28), dt.date(2026, 3, 31)]
+ONE_SUBSCRIPTION_SERIES: dict[str, tuple[str, list[float]]] = {
+    "all": ("mrr", [10_000, 10_000, 10_000]),
+    "mrr": ("mrr", [10_000, 10_000, 10_000]),
+    "arr": ("arr", [120_000, 120_000, 120_000]),
+    "arpa": ("arpa", [10_000, 10_000, 10_000]),
+    "asp": ("asp", [10_000, 0, 0]),
+    "customer_count": ("customers", [1, 1, 1]),
+    "customer_churn_rate": ("customer-churn-rate", [0.0, 0.0, 0.0]),
+    "mrr_churn_rate": ("mrr-churn-rate", [0.0, 0.0, 0.0]),
+    "ltv": ("ltv", [0, 0, 0]),
+}
+
+
+@pytest.mark.parametrize("method", sorted(ONE_SUBSCRIPTION_SERIES))
 async def test_every_metric_endpoint(
-    client: ChartMogulClient, account: Account, method: str, key: str
+    client: ChartMogulClient, account: Account, method: str
 ) -> None:
-    """Each of the nine metrics answers a series carrying its own key."""
+    """Each of the nine metrics answers its own key with the values one subscription gives."""
     await client.invoices.import_one(account.customer, invoice(account, "inv-1"))
     response = await getattr(client.metrics, method)(
         dt.date(2026, 1, 1), dt.date(2026, 3, 31), interval="month"
     )
-    assert response.entries
-    assert all(entry.value(key) is not None for entry in response.entries)
+    key, expected = ONE_SUBSCRIPTION_SERIES[method]
+    assert [entry.date for entry in response.entries] == Q1_2026_MONTH_ENDS
+    assert [entry.value(key) for entry in response.entries] == expected
 
 
 async def test_ping_and_account(client: ChartMogulClient) -> None:

@@ -79,16 +79,24 @@ async def test_list_filters_and_search(client: ChartMogulClient) -> None:
 
 
 async def test_merge_customers(client: ChartMogulClient, emulator: Emulator) -> None:
-    """Merging by external id leaves one customer."""
+    """Merging by external id folds ``from`` (a) into ``into`` (b): b survives, a is gone."""
     source = await new_source(client)
-    for external_id in ("a", "b"):
-        await client.customers.create(NewCustomer(data_source_uuid=source, external_id=external_id))
+    gone, kept = [
+        await client.customers.create(
+            NewCustomer(data_source_uuid=source, external_id=external_id, email=email)
+        )
+        for external_id, email in (("a", "a@x.test"), ("b", None))
+    ]
     await client.customers.merge(
         CustomerRef(external_id="a", data_source_uuid=source),
         CustomerRef(external_id="b", data_source_uuid=source),
     )
     remaining = await client.customers.list(data_source_uuid=source).collect()
-    assert len(remaining) == 1
+    assert [(c.uuid, c.external_id) for c in remaining] == [(kept.uuid, "b")]
+    with pytest.raises(NotFoundError):
+        await client.customers.get(gone.uuid)
+    survivor = await client.customers.get(kept.uuid)
+    assert survivor.email == "a@x.test"  # a blank field of the survivor is filled from a
 
 
 def test_customer_ref_needs_one_way_to_name_a_customer() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mogulsync.events.queue import EventQueue, GroupCommitWriter, Outcome
+from mogulsync.events.queue import EventQueue, GroupCommitWriter, Outcome, connect
 from mogulsync.events.schema import batch_envelope, normalize
 
 RECEIVED = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
@@ -26,16 +26,27 @@ def event(message_id: str, **extra):
 async def test_concurrent_appends_share_commits_and_duplicates_are_stored_once(
     tmp_path: Path,
 ) -> None:
-    """Many concurrent appends all become durable; a repeated messageId is stored once."""
+    """Appends queued while a commit is in progress share one commit; a repeat is stored once."""
     writer = GroupCommitWriter(tmp_path / "q.sqlite")
+    # Another connection holds the write lock, so the writer's first transaction waits
+    # while every other append queues up behind it: no dependence on thread speed.
+    hold = connect(tmp_path / "q.sqlite")
     try:
-        stored = await asyncio.gather(*(writer.append([event(f"m{i}")]) for i in range(200)))
+        hold.execute("BEGIN IMMEDIATE")
+        pending = [asyncio.ensure_future(writer.append([event(f"m{i}")])) for i in range(200)]
+        await asyncio.sleep(0)  # every task runs up to its await: all 200 are handed in
+        hold.execute("ROLLBACK")
+        stored = await asyncio.gather(*pending)
+        grouped = writer.commits
         again = await writer.append([event("m5"), event("m-new")])
     finally:
+        hold.close()
         writer.close()
-    assert sum(stored) == 200
+    assert stored == [1] * 200
     assert again == 1
-    assert writer.commits < 201  # group commit: fewer transactions than requests
+    # the group being committed when the lock freed, then one group of everything queued
+    assert grouped <= 2
+    assert writer.commits == grouped + 1
     queue = EventQueue(tmp_path / "q.sqlite")
     assert queue.counts()["pending"] == 201
     assert queue.counters()["duplicates"] == 1
