@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from mogulsync.chartmogul.settings import SharedLimit
 from mogulsync.chartmogul.shared_leases import LeaseStore, PostgresLeaseStore, SqliteLeaseStore
@@ -322,6 +322,8 @@ class AccountLimiter:
 
 
 _REGISTRY: dict[tuple[str, str, str, bool], AccountLimiter] = {}
+#: a pacing or lease store, as :func:`_open_shared` opens either
+_Store = TypeVar("_Store")
 _STORES: dict[str, PacingStore] = {}
 _LEASES: dict[str, LeaseStore] = {}
 _REGISTRY_LOCK = threading.Lock()
@@ -382,42 +384,46 @@ def _store_name(shared: SharedLimit) -> str:
 
 def _open_store(shared: SharedLimit, where: str) -> PacingStore | None:
     """The store, or None (pace this process alone) when it cannot be opened."""
-    store: PacingStore
-    try:
-        if shared.postgres_url is not None:
-            url = shared.postgres_url.get_secret_value()
-            store = PostgresPacingStore(url, shared.postgres_schema)
-        else:
-            store = SqlitePacingStore(Path(where.removeprefix("sqlite:")))
-    except Exception as exc:
-        # The exception type only: a driver message may quote the database URL.
-        _log.warning(
-            "shared rate limit store unavailable (%s); pacing this process alone",
-            type(exc).__name__,
-        )
-        return None
-    _STORES[where] = store
+    postgres: Callable[[str, str], PacingStore] = PostgresPacingStore
+    sqlite: Callable[[Path], PacingStore] = SqlitePacingStore
+    store = _open_shared(shared, where, postgres, sqlite, "rate limit", "pacing")
+    if store is not None:
+        _STORES[where] = store
     return store
 
 
 def _open_leases(shared: SharedLimit, where: str) -> LeaseStore | None:
     """The lease store next to the pacing clock, or None (cap this process alone)."""
-    store: LeaseStore
+    postgres: Callable[[str, str], LeaseStore] = PostgresLeaseStore
+    sqlite: Callable[[Path], LeaseStore] = SqliteLeaseStore
+    store = _open_shared(shared, where, postgres, sqlite, "in-flight limit", "capping")
+    if store is not None:
+        _LEASES[where] = store
+    return store
+
+
+def _open_shared(
+    shared: SharedLimit,
+    where: str,
+    postgres: Callable[[str, str], _Store],
+    sqlite: Callable[[Path], _Store],
+    what: str,
+    alone: str,
+) -> _Store | None:
+    """A shared store in PostgreSQL (``state_store``) or the SQLite file, or None."""
     try:
         if shared.postgres_url is not None:
-            url = shared.postgres_url.get_secret_value()
-            store = PostgresLeaseStore(url, shared.postgres_schema)
-        else:
-            store = SqliteLeaseStore(Path(where.removeprefix("sqlite:")))
+            return postgres(shared.postgres_url.get_secret_value(), shared.postgres_schema)
+        return sqlite(Path(where.removeprefix("sqlite:")))
     except Exception as exc:
         # The exception type only: a driver message may quote the database URL.
         _log.warning(
-            "shared in-flight limit store unavailable (%s); capping this process alone",
+            "shared %s store unavailable (%s); %s this process alone",
+            what,
             type(exc).__name__,
+            alone,
         )
         return None
-    _LEASES[where] = store
-    return store
 
 
 def forget_limiters() -> None:
