@@ -232,6 +232,8 @@ class _Run:
         self.completed = False
         self.results: list[RowResult] = []
         self.errors: list[RowError] = []
+        #: model rows classified so far: the next batch starts at row ``rows_seen + 1``
+        self.rows_seen = 0
         self.outcomes: list[RowOutcome] = []
         self.tasks: set[asyncio.Task[None]] = set()
         self.slots = asyncio.Semaphore(engine.max_concurrent_rows)
@@ -369,7 +371,8 @@ class _Run:
     async def _batch(
         self, prepared: Prepared, rows: Sequence[Row], applier: Applier, *, full: bool
     ) -> None:
-        result = classify_batch(prepared, self.state, rows, full=full)
+        result = classify_batch(prepared, self.state, rows, full=full, first_row=self.rows_seen + 1)
+        self.rows_seen += len(rows)
         counts = self.record.rows
         self.progress.read += len(rows)
         counts.invalid += result.invalid_rows
