@@ -5,10 +5,17 @@ Every line has ``ts`` (UTC, ISO 8601), ``level``, ``event`` and ``run_id`` (null
 that belong to no run, e.g. a configuration error before a run starts). Python logging
 records (retries, alerts, uvicorn's server lines, ``warnings``) are written the same way
 while the mode is on, with the run id of the run in progress.
+
+A run binds its id with :func:`bound_run`, in a context variable: asyncio tasks and
+``asyncio.to_thread`` workers started inside the block inherit it, so the many runs of one
+``mogulsync serve`` each label their own lines (retries included), and lines of no run
+(the server's own) keep ``run_id: null``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import enum
 import json
@@ -16,7 +23,7 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 #: the environment variable that selects the log format (as ``--log-format`` does)
@@ -32,6 +39,12 @@ class LogFormat(enum.StrEnum):
 
     TEXT = "text"
     JSON = "json"
+
+
+#: the run the current task (or worker thread) works for; see :func:`bound_run`
+_RUN_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "mogulsync_run_id", default=None
+)
 
 
 class _State:
@@ -94,8 +107,25 @@ def json_mode() -> bool:
 
 
 def set_run(run_id: str | None) -> None:
-    """The run in progress (its id goes on logging records written meanwhile)."""
+    """The run in progress of a one-run command (its id goes on lines written meanwhile
+    outside any :func:`bound_run` block, e.g. by threads the run did not start)."""
     _State.run_id = run_id
+
+
+@contextlib.contextmanager
+def bound_run(run_id: str) -> Iterator[None]:
+    """Lines written in this block, and by the tasks and ``to_thread`` workers it starts,
+    carry ``run_id`` (other tasks' lines keep theirs)."""
+    token = _RUN_ID.set(run_id)
+    try:
+        yield
+    finally:
+        _RUN_ID.reset(token)
+
+
+def current_run() -> str | None:
+    """The id of the run this line belongs to (None: no run)."""
+    return _RUN_ID.get() or _State.run_id
 
 
 def uvicorn_settings() -> dict[str, Any]:
@@ -124,7 +154,7 @@ def emit(
         "ts": _State.clock().isoformat().replace("+00:00", "Z"),
         "level": level,
         "event": event,
-        "run_id": run_id if run_id is not None else _State.run_id,
+        "run_id": run_id if run_id is not None else current_run(),
         **fields,
     }
     sys.stderr.write(json.dumps(line, default=str) + "\n")  # looked up now: tests swap it

@@ -132,7 +132,8 @@ def plain_table(rows: Sequence[Sequence[str]]) -> str:
     )
 
 
-#: how a row whose primary key is null (or empty) is named in errors, samples and tables
+#: how an empty key is shown. Row errors name a null-key row ``row N (primary key is null)``
+#: (``sync.batch.null_key_label``); this covers keys recorded empty by earlier versions.
 NULL_KEY = "(primary key is null)"
 
 

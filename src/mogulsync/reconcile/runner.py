@@ -29,6 +29,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from mogulsync import logs
 from mogulsync._redact import Redactor
 from mogulsync.chartmogul import ChartMogulClient, ClientSettings, RequestLogEntry
 from mogulsync.config import AppConfig
@@ -115,10 +116,19 @@ class _Reconcile:
         self.seen_keys: set[str] = set()
 
     async def run(self) -> ReconcileReport:
+        """Compare (and adopt); a recorded reconcile's log lines carry its run id."""
         started = time.monotonic()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         runs = RunStore(self.state_dir, self.redactor) if self.recorded else None
         record = runs.start(self.history_name, full=False) if runs is not None else None
+        if record is None:
+            return await self._run(started, runs, record)
+        with logs.bound_run(record.run_id):
+            return await self._run(started, runs, record)
+
+    async def _run(
+        self, started: float, runs: RunStore | None, record: RunRecord | None
+    ) -> ReconcileReport:
         state = open_state(self.config, self.state_dir, self.name) if self.adopt else None
         index = RemoteIndex(self.state_dir)
         model = self.config.models[self.sync.model]

@@ -18,6 +18,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mogulsync import logs
 from mogulsync.config import AppConfig
 from mogulsync.config.alerts import RECONCILE_PREFIX
 from mogulsync.errors import MogulsyncError
@@ -179,5 +180,6 @@ class ServeApp:
         except MogulsyncError as exc:  # recorded in the history as failed when it could be
             logger.warning("scheduled reconcile of %s failed: %s", sync, exc.user_message)
             return
-        for warning in report.warnings:
-            logger.warning("reconcile of %s: %s", sync, warning)
+        with logs.bound_run(report.run_id) if report.run_id else contextlib.nullcontext():
+            for warning in report.warnings:  # the reconcile's own lines: with its run id
+                logger.warning("reconcile of %s: %s", sync, warning)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mogulsync import logs
 from mogulsync.chartmogul import RequestLogEntry
 from mogulsync.config import AppConfig
 from mogulsync.errors import ConfigError, MogulsyncError
@@ -215,9 +216,10 @@ class RunManager:
                 hook(stream, records)
 
         try:
-            report = await asyncio.to_thread(
-                run_project_extract, self.config, on_records=page, stop=stop
-            )
+            with logs.bound_run(run.run_id):  # the worker thread inherits it
+                report = await asyncio.to_thread(
+                    run_project_extract, self.config, on_records=page, stop=stop
+                )
         except ExtractCancelledError:
             run.status = RunStatus.CANCELLED.value
             run.message = "cancelled before its next page: nothing of this run was loaded"

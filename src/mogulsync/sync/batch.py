@@ -126,11 +126,19 @@ def classify_batch(
     batch: Sequence[Mapping[str, Any]],
     *,
     full: bool,
+    first_row: int = 1,
     record_seen: bool = True,
 ) -> BatchResult:
-    """De-duplicate and diff one batch; map and validate the rows to act on."""
+    """De-duplicate and diff one batch; map and validate the rows to act on.
+
+    ``first_row``: the 1-based position of ``batch[0]`` in the model as read in this run
+    (rows of a warehouse diff carry their own, in :data:`ROW_COLUMN`); it names the rows
+    whose key is null or repeated.
+    """
     with paused_gc():  # every object of the batch lives until the end: nothing to collect
-        return _classify(prepared, state, batch, full=full, record_seen=record_seen)
+        return _classify(
+            prepared, state, batch, full=full, first_row=first_row, record_seen=record_seen
+        )
 
 
 def _classify(
@@ -139,18 +147,23 @@ def _classify(
     batch: Sequence[Mapping[str, Any]],
     *,
     full: bool,
+    first_row: int,
     record_seen: bool,
 ) -> BatchResult:
     result = BatchResult()
     keys = _keys(batch, prepared.model.primary_key_columns)
     present = [key for key in keys if key is not None]
-    fresh = state.see(present) if record_seen else None
+    fresh = state.see(keys, first_row) if record_seen else None
     digests: Sequence[str | None]  # per row; None when its key is null or repeated (invalid)
+    kept: dict[str, int] = {}  # repeated key -> row number of the row kept
     if len(present) == len(keys) and (fresh is None or all(fresh)):
         found = prepared.mapper.row_digests(batch)  # the usual batch: every key valid, once
         digests, wanted = found, dict(zip(present, found, strict=True))
     else:
         digests, wanted = _valid_digests(prepared.mapper, batch, keys, fresh)
+        repeated = {k for k, d in zip(keys, digests, strict=True) if k is not None and d is None}
+        if repeated:
+            kept = state.seen_rows(sorted(repeated))
     look, priors = _to_look_at(prepared.name, state, wanted, full=full)
     if not look and len(wanted) == len(batch):  # nothing new, changed or invalid
         result.unchanged.extend(zip(present, batch, strict=True))
@@ -158,10 +171,11 @@ def _classify(
     mapper = prepared.mapper
     rows, unchanged = result.rows, result.unchanged
     # a second pass in row order, so errors keep the order of the model's rows
-    for raw, key, digest in zip(batch, keys, digests, strict=True):
+    for index, (raw, key, digest) in enumerate(zip(batch, keys, digests, strict=True)):
         if digest is None or key is None:
             result.invalid_rows += 1
-            result.invalid.append(_key_error(prepared, key, raw))
+            number = raw.get(ROW_COLUMN) or first_row + index
+            result.invalid.append(_key_error(prepared, key, raw, number, kept))
             continue
         if key not in look and wanted[key] == digest:
             unchanged.append((key, raw))  # classify()'s UNCHANGED, without mapping the row
@@ -186,13 +200,8 @@ def _valid_digests(
 ) -> tuple[list[str | None], dict[str, str]]:
     """Digests of the rows whose key is set and first seen (None for the others)."""
     chosen: list[tuple[int, str]] = []
-    position = 0
     for index, key in enumerate(keys):
-        if key is None:
-            continue
-        is_new = fresh[position] if fresh is not None else True
-        position += 1
-        if is_new:
+        if key is not None and (fresh is None or fresh[index]):
             chosen.append((index, key))
     found = mapper.row_digests([batch[index] for index, _key in chosen])
     digests: list[str | None] = [None] * len(batch)
@@ -228,34 +237,68 @@ def _to_look_at(
     return look, priors
 
 
-#: other values quoted to identify a row whose primary key is null (a row number would not:
-#: a model without ORDER BY returns its rows in any order)
+#: other values quoted after the row number of a row whose primary key is null: a model
+#: without ORDER BY may return its rows in another order next time
 _IDENTIFYING_VALUES = 3
 _VALUE_CHARS = 40
+#: the row number a warehouse diff streams with each row it finds invalid by key
+ROW_COLUMN = "__mogulsync_row__"
+#: columns the warehouse diff adds to a model row (never quoted as the row's values)
+_INTERNAL_PREFIX = "__mogulsync_"
 
 
-def _key_error(prepared: Prepared, key: str | None, raw: Mapping[str, Any]) -> RowError:
-    """The error of a row whose primary key is null/blank (``key`` None) or repeated."""
-    label = ",".join(prepared.model.primary_key_columns)
+def null_key_label(row: int) -> str:
+    """How a row whose primary key is null is named wherever its key would be shown."""
+    return f"row {row} (primary key is null)"
+
+
+def _key_error(
+    prepared: Prepared,
+    key: str | None,
+    raw: Mapping[str, Any],
+    row: int,
+    kept: Mapping[str, int],
+) -> RowError:
+    """The error of row ``row``, whose primary key is null/blank (``key`` None) or repeated.
+
+    A null key's error is keyed by :func:`null_key_label`; a repeated key's names the row
+    kept (``kept``: the first row with that key, as read in this run).
+    """
+    columns = prepared.model.primary_key_columns
+    label = ",".join(columns)
     if key is None:
         values = [
             f"{column}={str(value)[:_VALUE_CHARS]!r}"
             for column, value in raw.items()
-            if value is not None and column not in prepared.model.primary_key_columns
+            if value is not None
+            and column not in columns
+            and not column.startswith(_INTERNAL_PREFIX)
+            and column != LINE_ITEMS_KEY
         ][:_IDENTIFYING_VALUES]
         which = f" (the row with {', '.join(values)})" if values else ""
         return RowError(
-            "",
+            null_key_label(row),
             label,
             f"primary key {label} is null or blank{which}",
             "Every row needs a primary key: fix or filter these rows in the model.",
             kind="invalid",
         )
+    first = kept.get(key)
+    if first is None or first == row:  # not expected: the kept row is always noted
+        message = (
+            f"duplicate primary key {key!r} (row {row}): the first row with this key was"
+            f" kept and synced, row {row} skipped"
+        )
+    else:
+        low, high = sorted((first, row))
+        message = (
+            f"duplicate primary key {key!r} (rows {low} and {high}):"
+            f" row {first} was kept and synced, row {row} skipped"
+        )
     return RowError(
         key,
         label,
-        f"duplicate primary key {key!r}: the first row with this key (in the model's"
-        " order) was kept and synced; this one was skipped",
+        message,
         "Make the primary key unique in the model (e.g. GROUP BY or DISTINCT ON).",
         kind="invalid",
     )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mogulsync import logs
 from mogulsync._gcpause import paused_gc
 from mogulsync._redact import Redactor
 from mogulsync.alerts.dispatch import AlertDispatcher
@@ -157,33 +158,36 @@ class SyncEngine:
             lock.release()
             raise
         record = runs.start(name, full=full)
-        started = time.monotonic()
-        run = _Run(self, name, record, runs, state, progress or (lambda _p: None))
-        run.stop_event = stop or asyncio.Event()
-        run.request_hooks = list(request_hooks)
-        try:
-            if on_start is not None:
-                on_start(record)
-            await run.execute(full=full, bulk=bulk)
-        except MogulsyncError as exc:
-            run.fatal = run.fatal or exc
-        except Exception as exc:  # an edge: record, never lose the run
-            run.fatal = run.fatal or FatalError(f"{type(exc).__name__}: {exc}")
-        finally:
-            record.duration_s = time.monotonic() - started
-            record.finished_at = _now()
-            record.api_calls = run.api_calls
-            record.status = run.final_status()
-            if run.fatal is not None:
-                record.message = self.redactor.text(run.fatal.user_message)
+        # every line logged for this run, on any of its tasks, carries its id (serve runs
+        # many at once: a context variable, not a global)
+        with logs.bound_run(record.run_id):
+            started = time.monotonic()
+            run = _Run(self, name, record, runs, state, progress or (lambda _p: None))
+            run.stop_event = stop or asyncio.Event()
+            run.request_hooks = list(request_hooks)
             try:
-                await finish_run(record, runs, self.sinks, self.alerts, self.redactor)
+                if on_start is not None:
+                    on_start(record)
+                await run.execute(full=full, bulk=bulk)
+            except MogulsyncError as exc:
+                run.fatal = run.fatal or exc
+            except Exception as exc:  # an edge: record, never lose the run
+                run.fatal = run.fatal or FatalError(f"{type(exc).__name__}: {exc}")
             finally:
-                runs.close()
-                state.close()
-                lock.release()
-        record.error = run.fatal
-        return record
+                record.duration_s = time.monotonic() - started
+                record.finished_at = _now()
+                record.api_calls = run.api_calls
+                record.status = run.final_status()
+                if run.fatal is not None:
+                    record.message = self.redactor.text(run.fatal.user_message)
+                try:
+                    await finish_run(record, runs, self.sinks, self.alerts, self.redactor)
+                finally:
+                    runs.close()
+                    state.close()
+                    lock.release()
+            record.error = run.fatal
+            return record
 
     def client(self, hooks: Sequence[Callable[[RequestLogEntry], None]] = ()) -> ChartMogulClient:
         """A client for one run (tests may override to use another transport).
@@ -232,6 +236,8 @@ class _Run:
         self.completed = False
         self.results: list[RowResult] = []
         self.errors: list[RowError] = []
+        #: model rows classified so far: the next batch starts at row ``rows_seen + 1``
+        self.rows_seen = 0
         self.outcomes: list[RowOutcome] = []
         self.tasks: set[asyncio.Task[None]] = set()
         self.slots = asyncio.Semaphore(engine.max_concurrent_rows)
@@ -369,7 +375,8 @@ class _Run:
     async def _batch(
         self, prepared: Prepared, rows: Sequence[Row], applier: Applier, *, full: bool
     ) -> None:
-        result = classify_batch(prepared, self.state, rows, full=full)
+        result = classify_batch(prepared, self.state, rows, full=full, first_row=self.rows_seen + 1)
+        self.rows_seen += len(rows)
         counts = self.record.rows
         self.progress.read += len(rows)
         counts.invalid += result.invalid_rows

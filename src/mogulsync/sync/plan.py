@@ -57,6 +57,8 @@ class SyncPlan:
     changes_ignored: int = 0
     #: creates the run would send through the bulk JSON import (0: all over REST)
     bulk_creates: int = 0
+    #: model rows classified so far (in memory only: numbers the rows of the next batch)
+    rows_read: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -139,7 +141,9 @@ def _plan_batch(
     if batch is None:
         return False
     rows = attach_children(prepared, source, batch)  # exactly what a run would send
-    classified = classify_batch(prepared, state, rows, full=full)
+    first_row = plan.rows_read + 1
+    plan.rows_read += len(rows)
+    classified = classify_batch(prepared, state, rows, full=full, first_row=first_row)
     plan.bulk_creates += sum(
         bulk_group(prepared.sync, item) is not None for item in classified.rows
     )

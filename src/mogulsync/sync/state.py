@@ -97,7 +97,9 @@ class StateStore:
             # could drop the last ones, and those rows are then simply re-resolved.
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._migrate()
-            self._db.execute("CREATE TEMP TABLE IF NOT EXISTS seen (pk TEXT PRIMARY KEY)")
+            self._db.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS seen (pk TEXT PRIMARY KEY, ordinal INTEGER)"
+            )
 
     def _migrate(self) -> None:
         with self._transaction():
@@ -242,31 +244,51 @@ class StateStore:
         """Begin collecting the keys the model has in this run."""
         self._db.execute("DELETE FROM temp.seen")
 
-    def see(self, keys: Sequence[str]) -> list[bool]:
-        """Note keys as present; per key, whether it is new (False: a duplicate key)."""
+    def see(self, keys: Sequence[str | None], first_row: int = 1) -> list[bool]:
+        """Note keys as present; per key, whether it is new (False: a duplicate or None)."""
         packed = _packed(keys)
         if packed is not None:
-            # RETURNING yields only the keys this statement inserted: the batch's new keys
+            # RETURNING yields only the keys this statement inserted: the batch's new keys;
+            # json_each's key is the array index, so each key keeps its row number
             inserted = {
                 row[0]
                 for row in self._db.execute(
-                    "INSERT OR IGNORE INTO temp.seen SELECT value FROM json_each(?) RETURNING pk",
-                    (packed,),
+                    "INSERT OR IGNORE INTO temp.seen SELECT value, key + ? FROM json_each(?)"
+                    " WHERE value IS NOT NULL RETURNING pk",
+                    (first_row, packed),
                 )
             }
             if len(inserted) == len(keys):
                 return [True] * len(keys)
             marks: list[bool] = []
             for key in keys:  # a key repeated in the batch is new only the first time
-                marks.append(key in inserted)
-                inserted.discard(key)
+                if key is not None and key in inserted:
+                    inserted.discard(key)
+                    marks.append(True)
+                else:
+                    marks.append(False)
             return marks
         fresh: list[bool] = []
         with self._transaction():
-            for key in keys:
-                cursor = self._db.execute("INSERT OR IGNORE INTO temp.seen VALUES (?)", (key,))
+            for index, key in enumerate(keys):
+                if key is None:
+                    fresh.append(False)
+                    continue
+                cursor = self._db.execute(
+                    "INSERT OR IGNORE INTO temp.seen VALUES (?, ?)", (key, first_row + index)
+                )
                 fresh.append(cursor.rowcount == 1)
         return fresh
+
+    def seen_rows(self, keys: Sequence[str]) -> dict[str, int]:
+        """The row number at which each key was first seen in this run (the kept row)."""
+        found: dict[str, int] = {}
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT pk, ordinal FROM temp.seen WHERE pk IN ({marks})"  # noqa: S608
+            found.update(self._db.execute(query, chunk))
+        return found
 
     def unseen(self, sync: str) -> Iterator[tuple[str, Prior]]:
         """Snapshot rows whose key the model no longer has."""
@@ -309,7 +331,7 @@ class StateStore:
         )
 
 
-def _packed(keys: Sequence[str]) -> str | None:
+def _packed(keys: Sequence[str | None]) -> str | None:
     """The keys as one JSON array for ``json_each``, or None when a key holds a NUL."""
     packed = json.dumps(keys, ensure_ascii=False)
     return None if _NUL_ESCAPE in packed else packed

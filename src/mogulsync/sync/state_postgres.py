@@ -72,6 +72,7 @@ _SEEN = sa.Table(
     "mogulsync_seen",
     sa.MetaData(),
     sa.Column("pk", sa.Text, primary_key=True),
+    sa.Column("ordinal", sa.BigInteger),  # the model row the key was first seen at
     prefixes=["TEMPORARY"],
 )
 
@@ -237,19 +238,37 @@ class PostgresStateStore:
         with self._tx() as db:
             db.execute(sa.delete(_SEEN))
 
-    def see(self, keys: Sequence[str]) -> list[bool]:
-        """Note keys as present; per key, whether it is new (False: a duplicate key)."""
+    def see(self, keys: Sequence[str | None], first_row: int = 1) -> list[bool]:
+        """Note keys as present; per key, whether it is new (False: a duplicate or None)."""
         inserted: set[str] = set()
+        rows = [
+            {"pk": key, "ordinal": first_row + index}
+            for index, key in enumerate(keys)
+            if key is not None
+        ]
         with self._tx() as db:
-            for start in range(0, len(keys), _INSERT_CHUNK):
-                chunk = [{"pk": key} for key in keys[start : start + _INSERT_CHUNK]]
+            for start in range(0, len(rows), _INSERT_CHUNK):
+                chunk = rows[start : start + _INSERT_CHUNK]
                 statement = pg.insert(_SEEN).values(chunk).on_conflict_do_nothing()
                 inserted.update(db.execute(statement.returning(_SEEN.c.pk)).scalars())
         fresh: list[bool] = []
         for key in keys:
-            fresh.append(key in inserted)
-            inserted.discard(key)  # a second occurrence in the same batch is a duplicate
+            if key is not None and key in inserted:
+                inserted.discard(key)  # a second occurrence in the same batch is a duplicate
+                fresh.append(True)
+            else:
+                fresh.append(False)
         return fresh
+
+    def seen_rows(self, keys: Sequence[str]) -> dict[str, int]:
+        """The row number at which each key was first seen in this run (the kept row)."""
+        found: dict[str, int] = {}
+        with self._tx() as db:
+            for start in range(0, len(keys), _INSERT_CHUNK):
+                chunk = list(keys[start : start + _INSERT_CHUNK])
+                query = sa.select(_SEEN.c.pk, _SEEN.c.ordinal).where(_SEEN.c.pk.in_(chunk))
+                found.update((str(pk), int(row)) for pk, row in db.execute(query))
+        return found
 
     def unseen(self, sync: str) -> Iterator[tuple[str, Prior]]:
         """Snapshot rows whose key the model no longer has."""

@@ -61,8 +61,16 @@ class SyncState(Protocol):
         """Begin collecting the keys the model has in this run."""
         ...
 
-    def see(self, keys: Sequence[str]) -> list[bool]:
-        """Note keys as present; per key, whether it is new (False: a duplicate key)."""
+    def see(self, keys: Sequence[str | None], first_row: int = 1) -> list[bool]:
+        """Note keys as present; per key, whether it is new (False: a duplicate or None).
+
+        ``keys`` are one batch's rows in order (None: a null key), the first being row
+        ``first_row`` of the model as read in this run; each new key keeps its row number.
+        """
+        ...
+
+    def seen_rows(self, keys: Sequence[str]) -> dict[str, int]:
+        """The row number at which each key was first seen in this run (the kept row)."""
         ...
 
     def unseen(self, sync: str) -> Iterator[tuple[str, Prior]]:

@@ -132,3 +132,34 @@ async def test_sync_can_opt_out_of_sync_logs(emulator_server, tmp_path):
     assert record.rows.succeeded == 3
     tables = duck.fetch("select table_name from information_schema.tables")
     assert ("sync_log",) not in tables
+
+
+DUPLICATE = (
+    "id: duplicate primary key 'a1' (rows 1 and 3): row 1 was kept and synced, row 3 skipped"
+)
+
+
+async def test_rows_without_a_key_or_with_a_repeated_one_are_logged_by_row_number(
+    emulator_server, tmp_path
+):
+    """Two null keys are two log rows named by row number, not one row with an empty key."""
+    path = tmp_path / "keys.duckdb"
+    rows = "('a1','Acme','a@acme.io'),(NULL,'One','1@x.io'),('a1','Again','b@acme.io'),"
+    rows += "(NULL,'Two','2@x.io')"
+    url = make_warehouse(path, [ACCOUNTS_DDL, f"insert into accounts values {rows}"])
+    config = ops_project(
+        emulator_server, tmp_path, url, sync_logs={"enabled": True, "schema": "mogulsync"}
+    )
+    record = await engine(config).run("customers")
+    with duckdb.connect(str(path)) as db:
+        found = db.execute(
+            "select primary_key, status, error_message from mogulsync.sync_log"
+            f" where run_id = '{record.run_id}' and status = 'invalid' order by primary_key"
+        ).fetchall()
+    assert found == [
+        ("a1", "invalid", DUPLICATE),
+        ("row 2 (primary key is null)", "invalid",
+         "id: primary key id is null or blank (the row with name='One', email='1@x.io')"),
+        ("row 4 (primary key is null)", "invalid",
+         "id: primary key id is null or blank (the row with name='Two', email='2@x.io')"),
+    ]  # fmt: skip

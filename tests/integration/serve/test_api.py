@@ -184,3 +184,34 @@ async def test_a_stream_of_a_finished_run_replays_its_history(emulator_server, t
         assert body.count("event: request") == run["api_calls"]
         assert body.rstrip().splitlines()[-2] == "event: end"
         await asyncio.sleep(0)
+
+
+async def test_run_errors_name_null_and_repeated_keys_by_row_number(emulator_server, tmp_path):
+    """`/runs/{id}/errors`: a null key is `row N (primary key is null)`, searchable by `row N`."""
+    from tests.integration.sync._support import make_warehouse
+
+    rows = "('a1','A','a@x.io'),(NULL,'Nokey','n@x.io'),('a1','Again','b@x.io')"
+    url = make_warehouse(
+        tmp_path / "keys.duckdb",
+        ["create table accounts(id varchar, name varchar, email varchar)",
+         f"insert into accounts values {rows}"],
+    )  # fmt: skip
+    config = project(emulator_server, tmp_path, url)
+    async with serving(config) as served:
+        auth = served.bearer(VIEWER)
+        started = await served.http.post(
+            "/api/v1/syncs/customers/runs", headers=served.bearer(OPERATOR)
+        )
+        run_id = started.json()["run_id"]
+        assert (await wait_for_run(served, run_id))["status"] == "partial"
+        body = (await served.http.get(f"/api/v1/runs/{run_id}/errors", headers=auth)).json()
+        found = await served.http.get(
+            f"/api/v1/runs/{run_id}/errors", params={"q": "row 2"}, headers=auth
+        )
+    assert [(e["key"], e["message"]) for e in body] == [
+        ("row 2 (primary key is null)",
+         "primary key id is null or blank (the row with name='Nokey', email='n@x.io')"),
+        ("a1", ("duplicate primary key 'a1' (rows 1 and 3): row 1 was kept and synced,"
+                " row 3 skipped")),
+    ]  # fmt: skip
+    assert [e["key"] for e in found.json()] == ["row 2 (primary key is null)"]

@@ -181,10 +181,12 @@ async def test_every_bad_row_is_named_and_every_good_row_lands(emulator_server, 
     assert customers.status.value == invoices.status.value == "partial"
     for record, rows in ((customers, CUSTOMERS), (invoices, INVOICES)):
         errors = errors_by_key(tmp_path / "state", record)
-        for values, field in rows:
+        for number, (values, field) in enumerate(rows, start=1):
             if field is None:
                 continue
             key = values[0] if values[0] and values[0].strip() else ""
+            if not key:  # named by its row number in the model (inserted in this order)
+                key = f"row {number} (primary key is null)"
             if values[1] == "dup":
                 key = "g1"
             found = [f for f, _message, _action in errors.get(key, [])]

@@ -78,6 +78,9 @@ def test_seen_keys_are_per_session_and_find_duplicates_and_removed_rows(postgres
         assert store.see(["a", "b", "a"]) == [True, True, False]
         assert store.see(["b"]) == [False]
         assert other.see(["a"]) == [True]  # another worker's run has its own seen keys
+        # each key keeps the row number it was first seen at; None (a null key) is never new
+        assert store.see([None, "d", "a"], first_row=4) == [False, True, False]
+        assert store.seen_rows(["a", "b", "d", "nope"]) == {"a": 1, "b": 2, "d": 5}
         assert [key for key, _ in store.unseen("s")] == ["c"]
         store.forget("s", ["c"])
         assert store.counts("s") == {"synced": 2}

@@ -104,20 +104,40 @@ def test_full_runs_and_rows_not_yet_accepted_are_mapped_and_resent(tmp_path):
 
 
 def test_row_errors_keep_the_order_of_the_model_rows(tmp_path):
-    """Null keys, invalid values and duplicate keys are reported in row order."""
+    """Null keys, invalid values and duplicate keys are reported in row order, by row number."""
     prepared, state = _prepared(), StateStore(tmp_path)
     batch = [_row("1"), _row(None), _row("2", mail="not an email"), _row("1"), _row(" ")]
     state.start_seen()
     result = classify_batch(prepared, state, batch, full=False)
     assert result.invalid_rows == 4
     assert [(error.key, error.field) for error in result.invalid] == [
-        ("", "id"),
+        ("row 2 (primary key is null)", "id"),
         ("2", "email"),
         ("1", "id"),
-        ("", "id"),
+        ("row 5 (primary key is null)", "id"),
     ]
-    assert "duplicate primary key" in result.invalid[2].message
+    assert result.invalid[2].message == (
+        "duplicate primary key '1' (rows 1 and 4): row 1 was kept and synced, row 4 skipped"
+    )
+    assert result.invalid[0].message == (  # two or three other values help find the row
+        "primary key id is null or blank"
+        " (the row with company='Acme', mail='a@b.io', note='not mapped')"
+    )
     assert [item.row.key for item in result.rows] == ["1"]
+    state.close()
+
+
+def test_row_numbers_count_across_batches(tmp_path):
+    """A later batch's rows are numbered from ``first_row``; the kept row may be in an earlier
+    batch (its number comes from the run's seen keys)."""
+    prepared, state = _prepared(), StateStore(tmp_path)
+    state.start_seen()
+    classify_batch(prepared, state, [_row("1"), _row("2"), _row("3")], full=False)
+    later = classify_batch(
+        prepared, state, [_row("4"), _row(None), _row("2")], full=False, first_row=4
+    )
+    assert [error.key for error in later.invalid] == ["row 5 (primary key is null)", "2"]
+    assert "(rows 2 and 6): row 2 was kept and synced, row 6 skipped" in later.invalid[1].message
     state.close()
 
 

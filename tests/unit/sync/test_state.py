@@ -73,6 +73,21 @@ def test_state_survives_reopen_and_seen_keys_find_removed_rows(tmp_path):
     again.close()
 
 
+@pytest.mark.parametrize("nul", ["", "\x00"])
+def test_seen_keys_keep_the_row_number_they_were_first_seen_at(tmp_path, nul):
+    """None (a null key) is never new; each key keeps its first row, across batches (also on
+    the one-statement-per-key path that keys holding a NUL take)."""
+    state = StateStore(tmp_path)
+    state.start_seen()
+    a, b = f"a{nul}", f"b{nul}"
+    assert state.see([a, None, b, a], first_row=1) == [True, False, True, False]
+    assert state.see([None, b, "c"], first_row=5) == [False, False, True]
+    assert state.seen_rows([a, b, "c", "nope"]) == {a: 1, b: 3, "c": 7}
+    state.start_seen()  # a new run forgets them
+    assert state.seen_rows([a]) == {}
+    state.close()
+
+
 def test_registry_and_definition(tmp_path):
     """uuids are remembered per kind and data source; a changed definition is noticed."""
     state = StateStore(tmp_path)

@@ -16,8 +16,16 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine.default import DefaultDialect
 
 from mogulsync.config import ConfigValidationError, ModelConfig, parse_config
+from mogulsync.sync.batch import ROW_COLUMN
 from mogulsync.sync.warehouse_diff import DiffQuery, snapshot_tables
-from mogulsync.sync.warehouse_diff.sql import HASH_COLUMN, KEY_COLUMN, hash_expr, key_expr, row_hash
+from mogulsync.sync.warehouse_diff.sql import (
+    HASH_COLUMN,
+    KEY_COLUMN,
+    hash_expr,
+    key_expr,
+    row_hash,
+    row_ordinal,
+)
 
 QUERY = DiffQuery(
     sync="customers",
@@ -36,6 +44,8 @@ def _statements() -> list[sa.ClauseElement]:
         QUERY.changes(snapshot, full=False, duplicates=None),
         QUERY.changes(None, full=True),
         QUERY.duplicate_rows(["a|eu"]),
+        QUERY.duplicate_rows(None),
+        QUERY.null_key_rows(),
         QUERY.stats(),
         QUERY.removed(snapshot),
     ]
@@ -63,14 +73,15 @@ def _blank(column: str, text: str) -> str:
 
 # Snowflake and BigQuery cannot run here: their exact text is pinned instead (the same
 # expressions run on DuckDB and PostgreSQL below). BigQuery's MD5 returns bytes: TO_HEX.
+# Snowflake's ROW_NUMBER needs an ORDER BY: a constant one keeps the rows' own order.
 @pytest.mark.parametrize(
-    ("name", "a", "b", "text", "wrap"),
+    ("name", "a", "b", "text", "wrap", "ordinal"),
     [
-        ("snowflake", "t.a", "t.b", "VARCHAR", "md5({})"),
-        ("bigquery", "`t`.`a`", "`t`.`b`", "STRING", "to_hex(md5({}))"),
+        ("snowflake", "t.a", "t.b", "VARCHAR", "md5({})", "ROW_NUMBER() OVER (ORDER BY 1)"),
+        ("bigquery", "`t`.`a`", "`t`.`b`", "STRING", "to_hex(md5({}))", "ROW_NUMBER() OVER ()"),
     ],
 )
-def test_key_and_hash_text_per_unrunnable_dialect(name, a, b, text, wrap):
+def test_key_and_hash_text_per_unrunnable_dialect(name, a, b, text, wrap, ordinal):
     """Key and row hash compile to the exact expressions the DuckDB/PostgreSQL runs check."""
     dialect = _dialect(name)
     table = sa.table("t", sa.column("a"), sa.column("b"))
@@ -84,6 +95,8 @@ def test_key_and_hash_text_per_unrunnable_dialect(name, a, b, text, wrap):
         f"CASE WHEN ({_blank(a, text)} OR {_blank(b, text)}) THEN NULL"
         f" ELSE CAST({a} AS {text}) || '|' || CAST({b} AS {text}) END"
     )
+    assert compiled(row_ordinal()) == ordinal
+    assert f"{ordinal} AS " in str(QUERY.null_key_rows().compile(dialect=dialect))
     for statement in _statements():  # every statement compiles for the dialect
         assert str(statement.compile(dialect=dialect))
 
@@ -165,6 +178,7 @@ def test_statements_select_the_right_rows(warehouse: sa.Engine) -> None:
         assert tuple(db.execute(query.stats()).one()) == (8, 7, 6)
         removed = [row.pk for row in db.execute(query.removed(snapshot))]
         doubled = db.execute(query.duplicate_rows(["5|eu"])).mappings().all()
+        nulls = db.execute(query.null_key_rows()).mappings().all()
         hashes = dict(
             db.execute(
                 sa.select(
@@ -172,7 +186,7 @@ def test_statements_select_the_right_rows(warehouse: sa.Engine) -> None:
                 ).select_from(query.changes(None, full=True).subquery("k"))
             ).all()
         )
-    again = ["2|eu", "3|eu", "4|eu", "6|eu", None]
+    again = ["2|eu", "3|eu", "4|eu", "6|eu"]  # null keys: streamed apart (null_key_rows)
     assert keys(query.changes(snapshot, full=False, duplicates=["5|eu"])) == again
     assert keys(query.changes(snapshot, full=False, duplicates=None)) == again
     assert keys(query.changes(snapshot, full=False)) == [
@@ -182,7 +196,6 @@ def test_statements_select_the_right_rows(warehouse: sa.Engine) -> None:
         "5|eu",
         "5|eu",
         "6|eu",
-        None,
     ]
     assert keys(query.changes(None, full=True, duplicates=["5|eu"])) == [
         "1|eu",
@@ -190,15 +203,17 @@ def test_statements_select_the_right_rows(warehouse: sa.Engine) -> None:
         "3|eu",
         "4|eu",
         "6|eu",
-        None,
     ]
     # both rows of the repeated key, in row-hash order (the same first on every run)
     by_hash = sorted([(_digest("5", "E", 5), "E"), (_digest("5", "E2", 8), "E2")])
     assert [(r[KEY_COLUMN], r["name"]) for r in doubled] == [("5|eu", n) for _, n in by_hash]
+    # each with its position in the model (counted before the filter): E is row 7, E2 row 8
+    assert {r["name"]: r[ROW_COLUMN] for r in doubled} == {"E": 7, "E2": 8}
+    assert [(r[KEY_COLUMN], r["name"], r[ROW_COLUMN]) for r in nulls] == [(None, "G", 6)]
     assert keys(query.duplicate_rows(None)) == ["5|eu", "5|eu"]
     assert removed == ["9|eu"]
     assert hashes["3"] == _digest("3", "C", 3)
-    assert hashes[" "] == _digest(" ", "G", 7)
+    assert nulls[0][HASH_COLUMN] == _digest(" ", "G", 7)
 
 
 def test_bigquery_hash_is_hex_text():

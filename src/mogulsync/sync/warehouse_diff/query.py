@@ -1,11 +1,12 @@
 """The diff query: which model rows a run must look at, computed by the warehouse.
 
-A first aggregate counts the model's rows and distinct keys (and, only when keys repeat,
-lists the repeated ones). Then one statement joins the model (with its SQL key and row
-hash) to the sync's snapshot and returns only rows that are new, changed, not yet accepted
-(failed or in flight) or have a null or blank key; rows of repeated keys are streamed apart,
-in a stable order. Unchanged rows never leave the warehouse. Rows that left the model are
-found with an anti-join (:meth:`DiffQuery.removed`).
+A first aggregate counts the model's rows, keyed rows and distinct keys (and, only when
+keys repeat, lists the repeated ones). Then one statement joins the model (with its SQL key
+and row hash) to the sync's snapshot and returns only rows that are new, changed or not yet
+accepted (failed or in flight). Rows of repeated keys and rows with a null or blank key are
+streamed apart, with their row number in the model (those of repeated keys in a stable
+order), and only when the aggregate found some. Unchanged rows never leave the warehouse.
+Rows that left the model are found with an anti-join (:meth:`DiffQuery.removed`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 
 from mogulsync.config.sync import SyncConfig
 from mogulsync.config.warehouse import ModelConfig
+from mogulsync.sync.batch import ROW_COLUMN
 from mogulsync.sync.diff import RowStatus
 from mogulsync.sync.snapshot_sql import select_priors
 from mogulsync.sync.warehouse_diff.sql import (
@@ -26,6 +28,7 @@ from mogulsync.sync.warehouse_diff.sql import (
     hash_expr,
     key_expr,
     model_selectable,
+    row_ordinal,
 )
 
 _MODEL = "mogulsync_model"
@@ -71,12 +74,15 @@ class DiffQuery:
         key = self._key(model).label(KEY_COLUMN)
         return sa.select(key).where(key.isnot(None)).group_by(key).having(sa.func.count() > 1)
 
-    def _keyed(self) -> sa.Subquery:
+    def _keyed(self, *, numbered: bool = False) -> sa.Subquery:
+        """The model with its key and row hash (and, ``numbered``, each row's number)."""
         model = self._model(_MODEL)
+        extra = [row_ordinal().label(ROW_COLUMN)] if numbered else []
         return sa.select(
             *(model.c[name] for name in self.names),
             self._key(model).label(KEY_COLUMN),
             hash_expr([model.c[name] for name in self.hashed]).label(HASH_COLUMN),
+            *extra,
         ).subquery(_KEYS)
 
     def _is_duplicate(
@@ -88,31 +94,38 @@ class DiffQuery:
         return key.in_(list(duplicates))
 
     def duplicate_rows(self, duplicates: Sequence[str] | None) -> sa.Select[Any]:
-        """Every row of a duplicated key, the same one first on every run.
+        """Every row of a duplicated key with its row number, the same one first on every run.
 
-        ``duplicates`` None: too many to inline, the warehouse finds them again.
+        ``duplicates`` None: too many to inline, the warehouse finds them again. The row
+        number is counted over the whole model before the filter (a window in the subquery).
         """
-        keyed = self._keyed()
+        keyed = self._keyed(numbered=True)
         key = keyed.c[KEY_COLUMN]
         return (
             sa.select(keyed)
             .where(self._is_duplicate(key, duplicates))
-            .order_by(key, keyed.c[HASH_COLUMN])
+            .order_by(key, keyed.c[HASH_COLUMN], keyed.c[ROW_COLUMN])
         )
+
+    def null_key_rows(self) -> sa.Select[Any]:
+        """Rows whose key is null or blank, with their row number in the model."""
+        keyed = self._keyed(numbered=True)
+        return sa.select(keyed).where(keyed.c[KEY_COLUMN].is_(None)).order_by(keyed.c[ROW_COLUMN])
 
     def changes(
         self, snapshot: sa.Table | None, *, full: bool, duplicates: Sequence[str] | None = ()
     ) -> sa.Select[Any]:
-        """Model rows of unique (or null) keys to look at, with their key and row hash.
+        """Model rows of unique keys to look at, with their key and row hash.
 
         ``snapshot`` None (no snapshot table yet): every row is new. Rows of duplicated keys
-        are left out (:meth:`duplicate_rows` streams them).
+        and of null keys are left out (:meth:`duplicate_rows` and :meth:`null_key_rows`
+        stream them).
         """
         keyed = self._keyed()
         key = keyed.c[KEY_COLUMN]
-        query = sa.select(keyed)
+        query = sa.select(keyed).where(key.isnot(None))
         if duplicates is None or duplicates:
-            query = query.where(sa.or_(key.is_(None), ~self._is_duplicate(key, duplicates)))
+            query = query.where(~self._is_duplicate(key, duplicates))
         if full or snapshot is None:
             return query
         prior = (
@@ -122,7 +135,6 @@ class DiffQuery:
         )
         return query.select_from(keyed.outerjoin(prior, prior.c.pk == key)).where(
             sa.or_(
-                key.is_(None),
                 prior.c.pk.is_(None),
                 prior.c.digest.is_(None),
                 prior.c.status != RowStatus.SYNCED.value,

@@ -9,6 +9,10 @@
   characters. :class:`row_hash` compiles per dialect: ``md5(x)`` where MD5 returns hex text
   (PostgreSQL, DuckDB, Snowflake, MySQL), ``TO_HEX(MD5(x))`` on BigQuery, whose MD5 returns
   bytes.
+* :class:`row_ordinal` — a row's 1-based position in the model as this query reads it
+  (``ROW_NUMBER() OVER ()``; Snowflake requires an ORDER BY: a constant one). Only the
+  queries that find rows invalid by key use it: a window over the whole model would slow the
+  diff itself (BigQuery runs an unpartitioned window on one worker).
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from sqlalchemy.sql.functions import GenericFunction
 
 from mogulsync.config.warehouse import ModelConfig
 
-#: names of the columns the diff adds to each streamed model row
+#: names of the columns the diff adds to each streamed model row (and, to rows invalid by
+#: key, their row number: :data:`mogulsync.sync.batch.ROW_COLUMN`)
 KEY_COLUMN = "__mogulsync_key__"
 HASH_COLUMN = "__mogulsync_hash__"
 MODEL_ALIAS = "mogulsync_model"
@@ -50,6 +55,23 @@ def _md5_hex(element: row_hash, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(row_hash, "bigquery")
 def _md5_bytes_to_hex(element: row_hash, compiler: SQLCompiler, **kw: Any) -> str:
     return compiler.process(sa.func.to_hex(sa.func.md5(*element.clauses.clauses)), **kw)
+
+
+class row_ordinal(ColumnElement[int]):  # noqa: N801 - reads as the SQL it compiles to
+    """The row's position in the model as read by this query: ``ROW_NUMBER() OVER ()``."""
+
+    type = sa.BigInteger()
+    inherit_cache = True
+
+
+@compiles(row_ordinal)
+def _row_number(element: row_ordinal, compiler: SQLCompiler, **kw: Any) -> str:  # noqa: ARG001
+    return "ROW_NUMBER() OVER ()"
+
+
+@compiles(row_ordinal, "snowflake")
+def _row_number_ordered(element: row_ordinal, compiler: SQLCompiler, **kw: Any) -> str:  # noqa: ARG001
+    return "ROW_NUMBER() OVER (ORDER BY 1)"  # a constant order: the rows' own order
 
 
 def as_text(column: ColumnElement[Any]) -> ColumnElement[str]:

@@ -69,7 +69,8 @@ class WarehouseState:
         #: bound by :meth:`bind` for the run: the model the diff and ``unseen`` read
         self.query: DiffQuery | None = None
         #: keys several model rows share (from the diff), and those seen once already
-        self._duplicates: set[str] = set()
+        #: repeated keys of this run, each with the row number of its first (kept) row
+        self._duplicates: dict[str, int] = {}
         self._seen_duplicates: set[str] = set()
 
     # ------------------------------------------------------------------ plumbing
@@ -136,9 +137,11 @@ class WarehouseState:
         """The model this run diffs (``unseen`` reads it)."""
         self.query = query
 
-    def note_duplicates(self, keys: Iterable[str]) -> None:
-        """Keys the diff found on several rows (``see`` reports all but the first)."""
-        self._duplicates.update(keys)
+    def note_duplicates(self, rows: Iterable[tuple[str, int]]) -> None:
+        """(key, row number) of rows whose key the diff found on several rows, in the order
+        they are streamed: the first row of a key is kept (``see`` reports the others)."""
+        for key, row in rows:
+            self._duplicates.setdefault(key, row)
 
     def close(self) -> None:
         """Release the warehouse connections and the registry's store."""
@@ -247,11 +250,16 @@ class WarehouseState:
         self._duplicates.clear()
         self._seen_duplicates.clear()
 
-    def see(self, keys: Sequence[str]) -> list[bool]:
-        """Per key, whether it is new: the diff streams each key once, except duplicates."""
+    def see(self, keys: Sequence[str | None], first_row: int = 1) -> list[bool]:  # noqa: ARG002
+        """Per key, whether it is new: the diff streams each key once, except duplicates.
+
+        Rows streamed by the diff carry their own row numbers (``first_row`` is unused).
+        """
         fresh: list[bool] = []
         for key in keys:
-            if key not in self._duplicates:
+            if key is None:
+                fresh.append(False)
+            elif key not in self._duplicates:
                 fresh.append(True)
             elif key in self._seen_duplicates:
                 fresh.append(False)
@@ -259,6 +267,10 @@ class WarehouseState:
                 self._seen_duplicates.add(key)
                 fresh.append(True)
         return fresh
+
+    def seen_rows(self, keys: Sequence[str]) -> dict[str, int]:
+        """The row number of each repeated key's kept row (noted when streamed)."""
+        return {key: self._duplicates[key] for key in keys if key in self._duplicates}
 
     def unseen(self, sync: str) -> Iterator[tuple[str, Prior]]:
         """Snapshot rows whose key the model no longer has (an anti-join in the warehouse)."""

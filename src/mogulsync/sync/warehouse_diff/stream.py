@@ -2,8 +2,9 @@
 
 :func:`open_diff` binds a :class:`WarehouseState` to the run's model and returns a
 :class:`DiffStream`: batches of model rows that are new, changed, not yet accepted, invalid
-by key or duplicated — with the SQL row hash as their digest (:class:`SqlDigestMapper`), so
-what the snapshot records is what the next diff compares. Each row still goes through the
+by key or duplicated (those two with their row number in the model) — with the SQL row
+hash as their digest (:class:`SqlDigestMapper`), so what the snapshot records is what the
+next diff compares. Each row still goes through the
 sync's mapper, validation and applier like any other.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from mogulsync.errors import ConfigError
-from mogulsync.sync.batch import Prepared
+from mogulsync.sync.batch import ROW_COLUMN, Prepared
 from mogulsync.sync.mapping import Mapper, primary_key_of
 from mogulsync.sync.warehouse_diff.query import DiffQuery, hashed_columns
 from mogulsync.sync.warehouse_diff.sql import HASH_COLUMN, KEY_COLUMN
@@ -57,6 +58,8 @@ class DiffStream:
             try:
                 total, keyed, distinct = db.execute(self.query.stats()).one()
                 self.total = int(total)
+                if int(total) > int(keyed):  # rows with a null key: named by row number
+                    yield from self._stream(db, self.query.null_key_rows(), dup=False)
                 duplicates: list[str] | None = []
                 if int(keyed) > int(distinct):
                     found = db.execute(self.query.duplicate_keys().limit(INLINE_DUPLICATES + 1))
@@ -82,7 +85,9 @@ class DiffStream:
             batch = [dict(zip(keys, row, strict=True)) for row in rows]
             self.streamed += len(batch)
             if dup:
-                self.state.note_duplicates(str(row[KEY_COLUMN]) for row in batch)
+                self.state.note_duplicates(
+                    (str(row[KEY_COLUMN]), int(row[ROW_COLUMN])) for row in batch
+                )
             for row in batch:
                 _same_key(row, pk)
             yield batch
