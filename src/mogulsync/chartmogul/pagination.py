@@ -38,6 +38,8 @@ class Page(Generic[T]):
     items: list[T]
     cursor: str | None
     has_more: bool
+    #: the deprecated ``total_pages`` some first pages still carry (None when absent)
+    total_pages: int | None = None
 
 
 class Pager(Generic[T]):
@@ -123,7 +125,9 @@ class Pager(Generic[T]):
             raise self._format_error("has no boolean 'has_more'")
         cursor = raw.get("cursor")
         items = [self._parse(item) for item in raw[self._key]]
-        return Page(items, cursor if isinstance(cursor, str) else None, has_more)
+        total = raw.get("total_pages")
+        total_pages = total if type(total) is int else None  # bool is not a count
+        return Page(items, cursor if isinstance(cursor, str) else None, has_more, total_pages)
 
     def _next_anchor(self, raw: JSONDict, page: Page[T], seen: set[str]) -> str:
         if self._mode is PageMode.CURSOR:

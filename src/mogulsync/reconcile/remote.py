@@ -114,9 +114,11 @@ async def fill(
     object_type: str,
     data_source_uuid: str,
     match: str,
-) -> None:
-    """List the scope's records into ``index``, one page at a time."""
+) -> int:
+    """List the scope's records into ``index``, one page at a time; how many were listed."""
+    listed = 0
     async for page in _pages(client, object_type, data_source_uuid):
+        listed += len(page)
         records = []
         for raw in page:
             key = match_key(match, raw.get(match))
@@ -124,6 +126,7 @@ async def fill(
                 fields = actual(object_type, raw)
                 records.append(RemoteRecord(key, str(raw["uuid"]), raw.get("external_id"), fields))
         index.add(records)
+    return listed
 
 
 async def _pages(

@@ -39,6 +39,8 @@ from mogulsync.reconcile.remote import RemoteIndex, RemoteRecord, fill, match_ke
 from mogulsync.reconcile.report import ReconcileReport
 from mogulsync.runs import RunRecord, RunStatus, RunStore
 from mogulsync.sync.batch import Prepared, attach_children, prepare
+from mogulsync.sync.bulk import adopted as adopted_scope
+from mogulsync.sync.bulk.adopted import NOTED_OBJECTS, AdoptedScope
 from mogulsync.sync.connect import client_settings, model_of, open_source, resolve_data_source
 from mogulsync.sync.mapping import MappedRow, primary_key_of
 from mogulsync.sync.state import RowResult
@@ -137,11 +139,9 @@ class _Reconcile:
         try:
             schema = await asyncio.to_thread(source.compile, model)
             prepared = await asyncio.to_thread(prepare, self.config, self.name, source, schema)
-            async with ChartMogulClient(self.settings, request_hooks=[self.requests.append]) as cm:
-                wanted = self.sync.data_source
-                self.data_source_uuid = await resolve_data_source(cm, wanted, create=False)
-                if self.data_source_uuid is not None:
-                    await fill(index, cm, self.sync.object, self.data_source_uuid, self.sync.match)
+            if self.adopt:  # an earlier adopt's note says nothing about this one's listing
+                adopted_scope.discard(self.state_dir, self.name)
+            listed, listed_at = await self._list(index)
             # no request is in flight now: reading the model on the loop costs nothing
             self._compare_model(prepared, source, index, state)
             for extra in index.unseen():
@@ -149,6 +149,7 @@ class _Reconcile:
             if state is not None:
                 state.save_definition(self.name, prepared.definition)
                 self.report.adopted = True
+                self._leave_note(index, listed, listed_at)
         except BaseException as exc:
             failed = exc
             raise
@@ -170,6 +171,17 @@ class _Reconcile:
             finally:
                 runs.close()
         return self.report
+
+    async def _list(self, index: RemoteIndex) -> tuple[int, float]:
+        """Fill ``index`` with the scope's records; how many were listed, and from when."""
+        async with ChartMogulClient(self.settings, request_hooks=[self.requests.append]) as cm:
+            wanted = self.sync.data_source
+            self.data_source_uuid = await resolve_data_source(cm, wanted, create=False)
+            listed_at = time.time()
+            if self.data_source_uuid is None:
+                return 0, listed_at
+            sync = self.sync
+            return await fill(index, cm, sync.object, self.data_source_uuid, sync.match), listed_at
 
     # ------------------------------------------------------------------ model side
     def _compare_model(
@@ -226,6 +238,17 @@ class _Reconcile:
         return mapped
 
     # ------------------------------------------------------------------ adopt
+    def _leave_note(self, index: RemoteIndex, listed: int, listed_at: float) -> None:
+        """Tell the next run what the data source held, so it need not list it again."""
+        sync = self.sync
+        if self.data_source_uuid is None:
+            return  # nothing listed: the run creates the data source and everything in it
+        if sync.object not in NOTED_OBJECTS or sync.match != "external_id":
+            return
+        extras = {r.external_id: r.uuid for r in index.unseen() if r.external_id}
+        note = AdoptedScope(self.data_source_uuid, sync.object, listed, extras, listed_at)
+        adopted_scope.save(self.state_dir, self.name, note)
+
     def _write(
         self,
         state: SyncState,

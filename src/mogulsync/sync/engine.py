@@ -47,6 +47,8 @@ from mogulsync.sync.bulk import (
     row_ref,
     uses_bulk,
 )
+from mogulsync.sync.bulk import adopted as adopted_scope
+from mogulsync.sync.bulk.adopted import AdoptedScope
 from mogulsync.sync.bulk.learn import Learnt
 from mogulsync.sync.bulk.results import Problem
 from mogulsync.sync.connect import client_settings, model_of, open_source, resolve_data_source
@@ -244,6 +246,8 @@ class _Run:
         #: new rows parked for the bulk import (None: this run sends everything over REST)
         self.spool: Spool | None = None
         self.applier: Applier | None = None
+        #: the note a ``reconcile --adopt`` left for this run (bulk path)
+        self.adopted: AdoptedScope | None = None
         #: attempts that reached ChartMogul (refused connections are logged, not counted)
         self.api_calls = 0
         #: set: stop at the next safe point (the run ends ``cancelled``)
@@ -270,6 +274,8 @@ class _Run:
         model = model_of(config, self.name)
         source = open_source(config, model)
         hook = self._log_request
+        # an adopt's note serves the run right after it, and no other (taken under the lock)
+        self.adopted = adopted_scope.take(self.engine.state_dir, self.name)
         try:
             async with self.engine.client([hook]) as client:
                 schema = await asyncio.to_thread(source.compile, model)
@@ -460,6 +466,7 @@ class _Run:
             data_source_uuid=data_source,
             run_id=self.record.run_id,
             settings=self.engine.bulk,
+            adopted=self.adopted,
         )
         await runner.run(self.spool)
 

@@ -15,21 +15,25 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from mogulsync.chartmogul import ChartMogulClient
-from mogulsync.chartmogul.pagination import Page
+from mogulsync.chartmogul.pagination import MAX_PER_PAGE, Page
 
 
 @contextlib.asynccontextmanager
 async def data_source_pages(
-    client: ChartMogulClient, object_type: str, data_source_uuid: str
+    client: ChartMogulClient,
+    object_type: str,
+    data_source_uuid: str,
+    *,
+    per_page: int = MAX_PER_PAGE,
 ) -> AsyncIterator[AsyncIterator[Page[Any]]]:
     """The pages of the data source's customers, plans or invoices, closed on exit."""
     pages: AsyncIterator[Page[Any]]
     if object_type == "customer":
-        pages = client.customers.list(data_source_uuid=data_source_uuid).pages()
+        pages = client.customers.list(data_source_uuid=data_source_uuid, per_page=per_page).pages()
     elif object_type == "plan":
-        pages = client.plans.list(data_source_uuid=data_source_uuid).pages()
+        pages = client.plans.list(data_source_uuid=data_source_uuid, per_page=per_page).pages()
     else:
-        pages = client.invoices.list(data_source_uuid=data_source_uuid).pages()
+        pages = client.invoices.list(data_source_uuid=data_source_uuid, per_page=per_page).pages()
     try:
         yield pages
     finally:

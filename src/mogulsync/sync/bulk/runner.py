@@ -3,7 +3,9 @@
 Flow per run: below ``min_rows`` everything goes over REST (cheaper). Otherwise, for
 customers and plans, one listing learns which external ids already exist and their uuids
 (those rows go over REST carrying the uuid, so an upsert is one update and an insert
-reports the duplicate). The remaining groups are packed into batches and up to
+reports the duplicate); right after ``reconcile --adopt``, what the adopt listed may stand
+in for it (:mod:`mogulsync.sync.bulk.adopted`). The remaining groups are packed into
+batches and up to
 ``max_imports`` imports run at once. A batch whose serialized body is over ``max_bytes``
 is split before anything is sent. Each batch's rows are marked in flight right before its
 POST, which carries a deterministic external id (``mogulsync-<run id>-<n>``) so a lost
@@ -34,6 +36,7 @@ from mogulsync.chartmogul import ChartMogulAPIError, ChartMogulClient
 from mogulsync.chartmogul.models import JsonImport
 from mogulsync.errors import ConfigError, FatalError, MogulsyncError
 from mogulsync.sync.batch import Classified
+from mogulsync.sync.bulk.adopted import AdoptedScope, vouched
 from mogulsync.sync.bulk.batches import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_GROUPS,
@@ -130,6 +133,7 @@ class BulkRunner:
         data_source_uuid: str,
         run_id: str,
         settings: BulkSettings,
+        adopted: AdoptedScope | None = None,
     ) -> None:
         self.host = host
         self.client = client
@@ -137,6 +141,8 @@ class BulkRunner:
         self.data_source_uuid = data_source_uuid
         self.run_id = run_id
         self.settings = settings
+        #: what an adopt just before this run saw of the data source (may spare the listing)
+        self.adopted = adopted
         self._numbers = itertools.count(1)
         self._slots = asyncio.Semaphore(settings.max_imports)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -198,6 +204,9 @@ class BulkRunner:
             await self.host.send_rest(rest, marked=False)
 
     async def _existing(self, rows: int) -> dict[str, str] | None:
+        known = await vouched(self.client, self.adopted, self.object_type, self.data_source_uuid)
+        if known is not None:
+            return known
         budget = max(1, rows // self.settings.listing_ratio)
         return await existing_records(
             self.client, self.object_type, self.data_source_uuid, max_pages=budget
