@@ -183,4 +183,5 @@ def main() -> None:
     # Retries are reported in run history and request logs; the retry library's own
     # per-attempt warnings would otherwise land on stderr through logging's last resort.
     logging.getLogger("stamina").setLevel(logging.ERROR)
+    logs.own_process()
     app(prog_name="mogulsync")

@@ -54,6 +54,22 @@ class _State:
     handler: logging.Handler | None = None
     #: whether this module set dlt's log format (and so takes it back in text mode)
     set_dlt_format: bool = False
+    #: a mogulsync command (not a library user) owns this process: see own_process
+    owned: bool = False
+
+
+def own_process() -> None:
+    """Say that a mogulsync command runs this process (its entry points call this).
+
+    Only then may mogulsync choose process-wide settings for the libraries it uses (where
+    stamina reports retries: :mod:`mogulsync._retrying`).
+    """
+    _State.owned = True
+
+
+def owns_process() -> bool:
+    """Whether a mogulsync command runs this process (see :func:`own_process`)."""
+    return _State.owned
 
 
 def configure(log_format: LogFormat) -> None:

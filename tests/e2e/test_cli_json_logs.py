@@ -331,3 +331,30 @@ def test_timestamps_are_utc(workdir: Path) -> None:
     (error,) = lines
     assert error["ts"].endswith("Z")
     assert dt.datetime.fromisoformat(error["ts"]).tzinfo is not None
+
+
+@pytest.mark.timeout(180)
+def test_retries_never_print_on_stdout(workdir: Path, emulator_server: EmulatorServer) -> None:
+    """A retried request in a real `mogulsync` process: stdout holds only the run's JSON.
+
+    With structlog importable (Dagster brings it into this environment) stamina reports
+    retries through structlog, whose default logger prints on stdout.
+    """
+    import importlib.util
+
+    assert importlib.util.find_spec("structlog") is not None, "the case this test is about"
+    retried = {"fault": "error", "status": 503, "method": "POST", "path_pattern": "^/v1/customers$"}
+    httpx.put(
+        f"{emulator_server.base_url}/_emulator/faults", json={"script": [retried]}, timeout=30
+    ).raise_for_status()
+    done = subprocess.run(
+        [sys.executable, "-m", "mogulsync", "--log-format", "json", "sync", "run", "customers",
+         "--json"],
+        cwd=workdir, env=os.environ.copy(), capture_output=True, text=True, timeout=EXIT_S,
+        check=False,
+    )  # fmt: skip
+    stats = httpx.get(f"{emulator_server.base_url}/_emulator/stats", timeout=30).json()
+    assert stats["faults_injected"] == {"error": 1}  # the create was retried
+    results = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [result["sync"] for result in results] == ["customers"], done.stdout
+    _lines(done.stderr)

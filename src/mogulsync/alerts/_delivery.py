@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import httpx
-import stamina
 
+from mogulsync._retrying import stamina
 from mogulsync.alerts.message import AlertMessage
 from mogulsync.errors import FatalError
 

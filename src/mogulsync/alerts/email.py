@@ -12,8 +12,7 @@ import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 
-import stamina
-
+from mogulsync._retrying import stamina
 from mogulsync.alerts._delivery import (
     WAIT_INITIAL_S,
     WAIT_JITTER_S,

@@ -9,8 +9,8 @@ message resource; 429 and 5xx are retried like every other channel.
 from __future__ import annotations
 
 import httpx
-import stamina
 
+from mogulsync._retrying import stamina
 from mogulsync.alerts._delivery import (
     WAIT_INITIAL_S,
     WAIT_JITTER_S,

@@ -18,9 +18,9 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import httpx
-import stamina
 
 from mogulsync._redact import Redactor
+from mogulsync._retrying import stamina
 from mogulsync.chartmogul._retry import CallState, Replay, parse_retry_after
 from mogulsync.chartmogul.errors import (
     AlreadyExistsError,

@@ -6,7 +6,9 @@ so the connector starts in a fraction of the time the full ``mogulsync`` CLI tak
 
 from __future__ import annotations
 
+from mogulsync import logs
 from mogulsync.extract.cli import airbyte_app
 
 if __name__ == "__main__":
+    logs.own_process()  # stdout is the Airbyte protocol: nothing else may print there
     airbyte_app(prog_name="mogulsync-airbyte")
