@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mogulsync.chartmogul.limiter import forget_limiters
 from mogulsync.chartmogul.shared_pacing import DEFAULT_FILE_ENV
 from mogulsync.emulator.app import EmulatorApp, create_app
 from mogulsync.emulator.server import EmulatorServer
@@ -34,6 +35,19 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ[DEFAULT_FILE_ENV] = str(
         Path(tempfile.mkdtemp(prefix="mogulsync-pace-")) / "p.sqlite"
     )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limiters() -> Iterator[None]:
+    """Every test starts with no account limiter registered in this process.
+
+    Limiters are per process and keyed by base URL and key, and a later client can only
+    make one stricter. An emulator port is reused by later tests with the same test key, so
+    without this a test paced at 40 req/s would leave that pace to an unrelated later test
+    (a 30 s test then took over 5 minutes in the suite).
+    """
+    yield
+    forget_limiters()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
