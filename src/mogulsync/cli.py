@@ -22,6 +22,7 @@ import typer
 from typer._click.exceptions import ClickException
 from typer.exceptions import Abort
 
+from mogulsync import _quick_exit as quick_exit
 from mogulsync import cli_options, logs
 from mogulsync.cli_lazy import LazyGroup
 
@@ -183,4 +184,10 @@ def main() -> None:
     # Retries are reported in run history and request logs; the retry library's own
     # per-attempt warnings would otherwise land on stderr through logging's last resort.
     logging.getLogger("stamina").setLevel(logging.ERROR)
-    app(prog_name="mogulsync")
+    quick_exit.arm()
+    try:
+        app(prog_name="mogulsync")
+    except SystemExit as exc:
+        if quick_exit.requested():  # the command is done: skip the interpreter's teardown
+            quick_exit.exit_now(exc.code)
+        raise

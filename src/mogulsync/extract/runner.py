@@ -156,11 +156,14 @@ def run_extract(
     on_records: Callable[[str, int], None] | None = None,
     on_stage: Callable[[Stage], None] | None = None,
     stop: threading.Event | None = None,
+    on_set_up: Callable[[], None] | None = None,
 ) -> ExtractReport:
     """Extract ``options.streams`` from ChartMogul into ``options.destination``.
 
     ``on_records`` hears of every page as dlt takes it (stream name, record count);
-    ``on_stage`` of the end of fetching, of dlt's extract step, and of the load.
+    ``on_stage`` of the end of fetching, of dlt's extract step, and of the load;
+    ``on_set_up`` (called once, on the calling thread) of dlt being set up, just before
+    it takes the first page.
     ``stop`` (set from another thread) ends the run before the next page with
     ExtractCancelledError, and nothing of it is loaded; once every page was read, the load
     goes through.
@@ -182,13 +185,25 @@ def run_extract(
             stack.enter_context(small_job_settings())
             if spec.kind == "duckdb":
                 stack.enter_context(urls_without_sqlalchemy())
-            return _extract_and_load(
-                options, streams, spec, pump, states, started, on_records, on_stage, stop
-            )
+            hooks = _Hooks(on_records, on_stage, on_set_up)
+            return _extract_and_load(options, streams, spec, pump, states, started, hooks, stop)
     finally:
         if not states.done():  # set-up failed: release the streams waiting for states
             states.set_exception(ExtractError("the run stopped before it read its state"))
         pump.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _Hooks:
+    """The caller's callbacks (see ``run_extract``)."""
+
+    on_records: Callable[[str, int], None] | None
+    on_stage: Callable[[Stage], None] | None
+    on_set_up: Callable[[], None] | None
+
+    def set_up(self) -> None:
+        if self.on_set_up is not None:
+            self.on_set_up()
 
 
 def _extract_and_load(
@@ -198,11 +213,12 @@ def _extract_and_load(
     pump: PagePump,
     states: concurrent.futures.Future[Mapping[str, StreamState]],
     started: float,
-    on_records: Callable[[str, int], None] | None,
-    on_stage: Callable[[Stage], None] | None,
+    hooks: _Hooks,
     stop: threading.Event | None = None,
 ) -> ExtractReport:
     import dlt
+
+    on_records, on_stage = hooks.on_records, hooks.on_stage
 
     target = spec.build()
     pipeline = dlt.pipeline(
@@ -223,6 +239,7 @@ def _extract_and_load(
         _stage(on_stage, "fetched")
 
     source = _source(streams, pump, options.mode, target, on_records, fetched, stop)
+    hooks.set_up()
     try:
         pipeline.extract(source, loader_file_format=target.loader_file_format)
     except Exception as exc:

@@ -100,3 +100,31 @@ def test_a_users_own_dlt_setting_wins(monkeypatch: pytest.MonkeyPatch) -> None:
         assert os.environ["LOAD__DELETE_COMPLETED_JOBS"] == "true"
     assert os.environ["DATA_WRITER__DISABLE_COMPRESSION"] == "false"
     assert "LOAD__DELETE_COMPLETED_JOBS" not in os.environ
+
+
+def test_set_up_is_announced_once_before_the_first_page(
+    emulator_server: EmulatorServer, tmp_path: Path
+) -> None:
+    """``on_set_up`` comes once, on the calling thread, before dlt takes any page."""
+    events: list[str] = []
+    caller = threading.current_thread()
+
+    def set_up() -> None:
+        assert threading.current_thread() is caller
+        events.append("set up")
+
+    options = ExtractOptions(
+        destination=f"duckdb:///{tmp_path}/cm.duckdb",
+        streams=("data_sources", "customer_count"),
+        state_dir=tmp_path / "state",
+    )
+    run_extract(
+        client_settings(emulator_server.base_url, emulator_server.api_key),
+        options,
+        on_records=lambda name, _count: events.append(name),
+        on_set_up=set_up,
+    )
+
+    assert events.count("set up") == 1
+    assert events[0] == "set up"
+    assert "customer_count" in events
