@@ -24,6 +24,7 @@ from typer.exceptions import Abort
 
 from mogulsync import _quick_exit as quick_exit
 from mogulsync import cli_options, logs
+from mogulsync._lean_imports import skip_httpx_cli
 from mogulsync.cli_lazy import LazyGroup
 
 
@@ -184,6 +185,7 @@ def main() -> None:
     # Retries are reported in run history and request logs; the retry library's own
     # per-attempt warnings would otherwise land on stderr through logging's last resort.
     logging.getLogger("stamina").setLevel(logging.ERROR)
+    skip_httpx_cli()
     quick_exit.arm()
     try:
         app(prog_name="mogulsync")

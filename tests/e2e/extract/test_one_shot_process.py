@@ -1,6 +1,7 @@
 """`mogulsync extract run` as its own process: it ends without the interpreter's teardown.
 
-The console-script entry point ends an extract with what Python's exit does first (threads
+The console-script entry point leaves httpx's command-line client out of the process
+(``mogulsync._lean_imports``) and ends an extract with what Python's exit does first (threads
 joined, ``atexit`` handlers run, output flushed) and skips the teardown that frees every
 object one by one (``mogulsync._quick_exit``); the start-up's objects stay out of garbage
 collection (``mogulsync.extract._collector``). Each test runs the entry point in a fresh
@@ -37,6 +38,9 @@ def _run_main(args: list[str], key: str, cwd: Path) -> subprocess.CompletedProce
 
         keep = Sentinel()  # a global of __main__: finalized by the teardown only
         atexit.register(lambda: sys.stderr.write({AT_EXIT!r} + "\\n"))
+        atexit.register(
+            lambda: sys.stderr.write(f"httpx cli: {{sys.modules.get('httpx._main') is not None}}\\n")
+        )
         os.environ["CM_KEY"] = {key!r}
         sys.argv = ["mogulsync", *{args!r}]
         from mogulsync.cli import main
@@ -87,6 +91,8 @@ def test_an_extract_ends_without_teardown_and_loses_nothing(
     assert TEARDOWN not in done.stderr
     # frozen DuckDB objects must not be reported as leaked by its bindings at exit
     assert "leaked" not in done.stderr
+    # httpx's own command line (and the Rich, Pygments and click it pulls in) stays out
+    assert "httpx cli: False" in done.stderr
 
 
 def test_a_failed_extract_keeps_its_exit_code_and_message(
