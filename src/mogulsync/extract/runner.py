@@ -174,9 +174,10 @@ def run_extract(
     spec = parse_destination(options.destination, options.dataset)
     # The requests start before dlt is even imported: on a small account they are over
     # by the time dlt is ready (pages wait in the pump's bounded queue), on a large one
-    # dlt's set-up costs nothing. Incremental streams wait for the stored states.
+    # dlt's set-up costs nothing. Incremental streams wait for the stored states, unless
+    # nothing can be stored yet.
     states: concurrent.futures.Future[Mapping[str, StreamState]] = concurrent.futures.Future()
-    if options.mode != "incremental":
+    if options.mode != "incremental" or _nothing_stored(options, spec):
         states.set_result({})
     pump = PagePump(lambda sink: _fetch(settings, options, streams, states, sink, transport))
     pump.start()
@@ -309,6 +310,22 @@ async def _fetch(
             pending_states=states,
         )
         return await fetch_streams(ctx, streams, sink)
+
+
+def _nothing_stored(options: ExtractOptions, spec: DestinationSpec) -> bool:
+    """True when no state can exist: neither dlt's working directory of this destination
+    nor its DuckDB file does (a first run). Reading the states would then open the new
+    file only to find none, after dlt's import and set-up; the incremental streams need
+    not wait for that.
+
+    Only for an absolute DuckDB path (the project file's are made absolute): dlt places
+    a relative one under its own local directory, which it decides.
+    """
+    if spec.kind != "duckdb":
+        return False  # a remote destination may hold the state of another machine's runs
+    database = Path(spec.location)
+    working_dir = options.state_dir / "extract" / _pipeline_name(options)
+    return database.is_absolute() and not database.exists() and not working_dir.exists()
 
 
 def _recover(pipeline: dlt.Pipeline) -> dict[str, StreamState]:
