@@ -30,7 +30,8 @@ def collector_after_set_up() -> Iterator[SetUpDone]:
     """Pause collection until the yielded callable is called; then freeze and resume.
 
     However the block ends, the collector is on again afterwards if it was on before (a
-    run that failed during its set-up resumes it without freezing anything).
+    run that failed during its set-up resumes it without freezing anything, one that
+    failed later unfreezes what it froze).
     """
     if not gc.isenabled():  # someone switched it off on purpose: leave it so
         yield _nothing
@@ -47,6 +48,11 @@ def collector_after_set_up() -> Iterator[SetUpDone]:
 
     try:
         yield set_up_done
+    except BaseException:
+        # A failed run may end the process the normal way (a crash's traceback), and that
+        # teardown must find nothing frozen: DuckDB's bindings would report leaks.
+        gc.unfreeze()
+        raise
     finally:
         if not resumed:
             gc.enable()

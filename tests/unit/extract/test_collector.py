@@ -53,6 +53,23 @@ def test_a_set_up_that_fails_resumes_without_freezing() -> None:
     assert gc.get_freeze_count() == frozen_before
 
 
+def test_a_run_that_fails_after_its_set_up_unfreezes() -> None:
+    """Its process may then end the normal way, whose teardown must find nothing frozen."""
+    frozen: list[int] = []
+
+    def run() -> None:
+        with collector_after_set_up() as set_up_done:
+            set_up_done()
+            frozen.append(gc.get_freeze_count())
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        run()
+    assert frozen[0] > 0
+    assert gc.get_freeze_count() == 0
+    assert gc.isenabled()
+
+
 def test_a_collector_switched_off_elsewhere_stays_off() -> None:
     gc.disable()
     with collector_after_set_up() as set_up_done:
