@@ -22,7 +22,9 @@ import typer
 from typer._click.exceptions import ClickException
 from typer.exceptions import Abort
 
+from mogulsync import _quick_exit as quick_exit
 from mogulsync import cli_options, logs
+from mogulsync._lean_imports import skip_httpx_cli
 from mogulsync.cli_lazy import LazyGroup
 
 
@@ -184,4 +186,11 @@ def main() -> None:
     # per-attempt warnings would otherwise land on stderr through logging's last resort.
     logging.getLogger("stamina").setLevel(logging.ERROR)
     logs.own_process()
-    app(prog_name="mogulsync")
+    skip_httpx_cli()
+    quick_exit.arm()
+    try:
+        app(prog_name="mogulsync")
+    except SystemExit as exc:
+        if quick_exit.requested():  # the command is done: skip the interpreter's teardown
+            quick_exit.exit_now(exc.code)
+        raise

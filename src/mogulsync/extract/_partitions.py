@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from mogulsync.chartmogul import Pager
+from mogulsync.chartmogul import Page, Pager
 from mogulsync.extract.context import Emit
 from mogulsync.extract.records import Record, RecordMode, to_record
 
@@ -43,6 +43,13 @@ async def drain(
             emit(records)
             emitted += len(records)
     return emitted
+
+
+async def first_page(pager: Pager[M]) -> Page[M]:
+    """The first page of ``pager`` alone (one request)."""
+    async for page in pager.pages():
+        return page
+    raise AssertionError("a pager always yields a first page")  # pragma: no cover
 
 
 async def gather_all(parts: Iterable[Awaitable[int]]) -> int:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
+from mogulsync import _quick_exit as quick_exit
 from mogulsync import logs, output
 from mogulsync.cli_options import CONFIG_OPTION
 from mogulsync.errors import ConfigError, MogulsyncError
@@ -85,10 +88,11 @@ def run_command(
         # as `mogulsync serve` names its extracts: every line of this run carries it
         logs.set_run(f"extract-{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%S%f')}")
     try:
-        settings, options = _options(
-            config, streams, destination, mode, start_date, dataset, interval
-        )
-        report = _run_with_progress(settings, options, show=not as_json)
+        with _one_shot_process() as set_up_done:
+            settings, options = _options(
+                config, streams, destination, mode, start_date, dataset, interval
+            )
+            report = _run_with_progress(settings, options, show=not as_json, on_set_up=set_up_done)
     except MogulsyncError as exc:
         raise _fail(exc) from None
     json_logs = logs.json_mode()
@@ -99,6 +103,23 @@ def run_command(
         typer.echo(json.dumps(report.as_dict()))  # every --json: JSON Lines
     elif not json_logs:
         _print_report(report)
+
+
+def _one_shot_process() -> AbstractContextManager[Callable[[], None]]:
+    """In a process that ends with this command: no teardown, and no collection of
+    start-up objects (``_quick_exit``, ``_collector``); elsewhere (tests, library use), a
+    no-op. The quick exit is what lets start-up objects stay frozen: a normal teardown
+    would make DuckDB's bindings report them as leaked."""
+    if not quick_exit.armed():
+        return contextlib.nullcontext(_no_hook)
+    from mogulsync.extract._collector import collector_after_set_up
+
+    quick_exit.request()
+    return collector_after_set_up()
+
+
+def _no_hook() -> None:
+    return None
 
 
 def _check_choice(flag: str, value: str | None, allowed: Mapping[str, object]) -> None:
@@ -169,7 +190,11 @@ def _options(
 
 
 def _run_with_progress(
-    settings: ClientSettings, options: ExtractOptions, *, show: bool
+    settings: ClientSettings,
+    options: ExtractOptions,
+    *,
+    show: bool,
+    on_set_up: Callable[[], None] | None = None,
 ) -> ExtractReport:
     from mogulsync.extract.runner import run_extract
     from mogulsync.progress import ExtractLines, ticking
@@ -180,16 +205,24 @@ def _run_with_progress(
     if logs.json_mode():  # JSON objects on stderr, even with --json (results on stdout)
         lines = ExtractLines(lambda _line, fields: logs.emit("progress", **fields))
     elif not show:
-        return run_extract(settings, options)
+        return run_extract(settings, options, on_set_up=on_set_up)
     elif not output.interactive(_err):  # a log file: a plain line every 10 s and per stage
         lines = ExtractLines(lambda line, _fields: typer.echo(line, err=True))
     else:
-        return _run_with_bar(settings, options)
+        return _run_with_bar(settings, options, on_set_up)
     with ticking(lines.tick):
-        return run_extract(settings, options, on_records=lines.on_records, on_stage=lines.on_stage)
+        return run_extract(
+            settings,
+            options,
+            on_records=lines.on_records,
+            on_stage=lines.on_stage,
+            on_set_up=on_set_up,
+        )
 
 
-def _run_with_bar(settings: ClientSettings, options: ExtractOptions) -> ExtractReport:
+def _run_with_bar(
+    settings: ClientSettings, options: ExtractOptions, on_set_up: Callable[[], None] | None
+) -> ExtractReport:
     """In a terminal: a spinner per stream with its record count."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -209,7 +242,9 @@ def _run_with_bar(settings: ClientSettings, options: ExtractOptions) -> ExtractR
         def on_stage(stage: str) -> None:
             progress.add_task(f"[bold]{stage}[/bold]", total=None)
 
-        return run_extract(settings, options, on_records=on_records, on_stage=on_stage)
+        return run_extract(
+            settings, options, on_records=on_records, on_stage=on_stage, on_set_up=on_set_up
+        )
 
 
 def _print_report(report: ExtractReport) -> None:

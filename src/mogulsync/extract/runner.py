@@ -156,11 +156,14 @@ def run_extract(
     on_records: Callable[[str, int], None] | None = None,
     on_stage: Callable[[Stage], None] | None = None,
     stop: threading.Event | None = None,
+    on_set_up: Callable[[], None] | None = None,
 ) -> ExtractReport:
     """Extract ``options.streams`` from ChartMogul into ``options.destination``.
 
     ``on_records`` hears of every page as dlt takes it (stream name, record count);
-    ``on_stage`` of the end of fetching, of dlt's extract step, and of the load.
+    ``on_stage`` of the end of fetching, of dlt's extract step, and of the load;
+    ``on_set_up`` (called once, on the calling thread) of dlt being set up, just before
+    it takes the first page.
     ``stop`` (set from another thread) ends the run before the next page with
     ExtractCancelledError, and nothing of it is loaded; once every page was read, the load
     goes through.
@@ -171,9 +174,10 @@ def run_extract(
     spec = parse_destination(options.destination, options.dataset)
     # The requests start before dlt is even imported: on a small account they are over
     # by the time dlt is ready (pages wait in the pump's bounded queue), on a large one
-    # dlt's set-up costs nothing. Incremental streams wait for the stored states.
+    # dlt's set-up costs nothing. Incremental streams wait for the stored states, unless
+    # nothing can be stored yet.
     states: concurrent.futures.Future[Mapping[str, StreamState]] = concurrent.futures.Future()
-    if options.mode != "incremental":
+    if options.mode != "incremental" or _nothing_stored(options, spec):
         states.set_result({})
     pump = PagePump(lambda sink: _fetch(settings, options, streams, states, sink, transport))
     pump.start()
@@ -182,13 +186,25 @@ def run_extract(
             stack.enter_context(small_job_settings())
             if spec.kind == "duckdb":
                 stack.enter_context(urls_without_sqlalchemy())
-            return _extract_and_load(
-                options, streams, spec, pump, states, started, on_records, on_stage, stop
-            )
+            hooks = _Hooks(on_records, on_stage, on_set_up)
+            return _extract_and_load(options, streams, spec, pump, states, started, hooks, stop)
     finally:
         if not states.done():  # set-up failed: release the streams waiting for states
             states.set_exception(ExtractError("the run stopped before it read its state"))
         pump.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _Hooks:
+    """The caller's callbacks (see ``run_extract``)."""
+
+    on_records: Callable[[str, int], None] | None
+    on_stage: Callable[[Stage], None] | None
+    on_set_up: Callable[[], None] | None
+
+    def set_up(self) -> None:
+        if self.on_set_up is not None:
+            self.on_set_up()
 
 
 def _extract_and_load(
@@ -198,11 +214,12 @@ def _extract_and_load(
     pump: PagePump,
     states: concurrent.futures.Future[Mapping[str, StreamState]],
     started: float,
-    on_records: Callable[[str, int], None] | None,
-    on_stage: Callable[[Stage], None] | None,
+    hooks: _Hooks,
     stop: threading.Event | None = None,
 ) -> ExtractReport:
     import dlt
+
+    on_records, on_stage = hooks.on_records, hooks.on_stage
 
     target = spec.build()
     pipeline = dlt.pipeline(
@@ -223,6 +240,7 @@ def _extract_and_load(
         _stage(on_stage, "fetched")
 
     source = _source(streams, pump, options.mode, target, on_records, fetched, stop)
+    hooks.set_up()
     try:
         pipeline.extract(source, loader_file_format=target.loader_file_format)
     except Exception as exc:
@@ -292,6 +310,22 @@ async def _fetch(
             pending_states=states,
         )
         return await fetch_streams(ctx, streams, sink)
+
+
+def _nothing_stored(options: ExtractOptions, spec: DestinationSpec) -> bool:
+    """True when no state can exist: neither dlt's working directory of this destination
+    nor its DuckDB file does (a first run). Reading the states would then open the new
+    file only to find none, after dlt's import and set-up; the incremental streams need
+    not wait for that.
+
+    Only for an absolute DuckDB path (the project file's are made absolute): dlt places
+    a relative one under its own local directory, which it decides.
+    """
+    if spec.kind != "duckdb":
+        return False  # a remote destination may hold the state of another machine's runs
+    database = Path(spec.location)
+    working_dir = options.state_dir / "extract" / _pipeline_name(options)
+    return database.is_absolute() and not database.exists() and not working_dir.exists()
 
 
 def _recover(pipeline: dlt.Pipeline) -> dict[str, StreamState]:

@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from mogulsync.chartmogul import Pager
-from mogulsync.extract._partitions import Transform, Window, date_windows, drain, gather_all
+from mogulsync.extract._partitions import (
+    Transform,
+    Window,
+    date_windows,
+    drain,
+    first_page,
+    gather_all,
+)
 from mogulsync.extract.context import Emit, FetchContext, Interval, StreamState
 from mogulsync.extract.incremental import CursorFilter, Newest, as_datetime
 from mogulsync.extract.records import Record, to_record, to_records
@@ -176,18 +183,22 @@ async def _activities(ctx: FetchContext, emit: Emit) -> StreamState | None:
     if not candidates:
         return None  # no start date and no activity at all
     windows = date_windows(max(candidates), ctx.end_date, ctx.activity_windows)
-    progress = _WindowProgress(ctx, len(windows))
     activities = ctx.client.activities
+    if len(windows) > 1:
+        # One page often holds every activity of the range (a small account, or an
+        # incremental run soon after the last): one request then replaces one per window.
+        # Otherwise its page is dropped and the windows read everything, in parallel.
+        whole = activities.list(start_date=windows[0].start, end_date=windows[-1].end, order="date")
+        page = await first_page(whole)
+        if not page.has_more:
+            records = [to_record(item, ctx.record_mode) for item in page.items]
+            _WindowProgress(ctx, 1).emit_all(records, cursor, emit)
+            return cursor.next_state()
+    progress = _WindowProgress(ctx, len(windows))
 
     async def read(index: int, window: Window) -> int:
-        def keep(record: Record) -> Record | None:
-            kept = cursor.keep(record)
-            if kept is not None:
-                progress.newest[index].track(as_datetime(kept.get("date")), str(kept.get("uuid")))
-            return kept
-
         pager = activities.list(start_date=window.start, end_date=window.end, order="date")
-        count = await drain(pager, emit, ctx.record_mode, keep)
+        count = await drain(pager, emit, ctx.record_mode, progress.keeper(index, cursor))
         progress.finished(index)
         return count
 
@@ -209,6 +220,25 @@ class _WindowProgress:
         self._done = [False] * windows
         self._prefix = 0
         self._last: StreamState | None = None
+
+    def keeper(self, index: int, cursor: CursorFilter) -> Transform:
+        """The records of window ``index`` that ``cursor`` keeps, tracking the newest."""
+
+        def keep(record: Record) -> Record | None:
+            kept = cursor.keep(record)
+            if kept is not None:
+                self.newest[index].track(as_datetime(kept.get("date")), str(kept.get("uuid")))
+            return kept
+
+        return keep
+
+    def emit_all(self, records: Sequence[Record], cursor: CursorFilter, emit: Emit) -> None:
+        """The whole range in one page, as window 0 of 1."""
+        keep = self.keeper(0, cursor)
+        kept = [out for out in map(keep, records) if out is not None]
+        if kept:
+            emit(kept)
+        self.finished(0)
 
     def finished(self, index: int) -> None:
         self._done[index] = True

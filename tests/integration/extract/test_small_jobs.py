@@ -100,3 +100,87 @@ def test_a_users_own_dlt_setting_wins(monkeypatch: pytest.MonkeyPatch) -> None:
         assert os.environ["LOAD__DELETE_COMPLETED_JOBS"] == "true"
     assert os.environ["DATA_WRITER__DISABLE_COMPRESSION"] == "false"
     assert "LOAD__DELETE_COMPLETED_JOBS" not in os.environ
+
+
+def test_set_up_is_announced_once_before_the_first_page(
+    emulator_server: EmulatorServer, tmp_path: Path
+) -> None:
+    """``on_set_up`` comes once, on the calling thread, before dlt takes any page."""
+    events: list[str] = []
+    caller = threading.current_thread()
+
+    def set_up() -> None:
+        assert threading.current_thread() is caller
+        events.append("set up")
+
+    options = ExtractOptions(
+        destination=f"duckdb:///{tmp_path}/cm.duckdb",
+        streams=("data_sources", "customer_count"),
+        state_dir=tmp_path / "state",
+    )
+    run_extract(
+        client_settings(emulator_server.base_url, emulator_server.api_key),
+        options,
+        on_records=lambda name, _count: events.append(name),
+        on_set_up=set_up,
+    )
+
+    assert events.count("set up") == 1
+    assert events[0] == "set up"
+    assert "customer_count" in events
+
+
+def test_a_first_incremental_run_does_not_wait_for_stored_states(
+    emulator_server: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new DuckDB file and no working directory: no state can exist, so none is read
+    (the incremental streams start at once); any later run reads them as before."""
+    import mogulsync.extract.runner as runner
+
+    real_recover = runner._recover
+    recovered: list[str] = []
+
+    def recover(pipeline: object) -> object:
+        recovered.append("read")
+        return real_recover(pipeline)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runner, "_recover", recover)
+    options = ExtractOptions(
+        destination=f"duckdb:///{tmp_path}/cm.duckdb",
+        streams=("activities", "customer_count"),
+        state_dir=tmp_path / "state",
+    )
+    settings = client_settings(emulator_server.base_url, emulator_server.api_key)
+
+    run_extract(settings, options)
+    assert recovered == []
+    run_extract(settings, options)
+    assert recovered == ["read"]
+
+
+@pytest.mark.parametrize(
+    ("destination", "file_exists", "dir_exists", "expected"),
+    [
+        ("duckdb:///{tmp}/cm.duckdb", False, False, True),
+        ("duckdb:///{tmp}/cm.duckdb", True, False, False),
+        ("duckdb:///{tmp}/cm.duckdb", False, True, False),
+        ("duckdb:///relative.duckdb", False, False, False),  # dlt decides where it lives
+        ("postgresql://u:p@localhost/db", False, False, False),  # may hold others' state
+    ],
+)
+def test_when_no_state_can_exist(
+    tmp_path: Path, destination: str, file_exists: bool, dir_exists: bool, expected: bool
+) -> None:
+    from mogulsync.extract.destinations import parse_destination
+    from mogulsync.extract.runner import _nothing_stored, _pipeline_name
+
+    options = ExtractOptions(
+        destination=destination.format(tmp=tmp_path), state_dir=tmp_path / "state"
+    )
+    if file_exists:
+        (tmp_path / "cm.duckdb").write_bytes(b"")
+    if dir_exists:
+        (tmp_path / "state" / "extract" / _pipeline_name(options)).mkdir(parents=True)
+
+    spec = parse_destination(options.destination, options.dataset)
+    assert _nothing_stored(options, spec) is expected
