@@ -40,7 +40,7 @@ from mogulsync.reconcile.report import ReconcileReport
 from mogulsync.runs import RunRecord, RunStatus, RunStore
 from mogulsync.sync.batch import Prepared, attach_children, prepare
 from mogulsync.sync.bulk import adopted as adopted_scope
-from mogulsync.sync.bulk.adopted import NOTED_OBJECTS, AdoptedScope
+from mogulsync.sync.bulk.adopted import MAX_EXTRAS, NOTED_OBJECTS, AdoptedScope
 from mogulsync.sync.connect import client_settings, model_of, open_source, resolve_data_source
 from mogulsync.sync.mapping import MappedRow, primary_key_of
 from mogulsync.sync.state import RowResult
@@ -244,6 +244,8 @@ class _Reconcile:
         if self.data_source_uuid is None:
             return  # nothing listed: the run creates the data source and everything in it
         if sync.object not in NOTED_OBJECTS or sync.match != "external_id":
+            return
+        if index.count_unseen() > MAX_EXTRAS:
             return
         extras = {r.external_id: r.uuid for r in index.unseen() if r.external_id}
         note = AdoptedScope(self.data_source_uuid, sync.object, listed, extras, listed_at)

@@ -194,3 +194,18 @@ async def test_an_old_note_is_not_trusted(server, tmp_path):
     # the listing was tried (one page over its budget of one), then the rows went over REST
     assert _gets(server) - gets == 2
     assert _sent(before, writes(server)).get("POST /v1/customers") == NEW
+
+
+async def test_no_note_past_the_extras_cap(server, tmp_path, monkeypatch):
+    """More unmatched records than the cap: no note (the run lists, page by page)."""
+    from mogulsync.reconcile import runner
+
+    url = _warehouse(tmp_path)
+    first = await engine(_config(server, tmp_path, url, "accounts")).run("customers")
+    assert first.status.value == "success", first.message
+    shutil.rmtree(tmp_path / "state")
+    monkeypatch.setattr(runner, "MAX_EXTRAS", NEW - 1)
+    conf = _config(server, tmp_path, url, "loaded")  # the model lost NEW rows: NEW extras
+    report = await reconcile(conf, "customers", adopt=True)
+    assert (report.adopted, report.extra) == (True, NEW)
+    assert list((tmp_path / "state" / ADOPTED_DIR).glob("*.json")) == []

@@ -39,6 +39,9 @@ ADOPTED_DIR = "adopted"
 TRUST_WINDOW_S = 3600.0
 #: objects whose bulk import needs the existence listing the note replaces
 NOTED_OBJECTS = ("customer", "plan")
+#: past this many unmatched records no note is left (the run would hold them all in memory;
+#: it lists the data source instead, page by page)
+MAX_EXTRAS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
