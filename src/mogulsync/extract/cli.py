@@ -89,7 +89,7 @@ def run_command(
         logs.set_run(f"extract-{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%S%f')}")
     try:
         with _one_shot_process() as set_up_done:
-            settings, options = _options(
+            settings, options = extract_options(
                 config, streams, destination, mode, start_date, dataset, interval
             )
             report = _run_with_progress(settings, options, show=not as_json, on_set_up=set_up_done)
@@ -141,7 +141,7 @@ def _check_streams(streams: str | None) -> None:
         raise typer.BadParameter(exc.user_message, param_hint="--streams") from None
 
 
-def _options(
+def extract_options(
     path: Path,
     streams: str | None,
     destination: str | None,

@@ -179,7 +179,7 @@ def run_extract(
     states: concurrent.futures.Future[Mapping[str, StreamState]] = concurrent.futures.Future()
     if options.mode != "incremental" or _nothing_stored(options, spec):
         states.set_result({})
-    pump = PagePump(lambda sink: _fetch(settings, options, streams, states, sink, transport))
+    pump = PagePump(lambda sink: fetch_pages(settings, options, streams, states, sink, transport))
     pump.start()
     try:
         with contextlib.ExitStack() as stack:
@@ -223,14 +223,14 @@ def _extract_and_load(
 
     target = spec.build()
     pipeline = dlt.pipeline(
-        pipeline_name=_pipeline_name(options),
+        pipeline_name=pipeline_name_for(options),
         destination=target.destination,
         dataset_name=options.dataset,
         pipelines_dir=str(options.state_dir / "extract"),
     )
     if not states.done():
         try:
-            states.set_result(_recover(pipeline))
+            states.set_result(recover_states(pipeline))
         except Exception as exc:
             raise _load_error("finishing the previous run", exc, options.destination) from exc
     fetched_at: list[float] = []
@@ -239,7 +239,7 @@ def _extract_and_load(
         fetched_at.append(time.perf_counter())
         _stage(on_stage, "fetched")
 
-    source = _source(streams, pump, options.mode, target, on_records, fetched, stop)
+    source = streams_dlt_source(streams, pump, options.mode, target, on_records, fetched, stop)
     hooks.set_up()
     try:
         pipeline.extract(source, loader_file_format=target.loader_file_format)
@@ -284,7 +284,7 @@ def _extract_and_load(
     )
 
 
-async def _fetch(
+async def fetch_pages(
     settings: ClientSettings,
     options: ExtractOptions,
     streams: Sequence[Stream],
@@ -324,11 +324,11 @@ def _nothing_stored(options: ExtractOptions, spec: DestinationSpec) -> bool:
     if spec.kind != "duckdb":
         return False  # a remote destination may hold the state of another machine's runs
     database = Path(spec.location)
-    working_dir = options.state_dir / "extract" / _pipeline_name(options)
+    working_dir = options.state_dir / "extract" / pipeline_name_for(options)
     return database.is_absolute() and not database.exists() and not working_dir.exists()
 
 
-def _recover(pipeline: dlt.Pipeline) -> dict[str, StreamState]:
+def recover_states(pipeline: dlt.Pipeline) -> dict[str, StreamState]:
     """Load what an interrupted run left, then read the incremental states."""
     if pipeline.has_pending_data:
         pipeline.normalize()
@@ -346,7 +346,7 @@ def _recover(pipeline: dlt.Pipeline) -> dict[str, StreamState]:
     return states
 
 
-def _source(
+def streams_dlt_source(
     streams: Sequence[Stream],
     pump: PagePump,
     mode: ExtractMode,
@@ -443,7 +443,7 @@ def _disposition(stream: Stream, mode: ExtractMode) -> Literal["replace", "appen
     return "replace"
 
 
-def _pipeline_name(options: ExtractOptions) -> str:
+def pipeline_name_for(options: ExtractOptions) -> str:
     """One dlt pipeline (local state) per destination and dataset."""
     key = f"{options.destination}|{options.dataset}".encode()
     return f"mogulsync_extract_{hashlib.sha256(key).hexdigest()[:_DIGEST_CHARS]}"

@@ -28,24 +28,24 @@ def extract_assets(path: Path, streams: Sequence[str] | None) -> list[dg.AssetsD
 
     from mogulsync.extract._dlt_setup import no_telemetry
     from mogulsync.extract._pump import PagePump
-    from mogulsync.extract.cli import _options
+    from mogulsync.extract.cli import extract_options
     from mogulsync.extract.context import StreamState
     from mogulsync.extract.destinations import resolve_destination
     from mogulsync.extract.runner import (
-        _fetch,
-        _pipeline_name,
-        _recover,
-        _source,
+        fetch_pages,
+        pipeline_name_for,
+        recover_states,
         select_streams,
+        streams_dlt_source,
     )
 
     no_telemetry()  # as `mogulsync extract` does
     names = ",".join(streams) if streams else None
-    settings, options = _options(path, names, None, None, None, None)
+    settings, options = extract_options(path, names, None, None, None, None)
     chosen = select_streams(options.streams)
     target = resolve_destination(options.destination, options.dataset)
     pipeline = dlt.pipeline(
-        pipeline_name=_pipeline_name(options),
+        pipeline_name=pipeline_name_for(options),
         destination=target.destination,
         dataset_name=options.dataset,
         pipelines_dir=str(options.state_dir / "extract"),
@@ -55,8 +55,8 @@ def extract_assets(path: Path, streams: Sequence[str] | None) -> list[dg.AssetsD
         # the runner's fetch waits for the stored states; here they are read already
         states: concurrent.futures.Future[Mapping[str, StreamState]] = concurrent.futures.Future()
         states.set_result(known)
-        pump = PagePump(lambda sink: _fetch(settings, options, chosen, states, sink, None))
-        return _source(chosen, pump, options.mode, target, None, lambda: None)
+        pump = PagePump(lambda sink: fetch_pages(settings, options, chosen, states, sink, None))
+        return streams_dlt_source(chosen, pump, options.mode, target, None, lambda: None)
 
     @dlt_assets(
         dlt_source=build_source({}),  # never iterated: it names the asset and its table
@@ -66,7 +66,7 @@ def extract_assets(path: Path, streams: Sequence[str] | None) -> list[dg.AssetsD
     )
     def _extract(context):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202
         # Unannotated: Dagster inspects annotation objects; see integrations/dagster.py.
-        states = _recover(pipeline) if options.mode == "incremental" else {}
+        states = recover_states(pipeline) if options.mode == "incremental" else {}
         with warnings.catch_warnings():
             # Built outside Dagster's resource wiring, the resource's constructor reaches a
             # pydantic v1 attribute inside Dagster's compatibility layer.

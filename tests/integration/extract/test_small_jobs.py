@@ -137,14 +137,14 @@ def test_a_first_incremental_run_does_not_wait_for_stored_states(
     (the incremental streams start at once); any later run reads them as before."""
     import mogulsync.extract.runner as runner
 
-    real_recover = runner._recover
+    real_recover = runner.recover_states
     recovered: list[str] = []
 
     def recover(pipeline: object) -> object:
         recovered.append("read")
         return real_recover(pipeline)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(runner, "_recover", recover)
+    monkeypatch.setattr(runner, "recover_states", recover)
     options = ExtractOptions(
         destination=f"duckdb:///{tmp_path}/cm.duckdb",
         streams=("activities", "customer_count"),
@@ -172,7 +172,7 @@ def test_when_no_state_can_exist(
     tmp_path: Path, destination: str, file_exists: bool, dir_exists: bool, expected: bool
 ) -> None:
     from mogulsync.extract.destinations import parse_destination
-    from mogulsync.extract.runner import _nothing_stored, _pipeline_name
+    from mogulsync.extract.runner import _nothing_stored, pipeline_name_for
 
     options = ExtractOptions(
         destination=destination.format(tmp=tmp_path), state_dir=tmp_path / "state"
@@ -180,7 +180,7 @@ def test_when_no_state_can_exist(
     if file_exists:
         (tmp_path / "cm.duckdb").write_bytes(b"")
     if dir_exists:
-        (tmp_path / "state" / "extract" / _pipeline_name(options)).mkdir(parents=True)
+        (tmp_path / "state" / "extract" / pipeline_name_for(options)).mkdir(parents=True)
 
     spec = parse_destination(options.destination, options.dataset)
     assert _nothing_stored(options, spec) is expected
