@@ -11,7 +11,7 @@ pytestmark = pytest.mark.anyio
 
 
 def test_a_note_is_taken_once(tmp_path):
-    note = AdoptedScope("ds_1", "customer", 3, {"x": "cus_1"}, taken_at=1_000.0)
+    note = AdoptedScope("ds_1", "customer", 3, frozenset({"x"}), taken_at=1_000.0)
     adopted.save(tmp_path, "customers", note)
     adopted.save(tmp_path, "plans", AdoptedScope("ds_1", "plan", 1))
     assert adopted.take(tmp_path, "customers") == note
@@ -19,7 +19,15 @@ def test_a_note_is_taken_once(tmp_path):
     assert adopted.take(tmp_path, "plans") is not None  # notes are per sync
 
 
-@pytest.mark.parametrize("body", ["", "{", "[]", '{"records": 1}', '{"data_source_uuid": "d"}'])
+_NOT_A_LIST = (
+    '{"data_source_uuid": "d", "object_type": "customer", "records": 1, "absent": "ab",'
+    ' "taken_at": 0}'
+)
+
+
+@pytest.mark.parametrize(
+    "body", ["", "{", "[]", '{"records": 1}', '{"data_source_uuid": "d"}', _NOT_A_LIST]
+)
 def test_an_unreadable_note_is_ignored_and_removed(tmp_path, body):
     adopted.save(tmp_path, "customers", AdoptedScope("ds_1", "customer", 3))
     [path] = (tmp_path / adopted.ADOPTED_DIR).glob("*.json")

@@ -40,7 +40,7 @@ from mogulsync.reconcile.report import ReconcileReport
 from mogulsync.runs import RunRecord, RunStatus, RunStore
 from mogulsync.sync.batch import Prepared, attach_children, prepare
 from mogulsync.sync.bulk import adopted as adopted_scope
-from mogulsync.sync.bulk.adopted import MAX_EXTRAS, NOTED_OBJECTS, AdoptedScope
+from mogulsync.sync.bulk.adopted import MAX_ABSENT, NOTED_OBJECTS, AdoptedScope
 from mogulsync.sync.connect import client_settings, model_of, open_source, resolve_data_source
 from mogulsync.sync.mapping import MappedRow, primary_key_of
 from mogulsync.sync.state import RowResult
@@ -116,6 +116,8 @@ class _Reconcile:
         self.requests: list[RequestLogEntry] = []
         self.data_source_uuid: str | None = None
         self.seen_keys: set[str] = set()
+        #: match keys of the rows ChartMogul lacks (for the adopt's note; capped)
+        self.absent: set[str] = set()
 
     async def run(self) -> ReconcileReport:
         """Compare (and adopt); a recorded reconcile's log lines carry its run id."""
@@ -149,7 +151,7 @@ class _Reconcile:
             if state is not None:
                 state.save_definition(self.name, prepared.definition)
                 self.report.adopted = True
-                self._leave_note(index, listed, listed_at)
+                self._leave_note(listed, listed_at)
         except BaseException as exc:
             failed = exc
             raise
@@ -209,6 +211,8 @@ class _Reconcile:
                 if held is None:
                     self.report.note_missing(row.key)
                     missing.append(row.key)
+                    if key is not None and len(self.absent) <= MAX_ABSENT:
+                        self.absent.add(key)
                     continue
                 changes = differences(expected(self.sync.object, row), held.fields)
                 if changes:
@@ -238,17 +242,24 @@ class _Reconcile:
         return mapped
 
     # ------------------------------------------------------------------ adopt
-    def _leave_note(self, index: RemoteIndex, listed: int, listed_at: float) -> None:
-        """Tell the next run what the data source held, so it need not list it again."""
+    def _leave_note(self, listed: int, listed_at: float) -> None:
+        """Tell the next run what the data source lacked, so it need not list it again.
+
+        Only with embedded state: there every run of the sync takes the note (with a shared
+        state store, another worker's run would neither see nor remove it).
+        """
         sync = self.sync
         if self.data_source_uuid is None:
             return  # nothing listed: the run creates the data source and everything in it
         if sync.object not in NOTED_OBJECTS or sync.match != "external_id":
             return
-        if index.count_unseen() > MAX_EXTRAS:
+        if self.config.state_store is not None or sync.state == "warehouse":
             return
-        extras = {r.external_id: r.uuid for r in index.unseen() if r.external_id}
-        note = AdoptedScope(self.data_source_uuid, sync.object, listed, extras, listed_at)
+        if len(self.absent) > MAX_ABSENT:
+            return
+        note = AdoptedScope(
+            self.data_source_uuid, sync.object, listed, frozenset(self.absent), listed_at
+        )
         adopted_scope.save(self.state_dir, self.name, note)
 
     def _write(

@@ -144,7 +144,7 @@ async def test_a_record_created_after_the_adopt_is_updated_not_reused(server, tm
 
 
 async def test_a_new_row_matching_a_stray_record_is_updated(server, tmp_path):
-    """A record no row matched at adopt time (an extra) is known to the run by its uuid."""
+    """A record no row matched at adopt time (an extra) is found and updated, not imported."""
     url = _warehouse(tmp_path)
     first = await engine(_config(server, tmp_path, url, "loaded")).run("customers")
     assert first.status.value == "success", first.message
@@ -162,9 +162,11 @@ async def test_a_new_row_matching_a_stray_record_is_updated(server, tmp_path):
     record = await engine(conf, bulk=NEVER_LIST).run("customers")
     assert record.status.value == "success", record.message
     sent = _sent(before, writes(server))
-    assert sent.get("PATCH /v1/customers/{id}") == 1, sent  # acct-0, by the note's uuid
-    assert "POST /v1/customers" not in sent, sent
-    assert _gets(server) - gets == 1
+    # acct-0 is not one the adopt found absent: over REST, found by its external id, updated
+    assert sent.get("PATCH /v1/customers/{id}") == 1, sent
+    assert sent.get("POST /v1/data_sources/{id}/json_imports") == 1, sent  # the 60 new ones
+    assert "POST /v1/customers" not in sent, sent  # (its create answered "already exists")
+    assert _gets(server) - gets == 1 + 1  # the count, then acct-0's lookup
     landed = _landed(server)
     assert [c["company"] for c in landed["acct-0"]] == ["Back again"]
     assert all(len(same) == 1 for same in landed.values())
@@ -196,16 +198,70 @@ async def test_an_old_note_is_not_trusted(server, tmp_path):
     assert _sent(before, writes(server)).get("POST /v1/customers") == NEW
 
 
-async def test_no_note_past_the_extras_cap(server, tmp_path, monkeypatch):
-    """More unmatched records than the cap: no note (the run lists, page by page)."""
+async def test_no_note_past_the_absent_cap(server, tmp_path, monkeypatch):
+    """More absent rows than the cap: no note (the run lists, page by page)."""
     from mogulsync.reconcile import runner
 
+    monkeypatch.setattr(runner, "MAX_ABSENT", NEW - 1)
+    await _adopted(server, tmp_path)
+    assert list((tmp_path / "state" / ADOPTED_DIR).glob("*.json")) == []
+
+
+async def test_no_note_with_a_shared_state(server, tmp_path):
+    """`state: warehouse`: runs of other workers would not take the note, so none is left."""
     url = _warehouse(tmp_path)
-    first = await engine(_config(server, tmp_path, url, "accounts")).run("customers")
+    conf = _config(server, tmp_path, url, "accounts")
+    customers = conf.syncs["customers"].model_copy(update={"state": "warehouse"})
+    conf = conf.model_copy(update={"syncs": {"customers": customers}})
+    report = await reconcile(conf, "customers", adopt=True)
+    assert report.adopted
+    assert list((tmp_path / "state" / ADOPTED_DIR).glob("*.json")) == []
+
+
+async def test_a_row_rekeyed_onto_an_adopted_record_is_updated(server, tmp_path):
+    """A row whose primary key changed but whose external id belongs to an adopted record.
+
+    The run sees it as new (its key is not in the state), but the adopt saw its external id
+    on a record: it goes over REST and updates that record, never into an import.
+    """
+    url = make_warehouse(
+        tmp_path / "w.duckdb",
+        [
+            (
+                "create table accounts as select 'acct-' || i as id, 'ext-' || i as ext,"
+                f" 'Company ' || i as company from range({EXISTING + NEW}) t(i)"
+            ),
+            f"create table loaded as select * from accounts limit {EXISTING}",
+        ],
+    )
+
+    def config(table: str) -> AppConfig:
+        return project(
+            server,
+            tmp_path,
+            url,
+            {"accounts": {"table": table, "primary_key": "id"}},
+            {
+                "customers": {
+                    "model": "accounts",
+                    "object": "customer",
+                    "data_source": "W",
+                    "mapping": {"external_id": "ext", "company": "company"},
+                }
+            },
+        )
+
+    first = await engine(config("loaded")).run("customers")
     assert first.status.value == "success", first.message
     shutil.rmtree(tmp_path / "state")
-    monkeypatch.setattr(runner, "MAX_EXTRAS", NEW - 1)
-    conf = _config(server, tmp_path, url, "loaded")  # the model lost NEW rows: NEW extras
-    report = await reconcile(conf, "customers", adopt=True)
-    assert (report.adopted, report.extra) == (True, NEW)
-    assert list((tmp_path / "state" / ADOPTED_DIR).glob("*.json")) == []
+    report = await reconcile(config("accounts"), "customers", adopt=True)
+    assert (report.in_both, report.missing) == (EXISTING, NEW)
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as db:
+        db.execute("update accounts set id = 'acct-5b', company = 'Renamed 5' where id = 'acct-5'")
+
+    record = await engine(config("accounts"), bulk=NEVER_LIST).run("customers")
+    assert record.status.value == "success", record.message
+    landed = _landed(server)
+    assert [c["company"] for c in landed["ext-5"]] == ["Renamed 5"]
+    assert len(landed) == EXISTING + NEW
+    assert all(len(same) == 1 for same in landed.values())

@@ -4,20 +4,24 @@ Before importing new customers or plans, the bulk path proves they do not exist 
 listing of the data source (:mod:`mogulsync.sync.bulk.existing`). When few rows are new in
 a large data source that listing costs more pages than the rows it saves, and the rows go
 over REST one by one instead. An adopt has just read that very listing, so it leaves a
-note: the data source, how many records it held, and the external ids of the records no
-model row matched (with their uuids). The next run of the sync takes the note (and deletes
-it) under the sync's lock, and trusts it instead of listing again only when
+note: the data source, how many records it held, and the external ids of the model's rows
+it found **absent** from ChartMogul. The next run of the sync takes the note (and deletes
+it) under the sync's lock, and imports a new row in bulk without a listing only when
 
 - the note is that run's: every run deletes it when it starts, whether it uses it or not;
 - it is younger than :data:`TRUST_WINDOW_S` and names the same data source and object;
 - one request (the list's first page, one record a page, whose ``total_pages`` is then the
   number of records) finds exactly as many records as the adopt counted. A record created
-  since the adopt — by the tool being replaced, still scheduled, or by hand — changes the
-  count, and the run lists the data source as it always did, so an existing record is
-  never silently reused by an import. (A creation and a deletion in the same window cancel
-  out; the window is short for that reason.)
+  since the adopt (by the tool being replaced, still scheduled, or by hand) changes the
+  count, and the run lists the data source as it always did;
+- the row's external id is one the adopt found absent. Any other new row (an external id
+  the adopt saw on a record, or one it never looked for) goes over REST, which finds and
+  updates an existing record; so an import never reuses a record unchanged.
 
-When the API answers without ``total_pages`` (it is a deprecated field) the note is not
+(A creation and a deletion in the same window cancel out in the count; the window is short
+for that reason.) Notes are left only where the sync's runs all share this state
+directory (embedded state): with a shared state store another worker's run would not take
+the note. When the API answers without ``total_pages`` (a deprecated field) the note is not
 trusted either. Nothing here is needed for correctness: without a note the run lists.
 """
 
@@ -27,7 +31,7 @@ import contextlib
 import hashlib
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from mogulsync.chartmogul import ChartMogulClient
@@ -39,9 +43,9 @@ ADOPTED_DIR = "adopted"
 TRUST_WINDOW_S = 3600.0
 #: objects whose bulk import needs the existence listing the note replaces
 NOTED_OBJECTS = ("customer", "plan")
-#: past this many unmatched records no note is left (the run would hold them all in memory;
-#: it lists the data source instead, page by page)
-MAX_EXTRAS = 10_000
+#: past this many absent rows no note is left (the run would hold them all in memory; with
+#: that many new rows the listing costs little next to them)
+MAX_ABSENT = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +56,8 @@ class AdoptedScope:
     object_type: str
     #: records the adopt's listing returned
     records: int
-    #: external id → uuid of the records no model row matched (a new row may match them)
-    extras: dict[str, str] = field(default_factory=dict)
+    #: external ids of the model's rows that the listing did not have
+    absent: frozenset[str] = frozenset()
     #: when the listing was read (seconds since the epoch)
     taken_at: float = 0.0
 
@@ -67,7 +71,7 @@ def save(state_dir: Path | str, sync: str, scope: AdoptedScope) -> None:
         "data_source_uuid": scope.data_source_uuid,
         "object_type": scope.object_type,
         "records": scope.records,
-        "extras": scope.extras,
+        "absent": sorted(scope.absent),
         "taken_at": scope.taken_at,
     }
     partial.write_text(json.dumps(body), encoding="utf-8")
@@ -92,7 +96,7 @@ def take(state_dir: Path | str, sync: str) -> AdoptedScope | None:
             data_source_uuid=str(raw["data_source_uuid"]),
             object_type=str(raw["object_type"]),
             records=int(raw["records"]),
-            extras={str(k): str(v) for k, v in raw["extras"].items()},
+            absent=frozenset(str(key) for key in _listed(raw["absent"])),
             taken_at=float(raw["taken_at"]),
         )
     return None
@@ -105,8 +109,8 @@ async def vouched(
     data_source_uuid: str,
     *,
     now: float | None = None,
-) -> dict[str, str] | None:
-    """External id → uuid of the existing records, if ``scope`` still holds; else None."""
+) -> frozenset[str] | None:
+    """External ids still absent from the data source, if ``scope`` still holds; else None."""
     if scope is None or object_type not in NOTED_OBJECTS:
         return None
     if (scope.object_type, scope.data_source_uuid) != (object_type, data_source_uuid):
@@ -116,7 +120,7 @@ async def vouched(
         return None
     if await count_records(client, object_type, data_source_uuid) != scope.records:
         return None
-    return dict(scope.extras)
+    return scope.absent
 
 
 async def count_records(
@@ -129,6 +133,12 @@ async def count_records(
                 return 0
             return page.total_pages  # one record a page: pages = records
     return 0
+
+
+def _listed(value: object) -> list[object]:
+    if not isinstance(value, list):
+        raise TypeError(value)  # a hand-edited note: not trusted
+    return value
 
 
 def _path(state_dir: Path | str, sync: str) -> Path:

@@ -180,20 +180,25 @@ class BulkRunner:
             self.host.learned(self.object_type, self.data_source_uuid, found)
 
     async def _import_all(self, spool: Spool) -> None:
-        existing = await self._existing(len(spool))
+        absent = await vouched(self.client, self.adopted, self.object_type, self.data_source_uuid)
+        existing = None if absent is not None else await self._existing(len(spool))
         packer = Packer(max_bytes=self.settings.max_bytes, max_groups=self.settings.max_groups)
         rest: list[Classified] = []
         for key, rows in spool.groups():
             if self.host.stopped:
                 return
-            if existing is None:
-                rest.extend(rows)
-            elif key in existing:
-                rest.extend(known(item, existing[key]) for item in rows)
+            if absent is not None:  # the adopt's note: only rows it found absent
+                importable = key in absent
             else:
+                importable = existing is not None and key not in existing
+            if importable:
                 closed = self._place(key, rows, packer, rest)
                 if closed is not None:
                     await self._submit(closed)
+            elif existing is not None and key in existing:
+                rest.extend(known(item, existing[key]) for item in rows)
+            else:  # unknown: REST finds (and updates) a record that exists
+                rest.extend(rows)
             if len(rest) >= _REST_CHUNK:
                 await self.host.send_rest(rest, marked=False)
                 rest = []
@@ -204,9 +209,6 @@ class BulkRunner:
             await self.host.send_rest(rest, marked=False)
 
     async def _existing(self, rows: int) -> dict[str, str] | None:
-        known = await vouched(self.client, self.adopted, self.object_type, self.data_source_uuid)
-        if known is not None:
-            return known
         budget = max(1, rows // self.settings.listing_ratio)
         return await existing_records(
             self.client, self.object_type, self.data_source_uuid, max_pages=budget
