@@ -51,7 +51,9 @@ def _warehouse(tmp_path: Path) -> str:
     )
 
 
-def _config(server: EmulatorServer, tmp_path: Path, url: str, table: str) -> AppConfig:
+def _config(
+    server: EmulatorServer, tmp_path: Path, url: str, table: str, external_id: str = "id"
+) -> AppConfig:
     return project(
         server,
         tmp_path,
@@ -62,7 +64,7 @@ def _config(server: EmulatorServer, tmp_path: Path, url: str, table: str) -> App
                 "model": "accounts",
                 "object": "customer",
                 "data_source": "W",
-                "mapping": {"external_id": "id", "company": "company"},
+                "mapping": {"external_id": external_id, "company": "company"},
             }
         },
     )
@@ -236,20 +238,7 @@ async def test_a_row_rekeyed_onto_an_adopted_record_is_updated(server, tmp_path)
     )
 
     def config(table: str) -> AppConfig:
-        return project(
-            server,
-            tmp_path,
-            url,
-            {"accounts": {"table": table, "primary_key": "id"}},
-            {
-                "customers": {
-                    "model": "accounts",
-                    "object": "customer",
-                    "data_source": "W",
-                    "mapping": {"external_id": "ext", "company": "company"},
-                }
-            },
-        )
+        return _config(server, tmp_path, url, table, external_id="ext")
 
     first = await engine(config("loaded")).run("customers")
     assert first.status.value == "success", first.message
