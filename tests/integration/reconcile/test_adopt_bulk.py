@@ -18,7 +18,7 @@ import duckdb
 import httpx
 import pytest
 from tests.integration.reconcile._support import official, writes
-from tests.integration.sync._support import api, engine, make_warehouse, project
+from tests.integration.sync._support import all_pages, api, engine, make_warehouse, project
 
 from mogulsync.config import AppConfig
 from mogulsync.emulator.server import EmulatorServer
@@ -95,15 +95,9 @@ def _landed(server: EmulatorServer) -> dict[str, list[dict[str, object]]]:
     """External id → customers with it (a duplicate shows as two)."""
     found: dict[str, list[dict[str, object]]] = {}
     with api(server) as client:
-        cursor = None
-        while True:
-            params = {"per_page": 200, **({"cursor": cursor} if cursor else {})}
-            body = client.get("/customers", params=params).raise_for_status().json()
-            for customer in body["entries"]:
-                found.setdefault(customer["external_id"], []).append(customer)
-            if not body["has_more"]:
-                return found
-            cursor = body["cursor"]
+        for customer in all_pages(client, "/customers", "entries"):
+            found.setdefault(customer["external_id"], []).append(customer)
+    return found
 
 
 async def test_the_run_after_an_adopt_imports_new_rows_without_a_listing(server, tmp_path):

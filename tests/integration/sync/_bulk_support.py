@@ -27,11 +27,8 @@ IMPORT_ENDPOINT = "POST /v1/data_sources/{id}/json_imports"
 
 def calls_without_polls(server: EmulatorServer) -> int:
     """Every request but import-status polls: a count that does not depend on speed."""
-    with api(server) as client:
-        by_endpoint = client.get(f"{server.base_url}/_emulator/stats").json()["by_endpoint"]
-    counts = collections.Counter(
-        {endpoint: sum(statuses.values()) for endpoint, statuses in by_endpoint.items()}
-    )
+    by_endpoint = _statuses(server)
+    counts = collections.Counter(_totals(by_endpoint))
     # only an accepted import (2xx) has an id to poll; a refused one (413, 422) has none
     accepted = sum(n for s, n in by_endpoint.get(IMPORT_ENDPOINT, {}).items() if s[0] == "2")
     assert counts[POLL_ENDPOINT] >= accepted, "every accepted import is polled"
@@ -132,6 +129,17 @@ def bulk_engine(
 
 def endpoint_calls(server: EmulatorServer) -> dict[str, int]:
     """API calls per endpoint (``METHOD /path``) since the emulator's stats were reset."""
+    return _totals(_statuses(server))
+
+
+def _statuses(server: EmulatorServer) -> dict[str, dict[str, int]]:
+    """Endpoint → status → calls, from the emulator's stats."""
     with api(server) as client:
-        body = client.get(f"{server.base_url}/_emulator/stats").json()
-    return {endpoint: sum(counts.values()) for endpoint, counts in body["by_endpoint"].items()}
+        stats: dict[str, dict[str, int]] = client.get(f"{server.base_url}/_emulator/stats").json()[
+            "by_endpoint"
+        ]
+    return stats
+
+
+def _totals(by_endpoint: dict[str, dict[str, int]]) -> dict[str, int]:
+    return {endpoint: sum(statuses.values()) for endpoint, statuses in by_endpoint.items()}
