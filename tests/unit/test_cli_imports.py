@@ -101,3 +101,14 @@ def test_sqlite_state_does_not_import_the_postgres_store() -> None:
     modules = set(json.loads(out.stdout))
     assert "mogulsync.sync.state_postgres" not in modules
     assert "sqlalchemy.dialects.postgresql" not in modules
+
+
+def test_the_client_leaves_its_write_models_to_the_callers_that_write() -> None:
+    """Reading (extract, checks) never builds the ~40 pydantic models of the write side."""
+    probe = "import json, sys, mogulsync.chartmogul.client; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    modules = set(json.loads(out.stdout))
+    assert "mogulsync.chartmogul.client" in modules
+    assert (
+        _loaded(modules, ("mogulsync.chartmogul.inputs", "mogulsync.chartmogul.bulk_inputs")) == []
+    )

@@ -8,6 +8,7 @@ from typing import Protocol
 import httpx
 
 from mogulsync._retrying import stamina
+from mogulsync._tls import verify_for
 from mogulsync.alerts.message import AlertMessage
 from mogulsync.errors import FatalError
 
@@ -79,7 +80,9 @@ async def post_json(url: str, body: object, delivery: Delivery) -> None:
         wait_jitter=WAIT_JITTER_S,
     ):
         with attempt:
-            async with httpx.AsyncClient(timeout=delivery.timeout_s) as client:
+            async with httpx.AsyncClient(
+                timeout=delivery.timeout_s, verify=verify_for(url)
+            ) as client:
                 response = await client.post(url, json=body)
             check_response(response)
 

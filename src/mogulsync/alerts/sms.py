@@ -11,6 +11,7 @@ from __future__ import annotations
 import httpx
 
 from mogulsync._retrying import stamina
+from mogulsync._tls import verify_for
 from mogulsync.alerts._delivery import (
     WAIT_INITIAL_S,
     WAIT_JITTER_S,
@@ -75,6 +76,9 @@ class SmsSender:
             wait_jitter=WAIT_JITTER_S,
         ):
             with attempt:
-                async with httpx.AsyncClient(timeout=self._delivery.timeout_s) as client:
-                    response = await client.post(messages_url(self._config), data=form, auth=auth)
+                url = messages_url(self._config)
+                async with httpx.AsyncClient(
+                    timeout=self._delivery.timeout_s, verify=verify_for(url)
+                ) as client:
+                    response = await client.post(url, data=form, auth=auth)
                 check_response(response)

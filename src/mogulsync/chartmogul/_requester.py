@@ -21,6 +21,7 @@ import httpx
 
 from mogulsync._redact import Redactor
 from mogulsync._retrying import stamina
+from mogulsync._tls import verify_for
 from mogulsync.chartmogul._retry import CallState, Replay, parse_retry_after
 from mogulsync.chartmogul.errors import (
     AlreadyExistsError,
@@ -93,6 +94,7 @@ class Requester:
             ),
             headers={"User-Agent": settings.user_agent, "Accept": "application/json"},
             transport=transport,
+            verify=verify_for(settings.api_url),
             # httpx's own pool, sized to the in-flight limit. A hand-written pool measured
             # ~3x less CPU per request, but ChartMogul caps an account at 40 req/s, far
             # below what this pool sustains, so the library's pool is the safer choice.

@@ -16,6 +16,7 @@ import httpx
 import pydantic
 
 from mogulsync._redact import Redactor
+from mogulsync._tls import verify_for
 from mogulsync.errors import ConfigError, FatalError, RetriableError, SkippableError
 from mogulsync.events.mappings import Plan
 from mogulsync.events.queue import QueuedEvent
@@ -112,7 +113,9 @@ class WebhookDelivery:
         self._url = url
         # the URL identifies the account's source: keep it out of stored reasons
         self._redactor = Redactor([url])
-        self._http = httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT_S, transport=transport)
+        self._http = httpx.AsyncClient(
+            timeout=WEBHOOK_TIMEOUT_S, transport=transport, verify=verify_for(url)
+        )
         self._counters: Counter[str] = Counter()
 
     async def deliver(self, entity: str, items: Sequence[PlannedEvent]) -> list[Verdict]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from mogulsync.chartmogul.inputs import Timestamp
 from mogulsync.chartmogul.models import Activity, reader
 from mogulsync.chartmogul.pagination import MAX_PER_PAGE, PageMode, Pager
 from mogulsync.chartmogul.resources._base import Resource
+
+if TYPE_CHECKING:
+    from mogulsync.chartmogul.inputs import Timestamp
+
 
 _COLLECTION = "/activities"
 _OF_CUSTOMER = "/customers/{uuid}/activities"

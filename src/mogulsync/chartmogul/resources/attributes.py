@@ -8,14 +8,17 @@ change each one (so they cost one request per customer plus the search).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mogulsync.chartmogul._requester import Requester
 from mogulsync.chartmogul._retry import Replay
-from mogulsync.chartmogul.inputs import CustomAttribute
 from mogulsync.chartmogul.models import Customer
 from mogulsync.chartmogul.resources._base import Resource, expect_list, expect_object, parse_one
 from mogulsync.chartmogul.resources.customers import Customers
+
+if TYPE_CHECKING:
+    from mogulsync.chartmogul.inputs import CustomAttribute
+
 
 _TAGS = "/customers/{uuid}/attributes/tags"
 _TAGS_BY_EMAIL = "/customers/attributes/tags"

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from mogulsync.chartmogul._requester import JSONDict
 from mogulsync.chartmogul._retry import Replay
-from mogulsync.chartmogul.inputs import NewInvoice, NewTransaction
 from mogulsync.chartmogul.models import Invoice, Transaction
 from mogulsync.chartmogul.pagination import MAX_PER_PAGE, Pager
 from mogulsync.chartmogul.resources._base import (
@@ -16,6 +16,10 @@ from mogulsync.chartmogul.resources._base import (
     first_match,
     parse_one,
 )
+
+if TYPE_CHECKING:
+    from mogulsync.chartmogul.inputs import NewInvoice, NewTransaction
+
 
 _IMPORT = "/import/customers/{customer_uuid}/invoices"
 _COLLECTION = "/invoices"

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import TYPE_CHECKING
 
 from mogulsync.chartmogul._requester import JSONDict, Requester
 from mogulsync.chartmogul._retry import Replay
-from mogulsync.chartmogul.bulk_inputs import NewJsonImport
 from mogulsync.chartmogul.errors import JsonImportTimeoutError, NotFoundError
 from mogulsync.chartmogul.models import JsonImport
 from mogulsync.chartmogul.resources._base import Resource, expect_object, parse_one
 from mogulsync.chartmogul.settings import JsonImportPolling
+
+if TYPE_CHECKING:
+    from mogulsync.chartmogul.bulk_inputs import NewJsonImport
+
 
 _COLLECTION = "/data_sources/{uuid}/json_imports"
 _ONE = "/data_sources/{uuid}/json_imports/{import_id}"

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from mogulsync.chartmogul._requester import JSONDict
 from mogulsync.chartmogul._retry import Replay
-from mogulsync.chartmogul.inputs import NewPlan, PlanUpdate
 from mogulsync.chartmogul.models import Plan, PlanGroup
 from mogulsync.chartmogul.pagination import MAX_PER_PAGE, Pager
 from mogulsync.chartmogul.resources._base import Resource, expect_list, first_match, parse_one
+
+if TYPE_CHECKING:
+    from mogulsync.chartmogul.inputs import NewPlan, PlanUpdate
+
 
 _COLLECTION = "/plans"
 _ONE = "/plans/{uuid}"

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mogulsync.chartmogul._requester import JSONDict
 from mogulsync.chartmogul._retry import Replay
-from mogulsync.chartmogul.inputs import NewSubscriptionEvent, SubscriptionEventUpdate, Timestamp
 from mogulsync.chartmogul.models import ImportedSubscription, Subscription, SubscriptionEvent
 from mogulsync.chartmogul.pagination import MAX_PER_PAGE, Pager
 from mogulsync.chartmogul.resources._base import Resource, expect_list, first_match, parse_one
+
+if TYPE_CHECKING:
+    from mogulsync.chartmogul.inputs import NewSubscriptionEvent, SubscriptionEventUpdate, Timestamp
+
 
 _METRICS_VIEW = "/customers/{uuid}/subscriptions"
 _IMPORT_VIEW = "/import/customers/{uuid}/subscriptions"
