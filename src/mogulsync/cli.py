@@ -79,6 +79,8 @@ class _Commands(LazyGroup):
             "A local ChartMogul API emulator for demos, tests and benchmarks.",
         ),
     }
+    # Servers end as Python ends; every other command skips the teardown (cli_lazy.py).
+    long_running: ClassVar[frozenset[str]] = frozenset({"serve", "events serve", "emulator serve"})
 
     def main(
         self,
