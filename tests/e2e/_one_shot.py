@@ -19,10 +19,20 @@ AT_EXIT = "atexit ran"
 TIMEOUT_S = 180
 
 
-def main_script(args: list[str]) -> str:
-    """The child's program: the markers, then ``mogulsync <args>`` through the entry point."""
-    return textwrap.dedent(
-        f"""
+#: how the child starts the command: the console script, or a ``python -m`` module
+MAIN = "from mogulsync.cli import main\nmain()"
+
+
+def module_main(module: str) -> str:
+    """The child runs ``python -m <module>`` (after the markers are in place)."""
+    return f"import runpy\nrunpy.run_module({module!r}, run_name='__main__', alter_sys=True)"
+
+
+def main_script(args: list[str], entry: str = MAIN) -> str:
+    """The child's program: the markers, then ``mogulsync <args>`` through ``entry``."""
+    return (
+        textwrap.dedent(
+            f"""
         import atexit, sys
 
         class Sentinel:
@@ -35,18 +45,18 @@ def main_script(args: list[str]) -> str:
             lambda: sys.stderr.write(f"httpx cli: {{sys.modules.get('httpx._main') is not None}}\\n")
         )
         sys.argv = ["mogulsync", *{args!r}]
-        from mogulsync.cli import main
-        main()
         """
+        )
+        + entry
     )
 
 
 def run_main(
-    args: list[str], cwd: Path, env: dict[str, str] | None = None
+    args: list[str], cwd: Path, env: dict[str, str] | None = None, entry: str = MAIN
 ) -> subprocess.CompletedProcess[str]:
     """``mogulsync <args>`` in a fresh process, stdout and stderr piped."""
     return subprocess.run(
-        [sys.executable, "-c", main_script(args)],
+        [sys.executable, "-c", main_script(args, entry)],
         capture_output=True,
         text=True,
         check=False,

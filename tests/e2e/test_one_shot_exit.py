@@ -20,8 +20,8 @@ import httpx
 import pytest
 import typer.main
 import yaml
-from tests.e2e._one_shot import AT_EXIT, TEARDOWN, main_script, run_main
-from tests.integration.sync._support import make_warehouse
+from tests.e2e._one_shot import AT_EXIT, TEARDOWN, main_script, module_main, run_main
+from tests.integration.sync._support import api, make_warehouse
 
 from mogulsync import exit_codes
 from mogulsync.cli import _Commands, app
@@ -164,3 +164,27 @@ def test_each_command_asks_for_a_quick_exit_unless_it_serves(path: tuple[str, ..
     if command.callback is None or hasattr(command, "commands"):
         return  # a group: its commands ask
     assert asks_quick_exit(command) is (" ".join(path) not in _Commands.long_running)
+
+
+def test_the_lean_airbyte_entry_point_ends_quickly(
+    emulator_server: EmulatorServer, tmp_path: Path
+) -> None:
+    """`python -m mogulsync.extract read`: every record and state message, no teardown."""
+    with api(emulator_server) as client:
+        for name in ("Billing", "Stripe", "Shop"):
+            client.post("/data_sources", json={"name": name}).raise_for_status()
+    config = tmp_path / "config.json"
+    settings = {"api_key": emulator_server.api_key, "start_date": "2024-01-01T00:00:00Z"}
+    config.write_text(json.dumps({**settings, "base_url": emulator_server.base_url}))
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps({"streams": [{"stream": {"name": "data_sources"}}]}))
+    args = ["read", "--config", str(config), "--catalog", str(catalog)]
+
+    done = run_main(args, tmp_path, entry=module_main("mogulsync.extract"))
+
+    assert done.returncode == 0, done.stderr
+    _ended_quickly(done)
+    messages = [json.loads(line) for line in done.stdout.splitlines()]
+    records = [m["record"]["data"]["name"] for m in messages if m["type"] == "RECORD"]
+    assert sorted(records) == ["Billing", "Shop", "Stripe"]
+    assert "STATE" in {message["type"] for message in messages}
