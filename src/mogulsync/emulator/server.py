@@ -17,7 +17,7 @@ from typing import Any, Self
 
 import uvicorn
 
-from mogulsync import logs
+from mogulsync import _threads, logs
 from mogulsync.emulator import _connections
 from mogulsync.emulator.app import EmulatorApp, create_app
 from mogulsync.emulator.settings import EmulatorSettings
@@ -99,7 +99,7 @@ class EmulatorServer:
     def start(self, timeout: float = 10.0) -> Self:
         """Start serving and wait until the port accepts connections."""
         logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
-        self._thread = threading.Thread(target=self._server.run, name="emulator", daemon=True)
+        self._thread = _threads.Thread(target=self._server.run, name="emulator", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:
