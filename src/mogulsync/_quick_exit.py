@@ -19,9 +19,24 @@ import atexit
 import os
 import sys
 import threading
+from collections.abc import Callable
 from typing import NoReturn
 
 _state = {"armed": False, "requested": False}
+
+
+def run_entry_point(entry: Callable[[], object], *, one_shot: bool = False) -> None:
+    """Run a console-script's ``entry`` armed; end quickly if its command asked for it
+    (``one_shot``: every command of this entry point asks, usage errors included)."""
+    arm()
+    if one_shot:
+        request()
+    try:
+        entry()
+    except SystemExit as exc:
+        if requested():  # the command is done: skip the interpreter's teardown
+            exit_now(exc.code)
+        raise
 
 
 def arm() -> None:

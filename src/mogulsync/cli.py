@@ -79,6 +79,8 @@ class _Commands(LazyGroup):
             "A local ChartMogul API emulator for demos, tests and benchmarks.",
         ),
     }
+    # Servers end as Python ends; every other command skips the teardown (cli_lazy.py).
+    long_running: ClassVar[frozenset[str]] = frozenset({"serve", "events serve", "emulator serve"})
 
     def main(
         self,
@@ -187,10 +189,4 @@ def main() -> None:
     logging.getLogger("stamina").setLevel(logging.ERROR)
     logs.own_process()
     skip_httpx_cli()
-    quick_exit.arm()
-    try:
-        app(prog_name="mogulsync")
-    except SystemExit as exc:
-        if quick_exit.requested():  # the command is done: skip the interpreter's teardown
-            quick_exit.exit_now(exc.code)
-        raise
+    quick_exit.run_entry_point(lambda: app(prog_name="mogulsync"))

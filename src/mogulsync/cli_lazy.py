@@ -3,15 +3,25 @@
 ``mogulsync --help`` lists every command from a name and a one-line help kept here, without
 importing the modules behind them (SQLAlchemy, dlt, httpx, the emulator ...): only the
 command actually run, or asked for its own ``--help``, is imported.
+
+A command that runs asks for a quick exit (``mogulsync._quick_exit``): once it is done, the
+console-script process ends without the interpreter's teardown, which after the imports of a
+real command costs ~0.1 s of CPU. Long-running commands (servers) are left out: their exit is
+Python's own. In-process callers (tests, ``CliRunner``) never arm it, so nothing changes there.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
+import weakref
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import typer
 from typer.core import TyperCommand, TyperGroup, TyperOption
+
+from mogulsync import _quick_exit as quick_exit
 
 if TYPE_CHECKING:
     from typer import _click
@@ -27,10 +37,13 @@ class LazyGroup(TyperGroup):
     """A Typer group whose ``lazy`` commands are ``"name": ("module:attribute", "help")``.
 
     The attribute is a ``typer.Typer`` (a group of sub-commands) or a command function.
-    Subclass and fill ``lazy``; pass the subclass as ``typer.Typer(cls=...)``.
+    Subclass and fill ``lazy``; pass the subclass as ``typer.Typer(cls=...)``. Every command
+    asks for a quick exit when it runs, except the paths in ``long_running`` (``"events
+    serve"``): a server's exit stays Python's own.
     """
 
     lazy: ClassVar[dict[str, tuple[str, str]]] = {}
+    long_running: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)
@@ -51,13 +64,17 @@ class LazyGroup(TyperGroup):
     def get_command(self, ctx: _click.Context, cmd_name: str) -> _click.Command | None:  # noqa: ARG002
         command = self.commands.get(cmd_name)
         if isinstance(command, _Placeholder) and not self._listing:
-            command = load_command(cmd_name, command.target)
+            command = load_command(cmd_name, command.target, self.long_running)
             self.commands[cmd_name] = command
         return command
 
 
-def load_command(name: str, target: str) -> _click.Command:
-    """Import ``module:attribute`` and turn it into a click command named ``name``."""
+def load_command(name: str, target: str, long_running: Collection[str] = ()) -> _click.Command:
+    """Import ``module:attribute`` and turn it into a click command named ``name``.
+
+    Each command under it, but those whose path (``"events serve"``) is in
+    ``long_running``, asks for a quick exit when it runs.
+    """
     module_name, _, attribute = target.partition(":")
     obj = getattr(importlib.import_module(module_name), attribute)
     command: _click.Command
@@ -71,7 +88,39 @@ def load_command(name: str, target: str) -> _click.Command:
         command = typer.main.get_command(single)
     command.name = name
     _plain_help(command)
+    _ask_quick_exit(command, name, long_running)
     return command
+
+
+def _ask_quick_exit(command: _click.Command, path: str, long_running: Collection[str]) -> None:
+    """Wrap each one-shot command's callback so that running it asks for a quick exit.
+
+    Only a command that runs asks: a usage error or ``--help`` ends as Python ends.
+    """
+    if isinstance(command, TyperGroup):
+        for sub_name, sub in command.commands.items():
+            _ask_quick_exit(sub, f"{path} {sub_name}", long_running)
+    elif path not in long_running and command.callback is not None:
+        command.callback = _one_shot(command.callback)
+
+
+def _one_shot(callback: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        quick_exit.request()  # effective only in the console-script process (armed there)
+        return callback(*args, **kwargs)
+
+    _ONE_SHOT.add(run)
+    return run
+
+
+#: the wrapped callbacks (for ``asks_quick_exit``)
+_ONE_SHOT: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
+
+
+def asks_quick_exit(command: _click.Command) -> bool:
+    """True when running ``command`` asks for a quick exit (for tests)."""
+    return command.callback in _ONE_SHOT
 
 
 def _plain_help(command: _click.Command) -> None:

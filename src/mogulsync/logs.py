@@ -6,10 +6,11 @@ that belong to no run, e.g. a configuration error before a run starts). Python l
 records (retries, alerts, uvicorn's server lines, ``warnings``) are written the same way
 while the mode is on, with the run id of the run in progress.
 
-A run binds its id with :func:`bound_run`, in a context variable: asyncio tasks and
-``asyncio.to_thread`` workers started inside the block inherit it, so the many runs of one
-``mogulsync serve`` each label their own lines (retries included), and lines of no run
-(the server's own) keep ``run_id: null``.
+A run binds its id with :func:`bound_run`, in a context variable: asyncio tasks,
+``asyncio.to_thread`` workers and the project's own threads (``mogulsync._threads``: the
+extract's fetch thread, the sync-log writer ...) started inside the block inherit it, so
+the many runs of one ``mogulsync serve`` each label their own lines (retries included),
+and lines of no run (the server's own) keep ``run_id: null``.
 """
 
 from __future__ import annotations

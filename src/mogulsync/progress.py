@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from mogulsync import _threads
+
 #: a line at least this often (seconds) while a run lasts
 EVERY_S = 10.0
 #: and whenever this much more of the rows to send is done
@@ -164,7 +166,7 @@ def ticking(tick: Callable[[], None], every_s: float = 1.0) -> Iterator[None]:
         while not stop.wait(every_s):
             tick()
 
-    thread = threading.Thread(target=loop, name="mogulsync-progress", daemon=True)
+    thread = _threads.Thread(target=loop, name="mogulsync-progress", daemon=True)
     thread.start()
     try:
         yield

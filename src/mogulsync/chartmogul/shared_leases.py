@@ -27,6 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from mogulsync import _threads
+
 _log = logging.getLogger(__name__)
 
 #: a dead process's slots come back after this long; renewed every third of it
@@ -58,7 +60,7 @@ class _Renewer:
         self._renew = renew
         self._interval = interval
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="mogulsync-leases", daemon=True)
+        self._thread = _threads.Thread(target=self._run, name="mogulsync-leases", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:

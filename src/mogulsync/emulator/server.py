@@ -17,7 +17,7 @@ from typing import Any, Self
 
 import uvicorn
 
-from mogulsync import logs
+from mogulsync import _threads, logs
 from mogulsync.emulator import _connections
 from mogulsync.emulator.app import EmulatorApp, create_app
 from mogulsync.emulator.settings import EmulatorSettings
@@ -70,6 +70,14 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def _bound_socket(host: str) -> socket.socket:
+    """A TCP socket bound to a free port of ``host``, ready for uvicorn to listen on."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    return sock
+
+
 class EmulatorServer:
     """An emulator on a loopback port in a background thread (context manager)."""
 
@@ -82,7 +90,11 @@ class EmulatorServer:
         self.app = create_app(settings)
         self.emulator = self.app.emulator
         self.host = host
-        self.port = port or free_port(host)
+        # Without a port, bind one now and hand the socket to uvicorn: a port only probed
+        # here and bound later by uvicorn could be taken in between by another process
+        # (another test run's emulator, an outgoing connection) and the start would fail.
+        self._socket = None if port else _bound_socket(host)
+        self.port = self._socket.getsockname()[1] if self._socket else port
         self._server = uvicorn.Server(uvicorn_config(self.app, self.host, self.port))
         self._thread: threading.Thread | None = None
 
@@ -99,7 +111,10 @@ class EmulatorServer:
     def start(self, timeout: float = 10.0) -> Self:
         """Start serving and wait until the port accepts connections."""
         logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
-        self._thread = threading.Thread(target=self._server.run, name="emulator", daemon=True)
+        sockets = [self._socket] if self._socket else None
+        self._thread = _threads.Thread(
+            target=self._server.run, kwargs={"sockets": sockets}, name="emulator", daemon=True
+        )
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:
@@ -113,6 +128,8 @@ class EmulatorServer:
         self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self._socket is not None:
+            self._socket.close()  # uvicorn closes its listener; never started: ours to close
         with contextlib.suppress(Exception):
             self.emulator.store.close()
 

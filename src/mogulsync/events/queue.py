@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from mogulsync import _threads
 from mogulsync.events.schema import StoredEvent, merge_shared
 
 SCHEMA_VERSION = 3
@@ -170,7 +171,7 @@ class GroupCommitWriter:
         self.path = Path(path)
         self._conn = connect(self.path)
         self._inbox: stdlib_queue.SimpleQueue[_Waiter | None] = stdlib_queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="events-writer", daemon=True)
+        self._thread = _threads.Thread(target=self._run, name="events-writer", daemon=True)
         self._thread.start()
         self.commits = 0
 

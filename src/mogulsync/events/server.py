@@ -19,6 +19,7 @@ from typing import Self
 import httpx
 import uvicorn
 
+from mogulsync import _threads
 from mogulsync.chartmogul import ChartMogulClient, ClientSettings
 from mogulsync.config.models import AppConfig
 from mogulsync.errors import ConfigError
@@ -166,7 +167,7 @@ class EventsService:
     def start(self) -> Self:
         """Serve in a background thread; return once the port accepts connections."""
         logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
-        self._thread = threading.Thread(target=self._run, name="events-service", daemon=True)
+        self._thread = _threads.Thread(target=self._run, name="events-service", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + START_TIMEOUT_S
         while not self.started:

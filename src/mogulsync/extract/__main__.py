@@ -6,6 +6,7 @@ so the connector starts in a fraction of the time the full ``mogulsync`` CLI tak
 
 from __future__ import annotations
 
+from mogulsync import _quick_exit as quick_exit
 from mogulsync import logs
 from mogulsync._lean_imports import skip_httpx_cli
 from mogulsync.extract.cli import airbyte_app
@@ -13,4 +14,5 @@ from mogulsync.extract.cli import airbyte_app
 if __name__ == "__main__":
     logs.own_process()  # stdout is the Airbyte protocol: nothing else may print there
     skip_httpx_cli()
-    airbyte_app(prog_name="mogulsync-airbyte")
+    # every Airbyte command is one-shot: none needs the interpreter's teardown at the end
+    quick_exit.run_entry_point(lambda: airbyte_app(prog_name="mogulsync-airbyte"), one_shot=True)

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Final
 
+from mogulsync import _threads
 from mogulsync.extract.fetch import Sink, StreamResult
 from mogulsync.extract.records import Record
 
@@ -53,7 +54,7 @@ class PagePump:
     def start(self) -> None:
         """Start fetching now; pages wait in the queue (at most ``max_pages``) for ``pages``."""
         if self._thread is None:
-            self._thread = threading.Thread(
+            self._thread = _threads.Thread(
                 target=self._run, name="mogulsync-extract-fetch", daemon=True
             )
             self._thread.start()

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
+from mogulsync import _threads
 from mogulsync._redact import Redactor, redact_url
 from mogulsync.config import AppConfig
 from mogulsync.errors import RetriableError
@@ -121,7 +122,7 @@ class _RunWriter:
         self._lock = threading.Lock()
         self._lost = 0
         self._failure: str | None = None
-        self._thread = threading.Thread(target=self._work, name="sync-log-writer", daemon=True)
+        self._thread = _threads.Thread(target=self._work, name="sync-log-writer", daemon=True)
         self._thread.start()
 
     def submit(self, rows: list[LogRow]) -> None:

@@ -12,49 +12,13 @@ teardown runs.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import duckdb
+from tests.e2e._one_shot import AT_EXIT, TEARDOWN, run_main
 from tests.integration.extract._seed import TEST_RATE_LIMIT
 
 from mogulsync.emulator.server import EmulatorServer
-
-TEARDOWN = "teardown ran"
-AT_EXIT = "atexit ran"
-
-
-def _run_main(args: list[str], key: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """``mogulsync <args>`` through ``mogulsync.cli:main`` with the two markers in place."""
-    script = textwrap.dedent(
-        f"""
-        import atexit, os, sys
-
-        class Sentinel:
-            def __del__(self):
-                sys.stderr.write({TEARDOWN!r} + "\\n")
-
-        keep = Sentinel()  # a global of __main__: finalized by the teardown only
-        atexit.register(lambda: sys.stderr.write({AT_EXIT!r} + "\\n"))
-        atexit.register(
-            lambda: sys.stderr.write(f"httpx cli: {{sys.modules.get('httpx._main') is not None}}\\n")
-        )
-        os.environ["CM_KEY"] = {key!r}
-        sys.argv = ["mogulsync", *{args!r}]
-        from mogulsync.cli import main
-        main()
-        """
-    )
-    return subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        cwd=cwd,
-    )
 
 
 def _project(tmp_path: Path, server: EmulatorServer) -> Path:
@@ -79,7 +43,7 @@ def test_an_extract_ends_without_teardown_and_loses_nothing(
     args += ["--streams", "data_sources,customer_count", "--mode", "overwrite", "--json"]
     args += ["--start-date", "2024-01-01", "--destination", f"duckdb:///{database}"]
 
-    done = _run_main(args, emulator_server.api_key, tmp_path)
+    done = run_main(args, tmp_path, {"CM_KEY": emulator_server.api_key})
 
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
@@ -104,7 +68,7 @@ def test_a_failed_extract_keeps_its_exit_code_and_message(
     args = ["extract", "run", "-c", str(_project(tmp_path, emulator_server))]
     args += ["--streams", "data_sources", "--destination", f"duckdb:///{broken}"]
 
-    done = _run_main(args, emulator_server.api_key, tmp_path)
+    done = run_main(args, tmp_path, {"CM_KEY": emulator_server.api_key})
 
     assert done.returncode == 1
     assert "finishing the previous run" in done.stderr
@@ -114,7 +78,7 @@ def test_a_failed_extract_keeps_its_exit_code_and_message(
 
 def test_other_commands_end_as_python_ends(tmp_path: Path) -> None:
     """Only a command that asks for it skips the teardown."""
-    done = _run_main(["--version"], "unused", tmp_path)
+    done = run_main(["--version"], tmp_path)
 
     assert done.returncode == 0
     assert done.stdout.startswith("mogulsync ")

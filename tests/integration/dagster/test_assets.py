@@ -24,6 +24,8 @@ MARTS_CONTACTS = dg.AssetKey(["marts", "contacts"])
 
 
 def _project_file(root: Path, dbt_dir: Path, warehouse: Path, base_url: str) -> Path:
+    """The project file in ``root``, the test's own folder: its run history, sync state and
+    extract stay the test's (only the module's dbt project and warehouse are shared)."""
     raw = {
         "chartmogul": {"api_key": "${CM_KEY}", "base_url": base_url},
         "dbt": {"project_dir": os.path.relpath(dbt_dir, root)},
@@ -72,10 +74,10 @@ def _dbt_build_asset(dbt_dir: Path, warehouse: Path) -> dg.AssetsDefinition:
     return marts
 
 
-def test_graph_keys_and_deps(dbt_project, monkeypatch):
+def test_graph_keys_and_deps(dbt_project, tmp_path):
     """Keys ["chartmogul", sync]; deps are dagster-dbt's default keys and parent syncs."""
-    root, _, _ = dbt_project
-    path = _project_file(root, dbt_project[1], dbt_project[2], "http://127.0.0.1:1")
+    _, dbt_dir, warehouse = dbt_project
+    path = _project_file(tmp_path, dbt_dir, warehouse, "http://127.0.0.1:1")
     assets = mogulsync_assets(path)
     by_key = {a.key: a for a in assets}
     customers = by_key[dg.AssetKey(["chartmogul", "customers"])]
@@ -85,65 +87,63 @@ def test_graph_keys_and_deps(dbt_project, monkeypatch):
     assert customers.group_names_by_key[customers.key] == "mogulsync"
 
 
-def test_materialize_dbt_then_syncs(dbt_project, tmp_path):
+def test_materialize_dbt_then_syncs(dbt_project, tmp_path, monkeypatch, emulator_server):
     """dbt builds main_marts.*, customers sync, then contacts (partial: one ghost row)."""
-    root, dbt_dir, warehouse = dbt_project
-    with EmulatorServer() as server:
-        os.environ["CM_KEY"] = server.api_key
-        path = _project_file(root, dbt_dir, warehouse, server.base_url)
-        assets = [_dbt_build_asset(dbt_dir, warehouse), *mogulsync_assets(path)]
+    _, dbt_dir, warehouse = dbt_project
+    server: EmulatorServer = emulator_server  # the suite's: no wall-clock rate limits
+    monkeypatch.setenv("CM_KEY", server.api_key)
+    path = _project_file(tmp_path, dbt_dir, warehouse, server.base_url)
+    assets = [_dbt_build_asset(dbt_dir, warehouse), *mogulsync_assets(path)]
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(assets, instance=instance)
+    assert result.success
+    order = [e.asset_key for e in result.get_asset_materialization_events() if e.asset_key]
+    assert order.index(dg.AssetKey(["chartmogul", "customers"])) < order.index(
+        dg.AssetKey(["chartmogul", "contacts"])
+    )
+    customers = result.asset_materializations_for_node("chartmogul__customers")[0].metadata
+    assert customers["status"].value == "success"
+    assert customers["rows_added"].value == 4
+    assert customers["rows_failed"].value == 0
+    assert customers["api_calls"].value > 0
+    assert customers["run_id"].value
+    contacts = result.asset_materializations_for_node("chartmogul__contacts")[0].metadata
+    assert contacts["status"].value == "partial"
+    assert contacts["rows_failed"].value == 1
+    checks = {(c.asset_key.path[-1], c.check_name): c for c in result.get_asset_check_evaluations()}
+    assert checks[("customers", "no_failed_rows")].passed
+    failing = checks[("contacts", "no_failed_rows")]
+    assert not failing.passed
+    assert failing.severity == dg.AssetCheckSeverity.WARN
+    assert failing.metadata["failed_rows"].value == 1
+    assert "nobody@example.com" in failing.metadata["sample"].value
+    with api(server) as client:
+        landed = sorted(c["external_id"] for c in all_pages(client, "/customers", "entries"))
+        people = sorted(c["email"] for c in all_pages(client, "/contacts", "entries"))
+    assert landed == ["a1", "a2", "a3", "a4"]
+    assert people == [f"owner+a{i}@example.com" for i in range(1, 5)]
+
+    # The extract through dagster-dlt, twice: the second run is incremental.
+    (extract,) = mogulsync_extract_assets(path)
+    for _ in range(2):
         with dg.instance_for_test() as instance:
-            result = dg.materialize(assets, instance=instance)
-        assert result.success
-        order = [e.asset_key for e in result.get_asset_materialization_events() if e.asset_key]
-        assert order.index(dg.AssetKey(["chartmogul", "customers"])) < order.index(
-            dg.AssetKey(["chartmogul", "contacts"])
-        )
-        customers = result.asset_materializations_for_node("chartmogul__customers")[0].metadata
-        assert customers["status"].value == "success"
-        assert customers["rows_added"].value == 4
-        assert customers["rows_failed"].value == 0
-        assert customers["api_calls"].value > 0
-        assert customers["run_id"].value
-        contacts = result.asset_materializations_for_node("chartmogul__contacts")[0].metadata
-        assert contacts["status"].value == "partial"
-        assert contacts["rows_failed"].value == 1
-        checks = {
-            (c.asset_key.path[-1], c.check_name): c for c in result.get_asset_check_evaluations()
-        }
-        assert checks[("customers", "no_failed_rows")].passed
-        failing = checks[("contacts", "no_failed_rows")]
-        assert not failing.passed
-        assert failing.severity == dg.AssetCheckSeverity.WARN
-        assert failing.metadata["failed_rows"].value == 1
-        assert "nobody@example.com" in failing.metadata["sample"].value
-        with api(server) as client:
-            landed = sorted(c["external_id"] for c in all_pages(client, "/customers", "entries"))
-            people = sorted(c["email"] for c in all_pages(client, "/contacts", "entries"))
-        assert landed == ["a1", "a2", "a3", "a4"]
-        assert people == [f"owner+a{i}@example.com" for i in range(1, 5)]
-
-        # The extract through dagster-dlt, twice: the second run is incremental.
-        (extract,) = mogulsync_extract_assets(path)
-        for _ in range(2):
-            with dg.instance_for_test() as instance:
-                outcome = dg.materialize([extract], instance=instance)
-            assert outcome.success
-        (event,) = outcome.get_asset_materialization_events()
-        assert event.asset_key == dg.AssetKey(["dlt_chartmogul_streams"])
-        db = duckdb.connect(str(root / "extract.duckdb"), read_only=True)
-        try:
-            extracted = db.execute("select external_id from chartmogul.customers order by 1")
-            assert [row[0] for row in extracted.fetchall()] == ["a1", "a2", "a3", "a4"]
-        finally:
-            db.close()
+            outcome = dg.materialize([extract], instance=instance)
+        assert outcome.success
+    (event,) = outcome.get_asset_materialization_events()
+    assert event.asset_key == dg.AssetKey(["dlt_chartmogul_streams"])
+    db = duckdb.connect(str(tmp_path / "extract.duckdb"), read_only=True)
+    try:
+        extracted = db.execute("select external_id from chartmogul.customers order by 1")
+        assert [row[0] for row in extracted.fetchall()] == ["a1", "a2", "a3", "a4"]
+    finally:
+        db.close()
 
 
-def test_failed_run_raises(dbt_project, tmp_path):
+def test_failed_run_raises(dbt_project, tmp_path, monkeypatch):
     """A failed run fails the step; the resource's base_url overrides the project's."""
-    root, dbt_dir, warehouse = dbt_project
-    os.environ["CM_KEY"] = "some-key"
-    path = _project_file(root, dbt_dir, warehouse, "http://127.0.0.1:9")
+    _, dbt_dir, warehouse = dbt_project
+    monkeypatch.setenv("CM_KEY", "some-key")
+    path = _project_file(tmp_path, dbt_dir, warehouse, "http://127.0.0.1:9")
     down = MogulsyncResource(project_file=str(path), base_url="http://127.0.0.1:1")
     assets = mogulsync_assets(path, resource=down)
     with dg.instance_for_test() as instance:
