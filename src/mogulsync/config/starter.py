@@ -18,8 +18,10 @@ from mogulsync.errors import ConfigError
 DEFAULT_WAREHOUSE = "duckdb:///warehouse.duckdb"
 #: docs/errors.md: the configuration must be fixed
 CONFIG_EXIT = 4
-#: the variable a password in the user info is read from (libpq's own name)
+#: the variable a password in the user info is read from: libpq's own name for PostgreSQL,
+#: a neutral one for every other database (a MySQL password in PGPASSWORD would mislead)
 PASSWORD_VARIABLE = "PGPASSWORD"  # noqa: S105 (a variable name, not a password)
+OTHER_PASSWORD_VARIABLE = "WAREHOUSE_PASSWORD"  # noqa: S105 (a variable name)
 _USERINFO_PASSWORD = re.compile(r"^(?P<head>[^:/]+://[^:/@]*:)(?P<password>[^@]*)(?P<tail>@)")
 
 _WAREHOUSE_NOTES = {
@@ -125,8 +127,9 @@ def _without_credentials(url: str) -> tuple[str, tuple[str, ...]]:
         if "${" in value:
             continue  # already read from the environment
         if part == USERINFO:
-            url = _USERINFO_PASSWORD.sub(rf"\g<head>${{{PASSWORD_VARIABLE}}}\g<tail>", url, 1)
-            variables.append(PASSWORD_VARIABLE)
+            name = PASSWORD_VARIABLE if dialect(url) == "postgresql" else OTHER_PASSWORD_VARIABLE
+            url = _USERINFO_PASSWORD.sub(rf"\g<head>${{{name}}}\g<tail>", url, 1)
+            variables.append(name)
         else:
             name = f"WAREHOUSE_{re.sub(r'[^A-Za-z0-9]', '_', part).upper()}"
             url = url.replace(f"{part}={value}", f"{part}=${{{name}}}", 1)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
-from mogulsync import logs, output
+from mogulsync import exit_codes, logs, output
 from mogulsync.cli_options import CONFIG_OPTION
 from mogulsync.errors import ConfigError, MogulsyncError
 
@@ -115,9 +115,7 @@ def status_command(
         }
         typer.echo(json.dumps(report))  # every --json: JSON Lines (docs/operations.md)
         return
-    from rich.table import Table
-
-    table = Table(title="Events")
+    table = output.new_table(console, title="Events")
     table.add_column("what")
     table.add_column("count", justify="right")
     for name, value in counts.items():
@@ -156,9 +154,7 @@ def dead_letter_list(
             }
             typer.echo(json.dumps(row))
         return
-    from rich.table import Table
-
-    table = Table(title=f"Dead letters ({len(dead)})")
+    table = output.new_table(console, title=f"Dead letters ({len(dead)})")
     for column in ("seq", "messageId", "type", "attempts", "reason"):
         table.add_column(column)
     for e in dead:
@@ -179,6 +175,16 @@ def dead_letter_replay(
 
     queue = EventQueue(_queue_file(_config(config_path)))
     try:
+        # a --seq that is no dead letter is a typo or a stale list: say so, replay nothing
+        unknown = sorted(set(seq) - queue.dead_among(seq))
+        if unknown:
+            numbers = ", ".join(str(each) for each in unknown)
+            output.error(
+                f"no dead letter with --seq {numbers}: nothing was replayed\n"
+                "  → `mogulsync events dead-letter list` shows the dead letters and their seq.",
+                exit_code=exit_codes.USAGE,
+            )
+            raise typer.Exit(exit_codes.USAGE)
         replayed = queue.replay(seq or None)
     finally:
         queue.close()

@@ -11,6 +11,7 @@ import typer
 
 from mogulsync import exit_codes, output
 from mogulsync.cli_options import CONFIG_OPTION
+from mogulsync.cli_syncs import require_sync
 from mogulsync.errors import MogulsyncError
 from mogulsync.output import LazyConsole, escape
 
@@ -49,6 +50,7 @@ def reconcile_command(
     from mogulsync.sync.cli import fail, load
 
     project = load(config)
+    require_sync(project, name)
     try:
         report = asyncio.run(reconcile(project, name, adopt=adopt, record=record))
     except MogulsyncError as exc:
@@ -63,9 +65,7 @@ def reconcile_command(
 
 
 def _print(report: ReconcileReport) -> None:
-    from rich.table import Table
-
-    table = Table(title=f"reconcile {report.sync}")
+    table = output.new_table(_out, title=f"reconcile {report.sync}")
     table.add_column("records")
     table.add_column("count", justify="right")
     table.add_column("sample")

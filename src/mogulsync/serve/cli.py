@@ -14,8 +14,6 @@ from pathlib import Path
 from types import FrameType
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from mogulsync import output
 from mogulsync.config import DEFAULT_CONFIG_PATH, AppConfig, load_config
@@ -29,7 +27,7 @@ CONFIG_OPTION = typer.Option(
 EXIT_CONFIG = 4
 #: seconds open connections (a live debugger) get to finish on shutdown
 GRACEFUL_S = 30
-_out = Console()
+_out = output.LazyConsole()
 
 
 def _load(path: Path) -> AppConfig:
@@ -144,9 +142,10 @@ def schedule_command(
             store.close()
     unscheduled = [name for name, sync in project.syncs.items() if sync.schedule is None]
     if as_json:
-        typer.echo(json.dumps({"jobs": rows, "unscheduled": unscheduled}, indent=2))
+        # every --json prints JSON Lines: one result, one line (docs/operations.md)
+        typer.echo(json.dumps({"jobs": rows, "unscheduled": unscheduled}))
         return
-    table = Table(title="Schedules")
+    table = output.new_table(_out, title="Schedules")
     for column in ("job", "schedule", "next run (UTC)"):
         table.add_column(column)
     for row in rows:

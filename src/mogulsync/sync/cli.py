@@ -12,6 +12,7 @@ import typer
 
 from mogulsync import exit_codes, logs, output
 from mogulsync.cli_options import CONFIG_OPTION
+from mogulsync.cli_syncs import require_sync
 from mogulsync.errors import ConfigError, MogulsyncError
 from mogulsync.messages import describe
 from mogulsync.output import LazyConsole, escape, interactive, key_label
@@ -102,12 +103,11 @@ def plan(
 
     Example: mogulsync sync plan customers --sample 10
     """
-    from rich.table import Table
-
     from mogulsync.sync.connect import client_settings
     from mogulsync.sync.plan import plan_sync
 
     project = load(config)
+    require_sync(project, name)
     try:
         result = asyncio.run(plan_sync(project, name, client_settings(project), sample=sample))
     except MogulsyncError as exc:
@@ -123,12 +123,14 @@ def plan(
         highlight=False,
         soft_wrap=True,
     )
-    table = Table()
+    table = output.new_table(_out)
     table.add_column("change")
     table.add_column("rows", justify="right")
     table.add_column("sample")
     for category, count in result.counts.items():
-        samples = ", ".join(key_label(item["key"]) for item in result.samples[category])
+        # a row invalid in two fields has two samples: name each row once
+        keys = dict.fromkeys(key_label(item["key"]) for item in result.samples[category])
+        samples = ", ".join(keys)
         table.add_row(category, str(count), escape(samples))
     _out.print(table)
     if result.bulk_creates:
@@ -175,6 +177,8 @@ def run(
     if (name is None) == (not run_all):
         output.error("give a sync name or --all (not both)", exit_code=exit_codes.USAGE)
         raise typer.Exit(exit_codes.USAGE)
+    if name is not None:
+        require_sync(project, name)
     try:
         names = run_order(project) if run_all else [name or ""]
     except MogulsyncError as exc:

@@ -1,0 +1,133 @@
+"""What a new user met walking through the README and docs (a second walkthrough).
+
+Tables outside a terminal, unknown names typed on the command line (exit 2), `schedule
+--json` as one line, a `--seq` that is no dead letter, each invalid row named once.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from tests.e2e.events.test_cli import fill
+from tests.integration.sync._support import make_warehouse
+from typer.testing import CliRunner
+
+from mogulsync.cli import app
+from mogulsync.exit_codes import USAGE
+
+#: Rich's box-drawing characters: a log file or `awk` gets none of them
+BOX = set("│┃━─┏┓┗┛┡┩└┘╇╋┳┻")
+ROWS = "('a1','Acme','a@acme.io','US'),('a3','Bad','not-an-email','USA')"
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator_server: Any) -> Path:
+    make_warehouse(
+        tmp_path / "warehouse.duckdb",
+        ["create table accounts(id varchar, name varchar, email varchar, country varchar)",
+         f"insert into accounts values {ROWS}"],
+    )  # fmt: skip
+    config = {
+        "chartmogul": {"api_key": "${CHARTMOGUL_API_KEY}", "base_url": emulator_server.base_url},
+        "warehouses": {"main": "duckdb:///warehouse.duckdb"},
+        "models": {"accounts": {"warehouse": "main", "table": "accounts", "primary_key": "id"}},
+        "syncs": {"customers": {"model": "accounts", "object": "customer", "bulk": "off",
+                                "data_source": "Walk", "custom_attributes": "none",
+                                "mapping": {"external_id": "id", "email": "email",
+                                            "country": "country"}}},
+        "events": {"write_keys": ["${WRITE_KEY}"]},
+    }  # fmt: skip
+    (tmp_path / "mogulsync.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CHARTMOGUL_API_KEY", emulator_server.api_key)
+    monkeypatch.setenv("WRITE_KEY", "wk-walkthrough-0123456789")
+    monkeypatch.delenv("COLUMNS", raising=False)
+    return tmp_path
+
+
+def test_tables_outside_a_terminal_are_plain_columns(workdir: Path) -> None:
+    """README: outside a terminal tables are plain and greppable (CliRunner is no TTY)."""
+    runner = CliRunner()
+    plan = runner.invoke(app, ["sync", "plan", "customers"])
+    assert plan.exit_code == 0, plan.output
+    assert not BOX & set(plan.stdout), plan.stdout
+    lines = plan.stdout.splitlines()
+    assert lines[1].split() == ["change", "rows", "sample"]
+    assert lines[2].split() == ["creates", "1", "a1"]
+    runner.invoke(app, ["sync", "run", "customers"])
+    reconcile = runner.invoke(app, ["reconcile", "customers"])
+    assert not BOX & set(reconcile.stdout), reconcile.stdout
+    assert "in both" in reconcile.stdout
+    schedule = runner.invoke(app, ["schedule"])
+    assert schedule.exit_code == 0, schedule.output
+    assert not BOX & set(schedule.stdout), schedule.stdout
+    fill(workdir / ".mogulsync" / "events.sqlite")
+    for command in (["events", "status"], ["events", "dead-letter", "list"]):
+        shown = runner.invoke(app, command)
+        assert shown.exit_code == 0, shown.output
+        assert not BOX & set(shown.stdout), shown.stdout
+
+
+def test_a_row_invalid_in_two_fields_is_named_once_in_the_plan(workdir: Path) -> None:
+    """a3 has a bad email and a bad country: two messages, but one row in the sample."""
+    plan = CliRunner().invoke(app, ["sync", "plan", "customers"])
+    invalid = next(line for line in plan.stdout.splitlines() if line.startswith("invalid "))
+    assert invalid.split() == ["invalid", "1", "a3"]
+    assert "invalid a3 · email:" in plan.stdout
+    assert "invalid a3 · country:" in plan.stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["sync", "plan", "customerz"],
+        ["sync", "run", "customerz"],
+        ["reconcile", "customerz"],
+        ["runs", "list", "--sync", "customerz"],
+    ],
+    ids=" ".join,
+)
+def test_an_unknown_sync_on_the_command_line_is_a_usage_error(
+    workdir: Path, command: list[str]
+) -> None:
+    """docs/errors.md: a wrong command line exits 2 and names the known values."""
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == USAGE, result.output
+    text = " ".join(result.stderr.split())
+    assert "unknown sync 'customerz'" in text
+    assert "Did you mean `customers`?" in text
+    assert "Syncs in the project file: customers." in text
+
+
+def test_an_unknown_run_id_is_a_usage_error(workdir: Path) -> None:
+    result = CliRunner().invoke(app, ["runs", "show", "20990101T000000-00000000"])
+    assert result.exit_code == USAGE, result.output
+    assert "no run with id 20990101T000000-00000000" in result.stderr
+    assert "mogulsync runs list" in result.stderr
+
+
+def test_schedule_json_is_one_line(workdir: Path) -> None:
+    """Every --json prints JSON Lines: one result is one line (it was pretty-printed)."""
+    result = CliRunner().invoke(app, ["schedule", "--json"])
+    assert result.exit_code == 0, result.output
+    (line,) = result.stdout.splitlines()
+    assert json.loads(line) == {"jobs": [], "unscheduled": ["customers"]}
+
+
+def test_replaying_a_seq_that_is_no_dead_letter_says_so(workdir: Path) -> None:
+    """`--seq 99` used to answer "Replayed 0 dead letter(s)." and exit 0."""
+    fill(workdir / ".mogulsync" / "events.sqlite")
+    runner = CliRunner()
+    listed = runner.invoke(app, ["events", "dead-letter", "list", "--json"])
+    (dead,) = [json.loads(line)["seq"] for line in listed.stdout.splitlines()]
+    wrong = runner.invoke(app, ["events", "dead-letter", "replay", "--seq", "99", "--seq", "1"])
+    assert wrong.exit_code == USAGE, wrong.output
+    assert "no dead letter with --seq 1, 99: nothing was replayed" in wrong.stderr
+    assert "mogulsync events dead-letter list" in wrong.stderr
+    right = runner.invoke(app, ["events", "dead-letter", "replay", "--seq", str(dead)])
+    assert right.exit_code == 0, right.output
+    assert "Replayed 1 dead letter(s)." in right.stdout
