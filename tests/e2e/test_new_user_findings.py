@@ -131,3 +131,21 @@ def test_replaying_a_seq_that_is_no_dead_letter_says_so(workdir: Path) -> None:
     right = runner.invoke(app, ["events", "dead-letter", "replay", "--seq", str(dead)])
     assert right.exit_code == 0, right.output
     assert "Replayed 1 dead letter(s)." in right.stdout
+
+
+def test_an_unknown_alert_channel_is_a_usage_error(tmp_path: Path) -> None:
+    """`alerts test --channel hok` exited 4 (configuration); the file is fine, the line is not."""
+    config = {
+        "chartmogul": {"api_key": "${CHARTMOGUL_API_KEY}"},
+        "alerts": {"channels": {"hook": {"type": "webhook", "url": "${HOOK_URL}"}}},
+    }
+    path = tmp_path / "mogulsync.yml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    env = {"CHARTMOGUL_API_KEY": "k" * 20, "HOOK_URL": "http://127.0.0.1:9/never-called"}
+    result = CliRunner().invoke(
+        app, ["alerts", "test", "-c", str(path), "--channel", "hok"], env=env
+    )
+    assert result.exit_code == USAGE, result.output
+    text = " ".join(result.stderr.split())
+    assert "no alert channel named hok. Did you mean `hook`?" in text
+    assert "never-called" not in result.output
