@@ -57,8 +57,9 @@ class SqlAlchemySource:
             raise WarehouseError(
                 f"warehouse `{name}`: the DuckDB file {duckdb_file} does not exist"
                 " (mogulsync reads warehouses, it never creates one)",
-                hint=f"Check warehouses.{name}.url; a relative duckdb:/// path starts at the"
-                " project file's directory.",
+                # `warehouses.main` may be the URL itself (`main: duckdb:///...`): no `.url`
+                hint=f"Check the URL of warehouses.{name}; a relative duckdb:/// path starts at"
+                " the project file's directory.",
             )
         options: dict[str, Any] = {}
         if duckdb_file is not None and read_only:

@@ -37,6 +37,8 @@ def test_a_missing_file_is_an_error_naming_it_and_is_not_created(tmp_path: Path)
         SqlAlchemySource("main", _warehouse(typo))
     assert f"the DuckDB file {typo} does not exist" in caught.value.message
     assert not typo.exists()
+    # the warehouse may be written as the URL alone: the hint names no `.url` key
+    assert caught.value.hint.startswith("Check the URL of warehouses.main;")
 
 
 def test_a_read_only_source_reads_but_cannot_write(existing: Path) -> None:
