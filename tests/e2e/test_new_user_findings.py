@@ -107,7 +107,19 @@ def test_an_unknown_run_id_is_a_usage_error(workdir: Path) -> None:
     result = CliRunner().invoke(app, ["runs", "show", "20990101T000000-00000000"])
     assert result.exit_code == USAGE, result.output
     assert "no run with id 20990101T000000-00000000" in result.stderr
-    assert "mogulsync runs list" in result.stderr
+    # what to do on its own line, as every other command prints it
+    assert "\n  → List runs with `mogulsync runs list`." in result.stderr
+
+
+def test_events_commands_print_what_to_do_on_its_own_line(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`events status` with an unset write key: the same layout as `sync run`'s errors."""
+    monkeypatch.delenv("WRITE_KEY")
+    result = CliRunner().invoke(app, ["events", "status"])
+    assert result.exit_code == 4, result.output
+    assert "events.write_keys.0: environment variable WRITE_KEY is not set" in result.stderr
+    assert "\n  → Fix them and run `mogulsync check` again." in result.stderr
 
 
 def test_schedule_json_is_one_line(workdir: Path) -> None:

@@ -142,11 +142,12 @@ def run_init(path: Path, warehouse_url: str | None, *, force: bool) -> None:
     import typer
 
     from mogulsync import output
+    from mogulsync.messages import describe
 
     try:
         starter = write_starter(path, warehouse_url, force=force)
     except ConfigError as exc:
-        output.error(exc.user_message, exit_code=CONFIG_EXIT)
+        output.error(describe(exc), exit_code=CONFIG_EXIT)
         raise typer.Exit(CONFIG_EXIT) from None
     typer.echo(f"wrote {path}")
     for name in ("CHARTMOGUL_API_KEY", *starter.variables):

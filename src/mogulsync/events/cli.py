@@ -12,6 +12,7 @@ import typer
 from mogulsync import exit_codes, logs, output
 from mogulsync.cli_options import CONFIG_OPTION
 from mogulsync.errors import ConfigError, MogulsyncError
+from mogulsync.messages import describe
 
 if TYPE_CHECKING:
     from mogulsync.config import AppConfig
@@ -40,7 +41,7 @@ def _config(path: Path) -> AppConfig:
 
 def _fail(exc: MogulsyncError) -> NoReturn:
     code = CONFIG_EXIT if isinstance(exc, ConfigError) else 1
-    output.error(exc.user_message, exit_code=code)
+    output.error(describe(exc), exit_code=code)
     raise typer.Exit(code)
 
 

@@ -12,6 +12,7 @@ from mogulsync import exit_codes, output
 from mogulsync.cli_options import CONFIG_OPTION
 from mogulsync.cli_syncs import unknown_sync
 from mogulsync.errors import MogulsyncError
+from mogulsync.messages import describe
 from mogulsync.output import LazyConsole, escape, interactive, key_label, plain_table
 
 if TYPE_CHECKING:
@@ -45,12 +46,12 @@ def _open(config: Path) -> tuple[AppConfig, RunStore]:
     try:
         project = load_config(config, sections=SECTIONS)
     except MogulsyncError as exc:
-        output.error(exc.user_message, exit_code=_CONFIG_EXIT)
+        output.error(describe(exc), exit_code=_CONFIG_EXIT)
         raise typer.Exit(_CONFIG_EXIT) from None
     try:
         return project, RunStore(project.state_dir)
     except MogulsyncError as exc:  # e.g. runs.sqlite is not a database
-        output.error(exc.user_message, exit_code=exit_codes.FAILED)
+        output.error(describe(exc), exit_code=exit_codes.FAILED)
         raise typer.Exit(exit_codes.FAILED) from None
 
 
@@ -127,7 +128,7 @@ def show(
         try:
             record = store.get(run_id)
         except MogulsyncError as exc:  # a mistyped run id: a usage error (docs/errors.md)
-            output.error(exc.user_message, exit_code=exit_codes.USAGE, run_id=run_id)
+            output.error(describe(exc), exit_code=exit_codes.USAGE, run_id=run_id)
             raise typer.Exit(exit_codes.USAGE) from None
         row_errors = store.errors(run_id) if errors else []
         entries = list(store.requests(run_id)) if requests else []

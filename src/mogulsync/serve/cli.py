@@ -19,6 +19,7 @@ from mogulsync import output
 from mogulsync.config import DEFAULT_CONFIG_PATH, AppConfig, load_config
 from mogulsync.config.serve import LOOPBACK_HOSTS
 from mogulsync.errors import MogulsyncError
+from mogulsync.messages import describe
 
 CONFIG_OPTION = typer.Option(
     DEFAULT_CONFIG_PATH, "-c", "--config", help="Project file (mogulsync.yml)."
@@ -34,7 +35,7 @@ def _load(path: Path) -> AppConfig:
     try:
         return load_config(path)
     except MogulsyncError as exc:
-        output.error(exc.user_message, exit_code=EXIT_CONFIG)
+        output.error(describe(exc), exit_code=EXIT_CONFIG)
         raise typer.Exit(EXIT_CONFIG) from None
 
 
