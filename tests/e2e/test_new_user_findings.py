@@ -161,3 +161,55 @@ def test_an_unknown_alert_channel_is_a_usage_error(tmp_path: Path) -> None:
     text = " ".join(result.stderr.split())
     assert "no alert channel named hok. Did you mean `hook`?" in text
     assert "never-called" not in result.output
+
+
+def _extract_project(folder: Path, server: Any) -> Path:
+    config = {
+        "chartmogul": {"api_key": "${CM_KEY}", "base_url": server.base_url},
+        "state_dir": str(folder / "state"),
+        "extract": {"destination": f"duckdb:///{folder / 'cm.duckdb'}"},
+    }
+    path = folder / "mogulsync.yml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+def test_a_rejected_key_is_said_once_not_once_per_stream(
+    tmp_path: Path, emulator_server: Any
+) -> None:
+    """Every stream fails for the same reason: one reason, the streams it stopped listed."""
+    args = ["extract", "run", "-c", str(_extract_project(tmp_path, emulator_server))]
+    args += ["--streams", "customers,plans,data_sources"]
+    result = CliRunner().invoke(app, args, env={"CM_KEY": "wrong-key-0123456789"})
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.stderr.split())
+    assert text.count("The ChartMogul API key was rejected") == 1, text
+    assert "3 stream(s) failed, nothing was loaded: data_sources, customers, plans:" in text
+    assert "wrong-key-0123456789" not in result.output
+
+
+def test_an_unreachable_destination_is_named_in_one_line(
+    tmp_path: Path, emulator_server: Any
+) -> None:
+    """A first run said "finishing the previous run ... failed" over five lines of dlt."""
+    args = ["extract", "run", "-c", str(_extract_project(tmp_path, emulator_server))]
+    args += ["--streams", "data_sources"]
+    args += ["--destination", "postgresql://etl:pg-secret-pw@127.0.0.1:1/analytics"]
+    result = CliRunner().invoke(app, args, env={"CM_KEY": emulator_server.api_key})
+    assert result.exit_code == 1, result.output
+    (line,) = result.stderr.strip().splitlines()  # docs/extract.md: one line, `error: ...`
+    assert line.startswith(
+        "error: reading the extract's state (cursors) from"
+        " postgresql://***@127.0.0.1:1/analytics failed: OperationalError: "
+    ), line
+    assert "finishing the previous run" not in line
+    assert line.endswith("Nothing past the last committed load was recorded; run again to retry.")
+    assert "pg-secret-pw" not in result.output
+
+
+def test_a_wrong_start_date_is_a_usage_error(tmp_path: Path, emulator_server: Any) -> None:
+    """As a wrong --mode or --interval is (it exited 4, as if the project file were wrong)."""
+    args = ["extract", "run", "-c", str(_extract_project(tmp_path, emulator_server))]
+    result = CliRunner().invoke(app, [*args, "--start-date", "2024-13-01"], env={"CM_KEY": "k"})
+    assert result.exit_code == USAGE, result.output
+    assert "--start-date must be YYYY-MM-DD, not '2024-13-01'" in result.output
