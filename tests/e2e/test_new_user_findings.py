@@ -16,6 +16,7 @@ from tests.e2e.events.test_cli import fill
 from tests.integration.sync._support import make_warehouse
 from typer.testing import CliRunner
 
+from mogulsync import sample_warehouse
 from mogulsync.cli import app
 from mogulsync.exit_codes import USAGE
 
@@ -213,3 +214,26 @@ def test_a_wrong_start_date_is_a_usage_error(tmp_path: Path, emulator_server: An
     result = CliRunner().invoke(app, [*args, "--start-date", "2024-13-01"], env={"CM_KEY": "k"})
     assert result.exit_code == USAGE, result.output
     assert "--start-date must be YYYY-MM-DD, not '2024-13-01'" in result.output
+
+
+def test_the_starter_project_runs_on_the_sample_warehouse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator_server: Any
+) -> None:
+    """README: `mogulsync init`, build the sample warehouse, `check`, `sync plan`. The
+    starter's model read columns (`name`, `email`) the sample warehouse does not have."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CHARTMOGUL_API_KEY", emulator_server.api_key)
+    runner = CliRunner()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    sample_warehouse.main([])  # `python -m mogulsync.sample_warehouse`, as the file says
+    starter = (tmp_path / "mogulsync.yml").read_text(encoding="utf-8")
+    assert "python -m mogulsync.sample_warehouse" in starter
+    emulator = f"  base_url: {emulator_server.base_url}   # the local emulator"
+    (tmp_path / "mogulsync.yml").write_text(
+        starter.replace("  # base_url: http://127.0.0.1:8780   # the local emulator", emulator),
+        encoding="utf-8",
+    )
+    check = runner.invoke(app, ["check"])
+    assert check.exit_code == 0, check.output
+    plan = runner.invoke(app, ["sync", "plan", "customers", "--json"])
+    assert json.loads(plan.stdout)["counts"]["creates"] == sample_warehouse.ACCOUNTS

@@ -56,10 +56,12 @@ warehouses:
   main: {url}
 
 models:
-  # A model is a table or a SQL query, and the column(s) identifying a row.
+  # A model is a table or a SQL query, and the column(s) identifying a row. These columns
+  # are those of the sample warehouse, to try everything before pointing at your own:
+  #   python -m mogulsync.sample_warehouse     (writes warehouse.duckdb here)
   accounts:
     warehouse: main
-    sql: select id, name, email from accounts
+    sql: select id, company_name, billing_email from accounts
     primary_key: id
 
 syncs:
@@ -71,8 +73,8 @@ syncs:
     data_source: mogulsync            # created on the first run if missing
     mapping:                          # ChartMogul field: model column
       external_id: id
-      name: name
-      email: email
+      name: company_name
+      email: billing_email
 
 # Next: `mogulsync check`, then `mogulsync sync plan customers` (no writes), then
 # `mogulsync sync run customers`.
