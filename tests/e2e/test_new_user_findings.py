@@ -237,3 +237,20 @@ def test_the_starter_project_runs_on_the_sample_warehouse(
     assert check.exit_code == 0, check.output
     plan = runner.invoke(app, ["sync", "plan", "customers", "--json"])
     assert json.loads(plan.stdout)["counts"]["creates"] == sample_warehouse.ACCOUNTS
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["runs", "list", "--limit", "-1"],
+        ["events", "dead-letter", "list", "--limit", "0"],
+        ["sync", "plan", "customers", "--sample", "-3"],
+    ],
+    ids=" ".join,
+)
+def test_a_count_below_its_range_is_a_usage_error(command: list[str]) -> None:
+    """`runs list --limit -1` listed every run (SQLite's LIMIT -1), `--sample -3` cut samples
+    from the end: a count below its range is refused before anything is read."""
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == USAGE, result.output
+    assert "Input should be greater than or equal to" in result.output

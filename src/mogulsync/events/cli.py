@@ -133,7 +133,7 @@ def status_command(
 @dead_letter_app.command("list")
 def dead_letter_list(
     config_path: Path = CONFIG_OPTION,
-    limit: int = typer.Option(100, help="Show at most this many (newest first)."),
+    limit: int = typer.Option(100, min=1, help="Show at most this many (newest first)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Events that failed delivery too often (or were refused), with the reason."""

@@ -63,7 +63,7 @@ def _store(config: Path) -> RunStore:
 def list_runs(
     config: Path = CONFIG_OPTION,
     sync: str | None = typer.Option(None, help="Only runs of this sync."),
-    limit: int = typer.Option(20, help="How many runs, newest first."),
+    limit: int = typer.Option(20, min=1, help="How many runs, newest first."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON lines."),
 ) -> None:
     """The latest runs, newest first.

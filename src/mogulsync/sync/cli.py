@@ -96,7 +96,7 @@ def check(config: Path = CONFIG_OPTION) -> None:
 def plan(
     name: str = typer.Argument(..., help="Sync name from the project file."),
     config: Path = CONFIG_OPTION,
-    sample: int = typer.Option(5, help="Rows shown per kind of change."),
+    sample: int = typer.Option(5, min=0, help="Rows shown per kind of change."),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
 ) -> None:
     """Dry run: count creates/updates/deletes/unchanged/invalid rows; writes nothing.
