@@ -254,3 +254,19 @@ def test_a_count_below_its_range_is_a_usage_error(command: list[str]) -> None:
     result = CliRunner().invoke(app, command)
     assert result.exit_code == USAGE, result.output
     assert "Input should be greater than or equal to" in result.output
+
+
+def test_check_finds_what_extract_run_would_refuse(tmp_path: Path, emulator_server: Any) -> None:
+    """`check` said `config (extract:): valid` for a stream and a destination that make
+    `extract run` exit 4."""
+    path = _extract_project(tmp_path, emulator_server)
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    config["extract"] = {"streams": ["customers", "customerz"], "destination": "nosuch://x"}
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    result = CliRunner().invoke(
+        app, ["check", "-c", str(path)], env={"CM_KEY": emulator_server.api_key}
+    )
+    assert result.exit_code == 1, result.output
+    (line,) = [line for line in result.stdout.splitlines() if "config (extract:)" in line]
+    assert line.startswith("FAIL config (extract:): extract.streams: unknown stream(s): customerz.")
+    assert "extract.destination: destination nosuch://x is not supported." in line
