@@ -7,6 +7,8 @@ Tables outside a terminal, unknown names typed on the command line (exit 2), `sc
 from __future__ import annotations
 
 import json
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -270,3 +272,39 @@ def test_check_finds_what_extract_run_would_refuse(tmp_path: Path, emulator_serv
     (line,) = [line for line in result.stdout.splitlines() if "config (extract:)" in line]
     assert line.startswith("FAIL config (extract:): extract.streams: unknown stream(s): customerz.")
     assert "extract.destination: destination nosuch://x is not supported." in line
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A loopback port some other process listens on."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield holder.getsockname()[1]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "command", [["serve"], ["events", "serve"], ["emulator", "serve"]], ids=" ".join
+)
+def test_a_busy_port_is_one_clear_line_and_exit_1(
+    workdir: Path, busy_port: int, command: list[str]
+) -> None:
+    """uvicorn logged `[Errno 98] Address already in use` and exited 3, our `partial`."""
+    result = CliRunner().invoke(app, [*command, "--port", str(busy_port)])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(
+        f"error: cannot listen on 127.0.0.1:{busy_port}: Address already in use\n"
+        "  → Another process (an earlier server?) may hold the port"
+    ), result.stderr
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "command", [["serve"], ["events", "serve"], ["emulator", "serve"]], ids=" ".join
+)
+def test_a_port_out_of_range_is_a_usage_error(command: list[str]) -> None:
+    """`serve --port 99999` ended in a traceback (OverflowError from bind)."""
+    result = CliRunner().invoke(app, [*command, "--port", "99999"])
+    assert result.exit_code == USAGE, result.output
+    assert "Traceback" not in result.output

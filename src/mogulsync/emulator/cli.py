@@ -16,6 +16,7 @@ from mogulsync.emulator.settings import (
     Faults,
     Limits,
 )
+from mogulsync.listen import require_listen
 
 #: exit status of a command given invalid options (as Click uses)
 USAGE_ERROR = 2
@@ -34,7 +35,7 @@ app = typer.Typer(help="A local ChartMogul API emulator for demos, tests and ben
 @app.command("serve")
 def serve_command(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
-    port: int = typer.Option(8780, help="TCP port."),
+    port: int = typer.Option(8780, min=0, max=65535, help="TCP port."),
     api_key: list[str] = typer.Option(
         [DEFAULT_API_KEY], "--api-key", help="Accepted API key (repeat for several)."
     ),
@@ -99,6 +100,7 @@ def serve_command(
             option = _FAULT_OPTIONS.get(field, "--" + field.replace("_", "-"))
             output.error(f"Invalid {option}: {problem['msg']}", exit_code=USAGE_ERROR)
         raise typer.Exit(code=USAGE_ERROR) from None
+    require_listen(host, port)
     base = f"http://{host}:{port}"
     if logs.json_mode():  # the keys stay out of log shippers (they are the --api-key values)
         logs.emit(

@@ -12,6 +12,7 @@ import typer
 from mogulsync import exit_codes, logs, output
 from mogulsync.cli_options import CONFIG_OPTION
 from mogulsync.errors import ConfigError, MogulsyncError
+from mogulsync.listen import require_listen
 from mogulsync.messages import describe
 
 if TYPE_CHECKING:
@@ -61,7 +62,9 @@ def serve_command(
     host: str | None = typer.Option(
         None, help="Interface to listen on.", show_default="events.host, else 127.0.0.1"
     ),
-    port: int | None = typer.Option(None, help="TCP port.", show_default="events.port, else 8790"),
+    port: int | None = typer.Option(
+        None, min=0, max=65535, help="TCP port.", show_default="events.port, else 8790"
+    ),
     forward: bool = typer.Option(
         True, "--forward/--no-forward", help="Deliver to ChartMogul (off: only store)."
     ),
@@ -77,6 +80,7 @@ def serve_command(
         service = EventsService(config, host=host, port=port, forward=forward)
     except MogulsyncError as exc:
         _fail(exc)
+    require_listen(service.host, service.port)
     mode = config.events.delivery if forward else "store only"
     if logs.json_mode():  # the address on stderr as a JSON object; stdout stays empty
         logs.emit(

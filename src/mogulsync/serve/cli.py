@@ -19,6 +19,7 @@ from mogulsync import output
 from mogulsync.config import DEFAULT_CONFIG_PATH, AppConfig, load_config
 from mogulsync.config.serve import LOOPBACK_HOSTS
 from mogulsync.errors import MogulsyncError
+from mogulsync.listen import require_listen
 from mogulsync.messages import describe
 
 CONFIG_OPTION = typer.Option(
@@ -42,7 +43,9 @@ def _load(path: Path) -> AppConfig:
 def serve_command(
     config: Path = CONFIG_OPTION,
     host: str | None = typer.Option(None, help="Address to listen on (default: serve.host)."),
-    port: int | None = typer.Option(None, help="Port (default: serve.port, 8800)."),
+    port: int | None = typer.Option(
+        None, min=0, max=65535, help="Port (default: serve.port, 8800)."
+    ),
 ) -> None:
     """Run the scheduler, the HTTP API, the web UI and the events endpoints on one port."""
     project = _load(config)
@@ -55,6 +58,7 @@ def serve_command(
             exit_code=EXIT_CONFIG,
         )
         raise typer.Exit(EXIT_CONFIG)
+    require_listen(listen, bind_port)
     asyncio.run(_serve(project, listen, bind_port))
 
 
