@@ -76,6 +76,11 @@ def load_config(
     caller never uses, while the structure is still validated everywhere.
     """
     path = Path(path)
+    if path.is_dir():  # `-c prod`, as if -c were git's -C: name the file it likely meant
+        raise ConfigError(
+            f"config file {path} is a directory",
+            hint=f"Pass the project file itself: -c {path / DEFAULT_CONFIG_PATH.name}.",
+        )
     if not path.is_file():
         raise ConfigError(
             f"config file {path} not found",
