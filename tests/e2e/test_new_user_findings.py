@@ -308,3 +308,26 @@ def test_a_port_out_of_range_is_a_usage_error(command: list[str]) -> None:
     result = CliRunner().invoke(app, [*command, "--port", "99999"])
     assert result.exit_code == USAGE, result.output
     assert "Traceback" not in result.output
+
+
+def test_the_global_config_reaches_schedule_serve_and_init(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`mogulsync -c FILE schedule` read ./mogulsync.yml (serve and init too): their own
+    -c option did not look at the global one."""
+    elsewhere = workdir / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # no mogulsync.yml here
+    project = str(workdir / "mogulsync.yml")
+    runner = CliRunner()
+    schedule = runner.invoke(app, ["-c", project, "schedule", "--json"])
+    assert schedule.exit_code == 0, schedule.output
+    assert json.loads(schedule.stdout)["unscheduled"] == ["customers"]
+    # serve reads the file first: a non-loopback host without tokens is refused (exit 4)
+    # rather than "config file mogulsync.yml not found"
+    serve = runner.invoke(app, ["-c", project, "serve", "--host", "0.0.0.0"])
+    assert "refusing to listen on 0.0.0.0 without tokens" in serve.stderr, serve.output
+    init = runner.invoke(app, ["-c", str(elsewhere / "new" / "mogulsync.yml"), "init"])
+    assert init.exit_code == 0, init.output
+    assert (elsewhere / "new" / "mogulsync.yml").is_file()
+    assert not (elsewhere / "mogulsync.yml").exists()

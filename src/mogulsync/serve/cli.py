@@ -16,15 +16,13 @@ from types import FrameType
 import typer
 
 from mogulsync import output
-from mogulsync.config import DEFAULT_CONFIG_PATH, AppConfig, load_config
+from mogulsync.cli_options import CONFIG_OPTION
+from mogulsync.config import AppConfig, load_config
 from mogulsync.config.serve import LOOPBACK_HOSTS
 from mogulsync.errors import MogulsyncError
 from mogulsync.listen import require_listen
 from mogulsync.messages import describe
 
-CONFIG_OPTION = typer.Option(
-    DEFAULT_CONFIG_PATH, "-c", "--config", help="Project file (mogulsync.yml)."
-)
 #: exit code: the configuration must be fixed (as for ``sync``)
 EXIT_CONFIG = 4
 #: seconds open connections (a live debugger) get to finish on shutdown
