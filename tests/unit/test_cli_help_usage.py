@@ -6,6 +6,7 @@ import pytest
 import typer.main
 from typer.testing import CliRunner
 
+from mogulsync import cli_options
 from mogulsync.cli import app
 from mogulsync.cli_lazy import command_paths
 
@@ -30,3 +31,16 @@ def test_arguments_read_as_in_the_docs() -> None:
     assert "  RUN_ID <str>  Run id" in show.output
     run = CliRunner().invoke(app, ["sync", "run", "-h"], env=_WIDE)
     assert run.output.startswith("Usage: mogulsync sync run [OPTIONS] [NAME]\n")
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda path: " ".join(path) or "root")
+def test_every_project_file_option_follows_the_global_one(path: tuple[str, ...]) -> None:
+    """A command's own `-c` defaults to `mogulsync -c FILE` (serve and schedule did not)."""
+    command = typer.main.get_command(app)
+    ctx = typer.Context(command)
+    for name in path:
+        command = command.get_command(ctx, name)  # type: ignore[attr-defined]
+        ctx = typer.Context(command, parent=ctx)
+    options = [p for p in command.params if "-c" in p.opts] if path else []
+    for option in options:
+        assert option.default is cli_options.default_config, path
