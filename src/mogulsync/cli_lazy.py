@@ -8,6 +8,7 @@ command actually run, or asked for its own ``--help``, is imported.
 from __future__ import annotations
 
 import importlib
+import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import typer
@@ -85,10 +86,16 @@ def _plain_help(command: _click.Command) -> None:
 
 
 def _type_label(self: TyperOption, ctx: _click.Context) -> str | None:
-    """Flags take no value: show no ``<bool>`` placeholder after them in help."""
+    """Flags take no value: show no ``<bool>`` placeholder after them in help. A value
+    reads as what one occurrence takes: ``<str>``, not Python's ``<list[str]>`` (the help
+    says "repeat"), ``<int>``, not ``<int range>`` (the range is shown with the default)."""
     if self.is_flag and not self.count:
         return None
-    return _typed_label(self, ctx)
+    label = _typed_label(self, ctx)
+    if label is None:
+        return None
+    label = re.sub(r"list\[([^\]]+)\]", r"\1", label)
+    return re.sub(r"\b(int|float) range\b", r"\1", label)
 
 
 # Typer labels every option with its type, flags included (``--json <bool>``), which reads

@@ -23,6 +23,9 @@ def test_help_has_no_template_braces_nor_completion_options(path: tuple[str, ...
     assert "{" not in usage, usage
     assert "--install-completion" not in result.output
     assert "--show-completion" not in result.output
+    # one occurrence's value, not Python's type of the whole list or click's range type
+    assert "<list[" not in result.output
+    assert " range>" not in result.output
 
 
 def test_arguments_read_as_in_the_docs() -> None:

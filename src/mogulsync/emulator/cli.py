@@ -40,7 +40,7 @@ def serve_command(
         [DEFAULT_API_KEY], "--api-key", help="Accepted API key (repeat for several)."
     ),
     read_only_key: list[str] = typer.Option(
-        [], "--read-only-key", help="A key that may only read (writes get 403)."
+        [], "--read-only-key", help="A key that may only read, writes get 403 (repeat for several)."
     ),
     db: Path | None = typer.Option(
         None, help="SQLite file to keep data across restarts (default: in memory)."
