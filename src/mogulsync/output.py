@@ -131,6 +131,19 @@ def new_table(console: _HasTerminal, *, title: str | None = None, **options: Any
     return Table(box=None, pad_edge=False, **options)
 
 
+def print_table(console: LazyConsole, table: Table) -> None:
+    """Print a :func:`new_table`; outside a terminal without the spaces Rich pads the last
+    column with (a log line should end where its text does)."""
+    if interactive(console):
+        console.print(table)
+        return
+    rich_console = console.get()
+    with rich_console.capture() as captured:
+        rich_console.print(table)
+    lines = [line.rstrip() for line in captured.get().splitlines()]
+    rich_console.print("\n".join(lines), markup=False, highlight=False)
+
+
 def plain_table(rows: Sequence[Sequence[str]]) -> str:
     """Left-aligned columns separated by two spaces, never wrapped: easy to grep and cut.
 

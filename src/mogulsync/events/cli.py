@@ -127,7 +127,7 @@ def status_command(
         table.add_row(name, str(value))
     for name, value in sorted(counters.items()):
         table.add_row(name.replace("_", " "), str(value))
-    console.print(table)
+    output.print_table(console, table)
     if age is not None:
         console.print(f"Oldest pending event: {age:.1f} s")
     for rejection in rejections:
@@ -165,7 +165,7 @@ def dead_letter_list(
     for e in dead:
         reason = (e.reason or "")[:_REASON_WIDTH]
         table.add_row(str(e.seq), e.message_id, e.type, str(e.attempts), reason)
-    console.print(table)
+    output.print_table(console, table)
 
 
 @dead_letter_app.command("replay")

@@ -82,7 +82,7 @@ def _print(report: ReconcileReport) -> None:
         ("invalid", report.invalid),
     ):
         table.add_row(label, str(count), escape(samples.get(label, "")))
-    _out.print(table)
+    output.print_table(_out, table)
     for field, count in sorted(report.fields.items()):
         example = next((s for s in report.drifted_samples if field in s["changes"]), None)
         detail = ""

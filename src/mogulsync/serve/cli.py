@@ -154,6 +154,6 @@ def schedule_command(
     for row in rows:
         due_text = row["next_run_at"] or "when its parents succeed"
         table.add_row(row["name"], row["schedule"], due_text)
-    _out.print(table)
+    output.print_table(_out, table)
     if unscheduled:
         _out.print(f"Not scheduled (run with `mogulsync sync run`): {', '.join(unscheduled)}")

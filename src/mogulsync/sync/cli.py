@@ -132,7 +132,7 @@ def plan(
         keys = dict.fromkeys(key_label(item["key"]) for item in result.samples[category])
         samples = ", ".join(keys)
         table.add_row(category, str(count), escape(samples))
-    _out.print(table)
+    output.print_table(_out, table)
     if result.bulk_creates:
         _out.print(
             f"{result.bulk_creates} create(s) would go through the bulk JSON import"
