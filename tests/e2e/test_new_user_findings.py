@@ -336,3 +336,17 @@ def test_the_global_config_reaches_schedule_serve_and_init(
     assert init.exit_code == 0, init.output
     assert (elsewhere / "new" / "mogulsync.yml").is_file()
     assert not (elsewhere / "mogulsync.yml").exists()
+
+
+def test_alerts_test_without_channels_says_how_to_add_one(tmp_path: Path) -> None:
+    path = tmp_path / "mogulsync.yml"
+    path.write_text(yaml.safe_dump({"chartmogul": {"api_key": "${CHARTMOGUL_API_KEY}"}}))
+    result = CliRunner().invoke(
+        app, ["alerts", "test", "-c", str(path)], env={"CHARTMOGUL_API_KEY": "k" * 20}
+    )
+    assert result.exit_code == 4, result.output
+    first, hint = result.stderr.strip().splitlines()
+    assert first == "error: no alert channels configured (alerts.channels)"
+    assert hint.startswith("  → Add one, e.g. `alerts: {channels: {team: {type: slack,")
+    snippet = hint.split("`")[1]
+    assert yaml.safe_load(snippet)["alerts"]["channels"]["team"]["type"] == "slack"

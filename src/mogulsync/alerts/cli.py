@@ -37,7 +37,10 @@ def send_test_alert(
         dispatcher = AlertDispatcher(project.alerts, Redactor())
         if not dispatcher.enabled:
             output.error(
-                "no alert channels configured (alerts.channels)", exit_code=exit_codes.CONFIG
+                "no alert channels configured (alerts.channels)\n  → Add one, e.g."
+                ' `alerts: {channels: {team: {type: slack, url: "${SLACK_WEBHOOK_URL}"}}}`'
+                " (docs/operations.md, Alerts).",
+                exit_code=exit_codes.CONFIG,
             )
             raise typer.Exit(exit_codes.CONFIG)
         _known_channels(list(project.alerts.channels), channel or [])
