@@ -350,3 +350,14 @@ def test_alerts_test_without_channels_says_how_to_add_one(tmp_path: Path) -> Non
     assert hint.startswith("  → Add one, e.g. `alerts: {channels: {team: {type: slack,")
     snippet = hint.split("`")[1]
     assert yaml.safe_load(snippet)["alerts"]["channels"]["team"]["type"] == "slack"
+
+
+def test_run_all_without_syncs_says_there_is_nothing_to_run(tmp_path: Path) -> None:
+    """It printed nothing and exited 0, which reads as "it worked"."""
+    path = tmp_path / "mogulsync.yml"
+    path.write_text(yaml.safe_dump({"chartmogul": {"api_key": "${CHARTMOGUL_API_KEY}"}}))
+    result = CliRunner().invoke(
+        app, ["sync", "run", "--all", "-c", str(path)], env={"CHARTMOGUL_API_KEY": "k" * 20}
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stderr == f"warning: {path} has no syncs (syncs:): nothing to run\n"

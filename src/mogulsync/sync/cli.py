@@ -171,18 +171,10 @@ def run(
     """
     from mogulsync.runs import RunStatus
     from mogulsync.sync.engine import SyncEngine
-    from mogulsync.sync.order import run_order, skip_reason
+    from mogulsync.sync.order import skip_reason
 
     project = load(config)
-    if (name is None) == (not run_all):
-        output.error("give a sync name or --all (not both)", exit_code=exit_codes.USAGE)
-        raise typer.Exit(exit_codes.USAGE)
-    if name is not None:
-        require_sync(project, name)
-    try:
-        names = run_order(project) if run_all else [name or ""]
-    except MogulsyncError as exc:
-        fail(exc)
+    names = _to_run(project, config, name, run_all=run_all)
     engine = SyncEngine(project)
     worst = exit_codes.SUCCESS
     ended: dict[str, RunStatus] = {}
@@ -209,6 +201,25 @@ def run(
         else:
             _print_record(record, _failed_rows(project, record))
     raise typer.Exit(worst)
+
+
+def _to_run(project: AppConfig, config: Path, name: str | None, *, run_all: bool) -> list[str]:
+    """The syncs ``sync run`` runs, in order; a usage error for a bad command line."""
+    from mogulsync.sync.order import run_order
+
+    if (name is None) == (not run_all):
+        output.error("give a sync name or --all (not both)", exit_code=exit_codes.USAGE)
+        raise typer.Exit(exit_codes.USAGE)
+    if name is not None:
+        require_sync(project, name)
+        return [name]
+    try:
+        names = run_order(project)
+    except MogulsyncError as exc:
+        fail(exc)
+    if not names:  # silence would read as "it worked"
+        output.warning(f"{config} has no syncs (syncs:): nothing to run")
+    return names
 
 
 def _log_record(record: RunRecord, failed: list[RowError], code: int) -> None:
