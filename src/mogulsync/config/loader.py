@@ -102,6 +102,21 @@ def load_config(
     )
 
 
+def _uncreatable(directory: Path) -> str | None:
+    """Why ``directory`` (missing) could not be made, judged from its nearest existing
+    ancestor; None when it exists or looks creatable. A run would end in a traceback."""
+    if directory.exists():
+        return None
+    ancestor = directory.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"{ancestor} is a file"
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        return f"{ancestor} is not writable"
+    return None
+
+
 def parse_config(
     raw: dict[str, Any],
     env: Mapping[str, str],
@@ -144,6 +159,11 @@ def parse_config(
             " state_dir to a directory"
         )
         raise ConfigValidationError(source, [problem])
+    blocked = _uncreatable(state_dir)
+    if blocked is not None:
+        raise ConfigValidationError(
+            source, [f"state_dir: {state_dir} cannot be created: {blocked}"]
+        )
     if checked is None or "models" in checked:
         config, problems = resolve_dbt_models(config)
         if problems:
