@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import functools
 import importlib
+import re
 import weakref
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import typer
-from typer.core import TyperCommand, TyperGroup, TyperOption
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from mogulsync import _quick_exit as quick_exit
 
@@ -83,7 +84,8 @@ def load_command(name: str, target: str, long_running: Collection[str] = ()) -> 
         command = typer.main.get_group(obj)
         command.no_args_is_help = True  # `mogulsync sync` lists its commands, as the root does
     else:
-        single = typer.Typer()
+        # no --install-completion/--show-completion: the root has none either (add_completion)
+        single = typer.Typer(add_completion=False)
         single.command(name)(obj)
         command = typer.main.get_command(single)
     command.name = name
@@ -133,16 +135,41 @@ def _plain_help(command: _click.Command) -> None:
 
 
 def _type_label(self: TyperOption, ctx: _click.Context) -> str | None:
-    """Flags take no value: show no ``<bool>`` placeholder after them in help."""
+    """Flags take no value: show no ``<bool>`` placeholder after them in help. A value
+    reads as what one occurrence takes: ``<str>``, not Python's ``<list[str]>`` (the help
+    says "repeat"), ``<int>``, not ``<int range>`` (the range is shown with the default)."""
     if self.is_flag and not self.count:
         return None
-    return _typed_label(self, ctx)
+    label = _typed_label(self, ctx)
+    if label is None:
+        return None
+    label = re.sub(r"list\[([^\]]+)\]", r"\1", label)
+    return re.sub(r"\b(int|float) range\b", r"\1", label)
 
 
 # Typer labels every option with its type, flags included (``--json <bool>``), which reads
 # as if the flag wanted a value; tests/unit/test_cli_help.py checks every command's help.
 _typed_label = TyperOption.display_type_rich
 TyperOption.display_type_rich = _type_label  # type: ignore[method-assign]
+
+
+def _usage_name(self: TyperArgument) -> str:
+    """``NAME`` / ``[NAME]`` on the usage line, as the docs write it (Typer shows ``{name}``,
+    which reads like a template left unfilled)."""
+    name = (self.metavar or self.name or "").upper()
+    name = name if self.required else f"[{name}]"
+    return f"{name}..." if self.nargs != 1 else name
+
+
+def _listed_name(self: TyperArgument) -> str:
+    """The same ``NAME`` in the help's Arguments list."""
+    name = (self.metavar or self.name or "").upper()
+    return f"{name}..." if self.metavar is None and self.nargs != 1 else name
+
+
+# Typer has no public hook for these; tests/unit/test_cli_help_usage.py fails if they move.
+TyperArgument._usage_display_name = _usage_name  # type: ignore[method-assign]  # noqa: SLF001
+TyperArgument._rich_display_name = _listed_name  # type: ignore[method-assign]  # noqa: SLF001
 
 
 def command_paths(command: _click.Command, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

@@ -16,6 +16,7 @@ from mogulsync import logs
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
 
 #: the width tables are laid out to when no terminal is attached (and COLUMNS is not set)
@@ -117,6 +118,30 @@ def escape(text: str) -> str:
 def interactive(console: _HasTerminal) -> bool:
     """A person is watching: the console writes to a terminal (not a pipe or a file)."""
     return console.is_terminal
+
+
+def new_table(console: _HasTerminal, *, title: str | None = None, **options: Any) -> Table:
+    """A Rich table for ``console``: boxed with its title in a terminal; outside one (cron,
+    CI, a pipe) plain columns with a header and no title, no box-drawing characters, so
+    ``grep`` and ``awk`` read it (the console is wide there: lines are not cut)."""
+    from rich.table import Table
+
+    if interactive(console):
+        return Table(title=title, **options)
+    return Table(box=None, pad_edge=False, **options)
+
+
+def print_table(console: LazyConsole, table: Table) -> None:
+    """Print a :func:`new_table`; outside a terminal without the spaces Rich pads the last
+    column with (a log line should end where its text does)."""
+    if interactive(console):
+        console.print(table)
+        return
+    rich_console = console.get()
+    with rich_console.capture() as captured:
+        rich_console.print(table)
+    lines = [line.rstrip() for line in captured.get().splitlines()]
+    rich_console.print("\n".join(lines), markup=False, highlight=False)
 
 
 def plain_table(rows: Sequence[Sequence[str]]) -> str:

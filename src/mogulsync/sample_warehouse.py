@@ -106,3 +106,18 @@ def _invoice(
         "INSERT INTO payments VALUES (?, ?, 'payment', 'successful', ?, ?)",
         (f"pay-{invoice}", invoice, _month(month), price),
     )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m mogulsync.sample_warehouse [PATH]``: build it (default ./warehouse.duckdb),
+    for a pip-installed user trying the starter project of ``mogulsync init``."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    path = Path(args[0] if args else "warehouse.duckdb")
+    build_sample_warehouse(path)
+    sys.stdout.write(f"wrote {path} (tables accounts, contacts, plans, invoices, ...)\n")
+
+
+if __name__ == "__main__":
+    main()

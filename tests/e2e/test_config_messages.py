@@ -107,7 +107,7 @@ def test_a_missing_project_file_points_at_init_which_writes_a_working_one(
     assert "examples/mogulsync.yml" not in missing.output
     make_warehouse(
         tmp_path / "crm.duckdb",
-        ["create table accounts(id varchar, name varchar, email varchar)"],
+        ["create table accounts(id varchar, company_name varchar, billing_email varchar)"],
     )
     init = CliRunner().invoke(app, ["init", "--warehouse", "duckdb:///crm.duckdb"])
     assert init.exit_code == 0, init.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 from pathlib import Path
 
 import typer
@@ -36,9 +37,13 @@ def send_test_alert(
         dispatcher = AlertDispatcher(project.alerts, Redactor())
         if not dispatcher.enabled:
             output.error(
-                "no alert channels configured (alerts.channels)", exit_code=exit_codes.CONFIG
+                "no alert channels configured (alerts.channels)\n  → Add one, e.g."
+                ' `alerts: {channels: {team: {type: slack, url: "${SLACK_WEBHOOK_URL}"}}}`'
+                " (docs/operations.md, Alerts).",
+                exit_code=exit_codes.CONFIG,
             )
             raise typer.Exit(exit_codes.CONFIG)
+        _known_channels(list(project.alerts.channels), channel or [])
         results = asyncio.run(dispatcher.send_test(channel or None))
     except MogulsyncError as exc:
         output.error(describe(exc), exit_code=exit_codes.CONFIG)
@@ -52,3 +57,18 @@ def send_test_alert(
             _out.print(f"[red]FAIL[/red] {escape(name)}: {escape(problem)}", highlight=False)
     if any(problem is not None for problem in results.values()):
         raise typer.Exit(exit_codes.FAILED)
+
+
+def _known_channels(known: list[str], asked: list[str]) -> None:
+    """A --channel the project file does not have is a typo: a usage error (exit 2)."""
+    unknown = [name for name in asked if name not in known]
+    if not unknown:
+        return
+    close = difflib.get_close_matches(unknown[0], known, n=1)
+    guess = f" Did you mean `{close[0]}`?" if close else ""
+    output.error(
+        f"no alert channel named {', '.join(unknown)}.{guess}\n"
+        f"  → Channels in the project file (alerts.channels): {', '.join(sorted(known))}.",
+        exit_code=exit_codes.USAGE,
+    )
+    raise typer.Exit(exit_codes.USAGE)

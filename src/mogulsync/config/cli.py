@@ -6,12 +6,14 @@ from pathlib import Path
 
 import typer
 
+from mogulsync.cli_options import config_option
+
 
 def init_command(
     warehouse: str | None = typer.Option(
         None, "--warehouse", help="Warehouse URL (duckdb:///file.duckdb, postgresql://...)."
     ),
-    config: Path = typer.Option(Path("mogulsync.yml"), "-c", "--config", help="File to write."),
+    config: Path = config_option("File to write."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
     """Write a commented starter project file (mogulsync.yml)."""

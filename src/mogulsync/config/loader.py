@@ -76,6 +76,11 @@ def load_config(
     caller never uses, while the structure is still validated everywhere.
     """
     path = Path(path)
+    if path.is_dir():  # `-c prod`, as if -c were git's -C: name the file it likely meant
+        raise ConfigError(
+            f"config file {path} is a directory",
+            hint=f"Pass the project file itself: -c {path / DEFAULT_CONFIG_PATH.name}.",
+        )
     if not path.is_file():
         raise ConfigError(
             f"config file {path} not found",
@@ -95,6 +100,21 @@ def load_config(
         sections=sections,
         base_dir=path.parent,
     )
+
+
+def _uncreatable(directory: Path) -> str | None:
+    """Why ``directory`` (missing) could not be made, judged from its nearest existing
+    ancestor; None when it exists or looks creatable. A run would end in a traceback."""
+    if directory.exists():
+        return None
+    ancestor = directory.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"{ancestor} is a file"
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        return f"{ancestor} is not writable"
+    return None
 
 
 def parse_config(
@@ -139,6 +159,11 @@ def parse_config(
             " state_dir to a directory"
         )
         raise ConfigValidationError(source, [problem])
+    blocked = _uncreatable(state_dir)
+    if blocked is not None:
+        raise ConfigValidationError(
+            source, [f"state_dir: {state_dir} cannot be created: {blocked}"]
+        )
     if checked is None or "models" in checked:
         config, problems = resolve_dbt_models(config)
         if problems:

@@ -18,8 +18,10 @@ from mogulsync.errors import ConfigError
 DEFAULT_WAREHOUSE = "duckdb:///warehouse.duckdb"
 #: docs/errors.md: the configuration must be fixed
 CONFIG_EXIT = 4
-#: the variable a password in the user info is read from (libpq's own name)
+#: the variable a password in the user info is read from: libpq's own name for PostgreSQL,
+#: a neutral one for every other database (a MySQL password in PGPASSWORD would mislead)
 PASSWORD_VARIABLE = "PGPASSWORD"  # noqa: S105 (a variable name, not a password)
+OTHER_PASSWORD_VARIABLE = "WAREHOUSE_PASSWORD"  # noqa: S105 (a variable name)
 _USERINFO_PASSWORD = re.compile(r"^(?P<head>[^:/]+://[^:/@]*:)(?P<password>[^@]*)(?P<tail>@)")
 
 _WAREHOUSE_NOTES = {
@@ -54,10 +56,12 @@ warehouses:
   main: {url}
 
 models:
-  # A model is a table or a SQL query, and the column(s) identifying a row.
+  # A model is a table or a SQL query, and the column(s) identifying a row. These columns
+  # are those of the sample warehouse, to try everything before pointing at your own:
+  #   python -m mogulsync.sample_warehouse     (writes warehouse.duckdb here)
   accounts:
     warehouse: main
-    sql: select id, name, email from accounts
+    sql: select id, company_name, billing_email from accounts
     primary_key: id
 
 syncs:
@@ -69,8 +73,8 @@ syncs:
     data_source: mogulsync            # created on the first run if missing
     mapping:                          # ChartMogul field: model column
       external_id: id
-      name: name
-      email: email
+      name: company_name
+      email: billing_email
 
 # Next: `mogulsync check`, then `mogulsync sync plan customers` (no writes), then
 # `mogulsync sync run customers`.
@@ -125,8 +129,9 @@ def _without_credentials(url: str) -> tuple[str, tuple[str, ...]]:
         if "${" in value:
             continue  # already read from the environment
         if part == USERINFO:
-            url = _USERINFO_PASSWORD.sub(rf"\g<head>${{{PASSWORD_VARIABLE}}}\g<tail>", url, 1)
-            variables.append(PASSWORD_VARIABLE)
+            name = PASSWORD_VARIABLE if dialect(url) == "postgresql" else OTHER_PASSWORD_VARIABLE
+            url = _USERINFO_PASSWORD.sub(rf"\g<head>${{{name}}}\g<tail>", url, 1)
+            variables.append(name)
         else:
             name = f"WAREHOUSE_{re.sub(r'[^A-Za-z0-9]', '_', part).upper()}"
             url = url.replace(f"{part}={value}", f"{part}=${{{name}}}", 1)
@@ -139,11 +144,12 @@ def run_init(path: Path, warehouse_url: str | None, *, force: bool) -> None:
     import typer
 
     from mogulsync import output
+    from mogulsync.messages import describe
 
     try:
         starter = write_starter(path, warehouse_url, force=force)
     except ConfigError as exc:
-        output.error(exc.user_message, exit_code=CONFIG_EXIT)
+        output.error(describe(exc), exit_code=CONFIG_EXIT)
         raise typer.Exit(CONFIG_EXIT) from None
     typer.echo(f"wrote {path}")
     for name in ("CHARTMOGUL_API_KEY", *starter.variables):

@@ -16,6 +16,7 @@ from mogulsync.emulator.settings import (
     Faults,
     Limits,
 )
+from mogulsync.listen import require_listen
 
 #: exit status of a command given invalid options (as Click uses)
 USAGE_ERROR = 2
@@ -25,6 +26,8 @@ _FAULT_OPTIONS = {
     "error_statuses": "--error-status",
     "latency_ms": "--fault-latency-ms / --latency-ms",
     "latency_jitter_ms": "--fault-latency-jitter-ms",
+    "api_keys": "--api-key",
+    "read_only_keys": "--read-only-key",
 }
 
 
@@ -34,12 +37,12 @@ app = typer.Typer(help="A local ChartMogul API emulator for demos, tests and ben
 @app.command("serve")
 def serve_command(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
-    port: int = typer.Option(8780, help="TCP port."),
+    port: int = typer.Option(8780, min=0, max=65535, help="TCP port."),
     api_key: list[str] = typer.Option(
         [DEFAULT_API_KEY], "--api-key", help="Accepted API key (repeat for several)."
     ),
     read_only_key: list[str] = typer.Option(
-        [], "--read-only-key", help="A key that may only read (writes get 403)."
+        [], "--read-only-key", help="A key that may only read, writes get 403 (repeat for several)."
     ),
     db: Path | None = typer.Option(
         None, help="SQLite file to keep data across restarts (default: in memory)."
@@ -99,6 +102,8 @@ def serve_command(
             option = _FAULT_OPTIONS.get(field, "--" + field.replace("_", "-"))
             output.error(f"Invalid {option}: {problem['msg']}", exit_code=USAGE_ERROR)
         raise typer.Exit(code=USAGE_ERROR) from None
+    _check_db(db)
+    require_listen(host, port)
     base = f"http://{host}:{port}"
     if logs.json_mode():  # the keys stay out of log shippers (they are the --api-key values)
         logs.emit(
@@ -110,3 +115,18 @@ def serve_command(
         console.print(f"API key(s): {', '.join(api_key)}   (Basic auth, key as username)")
         console.print(f"Data: {db or 'in memory'}   Admin API: {base}/_emulator")
     serve(settings, host, port)
+
+
+def _check_db(db: Path | None) -> None:
+    """A --db SQLite cannot be a directory nor live in one that does not exist: say so
+    before starting (SQLite's "unable to open database file" came as a traceback)."""
+    if db is None:
+        return
+    problem = None
+    if db.is_dir():
+        problem = f"--db {db} is a directory; give a file, e.g. --db {db / 'emulator.sqlite'}"
+    elif not db.parent.is_dir():
+        problem = f"--db {db}: the directory {db.parent} does not exist; create it first"
+    if problem is not None:
+        output.error(problem, exit_code=USAGE_ERROR)
+        raise typer.Exit(USAGE_ERROR)

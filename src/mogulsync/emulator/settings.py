@@ -68,8 +68,11 @@ class EmulatorSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    api_keys: list[str] = Field(default_factory=lambda: [DEFAULT_API_KEY])
-    read_only_keys: list[str] = Field(default_factory=list)
+    # an empty key would let a request with no credentials in
+    api_keys: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=lambda: [DEFAULT_API_KEY]
+    )
+    read_only_keys: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
     db_path: str | None = None
     limits: Limits = Field(default_factory=Limits)
     faults: Faults = Field(default_factory=Faults)

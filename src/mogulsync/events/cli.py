@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
-from mogulsync import logs, output
+from mogulsync import exit_codes, logs, output
 from mogulsync.cli_options import CONFIG_OPTION
 from mogulsync.errors import ConfigError, MogulsyncError
+from mogulsync.listen import require_listen
+from mogulsync.messages import describe
 
 if TYPE_CHECKING:
     from mogulsync.config import AppConfig
@@ -40,7 +42,7 @@ def _config(path: Path) -> AppConfig:
 
 def _fail(exc: MogulsyncError) -> NoReturn:
     code = CONFIG_EXIT if isinstance(exc, ConfigError) else 1
-    output.error(exc.user_message, exit_code=code)
+    output.error(describe(exc), exit_code=code)
     raise typer.Exit(code)
 
 
@@ -60,7 +62,9 @@ def serve_command(
     host: str | None = typer.Option(
         None, help="Interface to listen on.", show_default="events.host, else 127.0.0.1"
     ),
-    port: int | None = typer.Option(None, help="TCP port.", show_default="events.port, else 8790"),
+    port: int | None = typer.Option(
+        None, min=0, max=65535, help="TCP port.", show_default="events.port, else 8790"
+    ),
     forward: bool = typer.Option(
         True, "--forward/--no-forward", help="Deliver to ChartMogul (off: only store)."
     ),
@@ -76,6 +80,7 @@ def serve_command(
         service = EventsService(config, host=host, port=port, forward=forward)
     except MogulsyncError as exc:
         _fail(exc)
+    require_listen(service.host, service.port)
     mode = config.events.delivery if forward else "store only"
     if logs.json_mode():  # the address on stderr as a JSON object; stdout stays empty
         logs.emit(
@@ -115,16 +120,14 @@ def status_command(
         }
         typer.echo(json.dumps(report))  # every --json: JSON Lines (docs/operations.md)
         return
-    from rich.table import Table
-
-    table = Table(title="Events")
+    table = output.new_table(console, title="Events")
     table.add_column("what")
     table.add_column("count", justify="right")
     for name, value in counts.items():
         table.add_row(name, str(value))
     for name, value in sorted(counters.items()):
         table.add_row(name.replace("_", " "), str(value))
-    console.print(table)
+    output.print_table(console, table)
     if age is not None:
         console.print(f"Oldest pending event: {age:.1f} s")
     for rejection in rejections:
@@ -134,7 +137,7 @@ def status_command(
 @dead_letter_app.command("list")
 def dead_letter_list(
     config_path: Path = CONFIG_OPTION,
-    limit: int = typer.Option(100, help="Show at most this many (newest first)."),
+    limit: int = typer.Option(100, min=1, help="Show at most this many (newest first)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Events that failed delivery too often (or were refused), with the reason."""
@@ -156,15 +159,13 @@ def dead_letter_list(
             }
             typer.echo(json.dumps(row))
         return
-    from rich.table import Table
-
-    table = Table(title=f"Dead letters ({len(dead)})")
+    table = output.new_table(console, title=f"Dead letters ({len(dead)})")
     for column in ("seq", "messageId", "type", "attempts", "reason"):
         table.add_column(column)
     for e in dead:
         reason = (e.reason or "")[:_REASON_WIDTH]
         table.add_row(str(e.seq), e.message_id, e.type, str(e.attempts), reason)
-    console.print(table)
+    output.print_table(console, table)
 
 
 @dead_letter_app.command("replay")
@@ -179,6 +180,16 @@ def dead_letter_replay(
 
     queue = EventQueue(_queue_file(_config(config_path)))
     try:
+        # a --seq that is no dead letter is a typo or a stale list: say so, replay nothing
+        unknown = sorted(set(seq) - queue.dead_among(seq))
+        if unknown:
+            numbers = ", ".join(str(each) for each in unknown)
+            output.error(
+                f"no dead letter with --seq {numbers}: nothing was replayed\n"
+                "  → `mogulsync events dead-letter list` shows the dead letters and their seq.",
+                exit_code=exit_codes.USAGE,
+            )
+            raise typer.Exit(exit_codes.USAGE)
         replayed = queue.replay(seq or None)
     finally:
         queue.close()

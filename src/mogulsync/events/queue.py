@@ -424,6 +424,17 @@ class EventQueue:
             ).fetchone()
         return _queued(row) if row else None
 
+    def dead_among(self, seqs: Sequence[int]) -> set[int]:
+        """Which of these ``seq`` numbers are dead letters now."""
+        with self._lock:
+            return {
+                seq
+                for seq in seqs
+                if self._conn.execute(
+                    "SELECT 1 FROM events WHERE seq = ? AND status = 'dead'", (seq,)
+                ).fetchone()
+            }
+
     def replay(self, seqs: Sequence[int] | None = None) -> int:
         """Put dead letters (all, or these) back in the queue; how many."""
         with self._lock, transaction(self._conn) as conn:

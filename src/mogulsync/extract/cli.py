@@ -84,6 +84,7 @@ def run_command(
     _check_streams(streams)
     _check_choice("--mode", mode, _MODES)
     _check_choice("--interval", interval, _INTERVALS)
+    _check_date("--start-date", start_date)
     if logs.json_mode():
         # as `mogulsync serve` names its extracts: every line of this run carries it
         logs.set_run(f"extract-{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%S%f')}")
@@ -128,6 +129,17 @@ def _check_choice(flag: str, value: str | None, allowed: Mapping[str, object]) -
         known = ", ".join(allowed)
         message = f"{flag} must be {known}, not {value!r}"
         raise typer.BadParameter(message, param_hint=flag)
+
+
+def _check_date(flag: str, value: str | None) -> None:
+    """A date the command line got wrong is a usage error (exit 2), as a wrong --mode is."""
+    if value is None:
+        return
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        message = f"{flag} must be YYYY-MM-DD, not {value!r}"
+        raise typer.BadParameter(message, param_hint=flag) from None
 
 
 def _check_streams(streams: str | None) -> None:

@@ -19,6 +19,7 @@ the dlt destination.
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, Literal
@@ -119,6 +120,12 @@ def _files(url: str, display: str) -> DestinationSpec:
     if file_format is None:
         raise ConfigError(
             f"destination {display}: format must be one of {', '.join(_FILE_FORMATS)}"
+        )
+    if file_format == "parquet" and importlib.util.find_spec("pyarrow") is None:
+        # found now, not after every page was fetched (dlt fails in its normalize step)
+        raise ConfigError(
+            f"destination {display}: the parquet format needs pyarrow, which is not installed",
+            hint='pip install "mogulsync[parquet]" (or use format=jsonl or csv).',
         )
     bucket = parts._replace(query="").geturl()
     return DestinationSpec(url, "filesystem", file_format, display, location=bucket)

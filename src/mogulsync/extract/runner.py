@@ -229,10 +229,11 @@ def _extract_and_load(
         pipelines_dir=str(options.state_dir / "extract"),
     )
     if not states.done():
+        step = _recovery_step(pipeline)
         try:
             states.set_result(recover_states(pipeline))
         except Exception as exc:
-            raise _load_error("finishing the previous run", exc, options.destination) from exc
+            raise _load_error(step, exc, options.destination) from exc
     fetched_at: list[float] = []
 
     def fetched() -> None:
@@ -256,7 +257,7 @@ def _extract_and_load(
         ]
         if failed:
             raise _stream_error(failed) from None
-        raise _load_error("extracting", exc, options.destination) from exc
+        raise _load_error("extracting into", exc, options.destination) from exc
     fetch_s = (fetched_at[0] if fetched_at else time.perf_counter()) - started
     _stage(on_stage, "extracted")
     load_started = time.perf_counter()
@@ -264,7 +265,7 @@ def _extract_and_load(
         pipeline.normalize()
         info = pipeline.load()
     except Exception as exc:
-        raise _load_error("loading", exc, options.destination) from exc
+        raise _load_error("loading into", exc, options.destination) from exc
     if target.kind in STAGING_DROPPED and any(
         _disposition(stream, options.mode) == "merge" for stream in streams
     ):
@@ -326,6 +327,14 @@ def _nothing_stored(options: ExtractOptions, spec: DestinationSpec) -> bool:
     database = Path(spec.location)
     working_dir = options.state_dir / "extract" / pipeline_name_for(options)
     return database.is_absolute() and not database.exists() and not working_dir.exists()
+
+
+def _recovery_step(pipeline: dlt.Pipeline) -> str:
+    """What :func:`recover_states` is about to do, for its error (a first run has no
+    previous run to finish)."""
+    if pipeline.has_pending_data:
+        return "loading what an interrupted run left into"
+    return "reading the extract's state (cursors) from"
 
 
 def recover_states(pipeline: dlt.Pipeline) -> dict[str, StreamState]:
@@ -455,7 +464,11 @@ def _stage(hook: Callable[[Stage], None] | None, stage: Stage) -> None:
 
 
 def _stream_error(failed: Sequence[StreamResult]) -> MogulsyncError:
-    details = "; ".join(f"{result.name}: {_describe(result.error)}" for result in failed)
+    # one reason shared by many streams (a rejected key fails all twelve) is said once
+    by_reason: dict[str, list[str]] = {}
+    for result in failed:
+        by_reason.setdefault(_describe(result.error), []).append(result.name)
+    details = "; ".join(f"{', '.join(names)}: {reason}" for reason, names in by_reason.items())
     first = failed[0].error
     if isinstance(first, MogulsyncError) and len(failed) == 1:
         return first
@@ -472,9 +485,14 @@ def _describe(error: BaseException | None) -> str:
 
 
 def _load_error(step: str, exc: Exception, destination: str) -> ExtractError:
-    """The failure, with the destination's password masked wherever dlt quoted it."""
+    """The failure, on one line, with the destination's password masked wherever dlt
+    quoted it. ``step`` ends with its preposition (``loading into``)."""
     redactor = Redactor([urlsplit(destination).password or ""])
+    # dlt wraps the cause in a multi-line PipelineStepFailed: name the cause itself
+    cause = getattr(exc, "exception", None)
+    cause = cause if isinstance(cause, BaseException) else exc
+    reason = " ".join(f"{type(cause).__name__}: {cause}".split())
     return ExtractError(
-        redactor.text(f"{step} into {destination} failed: {type(exc).__name__}: {exc}"),
+        redactor.text(f"{step} {destination} failed: {reason}"),
         hint="Nothing past the last committed load was recorded; run again to retry.",
     )

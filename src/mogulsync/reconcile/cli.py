@@ -11,6 +11,7 @@ import typer
 
 from mogulsync import exit_codes, output
 from mogulsync.cli_options import CONFIG_OPTION
+from mogulsync.cli_syncs import require_sync
 from mogulsync.errors import MogulsyncError
 from mogulsync.output import LazyConsole, escape
 
@@ -49,6 +50,7 @@ def reconcile_command(
     from mogulsync.sync.cli import fail, load
 
     project = load(config)
+    require_sync(project, name)
     try:
         report = asyncio.run(reconcile(project, name, adopt=adopt, record=record))
     except MogulsyncError as exc:
@@ -63,9 +65,7 @@ def reconcile_command(
 
 
 def _print(report: ReconcileReport) -> None:
-    from rich.table import Table
-
-    table = Table(title=f"reconcile {report.sync}")
+    table = output.new_table(_out, title=f"reconcile {report.sync}")
     table.add_column("records")
     table.add_column("count", justify="right")
     table.add_column("sample")
@@ -82,7 +82,7 @@ def _print(report: ReconcileReport) -> None:
         ("invalid", report.invalid),
     ):
         table.add_row(label, str(count), escape(samples.get(label, "")))
-    _out.print(table)
+    output.print_table(_out, table)
     for field, count in sorted(report.fields.items()):
         example = next((s for s in report.drifted_samples if field in s["changes"]), None)
         detail = ""

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, Literal
 
 import typer
 
 from mogulsync import exit_codes, output
 from mogulsync.cli_options import CONFIG_OPTION
+from mogulsync.cli_syncs import unknown_sync
 from mogulsync.errors import MogulsyncError
+from mogulsync.messages import describe
 from mogulsync.output import LazyConsole, escape, interactive, key_label, plain_table
 
 if TYPE_CHECKING:
@@ -45,12 +46,12 @@ def _open(config: Path) -> tuple[AppConfig, RunStore]:
     try:
         project = load_config(config, sections=SECTIONS)
     except MogulsyncError as exc:
-        output.error(exc.user_message, exit_code=_CONFIG_EXIT)
+        output.error(describe(exc), exit_code=_CONFIG_EXIT)
         raise typer.Exit(_CONFIG_EXIT) from None
     try:
         return project, RunStore(project.state_dir)
     except MogulsyncError as exc:  # e.g. runs.sqlite is not a database
-        output.error(exc.user_message, exit_code=exit_codes.FAILED)
+        output.error(describe(exc), exit_code=exit_codes.FAILED)
         raise typer.Exit(exit_codes.FAILED) from None
 
 
@@ -58,24 +59,11 @@ def _store(config: Path) -> RunStore:
     return _open(config)[1]
 
 
-def _unknown_sync(project: AppConfig, sync: str) -> NoReturn:
-    """Neither in the project file nor in the history: most likely a typo (usage error)."""
-    known = ", ".join(sorted(project.syncs)) or "none"
-    close = difflib.get_close_matches(sync, list(project.syncs), n=1)
-    guess = f" Did you mean `{close[0]}`?" if close else ""
-    output.error(
-        f"unknown sync {sync!r}: not in the project file and never run.{guess}\n"
-        f"  → Syncs in the project file: {known}.",
-        exit_code=exit_codes.USAGE,
-    )
-    raise typer.Exit(exit_codes.USAGE)
-
-
 @app.command("list")
 def list_runs(
     config: Path = CONFIG_OPTION,
     sync: str | None = typer.Option(None, help="Only runs of this sync."),
-    limit: int = typer.Option(20, help="How many runs, newest first."),
+    limit: int = typer.Option(20, min=1, help="How many runs, newest first."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON lines."),
 ) -> None:
     """The latest runs, newest first.
@@ -88,7 +76,7 @@ def list_runs(
     finally:
         store.close()
     if sync and not records and sync not in project.syncs:
-        _unknown_sync(project, sync)
+        unknown_sync(project, sync, where="not in the project file and never run")
     if as_json:
         for record in records:
             typer.echo(json.dumps({**record.summary(), "started_at": record.started_at}))
@@ -139,9 +127,9 @@ def show(
     try:
         try:
             record = store.get(run_id)
-        except MogulsyncError as exc:
-            output.error(exc.user_message, exit_code=_CONFIG_EXIT, run_id=run_id)
-            raise typer.Exit(_CONFIG_EXIT) from None
+        except MogulsyncError as exc:  # a mistyped run id: a usage error (docs/errors.md)
+            output.error(describe(exc), exit_code=exit_codes.USAGE, run_id=run_id)
+            raise typer.Exit(exit_codes.USAGE) from None
         row_errors = store.errors(run_id) if errors else []
         entries = list(store.requests(run_id)) if requests else []
     finally:

@@ -14,36 +14,36 @@ from pathlib import Path
 from types import FrameType
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from mogulsync import output
-from mogulsync.config import DEFAULT_CONFIG_PATH, AppConfig, load_config
+from mogulsync.cli_options import CONFIG_OPTION
+from mogulsync.config import AppConfig, load_config
 from mogulsync.config.serve import LOOPBACK_HOSTS
 from mogulsync.errors import MogulsyncError
+from mogulsync.listen import require_listen
+from mogulsync.messages import describe
 
-CONFIG_OPTION = typer.Option(
-    DEFAULT_CONFIG_PATH, "-c", "--config", help="Project file (mogulsync.yml)."
-)
 #: exit code: the configuration must be fixed (as for ``sync``)
 EXIT_CONFIG = 4
 #: seconds open connections (a live debugger) get to finish on shutdown
 GRACEFUL_S = 30
-_out = Console()
+_out = output.LazyConsole()
 
 
 def _load(path: Path) -> AppConfig:
     try:
         return load_config(path)
     except MogulsyncError as exc:
-        output.error(exc.user_message, exit_code=EXIT_CONFIG)
+        output.error(describe(exc), exit_code=EXIT_CONFIG)
         raise typer.Exit(EXIT_CONFIG) from None
 
 
 def serve_command(
     config: Path = CONFIG_OPTION,
     host: str | None = typer.Option(None, help="Address to listen on (default: serve.host)."),
-    port: int | None = typer.Option(None, help="Port (default: serve.port, 8800)."),
+    port: int | None = typer.Option(
+        None, min=0, max=65535, help="Port (default: serve.port, 8800)."
+    ),
 ) -> None:
     """Run the scheduler, the HTTP API, the web UI and the events endpoints on one port."""
     project = _load(config)
@@ -56,6 +56,7 @@ def serve_command(
             exit_code=EXIT_CONFIG,
         )
         raise typer.Exit(EXIT_CONFIG)
+    require_listen(listen, bind_port)
     asyncio.run(_serve(project, listen, bind_port))
 
 
@@ -144,14 +145,15 @@ def schedule_command(
             store.close()
     unscheduled = [name for name, sync in project.syncs.items() if sync.schedule is None]
     if as_json:
-        typer.echo(json.dumps({"jobs": rows, "unscheduled": unscheduled}, indent=2))
+        # every --json prints JSON Lines: one result, one line (docs/operations.md)
+        typer.echo(json.dumps({"jobs": rows, "unscheduled": unscheduled}))
         return
-    table = Table(title="Schedules")
+    table = output.new_table(_out, title="Schedules")
     for column in ("job", "schedule", "next run (UTC)"):
         table.add_column(column)
     for row in rows:
         due_text = row["next_run_at"] or "when its parents succeed"
         table.add_row(row["name"], row["schedule"], due_text)
-    _out.print(table)
+    output.print_table(_out, table)
     if unscheduled:
         _out.print(f"Not scheduled (run with `mogulsync sync run`): {', '.join(unscheduled)}")

@@ -7,16 +7,20 @@ import os
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mogulsync.chartmogul import ChartMogulClient, ClientSettings, RetryPolicy, TransportError
 from mogulsync.config import AppConfig, ConfigValidationError, load_config
 from mogulsync.config.salvage import salvage
 from mogulsync.config.yaml_file import YamlFileError, read_yaml
-from mogulsync.errors import MogulsyncError
+from mogulsync.errors import ConfigError, MogulsyncError
 from mogulsync.sync.batch import prepare
 from mogulsync.sync.connect import DEFAULT_DATA_SOURCE, open_source, resolve_data_source
 from mogulsync.sync.errors_text import describe
 from mogulsync.sync.mapping import MappingConfigError
+
+if TYPE_CHECKING:
+    from mogulsync.config.extract import ExtractConfig
 
 #: sections only other commands read (``events serve``, ``extract run``): `check` covers them
 OTHER_SECTIONS = ("events", "extract")
@@ -97,12 +101,32 @@ def check_other_sections(path: Path) -> list[CheckResult]:
     else:
         if "events" in configured and not config.events.write_keys:
             problems.append("events.write_keys: empty; `events serve` needs at least one")
+        if "extract" in configured:
+            problems.extend(_extract_problems(config.extract))
     results = []
     for name in configured:
         own = [problem for problem in problems if problem.startswith(f"{name}.")]
         message = "; ".join(own) if own else "valid"
         results.append(CheckResult(f"config ({name}:)", ok=not own, message=message))
     return results
+
+
+def _extract_problems(extract: ExtractConfig) -> list[str]:
+    """What `extract run` would refuse in a schema-valid ``extract:``: unknown streams and a
+    destination it cannot load into (the schema takes any text for both)."""
+    from mogulsync.extract.destinations import parse_destination
+    from mogulsync.extract.runner import select_streams
+
+    problems = []
+    try:
+        select_streams(extract.streams)
+    except ConfigError as exc:
+        problems.append(f"extract.streams: {exc.user_message}")
+    try:
+        parse_destination(extract.destination.get_secret_value(), extract.dataset)
+    except ConfigError as exc:  # its message masks a password in the URL
+        problems.append(f"extract.destination: {exc.user_message}")
+    return problems
 
 
 def with_mapping_problems(

@@ -12,6 +12,7 @@ import typer
 
 from mogulsync import exit_codes, logs, output
 from mogulsync.cli_options import CONFIG_OPTION
+from mogulsync.cli_syncs import require_sync
 from mogulsync.errors import ConfigError, MogulsyncError
 from mogulsync.messages import describe
 from mogulsync.output import LazyConsole, escape, interactive, key_label
@@ -95,19 +96,18 @@ def check(config: Path = CONFIG_OPTION) -> None:
 def plan(
     name: str = typer.Argument(..., help="Sync name from the project file."),
     config: Path = CONFIG_OPTION,
-    sample: int = typer.Option(5, help="Rows shown per kind of change."),
+    sample: int = typer.Option(5, min=0, help="Rows shown per kind of change."),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
 ) -> None:
     """Dry run: count creates/updates/deletes/unchanged/invalid rows; writes nothing.
 
     Example: mogulsync sync plan customers --sample 10
     """
-    from rich.table import Table
-
     from mogulsync.sync.connect import client_settings
     from mogulsync.sync.plan import plan_sync
 
     project = load(config)
+    require_sync(project, name)
     try:
         result = asyncio.run(plan_sync(project, name, client_settings(project), sample=sample))
     except MogulsyncError as exc:
@@ -123,14 +123,16 @@ def plan(
         highlight=False,
         soft_wrap=True,
     )
-    table = Table()
+    table = output.new_table(_out)
     table.add_column("change")
     table.add_column("rows", justify="right")
     table.add_column("sample")
     for category, count in result.counts.items():
-        samples = ", ".join(key_label(item["key"]) for item in result.samples[category])
+        # a row invalid in two fields has two samples: name each row once
+        keys = dict.fromkeys(key_label(item["key"]) for item in result.samples[category])
+        samples = ", ".join(keys)
         table.add_row(category, str(count), escape(samples))
-    _out.print(table)
+    output.print_table(_out, table)
     if result.bulk_creates:
         _out.print(
             f"{result.bulk_creates} create(s) would go through the bulk JSON import"
@@ -169,16 +171,10 @@ def run(
     """
     from mogulsync.runs import RunStatus
     from mogulsync.sync.engine import SyncEngine
-    from mogulsync.sync.order import run_order, skip_reason
+    from mogulsync.sync.order import skip_reason
 
     project = load(config)
-    if (name is None) == (not run_all):
-        output.error("give a sync name or --all (not both)", exit_code=exit_codes.USAGE)
-        raise typer.Exit(exit_codes.USAGE)
-    try:
-        names = run_order(project) if run_all else [name or ""]
-    except MogulsyncError as exc:
-        fail(exc)
+    names = _to_run(project, config, name, run_all=run_all)
     engine = SyncEngine(project)
     worst = exit_codes.SUCCESS
     ended: dict[str, RunStatus] = {}
@@ -205,6 +201,25 @@ def run(
         else:
             _print_record(record, _failed_rows(project, record))
     raise typer.Exit(worst)
+
+
+def _to_run(project: AppConfig, config: Path, name: str | None, *, run_all: bool) -> list[str]:
+    """The syncs ``sync run`` runs, in order; a usage error for a bad command line."""
+    from mogulsync.sync.order import run_order
+
+    if (name is None) == (not run_all):
+        output.error("give a sync name or --all (not both)", exit_code=exit_codes.USAGE)
+        raise typer.Exit(exit_codes.USAGE)
+    if name is not None:
+        require_sync(project, name)
+        return [name]
+    try:
+        names = run_order(project)
+    except MogulsyncError as exc:
+        fail(exc)
+    if not names:  # silence would read as "it worked"
+        output.warning(f"{config} has no syncs (syncs:): nothing to run")
+    return names
 
 
 def _log_record(record: RunRecord, failed: list[RowError], code: int) -> None:

@@ -57,8 +57,9 @@ class SqlAlchemySource:
             raise WarehouseError(
                 f"warehouse `{name}`: the DuckDB file {duckdb_file} does not exist"
                 " (mogulsync reads warehouses, it never creates one)",
-                hint=f"Check warehouses.{name}.url; a relative duckdb:/// path starts at the"
-                " project file's directory.",
+                # `warehouses.main` may be the URL itself (`main: duckdb:///...`): no `.url`
+                hint=f"Check the URL of warehouses.{name}; a relative duckdb:/// path starts at"
+                " the project file's directory.",
             )
         options: dict[str, Any] = {}
         if duckdb_file is not None and read_only:
@@ -75,13 +76,17 @@ class SqlAlchemySource:
         """Columns of the model, from a ``LIMIT 0`` run of it."""
         query = sa.text(f"SELECT * FROM ({self._base_sql(model)}) AS {_ALIAS} LIMIT 0")  # noqa: S608
         try:
-            with self._engine.connect() as connection:
+            # connecting apart from running the SQL: a login or network failure (Snowflake
+            # raises DatabaseError for it) is no reason to "fix the SQL"
+            connection = self._engine.connect()
+        except Exception as exc:
+            raise self._unreachable(exc) from None
+        try:
+            with connection:
                 result = connection.execute(query)
                 description = result.cursor.description if result.cursor else None
         except sa.exc.OperationalError as exc:
-            raise WarehouseError(
-                f"warehouse `{self.name}` ({self._safe_url}) is not reachable: {self._clean(exc)}"
-            ) from None
+            raise self._unreachable(exc) from None
         except Exception as exc:
             raise ModelCompileError(
                 f"model does not compile in warehouse `{self.name}` ({self._where}):"
@@ -160,6 +165,19 @@ class SqlAlchemySource:
             parts = [self._config.schema_, *parts]
         quoted = ".".join(preparer.quote(part) for part in parts)
         return f"SELECT * FROM {quoted}"  # noqa: S608 - identifiers quoted by the dialect
+
+    def _unreachable(self, exc: BaseException) -> WarehouseError:
+        if self._where.startswith("DuckDB file"):
+            hint = (
+                f"Check the file of warehouses.{self.name}: a DuckDB database, not held open"
+                " for writing by another process?"
+            )
+        else:
+            hint = f"Check that it is up, and the URL and credentials of warehouses.{self.name}."
+        return WarehouseError(
+            f"warehouse `{self.name}` ({self._safe_url}) is not reachable: {self._clean(exc)}",
+            hint=hint,
+        )
 
     def _clean(self, exc: BaseException) -> str:
         """The first line of a driver error, with any URL password masked."""

@@ -71,7 +71,7 @@ def test_a_failed_extract_keeps_its_exit_code_and_message(
     done = run_main(args, tmp_path, {"CM_KEY": emulator_server.api_key})
 
     assert done.returncode == 1
-    assert "finishing the previous run" in done.stderr
+    assert "reading the extract's state (cursors) from duckdb:///" in done.stderr
     assert AT_EXIT in done.stderr
     assert TEARDOWN not in done.stderr
 

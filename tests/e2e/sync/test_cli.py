@@ -123,11 +123,12 @@ def test_concurrent_run_is_refused(workdir):
 
 
 def test_config_errors_exit_4_without_traceback(workdir):
-    """A broken project file and an unknown sync exit 4 with a message, no traceback."""
+    """A broken project file exits 4 with a message, no traceback; an unknown sync name on
+    the command line is a usage error (exit 2)."""
     runner = CliRunner()
     unknown = runner.invoke(app, ["sync", "run", "nope"])
-    assert unknown.exit_code == exit_codes.CONFIG
-    assert "no sync named `nope`" in unknown.output
+    assert unknown.exit_code == exit_codes.USAGE
+    assert "unknown sync 'nope'" in unknown.output
     (workdir / "mogulsync.yml").write_text("chartmogul: {api_key: literal-key}\n")
     broken = runner.invoke(app, ["sync", "run", "--all"])
     assert broken.exit_code == exit_codes.CONFIG

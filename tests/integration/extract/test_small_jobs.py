@@ -39,7 +39,7 @@ def test_a_failing_set_up_releases_the_waiting_streams(
     )
     settings = client_settings(emulator_server.base_url, emulator_server.api_key)
 
-    with pytest.raises(ExtractError, match="finishing the previous run"):
+    with pytest.raises(ExtractError, match="reading the extract's state"):
         run_extract(settings, options)
 
     assert not [thread for thread in threading.enumerate() if thread.name == FETCH_THREAD]

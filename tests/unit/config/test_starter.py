@@ -65,3 +65,14 @@ def test_an_existing_file_is_never_overwritten_without_force(tmp_path: Path) -> 
     assert path.read_text() == "mine: true\n"
     write_starter(path, force=True)
     assert "written by `mogulsync init`" in path.read_text()
+
+
+def test_a_password_for_another_database_is_not_read_from_pgpassword(tmp_path: Path) -> None:
+    """PGPASSWORD is libpq's variable: a MySQL password goes to WAREHOUSE_PASSWORD instead."""
+    url = "mysql+pymysql://bob:s3cret-pw@db:3306/prod"
+    path = tmp_path / "mogulsync.yml"
+    starter = write_starter(path, url)
+    assert starter.variables == ("WAREHOUSE_PASSWORD",)
+    assert 'main: "mysql+pymysql://bob:${WAREHOUSE_PASSWORD}@db:3306/prod"' in path.read_text()
+    config = load_config(path, env={**ENV, "WAREHOUSE_PASSWORD": "s3cret-pw"})
+    assert config.warehouses["main"].url.get_secret_value() == url

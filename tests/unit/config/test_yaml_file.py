@@ -8,6 +8,7 @@ import pytest
 
 from mogulsync.config import ConfigValidationError, load_config
 from mogulsync.config.yaml_file import MAX_DEPTH, YamlFileError, read_yaml
+from mogulsync.errors import ConfigError
 
 
 def _bomb(levels: int, fan_out: int) -> str:
@@ -52,3 +53,23 @@ def test_yaml_errors_name_the_file_not_a_unicode_string(tmp_path: Path) -> None:
     text = str(caught.value)
     assert f'in "{path}", line 1' in text
     assert "<unicode string>" not in text
+
+
+def test_a_directory_given_as_the_project_file_names_the_file_meant(tmp_path: Path) -> None:
+    """`-c prod` (as git's -C takes a directory) said "config file prod not found"."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+    assert caught.value.message == f"config file {tmp_path} is a directory"
+    assert caught.value.hint == f"Pass the project file itself: -c {tmp_path / 'mogulsync.yml'}."
+
+
+def test_a_state_dir_that_cannot_be_created_is_a_config_problem(tmp_path: Path) -> None:
+    """`state_dir: afile/state` ended every command in a FileNotFoundError traceback."""
+    (tmp_path / "afile").write_text("not a directory")
+    path = tmp_path / "mogulsync.yml"
+    path.write_text('chartmogul: {api_key: "${K}"}\nstate_dir: afile/state\n')
+    with pytest.raises(ConfigValidationError) as caught:
+        load_config(path, env={"K": "k" * 20})
+    state, blocker = tmp_path / "afile" / "state", tmp_path / "afile"
+    assert caught.value.problems == [f"state_dir: {state} cannot be created: {blocker} is a file"]
+    assert not (tmp_path / "afile" / "state").exists()

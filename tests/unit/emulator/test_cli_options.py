@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
@@ -11,14 +14,22 @@ from mogulsync.emulator.cli import USAGE_ERROR
 from mogulsync.emulator.settings import EmulatorSettings
 
 
+def _free_port() -> int:
+    """A port the command's listen check accepts (a low one like 9 needs root)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def test_every_fault_kind_can_be_set_at_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
     """Limits and all fault kinds given on the command line reach the served settings."""
+    port = str(_free_port())
     served: list[EmulatorSettings] = []
     monkeypatch.setattr(server, "serve", lambda settings, host, port: served.append(settings))
     result = CliRunner().invoke(
         app,
         [
-            "emulator", "serve", "--port", "9", "--rate-limit", "5", "--max-connections", "3",
+            "emulator", "serve", "--port", port, "--rate-limit", "5", "--max-connections", "3",
             "--latency-ms", "7", "--error-rate", "0.1", "--error-status", "502",
             "--error-status", "504", "--rate-limit-rate", "0.2", "--drop-rate", "0.3",
             "--lost-response-rate", "0.4", "--fault-latency-ms", "9",
@@ -33,7 +44,7 @@ def test_every_fault_kind_can_be_set_at_start_up(monkeypatch: pytest.MonkeyPatch
     assert (faults.error_rate, faults.error_statuses) == (0.1, [502, 504])
     assert (faults.rate_limit_rate, faults.drop_rate, faults.lost_response_rate) == (0.2, 0.3, 0.4)
     assert (faults.latency_ms, faults.latency_jitter_ms, faults.seed) == (9, 2, 11)
-    assert "http://127.0.0.1:9/v1" in result.output
+    assert f"http://127.0.0.1:{port}/v1" in result.output
 
 
 def test_invalid_fault_options_are_reported_without_a_traceback(
@@ -48,5 +59,29 @@ def test_invalid_fault_options_are_reported_without_a_traceback(
     assert result.exit_code == USAGE_ERROR
     assert "Invalid --error-rate" in result.output
     assert "Invalid --error-status" in result.output
+    assert "Traceback" not in result.output
+    assert served == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--db", "{tmp}"], "--db {tmp} is a directory; give a file, e.g. --db {tmp}/emulator"),
+        (["--db", "{tmp}/no/such/e.sqlite"], "the directory {tmp}/no/such does not exist"),
+        (["--api-key", ""], "Invalid --api-key: String should have at least 1 character"),
+        (["--read-only-key", ""], "Invalid --read-only-key"),
+    ],
+)
+def test_a_database_or_key_that_cannot_work_is_refused_before_serving(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, args: list[str], message: str
+) -> None:
+    """`--db DIR` ended in a traceback ("unable to open database file"); an empty key let
+    requests without credentials in."""
+    served: list[EmulatorSettings] = []
+    monkeypatch.setattr(server, "serve", lambda settings, host, port: served.append(settings))
+    argv = [arg.replace("{tmp}", str(tmp_path)) for arg in args]
+    result = CliRunner().invoke(app, ["emulator", "serve", "--port", str(_free_port()), *argv])
+    assert result.exit_code == USAGE_ERROR, result.output
+    assert message.replace("{tmp}", str(tmp_path)) in result.output
     assert "Traceback" not in result.output
     assert served == []

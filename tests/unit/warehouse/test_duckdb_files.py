@@ -6,6 +6,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import sqlalchemy as sa
 from pydantic import SecretStr
 
 from mogulsync.config import ModelConfig, WarehouseConfig, parse_config
@@ -37,6 +38,8 @@ def test_a_missing_file_is_an_error_naming_it_and_is_not_created(tmp_path: Path)
         SqlAlchemySource("main", _warehouse(typo))
     assert f"the DuckDB file {typo} does not exist" in caught.value.message
     assert not typo.exists()
+    # the warehouse may be written as the URL alone: the hint names no `.url` key
+    assert caught.value.hint.startswith("Check the URL of warehouses.main;")
 
 
 def test_a_read_only_source_reads_but_cannot_write(existing: Path) -> None:
@@ -99,3 +102,40 @@ def test_only_warehouses_no_sync_writes_into_open_read_only(existing: Path) -> N
 def test_which_urls_name_a_local_file(url: str, expected: Path | None) -> None:
     """Only local DuckDB files are checked for existence."""
     assert duckdb_file_of(url) == expected
+
+
+def test_a_failed_login_is_not_a_sql_problem(
+    existing: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Snowflake reports a failed login as DatabaseError when connecting; `check` said
+    "model does not compile ... Run its SQL in the warehouse and fix it". No Snowflake here:
+    the connect of a real DuckDB source raises what snowflake-sqlalchemy raises."""
+    source = SqlAlchemySource("main", _warehouse(existing))
+    login = sa.exc.DatabaseError("connect", None, Exception("250001 (08001): Failed to login"))
+
+    def refuse() -> None:
+        raise login
+
+    monkeypatch.setattr(source._engine, "connect", refuse)
+    try:
+        with pytest.raises(WarehouseError) as caught:
+            source.compile(ModelConfig(warehouse="main", table="accounts", primary_key="id"))
+    finally:
+        source.close()
+    assert "is not reachable: " in caught.value.message
+    assert "Failed to login" in caught.value.message
+    assert not isinstance(caught.value, ModelCompileError)
+    assert "fix it" not in caught.value.hint
+
+
+def test_a_file_that_is_no_duckdb_database_gets_a_hint_about_the_file(tmp_path: Path) -> None:
+    broken = tmp_path / "w.duckdb"
+    broken.write_bytes(b"not a database" * 500)
+    source = SqlAlchemySource("main", _warehouse(broken))
+    try:
+        with pytest.raises(WarehouseError) as caught:
+            source.compile(ModelConfig(warehouse="main", table="accounts", primary_key="id"))
+    finally:
+        source.close()
+    assert "not a valid DuckDB database file" in caught.value.message
+    assert caught.value.hint.startswith("Check the file of warehouses.main: a DuckDB database")

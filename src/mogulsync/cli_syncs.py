@@ -1,0 +1,35 @@
+"""A sync name typed on the command line that the project file does not know.
+
+It is most likely a typo, so it is a usage error (exit 2, docs/errors.md) with the closest
+known name, whichever command met it (``sync plan|run``, ``reconcile``, ``runs list --sync``).
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import TYPE_CHECKING, NoReturn
+
+import typer
+
+from mogulsync import exit_codes, output
+
+if TYPE_CHECKING:
+    from mogulsync.config import AppConfig
+
+
+def require_sync(project: AppConfig, name: str) -> None:
+    """Return when ``name`` is a sync of the project file; else exit 2 naming the known ones."""
+    if name not in project.syncs:
+        unknown_sync(project, name, where="not in the project file")
+
+
+def unknown_sync(project: AppConfig, name: str, *, where: str) -> NoReturn:
+    """``unknown sync 'x': <where>. Did you mean `y`?`` and the known syncs; exit 2."""
+    known = ", ".join(sorted(project.syncs)) or "none"
+    close = difflib.get_close_matches(name, list(project.syncs), n=1)
+    guess = f" Did you mean `{close[0]}`?" if close else ""
+    output.error(
+        f"unknown sync {name!r}: {where}.{guess}\n  → Syncs in the project file: {known}.",
+        exit_code=exit_codes.USAGE,
+    )
+    raise typer.Exit(exit_codes.USAGE)
