@@ -60,7 +60,11 @@ def serve_command(
     host: str | None = typer.Option(
         None, help="Interface to listen on.", show_default="events.host, else 127.0.0.1"
     ),
-    port: int | None = typer.Option(None, help="TCP port.", show_default="events.port, else 8790"),
+    port: int | None = typer.Option(
+        None,
+        help="TCP port (0: a free port the OS picks; the address line shows it).",
+        show_default="events.port, else 8790",
+    ),
     forward: bool = typer.Option(
         True, "--forward/--no-forward", help="Deliver to ChartMogul (off: only store)."
     ),

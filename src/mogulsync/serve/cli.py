@@ -12,6 +12,7 @@ import json
 import signal
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -21,6 +22,9 @@ from mogulsync import output
 from mogulsync.config import DEFAULT_CONFIG_PATH, AppConfig, load_config
 from mogulsync.config.serve import LOOPBACK_HOSTS
 from mogulsync.errors import MogulsyncError
+
+if TYPE_CHECKING:
+    import socket
 
 CONFIG_OPTION = typer.Option(
     DEFAULT_CONFIG_PATH, "-c", "--config", help="Project file (mogulsync.yml)."
@@ -43,7 +47,9 @@ def _load(path: Path) -> AppConfig:
 def serve_command(
     config: Path = CONFIG_OPTION,
     host: str | None = typer.Option(None, help="Address to listen on (default: serve.host)."),
-    port: int | None = typer.Option(None, help="Port (default: serve.port, 8800)."),
+    port: int | None = typer.Option(
+        None, help="Port (default: serve.port, 8800; 0: a free port the OS picks, as printed)."
+    ),
 ) -> None:
     """Run the scheduler, the HTTP API, the web UI and the events endpoints on one port."""
     project = _load(config)
@@ -56,12 +62,22 @@ def serve_command(
             exit_code=EXIT_CONFIG,
         )
         raise typer.Exit(EXIT_CONFIG)
-    asyncio.run(_serve(project, listen, bind_port))
+    sock = None
+    if bind_port == 0:  # bound now, so the address line shows the port actually served
+        from mogulsync._listen import listening_socket
+
+        try:
+            sock = listening_socket(listen)
+        except OSError as exc:
+            output.error(f"cannot listen on {listen}: {exc}", exit_code=EXIT_CONFIG)
+            raise typer.Exit(EXIT_CONFIG) from None
+    asyncio.run(_serve(project, listen, bind_port, sock))
 
 
-async def _serve(project: AppConfig, host: str, port: int) -> None:
+async def _serve(project: AppConfig, host: str, port: int, sock: socket.socket | None) -> None:
     import logging
 
+    from mogulsync._listen import bound_port
     from mogulsync.events.hosting import GuardedServer, connection_guard, hardened_config
     from mogulsync.serve.app import ServeApp
 
@@ -99,6 +115,8 @@ async def _serve(project: AppConfig, host: str, port: int) -> None:
     )
     mode = "tokens required" if project.serve.tokens else "no tokens: loopback only"
     jobs = len(app.jobs)
+    if sock is not None:
+        port = bound_port(sock)
     url = f"http://{_url_host(host)}:{port}"
     output.note(
         "serving",
@@ -107,7 +125,7 @@ async def _serve(project: AppConfig, host: str, port: int) -> None:
         tokens=bool(project.serve.tokens),
         scheduled_jobs=jobs,
     )
-    await server.serve()
+    await server.serve(sockets=[sock] if sock else None)
 
 
 def _url_host(host: str) -> str:

@@ -19,7 +19,7 @@ from tests.integration.sync._support import FAST_RETRY, all_pages, api, make_war
 
 from mogulsync.chartmogul import ClientSettings, JsonImportPolling
 from mogulsync.config import AppConfig
-from mogulsync.emulator.server import EmulatorServer, free_port
+from mogulsync.emulator.server import EmulatorServer
 from mogulsync.emulator.settings import EmulatorSettings
 from mogulsync.runs import RunRecord, RunStore
 from mogulsync.sync import exit_codes
@@ -43,8 +43,8 @@ class Emulator:
         self.settings: EmulatorSettings = unlimited_settings(
             db_path=str(tmp_path / "emulator.sqlite"), json_import_step_s=0.01
         )
-        self.port = free_port()
-        self.server = EmulatorServer(self.settings, port=self.port).start()
+        self.server = EmulatorServer(self.settings).start()  # binds a port of its own
+        self.port = self.server.port
         self.stopped = False
         #: /v1 requests the stopped emulator had answered
         self.answered = 0
@@ -73,7 +73,11 @@ class Emulator:
         return hook
 
     def restart(self) -> None:
-        """ChartMogul is back: the same data on the same port."""
+        """ChartMogul is back: the same data on the same port.
+
+        The port the stopped emulator released is bound again by number (the project points
+        at it): the one place a port is chosen apart from binding it, for an instant.
+        """
         assert self.stopped
         self.answered = self.server.emulator.stats.requests_total
         self.server = EmulatorServer(self.settings, port=self.port).start()
