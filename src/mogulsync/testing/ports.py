@@ -34,6 +34,21 @@ def refused_port(host: str = "127.0.0.1") -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
+@contextmanager
+def reserved_port(host: str = "127.0.0.1") -> Iterator[int]:
+    """A port kept for a server that must be started (and restarted) on a known number.
+
+    The socket holding it is bound with ``SO_REUSEADDR`` and never listens: a server that
+    also sets ``SO_REUSEADDR`` (uvicorn, PostgreSQL, ``mogulsync._listen``) can bind and
+    listen on it, any other bind fails, and the port stays ours between two runs of the
+    server for as long as the block runs.
+    """
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, 0))
+        yield sock.getsockname()[1]
+
+
 def announced_url(
     process: subprocess.Popen[bytes] | subprocess.Popen[str],
     log: Path,

@@ -25,6 +25,7 @@ from mogulsync.runs import RunRecord, RunStore
 from mogulsync.sync import exit_codes
 from mogulsync.sync.bulk import BulkSettings
 from mogulsync.sync.engine import Progress, ProgressHook, SyncEngine
+from mogulsync.testing.ports import reserved_port
 
 pytestmark = pytest.mark.anyio
 
@@ -39,12 +40,12 @@ FAST_POLLING = JsonImportPolling(initial_interval_s=0.02, max_interval_s=0.1, ti
 class Emulator:
     """An emulator on a fixed port over a database file, which can be stopped and restarted."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, port: int) -> None:
         self.settings: EmulatorSettings = unlimited_settings(
             db_path=str(tmp_path / "emulator.sqlite"), json_import_step_s=0.01
         )
-        self.server = EmulatorServer(self.settings).start()  # binds a port of its own
-        self.port = self.server.port
+        self.port = port  # reserved by the fixture: still ours while the emulator is down
+        self.server = EmulatorServer(self.settings, port=self.port).start()
         self.stopped = False
         #: /v1 requests the stopped emulator had answered
         self.answered = 0
@@ -73,11 +74,7 @@ class Emulator:
         return hook
 
     def restart(self) -> None:
-        """ChartMogul is back: the same data on the same port.
-
-        The port the stopped emulator released is bound again by number (the project points
-        at it): the one place a port is chosen apart from binding it, for an instant.
-        """
+        """ChartMogul is back: the same data on the same port."""
         assert self.stopped
         self.answered = self.server.emulator.stats.requests_total
         self.server = EmulatorServer(self.settings, port=self.port).start()
@@ -90,11 +87,12 @@ class Emulator:
 
 @pytest.fixture
 def emulator(tmp_path: Path) -> Iterator[Emulator]:
-    server = Emulator(tmp_path)
-    try:
-        yield server
-    finally:
-        server.close()
+    with reserved_port() as port:
+        server = Emulator(tmp_path, port)
+        try:
+            yield server
+        finally:
+            server.close()
 
 
 def customers_project(emulator: Emulator | EmulatorServer, tmp_path: Path) -> AppConfig:
