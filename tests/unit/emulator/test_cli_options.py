@@ -14,7 +14,7 @@ from mogulsync.emulator.settings import EmulatorSettings
 def test_every_fault_kind_can_be_set_at_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
     """Limits and all fault kinds given on the command line reach the served settings."""
     served: list[EmulatorSettings] = []
-    monkeypatch.setattr(server, "serve", lambda settings, host, port: served.append(settings))
+    monkeypatch.setattr(server, "serve", lambda settings, host, port, **_: served.append(settings))
     result = CliRunner().invoke(
         app,
         [
@@ -41,7 +41,7 @@ def test_invalid_fault_options_are_reported_without_a_traceback(
 ) -> None:
     """Out-of-range values name the option, exit with status 2 and never start serving."""
     served: list[EmulatorSettings] = []
-    monkeypatch.setattr(server, "serve", lambda settings, host, port: served.append(settings))
+    monkeypatch.setattr(server, "serve", lambda settings, host, port, **_: served.append(settings))
     result = CliRunner().invoke(
         app, ["emulator", "serve", "--error-rate", "2", "--error-status", "200"]
     )
