@@ -28,12 +28,14 @@ import argparse
 import asyncio
 import contextlib
 import multiprocessing
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import httpx
 from pydantic import SecretStr
@@ -48,8 +50,9 @@ from mogulsync.chartmogul import (
     SharedLimit,
     forget_limiters,
 )
-from mogulsync.emulator.server import EmulatorServer, free_port
+from mogulsync.emulator.server import EmulatorServer
 from mogulsync.emulator.settings import DEFAULT_API_KEY, EmulatorSettings, Limits
+from mogulsync.testing.ports import announced_url
 
 RATE_LIMIT = 40.0
 MAX_CONNECTIONS = 20
@@ -133,20 +136,21 @@ async def _client_run(requests: int, shared: SharedLimit | None = None) -> dict[
 @contextlib.contextmanager
 def _emulator_process() -> Iterator[str]:
     """An unlimited emulator in its own process, so the load generator gets its own core."""
-    port = free_port()
+    out = Path(tempfile.mkdtemp(prefix="mogulsync-bench-")) / "emulator.out"
     command = [
         sys.executable,
         "-m",
         "mogulsync",
         "emulator",
         "serve",
-        f"--port={port}",
+        "--port=0",  # the OS picks a free port as the server binds it
         "--rate-limit=0",
         "--max-connections=0",
     ]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base_url = f"http://127.0.0.1:{port}"
+    with out.open("wb") as stdout:
+        process = subprocess.Popen(command, stdout=stdout, stderr=subprocess.DEVNULL)
     try:
+        base_url = announced_url(process, out).removesuffix("/v1")
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while True:
             try:
@@ -160,6 +164,7 @@ def _emulator_process() -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+        shutil.rmtree(out.parent, ignore_errors=True)
 
 
 async def _hammer(base_url: str, requests: int, concurrency: int) -> tuple[int, float, float]:

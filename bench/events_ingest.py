@@ -48,13 +48,14 @@ from pydantic import SecretStr
 
 from mogulsync.chartmogul import ChartMogulClient, ClientSettings, forget_limiters
 from mogulsync.config.events import DeliveryConfig
-from mogulsync.emulator.server import EmulatorServer, free_port
+from mogulsync.emulator.server import EmulatorServer
 from mogulsync.emulator.settings import EmulatorSettings, Limits
 from mogulsync.events.delivery_api import ApiDelivery
 from mogulsync.events.forwarder import Forwarder
 from mogulsync.events.mappings import DEFAULT_MAPPINGS
 from mogulsync.events.queue import EventQueue, GroupCommitWriter, connect
 from mogulsync.events.schema import batch_envelope, normalize
+from mogulsync.testing.ports import announced_url
 
 WRITE_KEY = "bench-write-key"
 BATCH_SIZE = 100
@@ -141,7 +142,8 @@ def _warm(_: int) -> None:
     return None
 
 
-def _serve(state: Path, port: int) -> subprocess.Popen[bytes]:
+def _serve(state: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """``events serve --port 0`` over ``state``; the process and the port it bound."""
     config = state / "mogulsync.yml"
     config.write_text(
         yaml.safe_dump(
@@ -154,14 +156,17 @@ def _serve(state: Path, port: int) -> subprocess.Popen[bytes]:
     )
     env = {**os.environ, "API_KEY": "unused", "WRITE_KEY": WRITE_KEY}
     command = [sys.executable, "-m", "mogulsync", "events", "serve", "-c", str(config)]
-    process = subprocess.Popen(
-        [*command, "--port", str(port), "--no-forward"], env=env, stdout=subprocess.DEVNULL
-    )
+    out = state / "server.out"  # stdout: the address line
+    with out.open("wb") as stdout:
+        process = subprocess.Popen(
+            [*command, "--port", "0", "--no-forward"], env=env, stdout=stdout
+        )
+    base = announced_url(process, out).removesuffix("/v1")
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
-                return process
+            if httpx.get(f"{base}/health").status_code == 200:
+                return process, int(base.rsplit(":", 1)[1])
         except httpx.TransportError:
             time.sleep(0.05)
     raise RuntimeError("events server did not start")
@@ -170,8 +175,7 @@ def _serve(state: Path, port: int) -> subprocess.Popen[bytes]:
 def ingest(seconds: float) -> dict[str, float]:
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory(dir=Path.cwd()) as state:  # a real disk, not tmpfs
-        port = free_port()
-        server = _serve(Path(state), port)
+        server, port = _serve(Path(state))
         try:
             acknowledged = 0
             with ProcessPoolExecutor(LOAD_PROCESSES) as pool:
@@ -302,8 +306,7 @@ def hostile() -> dict[str, float]:
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory(dir=Path.cwd()) as directory:
         state = Path(directory)
-        port = free_port()
-        server = _serve(state, port)
+        server, port = _serve(state)
         base = f"http://127.0.0.1:{port}"
         auth = (WRITE_KEY, "")
         try:

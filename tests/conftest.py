@@ -16,6 +16,7 @@ from mogulsync.emulator.app import EmulatorApp, create_app
 from mogulsync.emulator.server import EmulatorServer
 from mogulsync.emulator.settings import EmulatorSettings, Limits
 from mogulsync.testing import PostgresServer
+from mogulsync.testing.ports import refused_port
 
 _MARKERS = {
     "unit": "unit",
@@ -100,6 +101,14 @@ def admin(emulator_server: EmulatorServer) -> Iterator[httpx.Client]:
 def emulator_app() -> EmulatorApp:
     """An in-process emulator app (no socket), without rate limits."""
     return create_app(unlimited_settings())
+
+
+@pytest.fixture
+def dead_port() -> Iterator[int]:
+    """A loopback port that refuses connections for the test's duration (nobody can
+    listen on it meanwhile: this test holds it bound)."""
+    with refused_port() as port:
+        yield port
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from mogulsync.cli import app
 from mogulsync.cli_lazy import command_paths
-from mogulsync.emulator.server import free_port
+from mogulsync.testing.ports import announced_url
 
 
 def test_every_command_has_help() -> None:
@@ -43,18 +43,24 @@ def test_python_dash_m_version() -> None:
 @pytest.mark.timeout(60)
 def test_emulator_serve_persists_with_db(tmp_path) -> None:
     """`emulator serve --db` keeps data across a restart and prints its URL and key."""
-    port = free_port()
     db = tmp_path / "emulator.sqlite"
+    log = tmp_path / "emulator.log"
     cmd = [
         sys.executable, "-m", "mogulsync", "emulator", "serve",
-        "--port", str(port), "--db", str(db), "--api-key", "k_test_123",
+        "--port", "0", "--db", str(db), "--api-key", "k_test_123",
     ]  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
 
-    def start() -> subprocess.Popen[str]:
-        proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy()
-        )
+    def start() -> tuple[subprocess.Popen[bytes], str]:
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                cmd, stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy()
+            )
+        try:
+            base = announced_url(proc, log)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -62,11 +68,11 @@ def test_emulator_serve_persists_with_db(tmp_path) -> None:
             except httpx.TransportError:
                 time.sleep(0.1)
             else:
-                return proc
+                return proc, base
         proc.kill()
         raise AssertionError("emulator did not start")
 
-    proc = start()
+    proc, base = start()
     try:
         created = httpx.post(
             f"{base}/v1/data_sources", json={"name": "kept"}, auth=("k_test_123", "")
@@ -74,10 +80,11 @@ def test_emulator_serve_persists_with_db(tmp_path) -> None:
         assert created.status_code == 201
     finally:
         proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=20)
-    assert f"http://127.0.0.1:{port}/v1" in output
+        proc.communicate(timeout=20)
+    output = log.read_text()
+    assert f"{base}/v1" in output
     assert "k_test_123" in output
-    proc = start()
+    proc, base = start()
     try:
         listed = httpx.get(f"{base}/v1/data_sources", auth=("k_test_123", "")).json()
         assert [ds["name"] for ds in listed["data_sources"]] == ["kept"]

@@ -30,8 +30,9 @@ from typer.testing import CliRunner, Result
 
 from mogulsync import exit_codes, logs, output
 from mogulsync.cli import app
-from mogulsync.emulator.server import EmulatorServer, free_port
+from mogulsync.emulator.server import EmulatorServer
 from mogulsync.events.queue import EventQueue
+from mogulsync.testing.ports import announced_url
 
 KEYS = {"ts", "level", "event", "run_id"}
 #: generous bounds on waiting for a server process (never asserted as speed)
@@ -271,58 +272,56 @@ def test_requested_reads_only_the_root_options() -> None:
 
 
 # ------------------------------------------------------------------ the servers, as processes
-def _serve(args: list[str], health: str, cwd: Path) -> list[dict[str, Any]]:
-    """Start ``mogulsync --log-format json ARGS``, wait for ``health``, stop it, parse stderr."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mogulsync", "--log-format", "json", *args],
-        cwd=cwd, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+def _serve(args: list[str], health: str, cwd: Path) -> tuple[str, list[dict[str, Any]]]:
+    """Start ``mogulsync --log-format json ARGS --port 0``, wait for the announced URL +
+    ``health``, stop it; the URL and the parsed stderr."""
+    out, err = cwd / "serve.stdout", cwd / "serve.stderr"
+    with out.open("wb") as stdout_file, err.open("wb") as stderr_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mogulsync", "--log-format", "json", *args, "--port", "0"],
+            cwd=cwd, env=os.environ.copy(), stdout=stdout_file, stderr=stderr_file,
+        )  # fmt: skip
     try:
+        url = announced_url(process, err, timeout=STARTUP_S).removesuffix("/v1")
         deadline = time.monotonic() + STARTUP_S
         while True:
             try:
-                if httpx.get(health, timeout=1).status_code < 500:
+                if httpx.get(url + health, timeout=1).status_code < 500:
                     break
             except httpx.TransportError:
-                assert process.poll() is None, process.communicate()
+                assert process.poll() is None, err.read_text()
                 assert time.monotonic() < deadline, "the server did not start"
                 time.sleep(0.05)
         process.send_signal(signal.SIGTERM)
-        stdout, stderr = process.communicate(timeout=EXIT_S)
+        process.wait(timeout=EXIT_S)
     finally:
         if process.poll() is None:
             process.kill()
-            process.communicate()
+            process.wait()
+    stderr = err.read_text()
     # uvicorn raises SIGTERM again once it has shut down (`serve` alone exits 0)
     assert process.returncode in {0, -signal.SIGTERM}, stderr
-    assert stdout == ""
-    return _lines(stderr)
+    assert out.read_text() == ""
+    return url, _lines(stderr)
 
 
 @pytest.mark.timeout(180)
 def test_servers_write_json_lines(workdir: Path) -> None:
     """serve, events serve and emulator serve: start-up, uvicorn's lines, shut-down."""
-    port = free_port()
-    lines = _serve(["serve", "--port", str(port)], f"http://127.0.0.1:{port}/healthz", workdir)
+    url, lines = _serve(["serve"], "/healthz", workdir)
     (serving,) = [line for line in lines if line["event"] == "serving"]
-    assert serving["url"] == f"http://127.0.0.1:{port}"
+    assert serving["url"] == url
     assert any(line["logger"].startswith("uvicorn") for line in lines if line["event"] == "log")
 
-    port = free_port()
-    lines = _serve(
-        ["events", "serve", "--port", str(port)], f"http://127.0.0.1:{port}/v1/health", workdir
-    )
+    _, lines = _serve(["events", "serve"], "/v1/health", workdir)
     assert lines[0]["event"] == "events_serving"
     assert "wk-json-logs" not in json.dumps(lines)
 
-    port = free_port()
-    lines = _serve(
-        ["emulator", "serve", "--port", str(port), "--api-key", "k-secret-emulator-key"],
-        f"http://127.0.0.1:{port}/_emulator/health",
-        workdir,
+    url, lines = _serve(
+        ["emulator", "serve", "--api-key", "k-secret-emulator-key"], "/_emulator/health", workdir
     )
     (serving,) = [line for line in lines if line["event"] == "emulator_serving"]
-    assert serving["url"] == f"http://127.0.0.1:{port}/v1"
+    assert serving["url"] == f"{url}/v1"
     assert "k-secret-emulator-key" not in json.dumps(lines)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 from pathlib import Path
 
@@ -42,12 +41,6 @@ def _project(root: Path, base_url: str = "http://127.0.0.1:9", **extra: object) 
         **extra,
     }  # fmt: skip
     return _write(root, config)
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _text(output: str) -> str:
@@ -156,12 +149,12 @@ def test_a_state_dir_that_is_a_file_is_a_config_error(
 
 
 def test_a_query_string_password_from_the_environment_is_masked_everywhere(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dead_port: int
 ) -> None:
     """``?password=${PW}`` never reaches `check` output, the run's message or runs.sqlite."""
     monkeypatch.setenv("CHARTMOGUL_API_KEY", "k-123456")
     monkeypatch.setenv("PG_QUERY_PASSWORD", SECRET)
-    url = f"postgresql://bob@127.0.0.1:{_closed_port()}/db?password=${{PG_QUERY_PASSWORD}}"
+    url = f"postgresql://bob@127.0.0.1:{dead_port}/db?password=${{PG_QUERY_PASSWORD}}"
     config = _project(tmp_path, warehouses={"main": url})
     check = CliRunner().invoke(app, ["check", "-c", str(config)])
     assert check.exit_code == exit_codes.FAILED, check.output

@@ -7,7 +7,6 @@ Tables outside a terminal, unknown names typed on the command line (exit 2), `sc
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from tests.integration.sync._support import make_warehouse
 from typer.testing import CliRunner
 
 from mogulsync import sample_warehouse
+from mogulsync._listen import listening_socket
 from mogulsync.cli import app
 from mogulsync.exit_codes import USAGE
 
@@ -282,9 +282,7 @@ def test_check_finds_what_extract_run_would_refuse(tmp_path: Path, emulator_serv
 @pytest.fixture
 def busy_port() -> Iterator[int]:
     """A loopback port some other process listens on."""
-    with socket.socket() as holder:
-        holder.bind(("127.0.0.1", 0))
-        holder.listen()
+    with listening_socket("127.0.0.1") as holder:
         yield holder.getsockname()[1]
 
 

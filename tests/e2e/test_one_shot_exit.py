@@ -26,7 +26,8 @@ from tests.integration.sync._support import api, make_warehouse
 from mogulsync import exit_codes
 from mogulsync.cli import _Commands, app
 from mogulsync.cli_lazy import asks_quick_exit, command_paths
-from mogulsync.emulator.server import EmulatorServer, free_port
+from mogulsync.emulator.server import EmulatorServer
+from mogulsync.testing.ports import announced_url
 
 VALID = 5
 #: enough row errors that `runs show --errors --json` is one line of several pipe buffers
@@ -123,29 +124,32 @@ def test_exit_codes_of_a_listing_a_config_error_and_a_usage_error(tmp_path: Path
 
 def test_a_server_ends_as_python_ends(tmp_path: Path) -> None:
     """`emulator serve` stopped by Ctrl-C (SIGINT) runs the interpreter's teardown as before."""
-    port = free_port()
-    args = ["emulator", "serve", "--port", str(port)]
-    server = subprocess.Popen(
-        [sys.executable, "-c", main_script(args)],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    args = ["emulator", "serve", "--port", "0"]
+    stdout_log = tmp_path / "stdout.log"
+    with stdout_log.open("wb") as stdout_file:
+        server = subprocess.Popen(
+            [sys.executable, "-c", main_script(args)],
+            cwd=tmp_path,
+            stdout=stdout_file,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     try:
+        base = announced_url(server, stdout_log, timeout=STARTUP_S)
         deadline = time.monotonic() + STARTUP_S
         while time.monotonic() < deadline and server.poll() is None:
             try:
-                httpx.get(f"http://127.0.0.1:{port}/_emulator/stats", timeout=1)
+                httpx.get(f"{base}/_emulator/stats", timeout=1)
                 break
             except httpx.TransportError:
                 time.sleep(0.05)
         server.send_signal(signal.SIGINT)
-        stdout, stderr = server.communicate(timeout=STARTUP_S)
+        _, stderr = server.communicate(timeout=STARTUP_S)
     finally:
         if server.poll() is None:
             server.kill()
             server.wait()
+    stdout = stdout_log.read_text()
     assert AT_EXIT in stderr
     assert "ChartMogul emulator on" in stdout + stderr  # it was serving when stopped
     assert TEARDOWN in stderr

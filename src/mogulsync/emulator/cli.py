@@ -37,7 +37,12 @@ app = typer.Typer(help="A local ChartMogul API emulator for demos, tests and ben
 @app.command("serve")
 def serve_command(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
-    port: int = typer.Option(8780, min=0, max=65535, help="TCP port."),
+    port: int = typer.Option(
+        8780,
+        min=0,
+        max=65535,
+        help="TCP port (0: a free port the OS picks; the address line shows it).",
+    ),
     api_key: list[str] = typer.Option(
         [DEFAULT_API_KEY], "--api-key", help="Accepted API key (repeat for several)."
     ),
@@ -75,6 +80,7 @@ def serve_command(
 
     Example: mogulsync emulator serve --port 8780 --rate-limit 0 --db emulator.sqlite
     """
+    from mogulsync._listen import bound_port, listening_socket, url_host
     from mogulsync.emulator.server import serve
 
     try:
@@ -103,8 +109,18 @@ def serve_command(
             output.error(f"Invalid {option}: {problem['msg']}", exit_code=USAGE_ERROR)
         raise typer.Exit(code=USAGE_ERROR) from None
     _check_db(db)
-    require_listen(host, port)
-    base = f"http://{host}:{port}"
+    # --port 0: bind now, so the address printed below is the port actually served
+    sock = None
+    if port == 0:
+        try:
+            sock = listening_socket(host)
+        except OSError as exc:
+            output.error(f"Cannot listen on {host}: {exc}", exit_code=USAGE_ERROR)
+            raise typer.Exit(code=USAGE_ERROR) from None
+        port = bound_port(sock)
+    else:
+        require_listen(host, port)
+    base = f"http://{url_host(host)}:{port}"
     if logs.json_mode():  # the keys stay out of log shippers (they are the --api-key values)
         logs.emit(
             "emulator_serving", url=f"{base}/v1", admin_url=f"{base}/_emulator", data=str(db or "")
@@ -114,7 +130,7 @@ def serve_command(
         console.print(f"ChartMogul emulator on [bold]{base}/v1[/bold]")
         console.print(f"API key(s): {', '.join(api_key)}   (Basic auth, key as username)")
         console.print(f"Data: {db or 'in memory'}   Admin API: {base}/_emulator")
-    serve(settings, host, port)
+    serve(settings, host, port, sock=sock)
 
 
 def _check_db(db: Path | None) -> None:

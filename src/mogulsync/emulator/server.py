@@ -18,6 +18,7 @@ from typing import Any, Self
 import uvicorn
 
 from mogulsync import _threads, logs
+from mogulsync._listen import bound_port, listening_socket
 from mogulsync.emulator import _connections
 from mogulsync.emulator.app import EmulatorApp, create_app
 from mogulsync.emulator.settings import EmulatorSettings
@@ -62,22 +63,6 @@ def uvicorn_config(
     )
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _bound_socket(host: str) -> socket.socket:
-    """A TCP socket bound to a free port of ``host``, ready for uvicorn to listen on."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
-    return sock
-
-
 class EmulatorServer:
     """An emulator on a loopback port in a background thread (context manager)."""
 
@@ -93,8 +78,8 @@ class EmulatorServer:
         # Without a port, bind one now and hand the socket to uvicorn: a port only probed
         # here and bound later by uvicorn could be taken in between by another process
         # (another test run's emulator, an outgoing connection) and the start would fail.
-        self._socket = None if port else _bound_socket(host)
-        self.port = self._socket.getsockname()[1] if self._socket else port
+        self._socket = None if port else listening_socket(host)
+        self.port = bound_port(self._socket) if self._socket else port
         self._server = uvicorn.Server(uvicorn_config(self.app, self.host, self.port))
         self._thread: threading.Thread | None = None
 
@@ -140,7 +125,17 @@ class EmulatorServer:
         self.stop()
 
 
-def serve(settings: EmulatorSettings, host: str, port: int, **kwargs: Any) -> None:
-    """Serve in the foreground until interrupted (the CLI's ``emulator serve``)."""
+def serve(
+    settings: EmulatorSettings,
+    host: str,
+    port: int,
+    *,
+    sock: socket.socket | None = None,
+    **kwargs: Any,
+) -> None:
+    """Serve in the foreground until interrupted (the CLI's ``emulator serve``).
+
+    ``sock``: an already listening socket (``--port 0``) instead of binding ``host:port``.
+    """
     config = uvicorn_config(create_app(settings), host, port, **kwargs)
-    uvicorn.Server(config).run()
+    uvicorn.Server(config).run(sockets=[sock] if sock else None)

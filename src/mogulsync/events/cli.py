@@ -63,7 +63,11 @@ def serve_command(
         None, help="Interface to listen on.", show_default="events.host, else 127.0.0.1"
     ),
     port: int | None = typer.Option(
-        None, min=0, max=65535, help="TCP port.", show_default="events.port, else 8790"
+        None,
+        min=0,
+        max=65535,
+        help="TCP port (0: a free port the OS picks; the address line shows it).",
+        show_default="events.port, else 8790",
     ),
     forward: bool = typer.Option(
         True, "--forward/--no-forward", help="Deliver to ChartMogul (off: only store)."
@@ -80,7 +84,12 @@ def serve_command(
         service = EventsService(config, host=host, port=port, forward=forward)
     except MogulsyncError as exc:
         _fail(exc)
-    require_listen(service.host, service.port)
+    except OSError as exc:  # port 0 on an address that is not this machine's
+        where = host or config.events.host
+        output.error(f"cannot listen on {where}: {exc}", exit_code=exit_codes.FAILED)
+        raise typer.Exit(exit_codes.FAILED) from None
+    if not service.holds_port:
+        require_listen(service.host, service.port)
     mode = config.events.delivery if forward else "store only"
     if logs.json_mode():  # the address on stderr as a JSON object; stdout stays empty
         logs.emit(

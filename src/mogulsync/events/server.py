@@ -20,6 +20,7 @@ import httpx
 import uvicorn
 
 from mogulsync import _threads
+from mogulsync._listen import bound_port, listening_socket
 from mogulsync.chartmogul import ChartMogulClient, ClientSettings
 from mogulsync.config.models import AppConfig
 from mogulsync.errors import ConfigError
@@ -126,7 +127,11 @@ class EventsService:
             )
         self.config = config
         self.host = host or events.host
-        self.port = port if port is not None else events.port
+        port = port if port is not None else events.port
+        # Port 0: bind one now and serve on that socket, so base_url is right from here on
+        # and no other process can take the port between choosing and serving it.
+        self._socket = listening_socket(self.host) if port == 0 else None
+        self.port = bound_port(self._socket) if self._socket else port
         self.forward = forward
         self.path = queue_path(config)
         self.forwarder: Forwarder | None = None
@@ -135,6 +140,11 @@ class EventsService:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+
+    @property
+    def holds_port(self) -> bool:
+        """True when the port was bound at creation (``port=0``)."""
+        return self._socket is not None
 
     @property
     def base_url(self) -> str:
@@ -162,7 +172,7 @@ class EventsService:
                 ),
                 self.guard,
             )
-            await self._server.serve()
+            await self._server.serve(sockets=[self._socket] if self._socket else None)
 
     def start(self) -> Self:
         """Serve in a background thread; return once the port accepts connections."""
@@ -190,6 +200,8 @@ class EventsService:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=STOP_TIMEOUT_S)
+        if self._socket is not None:
+            self._socket.close()  # uvicorn closes it once served; never served: ours to close
 
     def __enter__(self) -> Self:
         return self.start()

@@ -12,6 +12,7 @@ import json
 import signal
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -22,6 +23,9 @@ from mogulsync.config.serve import LOOPBACK_HOSTS
 from mogulsync.errors import MogulsyncError
 from mogulsync.listen import require_listen
 from mogulsync.messages import describe
+
+if TYPE_CHECKING:
+    import socket
 
 #: exit code: the configuration must be fixed (as for ``sync``)
 EXIT_CONFIG = 4
@@ -42,7 +46,10 @@ def serve_command(
     config: Path = CONFIG_OPTION,
     host: str | None = typer.Option(None, help="Address to listen on (default: serve.host)."),
     port: int | None = typer.Option(
-        None, min=0, max=65535, help="Port (default: serve.port, 8800)."
+        None,
+        min=0,
+        max=65535,
+        help="Port (default: serve.port, 8800; 0: a free port the OS picks, as printed).",
     ),
 ) -> None:
     """Run the scheduler, the HTTP API, the web UI and the events endpoints on one port."""
@@ -56,13 +63,24 @@ def serve_command(
             exit_code=EXIT_CONFIG,
         )
         raise typer.Exit(EXIT_CONFIG)
-    require_listen(listen, bind_port)
-    asyncio.run(_serve(project, listen, bind_port))
+    sock = None
+    if bind_port == 0:  # bound now, so the address line shows the port actually served
+        from mogulsync._listen import listening_socket
+
+        try:
+            sock = listening_socket(listen)
+        except OSError as exc:
+            output.error(f"cannot listen on {listen}: {exc}", exit_code=EXIT_CONFIG)
+            raise typer.Exit(EXIT_CONFIG) from None
+    else:
+        require_listen(listen, bind_port)
+    asyncio.run(_serve(project, listen, bind_port, sock))
 
 
-async def _serve(project: AppConfig, host: str, port: int) -> None:
+async def _serve(project: AppConfig, host: str, port: int, sock: socket.socket | None) -> None:
     import logging
 
+    from mogulsync._listen import bound_port
     from mogulsync.events.hosting import GuardedServer, connection_guard, hardened_config
     from mogulsync.serve.app import ServeApp
 
@@ -100,6 +118,8 @@ async def _serve(project: AppConfig, host: str, port: int) -> None:
     )
     mode = "tokens required" if project.serve.tokens else "no tokens: loopback only"
     jobs = len(app.jobs)
+    if sock is not None:
+        port = bound_port(sock)
     url = f"http://{_url_host(host)}:{port}"
     output.note(
         "serving",
@@ -108,7 +128,7 @@ async def _serve(project: AppConfig, host: str, port: int) -> None:
         tokens=bool(project.serve.tokens),
         scheduled_jobs=jobs,
     )
-    await server.serve()
+    await server.serve(sockets=[sock] if sock else None)
 
 
 def _url_host(host: str) -> str:

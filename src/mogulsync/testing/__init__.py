@@ -1,4 +1,5 @@
-"""Helpers for tests and benchmarks: a throw-away PostgreSQL server (never used in production)."""
+"""Helpers for tests and benchmarks: a throw-away PostgreSQL server, race-free ports (never
+used in production)."""
 
 from __future__ import annotations
 

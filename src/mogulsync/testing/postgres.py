@@ -22,6 +22,10 @@ from typing import Self
 from mogulsync.errors import FatalError
 
 _START_TIMEOUT_S = 60
+#: ports tried before giving up when each turns out to be taken at start-up
+_PORT_ATTEMPTS = 5
+#: what the server log says when another process took the port first
+_PORT_TAKEN = "Address already in use"
 _SERVICE_USER = "postgres"
 
 
@@ -84,16 +88,41 @@ class PostgresServer:
             "initdb", "-D", str(self.data_dir), "-U", _SERVICE_USER, "-A", "trust",
             "--no-sync", "-E", "UTF8", "--locale=C",
         )  # fmt: skip
+        # pg_ctl takes a port number, not a socket: the free port probed here can be taken
+        # by another process before the server binds it. Then start again on a new one.
+        for _ in range(_PORT_ATTEMPTS - 1):
+            try:
+                self._pg_ctl_start()
+            except FatalError:
+                if not self._port_was_taken():
+                    raise
+                self.port = _free_port()
+            else:
+                return self
+        self._pg_ctl_start()
+        return self
+
+    def _pg_ctl_start(self) -> None:
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self._root}"
             " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
             " -c max_connections=100"
         )
+        self._log.unlink(missing_ok=True)  # a retry reads only its own attempt's log
         self._run(
             "pg_ctl", "-D", str(self.data_dir), "-o", options, "-w",
-            "-t", str(_START_TIMEOUT_S), "-l", str(self._root / "server.log"), "start",
+            "-t", str(_START_TIMEOUT_S), "-l", str(self._log), "start",
         )  # fmt: skip
-        return self
+
+    @property
+    def _log(self) -> Path:
+        return self._root / "server.log"
+
+    def _port_was_taken(self) -> bool:
+        try:
+            return _PORT_TAKEN in self._log.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return False
 
     def stop(self) -> None:
         """Stop the server and delete its files."""

@@ -22,8 +22,9 @@ import httpx
 import pytest
 import yaml
 
-from mogulsync.emulator.server import EmulatorServer, free_port
+from mogulsync.emulator.server import EmulatorServer
 from mogulsync.events.queue import EventQueue
+from mogulsync.testing.ports import announced_url
 
 from .conftest import WRITE_KEY, wait_for
 
@@ -56,29 +57,28 @@ def write_config(path: Path, state_dir: Path, delivery: str, base_url: str) -> N
     path.write_text(yaml.safe_dump(config))
 
 
-def start(config: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    log = config.with_name("server.log")
+def start(config: Path, env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``events serve --port 0`` logging to ``log``; the process and its base URL."""
     command = [sys.executable, "-m", "mogulsync", "events", "serve", "-c", str(config)]
-    with log.open("ab") as stderr:
-        process = subprocess.Popen(
-            [*command, "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=stderr
-        )
-    url = f"http://127.0.0.1:{port}/health"
+    address = log.with_suffix(".out")  # stdout: the address line
+    with log.open("wb") as stderr, address.open("wb") as stdout:
+        process = subprocess.Popen([*command, "--port", "0"], env=env, stdout=stdout, stderr=stderr)
 
-    def up() -> bool:
+    def up(base: str) -> bool:
         assert process.poll() is None, log.read_text()
         try:
-            return httpx.get(url, timeout=1).status_code == 200
+            return httpx.get(f"{base}/health", timeout=1).status_code == 200
         except httpx.TransportError:
             return False
 
     try:
-        wait_for(up, "the events server to start")
+        base = announced_url(process, address).removesuffix("/v1")
+        wait_for(lambda: up(base), "the events server to start")
     except BaseException:
         process.kill()  # a server that did not come up must not outlive the test
         process.wait()
         raise
-    return process
+    return process, base
 
 
 def burst(base_url: str, acked: list[str], enough: threading.Event) -> None:
@@ -152,11 +152,10 @@ def test_kill_dash_nine_during_a_burst_loses_and_duplicates_nothing(
     config = tmp_path / "mogulsync.yml"
     write_config(config, tmp_path / "state", delivery, emulator_server.base_url)
     queue_file = tmp_path / "state" / "events.sqlite"
-    port = free_port()
-    server = start(config, port, env)
+    server, base = start(config, env, tmp_path / "server-1.log")
     acked: list[str] = []
     enough = threading.Event()
-    sender = threading.Thread(target=burst, args=(f"http://127.0.0.1:{port}", acked, enough))
+    sender = threading.Thread(target=burst, args=(base, acked, enough))
     sender.start()
     try:
         assert enough.wait(timeout=60), "the burst never reached the kill point"
@@ -170,7 +169,7 @@ def test_kill_dash_nine_during_a_burst_loses_and_duplicates_nothing(
         assert len(acknowledged) >= KILL_AFTER_ACKED
         if delivery == "api":  # webhook posts are too quick to be caught reliably
             assert in_flight(queue_file) > 0, "the kill did not catch the forwarder mid-send"
-        server = start(config, port, env)
+        server, _ = start(config, env, tmp_path / "server-2.log")
         queue = EventQueue(queue_file)
         wait_for(lambda: queue.counts()["pending"] == 0, "the restarted forwarder to drain")
         missing = [

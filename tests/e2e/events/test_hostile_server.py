@@ -24,7 +24,7 @@ import yaml
 from typer.testing import CliRunner
 
 from mogulsync.cli import app
-from mogulsync.emulator.server import free_port
+from mogulsync.testing.ports import announced_url
 
 from .conftest import WRITE_KEY, wait_for
 
@@ -52,19 +52,20 @@ def test_idle_flood_with_few_descriptors_leaves_the_endpoint_working(tmp_path: P
         )
     )
     env = {**os.environ, "API_KEY": "unused", "WRITE_KEY": WRITE_KEY}
-    port = free_port()
     log = tmp_path / "server.log"
     command = [sys.executable, "-m", "mogulsync", "events", "serve", "--no-forward"]
-    with log.open("wb") as stderr:
+    address = tmp_path / "server.out"  # stdout: the address line
+    with log.open("wb") as stderr, address.open("wb") as stdout:
         server = subprocess.Popen(
-            [*command, "-c", str(config), "--port", str(port)],
+            [*command, "-c", str(config), "--port", "0"],
             env=env,
-            stdout=subprocess.DEVNULL,
+            stdout=stdout,
             stderr=stderr,
             preexec_fn=_low_open_files,
         )
-    base = f"http://127.0.0.1:{port}"
     try:
+        base = announced_url(server, address).removesuffix("/v1")
+        port = int(base.rsplit(":", 1)[1])
 
         def up() -> bool:
             assert server.poll() is None, log.read_text()

@@ -20,7 +20,8 @@ import pytest
 import yaml
 from tests.integration.sync._support import all_pages, api, make_warehouse
 
-from mogulsync.emulator.server import EmulatorServer, free_port
+from mogulsync.emulator.server import EmulatorServer
+from mogulsync.testing.ports import announced_url
 
 #: about 5 s of requests at 40 req/s: SIGTERM lands long before the end
 ROWS = 200
@@ -31,17 +32,24 @@ STARTUP_S = 60
 EXIT_S = 120
 
 
-def _start(workdir: Path, env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
+def _start(workdir: Path, env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``mogulsync serve --port 0`` writing to ``log`` (truncated); the process and its URL."""
+    with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "mogulsync", "serve", "--port", str(port)],
+            [sys.executable, "-m", "mogulsync", "serve", "--port", "0"],
             cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
+    try:
+        base = announced_url(process, log, timeout=STARTUP_S)
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
     deadline = time.monotonic() + STARTUP_S
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).text == "ok":
-                return process
+            if httpx.get(f"{base}/healthz", timeout=1).text == "ok":
+                return process, base
         except httpx.TransportError:
             time.sleep(0.05)
     process.kill()
@@ -75,12 +83,10 @@ def test_sigterm_mid_run_cancels_then_restart_sends_exactly_the_rest(tmp_path):
         (tmp_path / "mogulsync.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
         env = {**os.environ, "CHARTMOGUL_API_KEY": emulator.api_key, "OP": OPERATOR,
                "VIEW": VIEWER}  # fmt: skip
-        port = free_port()
-        log = tmp_path / "serve.log"
-        base = f"http://127.0.0.1:{port}"
+        logs = [tmp_path / "serve-1.log", tmp_path / "serve-2.log"]  # one a start
         headers = {"Authorization": f"Bearer {OPERATOR}"}
 
-        process = _start(tmp_path, env, port, log)
+        process, base = _start(tmp_path, env, logs[0])
         try:
             with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
                 run_id = client.post("/api/v1/syncs/customers/runs").json()["run_id"]
@@ -97,7 +103,7 @@ def test_sigterm_mid_run_cancels_then_restart_sends_exactly_the_rest(tmp_path):
             if process.poll() is None:
                 process.kill()
 
-        process = _start(tmp_path, env, port, log)
+        process, base = _start(tmp_path, env, logs[1])
         try:
             with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
                 first = _run(client, run_id)
@@ -116,7 +122,7 @@ def test_sigterm_mid_run_cancels_then_restart_sends_exactly_the_rest(tmp_path):
             ids = [c["external_id"] for c in all_pages(client, "/customers", "entries")]
         assert sorted(ids) == sorted(f"a{i}" for i in range(ROWS))  # each exactly once
 
-        output = log.read_bytes()
+        output = b"".join(log.read_bytes() for log in logs)
         assert b"mogulsync serve on http://127.0.0.1" in output
         for secret in (OPERATOR, VIEWER, emulator.api_key):
             assert secret.encode() not in output

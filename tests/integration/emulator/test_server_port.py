@@ -15,6 +15,7 @@ import pytest
 from tests.conftest import unlimited_settings
 
 from mogulsync.emulator.server import EmulatorServer
+from mogulsync.testing.ports import reserved_port
 
 
 def test_the_port_is_taken_before_the_server_starts() -> None:
@@ -32,9 +33,6 @@ def test_the_port_is_taken_before_the_server_starts() -> None:
 
 def test_a_given_port_is_still_bound_by_the_server() -> None:
     """An explicit port (a restart on the same port) is bound at start, as before."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    with EmulatorServer(unlimited_settings(), port=port) as server:
+    with reserved_port() as port, EmulatorServer(unlimited_settings(), port=port) as server:
         assert server.port == port
         assert httpx.get(f"{server.base_url}/_emulator/stats", timeout=10).status_code == 200

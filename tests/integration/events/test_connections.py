@@ -19,9 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mogulsync._listen import bound_port, listening_socket
 from mogulsync.config import parse_config
 from mogulsync.config.events import IngestLimits
-from mogulsync.emulator.server import free_port
 from mogulsync.events._throttle import INGEST_LOGGER
 from mogulsync.events.hosting import hardened_server
 from mogulsync.events.queue import EventQueue
@@ -40,7 +40,7 @@ def service_for(tmp_path: Path, **limits: object) -> EventsService:
         "events": {"write_keys": ["${WRITE_KEY}"], "limits": limits},
     }
     config = parse_config(raw, env={"API_KEY": "unused", "WRITE_KEY": WRITE_KEY})
-    return EventsService(config, host="127.0.0.1", port=free_port(), forward=False)
+    return EventsService(config, host="127.0.0.1", port=0, forward=False)
 
 
 @contextlib.contextmanager
@@ -178,11 +178,14 @@ def test_another_asgi_app_served_by_hardened_server_gets_the_same_limits() -> No
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"hi"})
 
-    port = free_port()
+    listener = listening_socket("127.0.0.1")
+    port = bound_port(listener)
     server = hardened_server(
         hello, host="127.0.0.1", port=port, limits=IngestLimits(header_timeout_s=0.2)
     )
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    thread = threading.Thread(
+        target=lambda: asyncio.run(server.serve(sockets=[listener])), daemon=True
+    )
     thread.start()
     try:
         wait_until(lambda: server.started, "the server to start")

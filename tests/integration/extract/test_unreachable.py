@@ -8,7 +8,6 @@ import pytest
 from pydantic import SecretStr
 
 from mogulsync.chartmogul import ClientSettings, RetryPolicy
-from mogulsync.emulator.server import free_port
 from mogulsync.errors import MogulsyncError
 from mogulsync.extract.runner import ExtractOptions, run_extract
 
@@ -17,8 +16,8 @@ FAST_RETRY = RetryPolicy(
 )
 
 
-def test_extract_with_chartmogul_down_fails_naming_the_url(tmp_path: Path) -> None:
-    base_url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+def test_extract_with_chartmogul_down_fails_naming_the_url(tmp_path: Path, dead_port: int) -> None:
+    base_url = f"http://127.0.0.1:{dead_port}"  # nothing listens there
     settings = ClientSettings(
         api_key=SecretStr("secret-key-123"), base_url=base_url, retry=FAST_RETRY
     )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
+from collections.abc import Awaitable
 from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,10 +14,33 @@ from typing import Any, Self
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from mogulsync.emulator.server import free_port
+from mogulsync._listen import bound_port, listening_socket
 
 SMTP_USER = "alerts@example.com"
 SMTP_PASSWORD = "smtp-password-do-not-leak"
+
+
+class BoundController(Controller):
+    """aiosmtpd's threaded controller on a loopback port bound when it is made.
+
+    Given a port number, aiosmtpd binds it only at ``start()``: a port probed free before
+    could be taken by then. This one listens on its own socket from the start.
+    """
+
+    def __init__(self, handler: Any, **kwargs: Any) -> None:
+        self._listener = listening_socket("127.0.0.1")
+        super().__init__(handler, hostname="127.0.0.1", port=bound_port(self._listener), **kwargs)
+
+    def _create_server(self) -> Awaitable[asyncio.AbstractServer]:
+        return self.loop.create_server(
+            self._factory_invoker, sock=self._listener, ssl=self.ssl_context
+        )
+
+    def stop(self, no_assert: bool = False) -> None:
+        try:
+            super().stop(no_assert)
+        finally:
+            self._listener.close()  # the server closed it; never started: ours to close
 
 
 class HttpReceiver:
@@ -77,7 +102,6 @@ class SmtpReceiver:
 
     def __init__(self) -> None:
         self.inbox = Inbox()
-        self.port = free_port()
 
         def authenticate(server, session, envelope, mechanism, auth_data) -> AuthResult:
             ok = isinstance(auth_data, LoginPassword) and (
@@ -88,13 +112,10 @@ class SmtpReceiver:
                 self.inbox.logins.append(auth_data.login.decode())
             return AuthResult(success=ok)
 
-        self._controller = Controller(
-            self.inbox,
-            hostname="127.0.0.1",
-            port=self.port,
-            authenticator=authenticate,
-            auth_require_tls=False,
+        self._controller = BoundController(
+            self.inbox, authenticator=authenticate, auth_require_tls=False
         )
+        self.port = self._controller.port
 
     @property
     def messages(self) -> list[Message]:

@@ -11,7 +11,6 @@ from tests.integration.ops._receivers import SMTP_PASSWORD, SMTP_USER, HttpRecei
 from tests.integration.ops._support import ACCOUNTS_DDL, ops_project
 from tests.integration.sync._support import engine, make_warehouse
 
-from mogulsync.emulator.server import free_port
 from mogulsync.runs import RunStore
 
 pytestmark = pytest.mark.anyio
@@ -160,13 +159,13 @@ async def test_failed_rows_alert_then_recovery_on_every_channel(
 
 
 async def test_failed_run_alerts_and_an_unreachable_channel_is_only_a_warning(
-    emulator_server, tmp_path
+    emulator_server, tmp_path, dead_port
 ):
     """A failed run alerts; a channel that is down adds a warning and changes nothing else."""
     url = make_warehouse(
         tmp_path / "w.duckdb", [ACCOUNTS_DDL, "insert into accounts values ('a1','Acme',null)"]
     )
-    dead = f"http://127.0.0.1:{free_port()}/nobody-listens"
+    dead = f"http://127.0.0.1:{dead_port}/nobody-listens"
     with HttpReceiver(fail_first=1) as http:
         config = ops_project(
             emulator_server,

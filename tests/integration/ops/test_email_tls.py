@@ -7,14 +7,12 @@ import subprocess
 
 import pytest
 import stamina
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from tests.integration.ops._receivers import SMTP_PASSWORD, SMTP_USER, Inbox
+from tests.integration.ops._receivers import SMTP_PASSWORD, SMTP_USER, BoundController, Inbox
 
 from mogulsync._redact import Redactor
 from mogulsync.alerts import AlertDispatcher
 from mogulsync.config.alerts import AlertsConfig
-from mogulsync.emulator.server import free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -52,9 +50,7 @@ def _server(inbox, certificate, security):
     tls = {"tls_context": context, "require_starttls": True, "auth_require_tls": True}
     if security == "ssl":
         tls = {"ssl_context": context, "auth_require_tls": False}
-    return Controller(
-        inbox, hostname="127.0.0.1", port=free_port(), authenticator=authenticate, **tls
-    )
+    return BoundController(inbox, authenticator=authenticate, **tls)
 
 
 def _dispatcher(port, security):

@@ -19,9 +19,10 @@ import httpx
 import uvicorn
 from tests.integration.sync._support import FAST_RETRY, make_warehouse
 
+from mogulsync._listen import bound_port, listening_socket
 from mogulsync.chartmogul import ChartMogulClient, ClientSettings, RequestLogEntry
 from mogulsync.config import AppConfig, parse_config
-from mogulsync.emulator.server import EmulatorServer, free_port
+from mogulsync.emulator.server import EmulatorServer
 from mogulsync.serve.app import ServeApp
 from mogulsync.serve.clock import Clock
 from mogulsync.sync.engine import SyncEngine
@@ -149,11 +150,12 @@ async def serving(
 ) -> AsyncIterator[Served]:
     """``mogulsync serve``'s app on a loopback port in this loop, until the block ends."""
     app = ServeApp(config, engine=engine or fast_engine(config), clock=clock, tick_loop=tick_loop)
-    port = free_port()
+    listener = listening_socket("127.0.0.1")  # bound here: no other process can take it
+    port = bound_port(listener)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[listener]))
     while not server.started:
         if task.done():
             task.result()

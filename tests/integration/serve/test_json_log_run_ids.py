@@ -31,7 +31,6 @@ from mogulsync import logs
 from mogulsync.chartmogul import ChartMogulClient, ClientSettings
 from mogulsync.chartmogul.outage import OutageBreaker
 from mogulsync.config import AppConfig
-from mogulsync.emulator.server import free_port
 from mogulsync.serve.clock import ManualClock
 from mogulsync.sync.engine import SyncEngine
 
@@ -88,10 +87,12 @@ def json_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixt
         logs.configure(logs.LogFormat.TEXT)
 
 
-async def test_concurrent_runs_label_their_own_lines(emulator_server, admin, tmp_path, json_logs):
+async def test_concurrent_runs_label_their_own_lines(
+    emulator_server, admin, tmp_path, json_logs, dead_port
+):
     other = {"model": "accounts", "object": "customer", "data_source": "Other",
              "mapping": {"external_id": "id", "name": "name"}}  # fmt: skip
-    dead = f"http://127.0.0.1:{free_port()}/nobody-listens"
+    dead = f"http://127.0.0.1:{dead_port}/nobody-listens"
     alerts = {"channels": {"down": {"type": "webhook", "url": "${DOWN}"}}, "attempts": 1}
     config = project(
         emulator_server,
@@ -138,9 +139,11 @@ async def test_concurrent_runs_label_their_own_lines(emulator_server, admin, tmp
     assert any(line["event"] == "after_runs" for line in by_run[None])
 
 
-async def test_a_scheduled_reconcile_labels_its_lines(emulator_server, tmp_path, json_logs):
+async def test_a_scheduled_reconcile_labels_its_lines(
+    emulator_server, tmp_path, json_logs, dead_port
+):
     """A drift watch's warnings (an undeliverable drift alert) carry the reconcile's run id."""
-    dead = f"http://127.0.0.1:{free_port()}/nobody-listens"
+    dead = f"http://127.0.0.1:{dead_port}/nobody-listens"
     alerts = {
         "channels": {"down": {"type": "webhook", "url": "${DOWN}"}},
         "rules": [{"syncs": ["customers"], "drift": {"count": 1}}],

@@ -95,14 +95,16 @@ class EmulatorProcess:
     """The emulator in its own process (its own GIL), unlimited, for heavy tests."""
 
     def __init__(self, *extra: str) -> None:
+        import os
         import subprocess
         import sys
+        import tempfile
 
-        from mogulsync.emulator.server import free_port
-
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
         self.api_key = "emulator-api-key"
+        self.base_url = ""  # known once the process has bound its port (``with``)
+        # stdout to a file, not a pipe nobody drains: the address line is read from it
+        fd, name = tempfile.mkstemp(prefix="mogulsync-emulator-", suffix=".out")
+        self._stdout_path = Path(name)
         self._process = subprocess.Popen(
             [
                 sys.executable,
@@ -111,20 +113,28 @@ class EmulatorProcess:
                 "emulator",
                 "serve",
                 "--port",
-                str(self.port),
+                "0",  # the OS picks a free port as the server binds it
                 "--rate-limit",
                 "0",
                 "--max-connections",
                 "0",
                 *extra,
             ],
-            stdout=subprocess.DEVNULL,
+            stdout=fd,
             stderr=subprocess.DEVNULL,
         )
+        os.close(fd)  # the child has its own copy
 
     def __enter__(self) -> Self:
         import time
 
+        from mogulsync.testing.ports import announced_url
+
+        try:
+            self.base_url = announced_url(self._process, self._stdout_path).removesuffix("/v1")
+        except BaseException:
+            self.__exit__()
+            raise
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -139,3 +149,4 @@ class EmulatorProcess:
     def __exit__(self, *exc: object) -> None:
         self._process.terminate()
         self._process.wait(timeout=10)
+        self._stdout_path.unlink(missing_ok=True)

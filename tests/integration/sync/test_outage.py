@@ -19,12 +19,13 @@ from tests.integration.sync._support import FAST_RETRY, all_pages, api, make_war
 
 from mogulsync.chartmogul import ClientSettings, JsonImportPolling
 from mogulsync.config import AppConfig
-from mogulsync.emulator.server import EmulatorServer, free_port
+from mogulsync.emulator.server import EmulatorServer
 from mogulsync.emulator.settings import EmulatorSettings
 from mogulsync.runs import RunRecord, RunStore
 from mogulsync.sync import exit_codes
 from mogulsync.sync.bulk import BulkSettings
 from mogulsync.sync.engine import Progress, ProgressHook, SyncEngine
+from mogulsync.testing.ports import reserved_port
 
 pytestmark = pytest.mark.anyio
 
@@ -39,11 +40,11 @@ FAST_POLLING = JsonImportPolling(initial_interval_s=0.02, max_interval_s=0.1, ti
 class Emulator:
     """An emulator on a fixed port over a database file, which can be stopped and restarted."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, port: int) -> None:
         self.settings: EmulatorSettings = unlimited_settings(
             db_path=str(tmp_path / "emulator.sqlite"), json_import_step_s=0.01
         )
-        self.port = free_port()
+        self.port = port  # reserved by the fixture: still ours while the emulator is down
         self.server = EmulatorServer(self.settings, port=self.port).start()
         self.stopped = False
         #: /v1 requests the stopped emulator had answered
@@ -86,11 +87,12 @@ class Emulator:
 
 @pytest.fixture
 def emulator(tmp_path: Path) -> Iterator[Emulator]:
-    server = Emulator(tmp_path)
-    try:
-        yield server
-    finally:
-        server.close()
+    with reserved_port() as port:
+        server = Emulator(tmp_path, port)
+        try:
+            yield server
+        finally:
+            server.close()
 
 
 def customers_project(emulator: Emulator | EmulatorServer, tmp_path: Path) -> AppConfig:

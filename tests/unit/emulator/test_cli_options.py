@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import socket
+import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -14,18 +16,23 @@ from mogulsync.emulator.cli import USAGE_ERROR
 from mogulsync.emulator.settings import EmulatorSettings
 
 
-def _free_port() -> int:
-    """A port the command's listen check accepts (a low one like 9 needs root)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def _recording(served: list[EmulatorSettings]) -> Callable[..., None]:
+    """A stand-in for ``serve`` that keeps the settings and closes the bound socket."""
+
+    def serve(settings: EmulatorSettings, host: str, port: int, sock: Any = None) -> None:
+        del host, port
+        served.append(settings)
+        if sock is not None:
+            sock.close()
+
+    return serve
 
 
 def test_every_fault_kind_can_be_set_at_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
     """Limits and all fault kinds given on the command line reach the served settings."""
-    port = str(_free_port())
+    port = "0"  # bound by the command itself: nothing else can hold it
     served: list[EmulatorSettings] = []
-    monkeypatch.setattr(server, "serve", lambda settings, host, port: served.append(settings))
+    monkeypatch.setattr(server, "serve", _recording(served))
     result = CliRunner().invoke(
         app,
         [
@@ -44,7 +51,7 @@ def test_every_fault_kind_can_be_set_at_start_up(monkeypatch: pytest.MonkeyPatch
     assert (faults.error_rate, faults.error_statuses) == (0.1, [502, 504])
     assert (faults.rate_limit_rate, faults.drop_rate, faults.lost_response_rate) == (0.2, 0.3, 0.4)
     assert (faults.latency_ms, faults.latency_jitter_ms, faults.seed) == (9, 2, 11)
-    assert f"http://127.0.0.1:{port}/v1" in result.output
+    assert re.search(r"http://127\.0\.0\.1:[1-9]\d*/v1", result.output), result.output
 
 
 def test_invalid_fault_options_are_reported_without_a_traceback(
@@ -52,7 +59,7 @@ def test_invalid_fault_options_are_reported_without_a_traceback(
 ) -> None:
     """Out-of-range values name the option, exit with status 2 and never start serving."""
     served: list[EmulatorSettings] = []
-    monkeypatch.setattr(server, "serve", lambda settings, host, port: served.append(settings))
+    monkeypatch.setattr(server, "serve", _recording(served))
     result = CliRunner().invoke(
         app, ["emulator", "serve", "--error-rate", "2", "--error-status", "200"]
     )
@@ -78,9 +85,9 @@ def test_a_database_or_key_that_cannot_work_is_refused_before_serving(
     """`--db DIR` ended in a traceback ("unable to open database file"); an empty key let
     requests without credentials in."""
     served: list[EmulatorSettings] = []
-    monkeypatch.setattr(server, "serve", lambda settings, host, port: served.append(settings))
+    monkeypatch.setattr(server, "serve", _recording(served))
     argv = [arg.replace("{tmp}", str(tmp_path)) for arg in args]
-    result = CliRunner().invoke(app, ["emulator", "serve", "--port", str(_free_port()), *argv])
+    result = CliRunner().invoke(app, ["emulator", "serve", "--port", "0", *argv])
     assert result.exit_code == USAGE_ERROR, result.output
     assert message.replace("{tmp}", str(tmp_path)) in result.output
     assert "Traceback" not in result.output

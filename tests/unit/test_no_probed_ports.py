@@ -1,0 +1,67 @@
+"""Guard: no test, benchmark or module probes a free port and hands the number on later.
+
+Such a port can be taken by another process before the server binds it (a parallel test
+worker, a second CI run). Servers start on port 0 and announce the port they bound
+(mogulsync.testing.ports); only PostgreSQL needs a number up front, and it starts again on
+a new one when its port was taken (mogulsync.testing.postgres).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TREES = ("src", "tests", "bench", "scripts")
+#: where binding port 0 is the point: the socket is kept (served, held) or, for PostgreSQL,
+#: a taken port is retried
+ALLOWED_BINDS = {
+    "src/mogulsync/_listen.py",
+    "src/mogulsync/testing/ports.py",
+    "src/mogulsync/testing/postgres.py",
+}
+PROBE_NAME = re.compile(r"\bfree_port\b")
+
+
+def _python_files() -> list[Path]:
+    return [path for tree in TREES for path in sorted((ROOT / tree).rglob("*.py"))]
+
+
+def _binds_port_zero(tree: ast.AST) -> list[int]:
+    """Lines calling ``X.bind((host, 0))``."""
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "bind"
+        and node.args
+        and isinstance(node.args[0], ast.Tuple)
+        and len(node.args[0].elts) == 2
+        and isinstance(port := node.args[0].elts[1], ast.Constant)
+        and port.value == 0
+    ]
+
+
+def test_no_port_is_probed_and_handed_on() -> None:
+    offenders: dict[str, list[int]] = {}
+    for path in _python_files():
+        name = path.relative_to(ROOT).as_posix()
+        if name in ALLOWED_BINDS:
+            continue
+        text = path.read_text(encoding="utf-8")
+        lines = _binds_port_zero(ast.parse(text))
+        lines += [n for n, line in enumerate(text.splitlines(), 1) if PROBE_NAME.search(line)]
+        if lines and name != "tests/unit/test_no_probed_ports.py":
+            offenders[name] = lines
+    assert offenders == {}, (
+        "start servers on port 0 and read the port they bound (mogulsync.testing.ports"
+        ".announced_url, mogulsync._listen.listening_socket); hold a refused port with"
+        " refused_port() / the dead_port fixture"
+    )
+
+
+def test_the_guard_sees_a_probe() -> None:
+    probe = "with socket.socket() as s:\n    s.bind(('127.0.0.1', 0))\n"
+    assert _binds_port_zero(ast.parse(probe)) == [2]
