@@ -10,7 +10,7 @@ stopping early. ``/activities`` also has the legacy ``start-after=<uuid>`` ancho
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -84,7 +84,7 @@ class Pager(Generic[T]):
         """Every record, in order."""
         return [item async for item in self]
 
-    async def pages(self) -> AsyncIterator[Page[T]]:
+    async def pages(self) -> AsyncGenerator[Page[T], None]:
         """Every page, in order."""
         anchor: str | None = None
         seen: set[str] = set()

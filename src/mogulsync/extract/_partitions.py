@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import math
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
 from pydantic import BaseModel
 
-from mogulsync.chartmogul import Page, Pager
+from mogulsync.chartmogul import Pager
 from mogulsync.extract.context import Emit
 from mogulsync.extract.records import Record, RecordMode, to_record
 
@@ -43,13 +44,6 @@ async def drain(
             emit(records)
             emitted += len(records)
     return emitted
-
-
-async def first_page(pager: Pager[M]) -> Page[M]:
-    """The first page of ``pager`` alone (one request)."""
-    async for page in pager.pages():
-        return page
-    raise AssertionError("a pager always yields a first page")  # pragma: no cover
 
 
 async def gather_all(parts: Iterable[Awaitable[int]]) -> int:
@@ -91,3 +85,24 @@ def date_windows(start: dt.datetime, end: dt.date, parts: int) -> list[Window]:
         windows.append(Window(window_start, window_end))
         begin = finish
     return windows
+
+
+def read_on_is_quicker(
+    *, covered_s: float, span_s: float, latency_s: float, pace_s: float, windows: int
+) -> bool:
+    """Whether reading on from a first page beats splitting its range into ``windows``.
+
+    Activities come in date order, so the share of the range the first page covers
+    (``covered_s`` of ``span_s`` seconds) estimates how many pages the range holds.
+    Reading on costs a round trip (``latency_s``, as the first page took) per page left;
+    windows run at once but start ``pace_s`` apart (the account's rate limit), so a
+    small range of many windows waits for its pacing more than for the network. Only a
+    range of fewer pages than windows is read on: a larger one gains from the parallel
+    windows whatever the latency.
+    """
+    if covered_s <= 0 or span_s <= 0:
+        return False  # the first page holds a single instant: no estimate
+    pages_left = math.ceil(span_s / covered_s) - 1
+    if pages_left >= windows:
+        return False
+    return pages_left * latency_s < windows * pace_s + latency_s

@@ -10,22 +10,28 @@ window (activities), per customer (subscriptions), per plan group (its plans).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from mogulsync.chartmogul import Pager
+from mogulsync.chartmogul.models import Activity
 from mogulsync.extract._partitions import (
     Transform,
     Window,
     date_windows,
     drain,
-    first_page,
     gather_all,
+    read_on_is_quicker,
 )
 from mogulsync.extract.context import Emit, FetchContext, Interval, StreamState
 from mogulsync.extract.incremental import CursorFilter, Newest, as_datetime
 from mogulsync.extract.records import Record, to_record, to_records
+
+#: times the first activities page, to weigh reading on against windows (tests drive it)
+_clock: Callable[[], float] = time.monotonic
 
 Fetch = Callable[[FetchContext, Emit], Awaitable[StreamState | None]]
 #: Customers whose subscriptions are read at the same time (the limiter still paces them).
@@ -184,16 +190,8 @@ async def _activities(ctx: FetchContext, emit: Emit) -> StreamState | None:
         return None  # no start date and no activity at all
     windows = date_windows(max(candidates), ctx.end_date, ctx.activity_windows)
     activities = ctx.client.activities
-    if len(windows) > 1:
-        # One page often holds every activity of the range (a small account, or an
-        # incremental run soon after the last): one request then replaces one per window.
-        # Otherwise its page is dropped and the windows read everything, in parallel.
-        whole = activities.list(start_date=windows[0].start, end_date=windows[-1].end, order="date")
-        page = await first_page(whole)
-        if not page.has_more:
-            records = [to_record(item, ctx.record_mode) for item in page.items]
-            _WindowProgress(ctx, 1).emit_all(records, cursor, emit)
-            return cursor.next_state()
+    if len(windows) > 1 and await _read_whole_range(ctx, windows, cursor, emit):
+        return cursor.next_state()
     progress = _WindowProgress(ctx, len(windows))
 
     async def read(index: int, window: Window) -> int:
@@ -204,6 +202,66 @@ async def _activities(ctx: FetchContext, emit: Emit) -> StreamState | None:
 
     await gather_all(read(index, window) for index, window in enumerate(windows))
     return cursor.next_state()
+
+
+async def _read_whole_range(
+    ctx: FetchContext, windows: Sequence[Window], cursor: CursorFilter, emit: Emit
+) -> bool:
+    """Read the activities of every window as one range when that is quicker; False when
+    the windows should read them instead (nothing emitted then).
+
+    One page often holds every activity of the range (a small account, or an incremental
+    run soon after the last): one request then replaces one per window. A few pages are
+    read on from the first when their round trips cost less than pacing the windows'
+    requests (:func:`read_on_is_quicker`). Otherwise the first page is dropped and the
+    windows read everything, in parallel.
+    """
+    whole = ctx.client.activities.list(
+        start_date=windows[0].start, end_date=windows[-1].end, order="date"
+    )
+    pages = whole.pages()
+    asked = _clock()
+    page = await anext(pages)
+    latency_s = _clock() - asked
+    if page.has_more and not _few_pages_left(ctx, windows, page.items, latency_s, len(windows)):
+        await pages.aclose()
+        return False
+    progress = _WindowProgress(ctx, 1)
+    keep = progress.keeper(0, cursor)
+    while True:
+        records = [to_record(item, ctx.record_mode) for item in page.items]
+        kept = [out for out in map(keep, records) if out is not None]
+        if kept:
+            emit(kept)
+        if not page.has_more:
+            break
+        page = await anext(pages)
+    progress.finished(0)
+    return True
+
+
+def _few_pages_left(
+    ctx: FetchContext,
+    windows: Sequence[Window],
+    items: Sequence[Activity],
+    latency_s: float,
+    parts: int,
+) -> bool:
+    """Whether the range's pages after ``items`` (the first) are few enough to read on."""
+    first = windows[0].start
+    begin = as_datetime(first) or as_datetime(dt.datetime.combine(first, dt.time()))
+    last = as_datetime(items[-1].date) if items else None
+    if begin is None or last is None:
+        return False
+    # the range's last day is read whole
+    end = dt.datetime.combine(windows[-1].end + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    return read_on_is_quicker(
+        covered_s=(last - begin).total_seconds(),
+        span_s=(end - begin).total_seconds(),
+        latency_s=latency_s,
+        pace_s=1.0 / ctx.client.limiter.pacer.rate,
+        windows=parts,
+    )
 
 
 class _WindowProgress:
@@ -231,14 +289,6 @@ class _WindowProgress:
             return kept
 
         return keep
-
-    def emit_all(self, records: Sequence[Record], cursor: CursorFilter, emit: Emit) -> None:
-        """The whole range in one page, as window 0 of 1."""
-        keep = self.keeper(0, cursor)
-        kept = [out for out in map(keep, records) if out is not None]
-        if kept:
-            emit(kept)
-        self.finished(0)
 
     def finished(self, index: int) -> None:
         self._done[index] = True

@@ -2,7 +2,9 @@
 
 The range is split into date windows read at once, to fill the account's request budget;
 but a small account, or an incremental run soon after the last, has fewer activities
-than one page, and then one request replaces one per window (16 by default).
+than one page, and then one request replaces one per window (16 by default). A range of
+a few pages is read on from the first page when its round trips cost less than pacing
+the windows' requests: the tests drive the clock that times the first page.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ import datetime as dt
 from pathlib import Path
 
 import httpx
+import pytest
 from tests.integration.extract._runs import FIRST, LATER, import_more, records, table
 from tests.integration.extract._seed import client_settings
 
 from mogulsync.chartmogul.pagination import MAX_PER_PAGE
 from mogulsync.emulator.server import EmulatorServer
+from mogulsync.extract import streams
 from mogulsync.extract.context import DEFAULT_ACTIVITY_WINDOWS
 from mogulsync.extract.runner import ExtractOptions, ExtractReport, run_extract
 
@@ -41,12 +45,20 @@ def _activity_requests(server: EmulatorServer) -> int:
     return sum(counts.values())
 
 
+def _round_trips(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """Every request seems to take ``seconds`` (the clock advances that much per reading)."""
+    now = iter(index * seconds for index in range(1_000_000))
+    monkeypatch.setattr(streams, "_clock", lambda: next(now))
+
+
 def test_windows_for_a_long_list_one_request_for_a_short_one(
-    server: EmulatorServer, tmp_path: Path
+    server: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """More than a page: a probe, then every window (all records, once). Then an
-    incremental run with fewer new activities than a page makes a single request."""
+    """More than a page, slow round trips: a probe, then every window (all records,
+    once). Then an incremental run with fewer new activities than a page makes a single
+    request."""
     assert FIRST > MAX_PER_PAGE
+    _round_trips(monkeypatch, 1.0)  # two more pages would cost 2 s, 16 windows ~1 s
     _activity_requests(server)
 
     assert records(_extract(server, tmp_path)) == {"activities": FIRST}
@@ -57,3 +69,17 @@ def test_windows_for_a_long_list_one_request_for_a_short_one(
     assert records(_extract(server, tmp_path)) == {"activities": LATER}
     assert _activity_requests(server) == 1
     assert table(tmp_path, "activities", "uuid") == (FIRST + LATER, FIRST + LATER)
+
+
+def test_a_few_pages_are_read_on_when_round_trips_are_quick(
+    server: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """210 activities over 547 days: the first page (200) covers 199 days, so about two
+    pages remain; with quick round trips they are read on from the first page instead
+    of a probe plus 16 paced windows: two requests, every record once."""
+    _round_trips(monkeypatch, 0.0)
+    _activity_requests(server)
+
+    assert records(_extract(server, tmp_path)) == {"activities": FIRST}
+    assert _activity_requests(server) == 2  # FIRST records at MAX_PER_PAGE a page
+    assert table(tmp_path, "activities", "uuid") == (FIRST, FIRST)

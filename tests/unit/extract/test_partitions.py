@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from mogulsync.extract._partitions import date_windows
+from mogulsync.extract._partitions import date_windows, read_on_is_quicker
 from mogulsync.extract.context import StreamState
 from mogulsync.extract.incremental import CursorFilter, as_datetime
 
@@ -102,3 +102,29 @@ def test_state_round_trips_through_json_form() -> None:
     """as_dict and from_dict are inverses."""
     state = StreamState("2024-01-01T00:00:00+00:00", ("a", "b"))
     assert StreamState.from_dict(state.as_dict()) == state
+
+
+@pytest.mark.parametrize(
+    ("covered_days", "latency_s", "pace_s", "expected"),
+    [
+        (200, 0.05, 0.025, True),  # 2 pages left: 0.1 s against 16 paced windows, 0.45 s
+        (200, 0.30, 0.025, True),  # 0.6 s against 0.7 s
+        (150, 0.30, 0.025, False),  # 3 pages left: 0.9 s against 0.7 s
+        (550, 5.00, 0.025, True),  # the first page reached the end: nothing left to read
+        (30, 0.0, 0.025, False),  # 18 pages left: more than the 16 windows
+        (0, 0.0, 0.025, False),  # the first page holds one instant: no estimate
+        (200, 0.01, 0.0005, False),  # an unpaced account: windows cost ~1 round trip
+    ],
+)
+def test_reading_on_is_chosen_when_its_round_trips_cost_less_than_pacing_the_windows(
+    covered_days: float, latency_s: float, pace_s: float, expected: bool
+) -> None:
+    day = 86_400.0
+    choice = read_on_is_quicker(
+        covered_s=covered_days * day,
+        span_s=547 * day,
+        latency_s=latency_s,
+        pace_s=pace_s,
+        windows=16,
+    )
+    assert choice is expected
