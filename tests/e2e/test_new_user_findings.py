@@ -185,11 +185,12 @@ def _extract_project(folder: Path, server: Any) -> Path:
 def test_a_rejected_key_is_said_once_not_once_per_stream(
     tmp_path: Path, emulator_server: Any
 ) -> None:
-    """Every stream fails for the same reason: one reason, the streams it stopped listed."""
+    """Every stream fails for the same reason: one reason, the streams it stopped listed.
+    A rejected key is the configuration's to fix: exit 4, as with one stream and in sync."""
     args = ["extract", "run", "-c", str(_extract_project(tmp_path, emulator_server))]
     args += ["--streams", "customers,plans,data_sources"]
     result = CliRunner().invoke(app, args, env={"CM_KEY": "wrong-key-0123456789"})
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 4, result.output
     text = " ".join(result.stderr.split())
     assert text.count("The ChartMogul API key was rejected") == 1, text
     assert "3 stream(s) failed, nothing was loaded: data_sources, customers, plans:" in text

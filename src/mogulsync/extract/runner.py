@@ -472,10 +472,12 @@ def _stream_error(failed: Sequence[StreamResult]) -> MogulsyncError:
     first = failed[0].error
     if isinstance(first, MogulsyncError) and len(failed) == 1:
         return first
-    return ExtractError(
-        f"{len(failed)} stream(s) failed, nothing was loaded: {details}",
-        hint="Fix the cause and run again; incremental cursors did not move.",
-    )
+    message = f"{len(failed)} stream(s) failed, nothing was loaded: {details}"
+    hint = "Fix the cause and run again; incremental cursors did not move."
+    if all(isinstance(result.error, ConfigError) for result in failed):
+        # e.g. a rejected key: still the configuration's to fix (exit 4, as for one stream)
+        return ConfigError(message, hint=hint)
+    return ExtractError(message, hint=hint)
 
 
 def _describe(error: BaseException | None) -> str:
