@@ -51,7 +51,14 @@ def _queue_file(config: AppConfig) -> Path:
 
     path = queue_path(config)
     if not path.exists():
-        _fail(MogulsyncError(f"no event queue at {path}", hint="Run `mogulsync events serve`."))
+        if not config.events.write_keys:  # serve would refuse to start: say what it needs
+            hint = (
+                "This project has no events: section with write_keys; add one (see "
+                "docs/events.md), then run `mogulsync events serve`."
+            )
+        else:
+            hint = "Run `mogulsync events serve`."
+        _fail(MogulsyncError(f"no event queue at {path}", hint=hint))
     return path
 
 

@@ -105,3 +105,19 @@ def test_status_without_a_queue_says_so(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["events", "status", "-c", str(project(tmp_path))], env=ENV)
     assert result.exit_code == 1
     assert "no event queue" in result.output
+    assert "Run `mogulsync events serve`." in result.output
+
+
+def test_status_in_a_project_without_events_points_at_the_missing_section(
+    tmp_path: Path,
+) -> None:
+    """Not "run events serve", which would refuse to start without write keys."""
+    config = tmp_path / "mogulsync.yml"
+    config.write_text(
+        yaml.safe_dump({"chartmogul": {"api_key": "${API_KEY}"}, "state_dir": str(tmp_path)})
+    )
+    result = CliRunner().invoke(app, ["events", "status", "-c", str(config)], env=ENV)
+    assert result.exit_code == 1
+    text = " ".join(result.output.split())
+    assert "no events: section with write_keys" in text
+    assert "docs/events.md" in text
