@@ -249,7 +249,9 @@ def _log_record(record: RunRecord, failed: list[RowError], code: int) -> None:
 
 
 def _print_message(record: RunRecord) -> None:
-    """Why a run failed (labelled error) and its warnings (sync logs, alerts: not errors)."""
+    """Why a run failed (labelled error) or was skipped, and its warnings (sync logs,
+    alerts: not errors)."""
+    from mogulsync.runs import RunStatus
     from mogulsync.sync.after_run import WARNING_PREFIX
 
     lines = (record.message or "").splitlines()
@@ -257,7 +259,9 @@ def _print_message(record: RunRecord) -> None:
         (i for i, line in enumerate(lines) if line.startswith(WARNING_PREFIX)), len(lines)
     )
     error = "\n".join(lines[:first_warning])
-    if error:
+    if error and record.status is RunStatus.SKIPPED:  # not an error: its message says why
+        _err.print(f"[yellow]{escape(record.sync)}: {escape(error)}[/yellow]", highlight=False)
+    elif error:
         _err.print(f"[red]error:[/red] {escape(record.sync)}: {escape(error)}", highlight=False)
     for line in lines[first_warning:]:
         _err.print(f"{escape(record.sync)}: {escape(line)}", highlight=False)

@@ -122,6 +122,12 @@ def test_children_of_a_failed_sync_are_skipped_with_the_reason(
         store.close()
     assert record.message == "skipped: it depends on `customers`, which failed"
     assert record.api_calls == 0
+    # --json: the reasons go to stderr, a skip not labelled as an error
+    as_json = CliRunner().invoke(app, ["sync", "run", "--all", "--json"])
+    stderr = " ".join(as_json.stderr.split())
+    assert "invoices: skipped: it depends on `customers`, which failed" in stderr
+    assert "error: invoices" not in stderr
+    assert "error: customers" in stderr
     # the emulator was never asked about an invoice
     stats = emulator_server.emulator.stats.by_endpoint
     assert not [endpoint for endpoint in stats if "invoices" in endpoint]
