@@ -108,13 +108,50 @@ def _invoice(
     )
 
 
+#: what a file built here holds: only such a file is replaced without --force
+SAMPLE_TABLES = frozenset(
+    {"accounts", "contacts", "plans", "invoices", "invoice_lines", "payments"}
+)
+
+
+def is_sample_warehouse(path: Path) -> bool:
+    """True when ``path`` is a DuckDB file holding the sample's tables and nothing else."""
+    try:
+        with duckdb.connect(str(path), read_only=True) as db:
+            rows = db.execute(
+                "SELECT table_schema, table_name FROM information_schema.tables"
+            ).fetchall()
+    except duckdb.Error:
+        return False
+    return {(str(schema), str(name)) for schema, name in rows} == {
+        ("main", name) for name in SAMPLE_TABLES
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
-    """``python -m mogulsync.sample_warehouse [PATH]``: build it (default ./warehouse.duckdb),
-    for a pip-installed user trying the starter project of ``mogulsync init``."""
+    """``python -m mogulsync.sample_warehouse [PATH] [--force]``: build it (default
+    ./warehouse.duckdb), for a pip-installed user trying the starter project of
+    ``mogulsync init``. An existing file is replaced only when it is an earlier sample, or
+    with --force: ``warehouse.duckdb`` is also a likely name for a real warehouse."""
+    import argparse
     import sys
 
-    args = sys.argv[1:] if argv is None else argv
-    path = Path(args[0] if args else "warehouse.duckdb")
+    parser = argparse.ArgumentParser(
+        prog="python -m mogulsync.sample_warehouse",
+        description="Write the sample DuckDB warehouse the starter project reads.",
+    )
+    parser.add_argument("path", nargs="?", default="warehouse.duckdb", help="file to write")
+    parser.add_argument(
+        "--force", action="store_true", help="replace PATH even if it is not an earlier sample"
+    )
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    path = Path(args.path)
+    if path.exists() and not args.force and not is_sample_warehouse(path):
+        parser.exit(
+            2,
+            f"error: {path} exists and is not a sample warehouse: nothing was changed\n"
+            f"  → Give another path, or add --force to replace it.\n",
+        )
     build_sample_warehouse(path)
     sys.stdout.write(f"wrote {path} (tables accounts, contacts, plans, invoices, ...)\n")
 

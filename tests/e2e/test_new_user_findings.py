@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 import yaml
 from tests.e2e.events.test_cli import fill
@@ -360,3 +361,31 @@ def test_run_all_without_syncs_says_there_is_nothing_to_run(tmp_path: Path) -> N
     )
     assert result.exit_code == 0, result.output
     assert result.stderr == f"warning: {path} has no syncs (syncs:): nothing to run\n"
+
+
+def test_the_sample_warehouse_never_replaces_a_real_warehouse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`./warehouse.duckdb` is init's default name for a real warehouse too: the sample
+    replaces only an earlier sample, or anything with --force."""
+    monkeypatch.chdir(tmp_path)
+    real = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(real)) as db:
+        db.execute("CREATE TABLE my_precious AS SELECT 42 AS answer")
+    with pytest.raises(SystemExit) as refused:
+        sample_warehouse.main([])
+    assert refused.value.code == 2
+    assert "warehouse.duckdb exists and is not a sample warehouse" in capsys.readouterr().err
+    with duckdb.connect(str(real), read_only=True) as db:
+        assert db.execute("SELECT answer FROM my_precious").fetchall() == [(42,)]
+
+    notes = tmp_path / "notes.yml"
+    notes.write_text("keep: me\n", encoding="utf-8")
+    with pytest.raises(SystemExit):
+        sample_warehouse.main([str(notes)])
+    assert notes.read_text(encoding="utf-8") == "keep: me\n"
+
+    sample_warehouse.main(["--force"])  # asked for: replaced
+    assert sample_warehouse.is_sample_warehouse(real)
+    sample_warehouse.main([])  # an earlier sample: rebuilt without asking
+    assert sample_warehouse.is_sample_warehouse(real)
