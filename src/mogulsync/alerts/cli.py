@@ -33,7 +33,7 @@ def send_test_alert(
     from mogulsync.config import load_config
 
     try:
-        project = load_config(config, sections=SECTIONS)
+        project = load_config(config, sections=SECTIONS, writes_state=False)
         dispatcher = AlertDispatcher(project.alerts, Redactor())
         if not dispatcher.enabled:
             output.error(

@@ -68,12 +68,15 @@ def load_config(
     env: Mapping[str, str] | None = None,
     *,
     sections: Collection[str] | None = None,
+    writes_state: bool = True,
 ) -> AppConfig:
     """Read, substitute and validate a project file; raise with every problem at once.
 
     ``sections`` are the top-level sections the caller reads (default: all). Unset
     ``${ENV}`` variables are reported only there; elsewhere they become empty values the
-    caller never uses, while the structure is still validated everywhere.
+    caller never uses, while the structure is still validated everywhere. A caller that
+    never writes to ``state_dir`` (``check``, ``alerts test``) passes ``writes_state=False``:
+    a ``state_dir`` that cannot be created is then not a problem (a read-only checkout).
     """
     path = Path(path)
     if path.is_dir():  # `-c prod`, as if -c were git's -C: name the file it likely meant
@@ -99,10 +102,11 @@ def load_config(
         source=path,
         sections=sections,
         base_dir=path.parent,
+        writes_state=writes_state,
     )
 
 
-def _uncreatable(directory: Path) -> str | None:
+def uncreatable(directory: Path) -> str | None:
     """Why ``directory`` (missing) could not be made, judged from its nearest existing
     ancestor; None when it exists or looks creatable. A run would end in a traceback."""
     if directory.exists():
@@ -124,6 +128,7 @@ def parse_config(
     *,
     sections: Collection[str] | None = None,
     base_dir: Path | None = None,
+    writes_state: bool = True,
 ) -> AppConfig:
     """Validate an already-parsed mapping (used by the loader and by tests).
 
@@ -159,7 +164,7 @@ def parse_config(
             " state_dir to a directory"
         )
         raise ConfigValidationError(source, [problem])
-    blocked = _uncreatable(state_dir)
+    blocked = uncreatable(state_dir) if writes_state else None
     if blocked is not None:
         raise ConfigValidationError(
             source, [f"state_dir: {state_dir} cannot be created: {blocked}"]

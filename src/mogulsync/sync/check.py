@@ -95,7 +95,7 @@ def check_other_sections(path: Path) -> list[CheckResult]:
         return []
     problems: list[str] = []
     try:
-        config = load_config(path, sections=configured)
+        config = load_config(path, sections=configured, writes_state=False)
     except ConfigValidationError as exc:
         problems = exc.problems
     else:

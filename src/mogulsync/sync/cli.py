@@ -56,7 +56,7 @@ def fail(error: MogulsyncError) -> NoReturn:
     raise typer.Exit(code)
 
 
-def load(path: Path, *, mapping_problems: bool = False) -> AppConfig:
+def load(path: Path, *, mapping_problems: bool = False, writes_state: bool = True) -> AppConfig:
     """The project file, or a clean exit with every problem listed (``mapping_problems``:
     with those of the syncs the file's problems leave sound, for `check`)."""
     from mogulsync.config import ConfigValidationError, load_config
@@ -67,7 +67,7 @@ def load(path: Path, *, mapping_problems: bool = False) -> AppConfig:
     if not retries.handlers:
         retries.addHandler(logging.NullHandler())
     try:
-        return load_config(path, sections=SECTIONS)
+        return load_config(path, sections=SECTIONS, writes_state=writes_state)
     except ConfigValidationError as exc:
         if not mapping_problems:
             fail(exc)
@@ -80,14 +80,23 @@ def load(path: Path, *, mapping_problems: bool = False) -> AppConfig:
 
 def check(config: Path = CONFIG_OPTION) -> None:
     """Check the config, the API key, data sources and that every model compiles."""
+    from mogulsync.config.loader import uncreatable
     from mogulsync.sync.check import check_project
     from mogulsync.sync.connect import client_settings
 
-    project = load(config, mapping_problems=True)
+    project = load(config, mapping_problems=True, writes_state=False)
     results = asyncio.run(check_project(project, client_settings(project), config_path=config))
     for result in results:
         mark = "[green]ok[/green]  " if result.ok else "[red]FAIL[/red]"
         _out.print(f"{mark} {escape(result.subject)}: {escape(result.message)}", highlight=False)
+    blocked = uncreatable(Path(project.state_dir))
+    if blocked is not None:  # check itself writes nothing (a read-only CI checkout passes)
+        _out.print(
+            escape(f"warn state_dir: {project.state_dir} cannot be created ({blocked}):")
+            + " sync, extract and serve will refuse to run here",
+            highlight=False,
+            style="yellow",
+        )
     if not all(result.ok for result in results):
         raise typer.Exit(exit_codes.FAILED)
 

@@ -55,6 +55,21 @@ def test_check_passes_then_reports_a_bad_key(workdir, monkeypatch):
     assert SECRET_KEY not in bad.output
 
 
+def test_check_passes_where_the_state_dir_cannot_be_created(workdir):
+    """check writes no state: a read-only checkout passes, with a warning for the runs;
+    a run there is refused as a configuration problem."""
+    (workdir / "afile").write_text("not a directory", encoding="utf-8")
+    config = yaml.safe_load((workdir / "mogulsync.yml").read_text())
+    config["state_dir"] = "afile/state"
+    (workdir / "mogulsync.yml").write_text(yaml.safe_dump(config))
+    checked = CliRunner().invoke(app, ["check"])
+    assert checked.exit_code == 0, checked.output
+    text = " ".join(checked.output.split())
+    assert f"warn state_dir: {workdir / 'afile' / 'state'} cannot be created" in text
+    run = CliRunner().invoke(app, ["sync", "run", "customers"])
+    assert run.exit_code == exit_codes.CONFIG, run.output
+
+
 def test_check_reports_missing_data_source_uuid(workdir):
     """A ds_ uuid that does not exist is reported by check."""
     config = yaml.safe_load((workdir / "mogulsync.yml").read_text())

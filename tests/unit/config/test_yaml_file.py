@@ -73,3 +73,12 @@ def test_a_state_dir_that_cannot_be_created_is_a_config_problem(tmp_path: Path) 
     state, blocker = tmp_path / "afile" / "state", tmp_path / "afile"
     assert caught.value.problems == [f"state_dir: {state} cannot be created: {blocker} is a file"]
     assert not (tmp_path / "afile" / "state").exists()
+
+
+def test_a_reader_of_the_project_is_not_stopped_by_its_state_dir(tmp_path: Path) -> None:
+    """`check` and `alerts test` write no state: a read-only checkout must still pass."""
+    (tmp_path / "afile").write_text("not a directory")
+    path = tmp_path / "mogulsync.yml"
+    path.write_text('chartmogul: {api_key: "${K}"}\nstate_dir: afile/state\n')
+    config = load_config(path, env={"K": "k" * 20}, writes_state=False)
+    assert Path(config.state_dir) == tmp_path / "afile" / "state"
