@@ -1,46 +1,46 @@
-"""Can a server listen on HOST:PORT? Asked before it starts.
+"""A server command's listening socket, bound before it announces its address.
 
-A busy port (say, an earlier ``mogulsync serve`` still running) would otherwise surface as
-uvicorn's log line and its exit status 3, which our exit codes read as "partial"; a port
-out of range as a traceback. One clear line and exit 1 instead (docs/errors.md).
+The three servers (``serve``, ``events serve``, ``emulator serve``) bind their socket
+here and hand it to uvicorn: the address they print is the one they serve (``--port 0``
+included), there is no gap between a check and uvicorn's own bind, and a port that
+cannot be had is one clear line and exit 1 (docs/errors.md) instead of uvicorn's log line
+and its exit status 3, which our exit codes read as "partial".
 """
 
 from __future__ import annotations
 
+import errno
 import socket
+from typing import NoReturn
 
 import typer
 
 from mogulsync import exit_codes, output
+from mogulsync._listen import listening_socket
 
 
-def listen_problem(host: str, port: int) -> str | None:
-    """Why nothing could listen on ``host:port`` now, or None when a bind succeeds."""
+def open_listener(host: str, port: int, *, option: str = "--port") -> socket.socket:
+    """A socket listening on ``host:port`` (0: a port the OS picks); else say why, exit 1."""
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-    except (OSError, OverflowError, UnicodeError) as exc:
-        return f"cannot listen on {host}:{port}: {exc}"
-    with socket.socket(family, kind, proto) as probe:
-        # as uvicorn binds: a port left in TIME_WAIT by a stopped server is free
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(address)
-        except (OSError, OverflowError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            return f"cannot listen on {host}:{port}: {reason}"
-    return None
+        return listening_socket(host, port)
+    except (OSError, OverflowError) as exc:
+        cannot_listen(host, port, exc, option=option)
 
 
-def require_listen(host: str, port: int, *, option: str = "--port") -> None:
-    """Return when ``host:port`` can be listened on; else say why and exit 1."""
-    problem = listen_problem(host, port)
-    if problem is None:
-        return
+def cannot_listen(host: str, port: int, exc: BaseException, *, option: str = "--port") -> NoReturn:
+    """Report that nothing can listen on ``host:port`` (one line and a hint) and exit 1."""
+    code = exc.errno if isinstance(exc, OSError) else None
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    if code == errno.EADDRINUSE:
+        hint = (
+            "Another process (an earlier server?) may hold the port: stop it or choose"
+            f" another with {option}."
+        )
+    elif code == errno.EADDRNOTAVAIL:
+        hint = "The address is not one of this machine's: check --host (127.0.0.1, 0.0.0.0, ...)."
+    else:
+        hint = f"Check --host and {option}."
     output.error(
-        f"{problem}\n  → Another process (an earlier server?) may hold the port: stop it or"
-        f" choose another with {option}.",
-        exit_code=exit_codes.FAILED,
+        f"cannot listen on {host}:{port}: {reason}\n  → {hint}", exit_code=exit_codes.FAILED
     )
     raise typer.Exit(exit_codes.FAILED)

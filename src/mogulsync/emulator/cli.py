@@ -16,7 +16,7 @@ from mogulsync.emulator.settings import (
     Faults,
     Limits,
 )
-from mogulsync.listen import require_listen
+from mogulsync.listen import open_listener
 
 #: exit status of a command given invalid options (as Click uses)
 USAGE_ERROR = 2
@@ -80,7 +80,7 @@ def serve_command(
 
     Example: mogulsync emulator serve --port 8780 --rate-limit 0 --db emulator.sqlite
     """
-    from mogulsync._listen import bound_port, listening_socket, url_host
+    from mogulsync._listen import bound_port, url_host
     from mogulsync.emulator.server import serve
 
     try:
@@ -109,17 +109,9 @@ def serve_command(
             output.error(f"Invalid {option}: {problem['msg']}", exit_code=USAGE_ERROR)
         raise typer.Exit(code=USAGE_ERROR) from None
     _check_db(db)
-    # --port 0: bind now, so the address printed below is the port actually served
-    sock = None
-    if port == 0:
-        try:
-            sock = listening_socket(host)
-        except OSError as exc:
-            output.error(f"Cannot listen on {host}: {exc}", exit_code=USAGE_ERROR)
-            raise typer.Exit(code=USAGE_ERROR) from None
-        port = bound_port(sock)
-    else:
-        require_listen(host, port)
+    # bound now: the address printed below is the one served (--port 0 included)
+    sock = open_listener(host, port)
+    port = bound_port(sock)
     base = f"http://{url_host(host)}:{port}"
     if logs.json_mode():  # the keys stay out of log shippers (they are the --api-key values)
         logs.emit(

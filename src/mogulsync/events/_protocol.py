@@ -25,9 +25,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+try:  # FIONREAD: POSIX only; elsewhere every waiting connection may be evicted
+    import fcntl
+    import termios
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -37,6 +44,19 @@ from mogulsync.config.events import IngestLimits
 from mogulsync.events._throttle import INGEST_LOGGER
 
 log = logging.getLogger(INGEST_LOGGER)
+
+
+def _unread_bytes(transport: asyncio.BaseTransport) -> int:
+    """Bytes received on the transport's socket that the loop has not read yet (0 when
+    the platform cannot tell)."""
+    sock = transport.get_extra_info("socket")
+    if sock is None or fcntl is None:
+        return 0
+    try:
+        answer = fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0")
+    except (OSError, ValueError):
+        return 0
+    return int(struct.unpack("i", answer)[0])
 
 
 def _raw_response(status: int, phrase: str, code: str, message: str) -> bytes:
@@ -68,14 +88,23 @@ class ConnectionGuard:
     on_release: list[Callable[[], None]] = field(default_factory=list)
 
     def evict_oldest_waiting(self) -> bool:
-        """Close the connection waiting longest for its headers; whether there was one."""
-        while self.waiting:
-            oldest = next(iter(self.waiting))
-            del self.waiting[oldest]
-            if not oldest.transport.is_closing():
-                oldest.transport.close()
-                self.counts["evicted"] += 1
-                return True
+        """Close the connection waiting longest for its headers; whether there was one.
+
+        A connection whose request already sits unread in its socket is not waiting but
+        about to be served (accepted in the same turn of the loop as the one at the cap,
+        its bytes not yet read): it is passed over, or a client that did nothing wrong
+        would be closed unanswered.
+        """
+        for candidate in list(self.waiting):
+            if candidate.transport.is_closing():
+                del self.waiting[candidate]
+                continue
+            if _unread_bytes(candidate.transport) > 0:
+                continue
+            del self.waiting[candidate]
+            candidate.transport.close()
+            self.counts["evicted"] += 1
+            return True
         return False
 
     def released(self) -> None:

@@ -12,7 +12,7 @@ import typer
 from mogulsync import exit_codes, logs, output
 from mogulsync.cli_options import CONFIG_OPTION
 from mogulsync.errors import ConfigError, MogulsyncError
-from mogulsync.listen import require_listen
+from mogulsync.listen import cannot_listen, open_listener
 from mogulsync.messages import describe
 
 if TYPE_CHECKING:
@@ -92,11 +92,9 @@ def serve_command(
     except MogulsyncError as exc:
         _fail(exc)
     except OSError as exc:  # port 0 on an address that is not this machine's
-        where = host or config.events.host
-        output.error(f"cannot listen on {where}: {exc}", exit_code=exit_codes.FAILED)
-        raise typer.Exit(exit_codes.FAILED) from None
-    if not service.holds_port:
-        require_listen(service.host, service.port)
+        cannot_listen(host or config.events.host, 0, exc)
+    if not service.holds_port:  # bound now, as for port 0: no gap before uvicorn's bind
+        service.use_socket(open_listener(service.host, service.port))
     mode = config.events.delivery if forward else "store only"
     if logs.json_mode():  # the address on stderr as a JSON object; stdout stays empty
         logs.emit(

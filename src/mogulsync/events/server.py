@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -140,6 +141,13 @@ class EventsService:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+
+    def use_socket(self, sock: socket.socket) -> None:
+        """Serve on ``sock`` (bound and listening), as with ``port=0``."""
+        if self._socket is not None:
+            self._socket.close()
+        self._socket = sock
+        self.port = bound_port(sock)
 
     @property
     def holds_port(self) -> bool:

@@ -21,7 +21,7 @@ from mogulsync.cli_options import CONFIG_OPTION
 from mogulsync.config import AppConfig, load_config
 from mogulsync.config.serve import LOOPBACK_HOSTS
 from mogulsync.errors import MogulsyncError
-from mogulsync.listen import require_listen
+from mogulsync.listen import open_listener
 from mogulsync.messages import describe
 
 if TYPE_CHECKING:
@@ -63,21 +63,12 @@ def serve_command(
             exit_code=EXIT_CONFIG,
         )
         raise typer.Exit(EXIT_CONFIG)
-    sock = None
-    if bind_port == 0:  # bound now, so the address line shows the port actually served
-        from mogulsync._listen import listening_socket
-
-        try:
-            sock = listening_socket(listen)
-        except OSError as exc:
-            output.error(f"cannot listen on {listen}: {exc}", exit_code=EXIT_CONFIG)
-            raise typer.Exit(EXIT_CONFIG) from None
-    else:
-        require_listen(listen, bind_port)
+    # bound now: the address line shows the port actually served (--port 0 included)
+    sock = open_listener(listen, bind_port)
     asyncio.run(_serve(project, listen, bind_port, sock))
 
 
-async def _serve(project: AppConfig, host: str, port: int, sock: socket.socket | None) -> None:
+async def _serve(project: AppConfig, host: str, port: int, sock: socket.socket) -> None:
     import logging
 
     from mogulsync._listen import bound_port
@@ -118,8 +109,7 @@ async def _serve(project: AppConfig, host: str, port: int, sock: socket.socket |
     )
     mode = "tokens required" if project.serve.tokens else "no tokens: loopback only"
     jobs = len(app.jobs)
-    if sock is not None:
-        port = bound_port(sock)
+    port = bound_port(sock)
     url = f"http://{_url_host(host)}:{port}"
     output.note(
         "serving",
@@ -128,7 +118,7 @@ async def _serve(project: AppConfig, host: str, port: int, sock: socket.socket |
         tokens=bool(project.serve.tokens),
         scheduled_jobs=jobs,
     )
-    await server.serve(sockets=[sock] if sock else None)
+    await server.serve(sockets=[sock])
 
 
 def _url_host(host: str) -> str:

@@ -164,7 +164,9 @@ def test_busy_connections_at_the_cap_make_new_ones_wait_and_log_once(
             for sock in busy:
                 sock.close()
             answers = [read_until_closed(sock) for sock in queued]
-        assert all(a.startswith(b"HTTP/1.1 200 ") for a in answers)
+        assert all(a.startswith(b"HTTP/1.1 200 ") for a in answers), [
+            a[:200] for a in answers if not a.startswith(b"HTTP/1.1 200 ")
+        ]
         cap_lines = [r for r in caplog.records if "connection cap" in r.getMessage()]
         assert len(cap_lines) == 1
         assert service.guard.counts["paused"] >= 2  # paused again as the queue drained
