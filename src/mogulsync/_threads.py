@@ -11,15 +11,25 @@ from __future__ import annotations
 
 import contextvars
 import threading
+from typing import Any
 
 
 class Thread(threading.Thread):
-    """``threading.Thread`` whose ``run`` sees the context variables of ``start()``."""
+    """``threading.Thread`` whose ``run`` sees the context variables of ``start()``.
+
+    A thread that serves the whole process (not one run) is made with
+    ``process_wide=True``: it starts in an empty context, or every line it logs would carry
+    the id of whichever run happened to start it.
+    """
 
     _context: contextvars.Context | None = None
 
+    def __init__(self, *args: Any, process_wide: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._process_wide = process_wide
+
     def start(self) -> None:
-        self._context = contextvars.copy_context()
+        self._context = contextvars.Context() if self._process_wide else contextvars.copy_context()
         super().start()
 
     def run(self) -> None:

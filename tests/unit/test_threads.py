@@ -56,6 +56,20 @@ def test_the_context_is_the_one_of_start_not_of_construction(
     assert line["run_id"] == "started-here"
 
 
+def test_a_process_wide_thread_carries_no_run_id(
+    json_logs: pytest.CaptureFixture[str],
+) -> None:
+    """The lease renewal serves every run of the process: not the one that started it."""
+    thread = _threads.Thread(
+        target=logging.getLogger("mogulsync.test").warning, args=("x",), process_wide=True
+    )
+    with logs.bound_run("first-run"):
+        thread.start()
+    thread.join()
+    (line,) = map(json.loads, json_logs.readouterr().err.splitlines())
+    assert line["run_id"] is None
+
+
 def _plain_thread_calls(path: Path) -> list[int]:
     """Lines of ``path`` that build a ``threading.Thread`` or ``Timer`` directly."""
     found = []

@@ -60,7 +60,10 @@ class _Renewer:
         self._renew = renew
         self._interval = interval
         self._stop = threading.Event()
-        self._thread = _threads.Thread(target=self._run, name="mogulsync-leases", daemon=True)
+        # the store is process-wide: its renewal belongs to no run (no run id on its lines)
+        self._thread = _threads.Thread(
+            target=self._run, name="mogulsync-leases", daemon=True, process_wide=True
+        )
         self._thread.start()
 
     def _run(self) -> None:
