@@ -7,6 +7,7 @@ go to stdout and are the same in both modes.
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from collections.abc import Sequence
@@ -131,15 +132,28 @@ def new_table(console: _HasTerminal, *, title: str | None = None, **options: Any
     return Table(box=None, pad_edge=False, **options)
 
 
+#: the width a table is laid out in outside a terminal: wider than any row, so none wraps
+_UNWRAPPED_WIDTH = 100_000
+
+
 def print_table(console: LazyConsole, table: Table) -> None:
     """Print a :func:`new_table`; outside a terminal without the spaces Rich pads the last
     column with (a log line should end where its text does)."""
     if interactive(console):
         console.print(table)
         return
+    from rich.console import Console
+
     rich_console = console.get()
-    with rich_console.capture() as captured:
-        rich_console.print(table)
+    # laid out as wide as its content: a long cell (a plan's sample keys) stays on its line
+    layout = Console(
+        file=io.StringIO(),
+        width=_UNWRAPPED_WIDTH,
+        color_system=rich_console.color_system,  # type: ignore[arg-type]
+        soft_wrap=True,
+    )
+    with layout.capture() as captured:
+        layout.print(table)
     lines = [line.rstrip() for line in captured.get().splitlines()]
     rich_console.print("\n".join(lines), markup=False, highlight=False)
 
