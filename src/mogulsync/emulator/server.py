@@ -104,6 +104,8 @@ class EmulatorServer:
         deadline = time.monotonic() + timeout
         while not self._server.started:
             if time.monotonic() > deadline or not self._thread.is_alive():
+                # `with` never reaches __exit__: release the socket and the thread here
+                self.stop()
                 raise RuntimeError(f"emulator did not start on {self.base_url}")
             time.sleep(0.01)
         return self

@@ -189,10 +189,13 @@ class EventsService:
         self._thread.start()
         deadline = time.monotonic() + START_TIMEOUT_S
         while not self.started:
-            if self._error is not None:
-                raise self._error
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError(f"events endpoint did not start on {self.base_url}")
+            failed: BaseException | None = self._error
+            if failed is None and (time.monotonic() > deadline or not self._thread.is_alive()):
+                failed = RuntimeError(f"events endpoint did not start on {self.base_url}")
+            if failed is not None:
+                # `with`/`finally: stop()` callers never get the service: release it here
+                self.stop()
+                raise failed
             time.sleep(_POLL_S)
         return self
 

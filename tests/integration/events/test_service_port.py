@@ -53,3 +53,20 @@ def test_a_service_never_started_releases_its_port_on_stop(tmp_path: Path) -> No
     service.stop()
     with socket.socket() as again:
         again.bind(("127.0.0.1", service.port))
+
+
+def test_a_service_that_fails_to_start_releases_its_port(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """start() raising leaves no caller to stop it: the service lets the port go itself."""
+    from mogulsync.events import server
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("queue unreadable")
+
+    monkeypatch.setattr(server, "running_events", broken)
+    service = _service(tmp_path)
+    with pytest.raises(RuntimeError, match="queue unreadable"):
+        service.start()
+    with socket.socket() as again:
+        again.bind(("127.0.0.1", service.port))
