@@ -21,7 +21,7 @@ import httpx
 import uvicorn
 
 from mogulsync import _threads
-from mogulsync._listen import bound_port, listening_socket
+from mogulsync._listen import bound_port, listening_socket, url_host
 from mogulsync.chartmogul import ChartMogulClient, ClientSettings
 from mogulsync.config.models import AppConfig
 from mogulsync.errors import ConfigError
@@ -157,7 +157,7 @@ class EventsService:
     @property
     def base_url(self) -> str:
         """``http://host:port`` (Segment libraries take this as their host)."""
-        return f"http://{self.host}:{self.port}"
+        return f"http://{url_host(self.host)}:{self.port}"
 
     @property
     def open_connections(self) -> int:

@@ -70,3 +70,16 @@ def test_a_service_that_fails_to_start_releases_its_port(
         service.start()
     with socket.socket() as again:
         again.bind(("127.0.0.1", service.port))
+
+
+def test_an_ipv6_host_is_bracketed_in_the_address(tmp_path: Path) -> None:
+    """`events serve --host ::1` printed http://::1:8790/v1, which no client can use."""
+    raw = {
+        "chartmogul": {"api_key": "${API_KEY}"},
+        "state_dir": str(tmp_path),
+        "events": {"write_keys": ["${WRITE_KEY}"]},
+    }
+    config = parse_config(raw, env={"API_KEY": "unused", "WRITE_KEY": "wk-port"})
+    service = EventsService(config, host="::1", port=8790, forward=False)  # not bound yet
+    assert service.base_url == "http://[::1]:8790"
+    assert httpx.URL(f"{service.base_url}/v1").port == 8790
