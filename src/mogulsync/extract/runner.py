@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
@@ -489,12 +489,16 @@ def _describe(error: BaseException | None) -> str:
 def _load_error(step: str, exc: Exception, destination: str) -> ExtractError:
     """The failure, on one line, with the destination's password masked wherever dlt
     quoted it. ``step`` ends with its preposition (``loading into``)."""
-    redactor = Redactor([urlsplit(destination).password or ""])
+    password = urlsplit(destination).password or ""
+    # as written in the URL and as a driver quotes it (decoded)
+    redactor = Redactor([password, unquote(password)])
     # dlt wraps the cause in a multi-line PipelineStepFailed: name the cause itself
     cause = getattr(exc, "exception", None)
     cause = cause if isinstance(cause, BaseException) else exc
-    reason = " ".join(f"{type(cause).__name__}: {cause}".split())
+    # masked before the text is put on one line: folding first could hide a password
+    # with runs of spaces from the redactor
+    text = redactor.text(f"{step} {destination} failed: {type(cause).__name__}: {cause}")
     return ExtractError(
-        redactor.text(f"{step} {destination} failed: {reason}"),
+        " ".join(text.split()),
         hint="Nothing past the last committed load was recorded; run again to retry.",
     )

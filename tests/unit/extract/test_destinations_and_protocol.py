@@ -94,3 +94,17 @@ def test_state_is_read_in_both_protocol_forms() -> None:
     assert protocol.stream_states(per_stream) == expected
     assert protocol.stream_states({"activities": value}) == expected
     assert protocol.stream_states(None) == {}
+
+
+def test_a_load_error_masks_the_destination_password_however_it_is_quoted() -> None:
+    """dlt may quote the decoded password, spaces and all, over several lines."""
+    from mogulsync.extract.runner import _load_error
+
+    url = "postgresql://loader:pa%20%20ss%21@db.example/analytics"
+    cause = RuntimeError('connection failed for "pa  ss!"\n  and for pa%20%20ss%21 too')
+    error = _load_error("loading into", cause, url)
+    assert "pa ss" not in error.message  # folded onto one line, as a leak would show
+    assert "pa  ss" not in error.message
+    assert "pa%20%20ss" not in error.message
+    assert "\n" not in error.message
+    assert "RuntimeError: connection failed for" in error.message
