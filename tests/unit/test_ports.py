@@ -33,9 +33,16 @@ def test_a_listening_socket_on_port_0_accepts_before_anyone_calls_accept() -> No
                 assert accepted.recv(1) == b"x"
 
 
+def _open_descriptors() -> set[str]:
+    return {entry.name for entry in Path("/proc/self/fd").iterdir()}
+
+
 def test_a_taken_port_raises_and_leaves_no_socket_open() -> None:
-    with listening_socket("127.0.0.1") as first, pytest.raises(OSError) as taken:
-        listening_socket("127.0.0.1", bound_port(first))
+    with listening_socket("127.0.0.1") as first:
+        before = _open_descriptors()
+        with pytest.raises(OSError) as taken:
+            listening_socket("127.0.0.1", bound_port(first))
+        assert _open_descriptors() == before  # the failed socket was closed
     assert taken.value.errno == errno.EADDRINUSE
 
 
