@@ -20,6 +20,14 @@ SMTP_USER = "alerts@example.com"
 SMTP_PASSWORD = "smtp-password-do-not-leak"
 
 
+# BoundController overrides how aiosmtpd creates its server: fail here, by name, if a
+# release renames what it relies on (rather than with a bind error in some test)
+_OVERRIDDEN = ("_create_server", "_factory_invoker")
+assert all(hasattr(Controller, name) for name in _OVERRIDDEN), (
+    f"aiosmtpd's Controller no longer has {_OVERRIDDEN}: update BoundController"
+)
+
+
 class BoundController(Controller):
     """aiosmtpd's threaded controller on a loopback port bound when it is made.
 
