@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from mogulsync import exit_codes
 from mogulsync.cli import app
-from mogulsync.config import AppConfig, ConfigValidationError, parse_config
+from mogulsync.config import AppConfig, ConfigValidationError, load_config, parse_config
 from mogulsync.emulator.server import EmulatorServer
 from mogulsync.errors import ConfigError
 
@@ -298,3 +298,50 @@ def test_check_answers_a_broken_file_without_a_traceback(
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     assert "Traceback" not in result.output
     assert SECRET_MARK not in result.output
+
+
+#: YAML fragments whose random joins make texts the reader, parser and constructor see
+YAML_PIECES = st.sampled_from(
+    [
+        "chartmogul:", " api_key: ${CHARTMOGUL_API_KEY}", "\n", "  ", "- ", "[", "]", "{", "}",
+        ": ", ", ", "&a ", "*a", "!!binary AAA=", "!!float nan", "!!timestamp ", "2001-13-45",
+        "2024-02-30", "9" * 5000, "1e999999", "0o777", "? ", "<<: ", "---\n", "%YAML 9.9\n",
+        "\t", "\x00", "\x1b", "'", '"', "#", "|\n", ">-\n", "version: ", "syncs:", "models:",
+        "warehouses:", "main: duckdb:///w.duckdb",
+    ]
+)  # fmt: skip
+
+
+@settings(FUZZ, max_examples=200)
+@given(pieces=st.lists(YAML_PIECES, max_size=12), prefix=st.binary(max_size=3))
+def test_any_yaml_text_loads_or_fails_with_a_config_error(
+    pieces: list[str], prefix: bytes, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    path = tmp_path_factory.mktemp("yaml", numbered=True) / "mogulsync.yml"
+    path.write_bytes(prefix + "".join(pieces).encode())
+    try:
+        load_config(path, env=ENV)
+    except ConfigError as exc:
+        assert_clear_failure(exc)
+
+
+# Regression examples: each raised something other than ConfigError from load_config.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (b"\xff\xfeversion: 1\n", "is not UTF-8 text (byte 0)"),  # UnicodeDecodeError
+        (b"a: \x00\n", "unacceptable character #x0000"),  # ReaderError outside the try
+        (b"version: " + b"9" * 5000 + b"\n", "line 1, column 10"),  # int digit limit
+        (b"a: [1, {b: 2001-13-45}]\n", "line 1, column 12: the value cannot be read (month"),
+    ],
+    ids=["not-utf8", "nul", "huge-int", "bad-date"],
+)
+def test_regression_unreadable_yaml_is_a_config_error(
+    text: bytes, expected: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "mogulsync.yml"
+    path.write_bytes(text)
+    with pytest.raises(ConfigValidationError) as caught:
+        load_config(path, env=ENV)
+    assert expected in str(caught.value)
+    assert str(path) in str(caught.value)
