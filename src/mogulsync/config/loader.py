@@ -134,6 +134,29 @@ def parse_config(
 
     Relative paths resolve from ``base_dir``, by default the current directory.
     """
+    try:
+        return _parse(
+            raw, env, source, sections=sections, base_dir=base_dir, writes_state=writes_state
+        )
+    except ConfigValidationError as exc:
+        secrets = _secret_values(raw, env)
+        if not secrets:
+            raise
+        # A secret variable used where another value belongs (``model: ${API_KEY}``) would
+        # otherwise be echoed by "no model named ..."-style problems: show its reference.
+        masked = [_masked(problem, secrets) for problem in exc.problems]
+        raise ConfigValidationError(source, masked) from None
+
+
+def _parse(
+    raw: dict[str, Any],
+    env: Mapping[str, str],
+    source: Path,
+    *,
+    sections: Collection[str] | None,
+    base_dir: Path | None,
+    writes_state: bool,
+) -> AppConfig:
     checked = _checked_sections(sections)
     problems = _literal_secrets(raw)
     # Unset variables outside the caller's sections are collected here and dropped.
@@ -174,6 +197,45 @@ def parse_config(
         if problems:
             raise ConfigValidationError(source, problems)
     return config
+
+
+#: variable names that hold secrets wherever they are referenced
+_SECRET_NAME = re.compile(r"KEY|TOKEN|PASS|SECRET|WEBHOOK|CREDENTIAL|AUTH", re.IGNORECASE)
+#: shorter values are not masked: they would mask common words and digits in messages
+_MIN_MASKED = 4
+
+
+def _secret_values(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, str]:
+    """Each secret value the file's ``${ENV}`` references bring in → its reference.
+
+    Secret: a variable referenced at a secret or URL path, or named like a secret.
+    """
+    names = {name for name in _referenced(raw) if _SECRET_NAME.search(name)}
+    for pattern in (*_SECRET_PATHS, *_URL_PATHS):
+        for _dotted, value in _walk(raw, pattern, ()):
+            names.update(_referenced(value))
+    return {
+        env[name]: f"${{{name}}}"
+        for name in names
+        if name in env and len(env[name].strip()) >= _MIN_MASKED
+    }
+
+
+def _referenced(node: Any) -> set[str]:
+    """Names of the variables ``${NAME}`` anywhere in ``node``'s strings."""
+    if isinstance(node, dict):
+        return {name for item in node.values() for name in _referenced(item)}
+    if isinstance(node, list):
+        return {name for item in node for name in _referenced(item)}
+    if isinstance(node, str):
+        return {match.group("name") for match in _ENV_REF.finditer(node)}
+    return set()
+
+
+def _masked(problem: str, secrets: Mapping[str, str]) -> str:
+    for value in sorted(secrets, key=len, reverse=True):  # longest first: one may hold another
+        problem = problem.replace(value, secrets[value])
+    return problem
 
 
 def _checked_sections(sections: Collection[str] | None) -> frozenset[str] | None:

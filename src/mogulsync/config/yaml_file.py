@@ -9,6 +9,7 @@ file comes near.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,17 @@ class YamlFileError(ValueError):
 
 def read_yaml(path: Path) -> Any:
     """The document in ``path`` (``None`` when empty)."""
-    loader = yaml.SafeLoader(path.read_text(encoding="utf-8"))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        msg = f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        raise YamlFileError(msg) from None
+    stream = io.StringIO(text)
+    stream.name = str(path)  # the reader's marks name the file
+    try:
+        loader = yaml.SafeLoader(stream)  # reads ahead: a NUL or other control char fails here
+    except yaml.YAMLError as exc:
+        raise YamlFileError(f"not valid YAML: {exc}") from None
     loader.name = str(path)  # marks in error messages name the file, not "<unicode string>"
     try:
         node = loader.get_single_node()
@@ -40,7 +51,10 @@ def read_yaml(path: Path) -> Any:
                 " aliases"
             )
             raise YamlFileError(msg)
-        return loader.construct_document(node)
+        try:
+            return loader.construct_document(node)
+        except ValueError as exc:  # e.g. a date 2024-13-45, an int of over 4,300 digits
+            raise YamlFileError(f"{path}: {_unreadable_scalar(loader, node, exc)}") from None
     except yaml.YAMLError as exc:
         raise YamlFileError(f"not valid YAML: {exc}") from None
     except RecursionError:
@@ -72,3 +86,34 @@ def _expanded_size(node: yaml.Node, sizes: dict[int, int], depth: int) -> int | 
             return None
     sizes[id(node)] = total
     return total
+
+
+def _unreadable_scalar(loader: yaml.SafeLoader, root: yaml.Node, error: ValueError) -> str:
+    """Where the value PyYAML could not build is (line and column), and why."""
+    stack, seen = [root], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            build = loader.yaml_constructors.get(node.tag)
+            try:
+                if build is not None:
+                    build(loader, node)
+            except ValueError as exc:
+                mark = node.start_mark
+                return (
+                    f"line {mark.line + 1}, column {mark.column + 1}: the value cannot be read"
+                    f" ({_short(exc)}); quote it to make it text, or fix it"
+                )
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend(part for pair in node.value for part in pair)
+    return f"a value cannot be read ({_short(error)}); quote it to make it text, or fix it"
+
+
+def _short(error: ValueError) -> str:
+    text = str(error)
+    return text if len(text) <= 80 else text[:77] + "..."

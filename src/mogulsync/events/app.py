@@ -35,6 +35,9 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -129,7 +132,9 @@ class IngestApp:
             ),
             Route("/health", _Endpoint(_health), methods=["GET"]),
         ]
-        self._router: ASGIApp = Starlette(routes=routes)
+        self._router: ASGIApp = Starlette(
+            routes=routes, exception_handlers={HTTPException: _http_error}
+        )
         #: the ASGI app to serve (the object itself: servers detect ASGI 3 from ``__call__``)
         self.app: ASGIApp = self
 
@@ -322,6 +327,18 @@ def _batch_events(raw: Any) -> list[StoredEvent]:
     messages, defaults = batch_envelope(raw)
     received = dt.datetime.now(dt.UTC)
     return [normalize(message, received_at=received, defaults=defaults) for message in messages]
+
+
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    """The router's 404/405 as JSON, shaped like every other error of this API."""
+    assert isinstance(exc, HTTPException)  # the only exception class registered for this
+    code = exc.detail.lower().replace(" ", "_")
+    message = f"{exc.detail}: POST events to /v1/{{{'|'.join(SINGLE_ROUTES + BATCH_ROUTES)}}}."
+    return JSONResponse(
+        {"success": False, "code": code, "message": message},
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
 
 
 async def _health(_scope: Scope, _receive: Receive, send: Send) -> None:

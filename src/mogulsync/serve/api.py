@@ -30,6 +30,8 @@ from mogulsync.sync.connect import client_settings
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 50
+#: beyond any run's request count; keeps ``itertools.islice`` within its bound
+MAX_OFFSET = 2**62
 #: rows sampled per kind of change by the plan endpoint
 PLAN_SAMPLE = 5
 
@@ -276,7 +278,8 @@ async def run_requests(request: Request) -> Response:
     state = state_of(request)
     run_id = request.path_params["run_id"]
     try:
-        offset = max(0, int(request.query_params.get("offset", "0")))
+        # capped: islice refuses an offset past sys.maxsize (a 500), and no run has that many
+        offset = min(max(0, int(request.query_params.get("offset", "0"))), MAX_OFFSET)
     except ValueError:
         offset = 0
     limit = _limit(request, 100)

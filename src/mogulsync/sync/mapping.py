@@ -106,10 +106,26 @@ def raw_digest(values: tuple[Any, ...]) -> str:
     dates and their text all differ; strings are quoted and escaped, so no value can run
     into the next one. MD5 is a fingerprint here, not a security measure.
     """
-    text = repr(values)
+    try:
+        text = repr(values)
+    except ValueError:  # an int of more than 4,300 digits has no repr (Python's limit)
+        text = repr(_without_huge_ints(values))
     if _ADDRESS_MARK in text:  # a value without a stable repr: its type and str instead
         text = repr(tuple(_stable(value) for value in values))
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
+def _without_huge_ints(value: Any) -> Any:
+    """``value`` with each int written in hex (which has no digit limit), lists and dicts walked."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return ("int", hex(value))
+    if isinstance(value, list):
+        return [_without_huge_ints(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_without_huge_ints(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _without_huge_ints(item) for key, item in value.items()}
+    return value
 
 
 def _stable(value: Any) -> Any:
@@ -248,7 +264,7 @@ class Mapper:
             return [self.row_digest(row) for row in rows]
         try:
             texts = [repr(getter(row)) for row in rows]
-        except KeyError:
+        except (KeyError, ValueError):  # ValueError: an int too long for repr (raw_digest)
             return [self.row_digest(row) for row in rows]
         md5 = hashlib.md5
         digests = [md5(text.encode(), usedforsecurity=False).hexdigest() for text in texts]

@@ -23,6 +23,10 @@ URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 INTEGER_TEXT = re.compile(r"^[+-]?\d+$")
 TRUE_WORDS = frozenset({"true", "t", "1", "yes", "y"})
 FALSE_WORDS = frozenset({"false", "f", "0", "no", "n"})
+#: Whole numbers outside a signed 64-bit integer fit no ChartMogul number field; bounding
+#: them also keeps Python's int↔text digit limit (4,300 digits) out of every message.
+MAX_INTEGER = 2**63 - 1
+_MAX_INTEGER_DIGITS = len(str(MAX_INTEGER)) + 1
 #: Unicode categories never valid in a text field (controls, unassigned, surrogates).
 _BAD_CATEGORIES = frozenset({"Cc", "Cs", "Cn", "Co"})
 _ALLOWED_CONTROLS = frozenset({"\n", "\t", "\r"})
@@ -45,6 +49,8 @@ def text(value: Any, *, max_length: int = MAX_TEXT) -> str:
         raise FieldValueError(
             f"expected text, got {type(value).__name__}", "Cast the column to a string."
         )
+    elif isinstance(value, int) and not -MAX_INTEGER <= value <= MAX_INTEGER:
+        raise FieldValueError("is a number too large for a text field", "Cast it to a string.")
     else:
         result = str(value)
     # str.isprintable() (C speed) is False for every bad category, so only text that fails
@@ -132,7 +138,14 @@ def timestamp(value: Any) -> str:
         )
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    try:
+        in_utc = moment.astimezone(dt.UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before year 1 in UTC
+        raise FieldValueError(
+            f"{_shown(value)} is outside the years 1-9999 once converted to UTC",
+            "Use a realistic date (or null) in the warehouse.",
+        ) from None
+    return in_utc.isoformat().replace("+00:00", "Z")
 
 
 def _parse_moment(raw: str) -> dt.datetime:
@@ -167,10 +180,19 @@ def integer(value: Any, *, minimum: int | None = None, hint: str = _WHOLE) -> in
         result = value
     elif isinstance(value, float | decimal.Decimal) and _finite(value) and value == int(value):
         result = int(value)
-    elif isinstance(value, str) and INTEGER_TEXT.match(value.strip()):
+    elif (
+        isinstance(value, str)
+        and len(value.strip()) <= _MAX_INTEGER_DIGITS
+        and INTEGER_TEXT.match(value.strip())
+    ):
         result = int(value.strip())
     else:
-        raise FieldValueError(f"{value!r} is not a whole number", hint)
+        raise FieldValueError(f"{_shown(value)} is not a whole number", hint)
+    if not -MAX_INTEGER <= result <= MAX_INTEGER:
+        raise FieldValueError(
+            f"{_shown(result)} is outside the 64-bit integer range",
+            f"Use a realistic value. {hint}",
+        )
     if minimum is not None and result < minimum:
         raise FieldValueError(
             f"{result} is below the minimum of {minimum}", f"Use {minimum} or more."
@@ -182,12 +204,18 @@ def number(value: Any) -> float:
     """A finite decimal number."""
     if isinstance(value, bool):
         raise FieldValueError("expected a number, got a boolean", "Cast the column to DECIMAL.")
+    if isinstance(value, bytes):  # float() would read b"1.5"; a blob is not a number column
+        raise FieldValueError("expected a number, got bytes", "Cast the column to DECIMAL.")
     try:
         result = float(value)
     except (TypeError, ValueError):
-        raise FieldValueError(f"{value!r} is not a number", "Cast the column to DECIMAL.") from None
+        raise FieldValueError(
+            f"{_shown(value)} is not a number", "Cast the column to DECIMAL."
+        ) from None
+    except OverflowError:  # an int beyond a float's range
+        result = math.inf
     if not math.isfinite(result):
-        raise FieldValueError(f"{value!r} is not a finite number", "Replace NaN/Infinity.")
+        raise FieldValueError(f"{_shown(value)} is not a finite number", "Replace NaN/Infinity.")
     return result
 
 
@@ -195,12 +223,13 @@ def boolean(value: Any) -> bool:
     """A boolean (true/false words and 0/1 are accepted)."""
     if isinstance(value, bool):
         return value
-    word = str(value).strip().lower() if isinstance(value, str | int) else None
+    whole = isinstance(value, int) and value in (0, 1)  # str() of a huge int would raise
+    word = str(value).strip().lower() if isinstance(value, str) or whole else None
     if word in TRUE_WORDS:
         return True
     if word in FALSE_WORDS:
         return False
-    raise FieldValueError(f"{value!r} is not a boolean", "Use true/false.")
+    raise FieldValueError(f"{_shown(value)} is not a boolean", "Use true/false.")
 
 
 def choice(value: Any, allowed: tuple[str, ...]) -> str:
@@ -219,7 +248,8 @@ def string_list(value: Any) -> list[str]:
         items = _json_array(stripped) if stripped.startswith("[") else stripped.split(",")
     if not isinstance(items, list | tuple):
         raise FieldValueError("expected a list", "Use an array column or comma-separated text.")
-    return [text(item).strip() for item in items if item is not None and str(item).strip()]
+    stripped_items = (text(item).strip() for item in items if item is not None)
+    return [item for item in stripped_items if item]
 
 
 def json_objects(value: Any) -> list[dict[str, Any]]:
@@ -237,7 +267,24 @@ def _json_array(raw: str) -> Any:
         return json.loads(raw)
     except ValueError:
         raise FieldValueError("is not valid JSON", "Produce valid JSON in the model.") from None
+    except RecursionError:  # thousands of nested brackets
+        raise FieldValueError(
+            "is JSON nested too deeply", "Produce a flat JSON array of objects."
+        ) from None
 
 
 def _finite(value: float | decimal.Decimal) -> bool:
-    return math.isfinite(float(value))
+    if isinstance(value, decimal.Decimal):  # float() refuses a signalling NaN
+        return value.is_finite()
+    return math.isfinite(value)
+
+
+def _shown(value: Any) -> str:
+    """``repr`` for a message, shortened: a 5,000-digit number must not fill (or break) it."""
+    if isinstance(value, int) and not -MAX_INTEGER <= value <= MAX_INTEGER:
+        return "a number of more than 19 digits"
+    try:
+        shown = repr(value)
+    except ValueError:  # a container holding such a number
+        return f"a {type(value).__name__} holding a number of more than 4,300 digits"
+    return shown if len(shown) <= 60 else shown[:57] + "..."
