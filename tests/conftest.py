@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mogulsync import logs
 from mogulsync.chartmogul.limiter import forget_limiters
 from mogulsync.chartmogul.shared_pacing import DEFAULT_FILE_ENV
 from mogulsync.emulator.app import EmulatorApp, create_app
@@ -116,3 +118,29 @@ def postgres_server() -> Iterator[PostgresServer]:
     """A real PostgreSQL server for this test session (one per xdist worker)."""
     with PostgresServer() as server:
         yield server
+
+
+@pytest.fixture
+def json_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[str]]:
+    """JSON log mode for one test (its lines are read from ``capsys``'s stderr)."""
+    capsys.readouterr()
+    logs.configure(logs.LogFormat.JSON)
+    try:
+        yield capsys
+    finally:
+        logs.configure(logs.LogFormat.TEXT)
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (cert path, key path)."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key

@@ -6,7 +6,6 @@ import ast
 import json
 import logging
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,16 +13,6 @@ import pytest
 from mogulsync import _threads, logs
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "mogulsync"
-
-
-@pytest.fixture
-def json_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[str]]:
-    capsys.readouterr()
-    logs.configure(logs.LogFormat.JSON)
-    try:
-        yield capsys
-    finally:
-        logs.configure(logs.LogFormat.TEXT)
 
 
 def _log_from(thread_class: type[threading.Thread], message: str) -> None:

@@ -9,7 +9,6 @@ warns on that thread that ChartMogul is not answering, then the retries get thro
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -23,16 +22,6 @@ from mogulsync.emulator.server import EmulatorServer
 from mogulsync.extract.runner import ExtractOptions, run_extract
 
 OUTAGE_WARNING = "ChartMogul is not answering"
-
-
-@pytest.fixture
-def json_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[str]]:
-    capsys.readouterr()
-    logs.configure(logs.LogFormat.JSON)
-    try:
-        yield capsys
-    finally:
-        logs.configure(logs.LogFormat.TEXT)
 
 
 def test_the_fetch_threads_warning_carries_the_run_id(

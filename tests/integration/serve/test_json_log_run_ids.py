@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -74,17 +74,6 @@ class _HeldEngine(SyncEngine):
             transport=_HeldTransport(self.both_started),
             breaker=breaker,
         )
-
-
-@pytest.fixture
-def json_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[str]]:
-    """JSON log mode for this test (its lines are read from ``capsys``)."""
-    capsys.readouterr()
-    logs.configure(logs.LogFormat.JSON)
-    try:
-        yield capsys
-    finally:
-        logs.configure(logs.LogFormat.TEXT)
 
 
 async def test_concurrent_runs_label_their_own_lines(
