@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Collection, Mapping
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -172,7 +173,7 @@ def _parse(
     try:
         config = AppConfig.model_validate(substituted)
     except ValidationError as exc:
-        problems.extend(_describe(error) for error in exc.errors(include_url=False))
+        problems.extend(_describe_all(exc.errors(include_url=False)))
         # reported with the schema's problems, so a user fixes the file in one round
         problems.extend(reference_problems(substituted))
         raise ConfigValidationError(source, problems) from None
@@ -351,11 +352,57 @@ def _walk(node: Any, pattern: tuple[str, ...], seen: tuple[str, ...]) -> list[tu
     return []
 
 
-def _describe(error: Any) -> str:
-    loc = [part for part in error["loc"] if not str(part).startswith("function-")]
-    location = ".".join(str(part) for part in loc)
+#: a union member's tag in an error's location (``list[str]``, ``literal['auto','none']``):
+#: pydantic's, not a key of the file
+_MEMBER_TAG = re.compile(r"[a-z][a-z0-9_-]*\[.*\]")
+#: plain-type member tags, taken as such only where a sibling error shows a union
+_SCALAR_TAGS = frozenset({"str", "int", "float", "bool", "none", "bytes"})
+
+
+def _describe_all(errors: Sequence[Any]) -> list[str]:
+    """One problem per place: the errors a union gives (one per member it tried, each
+    under the member's tag) become one line at the key, its messages joined by "or"."""
+    located = [(_location(error["loc"]), error) for error in errors]
+    # a union shows as a bracketed member tag, or as two plain-type tags under one key
+    union_places = Counter(
+        tuple(loc) for loc, error in located if len(loc) < len(_plain(error["loc"]))
+    )
+    scalar_ends = Counter(
+        tuple(loc[:-1]) for loc, _ in located if loc and str(loc[-1]) in _SCALAR_TAGS
+    )
+    merged: dict[str, list[str]] = {}
+    for loc, error in located:
+        place_loc = loc
+        parent = tuple(loc[:-1])
+        if (
+            loc
+            and str(loc[-1]) in _SCALAR_TAGS
+            and (union_places[parent] or scalar_ends[parent] > 1)
+        ):
+            place_loc = loc[:-1]
+        place, message = _place_and_message({**error, "loc": tuple(place_loc)})
+        messages = merged.setdefault(place, [])
+        if message not in messages:
+            messages.append(message)
+    return [
+        f"{place}: {'; or '.join(messages)}" if place else "; or ".join(messages)
+        for place, messages in merged.items()
+    ]
+
+
+def _plain(loc: Sequence[Any]) -> list[Any]:
+    return [part for part in loc if not str(part).startswith("function-")]
+
+
+def _location(loc: Sequence[Any]) -> list[Any]:
+    """The error's place in the file: pydantic's validator and union tags left out."""
+    return [part for part in _plain(loc) if not _MEMBER_TAG.fullmatch(str(part))]
+
+
+def _place_and_message(error: Any) -> tuple[str, str]:
+    loc = _plain(error["loc"])
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         guess = suggest_key(AppConfig, loc)
         message = f"unknown key; did you mean `{guess}`?" if guess else "unknown key"
-    return f"{location}: {message}" if location else message
+    return ".".join(str(part) for part in loc), message

@@ -120,3 +120,16 @@ def test_env_default_syntax() -> None:
         env={"K": "key1"},
     )
     assert config.chartmogul.base_url == "http://127.0.0.1:8780"
+
+
+def test_a_value_of_no_allowed_type_is_one_problem_at_its_key(tmp_path: Path) -> None:
+    """pydantic reports a union once per member, under tags such as `list[str]`: the user
+    gets one line at the YAML path, each accepted form named."""
+    text = GOOD.replace("primary_key: id", "primary_key: 5").replace(
+        "data_source: Warehouse", "data_source: Warehouse\n    custom_attributes: 7"
+    )
+    with pytest.raises(ConfigValidationError) as caught:
+        load_config(_write(tmp_path, text), env={"CHARTMOGUL_API_KEY": "k" * 20})
+    key = "models.accounts.primary_key: Input should be a valid string; or Input should be a"
+    attributes = "syncs.customers.custom_attributes: Input should be 'auto' or 'none'; or Input"
+    assert caught.value.problems == [f"{key} valid list", f"{attributes} should be a valid list"]
