@@ -364,9 +364,7 @@ def _describe_all(errors: Sequence[Any]) -> list[str]:
     under the member's tag) become one line at the key, its messages joined by "or"."""
     located = [(_location(error["loc"]), error) for error in errors]
     # a union shows as a bracketed member tag, or as two plain-type tags under one key
-    union_places = Counter(
-        tuple(loc) for loc, error in located if len(loc) < len(_plain(error["loc"]))
-    )
+    union_places = {tuple(loc) for loc, error in located if len(loc) < len(_plain(error["loc"]))}
     scalar_ends = Counter(
         tuple(loc[:-1]) for loc, _ in located if loc and str(loc[-1]) in _SCALAR_TAGS
     )
@@ -377,7 +375,7 @@ def _describe_all(errors: Sequence[Any]) -> list[str]:
         if (
             loc
             and str(loc[-1]) in _SCALAR_TAGS
-            and (union_places[parent] or scalar_ends[parent] > 1)
+            and (parent in union_places or scalar_ends[parent] > 1)
         ):
             place_loc = loc[:-1]
         place, message = _place_and_message({**error, "loc": tuple(place_loc)})

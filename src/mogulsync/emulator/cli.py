@@ -8,6 +8,7 @@ import typer
 from pydantic import ValidationError
 
 from mogulsync import logs, output
+from mogulsync.cli_listen import open_listener
 from mogulsync.emulator.settings import (
     DEFAULT_API_KEY,
     DEFAULT_MAX_CONNECTIONS,
@@ -16,7 +17,6 @@ from mogulsync.emulator.settings import (
     Faults,
     Limits,
 )
-from mogulsync.listen import open_listener
 
 #: exit status of a command given invalid options (as Click uses)
 USAGE_ERROR = 2

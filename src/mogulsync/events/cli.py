@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import typer
 
 from mogulsync import exit_codes, logs, output
+from mogulsync.cli_listen import cannot_listen
 from mogulsync.cli_options import CONFIG_OPTION
 from mogulsync.errors import ConfigError, MogulsyncError
-from mogulsync.listen import cannot_listen, open_listener
 from mogulsync.messages import describe
 
 if TYPE_CHECKING:
@@ -91,10 +91,9 @@ def serve_command(
         service = EventsService(config, host=host, port=port, forward=forward)
     except MogulsyncError as exc:
         _fail(exc)
-    except OSError as exc:  # port 0 on an address that is not this machine's
-        cannot_listen(host or config.events.host, 0, exc)
-    if not service.holds_port:  # bound now, as for port 0: no gap before uvicorn's bind
-        service.use_socket(open_listener(service.host, service.port))
+    except OSError as exc:  # the service binds its port when made
+        listen_port = port if port is not None else config.events.port
+        cannot_listen(host or config.events.host, listen_port, exc)
     mode = config.events.delivery if forward else "store only"
     if logs.json_mode():  # the address on stderr as a JSON object; stdout stays empty
         logs.emit(

@@ -128,11 +128,13 @@ class EventsService:
             )
         self.config = config
         self.host = host or events.host
-        port = port if port is not None else events.port
-        # Port 0: bind one now and serve on that socket, so base_url is right from here on
-        # and no other process can take the port between choosing and serving it.
-        self._socket = listening_socket(self.host) if port == 0 else None
-        self.port = bound_port(self._socket) if self._socket else port
+        # Bound now and served on that socket: base_url is right from here on (port 0: the
+        # OS's pick), and no other process can take the port before the server starts.
+        # OSError when the address cannot be listened on.
+        self._socket: socket.socket = listening_socket(
+            self.host, port if port is not None else events.port
+        )
+        self.port = bound_port(self._socket)
         self.forward = forward
         self.path = queue_path(config)
         self.forwarder: Forwarder | None = None
@@ -141,18 +143,6 @@ class EventsService:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
-
-    def use_socket(self, sock: socket.socket) -> None:
-        """Serve on ``sock`` (bound and listening), as with ``port=0``."""
-        if self._socket is not None:
-            self._socket.close()
-        self._socket = sock
-        self.port = bound_port(sock)
-
-    @property
-    def holds_port(self) -> bool:
-        """True when the port was bound at creation (``port=0``)."""
-        return self._socket is not None
 
     @property
     def base_url(self) -> str:
@@ -180,7 +170,7 @@ class EventsService:
                 ),
                 self.guard,
             )
-            await self._server.serve(sockets=[self._socket] if self._socket else None)
+            await self._server.serve(sockets=[self._socket])
 
     def start(self) -> Self:
         """Serve in a background thread; return once the port accepts connections."""
@@ -211,8 +201,7 @@ class EventsService:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=STOP_TIMEOUT_S)
-        if self._socket is not None:
-            self._socket.close()  # uvicorn closes it once served; never served: ours to close
+        self._socket.close()  # uvicorn closes it once served; never served: ours to close
 
     def __enter__(self) -> Self:
         return self.start()

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 import typer
 
 from mogulsync import output
+from mogulsync.cli_listen import open_listener
 from mogulsync.cli_options import CONFIG_OPTION
 from mogulsync.config import AppConfig, load_config
 from mogulsync.config.serve import LOOPBACK_HOSTS
 from mogulsync.errors import MogulsyncError
-from mogulsync.listen import open_listener
 from mogulsync.messages import describe
 
 if TYPE_CHECKING:
@@ -65,17 +65,18 @@ def serve_command(
         raise typer.Exit(EXIT_CONFIG)
     # bound now: the address line shows the port actually served (--port 0 included)
     sock = open_listener(listen, bind_port)
-    asyncio.run(_serve(project, listen, bind_port, sock))
+    asyncio.run(_serve(project, listen, sock))
 
 
-async def _serve(project: AppConfig, host: str, port: int, sock: socket.socket) -> None:
+async def _serve(project: AppConfig, host: str, sock: socket.socket) -> None:
     import logging
 
-    from mogulsync._listen import bound_port
+    from mogulsync._listen import bound_port, url_host
     from mogulsync.events.hosting import GuardedServer, connection_guard, hardened_config
     from mogulsync.serve.app import ServeApp
 
     logging.getLogger("stamina").setLevel(logging.ERROR)
+    port = bound_port(sock)  # the one asked for, or the OS's pick for port 0
     app = ServeApp(project)
     loop = asyncio.get_running_loop()
 
@@ -109,8 +110,7 @@ async def _serve(project: AppConfig, host: str, port: int, sock: socket.socket) 
     )
     mode = "tokens required" if project.serve.tokens else "no tokens: loopback only"
     jobs = len(app.jobs)
-    port = bound_port(sock)
-    url = f"http://{_url_host(host)}:{port}"
+    url = f"http://{url_host(host)}:{port}"
     output.note(
         "serving",
         f"mogulsync serve on {url} ({mode}; {jobs} scheduled job(s))",
@@ -119,10 +119,6 @@ async def _serve(project: AppConfig, host: str, port: int, sock: socket.socket) 
         scheduled_jobs=jobs,
     )
     await server.serve(sockets=[sock])
-
-
-def _url_host(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
 
 
 def schedule_command(

@@ -1,4 +1,4 @@
-"""EventsService(port=0) holds its port from the moment it is made, as EmulatorServer does.
+"""EventsService holds its port (0: the OS's pick) from the moment it is made, as EmulatorServer does.
 
 It used to take the number it was given and bind it only once started: a port probed
 free by the caller could be taken in between by another process.
@@ -80,6 +80,9 @@ def test_an_ipv6_host_is_bracketed_in_the_address(tmp_path: Path) -> None:
         "events": {"write_keys": ["${WRITE_KEY}"]},
     }
     config = parse_config(raw, env={"API_KEY": "unused", "WRITE_KEY": "wk-port"})
-    service = EventsService(config, host="::1", port=8790, forward=False)  # not bound yet
-    assert service.base_url == "http://[::1]:8790"
-    assert httpx.URL(f"{service.base_url}/v1").port == 8790
+    service = EventsService(config, host="::1", port=0, forward=False)
+    try:
+        assert service.base_url == f"http://[::1]:{service.port}"
+        assert httpx.URL(f"{service.base_url}/v1").port == service.port
+    finally:
+        service.stop()
