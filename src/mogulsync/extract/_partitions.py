@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from mogulsync.chartmogul import Pager
+from mogulsync.chartmogul import Page, Pager
 from mogulsync.extract.context import Emit
 from mogulsync.extract.records import Record, RecordMode, to_record
 
@@ -37,13 +37,20 @@ async def drain(
     """
     emitted = 0
     async for page in pager.pages():
-        records = [to_record(item, mode) for item in page.items]
-        if transform is not None:
-            records = [out for out in map(transform, records) if out is not None]
-        if records:
-            emit(records)
-            emitted += len(records)
+        emitted += emit_page(page, emit, mode, transform)
     return emitted
+
+
+def emit_page(
+    page: Page[M], emit: Emit, mode: RecordMode, transform: Transform | None = None
+) -> int:
+    """Emit ``page``'s records (through ``transform``, if any); how many went out."""
+    records = [to_record(item, mode) for item in page.items]
+    if transform is not None:
+        records = [out for out in map(transform, records) if out is not None]
+    if records:
+        emit(records)
+    return len(records)
 
 
 async def gather_all(parts: Iterable[Awaitable[int]]) -> int:

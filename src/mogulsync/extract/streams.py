@@ -23,6 +23,7 @@ from mogulsync.extract._partitions import (
     Window,
     date_windows,
     drain,
+    emit_page,
     gather_all,
     read_on_is_quicker,
 )
@@ -223,19 +224,14 @@ async def _read_whole_range(
     asked = _clock()
     page = await anext(pages)
     latency_s = _clock() - asked
-    if page.has_more and not _few_pages_left(ctx, windows, page.items, latency_s, len(windows)):
+    if page.has_more and not _few_pages_left(ctx, windows, page.items, latency_s):
         await pages.aclose()
         return False
     progress = _WindowProgress(ctx, 1)
     keep = progress.keeper(0, cursor)
-    while True:
-        records = [to_record(item, ctx.record_mode) for item in page.items]
-        kept = [out for out in map(keep, records) if out is not None]
-        if kept:
-            emit(kept)
-        if not page.has_more:
-            break
-        page = await anext(pages)
+    emit_page(page, emit, ctx.record_mode, keep)
+    async for page in pages:
+        emit_page(page, emit, ctx.record_mode, keep)
     progress.finished(0)
     return True
 
@@ -245,7 +241,6 @@ def _few_pages_left(
     windows: Sequence[Window],
     items: Sequence[Activity],
     latency_s: float,
-    parts: int,
 ) -> bool:
     """Whether the range's pages after ``items`` (the first) are few enough to read on."""
     first = windows[0].start
@@ -260,7 +255,7 @@ def _few_pages_left(
         span_s=(end - begin).total_seconds(),
         latency_s=latency_s,
         pace_s=1.0 / ctx.client.limiter.pacer.rate,
-        windows=parts,
+        windows=len(windows),
     )
 
 
