@@ -23,7 +23,7 @@ from mogulsync.config._paths import anchor_paths
 from mogulsync.config.dbt_models import resolve_dbt_models
 from mogulsync.config.models import AppConfig
 from mogulsync.config.references import reference_problems
-from mogulsync.config.suggest import suggest_key
+from mogulsync.config.suggest import suggest_key, without_tags
 from mogulsync.config.yaml_file import YamlFileError, read_yaml
 from mogulsync.errors import ConfigError
 
@@ -398,7 +398,7 @@ def _location(loc: Sequence[Any]) -> list[Any]:
 
 
 def _place_and_message(error: Any) -> tuple[str, str]:
-    loc = _plain(error["loc"])
+    loc = without_tags(AppConfig, _plain(error["loc"]))
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         guess = suggest_key(AppConfig, loc)

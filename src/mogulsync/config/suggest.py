@@ -26,6 +26,25 @@ def suggest_key(root: type[BaseModel], loc: Sequence[str | int]) -> str | None:
     return close[0] if close else None
 
 
+def without_tags(root: type[BaseModel], loc: Sequence[str | int]) -> list[str | int]:
+    """``loc`` as a path in the file: a discriminated union's tag (``slack`` in
+    ``alerts.channels.c.slack.url``) is pydantic's, not a key the user wrote."""
+    current: list[Any] = [root]
+    kept: list[str | int] = []
+    for part in loc:
+        tagged = [
+            tp
+            for tp in current
+            if _is_model(tp) and _field(tp, str(part)) is None and _is_tag(tp, str(part))
+        ]
+        if tagged:
+            current = tagged
+            continue
+        kept.append(part)
+        current = [found for tp in current for found in _step(tp, part)]
+    return kept
+
+
 def _members(tp: Any) -> list[Any]:
     """``tp`` with Annotated, Optional and unions taken apart."""
     origin = typing.get_origin(tp)

@@ -40,6 +40,20 @@ def test_schema_and_reference_problems_are_reported_together() -> None:
     ]
 
 
+def test_a_tagged_channel_is_named_by_its_path_in_the_file() -> None:
+    """The channel's ``type`` picks its model; pydantic's tag (``slack``) is not a key
+    the user wrote, so it is not part of the place."""
+    problems = _problems(
+        {
+            "chartmogul": {"api_key": "${K}"},
+            "alerts": {"channels": {"ops": {"type": "slack", "timeout": 5}}},
+        }
+    )
+    assert any(p.startswith("alerts.channels.ops.url: ") for p in problems), problems
+    assert "alerts.channels.ops.timeout: unknown key" in problems
+    assert not any(".slack." in p for p in problems), problems
+
+
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
@@ -53,7 +67,7 @@ def test_schema_and_reference_problems_are_reported_together() -> None:
                 "chartmogul": {"api_key": "${K}"},
                 "alerts": {"channels": {"c": {"type": "slack", "urll": "${K}"}}},
             },
-            "alerts.channels.c.slack.urll: unknown key; did you mean `url`?",
+            "alerts.channels.c.urll: unknown key; did you mean `url`?",
         ),
         (
             {"chartmogul": {"api_key": "${K}"}, "warehouses": {"w": {"url": "x", "shema": "s"}}},
