@@ -140,7 +140,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,  # locals may hold API keys
-    context_settings={"help_option_names": ["-h", "--help"]},
+    # help uses a wide terminal (up to 120 columns), not only 80
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120},
     # Plain help and usage errors: Typer's Rich formatting costs ~0.25 s of imports on every
     # `--help`, and plain text reads the same in a terminal, a pipe or a CI log.
     rich_markup_mode=None,

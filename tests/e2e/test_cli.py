@@ -29,6 +29,24 @@ def test_every_command_has_help() -> None:
         assert "Usage" in result.output
 
 
+@pytest.mark.parametrize(("columns", "widest"), [(160, 120), (60, 60)])
+def test_help_uses_the_terminal_width_up_to_120_columns(columns: int, widest: int) -> None:
+    """A wide terminal gets help laid out wide (up to 120 columns); a narrow one still
+    wraps to fit."""
+    out = subprocess.run(
+        [sys.executable, "-m", "mogulsync", "serve", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "COLUMNS": str(columns)},
+    )
+    lines = out.stdout.splitlines()
+    assert max(len(line) for line in lines) <= widest
+    config = next(line for line in lines if "--config" in line)
+    if columns > widest:
+        assert config.rstrip().endswith("`mogulsync -c FILE`)]"), config
+
+
 def test_python_dash_m_version() -> None:
     """`python -m mogulsync --version` prints the version."""
     out = subprocess.run(
