@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from mogulsync.emulator._http import json_body
+from mogulsync.emulator._http import json_body, parse_json
 from mogulsync.emulator.settings import Faults, Limits, ScriptedFault
 from mogulsync.emulator.state import emulator_of
+
+
+def _errors(exc: ValidationError) -> list[Any]:
+    """pydantic's errors as JSON-safe data (its own encoder turns any exception in a
+    validator's context into text)."""
+    errors: list[Any] = json.loads(exc.json(include_url=False))
+    return errors
 
 
 async def health(request: Request) -> JSONResponse:
@@ -46,19 +56,26 @@ async def faults(request: Request) -> JSONResponse:
         elif request.method == "DELETE":
             emulator.faults.configure(Faults())
     except ValidationError as exc:
-        return JSONResponse({"errors": exc.errors(include_url=False)}, status_code=422)
+        return JSONResponse({"errors": _errors(exc)}, status_code=422)
     return JSONResponse(emulator.faults.faults.model_dump())
 
 
 async def script(request: Request) -> JSONResponse:
     """``POST /_emulator/faults/script``: queue one-shot faults (a list or one object)."""
     emulator = emulator_of(request)
-    raw = await request.json()
+    raw = parse_json(await request.body())
     items = raw if isinstance(raw, list) else [raw]
-    try:
-        emulator.faults.faults.script.extend(ScriptedFault.model_validate(i) for i in items)
-    except ValidationError as exc:
-        return JSONResponse({"errors": exc.errors(include_url=False)}, status_code=422)
+    queued: list[ScriptedFault] = []
+    errors: list[Any] = []
+    for index, item in enumerate(items):
+        try:
+            queued.append(ScriptedFault.model_validate(item))
+        except ValidationError as exc:
+            where: tuple[int, ...] = (index,) if isinstance(raw, list) else ()
+            errors += [{**error, "loc": [*where, *error["loc"]]} for error in _errors(exc)]
+    if errors:  # all or nothing: a script half queued would run faults nobody asked for
+        return JSONResponse({"errors": errors}, status_code=422)
+    emulator.faults.faults.script.extend(queued)
     return JSONResponse({"script": [f.model_dump() for f in emulator.faults.faults.script]})
 
 
@@ -70,7 +87,7 @@ async def limits(request: Request) -> JSONResponse:
             merged = emulator.settings.limits.model_dump() | await json_body(request)
             emulator.settings.limits = Limits.model_validate(merged)
         except ValidationError as exc:
-            return JSONResponse({"errors": exc.errors(include_url=False)}, status_code=422)
+            return JSONResponse({"errors": _errors(exc)}, status_code=422)
         emulator.bucket.configure(emulator.settings.limits.rate_limit)
     return JSONResponse(emulator.settings.limits.model_dump())
 

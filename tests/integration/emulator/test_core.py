@@ -70,6 +70,21 @@ def test_scripted_drop_and_lost_response(api: httpx.Client, admin: httpx.Client)
     assert admin.get("/stats").json()["faults_injected"] == {"drop": 1, "lost_response": 1}
 
 
+def test_a_bad_fault_script_queues_nothing_and_says_which_item(
+    api: httpx.Client, admin: httpx.Client
+) -> None:
+    """Unreadable JSON is a 400, not a 500; a script with one bad item is refused whole
+    (nothing queued), its errors placed by item index."""
+    unreadable = admin.post("/faults/script", content=b"{bad")
+    assert unreadable.status_code == 400
+    assert unreadable.json()["message"].startswith("Invalid JSON in request body")
+    refused = admin.post("/faults/script", json=[{"fault": "drop"}, {"fault": "nosuch"}])
+    assert refused.status_code == 422
+    assert {tuple(error["loc"]) for error in refused.json()["errors"]} == {(1, "fault")}
+    assert admin.get("/faults").json()["script"] == []
+    assert api.get("/ping").status_code == 200  # the valid first item was not queued
+
+
 def test_random_errors_and_reset(api: httpx.Client, admin: httpx.Client) -> None:
     """error_rate 1 answers plain-text 5xx; reset forgets data and counters."""
     api.post("/data_sources", json={"name": "kept until reset"})
