@@ -283,8 +283,12 @@ def legacy_customers(total: int, size: int, page: int) -> JSONDict:
 
 
 def legacy_current_page(total: int, size: int, page: int) -> JSONDict:
-    """``/plans``, ``/plan_groups``, ``/invoices``, ``/import/...`` first pages."""
-    return {"current_page": page, "total_pages": _pages(total, size)}
+    """``/plans``, ``/plan_groups``, ``/invoices``, ``/import/...`` first pages.
+
+    An empty list counts 0 pages here (recorded for ``/import/customers/{uuid}/invoices``
+    by chartmogul-go 2017 and chartmogul-ruby 2023), unlike ``/customers`` (1, below).
+    """
+    return {"current_page": page, "total_pages": -(-total // size)}
 
 
 def legacy_page_per_page(total: int, size: int, page: int) -> JSONDict:
