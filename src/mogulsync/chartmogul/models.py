@@ -162,6 +162,17 @@ class Contact(ChartMogulModel):
     notes: str | None = None
     custom: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("custom", mode="before")
+    @classmethod
+    def _pairs_are_a_map(cls, value: Any) -> Any:
+        """``[{"key": k, "value": v}, ...]`` (the request format, echoed in chartmogul-php's
+        contact-update body) reads as ``{k: v}``, the map every recording shows."""
+        if isinstance(value, list) and all(
+            isinstance(pair, Mapping) and "key" in pair for pair in value
+        ):
+            return {str(pair["key"]): pair.get("value") for pair in value}
+        return value
+
 
 class Plan(ChartMogulModel):
     """A plan (``pl_...``)."""
