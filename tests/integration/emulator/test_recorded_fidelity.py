@@ -138,3 +138,12 @@ def test_line_items_show_only_their_type_s_keys(api: httpx.Client, billing: Bill
         kinds = {line["type"]: line for line in body["line_items"]}
         assert "description" not in kinds["subscription"]
         assert "subscription_uuid" not in kinds["one_time"]
+
+
+def test_churn_when_zero_mrr_is_a_boolean(api: httpx.Client) -> None:
+    """``?include=churn_when_zero_mrr`` answers a boolean, as the python and node clients'
+    account tests show (``false`` / ``true``), not a word; the others stay strings."""
+    include = "churn_recognition,churn_when_zero_mrr"
+    account = api.get("/account", params={"include": include}).json()
+    assert account["churn_when_zero_mrr"] is False
+    assert isinstance(account["churn_recognition"], str)
