@@ -5,7 +5,8 @@ real API (and the Airbyte connector's extracted records), keeping their quirks: 
 keys, nulls, ``""`` where a number is usual, fractional MRR, old timestamp spellings,
 enum values we have never seen. Each body goes through the same reader the resources use
 (``models.reader``) and the named values must come through; error bodies go through the
-error-body parser. No HTTP is involved: this is the decoding half of the client.
+error-body parser, and list bodies through the page decoder. No HTTP is involved: this
+is the decoding half of the client.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pydantic import BaseModel
 
 from mogulsync.chartmogul import models
 from mogulsync.chartmogul._error_bodies import parse_error_body
+from mogulsync.chartmogul.pagination import read_page
 
 RECORDED = yaml.safe_load((Path(__file__).parent / "recorded_bodies.yaml").read_text())
 
@@ -54,6 +56,22 @@ def test_recorded_body_parses(entry: dict[str, Any]) -> None:
         for part in path.split("."):
             found = _attribute(found, part)
         assert _plain(found) == expected, f"{path} in {entry['name']}"
+
+
+@pytest.mark.parametrize("entry", RECORDED["lists"], ids=lambda entry: entry["name"])
+def test_recorded_list_body_pages(entry: dict[str, Any]) -> None:
+    """A recorded list body decodes as a page: items, has_more, cursor and total_pages,
+    including pre-cursor bodies that only count pages."""
+    model = getattr(models, entry["model"])
+    endpoint = f"recorded {entry['key']}"
+    page = read_page(entry["body"], entry["key"], models.reader(model, endpoint), endpoint=endpoint)
+    found = {
+        "items": len(page.items),
+        "has_more": page.has_more,
+        "cursor": page.cursor,
+        "total_pages": page.total_pages,
+    }
+    assert found == entry["expect"]
 
 
 @pytest.mark.parametrize("entry", RECORDED["errors"], ids=lambda entry: entry["name"])
