@@ -85,22 +85,27 @@ def _check(step: dict[str, Any], answer: httpx.Response, saved: dict[str, Any]) 
             item_extra = step.get("item_extra", step.get("extra", []))
             problems += _key_problems("item keys", items[0], step["item_keys"], item_extra)
     for path, expected in step.get("shapes", {}).items():
-        try:
-            found = _at(body, path)
-        except (KeyError, IndexError, TypeError):
-            problems.append(f"{path}: absent")
-            continue
-        problems += _key_problems(path, found, expected, step.get("shape_extra", []))
+        found = _present(body, path, problems)
+        if found is not _ABSENT:
+            problems += _key_problems(path, found, expected, step.get("shape_extra", []))
     for path, expected in step.get("values", {}).items():
-        try:
-            found = _at(body, path)
-        except (KeyError, IndexError, TypeError):
-            problems.append(f"{path}: absent")
-            continue
+        found = _present(body, path, problems)
         expected = _fill(expected, saved)
-        if found != expected:
+        if found is not _ABSENT and found != expected:
             problems.append(f"{path}: {found!r} != {expected!r}")
     return problems
+
+
+_ABSENT = object()
+
+
+def _present(body: Any, path: str, problems: list[str]) -> Any:
+    """The value at ``path``, or ``_ABSENT`` with the problem noted."""
+    try:
+        return _at(body, path)
+    except (KeyError, IndexError, TypeError):
+        problems.append(f"{path}: absent")
+        return _ABSENT
 
 
 def _replay(server: EmulatorServer, case: dict[str, Any]) -> Iterator[Outcome]:
