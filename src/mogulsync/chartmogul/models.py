@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mogulsync.chartmogul.errors import ResponseFormatError
 
@@ -162,6 +162,17 @@ class Contact(ChartMogulModel):
     notes: str | None = None
     custom: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("custom", mode="before")
+    @classmethod
+    def _pairs_are_a_map(cls, value: Any) -> Any:
+        """``[{"key": k, "value": v}, ...]`` (the request format, echoed in chartmogul-php's
+        contact-update body) reads as ``{k: v}``, the map every recording shows."""
+        if isinstance(value, list) and all(
+            isinstance(pair, Mapping) and "key" in pair for pair in value
+        ):
+            return {str(pair["key"]): pair.get("value") for pair in value}
+        return value
+
 
 class Plan(ChartMogulModel):
     """A plan (``pl_...``)."""
@@ -240,9 +251,13 @@ class Invoice(ChartMogulModel):
 
 
 class Subscription(ChartMogulModel):
-    """A subscription in the metrics view (``GET /customers/{uuid}/subscriptions``)."""
+    """A subscription in the metrics view (``GET /customers/{uuid}/subscriptions``).
 
-    uuid: str
+    ``uuid`` may be absent: the 2018 chartmogul-go recording lists entries with only the
+    integer ``id``.
+    """
+
+    uuid: str | None = None
     id: int | None = None
     external_id: str | None = None
     subscription_set_external_id: str | None = None
@@ -272,7 +287,11 @@ class ImportedSubscription(ChartMogulModel):
 
 
 class SubscriptionEvent(ChartMogulModel):
-    """A subscription event of a Custom data source (integer ``id``)."""
+    """A subscription event of a Custom data source (integer ``id``).
+
+    The API echoes ``""`` for a number field sent as ``""`` (recorded by chartmogul-ruby
+    for ``quantity`` and ``amount_in_cents``): that reads as "no value", not an error.
+    """
 
     id: int
     data_source_uuid: str | None = None
@@ -293,6 +312,13 @@ class SubscriptionEvent(ChartMogulModel):
     errors: dict[str, Any] = Field(default_factory=dict)
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
+
+    @field_validator(
+        "amount_in_cents", "quantity", "tax_amount_in_cents", "event_order", mode="before"
+    )
+    @classmethod
+    def _blank_number_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
 
 class JsonImport(ChartMogulModel):

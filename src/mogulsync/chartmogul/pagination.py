@@ -42,6 +42,49 @@ class Page(Generic[T]):
     total_pages: int | None = None
 
 
+def read_page(
+    raw: Mapping[str, Any],
+    key: str,
+    parse: Callable[[Mapping[str, Any]], T],
+    *,
+    endpoint: str,
+) -> Page[T]:
+    """One list body as a :class:`Page` (ResponseFormatError when it is not one).
+
+    Bodies recorded before cursors existed (2016-2022) have no ``has_more``: their
+    ``current_page``/``total_pages`` (or ``meta.page``/``meta.total_pages`` of old
+    subscription-event lists) say whether more follows. Such a page that has more gives no
+    cursor, so iterating past it still stops with a clear error rather than guessing.
+    """
+    items = raw.get(key)
+    if not isinstance(items, list):
+        raise _format_error(endpoint, f"has no '{key}' list")
+    has_more = raw.get("has_more")
+    if has_more is None:
+        has_more = _legacy_has_more(raw)
+    if not isinstance(has_more, bool):
+        raise _format_error(endpoint, "has no boolean 'has_more'")
+    cursor = raw.get("cursor")
+    total = raw.get("total_pages")
+    total_pages = total if type(total) is int else None  # bool is not a count
+    parsed = [parse(item) for item in items]
+    return Page(parsed, cursor if isinstance(cursor, str) else None, has_more, total_pages)
+
+
+def _legacy_has_more(raw: Mapping[str, Any]) -> bool | None:
+    meta = raw.get("meta")
+    source = meta if isinstance(meta, Mapping) and "current_page" not in raw else raw
+    page = source.get("current_page", source.get("page"))
+    total = source.get("total_pages")
+    if type(page) is int and type(total) is int:
+        return page < total
+    return None
+
+
+def _format_error(endpoint: str, problem: str) -> ResponseFormatError:
+    return ResponseFormatError(f"GET {endpoint} page {problem}", method="GET", endpoint=endpoint)
+
+
 class Pager(Generic[T]):
     """An async iterator over every record of a list, fetching page by page.
 
@@ -120,14 +163,7 @@ class Pager(Generic[T]):
         return raw
 
     def _page(self, raw: JSONDict) -> Page[T]:
-        has_more = raw.get("has_more")
-        if not isinstance(has_more, bool):
-            raise self._format_error("has no boolean 'has_more'")
-        cursor = raw.get("cursor")
-        items = [self._parse(item) for item in raw[self._key]]
-        total = raw.get("total_pages")
-        total_pages = total if type(total) is int else None  # bool is not a count
-        return Page(items, cursor if isinstance(cursor, str) else None, has_more, total_pages)
+        return read_page(raw, self._key, self._parse, endpoint=self._endpoint)
 
     def _next_anchor(self, raw: JSONDict, page: Page[T], seen: set[str]) -> str:
         if self._mode is PageMode.CURSOR:
@@ -144,6 +180,4 @@ class Pager(Generic[T]):
         return anchor
 
     def _format_error(self, problem: str) -> ResponseFormatError:
-        return ResponseFormatError(
-            f"GET {self._endpoint} page {problem}", method="GET", endpoint=self._endpoint
-        )
+        return _format_error(self._endpoint, problem)

@@ -273,7 +273,7 @@ LegacyFields = Callable[[int, int, int], JSONDict]
 
 
 def legacy_customers(total: int, size: int, page: int) -> JSONDict:
-    """``/customers`` and ``/customers/search`` first pages."""
+    """``/customers`` first pages (an empty list still counts 1 page, as recorded)."""
     return {
         "per_page": size,
         "page": page,
@@ -282,9 +282,19 @@ def legacy_customers(total: int, size: int, page: int) -> JSONDict:
     }
 
 
+def legacy_search(total: int, size: int, page: int) -> JSONDict:
+    """``/customers/search`` first pages: as ``/customers``, but ``total_pages`` is null
+    (recorded by chartmogul-go in 2023-08 and chartmogul-ruby in 2023-10)."""
+    return {**legacy_customers(total, size, page), "total_pages": None}
+
+
 def legacy_current_page(total: int, size: int, page: int) -> JSONDict:
-    """``/plans``, ``/plan_groups``, ``/invoices``, ``/import/...`` first pages."""
-    return {"current_page": page, "total_pages": _pages(total, size)}
+    """``/plans``, ``/plan_groups``, ``/invoices``, ``/import/...`` first pages.
+
+    An empty list counts 0 pages here (recorded for ``/import/customers/{uuid}/invoices``
+    by chartmogul-go 2017 and chartmogul-ruby 2023), unlike ``/customers`` (1, above).
+    """
+    return {"current_page": page, "total_pages": -(-total // size)}
 
 
 def legacy_page_per_page(total: int, size: int, page: int) -> JSONDict:

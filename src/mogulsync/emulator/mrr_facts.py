@@ -78,6 +78,8 @@ class LineItemFact:
     cancelled_at: datetime | None = None
     currency: str = "USD"
     order: tuple[int, int] = (0, 0)
+    #: ``discount_amount_in_cents`` of the item (only named in activity descriptions)
+    discount_in_cents: int = 0
 
     @property
     def additive(self) -> bool:

@@ -210,6 +210,7 @@ def _line_item(line: JSONDict, currency: str, order: tuple[int, int]) -> LineIte
         cancelled_at=_moment(line.get("cancelled_at")),
         currency=currency,
         order=order,
+        discount_in_cents=_int(line.get("discount_amount_in_cents"), 0),
     )
 
 

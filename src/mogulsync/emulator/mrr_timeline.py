@@ -65,6 +65,8 @@ class Segment:
     currency: str
     #: latest service period end among the items in force (the view's ``end-date``)
     paid_through: datetime
+    #: discount of the item that sets the price (named in a new_biz description)
+    discount_in_cents: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,8 @@ class Activity:
     plan_uuid: str | None
     currency: str
     description: str
+    #: the discount a new_biz movement was bought with (0: none), see :func:`describe`
+    discount_in_cents: int = 0
 
     @property
     def day(self) -> CalendarDay:
@@ -163,6 +167,7 @@ def _combine(active: Sequence[_Priced], start: datetime, end: datetime) -> Segme
         quantity=(base or latest).item.quantity,
         currency=(base or latest).item.currency,
         paid_through=max(p.item.end for p in active),
+        discount_in_cents=(base or latest).item.discount_in_cents,
     )
 
 
@@ -300,7 +305,18 @@ def _activity(
         plan_uuid=plan_uuid,
         currency=change.segment.currency,
         description=_DESCRIPTIONS[kind].format(plan=plan_name),
+        discount_in_cents=change.segment.discount_in_cents if kind == NEW_BIZ else 0,
     )
+
+
+def describe(activity: Activity, sign: str) -> str:
+    """The activity's description; a discounted purchase names its discount, as recorded
+    in the Airbyte connector's extract ("purchased the Bronze Plan plan with $10.00
+    discount applied"). ``sign`` is the currency sign of the activity's currency."""
+    if not activity.discount_in_cents:
+        return activity.description
+    amount = f"{activity.discount_in_cents / 100:.2f}"
+    return f"{activity.description} with {sign}{amount} discount applied"
 
 
 def activity_uuid(key: str) -> str:

@@ -3,8 +3,9 @@
 ``cases.yaml`` holds request/response pairs written from the official clients' recordings
 (see README.md). Each step is sent over HTTP to a fresh emulator; it matches when the status
 is the recorded one, the response has exactly the recorded top-level keys (plus keys the
-reference documents, listed per step as ``extra``), list items have the recorded keys, and
-the values the case names are equal. The test prints how many pairs match and fails on any
+reference documents, listed per step as ``extra``), list items have the recorded keys, nested
+objects named in ``shapes`` (e.g. ``invoices.0.line_items.0``) have the recorded keys, and the
+values the case names are equal. The test prints how many pairs match and fails on any
 mismatch, naming the step and what differed.
 """
 
@@ -67,10 +68,10 @@ def _key_problems(label: str, found: Any, expected: list[str], extra: list[str])
     return problems
 
 
-def _check(step: dict[str, Any], answer: httpx.Response) -> list[str]:
+def _check(step: dict[str, Any], answer: httpx.Response, saved: dict[str, Any]) -> list[str]:
     if answer.status_code != step["status"]:
         return [f"status {answer.status_code} != {step['status']}: {answer.text[:200]}"]
-    if "keys" not in step and "values" not in step:
+    if not {"keys", "shapes", "values"} & step.keys():
         return []
     body = answer.json() if answer.content else {}
     problems = []
@@ -83,15 +84,28 @@ def _check(step: dict[str, Any], answer: httpx.Response) -> list[str]:
         else:
             item_extra = step.get("item_extra", step.get("extra", []))
             problems += _key_problems("item keys", items[0], step["item_keys"], item_extra)
+    for path, expected in step.get("shapes", {}).items():
+        found = _present(body, path, problems)
+        if found is not _ABSENT:
+            problems += _key_problems(path, found, expected, step.get("shape_extra", []))
     for path, expected in step.get("values", {}).items():
-        try:
-            found = _at(body, path)
-        except (KeyError, IndexError, TypeError):
-            problems.append(f"{path}: absent")
-            continue
-        if found != expected:
+        found = _present(body, path, problems)
+        expected = _fill(expected, saved)
+        if found is not _ABSENT and found != expected:
             problems.append(f"{path}: {found!r} != {expected!r}")
     return problems
+
+
+_ABSENT = object()
+
+
+def _present(body: Any, path: str, problems: list[str]) -> Any:
+    """The value at ``path``, or ``_ABSENT`` with the problem noted."""
+    try:
+        return _at(body, path)
+    except (KeyError, IndexError, TypeError):
+        problems.append(f"{path}: absent")
+        return _ABSENT
 
 
 def _replay(server: EmulatorServer, case: dict[str, Any]) -> Iterator[Outcome]:
@@ -109,7 +123,7 @@ def _replay(server: EmulatorServer, case: dict[str, Any]) -> Iterator[Outcome]:
                 content=json.dumps(body) if body is not None else None,
                 headers={"content-type": "application/json"} if body is not None else None,
             )
-            problems = _check(step, answer)
+            problems = _check(step, answer, saved)
             if not problems and "save" in step:
                 saved.update({name: _at(answer.json(), at) for name, at in step["save"].items()})
             yield Outcome(where, problems)

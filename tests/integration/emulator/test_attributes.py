@@ -32,7 +32,6 @@ def test_tags_add_remove_and_retrieve(api: httpx.Client, ds: str) -> None:
     assert api.get(f"/customers/{uuid}/attributes").json() == {
         "tags": ["important"],
         "stripe": {},
-        "clearbit": {},
         "custom": {},
     }
     assert api.post(f"/customers/{uuid}/attributes/tags", json={}).status_code == 400

@@ -36,8 +36,8 @@ LINE_ITEM_KEYS = [
     "subscription_set_external_id", "prorated", "proration_type", "service_period_start",
     "service_period_end", "plan_uuid", "amount_in_cents", "quantity", "discount_code",
     "discount_amount_in_cents", "tax_amount_in_cents", "transaction_fees_in_cents",
-    "account_code", "transaction_fees_currency", "discount_description", "description",
-    "event_order", "cancelled_at", "disabled", "disabled_at", "disabled_by",
+    "account_code", "transaction_fees_currency", "discount_description", "event_order",
+    "disabled", "disabled_at", "disabled_by",
 ]  # fmt: skip
 TRANSACTION_KEYS = [
     "uuid", "external_id", "amount_in_cents", "type", "date", "result",

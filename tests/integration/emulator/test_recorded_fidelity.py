@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from tests.integration.emulator._billing import Billing, created, make_billing
+from tests.integration.emulator._billing import (
+    Billing,
+    created,
+    import_one,
+    make_billing,
+    subscription_line,
+)
 
 ALL_FLAGS = {
     "with_processing_status": "true",
@@ -87,3 +93,57 @@ def test_unknown_paths_answer_json(api: httpx.Client, method: str, path: str) ->
     assert answer.headers["content-type"].startswith("application/json")
     body = answer.json()
     assert (set(body), body["code"]) == ({"code", "message", "param"}, answer.status_code)
+
+
+def _answers_for_one_line(api: httpx.Client, line: dict[str, object]) -> list[dict[str, object]]:
+    """Every answer that shows ``line``: create, read, edit, disable, and its invoice."""
+    uuid = line["uuid"]
+    return [
+        line,
+        api.get(f"/line_items/{uuid}").json(),
+        api.patch(f"/line_items/{uuid}", json={"quantity": 3}).json(),
+        api.patch(f"/line_items/{uuid}/disabled_state", json={"disabled": True}).json(),
+    ]
+
+
+def test_line_items_show_only_their_type_s_keys(api: httpx.Client, billing: Billing) -> None:
+    """A subscription line never shows ``description``/``cancelled_at`` and a one-time line
+    no subscription key, on every endpoint that answers with one (no recording shows them;
+    chartmogul-go 2023 and chartmogul-ruby invoice cassettes)."""
+    stored = import_one(api, billing)
+    lines = f"/import/invoices/{stored['uuid']}/line_items"
+    subscription = created(
+        api.post(
+            lines,
+            json=subscription_line(
+                "li-sub", billing.plan, description="ignored", cancelled_at="2024-01-20"
+            ),
+        )
+    )
+    one_time = created(
+        api.post(lines, json={"type": "one_time", "amount_in_cents": 100, "external_id": "li-1"})
+    )
+    for answer in _answers_for_one_line(api, subscription):
+        assert answer["type"] == "subscription"
+        assert {"description", "cancelled_at"}.isdisjoint(answer), answer
+    for answer in _answers_for_one_line(api, one_time):
+        assert answer["type"] == "one_time"
+        assert {"subscription_uuid", "plan_uuid", "cancelled_at"}.isdisjoint(answer), answer
+    status = api.put(
+        f"/data_sources/{billing.ds}/invoices/inv-1/status", json={"status": "void"}
+    ).json()
+    disabled = api.patch(f"/invoices/{stored['uuid']}/disabled_state", json={"disabled": True})
+    for invoice in (status, disabled.json(), api.patch(f"/invoices/{stored['uuid']}", json={})):
+        body = invoice if isinstance(invoice, dict) else invoice.json()
+        kinds = {line["type"]: line for line in body["line_items"]}
+        assert "description" not in kinds["subscription"]
+        assert "subscription_uuid" not in kinds["one_time"]
+
+
+def test_churn_when_zero_mrr_is_a_boolean(api: httpx.Client) -> None:
+    """``?include=churn_when_zero_mrr`` answers a boolean, as the python and node clients'
+    account tests show (``false`` / ``true``), not a word; the others stay strings."""
+    include = "churn_recognition,churn_when_zero_mrr"
+    account = api.get("/account", params={"include": include}).json()
+    assert account["churn_when_zero_mrr"] is False
+    assert isinstance(account["churn_recognition"], str)

@@ -108,3 +108,15 @@ async def test_start_after_mode_anchors_on_the_last_uuid() -> None:
     assert await paged.collect() == ["a", "b", "c"]
     assert [p["start-after"] for p in requester.params] == [None, "b"]
     assert all(p["per-page"] == 200 for p in requester.params)
+
+
+async def test_pre_cursor_pages_count_pages() -> None:
+    """A body from before cursors (no has_more) is read by its page counts: a last page
+    ends the list, a page with more but no cursor is an error, not a silent stop."""
+    last, _ = pager([{"entries": [{"uuid": "a"}], "current_page": 2, "total_pages": 2}])
+    assert await last.collect() == ["a"]
+    events, _ = pager([{"entries": [{"uuid": "e"}], "meta": {"page": 1, "total_pages": 1}}])
+    assert await events.collect() == ["e"]
+    more, _ = pager([{"entries": [{"uuid": "a"}], "current_page": 1, "total_pages": 2}])
+    with pytest.raises(ResponseFormatError, match="nothing to continue"):
+        await more.collect()

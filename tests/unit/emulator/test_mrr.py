@@ -26,6 +26,7 @@ from mogulsync.emulator.mrr_timeline import (
     activity_uuid,
     build_timeline,
     customer_activities,
+    describe,
     subscription_segments,
 )
 
@@ -263,3 +264,27 @@ def test_timeline_is_stable_and_globally_ordered() -> None:
     ]
     assert first.activities[0].description == "purchased the Monthly plan"
     assert set(first.by_customer) == {"cus_1", "cus_2"}
+
+
+def test_a_discounted_purchase_names_its_discount() -> None:
+    """A new_biz bought with a discount says so (recorded in the Airbyte connector's
+    extract: "purchased the Bronze Plan plan with $10.00 discount applied"); a later
+    movement and an undiscounted purchase do not."""
+    facts = Facts(
+        customers={"cus_1": CUSTOMER},
+        subscriptions={
+            "s1": SubscriptionFact("s1", "cus_1", seq=1),
+            "s2": SubscriptionFact("s2", "cus_1", seq=2),
+        },
+        plans=PLANS,
+        line_items=(
+            item("s1", "2024-01-01", "2024-02-01", 4100, discount_in_cents=1000),
+            item("s1", "2024-02-01", "2024-03-01", 5100, discount_in_cents=1000, order=(1, 0)),
+            item("s2", "2024-01-10", "2024-02-10", 500),
+        ),
+    )
+    new_biz, other_sub, expansion = build_timeline(facts).activities
+    assert (new_biz.type, new_biz.discount_in_cents) == ("new_biz", 1000)
+    assert describe(new_biz, "$") == "purchased the Monthly plan with $10.00 discount applied"
+    assert (other_sub.type, describe(other_sub, "$")) == ("expansion", "expanded the Monthly plan")
+    assert (expansion.type, describe(expansion, "€")) == ("expansion", "expanded the Monthly plan")

@@ -9,9 +9,12 @@ from starlette.routing import Route
 from mogulsync.emulator._http import error_message, ok
 from mogulsync.emulator.state import emulator_of
 
-ACCOUNT_INCLUDES = {
+#: ``?include=`` settings. ``churn_when_zero_mrr`` is a boolean: the chartmogul-python and
+#: chartmogul-node account tests both answer one (false / true) and the python schema
+#: reads it raw; which value a new account has is not recorded [U].
+ACCOUNT_INCLUDES: dict[str, str | bool] = {
     "churn_recognition": "immediate",
-    "churn_when_zero_mrr": "ignore",
+    "churn_when_zero_mrr": False,
     "auto_churn_subscription": "disabled",
     "refund_handling": "no_impact",
     "proximate_movement_reclassification": "enabled",
@@ -27,7 +30,7 @@ async def ping(request: Request) -> Response:
 async def account(request: Request) -> Response:
     """``GET /v1/account[?include=...]``."""
     emulator = emulator_of(request)
-    body = {
+    body: dict[str, str | bool] = {
         "id": emulator.account_uuid,
         "name": emulator.settings.account_name,
         "currency": emulator.settings.currency,

@@ -43,7 +43,7 @@ from mogulsync.emulator._http import (
 )
 from mogulsync.emulator.mrr_facts import MONTHS_PER_YEAR, Facts
 from mogulsync.emulator.mrr_store import stable_int
-from mogulsync.emulator.mrr_timeline import MOVEMENT_TYPES, Activity
+from mogulsync.emulator.mrr_timeline import MOVEMENT_TYPES, Activity, describe
 from mogulsync.emulator.routes._lookup import require_customer
 from mogulsync.emulator.routes.customers import CURRENCY_SIGNS
 from mogulsync.emulator.state import emulator_of
@@ -92,7 +92,7 @@ def render_activity(activity: Activity, facts: Facts) -> JSONDict:
         "billing-connector-uuid": subscription.data_source_uuid if subscription else None,
     }
     return {
-        "description": activity.description,
+        "description": describe(activity, CURRENCY_SIGNS.get(activity.currency, "")),
         "activity-mrr-movement": activity.movement,
         "activity-mrr": activity.customer_mrr,
         "activity-arr": activity.customer_mrr * MONTHS_PER_YEAR,
@@ -115,7 +115,7 @@ def render_customer_activity(activity: Activity, facts: Facts) -> JSONDict:
         "currency": activity.currency,
         "currency-sign": CURRENCY_SIGNS.get(activity.currency, activity.currency),
         "date": iso_offset(activity.date),
-        "description": activity.description,
+        "description": describe(activity, CURRENCY_SIGNS.get(activity.currency, "")),
         "type": activity.type,
     }
     if subscription and subscription.external_id is not None:

@@ -63,12 +63,12 @@ def _add_custom(emulator: Emulator, row: Row, values: dict[str, Any]) -> Row:
 
 # ---------------------------------------------------------------------- handlers
 async def retrieve(request: Request) -> Response:
-    """``GET /v1/customers/{uuid}/attributes`` → ``{tags, stripe, clearbit, custom}``."""
+    """``GET /v1/customers/{uuid}/attributes`` → ``{tags, stripe, custom}``: no ``clearbit``
+    group, as chartmogul-ruby's 2026 cassettes of this endpoint record (customer objects
+    still carry it under ``attributes``, as recorded up to 2025)."""
     row = require_customer(emulator_of(request), request.path_params["uuid"])
     attributes = _attributes(row)
-    return ok(
-        {"tags": attributes["tags"], "stripe": {}, "clearbit": {}, "custom": attributes["custom"]}
-    )
+    return ok({"tags": attributes["tags"], "stripe": {}, "custom": attributes["custom"]})
 
 
 async def add_tags(request: Request) -> Response:

@@ -42,6 +42,7 @@ from mogulsync.emulator.routes._billing_records import (
     require_addressed,
     set_disabled,
 )
+from mogulsync.emulator.routes._billing_shapes import public_invoice, public_line_item
 from mogulsync.emulator.routes._billing_validation import (
     NOT_BOOLEAN,
     ExternalIds,
@@ -85,7 +86,7 @@ async def modify_invoice(request: Request) -> Response:
         raise error_fields(checked.errors)
     body = {**row.body, **checked.value}
     store.update(INVOICE_KIND, row.uuid, body, external_id=body["external_id"])
-    return ok(body)
+    return ok(public_invoice(body))
 
 
 async def modify_line_item(request: Request) -> Response:
@@ -97,7 +98,7 @@ async def modify_line_item(request: Request) -> Response:
     checked = check_line_item(ids, _merged(row.body, await json_body(request)))
     if checked.errors:
         raise error_fields(checked.errors)
-    return ok(replace_line_item(store, row, checked.value))
+    return ok(public_line_item(replace_line_item(store, row, checked.value)))
 
 
 async def modify_transaction(request: Request) -> Response:
@@ -112,6 +113,13 @@ async def modify_transaction(request: Request) -> Response:
     return ok(replace_transaction(store, row, checked.value))
 
 
+def _public(kind: str, body: JSONDict) -> JSONDict:
+    """``body`` as the API shows an object of ``kind``."""
+    if kind == INVOICE_KIND:
+        return public_invoice(body)
+    return public_line_item(body) if kind == LINE_ITEM_KIND else body
+
+
 def _disabled_state(kind: str) -> Callable[[Request], Awaitable[Response]]:
     async def handler(request: Request) -> Response:
         store = emulator_of(request).store
@@ -119,7 +127,7 @@ def _disabled_state(kind: str) -> Callable[[Request], Awaitable[Response]]:
         disabled = (await json_body(request)).get("disabled")
         if not isinstance(disabled, bool):
             raise error_fields({"disabled": NOT_BOOLEAN})
-        return ok(set_disabled(store, kind, row, disabled, iso_seconds(now())))
+        return ok(_public(kind, set_disabled(store, kind, row, disabled, iso_seconds(now()))))
 
     handler.__doc__ = f"``PATCH .../disabled_state`` for a {THINGS[kind].lower()} → 200."
     return handler
@@ -141,7 +149,7 @@ async def update_invoice_status(request: Request) -> Response:
         raise error_fields({"status": "can't be blank"})
     body = {**row.body, "status": status}
     emulator.store.update(INVOICE_KIND, row.uuid, body)
-    return ok(body)
+    return ok(public_invoice(body))
 
 
 def _edit_routes(

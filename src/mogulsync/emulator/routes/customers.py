@@ -22,6 +22,7 @@ from mogulsync.emulator._http import (
     iso_offset,
     json_body,
     legacy_customers,
+    legacy_search,
     new_uuid,
     no_content,
     ok,
@@ -342,7 +343,7 @@ async def search(request: Request) -> Response:
         raise error_code(404, f'Can\'t find any customers with email: "{email}"', "email")
     render = partial(render_customer, emulator)
     body = page_rows(
-        request, fetch, count, render, key="entries", legacy=legacy_customers, allow_page=True
+        request, fetch, count, render, key="entries", legacy=legacy_search, allow_page=True
     )
     return ok(body)
 

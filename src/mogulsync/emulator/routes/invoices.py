@@ -52,6 +52,7 @@ from mogulsync.emulator.routes._billing_records import (
     require_invoice,
     store_invoice,
 )
+from mogulsync.emulator.routes._billing_shapes import public_invoice, public_line_item
 from mogulsync.emulator.routes._billing_validation import (
     ExternalIds,
     check_invoice,
@@ -64,33 +65,6 @@ from mogulsync.emulator.store import JSONDict, Row
 
 VALIDATION_TYPES = ("valid", "invalid", "all")
 LINE_ITEM = "Line item"
-
-
-#: keys a one-time line item never shows (recorded one-time items carry none of them)
-SUBSCRIPTION_ONLY_KEYS = (
-    "subscription_uuid",
-    "subscription_external_id",
-    "subscription_set_external_id",
-    "prorated",
-    "proration_type",
-    "service_period_start",
-    "service_period_end",
-    "plan_uuid",
-    "cancelled_at",
-)
-
-
-def public_invoice(body: JSONDict) -> JSONDict:
-    """The stored invoice as the API shows it: one-time line items without the
-    subscription keys the store keeps for every line (recorded in chartmogul-ruby's
-    invoice cassettes)."""
-    lines = [
-        {k: v for k, v in line.items() if k not in SUBSCRIPTION_ONLY_KEYS}
-        if line.get("type") == "one_time"
-        else line
-        for line in body.get("line_items", [])
-    ]
-    return {**body, "line_items": lines}
 
 
 def _render(row: Row) -> JSONDict:
@@ -224,13 +198,13 @@ async def create_line_item(request: Request) -> Response:
     checked = check_line_item(ExternalIds(store, invoice.body["data_source_uuid"]), payload)
     if checked.errors:
         raise error_fields(checked.errors)
-    return ok(add_line_item(store, invoice, checked.value), 201)
+    return ok(public_line_item(add_line_item(store, invoice, checked.value)), 201)
 
 
 async def retrieve_line_item(request: Request) -> Response:
     """``GET /v1/line_items/{uuid}`` (or by external id)."""
     store = emulator_of(request).store
-    return ok(require_addressed(store, request, LINE_ITEM_KIND, LINE_ITEM).body)
+    return ok(public_line_item(require_addressed(store, request, LINE_ITEM_KIND, LINE_ITEM).body))
 
 
 async def destroy_line_item(request: Request) -> Response:

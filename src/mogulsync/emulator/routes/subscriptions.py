@@ -6,10 +6,15 @@ stored shape). This module serves:
 - ``GET /v1/import/customers/{uuid}/subscriptions`` → ``{customer_uuid, subscriptions:
   [{uuid, external_id, subscription_set_external_id, plan_uuid, data_source_uuid,
   cancellation_dates}], cursor, has_more}`` plus ``current_page``/``total_pages`` on the
-  first page;
+  first page; ``subscription_set_external_id`` only when the subscription has one;
 - ``PATCH /v1/import/subscriptions/{uuid}`` with ``{"cancelled_at": ts}`` (adds a
   cancellation date) or ``{"cancellation_dates": [ts, ...]}`` (replaces them; ``[]``
-  clears) → 202 with the subscription including ``customer_uuid``.
+  clears) → 202 with the subscription including ``customer_uuid`` and without
+  ``subscription_set_external_id``.
+
+Both as chartmogul-ruby recorded them: the 2023 cassette lists a subscription with its set
+id and answers the PATCH without it; the 2025 cassettes list subscriptions without a set
+and no such key.
 
 The metrics view ``/v1/customers/{uuid}/subscriptions`` belongs to the MRR engine.
 """
@@ -50,8 +55,17 @@ NOT_TIME = "is not a valid ISO 8601 date/time"
 NOT_ARRAY = "must be an array of ISO 8601 date/times"
 
 
+#: the PATCH answer's keys (no ``subscription_set_external_id``, even when set)
+CANCEL_KEYS = ("uuid", "external_id", "plan_uuid", "data_source_uuid", "cancellation_dates")
+_SET_ID = "subscription_set_external_id"
+
+
 def _render_listed(row: Row) -> JSONDict:
-    return {key: row.body.get(key) for key in LIST_KEYS}
+    return {
+        key: row.body.get(key)
+        for key in LIST_KEYS
+        if key != _SET_ID or row.body.get(key) is not None
+    }
 
 
 async def list_for_customer(request: Request) -> Response:
@@ -107,7 +121,7 @@ async def cancel(request: Request) -> Response:
     body = dict(row.body)
     body["cancellation_dates"] = _cancellation_dates(payload, body["cancellation_dates"])
     store.update(SUBSCRIPTION_KIND, row.uuid, body)
-    return ok({key: body.get(key) for key in (*LIST_KEYS, "customer_uuid")}, 202)
+    return ok({key: body.get(key) for key in (*CANCEL_KEYS, "customer_uuid")}, 202)
 
 
 ROUTES = [
