@@ -38,6 +38,7 @@ from mogulsync.reconcile.compare import differences, expected
 from mogulsync.reconcile.remote import RemoteIndex, RemoteRecord, fill, match_key
 from mogulsync.reconcile.report import ReconcileReport
 from mogulsync.runs import RunRecord, RunStatus, RunStore
+from mogulsync.runs.retention import prune_history
 from mogulsync.sync.batch import Prepared, attach_children, prepare
 from mogulsync.sync.bulk import adopted as adopted_scope
 from mogulsync.sync.bulk.adopted import MAX_ABSENT, NOTED_OBJECTS, AdoptedScope
@@ -328,6 +329,7 @@ class _Reconcile:
             runs.add_request(record.run_id, entry)
         runs.finish(record)
         report.run_id = record.run_id
+        prune_history(runs, self.config.run_history, dt.datetime.now(dt.UTC))
 
     async def _alert(self, record: RunRecord, runs: RunStore) -> None:
         """Drift alerts (``alerts.rules[].drift``) through the project's channels."""
