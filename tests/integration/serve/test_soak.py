@@ -1,7 +1,7 @@
 """``mogulsync serve`` left running: many scheduled runs keep its resources bounded.
 
-A manual clock drives an every-minute schedule through 300 ticks and 75 real runs
-against the emulator, some failing on injected faults (500s, 429s, dropped connections,
+A manual clock drives an every-minute schedule (and a drift watch every 10 minutes)
+through 300 ticks and 75 real runs against the emulator, some failing on injected faults (500s, 429s, dropped connections,
 cut bodies), some cancelled, while the API, the UI and /metrics are read. After a warm-up
 that has seen every kind of run, the process's open file descriptors, threads, live
 clients and connections, metric label sets, in-memory run state and the files under
@@ -42,7 +42,10 @@ RUNS = 75
 #: scheduler ticks per run (the job is due every 4th)
 TICKS_PER_RUN = 4
 TICK = dt.timedelta(seconds=15)
-KEEP_LAST = 5
+KEEP_LAST = 2
+#: the drift watch runs with every this many runs (never with a faulted one: its client
+#: retries with the project's real backoff)
+WATCH_EVERY = 10
 #: one injected fault per this many runs, in turn
 FAULTS: list[dict[str, Any]] = [
     {"error_rate": 1.0, "error_statuses": [500]},
@@ -169,6 +172,7 @@ async def test_many_scheduled_runs_hold_no_more_than_the_first_ones(emulator_ser
         tmp_path,
         url,
         schedule={"every": "1m", "jitter": "0s"},
+        customers_extra={"reconcile": {"schedule": {"every": f"{WATCH_EVERY}m", "jitter": "0s"}}},
         run_history={"keep_days": 0, "keep_requests_days": 0, "keep_last": KEEP_LAST},
     )
     state_dir = Path(config.state_dir)
@@ -194,7 +198,10 @@ async def test_many_scheduled_runs_hold_no_more_than_the_first_ones(emulator_ser
                 clock.advance(TICK)
                 assert await scheduler.tick() == []
             clock.advance(TICK)
-            assert await scheduler.tick() == ["customers"]
+            watch = number % WATCH_EVERY == 0  # the drift watch is due with this run
+            assert not (watch and number % FAULT_EVERY == 0)
+            started = ["customers", "reconcile:customers"] if watch else ["customers"]
+            assert await scheduler.tick() == started
             if number % 10 == 4:  # an operator cancels it at once
                 run = served.app.state.manager.active["customers"]
                 cancel = await served.http.post(
@@ -203,6 +210,7 @@ async def test_many_scheduled_runs_hold_no_more_than_the_first_ones(emulator_ser
                 assert cancel.status_code in {202, 409}
                 del run  # the test's own reference must not count as a leak
             await _idle(served)
+            await asyncio.gather(*served.app.reconciles.values(), return_exceptions=True)
             store = served.app.state.run_store()
             try:
                 last = store.latest(limit=1)[0]
@@ -228,5 +236,5 @@ async def test_many_scheduled_runs_hold_no_more_than_the_first_ones(emulator_ser
     assert end.live[0] <= before[0]
     assert end.live[2] <= before[2]
     assert end.active == checkpoint.active == 0
-    # the retention keeps each sync's latest runs, nothing more
-    assert end.runs_rows == checkpoint.runs_rows == KEEP_LAST
+    # the retention keeps the latest runs of the sync and of its drift watch, nothing more
+    assert end.runs_rows == checkpoint.runs_rows == 2 * KEEP_LAST
