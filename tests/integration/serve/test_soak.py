@@ -1,12 +1,13 @@
 """``mogulsync serve`` left running: many scheduled runs keep its resources bounded.
 
 A manual clock drives an every-minute schedule (and a drift watch every 10 minutes)
-through 300 ticks and 75 real runs against the emulator, some failing on injected faults (500s, 429s, dropped connections,
-cut bodies), some cancelled, while the API, the UI and /metrics are read. After a warm-up
-that has seen every kind of run, the process's open file descriptors, threads, live
-clients and connections, metric label sets, in-memory run state and the files under
-``state_dir`` must be the same at the end as at the checkpoint (allowing a small constant),
-and the run history stays within its retention. Nothing sleeps on wall time.
+through 300 ticks and 75 real runs against the emulator, some failing on injected faults
+(500s, 429s, dropped connections, cut bodies), some cancelled, while the API, the UI and
+/metrics are read. After a warm-up that has seen every kind of run, the process's open
+file descriptors, threads, live clients and connections, metric label sets, in-memory run
+state and the files under ``state_dir`` must be the same at the end as at the checkpoint
+(allowing a small constant), and the run history stays within its retention. Nothing
+sleeps on wall time.
 """
 
 from __future__ import annotations
