@@ -30,6 +30,7 @@ from tests.integration.serve._support import OPERATOR, START, Served, project, s
 from tests.integration.sync._support import make_warehouse
 
 from mogulsync.chartmogul import ChartMogulClient, ClientSettings, RetryPolicy
+from mogulsync.chartmogul.settings import Timeouts
 from mogulsync.config import AppConfig
 from mogulsync.serve.clock import ManualClock
 from mogulsync.serve.feed import RequestFeed
@@ -47,14 +48,18 @@ KEEP_LAST = 2
 #: the drift watch runs with every this many runs (never with a faulted one: its client
 #: retries with the project's real backoff)
 WATCH_EVERY = 10
-#: one injected fault per this many runs, in turn
+#: the faults injected in turn, one run in FAULT_EVERY (each kind once before the warm-up
+#: ends); the last one outlasts the client's read timeout
 FAULTS: list[dict[str, Any]] = [
     {"error_rate": 1.0, "error_statuses": [500]},
     {"rate_limit_rate": 1.0},
     {"drop_rate": 1.0},
     {"malformed_rate": 1.0, "methods": ["POST", "PATCH", "PUT"]},
+    {"latency_ms": 1000},
 ]
-FAULT_EVERY = 9
+FAULT_EVERY = 5
+FAULT_AT = 3
+READ_TIMEOUT_S = 0.3
 #: the API and the UI are read after every this many runs
 BROWSE_EVERY = 20
 #: slack for connections a keep-alive pool may still hold open at the moment of a look
@@ -72,6 +77,7 @@ def _engine(config: AppConfig) -> SyncEngine:
     settings = ClientSettings(
         api_key=config.chartmogul.api_key, base_url=config.chartmogul.base_url,
         rate_limit=10_000, max_in_flight=20, retry=NO_WAIT_RETRY,
+        timeouts=Timeouts(read=READ_TIMEOUT_S),
     )  # fmt: skip
     return SyncEngine(config, settings=settings, outage_window_s=0.01)
 
@@ -188,9 +194,10 @@ async def test_many_scheduled_runs_hold_no_more_than_the_first_ones(emulator_ser
         scheduler = served.app.state.scheduler
         assert scheduler is not None
         for number in range(1, RUNS + 1):
-            if number % FAULT_EVERY == 0:
+            faulted = number % FAULT_EVERY == FAULT_AT
+            if faulted:
                 await admin.put("/faults", json=FAULTS[(number // FAULT_EVERY) % len(FAULTS)])
-            elif number % FAULT_EVERY == 1:
+            elif number % FAULT_EVERY == FAULT_AT + 1:
                 await admin.delete("/faults")
             if number % 3 == 0:  # a changed row: the run writes
                 with duckdb.connect(str(warehouse)) as db:
@@ -200,7 +207,7 @@ async def test_many_scheduled_runs_hold_no_more_than_the_first_ones(emulator_ser
                 assert await scheduler.tick() == []
             clock.advance(TICK)
             watch = number % WATCH_EVERY == 0  # the drift watch is due with this run
-            assert not (watch and number % FAULT_EVERY == 0)
+            assert not (watch and faulted)
             started = ["customers", "reconcile:customers"] if watch else ["customers"]
             assert await scheduler.tick() == started
             if number % 10 == 4:  # an operator cancels it at once
