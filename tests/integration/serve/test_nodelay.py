@@ -1,10 +1,12 @@
 """Connections to our servers send small responses at once (``TCP_NODELAY``).
 
 Every server binds its listening socket itself (race-free ports) and hands it to uvicorn.
-asyncio turns Nagle's algorithm off only on sockets whose protocol says TCP: one made
-without it left every accepted connection with Nagle on, so a response's body (sent
-after its headers) could wait for the client's delayed ACK, ~40 ms per request on a
-keep-alive connection. Checked on the accepted connections themselves, never by timing.
+When uvicorn accepts (the emulator, in-process test servers), asyncio turns Nagle's
+algorithm off only on sockets whose protocol says TCP: one made without it left every
+accepted connection with Nagle on, so a response's body (sent after its headers) could
+wait for the client's delayed ACK, ~40 ms per request on a keep-alive connection. The
+events endpoint and ``serve`` accept connections themselves and set it there. Checked on
+the accepted connections themselves, never by timing.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ async def _hello(scope: dict, _receive: object, send) -> None:  # type: ignore[n
 
 
 async def test_a_server_on_our_listening_socket_turns_nagle_off() -> None:
-    """uvicorn serving on ``listening_socket`` (as serve, events serve and the emulator)."""
+    """Plain uvicorn serving on ``listening_socket``, as the emulator does."""
     listener = listening_socket("127.0.0.1")
     port = listener.getsockname()[1]
     server = uvicorn.Server(
