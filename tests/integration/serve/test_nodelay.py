@@ -1,12 +1,13 @@
 """Connections to our servers send small responses at once (``TCP_NODELAY``).
 
 Every server binds its listening socket itself (race-free ports) and hands it to uvicorn.
-When uvicorn accepts (the emulator, in-process test servers), asyncio turns Nagle's
-algorithm off only on sockets whose protocol says TCP: one made without it left every
-accepted connection with Nagle on, so a response's body (sent after its headers) could
-wait for the client's delayed ACK, ~40 ms per request on a keep-alive connection. The
-events endpoint and ``serve`` accept connections themselves and set it there. Checked on
-the accepted connections themselves, never by timing.
+When uvicorn accepts on asyncio's own loop (a server embedded in an asyncio program, the
+tests' in-process ``serve``), asyncio turns Nagle's algorithm off only on sockets whose
+protocol says TCP: one made without it left every accepted connection with Nagle on, so a
+response's body (sent after its headers) waited for the client's delayed ACK, ~40 ms per
+request on a keep-alive connection. (uvloop, which the command-line servers run on, sets
+it anyway; the events endpoint and ``serve`` accept connections themselves and set it.)
+Checked on the accepted connections themselves, never by timing.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ async def _hello(scope: dict, _receive: object, send) -> None:  # type: ignore[n
 
 
 async def test_a_server_on_our_listening_socket_turns_nagle_off() -> None:
-    """Plain uvicorn serving on ``listening_socket``, as the emulator does."""
+    """uvicorn on asyncio's loop serving on ``listening_socket``."""
     listener = listening_socket("127.0.0.1")
     port = listener.getsockname()[1]
     server = uvicorn.Server(
