@@ -22,7 +22,10 @@ def listening_socket(host: str, port: int = 0, backlog: int = DEFAULT_BACKLOG) -
     the backlog instead of being refused.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named: asyncio turns Nagle off (TCP_NODELAY) only on accepted sockets
+    # that say TCP; without it a response body sent after its headers could wait ~40 ms
+    # for the client's delayed ACK on every keep-alive request
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         # as uvicorn does: a restart may reuse a port whose old connections linger
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

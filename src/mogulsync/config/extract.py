@@ -12,6 +12,8 @@ from mogulsync.config.serve import ScheduleConfig
 
 Interval = Literal["day", "week", "month", "quarter"]
 ExtractMode = Literal["overwrite", "append", "incremental"]
+#: dlt keeps a folder per loaded package for ever: an hourly extract adds 8,760 a year
+DEFAULT_KEEP_LOAD_PACKAGES = 10
 
 
 class ExtractConfig(ConfigModel):
@@ -27,5 +29,11 @@ class ExtractConfig(ConfigModel):
     mode: ExtractMode = "incremental"
     activity_windows: int = Field(
         16, ge=1, le=256, description="date windows of activities fetched in parallel"
+    )
+    keep_load_packages: int = Field(
+        DEFAULT_KEEP_LOAD_PACKAGES,
+        ge=0,
+        description="loaded dlt packages (their schema and state) kept in"
+        " <state_dir>/extract/ for debugging; older ones are deleted after each load",
     )
     schedule: ScheduleConfig | None = Field(None, description="when `mogulsync serve` runs it")

@@ -13,6 +13,7 @@ from mogulsync.config.chartmogul import ChartMogulConfig
 from mogulsync.config.dbt import DbtConfig
 from mogulsync.config.events import EventsConfig
 from mogulsync.config.extract import ExtractConfig
+from mogulsync.config.run_history import RunHistoryConfig
 from mogulsync.config.serve import ServeConfig
 from mogulsync.config.state import StateStoreConfig
 from mogulsync.config.sync import SyncConfig
@@ -47,6 +48,7 @@ class AppConfig(ConfigModel):
     extract: ExtractConfig = Field(default_factory=ExtractConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)
     sync_logs: SyncLogsConfig = Field(default_factory=SyncLogsConfig)
+    run_history: RunHistoryConfig = Field(default_factory=RunHistoryConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
 

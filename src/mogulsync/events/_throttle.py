@@ -18,6 +18,9 @@ from collections.abc import Callable, Iterable
 #: the loggers the events endpoint's hostile-input warnings go through
 INGEST_LOGGER = "mogulsync.events.ingest"
 THROTTLED_LOGGERS = (INGEST_LOGGER, "uvicorn.error", "asyncio")
+#: kinds remembered at once; a message formatted before logging (not a template) is a
+#: new kind each time, and a long-running server must not remember each one for ever
+MAX_KINDS = 1_000
 
 
 class LogThrottle(logging.Filter):
@@ -38,6 +41,8 @@ class LogThrottle(logging.Filter):
         if last is not None and now - last < self.interval_s:
             self._dropped[kind] = self._dropped.get(kind, 0) + 1
             return False
+        if last is None and len(self._last) >= MAX_KINDS:
+            self._forget(now)
         self._last[kind] = now
         dropped = self._dropped.pop(kind, 0)
         if dropped:
@@ -45,6 +50,16 @@ class LogThrottle(logging.Filter):
             record.msg = record.getMessage() + note
             record.args = None
         return True
+
+    def _forget(self, now: float) -> None:
+        """Forget the kinds whose interval has passed (their next record passes anyway;
+        a count of dropped repeats still waiting for it is lost), else the oldest half."""
+        stale = [kind for kind, last in self._last.items() if now - last >= self.interval_s]
+        if not stale:
+            stale = list(self._last)[: len(self._last) // 2]
+        for kind in stale:
+            del self._last[kind]
+            self._dropped.pop(kind, None)
 
 
 def install_log_throttle(

@@ -22,6 +22,11 @@ written again. ``webhook`` delivery cannot read back: it re-posts the payload, w
 absolute upsert (see docs/events.md).
 
 Finished events older than the retention are pruned every :data:`PRUNE_INTERVAL_S`.
+
+Due times are wall-clock times stored with the events. A clock stepped back (NTP, a
+resumed VM) would make them lie far ahead and stall delivery by the size of the step: a
+retry due later than the longest backoff, and a burst received "in the future", go at
+once; a prune planned by the earlier clock is due at once too.
 """
 
 from __future__ import annotations
@@ -108,6 +113,8 @@ class Forwarder:
     async def prune_if_due(self) -> int:
         """Delete finished events past the retention (at most every PRUNE_INTERVAL_S)."""
         now = self._clock()
+        if now < self._next_prune - PRUNE_INTERVAL_S:  # the clock went back
+            self._next_prune = now
         if self.keep_s is None or now < self._next_prune:
             return 0
         self._next_prune = now + PRUNE_INTERVAL_S
@@ -172,8 +179,11 @@ class Forwarder:
         for entity, items in groups.items():
             first = items[0].event
             ready_at = first.next_attempt_at
-            if window and first.attempts == 0:
-                newest = items[-1].event.received_at
+            if ready_at > now + self.settings.retry_max_s:
+                ready_at = now  # no backoff is that long: set by a clock since stepped back
+            newest = items[-1].event.received_at
+            # a burst "received in the future" was received before the clock stepped back
+            if window and first.attempts == 0 and newest <= now:
                 ready_at = max(
                     ready_at, min(newest + window, first.received_at + window * MAX_HOLD_WINDOWS)
                 )

@@ -12,7 +12,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Self
@@ -68,13 +68,14 @@ def build_delivery(
 
 @asynccontextmanager
 async def running_events(
-    config: AppConfig, *, forward: bool = True
+    config: AppConfig, *, forward: bool = True, clock: Callable[[], float] = time.time
 ) -> AsyncIterator[tuple[IngestApp, Forwarder | None]]:
     """The ingest app and its forwarder on this loop, for as long as the block runs.
 
     ``mogulsync events serve`` serves the app alone; ``mogulsync serve`` mounts it beside
     its API. On exit the forwarder finishes its round and the queue is closed; events
-    already acknowledged stay queued for the next start.
+    already acknowledged stay queued for the next start. ``clock`` is the forwarder's (its
+    retries and retention; tests drive it).
     """
     path = queue_path(config)
     writer = GroupCommitWriter(path)
@@ -91,6 +92,7 @@ async def running_events(
             delivery,
             mappings,
             config.events.retry,
+            clock=clock,
             keep_s=None if keep_days is None else keep_days * SECONDS_PER_DAY,
         )
         forwarder_task = asyncio.create_task(forwarder.run(stop))
@@ -119,6 +121,7 @@ class EventsService:
         host: str | None = None,
         port: int | None = None,
         forward: bool = True,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         events = config.events
         if not events.write_keys:
@@ -136,6 +139,7 @@ class EventsService:
         )
         self.port = bound_port(self._socket)
         self.forward = forward
+        self.clock = clock
         self.path = queue_path(config)
         self.forwarder: Forwarder | None = None
         #: the connections' shared state (counts of refused, evicted, timed-out ones)
@@ -161,7 +165,8 @@ class EventsService:
 
     async def serve(self) -> None:
         """Serve until the server is told to exit (Ctrl-C / SIGTERM in the foreground)."""
-        async with running_events(self.config, forward=self.forward) as (ingest, forwarder):
+        running = running_events(self.config, forward=self.forward, clock=self.clock)
+        async with running as (ingest, forwarder):
             self.forwarder = forwarder
             limits = self.config.events.limits
             self._server = GuardedServer(

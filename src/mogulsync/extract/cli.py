@@ -197,6 +197,7 @@ def extract_options(
         interval=_INTERVALS[chosen_interval],
         state_dir=Path(app_config.state_dir),
         activity_windows=extract.activity_windows,
+        keep_load_packages=extract.keep_load_packages,
     )
     return settings, options
 

@@ -38,6 +38,7 @@ import httpx
 
 from mogulsync._redact import Redactor
 from mogulsync.chartmogul import ChartMogulClient, ClientSettings, OutageBreaker
+from mogulsync.config.extract import DEFAULT_KEEP_LOAD_PACKAGES
 from mogulsync.errors import ConfigError, FatalError, MogulsyncError
 from mogulsync.extract._dlt_setup import (
     STAGING_DROPPED,
@@ -46,6 +47,7 @@ from mogulsync.extract._dlt_setup import (
     small_job_settings,
     urls_without_sqlalchemy,
 )
+from mogulsync.extract._packages import prune_loaded_packages
 from mogulsync.extract._pump import FetchCancelledError, PagePump
 from mogulsync.extract.context import DEFAULT_ACTIVITY_WINDOWS, FetchContext, Interval, StreamState
 from mogulsync.extract.destinations import DestinationSpec, parse_destination
@@ -93,6 +95,8 @@ class ExtractOptions:
     end_date: dt.date | None = None
     state_dir: Path = Path(".mogulsync")
     activity_windows: int = DEFAULT_ACTIVITY_WINDOWS
+    #: loaded dlt packages kept in the working directory (older ones deleted after a load)
+    keep_load_packages: int = DEFAULT_KEEP_LOAD_PACKAGES
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +274,7 @@ def _extract_and_load(
         _disposition(stream, options.mode) == "merge" for stream in streams
     ):
         drop_staging(pipeline)
+    prune_loaded_packages(pipeline, options.keep_load_packages)
     _stage(on_stage, "loaded")
     reports = tuple(StreamReport(r.name, r.records, r.duration_s) for r in pump.results)
     now = time.perf_counter()

@@ -2,7 +2,9 @@
 
 The listings are read page by page (200 records a page) and written to a temporary SQLite
 file, indexed by the sync's match key, so a reconcile of 100,000 customers holds one page
-and one batch of model rows in memory at a time, never the whole account.
+and one batch of model rows in memory at a time, never the whole account. The file is
+deleted when the reconcile ends; one left by a killed process (its owner's file lock
+gone) is deleted by the next reconcile, so a server's drift watches never pile them up.
 
 Scopes: customers, plans and contacts of the sync's data source; invoices of the data
 source (each with its line items and transactions); for a transaction sync, the
@@ -11,6 +13,8 @@ transactions of the data source's invoices.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import sqlite3
 import tempfile
@@ -24,6 +28,22 @@ from mogulsync.reconcile.compare import Comparable, actual
 
 #: keys looked up in one SQL statement (below SQLite's bound-variable limit)
 _LOOKUP_CHUNK = 500
+_PREFIX = "mogulsync-reconcile-"
+_SUFFIX = ".sqlite"
+
+
+def sweep_stale(directory: Path) -> int:
+    """Delete index files no live reconcile holds (left by killed ones); how many."""
+    deleted = 0
+    for path in directory.glob(f"{_PREFIX}*{_SUFFIX}"):
+        with contextlib.suppress(OSError), path.open("rb") as handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a reconcile is using it
+            path.unlink(missing_ok=True)
+            deleted += 1
+    return deleted
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +60,14 @@ class RemoteIndex:
     """The records of one scope, looked up by match key; tracks which ones the model has."""
 
     def __init__(self, directory: Path | None = None) -> None:
+        if directory is not None:
+            sweep_stale(directory)
         handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the index
-            prefix="mogulsync-reconcile-", suffix=".sqlite", dir=directory, delete=False
+            prefix=_PREFIX, suffix=_SUFFIX, dir=directory, delete=False
         )
-        handle.close()
+        # held until close: another reconcile's sweep sees the file is in use
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        self._lock = handle
         self.path = Path(handle.name)
         self._db = sqlite3.connect(self.path)
         self._db.execute("PRAGMA journal_mode = OFF")
@@ -59,6 +83,7 @@ class RemoteIndex:
         """Drop the table and its file."""
         self._db.close()
         self.path.unlink(missing_ok=True)
+        self._lock.close()
 
     def add(self, records: Sequence[RemoteRecord]) -> None:
         """Store one page of records."""

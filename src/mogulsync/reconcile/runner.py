@@ -23,6 +23,7 @@ definition is saved last, so an interrupted adopt never hides a mapping change.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -38,6 +39,7 @@ from mogulsync.reconcile.compare import differences, expected
 from mogulsync.reconcile.remote import RemoteIndex, RemoteRecord, fill, match_key
 from mogulsync.reconcile.report import ReconcileReport
 from mogulsync.runs import RunRecord, RunStatus, RunStore
+from mogulsync.runs.retention import prune_history
 from mogulsync.sync.batch import Prepared, attach_children, prepare
 from mogulsync.sync.bulk import adopted as adopted_scope
 from mogulsync.sync.bulk.adopted import MAX_ABSENT, NOTED_OBJECTS, AdoptedScope
@@ -133,35 +135,18 @@ class _Reconcile:
     async def _run(
         self, started: float, runs: RunStore | None, record: RunRecord | None
     ) -> ReconcileReport:
-        state = open_state(self.config, self.state_dir, self.name) if self.adopt else None
-        index = RemoteIndex(self.state_dir)
-        model = self.config.models[self.sync.model]
-        source = open_source(self.config, model)
         failed: BaseException | None = None
         try:
-            schema = await asyncio.to_thread(source.compile, model)
-            prepared = await asyncio.to_thread(prepare, self.config, self.name, source, schema)
-            if self.adopt:  # an earlier adopt's note says nothing about this one's listing
-                adopted_scope.discard(self.state_dir, self.name)
-            listed, listed_at = await self._list(index)
-            # no request is in flight now: reading the model on the loop costs nothing
-            self._compare_model(prepared, source, index, state)
-            for extra in index.unseen():
-                self.report.note_extra(extra.uuid, extra.external_id)
-            if state is not None:
-                state.save_definition(self.name, prepared.definition)
-                self.report.adopted = True
-                self._leave_note(listed, listed_at)
+            # whatever opened is closed, also when a later open fails: a long-running
+            # server must not keep a failed watch's files, nor its record ``running``
+            async with contextlib.AsyncExitStack() as opened:
+                await self._compare(opened)
         except BaseException as exc:
             failed = exc
             raise
         finally:
             self.report.api_calls = len(self.requests)
             self.report.duration_s = time.monotonic() - started
-            index.close()
-            await asyncio.to_thread(source.close)
-            if state is not None:
-                state.close()
             if runs is not None and record is not None:
                 self._finish(runs, record, failed)
                 if failed is not None:
@@ -173,6 +158,30 @@ class _Reconcile:
             finally:
                 runs.close()
         return self.report
+
+    async def _compare(self, opened: contextlib.AsyncExitStack) -> None:
+        """List, compare (and adopt); what it opens is closed by ``opened``."""
+        model = self.config.models[self.sync.model]
+        state = open_state(self.config, self.state_dir, self.name) if self.adopt else None
+        if state is not None:
+            opened.callback(state.close)
+        index = RemoteIndex(self.state_dir)
+        opened.callback(index.close)
+        source = open_source(self.config, model)
+        opened.push_async_callback(asyncio.to_thread, source.close)
+        schema = await asyncio.to_thread(source.compile, model)
+        prepared = await asyncio.to_thread(prepare, self.config, self.name, source, schema)
+        if self.adopt:  # an earlier adopt's note says nothing about this one's listing
+            adopted_scope.discard(self.state_dir, self.name)
+        listed, listed_at = await self._list(index)
+        # no request is in flight now: reading the model on the loop costs nothing
+        self._compare_model(prepared, source, index, state)
+        for extra in index.unseen():
+            self.report.note_extra(extra.uuid, extra.external_id)
+        if state is not None:
+            state.save_definition(self.name, prepared.definition)
+            self.report.adopted = True
+            self._leave_note(listed, listed_at)
 
     async def _list(self, index: RemoteIndex) -> tuple[int, float]:
         """Fill ``index`` with the scope's records; how many were listed, and from when."""
@@ -328,6 +337,7 @@ class _Reconcile:
             runs.add_request(record.run_id, entry)
         runs.finish(record)
         report.run_id = record.run_id
+        prune_history(runs, self.config.run_history, dt.datetime.now(dt.UTC))
 
     async def _alert(self, record: RunRecord, runs: RunStore) -> None:
         """Drift alerts (``alerts.rules[].drift``) through the project's channels."""

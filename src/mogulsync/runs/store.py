@@ -47,6 +47,18 @@ CREATE TABLE IF NOT EXISTS requests (
 );
 """
 _COUNT_COLUMNS = ("added", "changed", "removed", "unchanged", "succeeded", "failed", "invalid")
+#: runs whose rows are deleted per transaction (a concurrent run's writes wait no longer)
+PRUNE_CHUNK = 50
+#: finished runs older than a cutoff that are not among their sync's latest ``?`` runs
+_PRUNABLE = """
+SELECT run_id FROM (
+    SELECT run_id, status, started_at,
+           ROW_NUMBER() OVER (PARTITION BY sync ORDER BY started_at DESC) AS newest
+    FROM runs
+) AS old WHERE newest > ? AND started_at < ? AND status != 'running'
+"""
+#: ... that still have a request log
+_STILL_LOGGED = " AND EXISTS (SELECT 1 FROM requests WHERE requests.run_id = old.run_id)"
 
 
 class RunNotFoundError(ConfigError):
@@ -158,6 +170,45 @@ class RunStore:
             full=bool(data["full"]),
             message=str(data["message"]) if data["message"] else None,
         )
+
+    # ------------------------------------------------------------------ retention
+    def prune(
+        self,
+        *,
+        runs_before: dt.datetime | None,
+        requests_before: dt.datetime | None,
+        keep_last: int,
+    ) -> tuple[int, int]:
+        """Delete old history; (runs deleted, runs whose request log was deleted).
+
+        Runs started before ``runs_before`` go with their row errors and requests; runs
+        started before ``requests_before`` lose their request log only. Each sync's latest
+        ``keep_last`` runs and running runs are never touched. None: no cutoff.
+        """
+        gone = self._prunable(runs_before, keep_last)
+        for start in range(0, len(gone), PRUNE_CHUNK):
+            chunk = [(run_id,) for run_id in gone[start : start + PRUNE_CHUNK]]
+            self._db.execute("BEGIN")
+            for table in ("requests", "row_errors", "runs"):
+                self._db.executemany(f"DELETE FROM {table} WHERE run_id = ?", chunk)  # noqa: S608 - constant names
+            self._db.execute("COMMIT")
+        logless = self._prunable(requests_before, keep_last, logged=True)
+        for start in range(0, len(logless), PRUNE_CHUNK):
+            chunk = [(run_id,) for run_id in logless[start : start + PRUNE_CHUNK]]
+            self._db.execute("BEGIN")
+            self._db.executemany("DELETE FROM requests WHERE run_id = ?", chunk)
+            self._db.execute("COMMIT")
+        return len(gone), len(logless)
+
+    def _prunable(
+        self, before: dt.datetime | None, keep_last: int, *, logged: bool = False
+    ) -> list[str]:
+        if before is None:
+            return []
+        # started_at is always UTC isoformat: text order is time order
+        cutoff = before.astimezone(dt.UTC).isoformat()
+        query = _PRUNABLE + (_STILL_LOGGED if logged else "")
+        return [row[0] for row in self._db.execute(query, (keep_last, cutoff))]
 
     # ------------------------------------------------------------------ row errors
     def add_errors(self, run_id: str, errors: Sequence[RowError]) -> None:

@@ -39,6 +39,7 @@ def run_project_extract(
         interval=extract.interval,
         state_dir=Path(config.state_dir),
         activity_windows=extract.activity_windows,
+        keep_load_packages=extract.keep_load_packages,
     )
     report = run_extract(client_settings(config), options, on_records=on_records, stop=stop)
     return report.as_dict()

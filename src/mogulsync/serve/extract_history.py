@@ -53,8 +53,12 @@ class ExtractHistory:
         """Record a run as it starts and again as it ends; keep the latest KEEP_RUNS."""
         with self._db:
             self._db.execute("BEGIN")
+            # an upsert keeps the run's rowid: the order runs started in, whatever the wall
+            # clock said (stepped back, a newer run's start time is older than the last)
             self._db.execute(
-                "INSERT OR REPLACE INTO extract_runs VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO extract_runs VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO"
+                " UPDATE SET status = excluded.status, finished_at = excluded.finished_at,"
+                " report = excluded.report, message = excluded.message",
                 (
                     run.run_id,
                     run.status,
@@ -66,7 +70,7 @@ class ExtractHistory:
             )
             self._db.execute(
                 "DELETE FROM extract_runs WHERE run_id NOT IN"
-                " (SELECT run_id FROM extract_runs ORDER BY started_at DESC LIMIT ?)",
+                " (SELECT run_id FROM extract_runs ORDER BY rowid DESC LIMIT ?)",
                 (KEEP_RUNS,),
             )
 
@@ -77,9 +81,7 @@ class ExtractHistory:
 
     def latest(self, limit: int = KEEP_RUNS) -> list[ExtractRun]:
         """The latest runs, newest first."""
-        rows = self._db.execute(
-            "SELECT * FROM extract_runs ORDER BY started_at DESC LIMIT ?", (limit,)
-        )
+        rows = self._db.execute("SELECT * FROM extract_runs ORDER BY rowid DESC LIMIT ?", (limit,))
         return [_run(row) for row in rows]
 
     def close(self) -> None:

@@ -2,7 +2,7 @@
 
 A collector reads the state at scrape time, so nothing has to be kept in step: runs and
 rows by outcome since the server started, API calls and 429s, events queue depth and
-age, and each schedule's next run, lag and skipped slots.
+age, and each schedule's next run, lag, and skipped and missed slots.
 """
 
 from __future__ import annotations
@@ -72,14 +72,22 @@ class ServeCollector(Collector):
             "Scheduled slots dropped because the job was still running",
             labels=["job"],
         )
+        missed = CounterMetricFamily(
+            "mogulsync_schedule_missed",
+            "Scheduled slots that passed unseen (server down or asleep, clock stepped"
+            " forward) and collapsed into one run",
+            labels=["job"],
+        )
         for name, job in sorted(scheduler.states.items()):
             if job.next_due is not None:
                 next_run.add_metric([name], job.next_due.timestamp())
             lag.add_metric([name], job.lag_s)
             skipped.add_metric([name], job.skipped)
+            missed.add_metric([name], job.missed)
         yield next_run
         yield lag
         yield skipped
+        yield missed
 
     def _events(self) -> Iterator[Metric]:
         status = self._state.events_status()

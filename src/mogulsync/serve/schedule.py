@@ -3,6 +3,10 @@
 Pure functions over :class:`~mogulsync.config.serve.ScheduleConfig`; the scheduler keeps
 the state. Jitter is a fixed offset per job name (a CRC of the name), so syncs that share
 a schedule are spread apart while each one keeps a predictable time.
+
+Daylight saving follows cron's rules: a slot in the hour skipped in spring runs when the
+clocks have jumped (once); in the hour repeated in autumn a job runs once, unless its
+hour field is ``*`` (every hour), which runs in both (each real hour).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import zlib
 import zoneinfo
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from croniter import croniter
@@ -21,6 +26,8 @@ from mogulsync.config.serve import AUTO_JITTER_CAP_S, ScheduleConfig, parse_dura
 #: name of the extract's job (syncs use their own names)
 EXTRACT_JOB = "extract"
 _AUTO_JITTER_FRACTION = 10
+#: most slots counted as missed by one collapse (an every-minute cron down for a year)
+MISSED_COUNT_CAP = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,11 +115,46 @@ def following_run(job: Job, due: dt.datetime, now: dt.datetime) -> dt.datetime |
     return _next_slot(job, now)
 
 
+def missed_slots(job: Job, due: dt.datetime, now: dt.datetime) -> int:
+    """Slots after ``due`` that had passed by ``now``: collapsed into the run due at ``due``.
+
+    None are missed while ticks come on time; they are when the server was down or
+    asleep, the event loop was blocked, or the clock stepped forward. Counted up to
+    :data:`MISSED_COUNT_CAP`.
+    """
+    schedule = job.schedule
+    if schedule.every:
+        return min(int((now - due) / parse_duration(schedule.every)), MISSED_COUNT_CAP)
+    if not schedule.cron:
+        return 0
+    offset = jitter(job, due)
+    slots = _slots(schedule.cron, schedule.timezone, due - offset)
+    count = 0
+    while count < MISSED_COUNT_CAP and next(slots) + offset <= now:
+        count += 1
+    return count
+
+
 def _next_slot(job: Job, now: dt.datetime) -> dt.datetime | None:
     schedule = job.schedule
     if not schedule.cron:
         return None
     offset = jitter(job, now)
-    zone = zoneinfo.ZoneInfo(schedule.timezone)
-    slot = croniter(schedule.cron, (now - offset).astimezone(zone)).get_next(dt.datetime)
-    return slot.astimezone(dt.UTC) + offset
+    return next(_slots(schedule.cron, schedule.timezone, now - offset)) + offset
+
+
+def _slots(cron: str, timezone: str, after: dt.datetime) -> Iterator[dt.datetime]:
+    """The cron's slots after ``after``, in UTC, without autumn's repeats of a fixed hour."""
+    zone = zoneinfo.ZoneInfo(timezone)
+    slots = croniter(cron, after.astimezone(zone))
+    every_hour = slots.expanded[1] == ["*"]
+    while True:
+        slot = slots.get_next(dt.datetime).astimezone(zone)
+        # croniter walks wall time: around a fold it can step back in real time
+        if slot > after and (every_hour or not _repeated(slot)):
+            yield slot.astimezone(dt.UTC)
+
+
+def _repeated(local: dt.datetime) -> bool:
+    """Whether a local time is the second time the clocks showed it (autumn's fold)."""
+    return local.fold == 1 and local.replace(fold=0).utcoffset() != local.utcoffset()

@@ -4,7 +4,14 @@ Time comes from an injectable :class:`~mogulsync.serve.clock.Clock`; :meth:`Sche
 does all the work for one instant, so tests drive schedules by moving a manual clock and
 ticking, never by sleeping. When each job is next due is saved in ``schedule.sqlite``
 under the state directory, so a restart picks the schedule up where it was: a run missed
-while the server was down happens once at start (missed runs collapse into one).
+while the server was down happens once at start (missed runs collapse into one, and are
+counted and logged).
+
+The wall clock can step (NTP, a VM resumed, a clock set by hand). Forward, it is a gap like
+any other: missed slots collapse. Backward, a due time planned by the earlier clock would
+hold a job back by the size of the step; so an interval job keeps the wait it had left, and
+a cron job whose next slot lies a whole period or more beyond the step is planned afresh
+(a smaller step is waited out, as cron does, so no slot runs twice).
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from pathlib import Path
 
 from mogulsync.runs import RunStatus
 from mogulsync.serve.clock import Clock
-from mogulsync.serve.schedule import Job, first_run, following_run
+from mogulsync.serve.schedule import Job, first_run, following_run, missed_slots, period
 
 logger = logging.getLogger(__name__)
 SCHEDULE_FILE = "schedule.sqlite"
@@ -43,6 +50,8 @@ class JobState:
     lag_s: float = 0.0
     #: slots that passed while the job was still running
     skipped: int = 0
+    #: slots that passed with no tick at all (server down or asleep, clock stepped forward)
+    missed: int = 0
 
 
 class ScheduleStore:
@@ -123,6 +132,9 @@ class Scheduler:
                 parents = store.parents_done(job.name)
                 state = JobState(job, saved[0], parents_done=parents, last_started=saved[1])
             self.states[job.name] = state
+        # the latest time this schedule has seen: a clock found before it stepped back
+        started = [s.last_started for s in self.states.values() if s.last_started is not None]
+        self._seen = max([now, *started])
 
     def next_runs(self) -> dict[str, dt.datetime | None]:
         """Each job's next due time (None: started by its parents)."""
@@ -143,6 +155,9 @@ class Scheduler:
     async def tick(self) -> list[str]:
         """Start every job due now; the names started."""
         now = self.clock.now()
+        if now < self._seen:
+            self._stepped_back(self._seen - now, now)
+        self._seen = now
         started: list[str] = []
         for state in self.states.values():
             job = state.job
@@ -150,6 +165,16 @@ class Scheduler:
                 if state.next_due is None or state.next_due > now:
                     continue
                 due = state.next_due
+                missed = missed_slots(job, due, now)
+                if missed:
+                    state.missed += missed
+                    logger.warning(
+                        "%s missed %d scheduled slot(s) since %s (server down or clock"
+                        " stepped forward): they collapse into this one",
+                        job.name,
+                        missed,
+                        due.isoformat(),
+                    )
                 if await self._launch(job, "schedule"):
                     started.append(job.name)
                     state.last_started = now
@@ -166,6 +191,22 @@ class Scheduler:
                 state.last_started = now
                 self.store.save(state)
         return started
+
+    def _stepped_back(self, step: dt.timedelta, now: dt.datetime) -> None:
+        """The clock went back by ``step``: re-plan what the earlier clock would delay."""
+        logger.warning("the clock went back by %s: re-planning the schedules", step)
+        for state in self.states.values():
+            job = state.job
+            if state.next_due is None or not job.timed:
+                continue
+            if job.schedule.every:
+                state.next_due -= step  # the same wait as before the step
+            else:
+                span = period(job.schedule, now)
+                if span is None or step < span:
+                    continue  # its slots up to the step's start ran: wait, never run one twice
+                state.next_due = first_run(job, now)
+            self.store.save(state)
 
     async def run_forever(self, stop: asyncio.Event, poll_s: float = POLL_S) -> None:
         """Tick until ``stop`` is set (the real-time driver of :meth:`tick`)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from mogulsync.chartmogul.outage import DEFAULT_OUTAGE_WINDOW_S
 from mogulsync.config import AppConfig
 from mogulsync.errors import ConfigError, FatalError, MogulsyncError
 from mogulsync.runs import RowError, RunRecord, RunStatus, RunStore
+from mogulsync.runs.retention import prune_history
 from mogulsync.sync.after_run import finish_run
 from mogulsync.sync.apply import Applier, ApplyContext, KeyedLocks, applier_for
 from mogulsync.sync.batch import Classified, Prepared, attach_children, classify_batch, prepare
@@ -123,6 +125,8 @@ class SyncEngine:
             self.sinks.append(WarehouseSyncLog(config, self.redactor))
         #: alerts after each run (registers channel secrets with the redactor)
         self.alerts = AlertDispatcher(config.alerts, self.redactor)
+        #: the time the run history's retention counts from (tests drive it)
+        self.now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
 
     async def run(
         self,
@@ -184,6 +188,7 @@ class SyncEngine:
                     record.message = self.redactor.text(run.fatal.user_message)
                 try:
                     await finish_run(record, runs, self.sinks, self.alerts, self.redactor)
+                    prune_history(runs, self.config.run_history, self.now())
                 finally:
                     runs.close()
                     state.close()
@@ -656,6 +661,4 @@ def _unknown(exc: BaseException) -> bool:
 
 
 def _now() -> str:
-    import datetime as dt
-
     return dt.datetime.now(dt.UTC).isoformat()

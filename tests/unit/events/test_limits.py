@@ -9,7 +9,7 @@ import pytest
 
 from mogulsync.config.events import IngestLimits
 from mogulsync.events._budget import KeyBudget
-from mogulsync.events._throttle import LogThrottle
+from mogulsync.events._throttle import MAX_KINDS, LogThrottle
 from mogulsync.events.hosting import FD_RESERVE, effective_max_connections
 
 
@@ -52,6 +52,23 @@ def test_the_log_throttle_passes_one_record_per_kind_per_interval_and_counts_the
     later = record("refused %d", 7)
     assert throttle.filter(later)
     assert later.getMessage() == "refused 7 [500 more like this in the last 60 s]"
+
+
+def test_the_log_throttle_remembers_a_bounded_number_of_kinds() -> None:
+    """Messages formatted before logging are a new kind each: a server logging them for
+    weeks must not remember every one. The stale are forgotten first, else the oldest."""
+    clock = Clock()
+    throttle = LogThrottle(60, clock=clock)
+    for n in range(MAX_KINDS):
+        assert throttle.filter(record(f"peer 10.0.0.{n} sent garbage"))
+    clock.now += 30
+    assert throttle.filter(record("one more kind"))  # none stale: the oldest half goes
+    assert len(throttle._last) == MAX_KINDS // 2 + 1
+    assert not throttle.filter(record("one more kind"))  # still throttled
+    clock.now += 60
+    for n in range(5 * MAX_KINDS):
+        throttle.filter(record(f"peer 10.1.{n} sent garbage"))
+    assert len(throttle._last) <= MAX_KINDS
 
 
 def test_the_connection_cap_leaves_file_descriptors_free() -> None:

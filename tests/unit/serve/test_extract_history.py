@@ -39,3 +39,24 @@ def test_only_the_latest_runs_are_kept(tmp_path, monkeypatch):
         assert [run.run_id for run in history.latest()] == ["extract-4", "extract-3", "extract-2"]
     finally:
         history.close()
+
+
+def test_a_run_started_after_the_clock_stepped_back_is_listed_first_and_kept(tmp_path, monkeypatch):
+    """Its start time is older than the runs before it: it is still the newest, and the
+    retention does not delete it (it did, by start time, as soon as it was saved)."""
+    monkeypatch.setattr(extract_history, "KEEP_RUNS", 3)
+    history = ExtractHistory(tmp_path)
+    try:
+        for minute in range(3):
+            history.save(ExtractRun(f"extract-{minute}", "success", f"2026-03-02T09:0{minute}Z"))
+        stepped = ExtractRun("extract-back", "running", "2026-03-02T08:00Z")  # NTP: -1 h
+        history.save(stepped)
+        stepped.status = "success"
+        history.save(stepped)
+        assert [run.run_id for run in history.latest()] == [
+            "extract-back",
+            "extract-2",
+            "extract-1",
+        ]
+    finally:
+        history.close()

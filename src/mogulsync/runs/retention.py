@@ -1,0 +1,40 @@
+"""The run history's retention (``run_history:``), applied at the end of every run.
+
+Run by the run that just finished, so ``sync run`` from cron and ``mogulsync serve`` both
+keep ``runs.sqlite`` bounded without a separate job. SQLite reuses the freed pages, so
+the file stops growing at its steady-state size (it does not shrink without a VACUUM).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from mogulsync.config.run_history import RunHistoryConfig
+from mogulsync.runs.store import RunStore
+
+logger = logging.getLogger(__name__)
+SECONDS_PER_DAY = 86_400
+
+
+def prune_history(runs: RunStore, policy: RunHistoryConfig, now: dt.datetime) -> None:
+    """Delete what ``policy`` no longer keeps; never raises (a run must not fail on it)."""
+    try:
+        deleted, logs_deleted = runs.prune(
+            runs_before=_cutoff(now, policy.keep_days),
+            requests_before=_cutoff(now, policy.keep_requests_days),
+            keep_last=policy.keep_last,
+        )
+    except Exception as exc:  # e.g. the history is locked by a long reader: next run tries
+        logger.warning("run history retention skipped: %s", exc)
+        return
+    if deleted or logs_deleted:
+        logger.info(
+            "run history: deleted %d old run(s) and the request logs of %d more",
+            deleted,
+            logs_deleted,
+        )
+
+
+def _cutoff(now: dt.datetime, days: float | None) -> dt.datetime | None:
+    return None if days is None else now - dt.timedelta(seconds=days * SECONDS_PER_DAY)

@@ -1,0 +1,110 @@
+"""``run_history:`` retention: every run prunes the history it no longer keeps.
+
+The retention's clock is the engine's ``now`` (driven here), the runs' start times are
+real: "days later" is the engine told so, never a wait.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+
+import pytest
+from tests.integration.serve._support import fast_engine, project
+from tests.integration.sync._support import make_warehouse
+
+from mogulsync.runs import RunStatus, RunStore
+
+pytestmark = pytest.mark.anyio
+DAY = dt.timedelta(days=1)
+
+
+def _counts(state_dir) -> dict[str, tuple[int, int, int]]:
+    """run_id → (runs rows, row errors, requests) for every run in the history."""
+    db = sqlite3.connect(state_dir / "runs.sqlite")
+    try:
+        return {
+            run_id: (
+                1,
+                db.execute(
+                    "SELECT COUNT(*) FROM row_errors WHERE run_id = ?", (run_id,)
+                ).fetchone()[0],
+                db.execute("SELECT COUNT(*) FROM requests WHERE run_id = ?", (run_id,)).fetchone()[
+                    0
+                ],
+            )
+            for (run_id,) in db.execute("SELECT run_id FROM runs ORDER BY started_at")
+        }
+    finally:
+        db.close()
+
+
+async def test_old_request_logs_then_old_runs_go_and_the_latest_runs_stay(
+    emulator_server, tmp_path
+):
+    """keep_requests_days 7, keep_days 30, keep_last 2: a week on, the old runs lose their
+    request logs (row errors stay); a month on, they are gone; each sync's latest 2 stay
+    whole, and another sync's runs are counted apart."""
+    url = make_warehouse(
+        tmp_path / "w.duckdb",
+        ["create table accounts(id varchar, name varchar, email varchar)",
+         "insert into accounts values ('a1', 'One', 'a1@example.com'), ('a2', 'Two', 'nope')"],
+    )  # fmt: skip
+    other = {"model": "accounts", "object": "customer", "data_source": "Other",
+             "mapping": {"external_id": "id", "name": "name"}}  # fmt: skip
+    config = project(
+        emulator_server,
+        tmp_path,
+        url,
+        syncs={"other": other},
+        tokens=False,
+        run_history={"keep_days": 30, "keep_requests_days": 7, "keep_last": 2},
+    )
+    engine = fast_engine(config)
+    wall = dt.datetime.now(dt.UTC)
+    state = tmp_path / "state"
+    first = [await engine.run("customers", full=True) for _ in range(4)]
+    assert all(r.status is RunStatus.PARTIAL for r in first)  # a2's email is invalid
+    counts = _counts(state)
+    assert len(counts) == 4
+    assert all(errors == 1 and requests > 0 for _, errors, requests in counts.values())
+
+    engine.now = lambda: wall + 8 * DAY
+    fifth = await engine.run("customers", full=True)
+    counts = _counts(state)
+    old = [r.run_id for r in first[:3]]
+    assert [counts[run_id][1:] for run_id in old] == [(1, 0)] * 3  # errors kept, log gone
+    assert counts[first[3].run_id][2] > 0
+    assert counts[fifth.run_id][2] > 0
+
+    engine.now = lambda: wall + 31 * DAY
+    await engine.run("other")
+    counts = _counts(state)
+    assert all(run_id not in counts for run_id in old)
+    assert first[3].run_id in counts
+    assert fifth.run_id in counts
+    assert len(counts) == 3
+    store = RunStore(state)
+    try:
+        assert store.get(fifth.run_id).status is RunStatus.PARTIAL
+    finally:
+        store.close()
+
+
+def test_running_runs_and_null_cutoffs_are_never_pruned(tmp_path):
+    """A run still running is kept whatever its age; None cutoffs delete nothing."""
+    store = RunStore(tmp_path)
+    try:
+        running = store.start("customers", full=False)
+        for _ in range(3):
+            done = store.start("plans", full=False)
+            done.status = RunStatus.SUCCESS
+            store.finish(done)
+        later = dt.datetime.now(dt.UTC) + 365 * DAY
+        assert store.prune(runs_before=None, requests_before=None, keep_last=1) == (0, 0)
+        assert store.prune(runs_before=later, requests_before=later, keep_last=1) == (2, 0)
+        # even with no latest runs protected, the running one stays
+        assert store.prune(runs_before=later, requests_before=later, keep_last=0) == (1, 0)
+        assert [record.run_id for record in store.latest(limit=10)] == [running.run_id]
+    finally:
+        store.close()
