@@ -60,8 +60,10 @@ def period(schedule: ScheduleConfig, around: dt.datetime) -> dt.timedelta | None
         return parse_duration(schedule.every)
     if schedule.cron:
         slots = croniter(schedule.cron, around.astimezone(zoneinfo.ZoneInfo(schedule.timezone)))
-        first = slots.get_next(dt.datetime)
-        return slots.get_next(dt.datetime) - first
+        # in UTC: two times in one zone subtract by the wall clock, so where the clocks
+        # change a 5-minute cron's period came out as 65 or -55 minutes
+        first = slots.get_next(dt.datetime).astimezone(dt.UTC)
+        return slots.get_next(dt.datetime).astimezone(dt.UTC) - first
     return None
 
 
@@ -114,5 +116,22 @@ def _next_slot(job: Job, now: dt.datetime) -> dt.datetime | None:
         return None
     offset = jitter(job, now)
     zone = zoneinfo.ZoneInfo(schedule.timezone)
-    slot = croniter(schedule.cron, (now - offset).astimezone(zone)).get_next(dt.datetime)
+    slots = croniter(schedule.cron, (now - offset).astimezone(zone))
+    slot = slots.get_next(dt.datetime)
+    if _at_set_times(slots):
+        # where the clocks go back an hour repeats: a job at a set time runs in its first
+        # pass only, as cron does (croniter gives 02:30 twice); wildcards run in both
+        while _repeated(slot):
+            slot = slots.get_next(dt.datetime)
     return slot.astimezone(dt.UTC) + offset
+
+
+def _at_set_times(slots: croniter) -> bool:
+    """Whether neither the minute nor the hour field is ``*``."""
+    minutes, hours = slots.expanded[0], slots.expanded[1]
+    return "*" not in minutes and "*" not in hours
+
+
+def _repeated(moment: dt.datetime) -> bool:
+    """Whether ``moment`` is the second time its wall-clock time occurred that night."""
+    return moment.fold == 1 and moment.utcoffset() != moment.replace(fold=0).utcoffset()
