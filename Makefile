@@ -6,7 +6,7 @@ LOCK := requirements/dev.lock
 DBT_LOCK := requirements/dbt.lock
 STAMP := $(VENV)/.installed
 
-.PHONY: help install system-deps demo serve test test-fast lint format typecheck bench lock clean
+.PHONY: help install system-deps demo serve test test-fast test-any-day lint format typecheck bench lock clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -56,6 +56,13 @@ test: install  ## lint, type-check and run the whole test suite
 
 test-fast: install  ## unit tests only
 	$(BIN)/pytest tests/unit -q
+
+# Not part of `make test`: the suite under a shifted wall clock (docs/testing.md), e.g.
+# make test-any-day DAY=2028-02-29 ARGS="tests/unit -q"
+DAY ?= 2028-02-29
+ARGS ?= -n 2 --dist loadfile -q
+test-any-day: install  ## the tests as if today were DAY (libfaketime; see docs/testing.md)
+	scripts/any_day.sh "$(DAY)" $(ARGS)
 
 lint: install
 	$(BIN)/ruff check src tests bench scripts

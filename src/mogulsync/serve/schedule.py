@@ -67,8 +67,10 @@ def period(schedule: ScheduleConfig, around: dt.datetime) -> dt.timedelta | None
         return parse_duration(schedule.every)
     if schedule.cron:
         slots = croniter(schedule.cron, around.astimezone(zoneinfo.ZoneInfo(schedule.timezone)))
-        first = slots.get_next(dt.datetime)
-        return slots.get_next(dt.datetime) - first
+        # in UTC: two times in one zone subtract by the wall clock, so where the clocks
+        # change a 5-minute cron's period came out as 65 or -55 minutes
+        first = slots.get_next(dt.datetime).astimezone(dt.UTC)
+        return slots.get_next(dt.datetime).astimezone(dt.UTC) - first
     return None
 
 
@@ -144,15 +146,23 @@ def _next_slot(job: Job, now: dt.datetime) -> dt.datetime | None:
 
 
 def _slots(cron: str, timezone: str, after: dt.datetime) -> Iterator[dt.datetime]:
-    """The cron's slots after ``after``, in UTC, without autumn's repeats of a fixed hour."""
+    """The cron's slots after ``after``, in UTC. Where the clocks go back an hour repeats:
+    a job at a set time runs in its first pass only, as cron does (croniter gives 02:30
+    twice); a job with ``*`` in its minute or hour runs in both."""
     zone = zoneinfo.ZoneInfo(timezone)
     slots = croniter(cron, after.astimezone(zone))
-    every_hour = slots.expanded[1] == ["*"]
+    set_times = _at_set_times(slots)
     while True:
         slot = slots.get_next(dt.datetime).astimezone(zone)
         # croniter walks wall time: around a fold it can step back in real time
-        if slot > after and (every_hour or not _repeated(slot)):
+        if slot > after and not (set_times and _repeated(slot)):
             yield slot.astimezone(dt.UTC)
+
+
+def _at_set_times(slots: croniter) -> bool:
+    """Whether neither the minute nor the hour field is ``*``."""
+    minutes, hours = slots.expanded[0], slots.expanded[1]
+    return "*" not in minutes and "*" not in hours
 
 
 def _repeated(local: dt.datetime) -> bool:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
+import zlib
 
 import pytest
 
@@ -167,6 +169,62 @@ def test_jitter_spreads_jobs_sharing_a_schedule_and_is_stable():
     hourly = Job("customers", "sync", ScheduleConfig(cron="0 * * * *"))
     assert jitter(hourly, T0) == jitter(hourly, T0 + HOUR) <= dt.timedelta(seconds=60)
     assert first_run(hourly, T0) == T0.replace(minute=0) + HOUR + jitter(hourly, T0)
+
+
+async def test_a_five_minute_cron_runs_once_a_slot_while_the_clocks_change(tmp_path):
+    """Auto jitter comes from the real time between slots, also where the clocks change.
+
+    Taken from the wall clock, the period was 65 minutes at 02:00 on 28 March and -55 minutes
+    at 03:00 on 31 October in Berlin: the jitter changed for one slot and the job ran twice.
+    """
+    five = Job(
+        "customers",
+        "sync",
+        ScheduleConfig(cron="*/5 * * * *", timezone="Europe/Berlin", jitter="auto"),
+    )
+    usual = jitter(five, dt.datetime(2027, 7, 1, tzinfo=dt.UTC))
+    assert usual == dt.timedelta(seconds=zlib.crc32(b"customers") % 31)
+    # 01:52 CET just before the spring change, 02:52 CEST just before the autumn one
+    for change in (
+        dt.datetime(2027, 3, 28, 0, 52, tzinfo=dt.UTC),
+        dt.datetime(2027, 10, 31, 0, 52, tzinfo=dt.UTC),
+    ):
+        clock = ManualClock(change)
+        launcher = Launcher()
+        sched = scheduler(tmp_path / str(change.month), [five], clock, launcher)
+        for _ in range(6):
+            clock.advance(sched.next_runs()["customers"] - clock.now())
+            await sched.tick()
+        starts = [at for _, at in launcher.started]
+        assert [b - a for a, b in itertools.pairwise(starts)] == [5 * MINUTE] * 5, change
+        assert {at.minute % 5 for at in starts} == {0}
+        assert {at.second for at in starts} == {usual.seconds}
+
+
+async def test_a_set_time_runs_once_in_the_hour_the_clocks_repeat(tmp_path):
+    """`30 2 * * *` runs once on 31 October (02:30 comes twice in Berlin), `0 * * * *` hourly.
+
+    A skipped 02:30 (28 March) runs at 03:00, as cron does.
+    """
+    daily = job("plans", cron="30 2 * * *", timezone="Europe/Berlin")
+    hourly = job("invoices", cron="0 * * * *", timezone="Europe/Berlin")
+    starts: dict[str, list[dt.datetime]] = {}
+    for name, at in (
+        ("autumn", dt.datetime(2027, 10, 30, 12, tzinfo=dt.UTC)),
+        ("spring", dt.datetime(2027, 3, 27, 12, tzinfo=dt.UTC)),
+    ):
+        clock = ManualClock(at)
+        launcher = Launcher()
+        sched = scheduler(tmp_path / name, [daily, hourly], clock, launcher)
+        while len(launcher.names()) < 20:
+            clock.advance(min(sched.next_runs().values()) - clock.now())
+            await sched.tick()
+        starts[name] = [at for job_name, at in launcher.started if job_name == "plans"]
+        hours = [at for job_name, at in launcher.started if job_name == "invoices"]
+        assert [b - a for a, b in itertools.pairwise(hours)] == [HOUR] * (len(hours) - 1)
+    utc = dt.UTC
+    assert starts["autumn"] == [dt.datetime(2027, 10, 31, 0, 30, tzinfo=utc)]
+    assert starts["spring"] == [dt.datetime(2027, 3, 28, 1, 0, tzinfo=utc)]
 
 
 def _config(schedule: dict[str, object], extract: dict[str, object] | None = None):
