@@ -12,7 +12,8 @@ from mogulsync.config import AppConfig, parse_config
 from mogulsync.emulator.server import EmulatorServer
 
 WRITE_KEY = "e2e-write-key"
-WAIT_S = 30.0
+#: a safety net for a stuck condition, not a speed limit: generous for a loaded machine
+WAIT_S = 120.0
 POLL_S = 0.05
 
 

@@ -17,7 +17,7 @@ from tests.integration.emulator._billing import Billing, created, make_billing
 from mogulsync.emulator._http import MAX_JSON_DEPTH, iso_millis, iso_seconds, parse_time
 
 #: how long a small import may take on loopback before the test gives up (not asserted)
-DEADLINE_S = 10.0
+DEADLINE_S = 60.0
 POLL_S = 0.01
 MAX_BODY = 5 * 1024 * 1024
 BEFORE_YEAR_1 = "0001-01-01T00:00:00+23:59"

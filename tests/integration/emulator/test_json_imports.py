@@ -22,7 +22,7 @@ from mogulsync.emulator.transport import in_process_transport
 
 MAX_BYTES = 5 * 1024 * 1024
 #: how long a small import may take on loopback before the test gives up (not asserted)
-DEADLINE_S = 10.0
+DEADLINE_S = 60.0
 POLL_S = 0.01
 STATUS_ORDER = ["queued", "processing", "completed"]
 IMPORTED = {"status": "imported"}

@@ -36,7 +36,7 @@ FAULT_EVERY = 10
 USERS = 4
 DAY_S = 86_400.0
 #: how long to wait for the forwarder to finish a round (it takes milliseconds)
-PATIENCE_S = 30.0
+PATIENCE_S = 120.0
 FD_SLACK = 3
 EXECUTOR_PREFIX = "asyncio_"
 #: the service's loop and this test's: each default executor has at most this many workers
