@@ -12,6 +12,8 @@ import ast
 import re
 from pathlib import Path
 
+from tests.unit._source import parse
+
 ROOT = Path(__file__).resolve().parents[2]
 TREES = ("src", "tests", "bench", "scripts")
 #: where binding port 0 is the point: the socket is kept (served, held) or, for PostgreSQL,
@@ -51,7 +53,7 @@ def test_no_port_is_probed_and_handed_on() -> None:
         if name in ALLOWED_BINDS:
             continue
         text = path.read_text(encoding="utf-8")
-        lines = _binds_port_zero(ast.parse(text))
+        lines = _binds_port_zero(parse(text))
         lines += [n for n, line in enumerate(text.splitlines(), 1) if PROBE_NAME.search(line)]
         if lines and name != "tests/unit/test_no_probed_ports.py":
             offenders[name] = lines
@@ -64,4 +66,4 @@ def test_no_port_is_probed_and_handed_on() -> None:
 
 def test_the_guard_sees_a_probe() -> None:
     probe = "with socket.socket() as s:\n    s.bind(('127.0.0.1', 0))\n"
-    assert _binds_port_zero(ast.parse(probe)) == [2]
+    assert _binds_port_zero(parse(probe)) == [2]

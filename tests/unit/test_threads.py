@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from tests.unit._source import parse
 
 from mogulsync import _threads, logs
 
@@ -62,7 +63,7 @@ def test_a_process_wide_thread_carries_no_run_id(
 def _plain_thread_calls(path: Path) -> list[int]:
     """Lines of ``path`` that build a ``threading.Thread`` or ``Timer`` directly."""
     found = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(parse(path.read_text(encoding="utf-8"))):
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)

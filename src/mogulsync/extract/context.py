@@ -119,6 +119,9 @@ class FetchContext:
             return
         if isinstance(uuids, BaseException):
             future.set_exception(uuids)
+            # read once here: when no stream waits for the uuids, asyncio would otherwise
+            # log the failure as "never retrieved" whenever the future is collected
+            future.exception()
         else:
             future.set_result(uuids)
 
