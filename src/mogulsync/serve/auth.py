@@ -5,7 +5,8 @@
 - The web UI signs in at ``/login`` with a token and gets an opaque session id in an
   HttpOnly, SameSite=Strict cookie; the token itself is never stored in the cookie, a
   page, a URL, a log or the run history. Sessions live in memory (a restart signs
-  everyone out).
+  everyone out) and end after 12 hours unused or 7 days in all, as a forgotten browser
+  should not stay signed in to a server left running for weeks.
 - Every state-changing form carries the session's CSRF token; every state-changing
   request that a browser marks with a foreign ``Origin`` is refused.
 - With no tokens configured the server serves loopback only and everyone is an operator;
@@ -17,7 +18,8 @@ from __future__ import annotations
 import enum
 import hmac
 import secrets
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -31,6 +33,10 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 #: most sessions kept at once (the oldest are dropped)
 MAX_SESSIONS = 1000
+#: a session unused this long is signed out
+SESSION_IDLE_S = 12 * 3600.0
+#: ... and any session this old, used or not
+SESSION_MAX_S = 7 * 86400.0
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -47,6 +53,15 @@ class Session:
 
     role: Role
     csrf: str
+
+
+@dataclass(slots=True)
+class _Live:
+    """A session and when it started and was last used (the auth's clock)."""
+
+    session: Session
+    started: float
+    used: float
 
 
 class AuthError(Exception):
@@ -71,11 +86,14 @@ class Caller:
 class Auth:
     """The server's tokens and sessions."""
 
-    def __init__(self, tokens: Sequence[TokenConfig]) -> None:
+    def __init__(
+        self, tokens: Sequence[TokenConfig], *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._tokens = [
             (token.token.get_secret_value().encode(), Role[token.role.upper()]) for token in tokens
         ]
-        self._sessions: dict[str, Session] = {}
+        self._clock = clock
+        self._sessions: dict[str, _Live] = {}
         #: the one "session" of the no-token mode (its CSRF token still guards forms)
         self._open_session = Session(Role.OPERATOR, secrets.token_urlsafe(32))
 
@@ -98,10 +116,13 @@ class Auth:
         role = self.role_of(token)
         if role is None:
             return None
+        now = self._clock()
+        for stale in [sid for sid, live in self._sessions.items() if self._expired(live, now)]:
+            del self._sessions[stale]
         if len(self._sessions) >= MAX_SESSIONS:
             self._sessions.pop(next(iter(self._sessions)))
         session_id = secrets.token_urlsafe(32)
-        self._sessions[session_id] = Session(role, secrets.token_urlsafe(32))
+        self._sessions[session_id] = _Live(Session(role, secrets.token_urlsafe(32)), now, now)
         return session_id
 
     def sign_out(self, session_id: str) -> None:
@@ -111,7 +132,19 @@ class Auth:
     def session(self, request: Request) -> Session | None:
         """The browser session of a request, if any."""
         session_id = request.cookies.get(SESSION_COOKIE)
-        return self._sessions.get(session_id) if session_id else None
+        live = self._sessions.get(session_id) if session_id else None
+        if live is None or session_id is None:
+            return None
+        now = self._clock()
+        if self._expired(live, now):
+            del self._sessions[session_id]
+            return None
+        live.used = now
+        return live.session
+
+    @staticmethod
+    def _expired(live: _Live, now: float) -> bool:
+        return now - live.used > SESSION_IDLE_S or now - live.started > SESSION_MAX_S
 
     def caller(self, request: Request) -> Caller:
         """Who is asking; AuthError(401) when nobody valid is."""

@@ -7,10 +7,19 @@ import datetime as dt
 
 import pytest
 from pydantic import SecretStr
+from starlette.requests import Request
 
 from mogulsync.chartmogul import RequestLogEntry
 from mogulsync.config.serve import TokenConfig
-from mogulsync.serve.auth import Auth, AuthError, Role, check_csrf
+from mogulsync.serve.auth import (
+    SESSION_COOKIE,
+    SESSION_IDLE_S,
+    SESSION_MAX_S,
+    Auth,
+    AuthError,
+    Role,
+    check_csrf,
+)
 from mogulsync.serve.feed import RequestFeed
 
 pytestmark = pytest.mark.anyio
@@ -68,6 +77,41 @@ def test_roles_and_sessions():
     with pytest.raises(AuthError) as caught:
         check_csrf("abc", "abd")
     assert caught.value.status == 403
+
+
+def _with_cookie(session_id: str) -> Request:
+    return Request(
+        {"type": "http", "headers": [(b"cookie", f"{SESSION_COOKIE}={session_id}".encode())]}
+    )
+
+
+def test_sessions_end_when_unused_or_old():
+    """A session unused for 12 hours is signed out; one used all along ends after 7 days.
+    The auth's clock is driven: no wait."""
+    token = "v" * 20
+    now = [1000.0]
+    auth = Auth([TokenConfig(token=SecretStr(token), role="viewer")], clock=lambda: now[0])
+    idle = auth.sign_in(token)
+    assert idle is not None
+    now[0] += SESSION_IDLE_S - 1
+    assert auth.session(_with_cookie(idle)) is not None  # used: the idle time starts again
+    now[0] += SESSION_IDLE_S - 1
+    assert auth.session(_with_cookie(idle)) is not None
+    now[0] += SESSION_IDLE_S + 1
+    assert auth.session(_with_cookie(idle)) is None
+    assert auth.session(_with_cookie(idle)) is None  # forgotten, not only refused
+
+    busy = auth.sign_in(token)
+    assert busy is not None
+    started = now[0]
+    while now[0] - started < SESSION_MAX_S - 3600:
+        now[0] += 3600
+        assert auth.session(_with_cookie(busy)) is not None
+    now[0] = started + SESSION_MAX_S + 1
+    assert auth.session(_with_cookie(busy)) is None
+    with pytest.raises(AuthError) as caught:
+        auth.caller(_with_cookie(busy))
+    assert caught.value.status == 401
 
 
 def test_a_short_token_is_refused_at_load():
