@@ -167,12 +167,16 @@ class RunManager:
             ("failed", record.rows.failed),
         ):
             self.totals.rows[outcome] = self.totals.rows.get(outcome, 0) + count
+        self._notify_finished(run.name, record.status)
+        return record
+
+    def _notify_finished(self, name: str, status: RunStatus) -> None:
+        """Tell every hook a run ended; a failing hook is logged, not raised."""
         for hook in self.on_finished:
             try:
-                hook(run.name, record.status)
+                hook(name, status)
             except Exception:
                 logger.exception("run-finished hook failed")
-        return record
 
     def cancel(self, run_id: str) -> bool:
         """Ask a running sync or extract to stop at its next safe point; False when not running."""
@@ -230,10 +234,11 @@ class RunManager:
         else:
             run.status, run.report = "success", report
         run.finished_at = dt.datetime.now(dt.UTC).isoformat()
-        self.extract_history.save(run)
-        self.extract = None
-        for hook in self.on_finished:
-            hook(EXTRACT_NAME, RunStatus(run.status))
+        try:
+            self.extract_history.save(run)
+        finally:  # a history that cannot be written must not leave the extract "running"
+            self.extract = None
+            self._notify_finished(EXTRACT_NAME, RunStatus(run.status))
 
     async def shutdown(self) -> None:
         """No new runs; running syncs and the extract stop at a safe point; wait for them."""

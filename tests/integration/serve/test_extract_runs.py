@@ -181,3 +181,28 @@ async def test_the_extract_page_shows_progress_and_cancels_the_running_extract(
         assert "Cancel extract" not in page.text
         [run] = (await served.http.get("/api/v1/extract/runs", headers=auth)).json()
         assert (run["run_id"], run["status"]) == (run_id, "cancelled")
+
+
+async def test_a_failing_finished_hook_does_not_leave_the_extract_running(
+    emulator_server, tmp_path, caplog
+):
+    """A run-finished hook that raises (e.g. the scheduler's store on a full disk) is logged,
+    as for syncs; the extract still ends, is recorded, and the next one can start."""
+    config, _ = _extract_project(emulator_server, tmp_path)
+    async with serving(config) as served:
+        manager = served.app.state.manager
+
+        def broken(_name, _status):
+            raise OSError("disk full")
+
+        manager.on_finished.insert(0, broken)
+        auth = served.bearer(OPERATOR)
+        started = await served.http.post("/api/v1/extract/runs", headers=auth)
+        await manager._extract_task
+        assert manager.extract is None
+        [run] = (await served.http.get("/api/v1/extract/runs", headers=auth)).json()
+        assert (run["run_id"], run["status"]) == (started.json()["run_id"], "success")
+        assert "run-finished hook failed" in caplog.text
+        again = await served.http.post("/api/v1/extract/runs", headers=auth)
+        assert again.status_code == 202
+        await manager._extract_task
