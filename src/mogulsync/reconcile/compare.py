@@ -153,6 +153,14 @@ _LINE_ITEM: dict[str, Normaliser] = {
     "tax_amount_in_cents": _integer,
     "description": _text,
 }
+#: line-item keys ChartMogul accepts but never shows for a type (reference: ``description``
+#: is a one-time item's; a one-time item shows no subscription keys): not comparable
+_NOT_SHOWN: dict[str, frozenset[str]] = {
+    "subscription": frozenset({"description"}),
+    "one_time": frozenset(
+        {"subscription_external_id", "service_period_start", "service_period_end"}
+    ),
+}
 _INLINE_TRANSACTION: dict[str, Normaliser] = {
     "type": _text,
     "result": _text,
@@ -176,7 +184,7 @@ def expected(object_type: str, row: MappedRow) -> Comparable:
             found[CUSTOM_PREFIX + item.key] = [item.type, _CUSTOM[item.type](item.value)]
     if object_type == "invoice":
         if "line_items" in payload:
-            found["line_items"] = _children(payload["line_items"], _LINE_ITEM)
+            found["line_items"] = _children(payload["line_items"], _LINE_ITEM, _NOT_SHOWN)
         if "transactions" in payload:
             found["transactions"] = _children(payload["transactions"], _INLINE_TRANSACTION)
     return found
@@ -197,19 +205,25 @@ def actual(object_type: str, record: Mapping[str, Any]) -> Comparable:
         for key, value in (custom or {}).items():
             found[CUSTOM_PREFIX + key] = value  # typed when compared (the type is ours)
     if object_type == "invoice":
-        found["line_items"] = _children(record.get("line_items") or [], _LINE_ITEM)
+        found["line_items"] = _children(record.get("line_items") or [], _LINE_ITEM, _NOT_SHOWN)
         found["transactions"] = _children(record.get("transactions") or [], _INLINE_TRANSACTION)
     return found
 
 
-def _children(items: Iterable[Mapping[str, Any]], fields: Mapping[str, Normaliser]) -> list[Any]:
-    """Line items or transactions as ``[external_id, {field: value}]`` pairs, in order."""
+def _children(
+    items: Iterable[Mapping[str, Any]],
+    fields: Mapping[str, Normaliser],
+    not_shown: Mapping[str, frozenset[str]] | None = None,
+) -> list[Any]:
+    """Line items or transactions as ``[external_id, {field: value}]`` pairs, in order
+    (without the fields ``not_shown`` says ChartMogul never shows for the child's type)."""
     reduced: list[Any] = []
     for item in items:
+        hidden = (not_shown or {}).get(str(item.get("type")), frozenset())
         values = {
             name: normalise(item[name])
             for name, normalise in fields.items()
-            if item.get(name) is not None
+            if item.get(name) is not None and name not in hidden
         }
         reduced.append([item.get("external_id"), values])
     return reduced

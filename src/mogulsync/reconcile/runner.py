@@ -150,14 +150,24 @@ class _Reconcile:
             if runs is not None and record is not None:
                 self._finish(runs, record, failed)
                 if failed is not None:
-                    runs.close()
+                    try:
+                        await self._prune(runs)
+                    finally:
+                        runs.close()
         if runs is not None and record is not None:
             try:
                 if not self.adopt:
                     await self._alert(record, runs)
+                await self._prune(runs)
             finally:
                 runs.close()
         return self.report
+
+    async def _prune(self, runs: RunStore) -> None:
+        """The history's retention, off the loop (a long history's first prune takes
+        seconds; a server's other runs, API and scheduler share this loop)."""
+        now = dt.datetime.now(dt.UTC)
+        await asyncio.to_thread(prune_history, runs, self.config.run_history, now)
 
     async def _compare(self, opened: contextlib.AsyncExitStack) -> None:
         """List, compare (and adopt); what it opens is closed by ``opened``."""
@@ -337,7 +347,6 @@ class _Reconcile:
             runs.add_request(record.run_id, entry)
         runs.finish(record)
         report.run_id = record.run_id
-        prune_history(runs, self.config.run_history, dt.datetime.now(dt.UTC))
 
     async def _alert(self, record: RunRecord, runs: RunStore) -> None:
         """Drift alerts (``alerts.rules[].drift``) through the project's channels."""

@@ -37,4 +37,9 @@ def prune_history(runs: RunStore, policy: RunHistoryConfig, now: dt.datetime) ->
 
 
 def _cutoff(now: dt.datetime, days: float | None) -> dt.datetime | None:
-    return None if days is None else now - dt.timedelta(seconds=days * SECONDS_PER_DAY)
+    if days is None:
+        return None
+    try:
+        return now - dt.timedelta(seconds=days * SECONDS_PER_DAY)
+    except OverflowError:  # `.inf` or 1,000,000 days: before year 1, so nothing is older
+        return None

@@ -188,7 +188,11 @@ class SyncEngine:
                     record.message = self.redactor.text(run.fatal.user_message)
                 try:
                     await finish_run(record, runs, self.sinks, self.alerts, self.redactor)
-                    prune_history(runs, self.config.run_history, self.now())
+                    # off the loop: a long history's first prune takes seconds, and a
+                    # server's other runs, API and scheduler share this loop
+                    await asyncio.to_thread(
+                        prune_history, runs, self.config.run_history, self.now()
+                    )
                 finally:
                     runs.close()
                     state.close()

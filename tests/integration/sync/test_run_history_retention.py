@@ -6,6 +6,7 @@ real: "days later" is the engine told so, never a wait.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import sqlite3
 
@@ -108,3 +109,41 @@ def test_running_runs_and_null_cutoffs_are_never_pruned(tmp_path):
         assert [record.run_id for record in store.latest(limit=10)] == [running.run_id]
     finally:
         store.close()
+
+
+async def test_the_prune_leaves_the_event_loop_free(emulator_server, tmp_path):
+    """The retention runs off the event loop, which a server's other runs, API and
+    scheduler share (a long history's first prune takes seconds). Here another connection
+    write-locks the history as the prune starts and a callback on the loop releases it: the
+    prune waits for it, then deletes. On the loop it held the loop for SQLite's 30 s busy
+    timeout, so the release could not run, and it gave up."""
+    url = make_warehouse(
+        tmp_path / "w.duckdb",
+        ["create table accounts(id varchar, name varchar, email varchar)",
+         "insert into accounts values ('a1', 'One', 'a1@example.com')"],
+    )  # fmt: skip
+    config = project(
+        emulator_server,
+        tmp_path,
+        url,
+        tokens=False,
+        run_history={"keep_days": 0, "keep_requests_days": 0, "keep_last": 1},
+    )
+    engine = fast_engine(config)
+    state = tmp_path / "state"
+    first = await engine.run("customers", full=True)
+    locker = sqlite3.connect(state / "runs.sqlite", isolation_level=None)
+    wall = dt.datetime.now(dt.UTC)
+
+    def locked_now() -> dt.datetime:
+        locker.execute("BEGIN IMMEDIATE")
+        asyncio.get_running_loop().call_soon(locker.execute, "COMMIT")
+        return wall + DAY
+
+    engine.now = locked_now
+    try:
+        second = await engine.run("customers", full=True)
+    finally:
+        locker.close()
+    assert list(_counts(state)) == [second.run_id]
+    assert first.run_id != second.run_id

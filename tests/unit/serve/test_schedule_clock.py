@@ -173,3 +173,53 @@ async def test_a_run_that_outlives_its_interval_skips_and_counts_each_slot(tmp_p
     assert (state.skipped, state.missed) == (3, 0)
     await _walk(sched, clock, 3 * MINUTE, dt.timedelta(seconds=30))
     assert [when.minute for _, when in launcher.started] == [35, 55]
+
+
+async def test_lord_howe_half_hour_shifts_run_each_set_time_once(tmp_path):
+    """Australia/Lord_Howe moves its clocks by 30 minutes: back 02:00 → 01:30 on 5 April
+    2026, forward 02:00 → 02:30 on 4 October 2026. A set time in the repeated half hour
+    runs once; one in the skipped half hour runs once, when the clocks have jumped."""
+    zone = "Australia/Lord_Howe"
+    for name, cron, start, expected in (
+        (
+            "back",
+            "45 1 * * *",
+            dt.datetime(2026, 4, 4, 12, 0, tzinfo=UTC),
+            [
+                dt.datetime(2026, 4, 4, 14, 45, tzinfo=UTC),  # 01:45 +11, first pass
+                dt.datetime(2026, 4, 5, 15, 15, tzinfo=UTC),  # 01:45 +10:30, the next day
+            ],
+        ),
+        (
+            "forward",
+            "15 2 * * *",
+            dt.datetime(2026, 10, 3, 12, 0, tzinfo=UTC),
+            [
+                dt.datetime(2026, 10, 3, 15, 30, tzinfo=UTC),  # 02:30 +11, after the jump
+                dt.datetime(2026, 10, 4, 15, 15, tzinfo=UTC),  # 02:15 +11, the next day
+            ],
+        ),
+    ):
+        clock = ManualClock(start)
+        launcher = Launcher()
+        daily = job("daily", cron=cron, timezone=zone)
+        sched = scheduler(tmp_path / name, [daily], clock, launcher)
+        await _walk(sched, clock, dt.timedelta(hours=36), 5 * MINUTE)
+        assert [when for _, when in launcher.started] == expected, name
+
+
+async def test_lord_howe_every_half_hour_runs_once_per_real_half_hour(tmp_path):
+    """`*/30 * * * *` in Australia/Lord_Howe across both 30-minute shifts: one run every
+    real 30 minutes (the repeated half hour runs again, the skipped one has no slot)."""
+    for start in (
+        dt.datetime(2026, 4, 4, 12, 0, tzinfo=UTC),
+        dt.datetime(2026, 10, 3, 12, 0, tzinfo=UTC),
+    ):
+        clock = ManualClock(start - MINUTE)
+        launcher = Launcher()
+        halves = job("halves", cron="*/30 * * * *", timezone="Australia/Lord_Howe")
+        sched = scheduler(tmp_path / start.strftime("%m"), [halves], clock, launcher)
+        await _walk(sched, clock, dt.timedelta(hours=6), MINUTE)
+        times = [when for _, when in launcher.started]
+        assert len(times) == 12
+        assert all(b - a == dt.timedelta(minutes=30) for a, b in itertools.pairwise(times))
