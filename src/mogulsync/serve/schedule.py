@@ -151,7 +151,7 @@ def _slots(cron: str, timezone: str, after: dt.datetime) -> Iterator[dt.datetime
     twice); a job with ``*`` in its minute or hour runs in both."""
     zone = zoneinfo.ZoneInfo(timezone)
     slots = croniter(cron, after.astimezone(zone))
-    set_times = _at_set_times(slots)
+    set_times = _at_set_times(cron, slots)
     while True:
         slot = slots.get_next(dt.datetime).astimezone(zone)
         # croniter walks wall time: around a fold it can step back in real time
@@ -159,8 +159,12 @@ def _slots(cron: str, timezone: str, after: dt.datetime) -> Iterator[dt.datetime
             yield slot.astimezone(dt.UTC)
 
 
-def _at_set_times(slots: croniter) -> bool:
-    """Whether neither the minute nor the hour field is ``*``."""
+def _at_set_times(cron: str, slots: croniter) -> bool:
+    """Whether neither the minute nor the hour field is a wildcard: as cron reads them,
+    one that starts with ``*`` (``*``, ``*/5``); an alias (``@daily``) by its expansion."""
+    fields = cron.split()
+    if len(fields) >= 2:  # minute and hour are the first two fields
+        return not fields[0].startswith("*") and not fields[1].startswith("*")
     minutes, hours = slots.expanded[0], slots.expanded[1]
     return "*" not in minutes and "*" not in hours
 

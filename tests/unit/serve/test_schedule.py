@@ -208,6 +208,8 @@ async def test_a_set_time_runs_once_in_the_hour_the_clocks_repeat(tmp_path):
     """
     daily = job("plans", cron="30 2 * * *", timezone="Europe/Berlin")
     hourly = job("invoices", cron="0 * * * *", timezone="Europe/Berlin")
+    # `*/20` is a wildcard to cron: it runs in both passes of the repeated hour
+    night = job("contacts", cron="*/20 2 * * *", timezone="Europe/Berlin")
     starts: dict[str, list[dt.datetime]] = {}
     for name, at in (
         ("autumn", dt.datetime(2027, 10, 30, 12, tzinfo=dt.UTC)),
@@ -215,16 +217,25 @@ async def test_a_set_time_runs_once_in_the_hour_the_clocks_repeat(tmp_path):
     ):
         clock = ManualClock(at)
         launcher = Launcher()
-        sched = scheduler(tmp_path / name, [daily, hourly], clock, launcher)
+        sched = scheduler(tmp_path / name, [daily, hourly, night], clock, launcher)
         while len(launcher.names()) < 20:
             clock.advance(min(sched.next_runs().values()) - clock.now())
             await sched.tick()
         starts[name] = [at for job_name, at in launcher.started if job_name == "plans"]
+        starts[f"{name} night"] = [
+            at for job_name, at in launcher.started if job_name == "contacts"
+        ]
         hours = [at for job_name, at in launcher.started if job_name == "invoices"]
         assert [b - a for a, b in itertools.pairwise(hours)] == [HOUR] * (len(hours) - 1)
     utc = dt.UTC
     assert starts["autumn"] == [dt.datetime(2027, 10, 31, 0, 30, tzinfo=utc)]
     assert starts["spring"] == [dt.datetime(2027, 3, 28, 1, 0, tzinfo=utc)]
+    # 02:00, 02:20, 02:40 summer time (00:xx UTC), then again in winter time (01:xx UTC)
+    assert starts["autumn night"] == [
+        dt.datetime(2027, 10, 31, hour, minute, tzinfo=utc)
+        for hour in (0, 1)
+        for minute in (0, 20, 40)
+    ]
 
 
 def _config(schedule: dict[str, object], extract: dict[str, object] | None = None):
