@@ -96,13 +96,18 @@ class RunStore:
         self._db.close()
 
     # ------------------------------------------------------------------ runs
-    def start(self, sync: str, *, full: bool) -> RunRecord:
-        """Open a run; earlier runs of this sync still 'running' were interrupted."""
-        self._db.execute(
-            "UPDATE runs SET status = ?, message = 'the process stopped before the run ended'"
-            " WHERE sync = ? AND status = ?",
-            (RunStatus.INTERRUPTED.value, sync, RunStatus.RUNNING.value),
-        )
+    def start(self, sync: str, *, full: bool, holds_lock: bool = True) -> RunRecord:
+        """Open a run; earlier runs of this sync still 'running' were interrupted.
+
+        Only a caller holding the sync's lock may say so (``holds_lock``): a record that
+        runs nothing (a skip) must not relabel a run another process has in progress.
+        """
+        if holds_lock:
+            self._db.execute(
+                "UPDATE runs SET status = ?, message = 'the process stopped before the run ended'"
+                " WHERE sync = ? AND status = ?",
+                (RunStatus.INTERRUPTED.value, sync, RunStatus.RUNNING.value),
+            )
         record = RunRecord(
             run_id=new_run_id(),
             sync=sync,

@@ -213,7 +213,7 @@ class SyncEngine:
         model_of(self.config, name)
         runs = RunStore(self.state_dir, self.redactor)
         try:
-            record = runs.start(name, full=False)
+            record = runs.start(name, full=False, holds_lock=False)
             record.status = RunStatus.SKIPPED
             record.finished_at = _now()
             record.message = self.redactor.text(reason)

@@ -149,3 +149,26 @@ def test_a_partial_parent_does_not_skip_its_children(
     assert result.exit_code == exit_codes.PARTIAL, result.output
     assert statuses(workdir, "customers") == ["partial"]
     assert statuses(workdir, "invoices") == ["success"]
+
+
+def test_a_skip_does_not_relabel_a_run_in_progress(
+    workdir: Path, emulator_server: EmulatorServer
+) -> None:
+    """`sync run --all` records a skipped sync without its lock: a run of that sync still
+    in progress (in `serve`, say) stays `running`, not `interrupted`."""
+    from mogulsync.config import load_config
+    from mogulsync.sync import SyncEngine
+
+    write_project(
+        workdir,
+        emulator_server,
+        {"accounts": {"table": "accounts", "primary_key": "id"}},
+        {"customers": customers()},
+    )
+    store = RunStore(workdir / ".mogulsync")
+    try:
+        store.start("customers", full=False)  # another process's run, in progress
+    finally:
+        store.close()
+    SyncEngine(load_config(workdir / "mogulsync.yml")).skip("customers", "its parent failed")
+    assert statuses(workdir, "customers") == ["running", "skipped"]
