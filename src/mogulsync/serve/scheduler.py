@@ -105,6 +105,18 @@ class ScheduleStore:
                 [(state.job.name, parent) for parent in sorted(state.parents_done)],
             )
 
+    def keep_only(self, names: Sequence[str]) -> None:
+        """Forget jobs no longer scheduled (removed from the project file): their rows would
+        stay for ever, and a job added back later starts afresh, as a new one does."""
+        placeholders = ", ".join("?" * len(names))
+        with self._db:
+            self._db.execute("BEGIN")
+            for table, column in (("jobs", "name"), ("parents_done", "job")):
+                self._db.execute(
+                    f"DELETE FROM {table} WHERE {column} NOT IN ({placeholders})",  # noqa: S608 - table and column names are constants
+                    tuple(names),
+                )
+
     def close(self) -> None:
         """Close the database."""
         self._db.close()
@@ -122,6 +134,7 @@ class Scheduler:
         self._wake = asyncio.Event()
         now = clock.now()
         self.states: dict[str, JobState] = {}
+        store.keep_only([job.name for job in jobs])
         for job in jobs:
             saved = store.load(job.name, _spec(job))
             if saved is None:

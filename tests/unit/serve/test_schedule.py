@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
+import sqlite3
 import zlib
 
 import pytest
@@ -18,13 +19,14 @@ from mogulsync.config.serve import ScheduleConfig
 from mogulsync.runs import RunStatus
 from mogulsync.serve.clock import ManualClock
 from mogulsync.serve.schedule import Job, first_run, jitter, jobs_of
-from mogulsync.serve.scheduler import Scheduler, ScheduleStore
+from mogulsync.serve.scheduler import SCHEDULE_FILE, Scheduler, ScheduleStore
 
 pytestmark = pytest.mark.anyio
 
 T0 = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)  # a Monday, 09:30 UTC
 MINUTE = dt.timedelta(minutes=1)
 HOUR = dt.timedelta(hours=1)
+DAY = dt.timedelta(days=1)
 
 
 def job(name: str, **schedule: object) -> Job:
@@ -115,6 +117,22 @@ async def test_a_changed_schedule_starts_afresh(tmp_path):
     scheduler(tmp_path, [job("c", every="1d")], clock, Launcher()).store.close()
     changed = scheduler(tmp_path, [job("c", every="1h")], clock, Launcher())
     assert changed.next_runs()["c"] == T0 + HOUR
+
+
+async def test_a_job_removed_from_the_project_is_forgotten(tmp_path):
+    """`schedule.sqlite` keeps only the jobs scheduled now; a job added back starts afresh
+    (its old due time does not come back as missed slots)."""
+    clock = ManualClock(T0)
+    first = scheduler(tmp_path, [job("c", every="1d"), job("p", every="1d")], clock, Launcher())
+    first.store.close()
+    clock.advance(30 * DAY)
+    only_c = scheduler(tmp_path, [job("c", every="1d")], clock, Launcher())
+    with sqlite3.connect(tmp_path / SCHEDULE_FILE) as db:
+        assert [row[0] for row in db.execute("SELECT name FROM jobs")] == ["c"]
+    only_c.store.close()
+    again = scheduler(tmp_path, [job("c", every="1d"), job("p", every="1d")], clock, Launcher())
+    assert again.next_runs()["p"] == clock.now() + DAY
+    assert again.states["p"].missed == 0
 
 
 async def test_after_runs_when_every_parent_succeeded(tmp_path):
