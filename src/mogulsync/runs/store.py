@@ -191,19 +191,19 @@ class RunStore:
         ``keep_last`` runs and running runs are never touched. None: no cutoff.
         """
         gone = self._prunable(runs_before, keep_last)
-        for start in range(0, len(gone), PRUNE_CHUNK):
-            chunk = [(run_id,) for run_id in gone[start : start + PRUNE_CHUNK]]
+        self._delete(gone, ("requests", "row_errors", "runs"))
+        logless = self._prunable(requests_before, keep_last, logged=True)
+        self._delete(logless, ("requests",))
+        return len(gone), len(logless)
+
+    def _delete(self, run_ids: Sequence[str], tables: Sequence[str]) -> None:
+        """Delete the runs' rows from ``tables``, PRUNE_CHUNK runs per transaction."""
+        for start in range(0, len(run_ids), PRUNE_CHUNK):
+            chunk = [(run_id,) for run_id in run_ids[start : start + PRUNE_CHUNK]]
             self._db.execute("BEGIN")
-            for table in ("requests", "row_errors", "runs"):
+            for table in tables:
                 self._db.executemany(f"DELETE FROM {table} WHERE run_id = ?", chunk)  # noqa: S608 - constant names
             self._db.execute("COMMIT")
-        logless = self._prunable(requests_before, keep_last, logged=True)
-        for start in range(0, len(logless), PRUNE_CHUNK):
-            chunk = [(run_id,) for run_id in logless[start : start + PRUNE_CHUNK]]
-            self._db.execute("BEGIN")
-            self._db.executemany("DELETE FROM requests WHERE run_id = ?", chunk)
-            self._db.execute("COMMIT")
-        return len(gone), len(logless)
 
     def _prunable(
         self, before: dt.datetime | None, keep_last: int, *, logged: bool = False

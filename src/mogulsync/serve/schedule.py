@@ -5,8 +5,8 @@ the state. Jitter is a fixed offset per job name (a CRC of the name), so syncs t
 a schedule are spread apart while each one keeps a predictable time.
 
 Daylight saving follows cron's rules: a slot in the hour skipped in spring runs when the
-clocks have jumped (once); in the hour repeated in autumn a job runs once, unless its
-hour field is ``*`` (every hour), which runs in both (each real hour).
+clocks have jumped (once); in the hour repeated in autumn a job at a set time runs once,
+and one whose minute or hour field starts with ``*`` runs in both passes.
 """
 
 from __future__ import annotations
@@ -66,11 +66,11 @@ def period(schedule: ScheduleConfig, around: dt.datetime) -> dt.timedelta | None
     if schedule.every:
         return parse_duration(schedule.every)
     if schedule.cron:
-        slots = croniter(schedule.cron, around.astimezone(zoneinfo.ZoneInfo(schedule.timezone)))
-        # in UTC: two times in one zone subtract by the wall clock, so where the clocks
-        # change a 5-minute cron's period came out as 65 or -55 minutes
-        first = slots.get_next(dt.datetime).astimezone(dt.UTC)
-        return slots.get_next(dt.datetime).astimezone(dt.UTC) - first
+        # the slots in UTC: two times in one zone subtract by the wall clock, so where the
+        # clocks change a 5-minute cron's period came out as 65 or -55 minutes
+        slots = _slots(schedule.cron, schedule.timezone, around)
+        first = next(slots)
+        return next(slots) - first
     return None
 
 
