@@ -10,6 +10,8 @@ window (activities), per customer (subscriptions), per plan group (its plans).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -191,8 +193,11 @@ async def _activities(ctx: FetchContext, emit: Emit) -> StreamState | None:
         return None  # no start date and no activity at all
     windows = date_windows(max(candidates), ctx.end_date, ctx.activity_windows)
     activities = ctx.client.activities
-    if len(windows) > 1 and await _read_whole_range(ctx, windows, cursor, emit):
-        return cursor.next_state()
+    if len(windows) > 1:
+        split = await _read_whole_range(ctx, windows, cursor, emit)
+        if split is None:
+            return cursor.next_state()
+        windows = split
     progress = _WindowProgress(ctx, len(windows))
 
     async def read(index: int, window: Window) -> int:
@@ -207,49 +212,92 @@ async def _activities(ctx: FetchContext, emit: Emit) -> StreamState | None:
 
 async def _read_whole_range(
     ctx: FetchContext, windows: Sequence[Window], cursor: CursorFilter, emit: Emit
-) -> bool:
-    """Read the activities of every window as one range when that is quicker; False when
-    the windows should read them instead (nothing emitted then).
+) -> list[Window] | None:
+    """Read the activities of every window as one range when that is quicker (None);
+    otherwise the windows that should read them, in parallel (nothing emitted then).
 
     One page often holds every activity of the range (a small account, or an incremental
     run soon after the last): one request then replaces one per window. A few pages are
     read on from the first when their round trips cost less than pacing the windows'
     requests (:func:`read_on_is_quicker`). Otherwise the first page is dropped and the
     windows read everything, in parallel.
+
+    How many pages are left is estimated from the share of the range the first page
+    covers. The range runs to today, but an account's activity may have stopped long
+    before: the newest activity of the range, asked for beside the first page, is where
+    the estimate ends and where the windows are spread to (the last one still runs to the
+    range's end, for activity that arrives meanwhile).
     """
     whole = ctx.client.activities.list(
         start_date=windows[0].start, end_date=windows[-1].end, order="date"
     )
-    pages = whole.pages()
-    asked = _clock()
-    page = await anext(pages)
-    latency_s = _clock() - asked
-    if page.has_more and not _few_pages_left(ctx, windows, page.items, latency_s):
-        await pages.aclose()
-        return False
-    progress = _WindowProgress(ctx, 1)
-    keep = progress.keeper(0, cursor)
-    emit_page(page, emit, ctx.record_mode, keep)
-    async for page in pages:
-        emit_page(page, emit, ctx.record_mode, keep)
-    progress.finished(0)
-    return True
+    newest = asyncio.ensure_future(_newest_activity(ctx, windows))
+    try:
+        async with contextlib.aclosing(whole.pages()) as pages:
+            asked = _clock()
+            page = await anext(pages)
+            latency_s = _clock() - asked
+            if page.has_more:
+                last = await newest
+                if not _few_pages_left(ctx, windows, page.items, last, latency_s):
+                    return _spread_to(windows, last)
+            progress = _WindowProgress(ctx, 1)
+            keep = progress.keeper(0, cursor)
+            emit_page(page, emit, ctx.record_mode, keep)
+            async for page in pages:
+                emit_page(page, emit, ctx.record_mode, keep)
+            progress.finished(0)
+            return None
+    finally:
+        if not newest.done():  # not needed: the first page held the whole range
+            newest.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await newest
+        elif not newest.cancelled():
+            newest.exception()  # a failure nobody awaited: read, so it is not logged
+
+
+async def _newest_activity(ctx: FetchContext, windows: Sequence[Window]) -> dt.datetime | None:
+    """The moment of the newest activity between the windows' start and end (None: none)."""
+    pager = ctx.client.activities.list(
+        start_date=windows[0].start, end_date=windows[-1].end, order="-date", per_page=1
+    )
+    async with contextlib.aclosing(pager.pages()) as pages:
+        page = await anext(pages)
+    return as_datetime(page.items[0].date) if page.items else None
+
+
+def _spread_to(windows: Sequence[Window], newest: dt.datetime | None) -> list[Window]:
+    """``windows`` re-split to end with the newest activity's day; the last window still
+    ends where the range does."""
+    first, end = windows[0].start, windows[-1].end
+    if newest is None or newest.date() >= end:
+        return list(windows)
+    begin = first if isinstance(first, dt.datetime) else dt.datetime.combine(first, dt.time())
+    spread = date_windows(begin, newest.date(), len(windows))
+    spread[0] = dataclasses.replace(spread[0], start=first)
+    spread[-1] = dataclasses.replace(spread[-1], end=end)
+    return spread
 
 
 def _few_pages_left(
     ctx: FetchContext,
     windows: Sequence[Window],
     items: Sequence[Activity],
+    newest: dt.datetime | None,
     latency_s: float,
 ) -> bool:
-    """Whether the range's pages after ``items`` (the first) are few enough to read on."""
+    """Whether the range's pages after ``items`` (the first) are few enough to read on;
+    ``newest`` is the range's newest activity (None: unknown, the range's end counts)."""
     first = windows[0].start
     begin = as_datetime(first) or as_datetime(dt.datetime.combine(first, dt.time()))
     last = as_datetime(items[-1].date) if items else None
     if begin is None or last is None:
         return False
-    # the range's last day is read whole
-    end = dt.datetime.combine(windows[-1].end + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    # without the newest activity, the range's last day is read whole
+    end = newest or dt.datetime.combine(
+        windows[-1].end + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC
+    )
     return read_on_is_quicker(
         covered_s=(last - begin).total_seconds(),
         span_s=(end - begin).total_seconds(),

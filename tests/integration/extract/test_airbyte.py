@@ -13,6 +13,7 @@ import stamina
 from tests.integration.extract._runs import FIRST, LATER, import_more
 from tests.integration.extract._seed import TEST_RATE_LIMIT, Seeded
 
+from mogulsync.chartmogul.pagination import MAX_PER_PAGE
 from mogulsync.emulator.server import EmulatorServer
 from mogulsync.extract import streams
 from mogulsync.extract.airbyte import AirbyteSource
@@ -176,13 +177,15 @@ def test_resuming_from_any_activities_state_loses_nothing(
     server: EmulatorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every STATE of an incremental read (checkpoints too) resumes without a gap."""
-    # slow round trips: the range is read in windows, which checkpoint as they finish
+    # three pages and slow round trips: the range is read in windows, which checkpoint as
+    # they finish (a range of two pages is read on from the first, in one part)
+    import_more(server, "w", 2 * MAX_PER_PAGE, dt.date(2024, 8, 1))
     seconds = iter(range(1_000_000))
     monkeypatch.setattr(streams, "_clock", lambda: float(next(seconds)))
     catalog = _catalog(["activities"], mode="incremental")
     _, messages = _run("read", _config(server, activity_windows=8), catalog)
     everything = {m["record"]["data"]["uuid"] for m in messages if m["type"] == "RECORD"}
-    assert len(everything) == FIRST
+    assert len(everything) == FIRST + 2 * MAX_PER_PAGE
     before: set[str] = set()
     cursors = []
     for message in messages:
