@@ -9,6 +9,8 @@ limiter works across event loops: sequential ``asyncio.run`` calls, and loops in
 threads at once. (``asyncio.Semaphore`` and ``aiolimiter`` bind to the first loop that
 waits on them.) Pacing is smooth: request *k* after an idle period may start ``k /
 rate`` seconds later, with no burst, so a quiet account practically never sees a 429.
+Waiting requests start in order of :func:`request_priority` (pagers: the page's position
+in its list), so the longest page chain of a run is not held up by its short ones.
 
 By default the pacing clock is shared by every process on the machine (a SQLite file), and
 by every machine when a PostgreSQL ``state_store`` is configured: see
@@ -20,13 +22,16 @@ process's own cap.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
+import heapq
+import itertools
 import logging
 import threading
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -50,6 +55,28 @@ _KEY_DIGEST_CHARS = 16
 #: another process's release is not signalled, and polling faster only loads the store.
 _LEASE_POLL_MIN_S = 0.005
 _LEASE_POLL_MAX_S = 0.05
+
+
+_PRIORITY: contextvars.ContextVar[int] = contextvars.ContextVar(
+    "mogulsync_request_priority", default=0
+)
+
+
+@contextmanager
+def request_priority(priority: int) -> Iterator[None]:
+    """Requests started inside this block wait their turn with ``priority`` (default 0).
+
+    Pagers pass a page's position in its list: a list read page after page is a chain of
+    round trips, and the longer it is the more it decides when a run ends, while the
+    parts a stream is split into (windows, data sources, customers) start as short
+    chains. Longest chain first shortens the run without changing the requests made or
+    the rate they are made at.
+    """
+    token = _PRIORITY.set(priority)
+    try:
+        yield
+    finally:
+        _PRIORITY.reset(token)
 
 
 class RatePacer:
@@ -140,15 +167,31 @@ class SharedPacer:
         self._store.close()
 
 
+@dataclass(order=True)
+class _Waiter:
+    """A queued acquirer: the most urgent first (highest priority, then oldest)."""
+
+    rank: tuple[int, int]
+    loop: asyncio.AbstractEventLoop = field(compare=False)
+    future: asyncio.Future[None] = field(compare=False)
+    queued: bool = field(default=True, compare=False)
+
+
 class InFlightGate:
-    """A counting semaphore usable from any event loop and any thread."""
+    """A counting semaphore usable from any event loop and any thread.
+
+    A freed slot goes to the waiter of highest ``priority``, the oldest among equals.
+    """
 
     def __init__(self, limit: int) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         self._limit = limit
         self._used = 0
-        self._waiters: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = deque()
+        # a heap; a cancelled waiter stays in it, marked not ``queued``, until it surfaces
+        self._waiters: list[_Waiter] = []
+        self._queued = 0
+        self._order = itertools.count()
         self._lock = threading.Lock()
 
     @property
@@ -166,35 +209,41 @@ class InFlightGate:
         with self._lock:
             self._limit = min(self._limit, limit)
 
-    async def acquire(self) -> None:
+    async def acquire(self, priority: int = 0) -> None:
         """Wait for a free slot."""
         loop = asyncio.get_running_loop()
         with self._lock:
-            if self._used < self._limit and not self._waiters:
+            if self._used < self._limit and not self._queued:
                 self._used += 1
                 return
-            waiter: asyncio.Future[None] = loop.create_future()
-            self._waiters.append((loop, waiter))
+            waiter = _Waiter((-priority, next(self._order)), loop, loop.create_future())
+            heapq.heappush(self._waiters, waiter)
+            self._queued += 1
         try:
-            await waiter
+            await waiter.future
         except asyncio.CancelledError:
             with self._lock:
-                if (loop, waiter) in self._waiters:
-                    self._waiters.remove((loop, waiter))
+                if waiter.queued:
+                    waiter.queued = False
+                    self._queued -= 1
                     raise
             # The slot was handed over just as we were cancelled: give it back.
-            if waiter.done() and not waiter.cancelled():
+            if waiter.future.done() and not waiter.future.cancelled():
                 self.release()
             raise
 
     def release(self) -> None:
-        """Free a slot, handing it straight to the oldest live waiter."""
+        """Free a slot, handing it straight to the most urgent live waiter."""
         with self._lock:
             while self._waiters and self._used <= self._limit:
-                loop, waiter = self._waiters.popleft()
+                waiter = heapq.heappop(self._waiters)
+                if not waiter.queued:
+                    continue  # cancelled while queued
+                waiter.queued = False
+                self._queued -= 1
                 try:
                     # The slot moves to the waiter; the count stays the same.
-                    loop.call_soon_threadsafe(self._grant, waiter)
+                    waiter.loop.call_soon_threadsafe(self._grant, waiter.future)
                 except RuntimeError:  # its loop was closed: the waiter is gone
                     continue
                 return
@@ -288,6 +337,8 @@ class AccountLimiter:
     ) -> None:
         self.pacer: Pacer = pacer or RatePacer(rate, clock=clock)
         self.gate = InFlightGate(max_in_flight)
+        #: one request at a time books its start, the most urgent first
+        self._booking = InFlightGate(1)
         self.shared_gate = (
             SharedInFlight(leases, account, max_in_flight, sleep=sleep) if leases else None
         )
@@ -302,12 +353,23 @@ class AccountLimiter:
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
-        """Hold an in-flight slot and wait for this request's turn to start."""
-        await self.gate.acquire()
+        """Hold an in-flight slot and wait for this request's turn to start.
+
+        Turns go by :func:`request_priority` (then first come, first served): the next
+        start is booked only when the previous one is due, by the most urgent request
+        waiting then, so a later but more urgent request is not stuck behind a queue
+        that booked ahead.
+        """
+        priority = _PRIORITY.get()
+        await self.gate.acquire(priority)
         try:
-            delay = self.pacer.reserve()
-            if delay > 0:
-                await self._sleep(delay)
+            await self._booking.acquire(priority)
+            try:
+                delay = self.pacer.reserve()
+                if delay > 0:
+                    await self._sleep(delay)
+            finally:
+                self._booking.release()
             if self.shared_gate is None:
                 yield
                 return

@@ -10,12 +10,14 @@ stopping early. ``/activities`` also has the legacy ``start-after=<uuid>`` ancho
 from __future__ import annotations
 
 import enum
+import itertools
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from mogulsync.chartmogul._requester import JSONDict, Query, Requester
 from mogulsync.chartmogul.errors import NotFoundError, ResponseFormatError
+from mogulsync.chartmogul.limiter import request_priority
 
 T = TypeVar("T")
 
@@ -132,8 +134,10 @@ class Pager(Generic[T]):
         anchor: str | None = None
         seen: set[str] = set()
         first = True
-        while True:
-            raw = await self._fetch(anchor, first=first)
+        for position in itertools.count():
+            # the further along its list, the sooner a page's request may start
+            with request_priority(position):
+                raw = await self._fetch(anchor, first=first)
             if raw is None:
                 return
             first = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
 import threading
 
 import pytest
@@ -11,9 +12,11 @@ from mogulsync.chartmogul.limiter import (
     AccountLimiter,
     InFlightGate,
     RatePacer,
+    _Waiter,
     account_key,
     forget_limiters,
     limiter_for,
+    request_priority,
 )
 
 
@@ -199,7 +202,66 @@ def test_waiters_of_a_closed_loop_are_skipped() -> None:
     dead_loop = asyncio.new_event_loop()
     orphan = dead_loop.create_future()
     dead_loop.close()
-    gate._waiters.append((dead_loop, orphan))
+    heapq.heappush(gate._waiters, _Waiter((0, 0), dead_loop, orphan))
+    gate._queued += 1
     gate.release()
     assert gate.in_flight == 0
     assert not orphan.done()
+
+
+@pytest.mark.anyio
+async def test_a_freed_slot_goes_to_the_most_urgent_waiter() -> None:
+    """Highest priority first, the oldest among equals; a cancelled waiter is passed over."""
+    gate = InFlightGate(1)
+    await gate.acquire()
+    granted: list[str] = []
+
+    async def wait(name: str, priority: int) -> None:
+        await gate.acquire(priority)
+        granted.append(name)
+
+    waiters = {
+        name: asyncio.ensure_future(wait(name, priority))
+        for name, priority in [("low", 0), ("high", 2), ("mid", 1), ("high2", 2), ("gone", 3)]
+    }
+    await asyncio.sleep(0)
+    waiters["gone"].cancel()
+    for _ in range(4):
+        gate.release()
+        for _ in range(3):
+            await asyncio.sleep(0)
+    assert granted == ["high", "high2", "mid", "low"]
+    assert waiters["gone"].cancelled()
+    gate.release()
+    assert gate.in_flight == 0
+
+
+@pytest.mark.anyio
+async def test_an_urgent_request_starts_before_those_queued_ahead_of_it() -> None:
+    """Starts are booked one at a time when due, so a request of higher priority that
+    comes later takes the next start; the pace stays one start per interval."""
+    clock = VirtualClock()
+    booked: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        clock.now += seconds
+        for _ in range(5):  # a wait other tasks can queue during
+            await asyncio.sleep(0)
+
+    limiter = AccountLimiter(10, 20, clock=clock, sleep=sleep)
+    started: list[str] = []
+
+    async def request(name: str, priority: int = 0) -> None:
+        with request_priority(priority):
+            async with limiter.slot():
+                started.append(name)
+                booked.append(clock.now)
+
+    queued = [asyncio.ensure_future(request(f"part{n}")) for n in range(4)]
+    await asyncio.sleep(0)
+    urgent = asyncio.ensure_future(request("page 5 of a long list", 5))
+    await asyncio.gather(*queued, urgent)
+
+    # part0 started at once and part1 had booked the next start before the urgent one came
+    assert started == ["part0", "part1", "page 5 of a long list", "part2", "part3"]
+    assert [round(b - booked[0], 6) for b in booked] == [0.0, 0.1, 0.2, 0.3, 0.4]

@@ -15,6 +15,7 @@ from mogulsync.chartmogul import (
     ResponseFormatError,
 )
 from mogulsync.chartmogul._requester import Requester
+from mogulsync.chartmogul.limiter import _PRIORITY
 from mogulsync.chartmogul.pagination import PageMode, Pager
 
 pytestmark = pytest.mark.anyio
@@ -54,8 +55,11 @@ class ScriptedRequester:
         self.bodies = bodies
         self.params: list[dict[str, Any]] = []
 
+        self.priorities: list[int] = []
+
     async def call(self, method: str, endpoint: str, **kwargs: Any) -> dict[str, Any]:
         self.params.append(dict(kwargs["params"]))
+        self.priorities.append(_PRIORITY.get())
         return self.bodies.pop(0)
 
 
@@ -120,3 +124,19 @@ async def test_pre_cursor_pages_count_pages() -> None:
     more, _ = pager([{"entries": [{"uuid": "a"}], "current_page": 1, "total_pages": 2}])
     with pytest.raises(ResponseFormatError, match="nothing to continue"):
         await more.collect()
+
+
+async def test_each_page_request_carries_its_position_in_the_list() -> None:
+    """Page *n*'s request waits for its turn with priority *n* (longest chain first), and
+    the caller's own priority is as it was between pages and after."""
+    paged, requester = pager(
+        [
+            {"entries": [{"uuid": "a"}], "has_more": True, "cursor": "1"},
+            {"entries": [{"uuid": "b"}], "has_more": True, "cursor": "2"},
+            {"entries": [{"uuid": "c"}], "has_more": False},
+        ]
+    )
+    between = [_PRIORITY.get() async for _ in paged]
+    assert requester.priorities == [0, 1, 2]
+    assert between == [0, 0, 0]
+    assert _PRIORITY.get() == 0
