@@ -222,7 +222,9 @@ def test_a_wrong_start_date_is_a_usage_error(tmp_path: Path, emulator_server: An
     args = ["extract", "run", "-c", str(_extract_project(tmp_path, emulator_server))]
     result = CliRunner().invoke(app, [*args, "--start-date", "2024-13-01"], env={"CM_KEY": "k"})
     assert result.exit_code == USAGE, result.output
-    assert "--start-date must be YYYY-MM-DD, not '2024-13-01'" in result.output
+    assert (
+        "--start-date must be YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, not '2024-13-01'" in result.output
+    )
 
 
 def test_the_starter_project_runs_on_the_sample_warehouse(

@@ -17,6 +17,9 @@ DEFAULT_RETRY_MAX_S = 300.0
 DEFAULT_CONCURRENCY = 8
 #: Segment deduplicates within about a day; we keep finished events a week by default
 DEFAULT_KEEP_DAYS = 7.0
+#: ChartMogul's Segment source: "create a company when the user is created" or "when the
+#: user is added to a company" (import contacts only when linked to a company)
+ContactsWithoutCompany = Literal["own_customer", "skip"]
 
 
 class EventTrigger(ConfigModel):
@@ -92,6 +95,13 @@ class EventsConfig(ConfigModel):
     delivery: Literal["api", "webhook"] = "api"
     webhook_url: SecretStr | None = None
     data_source: str = "Segment"
+    contacts_without_company: ContactsWithoutCompany = Field(
+        "own_customer",
+        description=(
+            "api delivery: a person no company names becomes a contact of a customer of"
+            " their own (own_customer), or is not imported until a company names them (skip)"
+        ),
+    )
     queue_path: str | None = Field(None, description="default: <state_dir>/events.sqlite")
     mappings: list[EventMapping] | None = Field(
         None, max_length=MAX_MAPPINGS, description="default: group→customer, identify→contact"
@@ -112,4 +122,10 @@ class EventsConfig(ConfigModel):
     def _webhook_needs_url(self) -> Self:
         if self.delivery == "webhook" and self.webhook_url is None:
             raise ValueError("events.webhook_url is required when events.delivery is webhook")
+        if self.delivery == "webhook" and self.contacts_without_company != "own_customer":
+            raise ValueError(
+                "events.contacts_without_company applies to api delivery; with webhook"
+                " delivery choose it in ChartMogul's Segment source (\"Create a company in"
+                ' ChartMogul when")'
+            )
         return self

@@ -41,11 +41,12 @@ class Verdict:
     """How delivering one event went.
 
     ``hold`` keeps an event pending without counting an attempt: an earlier event of the
-    same entity failed, so this one must wait behind it.
+    same entity failed, so this one must wait behind it. ``skipped``: nothing was to be
+    written (a person no company names, with ``contacts_without_company: skip``).
     """
 
     seq: int
-    kind: Literal["delivered", "retry", "dead", "hold"]
+    kind: Literal["delivered", "retry", "dead", "hold", "skipped"]
     reason: str | None = None
 
 

@@ -9,7 +9,10 @@ rate limiter paces it. The pending events of one entity are first folded into on
   its custom attributes (``POST .../attributes/custom``);
 - a contact (Send Contact) belongs to its ``company.id`` customer (created when new);
   without a company a new contact gets a customer of its own keyed by the contact's id,
-  as ChartMogul's "create a company when a user is created" setting does;
+  as ChartMogul's "create a company when a user is created" setting does, or, with
+  ``contacts_without_company: skip`` ("when the user is added to a company"), is not
+  imported: its events are skipped until one names a company (a contact imported before
+  is still updated);
 - audience traits become Boolean custom attributes of the contact's customer.
 
 The uuids that external ids resolved to are remembered in the queue database, so after
@@ -47,6 +50,7 @@ from mogulsync.chartmogul import (
     NotFoundError,
     RequestLogEntry,
 )
+from mogulsync.config.events import ContactsWithoutCompany
 from mogulsync.events._compare import changes
 from mogulsync.events.delivery import HOLD_REASON, PlannedEvent, Verdict, classify
 from mogulsync.events.mappings import Action
@@ -55,6 +59,14 @@ from mogulsync.events.schema import parse_time
 
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 ATTRIBUTE_SOURCE = "Segment"
+NOT_LINKED = (
+    "The person is not linked to a company (no company.id) and events.contacts_without_company"
+    " is skip: not imported until an identify names their company."
+)
+
+
+class NotLinkedError(Exception):
+    """A new contact without a company, while such contacts are not imported."""
 
 
 @dataclass(slots=True)
@@ -119,8 +131,16 @@ class ApiDelivery:
 
     coalesces = True
 
-    def __init__(self, client: ChartMogulClient, queue: EventQueue, data_source: str) -> None:
+    def __init__(
+        self,
+        client: ChartMogulClient,
+        queue: EventQueue,
+        data_source: str,
+        *,
+        contacts_without_company: ContactsWithoutCompany = "own_customer",
+    ) -> None:
         self._client = client
+        self._own_customers = contacts_without_company == "own_customer"
         self._queue = queue
         self._data_source_name = data_source
         self._data_source_uuid: str | None = None
@@ -156,6 +176,8 @@ class ApiDelivery:
                     await self._upsert_customer(update, check=check)
                 else:
                     await self._upsert_contact(update, check=check)
+        except NotLinkedError:
+            return [Verdict(item.event.seq, "skipped", NOT_LINKED) for item in items]
         except Exception as exc:
             kind, reason = classify(exc)
             if kind == "dead" and len(items) > 1:
@@ -262,6 +284,8 @@ class ApiDelivery:
             found = await self._move_contact(update, found, company_uuid)
         if found is not None and not found.fresh and update.touches_record and update.fields:
             found = await self._update_contact(update, found, check=check)
+        if found is None and company_uuid is None and not self._own_customers:
+            raise NotLinkedError
         if found is None:
             customer_uuid = company_uuid or await self._ensure_customer(
                 update.external_id, _own_customer_fields(update.fields)

@@ -213,6 +213,8 @@ class Forwarder:
             return Outcome(event.seq, "delivered", warnings, event.attempts + 1)
         if verdict.kind == "dead":
             return Outcome(event.seq, "dead", verdict.reason, event.attempts + 1)
+        if verdict.kind == "skipped":
+            return Outcome(event.seq, "skipped", verdict.reason, event.attempts + 1)
         if verdict.kind == "hold":  # not sent now; an earlier crash's doubt still stands
             return Outcome(
                 event.seq, "pending", verdict.reason, event.attempts, retry_at, event.inflight

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mogulsync.config.events import EventMapping, EventTrigger
+from mogulsync.events.filtering import integrations_block
 from mogulsync.events.schema import format_time, parse_time
 
 SEND_CUSTOMER = "Send Customer"
@@ -150,7 +151,13 @@ def matches(trigger: EventTrigger, message: Mapping[str, Any]) -> bool:
 
 
 def plan_event(message: Mapping[str, Any], mappings: Sequence[EventMapping]) -> Plan:
-    """Run every matching mapping; reject when all that matched were refused."""
+    """Run every matching mapping; reject when all that matched were refused.
+
+    An event whose Integrations object turns ChartMogul off is skipped before any mapping.
+    """
+    blocked = integrations_block(message)
+    if blocked is not None:
+        return Plan(skipped=blocked)
     matched = [mapping for mapping in mappings if matches(mapping.trigger, message)]
     if not matched:
         return Plan(skipped=f"{NO_MAPPING} (type {message.get('type')!r})")

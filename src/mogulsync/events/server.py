@@ -63,7 +63,9 @@ def build_delivery(
         max_in_flight=chartmogul.max_in_flight,
     )
     client = ChartMogulClient(settings, transport=transport)
-    return ApiDelivery(client, queue, events.data_source)
+    return ApiDelivery(
+        client, queue, events.data_source, contacts_without_company=events.contacts_without_company
+    )
 
 
 @asynccontextmanager

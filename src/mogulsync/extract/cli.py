@@ -64,7 +64,10 @@ def run_command(
         None, "--mode", help="overwrite, append or incremental (default from extract.mode)."
     ),
     start_date: str | None = typer.Option(
-        None, "--start-date", help="YYYY-MM-DD: first day of activities and metrics."
+        None,
+        "--start-date",
+        help="YYYY-MM-DD, or an instant as Airbyte's YYYY-MM-DDTHH:MM:SSZ: where activities"
+        " and metrics start.",
     ),
     interval: str | None = typer.Option(
         None,
@@ -135,11 +138,12 @@ def _check_date(flag: str, value: str | None) -> None:
     """A date the command line got wrong is a usage error (exit 2), as a wrong --mode is."""
     if value is None:
         return
+    from mogulsync.config.extract import parse_start
+
     try:
-        dt.date.fromisoformat(value)
-    except ValueError:
-        message = f"{flag} must be YYYY-MM-DD, not {value!r}"
-        raise typer.BadParameter(message, param_hint=flag) from None
+        parse_start(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{flag} {exc}", param_hint=flag) from None
 
 
 def _check_streams(streams: str | None) -> None:
@@ -171,10 +175,12 @@ def extract_options(
     chosen_mode = mode or extract.mode
     if chosen_mode not in _MODES:
         raise ConfigError(f"--mode must be overwrite, append or incremental, not {chosen_mode!r}")
+    from mogulsync.config.extract import parse_start
+
     try:
-        start = dt.date.fromisoformat(start_date) if start_date else extract.start_date
-    except ValueError:
-        raise ConfigError(f"--start-date must be YYYY-MM-DD, not {start_date!r}") from None
+        start = parse_start(start_date) if start_date else extract.start_date
+    except ValueError as exc:
+        raise ConfigError(f"--start-date {exc}") from None
     chosen_interval = interval or extract.interval
     if chosen_interval not in _INTERVALS:
         raise ConfigError(

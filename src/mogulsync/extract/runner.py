@@ -52,6 +52,7 @@ from mogulsync.extract._pump import FetchCancelledError, PagePump
 from mogulsync.extract.context import DEFAULT_ACTIVITY_WINDOWS, FetchContext, Interval, StreamState
 from mogulsync.extract.destinations import DestinationSpec, parse_destination
 from mogulsync.extract.fetch import Sink, StreamResult, fetch_streams
+from mogulsync.extract.start import start_moment
 from mogulsync.extract.streams import STREAMS, Stream
 
 if TYPE_CHECKING:
@@ -89,7 +90,8 @@ class ExtractOptions:
     dataset: str = "chartmogul"
     mode: ExtractMode = "incremental"
     streams: tuple[str, ...] | None = None
-    start_date: dt.date | None = None
+    #: a day (from midnight UTC) or an exact instant (Airbyte's start_date)
+    start_date: dt.datetime | dt.date | None = None
     interval: Interval = "month"
     #: last day of the customer_count and metrics series (None: today, UTC)
     end_date: dt.date | None = None
@@ -298,11 +300,7 @@ async def fetch_pages(
     sink: Sink,
     transport: httpx.AsyncBaseTransport | None,
 ) -> list[StreamResult]:
-    start = (
-        dt.datetime.combine(options.start_date, dt.time(), tzinfo=dt.UTC)
-        if options.start_date
-        else None
-    )
+    start = start_moment(options.start_date) if options.start_date else None
     # one breaker for every stream: ChartMogul down stops the run instead of each stream
     # retrying on its own for minutes
     breaker = OutageBreaker(settings.base_url)

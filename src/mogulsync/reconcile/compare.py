@@ -136,6 +136,7 @@ FIELDS: dict[str, dict[str, Normaliser]] = {
     },
     "transaction": {
         "invoice_external_id": _text,
+        "invoice_uuid": _text,
         "type": _text,
         "result": _text,
         "date": timestamp,

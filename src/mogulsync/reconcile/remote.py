@@ -172,7 +172,11 @@ async def _pages(
             yield dumped
             continue
         yield [
-            {**transaction, "invoice_external_id": invoice.get("external_id")}
+            {
+                **transaction,
+                "invoice_external_id": invoice.get("external_id"),
+                "invoice_uuid": invoice.get("uuid"),
+            }
             for invoice in dumped
             for transaction in invoice.get("transactions") or []
         ]

@@ -91,6 +91,7 @@ INVOICE: dict[str, Converter] = {
 }
 TRANSACTION: dict[str, Converter] = {
     "invoice_external_id": v.required_text,
+    "invoice_uuid": _uuid("inv_"),
     "external_id": v.required_text,
     "type": partial(v.choice, allowed=("payment", "refund")),
     "result": partial(v.choice, allowed=("successful", "failed")),
@@ -123,8 +124,9 @@ LINE_ITEM: dict[str, Converter] = {
     "description": v.text,
     "event_order": v.integer,
 }
-#: inline transactions of an invoice have no invoice_external_id of their own
-INLINE_TRANSACTION = {k: c for k, c in TRANSACTION.items() if k != "invoice_external_id"}
+#: the invoice a standalone transaction names (inline transactions are inside theirs)
+TRANSACTION_PARENT = ("invoice_external_id", "invoice_uuid")
+INLINE_TRANSACTION = {k: c for k, c in TRANSACTION.items() if k not in TRANSACTION_PARENT}
 
 FIELDS: dict[str, dict[str, Converter]] = {
     "customer": CUSTOMER,
@@ -153,7 +155,7 @@ def required_fields(object_type: str, mode: str, match: str) -> tuple[str | tupl
         return ("external_id", "name", "interval_count", "interval_unit")
     if object_type == "invoice":
         return ("external_id", ("customer_external_id", "customer_uuid"), "date", "currency")
-    return ("invoice_external_id", "external_id", "type", "result", "date")
+    return (TRANSACTION_PARENT, "external_id", "type", "result", "date")
 
 
 LINE_ITEM_REQUIRED: dict[str, tuple[str | tuple[str, ...], ...]] = {

@@ -32,6 +32,10 @@ DIALECT_PACKAGES = {
     "redshift": "sqlalchemy-redshift redshift_connector  (or: pip install 'mogulsync[redshift]')",
     "mysql": "pymysql  (or: pip install 'mogulsync[mysql]'; URL: mysql+pymysql://...)",
     "mssql": "pymssql  (or: pip install 'mogulsync[mssql]'; URL: mssql+pymssql://...)",
+    "databricks": (
+        "databricks-sqlalchemy  (or: pip install 'mogulsync[databricks]'; URL:"
+        " databricks://token:${DATABRICKS_TOKEN}@HOST?http_path=...&catalog=...&schema=...)"
+    ),
 }
 #: Values per IN (...) list when fetching child rows (drivers cap bound parameters).
 CHILD_CHUNK = 500

@@ -101,3 +101,46 @@ def test_library_calls_become_customers_and_contacts(
         assert counters["webhook_posts"] == 33  # one POST per event
     else:
         assert counters["api_calls"] > 0
+
+
+def test_integrations_object_keeps_events_from_chartmogul(
+    emulator_server: EmulatorServer, api: httpx.Client, tmp_path: Path
+) -> None:
+    """Segment's Integrations object, set by the library or a batch envelope, is honoured."""
+    config = events_config(emulator_server, tmp_path)
+    errors: list[Exception] = []
+    with EventsService(config, port=0) as service:
+        client = Client(
+            WRITE_KEY, host=service.base_url, sync_mode=True, on_error=lambda e, _: errors.append(e)
+        )
+        client.identify("off", {"email": "off@x.io"}, integrations={"ChartMogul": False})
+        client.identify("all-off", {"email": "all@x.io"}, integrations={"All": False})
+        client.identify(
+            "on", {"email": "on@x.io"}, integrations={"All": False, "Chart Mogul": True}
+        )
+        # a batch envelope's integrations apply to messages without their own
+        batch = {
+            "integrations": {"All": False},
+            "batch": [
+                {"type": "group", "userId": "u", "groupId": "envelope-off", "traits": {}},
+                {
+                    "type": "group",
+                    "userId": "u",
+                    "groupId": "own-on",
+                    "traits": {"name": "Own"},
+                    "integrations": {"ChartMogul": True},
+                },
+            ],
+        }
+        answer = httpx.post(f"{service.base_url}/v1/batch", json=batch, auth=(WRITE_KEY, ""))
+        assert answer.status_code == 200
+        queue = EventQueue(service.path)
+        finished = ("delivered", "skipped", "rejected", "dead")
+        wait_for(lambda: sum(queue.counts()[k] for k in finished) == 5, "every event handled")
+        assert (queue.counts()["delivered"], queue.counts()["skipped"]) == (2, 3)
+    assert errors == []
+    assert [c["external_id"] for c in entries(api, "/customers", external_id="on")] == ["on"]
+    assert [c["name"] for c in entries(api, "/customers", external_id="own-on")] == ["Own"]
+    for kept_away in ("off", "all-off", "envelope-off"):
+        assert entries(api, "/customers", external_id=kept_away) == []
+    assert [c["email"] for c in entries(api, "/contacts")] == ["on@x.io"]

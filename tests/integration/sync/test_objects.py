@@ -15,6 +15,8 @@ from tests.integration.sync._support import (
     project,
 )
 
+from mogulsync.reconcile import reconcile
+
 pytestmark = pytest.mark.anyio
 
 TABLES = [
@@ -223,3 +225,48 @@ async def test_invoices_from_child_model_and_transactions_sync(
     assert len(invoices["i1"]["line_items"]) == 2
     assert invoices["i1"]["currency"] == "USD"
     assert [t["external_id"] for t in invoices["i1"]["transactions"]] == ["t1"]
+
+
+async def test_transactions_name_their_invoice_by_chartmogul_uuid(
+    emulator_server, tmp_path, warehouse
+):
+    """A transaction row may name its invoice by uuid (as Hightouch's do): lands once, reconciles."""
+    _sql(
+        warehouse,
+        "insert into invoices values ('i1','a1','2025-01-01','USD',null,null)",
+        "insert into lines values ('i1','one_time',null,'x','2025-01-01','2025-01-02',50,1)",
+    )
+    syncs = _syncs(invoices={"line_items": {"model": "lines", "join_key": "invoice_id"},
+                             "transactions_column": None})  # fmt: skip
+    config = project(emulator_server, tmp_path, warehouse, _models(), syncs)
+    for name in ("customers", "invoices"):
+        assert (await engine(config).run(name)).status.value == "success"
+    with api(emulator_server) as client:
+        [invoice] = all_pages(client, "/invoices", "invoices")
+    _sql(
+        warehouse,
+        "create table by_uuid(id varchar, inv varchar, type varchar, result varchar, date date)",
+        f"insert into by_uuid values ('t1','{invoice['uuid']}','payment','successful','2025-01-02'),"
+        " ('t2','inv_00000000-0000-0000-0000-000000000000','payment','successful','2025-01-02'),"
+        " ('t3','cus_not-an-invoice','refund','successful','2025-01-03')",
+    )
+    models = {**_models(), "by_uuid": {"table": "by_uuid", "primary_key": "id"}}
+    syncs["tu"] = {"model": "by_uuid", "object": "transaction", "mode": "insert",
+                   "data_source": "W", "mapping": {"external_id": "id", "invoice_uuid": "inv"}}  # fmt: skip
+    config = project(emulator_server, tmp_path, warehouse, models, syncs)
+    record = await engine(config).run("tu")
+    assert (record.rows.succeeded, record.rows.failed) == (1, 2)
+    errors = errors_by_key(tmp_path / "state", record)
+    assert "no invoice 'inv_00000000" in str(errors["t2"])
+    assert "invoice_uuid" in str(errors["t2"])
+    assert "not a ChartMogul inv" in str(errors["t3"])
+    # Forget the snapshot: the transaction is sent again and recognised as delivered.
+    fresh = project(emulator_server, tmp_path / "again", warehouse, models, syncs)
+    resent = await engine(fresh).run("tu")
+    assert (resent.rows.succeeded, resent.rows.failed) == (1, 2)
+    with api(emulator_server) as client:
+        [invoice] = all_pages(client, "/invoices", "invoices")
+    assert [t["external_id"] for t in invoice["transactions"]] == ["t1"]
+    report = await reconcile(config, "tu")
+    assert (report.in_both, report.drifted, report.missing, report.extra) == (1, 0, 1, 0)
+    assert report.missing_samples == ["t2"]

@@ -101,7 +101,7 @@ class InvoiceApplier:
 
 
 class TransactionApplier:
-    """Applies transaction rows to invoices found by their external id."""
+    """Applies transaction rows to invoices named by uuid or found by their external id."""
 
     def __init__(self, context: ApplyContext, resolver: Resolver) -> None:
         self._context = context
@@ -113,8 +113,9 @@ class TransactionApplier:
         if prior is not None and prior.digest is not None:
             return prior.uuid  # delivered before (maybe by bulk import); insert-only
         payload = dict(row.payload)
-        invoice_external_id = str(payload.pop("invoice_external_id"))
-        invoice_uuid = await self._resolver.invoice(invoice_external_id)
+        named_uuid = payload.pop("invoice_uuid", None)
+        invoice_external_id = payload.pop("invoice_external_id", None)
+        invoice_uuid = named_uuid or await self._resolver.invoice(str(invoice_external_id))
         if invoice_uuid is None:
             raise RowRejectedError(
                 "invoice_external_id",
@@ -128,6 +129,15 @@ class TransactionApplier:
             if exc.existing_uuid:
                 return exc.existing_uuid  # already delivered to this invoice
             raise
+        except NotFoundError as exc:
+            if named_uuid is None or exc.resource != "invoice":
+                raise
+            raise RowRejectedError(
+                "invoice_uuid",
+                f"ChartMogul has no invoice {named_uuid!r}",
+                "Map the column holding the invoice's ChartMogul uuid (inv_...), or name the"
+                " invoice by invoice_external_id; the row is retried on every run.",
+            ) from None
         return created.uuid
 
     async def delete(self, prior: Prior) -> None:

@@ -2,8 +2,9 @@
 
 The bulk import only creates: it references parents by external id and reuses existing
 customers and plans without updating them. So it takes new rows only — never updates,
-deletes, contacts, email/uuid matching, rows naming parents by ChartMogul uuid, or rows
-whose earlier attempt may already have landed (those are resolved by lookup over REST).
+deletes, contacts, email/uuid matching, rows naming a customer, plan or invoice by
+ChartMogul uuid, or rows whose earlier attempt may already have landed (those are resolved
+by lookup over REST).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ def bulk_group(sync: SyncConfig, item: Classified) -> str | None:
         if any("plan_uuid" in line for line in payload.get("line_items", [])):
             return None  # the import names plans by external id only
         return str(payload["customer_external_id"])
+    if "invoice_uuid" in payload:
+        return None  # the import names invoices by external id only
     return str(payload["invoice_external_id"])
 
 
