@@ -1,0 +1,67 @@
+"""What a new user met in their first hour, following README.md and docs/ literally.
+
+Each test is one step of that walk-through that went wrong, replayed as the docs now say it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from mogulsync import sample_warehouse
+from mogulsync.cli import app
+
+
+def test_init_with_base_url_runs_the_readme_walkthrough_on_the_emulator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator_server: Any
+) -> None:
+    """README: `mogulsync init --base-url <emulator>`, the sample warehouse, `check`, `sync
+    plan`: no hand edit of the file. The starter used to leave `base_url` commented out, so
+    the emulator's key went to api.chartmogul.com."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CHARTMOGUL_API_KEY", emulator_server.api_key)
+    runner = CliRunner()
+    init = runner.invoke(app, ["init", "--base-url", emulator_server.base_url])
+    assert init.exit_code == 0, init.output
+    assert f"it calls ChartMogul at {emulator_server.base_url}" in init.output
+    sample_warehouse.main([])
+    check = runner.invoke(app, ["check"])
+    assert check.exit_code == 0, check.output
+    assert f"key accepted at {emulator_server.base_url}" in check.output
+    plan = runner.invoke(app, ["sync", "plan", "customers", "--json"])
+    assert json.loads(plan.stdout)["counts"]["creates"] == sample_warehouse.ACCOUNTS
+
+
+def test_init_without_base_url_says_where_it_calls_and_how_to_use_the_emulator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["init"])
+    assert result.exit_code == 0, result.output
+    assert "it calls ChartMogul at https://api.chartmogul.com" in result.output
+    assert "--base-url http://127.0.0.1:8780" in result.output
+
+
+def test_check_refuses_to_send_the_emulator_key_to_chartmogul(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dead_port: int
+) -> None:
+    """The starter without --base-url and `export CHARTMOGUL_API_KEY=emulator-api-key`:
+    check names the mismatch instead of reporting ChartMogul's 401. Any request would go
+    through a proxy on a refused loopback port, so a regression never leaves the machine
+    (and fails as "not reachable")."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CHARTMOGUL_API_KEY", "emulator-api-key")
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{dead_port}")
+    monkeypatch.setenv("COLUMNS", "300")
+    runner = CliRunner()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    sample_warehouse.main([])
+    check = runner.invoke(app, ["check"])
+    assert check.exit_code == 1, check.output
+    assert "`emulator-api-key` is the local emulator's key" in check.output
+    assert "nothing was sent there" in check.output
+    assert "not reachable" not in check.output
