@@ -65,3 +65,47 @@ def test_check_refuses_to_send_the_emulator_key_to_chartmogul(
     assert "`emulator-api-key` is the local emulator's key" in check.output
     assert "nothing was sent there" in check.output
     assert "not reachable" not in check.output
+
+
+def _extract_project(folder: Path, server: Any) -> Path:
+    config = {
+        "chartmogul": {"api_key": "${CM_KEY}", "base_url": server.base_url},
+        "state_dir": str(folder / "state"),
+    }
+    path = folder / "mogulsync.yml"
+    path.write_text(json.dumps(config), encoding="utf-8")  # JSON is YAML
+    return path
+
+
+def test_destination_reads_env_variables_as_the_project_file_does(
+    tmp_path: Path, emulator_server: Any
+) -> None:
+    """README: `--destination 'postgresql://etl:${PGPASSWORD}@db:5432/analytics'`, single
+    quoted, reached dlt as written and failed to log in. It is now read from the
+    environment, and an unset variable is named (exit 4)."""
+    args = ["extract", "run", "-c", str(_extract_project(tmp_path, emulator_server))]
+    args += ["--streams", "data_sources", "--destination", "duckdb:///${EXTRACT_DIR}/cm.duckdb"]
+    env = {"CM_KEY": emulator_server.api_key, "EXTRACT_DIR": str(tmp_path / "out")}
+    (tmp_path / "out").mkdir()
+    result = CliRunner().invoke(app, args, env=env)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "cm.duckdb").is_file()
+    unset = CliRunner().invoke(app, args, env={"CM_KEY": emulator_server.api_key})
+    assert unset.exit_code == 4, unset.output
+    assert "--destination: environment variable EXTRACT_DIR is not set" in unset.stderr
+
+
+def test_a_destination_refusing_the_login_is_the_configuration_to_fix(
+    tmp_path: Path, emulator_server: Any, postgres_server: Any
+) -> None:
+    """A database that does not exist (or a wrong password) said "run again to retry" and
+    exited 1, as if it were an outage; running again cannot help: exit 4, fix the URL."""
+    args = ["extract", "run", "-c", str(_extract_project(tmp_path, emulator_server))]
+    missing = postgres_server.dsn.rsplit("/", 1)[0] + "/no_such_db"
+    args += ["--streams", "data_sources", "--destination", missing]
+    result = CliRunner().invoke(app, args, env={"CM_KEY": emulator_server.api_key})
+    assert result.exit_code == 4, result.output
+    text = " ".join(result.stderr.split())
+    assert 'database "no_such_db" does not exist' in text
+    assert "Fix the destination URL's user, password or database" in text
+    assert "run again to retry" not in text
