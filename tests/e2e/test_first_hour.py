@@ -109,3 +109,38 @@ def test_a_destination_refusing_the_login_is_the_configuration_to_fix(
     assert 'database "no_such_db" does not exist' in text
     assert "Fix the destination URL's user, password or database" in text
     assert "run again to retry" not in text
+
+
+def test_airbyte_read_given_discover_output_says_what_a_configured_catalog_is(
+    tmp_path: Path, emulator_server: Any
+) -> None:
+    """README: `airbyte read --config config.json --catalog catalog.json`. Saving
+    `discover`'s output as catalog.json got "invalid catalog: no 'streams' list"."""
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps(
+            {
+                "api_key": emulator_server.api_key,
+                "start_date": "2024-01-01T00:00:00Z",
+                "base_url": emulator_server.base_url,
+            }
+        ),
+        encoding="utf-8",
+    )
+    discover = CliRunner().invoke(app, ["airbyte", "discover", "--config", str(config)])
+    assert discover.exit_code == 0, discover.output
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(discover.stdout, encoding="utf-8")
+    bare = tmp_path / "bare.json"
+    bare.write_text(json.dumps(json.loads(discover.stdout)["catalog"]), encoding="utf-8")
+    for path, problem in [
+        (catalog, "this is the CATALOG message `discover` prints, not a configured catalog"),
+        (bare, "streams[0] is a stream of a catalog, not a configured stream"),
+    ]:
+        args = ["airbyte", "read", "--config", str(config), "--catalog", str(path)]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 1, result.output
+        error = json.loads(result.stdout.splitlines()[-1])["trace"]["error"]
+        assert error["failure_type"] == "config_error"
+        assert problem in error["message"]
+        assert '--catalog wants a configured catalog: {"streams": [{"stream":' in error["message"]
