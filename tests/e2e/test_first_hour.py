@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from typer.testing import CliRunner
 
@@ -144,3 +145,29 @@ def test_airbyte_read_given_discover_output_says_what_a_configured_catalog_is(
         assert error["failure_type"] == "config_error"
         assert problem in error["message"]
         assert '--catalog wants a configured catalog: {"streams": [{"stream":' in error["message"]
+
+
+def test_the_sample_warehouse_is_rebuilt_after_a_run_wrote_sync_logs_into_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator_server: Any
+) -> None:
+    """examples/mogulsync.yml turns on `sync_logs`, which writes `mogulsync.sync_log` into
+    the sample warehouse; rebuilding the sample then said it "is not a sample warehouse"."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CHARTMOGUL_API_KEY", emulator_server.api_key)
+    runner = CliRunner()
+    assert runner.invoke(app, ["init", "--base-url", emulator_server.base_url]).exit_code == 0
+    project = tmp_path / "mogulsync.yml"
+    project.write_text(
+        project.read_text(encoding="utf-8") + "\nsync_logs: {enabled: true}\n", encoding="utf-8"
+    )
+    sample_warehouse.main([])
+    run = runner.invoke(app, ["sync", "run", "customers"])
+    assert run.exit_code == 0, run.output
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse), read_only=True) as db:
+        logged = db.execute("SELECT count(*) FROM mogulsync.sync_log").fetchone()
+    assert logged == (sample_warehouse.ACCOUNTS,)
+    sample_warehouse.main([])  # still the sample: rebuilt without --force
+    with duckdb.connect(str(warehouse), read_only=True) as db:
+        schemas = db.execute("SELECT DISTINCT table_schema FROM information_schema.tables")
+        assert schemas.fetchall() == [("main",)]
