@@ -5,6 +5,7 @@ Each test is one step of that walk-through that went wrong, replayed as the docs
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -171,3 +172,44 @@ def test_the_sample_warehouse_is_rebuilt_after_a_run_wrote_sync_logs_into_it(
     with duckdb.connect(str(warehouse), read_only=True) as db:
         schemas = db.execute("SELECT DISTINCT table_schema FROM information_schema.tables")
         assert schemas.fetchall() == [("main",)]
+
+
+def test_schedule_says_which_next_runs_no_server_has_planned_yet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before `serve` ever ran, `mogulsync schedule` showed an `every` job's next run as
+    now + interval: a time that moved on each call, to the microsecond. A time the server
+    saved is shown as it is; one no server planned says so."""
+    from mogulsync.config import load_config
+    from mogulsync.serve.schedule import jobs_of
+    from mogulsync.serve.scheduler import JobState, ScheduleStore
+
+    config = {
+        "chartmogul": {"api_key": "${CM_KEY}"},
+        "warehouses": {"main": "duckdb:///w.duckdb"},
+        "models": {"m": {"warehouse": "main", "table": "t", "primary_key": "id"}},
+        "syncs": {
+            "customers": {"model": "m", "object": "customer", "schedule": {"every": "15m"}},
+            "plans": {"model": "m", "object": "plan", "schedule": {"every": "1h"}},
+        },
+    }
+    (tmp_path / "mogulsync.yml").write_text(json.dumps(config), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CM_KEY", "k" * 20)
+    monkeypatch.setenv("COLUMNS", "200")
+    project = load_config(tmp_path / "mogulsync.yml")
+    saved = dt.datetime(2031, 1, 1, 6, 0, 0, 123456, tzinfo=dt.UTC)
+    store = ScheduleStore(project.state_dir)
+    try:
+        (plans,) = [job for job in jobs_of(project) if job.name == "plans"]
+        store.save(JobState(job=plans, next_due=saved))
+    finally:
+        store.close()
+    table = CliRunner().invoke(app, ["schedule"])
+    assert table.exit_code == 0, table.output
+    lines = {line.split()[0]: line for line in table.output.splitlines()}
+    assert lines["plans"].split()[1:] == ["every", "1h", "2031-01-01T06:00:00+00:00"]
+    assert lines["customers"].endswith("+00:00 (if serve started now)"), lines["customers"]
+    as_json = CliRunner().invoke(app, ["schedule", "--json"])
+    jobs = {job["name"]: job for job in json.loads(as_json.stdout)["jobs"]}
+    assert jobs["plans"]["next_run_at"] == saved.isoformat()  # JSON keeps its precision
