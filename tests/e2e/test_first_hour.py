@@ -213,3 +213,26 @@ def test_schedule_says_which_next_runs_no_server_has_planned_yet(
     as_json = CliRunner().invoke(app, ["schedule", "--json"])
     jobs = {job["name"]: job for job in json.loads(as_json.stdout)["jobs"]}
     assert jobs["plans"]["next_run_at"] == saved.isoformat()  # JSON keeps its precision
+
+
+def test_reconcile_record_names_the_run_it_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator_server: Any
+) -> None:
+    """docs/reconcile.md: `reconcile NAME --record` records a run, but printed nothing to
+    find it by."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CHARTMOGUL_API_KEY", emulator_server.api_key)
+    monkeypatch.setenv("COLUMNS", "300")
+    runner = CliRunner()
+    assert runner.invoke(app, ["init", "--base-url", emulator_server.base_url]).exit_code == 0
+    sample_warehouse.main([])
+    result = runner.invoke(app, ["reconcile", "customers", "--record"])
+    assert result.exit_code == 3, result.output  # nothing synced yet: all missing
+    listed = runner.invoke(app, ["runs", "list", "--sync", "reconcile:customers", "--json"])
+    run_id = json.loads(listed.stdout.splitlines()[0])["run_id"]
+    assert (
+        f"Recorded as run {run_id} of reconcile:customers (`mogulsync runs show {run_id}`)."
+        in result.stdout
+    )
+    plain = runner.invoke(app, ["reconcile", "customers"])
+    assert "Recorded as run" not in plain.stdout
