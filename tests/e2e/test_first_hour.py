@@ -236,3 +236,20 @@ def test_reconcile_record_names_the_run_it_recorded(
     )
     plain = runner.invoke(app, ["reconcile", "customers"])
     assert "Recorded as run" not in plain.stdout
+
+
+def test_the_readme_quick_start_runs_as_written_and_again(
+    emulator_server: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's first Python sample, against the emulator of its `emulator serve` line.
+    Its second run failed with AlreadyExistsError (the data source was created each time)."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    sample = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    assert 'base_url="http://127.0.0.1:8780"' in sample
+    code = sample.replace("http://127.0.0.1:8780", emulator_server.base_url)
+    for _ in range(2):
+        exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2, lines  # one customer, listed by each run
+    assert lines[0] == lines[1]
+    assert lines[0].split()[1:] == ["Acme", "New", "Lead"]
