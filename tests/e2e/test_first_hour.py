@@ -253,3 +253,26 @@ def test_the_readme_quick_start_runs_as_written_and_again(
     assert len(lines) == 2, lines  # one customer, listed by each run
     assert lines[0] == lines[1]
     assert lines[0].split()[1:] == ["Acme", "New", "Lead"]
+
+
+def test_init_in_a_folder_prints_commands_that_work_as_printed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator_server: Any
+) -> None:
+    """`mogulsync init -c sub/mogulsync.yml`: the next steps it prints (build the sample
+    warehouse next to the file, `check -c`) work as printed. It said "edit its models and
+    syncs" first, though the starter's model already fits the sample warehouse."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CHARTMOGUL_API_KEY", emulator_server.api_key)
+    runner = CliRunner()
+    init = runner.invoke(
+        app, ["init", "-c", "sub/mogulsync.yml", "--base-url", emulator_server.base_url]
+    )
+    assert init.exit_code == 0, init.output
+    build = "python -m mogulsync.sample_warehouse sub/warehouse.duckdb"
+    assert f"its model reads the sample warehouse (`{build}` writes it)" in init.output
+    assert "run `mogulsync check -c sub/mogulsync.yml`, then edit its models" in init.output
+    sample_warehouse.main(build.split()[3:])
+    check = runner.invoke(app, ["check", "-c", "sub/mogulsync.yml"])
+    assert check.exit_code == 0, check.output
+    other = runner.invoke(app, ["init", "-c", "pg.yml", "--warehouse", "postgresql://u@h/db"])
+    assert "then edit its models and syncs and run `mogulsync check -c pg.yml`" in other.output

@@ -190,4 +190,13 @@ def run_init(
         )
     else:
         typer.echo(f"it calls ChartMogul at {base_url.strip()}")
-    typer.echo(f"then edit its models and syncs and run `mogulsync check -c {path}`")
+    if (warehouse_url or DEFAULT_WAREHOUSE).strip() == DEFAULT_WAREHOUSE:
+        # the starter's model fits the sample warehouse: try it before editing anything
+        sample = path.parent / "warehouse.duckdb"
+        typer.echo(
+            f"its model reads the sample warehouse (`python -m mogulsync.sample_warehouse"
+            f" {sample}` writes it); run `mogulsync check -c {path}`, then edit its models"
+            " and syncs for your own tables"
+        )
+    else:
+        typer.echo(f"then edit its models and syncs and run `mogulsync check -c {path}`")
