@@ -3,7 +3,8 @@
 Every `mogulsync ...` command in a code span or block names a command that exists, with
 options it has; every ```yaml block validates (a fragment merged over a small project that
 holds the warehouse, model and syncs it refers to); every relative link reaches a file of
-the repository and, with an anchor, a heading of that page.
+the repository and, with an anchor, a heading of that page; every ```python block parses
+and imports only names mogulsync has.
 """
 
 from __future__ import annotations
@@ -215,3 +216,53 @@ def test_the_link_check_sees_a_broken_link() -> None:
         "#gone: probe.md has no heading #gone",
         "../../outside.md: no such file in the repository",
     ]
+
+
+def _python_blocks() -> list[tuple[str, str]]:
+    return [
+        (page.name, body)
+        for page in LINKED_PAGES
+        for kind, body in _BLOCK.findall(page.read_text(encoding="utf-8"))
+        if kind in ("python", "py")
+    ]
+
+
+def _import_problems(source: str) -> list[str]:
+    """Each name a sample imports from mogulsync that is not there (or a syntax error)."""
+    import ast
+    import importlib
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        return [f"syntax error: {exc}"]
+    problems = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ImportFrom) or not node.module:
+            continue
+        if node.module.split(".")[0] != "mogulsync":
+            continue
+        try:
+            module = importlib.import_module(node.module)
+        except ImportError:
+            problems.append(f"no module {node.module}")
+            continue
+        problems.extend(
+            f"{node.module} has no {alias.name}"
+            for alias in node.names
+            if not hasattr(module, alias.name)
+        )
+    return problems
+
+
+@pytest.mark.parametrize(("page", "block"), _python_blocks(), ids=lambda value: str(value)[:40])
+def test_every_python_sample_parses_and_imports_what_exists(page: str, block: str) -> None:
+    assert _import_problems(block) == [], page
+
+
+def test_the_import_check_sees_a_wrong_name() -> None:
+    assert _import_problems("from mogulsync.chartmogul import ChartMogulClientt") == [
+        "mogulsync.chartmogul has no ChartMogulClientt"
+    ]
+    assert _import_problems("from mogulsync.nope import x") == ["no module mogulsync.nope"]
+    assert _import_problems("def f(:\n") != []
