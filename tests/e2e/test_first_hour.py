@@ -276,3 +276,22 @@ def test_init_in_a_folder_prints_commands_that_work_as_printed(
     assert check.exit_code == 0, check.output
     other = runner.invoke(app, ["init", "-c", "pg.yml", "--warehouse", "postgresql://u@h/db"])
     assert "then edit its models and syncs and run `mogulsync check -c pg.yml`" in other.output
+
+
+def test_a_rejected_key_names_the_url_that_rejected_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator_server: Any
+) -> None:
+    """A 401 said only "check chartmogul.api_key": with the emulator's key sent to
+    ChartMogul (or a real key to the emulator) the key is fine and the URL is wrong."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CHARTMOGUL_API_KEY", "not-this-emulators-key")
+    monkeypatch.setenv("COLUMNS", "300")
+    runner = CliRunner()
+    assert runner.invoke(app, ["init", "--base-url", emulator_server.base_url]).exit_code == 0
+    sample_warehouse.main([])
+    run = runner.invoke(app, ["sync", "run", "customers"])
+    assert run.exit_code == 4, run.output
+    said = f"The ChartMogul API key was rejected at {emulator_server.base_url};"
+    assert said in " ".join(run.output.split())
+    assert "and chartmogul.base_url." in run.output
+    assert "not-this-emulators-key" not in run.output
