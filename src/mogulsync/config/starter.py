@@ -110,7 +110,7 @@ def _base_url_line(base_url: str | None) -> str:
     if base_url is None:
         return f"  # base_url: {EMULATOR_URL}   # the local emulator: `mogulsync emulator serve`"
     url = base_url.strip()
-    if not url.startswith(("http://", "https://")):
+    if not url.startswith(("http://", "https://", "${")):  # or read from the environment
         raise ConfigError(
             f"--base-url must start with http:// or https://, not {url!r}",
             hint=f"The emulator's URL is the one `mogulsync emulator serve` prints,"

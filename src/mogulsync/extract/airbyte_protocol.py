@@ -142,12 +142,10 @@ def configured_streams(raw: object) -> dict[str, SyncMode]:
         stream = entry.get("stream") if isinstance(entry, Mapping) else None
         name = stream.get("name") if isinstance(stream, Mapping) else None
         if not isinstance(name, str):
-            bare = isinstance(entry, Mapping) and "name" in entry and "stream" not in entry
-            what = (
-                "is a stream of a catalog, not a configured stream"
-                if bare
-                else ("has no stream.name")
-            )
+            if isinstance(entry, Mapping) and "name" in entry and "stream" not in entry:
+                what = "is a stream of a catalog, not a configured stream"
+            else:
+                what = "has no stream.name"
             raise ConfigError(f"invalid catalog: streams[{index}] {what}", hint=_CONFIGURED_SHAPE)
         mode = entry.get("sync_mode", "full_refresh")
         chosen[name] = "incremental" if mode == "incremental" else "full_refresh"

@@ -144,7 +144,7 @@ def schedule_command(
     store = ScheduleStore(project.state_dir) if saved.is_file() else None
     rows = []
     #: per row: no server has planned this job yet, its time is as if `serve` started now
-    planned: list[bool] = []
+    unplanned: list[bool] = []
     try:
         for job in jobs_of(project):
             known = store.load(job.name, job.schedule.model_dump_json()) if store else None
@@ -157,7 +157,7 @@ def schedule_command(
                     "next_run_at": due.isoformat() if due else None,
                 }
             )
-            planned.append(known is None)
+            unplanned.append(known is None)
     finally:
         if store is not None:
             store.close()
@@ -169,7 +169,7 @@ def schedule_command(
     table = output.new_table(_out, title="Schedules")
     for column in ("job", "schedule", "next run (UTC)"):
         table.add_column(column)
-    for row, unsaved in zip(rows, planned, strict=True):
+    for row, unsaved in zip(rows, unplanned, strict=True):
         due_text = _due_text(row["next_run_at"], unsaved=unsaved)
         table.add_row(row["name"], row["schedule"], due_text)
     output.print_table(_out, table)

@@ -94,3 +94,12 @@ def test_a_base_url_without_its_scheme_is_refused_before_writing(tmp_path: Path)
     with pytest.raises(ConfigError, match="--base-url must start with http"):
         write_starter(path, base_url="127.0.0.1:8780")
     assert not path.exists()
+
+
+def test_a_base_url_read_from_the_environment_is_kept_as_written(tmp_path: Path) -> None:
+    """`--base-url '${CHARTMOGUL_BASE_URL:-http://127.0.0.1:8780}'`, as examples/ do."""
+    path = tmp_path / "mogulsync.yml"
+    write_starter(path, base_url="${CHARTMOGUL_BASE_URL:-http://127.0.0.1:8780}")
+    assert load_config(path, env=ENV).chartmogul.base_url == "http://127.0.0.1:8780"
+    env = {**ENV, "CHARTMOGUL_BASE_URL": "http://127.0.0.1:9999"}
+    assert load_config(path, env=env).chartmogul.base_url == "http://127.0.0.1:9999"
