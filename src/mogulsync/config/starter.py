@@ -52,7 +52,8 @@ chartmogul:
   api_key: ${{CHARTMOGUL_API_KEY}}
 {base_url}
 
-state_dir: .mogulsync                 # sync state and run history (SQLite), next to this file
+state_dir: .mogulsync                 # sync state and run history (SQLite), next to this file;
+                                      # keep it out of version control (.gitignore)
 
 warehouses:
 {notes}
