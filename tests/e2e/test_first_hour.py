@@ -295,3 +295,17 @@ def test_a_rejected_key_names_the_url_that_rejected_it(
     assert said in " ".join(run.output.split())
     assert "and chartmogul.base_url." in run.output
     assert "not-this-emulators-key" not in run.output
+
+
+def test_make_serve_on_a_taken_port_says_how_to_pick_another(
+    dead_port: int, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """README: `make serve` serves on 8800. With the port taken, the server's own advice
+    (`choose another with --port`) cannot be followed through make: the demo says how."""
+    from mogulsync.serve import demo
+
+    demo.main(["--port", str(dead_port)])  # returns once the server refused the port
+    err = capfd.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{dead_port}" in err
+    assert f"`make serve` could not serve on {dead_port}; another port:" in err
+    assert "make serve SERVE_PORT=8801" in err
