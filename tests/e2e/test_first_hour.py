@@ -309,3 +309,28 @@ def test_make_serve_on_a_taken_port_says_how_to_pick_another(
     assert f"cannot listen on 127.0.0.1:{dead_port}" in err
     assert f"`make serve` could not serve on {dead_port}; another port:" in err
     assert "make serve SERVE_PORT=8801" in err
+
+
+def test_a_missing_sample_warehouse_says_how_to_build_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator_server: Any
+) -> None:
+    """`init` then `sync plan` before building the sample: the error named the missing file
+    and said to check the URL, not that the sample builder writes it."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CHARTMOGUL_API_KEY", emulator_server.api_key)
+    monkeypatch.setenv("COLUMNS", "300")
+    runner = CliRunner()
+    assert runner.invoke(app, ["init", "--base-url", emulator_server.base_url]).exit_code == 0
+    plan = runner.invoke(app, ["sync", "plan", "customers"])
+    assert plan.exit_code != 0
+    build = f"python -m mogulsync.sample_warehouse {tmp_path / 'warehouse.duckdb'}"
+    assert f"The sample: {build}" in " ".join(plan.output.split())
+    sample_warehouse.main(build.split()[3:])  # as printed
+    assert runner.invoke(app, ["sync", "plan", "customers"]).exit_code == 0
+    other = runner.invoke(
+        app, ["init", "-c", "o.yml", "--warehouse", "duckdb:///mine.duckdb", "--force"]
+    )
+    assert other.exit_code == 0
+    elsewhere = runner.invoke(app, ["sync", "plan", "customers", "-c", "o.yml"])
+    assert "mine.duckdb does not exist" in " ".join(elsewhere.output.split())
+    assert "The sample:" not in elsewhere.output
