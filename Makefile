@@ -45,8 +45,9 @@ demo: install  ## start the emulator, load a sample warehouse and run real syncs
 	@echo
 	@echo "Next: the scheduler, API and web UI on the same project:  make serve"
 
-serve: install  ## mogulsync serve on the demo project (emulator; http://127.0.0.1:8800)
-	$(BIN)/python -m mogulsync.serve.demo
+SERVE_PORT ?= 8800
+serve: install  ## mogulsync serve on the demo project (emulator; http://127.0.0.1:8800; SERVE_PORT=...)
+	$(BIN)/python -m mogulsync.serve.demo --port $(SERVE_PORT)
 
 test: install  ## lint, type-check and run the whole test suite
 	$(BIN)/ruff format --check src tests bench scripts

@@ -114,12 +114,20 @@ SAMPLE_TABLES = frozenset(
 )
 
 
+#: the schema mogulsync itself writes into a warehouse by default (sync logs, `state:
+#: warehouse` snapshots): a sample that was synced holds it too, and is still a sample
+OWN_SCHEMA = "mogulsync"
+
+
 def is_sample_warehouse(path: Path) -> bool:
-    """True when ``path`` is a DuckDB file holding the sample's tables and nothing else."""
+    """True when ``path`` is a DuckDB file holding the sample's tables and nothing else
+    (but what mogulsync wrote in its own schema)."""
     try:
         with duckdb.connect(str(path), read_only=True) as db:
             rows = db.execute(
                 "SELECT table_schema, table_name FROM information_schema.tables"
+                " WHERE table_schema <> ?",
+                (OWN_SCHEMA,),
             ).fetchall()
     except duckdb.Error:
         return False

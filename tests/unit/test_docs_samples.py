@@ -2,7 +2,9 @@
 
 Every `mogulsync ...` command in a code span or block names a command that exists, with
 options it has; every ```yaml block validates (a fragment merged over a small project that
-holds the warehouse, model and syncs it refers to).
+holds the warehouse, model and syncs it refers to); every relative link reaches a file of
+the repository and, with an anchor, a heading of that page; every ```python block parses
+and imports only names mogulsync has.
 """
 
 from __future__ import annotations
@@ -154,3 +156,113 @@ def test_the_yaml_check_sees_a_wrong_key() -> None:
     block = {"syncs": {"customers": {"...": None, "schedul": {"every": "15m"}}}}
     with pytest.raises(ConfigValidationError, match="schedul"):
         parse_config(_merge(block), env={"CHARTMOGUL_API_KEY": "k" * 20})
+
+
+#: a Markdown link or image: [text](target) / ![alt](target)
+_LINK = re.compile(r"\]\(([^)\s]+)\)")
+_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*$", re.MULTILINE)
+LINKED_PAGES = [*PAGES, *sorted((ROOT / "examples").rglob("*.md"))]
+
+
+def _anchors(text: str) -> set[str]:
+    """The anchors GitHub gives a page's headings: lower case, punctuation dropped, spaces
+    as hyphens, a repeated heading numbered (``-1``, ``-2``)."""
+    seen: dict[str, int] = {}
+    anchors = set()
+    for heading in _HEADING.findall(_BLOCK.sub("", text)):
+        slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        count = seen.get(slug, 0)
+        seen[slug] = count + 1
+        anchors.add(f"{slug}-{count}" if count else slug)
+    return anchors
+
+
+def _link_problems(page: Path, text: str) -> list[str]:
+    """Each relative link of ``text`` (the page at ``page``) to a file that is not in the
+    repository, or to an anchor its page does not have."""
+    problems = []
+    for target in _LINK.findall(_BLOCK.sub("", text)):
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target):
+            continue  # https:, mailto: ...: not ours to check offline
+        path, _, anchor = target.partition("#")
+        linked = (page.parent / path).resolve() if path else page
+        if not path:
+            anchors = _anchors(text)
+        elif linked.is_relative_to(ROOT) and linked.is_file() and linked.suffix == ".md":
+            anchors = _anchors(linked.read_text(encoding="utf-8"))
+        elif not linked.is_relative_to(ROOT) or not linked.exists():
+            problems.append(f"{target}: no such file in the repository")
+            continue
+        else:
+            continue  # a folder, an image: it exists
+        if anchor and anchor not in anchors:
+            problems.append(f"{target}: {linked.name} has no heading #{anchor}")
+    return problems
+
+
+@pytest.mark.parametrize("page", LINKED_PAGES, ids=lambda page: page.name)
+def test_every_relative_link_reaches_a_file_and_heading(page: Path) -> None:
+    """A reader follows the links: docs/emulator.md linked a file outside the repository,
+    docs/reconcile.md an anchor performance.md does not have."""
+    assert _link_problems(page, page.read_text(encoding="utf-8")) == []
+
+
+def test_the_link_check_sees_a_broken_link() -> None:
+    text = "# Top\n[a](sync.md#bulk-import-path) [b](nothing.md) [c](sync.md#nope) [d](#top)\n"
+    text += "[e](#gone) [f](../../outside.md) [g](images/run.png)\n"
+    assert _link_problems(ROOT / "docs" / "probe.md", text) == [
+        "nothing.md: no such file in the repository",
+        "sync.md#nope: sync.md has no heading #nope",
+        "#gone: probe.md has no heading #gone",
+        "../../outside.md: no such file in the repository",
+    ]
+
+
+def _python_blocks() -> list[tuple[str, str]]:
+    return [
+        (page.name, body)
+        for page in LINKED_PAGES
+        for kind, body in _BLOCK.findall(page.read_text(encoding="utf-8"))
+        if kind in ("python", "py")
+    ]
+
+
+def _import_problems(source: str) -> list[str]:
+    """Each name a sample imports from mogulsync that is not there (or a syntax error)."""
+    import ast
+    import importlib
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        return [f"syntax error: {exc}"]
+    problems = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ImportFrom) or not node.module:
+            continue
+        if node.module.split(".")[0] != "mogulsync":
+            continue
+        try:
+            module = importlib.import_module(node.module)
+        except ImportError:
+            problems.append(f"no module {node.module}")
+            continue
+        problems.extend(
+            f"{node.module} has no {alias.name}"
+            for alias in node.names
+            if not hasattr(module, alias.name)
+        )
+    return problems
+
+
+@pytest.mark.parametrize(("page", "block"), _python_blocks(), ids=lambda value: str(value)[:40])
+def test_every_python_sample_parses_and_imports_what_exists(page: str, block: str) -> None:
+    assert _import_problems(block) == [], page
+
+
+def test_the_import_check_sees_a_wrong_name() -> None:
+    assert _import_problems("from mogulsync.chartmogul import ChartMogulClientt") == [
+        "mogulsync.chartmogul has no ChartMogulClientt"
+    ]
+    assert _import_problems("from mogulsync.nope import x") == ["no module mogulsync.nope"]
+    assert _import_problems("def f(:\n") != []

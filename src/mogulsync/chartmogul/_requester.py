@@ -25,6 +25,7 @@ from mogulsync._tls import verify_for
 from mogulsync.chartmogul._retry import CallState, Replay, parse_retry_after
 from mogulsync.chartmogul.errors import (
     AlreadyExistsError,
+    AuthenticationError,
     ChartMogulAPIError,
     ChartMogulError,
     NotFoundError,
@@ -216,6 +217,13 @@ class Requester:
             body_limit=self._settings.log_body_limit,
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
         )
+        if isinstance(api_error, AuthenticationError):
+            # name who refused it: the emulator's key sent to ChartMogul (or the other way
+            # round) is a wrong base_url, not a wrong key
+            api_error.hint = (
+                f"The ChartMogul API key was rejected at {self._settings.base_url}; check"
+                " chartmogul.api_key / CHARTMOGUL_API_KEY, and chartmogul.base_url."
+            )
         self._log(request, number, timestamp, started, response, api_error)
         raise api_error
 

@@ -107,6 +107,17 @@ def load_config(
     )
 
 
+def expand_env(value: str, where: str, env: Mapping[str, str] | None = None) -> str:
+    """``${VAR}`` and ``${VAR:-default}`` in a command-line value, read as in the project
+    file: ``--destination 'postgresql://etl:${PGPASSWORD}@db/x'`` keeps the password out of
+    the shell's history and the process list. An unset variable names ``where``."""
+    problems: list[str] = []
+    expanded = _substitute(value, os.environ if env is None else env, (where,), problems)
+    if problems:
+        raise ConfigError("; ".join(problems), hint="Export it, or write the value itself.")
+    return str(expanded)
+
+
 def uncreatable(directory: Path) -> str | None:
     """Why ``directory`` (missing) could not be made, judged from its nearest existing
     ancestor; None when it exists or looks creatable. A run would end in a traceback."""

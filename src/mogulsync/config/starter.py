@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mogulsync._redact import USERINFO, url_credentials
+from mogulsync.config.chartmogul import DEFAULT_BASE_URL
 from mogulsync.errors import ConfigError
 
 DEFAULT_WAREHOUSE = "duckdb:///warehouse.duckdb"
+#: where `mogulsync emulator serve` listens by default
+EMULATOR_URL = "http://127.0.0.1:8780"
 #: docs/errors.md: the configuration must be fixed
 CONFIG_EXIT = 4
 #: the variable a password in the user info is read from: libpq's own name for PostgreSQL,
@@ -47,9 +50,10 @@ version: 1
 
 chartmogul:
   api_key: ${{CHARTMOGUL_API_KEY}}
-  # base_url: http://127.0.0.1:8780   # the local emulator: `mogulsync emulator serve`
+{base_url}
 
-state_dir: .mogulsync                 # sync state and run history (SQLite), next to this file
+state_dir: .mogulsync                 # sync state and run history (SQLite), next to this file;
+                                      # keep it out of version control (.gitignore)
 
 warehouses:
 {notes}
@@ -89,14 +93,31 @@ class Starter:
     variables: tuple[str, ...]
 
 
-def starter_project(warehouse_url: str | None = None) -> Starter:
-    """The starter file for ``warehouse_url`` (default: a DuckDB file next to it)."""
+def starter_project(warehouse_url: str | None = None, base_url: str | None = None) -> Starter:
+    """The starter file for ``warehouse_url`` (default: a DuckDB file next to it), calling
+    ChartMogul at ``base_url`` (default: the real API, the emulator's URL in a comment)."""
     url, variables = _without_credentials((warehouse_url or DEFAULT_WAREHOUSE).strip())
     notes = "\n".join(f"  {line}" for line in _WAREHOUSE_NOTES[dialect(url)])
     exports = "".join(f"\n#   export {name}=..." for name in variables)
     # JSON's double-quoted string is valid YAML: a `#` or `: ` in the URL stays in it
-    text = _TEMPLATE.format(notes=notes, url=json.dumps(url), exports=exports)
+    text = _TEMPLATE.format(
+        notes=notes, url=json.dumps(url), exports=exports, base_url=_base_url_line(base_url)
+    )
     return Starter(text, variables)
+
+
+def _base_url_line(base_url: str | None) -> str:
+    """The ``base_url`` line: the emulator's as a comment unless one is given."""
+    if base_url is None:
+        return f"  # base_url: {EMULATOR_URL}   # the local emulator: `mogulsync emulator serve`"
+    url = base_url.strip()
+    if not url.startswith(("http://", "https://", "${")):  # or read from the environment
+        raise ConfigError(
+            f"--base-url must start with http:// or https://, not {url!r}",
+            hint=f"The emulator's URL is the one `mogulsync emulator serve` prints,"
+            f" e.g. {EMULATOR_URL}.",
+        )
+    return f"  base_url: {json.dumps(url)}   # leave out for {DEFAULT_BASE_URL}"
 
 
 def dialect(url: str) -> str:
@@ -109,14 +130,20 @@ def dialect(url: str) -> str:
     return "other"
 
 
-def write_starter(path: Path, warehouse_url: str | None = None, *, force: bool = False) -> Starter:
+def write_starter(
+    path: Path,
+    warehouse_url: str | None = None,
+    *,
+    force: bool = False,
+    base_url: str | None = None,
+) -> Starter:
     """Write the starter file at ``path``; an existing file is kept unless ``force``."""
     if path.exists() and not force:
         raise ConfigError(
             f"{path} already exists; nothing was written",
             hint="Edit it, pass another -c/--config path, or --force to overwrite it.",
         )
-    starter = starter_project(warehouse_url)
+    starter = starter_project(warehouse_url, base_url)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(starter.text, encoding="utf-8")
     return starter
@@ -139,7 +166,9 @@ def _without_credentials(url: str) -> tuple[str, tuple[str, ...]]:
     return url, tuple(variables)
 
 
-def run_init(path: Path, warehouse_url: str | None, *, force: bool) -> None:
+def run_init(
+    path: Path, warehouse_url: str | None, *, force: bool, base_url: str | None = None
+) -> None:
     """The ``mogulsync init`` command: write the file, say what to do next."""
     import typer
 
@@ -147,11 +176,28 @@ def run_init(path: Path, warehouse_url: str | None, *, force: bool) -> None:
     from mogulsync.messages import describe
 
     try:
-        starter = write_starter(path, warehouse_url, force=force)
+        starter = write_starter(path, warehouse_url, force=force, base_url=base_url)
     except ConfigError as exc:
         output.error(describe(exc), exit_code=CONFIG_EXIT)
         raise typer.Exit(CONFIG_EXIT) from None
     typer.echo(f"wrote {path}")
     for name in ("CHARTMOGUL_API_KEY", *starter.variables):
         typer.echo(f"  export {name}=...")
-    typer.echo(f"then edit its models and syncs and run `mogulsync check -c {path}`")
+    # the file calls the real API unless told otherwise: say so, and how to try the emulator
+    if base_url is None:
+        typer.echo(
+            f"it calls ChartMogul at {DEFAULT_BASE_URL}; for the local emulator uncomment"
+            f" base_url (or run init again with --base-url {EMULATOR_URL} --force)"
+        )
+    else:
+        typer.echo(f"it calls ChartMogul at {base_url.strip()}")
+    if (warehouse_url or DEFAULT_WAREHOUSE).strip() == DEFAULT_WAREHOUSE:
+        # the starter's model fits the sample warehouse: try it before editing anything
+        sample = path.parent / "warehouse.duckdb"
+        typer.echo(
+            f"its model reads the sample warehouse (`python -m mogulsync.sample_warehouse"
+            f" {sample}` writes it); run `mogulsync check -c {path}`, then edit its models"
+            " and syncs for your own tables"
+        )
+    else:
+        typer.echo(f"then edit its models and syncs and run `mogulsync check -c {path}`")

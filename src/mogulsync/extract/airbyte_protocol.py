@@ -117,17 +117,36 @@ def parse_config(raw: object) -> SourceConfig:
         raise ConfigError(f"invalid config: {problems}") from None
 
 
+#: what a configured catalog looks like, for a user who passed `discover`'s output
+_CONFIGURED_SHAPE = (
+    '--catalog wants a configured catalog: {"streams": [{"stream": <a stream of'
+    ' discover\'s catalog>, "sync_mode": "full_refresh" or "incremental",'
+    ' "destination_sync_mode": "overwrite" or "append"}]}'
+)
+
+
 def configured_streams(raw: object) -> dict[str, SyncMode]:
     """``--catalog``: the stream names chosen and their sync modes."""
+    if isinstance(raw, Mapping) and raw.get("type") == "CATALOG":
+        # `discover > catalog.json` then `read --catalog catalog.json`: say what is wanted
+        raise ConfigError(
+            "invalid catalog: this is the CATALOG message `discover` prints, not a configured"
+            " catalog",
+            hint=_CONFIGURED_SHAPE,
+        )
     streams = raw.get("streams") if isinstance(raw, Mapping) else None
     if not isinstance(streams, list):
-        raise ConfigError("invalid catalog: no 'streams' list")
+        raise ConfigError("invalid catalog: no 'streams' list", hint=_CONFIGURED_SHAPE)
     chosen: dict[str, SyncMode] = {}
-    for entry in streams:
+    for index, entry in enumerate(streams):
         stream = entry.get("stream") if isinstance(entry, Mapping) else None
         name = stream.get("name") if isinstance(stream, Mapping) else None
         if not isinstance(name, str):
-            raise ConfigError("invalid catalog: a configured stream has no stream.name")
+            if isinstance(entry, Mapping) and "name" in entry and "stream" not in entry:
+                what = "is a stream of a catalog, not a configured stream"
+            else:
+                what = "has no stream.name"
+            raise ConfigError(f"invalid catalog: streams[{index}] {what}", hint=_CONFIGURED_SHAPE)
         mode = entry.get("sync_mode", "full_refresh")
         chosen[name] = "incremental" if mode == "incremental" else "full_refresh"
     return chosen

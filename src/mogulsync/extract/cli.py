@@ -58,7 +58,10 @@ def run_command(
         help="Comma-separated streams (default: all; an unknown name lists the known ones).",
     ),
     destination: str | None = typer.Option(
-        None, "--destination", help="dlt destination URL, e.g. duckdb:///cm.duckdb."
+        None,
+        "--destination",
+        help="dlt destination URL, e.g. duckdb:///cm.duckdb; ${VAR} is read from the"
+        " environment (single-quote it: 'postgresql://etl:${PGPASSWORD}@db/x').",
     ),
     mode: str | None = typer.Option(
         None, "--mode", help="overwrite, append or incremental (default from extract.mode)."
@@ -167,7 +170,7 @@ def extract_options(
     interval: str | None = None,
 ) -> tuple[ClientSettings, ExtractOptions]:
     from mogulsync.chartmogul import ClientSettings
-    from mogulsync.config.loader import load_config
+    from mogulsync.config.loader import expand_env, load_config
     from mogulsync.extract.runner import ExtractOptions
 
     app_config = load_config(path, sections=SECTIONS)
@@ -195,7 +198,9 @@ def extract_options(
         max_in_flight=cm.max_in_flight,
     )
     options = ExtractOptions(
-        destination=destination or extract.destination.get_secret_value(),
+        destination=expand_env(destination, "--destination")
+        if destination
+        else extract.destination.get_secret_value(),
         dataset=dataset or extract.dataset,
         mode=_MODES[chosen_mode],
         streams=tuple(names) if names else None,

@@ -27,6 +27,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import itertools
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -70,12 +71,21 @@ _STATE_KEY = "state"
 _DIGEST_CHARS = 10
 #: the single dlt resource every stream's pages go through (each to its own table)
 _RESOURCE_NAME = "streams"
+#: what PostgreSQL answers when the URL's credentials or database are wrong: running again
+#: cannot help, the URL must change (exit 4, as for a rejected API key)
+_LOGIN_REFUSED = re.compile(
+    r'password authentication failed|no password supplied|(role|database) "[^"]*" does not exist'
+)
 #: DuckDB cannot load an empty JSON-lines file, so an emptied table is replaced with INSERTs
 _DUCKDB_EMPTY_FORMAT: Final = "insert_values"
 
 
 class ExtractError(FatalError):
     """A stream or the load failed; nothing of this run was committed past the failure."""
+
+
+class ExtractDestinationRefusedError(ExtractError, ConfigError):
+    """The destination refused the login (password, user, database): the URL is to fix."""
 
 
 class ExtractCancelledError(ExtractError):
@@ -501,6 +511,12 @@ def _load_error(step: str, exc: Exception, destination: str) -> ExtractError:
     # masked before the text is put on one line: folding first could hide a password
     # with runs of spaces from the redactor
     text = redactor.text(f"{step} {destination} failed: {type(cause).__name__}: {cause}")
+    if _LOGIN_REFUSED.search(str(cause)):
+        return ExtractDestinationRefusedError(
+            " ".join(text.split()),
+            hint="Fix the destination URL's user, password or database (a password in"
+            " ${VAR} is read from the environment); nothing was loaded.",
+        )
     return ExtractError(
         " ".join(text.split()),
         hint="Nothing past the last committed load was recorded; run again to retry.",

@@ -97,3 +97,9 @@ def _print(report: ReconcileReport) -> None:
             f" {report.missing} create(s) and {report.drifted} update(s).",
             highlight=False,
         )
+    elif report.run_id is not None:  # --record: say where it went, as `sync run` does
+        _out.print(
+            f"Recorded as run {report.run_id} of reconcile:{report.sync}"
+            f" (`mogulsync runs show {report.run_id}`).",
+            highlight=False,
+        )

@@ -121,6 +121,15 @@ async def _serve(project: AppConfig, host: str, sock: socket.socket) -> None:
     await server.serve(sockets=[sock])
 
 
+def _due_text(next_run_at: str | None, *, unsaved: bool) -> str:
+    """The table's "next run": to the second; a job no server has planned yet runs when
+    `serve` starts it (an `every` one interval later), so its time is only an example."""
+    if next_run_at is None:
+        return "when its parents succeed"
+    text = dt.datetime.fromisoformat(next_run_at).isoformat(timespec="seconds")
+    return f"{text} (if serve started now)" if unsaved else text
+
+
 def schedule_command(
     config: Path = CONFIG_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
@@ -134,6 +143,8 @@ def schedule_command(
     saved = Path(project.state_dir) / SCHEDULE_FILE
     store = ScheduleStore(project.state_dir) if saved.is_file() else None
     rows = []
+    #: per row: no server has planned this job yet, its time is as if `serve` started now
+    unplanned: list[bool] = []
     try:
         for job in jobs_of(project):
             known = store.load(job.name, job.schedule.model_dump_json()) if store else None
@@ -146,6 +157,7 @@ def schedule_command(
                     "next_run_at": due.isoformat() if due else None,
                 }
             )
+            unplanned.append(known is None)
     finally:
         if store is not None:
             store.close()
@@ -157,8 +169,8 @@ def schedule_command(
     table = output.new_table(_out, title="Schedules")
     for column in ("job", "schedule", "next run (UTC)"):
         table.add_column(column)
-    for row in rows:
-        due_text = row["next_run_at"] or "when its parents succeed"
+    for row, unsaved in zip(rows, unplanned, strict=True):
+        due_text = _due_text(row["next_run_at"], unsaved=unsaved)
         table.add_row(row["name"], row["schedule"], due_text)
     output.print_table(_out, table)
     if unscheduled:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,8 @@ from mogulsync.emulator.server import EmulatorServer
 from mogulsync.sample_warehouse import build_sample_warehouse
 
 PORT = "8800"
+#: what `make serve` passes on: `make serve SERVE_PORT=8801` when 8800 is taken
+PORT_VARIABLE = "SERVE_PORT"
 #: the demo's Segment write key (a local emulator only; a real one comes from ${ENV})
 DEMO_WRITE_KEY = "demo-write-key"
 EVENTS = """
@@ -52,8 +55,23 @@ def edit_warehouse(workdir: Path) -> None:
         db.close()
 
 
-def main() -> None:
+def demo_port(argv: list[str]) -> str:
+    """``--port N`` from the command line (``make serve SERVE_PORT=N``), else 8800."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m mogulsync.serve.demo")
+    parser.add_argument("--port", type=int, default=int(PORT), help="port to serve on")
+    return str(parser.parse_args(argv).port)
+
+
+def failed_hint(port: str) -> str:
+    """What to do when the server stopped at once (most often: the port is taken)."""
+    return f"`make serve` could not serve on {port}; another port: make serve {PORT_VARIABLE}=8801"
+
+
+def main(argv: list[str] | None = None) -> None:
     """Entry point of ``make serve``."""
+    port = demo_port(sys.argv[1:] if argv is None else argv)
     workdir = Path(tempfile.mkdtemp(prefix="mogulsync-serve-"))
     try:
         with EmulatorServer() as server:
@@ -69,12 +87,14 @@ def main() -> None:
             edit_warehouse(workdir)
             print(  # noqa: T201 - the demo talks to its user
                 f"\nEmulator at {server.base_url}; project in {workdir}\n"
-                f"Open http://127.0.0.1:{PORT} (no sign-in on loopback without tokens);"
+                f"Open http://127.0.0.1:{port} (no sign-in on loopback without tokens);"
                 f" Segment write key for /v1/*: {DEMO_WRITE_KEY}. Ctrl-C stops.\n",
                 flush=True,
             )
             with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: the server stops too
-                subprocess.run([*cli, "serve", "--port", PORT], cwd=workdir, env=env, check=False)  # noqa: S603
+                served = subprocess.run([*cli, "serve", "--port", port], cwd=workdir, env=env)  # noqa: S603, PLW1510
+                if served.returncode not in (0, -signal.SIGINT):
+                    print(failed_hint(port), file=sys.stderr)  # noqa: T201
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -53,7 +53,34 @@ async def check_project(
     return results
 
 
+def emulator_key_at_chartmogul(settings: ClientSettings) -> CheckResult | None:
+    """A failure when the emulator's key would be sent to the real API, else None.
+
+    The README's walk-through exports the emulator's key; a project file whose ``base_url``
+    was left out (commented out in the starter) would send it to ChartMogul and only get a
+    401 that does not say the URL is what is wrong.
+    """
+    from mogulsync.config.chartmogul import DEFAULT_BASE_URL
+    from mogulsync.emulator.settings import DEFAULT_API_KEY
+
+    if settings.api_key.get_secret_value() != DEFAULT_API_KEY:
+        return None
+    if settings.base_url != DEFAULT_BASE_URL:
+        return None
+    return CheckResult(
+        "chartmogul",
+        ok=False,
+        message=f"`{DEFAULT_API_KEY}` is the local emulator's key, but chartmogul.base_url is"
+        f" {DEFAULT_BASE_URL} (the default); nothing was sent there\n"
+        "  → Set chartmogul.base_url to the URL `mogulsync emulator serve` prints"
+        " (e.g. http://127.0.0.1:8780), or export your ChartMogul API key.",
+    )
+
+
 async def _check_chartmogul(config: AppConfig, settings: ClientSettings) -> list[CheckResult]:
+    mismatch = emulator_key_at_chartmogul(settings)
+    if mismatch is not None:
+        return [mismatch]
     results: list[CheckResult] = []
     quick = settings.model_copy(update={"retry": CHECK_RETRY})
     async with ChartMogulClient(quick) as client:

@@ -37,6 +37,9 @@ DIALECT_PACKAGES = {
         " databricks://token:${DATABRICKS_TOKEN}@HOST?http_path=...&catalog=...&schema=...)"
     ),
 }
+#: the file `mogulsync init` and examples/ read, which `python -m mogulsync.sample_warehouse`
+#: writes: a missing one is most likely the sample not built yet
+SAMPLE_FILE_NAME = "warehouse.duckdb"
 #: Values per IN (...) list when fetching child rows (drivers cap bound parameters).
 CHILD_CHUNK = 500
 
@@ -58,12 +61,17 @@ class SqlAlchemySource:
         #: where the data is, as errors name it (the resolved file for DuckDB)
         self._where = f"DuckDB file {duckdb_file}" if duckdb_file else self._safe_url
         if duckdb_file is not None and not duckdb_file.exists():
+            hint = (
+                f"Check the URL of warehouses.{name}; a relative duckdb:/// path starts at"
+                " the project file's directory."
+            )
+            if duckdb_file.name == SAMPLE_FILE_NAME:  # the starter's: likely the sample
+                hint += f" The sample: python -m mogulsync.sample_warehouse {duckdb_file}"
             raise WarehouseError(
                 f"warehouse `{name}`: the DuckDB file {duckdb_file} does not exist"
                 " (mogulsync reads warehouses, it never creates one)",
                 # `warehouses.main` may be the URL itself (`main: duckdb:///...`): no `.url`
-                hint=f"Check the URL of warehouses.{name}; a relative duckdb:/// path starts at"
-                " the project file's directory.",
+                hint=hint,
             )
         options: dict[str, Any] = {}
         if duckdb_file is not None and read_only:

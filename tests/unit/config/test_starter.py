@@ -76,3 +76,30 @@ def test_a_password_for_another_database_is_not_read_from_pgpassword(tmp_path: P
     assert 'main: "mysql+pymysql://bob:${WAREHOUSE_PASSWORD}@db:3306/prod"' in path.read_text()
     config = load_config(path, env={**ENV, "WAREHOUSE_PASSWORD": "s3cret-pw"})
     assert config.warehouses["main"].url.get_secret_value() == url
+
+
+def test_base_url_is_written_uncommented_and_loads(tmp_path: Path) -> None:
+    """`init --base-url`: the project calls that API (the emulator) without a hand edit."""
+    path = tmp_path / "mogulsync.yml"
+    write_starter(path, base_url="http://127.0.0.1:8780")
+    assert load_config(path, env=ENV).chartmogul.base_url == "http://127.0.0.1:8780"
+    default = tmp_path / "default.yml"
+    write_starter(default)
+    assert load_config(default, env=ENV).chartmogul.base_url == "https://api.chartmogul.com"
+    assert "# base_url: http://127.0.0.1:8780" in default.read_text()
+
+
+def test_a_base_url_without_its_scheme_is_refused_before_writing(tmp_path: Path) -> None:
+    path = tmp_path / "mogulsync.yml"
+    with pytest.raises(ConfigError, match="--base-url must start with http"):
+        write_starter(path, base_url="127.0.0.1:8780")
+    assert not path.exists()
+
+
+def test_a_base_url_read_from_the_environment_is_kept_as_written(tmp_path: Path) -> None:
+    """`--base-url '${CHARTMOGUL_BASE_URL:-http://127.0.0.1:8780}'`, as examples/ do."""
+    path = tmp_path / "mogulsync.yml"
+    write_starter(path, base_url="${CHARTMOGUL_BASE_URL:-http://127.0.0.1:8780}")
+    assert load_config(path, env=ENV).chartmogul.base_url == "http://127.0.0.1:8780"
+    env = {**ENV, "CHARTMOGUL_BASE_URL": "http://127.0.0.1:9999"}
+    assert load_config(path, env=env).chartmogul.base_url == "http://127.0.0.1:9999"
