@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import heapq
 import threading
 
 import pytest
 
 from mogulsync.chartmogul.limiter import (
+    MAX_OVERTAKES,
     AccountLimiter,
     InFlightGate,
     RatePacer,
@@ -202,8 +202,7 @@ def test_waiters_of_a_closed_loop_are_skipped() -> None:
     dead_loop = asyncio.new_event_loop()
     orphan = dead_loop.create_future()
     dead_loop.close()
-    heapq.heappush(gate._waiters, _Waiter((0, 0), dead_loop, orphan))
-    gate._queued += 1
+    gate._push(_Waiter((0, 0), dead_loop, orphan))
     gate.release()
     assert gate.in_flight == 0
     assert not orphan.done()
@@ -265,3 +264,90 @@ async def test_an_urgent_request_starts_before_those_queued_ahead_of_it() -> Non
     # part0 started at once and part1 had booked the next start before the urgent one came
     assert started == ["part0", "part1", "page 5 of a long list", "part2", "part3"]
     assert [round(b - booked[0], 6) for b in booked] == [0.0, 0.1, 0.2, 0.3, 0.4]
+
+
+@pytest.mark.anyio
+async def test_a_low_priority_waiter_is_overtaken_a_bounded_number_of_times() -> None:
+    """Urgent waiters arriving before every hand-out pass a priority-0 waiter only until
+    ``max_overtakes`` slots have gone since it queued; then it goes next."""
+    gate = InFlightGate(1, max_overtakes=5)
+    await gate.acquire()
+    granted: list[str] = []
+
+    async def wait(name: str, priority: int) -> None:
+        await gate.acquire(priority)
+        granted.append(name)
+
+    low = asyncio.ensure_future(wait("low", 0))
+    await asyncio.sleep(0)
+    chains = []
+    for page in range(1, 20):  # a long chain always has its next page waiting
+        chains.append(asyncio.ensure_future(wait(f"page {page}", page)))
+        await asyncio.sleep(0)
+        gate.release()
+        for _ in range(3):
+            await asyncio.sleep(0)
+    assert granted[:7] == [*(f"page {page}" for page in range(1, 6)), "low", "page 7"]
+    assert low.done()
+    for chain in chains:
+        chain.cancel()
+    await asyncio.gather(*chains, return_exceptions=True)
+    gate.release()
+    assert gate.in_flight == 0
+
+
+@pytest.mark.anyio
+async def test_long_page_chains_do_not_starve_a_write() -> None:
+    """30 lists read page after page keep every slot busy; a priority-0 request (a sync's
+    write) that comes meanwhile still starts within a bounded number of starts, not after
+    every page of every list, and the pace stays one start per interval."""
+    clock = VirtualClock()
+
+    async def sleep(seconds: float) -> None:
+        clock.now += seconds
+        await asyncio.sleep(0)
+
+    limiter = AccountLimiter(40, 20, clock=clock, sleep=sleep)
+    started: list[str] = []
+    first = clock.now
+
+    async def chain(name: int) -> None:
+        for page in range(20):
+            with request_priority(page):
+                async with limiter.slot():
+                    started.append(f"list {name} page {page}")
+                    for _ in range(3):  # the round trip
+                        await asyncio.sleep(0)
+
+    async def write() -> None:
+        async with limiter.slot():
+            started.append("write")
+
+    chains = [asyncio.ensure_future(chain(name)) for name in range(30)]
+    for _ in range(50):
+        await asyncio.sleep(0)
+    await asyncio.gather(*chains, write())
+
+    # bounded: overtaken MAX_OVERTAKES times in the slot queue after those queued before
+    # it (30 lists), then at most twice the slots while booking its start
+    assert len(started) == 601
+    assert started.index("write") <= MAX_OVERTAKES + 30 + 2 * 20
+    assert clock.now - first == pytest.approx(600 / 40)
+    assert limiter.gate.in_flight == 0
+
+
+@pytest.mark.anyio
+async def test_cancelled_and_overtaken_waiters_do_not_pile_up() -> None:
+    """Waiters cancelled or taken out of order leave no growing backlog in the gate."""
+    gate = InFlightGate(1, max_overtakes=3)
+    await gate.acquire()
+    for round_ in range(300):
+        stale = asyncio.ensure_future(gate.acquire(0))
+        urgent = asyncio.ensure_future(gate.acquire(round_ + 1))
+        await asyncio.sleep(0)
+        stale.cancel()
+        gate.release()
+        await urgent
+    assert len(gate._waiters) + len(gate._arrivals) <= 64
+    gate.release()
+    assert gate.in_flight == 0
