@@ -240,7 +240,11 @@ async def _read_whole_range(
             if page.has_more:
                 last = await newest
                 if not _few_pages_left(ctx, windows, page.items, last, latency_s):
-                    return _spread_to(windows, last)
+                    spread = _spread_to(windows, last)
+                    if len(spread) > 1:
+                        return spread
+                    # all activity on the range's first day: its one window would be the
+                    # range again, read from its first page once more
             progress = _WindowProgress(ctx, 1)
             keep = progress.keeper(0, cursor)
             emit_page(page, emit, ctx.record_mode, keep)
@@ -249,12 +253,25 @@ async def _read_whole_range(
             progress.finished(0)
             return None
     finally:
-        if not newest.done():  # not needed: the first page held the whole range
-            newest.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await newest
-        elif not newest.cancelled():
-            newest.exception()  # a failure nobody awaited: read, so it is not logged
+        await _drop(newest)
+
+
+async def _drop(task: asyncio.Future[Any]) -> None:
+    """Cancel ``task`` if it still runs (not needed: the first page held the whole range)
+    and wait for it; its failure is read, so it is not logged, and dropped. A cancellation
+    of the caller itself while waiting goes on: swallowed, its stream would carry on."""
+    if task.done():
+        if not task.cancelled():
+            task.exception()
+        return
+    task.cancel()
+    try:
+        with contextlib.suppress(Exception):
+            await task
+    except asyncio.CancelledError:
+        caller = asyncio.current_task()
+        if caller is not None and caller.cancelling():
+            raise
 
 
 async def _newest_activity(ctx: FetchContext, windows: Sequence[Window]) -> dt.datetime | None:
@@ -269,11 +286,12 @@ async def _newest_activity(ctx: FetchContext, windows: Sequence[Window]) -> dt.d
 
 def _spread_to(windows: Sequence[Window], newest: dt.datetime | None) -> list[Window]:
     """``windows`` re-split to end with the newest activity's day; the last window still
-    ends where the range does."""
+    ends where the range does. One window when all activity falls on the first day."""
     first, end = windows[0].start, windows[-1].end
-    if newest is None or newest.date() >= end:
-        return list(windows)
     begin = first if isinstance(first, dt.datetime) else dt.datetime.combine(first, dt.time())
+    # a newest activity outside the range (an answer that ignored its filter) says nothing
+    if newest is None or newest.date() >= end or newest.date() < begin.date():
+        return list(windows)
     spread = date_windows(begin, newest.date(), len(windows))
     spread[0] = dataclasses.replace(spread[0], start=first)
     spread[-1] = dataclasses.replace(spread[-1], end=end)
