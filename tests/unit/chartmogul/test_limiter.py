@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 
 import pytest
@@ -351,3 +352,35 @@ async def test_cancelled_and_overtaken_waiters_do_not_pile_up() -> None:
     assert len(gate._waiters) + len(gate._arrivals) <= 64
     gate.release()
     assert gate.in_flight == 0
+
+
+@pytest.mark.anyio
+async def test_many_waiters_of_mixed_priority_keep_the_rate() -> None:
+    """200 requests at once, of mixed priorities, some cancelled while they wait: the
+    others start exactly one interval apart, and every slot and booking comes back."""
+    clock = VirtualClock()
+
+    async def sleep(seconds: float) -> None:
+        clock.now += seconds
+        await asyncio.sleep(0)
+
+    limiter = AccountLimiter(40, 20, clock=clock, sleep=sleep)
+    starts: list[float] = []
+
+    async def request(priority: int) -> None:
+        with request_priority(priority):
+            async with limiter.slot():
+                starts.append(clock.now)
+                await asyncio.sleep(0)
+
+    tasks = [asyncio.ensure_future(request(n % 7)) for n in range(220)]
+    for _ in range(3):
+        await asyncio.sleep(0)
+    for task in tasks[100::6]:  # 20 give up while queued or booking
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+    assert len(starts) == 200
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
+    assert gaps == pytest.approx([1 / 40] * 199)
+    assert (limiter.gate.in_flight, limiter._booking.in_flight) == (0, 0)
