@@ -10,7 +10,8 @@ threads at once. (``asyncio.Semaphore`` and ``aiolimiter`` bind to the first loo
 waits on them.) Pacing is smooth: request *k* after an idle period may start ``k /
 rate`` seconds later, with no burst, so a quiet account practically never sees a 429.
 Waiting requests start in order of :func:`request_priority` (pagers: the page's position
-in its list), so the longest page chain of a run is not held up by its short ones.
+in its list), so the longest page chain of a run is not held up by its short ones; how
+often one is overtaken is bounded (:data:`MAX_OVERTAKES`).
 
 By default the pacing clock is shared by every process on the machine (a SQLite file), and
 by every machine when a PostgreSQL ``state_store`` is configured: see
@@ -29,6 +30,7 @@ import itertools
 import logging
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -382,9 +384,16 @@ class AccountLimiter:
     ) -> None:
         self.pacer: Pacer = pacer or RatePacer(rate, clock=clock)
         self.gate = InFlightGate(max_in_flight)
-        #: one request at a time books its start, the most urgent first; only requests
-        #: holding a slot wait here, so one is overdue after as many bookings as slots
-        self._booking = InFlightGate(1, max_overtakes=max_in_flight)
+        # One request at a time per event loop books its start, the most urgent first.
+        # Per loop: the booker sleeps until its start holding the booking, and a loop
+        # busy with synchronous work (the extract's page hand-over waiting for dlt) must
+        # not hold up other loops' requests; the pacer still spaces everyone's starts.
+        # Only requests holding a slot wait here: one is overdue after as many bookings
+        # as there are slots.
+        self._bookings: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, InFlightGate]
+        self._bookings = weakref.WeakKeyDictionary()
+        self._bookings_lock = threading.Lock()
+        self._max_in_flight = max_in_flight
         self.shared_gate = (
             SharedInFlight(leases, account, max_in_flight, sleep=sleep) if leases else None
         )
@@ -396,6 +405,16 @@ class AccountLimiter:
         self.gate.tighten(max_in_flight)
         if self.shared_gate is not None:
             self.shared_gate.tighten(max_in_flight)
+
+    def booking_gate(self) -> InFlightGate:
+        """The running event loop's booking turn (one booker at a time per loop)."""
+        loop = asyncio.get_running_loop()
+        with self._bookings_lock:
+            booking = self._bookings.get(loop)
+            if booking is None:
+                booking = InFlightGate(1, max_overtakes=self._max_in_flight)
+                self._bookings[loop] = booking
+            return booking
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -409,13 +428,14 @@ class AccountLimiter:
         priority = _PRIORITY.get()
         await self.gate.acquire(priority)
         try:
-            await self._booking.acquire(priority)
+            booking = self.booking_gate()
+            await booking.acquire(priority)
             try:
                 delay = self.pacer.reserve()
                 if delay > 0:
                     await self._sleep(delay)
             finally:
-                self._booking.release()
+                booking.release()
             if self.shared_gate is None:
                 yield
                 return

@@ -383,4 +383,45 @@ async def test_many_waiters_of_mixed_priority_keep_the_rate() -> None:
     assert len(starts) == 200
     gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
     assert gaps == pytest.approx([1 / 40] * 199)
-    assert (limiter.gate.in_flight, limiter._booking.in_flight) == (0, 0)
+    assert (limiter.gate.in_flight, limiter.booking_gate().in_flight) == (0, 0)
+
+
+def test_a_blocked_event_loop_does_not_hold_up_another_loops_requests() -> None:
+    """A loop stuck in synchronous work (the extract's page hand-over waiting for dlt)
+    while one of its requests waits for its start: a loop in another thread still gets
+    its requests started (one booking for every loop waited for the stuck one)."""
+    limiter = AccountLimiter(1000, 20)
+    other_done = threading.Event()
+    stuck = threading.Event()
+    outcome: list[bool] = []
+
+    async def request() -> None:
+        async with limiter.slot():
+            pass
+
+    async def stuck_loop() -> None:
+        await request()  # the next start is now one interval away
+        waiting = asyncio.ensure_future(request())
+        await asyncio.sleep(0)  # it books that start and sleeps towards it
+        stuck.set()
+        outcome.append(other_done.wait(timeout=30))  # blocks this loop, timers and all
+        await waiting
+
+    async def other_loop() -> None:
+        await asyncio.gather(*(request() for _ in range(3)))
+
+    def run_other() -> None:
+        stuck.wait(timeout=30)
+        asyncio.run(other_loop())
+        other_done.set()
+
+    threads = [
+        threading.Thread(target=asyncio.run, args=(stuck_loop(),)),
+        threading.Thread(target=run_other),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert outcome == [True]
+    assert limiter.gate.in_flight == 0
