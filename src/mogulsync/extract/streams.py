@@ -238,7 +238,7 @@ async def _read_whole_range(
             page = await anext(pages)
             latency_s = _clock() - asked
             if page.has_more:
-                last = await newest
+                last = _in_range(windows, await newest)
                 if not _few_pages_left(ctx, windows, page.items, last, latency_s):
                     spread = _spread_to(windows, last)
                     if len(spread) > 1:
@@ -284,14 +284,27 @@ async def _newest_activity(ctx: FetchContext, windows: Sequence[Window]) -> dt.d
     return as_datetime(page.items[0].date) if page.items else None
 
 
+def _in_range(windows: Sequence[Window], newest: dt.datetime | None) -> dt.datetime | None:
+    """``newest`` if its day falls within the windows' days, else None (unknown): an answer
+    that ignored its filters says nothing of the range."""
+    if newest is None or not _first_day(windows) <= newest.date() <= windows[-1].end:
+        return None
+    return newest
+
+
+def _first_day(windows: Sequence[Window]) -> dt.date:
+    first = windows[0].start
+    return first.date() if isinstance(first, dt.datetime) else first
+
+
 def _spread_to(windows: Sequence[Window], newest: dt.datetime | None) -> list[Window]:
-    """``windows`` re-split to end with the newest activity's day; the last window still
-    ends where the range does. One window when all activity falls on the first day."""
+    """``windows`` re-split to end with the newest activity's day (within the range; None:
+    unknown); the last window still ends where the range does. One window when all
+    activity falls on the first day."""
     first, end = windows[0].start, windows[-1].end
-    begin = first if isinstance(first, dt.datetime) else dt.datetime.combine(first, dt.time())
-    # a newest activity outside the range (an answer that ignored its filter) says nothing
-    if newest is None or newest.date() >= end or newest.date() < begin.date():
+    if newest is None or newest.date() >= end:
         return list(windows)
+    begin = first if isinstance(first, dt.datetime) else dt.datetime.combine(first, dt.time())
     spread = date_windows(begin, newest.date(), len(windows))
     spread[0] = dataclasses.replace(spread[0], start=first)
     spread[-1] = dataclasses.replace(spread[-1], end=end)

@@ -32,20 +32,24 @@ def test_windows_spread_up_to_the_newest_activity_keep_the_range() -> None:
 
 
 @pytest.mark.parametrize(
-    "newest",
+    ("newest", "known"),
     [
-        None,
-        dt.datetime(2025, 1, 2, tzinfo=dt.UTC),  # after the range
-        dt.datetime(2024, 3, 4, 23, 0, tzinfo=dt.UTC),  # before its first day
+        (None, False),
+        (dt.datetime(2025, 1, 1, tzinfo=dt.UTC), False),  # after the range
+        (dt.datetime(2024, 3, 4, 23, 0, tzinfo=dt.UTC), False),  # before its first day
+        (dt.datetime(2024, 3, 5, 9, 0, tzinfo=dt.UTC), True),  # its first day
+        (dt.datetime(2024, 12, 31, 23, 0, tzinfo=dt.UTC), True),  # its last day
     ],
 )
-def test_a_newest_activity_outside_the_range_keeps_the_windows(
-    newest: dt.datetime | None,
+def test_a_newest_activity_outside_the_range_is_unknown(
+    newest: dt.datetime | None, *, known: bool
 ) -> None:
-    """An unknown or out-of-range newest activity leaves the windows as they were (one
-    before the range's first day raised IndexError)."""
+    """Outside the range's days, the newest activity counts as unknown: neither the
+    estimate nor the windows use it (one before the first day raised IndexError spreading
+    the windows, one after the end inflated the estimate); unknown, the windows stay."""
     windows = date_windows(MOMENT, END, 4)
-    assert streams._spread_to(windows, newest) == windows
+    assert streams._in_range(windows, newest) == (newest if known else None)
+    assert streams._spread_to(windows, None) == windows
 
 
 def test_activity_on_the_first_day_only_is_one_window() -> None:
