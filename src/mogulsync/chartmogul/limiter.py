@@ -10,7 +10,8 @@ threads at once. (``asyncio.Semaphore`` and ``aiolimiter`` bind to the first loo
 waits on them.) Pacing is smooth: request *k* after an idle period may start ``k /
 rate`` seconds later, with no burst, so a quiet account practically never sees a 429.
 Waiting requests start in order of :func:`request_priority` (pagers: the page's position
-in its list), so the longest page chain of a run is not held up by its short ones.
+in its list), so the longest page chain of a run is not held up by its short ones; how
+often one is overtaken is bounded (:data:`MAX_OVERTAKES`).
 
 By default the pacing clock is shared by every process on the machine (a SQLite file), and
 by every machine when a PostgreSQL ``state_store`` is configured: see
@@ -29,6 +30,8 @@ import itertools
 import logging
 import threading
 import time
+import weakref
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -55,6 +58,13 @@ _KEY_DIGEST_CHARS = 16
 #: another process's release is not signalled, and polling faster only loads the store.
 _LEASE_POLL_MIN_S = 0.005
 _LEASE_POLL_MAX_S = 0.05
+#: Once this many slots have been handed out since a waiter queued, it goes next (the
+#: oldest such first), whatever its priority: long page chains arriving without pause
+#: cannot hold back a sync's writes or an events forwarder for longer than that
+#: (100 starts: 2.5 s at 40 req/s), while still overtaking a queue of short parts.
+MAX_OVERTAKES = 100
+#: Rebuild the waiter queues once stale entries outnumber the live ones by this margin.
+_STALE_WAITERS = 64
 
 
 _PRIORITY: contextvars.ContextVar[int] = contextvars.ContextVar(
@@ -174,23 +184,32 @@ class _Waiter:
     rank: tuple[int, int]
     loop: asyncio.AbstractEventLoop = field(compare=False)
     future: asyncio.Future[None] = field(compare=False)
+    #: once the gate has handed out this many slots, this waiter is overdue: it goes next
+    due: int = field(default=0, compare=False)
     queued: bool = field(default=True, compare=False)
 
 
 class InFlightGate:
     """A counting semaphore usable from any event loop and any thread.
 
-    A freed slot goes to the waiter of highest ``priority``, the oldest among equals.
+    A freed slot goes to the waiter of highest ``priority``, the oldest among equals,
+    unless a waiter has seen ``max_overtakes`` slots handed out since it queued: the oldest
+    such waiter goes first, so a low priority is served after a bounded number of others.
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, *, max_overtakes: int = MAX_OVERTAKES) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         self._limit = limit
         self._used = 0
-        # a heap; a cancelled waiter stays in it, marked not ``queued``, until it surfaces
+        self._max_overtakes = max_overtakes
+        # The same waiters twice: a heap by rank, and a queue by arrival (for overdue
+        # ones). A waiter taken from one, or cancelled, stays in the other marked not
+        # ``queued`` until it surfaces (or the queues are rebuilt).
         self._waiters: list[_Waiter] = []
+        self._arrivals: deque[_Waiter] = deque()
         self._queued = 0
+        self._handed = 0
         self._order = itertools.count()
         self._lock = threading.Lock()
 
@@ -216,9 +235,13 @@ class InFlightGate:
             if self._used < self._limit and not self._queued:
                 self._used += 1
                 return
-            waiter = _Waiter((-priority, next(self._order)), loop, loop.create_future())
-            heapq.heappush(self._waiters, waiter)
-            self._queued += 1
+            waiter = _Waiter(
+                (-priority, next(self._order)),
+                loop,
+                loop.create_future(),
+                due=self._handed + self._max_overtakes,
+            )
+            self._push(waiter)
         try:
             await waiter.future
         except asyncio.CancelledError:
@@ -233,21 +256,45 @@ class InFlightGate:
             raise
 
     def release(self) -> None:
-        """Free a slot, handing it straight to the most urgent live waiter."""
+        """Free a slot, handing it straight to the next live waiter (see the class)."""
         with self._lock:
-            while self._waiters and self._used <= self._limit:
-                waiter = heapq.heappop(self._waiters)
-                if not waiter.queued:
-                    continue  # cancelled while queued
-                waiter.queued = False
-                self._queued -= 1
+            while self._queued and self._used <= self._limit:
+                waiter = self._pop()
                 try:
                     # The slot moves to the waiter; the count stays the same.
                     waiter.loop.call_soon_threadsafe(self._grant, waiter.future)
                 except RuntimeError:  # its loop was closed: the waiter is gone
                     continue
+                self._handed += 1
                 return
             self._used -= 1
+
+    def _push(self, waiter: _Waiter) -> None:
+        """Queue ``waiter`` (under the lock)."""
+        heapq.heappush(self._waiters, waiter)
+        self._arrivals.append(waiter)
+        self._queued += 1
+
+    def _pop(self) -> _Waiter:
+        """Take the next live waiter: the oldest if overdue, else the most urgent (under
+        the lock, with at least one queued)."""
+        while not self._arrivals[0].queued:
+            self._arrivals.popleft()
+        if self._arrivals[0].due <= self._handed:
+            waiter = self._arrivals.popleft()
+        else:
+            waiter = heapq.heappop(self._waiters)
+            while not waiter.queued:
+                waiter = heapq.heappop(self._waiters)
+        waiter.queued = False
+        self._queued -= 1
+        if len(self._waiters) + len(self._arrivals) > 2 * self._queued + _STALE_WAITERS:
+            # Taken or cancelled waiters deep in either queue would otherwise pile up
+            # while urgent ones keep arriving.
+            self._waiters = [w for w in self._waiters if w.queued]
+            heapq.heapify(self._waiters)
+            self._arrivals = deque(w for w in self._arrivals if w.queued)
+        return waiter
 
     def _grant(self, waiter: asyncio.Future[None]) -> None:
         if waiter.done():  # cancelled meanwhile: the slot goes to the next one
@@ -337,8 +384,16 @@ class AccountLimiter:
     ) -> None:
         self.pacer: Pacer = pacer or RatePacer(rate, clock=clock)
         self.gate = InFlightGate(max_in_flight)
-        #: one request at a time books its start, the most urgent first
-        self._booking = InFlightGate(1)
+        # One request at a time per event loop books its start, the most urgent first.
+        # Per loop: the booker sleeps until its start holding the booking, and a loop
+        # busy with synchronous work (the extract's page hand-over waiting for dlt) must
+        # not hold up other loops' requests; the pacer still spaces everyone's starts.
+        # Only requests holding a slot wait here: one is overdue after as many bookings
+        # as there are slots.
+        self._bookings: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, InFlightGate]
+        self._bookings = weakref.WeakKeyDictionary()
+        self._bookings_lock = threading.Lock()
+        self._max_in_flight = max_in_flight
         self.shared_gate = (
             SharedInFlight(leases, account, max_in_flight, sleep=sleep) if leases else None
         )
@@ -350,6 +405,16 @@ class AccountLimiter:
         self.gate.tighten(max_in_flight)
         if self.shared_gate is not None:
             self.shared_gate.tighten(max_in_flight)
+
+    def booking_gate(self) -> InFlightGate:
+        """The running event loop's booking turn (one booker at a time per loop)."""
+        loop = asyncio.get_running_loop()
+        with self._bookings_lock:
+            booking = self._bookings.get(loop)
+            if booking is None:
+                booking = InFlightGate(1, max_overtakes=self._max_in_flight)
+                self._bookings[loop] = booking
+            return booking
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -363,13 +428,14 @@ class AccountLimiter:
         priority = _PRIORITY.get()
         await self.gate.acquire(priority)
         try:
-            await self._booking.acquire(priority)
+            booking = self.booking_gate()
+            await booking.acquire(priority)
             try:
                 delay = self.pacer.reserve()
                 if delay > 0:
                     await self._sleep(delay)
             finally:
-                self._booking.release()
+                booking.release()
             if self.shared_gate is None:
                 yield
                 return

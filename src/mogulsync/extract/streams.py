@@ -238,9 +238,13 @@ async def _read_whole_range(
             page = await anext(pages)
             latency_s = _clock() - asked
             if page.has_more:
-                last = await newest
+                last = _in_range(windows, await newest)
                 if not _few_pages_left(ctx, windows, page.items, last, latency_s):
-                    return _spread_to(windows, last)
+                    spread = _spread_to(windows, last)
+                    if len(spread) > 1:
+                        return spread
+                    # all activity on the range's first day: its one window would be the
+                    # range again, read from its first page once more
             progress = _WindowProgress(ctx, 1)
             keep = progress.keeper(0, cursor)
             emit_page(page, emit, ctx.record_mode, keep)
@@ -249,12 +253,25 @@ async def _read_whole_range(
             progress.finished(0)
             return None
     finally:
-        if not newest.done():  # not needed: the first page held the whole range
-            newest.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await newest
-        elif not newest.cancelled():
-            newest.exception()  # a failure nobody awaited: read, so it is not logged
+        await _drop(newest)
+
+
+async def _drop(task: asyncio.Future[Any]) -> None:
+    """Cancel ``task`` if it still runs (not needed: the first page held the whole range)
+    and wait for it; its failure is read, so it is not logged, and dropped. A cancellation
+    of the caller itself while waiting goes on: swallowed, its stream would carry on."""
+    if task.done():
+        if not task.cancelled():
+            task.exception()
+        return
+    task.cancel()
+    try:
+        with contextlib.suppress(Exception):
+            await task
+    except asyncio.CancelledError:
+        caller = asyncio.current_task()
+        if caller is not None and caller.cancelling():
+            raise
 
 
 async def _newest_activity(ctx: FetchContext, windows: Sequence[Window]) -> dt.datetime | None:
@@ -267,9 +284,23 @@ async def _newest_activity(ctx: FetchContext, windows: Sequence[Window]) -> dt.d
     return as_datetime(page.items[0].date) if page.items else None
 
 
+def _in_range(windows: Sequence[Window], newest: dt.datetime | None) -> dt.datetime | None:
+    """``newest`` if its day falls within the windows' days, else None (unknown): an answer
+    that ignored its filters says nothing of the range."""
+    if newest is None or not _first_day(windows) <= newest.date() <= windows[-1].end:
+        return None
+    return newest
+
+
+def _first_day(windows: Sequence[Window]) -> dt.date:
+    first = windows[0].start
+    return first.date() if isinstance(first, dt.datetime) else first
+
+
 def _spread_to(windows: Sequence[Window], newest: dt.datetime | None) -> list[Window]:
-    """``windows`` re-split to end with the newest activity's day; the last window still
-    ends where the range does."""
+    """``windows`` re-split to end with the newest activity's day (within the range; None:
+    unknown); the last window still ends where the range does. One window when all
+    activity falls on the first day."""
     first, end = windows[0].start, windows[-1].end
     if newest is None or newest.date() >= end:
         return list(windows)

@@ -19,7 +19,13 @@ STREAMS = ("activities", "subscription_events")
 
 
 def import_more(
-    server: EmulatorServer, prefix: str, count: int, first: dt.date, *, new_source: bool = False
+    server: EmulatorServer,
+    prefix: str,
+    count: int,
+    first: dt.date,
+    *,
+    new_source: bool = False,
+    days_apart: int = 1,
 ) -> None:
     async def run() -> None:
         settings = client_settings(server.base_url, server.api_key)
@@ -28,7 +34,9 @@ def import_more(
                 source = await client.data_sources.create("Billing")
             else:
                 (source,) = await client.data_sources.list()
-            await import_customers(client, source.uuid, prefix, count, first, plans=3)
+            await import_customers(
+                client, source.uuid, prefix, count, first, plans=3, days_apart=days_apart
+            )
 
     asyncio.run(run())
 

@@ -57,11 +57,13 @@ def client_settings(base_url: str, api_key: str) -> ClientSettings:
     return ClientSettings(api_key=SecretStr(api_key), base_url=base_url, rate_limit=TEST_RATE_LIMIT)
 
 
-def _batch(prefix: str, count: int, first_day: dt.date, plans: int) -> NewJsonImport:
+def _batch(
+    prefix: str, count: int, first_day: dt.date, plans: int, days_apart: int = 1
+) -> NewJsonImport:
     customers, invoices, lines, payments, events = [], [], [], [], []
     for index in range(count):
         key = f"{prefix}-{index:04d}"
-        day = first_day + dt.timedelta(days=index)
+        day = first_day + dt.timedelta(days=index * days_apart)
         customers.append(
             CustomerFields(
                 external_id=key,
@@ -140,10 +142,12 @@ async def import_customers(
     count: int,
     first_day: dt.date,
     plans: int = PLANS_PER_SOURCE,
+    days_apart: int = 1,
 ) -> None:
-    """Bulk-import ``count`` paying customers starting on ``first_day`` (one per day)."""
+    """Bulk-import ``count`` paying customers starting on ``first_day`` (one per day, or
+    per ``days_apart`` days: 0 puts them all on that day)."""
     created = await client.json_imports.create(
-        data_source_uuid, _batch(prefix, count, first_day, plans)
+        data_source_uuid, _batch(prefix, count, first_day, plans, days_apart)
     )
     done = await client.json_imports.wait(data_source_uuid, created.id)
     assert done.status == "completed", done

@@ -39,13 +39,14 @@ def _extract(
     server: EmulatorServer,
     root: Path,
     *,
+    start_date: dt.date = dt.date(2024, 1, 1),
     end_date: dt.date = dt.date(2025, 6, 30),
     windows: int = DEFAULT_ACTIVITY_WINDOWS,
 ) -> ExtractReport:
     options = ExtractOptions(
         destination=f"duckdb:///{root}/cm.duckdb",
         streams=("activities",),
-        start_date=dt.date(2024, 1, 1),
+        start_date=start_date,
         end_date=end_date,
         state_dir=root / "state",
         activity_windows=windows,
@@ -133,3 +134,22 @@ def test_windows_are_spread_up_to_the_newest_activity(
     assert records(report) == {"activities": FIRST + EXTRA}
     assert _activity_requests(server) == PROBES + 3
     assert table(tmp_path, "activities", "uuid") == (FIRST + EXTRA, FIRST + EXTRA)
+
+
+def test_activity_all_on_the_first_day_is_read_on(
+    server: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """250 activities on the range's first day, slow round trips: the first page tells
+    nothing of how many remain (one instant), and windows spread up to the newest activity
+    come down to one, the whole range again. Reading on from the first page saves its
+    request being made twice."""
+    import_more(server, "s", 250, dt.date(2023, 1, 1), days_apart=0)
+    _round_trips(monkeypatch, 1.0)
+    _activity_requests(server)
+
+    report = _extract(
+        server, tmp_path, start_date=dt.date(2023, 1, 1), end_date=dt.date(2023, 12, 31)
+    )
+    assert records(report) == {"activities": 250}
+    assert _activity_requests(server) == PROBES + 1
+    assert table(tmp_path, "activities", "uuid") == (250, 250)

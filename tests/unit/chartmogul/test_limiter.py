@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import heapq
+import itertools
 import threading
 
 import pytest
 
 from mogulsync.chartmogul.limiter import (
+    MAX_OVERTAKES,
     AccountLimiter,
     InFlightGate,
     RatePacer,
@@ -202,8 +203,7 @@ def test_waiters_of_a_closed_loop_are_skipped() -> None:
     dead_loop = asyncio.new_event_loop()
     orphan = dead_loop.create_future()
     dead_loop.close()
-    heapq.heappush(gate._waiters, _Waiter((0, 0), dead_loop, orphan))
-    gate._queued += 1
+    gate._push(_Waiter((0, 0), dead_loop, orphan))
     gate.release()
     assert gate.in_flight == 0
     assert not orphan.done()
@@ -265,3 +265,163 @@ async def test_an_urgent_request_starts_before_those_queued_ahead_of_it() -> Non
     # part0 started at once and part1 had booked the next start before the urgent one came
     assert started == ["part0", "part1", "page 5 of a long list", "part2", "part3"]
     assert [round(b - booked[0], 6) for b in booked] == [0.0, 0.1, 0.2, 0.3, 0.4]
+
+
+@pytest.mark.anyio
+async def test_a_low_priority_waiter_is_overtaken_a_bounded_number_of_times() -> None:
+    """Urgent waiters arriving before every hand-out pass a priority-0 waiter only until
+    ``max_overtakes`` slots have gone since it queued; then it goes next."""
+    gate = InFlightGate(1, max_overtakes=5)
+    await gate.acquire()
+    granted: list[str] = []
+
+    async def wait(name: str, priority: int) -> None:
+        await gate.acquire(priority)
+        granted.append(name)
+
+    low = asyncio.ensure_future(wait("low", 0))
+    await asyncio.sleep(0)
+    chains = []
+    for page in range(1, 20):  # a long chain always has its next page waiting
+        chains.append(asyncio.ensure_future(wait(f"page {page}", page)))
+        await asyncio.sleep(0)
+        gate.release()
+        for _ in range(3):
+            await asyncio.sleep(0)
+    assert granted[:7] == [*(f"page {page}" for page in range(1, 6)), "low", "page 7"]
+    assert low.done()
+    for chain in chains:
+        chain.cancel()
+    await asyncio.gather(*chains, return_exceptions=True)
+    gate.release()
+    assert gate.in_flight == 0
+
+
+@pytest.mark.anyio
+async def test_long_page_chains_do_not_starve_a_write() -> None:
+    """30 lists read page after page keep every slot busy; a priority-0 request (a sync's
+    write) that comes meanwhile still starts within a bounded number of starts, not after
+    every page of every list, and the pace stays one start per interval."""
+    clock = VirtualClock()
+
+    async def sleep(seconds: float) -> None:
+        clock.now += seconds
+        await asyncio.sleep(0)
+
+    limiter = AccountLimiter(40, 20, clock=clock, sleep=sleep)
+    started: list[str] = []
+    first = clock.now
+
+    async def chain(name: int) -> None:
+        for page in range(20):
+            with request_priority(page):
+                async with limiter.slot():
+                    started.append(f"list {name} page {page}")
+                    for _ in range(3):  # the round trip
+                        await asyncio.sleep(0)
+
+    async def write() -> None:
+        async with limiter.slot():
+            started.append("write")
+
+    chains = [asyncio.ensure_future(chain(name)) for name in range(30)]
+    for _ in range(50):
+        await asyncio.sleep(0)
+    await asyncio.gather(*chains, write())
+
+    # bounded: overtaken MAX_OVERTAKES times in the slot queue after those queued before
+    # it (30 lists), then at most twice the slots while booking its start
+    assert len(started) == 601
+    assert started.index("write") <= MAX_OVERTAKES + 30 + 2 * 20
+    assert clock.now - first == pytest.approx(600 / 40)
+    assert limiter.gate.in_flight == 0
+
+
+@pytest.mark.anyio
+async def test_cancelled_and_overtaken_waiters_do_not_pile_up() -> None:
+    """Waiters cancelled or taken out of order leave no growing backlog in the gate."""
+    gate = InFlightGate(1, max_overtakes=3)
+    await gate.acquire()
+    for round_ in range(300):
+        stale = asyncio.ensure_future(gate.acquire(0))
+        urgent = asyncio.ensure_future(gate.acquire(round_ + 1))
+        await asyncio.sleep(0)
+        stale.cancel()
+        gate.release()
+        await urgent
+    assert len(gate._waiters) + len(gate._arrivals) <= 64
+    gate.release()
+    assert gate.in_flight == 0
+
+
+@pytest.mark.anyio
+async def test_many_waiters_of_mixed_priority_keep_the_rate() -> None:
+    """200 requests at once, of mixed priorities, some cancelled while they wait: the
+    others start exactly one interval apart, and every slot and booking comes back."""
+    clock = VirtualClock()
+
+    async def sleep(seconds: float) -> None:
+        clock.now += seconds
+        await asyncio.sleep(0)
+
+    limiter = AccountLimiter(40, 20, clock=clock, sleep=sleep)
+    starts: list[float] = []
+
+    async def request(priority: int) -> None:
+        with request_priority(priority):
+            async with limiter.slot():
+                starts.append(clock.now)
+                await asyncio.sleep(0)
+
+    tasks = [asyncio.ensure_future(request(n % 7)) for n in range(220)]
+    for _ in range(3):
+        await asyncio.sleep(0)
+    for task in tasks[100::6]:  # 20 give up while queued or booking
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+    assert len(starts) == 200
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
+    assert gaps == pytest.approx([1 / 40] * 199)
+    assert (limiter.gate.in_flight, limiter.booking_gate().in_flight) == (0, 0)
+
+
+def test_a_blocked_event_loop_does_not_hold_up_another_loops_requests() -> None:
+    """A loop stuck in synchronous work (the extract's page hand-over waiting for dlt)
+    while one of its requests waits for its start: a loop in another thread still gets
+    its requests started (one booking for every loop waited for the stuck one)."""
+    limiter = AccountLimiter(1000, 20)
+    other_done = threading.Event()
+    stuck = threading.Event()
+    outcome: list[bool] = []
+
+    async def request() -> None:
+        async with limiter.slot():
+            pass
+
+    async def stuck_loop() -> None:
+        await request()  # the next start is now one interval away
+        waiting = asyncio.ensure_future(request())
+        await asyncio.sleep(0)  # it books that start and sleeps towards it
+        stuck.set()
+        outcome.append(other_done.wait(timeout=30))  # blocks this loop, timers and all
+        await waiting
+
+    async def other_loop() -> None:
+        await asyncio.gather(*(request() for _ in range(3)))
+
+    def run_other() -> None:
+        stuck.wait(timeout=30)
+        asyncio.run(other_loop())
+        other_done.set()
+
+    threads = [
+        threading.Thread(target=asyncio.run, args=(stuck_loop(),)),
+        threading.Thread(target=run_other),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert outcome == [True]
+    assert limiter.gate.in_flight == 0

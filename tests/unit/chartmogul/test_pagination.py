@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,7 +16,7 @@ from mogulsync.chartmogul import (
     ResponseFormatError,
 )
 from mogulsync.chartmogul._requester import Requester
-from mogulsync.chartmogul.limiter import _PRIORITY
+from mogulsync.chartmogul.limiter import _PRIORITY, request_priority
 from mogulsync.chartmogul.pagination import PageMode, Pager
 
 pytestmark = pytest.mark.anyio
@@ -139,4 +140,43 @@ async def test_each_page_request_carries_its_position_in_the_list() -> None:
     between = [_PRIORITY.get() async for _ in paged]
     assert requester.priorities == [0, 1, 2]
     assert between == [0, 0, 0]
+    assert _PRIORITY.get() == 0
+
+
+def _pages(count: int) -> list[dict[str, Any]]:
+    return [
+        {"entries": [{"uuid": str(n)}], "has_more": n < count - 1, "cursor": str(n)}
+        for n in range(count)
+    ]
+
+
+async def test_a_pagers_priority_never_outlives_its_page_requests() -> None:
+    """Whether a list ends early (break, aclose), fails mid-way, or is read from two tasks
+    in turn, page *n* carries *n* and the caller's own priority is back afterwards."""
+    early, requester = pager(_pages(4))
+    with request_priority(7):
+        async for _ in early:
+            break
+        assert _PRIORITY.get() == 7
+    assert requester.priorities == [0]
+
+    failing, requester = pager([*_pages(3)[:2], {"no entries": []}])
+    with pytest.raises(ResponseFormatError):
+        await failing.collect()
+    assert requester.priorities == [0, 1, 2]
+    assert _PRIORITY.get() == 0
+
+    shared, requester = pager(_pages(4))
+    pages = shared.pages()
+    seen: list[int] = []
+
+    async def next_page() -> None:
+        await anext(pages)
+        seen.append(_PRIORITY.get())
+
+    for _ in range(4):
+        await asyncio.ensure_future(next_page())
+    await pages.aclose()
+    assert requester.priorities == [0, 1, 2, 3]
+    assert seen == [0, 0, 0, 0]
     assert _PRIORITY.get() == 0
