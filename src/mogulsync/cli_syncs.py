@@ -7,6 +7,7 @@ known name, whichever command met it (``sync plan|run``, ``reconcile``, ``runs l
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, NoReturn
 
 import typer
@@ -32,4 +33,17 @@ def unknown_sync(project: AppConfig, name: str, *, where: str) -> NoReturn:
         f"unknown sync {name!r}: {where}.{guess}\n  → Syncs in the project file: {known}.",
         exit_code=exit_codes.USAGE,
     )
+    raise typer.Exit(exit_codes.USAGE)
+
+
+def missing_sync(syncs: Iterable[str] | None, usage: str) -> NoReturn:
+    """No sync name on a command that needs one: the usage and the project's syncs (None:
+    the project file could not be read); exit 2."""
+    listed = sorted(syncs) if syncs is not None else None
+    if listed is None:
+        known = ""
+    else:
+        names = ", ".join(listed) or "none (add one under syncs:)"
+        known = f"\n  → Syncs in the project file: {names}."
+    output.error(f"give a sync name: {usage}{known}", exit_code=exit_codes.USAGE)
     raise typer.Exit(exit_codes.USAGE)

@@ -207,6 +207,21 @@ def test_extract_run_outside_a_terminal_prints_progress_lines(workdir: Path) -> 
     stages = [line.split(" · ")[0] for line in result.stderr.splitlines()]
     assert stages[-3:] == ["extract: fetched", "extract: extracted", "extract: loaded"]
     assert result.stdout.startswith("Loaded into ")
+    # a relative DuckDB file is named with the file it is, where the command ran
+    relative = ["--destination", "duckdb:///out/cm.duckdb"]
+    result = CliRunner().invoke(app, ["extract", "run", "--streams", "plans", *relative])
+    assert result.exit_code == 0, result.output
+    first = result.stdout.splitlines()[0]
+    assert first.startswith(
+        f"Loaded into duckdb:///out/cm.duckdb ({workdir / 'out' / 'cm.duckdb'})"
+    )
+    assert (workdir / "out" / "cm.duckdb").is_file()
+    # a folder that cannot be made is a configuration error naming it, before any request
+    (workdir / "afile").write_text("not a folder")
+    blocked = ["--destination", "duckdb:///afile/cm.duckdb"]
+    result = CliRunner().invoke(app, ["extract", "run", "--streams", "plans", *blocked])
+    assert result.exit_code == exit_codes.CONFIG, result.output
+    assert "cannot create the folder afile" in " ".join(result.stderr.split())
 
 
 def test_server_commands_refuse_in_json(workdir: Path) -> None:

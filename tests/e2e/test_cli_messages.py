@@ -46,8 +46,39 @@ def test_runs_list_unknown_sync_is_a_usage_error(workdir):
 
 
 def test_runs_list_known_sync_without_runs_is_empty_not_an_error(workdir):
+    """No runs yet: exit 0 with a note on stderr naming the history file and the command
+    that records a run (an empty table alone reads as a fault); --json prints nothing."""
     result = CliRunner().invoke(app, ["runs", "list", "--sync", "customers"])
     assert result.exit_code == 0, result.output
+    note = " ".join(result.stderr.split())
+    assert "no runs of sync customers recorded yet in" in note
+    assert str(workdir / ".mogulsync" / "runs.sqlite") in note
+    assert "`mogulsync sync run customers` records one" in note
+    assert CliRunner().invoke(app, ["runs", "list", "--json"]).stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "usage"),
+    [
+        (["sync", "plan"], "mogulsync sync plan NAME"),
+        (["sync", "run"], "mogulsync sync run NAME (or --all)"),
+    ],
+)
+def test_a_missing_sync_name_lists_the_project_syncs(workdir, monkeypatch, args, usage):
+    """Without a sync name: a usage error (2) with the usage and the syncs to choose from,
+    even when the file's other sections have problems (an unset API key)."""
+    monkeypatch.delenv("CHARTMOGUL_API_KEY")
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == USAGE, result.output
+    text = " ".join(result.output.split())
+    assert f"give a sync name: {usage}" in text
+    assert "Syncs in the project file: customers." in text
+
+
+def test_a_missing_sync_name_without_a_readable_project_is_still_a_usage_error(tmp_path):
+    result = CliRunner().invoke(app, ["sync", "plan", "-c", str(tmp_path / "none.yml")])
+    assert result.exit_code == USAGE, result.output
+    assert "give a sync name: mogulsync sync plan NAME" in " ".join(result.output.split())
 
 
 def test_global_config_before_the_subcommand(workdir, monkeypatch, emulator_server):

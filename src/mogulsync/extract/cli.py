@@ -272,7 +272,15 @@ def _run_with_bar(
 
 
 def _print_report(report: ExtractReport) -> None:
-    _out.print(f"Loaded into {report.destination} (dataset {report.dataset}, {report.mode}):")
+    from mogulsync.extract.destinations import parse_destination
+
+    where = report.destination
+    if where.startswith("duckdb:") and (spec := parse_destination(where)).location:
+        # a relative file is relative to where the command ran: say which file that is
+        location = Path(spec.location)
+        if not location.is_absolute():
+            where += f" ({location.resolve()})"
+    _out.print(f"Loaded into {where} (dataset {report.dataset}, {report.mode}):")
     for stream in report.streams:
         _out.print(f"  {stream.name:<22} {stream.records:>9} records  {stream.duration_s:7.1f} s")
     _out.print(f"fetch {report.fetch_s:.1f} s, load {report.load_s:.1f} s")

@@ -188,6 +188,8 @@ def run_extract(
     no_telemetry()
     streams = select_streams(options.streams)
     spec = parse_destination(options.destination, options.dataset)
+    if spec.kind == "duckdb":
+        _make_folder(spec)
     # The requests start before dlt is even imported: on a small account they are over
     # by the time dlt is ready (pages wait in the pump's bounded queue), on a large one
     # dlt's set-up costs nothing. Incremental streams wait for the stored states, unless
@@ -300,6 +302,19 @@ def _extract_and_load(
         duration_s=now - started,
         load_ids=tuple(info.loads_ids),
     )
+
+
+def _make_folder(spec: DestinationSpec) -> None:
+    """Create the DuckDB file's folder, as dlt's file destinations create theirs (DuckDB
+    only creates the file, and fails on a missing folder with a bare IO error)."""
+    folder = Path(spec.location).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"destination {spec.display}: cannot create the folder {folder}: {exc.strerror}",
+            hint="Point --destination / extract.destination at a folder you can write to.",
+        ) from None
 
 
 async def fetch_pages(

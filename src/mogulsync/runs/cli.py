@@ -81,8 +81,17 @@ def list_runs(
         for record in records:
             typer.echo(json.dumps({**record.summary(), "started_at": record.started_at}))
         return
+    if not records:  # an empty table alone reads as "something is broken"
+        which = f" of sync {sync}" if sync else ""
+        output.note(
+            "no_runs",
+            f"no runs{which} recorded yet in {Path(project.state_dir) / 'runs.sqlite'}:"
+            f" `mogulsync sync run {sync or 'NAME'}` records one",
+        )
     if not interactive(_out):
         _print_plain(records)
+        return
+    if not records:
         return
     from rich import box
     from rich.table import Table

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from mogulsync._redact import Redactor
@@ -49,6 +50,12 @@ CREATE TABLE IF NOT EXISTS requests (
 _COUNT_COLUMNS = ("added", "changed", "removed", "unchanged", "succeeded", "failed", "invalid")
 #: runs whose rows are deleted per transaction (a concurrent run's writes wait no longer)
 PRUNE_CHUNK = 50
+#: Buffered request entries are written once the oldest has waited this long, even when
+#: the run has no result to commit (a bulk import's status polls, a long listing): the run
+#: page and `runs show --requests` then follow a running run, and a crash loses less.
+REQUESTS_FLUSH_AFTER_S = 2.0
+#: the clock of that wait (tests drive it)
+_clock: Callable[[], float] = time.monotonic
 #: finished runs older than a cutoff that are not among their sync's latest ``?`` runs
 _PRUNABLE = """
 SELECT run_id FROM (
@@ -88,6 +95,7 @@ class RunStore:
                 "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
         self._pending: list[tuple[object, ...]] = []
+        self._pending_since = 0.0
         self._seq: dict[str, int] = {}
 
     def close(self) -> None:
@@ -242,6 +250,8 @@ class RunStore:
         seq = self._seq.get(run_id, 0) + 1
         self._seq[run_id] = seq
         text = self._redactor.text
+        if not self._pending:
+            self._pending_since = _clock()
         self._pending.append(
             (
                 run_id,
@@ -258,6 +268,8 @@ class RunStore:
                 entry.error_type,
             )
         )
+        if _clock() - self._pending_since >= REQUESTS_FLUSH_AFTER_S:
+            self.flush()
 
     def flush(self) -> None:
         """Write buffered request entries."""

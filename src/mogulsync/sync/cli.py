@@ -12,7 +12,7 @@ import typer
 
 from mogulsync import exit_codes, logs, output
 from mogulsync.cli_options import CONFIG_OPTION
-from mogulsync.cli_syncs import require_sync
+from mogulsync.cli_syncs import missing_sync, require_sync
 from mogulsync.errors import ConfigError, MogulsyncError
 from mogulsync.messages import describe
 from mogulsync.output import LazyConsole, escape, interactive, key_label
@@ -103,7 +103,10 @@ def check(config: Path = CONFIG_OPTION) -> None:
 
 @app.command("plan")
 def plan(
-    name: str = typer.Argument(..., help="Sync name from the project file."),
+    # optional to the parser so that a missing name lists the project's syncs
+    name: str | None = typer.Argument(
+        None, metavar="NAME", help="Sync name from the project file."
+    ),
     config: Path = CONFIG_OPTION,
     sample: int = typer.Option(5, min=0, help="Rows shown per kind of change."),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
@@ -115,6 +118,8 @@ def plan(
     from mogulsync.sync.connect import client_settings
     from mogulsync.sync.plan import plan_sync
 
+    if name is None:
+        missing_sync(_syncs_or_none(config), "mogulsync sync plan NAME")
     project = load(config)
     require_sync(project, name)
     try:
@@ -182,6 +187,8 @@ def run(
     from mogulsync.sync.engine import SyncEngine
     from mogulsync.sync.order import skip_reason
 
+    if name is None and not run_all:
+        missing_sync(_syncs_or_none(config), "mogulsync sync run NAME (or --all)")
     project = load(config)
     names = _to_run(project, config, name, run_all=run_all)
     engine = SyncEngine(project)
@@ -216,7 +223,7 @@ def _to_run(project: AppConfig, config: Path, name: str | None, *, run_all: bool
     """The syncs ``sync run`` runs, in order; a usage error for a bad command line."""
     from mogulsync.sync.order import run_order
 
-    if (name is None) == (not run_all):
+    if name is not None and run_all:
         output.error("give a sync name or --all (not both)", exit_code=exit_codes.USAGE)
         raise typer.Exit(exit_codes.USAGE)
     if name is not None:
@@ -229,6 +236,17 @@ def _to_run(project: AppConfig, config: Path, name: str | None, *, run_all: bool
     if not names:  # silence would read as "it worked"
         output.warning(f"{config} has no syncs (syncs:): nothing to run")
     return names
+
+
+def _syncs_or_none(config: Path) -> list[str] | None:
+    """The project file's sync names, or None when it cannot be read (a usage error is
+    reported either way; the file's own problems come with the next command)."""
+    from mogulsync.config import load_config
+
+    try:
+        return list(load_config(config, sections=("syncs",), writes_state=False).syncs)
+    except MogulsyncError:
+        return None
 
 
 def _log_record(record: RunRecord, failed: list[RowError], code: int) -> None:
