@@ -11,6 +11,7 @@ import asyncio
 import base64
 import binascii
 from typing import Any
+from urllib.parse import unquote_plus
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -157,7 +158,8 @@ class EmulatorApp:
             emulator.stats.concurrency_rejected += 1
             await _code_body(503, CONCURRENCY_MESSAGE)(scope, receive, send)
             return
-        fault = emulator.faults.decide(method, path)
+        query = unquote_plus(scope.get("query_string", b"").decode("latin-1"))
+        fault = emulator.faults.decide(method, path, query)
         delay = limits.latency_ms / 1000 + fault.extra_latency_s
         if delay:
             await asyncio.sleep(delay)

@@ -33,18 +33,20 @@ class FaultInjector:
         self.faults = faults
         self._random = random.Random(faults.seed)
 
-    def decide(self, method: str, path: str) -> FaultDecision:
+    def decide(self, method: str, path: str, query: str = "") -> FaultDecision:
         """The fault for this request, counted in ``injected``."""
-        decision = self._scripted(method, path) or self._random_fault(method, path)
+        decision = self._scripted(method, path, query) or self._random_fault(method, path)
         if decision.kind:
             self.injected[decision.kind] = self.injected.get(decision.kind, 0) + 1
         return decision
 
-    def _scripted(self, method: str, path: str) -> FaultDecision | None:
+    def _scripted(self, method: str, path: str, query: str) -> FaultDecision | None:
         for index, fault in enumerate(self.faults.script):
             if fault.method and fault.method.upper() != method:
                 continue
             if fault.path_pattern and not re.search(fault.path_pattern, path):
+                continue
+            if fault.query_pattern and not re.search(fault.query_pattern, query):
                 continue
             if fault.fault == "lost_response" and method not in WRITE_METHODS:
                 continue

@@ -31,6 +31,9 @@ class ScriptedFault(BaseModel):
     status: int = Field(500, ge=500, le=599, description="status of an `error` fault")
     method: str | None = None
     path_pattern: str | None = Field(None, description="regex searched in the request path")
+    query_pattern: str | None = Field(
+        None, description="regex searched in the query string (e.g. `order=-date`)"
+    )
 
 
 class Faults(BaseModel):

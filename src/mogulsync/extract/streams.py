@@ -13,13 +13,16 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from mogulsync.chartmogul import Pager
+from mogulsync.chartmogul.errors import ChartMogulError
 from mogulsync.chartmogul.models import Activity
+from mogulsync.errors import ConfigError
 from mogulsync.extract._partitions import (
     Transform,
     Window,
@@ -35,6 +38,7 @@ from mogulsync.extract.records import Record, to_record, to_records
 
 #: times the first activities page, to weigh reading on against windows (tests drive it)
 _clock: Callable[[], float] = time.monotonic
+_log = logging.getLogger(__name__)
 
 Fetch = Callable[[FetchContext, Emit], Awaitable[StreamState | None]]
 #: Customers whose subscriptions are read at the same time (the limiter still paces them).
@@ -275,12 +279,24 @@ async def _drop(task: asyncio.Future[Any]) -> None:
 
 
 async def _newest_activity(ctx: FetchContext, windows: Sequence[Window]) -> dt.datetime | None:
-    """The moment of the newest activity between the windows' start and end (None: none)."""
+    """The moment of the newest activity between the windows' start and end (None: none,
+    or unknown).
+
+    Only an estimate depends on it: when the question fails (after the client's retries)
+    the run goes on without it, estimating up to the range's end as it would for an
+    account active until today. A rejected key fails the stream's own requests as well.
+    """
     pager = ctx.client.activities.list(
         start_date=windows[0].start, end_date=windows[-1].end, order="-date", per_page=1
     )
-    async with contextlib.aclosing(pager.pages()) as pages:
-        page = await anext(pages)
+    try:
+        async with contextlib.aclosing(pager.pages()) as pages:
+            page = await anext(pages)
+    except ChartMogulError as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        _log.info("newest activity unknown (%s): activities estimated to the range's end", exc)
+        return None
     return as_datetime(page.items[0].date) if page.items else None
 
 

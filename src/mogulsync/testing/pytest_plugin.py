@@ -80,13 +80,19 @@ class ChartMogulEmulator:
         method: str | None = None,
         path_pattern: str | None = None,
         status: int = 500,
+        query_pattern: str | None = None,
     ) -> None:
         """A one-shot fault for the next matching request: ``error`` (with ``status``),
-        ``rate_limit``, ``drop``, ``lost_response`` or ``malformed``."""
+        ``rate_limit``, ``drop``, ``lost_response`` or ``malformed``. ``path_pattern`` and
+        ``query_pattern`` are regexes searched in the path and the (decoded) query string."""
         from mogulsync.emulator.settings import ScriptedFault
 
         scripted = ScriptedFault(
-            fault=fault, status=status, method=method, path_pattern=path_pattern
+            fault=fault,
+            status=status,
+            method=method,
+            path_pattern=path_pattern,
+            query_pattern=query_pattern,
         )
         self.server.emulator.faults.faults.script.append(scripted)
 

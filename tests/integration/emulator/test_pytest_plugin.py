@@ -54,6 +54,15 @@ def test_scripted_fault_then_normal(chartmogul_emulator):
     second = httpx.get(f"{chartmogul_emulator.url}/ping", auth=auth)
     assert (first.status_code, second.status_code) == (502, 200)
 
+def test_scripted_fault_on_a_query(chartmogul_emulator):
+    chartmogul_emulator.script_fault("error", status=503, query_pattern="order=-date")
+    auth = (chartmogul_emulator.api_key, "")
+    url = f"{chartmogul_emulator.url}/activities"
+    unmatched = httpx.get(url, params={"order": "date"}, auth=auth)
+    matched = httpx.get(url, params={"order": "-date", "per_page": 1}, auth=auth)
+    again = httpx.get(url, params={"order": "-date"}, auth=auth)
+    assert [r.status_code for r in (unmatched, matched, again)] == [200, 503, 200]
+
 def test_each_test_gets_a_fresh_emulator(chartmogul_emulator):
     auth = (chartmogul_emulator.api_key, "")
     sources = httpx.get(f"{chartmogul_emulator.url}/data_sources", auth=auth).json()
@@ -81,7 +90,8 @@ def test_plugin_in_a_users_suite(pytester: pytest.Pytester) -> None:
     """One run of a small suite (one pytest start-up, the slow part on a loaded machine):
 
     - the documented example with the official client passes;
-    - marker and indirect options set limits, keys and faults; tests do not share data;
+    - marker and indirect options set limits, keys and faults (scripted ones matched on the
+      path and the query); tests do not share data;
     - an unknown option is a usage error naming it, not a failure deep in the emulator.
     """
     pytester.makepyfile(
@@ -90,5 +100,5 @@ def test_plugin_in_a_users_suite(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest(
         "-p", "no:cacheprovider", "--strict-markers", "-W", "ignore::DeprecationWarning"
     )
-    result.assert_outcomes(passed=5, errors=1)
+    result.assert_outcomes(passed=6, errors=1)
     result.stdout.fnmatch_lines(["*invalid chartmogul_emulator option(s): rate_limt: Extra*"])
