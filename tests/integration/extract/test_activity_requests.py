@@ -21,7 +21,6 @@ from tests.integration.extract._runs import FIRST, LATER, import_more, records, 
 from tests.integration.extract._seed import client_settings
 
 from mogulsync.chartmogul.pagination import MAX_PER_PAGE
-from mogulsync.chartmogul.settings import RetryPolicy
 from mogulsync.emulator.server import EmulatorServer
 from mogulsync.extract import streams
 from mogulsync.extract.context import DEFAULT_ACTIVITY_WINDOWS
@@ -159,32 +158,24 @@ def test_activity_all_on_the_first_day_is_read_on(
 def test_a_failed_newest_probe_falls_back_to_the_range_end(
     server: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The newest-activity probe only sharpens an estimate: when it fails (after the
-    client's retries, here a single attempt) the run still reads every activity once,
-    estimating up to the range's end as before the probe existed: 16 windows."""
+    """The newest-activity probe only sharpens an estimate: when it fails (here its answer
+    is cut in half, which no retry repairs and which is no outage) the run still reads
+    every activity once, estimating up to the range's end as before the probe existed:
+    16 windows. (A 5xx would do too, but with the first page not answered yet, a call out
+    of retries rightly trips the client's outage breaker.)"""
     import_more(server, "w", EXTRA, dt.date(2024, 8, 1))
     _round_trips(monkeypatch, 1.0)
     script = [
-        {"fault": "error", "status": 503, "path_pattern": "^/v1/activities$",
-         "query_pattern": "order=-date"},
-    ]  # fmt: skip
+        {"fault": "malformed", "path_pattern": "^/v1/activities$", "query_pattern": "order=-date"},
+    ]
     httpx.post(f"{server.base_url}/_emulator/faults/script", json=script).raise_for_status()
     injected = httpx.get(f"{server.base_url}/_emulator/stats").json()["faults_injected"]
     _activity_requests(server)
-    options = ExtractOptions(
-        destination=f"duckdb:///{tmp_path}/cm.duckdb",
-        streams=("activities",),
-        start_date=dt.date(2024, 1, 1),
-        end_date=dt.date(2025, 6, 30),
-        state_dir=tmp_path / "state",
-    )
-    settings = client_settings(server.base_url, server.api_key)
-    settings = settings.model_copy(update={"retry": RetryPolicy(max_attempts=1)})
 
-    assert records(run_extract(settings, options)) == {"activities": FIRST + EXTRA}
+    assert records(_extract(server, tmp_path)) == {"activities": FIRST + EXTRA}
     after = httpx.get(f"{server.base_url}/_emulator/stats").json()["faults_injected"]
-    assert after.get("error", 0) == injected.get("error", 0) + 1  # the probe's request
-    # both probes (the failed one counted with its 503), then windows over the whole range
+    assert after.get("malformed", 0) == injected.get("malformed", 0) + 1  # the probe's answer
+    # both probes, then windows over the whole range
     assert _activity_requests(server) == PROBES + DEFAULT_ACTIVITY_WINDOWS
     total = FIRST + EXTRA
     assert table(tmp_path, "activities", "uuid") == (total, total)
