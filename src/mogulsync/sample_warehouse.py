@@ -120,20 +120,39 @@ OWN_SCHEMA = "mogulsync"
 
 
 def is_sample_warehouse(path: Path) -> bool:
-    """True when ``path`` is a DuckDB file holding the sample's tables and nothing else
-    (but what mogulsync wrote in its own schema)."""
+    """True when ``path`` is a DuckDB file holding the sample's tables, with the sample's
+    columns, and nothing else (but what mogulsync wrote in its own schema).
+
+    The columns are compared too: ``accounts``, ``contacts``, ``invoices``... are likely
+    table names of a real warehouse as well, and a real warehouse that was synced holds
+    the ``mogulsync`` schema just like a synced sample; replacing it would lose its data.
+    """
     try:
         with duckdb.connect(str(path), read_only=True) as db:
-            rows = db.execute(
-                "SELECT table_schema, table_name FROM information_schema.tables"
-                " WHERE table_schema <> ?",
-                (OWN_SCHEMA,),
-            ).fetchall()
+            found = _columns(db)
     except duckdb.Error:
         return False
-    return {(str(schema), str(name)) for schema, name in rows} == {
-        ("main", name) for name in SAMPLE_TABLES
-    }
+    return found == _sample_columns()
+
+
+_COLUMNS_QUERY = (
+    "SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns"
+    " WHERE table_schema <> ?"
+)
+
+
+def _columns(db: duckdb.DuckDBPyConnection) -> frozenset[tuple[str, ...]]:
+    """(schema, table, column, type) of every column outside mogulsync's own schema; a
+    table without columns cannot exist, so every table is in it."""
+    rows = db.execute(_COLUMNS_QUERY, (OWN_SCHEMA,)).fetchall()
+    return frozenset(tuple(str(value) for value in row) for row in rows)
+
+
+def _sample_columns() -> frozenset[tuple[str, ...]]:
+    """What a freshly built sample holds, read from its schema in an in-memory database."""
+    with duckdb.connect(":memory:") as db:
+        db.execute(_SCHEMA)
+        return _columns(db)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -213,6 +213,8 @@ def test_schedule_says_which_next_runs_no_server_has_planned_yet(
     as_json = CliRunner().invoke(app, ["schedule", "--json"])
     jobs = {job["name"]: job for job in json.loads(as_json.stdout)["jobs"]}
     assert jobs["plans"]["next_run_at"] == saved.isoformat()  # JSON keeps its precision
+    # the JSON says which times no server planned yet, as the table does
+    assert (jobs["plans"]["planned"], jobs["customers"]["planned"]) == (True, False)
 
 
 def test_reconcile_record_names_the_run_it_recorded(

@@ -20,6 +20,7 @@ from mogulsync.chartmogul.settings import ClientSettings
 from mogulsync.config.chartmogul import DEFAULT_BASE_URL
 from mogulsync.errors import ConfigError
 from mogulsync.extract.context import DEFAULT_ACTIVITY_WINDOWS, Interval, StreamState
+from mogulsync.extract.start import start_moment
 
 Message = dict[str, Any]
 SyncMode = Literal["full_refresh", "incremental"]
@@ -51,9 +52,9 @@ class SourceConfig(BaseModel):
 
     @property
     def start(self) -> dt.datetime:
-        """``start_date`` as an aware UTC datetime."""
-        moment = self.start_date
-        return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
+        """``start_date`` as an aware UTC datetime (an offset is converted, as `extract
+        run` does: the metrics and the activity windows start on its UTC day)."""
+        return start_moment(self.start_date)
 
 
 def connection_specification() -> dict[str, Any]:

@@ -39,7 +39,7 @@ from mogulsync.reconcile.compare import differences, expected
 from mogulsync.reconcile.remote import RemoteIndex, RemoteRecord, fill, match_key
 from mogulsync.reconcile.report import ReconcileReport
 from mogulsync.runs import RunRecord, RunStatus, RunStore
-from mogulsync.runs.retention import prune_history
+from mogulsync.runs.retention import prune_history_at
 from mogulsync.sync.batch import Prepared, attach_children, prepare
 from mogulsync.sync.bulk import adopted as adopted_scope
 from mogulsync.sync.bulk.adopted import MAX_ABSENT, NOTED_OBJECTS, AdoptedScope
@@ -151,23 +151,25 @@ class _Reconcile:
                 self._finish(runs, record, failed)
                 if failed is not None:
                     try:
-                        await self._prune(runs)
+                        await self._prune()
                     finally:
                         runs.close()
         if runs is not None and record is not None:
             try:
                 if not self.adopt:
                     await self._alert(record, runs)
-                await self._prune(runs)
+                await self._prune()
             finally:
                 runs.close()
         return self.report
 
-    async def _prune(self, runs: RunStore) -> None:
+    async def _prune(self) -> None:
         """The history's retention, off the loop (a long history's first prune takes
-        seconds; a server's other runs, API and scheduler share this loop)."""
+        seconds; a server's other runs, API and scheduler share this loop), on a
+        connection of its own (see prune_history_at)."""
         now = dt.datetime.now(dt.UTC)
-        await asyncio.to_thread(prune_history, runs, self.config.run_history, now)
+        policy = self.config.run_history
+        await asyncio.to_thread(prune_history_at, self.state_dir, self.redactor, policy, now)
 
     async def _compare(self, opened: contextlib.AsyncExitStack) -> None:
         """List, compare (and adopt); what it opens is closed by ``opened``."""

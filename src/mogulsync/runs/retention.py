@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from pathlib import Path
 
+from mogulsync._redact import Redactor
 from mogulsync.config.run_history import RunHistoryConfig
 from mogulsync.runs.store import RunStore
 
@@ -34,6 +36,28 @@ def prune_history(runs: RunStore, policy: RunHistoryConfig, now: dt.datetime) ->
             deleted,
             logs_deleted,
         )
+
+
+def prune_history_at(
+    state_dir: Path | str, redactor: Redactor, policy: RunHistoryConfig, now: dt.datetime
+) -> None:
+    """:func:`prune_history` on a connection of its own, opened and closed by the calling
+    thread; never raises.
+
+    Runs prune off the event loop (``asyncio.to_thread``). On the run's own connection,
+    a run cancelled meanwhile (Ctrl-C, a server stopping) closed that connection in the
+    loop's thread while the worker thread was still deleting: the prune was lost, and a
+    sqlite3 connection must not be closed while another thread runs statements on it.
+    """
+    try:
+        runs = RunStore(state_dir, redactor)
+    except Exception as exc:  # e.g. runs.sqlite replaced meanwhile: the next run tries
+        logger.warning("run history retention skipped: %s", exc)
+        return
+    try:
+        prune_history(runs, policy, now)
+    finally:
+        runs.close()
 
 
 def _cutoff(now: dt.datetime, days: float | None) -> dt.datetime | None:

@@ -8,6 +8,7 @@ history can be shared when debugging without leaking the API key.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import sqlite3
 import time
 import uuid
@@ -20,6 +21,7 @@ from mogulsync.chartmogul.request_log import RequestLogEntry
 from mogulsync.errors import ConfigError
 from mogulsync.runs.models import RowCounts, RowError, RunRecord, RunStatus
 
+logger = logging.getLogger(__name__)
 RUNS_FILE = "runs.sqlite"
 SCHEMA_VERSION = 1
 _BUSY_TIMEOUT_MS = 30_000
@@ -269,18 +271,33 @@ class RunStore:
             )
         )
         if _clock() - self._pending_since >= REQUESTS_FLUSH_AFTER_S:
-            self.flush()
+            try:
+                self.flush()
+            except sqlite3.Error as exc:
+                # best effort from a request hook: the entries stay buffered for the next
+                # flush (the run's results and its end still write, and report a lasting
+                # problem); the next try waits another interval
+                logger.warning("run history: request log not written yet: %s", exc)
+                self._pending_since = _clock()
 
     def flush(self) -> None:
-        """Write buffered request entries."""
+        """Write buffered request entries; on failure they stay buffered (and it raises)."""
         if not self._pending:
             return
-        pending, self._pending = self._pending, []
+        pending = self._pending
         self._db.execute("BEGIN")
-        self._db.executemany(
-            "INSERT INTO requests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", pending
-        )
-        self._db.execute("COMMIT")
+        try:
+            self._db.executemany(
+                "INSERT INTO requests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", pending
+            )
+            self._db.execute("COMMIT")
+        except BaseException:
+            # a transaction left open would swallow every later write of this connection
+            # (the run's end included) and be rolled back at close
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+        self._pending = []
 
     def request_count(self, run_id: str) -> int:
         """HTTP attempts made by a run so far (buffered ones included)."""

@@ -12,7 +12,7 @@ import json
 import signal
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -142,9 +142,7 @@ def schedule_command(
     now = dt.datetime.now(dt.UTC)
     saved = Path(project.state_dir) / SCHEDULE_FILE
     store = ScheduleStore(project.state_dir) if saved.is_file() else None
-    rows = []
-    #: per row: no server has planned this job yet, its time is as if `serve` started now
-    unplanned: list[bool] = []
+    rows: list[dict[str, Any]] = []
     try:
         for job in jobs_of(project):
             known = store.load(job.name, job.schedule.model_dump_json()) if store else None
@@ -155,9 +153,11 @@ def schedule_command(
                     "kind": job.kind,
                     "schedule": job.schedule.describe(),
                     "next_run_at": due.isoformat() if due else None,
+                    # false: no server has planned it yet, its time is as if `serve`
+                    # started now (the table says so; a script must be told too)
+                    "planned": known is not None,
                 }
             )
-            unplanned.append(known is None)
     finally:
         if store is not None:
             store.close()
@@ -169,8 +169,8 @@ def schedule_command(
     table = output.new_table(_out, title="Schedules")
     for column in ("job", "schedule", "next run (UTC)"):
         table.add_column(column)
-    for row, unsaved in zip(rows, unplanned, strict=True):
-        due_text = _due_text(row["next_run_at"], unsaved=unsaved)
+    for row in rows:
+        due_text = _due_text(row["next_run_at"], unsaved=not row["planned"])
         table.add_row(row["name"], row["schedule"], due_text)
     output.print_table(_out, table)
     if unscheduled:

@@ -36,7 +36,7 @@ from mogulsync.chartmogul.outage import DEFAULT_OUTAGE_WINDOW_S
 from mogulsync.config import AppConfig
 from mogulsync.errors import ConfigError, FatalError, MogulsyncError
 from mogulsync.runs import RowError, RunRecord, RunStatus, RunStore
-from mogulsync.runs.retention import prune_history
+from mogulsync.runs.retention import prune_history_at
 from mogulsync.sync.after_run import finish_run
 from mogulsync.sync.apply import Applier, ApplyContext, KeyedLocks, applier_for
 from mogulsync.sync.batch import Classified, Prepared, attach_children, classify_batch, prepare
@@ -189,9 +189,14 @@ class SyncEngine:
                 try:
                     await finish_run(record, runs, self.sinks, self.alerts, self.redactor)
                     # off the loop: a long history's first prune takes seconds, and a
-                    # server's other runs, API and scheduler share this loop
+                    # server's other runs, API and scheduler share this loop; on its own
+                    # connection, which a cancelled run cannot close under it
                     await asyncio.to_thread(
-                        prune_history, runs, self.config.run_history, self.now()
+                        prune_history_at,
+                        self.state_dir,
+                        self.redactor,
+                        self.config.run_history,
+                        self.now(),
                     )
                 finally:
                     runs.close()

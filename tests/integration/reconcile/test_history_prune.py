@@ -16,13 +16,13 @@ from mogulsync.emulator.server import EmulatorServer
 from mogulsync.reconcile import reconcile
 from mogulsync.reconcile import runner as reconcile_runner
 from mogulsync.runs import RunStore
-from mogulsync.runs.retention import prune_history
+from mogulsync.runs.retention import prune_history_at
 
 pytestmark = pytest.mark.anyio
 
 
 def _spy(calls: list[bool]) -> Any:
-    """prune_history, noting for each call whether it ran on an event loop's thread."""
+    """prune_history_at, noting for each call whether it ran on an event loop's thread."""
 
     def prune(*args: Any, **kwargs: Any) -> None:
         try:
@@ -31,7 +31,7 @@ def _spy(calls: list[bool]) -> Any:
             calls.append(False)
         else:
             calls.append(True)
-        prune_history(*args, **kwargs)
+        prune_history_at(*args, **kwargs)
 
     return prune
 
@@ -42,7 +42,7 @@ async def test_a_recorded_reconcile_prunes_off_the_loop(
     conf = config(server, tmp_path, warehouse(tmp_path, customers=3))
     await load(conf)
     on_loop: list[bool] = []
-    monkeypatch.setattr(reconcile_runner, "prune_history", _spy(on_loop))
+    monkeypatch.setattr(reconcile_runner, "prune_history_at", _spy(on_loop))
     await reconcile(conf, "customers", record=True)
     assert on_loop == [False]
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import sqlite3
+import threading
+from typing import Any
 
 import pytest
 from tests.integration.serve._support import fast_engine, project
@@ -147,3 +149,59 @@ async def test_the_prune_leaves_the_event_loop_free(emulator_server, tmp_path):
         locker.close()
     assert list(_counts(state)) == [second.run_id]
     assert first.run_id != second.run_id
+
+
+async def test_a_run_cancelled_during_its_prune_does_not_close_the_prune_connection(
+    emulator_server, tmp_path, monkeypatch
+):
+    """The prune runs in a worker thread; a run cancelled meanwhile (Ctrl-C, a server
+    stopping) closes its run history in the loop's thread. The prune used the run's own
+    connection, so it was closed under the worker (a sqlite3 connection must not be closed
+    while another thread uses it) and the prune was lost. Driven by events, not waits."""
+    url = make_warehouse(
+        tmp_path / "w.duckdb",
+        ["create table accounts(id varchar, name varchar, email varchar)",
+         "insert into accounts values ('a1', 'One', 'a1@example.com')"],
+    )  # fmt: skip
+    config = project(
+        emulator_server,
+        tmp_path,
+        url,
+        tokens=False,
+        run_history={"keep_days": 0, "keep_requests_days": 0, "keep_last": 1},
+    )
+    engine = fast_engine(config)
+    state = tmp_path / "state"
+    first = await engine.run("customers", full=True)
+    entered, release, finished = threading.Event(), threading.Event(), threading.Event()
+    pruned: list[tuple[int, int] | BaseException] = []
+    real_prune = RunStore.prune
+
+    def held_prune(self: RunStore, **kwargs: Any) -> tuple[int, int]:
+        entered.set()
+        release.wait()
+        try:
+            result = real_prune(self, **kwargs)
+        except BaseException as exc:
+            pruned.append(exc)
+            raise
+        else:
+            pruned.append(result)
+            return result
+        finally:
+            finished.set()
+
+    monkeypatch.setattr(RunStore, "prune", held_prune)
+    wall = dt.datetime.now(dt.UTC)
+    engine.now = lambda: wall + DAY
+    task = asyncio.ensure_future(engine.run("customers", full=True))
+    await asyncio.to_thread(entered.wait)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task  # the run's finally closed its run history
+    release.set()
+    await asyncio.to_thread(finished.wait)
+    assert pruned == [(1, 0)]  # the first run went; the prune's connection was its own
+    counts = _counts(state)
+    assert first.run_id not in counts
+    assert len(counts) == 1

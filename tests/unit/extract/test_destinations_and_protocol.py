@@ -57,6 +57,21 @@ def test_config_is_source_chartmogul_compatible() -> None:
     assert config.interval == "week"
 
 
+@pytest.mark.parametrize(
+    ("start_date", "utc"),
+    [
+        ("2024-01-02T01:00:00+05:00", "2024-01-01T20:00:00+00:00"),
+        ("2024-01-01T20:00:00-05:00", "2024-01-02T01:00:00+00:00"),
+        ("2024-01-01T20:00:00", "2024-01-01T20:00:00+00:00"),
+    ],
+)
+def test_a_start_date_with_an_offset_is_read_on_its_utc_day(start_date: str, utc: str) -> None:
+    """`read` starts the metrics and the activity windows on ``start.date()``: an offset
+    kept as it was named the sender's local day, not the UTC day (`extract run` converts)."""
+    config = protocol.parse_config({"api_key": "k" * 8, "start_date": start_date})
+    assert config.start.isoformat() == utc
+
+
 def test_invalid_config_names_every_problem() -> None:
     """Missing fields are listed together, and never echo the key."""
     with pytest.raises(ConfigError) as caught:

@@ -8,13 +8,15 @@ used to keep them in memory only, so the run page showed none and a crash lost t
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from mogulsync.chartmogul.request_log import RequestLogEntry
 from mogulsync.runs import store as store_module
-from mogulsync.runs.store import REQUESTS_FLUSH_AFTER_S, RunStore
+from mogulsync.runs.models import RunStatus
+from mogulsync.runs.store import REQUESTS_FLUSH_AFTER_S, RUNS_FILE, RunStore
 
 MOMENT = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 
@@ -55,3 +57,35 @@ def test_buffered_requests_are_written_once_the_oldest_has_waited(
         assert len(list(reopened.requests(run_id))) == 4  # close wrote the rest
     finally:
         reopened.close()
+
+
+def test_a_flush_that_cannot_write_keeps_the_entries_and_leaves_no_transaction_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The timed flush runs inside a request hook. When the history is write-locked past
+    the busy timeout, the entries were dropped and a transaction was left open: every later
+    write of the run (its end included) went into it, and closing rolled it all back."""
+    now = [100.0]
+    monkeypatch.setattr(store_module, "_clock", lambda: now[0])
+    monkeypatch.setattr(store_module, "_BUSY_TIMEOUT_MS", 0)  # locked: fail at once
+    writer = RunStore(tmp_path)
+    record = writer.start("customers", full=False)
+    writer.add_request(record.run_id, _entry("/v1/poll/1"))
+    locker = sqlite3.connect(tmp_path / RUNS_FILE, isolation_level=None)
+    try:
+        locker.execute("BEGIN IMMEDIATE")  # another process writing
+        now[0] += REQUESTS_FLUSH_AFTER_S
+        writer.add_request(record.run_id, _entry("/v1/poll/2"))  # the flush fails quietly
+        assert not writer._db.in_transaction  # the defect's own state
+        locker.execute("COMMIT")
+    finally:
+        locker.close()
+    record.status = RunStatus.SUCCESS
+    writer.finish(record)  # writes the kept entries, then the run's end
+    writer.close()
+    reader = RunStore(tmp_path)
+    try:
+        assert [e.path for e in reader.requests(record.run_id)] == ["/v1/poll/1", "/v1/poll/2"]
+        assert reader.get(record.run_id).status is RunStatus.SUCCESS
+    finally:
+        reader.close()
