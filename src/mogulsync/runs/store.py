@@ -306,13 +306,15 @@ class RunStore:
         ).fetchone()[0]
         return int(stored) + sum(1 for item in self._pending if item[0] == run_id)
 
-    def requests(self, run_id: str) -> Iterator[RequestLogEntry]:
-        """A run's HTTP attempts in order."""
+    def requests(
+        self, run_id: str, *, offset: int = 0, limit: int | None = None
+    ) -> Iterator[RequestLogEntry]:
+        """A run's HTTP attempts in order (from the ``offset``-th, at most ``limit``)."""
         rows = self._db.execute(
             "SELECT timestamp, method, path, endpoint, status, duration_ms, attempt,"
             " request_body, response_body, error_type FROM requests WHERE run_id = ?"
-            " ORDER BY seq",
-            (run_id,),
+            " ORDER BY seq LIMIT ? OFFSET ?",
+            (run_id, -1 if limit is None else limit, offset),
         )
         for ts, method, path, endpoint, status, duration, attempt, req, resp, err in rows:
             yield RequestLogEntry(

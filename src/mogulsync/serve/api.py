@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import itertools
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -30,7 +29,7 @@ from mogulsync.sync.connect import client_settings
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 50
-#: beyond any run's request count; keeps ``itertools.islice`` within its bound
+#: beyond any run's request count; keeps SQLite's OFFSET within a 64-bit integer
 MAX_OFFSET = 2**62
 #: rows sampled per kind of change by the plan endpoint
 PLAN_SAMPLE = 5
@@ -278,20 +277,33 @@ async def run_requests(request: Request) -> Response:
     state = state_of(request)
     run_id = request.path_params["run_id"]
     try:
-        # capped: islice refuses an offset past sys.maxsize (a 500), and no run has that many
+        # capped: SQLite refuses an offset past 2**63 (a 500), and no run has that many
         offset = min(max(0, int(request.query_params.get("offset", "0"))), MAX_OFFSET)
     except ValueError:
         offset = 0
     limit = _limit(request, 100)
+    # a run's log can hold hundreds of thousands of requests: read off the event loop
+    items = await asyncio.to_thread(_stored_requests, state, run_id, offset, limit)
+    more = len(items) == limit
+    return JSONResponse({"requests": items, "next_offset": offset + limit if more else None})
+
+
+#: requests read per step when a finished run's log is streamed
+_STREAM_PAGE = 500
+
+
+def _stored_requests(
+    state: ServeState, run_id: str, offset: int, limit: int
+) -> list[dict[str, Any]]:
+    """Requests ``offset + 1`` to ``offset + limit`` of a run (RunNotFoundError: no such
+    run), read on the calling thread with a connection of its own."""
     store = state.run_store()
     try:
         store.get(run_id)
-        page = list(itertools.islice(store.requests(run_id), offset, offset + limit))
+        page = store.requests(run_id, offset=offset, limit=limit)
+        return [entry_dict(offset + i + 1, entry) for i, entry in enumerate(page)]
     finally:
         store.close()
-    items = [entry_dict(offset + i + 1, entry) for i, entry in enumerate(page)]
-    more = len(items) == limit
-    return JSONResponse({"requests": items, "next_offset": offset + limit if more else None})
 
 
 @guarded(Role.VIEWER)
@@ -307,16 +319,21 @@ async def stream_requests(request: Request) -> Response:
     run_id = request.path_params["run_id"]
     active = state.manager.by_run_id(run_id)
     if active is None:
-        store = state.run_store()
-        try:
-            store.get(run_id)
-            stored = [entry_dict(i + 1, e) for i, e in enumerate(store.requests(run_id))]
-        finally:
-            store.close()
+        # the first page before answering, so an unknown run is a 404; the rest page by
+        # page off the event loop, never the whole log in memory
+        first = await asyncio.to_thread(_stored_requests, state, run_id, 0, _STREAM_PAGE)
 
         async def finished() -> AsyncIterator[str]:
-            for item in stored:
-                yield _event("request", item)
+            page, offset = first, 0
+            while page:
+                for item in page:
+                    yield _event("request", item)
+                if len(page) < _STREAM_PAGE:
+                    break
+                offset += _STREAM_PAGE
+                page = await asyncio.to_thread(
+                    _stored_requests, state, run_id, offset, _STREAM_PAGE
+                )
             yield _event("end", {"run_id": run_id})
 
         return StreamingResponse(finished(), media_type="text/event-stream")

@@ -7,6 +7,7 @@ the test controls, never a race against the clock.
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from tests.integration.serve._support import (
@@ -215,3 +216,38 @@ async def test_run_errors_name_null_and_repeated_keys_by_row_number(emulator_ser
                 " row 3 skipped")),
     ]  # fmt: skip
     assert [e["key"] for e in found.json()] == ["row 2 (primary key is null)"]
+
+
+async def test_a_finished_runs_log_is_streamed_page_by_page_in_order(
+    emulator_server, tmp_path, monkeypatch
+):
+    """A finished run's stored requests go out a page at a time (read off the event loop,
+    never the whole log in memory): every request once, numbered in order, then the end;
+    `/requests?offset=` pages the same log."""
+    from mogulsync.serve import api as serve_api
+
+    monkeypatch.setattr(serve_api, "_STREAM_PAGE", 3)
+    config = project(emulator_server, tmp_path, accounts(tmp_path, 7))
+    async with serving(config) as served:
+        auth = served.bearer(VIEWER)
+        run_id = (
+            await served.http.post("/api/v1/syncs/customers/runs", headers=served.bearer(OPERATOR))
+        ).json()["run_id"]
+        run = await wait_for_run(served, run_id)
+        assert run["api_calls"] > 2 * 3  # more than two pages
+        body = (await served.http.get(f"/api/v1/runs/{run_id}/requests/stream", headers=auth)).text
+        events = [block for block in body.strip().split("\n\n") if block]
+        assert events[-1].startswith("event: end")
+        numbers = [json.loads(e.split("data: ", 1)[1])["seq"] for e in events[:-1]]
+        assert numbers == list(range(1, run["api_calls"] + 1))
+        paged: list[int] = []
+        offset: int | None = 0
+        while offset is not None:
+            answer = await served.http.get(
+                f"/api/v1/runs/{run_id}/requests?offset={offset}&limit=4", headers=auth
+            )
+            paged += [item["seq"] for item in answer.json()["requests"]]
+            offset = answer.json()["next_offset"]
+        assert paged == numbers
+        unknown = await served.http.get("/api/v1/runs/nosuch/requests/stream", headers=auth)
+        assert unknown.status_code == 404
