@@ -191,7 +191,8 @@ async def _subscription_events(ctx: FetchContext, emit: Emit) -> StreamState | N
 # ---------------------------------------------------------------------- other partitions
 async def _activities(ctx: FetchContext, emit: Emit) -> StreamState | None:
     cursor = CursorFilter(await ctx.state_of("activities"), "date", "uuid")
-    configured = await ctx.first_moment()
+    # with a cursor, the account's first activity (one more request) cannot be later
+    configured = ctx.start_date if cursor.start is not None else await ctx.first_moment()
     candidates = [moment for moment in (configured, cursor.start) if moment is not None]
     if not candidates:
         return None  # no start date and no activity at all
@@ -232,36 +233,53 @@ async def _read_whole_range(
     the estimate ends and where the windows are spread to (the last one still runs to the
     range's end, for activity that arrives meanwhile).
     """
+    newest = asyncio.ensure_future(_newest_activity(ctx, windows))
+    try:
+        outcome = await _read_from_first_page(ctx, windows, cursor, emit, newest)
+    except BaseException:
+        await _drop(newest)
+        raise
+    # Waited for even when the first page held everything: one paced start at most, and a
+    # run's requests do not depend on which answer came first.
+    with contextlib.suppress(Exception):
+        await newest
+    return outcome
+
+
+async def _read_from_first_page(
+    ctx: FetchContext,
+    windows: Sequence[Window],
+    cursor: CursorFilter,
+    emit: Emit,
+    newest: asyncio.Future[dt.datetime | None],
+) -> list[Window] | None:
+    """:func:`_read_whole_range` with its newest-activity probe under way."""
     whole = ctx.client.activities.list(
         start_date=windows[0].start, end_date=windows[-1].end, order="date"
     )
-    newest = asyncio.ensure_future(_newest_activity(ctx, windows))
-    try:
-        async with contextlib.aclosing(whole.pages()) as pages:
-            asked = _clock()
-            page = await anext(pages)
-            latency_s = _clock() - asked
-            if page.has_more:
-                last = _in_range(windows, await newest)
-                if not _few_pages_left(ctx, windows, page.items, last, latency_s):
-                    spread = _spread_to(windows, last)
-                    if len(spread) > 1:
-                        return spread
-                    # all activity on the range's first day: its one window would be the
-                    # range again, read from its first page once more
-            progress = _WindowProgress(ctx, 1)
-            keep = progress.keeper(0, cursor)
+    async with contextlib.aclosing(whole.pages()) as pages:
+        asked = _clock()
+        page = await anext(pages)
+        latency_s = _clock() - asked
+        if page.has_more:
+            last = _in_range(windows, await newest)
+            if not _few_pages_left(ctx, windows, page.items, last, latency_s):
+                spread = _spread_to(windows, last)
+                if len(spread) > 1:
+                    return spread
+                # all activity on the range's first day: its one window would be the
+                # range again, read from its first page once more
+        progress = _WindowProgress(ctx, 1)
+        keep = progress.keeper(0, cursor)
+        emit_page(page, emit, ctx.record_mode, keep)
+        async for page in pages:
             emit_page(page, emit, ctx.record_mode, keep)
-            async for page in pages:
-                emit_page(page, emit, ctx.record_mode, keep)
-            progress.finished(0)
-            return None
-    finally:
-        await _drop(newest)
+        progress.finished(0)
+        return None
 
 
 async def _drop(task: asyncio.Future[Any]) -> None:
-    """Cancel ``task`` if it still runs (not needed: the first page held the whole range)
+    """Cancel ``task`` if it still runs (the reading it served failed or was cancelled)
     and wait for it; its failure is read, so it is not logged, and dropped. A cancellation
     of the caller itself while waiting goes on: swallowed, its stream would carry on."""
     if task.done():

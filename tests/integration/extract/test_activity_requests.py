@@ -39,7 +39,7 @@ def _extract(
     server: EmulatorServer,
     root: Path,
     *,
-    start_date: dt.date = dt.date(2024, 1, 1),
+    start_date: dt.date | None = dt.date(2024, 1, 1),
     end_date: dt.date = dt.date(2025, 6, 30),
     windows: int = DEFAULT_ACTIVITY_WINDOWS,
 ) -> ExtractReport:
@@ -179,3 +179,18 @@ def test_a_failed_newest_probe_falls_back_to_the_range_end(
     assert _activity_requests(server) == PROBES + DEFAULT_ACTIVITY_WINDOWS
     total = FIRST + EXTRA
     assert table(tmp_path, "activities", "uuid") == (total, total)
+
+
+def test_an_incremental_run_without_a_start_date_asks_only_for_what_is_new(
+    server: EmulatorServer, tmp_path: Path
+) -> None:
+    """Without a start date the first run asks where the account's activity begins (one
+    more request); a later run starts from its cursor, which cannot be earlier, so it
+    makes only the probes."""
+    _activity_requests(server)
+    assert records(_extract(server, tmp_path, start_date=None)) == {"activities": FIRST}
+    assert _activity_requests(server) == 1 + PROBES + 1  # first activity, probes, page 2
+    import_more(server, "n", LATER, dt.date(2025, 1, 1))
+
+    assert records(_extract(server, tmp_path, start_date=None)) == {"activities": LATER}
+    assert _activity_requests(server) == PROBES
