@@ -187,6 +187,8 @@ class Requester:
         async with self._limiter.slot():
             timestamp = datetime.now(UTC)
             started = time.perf_counter()
+            if self.breaker is not None:
+                self.breaker.sending()
             try:
                 response = await self._http.request(
                     request.method,
@@ -203,6 +205,9 @@ class Requester:
                 )
                 self._log(request, number, timestamp, started, None, error)
                 raise error from exc
+            finally:
+                if self.breaker is not None:  # its outcome is noted next, with no await between
+                    self.breaker.returned()
         if self.breaker is not None and response.status_code < _FIRST_SERVER_ERROR:
             self.breaker.answered()
         if response.is_success:

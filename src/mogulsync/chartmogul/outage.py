@@ -59,6 +59,8 @@ class OutageBreaker:
     _failures: int = field(default=0, init=False)
     _last: str = field(default="", init=False)
     _warned: bool = field(default=False, init=False)
+    #: attempts on the wire right now, whose answers are still to come
+    _on_the_wire: int = field(default=0, init=False)
     #: set once the window has passed; the breaker never closes again
     _tripped: str | None = field(default=None, init=False)
 
@@ -71,6 +73,14 @@ class OutageBreaker:
         """Raise before sending when the breaker has tripped."""
         if self._tripped is not None:
             raise ChartMogulUnreachableError(self._tripped, method=method, endpoint=endpoint)
+
+    def sending(self) -> None:
+        """An attempt goes on the wire (pair with :meth:`returned`)."""
+        self._on_the_wire += 1
+
+    def returned(self) -> None:
+        """That attempt came back, with whatever outcome (noted next, at once)."""
+        self._on_the_wire -= 1
 
     def answered(self) -> None:
         """An attempt got an answer that is not a 5xx: the server is there."""
@@ -88,7 +98,8 @@ class OutageBreaker:
         if self._since is None:
             self._since = now
         self._failures += 1
-        self._last = _describe(error)
+        # which request: one endpoint failing alone reads differently from all of them
+        self._last = f"{_describe(error)} from {method} {endpoint}"
         if self._failures >= WARN_AFTER_FAILURES and not self._warned:
             self._warned = True
             logger.warning(
@@ -108,9 +119,16 @@ class OutageBreaker:
 
         ``answers`` is :attr:`answers` when the call began. (With a short retry budget a
         lone call, e.g. the first of a run, would otherwise fail on its own before the
-        window has passed.)
+        window has passed.) While other attempts are still on the wire their answers are
+        awaited first: one endpoint failing fast (its retries spent before another
+        stream's first answer came back) is not ChartMogul down.
         """
-        if counts_as_outage(error) and self._since is not None and self.answers == answers:
+        if (
+            counts_as_outage(error)
+            and self._since is not None
+            and self.answers == answers
+            and self._on_the_wire == 0
+        ):
             self._trip(self.clock())
             self.check(method, endpoint)
 

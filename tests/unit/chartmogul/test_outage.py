@@ -100,3 +100,38 @@ def test_the_outage_is_reported_after_a_few_failures_long_before_giving_up(
     assert len(warnings) == 1  # once per streak, not per attempt
     assert URL in warnings[0]
     assert "30s" in warnings[0]
+
+
+def test_a_call_out_of_retries_waits_for_attempts_still_on_the_wire() -> None:
+    """One endpoint failing fast (its retries spent before another call's first answer came
+    back) is not ChartMogul down: while attempts are on the wire, giving up does not trip
+    the breaker. When they come back failed too, the next call that gives up trips it."""
+    breaker = OutageBreaker(URL, window_s=30, clock=Clock())
+    breaker.sending()  # another stream's first request, still waiting for its answer
+    answers = breaker.answers
+    fail(breaker, status(ServerError, 500))
+    fail(breaker, status(ServerError, 500))
+    breaker.gave_up(status(ServerError, 500), answers=answers, method="GET", endpoint="/x")
+    assert not breaker.tripped
+    breaker.returned()
+    breaker.failed(status(ServerError, 502), method="POST", endpoint="/customers")
+    with pytest.raises(ChartMogulUnreachableError) as raised:
+        breaker.gave_up(status(ServerError, 500), answers=answers, method="GET", endpoint="/x")
+    assert breaker.tripped
+    # the last failure names its request (the endpoint template: no ids, no key)
+    assert "last: HTTP 502 from POST /customers" in raised.value.message
+
+
+def test_an_answer_on_the_wire_keeps_the_breaker_closed() -> None:
+    breaker = OutageBreaker(URL, window_s=30, clock=Clock())
+    breaker.sending()
+    answers = breaker.answers
+    fail(breaker, status(ServerError, 500))
+    breaker.gave_up(status(ServerError, 500), answers=answers, method="GET", endpoint="/x")
+    breaker.returned()
+    breaker.answered()  # the other stream's answer: the server is there
+    answers_now = breaker.answers
+    fail(breaker, status(ServerError, 500))
+    breaker.gave_up(status(ServerError, 500), answers=answers, method="GET", endpoint="/x")
+    assert not breaker.tripped
+    assert answers_now == answers + 1
