@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 import httpx
@@ -154,35 +155,9 @@ class AirbyteSource:
     ) -> list[StreamResult]:
         started = time.perf_counter()
         self._send(protocol.log(f"Reading {len(streams)} stream(s) from {config.base_url}"))
-        running: set[str] = set()
+        progress = _ReadProgress(self._send, self._fail, states, incremental)
         for stream in streams:
             self._send(protocol.stream_status(stream.name, "STARTED"))
-
-        def sink(name: str, records: Sequence[Record]) -> None:
-            if name not in running:
-                running.add(name)
-                self._send(protocol.stream_status(name, "RUNNING"))
-            emitted_at = protocol.now_ms()
-            for data in records:
-                self._send(protocol.record(name, data, emitted_at))
-
-        def checkpoint(name: str, state: StreamState) -> None:
-            if name in incremental:
-                self._send(protocol.state(name, state.as_dict()))
-
-        def done(result: StreamResult) -> None:
-            if not result.ok and result.error is not None:
-                self._fail(result.error, result.name)
-                self._send(protocol.stream_status(result.name, "INCOMPLETE"))
-                return
-            self._send(protocol.state(result.name, _final_state(result, states)))
-            self._send(
-                protocol.log(
-                    f"Read {result.records} records from {result.name} in {result.duration_s:.1f} s"
-                )
-            )
-            self._send(protocol.stream_status(result.name, "COMPLETE"))
-
         async with ChartMogulClient(config.client_settings(), transport=self._transport) as client:
             ctx = FetchContext(
                 client=client,
@@ -192,11 +167,69 @@ class AirbyteSource:
                 record_mode="json",
                 activity_windows=config.activity_windows,
                 states=states,
-                checkpoint=checkpoint,
+                checkpoint=progress.checkpoint,
             )
-            results = await fetch_streams(ctx, streams, sink, done)
+            results = await fetch_streams(ctx, streams, progress.sink, progress.done)
         self._send(protocol.log(f"Finished in {time.perf_counter() - started:.1f} s"))
         return results
+
+
+class _ReadProgress:
+    """The RECORD, STATE and status messages of one ``read``, as its streams progress."""
+
+    def __init__(
+        self,
+        send: Callable[[protocol.Message], None],
+        fail: Callable[[BaseException, str | None], None],
+        states: dict[str, StreamState],
+        incremental: set[str],
+    ) -> None:
+        self._send = send
+        self._fail = fail
+        self._states = states
+        self._incremental = incremental
+        self._running: set[str] = set()
+        # records since each stream's last STATE: its sourceStats.recordCount, which the
+        # platform compares with what the destination committed
+        self._unstated: Counter[str] = Counter()
+
+    def _mark_running(self, name: str) -> None:
+        if name not in self._running:
+            self._running.add(name)
+            self._send(protocol.stream_status(name, "RUNNING"))
+
+    def _state(self, name: str, stream_state: dict[str, Any]) -> None:
+        self._send(protocol.state(name, stream_state, record_count=self._unstated[name]))
+        self._unstated[name] = 0
+
+    def sink(self, name: str, records: Sequence[Record]) -> None:
+        """Print a page of records."""
+        self._mark_running(name)
+        emitted_at = protocol.now_ms()
+        for data in records:
+            self._send(protocol.record(name, data, emitted_at))
+        self._unstated[name] += len(records)
+
+    def checkpoint(self, name: str, state: StreamState) -> None:
+        """Print a state safe to resume from (incremental syncs only)."""
+        if name in self._incremental:
+            self._state(name, state.as_dict())
+
+    def done(self, result: StreamResult) -> None:
+        """Print a stream's end: its final state and COMPLETE, or its error and INCOMPLETE."""
+        if not result.ok and result.error is not None:
+            self._fail(result.error, result.name)
+            self._send(protocol.stream_status(result.name, "INCOMPLETE"))
+            return
+        # STARTED, RUNNING..., COMPLETE even without records, as the platform expects
+        self._mark_running(result.name)
+        self._state(result.name, _final_state(result, self._states))
+        self._send(
+            protocol.log(
+                f"Read {result.records} records from {result.name} in {result.duration_s:.1f} s"
+            )
+        )
+        self._send(protocol.stream_status(result.name, "COMPLETE"))
 
 
 def _final_state(result: StreamResult, given: dict[str, StreamState]) -> dict[str, Any]:

@@ -204,13 +204,15 @@ def record(stream: str, data: Mapping[str, Any], emitted_at: int) -> Message:
     return {"type": "RECORD", "record": {"stream": stream, "data": data, "emitted_at": emitted_at}}
 
 
-def state(stream: str, stream_state: Mapping[str, Any]) -> Message:
-    """A per-stream ``STATE``."""
+def state(stream: str, stream_state: Mapping[str, Any], *, record_count: int) -> Message:
+    """A per-stream ``STATE``; ``record_count``: the stream's records since its last STATE."""
     return {
         "type": "STATE",
         "state": {
             "type": "STREAM",
             "stream": {"stream_descriptor": {"name": stream}, "stream_state": stream_state},
+            # the protocol's AirbyteStateStats.recordCount is a number (float in its schema)
+            "sourceStats": {"recordCount": float(record_count)},
         },
     }
 

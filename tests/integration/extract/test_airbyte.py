@@ -62,6 +62,39 @@ def _states(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [m["state"] for m in messages if m["type"] == "STATE"]
 
 
+def _statuses(messages: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Each stream's STREAM_STATUS values, in order."""
+    found: dict[str, list[str]] = {}
+    for m in messages:
+        if m["type"] == "TRACE" and m["trace"]["type"] == "STREAM_STATUS":
+            status = m["trace"]["stream_status"]
+            found.setdefault(status["stream_descriptor"]["name"], []).append(status["status"])
+    return found
+
+
+def _assert_acceptance_shape(messages: list[dict[str, Any]], streams: list[str]) -> None:
+    """What Airbyte's acceptance tests demand of a successful read, stream by stream.
+
+    Statuses STARTED, RUNNING (at least once, records or not), COMPLETE; STATE messages
+    of type STREAM with sourceStats whose recordCounts add up to the records emitted.
+    """
+    statuses = _statuses(messages)
+    assert set(statuses) == set(streams)
+    for name, found in statuses.items():
+        assert len(found) >= 3, (name, found)  # STARTED, RUNNING, COMPLETE
+        assert found[0] == "STARTED", (name, found)
+        assert found[-1] == "COMPLETE", (name, found)
+        assert set(found[1:-1]) == {"RUNNING"}, (name, found)
+    stated: Counter[str] = Counter()
+    for state in _states(messages):
+        assert state["type"] == "STREAM"
+        stated[state["stream"]["stream_descriptor"]["name"]] += int(
+            state["sourceStats"]["recordCount"]
+        )
+    records = _records(messages)
+    assert {name: stated[name] for name in streams} == {name: records[name] for name in streams}
+
+
 def test_spec_accepts_source_chartmogul_config() -> None:
     """SPEC requires api_key and start_date in Airbyte's format and allows base_url."""
     code, (message,) = _run("spec")
@@ -130,6 +163,7 @@ def test_read_emits_every_record_state_and_status(
     assert {s["stream"]["stream_descriptor"]["name"] for s in _states(messages)} == set(
         AIRBYTE_STREAMS
     )
+    _assert_acceptance_shape(messages, AIRBYTE_STREAMS)
     record = next(
         m["record"]
         for m in messages
@@ -137,6 +171,18 @@ def test_read_emits_every_record_state_and_status(
     )
     assert "activity-mrr" in record["data"]  # raw API keys, as Airbyte's connector emits
     assert any(m["type"] == "LOG" for m in messages)
+
+
+def test_an_empty_stream_still_reports_running_and_a_zero_count(server: EmulatorServer) -> None:
+    """A stream without records goes STARTED, RUNNING, COMPLETE with a recordCount of 0."""
+    code, messages = _run("read", _config(server), _catalog(["plan_groups", "customers"]))
+    assert code == 0
+    assert _records(messages)["plan_groups"] == 0
+    _assert_acceptance_shape(messages, ["plan_groups", "customers"])
+    (state,) = [
+        s for s in _states(messages) if s["stream"]["stream_descriptor"]["name"] == "plan_groups"
+    ]
+    assert state["sourceStats"] == {"recordCount": 0.0}
 
 
 @pytest.mark.parametrize(
@@ -199,6 +245,7 @@ def test_resuming_from_any_activities_state_loses_nothing(
             assert before | after == everything
     assert len(cursors) > 1, "no checkpoint before the final state"
     assert cursors == sorted(cursors)
+    _assert_acceptance_shape(messages, ["activities"])  # checkpoints count their records
 
 
 def test_unknown_stream_is_a_config_error(seeded: tuple[EmulatorServer, Seeded]) -> None:
