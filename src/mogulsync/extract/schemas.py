@@ -38,6 +38,8 @@ def _stream(**properties: Schema) -> Schema:
     }
 
 
+#: soft deletion of billing records (invoices, line items, transactions, subscription events)
+_DISABLED = {"disabled": _BOOL, "disabled_at": _TIME, "disabled_by": _STR}
 _MONEY_FIELDS = {
     "amount_in_cents": _INT,
     "discount_amount_in_cents": _INT,
@@ -93,6 +95,17 @@ _ACTIVITY = _stream(
     },
 )
 _COUNT = _stream(date=_DAY, customers=_NUM, **{"percentage-change": _NUM})
+#: the metrics of ``/metrics/all``; each entry also carries ``<metric>-percentage-change``
+_METRICS = (
+    "mrr",
+    "arr",
+    "arpa",
+    "asp",
+    "customers",
+    "ltv",
+    "customer-churn-rate",
+    "mrr-churn-rate",
+)
 _LINE_ITEM = _object(
     uuid=_STR,
     external_id=_STR,
@@ -109,10 +122,22 @@ _LINE_ITEM = _object(
     discount_description=_STR,
     account_code=_STR,
     description=_STR,
+    proration_type=_STR,
+    event_order=_INT,
+    # only in ``GET /invoices`` lists, null when unset; its set form is not recorded
+    balance_transfer=_OBJ,
     **_MONEY_FIELDS,
+    **_DISABLED,
 )
 _TRANSACTION = _object(
-    uuid=_STR, external_id=_STR, type=_STR, date=_TIME, result=_STR, **_MONEY_FIELDS
+    uuid=_STR,
+    external_id=_STR,
+    type=_STR,
+    date=_TIME,
+    result=_STR,
+    user_created=_BOOL,
+    **_MONEY_FIELDS,
+    **_DISABLED,
 )
 
 SCHEMAS: dict[str, Schema] = {
@@ -155,8 +180,11 @@ SCHEMAS: dict[str, Schema] = {
         currency=_STR,
         status=_STR,
         collection_method=_STR,
+        errors=_OBJ,
+        edit_history_summary=_OBJ,
         line_items=_array(_LINE_ITEM),
         transactions=_array(_TRANSACTION),
+        **_DISABLED,
     ),
     "subscriptions": _stream(
         id=_INT,
@@ -193,21 +221,22 @@ SCHEMAS: dict[str, Schema] = {
         amount_in_cents=_INT,
         quantity=_INT,
         tax_amount_in_cents=_INT,
+        retracted_event_id=_STR,
+        event_order=_INT,
+        errors=_OBJ,
         created_at=_TIME,
         updated_at=_TIME,
+        **_DISABLED,
     ),
     "activities": _ACTIVITY,
-    "customer_count": _stream(interval=_STR, date=_DAY, customers=_NUM),
+    "customer_count": _stream(
+        interval=_STR, date=_DAY, customers=_NUM, **{"percentage-change": _NUM}
+    ),
     "metrics": _stream(
         interval=_STR,
         date=_DAY,
-        mrr=_NUM,
-        arr=_NUM,
-        arpa=_NUM,
-        asp=_NUM,
-        customers=_NUM,
-        ltv=_NUM,
-        **{"customer-churn-rate": _NUM, "mrr-churn-rate": _NUM},
+        **dict.fromkeys(_METRICS, _NUM),
+        **{f"{metric}-percentage-change": _NUM for metric in _METRICS},
     ),
     "customer_daily_count": _COUNT,
     "customer_weekly_count": _COUNT,

@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 import stamina
+from jsonschema import Draft7Validator, FormatChecker
 from tests.integration.extract._runs import FIRST, LATER, import_more
 from tests.integration.extract._seed import TEST_RATE_LIMIT, Seeded
 
 from mogulsync.chartmogul.pagination import MAX_PER_PAGE
 from mogulsync.emulator.server import EmulatorServer
 from mogulsync.extract import streams
-from mogulsync.extract.airbyte import AirbyteSource
+from mogulsync.extract.airbyte import AirbyteSource, catalog
 
 AIRBYTE_STREAMS = [
     "customers",
@@ -183,6 +184,59 @@ def test_an_empty_stream_still_reports_running_and_a_zero_count(server: Emulator
         s for s in _states(messages) if s["stream"]["stream_descriptor"]["name"] == "plan_groups"
     ]
     assert state["sourceStats"] == {"recordCount": 0.0}
+
+
+def _closed(schema: Any) -> Any:
+    """``schema`` with no undeclared property allowed in any object that lists properties.
+
+    As Airbyte's acceptance tests read with ``fail_on_extra_columns``: a field missing from
+    the catalog would be dropped by column selection.
+    """
+    if isinstance(schema, dict):
+        closed = {key: _closed(value) for key, value in schema.items()}
+        if "properties" in schema:
+            closed["additionalProperties"] = False
+        return closed
+    if isinstance(schema, list):
+        return [_closed(item) for item in schema]
+    return schema
+
+
+def test_every_record_conforms_to_its_discovered_schema(
+    seeded: tuple[EmulatorServer, Seeded],
+) -> None:
+    """A read of every stream: each record validates against its stream's json_schema.
+
+    Types, nullability and date/date-time formats are checked, and no field is undeclared;
+    primary keys are never null, objects or arrays; cursor fields are always present.
+    """
+    streams = catalog()["catalog"]["streams"]
+    names = [stream["name"] for stream in streams]
+    code, messages = _run("read", _config(seeded[0]), _catalog(names))
+    assert code == 0
+    validators = {
+        stream["name"]: Draft7Validator(
+            _closed(stream["json_schema"]), format_checker=FormatChecker()
+        )
+        for stream in streams
+    }
+    keys = {stream["name"]: stream["source_defined_primary_key"] for stream in streams}
+    cursors = {stream["name"]: stream.get("default_cursor_field") for stream in streams}
+    problems: Counter[tuple[str, str]] = Counter()
+    for message in messages:
+        if message["type"] != "RECORD":
+            continue
+        name, data = message["record"]["stream"], message["record"]["data"]
+        for error in validators[name].iter_errors(data):
+            problems[name, f"{error.json_path}: {error.message}"] += 1
+        for (key,) in keys[name]:
+            assert data[key] is not None, (name, key)
+            assert not isinstance(data[key], (dict, list)), (name, key)
+        if cursors[name]:
+            assert data[cursors[name][0]] is not None, name
+    assert not problems
+    assert all(_records(messages)[name] > 0 for name in names)
+    _assert_acceptance_shape(messages, names)
 
 
 @pytest.mark.parametrize(
