@@ -134,12 +134,23 @@ class AirbyteSource:
         try:
             config = protocol.parse_config(raw_config)
             chosen = _known(protocol.configured_streams(raw_catalog))
-            states = protocol.stream_states(raw_state)
+            blobs = protocol.state_blobs(raw_state)
         except ConfigError as exc:
             self._fail(exc)
             self._out.flush()
             return 1
+        states = protocol.readable_states(blobs)
         incremental = {name for name, mode in chosen.items() if mode == "incremental"}
+        for name in sorted(incremental):
+            if name not in states and not protocol.is_blank_state(blobs.get(name)):
+                # e.g. another connector's cursor: reading it all again loses nothing
+                self._send(
+                    protocol.log(
+                        f"--state holds a state of {name} that this source did not write"
+                        f" (no cursor/seen); {name} is read from start_date",
+                        level="WARN",
+                    )
+                )
         streams = [AIRBYTE_STREAMS[name] for name in chosen]
         usable = {n: s for n, s in states.items() if n in incremental}
         results = asyncio.run(self._read(config, streams, usable, incremental))

@@ -152,19 +152,94 @@ def configured_streams(raw: object) -> dict[str, SyncMode]:
     return chosen
 
 
+#: what ``--state`` may hold, for the error when it holds something else
+_STATE_SHAPE = (
+    "--state wants the STATE messages of an earlier read: a list of"
+    ' {"type": "STREAM", "stream": {"stream_descriptor": {"name": ...}, "stream_state": ...}}'
+    " (or GLOBAL / LEGACY ones, as Airbyte stores them), one such message, or a legacy"
+    " {stream name: state} map"
+)
+_MESSAGE_TYPES = frozenset({"STREAM", "GLOBAL", "LEGACY", "STATE"})
+
+
 def stream_states(raw: object) -> dict[str, StreamState]:
-    """``--state``: per-stream messages (current protocol) or a legacy name→state map."""
-    found: dict[str, Any] = {}
-    if isinstance(raw, list):
-        for message in raw:
-            stream = message.get("stream") if isinstance(message, Mapping) else None
-            if isinstance(stream, Mapping):
-                name = (stream.get("stream_descriptor") or {}).get("name")
-                found[str(name)] = stream.get("stream_state")
-    elif isinstance(raw, Mapping):
-        found = dict(raw)
-    states = {name: StreamState.from_dict(value) for name, value in found.items()}
+    """``--state``: the readable incremental states in it, by stream name."""
+    return readable_states(state_blobs(raw))
+
+
+def readable_states(blobs: Mapping[str, object]) -> dict[str, StreamState]:
+    """The stream states of :func:`state_blobs` that are cursors this source wrote."""
+    states = {name: StreamState.from_dict(value) for name, value in blobs.items()}
     return {name: state for name, state in states.items() if state is not None}
+
+
+def is_blank_state(blob: object) -> bool:
+    """Whether a stream state holds no cursor on purpose (a full refresh's, or none)."""
+    return blob is None or blob in ({}, NO_CURSOR_STATE)
+
+
+def state_blobs(raw: object) -> dict[str, object]:
+    """``--state`` as the platform passes it, by stream name; ConfigError on another shape.
+
+    Accepted: a list of state messages (``STREAM``, ``GLOBAL`` with its ``stream_states``,
+    ``LEGACY`` with ``data``, each possibly inside its ``{"type": "STATE"}`` envelope as
+    ``read`` prints it), one such message, or the legacy ``{stream: state}`` map.
+    """
+    if raw is None:
+        return {}
+    if isinstance(raw, list):
+        found: dict[str, object] = {}
+        for index, message in enumerate(raw):
+            found.update(_message_states(message, f"state[{index}]"))
+        return found
+    if isinstance(raw, Mapping):
+        if raw.get("type") in _MESSAGE_TYPES:
+            return _message_states(raw, "state")
+        return {str(name): value for name, value in raw.items()}
+    raise ConfigError(f"invalid state: a JSON {type(raw).__name__}", hint=_STATE_SHAPE)
+
+
+def _message_states(message: object, where: str) -> dict[str, object]:
+    """The stream states of one state message (``where`` names it in errors)."""
+    if not isinstance(message, Mapping):
+        raise ConfigError(f"invalid state: {where} is not a state message", hint=_STATE_SHAPE)
+    kind = message.get("type")
+    if kind == "STATE" and isinstance(message.get("state"), Mapping):
+        return _message_states(message["state"], f"{where}.state")
+    if kind == "STREAM" or (kind is None and "stream" in message):
+        return dict([_stream_state(message.get("stream"), f"{where}.stream")])
+    if kind == "GLOBAL":
+        shared = message.get("global")
+        entries = shared.get("stream_states") if isinstance(shared, Mapping) else None
+        if not isinstance(entries, list):
+            raise ConfigError(
+                f"invalid state: {where} (GLOBAL) has no global.stream_states list",
+                hint=_STATE_SHAPE,
+            )
+        return dict(
+            _stream_state(entry, f"{where}.global.stream_states[{index}]")
+            for index, entry in enumerate(entries)
+        )
+    if kind == "LEGACY" or (kind is None and "data" in message):
+        data = message.get("data")
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"invalid state: {where} (LEGACY) has no data map", hint=_STATE_SHAPE)
+        return {str(name): value for name, value in data.items()}
+    raise ConfigError(
+        f"invalid state: {where} has type {kind!r}, not STREAM, GLOBAL or LEGACY",
+        hint=_STATE_SHAPE,
+    )
+
+
+def _stream_state(entry: object, where: str) -> tuple[str, object]:
+    """``(name, stream_state)`` of a ``{"stream_descriptor": ..., "stream_state": ...}``."""
+    descriptor = entry.get("stream_descriptor") if isinstance(entry, Mapping) else None
+    name = descriptor.get("name") if isinstance(descriptor, Mapping) else None
+    if not isinstance(name, str) or not isinstance(entry, Mapping):
+        raise ConfigError(
+            f"invalid state: {where} has no stream_descriptor.name", hint=_STATE_SHAPE
+        )
+    return name, entry.get("stream_state")
 
 
 # ---------------------------------------------------------------------- messages

@@ -259,14 +259,38 @@ def test_customer_count_follows_the_config_interval(
     assert intervals == {interval}
 
 
-def test_incremental_read_with_state_emits_only_new_activities(server: EmulatorServer) -> None:
-    """Reading again with the last STATE emitted yields only activities created since."""
+def _as_global(state: dict[str, Any]) -> list[dict[str, Any]]:
+    stream = state["stream"]
+    return [{"type": "GLOBAL", "global": {"shared_state": {}, "stream_states": [stream]}}]
+
+
+def _as_legacy(state: dict[str, Any]) -> list[dict[str, Any]]:
+    name = state["stream"]["stream_descriptor"]["name"]
+    return [{"type": "LEGACY", "data": {name: state["stream"]["stream_state"]}}]
+
+
+#: the forms in which a STATE reaches ``--state``: what Airbyte stores, by protocol era
+STATE_FORMS = {
+    "per-stream list": lambda state: [state],
+    "one message": lambda state: state,
+    "STATE envelopes, as read prints them": lambda state: [{"type": "STATE", "state": state}],
+    "GLOBAL": _as_global,
+    "LEGACY data": _as_legacy,
+    "legacy map": lambda state: {"activities": state["stream"]["stream_state"]},
+}
+
+
+@pytest.mark.parametrize("form", STATE_FORMS)
+def test_incremental_read_with_state_emits_only_new_activities(
+    server: EmulatorServer, form: str
+) -> None:
+    """Reading again with the last STATE emitted, in any form, yields only newer activities."""
     catalog = _catalog(["activities"], mode="incremental")
     _, first = _run("read", _config(server), catalog)
     assert _records(first)["activities"] == FIRST
     import_more(server, "c", LATER, dt.date(2025, 1, 1))
 
-    _, second = _run("read", _config(server), catalog, [{"type": "STREAM", **_states(first)[-1]}])
+    _, second = _run("read", _config(server), catalog, STATE_FORMS[form](_states(first)[-1]))
 
     assert _records(second)["activities"] == LATER
     new_cursor = _states(second)[-1]["stream"]["stream_state"]["cursor"]
@@ -300,6 +324,64 @@ def test_resuming_from_any_activities_state_loses_nothing(
     assert len(cursors) > 1, "no checkpoint before the final state"
     assert cursors == sorted(cursors)
     _assert_acceptance_shape(messages, ["activities"])  # checkpoints count their records
+
+
+def test_source_chartmogul_state_starts_an_incremental_read_from_the_start(
+    server: EmulatorServer,
+) -> None:
+    """The STATE Airbyte's source-chartmogul 1.0.13 left (full refresh only) is no cursor.
+
+    Switching a connection to this source and activities to incremental: the first read
+    emits every activity and a cursor, without a warning about the state.
+    """
+    theirs = [
+        {
+            "type": "STREAM",
+            "stream": {
+                "stream_descriptor": {"name": name, "namespace": None},
+                "stream_state": {"__ab_no_cursor_state_message": True},
+            },
+            "sourceStats": {"recordCount": 210.0},
+        }
+        for name in AIRBYTE_STREAMS
+    ]
+    code, messages = _run("read", _config(server), _catalog(["activities"], "incremental"), theirs)
+    assert code == 0
+    assert _records(messages)["activities"] == FIRST
+    assert not [m for m in messages if m["type"] == "LOG" and m["log"]["level"] == "WARN"]
+    assert _states(messages)[-1]["stream"]["stream_state"]["cursor"]
+
+
+def test_a_foreign_cursor_is_read_from_the_start_with_a_warning(server: EmulatorServer) -> None:
+    """A state this source did not write is not guessed at: a WARN, then a full read."""
+    foreign = {"activities": {"date": "2030-01-01T00:00:00Z"}}
+    code, messages = _run("read", _config(server), _catalog(["activities"], "incremental"), foreign)
+    assert code == 0
+    assert _records(messages)["activities"] == FIRST
+    (warning,) = [m["log"] for m in messages if m["type"] == "LOG" and m["log"]["level"] == "WARN"]
+    assert "activities is read from start_date" in warning["message"]
+
+
+@pytest.mark.parametrize(
+    ("state", "where"),
+    [
+        ("activities", "a JSON str"),
+        ([{"type": "STREAM", "stream": {"stream_state": {}}}], "state[0].stream"),
+        ([{"type": "PER_STREAM"}], "state[0] has type 'PER_STREAM'"),
+        ({"type": "GLOBAL", "global": {}}, "global.stream_states"),
+    ],
+)
+def test_a_malformed_state_is_a_config_error_naming_where(
+    seeded: tuple[EmulatorServer, Seeded], state: object, where: str
+) -> None:
+    """--state in no known shape: a config_error TRACE naming the spot and the shape, exit 1."""
+    code, messages = _run("read", _config(seeded[0]), _catalog(["activities"]), state)
+    assert code == 1
+    (trace,) = messages
+    error = trace["trace"]["error"]
+    assert error["failure_type"] == "config_error"
+    assert where in error["message"]
+    assert "stream_descriptor" in error["message"]  # the hint: what --state should hold
 
 
 def test_unknown_stream_is_a_config_error(seeded: tuple[EmulatorServer, Seeded]) -> None:
