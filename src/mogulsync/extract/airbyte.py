@@ -20,6 +20,7 @@ from typing import Any, TextIO
 import httpx
 
 from mogulsync.chartmogul import AuthenticationError, ChartMogulClient
+from mogulsync.config.chartmogul import DEFAULT_BASE_URL
 from mogulsync.errors import ConfigError, MogulsyncError
 from mogulsync.extract import airbyte_protocol as protocol
 from mogulsync.extract.context import FetchContext, StreamState
@@ -41,9 +42,14 @@ AIRBYTE_STREAMS: dict[str, Stream] = {
 _PRIMARY_KEYS = {"customers": ("id",)}
 _FLUSH_EVERY = 1000
 
-_REJECTED_KEY = (
-    "The ChartMogul API key was rejected: check `api_key` in the connector config (--config)."
-)
+
+def _rejected_key(base_url: str) -> str:
+    # the key came from the connector config, not from a mogulsync.yml; a wrong base_url
+    # (the emulator's key sent to ChartMogul, or the other way round) looks the same
+    return (
+        f"The ChartMogul API key was rejected at {base_url}: check `api_key` in the connector"
+        " config (--config), and `base_url` if it is set."
+    )
 
 
 def catalog() -> protocol.Message:
@@ -74,6 +80,8 @@ class AirbyteSource:
         self._out = out
         self._transport = transport
         self._pending = 0
+        #: where the config sends requests (named when the key is rejected)
+        self._base_url = DEFAULT_BASE_URL
 
     def _send(self, message: protocol.Message) -> None:
         self._out.write(protocol.encode(message) + "\n")
@@ -83,7 +91,12 @@ class AirbyteSource:
             self._pending = 0
 
     def _fail(self, exc: BaseException, stream: str | None = None) -> None:
-        message = exc.user_message if isinstance(exc, MogulsyncError) else str(exc)
+        if isinstance(exc, AuthenticationError):
+            message = _rejected_key(self._base_url)
+        elif isinstance(exc, MogulsyncError):
+            message = exc.user_message
+        else:
+            message = str(exc)
         internal = f"{type(exc).__name__}: {exc}"
         config_error = isinstance(exc, ConfigError)
         self._send(
@@ -100,10 +113,10 @@ class AirbyteSource:
         """Print ``CONNECTION_STATUS``: whether the key can read customers."""
         try:
             config = protocol.parse_config(raw_config)
+            self._base_url = config.base_url
             asyncio.run(self._check(config))
         except AuthenticationError:
-            # the key came from the connector config, not from a mogulsync.yml
-            message = _REJECTED_KEY
+            message = _rejected_key(self._base_url)
             self._send(protocol.connection_status(ok=False, message=message))
         except MogulsyncError as exc:
             self._send(protocol.connection_status(ok=False, message=exc.user_message))
@@ -133,6 +146,7 @@ class AirbyteSource:
         """Print the records of the configured streams, their states and statuses."""
         try:
             config = protocol.parse_config(raw_config)
+            self._base_url = config.base_url
             chosen = _known(protocol.configured_streams(raw_catalog))
             blobs = protocol.state_blobs(raw_state)
         except ConfigError as exc:

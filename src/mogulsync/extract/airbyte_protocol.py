@@ -108,13 +108,17 @@ def connection_specification() -> dict[str, Any]:
 def parse_config(raw: object) -> SourceConfig:
     """The ``--config`` file's content, or ConfigError naming every problem."""
     try:
-        return SourceConfig.model_validate(raw)
+        config = SourceConfig.model_validate(raw)
+        # the client's own checks (e.g. base_url's scheme) fail here, not mid-read
+        config.client_settings()
     except ValidationError as exc:
+        # each problem's location and message only: the input may be the API key
         problems = "; ".join(
             f"{'.'.join(str(p) for p in error['loc']) or 'config'}: {error['msg']}"
             for error in exc.errors(include_url=False)
         )
         raise ConfigError(f"invalid config: {problems}") from None
+    return config
 
 
 #: what a configured catalog looks like, for a user who passed `discover`'s output

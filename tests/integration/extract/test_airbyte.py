@@ -384,6 +384,47 @@ def test_a_malformed_state_is_a_config_error_naming_where(
     assert "stream_descriptor" in error["message"]  # the hint: what --state should hold
 
 
+def test_a_rejected_key_during_read_names_the_connector_config(server: EmulatorServer) -> None:
+    """read with a wrong key: config_error TRACEs that point at `api_key` of --config."""
+    catalog = _catalog(["customers", "activities"])
+    code, messages = _run("read", _config(server, api_key="wrong-key-123"), catalog)
+    assert code == 1
+    errors = [
+        m["trace"]["error"]
+        for m in messages
+        if m["type"] == "TRACE" and m["trace"]["type"] == "ERROR"
+    ]
+    assert {e["stream_descriptor"]["name"] for e in errors} == {"customers", "activities"}
+    for error in errors:
+        assert error["failure_type"] == "config_error"
+        assert "`api_key` in the connector config" in error["message"]
+        assert server.base_url in error["message"]
+        assert "chartmogul.api_key" not in error["message"]  # no mogulsync.yml here
+    assert "wrong-key-123" not in json.dumps(messages)
+
+
+@pytest.mark.parametrize("command", ["check", "discover", "read"])
+def test_a_base_url_without_scheme_is_a_config_problem(
+    seeded: tuple[EmulatorServer, Seeded], command: str
+) -> None:
+    """A base_url the client refuses is reported as the config's, not raised mid-command."""
+    config = _config(seeded[0], base_url="api.chartmogul.com", api_key="secret-key-456")
+    args = (config, _catalog(["customers"])) if command == "read" else (config,)
+    code, messages = _run(command, *args)
+    (message,) = messages
+    if command == "check":
+        assert code == 0
+        assert message["connectionStatus"]["status"] == "FAILED"
+        text = message["connectionStatus"]["message"]
+    else:
+        assert code == 1
+        assert message["trace"]["error"]["failure_type"] == "config_error"
+        text = message["trace"]["error"]["message"]
+    assert text.startswith("invalid config: base_url:")
+    assert "http://" in text
+    assert "secret-key-456" not in json.dumps(message)
+
+
 def test_unknown_stream_is_a_config_error(seeded: tuple[EmulatorServer, Seeded]) -> None:
     """A catalog naming an unknown stream fails with a config_error TRACE and exit 1."""
     code, messages = _run("read", _config(seeded[0]), _catalog(["nope"]))
