@@ -47,6 +47,8 @@ _MONEY_FIELDS = {
     "transaction_fees_in_cents": _INT,
     "transaction_fees_currency": _STR,
 }
+# Money is integer cents and counts are integers, in the API and in the schemas of Airbyte's
+# source-chartmogul: the same types keep a destination's columns when a connection switches.
 _CUSTOMER = _stream(
     id=_INT,
     uuid=_STR,
@@ -67,8 +69,8 @@ _CUSTOMER = _stream(
     free_trial_started_at=_TIME,
     **{"customer-since": _TIME},
     attributes=_object(tags=_STRINGS, custom=_OBJ, stripe=_OBJ, clearbit=_OBJ),
-    mrr=_NUM,
-    arr=_NUM,
+    mrr=_INT,
+    arr=_INT,
     currency=_STR,
     **{"currency-sign": _STR},
     **{"billing-system-url": _STR, "billing-system-type": _STR, "chartmogul-url": _STR},
@@ -82,9 +84,9 @@ _ACTIVITY = _stream(
     description=_STR,
     currency=_STR,
     **{
-        "activity-mrr": _NUM,
-        "activity-mrr-movement": _NUM,
-        "activity-arr": _NUM,
+        "activity-mrr": _INT,
+        "activity-mrr-movement": _INT,
+        "activity-arr": _INT,
         "subscription-external-id": _STR,
         "subscription-set-external-id": _STR,
         "plan-external-id": _STR,
@@ -94,7 +96,7 @@ _ACTIVITY = _stream(
         "billing-connector-uuid": _STR,
     },
 )
-_COUNT = _stream(date=_DAY, customers=_NUM, **{"percentage-change": _NUM})
+_COUNT = _stream(date=_DAY, customers=_INT, **{"percentage-change": _NUM})
 #: the metrics of ``/metrics/all``; each entry also carries ``<metric>-percentage-change``
 _METRICS = (
     "mrr",
@@ -230,7 +232,7 @@ SCHEMAS: dict[str, Schema] = {
     ),
     "activities": _ACTIVITY,
     "customer_count": _stream(
-        interval=_STR, date=_DAY, customers=_NUM, **{"percentage-change": _NUM}
+        interval=_STR, date=_DAY, customers=_INT, **{"percentage-change": _NUM}
     ),
     "metrics": _stream(
         interval=_STR,

@@ -141,6 +141,55 @@ def test_discover_offers_airbyte_streams_and_ours(
     assert streams["customers"]["source_defined_primary_key"] == [["id"]]
 
 
+_STRINGS_OF_THEIR_CUSTOMERS = (
+    "billing-system-type billing-system-url chartmogul-url city company country currency"
+    " currency-sign data_source_uuid email external_id free_trial_started_at lead_created_at"
+    " name state status uuid zip"
+)
+#: the non-null JSON types Airbyte's source-chartmogul 1.0.13 declares for its streams'
+#: fields (its `customer_since` is left out: customers carry `customer-since`)
+THEIR_TYPES = {
+    "customers": {
+        **dict.fromkeys(_STRINGS_OF_THEIR_CUSTOMERS.split(), "string"),
+        **dict.fromkeys(["id", "mrr", "arr"], "integer"),
+        **dict.fromkeys(["address", "attributes"], "object"),
+        **dict.fromkeys(["data_source_uuids", "external_ids"], "array"),
+    },
+    "activities": {
+        **dict.fromkeys(["activity-mrr", "activity-mrr-movement", "activity-arr"], "integer"),
+        **dict.fromkeys(
+            [
+                "description",
+                "date",
+                "type",
+                "currency",
+                "subscription-external-id",
+                "plan-external-id",
+                "customer-name",
+                "customer-uuid",
+                "customer-external-id",
+                "billing-connector-uuid",
+                "uuid",
+            ],
+            "string",
+        ),
+    },
+    **{name: {"date": "string", "customers": "integer"} for name in AIRBYTE_STREAMS[2:]},
+}
+
+
+def test_airbyte_streams_keep_source_chartmogul_column_types() -> None:
+    """Each field Airbyte's connector declares has the same type here (null allowed).
+
+    A connection switched to this source keeps its destination columns' types: a
+    number where Airbyte said integer would change BIGINT columns to floats.
+    """
+    ours = {s["name"]: s["json_schema"]["properties"] for s in catalog()["catalog"]["streams"]}
+    for stream, fields in THEIR_TYPES.items():
+        for field, their_type in fields.items():
+            assert set(ours[stream][field]["type"]) - {"null"} == {their_type}, (stream, field)
+
+
 def test_read_emits_every_record_state_and_status(
     seeded: tuple[EmulatorServer, Seeded],
 ) -> None:
