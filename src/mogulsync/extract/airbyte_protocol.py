@@ -27,6 +27,7 @@ StreamStatus = Literal["STARTED", "RUNNING", "COMPLETE", "INCOMPLETE"]
 START_DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
 DOCUMENTATION_URL = "https://github.com/mogulsync/mogulsync/blob/main/docs/extract.md"
 _MS_PER_S = 1000
+DEFAULT_RATE_LIMIT = 40.0
 #: what Airbyte's CDK puts in the STATE of a stream without a cursor
 NO_CURSOR_STATE = {"__ab_no_cursor_state_message": True}
 
@@ -41,7 +42,7 @@ class SourceConfig(BaseModel):
     base_url: str = DEFAULT_BASE_URL
     interval: Interval = "month"
     activity_windows: int = Field(DEFAULT_ACTIVITY_WINDOWS, ge=1)
-    rate_limit: float = Field(40.0, gt=0)
+    rate_limit: float = Field(DEFAULT_RATE_LIMIT, gt=0)
 
     def client_settings(self) -> ClientSettings:
         """Client settings for this config."""
@@ -100,6 +101,14 @@ def connection_specification() -> dict[str, Any]:
                 "minimum": 1,
                 "default": DEFAULT_ACTIVITY_WINDOWS,
                 "order": 4,
+            },
+            "rate_limit": {
+                "type": "number",
+                "title": "Requests per second",
+                "description": "Client-side limit of API requests per second.",
+                "exclusiveMinimum": 0,
+                "default": DEFAULT_RATE_LIMIT,
+                "order": 5,
             },
         },
     }

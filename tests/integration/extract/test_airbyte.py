@@ -16,6 +16,7 @@ from tests.integration.extract._seed import TEST_RATE_LIMIT, Seeded
 
 from mogulsync.chartmogul.pagination import MAX_PER_PAGE
 from mogulsync.emulator.server import EmulatorServer
+from mogulsync.extract import airbyte_protocol as protocol
 from mogulsync.extract import streams
 from mogulsync.extract.airbyte import AirbyteSource, catalog
 
@@ -105,6 +106,27 @@ def test_spec_accepts_source_chartmogul_config() -> None:
     assert spec["required"] == ["api_key", "start_date"]
     assert spec["properties"]["api_key"]["airbyte_secret"] is True
     assert "base_url" in spec["properties"]
+
+
+def test_spec_declares_every_config_key_and_validates_a_full_config() -> None:
+    """connectionSpecification is valid draft 7, lists every key the config takes, and a
+    config using all of them conforms to it (what the platform checks before running)."""
+    _, (message,) = _run("spec")
+    spec = message["spec"]["connectionSpecification"]
+    Draft7Validator.check_schema(spec)
+    assert set(spec["properties"]) == set(protocol.SourceConfig.model_fields)
+    full = {
+        "api_key": "k",
+        "start_date": "2024-01-01T00:00:00Z",
+        "base_url": "http://127.0.0.1:1",
+        "interval": "week",
+        "activity_windows": 3,
+        "rate_limit": 12.5,
+    }
+    Draft7Validator(spec, format_checker=FormatChecker()).validate(full)
+    protocol.parse_config(full)
+    orders = [p["order"] for p in spec["properties"].values()]
+    assert sorted(orders) == list(range(len(orders)))
 
 
 def test_check_reports_success_and_a_rejected_key(
