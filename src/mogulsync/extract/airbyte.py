@@ -113,13 +113,20 @@ class AirbyteSource:
         """Print ``CONNECTION_STATUS``: whether the key can read customers."""
         try:
             config = protocol.parse_config(raw_config)
-            self._base_url = config.base_url
+        except ConfigError as exc:
+            self._send(protocol.connection_status(ok=False, message=exc.user_message))
+            self._out.flush()
+            return 0
+        self._base_url = config.base_url
+        try:
             asyncio.run(self._check(config))
         except AuthenticationError:
             message = _rejected_key(self._base_url)
             self._send(protocol.connection_status(ok=False, message=message))
         except MogulsyncError as exc:
-            self._send(protocol.connection_status(ok=False, message=exc.user_message))
+            # the request's own error names a path, not the server: say which one failed
+            message = f"Could not read customers from {config.base_url}: {exc.user_message}"
+            self._send(protocol.connection_status(ok=False, message=message))
         else:
             self._send(protocol.connection_status(ok=True))
         self._out.flush()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import socket
 from collections import Counter
 from typing import Any
 
@@ -510,6 +511,25 @@ def no_retry_waits() -> Any:
     stamina.set_testing(True, attempts=2)
     yield
     stamina.set_testing(False)
+
+
+@pytest.mark.usefixtures("no_retry_waits")
+def test_check_names_the_server_it_could_not_reach() -> None:
+    """check against a closed port: FAILED (exit 0), naming the base_url it tried."""
+    with socket.socket() as probe:  # a port nothing listens on once the socket closes
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = {
+        "api_key": "key-789",
+        "start_date": "2024-01-01T00:00:00Z",
+        "base_url": f"http://127.0.0.1:{port}",
+    }
+    code, (message,) = _run("check", config)
+    assert code == 0
+    status = message["connectionStatus"]
+    assert status["status"] == "FAILED"
+    assert status["message"].startswith(f"Could not read customers from http://127.0.0.1:{port}:")
+    assert "key-789" not in json.dumps(message)
 
 
 @pytest.mark.usefixtures("no_retry_waits")
