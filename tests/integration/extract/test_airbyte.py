@@ -398,6 +398,22 @@ def test_resuming_from_any_activities_state_loses_nothing(
     _assert_acceptance_shape(messages, ["activities"])  # checkpoints count their records
 
 
+def test_a_state_from_the_future_reads_nothing_and_keeps_it(server: EmulatorServer) -> None:
+    """Both incremental streams with a cursor beyond all data (as the acceptance tests'
+    abnormal state): no records, COMPLETE, and the same cursor back."""
+    names = ["activities", "subscription_events"]
+    future = {"cursor": "2099-01-01T00:00:00+00:00", "seen": []}
+    state = [
+        {"type": "STREAM", "stream": {"stream_descriptor": {"name": n}, "stream_state": future}}
+        for n in names
+    ]
+    code, messages = _run("read", _config(server), _catalog(names, "incremental"), state)
+    assert code == 0
+    assert not _records(messages)
+    _assert_acceptance_shape(messages, names)
+    assert [s["stream"]["stream_state"] for s in _states(messages)] == [future, future]
+
+
 def test_source_chartmogul_state_starts_an_incremental_read_from_the_start(
     server: EmulatorServer,
 ) -> None:
