@@ -127,6 +127,9 @@ class AirbyteSource:
             # the request's own error names a path, not the server: say which one failed
             message = f"Could not read customers from {config.base_url}: {exc.user_message}"
             self._send(protocol.connection_status(ok=False, message=message))
+        except Exception as exc:  # anything else, too, is a FAILED check, not a traceback
+            message = f"Could not read customers from {config.base_url}: {exc!r}"
+            self._send(protocol.connection_status(ok=False, message=message))
         else:
             self._send(protocol.connection_status(ok=True))
         self._out.flush()

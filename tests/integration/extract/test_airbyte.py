@@ -9,6 +9,7 @@ import socket
 from collections import Counter
 from typing import Any
 
+import httpx
 import pytest
 import stamina
 from jsonschema import Draft7Validator, FormatChecker
@@ -548,11 +549,27 @@ def test_check_names_the_server_it_could_not_reach() -> None:
     assert "key-789" not in json.dumps(message)
 
 
+class _BrokenTransport(httpx.AsyncBaseTransport):
+    """A transport that fails with an error no client code expects."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        raise RuntimeError(f"transport broke on {request.url.path}")
+
+
+def test_check_answers_failed_on_an_unexpected_error() -> None:
+    """An unexpected error in check is a FAILED CONNECTION_STATUS, not a traceback."""
+    out = io.StringIO()
+    config = {"api_key": "k", "start_date": "2024-01-01T00:00:00Z"}
+    code = AirbyteSource(out, transport=_BrokenTransport()).check(config)
+    (message,) = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert code == 0
+    assert message["connectionStatus"]["status"] == "FAILED"
+    assert "transport broke on /v1/customers" in message["connectionStatus"]["message"]
+
+
 @pytest.mark.usefixtures("no_retry_waits")
 def test_a_failing_stream_is_incomplete_and_others_complete(server: EmulatorServer) -> None:
     """When one stream keeps failing, it ends INCOMPLETE with an ERROR; the others finish."""
-    import httpx
-
     faults = {"error_rate": 1.0, "error_statuses": [500], "path_pattern": "metrics"}
     httpx.put(f"{server.base_url}/_emulator/faults", json=faults).raise_for_status()
     code, messages = _run("read", _config(server), _catalog(["customers", "customer_daily_count"]))
