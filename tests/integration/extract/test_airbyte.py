@@ -309,6 +309,7 @@ def test_every_record_conforms_to_its_discovered_schema(
             assert data[cursors[name][0]] is not None, name
     assert not problems
     assert all(_records(messages)[name] > 0 for name in names)
+    assert seeded[0].api_key not in json.dumps(messages)
     _assert_acceptance_shape(messages, names)
 
 
