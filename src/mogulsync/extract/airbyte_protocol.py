@@ -138,6 +138,9 @@ _CONFIGURED_SHAPE = (
 )
 
 
+_SYNC_MODES = frozenset({"full_refresh", "incremental"})
+
+
 def configured_streams(raw: object) -> dict[str, SyncMode]:
     """``--catalog``: the stream names chosen and their sync modes."""
     if isinstance(raw, Mapping) and raw.get("type") == "CATALOG":
@@ -161,6 +164,13 @@ def configured_streams(raw: object) -> dict[str, SyncMode]:
                 what = "has no stream.name"
             raise ConfigError(f"invalid catalog: streams[{index}] {what}", hint=_CONFIGURED_SHAPE)
         mode = entry.get("sync_mode", "full_refresh")
+        if mode not in _SYNC_MODES:
+            # a typo must not quietly turn an incremental sync into full re-reads
+            raise ConfigError(
+                f"invalid catalog: streams[{index}] ({name}) has sync_mode {mode!r},"
+                " not 'full_refresh' or 'incremental'",
+                hint=_CONFIGURED_SHAPE,
+            )
         chosen[name] = "incremental" if mode == "incremental" else "full_refresh"
     return chosen
 
