@@ -157,6 +157,8 @@ class AirbyteSource:
         try:
             config = protocol.parse_config(raw_config)
             self._base_url = config.base_url
+            today = dt.datetime.now(dt.UTC).date()
+            _not_after(config, today)
             chosen = _known(protocol.configured_streams(raw_catalog))
             blobs = protocol.state_blobs(raw_state)
         except ConfigError as exc:
@@ -177,13 +179,14 @@ class AirbyteSource:
                 )
         streams = [AIRBYTE_STREAMS[name] for name in chosen]
         usable = {n: s for n, s in states.items() if n in incremental}
-        results = asyncio.run(self._read(config, streams, usable, incremental))
+        results = asyncio.run(self._read(config, today, streams, usable, incremental))
         self._out.flush()
         return 0 if all(result.ok for result in results) else 1
 
     async def _read(
         self,
         config: protocol.SourceConfig,
+        today: dt.date,
         streams: Sequence[Stream],
         states: dict[str, StreamState],
         incremental: set[str],
@@ -197,7 +200,7 @@ class AirbyteSource:
             ctx = FetchContext(
                 client=client,
                 start_date=config.start,
-                end_date=dt.datetime.now(dt.UTC).date(),
+                end_date=today,
                 interval=config.interval,
                 record_mode="json",
                 activity_windows=config.activity_windows,
@@ -274,6 +277,15 @@ def _final_state(result: StreamResult, given: dict[str, StreamState]) -> dict[st
     if result.name in given:
         return given[result.name].as_dict()
     return dict(protocol.NO_CURSOR_STATE)
+
+
+def _not_after(config: protocol.SourceConfig, today: dt.date) -> None:
+    """A start_date after today reads nothing but errors from the metrics endpoints."""
+    if config.start.date() > today:
+        raise ConfigError(
+            f"invalid config: start_date {config.start:%Y-%m-%dT%H:%M:%SZ} is after today"
+            f" ({today:%Y-%m-%d}, UTC); set a start_date in the past"
+        )
 
 
 def _known(chosen: dict[str, protocol.SyncMode]) -> dict[str, protocol.SyncMode]:

@@ -515,6 +515,18 @@ def test_a_base_url_without_scheme_is_a_config_problem(
     assert "secret-key-456" not in json.dumps(message)
 
 
+def test_a_start_date_after_today_is_a_config_error(seeded: tuple[EmulatorServer, Seeded]) -> None:
+    """start_date in the far future: one config_error, no stream started (the metrics
+    endpoints would refuse the range one by one)."""
+    config = _config(seeded[0], start_date="2999-01-01T00:00:00Z")
+    code, messages = _run("read", config, _catalog(["activities", "customer_daily_count"]))
+    assert code == 1
+    (trace,) = messages
+    error = trace["trace"]["error"]
+    assert error["failure_type"] == "config_error"
+    assert error["message"].startswith("invalid config: start_date 2999-01-01T00:00:00Z is after")
+
+
 def test_unknown_stream_is_a_config_error(seeded: tuple[EmulatorServer, Seeded]) -> None:
     """A catalog naming an unknown stream fails with a config_error TRACE and exit 1."""
     code, messages = _run("read", _config(seeded[0]), _catalog(["nope"]))
