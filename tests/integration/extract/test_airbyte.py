@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import socket
 from collections import Counter
 from typing import Any
 
@@ -544,11 +543,9 @@ def no_retry_waits() -> Any:
 
 
 @pytest.mark.usefixtures("no_retry_waits")
-def test_check_names_the_server_it_could_not_reach() -> None:
-    """check against a closed port: FAILED (exit 0), naming the base_url it tried."""
-    with socket.socket() as probe:  # a port nothing listens on once the socket closes
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+def test_check_names_the_server_it_could_not_reach(dead_port: int) -> None:
+    """check against a refusing port: FAILED (exit 0), naming the base_url it tried."""
+    port = dead_port
     config = {
         "api_key": "key-789",
         "start_date": "2024-01-01T00:00:00Z",
