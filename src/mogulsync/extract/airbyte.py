@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 import httpx
 
 from mogulsync.chartmogul import AuthenticationError, ChartMogulClient
+from mogulsync.config.chartmogul import DEFAULT_BASE_URL
 from mogulsync.errors import ConfigError, MogulsyncError
 from mogulsync.extract import airbyte_protocol as protocol
 from mogulsync.extract.context import FetchContext, StreamState
@@ -40,9 +42,14 @@ AIRBYTE_STREAMS: dict[str, Stream] = {
 _PRIMARY_KEYS = {"customers": ("id",)}
 _FLUSH_EVERY = 1000
 
-_REJECTED_KEY = (
-    "The ChartMogul API key was rejected: check `api_key` in the connector config (--config)."
-)
+
+def _rejected_key(base_url: str) -> str:
+    # the key came from the connector config, not from a mogulsync.yml; a wrong base_url
+    # (the emulator's key sent to ChartMogul, or the other way round) looks the same
+    return (
+        f"The ChartMogul API key was rejected at {base_url}: check `api_key` in the connector"
+        " config (--config), and `base_url` if it is set."
+    )
 
 
 def catalog() -> protocol.Message:
@@ -73,6 +80,8 @@ class AirbyteSource:
         self._out = out
         self._transport = transport
         self._pending = 0
+        #: where the config sends requests (named when the key is rejected)
+        self._base_url = DEFAULT_BASE_URL
 
     def _send(self, message: protocol.Message) -> None:
         self._out.write(protocol.encode(message) + "\n")
@@ -82,7 +91,12 @@ class AirbyteSource:
             self._pending = 0
 
     def _fail(self, exc: BaseException, stream: str | None = None) -> None:
-        message = exc.user_message if isinstance(exc, MogulsyncError) else str(exc)
+        if isinstance(exc, AuthenticationError):
+            message = _rejected_key(self._base_url)
+        elif isinstance(exc, MogulsyncError):
+            message = exc.user_message
+        else:
+            message = str(exc)
         internal = f"{type(exc).__name__}: {exc}"
         config_error = isinstance(exc, ConfigError)
         self._send(
@@ -99,13 +113,23 @@ class AirbyteSource:
         """Print ``CONNECTION_STATUS``: whether the key can read customers."""
         try:
             config = protocol.parse_config(raw_config)
+        except ConfigError as exc:
+            self._send(protocol.connection_status(ok=False, message=exc.user_message))
+            self._out.flush()
+            return 0
+        self._base_url = config.base_url
+        try:
             asyncio.run(self._check(config))
         except AuthenticationError:
-            # the key came from the connector config, not from a mogulsync.yml
-            message = _REJECTED_KEY
+            message = _rejected_key(self._base_url)
             self._send(protocol.connection_status(ok=False, message=message))
         except MogulsyncError as exc:
-            self._send(protocol.connection_status(ok=False, message=exc.user_message))
+            # the request's own error names a path, not the server: say which one failed
+            message = f"Could not read customers from {config.base_url}: {exc.user_message}"
+            self._send(protocol.connection_status(ok=False, message=message))
+        except Exception as exc:  # anything else, too, is a FAILED check, not a traceback
+            message = f"Could not read customers from {config.base_url}: {exc!r}"
+            self._send(protocol.connection_status(ok=False, message=message))
         else:
             self._send(protocol.connection_status(ok=True))
         self._out.flush()
@@ -132,71 +156,118 @@ class AirbyteSource:
         """Print the records of the configured streams, their states and statuses."""
         try:
             config = protocol.parse_config(raw_config)
+            self._base_url = config.base_url
+            today = dt.datetime.now(dt.UTC).date()
+            _not_after(config, today)
             chosen = _known(protocol.configured_streams(raw_catalog))
-            states = protocol.stream_states(raw_state)
+            blobs = protocol.state_blobs(raw_state)
         except ConfigError as exc:
             self._fail(exc)
             self._out.flush()
             return 1
+        states = protocol.readable_states(blobs)
         incremental = {name for name, mode in chosen.items() if mode == "incremental"}
+        for name in sorted(incremental):
+            if name not in states and not protocol.is_blank_state(blobs.get(name)):
+                # e.g. another connector's cursor: reading it all again loses nothing
+                self._send(
+                    protocol.log(
+                        f"--state holds a state of {name} that this source did not write"
+                        f" (no cursor/seen); {name} is read from start_date",
+                        level="WARN",
+                    )
+                )
         streams = [AIRBYTE_STREAMS[name] for name in chosen]
         usable = {n: s for n, s in states.items() if n in incremental}
-        results = asyncio.run(self._read(config, streams, usable, incremental))
+        results = asyncio.run(self._read(config, today, streams, usable, incremental))
         self._out.flush()
         return 0 if all(result.ok for result in results) else 1
 
     async def _read(
         self,
         config: protocol.SourceConfig,
+        today: dt.date,
         streams: Sequence[Stream],
         states: dict[str, StreamState],
         incremental: set[str],
     ) -> list[StreamResult]:
         started = time.perf_counter()
         self._send(protocol.log(f"Reading {len(streams)} stream(s) from {config.base_url}"))
-        running: set[str] = set()
+        progress = _ReadProgress(self._send, self._fail, states, incremental)
         for stream in streams:
             self._send(protocol.stream_status(stream.name, "STARTED"))
-
-        def sink(name: str, records: Sequence[Record]) -> None:
-            if name not in running:
-                running.add(name)
-                self._send(protocol.stream_status(name, "RUNNING"))
-            emitted_at = protocol.now_ms()
-            for data in records:
-                self._send(protocol.record(name, data, emitted_at))
-
-        def checkpoint(name: str, state: StreamState) -> None:
-            if name in incremental:
-                self._send(protocol.state(name, state.as_dict()))
-
-        def done(result: StreamResult) -> None:
-            if not result.ok and result.error is not None:
-                self._fail(result.error, result.name)
-                self._send(protocol.stream_status(result.name, "INCOMPLETE"))
-                return
-            self._send(protocol.state(result.name, _final_state(result, states)))
-            self._send(
-                protocol.log(
-                    f"Read {result.records} records from {result.name} in {result.duration_s:.1f} s"
-                )
-            )
-            self._send(protocol.stream_status(result.name, "COMPLETE"))
-
         async with ChartMogulClient(config.client_settings(), transport=self._transport) as client:
             ctx = FetchContext(
                 client=client,
                 start_date=config.start,
-                end_date=dt.datetime.now(dt.UTC).date(),
+                end_date=today,
                 interval=config.interval,
                 record_mode="json",
                 activity_windows=config.activity_windows,
                 states=states,
-                checkpoint=checkpoint,
+                checkpoint=progress.checkpoint,
             )
-            results = await fetch_streams(ctx, streams, sink, done)
+            results = await fetch_streams(ctx, streams, progress.sink, progress.done)
         self._send(protocol.log(f"Finished in {time.perf_counter() - started:.1f} s"))
         return results
+
+
+class _ReadProgress:
+    """The RECORD, STATE and status messages of one ``read``, as its streams progress."""
+
+    def __init__(
+        self,
+        send: Callable[[protocol.Message], None],
+        fail: Callable[[BaseException, str | None], None],
+        states: dict[str, StreamState],
+        incremental: set[str],
+    ) -> None:
+        self._send = send
+        self._fail = fail
+        self._states = states
+        self._incremental = incremental
+        self._running: set[str] = set()
+        # records since each stream's last STATE: its sourceStats.recordCount, which the
+        # platform compares with what the destination committed
+        self._unstated: Counter[str] = Counter()
+
+    def _mark_running(self, name: str) -> None:
+        if name not in self._running:
+            self._running.add(name)
+            self._send(protocol.stream_status(name, "RUNNING"))
+
+    def _state(self, name: str, stream_state: dict[str, Any]) -> None:
+        self._send(protocol.state(name, stream_state, record_count=self._unstated[name]))
+        self._unstated[name] = 0
+
+    def sink(self, name: str, records: Sequence[Record]) -> None:
+        """Print a page of records."""
+        self._mark_running(name)
+        emitted_at = protocol.now_ms()
+        for data in records:
+            self._send(protocol.record(name, data, emitted_at))
+        self._unstated[name] += len(records)
+
+    def checkpoint(self, name: str, state: StreamState) -> None:
+        """Print a state safe to resume from (incremental syncs only)."""
+        if name in self._incremental:
+            self._state(name, state.as_dict())
+
+    def done(self, result: StreamResult) -> None:
+        """Print a stream's end: its final state and COMPLETE, or its error and INCOMPLETE."""
+        if not result.ok and result.error is not None:
+            self._fail(result.error, result.name)
+            self._send(protocol.stream_status(result.name, "INCOMPLETE"))
+            return
+        # STARTED, RUNNING..., COMPLETE even without records, as the platform expects
+        self._mark_running(result.name)
+        self._state(result.name, _final_state(result, self._states))
+        self._send(
+            protocol.log(
+                f"Read {result.records} records from {result.name} in {result.duration_s:.1f} s"
+            )
+        )
+        self._send(protocol.stream_status(result.name, "COMPLETE"))
 
 
 def _final_state(result: StreamResult, given: dict[str, StreamState]) -> dict[str, Any]:
@@ -206,6 +277,15 @@ def _final_state(result: StreamResult, given: dict[str, StreamState]) -> dict[st
     if result.name in given:
         return given[result.name].as_dict()
     return dict(protocol.NO_CURSOR_STATE)
+
+
+def _not_after(config: protocol.SourceConfig, today: dt.date) -> None:
+    """A start_date after today reads nothing but errors from the metrics endpoints."""
+    if config.start.date() > today:
+        raise ConfigError(
+            f"invalid config: start_date {config.start:%Y-%m-%dT%H:%M:%SZ} is after today"
+            f" ({today:%Y-%m-%d}, UTC); set a start_date in the past"
+        )
 
 
 def _known(chosen: dict[str, protocol.SyncMode]) -> dict[str, protocol.SyncMode]:

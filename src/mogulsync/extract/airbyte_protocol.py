@@ -28,6 +28,7 @@ StreamStatus = Literal["STARTED", "RUNNING", "COMPLETE", "INCOMPLETE"]
 START_DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
 DOCUMENTATION_URL = "https://github.com/mogulsync/mogulsync/blob/main/docs/extract.md"
 _MS_PER_S = 1000
+DEFAULT_RATE_LIMIT = 40.0
 #: what Airbyte's CDK puts in the STATE of a stream without a cursor
 NO_CURSOR_STATE = {"__ab_no_cursor_state_message": True}
 
@@ -42,7 +43,7 @@ class SourceConfig(BaseModel):
     base_url: str = DEFAULT_BASE_URL
     interval: Interval = "month"
     activity_windows: int = Field(DEFAULT_ACTIVITY_WINDOWS, ge=1)
-    rate_limit: float = Field(40.0, gt=0)
+    rate_limit: float = Field(DEFAULT_RATE_LIMIT, gt=0)
 
     def client_settings(self) -> ClientSettings:
         """Client settings for this config."""
@@ -102,6 +103,14 @@ def connection_specification() -> dict[str, Any]:
                 "default": DEFAULT_ACTIVITY_WINDOWS,
                 "order": 4,
             },
+            "rate_limit": {
+                "type": "number",
+                "title": "Requests per second",
+                "description": "Client-side limit of API requests per second.",
+                "exclusiveMinimum": 0,
+                "default": DEFAULT_RATE_LIMIT,
+                "order": 5,
+            },
         },
     }
 
@@ -109,13 +118,17 @@ def connection_specification() -> dict[str, Any]:
 def parse_config(raw: object) -> SourceConfig:
     """The ``--config`` file's content, or ConfigError naming every problem."""
     try:
-        return SourceConfig.model_validate(raw)
+        config = SourceConfig.model_validate(raw)
+        # the client's own checks (e.g. base_url's scheme) fail here, not mid-read
+        config.client_settings()
     except ValidationError as exc:
+        # each problem's location and message only: the input may be the API key
         problems = "; ".join(
             f"{'.'.join(str(p) for p in error['loc']) or 'config'}: {error['msg']}"
             for error in exc.errors(include_url=False)
         )
         raise ConfigError(f"invalid config: {problems}") from None
+    return config
 
 
 #: what a configured catalog looks like, for a user who passed `discover`'s output
@@ -124,6 +137,9 @@ _CONFIGURED_SHAPE = (
     ' discover\'s catalog>, "sync_mode": "full_refresh" or "incremental",'
     ' "destination_sync_mode": "overwrite" or "append"}]}'
 )
+
+
+_SYNC_MODES = frozenset({"full_refresh", "incremental"})
 
 
 def configured_streams(raw: object) -> dict[str, SyncMode]:
@@ -149,23 +165,105 @@ def configured_streams(raw: object) -> dict[str, SyncMode]:
                 what = "has no stream.name"
             raise ConfigError(f"invalid catalog: streams[{index}] {what}", hint=_CONFIGURED_SHAPE)
         mode = entry.get("sync_mode", "full_refresh")
+        if mode not in _SYNC_MODES:
+            # a typo must not quietly turn an incremental sync into full re-reads
+            raise ConfigError(
+                f"invalid catalog: streams[{index}] ({name}) has sync_mode {mode!r},"
+                " not 'full_refresh' or 'incremental'",
+                hint=_CONFIGURED_SHAPE,
+            )
         chosen[name] = "incremental" if mode == "incremental" else "full_refresh"
     return chosen
 
 
+#: what ``--state`` may hold, for the error when it holds something else
+_STATE_SHAPE = (
+    "--state wants the STATE messages of an earlier read: a list of"
+    ' {"type": "STREAM", "stream": {"stream_descriptor": {"name": ...}, "stream_state": ...}}'
+    " (or GLOBAL / LEGACY ones, as Airbyte stores them), one such message, or a legacy"
+    " {stream name: state} map"
+)
+_MESSAGE_TYPES = frozenset({"STREAM", "GLOBAL", "LEGACY", "STATE"})
+
+
 def stream_states(raw: object) -> dict[str, StreamState]:
-    """``--state``: per-stream messages (current protocol) or a legacy name→state map."""
-    found: dict[str, Any] = {}
-    if isinstance(raw, list):
-        for message in raw:
-            stream = message.get("stream") if isinstance(message, Mapping) else None
-            if isinstance(stream, Mapping):
-                name = (stream.get("stream_descriptor") or {}).get("name")
-                found[str(name)] = stream.get("stream_state")
-    elif isinstance(raw, Mapping):
-        found = dict(raw)
-    states = {name: StreamState.from_dict(value) for name, value in found.items()}
+    """``--state``: the readable incremental states in it, by stream name."""
+    return readable_states(state_blobs(raw))
+
+
+def readable_states(blobs: Mapping[str, object]) -> dict[str, StreamState]:
+    """The stream states of :func:`state_blobs` that are cursors this source wrote."""
+    states = {name: StreamState.from_dict(value) for name, value in blobs.items()}
     return {name: state for name, state in states.items() if state is not None}
+
+
+def is_blank_state(blob: object) -> bool:
+    """Whether a stream state holds no cursor on purpose (a full refresh's, or none)."""
+    return blob is None or blob in ({}, NO_CURSOR_STATE)
+
+
+def state_blobs(raw: object) -> dict[str, object]:
+    """``--state`` as the platform passes it, by stream name; ConfigError on another shape.
+
+    Accepted: a list of state messages (``STREAM``, ``GLOBAL`` with its ``stream_states``,
+    ``LEGACY`` with ``data``, each possibly inside its ``{"type": "STATE"}`` envelope as
+    ``read`` prints it), one such message, or the legacy ``{stream: state}`` map.
+    """
+    if raw is None:
+        return {}
+    if isinstance(raw, list):
+        found: dict[str, object] = {}
+        for index, message in enumerate(raw):
+            found.update(_message_states(message, f"state[{index}]"))
+        return found
+    if isinstance(raw, Mapping):
+        if raw.get("type") in _MESSAGE_TYPES:
+            return _message_states(raw, "state")
+        return {str(name): value for name, value in raw.items()}
+    raise ConfigError(f"invalid state: a JSON {type(raw).__name__}", hint=_STATE_SHAPE)
+
+
+def _message_states(message: object, where: str) -> dict[str, object]:
+    """The stream states of one state message (``where`` names it in errors)."""
+    if not isinstance(message, Mapping):
+        raise ConfigError(f"invalid state: {where} is not a state message", hint=_STATE_SHAPE)
+    kind = message.get("type")
+    if kind == "STATE" and isinstance(message.get("state"), Mapping):
+        return _message_states(message["state"], f"{where}.state")
+    if kind == "STREAM" or (kind is None and "stream" in message):
+        return dict([_stream_state(message.get("stream"), f"{where}.stream")])
+    if kind == "GLOBAL":
+        shared = message.get("global")
+        entries = shared.get("stream_states") if isinstance(shared, Mapping) else None
+        if not isinstance(entries, list):
+            raise ConfigError(
+                f"invalid state: {where} (GLOBAL) has no global.stream_states list",
+                hint=_STATE_SHAPE,
+            )
+        return dict(
+            _stream_state(entry, f"{where}.global.stream_states[{index}]")
+            for index, entry in enumerate(entries)
+        )
+    if kind == "LEGACY" or (kind is None and "data" in message):
+        data = message.get("data")
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"invalid state: {where} (LEGACY) has no data map", hint=_STATE_SHAPE)
+        return {str(name): value for name, value in data.items()}
+    raise ConfigError(
+        f"invalid state: {where} has type {kind!r}, not STREAM, GLOBAL or LEGACY",
+        hint=_STATE_SHAPE,
+    )
+
+
+def _stream_state(entry: object, where: str) -> tuple[str, object]:
+    """``(name, stream_state)`` of a ``{"stream_descriptor": ..., "stream_state": ...}``."""
+    descriptor = entry.get("stream_descriptor") if isinstance(entry, Mapping) else None
+    name = descriptor.get("name") if isinstance(descriptor, Mapping) else None
+    if not isinstance(name, str) or not isinstance(entry, Mapping):
+        raise ConfigError(
+            f"invalid state: {where} has no stream_descriptor.name", hint=_STATE_SHAPE
+        )
+    return name, entry.get("stream_state")
 
 
 # ---------------------------------------------------------------------- messages
@@ -205,13 +303,15 @@ def record(stream: str, data: Mapping[str, Any], emitted_at: int) -> Message:
     return {"type": "RECORD", "record": {"stream": stream, "data": data, "emitted_at": emitted_at}}
 
 
-def state(stream: str, stream_state: Mapping[str, Any]) -> Message:
-    """A per-stream ``STATE``."""
+def state(stream: str, stream_state: Mapping[str, Any], *, record_count: int) -> Message:
+    """A per-stream ``STATE``; ``record_count``: the stream's records since its last STATE."""
     return {
         "type": "STATE",
         "state": {
             "type": "STREAM",
             "stream": {"stream_descriptor": {"name": stream}, "stream_state": stream_state},
+            # the protocol's AirbyteStateStats.recordCount is a number (float in its schema)
+            "sourceStats": {"recordCount": float(record_count)},
         },
     }
 

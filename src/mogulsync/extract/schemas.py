@@ -38,6 +38,8 @@ def _stream(**properties: Schema) -> Schema:
     }
 
 
+#: soft deletion of billing records (invoices, line items, transactions, subscription events)
+_DISABLED = {"disabled": _BOOL, "disabled_at": _TIME, "disabled_by": _STR}
 _MONEY_FIELDS = {
     "amount_in_cents": _INT,
     "discount_amount_in_cents": _INT,
@@ -45,6 +47,8 @@ _MONEY_FIELDS = {
     "transaction_fees_in_cents": _INT,
     "transaction_fees_currency": _STR,
 }
+# Money is integer cents and counts are integers, in the API and in the schemas of Airbyte's
+# source-chartmogul: the same types keep a destination's columns when a connection switches.
 _CUSTOMER = _stream(
     id=_INT,
     uuid=_STR,
@@ -65,8 +69,8 @@ _CUSTOMER = _stream(
     free_trial_started_at=_TIME,
     **{"customer-since": _TIME},
     attributes=_object(tags=_STRINGS, custom=_OBJ, stripe=_OBJ, clearbit=_OBJ),
-    mrr=_NUM,
-    arr=_NUM,
+    mrr=_INT,
+    arr=_INT,
     currency=_STR,
     **{"currency-sign": _STR},
     **{"billing-system-url": _STR, "billing-system-type": _STR, "chartmogul-url": _STR},
@@ -80,9 +84,9 @@ _ACTIVITY = _stream(
     description=_STR,
     currency=_STR,
     **{
-        "activity-mrr": _NUM,
-        "activity-mrr-movement": _NUM,
-        "activity-arr": _NUM,
+        "activity-mrr": _INT,
+        "activity-mrr-movement": _INT,
+        "activity-arr": _INT,
         "subscription-external-id": _STR,
         "subscription-set-external-id": _STR,
         "plan-external-id": _STR,
@@ -92,7 +96,18 @@ _ACTIVITY = _stream(
         "billing-connector-uuid": _STR,
     },
 )
-_COUNT = _stream(date=_DAY, customers=_NUM, **{"percentage-change": _NUM})
+_COUNT = _stream(date=_DAY, customers=_INT, **{"percentage-change": _NUM})
+#: the metrics of ``/metrics/all``; each entry also carries ``<metric>-percentage-change``
+_METRICS = (
+    "mrr",
+    "arr",
+    "arpa",
+    "asp",
+    "customers",
+    "ltv",
+    "customer-churn-rate",
+    "mrr-churn-rate",
+)
 _LINE_ITEM = _object(
     uuid=_STR,
     external_id=_STR,
@@ -109,10 +124,22 @@ _LINE_ITEM = _object(
     discount_description=_STR,
     account_code=_STR,
     description=_STR,
+    proration_type=_STR,
+    event_order=_INT,
+    # only in ``GET /invoices`` lists, null when unset; its set form is not recorded
+    balance_transfer=_OBJ,
     **_MONEY_FIELDS,
+    **_DISABLED,
 )
 _TRANSACTION = _object(
-    uuid=_STR, external_id=_STR, type=_STR, date=_TIME, result=_STR, **_MONEY_FIELDS
+    uuid=_STR,
+    external_id=_STR,
+    type=_STR,
+    date=_TIME,
+    result=_STR,
+    user_created=_BOOL,
+    **_MONEY_FIELDS,
+    **_DISABLED,
 )
 
 SCHEMAS: dict[str, Schema] = {
@@ -155,8 +182,11 @@ SCHEMAS: dict[str, Schema] = {
         currency=_STR,
         status=_STR,
         collection_method=_STR,
+        errors=_OBJ,
+        edit_history_summary=_OBJ,
         line_items=_array(_LINE_ITEM),
         transactions=_array(_TRANSACTION),
+        **_DISABLED,
     ),
     "subscriptions": _stream(
         id=_INT,
@@ -193,21 +223,22 @@ SCHEMAS: dict[str, Schema] = {
         amount_in_cents=_INT,
         quantity=_INT,
         tax_amount_in_cents=_INT,
+        retracted_event_id=_STR,
+        event_order=_INT,
+        errors=_OBJ,
         created_at=_TIME,
         updated_at=_TIME,
+        **_DISABLED,
     ),
     "activities": _ACTIVITY,
-    "customer_count": _stream(interval=_STR, date=_DAY, customers=_NUM),
+    "customer_count": _stream(
+        interval=_STR, date=_DAY, customers=_INT, **{"percentage-change": _NUM}
+    ),
     "metrics": _stream(
         interval=_STR,
         date=_DAY,
-        mrr=_NUM,
-        arr=_NUM,
-        arpa=_NUM,
-        asp=_NUM,
-        customers=_NUM,
-        ltv=_NUM,
-        **{"customer-churn-rate": _NUM, "mrr-churn-rate": _NUM},
+        **dict.fromkeys(_METRICS, _NUM),
+        **{f"{metric}-percentage-change": _NUM for metric in _METRICS},
     ),
     "customer_daily_count": _COUNT,
     "customer_weekly_count": _COUNT,

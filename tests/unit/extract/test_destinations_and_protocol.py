@@ -96,6 +96,22 @@ def test_configured_catalog_gives_streams_and_modes() -> None:
         protocol.configured_streams({"streams": [{"stream": {}}]})
 
 
+def test_an_unknown_sync_mode_is_refused_naming_the_stream() -> None:
+    """A misspelt sync_mode is an error, not a quiet full refresh; a missing one is full."""
+    catalog = {
+        "streams": [
+            {"stream": {"name": "plans"}},
+            {"stream": {"name": "activities"}, "sync_mode": "incremnetal"},
+        ]
+    }
+    with pytest.raises(ConfigError) as caught:
+        protocol.configured_streams(catalog)
+    assert "streams[1] (activities) has sync_mode 'incremnetal'" in caught.value.message
+    assert protocol.configured_streams({"streams": catalog["streams"][:1]}) == {
+        "plans": "full_refresh"
+    }
+
+
 def test_state_is_read_in_both_protocol_forms() -> None:
     """Per-stream STATE messages and the legacy name→state map give the same states."""
     value = {"cursor": "2024-01-01T00:00:00+00:00", "seen": ["a"]}
