@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -97,49 +98,94 @@ def model_deps(config: AppConfig, model_name: str) -> list[dg.AssetKey]:
     return keys
 
 
+@dataclass(frozen=True, slots=True)
+class AssetOptions:
+    """What a deployment may set on every sync asset (see :func:`mogulsync_assets`)."""
+
+    #: above this many failed rows the ``no_failed_rows`` check fails with severity ERROR,
+    #: which (the check being blocking) keeps downstream assets from running
+    max_failed_rows: int | None = None
+    automation_condition: dg.AutomationCondition[Any] | None = None
+    retry_policy: dg.RetryPolicy | None = None
+    #: a Dagster concurrency pool (e.g. one per ChartMogul account)
+    pool: str | None = None
+
+
 def mogulsync_assets(
-    path: str | Path = "mogulsync.yml", *, resource: MogulsyncResource | None = None
+    path: str | Path = "mogulsync.yml",
+    *,
+    resource: MogulsyncResource | None = None,
+    max_failed_rows: int | None = None,
+    automation_condition: dg.AutomationCondition[Any] | None = None,
+    retry_policy: dg.RetryPolicy | None = None,
+    pool: str | None = None,
 ) -> list[dg.AssetsDefinition]:
-    """One Dagster asset per sync of the project at ``path``."""
+    """One Dagster asset per sync of the project at ``path``.
+
+    ``max_failed_rows``: a run with more failed rows fails the ``no_failed_rows`` check with
+    severity ERROR (downstream assets do not run); at or below it, or when None, a failing
+    check is a WARN. ``automation_condition``, ``retry_policy`` and ``pool`` are passed to
+    every sync asset as Dagster defines them.
+    """
+    if max_failed_rows is not None and max_failed_rows < 0:
+        msg = f"max_failed_rows must be 0 or more, not {max_failed_rows}"
+        raise ValueError(msg)
     bound = resource or MogulsyncResource(project_file=str(path))
     config = load_config(bound.project_file, sections=_GRAPH_SECTIONS)
-    return [_sync_asset(config, name, bound) for name in config.syncs]
+    options = AssetOptions(max_failed_rows, automation_condition, retry_policy, pool)
+    return [_sync_asset(config, name, bound, options) for name in config.syncs]
 
 
-def _sync_asset(config: AppConfig, name: str, resource: MogulsyncResource) -> dg.AssetsDefinition:
+def sync_deps(config: AppConfig, name: str) -> list[dg.AssetKey]:
+    """The upstream keys of sync ``name``: its models' and its parent syncs'."""
     sync = config.syncs[name]
-    key = sync_asset_key(name)
     deps = [*model_deps(config, sync.model), *(sync_asset_key(p) for p in sync.depends_on)]
     if sync.line_items and sync.line_items.model:
         deps.extend(model_deps(config, sync.line_items.model))
+    return list(dict.fromkeys(deps))
 
+
+def _sync_asset(
+    config: AppConfig, name: str, resource: MogulsyncResource, options: AssetOptions
+) -> dg.AssetsDefinition:
+    sync = config.syncs[name]
     with warnings.catch_warnings():
         # Binding a resource to an asset is marked beta; it is what lets the assets work in
         # a plain `Definitions(assets=...)` and still read EnvVar fields at run time.
         warnings.simplefilter("ignore", BetaWarning)
-        return _define(name, sync.object, sync.model, key, deps, resource)
+        return _define(name, sync.object, sync.model, sync_deps(config, name), resource, options)
 
 
 def _define(
     name: str,
     obj: str,
     model: str,
-    key: dg.AssetKey,
     deps: list[dg.AssetKey],
     resource: MogulsyncResource,
+    options: AssetOptions,
 ) -> dg.AssetsDefinition:
+    key = sync_asset_key(name)
+    threshold = options.max_failed_rows
+
     @dg.asset(
         key=key,
         group_name=GROUP,
-        deps=list(dict.fromkeys(deps)),
+        deps=deps,
         description=f"mogulsync sync `{name}`: model `{model}` → ChartMogul {obj}s",
         check_specs=[
             dg.AssetCheckSpec(
-                CHECK_NAME, asset=key, description="every row of the last run reached ChartMogul"
+                CHECK_NAME,
+                asset=key,
+                description="every row of the last run reached ChartMogul",
+                # blocks downstream only when it fails with ERROR: past max_failed_rows
+                blocking=threshold is not None,
             )
         ],
         resource_defs={"mogulsync": resource},
         kinds={"chartmogul"},
+        automation_condition=options.automation_condition,
+        retry_policy=options.retry_policy,
+        pool=options.pool,
     )
     # Unannotated: Dagster inspects the annotation objects, and this module's
     # `from __future__ import annotations` turns them into strings.
@@ -154,6 +200,8 @@ def _define(
             )
         failed = record.rows.failed
         check_metadata: dict[str, Any] = {"failed_rows": failed}
+        if threshold is not None:
+            check_metadata["max_failed_rows"] = threshold
         if failed:
             check_metadata["sample"] = dg.MetadataValue.md(
                 "\n".join(f"- {line}" for line in project.failing_rows(record))
@@ -164,13 +212,20 @@ def _define(
                 dg.AssetCheckResult(
                     check_name=CHECK_NAME,
                     passed=failed == 0,
-                    severity=dg.AssetCheckSeverity.WARN,
+                    severity=check_severity(failed, threshold),
                     metadata=check_metadata,
                 )
             ],
         )
 
     return _materialize
+
+
+def check_severity(failed: int, max_failed_rows: int | None) -> dg.AssetCheckSeverity:
+    """ERROR past the threshold, else WARN (a few rejected rows are retried next run)."""
+    if max_failed_rows is not None and failed > max_failed_rows:
+        return dg.AssetCheckSeverity.ERROR
+    return dg.AssetCheckSeverity.WARN
 
 
 def summary_metadata(record: RunRecord) -> dict[str, Any]:
