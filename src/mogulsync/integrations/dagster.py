@@ -26,8 +26,9 @@ Requires the ``dagster`` extra (``pip install 'mogulsync[dagster]'``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ CHECK_NAME = "no_failed_rows"
 #: failing rows quoted in the check's metadata
 SAMPLE_ROWS = 5
 #: sections read to build the asset graph: no ${ENV} secret is needed to load definitions
-_GRAPH_SECTIONS = ("syncs",)
+GRAPH_SECTIONS = ("syncs",)
 
 
 class MogulsyncResource(dg.ConfigurableResource):  # type: ignore[type-arg]
@@ -77,6 +78,28 @@ class MogulsyncResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         finally:
             store.close()
         return [f"{error.key}: {error.field}: {error.message}" for error in errors]
+
+
+_DEFAULT_RESOURCES: dict[str, MogulsyncResource] = {}
+
+
+def project_resource(path: str | Path) -> MogulsyncResource:
+    """The resource bound when none is given: one per project file, so that the assets and
+    the checks of one project, built by separate calls, can share a Dagster job (Dagster
+    wants resources bound under one key to be one object)."""
+    return _DEFAULT_RESOURCES.setdefault(
+        str(Path(path).resolve()), MogulsyncResource(project_file=str(path))
+    )
+
+
+@contextlib.contextmanager
+def ignoring_beta() -> Iterator[None]:
+    """Binding a resource to an asset or check is marked beta; it is what lets our
+    definitions work in a plain ``Definitions(assets=...)`` and still read EnvVar fields
+    at run time."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BetaWarning)
+        yield
 
 
 def sync_asset_key(sync: str) -> dg.AssetKey:
@@ -130,8 +153,8 @@ def mogulsync_assets(
     if max_failed_rows is not None and max_failed_rows < 0:
         msg = f"max_failed_rows must be 0 or more, not {max_failed_rows}"
         raise ValueError(msg)
-    bound = resource or MogulsyncResource(project_file=str(path))
-    config = load_config(bound.project_file, sections=_GRAPH_SECTIONS)
+    bound = resource or project_resource(path)
+    config = load_config(bound.project_file, sections=GRAPH_SECTIONS)
     options = AssetOptions(max_failed_rows, automation_condition, retry_policy, pool)
     return [_sync_asset(config, name, bound, options) for name in config.syncs]
 
@@ -149,10 +172,7 @@ def _sync_asset(
     config: AppConfig, name: str, resource: MogulsyncResource, options: AssetOptions
 ) -> dg.AssetsDefinition:
     sync = config.syncs[name]
-    with warnings.catch_warnings():
-        # Binding a resource to an asset is marked beta; it is what lets the assets work in
-        # a plain `Definitions(assets=...)` and still read EnvVar fields at run time.
-        warnings.simplefilter("ignore", BetaWarning)
+    with ignoring_beta():
         return _define(name, sync.object, sync.model, sync_deps(config, name), resource, options)
 
 
@@ -251,3 +271,19 @@ def mogulsync_extract_assets(
     from mogulsync.integrations._dagster_extract import extract_assets
 
     return extract_assets(Path(path), streams)
+
+
+def mogulsync_reconcile_checks(
+    path: str | Path = "mogulsync.yml",
+    *,
+    resource: MogulsyncResource | None = None,
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.WARN,
+) -> list[dg.AssetChecksDefinition]:
+    """A ``reconciled`` asset check per sync: ChartMogul still holds what the model maps to.
+
+    Each evaluation is a recorded reconcile (a full listing of the sync's scope); see
+    :mod:`mogulsync.integrations._dagster_reconcile`.
+    """
+    from mogulsync.integrations._dagster_reconcile import reconcile_checks
+
+    return reconcile_checks(Path(path), resource, severity)
