@@ -10,6 +10,7 @@ or drifted.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,20 +32,25 @@ RECONCILE_CHECK = "reconciled"
 
 
 def reconcile_checks(
-    path: Path, resource: MogulsyncResource | None, severity: dg.AssetCheckSeverity
+    path: Path,
+    resource: MogulsyncResource | None,
+    severity: dg.AssetCheckSeverity,
+    key_prefix: str | Sequence[str],
 ) -> list[dg.AssetChecksDefinition]:
     """One ``reconciled`` check per sync of the project at ``path``."""
     bound = resource or project_resource(path)
     config = load_config(bound.project_file, sections=GRAPH_SECTIONS)
     with ignoring_beta():
-        return [_check(name, bound, severity) for name in config.syncs]
+        return [
+            _check(sync_asset_key(name, key_prefix), name, bound, severity) for name in config.syncs
+        ]
 
 
 def _check(
-    name: str, resource: MogulsyncResource, severity: dg.AssetCheckSeverity
+    key: dg.AssetKey, name: str, resource: MogulsyncResource, severity: dg.AssetCheckSeverity
 ) -> dg.AssetChecksDefinition:
     @dg.asset_check(
-        asset=sync_asset_key(name),
+        asset=key,
         name=RECONCILE_CHECK,
         description=(
             f"ChartMogul holds what sync `{name}`'s model maps to: nothing missing, extra or"

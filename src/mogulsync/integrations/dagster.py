@@ -102,9 +102,17 @@ def ignoring_beta() -> Iterator[None]:
         yield
 
 
-def sync_asset_key(sync: str) -> dg.AssetKey:
-    """``["chartmogul", <sync>]``."""
-    return dg.AssetKey([KEY_PREFIX, sync])
+def sync_asset_key(sync: str, prefix: str | Sequence[str] = KEY_PREFIX) -> dg.AssetKey:
+    """``["chartmogul", <sync>]``, or under another prefix."""
+    return dg.AssetKey([*_prefix_parts(prefix), sync])
+
+
+def _prefix_parts(prefix: str | Sequence[str]) -> list[str]:
+    parts = [prefix] if isinstance(prefix, str) else list(prefix)
+    if not parts or not all(parts):
+        msg = f"key_prefix must name at least one non-empty part, not {prefix!r}"
+        raise ValueError(msg)
+    return parts
 
 
 def model_deps(config: AppConfig, model_name: str) -> list[dg.AssetKey]:
@@ -132,6 +140,7 @@ class AssetOptions:
     retry_policy: dg.RetryPolicy | None = None
     #: a Dagster concurrency pool (e.g. one per ChartMogul account)
     pool: str | None = None
+    key_prefix: str | Sequence[str] = KEY_PREFIX
 
 
 def mogulsync_assets(
@@ -142,8 +151,12 @@ def mogulsync_assets(
     automation_condition: dg.AutomationCondition[Any] | None = None,
     retry_policy: dg.RetryPolicy | None = None,
     pool: str | None = None,
+    key_prefix: str | Sequence[str] = KEY_PREFIX,
 ) -> list[dg.AssetsDefinition]:
     """One Dagster asset per sync of the project at ``path``.
+
+    ``key_prefix`` replaces ``chartmogul`` in the keys (two projects in one code location,
+    or a dbt source already keyed ``chartmogul/<sync>``: see :func:`warn_of_dbt_source_clashes`).
 
     ``max_failed_rows``: a run with more failed rows fails the ``no_failed_rows`` check with
     severity ERROR (downstream assets do not run); at or below it, or when None, a failing
@@ -155,14 +168,49 @@ def mogulsync_assets(
         raise ValueError(msg)
     bound = resource or project_resource(path)
     config = load_config(bound.project_file, sections=GRAPH_SECTIONS)
-    options = AssetOptions(max_failed_rows, automation_condition, retry_policy, pool)
+    options = AssetOptions(max_failed_rows, automation_condition, retry_policy, pool, key_prefix)
+    warn_of_dbt_source_clashes(config, key_prefix)
     return [_sync_asset(config, name, bound, options) for name in config.syncs]
 
 
-def sync_deps(config: AppConfig, name: str) -> list[dg.AssetKey]:
+def warn_of_dbt_source_clashes(config: AppConfig, prefix: str | Sequence[str]) -> None:
+    """Warn when a sync's key is also the key dagster-dbt gives a dbt source.
+
+    The extract's tables land in dataset ``chartmogul``, so a dbt project reading them has
+    a source ``chartmogul`` whose tables dagster-dbt keys ``["chartmogul", <table>]``: a
+    sync named like a table would then stand, in Dagster's graph, for the data dbt reads,
+    and every model reading it would hang below the sync (or close a cycle).
+    """
+    if config.dbt is None or not config.dbt.manifest_path.is_file():
+        return
+    from mogulsync.integrations.dbt import source_asset_keys
+
+    sources = source_asset_keys(config.dbt)
+    for name in config.syncs:
+        key = tuple(sync_asset_key(name, prefix).path)
+        if key in sources:
+            warnings.warn(
+                f"sync `{name}`'s asset key {'/'.join(key)} is also the key dagster-dbt gives"
+                f" dbt source `{sources[key]}`, so dbt models reading that source would show"
+                " as downstream of the sync. Give the source the extract's key"
+                " (meta: {dagster: {asset_key: [dlt_chartmogul_streams]}}) or pass"
+                " mogulsync_assets(..., key_prefix=...)",
+                DbtSourceClashWarning,
+                stacklevel=3,
+            )
+
+
+class DbtSourceClashWarning(UserWarning):
+    """A sync's asset key is also a dbt source's key (see warn_of_dbt_source_clashes)."""
+
+
+def sync_deps(
+    config: AppConfig, name: str, prefix: str | Sequence[str] = KEY_PREFIX
+) -> list[dg.AssetKey]:
     """The upstream keys of sync ``name``: its models' and its parent syncs'."""
     sync = config.syncs[name]
-    deps = [*model_deps(config, sync.model), *(sync_asset_key(p) for p in sync.depends_on)]
+    parents = (sync_asset_key(parent, prefix) for parent in sync.depends_on)
+    deps = [*model_deps(config, sync.model), *parents]
     if sync.line_items and sync.line_items.model:
         deps.extend(model_deps(config, sync.line_items.model))
     return list(dict.fromkeys(deps))
@@ -173,7 +221,14 @@ def _sync_asset(
 ) -> dg.AssetsDefinition:
     sync = config.syncs[name]
     with ignoring_beta():
-        return _define(name, sync.object, sync.model, sync_deps(config, name), resource, options)
+        return _define(
+            name,
+            sync.object,
+            sync.model,
+            sync_deps(config, name, options.key_prefix),
+            resource,
+            options,
+        )
 
 
 def _define(
@@ -184,7 +239,7 @@ def _define(
     resource: MogulsyncResource,
     options: AssetOptions,
 ) -> dg.AssetsDefinition:
-    key = sync_asset_key(name)
+    key = sync_asset_key(name, options.key_prefix)
     threshold = options.max_failed_rows
 
     @dg.asset(
@@ -278,6 +333,7 @@ def mogulsync_reconcile_checks(
     *,
     resource: MogulsyncResource | None = None,
     severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.WARN,
+    key_prefix: str | Sequence[str] = KEY_PREFIX,
 ) -> list[dg.AssetChecksDefinition]:
     """A ``reconciled`` asset check per sync: ChartMogul still holds what the model maps to.
 
@@ -286,4 +342,4 @@ def mogulsync_reconcile_checks(
     """
     from mogulsync.integrations._dagster_reconcile import reconcile_checks
 
-    return reconcile_checks(Path(path), resource, severity)
+    return reconcile_checks(Path(path), resource, severity, key_prefix)

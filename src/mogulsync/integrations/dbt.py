@@ -8,7 +8,7 @@ model (``+schema: marts``) followed by its name; else its name.
 
 from __future__ import annotations
 
-from mogulsync.config.dbt import DbtConfig, DbtNode, find_model, load_manifest
+from mogulsync.config.dbt import DbtConfig, DbtNode, find_model, load_manifest, meta_asset_key
 
 
 def default_asset_key(node: DbtNode) -> list[str]:
@@ -31,3 +31,17 @@ def model_asset_keys(dbt: DbtConfig, references: dict[str, str]) -> dict[str, li
         name: default_asset_key(find_model(manifest, dbt, reference))
         for name, reference in references.items()
     }
+
+
+def source_asset_keys(dbt: DbtConfig) -> dict[tuple[str, ...], str]:
+    """``{dagster-dbt key: "source.table"}`` for every source table in the manifest.
+
+    dagster-dbt keys a source table ``[source name, table name]`` unless its
+    ``meta.dagster.asset_key`` says otherwise.
+    """
+    sources = load_manifest(dbt).get("sources") or {}
+    keys: dict[tuple[str, ...], str] = {}
+    for node in sources.values():
+        key = meta_asset_key(node) or (node["source_name"], node["name"])
+        keys[key] = f"{node['source_name']}.{node['name']}"
+    return keys
