@@ -63,7 +63,9 @@ def _check(
         project: MogulsyncResource = context.resources.mogulsync
         report = reconcile_sync(project, name)
         return dg.AssetCheckResult(
-            passed=not report.differs, severity=severity, metadata=report_metadata(report)
+            passed=not report.differs,
+            severity=severity,
+            metadata={**report_metadata(report), **project.history_metadata(report.run_id)},
         )
 
     return _reconciled

@@ -55,6 +55,9 @@ class MogulsyncResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     project_file: str = "mogulsync.yml"
     #: overrides ``chartmogul.base_url`` (e.g. an emulator in staging)
     base_url: str | None = None
+    #: the mogulsync UI (``mogulsync serve``) as Dagster's users reach it, e.g.
+    #: ``https://mogulsync.internal``: each materialization links to its run there
+    ui_url: str | None = None
 
     def load(self) -> AppConfig:
         """The project, every section checked (secrets from the environment)."""
@@ -69,6 +72,19 @@ class MogulsyncResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         from mogulsync.sync.engine import SyncEngine
 
         return asyncio.run(SyncEngine(self.load()).run(name, full=full))
+
+    def history_metadata(self, run_id: str | None) -> dict[str, Any]:
+        """Where to read run ``run_id`` in full: the UI's run page, the CLI command."""
+        if not run_id:
+            return {}
+        metadata: dict[str, Any] = {
+            "run_details": dg.MetadataValue.text(
+                f"mogulsync -c {self.project_file} runs show {run_id} --errors"
+            )
+        }
+        if self.ui_url:
+            metadata["run_page"] = dg.MetadataValue.url(f"{self.ui_url.rstrip('/')}/runs/{run_id}")
+        return metadata
 
     def failing_rows(self, record: RunRecord, limit: int = SAMPLE_ROWS) -> list[str]:
         """A sample of the run's failed rows as ``key: field: message`` lines."""
@@ -267,7 +283,7 @@ def _define(
     def _materialize(context):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202
         project: MogulsyncResource = context.resources.mogulsync
         record = project.run_sync(name)
-        metadata = summary_metadata(record)
+        metadata = {**summary_metadata(record), **project.history_metadata(record.run_id)}
         if record.status is RunStatus.FAILED:
             raise dg.Failure(
                 description=f"sync `{name}` failed: {record.message or 'see the run history'}",
@@ -306,7 +322,7 @@ def check_severity(failed: int, max_failed_rows: int | None) -> dg.AssetCheckSev
 def summary_metadata(record: RunRecord) -> dict[str, Any]:
     """The run summary as Dagster metadata."""
     rows = record.rows
-    return {
+    metadata: dict[str, Any] = {
         "run_id": record.run_id,
         "status": record.status.value,
         "rows_added": rows.added,
@@ -317,6 +333,9 @@ def summary_metadata(record: RunRecord) -> dict[str, Any]:
         "api_calls": record.api_calls,
         "duration_s": round(record.duration_s, 3),
     }
+    if record.message:  # the run's own summary line (secrets masked, as in the history)
+        metadata["message"] = record.message
+    return metadata
 
 
 def mogulsync_extract_assets(

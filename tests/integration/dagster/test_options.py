@@ -128,3 +128,22 @@ def test_retry_policy_and_pool_reach_the_asset(project):
     assert kinds.count("STEP_UP_FOR_RETRY") == 1
     assert kinds.count("STEP_RESTARTED") == 1
     assert kinds.count("STEP_FAILURE") == 1
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    metadata = failure.step_failure_data.user_failure_data.metadata
+    assert metadata["status"].value == "failed"
+    assert metadata["message"].value  # why, as the run history has it
+    assert "runs show" in metadata["run_details"].value
+
+
+def test_materialization_links_to_its_run(project):
+    """ui_url: the run's page in the mogulsync UI; always: the command that shows the run."""
+    linked = MogulsyncResource(project_file=str(project), ui_url="https://mogulsync.internal/")
+    result = _materialize([*mogulsync_assets(project, resource=linked)])
+    (event,) = result.get_asset_materialization_events()
+    metadata = event.materialization.metadata
+    run_id = metadata["run_id"].value
+    assert metadata["run_page"] == dg.MetadataValue.url(f"https://mogulsync.internal/runs/{run_id}")
+    assert metadata["run_details"].value == f"mogulsync -c {project} runs show {run_id} --errors"
+    assert metadata["status"].value == "partial"
+    (check,) = result.get_asset_check_evaluations()
+    assert "a3" in check.metadata["sample"].value

@@ -62,6 +62,7 @@ def test_reconciled_passes_after_a_clean_sync_and_fails_on_drift(
     finally:
         store.close()
     assert record.sync == "reconcile:customers"
+    assert meta["run_details"] == f"mogulsync -c {project} runs show {record.run_id} --errors"
     assert server.api_key not in str(drift.metadata)
 
 
