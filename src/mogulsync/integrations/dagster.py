@@ -157,6 +157,7 @@ class AssetOptions:
     #: a Dagster concurrency pool (e.g. one per ChartMogul account)
     pool: str | None = None
     key_prefix: str | Sequence[str] = KEY_PREFIX
+    freshness_policy: dg.FreshnessPolicy | None = None
 
 
 def mogulsync_assets(
@@ -168,6 +169,7 @@ def mogulsync_assets(
     retry_policy: dg.RetryPolicy | None = None,
     pool: str | None = None,
     key_prefix: str | Sequence[str] = KEY_PREFIX,
+    freshness_policy: dg.FreshnessPolicy | None = None,
 ) -> list[dg.AssetsDefinition]:
     """One Dagster asset per sync of the project at ``path``.
 
@@ -176,15 +178,17 @@ def mogulsync_assets(
 
     ``max_failed_rows``: a run with more failed rows fails the ``no_failed_rows`` check with
     severity ERROR (downstream assets do not run); at or below it, or when None, a failing
-    check is a WARN. ``automation_condition``, ``retry_policy`` and ``pool`` are passed to
-    every sync asset as Dagster defines them.
+    check is a WARN. ``automation_condition``, ``retry_policy``, ``pool`` and
+    ``freshness_policy`` are passed to every sync asset as Dagster defines them.
     """
     if max_failed_rows is not None and max_failed_rows < 0:
         msg = f"max_failed_rows must be 0 or more, not {max_failed_rows}"
         raise ValueError(msg)
     bound = resource or project_resource(path)
     config = load_config(bound.project_file, sections=GRAPH_SECTIONS)
-    options = AssetOptions(max_failed_rows, automation_condition, retry_policy, pool, key_prefix)
+    options = AssetOptions(
+        max_failed_rows, automation_condition, retry_policy, pool, key_prefix, freshness_policy
+    )
     warn_of_dbt_source_clashes(config, key_prefix)
     return [_sync_asset(config, name, bound, options) for name in config.syncs]
 
@@ -277,6 +281,7 @@ def _define(
         automation_condition=options.automation_condition,
         retry_policy=options.retry_policy,
         pool=options.pool,
+        freshness_policy=options.freshness_policy,
     )
     # Unannotated: Dagster inspects the annotation objects, and this module's
     # `from __future__ import annotations` turns them into strings.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import dagster as dg
@@ -68,11 +69,13 @@ def test_reconciled_passes_after_a_clean_sync_and_fails_on_drift(
 
 def test_the_documented_jobs_keep_reconciles_apart(tmp_path, monkeypatch):
     """docs/dagster.md's definitions: a `syncs` job without the reconciles, a `drift` job of
-    them alone on a schedule; both load without the API key in the environment."""
+    them alone on a schedule, a freshness policy; all load without the API key in the
+    environment."""
     monkeypatch.delenv("CM_KEY", raising=False)
     path = project_file(tmp_path, "http://127.0.0.1:1")
-    syncs = mogulsync_assets(path)
     drift = mogulsync_reconcile_checks(path)
+    window = dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=26))
+    syncs = mogulsync_assets(path, freshness_policy=window)
     defs = dg.Definitions(
         assets=syncs,
         asset_checks=drift,
@@ -92,3 +95,5 @@ def test_the_documented_jobs_keep_reconciles_apart(tmp_path, monkeypatch):
         for name in ("syncs", "drift")
     }
     assert checks == {"syncs": {"no_failed_rows"}, "drift": {"reconciled"}}
+    (spec,) = syncs[0].specs
+    assert spec.freshness_policy == window
