@@ -35,8 +35,10 @@ from typing import Any
 
 import dagster as dg
 from dagster_shared.utils.warnings import BetaWarning
+from pydantic import SecretStr
 
 from mogulsync.config import AppConfig, load_config
+from mogulsync.errors import ConfigError
 from mogulsync.runs import RunRecord, RunStatus, RunStore
 
 GROUP = "mogulsync"
@@ -46,6 +48,7 @@ CHECK_NAME = "no_failed_rows"
 SAMPLE_ROWS = 5
 #: sections read to build the asset graph: no ${ENV} secret is needed to load definitions
 GRAPH_SECTIONS = ("syncs",)
+_ALL_BUT_CHARTMOGUL = tuple(name for name in AppConfig.model_fields if name != "chartmogul")
 
 
 class MogulsyncResource(dg.ConfigurableResource):  # type: ignore[type-arg]
@@ -55,16 +58,30 @@ class MogulsyncResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     project_file: str = "mogulsync.yml"
     #: overrides ``chartmogul.base_url`` (e.g. an emulator in staging)
     base_url: str | None = None
+    #: replaces the project's ``chartmogul.api_key`` (whose ``${VAR}`` then need not be
+    #: set); give ``dg.EnvVar("...")``, which Dagster shows by name, never by value
+    api_key: str | None = None
     #: the mogulsync UI (``mogulsync serve``) as Dagster's users reach it, e.g.
     #: ``https://mogulsync.internal``: each materialization links to its run there
     ui_url: str | None = None
 
     def load(self) -> AppConfig:
         """The project, every section checked (secrets from the environment)."""
-        config = load_config(self.project_file)
-        if self.base_url is None:
+        update: dict[str, Any] = {}
+        if self.api_key is None:
+            config = load_config(self.project_file)
+        else:
+            if not self.api_key.strip():
+                msg = "MogulsyncResource.api_key is empty: set the variable it reads"
+                raise ConfigError(msg)
+            # an unset ${VAR} is reported in every section but chartmogul's: its key is ours
+            config = load_config(self.project_file, sections=_ALL_BUT_CHARTMOGUL)
+            update["api_key"] = SecretStr(self.api_key)
+        if self.base_url is not None:
+            update["base_url"] = self.base_url
+        if not update:
             return config
-        section = config.chartmogul.model_copy(update={"base_url": self.base_url})
+        section = config.chartmogul.model_copy(update=update)
         return config.model_copy(update={"chartmogul": section})
 
     def run_sync(self, name: str, *, full: bool = False) -> RunRecord:

@@ -147,3 +147,29 @@ def test_materialization_links_to_its_run(project):
     assert metadata["status"].value == "partial"
     (check,) = result.get_asset_check_evaluations()
     assert "a3" in check.metadata["sample"].value
+
+
+def test_api_key_from_a_dagster_env_var_never_reaches_the_event_log(
+    tmp_path, monkeypatch, emulator_server
+):
+    """api_key=EnvVar(...) replaces the project's ${CM_KEY}, which need not be set."""
+    server: EmulatorServer = emulator_server
+    path = project_file(tmp_path, server.base_url)
+    monkeypatch.delenv("CM_KEY", raising=False)
+    monkeypatch.setenv("DAGSTER_CM_KEY", server.api_key)
+    keyed = MogulsyncResource(project_file=str(path), api_key=dg.EnvVar("DAGSTER_CM_KEY"))
+    result = _materialize(mogulsync_assets(path, resource=keyed))
+    assert result.success
+    (event,) = result.get_asset_materialization_events()
+    assert event.materialization.metadata["rows_added"].value == 2  # and a3 refused
+    assert server.api_key not in str(result.all_events)
+
+
+def test_an_empty_api_key_is_named(tmp_path, monkeypatch):
+    path = project_file(tmp_path, "http://127.0.0.1:1")
+    monkeypatch.setenv("DAGSTER_CM_KEY", "")
+    keyed = MogulsyncResource(project_file=str(path), api_key=dg.EnvVar("DAGSTER_CM_KEY"))
+    result = _materialize(mogulsync_assets(path, resource=keyed))
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "MogulsyncResource.api_key is empty" in str(failure.step_failure_data.error)
