@@ -31,7 +31,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from dagster_shared.utils.warnings import BetaWarning
@@ -40,6 +40,9 @@ from pydantic import SecretStr
 from mogulsync.config import AppConfig, load_config
 from mogulsync.errors import ConfigError
 from mogulsync.runs import RunRecord, RunStatus, RunStore
+
+if TYPE_CHECKING:
+    from mogulsync.integrations.dbt import DbtKeys
 
 GROUP = "mogulsync"
 KEY_PREFIX = "chartmogul"
@@ -148,18 +151,37 @@ def _prefix_parts(prefix: str | Sequence[str]) -> list[str]:
     return parts
 
 
-def model_deps(config: AppConfig, model_name: str) -> list[dg.AssetKey]:
-    """The upstream asset keys of a model (see the module docstring)."""
-    from mogulsync.integrations.dbt import model_asset_keys
+def model_deps(config: AppConfig, model_name: str, dbt: DbtKeys | None = None) -> list[dg.AssetKey]:
+    """The upstream asset keys of a model (see the module docstring); ``dbt``: the project's
+    dbt keys when the caller has them (else the manifest is read for this model)."""
+    from mogulsync.integrations.dbt import dbt_keys
 
     model = config.models[model_name]
     keys: list[dg.AssetKey] = []
     if model.dbt is not None and config.dbt is not None:
-        keys.append(dg.AssetKey(model_asset_keys(config.dbt, {model_name: model.dbt})[model_name]))
+        if dbt is None or model_name not in dbt.models:
+            dbt = dbt_keys(config.dbt, {model_name: model.dbt})
+        keys.append(dg.AssetKey(dbt.models[model_name]))
     elif model.table is not None:
         keys.append(dg.AssetKey(model.table.split(".")))
     keys.extend(dg.AssetKey.from_user_string(dep) for dep in model.deps)
     return keys
+
+
+def project_dbt_keys(config: AppConfig) -> DbtKeys:
+    """The dagster-dbt keys of every ``dbt:`` model the syncs read, and of the sources."""
+    from mogulsync.integrations.dbt import dbt_keys
+
+    used = {sync.model for sync in config.syncs.values()}
+    used |= {
+        s.line_items.model for s in config.syncs.values() if s.line_items and s.line_items.model
+    }
+    references = {
+        name: model.dbt
+        for name, model in config.models.items()
+        if name in used and model.dbt is not None
+    }
+    return dbt_keys(config.dbt, references)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,11 +228,14 @@ def mogulsync_assets(
     options = AssetOptions(
         max_failed_rows, automation_condition, retry_policy, pool, key_prefix, freshness_policy
     )
-    warn_of_dbt_source_clashes(config, key_prefix)
-    return [_sync_asset(config, name, bound, options) for name in config.syncs]
+    dbt = project_dbt_keys(config)
+    warn_of_dbt_source_clashes(config, dbt, key_prefix)
+    return [_sync_asset(config, name, bound, options, dbt) for name in config.syncs]
 
 
-def warn_of_dbt_source_clashes(config: AppConfig, prefix: str | Sequence[str]) -> None:
+def warn_of_dbt_source_clashes(
+    config: AppConfig, dbt: DbtKeys, prefix: str | Sequence[str]
+) -> None:
     """Warn when a sync's key is also the key dagster-dbt gives a dbt source.
 
     The extract's tables land in dataset ``chartmogul``, so a dbt project reading them has
@@ -218,11 +243,7 @@ def warn_of_dbt_source_clashes(config: AppConfig, prefix: str | Sequence[str]) -
     sync named like a table would then stand, in Dagster's graph, for the data dbt reads,
     and every model reading it would hang below the sync (or close a cycle).
     """
-    if config.dbt is None or not config.dbt.manifest_path.is_file():
-        return
-    from mogulsync.integrations.dbt import source_asset_keys
-
-    sources = source_asset_keys(config.dbt)
+    sources = dbt.sources
     for name in config.syncs:
         key = tuple(sync_asset_key(name, prefix).path)
         if key in sources:
@@ -242,19 +263,26 @@ class DbtSourceClashWarning(UserWarning):
 
 
 def sync_deps(
-    config: AppConfig, name: str, prefix: str | Sequence[str] = KEY_PREFIX
+    config: AppConfig,
+    name: str,
+    prefix: str | Sequence[str] = KEY_PREFIX,
+    dbt: DbtKeys | None = None,
 ) -> list[dg.AssetKey]:
     """The upstream keys of sync ``name``: its models' and its parent syncs'."""
     sync = config.syncs[name]
     parents = (sync_asset_key(parent, prefix) for parent in sync.depends_on)
-    deps = [*model_deps(config, sync.model), *parents]
+    deps = [*model_deps(config, sync.model, dbt), *parents]
     if sync.line_items and sync.line_items.model:
-        deps.extend(model_deps(config, sync.line_items.model))
+        deps.extend(model_deps(config, sync.line_items.model, dbt))
     return list(dict.fromkeys(deps))
 
 
 def _sync_asset(
-    config: AppConfig, name: str, resource: MogulsyncResource, options: AssetOptions
+    config: AppConfig,
+    name: str,
+    resource: MogulsyncResource,
+    options: AssetOptions,
+    dbt: DbtKeys,
 ) -> dg.AssetsDefinition:
     sync = config.syncs[name]
     with ignoring_beta():
@@ -262,7 +290,7 @@ def _sync_asset(
             name,
             sync.object,
             sync.model,
-            sync_deps(config, name, options.key_prefix),
+            sync_deps(config, name, options.key_prefix, dbt),
             resource,
             options,
         )

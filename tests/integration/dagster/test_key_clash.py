@@ -72,3 +72,29 @@ def test_an_empty_key_prefix_is_refused(project_dir, tmp_path):
     path = _project_file(tmp_path, dbt_dir, root / "warehouse.duckdb", "http://127.0.0.1:1")
     with pytest.raises(ValueError, match="key_prefix must name at least one non-empty part"):
         mogulsync_assets(path, key_prefix=[])
+
+
+def test_the_manifest_is_read_once_for_the_graph_however_many_syncs(
+    project_dir, tmp_path, monkeypatch
+):
+    """Once for every key, however many syncs (a big manifest parses for seconds)."""
+    from mogulsync.config import dbt_models
+    from mogulsync.integrations import dbt
+
+    reads: list[str] = []
+
+    def counting(site, read):
+        def load(config):
+            reads.append(site)
+            return read(config)
+
+        return load
+
+    for site in (dbt_models, dbt):
+        monkeypatch.setattr(site, "load_manifest", counting(site.__name__, site.load_manifest))
+    root, dbt_dir = project_dir
+    path = _project_file(tmp_path, dbt_dir, root / "warehouse.duckdb", "http://127.0.0.1:1")
+    with pytest.warns(DbtSourceClashWarning):  # `customers`, as above
+        assets = mogulsync_assets(path)
+    assert len(assets) == 2  # two syncs, each reading a dbt model
+    assert reads == ["mogulsync.integrations.dbt"]
