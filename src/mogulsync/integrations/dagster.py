@@ -10,15 +10,19 @@ defs = dg.Definitions(
 )
 ```
 
-* A sync's asset is keyed ``["chartmogul", <sync>]`` in group ``mogulsync``. It depends on
-  its model's asset — the key dagster-dbt gives a ``dbt:`` model by default, else the
-  ``table:`` name split on dots — on the model's ``deps:``, and on the syncs it
-  ``depends_on``.
+* A sync's asset is keyed ``["chartmogul", <sync>]`` (or under ``key_prefix``) in group
+  ``mogulsync``. It depends on its model's asset — the key dagster-dbt gives a ``dbt:``
+  model by default, else the ``table:`` name split on dots — on the model's ``deps:``, and
+  on the syncs it ``depends_on``. A sync keyed like a dbt source table is warned of.
 * A materialization runs the sync exactly as ``mogulsync sync run`` does
-  (:meth:`SyncEngine.run`), attaches the run summary as metadata, raises on a ``failed``
-  run and reports a ``partial`` one through the ``no_failed_rows`` check (severity WARN).
-* :class:`MogulsyncResource` carries the project file and an optional base URL override; bind
-  your own per deployment with ``mogulsync_assets(path, resource=...)``.
+  (:meth:`SyncEngine.run`), attaches the run summary and where to read the run as metadata,
+  raises on a ``failed`` run and reports a ``partial`` one through the ``no_failed_rows``
+  check (WARN; ERROR and blocking past ``max_failed_rows``). Automation conditions, retry
+  policies, pools and freshness policies are passed through.
+* :func:`mogulsync_reconcile_checks`: drift as a ``reconciled`` check per sync.
+* :class:`MogulsyncResource` carries the project file and optional overrides (base URL, an
+  ``EnvVar`` API key, the UI's URL); bind your own per deployment with
+  ``mogulsync_assets(path, resource=...)``.
 
 Requires the ``dagster`` extra (``pip install 'mogulsync[dagster]'``).
 """
