@@ -22,6 +22,7 @@ from mogulsync.integrations.dagster import (
     MogulsyncResource,
     ignoring_beta,
     project_resource,
+    resource_key_for,
     sync_asset_key,
 )
 
@@ -40,14 +41,20 @@ def reconcile_checks(
     """One ``reconciled`` check per sync of the project at ``path``."""
     bound = resource or project_resource(path)
     config = load_config(bound.project_file, sections=GRAPH_SECTIONS)
+    resource_key = resource_key_for(key_prefix)
     with ignoring_beta():
         return [
-            _check(sync_asset_key(name, key_prefix), name, bound, severity) for name in config.syncs
+            _check(sync_asset_key(name, key_prefix), resource_key, name, bound, severity)
+            for name in config.syncs
         ]
 
 
 def _check(
-    key: dg.AssetKey, name: str, resource: MogulsyncResource, severity: dg.AssetCheckSeverity
+    key: dg.AssetKey,
+    resource_key: str,
+    name: str,
+    resource: MogulsyncResource,
+    severity: dg.AssetCheckSeverity,
 ) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=key,
@@ -56,11 +63,11 @@ def _check(
             f"ChartMogul holds what sync `{name}`'s model maps to: nothing missing, extra or"
             " drifted (a full listing of the sync's scope: one reconcile)"
         ),
-        resource_defs={"mogulsync": resource},
+        resource_defs={resource_key: resource},
     )
     # Unannotated: Dagster inspects annotation objects; see integrations/dagster.py.
     def _reconciled(context):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202
-        project: MogulsyncResource = context.resources.mogulsync
+        project: MogulsyncResource = getattr(context.resources, resource_key)
         report = reconcile_sync(project, name)
         return dg.AssetCheckResult(
             passed=not report.differs,

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
     from mogulsync.integrations.dbt import DbtKeys
 
 GROUP = "mogulsync"
+#: the resource key of the default key prefix's assets (see resource_key_for)
+RESOURCE_KEY = "mogulsync"
 KEY_PREFIX = "chartmogul"
 CHECK_NAME = "no_failed_rows"
 #: failing rows quoted in the check's metadata
@@ -145,6 +148,16 @@ def ignoring_beta() -> Iterator[None]:
 def sync_asset_key(sync: str, prefix: str | Sequence[str] = KEY_PREFIX) -> dg.AssetKey:
     """``["chartmogul", <sync>]``, or under another prefix."""
     return dg.AssetKey([*_prefix_parts(prefix), sync])
+
+
+def resource_key_for(prefix: str | Sequence[str] = KEY_PREFIX) -> str:
+    """The key our resource is bound under: ``mogulsync``, or, for the assets of another
+    key prefix (another project), ``mogulsync_<prefix>``. Dagster wants one object per
+    resource key in a job, and each project has its own resource."""
+    parts = _prefix_parts(prefix)
+    if parts == [KEY_PREFIX]:
+        return RESOURCE_KEY
+    return "_".join([RESOURCE_KEY, *(re.sub(r"\W", "_", part) for part in parts)])
 
 
 def _prefix_parts(prefix: str | Sequence[str]) -> list[str]:
@@ -309,6 +322,7 @@ def _define(
     options: AssetOptions,
 ) -> dg.AssetsDefinition:
     key = sync_asset_key(name, options.key_prefix)
+    resource_key = resource_key_for(options.key_prefix)
     threshold = options.max_failed_rows
 
     @dg.asset(
@@ -325,7 +339,7 @@ def _define(
                 blocking=threshold is not None,
             )
         ],
-        resource_defs={"mogulsync": resource},
+        resource_defs={resource_key: resource},
         kinds={"chartmogul"},
         automation_condition=options.automation_condition,
         retry_policy=options.retry_policy,
@@ -335,7 +349,7 @@ def _define(
     # Unannotated: Dagster inspects the annotation objects, and this module's
     # `from __future__ import annotations` turns them into strings.
     def _materialize(context):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202
-        project: MogulsyncResource = context.resources.mogulsync
+        project: MogulsyncResource = getattr(context.resources, resource_key)
         record = project.run_sync(name)
         metadata = {**summary_metadata(record), **project.history_metadata(record.run_id)}
         if record.status is RunStatus.FAILED:

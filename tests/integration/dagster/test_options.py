@@ -173,3 +173,25 @@ def test_an_empty_api_key_is_named(tmp_path, monkeypatch):
     assert not result.success
     (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     assert "MogulsyncResource.api_key is empty" in str(failure.step_failure_data.error)
+
+
+def test_two_projects_in_one_job_each_with_its_own_resource(tmp_path, monkeypatch, emulator_server):
+    """Two accounts' projects under two key prefixes load together (each resource under its
+    own key) and each asset runs with its own: one reaches the emulator, one a closed port."""
+    server: EmulatorServer = emulator_server
+    monkeypatch.setenv("CM_KEY", server.api_key)
+    (tmp_path / "eu").mkdir()
+    (tmp_path / "us").mkdir()
+    eu = project_file(tmp_path / "eu", server.base_url)
+    us = project_file(tmp_path / "us", server.base_url)
+    down = MogulsyncResource(project_file=str(us), base_url="http://127.0.0.1:1")
+    assets = [
+        *mogulsync_assets(eu, key_prefix="chartmogul_eu"),
+        *mogulsync_assets(us, key_prefix="chartmogul_us", resource=down),
+    ]
+    result = _materialize(assets)
+    (landed,) = result.get_asset_materialization_events()
+    assert landed.asset_key == dg.AssetKey(["chartmogul_eu", "customers"])
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failure.step_key == "chartmogul_us__customers"
+    assert "sync `customers` failed" in str(failure.step_failure_data.error)
