@@ -1,6 +1,6 @@
 """Reconcile as a Dagster asset check: does ChartMogul still hold what the sync sent?
 
-One check per sync, ``reconciled`` on ``["chartmogul", <sync>]``. It runs the reconcile
+One check per sync, ``reconciled`` on its asset (``["chartmogul", <sync>]``). It runs the reconcile
 ``mogulsync reconcile --record`` runs (listing the sync's scope in ChartMogul, comparing it
 with the model through the sync's own mapping), so the run history and the project's drift
 alerts see it as they see the server's drift watch. It passes when nothing is missing, extra
