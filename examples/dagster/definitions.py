@@ -1,4 +1,5 @@
-"""Dagster definitions: dbt builds `accounts`, mogulsync syncs it, then extracts customers back.
+"""Dagster definitions: dbt builds `accounts`, mogulsync syncs it (and reconciles it: the
+`reconciled` asset check), then extracts customers back.
 
 Run from this directory (see README.md):
     dagster asset materialize --select '*' -f definitions.py
@@ -11,7 +12,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from mogulsync.integrations.dagster import mogulsync_assets, mogulsync_extract_assets
+from mogulsync.integrations.dagster import (
+    mogulsync_assets,
+    mogulsync_extract_assets,
+    mogulsync_reconcile_checks,
+)
 
 HERE = Path(__file__).parent
 PROJECT = HERE / "mogulsync.yml"
@@ -30,5 +35,11 @@ def marts_accounts(context):  # noqa: ANN001, ANN201 - Dagster reads the annotat
 
 
 defs = dg.Definitions(
-    assets=[marts_accounts, *mogulsync_assets(PROJECT), *mogulsync_extract_assets(PROJECT)]
+    assets=[
+        marts_accounts,
+        # eager: with `dagster dev` (its daemon), a sync runs once its dbt model materializes
+        *mogulsync_assets(PROJECT, automation_condition=dg.AutomationCondition.eager()),
+        *mogulsync_extract_assets(PROJECT),
+    ],
+    asset_checks=mogulsync_reconcile_checks(PROJECT),
 )

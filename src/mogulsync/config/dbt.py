@@ -125,7 +125,7 @@ def find_model(manifest: dict[str, Any], dbt: DbtConfig, reference: str) -> DbtN
         configured_schema=config.get("schema"),
         version=None if node.get("version") is None else str(node["version"]),
         unique_columns=_unique_columns(manifest, node["unique_id"]),
-        meta_asset_key=_meta_asset_key(node),
+        meta_asset_key=meta_asset_key(node),
     )
 
 
@@ -144,7 +144,8 @@ def resolve_model(model: ModelConfig, node: DbtNode, path: str) -> ModelConfig:
     return model.model_copy(update={"table": node.relation, "primary_key": primary_key})
 
 
-def _meta_asset_key(node: dict[str, Any]) -> tuple[str, ...]:
+def meta_asset_key(node: dict[str, Any]) -> tuple[str, ...]:
+    """A node's ``meta: {dagster: {asset_key: ...}}``, the override dagster-dbt honours."""
     meta = (node.get("config") or {}).get("meta") or node.get("meta") or {}
     key = (meta.get("dagster") or {}).get("asset_key") or ()
     return (key,) if isinstance(key, str) else tuple(str(part) for part in key)

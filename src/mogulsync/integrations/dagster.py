@@ -10,15 +10,19 @@ defs = dg.Definitions(
 )
 ```
 
-* A sync's asset is keyed ``["chartmogul", <sync>]`` in group ``mogulsync``. It depends on
-  its model's asset — the key dagster-dbt gives a ``dbt:`` model by default, else the
-  ``table:`` name split on dots — on the model's ``deps:``, and on the syncs it
-  ``depends_on``.
+* A sync's asset is keyed ``["chartmogul", <sync>]`` (or under ``key_prefix``) in group
+  ``mogulsync``. It depends on its model's asset — the key dagster-dbt gives a ``dbt:``
+  model by default, else the ``table:`` name split on dots — on the model's ``deps:``, and
+  on the syncs it ``depends_on``. A sync keyed like a dbt source table is warned of.
 * A materialization runs the sync exactly as ``mogulsync sync run`` does
-  (:meth:`SyncEngine.run`), attaches the run summary as metadata, raises on a ``failed``
-  run and reports a ``partial`` one through the ``no_failed_rows`` check (severity WARN).
-* :class:`MogulsyncResource` carries the project file and an optional base URL override; bind
-  your own per deployment with ``mogulsync_assets(path, resource=...)``.
+  (:meth:`SyncEngine.run`), attaches the run summary and where to read the run as metadata,
+  raises on a ``failed`` run and reports a ``partial`` one through the ``no_failed_rows``
+  check (WARN; ERROR and blocking past ``max_failed_rows``). Automation conditions, retry
+  policies, pools and freshness policies are passed through.
+* :func:`mogulsync_reconcile_checks`: drift as a ``reconciled`` check per sync.
+* :class:`MogulsyncResource` carries the project file and optional overrides (base URL, an
+  ``EnvVar`` API key, the UI's URL); bind your own per deployment with
+  ``mogulsync_assets(path, resource=...)``.
 
 Requires the ``dagster`` extra (``pip install 'mogulsync[dagster]'``).
 """
@@ -26,24 +30,35 @@ Requires the ``dagster`` extra (``pip install 'mogulsync[dagster]'``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from dagster_shared.utils.warnings import BetaWarning
+from pydantic import SecretStr
 
 from mogulsync.config import AppConfig, load_config
+from mogulsync.errors import ConfigError
 from mogulsync.runs import RunRecord, RunStatus, RunStore
 
+if TYPE_CHECKING:
+    from mogulsync.integrations.dbt import DbtKeys
+
 GROUP = "mogulsync"
+#: the resource key of the default key prefix's assets (see resource_key_for)
+RESOURCE_KEY = "mogulsync"
 KEY_PREFIX = "chartmogul"
 CHECK_NAME = "no_failed_rows"
 #: failing rows quoted in the check's metadata
 SAMPLE_ROWS = 5
 #: sections read to build the asset graph: no ${ENV} secret is needed to load definitions
-_GRAPH_SECTIONS = ("syncs",)
+GRAPH_SECTIONS = ("syncs",)
+_ALL_BUT_CHARTMOGUL = tuple(name for name in AppConfig.model_fields if name != "chartmogul")
 
 
 class MogulsyncResource(dg.ConfigurableResource):  # type: ignore[type-arg]
@@ -53,13 +68,30 @@ class MogulsyncResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     project_file: str = "mogulsync.yml"
     #: overrides ``chartmogul.base_url`` (e.g. an emulator in staging)
     base_url: str | None = None
+    #: replaces the project's ``chartmogul.api_key`` (whose ``${VAR}`` then need not be
+    #: set); give ``dg.EnvVar("...")``, which Dagster shows by name, never by value
+    api_key: str | None = None
+    #: the mogulsync UI (``mogulsync serve``) as Dagster's users reach it, e.g.
+    #: ``https://mogulsync.internal``: each materialization links to its run there
+    ui_url: str | None = None
 
     def load(self) -> AppConfig:
         """The project, every section checked (secrets from the environment)."""
-        config = load_config(self.project_file)
-        if self.base_url is None:
+        update: dict[str, Any] = {}
+        if self.api_key is None:
+            config = load_config(self.project_file)
+        else:
+            if not self.api_key.strip():
+                msg = "MogulsyncResource.api_key is empty: set the variable it reads"
+                raise ConfigError(msg)
+            # an unset ${VAR} is reported in every section but chartmogul's: its key is ours
+            config = load_config(self.project_file, sections=_ALL_BUT_CHARTMOGUL)
+            update["api_key"] = SecretStr(self.api_key)
+        if self.base_url is not None:
+            update["base_url"] = self.base_url
+        if not update:
             return config
-        section = config.chartmogul.model_copy(update={"base_url": self.base_url})
+        section = config.chartmogul.model_copy(update=update)
         return config.model_copy(update={"chartmogul": section})
 
     def run_sync(self, name: str, *, full: bool = False) -> RunRecord:
@@ -67,6 +99,19 @@ class MogulsyncResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         from mogulsync.sync.engine import SyncEngine
 
         return asyncio.run(SyncEngine(self.load()).run(name, full=full))
+
+    def history_metadata(self, run_id: str | None) -> dict[str, Any]:
+        """Where to read run ``run_id`` in full: the UI's run page, the CLI command."""
+        if not run_id:
+            return {}
+        metadata: dict[str, Any] = {
+            "run_details": dg.MetadataValue.text(
+                f"mogulsync -c {self.project_file} runs show {run_id} --errors"
+            )
+        }
+        if self.ui_url:
+            metadata["run_page"] = dg.MetadataValue.url(f"{self.ui_url.rstrip('/')}/runs/{run_id}")
+        return metadata
 
     def failing_rows(self, record: RunRecord, limit: int = SAMPLE_ROWS) -> list[str]:
         """A sample of the run's failed rows as ``key: field: message`` lines."""
@@ -78,75 +123,235 @@ class MogulsyncResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         return [f"{error.key}: {error.field}: {error.message}" for error in errors]
 
 
-def sync_asset_key(sync: str) -> dg.AssetKey:
-    """``["chartmogul", <sync>]``."""
-    return dg.AssetKey([KEY_PREFIX, sync])
+_DEFAULT_RESOURCES: dict[str, MogulsyncResource] = {}
 
 
-def model_deps(config: AppConfig, model_name: str) -> list[dg.AssetKey]:
-    """The upstream asset keys of a model (see the module docstring)."""
-    from mogulsync.integrations.dbt import model_asset_keys
+def project_resource(path: str | Path) -> MogulsyncResource:
+    """The resource bound when none is given: one per project file, so that the assets and
+    the checks of one project, built by separate calls, can share a Dagster job (Dagster
+    wants resources bound under one key to be one object)."""
+    return _DEFAULT_RESOURCES.setdefault(
+        str(Path(path).resolve()), MogulsyncResource(project_file=str(path))
+    )
+
+
+@contextlib.contextmanager
+def ignoring_beta() -> Iterator[None]:
+    """Binding a resource to an asset or check is marked beta; it is what lets our
+    definitions work in a plain ``Definitions(assets=...)`` and still read EnvVar fields
+    at run time."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BetaWarning)
+        yield
+
+
+def sync_asset_key(sync: str, prefix: str | Sequence[str] = KEY_PREFIX) -> dg.AssetKey:
+    """``["chartmogul", <sync>]``, or under another prefix."""
+    return dg.AssetKey([*_prefix_parts(prefix), sync])
+
+
+def resource_key_for(prefix: str | Sequence[str] = KEY_PREFIX) -> str:
+    """The key our resource is bound under: ``mogulsync``, or, for the assets of another
+    key prefix (another project), ``mogulsync_<prefix>``. Dagster wants one object per
+    resource key in a job, and each project has its own resource."""
+    parts = _prefix_parts(prefix)
+    if parts == [KEY_PREFIX]:
+        return RESOURCE_KEY
+    return "_".join([RESOURCE_KEY, *(re.sub(r"\W", "_", part) for part in parts)])
+
+
+def _prefix_parts(prefix: str | Sequence[str]) -> list[str]:
+    parts = [prefix] if isinstance(prefix, str) else list(prefix)
+    if not parts or not all(parts):
+        msg = f"key_prefix must name at least one non-empty part, not {prefix!r}"
+        raise ValueError(msg)
+    return parts
+
+
+def model_deps(config: AppConfig, model_name: str, dbt: DbtKeys | None = None) -> list[dg.AssetKey]:
+    """The upstream asset keys of a model (see the module docstring); ``dbt``: the project's
+    dbt keys when the caller has them (else the manifest is read for this model)."""
+    from mogulsync.integrations.dbt import dbt_keys
 
     model = config.models[model_name]
     keys: list[dg.AssetKey] = []
     if model.dbt is not None and config.dbt is not None:
-        keys.append(dg.AssetKey(model_asset_keys(config.dbt, {model_name: model.dbt})[model_name]))
+        if dbt is None or model_name not in dbt.models:
+            dbt = dbt_keys(config.dbt, {model_name: model.dbt})
+        keys.append(dg.AssetKey(dbt.models[model_name]))
     elif model.table is not None:
         keys.append(dg.AssetKey(model.table.split(".")))
     keys.extend(dg.AssetKey.from_user_string(dep) for dep in model.deps)
     return keys
 
 
+def project_dbt_keys(config: AppConfig) -> DbtKeys:
+    """The dagster-dbt keys of every ``dbt:`` model the syncs read, and of the sources."""
+    from mogulsync.integrations.dbt import dbt_keys
+
+    used = {sync.model for sync in config.syncs.values()}
+    used |= {
+        s.line_items.model for s in config.syncs.values() if s.line_items and s.line_items.model
+    }
+    references = {
+        name: model.dbt
+        for name, model in config.models.items()
+        if name in used and model.dbt is not None
+    }
+    return dbt_keys(config.dbt, references)
+
+
+@dataclass(frozen=True, slots=True)
+class AssetOptions:
+    """What a deployment may set on every sync asset (see :func:`mogulsync_assets`)."""
+
+    #: above this many failed rows the ``no_failed_rows`` check fails with severity ERROR,
+    #: which (the check being blocking) keeps downstream assets from running
+    max_failed_rows: int | None = None
+    automation_condition: dg.AutomationCondition[Any] | None = None
+    retry_policy: dg.RetryPolicy | None = None
+    #: a Dagster concurrency pool (e.g. one per ChartMogul account)
+    pool: str | None = None
+    key_prefix: str | Sequence[str] = KEY_PREFIX
+    freshness_policy: dg.FreshnessPolicy | None = None
+
+
 def mogulsync_assets(
-    path: str | Path = "mogulsync.yml", *, resource: MogulsyncResource | None = None
+    path: str | Path = "mogulsync.yml",
+    *,
+    resource: MogulsyncResource | None = None,
+    max_failed_rows: int | None = None,
+    automation_condition: dg.AutomationCondition[Any] | None = None,
+    retry_policy: dg.RetryPolicy | None = None,
+    pool: str | None = None,
+    key_prefix: str | Sequence[str] = KEY_PREFIX,
+    freshness_policy: dg.FreshnessPolicy | None = None,
 ) -> list[dg.AssetsDefinition]:
-    """One Dagster asset per sync of the project at ``path``."""
-    bound = resource or MogulsyncResource(project_file=str(path))
-    config = load_config(bound.project_file, sections=_GRAPH_SECTIONS)
-    return [_sync_asset(config, name, bound) for name in config.syncs]
+    """One Dagster asset per sync of the project at ``path``.
+
+    ``key_prefix`` replaces ``chartmogul`` in the keys (two projects in one code location,
+    or a dbt source already keyed ``chartmogul/<sync>``: see :func:`warn_of_dbt_source_clashes`).
+
+    ``max_failed_rows``: a run with more failed rows fails the ``no_failed_rows`` check with
+    severity ERROR (downstream assets do not run); at or below it, or when None, a failing
+    check is a WARN. ``automation_condition``, ``retry_policy``, ``pool`` and
+    ``freshness_policy`` are passed to every sync asset as Dagster defines them.
+    """
+    if max_failed_rows is not None and max_failed_rows < 0:
+        msg = f"max_failed_rows must be 0 or more, not {max_failed_rows}"
+        raise ValueError(msg)
+    bound = resource or project_resource(path)
+    config = load_config(bound.project_file, sections=GRAPH_SECTIONS)
+    options = AssetOptions(
+        max_failed_rows, automation_condition, retry_policy, pool, key_prefix, freshness_policy
+    )
+    dbt = project_dbt_keys(config)
+    warn_of_dbt_source_clashes(config, dbt, key_prefix)
+    return [_sync_asset(config, name, bound, options, dbt) for name in config.syncs]
 
 
-def _sync_asset(config: AppConfig, name: str, resource: MogulsyncResource) -> dg.AssetsDefinition:
+def warn_of_dbt_source_clashes(
+    config: AppConfig, dbt: DbtKeys, prefix: str | Sequence[str]
+) -> None:
+    """Warn when a sync's key is also the key dagster-dbt gives a dbt source.
+
+    The extract's tables land in dataset ``chartmogul``, so a dbt project reading them has
+    a source ``chartmogul`` whose tables dagster-dbt keys ``["chartmogul", <table>]``: a
+    sync named like a table would then stand, in Dagster's graph, for the data dbt reads,
+    and every model reading it would hang below the sync (or close a cycle).
+    """
+    sources = dbt.sources
+    for name in config.syncs:
+        key = tuple(sync_asset_key(name, prefix).path)
+        if key in sources:
+            warnings.warn(
+                f"sync `{name}`'s asset key {'/'.join(key)} is also the key dagster-dbt gives"
+                f" dbt source `{sources[key]}`, so dbt models reading that source would show"
+                " as downstream of the sync. Give the source the extract's key"
+                " (meta: {dagster: {asset_key: [dlt_chartmogul_streams]}}) or pass"
+                " mogulsync_assets(..., key_prefix=...)",
+                DbtSourceClashWarning,
+                stacklevel=3,
+            )
+
+
+class DbtSourceClashWarning(UserWarning):
+    """A sync's asset key is also a dbt source's key (see warn_of_dbt_source_clashes)."""
+
+
+def sync_deps(
+    config: AppConfig,
+    name: str,
+    prefix: str | Sequence[str] = KEY_PREFIX,
+    dbt: DbtKeys | None = None,
+) -> list[dg.AssetKey]:
+    """The upstream keys of sync ``name``: its models' and its parent syncs'."""
     sync = config.syncs[name]
-    key = sync_asset_key(name)
-    deps = [*model_deps(config, sync.model), *(sync_asset_key(p) for p in sync.depends_on)]
+    parents = (sync_asset_key(parent, prefix) for parent in sync.depends_on)
+    deps = [*model_deps(config, sync.model, dbt), *parents]
     if sync.line_items and sync.line_items.model:
-        deps.extend(model_deps(config, sync.line_items.model))
+        deps.extend(model_deps(config, sync.line_items.model, dbt))
+    return list(dict.fromkeys(deps))
 
-    with warnings.catch_warnings():
-        # Binding a resource to an asset is marked beta; it is what lets the assets work in
-        # a plain `Definitions(assets=...)` and still read EnvVar fields at run time.
-        warnings.simplefilter("ignore", BetaWarning)
-        return _define(name, sync.object, sync.model, key, deps, resource)
+
+def _sync_asset(
+    config: AppConfig,
+    name: str,
+    resource: MogulsyncResource,
+    options: AssetOptions,
+    dbt: DbtKeys,
+) -> dg.AssetsDefinition:
+    sync = config.syncs[name]
+    with ignoring_beta():
+        return _define(
+            name,
+            sync.object,
+            sync.model,
+            sync_deps(config, name, options.key_prefix, dbt),
+            resource,
+            options,
+        )
 
 
 def _define(
     name: str,
     obj: str,
     model: str,
-    key: dg.AssetKey,
     deps: list[dg.AssetKey],
     resource: MogulsyncResource,
+    options: AssetOptions,
 ) -> dg.AssetsDefinition:
+    key = sync_asset_key(name, options.key_prefix)
+    resource_key = resource_key_for(options.key_prefix)
+    threshold = options.max_failed_rows
+
     @dg.asset(
         key=key,
         group_name=GROUP,
-        deps=list(dict.fromkeys(deps)),
+        deps=deps,
         description=f"mogulsync sync `{name}`: model `{model}` → ChartMogul {obj}s",
         check_specs=[
             dg.AssetCheckSpec(
-                CHECK_NAME, asset=key, description="every row of the last run reached ChartMogul"
+                CHECK_NAME,
+                asset=key,
+                description="every row of the last run reached ChartMogul",
+                # blocks downstream only when it fails with ERROR: past max_failed_rows
+                blocking=threshold is not None,
             )
         ],
-        resource_defs={"mogulsync": resource},
+        resource_defs={resource_key: resource},
         kinds={"chartmogul"},
+        automation_condition=options.automation_condition,
+        retry_policy=options.retry_policy,
+        pool=options.pool,
+        freshness_policy=options.freshness_policy,
     )
     # Unannotated: Dagster inspects the annotation objects, and this module's
     # `from __future__ import annotations` turns them into strings.
     def _materialize(context):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202
-        project: MogulsyncResource = context.resources.mogulsync
+        project: MogulsyncResource = getattr(context.resources, resource_key)
         record = project.run_sync(name)
-        metadata = summary_metadata(record)
+        metadata = {**summary_metadata(record), **project.history_metadata(record.run_id)}
         if record.status is RunStatus.FAILED:
             raise dg.Failure(
                 description=f"sync `{name}` failed: {record.message or 'see the run history'}",
@@ -154,6 +359,8 @@ def _define(
             )
         failed = record.rows.failed
         check_metadata: dict[str, Any] = {"failed_rows": failed}
+        if threshold is not None:
+            check_metadata["max_failed_rows"] = threshold
         if failed:
             check_metadata["sample"] = dg.MetadataValue.md(
                 "\n".join(f"- {line}" for line in project.failing_rows(record))
@@ -164,7 +371,7 @@ def _define(
                 dg.AssetCheckResult(
                     check_name=CHECK_NAME,
                     passed=failed == 0,
-                    severity=dg.AssetCheckSeverity.WARN,
+                    severity=check_severity(failed, threshold),
                     metadata=check_metadata,
                 )
             ],
@@ -173,10 +380,17 @@ def _define(
     return _materialize
 
 
+def check_severity(failed: int, max_failed_rows: int | None) -> dg.AssetCheckSeverity:
+    """ERROR past the threshold, else WARN (a few rejected rows are retried next run)."""
+    if max_failed_rows is not None and failed > max_failed_rows:
+        return dg.AssetCheckSeverity.ERROR
+    return dg.AssetCheckSeverity.WARN
+
+
 def summary_metadata(record: RunRecord) -> dict[str, Any]:
     """The run summary as Dagster metadata."""
     rows = record.rows
-    return {
+    metadata: dict[str, Any] = {
         "run_id": record.run_id,
         "status": record.status.value,
         "rows_added": rows.added,
@@ -187,6 +401,9 @@ def summary_metadata(record: RunRecord) -> dict[str, Any]:
         "api_calls": record.api_calls,
         "duration_s": round(record.duration_s, 3),
     }
+    if record.message:  # the run's own summary line (secrets masked, as in the history)
+        metadata["message"] = record.message
+    return metadata
 
 
 def mogulsync_extract_assets(
@@ -196,3 +413,20 @@ def mogulsync_extract_assets(
     from mogulsync.integrations._dagster_extract import extract_assets
 
     return extract_assets(Path(path), streams)
+
+
+def mogulsync_reconcile_checks(
+    path: str | Path = "mogulsync.yml",
+    *,
+    resource: MogulsyncResource | None = None,
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.WARN,
+    key_prefix: str | Sequence[str] = KEY_PREFIX,
+) -> list[dg.AssetChecksDefinition]:
+    """A ``reconciled`` asset check per sync: ChartMogul still holds what the model maps to.
+
+    Each evaluation is a recorded reconcile (a full listing of the sync's scope); see
+    :mod:`mogulsync.integrations._dagster_reconcile`.
+    """
+    from mogulsync.integrations._dagster_reconcile import reconcile_checks
+
+    return reconcile_checks(Path(path), resource, severity, key_prefix)

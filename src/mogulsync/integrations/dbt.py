@@ -8,7 +8,10 @@ model (``+schema: marts``) followed by its name; else its name.
 
 from __future__ import annotations
 
-from mogulsync.config.dbt import DbtConfig, DbtNode, find_model, load_manifest
+from dataclasses import dataclass
+from typing import Any
+
+from mogulsync.config.dbt import DbtConfig, DbtNode, find_model, load_manifest, meta_asset_key
 
 
 def default_asset_key(node: DbtNode) -> list[str]:
@@ -22,12 +25,38 @@ def default_asset_key(node: DbtNode) -> list[str]:
     return [node.name]
 
 
-def model_asset_keys(dbt: DbtConfig, references: dict[str, str]) -> dict[str, list[str]]:
-    """``{our model name: dagster-dbt key}`` for each ``dbt:`` reference (manifest read once)."""
-    if not references:
-        return {}
+@dataclass(frozen=True, slots=True)
+class DbtKeys:
+    """The dagster-dbt keys a project's asset graph needs, from one read of the manifest."""
+
+    #: ``{our model name: dagster-dbt key}`` for each ``dbt:`` model
+    models: dict[str, list[str]]
+    #: ``{dagster-dbt key: "source.table"}`` for each source table
+    sources: dict[tuple[str, ...], str]
+
+
+def dbt_keys(dbt: DbtConfig | None, references: dict[str, str]) -> DbtKeys:
+    """The keys of the ``dbt:`` models in ``references`` (``{our name: dbt reference}``) and
+    of every source; nothing to read without a ``dbt:`` section, or without a manifest when
+    no model needs one (a large project's manifest takes seconds to parse: read it once)."""
+    if dbt is None or (not references and not dbt.manifest_path.is_file()):
+        return DbtKeys({}, {})
     manifest = load_manifest(dbt)
-    return {
+    models = {
         name: default_asset_key(find_model(manifest, dbt, reference))
         for name, reference in references.items()
     }
+    return DbtKeys(models, source_asset_keys(manifest))
+
+
+def source_asset_keys(manifest: dict[str, Any]) -> dict[tuple[str, ...], str]:
+    """``{dagster-dbt key: "source.table"}`` for every source table in the manifest.
+
+    dagster-dbt keys a source table ``[source name, table name]`` unless its
+    ``meta.dagster.asset_key`` says otherwise.
+    """
+    keys: dict[tuple[str, ...], str] = {}
+    for node in (manifest.get("sources") or {}).values():
+        key = meta_asset_key(node) or (node["source_name"], node["name"])
+        keys[key] = f"{node['source_name']}.{node['name']}"
+    return keys

@@ -1,0 +1,100 @@
+"""dbt sources over the extract's tables vs the sync keys: a clash is named, key_prefix ends it."""
+
+from __future__ import annotations
+
+import warnings
+
+import dagster as dg
+import pytest
+from tests.integration.dagster.test_assets import MARTS_ACCOUNTS, MARTS_CONTACTS, _project_file
+from tests.integration.dbt._project import copy_project, run_dbt
+
+from mogulsync.integrations.dagster import (
+    DbtSourceClashWarning,
+    mogulsync_assets,
+    mogulsync_reconcile_checks,
+)
+
+# The extract's tables as a dbt project declares them: source `chartmogul`. `contacts` already
+# carries the extract asset's key, as docs/dagster.md advises; `customers` does not.
+SOURCES = """\
+version: 2
+sources:
+  - name: chartmogul
+    tables:
+      - name: customers
+      - name: contacts
+        meta: {dagster: {asset_key: [dlt_chartmogul_streams]}}
+"""
+
+
+@pytest.fixture(scope="module")
+def project_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("clash")
+    dbt_dir = copy_project(root)
+    (dbt_dir / "models" / "chartmogul_sources.yml").write_text(SOURCES, encoding="utf-8")
+    run_dbt(dbt_dir, root / "warehouse.duckdb", "parse")
+    return root, dbt_dir
+
+
+def test_a_sync_keyed_like_a_dbt_source_is_warned_of(project_dir, tmp_path):
+    root, dbt_dir = project_dir
+    path = _project_file(tmp_path, dbt_dir, root / "warehouse.duckdb", "http://127.0.0.1:1")
+    with pytest.warns(DbtSourceClashWarning) as caught:
+        mogulsync_assets(path)
+    (warning,) = caught  # `contacts` is keyed by its meta: no clash
+    text = str(warning.message)
+    assert "sync `customers`'s asset key chartmogul/customers" in text
+    assert "dbt source `chartmogul.customers`" in text
+    assert "key_prefix" in text
+
+
+def test_key_prefix_moves_the_syncs_their_parents_and_checks(project_dir, tmp_path):
+    root, dbt_dir = project_dir
+    path = _project_file(tmp_path, dbt_dir, root / "warehouse.duckdb", "http://127.0.0.1:1")
+    prefix = ["chartmogul", "syncs"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no clash left to warn of
+        assets = mogulsync_assets(path, key_prefix=prefix)
+    by_key = {asset.key: asset for asset in assets}
+    customers = dg.AssetKey([*prefix, "customers"])
+    contacts = dg.AssetKey([*prefix, "contacts"])
+    assert set(by_key) == {customers, contacts}
+    assert set(by_key[customers].dependency_keys) == {MARTS_ACCOUNTS}
+    assert set(by_key[contacts].dependency_keys) == {MARTS_CONTACTS, customers}
+    checks = mogulsync_reconcile_checks(path, key_prefix=prefix)
+    assert {key.asset_key for check in checks for key in check.check_keys} == {customers, contacts}
+    dg.Definitions.validate_loadable(dg.Definitions(assets=assets, asset_checks=checks))
+
+
+def test_an_empty_key_prefix_is_refused(project_dir, tmp_path):
+    root, dbt_dir = project_dir
+    path = _project_file(tmp_path, dbt_dir, root / "warehouse.duckdb", "http://127.0.0.1:1")
+    with pytest.raises(ValueError, match="key_prefix must name at least one non-empty part"):
+        mogulsync_assets(path, key_prefix=[])
+
+
+def test_the_manifest_is_read_once_for_the_graph_however_many_syncs(
+    project_dir, tmp_path, monkeypatch
+):
+    """Once for every key, however many syncs (a big manifest parses for seconds)."""
+    from mogulsync.config import dbt_models
+    from mogulsync.integrations import dbt
+
+    reads: list[str] = []
+
+    def counting(site, read):
+        def load(config):
+            reads.append(site)
+            return read(config)
+
+        return load
+
+    for site in (dbt_models, dbt):
+        monkeypatch.setattr(site, "load_manifest", counting(site.__name__, site.load_manifest))
+    root, dbt_dir = project_dir
+    path = _project_file(tmp_path, dbt_dir, root / "warehouse.duckdb", "http://127.0.0.1:1")
+    with pytest.warns(DbtSourceClashWarning):  # `customers`, as above
+        assets = mogulsync_assets(path)
+    assert len(assets) == 2  # two syncs, each reading a dbt model
+    assert reads == ["mogulsync.integrations.dbt"]
