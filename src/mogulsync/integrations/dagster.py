@@ -43,7 +43,7 @@ from dagster_shared.utils.warnings import BetaWarning
 from pydantic import SecretStr
 
 from mogulsync.config import AppConfig, load_config
-from mogulsync.errors import ConfigError
+from mogulsync.errors import ConfigError, MogulsyncError
 from mogulsync.runs import RunRecord, RunStatus, RunStore
 
 if TYPE_CHECKING:
@@ -350,7 +350,10 @@ def _define(
     # `from __future__ import annotations` turns them into strings.
     def _materialize(context):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202
         project: MogulsyncResource = getattr(context.resources, resource_key)
-        record = project.run_sync(name)
+        try:
+            record = project.run_sync(name)
+        except MogulsyncError as exc:  # no run happened: the project, its lock, ...
+            raise refused_failure(name, exc) from None
         metadata = {**summary_metadata(record), **project.history_metadata(record.run_id)}
         if record.status is RunStatus.FAILED:
             raise dg.Failure(
@@ -378,6 +381,22 @@ def _define(
         )
 
     return _materialize
+
+
+def refused_failure(name: str, exc: MogulsyncError) -> dg.Failure:
+    """A sync that did not start, as a Dagster failure with mogulsync's message and hint.
+
+    Another run holding the sync's lock may be over by the next attempt, so the step's
+    retry policy applies; a configuration problem fails the same way every time, so it
+    does not.
+    """
+    from mogulsync.messages import describe
+
+    return dg.Failure(
+        description=f"sync `{name}` did not run: {describe(exc)}",
+        metadata={"error": type(exc).__name__},
+        allow_retries=not isinstance(exc, ConfigError),
+    )
 
 
 def check_severity(failed: int, max_failed_rows: int | None) -> dg.AssetCheckSeverity:

@@ -195,3 +195,39 @@ def test_two_projects_in_one_job_each_with_its_own_resource(tmp_path, monkeypatc
     (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     assert failure.step_key == "chartmogul_us__customers"
     assert "sync `customers` failed" in str(failure.step_failure_data.error)
+
+
+def test_a_sync_locked_by_another_run_is_a_retryable_failure_with_its_message(project):
+    """The sync's lock held elsewhere (a CLI run, `serve`): the step fails with mogulsync's
+    message, not a raw exception, and the retry policy applies (that run may be over)."""
+    from mogulsync.config import load_config
+    from mogulsync.sync.state_open import open_lock
+
+    (asset,) = mogulsync_assets(project, retry_policy=dg.RetryPolicy(max_retries=1))
+    conf = load_config(project)
+    lock = open_lock(conf, Path(conf.state_dir), "customers")
+    lock.acquire()
+    try:
+        result = _materialize([asset])
+    finally:
+        lock.release()
+    assert not result.success
+    kinds = [e.event_type_value for e in result.all_events if e.step_key]
+    assert kinds.count("STEP_UP_FOR_RETRY") == 1
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    user = failure.step_failure_data.user_failure_data
+    assert user.description.startswith("sync `customers` did not run: ")
+    assert "customers" in user.description
+    assert user.metadata["error"].value == "SyncLockedError"
+
+
+def test_a_project_problem_fails_without_retries(project, monkeypatch):
+    """A configuration problem fails the same way on every attempt: no retry."""
+    (asset,) = mogulsync_assets(project, retry_policy=dg.RetryPolicy(max_retries=2))
+    monkeypatch.delenv("CM_KEY")  # the project's ${CM_KEY} is now unset
+    result = _materialize([asset])
+    assert not result.success
+    kinds = [e.event_type_value for e in result.all_events if e.step_key]
+    assert kinds.count("STEP_UP_FOR_RETRY") == 0
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "CM_KEY" in failure.step_failure_data.user_failure_data.description
