@@ -393,7 +393,6 @@ class AccountLimiter:
         self._bookings: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, InFlightGate]
         self._bookings = weakref.WeakKeyDictionary()
         self._bookings_lock = threading.Lock()
-        self._max_in_flight = max_in_flight
         self.shared_gate = (
             SharedInFlight(leases, account, max_in_flight, sleep=sleep) if leases else None
         )
@@ -412,7 +411,7 @@ class AccountLimiter:
         with self._bookings_lock:
             booking = self._bookings.get(loop)
             if booking is None:
-                booking = InFlightGate(1, max_overtakes=self._max_in_flight)
+                booking = InFlightGate(1, max_overtakes=self.gate.limit)
                 self._bookings[loop] = booking
             return booking
 

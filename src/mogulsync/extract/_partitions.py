@@ -65,6 +65,20 @@ class Window:
     start: dt.datetime | dt.date
     end: dt.date
 
+    @property
+    def first_day(self) -> dt.date:
+        """The day ``start`` falls on."""
+        return self.start.date() if isinstance(self.start, dt.datetime) else self.start
+
+    @property
+    def start_at(self) -> dt.datetime:
+        """``start`` as an aware UTC instant (a day: its midnight)."""
+        if not isinstance(self.start, dt.datetime):
+            return dt.datetime.combine(self.start, dt.time(), tzinfo=dt.UTC)
+        if self.start.tzinfo is None:
+            return self.start.replace(tzinfo=dt.UTC)
+        return self.start.astimezone(dt.UTC)
+
 
 def date_windows(start: dt.datetime, end: dt.date, parts: int) -> list[Window]:
     """Split ``start``..``end`` into at most ``parts`` windows of whole days.

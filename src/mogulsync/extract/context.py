@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import datetime as dt
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mogulsync.chartmogul import ChartMogulClient, DataSource
+from mogulsync.chartmogul.resources.activities import ActivityOrder
 from mogulsync.extract.records import Record, RecordMode
 
 Interval = Literal["day", "week", "month", "quarter"]
@@ -104,13 +106,7 @@ class FetchContext:
         return await asyncio.shield(self._earliest)
 
     async def _first_activity(self) -> dt.datetime | None:
-        pager = self.client.activities.list(order="date", per_page=1)
-        async for page in pager.pages():
-            first = page.items[0].date if page.items else None
-            if first is None:
-                return None
-            return first if first.tzinfo else first.replace(tzinfo=dt.UTC)
-        return None  # pragma: no cover - a pager always yields a first page
+        return await one_activity_moment(self.client, order="date")
 
     def publish_customers(self, uuids: list[str] | BaseException) -> None:
         """Called by the customers stream with every uuid it read (or why it failed)."""
@@ -142,3 +138,23 @@ class FetchContext:
         if self._customers is None:
             self._customers = asyncio.get_running_loop().create_future()
         return self._customers
+
+
+async def one_activity_moment(
+    client: ChartMogulClient,
+    *,
+    order: ActivityOrder,
+    start_date: dt.datetime | dt.date | None = None,
+    end_date: dt.date | None = None,
+) -> dt.datetime | None:
+    """The moment of the first activity in ``order`` between the dates (None: none); a
+    moment without a zone is UTC. One request of one record."""
+    pager = client.activities.list(
+        start_date=start_date, end_date=end_date, order=order, per_page=1
+    )
+    async with contextlib.aclosing(pager.pages()) as pages:
+        page = await anext(pages)
+    moment = page.items[0].date if page.items else None
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

@@ -32,7 +32,13 @@ from mogulsync.extract._partitions import (
     gather_all,
     read_on_is_quicker,
 )
-from mogulsync.extract.context import Emit, FetchContext, Interval, StreamState
+from mogulsync.extract.context import (
+    Emit,
+    FetchContext,
+    Interval,
+    StreamState,
+    one_activity_moment,
+)
 from mogulsync.extract.incremental import CursorFilter, Newest, as_datetime
 from mogulsync.extract.records import Record, to_record, to_records
 
@@ -304,43 +310,35 @@ async def _newest_activity(ctx: FetchContext, windows: Sequence[Window]) -> dt.d
     the run goes on without it, estimating up to the range's end as it would for an
     account active until today. A rejected key fails the stream's own requests as well.
     """
-    pager = ctx.client.activities.list(
-        start_date=windows[0].start, end_date=windows[-1].end, order="-date", per_page=1
-    )
     try:
-        async with contextlib.aclosing(pager.pages()) as pages:
-            page = await anext(pages)
+        newest = await one_activity_moment(
+            ctx.client, order="-date", start_date=windows[0].start, end_date=windows[-1].end
+        )
     except ChartMogulError as exc:
         if isinstance(exc, ConfigError):
             raise
         _log.info("newest activity unknown (%s): activities estimated to the range's end", exc)
         return None
-    return as_datetime(page.items[0].date) if page.items else None
+    return as_datetime(newest)
 
 
 def _in_range(windows: Sequence[Window], newest: dt.datetime | None) -> dt.datetime | None:
     """``newest`` if its day falls within the windows' days, else None (unknown): an answer
     that ignored its filters says nothing of the range."""
-    if newest is None or not _first_day(windows) <= newest.date() <= windows[-1].end:
+    if newest is None or not windows[0].first_day <= newest.date() <= windows[-1].end:
         return None
     return newest
-
-
-def _first_day(windows: Sequence[Window]) -> dt.date:
-    first = windows[0].start
-    return first.date() if isinstance(first, dt.datetime) else first
 
 
 def _spread_to(windows: Sequence[Window], newest: dt.datetime | None) -> list[Window]:
     """``windows`` re-split to end with the newest activity's day (within the range; None:
     unknown); the last window still ends where the range does. One window when all
     activity falls on the first day."""
-    first, end = windows[0].start, windows[-1].end
+    first, end = windows[0], windows[-1].end
     if newest is None or newest.date() >= end:
         return list(windows)
-    begin = first if isinstance(first, dt.datetime) else dt.datetime.combine(first, dt.time())
-    spread = date_windows(begin, newest.date(), len(windows))
-    spread[0] = dataclasses.replace(spread[0], start=first)
+    spread = date_windows(first.start_at, newest.date(), len(windows))
+    spread[0] = dataclasses.replace(spread[0], start=first.start)
     spread[-1] = dataclasses.replace(spread[-1], end=end)
     return spread
 
@@ -354,10 +352,9 @@ def _few_pages_left(
 ) -> bool:
     """Whether the range's pages after ``items`` (the first) are few enough to read on;
     ``newest`` is the range's newest activity (None: unknown, the range's end counts)."""
-    first = windows[0].start
-    begin = as_datetime(first) or as_datetime(dt.datetime.combine(first, dt.time()))
+    begin = windows[0].start_at
     last = as_datetime(items[-1].date) if items else None
-    if begin is None or last is None:
+    if last is None:
         return False
     # without the newest activity, the range's last day is read whole
     end = newest or dt.datetime.combine(
