@@ -53,6 +53,11 @@ async def check_project(
     return results
 
 
+#: the local emulator's default API key, spelled here because production code does not
+#: import the emulator (a test keeps it equal to the emulator's own)
+EMULATOR_API_KEY = "emulator-api-key"
+
+
 def emulator_key_at_chartmogul(settings: ClientSettings) -> CheckResult | None:
     """A failure when the emulator's key would be sent to the real API, else None.
 
@@ -61,16 +66,15 @@ def emulator_key_at_chartmogul(settings: ClientSettings) -> CheckResult | None:
     401 that does not say the URL is what is wrong.
     """
     from mogulsync.config.chartmogul import DEFAULT_BASE_URL
-    from mogulsync.emulator.settings import DEFAULT_API_KEY
 
-    if settings.api_key.get_secret_value() != DEFAULT_API_KEY:
+    if settings.api_key.get_secret_value() != EMULATOR_API_KEY:
         return None
     if settings.base_url != DEFAULT_BASE_URL:
         return None
     return CheckResult(
         "chartmogul",
         ok=False,
-        message=f"`{DEFAULT_API_KEY}` is the local emulator's key, but chartmogul.base_url is"
+        message=f"`{EMULATOR_API_KEY}` is the local emulator's key, but chartmogul.base_url is"
         f" {DEFAULT_BASE_URL} (the default); nothing was sent there\n"
         "  → Set chartmogul.base_url to the URL `mogulsync emulator serve` prints"
         " (e.g. http://127.0.0.1:8780), or export your ChartMogul API key.",
