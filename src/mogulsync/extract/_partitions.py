@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from mogulsync.chartmogul import Page, Pager
 from mogulsync.extract.context import Emit
 from mogulsync.extract.records import Record, RecordMode, to_record
+from mogulsync.extract.start import start_moment
 
 Transform = Callable[[Record], Record | None]
 M = TypeVar("M", bound=BaseModel)
@@ -73,11 +74,7 @@ class Window:
     @property
     def start_at(self) -> dt.datetime:
         """``start`` as an aware UTC instant (a day: its midnight)."""
-        if not isinstance(self.start, dt.datetime):
-            return dt.datetime.combine(self.start, dt.time(), tzinfo=dt.UTC)
-        if self.start.tzinfo is None:
-            return self.start.replace(tzinfo=dt.UTC)
-        return self.start.astimezone(dt.UTC)
+        return start_moment(self.start)
 
 
 def date_windows(start: dt.datetime, end: dt.date, parts: int) -> list[Window]:
