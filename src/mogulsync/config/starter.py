@@ -16,7 +16,9 @@ from mogulsync._redact import USERINFO, url_credentials
 from mogulsync.config.chartmogul import DEFAULT_BASE_URL
 from mogulsync.errors import ConfigError
 
-DEFAULT_WAREHOUSE = "duckdb:///warehouse.duckdb"
+#: the file `python -m mogulsync.sample_warehouse` writes by default, which the starter reads
+SAMPLE_FILE = "warehouse.duckdb"
+DEFAULT_WAREHOUSE = f"duckdb:///{SAMPLE_FILE}"
 #: where `mogulsync emulator serve` listens by default
 EMULATOR_URL = "http://127.0.0.1:8780"
 #: docs/errors.md: the configuration must be fixed
@@ -193,7 +195,7 @@ def run_init(
         typer.echo(f"it calls ChartMogul at {base_url.strip()}")
     if (warehouse_url or DEFAULT_WAREHOUSE).strip() == DEFAULT_WAREHOUSE:
         # the starter's model fits the sample warehouse: try it before editing anything
-        sample = path.parent / "warehouse.duckdb"
+        sample = path.parent / SAMPLE_FILE
         typer.echo(
             f"its model reads the sample warehouse (`python -m mogulsync.sample_warehouse"
             f" {sample}` writes it); run `mogulsync check -c {path}`, then edit its models"

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine, make_url
 
 from mogulsync._gcpause import paused_gc
 from mogulsync._redact import redact_url
+from mogulsync.config.starter import SAMPLE_FILE
 from mogulsync.config.warehouse import ModelConfig, WarehouseConfig
 from mogulsync.warehouse.base import Column, ModelCompileError, ModelSchema, Row, WarehouseError
 from mogulsync.warehouse.types import attribute_type_for, describe_type
@@ -37,9 +38,6 @@ DIALECT_PACKAGES = {
         " databricks://token:${DATABRICKS_TOKEN}@HOST?http_path=...&catalog=...&schema=...)"
     ),
 }
-#: the file `mogulsync init` and examples/ read, which `python -m mogulsync.sample_warehouse`
-#: writes: a missing one is most likely the sample not built yet
-SAMPLE_FILE_NAME = "warehouse.duckdb"
 #: Values per IN (...) list when fetching child rows (drivers cap bound parameters).
 CHILD_CHUNK = 500
 
@@ -65,7 +63,7 @@ class SqlAlchemySource:
                 f"Check the URL of warehouses.{name}; a relative duckdb:/// path starts at"
                 " the project file's directory."
             )
-            if duckdb_file.name == SAMPLE_FILE_NAME:  # the starter's: likely the sample
+            if duckdb_file.name == SAMPLE_FILE:  # the starter's: likely the sample
                 hint += f" The sample: python -m mogulsync.sample_warehouse {duckdb_file}"
             raise WarehouseError(
                 f"warehouse `{name}`: the DuckDB file {duckdb_file} does not exist"
