@@ -49,6 +49,10 @@ _MONEY_FIELDS = {
 }
 # Money is integer cents and counts are integers, in the API and in the schemas of Airbyte's
 # source-chartmogul: the same types keep a destination's columns when a connection switches.
+# For the same reason the fields its 1.0.13 declares keep its declarations: timestamps
+# without a ``format`` (a destination would turn a text column into a timestamp one),
+# every nested property it lists, and ``customer_since`` (the API sends ``customer-since``;
+# never in a record, as in theirs). tests/unit/extract/test_airbyte_compat.py holds us to it.
 _CUSTOMER = _stream(
     id=_INT,
     uuid=_STR,
@@ -65,10 +69,16 @@ _CUSTOMER = _stream(
     city=_STR,
     zip=_STR,
     address=_object(address_zip=_STR, city=_STR, state=_STR, country=_STR),
-    lead_created_at=_TIME,
-    free_trial_started_at=_TIME,
+    lead_created_at=_STR,
+    free_trial_started_at=_STR,
     **{"customer-since": _TIME},
-    attributes=_object(tags=_STRINGS, custom=_OBJ, stripe=_OBJ, clearbit=_OBJ),
+    customer_since=_STR,
+    attributes=_object(
+        tags=_STRINGS,
+        custom=_object(),
+        stripe=_object(brandID=_STR, brandName=_STR, createdAt=_STR, platformName=_STR),
+        clearbit=_object(),
+    ),
     mrr=_INT,
     arr=_INT,
     currency=_STR,
@@ -79,7 +89,7 @@ _CUSTOMER = _stream(
 )
 _ACTIVITY = _stream(
     uuid=_STR,
-    date=_TIME,
+    date=_STR,
     type=_STR,
     description=_STR,
     currency=_STR,
@@ -96,7 +106,7 @@ _ACTIVITY = _stream(
         "billing-connector-uuid": _STR,
     },
 )
-_COUNT = _stream(date=_DAY, customers=_INT, **{"percentage-change": _NUM})
+_COUNT = _stream(date=_STR, customers=_INT, **{"percentage-change": _NUM})
 #: the metrics of ``/metrics/all``; each entry also carries ``<metric>-percentage-change``
 _METRICS = (
     "mrr",

@@ -262,11 +262,12 @@ def _closed(schema: Any) -> Any:
     """``schema`` with no undeclared property allowed in any object that lists properties.
 
     As Airbyte's acceptance tests read with ``fail_on_extra_columns``: a field missing from
-    the catalog would be dropped by column selection.
+    the catalog would be dropped by column selection. An object with an empty
+    ``properties`` (as source-chartmogul declares custom attributes) is a free-form map.
     """
     if isinstance(schema, dict):
         closed = {key: _closed(value) for key, value in schema.items()}
-        if "properties" in schema:
+        if schema.get("properties"):
             closed["additionalProperties"] = False
         return closed
     if isinstance(schema, list):
