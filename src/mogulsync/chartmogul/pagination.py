@@ -42,6 +42,9 @@ class Page(Generic[T]):
     has_more: bool
     #: the deprecated ``total_pages`` some first pages still carry (None when absent)
     total_pages: int | None = None
+    #: the list's entries as the API sent them, ``items`` before parsing (a consumer that
+    #: passes records on verbatim, e.g. the Airbyte source, keeps the API's value spelling)
+    raw_items: tuple[Mapping[str, Any], ...] = ()
 
 
 def read_page(
@@ -70,7 +73,9 @@ def read_page(
     total = raw.get("total_pages")
     total_pages = total if type(total) is int else None  # bool is not a count
     parsed = [parse(item) for item in items]
-    return Page(parsed, cursor if isinstance(cursor, str) else None, has_more, total_pages)
+    return Page(
+        parsed, cursor if isinstance(cursor, str) else None, has_more, total_pages, tuple(items)
+    )
 
 
 def _legacy_has_more(raw: Mapping[str, Any]) -> bool | None:

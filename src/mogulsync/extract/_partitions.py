@@ -45,8 +45,16 @@ async def drain(
 def emit_page(
     page: Page[M], emit: Emit, mode: RecordMode, transform: Transform | None = None
 ) -> int:
-    """Emit ``page``'s records (through ``transform``, if any); how many went out."""
-    records = [to_record(item, mode) for item in page.items]
+    """Emit ``page``'s records (through ``transform``, if any); how many went out.
+
+    JSON records are the entries as the API sent them: re-serialising the parsed models
+    would respell timestamps (``+00:00`` and ``.000Z`` both as ``Z``), unlike Airbyte's
+    source-chartmogul, which passes the API's JSON on.
+    """
+    if mode == "json" and len(page.raw_items) == len(page.items):
+        records = [dict(entry) for entry in page.raw_items]
+    else:
+        records = [to_record(item, mode) for item in page.items]
     if transform is not None:
         records = [out for out in map(transform, records) if out is not None]
     if records:

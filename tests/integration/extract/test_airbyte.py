@@ -416,32 +416,6 @@ def test_a_state_from_the_future_reads_nothing_and_keeps_it(server: EmulatorServ
     assert [s["stream"]["stream_state"] for s in _states(messages)] == [future, future]
 
 
-def test_source_chartmogul_state_starts_an_incremental_read_from_the_start(
-    server: EmulatorServer,
-) -> None:
-    """The STATE Airbyte's source-chartmogul 1.0.13 left (full refresh only) is no cursor.
-
-    Switching a connection to this source and activities to incremental: the first read
-    emits every activity and a cursor, without a warning about the state.
-    """
-    theirs = [
-        {
-            "type": "STREAM",
-            "stream": {
-                "stream_descriptor": {"name": name, "namespace": None},
-                "stream_state": {"__ab_no_cursor_state_message": True},
-            },
-            "sourceStats": {"recordCount": 210.0},
-        }
-        for name in AIRBYTE_STREAMS
-    ]
-    code, messages = _run("read", _config(server), _catalog(["activities"], "incremental"), theirs)
-    assert code == 0
-    assert _records(messages)["activities"] == FIRST
-    assert not [m for m in messages if m["type"] == "LOG" and m["log"]["level"] == "WARN"]
-    assert _states(messages)[-1]["stream"]["stream_state"]["cursor"]
-
-
 def test_a_foreign_cursor_is_read_from_the_start_with_a_warning(server: EmulatorServer) -> None:
     """A state this source did not write is not guessed at: a WARN, then a full read."""
     foreign = {"activities": {"date": "2030-01-01T00:00:00Z"}}
