@@ -16,6 +16,7 @@ import pytest
 import yaml
 from tests.unit.extract._catalog_compat import incompatibilities
 
+from mogulsync.extract import airbyte_protocol as protocol
 from mogulsync.extract.airbyte import catalog
 
 VENDORED = Path(__file__).parent / "source_chartmogul_1_0_13"
@@ -118,3 +119,16 @@ def test_cursor_changes_are_reported_and_new_cursors_allowed() -> None:
         "activities: no longer source_defined_cursor",
     ]
     assert incompatibilities(_theirs(), _ours()) == []  # theirs had no cursor at all
+
+
+def test_spec_takes_every_config_source_chartmogul_1_0_13_took() -> None:
+    """SPEC requires nothing 1.0.13's did not, and declares its keys alike (type, pattern,
+    format, secret), so a connection's stored config stays valid."""
+    manifest = yaml.safe_load((VENDORED / "manifest.yaml").read_text())
+    theirs = manifest["spec"]["connection_specification"]
+    ours = protocol.connection_specification()
+    assert set(ours["required"]) <= set(theirs["required"])
+    assert ours["additionalProperties"] is True
+    for name, their_field in theirs["properties"].items():
+        for key in ("type", "pattern", "format", "airbyte_secret"):
+            assert ours["properties"][name].get(key) == their_field.get(key), (name, key)
