@@ -3,7 +3,8 @@
 The client parses every response into a pydantic model that keeps unknown fields; a record
 is that model dumped with its wire names (``customer-since``, ``activity-mrr``) and only
 the keys the API actually sent. Warehouse loads keep Python ``datetime`` values so columns
-are typed; the Airbyte protocol needs JSON values.
+are typed; the Airbyte protocol needs JSON values (for list entries, the API's own JSON:
+see ``_partitions.emit_page``).
 """
 
 from __future__ import annotations
