@@ -94,11 +94,17 @@ class MogulsyncResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         section = config.chartmogul.model_copy(update=update)
         return config.model_copy(update={"chartmogul": section})
 
-    def run_sync(self, name: str, *, full: bool = False) -> RunRecord:
-        """Run one sync the way ``mogulsync sync run`` does; its run record."""
+    def run_sync(
+        self, name: str, *, full: bool = False, config: AppConfig | None = None
+    ) -> RunRecord:
+        """Run one sync the way ``mogulsync sync run`` does; its run record.
+
+        ``config``: the project as :meth:`load` gave it, when the caller has it already
+        (else it is loaded here).
+        """
         from mogulsync.sync.engine import SyncEngine
 
-        return asyncio.run(SyncEngine(self.load()).run(name, full=full))
+        return asyncio.run(SyncEngine(config or self.load()).run(name, full=full))
 
     def history_metadata(self, run_id: str | None) -> dict[str, Any]:
         """Where to read run ``run_id`` in full: the UI's run page, the CLI command."""
@@ -113,9 +119,12 @@ class MogulsyncResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             metadata["run_page"] = dg.MetadataValue.url(f"{self.ui_url.rstrip('/')}/runs/{run_id}")
         return metadata
 
-    def failing_rows(self, record: RunRecord, limit: int = SAMPLE_ROWS) -> list[str]:
-        """A sample of the run's failed rows as ``key: field: message`` lines."""
-        store = RunStore(Path(self.load().state_dir))
+    def failing_rows(
+        self, record: RunRecord, limit: int = SAMPLE_ROWS, *, config: AppConfig | None = None
+    ) -> list[str]:
+        """A sample of the run's failed rows as ``key: field: message`` lines (``config``:
+        as for :meth:`run_sync`)."""
+        store = RunStore(Path((config or self.load()).state_dir))
         try:
             errors = store.errors(record.run_id)[:limit]
         finally:
@@ -351,7 +360,9 @@ def _define(
     def _materialize(context):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202
         project: MogulsyncResource = getattr(context.resources, resource_key)
         try:
-            record = project.run_sync(name)
+            # loaded once: the run and the sample of its failed rows read the same project
+            config = project.load()
+            record = project.run_sync(name, config=config)
         except MogulsyncError as exc:  # no run happened: the project, its lock, ...
             raise refused_failure(name, exc) from None
         metadata = {**summary_metadata(record), **project.history_metadata(record.run_id)}
@@ -366,7 +377,7 @@ def _define(
             check_metadata["max_failed_rows"] = threshold
         if failed:
             check_metadata["sample"] = dg.MetadataValue.md(
-                "\n".join(f"- {line}" for line in project.failing_rows(record))
+                "\n".join(f"- {line}" for line in project.failing_rows(record, config=config))
             )
         return dg.MaterializeResult(
             metadata=metadata,
