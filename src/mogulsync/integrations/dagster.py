@@ -1,4 +1,4 @@
-"""Dagster assets for a mogulsync project: one asset per sync, plus the extract.
+"""Dagster assets for a mogulsync project: one asset per sync, one per extracted table.
 
 ```python
 # definitions.py
@@ -156,20 +156,20 @@ def ignoring_beta() -> Iterator[None]:
 
 def sync_asset_key(sync: str, prefix: str | Sequence[str] = KEY_PREFIX) -> dg.AssetKey:
     """``["chartmogul", <sync>]``, or under another prefix."""
-    return dg.AssetKey([*_prefix_parts(prefix), sync])
+    return dg.AssetKey([*prefix_parts(prefix), sync])
 
 
 def resource_key_for(prefix: str | Sequence[str] = KEY_PREFIX) -> str:
     """The key our resource is bound under: ``mogulsync``, or, for the assets of another
     key prefix (another project), ``mogulsync_<prefix>``. Dagster wants one object per
     resource key in a job, and each project has its own resource."""
-    parts = _prefix_parts(prefix)
+    parts = prefix_parts(prefix)
     if parts == [KEY_PREFIX]:
         return RESOURCE_KEY
     return "_".join([RESOURCE_KEY, *(re.sub(r"\W", "_", part) for part in parts)])
 
 
-def _prefix_parts(prefix: str | Sequence[str]) -> list[str]:
+def prefix_parts(prefix: str | Sequence[str]) -> list[str]:
     parts = [prefix] if isinstance(prefix, str) else list(prefix)
     if not parts or not all(parts):
         msg = f"key_prefix must name at least one non-empty part, not {prefix!r}"
@@ -276,8 +276,9 @@ def warn_of_dbt_source_clashes(
             warnings.warn(
                 f"sync `{name}`'s asset key {'/'.join(key)} is also the key dagster-dbt gives"
                 f" dbt source `{sources[key]}`, so dbt models reading that source would show"
-                " as downstream of the sync. Give the source the extract's key"
-                " (meta: {dagster: {asset_key: [dlt_chartmogul_streams]}}) or pass"
+                " as downstream of the sync (and mogulsync_extract_assets gives the"
+                " extract's table that key too). Key the source as the extract's table"
+                f" (meta: {{dagster: {{asset_key: [dlt_chartmogul_{key[-1]}]}}}}) or pass"
                 " mogulsync_assets(..., key_prefix=...)",
                 DbtSourceClashWarning,
                 stacklevel=3,
@@ -437,12 +438,20 @@ def summary_metadata(record: RunRecord) -> dict[str, Any]:
 
 
 def mogulsync_extract_assets(
-    path: str | Path = "mogulsync.yml", *, streams: Sequence[str] | None = None
+    path: str | Path = "mogulsync.yml",
+    *,
+    streams: Sequence[str] | None = None,
+    key_prefix: str | Sequence[str] | None = None,
 ) -> list[dg.AssetsDefinition]:
-    """The ``extract:`` section as one dagster-dlt asset over mogulsync's own dlt source."""
+    """The ``extract:`` section as one asset per table, made by one step (one extract run).
+
+    Keys: a table a dbt source reads takes that source's dagster-dbt key (lineage to the
+    dbt models); the others ``dlt_chartmogul_<table>``, or ``[*key_prefix, <table>]``.
+    ``streams`` narrows the project's streams. See :mod:`._dagster_extract`.
+    """
     from mogulsync.integrations._dagster_extract import extract_assets
 
-    return extract_assets(Path(path), streams)
+    return extract_assets(Path(path), streams, key_prefix)
 
 
 def mogulsync_reconcile_checks(
