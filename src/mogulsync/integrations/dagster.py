@@ -19,6 +19,8 @@ defs = dg.Definitions(
   raises on a ``failed`` run and reports a ``partial`` one through the ``no_failed_rows``
   check (WARN; ERROR and blocking past ``max_failed_rows``). Automation conditions, retry
   policies, pools and freshness policies are passed through.
+* :func:`mogulsync_extract_assets`: an asset per table the extract loads, all made by one
+  step (one extract run), keyed as dagster-dbt keys the dbt source reading each table.
 * :func:`mogulsync_reconcile_checks`: drift as a ``reconciled`` check per sync.
 * :class:`MogulsyncResource` carries the project file and optional overrides (base URL, an
   ``EnvVar`` API key, the UI's URL); bind your own per deployment with

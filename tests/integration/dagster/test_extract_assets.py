@@ -181,3 +181,25 @@ def test_dbt_sources_give_their_keys_and_clashes_are_named():
     }
     with pytest.raises(ValueError, match=r"customers, plans would all be asset dlt_chartmogul_s"):
         table_keys(streams, shared, None)
+
+
+def test_a_count_that_fails_leaves_the_materialization(tmp_path, monkeypatch, emulator_server):
+    """The load committed: a failing row count is a warning naming no URL, not a failure."""
+    from mogulsync.integrations import _dagster_extract
+
+    def refused(*_args: object) -> dict[str, int]:
+        msg = "connection to postgresql://etl:hunter2@db/x refused"
+        raise RuntimeError(msg)
+
+    server: EmulatorServer = emulator_server
+    monkeypatch.setenv("CM_KEY", server.api_key)
+    monkeypatch.setattr(_dagster_extract, "table_rows", refused)
+    (extract,) = mogulsync_extract_assets(_project(tmp_path, server.base_url, ["plans"]))
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([extract], instance=instance)
+        logged = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    (event,) = result.get_asset_materialization_events()
+    assert "dagster/row_count" not in event.materialization.metadata
+    assert event.materialization.metadata["rows_loaded"].value == 0
+    assert "row counts unavailable: RuntimeError" in logged
+    assert not [message for message in logged if "hunter2" in message]
