@@ -203,3 +203,40 @@ def test_a_count_that_fails_leaves_the_materialization(tmp_path, monkeypatch, em
     assert event.materialization.metadata["rows_loaded"].value == 0
     assert "row counts unavailable: RuntimeError" in logged
     assert not [message for message in logged if "hunter2" in message]
+
+
+@pytest.mark.postgres
+def test_into_postgres_the_password_is_read_at_run_time_and_shown_nowhere(
+    tmp_path, monkeypatch, emulator_server, postgres_server
+):
+    """A ${VAR} password in the destination: unset when the definitions load; set, the
+    step loads into PostgreSQL, counts there, and no event or log line quotes it."""
+    import psycopg
+
+    server: EmulatorServer = emulator_server
+    import_more(server, "a", 3, dt.date(2024, 1, 1), new_source=True)
+    path = _project(tmp_path, server.base_url, ["customers"])
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    # trust authentication on loopback: any password is accepted, so it is only a secret to keep
+    user_at = postgres_server.dsn.replace("postgresql://", "").split("@")
+    raw["extract"]["destination"] = f"postgresql://{user_at[0]}:${{PG_PW}}@{user_at[1]}"
+    raw["extract"]["dataset"] = "cm_dagster"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    monkeypatch.delenv("CM_KEY", raising=False)
+    monkeypatch.delenv("PG_PW", raising=False)
+    (extract,) = mogulsync_extract_assets(path)
+    key = dg.AssetKey("dlt_chartmogul_customers")
+    assert extract.specs_by_key[key].kinds == {"dlt", "postgres"}
+
+    monkeypatch.setenv("CM_KEY", server.api_key)
+    monkeypatch.setenv("PG_PW", "pg-secret-4711")
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([extract], instance=instance)
+        logged = " ".join(entry.user_message for entry in instance.all_logs(result.run_id))
+    (event,) = result.get_asset_materialization_events()
+    with psycopg.connect(postgres_server.dsn) as db:
+        (held,) = db.execute("select count(*) from cm_dagster.customers").fetchone() or (0,)
+    assert event.materialization.metadata["dagster/row_count"].value == held == 3
+    assert event.materialization.metadata["dagster/table_name"].value == "cm_dagster.customers"
+    assert "pg-secret-4711" not in logged
+    assert "pg-secret-4711" not in str(result.all_events)
