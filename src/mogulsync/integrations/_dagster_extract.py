@@ -16,14 +16,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
 from mogulsync.config import load_config
 from mogulsync.errors import ConfigError, MogulsyncError
-from mogulsync.integrations.dagster import GROUP, prefix_parts
+from mogulsync.integrations.dagster import (
+    GROUP,
+    RESOURCE_KEY,
+    MogulsyncResource,
+    ignoring_beta,
+    prefix_parts,
+    resource_key_for,
+)
 
 if TYPE_CHECKING:
     from mogulsync.extract.runner import ExtractOptions
@@ -38,13 +44,16 @@ _NO_SECRETS: tuple[str, ...] = ()
 
 
 def extract_assets(
-    path: Path, streams: Sequence[str] | None, key_prefix: str | Sequence[str] | None
+    resource: MogulsyncResource,
+    streams: Sequence[str] | None,
+    key_prefix: str | Sequence[str] | None,
 ) -> list[dg.AssetsDefinition]:
-    """One multi-asset: a spec per table of the streams chosen in ``path`` (or ``streams``)."""
+    """One multi-asset: a spec per table of the streams the resource's project chooses (or
+    ``streams``); the resource bound as the sync assets bind it."""
     from mogulsync.extract.runner import select_streams
     from mogulsync.integrations.dbt import tables_read_by_sources
 
-    config = load_config(path, sections=_NO_SECRETS)
+    config = load_config(resource.project_file, sections=_NO_SECRETS)
     extract = config.extract
     chosen = select_streams(list(streams) if streams else extract.streams)
     readers = tables_read_by_sources(config.dbt, extract.dataset)
@@ -63,14 +72,24 @@ def extract_assets(
         for stream in chosen
     ]
     op_name = EXTRACT_OP
+    resource_key = RESOURCE_KEY
     if key_prefix is not None:
         op_name = "_".join([EXTRACT_OP, *(re.sub(r"\W", "_", p) for p in prefix_parts(key_prefix))])
+        resource_key = resource_key_for(key_prefix)
 
-    @dg.multi_asset(specs=specs, name=op_name, can_subset=True)
-    # Unannotated: Dagster inspects annotation objects; see integrations/dagster.py.
-    def _extract(context):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202
-        selected = [name for name, key in keys.items() if key in context.selected_asset_keys]
-        yield from _materialize(path, selected, keys, context.log)
+    with ignoring_beta():
+
+        @dg.multi_asset(
+            specs=specs,
+            name=op_name,
+            can_subset=True,
+            resource_defs={resource_key: resource},
+        )
+        # Unannotated: Dagster inspects annotation objects; see integrations/dagster.py.
+        def _extract(context):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202
+            project: MogulsyncResource = getattr(context.resources, resource_key)
+            selected = [name for name, key in keys.items() if key in context.selected_asset_keys]
+            yield from _materialize(project, selected, keys, context.log)
 
     return [_extract]
 
@@ -136,13 +155,18 @@ def _destination_kind(url: str, dataset: str) -> set[str]:
 
 
 def _materialize(
-    path: Path, selected: Sequence[str], keys: Mapping[str, dg.AssetKey], log: Any
+    project: MogulsyncResource,
+    selected: Sequence[str],
+    keys: Mapping[str, dg.AssetKey],
+    log: Any,
 ) -> Iterator[dg.MaterializeResult[Any]]:
-    from mogulsync.extract.cli import extract_options
+    from mogulsync.extract.cli import SECTIONS, options_for
     from mogulsync.extract.runner import run_extract
 
     try:
-        settings, options = extract_options(path, ",".join(selected), None, None, None, None)
+        # the sections `mogulsync extract run` reads, with the resource's overrides
+        config = project.load(sections=SECTIONS)
+        settings, options = options_for(config, ",".join(selected), None, None, None, None)
         report = run_extract(
             settings, options, on_stage=lambda stage: log.info("extract %s", stage)
         )

@@ -35,7 +35,7 @@ import asyncio
 import contextlib
 import re
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -77,17 +77,21 @@ class MogulsyncResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     #: ``https://mogulsync.internal``: each materialization links to its run there
     ui_url: str | None = None
 
-    def load(self) -> AppConfig:
-        """The project, every section checked (secrets from the environment)."""
+    def load(self, sections: Collection[str] | None = None) -> AppConfig:
+        """The project, ``sections`` (default: every one) checked, secrets from the
+        environment."""
         update: dict[str, Any] = {}
         if self.api_key is None:
-            config = load_config(self.project_file)
+            config = load_config(self.project_file, sections=sections)
         else:
             if not self.api_key.strip():
                 msg = "MogulsyncResource.api_key is empty: set the variable it reads"
                 raise ConfigError(msg)
-            # an unset ${VAR} is reported in every section but chartmogul's: its key is ours
-            config = load_config(self.project_file, sections=_ALL_BUT_CHARTMOGUL)
+            # an unset ${VAR} is not reported in chartmogul's section: its key is ours
+            checked = _ALL_BUT_CHARTMOGUL if sections is None else sections
+            config = load_config(
+                self.project_file, sections=[name for name in checked if name != "chartmogul"]
+            )
             update["api_key"] = SecretStr(self.api_key)
         if self.base_url is not None:
             update["base_url"] = self.base_url
@@ -444,16 +448,18 @@ def mogulsync_extract_assets(
     *,
     streams: Sequence[str] | None = None,
     key_prefix: str | Sequence[str] | None = None,
+    resource: MogulsyncResource | None = None,
 ) -> list[dg.AssetsDefinition]:
     """The ``extract:`` section as one asset per table, made by one step (one extract run).
 
     Keys: a table a dbt source reads takes that source's dagster-dbt key (lineage to the
     dbt models); the others ``dlt_chartmogul_<table>``, or ``[*key_prefix, <table>]``.
-    ``streams`` narrows the project's streams. See :mod:`._dagster_extract`.
+    ``streams`` narrows the project's streams; ``resource`` as for :func:`mogulsync_assets`
+    (its ``api_key`` and ``base_url`` apply to the extract too). See :mod:`._dagster_extract`.
     """
     from mogulsync.integrations._dagster_extract import extract_assets
 
-    return extract_assets(Path(path), streams, key_prefix)
+    return extract_assets(resource or project_resource(path), streams, key_prefix)
 
 
 def mogulsync_reconcile_checks(

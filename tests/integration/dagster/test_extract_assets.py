@@ -9,12 +9,17 @@ import dagster as dg
 import duckdb
 import pytest
 import yaml
+from tests.integration.dagster.test_options import project_file
 from tests.integration.extract._runs import import_more
 
 from mogulsync.emulator.server import EmulatorServer
 from mogulsync.extract.streams import STREAMS
 from mogulsync.integrations._dagster_extract import table_keys
-from mogulsync.integrations.dagster import mogulsync_extract_assets
+from mogulsync.integrations.dagster import (
+    MogulsyncResource,
+    mogulsync_assets,
+    mogulsync_extract_assets,
+)
 from mogulsync.integrations.dbt import SourceTable
 
 CHOSEN = ["customers", "plans", "activities"]
@@ -240,3 +245,30 @@ def test_into_postgres_the_password_is_read_at_run_time_and_shown_nowhere(
     assert event.materialization.metadata["dagster/table_name"].value == "cm_dagster.customers"
     assert "pg-secret-4711" not in logged
     assert "pg-secret-4711" not in str(result.all_events)
+
+
+def test_the_resource_gives_the_extract_its_key_and_base_url(
+    tmp_path, monkeypatch, emulator_server
+):
+    """MogulsyncResource(api_key=EnvVar, base_url=...) applies to the extract as to the
+    syncs: the project's ${CM_KEY} unset and its base URL a closed port, the run lands; the
+    syncs and the extract of one project share the resource in one code location."""
+    server: EmulatorServer = emulator_server
+    import_more(server, "a", 2, dt.date(2024, 1, 1), new_source=True)
+    path = _project(tmp_path, "http://127.0.0.1:1", ["customers"])
+    monkeypatch.delenv("CM_KEY", raising=False)
+    monkeypatch.setenv("DAGSTER_CM_KEY", server.api_key)
+    keyed = MogulsyncResource(
+        project_file=str(path), base_url=server.base_url, api_key=dg.EnvVar("DAGSTER_CM_KEY")
+    )
+    (extract,) = mogulsync_extract_assets(path, resource=keyed)
+    result = _materialize([extract])
+    assert result.success
+    (event,) = result.get_asset_materialization_events()
+    assert event.materialization.metadata["rows_loaded"].value == 2
+    assert server.api_key not in str(result.all_events)
+
+    (tmp_path / "both").mkdir()
+    both = project_file(tmp_path / "both", "http://127.0.0.1:1")
+    defs = dg.Definitions(assets=[*mogulsync_assets(both), *mogulsync_extract_assets(both)])
+    dg.Definitions.validate_loadable(defs)
