@@ -2,7 +2,7 @@
 `reconciled` asset check), then extracts customers back.
 
 Run from this directory (see README.md):
-    dagster asset materialize --select '*' -f definitions.py
+    dg launch --assets '*' -f definitions.py
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def marts_accounts(context):  # noqa: ANN001, ANN201 - Dagster reads the annotat
 defs = dg.Definitions(
     assets=[
         marts_accounts,
-        # eager: with `dagster dev` (its daemon), a sync runs once its dbt model materializes
+        # eager: with `dg dev` (its daemon), a sync runs once its dbt model materializes
         *mogulsync_assets(PROJECT, automation_condition=dg.AutomationCondition.eager()),
         *mogulsync_extract_assets(PROJECT),
     ],

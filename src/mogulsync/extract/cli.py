@@ -21,6 +21,7 @@ from mogulsync.errors import ConfigError, MogulsyncError
 
 if TYPE_CHECKING:
     from mogulsync.chartmogul import ClientSettings
+    from mogulsync.config import AppConfig
     from mogulsync.extract.context import Interval
     from mogulsync.extract.runner import ExtractMode, ExtractOptions, ExtractReport
 
@@ -169,11 +170,34 @@ def extract_options(
     dataset: str | None,
     interval: str | None = None,
 ) -> tuple[ClientSettings, ExtractOptions]:
+    from mogulsync.config.loader import load_config
+
+    return options_for(
+        load_config(path, sections=SECTIONS),
+        streams,
+        destination,
+        mode,
+        start_date,
+        dataset,
+        interval,
+    )
+
+
+def options_for(
+    app_config: AppConfig,
+    streams: str | None,
+    destination: str | None,
+    mode: str | None,
+    start_date: str | None,
+    dataset: str | None,
+    interval: str | None = None,
+) -> tuple[ClientSettings, ExtractOptions]:
+    """:func:`extract_options` of a project loaded already (Dagster's resource loads it
+    with its own overrides of the API key and base URL)."""
     from mogulsync.chartmogul import ClientSettings
-    from mogulsync.config.loader import expand_env, load_config
+    from mogulsync.config.loader import expand_env
     from mogulsync.extract.runner import ExtractOptions
 
-    app_config = load_config(path, sections=SECTIONS)
     extract = app_config.extract
     chosen_mode = mode or extract.mode
     if chosen_mode not in _MODES:

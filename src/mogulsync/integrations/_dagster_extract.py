@@ -1,48 +1,215 @@
-"""The extract as a dagster-dlt asset, over the very dlt source ``mogulsync extract`` runs.
+"""The extract as Dagster assets: one per table it loads, all made by one step.
 
-No second implementation: the pipeline, the source (one dlt resource routing every stream's
-pages to its own table) and the incremental states are the extract runner's. dagster-dlt
-runs the pipeline and reports the materialization; the states travel in the load package
-and live in the destination as today. The asset is keyed as dagster-dlt names a resource
-by default: ``dlt_chartmogul_streams``.
+The step is one ``mogulsync extract run`` (:func:`~mogulsync.extract.runner.run_extract`:
+the same pipeline, source, incremental states and clean-up as the CLI, no second
+implementation), of the selected assets' streams only when Dagster runs a subset. Each
+table gets its own materialization with the records this run loaded into it and the rows
+the destination table holds.
+
+Keys: a table a dbt source reads (schema = the extract's dataset) takes the key dagster-dbt
+gives that source, so the dbt models reading it hang below it with no glue; the others are
+``dlt_chartmogul_<table>`` (how dagster-dlt names a dlt resource), or ``[*key_prefix,
+<table>]`` when a prefix is given.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-import warnings
+import re
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-from pydantic.warnings import PydanticDeprecatedSince20
 
-from mogulsync.integrations.dagster import GROUP
+from mogulsync.config import load_config
+from mogulsync.errors import ConfigError, MogulsyncError
+from mogulsync.integrations.dagster import (
+    GROUP,
+    RESOURCE_KEY,
+    MogulsyncResource,
+    ignoring_beta,
+    prefix_parts,
+    resource_key_for,
+)
+
+if TYPE_CHECKING:
+    from mogulsync.extract.runner import ExtractOptions
+    from mogulsync.extract.streams import Stream
+    from mogulsync.integrations.dbt import SourceTable
+
+#: the op's name under the default keys (another prefix: ``mogulsync_extract_<prefix>``)
+EXTRACT_OP = "mogulsync_extract"
+#: no section's ${ENV} needs to be set to build the graph (the destination's password, the
+#: API key): they are read when the step runs
+_NO_SECRETS: tuple[str, ...] = ()
 
 
-def extract_assets(path: Path, streams: Sequence[str] | None) -> list[dg.AssetsDefinition]:
-    """One dagster-dlt asset for the extract configured in ``path``."""
-    import dlt
-    from dagster_dlt import DagsterDltResource, dlt_assets
+def extract_assets(
+    resource: MogulsyncResource,
+    streams: Sequence[str] | None,
+    key_prefix: str | Sequence[str] | None,
+) -> list[dg.AssetsDefinition]:
+    """One multi-asset: a spec per table of the streams the resource's project chooses (or
+    ``streams``); the resource bound as the sync assets bind it."""
+    from mogulsync.extract.runner import select_streams
+    from mogulsync.integrations.dbt import tables_read_by_sources
 
-    from mogulsync.extract._dlt_setup import no_telemetry
-    from mogulsync.extract._pump import PagePump
-    from mogulsync.extract.cli import extract_options
-    from mogulsync.extract.context import StreamState
-    from mogulsync.extract.destinations import resolve_destination
-    from mogulsync.extract.runner import (
-        fetch_pages,
-        pipeline_name_for,
-        recover_states,
-        select_streams,
-        streams_dlt_source,
+    config = load_config(resource.project_file, sections=_NO_SECRETS)
+    extract = config.extract
+    chosen = select_streams(list(streams) if streams else extract.streams)
+    readers = tables_read_by_sources(config.dbt, extract.dataset)
+    keys = table_keys(chosen, readers, key_prefix)
+    kinds = {"dlt", *_destination_kind(extract.destination.get_secret_value(), extract.dataset)}
+    specs = [
+        dg.AssetSpec(
+            keys[stream.name],
+            description=f"ChartMogul {stream.name} ({stream.description}) loaded by mogulsync's"
+            f" extract into {extract.dataset}.{stream.name}",
+            group_name=GROUP,
+            kinds=kinds,
+            metadata={"dagster/table_name": f"{extract.dataset}.{stream.name}"},
+            skippable=True,
+        )
+        for stream in chosen
+    ]
+    op_name = EXTRACT_OP
+    resource_key = RESOURCE_KEY
+    if key_prefix is not None:
+        op_name = "_".join([EXTRACT_OP, *(re.sub(r"\W", "_", p) for p in prefix_parts(key_prefix))])
+        resource_key = resource_key_for(key_prefix)
+
+    with ignoring_beta():
+
+        @dg.multi_asset(
+            specs=specs,
+            name=op_name,
+            can_subset=True,
+            resource_defs={resource_key: resource},
+        )
+        # Unannotated: Dagster inspects annotation objects; see integrations/dagster.py.
+        def _extract(context):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202
+            project: MogulsyncResource = getattr(context.resources, resource_key)
+            selected = [name for name, key in keys.items() if key in context.selected_asset_keys]
+            yield from _materialize(project, selected, keys, context.log)
+
+    return [_extract]
+
+
+def table_keys(
+    streams: Sequence[Stream],
+    readers: Mapping[str, list[SourceTable]],
+    key_prefix: str | Sequence[str] | None,
+) -> dict[str, dg.AssetKey]:
+    """``{stream: asset key}`` (see the module docstring); ValueError when dbt sources give
+    one table two keys, or two tables one key."""
+    from mogulsync.extract.runner import SOURCE_NAME
+
+    parts = None if key_prefix is None else prefix_parts(key_prefix)
+    keys: dict[str, dg.AssetKey] = {}
+    for stream in streams:
+        sources = readers.get(stream.name, [])
+        distinct = {source.key for source in sources}
+        if len(distinct) > 1:
+            named = ", ".join(f"{s.name} ({'/'.join(s.key)})" for s in sources)
+            msg = (
+                f"extract table {stream.name} is read by dbt sources with different dagster"
+                f" keys: {named}. Give them one key (meta: {{dagster: {{asset_key: [...]}}}})"
+            )
+            raise ValueError(msg)
+        if distinct:
+            keys[stream.name] = dg.AssetKey(list(distinct.pop()))
+        elif parts is None:
+            keys[stream.name] = dg.AssetKey(f"dlt_{SOURCE_NAME}_{stream.name}")
+        else:
+            keys[stream.name] = dg.AssetKey([*parts, stream.name])
+    _refuse_shared_keys(keys, readers)
+    return keys
+
+
+def _refuse_shared_keys(keys: Mapping[str, dg.AssetKey], readers: Mapping[str, Any]) -> None:
+    """Two tables under one key: e.g. dbt sources still keyed as the one extract asset of
+    earlier versions (``meta: {dagster: {asset_key: [dlt_chartmogul_streams]}}``)."""
+    by_key: dict[dg.AssetKey, list[str]] = {}
+    for table, key in keys.items():
+        by_key.setdefault(key, []).append(table)
+    for key, tables in by_key.items():
+        if len(tables) < 2:
+            continue
+        sources = [s.name for t in tables for s in readers.get(t, [])]
+        msg = (
+            f"extract tables {', '.join(tables)} would all be asset {key.to_user_string()}"
+            f" (the meta.dagster.asset_key of dbt sources {', '.join(sources)}): each table is"
+            " its own asset now. Remove that meta (the table then takes the key dagster-dbt"
+            f" gives its source) or give each table its own key, e.g. [dlt_chartmogul_{tables[0]}]"
+        )
+        raise ValueError(msg)
+
+
+def _destination_kind(url: str, dataset: str) -> set[str]:
+    """The destination's kind for Dagster's kind tags (``duckdb``, ``postgres``, ...)."""
+    from mogulsync.extract.destinations import parse_destination
+
+    try:
+        return {parse_destination(url, dataset).kind}
+    except ConfigError:  # reported in full when the step runs
+        return set()
+
+
+def _materialize(
+    project: MogulsyncResource,
+    selected: Sequence[str],
+    keys: Mapping[str, dg.AssetKey],
+    log: Any,
+) -> Iterator[dg.MaterializeResult[Any]]:
+    from mogulsync.extract.cli import SECTIONS, options_for
+    from mogulsync.extract.runner import run_extract
+
+    try:
+        # the sections `mogulsync extract run` reads, with the resource's overrides
+        config = project.load(sections=SECTIONS)
+        settings, options = options_for(config, ",".join(selected), None, None, None, None)
+        report = run_extract(
+            settings, options, on_stage=lambda stage: log.info("extract %s", stage)
+        )
+    except MogulsyncError as exc:
+        raise extract_failure(exc) from None
+    try:
+        rows = table_rows(options, selected)
+    except Exception as exc:
+        # the load is committed: a count is a figure for the UI, not worth failing the
+        # step over (the type only: a driver's message may quote the destination's URL)
+        log.warning("row counts unavailable: %s", type(exc).__name__)
+        rows = {}
+    for stream in report.streams:
+        metadata: dict[str, Any] = {
+            "rows_loaded": stream.records,
+            "dagster/table_name": f"{options.dataset}.{stream.name}",
+            "mode": options.mode,
+            "load_ids": ", ".join(report.load_ids),
+            "fetch_s": round(stream.duration_s, 3),
+        }
+        if stream.name in rows:
+            metadata["dagster/row_count"] = rows[stream.name]
+        yield dg.MaterializeResult(asset_key=keys[stream.name], metadata=metadata)
+
+
+def extract_failure(exc: MogulsyncError) -> dg.Failure:
+    """The extract's error as a Dagster failure; a configuration problem is not retried."""
+    from mogulsync.messages import describe
+
+    return dg.Failure(
+        description=f"the extract did not complete: {describe(exc)}",
+        metadata={"error": type(exc).__name__},
+        allow_retries=not isinstance(exc, ConfigError),
     )
 
-    no_telemetry()  # as `mogulsync extract` does
-    names = ",".join(streams) if streams else None
-    settings, options = extract_options(path, names, None, None, None, None)
-    chosen = select_streams(options.streams)
+
+def table_rows(options: ExtractOptions, tables: Sequence[str]) -> dict[str, int]:
+    """The rows each table holds now (0 for one the destination never received rows for)."""
+    import dlt
+
+    from mogulsync.extract.destinations import resolve_destination
+    from mogulsync.extract.runner import pipeline_name_for
+
     target = resolve_destination(options.destination, options.dataset)
     pipeline = dlt.pipeline(
         pipeline_name=pipeline_name_for(options),
@@ -50,37 +217,15 @@ def extract_assets(path: Path, streams: Sequence[str] | None) -> list[dg.AssetsD
         dataset_name=options.dataset,
         pipelines_dir=str(options.state_dir / "extract"),
     )
-
-    def build_source(known: Mapping[str, StreamState]) -> Any:
-        # the runner's fetch waits for the stored states; here they are read already
-        states: concurrent.futures.Future[Mapping[str, StreamState]] = concurrent.futures.Future()
-        states.set_result(known)
-        pump = PagePump(lambda sink: fetch_pages(settings, options, chosen, states, sink, None))
-        return streams_dlt_source(chosen, pump, options.mode, target, None, lambda: None)
-
-    @dlt_assets(
-        dlt_source=build_source({}),  # never iterated: it names the asset and its table
-        dlt_pipeline=pipeline,
-        name="mogulsync_extract",
-        group_name=GROUP,
-    )
-    def _extract(context):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202
-        # Unannotated: Dagster inspects annotation objects; see integrations/dagster.py.
-        states = recover_states(pipeline) if options.mode == "incremental" else {}
-        with warnings.catch_warnings():
-            # Built outside Dagster's resource wiring, the resource's constructor reaches a
-            # pydantic v1 attribute inside Dagster's compatibility layer.
-            warnings.simplefilter("ignore", PydanticDeprecatedSince20)
-            resource = DagsterDltResource()
-        yield from _run(context, resource, build_source(states), pipeline, target)
-
-    return [_extract]
+    loaded = set(pipeline.default_schema.data_table_names(seen_data_only=True))
+    counts = dict.fromkeys(tables, 0)
+    with pipeline.sql_client() as client:
+        for table in loaded.intersection(tables):
+            name = client.make_qualified_table_name(table)  # quoted by dlt
+            with client.execute_query(f"SELECT count(*) FROM {name}") as cursor:  # noqa: S608
+                (count,) = cursor.fetchone() or (0,)
+                counts[table] = int(count)
+    return counts
 
 
-def _run(context: Any, dlt: Any, source: Any, pipeline: Any, target: Any) -> Iterator[Any]:
-    yield from dlt.run(
-        context=context,
-        dlt_source=source,
-        dlt_pipeline=pipeline,
-        loader_file_format=target.loader_file_format,
-    )
+__all__ = ["EXTRACT_OP", "extract_assets", "extract_failure", "table_keys", "table_rows"]

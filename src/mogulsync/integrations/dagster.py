@@ -1,4 +1,4 @@
-"""Dagster assets for a mogulsync project: one asset per sync, plus the extract.
+"""Dagster assets for a mogulsync project: one asset per sync, one per extracted table.
 
 ```python
 # definitions.py
@@ -19,6 +19,8 @@ defs = dg.Definitions(
   raises on a ``failed`` run and reports a ``partial`` one through the ``no_failed_rows``
   check (WARN; ERROR and blocking past ``max_failed_rows``). Automation conditions, retry
   policies, pools and freshness policies are passed through.
+* :func:`mogulsync_extract_assets`: an asset per table the extract loads, all made by one
+  step (one extract run), keyed as dagster-dbt keys the dbt source reading each table.
 * :func:`mogulsync_reconcile_checks`: drift as a ``reconciled`` check per sync.
 * :class:`MogulsyncResource` carries the project file and optional overrides (base URL, an
   ``EnvVar`` API key, the UI's URL); bind your own per deployment with
@@ -33,7 +35,7 @@ import asyncio
 import contextlib
 import re
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,17 +77,21 @@ class MogulsyncResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     #: ``https://mogulsync.internal``: each materialization links to its run there
     ui_url: str | None = None
 
-    def load(self) -> AppConfig:
-        """The project, every section checked (secrets from the environment)."""
+    def load(self, sections: Collection[str] | None = None) -> AppConfig:
+        """The project, ``sections`` (default: every one) checked, secrets from the
+        environment."""
         update: dict[str, Any] = {}
         if self.api_key is None:
-            config = load_config(self.project_file)
+            config = load_config(self.project_file, sections=sections)
         else:
             if not self.api_key.strip():
                 msg = "MogulsyncResource.api_key is empty: set the variable it reads"
                 raise ConfigError(msg)
-            # an unset ${VAR} is reported in every section but chartmogul's: its key is ours
-            config = load_config(self.project_file, sections=_ALL_BUT_CHARTMOGUL)
+            # an unset ${VAR} is not reported in chartmogul's section: its key is ours
+            checked = _ALL_BUT_CHARTMOGUL if sections is None else sections
+            config = load_config(
+                self.project_file, sections=[name for name in checked if name != "chartmogul"]
+            )
             update["api_key"] = SecretStr(self.api_key)
         if self.base_url is not None:
             update["base_url"] = self.base_url
@@ -94,11 +100,17 @@ class MogulsyncResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         section = config.chartmogul.model_copy(update=update)
         return config.model_copy(update={"chartmogul": section})
 
-    def run_sync(self, name: str, *, full: bool = False) -> RunRecord:
-        """Run one sync the way ``mogulsync sync run`` does; its run record."""
+    def run_sync(
+        self, name: str, *, full: bool = False, config: AppConfig | None = None
+    ) -> RunRecord:
+        """Run one sync the way ``mogulsync sync run`` does; its run record.
+
+        ``config``: the project as :meth:`load` gave it, when the caller has it already
+        (else it is loaded here).
+        """
         from mogulsync.sync.engine import SyncEngine
 
-        return asyncio.run(SyncEngine(self.load()).run(name, full=full))
+        return asyncio.run(SyncEngine(config or self.load()).run(name, full=full))
 
     def history_metadata(self, run_id: str | None) -> dict[str, Any]:
         """Where to read run ``run_id`` in full: the UI's run page, the CLI command."""
@@ -113,9 +125,12 @@ class MogulsyncResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             metadata["run_page"] = dg.MetadataValue.url(f"{self.ui_url.rstrip('/')}/runs/{run_id}")
         return metadata
 
-    def failing_rows(self, record: RunRecord, limit: int = SAMPLE_ROWS) -> list[str]:
-        """A sample of the run's failed rows as ``key: field: message`` lines."""
-        store = RunStore(Path(self.load().state_dir))
+    def failing_rows(
+        self, record: RunRecord, limit: int = SAMPLE_ROWS, *, config: AppConfig | None = None
+    ) -> list[str]:
+        """A sample of the run's failed rows as ``key: field: message`` lines (``config``:
+        as for :meth:`run_sync`)."""
+        store = RunStore(Path((config or self.load()).state_dir))
         try:
             errors = store.errors(record.run_id)[:limit]
         finally:
@@ -147,20 +162,20 @@ def ignoring_beta() -> Iterator[None]:
 
 def sync_asset_key(sync: str, prefix: str | Sequence[str] = KEY_PREFIX) -> dg.AssetKey:
     """``["chartmogul", <sync>]``, or under another prefix."""
-    return dg.AssetKey([*_prefix_parts(prefix), sync])
+    return dg.AssetKey([*prefix_parts(prefix), sync])
 
 
 def resource_key_for(prefix: str | Sequence[str] = KEY_PREFIX) -> str:
     """The key our resource is bound under: ``mogulsync``, or, for the assets of another
     key prefix (another project), ``mogulsync_<prefix>``. Dagster wants one object per
     resource key in a job, and each project has its own resource."""
-    parts = _prefix_parts(prefix)
+    parts = prefix_parts(prefix)
     if parts == [KEY_PREFIX]:
         return RESOURCE_KEY
     return "_".join([RESOURCE_KEY, *(re.sub(r"\W", "_", part) for part in parts)])
 
 
-def _prefix_parts(prefix: str | Sequence[str]) -> list[str]:
+def prefix_parts(prefix: str | Sequence[str]) -> list[str]:
     parts = [prefix] if isinstance(prefix, str) else list(prefix)
     if not parts or not all(parts):
         msg = f"key_prefix must name at least one non-empty part, not {prefix!r}"
@@ -267,8 +282,9 @@ def warn_of_dbt_source_clashes(
             warnings.warn(
                 f"sync `{name}`'s asset key {'/'.join(key)} is also the key dagster-dbt gives"
                 f" dbt source `{sources[key]}`, so dbt models reading that source would show"
-                " as downstream of the sync. Give the source the extract's key"
-                " (meta: {dagster: {asset_key: [dlt_chartmogul_streams]}}) or pass"
+                " as downstream of the sync (and mogulsync_extract_assets gives the"
+                " extract's table that key too). Key the source as the extract's table"
+                f" (meta: {{dagster: {{asset_key: [dlt_chartmogul_{key[-1]}]}}}}) or pass"
                 " mogulsync_assets(..., key_prefix=...)",
                 DbtSourceClashWarning,
                 stacklevel=3,
@@ -351,7 +367,9 @@ def _define(
     def _materialize(context):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202
         project: MogulsyncResource = getattr(context.resources, resource_key)
         try:
-            record = project.run_sync(name)
+            # loaded once: the run and the sample of its failed rows read the same project
+            config = project.load()
+            record = project.run_sync(name, config=config)
         except MogulsyncError as exc:  # no run happened: the project, its lock, ...
             raise refused_failure(name, exc) from None
         metadata = {**summary_metadata(record), **project.history_metadata(record.run_id)}
@@ -366,7 +384,7 @@ def _define(
             check_metadata["max_failed_rows"] = threshold
         if failed:
             check_metadata["sample"] = dg.MetadataValue.md(
-                "\n".join(f"- {line}" for line in project.failing_rows(record))
+                "\n".join(f"- {line}" for line in project.failing_rows(record, config=config))
             )
         return dg.MaterializeResult(
             metadata=metadata,
@@ -426,12 +444,22 @@ def summary_metadata(record: RunRecord) -> dict[str, Any]:
 
 
 def mogulsync_extract_assets(
-    path: str | Path = "mogulsync.yml", *, streams: Sequence[str] | None = None
+    path: str | Path = "mogulsync.yml",
+    *,
+    streams: Sequence[str] | None = None,
+    key_prefix: str | Sequence[str] | None = None,
+    resource: MogulsyncResource | None = None,
 ) -> list[dg.AssetsDefinition]:
-    """The ``extract:`` section as one dagster-dlt asset over mogulsync's own dlt source."""
+    """The ``extract:`` section as one asset per table, made by one step (one extract run).
+
+    Keys: a table a dbt source reads takes that source's dagster-dbt key (lineage to the
+    dbt models); the others ``dlt_chartmogul_<table>``, or ``[*key_prefix, <table>]``.
+    ``streams`` narrows the project's streams; ``resource`` as for :func:`mogulsync_assets`
+    (its ``api_key`` and ``base_url`` apply to the extract too). See :mod:`._dagster_extract`.
+    """
     from mogulsync.integrations._dagster_extract import extract_assets
 
-    return extract_assets(Path(path), streams)
+    return extract_assets(resource or project_resource(path), streams, key_prefix)
 
 
 def mogulsync_reconcile_checks(

@@ -60,3 +60,34 @@ def source_asset_keys(manifest: dict[str, Any]) -> dict[tuple[str, ...], str]:
         key = meta_asset_key(node) or (node["source_name"], node["name"])
         keys[key] = f"{node['source_name']}.{node['name']}"
     return keys
+
+
+@dataclass(frozen=True, slots=True)
+class SourceTable:
+    """A dbt source table and the key dagster-dbt gives it."""
+
+    #: ``source.table`` as dbt names it
+    name: str
+    key: tuple[str, ...]
+
+
+def tables_read_by_sources(dbt: DbtConfig | None, dataset: str) -> dict[str, list[SourceTable]]:
+    """``{table: the dbt source tables reading it}`` for tables of schema ``dataset``.
+
+    A source reads ``<dataset>.<table>`` when its schema is the dataset (dbt's default
+    schema is the source's name) and its identifier the table (default: its name). Nothing
+    without a ``dbt:`` section or before the manifest exists.
+    """
+    if dbt is None or not dbt.manifest_path.is_file():
+        return {}
+    readers: dict[str, list[SourceTable]] = {}
+    for node in (load_manifest(dbt).get("sources") or {}).values():
+        schema = str(node.get("schema") or node["source_name"])
+        if schema.casefold() != dataset.casefold():
+            continue
+        table = str(node.get("identifier") or node["name"]).casefold()
+        key = meta_asset_key(node) or (node["source_name"], node["name"])
+        readers.setdefault(table, []).append(
+            SourceTable(f"{node['source_name']}.{node['name']}", key)
+        )
+    return readers

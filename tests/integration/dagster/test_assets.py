@@ -123,14 +123,15 @@ def test_materialize_dbt_then_syncs(dbt_project, tmp_path, monkeypatch, emulator
     assert landed == ["a1", "a2", "a3", "a4"]
     assert people == [f"owner+a{i}@example.com" for i in range(1, 5)]
 
-    # The extract through dagster-dlt, twice: the second run is incremental.
+    # The extract's customers table, twice (the second run picks up its state).
     (extract,) = mogulsync_extract_assets(path)
     for _ in range(2):
         with dg.instance_for_test() as instance:
             outcome = dg.materialize([extract], instance=instance)
         assert outcome.success
     (event,) = outcome.get_asset_materialization_events()
-    assert event.asset_key == dg.AssetKey(["dlt_chartmogul_streams"])
+    assert event.asset_key == dg.AssetKey(["dlt_chartmogul_customers"])
+    assert event.materialization.metadata["dagster/row_count"].value == 4
     db = duckdb.connect(str(tmp_path / "extract.duckdb"), read_only=True)
     try:
         extracted = db.execute("select external_id from chartmogul.customers order by 1")

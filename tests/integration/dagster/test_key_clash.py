@@ -12,11 +12,14 @@ from tests.integration.dbt._project import copy_project, run_dbt
 from mogulsync.integrations.dagster import (
     DbtSourceClashWarning,
     mogulsync_assets,
+    mogulsync_extract_assets,
     mogulsync_reconcile_checks,
 )
 
-# The extract's tables as a dbt project declares them: source `chartmogul`. `contacts` already
-# carries the extract asset's key, as docs/dagster.md advises; `customers` does not.
+# The extract's tables as a dbt project declares them: source `chartmogul`. `contacts` carries
+# the extract's default key for its table, as docs/dagster.md advises; `customers` does not
+# (dagster-dbt keys it chartmogul/customers, the key of the sync `customers`); `plans` has a
+# key of its own.
 SOURCES = """\
 version: 2
 sources:
@@ -24,7 +27,9 @@ sources:
     tables:
       - name: customers
       - name: contacts
-        meta: {dagster: {asset_key: [dlt_chartmogul_streams]}}
+        meta: {dagster: {asset_key: [dlt_chartmogul_contacts]}}
+      - name: plans
+        meta: {dagster: {asset_key: [raw, chartmogul_plans]}}
 """
 
 
@@ -98,3 +103,28 @@ def test_the_manifest_is_read_once_for_the_graph_however_many_syncs(
         assets = mogulsync_assets(path)
     assert len(assets) == 2  # two syncs, each reading a dbt model
     assert reads == ["mogulsync.integrations.dbt"]
+
+
+def test_the_extract_tables_take_the_keys_dagster_dbt_gives_their_sources(project_dir, tmp_path):
+    """dbt models reading a source depend on the extract's table: lineage with no glue."""
+    root, dbt_dir = project_dir
+    path = _project_file(tmp_path, dbt_dir, root / "warehouse.duckdb", "http://127.0.0.1:1")
+    streams = ["customers", "contacts", "plans", "invoices"]
+    (extract,) = mogulsync_extract_assets(path, streams=streams)
+    tables = {spec.metadata["dagster/table_name"]: spec.key for spec in extract.specs}
+    assert tables == {
+        "chartmogul.customers": dg.AssetKey(["chartmogul", "customers"]),  # dagster-dbt's default
+        "chartmogul.contacts": dg.AssetKey("dlt_chartmogul_contacts"),  # the source's meta
+        "chartmogul.plans": dg.AssetKey(["raw", "chartmogul_plans"]),
+        "chartmogul.invoices": dg.AssetKey("dlt_chartmogul_invoices"),  # no source reads it
+    }
+    # a dbt model over the source, keyed and wired as dagster-dbt would
+    model = dg.AssetSpec("stg_customers", deps=[dg.AssetKey(["chartmogul", "customers"])])
+    graph = dg.Definitions(assets=[extract, model]).resolve_asset_graph()
+    (parent,) = graph.get(model.key).parent_keys
+    assert graph.get(parent).is_materializable
+    assert parent in extract.keys
+    # key_prefix places only the tables no source reads
+    (prefixed,) = mogulsync_extract_assets(path, streams=streams, key_prefix="cm")
+    assert set(prefixed.keys) == {*set(tables.values()) - {tables["chartmogul.invoices"]},
+                                  dg.AssetKey(["cm", "invoices"])}  # fmt: skip

@@ -92,6 +92,25 @@ def test_within_max_failed_rows_the_check_warns_and_downstream_runs(project):
     assert result.success
 
 
+def test_a_materialization_reads_the_project_file_once(project, monkeypatch):
+    """The run and the sample of its failed rows (a partial run) share one load."""
+    from mogulsync.config import loader
+
+    assets = mogulsync_assets(project)  # the graph's own read, at definition time
+    reads: list[Path] = []
+    read_yaml = loader.read_yaml
+
+    def counting(path: Path) -> object:
+        reads.append(Path(path))
+        return read_yaml(path)
+
+    monkeypatch.setattr(loader, "read_yaml", counting)
+    result = _materialize(assets)
+    (check,) = result.get_asset_check_evaluations()
+    assert "a3" in check.metadata["sample"].value  # the failed rows were read
+    assert reads == [project]
+
+
 def test_negative_max_failed_rows_is_refused(project):
     with pytest.raises(ValueError, match="max_failed_rows must be 0 or more, not -1"):
         mogulsync_assets(project, max_failed_rows=-1)
