@@ -39,13 +39,15 @@ def _low_open_files() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (OPEN_FILES, hard))
 
 
-def test_idle_flood_with_few_descriptors_leaves_the_endpoint_working(tmp_path: Path) -> None:
+def test_idle_flood_with_few_descriptors_leaves_the_endpoint_working(
+    tmp_path: Path, dead_url: str
+) -> None:
     """1,000 idle sockets at a 256-file limit: identify and batch still land; log stays short."""
     config = tmp_path / "mogulsync.yml"
     config.write_text(
         yaml.safe_dump(
             {
-                "chartmogul": {"api_key": "${API_KEY}", "base_url": "http://127.0.0.1:9"},
+                "chartmogul": {"api_key": "${API_KEY}", "base_url": dead_url},
                 "state_dir": str(tmp_path / "state"),
                 "events": {"write_keys": ["${WRITE_KEY}"]},
             }

@@ -26,6 +26,7 @@ from mogulsync.events._throttle import INGEST_LOGGER
 from mogulsync.events.hosting import hardened_server
 from mogulsync.events.queue import EventQueue
 from mogulsync.events.server import EventsService
+from mogulsync.testing.ports import refused_port
 
 WRITE_KEY = "wk-conn"
 #: how long a test waits for the server to act (the timeouts under test are far shorter)
@@ -33,9 +34,9 @@ PATIENCE_S = 20.0
 IDENTIFY = {"userId": "u", "messageId": "valid"}
 
 
-def service_for(tmp_path: Path, **limits: object) -> EventsService:
+def service_for(tmp_path: Path, base_url: str, **limits: object) -> EventsService:
     raw = {
-        "chartmogul": {"api_key": "${API_KEY}", "base_url": "http://127.0.0.1:9"},
+        "chartmogul": {"api_key": "${API_KEY}", "base_url": base_url},
         "state_dir": str(tmp_path),
         "events": {"write_keys": ["${WRITE_KEY}"], "limits": limits},
     }
@@ -45,11 +46,12 @@ def service_for(tmp_path: Path, **limits: object) -> EventsService:
 
 @contextlib.contextmanager
 def serving(tmp_path: Path, **limits: object) -> Iterator[EventsService]:
-    service = service_for(tmp_path, **limits).start()
-    try:
-        yield service
-    finally:
-        service.stop()
+    with refused_port() as dead:  # not forwarding: ChartMogul is never called
+        service = service_for(tmp_path, f"http://127.0.0.1:{dead}", **limits).start()
+        try:
+            yield service
+        finally:
+            service.stop()
 
 
 def connect(service: EventsService) -> socket.socket:

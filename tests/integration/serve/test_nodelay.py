@@ -66,10 +66,10 @@ async def test_a_server_on_our_listening_socket_turns_nagle_off() -> None:
         await task
 
 
-def test_the_events_endpoint_turns_nagle_off(tmp_path: Path) -> None:
+def test_the_events_endpoint_turns_nagle_off(tmp_path: Path, dead_url: str) -> None:
     """The events service's hardened server (its own accept path) on its own socket."""
     raw = {
-        "chartmogul": {"api_key": "${API_KEY}", "base_url": "http://127.0.0.1:9"},
+        "chartmogul": {"api_key": "${API_KEY}", "base_url": dead_url},
         "state_dir": str(tmp_path),
         "events": {"write_keys": ["${WRITE_KEY}"]},
     }
