@@ -82,7 +82,10 @@ def test_idle_flood_with_few_descriptors_leaves_the_endpoint_working(
                 stack.enter_context(socket.create_connection(("127.0.0.1", port), timeout=30))
             auth = (WRITE_KEY, "")
             single = httpx.post(
-                f"{base}/v1/identify", json={"userId": "u", "messageId": "one"}, auth=auth
+                f"{base}/v1/identify",
+                json={"userId": "u", "messageId": "one"},
+                auth=auth,
+                timeout=30,
             )
             batch = httpx.post(
                 f"{base}/v1/batch",
@@ -99,6 +102,7 @@ def test_idle_flood_with_few_descriptors_leaves_the_endpoint_working(
                         },
                     ]
                 },
+                timeout=30,
             )
         assert (single.status_code, batch.status_code) == (200, 200)
     finally:

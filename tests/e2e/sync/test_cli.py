@@ -39,7 +39,7 @@ def workdir(tmp_path, monkeypatch, emulator_server):
 
 
 def _stats(server) -> dict:
-    return httpx.get(f"{server.base_url}/_emulator/stats").json()
+    return httpx.get(f"{server.base_url}/_emulator/stats", timeout=30).json()
 
 
 def test_check_passes_then_reports_a_bad_key(workdir, monkeypatch):

@@ -43,7 +43,7 @@ async def test_lost_response_on_customer_create_over_http(
         log: list[RequestLogEntry] = []
         async with (
             ChartMogulClient(client_settings(server), request_hooks=[log.append]) as client,
-            httpx.AsyncClient(base_url=f"{server.base_url}/_emulator") as admin,
+            httpx.AsyncClient(base_url=f"{server.base_url}/_emulator", timeout=30) as admin,
         ):
             source = await client.data_sources.create("Warehouse")
             script = {"fault": "lost_response", "method": "POST", "path_pattern": "^/v1/customers$"}

@@ -581,7 +581,7 @@ def test_check_answers_failed_on_an_unexpected_error() -> None:
 def test_a_failing_stream_is_incomplete_and_others_complete(server: EmulatorServer) -> None:
     """When one stream keeps failing, it ends INCOMPLETE with an ERROR; the others finish."""
     faults = {"error_rate": 1.0, "error_statuses": [500], "path_pattern": "metrics"}
-    httpx.put(f"{server.base_url}/_emulator/faults", json=faults).raise_for_status()
+    httpx.put(f"{server.base_url}/_emulator/faults", json=faults, timeout=30).raise_for_status()
     code, messages = _run("read", _config(server), _catalog(["customers", "customer_daily_count"]))
     assert code == 1
     assert _records(messages)["customers"] == FIRST
