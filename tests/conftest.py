@@ -113,6 +113,16 @@ def dead_port() -> Iterator[int]:
         yield port
 
 
+@pytest.fixture
+def dead_url(dead_port: int) -> str:
+    """An http:// loopback address that refuses connections for the test's duration.
+
+    Not a well-known port such as 9 or 1: a machine may run a service there (inetd's
+    discard, a test's own server), and then the "unreachable" call would be answered.
+    """
+    return f"http://127.0.0.1:{dead_port}"
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A real PostgreSQL server for this test session (one per xdist worker)."""

@@ -240,10 +240,10 @@ def test_bad_key_on_any_endpoint(emulator_server: EmulatorServer) -> None:
     """Without a valid key every /v1 endpoint answers the shape-1 401."""
     base = f"{emulator_server.base_url}/v1"
     for path in ("/customers", "/metrics/mrr", "/data_sources"):
-        answer = httpx.get(base + path, auth=("wrong", ""))
+        answer = httpx.get(base + path, auth=("wrong", ""), timeout=30)
         assert answer.status_code == 401
         assert answer.json() == {"code": 401, "message": "No valid API key provided", "param": None}
-    assert httpx.get(base + "/ping").status_code == 401
+    assert httpx.get(base + "/ping", timeout=30).status_code == 401
 
 
 # ---------------------------------------------------------------------- limits
@@ -252,7 +252,9 @@ def test_rate_limit_429_reaches_the_client_unretried() -> None:
     settings = EmulatorSettings(limits=Limits(rate_limit=1, max_connections=MAX_PARALLEL))
     with (
         EmulatorServer(settings) as server,
-        httpx.Client(base_url=f"{server.base_url}/v1", auth=(server.api_key, "")) as raw,
+        httpx.Client(
+            base_url=f"{server.base_url}/v1", auth=(server.api_key, ""), timeout=30
+        ) as raw,
     ):
         server.emulator.bucket.use_clock(lambda: 0.0)  # no token comes back during the test
         assert raw.get("/ping").status_code == 200  # the bucket holds one token

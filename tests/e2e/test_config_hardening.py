@@ -23,7 +23,7 @@ def _write(root: Path, config: dict[str, object]) -> Path:
     return path
 
 
-def _project(root: Path, base_url: str = "http://127.0.0.1:9", **extra: object) -> Path:
+def _project(root: Path, base_url: str, **extra: object) -> Path:
     make_warehouse(
         root / "w.duckdb",
         [
@@ -66,13 +66,13 @@ def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["../../../victim", "<absolute>", "a/b", ".hidden", ""])
 def test_sync_names_outside_the_safe_pattern_are_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, dead_url: str
 ) -> None:
     """A sync named like a path is refused at load (exit 4, the rule named); no lock escapes."""
     monkeypatch.setenv("CHARTMOGUL_API_KEY", "k-123456")
     if name == "<absolute>":
         name = str(tmp_path / "abs")
-    config = _project(tmp_path)
+    config = _project(tmp_path, dead_url)
     raw = yaml.safe_load(config.read_text())
     raw["syncs"] = {name: raw["syncs"]["customers"]}
     _write(tmp_path, raw)
@@ -89,10 +89,10 @@ def test_sync_names_outside_the_safe_pattern_are_refused(
     ids=["check", "sync-run", "extract-run", "events-serve"],
 )
 def test_an_empty_api_key_is_a_config_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str], dead_url: str
 ) -> None:
     """``CHARTMOGUL_API_KEY=`` (set, empty) is exit 4 with the variable named, no traceback."""
-    config = _project(tmp_path)
+    config = _project(tmp_path, dead_url)
     monkeypatch.setenv("CHARTMOGUL_API_KEY", "")
     monkeypatch.setenv("SEGMENT_WRITE_KEY", "wk-123456")
     result = CliRunner().invoke(app, [*command, "-c", str(config)])
@@ -102,10 +102,10 @@ def test_an_empty_api_key_is_a_config_error(
 
 
 def test_an_api_key_defaulting_to_empty_is_a_config_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dead_url: str
 ) -> None:
     """``${KEY:-}`` that ends up empty is reported too, not left to crash the client."""
-    config = _project(tmp_path)
+    config = _project(tmp_path, dead_url)
     raw = yaml.safe_load(config.read_text())
     raw["chartmogul"]["api_key"] = "${CHARTMOGUL_API_KEY:-}"
     _write(tmp_path, raw)
@@ -117,11 +117,11 @@ def test_an_api_key_defaulting_to_empty_is_a_config_error(
 
 @pytest.mark.parametrize("store", ["state.sqlite", "runs.sqlite"])
 def test_a_corrupt_state_file_is_a_clear_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: str, dead_url: str
 ) -> None:
     """A state or run-history file that is not SQLite is named, with what to do."""
     monkeypatch.setenv("CHARTMOGUL_API_KEY", "k-123456")
-    config = _project(tmp_path)
+    config = _project(tmp_path, dead_url)
     (tmp_path / ".mogulsync").mkdir()
     (tmp_path / ".mogulsync" / store).write_bytes(b"not a database, just garbage bytes" * 10)
     for command in (["sync", "run", "customers"], ["runs", "list"]):
@@ -135,11 +135,11 @@ def test_a_corrupt_state_file_is_a_clear_error(
 
 
 def test_a_state_dir_that_is_a_file_is_a_config_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dead_url: str
 ) -> None:
     """state_dir pointing at a file is refused at load, for every command."""
     monkeypatch.setenv("CHARTMOGUL_API_KEY", "k-123456")
-    config = _project(tmp_path)
+    config = _project(tmp_path, dead_url)
     (tmp_path / ".mogulsync").write_text("a file", encoding="utf-8")
     for command in (["sync", "run", "customers"], ["runs", "list"], ["check"]):
         result = CliRunner().invoke(app, [*command, "-c", str(config)])
@@ -149,13 +149,13 @@ def test_a_state_dir_that_is_a_file_is_a_config_error(
 
 
 def test_a_query_string_password_from_the_environment_is_masked_everywhere(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dead_port: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dead_port: int, dead_url: str
 ) -> None:
     """``?password=${PW}`` never reaches `check` output, the run's message or runs.sqlite."""
     monkeypatch.setenv("CHARTMOGUL_API_KEY", "k-123456")
     monkeypatch.setenv("PG_QUERY_PASSWORD", SECRET)
     url = f"postgresql://bob@127.0.0.1:{dead_port}/db?password=${{PG_QUERY_PASSWORD}}"
-    config = _project(tmp_path, warehouses={"main": url})
+    config = _project(tmp_path, dead_url, warehouses={"main": url})
     check = CliRunner().invoke(app, ["check", "-c", str(config)])
     assert check.exit_code == exit_codes.FAILED, check.output
     assert "not reachable" in check.output
@@ -172,12 +172,12 @@ def test_a_query_string_password_from_the_environment_is_masked_everywhere(
 
 
 def test_a_query_string_password_in_clear_is_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dead_url: str
 ) -> None:
     """Written in clear it is refused before anything connects, and not echoed back."""
     monkeypatch.setenv("CHARTMOGUL_API_KEY", "k-123456")
     url = f"postgresql://bob@db/w?sslmode=require&token={SECRET}"
-    config = _project(tmp_path, warehouses={"main": url})
+    config = _project(tmp_path, dead_url, warehouses={"main": url})
     result = CliRunner().invoke(app, ["check", "-c", str(config)])
     assert result.exit_code == exit_codes.CONFIG, result.output
     assert "warehouses.main: query parameter `token` holds a credential" in _text(result.output)

@@ -154,7 +154,7 @@ def test_replaying_a_seq_that_is_no_dead_letter_says_so(workdir: Path) -> None:
     assert "Replayed 1 dead letter(s)." in right.stdout
 
 
-def test_an_unknown_alert_channel_is_a_usage_error(tmp_path: Path) -> None:
+def test_an_unknown_alert_channel_is_a_usage_error(tmp_path: Path, dead_url: str) -> None:
     """`alerts test --channel hok` exited 4 (configuration); the file is fine, the line is not."""
     config = {
         "chartmogul": {"api_key": "${CHARTMOGUL_API_KEY}"},
@@ -162,7 +162,7 @@ def test_an_unknown_alert_channel_is_a_usage_error(tmp_path: Path) -> None:
     }
     path = tmp_path / "mogulsync.yml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    env = {"CHARTMOGUL_API_KEY": "k" * 20, "HOOK_URL": "http://127.0.0.1:9/never-called"}
+    env = {"CHARTMOGUL_API_KEY": "k" * 20, "HOOK_URL": f"{dead_url}/never-called"}
     result = CliRunner().invoke(
         app, ["alerts", "test", "-c", str(path), "--channel", "hok"], env=env
     )
@@ -199,18 +199,18 @@ def test_a_rejected_key_is_said_once_not_once_per_stream(
 
 
 def test_an_unreachable_destination_is_named_in_one_line(
-    tmp_path: Path, emulator_server: Any
+    tmp_path: Path, emulator_server: Any, dead_port: int
 ) -> None:
     """A first run said "finishing the previous run ... failed" over five lines of dlt."""
     args = ["extract", "run", "-c", str(_extract_project(tmp_path, emulator_server))]
     args += ["--streams", "data_sources"]
-    args += ["--destination", "postgresql://etl:pg-secret-pw@127.0.0.1:1/analytics"]
+    args += ["--destination", f"postgresql://etl:pg-secret-pw@127.0.0.1:{dead_port}/analytics"]
     result = CliRunner().invoke(app, args, env={"CM_KEY": emulator_server.api_key})
     assert result.exit_code == 1, result.output
     (line,) = result.stderr.strip().splitlines()  # docs/extract.md: one line, `error: ...`
     assert line.startswith(
         "error: reading the extract's state (cursors) from"
-        " postgresql://***@127.0.0.1:1/analytics failed: OperationalError: "
+        f" postgresql://***@127.0.0.1:{dead_port}/analytics failed: OperationalError: "
     ), line
     assert "finishing the previous run" not in line
     assert line.endswith("Nothing past the last committed load was recorded; run again to retry.")

@@ -24,6 +24,9 @@ ALLOWED_BINDS = {
     "src/mogulsync/testing/postgres.py",
 }
 PROBE_NAME = re.compile(r"\bfree_port\b")
+#: a loopback address on a well-known port, spelled as a place where "nothing listens":
+#: something may (inetd's discard on 9, a test's own server), and then the call is answered
+WELL_KNOWN_LOOPBACK = re.compile(r"(?:127\.0\.0\.1|localhost|\[::1\]):(?:[0-9]|[1-9][0-9]{1,2})\b")
 
 
 def _python_files() -> list[Path]:
@@ -67,3 +70,28 @@ def test_no_port_is_probed_and_handed_on() -> None:
 def test_the_guard_sees_a_probe() -> None:
     probe = "with socket.socket() as s:\n    s.bind(('127.0.0.1', 0))\n"
     assert _binds_port_zero(parse(probe)) == [2]
+
+
+def _well_known_loopback(text: str) -> list[int]:
+    return [n for n, line in enumerate(text.splitlines(), 1) if WELL_KNOWN_LOOPBACK.search(line)]
+
+
+def test_no_dead_address_is_a_well_known_port() -> None:
+    offenders: dict[str, list[int]] = {}
+    for path in _python_files():
+        name = path.relative_to(ROOT).as_posix()
+        if name.startswith("src/") or name == "tests/unit/test_no_probed_ports.py":
+            continue
+        if lines := _well_known_loopback(path.read_text(encoding="utf-8")):
+            offenders[name] = lines
+    assert offenders == {}, (
+        "an address that must refuse is a port this test holds bound: the dead_port or"
+        " dead_url fixture, or mogulsync.testing.ports.refused_port()"
+    )
+
+
+def test_the_guard_sees_a_well_known_dead_address() -> None:
+    text = (
+        'url = "http://127.0.0.1:9"\nok = "http://127.0.0.1:8780"\npg = "pg://u@localhost:1/db"\n'
+    )
+    assert _well_known_loopback(text) == [1, 3]

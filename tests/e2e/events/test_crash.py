@@ -26,7 +26,7 @@ from mogulsync.emulator.server import EmulatorServer
 from mogulsync.events.queue import EventQueue
 from mogulsync.testing.ports import announced_url
 
-from .conftest import WRITE_KEY, wait_for
+from .conftest import WAIT_S, WRITE_KEY, wait_for
 
 BATCH = 10
 KILL_AFTER_ACKED = 300
@@ -82,8 +82,14 @@ def start(config: Path, env: dict[str, str], log: Path) -> tuple[subprocess.Pope
 
 
 def burst(base_url: str, acked: list[str], enough: threading.Event) -> None:
-    """Send batches until the server dies; remember only what was acknowledged."""
-    with httpx.Client(base_url=base_url, auth=(WRITE_KEY, ""), timeout=5) as client:
+    """Send batches until the server dies; remember only what was acknowledged.
+
+    A killed server resets or refuses the connection at once; a slow answer is not a
+    death. (A 5 s read timeout, taken for one, would end the burst early on a loaded
+    machine and fail the test at the kill point.) A timeout here is the suite's safety
+    net and is raised.
+    """
+    with httpx.Client(base_url=base_url, auth=(WRITE_KEY, ""), timeout=WAIT_S) as client:
         for number in range(MAX_BATCHES):
             ids = [f"crash-{number}-{n}" for n in range(BATCH)]
             batch = [
@@ -97,8 +103,10 @@ def burst(base_url: str, acked: list[str], enough: threading.Event) -> None:
             ]
             try:
                 response = client.post("/v1/batch", json={"batch": batch})
+            except httpx.TimeoutException:
+                raise
             except httpx.TransportError:
-                return
+                return  # the server is gone
             if response.status_code == 200:
                 acked.extend(ids)
             if len(acked) >= KILL_AFTER_ACKED:

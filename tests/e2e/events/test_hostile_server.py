@@ -39,13 +39,15 @@ def _low_open_files() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (OPEN_FILES, hard))
 
 
-def test_idle_flood_with_few_descriptors_leaves_the_endpoint_working(tmp_path: Path) -> None:
+def test_idle_flood_with_few_descriptors_leaves_the_endpoint_working(
+    tmp_path: Path, dead_url: str
+) -> None:
     """1,000 idle sockets at a 256-file limit: identify and batch still land; log stays short."""
     config = tmp_path / "mogulsync.yml"
     config.write_text(
         yaml.safe_dump(
             {
-                "chartmogul": {"api_key": "${API_KEY}", "base_url": "http://127.0.0.1:9"},
+                "chartmogul": {"api_key": "${API_KEY}", "base_url": dead_url},
                 "state_dir": str(tmp_path / "state"),
                 "events": {"write_keys": ["${WRITE_KEY}"]},
             }
@@ -80,7 +82,10 @@ def test_idle_flood_with_few_descriptors_leaves_the_endpoint_working(tmp_path: P
                 stack.enter_context(socket.create_connection(("127.0.0.1", port), timeout=30))
             auth = (WRITE_KEY, "")
             single = httpx.post(
-                f"{base}/v1/identify", json={"userId": "u", "messageId": "one"}, auth=auth
+                f"{base}/v1/identify",
+                json={"userId": "u", "messageId": "one"},
+                auth=auth,
+                timeout=30,
             )
             batch = httpx.post(
                 f"{base}/v1/batch",
@@ -97,6 +102,7 @@ def test_idle_flood_with_few_descriptors_leaves_the_endpoint_working(tmp_path: P
                         },
                     ]
                 },
+                timeout=30,
             )
         assert (single.status_code, batch.status_code) == (200, 200)
     finally:

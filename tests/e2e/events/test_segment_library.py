@@ -132,7 +132,9 @@ def test_integrations_object_keeps_events_from_chartmogul(
                 },
             ],
         }
-        answer = httpx.post(f"{service.base_url}/v1/batch", json=batch, auth=(WRITE_KEY, ""))
+        answer = httpx.post(
+            f"{service.base_url}/v1/batch", json=batch, auth=(WRITE_KEY, ""), timeout=30
+        )
         assert answer.status_code == 200
         queue = EventQueue(service.path)
         finished = ("delivered", "skipped", "rejected", "dead")

@@ -79,11 +79,11 @@ def test_interval_option_overrides_the_config(
 
 
 def test_bad_destination_fails_cleanly_without_leaking_passwords(
-    project: Path, emulator_server: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+    project: Path, emulator_server: EmulatorServer, monkeypatch: pytest.MonkeyPatch, dead_port: int
 ) -> None:
     """An unusable destination exits 1 with a message, no traceback and no password."""
     monkeypatch.setenv("CM_KEY", emulator_server.api_key)
-    destination = "postgresql://user:hunter22@127.0.0.1:1/nowhere"
+    destination = f"postgresql://user:hunter22@127.0.0.1:{dead_port}/nowhere"
     args = ["extract", "run", "-c", str(project), "--streams", "plans"]
     result = CliRunner().invoke(app, [*args, "--destination", destination])
     assert result.exit_code == 1

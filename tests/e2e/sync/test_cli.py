@@ -39,7 +39,7 @@ def workdir(tmp_path, monkeypatch, emulator_server):
 
 
 def _stats(server) -> dict:
-    return httpx.get(f"{server.base_url}/_emulator/stats").json()
+    return httpx.get(f"{server.base_url}/_emulator/stats", timeout=30).json()
 
 
 def test_check_passes_then_reports_a_bad_key(workdir, monkeypatch):
@@ -189,17 +189,17 @@ def test_run_prints_failed_rows_and_history_shows_each_request(workdir):
     assert "invalid" in text
 
 
-def test_check_reports_unreachable_api_and_missing_dialect(workdir):
+def test_check_reports_unreachable_api_and_missing_dialect(workdir, dead_url):
     """check names an unreachable ChartMogul and a warehouse whose dialect is not installed."""
     config = yaml.safe_load((workdir / "mogulsync.yml").read_text())
-    config["chartmogul"]["base_url"] = "http://127.0.0.1:9"  # discard port: nothing listens
+    config["chartmogul"]["base_url"] = dead_url
     # redshift's dialect is not in the dev lock (snowflake's and bigquery's are)
     config["warehouses"]["main"] = "redshift+redshift_connector://user:${PW}@host:5439/db"
     (workdir / "mogulsync.yml").write_text(yaml.safe_dump(config))
     result = CliRunner().invoke(app, ["check"], env={"PW": "hunter2-secret"})
     assert result.exit_code == exit_codes.FAILED
     text = " ".join(result.stdout.split())  # Rich wraps lines at the terminal width
-    assert "not reachable at http://127.0.0.1:9" in text
+    assert f"not reachable at {dead_url}" in text
     assert (
         "pip install sqlalchemy-redshift redshift_connector (or: pip install 'mogulsync[redshift]')"
         in text

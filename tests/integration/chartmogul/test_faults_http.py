@@ -26,6 +26,7 @@ from mogulsync.chartmogul import (
 )
 from mogulsync.emulator.server import EmulatorServer
 from mogulsync.emulator.settings import EmulatorSettings, Faults, Limits, ScriptedFault
+from mogulsync.testing.ports import reserved_port
 
 pytestmark = pytest.mark.anyio
 
@@ -43,7 +44,7 @@ async def test_lost_response_on_customer_create_over_http(
         log: list[RequestLogEntry] = []
         async with (
             ChartMogulClient(client_settings(server), request_hooks=[log.append]) as client,
-            httpx.AsyncClient(base_url=f"{server.base_url}/_emulator") as admin,
+            httpx.AsyncClient(base_url=f"{server.base_url}/_emulator", timeout=30) as admin,
         ):
             source = await client.data_sources.create("Warehouse")
             script = {"fault": "lost_response", "method": "POST", "path_pattern": "^/v1/customers$"}
@@ -94,12 +95,15 @@ async def test_refused_connection_is_not_sent_and_holds_no_key(
 ) -> None:
     """Nothing listening: TransportError says the request was never sent; no key anywhere."""
     key = "sk_test_refused_0123456789"
-    with EmulatorServer(EmulatorSettings(limits=UNLIMITED)) as server:
-        settings = client_settings(server, api_key=SecretStr(key))
-    caplog.set_level(logging.DEBUG)
-    async with ChartMogulClient(settings) as client:  # the server is stopped by now
-        with pytest.raises(TransportError) as caught:
-            await client.ping()
+    # the port stays held once the server stops (bound, not listening): a port merely freed
+    # could be taken by another test's server before the client dials it
+    with reserved_port() as port:
+        with EmulatorServer(EmulatorSettings(limits=UNLIMITED), port=port) as server:
+            settings = client_settings(server, api_key=SecretStr(key))
+        caplog.set_level(logging.DEBUG)
+        async with ChartMogulClient(settings) as client:  # the server is stopped by now
+            with pytest.raises(TransportError) as caught:
+                await client.ping()
     error = caught.value
     assert error.may_have_been_sent is False
     token = base64.b64encode(f"{key}:".encode()).decode()
@@ -119,7 +123,8 @@ async def test_the_outage_breaker_ignores_a_lone_unretried_5xx_and_stops_on_an_o
     """A 500 on an unsafe create is that row's error; a dead server trips every call."""
     script = [ScriptedFault(fault="error", status=500, method="POST", path_pattern="/contacts")]
     settings = EmulatorSettings(limits=UNLIMITED, faults=Faults(script=script))
-    with EmulatorServer(settings) as server:
+    # a held port: once stopped, nothing else can listen there (see the test above)
+    with reserved_port() as port, EmulatorServer(settings, port=port) as server:
         breaker = OutageBreaker(server.base_url)
         async with ChartMogulClient(client_settings(server), breaker=breaker) as client:
             source = await client.data_sources.create("Contacts")

@@ -197,16 +197,16 @@ def test_a_failing_store_falls_back_to_the_process_cap_with_one_warning(tmp_path
     assert limiter.gate.in_flight == 0
 
 
-def test_an_unreachable_postgres_store_never_logs_its_url(caplog) -> None:
+def test_an_unreachable_postgres_store_never_logs_its_url(caplog, dead_port) -> None:
     forget_limiters()
-    url = "postgresql://mogul:hunter2-secret@127.0.0.1:1/state"  # nothing listens on port 1
+    url = f"postgresql://mogul:hunter2-secret@127.0.0.1:{dead_port}/state"
     limiter = limiter_for(
         "http://x.test/v1", "key", 40, 20, SharedLimit(postgres_url=SecretStr(url))
     )
     assert limiter.shared_gate is None
     assert "capping this process alone" in caplog.text
     assert "hunter2" not in caplog.text
-    assert "127.0.0.1:1" not in caplog.text
+    assert f"127.0.0.1:{dead_port}" not in caplog.text
     forget_limiters()
 
 

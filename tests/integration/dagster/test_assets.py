@@ -18,6 +18,7 @@ from mogulsync.integrations.dagster import (
     mogulsync_assets,
     mogulsync_extract_assets,
 )
+from mogulsync.testing.ports import refused_port
 
 MARTS_ACCOUNTS = dg.AssetKey(["marts", "accounts"])
 MARTS_CONTACTS = dg.AssetKey(["marts", "contacts"])
@@ -74,10 +75,10 @@ def _dbt_build_asset(dbt_dir: Path, warehouse: Path) -> dg.AssetsDefinition:
     return marts
 
 
-def test_graph_keys_and_deps(dbt_project, tmp_path):
+def test_graph_keys_and_deps(dbt_project, tmp_path, dead_url):
     """Keys ["chartmogul", sync]; deps are dagster-dbt's default keys and parent syncs."""
     _, dbt_dir, warehouse = dbt_project
-    path = _project_file(tmp_path, dbt_dir, warehouse, "http://127.0.0.1:1")
+    path = _project_file(tmp_path, dbt_dir, warehouse, dead_url)
     assets = mogulsync_assets(path)
     by_key = {a.key: a for a in assets}
     customers = by_key[dg.AssetKey(["chartmogul", "customers"])]
@@ -140,23 +141,24 @@ def test_materialize_dbt_then_syncs(dbt_project, tmp_path, monkeypatch, emulator
         db.close()
 
 
-def test_failed_run_raises(dbt_project, tmp_path, monkeypatch):
+def test_failed_run_raises(dbt_project, tmp_path, monkeypatch, dead_url):
     """A failed run fails the step; the resource's base_url overrides the project's."""
     _, dbt_dir, warehouse = dbt_project
     monkeypatch.setenv("CM_KEY", "some-key")
-    path = _project_file(tmp_path, dbt_dir, warehouse, "http://127.0.0.1:9")
-    down = MogulsyncResource(project_file=str(path), base_url="http://127.0.0.1:1")
-    assets = mogulsync_assets(path, resource=down)
-    with dg.instance_for_test() as instance:
-        result = dg.materialize(
-            assets,
-            selection=[dg.AssetKey(["chartmogul", "customers"])],
-            instance=instance,
-            raise_on_error=False,
-        )
+    with refused_port() as project_port:  # a second dead address: the one overridden
+        path = _project_file(tmp_path, dbt_dir, warehouse, f"http://127.0.0.1:{project_port}")
+        down = MogulsyncResource(project_file=str(path), base_url=dead_url)
+        assets = mogulsync_assets(path, resource=down)
+        with dg.instance_for_test() as instance:
+            result = dg.materialize(
+                assets,
+                selection=[dg.AssetKey(["chartmogul", "customers"])],
+                instance=instance,
+                raise_on_error=False,
+            )
     assert not result.success
     (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     text = str(failure.step_failure_data.error)
     assert "sync `customers` failed" in text
-    assert down.load().chartmogul.base_url == "http://127.0.0.1:1"
+    assert down.load().chartmogul.base_url == dead_url
     assert "some-key" not in text

@@ -42,9 +42,9 @@ def project_dir(tmp_path_factory):
     return root, dbt_dir
 
 
-def test_a_sync_keyed_like_a_dbt_source_is_warned_of(project_dir, tmp_path):
+def test_a_sync_keyed_like_a_dbt_source_is_warned_of(project_dir, tmp_path, dead_url):
     root, dbt_dir = project_dir
-    path = _project_file(tmp_path, dbt_dir, root / "warehouse.duckdb", "http://127.0.0.1:1")
+    path = _project_file(tmp_path, dbt_dir, root / "warehouse.duckdb", dead_url)
     with pytest.warns(DbtSourceClashWarning) as caught:
         mogulsync_assets(path)
     (warning,) = caught  # `contacts` is keyed by its meta: no clash
@@ -54,9 +54,9 @@ def test_a_sync_keyed_like_a_dbt_source_is_warned_of(project_dir, tmp_path):
     assert "key_prefix" in text
 
 
-def test_key_prefix_moves_the_syncs_their_parents_and_checks(project_dir, tmp_path):
+def test_key_prefix_moves_the_syncs_their_parents_and_checks(project_dir, tmp_path, dead_url):
     root, dbt_dir = project_dir
-    path = _project_file(tmp_path, dbt_dir, root / "warehouse.duckdb", "http://127.0.0.1:1")
+    path = _project_file(tmp_path, dbt_dir, root / "warehouse.duckdb", dead_url)
     prefix = ["chartmogul", "syncs"]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no clash left to warn of
@@ -72,15 +72,15 @@ def test_key_prefix_moves_the_syncs_their_parents_and_checks(project_dir, tmp_pa
     dg.Definitions.validate_loadable(dg.Definitions(assets=assets, asset_checks=checks))
 
 
-def test_an_empty_key_prefix_is_refused(project_dir, tmp_path):
+def test_an_empty_key_prefix_is_refused(project_dir, tmp_path, dead_url):
     root, dbt_dir = project_dir
-    path = _project_file(tmp_path, dbt_dir, root / "warehouse.duckdb", "http://127.0.0.1:1")
+    path = _project_file(tmp_path, dbt_dir, root / "warehouse.duckdb", dead_url)
     with pytest.raises(ValueError, match="key_prefix must name at least one non-empty part"):
         mogulsync_assets(path, key_prefix=[])
 
 
 def test_the_manifest_is_read_once_for_the_graph_however_many_syncs(
-    project_dir, tmp_path, monkeypatch
+    project_dir, tmp_path, monkeypatch, dead_url
 ):
     """Once for every key, however many syncs (a big manifest parses for seconds)."""
     from mogulsync.config import dbt_models
@@ -98,7 +98,7 @@ def test_the_manifest_is_read_once_for_the_graph_however_many_syncs(
     for site in (dbt_models, dbt):
         monkeypatch.setattr(site, "load_manifest", counting(site.__name__, site.load_manifest))
     root, dbt_dir = project_dir
-    path = _project_file(tmp_path, dbt_dir, root / "warehouse.duckdb", "http://127.0.0.1:1")
+    path = _project_file(tmp_path, dbt_dir, root / "warehouse.duckdb", dead_url)
     with pytest.warns(DbtSourceClashWarning):  # `customers`, as above
         assets = mogulsync_assets(path)
     assert len(assets) == 2  # two syncs, each reading a dbt model

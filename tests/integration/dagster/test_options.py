@@ -133,9 +133,9 @@ def test_eager_automation_requests_the_sync_once_its_model_is_materialized(proje
     assert after.get_requested_partitions(CUSTOMERS) == {None}
 
 
-def test_retry_policy_and_pool_reach_the_asset(project):
+def test_retry_policy_and_pool_reach_the_asset(project, dead_url):
     """A failed run is retried by Dagster as the policy says; the pool is the asset's."""
-    down = MogulsyncResource(project_file=str(project), base_url="http://127.0.0.1:1")
+    down = MogulsyncResource(project_file=str(project), base_url=dead_url)
     (asset,) = mogulsync_assets(
         project, resource=down, retry_policy=dg.RetryPolicy(max_retries=1), pool="cm"
     )
@@ -184,8 +184,8 @@ def test_api_key_from_a_dagster_env_var_never_reaches_the_event_log(
     assert server.api_key not in str(result.all_events)
 
 
-def test_an_empty_api_key_is_named(tmp_path, monkeypatch):
-    path = project_file(tmp_path, "http://127.0.0.1:1")
+def test_an_empty_api_key_is_named(tmp_path, monkeypatch, dead_url):
+    path = project_file(tmp_path, dead_url)
     monkeypatch.setenv("DAGSTER_CM_KEY", "")
     keyed = MogulsyncResource(project_file=str(path), api_key=dg.EnvVar("DAGSTER_CM_KEY"))
     result = _materialize(mogulsync_assets(path, resource=keyed))
@@ -194,7 +194,9 @@ def test_an_empty_api_key_is_named(tmp_path, monkeypatch):
     assert "MogulsyncResource.api_key is empty" in str(failure.step_failure_data.error)
 
 
-def test_two_projects_in_one_job_each_with_its_own_resource(tmp_path, monkeypatch, emulator_server):
+def test_two_projects_in_one_job_each_with_its_own_resource(
+    tmp_path, monkeypatch, emulator_server, dead_url
+):
     """Two accounts' projects under two key prefixes load together (each resource under its
     own key) and each asset runs with its own: one reaches the emulator, one a closed port."""
     server: EmulatorServer = emulator_server
@@ -203,7 +205,7 @@ def test_two_projects_in_one_job_each_with_its_own_resource(tmp_path, monkeypatc
     (tmp_path / "us").mkdir()
     eu = project_file(tmp_path / "eu", server.base_url)
     us = project_file(tmp_path / "us", server.base_url)
-    down = MogulsyncResource(project_file=str(us), base_url="http://127.0.0.1:1")
+    down = MogulsyncResource(project_file=str(us), base_url=dead_url)
     assets = [
         *mogulsync_assets(eu, key_prefix="chartmogul_eu"),
         *mogulsync_assets(us, key_prefix="chartmogul_us", resource=down),

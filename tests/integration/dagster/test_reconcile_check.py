@@ -67,12 +67,12 @@ def test_reconciled_passes_after_a_clean_sync_and_fails_on_drift(
     assert server.api_key not in str(drift.metadata)
 
 
-def test_the_documented_jobs_keep_reconciles_apart(tmp_path, monkeypatch):
+def test_the_documented_jobs_keep_reconciles_apart(tmp_path, monkeypatch, dead_url):
     """docs/dagster.md's definitions: a `syncs` job without the reconciles, a `drift` job of
     them alone on a schedule, a freshness policy; all load without the API key in the
     environment."""
     monkeypatch.delenv("CM_KEY", raising=False)
-    path = project_file(tmp_path, "http://127.0.0.1:1")
+    path = project_file(tmp_path, dead_url)
     drift = mogulsync_reconcile_checks(path)
     window = dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=26))
     syncs = mogulsync_assets(path, freshness_policy=window)

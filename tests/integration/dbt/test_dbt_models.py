@@ -74,21 +74,21 @@ async def test_relation_and_key_from_manifest_then_sync(
     assert landed == {"a1": "Acme", "a2": "Beta", "a3": "Gamma", "a4": "Delta"}
 
 
-def test_package_qualified_reference_and_explicit_key(built_project, tmp_path):
+def test_package_qualified_reference_and_explicit_key(built_project, tmp_path, dead_url):
     """`package.model` resolves too, and an explicit primary_key wins over the test."""
     dbt_dir, warehouse = built_project
     models = {
         "accounts": {"warehouse": "main", "dbt": "analytics.contacts", "primary_key": "email"}
     }
     config = load_config(
-        _write_project(tmp_path, dbt_dir, warehouse, models, "http://127.0.0.1:1"),
+        _write_project(tmp_path, dbt_dir, warehouse, models, dead_url),
         env={"CM_KEY": "k"},
     )
     assert config.models["accounts"].table == "main_marts.contacts"
     assert config.models["accounts"].primary_key_columns == ("email",)
 
 
-def test_errors_name_the_model_and_the_fix(built_project, tmp_path):
+def test_errors_name_the_model_and_the_fix(built_project, tmp_path, dead_url):
     """Unknown, ephemeral and key-less models: one problem each, with what to do."""
     dbt_dir, warehouse = built_project
     models = {
@@ -96,7 +96,7 @@ def test_errors_name_the_model_and_the_fix(built_project, tmp_path):
         "staging": {"warehouse": "main", "dbt": "stg_accounts", "primary_key": "id"},
         "contacts": {"warehouse": "main", "dbt": "contacts"},
     }
-    problems = _problems(_write_project(tmp_path, dbt_dir, warehouse, models, "http://127.0.0.1:1"))
+    problems = _problems(_write_project(tmp_path, dbt_dir, warehouse, models, dead_url))
     assert len(problems) == 3, problems
     unknown, contacts, staging = sorted(problems)
     assert unknown.startswith("models.accounts.dbt: no dbt model `acounts`")
@@ -108,17 +108,17 @@ def test_errors_name_the_model_and_the_fix(built_project, tmp_path):
     assert "ephemeral" in staging
 
 
-def test_missing_manifest(built_project, tmp_path):
+def test_missing_manifest(built_project, tmp_path, dead_url):
     dbt_dir, warehouse = built_project
     bare = tmp_path / "bare"
     shutil.copytree(dbt_dir, bare, ignore=shutil.ignore_patterns("target"))
     models = {"accounts": {"warehouse": "main", "dbt": "accounts"}}
-    (problem,) = _problems(_write_project(tmp_path, bare, warehouse, models, "http://127.0.0.1:1"))
+    (problem,) = _problems(_write_project(tmp_path, bare, warehouse, models, dead_url))
     assert "target/manifest.json not found" in problem
     assert f"run `dbt parse --project-dir {bare}`" in problem
 
 
-def test_manifest_older_than_the_model_sql(built_project, tmp_path):
+def test_manifest_older_than_the_model_sql(built_project, tmp_path, dead_url):
     """Editing a model's SQL after the manifest was written asks for `dbt parse`."""
     dbt_dir, warehouse = built_project
     stale = tmp_path / "stale"
@@ -128,7 +128,7 @@ def test_manifest_older_than_the_model_sql(built_project, tmp_path):
     written = manifest.stat().st_mtime
     os.utime(sql, (written + 60, written + 60))  # explicit times: no dependence on the clock
     models = {"accounts": {"warehouse": "main", "dbt": "accounts"}}
-    path = _write_project(tmp_path, stale, warehouse, models, "http://127.0.0.1:1")
+    path = _write_project(tmp_path, stale, warehouse, models, dead_url)
     (problem,) = _problems(path)
     assert "is older than" in problem
     assert "accounts.sql" in problem
@@ -178,7 +178,7 @@ def test_unique_test_detection_reads_attached_node(built_project):
     }
 
 
-def test_check_command_reports_the_missing_manifest(tmp_path, monkeypatch):
+def test_check_command_reports_the_missing_manifest(tmp_path, monkeypatch, dead_url):
     """`mogulsync check` fails with the model, the manifest path and `dbt parse`."""
     from typer.testing import CliRunner
 
@@ -186,9 +186,7 @@ def test_check_command_reports_the_missing_manifest(tmp_path, monkeypatch):
 
     (tmp_path / "analytics").mkdir()
     models = {"accounts": {"warehouse": "main", "dbt": "accounts"}}
-    path = _write_project(
-        tmp_path, tmp_path / "analytics", tmp_path / "w.duckdb", models, "http://127.0.0.1:1"
-    )
+    path = _write_project(tmp_path, tmp_path / "analytics", tmp_path / "w.duckdb", models, dead_url)
     monkeypatch.setenv("CM_KEY", "k")
     result = CliRunner().invoke(app, ["check", "-c", str(path)])
     assert result.exit_code != 0

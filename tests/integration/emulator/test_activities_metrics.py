@@ -261,7 +261,7 @@ def test_activities_export(api: httpx.Client, scenario: Scenario) -> None:
         "activity_type": "churn", "start_date": "2023-01-01 00:00:00 +0000"}}  # fmt: skip
     done = api.get(f"/activities_export/{export['id']}").json()
     assert done["status"] == "succeeded"
-    csv_text = httpx.get(done["file_url"]).text.splitlines()
+    csv_text = httpx.get(done["file_url"], timeout=30).text.splitlines()
     assert csv_text[0].startswith("uuid,date,type,")
     assert [row.split(",")[2] for row in csv_text[1:]] == ["churn"]
     assert api.get("/activities_export/nope").status_code == 404

@@ -12,7 +12,7 @@ from mogulsync.emulator.settings import EmulatorSettings, Limits
 def test_ping_and_bad_key(api: httpx.Client, emulator_server: EmulatorServer) -> None:
     """A valid key gets pong; a bad key gets the documented 401 body."""
     assert api.get("/ping").json() == {"data": "pong!"}
-    bad = httpx.get(f"{emulator_server.base_url}/v1/ping", auth=("nope", ""))
+    bad = httpx.get(f"{emulator_server.base_url}/v1/ping", auth=("nope", ""), timeout=30)
     assert bad.status_code == 401
     assert bad.json() == {"code": 401, "message": "No valid API key provided", "param": None}
 
@@ -44,7 +44,7 @@ def test_rate_limit_and_stats() -> None:
     clock = [0.0]  # the bucket's clock stands still unless the test moves it
     with (
         EmulatorServer(settings) as server,
-        httpx.Client(base_url=server.base_url, auth=(server.api_key, "")) as client,
+        httpx.Client(base_url=server.base_url, auth=(server.api_key, ""), timeout=30) as client,
     ):
         server.emulator.bucket.use_clock(lambda: clock[0])
         statuses = [client.get("/v1/ping").status_code for _ in range(12)]

@@ -36,7 +36,7 @@ class Hook:
 @pytest.fixture
 def hook(emulator_server: EmulatorServer, ds: str) -> Iterator[Hook]:
     """The data source's webhook URL behind an unauthenticated client."""
-    with httpx.Client() as client:
+    with httpx.Client(timeout=30) as client:
         yield Hook(client, f"{emulator_server.base_url}/webhooks/segment/{ds}")
 
 
@@ -196,5 +196,6 @@ def test_field_errors_and_unknown_data_source(hook: Hook, emulator_server: Emula
     unknown = httpx.post(
         f"{emulator_server.base_url}/webhooks/segment/ds_00000000-0000-0000-0000-000000000000",
         json=event,
+        timeout=30,
     )
     assert (unknown.status_code, unknown.json()["error"]) == (404, "Data source not found")

@@ -26,6 +26,7 @@ from mogulsync.events._throttle import INGEST_LOGGER
 from mogulsync.events.hosting import hardened_server
 from mogulsync.events.queue import EventQueue
 from mogulsync.events.server import EventsService
+from mogulsync.testing.ports import refused_port
 
 WRITE_KEY = "wk-conn"
 #: how long a test waits for the server to act (the timeouts under test are far shorter)
@@ -33,9 +34,9 @@ PATIENCE_S = 20.0
 IDENTIFY = {"userId": "u", "messageId": "valid"}
 
 
-def service_for(tmp_path: Path, **limits: object) -> EventsService:
+def service_for(tmp_path: Path, base_url: str, **limits: object) -> EventsService:
     raw = {
-        "chartmogul": {"api_key": "${API_KEY}", "base_url": "http://127.0.0.1:9"},
+        "chartmogul": {"api_key": "${API_KEY}", "base_url": base_url},
         "state_dir": str(tmp_path),
         "events": {"write_keys": ["${WRITE_KEY}"], "limits": limits},
     }
@@ -45,11 +46,20 @@ def service_for(tmp_path: Path, **limits: object) -> EventsService:
 
 @contextlib.contextmanager
 def serving(tmp_path: Path, **limits: object) -> Iterator[EventsService]:
-    service = service_for(tmp_path, **limits).start()
-    try:
-        yield service
-    finally:
-        service.stop()
+    with unstarted(tmp_path, **limits) as service:
+        yield service.start()
+
+
+@contextlib.contextmanager
+def unstarted(tmp_path: Path, **limits: object) -> Iterator[EventsService]:
+    """A service listening but not yet serving: what clients send before ``start()``
+    waits in the kernel, so a deadline under test starts with the bytes already there."""
+    with refused_port() as dead:  # not forwarding: ChartMogul is never called
+        service = service_for(tmp_path, f"http://127.0.0.1:{dead}", **limits)
+        try:
+            yield service
+        finally:
+            service.stop()
 
 
 def connect(service: EventsService) -> socket.socket:
@@ -87,10 +97,15 @@ def identify(service: EventsService) -> httpx.Response:
 
 
 def test_an_idle_connection_and_unfinished_headers_are_closed(tmp_path: Path) -> None:
-    """No bytes: closed silently; headers never finished: 408 and closed."""
-    with serving(tmp_path, header_timeout_s=0.2) as service:
+    """No bytes: closed silently; headers never finished: 408 and closed.
+
+    Both connect and the partial headers are sent before the server accepts: sent after,
+    a client held off the CPU for the 0.2 s would look idle (closed, no 408).
+    """
+    with unstarted(tmp_path, header_timeout_s=0.2) as service:
         with connect(service) as idle, connect(service) as partial:
             partial.sendall(b"POST /v1/identify HTTP/1.1\r\nHost: x\r\n")
+            service.start()
             assert read_until_closed(idle) == b""
             answer = read_until_closed(partial)
         assert answer.startswith(b"HTTP/1.1 408 ")
@@ -99,13 +114,17 @@ def test_an_idle_connection_and_unfinished_headers_are_closed(tmp_path: Path) ->
 
 
 def test_a_body_that_never_finishes_is_closed_and_nothing_stored(tmp_path: Path) -> None:
-    """Headers in, body stalled: the connection is closed after the body timeout."""
-    with serving(tmp_path, body_timeout_s=0.2) as service:
+    """Headers in, body stalled: the connection is closed after the body timeout.
+
+    The headers are in before the server accepts (as above: no header deadline to race).
+    """
+    with unstarted(tmp_path, body_timeout_s=0.2) as service:
         with connect(service) as sock:
             sock.sendall(
                 b"POST /v1/identify HTTP/1.1\r\nHost: x\r\n"
                 b"Authorization: Basic d2stY29ubjo=\r\nContent-Length: 100\r\n\r\n{"
             )
+            service.start()
             assert read_until_closed(sock) == b""
         assert service.guard.counts["body_timeouts"] == 1
         assert identify(service).status_code == 200
@@ -174,7 +193,11 @@ def test_busy_connections_at_the_cap_make_new_ones_wait_and_log_once(
 
 
 def test_another_asgi_app_served_by_hardened_server_gets_the_same_limits() -> None:
-    """hardened_server() wraps any ASGI app (as `mogulsync serve` will): headers time out."""
+    """hardened_server() wraps any ASGI app (as `mogulsync serve` will): headers time out.
+
+    Both requests are sent before the server accepts (the listener queues them), so the
+    0.2 s deadline never races the test's own sending.
+    """
 
     async def hello(scope, receive, send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
@@ -188,17 +211,22 @@ def test_another_asgi_app_served_by_hardened_server_gets_the_same_limits() -> No
     thread = threading.Thread(
         target=lambda: asyncio.run(server.serve(sockets=[listener])), daemon=True
     )
-    thread.start()
-    try:
-        wait_until(lambda: server.started, "the server to start")
-        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=PATIENCE_S).text == "hi"
-        with socket.create_connection(("127.0.0.1", port), timeout=PATIENCE_S) as sock:
-            sock.sendall(b"GET / HTTP/1.1\r\n")
-            assert read_until_closed(sock).startswith(b"HTTP/1.1 408 ")
-        assert server.guard.counts["header_timeouts"] == 1
-    finally:
-        server.should_exit = True
-        thread.join(timeout=PATIENCE_S)
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=PATIENCE_S) as whole,
+        socket.create_connection(("127.0.0.1", port), timeout=PATIENCE_S) as partial,
+    ):
+        whole.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        partial.sendall(b"GET / HTTP/1.1\r\n")
+        thread.start()
+        try:
+            answered = read_until_closed(whole)
+            assert answered.startswith(b"HTTP/1.1 200 ")
+            assert answered.endswith(b"\r\n\r\n2\r\nhi\r\n0\r\n\r\n")  # chunked: no length
+            assert read_until_closed(partial).startswith(b"HTTP/1.1 408 ")
+            assert server.guard.counts["header_timeouts"] == 1
+        finally:
+            server.should_exit = True
+            thread.join(timeout=PATIENCE_S)
 
 
 def test_a_body_left_unread_after_a_401_does_not_count_as_the_next_headers(

@@ -17,9 +17,9 @@ from mogulsync.config import parse_config
 from mogulsync.events.server import EventsService
 
 
-def _service(tmp_path: Path) -> EventsService:
+def _service(tmp_path: Path, base_url: str) -> EventsService:
     raw = {
-        "chartmogul": {"api_key": "${API_KEY}", "base_url": "http://127.0.0.1:9"},
+        "chartmogul": {"api_key": "${API_KEY}", "base_url": base_url},
         "state_dir": str(tmp_path),
         "events": {"write_keys": ["${WRITE_KEY}"]},
     }
@@ -33,8 +33,8 @@ def _bind_fails(port: int) -> None:
     assert taken.value.errno == errno.EADDRINUSE
 
 
-def test_port_0_is_bound_at_creation_and_served_at_start(tmp_path: Path) -> None:
-    service = _service(tmp_path)
+def test_port_0_is_bound_at_creation_and_served_at_start(tmp_path: Path, dead_url: str) -> None:
+    service = _service(tmp_path, dead_url)
     try:
         assert service.port != 0
         assert service.base_url == f"http://127.0.0.1:{service.port}"
@@ -48,15 +48,15 @@ def test_port_0_is_bound_at_creation_and_served_at_start(tmp_path: Path) -> None
         again.bind(("127.0.0.1", service.port))
 
 
-def test_a_service_never_started_releases_its_port_on_stop(tmp_path: Path) -> None:
-    service = _service(tmp_path)
+def test_a_service_never_started_releases_its_port_on_stop(tmp_path: Path, dead_url: str) -> None:
+    service = _service(tmp_path, dead_url)
     service.stop()
     with socket.socket() as again:
         again.bind(("127.0.0.1", service.port))
 
 
 def test_a_service_that_fails_to_start_releases_its_port(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dead_url: str
 ) -> None:
     """start() raising leaves no caller to stop it: the service lets the port go itself."""
     from mogulsync.events import server
@@ -65,7 +65,7 @@ def test_a_service_that_fails_to_start_releases_its_port(
         raise RuntimeError("queue unreadable")
 
     monkeypatch.setattr(server, "running_events", broken)
-    service = _service(tmp_path)
+    service = _service(tmp_path, dead_url)
     with pytest.raises(RuntimeError, match="queue unreadable"):
         service.start()
     with socket.socket() as again:

@@ -170,7 +170,9 @@ def test_many_calls_keep_the_queue_and_the_process_bounded(
             bad = http.post("/v1/group", content=b"{not json", headers={"Content-Type": "x"})
             assert bad.status_code == 400
             if round_ % 3 == 0:  # a client that does not keep its connection alive
-                with httpx.Client(base_url=service.base_url, auth=(WRITE_KEY, "")) as once:
+                with httpx.Client(
+                    base_url=service.base_url, auth=(WRITE_KEY, ""), timeout=30
+                ) as once:
                     assert once.post("/v1/identify", json=batch[1]).status_code == 200
             _settled(service.path)
             if faulty:

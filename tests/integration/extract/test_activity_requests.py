@@ -57,8 +57,8 @@ def _extract(
 def _activity_requests(server: EmulatorServer) -> int:
     """Successful activity list requests since the last call (the counters are zeroed)."""
     url = f"{server.base_url}/_emulator/stats"
-    counts = httpx.get(url).json()["by_endpoint"].get(ENDPOINT, {})
-    httpx.delete(url).raise_for_status()
+    counts = httpx.get(url, timeout=30).json()["by_endpoint"].get(ENDPOINT, {})
+    httpx.delete(url, timeout=30).raise_for_status()
     return sum(counts.values())
 
 
@@ -168,12 +168,14 @@ def test_a_failed_newest_probe_falls_back_to_the_range_end(
     script = [
         {"fault": "malformed", "path_pattern": "^/v1/activities$", "query_pattern": "order=-date"},
     ]
-    httpx.post(f"{server.base_url}/_emulator/faults/script", json=script).raise_for_status()
-    injected = httpx.get(f"{server.base_url}/_emulator/stats").json()["faults_injected"]
+    httpx.post(
+        f"{server.base_url}/_emulator/faults/script", json=script, timeout=30
+    ).raise_for_status()
+    injected = httpx.get(f"{server.base_url}/_emulator/stats", timeout=30).json()["faults_injected"]
     _activity_requests(server)
 
     assert records(_extract(server, tmp_path)) == {"activities": FIRST + EXTRA}
-    after = httpx.get(f"{server.base_url}/_emulator/stats").json()["faults_injected"]
+    after = httpx.get(f"{server.base_url}/_emulator/stats", timeout=30).json()["faults_injected"]
     assert after.get("malformed", 0) == injected.get("malformed", 0) + 1  # the probe's answer
     # both probes, then windows over the whole range
     assert _activity_requests(server) == PROBES + DEFAULT_ACTIVITY_WINDOWS

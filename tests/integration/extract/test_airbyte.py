@@ -109,7 +109,7 @@ def test_spec_accepts_source_chartmogul_config() -> None:
     assert "base_url" in spec["properties"]
 
 
-def test_spec_declares_every_config_key_and_validates_a_full_config() -> None:
+def test_spec_declares_every_config_key_and_validates_a_full_config(dead_url: str) -> None:
     """connectionSpecification is valid draft 7, lists every key the config takes, and a
     config using all of them conforms to it (what the platform checks before running)."""
     _, (message,) = _run("spec")
@@ -119,7 +119,7 @@ def test_spec_declares_every_config_key_and_validates_a_full_config() -> None:
     full = {
         "api_key": "k",
         "start_date": "2024-01-01T00:00:00Z",
-        "base_url": "http://127.0.0.1:1",
+        "base_url": dead_url,
         "interval": "week",
         "activity_windows": 3,
         "rate_limit": 12.5,
@@ -556,7 +556,7 @@ def test_check_answers_failed_on_an_unexpected_error() -> None:
 def test_a_failing_stream_is_incomplete_and_others_complete(server: EmulatorServer) -> None:
     """When one stream keeps failing, it ends INCOMPLETE with an ERROR; the others finish."""
     faults = {"error_rate": 1.0, "error_statuses": [500], "path_pattern": "metrics"}
-    httpx.put(f"{server.base_url}/_emulator/faults", json=faults).raise_for_status()
+    httpx.put(f"{server.base_url}/_emulator/faults", json=faults, timeout=30).raise_for_status()
     code, messages = _run("read", _config(server), _catalog(["customers", "customer_daily_count"]))
     assert code == 1
     assert _records(messages)["customers"] == FIRST

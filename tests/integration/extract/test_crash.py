@@ -63,13 +63,13 @@ def test_a_failing_stream_commits_nothing(server: EmulatorServer, tmp_path: Path
     extract(server, tmp_path)
     import_more(server, "c", LATER, dt.date(2025, 1, 1))
     faults = {"error_rate": 1.0, "error_statuses": [500], "path_pattern": "subscription_events"}
-    httpx.put(f"{server.base_url}/_emulator/faults", json=faults).raise_for_status()
+    httpx.put(f"{server.base_url}/_emulator/faults", json=faults, timeout=30).raise_for_status()
 
     with pytest.raises(MogulsyncError, match="subscription_events"):
         extract(server, tmp_path)
 
     # activities were read in full, yet none of them (nor their cursor) was committed
     assert table(tmp_path, "activities", "uuid") == (FIRST, FIRST)
-    httpx.delete(f"{server.base_url}/_emulator/faults").raise_for_status()
+    httpx.delete(f"{server.base_url}/_emulator/faults", timeout=30).raise_for_status()
     assert records(extract(server, tmp_path)) == {"activities": LATER, "subscription_events": LATER}
     assert table(tmp_path, "activities", "uuid") == (FIRST + LATER, FIRST + LATER)

@@ -45,7 +45,9 @@ def _pay(api: httpx.Client, source: str, plan: str, key: str, moment: str) -> No
 @pytest.fixture(scope="module")
 def server() -> Iterator[EmulatorServer]:
     with EmulatorServer(unlimited_settings()) as emulator:
-        with httpx.Client(base_url=f"{emulator.base_url}/v1", auth=(emulator.api_key, "")) as api:
+        with httpx.Client(
+            base_url=f"{emulator.base_url}/v1", auth=(emulator.api_key, ""), timeout=30
+        ) as api:
             source = api.post("/data_sources", json={"name": "Billing"}).json()["uuid"]
             plan = api.post(
                 "/plans",

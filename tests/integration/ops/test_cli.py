@@ -84,9 +84,9 @@ def test_alerts_test_sends_through_every_channel(workdir, receivers):
     assert "test alert" in smtp.messages[0]["Subject"]
 
 
-def test_alerts_test_reports_a_failing_channel(workdir, monkeypatch):
+def test_alerts_test_reports_a_failing_channel(workdir, monkeypatch, dead_url):
     """A channel that cannot be reached is reported as FAIL with exit code 1, no URL shown."""
-    monkeypatch.setenv("ALERT_HOOK_URL", "http://127.0.0.1:9/secret-path-token")
+    monkeypatch.setenv("ALERT_HOOK_URL", f"{dead_url}/secret-path-token")
     result = CliRunner().invoke(app, ["alerts", "test", "--channel", "hook"])
     assert result.exit_code == exit_codes.FAILED
     assert "FAIL hook" in result.output
@@ -104,9 +104,9 @@ def test_alert_secrets_must_come_from_the_environment(workdir):
     assert "token" not in result.output
 
 
-def test_json_run_prints_warnings_without_calling_them_errors(workdir, monkeypatch):
+def test_json_run_prints_warnings_without_calling_them_errors(workdir, monkeypatch, dead_url):
     """`sync run --json` prints an undeliverable alert as a warning on stderr, not an error."""
-    monkeypatch.setenv("ALERT_HOOK_URL", "http://127.0.0.1:9/unreachable-token")
+    monkeypatch.setenv("ALERT_HOOK_URL", f"{dead_url}/unreachable-token")
     result = CliRunner().invoke(app, ["sync", "run", "customers", "--json"])
     assert result.exit_code == exit_codes.PARTIAL, result.output
     assert "customers: warning: " in result.stderr

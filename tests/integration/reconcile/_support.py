@@ -98,7 +98,9 @@ def official(server: EmulatorServer) -> chartmogul.Config:
 def customer_uuids(server: EmulatorServer) -> dict[str, str]:
     """External id → uuid of every customer."""
     found: dict[str, str] = {}
-    with httpx.Client(base_url=f"{server.base_url}/v1", auth=(server.api_key, "")) as client:
+    with httpx.Client(
+        base_url=f"{server.base_url}/v1", auth=(server.api_key, ""), timeout=30
+    ) as client:
         cursor = None
         while True:
             params = {"per_page": 200, **({"cursor": cursor} if cursor else {})}

@@ -57,7 +57,7 @@ async def test_a_server_on_our_listening_socket_turns_nagle_off() -> None:
             if task.done():
                 task.result()
             await asyncio.sleep(0.01)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
             for _ in range(3):
                 assert (await http.get("/")).text == "ok"
             assert _nodelay(server.server_state.connections) == [1]
@@ -66,17 +66,17 @@ async def test_a_server_on_our_listening_socket_turns_nagle_off() -> None:
         await task
 
 
-def test_the_events_endpoint_turns_nagle_off(tmp_path: Path) -> None:
+def test_the_events_endpoint_turns_nagle_off(tmp_path: Path, dead_url: str) -> None:
     """The events service's hardened server (its own accept path) on its own socket."""
     raw = {
-        "chartmogul": {"api_key": "${API_KEY}", "base_url": "http://127.0.0.1:9"},
+        "chartmogul": {"api_key": "${API_KEY}", "base_url": dead_url},
         "state_dir": str(tmp_path),
         "events": {"write_keys": ["${WRITE_KEY}"]},
     }
     config = parse_config(raw, env={"API_KEY": "unused", "WRITE_KEY": WRITE_KEY})
     with (
         EventsService(config, host="127.0.0.1", port=0, forward=False) as service,
-        httpx.Client(base_url=service.base_url, auth=(WRITE_KEY, "")) as http,
+        httpx.Client(base_url=service.base_url, auth=(WRITE_KEY, ""), timeout=30) as http,
     ):
         for n in range(3):
             sent = http.post("/v1/identify", json={"userId": "u", "messageId": f"m{n}"})

@@ -188,7 +188,7 @@ async def test_many_scheduled_runs_hold_no_more_than_the_first_ones(emulator_ser
     before = _live()  # a client another test left to the collector is not ours
     statuses: set[str] = set()
     async with (
-        httpx.AsyncClient(base_url=f"{emulator_server.base_url}/_emulator") as admin,
+        httpx.AsyncClient(base_url=f"{emulator_server.base_url}/_emulator", timeout=30) as admin,
         serving(config, clock=clock, engine=_engine(config)) as served,
     ):
         scheduler = served.app.state.scheduler

@@ -15,6 +15,8 @@ from mogulsync.emulator.server import EmulatorServer
 from mogulsync.runs import RunRecord
 from mogulsync.sync.engine import SyncEngine
 
+#: how long a terminated emulator process may take to exit: a safety net, not a speed limit
+EXIT_S = 120
 FAST_RETRY = RetryPolicy(
     max_attempts=10, max_total_s=30, initial_wait_s=0.01, max_wait_s=0.05, jitter_s=0.01
 )
@@ -128,14 +130,14 @@ class EmulatorProcess:
     def __enter__(self) -> Self:
         import time
 
-        from mogulsync.testing.ports import announced_url
+        from mogulsync.testing.ports import ANNOUNCE_S, announced_url
 
         try:
             self.base_url = announced_url(self._process, self._stdout_path).removesuffix("/v1")
         except BaseException:
             self.__exit__()
             raise
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + ANNOUNCE_S  # a safety net, not a speed limit
         while time.monotonic() < deadline:
             try:
                 httpx.get(f"{self.base_url}/_emulator/health", timeout=1).raise_for_status()
@@ -148,5 +150,5 @@ class EmulatorProcess:
 
     def __exit__(self, *exc: object) -> None:
         self._process.terminate()
-        self._process.wait(timeout=10)
+        self._process.wait(timeout=EXIT_S)
         self._stdout_path.unlink(missing_ok=True)

@@ -209,10 +209,12 @@ async def test_bulk_run_stops_as_failed_when_chartmogul_goes_away_and_the_rerun_
 async def test_chartmogul_down_from_the_start_fails_the_run_naming_the_url(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with EmulatorServer(unlimited_settings()) as server:
-        config = customers_project(server, tmp_path)
-    # the emulator is gone: nothing listens on its port any more
-    record = await outage_engine(config).run("customers", bulk=False)
+    with reserved_port() as port:
+        with EmulatorServer(unlimited_settings(), port=port) as server:
+            config = customers_project(server, tmp_path)
+        # the emulator is gone and its port stays held (bound, not listening): a port
+        # merely freed could be taken by another test's server before the run dials it
+        record = await outage_engine(config).run("customers", bulk=False)
     assert record.status.value == "failed"
     assert record.message is not None
     assert f"ChartMogul is unreachable at {server.base_url}" in record.message

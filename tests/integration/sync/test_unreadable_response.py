@@ -45,7 +45,9 @@ async def test_a_truncated_answer_fails_one_row_and_lands_next_run(emulator_serv
             }
         },
     )
-    async with httpx.AsyncClient(base_url=f"{emulator_server.base_url}/_emulator") as admin:
+    async with httpx.AsyncClient(
+        base_url=f"{emulator_server.base_url}/_emulator", timeout=30
+    ) as admin:
         (
             await admin.post(
                 "/faults/script",

@@ -102,7 +102,7 @@ def _killed_cli_run(
     server: EmulatorServer, workdir: Path, env: dict[str, str], dsn: str, schema: str
 ) -> tuple[int, int]:
     """`mogulsync sync run customers` with slow answers, killed mid-send: exit code, landed."""
-    with httpx.Client(base_url=f"{server.base_url}/_emulator") as admin:
+    with httpx.Client(base_url=f"{server.base_url}/_emulator", timeout=30) as admin:
         admin.patch("/limits", json={"latency_ms": LATENCY_MS}).raise_for_status()
         process = subprocess.Popen(
             [sys.executable, "-m", "mogulsync", "sync", "run", "customers"],

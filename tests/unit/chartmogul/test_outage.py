@@ -16,7 +16,7 @@ from mogulsync.chartmogul.errors import (
 from mogulsync.chartmogul.outage import ChartMogulUnreachableError, OutageBreaker
 from mogulsync.errors import FatalError
 
-URL = "http://127.0.0.1:9"
+URL = "http://chartmogul.invalid"  # a label in messages: never dialled
 
 
 class Clock:

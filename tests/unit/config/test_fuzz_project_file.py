@@ -47,14 +47,14 @@ BASE = """
 version: 1
 chartmogul:
   api_key: ${CHARTMOGUL_API_KEY}
-  base_url: http://127.0.0.1:9
+  base_url: http://chartmogul.invalid
   rate_limit: 20
 state_dir: state
 sync_logs: {enabled: true}
 warehouses:
   main: duckdb:///warehouse.duckdb
-  pg: {url: "postgresql://etl:${PGPASSWORD}@127.0.0.1:9/db"}
-state_store: {url: "postgresql://etl:${PGPASSWORD}@127.0.0.1:9/db", schema: mogulsync}
+  pg: {url: "postgresql://etl:${PGPASSWORD}@db.invalid/db"}
+state_store: {url: "postgresql://etl:${PGPASSWORD}@db.invalid/db", schema: mogulsync}
 models:
   accounts: {warehouse: main, table: accounts, primary_key: id}
   invoices: {warehouse: main, sql: select * from invoices, primary_key: [id]}
@@ -138,8 +138,8 @@ _ODD = st.sampled_from(
         "99x",
         "-1s",
         "duckdb:///",
-        "postgresql://u:${PGPASSWORD}@127.0.0.1:9/db",
-        "postgresql://u:literal@127.0.0.1:9/db",
+        "postgresql://u:${PGPASSWORD}@db.invalid/db",
+        "postgresql://u:literal@db.invalid/db",
         "Not/AZone",
         "9999-99-99",
         "../../etc",
