@@ -53,7 +53,7 @@ def _materialize(
 def test_an_asset_per_table_of_one_multi_asset(tmp_path, monkeypatch):
     """Keys, descriptions, group and kinds per chosen stream; no secret needed to load."""
     monkeypatch.delenv("CM_KEY", raising=False)
-    path = _project(tmp_path, "http://127.0.0.1:1")
+    path = _project(tmp_path, "http://chartmogul.invalid")
     (extract,) = mogulsync_extract_assets(path)
     assert set(extract.keys) == set(KEYS.values())
     assert extract.op.name == "mogulsync_extract"  # one step makes them all
@@ -65,14 +65,14 @@ def test_an_asset_per_table_of_one_multi_asset(tmp_path, monkeypatch):
     assert customers.kinds == {"dlt", "duckdb"}
 
     # every stream when the project names none; narrowed by streams=
-    (every,) = mogulsync_extract_assets(_project(tmp_path, "http://127.0.0.1:1", None))
+    (every,) = mogulsync_extract_assets(_project(tmp_path, "http://chartmogul.invalid", None))
     assert {key.path[-1] for key in every.keys} == {f"dlt_chartmogul_{name}" for name in STREAMS}
     (narrow,) = mogulsync_extract_assets(path, streams=["customer_count"])
     assert set(narrow.keys) == {dg.AssetKey("dlt_chartmogul_customer_count")}
 
 
 def test_key_prefix_places_the_tables_and_names_the_step(tmp_path):
-    path = _project(tmp_path, "http://127.0.0.1:1")
+    path = _project(tmp_path, "http://chartmogul.invalid")
     (prefixed,) = mogulsync_extract_assets(path, key_prefix=["raw", "chartmogul"])
     assert set(prefixed.keys) == {dg.AssetKey(["raw", "chartmogul", name]) for name in CHOSEN}
     assert prefixed.op.name == "mogulsync_extract_raw_chartmogul"
@@ -139,11 +139,11 @@ def test_a_subset_runs_only_its_streams(tmp_path, monkeypatch, emulator_server):
     assert not tables & {"customers", "activities"}
 
 
-def test_a_failed_extract_fails_the_step_with_its_message(tmp_path, monkeypatch):
+def test_a_failed_extract_fails_the_step_with_its_message(tmp_path, monkeypatch, dead_url):
     """ChartMogul unreachable: dagster.Failure with mogulsync's message, no key in it; an
     unset API key is a configuration problem, not retried."""
     monkeypatch.setenv("CM_KEY", "secret-key-for-this-test")
-    path = _project(tmp_path, "http://127.0.0.1:1")
+    path = _project(tmp_path, dead_url)
     (extract,) = mogulsync_extract_assets(path)
     result = _materialize([extract])
     assert not result.success
@@ -255,7 +255,7 @@ def test_the_resource_gives_the_extract_its_key_and_base_url(
     syncs and the extract of one project share the resource in one code location."""
     server: EmulatorServer = emulator_server
     import_more(server, "a", 2, dt.date(2024, 1, 1), new_source=True)
-    path = _project(tmp_path, "http://127.0.0.1:1", ["customers"])
+    path = _project(tmp_path, "http://chartmogul.invalid", ["customers"])
     monkeypatch.delenv("CM_KEY", raising=False)
     monkeypatch.setenv("DAGSTER_CM_KEY", server.api_key)
     keyed = MogulsyncResource(
@@ -269,6 +269,6 @@ def test_the_resource_gives_the_extract_its_key_and_base_url(
     assert server.api_key not in str(result.all_events)
 
     (tmp_path / "both").mkdir()
-    both = project_file(tmp_path / "both", "http://127.0.0.1:1")
+    both = project_file(tmp_path / "both", "http://chartmogul.invalid")
     defs = dg.Definitions(assets=[*mogulsync_assets(both), *mogulsync_extract_assets(both)])
     dg.Definitions.validate_loadable(defs)

@@ -68,7 +68,7 @@ def _api_entries(server: EmulatorServer, path: str, **params: str) -> list[dict[
     """Every entry of a list as the API sends it (what 1.0.13 emits as records)."""
     entries: list[dict[str, Any]] = []
     query: dict[str, str | int] = {"per_page": 200, **params}
-    with httpx.Client(base_url=server.base_url, auth=(server.api_key, "")) as http:
+    with httpx.Client(base_url=server.base_url, auth=(server.api_key, ""), timeout=30) as http:
         while True:
             page = http.get(path, params=query).raise_for_status().json()
             entries += page["entries"]
@@ -79,7 +79,7 @@ def _api_entries(server: EmulatorServer, path: str, **params: str) -> list[dict[
 
 def _add_lead(server: EmulatorServer) -> None:
     """A customer whose lead and trial times the API spells with milliseconds."""
-    with httpx.Client(base_url=server.base_url, auth=(server.api_key, "")) as http:
+    with httpx.Client(base_url=server.base_url, auth=(server.api_key, ""), timeout=30) as http:
         (source,) = http.get("/v1/data_sources").raise_for_status().json()["data_sources"]
         lead = {
             "data_source_uuid": source["uuid"],
