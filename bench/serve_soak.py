@@ -1,0 +1,322 @@
+"""``mogulsync serve`` left running: what the process holds as scheduled runs pile up.
+
+    .venv/bin/python bench/serve_soak.py [--runs 600] [--every 50] [--warm-up 50] [--trace]
+
+The server's app (scheduler, API, web UI, /metrics, the events endpoints and their
+forwarder) runs on a loopback port in this process, as ``mogulsync serve`` runs it; the
+ChartMogul emulator runs in a process of its own (its memory is not counted). A manual
+clock drives an every-minute sync schedule and a drift watch every 10 minutes: each run
+is one tick, no run waits for wall time. Each run changes 3 of the warehouse's 30 rows (so
+it writes), each round posts a batch of 20 identify events (from 100 users in turn) through the same port
+(delivered to the emulator; the retention prunes them a second later, at every forwarder
+round), and every 10th run the API, a run page, its request stream and /metrics are read.
+Run history retention: ``keep_days: 0``, each sync's latest 5 runs kept.
+
+Every ``--every`` runs it records threads, open file descriptors, RSS, asyncio tasks,
+objects tracked by the collector (after a collection) and the SQLite files' sizes in MB
+(write-ahead logs apart), once the forwarder has delivered every event. The baseline is the sample taken at ``--warm-up`` runs, in the same run: the
+process has seen every kind of run and request by then. It prints the table, each
+figure's growth per 100 runs after the warm-up, and the object types that grew most
+(``--trace``: the source lines whose allocations grew most, from tracemalloc).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import datetime as dt
+import gc
+import logging
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import httpx
+import uvicorn
+
+import mogulsync.events.forwarder as forwarder_module
+from mogulsync._listen import bound_port, listening_socket
+from mogulsync.config import parse_config
+from mogulsync.serve.app import ServeApp
+from mogulsync.serve.clock import ManualClock
+from mogulsync.testing.ports import announced_url
+
+START = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
+WRITE_KEY = "soak-write-key-0123456789"
+ROWS = 30
+EVENTS_PER_RUN = 20
+#: the events come from this many users in turn (the entity cache holds one row per
+#: user: a bounded set, so what grows is a leak, not the customer base)
+USERS = 100
+BROWSE_EVERY = 10
+WATCH_EVERY_MIN = 10
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What the process and its state directory hold after ``runs`` runs."""
+
+    runs: int
+    threads: int
+    fds: int
+    rss_mb: float
+    tasks: int
+    objects: int
+    runs_db_mb: float
+    runs_wal_mb: float
+    events_db_mb: float
+    events_wal_mb: float
+    schedule_db_mb: float
+
+
+def _mb(path: Path) -> float:
+    return path.stat().st_size / 1e6 if path.exists() else 0.0
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _sample(runs: int, state_dir: Path) -> Sample:
+    gc.collect()
+    return Sample(
+        runs=runs,
+        threads=threading.active_count(),
+        fds=sum(1 for _ in Path("/proc/self/fd").iterdir()),
+        rss_mb=_rss_mb(),
+        tasks=len(asyncio.all_tasks()),
+        objects=len(gc.get_objects()),
+        runs_db_mb=_mb(state_dir / "runs.sqlite"),
+        runs_wal_mb=_mb(state_dir / "runs.sqlite-wal"),
+        events_db_mb=_mb(state_dir / "events.sqlite"),
+        events_wal_mb=_mb(state_dir / "events.sqlite-wal"),
+        schedule_db_mb=_mb(state_dir / "schedule.sqlite-wal") + _mb(state_dir / "schedule.sqlite"),
+    )
+
+
+def _types() -> collections.Counter[str]:
+    gc.collect()
+    return collections.Counter(
+        f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.get_objects()
+    )
+
+
+class Emulator:
+    """``mogulsync emulator serve`` in a process of its own, without limits."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.log = tmp / "emulator.log"
+        command = [sys.executable, "-m", "mogulsync", "emulator", "serve", "--port=0",
+                   "--rate-limit=0", "--max-connections=0"]  # fmt: skip
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.DEVNULL)
+        self.base_url = announced_url(self.process, self.log).removesuffix("/v1")
+        while True:
+            try:
+                if httpx.get(f"{self.base_url}/_emulator/health").status_code == httpx.codes.OK:
+                    return
+            except httpx.TransportError:
+                if self.process.poll() is not None:
+                    raise
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def _project(tmp: Path, emulator: Emulator) -> Any:
+    warehouse = tmp / "w.duckdb"
+    with duckdb.connect(str(warehouse)) as db:
+        db.execute("create table accounts(id varchar, name varchar, email varchar)")
+        db.execute(
+            "insert into accounts select 'a' || i, 'Account ' || i, 'a' || i || '@example.com'"
+            f" from range({ROWS}) t(i)"
+        )
+    raw = {
+        "chartmogul": {"api_key": "${CM_KEY}", "base_url": emulator.base_url},
+        "state_dir": str(tmp / "state"),
+        "warehouses": {"main": f"duckdb:///{warehouse}"},
+        "models": {"accounts": {"warehouse": "main", "table": "accounts", "primary_key": "id"}},
+        "syncs": {
+            "customers": {
+                "model": "accounts", "object": "customer", "data_source": "Soak",
+                "mapping": {"external_id": "id", "name": "name", "email": "email"},
+                "schedule": {"every": "1m", "jitter": "0s"},
+                "reconcile": {"schedule": {"every": f"{WATCH_EVERY_MIN}m", "jitter": "0s"}},
+            }
+        },
+        "run_history": {"keep_days": 0, "keep_requests_days": 0, "keep_last": 5},
+        # delivered events go a second after they arrive (pruned at every forwarder round)
+        "events": {"write_keys": ["${WRITE_KEY}"], "keep_days": 1e-5,
+                   "retry": {"coalesce_window_s": 0}},
+    }  # fmt: skip
+    env = {"CM_KEY": "emulator-api-key", "WRITE_KEY": WRITE_KEY}
+    return parse_config(raw, env=env), warehouse
+
+
+async def _soak(args: argparse.Namespace, tmp: Path, emulator: Emulator) -> list[Sample]:
+    config, warehouse = _project(tmp, emulator)
+    state_dir = Path(config.state_dir)
+    clock = ManualClock(START)
+    app = ServeApp(config, clock=clock, tick_loop=False)
+    listener = listening_socket("127.0.0.1")
+    port = bound_port(listener)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
+        await asyncio.sleep(0.01)
+    samples: list[Sample] = []
+    run_s: list[float] = []
+    baseline_types: collections.Counter[str] | None = None
+    snapshot: tracemalloc.Snapshot | None = None
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+            scheduler = app.state.scheduler
+            manager = app.state.manager
+            assert scheduler is not None
+            for number in range(1, args.runs + 1):
+                began = time.perf_counter()
+                with duckdb.connect(str(warehouse)) as db:
+                    db.execute(
+                        "update accounts set name = 'Account ' || id || ' v' || ?"
+                        " where id in (?, ?, ?)",
+                        [number, *(f"a{(number * 3 + k) % ROWS}" for k in range(3))],
+                    )
+                clock.advance(dt.timedelta(minutes=1))
+                started = await scheduler.tick()
+                assert "customers" in started, (number, started)
+                users = [(number * EVENTS_PER_RUN + n) % USERS for n in range(EVENTS_PER_RUN)]
+                batch = [{"type": "identify", "userId": f"u{user}",
+                          "traits": {"email": f"u{user}@example.com", "run": number}}
+                         for user in users]  # fmt: skip
+                posted = await http.post("/v1/batch", json={"batch": batch}, auth=(WRITE_KEY, ""))
+                posted.raise_for_status()
+                while manager.active:
+                    await asyncio.wait([r.task for r in manager.active.values() if r.task])
+                await asyncio.gather(*app.reconciles.values(), return_exceptions=True)
+                if number % BROWSE_EVERY == 0:
+                    await _browse(http, app)
+                run_s.append(time.perf_counter() - began)
+                if number == args.warm_up:
+                    baseline_types = _types()
+                    if args.trace:
+                        snapshot = tracemalloc.take_snapshot()
+                if number % args.every == 0 or number == args.warm_up:
+                    await _settled(http)
+                    samples.append(_sample(number, state_dir))
+                    print(_row(samples[-1]), flush=True)
+            ending = _types()
+            if args.trace and snapshot is not None:
+                _print_trace(snapshot)
+    finally:
+        server.should_exit = True
+        await serving
+    run_s.sort()
+    print(
+        f"\nseconds per run (tick to idle): median {run_s[len(run_s) // 2]:.2f}, max {run_s[-1]:.2f}"
+    )
+    if baseline_types is not None:
+        grown = (ending - baseline_types).most_common(12)
+        print("\nobject types grown since the warm-up sample (count):")
+        for name, count in grown:
+            print(f"  {count:>8,}  {name}")
+    return samples
+
+
+async def _settled(http: httpx.AsyncClient) -> None:
+    """Wait until the forwarder has delivered every event (its tasks are done)."""
+    while True:
+        status = (await http.get("/api/v1/events/status")).raise_for_status().json()
+        if status["events"]["pending"] == 0:
+            break
+        await asyncio.sleep(0.05)
+    for _ in range(10):  # the round that delivered the last ones ends
+        await asyncio.sleep(0.01)
+
+
+async def _browse(http: httpx.AsyncClient, app: ServeApp) -> None:
+    runs = (await http.get("/api/v1/runs?limit=1")).raise_for_status().json()
+    run_id = runs[0]["run_id"] if isinstance(runs, list) else runs["runs"][0]["run_id"]
+    for path in ("/api/v1/syncs", "/syncs", f"/runs/{run_id}", "/metrics",
+                 f"/api/v1/runs/{run_id}/requests", "/api/v1/events/status",
+                 f"/api/v1/runs/{run_id}/requests/stream"):  # fmt: skip
+        (await http.get(path)).raise_for_status()
+    assert app.state.manager.active == {}
+
+
+def _print_trace(before: tracemalloc.Snapshot) -> None:
+    after = tracemalloc.take_snapshot()
+    print("\nallocations grown since the warm-up sample (tracemalloc, by line):")
+    for stat in after.compare_to(before, "lineno")[:12]:
+        print(f"  {stat.size_diff / 1024:>9,.1f} KiB {stat.count_diff:>+8,}  {stat.traceback}")
+
+
+HEADER = (
+    f"{'runs':>6} {'threads':>7} {'fds':>5} {'rss MB':>7} {'tasks':>5} {'objects':>9}"
+    f" {'runs.sqlite':>11} {'-wal':>5} {'events.sqlite':>13} {'-wal':>5} {'schedule':>8}"
+)
+
+
+def _row(s: Sample) -> str:
+    return (
+        f"{s.runs:>6} {s.threads:>7} {s.fds:>5} {s.rss_mb:>7.1f} {s.tasks:>5} {s.objects:>9,}"
+        f" {s.runs_db_mb:>11.2f} {s.runs_wal_mb:>5.2f} {s.events_db_mb:>13.2f}"
+        f" {s.events_wal_mb:>5.2f} {s.schedule_db_mb:>8.2f}"
+    )
+
+
+def _growth(samples: list[Sample], warm_up: int) -> None:
+    base = next(s for s in samples if s.runs == warm_up)
+    end = samples[-1]
+    span = (end.runs - base.runs) / 100
+    if span <= 0:
+        return
+    print(f"\ngrowth per 100 runs after the warm-up (run {base.runs} → run {end.runs}):")
+    for field in fields(Sample)[1:]:
+        first, last = getattr(base, field.name), getattr(end, field.name)
+        ratio = last / first if first else float("nan")
+        print(f"  {field.name:<15} {(last - first) / span:>+10.2f}   (end/warm-up {ratio:.3f}x)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=600)
+    parser.add_argument("--every", type=int, default=50)
+    parser.add_argument("--warm-up", type=int, default=50)
+    parser.add_argument("--trace", action="store_true", help="tracemalloc (slower)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    # the forwarder's retention looks every 5 minutes of real time: at every round here
+    forwarder_module.PRUNE_INTERVAL_S = 0.0
+    if args.trace:
+        tracemalloc.start(1)
+    tmp = Path(tempfile.mkdtemp(prefix="serve-soak-"))
+    emulator = Emulator(tmp)
+    started = time.perf_counter()
+    try:
+        print(HEADER, flush=True)
+        samples = asyncio.run(_soak(args, tmp, emulator))
+    finally:
+        emulator.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    _growth(samples, args.warm_up)
+    print(f"\n{args.runs} runs in {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
