@@ -1,16 +1,19 @@
 """``mogulsync serve`` left running: what the process holds as scheduled runs pile up.
 
-    .venv/bin/python bench/serve_soak.py [--runs 600] [--every 50] [--warm-up 50] [--trace]
+    .venv/bin/python bench/serve_soak.py [--runs 600] [--every 50] [--warm-up 50]
+        [--burst-at 75] [--trace]
 
 The server's app (scheduler, API, web UI, /metrics, the events endpoints and their
 forwarder) runs on a loopback port in this process, as ``mogulsync serve`` runs it; the
 ChartMogul emulator runs in a process of its own (its memory is not counted). A manual
 clock drives an every-minute sync schedule and a drift watch every 10 minutes: each run
-is one tick, no run waits for wall time. Each run changes 3 of the warehouse's 30 rows (so
+is one tick, no run waits for wall time. Each run changes 3 of the warehouse's 1,000 rows (so
 it writes), each round posts a batch of 20 identify events (from 100 users in turn) through the same port
 (delivered to the emulator; the retention prunes them a second later, at every forwarder
 round), and every 10th run the API, a run page, its request stream and /metrics are read.
-Run history retention: ``keep_days: 0``, each sync's latest 5 runs kept.
+Run history retention: ``keep_days: 0``, each sync's latest 5 runs kept. One run
+(``--burst-at``) changes all 1,000 rows (1,000 logged requests) and comes with 10,000
+events: the files grow, and must shrink back once the retention has pruned them.
 
 Every ``--every`` runs it records threads, open file descriptors, RSS, asyncio tasks,
 objects tracked by the collector (after a collection) and the SQLite files' sizes in MB
@@ -35,6 +38,7 @@ import tempfile
 import threading
 import time
 import tracemalloc
+import weakref
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -52,7 +56,10 @@ from mogulsync.testing.ports import announced_url
 
 START = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
 WRITE_KEY = "soak-write-key-0123456789"
-ROWS = 30
+ROWS = 1000
+#: the burst run posts this many batches of EVENTS_PER_RUN x BURST_FACTOR events
+BURST_BATCHES = 20
+BURST_FACTOR = 25
 EVENTS_PER_RUN = 20
 #: the events come from this many users in turn (the entity cache holds one row per
 #: user: a bounded set, so what grows is a leak, not the customer base)
@@ -104,6 +111,13 @@ def _sample(runs: int, state_dir: Path) -> Sample:
         events_wal_mb=_mb(state_dir / "events.sqlite-wal"),
         schedule_db_mb=_mb(state_dir / "schedule.sqlite-wal") + _mb(state_dir / "schedule.sqlite"),
     )
+
+
+def _referent(ref: weakref.ref[Any]) -> str:
+    target = ref()
+    if target is None:
+        return "(dead)"
+    return f"{type(target).__module__}.{type(target).__qualname__}"
 
 
 def _types() -> collections.Counter[str]:
@@ -183,6 +197,7 @@ async def _soak(args: argparse.Namespace, tmp: Path, emulator: Emulator) -> list
     samples: list[Sample] = []
     run_s: list[float] = []
     baseline_types: collections.Counter[str] | None = None
+    baseline_refs: set[int] = set()
     snapshot: tracemalloc.Snapshot | None = None
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
@@ -191,7 +206,10 @@ async def _soak(args: argparse.Namespace, tmp: Path, emulator: Emulator) -> list
             assert scheduler is not None
             for number in range(1, args.runs + 1):
                 began = time.perf_counter()
+                burst = number == args.burst_at
                 with duckdb.connect(str(warehouse)) as db:
+                    if burst:  # every row changes: a run that logs ROWS requests
+                        db.execute("update accounts set name = name || ' (burst)'")
                     db.execute(
                         "update accounts set name = 'Account ' || id || ' v' || ?"
                         " where id in (?, ?, ?)",
@@ -204,8 +222,17 @@ async def _soak(args: argparse.Namespace, tmp: Path, emulator: Emulator) -> list
                 batch = [{"type": "identify", "userId": f"u{user}",
                           "traits": {"email": f"u{user}@example.com", "run": number}}
                          for user in users]  # fmt: skip
-                posted = await http.post("/v1/batch", json={"batch": batch}, auth=(WRITE_KEY, ""))
-                posted.raise_for_status()
+                for _ in range(BURST_BATCHES if burst else 1):
+                    posted = await http.post(
+                        "/v1/batch", json={"batch": batch * (BURST_FACTOR if burst else 1)},
+                        auth=(WRITE_KEY, ""),
+                    )  # fmt: skip
+                    posted.raise_for_status()
+                if burst:  # the queue at its fullest: every event stored, few delivered yet
+                    queue = state_dir / "events.sqlite"
+                    peak = _mb(queue), _mb(Path(f"{queue}-wal"))
+                    print(f"events.sqlite after the burst's 10,000 events: {peak[0]:.2f} MB,"
+                          f" -wal {peak[1]:.2f} MB")  # fmt: skip
                 while manager.active:
                     await asyncio.wait([r.task for r in manager.active.values() if r.task])
                 await asyncio.gather(*app.reconciles.values(), return_exceptions=True)
@@ -214,13 +241,19 @@ async def _soak(args: argparse.Namespace, tmp: Path, emulator: Emulator) -> list
                 run_s.append(time.perf_counter() - began)
                 if number == args.warm_up:
                     baseline_types = _types()
+                    baseline_refs = {id(o) for o in gc.get_objects() if isinstance(o, weakref.ref)}
                     if args.trace:
                         snapshot = tracemalloc.take_snapshot()
-                if number % args.every == 0 or number == args.warm_up:
+                if number % args.every == 0 or number in {args.warm_up, args.burst_at}:
                     await _settled(http)
                     samples.append(_sample(number, state_dir))
                     print(_row(samples[-1]), flush=True)
             ending = _types()
+            referents = collections.Counter(
+                _referent(o)
+                for o in gc.get_objects()
+                if isinstance(o, weakref.ref) and id(o) not in baseline_refs
+            )
             if args.trace and snapshot is not None:
                 _print_trace(snapshot)
     finally:
@@ -234,6 +267,9 @@ async def _soak(args: argparse.Namespace, tmp: Path, emulator: Emulator) -> list
         grown = (ending - baseline_types).most_common(12)
         print("\nobject types grown since the warm-up sample (count):")
         for name, count in grown:
+            print(f"  {count:>8,}  {name}")
+        print("what the weak references made since then point to (count):")
+        for name, count in referents.most_common(8):
             print(f"  {count:>8,}  {name}")
     return samples
 
@@ -298,6 +334,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=600)
     parser.add_argument("--every", type=int, default=50)
     parser.add_argument("--warm-up", type=int, default=50)
+    parser.add_argument(
+        "--burst-at",
+        type=int,
+        default=75,
+        help="the run that changes every row, with 10,000 events",
+    )
     parser.add_argument("--trace", action="store_true", help="tracemalloc (slower)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
