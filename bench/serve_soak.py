@@ -15,7 +15,8 @@ Run history retention: ``keep_days: 0``, each sync's latest 5 runs kept. One run
 (``--burst-at``) changes all 1,000 rows (1,000 logged requests) and comes with 10,000
 events: the files grow, and must shrink back once the retention has pruned them.
 
-Every ``--every`` runs it records threads, open file descriptors, RSS, asyncio tasks,
+Every ``--every`` runs it records threads (and how many of them are the event loop's
+default executor's workers, started lazily up to its bound), open file descriptors, RSS, asyncio tasks,
 objects tracked by the collector (after a collection) and the SQLite files' sizes in MB
 (write-ahead logs apart), once the forwarder has delivered every event. The baseline is the sample taken at ``--warm-up`` runs, in the same run: the
 process has seen every kind of run and request by then. It prints the table, each
@@ -74,6 +75,8 @@ class Sample:
 
     runs: int
     threads: int
+    #: of which the event loop's default executor's workers (started lazily, up to its bound)
+    pool: int
     fds: int
     rss_mb: float
     tasks: int
@@ -101,6 +104,7 @@ def _sample(runs: int, state_dir: Path) -> Sample:
     return Sample(
         runs=runs,
         threads=threading.active_count(),
+        pool=sum(1 for t in threading.enumerate() if t.name.startswith("asyncio_")),
         fds=sum(1 for _ in Path("/proc/self/fd").iterdir()),
         rss_mb=_rss_mb(),
         tasks=len(asyncio.all_tasks()),
@@ -118,6 +122,19 @@ def _referent(ref: weakref.ref[Any]) -> str:
     if target is None:
         return "(dead)"
     return f"{type(target).__module__}.{type(target).__qualname__}"
+
+
+def _holder(ref: weakref.ref[Any]) -> str:
+    """Who keeps a dead weak reference alive: its container, and the container's owner."""
+    names = []
+    for holder in gc.get_referrers(ref):
+        if isinstance(holder, list) and any(x is ref for x in holder) and len(names) < 2:
+            owners = [type(o).__qualname__ for o in gc.get_referrers(holder) if o is not holder]
+            names.append(f"{type(holder).__qualname__} in {sorted(set(owners))[:3]}")
+        elif not isinstance(holder, list):
+            owners = [type(o).__qualname__ for o in gc.get_referrers(holder)]
+            names.append(f"{type(holder).__qualname__} in {sorted(set(owners))[:3]}")
+    return "; ".join(sorted(names)) or "(no referrer)"
 
 
 def _types() -> collections.Counter[str]:
@@ -249,11 +266,14 @@ async def _soak(args: argparse.Namespace, tmp: Path, emulator: Emulator) -> list
                     samples.append(_sample(number, state_dir))
                     print(_row(samples[-1]), flush=True)
             ending = _types()
-            referents = collections.Counter(
-                _referent(o)
+            new_refs = [
+                o
                 for o in gc.get_objects()
                 if isinstance(o, weakref.ref) and id(o) not in baseline_refs
-            )
+            ]
+            referents = collections.Counter(_referent(o) for o in new_refs)
+            holders = collections.Counter(_holder(o) for o in new_refs if o() is None)
+            del new_refs
             if args.trace and snapshot is not None:
                 _print_trace(snapshot)
     finally:
@@ -270,6 +290,9 @@ async def _soak(args: argparse.Namespace, tmp: Path, emulator: Emulator) -> list
             print(f"  {count:>8,}  {name}")
         print("what the weak references made since then point to (count):")
         for name, count in referents.most_common(8):
+            print(f"  {count:>8,}  {name}")
+        print("what holds those whose object is gone (count):")
+        for name, count in holders.most_common(8):
             print(f"  {count:>8,}  {name}")
     return samples
 
@@ -303,14 +326,14 @@ def _print_trace(before: tracemalloc.Snapshot) -> None:
 
 
 HEADER = (
-    f"{'runs':>6} {'threads':>7} {'fds':>5} {'rss MB':>7} {'tasks':>5} {'objects':>9}"
+    f"{'runs':>6} {'threads':>7} {'pool':>4} {'fds':>5} {'rss MB':>7} {'tasks':>5} {'objects':>9}"
     f" {'runs.sqlite':>11} {'-wal':>5} {'events.sqlite':>13} {'-wal':>5} {'schedule':>8}"
 )
 
 
 def _row(s: Sample) -> str:
     return (
-        f"{s.runs:>6} {s.threads:>7} {s.fds:>5} {s.rss_mb:>7.1f} {s.tasks:>5} {s.objects:>9,}"
+        f"{s.runs:>6} {s.threads:>7} {s.pool:>4} {s.fds:>5} {s.rss_mb:>7.1f} {s.tasks:>5} {s.objects:>9,}"
         f" {s.runs_db_mb:>11.2f} {s.runs_wal_mb:>5.2f} {s.events_db_mb:>13.2f}"
         f" {s.events_wal_mb:>5.2f} {s.schedule_db_mb:>8.2f}"
     )
