@@ -11,7 +11,10 @@ is one tick, no run waits for wall time. Each run changes 3 of the warehouse's 1
 it writes), each round posts a batch of 20 identify events (from 100 users in turn) through the same port
 (delivered to the emulator; the retention prunes them a second later, at every forwarder
 round), and every 10th run the API, a run page, its request stream and /metrics are read.
-Run history retention: ``keep_days: 0``, each sync's latest 5 runs kept. One run
+One run in ``--fault-every`` (10) meets a ChartMogul fault in turn (500s, dropped
+connections, 429s; retries that do not wait) and fails, alerting a webhook channel (a
+loopback receiver in this process); the next run recovers and alerts again. Run history
+retention: ``keep_days: 0``, each sync's latest 5 runs kept. One run
 (``--burst-at``) changes all 1,000 rows (1,000 logged requests) and comes with 10,000
 events: the files grow, and must shrink back once the retention has pruned them.
 
@@ -46,13 +49,17 @@ from typing import Any
 
 import duckdb
 import httpx
+import stamina
 import uvicorn
 
 import mogulsync.events.forwarder as forwarder_module
 from mogulsync._listen import bound_port, listening_socket
+from mogulsync.chartmogul import ClientSettings, RetryPolicy
+from mogulsync.chartmogul.settings import Timeouts
 from mogulsync.config import parse_config
 from mogulsync.serve.app import ServeApp
 from mogulsync.serve.clock import ManualClock
+from mogulsync.sync.engine import SyncEngine
 from mogulsync.testing.ports import announced_url
 
 START = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
@@ -66,6 +73,16 @@ EVENTS_PER_RUN = 20
 #: user: a bounded set, so what grows is a leak, not the customer base)
 USERS = 100
 BROWSE_EVERY = 10
+#: ChartMogul faults, one run in ``--fault-every`` in turn: the run fails and alerts
+FAULTS: list[dict[str, Any]] = [
+    {"error_rate": 1.0, "error_statuses": [500]},
+    {"drop_rate": 1.0},
+    {"rate_limit_rate": 1.0},
+]
+#: a faulted call gives up after one retry, at once (a failed run waits for nothing)
+NO_WAIT_RETRY = RetryPolicy(
+    max_attempts=2, max_total_s=0.01, initial_wait_s=0, max_wait_s=0, jitter_s=0
+)
 WATCH_EVERY_MIN = 10
 
 
@@ -168,7 +185,49 @@ class Emulator:
         self.process.wait(timeout=10)
 
 
-def _project(tmp: Path, emulator: Emulator) -> Any:
+class AlertReceiver:
+    """A loopback HTTP endpoint for the webhook alert channel: answers 200, counts posts."""
+
+    def __init__(self) -> None:
+        self.received = 0
+        self.server: asyncio.Server | None = None
+        self.url = ""
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}/hook"
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            (int(line.split(b":")[1]) for line in head.split(b"\r\n")
+             if line.lower().startswith(b"content-length:")),
+            0,
+        )  # fmt: skip
+        await reader.readexactly(length)
+        self.received += 1
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+
+def _engine(config: Any) -> SyncEngine:
+    """The real engine with retries that do not wait (a faulted run fails at once)."""
+    settings = ClientSettings(
+        api_key=config.chartmogul.api_key, base_url=config.chartmogul.base_url,
+        rate_limit=10_000, max_in_flight=20, retry=NO_WAIT_RETRY, timeouts=Timeouts(read=5),
+    )  # fmt: skip
+    return SyncEngine(config, settings=settings, outage_window_s=0.01)
+
+
+def _project(tmp: Path, emulator: Emulator, alert_url: str) -> Any:
     warehouse = tmp / "w.duckdb"
     with duckdb.connect(str(warehouse)) as db:
         db.execute("create table accounts(id varchar, name varchar, email varchar)")
@@ -193,16 +252,21 @@ def _project(tmp: Path, emulator: Emulator) -> Any:
         # delivered events go a second after they arrive (pruned at every forwarder round)
         "events": {"write_keys": ["${WRITE_KEY}"], "keep_days": 1e-5,
                    "retry": {"coalesce_window_s": 0}},
+        "alerts": {"channels": {"hook": {"type": "webhook", "url": "${ALERT_URL}"}}},
     }  # fmt: skip
-    env = {"CM_KEY": "emulator-api-key", "WRITE_KEY": WRITE_KEY}
+    env = {"CM_KEY": "emulator-api-key", "WRITE_KEY": WRITE_KEY, "ALERT_URL": alert_url}
     return parse_config(raw, env=env), warehouse
 
 
 async def _soak(args: argparse.Namespace, tmp: Path, emulator: Emulator) -> list[Sample]:
-    config, warehouse = _project(tmp, emulator)
+    receiver = AlertReceiver()
+    await receiver.start()
+    config, warehouse = _project(tmp, emulator, receiver.url)
     state_dir = Path(config.state_dir)
     clock = ManualClock(START)
-    app = ServeApp(config, clock=clock, tick_loop=False)
+    app = ServeApp(config, clock=clock, engine=_engine(config), tick_loop=False)
+    admin = httpx.AsyncClient(base_url=f"{emulator.base_url}/_emulator")
+    statuses: collections.Counter[str] = collections.Counter()
     listener = listening_socket("127.0.0.1")
     port = bound_port(listener)
     server = uvicorn.Server(
@@ -232,6 +296,12 @@ async def _soak(args: argparse.Namespace, tmp: Path, emulator: Emulator) -> list
                         " where id in (?, ?, ?)",
                         [number, *(f"a{(number * 3 + k) % ROWS}" for k in range(3))],
                     )
+                faulted = (
+                    args.fault_every > 0 and number % args.fault_every == args.fault_every // 2
+                )
+                if faulted:
+                    fault = FAULTS[(number // args.fault_every) % len(FAULTS)]
+                    (await admin.put("/faults", json=fault)).raise_for_status()
                 clock.advance(dt.timedelta(minutes=1))
                 started = await scheduler.tick()
                 assert "customers" in started, (number, started)
@@ -253,6 +323,9 @@ async def _soak(args: argparse.Namespace, tmp: Path, emulator: Emulator) -> list
                 while manager.active:
                     await asyncio.wait([r.task for r in manager.active.values() if r.task])
                 await asyncio.gather(*app.reconciles.values(), return_exceptions=True)
+                if faulted:
+                    (await admin.delete("/faults")).raise_for_status()
+                statuses[(await _last_status(http))] += 1
                 if number % BROWSE_EVERY == 0:
                     await _browse(http, app)
                 run_s.append(time.perf_counter() - began)
@@ -279,6 +352,9 @@ async def _soak(args: argparse.Namespace, tmp: Path, emulator: Emulator) -> list
     finally:
         server.should_exit = True
         await serving
+        await admin.aclose()
+        await receiver.stop()
+    print(f"\nruns by status: {dict(statuses)}; alerts received: {receiver.received}")
     run_s.sort()
     print(
         f"\nseconds per run (tick to idle): median {run_s[len(run_s) // 2]:.2f}, max {run_s[-1]:.2f}"
@@ -295,6 +371,12 @@ async def _soak(args: argparse.Namespace, tmp: Path, emulator: Emulator) -> list
         for name, count in holders.most_common(8):
             print(f"  {count:>8,}  {name}")
     return samples
+
+
+async def _last_status(http: httpx.AsyncClient) -> str:
+    runs = (await http.get("/api/v1/runs?limit=1&sync=customers")).raise_for_status().json()
+    latest = runs[0] if isinstance(runs, list) else runs["runs"][0]
+    return str(latest["status"])
 
 
 async def _settled(http: httpx.AsyncClient) -> None:
@@ -363,9 +445,16 @@ def main() -> None:
         default=75,
         help="the run that changes every row, with 10,000 events",
     )
+    parser.add_argument(
+        "--fault-every",
+        type=int,
+        default=10,
+        help="one run in N meets a ChartMogul fault (0: none)",
+    )
     parser.add_argument("--trace", action="store_true", help="tracemalloc (slower)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
+    stamina.instrumentation.set_on_retry_hooks([])  # no line per retry of a faulted call
     # the forwarder's retention looks every 5 minutes of real time: at every round here
     forwarder_module.PRUNE_INTERVAL_S = 0.0
     if args.trace:
