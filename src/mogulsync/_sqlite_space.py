@@ -7,7 +7,9 @@ write transaction: a writer in another thread or process waits at most one step.
 
 A file created without it (auto_vacuum NONE, every file before this version) changes
 setting only through one ``VACUUM``, which rewrites the file's live pages in one
-transaction: done once, and only when enough of the file is free to be worth it. An
+transaction: done once, only when enough of the file is free to be worth it, and only
+while what it keeps is small enough for writers to wait (a larger file is left as it
+was: docs/configuration.md says how to convert it by hand). An
 interrupted ``VACUUM`` (kill, power loss, an error) is rolled back by SQLite as any
 transaction is: the file keeps its data and its old setting, and the next prune tries again.
 """
@@ -24,6 +26,9 @@ _NONE, _INCREMENTAL = 0, 2
 STEP_PAGES = 1024
 #: a file without incremental vacuum is converted (one VACUUM) once this many pages are free
 CONVERT_MIN_FREE_PAGES = 2560
+#: ... and only while it keeps at most this many (256 MiB): the VACUUM rewrites them while
+#: writers wait (~35 ms per MiB measured), and a writer gives up after its 30 s busy timeout
+CONVERT_MAX_KEPT_PAGES = 65_536
 #: bytes of write-ahead log left on disk after a checkpoint (it would keep its peak size)
 WAL_SIZE_LIMIT = 4 * 1024 * 1024
 
@@ -68,8 +73,9 @@ def reclaim(
         before = _pragma(conn, "page_count")
         free = _pragma(conn, "freelist_count")
     converted = False
-    if mode == _NONE and free >= CONVERT_MIN_FREE_PAGES:
-        converted = _convert(conn, guard)
+    if mode == _NONE:
+        if free >= CONVERT_MIN_FREE_PAGES and before - free <= CONVERT_MAX_KEPT_PAGES:
+            converted = _convert(conn, guard)
     elif mode == _INCREMENTAL:
         while free > 0:
             with guard:

@@ -200,3 +200,25 @@ def test_a_prune_that_deletes_nothing_leaves_the_file_alone(tmp_path: Path, lega
     finally:
         store.close()
     assert _file(tmp_path)["page_count"] == before["page_count"]
+
+
+def test_an_older_file_keeping_too_much_is_not_rewritten_under_running_writers(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """The VACUUM would hold every writer for as long as it rewrites what is kept."""
+    monkeypatch.setattr(_sqlite_space, "CONVERT_MIN_FREE_PAGES", 100)
+    _legacy_file(tmp_path)
+    store = RunStore(tmp_path)
+    try:
+        _fill(store)
+        store.prune(runs_before=dt.datetime.now(dt.UTC) + DAY, requests_before=None, keep_last=60)
+        kept = _file(tmp_path)
+        monkeypatch.setattr(
+            _sqlite_space, "CONVERT_MAX_KEPT_PAGES", kept["page_count"] - kept["freelist_count"] - 1
+        )
+        reclaimed = store.reclaim_space()
+    finally:
+        store.close()
+    assert kept["freelist_count"] >= 100
+    assert not reclaimed.converted
+    assert _file(tmp_path)["auto_vacuum"] == 0
