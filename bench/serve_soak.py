@@ -141,19 +141,6 @@ def _referent(ref: weakref.ref[Any]) -> str:
     return f"{type(target).__module__}.{type(target).__qualname__}"
 
 
-def _holder(ref: weakref.ref[Any]) -> str:
-    """Who keeps a dead weak reference alive: its container, and the container's owner."""
-    names = []
-    for holder in gc.get_referrers(ref):
-        if isinstance(holder, list) and any(x is ref for x in holder) and len(names) < 2:
-            owners = [type(o).__qualname__ for o in gc.get_referrers(holder) if o is not holder]
-            names.append(f"{type(holder).__qualname__} in {sorted(set(owners))[:3]}")
-        elif not isinstance(holder, list):
-            owners = [type(o).__qualname__ for o in gc.get_referrers(holder)]
-            names.append(f"{type(holder).__qualname__} in {sorted(set(owners))[:3]}")
-    return "; ".join(sorted(names)) or "(no referrer)"
-
-
 def _types() -> collections.Counter[str]:
     gc.collect()
     return collections.Counter(
@@ -345,7 +332,6 @@ async def _soak(args: argparse.Namespace, tmp: Path, emulator: Emulator) -> list
                 if isinstance(o, weakref.ref) and id(o) not in baseline_refs
             ]
             referents = collections.Counter(_referent(o) for o in new_refs)
-            holders = collections.Counter(_holder(o) for o in new_refs if o() is None)
             del new_refs
             if args.trace and snapshot is not None:
                 _print_trace(snapshot)
@@ -367,9 +353,7 @@ async def _soak(args: argparse.Namespace, tmp: Path, emulator: Emulator) -> list
         print("what the weak references made since then point to (count):")
         for name, count in referents.most_common(8):
             print(f"  {count:>8,}  {name}")
-        print("what holds those whose object is gone (count):")
-        for name, count in holders.most_common(8):
-            print(f"  {count:>8,}  {name}")
+
     return samples
 
 
