@@ -257,7 +257,16 @@ async def _soak(args: argparse.Namespace, tmp: Path, emulator: Emulator) -> list
     listener = listening_socket("127.0.0.1")
     port = bound_port(listener)
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        # an idle keep-alive connection is never closed under the bench's next request (a
+        # slow faulted run, with --trace, outlasted uvicorn's 5 s and the race lost a read)
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            timeout_keep_alive=3600,
+        )  # fmt: skip
     )
     serving = asyncio.create_task(server.serve(sockets=[listener]))
     while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
