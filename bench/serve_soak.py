@@ -266,7 +266,7 @@ async def _soak(args: argparse.Namespace, tmp: Path, emulator: Emulator) -> list
             log_level="warning",
             lifespan="on",
             timeout_keep_alive=3600,
-        )  # fmt: skip
+        )
     )
     serving = asyncio.create_task(server.serve(sockets=[listener]))
     while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
