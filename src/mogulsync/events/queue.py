@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import queue as stdlib_queue
 import sqlite3
 import threading
@@ -33,9 +34,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from mogulsync import _threads
+from mogulsync import _sqlite_space, _threads
 from mogulsync.events.schema import StoredEvent, merge_shared
 
+logger = logging.getLogger(__name__)
 SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 30_000
 #: Most finished events deleted in one pruning transaction (keeps ingest's waits short).
@@ -107,6 +109,7 @@ def connect(path: str | Path) -> sqlite3.Connection:
     conn = sqlite3.connect(
         str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
     )
+    _sqlite_space.configure(conn)  # before WAL: a new file gets incremental vacuum
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -456,7 +459,8 @@ class EventQueue:
 
         Pending events and dead letters are kept whatever their age. A pruned event's
         ``messageId`` is no longer deduplicated. Works in chunks along ``seq`` (arrival
-        order) so no transaction holds the write lock for long.
+        order) so no transaction holds the write lock for long; then gives the freed
+        pages back to the disk (:meth:`reclaim_space`).
         """
         with self._lock:
             row = self._conn.execute(
@@ -488,7 +492,26 @@ class EventQueue:
                 "DELETE FROM shared WHERE NOT EXISTS"
                 " (SELECT 1 FROM events WHERE events.shared_id = shared.id)"
             )
+        try:
+            self.reclaim_space()
+        except sqlite3.Error as exc:  # the events are gone either way: the next prune retries
+            logger.warning("events queue: freed space not given back yet: %s", exc)
         return deleted
+
+    def reclaim_space(self) -> _sqlite_space.Reclaimed:
+        """Give freed pages back to the disk, in short steps under the connection's lock
+        (ingest's writer waits one step at most); a queue file from before incremental
+        vacuum is converted once, by a VACUUM."""
+        reclaimed = _sqlite_space.reclaim(self._conn, self._lock)
+        if reclaimed.converted:
+            logger.info(
+                "events queue: %s rewritten once to give freed space back from now on"
+                " (%d pages -> %d)",
+                self.path,
+                reclaimed.pages_before,
+                reclaimed.pages_after,
+            )
+        return reclaimed
 
     def entity(self, kind: str, external_id: str) -> tuple[str, str | None] | None:
         """A remembered ChartMogul uuid (and customer uuid) for an external id."""

@@ -1,8 +1,9 @@
 """The run history's retention (``run_history:``), applied at the end of every run.
 
 Run by the run that just finished, so ``sync run`` from cron and ``mogulsync serve`` both
-keep ``runs.sqlite`` bounded without a separate job. SQLite reuses the freed pages, so
-the file stops growing at its steady-state size (it does not shrink without a VACUUM).
+keep ``runs.sqlite`` bounded without a separate job. The pages the deletes free are then
+given back to the disk (:mod:`mogulsync._sqlite_space`), so the file's size follows what
+it holds.
 """
 
 from __future__ import annotations
@@ -35,6 +36,18 @@ def prune_history(runs: RunStore, policy: RunHistoryConfig, now: dt.datetime) ->
             "run history: deleted %d old run(s) and the request logs of %d more",
             deleted,
             logs_deleted,
+        )
+    try:
+        reclaimed = runs.reclaim_space()
+    except Exception as exc:  # the rows are gone either way; the next run gives space back
+        logger.warning("run history: freed space not given back yet: %s", exc)
+        return
+    if reclaimed.converted:
+        logger.info(
+            "run history: %s rewritten once to give freed space back from now on (%d pages -> %d)",
+            runs.path,
+            reclaimed.pages_before,
+            reclaimed.pages_after,
         )
 
 

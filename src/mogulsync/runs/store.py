@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from mogulsync import _sqlite_space
 from mogulsync._redact import Redactor
 from mogulsync._sqlite_file import readable_database
 from mogulsync.chartmogul.request_log import RequestLogEntry
@@ -90,6 +91,7 @@ class RunStore:
         with readable_database(self.path, "run history"):
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            _sqlite_space.configure(self._db)  # before WAL: a new file gets incremental vacuum
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.executescript(_SCHEMA)
@@ -205,6 +207,12 @@ class RunStore:
         logless = self._prunable(requests_before, keep_last, logged=True)
         self._delete(logless, ("requests",))
         return len(gone), len(logless)
+
+    def reclaim_space(self) -> _sqlite_space.Reclaimed:
+        """Give the pages freed by :meth:`prune` back to the disk (in short steps; a file
+        from before incremental vacuum is converted once, by a VACUUM)."""
+        self.flush()  # VACUUM needs no transaction open on this connection
+        return _sqlite_space.reclaim(self._db)
 
     def _delete(self, run_ids: Sequence[str], tables: Sequence[str]) -> None:
         """Delete the runs' rows from ``tables``, PRUNE_CHUNK runs per transaction."""

@@ -205,3 +205,69 @@ async def test_a_run_cancelled_during_its_prune_does_not_close_the_prune_connect
     counts = _counts(state)
     assert first.run_id not in counts
     assert len(counts) == 1
+
+
+async def test_a_run_gives_the_space_of_pruned_history_back_and_converts_an_older_file(
+    emulator_server, tmp_path, monkeypatch
+):
+    """A history file from before incremental vacuum, holding a year of old runs: the first
+    real run's retention (in its worker thread) prunes them, converts the file once and
+    leaves it at a fraction of its pages; the next run finds nothing free."""
+    from mogulsync import _sqlite_space
+    from mogulsync.runs import store as store_module
+
+    monkeypatch.setattr(_sqlite_space, "CONVERT_MIN_FREE_PAGES", 100)
+    url = make_warehouse(
+        tmp_path / "w.duckdb",
+        ["create table accounts(id varchar, name varchar, email varchar)",
+         "insert into accounts values ('a1', 'One', 'a1@example.com')"],
+    )  # fmt: skip
+    config = project(
+        emulator_server, tmp_path, url, tokens=False,
+        run_history={"keep_days": 30, "keep_requests_days": 7, "keep_last": 2},
+    )  # fmt: skip
+    state = tmp_path / "state"
+    state.mkdir()
+    db = sqlite3.connect(state / "runs.sqlite")  # as an older version made it
+    db.execute("PRAGMA journal_mode = WAL")
+    db.executescript(store_module._SCHEMA)
+    year_ago = (dt.datetime.now(dt.UTC) - 365 * DAY).isoformat()
+    body = '{"note": "' + " ".join(["lorem ipsum"] * 90) + '"}'
+    with db:
+        for n in range(300):
+            db.execute(
+                "INSERT INTO runs (run_id, sync, status, started_at) VALUES (?, 'customers',"
+                " 'success', ?)",
+                (f"old-{n:04d}", year_ago),
+            )
+            db.executemany(
+                "INSERT INTO requests VALUES (?, ?, ?, 'POST', '/v1/customers', '/customers',"
+                " 201, 1.0, 1, ?, ?, NULL)",
+                [(f"old-{n:04d}", seq, year_ago, body, body) for seq in range(10)],
+            )
+    db.close()
+
+    def pages() -> dict[str, int]:
+        db = sqlite3.connect(state / "runs.sqlite")
+        try:
+            return {
+                name: db.execute(f"PRAGMA {name}").fetchone()[0]
+                for name in ("auto_vacuum", "page_count", "freelist_count")
+            }
+        finally:
+            db.close()
+
+    before = pages()
+    engine = fast_engine(config)
+    first = await engine.run("customers")
+    after = pages()
+    second = await engine.run("customers")
+    counts = _counts(state)
+    assert before["auto_vacuum"] == 0
+    assert first.status is second.status is RunStatus.SUCCESS
+    assert list(counts) == [first.run_id, second.run_id]  # the year-old runs are gone
+    assert counts[first.run_id][2] > 0
+    assert after["auto_vacuum"] == 2
+    assert after["freelist_count"] == 0
+    assert after["page_count"] * 10 < before["page_count"]
+    assert pages()["freelist_count"] == 0
