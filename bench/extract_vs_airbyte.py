@@ -45,6 +45,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import httpx
@@ -74,6 +75,26 @@ AIRBYTE_STREAMS = (
     "customer_monthly_count",
     "customer_quarterly_count",
 )
+
+
+def full_refresh_catalog(names: tuple[str, ...] = AIRBYTE_STREAMS) -> dict[str, Any]:
+    """A configured catalog reading ``names`` in full refresh (what both sources are given)."""
+    return {
+        "streams": [
+            {
+                "stream": {
+                    "name": name,
+                    "json_schema": {},
+                    "supported_sync_modes": ["full_refresh"],
+                },
+                "sync_mode": "full_refresh",
+                "destination_sync_mode": "overwrite",
+            }
+            for name in names
+        ]
+    }
+
+
 #: DuckDB table of ``extract run`` → the Airbyte stream with the same records
 EXTRACT_TABLES = {
     "customers": "customers",
@@ -276,20 +297,7 @@ class Contenders:
         (work / "wrapper.py").write_text(WRAPPER, encoding="utf-8")
         config = {"api_key": server.api_key, "start_date": START_DATE, "base_url": server.base_url}
         (work / "config.json").write_text(json.dumps(config), encoding="utf-8")
-        catalog = {
-            "streams": [
-                {
-                    "stream": {
-                        "name": name,
-                        "json_schema": {},
-                        "supported_sync_modes": ["full_refresh"],
-                    },
-                    "sync_mode": "full_refresh",
-                    "destination_sync_mode": "overwrite",
-                }
-                for name in AIRBYTE_STREAMS
-            ]
-        }
+        catalog = full_refresh_catalog()
         (work / "catalog.json").write_text(json.dumps(catalog), encoding="utf-8")
         (work / "mogulsync.yml").write_text(
             "chartmogul:\n  api_key: ${BENCH_KEY}\n"

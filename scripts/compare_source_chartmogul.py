@@ -27,7 +27,13 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.extract_vs_airbyte import AIRBYTE_STREAMS, DEFAULT_VENV, WRAPPER, ensure_airbyte
+from bench.extract_vs_airbyte import (
+    AIRBYTE_STREAMS,
+    DEFAULT_VENV,
+    WRAPPER,
+    ensure_airbyte,
+    full_refresh_catalog,
+)
 from tests.conftest import unlimited_settings
 from tests.integration.extract._seed import TEST_RATE_LIMIT, seed
 
@@ -115,20 +121,7 @@ def main() -> int:
     parser.add_argument("--airbyte-venv", type=Path, default=DEFAULT_VENV)
     args = parser.parse_args()
     python = ensure_airbyte(args.airbyte_venv)
-    catalog = {
-        "streams": [
-            {
-                "stream": {
-                    "name": name,
-                    "json_schema": {},
-                    "supported_sync_modes": ["full_refresh"],
-                },
-                "sync_mode": "full_refresh",
-                "destination_sync_mode": "overwrite",
-            }
-            for name in AIRBYTE_STREAMS
-        ]
-    }
+    catalog = full_refresh_catalog()
     with EmulatorServer(unlimited_settings()) as server:
         seeded = asyncio.run(seed(server.base_url, server.api_key))
         _add_lead(server, seeded.data_sources[0])
