@@ -50,6 +50,7 @@ CREATE TABLE IF NOT EXISTS requests (
     PRIMARY KEY (run_id, seq)
 );
 """
+_VERSION_ROW = "SELECT 1 FROM meta WHERE key = 'schema_version'"
 _COUNT_COLUMNS = ("added", "changed", "removed", "unchanged", "succeeded", "failed", "invalid")
 #: runs whose rows are deleted per transaction (a concurrent run's writes wait no longer)
 PRUNE_CHUNK = 50
@@ -95,9 +96,14 @@ class RunStore:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.executescript(_SCHEMA)
-            self._db.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
+            # written once, not on every open: an INSERT takes the write lock even when it
+            # inserts nothing, and serve opens the history on its event loop for every page
+            # while a retention's VACUUM may hold that lock for seconds
+            if self._db.execute(_VERSION_ROW).fetchone() is None:
+                self._db.execute(
+                    "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
         self._pending: list[tuple[object, ...]] = []
         self._pending_since = 0.0
         self._seq: dict[str, int] = {}
