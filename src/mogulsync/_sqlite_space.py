@@ -16,9 +16,15 @@ transaction is: the file keeps its data and its old setting, and the next prune 
 
 from __future__ import annotations
 
+import logging
+import shutil
 import sqlite3
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
 
 #: ``PRAGMA auto_vacuum`` values
 _NONE, _INCREMENTAL = 0, 2
@@ -29,8 +35,20 @@ CONVERT_MIN_FREE_PAGES = 2560
 #: ... and only while it keeps at most this many (256 MiB): the VACUUM rewrites them while
 #: writers wait (~35 ms per MiB measured), and a writer gives up after its 30 s busy timeout
 CONVERT_MAX_KEPT_PAGES = 65_536
+#: ... and only while its disk has this many times what it keeps free: the VACUUM writes every
+#: kept page to the write-ahead log (and builds its copy in a temporary file). Short of room
+#: it failed, after filling the disk to its last byte, and the next prune tried again
+CONVERT_ROOM_FACTOR = 2
 #: bytes of write-ahead log left on disk after a checkpoint (it would keep its peak size)
 WAL_SIZE_LIMIT = 4 * 1024 * 1024
+
+
+def _disk_free(folder: str) -> int:
+    return shutil.disk_usage(folder).free
+
+
+#: free bytes on the disk holding a folder (tests drive it: a full disk is not made here)
+free_bytes: Callable[[str], int] = _disk_free
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +92,12 @@ def reclaim(
         free = _pragma(conn, "freelist_count")
     converted = False
     if mode == _NONE:
-        if free >= CONVERT_MIN_FREE_PAGES and before - free <= CONVERT_MAX_KEPT_PAGES:
+        kept = before - free
+        if (
+            free >= CONVERT_MIN_FREE_PAGES
+            and kept <= CONVERT_MAX_KEPT_PAGES
+            and _room_to_convert(conn, kept)
+        ):
             converted = _convert(conn, guard)
     elif mode == _INCREMENTAL:
         while free > 0:
@@ -105,6 +128,28 @@ def _convert(conn: sqlite3.Connection, guard: AbstractContextManager[object]) ->
                 conn.execute("PRAGMA auto_vacuum = NONE")
             raise
     return True
+
+
+def _room_to_convert(conn: sqlite3.Connection, kept_pages: int) -> bool:
+    """Whether the file's disk has room for the VACUUM (logged when it has not)."""
+    path = next((row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"), "")
+    if not path:
+        return True  # in memory
+    needed = CONVERT_ROOM_FACTOR * kept_pages * _pragma(conn, "page_size")
+    try:
+        available = free_bytes(str(Path(path).parent))
+    except OSError:
+        return True  # unknown: the VACUUM reports a full disk itself
+    if available >= needed:
+        return True
+    logger.info(
+        "%s not converted to give freed space back: its disk has %d MiB free, the"
+        " conversion needs %d MiB",
+        path,
+        available // 2**20,
+        -(-needed // 2**20),
+    )
+    return False
 
 
 def _pragma(conn: sqlite3.Connection, name: str) -> int:
