@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -25,6 +25,10 @@ class ChartMogulModel(BaseModel):
     """Base of every response model."""
 
     model_config = ConfigDict(frozen=True, extra="allow", populate_by_name=True)
+    #: fields a validator below reshapes on the way in (``""`` as None, key/value pairs as
+    #: a map): a record that passes the API's entry on takes these from the model, so they
+    #: have the type the stream's schema declares
+    RESHAPED: ClassVar[frozenset[str]] = frozenset()
 
     @model_validator(mode="before")
     @classmethod
@@ -161,6 +165,7 @@ class Contact(ChartMogulModel):
     twitter: str | None = None
     notes: str | None = None
     custom: dict[str, Any] = Field(default_factory=dict)
+    RESHAPED: ClassVar[frozenset[str]] = frozenset({"custom"})
 
     @field_validator("custom", mode="before")
     @classmethod
@@ -313,9 +318,11 @@ class SubscriptionEvent(ChartMogulModel):
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
 
-    @field_validator(
-        "amount_in_cents", "quantity", "tax_amount_in_cents", "event_order", mode="before"
+    RESHAPED: ClassVar[frozenset[str]] = frozenset(
+        {"amount_in_cents", "quantity", "tax_amount_in_cents", "event_order"}
     )
+
+    @field_validator(*RESHAPED, mode="before")
     @classmethod
     def _blank_number_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import math
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -49,10 +49,11 @@ def emit_page(
 
     JSON records are the entries as the API sent them: re-serialising the parsed models
     would respell timestamps (``+00:00`` and ``.000Z`` both as ``Z``), unlike Airbyte's
-    source-chartmogul, which passes the API's JSON on.
+    source-chartmogul, which passes the API's JSON on. The fields a model reshapes while
+    parsing (its ``RESHAPED``) are taken from the model: as sent, they break the schema.
     """
     if mode == "json" and len(page.raw_items) == len(page.items):
-        records = [dict(entry) for entry in page.raw_items]
+        records = [_as_sent(e, item) for e, item in zip(page.raw_items, page.items, strict=True)]
     else:
         records = [to_record(item, mode) for item in page.items]
     if transform is not None:
@@ -60,6 +61,17 @@ def emit_page(
     if records:
         emit(records)
     return len(records)
+
+
+def _as_sent(entry: Mapping[str, Any], item: BaseModel) -> Record:
+    """The API's entry as a record, with the fields ``item``'s model reshapes as parsed."""
+    record = dict(entry)
+    fields: frozenset[str] = getattr(item, "RESHAPED", frozenset())
+    reshaped = fields & record.keys()
+    if reshaped:
+        parsed = to_record(item, "json")
+        record.update({key: parsed.get(key) for key in reshaped})
+    return record
 
 
 async def gather_all(parts: Iterable[Awaitable[int]]) -> int:
