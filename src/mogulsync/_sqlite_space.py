@@ -118,6 +118,17 @@ def reclaim(
 
 def _convert(conn: sqlite3.Connection, guard: AbstractContextManager[object]) -> bool:
     with guard:
+        # decided again under the write lock: another connection (the prune of a run that
+        # ended at the same time) may have converted the file since this one read it,
+        # and a second VACUUM would hold writers up as long again
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            mode = _pragma(conn, "auto_vacuum")
+            free = _pragma(conn, "freelist_count")
+        finally:
+            conn.execute("COMMIT")
+        if mode != _NONE or free < CONVERT_MIN_FREE_PAGES:
+            return False
         conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         try:
             conn.execute("VACUUM")
