@@ -93,12 +93,10 @@ def reclaim(
     converted = False
     if mode == _NONE:
         kept = before - free
-        if (
-            free >= CONVERT_MIN_FREE_PAGES
-            and kept <= CONVERT_MAX_KEPT_PAGES
-            and _room_to_convert(conn, kept)
-        ):
-            converted = _convert(conn, guard)
+        if free >= CONVERT_MIN_FREE_PAGES and kept <= CONVERT_MAX_KEPT_PAGES:
+            with guard:
+                room = _room_to_convert(conn, kept)
+            converted = room and _convert(conn, guard)
     elif mode == _INCREMENTAL:
         while free > 0:
             with guard:
