@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
+import json
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -53,7 +55,18 @@ def _rejected_key(base_url: str) -> str:
 
 
 def catalog() -> protocol.Message:
-    """The ``CATALOG`` message of ``discover``."""
+    """The ``CATALOG`` message of ``discover``: a fresh copy per call.
+
+    The schemas share their leaf dicts (one ``{"type": [...]}`` serves many fields), so a
+    caller editing what it was handed would otherwise edit every later catalog; decoding
+    the catalog's JSON, built once, gives a tree of its own at half deepcopy's cost.
+    """
+    copied: protocol.Message = json.loads(_catalog_json())
+    return copied
+
+
+@functools.cache
+def _catalog_json() -> str:
     streams = []
     for name, stream in AIRBYTE_STREAMS.items():
         entry: dict[str, Any] = {
@@ -70,7 +83,7 @@ def catalog() -> protocol.Message:
             entry["source_defined_cursor"] = True
             entry["default_cursor_field"] = [stream.cursor_field]
         streams.append(entry)
-    return {"type": "CATALOG", "catalog": {"streams": streams}}
+    return json.dumps({"type": "CATALOG", "catalog": {"streams": streams}})
 
 
 class AirbyteSource:

@@ -25,6 +25,7 @@ from mogulsync.errors import ConfigError, MogulsyncError
 from mogulsync.integrations.dagster import (
     GROUP,
     RESOURCE_KEY,
+    DagsterPolicies,
     MogulsyncResource,
     ignoring_beta,
     prefix_parts,
@@ -47,9 +48,10 @@ def extract_assets(
     resource: MogulsyncResource,
     streams: Sequence[str] | None,
     key_prefix: str | Sequence[str] | None,
+    policies: DagsterPolicies | None = None,
 ) -> list[dg.AssetsDefinition]:
     """One multi-asset: a spec per table of the streams the resource's project chooses (or
-    ``streams``); the resource bound as the sync assets bind it."""
+    ``streams``); the resource bound, and ``policies`` applied, as for the sync assets."""
     from mogulsync.extract.runner import select_streams
     from mogulsync.integrations.dbt import tables_read_by_sources
 
@@ -59,6 +61,7 @@ def extract_assets(
     readers = tables_read_by_sources(config.dbt, extract.dataset)
     keys = table_keys(chosen, readers, key_prefix)
     kinds = {"dlt", *_destination_kind(extract.destination.get_secret_value(), extract.dataset)}
+    policies = policies or DagsterPolicies()
     specs = [
         dg.AssetSpec(
             keys[stream.name],
@@ -68,6 +71,7 @@ def extract_assets(
             kinds=kinds,
             metadata={"dagster/table_name": f"{extract.dataset}.{stream.name}"},
             skippable=True,
+            **policies.asset_args(),
         )
         for stream in chosen
     ]
@@ -84,6 +88,8 @@ def extract_assets(
             name=op_name,
             can_subset=True,
             resource_defs={resource_key: resource},
+            # one step makes every table: it is what retries and what takes a pool slot
+            **policies.step_args(),
         )
         # Unannotated: Dagster inspects annotation objects; see integrations/dagster.py.
         def _extract(context):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202

@@ -20,7 +20,8 @@ defs = dg.Definitions(
   check (WARN; ERROR and blocking past ``max_failed_rows``). Automation conditions, retry
   policies, pools and freshness policies are passed through.
 * :func:`mogulsync_extract_assets`: an asset per table the extract loads, all made by one
-  step (one extract run), keyed as dagster-dbt keys the dbt source reading each table.
+  step (one extract run), keyed as dagster-dbt keys the dbt source reading each table; the
+  same automation conditions, retry policies, pools and freshness policies apply.
 * :func:`mogulsync_reconcile_checks`: drift as a ``reconciled`` check per sync.
 * :class:`MogulsyncResource` carries the project file and optional overrides (base URL, an
   ``EnvVar`` API key, the UI's URL); bind your own per deployment with
@@ -38,7 +39,7 @@ import warnings
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import dagster as dg
 from dagster_shared.utils.warnings import BetaWarning
@@ -216,6 +217,43 @@ def project_dbt_keys(config: AppConfig) -> DbtKeys:
     return dbt_keys(config.dbt, references)
 
 
+class AssetPolicyArgs(TypedDict):
+    """The arguments of :meth:`DagsterPolicies.asset_args`."""
+
+    automation_condition: dg.AutomationCondition[Any] | None
+    freshness_policy: dg.FreshnessPolicy | None
+
+
+class StepPolicyArgs(TypedDict):
+    """The arguments of :meth:`DagsterPolicies.step_args`."""
+
+    retry_policy: dg.RetryPolicy | None
+    pool: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DagsterPolicies:
+    """How Dagster schedules, retries and limits our assets, set by a deployment on the
+    sync assets and the extract's alike (see :func:`mogulsync_assets`)."""
+
+    automation_condition: dg.AutomationCondition[Any] | None = None
+    retry_policy: dg.RetryPolicy | None = None
+    #: a Dagster concurrency pool (e.g. one per ChartMogul account)
+    pool: str | None = None
+    freshness_policy: dg.FreshnessPolicy | None = None
+
+    def asset_args(self) -> AssetPolicyArgs:
+        """What Dagster sets per asset: for ``@asset``, or each spec of a multi-asset."""
+        return {
+            "automation_condition": self.automation_condition,
+            "freshness_policy": self.freshness_policy,
+        }
+
+    def step_args(self) -> StepPolicyArgs:
+        """What Dagster sets per step (op): ``@asset`` or ``@multi_asset``."""
+        return {"retry_policy": self.retry_policy, "pool": self.pool}
+
+
 @dataclass(frozen=True, slots=True)
 class AssetOptions:
     """What a deployment may set on every sync asset (see :func:`mogulsync_assets`)."""
@@ -223,12 +261,8 @@ class AssetOptions:
     #: above this many failed rows the ``no_failed_rows`` check fails with severity ERROR,
     #: which (the check being blocking) keeps downstream assets from running
     max_failed_rows: int | None = None
-    automation_condition: dg.AutomationCondition[Any] | None = None
-    retry_policy: dg.RetryPolicy | None = None
-    #: a Dagster concurrency pool (e.g. one per ChartMogul account)
-    pool: str | None = None
     key_prefix: str | Sequence[str] = KEY_PREFIX
-    freshness_policy: dg.FreshnessPolicy | None = None
+    policies: DagsterPolicies = DagsterPolicies()
 
 
 def mogulsync_assets(
@@ -257,9 +291,8 @@ def mogulsync_assets(
         raise ValueError(msg)
     bound = resource or project_resource(path)
     config = load_config(bound.project_file, sections=GRAPH_SECTIONS)
-    options = AssetOptions(
-        max_failed_rows, automation_condition, retry_policy, pool, key_prefix, freshness_policy
-    )
+    policies = DagsterPolicies(automation_condition, retry_policy, pool, freshness_policy)
+    options = AssetOptions(max_failed_rows, key_prefix, policies)
     dbt = project_dbt_keys(config)
     warn_of_dbt_source_clashes(config, dbt, key_prefix)
     return [_sync_asset(config, name, bound, options, dbt) for name in config.syncs]
@@ -357,10 +390,8 @@ def _define(
         ],
         resource_defs={resource_key: resource},
         kinds={"chartmogul"},
-        automation_condition=options.automation_condition,
-        retry_policy=options.retry_policy,
-        pool=options.pool,
-        freshness_policy=options.freshness_policy,
+        **options.policies.asset_args(),
+        **options.policies.step_args(),
     )
     # Unannotated: Dagster inspects the annotation objects, and this module's
     # `from __future__ import annotations` turns them into strings.
@@ -449,17 +480,24 @@ def mogulsync_extract_assets(
     streams: Sequence[str] | None = None,
     key_prefix: str | Sequence[str] | None = None,
     resource: MogulsyncResource | None = None,
+    automation_condition: dg.AutomationCondition[Any] | None = None,
+    retry_policy: dg.RetryPolicy | None = None,
+    pool: str | None = None,
+    freshness_policy: dg.FreshnessPolicy | None = None,
 ) -> list[dg.AssetsDefinition]:
     """The ``extract:`` section as one asset per table, made by one step (one extract run).
 
     Keys: a table a dbt source reads takes that source's dagster-dbt key (lineage to the
     dbt models); the others ``dlt_chartmogul_<table>``, or ``[*key_prefix, <table>]``.
     ``streams`` narrows the project's streams; ``resource`` as for :func:`mogulsync_assets`
-    (its ``api_key`` and ``base_url`` apply to the extract too). See :mod:`._dagster_extract`.
+    (its ``api_key`` and ``base_url`` apply to the extract too). ``automation_condition``
+    and ``freshness_policy`` are given to every table's asset, ``retry_policy`` and
+    ``pool`` to the step, as for the sync assets. See :mod:`._dagster_extract`.
     """
     from mogulsync.integrations._dagster_extract import extract_assets
 
-    return extract_assets(resource or project_resource(path), streams, key_prefix)
+    policies = DagsterPolicies(automation_condition, retry_policy, pool, freshness_policy)
+    return extract_assets(resource or project_resource(path), streams, key_prefix, policies)
 
 
 def mogulsync_reconcile_checks(

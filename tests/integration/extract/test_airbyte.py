@@ -371,6 +371,47 @@ def test_incremental_read_with_state_emits_only_new_activities(
     assert new_cursor > _states(first)[-1]["stream"]["stream_state"]["cursor"]
 
 
+def test_a_full_refresh_leaves_a_cursor_that_an_incremental_read_continues_from(
+    server: EmulatorServer,
+) -> None:
+    """Read in full refresh, the streams with a cursor end with that cursor's STATE, as
+    Airbyte's CDK has a stream with a cursor do in either mode (the platform keeps a state
+    whatever the mode); a stream without one ends with the CDK's no-cursor state, as
+    source-chartmogul 1.0.13's streams (none has a cursor) do. One STATE each, at the end:
+    as in the CDK, only incremental reads checkpoint. A connection then switched to
+    incremental reads only what is new: nothing twice, nothing lost."""
+    cursored = ["activities", "subscription_events"]
+    names = [*cursored, "plans"]
+    future = {"cursor": "2099-01-01T00:00:00+00:00", "seen": []}
+    stale = [
+        {"type": "STREAM", "stream": {"stream_descriptor": {"name": n}, "stream_state": future}}
+        for n in cursored
+    ]
+    # a full refresh reads everything, whatever state the platform passes in
+    _, full = _run("read", _config(server), _catalog(names), stale)
+    assert _records(full) == dict.fromkeys(cursored, FIRST) | {"plans": 3}
+    _assert_acceptance_shape(full, names)
+    stated = Counter(s["stream"]["stream_descriptor"]["name"] for s in _states(full))
+    assert stated == dict.fromkeys(names, 1)
+    final = {s["stream"]["stream_descriptor"]["name"]: s for s in _states(full)}
+    assert final["plans"]["stream"]["stream_state"] == protocol.NO_CURSOR_STATE
+    for name in cursored:
+        assert final[name]["stream"]["stream_state"]["cursor"] < future["cursor"]
+
+    import_more(server, "c", LATER, dt.date(2025, 1, 1))
+    states = [final[name] for name in names]
+    _, after = _run("read", _config(server), _catalog(cursored, "incremental"), states)
+    assert _records(after) == dict.fromkeys(cursored, LATER)
+    for name in cursored:
+        (key,) = streams.STREAMS[name].primary_key
+        read = [m["record"]["data"][key] for m in [*full, *after] if _is_record(m, name)]
+        assert len(set(read)) == len(read) == FIRST + LATER
+
+
+def _is_record(message: dict[str, Any], stream: str) -> bool:
+    return bool(message["type"] == "RECORD" and message["record"]["stream"] == stream)
+
+
 def test_resuming_from_any_activities_state_loses_nothing(
     server: EmulatorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
