@@ -111,6 +111,13 @@ def reclaim(
         # truncation to a later checkpoint, it does not hold up writers
         conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         after = _pragma(conn, "page_count")
+    if converted:
+        logger.info(
+            "%s rewritten once to give freed space back from now on (%d pages -> %d)",
+            _file_path(conn),
+            before,
+            after,
+        )
     return Reclaimed(before, after, converted)
 
 
@@ -141,7 +148,7 @@ def _convert(conn: sqlite3.Connection, guard: AbstractContextManager[object]) ->
 
 def _room_to_convert(conn: sqlite3.Connection, kept_pages: int) -> bool:
     """Whether the file's disk has room for the VACUUM (logged when it has not)."""
-    path = next((row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"), "")
+    path = _file_path(conn)
     if not path:
         return True  # in memory
     needed = CONVERT_ROOM_FACTOR * kept_pages * _pragma(conn, "page_size")
@@ -159,6 +166,11 @@ def _room_to_convert(conn: sqlite3.Connection, kept_pages: int) -> bool:
         -(-needed // 2**20),
     )
     return False
+
+
+def _file_path(conn: sqlite3.Connection) -> str:
+    """The connection's main database file ('' in memory)."""
+    return next((row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"), "")
 
 
 def _pragma(conn: sqlite3.Connection, name: str) -> int:

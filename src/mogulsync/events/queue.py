@@ -502,16 +502,7 @@ class EventQueue:
         """Give freed pages back to the disk, in short steps under the connection's lock
         (ingest's writer waits one step at most); a queue file from before incremental
         vacuum is converted once, by a VACUUM."""
-        reclaimed = _sqlite_space.reclaim(self._conn, self._lock)
-        if reclaimed.converted:
-            logger.info(
-                "events queue: %s rewritten once to give freed space back from now on"
-                " (%d pages -> %d)",
-                self.path,
-                reclaimed.pages_before,
-                reclaimed.pages_after,
-            )
-        return reclaimed
+        return _sqlite_space.reclaim(self._conn, self._lock)
 
     def entity(self, kind: str, external_id: str) -> tuple[str, str | None] | None:
         """A remembered ChartMogul uuid (and customer uuid) for an external id."""
