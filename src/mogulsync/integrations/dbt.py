@@ -57,9 +57,13 @@ def source_asset_keys(manifest: dict[str, Any]) -> dict[tuple[str, ...], str]:
     """
     keys: dict[tuple[str, ...], str] = {}
     for node in (manifest.get("sources") or {}).values():
-        key = meta_asset_key(node) or (node["source_name"], node["name"])
-        keys[key] = f"{node['source_name']}.{node['name']}"
+        keys[source_key(node)] = f"{node['source_name']}.{node['name']}"
     return keys
+
+
+def source_key(node: dict[str, Any]) -> tuple[str, ...]:
+    """The key dagster-dbt gives a source table's manifest ``node``."""
+    return meta_asset_key(node) or (node["source_name"], node["name"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +90,7 @@ def tables_read_by_sources(dbt: DbtConfig | None, dataset: str) -> dict[str, lis
         if schema.casefold() != dataset.casefold():
             continue
         table = str(node.get("identifier") or node["name"]).casefold()
-        key = meta_asset_key(node) or (node["source_name"], node["name"])
         readers.setdefault(table, []).append(
-            SourceTable(f"{node['source_name']}.{node['name']}", key)
+            SourceTable(f"{node['source_name']}.{node['name']}", source_key(node))
         )
     return readers
