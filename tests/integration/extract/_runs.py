@@ -16,6 +16,15 @@ from mogulsync.extract.runner import ExtractOptions, ExtractReport, run_extract
 FIRST = 210
 LATER = 30
 STREAMS = ("activities", "subscription_events")
+#: the streams of Airbyte's source-chartmogul 1.0.13, in its order
+AIRBYTE_STREAMS = [
+    "customers",
+    "activities",
+    "customer_daily_count",
+    "customer_weekly_count",
+    "customer_monthly_count",
+    "customer_quarterly_count",
+]
 
 
 def import_more(

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import stamina
 from jsonschema import Draft7Validator, FormatChecker
-from tests.integration.extract._runs import FIRST, LATER, import_more
+from tests.integration.extract._runs import AIRBYTE_STREAMS, FIRST, LATER, import_more
 from tests.integration.extract._seed import TEST_RATE_LIMIT, Seeded
 
 from mogulsync.chartmogul.pagination import MAX_PER_PAGE
@@ -20,15 +20,6 @@ from mogulsync.emulator.server import EmulatorServer
 from mogulsync.extract import airbyte_protocol as protocol
 from mogulsync.extract import streams
 from mogulsync.extract.airbyte import AirbyteSource, catalog
-
-AIRBYTE_STREAMS = [
-    "customers",
-    "activities",
-    "customer_daily_count",
-    "customer_weekly_count",
-    "customer_monthly_count",
-    "customer_quarterly_count",
-]
 
 
 def _config(server: EmulatorServer, **extra: Any) -> dict[str, Any]:

@@ -13,21 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.integration.extract._runs import FIRST
+from tests.integration.extract._runs import AIRBYTE_STREAMS, FIRST
 from tests.integration.extract._seed import TEST_RATE_LIMIT
 
 from mogulsync.emulator.server import EmulatorServer
 from mogulsync.extract.airbyte import AirbyteSource
 
 VENDORED = Path(__file__).parents[2] / "unit/extract/source_chartmogul_1_0_13"
-THEIR_STREAMS = [
-    "customers",
-    "activities",
-    "customer_daily_count",
-    "customer_weekly_count",
-    "customer_monthly_count",
-    "customer_quarterly_count",
-]
 
 
 def _config(server: EmulatorServer, start_date: str = "2024-01-01T00:00:00Z") -> dict[str, Any]:
@@ -122,14 +114,14 @@ def test_the_state_source_chartmogul_left_is_accepted(server: EmulatorServer) ->
     --state: every stream reads in full, activities switched to incremental from
     start_date, with no warning; it then leaves a cursor that the next read continues from."""
     state = _vendored_state()
-    assert {s["stream"]["stream_descriptor"]["name"] for s in state} == set(THEIR_STREAMS)
-    modes = dict.fromkeys(THEIR_STREAMS, "full_refresh") | {"activities": "incremental"}
+    assert {s["stream"]["stream_descriptor"]["name"] for s in state} == set(AIRBYTE_STREAMS)
+    modes = dict.fromkeys(AIRBYTE_STREAMS, "full_refresh") | {"activities": "incremental"}
 
     messages = _read(server, _catalog(modes), state=state)
 
     counts = Counter(m["record"]["stream"] for m in messages if m["type"] == "RECORD")
     assert counts["customers"] == counts["activities"] == FIRST
-    assert all(counts[name] > 0 for name in THEIR_STREAMS)
+    assert all(counts[name] > 0 for name in AIRBYTE_STREAMS)
     assert not [m for m in messages if m["type"] == "LOG" and m["log"]["level"] == "WARN"]
     (last,) = [
         m["state"]
