@@ -10,7 +10,6 @@ or drifted.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,7 @@ from mogulsync.config import load_config
 from mogulsync.integrations.dagster import (
     GRAPH_SECTIONS,
     MogulsyncResource,
+    ReconcileCheckOptions,
     ignoring_beta,
     project_resource,
     resource_key_for,
@@ -35,35 +35,31 @@ RECONCILE_CHECK = "reconciled"
 def reconcile_checks(
     path: Path,
     resource: MogulsyncResource | None,
-    severity: dg.AssetCheckSeverity,
-    key_prefix: str | Sequence[str],
+    options: ReconcileCheckOptions,
 ) -> list[dg.AssetChecksDefinition]:
     """One ``reconciled`` check per sync of the project at ``path``."""
     bound = resource or project_resource(path)
     config = load_config(bound.project_file, sections=GRAPH_SECTIONS)
-    resource_key = resource_key_for(key_prefix)
     with ignoring_beta():
-        return [
-            _check(sync_asset_key(name, key_prefix), resource_key, name, bound, severity)
-            for name in config.syncs
-        ]
+        return [_check(name, bound, options) for name in config.syncs]
 
 
 def _check(
-    key: dg.AssetKey,
-    resource_key: str,
-    name: str,
-    resource: MogulsyncResource,
-    severity: dg.AssetCheckSeverity,
+    name: str, resource: MogulsyncResource, options: ReconcileCheckOptions
 ) -> dg.AssetChecksDefinition:
+    resource_key = resource_key_for(options.key_prefix)
+    severity = options.severity
+
     @dg.asset_check(
-        asset=key,
+        asset=sync_asset_key(name, options.key_prefix),
         name=RECONCILE_CHECK,
         description=(
             f"ChartMogul holds what sync `{name}`'s model maps to: nothing missing, extra or"
             " drifted (a full listing of the sync's scope: one reconcile)"
         ),
         resource_defs={resource_key: resource},
+        blocking=options.blocking,
+        **options.policies.check_args(),
     )
     # Unannotated: Dagster inspects annotation objects; see integrations/dagster.py.
     def _reconciled(context):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202

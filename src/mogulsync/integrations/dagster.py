@@ -22,7 +22,8 @@ defs = dg.Definitions(
 * :func:`mogulsync_extract_assets`: an asset per table the extract loads, all made by one
   step (one extract run), keyed as dagster-dbt keys the dbt source reading each table; the
   same automation conditions, retry policies, pools and freshness policies apply.
-* :func:`mogulsync_reconcile_checks`: drift as a ``reconciled`` check per sync.
+* :func:`mogulsync_reconcile_checks`: drift as a ``reconciled`` check per sync, with the
+  same automation conditions, retry policies and pools (and ``blocking``).
 * :class:`MogulsyncResource` carries the project file and optional overrides (base URL, an
   ``EnvVar`` API key, the UI's URL); bind your own per deployment with
   ``mogulsync_assets(path, resource=...)``.
@@ -231,10 +232,17 @@ class StepPolicyArgs(TypedDict):
     pool: str | None
 
 
+class CheckPolicyArgs(StepPolicyArgs):
+    """The arguments of :meth:`DagsterPolicies.check_args`."""
+
+    automation_condition: dg.AutomationCondition[Any] | None
+
+
 @dataclass(frozen=True, slots=True)
 class DagsterPolicies:
-    """How Dagster schedules, retries and limits our assets, set by a deployment on the
-    sync assets and the extract's alike (see :func:`mogulsync_assets`)."""
+    """How Dagster schedules, retries and limits our assets and checks, set by a deployment
+    on the sync assets, the extract's and the reconcile checks alike (see
+    :func:`mogulsync_assets`)."""
 
     automation_condition: dg.AutomationCondition[Any] | None = None
     retry_policy: dg.RetryPolicy | None = None
@@ -253,6 +261,11 @@ class DagsterPolicies:
         """What Dagster sets per step (op): ``@asset`` or ``@multi_asset``."""
         return {"retry_policy": self.retry_policy, "pool": self.pool}
 
+    def check_args(self) -> CheckPolicyArgs:
+        """What Dagster sets on an ``@asset_check``: its own automation condition, and the
+        step's retries and pool (a check has no freshness of its own)."""
+        return {"automation_condition": self.automation_condition, **self.step_args()}
+
 
 @dataclass(frozen=True, slots=True)
 class AssetOptions:
@@ -262,6 +275,17 @@ class AssetOptions:
     #: which (the check being blocking) keeps downstream assets from running
     max_failed_rows: int | None = None
     key_prefix: str | Sequence[str] = KEY_PREFIX
+    policies: DagsterPolicies = DagsterPolicies()
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileCheckOptions:
+    """What a deployment may set on every ``reconciled`` check (see
+    :func:`mogulsync_reconcile_checks`)."""
+
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.WARN
+    key_prefix: str | Sequence[str] = KEY_PREFIX
+    blocking: bool = False
     policies: DagsterPolicies = DagsterPolicies()
 
 
@@ -506,12 +530,23 @@ def mogulsync_reconcile_checks(
     resource: MogulsyncResource | None = None,
     severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.WARN,
     key_prefix: str | Sequence[str] = KEY_PREFIX,
+    blocking: bool = False,
+    automation_condition: dg.AutomationCondition[Any] | None = None,
+    retry_policy: dg.RetryPolicy | None = None,
+    pool: str | None = None,
 ) -> list[dg.AssetChecksDefinition]:
     """A ``reconciled`` asset check per sync: ChartMogul still holds what the model maps to.
 
     Each evaluation is a recorded reconcile (a full listing of the sync's scope); see
-    :mod:`mogulsync.integrations._dagster_reconcile`.
+    :mod:`mogulsync.integrations._dagster_reconcile`. ``blocking`` (with ``severity``
+    ERROR): a failed check keeps the assets downstream of the sync in the same run from
+    running. ``automation_condition`` (e.g. a daily ``on_cron``: the check's own cadence),
+    ``retry_policy`` and ``pool`` are given to every check as to the sync assets; Dagster
+    has no freshness policy for a check.
     """
     from mogulsync.integrations._dagster_reconcile import reconcile_checks
 
-    return reconcile_checks(Path(path), resource, severity, key_prefix)
+    policies = DagsterPolicies(automation_condition, retry_policy, pool)
+    return reconcile_checks(
+        Path(path), resource, ReconcileCheckOptions(severity, key_prefix, blocking, policies)
+    )

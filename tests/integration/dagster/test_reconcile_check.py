@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pytest
 from tests.integration.dagster.test_options import CUSTOMERS, project_file
 
 from mogulsync.config import load_config
@@ -97,3 +98,75 @@ def test_the_documented_jobs_keep_reconciles_apart(tmp_path, monkeypatch, dead_u
     assert checks == {"syncs": {"no_failed_rows"}, "drift": {"reconciled"}}
     (spec,) = syncs[0].specs
     assert spec.freshness_policy == window
+
+
+DAILY = dg.AutomationCondition.cron_tick_passed("0 6 * * *")
+HOUR = dt.timedelta(hours=1)
+
+
+def test_the_checks_take_the_policies_of_the_sync_assets(tmp_path, dead_url):
+    """automation_condition, retry_policy and pool reach every check, as on the sync assets;
+    blocking is the check's own; without them, Dagster's defaults."""
+    path = project_file(tmp_path, dead_url)
+    retry = dg.RetryPolicy(max_retries=2, delay=60)
+    (check,) = mogulsync_reconcile_checks(
+        path,
+        severity=dg.AssetCheckSeverity.ERROR,
+        blocking=True,
+        automation_condition=DAILY,
+        retry_policy=retry,
+        pool="cm",
+    )
+    (spec,) = check.check_specs
+    assert (spec.blocking, spec.automation_condition) == (True, DAILY)
+    assert (check.op.pool, check.op.retry_policy) == ("cm", retry)
+    (plain,) = mogulsync_reconcile_checks(path)
+    (spec,) = plain.check_specs
+    assert (spec.blocking, spec.automation_condition) == (False, None)
+    assert (plain.op.pool, plain.op.retry_policy) == (None, None)
+    # beside the sync assets given the same policies, in one code location
+    assets = mogulsync_assets(path, retry_policy=retry, pool="cm")
+    dg.Definitions.validate_loadable(dg.Definitions(assets=assets, asset_checks=[check]))
+
+
+# Dagster's own evaluation helper passes a beta parameter
+@pytest.mark.filterwarnings("ignore::dagster_shared.utils.warnings.BetaWarning")
+def test_a_cron_condition_requests_the_check_alone_once_its_tick_has_passed(tmp_path, dead_url):
+    """The check's own cadence: with the clock driven, nothing before the 06:00 tick, the
+    check (not the sync) after it, nothing again the same day."""
+    path = project_file(tmp_path, dead_url)
+    defs = [*mogulsync_assets(path), *mogulsync_reconcile_checks(path, automation_condition=DAILY)]
+    start = dt.datetime(2024, 3, 4, 5, 30, tzinfo=dt.UTC)
+    with dg.instance_for_test() as instance:
+        first = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, evaluation_time=start
+        )
+        after_tick = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, cursor=first.cursor, evaluation_time=start + HOUR
+        )
+        same_day = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, cursor=after_tick.cursor, evaluation_time=start + 2 * HOUR
+        )
+    assert first.total_requested == 0
+    assert after_tick.total_requested == 1
+    requested = {result.key for result in after_tick.results if result.true_subset.size}
+    assert requested == {dg.AssetCheckKey(CUSTOMERS, "reconciled")}
+    assert same_day.total_requested == 0
+
+
+def test_a_failed_reconcile_is_retried_as_the_policy_says(tmp_path, monkeypatch, dead_url):
+    """ChartMogul unreachable: the check's step is retried once, then fails."""
+    monkeypatch.setenv("CM_KEY", "secret-key-for-this-test")
+    path = project_file(tmp_path, dead_url)
+    checks = mogulsync_reconcile_checks(path, retry_policy=dg.RetryPolicy(max_retries=1))
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [*mogulsync_assets(path), *checks],
+            instance=instance,
+            selection=dg.AssetSelection.checks(*checks),
+            raise_on_error=False,
+        )
+    assert not result.success
+    kinds = [e.event_type_value for e in result.all_events if e.step_key]
+    assert (kinds.count("STEP_UP_FOR_RETRY"), kinds.count("STEP_FAILURE")) == (1, 1)
+    assert "secret-key-for-this-test" not in str(result.all_events)
