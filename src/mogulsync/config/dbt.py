@@ -8,9 +8,11 @@ column. Only the manifest's JSON is read: dbt itself need not be installed where
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from pydantic import Field
@@ -64,14 +66,24 @@ class DbtManifestError(ValueError):
 
 
 def load_manifest(dbt: DbtConfig) -> dict[str, Any]:
-    """The parsed manifest, or a DbtManifestError saying how to produce it."""
+    """The parsed manifest, or a DbtManifestError saying how to produce it.
+
+    Shared, not copied: callers read it and never modify it. A large project's manifest
+    takes seconds to parse, and a code location reads it for the sync assets, the
+    extract's and the config alike, so the last few parses are kept, keyed by the file's
+    path and stat: a rewritten manifest (another size, mtime or inode) is parsed anew.
+    """
     path = dbt.manifest_path
-    if not path.is_file():
+    try:
+        stat = path.stat()
+    except OSError:
+        stat = None
+    if stat is None or not S_ISREG(stat.st_mode):
         raise DbtManifestError(
             f"dbt manifest {path} not found: run `{dbt.parse_command()}` (or `dbt build`) first"
         )
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest = _parsed(path.resolve(), stat.st_mtime_ns, stat.st_size, stat.st_ino)
     except (OSError, ValueError) as exc:
         raise DbtManifestError(
             f"dbt manifest {path} is not readable JSON ({exc}): run `{dbt.parse_command()}`"
@@ -79,6 +91,21 @@ def load_manifest(dbt: DbtConfig) -> dict[str, Any]:
     if not isinstance(manifest, dict) or not isinstance(manifest.get("nodes"), dict):
         raise DbtManifestError(f"dbt manifest {path} has no `nodes`: run `{dbt.parse_command()}`")
     return manifest
+
+
+#: parsed manifests kept (two projects in one code location, each with its own manifest)
+MANIFESTS_KEPT = 2
+
+
+@functools.lru_cache(maxsize=MANIFESTS_KEPT)
+def _parsed(path: Path, mtime_ns: int, size: int, inode: int) -> Any:  # noqa: ARG001
+    """The manifest at ``path`` as it was at that stat (the stat is the cache's key only)."""
+    return parse_json(path.read_bytes())
+
+
+def parse_json(data: bytes) -> Any:
+    """``json.loads``, named so that a test can count the manifest's parses."""
+    return json.loads(data)
 
 
 def find_model(manifest: dict[str, Any], dbt: DbtConfig, reference: str) -> DbtNode:

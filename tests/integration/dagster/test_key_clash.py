@@ -105,6 +105,41 @@ def test_the_manifest_is_read_once_for_the_graph_however_many_syncs(
     assert reads == ["mogulsync.integrations.dbt"]
 
 
+def test_one_code_location_parses_the_manifest_once_until_it_changes(
+    project_dir, tmp_path, monkeypatch, dead_url
+):
+    """The sync assets, the extract's and the checks share one parse of the manifest; a
+    manifest rewritten since (driven here by its mtime) is parsed again."""
+    import os
+
+    from mogulsync.config import dbt
+
+    parses: list[bytes] = []
+
+    def counting(data: bytes) -> object:
+        parses.append(data)
+        return parse(data)
+
+    parse = dbt.parse_json
+    monkeypatch.setattr(dbt, "parse_json", counting)
+    dbt._parsed.cache_clear()  # another test of this worker may have parsed it
+    root, dbt_dir = project_dir
+    path = _project_file(tmp_path, dbt_dir, root / "warehouse.duckdb", dead_url)
+    with pytest.warns(DbtSourceClashWarning):  # `customers`, as above
+        mogulsync_assets(path)
+    mogulsync_extract_assets(path, streams=["customers", "plans"])
+    mogulsync_reconcile_checks(path)
+    mogulsync_extract_assets(path, streams=["contacts"])
+    assert len(parses) == 1
+
+    manifest = dbt_dir / "target" / "manifest.json"
+    later = manifest.stat().st_mtime_ns + 1_000_000_000  # newer: the SQL stays older
+    os.utime(manifest, ns=(later, later))
+    (extract,) = mogulsync_extract_assets(path, streams=["contacts"])
+    assert len(parses) == 2
+    assert set(extract.keys) == {dg.AssetKey("dlt_chartmogul_contacts")}
+
+
 def test_the_extract_tables_take_the_keys_dagster_dbt_gives_their_sources(project_dir, tmp_path):
     """dbt models reading a source depend on the extract's table: lineage with no glue."""
     root, dbt_dir = project_dir
