@@ -285,7 +285,7 @@ def _extract_and_load(
     except Exception as exc:
         raise _load_error("loading into", exc, options.destination) from exc
     if target.kind in STAGING_DROPPED and any(
-        _disposition(stream, options.mode) == "merge" for stream in streams
+        write_disposition(stream, options.mode) == "merge" for stream in streams
     ):
         drop_staging(pipeline)
     prune_loaded_packages(pipeline, options.keep_load_packages)
@@ -409,7 +409,7 @@ def streams_dlt_source(
             resource.apply_hints(
                 table_name=stream.name,
                 primary_key=list(stream.primary_key),
-                write_disposition=_disposition(stream, mode),
+                write_disposition=write_disposition(stream, mode),
                 file_format=target.loader_file_format,
                 create_table_variant=True,
             )
@@ -441,7 +441,7 @@ def _pages(
         # Aborts dlt's extract step: nothing of this run reaches the destination.
         raise ExtractError("a stream failed")
     fetched()
-    replaced = {stream.name for stream in streams if _disposition(stream, mode) == "replace"}
+    replaced = {stream.name for stream in streams if write_disposition(stream, mode) == "replace"}
     # tables the destination holds rows of (a table that never had any has no columns yet)
     loaded = {
         table["name"] for table in dlt.current.source_schema().data_tables(seen_data_only=True)
@@ -472,7 +472,8 @@ def _empty_format(target: ResolvedDestination) -> FileFormat | None:
     return _DUCKDB_EMPTY_FORMAT if target.kind == "duckdb" else target.loader_file_format
 
 
-def _disposition(stream: Stream, mode: ExtractMode) -> Literal["replace", "append", "merge"]:
+def write_disposition(stream: Stream, mode: ExtractMode) -> Literal["replace", "append", "merge"]:
+    """How ``stream``'s table takes a run's records: ``replace`` leaves exactly them."""
     if mode == "append":
         return "append"
     if mode == "incremental" and stream.incremental:

@@ -85,7 +85,18 @@ def test_key_prefix_places_the_tables_and_names_the_step(tmp_path):
 
 def test_one_run_materializes_each_table_with_its_counts(tmp_path, monkeypatch, emulator_server):
     """One step, one extract run; per table the records this run loaded and the rows the
-    table holds; the second run is incremental for activities."""
+    table holds; the second run is incremental for activities. Only the merged table is
+    counted in the destination: a replaced one holds what the run loaded."""
+    from mogulsync.integrations import _dagster_extract
+
+    counted: list[list[str]] = []
+    count = _dagster_extract.table_rows
+
+    def counting(options, tables):
+        counted.append(list(tables))
+        return count(options, tables)
+
+    monkeypatch.setattr(_dagster_extract, "table_rows", counting)
     server: EmulatorServer = emulator_server
     import_more(server, "a", 5, dt.date(2024, 1, 1), new_source=True)
     monkeypatch.setenv("CM_KEY", server.api_key)
@@ -118,6 +129,7 @@ def test_one_run_materializes_each_table_with_its_counts(tmp_path, monkeypatch, 
     assert activities["dagster/row_count"].value == _rows(tmp_path, "activities")
     assert activities["dagster/row_count"].value > activities_before
     assert activities["rows_loaded"].value < activities["dagster/row_count"].value
+    assert counted == [["activities"], ["activities"]]  # one query a run
 
 
 def test_a_subset_runs_only_its_streams(tmp_path, monkeypatch, emulator_server):
@@ -199,13 +211,18 @@ def test_a_count_that_fails_leaves_the_materialization(tmp_path, monkeypatch, em
     server: EmulatorServer = emulator_server
     monkeypatch.setenv("CM_KEY", server.api_key)
     monkeypatch.setattr(_dagster_extract, "table_rows", refused)
-    (extract,) = mogulsync_extract_assets(_project(tmp_path, server.base_url, ["plans"]))
+    path = _project(tmp_path, server.base_url, ["plans", "activities"])
+    (extract,) = mogulsync_extract_assets(path)
     with dg.instance_for_test() as instance:
         result = dg.materialize([extract], instance=instance)
         logged = [entry.user_message for entry in instance.all_logs(result.run_id)]
-    (event,) = result.get_asset_materialization_events()
-    assert "dagster/row_count" not in event.materialization.metadata
-    assert event.materialization.metadata["rows_loaded"].value == 0
+    events = {
+        e.asset_key: e.materialization.metadata for e in result.get_asset_materialization_events()
+    }
+    # the merged table's count failed; the replaced one's is the run's own
+    assert "dagster/row_count" not in events[KEYS["activities"]]
+    assert events[KEYS["activities"]]["rows_loaded"].value == 0
+    assert events[KEYS["plans"]]["dagster/row_count"].value == 0
     assert "row counts unavailable: RuntimeError" in logged
     assert not [message for message in logged if "hunter2" in message]
 
