@@ -28,7 +28,7 @@ from mogulsync.extract import airbyte_protocol as protocol
 from mogulsync.extract.context import FetchContext, StreamState
 from mogulsync.extract.fetch import StreamResult, fetch_streams
 from mogulsync.extract.records import Record
-from mogulsync.extract.schemas import SCHEMAS
+from mogulsync.extract.schemas import stream_schema
 from mogulsync.extract.streams import AIRBYTE_COUNT_STREAMS, STREAMS, Stream
 
 #: Airbyte's streams first (same names as source-chartmogul 1.x), then ours. Among ours,
@@ -71,7 +71,7 @@ def _catalog_json() -> str:
     for name, stream in AIRBYTE_STREAMS.items():
         entry: dict[str, Any] = {
             "name": name,
-            "json_schema": SCHEMAS[name],
+            "json_schema": stream_schema(name),
             "supported_sync_modes": ["full_refresh", "incremental"]
             if stream.incremental
             else ["full_refresh"],

@@ -2,10 +2,14 @@
 
 Records keep the API's own keys (kebab-case where the API uses it), so the schemas do
 too; every schema allows further properties because ChartMogul adds fields over time.
+Callers get a copy of their own (:func:`stream_schema`): the schemas share their leaf
+dicts, so an edit to one would otherwise change many fields of every later catalog.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any
 
 Schema = dict[str, Any]
@@ -152,7 +156,7 @@ _TRANSACTION = _object(
     **_DISABLED,
 )
 
-SCHEMAS: dict[str, Schema] = {
+_SCHEMAS: dict[str, Schema] = {
     "account": _stream(id=_STR, name=_STR, currency=_STR, time_zone=_STR, week_start_on=_STR),
     "data_sources": _stream(uuid=_STR, name=_STR, system=_STR, created_at=_TIME, status=_STR),
     "customers": _CUSTOMER,
@@ -255,3 +259,20 @@ SCHEMAS: dict[str, Schema] = {
     "customer_monthly_count": _COUNT,
     "customer_quarterly_count": _COUNT,
 }
+
+#: the streams with a schema
+SCHEMA_NAMES = frozenset(_SCHEMAS)
+
+
+def stream_schema(name: str) -> Schema:
+    """Stream ``name``'s JSON schema, a copy the caller may edit (KeyError: no such stream).
+
+    Decoding its JSON, built once, gives a tree of its own at half deepcopy's cost.
+    """
+    copied: Schema = json.loads(_schema_json(name))
+    return copied
+
+
+@functools.cache
+def _schema_json(name: str) -> str:
+    return json.dumps(_SCHEMAS[name])

@@ -21,7 +21,7 @@ from mogulsync.chartmogul.models import reader
 from mogulsync.chartmogul.pagination import read_page
 from mogulsync.extract._partitions import emit_page
 from mogulsync.extract.records import Record
-from mogulsync.extract.schemas import SCHEMAS
+from mogulsync.extract.schemas import stream_schema
 
 EVENT = {
     "id": 7,
@@ -56,7 +56,7 @@ def _records(stream: str, model: type[models.ChartMogulModel], key: str, entry: 
 
 
 def _validator(stream: str) -> Draft7Validator:
-    return Draft7Validator(SCHEMAS[stream], format_checker=FormatChecker())
+    return Draft7Validator(stream_schema(stream), format_checker=FormatChecker())
 
 
 def test_a_subscription_events_blank_numbers_are_null_and_its_timestamps_as_sent() -> None:
