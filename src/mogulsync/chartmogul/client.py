@@ -22,8 +22,9 @@ import httpx
 
 from mogulsync.chartmogul._requester import Requester
 from mogulsync.chartmogul.limiter import AccountLimiter, limiter_for
-from mogulsync.chartmogul.models import Account
+from mogulsync.chartmogul.models import Account, reader
 from mogulsync.chartmogul.outage import OutageBreaker
+from mogulsync.chartmogul.pagination import Page, whole_list
 from mogulsync.chartmogul.request_log import RequestHook
 from mogulsync.chartmogul.resources import (
     Activities,
@@ -41,7 +42,7 @@ from mogulsync.chartmogul.resources import (
     Tags,
     Transactions,
 )
-from mogulsync.chartmogul.resources._base import parse_one
+from mogulsync.chartmogul.resources._base import expect_object
 from mogulsync.chartmogul.settings import ClientSettings
 
 _PONG = "pong!"
@@ -110,10 +111,15 @@ class ChartMogulClient:
 
     async def account(self, include: Sequence[str] = ()) -> Account:
         """The account's name, currency and time zone (plus ``include`` settings)."""
+        (account,) = (await self.account_page(include)).items
+        return account
+
+    async def account_page(self, include: Sequence[str] = ()) -> Page[Account]:
+        """:meth:`account` as a one-entry page, whose ``raw_items`` hold the body as sent."""
         raw = await self._requester.call(
             "GET", "/account", params={"include": ",".join(include) or None}
         )
-        return parse_one(Account, "/account", raw)
+        return whole_list([expect_object("/account", raw)], reader(Account, "/account"))
 
     async def aclose(self) -> None:
         """Close the connection pool."""

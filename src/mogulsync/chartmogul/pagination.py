@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import itertools
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -76,6 +76,14 @@ def read_page(
     return Page(
         parsed, cursor if isinstance(cursor, str) else None, has_more, total_pages, tuple(items)
     )
+
+
+def whole_list(
+    entries: Sequence[Mapping[str, Any]], parse: Callable[[Mapping[str, Any]], T]
+) -> Page[T]:
+    """An unpaginated list (or one object) as a last :class:`Page`: the parsed items, and
+    the entries as sent in ``raw_items``, as for a paginated list's pages."""
+    return Page([parse(entry) for entry in entries], None, False, None, tuple(entries))
 
 
 def _legacy_has_more(raw: Mapping[str, Any]) -> bool | None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mogulsync.chartmogul import ChartMogulClient, DataSource
+from mogulsync.chartmogul.pagination import Page
 from mogulsync.chartmogul.resources.activities import ActivityOrder
 from mogulsync.extract.records import Record, RecordMode
 
@@ -70,7 +71,7 @@ class FetchContext:
     selected: frozenset[str] = frozenset()
     #: told of a state that is safe to resume from before a stream ends (Airbyte's STATE)
     checkpoint: Callable[[str, StreamState], None] | None = None
-    _data_sources: asyncio.Task[list[DataSource]] | None = None
+    _data_sources: asyncio.Future[Page[DataSource]] | None = None
     _earliest: asyncio.Task[dt.datetime | None] | None = None
     _customers: asyncio.Future[list[str]] | None = None
 
@@ -80,18 +81,15 @@ class FetchContext:
             self.states = await asyncio.wrap_future(self.pending_states)
         return self.states.get(stream)
 
-    async def data_sources(self) -> list[DataSource]:
-        """Every data source (one request, shared by the whole run)."""
+    async def data_sources(self) -> Page[DataSource]:
+        """Every data source, as parsed and as sent (one request, shared by the whole run)."""
         if self._data_sources is None:
-            self._data_sources = asyncio.ensure_future(self._list_data_sources())
+            self._data_sources = asyncio.ensure_future(self.client.data_sources.page())
         return await asyncio.shield(self._data_sources)
 
     async def data_source_uuids(self) -> list[str]:
         """Every data source uuid."""
-        return [source.uuid for source in await self.data_sources()]
-
-    async def _list_data_sources(self) -> list[DataSource]:
-        return list(await self.client.data_sources.list())
+        return [source.uuid for source in (await self.data_sources()).items]
 
     async def first_moment(self) -> dt.datetime | None:
         """``start_date``, else the date of the account's first activity (None: none yet).

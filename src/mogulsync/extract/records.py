@@ -3,13 +3,12 @@
 The client parses every response into a pydantic model that keeps unknown fields; a record
 is that model dumped with its wire names (``customer-since``, ``activity-mrr``) and only
 the keys the API actually sent. Warehouse loads keep Python ``datetime`` values so columns
-are typed; the Airbyte protocol needs JSON values (for list entries, the API's own JSON:
-see ``_partitions.emit_page``).
+are typed; the Airbyte protocol needs JSON values (the API's own JSON, see
+``_partitions.emit_page``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -21,8 +20,3 @@ RecordMode = Literal["python", "json"]
 def to_record(model: BaseModel, mode: RecordMode = "python") -> Record:
     """One response model as a record with the API's own keys."""
     return model.model_dump(mode=mode, by_alias=True, exclude_unset=True)
-
-
-def to_records(models: Iterable[BaseModel], mode: RecordMode = "python") -> list[Record]:
-    """Several response models as records."""
-    return [to_record(model, mode) for model in models]

@@ -40,7 +40,7 @@ from mogulsync.extract.context import (
     one_activity_moment,
 )
 from mogulsync.extract.incremental import CursorFilter, Newest, as_datetime
-from mogulsync.extract.records import Record, to_record, to_records
+from mogulsync.extract.records import Record
 
 #: times the first activities page, to weigh reading on against windows (tests drive it)
 _clock: Callable[[], float] = time.monotonic
@@ -84,20 +84,20 @@ def _unique(key: str) -> Callable[[Record], Record | None]:
 
 # ---------------------------------------------------------------------- single requests
 async def _account(ctx: FetchContext, emit: Emit) -> None:
-    emit([to_record(await ctx.client.account(), ctx.record_mode)])
+    emit_page(await ctx.client.account_page(), emit, ctx.record_mode)
 
 
 async def _data_sources(ctx: FetchContext, emit: Emit) -> None:
-    emit(to_records(await ctx.data_sources(), ctx.record_mode))
+    emit_page(await ctx.data_sources(), emit, ctx.record_mode)
 
 
 async def _metric_series(ctx: FetchContext, emit: Emit, metric: str, interval: Interval) -> None:
     start = await ctx.first_moment()
     start_day = start.date() if start else ctx.end_date
-    response = await ctx.client.metrics.get(
+    page = await ctx.client.metrics.entries(
         "all" if metric == "all" else "customer-count", start_day, ctx.end_date, interval=interval
     )
-    emit(to_records(response.entries, ctx.record_mode))
+    emit_page(page, emit, ctx.record_mode)
 
 
 def customer_count_for(interval: Interval) -> Fetch:
@@ -437,13 +437,14 @@ async def _subscriptions(ctx: FetchContext, emit: Emit) -> None:
 
 
 async def _plan_groups(ctx: FetchContext, emit: Emit) -> None:
-    groups = await ctx.client.plan_groups.list().collect()
+    groups: list[Record] = []
+    await drain(ctx.client.plan_groups.list(), groups.extend, ctx.record_mode)
 
     async def with_plans(record: Record) -> Record:
         plans = await ctx.client.plan_groups.plans(str(record["uuid"])).collect()
         return {**record, "plans": [plan.uuid for plan in plans]}
 
-    records = await asyncio.gather(*(with_plans(to_record(g, ctx.record_mode)) for g in groups))
+    records = await asyncio.gather(*(with_plans(group) for group in groups))
     if records:
         emit(list(records))
 

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 from mogulsync.chartmogul._requester import JSONDict
 from mogulsync.chartmogul._retry import Replay
-from mogulsync.chartmogul.models import DataSource
+from mogulsync.chartmogul.models import DataSource, reader
+from mogulsync.chartmogul.pagination import Page, whole_list
 from mogulsync.chartmogul.resources._base import Resource, expect_list, first_match, parse_one
 
 _COLLECTION = "/data_sources"
@@ -31,13 +32,15 @@ class DataSources(Resource):
         self, *, name: str | None = None, system: str | None = None
     ) -> Sequence[DataSource]:
         """All data sources, optionally filtered by name or billing system."""
+        return (await self.page(name=name, system=system)).items
+
+    async def page(self, *, name: str | None = None, system: str | None = None) -> Page[DataSource]:
+        """:meth:`list` as one page, whose ``raw_items`` are the entries as sent."""
         raw = await self._requester.call(
             "GET", _COLLECTION, params={"name": name, "system": system}
         )
-        return [
-            parse_one(DataSource, _COLLECTION, item)
-            for item in expect_list(_COLLECTION, raw, "data_sources")
-        ]
+        entries = expect_list(_COLLECTION, raw, "data_sources")
+        return whole_list(entries, reader(DataSource, _COLLECTION))
 
     async def get(self, uuid: str) -> DataSource:
         """One data source; NotFoundError when it does not exist."""

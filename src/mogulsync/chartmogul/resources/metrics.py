@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
-from mogulsync.chartmogul.models import MetricsResponse
+from mogulsync.chartmogul.models import MetricsEntry, MetricsResponse
+from mogulsync.chartmogul.pagination import Page
 from mogulsync.chartmogul.resources._base import Resource, parse_one
 
 Metric = Literal[
@@ -39,6 +40,33 @@ class Metrics(Resource):
         filters: str | None = None,
     ) -> MetricsResponse:
         """One metric's series between two dates (inclusive)."""
+        raw = await self._series(metric, start_date, end_date, interval, geo, plans, filters)
+        return parse_one(MetricsResponse, _ENDPOINT, raw)
+
+    async def entries(
+        self,
+        metric: Metric,
+        start_date: dt.date,
+        end_date: dt.date,
+        *,
+        interval: Interval | None = None,
+    ) -> Page[MetricsEntry]:
+        """:meth:`get`'s series as one page, whose ``raw_items`` are the entries as sent."""
+        raw = await self._series(metric, start_date, end_date, interval)
+        response = parse_one(MetricsResponse, _ENDPOINT, raw)  # the whole body is checked
+        sent = raw.get("entries") if isinstance(raw.get("entries"), list) else []
+        return Page(response.entries, None, False, None, tuple(sent))
+
+    async def _series(
+        self,
+        metric: Metric,
+        start_date: dt.date,
+        end_date: dt.date,
+        interval: Interval | None,
+        geo: Sequence[str] = (),
+        plans: Sequence[str] = (),
+        filters: str | None = None,
+    ) -> Any:
         params = {
             "start-date": start_date.isoformat(),
             "end-date": end_date.isoformat(),
@@ -47,8 +75,7 @@ class Metrics(Resource):
             "plans": ",".join(plans) or None,
             "filters": filters,
         }
-        raw = await self._requester.call("GET", _ENDPOINT, path={"metric": metric}, params=params)
-        return parse_one(MetricsResponse, _ENDPOINT, raw)
+        return await self._requester.call("GET", _ENDPOINT, path={"metric": metric}, params=params)
 
     async def all(
         self, start_date: dt.date, end_date: dt.date, *, interval: Interval | None = None
