@@ -14,7 +14,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from mogulsync import sample_warehouse
+from mogulsync import exit_codes, sample_warehouse
 from mogulsync.cli import app
 
 
@@ -336,3 +336,23 @@ def test_a_missing_sample_warehouse_says_how_to_build_it(
     elsewhere = runner.invoke(app, ["sync", "plan", "customers", "-c", "o.yml"])
     assert "mine.duckdb does not exist" in " ".join(elsewhere.output.split())
     assert "The sample:" not in elsewhere.output
+
+
+def test_a_missing_duckdb_file_is_the_configuration_to_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator_server: Any
+) -> None:
+    """docs/errors.md: exit 4 when the configuration must be fixed. A DuckDB warehouse file
+    that does not exist ("Check the URL of warehouses.main") exited 1, as an outage would,
+    from `sync plan`, `sync run` and `reconcile`; a missing table already exited 4."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CHARTMOGUL_API_KEY", emulator_server.api_key)
+    runner = CliRunner()
+    assert runner.invoke(app, ["init", "--base-url", emulator_server.base_url]).exit_code == 0
+    for args in (["sync", "plan", "customers"], ["sync", "run", "--all"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == exit_codes.CONFIG, result.output
+        assert "warehouse.duckdb does not exist" in " ".join(result.output.split())
+    reconcile = runner.invoke(app, ["reconcile", "customers"])
+    assert reconcile.exit_code == exit_codes.CONFIG, reconcile.output
+    listed = runner.invoke(app, ["runs", "list", "--json"])
+    assert [json.loads(line)["status"] for line in listed.stdout.splitlines()] == ["failed"]
