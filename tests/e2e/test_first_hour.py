@@ -356,3 +356,20 @@ def test_a_missing_duckdb_file_is_the_configuration_to_fix(
     assert reconcile.exit_code == exit_codes.CONFIG, reconcile.output
     listed = runner.invoke(app, ["runs", "list", "--json"])
     assert [json.loads(line)["status"] for line in listed.stdout.splitlines()] == ["failed"]
+
+
+def test_the_client_page_usage_sample_runs_as_written_and_again(
+    emulator_server: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/client.md's Usage sample, against the emulator it names. Its second run failed
+    with AlreadyExistsError: it created customer acct-42 each time."""
+    page = (Path(__file__).parents[2] / "docs" / "client.md").read_text(encoding="utf-8")
+    sample = page.split("```python\n", 1)[1].split("```", 1)[0]
+    assert 'base_url="http://127.0.0.1:8780"' in sample
+    code = sample.replace("http://127.0.0.1:8780", emulator_server.base_url)
+    for _ in range(2):
+        exec(compile(code, "client.md", "exec"), {"__name__": "client_md"})
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2, lines  # one customer, listed by each run
+    assert lines[0] == lines[1]
+    assert lines[0].split()[1] == "acct-42"
