@@ -373,3 +373,25 @@ def test_the_client_page_usage_sample_runs_as_written_and_again(
     assert len(lines) == 2, lines  # one customer, listed by each run
     assert lines[0] == lines[1]
     assert lines[0].split()[1] == "acct-42"
+
+
+def test_the_lean_airbyte_entry_point_answers_h_and_names_itself() -> None:
+    """docs/extract.md: `python -m mogulsync.extract read --config ...`, "same commands".
+    Its help said `Usage: mogulsync-airbyte` (no such command), refused `-h` (README: every
+    command answers `-h`) and offered shell-completion options in boxes `mogulsync airbyte`
+    does not have."""
+    from click.testing import CliRunner as ClickRunner  # a click command, not a Typer app
+
+    from mogulsync.extract.__main__ import PROG_NAME, command
+
+    runner = ClickRunner()
+    for args in (["-h"], ["read", "-h"], ["--help"]):
+        result = runner.invoke(command(), args, prog_name=PROG_NAME)
+        assert result.exit_code == 0, result.output
+        assert result.output.startswith("Usage: python -m mogulsync.extract"), result.output
+        assert "mogulsync-airbyte" not in result.output
+        assert "--install-completion" not in result.output
+        assert "╭" not in result.output
+    typo = runner.invoke(command(), ["reed"], prog_name=PROG_NAME)
+    assert typo.exit_code == exit_codes.USAGE
+    assert "Try 'python -m mogulsync.extract -h' for help." in typo.output
