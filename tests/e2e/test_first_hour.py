@@ -395,3 +395,26 @@ def test_the_lean_airbyte_entry_point_answers_h_and_names_itself() -> None:
     typo = runner.invoke(command(), ["reed"], prog_name=PROG_NAME)
     assert typo.exit_code == exit_codes.USAGE
     assert "Try 'python -m mogulsync.extract -h' for help." in typo.output
+
+
+def test_events_commands_without_an_events_section_are_the_configuration_to_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """examples/mogulsync.yml has no `events:`. `events serve` exits 4 for that ("Add a
+    write key under events.write_keys"); `events status` and `events dead-letter list`
+    said the same in their hint but exited 1."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CHARTMOGUL_API_KEY", "k" * 20)
+    (tmp_path / "mogulsync.yml").write_text("chartmogul: {api_key: '${CHARTMOGUL_API_KEY}'}\n")
+    runner = CliRunner()
+    for args in (["events", "status"], ["events", "dead-letter", "list"], ["events", "serve"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == exit_codes.CONFIG, (args, result.output)
+    monkeypatch.setenv("SEGMENT_WRITE_KEY", "w" * 20)
+    (tmp_path / "mogulsync.yml").write_text(
+        "chartmogul: {api_key: '${CHARTMOGUL_API_KEY}'}\n"
+        "events: {write_keys: ['${SEGMENT_WRITE_KEY}']}\n"
+    )
+    status = runner.invoke(app, ["events", "status"])  # configured, never served: no queue
+    assert status.exit_code == exit_codes.FAILED, status.output
+    assert "Run `mogulsync events serve`." in status.output
