@@ -418,3 +418,31 @@ def test_events_commands_without_an_events_section_are_the_configuration_to_fix(
     status = runner.invoke(app, ["events", "status"])  # configured, never served: no queue
     assert status.exit_code == exit_codes.FAILED, status.output
     assert "Run `mogulsync events serve`." in status.output
+
+
+def test_schedule_lists_the_jobs_without_the_project_s_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`mogulsync schedule` calls nothing and uses no secret, yet it refused to list the
+    jobs until the API key, the events' write keys and serve's tokens were all exported
+    (docs/configuration.md: a command checks only the sections it reads, as `runs list`)."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("CHARTMOGUL_API_KEY", "SEGMENT_WRITE_KEY", "OPERATOR_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    project = {
+        "chartmogul": {"api_key": "${CHARTMOGUL_API_KEY}"},
+        "warehouses": {"main": "duckdb:///w.duckdb"},
+        "models": {"accounts": {"warehouse": "main", "table": "accounts", "primary_key": "id"}},
+        "syncs": {
+            "customers": {"model": "accounts", "object": "customer", "schedule": {"every": "15m"}}
+        },
+        "events": {"write_keys": ["${SEGMENT_WRITE_KEY}"]},
+        "serve": {"tokens": [{"token": "${OPERATOR_TOKEN}", "role": "operator"}]},
+    }
+    (tmp_path / "mogulsync.yml").write_text(json.dumps(project))  # JSON is YAML
+    result = CliRunner().invoke(app, ["schedule", "--json"])
+    assert result.exit_code == 0, result.output
+    assert [job["name"] for job in json.loads(result.stdout)["jobs"]] == ["customers"]
+    served = CliRunner().invoke(app, ["serve"])  # serve reads every section: all needed
+    assert served.exit_code == exit_codes.CONFIG
+    assert "OPERATOR_TOKEN is not set" in served.output

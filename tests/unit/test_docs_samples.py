@@ -530,3 +530,52 @@ def test_the_keyword_check_sees_a_wrong_keyword() -> None:
     assert _keyword_problems(sample + "ClientSettings(api_key='k', base_ur='x')") == [
         "ClientSettings() takes no base_ur="
     ]
+
+
+def _sections_table() -> dict[str, set[str]]:
+    """docs/configuration.md's "sections whose `${ENV}` must be set" table: each command
+    named in a row's first cell → the sections of its second (`none`: none)."""
+    text = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    table = text.split("| command | sections whose `${ENV}` must be set |", 1)[1]
+    table = table.split("\n\n", 1)[0]
+    rows: dict[str, set[str]] = {}
+    for commands, sections in re.findall(r"^\| (.+?) \| (.+?) \|$", table, re.MULTILINE):
+        if set(commands) <= {"-", "|", " "}:
+            continue  # the separator row
+        named = (
+            set(re.findall(r"`(\w+)`", sections))
+            if sections != "none (only `state_dir`)"
+            else set()
+        )
+        for command in re.findall(r"`([a-z -]+?)(?: \.\.\.)?`", commands):
+            rows[command] = named
+    return rows
+
+
+def test_the_sections_each_command_reads_are_the_code_s() -> None:
+    """Which `${ENV}` a command needs is what its SECTIONS say: `schedule` needed every
+    secret of the project while the table had no row for it."""
+    from mogulsync.alerts import cli as alerts_cli
+    from mogulsync.events import cli as events_cli
+    from mogulsync.extract import cli as extract_cli
+    from mogulsync.runs import cli as runs_cli
+    from mogulsync.serve import cli as serve_cli
+    from mogulsync.sync import cli as sync_cli
+
+    code = {
+        "sync plan": sync_cli.SECTIONS,
+        "sync run": sync_cli.SECTIONS,
+        "reconcile": sync_cli.SECTIONS,
+        "extract run": extract_cli.SECTIONS,
+        "events serve": events_cli.SECTIONS,
+        "events status": events_cli.SECTIONS,
+        "events dead-letter": events_cli.SECTIONS,
+        "runs list": runs_cli.SECTIONS,
+        "runs show": runs_cli.SECTIONS,
+        "schedule": serve_cli.SCHEDULE_SECTIONS,
+        "alerts test": alerts_cli.SECTIONS,
+    }
+    documented = _sections_table()
+    assert {name: documented.get(name) for name in code} == {
+        name: set(sections) for name, sections in code.items()
+    }
