@@ -579,3 +579,24 @@ def test_the_sections_each_command_reads_are_the_code_s() -> None:
     assert {name: documented.get(name) for name in code} == {
         name: set(sections) for name, sections in code.items()
     }
+
+
+def _extras_problems(text: str, extras: set[str]) -> list[str]:
+    named = {
+        *(e for group in re.findall(r"mogulsync\[([\w,-]+)\]", text) for e in group.split(",")),
+        *re.findall(r"\(extra `([\w-]+)`", text),
+    }
+    return sorted(f"no extra {name!r} in pyproject.toml" for name in named - extras)
+
+
+def test_every_extra_the_docs_install_exists() -> None:
+    """`pip install 'mogulsync[snowflake]'`, "(extra `mssql`)": a reader installs them."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = set(project["optional-dependencies"])
+    text = "\n".join(page.read_text(encoding="utf-8") for page in LINKED_PAGES)
+    assert _extras_problems(text, extras) == []
+    assert _extras_problems("mogulsync[dagster,dbtt] (extra `mssql`)", extras) == [
+        "no extra 'dbtt' in pyproject.toml"
+    ]
