@@ -600,3 +600,16 @@ def test_every_extra_the_docs_install_exists() -> None:
     assert _extras_problems("mogulsync[dagster,dbtt] (extra `mssql`)", extras) == [
         "no extra 'dbtt' in pyproject.toml"
     ]
+
+
+def test_make_help_lists_every_target_the_docs_name_and_bench_runs_every_benchmark() -> None:
+    """README: `make format`; `make help` did not list it. `make bench` ("run every
+    benchmark") left two of bench/ out."""
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^([a-z-]+):.*##", makefile, re.MULTILINE))
+    text = "\n".join(page.read_text(encoding="utf-8") for page in LINKED_PAGES)
+    named = set(re.findall(r"`make ([a-z][a-z-]*)", text))
+    assert named - listed == set()
+    recipe = makefile.split("\nbench:", 1)[1].split("\n\n", 1)[0]
+    benchmarks = {path.name for path in (ROOT / "bench").glob("*.py") if path.name[0] != "_"}
+    assert benchmarks - set(re.findall(r"bench/(\w+\.py)", recipe)) == set()
