@@ -446,3 +446,14 @@ def test_schedule_lists_the_jobs_without_the_project_s_secrets(
     served = CliRunner().invoke(app, ["serve"])  # serve reads every section: all needed
     assert served.exit_code == exit_codes.CONFIG
     assert "OPERATOR_TOKEN is not set" in served.output
+
+
+def test_the_sample_warehouse_help_says_where_it_writes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """README: "writes ./warehouse.duckdb"; its `-h` said only "path: file to write"."""
+    with pytest.raises(SystemExit):
+        sample_warehouse.main(["-h"])
+    assert "default: warehouse.duckdb, in the current directory" in " ".join(
+        capsys.readouterr().out.split()
+    )
