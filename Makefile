@@ -65,14 +65,14 @@ ARGS ?= -n 2 --dist loadfile -q
 test-any-day: install  ## the tests as if today were DAY (libfaketime; see docs/testing.md)
 	scripts/any_day.sh "$(DAY)" $(ARGS)
 
-lint: install
+lint: install  ## ruff check only
 	$(BIN)/ruff check src tests bench scripts
 
-format: install
+format: install  ## fix formatting and lint where ruff can
 	$(BIN)/ruff format src tests bench scripts
 	$(BIN)/ruff check --fix src tests bench scripts
 
-typecheck: install
+typecheck: install  ## mypy --strict only
 	$(BIN)/mypy
 
 bench: install  ## run every benchmark (see docs/performance.md)
@@ -86,10 +86,12 @@ bench: install  ## run every benchmark (see docs/performance.md)
 	$(BIN)/python bench/no_change_rerun.py
 	$(BIN)/python bench/diff_million.py
 	$(BIN)/python bench/reconcile.py
+	$(BIN)/python bench/run_history_prune.py
+	$(BIN)/python bench/serve_soak.py
 
 lock:  ## re-resolve requirements/dev.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o $(LOCK)
 	$(BIN)/uv pip compile requirements/dbt.in --python-version 3.11 --generate-hashes -o $(DBT_LOCK)
 
-clean:
+clean:  ## remove .venv and the tools' caches
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

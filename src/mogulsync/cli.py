@@ -56,7 +56,7 @@ class _Commands(LazyGroup):
         ),
         "alerts": (
             "mogulsync.alerts.cli:app",
-            "Alerts after sync runs (Slack, webhook, PagerDuty, e-mail).",
+            "Alerts after sync runs (Slack, webhook, PagerDuty, e-mail, SMS).",
         ),
         "init": (
             "mogulsync.config.cli:init_command",

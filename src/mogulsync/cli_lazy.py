@@ -89,7 +89,7 @@ def load_command(name: str, target: str, long_running: Collection[str] = ()) -> 
         single.command(name)(obj)
         command = typer.main.get_command(single)
     command.name = name
-    _plain_help(command)
+    plain_help(command)
     _ask_quick_exit(command, name, long_running)
     return command
 
@@ -125,13 +125,13 @@ def asks_quick_exit(command: _click.Command) -> bool:
     return command.callback in _ONE_SHOT
 
 
-def _plain_help(command: _click.Command) -> None:
+def plain_help(command: _click.Command) -> None:
     """Plain help for a command and everything under it (see ``rich_markup_mode`` in cli.py)."""
     if isinstance(command, TyperCommand | TyperGroup):
         command.rich_markup_mode = None
     if isinstance(command, TyperGroup):
         for sub in command.commands.values():
-            _plain_help(sub)
+            plain_help(sub)
 
 
 def _type_label(self: TyperOption, ctx: _click.Context) -> str | None:

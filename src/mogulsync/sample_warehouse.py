@@ -167,7 +167,12 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m mogulsync.sample_warehouse",
         description="Write the sample DuckDB warehouse the starter project reads.",
     )
-    parser.add_argument("path", nargs="?", default="warehouse.duckdb", help="file to write")
+    parser.add_argument(
+        "path",
+        nargs="?",
+        default="warehouse.duckdb",
+        help="file to write (default: %(default)s, in the current directory)",
+    )
     parser.add_argument(
         "--force", action="store_true", help="replace PATH even if it is not an earlier sample"
     )

@@ -14,7 +14,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from mogulsync import sample_warehouse
+from mogulsync import exit_codes, sample_warehouse
 from mogulsync.cli import app
 
 
@@ -336,3 +336,124 @@ def test_a_missing_sample_warehouse_says_how_to_build_it(
     elsewhere = runner.invoke(app, ["sync", "plan", "customers", "-c", "o.yml"])
     assert "mine.duckdb does not exist" in " ".join(elsewhere.output.split())
     assert "The sample:" not in elsewhere.output
+
+
+def test_a_missing_duckdb_file_is_the_configuration_to_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator_server: Any
+) -> None:
+    """docs/errors.md: exit 4 when the configuration must be fixed. A DuckDB warehouse file
+    that does not exist ("Check the URL of warehouses.main") exited 1, as an outage would,
+    from `sync plan`, `sync run` and `reconcile`; a missing table already exited 4."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CHARTMOGUL_API_KEY", emulator_server.api_key)
+    runner = CliRunner()
+    assert runner.invoke(app, ["init", "--base-url", emulator_server.base_url]).exit_code == 0
+    for args in (["sync", "plan", "customers"], ["sync", "run", "--all"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == exit_codes.CONFIG, result.output
+        assert "warehouse.duckdb does not exist" in " ".join(result.output.split())
+    reconcile = runner.invoke(app, ["reconcile", "customers"])
+    assert reconcile.exit_code == exit_codes.CONFIG, reconcile.output
+    listed = runner.invoke(app, ["runs", "list", "--json"])
+    assert [json.loads(line)["status"] for line in listed.stdout.splitlines()] == ["failed"]
+
+
+def test_the_client_page_usage_sample_runs_as_written_and_again(
+    emulator_server: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/client.md's Usage sample, against the emulator it names. Its second run failed
+    with AlreadyExistsError: it created customer acct-42 each time."""
+    page = (Path(__file__).parents[2] / "docs" / "client.md").read_text(encoding="utf-8")
+    sample = page.split("```python\n", 1)[1].split("```", 1)[0]
+    assert 'base_url="http://127.0.0.1:8780"' in sample
+    code = sample.replace("http://127.0.0.1:8780", emulator_server.base_url)
+    for _ in range(2):
+        exec(compile(code, "client.md", "exec"), {"__name__": "client_md"})
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2, lines  # one customer, listed by each run
+    assert lines[0] == lines[1]
+    assert lines[0].split()[1] == "acct-42"
+
+
+def test_the_lean_airbyte_entry_point_answers_h_and_names_itself() -> None:
+    """docs/extract.md: `python -m mogulsync.extract read --config ...`, "same commands".
+    Its help said `Usage: mogulsync-airbyte` (no such command), refused `-h` (README: every
+    command answers `-h`) and offered shell-completion options in boxes `mogulsync airbyte`
+    does not have."""
+    from click.testing import CliRunner as ClickRunner  # a click command, not a Typer app
+
+    from mogulsync.extract.__main__ import PROG_NAME, command
+
+    runner = ClickRunner()
+    for args in (["-h"], ["read", "-h"], ["--help"]):
+        result = runner.invoke(command(), args, prog_name=PROG_NAME)
+        assert result.exit_code == 0, result.output
+        assert result.output.startswith("Usage: python -m mogulsync.extract"), result.output
+        assert "mogulsync-airbyte" not in result.output
+        assert "--install-completion" not in result.output
+        assert "╭" not in result.output
+    typo = runner.invoke(command(), ["reed"], prog_name=PROG_NAME)
+    assert typo.exit_code == exit_codes.USAGE
+    assert "Try 'python -m mogulsync.extract -h' for help." in typo.output
+
+
+def test_events_commands_without_an_events_section_are_the_configuration_to_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """examples/mogulsync.yml has no `events:`. `events serve` exits 4 for that ("Add a
+    write key under events.write_keys"); `events status` and `events dead-letter list`
+    said the same in their hint but exited 1."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CHARTMOGUL_API_KEY", "k" * 20)
+    (tmp_path / "mogulsync.yml").write_text("chartmogul: {api_key: '${CHARTMOGUL_API_KEY}'}\n")
+    runner = CliRunner()
+    for args in (["events", "status"], ["events", "dead-letter", "list"], ["events", "serve"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == exit_codes.CONFIG, (args, result.output)
+    monkeypatch.setenv("SEGMENT_WRITE_KEY", "w" * 20)
+    (tmp_path / "mogulsync.yml").write_text(
+        "chartmogul: {api_key: '${CHARTMOGUL_API_KEY}'}\n"
+        "events: {write_keys: ['${SEGMENT_WRITE_KEY}']}\n"
+    )
+    status = runner.invoke(app, ["events", "status"])  # configured, never served: no queue
+    assert status.exit_code == exit_codes.FAILED, status.output
+    assert "Run `mogulsync events serve`." in status.output
+
+
+def test_schedule_lists_the_jobs_without_the_project_s_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`mogulsync schedule` calls nothing and uses no secret, yet it refused to list the
+    jobs until the API key, the events' write keys and serve's tokens were all exported
+    (docs/configuration.md: a command checks only the sections it reads, as `runs list`)."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("CHARTMOGUL_API_KEY", "SEGMENT_WRITE_KEY", "OPERATOR_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    project = {
+        "chartmogul": {"api_key": "${CHARTMOGUL_API_KEY}"},
+        "warehouses": {"main": "duckdb:///w.duckdb"},
+        "models": {"accounts": {"warehouse": "main", "table": "accounts", "primary_key": "id"}},
+        "syncs": {
+            "customers": {"model": "accounts", "object": "customer", "schedule": {"every": "15m"}}
+        },
+        "events": {"write_keys": ["${SEGMENT_WRITE_KEY}"]},
+        "serve": {"tokens": [{"token": "${OPERATOR_TOKEN}", "role": "operator"}]},
+    }
+    (tmp_path / "mogulsync.yml").write_text(json.dumps(project))  # JSON is YAML
+    result = CliRunner().invoke(app, ["schedule", "--json"])
+    assert result.exit_code == 0, result.output
+    assert [job["name"] for job in json.loads(result.stdout)["jobs"]] == ["customers"]
+    served = CliRunner().invoke(app, ["serve"])  # serve reads every section: all needed
+    assert served.exit_code == exit_codes.CONFIG
+    assert "OPERATOR_TOKEN is not set" in served.output
+
+
+def test_the_sample_warehouse_help_says_where_it_writes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """README: "writes ./warehouse.duckdb"; its `-h` said only "path: file to write"."""
+    with pytest.raises(SystemExit):
+        sample_warehouse.main(["-h"])
+    assert "default: warehouse.duckdb, in the current directory" in " ".join(
+        capsys.readouterr().out.split()
+    )

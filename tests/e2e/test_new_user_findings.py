@@ -391,3 +391,24 @@ def test_the_sample_warehouse_never_replaces_a_real_warehouse(
     assert sample_warehouse.is_sample_warehouse(real)
     sample_warehouse.main([])  # an earlier sample: rebuilt without asking
     assert sample_warehouse.is_sample_warehouse(real)
+
+
+def test_check_names_an_unknown_stream_beside_an_unset_variable(
+    tmp_path: Path, emulator_server: Any
+) -> None:
+    """With the destination's `${PGPASSWORD}` unset, `check` reported only that; the
+    unknown stream surfaced once the password was exported (a second round of fixes)."""
+    path = _extract_project(tmp_path, emulator_server)
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    config["extract"] = {
+        "streams": ["customers", "activitys"],
+        "destination": "postgresql://etl:${NU_UNSET_PASSWORD}@db.invalid/analytics",
+    }
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    result = CliRunner().invoke(
+        app, ["check", "-c", str(path)], env={"CM_KEY": emulator_server.api_key}
+    )
+    assert result.exit_code == 1, result.output
+    (line,) = [line for line in result.stdout.splitlines() if "config (extract:)" in line]
+    assert "environment variable NU_UNSET_PASSWORD is not set" in line
+    assert "extract.streams: unknown stream(s): activitys." in line

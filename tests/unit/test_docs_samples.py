@@ -266,3 +266,350 @@ def test_the_import_check_sees_a_wrong_name() -> None:
     ]
     assert _import_problems("from mogulsync.nope import x") == ["no module mogulsync.nope"]
     assert _import_problems("def f(:\n") != []
+
+
+def _prose_commands() -> list[tuple[str, str]]:
+    """(page, command line) for a span in the text that names a command and an option
+    without the `mogulsync` prefix (`sync run --no-bulk`, `runs show --errors`)."""
+    tops = "|".join(re.escape(name) for name in typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+    span = re.compile(rf"`((?:{tops}) [^`\n]*--[^`\n]*)`")
+    return [
+        (page.name, f"mogulsync {line}")
+        for page in PAGES
+        for line in span.findall(_BLOCK.sub("", page.read_text(encoding="utf-8")))
+    ]
+
+
+@pytest.mark.parametrize(("page", "line"), _prose_commands(), ids=lambda value: str(value)[:60])
+def test_every_command_named_in_the_text_has_its_options(page: str, line: str) -> None:
+    assert _problem(line) is None, f"{page}: {line}: {_problem(line)}"
+
+
+def test_the_prose_command_check_finds_commands_without_the_prefix() -> None:
+    """Not hollow: the prose spans are found (and a wrong one would fail as above)."""
+    assert ("errors.md", "mogulsync extract run --streams customerz") in _prose_commands()
+
+
+#: dotted spans that start like a config section but name something else: a table of the
+#: extract's dataset, and files
+NOT_CONFIG_KEYS = {
+    "chartmogul.customers",
+    "chartmogul.duckdb",
+    "events.sqlite",
+    "events.sqlite-wal",
+}
+_DOTTED = re.compile(r"`([a-z_]+(?:\.[\w<>*\[\]-]+)+)(?::[^`]*)?`")
+
+
+def _types_of(annotation: Any) -> list[Any]:
+    """The types an annotation may hold: through Annotated, unions and Optional."""
+    import types
+    import typing
+
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _types_of(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [found for arg in typing.get_args(annotation) for found in _types_of(arg)]
+    return [annotation]
+
+
+def _config_key_exists(annotation: Any, parts: list[str]) -> bool:
+    """Whether the dotted ``parts`` (`syncs.<name>.bulk`, `alerts.rules[].drift`) name a
+    key of the project file's model under ``annotation``."""
+    import typing
+
+    from pydantic import BaseModel
+
+    if not parts:
+        return True
+    part, rest = parts[0], parts[1:]
+    for kind in _types_of(annotation):
+        if typing.get_origin(kind) is dict:  # any name is a key: `<name>`, `customers`
+            if _config_key_exists(typing.get_args(kind)[1], rest):
+                return True
+        elif isinstance(kind, type) and issubclass(kind, BaseModel):
+            name = part.removesuffix("[]")
+            for field_name, field in kind.model_fields.items():
+                if name not in (field_name, field.alias):
+                    continue
+                inner = field.annotation
+                if part.endswith("[]"):
+                    items = [t for t in _types_of(inner) if typing.get_origin(t) is list]
+                    inner = typing.get_args(items[0])[0] if items else None
+                if inner is not None and _config_key_exists(inner, rest):
+                    return True
+    return False
+
+
+def _config_key_problems(text: str) -> list[str]:
+    from mogulsync.config.models import AppConfig
+
+    sections = set(AppConfig.model_fields)
+    return [
+        f"`{key}` is not a key of mogulsync.yml"
+        for key in _DOTTED.findall(text)
+        if key.split(".")[0] in sections
+        and key not in NOT_CONFIG_KEYS
+        and not _config_key_exists(AppConfig, key.split("."))
+        and not text.count(f"`{key}: unknown key")  # an error message quoting a typo
+    ]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_every_dotted_config_key_in_the_docs_exists(page: str | Path) -> None:
+    """`extract.keep_load_packages`, `syncs.<name>.bulk: off`, `alerts.rules[].drift`: a
+    key the text names must be one the project file takes."""
+    assert _config_key_problems(Path(page).read_text(encoding="utf-8")) == []
+
+
+def test_the_config_key_check_sees_a_wrong_key() -> None:
+    text = "`extract.keep_load_package` `syncs.<name>.bulk: off` `events.retry.max_attempts`"
+    text += " `alerts.rules[].drift` `alerts.rules[].drit` `chartmogul.duckdb`"
+    assert _config_key_problems(text) == [
+        "`extract.keep_load_package` is not a key of mogulsync.yml",
+        "`alerts.rules[].drit` is not a key of mogulsync.yml",
+    ]
+
+
+def _documented_defaults() -> list[tuple[str, str, str]]:
+    """(section, key, default as written) of each `| key | default | meaning |` table under a
+    `## `section`` heading of docs/configuration.md."""
+    text = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    rows = []
+    for chunk in re.split(r"^## ", text, flags=re.MULTILINE)[1:]:
+        section = chunk.splitlines()[0].strip().strip("`")
+        _, found, after = chunk.partition("| key | default | meaning |")
+        if not found or _section_model(section) is None:
+            continue
+        # the section's own table: the rows up to the first blank line (a section's later
+        # tables, such as alerts' channels and rules, describe other objects)
+        table = after.split("\n\n", 1)[0]
+        rows += [
+            (section, key, default)
+            for key, default in re.findall(r"^\| `(\w+)` \| ([^|]+?) \|", table, re.MULTILINE)
+        ]
+    return rows
+
+
+def _section_model(section: str) -> Any:
+    import typing
+
+    from pydantic import BaseModel
+
+    from mogulsync.config.models import AppConfig
+
+    field = AppConfig.model_fields.get(section)
+    if field is None:
+        return None
+    for kind in _types_of(field.annotation):
+        for inner in [kind, *typing.get_args(kind)]:
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                return inner
+    return None
+
+
+def _default_problem(section: str, key: str, written: str) -> str | None:
+    """How the default ``written`` for ``section.key`` differs from the model's, or None."""
+    from pydantic_core import PydanticUndefined
+
+    from mogulsync.sync.connect import DEFAULT_DATA_SOURCE
+
+    model = _section_model(section)
+    field = next(f for name, f in model.model_fields.items() if key in (name, f.alias))
+    value = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
+    if (section, key) == ("syncs", "data_source") and value is None:
+        value = DEFAULT_DATA_SOURCE  # left out, the engine uses this name
+    written = written.strip()
+    if written == "required":
+        ok = value is PydanticUndefined
+    elif written == "none":
+        ok = value is None
+    elif written.startswith("`") and written.endswith("`"):
+        literal = yaml.safe_load(written.strip("`"))
+        ok = value == literal
+    else:
+        return None  # prose ("one rule with the defaults below"): not checked
+    return None if ok else f"{section}.{key}: the docs say {written}, the code has {value!r}"
+
+
+def test_every_default_in_the_configuration_tables_is_the_code_s() -> None:
+    """docs/configuration.md's `| key | default | meaning |` tables against the config
+    models: a changed default must be changed in the docs too."""
+    rows = _documented_defaults()
+    assert len(rows) > 30  # the tables were found
+    problems = [_default_problem(*row) for row in rows]
+    assert [problem for problem in problems if problem] == []
+
+
+def test_the_default_check_sees_a_wrong_default() -> None:
+    assert _default_problem("chartmogul", "rate_limit", "`40`") is None
+    assert _default_problem("chartmogul", "rate_limit", "`20`") == (
+        "chartmogul.rate_limit: the docs say `20`, the code has 40.0"
+    )
+    assert _default_problem("syncs", "model", "none") is not None
+    assert _default_problem("syncs", "data_source", "`mogulsync`") is None
+
+
+#: `MOGULSYNC_...` variables the docs name; each must be read by the code or the tests
+_ENV_NAME = re.compile(r"(?<![{\w])\$?(MOGULSYNC_[A-Z0-9_]+)")
+
+
+def _env_problems(text: str, code: str) -> list[str]:
+    return sorted(
+        {
+            f"{name} is read by nothing"
+            for name in _ENV_NAME.findall(text)
+            if f'"{name}"' not in code and f"'{name}'" not in code and f"{name}=" not in code
+        }
+    )
+
+
+def test_every_mogulsync_env_variable_in_the_docs_is_read() -> None:
+    """`MOGULSYNC_LOG_FORMAT`, `$MOGULSYNC_RATE_LIMIT_FILE`, ...: a variable the docs tell
+    a user to set must be one the code reads (`${MOGULSYNC_...}` in a project file is the
+    user's own name, not checked)."""
+    code = "\n".join(
+        path.read_text(encoding="utf-8")
+        for folder in ("src", "tests")
+        for path in (ROOT / folder).rglob("*.py")
+        if path.name != Path(__file__).name
+    )
+    text = "\n".join(page.read_text(encoding="utf-8") for page in PAGES)
+    assert _env_problems(text, code) == []
+
+
+def test_the_env_check_sees_an_unread_variable() -> None:
+    code = 'os.environ.get("MOGULSYNC_LOG_FORMAT")'
+    text = "`MOGULSYNC_LOG_FORMAT=json` `$MOGULSYNC_NOPE` `${MOGULSYNC_STATE_URL}`"
+    assert _env_problems(text, code) == ["MOGULSYNC_NOPE is read by nothing"]
+
+
+def _keyword_problems(source: str) -> list[str]:
+    """Each keyword a sample passes to a class or function it imported from mogulsync that
+    the callable does not take (`ClientSettings(base_ur=...)`)."""
+    import ast
+    import importlib
+    import inspect
+
+    tree = ast.parse(source)
+    imported: dict[str, Any] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mogulsync"):
+            module = importlib.import_module(str(node.module))
+            for alias in node.names:
+                imported[alias.asname or alias.name] = getattr(module, alias.name)
+    problems = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+            continue
+        if node.func.id not in imported:
+            continue
+        try:
+            parameters = inspect.signature(imported[node.func.id]).parameters
+        except (TypeError, ValueError):  # a builtin without a signature
+            continue
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+            continue
+        problems += [
+            f"{node.func.id}() takes no {keyword.arg}="
+            for keyword in node.keywords
+            if keyword.arg is not None and keyword.arg not in parameters
+        ]
+    return problems
+
+
+@pytest.mark.parametrize(("page", "block"), _python_blocks(), ids=lambda value: str(value)[:40])
+def test_every_python_sample_passes_keywords_that_exist(page: str, block: str) -> None:
+    assert _keyword_problems(block) == [], page
+
+
+def test_the_keyword_check_sees_a_wrong_keyword() -> None:
+    sample = "from mogulsync.chartmogul import ClientSettings\n"
+    assert _keyword_problems(sample + "ClientSettings(api_key='k', base_url='x')") == []
+    assert _keyword_problems(sample + "ClientSettings(api_key='k', base_ur='x')") == [
+        "ClientSettings() takes no base_ur="
+    ]
+
+
+def _sections_table() -> dict[str, set[str]]:
+    """docs/configuration.md's "sections whose `${ENV}` must be set" table: each command
+    named in a row's first cell → the sections of its second (`none`: none)."""
+    text = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    table = text.split("| command | sections whose `${ENV}` must be set |", 1)[1]
+    table = table.split("\n\n", 1)[0]
+    rows: dict[str, set[str]] = {}
+    for commands, sections in re.findall(r"^\| (.+?) \| (.+?) \|$", table, re.MULTILINE):
+        if set(commands) <= {"-", "|", " "}:
+            continue  # the separator row
+        named = (
+            set(re.findall(r"`(\w+)`", sections))
+            if sections != "none (only `state_dir`)"
+            else set()
+        )
+        for command in re.findall(r"`([a-z -]+?)(?: \.\.\.)?`", commands):
+            rows[command] = named
+    return rows
+
+
+def test_the_sections_each_command_reads_are_the_code_s() -> None:
+    """Which `${ENV}` a command needs is what its SECTIONS say: `schedule` needed every
+    secret of the project while the table had no row for it."""
+    from mogulsync.alerts import cli as alerts_cli
+    from mogulsync.events import cli as events_cli
+    from mogulsync.extract import cli as extract_cli
+    from mogulsync.runs import cli as runs_cli
+    from mogulsync.serve import cli as serve_cli
+    from mogulsync.sync import cli as sync_cli
+
+    code = {
+        "sync plan": sync_cli.SECTIONS,
+        "sync run": sync_cli.SECTIONS,
+        "reconcile": sync_cli.SECTIONS,
+        "extract run": extract_cli.SECTIONS,
+        "events serve": events_cli.SECTIONS,
+        "events status": events_cli.SECTIONS,
+        "events dead-letter": events_cli.SECTIONS,
+        "runs list": runs_cli.SECTIONS,
+        "runs show": runs_cli.SECTIONS,
+        "schedule": serve_cli.SCHEDULE_SECTIONS,
+        "alerts test": alerts_cli.SECTIONS,
+    }
+    documented = _sections_table()
+    assert {name: documented.get(name) for name in code} == {
+        name: set(sections) for name, sections in code.items()
+    }
+
+
+def _extras_problems(text: str, extras: set[str]) -> list[str]:
+    named = {
+        *(e for group in re.findall(r"mogulsync\[([\w,-]+)\]", text) for e in group.split(",")),
+        *re.findall(r"\(extra `([\w-]+)`", text),
+    }
+    return sorted(f"no extra {name!r} in pyproject.toml" for name in named - extras)
+
+
+def test_every_extra_the_docs_install_exists() -> None:
+    """`pip install 'mogulsync[snowflake]'`, "(extra `mssql`)": a reader installs them."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = set(project["optional-dependencies"])
+    text = "\n".join(page.read_text(encoding="utf-8") for page in LINKED_PAGES)
+    assert _extras_problems(text, extras) == []
+    assert _extras_problems("mogulsync[dagster,dbtt] (extra `mssql`)", extras) == [
+        "no extra 'dbtt' in pyproject.toml"
+    ]
+
+
+def test_make_help_lists_every_target_the_docs_name_and_bench_runs_every_benchmark() -> None:
+    """README: `make format`; `make help` did not list it. `make bench` ("run every
+    benchmark") left two of bench/ out."""
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^([a-z-]+):.*##", makefile, re.MULTILINE))
+    text = "\n".join(page.read_text(encoding="utf-8") for page in LINKED_PAGES)
+    named = set(re.findall(r"`make ([a-z][a-z-]*)", text))
+    assert named - listed == set()
+    recipe = makefile.split("\nbench:", 1)[1].split("\n\n", 1)[0]
+    benchmarks = {path.name for path in (ROOT / "bench").glob("*.py") if path.name[0] != "_"}
+    assert benchmarks - set(re.findall(r"bench/(\w+\.py)", recipe)) == set()

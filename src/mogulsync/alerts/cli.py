@@ -14,7 +14,7 @@ from mogulsync.errors import MogulsyncError
 from mogulsync.messages import describe
 from mogulsync.output import LazyConsole, escape
 
-app = typer.Typer(help="Alerts after sync runs (Slack, webhook, PagerDuty, e-mail).")
+app = typer.Typer(help="Alerts after sync runs (Slack, webhook, PagerDuty, e-mail, SMS).")
 _out = LazyConsole()
 #: the sections this command reads: their ${ENV} references must be set
 SECTIONS = ("alerts",)

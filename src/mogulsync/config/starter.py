@@ -42,6 +42,15 @@ _WAREHOUSE_NOTES = {
     ),
 }
 
+#: what the model's comment says of the sample warehouse: the starter's own warehouse is the
+#: sample file (True), or another database, where the sample's tables are not (False)
+_SAMPLE_NOTES = {
+    True: "  # are those of the sample warehouse, to try everything before pointing at your own:\n"
+    "  #   python -m mogulsync.sample_warehouse     (writes warehouse.duckdb here)",
+    False: "  # are those of mogulsync's sample warehouse (a DuckDB file that\n"
+    "  # `python -m mogulsync.sample_warehouse` writes), not yours: point it at your own table.",
+}
+
 _TEMPLATE = """\
 # mogulsync project file, written by `mogulsync init`.
 # Every key is described in docs/configuration.md; `mogulsync check` validates this file,
@@ -63,8 +72,7 @@ warehouses:
 
 models:
   # A model is a table or a SQL query, and the column(s) identifying a row. These columns
-  # are those of the sample warehouse, to try everything before pointing at your own:
-  #   python -m mogulsync.sample_warehouse     (writes warehouse.duckdb here)
+{sample}
   accounts:
     warehouse: main
     sql: select id, company_name, billing_email from accounts
@@ -103,7 +111,11 @@ def starter_project(warehouse_url: str | None = None, base_url: str | None = Non
     exports = "".join(f"\n#   export {name}=..." for name in variables)
     # JSON's double-quoted string is valid YAML: a `#` or `: ` in the URL stays in it
     text = _TEMPLATE.format(
-        notes=notes, url=json.dumps(url), exports=exports, base_url=_base_url_line(base_url)
+        notes=notes,
+        url=json.dumps(url),
+        exports=exports,
+        base_url=_base_url_line(base_url),
+        sample=_SAMPLE_NOTES[url == DEFAULT_WAREHOUSE],
     )
     return Starter(text, variables)
 

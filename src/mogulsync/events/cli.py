@@ -51,14 +51,16 @@ def _queue_file(config: AppConfig) -> Path:
 
     path = queue_path(config)
     if not path.exists():
-        if not config.events.write_keys:  # serve would refuse to start: say what it needs
-            hint = (
-                "This project has no events: section with write_keys; add one (see "
-                "docs/events.md), then run `mogulsync events serve`."
+        if not config.events.write_keys:
+            # serve refuses to start (exit 4) for this: the project file must be fixed
+            _fail(
+                ConfigError(
+                    f"no event queue at {path}",
+                    hint="This project has no events: section with write_keys; add one (see"
+                    " docs/events.md), then run `mogulsync events serve`.",
+                )
             )
-        else:
-            hint = "Run `mogulsync events serve`."
-        _fail(MogulsyncError(f"no event queue at {path}", hint=hint))
+        _fail(MogulsyncError(f"no event queue at {path}", hint="Run `mogulsync events serve`."))
     return path
 
 

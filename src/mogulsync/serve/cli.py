@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 import json
 import signal
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -34,9 +35,14 @@ GRACEFUL_S = 30
 _out = output.LazyConsole()
 
 
-def _load(path: Path) -> AppConfig:
+#: `schedule` only lists when jobs run (no call, no secret used), so, like `runs list`, no
+#: section's ${ENV} must be set; `serve` reads every section and needs them all
+SCHEDULE_SECTIONS: tuple[str, ...] = ()
+
+
+def _load(path: Path, sections: Sequence[str] | None = None) -> AppConfig:
     try:
-        return load_config(path)
+        return load_config(path, sections=sections)
     except MogulsyncError as exc:
         output.error(describe(exc), exit_code=EXIT_CONFIG)
         raise typer.Exit(EXIT_CONFIG) from None
@@ -138,7 +144,7 @@ def schedule_command(
     from mogulsync.serve.schedule import first_run, jobs_of
     from mogulsync.serve.scheduler import SCHEDULE_FILE, ScheduleStore
 
-    project = _load(config)
+    project = _load(config, SCHEDULE_SECTIONS)
     now = dt.datetime.now(dt.UTC)
     saved = Path(project.state_dir) / SCHEDULE_FILE
     store = ScheduleStore(project.state_dir) if saved.is_file() else None

@@ -129,6 +129,10 @@ def check_other_sections(path: Path) -> list[CheckResult]:
         config = load_config(path, sections=configured, writes_state=False)
     except ConfigValidationError as exc:
         problems = exc.problems
+        if "extract" in configured:
+            # an unset variable (a destination's password) must not hide an unknown stream:
+            # the streams need no variable, so one round of fixes is enough
+            problems.extend(_streams_problems(path))
     else:
         if "events" in configured and not config.events.write_keys:
             problems.append("events.write_keys: empty; `events serve` needs at least one")
@@ -140,6 +144,21 @@ def check_other_sections(path: Path) -> list[CheckResult]:
         message = "; ".join(own) if own else "valid"
         results.append(CheckResult(f"config ({name}:)", ok=not own, message=message))
     return results
+
+
+def _streams_problems(path: Path) -> list[str]:
+    """The unknown streams of ``extract.streams`` when the file loads without its ${ENV}
+    (none otherwise: its other problems are already listed)."""
+    from mogulsync.extract.runner import select_streams
+
+    try:
+        extract = load_config(path, sections=(), writes_state=False).extract
+        select_streams(extract.streams)
+    except ConfigValidationError:
+        return []
+    except ConfigError as exc:
+        return [f"extract.streams: {exc.user_message}"]
+    return []
 
 
 def _extract_problems(extract: ExtractConfig) -> list[str]:

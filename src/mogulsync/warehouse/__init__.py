@@ -8,6 +8,7 @@ from mogulsync.warehouse.base import (
     ModelCompileError,
     ModelSchema,
     Row,
+    WarehouseConfigError,
     WarehouseError,
     WarehouseSource,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "ModelSchema",
     "Row",
     "SqlAlchemySource",
+    "WarehouseConfigError",
     "WarehouseError",
     "WarehouseSource",
     "attribute_type_for",

@@ -46,6 +46,11 @@ class WarehouseError(FatalError):
     """The warehouse could not be reached or refused a query."""
 
 
+class WarehouseConfigError(WarehouseError, ConfigError):
+    """The warehouse's URL must be fixed (a DuckDB file that does not exist, a dialect that is
+    not installed): running again cannot help, so it exits 4 like any configuration problem."""
+
+
 class ModelCompileError(ConfigError):
     """A model's SQL or table does not compile against its warehouse."""
 

@@ -19,7 +19,14 @@ from mogulsync._gcpause import paused_gc
 from mogulsync._redact import redact_url
 from mogulsync.config.starter import SAMPLE_FILE
 from mogulsync.config.warehouse import ModelConfig, WarehouseConfig
-from mogulsync.warehouse.base import Column, ModelCompileError, ModelSchema, Row, WarehouseError
+from mogulsync.warehouse.base import (
+    Column,
+    ModelCompileError,
+    ModelSchema,
+    Row,
+    WarehouseConfigError,
+    WarehouseError,
+)
 from mogulsync.warehouse.types import attribute_type_for, describe_type
 
 _ALIAS = "mogulsync_model"
@@ -65,7 +72,7 @@ class SqlAlchemySource:
             )
             if duckdb_file.name == SAMPLE_FILE:  # the starter's: likely the sample
                 hint += f" The sample: python -m mogulsync.sample_warehouse {duckdb_file}"
-            raise WarehouseError(
+            raise WarehouseConfigError(
                 f"warehouse `{name}`: the DuckDB file {duckdb_file} does not exist"
                 " (mogulsync reads warehouses, it never creates one)",
                 # `warehouses.main` may be the URL itself (`main: duckdb:///...`): no `.url`
@@ -77,7 +84,7 @@ class SqlAlchemySource:
         try:
             self._engine: Engine = sa.create_engine(url, **options)
         except Exception as exc:  # bad URL, missing dialect package
-            raise WarehouseError(
+            raise WarehouseConfigError(
                 f"warehouse `{name}` ({self._safe_url}) cannot be opened: {self._clean(exc)}",
                 hint=_open_hint(name, url),
             ) from None

@@ -103,3 +103,15 @@ def test_a_base_url_read_from_the_environment_is_kept_as_written(tmp_path: Path)
     assert load_config(path, env=ENV).chartmogul.base_url == "http://127.0.0.1:8780"
     env = {**ENV, "CHARTMOGUL_BASE_URL": "http://127.0.0.1:9999"}
     assert load_config(path, env=env).chartmogul.base_url == "http://127.0.0.1:9999"
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://u@db/prod", "duckdb:///mine.duckdb", "snowflake://u@acct/db"]
+)
+def test_only_the_sample_warehouse_is_told_to_be_built_here(url: str) -> None:
+    """`init --warehouse postgresql://...` said to build the sample warehouse "here", as a
+    DuckDB file the starter's warehouse never reads."""
+    assert "writes warehouse.duckdb here" in starter_project().text
+    text = starter_project(url).text
+    assert "writes warehouse.duckdb here" not in text
+    assert "not yours: point it at your own table" in text
