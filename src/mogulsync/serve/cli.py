@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 #: exit code: the configuration must be fixed (as for ``sync``)
 EXIT_CONFIG = 4
+#: exit code: another server uses the project's state_dir
+EXIT_LOCKED = 1
 #: seconds open connections (a live debugger) get to finish on shutdown
 GRACEFUL_S = 30
 _out = output.LazyConsole()
@@ -78,6 +80,11 @@ async def _serve(project: AppConfig, host: str, sock: socket.socket) -> None:
     logging.getLogger("stamina").setLevel(logging.ERROR)
     port = bound_port(sock)  # the one asked for, or the OS's pick for port 0
     app = ServeApp(project)
+    try:
+        app.lock.acquire()  # before the "serving" line: a second server says why it stops
+    except MogulsyncError as exc:
+        output.error(describe(exc), exit_code=EXIT_LOCKED)
+        raise typer.Exit(EXIT_LOCKED) from None
     loop = asyncio.get_running_loop()
 
     # The events endpoints may share this port: every connection gets their defences

@@ -1,0 +1,100 @@
+"""What a restarted server shows for what the last process left: runs it died in, and
+a second server on the same state directory.
+
+A process killed mid-run (``kill -9``, power loss) leaves its run recorded ``running``;
+the run's lock, which the OS released, tells the next server that nobody runs it now.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+from tests.integration.serve._support import OPERATOR, accounts, project, serving
+
+from mogulsync.runs import RunStore
+from mogulsync.serve.extract_history import ExtractRun
+from mogulsync.serve.lock import ServeLock, ServeLockedError
+from mogulsync.sync.state import SyncLock
+
+pytestmark = pytest.mark.anyio
+
+CUSTOMERS = {"model": "accounts", "object": "customer", "data_source": "Serve",
+             "mapping": {"external_id": "id", "name": "name", "email": "email"}}  # fmt: skip
+
+
+async def test_a_run_left_running_by_a_dead_process_is_interrupted_at_start(
+    emulator_server, tmp_path
+):
+    """Unscheduled syncs never start again on their own: without the sweep their dead
+    runs stayed "running" on every page for good. One held by a live process stays."""
+    config = project(emulator_server, tmp_path, accounts(tmp_path, 2), syncs={"held": CUSTOMERS})
+    store = RunStore(config.state_dir)
+    dead = store.start("customers", full=False)  # its process was killed: never finished
+    live = store.start("held", full=False)
+    store.close()
+    holder = SyncLock(config.state_dir, "held")  # "held" is running in another process
+    holder.acquire()
+    try:
+        async with serving(config) as served:
+            auth = served.bearer(OPERATOR)
+            swept = (await served.http.get(f"/api/v1/runs/{dead.run_id}", headers=auth)).json()
+            assert swept["status"] == "interrupted"
+            assert swept["message"] == "the process stopped before the run ended"
+            kept = (await served.http.get(f"/api/v1/runs/{live.run_id}", headers=auth)).json()
+            assert kept["status"] == "running"
+            listed = await served.http.get(
+                "/api/v1/runs", params={"status": "running"}, headers=auth
+            )
+            assert [run["run_id"] for run in listed.json()] == [live.run_id]
+    finally:
+        holder.release()
+
+
+async def test_a_second_server_on_the_same_state_dir_is_refused_and_changes_nothing(
+    emulator_server, tmp_path
+):
+    """It would run every schedule a second time, and its start marked the first server's
+    running extract ``interrupted``. Refused with exit 1 and why, before "serving"."""
+    url = accounts(tmp_path, 2)
+    config = project(emulator_server, tmp_path, url, tokens=False)
+    raw = {"chartmogul": {"api_key": "${CM_KEY}", "base_url": emulator_server.base_url},
+           "state_dir": config.state_dir, "warehouses": {"main": url},
+           "models": {"accounts": {"warehouse": "main", "table": "accounts", "primary_key": "id"}},
+           "syncs": {"customers": CUSTOMERS}}  # fmt: skip
+    (tmp_path / "mogulsync.yml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    async with serving(config) as served:
+        running = ExtractRun("extract-live", "running", "2026-03-02T09:30:00+00:00")
+        served.app.state.manager.extract_history.save(running)
+        second = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "mogulsync", "serve", "--port", "0"],
+            cwd=tmp_path, env={**os.environ, "CM_KEY": emulator_server.api_key},
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert second.returncode == 1, second.stderr
+        assert f"another `mogulsync serve` (pid {os.getpid()}) is using state_dir" in second.stderr
+        assert "mogulsync serve on" not in second.stderr
+        kept = served.app.state.manager.extract_history.get("extract-live")
+        assert kept is not None
+        assert kept.status == "running"
+    # the first server gave the directory back as it stopped: a restart is not refused
+    lock = ServeLock(config.state_dir)
+    lock.acquire()
+    lock.release()
+
+
+def test_the_lock_is_refused_while_held_and_free_once_released(tmp_path):
+    first, second = ServeLock(tmp_path), ServeLock(tmp_path)
+    first.acquire()
+    with pytest.raises(ServeLockedError, match=r"pid \d+"):
+        second.acquire()
+    assert not second.held
+    first.release()
+    second.acquire()
+    assert second.held
+    second.release()
