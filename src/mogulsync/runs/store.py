@@ -174,12 +174,23 @@ class RunStore:
         )
 
     def latest(
-        self, *, sync: str | None = None, limit: int = 20, status: str | None = None
+        self,
+        *,
+        sync: str | None = None,
+        limit: int = 20,
+        status: str | None = None,
+        offset: int = 0,
     ) -> list[RunRecord]:
-        """The latest runs, newest first (of one sync, with one status, when given)."""
+        """The latest runs, newest first (of one sync, with one status, when given), from
+        the ``offset``-th on (pages of a long history)."""
         query = "SELECT * FROM runs WHERE (? IS NULL OR sync = ?) AND (? IS NULL OR status = ?)"
         params: tuple[object, ...] = (sync or None, sync or None, status, status)
-        rows = self._db.execute(f"{query} ORDER BY started_at DESC LIMIT ?", (*params, limit))
+        # run_id breaks ties: two runs started in the same microsecond keep one order,
+        # so a page boundary never shows a run twice or skips one
+        rows = self._db.execute(
+            f"{query} ORDER BY started_at DESC, run_id DESC LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
         return [self._record(row) for row in rows]
 
     def get(self, run_id: str) -> RunRecord:

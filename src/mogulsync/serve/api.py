@@ -84,6 +84,14 @@ def _limit(request: Request, default: int = DEFAULT_LIMIT) -> int:
     return max(1, min(value, MAX_LIMIT))
 
 
+def offset_of(request: Request) -> int:
+    """``?offset=`` as a row count (0 when absent or not a number; capped for SQLite)."""
+    try:
+        return min(max(0, int(request.query_params.get("offset", "0"))), MAX_OFFSET)
+    except ValueError:
+        return 0
+
+
 def run_summary(state: ServeState, record: RunRecord) -> dict[str, Any]:
     """``sync run --json``'s object; a running sync shows its live counts."""
     active = state.manager.by_run_id(record.run_id)
@@ -203,7 +211,7 @@ def _named_sync(request: Request) -> tuple[ServeState, str]:
 async def list_runs(request: Request) -> Response:
     """
     ---
-    summary: 'Latest runs, newest first (?sync=&status=&limit=)'
+    summary: 'Latest runs, newest first (?sync=&status=&limit=&offset=)'
     responses:
       200: {description: "[run]"}
     """
@@ -213,7 +221,7 @@ async def list_runs(request: Request) -> Response:
     try:
         records = store.latest(
             sync=params.get("sync") or None, status=params.get("status") or None,
-            limit=_limit(request),
+            limit=_limit(request), offset=offset_of(request),
         )  # fmt: skip
     finally:
         store.close()
@@ -276,11 +284,8 @@ async def run_requests(request: Request) -> Response:
     """
     state = state_of(request)
     run_id = request.path_params["run_id"]
-    try:
-        # capped: SQLite refuses an offset past 2**63 (a 500), and no run has that many
-        offset = min(max(0, int(request.query_params.get("offset", "0"))), MAX_OFFSET)
-    except ValueError:
-        offset = 0
+    # capped: SQLite refuses an offset past 2**63 (a 500), and no run has that many
+    offset = offset_of(request)
     limit = _limit(request, 100)
     # a run's log can hold hundreds of thousands of requests: read off the event loop
     items = await asyncio.to_thread(_stored_requests, state, run_id, offset, limit)

@@ -1,4 +1,4 @@
-"""The web UI's pages: sign-in, Syncs, Run, Preview, Events, Extract.
+"""The web UI's pages: sign-in, Syncs, Runs, Run, Preview, Events, Extract.
 
 Pages read through the same functions as the API. Every state-changing form posts the
 page's CSRF token; a browser signed in with a viewer token sees no operator buttons and
@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import secrets
+import zoneinfo
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -20,8 +22,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from mogulsync.errors import MogulsyncError
+from mogulsync.runs import RunStatus
 from mogulsync.runs.store import RunNotFoundError
-from mogulsync.serve.api import run_summary, state_of, sync_listing
+from mogulsync.serve.api import offset_of, run_summary, state_of, sync_listing
 from mogulsync.serve.auth import (
     CSRF_FIELD,
     LOGIN_COOKIE,
@@ -40,20 +43,23 @@ _HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(_HERE / "templates"))
 
 
-def when(value: str | None) -> str:
-    """An ISO timestamp as ``2026-03-02 09:30 UTC`` ("—" for none)."""
+def when(value: str | None, zone: str = "UTC") -> str:
+    """An ISO timestamp as ``2026-03-02 09:30 UTC`` ("—" for none); in another IANA zone
+    as ``2026-03-02 10:30 Europe/Berlin`` (a cron's own zone, next to UTC)."""
     if not value:
         return "—"
     try:
-        moment = dt.datetime.fromisoformat(value).astimezone(dt.UTC)
+        moment = dt.datetime.fromisoformat(value).astimezone(zoneinfo.ZoneInfo(zone))
     except ValueError:
         return value
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"{moment:%Y-%m-%d %H:%M} {zone}"
 
 
 templates.env.filters["when"] = when
 #: runs drawn in each sync's sparkline
 SPARK_RUNS = 20
+#: runs listed per page of the Runs page
+RUNS_PER_PAGE = 50
 #: row errors listed on a run page
 ERRORS_SHOWN = 500
 #: messages shown after a redirect, by code
@@ -179,12 +185,50 @@ async def syncs_page(request: Request) -> Response:
     store = state.run_store()
     try:
         for item in listing:
+            schedule = state.config.syncs[item["name"]].schedule
+            # a cron in another zone: its next run in that zone too (02:30 UTC is 03:30 in
+            # Berlin in winter, 04:30 in summer; the cron reads the zone's wall clock)
+            if schedule is not None and schedule.cron and schedule.timezone != "UTC":
+                item["zone"] = schedule.timezone
             recent = store.latest(sync=item["name"], limit=SPARK_RUNS)
             item["last"] = recent[0] if recent else None
             item["spark"] = sparkline(recent)
     finally:
         store.close()
     return _page(request, "syncs.html", caller, syncs=listing, nav="syncs")
+
+
+async def runs_page(request: Request) -> Response:
+    """Every run, newest first, a page at a time; filter by sync and by status."""
+    caller = _viewer(request)
+    if isinstance(caller, Response):
+        return caller
+    state = state_of(request)
+    sync = request.query_params.get("sync", "")
+    status = request.query_params.get("status", "")
+    offset = offset_of(request)
+    store = state.run_store()
+    try:
+        # one more than a page: whether an older page exists, without counting them all
+        found = store.latest(
+            sync=sync or None, status=status or None, limit=RUNS_PER_PAGE + 1, offset=offset
+        )
+    finally:
+        store.close()
+    runs = [run_summary(state, record) for record in found[:RUNS_PER_PAGE]]
+    filters = {key: value for key, value in (("sync", sync), ("status", status)) if value}
+    older = _query(filters, offset + RUNS_PER_PAGE) if len(found) > RUNS_PER_PAGE else None
+    newer = _query(filters, max(offset - RUNS_PER_PAGE, 0)) if offset > 0 else None
+    return _page(
+        request, "runs.html", caller, runs=runs, sync=sync, status=status,
+        syncs=sorted(state.config.syncs), statuses=[s.value for s in RunStatus],
+        first=offset + 1, older=older, newer=newer, nav="runs",
+    )  # fmt: skip
+
+
+def _query(filters: dict[str, str], offset: int) -> str:
+    """The runs page's query string for another page with the same filters."""
+    return "?" + urlencode({**filters, **({"offset": offset} if offset else {})})
 
 
 async def run_now(request: Request) -> Response:
@@ -379,6 +423,7 @@ routes = [
     Route("/syncs/{name}/run", run_now, methods=["POST"]),
     Route("/syncs/{name}/preview", preview_page, methods=["GET"]),
     Route("/syncs/{name}/reconcile", reconcile_page, methods=["GET"]),
+    Route("/runs", runs_page, methods=["GET"]),
     Route("/runs/{run_id}", run_page, methods=["GET"]),
     Route("/runs/{run_id}/cancel", cancel, methods=["POST"]),
     Route("/events", events_page, methods=["GET"]),

@@ -58,7 +58,7 @@ function startDebugger(table) {
     row.dataset.search = [entry.path, entry.request_body || "", entry.response_body || ""].join(" ").toLowerCase();
     cell(row, String(entry.seq));
     cell(row, entry.method);
-    cell(row, entry.path);
+    cell(row, entry.path, "long");
     cell(row, entry.status === null ? (entry.error_type || "no answer") : String(entry.status), statusClass(entry.status));
     cell(row, entry.latency_ms.toFixed(1) + " ms");
     cell(row, String(entry.attempt));
@@ -108,6 +108,8 @@ function pollRun(table) {
 
 document.addEventListener("DOMContentLoaded", () => {
   const table = document.getElementById("debugger");
+  const noScript = document.getElementById("dbg-nojs");
+  if (noScript) noScript.hidden = true;
   if (table) {
     startDebugger(table);
     pollRun(table);
