@@ -27,7 +27,7 @@ from mogulsync.serve.auth import Auth, AuthError, Role
 from mogulsync.serve.clock import Clock, SystemClock
 from mogulsync.serve.lock import ServeLock
 from mogulsync.serve.metrics import render
-from mogulsync.serve.runs import AlreadyRunningError, RunManager
+from mogulsync.serve.runs import AlreadyRunningError, RunManager, ShuttingDownError
 from mogulsync.serve.schedule import Job, jobs_of
 from mogulsync.serve.scheduler import POLL_S, Scheduler, ScheduleStore
 from mogulsync.serve.state import ServeState
@@ -157,7 +157,9 @@ class ServeApp:
                 await asyncio.gather(*self.reconciles.values(), return_exceptions=True)
                 self._events = None
 
-    async def _launch(self, job: Job, _reason: str) -> bool:
+    async def _launch(self, job: Job, _reason: str) -> bool | None:
+        if self._stop.is_set():
+            return None  # stopping: the slot stays due, the restart runs it
         try:
             if job.kind == "extract":
                 await self.state.manager.start_extract()
@@ -165,6 +167,8 @@ class ServeApp:
                 return self._start_reconcile(job.name.removeprefix(RECONCILE_PREFIX))
             else:
                 await self.state.manager.start_sync(job.name)
+        except ShuttingDownError:
+            return None
         except AlreadyRunningError:
             return False
         except MogulsyncError as exc:  # recorded nowhere else: say it, try next slot

@@ -36,6 +36,10 @@ class AlreadyRunningError(MogulsyncError):
     """The sync (or the extract) is running already."""
 
 
+class ShuttingDownError(AlreadyRunningError):
+    """The server is stopping: no new run starts (the API answers 409 as for a busy sync)."""
+
+
 class UnknownSyncError(ConfigError):
     """No sync with this name in the project file."""
 
@@ -118,7 +122,7 @@ class RunManager:
             known = ", ".join(sorted(self.config.syncs)) or "none"
             raise UnknownSyncError(f"no sync named `{name}` (known: {known})")
         if not self.accepting:
-            raise AlreadyRunningError("the server is shutting down: no new runs start")
+            raise ShuttingDownError("the server is shutting down: no new runs start")
         if name in self.active:
             raise AlreadyRunningError(f"sync `{name}` is already running")
         loop = asyncio.get_running_loop()
@@ -238,7 +242,7 @@ class RunManager:
     async def start_extract(self) -> ExtractRun:
         """Start the extract in a worker thread (dlt is synchronous)."""
         if not self.accepting:
-            raise AlreadyRunningError("the server is shutting down: no new runs start")
+            raise ShuttingDownError("the server is shutting down: no new runs start")
         if self._extract_task is not None and not self._extract_task.done():
             raise AlreadyRunningError("the extract is already running")
         now = dt.datetime.now(dt.UTC)

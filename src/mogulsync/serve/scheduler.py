@@ -33,8 +33,9 @@ SCHEDULE_FILE = "schedule.sqlite"
 #: how often the real-time loop looks at the clock
 POLL_S = 1.0
 
-#: starts a job; False when it is already running (it never overlaps itself)
-Launcher = Callable[[Job, str], Awaitable[bool]]
+#: starts a job; False when it is already running (it never overlaps itself), None when
+#: the server is stopping (the job stays due: a restart runs it, as after any downtime)
+Launcher = Callable[[Job, str], Awaitable[bool | None]]
 
 
 @dataclass(slots=True)
@@ -178,6 +179,9 @@ class Scheduler:
                 if state.next_due is None or state.next_due > now:
                     continue
                 due = state.next_due
+                launched = await self._launch(job, "schedule")
+                if launched is None:
+                    break  # stopping: this job and the rest stay due, nothing is saved
                 missed = missed_slots(job, due, now)
                 if missed:
                     state.missed += missed
@@ -188,7 +192,7 @@ class Scheduler:
                         missed,
                         due.isoformat(),
                     )
-                if await self._launch(job, "schedule"):
+                if launched:
                     started.append(job.name)
                     state.last_started = now
                     state.lag_s = (now - due).total_seconds()
@@ -197,8 +201,12 @@ class Scheduler:
                     logger.info("%s still running at its scheduled time: skipped", job.name)
                 state.next_due = following_run(job, due, now)
                 self.store.save(state)
-            elif state.parents_done >= set(job.schedule.after) and await self._launch(job, "after"):
-                # still running: stays pending until a later tick finds it free
+            elif state.parents_done >= set(job.schedule.after):
+                launched = await self._launch(job, "after")
+                if launched is None:
+                    break  # stopping: its parents' successes stay saved for the restart
+                if not launched:
+                    continue  # still running: stays pending until a later tick finds it free
                 started.append(job.name)
                 state.parents_done.clear()
                 state.last_started = now

@@ -8,15 +8,17 @@ the run's lock, which the OS released, tells the next server that nobody runs it
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import subprocess
 import sys
 
 import pytest
 import yaml
-from tests.integration.serve._support import OPERATOR, accounts, project, serving
+from tests.integration.serve._support import OPERATOR, START, accounts, project, serving
 
 from mogulsync.runs import RunStore
+from mogulsync.serve.clock import ManualClock
 from mogulsync.serve.extract_history import ExtractRun
 from mogulsync.serve.lock import ServeLock, ServeLockedError
 from mogulsync.sync.state import SyncLock
@@ -98,3 +100,35 @@ def test_the_lock_is_refused_while_held_and_free_once_released(tmp_path):
     second.acquire()
     assert second.held
     second.release()
+
+
+async def test_a_slot_due_as_the_server_stops_runs_after_the_restart(emulator_server, tmp_path):
+    """SIGTERM between two due jobs' starts: the tick found the server refusing new runs
+    and dropped the slot as if the job were busy (counted skipped, its next run moved
+    on), so the restart did not run it. Now it stays due, and the restart runs it once."""
+    config = project(
+        emulator_server, tmp_path, accounts(tmp_path, 2),
+        syncs={"other": {**CUSTOMERS, "schedule": {"every": "15m", "jitter": "0s"}}},
+        schedule={"every": "15m", "jitter": "0s"},
+        extract={"schedule": {"every": "15m", "jitter": "0s"}},
+    )  # fmt: skip
+    clock = ManualClock(START)
+    due = START + dt.timedelta(minutes=15)
+    async with serving(config, clock=clock) as served:
+        scheduler = served.app.state.scheduler
+        assert scheduler is not None
+        clock.advance(dt.timedelta(minutes=15))
+        served.app.begin_shutdown()  # SIGTERM: no new run starts
+        assert await scheduler.tick() == []
+        for state in scheduler.states.values():
+            assert (state.next_due, state.skipped, state.last_started) == (due, 0, None)
+    async with serving(config, clock=clock) as served:
+        scheduler = served.app.state.scheduler
+        assert scheduler is not None
+        assert sorted(await scheduler.tick()) == ["customers", "extract", "other"]
+        assert all(state.missed == 0 for state in scheduler.states.values())
+        assert await scheduler.tick() == []  # once
+        manager = served.app.state.manager
+        tasks = [run.task for run in manager.active.values() if run.task is not None]
+        await asyncio.gather(*tasks)
+        await manager.shutdown()
