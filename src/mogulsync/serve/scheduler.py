@@ -174,44 +174,57 @@ class Scheduler:
         self._seen = now
         started: list[str] = []
         for state in self.states.values():
-            job = state.job
-            if job.timed:
-                if state.next_due is None or state.next_due > now:
-                    continue
-                due = state.next_due
-                launched = await self._launch(job, "schedule")
-                if launched is None:
-                    break  # stopping: this job and the rest stay due, nothing is saved
-                missed = missed_slots(job, due, now)
-                if missed:
-                    state.missed += missed
-                    logger.warning(
-                        "%s missed %d scheduled slot(s) since %s (server down or clock"
-                        " stepped forward): they collapse into this one",
-                        job.name,
-                        missed,
-                        due.isoformat(),
-                    )
-                if launched:
-                    started.append(job.name)
-                    state.last_started = now
-                    state.lag_s = (now - due).total_seconds()
-                else:
-                    state.skipped += 1  # still running: this slot is dropped, never queued
-                    logger.info("%s still running at its scheduled time: skipped", job.name)
-                state.next_due = following_run(job, due, now)
-                self.store.save(state)
-            elif state.parents_done >= set(job.schedule.after):
-                launched = await self._launch(job, "after")
-                if launched is None:
-                    break  # stopping: its parents' successes stay saved for the restart
-                if not launched:
-                    continue  # still running: stays pending until a later tick finds it free
-                started.append(job.name)
-                state.parents_done.clear()
-                state.last_started = now
-                self.store.save(state)
+            if state.job.timed:
+                launched = await self._timed(state, now)
+            else:
+                launched = await self._after(state, now)
+            if launched is None:
+                break  # stopping: this job and the rest stay due, nothing is saved
+            if launched:
+                started.append(state.job.name)
         return started
+
+    async def _timed(self, state: JobState, now: dt.datetime) -> bool | None:
+        """A cron or interval job: started if due (None: the server is stopping)."""
+        job = state.job
+        if state.next_due is None or state.next_due > now:
+            return False
+        due = state.next_due
+        launched = await self._launch(job, "schedule")
+        if launched is None:
+            return None
+        missed = missed_slots(job, due, now)
+        if missed:
+            state.missed += missed
+            logger.warning(
+                "%s missed %d scheduled slot(s) since %s (server down or clock"
+                " stepped forward): they collapse into this one",
+                job.name,
+                missed,
+                due.isoformat(),
+            )
+        if launched:
+            state.last_started = now
+            state.lag_s = (now - due).total_seconds()
+        else:
+            state.skipped += 1  # still running: this slot is dropped, never queued
+            logger.info("%s still running at its scheduled time: skipped", job.name)
+        state.next_due = following_run(job, due, now)
+        self.store.save(state)
+        return launched
+
+    async def _after(self, state: JobState, now: dt.datetime) -> bool | None:
+        """An ``after:`` job: started once every parent succeeded (None: stopping, its
+        parents' successes stay saved for the restart)."""
+        if not state.parents_done >= set(state.job.schedule.after):
+            return False
+        launched = await self._launch(state.job, "after")
+        if launched:
+            state.parents_done.clear()
+            state.last_started = now
+            self.store.save(state)
+        # False: still running, stays pending until a later tick finds it free
+        return launched
 
     def _stepped_back(self, step: dt.timedelta, now: dt.datetime) -> None:
         """The clock went back by ``step``: re-plan what the earlier clock would delay."""
