@@ -24,6 +24,7 @@ from mogulsync.runs.store import RunNotFoundError
 from mogulsync.serve.auth import AuthError, Role
 from mogulsync.serve.feed import entry_dict
 from mogulsync.serve.runs import AlreadyRunningError, UnknownSyncError
+from mogulsync.serve.scheduler import JobState
 from mogulsync.serve.state import ServeState
 from mogulsync.sync.connect import client_settings
 
@@ -382,6 +383,81 @@ async def cancel_run(request: Request) -> Response:
     return error(409, f"run {run_id} is not running (it is {record.status.value})")
 
 
+def schedule_listing(state: ServeState) -> list[dict[str, Any]]:
+    """Every scheduled job (syncs, drift watches, the extract) and where it stands."""
+    scheduler = state.scheduler
+    if scheduler is None:
+        return []
+    return [_job_view(job) for job in scheduler.states.values()]
+
+
+def _job_view(job: JobState) -> dict[str, Any]:
+    paused = job.paused_since
+    due = None if paused is not None else job.next_due
+    return {
+        "job": job.job.name,
+        "kind": job.job.kind,
+        "schedule": job.job.schedule.describe(),
+        "next_run_at": due.isoformat() if due else None,
+        "paused_since": paused.isoformat() if paused else None,
+        "last_started_at": job.last_started.isoformat() if job.last_started else None,
+        "lag_s": job.lag_s,
+        "skipped": job.skipped,
+        "missed": job.missed,
+    }
+
+
+class UnknownJobError(UnknownSyncError):
+    """No scheduled job with this name."""
+
+
+def set_paused(state: ServeState, name: str, *, paused: bool) -> dict[str, Any]:
+    """Pause or resume a scheduled job; its new view (UnknownJobError: not scheduled)."""
+    scheduler = state.scheduler
+    if scheduler is None or name not in scheduler.states:
+        known = ", ".join(sorted(scheduler.states)) if scheduler else ""
+        raise UnknownJobError(f"no scheduled job named `{name}` (scheduled: {known or 'none'})")
+    job = scheduler.pause(name) if paused else scheduler.resume(name)
+    return _job_view(job)
+
+
+@guarded(Role.VIEWER)
+async def list_schedules(request: Request) -> Response:
+    """
+    ---
+    summary: 'Every scheduled job: next run, paused or not, lag, skipped and missed slots'
+    responses:
+      200: {description: "[{job, kind, schedule, next_run_at, paused_since, ...}]"}
+    """
+    return JSONResponse(schedule_listing(state_of(request)))
+
+
+@guarded(Role.OPERATOR)
+async def pause_schedule(request: Request) -> Response:
+    """
+    ---
+    summary: 'Pause a job''s schedule (a run in progress goes on; a manual run still works)'
+    responses:
+      200: {description: "the job, paused_since set"}
+      404: {description: no scheduled job with this name}
+    """
+    view = set_paused(state_of(request), request.path_params["job"], paused=True)
+    return JSONResponse(view)
+
+
+@guarded(Role.OPERATOR)
+async def resume_schedule(request: Request) -> Response:
+    """
+    ---
+    summary: 'Resume a paused schedule (nothing missed while paused is caught up)'
+    responses:
+      200: {description: "the job, with its next run"}
+      404: {description: no scheduled job with this name}
+    """
+    view = set_paused(state_of(request), request.path_params["job"], paused=False)
+    return JSONResponse(view)
+
+
 @guarded(Role.OPERATOR)
 async def trigger_extract(request: Request) -> Response:
     """
@@ -474,6 +550,9 @@ routes: list[BaseRoute] = [
     Route("/api/v1/runs/{run_id}/requests", run_requests, methods=["GET"]),
     Route("/api/v1/runs/{run_id}/requests/stream", stream_requests, methods=["GET"]),
     Route("/api/v1/runs/{run_id}/cancel", cancel_run, methods=["POST"]),
+    Route("/api/v1/schedules", list_schedules, methods=["GET"]),
+    Route("/api/v1/schedules/{job}/pause", pause_schedule, methods=["POST"]),
+    Route("/api/v1/schedules/{job}/resume", resume_schedule, methods=["POST"]),
     Route("/api/v1/extract/runs", trigger_extract, methods=["POST"]),
     Route("/api/v1/extract/runs", list_extracts, methods=["GET"]),
     Route("/api/v1/events/status", events_status, methods=["GET"]),

@@ -153,16 +153,19 @@ def schedule_command(
     try:
         for job in jobs_of(project):
             known = store.load(job.name, job.schedule.model_dump_json()) if store else None
+            paused = store.paused_since(job.name) if store else None
             due = known[0] if known else first_run(job, now)
             rows.append(
                 {
                     "name": job.name,
                     "kind": job.kind,
                     "schedule": job.schedule.describe(),
-                    "next_run_at": due.isoformat() if due else None,
+                    # a paused job runs on no schedule until an operator resumes it
+                    "next_run_at": due.isoformat() if due and paused is None else None,
                     # false: no server has planned it yet, its time is as if `serve`
                     # started now (the table says so; a script must be told too)
                     "planned": known is not None,
+                    "paused_since": paused.isoformat() if paused else None,
                 }
             )
     finally:
@@ -178,6 +181,9 @@ def schedule_command(
         table.add_column(column)
     for row in rows:
         due_text = _due_text(row["next_run_at"], unsaved=not row["planned"])
+        if row["paused_since"]:
+            since = dt.datetime.fromisoformat(row["paused_since"]).isoformat(timespec="seconds")
+            due_text = f"paused since {since}"
         table.add_row(row["name"], row["schedule"], due_text)
     output.print_table(_out, table)
     if unscheduled:

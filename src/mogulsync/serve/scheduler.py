@@ -53,6 +53,8 @@ class JobState:
     skipped: int = 0
     #: slots that passed with no tick at all (server down or asleep, clock stepped forward)
     missed: int = 0
+    #: paused by an operator since then (None: running on its schedule)
+    paused_since: dt.datetime | None = None
 
 
 class ScheduleStore:
@@ -72,6 +74,11 @@ class ScheduleStore:
             "CREATE TABLE IF NOT EXISTS parents_done (job TEXT NOT NULL, parent TEXT NOT NULL,"
             " PRIMARY KEY (job, parent))"
         )
+        # jobs an operator paused: kept apart from the spec, so a pause outlives a restart
+        # and a change of the job's schedule alike (only resuming ends it)
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS paused (job TEXT PRIMARY KEY, since TEXT NOT NULL)"
+        )
 
     def load(self, name: str, spec: str) -> tuple[dt.datetime | None, dt.datetime | None] | None:
         """(next_due, last_started) saved for this job and spec; None when new or changed."""
@@ -86,6 +93,11 @@ class ScheduleStore:
         """The parents of ``name`` whose success is still waiting for it."""
         rows = self._db.execute("SELECT parent FROM parents_done WHERE job = ?", (name,))
         return {row[0] for row in rows}
+
+    def paused_since(self, name: str) -> dt.datetime | None:
+        """When the job was paused; None when it runs on its schedule."""
+        row = self._db.execute("SELECT since FROM paused WHERE job = ?", (name,)).fetchone()
+        return _when(row[0]) if row else None
 
     def save(self, state: JobState) -> None:
         """Remember a job's next due time and its parents' successes, in one transaction."""
@@ -105,6 +117,12 @@ class ScheduleStore:
                 "INSERT INTO parents_done VALUES (?, ?)",
                 [(state.job.name, parent) for parent in sorted(state.parents_done)],
             )
+            self._db.execute("DELETE FROM paused WHERE job = ?", (state.job.name,))
+            if state.paused_since is not None:
+                self._db.execute(
+                    "INSERT INTO paused VALUES (?, ?)",
+                    (state.job.name, state.paused_since.isoformat()),
+                )
 
     def keep_only(self, names: Sequence[str]) -> None:
         """Forget jobs no longer scheduled (removed from the project file): their rows would
@@ -112,7 +130,7 @@ class ScheduleStore:
         placeholders = ", ".join("?" * len(names))
         with self._db:
             self._db.execute("BEGIN")
-            for table, column in (("jobs", "name"), ("parents_done", "job")):
+            for table, column in (("jobs", "name"), ("parents_done", "job"), ("paused", "job")):
                 self._db.execute(
                     f"DELETE FROM {table} WHERE {column} NOT IN ({placeholders})",  # noqa: S608 - table and column names are constants
                     tuple(names),
@@ -140,19 +158,61 @@ class Scheduler:
             saved = store.load(job.name, _spec(job))
             if saved is None:
                 state = JobState(job, first_run(job, now))
+                state.paused_since = store.paused_since(job.name)
                 store.save(state)
             else:
                 # parents no longer listed cannot be saved: the spec (with ``after``) matched
                 parents = store.parents_done(job.name)
                 state = JobState(job, saved[0], parents_done=parents, last_started=saved[1])
+                state.paused_since = store.paused_since(job.name)
             self.states[job.name] = state
         # the latest time this schedule has seen: a clock found before it stepped back
         started = [s.last_started for s in self.states.values() if s.last_started is not None]
         self._seen = max([now, *started])
 
     def next_runs(self) -> dict[str, dt.datetime | None]:
-        """Each job's next due time (None: started by its parents)."""
-        return {name: state.next_due for name, state in self.states.items()}
+        """Each job's next due time (None: started by its parents, or paused)."""
+        return {
+            name: None if state.paused_since is not None else state.next_due
+            for name, state in self.states.items()
+        }
+
+    def paused(self) -> dict[str, dt.datetime]:
+        """The paused jobs, and since when."""
+        return {
+            name: state.paused_since
+            for name, state in self.states.items()
+            if state.paused_since is not None
+        }
+
+    def pause(self, name: str) -> JobState:
+        """Stop starting ``name`` on its schedule (KeyError: no such job). A run in
+        progress goes on; *Run now* still works. Saved: a restart keeps it paused."""
+        state = self.states[name]
+        if state.paused_since is None:
+            state.paused_since = self.clock.now()
+            self.store.save(state)
+            logger.info("schedule of %s paused", name)
+        return state
+
+    def resume(self, name: str) -> JobState:
+        """Start ``name`` on its schedule again (KeyError: no such job).
+
+        Nothing missed while paused is caught up: a timed job waits for its next slot
+        after now, an ``after:`` job for its parents' next successes.
+        """
+        state = self.states[name]
+        if state.paused_since is None:
+            return state
+        now = self.clock.now()
+        state.paused_since = None
+        if state.job.timed and state.next_due is not None and state.next_due <= now:
+            state.next_due = following_run(state.job, state.next_due, now)
+        state.parents_done.clear()
+        self.store.save(state)
+        self._wake.set()
+        logger.info("schedule of %s resumed", name)
+        return state
 
     def run_finished(self, name: str, status: RunStatus) -> None:
         """A run ended: its ``after:`` children may now be due."""
@@ -174,6 +234,8 @@ class Scheduler:
         self._seen = now
         started: list[str] = []
         for state in self.states.values():
+            if state.paused_since is not None:
+                continue  # an operator paused it: no slot runs, none is counted missed
             if state.job.timed:
                 launched = await self._timed(state, now)
             else:

@@ -24,7 +24,7 @@ from starlette.templating import Jinja2Templates
 from mogulsync.errors import MogulsyncError
 from mogulsync.runs import RunStatus
 from mogulsync.runs.store import RunNotFoundError
-from mogulsync.serve.api import offset_of, run_summary, state_of, sync_listing
+from mogulsync.serve.api import offset_of, run_summary, set_paused, state_of, sync_listing
 from mogulsync.serve.auth import (
     CSRF_FIELD,
     LOGIN_COOKIE,
@@ -35,6 +35,7 @@ from mogulsync.serve.auth import (
     check_csrf,
 )
 from mogulsync.serve.runs import AlreadyRunningError, UnknownSyncError
+from mogulsync.serve.schedule import EXTRACT_JOB
 from mogulsync.serve.sparkline import sparkline
 from mogulsync.serve.state import ServeState
 from mogulsync.sync.connect import client_settings
@@ -69,6 +70,9 @@ FLASHES = {
     "extract-started": "Extract started.",
     "extract-cancelling": "The extract stops before its next page (nothing of it is loaded).",
     "replayed": "Replayed {n} dead letter(s).",
+    "paused": "Schedule paused: it starts nothing until resumed (Run now still works).",
+    "resumed": "Schedule resumed: nothing missed while paused is caught up; it runs at its"
+    " next slot.",
 }
 
 
@@ -182,9 +186,15 @@ async def syncs_page(request: Request) -> Response:
         return caller
     state = state_of(request)
     listing = sync_listing(state)
+    scheduled = state.scheduler.states if state.scheduler else {}
     store = state.run_store()
     try:
         for item in listing:
+            job = scheduled.get(item["name"])
+            item["scheduled"] = job is not None
+            item["paused_since"] = (
+                job.paused_since.isoformat() if job and job.paused_since else None
+            )
             schedule = state.config.syncs[item["name"]].schedule
             # a cron in another zone: its next run in that zone too (02:30 UTC is 03:30 in
             # Berlin in winter, 04:30 in summer; the cron reads the zone's wall clock)
@@ -229,6 +239,29 @@ async def runs_page(request: Request) -> Response:
 def _query(filters: dict[str, str], offset: int) -> str:
     """The runs page's query string for another page with the same filters."""
     return "?" + urlencode({**filters, **({"offset": offset} if offset else {})})
+
+
+async def pause(request: Request) -> Response:
+    """Pause a job's schedule (operators)."""
+    return await _set_paused(request, paused=True)
+
+
+async def resume(request: Request) -> Response:
+    """Resume a paused schedule (operators)."""
+    return await _set_paused(request, paused=False)
+
+
+async def _set_paused(request: Request, *, paused: bool) -> Response:
+    caller = await _operator(request)
+    if isinstance(caller, Response):
+        return caller
+    job = request.path_params["job"]
+    try:
+        set_paused(state_of(request), job, paused=paused)
+    except UnknownSyncError as exc:
+        return Response(exc.user_message, status_code=404, media_type="text/plain")
+    page = "/extract" if job == EXTRACT_JOB else "/syncs"
+    return RedirectResponse(f"{page}?flash={'paused' if paused else 'resumed'}", status_code=303)
 
 
 async def run_now(request: Request) -> Response:
@@ -369,7 +402,9 @@ async def extract_page(request: Request) -> Response:
     extract = state.config.extract
     runs = state.manager.extracts
     last = next((r for r in runs if r.report), None)
-    next_run = state.scheduler.next_runs().get("extract") if state.scheduler else None
+    scheduled = state.scheduler.states.get(EXTRACT_JOB) if state.scheduler else None
+    next_run = state.scheduler.next_runs().get(EXTRACT_JOB) if state.scheduler else None
+    paused_since = scheduled.paused_since if scheduled else None
     return _page(
         request, "extract.html", caller, streams=extract.streams or list(STREAMS),
         runs=runs, last=last, running=state.manager.extract,
@@ -377,6 +412,8 @@ async def extract_page(request: Request) -> Response:
         dataset=extract.dataset, mode=extract.mode,
         schedule=extract.schedule.describe() if extract.schedule else None,
         next_run=next_run.isoformat() if next_run else None, nav="extract",
+        scheduled=scheduled is not None,
+        paused_since=paused_since.isoformat() if paused_since else None,
     )  # fmt: skip
 
 
@@ -421,6 +458,8 @@ routes = [
     Route("/logout", logout, methods=["POST"]),
     Route("/syncs", syncs_page, methods=["GET"]),
     Route("/syncs/{name}/run", run_now, methods=["POST"]),
+    Route("/schedules/{job}/pause", pause, methods=["POST"]),
+    Route("/schedules/{job}/resume", resume, methods=["POST"]),
     Route("/syncs/{name}/preview", preview_page, methods=["GET"]),
     Route("/syncs/{name}/reconcile", reconcile_page, methods=["GET"]),
     Route("/runs", runs_page, methods=["GET"]),
