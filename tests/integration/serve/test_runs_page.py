@@ -80,6 +80,8 @@ async def test_every_run_is_listed_once_over_the_pages_newest_first(emulator_ser
         )
         assert [run["run_id"] for run in api.json()] == newest_first[0::2][55:60]
 
+        watch = await served.http.get("/runs?sync=reconcile%3Aother", headers=auth)
+        assert '<option value="reconcile:other" selected>' in watch.text  # not "all"
         none = await served.http.get("/runs?status=cancelled", headers=auth)
         assert "No runs match these filters." in none.text
         assert not RUN_LINK.findall(none.text)

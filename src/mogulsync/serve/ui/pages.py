@@ -231,7 +231,9 @@ async def runs_page(request: Request) -> Response:
     newer = _query(filters, max(offset - RUNS_PER_PAGE, 0)) if offset > 0 else None
     return _page(
         request, "runs.html", caller, runs=runs, sync=sync, status=status,
-        syncs=sorted(state.config.syncs), statuses=[s.value for s in RunStatus],
+        # a drift watch's runs (reconcile:<sync>), reached from its run page, stay selected
+        syncs=sorted({*state.config.syncs, *([sync] if sync else [])}),
+        statuses=[s.value for s in RunStatus],
         first=offset + 1, older=older, newer=newer, nav="runs",
     )  # fmt: skip
 
