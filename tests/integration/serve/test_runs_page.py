@@ -12,6 +12,7 @@ import re
 import pytest
 from tests.integration.serve._support import OPERATOR, START, accounts, project, serving
 
+from mogulsync.config import parse_config
 from mogulsync.runs import RunStatus, RunStore
 from mogulsync.serve.clock import ManualClock
 from mogulsync.serve.ui.pages import RUNS_PER_PAGE
@@ -122,3 +123,33 @@ async def test_a_cron_in_a_zone_shows_its_next_run_in_that_zone_too(emulator_ser
         extract = (await served.http.get("/extract", headers=auth)).text
         next_extract = START + dt.timedelta(hours=1)
         assert f"next run {next_extract:%Y-%m-%d %H:%M} UTC" in extract
+
+
+async def test_a_preview_that_cannot_be_made_shows_why_above_the_syncs(emulator_server, tmp_path):
+    """The Syncs page came back empty (no sync listed) with the reason as a notice."""
+    broken = {**CUSTOMERS, "model": "missing"}
+    config = project(
+        emulator_server, tmp_path, accounts(tmp_path, 1), syncs={"broken": broken},
+        models={"accounts": {"warehouse": "main", "table": "accounts", "primary_key": "id"},
+                "missing": {"warehouse": "main", "table": "no_such_table", "primary_key": "id"}},
+    )  # fmt: skip
+    async with serving(config) as served:
+        auth = served.bearer(OPERATOR)
+        for page in ("preview", "reconcile"):
+            shown = await served.http.get(f"/syncs/broken/{page}", headers=auth)
+            assert shown.status_code == 200
+            assert '<p class="error" role="alert">' in shown.text
+            assert "no_such_table" in shown.text
+            assert '<tr data-sync="customers">' in shown.text  # the syncs are still listed
+            assert '<tr data-sync="broken">' in shown.text
+
+
+async def test_a_project_without_syncs_says_so_on_the_syncs_page(emulator_server, tmp_path):
+    config = parse_config(
+        {"chartmogul": {"api_key": "${CM_KEY}", "base_url": emulator_server.base_url},
+         "state_dir": str(tmp_path / "state")},
+        env={"CM_KEY": emulator_server.api_key},
+    )  # fmt: skip
+    async with serving(config) as served:
+        page = await served.http.get("/syncs")
+        assert "No syncs in the project file: add one under <code>syncs:</code>" in page.text

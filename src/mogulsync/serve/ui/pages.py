@@ -184,6 +184,11 @@ async def syncs_page(request: Request) -> Response:
     caller = _viewer(request)
     if isinstance(caller, Response):
         return caller
+    return _syncs(request, caller)
+
+
+def _syncs(request: Request, caller: Caller, problem: str | None = None) -> Response:
+    """The Syncs page, with ``problem`` (why a Preview or Reconcile could not be made)."""
     state = state_of(request)
     listing = sync_listing(state)
     scheduled = state.scheduler.states if state.scheduler else {}
@@ -205,7 +210,7 @@ async def syncs_page(request: Request) -> Response:
             item["spark"] = sparkline(recent)
     finally:
         store.close()
-    return _page(request, "syncs.html", caller, syncs=listing, nav="syncs")
+    return _page(request, "syncs.html", caller, syncs=listing, problem=problem, nav="syncs")
 
 
 async def runs_page(request: Request) -> Response:
@@ -342,7 +347,7 @@ async def preview_page(request: Request) -> Response:
     try:
         plan = await preview(state.config, name, client_settings(state.config))
     except MogulsyncError as exc:
-        return _page(request, "syncs.html", caller, syncs=[], flash=exc.user_message)
+        return _syncs(request, caller, exc.user_message)
     return _page(request, "preview.html", caller, name=name, plan=plan, nav="syncs")
 
 
@@ -358,7 +363,7 @@ async def reconcile_page(request: Request) -> Response:
     try:
         report = await reconcile(state.config, name)  # read-only: records nothing
     except MogulsyncError as exc:
-        return _page(request, "syncs.html", caller, syncs=[], flash=exc.user_message)
+        return _syncs(request, caller, exc.user_message)
     store = state.run_store()
     try:
         watches = store.latest(sync=f"{RECONCILE_PREFIX}{name}", limit=SPARK_RUNS)
