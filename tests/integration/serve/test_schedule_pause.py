@@ -92,7 +92,7 @@ async def test_pause_and_resume_through_the_api_the_pages_and_the_cli(
         page = (await served.http.get("/syncs", headers=viewer)).text
         assert '<span class="status paused">paused</span>' in page
         assert "Resume schedule" not in page  # viewers get no buttons
-        browser = httpx.AsyncClient(base_url=served.base_url)
+        browser = httpx.AsyncClient(base_url=served.base_url, timeout=30)
         async with browser:
             csrf = await _signed_in(browser, OPERATOR)
             page = (await browser.get("/syncs")).text
