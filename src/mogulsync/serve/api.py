@@ -18,9 +18,11 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 from starlette.schemas import SchemaGenerator
 
+from mogulsync.config.alerts import RECONCILE_PREFIX
 from mogulsync.errors import MogulsyncError
 from mogulsync.runs import RunRecord
 from mogulsync.runs.store import RunNotFoundError
+from mogulsync.serve.alerting import alerting
 from mogulsync.serve.auth import AuthError, Role
 from mogulsync.serve.feed import entry_dict
 from mogulsync.serve.runs import AlreadyRunningError, UnknownSyncError
@@ -107,14 +109,25 @@ def run_summary(state: ServeState, record: RunRecord) -> dict[str, Any]:
             "finished_at": record.finished_at, "message": record.message}  # fmt: skip
 
 
+#: runs read back to find a sync's latest finished one (interrupted and skipped are passed)
+ALERT_LOOKBACK = 20
+
+
 def sync_listing(state: ServeState) -> list[dict[str, Any]]:
-    """Every sync with its schedule, next run and last run."""
+    """Every sync with its schedule, next run, last run and the alerts it is in."""
     next_runs = state.scheduler.next_runs() if state.scheduler else {}
+    alerts = state.config.alerts
     store = state.run_store()
     try:
         listing = []
         for name, sync in state.config.syncs.items():
-            last = store.latest(sync=name, limit=1)
+            recent = store.latest(sync=name, limit=ALERT_LOOKBACK)
+            last = recent[:1]
+            watch = (
+                store.latest(sync=f"{RECONCILE_PREFIX}{name}", limit=ALERT_LOOKBACK)
+                if alerts.channels and sync.reconcile is not None
+                else []
+            )
             due = next_runs.get(name)
             listing.append(
                 {
@@ -126,6 +139,7 @@ def sync_listing(state: ServeState) -> list[dict[str, Any]]:
                     "last_run": {"run_id": last[0].run_id, "status": last[0].status.value}
                     if last
                     else None,
+                    "alerting": alerting(alerts, recent, watch),
                 }
             )
         return listing

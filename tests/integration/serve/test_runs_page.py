@@ -1,5 +1,6 @@
 """The web UI's Runs page (every run, a page at a time, filtered), the run page without
-JavaScript, and times shown in a cron's own zone; over real HTTP with a bearer token.
+JavaScript, times shown in a cron's own zone, the Syncs page's empty state, problems and
+alert state; over real HTTP with a bearer token.
 
 The history is written by the real run store, as runs write it: 120 runs of two syncs.
 """
@@ -9,13 +10,22 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import duckdb
 import pytest
-from tests.integration.serve._support import OPERATOR, START, accounts, project, serving
+from tests.integration.serve._support import (
+    OPERATOR,
+    START,
+    accounts,
+    project,
+    serving,
+    wait_for_run,
+)
 
 from mogulsync.config import parse_config
 from mogulsync.runs import RunStatus, RunStore
 from mogulsync.serve.clock import ManualClock
 from mogulsync.serve.ui.pages import RUNS_PER_PAGE
+from mogulsync.testing.ports import refused_port
 
 pytestmark = pytest.mark.anyio
 
@@ -153,3 +163,47 @@ async def test_a_project_without_syncs_says_so_on_the_syncs_page(emulator_server
     async with serving(config) as served:
         page = await served.http.get("/syncs")
         assert "No syncs in the project file: add one under <code>syncs:</code>" in page.text
+
+
+async def test_the_syncs_page_shows_which_syncs_are_in_alert_and_on_which_channel(
+    emulator_server, tmp_path
+):
+    """A run with a failed row puts the sync in alert (failed_rows → ops) until a healthy
+    run; the page and the API say so. Before, nothing showed the alert state."""
+    url = accounts(tmp_path, 2)
+    db = duckdb.connect(str(tmp_path / "w.duckdb"))
+    db.execute("insert into accounts values ('bad', 'Bad Co', 'not-an-email')")
+    db.close()
+    with refused_port() as port:
+        alerts = {
+            "channels": {"ops": {"type": "webhook", "url": "${HOOK}"}},
+            "rules": [{"channels": ["ops"], "failed_rows": {"count": 1}}],
+            "attempts": 1,
+        }
+        config = project(emulator_server, tmp_path, url, alerts=alerts,
+                         env={"HOOK": f"http://127.0.0.1:{port}/hook"})  # fmt: skip
+        async with serving(config) as served:
+            auth = served.bearer(OPERATOR)
+            started = await served.http.post("/api/v1/syncs/customers/runs", headers=auth)
+            run = await wait_for_run(served, started.json()["run_id"])
+            assert run["status"] == "partial"
+            listing = (await served.http.get("/api/v1/syncs", headers=auth)).json()
+            assert listing[0]["alerting"] == [
+                {"channel": "ops", "trigger": "failed_rows", "run_id": run["run_id"]}
+            ]
+            page = (await served.http.get("/syncs", headers=auth)).text
+            cell = page.split('<td data-label="Alerts" class="alerts">')[1].split("</td>")[0]
+            assert '<span class="status failed">failed_rows</span>' in cell
+            assert f'<a href="/runs/{run["run_id"]}">' in cell
+            assert "ops" in cell
+
+            db = duckdb.connect(str(tmp_path / "w.duckdb"))
+            db.execute("update accounts set email = 'bad@example.com' where id = 'bad'")
+            db.close()
+            started = await served.http.post("/api/v1/syncs/customers/runs", headers=auth)
+            assert (await wait_for_run(served, started.json()["run_id"]))["status"] == "success"
+            listing = (await served.http.get("/api/v1/syncs", headers=auth)).json()
+            assert listing[0]["alerting"] == []
+            page = (await served.http.get("/syncs", headers=auth)).text
+            cell = page.split('<td data-label="Alerts" class="alerts">')[1].split("</td>")[0]
+            assert cell == '<span class="muted">quiet</span>'

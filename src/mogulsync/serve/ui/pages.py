@@ -210,7 +210,10 @@ def _syncs(request: Request, caller: Caller, problem: str | None = None) -> Resp
             item["spark"] = sparkline(recent)
     finally:
         store.close()
-    return _page(request, "syncs.html", caller, syncs=listing, problem=problem, nav="syncs")
+    return _page(
+        request, "syncs.html", caller, syncs=listing, problem=problem,
+        alerts_on=bool(state.config.alerts.channels), nav="syncs",
+    )  # fmt: skip
 
 
 async def runs_page(request: Request) -> Response:
