@@ -209,6 +209,7 @@ class RunManager:
         marked: a run held by another process (``sync run``) is really running.
         """
         from mogulsync.runs import RunStore
+        from mogulsync.sync.state import SyncLock
         from mogulsync.sync.state_open import open_lock
 
         self.extract_history.mark_interrupted()
@@ -219,6 +220,10 @@ class RunManager:
                 if name not in self.config.syncs:
                     continue  # a drift watch or a removed sync: no lock tells us
                 lock = open_lock(self.config, self.state_dir, name)
+                if not isinstance(lock, SyncLock):
+                    # a PostgreSQL advisory lock: no network at start-up (an unreachable
+                    # server would hold it up); its next run marks it, as before
+                    continue
                 try:
                     lock.acquire()
                 except Exception:  # held elsewhere (running there) or unreachable: leave it
