@@ -6,7 +6,7 @@ from mogulsync.config.alerts import AlertsConfig
 from mogulsync.runs.models import RowCounts, RunRecord, RunStatus
 from mogulsync.serve.alerting import alerting
 
-HOOK = {"type": "webhook", "url": "http://127.0.0.1:9/hook"}
+HOOK = {"type": "webhook", "url": "https://hooks.example.invalid/ops"}  # never called
 
 
 def _config(**alerts: object) -> AlertsConfig:
