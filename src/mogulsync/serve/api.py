@@ -24,7 +24,7 @@ from mogulsync.runs import RunRecord
 from mogulsync.runs.store import RunNotFoundError
 from mogulsync.serve.alerting import alerting
 from mogulsync.serve.auth import AuthError, Role
-from mogulsync.serve.feed import entry_dict
+from mogulsync.serve.feed import FEED_LIMIT, entry_dict
 from mogulsync.serve.runs import AlreadyRunningError, UnknownSyncError
 from mogulsync.serve.scheduler import JobState
 from mogulsync.serve.state import ServeState
@@ -310,6 +310,18 @@ async def run_requests(request: Request) -> Response:
 
 #: requests read per step when a finished run's log is streamed
 _STREAM_PAGE = 500
+#: a finished run's stream replays its latest requests only (the older: ``/requests``)
+REPLAY_LIMIT = FEED_LIMIT
+
+
+def _request_count(state: ServeState, run_id: str) -> int:
+    """How many requests a run logged (RunNotFoundError: no such run)."""
+    store = state.run_store()
+    try:
+        store.get(run_id)
+        return store.request_count(run_id)
+    finally:
+        store.close()
 
 
 def _stored_requests(
@@ -339,12 +351,17 @@ async def stream_requests(request: Request) -> Response:
     run_id = request.path_params["run_id"]
     active = state.manager.by_run_id(run_id)
     if active is None:
-        # the first page before answering, so an unknown run is a 404; the rest page by
-        # page off the event loop, never the whole log in memory
-        first = await asyncio.to_thread(_stored_requests, state, run_id, 0, _STREAM_PAGE)
+        # the latest REPLAY_LIMIT requests, as a live reader gets at most: a run of 200,000
+        # requests replayed whole put 200,000 rows into the page. The first page before
+        # answering, so an unknown run is a 404; the rest page by page off the event loop.
+        total = await asyncio.to_thread(_request_count, state, run_id)
+        skipped = max(total - REPLAY_LIMIT, 0)
+        first = await asyncio.to_thread(_stored_requests, state, run_id, skipped, _STREAM_PAGE)
 
         async def finished() -> AsyncIterator[str]:
-            page, offset = first, 0
+            page, offset = first, skipped
+            if skipped:
+                yield _event("skipped", {"skipped": skipped})
             while page:
                 for item in page:
                     yield _event("request", item)

@@ -16,6 +16,8 @@ import pytest
 from tests.e2e.serve.test_browser import CHROMIUM, LAPTOP, _require_chromium
 from tests.integration.serve._support import accounts, project, serving, wait_for_run
 
+from mogulsync.serve import api
+
 pytestmark = pytest.mark.anyio
 
 MARKUP = '<script>alert("key")</script><img src=x onerror=alert("img")>'
@@ -23,7 +25,7 @@ LONG_KEY = "K" * 400
 
 
 @pytest.mark.timeout(240)
-async def test_hostile_and_long_values_and_no_javascript(emulator_server, tmp_path):
+async def test_hostile_and_long_values_and_no_javascript(emulator_server, tmp_path, monkeypatch):
     from playwright.async_api import async_playwright, expect
 
     _require_chromium()
@@ -67,6 +69,16 @@ async def test_hostile_and_long_values_and_no_javascript(emulator_server, tmp_pa
         )
         assert lines == 1
         await expect(page.locator("#dbg-nojs")).to_be_hidden()  # the debugger runs instead
+        # a long run's page shows its latest requests and says where the older ones are
+        monkeypatch.setattr(api, "REPLAY_LIMIT", 2)
+        await page.reload()
+        await page.wait_for_function("document.getElementById('debugger').dataset.done === 'true'")
+        await expect(page.locator("#debugger tbody tr")).to_have_count(2)
+        older = run["api_calls"] - 2
+        await expect(page.locator("#dbg-count")).to_have_text(
+            f"2 requests ({older} older ones are in the run history)"
+        )
+        monkeypatch.undo()
         await page.goto(f"{served.base_url}/syncs/customers/preview")
         await expect(page.locator(".sample[data-kind=invalid] h3").first).to_be_visible()
         width = await page.evaluate("() => document.documentElement.scrollWidth")

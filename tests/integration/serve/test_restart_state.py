@@ -1,5 +1,5 @@
-"""What a restarted server shows for what the last process left: runs it died in, and
-a second server on the same state directory.
+"""What a restarted server shows for what the last process left: runs it died in, a
+second server on the same state directory, a slot due as it stopped, a long run's log.
 
 A process killed mid-run (``kill -9``, power loss) leaves its run recorded ``running``;
 the run's lock, which the OS released, tells the next server that nobody runs it now.
@@ -9,15 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
 
 import pytest
 import yaml
-from tests.integration.serve._support import OPERATOR, START, accounts, project, serving
+from tests.integration.serve._support import (
+    OPERATOR,
+    START,
+    accounts,
+    project,
+    serving,
+    wait_for_run,
+)
 
 from mogulsync.runs import RunStore
+from mogulsync.serve import api
 from mogulsync.serve.clock import ManualClock
 from mogulsync.serve.extract_history import ExtractRun
 from mogulsync.serve.lock import ServeLock, ServeLockedError
@@ -132,3 +141,30 @@ async def test_a_slot_due_as_the_server_stops_runs_after_the_restart(emulator_se
         tasks = [run.task for run in manager.active.values() if run.task is not None]
         await asyncio.gather(*tasks)
         await manager.shutdown()
+
+
+async def test_a_long_finished_run_replays_only_its_latest_requests(
+    emulator_server, tmp_path, monkeypatch
+):
+    """A finished run's stream sent its whole log: a run of 200,000 requests put 200,000
+    rows into the page. Now the latest REPLAY_LIMIT, after a `skipped` event with the
+    count of the older ones (which `/requests` still pages through)."""
+    monkeypatch.setattr(api, "REPLAY_LIMIT", 4)
+    config = project(emulator_server, tmp_path, accounts(tmp_path, 6))
+    async with serving(config) as served:
+        auth = served.bearer(OPERATOR)
+        started = await served.http.post("/api/v1/syncs/customers/runs", headers=auth)
+        run = await wait_for_run(served, started.json()["run_id"])
+        total = run["api_calls"]
+        assert total > 4
+        body = await served.http.get(f"/api/v1/runs/{run['run_id']}/requests/stream", headers=auth)
+        events = [block.splitlines() for block in body.text.strip().split("\n\n")]
+        kinds = [lines[0].removeprefix("event: ") for lines in events]
+        assert kinds == ["skipped", "request", "request", "request", "request", "end"]
+        data = [json.loads(lines[1].removeprefix("data: ")) for lines in events]
+        assert data[0] == {"skipped": total - 4}
+        assert [item["seq"] for item in data[1:5]] == list(range(total - 3, total + 1))
+        older = await served.http.get(
+            f"/api/v1/runs/{run['run_id']}/requests", params={"limit": 1000}, headers=auth
+        )
+        assert [item["seq"] for item in older.json()["requests"]] == list(range(1, total + 1))

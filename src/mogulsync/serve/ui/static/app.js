@@ -35,6 +35,11 @@ function startDebugger(table) {
   const statusFilter = document.getElementById("dbg-status");
   const counter = document.getElementById("dbg-count");
   let count = 0;
+  let older = 0; // requests not shown: a long run's oldest (they are in the run history)
+  function showCount() {
+    const text = count + (count === 1 ? " request" : " requests");
+    counter.textContent = older ? text + " (" + older + " older ones are in the run history)" : text;
+  }
 
   function visible(row) {
     const text = (filter.value || "").toLowerCase();
@@ -68,11 +73,11 @@ function startDebugger(table) {
     row.hidden = !visible(row);
     tbody.appendChild(row);
     count += 1;
-    counter.textContent = count + (count === 1 ? " request" : " requests");
+    showCount();
   });
   source.addEventListener("skipped", (event) => {
-    const data = JSON.parse(event.data);
-    counter.textContent = count + " requests (" + data.skipped + " older ones are in the run history)";
+    older += JSON.parse(event.data).skipped;
+    showCount();
   });
   source.addEventListener("end", () => {
     source.close();
