@@ -121,11 +121,7 @@ class RunStore:
         runs nothing (a skip) must not relabel a run another process has in progress.
         """
         if holds_lock:
-            self._db.execute(
-                "UPDATE runs SET status = ?, message = 'the process stopped before the run ended'"
-                " WHERE sync = ? AND status = ?",
-                (RunStatus.INTERRUPTED.value, sync, RunStatus.RUNNING.value),
-            )
+            self.mark_interrupted(sync)
         record = RunRecord(
             run_id=new_run_id(),
             sync=sync,
@@ -138,6 +134,24 @@ class RunStore:
             (record.run_id, sync, record.status.value, record.started_at, int(full)),
         )
         return record
+
+    def mark_interrupted(self, sync: str) -> int:
+        """Runs of ``sync`` still 'running' were interrupted; how many. Only a caller
+        holding the sync's lock may say so: another process may be running it."""
+        cursor = self._db.execute(
+            "UPDATE runs SET status = ?, message = 'the process stopped before the run ended'"
+            " WHERE sync = ? AND status = ?",
+            (RunStatus.INTERRUPTED.value, sync, RunStatus.RUNNING.value),
+        )
+        return cursor.rowcount
+
+    def running_syncs(self) -> list[str]:
+        """The names with a run recorded 'running' (in progress, or its process died)."""
+        rows = self._db.execute(
+            "SELECT DISTINCT sync FROM runs WHERE status = ? ORDER BY sync",
+            (RunStatus.RUNNING.value,),
+        )
+        return [str(row[0]) for row in rows]
 
     def finish(self, record: RunRecord) -> None:
         """Store the final status, counts and timings."""
@@ -160,12 +174,23 @@ class RunStore:
         )
 
     def latest(
-        self, *, sync: str | None = None, limit: int = 20, status: str | None = None
+        self,
+        *,
+        sync: str | None = None,
+        limit: int = 20,
+        status: str | None = None,
+        offset: int = 0,
     ) -> list[RunRecord]:
-        """The latest runs, newest first (of one sync, with one status, when given)."""
+        """The latest runs, newest first (of one sync, with one status, when given), from
+        the ``offset``-th on (pages of a long history)."""
         query = "SELECT * FROM runs WHERE (? IS NULL OR sync = ?) AND (? IS NULL OR status = ?)"
         params: tuple[object, ...] = (sync or None, sync or None, status, status)
-        rows = self._db.execute(f"{query} ORDER BY started_at DESC LIMIT ?", (*params, limit))
+        # run_id breaks ties: two runs started in the same microsecond keep one order,
+        # so a page boundary never shows a run twice or skips one
+        rows = self._db.execute(
+            f"{query} ORDER BY started_at DESC, run_id DESC LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
         return [self._record(row) for row in rows]
 
     def get(self, run_id: str) -> RunRecord:

@@ -18,12 +18,15 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 from starlette.schemas import SchemaGenerator
 
+from mogulsync.config.alerts import RECONCILE_PREFIX
 from mogulsync.errors import MogulsyncError
 from mogulsync.runs import RunRecord
 from mogulsync.runs.store import RunNotFoundError
+from mogulsync.serve.alerting import alerting
 from mogulsync.serve.auth import AuthError, Role
-from mogulsync.serve.feed import entry_dict
+from mogulsync.serve.feed import FEED_LIMIT, entry_dict
 from mogulsync.serve.runs import AlreadyRunningError, UnknownSyncError
+from mogulsync.serve.scheduler import JobState
 from mogulsync.serve.state import ServeState
 from mogulsync.sync.connect import client_settings
 
@@ -84,6 +87,14 @@ def _limit(request: Request, default: int = DEFAULT_LIMIT) -> int:
     return max(1, min(value, MAX_LIMIT))
 
 
+def offset_of(request: Request) -> int:
+    """``?offset=`` as a row count (0 when absent or not a number; capped for SQLite)."""
+    try:
+        return min(max(0, int(request.query_params.get("offset", "0"))), MAX_OFFSET)
+    except ValueError:
+        return 0
+
+
 def run_summary(state: ServeState, record: RunRecord) -> dict[str, Any]:
     """``sync run --json``'s object; a running sync shows its live counts."""
     active = state.manager.by_run_id(record.run_id)
@@ -98,14 +109,25 @@ def run_summary(state: ServeState, record: RunRecord) -> dict[str, Any]:
             "finished_at": record.finished_at, "message": record.message}  # fmt: skip
 
 
+#: runs read back to find a sync's latest finished one (interrupted and skipped are passed)
+ALERT_LOOKBACK = 20
+
+
 def sync_listing(state: ServeState) -> list[dict[str, Any]]:
-    """Every sync with its schedule, next run and last run."""
+    """Every sync with its schedule, next run, last run and the alerts it is in."""
     next_runs = state.scheduler.next_runs() if state.scheduler else {}
+    alerts = state.config.alerts
     store = state.run_store()
     try:
         listing = []
         for name, sync in state.config.syncs.items():
-            last = store.latest(sync=name, limit=1)
+            recent = store.latest(sync=name, limit=ALERT_LOOKBACK)
+            last = recent[:1]
+            watch = (
+                store.latest(sync=f"{RECONCILE_PREFIX}{name}", limit=ALERT_LOOKBACK)
+                if alerts.channels and sync.reconcile is not None
+                else []
+            )
             due = next_runs.get(name)
             listing.append(
                 {
@@ -117,6 +139,7 @@ def sync_listing(state: ServeState) -> list[dict[str, Any]]:
                     "last_run": {"run_id": last[0].run_id, "status": last[0].status.value}
                     if last
                     else None,
+                    "alerting": alerting(alerts, recent, watch),
                 }
             )
         return listing
@@ -203,7 +226,7 @@ def _named_sync(request: Request) -> tuple[ServeState, str]:
 async def list_runs(request: Request) -> Response:
     """
     ---
-    summary: 'Latest runs, newest first (?sync=&status=&limit=)'
+    summary: 'Latest runs, newest first (?sync=&status=&limit=&offset=)'
     responses:
       200: {description: "[run]"}
     """
@@ -213,7 +236,7 @@ async def list_runs(request: Request) -> Response:
     try:
         records = store.latest(
             sync=params.get("sync") or None, status=params.get("status") or None,
-            limit=_limit(request),
+            limit=_limit(request), offset=offset_of(request),
         )  # fmt: skip
     finally:
         store.close()
@@ -276,11 +299,8 @@ async def run_requests(request: Request) -> Response:
     """
     state = state_of(request)
     run_id = request.path_params["run_id"]
-    try:
-        # capped: SQLite refuses an offset past 2**63 (a 500), and no run has that many
-        offset = min(max(0, int(request.query_params.get("offset", "0"))), MAX_OFFSET)
-    except ValueError:
-        offset = 0
+    # capped: SQLite refuses an offset past 2**63 (a 500), and no run has that many
+    offset = offset_of(request)
     limit = _limit(request, 100)
     # a run's log can hold hundreds of thousands of requests: read off the event loop
     items = await asyncio.to_thread(_stored_requests, state, run_id, offset, limit)
@@ -290,6 +310,18 @@ async def run_requests(request: Request) -> Response:
 
 #: requests read per step when a finished run's log is streamed
 _STREAM_PAGE = 500
+#: a finished run's stream replays its latest requests only (the older: ``/requests``)
+REPLAY_LIMIT = FEED_LIMIT
+
+
+def _request_count(state: ServeState, run_id: str) -> int:
+    """How many requests a run logged (RunNotFoundError: no such run)."""
+    store = state.run_store()
+    try:
+        store.get(run_id)
+        return store.request_count(run_id)
+    finally:
+        store.close()
 
 
 def _stored_requests(
@@ -319,12 +351,17 @@ async def stream_requests(request: Request) -> Response:
     run_id = request.path_params["run_id"]
     active = state.manager.by_run_id(run_id)
     if active is None:
-        # the first page before answering, so an unknown run is a 404; the rest page by
-        # page off the event loop, never the whole log in memory
-        first = await asyncio.to_thread(_stored_requests, state, run_id, 0, _STREAM_PAGE)
+        # the latest REPLAY_LIMIT requests, as a live reader gets at most: a run of 200,000
+        # requests replayed whole put 200,000 rows into the page. The first page before
+        # answering, so an unknown run is a 404; the rest page by page off the event loop.
+        total = await asyncio.to_thread(_request_count, state, run_id)
+        skipped = max(total - REPLAY_LIMIT, 0)
+        first = await asyncio.to_thread(_stored_requests, state, run_id, skipped, _STREAM_PAGE)
 
         async def finished() -> AsyncIterator[str]:
-            page, offset = first, 0
+            page, offset = first, skipped
+            if skipped:
+                yield _event("skipped", {"skipped": skipped})
             while page:
                 for item in page:
                     yield _event("request", item)
@@ -375,6 +412,81 @@ async def cancel_run(request: Request) -> Response:
     finally:
         store.close()
     return error(409, f"run {run_id} is not running (it is {record.status.value})")
+
+
+def schedule_listing(state: ServeState) -> list[dict[str, Any]]:
+    """Every scheduled job (syncs, drift watches, the extract) and where it stands."""
+    scheduler = state.scheduler
+    if scheduler is None:
+        return []
+    return [_job_view(job) for job in scheduler.states.values()]
+
+
+def _job_view(job: JobState) -> dict[str, Any]:
+    paused = job.paused_since
+    due = None if paused is not None else job.next_due
+    return {
+        "job": job.job.name,
+        "kind": job.job.kind,
+        "schedule": job.job.schedule.describe(),
+        "next_run_at": due.isoformat() if due else None,
+        "paused_since": paused.isoformat() if paused else None,
+        "last_started_at": job.last_started.isoformat() if job.last_started else None,
+        "lag_s": job.lag_s,
+        "skipped": job.skipped,
+        "missed": job.missed,
+    }
+
+
+class UnknownJobError(UnknownSyncError):
+    """No scheduled job with this name."""
+
+
+def set_paused(state: ServeState, name: str, *, paused: bool) -> dict[str, Any]:
+    """Pause or resume a scheduled job; its new view (UnknownJobError: not scheduled)."""
+    scheduler = state.scheduler
+    if scheduler is None or name not in scheduler.states:
+        known = ", ".join(sorted(scheduler.states)) if scheduler else ""
+        raise UnknownJobError(f"no scheduled job named `{name}` (scheduled: {known or 'none'})")
+    job = scheduler.pause(name) if paused else scheduler.resume(name)
+    return _job_view(job)
+
+
+@guarded(Role.VIEWER)
+async def list_schedules(request: Request) -> Response:
+    """
+    ---
+    summary: 'Every scheduled job: next run, paused or not, lag, skipped and missed slots'
+    responses:
+      200: {description: "[{job, kind, schedule, next_run_at, paused_since, ...}]"}
+    """
+    return JSONResponse(schedule_listing(state_of(request)))
+
+
+@guarded(Role.OPERATOR)
+async def pause_schedule(request: Request) -> Response:
+    """
+    ---
+    summary: 'Pause a job''s schedule (a run in progress goes on; a manual run still works)'
+    responses:
+      200: {description: "the job, paused_since set"}
+      404: {description: no scheduled job with this name}
+    """
+    view = set_paused(state_of(request), request.path_params["job"], paused=True)
+    return JSONResponse(view)
+
+
+@guarded(Role.OPERATOR)
+async def resume_schedule(request: Request) -> Response:
+    """
+    ---
+    summary: 'Resume a paused schedule (nothing missed while paused is caught up)'
+    responses:
+      200: {description: "the job, with its next run"}
+      404: {description: no scheduled job with this name}
+    """
+    view = set_paused(state_of(request), request.path_params["job"], paused=False)
+    return JSONResponse(view)
 
 
 @guarded(Role.OPERATOR)
@@ -469,6 +581,9 @@ routes: list[BaseRoute] = [
     Route("/api/v1/runs/{run_id}/requests", run_requests, methods=["GET"]),
     Route("/api/v1/runs/{run_id}/requests/stream", stream_requests, methods=["GET"]),
     Route("/api/v1/runs/{run_id}/cancel", cancel_run, methods=["POST"]),
+    Route("/api/v1/schedules", list_schedules, methods=["GET"]),
+    Route("/api/v1/schedules/{job}/pause", pause_schedule, methods=["POST"]),
+    Route("/api/v1/schedules/{job}/resume", resume_schedule, methods=["POST"]),
     Route("/api/v1/extract/runs", trigger_extract, methods=["POST"]),
     Route("/api/v1/extract/runs", list_extracts, methods=["GET"]),
     Route("/api/v1/events/status", events_status, methods=["GET"]),

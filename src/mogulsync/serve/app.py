@@ -25,8 +25,9 @@ from mogulsync.errors import MogulsyncError
 from mogulsync.serve import api
 from mogulsync.serve.auth import Auth, AuthError, Role
 from mogulsync.serve.clock import Clock, SystemClock
+from mogulsync.serve.lock import ServeLock
 from mogulsync.serve.metrics import render
-from mogulsync.serve.runs import AlreadyRunningError, RunManager
+from mogulsync.serve.runs import AlreadyRunningError, RunManager, ShuttingDownError
 from mogulsync.serve.schedule import Job, jobs_of
 from mogulsync.serve.scheduler import POLL_S, Scheduler, ScheduleStore
 from mogulsync.serve.state import ServeState
@@ -81,6 +82,8 @@ class ServeApp:
         self.poll_s = poll_s
         self._events: ASGIApp | None = None
         self._stop = asyncio.Event()
+        #: one server per state directory (taken by the CLI before it says "serving")
+        self.lock = ServeLock(self.state.manager.state_dir)
         #: drift watches in progress, by sync (a reconcile only reads: safe to cancel)
         self.reconciles: dict[str, asyncio.Task[None]] = {}
         self.router = Starlette(
@@ -120,6 +123,10 @@ class ServeApp:
         state = self.state
         config = state.config
         async with contextlib.AsyncExitStack() as stack:
+            self.lock.acquire()  # ServeLockedError: the server does not start
+            stack.callback(self.lock.release)
+            # before any run starts here: what a dead process left running is interrupted
+            await asyncio.to_thread(state.manager.sweep_interrupted)
             if config.events.write_keys:
                 from mogulsync.events.server import queue_path, running_events
 
@@ -150,7 +157,9 @@ class ServeApp:
                 await asyncio.gather(*self.reconciles.values(), return_exceptions=True)
                 self._events = None
 
-    async def _launch(self, job: Job, _reason: str) -> bool:
+    async def _launch(self, job: Job, _reason: str) -> bool | None:
+        if self._stop.is_set():
+            return None  # stopping: the slot stays due, the restart runs it
         try:
             if job.kind == "extract":
                 await self.state.manager.start_extract()
@@ -158,6 +167,8 @@ class ServeApp:
                 return self._start_reconcile(job.name.removeprefix(RECONCILE_PREFIX))
             else:
                 await self.state.manager.start_sync(job.name)
+        except ShuttingDownError:
+            return None
         except AlreadyRunningError:
             return False
         except MogulsyncError as exc:  # recorded nowhere else: say it, try next slot

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 #: exit code: the configuration must be fixed (as for ``sync``)
 EXIT_CONFIG = 4
+#: exit code: another server uses the project's state_dir
+EXIT_LOCKED = 1
 #: seconds open connections (a live debugger) get to finish on shutdown
 GRACEFUL_S = 30
 _out = output.LazyConsole()
@@ -84,6 +86,11 @@ async def _serve(project: AppConfig, host: str, sock: socket.socket) -> None:
     logging.getLogger("stamina").setLevel(logging.ERROR)
     port = bound_port(sock)  # the one asked for, or the OS's pick for port 0
     app = ServeApp(project)
+    try:
+        app.lock.acquire()  # before the "serving" line: a second server says why it stops
+    except MogulsyncError as exc:
+        output.error(describe(exc), exit_code=EXIT_LOCKED)
+        raise typer.Exit(EXIT_LOCKED) from None
     loop = asyncio.get_running_loop()
 
     # The events endpoints may share this port: every connection gets their defences
@@ -152,16 +159,19 @@ def schedule_command(
     try:
         for job in jobs_of(project):
             known = store.load(job.name, job.schedule.model_dump_json()) if store else None
+            paused = store.paused_since(job.name) if store else None
             due = known[0] if known else first_run(job, now)
             rows.append(
                 {
                     "name": job.name,
                     "kind": job.kind,
                     "schedule": job.schedule.describe(),
-                    "next_run_at": due.isoformat() if due else None,
+                    # a paused job runs on no schedule until an operator resumes it
+                    "next_run_at": due.isoformat() if due and paused is None else None,
                     # false: no server has planned it yet, its time is as if `serve`
                     # started now (the table says so; a script must be told too)
                     "planned": known is not None,
+                    "paused_since": paused.isoformat() if paused else None,
                 }
             )
     finally:
@@ -177,6 +187,9 @@ def schedule_command(
         table.add_column(column)
     for row in rows:
         due_text = _due_text(row["next_run_at"], unsaved=not row["planned"])
+        if row["paused_since"]:
+            since = dt.datetime.fromisoformat(row["paused_since"]).isoformat(timespec="seconds")
+            due_text = f"paused since {since}"
         table.add_row(row["name"], row["schedule"], due_text)
     output.print_table(_out, table)
     if unscheduled:

@@ -1,7 +1,8 @@
 """The extract runs the server started, kept in ``schedule.sqlite`` so they outlive a restart.
 
-A run still ``running`` when the server starts belonged to a process that died: it is
-marked ``interrupted`` (dlt loads whatever that run had extracted at the next run's start).
+A run still ``running`` when the server starts (and holds the state directory's lock)
+belonged to a process that died: it is marked ``interrupted`` (dlt loads whatever that
+run had extracted at the next run's start).
 """
 
 from __future__ import annotations
@@ -44,10 +45,19 @@ class ExtractHistory:
             " status TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT,"
             " report TEXT, message TEXT)"
         )
-        self._db.execute(
-            "UPDATE extract_runs SET status = 'interrupted',"
-            " message = 'the server stopped while it ran' WHERE status = 'running'"
-        )
+
+    def mark_interrupted(self) -> int:
+        """Runs still ``running`` belonged to a server that died: ``interrupted``; how many.
+
+        Only the server holding the state directory's lock may say so (a second server
+        opening the history must not relabel the first one's running extract).
+        """
+        with self._db:
+            cursor = self._db.execute(
+                "UPDATE extract_runs SET status = 'interrupted',"
+                " message = 'the server stopped while it ran' WHERE status = 'running'"
+            )
+        return cursor.rowcount
 
     def save(self, run: ExtractRun) -> None:
         """Record a run as it starts and again as it ends; keep the latest KEEP_RUNS."""

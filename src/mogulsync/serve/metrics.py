@@ -78,9 +78,15 @@ class ServeCollector(Collector):
             " forward) and collapsed into one run",
             labels=["job"],
         )
+        paused = GaugeMetricFamily(
+            "mogulsync_schedule_paused",
+            "1 while an operator has paused the job's schedule",
+            labels=["job"],
+        )
         for name, job in sorted(scheduler.states.items()):
-            if job.next_due is not None:
+            if job.next_due is not None and job.paused_since is None:
                 next_run.add_metric([name], job.next_due.timestamp())
+            paused.add_metric([name], 0 if job.paused_since is None else 1)
             lag.add_metric([name], job.lag_s)
             skipped.add_metric([name], job.skipped)
             missed.add_metric([name], job.missed)
@@ -88,6 +94,7 @@ class ServeCollector(Collector):
         yield lag
         yield skipped
         yield missed
+        yield paused
 
     def _events(self) -> Iterator[Metric]:
         status = self._state.events_status()

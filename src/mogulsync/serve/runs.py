@@ -36,6 +36,10 @@ class AlreadyRunningError(MogulsyncError):
     """The sync (or the extract) is running already."""
 
 
+class ShuttingDownError(AlreadyRunningError):
+    """The server is stopping: no new run starts (the API answers 409 as for a busy sync)."""
+
+
 class UnknownSyncError(ConfigError):
     """No sync with this name in the project file."""
 
@@ -118,7 +122,7 @@ class RunManager:
             known = ", ".join(sorted(self.config.syncs)) or "none"
             raise UnknownSyncError(f"no sync named `{name}` (known: {known})")
         if not self.accepting:
-            raise AlreadyRunningError("the server is shutting down: no new runs start")
+            raise ShuttingDownError("the server is shutting down: no new runs start")
         if name in self.active:
             raise AlreadyRunningError(f"sync `{name}` is already running")
         loop = asyncio.get_running_loop()
@@ -196,10 +200,54 @@ class RunManager:
             run.stop.set()
         self._extract_stop.set()
 
+    def sweep_interrupted(self) -> list[str]:
+        """At start: a sync run (or an extract run) left 'running' by a process that
+        died is ``interrupted``.
+
+        Otherwise the run list and its page showed it running until that sync's next run,
+        which for an unscheduled sync may never come. Only a sync whose lock is free is
+        marked: a run held by another process (``sync run``) is really running.
+        """
+        from mogulsync.runs import RunStore
+        from mogulsync.sync.state import SyncLock
+        from mogulsync.sync.state_open import open_lock
+
+        self.extract_history.mark_interrupted()
+        store = RunStore(self.state_dir, self.engine.redactor)
+        swept: list[str] = []
+        try:
+            for name in store.running_syncs():
+                if name not in self.config.syncs:
+                    continue  # a drift watch or a removed sync: no lock tells us
+                lock = open_lock(self.config, self.state_dir, name)
+                if not isinstance(lock, SyncLock):
+                    # a PostgreSQL advisory lock: no network at start-up (an unreachable
+                    # server would hold it up); its next run marks it, as before
+                    continue
+                try:
+                    lock.acquire()
+                except Exception:  # held elsewhere (running there) or unreachable: leave it
+                    logger.debug("sync %s: lock not free, its running run is left", name)
+                    continue
+                try:
+                    if store.mark_interrupted(name):
+                        swept.append(name)
+                finally:
+                    lock.release()
+        finally:
+            store.close()
+        if swept:
+            logger.warning(
+                "run(s) of %s were still marked running from a process that stopped:"
+                " now marked interrupted",
+                ", ".join(swept),
+            )
+        return swept
+
     async def start_extract(self) -> ExtractRun:
         """Start the extract in a worker thread (dlt is synchronous)."""
         if not self.accepting:
-            raise AlreadyRunningError("the server is shutting down: no new runs start")
+            raise ShuttingDownError("the server is shutting down: no new runs start")
         if self._extract_task is not None and not self._extract_task.done():
             raise AlreadyRunningError("the extract is already running")
         now = dt.datetime.now(dt.UTC)

@@ -33,8 +33,9 @@ SCHEDULE_FILE = "schedule.sqlite"
 #: how often the real-time loop looks at the clock
 POLL_S = 1.0
 
-#: starts a job; False when it is already running (it never overlaps itself)
-Launcher = Callable[[Job, str], Awaitable[bool]]
+#: starts a job; False when it is already running (it never overlaps itself), None when
+#: the server is stopping (the job stays due: a restart runs it, as after any downtime)
+Launcher = Callable[[Job, str], Awaitable[bool | None]]
 
 
 @dataclass(slots=True)
@@ -52,6 +53,8 @@ class JobState:
     skipped: int = 0
     #: slots that passed with no tick at all (server down or asleep, clock stepped forward)
     missed: int = 0
+    #: paused by an operator since then (None: running on its schedule)
+    paused_since: dt.datetime | None = None
 
 
 class ScheduleStore:
@@ -71,6 +74,11 @@ class ScheduleStore:
             "CREATE TABLE IF NOT EXISTS parents_done (job TEXT NOT NULL, parent TEXT NOT NULL,"
             " PRIMARY KEY (job, parent))"
         )
+        # jobs an operator paused: kept apart from the spec, so a pause outlives a restart
+        # and a change of the job's schedule alike (only resuming ends it)
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS paused (job TEXT PRIMARY KEY, since TEXT NOT NULL)"
+        )
 
     def load(self, name: str, spec: str) -> tuple[dt.datetime | None, dt.datetime | None] | None:
         """(next_due, last_started) saved for this job and spec; None when new or changed."""
@@ -85,6 +93,11 @@ class ScheduleStore:
         """The parents of ``name`` whose success is still waiting for it."""
         rows = self._db.execute("SELECT parent FROM parents_done WHERE job = ?", (name,))
         return {row[0] for row in rows}
+
+    def paused_since(self, name: str) -> dt.datetime | None:
+        """When the job was paused; None when it runs on its schedule."""
+        row = self._db.execute("SELECT since FROM paused WHERE job = ?", (name,)).fetchone()
+        return _when(row[0]) if row else None
 
     def save(self, state: JobState) -> None:
         """Remember a job's next due time and its parents' successes, in one transaction."""
@@ -104,6 +117,12 @@ class ScheduleStore:
                 "INSERT INTO parents_done VALUES (?, ?)",
                 [(state.job.name, parent) for parent in sorted(state.parents_done)],
             )
+            self._db.execute("DELETE FROM paused WHERE job = ?", (state.job.name,))
+            if state.paused_since is not None:
+                self._db.execute(
+                    "INSERT INTO paused VALUES (?, ?)",
+                    (state.job.name, state.paused_since.isoformat()),
+                )
 
     def keep_only(self, names: Sequence[str]) -> None:
         """Forget jobs no longer scheduled (removed from the project file): their rows would
@@ -111,7 +130,7 @@ class ScheduleStore:
         placeholders = ", ".join("?" * len(names))
         with self._db:
             self._db.execute("BEGIN")
-            for table, column in (("jobs", "name"), ("parents_done", "job")):
+            for table, column in (("jobs", "name"), ("parents_done", "job"), ("paused", "job")):
                 self._db.execute(
                     f"DELETE FROM {table} WHERE {column} NOT IN ({placeholders})",  # noqa: S608 - table and column names are constants
                     tuple(names),
@@ -139,19 +158,61 @@ class Scheduler:
             saved = store.load(job.name, _spec(job))
             if saved is None:
                 state = JobState(job, first_run(job, now))
+                state.paused_since = store.paused_since(job.name)
                 store.save(state)
             else:
                 # parents no longer listed cannot be saved: the spec (with ``after``) matched
                 parents = store.parents_done(job.name)
                 state = JobState(job, saved[0], parents_done=parents, last_started=saved[1])
+                state.paused_since = store.paused_since(job.name)
             self.states[job.name] = state
         # the latest time this schedule has seen: a clock found before it stepped back
         started = [s.last_started for s in self.states.values() if s.last_started is not None]
         self._seen = max([now, *started])
 
     def next_runs(self) -> dict[str, dt.datetime | None]:
-        """Each job's next due time (None: started by its parents)."""
-        return {name: state.next_due for name, state in self.states.items()}
+        """Each job's next due time (None: started by its parents, or paused)."""
+        return {
+            name: None if state.paused_since is not None else state.next_due
+            for name, state in self.states.items()
+        }
+
+    def paused(self) -> dict[str, dt.datetime]:
+        """The paused jobs, and since when."""
+        return {
+            name: state.paused_since
+            for name, state in self.states.items()
+            if state.paused_since is not None
+        }
+
+    def pause(self, name: str) -> JobState:
+        """Stop starting ``name`` on its schedule (KeyError: no such job). A run in
+        progress goes on; *Run now* still works. Saved: a restart keeps it paused."""
+        state = self.states[name]
+        if state.paused_since is None:
+            state.paused_since = self.clock.now()
+            self.store.save(state)
+            logger.info("schedule of %s paused", name)
+        return state
+
+    def resume(self, name: str) -> JobState:
+        """Start ``name`` on its schedule again (KeyError: no such job).
+
+        Nothing missed while paused is caught up: a timed job waits for its next slot
+        after now, an ``after:`` job for its parents' next successes.
+        """
+        state = self.states[name]
+        if state.paused_since is None:
+            return state
+        now = self.clock.now()
+        state.paused_since = None
+        if state.job.timed and state.next_due is not None and state.next_due <= now:
+            state.next_due = following_run(state.job, state.next_due, now)
+        state.parents_done.clear()
+        self.store.save(state)
+        self._wake.set()
+        logger.info("schedule of %s resumed", name)
+        return state
 
     def run_finished(self, name: str, status: RunStatus) -> None:
         """A run ended: its ``after:`` children may now be due."""
@@ -173,37 +234,59 @@ class Scheduler:
         self._seen = now
         started: list[str] = []
         for state in self.states.values():
-            job = state.job
-            if job.timed:
-                if state.next_due is None or state.next_due > now:
-                    continue
-                due = state.next_due
-                missed = missed_slots(job, due, now)
-                if missed:
-                    state.missed += missed
-                    logger.warning(
-                        "%s missed %d scheduled slot(s) since %s (server down or clock"
-                        " stepped forward): they collapse into this one",
-                        job.name,
-                        missed,
-                        due.isoformat(),
-                    )
-                if await self._launch(job, "schedule"):
-                    started.append(job.name)
-                    state.last_started = now
-                    state.lag_s = (now - due).total_seconds()
-                else:
-                    state.skipped += 1  # still running: this slot is dropped, never queued
-                    logger.info("%s still running at its scheduled time: skipped", job.name)
-                state.next_due = following_run(job, due, now)
-                self.store.save(state)
-            elif state.parents_done >= set(job.schedule.after) and await self._launch(job, "after"):
-                # still running: stays pending until a later tick finds it free
-                started.append(job.name)
-                state.parents_done.clear()
-                state.last_started = now
-                self.store.save(state)
+            if state.paused_since is not None:
+                continue  # an operator paused it: no slot runs, none is counted missed
+            if state.job.timed:
+                launched = await self._timed(state, now)
+            else:
+                launched = await self._after(state, now)
+            if launched is None:
+                break  # stopping: this job and the rest stay due, nothing is saved
+            if launched:
+                started.append(state.job.name)
         return started
+
+    async def _timed(self, state: JobState, now: dt.datetime) -> bool | None:
+        """A cron or interval job: started if due (None: the server is stopping)."""
+        job = state.job
+        if state.next_due is None or state.next_due > now:
+            return False
+        due = state.next_due
+        launched = await self._launch(job, "schedule")
+        if launched is None:
+            return None
+        missed = missed_slots(job, due, now)
+        if missed:
+            state.missed += missed
+            logger.warning(
+                "%s missed %d scheduled slot(s) since %s (server down or clock"
+                " stepped forward): they collapse into this one",
+                job.name,
+                missed,
+                due.isoformat(),
+            )
+        if launched:
+            state.last_started = now
+            state.lag_s = (now - due).total_seconds()
+        else:
+            state.skipped += 1  # still running: this slot is dropped, never queued
+            logger.info("%s still running at its scheduled time: skipped", job.name)
+        state.next_due = following_run(job, due, now)
+        self.store.save(state)
+        return launched
+
+    async def _after(self, state: JobState, now: dt.datetime) -> bool | None:
+        """An ``after:`` job: started once every parent succeeded (None: stopping, its
+        parents' successes stay saved for the restart)."""
+        if not state.parents_done >= set(state.job.schedule.after):
+            return False
+        launched = await self._launch(state.job, "after")
+        if launched:
+            state.parents_done.clear()
+            state.last_started = now
+            self.store.save(state)
+        # False: still running, stays pending until a later tick finds it free
+        return launched
 
     def _stepped_back(self, step: dt.timedelta, now: dt.datetime) -> None:
         """The clock went back by ``step``: re-plan what the earlier clock would delay."""

@@ -154,6 +154,11 @@ async def test_the_web_ui_end_to_end_in_chromium(emulator_server, tmp_path):
         await phone.context.add_cookies(await page.context.cookies())
         await phone.goto(f"{served.base_url}/syncs")
         await expect(phone.get_by_role("button", name="Run now").first).to_be_visible()
+        # every button fits the phone's width (the row of actions ran off the card)
+        for name in ("Run now", "Pause schedule"):
+            box = await phone.get_by_role("button", name=name).first.bounding_box()
+            assert box is not None
+            assert box["x"] + box["width"] <= PHONE["width"], name
         await phone.screenshot(path=shots / "syncs-phone.png")
         await browser.close()
     for name in ("login", "syncs", "run", "preview", "events", "extract", "syncs-phone"):

@@ -44,7 +44,8 @@ async def test_trigger_poll_and_the_run_is_what_sync_run_json_prints(emulator_se
         syncs = (await served.http.get("/api/v1/syncs", headers=served.bearer(VIEWER))).json()
         assert syncs == [{"name": "customers", "object": "customer", "mode": "upsert",
                           "schedule": None, "next_run_at": None,
-                          "last_run": {"run_id": run_id, "status": "success"}}]  # fmt: skip
+                          "last_run": {"run_id": run_id, "status": "success"},
+                          "alerting": []}]  # fmt: skip
         listed = await served.http.get(
             "/api/v1/runs", params={"sync": "customers", "status": "success"}, headers=auth
         )

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.anyio
 #: requests drawn per route: every route gets its share of odd values
 PER_ROUTE = 10
 FEW = 3
-READS_QUERY = {"/", "/login", "/api/v1/runs"}
+READS_QUERY = {"/", "/login", "/api/v1/runs", "/runs"}
 RUN = "{run}"  # replaced by the finished run's id
 ROUTES = [
     ("GET", "/api/v1/syncs"),
@@ -44,6 +44,9 @@ ROUTES = [
     ("GET", "/api/v1/runs/{run_id}/requests/stream"),
     ("POST", "/api/v1/runs/{run_id}/cancel"),
     ("GET", "/api/v1/extract/runs"),
+    ("GET", "/api/v1/schedules"),
+    ("POST", "/api/v1/schedules/{name}/pause"),
+    ("POST", "/api/v1/schedules/{name}/resume"),
     ("GET", "/api/v1/events/status"),
     ("POST", "/api/v1/events/dead-letters/replay"),
     ("GET", "/api/openapi.json"),
@@ -55,8 +58,11 @@ ROUTES = [
     ("POST", "/logout"),
     ("GET", "/syncs"),
     ("POST", "/syncs/{name}/run"),
+    ("POST", "/schedules/{name}/pause"),
+    ("POST", "/schedules/{name}/resume"),
     ("GET", "/syncs/{name}/preview"),
     ("GET", "/syncs/{name}/reconcile"),
+    ("GET", "/runs"),
     ("GET", "/runs/{run_id}"),
     ("POST", "/runs/{run_id}/cancel"),
     ("GET", "/events"),
@@ -169,7 +175,8 @@ def _drawn(method: str, template: str, count: int) -> list[Request]:
 
 
 async def test_no_request_to_serve_gets_a_5xx(emulator_server: Any, tmp_path: Any) -> None:
-    config = project(emulator_server, tmp_path, accounts(tmp_path, 3))
+    # scheduled: the pause and resume routes reach a real job (nothing ticks it here)
+    config = project(emulator_server, tmp_path, accounts(tmp_path, 3), schedule={"every": "1h"})
     async with serving(config) as served:
         started = await served.http.post(
             "/api/v1/syncs/customers/runs", headers=served.bearer(OPERATOR)

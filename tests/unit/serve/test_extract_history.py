@@ -16,6 +16,8 @@ def test_a_run_left_running_is_interrupted_at_the_next_start(tmp_path):
     history.close()  # the process dies here, extract-2 still running
     reopened = ExtractHistory(tmp_path)
     try:
+        assert reopened.latest()[0].status == "running"  # opening it changes nothing
+        assert reopened.mark_interrupted() == 1  # the server that holds the state dir
         latest, first = reopened.latest()
         assert (latest.run_id, latest.status) == ("extract-2", "interrupted")
         assert latest.message == "the server stopped while it ran"

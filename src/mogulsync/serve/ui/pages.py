@@ -1,4 +1,4 @@
-"""The web UI's pages: sign-in, Syncs, Run, Preview, Events, Extract.
+"""The web UI's pages: sign-in, Syncs, Runs, Run, Preview, Events, Extract.
 
 Pages read through the same functions as the API. Every state-changing form posts the
 page's CSRF token; a browser signed in with a viewer token sees no operator buttons and
@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import secrets
+import zoneinfo
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -20,8 +22,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from mogulsync.errors import MogulsyncError
+from mogulsync.runs import RunStatus
 from mogulsync.runs.store import RunNotFoundError
-from mogulsync.serve.api import run_summary, state_of, sync_listing
+from mogulsync.serve.api import offset_of, run_summary, set_paused, state_of, sync_listing
 from mogulsync.serve.auth import (
     CSRF_FIELD,
     LOGIN_COOKIE,
@@ -32,6 +35,7 @@ from mogulsync.serve.auth import (
     check_csrf,
 )
 from mogulsync.serve.runs import AlreadyRunningError, UnknownSyncError
+from mogulsync.serve.schedule import EXTRACT_JOB
 from mogulsync.serve.sparkline import sparkline
 from mogulsync.serve.state import ServeState
 from mogulsync.sync.connect import client_settings
@@ -40,20 +44,23 @@ _HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(_HERE / "templates"))
 
 
-def when(value: str | None) -> str:
-    """An ISO timestamp as ``2026-03-02 09:30 UTC`` ("—" for none)."""
+def when(value: str | None, zone: str = "UTC") -> str:
+    """An ISO timestamp as ``2026-03-02 09:30 UTC`` ("—" for none); in another IANA zone
+    as ``2026-03-02 10:30 Europe/Berlin`` (a cron's own zone, next to UTC)."""
     if not value:
         return "—"
     try:
-        moment = dt.datetime.fromisoformat(value).astimezone(dt.UTC)
+        moment = dt.datetime.fromisoformat(value).astimezone(zoneinfo.ZoneInfo(zone))
     except ValueError:
         return value
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"{moment:%Y-%m-%d %H:%M} {zone}"
 
 
 templates.env.filters["when"] = when
 #: runs drawn in each sync's sparkline
 SPARK_RUNS = 20
+#: runs listed per page of the Runs page
+RUNS_PER_PAGE = 50
 #: row errors listed on a run page
 ERRORS_SHOWN = 500
 #: messages shown after a redirect, by code
@@ -63,6 +70,9 @@ FLASHES = {
     "extract-started": "Extract started.",
     "extract-cancelling": "The extract stops before its next page (nothing of it is loaded).",
     "replayed": "Replayed {n} dead letter(s).",
+    "paused": "Schedule paused: it starts nothing until resumed (Run now still works).",
+    "resumed": "Schedule resumed: nothing missed while paused is caught up; it runs at its"
+    " next slot.",
 }
 
 
@@ -174,17 +184,94 @@ async def syncs_page(request: Request) -> Response:
     caller = _viewer(request)
     if isinstance(caller, Response):
         return caller
+    return _syncs(request, caller)
+
+
+def _syncs(request: Request, caller: Caller, problem: str | None = None) -> Response:
+    """The Syncs page, with ``problem`` (why a Preview or Reconcile could not be made)."""
     state = state_of(request)
     listing = sync_listing(state)
+    scheduled = state.scheduler.states if state.scheduler else {}
     store = state.run_store()
     try:
         for item in listing:
+            job = scheduled.get(item["name"])
+            item["scheduled"] = job is not None
+            item["paused_since"] = (
+                job.paused_since.isoformat() if job and job.paused_since else None
+            )
+            schedule = state.config.syncs[item["name"]].schedule
+            # a cron in another zone: its next run in that zone too (02:30 UTC is 03:30 in
+            # Berlin in winter, 04:30 in summer; the cron reads the zone's wall clock)
+            if schedule is not None and schedule.cron and schedule.timezone != "UTC":
+                item["zone"] = schedule.timezone
             recent = store.latest(sync=item["name"], limit=SPARK_RUNS)
             item["last"] = recent[0] if recent else None
             item["spark"] = sparkline(recent)
     finally:
         store.close()
-    return _page(request, "syncs.html", caller, syncs=listing, nav="syncs")
+    return _page(
+        request, "syncs.html", caller, syncs=listing, problem=problem,
+        alerts_on=bool(state.config.alerts.channels), nav="syncs",
+    )  # fmt: skip
+
+
+async def runs_page(request: Request) -> Response:
+    """Every run, newest first, a page at a time; filter by sync and by status."""
+    caller = _viewer(request)
+    if isinstance(caller, Response):
+        return caller
+    state = state_of(request)
+    sync = request.query_params.get("sync", "")
+    status = request.query_params.get("status", "")
+    offset = offset_of(request)
+    store = state.run_store()
+    try:
+        # one more than a page: whether an older page exists, without counting them all
+        found = store.latest(
+            sync=sync or None, status=status or None, limit=RUNS_PER_PAGE + 1, offset=offset
+        )
+    finally:
+        store.close()
+    runs = [run_summary(state, record) for record in found[:RUNS_PER_PAGE]]
+    filters = {key: value for key, value in (("sync", sync), ("status", status)) if value}
+    older = _query(filters, offset + RUNS_PER_PAGE) if len(found) > RUNS_PER_PAGE else None
+    newer = _query(filters, max(offset - RUNS_PER_PAGE, 0)) if offset > 0 else None
+    return _page(
+        request, "runs.html", caller, runs=runs, sync=sync, status=status,
+        # a drift watch's runs (reconcile:<sync>), reached from its run page, stay selected
+        syncs=sorted({*state.config.syncs, *([sync] if sync else [])}),
+        statuses=[s.value for s in RunStatus],
+        first=offset + 1, older=older, newer=newer, nav="runs",
+    )  # fmt: skip
+
+
+def _query(filters: dict[str, str], offset: int) -> str:
+    """The runs page's query string for another page with the same filters."""
+    return "?" + urlencode({**filters, **({"offset": offset} if offset else {})})
+
+
+async def pause(request: Request) -> Response:
+    """Pause a job's schedule (operators)."""
+    return await _set_paused(request, paused=True)
+
+
+async def resume(request: Request) -> Response:
+    """Resume a paused schedule (operators)."""
+    return await _set_paused(request, paused=False)
+
+
+async def _set_paused(request: Request, *, paused: bool) -> Response:
+    caller = await _operator(request)
+    if isinstance(caller, Response):
+        return caller
+    job = request.path_params["job"]
+    try:
+        set_paused(state_of(request), job, paused=paused)
+    except UnknownSyncError as exc:
+        return Response(exc.user_message, status_code=404, media_type="text/plain")
+    page = "/extract" if job == EXTRACT_JOB else "/syncs"
+    return RedirectResponse(f"{page}?flash={'paused' if paused else 'resumed'}", status_code=303)
 
 
 async def run_now(request: Request) -> Response:
@@ -263,7 +350,7 @@ async def preview_page(request: Request) -> Response:
     try:
         plan = await preview(state.config, name, client_settings(state.config))
     except MogulsyncError as exc:
-        return _page(request, "syncs.html", caller, syncs=[], flash=exc.user_message)
+        return _syncs(request, caller, exc.user_message)
     return _page(request, "preview.html", caller, name=name, plan=plan, nav="syncs")
 
 
@@ -279,7 +366,7 @@ async def reconcile_page(request: Request) -> Response:
     try:
         report = await reconcile(state.config, name)  # read-only: records nothing
     except MogulsyncError as exc:
-        return _page(request, "syncs.html", caller, syncs=[], flash=exc.user_message)
+        return _syncs(request, caller, exc.user_message)
     store = state.run_store()
     try:
         watches = store.latest(sync=f"{RECONCILE_PREFIX}{name}", limit=SPARK_RUNS)
@@ -325,7 +412,9 @@ async def extract_page(request: Request) -> Response:
     extract = state.config.extract
     runs = state.manager.extracts
     last = next((r for r in runs if r.report), None)
-    next_run = state.scheduler.next_runs().get("extract") if state.scheduler else None
+    scheduled = state.scheduler.states.get(EXTRACT_JOB) if state.scheduler else None
+    next_run = state.scheduler.next_runs().get(EXTRACT_JOB) if state.scheduler else None
+    paused_since = scheduled.paused_since if scheduled else None
     return _page(
         request, "extract.html", caller, streams=extract.streams or list(STREAMS),
         runs=runs, last=last, running=state.manager.extract,
@@ -333,6 +422,8 @@ async def extract_page(request: Request) -> Response:
         dataset=extract.dataset, mode=extract.mode,
         schedule=extract.schedule.describe() if extract.schedule else None,
         next_run=next_run.isoformat() if next_run else None, nav="extract",
+        scheduled=scheduled is not None,
+        paused_since=paused_since.isoformat() if paused_since else None,
     )  # fmt: skip
 
 
@@ -377,8 +468,11 @@ routes = [
     Route("/logout", logout, methods=["POST"]),
     Route("/syncs", syncs_page, methods=["GET"]),
     Route("/syncs/{name}/run", run_now, methods=["POST"]),
+    Route("/schedules/{job}/pause", pause, methods=["POST"]),
+    Route("/schedules/{job}/resume", resume, methods=["POST"]),
     Route("/syncs/{name}/preview", preview_page, methods=["GET"]),
     Route("/syncs/{name}/reconcile", reconcile_page, methods=["GET"]),
+    Route("/runs", runs_page, methods=["GET"]),
     Route("/runs/{run_id}", run_page, methods=["GET"]),
     Route("/runs/{run_id}/cancel", cancel, methods=["POST"]),
     Route("/events", events_page, methods=["GET"]),

@@ -35,6 +35,11 @@ function startDebugger(table) {
   const statusFilter = document.getElementById("dbg-status");
   const counter = document.getElementById("dbg-count");
   let count = 0;
+  let older = 0; // requests not shown: a long run's oldest (they are in the run history)
+  function showCount() {
+    const text = count + (count === 1 ? " request" : " requests");
+    counter.textContent = older ? text + " (" + older + " older ones are in the run history)" : text;
+  }
 
   function visible(row) {
     const text = (filter.value || "").toLowerCase();
@@ -58,7 +63,7 @@ function startDebugger(table) {
     row.dataset.search = [entry.path, entry.request_body || "", entry.response_body || ""].join(" ").toLowerCase();
     cell(row, String(entry.seq));
     cell(row, entry.method);
-    cell(row, entry.path);
+    cell(row, entry.path, "long");
     cell(row, entry.status === null ? (entry.error_type || "no answer") : String(entry.status), statusClass(entry.status));
     cell(row, entry.latency_ms.toFixed(1) + " ms");
     cell(row, String(entry.attempt));
@@ -68,11 +73,11 @@ function startDebugger(table) {
     row.hidden = !visible(row);
     tbody.appendChild(row);
     count += 1;
-    counter.textContent = count + (count === 1 ? " request" : " requests");
+    showCount();
   });
   source.addEventListener("skipped", (event) => {
-    const data = JSON.parse(event.data);
-    counter.textContent = count + " requests (" + data.skipped + " older ones are in the run history)";
+    older += JSON.parse(event.data).skipped;
+    showCount();
   });
   source.addEventListener("end", () => {
     source.close();
@@ -108,6 +113,8 @@ function pollRun(table) {
 
 document.addEventListener("DOMContentLoaded", () => {
   const table = document.getElementById("debugger");
+  const noScript = document.getElementById("dbg-nojs");
+  if (noScript) noScript.hidden = true;
   if (table) {
     startDebugger(table);
     pollRun(table);
