@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS runs (
     full INTEGER NOT NULL DEFAULT 0, message TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_sync ON runs (sync, started_at);
+CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at, run_id);
 CREATE TABLE IF NOT EXISTS row_errors (
     run_id TEXT NOT NULL, pk TEXT NOT NULL, field TEXT NOT NULL, message TEXT NOT NULL,
     action TEXT NOT NULL, kind TEXT NOT NULL
@@ -183,15 +184,20 @@ class RunStore:
     ) -> list[RunRecord]:
         """The latest runs, newest first (of one sync, with one status, when given), from
         the ``offset``-th on (pages of a long history)."""
-        query = "SELECT * FROM runs WHERE (? IS NULL OR sync = ?) AND (? IS NULL OR status = ?)"
-        params: tuple[object, ...] = (sync or None, sync or None, status, status)
+        # Only the filters given: ``(? IS NULL OR sync = ?)`` would keep SQLite from the
+        # indexes, and every page and alert check would read and sort the whole history.
+        filters = {"sync": sync or None, "status": status}
+        given = {column: value for column, value in filters.items() if value is not None}
+        where = " AND ".join(f"{column} = ?" for column in given) or "1"
         # run_id breaks ties: two runs started in the same microsecond keep one order,
         # so a page boundary never shows a run twice or skips one
-        rows = self._db.execute(
-            f"{query} ORDER BY started_at DESC, run_id DESC LIMIT ? OFFSET ?",
-            (*params, limit, offset),
+        cursor = self._db.execute(
+            f"SELECT * FROM runs WHERE {where} "  # noqa: S608 - column names are fixed above
+            "ORDER BY started_at DESC, run_id DESC LIMIT ? OFFSET ?",
+            (*given.values(), limit, offset),
         )
-        return [self._record(row) for row in rows]
+        names = [item[0] for item in cursor.description]
+        return [self._record(row, names) for row in cursor]
 
     def get(self, run_id: str) -> RunRecord:
         """One run; RunNotFoundError when unknown."""
@@ -202,8 +208,9 @@ class RunStore:
             )
         return self._record(row)
 
-    def _record(self, row: Sequence[object]) -> RunRecord:
-        names = [item[0] for item in self._db.execute("SELECT * FROM runs LIMIT 0").description]
+    def _record(self, row: Sequence[object], names: Sequence[str] | None = None) -> RunRecord:
+        if names is None:
+            names = [item[0] for item in self._db.execute("SELECT * FROM runs LIMIT 0").description]
         data = dict(zip(names, row, strict=True))
         counts = RowCounts(**{column: int(str(data[column])) for column in _COUNT_COLUMNS})
         return RunRecord(
