@@ -70,6 +70,10 @@ class FetchContext:
     selected: frozenset[str] = frozenset()
     #: told of a state that is safe to resume from before a stream ends (Airbyte's STATE)
     checkpoint: Callable[[str, StreamState], None] | None = None
+    #: emit deletion records (``incremental.DELETED_COLUMN``) for records of an incremental
+    #: stream deleted since its state; an extract run merges them away, Airbyte's records
+    #: cannot express them
+    deletions: bool = False
     _data_sources: asyncio.Task[list[DataSource]] | None = None
     _earliest: asyncio.Task[dt.datetime | None] | None = None
     _customers: asyncio.Future[list[str]] | None = None

@@ -53,6 +53,7 @@ from mogulsync.extract._pump import FetchCancelledError, PagePump
 from mogulsync.extract.context import DEFAULT_ACTIVITY_WINDOWS, FetchContext, Interval, StreamState
 from mogulsync.extract.destinations import DestinationSpec, parse_destination
 from mogulsync.extract.fetch import Sink, StreamResult, fetch_streams
+from mogulsync.extract.incremental import DELETED_COLUMN
 from mogulsync.extract.start import start_moment
 from mogulsync.extract.streams import STREAMS, Stream
 
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
     import threading
 
     import dlt
+    from dlt.common.schema.typing import TColumnSchema
     from dlt.extract.items import DataItemWithMeta
 
     from mogulsync.extract.destinations import FileFormat, ResolvedDestination
@@ -76,6 +78,10 @@ _RESOURCE_NAME = "streams"
 _LOGIN_REFUSED = re.compile(
     r'password authentication failed|no password supplied|(role|database) "[^"]*" does not exist'
 )
+#: the column marking deletion records: dlt's merge deletes the row and inserts nothing
+_DELETION_HINT: Final[dict[str, TColumnSchema]] = {
+    DELETED_COLUMN: {"name": DELETED_COLUMN, "data_type": "bool", "hard_delete": True}
+}
 #: DuckDB cannot load an empty JSON-lines file, so an emptied table is replaced with INSERTs
 _DUCKDB_EMPTY_FORMAT: Final = "insert_values"
 
@@ -337,6 +343,7 @@ async def fetch_pages(
             interval=options.interval,
             activity_windows=options.activity_windows,
             pending_states=states,
+            deletions=options.mode == "incremental",
         )
         return await fetch_streams(ctx, streams, sink)
 
@@ -406,11 +413,14 @@ def streams_dlt_source(
         # frame, which scans every loaded module (~30 ms of CPU per run).
         resource = dlt.resource(itertools.chain(pages), name=_RESOURCE_NAME)
         for stream in streams:
+            merged = _disposition(stream, mode) == "merge"
             resource.apply_hints(
                 table_name=stream.name,
                 primary_key=list(stream.primary_key),
                 write_disposition=_disposition(stream, mode),
                 file_format=target.loader_file_format,
+                # a merge deletes the rows of records ChartMogul deleted (incremental.py)
+                columns=_DELETION_HINT if merged else None,
                 create_table_variant=True,
             )
         return resource

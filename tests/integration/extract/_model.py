@@ -199,10 +199,12 @@ class Account:
         self.customers[uuid] = source
         return uuid
 
-    def invoice(self, customer: str, amount: int, months: int) -> None:
-        """An invoice dated now for a new subscription of ``months`` months."""
+    def invoice(self, customer: str, amount: int, months: int, subscription: str = "") -> str:
+        """An invoice dated now for ``months`` months of a new subscription (or of the one
+        whose external id is ``subscription``: a plan change); the subscription's id."""
         source = self.customers[customer]
-        key = self.next_key("sub")
+        new = not subscription
+        key = subscription or self.next_key("sub")
         end = self.now + dt.timedelta(days=30 * months)
         line = {
             "type": "subscription",
@@ -211,10 +213,10 @@ class Account:
             "service_period_start": self.stamp(),
             "service_period_end": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "amount_in_cents": amount,
-            "external_id": f"li-{key}",
+            "external_id": self.next_key(f"li-{key}"),
         }
         invoice = {
-            "external_id": f"inv-{key}",
+            "external_id": self.next_key(f"inv-{key}"),
             "date": self.stamp(),
             "currency": "USD",
             "line_items": [line],
@@ -224,8 +226,9 @@ class Account:
         self.paying.add(customer)
         subscriptions = self.api.get(f"/import/customers/{customer}/subscriptions").json()
         for entry in subscriptions["subscriptions"]:
-            if entry["external_id"] == key:
+            if entry["external_id"] == key and new:
                 self.subscriptions.append(str(entry["uuid"]))
+        return key
 
     def event(self, customer: str, amount: int) -> None:
         """A subscription event dated now for ``customer``'s data source."""
