@@ -74,6 +74,9 @@ class FetchContext:
     #: stream deleted since its state; an extract run merges them away, Airbyte's records
     #: cannot express them
     deletions: bool = False
+    #: every id a stream that lists all its records read (stream -> ids as text): what the
+    #: destination holds beyond them was deleted in ChartMogul
+    listed: dict[str, set[str]] = field(default_factory=dict)
     _data_sources: asyncio.Task[list[DataSource]] | None = None
     _earliest: asyncio.Task[dt.datetime | None] | None = None
     _customers: asyncio.Future[list[str]] | None = None

@@ -154,6 +154,11 @@ class CursorFilter:
             return False  # after the stored bucket: new
         return _split(token)[1] == self._seen.get(ident)
 
+    @property
+    def read_ids(self) -> set[str]:
+        """The id of every record read so far (as text)."""
+        return self._handled
+
     def vanished(self) -> list[str]:
         """Ids of the stored bucket that this read no longer found: deleted since.
 

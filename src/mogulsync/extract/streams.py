@@ -197,7 +197,8 @@ async def _subscription_events(ctx: FetchContext, emit: Emit) -> StreamState | N
     cursor = CursorFilter(await ctx.state_of("subscription_events"), "updated_at", "id")
     events = ctx.client.subscription_events
     await _per_source(ctx, emit, lambda ds: events.list(data_source_uuid=ds), cursor.keep)
-    _emit_deletions(ctx, emit, "id", cursor.vanished())
+    # every event was listed: the runner deletes the rows of the others (deleted events)
+    ctx.listed["subscription_events"] = cursor.read_ids
     return cursor.next_state()
 
 

@@ -100,3 +100,19 @@ def test_an_event_edited_in_the_second_of_the_last_run_is_loaded(
     assert _extract(account, tmp_path)["subscription_events"] == 1
     found = _rows(tmp_path, "SELECT id, amount_in_cents FROM chartmogul.subscription_events")
     assert found == [(edited, 200)]
+
+
+def test_an_event_deleted_any_time_is_deleted(account: Account, tmp_path: Path) -> None:
+    """Every event is listed in each run: one deleted since (long after it was loaded,
+    not in the second of the cursor) loses its row, and a later edit of another lands."""
+    customer = account.add_customer(account.sources[0], tags=[], seats=1)
+    account.event(customer, 100)
+    account.set_clock(MORNING + dt.timedelta(days=1))
+    account.event(customer, 300)
+    assert _extract(account, tmp_path)["subscription_events"] == 2
+    deleted, kept = account.events
+    account.set_clock(MORNING + dt.timedelta(days=2))
+    account.delete("/subscription_events", {"subscription_event": {"id": deleted}})
+
+    assert _extract(account, tmp_path)["subscription_events"] == 0
+    assert _rows(tmp_path, "SELECT id FROM chartmogul.subscription_events") == [(kept,)]
