@@ -70,23 +70,24 @@ def _split(token: str) -> tuple[str, str | None]:
 
 
 class Newest:
-    """The newest cursor value seen and the ``id=digest`` of every record in its bucket."""
+    """The newest cursor value seen and the records of its bucket (their ``id=digest``)."""
 
     def __init__(self, bucket: Bucket = same_moment) -> None:
         self._bucket = bucket
         self.moment: dt.datetime | None = None
         self._start: dt.datetime | None = None
-        self.tokens: set[str] = set()
+        # digests are taken when a state is: most records read end up in older buckets
+        self._records: dict[str, Record] = {}
 
-    def track(self, moment: dt.datetime | None, token: str) -> None:
-        """Note one record's cursor value and token."""
+    def track(self, moment: dt.datetime | None, ident: str, record: Record) -> None:
+        """Note one record's cursor value, id and content."""
         if moment is None:
             return
         start = self._bucket(moment)
         if self._start is None or start > self._start:
-            self._start, self.tokens = start, set()
+            self._start, self._records = start, {}
         if start == self._start:
-            self.tokens.add(token)
+            self._records[ident] = record
             if self.moment is None or moment > self.moment:
                 self.moment = moment
 
@@ -94,7 +95,8 @@ class Newest:
         """The state to continue after every record tracked (None: nothing tracked)."""
         if self.moment is None:
             return None
-        return StreamState(self.moment.isoformat(), tuple(sorted(self.tokens)))
+        tokens = sorted(f"{ident}={digest(record)}" for ident, record in self._records.items())
+        return StreamState(self.moment.isoformat(), tuple(tokens))
 
 
 class CursorFilter:
@@ -139,20 +141,19 @@ class CursorFilter:
         moment = as_datetime(record.get(self.cursor_field))
         if moment is not None and self._start is not None and moment < self._start:
             return None  # before the stored bucket (events are all read): old news
-        token = f"{ident}={digest(record)}"
         for newest in (self._newest, also):
             if newest is not None:
-                newest.track(moment, token)
-        return None if self._already_read(moment, ident, token) else record
+                newest.track(moment, ident, record)
+        return None if self._already_read(moment, ident, record) else record
 
-    def _already_read(self, moment: dt.datetime | None, ident: str, token: str) -> bool:
+    def _already_read(self, moment: dt.datetime | None, ident: str, record: Record) -> bool:
         if moment is None or self._cursor is None or self._start is None:
             return False
         if self._legacy:
             return moment == self._cursor and ident in self._seen
-        if self._bucket(moment) != self._start:
-            return False  # after the stored bucket: new
-        return _split(token)[1] == self._seen.get(ident)
+        if self._bucket(moment) != self._start or ident not in self._seen:
+            return False  # after the stored bucket, or new in it
+        return digest(record) == self._seen[ident]
 
     @property
     def read_ids(self) -> set[str]:
