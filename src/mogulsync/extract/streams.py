@@ -202,12 +202,11 @@ async def _subscription_events(ctx: FetchContext, emit: Emit) -> StreamState | N
     return cursor.next_state()
 
 
-def _emit_deletions(ctx: FetchContext, emit: Emit, key: str, idents: Sequence[str]) -> None:
-    """Deletion records for ``idents`` (deleted in ChartMogul since the last run), when
-    the run's destination can apply them (an extract run merges them away)."""
-    if ctx.deletions and idents:
-        typed: list[object] = [int(i) if i.isdigit() else i for i in idents]
-        emit([{key: ident, DELETED_COLUMN: True} for ident in typed])
+def _emit_deletions(ctx: FetchContext, emit: Emit, uuids: Sequence[str]) -> None:
+    """Deletion records for activities gone since the last run, when the run's destination
+    can apply them (an extract run merges them away)."""
+    if ctx.deletions and uuids:
+        emit([{"uuid": uuid, DELETED_COLUMN: True} for uuid in uuids])
 
 
 # ---------------------------------------------------------------------- other partitions
@@ -235,7 +234,7 @@ async def _activities(ctx: FetchContext, emit: Emit) -> StreamState | None:
         await gather_all(read(index, window) for index, window in enumerate(split))
     if windows and read_from == cursor.start:
         # the stored day was read whole: what is gone from it was deleted
-        _emit_deletions(ctx, emit, "uuid", cursor.vanished())
+        _emit_deletions(ctx, emit, cursor.vanished())
     return cursor.next_state()
 
 
