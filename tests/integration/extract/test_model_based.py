@@ -100,6 +100,7 @@ CHANGES = (
     "update_event",
     "disable_event",
     "delete_event",
+    "rename_plan",
 )
 #: how long passes before a run (0: another change in the same second as the last run)
 SECONDS = (0, 1, 59, 3600, 86_399, 86_400, 10 * 86_400, 40 * 86_400)
@@ -288,6 +289,14 @@ class ExtractModel(RuleBasedStateMachine):
         self.account.patch(f"/customers/{customer}", changes)
         if customer in self.account.paying:
             # activities carry the customer's name as it is now: ChartMogul rewrites
+            # them all (docs/extract.md)
+            self.rewritten = self.rewritten_since_read = True
+
+    def _rename_plan(self, customer: str, pick: int, *_: object) -> None:
+        plan = self.account.plans[self.account.customers[customer]]
+        self.account.api.patch(f"/plans/{plan}", json={"name": f"Plan {pick}"}).raise_for_status()
+        if self.account.paying:
+            # an activity's description names the plan as it is now: ChartMogul rewrites
             # them all (docs/extract.md)
             self.rewritten = self.rewritten_since_read = True
 
