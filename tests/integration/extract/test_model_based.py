@@ -391,12 +391,13 @@ class ExtractModel(RuleBasedStateMachine):
         before = self._snapshot_unless_pending()
         path = FAILING_PATHS[self.runs % len(FAILING_PATHS)]
         faults = {"error_rate": 1.0, "error_statuses": [500], "path_pattern": path}
-        httpx.put(f"{self.server.base_url}/_emulator/faults", json=faults).raise_for_status()
+        admin = f"{self.server.base_url}/_emulator/faults"
+        httpx.put(admin, json=faults, timeout=30).raise_for_status()
         try:
             with pytest.raises(MogulsyncError):
                 run_extract(self.settings, self._options(self.warehouse, "inc"))
         finally:
-            httpx.delete(f"{self.server.base_url}/_emulator/faults").raise_for_status()
+            httpx.delete(admin, timeout=30).raise_for_status()
         self.pending = False  # the run loaded what a crashed one had left first
         if before is not None:
             assert self._snapshot() == before
