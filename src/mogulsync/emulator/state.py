@@ -7,9 +7,11 @@ several emulators can run in one process (tests run many).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from mogulsync.emulator._http import new_uuid
+from mogulsync.emulator._http import new_uuid, now
 from mogulsync.emulator.faults import FaultInjector
 from mogulsync.emulator.limits import TokenBucket
 from mogulsync.emulator.mrr import MrrEngine
@@ -30,10 +32,18 @@ class Emulator:
         self.bucket = TokenBucket(self.settings.limits.rate_limit)
         self.faults = FaultInjector(self.settings.faults)
         self.stats = Stats()
-        self.mrr = MrrEngine(self.store, currency=self.settings.currency)
+        #: the account's time: what MRR movements are visible, events' updated_at. Tests
+        #: set it (``drive_clock``) so runs do not depend on today or on wall-clock speed.
+        self.clock: Callable[[], datetime] = now
+        self.mrr = MrrEngine(self.store, currency=self.settings.currency, clock=now)
         self.background: set[asyncio.Task[Any]] = set()
         self.account_uuid = self.store.get_meta("account_uuid") or new_uuid("acc")
         self.store.set_meta("account_uuid", self.account_uuid)
+
+    def drive_clock(self, moment: datetime | None) -> None:
+        """Stop the account's clock at ``moment`` (aware), or follow real time again (None)."""
+        self.clock = now if moment is None else (lambda: moment)
+        self.mrr.clock = self.clock
 
     def key_allowed(self, key: str) -> bool:
         """Whether a Basic-auth username is one of this account's keys."""

@@ -71,6 +71,13 @@ class FetchContext:
     selected: frozenset[str] = frozenset()
     #: told of a state that is safe to resume from before a stream ends (Airbyte's STATE)
     checkpoint: Callable[[str, StreamState], None] | None = None
+    #: emit deletion records (``incremental.DELETED_COLUMN``) for records of an incremental
+    #: stream deleted since its state; an extract run merges them away, Airbyte's records
+    #: cannot express them
+    deletions: bool = False
+    #: every id a stream that lists all its records read (stream -> ids as text): what the
+    #: destination holds beyond them was deleted in ChartMogul
+    listed: dict[str, set[str]] = field(default_factory=dict)
     _data_sources: asyncio.Future[Page[DataSource]] | None = None
     _earliest: asyncio.Task[dt.datetime | None] | None = None
     _customers: asyncio.Future[list[str]] | None = None

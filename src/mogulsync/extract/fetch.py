@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from mogulsync.extract.context import FetchContext, StreamState
+from mogulsync.extract.incremental import DELETED_COLUMN
 from mogulsync.extract.records import Record
 from mogulsync.extract.streams import Stream
 
@@ -50,7 +51,8 @@ async def fetch_streams(
 
         def emit(records: Sequence[Record]) -> None:
             nonlocal count
-            count += len(records)
+            # deletion records are not records read (nor rows that land)
+            count += sum(DELETED_COLUMN not in record for record in records)
             sink(stream.name, records)
 
         started = time.perf_counter()

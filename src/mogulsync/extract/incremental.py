@@ -1,17 +1,48 @@
 """Cursor bookkeeping for incremental streams (activities by date, events by update time).
 
-A stream asks the API from the stored cursor on, inclusive, so records dated exactly at
-the boundary are never skipped; the ids already read at that cursor are dropped here.
-The new state is the highest cursor value read and the ids read at it. The caller stores
-it only once the destination has committed the records (see ``runner.py``).
+The state is the newest cursor value read and, for every record of the cursor's *bucket*,
+its id and a digest of its content (``id=digest``). The bucket is what ChartMogul may
+still change without moving the record past the cursor:
+
+- activities: the cursor's whole UTC day. ChartMogul computes MRR movements per day, so a
+  later change the same day (a second subscription, a cancellation) rewrites or removes
+  an activity already read, at the same date;
+- subscription events: the cursor's second (``updated_at`` has no finer resolution), so
+  an edit in the same second as the read keeps the same ``updated_at``.
+
+A run asks the API from the bucket's start on and drops a record of the bucket only when
+its digest is unchanged; a record of the bucket that is no longer listed was deleted
+(:meth:`CursorFilter.vanished`). States written before digests existed (bare ids, read
+at the cursor itself) are still honoured: their records are dropped as before.
+The caller stores the new state only once the destination has committed the records
+(see ``runner.py``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable
 
 from mogulsync.extract.context import StreamState
 from mogulsync.extract.records import Record
+
+#: a moment -> the start of the bucket it falls in
+Bucket = Callable[[dt.datetime], dt.datetime]
+_DIGEST_CHARS = 16
+#: marks a record that is a deletion (the destination drops the row of that key)
+DELETED_COLUMN = "_mogulsync_deleted"
+
+
+def same_moment(moment: dt.datetime) -> dt.datetime:
+    """The bucket of subscription events: the moment itself (second resolution)."""
+    return moment
+
+
+def same_day(moment: dt.datetime) -> dt.datetime:
+    """The bucket of activities: the moment's UTC day."""
+    return dt.datetime.combine(moment.date(), dt.time(), tzinfo=dt.UTC)
 
 
 def as_datetime(value: object) -> dt.datetime | None:
@@ -26,63 +57,126 @@ def as_datetime(value: object) -> dt.datetime | None:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
+def digest(record: Record) -> str:
+    """A short fingerprint of a record's content (a changed field changes it)."""
+    text = json.dumps(record, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:_DIGEST_CHARS]
+
+
+def _split(token: str) -> tuple[str, str | None]:
+    """``id=digest`` → (id, digest); a bare id (an older state) → (id, None)."""
+    ident, sep, fingerprint = token.rpartition("=")
+    return (ident, fingerprint) if sep else (token, None)
+
+
 class Newest:
-    """The newest cursor value seen and the ids read at it."""
+    """The newest cursor value seen and the records of its bucket (their ``id=digest``)."""
 
-    def __init__(self, state: StreamState | None = None) -> None:
-        self.moment: dt.datetime | None = as_datetime(state.cursor) if state else None
-        self.ids: set[str] = set(state.seen) if state else set()
+    def __init__(self, bucket: Bucket = same_moment) -> None:
+        self._bucket = bucket
+        self.moment: dt.datetime | None = None
+        self._start: dt.datetime | None = None
+        # digests are taken when a state is: most records read end up in older buckets
+        self._records: dict[str, Record] = {}
 
-    def track(self, moment: dt.datetime | None, ident: str) -> None:
-        """Note one record's cursor value and id."""
+    def track(self, moment: dt.datetime | None, ident: str, record: Record) -> None:
+        """Note one record's cursor value, id and content."""
         if moment is None:
             return
-        if self.moment is None or moment > self.moment:
-            self.moment = moment
-            self.ids = {ident}
-        elif moment == self.moment:
-            self.ids.add(ident)
+        start = self._bucket(moment)
+        if self._start is None or start > self._start:
+            self._start, self._records = start, {}
+        if start == self._start:
+            self._records[ident] = record
+            if self.moment is None or moment > self.moment:
+                self.moment = moment
 
     def state(self) -> StreamState | None:
         """The state to continue after every record tracked (None: nothing tracked)."""
         if self.moment is None:
             return None
-        return StreamState(self.moment.isoformat(), tuple(sorted(self.ids)))
+        tokens = sorted(f"{ident}={digest(record)}" for ident, record in self._records.items())
+        return StreamState(self.moment.isoformat(), tuple(tokens))
 
 
 class CursorFilter:
-    """Drops records already read and tracks the state to store after this run."""
+    """Drops records already read, unchanged, and tracks the state to store after this run."""
 
-    def __init__(self, state: StreamState | None, cursor_field: str, id_field: str) -> None:
+    def __init__(
+        self,
+        state: StreamState | None,
+        cursor_field: str,
+        id_field: str,
+        bucket: Bucket = same_moment,
+    ) -> None:
         self.cursor_field = cursor_field
         self.id_field = id_field
-        self._start = as_datetime(state.cursor) if state else None
-        self._seen = set(state.seen) if state else set()
-        self._emitted: set[str] = set()
-        self._newest = Newest(state)
+        self._bucket = bucket
+        self._state = state
+        self._cursor = as_datetime(state.cursor) if state else None
+        self._start = bucket(self._cursor) if self._cursor else None
+        self._seen: dict[str, str | None] = dict(_split(t) for t in state.seen) if state else {}
+        # an older state names the ids read at the cursor itself, without digests
+        self._legacy = any(fingerprint is None for fingerprint in self._seen.values())
+        if self._legacy:
+            self._start = self._cursor
+        self._handled: set[str] = set()
+        self._newest = Newest(bucket)
 
     @property
     def start(self) -> dt.datetime | None:
         """Where the API should start reading (inclusive), or None for everything."""
         return self._start
 
-    def keep(self, record: Record) -> Record | None:
-        """The record if it is new in this run and after the stored state, else None."""
-        ident = str(record.get(self.id_field))
-        if ident in self._emitted:
-            return None  # overlapping partitions (e.g. inclusive window ends)
-        moment = as_datetime(record.get(self.cursor_field))
-        if self._already_read(moment, ident):
-            return None
-        self._emitted.add(ident)
-        self._newest.track(moment, ident)
-        return record
+    def keep(self, record: Record, also: Newest | None = None) -> Record | None:
+        """The record if it is new or changed since the stored state, else None.
 
-    def _already_read(self, moment: dt.datetime | None, ident: str) -> bool:
-        if moment is None or self._start is None:
+        Every record read (kept or not, duplicates aside) is tracked for the next state,
+        and in ``also`` (a window's own checkpoint).
+        """
+        ident = str(record.get(self.id_field))
+        if ident in self._handled:
+            return None  # overlapping partitions (e.g. inclusive window ends)
+        self._handled.add(ident)
+        moment = as_datetime(record.get(self.cursor_field))
+        if moment is not None and self._start is not None and moment < self._start:
+            return None  # before the stored bucket (events are all read): old news
+        for newest in (self._newest, also):
+            if newest is not None:
+                newest.track(moment, ident, record)
+        return None if self._already_read(moment, ident, record) else record
+
+    def _already_read(self, moment: dt.datetime | None, ident: str, record: Record) -> bool:
+        if moment is None or self._cursor is None or self._start is None:
             return False
-        return moment < self._start or (moment == self._start and ident in self._seen)
+        if self._legacy:
+            return moment == self._cursor and ident in self._seen
+        if self._bucket(moment) != self._start or ident not in self._seen:
+            return False  # after the stored bucket, or new in it
+        return digest(record) == self._seen[ident]
+
+    @property
+    def read_ids(self) -> set[str]:
+        """The id of every record read so far (as text)."""
+        return self._handled
+
+    def vanished(self) -> list[str]:
+        """Ids of the stored bucket that this read no longer found: deleted since.
+
+        Only meaningful once the whole range from :attr:`start` was read.
+        """
+        return sorted(
+            ident
+            for ident, fingerprint in self._seen.items()
+            if fingerprint is not None and ident not in self._handled
+        )
 
     def next_state(self) -> StreamState | None:
-        """The state after every kept record (the old one when nothing new came)."""
-        return self._newest.state()
+        """The state after this read: its newest bucket; the stored cursor, with nothing
+        left in its bucket, when nothing was read; None before any state."""
+        state = self._newest.state()
+        if state is not None or self._state is None:
+            return state
+        if self._legacy:
+            return self._state
+        return StreamState(self._state.cursor, ())

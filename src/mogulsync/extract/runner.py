@@ -27,6 +27,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import itertools
+import logging
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -53,6 +54,7 @@ from mogulsync.extract._pump import FetchCancelledError, PagePump
 from mogulsync.extract.context import DEFAULT_ACTIVITY_WINDOWS, FetchContext, Interval, StreamState
 from mogulsync.extract.destinations import DestinationSpec, parse_destination
 from mogulsync.extract.fetch import Sink, StreamResult, fetch_streams
+from mogulsync.extract.incremental import DELETED_COLUMN
 from mogulsync.extract.start import start_moment
 from mogulsync.extract.streams import STREAMS, Stream
 
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
     import threading
 
     import dlt
+    from dlt.common.schema.typing import TColumnSchema
     from dlt.extract.items import DataItemWithMeta
 
     from mogulsync.extract.destinations import FileFormat, ResolvedDestination
@@ -76,6 +79,11 @@ _RESOURCE_NAME = "streams"
 _LOGIN_REFUSED = re.compile(
     r'password authentication failed|no password supplied|(role|database) "[^"]*" does not exist'
 )
+_log = logging.getLogger(__name__)
+#: the column marking deletion records: dlt's merge deletes the row and inserts nothing
+_DELETION_HINT: Final[dict[str, TColumnSchema]] = {
+    DELETED_COLUMN: {"name": DELETED_COLUMN, "data_type": "bool", "hard_delete": True}
+}
 #: DuckDB cannot load an empty JSON-lines file, so an emptied table is replaced with INSERTs
 _DUCKDB_EMPTY_FORMAT: Final = "insert_values"
 
@@ -197,7 +205,10 @@ def run_extract(
     states: concurrent.futures.Future[Mapping[str, StreamState]] = concurrent.futures.Future()
     if options.mode != "incremental" or _nothing_stored(options, spec):
         states.set_result({})
-    pump = PagePump(lambda sink: fetch_pages(settings, options, streams, states, sink, transport))
+    listed: dict[str, set[str]] = {}
+    pump = PagePump(
+        lambda sink: fetch_pages(settings, options, streams, states, sink, transport, listed)
+    )
     pump.start()
     try:
         with contextlib.ExitStack() as stack:
@@ -205,7 +216,8 @@ def run_extract(
             if spec.kind == "duckdb":
                 stack.enter_context(urls_without_sqlalchemy())
             hooks = _Hooks(on_records, on_stage, on_set_up)
-            return _extract_and_load(options, streams, spec, pump, states, started, hooks, stop)
+            run = _Run(options, streams, spec, pump, states, listed)
+            return _extract_and_load(run, started, hooks, stop)
     finally:
         if not states.done():  # set-up failed: release the streams waiting for states
             states.set_exception(ExtractError("the run stopped before it read its state"))
@@ -225,17 +237,31 @@ class _Hooks:
             self.on_set_up()
 
 
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """What one run reads and where it loads it."""
+
+    options: ExtractOptions
+    streams: Sequence[Stream]
+    spec: DestinationSpec
+    pump: PagePump
+    states: concurrent.futures.Future[Mapping[str, StreamState]]
+    #: every id read by streams that list all their records (see ``FetchContext.listed``)
+    listed: Mapping[str, set[str]]
+
+
 def _extract_and_load(
-    options: ExtractOptions,
-    streams: Sequence[Stream],
-    spec: DestinationSpec,
-    pump: PagePump,
-    states: concurrent.futures.Future[Mapping[str, StreamState]],
-    started: float,
-    hooks: _Hooks,
-    stop: threading.Event | None = None,
+    run: _Run, started: float, hooks: _Hooks, stop: threading.Event | None = None
 ) -> ExtractReport:
     import dlt
+
+    options, streams, spec, pump, states = (
+        run.options,
+        run.streams,
+        run.spec,
+        run.pump,
+        run.states,
+    )
 
     on_records, on_stage = hooks.on_records, hooks.on_stage
 
@@ -258,7 +284,9 @@ def _extract_and_load(
         fetched_at.append(time.perf_counter())
         _stage(on_stage, "fetched")
 
-    source = streams_dlt_source(streams, pump, options.mode, target, on_records, fetched, stop)
+    source = streams_dlt_source(
+        streams, pump, options.mode, target, on_records, fetched, stop, run.listed
+    )
     hooks.set_up()
     try:
         pipeline.extract(source, loader_file_format=target.loader_file_format)
@@ -324,6 +352,7 @@ async def fetch_pages(
     states: concurrent.futures.Future[Mapping[str, StreamState]],
     sink: Sink,
     transport: httpx.AsyncBaseTransport | None,
+    listed: dict[str, set[str]] | None = None,
 ) -> list[StreamResult]:
     start = start_moment(options.start_date) if options.start_date else None
     # one breaker for every stream: ChartMogul down stops the run instead of each stream
@@ -337,6 +366,8 @@ async def fetch_pages(
             interval=options.interval,
             activity_windows=options.activity_windows,
             pending_states=states,
+            deletions=options.mode == "incremental",
+            listed={} if listed is None else listed,
         )
         return await fetch_streams(ctx, streams, sink)
 
@@ -391,6 +422,7 @@ def streams_dlt_source(
     on_records: Callable[[str, int], None] | None,
     fetched: Callable[[], None],
     stop: threading.Event | None = None,
+    listed: Mapping[str, set[str]] | None = None,
 ) -> Any:
     """One dlt resource that routes every page to its stream's table as it arrives.
 
@@ -402,15 +434,19 @@ def streams_dlt_source(
     @dlt.source(name=SOURCE_NAME)
     def chartmogul() -> Any:
         pages = _pages(streams, pump, mode, _empty_format(target), on_records, fetched, stop)
+        deleted = _deleted_rows(streams, mode, {} if listed is None else listed)
         # Handed over as a plain iterator: for a generator dlt looks up the module of its
         # frame, which scans every loaded module (~30 ms of CPU per run).
-        resource = dlt.resource(itertools.chain(pages), name=_RESOURCE_NAME)
+        resource = dlt.resource(itertools.chain(pages, deleted), name=_RESOURCE_NAME)
         for stream in streams:
+            merged = write_disposition(stream, mode) == "merge"
             resource.apply_hints(
                 table_name=stream.name,
                 primary_key=list(stream.primary_key),
                 write_disposition=write_disposition(stream, mode),
                 file_format=target.loader_file_format,
+                # a merge deletes the rows of records ChartMogul deleted (incremental.py)
+                columns=_DELETION_HINT if merged else None,
                 create_table_variant=True,
             )
         return resource
@@ -459,6 +495,48 @@ def _pages(
             # Saved into this load package; dlt commits it with the data it belongs to
             # (where dlt keeps a resource's own state, so older pipelines read it as well).
             resources.setdefault(result.name, {})[_STATE_KEY] = result.state.as_dict()
+
+
+def _deleted_rows(
+    streams: Sequence[Stream], mode: ExtractMode, listed: Mapping[str, set[str]]
+) -> Iterator[DataItemWithMeta]:
+    """Deletion records for the rows of a merged table whose key its stream, which lists
+    every record, no longer read: deleted in ChartMogul since (runs once every page is in).
+
+    Only destinations dlt can query (SQL ones) are asked; on others such rows stay.
+    """
+    import dlt
+
+    for stream in streams:
+        ids = listed.get(stream.name)
+        if ids is None or write_disposition(stream, mode) != "merge":
+            continue
+        (key,) = stream.primary_key
+        stored = _stored_keys(dlt.current.pipeline(), stream.name, key)
+        gone = [value for value in stored if str(value) not in ids]
+        if gone:
+            rows = [{key: value, DELETED_COLUMN: True} for value in gone]
+            yield dlt.mark.with_table_name(rows, stream.name)
+
+
+def _stored_keys(pipeline: dlt.Pipeline, table: str, key: str) -> list[object]:
+    """Every ``key`` of ``table`` in the destination (none when it has no such table yet,
+    or cannot be queried)."""
+    import dlt
+
+    loaded = {t["name"] for t in dlt.current.source_schema().data_tables(seen_data_only=True)}
+    if table not in loaded:
+        return []
+    try:
+        with pipeline.sql_client() as client:
+            name = client.make_qualified_table_name(table)
+            column = client.escape_column_name(key)
+            rows = client.execute_sql(f"SELECT {column} FROM {name}")  # noqa: S608 # dlt's names
+    except Exception as exc:  # a destination without SQL: rows stay
+        # the exception's type only: a driver's message may quote the connection string
+        _log.info("cannot read the keys of %s from the destination (%s)", table, type(exc))
+        return []
+    return [row[0] for row in rows or []]
 
 
 def _check_stop(stop: threading.Event | None) -> None:

@@ -39,7 +39,13 @@ from mogulsync.extract.context import (
     StreamState,
     one_activity_moment,
 )
-from mogulsync.extract.incremental import CursorFilter, Newest, as_datetime
+from mogulsync.extract.incremental import (
+    DELETED_COLUMN,
+    CursorFilter,
+    Newest,
+    as_datetime,
+    same_day,
+)
 from mogulsync.extract.records import Record
 
 #: times the first activities page, to weigh reading on against windows (tests drive it)
@@ -191,33 +197,44 @@ async def _subscription_events(ctx: FetchContext, emit: Emit) -> StreamState | N
     cursor = CursorFilter(await ctx.state_of("subscription_events"), "updated_at", "id")
     events = ctx.client.subscription_events
     await _per_source(ctx, emit, lambda ds: events.list(data_source_uuid=ds), cursor.keep)
+    # every event was listed: the runner deletes the rows of the others (deleted events)
+    ctx.listed["subscription_events"] = cursor.read_ids
     return cursor.next_state()
+
+
+def _emit_deletions(ctx: FetchContext, emit: Emit, uuids: Sequence[str]) -> None:
+    """Deletion records for activities gone since the last run, when the run's destination
+    can apply them (an extract run merges them away)."""
+    if ctx.deletions and uuids:
+        emit([{"uuid": uuid, DELETED_COLUMN: True} for uuid in uuids])
 
 
 # ---------------------------------------------------------------------- other partitions
 async def _activities(ctx: FetchContext, emit: Emit) -> StreamState | None:
-    cursor = CursorFilter(await ctx.state_of("activities"), "date", "uuid")
+    # the cursor's whole day is read again: ChartMogul rewrites a day's movements all day
+    cursor = CursorFilter(await ctx.state_of("activities"), "date", "uuid", bucket=same_day)
     # with a cursor, the account's first activity (one more request) cannot be later
     configured = ctx.start_date if cursor.start is not None else await ctx.first_moment()
     candidates = [moment for moment in (configured, cursor.start) if moment is not None]
     if not candidates:
         return None  # no start date and no activity at all
-    windows = date_windows(max(candidates), ctx.end_date, ctx.activity_windows)
+    read_from = max(candidates)
+    windows = date_windows(read_from, ctx.end_date, ctx.activity_windows)
     activities = ctx.client.activities
-    if len(windows) > 1:
-        split = await _read_whole_range(ctx, windows, cursor, emit)
-        if split is None:
-            return cursor.next_state()
-        windows = split
-    progress = _WindowProgress(ctx, len(windows))
+    split = await _read_whole_range(ctx, windows, cursor, emit) if len(windows) > 1 else windows
+    if split is not None:
+        progress = _WindowProgress(ctx, len(split))
 
-    async def read(index: int, window: Window) -> int:
-        pager = activities.list(start_date=window.start, end_date=window.end, order="date")
-        count = await drain(pager, emit, ctx.record_mode, progress.keeper(index, cursor))
-        progress.finished(index)
-        return count
+        async def read(index: int, window: Window) -> int:
+            pager = activities.list(start_date=window.start, end_date=window.end, order="date")
+            count = await drain(pager, emit, ctx.record_mode, progress.keeper(index, cursor))
+            progress.finished(index)
+            return count
 
-    await gather_all(read(index, window) for index, window in enumerate(windows))
+        await gather_all(read(index, window) for index, window in enumerate(split))
+    if windows and read_from == cursor.start:
+        # the stored day was read whole: what is gone from it was deleted
+        _emit_deletions(ctx, emit, cursor.vanished())
     return cursor.next_state()
 
 
@@ -379,7 +396,7 @@ class _WindowProgress:
 
     def __init__(self, ctx: FetchContext, windows: int) -> None:
         self._ctx = ctx
-        self.newest = [Newest() for _ in range(windows)]
+        self.newest = [Newest(same_day) for _ in range(windows)]
         self._done = [False] * windows
         self._prefix = 0
         self._last: StreamState | None = None
@@ -387,11 +404,10 @@ class _WindowProgress:
     def keeper(self, index: int, cursor: CursorFilter) -> Transform:
         """The records of window ``index`` that ``cursor`` keeps, tracking the newest."""
 
+        newest = self.newest[index]
+
         def keep(record: Record) -> Record | None:
-            kept = cursor.keep(record)
-            if kept is not None:
-                self.newest[index].track(as_datetime(kept.get("date")), str(kept.get("uuid")))
-            return kept
+            return cursor.keep(record, newest)
 
         return keep
 

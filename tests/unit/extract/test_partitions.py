@@ -9,7 +9,7 @@ import pytest
 
 from mogulsync.extract._partitions import date_windows, read_on_is_quicker
 from mogulsync.extract.context import StreamState
-from mogulsync.extract.incremental import CursorFilter, as_datetime
+from mogulsync.extract.incremental import CursorFilter, as_datetime, same_day
 
 START = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
@@ -57,7 +57,7 @@ def test_cursor_filter_drops_old_and_already_seen_records() -> None:
         ]
     ]
     assert [record["uuid"] for record in kept if record] == ["b", "c"]
-    assert cursor.next_state() == StreamState("2024-01-03T00:00:00+00:00", ("c",))
+    assert _ids(cursor.next_state()) == ("2024-01-03T00:00:00+00:00", ["c"])
 
 
 def test_cursor_filter_collects_every_id_at_the_newest_moment() -> None:
@@ -65,7 +65,67 @@ def test_cursor_filter_collects_every_id_at_the_newest_moment() -> None:
     cursor = CursorFilter(None, "date", "uuid")
     for uuid in ("x", "y"):
         cursor.keep({"uuid": uuid, "date": dt.datetime(2024, 5, 1, tzinfo=dt.UTC)})
-    assert cursor.next_state() == StreamState("2024-05-01T00:00:00+00:00", ("x", "y"))
+    assert _ids(cursor.next_state()) == ("2024-05-01T00:00:00+00:00", ["x", "y"])
+
+
+def _ids(state: StreamState | None) -> tuple[str, list[str]]:
+    """A state's cursor and the ids in its ``id=digest`` tokens."""
+    assert state is not None
+    return state.cursor, [token.rpartition("=")[0] for token in state.seen]
+
+
+def _read(cursor: CursorFilter, records: list[dict[str, object]]) -> list[object]:
+    """The ids of ``records`` that ``cursor`` keeps."""
+    return [kept["uuid"] for kept in map(cursor.keep, records) if kept is not None]
+
+
+def test_activities_of_the_cursors_day_are_read_again_and_changes_kept() -> None:
+    """ChartMogul rewrites a day's movements all day: the next run reads the cursor's day
+    from midnight and keeps what changed there, drops what did not, and names what is gone.
+
+    Found by tests/integration/extract/test_model_based.py: a subscription bought and
+    cancelled the same day lost its new_biz activity in ChartMogul, but an incremental
+    extract between the two kept it forever (and a second purchase the same day changed
+    the amount of an activity the extract had already read).
+    """
+    day = "2024-03-04T09:30:00+00:00"
+    first = CursorFilter(None, "date", "uuid", bucket=same_day)
+    read = [
+        {"uuid": "a", "date": day, "mrr": 100},
+        {"uuid": "b", "date": day, "mrr": 50},
+        {"uuid": "c", "date": "2024-03-04T10:00:00+00:00", "mrr": 10},
+    ]
+    assert _read(first, read) == ["a", "b", "c"]
+    state = first.next_state()
+    assert _ids(state) == ("2024-03-04T10:00:00+00:00", ["a", "b", "c"])
+
+    second = CursorFilter(state, "date", "uuid", bucket=same_day)
+    assert second.start == dt.datetime(2024, 3, 4, tzinfo=dt.UTC)
+    again = [
+        {"uuid": "a", "date": day, "mrr": 150},  # changed the same day
+        {"uuid": "c", "date": "2024-03-04T10:00:00+00:00", "mrr": 10},  # unchanged
+        {"uuid": "d", "date": "2024-03-05T08:00:00+00:00", "mrr": 5},  # a new day
+    ]
+    assert _read(second, again) == ["a", "d"]
+    assert second.vanished() == ["b"]
+    assert _ids(second.next_state()) == ("2024-03-05T08:00:00+00:00", ["d"])
+
+    unchanged = CursorFilter(state, "date", "uuid", bucket=same_day)
+    assert _read(unchanged, read) == []
+    assert unchanged.vanished() == []
+    assert unchanged.next_state() == state
+
+
+def test_an_event_edited_in_the_second_of_the_last_read_is_kept() -> None:
+    """``updated_at`` has second resolution: an edit in the same second as the last read
+    keeps it, and only the digest shows the change (found by the model-based test)."""
+    moment = "2024-03-04T09:30:00Z"
+    first = CursorFilter(None, "updated_at", "id")
+    assert first.keep({"id": 1, "updated_at": moment, "amount_in_cents": 100}) is not None
+    second = CursorFilter(first.next_state(), "updated_at", "id")
+    assert second.keep({"id": 1, "updated_at": moment, "amount_in_cents": 200}) is not None
+    third = CursorFilter(second.next_state(), "updated_at", "id")
+    assert third.keep({"id": 1, "updated_at": moment, "amount_in_cents": 200}) is None
 
 
 def test_cursor_filter_without_new_records_keeps_the_old_state() -> None:

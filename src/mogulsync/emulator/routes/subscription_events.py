@@ -45,7 +45,6 @@ from mogulsync.emulator._http import (
     json_body,
     new_uuid,
     no_content,
-    now,
     ok,
     parse_time,
     per_page,
@@ -158,9 +157,9 @@ def create_subscription_event(emulator: Emulator, payload: JSONDict) -> JSONDict
     if payload.get("data_source_uuid"):
         require_data_source(emulator, str(payload["data_source_uuid"]))
     value = _check(emulator, payload)
-    stamp = iso_seconds(now())
+    stamp = iso_seconds(emulator.clock())
     uuid = new_uuid("sev")  # internal key only; the API names events by integer id
-    body = _render(0, value, _reference_errors(emulator, value), {"created_at": stamp})
+    body = _render(emulator, 0, value, {"created_at": stamp})
     row = store.insert(
         KIND,
         uuid,
@@ -173,14 +172,14 @@ def create_subscription_event(emulator: Emulator, payload: JSONDict) -> JSONDict
     return body
 
 
-def _render(event_id: int, value: JSONDict, errors: dict[str, str], previous: JSONDict) -> JSONDict:
+def _render(emulator: Emulator, event_id: int, value: JSONDict, previous: JSONDict) -> JSONDict:
     """The API object; ``previous`` supplies what an update keeps (creation, disabled)."""
     return {
         "id": event_id,
         **value,
-        "errors": errors,
+        "errors": _reference_errors(emulator, value),
         "created_at": previous["created_at"],
-        "updated_at": iso_seconds(now()),
+        "updated_at": iso_seconds(emulator.clock()),
         "disabled": previous.get("disabled", False),
         "disabled_at": previous.get("disabled_at"),
         "disabled_by": previous.get("disabled_by"),
@@ -189,7 +188,8 @@ def _render(event_id: int, value: JSONDict, errors: dict[str, str], previous: JS
 
 async def set_disabled(request: Request) -> Response:
     """``PATCH /v1/subscription_events[/{id}]/disabled_state {"disabled": bool}`` → 200."""
-    store = emulator_of(request).store
+    emulator = emulator_of(request)
+    store = emulator.store
     payload = _unwrap(await json_body(request))
     spec = dict(payload)
     if "id" in request.path_params:
@@ -198,7 +198,7 @@ async def set_disabled(request: Request) -> Response:
     disabled = payload.get("disabled")
     if not isinstance(disabled, bool):
         raise error_fields({"disabled": "must be true or false"})
-    stamp = iso_seconds(now())
+    stamp = iso_seconds(emulator.clock())
     body = {
         **row.body,
         "disabled": disabled,
@@ -253,7 +253,7 @@ async def modify(request: Request) -> Response:
     row = _find(store, changes)
     merged = {**row.body, **{k: v for k, v in changes.items() if k not in FIXED_FIELDS}}
     value = _check(emulator, merged, own_uuid=row.uuid)
-    body = _render(row.seq, value, _reference_errors(emulator, value), row.body)
+    body = _render(emulator, row.seq, value, row.body)
     store.update(KIND, row.uuid, body, external_id=value["external_id"])
     return ok(body)
 
@@ -300,7 +300,8 @@ async def list_all(request: Request) -> Response:
     (cursor pages of the newer API carry ``cursor`` and ``has_more`` alone); its
     ``before_key`` is the time of the request in milliseconds, as recorded.
     """
-    store = emulator_of(request).store
+    emulator = emulator_of(request)
+    store = emulator.store
     size = per_page(request)
     cursor = request.query_params.get("cursor")
     before = decode_cursor(cursor) if cursor else None
@@ -313,7 +314,7 @@ async def list_all(request: Request) -> Response:
         body["meta"] = {
             "next_key": page[-1].seq if has_more else None,
             "prev_key": None,
-            "before_key": iso_millis(now()),
+            "before_key": iso_millis(emulator.clock()),
             "page": 1,
             "total_pages": max(1, -(-len(matching) // size)),
         }
