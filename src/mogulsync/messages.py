@@ -10,3 +10,8 @@ def describe(error: MogulsyncError) -> str:
     if not error.hint:
         return error.message
     return f"{error.message.rstrip()}\n  → {error.hint}"
+
+
+def api_calls_phrase(count: int) -> str:
+    """``1 API call``, ``2 API calls``: run summaries read as sentences."""
+    return f"{count} API call" if count == 1 else f"{count} API calls"

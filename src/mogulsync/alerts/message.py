@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from mogulsync._redact import Redactor
 from mogulsync.config.alerts import RECONCILE_PREFIX
+from mogulsync.messages import api_calls_phrase
 from mogulsync.output import key_label
 from mogulsync.runs.models import RowCounts, RowError, RunRecord
 
@@ -110,12 +111,13 @@ class AlertMessage:
         if self.is_reconcile:
             return (
                 f"{rows.unchanged} in both, {rows.changed} drifted, {rows.added} missing,"
-                f" {rows.removed} extra; {self.api_calls} API calls in {self.duration_s:.1f}s"
+                f" {rows.removed} extra; {api_calls_phrase(self.api_calls)}"
+                f" in {self.duration_s:.1f}s"
             )
         return (
             f"status {self.status}: {rows.added} added, {rows.changed} changed,"
             f" {rows.removed} removed, {rows.unchanged} unchanged → {rows.succeeded} succeeded,"
-            f" {rows.failed} failed ({rows.invalid} invalid); {self.api_calls} API calls"
+            f" {rows.failed} failed ({rows.invalid} invalid); {api_calls_phrase(self.api_calls)}"
             f" in {self.duration_s:.1f}s"
         )
 

@@ -14,7 +14,7 @@ from mogulsync import exit_codes, logs, output
 from mogulsync.cli_options import CONFIG_OPTION
 from mogulsync.cli_syncs import missing_sync, require_sync
 from mogulsync.errors import ConfigError, MogulsyncError
-from mogulsync.messages import describe
+from mogulsync.messages import api_calls_phrase, describe
 from mogulsync.output import LazyConsole, escape, interactive, key_label
 from mogulsync.progress import ProgressLines, Snapshot, bar_text
 
@@ -379,7 +379,7 @@ def _print_record(record: RunRecord, failed: list[RowError]) -> None:
         f"[{colour}]{record.status.value}[/{colour}] {record.sync} (run {record.run_id}):"
         f" {rows.added} added, {rows.changed} changed, {rows.removed} removed,"
         f" {rows.unchanged} unchanged → {rows.succeeded} succeeded, {rows.failed} failed;"
-        f" {record.api_calls} API calls in {record.duration_s:.1f}s",
+        f" {api_calls_phrase(record.api_calls)} in {record.duration_s:.1f}s",
         highlight=False,
     )
     if record.message:
