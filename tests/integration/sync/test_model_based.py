@@ -1,0 +1,402 @@
+"""Model-based test of reverse ETL: random model changes and runs; ChartMogul must equal the model.
+
+A hypothesis state machine edits a real DuckDB warehouse (insert, update, delete rows; add
+and fix bad rows: null key, repeated key, wrong type, bad email) and runs a customers sync
+with typed custom attributes against the emulator over loopback: upsert, update or insert,
+with or without ``on_delete: delete``, over REST or the bulk import, sometimes under injected
+429/5xx/resets/lost answers. After every run, the invariants of docs/sync.md are checked
+against a reference model (tests/integration/sync/_model.py) that knows only the rules:
+
+- ChartMogul (read through the official ``chartmogul`` client) holds exactly the predicted
+  records with exactly the predicted values;
+- bad rows are reported with their row and field and never block the others;
+- a row that left the model is gone from ChartMogul iff ``on_delete: delete``;
+- the dry-run plan predicted what the run did; a re-run with no change writes nothing;
+- ``reconcile`` agrees; the run history agrees; the API key is in no log and no history.
+
+``MOGULSYNC_MODEL_EXAMPLES=200`` (and ``MOGULSYNC_MODEL_STEPS``) runs a longer hunt by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import chartmogul
+import duckdb
+import httpx
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+from tests.conftest import unlimited_settings
+from tests.integration.sync._model import (
+    CUSTOM,
+    Model,
+    Prediction,
+    Row,
+    classify,
+    matches,
+)
+from tests.integration.sync._support import engine, project
+
+from mogulsync.chartmogul.limiter import forget_limiters
+from mogulsync.emulator.server import EmulatorServer
+from mogulsync.reconcile import reconcile
+from mogulsync.runs import RunStore
+from mogulsync.sync.bulk.runner import BulkSettings
+from mogulsync.sync.connect import client_settings
+from mogulsync.sync.plan import plan_sync
+
+#: an API key no other text contains, so finding it anywhere is a leak
+SECRET = "sk-model-8f3a1c9e77d24b51"
+KEYS = ("a1", "a2", "a3", "a4", "a5")
+NAMES = st.sampled_from(["Acme", "Beta", "Gamma", None])
+EMAILS = st.sampled_from(["ops@acme.io", "bill@beta.io", None])
+SEATS = st.sampled_from(["0", "1", "12", None])
+TIERS = st.sampled_from(["gold", "silver", None])
+ACTIVE = st.sampled_from([True, False, None])
+FAULTS = {"error_rate": 0.15, "rate_limit_rate": 0.1, "drop_rate": 0.05,
+          "lost_response_rate": 0.1}  # fmt: skip
+MODEL_SQL = "select id, name, email, seats, tier, active from accounts order by seq"
+
+
+class _Leaks(logging.Handler):
+    """Every log line of the runs, formatted, to look for the key."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+class ReverseEtl(RuleBasedStateMachine):
+    """One warehouse, one emulator account, a customers sync; the model says what must hold."""
+
+    server: EmulatorServer
+    leaks: _Leaks
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tmp = Path(tempfile.mkdtemp(prefix="mogulsync-model-"))
+        self.path = self.tmp / "w.duckdb"
+        self.rows: list[Row] = []
+        self.seq = 0
+        self.model = Model()
+        self.admin = httpx.Client(base_url=f"{self.server.base_url}/_emulator", timeout=30)
+        self.admin.post("/reset").raise_for_status()
+        self.admin.delete("/faults").raise_for_status()
+        self.cm = chartmogul.Config(SECRET)
+        self.cm.uri = f"{self.server.base_url}/v1"
+        self.runs = 0
+
+    def teardown(self) -> None:
+        self.admin.delete("/faults")
+        self.admin.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        forget_limiters()
+
+    # ------------------------------------------------------------------ the warehouse
+
+    def _write(self) -> None:
+        db = duckdb.connect(str(self.path))
+        try:
+            db.execute(
+                "create or replace table accounts(seq integer, id varchar, name varchar,"
+                " email varchar, seats varchar, tier varchar, active boolean)"
+            )
+            for row in self.rows:
+                db.execute(
+                    "insert into accounts values (?, ?, ?, ?, ?, ?, ?)",
+                    [row.seq, row.id, row.name, row.email, row.seats, row.tier, row.active],
+                )
+        finally:
+            db.close()
+
+    def _add(self, key: str | None, **values: Any) -> None:
+        self.seq += 1
+        fields = {"name": None, "email": None, "seats": None, "tier": None, "active": None}
+        self.rows.append(Row(self.seq, key, **{**fields, **values}))
+        self._write()
+
+    @initialize(
+        keys=st.lists(st.sampled_from(KEYS), unique=True, max_size=3),
+        name=NAMES,
+        tier=TIERS,
+    )
+    def start(self, keys: list[str], name: str | None, tier: str | None) -> None:
+        for key in keys:
+            self._add(key, name=name, email=f"{key}@x.io", seats="1", tier=tier, active=True)
+        self._write()
+
+    @rule(key=st.sampled_from(KEYS), name=NAMES, email=EMAILS, seats=SEATS, tier=TIERS,
+          active=ACTIVE)  # fmt: skip
+    def insert_row(self, key: str, **values: Any) -> None:
+        if any(row.id == key for row in self.rows):
+            return  # a repeated key is its own rule
+        self._add(key, **values)
+
+    @precondition(lambda self: bool(self.rows))
+    @rule(
+        data=st.data(),
+        field=st.sampled_from(["name", "email", "seats", "tier", "active"]),
+    )
+    def update_field(self, data: st.DataObject, field: str) -> None:
+        row = data.draw(st.sampled_from(self.rows))
+        strategy = {"name": NAMES, "email": EMAILS, "seats": SEATS, "tier": TIERS,
+                    "active": ACTIVE}[field]  # fmt: skip
+        setattr(row, field, data.draw(strategy))
+        self._write()
+
+    @precondition(lambda self: bool(self.rows))
+    @rule(data=st.data())
+    def delete_row(self, data: st.DataObject) -> None:
+        self.rows.remove(data.draw(st.sampled_from(self.rows)))
+        self._write()
+
+    @rule(kind=st.sampled_from(["null_key", "blank_key", "duplicate", "wrong_type", "email"]),
+          key=st.sampled_from(KEYS))  # fmt: skip
+    def add_bad_row(self, kind: str, key: str) -> None:
+        if kind == "null_key":
+            self._add(None, name="Nokey", email="n@x.io")
+        elif kind == "blank_key":
+            self._add("  ", name="Blank")
+        elif kind == "duplicate":
+            self._add(key, name="Twin", seats="3")
+        elif kind == "wrong_type":
+            self._add(key if not self._has(key) else f"{key}w", name="Typo", seats="many")
+        else:
+            self._add(key if not self._has(key) else f"{key}e", name="Mail", email="nope")
+
+    def _has(self, key: str) -> bool:
+        return any(row.id == key for row in self.rows)
+
+    @precondition(lambda self: bool(classify(self.rows).invalid))
+    @rule(data=st.data())
+    def fix_bad_row(self, data: st.DataObject) -> None:
+        valid = classify(self.rows).valid
+        bad = [row for row in self.rows if valid.get(row.id or "") is not row]
+        row = data.draw(st.sampled_from(bad))
+        if row.id is None or not row.id.strip() or row.id in valid:
+            free = [k for k in (*KEYS, "b1", "b2", "b3") if not self._has(k)]
+            row.id = data.draw(st.sampled_from(free)) if free else None
+            if row.id is None:
+                self.rows.remove(row)
+        if row.seats is not None and not row.seats.isdigit():
+            row.seats = "5"
+        if row.email is not None and "@" not in row.email:
+            row.email = "fixed@x.io"
+        self._write()
+
+    # ------------------------------------------------------------------ runs
+
+    def _config(self, mode: str, *, delete: bool) -> Any:
+        sync = {
+            "model": "accounts",
+            "object": "customer",
+            "mode": mode,
+            "data_source": "W",
+            "mapping": {"external_id": "id", "name": "name", "email": "email"},
+            "custom_attributes": list(CUSTOM),
+            "custom_attribute_types": {"seats": "Integer"},
+            "on_delete": "delete" if delete else "ignore",
+        }
+        return project(
+            self.server,  # type: ignore[arg-type]
+            self.tmp,
+            f"duckdb:///{self.path}",
+            {"accounts": {"sql": MODEL_SQL, "primary_key": "id"}},
+            {"customers": sync},
+        )
+
+    def _run(self, config: Any, *, bulk: bool) -> tuple[Any, list[Any]]:
+        requests: list[Any] = []
+        runner = engine(config, bulk=BulkSettings(min_rows=2))
+        record = asyncio.run(runner.run("customers", bulk=bulk, request_hooks=[requests.append]))
+        self.runs += 1
+        return record, requests
+
+    @rule(
+        mode=st.sampled_from(["upsert", "upsert", "update", "insert"]),
+        delete=st.booleans(),
+        bulk=st.booleans(),
+    )
+    def run_sync(self, mode: str, *, delete: bool, bulk: bool) -> None:
+        config = self._config(mode, delete=delete)
+        plan = asyncio.run(plan_sync(config, "customers", client_settings(config), sample=100))
+        record, requests = self._run(config, bulk=bulk)
+        expected = self.model.predict(self.rows, mode, delete=delete)
+        self._check_record(record, requests, expected)
+        self._check_plan(plan, record, expected, mode=mode, delete=delete)
+        if not expected.rejected:
+            again, requests = self._run(config, bulk=bulk)
+            writes = [r for r in requests if r.method != "GET"]
+            assert writes == [], f"a re-run with no change wrote: {writes}"
+            assert (again.rows.added, again.rows.changed, again.rows.removed) == (0, 0, 0)
+        self._check_reconcile(config)
+
+    @rule(
+        mode=st.sampled_from(["upsert", "update", "insert"]),
+        delete=st.booleans(),
+        bulk=st.booleans(),
+        seed=st.integers(0, 1000),
+    )
+    def run_under_faults(self, mode: str, *, delete: bool, bulk: bool, seed: int) -> None:
+        """A run under faults, then a clean one: together they equal one clean run."""
+        config = self._config(mode, delete=delete)
+        before = set(self.model.cm)
+        self.admin.put("/faults", json={**FAULTS, "seed": seed}).raise_for_status()
+        try:
+            faulted, _ = self._run(config, bulk=bulk)
+        finally:
+            self.admin.delete("/faults").raise_for_status()
+        assert faulted.status.value in ("success", "partial", "failed")
+        self._run(config, bulk=bulk)
+        self.model.predict(self.rows, mode, delete=delete)
+        self.model.blur_creates(self.rows, before)
+        self._check_reconcile(config)
+
+    # ------------------------------------------------------------------ checks
+
+    def _check_record(self, record: Any, requests: list[Any], expected: Prediction) -> None:
+        rows = record.rows
+        want_status = "success" if not (expected.rejected or expected.invalid) else "partial"
+        assert record.status.value == want_status, (record.status, record.message, expected)
+        counts = (rows.added, rows.changed, rows.unchanged, rows.removed, rows.invalid)
+        want = (len(expected.added), len(expected.changed), len(expected.unchanged),
+                len(expected.removed), len(expected.invalid))  # fmt: skip
+        assert counts == want, (counts, want, expected)
+        assert rows.failed == len(expected.invalid) + len(expected.rejected)
+        store = RunStore(self.tmp / "state")
+        try:
+            stored = store.get(record.run_id)
+            errors = store.errors(record.run_id)
+            logged = store.request_count(record.run_id)
+        finally:
+            store.close()
+        assert stored.rows.as_dict() == rows.as_dict()
+        assert stored.status == record.status
+        assert stored.api_calls == record.api_calls == sum(r.reached_server for r in requests)
+        assert logged == len(requests)
+        found = {(e.key, e.field) for e in errors if e.kind == "invalid"}
+        assert found == {(i.key, i.field) for i in expected.invalid}
+        assert {e.key for e in errors if e.kind != "invalid"} == expected.rejected
+
+    def _check_plan(
+        self, plan: Any, record: Any, expected: Prediction, *, mode: str, delete: bool
+    ) -> None:
+        keys = {name: {s["key"] for s in plan.samples[name]} for name in plan.samples}
+        creates = expected.added if mode != "update" else set()
+        updates = (expected.changed - expected.ignored) | (expected.added - creates)
+        assert keys["creates"] == creates, (keys, expected)
+        assert keys["updates"] == updates, (keys, expected)
+        assert keys["unchanged"] == expected.unchanged | expected.ignored
+        assert keys["deletes"] == (expected.removed if delete else set())
+        assert plan.counts["invalid"] == record.rows.invalid
+        assert plan.changes_ignored == len(expected.ignored)
+        assert plan.removed_ignored == (0 if delete else len(expected.removed))
+
+    def _check_reconcile(self, config: Any) -> None:
+        report = asyncio.run(reconcile(config, "customers"))
+        valid = classify(self.rows)
+        missing = {k for k in valid.valid if k not in self.model.cm}
+        assert report.missing == len(missing), (report.as_dict(), missing)
+        assert report.drifted == len(self.model.drifted(self.rows)), report.as_dict()
+        assert report.invalid == len(valid.invalid)
+
+    @invariant()
+    def chartmogul_equals_the_model(self) -> None:
+        if self.runs == 0:
+            return
+        sources = chartmogul.DataSource.all(self.cm, name="W").get()
+        (source,) = sources.data_sources
+        actual: dict[str, dict[str, Any]] = {}
+        cursor = None
+        while True:
+            page = chartmogul.Customer.all(
+                self.cm, data_source_uuid=source.uuid, per_page=200,
+                **({"cursor": cursor} if cursor else {}),
+            ).get()  # fmt: skip
+            for customer in page.entries:
+                assert customer.external_id not in actual, "a customer created twice"
+                actual[customer.external_id] = _record(customer)
+            if not page.has_more:
+                break
+            cursor = page.cursor
+        assert set(actual) == set(self.model.cm), (actual, self.model.cm)
+        for key, record in self.model.cm.items():
+            assert matches(record, actual[key]), (key, record, actual[key])
+
+    @invariant()
+    def no_secret_anywhere(self) -> None:
+        basic = base64.b64encode(f"{SECRET}:".encode()).decode()
+        for line in self.leaks.lines:
+            assert SECRET not in line
+            assert basic not in line
+        for path in (self.tmp / "state").glob("*"):
+            if path.is_file():
+                data = path.read_bytes()
+                assert SECRET.encode() not in data, path
+                assert basic.encode() not in data, path
+
+
+def _record(customer: Any) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for name in ("name", "email"):
+        value = getattr(customer, name, None)
+        if value:
+            found[name] = value
+    custom = dict(getattr(customer.attributes, "custom", None) or {})
+    found["custom"] = {k: v for k, v in custom.items() if k in CUSTOM}
+    return found
+
+
+EXAMPLES = int(os.environ.get("MOGULSYNC_MODEL_EXAMPLES", "6"))
+STEPS = int(os.environ.get("MOGULSYNC_MODEL_STEPS", "12"))
+
+
+def test_chartmogul_ends_equal_to_the_model() -> None:
+    """Random sequences of model changes and runs; every invariant after every step."""
+    leaks = _Leaks()
+    root = logging.getLogger()
+    root.addHandler(leaks)
+    level = root.level
+    root.setLevel(logging.DEBUG)
+    try:
+        with EmulatorServer(unlimited_settings(json_import_step_s=0.01,
+                                               api_keys=[SECRET])) as server:  # fmt: skip
+            ReverseEtl.server = server
+            ReverseEtl.leaks = leaks
+            run_state_machine_as_test(
+                ReverseEtl,
+                settings=settings(
+                    max_examples=EXAMPLES,
+                    stateful_step_count=STEPS,
+                    deadline=None,
+                    derandomize=EXAMPLES <= 20,  # CI: the same sequences every time
+                    database=None,
+                    suppress_health_check=[HealthCheck.too_slow],
+                    print_blob=True,
+                ),
+            )
+    finally:
+        root.removeHandler(leaks)
+        root.setLevel(level)
+
+
+pytestmark = pytest.mark.timeout(600)
