@@ -13,6 +13,10 @@ from typing import Any
 #: the custom attribute columns and their ChartMogul types
 CUSTOM = {"seats": "Integer", "tier": "String", "active": "Boolean"}
 STANDARD = ("name", "email")
+#: a contact's mapped fields (no custom attributes)
+CONTACT = ("email", "first_name")
+#: the parent customers every contacts model may name (created before the first run)
+PARENTS = ("p1", "p2")
 #: a String attribute that became null is sent as this on updates (docs/sync.md, Null values)
 NULL_TEXT = "null"
 #: "absent or the null substitute": the outcome depends on whether a faulted run's create
@@ -26,14 +30,18 @@ class Row:
 
     seq: int
     id: str | None
-    name: str | None
-    email: str | None
-    seats: str | None
-    tier: str | None
-    active: bool | None
+    name: str | None = None
+    email: str | None = None
+    seats: str | None = None
+    tier: str | None = None
+    active: bool | None = None
+    #: contacts: the parent customer's external id, and a name
+    parent: str | None = None
+    first_name: str | None = None
 
     def values(self) -> tuple[Any, ...]:
-        return (self.name, self.email, self.seats, self.tier, self.active)
+        return (self.name, self.email, self.seats, self.tier, self.active, self.parent,
+                self.first_name)  # fmt: skip
 
 
 @dataclasses.dataclass
@@ -84,6 +92,9 @@ def classify(rows: list[Row]) -> Classified:
 
 def record_values(row: Row) -> dict[str, Any]:
     """What a create stores: non-null fields only."""
+    if row.parent is not None:
+        found = {f: getattr(row, f) for f in CONTACT if getattr(row, f) is not None}
+        return {**found, "parent": row.parent, "custom": {}}
     found: dict[str, Any] = {f: getattr(row, f) for f in STANDARD if getattr(row, f) is not None}
     custom = _custom(row)
     found["custom"] = {k: v for k, v in custom.items() if v is not None}
@@ -102,9 +113,11 @@ def updated(record: dict[str, Any], row: Row) -> dict[str, Any]:
     """What an update leaves: nulls keep the old value, a null String becomes "null"."""
     result = dict(record)
     result["custom"] = dict(record["custom"])
-    for name in STANDARD:
+    for name in CONTACT if row.parent is not None else STANDARD:
         if getattr(row, name) is not None:
             result[name] = getattr(row, name)
+    if row.parent is not None:
+        return result
     for key, value in _custom(row).items():
         if value is not None:
             result["custom"][key] = value
@@ -173,6 +186,8 @@ class Model:
 
     def _apply(self, key: str, row: Row, mode: str, *, known: bool) -> bool:
         exists = key in self.cm
+        if row.parent is not None and row.parent not in PARENTS:
+            return False  # "Sync customers first"
         if mode == "insert":
             if exists:
                 return known  # its own record: delivered; someone else's: "already exists"
@@ -186,7 +201,7 @@ class Model:
     def blur_creates(self, rows: list[Row], before: set[str]) -> None:
         """After a faulted run: a null String attribute of a created record may be "null"."""
         for key, row in classify(rows).valid.items():
-            if key in before or key not in self.cm:
+            if key in before or key not in self.cm or row.parent is not None:
                 continue
             for name, value in _custom(row).items():
                 if value is None and CUSTOM[name] == "String":

@@ -1,0 +1,62 @@
+"""Defects the model-based test (test_model_based.py) found, each pinned by a small test."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+from tests.integration.sync._support import (
+    all_pages,
+    api,
+    engine,
+    errors_by_key,
+    make_warehouse,
+    project,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+def _sql(url: str, statement: str) -> None:
+    db = duckdb.connect(url.removeprefix("duckdb:///"))
+    db.execute(statement)
+    db.close()
+
+
+def _contacts(server, tmp_path, url, *, mode: str):
+    sync = {"model": "people", "object": "contact", "mode": mode, "data_source": "W",
+            "custom_attributes": "none",
+            "mapping": {"external_id": "id", "customer_external_id": "account",
+                        "email": "email"}}  # fmt: skip
+    return project(
+        server, tmp_path, url, {"people": {"table": "people", "primary_key": "id"}},
+        {"contacts": sync},
+    )  # fmt: skip
+
+
+async def test_contact_insert_never_duplicates_a_contact_that_exists(emulator_server, tmp_path):
+    """Insert of a contact whose external id the parent already has: a row error, no twin.
+
+    Found as: insert c1, drop it from the model (on_delete: ignore, the contact stays), put
+    it back, run insert again -> ChartMogul held c1 twice (insert mode created without the
+    lookup docs/sync.md promises "before any create").
+    """
+    with api(emulator_server) as client:
+        ds = client.post("/data_sources", json={"name": "W"}).json()["uuid"]
+        client.post("/customers", json={"data_source_uuid": ds, "external_id": "p1"})
+    url = make_warehouse(
+        tmp_path / "w.duckdb",
+        ["create table people(id varchar, account varchar, email varchar)",
+         "insert into people values ('c1', 'p1', 'ann@acme.io')"],
+    )  # fmt: skip
+    config = _contacts(emulator_server, tmp_path, url, mode="insert")
+    assert (await engine(config).run("contacts")).status.value == "success"
+    _sql(url, "delete from people")
+    assert (await engine(config).run("contacts")).rows.removed == 1  # the contact stays
+    _sql(url, "insert into people values ('c1', 'p1', 'ann@acme.io')")
+    record = await engine(config).run("contacts")
+    with api(emulator_server) as client:
+        contacts = all_pages(client, "/contacts", "entries")
+    assert [c["external_id"] for c in contacts] == ["c1"]
+    assert (record.status.value, record.rows.failed) == ("partial", 1)
+    ((field, message, action),) = errors_by_key(tmp_path / "state", record)["c1"]
+    assert (field, "already exists" in message, "upsert" in action) == ("external_id", True, True)
