@@ -153,6 +153,8 @@ class Model:
     failed: set[str] = dataclasses.field(default_factory=set)
     #: the sync's definition the last completed run saved (None: never ran)
     definition: str | None = None
+    #: keys sent by a run that got no answer, never accepted: they may have landed
+    maybe: set[str] = dataclasses.field(default_factory=set)
 
     def predict(self, rows: list[Row], mode: str, *, delete: bool) -> Prediction:
         """Apply one run to the model (cm, accepted, failed) and say what it did."""
@@ -160,37 +162,85 @@ class Model:
         out = Prediction(invalid=seen.invalid)
         full = self.definition != mode
         self.definition = mode
-        for key, row in seen.valid.items():
-            values = row.values()
+        for key in self._to_send(seen, full=full):
+            row = seen.valid[key]
             known = key in self.accepted
-            if not full and known and key not in self.failed and self.accepted[key] == values:
-                out.unchanged.add(key)
-                continue
             (out.changed if known else out.added).add(key)
             if self._apply(key, row, mode, known=known):
-                self.accepted[key] = values
+                self.accepted[key] = row.values()
                 self.failed.discard(key)
             else:
                 out.rejected.add(key)
                 self.failed.add(key)
+            self.maybe.discard(key)
             if mode == "insert" and known:
                 out.ignored.add(key)
+        out.unchanged = set(seen.valid) - out.added - out.changed
         for key in [k for k in self.accepted if k not in seen.seen]:
             out.removed.add(key)
             del self.accepted[key]
             if delete:
                 self.cm.pop(key, None)
+        # rows in flight that left the model: looked up and deleted with on_delete: delete
+        gone = {k for k in self.maybe if k not in seen.seen}
+        if delete:
+            out.removed |= gone
+            for key in gone:
+                self.cm.pop(key, None)
+        self.maybe -= gone
         # rows that never landed and left the model are forgotten
         self.failed &= seen.seen
         return out
+
+    def _to_send(self, seen: Classified, *, full: bool) -> list[str]:
+        return [
+            key
+            for key, row in seen.valid.items()
+            if full
+            or key not in self.accepted
+            or key in self.failed
+            or self.accepted[key] != row.values()
+        ]
+
+    def writes(self, rows: list[Row], mode: str, *, delete: bool) -> bool:
+        """Whether the next run (upsert over REST) writes anything."""
+        seen = classify(rows)
+        if self._to_send(seen, full=self.definition != mode):
+            return True
+        return delete and any(k not in seen.seen for k in self.accepted)
+
+    def outage(self, rows: list[Row], mode: str, *, delete: bool, completed: bool) -> None:
+        """A run whose every write went unanswered (502: nothing landed).
+
+        The rows it sent stay in flight (sent again by the next run; never accepted ones
+        may have landed, so they are looked up first). A run that still ``completed`` (the
+        lookups between the writes answered, so ChartMogul never counted as down) also
+        handled the rows that left the model: forgotten, or, with ``on_delete: delete``,
+        kept for the next run (their delete failed); and saved the sync's definition.
+        """
+        seen = classify(rows)
+        for key in self._to_send(seen, full=self.definition != mode):
+            self.failed.add(key)
+            if key not in self.accepted:
+                self.maybe.add(key)
+        if not completed:
+            return
+        self.definition = mode
+        gone = [k for k in self.accepted if k not in seen.seen]
+        if not delete:
+            for key in gone:
+                del self.accepted[key]
+        # in flight and gone: forgotten, or looked up (found nowhere: nothing landed)
+        self.maybe = {k for k in self.maybe if k in seen.seen}
+        self.failed &= seen.seen | set(self.accepted)
 
     def _apply(self, key: str, row: Row, mode: str, *, known: bool) -> bool:
         exists = key in self.cm
         if row.parent is not None and row.parent not in PARENTS:
             return False  # "Sync customers first"
         if mode == "insert":
-            if exists:
-                return known  # its own record: delivered; someone else's: "already exists"
+            if exists:  # its own record: delivered; someone else's: "already exists"
+                return known or key in self.maybe
             self.cm[key] = record_values(row)
             return True
         if mode == "update" and not exists:

@@ -60,3 +60,44 @@ async def test_contact_insert_never_duplicates_a_contact_that_exists(emulator_se
     assert (record.status.value, record.rows.failed) == ("partial", 1)
     ((field, message, action),) = errors_by_key(tmp_path / "state", record)["c1"]
     assert (field, "already exists" in message, "upsert" in action) == ("external_id", True, True)
+
+
+def _customers(server, tmp_path, url):
+    sync = {"model": "accounts", "object": "customer", "data_source": "W", "on_delete": "delete",
+            "custom_attributes": "none", "mapping": {"external_id": "id", "name": "name"}}  # fmt: skip
+    return project(
+        server, tmp_path, url, {"accounts": {"table": "accounts", "primary_key": "id"}},
+        {"customers": sync},
+    )  # fmt: skip
+
+
+async def test_plan_counts_the_delete_of_a_row_left_in_flight(emulator_server, admin, tmp_path):
+    """A never-accepted row in flight that leaves the model: the plan predicts its delete.
+
+    Found as: sync a1; add a2; a run whose writes all get 502 (a2 in flight, maybe landed);
+    drop a2; ``sync plan`` said 0 deletes, the run then removed 1 (it looks a2 up by its
+    external id and deletes what it finds, docs/sync.md step 5).
+    """
+    from mogulsync.sync.connect import client_settings
+    from mogulsync.sync.plan import plan_sync
+
+    url = make_warehouse(
+        tmp_path / "w.duckdb",
+        ["create table accounts(id varchar, name varchar)",
+         "insert into accounts values ('a1', 'One')"],
+    )  # fmt: skip
+    config = _customers(emulator_server, tmp_path, url)
+    assert (await engine(config).run("customers")).status.value == "success"
+    _sql(url, "insert into accounts values ('a2', 'Two')")
+    admin.put("/faults", json={"error_rate": 1.0, "error_statuses": [502],
+                               "methods": ["POST"]}).raise_for_status()  # fmt: skip
+    try:
+        assert (await engine(config).run("customers")).rows.succeeded == 0
+    finally:
+        admin.delete("/faults").raise_for_status()
+    _sql(url, "delete from accounts where id = 'a2'")
+    plan = await plan_sync(config, "customers", client_settings(config))
+    record = await engine(config).run("customers")
+    assert (record.status.value, record.rows.removed) == ("success", 1)
+    assert plan.counts["deletes"] == record.rows.removed
+    assert [s["key"] for s in plan.samples["deletes"]] == ["a2"]
