@@ -62,8 +62,8 @@ async def test_contact_insert_never_duplicates_a_contact_that_exists(emulator_se
     assert (field, "already exists" in message, "upsert" in action) == ("external_id", True, True)
 
 
-def _customers(server, tmp_path, url):
-    sync = {"model": "accounts", "object": "customer", "data_source": "W", "on_delete": "delete",
+def _customers(server, tmp_path, url, *, on_delete: str = "delete"):
+    sync = {"model": "accounts", "object": "customer", "data_source": "W", "on_delete": on_delete,
             "custom_attributes": "none", "mapping": {"external_id": "id", "name": "name"}}  # fmt: skip
     return project(
         server, tmp_path, url, {"accounts": {"table": "accounts", "primary_key": "id"}},
@@ -101,3 +101,32 @@ async def test_plan_counts_the_delete_of_a_row_left_in_flight(emulator_server, a
     assert (record.status.value, record.rows.removed) == ("success", 1)
     assert plan.counts["deletes"] == record.rows.removed
     assert [s["key"] for s in plan.samples["deletes"]] == ["a2"]
+
+
+async def test_upsert_updates_a_customer_found_after_an_unanswered_create(
+    emulator_server, admin, tmp_path
+):
+    """Upsert of a customer that exists, whose create got a 502: the row's values land.
+
+    Found as: sync a1; drop it (on_delete: ignore, the customer stays); put it back renamed;
+    the run's create is answered 502, the client's lookup before resending finds the old
+    customer and took it for its own create: the row was recorded as synced, the rename
+    never sent (and never sent again: the next runs saw it unchanged).
+    """
+    url = make_warehouse(
+        tmp_path / "w.duckdb",
+        ["create table accounts(id varchar, name varchar)",
+         "insert into accounts values ('a1', 'One')"],
+    )  # fmt: skip
+    config = _customers(emulator_server, tmp_path, url, on_delete="ignore")
+    assert (await engine(config).run("customers")).status.value == "success"
+    _sql(url, "delete from accounts")
+    assert (await engine(config).run("customers")).rows.removed == 1
+    _sql(url, "insert into accounts values ('a1', 'Renamed')")
+    admin.post("/faults/script", json=[{"fault": "error", "status": 502, "method": "POST",
+                                        "path_pattern": "^/v1/customers$"}]).raise_for_status()  # fmt: skip
+    record = await engine(config).run("customers")
+    assert (record.status.value, record.rows.succeeded) == ("success", 1)
+    with api(emulator_server) as client:
+        customers = all_pages(client, "/customers", "entries")
+    assert [(c["external_id"], c["name"]) for c in customers] == [("a1", "Renamed")]
