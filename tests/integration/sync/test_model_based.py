@@ -1,10 +1,12 @@
 """Model-based test of reverse ETL: random model changes and runs; ChartMogul must equal the model.
 
 A hypothesis state machine edits a real DuckDB warehouse (insert, update, delete rows; add
-and fix bad rows: null key, repeated key, wrong type, bad email) and runs a customers sync
-with typed custom attributes against the emulator over loopback: upsert, update or insert,
-with or without ``on_delete: delete``, over REST or the bulk import, sometimes under injected
-429/5xx/resets/lost answers. After every run, the invariants of docs/sync.md are checked
+and fix bad rows: null or blank key, repeated key, wrong type, bad email, missing parent) and
+runs a sync against the emulator over loopback: customers with typed custom attributes, or
+contacts (whose emails change); upsert, update or insert, with or without ``on_delete:
+delete``, over REST or the bulk import, sometimes under injected 429/5xx/resets/lost
+answers (then a clean run), or during an outage of writes (every write answered 502: rows
+stay in flight for later runs). After every run, the invariants of docs/sync.md are checked
 against a reference model (tests/integration/sync/_model.py) that knows only the rules:
 
 - ChartMogul (read through the official ``chartmogul`` client) holds exactly the predicted
@@ -369,6 +371,8 @@ class ReverseEtl(RuleBasedStateMachine):
         assert report.missing == len(missing), (report.summary(), missing)
         assert report.drifted == len(self.model.drifted(self.rows)), report.summary()
         assert report.invalid == len(valid.invalid)
+        extra = {k for k in self.model.cm if k not in valid.seen}  # what a delete would remove
+        assert report.extra == len(extra), (report.summary(), extra)
 
     def _source(self) -> str:
         (source,) = chartmogul.DataSource.all(self.cm, name="W").get().data_sources

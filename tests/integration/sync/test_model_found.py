@@ -130,3 +130,31 @@ async def test_upsert_updates_a_customer_found_after_an_unanswered_create(
     with api(emulator_server) as client:
         customers = all_pages(client, "/customers", "entries")
     assert [(c["external_id"], c["name"]) for c in customers] == [("a1", "Renamed")]
+
+
+async def test_reconcile_never_calls_the_record_of_an_invalid_row_extra(emulator_server, tmp_path):
+    """A synced row that became invalid: reconcile counts it invalid, not its record extra.
+
+    Found as: sync a1; its email becomes invalid; reconcile said 1 invalid and 1 extra,
+    though "extra" is what ``on_delete: delete`` would remove, and a run keeps a record
+    whose row is still in the model (invalid rows are not removed).
+    """
+    from mogulsync.reconcile import reconcile
+
+    url = make_warehouse(
+        tmp_path / "w.duckdb",
+        ["create table accounts(id varchar, name varchar, email varchar)",
+         "insert into accounts values ('a1', 'One', 'one@x.io'), ('a2', 'Two', 'two@x.io')"],
+    )  # fmt: skip
+    sync = {"model": "accounts", "object": "customer", "data_source": "W", "on_delete": "delete",
+            "custom_attributes": "none",
+            "mapping": {"external_id": "id", "name": "name", "email": "email"}}  # fmt: skip
+    config = project(emulator_server, tmp_path, url,
+                     {"accounts": {"table": "accounts", "primary_key": "id"}},
+                     {"customers": sync})  # fmt: skip
+    assert (await engine(config).run("customers")).status.value == "success"
+    _sql(url, "update accounts set email = 'not-an-email' where id = 'a1'")
+    report = await reconcile(config, "customers")
+    assert (report.invalid, report.extra, report.missing, report.in_both) == (1, 0, 0, 1)
+    record = await engine(config).run("customers")
+    assert (record.rows.removed, record.rows.invalid) == (0, 1)  # the run keeps a1's record
