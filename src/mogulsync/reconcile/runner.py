@@ -222,7 +222,10 @@ class _Reconcile:
             batches, prepared = diff.batches(full=True), diff.prepared
         for batch in batches:
             rows = attach_children(prepared, source, batch)
-            mapped = self._map(prepared, rows)
+            mapped, unmapped = self._map(prepared, rows)
+            # a row that is invalid is still in the model: its record is not extra (a run
+            # keeps it), only the row is counted, as invalid
+            index.take(unmapped)
             keys = [match_key(self.sync.match, row.payload.get(self.sync.match)) for row in mapped]
             found = index.take([key for key in keys if key is not None])
             adopted: list[tuple[MappedRow, RemoteRecord, bool]] = []
@@ -244,11 +247,19 @@ class _Reconcile:
             if state is not None:
                 self._write(state, adopted, missing)
 
-    def _map(self, prepared: Prepared, rows: Sequence[Mapping[str, Any]]) -> list[MappedRow]:
-        """The batch's rows mapped as a run maps them; invalid ones counted and skipped."""
+    def _map(
+        self, prepared: Prepared, rows: Sequence[Mapping[str, Any]]
+    ) -> tuple[list[MappedRow], list[str]]:
+        """The batch's rows mapped as a run maps them; invalid ones counted and skipped.
+
+        Also the match keys of the rows that could not be mapped but whose primary key is
+        set and first seen (a run keeps their records).
+        """
         mapper = prepared.mapper
         digests = mapper.row_digests(rows)
         mapped: list[MappedRow] = []
+        unmapped: list[str] = []
+        column = mapper.columns.get(self.sync.match)
         for raw, digest in zip(rows, digests, strict=True):
             key = primary_key_of(raw, prepared.model.primary_key_columns)
             if key is None or key in self.seen_keys:
@@ -258,9 +269,12 @@ class _Reconcile:
             outcome = mapper.build(raw, key, digest)
             if isinstance(outcome, list):
                 self.report.invalid += 1
+                held = match_key(self.sync.match, raw.get(column)) if column else None
+                if held is not None:
+                    unmapped.append(held)
                 continue
             mapped.append(outcome)
-        return mapped
+        return mapped, unmapped
 
     # ------------------------------------------------------------------ adopt
     def _leave_note(self, listed: int, listed_at: float) -> None:

@@ -48,6 +48,25 @@ class Prior:
         return self.digest is not None or self.status is RowStatus.INFLIGHT
 
 
+#: objects whose record can be found by its external id alone (a row in flight has no uuid)
+FOUND_BY_REF = frozenset({"customer", "plan", "invoice"})
+
+
+def unsure_removal(prior: Prior, object_type: str) -> bool:
+    """A row that left the model while in flight, never accepted: its record may exist.
+
+    With ``on_delete: delete`` a run looks it up by its external id and deletes what it
+    finds, so both the run and ``sync plan`` count it as a delete.
+    """
+    return (
+        object_type in FOUND_BY_REF
+        and prior.digest is None
+        and prior.status is RowStatus.INFLIGHT
+        and not prior.uuid
+        and bool(prior.ref)
+    )
+
+
 def classify(digest: str, prior: Prior | None, *, full: bool = False) -> Change:
     """ADDED, CHANGED or UNCHANGED for a row seen in this run."""
     if prior is None or prior.digest is None:

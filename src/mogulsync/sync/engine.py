@@ -54,7 +54,7 @@ from mogulsync.sync.bulk.adopted import AdoptedScope
 from mogulsync.sync.bulk.learn import Learnt
 from mogulsync.sync.bulk.results import Problem
 from mogulsync.sync.connect import client_settings, model_of, open_source, resolve_data_source
-from mogulsync.sync.diff import Change, Prior, RowStatus, needs_sending
+from mogulsync.sync.diff import Change, Prior, needs_sending, unsure_removal
 from mogulsync.sync.errors_text import row_errors
 from mogulsync.sync.outcomes import OutcomeStatus, RowOutcome, RowSink
 from mogulsync.sync.state import RowResult
@@ -68,9 +68,6 @@ from mogulsync.warehouse import Row, SqlAlchemySource
 MAX_CONCURRENT_ROWS = 64
 #: results committed to the state per transaction
 FLUSH_EVERY = 100
-
-#: objects whose applier finds a record by its external id alone (``Prior.ref``)
-FOUND_BY_REF = frozenset({"customer", "plan", "invoice"})
 
 #: ChartMogul's "too many parallel connections": nothing was processed
 HTTP_TOO_MANY_CONNECTIONS = 503
@@ -585,12 +582,10 @@ class _Run:
             self.record.rows.removed += len(counted)
             self.state.forget(self.name, [key for key, _ in gone])
             return
-        findable = prepared.sync.object in FOUND_BY_REF
         # In flight and never accepted: a killed run may still have created the record;
         # it is looked up by its external id (and deleted if found), never just forgotten.
-        unsure = {
-            key for key, prior in gone if findable and prior.digest is None and _by_ref(prior)
-        }
+        kind = prepared.sync.object
+        unsure = {key for key, prior in gone if unsure_removal(prior, kind)}
         self.record.rows.removed += len(counted) + len(unsure)
         never_landed = [
             key
@@ -653,11 +648,6 @@ class _Run:
     def _report(self) -> None:
         self.progress.failed = self.record.rows.failed
         self.progress_hook(self.progress)
-
-
-def _by_ref(prior: Prior) -> bool:
-    """An in-flight row whose record can only be found by its external id."""
-    return prior.status is RowStatus.INFLIGHT and not prior.uuid and bool(prior.ref)
 
 
 def _unknown(exc: BaseException) -> bool:

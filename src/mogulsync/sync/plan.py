@@ -22,7 +22,7 @@ from mogulsync.sync.batch import (
 from mogulsync.sync.bulk import bulk_group
 from mogulsync.sync.bulk.runner import DEFAULT_MIN_ROWS
 from mogulsync.sync.connect import model_of, open_source, resolve_data_source
-from mogulsync.sync.diff import Change, Prior
+from mogulsync.sync.diff import Change, Prior, unsure_removal
 from mogulsync.sync.state_open import open_state
 from mogulsync.sync.state_protocol import SyncState
 from mogulsync.sync.warehouse_diff import DiffStream, WarehouseState, open_diff
@@ -120,7 +120,7 @@ async def plan_sync(
             result.bulk_creates = 0  # the run sends so few over REST
         if diff is not None:
             result.counts["unchanged"] += diff.unchanged()
-        _count_removed(result, state.unseen(name), sync.on_delete, sample)
+        _count_removed(result, state.unseen(name), sync.on_delete, sync.object, sample)
         return result
     finally:
         state.close()
@@ -179,10 +179,11 @@ def _count_unchanged(
 
 
 def _count_removed(
-    plan: SyncPlan, gone: Iterator[tuple[str, Prior]], on_delete: str, sample: int
+    plan: SyncPlan, gone: Iterator[tuple[str, Prior]], on_delete: str, kind: str, sample: int
 ) -> None:
     for key, prior in gone:
-        if prior.digest is None:
+        # never accepted: counted only when the run looks its record up to delete it
+        if prior.digest is None and not (on_delete == "delete" and unsure_removal(prior, kind)):
             continue
         if on_delete == "delete":
             plan.counts["deletes"] += 1

@@ -25,14 +25,27 @@ class Customers(Resource):
 
     async def create(self, customer: NewCustomer) -> Customer:
         """A new customer; a lost answer is resolved by data source + external id."""
+        return (await self.create_or_find(customer))[0]
+
+    async def create_or_find(self, customer: NewCustomer) -> tuple[Customer, bool]:
+        """As :meth:`create`, and whether this call's own answer created it.
+
+        False: an attempt got no answer and the lookup before the next one found a customer
+        with the external id. It may be that attempt's, or one that was there before (then
+        the values sent were not applied: an upsert must still update it).
+        """
+        found = False
+
+        async def lookup() -> JSONDict | None:
+            nonlocal found
+            item = await self._lookup(customer.external_id, customer.data_source_uuid)
+            found = item is not None
+            return item
+
         raw = await self._requester.call(
-            "POST",
-            _COLLECTION,
-            body=customer.payload(),
-            replay=Replay.LOOKUP,
-            lookup=lambda: self._lookup(customer.external_id, customer.data_source_uuid),
+            "POST", _COLLECTION, body=customer.payload(), replay=Replay.LOOKUP, lookup=lookup
         )
-        return parse_one(Customer, _COLLECTION, raw)
+        return parse_one(Customer, _COLLECTION, raw), not found
 
     async def get(self, uuid: str) -> Customer:
         """One customer; NotFoundError when it does not exist."""

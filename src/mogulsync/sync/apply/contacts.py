@@ -59,6 +59,15 @@ class ContactApplier:
                     found = await self._find(parent, payload, ("external_id", "email"))
                     if found is not None:
                         return found.uuid  # our earlier attempt landed
+                # ChartMogul keeps contacts unique on nothing: the lookup is the only guard
+                # against a twin (one left by on_delete: ignore, or made by another tool)
+                elif await self._find(parent, payload, (sync.match,)) is not None:
+                    raise RowRejectedError(
+                        sync.match,
+                        f"a contact with {sync.match} {payload.get(sync.match)!r} already exists"
+                        " under the customer (insert mode never updates one)",
+                        "Use mode `upsert` to update existing contacts, or remove the row.",
+                    )
                 return await self._create(parent, row)
             found = await self._find(parent, payload, (sync.match,))
             if found is not None:

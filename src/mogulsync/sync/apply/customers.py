@@ -162,7 +162,7 @@ class CustomerApplier:
         values = {"data_source_uuid": self._context.data_source_uuid, **customer_fields(row)}
         new = build(NewCustomer, values)
         try:
-            customer = await self._client.customers.create(new)
+            customer, created = await self._client.customers.create_or_find(new)
         except AlreadyExistsError as exc:
             existing = exc.existing_uuid
             if existing_is_ours and existing is None:
@@ -181,6 +181,10 @@ class CustomerApplier:
                 " data source",
                 _UPSERT_HINT,
             ) from None
+        if not created and self._context.sync.mode != "insert":
+            # found by the lookup after an unanswered create: maybe a customer that existed
+            # before, which the create never changed; updating is right either way
+            await self._update(customer.uuid, row, missing_field="external_id")
         self._resolver.learn("customer", new.external_id, customer.uuid)
         return customer.uuid
 
