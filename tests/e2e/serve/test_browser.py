@@ -58,6 +58,9 @@ async def _dead_letter(served: Served) -> None:
 async def test_the_web_ui_end_to_end_in_chromium(emulator_server, tmp_path):
     from playwright.async_api import async_playwright, expect
 
+    # expect() has its own 5 s default, apart from the page's: a loaded machine exceeds it
+    expect.set_options(timeout=60_000)
+
     _require_chromium()
     url = accounts(tmp_path, 12)
     db = duckdb.connect(str(tmp_path / "w.duckdb"))

@@ -28,6 +28,9 @@ LONG_KEY = "K" * 400
 async def test_hostile_and_long_values_and_no_javascript(emulator_server, tmp_path, monkeypatch):
     from playwright.async_api import async_playwright, expect
 
+    # expect() has its own 5 s default, apart from the page's: a loaded machine exceeds it
+    expect.set_options(timeout=60_000)
+
     _require_chromium()
     url = accounts(tmp_path, 3)
     db = duckdb.connect(str(tmp_path / "w.duckdb"))
