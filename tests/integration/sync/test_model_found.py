@@ -158,3 +158,34 @@ async def test_reconcile_never_calls_the_record_of_an_invalid_row_extra(emulator
     assert (report.invalid, report.extra, report.missing, report.in_both) == (1, 0, 0, 1)
     record = await engine(config).run("customers")
     assert (record.rows.removed, record.rows.invalid) == (0, 1)  # the run keeps a1's record
+
+
+async def test_contact_insert_looks_each_parent_up_once(emulator_server, tmp_path):
+    """The no-twin lookup of insert mode lists a parent's contacts once per run, not once
+    per contact (it doubled the calls of an insert: a list before every create); a row
+    whose key the parent already has, or an earlier row of this run gave it, still fails.
+    """
+    with api(emulator_server) as client:
+        ds = client.post("/data_sources", json={"name": "W"}).json()["uuid"]
+        for parent in ("p1", "p2"):
+            client.post("/customers", json={"data_source_uuid": ds, "external_id": parent})
+        customers = all_pages(client, "/customers", "entries")
+        p1 = next(c["uuid"] for c in customers if c["external_id"] == "p1")
+        contact = {"customer_uuid": p1, "data_source_uuid": ds, "external_id": "c0"}
+        client.post("/contacts", json=contact)
+    rows = ", ".join(f"('c{i}', 'p{1 + i % 2}', 'x{i}@acme.io')" for i in range(8))
+    url = make_warehouse(
+        tmp_path / "w.duckdb",
+        ["create table people(id varchar, account varchar, email varchar)",
+         f"insert into people values {rows}"],
+    )  # fmt: skip
+    config = _contacts(emulator_server, tmp_path, url, mode="insert")
+    record = await engine(config).run("contacts")
+    with api(emulator_server) as client:
+        contacts = all_pages(client, "/contacts", "entries")
+    assert sorted(c["external_id"] for c in contacts) == [f"c{i}" for i in range(8)]
+    assert (record.rows.succeeded, record.rows.failed) == (7, 1)  # c0 existed under p1
+    ((field, message, _),) = errors_by_key(tmp_path / "state", record)["c0"]
+    assert (field, "already exists" in message) == ("external_id", True)
+    # the data source, each parent by external id, one contact list per parent, 7 creates
+    assert record.api_calls == 1 + 2 + 2 + 7
