@@ -20,6 +20,10 @@ from mogulsync.sync.apply.resolve import SYNC_CUSTOMERS_FIRST, Resolver
 from mogulsync.sync.diff import Prior
 from mogulsync.sync.mapping import CustomValue, MappedRow, custom_for_update
 
+#: parents whose contacts' match values a run keeps (oldest forgotten first: re-listed if
+#: needed again), so an insert of a million contacts under as many customers stays small
+PARENTS_KEPT = 10_000
+
 FIELDS = (
     "first_name",
     "last_name",
@@ -54,7 +58,8 @@ class ContactApplier:
             await self._update(uuid, row)
             return uuid
         parent = await self._resolver.parent_customer(payload)
-        lock_key = f"contact:{parent}:{payload.get(sync.match)}"
+        # lowered as the lookups compare: `Ann@x.io` and `ann@x.io` must not race
+        lock_key = f"contact:{parent}:{str(payload.get(sync.match)).lower()}"
         async with self._context.locks(lock_key):
             if sync.mode == "insert":
                 if prior is not None and prior.digest is not None and prior.uuid:
@@ -114,6 +119,8 @@ class ContactApplier:
                     if current is not None:
                         taken.add(current.lower())
                 self._taken[parent] = taken
+                while len(self._taken) > PARENTS_KEPT:
+                    del self._taken[next(iter(self._taken))]
         return str(value).lower() in taken
 
     def _note(self, parent: str, value: object) -> None:
