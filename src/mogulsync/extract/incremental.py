@@ -31,6 +31,10 @@ from mogulsync.extract.records import Record
 #: a moment -> the start of the bucket it falls in
 Bucket = Callable[[dt.datetime], dt.datetime]
 _DIGEST_CHARS = 16
+#: a bucket holding more records than this keeps their digests instead: a day of 100k
+#: activities held ~110 MB per activity window (16 by default); digests cost CPU, so
+#: the many small buckets of a read are never digested
+HELD_RECORDS = 2_000
 #: marks a record that is a deletion (the destination drops the row of that key)
 DELETED_COLUMN = "_mogulsync_deleted"
 
@@ -76,8 +80,10 @@ class Newest:
         self._bucket = bucket
         self.moment: dt.datetime | None = None
         self._start: dt.datetime | None = None
-        # digests are taken when a state is: most records read end up in older buckets
+        # digests are taken when a state is: most records read end up in older buckets;
+        # a large bucket is digested as it is read (memory)
         self._records: dict[str, Record] = {}
+        self._digests: dict[str, str] = {}
 
     def track(self, moment: dt.datetime | None, ident: str, record: Record) -> None:
         """Note one record's cursor value, id and content."""
@@ -85,9 +91,14 @@ class Newest:
             return
         start = self._bucket(moment)
         if self._start is None or start > self._start:
-            self._start, self._records = start, {}
+            self._start, self._records, self._digests = start, {}, {}
         if start == self._start:
-            self._records[ident] = record
+            if self._digests or len(self._records) >= HELD_RECORDS:
+                self._digests.update((key, digest(held)) for key, held in self._records.items())
+                self._records = {}
+                self._digests[ident] = digest(record)
+            else:
+                self._records[ident] = record
             if self.moment is None or moment > self.moment:
                 self.moment = moment
 
@@ -95,7 +106,8 @@ class Newest:
         """The state to continue after every record tracked (None: nothing tracked)."""
         if self.moment is None:
             return None
-        tokens = sorted(f"{ident}={digest(record)}" for ident, record in self._records.items())
+        digests = {**self._digests, **{key: digest(held) for key, held in self._records.items()}}
+        tokens = sorted(f"{ident}={fingerprint}" for ident, fingerprint in digests.items())
         return StreamState(self.moment.isoformat(), tuple(tokens))
 
 

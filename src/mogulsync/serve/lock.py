@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import IO
 
-from mogulsync.errors import MogulsyncError
+from mogulsync.errors import ConfigError, MogulsyncError
 
 LOCK_FILE = "serve.lock"
 
@@ -39,8 +39,15 @@ class ServeLock:
         """Take the lock, or raise :class:`ServeLockedError` at once."""
         if self._file is not None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a+", encoding="utf-8")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = self.path.open("a+", encoding="utf-8")
+        except OSError as exc:  # read-only, another user's: say so, not a traceback
+            raise ConfigError(
+                f"cannot open {self.path} ({exc.strerror or type(exc).__name__}): the server"
+                " keeps its lock, schedules and run history in state_dir",
+                hint="Give state_dir a directory this user can write to.",
+            ) from None
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

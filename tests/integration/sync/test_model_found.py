@@ -13,6 +13,8 @@ from tests.integration.sync._support import (
     project,
 )
 
+from mogulsync.sync.apply import contacts as contacts_apply
+
 pytestmark = pytest.mark.anyio
 
 
@@ -158,3 +160,69 @@ async def test_reconcile_never_calls_the_record_of_an_invalid_row_extra(emulator
     assert (report.invalid, report.extra, report.missing, report.in_both) == (1, 0, 0, 1)
     record = await engine(config).run("customers")
     assert (record.rows.removed, record.rows.invalid) == (0, 1)  # the run keeps a1's record
+
+
+async def test_contact_insert_looks_each_parent_up_once(emulator_server, tmp_path):
+    """The no-twin lookup of insert mode lists a parent's contacts once per run, not once
+    per contact (it doubled the calls of an insert: a list before every create); a row
+    whose key the parent already has still fails.
+    """
+    with api(emulator_server) as client:
+        ds = client.post("/data_sources", json={"name": "W"}).json()["uuid"]
+        for parent in ("p1", "p2"):
+            client.post("/customers", json={"data_source_uuid": ds, "external_id": parent})
+        customers = all_pages(client, "/customers", "entries")
+        p1 = next(c["uuid"] for c in customers if c["external_id"] == "p1")
+        contact = {"customer_uuid": p1, "data_source_uuid": ds, "external_id": "c0"}
+        client.post("/contacts", json=contact)
+    rows = ", ".join(f"('c{i}', 'p{1 + i % 2}', 'x{i}@acme.io')" for i in range(8))
+    url = make_warehouse(
+        tmp_path / "w.duckdb",
+        ["create table people(id varchar, account varchar, email varchar)",
+         f"insert into people values {rows}"],
+    )  # fmt: skip
+    config = _contacts(emulator_server, tmp_path, url, mode="insert")
+    record = await engine(config).run("contacts")
+    with api(emulator_server) as client:
+        contacts = all_pages(client, "/contacts", "entries")
+    assert sorted(c["external_id"] for c in contacts) == [f"c{i}" for i in range(8)]
+    assert (record.rows.succeeded, record.rows.failed) == (7, 1)  # c0 existed under p1
+    ((field, message, _),) = errors_by_key(tmp_path / "state", record)["c0"]
+    assert (field, "already exists" in message) == ("external_id", True)
+    # the data source, each parent by external id, one contact list per parent, 7 creates
+    assert record.api_calls == 1 + 2 + 2 + 7
+
+
+@pytest.mark.parametrize("kept", [contacts_apply.PARENTS_KEPT, 1])
+async def test_contact_insert_by_email_never_twins_within_a_run(
+    emulator_server, tmp_path, monkeypatch, kept
+):
+    """Rows of one run with one email under one parent: one contact, the others row
+    errors, whether the parent's listing is kept or forgotten between rows (``kept`` = 1).
+
+    The emails differ in case: the rows' lock keys did too, so the rows looked the parent
+    up before any of them created and ChartMogul got the contact several times.
+    """
+    monkeypatch.setattr(contacts_apply, "PARENTS_KEPT", kept)
+    with api(emulator_server) as client:
+        ds = client.post("/data_sources", json={"name": "W"}).json()["uuid"]
+        for parent in ("p1", "p2"):
+            client.post("/customers", json={"data_source_uuid": ds, "external_id": parent})
+    spellings = ("ann@acme.io", "Ann@acme.io", "ANN@acme.io", "ann@ACME.io", "aNN@acme.IO")
+    ann = ", ".join(f"('a{i}', 'p1', '{email}')" for i, email in enumerate(spellings))
+    url = make_warehouse(
+        tmp_path / "w.duckdb",
+        ["create table people(id varchar, account varchar, email varchar)",
+         f"insert into people values ('b1', 'p2', 'bob@beta.io'), {ann}"],
+    )  # fmt: skip
+    sync = {"model": "people", "object": "contact", "mode": "insert", "match": "email",
+            "data_source": "W", "custom_attributes": "none",
+            "mapping": {"external_id": "id", "customer_external_id": "account",
+                        "email": "email"}}  # fmt: skip
+    models = {"people": {"table": "people", "primary_key": "id"}}
+    config = project(emulator_server, tmp_path, url, models, {"contacts": sync})
+    record = await engine(config).run("contacts")
+    with api(emulator_server) as client:
+        contacts = all_pages(client, "/contacts", "entries")
+    assert sorted(c["email"].lower() for c in contacts) == ["ann@acme.io", "bob@beta.io"]
+    assert (record.rows.succeeded, record.rows.failed) == (2, len(spellings) - 1)

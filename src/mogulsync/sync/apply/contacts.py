@@ -20,6 +20,10 @@ from mogulsync.sync.apply.resolve import SYNC_CUSTOMERS_FIRST, Resolver
 from mogulsync.sync.diff import Prior
 from mogulsync.sync.mapping import CustomValue, MappedRow, custom_for_update
 
+#: parents whose contacts' match values a run keeps (oldest forgotten first: re-listed if
+#: needed again), so an insert of a million contacts under as many customers stays small
+PARENTS_KEPT = 10_000
+
 FIELDS = (
     "first_name",
     "last_name",
@@ -40,6 +44,10 @@ class ContactApplier:
         self._context = context
         self._client = context.client
         self._resolver = resolver
+        # insert mode: the match values of each parent's contacts, listed once per run (a
+        # list before every create doubled an insert's calls) and kept up to date with the
+        # contacts this run creates
+        self._taken: dict[str, set[str]] = {}
 
     async def apply(self, row: MappedRow, prior: Prior | None) -> str | None:
         """Create or update per mode and match key; the contact's uuid."""
@@ -50,7 +58,8 @@ class ContactApplier:
             await self._update(uuid, row)
             return uuid
         parent = await self._resolver.parent_customer(payload)
-        lock_key = f"contact:{parent}:{payload.get(sync.match)}"
+        # lowered as the lookups compare: `Ann@x.io` and `ann@x.io` must not race
+        lock_key = f"contact:{parent}:{str(payload.get(sync.match)).lower()}"
         async with self._context.locks(lock_key):
             if sync.mode == "insert":
                 if prior is not None and prior.digest is not None and prior.uuid:
@@ -61,14 +70,21 @@ class ContactApplier:
                         return found.uuid  # our earlier attempt landed
                 # ChartMogul keeps contacts unique on nothing: the lookup is the only guard
                 # against a twin (one left by on_delete: ignore, or made by another tool)
-                elif await self._find(parent, payload, (sync.match,)) is not None:
+                elif await self._parent_has(parent, payload.get(sync.match)):
                     raise RowRejectedError(
                         sync.match,
                         f"a contact with {sync.match} {payload.get(sync.match)!r} already exists"
                         " under the customer (insert mode never updates one)",
                         "Use mode `upsert` to update existing contacts, or remove the row.",
                     )
-                return await self._create(parent, row)
+                try:
+                    uuid = await self._create(parent, row)
+                except BaseException:
+                    # it may have landed all the same: list the parent again if asked
+                    self._taken.pop(parent, None)
+                    raise
+                self._note(parent, payload.get(sync.match))
+                return uuid
             found = await self._find(parent, payload, (sync.match,))
             if found is not None:
                 await self._update(found.uuid, row)
@@ -88,6 +104,29 @@ class ContactApplier:
                 await self._client.contacts.delete(prior.uuid)
             except NotFoundError:
                 return
+
+    async def _parent_has(self, parent: str, value: object) -> bool:
+        """Whether ``parent`` has a contact whose match key is ``value`` (any case)."""
+        if value is None:
+            return False
+        async with self._context.locks(f"contacts of:{parent}"):
+            taken = self._taken.get(parent)
+            if taken is None:
+                key = self._context.sync.match
+                taken = set()
+                async for contact in self._client.contacts.list(customer_uuid=parent):
+                    current = contact.external_id if key == "external_id" else contact.email
+                    if current is not None:
+                        taken.add(current.lower())
+                self._taken[parent] = taken
+                while len(self._taken) > PARENTS_KEPT:
+                    del self._taken[next(iter(self._taken))]
+        return str(value).lower() in taken
+
+    def _note(self, parent: str, value: object) -> None:
+        """``parent`` now has a contact whose match key is ``value``."""
+        if value is not None and parent in self._taken:
+            self._taken[parent].add(str(value).lower())
 
     async def _find(self, parent: str, payload: Any, keys: tuple[str, ...]) -> Contact | None:
         for key in keys:
