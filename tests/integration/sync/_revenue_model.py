@@ -14,6 +14,8 @@ from typing import Any
 #: customers that exist in the data source before the first run ("cx" never does)
 CUSTOMERS = ("c1", "c2")
 UNITS = ("day", "month", "year")
+#: the plan of a line item whose plan was deleted (its uuid is no longer listed)
+GONE = "(deleted plan)"
 #: ChartMogul's date format: ISO 8601
 DATE = "2025-01-0{}"
 
@@ -70,13 +72,18 @@ class Row:
     type: str | None = None
     result: str | None = None
     amount: Any = None
+    #: transactions by uuid: the invoice's ChartMogul uuid when the row was written, and which
+    #: of the invoice's lives (a deleted and re-created invoice has a new uuid) it named
+    invoice_uuid: str | None = None
+    life: int = 0
 
     def lines_json(self) -> str:
         return json.dumps([line.payload(self.id or "", i) for i, line in enumerate(self.lines)])
 
     def values(self) -> tuple[Any, ...]:
         return (self.name, self.count, self.unit, self.customer, self.date, self.currency,
-                self.lines_json(), self.invoice, self.type, self.result, self.amount)  # fmt: skip
+                self.lines_json(), self.invoice, self.type, self.result, self.amount,
+                self.invoice_uuid)  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,6 +175,8 @@ class Revenue:
     #: transaction external id -> (invoice external id, type, result, amount)
     transactions: dict[str, tuple[Any, ...]] = dataclasses.field(default_factory=dict)
     snapshots: dict[str, Snapshot] = dataclasses.field(default_factory=dict)
+    #: invoice external id -> how many times it was created (its uuid changes each time)
+    lives: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def predict(self, kind: str, rows: list[Row], mode: str, *, delete: bool) -> Prediction:
         snap = self.snapshots.setdefault(kind, Snapshot())
@@ -204,6 +213,15 @@ class Revenue:
     def _delete(self, kind: str, key: str) -> None:
         if kind == "plan":
             self.plans.pop(key, None)
+            # invoices keep their line items, which now name a plan ChartMogul no longer lists
+            for invoice, (customer, date, currency, lines) in list(self.invoices.items()):
+                kept = tuple(
+                    sorted(
+                        (*line[:3], GONE if line[3] == key else line[3], *line[4:])
+                        for line in lines
+                    )
+                )
+                self.invoices[invoice] = (customer, date, currency, kept)
         elif kind == "invoice":
             self.invoices.pop(key, None)
             for txn in [t for t, v in self.transactions.items() if v[0] == key]:
@@ -224,8 +242,12 @@ class Revenue:
                     return f"line_items[{index}].plan_external_id"
             if key not in self.invoices:
                 self.invoices[key] = invoice_record(row)
+                self.lives[key] = self.lives.get(key, 0) + 1
             return None
-        if row.invoice not in self.invoices:
+        if kind == "transaction_uuid":
+            if row.invoice not in self.invoices or self.lives.get(row.invoice or "") != row.life:
+                return "invoice_uuid"  # ChartMogul has no invoice with that uuid (any more)
+        elif row.invoice not in self.invoices:
             return "invoice_external_id"
         if key not in self.transactions:
             self.transactions[key] = (row.invoice, row.type, row.result, row.amount)

@@ -29,6 +29,7 @@ import re
 import shutil
 import tempfile
 import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -51,6 +52,7 @@ from tests.conftest import unlimited_settings
 from tests.integration.sync._revenue_model import (
     CUSTOMERS,
     DATE,
+    GONE,
     Line,
     Prediction,
     Revenue,
@@ -73,14 +75,18 @@ SECRET = "sk-revenue-5e1b0c7d93a84f26"
 PLAN_KEYS = ("gold", "silver", "bronze")
 INVOICE_KEYS = ("i1", "i2", "i3", "i4")
 TXN_KEYS = ("t1", "t2", "t3")
-KINDS = ("plan", "invoice", "transaction")
+KINDS = ("plan", "invoice", "transaction", "transaction_uuid")
 #: the sync of each kind, its model and its columns in the warehouse
-SYNCS = {"plan": "plans", "invoice": "invoices", "transaction": "txns"}
+SYNCS = {"plan": "plans", "invoice": "invoices", "transaction": "txns",
+         "transaction_uuid": "txns_by_uuid"}  # fmt: skip
 COLUMNS = {
     "plan": ("name", "count", "unit"),
     "invoice": ("customer", "date", "currency", "lines"),
     "transaction": ("invoice", "type", "result", "date", "amount"),
+    "transaction_uuid": ("invoice_uuid", "type", "result", "date", "amount"),
 }
+KEYS = {"plan": PLAN_KEYS, "invoice": INVOICE_KEYS, "transaction": TXN_KEYS,
+        "transaction_uuid": ("u1", "u2", "u3")}  # fmt: skip
 CENTS = st.sampled_from([0, 990, 1000, 12345])
 
 
@@ -192,11 +198,21 @@ class RevenueEtl(RuleBasedStateMachine):
                     "date": DATE.format(data.draw(st.integers(1, 9))),
                     "currency": data.draw(st.sampled_from(["USD", "EUR"])),
                     "lines": data.draw(lines())}  # fmt: skip
-        return {"invoice": data.draw(st.sampled_from(INVOICE_KEYS)),
+        invoice = data.draw(st.sampled_from(INVOICE_KEYS))
+        named = self._named(invoice) if kind == "transaction_uuid" else {}
+        return {"invoice": invoice, **named,
                 "type": data.draw(st.sampled_from(["payment", "refund"])),
                 "result": data.draw(st.sampled_from(["successful", "failed"])),
                 "date": DATE.format(data.draw(st.integers(1, 9))),
                 "amount": data.draw(CENTS)}  # fmt: skip
+
+    def _named(self, invoice: str) -> dict[str, Any]:
+        """A transaction naming ``invoice`` by its ChartMogul uuid, read now (or a made-up one)."""
+        found = _listed(chartmogul.Invoice, "invoices", self.cm, data_source_uuid=self.source)
+        uuid = next((i.uuid for i in found if i.external_id == invoice), None)
+        if uuid is None:
+            return {"invoice_uuid": "inv_00000000-dead-beef-0000-000000000000", "life": -1}
+        return {"invoice_uuid": uuid, "life": self.model.lives[invoice]}
 
     @initialize(data=st.data())
     def start(self, data: st.DataObject) -> None:
@@ -207,7 +223,7 @@ class RevenueEtl(RuleBasedStateMachine):
 
     @rule(kind=st.sampled_from(KINDS), data=st.data())
     def insert_row(self, kind: str, data: st.DataObject) -> None:
-        keys = {"plan": PLAN_KEYS, "invoice": INVOICE_KEYS, "transaction": TXN_KEYS}[kind]
+        keys = KEYS[kind]
         key = data.draw(st.sampled_from(keys))
         if not self._has(kind, key):
             self._add(kind, key, **self._fresh(kind, key, data))
@@ -218,9 +234,14 @@ class RevenueEtl(RuleBasedStateMachine):
         """A row's values change (ChartMogul keeps an invoice's or transaction's first ones)."""
         kind = data.draw(st.sampled_from([k for k in KINDS if self.rows[k]]))
         row = data.draw(st.sampled_from(self.rows[kind]))
-        for name, value in self._fresh(kind, row.id or "x", data).items():
+        fresh = self._fresh(kind, row.id or "x", data)
+        for name, value in fresh.items():
+            if name in ("invoice_uuid", "life"):
+                continue  # they change with ``invoice``
             if data.draw(st.booleans()):
                 setattr(row, name, value)
+                if name == "invoice" and "life" in fresh:
+                    row.invoice_uuid, row.life = fresh["invoice_uuid"], fresh["life"]
         self._write(kind)
 
     @precondition(lambda self: bool(self.rows["plan"] or self.rows["invoice"]))
@@ -234,12 +255,13 @@ class RevenueEtl(RuleBasedStateMachine):
         "plan": ("null_key", "duplicate", "unit"),
         "invoice": ("null_key", "duplicate", "amount", "plan", "currency", "date", "customer"),
         "transaction": ("null_key", "amount", "date", "invoice"),
+        "transaction_uuid": ("amount", "date", "invoice"),
     }
 
     @rule(kind=st.sampled_from(KINDS), data=st.data())
     def add_bad_row(self, kind: str, data: st.DataObject) -> None:
         bad = data.draw(st.sampled_from(self.BAD[kind]))
-        keys = {"plan": PLAN_KEYS, "invoice": INVOICE_KEYS, "transaction": TXN_KEYS}[kind]
+        keys = KEYS[kind]
         key = data.draw(st.sampled_from(keys))
         values = self._fresh(kind, key, data)
         if bad == "null_key":
@@ -265,8 +287,11 @@ class RevenueEtl(RuleBasedStateMachine):
             values["date"] = "05/01/2025"
         elif bad == "customer":
             values["customer"] = "cx"
-        elif bad == "invoice":
+        elif bad == "invoice" and kind == "transaction":
             values["invoice"] = "ix"
+        elif bad == "invoice":
+            values.update(invoice="ix", invoice_uuid="inv_00000000-0000-0000-0000-00000000000f",
+                          life=-1)  # fmt: skip
         self._add(kind, key, **values)
 
     def _bad_rows(self, kind: str) -> list[Row]:
@@ -314,6 +339,11 @@ class RevenueEtl(RuleBasedStateMachine):
                      "mapping": {"external_id": "id", "invoice_external_id": "invoice",
                                  "type": "type", "result": "result", "date": "date",
                                  "amount_in_cents": "amount"}},
+            "txns_by_uuid": {**base, "model": "txns_by_uuid", "object": "transaction",
+                             "mode": "insert",
+                             "mapping": {"external_id": "id", "invoice_uuid": "invoice_uuid",
+                                         "type": "type", "result": "result", "date": "date",
+                                         "amount_in_cents": "amount"}},
         }  # fmt: skip
         return project(self.server, self.tmp, self.url, models, syncs)  # type: ignore[arg-type]
 
@@ -325,7 +355,9 @@ class RevenueEtl(RuleBasedStateMachine):
         return record, requests
 
     @rule(
-        kinds=st.sampled_from([KINDS, ("plan",), ("invoice",), ("transaction",)]),
+        kinds=st.sampled_from(
+            [KINDS, ("plan",), ("invoice",), ("transaction",), ("transaction_uuid",)]
+        ),
         plan_mode=st.sampled_from(["upsert", "insert"]),
         delete=st.booleans(),
         bulk=st.booleans(),
@@ -338,9 +370,10 @@ class RevenueEtl(RuleBasedStateMachine):
             name = SYNCS[kind]
             plan = asyncio.run(plan_sync(config, name, client_settings(config), sample=100))
             record, requests = self._run(config, kind, bulk=bulk)
-            deletes = delete and kind != "transaction"
+            deletes = delete and not kind.startswith("transaction")
             expected = self.model.predict(kind, self.rows[kind], mode, delete=deletes)
             self._check_record(record, requests, expected)
+            _events(kind, expected, requests)
             self._check_plan(plan, record, expected, mode=mode, delete=deletes)
             if not expected.rejected:
                 again, requests = self._run(config, kind, bulk=bulk)
@@ -368,7 +401,9 @@ class RevenueEtl(RuleBasedStateMachine):
         assert faulted.status.value in ("success", "partial", "failed")
         self._run(config, kind, bulk=bulk)
         mode = plan_mode if kind == "plan" else "insert"
-        self.model.predict(kind, self.rows[kind], mode, delete=delete and kind != "transaction")
+        self.model.predict(
+            kind, self.rows[kind], mode, delete=delete and not kind.startswith("transaction")
+        )
         self._check_reconcile(config, kind)
 
     # ------------------------------------------------------------------ checks
@@ -415,7 +450,8 @@ class RevenueEtl(RuleBasedStateMachine):
         report = asyncio.run(reconcile(config, SYNCS[kind]))
         valid = classify(kind, self.rows[kind])
         held = {"plan": self.model.plans, "invoice": self.model.invoices,
-                "transaction": self.model.transactions}[kind]  # fmt: skip
+                "transaction": self.model.transactions,
+                "transaction_uuid": self.model.transactions}[kind]  # fmt: skip
         missing = {k for k in valid.valid if k not in held}
         assert report.missing == len(missing), (report.summary(), missing)
         assert report.invalid == len(valid.invalid), report.summary()
@@ -473,10 +509,29 @@ class RevenueEtl(RuleBasedStateMachine):
                 assert basic.encode() not in path.read_bytes(), path
 
 
+#: what the runs went through, over all examples (printed with ``-s``: is the hunt reaching it?)
+REACHED: Counter[str] = Counter()
+
+
+def _events(kind: str, expected: Prediction, requests: list[Any]) -> None:
+    """Count what a run went through."""
+    event = REACHED.update
+    if any("json_imports" in r.path for r in requests):
+        event([f"{kind}: bulk import"])
+    for field in expected.rejected.values():
+        event([f"{kind}: rejected on {_unindexed(field)}"])
+    for invalid in expected.invalid:
+        event([f"{kind}: invalid on {_unindexed(invalid.field)}"])
+    if expected.ignored:
+        event([f"{kind}: changed row ignored (insert)"])
+    if expected.removed:
+        event([f"{kind}: removed"])
+
+
 def _plan(uuids: dict[str, str], item: Any) -> str | None:
     """The external id of a line item's plan (its uuid if the plan is not listed)."""
     found = getattr(item, "plan_uuid", None)
-    return uuids.get(found, found) if found else None
+    return uuids.get(found, GONE) if found else None
 
 
 def _unindexed(field: str) -> str:
@@ -558,6 +613,8 @@ def _hunt(machine: type[RevenueEtl]) -> None:
     finally:
         root.removeHandler(leaks)
         ours.setLevel(level)
+        print(f"{machine.__name__} reached: {dict(sorted(REACHED.items()))}")
+        REACHED.clear()
 
 
 def test_revenue_in_chartmogul_equals_the_model() -> None:
