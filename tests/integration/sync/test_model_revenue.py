@@ -577,8 +577,8 @@ class PostgresRevenueEtl(RevenueEtl):
                 db.execute(f"insert into {self.prefix}{SYNCS[kind]} values ({marks})", values)
 
 
-EXAMPLES = int(os.environ.get("MOGULSYNC_REVENUE_EXAMPLES", "4"))
-STEPS = int(os.environ.get("MOGULSYNC_REVENUE_STEPS", "10"))
+EXAMPLES = int(os.environ.get("MOGULSYNC_REVENUE_EXAMPLES", "8"))
+STEPS = int(os.environ.get("MOGULSYNC_REVENUE_STEPS", "16"))
 #: MOGULSYNC_REVENUE_NOSHRINK=1 reports the first failure as found (a faster hunt)
 PHASES = [
     p for p in Phase if not (os.environ.get("MOGULSYNC_REVENUE_NOSHRINK") and p == Phase.shrink)
