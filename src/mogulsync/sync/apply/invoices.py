@@ -61,7 +61,9 @@ class InvoiceApplier:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def delete(self, prior: Prior) -> None:
-        """Delete the invoice of a row that left the model."""
+        """Delete the invoice of a row that left the model (and forget its uuid)."""
+        if prior.ref:  # transactions must not name the deleted invoice by its remembered uuid
+            self._resolver.forget("invoice", prior.ref)
         uuid = prior.uuid
         if not uuid and prior.ref:  # bulk-imported: only the external id is known
             found = await self._client.invoices.find_by_external_id(

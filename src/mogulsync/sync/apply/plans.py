@@ -65,7 +65,9 @@ class PlanApplier:
         return True
 
     async def delete(self, prior: Prior) -> None:
-        """Delete the plan of a row that left the model."""
+        """Delete the plan of a row that left the model (and forget its uuid)."""
+        if prior.ref:  # invoices must not name the deleted plan by its remembered uuid
+            self._resolver.forget("plan", prior.ref)
         uuid = prior.uuid
         if not uuid and prior.ref:  # bulk-imported: only the external id is known
             found = await self._client.plans.find_by_external_id(
