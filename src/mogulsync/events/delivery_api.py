@@ -103,16 +103,35 @@ class FoundContact:
 
 
 def fold(items: Sequence[PlannedEvent]) -> list[EntityUpdate]:
-    """The updates a run of events amounts to, in first-seen order."""
-    updates: dict[tuple[str, str], EntityUpdate] = {}
+    """The updates a run of events amounts to, in first-seen order.
+
+    A contact's audience attributes belong to the customer its event named: when a later
+    event moves the contact to another company, the update folded so far is closed and a
+    new one starts, so folding never hands one company's attributes to the next.
+    """
+    updates: list[EntityUpdate] = []
+    open_updates: dict[tuple[str, str], EntityUpdate] = {}
     for item in items:
         for action in item.plan.actions:
             kind = "customer" if action.entity.startswith("customer:") else "contact"
             key = (kind, action.external_id)
-            if key not in updates:
-                updates[key] = EntityUpdate(kind=kind, external_id=action.external_id)
-            updates[key].absorb(action)
-    return list(updates.values())
+            update = open_updates.get(key)
+            if update is None or _retargets(update, action):
+                update = EntityUpdate(kind=kind, external_id=action.external_id)
+                open_updates[key] = update
+                updates.append(update)
+            update.absorb(action)
+    return updates
+
+
+def _retargets(update: EntityUpdate, action: Action) -> bool:
+    """Whether ``action`` would move custom attributes folded so far to another customer."""
+    return (
+        update.kind == "contact"
+        and bool(update.custom)
+        and action.company_id is not None
+        and action.company_id != update.company_id
+    )
 
 
 def typed_attributes(values: dict[str, Any]) -> list[CustomAttribute]:
