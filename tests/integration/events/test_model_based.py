@@ -40,14 +40,15 @@ from mogulsync.chartmogul import ChartMogulClient, ClientSettings
 from mogulsync.config import parse_config
 from mogulsync.config.events import DeliveryConfig
 from mogulsync.emulator.server import EmulatorServer
+from mogulsync.events.delivery import PlannedEvent
 from mogulsync.events.delivery_api import ApiDelivery
-from mogulsync.events.forwarder import Forwarder
+from mogulsync.events.forwarder import FETCH_LIMIT, Forwarder, plan_for
 from mogulsync.events.mappings import DEFAULT_MAPPINGS
 from mogulsync.events.queue import EventQueue
 from mogulsync.events.server import EventsService
 
-EXAMPLES = int(os.environ.get("MOGULSYNC_MODEL_EXAMPLES", "2"))
-STEPS = int(os.environ.get("MOGULSYNC_MODEL_STEPS", "14"))
+EXAMPLES = int(os.environ.get("MOGULSYNC_MODEL_EXAMPLES", "8"))
+STEPS = int(os.environ.get("MOGULSYNC_MODEL_STEPS", "20"))
 SEED = int(os.environ.get("MOGULSYNC_MODEL_SEED", "20261205"))
 WRITE_KEY = "wk-model-5f1d2c"
 USERS = ("ada", "bob")
@@ -79,6 +80,17 @@ class Customer:
 class Contact:
     customer: str
     fields: dict[str, Any] = field(default_factory=dict)
+
+
+async def _send_unrecorded(queue: EventQueue, delivery: ApiDelivery) -> None:
+    groups: dict[str, list[PlannedEvent]] = {}
+    for event in queue.pending(FETCH_LIMIT):
+        plan = plan_for(event, DEFAULT_MAPPINGS)
+        if plan.entity is not None:
+            groups.setdefault(plan.entity, []).append(PlannedEvent(event, plan))
+    queue.mark_inflight([item.event.seq for items in groups.values() for item in items])
+    for entity, items in groups.items():
+        await delivery.deliver(entity, items)
 
 
 def _switched_off(integrations: dict[str, Any]) -> bool:
@@ -147,10 +159,14 @@ class EventsModel(RuleBasedStateMachine):
     def teardown(self) -> None:
         if os.environ.get("MOGULSYNC_MODEL_VERBOSE"):
             print("steps:", " ".join(self.steps))  # a hunt's own log
-        logging.getLogger().removeHandler(self.logs)
-        if self.service is not None:
-            self.service.stop()
-        self._stack.close()
+        try:
+            if self.steps and self.steps[-1] != "drain":  # every sequence ends checked
+                self.drain()
+        finally:
+            logging.getLogger().removeHandler(self.logs)
+            if self.service is not None:
+                self.service.stop()
+            self._stack.close()
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -170,8 +186,10 @@ class EventsModel(RuleBasedStateMachine):
         self.count += 1
         return {"type": kind, "messageId": f"m{self.count}", **fields}
 
-    def _forwarder_run(self, *, drain: bool) -> int:
-        """A fresh delivery worker (a restart each time): one round, or until empty."""
+    def _forwarder_run(self, *, drain: bool, crash: bool = False) -> int:
+        """A fresh delivery worker (a restart each time): one round, or until empty; or,
+        with ``crash``, what a kill -9 mid-round leaves (events marked in flight and sent,
+        their outcome never recorded)."""
 
         async def run() -> int:
             queue = EventQueue(self.path)
@@ -189,6 +207,9 @@ class EventsModel(RuleBasedStateMachine):
             )
             forwarder = Forwarder(queue, delivery, DEFAULT_MAPPINGS, retry)
             try:
+                if crash:
+                    await _send_unrecorded(queue, delivery)
+                    return 0
                 if drain:
                     return await forwarder.drain(max_wait_s=60)
                 await forwarder.run_once()
@@ -383,6 +404,12 @@ class EventsModel(RuleBasedStateMachine):
             self._forwarder_run(drain=False)
         finally:
             self.admin.delete("/faults").raise_for_status()
+
+    @rule()
+    def crash_mid_delivery(self) -> None:
+        """The worker dies after sending, before recording: the next one checks."""
+        self.steps.append("crash_mid_delivery")
+        self._forwarder_run(drain=False, crash=True)
 
     @rule()
     def restart_server(self) -> None:
