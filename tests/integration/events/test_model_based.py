@@ -447,6 +447,7 @@ class EventsModel(RuleBasedStateMachine):
         assert counts["pending"] == 0, counts
         assert sum(counts.values()) == len(self.sent), (counts, len(self.sent))
         assert counters.get("duplicates", 0) == self.duplicates
+        assert counters.get("received", 0) == len(self.sent) + self.duplicates
         assert set(by_status["dead"]) == self.expect_dead
         assert all(event.reason for event in by_status["dead"].values())
         assert set(by_status["rejected"]) == self.expect_rejected
