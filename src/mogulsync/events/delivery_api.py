@@ -80,12 +80,16 @@ class EntityUpdate:
     company_id: str | None = None
     company_name: str | None = None
     touches_record: bool = False
+    #: every company the folded events named (id → name), in order: each is a customer
+    companies: dict[str, str | None] = field(default_factory=dict)
 
     def absorb(self, action: Action) -> None:
         """Fold a later action in: its values win."""
         self.fields.update(action.fields)
         self.custom.update(action.custom)
         if action.company_id is not None:
+            named = self.companies.get(action.company_id)
+            self.companies[action.company_id] = named or action.company_name
             self.company_id = action.company_id
             self.company_name = action.company_name or self.company_name
         self.touches_record = self.touches_record or action.kind != "audience"
@@ -294,6 +298,7 @@ class ApiDelivery:
         return uuid or await self._create_customer(external_id, fields, {})
 
     async def _upsert_contact(self, update: EntityUpdate, *, check: bool = False) -> None:
+        await self._ensure_earlier_companies(update)
         company_uuid = None
         if update.company_id is not None:
             company_fields = {"name": update.company_name} if update.company_name else {}
@@ -318,6 +323,12 @@ class ApiDelivery:
                 _, custom = await self._missing_on_customer(target, {}, custom)
             if custom:
                 await self._client.custom_attributes.add(target, typed_attributes(custom))
+
+    async def _ensure_earlier_companies(self, update: EntityUpdate) -> None:
+        """Companies an earlier event of the burst named exist, as they would unfolded."""
+        for company_id, name in update.companies.items():
+            if company_id != update.company_id:
+                await self._ensure_customer(company_id, {"name": name} if name else {})
 
     async def _update_contact(
         self, update: EntityUpdate, found: FoundContact, *, check: bool

@@ -143,3 +143,24 @@ async def test_a_burst_that_moves_a_contact_keeps_audiences_on_the_company_named
     assert globex["attributes"]["custom"] == {}
     [ada] = entries(api, "/contacts")
     assert (ada["external_id"], ada["customer_uuid"]) == ("ada", globex["uuid"])
+
+
+@pytest.mark.anyio
+async def test_a_company_named_earlier_in_a_burst_becomes_a_customer(
+    harness: Harness, api: httpx.Client
+) -> None:
+    """Folded with a later move, the first company an identify named is still created.
+
+    Found by the model-based test: the burst went as one update naming only the last
+    company, so globex, named by an accepted identify, never reached ChartMogul.
+    """
+    await harness.send(
+        {"type": "identify", "userId": "ada", "traits": {"company": {"id": "globex"}}},
+        {"type": "identify", "userId": "ada", "traits": {"company": {"id": "acme"}}},
+    )
+    assert await harness.forwarder.drain(max_wait_s=10) == 0
+    [globex] = entries(api, "/customers", external_id="globex")
+    [acme] = entries(api, "/customers", external_id="acme")
+    assert entries(api, "/contacts", customer_uuid=globex["uuid"]) == []
+    [ada] = entries(api, "/contacts")
+    assert (ada["external_id"], ada["customer_uuid"]) == ("ada", acme["uuid"])

@@ -343,9 +343,15 @@ class EventsModel(RuleBasedStateMachine):
         self.steps.append(f"group({message})")
         self._send([message], batch=batch)
 
-    @rule(n=st.integers(1, 3), switch=st.sampled_from(({"ChartMogul": False}, {"All": False})))
-    def mixed_batch(self, n: int, switch: dict[str, bool]) -> None:
-        """A batch: a track, an identify switched off, and ``n`` identifies of one user."""
+    @rule(
+        n=st.integers(1, 3),
+        switch=st.sampled_from(({"ChartMogul": False}, {"All": False})),
+        envelope=st.booleans(),
+    )
+    def mixed_batch(self, n: int, switch: dict[str, bool], envelope: bool) -> None:
+        """A batch: a track, an identify switched off, ``n`` identifies of one user; with
+        ``envelope``, the batch's ``integrations`` turn off those without their own, and
+        one identify turns ChartMogul back on."""
         messages = [
             self._message("track", userId="ada", event="Signed Up"),
             self._message("identify", userId="bob", traits={"title": "Off"}, integrations=switch),
@@ -353,18 +359,31 @@ class EventsModel(RuleBasedStateMachine):
         messages += [
             self._message("identify", userId="ada", traits={"title": f"T{i}"}) for i in range(n)
         ]
-        self.steps.append(f"mixed_batch({n}, {switch})")
-        self._send(messages, batch=True)
+        if envelope:
+            messages.append(
+                self._message(
+                    "identify",
+                    userId="ada",
+                    traits={"email": "a@x.io"},
+                    integrations={"All": False, "ChartMogul": True},
+                )
+            )
+        self.steps.append(f"mixed_batch({n}, {switch}, {envelope})")
+        shared = {"integrations": {"All": False}} if envelope else {}
+        self._send(messages, batch=True, shared=shared)
 
-    def _send(self, messages: list[dict[str, Any]], *, batch: bool) -> None:
+    def _send(
+        self, messages: list[dict[str, Any]], *, batch: bool, shared: dict[str, Any] | None = None
+    ) -> None:
         if batch:
-            response = self._post("/v1/batch", {"batch": messages})
+            response = self._post("/v1/batch", {"batch": messages, **(shared or {})})
         else:
             [message] = messages
             response = self._post(f"/v1/{message['type']}", message)
         assert (response.status_code, response.json()) == (200, {"success": True})
         for message in messages:
-            self._accept(message)
+            # the envelope's integrations stand for a message's own missing ones
+            self._accept({**(shared or {}), **message})
 
     @rule(data=st.data())
     def duplicate(self, data: st.DataObject) -> None:
