@@ -14,7 +14,9 @@ docs/events.md promises. After each drain:
 - neither the write key nor the API key is in the logs, the responses or the queue file.
 
 Small by default (``make test``); ``MOGULSYNC_MODEL_EXAMPLES`` and
-``MOGULSYNC_MODEL_STEPS`` make a longer hunt, ``MOGULSYNC_MODEL_SEED`` another sequence.
+``MOGULSYNC_MODEL_STEPS`` make a longer hunt, ``MOGULSYNC_MODEL_SEED`` another sequence,
+``MOGULSYNC_MODEL_CONCURRENCY`` parallel delivery, ``MOGULSYNC_MODEL_NO_SHRINK`` the
+first failure unshrunk (shrinking re-runs every drain).
 """
 
 from __future__ import annotations
@@ -65,6 +67,12 @@ FAULTS = (
     {"rate_limit_rate": 1.0},
     {"lost_response_rate": 1.0, "methods": ["POST", "PATCH", "PUT"]},
 )
+#: entities delivered in parallel. 1 by default: with 8, a hunt once saw a contact's
+#: audience attribute missing from a company another contact wrote at the same time (not
+#: reproduced alone yet; see the CHANGELOG entry). Raise it to hunt for that race.
+CONCURRENCY = int(os.environ.get("MOGULSYNC_MODEL_CONCURRENCY", "1"))
+#: a safety net for a stuck queue, not a speed limit (a drain takes well under a second)
+DRAIN_WAIT_S = 20
 #: enough that a fault round never exhausts an event's attempts (only refusals die)
 MAX_ATTEMPTS = 1000
 
@@ -200,6 +208,7 @@ class EventsModel(RuleBasedStateMachine):
             )
             delivery = ApiDelivery(ChartMogulClient(client_settings), queue, "Segment")
             retry = DeliveryConfig(
+                concurrency=CONCURRENCY,
                 coalesce_window_s=0,
                 max_attempts=MAX_ATTEMPTS,
                 retry_initial_s=0.001,
@@ -211,7 +220,7 @@ class EventsModel(RuleBasedStateMachine):
                     await _send_unrecorded(queue, delivery)
                     return 0
                 if drain:
-                    return await forwarder.drain(max_wait_s=60)
+                    return await forwarder.drain(max_wait_s=DRAIN_WAIT_S)
                 await forwarder.run_once()
                 return 0
             finally:
@@ -308,7 +317,9 @@ class EventsModel(RuleBasedStateMachine):
         if company:
             traits["company"] = {"id": company}
         if beta is not None:
-            traits["beta"] = beta
+            # one audience per person: two people's events are two entities, delivered in
+            # parallel (docs/events.md), so one attribute both set would have no order
+            traits[f"beta_{who.replace('-', '_')}"] = beta
         ids = {"anonymousId": who} if who in ANONYMOUS else {"userId": who}
         message = self._message("identify", timestamp=timestamp, traits=traits, **ids)
         self.steps.append(f"identify({message})")
@@ -523,7 +534,10 @@ def test_events_flow_matches_the_model() -> None:
         deadline=None,
         database=None,
         derandomize=False,
-        phases=(Phase.generate, Phase.shrink),
+        # MOGULSYNC_MODEL_NO_SHRINK: report the first failing sequence as found
+        phases=(Phase.generate,)
+        if os.environ.get("MOGULSYNC_MODEL_NO_SHRINK")
+        else (Phase.generate, Phase.shrink),
         suppress_health_check=list(HealthCheck),
     )
     run_state_machine_as_test(seed(SEED)(EventsModel), settings=settings_)
