@@ -421,6 +421,7 @@ class EventsModel(RuleBasedStateMachine):
             content=b'{"batch": [',
             auth=(WRITE_KEY, ""),
             headers={"Content-Type": "application/json"},
+            timeout=30,
         )
         self.responses.append(response.text)
         assert response.status_code == 400
