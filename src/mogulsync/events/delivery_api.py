@@ -80,12 +80,16 @@ class EntityUpdate:
     company_id: str | None = None
     company_name: str | None = None
     touches_record: bool = False
+    #: every company the folded events named (id → name), in order: each is a customer
+    companies: dict[str, str | None] = field(default_factory=dict)
 
     def absorb(self, action: Action) -> None:
         """Fold a later action in: its values win."""
         self.fields.update(action.fields)
         self.custom.update(action.custom)
         if action.company_id is not None:
+            named = self.companies.get(action.company_id)
+            self.companies[action.company_id] = named or action.company_name
             self.company_id = action.company_id
             self.company_name = action.company_name or self.company_name
         self.touches_record = self.touches_record or action.kind != "audience"
@@ -103,16 +107,35 @@ class FoundContact:
 
 
 def fold(items: Sequence[PlannedEvent]) -> list[EntityUpdate]:
-    """The updates a run of events amounts to, in first-seen order."""
-    updates: dict[tuple[str, str], EntityUpdate] = {}
+    """The updates a run of events amounts to, in first-seen order.
+
+    A contact's audience attributes belong to the customer its event named: when a later
+    event moves the contact to another company, the update folded so far is closed and a
+    new one starts, so folding never hands one company's attributes to the next.
+    """
+    updates: list[EntityUpdate] = []
+    open_updates: dict[tuple[str, str], EntityUpdate] = {}
     for item in items:
         for action in item.plan.actions:
             kind = "customer" if action.entity.startswith("customer:") else "contact"
             key = (kind, action.external_id)
-            if key not in updates:
-                updates[key] = EntityUpdate(kind=kind, external_id=action.external_id)
-            updates[key].absorb(action)
-    return list(updates.values())
+            update = open_updates.get(key)
+            if update is None or _retargets(update, action):
+                update = EntityUpdate(kind=kind, external_id=action.external_id)
+                open_updates[key] = update
+                updates.append(update)
+            update.absorb(action)
+    return updates
+
+
+def _retargets(update: EntityUpdate, action: Action) -> bool:
+    """Whether ``action`` would move custom attributes folded so far to another customer."""
+    return (
+        update.kind == "contact"
+        and bool(update.custom)
+        and action.company_id is not None
+        and action.company_id != update.company_id
+    )
 
 
 def typed_attributes(values: dict[str, Any]) -> list[CustomAttribute]:
@@ -275,6 +298,7 @@ class ApiDelivery:
         return uuid or await self._create_customer(external_id, fields, {})
 
     async def _upsert_contact(self, update: EntityUpdate, *, check: bool = False) -> None:
+        await self._ensure_earlier_companies(update)
         company_uuid = None
         if update.company_id is not None:
             company_fields = {"name": update.company_name} if update.company_name else {}
@@ -299,6 +323,12 @@ class ApiDelivery:
                 _, custom = await self._missing_on_customer(target, {}, custom)
             if custom:
                 await self._client.custom_attributes.add(target, typed_attributes(custom))
+
+    async def _ensure_earlier_companies(self, update: EntityUpdate) -> None:
+        """Companies an earlier event of the burst named exist, as they would unfolded."""
+        for company_id, name in update.companies.items():
+            if company_id != update.company_id:
+                await self._ensure_customer(company_id, {"name": name} if name else {})
 
     async def _update_contact(
         self, update: EntityUpdate, found: FoundContact, *, check: bool

@@ -121,3 +121,46 @@ async def test_a_refused_coalesced_update_dead_letters_only_the_refused_event(
     [customer] = entries(api, "/customers", external_id="acme")
     assert (customer["name"], customer["attributes"]["custom"]["seats"]) == ("Third", 4)
     assert harness.queue.counters()["bisections"] >= 1
+
+
+@pytest.mark.anyio
+async def test_a_burst_that_moves_a_contact_keeps_audiences_on_the_company_named(
+    harness: Harness, api: httpx.Client
+) -> None:
+    """Folded with a later move, an audience trait still lands on its event's company.
+
+    Found by the model-based test: the burst was folded into one update whose company was
+    the last one named, so acme's audience attribute was written to globex.
+    """
+    await harness.send(
+        {"type": "identify", "userId": "ada", "traits": {"company": {"id": "acme"}, "beta": True}},
+        {"type": "identify", "userId": "ada", "traits": {"company": {"id": "globex"}}},
+    )
+    assert await harness.forwarder.drain(max_wait_s=10) == 0
+    [acme] = entries(api, "/customers", external_id="acme")
+    [globex] = entries(api, "/customers", external_id="globex")
+    assert acme["attributes"]["custom"] == {"beta": True}
+    assert globex["attributes"]["custom"] == {}
+    [ada] = entries(api, "/contacts")
+    assert (ada["external_id"], ada["customer_uuid"]) == ("ada", globex["uuid"])
+
+
+@pytest.mark.anyio
+async def test_a_company_named_earlier_in_a_burst_becomes_a_customer(
+    harness: Harness, api: httpx.Client
+) -> None:
+    """Folded with a later move, the first company an identify named is still created.
+
+    Found by the model-based test: the burst went as one update naming only the last
+    company, so globex, named by an accepted identify, never reached ChartMogul.
+    """
+    await harness.send(
+        {"type": "identify", "userId": "ada", "traits": {"company": {"id": "globex"}}},
+        {"type": "identify", "userId": "ada", "traits": {"company": {"id": "acme"}}},
+    )
+    assert await harness.forwarder.drain(max_wait_s=10) == 0
+    [globex] = entries(api, "/customers", external_id="globex")
+    [acme] = entries(api, "/customers", external_id="acme")
+    assert entries(api, "/contacts", customer_uuid=globex["uuid"]) == []
+    [ada] = entries(api, "/contacts")
+    assert (ada["external_id"], ada["customer_uuid"]) == ("ada", acme["uuid"])
