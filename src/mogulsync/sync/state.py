@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
-import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Self
+from typing import Self
 
+from mogulsync._pid_lock import PidFileLock
 from mogulsync._sqlite_file import readable_database
 from mogulsync.errors import FatalError
 from mogulsync.sync.diff import Prior, RowStatus
@@ -343,35 +342,21 @@ class SyncLock:
     def __init__(self, state_dir: Path | str, sync: str) -> None:
         self.path = Path(state_dir) / "locks" / f"{sync}.lock"
         self.sync = sync
-        self._file: IO[str] | None = None
+        self._lock = PidFileLock(self.path)
 
     def acquire(self) -> None:
         """Take the lock or raise :class:`SyncLockedError` at once."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a+", encoding="utf-8")
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
+        holder = self._lock.try_acquire()
+        if holder is not None:
             raise SyncLockedError(
-                f"sync `{self.sync}` is already running (pid {holder}); concurrent runs of one"
-                " sync are refused",
+                f"sync `{self.sync}` is already running (pid {holder or 'another process'});"
+                " concurrent runs of one sync are refused",
                 hint="Wait for that run to finish, or stop it, then run again.",
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        self._file = handle
+            )
 
     def release(self) -> None:
         """Give the lock back."""
-        if self._file is not None:
-            fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
-            self._file.close()
-            self._file = None
+        self._lock.release()
 
     def __enter__(self) -> Self:
         self.acquire()
