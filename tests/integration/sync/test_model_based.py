@@ -27,6 +27,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -34,7 +35,7 @@ import chartmogul
 import duckdb
 import httpx
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -480,9 +481,16 @@ EXAMPLES = int(os.environ.get("MOGULSYNC_MODEL_EXAMPLES", "6"))
 STEPS = int(os.environ.get("MOGULSYNC_MODEL_STEPS", "12"))
 
 
-@pytest.mark.parametrize("machine", [ReverseEtl, ContactsEtl], ids=["customers", "contacts"])
-def test_chartmogul_ends_equal_to_the_model(machine: type[ReverseEtl]) -> None:
-    """Random sequences of model changes and runs; every invariant after every step."""
+def hunt(
+    machine: type[Any],
+    *,
+    examples: int,
+    steps: int,
+    phases: Sequence[Phase] | None = None,
+    api_key: str = SECRET,
+) -> None:
+    """Run ``machine``'s sequences on a fresh emulator (accepting ``api_key``), every log
+    record watched for leaks."""
     leaks = _Leaks()
     root = logging.getLogger()
     root.addHandler(leaks)
@@ -491,24 +499,31 @@ def test_chartmogul_ends_equal_to_the_model(machine: type[ReverseEtl]) -> None:
     ours.setLevel(logging.DEBUG)
     try:
         with EmulatorServer(unlimited_settings(json_import_step_s=0.01,
-                                               api_keys=[SECRET])) as server:  # fmt: skip
+                                               api_keys=[api_key])) as server:  # fmt: skip
             machine.server = server
             machine.leaks = leaks
             run_state_machine_as_test(
                 machine,
                 settings=settings(
-                    max_examples=EXAMPLES,
-                    stateful_step_count=STEPS,
+                    max_examples=examples,
+                    stateful_step_count=steps,
                     deadline=None,
-                    derandomize=EXAMPLES <= 20,  # CI: the same sequences every time
+                    derandomize=examples <= 20,  # CI: the same sequences every time
                     database=None,
                     suppress_health_check=[HealthCheck.too_slow],
                     print_blob=True,
+                    phases=tuple(phases) if phases is not None else tuple(Phase),
                 ),
             )
     finally:
         root.removeHandler(leaks)
         ours.setLevel(level)
+
+
+@pytest.mark.parametrize("machine", [ReverseEtl, ContactsEtl], ids=["customers", "contacts"])
+def test_chartmogul_ends_equal_to_the_model(machine: type[ReverseEtl]) -> None:
+    """Random sequences of model changes and runs; every invariant after every step."""
+    hunt(machine, examples=EXAMPLES, steps=STEPS)
 
 
 # a hunt by hand may run for hours; in CI the file takes seconds

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import logging
 import os
 import re
 import shutil
@@ -38,7 +37,7 @@ import duckdb
 import httpx
 import psycopg
 import pytest
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import Phase
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -46,9 +45,7 @@ from hypothesis.stateful import (
     invariant,
     precondition,
     rule,
-    run_state_machine_as_test,
 )
-from tests.conftest import unlimited_settings
 from tests.integration.sync._revenue_model import (
     CUSTOMERS,
     DATE,
@@ -60,7 +57,7 @@ from tests.integration.sync._revenue_model import (
     classify,
 )
 from tests.integration.sync._support import engine, project
-from tests.integration.sync.test_model_based import FAULTS, _Leaks
+from tests.integration.sync.test_model_based import FAULTS, _Leaks, hunt
 
 from mogulsync.chartmogul.limiter import forget_limiters
 from mogulsync.emulator.server import EmulatorServer
@@ -586,33 +583,9 @@ PHASES = [
 
 
 def _hunt(machine: type[RevenueEtl]) -> None:
-    leaks = _Leaks()
-    root = logging.getLogger()
-    root.addHandler(leaks)
-    ours = logging.getLogger("mogulsync")
-    level = ours.level
-    ours.setLevel(logging.DEBUG)
     try:
-        with EmulatorServer(unlimited_settings(json_import_step_s=0.01,
-                                               api_keys=[SECRET])) as server:  # fmt: skip
-            machine.server = server
-            machine.leaks = leaks
-            run_state_machine_as_test(
-                machine,
-                settings=settings(
-                    max_examples=EXAMPLES,
-                    stateful_step_count=STEPS,
-                    deadline=None,
-                    derandomize=EXAMPLES <= 20,
-                    database=None,
-                    suppress_health_check=[HealthCheck.too_slow],
-                    print_blob=True,
-                    phases=PHASES,
-                ),
-            )
+        hunt(machine, examples=EXAMPLES, steps=STEPS, phases=PHASES, api_key=SECRET)
     finally:
-        root.removeHandler(leaks)
-        ours.setLevel(level)
         print(f"{machine.__name__} reached: {dict(sorted(REACHED.items()))}")
         REACHED.clear()
 
