@@ -76,19 +76,6 @@ async def _handle_unstorable(request: Request, exc: Exception) -> Response:
     return _code_body(400, f'Parameter "{exc.field}" must be a string', exc.field)
 
 
-class _BodyTooLargeError(Exception):
-    """The request body passed :data:`MAX_BODY_BYTES` while it was being read."""
-
-    def __init__(self, size: int) -> None:
-        super().__init__(size)
-        self.size = size
-
-
-async def _handle_too_large(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, _BodyTooLargeError)
-    return _too_large(exc.size, request.url.path)
-
-
 def _declared_length(scope: Scope) -> int | None:
     for name, value in scope.get("headers", []):
         if name == b"content-length":
@@ -123,7 +110,6 @@ class EmulatorApp:
                 EmulatorHTTPError: _handle_http_error,
                 HTTPException: _handle_starlette_http,
                 UnstorableValueError: _handle_unstorable,
-                _BodyTooLargeError: _handle_too_large,
             },
         )
         self.router.state.emulator = emulator
@@ -189,30 +175,38 @@ class EmulatorApp:
     async def _serve_bounded(
         self, scope: Scope, receive: Receive, send: Send, *, lose: bool
     ) -> None:
-        """Route the request, its body counted as it is read: past the limit, a 413.
+        """Route the request once its whole body is in: past the limit, a 413.
 
-        Nothing past the limit is kept: the rest of an oversized body is read and dropped
-        so the client finishes sending and sees the answer, in constant memory.
+        The body is read before routing, as a server behind a buffering proxy gets it, so
+        a handler reads it without pausing: no other request runs between its lookup and
+        its write. (Read inside the handler, a write that landed meanwhile was lost: the
+        handler saved the record as it had looked it up.) Nothing past the limit is kept:
+        the rest of an oversized body is read and dropped so the client finishes sending
+        and sees the answer, in constant memory.
         """
         declared = _declared_length(scope)
         if declared is not None and declared > MAX_BODY_BYTES:
             await _too_large(await _drain(receive, 0), scope["path"])(scope, receive, send)
             return
-        seen = [0]
+        body = await _read_body(receive)
+        if body is None:  # the client went away mid-body: nobody to answer
+            return
+        if isinstance(body, int):
+            await _too_large(body, scope["path"])(scope, receive, send)
+            return
+        replayed = False
 
-        async def bounded_receive() -> Message:
-            message = await receive()
-            if message["type"] == "http.request":
-                seen[0] += len(message.get("body", b""))
-                if seen[0] > MAX_BODY_BYTES:
-                    more = message.get("more_body", False)
-                    raise _BodyTooLargeError(await _drain(receive, seen[0]) if more else seen[0])
-            return message
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # a disconnect, for a response that listens for one
 
         if lose:
-            await self._serve_and_lose(scope, bounded_receive)
+            await self._serve_and_lose(scope, replay)
         else:
-            await self.router(scope, bounded_receive, send)
+            await self.router(scope, replay, send)
 
     async def _serve_and_lose(self, scope: Scope, receive: Receive) -> None:
         """Run the write to completion, then reset the connection instead of answering."""
@@ -247,6 +241,25 @@ def _malformed(send: Send) -> Send:
         await send({"type": "http.response.body", "body": cut})
 
     return cutting_send
+
+
+async def _read_body(receive: Receive) -> bytes | int | None:
+    """The whole request body; its size when it passes the limit (the rest is drained);
+    None when the client disconnected first."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        more = message.get("more_body", False)
+        if size > MAX_BODY_BYTES:
+            return await _drain(receive, size) if more else size
+        chunks.append(chunk)
+        if not more:
+            return b"".join(chunks)
 
 
 async def _drain(receive: Receive, size: int) -> int:
