@@ -67,9 +67,10 @@ FAULTS = (
     {"rate_limit_rate": 1.0},
     {"lost_response_rate": 1.0, "methods": ["POST", "PATCH", "PUT"]},
 )
-#: entities delivered in parallel. 1 by default: with 8, a hunt once saw a contact's
-#: audience attribute missing from a company another contact wrote at the same time (not
-#: reproduced alone yet; see the CHANGELOG entry). Raise it to hunt for that race.
+#: entities delivered in parallel. 1 by default: with 8, a hunt saw a contact's audience
+#: attribute missing from a company another contact wrote at the same time (the emulator
+#: lost one of two concurrent writes; fixed, test_concurrent_writes.py), and seed 11 still
+#: ends with an audience attribute on a company the model does not expect (open).
 CONCURRENCY = int(os.environ.get("MOGULSYNC_MODEL_CONCURRENCY", "1"))
 #: a safety net for a stuck queue, not a speed limit (a drain takes well under a second)
 DRAIN_WAIT_S = 20
