@@ -423,8 +423,7 @@ def schedule_listing(state: ServeState) -> list[dict[str, Any]]:
 
 
 def _job_view(job: JobState) -> dict[str, Any]:
-    paused = job.paused_since
-    due = None if paused is not None else job.next_due
+    paused, due = job.paused_since, job.next_run
     return {
         "job": job.job.name,
         "kind": job.job.kind,

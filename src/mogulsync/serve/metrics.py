@@ -84,8 +84,8 @@ class ServeCollector(Collector):
             labels=["job"],
         )
         for name, job in sorted(scheduler.states.items()):
-            if job.next_due is not None and job.paused_since is None:
-                next_run.add_metric([name], job.next_due.timestamp())
+            if job.next_run is not None:
+                next_run.add_metric([name], job.next_run.timestamp())
             paused.add_metric([name], 0 if job.paused_since is None else 1)
             lag.add_metric([name], job.lag_s)
             skipped.add_metric([name], job.skipped)

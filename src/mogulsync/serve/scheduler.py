@@ -56,6 +56,11 @@ class JobState:
     #: paused by an operator since then (None: running on its schedule)
     paused_since: dt.datetime | None = None
 
+    @property
+    def next_run(self) -> dt.datetime | None:
+        """When it runs next on its schedule: None while paused or started by parents."""
+        return None if self.paused_since is not None else self.next_due
+
 
 class ScheduleStore:
     """``schedule.sqlite``: each job's spec and when it is next due."""
@@ -172,10 +177,7 @@ class Scheduler:
 
     def next_runs(self) -> dict[str, dt.datetime | None]:
         """Each job's next due time (None: started by its parents, or paused)."""
-        return {
-            name: None if state.paused_since is not None else state.next_due
-            for name, state in self.states.items()
-        }
+        return {name: state.next_run for name, state in self.states.items()}
 
     def paused(self) -> dict[str, dt.datetime]:
         """The paused jobs, and since when."""
