@@ -201,16 +201,16 @@ class RunStore:
 
     def get(self, run_id: str) -> RunRecord:
         """One run; RunNotFoundError when unknown."""
-        row = self._db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        cursor = self._db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,))
+        row = cursor.fetchone()
         if row is None:
             raise RunNotFoundError(
                 f"no run with id {run_id}", hint="List runs with `mogulsync runs list`."
             )
-        return self._record(row)
+        return self._record(row, [item[0] for item in cursor.description])
 
-    def _record(self, row: Sequence[object], names: Sequence[str] | None = None) -> RunRecord:
-        if names is None:
-            names = [item[0] for item in self._db.execute("SELECT * FROM runs LIMIT 0").description]
+    def _record(self, row: Sequence[object], names: Sequence[str]) -> RunRecord:
+        """A ``runs`` row as a record; ``names``: its columns, from the query's cursor."""
         data = dict(zip(names, row, strict=True))
         counts = RowCounts(**{column: int(str(data[column])) for column in _COUNT_COLUMNS})
         return RunRecord(
