@@ -34,7 +34,12 @@ def open_lock(config: AppConfig, state_dir: Path | str, sync: str) -> RunLock:
     if shared is not None:
         from mogulsync.sync import state_postgres
 
-        return state_postgres.PostgresSyncLock(shared.url.get_secret_value(), shared.schema_, sync)
+        return state_postgres.PostgresSyncLock(
+            shared.url.get_secret_value(),
+            shared.schema_,
+            sync,
+            connect_timeout_s=shared.connect_timeout_s,
+        )
     settings = config.syncs.get(sync)
     if settings is not None and settings.state == "warehouse":
         warehouse = config.warehouses[config.models[settings.model].warehouse]
@@ -52,7 +57,11 @@ def open_main_state(config: AppConfig, state_dir: Path | str) -> SyncState:
     if shared is not None:
         from mogulsync.sync.state_postgres import PostgresStateStore
 
-        return PostgresStateStore(shared.url.get_secret_value(), shared.schema_)
+        return PostgresStateStore(
+            shared.url.get_secret_value(),
+            shared.schema_,
+            connect_timeout_s=shared.connect_timeout_s,
+        )
     return StateStore(state_dir)
 
 
