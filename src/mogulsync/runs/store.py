@@ -59,8 +59,17 @@ PRUNE_CHUNK = 50
 #: the run has no result to commit (a bulk import's status polls, a long listing): the run
 #: page and `runs show --requests` then follow a running run, and a crash loses less.
 REQUESTS_FLUSH_AFTER_S = 2.0
-#: the clock of that wait (tests drive it)
+#: A running run's counts (rows, API calls, seconds) are written at most this often on
+#: their own, and with every request flush in between (same transaction, no extra commit):
+#: pages of other processes follow the run, and a killed run keeps what it had done.
+PROGRESS_EVERY_S = 2.0
+#: the clock of both waits (tests drive it)
 _clock: Callable[[], float] = time.monotonic
+_PROGRESS_UPDATE = (
+    "UPDATE runs SET duration_s = ?, api_calls = ?, "  # noqa: S608 - column names are constants
+    + ", ".join(f"{column} = ?" for column in _COUNT_COLUMNS)
+    + " WHERE run_id = ? AND status = 'running'"
+)
 #: finished runs older than a cutoff that are not among their sync's latest ``?`` runs
 _PRUNABLE = """
 SELECT run_id FROM (
@@ -108,6 +117,10 @@ class RunStore:
         self._pending: list[tuple[object, ...]] = []
         self._pending_since = 0.0
         self._seq: dict[str, int] = {}
+        #: the running run whose counts :meth:`progress` keeps, and what was last written
+        self._live: RunRecord | None = None
+        self._written: tuple[object, ...] | None = None
+        self._progress_at = _clock()
 
     def close(self) -> None:
         """Write buffered requests and close."""
@@ -123,6 +136,7 @@ class RunStore:
         """
         if holds_lock:
             self.mark_interrupted(sync)
+        self._live, self._written, self._progress_at = None, None, _clock()
         record = RunRecord(
             run_id=new_run_id(),
             sync=sync,
@@ -154,8 +168,57 @@ class RunStore:
         )
         return [str(row[0]) for row in rows]
 
+    def progress(self, record: RunRecord) -> None:
+        """A running run's counts so far (``rows``, ``api_calls``, ``duration_s``).
+
+        Cheap to call for every row: written with the next request flush, or on their own
+        once PROGRESS_EVERY_S passed since the last write. Only the ``runs`` row changes,
+        no indexed column: the runs list's indexes are left alone.
+        """
+        self._live = record
+        if _clock() - self._progress_at < PROGRESS_EVERY_S:
+            return
+        try:
+            self._db.execute("BEGIN")
+            try:
+                written = self._write_progress()
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:  # best effort: the end of the run writes everything
+            logger.warning("run history: progress not written yet: %s", exc)
+            written = None
+        self._committed(written)
+
+    def _write_progress(self) -> tuple[object, ...] | None:
+        """Inside a transaction: the live run's counts when they changed since the last
+        write; what was written (the caller keeps it once committed)."""
+        record = self._live
+        if record is None:
+            return None
+        counts = record.rows
+        values = (
+            round(record.duration_s, 3),
+            record.api_calls,
+            *(getattr(counts, column) for column in _COUNT_COLUMNS),
+            record.run_id,
+        )
+        if values == self._written:
+            return None
+        self._db.execute(_PROGRESS_UPDATE, values)
+        return values
+
+    def _committed(self, written: tuple[object, ...] | None) -> None:
+        if written is not None:
+            self._written = written
+        self._progress_at = _clock()
+
     def finish(self, record: RunRecord) -> None:
         """Store the final status, counts and timings."""
+        if self._live is not None and self._live.run_id == record.run_id:
+            self._live = None  # written whole below
         self.flush()
         counts = record.rows
         self._db.execute(
@@ -336,6 +399,7 @@ class RunStore:
             self._db.executemany(
                 "INSERT INTO requests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", pending
             )
+            written = self._write_progress()  # rides on this commit
             self._db.execute("COMMIT")
         except BaseException:
             # a transaction left open would swallow every later write of this connection
@@ -344,6 +408,7 @@ class RunStore:
                 self._db.execute("ROLLBACK")
             raise
         self._pending = []
+        self._committed(written)
 
     def request_count(self, run_id: str) -> int:
         """HTTP attempts made by a run so far (buffered ones included)."""

@@ -100,8 +100,7 @@ def run_summary(state: ServeState, record: RunRecord) -> dict[str, Any]:
     active = state.manager.by_run_id(record.run_id)
     if active is not None and active.record is not None:
         record = active.record
-        summary = record.summary()
-        summary["api_calls"] = active.feed.count
+        summary = record.summary()  # api_calls live: those that reached ChartMogul so far
         started = dt.datetime.fromisoformat(record.started_at)
         summary["duration_s"] = round((dt.datetime.now(dt.UTC) - started).total_seconds(), 3)
         return {**summary, "started_at": record.started_at, "finished_at": None, "message": None}
