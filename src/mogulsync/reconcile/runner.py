@@ -45,9 +45,9 @@ from mogulsync.sync.bulk import adopted as adopted_scope
 from mogulsync.sync.bulk.adopted import MAX_ABSENT, NOTED_OBJECTS, AdoptedScope
 from mogulsync.sync.connect import client_settings, model_of, open_source, resolve_data_source
 from mogulsync.sync.mapping import MappedRow, primary_key_of
-from mogulsync.sync.state import RowResult
+from mogulsync.sync.state import RowResult, SyncLock
 from mogulsync.sync.state_open import open_lock, open_state
-from mogulsync.sync.state_protocol import SyncState
+from mogulsync.sync.state_protocol import RunLock, SyncState
 from mogulsync.sync.warehouse_diff import WarehouseState, open_diff
 from mogulsync.warehouse import Row, SqlAlchemySource
 
@@ -79,7 +79,7 @@ async def reconcile(
     directory = Path(state_dir or config.state_dir)
     settings = settings or client_settings(config)
     redactor = Redactor([settings.api_key.get_secret_value()])
-    lock = open_lock(config, directory, name) if adopt else None
+    lock = _lock(config, directory, name, adopt=adopt, record=record)
     if lock is not None:
         lock.acquire()
     try:
@@ -88,6 +88,20 @@ async def reconcile(
     finally:
         if lock is not None:
             lock.release()
+
+
+def _lock(
+    config: AppConfig, state_dir: Path, name: str, *, adopt: bool, record: bool
+) -> RunLock | None:
+    """An adopt takes the sync's lock; a recorded watch the lock file of its history name
+    (``reconcile:<sync>``), so a server starting meanwhile leaves its run ``running`` and
+    two watches of one sync never overlap. A plain reconcile records nothing: no lock."""
+    if adopt:
+        return open_lock(config, state_dir, name)
+    if record:
+        what = f"a recorded reconcile (drift watch) of `{name}`"
+        return SyncLock(state_dir, f"{RECONCILE_PREFIX}{name}", what=what)
+    return None
 
 
 class _Reconcile:

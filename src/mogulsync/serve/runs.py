@@ -201,33 +201,29 @@ class RunManager:
         self._extract_stop.set()
 
     def sweep_interrupted(self) -> list[str]:
-        """At start: a sync run (or an extract run) left 'running' by a process that
-        died is ``interrupted``.
+        """At start: every run left 'running' by a process that died is ``interrupted``:
+        sync runs, adopts, drift watches (``reconcile:<sync>``), extract runs.
 
-        Otherwise the run list and its page showed it running until that sync's next run,
-        which for an unscheduled sync may never come. Only a sync whose lock is free is
-        marked: a run held by another process (``sync run``) is really running.
+        Otherwise the run list and its page showed it running until its next run, which
+        for an unscheduled sync (or a watch since removed) may never come. A run is swept
+        only when its lock file in ``state_dir`` is free: one that another process has in
+        progress (``sync run``, ``reconcile --record``) holds it and stays ``running``.
+        Every run recorded in this history holds that file while it goes, also when its
+        sync's lock is in PostgreSQL, so no database is reached at start-up.
         """
         from mogulsync.runs import RunStore
         from mogulsync.sync.state import SyncLock
-        from mogulsync.sync.state_open import open_lock
 
         self.extract_history.mark_interrupted()
         store = RunStore(self.state_dir, self.engine.redactor)
         swept: list[str] = []
         try:
             for name in store.running_syncs():
-                if name not in self.config.syncs:
-                    continue  # a drift watch or a removed sync: no lock tells us
-                lock = open_lock(self.config, self.state_dir, name)
-                if not isinstance(lock, SyncLock):
-                    # a PostgreSQL advisory lock: no network at start-up (an unreachable
-                    # server would hold it up); its next run marks it, as before
-                    continue
+                lock = SyncLock(self.state_dir, name)
                 try:
                     lock.acquire()
-                except Exception:  # held elsewhere (running there) or unreachable: leave it
-                    logger.debug("sync %s: lock not free, its running run is left", name)
+                except Exception:  # held elsewhere (running there): leave it
+                    logger.debug("%s: lock not free, its running run is left", name)
                     continue
                 try:
                     if store.mark_interrupted(name):
