@@ -13,6 +13,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from mogulsync import _sqlite_space
@@ -20,6 +21,7 @@ from mogulsync._redact import Redactor
 from mogulsync._sqlite_file import readable_database
 from mogulsync.chartmogul.request_log import RequestLogEntry
 from mogulsync.errors import ConfigError
+from mogulsync.runs import deliveries as alert_deliveries
 from mogulsync.runs.models import RowCounts, RowError, RunRecord, RunStatus
 
 logger = logging.getLogger(__name__)
@@ -105,7 +107,7 @@ class RunStore:
             _sqlite_space.configure(self._db)  # before WAL: a new file gets incremental vacuum
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(_SCHEMA + alert_deliveries.SCHEMA)
             # written once, not on every open: an INSERT takes the write lock even when it
             # inserts nothing, and serve opens the history on its event loop for every page
             # while a retention's VACUUM may hold that lock for seconds
@@ -304,7 +306,7 @@ class RunStore:
         ``keep_last`` runs and running runs are never touched. None: no cutoff.
         """
         gone = self._prunable(runs_before, keep_last)
-        self._delete(gone, ("requests", "row_errors", "runs"))
+        self._delete(gone, ("requests", "row_errors", "alert_deliveries", "runs"))
         logless = self._prunable(requests_before, keep_last, logged=True)
         self._delete(logless, ("requests",))
         return len(gone), len(logless)
@@ -333,6 +335,24 @@ class RunStore:
         cutoff = before.astimezone(dt.UTC).isoformat()
         query = _PRUNABLE + (_STILL_LOGGED if logged else "")
         return [row[0] for row in self._db.execute(query, (keep_last, cutoff))]
+
+    # ------------------------------------------------------------------ alert deliveries
+    def add_deliveries(self, deliveries: Sequence[alert_deliveries.AlertDelivery]) -> None:
+        """Record alert deliveries (targets and errors already redacted; redacted again)."""
+        text = self._redactor.text
+        alert_deliveries.add(
+            self._db,
+            [
+                replace(d, target=text(d.target), error=text(d.error) if d.error else None)
+                for d in deliveries
+            ],
+        )
+
+    def deliveries(
+        self, syncs: Sequence[str], *, limit: int = alert_deliveries.KEEP_DELIVERIES
+    ) -> list[alert_deliveries.AlertDelivery]:
+        """The latest alert deliveries about ``syncs`` (names in the history), newest first."""
+        return alert_deliveries.latest(self._db, syncs, limit)
 
     # ------------------------------------------------------------------ row errors
     def add_errors(self, run_id: str, errors: Sequence[RowError]) -> None:
