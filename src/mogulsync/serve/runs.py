@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -258,8 +259,14 @@ class RunManager:
         from mogulsync.extract.runner import ExtractCancelledError
         from mogulsync.serve.extract import run_project_extract
 
-        def page(stream: str, records: int) -> None:
+        loop = asyncio.get_running_loop()
+        history = self.extract_history
+
+        def page(stream: str, records: int) -> None:  # in the extract's worker thread
             run.progress[stream] = run.progress.get(stream, 0) + records
+            if history.progress_due():  # written on the loop, which owns the history
+                snapshot = dict(run.progress)
+                loop.call_soon_threadsafe(self._save_extract_progress, run.run_id, snapshot)
             for hook in self.on_extract_page:
                 hook(stream, records)
 
@@ -283,6 +290,13 @@ class RunManager:
         finally:  # a history that cannot be written must not leave the extract "running"
             self.extract = None
             self._notify_finished(EXTRACT_NAME, RunStatus(run.status))
+
+    def _save_extract_progress(self, run_id: str, progress: dict[str, int]) -> None:
+        """Best effort: the run's end writes its counts anyway."""
+        try:
+            self.extract_history.save_progress(run_id, progress)
+        except sqlite3.Error as exc:
+            logger.warning("extract history: progress not written yet: %s", exc)
 
     async def shutdown(self) -> None:
         """No new runs; running syncs and the extract stop at a safe point; wait for them."""
