@@ -7,8 +7,9 @@ at most :attr:`Delivery.longest_s` and ends up as a warning on the run record.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from mogulsync._redact import Redactor, endpoint_secrets
 from mogulsync.alerts._delivery import Delivery, Sender
@@ -17,6 +18,7 @@ from mogulsync.alerts.message import ERRORS_IN_ALERT, AlertMessage, Trigger, bui
 from mogulsync.alerts.rules import evaluate, previous_run
 from mogulsync.alerts.slack import SlackSender
 from mogulsync.alerts.sms import SmsSender
+from mogulsync.alerts.targets import describe_target
 from mogulsync.alerts.webhook import WebhookSender
 from mogulsync.config.alerts import (
     AlertChannel,
@@ -26,6 +28,7 @@ from mogulsync.config.alerts import (
     WebhookChannel,
 )
 from mogulsync.errors import ConfigError, MogulsyncError
+from mogulsync.runs.deliveries import AlertDelivery
 from mogulsync.runs.models import RowCounts, RunRecord, RunStatus
 from mogulsync.runs.store import RunStore
 
@@ -80,6 +83,10 @@ class AlertDispatcher:
         self.senders = {
             name: _sender(name, channel, self.delivery) for name, channel in config.channels.items()
         }
+        #: where each channel sends, without secrets (recorded with each delivery)
+        self.targets = {name: describe_target(channel) for name, channel in config.channels.items()}
+        #: when a delivery ended (tests and ``serve`` may drive it)
+        self.now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
 
     @property
     def enabled(self) -> bool:
@@ -121,7 +128,27 @@ class AlertDispatcher:
             ]
         except Exception as exc:  # the history is unreadable: say so, never fail the run
             return [self._warning("alerts", exc)]
-        return await self._deliver_all(deliveries)
+        outcomes = await self._deliver_each(deliveries)
+        warnings = _failures(deliveries, [reason for reason, _at in outcomes])
+        try:
+            runs.add_deliveries(
+                [
+                    AlertDelivery(
+                        at=at,
+                        sync=record.sync,
+                        run_id=record.run_id,
+                        channel=name,
+                        target=self.redactor.text(self.targets[name]),
+                        trigger=message.trigger.value,
+                        delivered=reason is None,
+                        error=reason,
+                    )
+                    for (name, message), (reason, at) in zip(deliveries, outcomes, strict=True)
+                ]
+            )
+        except Exception as exc:  # shown nowhere then, but the run and its alerts stand
+            warnings.append(self._warning("alert deliveries not recorded", exc))
+        return warnings
 
     async def send_test(self, names: Iterable[str] | None = None) -> dict[str, str | None]:
         """Send a test message through each channel (or ``names``); channel → error or None."""
@@ -139,18 +166,20 @@ class AlertDispatcher:
         self, deliveries: Sequence[tuple[str, AlertMessage]], *, prefix: bool = True
     ) -> list[str]:
         """Send concurrently; one warning per failed delivery ("" per success if not prefix)."""
-        results = await asyncio.gather(
-            *(self._deliver(name, message) for name, message in deliveries)
-        )
+        results = [reason for reason, _at in await self._deliver_each(deliveries)]
         if not prefix:
             return [result or "" for result in results]
-        return [
-            f"alert to channel `{name}` not delivered: {result}"
-            for (name, _message), result in zip(deliveries, results, strict=True)
-            if result is not None
-        ]
+        return _failures(deliveries, results)
 
-    async def _deliver(self, name: str, message: AlertMessage) -> str | None:
+    async def _deliver_each(
+        self, deliveries: Sequence[tuple[str, AlertMessage]]
+    ) -> list[tuple[str | None, str]]:
+        """Send concurrently; per delivery, why it failed (None: delivered) and when it ended."""
+        return list(
+            await asyncio.gather(*(self._deliver(name, message) for name, message in deliveries))
+        )
+
+    async def _deliver(self, name: str, message: AlertMessage) -> tuple[str | None, str]:
         try:
             async with asyncio.timeout(self.delivery.longest_s + _GRACE_S):
                 await self.senders[name].send(message)
@@ -161,14 +190,25 @@ class AlertDispatcher:
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
         else:
-            return None
+            return None, self.now().isoformat()
         reason = self.redactor.text(reason)
         logger.debug("alert to channel %s about run %s failed: %s", name, message.run_id, reason)
-        return reason
+        return reason, self.now().isoformat()
 
     def _warning(self, what: str, exc: Exception) -> str:
         text = exc.user_message if isinstance(exc, MogulsyncError) else f"{exc}"
         return self.redactor.text(f"{what}: {type(exc).__name__}: {text}")
+
+
+def _failures(
+    deliveries: Sequence[tuple[str, AlertMessage]], reasons: Sequence[str | None]
+) -> list[str]:
+    """One warning per delivery that failed."""
+    return [
+        f"alert to channel `{name}` not delivered: {reason}"
+        for (name, _message), reason in zip(deliveries, reasons, strict=True)
+        if reason is not None
+    ]
 
 
 def probe_message(redactor: Redactor) -> AlertMessage:

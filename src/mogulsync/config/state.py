@@ -16,6 +16,11 @@ DEFAULT_STATE_SCHEMA = "mogulsync"
 POSTGRES_SCHEMES = ("postgresql", "postgresql+psycopg", "postgresql+psycopg2", "postgres")
 #: a schema name is used as a SQL identifier: keep it plain
 SCHEMA_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+#: seconds a connection to the store may take before the run gives up (psycopg's own
+#: default is 130 s per address, so a host that drops packets held a run for minutes)
+DEFAULT_CONNECT_TIMEOUT_S = 10
+#: libpq waits at least this long, whatever it is told
+MIN_CONNECT_TIMEOUT_S = 2
 
 
 class StateStoreConfig(ConfigModel):
@@ -27,6 +32,11 @@ class StateStoreConfig(ConfigModel):
         alias="schema",
         pattern=SCHEMA_PATTERN,
         description="created if missing",
+    )
+    connect_timeout_s: int = Field(
+        DEFAULT_CONNECT_TIMEOUT_S,
+        ge=MIN_CONNECT_TIMEOUT_S,
+        description="seconds to wait for PostgreSQL to answer a connection (libpq's minimum is 2)",
     )
 
     @field_validator("url")

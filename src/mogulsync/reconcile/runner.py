@@ -45,9 +45,9 @@ from mogulsync.sync.bulk import adopted as adopted_scope
 from mogulsync.sync.bulk.adopted import MAX_ABSENT, NOTED_OBJECTS, AdoptedScope
 from mogulsync.sync.connect import client_settings, model_of, open_source, resolve_data_source
 from mogulsync.sync.mapping import MappedRow, primary_key_of
-from mogulsync.sync.state import RowResult
+from mogulsync.sync.state import RowResult, SyncLock
 from mogulsync.sync.state_open import open_lock, open_state
-from mogulsync.sync.state_protocol import SyncState
+from mogulsync.sync.state_protocol import RunLock, SyncState
 from mogulsync.sync.warehouse_diff import WarehouseState, open_diff
 from mogulsync.warehouse import Row, SqlAlchemySource
 
@@ -79,7 +79,7 @@ async def reconcile(
     directory = Path(state_dir or config.state_dir)
     settings = settings or client_settings(config)
     redactor = Redactor([settings.api_key.get_secret_value()])
-    lock = open_lock(config, directory, name) if adopt else None
+    lock = _lock(config, directory, name, adopt=adopt, record=record)
     if lock is not None:
         lock.acquire()
     try:
@@ -88,6 +88,20 @@ async def reconcile(
     finally:
         if lock is not None:
             lock.release()
+
+
+def _lock(
+    config: AppConfig, state_dir: Path, name: str, *, adopt: bool, record: bool
+) -> RunLock | None:
+    """An adopt takes the sync's lock; a recorded watch the lock file of its history name
+    (``reconcile:<sync>``), so a server starting meanwhile leaves its run ``running`` and
+    two watches of one sync never overlap. A plain reconcile records nothing: no lock."""
+    if adopt:
+        return open_lock(config, state_dir, name)
+    if record:
+        what = f"a recorded reconcile (drift watch) of `{name}`"
+        return SyncLock(state_dir, f"{RECONCILE_PREFIX}{name}", what=what)
+    return None
 
 
 class _Reconcile:
@@ -116,6 +130,8 @@ class _Reconcile:
         self.recorded = adopt or record
         self.report = ReconcileReport(name)
         self.requests: list[RequestLogEntry] = []
+        #: the recorded run and its history while it goes (its counts written as it goes)
+        self.live: tuple[RunStore, RunRecord, float] | None = None
         self.data_source_uuid: str | None = None
         self.seen_keys: set[str] = set()
         #: match keys of the rows ChartMogul lacks (for the adopt's note; capped)
@@ -136,6 +152,8 @@ class _Reconcile:
         self, started: float, runs: RunStore | None, record: RunRecord | None
     ) -> ReconcileReport:
         failed: BaseException | None = None
+        if runs is not None and record is not None:
+            self.live = (runs, record, started)
         try:
             # whatever opened is closed, also when a later open fails: a long-running
             # server must not keep a failed watch's files, nor its record ``running``
@@ -145,6 +163,7 @@ class _Reconcile:
             failed = exc
             raise
         finally:
+            self.live = None
             self.report.api_calls = len(self.requests)
             self.report.duration_s = time.monotonic() - started
             if runs is not None and record is not None:
@@ -197,7 +216,7 @@ class _Reconcile:
 
     async def _list(self, index: RemoteIndex) -> tuple[int, float]:
         """Fill ``index`` with the scope's records; how many were listed, and from when."""
-        async with ChartMogulClient(self.settings, request_hooks=[self.requests.append]) as cm:
+        async with ChartMogulClient(self.settings, request_hooks=[self._heard]) as cm:
             wanted = self.sync.data_source
             self.data_source_uuid = await resolve_data_source(cm, wanted, create=False)
             listed_at = time.time()
@@ -246,6 +265,7 @@ class _Reconcile:
                 adopted.append((row, held, bool(changes)))
             if state is not None:
                 self._write(state, adopted, missing)
+            self._progress()
 
     def _map(
         self, prepared: Prepared, rows: Sequence[Mapping[str, Any]]
@@ -335,17 +355,37 @@ class _Reconcile:
         if missing:
             state.forget(self.name, list(missing))
 
+    def _heard(self, entry: RequestLogEntry) -> None:
+        """Every request of the listing (a request hook): kept for the record's log."""
+        self.requests.append(entry)
+        self._progress()
+
+    def _progress(self) -> None:
+        """A recorded run's counts so far, to the history at a bounded rate (RunStore
+        decides): a killed watch or adopt then shows how far it got once swept."""
+        if self.live is None:
+            return
+        runs, record, started = self.live
+        record.duration_s = time.monotonic() - started
+        record.api_calls = len(self.requests)
+        self._counts(record)
+        runs.progress(record)
+
+    def _counts(self, record: RunRecord) -> None:
+        """The report's figures in the record's columns."""
+        report, rows = self.report, record.rows
+        rows.unchanged, rows.changed = report.in_both, report.drifted
+        rows.added, rows.removed = report.missing, report.extra
+        rows.succeeded = report.in_both + report.drifted if self.adopt else 0
+        rows.invalid = rows.failed = report.invalid
+
     def _finish(self, runs: RunStore, record: RunRecord, failed: BaseException | None) -> None:
         """Record the adopt (or watched reconcile) in the run history, with its requests."""
         report = self.report
         record.duration_s = report.duration_s
         record.finished_at = dt.datetime.now(dt.UTC).isoformat()
         record.api_calls = report.api_calls
-        rows = record.rows
-        rows.unchanged, rows.changed = report.in_both, report.drifted
-        rows.added, rows.removed = report.missing, report.extra
-        rows.succeeded = report.in_both + report.drifted if self.adopt else 0
-        rows.invalid = rows.failed = report.invalid
+        self._counts(record)
         what = "reconcile --adopt" if self.adopt else "reconcile"
         if failed is None:
             apart = not self.adopt and report.differs

@@ -13,6 +13,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from mogulsync import _sqlite_space
@@ -20,6 +21,7 @@ from mogulsync._redact import Redactor
 from mogulsync._sqlite_file import readable_database
 from mogulsync.chartmogul.request_log import RequestLogEntry
 from mogulsync.errors import ConfigError
+from mogulsync.runs import deliveries as alert_deliveries
 from mogulsync.runs.models import RowCounts, RowError, RunRecord, RunStatus
 
 logger = logging.getLogger(__name__)
@@ -59,8 +61,17 @@ PRUNE_CHUNK = 50
 #: the run has no result to commit (a bulk import's status polls, a long listing): the run
 #: page and `runs show --requests` then follow a running run, and a crash loses less.
 REQUESTS_FLUSH_AFTER_S = 2.0
-#: the clock of that wait (tests drive it)
+#: A running run's counts (rows, API calls, seconds) are written at most this often on
+#: their own, and with every request flush in between (same transaction, no extra commit):
+#: pages of other processes follow the run, and a killed run keeps what it had done.
+PROGRESS_EVERY_S = 2.0
+#: the clock of both waits (tests drive it)
 _clock: Callable[[], float] = time.monotonic
+_PROGRESS_UPDATE = (
+    "UPDATE runs SET duration_s = ?, api_calls = ?, "  # noqa: S608 - column names are constants
+    + ", ".join(f"{column} = ?" for column in _COUNT_COLUMNS)
+    + " WHERE run_id = ? AND status = 'running'"
+)
 #: finished runs older than a cutoff that are not among their sync's latest ``?`` runs
 _PRUNABLE = """
 SELECT run_id FROM (
@@ -96,7 +107,7 @@ class RunStore:
             _sqlite_space.configure(self._db)  # before WAL: a new file gets incremental vacuum
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(_SCHEMA + alert_deliveries.SCHEMA)
             # written once, not on every open: an INSERT takes the write lock even when it
             # inserts nothing, and serve opens the history on its event loop for every page
             # while a retention's VACUUM may hold that lock for seconds
@@ -108,6 +119,10 @@ class RunStore:
         self._pending: list[tuple[object, ...]] = []
         self._pending_since = 0.0
         self._seq: dict[str, int] = {}
+        #: the running run whose counts :meth:`progress` keeps, and what was last written
+        self._live: RunRecord | None = None
+        self._written: tuple[object, ...] | None = None
+        self._progress_at = _clock()
 
     def close(self) -> None:
         """Write buffered requests and close."""
@@ -123,6 +138,7 @@ class RunStore:
         """
         if holds_lock:
             self.mark_interrupted(sync)
+        self._live, self._written, self._progress_at = None, None, _clock()
         record = RunRecord(
             run_id=new_run_id(),
             sync=sync,
@@ -154,8 +170,57 @@ class RunStore:
         )
         return [str(row[0]) for row in rows]
 
+    def progress(self, record: RunRecord) -> None:
+        """A running run's counts so far (``rows``, ``api_calls``, ``duration_s``).
+
+        Cheap to call for every row: written with the next request flush, or on their own
+        once PROGRESS_EVERY_S passed since the last write. Only the ``runs`` row changes,
+        no indexed column: the runs list's indexes are left alone.
+        """
+        self._live = record
+        if _clock() - self._progress_at < PROGRESS_EVERY_S:
+            return
+        try:
+            self._db.execute("BEGIN")
+            try:
+                written = self._write_progress()
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:  # best effort: the end of the run writes everything
+            logger.warning("run history: progress not written yet: %s", exc)
+            written = None
+        self._committed(written)
+
+    def _write_progress(self) -> tuple[object, ...] | None:
+        """Inside a transaction: the live run's counts when they changed since the last
+        write; what was written (the caller keeps it once committed)."""
+        record = self._live
+        if record is None:
+            return None
+        counts = record.rows
+        values = (
+            round(record.duration_s, 3),
+            record.api_calls,
+            *(getattr(counts, column) for column in _COUNT_COLUMNS),
+            record.run_id,
+        )
+        if values == self._written:
+            return None
+        self._db.execute(_PROGRESS_UPDATE, values)
+        return values
+
+    def _committed(self, written: tuple[object, ...] | None) -> None:
+        if written is not None:
+            self._written = written
+        self._progress_at = _clock()
+
     def finish(self, record: RunRecord) -> None:
         """Store the final status, counts and timings."""
+        if self._live is not None and self._live.run_id == record.run_id:
+            self._live = None  # written whole below
         self.flush()
         counts = record.rows
         self._db.execute(
@@ -241,7 +306,7 @@ class RunStore:
         ``keep_last`` runs and running runs are never touched. None: no cutoff.
         """
         gone = self._prunable(runs_before, keep_last)
-        self._delete(gone, ("requests", "row_errors", "runs"))
+        self._delete(gone, ("requests", "row_errors", "alert_deliveries", "runs"))
         logless = self._prunable(requests_before, keep_last, logged=True)
         self._delete(logless, ("requests",))
         return len(gone), len(logless)
@@ -270,6 +335,24 @@ class RunStore:
         cutoff = before.astimezone(dt.UTC).isoformat()
         query = _PRUNABLE + (_STILL_LOGGED if logged else "")
         return [row[0] for row in self._db.execute(query, (keep_last, cutoff))]
+
+    # ------------------------------------------------------------------ alert deliveries
+    def add_deliveries(self, deliveries: Sequence[alert_deliveries.AlertDelivery]) -> None:
+        """Record alert deliveries (targets and errors already redacted; redacted again)."""
+        text = self._redactor.text
+        alert_deliveries.add(
+            self._db,
+            [
+                replace(d, target=text(d.target), error=text(d.error) if d.error else None)
+                for d in deliveries
+            ],
+        )
+
+    def deliveries(
+        self, syncs: Sequence[str], *, limit: int = alert_deliveries.KEEP_DELIVERIES
+    ) -> list[alert_deliveries.AlertDelivery]:
+        """The latest alert deliveries about ``syncs`` (names in the history), newest first."""
+        return alert_deliveries.latest(self._db, syncs, limit)
 
     # ------------------------------------------------------------------ row errors
     def add_errors(self, run_id: str, errors: Sequence[RowError]) -> None:
@@ -336,6 +419,7 @@ class RunStore:
             self._db.executemany(
                 "INSERT INTO requests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", pending
             )
+            written = self._write_progress()  # rides on this commit
             self._db.execute("COMMIT")
         except BaseException:
             # a transaction left open would swallow every later write of this connection
@@ -344,6 +428,7 @@ class RunStore:
                 self._db.execute("ROLLBACK")
             raise
         self._pending = []
+        self._committed(written)
 
     def request_count(self, run_id: str) -> int:
         """HTTP attempts made by a run so far (buffered ones included)."""

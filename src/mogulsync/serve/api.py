@@ -100,8 +100,7 @@ def run_summary(state: ServeState, record: RunRecord) -> dict[str, Any]:
     active = state.manager.by_run_id(record.run_id)
     if active is not None and active.record is not None:
         record = active.record
-        summary = record.summary()
-        summary["api_calls"] = active.feed.count
+        summary = record.summary()  # api_calls live: those that reached ChartMogul so far
         started = dt.datetime.fromisoformat(record.started_at)
         summary["duration_s"] = round((dt.datetime.now(dt.UTC) - started).total_seconds(), 3)
         return {**summary, "started_at": record.started_at, "finished_at": None, "message": None}
@@ -211,6 +210,29 @@ async def reconcile_sync(request: Request) -> Response:
     state, name = _named_sync(request)
     report = await reconcile(state.config, name)
     return JSONResponse(report.summary())
+
+
+def alert_deliveries(state: ServeState, name: str, limit: int) -> list[dict[str, Any]]:
+    """The latest alerts sent about sync ``name`` and its drift watch, newest first."""
+    store = state.run_store()
+    try:
+        found = store.deliveries([name, f"{RECONCILE_PREFIX}{name}"], limit=limit)
+    finally:
+        store.close()
+    return [delivery.as_dict() for delivery in found]
+
+
+@guarded(Role.VIEWER)
+async def list_alerts(request: Request) -> Response:
+    """
+    ---
+    summary: 'Alerts sent about a sync and its drift watch, delivered or not, newest first'
+    responses:
+      200: {description: "[{at, sync, run_id, channel, target, trigger, outcome, error}]"}
+      404: {description: unknown sync}
+    """
+    state, name = _named_sync(request)
+    return JSONResponse(alert_deliveries(state, name, _limit(request)))
 
 
 def _named_sync(request: Request) -> tuple[ServeState, str]:
@@ -574,6 +596,7 @@ routes: list[BaseRoute] = [
     Route("/api/v1/syncs/{name}/runs", trigger_run, methods=["POST"]),
     Route("/api/v1/syncs/{name}/plan", plan, methods=["POST"]),
     Route("/api/v1/syncs/{name}/reconcile", reconcile_sync, methods=["POST"]),
+    Route("/api/v1/syncs/{name}/alerts", list_alerts, methods=["GET"]),
     Route("/api/v1/runs", list_runs, methods=["GET"]),
     Route("/api/v1/runs/{run_id}", get_run, methods=["GET"]),
     Route("/api/v1/runs/{run_id}/errors", run_errors, methods=["GET"]),

@@ -1,4 +1,12 @@
-"""Time for the scheduler: the real clock, or one a test moves by hand."""
+"""Time for the scheduler: the real clock, or one a test moves by hand.
+
+Only scheduling reads it (when a job is due, its lag, missed slots, pauses, the events
+rate). The run history's times (a run's id, start, end, duration, its retention, alert
+deliveries) come from the wall clock in every process that records runs (``sync run``
+too), so they stay in one order whoever wrote them; in a server the two are the same clock.
+A test clock moves schedules only: runs started at one frozen instant would otherwise tie
+in the runs list.
+"""
 
 from __future__ import annotations
 

@@ -2,13 +2,16 @@
 
 A run still ``running`` when the server starts (and holds the state directory's lock)
 belonged to a process that died: it is marked ``interrupted`` (dlt loads whatever that
-run had extracted at the next run's start).
+run had extracted at the next run's start). Its records read so far are written while it
+runs, at most every PROGRESS_EVERY_S, so an interrupted run still says how far it got.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,10 @@ from mogulsync.serve.scheduler import SCHEDULE_FILE
 
 #: extract runs kept (and listed by the API and the Extract page)
 KEEP_RUNS = 50
+#: a running extract's records read are written at most this often
+PROGRESS_EVERY_S = 2.0
+#: the clock of that wait (tests drive it)
+_clock: Callable[[], float] = time.monotonic
 
 
 @dataclass(slots=True)
@@ -33,6 +40,9 @@ class ExtractRun:
     progress: dict[str, int] = field(default_factory=dict)
 
 
+_COLUMNS = "run_id, status, started_at, finished_at, report, message, progress"
+
+
 class ExtractHistory:
     """Extract runs, newest first, in the server's ``schedule.sqlite``."""
 
@@ -43,8 +53,12 @@ class ExtractHistory:
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS extract_runs (run_id TEXT PRIMARY KEY,"
             " status TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT,"
-            " report TEXT, message TEXT)"
+            " report TEXT, message TEXT, progress TEXT)"
         )
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(extract_runs)")}
+        if "progress" not in columns:  # a file from before progress was kept
+            self._db.execute("ALTER TABLE extract_runs ADD COLUMN progress TEXT")
+        self._progress_at = _clock()
 
     def mark_interrupted(self) -> int:
         """Runs still ``running`` belonged to a server that died: ``interrupted``; how many.
@@ -66,9 +80,11 @@ class ExtractHistory:
             # an upsert keeps the run's rowid: the order runs started in, whatever the wall
             # clock said (stepped back, a newer run's start time is older than the last)
             self._db.execute(
-                "INSERT INTO extract_runs VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO"
+                "INSERT INTO extract_runs (run_id, status, started_at, finished_at, report,"
+                " message, progress) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO"
                 " UPDATE SET status = excluded.status, finished_at = excluded.finished_at,"
-                " report = excluded.report, message = excluded.message",
+                " report = excluded.report, message = excluded.message,"
+                " progress = excluded.progress",
                 (
                     run.run_id,
                     run.status,
@@ -76,6 +92,7 @@ class ExtractHistory:
                     run.finished_at,
                     json.dumps(run.report) if run.report is not None else None,
                     run.message,
+                    json.dumps(run.progress),
                 ),
             )
             self._db.execute(
@@ -84,14 +101,36 @@ class ExtractHistory:
                 (KEEP_RUNS,),
             )
 
+    def progress_due(self) -> bool:
+        """Whether PROGRESS_EVERY_S passed since the last write was due; True claims this
+        one (asked from the extract's thread, written later on the loop's)."""
+        now = _clock()
+        if now - self._progress_at < PROGRESS_EVERY_S:
+            return False
+        self._progress_at = now
+        return True
+
+    def save_progress(self, run_id: str, progress: dict[str, int]) -> None:
+        """A running extract's records read so far, by stream."""
+        self._db.execute(
+            "UPDATE extract_runs SET progress = ? WHERE run_id = ? AND status = 'running'",
+            (json.dumps(progress), run_id),
+        )
+
     def get(self, run_id: str) -> ExtractRun | None:
         """One run, or None."""
-        row = self._db.execute("SELECT * FROM extract_runs WHERE run_id = ?", (run_id,)).fetchone()
+        row = self._db.execute(
+            f"SELECT {_COLUMNS} FROM extract_runs WHERE run_id = ?",  # noqa: S608 - constant
+            (run_id,),
+        ).fetchone()
         return None if row is None else _run(row)
 
     def latest(self, limit: int = KEEP_RUNS) -> list[ExtractRun]:
         """The latest runs, newest first."""
-        rows = self._db.execute("SELECT * FROM extract_runs ORDER BY rowid DESC LIMIT ?", (limit,))
+        rows = self._db.execute(
+            f"SELECT {_COLUMNS} FROM extract_runs ORDER BY rowid DESC LIMIT ?",  # noqa: S608 - constant
+            (limit,),
+        )
         return [_run(row) for row in rows]
 
     def close(self) -> None:
@@ -100,7 +139,13 @@ class ExtractHistory:
 
 
 def _run(row: tuple[Any, ...]) -> ExtractRun:
-    run_id, status, started_at, finished_at, report, message = row
+    run_id, status, started_at, finished_at, report, message, progress = row
     return ExtractRun(
-        run_id, status, started_at, finished_at, json.loads(report) if report else None, message
+        run_id,
+        status,
+        started_at,
+        finished_at,
+        json.loads(report) if report else None,
+        message,
+        json.loads(progress) if progress else {},
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -201,33 +202,29 @@ class RunManager:
         self._extract_stop.set()
 
     def sweep_interrupted(self) -> list[str]:
-        """At start: a sync run (or an extract run) left 'running' by a process that
-        died is ``interrupted``.
+        """At start: every run left 'running' by a process that died is ``interrupted``:
+        sync runs, adopts, drift watches (``reconcile:<sync>``), extract runs.
 
-        Otherwise the run list and its page showed it running until that sync's next run,
-        which for an unscheduled sync may never come. Only a sync whose lock is free is
-        marked: a run held by another process (``sync run``) is really running.
+        Otherwise the run list and its page showed it running until its next run, which
+        for an unscheduled sync (or a watch since removed) may never come. A run is swept
+        only when its lock file in ``state_dir`` is free: one that another process has in
+        progress (``sync run``, ``reconcile --record``) holds it and stays ``running``.
+        Every run recorded in this history holds that file while it goes, also when its
+        sync's lock is in PostgreSQL, so no database is reached at start-up.
         """
         from mogulsync.runs import RunStore
         from mogulsync.sync.state import SyncLock
-        from mogulsync.sync.state_open import open_lock
 
         self.extract_history.mark_interrupted()
         store = RunStore(self.state_dir, self.engine.redactor)
         swept: list[str] = []
         try:
             for name in store.running_syncs():
-                if name not in self.config.syncs:
-                    continue  # a drift watch or a removed sync: no lock tells us
-                lock = open_lock(self.config, self.state_dir, name)
-                if not isinstance(lock, SyncLock):
-                    # a PostgreSQL advisory lock: no network at start-up (an unreachable
-                    # server would hold it up); its next run marks it, as before
-                    continue
+                lock = SyncLock(self.state_dir, name)
                 try:
                     lock.acquire()
-                except Exception:  # held elsewhere (running there) or unreachable: leave it
-                    logger.debug("sync %s: lock not free, its running run is left", name)
+                except Exception:  # held elsewhere (running there): leave it
+                    logger.debug("%s: lock not free, its running run is left", name)
                     continue
                 try:
                     if store.mark_interrupted(name):
@@ -262,8 +259,14 @@ class RunManager:
         from mogulsync.extract.runner import ExtractCancelledError
         from mogulsync.serve.extract import run_project_extract
 
-        def page(stream: str, records: int) -> None:
+        loop = asyncio.get_running_loop()
+        history = self.extract_history
+
+        def page(stream: str, records: int) -> None:  # in the extract's worker thread
             run.progress[stream] = run.progress.get(stream, 0) + records
+            if history.progress_due():  # written on the loop, which owns the history
+                snapshot = dict(run.progress)
+                loop.call_soon_threadsafe(self._save_extract_progress, run.run_id, snapshot)
             for hook in self.on_extract_page:
                 hook(stream, records)
 
@@ -287,6 +290,13 @@ class RunManager:
         finally:  # a history that cannot be written must not leave the extract "running"
             self.extract = None
             self._notify_finished(EXTRACT_NAME, RunStatus(run.status))
+
+    def _save_extract_progress(self, run_id: str, progress: dict[str, int]) -> None:
+        """Best effort: the run's end writes its counts anyway."""
+        try:
+            self.extract_history.save_progress(run_id, progress)
+        except sqlite3.Error as exc:
+            logger.warning("extract history: progress not written yet: %s", exc)
 
     async def shutdown(self) -> None:
         """No new runs; running syncs and the extract stop at a safe point; wait for them."""

@@ -244,6 +244,7 @@ class _Run:
         self.state = state
         self.progress_hook = progress
         self.progress = Progress(run_id=record.run_id)
+        self.started = time.monotonic()
         self.fatal: MogulsyncError | None = None
         #: the whole model was read and sent (a stop after this point changes nothing)
         self.completed = False
@@ -639,6 +640,7 @@ class _Run:
     def _log_request(self, entry: RequestLogEntry) -> None:
         if entry.reached_server:
             self.api_calls += 1
+            self.record.api_calls = self.api_calls  # live: written with the request log
         self.runs.add_request(self.record.run_id, entry)
         if entry.reached_server:
             self.progress.requests += 1
@@ -647,6 +649,10 @@ class _Run:
 
     def _report(self) -> None:
         self.progress.failed = self.record.rows.failed
+        # the record's counts so far, to the history at a bounded rate: another process's
+        # page follows the run, and a killed run shows what it had done
+        self.record.duration_s = time.monotonic() - self.started
+        self.runs.progress(self.record)
         self.progress_hook(self.progress)
 
 

@@ -339,9 +339,11 @@ def _packed(keys: Sequence[str | None]) -> str | None:
 class SyncLock:
     """An exclusive, process-wide lock per sync (released by the OS if the process dies)."""
 
-    def __init__(self, state_dir: Path | str, sync: str) -> None:
+    def __init__(self, state_dir: Path | str, sync: str, *, what: str | None = None) -> None:
         self.path = Path(state_dir) / "locks" / f"{sync}.lock"
         self.sync = sync
+        #: what runs under it, for the refusal (e.g. a drift watch: not a sync run)
+        self.what = what or f"sync `{sync}`"
         self._lock = PidFileLock(self.path)
 
     def acquire(self) -> None:
@@ -349,8 +351,8 @@ class SyncLock:
         holder = self._lock.try_acquire()
         if holder is not None:
             raise SyncLockedError(
-                f"sync `{self.sync}` is already running (pid {holder or 'another process'});"
-                " concurrent runs of one sync are refused",
+                f"{self.what} is already running (pid {holder or 'another process'});"
+                " concurrent runs are refused",
                 hint="Wait for that run to finish, or stop it, then run again.",
             )
 

@@ -17,11 +17,13 @@ import socket
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from mogulsync._redact import redact_url
+from mogulsync.config.state import DEFAULT_CONNECT_TIMEOUT_S
 from mogulsync.errors import ConfigError, FatalError
 from mogulsync.sync import snapshot_sql
 from mogulsync.sync.diff import Prior, RowStatus
@@ -34,15 +36,40 @@ _INSERT_CHUNK = 5000
 _DDL_LOCK_KEY = 0x6D6F67756C
 _KEY_BYTES = 8
 _DRIVER = "postgresql+psycopg"
+_TIMEOUT_PARAM = "connect_timeout"
+_DEFAULT_PORT = 5432
 
 
-def postgres_engine(url: str, *, application: str | None = None) -> Engine:
-    """An engine on psycopg for a ``postgresql://`` URL (any postgres driver name accepted)."""
+def postgres_engine(
+    url: str,
+    *,
+    application: str | None = None,
+    connect_timeout_s: int = DEFAULT_CONNECT_TIMEOUT_S,
+) -> Engine:
+    """An engine on psycopg for a ``postgresql://`` URL (any postgres driver name accepted).
+
+    A connection gives up after ``connect_timeout_s`` (a ``connect_timeout`` in the URL
+    wins): psycopg's own default, 130 s per address, held a run that long on a dead host.
+    """
     parsed = make_url(url)
     if parsed.drivername == "postgres" or parsed.get_backend_name() == "postgresql":
         parsed = parsed.set(drivername=_DRIVER)
-    connect_args = {"application_name": application} if application else {}
+    connect_args: dict[str, Any] = {"application_name": application} if application else {}
+    if _TIMEOUT_PARAM not in parsed.query:
+        connect_args[_TIMEOUT_PARAM] = connect_timeout_s
     return sa.create_engine(parsed, connect_args=connect_args, poolclass=sa.NullPool)
+
+
+def connect(engine: Engine, url: str, connect_timeout_s: int) -> Connection:
+    """A connection, or a FatalError naming the host (never the password) and the fix."""
+    try:
+        return engine.connect()
+    except sa.exc.SQLAlchemyError as exc:
+        engine.dispose()
+        if isinstance(getattr(exc, "orig", None), psycopg.errors.ConnectionTimeout):
+            given = make_url(url).query.get(_TIMEOUT_PARAM)
+            raise _timed_out(url, str(given or connect_timeout_s)) from None
+        raise _unreachable(url, exc) from None
 
 
 def _tables(schema: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
@@ -90,6 +117,19 @@ def _unreachable(url: str, exc: BaseException) -> FatalError:
     )
 
 
+def _timed_out(url: str, seconds: str) -> FatalError:
+    """No answer in time: a host that is down, or a firewall that drops the packets."""
+    where = make_url(url)
+    host = f"{where.host or 'localhost'}:{where.port or _DEFAULT_PORT}"
+    return FatalError(
+        f"PostgreSQL at {host} did not answer within {seconds} s (state store"
+        f" {redact_url(url)}): the host is down, or a firewall drops the connection",
+        hint="Check that PostgreSQL runs on that host and port and that this machine may reach"
+        " it (firewall, VPN); on a slow link raise state_store.connect_timeout_s (or the"
+        " URL's ?connect_timeout=).",
+    )
+
+
 def _unusable(url: str, schema: str, exc: BaseException) -> FatalError:
     return FatalError(
         f"state store {redact_url(url)} cannot hold schema `{schema}`: {_first_line(exc)}",
@@ -110,13 +150,12 @@ def check_url(url: str) -> str:
 class PostgresStateStore:
     """Snapshots of every sync of a team in one PostgreSQL schema."""
 
-    def __init__(self, url: str, schema: str) -> None:
+    def __init__(
+        self, url: str, schema: str, *, connect_timeout_s: int = DEFAULT_CONNECT_TIMEOUT_S
+    ) -> None:
         self._url = check_url(url)
-        self._engine = postgres_engine(url, application=_who())
-        try:
-            self._db: Connection = self._engine.connect()
-        except sa.exc.SQLAlchemyError as exc:
-            raise _unreachable(url, exc) from None
+        self._engine = postgres_engine(url, application=_who(), connect_timeout_s=connect_timeout_s)
+        self._db: Connection = connect(self._engine, url, connect_timeout_s)
         self._metadata, self._t = _tables(schema)
         self._schema = schema
         try:
@@ -344,21 +383,26 @@ class PostgresSyncLock:
     and PostgreSQL releases the lock, so nothing is left to clean up.
     """
 
-    def __init__(self, url: str, schema: str, sync: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        schema: str,
+        sync: str,
+        *,
+        connect_timeout_s: int = DEFAULT_CONNECT_TIMEOUT_S,
+    ) -> None:
         self.sync = sync
         self._url = check_url(url)
         self._key = lock_key(schema, sync)
+        self._timeout_s = connect_timeout_s
         self._engine: Engine | None = None
         self._db: Connection | None = None
 
     def acquire(self) -> None:
-        """Take the lock or raise :class:`SyncLockedError` at once."""
-        engine = postgres_engine(self._url, application=_who())
-        try:
-            db = engine.connect()
-        except sa.exc.SQLAlchemyError as exc:
-            engine.dispose()
-            raise _unreachable(self._url, exc) from None
+        """Take the lock or raise :class:`SyncLockedError` at once (FatalError: PostgreSQL
+        unreachable, or silent for ``connect_timeout_s``)."""
+        engine = postgres_engine(self._url, application=_who(), connect_timeout_s=self._timeout_s)
+        db = connect(engine, self._url, self._timeout_s)
         db.execution_options(isolation_level="AUTOCOMMIT")
         taken = db.execute(sa.select(sa.func.pg_try_advisory_lock(self._key))).scalar()
         if not taken:

@@ -35,6 +35,16 @@ def refused_port(host: str = "127.0.0.1") -> Iterator[int]:
 
 
 @contextmanager
+def silent_port(host: str = "127.0.0.1") -> Iterator[int]:
+    """A port that accepts connections and never answers while the block runs (a hung
+    server, or a host behind a firewall that drops packets): listening, never accepting."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        sock.listen(8)  # the kernel completes the handshakes; nobody reads a byte
+        yield sock.getsockname()[1]
+
+
+@contextmanager
 def reserved_port(host: str = "127.0.0.1") -> Iterator[int]:
     """A port kept for a server that must be started (and restarted) on a known number.
 

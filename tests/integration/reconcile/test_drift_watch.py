@@ -74,3 +74,34 @@ async def test_drift_alert_then_recovery(server, tmp_path):
     assert [r.status.value for r in history] == ["success", "partial", "success"]
     assert history[1].rows.unchanged == CUSTOMERS - 2
     assert "drifted fields: name 1" in (history[1].message or "")
+
+
+async def test_a_watch_writes_its_counts_as_it_goes(server, tmp_path, monkeypatch):
+    """A watch killed mid-listing showed 0 API calls once swept: its requests and counts
+    were written only at its end. Each write is read back as another process would."""
+    from mogulsync.runs import store as store_module
+
+    conf = config(server, tmp_path, warehouse(tmp_path))
+    await load(conf)
+    ticks = iter(range(0, 10_000, 3))  # every look at the clock: a write is due
+    monkeypatch.setattr(store_module, "_clock", lambda: float(next(ticks)))
+    seen: list[tuple[str, int, int]] = []
+    original = store_module.RunStore.progress
+
+    def progress(store: RunStore, record) -> None:
+        original(store, record)
+        reader = RunStore(conf.state_dir)
+        try:
+            stored = reader.get(record.run_id)
+        finally:
+            reader.close()
+        seen.append((stored.status.value, stored.api_calls, stored.rows.unchanged))
+
+    monkeypatch.setattr(store_module.RunStore, "progress", progress)
+    report = await reconcile(conf, "customers", record=True)
+    assert seen
+    assert {status for status, _, _ in seen} == {"running"}
+    calls = [api_calls for _, api_calls, _ in seen]
+    assert calls == sorted(calls)
+    assert calls[-1] == report.api_calls  # the listing was written request by request
+    assert seen[-1][2] == report.in_both  # and the comparison batch by batch

@@ -206,3 +206,45 @@ async def test_a_failing_finished_hook_does_not_leave_the_extract_running(
         again = await served.http.post("/api/v1/extract/runs", headers=auth)
         assert again.status_code == 202
         await manager._extract_task
+
+
+async def test_an_extract_the_server_died_in_shows_the_records_it_had_read(
+    emulator_server, tmp_path, monkeypatch
+):
+    """Its records read were kept in memory only: after a crash the run was listed
+    `interrupted` with no progress at all. Now they are written as it goes (at most every
+    PROGRESS_EVERY_S, the clock driven here), and the swept run keeps them."""
+    import sqlite3
+
+    from mogulsync.serve import extract_history
+    from mogulsync.serve.scheduler import SCHEDULE_FILE
+
+    clock = [0.0]
+    monkeypatch.setattr(extract_history, "_clock", lambda: clock[0])
+    config, _destination = _extract_project(emulator_server, tmp_path)
+    after = tmp_path / "after"  # what a kill -9 at the first page leaves on disk
+    after.mkdir()
+    gate = _PageGate()
+    async with serving(config) as served:
+        clock[0] += extract_history.PROGRESS_EVERY_S  # the first page's write is due
+        # the page asked the loop to write before it told the gate: written by now
+        run_id = await _started_extract(served, gate)
+        source = sqlite3.connect(f"{config.state_dir}/{SCHEDULE_FILE}")
+        target = sqlite3.connect(after / SCHEDULE_FILE)
+        source.backup(target)
+        source.close()
+        target.close()
+        live = served.app.state.manager.extract
+        assert live is not None
+        read_then = dict(live.progress)
+        gate.go.set()
+        served.app.begin_shutdown()
+    assert sum(read_then.values()) >= 1
+    restarted = config.model_copy(update={"state_dir": str(after)})
+    async with serving(restarted) as served:
+        auth = served.bearer(OPERATOR)
+        [run] = (await served.http.get("/api/v1/extract/runs", headers=auth)).json()
+        page = await served.http.get("/extract", headers=auth)
+    assert (run["run_id"], run["status"]) == (run_id, "interrupted")
+    assert run["progress"] == read_then
+    assert f"{sum(read_then.values())} records read before it stopped" in page.text

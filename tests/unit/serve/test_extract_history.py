@@ -62,3 +62,32 @@ def test_a_run_started_after_the_clock_stepped_back_is_listed_first_and_kept(tmp
         ]
     finally:
         history.close()
+
+
+def test_a_history_from_before_progress_was_kept_opens_and_keeps_its_runs(tmp_path):
+    import sqlite3
+
+    from mogulsync.serve.scheduler import SCHEDULE_FILE
+
+    old = sqlite3.connect(tmp_path / SCHEDULE_FILE)
+    old.execute(
+        "CREATE TABLE extract_runs (run_id TEXT PRIMARY KEY, status TEXT NOT NULL,"
+        " started_at TEXT NOT NULL, finished_at TEXT, report TEXT, message TEXT)"
+    )
+    old.execute(
+        "INSERT INTO extract_runs VALUES ('extract-0', 'running', '2026-03-02', NULL, NULL, NULL)"
+    )
+    old.commit()
+    old.close()
+    history = ExtractHistory(tmp_path)
+    try:
+        history.save_progress("extract-0", {"customers": 7})
+        assert history.mark_interrupted() == 1
+        [run] = history.latest()
+        assert (run.run_id, run.status, run.progress) == (
+            "extract-0",
+            "interrupted",
+            {"customers": 7},
+        )
+    finally:
+        history.close()

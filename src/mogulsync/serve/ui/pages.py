@@ -21,6 +21,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from mogulsync.config.alerts import RECONCILE_PREFIX
 from mogulsync.errors import MogulsyncError
 from mogulsync.runs import RunStatus
 from mogulsync.runs.store import RunNotFoundError
@@ -61,6 +62,8 @@ templates.env.filters["when"] = when
 SPARK_RUNS = 20
 #: runs listed per page of the Runs page
 RUNS_PER_PAGE = 50
+#: alert deliveries listed on one sync's runs page
+ALERTS_SHOWN = 20
 #: row errors listed on a run page
 ERRORS_SHOWN = 500
 #: messages shown after a redirect, by code
@@ -231,6 +234,9 @@ async def runs_page(request: Request) -> Response:
         found = store.latest(
             sync=sync or None, status=status or None, limit=RUNS_PER_PAGE + 1, offset=offset
         )
+        # one sync's page: the alerts sent about it (and its drift watch), delivered or not
+        names = [sync, f"{RECONCILE_PREFIX}{sync}"] if sync in state.config.syncs else [sync]
+        alerts = store.deliveries(names, limit=ALERTS_SHOWN) if sync else []
     finally:
         store.close()
     runs = [run_summary(state, record) for record in found[:RUNS_PER_PAGE]]
@@ -242,7 +248,8 @@ async def runs_page(request: Request) -> Response:
         # a drift watch's runs (reconcile:<sync>), reached from its run page, stay selected
         syncs=sorted({*state.config.syncs, *([sync] if sync else [])}),
         statuses=[s.value for s in RunStatus],
-        first=offset + 1, older=older, newer=newer, nav="runs",
+        first=offset + 1, older=older, newer=newer, nav="runs", alerts=alerts,
+        alerts_on=bool(state.config.alerts.channels),
     )  # fmt: skip
 
 
