@@ -1,10 +1,10 @@
-"""Typed settings of an emulator instance: limits, accepted keys, and fault injection."""
+"""Typed settings of an emulator instance: limits, accepted keys, fault injection, clock."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 DEFAULT_API_KEY = "emulator-api-key"
 DEFAULT_RATE_LIMIT = 40.0
@@ -83,3 +83,5 @@ class EmulatorSettings(BaseModel):
     currency: str = "USD"
     #: seconds each bulk-import state (queued, processing) lasts before it moves on
     json_import_step_s: float = 0.05
+    #: start with the account's clock stopped at this moment (tests); None: real time
+    clock: AwareDatetime | None = None
