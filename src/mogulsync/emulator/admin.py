@@ -111,6 +111,13 @@ class ClockChange(BaseModel):
         return self
 
 
+def _seconds(seconds: float) -> timedelta:
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"advance_seconds={seconds} is past the year 9999") from None
+
+
 async def clock(request: Request) -> JSONResponse:
     """``GET`` the account's time; ``PUT`` stops it (``now`` or ``advance_seconds``);
     ``DELETE`` follows real time again."""
@@ -120,14 +127,14 @@ async def clock(request: Request) -> JSONResponse:
             change = ClockChange.model_validate(await json_body(request))
         except ValidationError as exc:
             return JSONResponse({"errors": _errors(exc)}, status_code=422)
-        if change.now is not None:
-            emulator.drive_clock(change.now)
-        else:
-            try:
-                emulator.advance_clock(timedelta(seconds=change.advance_seconds or 0))
-            except OverflowError:
-                message = "advance_seconds would take the clock past the year 9999"
-                return JSONResponse({"errors": [{"loc": ["advance_seconds"], "msg": message}]}, 422)
+        try:
+            if change.now is not None:
+                emulator.drive_clock(change.now)
+            else:
+                emulator.advance_clock(_seconds(change.advance_seconds or 0))
+        except ValueError as exc:  # past the latest moment the clock can show
+            field = "now" if change.now is not None else "advance_seconds"
+            return JSONResponse({"errors": [{"loc": [field], "msg": str(exc)}]}, 422)
     elif request.method == "DELETE":
         emulator.drive_clock(None)
     return JSONResponse({"now": emulator.clock().isoformat(), "driven": emulator.clock_driven})

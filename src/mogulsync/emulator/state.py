@@ -7,14 +7,14 @@ several emulators can run in one process (tests run many).
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from mogulsync.emulator._http import new_uuid, wall_clock
 from mogulsync.emulator.faults import FaultInjector
 from mogulsync.emulator.limits import TokenBucket
 from mogulsync.emulator.mrr import MrrEngine
-from mogulsync.emulator.settings import EmulatorSettings
+from mogulsync.emulator.settings import LATEST_CLOCK, EmulatorSettings, clock_moment
 from mogulsync.emulator.stats import Stats
 from mogulsync.emulator.store import Store
 
@@ -52,21 +52,22 @@ class Emulator:
         return self._driven is not None
 
     def drive_clock(self, moment: datetime | None) -> None:
-        """Stop the account's clock at ``moment`` (aware), or follow real time again (None).
+        """Stop the account's clock at ``moment`` (aware, up to :data:`LATEST_CLOCK`; else
+        ValueError), or follow real time again (None).
 
         Tests drive it so their results depend neither on today's date nor on how fast
         they run."""
-        if moment is not None and moment.utcoffset() is None:
-            raise ValueError(
-                f"drive_clock needs an aware datetime (got {moment.isoformat()} without a time"
-                " zone); add one, e.g. tzinfo=datetime.UTC"
-            )
-        self._driven = None if moment is None else moment.astimezone(UTC)
+        self._driven = None if moment is None else clock_moment(moment)
 
     def advance_clock(self, delta: timedelta) -> datetime:
         """Stop the clock ``delta`` after its current time (real time if not driven yet)
-        and return the new moment."""
-        moment = self.clock() + delta
+        and return the new moment (ValueError past :data:`LATEST_CLOCK`)."""
+        try:
+            moment = self.clock() + delta
+        except OverflowError:
+            raise ValueError(
+                f"advancing the clock by {delta} would take it past {LATEST_CLOCK.isoformat()}"
+            ) from None
         self.drive_clock(moment)
         return moment
 

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from tests.integration.extract._model import Account
 
 from mogulsync.emulator.server import EmulatorServer
-from mogulsync.emulator.settings import EmulatorSettings
+from mogulsync.emulator.settings import LATEST_CLOCK, EmulatorSettings
 from mogulsync.emulator.state import Emulator
 
 MONDAY = dt.datetime(2024, 3, 4, 9, 30, tzinfo=dt.UTC)
@@ -70,7 +70,10 @@ def test_admin_api_drives_the_clock(api: httpx.Client, admin: httpx.Client) -> N
         ({}, "exactly one"),
         ({"now": "2010-07-01T00:00:00Z", "advance_seconds": 1}, "exactly one"),
         ({"advance_seconds": -1}, "greater than or equal to 0"),
-        ({"advance_seconds": 1e12}, "past the year 9999"),
+        ({"advance_seconds": 1e12}, "past 9999-12-23T23:59:59.999999+00:00"),
+        ({"advance_seconds": "Infinity"}, "past the year 9999"),
+        ({"now": "9999-12-24T00:00:00Z"}, "up to 9999-12-23T23:59:59.999999+00:00"),
+        ({"now": "9999-12-31T23:59:59-05:00"}, "up to 9999-12-23"),  # not even in UTC
         ({"at": "2010-07-01T00:00:00Z"}, "Extra inputs"),
     ):
         refused = admin.put("/clock", json=body)
@@ -100,3 +103,20 @@ def test_settings_start_the_clock_stopped_and_naive_moments_are_refused() -> Non
         emulator.store.close()
     with pytest.raises(ValidationError, match="timezone"):
         EmulatorSettings(clock=dt.datetime(2024, 3, 4))  # noqa: DTZ001 - on purpose
+    with pytest.raises(ValidationError, match="up to 9999-12-23"):
+        EmulatorSettings(clock=dt.datetime(9999, 12, 30, tzinfo=dt.UTC))
+
+
+def test_the_latest_moment_the_clock_shows_serves_every_read(
+    emulator_server: EmulatorServer, api: httpx.Client
+) -> None:
+    """At the latest moment allowed, an export's expiry (seven days on) and the revenue
+    engine's look a day ahead still fit in year 9999 (later, both ended in a 500)."""
+    emulator_server.emulator.drive_clock(LATEST_CLOCK)
+    assert api.get("/activities").status_code == 200
+    export = api.post("/activities_export", json={}).json()
+    ready = api.get(f"/activities_export/{export['id']}").json()
+    assert ready["expires_at"] == "9999-12-30T23:59:59+00:00"
+    with pytest.raises(ValueError, match="up to 9999-12-23"):
+        emulator_server.emulator.advance_clock(dt.timedelta(microseconds=1))
+    assert emulator_server.emulator.clock() == LATEST_CLOCK

@@ -80,6 +80,7 @@ def test_invalid_fault_options_are_reported_without_a_traceback(
         (["--read-only-key", ""], "Invalid --read-only-key"),
         (["--clock", "2024-03-04T09:30:00"], "Invalid --clock: Input should have timezone info"),
         (["--clock", "next tuesday"], "Invalid --clock: Input should be a valid datetime"),
+        (["--clock", "9999-12-31T00:00:00Z"], "Invalid --clock: Value error, the clock can show"),
     ],
 )
 def test_a_database_or_key_that_cannot_work_is_refused_before_serving(
