@@ -29,7 +29,8 @@ def clock_moment(moment: datetime) -> datetime:
         in_utc = None
     if in_utc is None or in_utc > LATEST_CLOCK:
         raise ValueError(
-            f"the clock can show moments up to {LATEST_CLOCK.isoformat()} (got"
+            f"the clock can show moments from 0001-01-01T00:00:00+00:00 up to"
+            f" {LATEST_CLOCK.isoformat()} (got"
             f" {moment.isoformat()}): exports expire and revenue is read ahead of it"
         )
     return in_utc

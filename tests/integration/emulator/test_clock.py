@@ -74,6 +74,7 @@ def test_admin_api_drives_the_clock(api: httpx.Client, admin: httpx.Client) -> N
         ({"advance_seconds": "Infinity"}, "past the year 9999"),
         ({"now": "9999-12-24T00:00:00Z"}, "up to 9999-12-23T23:59:59.999999+00:00"),
         ({"now": "9999-12-31T23:59:59-05:00"}, "up to 9999-12-23"),  # not even in UTC
+        ({"now": "0001-01-01T00:00:00+05:00"}, "from 0001-01-01T00:00:00+00:00"),
         ({"at": "2010-07-01T00:00:00Z"}, "Extra inputs"),
     ):
         refused = admin.put("/clock", json=body)
