@@ -169,8 +169,9 @@ def new_uuid(prefix: str) -> str:
     return f"{prefix}_{uuid_lib.uuid1()}" if prefix else str(uuid_lib.uuid1())
 
 
-def now() -> datetime:
-    """Current UTC time (one place, so tests could freeze it)."""
+def wall_clock() -> datetime:
+    """Real UTC time. Only :class:`~mogulsync.emulator.state.Emulator` reads it: every
+    timestamp the emulator produces comes from ``emulator.clock()``, which tests drive."""
     return datetime.now(UTC)
 
 

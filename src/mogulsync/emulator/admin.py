@@ -1,11 +1,13 @@
-"""The admin API outside ``/v1``: faults, limits, stats and reset, for tests and benchmarks."""
+"""The admin API outside ``/v1``: faults, limits, clock, stats and reset, for tests and
+benchmarks."""
 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -92,6 +94,52 @@ async def limits(request: Request) -> JSONResponse:
     return JSONResponse(emulator.settings.limits.model_dump())
 
 
+class ClockChange(BaseModel):
+    """``PUT /_emulator/clock``: stop the clock at ``now``, or ``advance_seconds`` after
+    its current time (exactly one of them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    now: AwareDatetime | None = None
+    advance_seconds: float | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _one(self) -> ClockChange:
+        if (self.now is None) == (self.advance_seconds is None):
+            message = 'give exactly one of "now" (ISO 8601 with a zone) or "advance_seconds"'
+            raise ValueError(message)
+        return self
+
+
+def _seconds(seconds: float) -> timedelta:
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"advance_seconds={seconds} is past the year 9999") from None
+
+
+async def clock(request: Request) -> JSONResponse:
+    """``GET`` the account's time; ``PUT`` stops it (``now`` or ``advance_seconds``);
+    ``DELETE`` follows real time again."""
+    emulator = emulator_of(request)
+    if request.method == "PUT":
+        try:
+            change = ClockChange.model_validate(await json_body(request))
+        except ValidationError as exc:
+            return JSONResponse({"errors": _errors(exc)}, status_code=422)
+        try:
+            if change.now is not None:
+                emulator.drive_clock(change.now)
+            else:
+                emulator.advance_clock(_seconds(change.advance_seconds or 0))
+        except ValueError as exc:  # past the latest moment the clock can show
+            field = "now" if change.now is not None else "advance_seconds"
+            return JSONResponse({"errors": [{"loc": [field], "msg": str(exc)}]}, 422)
+    elif request.method == "DELETE":
+        emulator.drive_clock(None)
+    return JSONResponse({"now": emulator.clock().isoformat(), "driven": emulator.clock_driven})
+
+
 ADMIN_ROUTES = [
     Route("/_emulator/health", health, methods=["GET"]),
     Route("/_emulator/stats", stats, methods=["GET", "DELETE"]),
@@ -99,4 +147,5 @@ ADMIN_ROUTES = [
     Route("/_emulator/faults", faults, methods=["GET", "PUT", "PATCH", "DELETE"]),
     Route("/_emulator/faults/script", script, methods=["POST"]),
     Route("/_emulator/limits", limits, methods=["GET", "PATCH"]),
+    Route("/_emulator/clock", clock, methods=["GET", "PUT", "DELETE"]),
 ]

@@ -75,6 +75,12 @@ def serve_command(
     ),
     fault_latency_jitter_ms: float = typer.Option(0, help="Random extra on the latency fault."),
     seed: int | None = typer.Option(None, help="Seed for reproducible faults."),
+    clock: str | None = typer.Option(
+        None,
+        help="Start with the account's clock stopped at this ISO 8601 moment with a zone"
+        " (2024-03-04T09:30:00Z): every created_at/updated_at and which revenue is visible"
+        " follow it; PUT /_emulator/clock moves it. Default: real time.",
+    ),
 ) -> None:
     """Serve the ChartMogul API at http://HOST:PORT/v1 (admin API under /_emulator).
 
@@ -101,6 +107,7 @@ def serve_command(
                 latency_jitter_ms=fault_latency_jitter_ms,
                 seed=seed,
             ),
+            clock=clock,
         )
     except ValidationError as exc:
         for problem in exc.errors():

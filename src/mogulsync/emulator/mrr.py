@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from mogulsync.emulator._http import now
+from mogulsync.emulator._http import wall_clock
 from mogulsync.emulator.mrr_account import Account, SharedSubscriptionError
 from mogulsync.emulator.mrr_facts import MONTHS_PER_YEAR, Facts, PlanFact, SubscriptionFact
 from mogulsync.emulator.mrr_metrics import Ledger
@@ -88,7 +88,7 @@ class MrrEngine:
         store: Store,
         *,
         currency: str = DEFAULT_CURRENCY,
-        clock: Callable[[], datetime] = now,
+        clock: Callable[[], datetime] = wall_clock,
         auto_churn: timedelta | None = None,
     ) -> None:
         self.store = store

@@ -1,15 +1,39 @@
-"""Typed settings of an emulator instance: limits, accepted keys, and fault injection."""
+"""Typed settings of an emulator instance: limits, accepted keys, fault injection, clock."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 DEFAULT_API_KEY = "emulator-api-key"
 DEFAULT_RATE_LIMIT = 40.0
 DEFAULT_MAX_CONNECTIONS = 20
 FAULT_KINDS = ("error", "rate_limit", "drop", "lost_response", "malformed")
+#: the latest moment the account's clock may show: an export made then expires seven days
+#: later and the revenue engine looks a day ahead, both still within year 9999
+LATEST_CLOCK = datetime(9999, 12, 23, 23, 59, 59, 999999, tzinfo=UTC)
+
+
+def clock_moment(moment: datetime) -> datetime:
+    """``moment`` in UTC if the account's clock can show it, else ValueError saying why."""
+    if moment.utcoffset() is None:
+        raise ValueError(
+            f"the clock needs an aware datetime (got {moment.isoformat()} without a time zone);"
+            " add one, e.g. tzinfo=datetime.UTC or a trailing Z"
+        )
+    try:
+        in_utc = moment.astimezone(UTC)
+    except OverflowError:
+        in_utc = None
+    if in_utc is None or in_utc > LATEST_CLOCK:
+        raise ValueError(
+            f"the clock can show moments from 0001-01-01T00:00:00+00:00 up to"
+            f" {LATEST_CLOCK.isoformat()} (got"
+            f" {moment.isoformat()}): exports expire and revenue is read ahead of it"
+        )
+    return in_utc
 
 
 class Limits(BaseModel):
@@ -83,3 +107,10 @@ class EmulatorSettings(BaseModel):
     currency: str = "USD"
     #: seconds each bulk-import state (queued, processing) lasts before it moves on
     json_import_step_s: float = 0.05
+    #: start with the account's clock stopped at this moment (tests); None: real time
+    clock: AwareDatetime | None = None
+
+    @field_validator("clock")
+    @classmethod
+    def _clock_in_range(cls, moment: datetime | None) -> datetime | None:
+        return None if moment is None else clock_moment(moment)

@@ -261,6 +261,16 @@ class Store:
         return int(total)
 
     # ------------------------------------------------------------------ meta
+    def count_holding(self, kind: str, field: str, value: str, **filters: Filter) -> int:
+        """How many objects of a kind hold ``value`` in the top-level body ``field`` (not
+        indexed: a scan of the kind, for rare checks such as a plan's deletion)."""
+        where, params = _where(kind, filters)
+        (total,) = self._db.execute(
+            f"SELECT COUNT(*) FROM objects WHERE {where} AND json_extract(body, ?) = ?",  # noqa: S608
+            [*params, f'$."{field}"', _bindable(field, value)],
+        ).fetchone()
+        return int(total)
+
     def get_meta(self, key: str) -> str | None:
         """A small persisted setting (for example the account uuid)."""
         found = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -11,9 +11,14 @@ gets a running emulator on a loopback port, with its base URL and API key::
 Options come from the ``chartmogul_emulator`` marker or an indirect parameter (both take
 the same keywords; the parameter wins): the limits ``rate_limit``, ``max_connections``,
 ``latency_ms`` (unlimited by default, so functional tests never meet a 429), ``faults``
-(a dict of :class:`~mogulsync.emulator.settings.Faults` fields) and any other
-:class:`~mogulsync.emulator.settings.EmulatorSettings` field (``api_keys``,
+(a dict of :class:`~mogulsync.emulator.settings.Faults` fields), ``clock`` (an aware
+``datetime`` or an ISO 8601 string with a zone: the account's clock starts stopped there)
+and any other :class:`~mogulsync.emulator.settings.EmulatorSettings` field (``api_keys``,
 ``read_only_keys``, ``account_name``, ``currency``, ``json_import_step_s``).
+
+The account's clock stamps every ``created_at``/``updated_at`` the emulator writes and
+decides which revenue movements are visible ("today"). A test drives it with
+``drive_clock``/``advance_clock`` so it depends neither on today's date nor on its speed.
 
 This module is imported by every pytest run where mogulsync is installed, so it imports
 nothing heavy at module level: the emulator (Starlette, uvicorn) loads only when a test
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -104,6 +110,26 @@ class ChartMogulEmulator:
         merged = emulator.settings.limits.model_dump() | limits
         emulator.settings.limits = Limits.model_validate(merged)
         emulator.bucket.configure(emulator.settings.limits.rate_limit)
+
+    def now(self) -> datetime:
+        """The account's current time (driven, or real time)."""
+        return self.server.emulator.clock()
+
+    def drive_clock(self, moment: datetime | str | None) -> datetime:
+        """Stop the account's clock at ``moment`` (an aware ``datetime`` or an ISO 8601
+        string with a zone) and return it; ``None`` follows real time again."""
+        from pydantic import AwareDatetime, TypeAdapter
+
+        emulator = self.server.emulator
+        parsed = None if moment is None else TypeAdapter(AwareDatetime).validate_python(moment)
+        emulator.drive_clock(parsed)
+        return emulator.clock()
+
+    def advance_clock(self, delta: timedelta | None = None, **parts: float) -> datetime:
+        """Stop the clock ``delta`` (or ``timedelta(**parts)``: ``days=1``, ``hours=2``...)
+        after its current time and return the new moment."""
+        step = (delta or timedelta()) + timedelta(**parts)
+        return self.server.emulator.advance_clock(step)
 
     def stats(self) -> dict[str, Any]:
         """Requests served by endpoint and status, 429s, 503s, faults injected."""

@@ -239,6 +239,11 @@ def test_metric_filters(api: httpx.Client, scenario: Scenario) -> None:
         ({"start-date": "2023-02-01", "end-date": "2023-01-31"}, "end-date"),
         ({"start-date": "2023-01-01", "end-date": "2023-01-31", "interval": "hour"}, "interval"),
         ({"start-date": "2023-01-01", "end-date": "2023-01-31", "filters": "x"}, "filters"),
+        # years 1 and 9999 left the calendar in the windows' arithmetic: a 500
+        ({"start-date": "9999-01-01", "end-date": "9999-12-31"}, "start-date"),
+        ({"start-date": "2023-01-01", "end-date": "9999-12-31"}, "end-date"),
+        ({"start-date": "0001-01-15", "end-date": "2023-01-31"}, "start-date"),
+        ({"start-date": "0002-06-01", "end-date": "0002-07-01", "interval": "year"}, "start-date"),
     ],
 )
 def test_metric_parameter_errors(api: httpx.Client, params: dict[str, str], param: str) -> None:
@@ -247,6 +252,17 @@ def test_metric_parameter_errors(api: httpx.Client, params: dict[str, str], para
     assert response.status_code == 400
     assert set(response.json()) == {"code", "message", "param"}
     assert (response.json()["code"], response.json()["param"]) == (400, param)
+
+
+@pytest.mark.parametrize("interval", ["day", "week", "month", "quarter", "year"])
+def test_metrics_at_the_first_and_last_dates_allowed(api: httpx.Client, interval: str) -> None:
+    """The first and last dates a request may name are served (windows, the summary's
+    period before, a day before each) without leaving the calendar."""
+    for start, end in (("0003-01-01", "0003-01-31"), ("9998-12-01", "9998-12-31")):
+        params = {"start-date": start, "end-date": end, "interval": interval}
+        answer = api.get("/metrics/all", params=params)
+        assert answer.status_code == 200, (params, answer.text)
+        assert answer.json()["entries"][-1]["date"] == end
 
 
 def test_activities_export(api: httpx.Client, scenario: Scenario) -> None:

@@ -70,6 +70,30 @@ def test_each_test_gets_a_fresh_emulator(chartmogul_emulator):
     assert httpx.get(f"{chartmogul_emulator.url}/ping", auth=auth).status_code == 200
 """
 
+CLOCK_TEST = """
+import datetime as dt
+
+import chartmogul
+import pytest
+
+@pytest.mark.chartmogul_emulator(clock="2001-02-03T04:05:06Z")
+def test_driven_clock(chartmogul_emulator):
+    config = chartmogul.Config(chartmogul_emulator.api_key)
+    config.uri = chartmogul_emulator.url
+    start = dt.datetime(2001, 2, 3, 4, 5, 6, tzinfo=dt.UTC)
+    assert chartmogul_emulator.now() == start
+    first = chartmogul.DataSource.create(config, data={"name": "First"}).get()
+    assert first.created_at == start
+    assert chartmogul_emulator.advance_clock(days=1, hours=2) == start + dt.timedelta(hours=26)
+    second = chartmogul.DataSource.create(config, data={"name": "Second"}).get()
+    assert second.created_at == start + dt.timedelta(hours=26)
+    assert chartmogul_emulator.drive_clock("1999-12-31T23:00:00-02:00") == dt.datetime(
+        2000, 1, 1, 1, tzinfo=dt.UTC
+    )
+    chartmogul_emulator.drive_clock(None)  # real time again, which is after 2001
+    assert chartmogul_emulator.now() > start + dt.timedelta(hours=26)
+"""
+
 
 def test_entry_point_is_registered() -> None:
     """Installing mogulsync registers the plugin under ``pytest11``."""
@@ -83,6 +107,10 @@ import pytest
 @pytest.mark.chartmogul_emulator(rate_limt=5)
 def test_typo(chartmogul_emulator):
     pass
+
+@pytest.mark.chartmogul_emulator(clock="2001-02-03T04:05:06")
+def test_clock_without_zone(chartmogul_emulator):
+    pass
 """
 
 
@@ -92,13 +120,24 @@ def test_plugin_in_a_users_suite(pytester: pytest.Pytester) -> None:
     - the documented example with the official client passes;
     - marker and indirect options set limits, keys and faults (scripted ones matched on the
       path and the query); tests do not share data;
-    - an unknown option is a usage error naming it, not a failure deep in the emulator.
+    - the ``clock`` option starts the account's clock stopped; ``advance_clock``,
+      ``drive_clock`` and ``now`` drive and read it, and the objects created carry it;
+    - an unknown option, or a clock without a zone, is a usage error naming it, not a
+      failure deep in the emulator.
     """
     pytester.makepyfile(
-        test_official=OFFICIAL_CLIENT_TEST, test_options=OPTIONS_TEST, test_bad=BAD_OPTION_TEST
+        test_official=OFFICIAL_CLIENT_TEST,
+        test_options=OPTIONS_TEST,
+        test_clock=CLOCK_TEST,
+        test_bad=BAD_OPTION_TEST,
     )
     result = pytester.runpytest(
         "-p", "no:cacheprovider", "--strict-markers", "-W", "ignore::DeprecationWarning"
     )
-    result.assert_outcomes(passed=6, errors=1)
-    result.stdout.fnmatch_lines(["*invalid chartmogul_emulator option(s): rate_limt: Extra*"])
+    result.assert_outcomes(passed=7, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*invalid chartmogul_emulator option(s): rate_limt: Extra*",
+            "*invalid chartmogul_emulator option(s): clock: Input should have timezone info*",
+        ]
+    )

@@ -14,7 +14,8 @@ from typing import Any
 #: customers that exist in the data source before the first run ("cx" never does)
 CUSTOMERS = ("c1", "c2")
 UNITS = ("day", "month", "year")
-#: the plan of a line item whose plan was deleted (its uuid is no longer listed)
+#: the plan of a line item whose plan is not listed (ChartMogul refuses to delete a plan in
+#: use, so seeing it is a discrepancy)
 GONE = "(deleted plan)"
 #: ChartMogul's date format: ISO 8601
 DATE = "2025-01-0{}"
@@ -204,24 +205,24 @@ class Revenue:
         out.unchanged = set(seen.valid) - out.added - out.changed
         for key in [k for k in snap.accepted if k not in seen.seen]:
             out.removed.add(key)
+            if delete and kind == "plan" and self._plan_in_use(key):
+                # ChartMogul deletes a plan only when no invoice uses it: a failed row, and
+                # still in the snapshot, so the next run tries again
+                out.rejected[key] = "plan_uuid"
+                continue
             del snap.accepted[key]
             if delete:
                 self._delete(kind, key)
         snap.failed &= seen.seen
         return out
 
+    def _plan_in_use(self, key: str) -> bool:
+        """Whether a line item of an invoice ChartMogul holds names the plan."""
+        return any(line[3] == key for *_, lines in self.invoices.values() for line in lines)
+
     def _delete(self, kind: str, key: str) -> None:
         if kind == "plan":
             self.plans.pop(key, None)
-            # invoices keep their line items, which now name a plan ChartMogul no longer lists
-            for invoice, (customer, date, currency, lines) in list(self.invoices.items()):
-                kept = tuple(
-                    sorted(
-                        (*line[:3], GONE if line[3] == key else line[3], *line[4:])
-                        for line in lines
-                    )
-                )
-                self.invoices[invoice] = (customer, date, currency, kept)
         elif kind == "invoice":
             self.invoices.pop(key, None)
             for txn in [t for t, v in self.transactions.items() if v[0] == key]:

@@ -65,12 +65,15 @@ async def test_a_plan_the_sync_deleted_is_not_named_by_its_old_uuid(emulator_ser
     uuid), gold leaves the model and the plans sync (on_delete: delete) deletes it, a new
     invoice names gold -> the invoice was imported with gold's remembered uuid and refused
     by ChartMogul on ``invoices[i2].line_items.plan_uuid`` (a field the sync never maps).
-    Cause: deleting a record did not forget its uuid in the registry.
+    Cause: deleting a record did not forget its uuid in the registry. (ChartMogul deletes
+    a plan only once no invoice uses it, so i1 goes first.)
     """
     url = make_warehouse(tmp_path / "w.duckdb", TABLES)
     config = _project(emulator_server, tmp_path, url)
     for name in ("customers", "plans", "invoices"):
         assert (await engine(config).run(name)).status.value == "success"
+    _sql(url, "delete from invoices")
+    assert (await engine(config).run("invoices")).rows.removed == 1
     _sql(url, "delete from plans")
     assert (await engine(config).run("plans")).rows.removed == 1
     line = json.dumps([{**LINE, "subscription_external_id": "s-2"}])
@@ -87,6 +90,34 @@ async def test_a_plan_the_sync_deleted_is_not_named_by_its_old_uuid(emulator_ser
         (plan,) = all_pages(client, "/plans", "plans")
         invoices = {i["external_id"]: i for i in all_pages(client, "/invoices", "invoices")}
     assert invoices["i2"]["line_items"][0]["plan_uuid"] == plan["uuid"]
+
+
+async def test_a_plan_invoices_use_is_kept_until_they_go(emulator_server, tmp_path):
+    """ChartMogul deletes a plan only when no subscription or invoice uses it: the plans
+    sync's delete is a failed row naming why, the plan stays, and a later run deletes it
+    once the invoices are gone (the emulator deleted it at once and left i1 naming no plan).
+    """
+    url = make_warehouse(tmp_path / "w.duckdb", TABLES)
+    config = _project(emulator_server, tmp_path, url)
+    for name in ("customers", "plans", "invoices"):
+        assert (await engine(config).run(name)).status.value == "success"
+    _sql(url, "delete from plans")
+    refused = await engine(config).run("plans")
+    assert (refused.status.value, refused.rows.removed, refused.rows.failed) == ("partial", 1, 1)
+    ((field, message, _),) = errors_by_key(tmp_path / "state", refused)["gold"]
+    assert field == "plan_uuid"
+    assert "used by subscriptions or invoices" in message
+    assert "1 invoice line item" in message
+    with api(emulator_server) as client:
+        assert [p["external_id"] for p in all_pages(client, "/plans", "plans")] == ["gold"]
+    again = await engine(config).run("plans")  # still used: refused again, not forgotten
+    assert (again.rows.removed, again.rows.failed) == (1, 1)
+    _sql(url, "delete from invoices")
+    assert (await engine(config).run("invoices")).rows.removed == 1
+    done = await engine(config).run("plans")
+    assert (done.status.value, done.rows.removed, done.rows.failed) == ("success", 1, 0)
+    with api(emulator_server) as client:
+        assert all_pages(client, "/plans", "plans") == []
 
 
 async def test_an_invoice_the_sync_deleted_is_not_named_by_its_old_uuid(emulator_server, tmp_path):

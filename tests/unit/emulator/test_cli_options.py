@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -77,6 +78,9 @@ def test_invalid_fault_options_are_reported_without_a_traceback(
         (["--db", "{tmp}/no/such/e.sqlite"], "the directory {tmp}/no/such does not exist"),
         (["--api-key", ""], "Invalid --api-key: String should have at least 1 character"),
         (["--read-only-key", ""], "Invalid --read-only-key"),
+        (["--clock", "2024-03-04T09:30:00"], "Invalid --clock: Input should have timezone info"),
+        (["--clock", "next tuesday"], "Invalid --clock: Input should be a valid datetime"),
+        (["--clock", "9999-12-31T00:00:00Z"], "Invalid --clock: Value error, the clock can show"),
     ],
 )
 def test_a_database_or_key_that_cannot_work_is_refused_before_serving(
@@ -92,3 +96,19 @@ def test_a_database_or_key_that_cannot_work_is_refused_before_serving(
     assert message.replace("{tmp}", str(tmp_path)) in result.output
     assert "Traceback" not in result.output
     assert served == []
+
+
+def test_the_clock_can_start_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--clock`` reaches the settings as an aware moment (real time without it)."""
+    served: list[EmulatorSettings] = []
+    monkeypatch.setattr(server, "serve", _recording(served))
+    runner = CliRunner()
+    started = runner.invoke(
+        app, ["emulator", "serve", "--port", "0", "--clock", "2024-03-04T10:30:00+01:00"]
+    )
+    assert started.exit_code == 0, started.output
+    plain = runner.invoke(app, ["emulator", "serve", "--port", "0"])
+    assert plain.exit_code == 0, plain.output
+    stopped, real_time = served
+    assert stopped.clock == dt.datetime(2024, 3, 4, 9, 30, tzinfo=dt.UTC)
+    assert real_time.clock is None

@@ -35,7 +35,6 @@ from mogulsync.emulator._http import (
     json_body,
     legacy_page_per_page,
     new_uuid,
-    now,
     ok,
     page_items,
     parse_time,
@@ -218,7 +217,7 @@ async def create_export(request: Request) -> Response:
         "file_url": None,
         "params": {"kind": "activities", "params": _echoed(params)},
         "expires_at": None,
-        "created_at": iso_offset(now()),
+        "created_at": iso_offset(emulator.clock()),
     }
     # the selection as sent, for the download; never part of the API object
     emulator.store.insert(EXPORT_KIND, export_id, {**body, SELECTION_KEY: params})
@@ -259,7 +258,7 @@ async def retrieve_export(request: Request) -> Response:
     """``GET /v1/activities_export/{id}`` → succeeded with a download URL."""
     body = dict(_require_export(request))
     body.pop(SELECTION_KEY, None)
-    created = parse_time(body["created_at"]) or now()
+    created = parse_time(body["created_at"]) or emulator_of(request).clock()
     path = EXPORT_FILE_PATH.format(id=body["id"])
     body.update(
         status="succeeded",

@@ -29,7 +29,6 @@ from mogulsync.emulator._http import (
     error_not_found,
     iso_seconds,
     json_body,
-    now,
     ok,
 )
 from mogulsync.emulator.routes._billing_records import (
@@ -122,12 +121,14 @@ def _public(kind: str, body: JSONDict) -> JSONDict:
 
 def _disabled_state(kind: str) -> Callable[[Request], Awaitable[Response]]:
     async def handler(request: Request) -> Response:
-        store = emulator_of(request).store
+        emulator = emulator_of(request)
+        store = emulator.store
         row = require_addressed(store, request, kind, THINGS[kind])
         disabled = (await json_body(request)).get("disabled")
         if not isinstance(disabled, bool):
             raise error_fields({"disabled": NOT_BOOLEAN})
-        return ok(_public(kind, set_disabled(store, kind, row, disabled, iso_seconds(now()))))
+        stamp = iso_seconds(emulator.clock())
+        return ok(_public(kind, set_disabled(store, kind, row, disabled, stamp)))
 
     handler.__doc__ = f"``PATCH .../disabled_state`` for a {THINGS[kind].lower()} → 200."
     return handler

@@ -27,7 +27,6 @@ from mogulsync.emulator._http import (
     iso_millis,
     json_body,
     new_uuid,
-    now,
     ok,
     page_rows,
     parse_time,
@@ -232,7 +231,7 @@ def _handlers(spec: Resource) -> list[Route]:
             raise error_fields({"customer_uuid": "customer_uuid is required."})
         customer = require_customer(emulator, payload.get("customer_uuid"), "customer_uuid")
         fields = _checked(spec, payload, creating=True)
-        stamp = iso_millis(now())
+        stamp = iso_millis(emulator.clock())
         body: JSONDict = {
             "customer_uuid": customer.uuid,
             **dict.fromkeys(spec.keys),
@@ -252,7 +251,7 @@ def _handlers(spec: Resource) -> list[Route]:
         emulator = emulator_of(request)
         row = _require(emulator, spec, request.path_params["uuid"])
         fields = _checked(spec, await json_body(request), creating=False)
-        body = {**row.body, **fields, "updated_at": iso_millis(now())}
+        body = {**row.body, **fields, "updated_at": iso_millis(emulator.clock())}
         emulator.store.update(spec.kind, row.uuid, body)
         return ok(_render(spec, Row(row.seq, row.uuid, body)))
 

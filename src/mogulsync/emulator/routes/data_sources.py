@@ -14,7 +14,6 @@ from mogulsync.emulator._http import (
     json_body,
     new_uuid,
     no_content,
-    now,
     ok,
 )
 from mogulsync.emulator.state import Emulator, emulator_of
@@ -85,7 +84,7 @@ async def create(request: Request) -> Response:
         "uuid": uuid,
         "name": name,
         "system": CUSTOM_SYSTEM,
-        "created_at": iso_millis(now()),
+        "created_at": iso_millis(emulator.clock()),
         "status": "idle",
     }
     emulator.store.insert("data_source", uuid, body)

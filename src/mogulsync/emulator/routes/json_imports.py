@@ -33,7 +33,6 @@ from mogulsync.emulator._http import (
     error_not_found,
     iso_seconds,
     new_uuid,
-    now,
     ok,
     parse_json,
 )
@@ -101,7 +100,7 @@ async def create(request: Request) -> Response:
     data_source = require_data_source(emulator, request.path_params["ds"], "data_source_uuid")
     payload = _parse(await _read_limited(request))
     uuid = new_uuid("")
-    stamp = iso_seconds(now())
+    stamp = iso_seconds(emulator.clock())
     body: JSONDict = {
         "id": uuid,
         "data_source_uuid": data_source.uuid,
@@ -141,7 +140,7 @@ def _advance(emulator: Emulator, uuid: str, status: str, **changes: Any) -> bool
     row = emulator.store.get(KIND, uuid)
     if row is None:
         return False
-    body = {**row.body, **changes, "status": status, "updated_at": iso_seconds(now())}
+    body = {**row.body, **changes, "status": status, "updated_at": iso_seconds(emulator.clock())}
     emulator.store.update(KIND, uuid, body)
     return True
 

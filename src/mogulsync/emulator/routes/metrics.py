@@ -46,6 +46,9 @@ ENDPOINT_KEYS = {
     "ltv": "ltv",
 }
 DAILY_BY_DEFAULT = frozenset({"mrr", "arr", "arpa", "customer-count"})
+#: the dates a metrics request may name: the summary compares with the whole period before
+#: the last window (a year back) and reads the day before that (see ``_day``)
+FIRST_DAY, LAST_DAY = date(3, 1, 1), date(9998, 12, 31)
 #: ``/metrics/all`` key order, as recorded
 ALL_KEYS = (
     "mrr",
@@ -94,7 +97,14 @@ def _day(request: Request, name: str) -> date:
     parsed = parse_time(raw)
     if parsed is None:
         raise error_code(400, f'Parameter "{name}" is not a valid date', name)
-    return parsed.date()
+    day = parsed.date()
+    # windows reach back a period and a day, and forward to their period's end: the first
+    # and last years would leave the calendar (a 500) [U: ChartMogul's bounds are unknown]
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise error_code(
+            400, f'Parameter "{name}" must be a date from {FIRST_DAY} to {LAST_DAY}', name
+        )
+    return day
 
 
 class _Query:

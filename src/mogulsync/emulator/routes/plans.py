@@ -33,6 +33,9 @@ from mogulsync.emulator.state import Emulator, emulator_of
 from mogulsync.emulator.store import Filter, JSONDict, Row
 
 DUPLICATE_EXTERNAL_ID = "A plan with this identifier already exists in our system."
+#: the 422 for deleting a plan in use [U: the rule is documented, the answer is not]
+IN_USE = "The plan is used by subscriptions or invoices and cannot be deleted"
+IN_USE_FIX = "Delete those invoices and subscription events first, or stop deleting the plan."
 INTERVAL_UNITS = ("day", "month", "year")
 
 
@@ -147,11 +150,34 @@ async def update_plan(request: Request) -> Response:
 
 
 async def delete_plan(request: Request) -> Response:
-    """``DELETE /v1/plans/{uuid}`` → 204."""
+    """``DELETE /v1/plans/{uuid}`` → 204, or 422 while subscriptions or invoices use it."""
     emulator = emulator_of(request)
     row = require_plan(emulator, request.path_params["uuid"])
+    uses = _uses(emulator, row)
+    if uses:
+        raise error_fields({"plan_uuid": f"{IN_USE} ({', '.join(uses)}). {IN_USE_FIX}"})
     emulator.store.delete("plan", row.uuid)
     return no_content()
+
+
+def _uses(emulator: Emulator, plan: Row) -> list[str]:
+    """What refers to the plan, counted: ChartMogul deletes a plan only when no
+    subscription or invoice does (documented; a deleted plan left them pointing nowhere).
+    Subscriptions come from line items or events, so those two are what is counted."""
+    store = emulator.store
+    counts = (
+        (store.count_holding("line_item", "plan_uuid", plan.uuid), "invoice line item"),
+        (
+            store.count_holding(
+                "subscription_event",
+                "plan_external_id",
+                plan.body["external_id"],
+                data_source_uuid=plan.body["data_source_uuid"],
+            ),
+            "subscription event",
+        ),
+    )
+    return [f"{count} {thing}{'s' if count > 1 else ''}" for count, thing in counts if count]
 
 
 # ---------------------------------------------------------------------- plan groups
