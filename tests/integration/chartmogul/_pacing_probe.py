@@ -3,7 +3,8 @@ request goes on the wire. Both in epoch seconds, the shared clock's (a SQLite fi
 PostgreSQL server's is this machine's too on loopback).
 
 Workers install the recorders and print what they saw; a test compares processes with
-:func:`assert_paced_by_one_clock`. Unlike a count of the emulator's 429s, which a stall of the
+:func:`assert_paced_by_one_clock`. A test can record its own process, passing pytest's
+``monkeypatch.setattr`` so the recorders are removed afterwards. Unlike a count of the emulator's 429s, which a stall of the
 emulator's thread can inflate (arrivals bunch), these hold however busy the machine is.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import httpx
@@ -24,7 +25,10 @@ SEND_SLACK_S = 0.001
 SPACING_SLACK_S = 1e-6
 
 
-def record_bookings(starts: list[float]) -> None:
+Patch = Callable[[Any, str, Any], None]
+
+
+def record_bookings(starts: list[float], patch: Patch = setattr) -> None:
     """Note every start booked on a shared clock (observed, not changed)."""
     for store in (SqlitePacingStore, PostgresPacingStore):
         book = store.book
@@ -34,10 +38,10 @@ def record_bookings(starts: list[float]) -> None:
             starts.append(start)
             return start, now
 
-        store.book = recording  # type: ignore[method-assign]
+        patch(store, "book", recording)
 
 
-def record_sends(sent: list[float]) -> None:
+def record_sends(sent: list[float], patch: Patch = setattr) -> None:
     """Note when each request is handed to the connection pool (observed, not changed)."""
     handle = httpx.AsyncHTTPTransport.handle_async_request
 
@@ -45,7 +49,7 @@ def record_sends(sent: list[float]) -> None:
         sent.append(time.time())
         return await handle(self, request)
 
-    httpx.AsyncHTTPTransport.handle_async_request = recording  # type: ignore[method-assign]
+    patch(httpx.AsyncHTTPTransport, "handle_async_request", recording)
 
 
 def assert_spaced(starts: Iterable[float], interval: float) -> None:
