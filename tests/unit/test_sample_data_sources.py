@@ -1,7 +1,7 @@
 """The samples a new user runs one after another keep apart in ChartMogul.
 
-The README's quick-start script, `mogulsync init`'s starter (which the README's project
-block shows) and examples/mogulsync.yml all write to one account (the emulator's, or a
+The README's quick-start script, docs/client.md's script, `mogulsync init`'s starter (which
+the README's project block shows) and examples/mogulsync.yml all write to one account (the emulator's, or a
 trial's). Sharing a data source name, two of them would share its records: each would
 update the other's, and a reconcile of one would report the other's as extra.
 """
@@ -25,9 +25,9 @@ def _data_sources(project: dict[str, object]) -> set[str]:
     return {sync["data_source"] for sync in syncs.values() if "data_source" in sync}
 
 
-def _readme() -> tuple[set[str], set[str]]:
-    """(the quick-start script's data sources, the project block's)."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+def _page(name: str) -> tuple[set[str], set[str]]:
+    """(the page's scripts' data sources, its project blocks')."""
+    text = (ROOT / name).read_text(encoding="utf-8")
     script: set[str] = set()
     blocks: set[str] = set()
     for kind, body in _BLOCK.findall(text):
@@ -41,7 +41,8 @@ def _readme() -> tuple[set[str], set[str]]:
 
 
 def test_the_quick_start_the_starter_and_the_example_use_their_own_data_sources() -> None:
-    script, block = _readme()
+    script, block = _page("README.md")
+    client_script, _ = _page("docs/client.md")
     starter = _data_sources(yaml.safe_load(starter_project().text))
     example = _data_sources(
         yaml.safe_load((ROOT / "examples" / "mogulsync.yml").read_text(encoding="utf-8"))
@@ -49,4 +50,5 @@ def test_the_quick_start_the_starter_and_the_example_use_their_own_data_sources(
     assert script, "the README's quick start names no data source"
     assert block == starter  # the README's block shows what `mogulsync init` writes
     assert script.isdisjoint(starter | example), (script, starter, example)
+    assert client_script.isdisjoint(starter | example), (client_script, starter, example)
     assert starter.isdisjoint(example), (starter, example)
