@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
 from mogulsync import exit_codes, output
+from mogulsync.errors import MogulsyncError
 
 if TYPE_CHECKING:
     from mogulsync.config import AppConfig
@@ -47,3 +49,14 @@ def missing_sync(syncs: Iterable[str] | None, usage: str) -> NoReturn:
         known = f"\n  → Syncs in the project file: {names}."
     output.error(f"give a sync name: {usage}{known}", exit_code=exit_codes.USAGE)
     raise typer.Exit(exit_codes.USAGE)
+
+
+def syncs_or_none(config: Path) -> list[str] | None:
+    """The project file's sync names, or None when it cannot be read (a usage error is
+    reported either way; the file's own problems come with the next command)."""
+    from mogulsync.config import load_config
+
+    try:
+        return list(load_config(config, sections=("syncs",), writes_state=False).syncs)
+    except MogulsyncError:
+        return None

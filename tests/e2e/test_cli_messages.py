@@ -62,6 +62,8 @@ def test_runs_list_known_sync_without_runs_is_empty_not_an_error(workdir):
     [
         (["sync", "plan"], "mogulsync sync plan NAME"),
         (["sync", "run"], "mogulsync sync run NAME (or --all)"),
+        (["reconcile"], "mogulsync reconcile NAME"),
+        (["reconcile", "--adopt"], "mogulsync reconcile NAME"),
     ],
 )
 def test_a_missing_sync_name_lists_the_project_syncs(workdir, monkeypatch, args, usage):

@@ -11,7 +11,7 @@ import typer
 
 from mogulsync import exit_codes, output
 from mogulsync.cli_options import CONFIG_OPTION
-from mogulsync.cli_syncs import require_sync
+from mogulsync.cli_syncs import missing_sync, require_sync, syncs_or_none
 from mogulsync.errors import MogulsyncError
 from mogulsync.output import LazyConsole, escape
 
@@ -24,7 +24,10 @@ _out = LazyConsole()
 
 
 def reconcile_command(
-    name: str = typer.Argument(..., help="Sync name from the project file."),
+    # optional to the parser so that a missing name lists the project's syncs
+    name: str | None = typer.Argument(
+        None, metavar="NAME", help="Sync name from the project file."
+    ),
     config: Path = CONFIG_OPTION,
     adopt: bool = typer.Option(
         False,
@@ -49,6 +52,8 @@ def reconcile_command(
     from mogulsync.reconcile.runner import reconcile
     from mogulsync.sync.cli import fail, load
 
+    if name is None:
+        missing_sync(syncs_or_none(config), "mogulsync reconcile NAME")
     project = load(config)
     require_sync(project, name)
     try:

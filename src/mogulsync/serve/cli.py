@@ -143,6 +143,10 @@ def _due_text(next_run_at: str | None, *, unsaved: bool) -> str:
     return f"{text} (if serve started now)" if unsaved else text
 
 
+#: where a project file's schedules are explained
+SCHEDULES_DOCS = "https://github.com/mogulsync/mogulsync/blob/main/docs/serve.md#schedules"
+
+
 def schedule_command(
     config: Path = CONFIG_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
@@ -182,6 +186,20 @@ def schedule_command(
         # every --json prints JSON Lines: one result, one line (docs/operations.md)
         typer.echo(json.dumps({"jobs": rows, "unscheduled": unscheduled}))
         return
+    if not rows:  # a bare table header reads as "something is broken"
+        output.note(
+            "no_schedules",
+            f"no schedules in {config}: give a sync (or `extract:`) one, e.g."
+            ' `schedule: {every: 1h}`, `{cron: "0 6 * * *"}` or `{after: [customers]}`,'
+            f" and `mogulsync serve` runs it; see {SCHEDULES_DOCS}",
+        )
+    else:
+        _print_schedules(rows)
+    if unscheduled:
+        _out.print(f"Not scheduled (run with `mogulsync sync run`): {', '.join(unscheduled)}")
+
+
+def _print_schedules(rows: list[dict[str, Any]]) -> None:
     table = output.new_table(_out, title="Schedules")
     for column in ("job", "schedule", "next run (UTC)"):
         table.add_column(column)
@@ -192,5 +210,3 @@ def schedule_command(
             due_text = f"paused since {since}"
         table.add_row(row["name"], row["schedule"], due_text)
     output.print_table(_out, table)
-    if unscheduled:
-        _out.print(f"Not scheduled (run with `mogulsync sync run`): {', '.join(unscheduled)}")

@@ -12,7 +12,7 @@ import typer
 
 from mogulsync import exit_codes, logs, output
 from mogulsync.cli_options import CONFIG_OPTION
-from mogulsync.cli_syncs import missing_sync, require_sync
+from mogulsync.cli_syncs import missing_sync, require_sync, syncs_or_none
 from mogulsync.errors import ConfigError, MogulsyncError
 from mogulsync.messages import api_calls_phrase, describe
 from mogulsync.output import LazyConsole, escape, interactive, key_label
@@ -119,7 +119,7 @@ def plan(
     from mogulsync.sync.plan import plan_sync
 
     if name is None:
-        missing_sync(_syncs_or_none(config), "mogulsync sync plan NAME")
+        missing_sync(syncs_or_none(config), "mogulsync sync plan NAME")
     project = load(config)
     require_sync(project, name)
     try:
@@ -188,7 +188,7 @@ def run(
     from mogulsync.sync.order import skip_reason
 
     if name is None and not run_all:
-        missing_sync(_syncs_or_none(config), "mogulsync sync run NAME (or --all)")
+        missing_sync(syncs_or_none(config), "mogulsync sync run NAME (or --all)")
     project = load(config)
     names = _to_run(project, config, name, run_all=run_all)
     engine = SyncEngine(project)
@@ -236,17 +236,6 @@ def _to_run(project: AppConfig, config: Path, name: str | None, *, run_all: bool
     if not names:  # silence would read as "it worked"
         output.warning(f"{config} has no syncs (syncs:): nothing to run")
     return names
-
-
-def _syncs_or_none(config: Path) -> list[str] | None:
-    """The project file's sync names, or None when it cannot be read (a usage error is
-    reported either way; the file's own problems come with the next command)."""
-    from mogulsync.config import load_config
-
-    try:
-        return list(load_config(config, sections=("syncs",), writes_state=False).syncs)
-    except MogulsyncError:
-        return None
 
 
 def _log_record(record: RunRecord, failed: list[RowError], code: int) -> None:

@@ -136,6 +136,21 @@ def in_flight(path: Path) -> int:
         return int(conn.execute("SELECT COUNT(*) FROM events WHERE inflight = 1").fetchone()[0])
 
 
+def freeze_mid_send(server: subprocess.Popen[bytes], queue_file: Path) -> None:
+    """Stop the server (SIGSTOP) while the forwarder has a delivery in flight.
+
+    Seen in flight, the server is frozen and the queue read again: the delivery may have
+    ended between the look and the signal (a test process held off the CPU makes that gap
+    long), and then the server is let go to try again. Frozen, it cannot finish one.
+    """
+    while True:
+        wait_for(lambda: in_flight(queue_file) > 0, "a delivery in flight")
+        server.send_signal(signal.SIGSTOP)
+        if in_flight(queue_file) > 0:
+            return
+        server.send_signal(signal.SIGCONT)
+
+
 def successes(admin: httpx.Client, endpoint: str) -> int:
     """2xx answers the emulator gave on one endpoint (e.g. ``POST /v1/contacts``)."""
     by_status = admin.get("/stats").json()["by_endpoint"].get(endpoint, {})
@@ -169,7 +184,7 @@ def test_kill_dash_nine_during_a_burst_loses_and_duplicates_nothing(
         assert enough.wait(timeout=60), "the burst never reached the kill point"
         wait_for(lambda: contacts_so_far(api) >= KILL_AFTER_CONTACTS, "deliveries to start")
         if delivery == "api":  # kill on an observed condition: the forwarder is mid-send
-            wait_for(lambda: in_flight(queue_file) > 0, "a delivery in flight")
+            freeze_mid_send(server, queue_file)
         os.kill(server.pid, signal.SIGKILL)  # mid-burst: requests are in flight
         server.wait(timeout=10)
         sender.join(timeout=30)

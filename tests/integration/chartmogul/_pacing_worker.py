@@ -3,7 +3,9 @@
 ``book <sqlite file> <count> <interval>`` prints the booked starts as JSON.
 ``ping <base_url> <api_key> <count> <scope> <sqlite file or postgres url> <go file>`` waits
 for the go file, then pings ``count`` times through a ChartMogulClient at 40 req/s (scope
-``machine``, ``process`` or ``postgres``).
+``machine``, ``process`` or ``postgres``); it prints the pings answered, and the starts
+booked on the shared clock and the times requests went on the wire (epoch seconds, the
+shared clock's), which a test compares across processes.
 ``hold <sqlite file or postgres url> <count>`` takes ``count`` in-flight leases (an hour's
 expiry), prints "held" and sleeps until it is killed.
 """
@@ -16,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from _pacing_probe import record_bookings, record_sends  # this script's directory
 from pydantic import SecretStr
 
 from mogulsync.chartmogul import ChartMogulClient, ClientSettings, SharedLimit
@@ -39,6 +42,10 @@ def wait_for(go: str) -> None:
 
 
 async def ping(base_url: str, key: str, count: int, scope: str, path: str) -> None:
+    booked: list[float] = []
+    sent: list[float] = []
+    record_bookings(booked)
+    record_sends(sent)
     shared = (
         SharedLimit(postgres_url=SecretStr(path), postgres_schema="inflight_test")
         if scope == "postgres"
@@ -53,7 +60,7 @@ async def ping(base_url: str, key: str, count: int, scope: str, path: str) -> No
     )
     async with ChartMogulClient(settings) as client:
         results = await asyncio.gather(*(client.ping() for _ in range(count)))
-    print(json.dumps({"ok": sum(results), "at": time.time()}))
+    print(json.dumps({"ok": sum(results), "at": time.time(), "booked": booked, "sent": sent}))
 
 
 def hold(where: str, count: int) -> None:

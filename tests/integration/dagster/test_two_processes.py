@@ -12,12 +12,15 @@ from pathlib import Path
 import duckdb
 import pytest
 import yaml
+from tests.integration.chartmogul._pacing_probe import assert_paced_by_one_clock
 from tests.integration.sync._support import all_pages, api
 
 from mogulsync.emulator.server import EmulatorServer
 from mogulsync.emulator.settings import EmulatorSettings, Limits
 
 WORKER = Path(__file__).parent / "_materialize_worker.py"
+REPOSITORY = Path(__file__).parents[3]  # the worker imports the pacing probe from tests/
+RATE = 40.0
 ROWS = 50
 
 
@@ -53,9 +56,10 @@ def _project(root: Path, base_url: str) -> Path:
 
 @pytest.mark.timeout(240)
 def test_two_materializations_one_account(tmp_path):
-    """Different syncs of one DuckDB file, separate processes, at once: ≤ 1 % 429s and every
-    row lands once."""
-    limits = Limits(rate_limit=40, max_connections=20)
+    """Different syncs of one DuckDB file, separate processes, at once: they book every request
+    from one clock (so together they keep to 40 req/s), any 429 is retried, every row lands
+    once."""
+    limits = Limits(rate_limit=RATE, max_connections=20)
     with EmulatorServer(EmulatorSettings(limits=limits)) as server:
         project = _project(tmp_path, server.base_url)
         go = tmp_path / "go"
@@ -64,6 +68,9 @@ def test_two_materializations_one_account(tmp_path):
             "CM_KEY": server.api_key,
             # this test's own file: no other test's traffic shares the clock
             "MOGULSYNC_RATE_LIMIT_FILE": str(tmp_path / "pace.sqlite"),
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH")])
+            ),
         }
         workers = {
             name: subprocess.Popen(
@@ -85,12 +92,14 @@ def test_two_materializations_one_account(tmp_path):
             assert worker.returncode == 0
             results[name] = json.loads(out.strip().splitlines()[-1])
         stats = server.emulator.stats
-        assert results == {
+        assert {name: result["step"] for name, result in results.items()} == {
             name: {"status": "success", "rows_added": ROWS, "rows_failed": 0}
             for name in ("east", "west")
         }
         assert stats.requests_total >= 2 * ROWS
-        assert stats.rate_limited <= 0.01 * stats.requests_total, stats.snapshot({})
+        # a 429 (arrivals bunched by a busy machine) is retried; nothing else went wrong
+        assert set(stats.by_status) <= {200, 201, 429}, stats.snapshot({})
+        assert_paced_by_one_clock(list(results.values()), stats.requests_total, 1 / RATE)
         with api(server) as client:
             ids = [c["external_id"] for c in all_pages(client, "/customers", "entries")]
         assert len(ids) == len(set(ids)) == 2 * ROWS

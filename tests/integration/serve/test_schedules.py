@@ -101,6 +101,30 @@ def test_schedule_command_lists_jobs_and_next_runs(tmp_path, monkeypatch):
     assert "when its parents succeed" in table.output
 
 
+def test_schedule_command_without_schedules_says_how_to_add_one(tmp_path, monkeypatch):
+    """No job scheduled: no bare table header but a note naming the file, an example and the
+    docs (exit 0); the syncs left to `sync run` are still listed, and --json is unchanged."""
+    config = {
+        "chartmogul": {"api_key": "${CM_KEY}"},
+        "warehouses": {"main": "duckdb:///w.duckdb"},
+        "models": {"m": {"warehouse": "main", "table": "t", "primary_key": "id"}},
+        "syncs": {"contacts": {"model": "m", "object": "contact"}},
+    }
+    (tmp_path / "mogulsync.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CM_KEY", "k" * 20)
+    result = CliRunner().invoke(app, ["schedule"])
+    assert result.exit_code == 0, result.output
+    note = " ".join(result.stderr.split())
+    assert "no schedules in mogulsync.yml" in note
+    assert "`schedule: {every: 1h}`" in note
+    assert "docs/serve.md#schedules" in note
+    assert "next run" not in result.stdout  # no empty table
+    assert "Not scheduled (run with `mogulsync sync run`): contacts" in result.stdout
+    listed = CliRunner().invoke(app, ["schedule", "--json"])
+    assert json.loads(listed.stdout) == {"jobs": [], "unscheduled": ["contacts"]}
+
+
 async def test_a_scheduled_drift_watch_records_a_reconcile(emulator_server, tmp_path):
     """`reconcile: {schedule: ...}` on a sync: the server runs a recorded reconcile on time."""
     url = accounts(tmp_path, 3)

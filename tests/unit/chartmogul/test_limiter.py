@@ -389,8 +389,13 @@ async def test_many_waiters_of_mixed_priority_keep_the_rate() -> None:
 def test_a_blocked_event_loop_does_not_hold_up_another_loops_requests() -> None:
     """A loop stuck in synchronous work (the extract's page hand-over waiting for dlt)
     while one of its requests waits for its start: a loop in another thread still gets
-    its requests started (one booking for every loop waited for the stuck one)."""
-    limiter = AccountLimiter(1000, 20)
+    its requests started (one booking for every loop waited for the stuck one).
+
+    The pacing clock stands still, so the stuck loop's second request always waits for its
+    start holding its loop's booking, however long the machine took to get there (on the
+    real clock a slow machine made that wait 0: nothing was held and the test proved
+    nothing); the waits themselves are real, a millisecond each."""
+    limiter = AccountLimiter(1000, 20, clock=lambda: 1000.0)
     other_done = threading.Event()
     stuck = threading.Event()
     outcome: list[bool] = []
@@ -403,6 +408,7 @@ def test_a_blocked_event_loop_does_not_hold_up_another_loops_requests() -> None:
         await request()  # the next start is now one interval away
         waiting = asyncio.ensure_future(request())
         await asyncio.sleep(0)  # it books that start and sleeps towards it
+        outcome.append(limiter.booking_gate().in_flight == 1)  # holding this loop's booking
         stuck.set()
         outcome.append(other_done.wait(timeout=30))  # blocks this loop, timers and all
         await waiting
@@ -423,5 +429,5 @@ def test_a_blocked_event_loop_does_not_hold_up_another_loops_requests() -> None:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    assert outcome == [True]
+    assert outcome == [True, True]
     assert limiter.gate.in_flight == 0
