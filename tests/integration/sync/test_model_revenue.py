@@ -277,7 +277,7 @@ class RevenueEtl(RuleBasedStateMachine):
     @rule()
     def recreate_customer(self) -> None:
         """A customer deleted in ChartMogul is created again (a new uuid) by someone else."""
-        key = sorted(set(CUSTOMERS) - self.model.customers)[0]
+        key = min(set(CUSTOMERS) - self.model.customers)
         data = {"data_source_uuid": self.source, "external_id": key, "name": key}
         self.customers[chartmogul.Customer.create(self.cm, data=data).get().uuid] = key
         self.model.customers.add(key)
