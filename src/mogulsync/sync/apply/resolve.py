@@ -95,10 +95,6 @@ class Resolver:
         if gone is not None:
             self._gone[(kind, external_id)] = gone
 
-    def cached(self, kind: str, external_id: str) -> str | None:
-        """The uuid this run resolved for ``external_id``, if it did."""
-        return self._cache.get((kind, external_id))
-
     def was_deleted(self, kind: str, external_id: str) -> bool:
         """Whether this run found the record's remembered uuid gone from ChartMogul."""
         return (kind, external_id) in self._gone
