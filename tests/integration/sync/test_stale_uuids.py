@@ -98,6 +98,9 @@ async def test_an_invoice_naming_a_plan_deleted_in_chartmogul_says_so(emulator_s
     assert "deleted" in message
     assert "mogulsync reconcile plans --adopt" in action
     assert "mogulsync sync run plans" in action
+    # the fix it names works (a plain plan sync would not: its snapshot has gold as synced)
+    await reconcile(config, "plans", adopt=True)
+    await _synced(config, "plans", "invoices")
 
 
 async def test_an_invoice_naming_a_plan_recreated_in_chartmogul_lands_on_it(
@@ -134,6 +137,8 @@ async def test_an_invoice_of_a_customer_deleted_in_chartmogul_says_so(emulator_s
     _, message, action = errors["i2"][0]
     assert "'c1' was deleted in ChartMogul" in message
     assert "mogulsync reconcile customers --adopt" in action
+    await reconcile(config, "customers", adopt=True)
+    await _synced(config, "customers", "invoices")
 
 
 async def test_a_transaction_of_an_invoice_deleted_in_chartmogul(emulator_server, tmp_path):
