@@ -297,7 +297,14 @@ class _Run:
                 sync = prepared.sync
                 data_source = await resolve_data_source(client, sync.data_source, create=True)
                 assert data_source is not None
-                context = ApplyContext(client, sync, data_source, self.state, KeyedLocks())
+                owners: dict[str, str] = {
+                    other.object: name
+                    for name, other in config.syncs.items()
+                    if other.data_source == sync.data_source
+                }
+                context = ApplyContext(
+                    client, sync, data_source, self.state, KeyedLocks(), owners=owners
+                )
                 applier = applier_for(context)
                 self.applier = applier
                 # under the sync's lock: a killed run's spool is ours to delete

@@ -178,6 +178,21 @@ class Revenue:
     snapshots: dict[str, Snapshot] = dataclasses.field(default_factory=dict)
     #: invoice external id -> how many times it was created (its uuid changes each time)
     lives: dict[str, int] = dataclasses.field(default_factory=dict)
+    #: the customers the data source has now (one may be deleted in ChartMogul, and return)
+    customers: set[str] = dataclasses.field(default_factory=lambda: set(CUSTOMERS))
+
+    def deleted_in_chartmogul(self, kind: str, key: str) -> None:
+        """Someone deleted a plan or a customer in ChartMogul; no sync's snapshot knows.
+
+        A plan's invoices keep naming its (now unlisted) uuid; a customer takes its invoices
+        and their transactions with it.
+        """
+        if kind == "plan":
+            self._delete("plan", key)
+            return
+        self.customers.discard(key)
+        for invoice in [k for k, v in self.invoices.items() if v[0] == key]:
+            self._delete("invoice", invoice)
 
     def predict(self, kind: str, rows: list[Row], mode: str, *, delete: bool) -> Prediction:
         snap = self.snapshots.setdefault(kind, Snapshot())
@@ -236,7 +251,7 @@ class Revenue:
             self.plans[key] = (row.name, row.count, row.unit)
             return None
         if kind == "invoice":
-            if row.customer not in CUSTOMERS:
+            if row.customer not in self.customers:
                 return "customer_external_id"
             for index, line in enumerate(row.lines):
                 if line.type == "subscription" and line.plan not in self.plans:

@@ -156,7 +156,7 @@ async def test_one_bad_invoice_fails_alone_with_its_message(server, tmp_path):
     errors = errors_by_key(tmp_path / "state", record)
     assert list(errors) == ["inv-9-0"]
     field, message, action = errors["inv-9-0"][0]
-    assert field == "line_items.plan_external_id"
+    assert field == "line_items[0].plan_external_id"
     assert "Plan not found" in message
     assert "Sync plans first" in action
     assert calls_without_polls(server) - before < CUSTOMERS / 20

@@ -58,10 +58,60 @@ def test_a_child_error_is_pinned_on_its_invoice_and_spares_the_sibling():
     verdicts = judge("invoice", batch, _done({"c1": entry}))
     assert verdicts["i2"].verdict is Verdict.IMPORTED
     assert verdicts["i1"].verdict is Verdict.REJECTED
+    # its only line item: the row's own field name, the invoice's copy of the error dropped
     assert [(p.field, p.message) for p in verdicts["i1"].problems] == [
-        ("line_items.plan_external_id", "ChartMogul: nope")
+        ("line_items[0].plan_external_id", "ChartMogul: nope")
     ]
     assert "Sync plans first" in verdicts["i1"].problems[0].action
+
+
+def _lines(key: str, *lines: dict[str, Any]) -> Classified:
+    item = _invoice(key, "c1")
+    item.row.payload["line_items"] = list(lines)
+    return item
+
+
+def _line_error(child_id: str | None, field: str, message: str) -> dict[str, Any]:
+    return {
+        "status": "failed",
+        "invoices": {"status": "failed", "errors": [
+            {"external_id": "i1", "field": f"line_items.{field}", "message": message}]},
+        "line_items": {"status": "failed", "errors": [
+            {"external_id": child_id, "invoice_external_id": "i1", "field": field,
+             "message": message},
+            {"external_id": None, "invoice_external_id": "i1", "field": "invoice_external_id",
+             "message": "Invoice was not imported"}]},
+    }  # fmt: skip
+
+
+ONE_TIME = {"type": "one_time", "amount_in_cents": 5}
+
+
+def test_a_line_item_error_names_the_line_items_index_and_external_id():
+    """Bulk errors say ``line_items.x`` and the child's external id: the row says which."""
+    batch = _batch(_lines("i1", ONE_TIME, {**ONE_TIME, "external_id": "li-7"}, ONE_TIME))
+    verdicts = judge("invoice", batch, _done({"c1": _line_error("li-7", "quantity", "bad")}))
+    assert [(p.field, p.message) for p in verdicts["i1"].problems] == [
+        ("line_items[1].quantity", "ChartMogul: bad (line item external_id 'li-7')")
+    ]
+
+
+def test_a_line_item_error_is_pinned_by_elimination():
+    """No external id: the only line item without one that holds (or lacks) the field."""
+    sub = {**ONE_TIME, "type": "subscription", "plan_external_id": "gold"}
+    batch = _batch(_lines("i1", {**ONE_TIME, "external_id": "li-1"}, ONE_TIME, sub))
+    verdicts = judge("invoice", batch, _done({"c1": _line_error(None, "plan_external_id", "x")}))
+    assert [p.field for p in verdicts["i1"].problems] == ["line_items[2].plan_external_id"]
+    blank = _done({"c1": _line_error(None, "description", "can't be blank")})
+    verdicts = judge("invoice", _batch(_lines("i1", {**ONE_TIME, "description": "d"}, sub)), blank)
+    assert [p.field for p in verdicts["i1"].problems] == ["line_items[1].description"]
+
+
+def test_a_line_item_error_that_cannot_be_pinned_is_asked_over_rest():
+    """Two line items could be the one refused: resent over REST rather than guessed."""
+    batch = _batch(_lines("i1", ONE_TIME, ONE_TIME))
+    verdicts = judge("invoice", batch, _done({"c1": _line_error(None, "quantity", "bad")}))
+    assert verdicts["i1"].verdict is Verdict.RETRY
 
 
 def test_failures_without_errors_send_the_entry_over_rest():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 import pydantic
@@ -60,6 +60,9 @@ class ApplyContext:
     data_source_uuid: str
     state: SyncState
     locks: KeyedLocks
+    #: object → the name of the project's sync that writes it to the same data source, for
+    #: error messages that say which sync to run (``{"plan": "plans"}``)
+    owners: Mapping[str, str] = field(default_factory=dict)
 
 
 def build(model: type[T], values: Mapping[str, Any], field_prefix: str = "") -> T:

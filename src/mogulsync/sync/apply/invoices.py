@@ -15,9 +15,11 @@ from mogulsync.chartmogul import (
     NewLineItem,
     NewTransaction,
     NotFoundError,
+    ValidationError,
 )
 from mogulsync.sync.apply._base import ApplyContext, RowRejectedError, build
 from mogulsync.sync.apply.resolve import Resolver
+from mogulsync.sync.child_fields import child_section, pin
 from mogulsync.sync.diff import Prior
 from mogulsync.sync.mapping import MappedRow
 
@@ -39,23 +41,33 @@ class InvoiceApplier:
         payload = row.payload
         # a missing customer is the first thing to report
         await self._resolver.parent_customer(payload)
-        invoice = await self._invoice(payload)
         for attempt in range(2):
+            invoice, plans = await self._invoice(payload)
             customer = await self._resolver.parent_customer(payload)
             try:
                 imported = await self._client.invoices.import_one(customer, invoice)
-            except AlreadyExistsError:
+            except AlreadyExistsError as exc:
                 found = await self._client.invoices.find_by_external_id(
                     invoice.external_id, customer_uuid=customer
                 )
                 if found is None:  # a line item or transaction id is taken elsewhere
-                    raise
+                    raise _pinned(exc, payload) from None
                 return found.uuid  # already delivered
             except NotFoundError as exc:
                 if exc.resource == "customer" and attempt == 0 and "customer_uuid" not in payload:
-                    self._resolver.forget("customer", str(payload["customer_external_id"]))
-                    continue  # the remembered uuid was stale
+                    # the remembered uuid was stale: the customer was deleted in ChartMogul
+                    external_id = str(payload["customer_external_id"])
+                    self._resolver.forget("customer", external_id, gone=customer)
+                    continue
                 raise
+            except ValidationError as exc:
+                if attempt == 0 and plans and _names_plan_uuid(exc):
+                    # a plan uuid we resolved may be stale (the plan deleted in ChartMogul):
+                    # look each of the invoice's plans up again, then retry once
+                    for external_id, uuid in plans.items():
+                        self._resolver.forget("plan", external_id, gone=uuid)
+                    continue
+                raise _pinned(exc, payload) from None
             self._resolver.learn("invoice", invoice.external_id, imported.uuid or "")
             return imported.uuid
         raise AssertionError("unreachable")  # pragma: no cover
@@ -76,20 +88,26 @@ class InvoiceApplier:
             except NotFoundError:
                 return
 
-    async def _invoice(self, payload: Any) -> NewInvoice:
+    async def _invoice(self, payload: Any) -> tuple[NewInvoice, dict[str, str]]:
+        """The invoice to import, and the plan uuids it names that we resolved (by external
+        id: the uuid the registry or a lookup gave)."""
         lines: list[NewLineItem] = []
+        plans: dict[str, str] = {}
         for index, item in enumerate(payload.get("line_items", [])):
             values = dict(item)
             plan_external_id = values.pop("plan_external_id", None)
             if plan_external_id is not None and "plan_uuid" not in values:
                 uuid = await self._resolver.plan(plan_external_id)
+                field = f"line_items[{index}].plan_external_id"
+                if uuid is None and self._resolver.was_deleted("plan", plan_external_id):
+                    raise self._resolver.gone_error("plan", plan_external_id, field)
                 if uuid is None:
                     raise RowRejectedError(
-                        f"line_items[{index}].plan_external_id",
+                        field,
                         f"no plan with external_id {plan_external_id!r} in this data source",
                         "Sync plans first, then re-run; the row is retried on every run.",
                     )
-                values["plan_uuid"] = uuid
+                values["plan_uuid"] = plans[plan_external_id] = uuid
             lines.append(build(NewLineItem, values, f"line_items[{index}]."))
         transactions = [
             build(NewTransaction, item, f"transactions[{index}].")
@@ -99,7 +117,34 @@ class InvoiceApplier:
         if "customer_external_id" in payload:
             values["customer_external_id"] = payload["customer_external_id"]
         values["data_source_uuid"] = self._context.data_source_uuid
-        return build(NewInvoice, {**values, "line_items": lines, "transactions": transactions})
+        invoice = build(NewInvoice, {**values, "line_items": lines, "transactions": transactions})
+        return invoice, plans
+
+
+def _names_plan_uuid(exc: ValidationError) -> bool:
+    """Whether ChartMogul refused a line item's ``plan_uuid`` (a field we fill in)."""
+    return any(
+        child_section(name) == "line_items" and name.endswith(".plan_uuid")
+        for name in exc.field_errors
+    )
+
+
+def _pinned(exc: ValidationError, payload: Any) -> ValidationError:
+    """``exc`` with its child fields named as the row names them (``line_items[2].x``).
+
+    ChartMogul's invoice import says ``invoices[<id>].line_items.x``; the row is the
+    invoice, and the index (or the child's external id) says which of its line items.
+    """
+    fields: dict[str, str] = {}
+    renamed: dict[str, str] = {}
+    for name, message in exc.field_errors.items():
+        pinned = pin(payload, name, message)
+        fields[pinned.field] = f"{message}{pinned.note}"
+        renamed[name] = pinned.field
+    if isinstance(exc, AlreadyExistsError):
+        exc.field = renamed.get(exc.field) or pin(payload, exc.field, exc.message).field
+    exc.field_errors = fields
+    return exc
 
 
 class TransactionApplier:
@@ -117,30 +162,48 @@ class TransactionApplier:
         payload = dict(row.payload)
         named_uuid = payload.pop("invoice_uuid", None)
         invoice_external_id = payload.pop("invoice_external_id", None)
-        invoice_uuid = named_uuid or await self._resolver.invoice(str(invoice_external_id))
-        if invoice_uuid is None:
-            raise RowRejectedError(
-                "invoice_external_id",
-                f"no invoice with external_id {invoice_external_id!r} in this data source",
-                "Sync invoices first, then re-run; the row is retried on every run.",
-            )
+        # a missing invoice is the first thing to report
+        invoice_uuid = named_uuid or await self._invoice_of(str(invoice_external_id))
         transaction = build(NewTransaction, payload)
-        try:
-            created = await self._client.transactions.create(invoice_uuid, transaction)
-        except AlreadyExistsError as exc:
-            if exc.existing_uuid:
-                return exc.existing_uuid  # already delivered to this invoice
-            raise
-        except NotFoundError as exc:
-            if named_uuid is None or exc.resource != "invoice":
+        for attempt in range(2):
+            if attempt:
+                invoice_uuid = await self._invoice_of(str(invoice_external_id))
+            try:
+                created = await self._client.transactions.create(invoice_uuid, transaction)
+            except AlreadyExistsError as exc:
+                if exc.existing_uuid:
+                    return exc.existing_uuid  # already delivered to this invoice
                 raise
-            raise RowRejectedError(
-                "invoice_uuid",
-                f"ChartMogul has no invoice {named_uuid!r}",
-                "Map the column holding the invoice's ChartMogul uuid (inv_...), or name the"
-                " invoice by invoice_external_id; the row is retried on every run.",
-            ) from None
-        return created.uuid
+            except NotFoundError as exc:
+                if exc.resource != "invoice":
+                    raise
+                if named_uuid is None and attempt == 0:
+                    # the remembered uuid was stale: the invoice was deleted in ChartMogul
+                    self._resolver.forget("invoice", str(invoice_external_id), gone=invoice_uuid)
+                    continue
+                if named_uuid is None:
+                    raise
+                raise RowRejectedError(
+                    "invoice_uuid",
+                    f"ChartMogul has no invoice {named_uuid!r}",
+                    "Map the column holding the invoice's ChartMogul uuid (inv_...), or name the"
+                    " invoice by invoice_external_id; the row is retried on every run.",
+                ) from None
+            return created.uuid
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _invoice_of(self, external_id: str) -> str:
+        """The uuid of the row's invoice, or the row error saying why there is none."""
+        uuid = await self._resolver.invoice(external_id)
+        if uuid is not None:
+            return uuid
+        if self._resolver.was_deleted("invoice", external_id):
+            raise self._resolver.gone_error("invoice", external_id, "invoice_external_id")
+        raise RowRejectedError(
+            "invoice_external_id",
+            f"no invoice with external_id {external_id!r} in this data source",
+            "Sync invoices first, then re-run; the row is retried on every run.",
+        )
 
     async def delete(self, prior: Prior) -> None:
         """Transactions are never deleted (the config refuses ``on_delete: delete``)."""

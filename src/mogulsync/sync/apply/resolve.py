@@ -27,6 +27,8 @@ class Resolver:
     def __init__(self, context: ApplyContext) -> None:
         self._context = context
         self._cache: dict[tuple[str, str], str] = {}
+        #: (kind, external id) → the uuid ChartMogul no longer has (found stale this run)
+        self._gone: dict[tuple[str, str], str] = {}
 
     async def customer(self, external_id: str) -> str | None:
         """The uuid of the data source's customer with this external id."""
@@ -49,6 +51,8 @@ class Resolver:
         external_id = str(payload["customer_external_id"])
         uuid = await self.customer(external_id)
         if uuid is None:
+            if ("customer", external_id) in self._gone:
+                raise self.gone_error("customer", external_id, "customer_external_id")
             raise RowRejectedError(
                 "customer_external_id",
                 f"no customer with external_id {external_id!r} in this data source",
@@ -84,10 +88,29 @@ class Resolver:
         self._cache[(kind, external_id)] = uuid
         self._context.state.remember_uuids([(kind, source, external_id, uuid)])
 
-    def forget(self, kind: str, external_id: str) -> None:
-        """Drop a uuid that turned out stale."""
+    def forget(self, kind: str, external_id: str, *, gone: str | None = None) -> None:
+        """Drop a uuid that turned out stale (``gone``: the uuid ChartMogul no longer has)."""
         self._cache.pop((kind, external_id), None)
         self._context.state.forget_uuid(kind, self._context.data_source_uuid, external_id)
+        if gone is not None:
+            self._gone[(kind, external_id)] = gone
+
+    def was_deleted(self, kind: str, external_id: str) -> bool:
+        """Whether this run found the record's remembered uuid gone from ChartMogul."""
+        return (kind, external_id) in self._gone
+
+    def gone_error(self, kind: str, external_id: str, field: str) -> RowRejectedError:
+        """The row error for a parent deleted in ChartMogul and not re-created since."""
+        owner = self._context.owners.get(kind)
+        name = owner or f"<{kind} sync>"
+        return RowRejectedError(
+            field,
+            f"the {kind} with external_id {external_id!r} was deleted in ChartMogul (its uuid"
+            f" {self._gone[(kind, external_id)]} no longer exists) and no {kind} has that"
+            " external_id in this data source now",
+            f"Re-create it: `mogulsync reconcile {name} --adopt` (it finds the {kind} missing),"
+            f" then `mogulsync sync run {name}`; this row is retried on every run.",
+        )
 
     async def _resolve(self, kind: str, external_id: str, find: Finder) -> str | None:
         key = (kind, external_id)

@@ -21,6 +21,7 @@ from typing import Any
 from mogulsync.chartmogul.models import JsonImport
 from mogulsync.sync.apply.resolve import SYNC_CUSTOMERS_FIRST
 from mogulsync.sync.bulk.batches import Batch, Member
+from mogulsync.sync.child_fields import child_section, pin
 
 #: the record's external id is taken: the record may be ours (resolved over REST)
 _TAKEN = re.compile(r"already exists|already been taken", re.IGNORECASE)
@@ -81,7 +82,7 @@ def judge(object_type: str, batch: Batch, result: JsonImport) -> dict[str, RowVe
     for member in batch.members:
         key = member.item.row.key
         if key in found:
-            verdicts[key] = _rejected(object_type, found[key])
+            verdicts[key] = _rejected(object_type, found[key], member.item.row.payload)
             continue
         owner = rows.entry_of(member)
         if owner is None:  # standalone transactions: the owning customer is unknown
@@ -186,21 +187,56 @@ def _error(section: str, raw: Any) -> _Error:
     )
 
 
-def _rejected(object_type: str, errors: list[_Error]) -> RowVerdict:
+def _rejected(object_type: str, errors: list[_Error], payload: Mapping[str, Any]) -> RowVerdict:
     own = [error for error in errors if _CONSEQUENCE not in error.message]
     if not own or all(_TAKEN.search(error.message) for error in own):
         return RowVerdict(Verdict.RETRY)  # nothing of its own, or maybe ours: ask over REST
+    if object_type == "invoice":
+        own = _without_summaries(own)
     problems: list[Problem] = []
     seen: set[tuple[str, str]] = set()
     for error in own:
-        name = error.field
-        if object_type == "invoice" and error.section in ("line_items", "transactions"):
-            name = f"{error.section}.{name}"
+        name, note = error.field, ""
+        if object_type == "invoice":
+            child = error.section in ("line_items", "transactions")
+            pinned = pin(
+                payload,
+                f"{error.section}.{name}" if child else name,
+                error.message,
+                child_id=error.external_id if child else None,
+                ids_reported=child,
+            )
+            if not pinned.exact:
+                # over REST the row is refused one field at a time, by our own checks first
+                # (a missing plan names its line item there): ask it rather than guess
+                return RowVerdict(Verdict.RETRY)
+            name, note = pinned.field, pinned.note
         if (name, error.message) in seen:
             continue
         seen.add((name, error.message))
-        problems.append(Problem(name, f"ChartMogul: {error.message}", _action(name)))
+        problems.append(Problem(name, f"ChartMogul: {error.message}{note}", _action(name)))
     return RowVerdict(Verdict.REJECTED, problems)
+
+
+def _without_summaries(errors: list[_Error]) -> list[_Error]:
+    """An invoice's errors without its own ``line_items.<field>`` copies of its children's.
+
+    The invoice's entry repeats each refused child field under the invoice; the child's
+    entry says which child (its external id), so the invoice's copy is dropped when the
+    child's is there.
+    """
+    children = {
+        (error.section, error.field)
+        for error in errors
+        if error.section in ("line_items", "transactions")
+    }
+    kept: list[_Error] = []
+    for error in errors:
+        section = child_section(error.field) if error.section == "invoices" else None
+        if section is not None and (section, error.field.split(".", 1)[1]) in children:
+            continue
+        kept.append(error)
+    return kept
 
 
 def _action(field_name: str) -> str:
