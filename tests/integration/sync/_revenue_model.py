@@ -220,7 +220,7 @@ class Revenue:
         out.unchanged = set(seen.valid) - out.added - out.changed
         for key in [k for k in snap.accepted if k not in seen.seen]:
             out.removed.add(key)
-            if delete and kind == "plan" and self._plan_in_use(key):
+            if delete and kind == "plan" and self.plan_in_use(key):
                 # ChartMogul deletes a plan only when no invoice uses it: a failed row, and
                 # still in the snapshot, so the next run tries again
                 out.rejected[key] = "plan_uuid"
@@ -231,7 +231,7 @@ class Revenue:
         snap.failed &= seen.seen
         return out
 
-    def _plan_in_use(self, key: str) -> bool:
+    def plan_in_use(self, key: str) -> bool:
         """Whether a line item of an invoice ChartMogul holds names the plan."""
         return any(line[3] == key for *_, lines in self.invoices.values() for line in lines)
 

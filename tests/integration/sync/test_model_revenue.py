@@ -257,7 +257,10 @@ class RevenueEtl(RuleBasedStateMachine):
         """Someone deletes a plan or a customer in ChartMogul, not through a sync: the syncs'
         uuid registries still name it (a row naming it must not be refused on a field the
         user never mapped, nor land on the deleted record)."""
-        found = [("plan", key) for key in sorted(self.model.plans)]
+        # ChartMogul refuses to delete a plan an invoice still uses
+        found = [
+            ("plan", key) for key in sorted(self.model.plans) if not self.model.plan_in_use(key)
+        ]
         found += [("customer", key) for key in sorted(self.model.customers)]
         if not found:
             return
