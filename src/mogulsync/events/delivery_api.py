@@ -245,7 +245,7 @@ class ApiDelivery:
             values["attributes"] = NewCustomerAttributes(custom=typed_attributes(custom))
         new = NewCustomer(data_source_uuid=await self._source(), external_id=external_id, **values)
         try:
-            created = await self._client.customers.create(new)
+            created, ours = await self._client.customers.create_or_find(new)
         except AlreadyExistsError:
             # another entity's delivery (a contact naming this company) created it first
             uuid = await self._customer_uuid(external_id)
@@ -254,6 +254,11 @@ class ApiDelivery:
             await self._change_customer(uuid, fields, custom)
             return uuid
         self._queue.remember("customer", external_id, created.uuid)
+        if not ours:
+            # The answer was lost and a lookup found the customer: maybe our create, maybe
+            # another entity's made meanwhile ("already exists", lost too), which holds none
+            # of our values. Writing them again is harmless (absolute values).
+            await self._change_customer(created.uuid, fields, custom)
         return created.uuid
 
     async def _change_customer(
