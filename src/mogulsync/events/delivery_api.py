@@ -259,8 +259,16 @@ class ApiDelivery:
         return None
 
     async def _create_customer(
-        self, external_id: str, fields: dict[str, Any], custom: dict[str, Any]
+        self,
+        external_id: str,
+        fields: dict[str, Any],
+        custom: dict[str, Any],
+        *,
+        update_existing: bool = True,
     ) -> str:
+        """Create the customer; if another entity's delivery created it first, update it
+        with our values (a group's), or, without ``update_existing`` (a company a contact
+        names, whose values are for creating it only), leave it as it is."""
         values: dict[str, Any] = {"name": external_id, **fields}
         if custom:
             values["attributes"] = NewCustomerAttributes(custom=typed_attributes(custom))
@@ -272,10 +280,11 @@ class ApiDelivery:
             uuid = await self._customer_uuid(external_id)
             if uuid is None:
                 raise
-            await self._change_customer(uuid, fields, custom)
+            if update_existing:
+                await self._change_customer(uuid, fields, custom)
             return uuid
         self._queue.remember("customer", external_id, created.uuid)
-        if not ours:
+        if not ours and update_existing:
             # The answer was lost and a lookup found the customer: maybe our create, maybe
             # another entity's made meanwhile ("already exists", lost too), which holds none
             # of our values. Writing them again is harmless (absolute values).
@@ -320,8 +329,9 @@ class ApiDelivery:
         return missing
 
     async def _ensure_customer(self, external_id: str, fields: dict[str, Any]) -> str:
+        """A contact's customer: created with ``fields`` when new, else left as it is."""
         uuid = await self._customer_uuid(external_id)
-        return uuid or await self._create_customer(external_id, fields, {})
+        return uuid or await self._create_customer(external_id, fields, {}, update_existing=False)
 
     async def _upsert_contact(self, update: EntityUpdate, *, check: bool = False) -> None:
         await self._ensure_earlier_companies(update)

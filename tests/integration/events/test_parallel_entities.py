@@ -21,10 +21,16 @@ from .conftest import Harness, call, entries
 
 
 def _created_meanwhile(
-    harness: Harness, api: httpx.Client, admin: httpx.Client
+    harness: Harness,
+    api: httpx.Client,
+    admin: httpx.Client,
+    *,
+    name: str = "acme",
+    answer_lost: bool = True,
 ) -> Callable[[], bool]:
-    """Right after our lookup finds no "acme", a contact naming it creates it first; our
-    create is then refused (external id taken) and that answer is lost."""
+    """Right after our lookup finds no "acme", another entity's delivery creates it (named
+    ``name``) first; our create is then refused (external id taken), and with
+    ``answer_lost`` that answer is lost."""
     done = False
 
     def hook(entry: RequestLogEntry) -> None:
@@ -33,10 +39,11 @@ def _created_meanwhile(
             return
         done = True
         [source] = call(api, "GET", "/data_sources").json()["data_sources"]
-        body = {"data_source_uuid": source["uuid"], "external_id": "acme", "name": "acme"}
+        body = {"data_source_uuid": source["uuid"], "external_id": "acme", "name": name}
         call(api, "POST", "/customers", json=body).raise_for_status()
-        script = [{"fault": "lost_response", "method": "POST", "path_pattern": "/customers$"}]
-        call(admin, "PATCH", "/faults", json={"script": script}).raise_for_status()
+        if answer_lost:
+            script = [{"fault": "lost_response", "method": "POST", "path_pattern": "/customers$"}]
+            call(admin, "PATCH", "/faults", json={"script": script}).raise_for_status()
 
     delivery = harness.forwarder.delivery
     assert isinstance(delivery, ApiDelivery)
@@ -79,3 +86,28 @@ async def test_a_group_chartmogul_refuses_is_a_dead_letter_even_when_another_ent
     assert "country" in dead.reason
     [customer] = entries(api, "/customers", external_id="acme")
     assert customer["country"] is None
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("answer_lost", [False, True], ids=["refused", "answer-lost"])
+async def test_a_contact_s_company_name_does_not_overwrite_a_customer_created_meanwhile(
+    harness: Harness, api: httpx.Client, admin: httpx.Client, *, answer_lost: bool
+) -> None:
+    """An identify's ``company.name`` names the customer it creates, never an existing one
+    (docs/events.md). When the group created it between the identify's lookup and its
+    create, the group's name stays: delivered one after the other, in either order, the
+    group's name is the one left, and before the fix the race left the identify's."""
+    happened = _created_meanwhile(harness, api, admin, name="Acme Inc", answer_lost=answer_lost)
+    await harness.send(
+        {
+            "type": "identify",
+            "userId": "ada",
+            "traits": {"email": "a@x.io", "company": {"id": "acme", "name": "Acme Corp"}},
+        }
+    )
+    assert await harness.forwarder.drain(max_wait_s=10) == 0
+    assert happened()
+    [customer] = entries(api, "/customers", external_id="acme")
+    assert customer["name"] == "Acme Inc"
+    [contact] = entries(api, "/contacts")
+    assert (contact["external_id"], contact["customer_uuid"]) == ("ada", customer["uuid"])
