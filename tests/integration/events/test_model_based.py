@@ -74,9 +74,9 @@ FAULTS = (
 )
 #: (concurrency, seed) per case: entities one at a time, and 4 in parallel (docs/events.md:
 #: "different entities in parallel"). A seed-11 hunt at 8 found a group's values dropped
-#: when a contact created its company meanwhile (test_parallel_entities.py), and a burst's
-#: company-less audience trait redelivered onto the company the burst moved the person to
-#: (test_api_recovery.py; a crash, not parallelism: 4 steps fail one at a time too).
+#: when a contact created its company meanwhile (test_parallel_entities.py); the anonymous
+#: user's audience trait it saw on a company was a burst's, redelivered onto the company
+#: the burst moved them to (test_api_recovery.py; 4 steps fail one at a time too).
 CASES = (
     [(int(os.environ["MOGULSYNC_MODEL_CONCURRENCY"]), SEED)]
     if "MOGULSYNC_MODEL_CONCURRENCY" in os.environ
