@@ -64,6 +64,8 @@ GROUPS = ("acme", "globex")
 EMAILS = ("a@x.io", "b@x.io", "c@x.io")
 TITLES = ("CTO", "CEO", None)
 NAMES = ("Acme Inc", "Globex", None)
+#: the name an identify's ``company`` may carry: it names the customer only when creating it
+COMPANY_NAMES = {"acme": "Acme Corp", "globex": "Globex Corp"}
 #: out of order on purpose: arrival order, not timestamps, decides (docs/events.md)
 TIMESTAMPS = ("2024-05-01T00:00:00Z", "2023-01-01T00:00:00Z", "2025-12-31T23:59:59Z")
 #: a fault lasts one forwarder round (faults: 5xx, 429, write done but answer lost)
@@ -93,6 +95,14 @@ class Customer:
     name: str
     email: str | None = None
     custom: dict[str, Any] = field(default_factory=dict)
+    #: Until a group names it or a drain shows it, any of these may be its name: whoever
+    #: creates it names it (its id, or a contact's company name), and entities have no
+    #: order among each other. Empty: ``name`` it is.
+    creator_names: set[str] = field(default_factory=set)
+
+    @classmethod
+    def new(cls, external_id: str, name: str | None = None) -> Customer:
+        return cls(name=external_id, creator_names={external_id, name or external_id})
 
 
 @dataclass
@@ -268,9 +278,10 @@ class EventsModel(RuleBasedStateMachine):
             self.expect_dead.add(message["messageId"])
             return
         group = message["groupId"]
-        customer = self.customers.setdefault(group, Customer(name=group))
-        if traits.get("name"):
+        customer = self.customers.setdefault(group, Customer.new(group))
+        if traits.get("name"):  # a group's name wins over whoever created it
             customer.name = traits["name"]
+            customer.creator_names.clear()
         if "seats" in traits:
             customer.custom["seats"] = traits["seats"]
 
@@ -279,6 +290,7 @@ class EventsModel(RuleBasedStateMachine):
         contact_id = message.get("userId") or message.get("anonymousId")
         fields = {k: traits[k] for k in ("email", "title") if traits.get(k) is not None}
         company = (traits.get("company") or {}).get("id")
+        company_name = (traits.get("company") or {}).get("name")
         audience = {k: v for k, v in traits.items() if isinstance(v, bool)}
         if contact_id is None:
             self.expect_rejected.add(message["messageId"])
@@ -287,7 +299,9 @@ class EventsModel(RuleBasedStateMachine):
             self.expect_rejected.add(message["messageId"])
             return
         if company is not None:
-            self.customers.setdefault(company, Customer(name=company))
+            customer = self.customers.setdefault(company, Customer.new(company))
+            if company_name and customer.creator_names:
+                customer.creator_names.add(company_name)
         contact = self.contacts.get(contact_id)
         if contact is None:  # audiences alone make the person too
             owner = company
@@ -309,6 +323,7 @@ class EventsModel(RuleBasedStateMachine):
         email=st.sampled_from((*EMAILS, None)),
         title=st.sampled_from(TITLES),
         company=st.sampled_from((*GROUPS, None)),
+        company_named=st.booleans(),
         beta=st.sampled_from((True, False, None)),
         timestamp=st.sampled_from(TIMESTAMPS),
         batch=st.booleans(),
@@ -319,6 +334,7 @@ class EventsModel(RuleBasedStateMachine):
         email: str | None,
         title: str | None,
         company: str | None,
+        company_named: bool,
         beta: bool | None,
         timestamp: str,
         batch: bool,
@@ -330,6 +346,8 @@ class EventsModel(RuleBasedStateMachine):
             traits["title"] = title
         if company:
             traits["company"] = {"id": company}
+            if company_named:
+                traits["company"]["name"] = COMPANY_NAMES[company]
         if beta is not None:
             # one audience per person: two people's events are two entities, delivered in
             # parallel (docs/events.md), so one attribute both set would have no order
@@ -520,6 +538,11 @@ class EventsModel(RuleBasedStateMachine):
         held = {c["external_id"]: (c["name"], dict(c["attributes"]["custom"])) for c in customers}
         assert len(held) == len(customers), "a customer twice"
         expected = {eid: (c.name, c.custom) for eid, c in self.customers.items()}
+        for eid, customer in self.customers.items():
+            if eid in held and held[eid][0] in customer.creator_names:
+                customer.name = held[eid][0]  # now created: its name is settled
+                customer.creator_names.clear()
+                expected[eid] = (customer.name, customer.custom)
         for eid in set(self.contacts) & set(expected):
             # A person's own customer: named from the burst that created it (coalescing
             # folds a burst), and never created when the burst also named a company.
