@@ -84,6 +84,8 @@ CASES = (
     if "MOGULSYNC_MODEL_CONCURRENCY" in os.environ
     else [(1, SEED), (4, SEED + 1)]
 )
+#: the most a jittery drain delays one ChartMogul answer (it reorders parallel calls)
+JITTER_MS = 8
 #: a safety net for a stuck queue, not a speed limit (a drain takes well under a second)
 DRAIN_WAIT_S = 20
 #: enough that a fault round never exhausts an event's attempts (only refusals die)
@@ -192,7 +194,7 @@ class EventsModel(RuleBasedStateMachine):
         if os.environ.get("MOGULSYNC_MODEL_VERBOSE"):
             print("steps:", " ".join(self.steps))  # a hunt's own log
         try:
-            if self.steps and self.steps[-1] != "drain":  # every sequence ends checked
+            if self.steps and not self.steps[-1].endswith("drain"):  # every sequence ends checked
                 self.drain()
         finally:
             logging.getLogger().removeHandler(self.logs)
@@ -486,6 +488,18 @@ class EventsModel(RuleBasedStateMachine):
     def drain(self) -> None:
         self.steps.append("drain")
         assert self._forwarder_run(drain=True) == 0
+        self._check()
+
+    @rule()
+    def jittery_drain(self) -> None:
+        """A drain while ChartMogul answers each request after a random 0-JITTER_MS ms:
+        entities delivered in parallel interleave their calls in other orders."""
+        self.steps.append("jittery_drain")
+        self.admin.put("/faults", json={"latency_jitter_ms": JITTER_MS}).raise_for_status()
+        try:
+            assert self._forwarder_run(drain=True) == 0
+        finally:
+            self.admin.delete("/faults").raise_for_status()
         self._check()
 
     # -- invariants -------------------------------------------------------------------------
