@@ -90,10 +90,12 @@ class EntityUpdate:
         self.fields.update(action.fields)
         self.custom.update(action.custom)
         if action.company_id is not None:
-            named = self.companies.get(action.company_id)
-            self.companies[action.company_id] = named or action.company_name
+            # a company's name is for creating it: the first name the burst gave that
+            # company, never another company's
+            named = self.companies.get(action.company_id) or action.company_name
+            self.companies[action.company_id] = named
             self.company_id = action.company_id
-            self.company_name = action.company_name or self.company_name
+            self.company_name = named
         self.touches_record = self.touches_record or action.kind != "audience"
 
 

@@ -166,6 +166,29 @@ async def test_a_company_named_earlier_in_a_burst_becomes_a_customer(
     assert (ada["external_id"], ada["customer_uuid"]) == ("ada", acme["uuid"])
 
 
+@pytest.mark.anyio
+async def test_a_company_s_name_in_a_burst_does_not_name_the_next_company(
+    harness: Harness, api: httpx.Client
+) -> None:
+    """Found by the model-based test once identifies named their company: a burst naming
+    acme "Acme Corp", then globex without a name, created globex as "Acme Corp" (the
+    folded update kept the name while its company changed)."""
+    await harness.send(
+        {
+            "type": "identify",
+            "userId": "bob",
+            "traits": {"company": {"id": "acme", "name": "Acme Corp"}},
+        },
+        {"type": "identify", "userId": "bob", "traits": {"company": {"id": "globex"}}},
+    )
+    assert await harness.forwarder.drain(max_wait_s=10) == 0
+    [acme] = entries(api, "/customers", external_id="acme")
+    [globex] = entries(api, "/customers", external_id="globex")
+    assert (acme["name"], globex["name"]) == ("Acme Corp", "globex")
+    [bob] = entries(api, "/contacts")
+    assert (bob["external_id"], bob["customer_uuid"]) == ("bob", globex["uuid"])
+
+
 async def crash_after_sending_burst(harness: Harness) -> None:
     """As :func:`crash_after_sending`, with the entity's events sent as one burst, as the
     forwarder sends them (what the delivery sends of them)."""
