@@ -26,6 +26,7 @@ WEBHOOK_TIMEOUT_S = 30.0
 RETRY_STATUSES = frozenset({408, 425, 429})
 MAX_REASON_CHARS = 500
 HOLD_REASON = "waiting for an earlier event of the same entity"
+NEXT_REASON = "moves the contact: sent once the events before it are recorded delivered"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +42,14 @@ class Verdict:
     """How delivering one event went.
 
     ``hold`` keeps an event pending without counting an attempt: an earlier event of the
-    same entity failed, so this one must wait behind it. ``skipped``: nothing was to be
-    written (a person no company names, with ``contacts_without_company: skip``).
+    same entity failed, so this one must wait behind it. ``next``: not sent now, due at
+    once, after the events before it are recorded (a redelivery must not see their
+    entity changed by it). ``skipped``: nothing was to be written (a person no company
+    names, with ``contacts_without_company: skip``).
     """
 
     seq: int
-    kind: Literal["delivered", "retry", "dead", "hold", "skipped"]
+    kind: Literal["delivered", "retry", "dead", "hold", "next", "skipped"]
     reason: str | None = None
 
 

@@ -23,6 +23,8 @@ the first event of an entity an update costs one call.
   ChartMogul does not hold yet are written, so an effect that landed is not written twice;
 - a **contact that moves** to another company is created under the new company's
   customer and the old contact is merged into it (a contact's customer cannot be changed);
+  a burst's move away from audience traits folded before it waits for the next round, so
+  a redelivery of those traits never finds the contact moved already;
 - a **refused coalesced update** is bisected: halves are delivered in order until the
   refused events are isolated, so only they become dead letters.
 """
@@ -52,7 +54,7 @@ from mogulsync.chartmogul import (
 )
 from mogulsync.config.events import ContactsWithoutCompany
 from mogulsync.events._compare import changes
-from mogulsync.events.delivery import HOLD_REASON, PlannedEvent, Verdict, classify
+from mogulsync.events.delivery import HOLD_REASON, NEXT_REASON, PlannedEvent, Verdict, classify
 from mogulsync.events.mappings import Action
 from mogulsync.events.queue import EventQueue
 from mogulsync.events.schema import parse_time
@@ -88,10 +90,12 @@ class EntityUpdate:
         self.fields.update(action.fields)
         self.custom.update(action.custom)
         if action.company_id is not None:
-            named = self.companies.get(action.company_id)
-            self.companies[action.company_id] = named or action.company_name
+            # a company's name is for creating it: the first name the burst gave that
+            # company, never another company's
+            named = self.companies.get(action.company_id) or action.company_name
+            self.companies[action.company_id] = named
             self.company_id = action.company_id
-            self.company_name = action.company_name or self.company_name
+            self.company_name = named
         self.touches_record = self.touches_record or action.kind != "audience"
 
 
@@ -106,26 +110,37 @@ class FoundContact:
     fresh: bool = False
 
 
-def fold(items: Sequence[PlannedEvent]) -> list[EntityUpdate]:
-    """The updates a run of events amounts to, in first-seen order.
+def fold(items: Sequence[PlannedEvent]) -> tuple[list[EntityUpdate], int]:
+    """The updates the leading events amount to, in first-seen order, and how many events
+    that is: all, or those before the first event that moves a contact away from the
+    customer its audience attributes folded so far belong to.
 
-    A contact's audience attributes belong to the customer its event named: when a later
-    event moves the contact to another company, the update folded so far is closed and a
-    new one starts, so folding never hands one company's attributes to the next.
+    The events from that move on go in a later round, once the earlier ones are recorded
+    delivered. Sent together, a redelivery of both (a crash, a lost answer) would find
+    the contact already moved: a company-less event's audience attributes (they belong to
+    the contact's customer) would land on the new company, and a named company's would
+    move the contact back and forth.
     """
     updates: list[EntityUpdate] = []
     open_updates: dict[tuple[str, str], EntityUpdate] = {}
-    for item in items:
-        for action in item.plan.actions:
-            kind = "customer" if action.entity.startswith("customer:") else "contact"
-            key = (kind, action.external_id)
-            update = open_updates.get(key)
-            if update is None or _retargets(update, action):
-                update = EntityUpdate(kind=kind, external_id=action.external_id)
-                open_updates[key] = update
+    for index, item in enumerate(items):
+        keyed = [(_update_key(action), action) for action in item.plan.actions]
+        if any(
+            key in open_updates and _retargets(open_updates[key], action) for key, action in keyed
+        ):
+            return updates, index  # never 0: the first event opens every update
+        for (kind, external_id), action in keyed:
+            update = open_updates.get((kind, external_id))
+            if update is None:
+                update = EntityUpdate(kind=kind, external_id=external_id)
+                open_updates[kind, external_id] = update
                 updates.append(update)
             update.absorb(action)
-    return updates
+    return updates, len(items)
+
+
+def _update_key(action: Action) -> tuple[str, str]:
+    return ("customer" if action.entity.startswith("customer:") else "contact"), action.external_id
 
 
 def _retargets(update: EntityUpdate, action: Action) -> bool:
@@ -192,9 +207,17 @@ class ApiDelivery:
         return await self._deliver_run(list(items))
 
     async def _deliver_run(self, items: list[PlannedEvent]) -> list[Verdict]:
+        updates, count = fold(items)
+        if count < len(items):
+            first = await self._deliver_run(items[:count])
+            if any(verdict.kind == "retry" for verdict in first):
+                return first + [
+                    Verdict(item.event.seq, "hold", HOLD_REASON) for item in items[count:]
+                ]
+            return first + [Verdict(item.event.seq, "next", NEXT_REASON) for item in items[count:]]
         check = any(item.event.inflight for item in items)
         try:
-            for update in fold(items):
+            for update in updates:
                 if update.kind == "customer":
                     await self._upsert_customer(update, check=check)
                 else:
@@ -238,22 +261,36 @@ class ApiDelivery:
         return None
 
     async def _create_customer(
-        self, external_id: str, fields: dict[str, Any], custom: dict[str, Any]
+        self,
+        external_id: str,
+        fields: dict[str, Any],
+        custom: dict[str, Any],
+        *,
+        update_existing: bool = True,
     ) -> str:
+        """Create the customer; if another entity's delivery created it first, update it
+        with our values (a group's), or, without ``update_existing`` (a company a contact
+        names, whose values are for creating it only), leave it as it is."""
         values: dict[str, Any] = {"name": external_id, **fields}
         if custom:
             values["attributes"] = NewCustomerAttributes(custom=typed_attributes(custom))
         new = NewCustomer(data_source_uuid=await self._source(), external_id=external_id, **values)
         try:
-            created = await self._client.customers.create(new)
+            created, ours = await self._client.customers.create_or_find(new)
         except AlreadyExistsError:
             # another entity's delivery (a contact naming this company) created it first
             uuid = await self._customer_uuid(external_id)
             if uuid is None:
                 raise
-            await self._change_customer(uuid, fields, custom)
+            if update_existing:
+                await self._change_customer(uuid, fields, custom)
             return uuid
         self._queue.remember("customer", external_id, created.uuid)
+        if not ours and update_existing:
+            # The answer was lost and a lookup found the customer: maybe our create, maybe
+            # another entity's made meanwhile ("already exists", lost too), which holds none
+            # of our values. Writing them again is harmless (absolute values).
+            await self._change_customer(created.uuid, fields, custom)
         return created.uuid
 
     async def _change_customer(
@@ -294,8 +331,9 @@ class ApiDelivery:
         return missing
 
     async def _ensure_customer(self, external_id: str, fields: dict[str, Any]) -> str:
+        """A contact's customer: created with ``fields`` when new, else left as it is."""
         uuid = await self._customer_uuid(external_id)
-        return uuid or await self._create_customer(external_id, fields, {})
+        return uuid or await self._create_customer(external_id, fields, {}, update_existing=False)
 
     async def _upsert_contact(self, update: EntityUpdate, *, check: bool = False) -> None:
         await self._ensure_earlier_companies(update)

@@ -215,6 +215,10 @@ class Forwarder:
             return Outcome(event.seq, "dead", verdict.reason, event.attempts + 1)
         if verdict.kind == "skipped":
             return Outcome(event.seq, "skipped", verdict.reason, event.attempts + 1)
+        if verdict.kind == "next":  # not sent now, due at once (its doubt, if any, stands)
+            return Outcome(
+                event.seq, "pending", verdict.reason, event.attempts, 0.0, event.inflight
+            )
         if verdict.kind == "hold":  # not sent now; an earlier crash's doubt still stands
             return Outcome(
                 event.seq, "pending", verdict.reason, event.attempts, retry_at, event.inflight

@@ -164,3 +164,103 @@ async def test_a_company_named_earlier_in_a_burst_becomes_a_customer(
     assert entries(api, "/contacts", customer_uuid=globex["uuid"]) == []
     [ada] = entries(api, "/contacts")
     assert (ada["external_id"], ada["customer_uuid"]) == ("ada", acme["uuid"])
+
+
+@pytest.mark.anyio
+async def test_a_company_s_name_in_a_burst_does_not_name_the_next_company(
+    harness: Harness, api: httpx.Client
+) -> None:
+    """Found by the model-based test once identifies named their company: a burst naming
+    acme "Acme Corp", then globex without a name, created globex as "Acme Corp" (the
+    folded update kept the name while its company changed)."""
+    await harness.send(
+        {
+            "type": "identify",
+            "userId": "bob",
+            "traits": {"company": {"id": "acme", "name": "Acme Corp"}},
+        },
+        {"type": "identify", "userId": "bob", "traits": {"company": {"id": "globex"}}},
+    )
+    assert await harness.forwarder.drain(max_wait_s=10) == 0
+    [acme] = entries(api, "/customers", external_id="acme")
+    [globex] = entries(api, "/customers", external_id="globex")
+    assert (acme["name"], globex["name"]) == ("Acme Corp", "globex")
+    [bob] = entries(api, "/contacts")
+    assert (bob["external_id"], bob["customer_uuid"]) == ("bob", globex["uuid"])
+
+
+async def crash_after_sending_burst(harness: Harness) -> None:
+    """As :func:`crash_after_sending`, with the entity's events sent as one burst, as the
+    forwarder sends them (what the delivery sends of them)."""
+    pending = harness.queue.pending(10)
+    harness.queue.mark_inflight([event.seq for event in pending])
+    items = [PlannedEvent(event, plan_for(event, DEFAULT_MAPPINGS)) for event in pending]
+    [entity] = {item.plan.entity for item in items}
+    assert entity is not None
+    await harness.forwarder.delivery.deliver(entity, items)
+
+
+@pytest.mark.anyio
+async def test_a_move_goes_in_the_next_round_once_the_events_before_it_are_recorded(
+    harness: Harness,
+) -> None:
+    """A burst whose later event moves the contact away from audiences folded before it:
+    the first round delivers up to the move, the next one (due at once) the move."""
+    await harness.send(
+        {"type": "identify", "userId": "ada", "traits": {"email": "a@x.io", "beta": True}},
+        {"type": "identify", "userId": "ada", "traits": {"company": {"id": "globex"}}},
+    )
+    assert await harness.forwarder.run_once() == 0
+    assert (harness.queue.counts()["delivered"], harness.queue.counts()["pending"]) == (1, 1)
+    [waiting] = harness.queue.pending(10)
+    assert (waiting.attempts, waiting.next_attempt_at, waiting.inflight) == (0, 0.0, False)
+    assert await harness.forwarder.run_once() == 0
+    assert (harness.queue.counts()["delivered"], harness.queue.counts()["pending"]) == (2, 0)
+
+
+@pytest.mark.anyio
+async def test_a_redelivered_burst_keeps_a_company_less_audience_off_the_company_moved_to(
+    harness: Harness, api: httpx.Client
+) -> None:
+    """Found by the model-based test (seed 11, concurrency 8): an anonymous person's
+    audience trait (no company: it belongs to their own customer) and, in the same burst,
+    a move to globex. Sent together and redelivered after a crash, the check found the
+    contact already under globex and wrote the trait there too."""
+    await harness.send(
+        {"type": "identify", "anonymousId": "anon-1", "traits": {"email": "b@x.io", "beta": True}},
+        {"type": "identify", "anonymousId": "anon-1", "traits": {"company": {"id": "globex"}}},
+    )
+    await crash_after_sending_burst(harness)
+    assert await harness.forwarder.drain(max_wait_s=10) == 0
+    [own] = entries(api, "/customers", external_id="anon-1")
+    [globex] = entries(api, "/customers", external_id="globex")
+    assert (own["attributes"]["custom"], globex["attributes"]["custom"]) == ({"beta": True}, {})
+    [contact] = entries(api, "/contacts")
+    assert (contact["external_id"], contact["customer_uuid"]) == ("anon-1", globex["uuid"])
+
+
+@pytest.mark.anyio
+async def test_a_redelivered_burst_moves_its_contact_once(
+    harness: Harness, api: httpx.Client, admin: httpx.Client
+) -> None:
+    """acme's audience trait, then a move to globex, redelivered after a crash: before the
+    fix the check moved ada back to acme and then to globex again (three moves, two more
+    contacts created and merged)."""
+    await harness.send(
+        {"type": "identify", "userId": "ada", "traits": {"company": {"id": "acme"}, "beta": True}},
+        {"type": "identify", "userId": "ada", "traits": {"company": {"id": "globex"}}},
+    )
+    await crash_after_sending_burst(harness)
+    call(admin, "DELETE", "/stats")
+    assert await harness.forwarder.drain(max_wait_s=10) == 0
+    assert harness.queue.counters()["contacts_moved"] == 1
+    assert successes(admin) == {
+        "POST /v1/customers": 1,  # globex
+        "POST /v1/contacts": 1,  # ada under globex
+        "POST /v1/contacts/{id}/merge/{id}": 1,
+    }
+    [acme] = entries(api, "/customers", external_id="acme")
+    [globex] = entries(api, "/customers", external_id="globex")
+    assert (acme["attributes"]["custom"], globex["attributes"]["custom"]) == ({"beta": True}, {})
+    [ada] = entries(api, "/contacts")
+    assert (ada["external_id"], ada["customer_uuid"]) == ("ada", globex["uuid"])
