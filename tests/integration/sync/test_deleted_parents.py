@@ -116,3 +116,24 @@ async def test_a_plan_never_delivered_still_says_sync_plans_first(server, tmp_pa
         assert field == "line_items[0].plan_external_id"
         assert "deleted" not in message
         assert "Sync plans first" in action
+
+
+async def test_a_bulk_invoice_of_a_customer_deleted_in_chartmogul_says_so_every_run(
+    server, tmp_path
+):
+    """The customer's cause and fix stay in the message on later runs (bulk path)."""
+    url = billing_warehouse(tmp_path, 3, 1)
+    config = billing_project(server, tmp_path, url)
+    for name in ("customers", "plans"):
+        assert (await engine(config).run(name, bulk=False)).status.value == "success"
+    with api(server) as client:
+        (customer,) = [
+            c for c in all_pages(client, "/customers", "entries") if c["external_id"] == "acct-1"
+        ]
+        client.delete(f"/customers/{customer['uuid']}").raise_for_status()
+    for _ in range(2):
+        record = await bulk_engine(config, min_rows=1).run("invoices")
+        ((field, message, action),) = errors_by_key(tmp_path / "state", record)["inv-1-0"]
+        assert field == "customer_external_id"
+        assert "'acct-1' was deleted in ChartMogul" in message
+        assert "mogulsync reconcile customers --adopt" in action

@@ -80,12 +80,13 @@ async def test_a_contact_of_a_customer_deleted_in_chartmogul_says_so(
     await _synced(config, "customers", "contacts")
     _delete_customer(emulator_server)
     _add_person(url, "p2")
-    record = await engine(config).run("contacts")
-    errors = errors_by_key(tmp_path / "state", record)
-    assert [field for field, _, _ in errors["p2"]] == ["customer_external_id"]
-    _, message, action = errors["p2"][0]
-    assert "'c1' was deleted in ChartMogul" in message
-    assert "mogulsync reconcile customers --adopt" in action
+    for _ in range(2):  # later runs say so too (a tombstone in the registry)
+        record = await engine(config).run("contacts")
+        errors = errors_by_key(tmp_path / "state", record)
+        assert [field for field, _, _ in errors["p2"]] == ["customer_external_id"]
+        _, message, action = errors["p2"][0]
+        assert "'c1' was deleted in ChartMogul" in message
+        assert "mogulsync reconcile customers --adopt" in action
     # the documented fix re-creates the customer; the contact lands under the new one
     await reconcile(config, "customers", adopt=True)
     await _synced(config, "customers", "contacts")
