@@ -30,10 +30,10 @@ TABLES = [
 ]
 
 
-def _project(server, tmp_path, url, mode):
+def _project(server, tmp_path, url, mode, on_delete="ignore"):
     syncs = {
         "customers": {"model": "accounts", "object": "customer", "data_source": "W",
-                      "mapping": {"external_id": "id"}},
+                      "mapping": {"external_id": "id"}, "on_delete": on_delete},
         "contacts": {"model": "people", "object": "contact", "data_source": "W", "mode": mode,
                      "mapping": {"external_id": "id", "customer_external_id": "account",
                                  "email": "email"},
@@ -112,3 +112,22 @@ async def test_a_contact_of_a_customer_recreated_in_chartmogul_lands_on_it(
     assert (record.status.value, record.rows.failed) == ("success", 0)
     contacts = _contacts(emulator_server)
     assert (contacts["p2"], contacts["p3"]) == (new_uuid, new_uuid)
+
+
+async def test_a_contact_of_a_customer_our_sync_deleted_says_sync_customers_first(
+    emulator_server, tmp_path
+):
+    """Deleted by the customer sync (on_delete: delete): not "deleted in ChartMogul"."""
+    url = make_warehouse(tmp_path / "w.duckdb", TABLES)
+    config = _project(emulator_server, tmp_path, url, "insert", on_delete="delete")
+    await _synced(config, "customers", "contacts")
+    db = duckdb.connect(url.removeprefix("duckdb:///"))
+    db.execute("delete from accounts")
+    db.close()
+    await _synced(config, "customers")
+    _add_person(url, "p2")
+    record = await engine(config).run("contacts")
+    ((field, message, action),) = errors_by_key(tmp_path / "state", record)["p2"]
+    assert field == "customer_external_id"
+    assert "deleted" not in message
+    assert "Sync customers first" in action
