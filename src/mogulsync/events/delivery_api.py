@@ -336,6 +336,20 @@ class ApiDelivery:
         return uuid or await self._create_customer(external_id, fields, {}, update_existing=False)
 
     async def _upsert_contact(self, update: EntityUpdate, *, check: bool = False) -> None:
+        try:
+            await self._upsert_contact_once(update, check=check)
+        except NotFoundError as exc:
+            if exc.resource != "customer":
+                raise
+            # a remembered customer was deleted in ChartMogul (with its contacts): resolve
+            # the customers and the contact afresh and retry once, rather than dead-letter
+            # this and every later event naming the stale uuid
+            for external_id in {update.external_id, *update.companies}:
+                self._queue.forget("customer", external_id)
+            self._queue.forget("contact", update.external_id)
+            await self._upsert_contact_once(update, check=check)
+
+    async def _upsert_contact_once(self, update: EntityUpdate, *, check: bool) -> None:
         await self._ensure_earlier_companies(update)
         company_uuid = None
         if update.company_id is not None:

@@ -38,7 +38,7 @@ from mogulsync.errors import ConfigError, FatalError, MogulsyncError
 from mogulsync.runs import RowError, RunRecord, RunStatus, RunStore
 from mogulsync.runs.retention import prune_history_at
 from mogulsync.sync.after_run import finish_run
-from mogulsync.sync.apply import Applier, ApplyContext, KeyedLocks, applier_for
+from mogulsync.sync.apply import Applier, ApplyContext, KeyedLocks, Resolver, applier_for
 from mogulsync.sync.batch import Classified, Prepared, attach_children, classify_batch, prepare
 from mogulsync.sync.bulk import (
     BulkRunner,
@@ -51,6 +51,7 @@ from mogulsync.sync.bulk import (
 )
 from mogulsync.sync.bulk import adopted as adopted_scope
 from mogulsync.sync.bulk.adopted import AdoptedScope
+from mogulsync.sync.bulk.deleted import restated
 from mogulsync.sync.bulk.learn import Learnt
 from mogulsync.sync.bulk.results import Problem
 from mogulsync.sync.connect import client_settings, model_of, open_source, resolve_data_source
@@ -258,6 +259,8 @@ class _Run:
         #: new rows parked for the bulk import (None: this run sends everything over REST)
         self.spool: Spool | None = None
         self.applier: Applier | None = None
+        #: tells a bulk row's missing parent we delivered (deleted in ChartMogul) apart
+        self.resolver: Resolver | None = None
         #: the note a ``reconcile --adopt`` left for this run (bulk path)
         self.adopted: AdoptedScope | None = None
         #: attempts that reached ChartMogul (refused connections are logged, not counted)
@@ -307,6 +310,7 @@ class _Run:
                 )
                 applier = applier_for(context)
                 self.applier = applier
+                self.resolver = Resolver(context)
                 # under the sync's lock: a killed run's spool is ours to delete
                 discard_spools(self.engine.state_dir, self.name)
                 if bulk and uses_bulk(sync):
@@ -512,6 +516,8 @@ class _Run:
     def rejected(self, item: Classified, problems: Sequence[Problem]) -> None:
         """A row the bulk import refused, with its field errors."""
         key = item.row.key
+        if self.resolver is not None:
+            problems = restated(self.resolver, item.row.payload, problems)
         errors = [RowError(key, p.field, p.message, p.action) for p in problems]
         self.record.rows.failed += 1
         self.errors.extend(errors)

@@ -57,7 +57,27 @@ class ContactApplier:
             uuid = str(payload["uuid"])
             await self._update(uuid, row)
             return uuid
-        parent = await self._resolver.parent_customer(payload)
+        for attempt in range(2):
+            parent = await self._resolver.parent_customer(payload)
+            try:
+                return await self._under(parent, row, prior)
+            except NotFoundError as exc:
+                if exc.resource != "customer":
+                    raise
+                self._taken.pop(parent, None)
+                if attempt == 0 and "customer_uuid" not in payload:
+                    # the remembered uuid was stale: the customer was deleted in ChartMogul;
+                    # look it up again (it may have been re-created) and retry once
+                    external_id = str(payload["customer_external_id"])
+                    self._resolver.forget("customer", external_id, gone=parent)
+                    continue
+                raise _no_parent(payload, parent) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _under(self, parent: str, row: MappedRow, prior: Prior | None) -> str | None:
+        """Create or update the row's contact under the customer ``parent``."""
+        payload = row.payload
+        sync = self._context.sync
         # lowered as the lookups compare: `Ann@x.io` and `ann@x.io` must not race
         lock_key = f"contact:{parent}:{str(payload.get(sync.match)).lower()}"
         async with self._context.locks(lock_key):
@@ -149,12 +169,8 @@ class ContactApplier:
         custom = _custom(row.custom)
         if custom:
             values["custom"] = custom
-        try:
-            contact = await self._client.contacts.create(build(NewContact, values))
-        except NotFoundError:
-            raise RowRejectedError(
-                "customer_external_id", "the parent customer does not exist", SYNC_CUSTOMERS_FIRST
-            ) from None
+        # a 404 for the customer is handled by apply (the parent's uuid may be stale)
+        contact = await self._client.contacts.create(build(NewContact, values))
         return contact.uuid
 
     async def _update(self, uuid: str, row: MappedRow) -> None:
@@ -168,6 +184,20 @@ class ContactApplier:
             raise RowRejectedError(
                 "uuid", f"ChartMogul has no contact {uuid}", "Check the contact uuid."
             ) from None
+
+
+def _no_parent(payload: Any, parent: str) -> RowRejectedError:
+    """The row error for a parent customer ChartMogul does not have."""
+    if "customer_uuid" in payload:
+        return RowRejectedError(
+            "customer_uuid",
+            f"ChartMogul has no customer {parent!r}",
+            "Map the column holding the customer's ChartMogul uuid (cus_...), or name the"
+            " customer by customer_external_id; the row is retried on every run.",
+        )
+    return RowRejectedError(
+        "customer_external_id", "the parent customer does not exist", SYNC_CUSTOMERS_FIRST
+    )
 
 
 def _custom(custom: tuple[CustomValue, ...] | list[CustomValue]) -> list[ContactCustomField]:

@@ -81,7 +81,9 @@ class CustomerApplier:
         return await self._by_external_id(row, prior)
 
     async def delete(self, prior: Prior) -> None:
-        """Delete the customer(s) of a row that left the model."""
+        """Delete the customer(s) of a row that left the model (and forget its uuid)."""
+        if prior.ref:  # contacts and invoices must not name it by its remembered uuid
+            self._resolver.forget("customer", prior.ref)
         uuids = split_uuids(prior)
         if not uuids and prior.ref:  # bulk-imported: only the external id is known
             found = await self._client.customers.find_by_external_id(

@@ -18,6 +18,16 @@ SYNC_CUSTOMERS_FIRST = (
     " retried on every run."
 )
 
+#: what names a parent in a row (the field ends with it) → the registry's kind
+PARENT_FIELDS = {
+    "customer_external_id": "customer",
+    "plan_external_id": "plan",
+    "invoice_external_id": "invoice",
+}
+#: the registry kind of a tombstone: ``plan:deleted`` holds the uuid of a plan found deleted
+#: in ChartMogul, so the message says so on every run until the record is seen again
+TOMBSTONE = ":deleted"
+
 Finder = Callable[[str], Awaitable[str | None]]
 
 
@@ -27,7 +37,7 @@ class Resolver:
     def __init__(self, context: ApplyContext) -> None:
         self._context = context
         self._cache: dict[tuple[str, str], str] = {}
-        #: (kind, external id) → the uuid ChartMogul no longer has (found stale this run)
+        #: (kind, external id) → the uuid ChartMogul no longer has (found stale, or a tombstone)
         self._gone: dict[tuple[str, str], str] = {}
 
     async def customer(self, external_id: str) -> str | None:
@@ -51,7 +61,7 @@ class Resolver:
         external_id = str(payload["customer_external_id"])
         uuid = await self.customer(external_id)
         if uuid is None:
-            if ("customer", external_id) in self._gone:
+            if self.was_deleted("customer", external_id):
                 raise self.gone_error("customer", external_id, "customer_external_id")
             raise RowRejectedError(
                 "customer_external_id",
@@ -89,15 +99,39 @@ class Resolver:
         self._context.state.remember_uuids([(kind, source, external_id, uuid)])
 
     def forget(self, kind: str, external_id: str, *, gone: str | None = None) -> None:
-        """Drop a uuid that turned out stale (``gone``: the uuid ChartMogul no longer has)."""
+        """Drop a uuid that turned out stale (``gone``: the uuid ChartMogul no longer has,
+        kept as a tombstone) or whose record our sync deleted (``gone`` None: no tombstone)."""
+        state, source = self._context.state, self._context.data_source_uuid
         self._cache.pop((kind, external_id), None)
-        self._context.state.forget_uuid(kind, self._context.data_source_uuid, external_id)
+        state.forget_uuid(kind, source, external_id)
         if gone is not None:
             self._gone[(kind, external_id)] = gone
+            state.remember_uuids([(kind + TOMBSTONE, source, external_id, gone)])
+        else:
+            self._forget_tombstone(kind, external_id)
 
     def was_deleted(self, kind: str, external_id: str) -> bool:
-        """Whether this run found the record's remembered uuid gone from ChartMogul."""
-        return (kind, external_id) in self._gone
+        """Whether the record's remembered uuid was found gone from ChartMogul (this run or
+        an earlier one, and not seen since)."""
+        key = (kind, external_id)
+        if key not in self._gone:
+            source = self._context.data_source_uuid
+            tombstone = self._context.state.known_uuid(kind + TOMBSTONE, source, external_id)
+            if tombstone is None:
+                return False
+            self._gone[key] = tombstone
+        return True
+
+    def missing_delivered(self, kind: str, external_id: str, field: str) -> RowRejectedError | None:
+        """The row error for a record ChartMogul reports missing by external id (the bulk
+        import) when the registry says we delivered it: it was deleted in ChartMogul."""
+        source = self._context.data_source_uuid
+        known = self._context.state.known_uuid(kind, source, external_id)
+        if known is not None:
+            self.forget(kind, external_id, gone=known)
+        if not self.was_deleted(kind, external_id):
+            return None
+        return self.gone_error(kind, external_id, field)
 
     def gone_error(self, kind: str, external_id: str, field: str) -> RowRejectedError:
         """The row error for a parent deleted in ChartMogul and not re-created since."""
@@ -126,5 +160,11 @@ class Resolver:
                 if known is None:
                     return None
                 self._context.state.remember_uuids([(kind, source, external_id, known)])
+                self._forget_tombstone(kind, external_id)  # seen again: no longer deleted
             self._cache[key] = known
             return known
+
+    def _forget_tombstone(self, kind: str, external_id: str) -> None:
+        self._gone.pop((kind, external_id), None)
+        source = self._context.data_source_uuid
+        self._context.state.forget_uuid(kind + TOMBSTONE, source, external_id)
