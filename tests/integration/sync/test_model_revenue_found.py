@@ -4,58 +4,17 @@ from __future__ import annotations
 
 import json
 
-import duckdb
 import pytest
+from tests.integration.sync._revenue_support import LINE, TABLES, revenue_project, sql
 from tests.integration.sync._support import (
     all_pages,
     api,
     engine,
     errors_by_key,
     make_warehouse,
-    project,
 )
 
 pytestmark = pytest.mark.anyio
-
-LINE = {"type": "subscription", "plan_external_id": "gold", "amount_in_cents": 1000,
-        "subscription_external_id": "s-1", "service_period_start": "2025-01-01",
-        "service_period_end": "2025-02-01"}  # fmt: skip
-TABLES = [
-    "create table accounts(id varchar)",
-    "insert into accounts values ('c1')",
-    "create table plans(id varchar, name varchar, n integer, unit varchar)",
-    "insert into plans values ('gold', 'Gold', 1, 'month')",
-    "create table invoices(id varchar, customer varchar, date varchar, cur varchar, lines varchar)",
-    f"insert into invoices values ('i1', 'c1', '2025-01-01', 'USD', '{json.dumps([LINE])}')",
-    "create table txns(id varchar, invoice varchar, type varchar, result varchar, date varchar)",
-]
-
-
-def _sql(url: str, statement: str) -> None:
-    db = duckdb.connect(url.removeprefix("duckdb:///"))
-    db.execute(statement)
-    db.close()
-
-
-def _project(server, tmp_path, url):
-    base = {"data_source": "W"}
-    syncs = {
-        "customers": {**base, "model": "accounts", "object": "customer",
-                      "mapping": {"external_id": "id"}},
-        "plans": {**base, "model": "plans", "object": "plan", "on_delete": "delete",
-                  "mapping": {"external_id": "id", "name": "name", "interval_count": "n",
-                              "interval_unit": "unit"}},
-        "invoices": {**base, "model": "invoices", "object": "invoice", "mode": "insert",
-                     "on_delete": "delete", "line_items": {"column": "lines"},
-                     "mapping": {"external_id": "id", "customer_external_id": "customer",
-                                 "date": "date", "currency": "cur"}},
-        "txns": {**base, "model": "txns", "object": "transaction", "mode": "insert",
-                 "mapping": {"external_id": "id", "invoice_external_id": "invoice",
-                             "type": "type", "result": "result", "date": "date"}},
-    }  # fmt: skip
-    models = {name: {"table": name, "primary_key": "id"}
-              for name in ("accounts", "plans", "invoices", "txns")}  # fmt: skip
-    return project(server, tmp_path, url, models, syncs)
 
 
 async def test_a_plan_the_sync_deleted_is_not_named_by_its_old_uuid(emulator_server, tmp_path):
@@ -69,21 +28,27 @@ async def test_a_plan_the_sync_deleted_is_not_named_by_its_old_uuid(emulator_ser
     a plan only once no invoice uses it, so i1 goes first.)
     """
     url = make_warehouse(tmp_path / "w.duckdb", TABLES)
-    config = _project(emulator_server, tmp_path, url)
+    config = revenue_project(
+        emulator_server,
+        tmp_path,
+        url,
+        plans={"on_delete": "delete"},
+        invoices={"on_delete": "delete"},
+    )
     for name in ("customers", "plans", "invoices"):
         assert (await engine(config).run(name)).status.value == "success"
-    _sql(url, "delete from invoices")
+    sql(url, "delete from invoices")
     assert (await engine(config).run("invoices")).rows.removed == 1
-    _sql(url, "delete from plans")
+    sql(url, "delete from plans")
     assert (await engine(config).run("plans")).rows.removed == 1
     line = json.dumps([{**LINE, "subscription_external_id": "s-2"}])
-    _sql(url, f"insert into invoices values ('i2', 'c1', '2025-01-05', 'USD', '{line}')")
+    sql(url, f"insert into invoices values ('i2', 'c1', '2025-01-05', 'USD', '{line}')")
     record = await engine(config).run("invoices", bulk=False)
     errors = errors_by_key(tmp_path / "state", record)
     assert [field for field, _, _ in errors["i2"]] == ["line_items[0].plan_external_id"]
     assert "Sync plans first" in errors["i2"][0][2]
     # the plan comes back (a new uuid): the invoice lands on it
-    _sql(url, "insert into plans values ('gold', 'Gold', 1, 'month')")
+    sql(url, "insert into plans values ('gold', 'Gold', 1, 'month')")
     await engine(config).run("plans")
     assert (await engine(config).run("invoices")).status.value == "success"
     with api(emulator_server) as client:
@@ -98,10 +63,16 @@ async def test_a_plan_invoices_use_is_kept_until_they_go(emulator_server, tmp_pa
     once the invoices are gone (the emulator deleted it at once and left i1 naming no plan).
     """
     url = make_warehouse(tmp_path / "w.duckdb", TABLES)
-    config = _project(emulator_server, tmp_path, url)
+    config = revenue_project(
+        emulator_server,
+        tmp_path,
+        url,
+        plans={"on_delete": "delete"},
+        invoices={"on_delete": "delete"},
+    )
     for name in ("customers", "plans", "invoices"):
         assert (await engine(config).run(name)).status.value == "success"
-    _sql(url, "delete from plans")
+    sql(url, "delete from plans")
     refused = await engine(config).run("plans")
     assert (refused.status.value, refused.rows.removed, refused.rows.failed) == ("partial", 1, 1)
     ((field, message, _),) = errors_by_key(tmp_path / "state", refused)["gold"]
@@ -112,7 +83,7 @@ async def test_a_plan_invoices_use_is_kept_until_they_go(emulator_server, tmp_pa
         assert [p["external_id"] for p in all_pages(client, "/plans", "plans")] == ["gold"]
     again = await engine(config).run("plans")  # still used: refused again, not forgotten
     assert (again.rows.removed, again.rows.failed) == (1, 1)
-    _sql(url, "delete from invoices")
+    sql(url, "delete from invoices")
     assert (await engine(config).run("invoices")).rows.removed == 1
     done = await engine(config).run("plans")
     assert (done.status.value, done.rows.removed, done.rows.failed) == ("success", 1, 0)
@@ -127,13 +98,19 @@ async def test_an_invoice_the_sync_deleted_is_not_named_by_its_old_uuid(emulator
     invoices sync deleted i1, and a new transaction was sent to the deleted invoice's uuid.
     """
     url = make_warehouse(tmp_path / "w.duckdb", TABLES)
-    config = _project(emulator_server, tmp_path, url)
-    _sql(url, "insert into txns values ('t1', 'i1', 'payment', 'successful', '2025-01-02')")
+    config = revenue_project(
+        emulator_server,
+        tmp_path,
+        url,
+        plans={"on_delete": "delete"},
+        invoices={"on_delete": "delete"},
+    )
+    sql(url, "insert into txns values ('t1', 'i1', 'payment', 'successful', '2025-01-02')")
     for name in ("customers", "plans", "invoices", "txns"):
         assert (await engine(config).run(name)).status.value == "success"
-    _sql(url, "delete from invoices")
+    sql(url, "delete from invoices")
     assert (await engine(config).run("invoices")).rows.removed == 1
-    _sql(url, "insert into txns values ('t2', 'i1', 'payment', 'successful', '2025-01-03')")
+    sql(url, "insert into txns values ('t2', 'i1', 'payment', 'successful', '2025-01-03')")
     record = await engine(config).run("txns", bulk=False)
     errors = errors_by_key(tmp_path / "state", record)
     assert [field for field, _, _ in errors["t2"]] == ["invoice_external_id"]

@@ -10,64 +10,23 @@ from __future__ import annotations
 
 import json
 
-import duckdb
 import pytest
+from tests.integration.sync._revenue_support import LINE, TABLES, revenue_project, sql
 from tests.integration.sync._support import (
     all_pages,
     api,
     engine,
     errors_by_key,
     make_warehouse,
-    project,
 )
 
 from mogulsync.reconcile import reconcile
 
 pytestmark = pytest.mark.anyio
 
-LINE = {"type": "subscription", "plan_external_id": "gold", "amount_in_cents": 1000,
-        "subscription_external_id": "s-1", "service_period_start": "2025-01-01",
-        "service_period_end": "2025-02-01"}  # fmt: skip
-TABLES = [
-    "create table accounts(id varchar)",
-    "insert into accounts values ('c1')",
-    "create table plans(id varchar, name varchar, n integer, unit varchar)",
-    "insert into plans values ('gold', 'Gold', 1, 'month')",
-    "create table invoices(id varchar, customer varchar, date varchar, cur varchar, lines varchar)",
-    f"insert into invoices values ('i1', 'c1', '2025-01-01', 'USD', '{json.dumps([LINE])}')",
-    "create table txns(id varchar, invoice varchar, type varchar, result varchar, date varchar)",
-]
-
-
-def _sql(url: str, statement: str) -> None:
-    db = duckdb.connect(url.removeprefix("duckdb:///"))
-    db.execute(statement)
-    db.close()
-
-
-def _project(server, tmp_path, url, plan_mode="insert"):
-    base = {"data_source": "W"}
-    syncs = {
-        "customers": {**base, "model": "accounts", "object": "customer",
-                      "mapping": {"external_id": "id"}},
-        "plans": {**base, "model": "plans", "object": "plan", "mode": plan_mode,
-                  "mapping": {"external_id": "id", "name": "name", "interval_count": "n",
-                              "interval_unit": "unit"}},
-        "invoices": {**base, "model": "invoices", "object": "invoice", "mode": "insert",
-                     "line_items": {"column": "lines"},
-                     "mapping": {"external_id": "id", "customer_external_id": "customer",
-                                 "date": "date", "currency": "cur"}},
-        "txns": {**base, "model": "txns", "object": "transaction", "mode": "insert",
-                 "mapping": {"external_id": "id", "invoice_external_id": "invoice",
-                             "type": "type", "result": "result", "date": "date"}},
-    }  # fmt: skip
-    models = {name: {"table": name, "primary_key": "id"}
-              for name in ("accounts", "plans", "invoices", "txns")}  # fmt: skip
-    return project(server, tmp_path, url, models, syncs)
-
 
 def _invoice(url: str, key: str, lines: list[dict[str, object]], customer: str = "c1") -> None:
-    _sql(url, f"insert into invoices values ('{key}', '{customer}', '2025-01-05', 'USD',"
+    sql(url, f"insert into invoices values ('{key}', '{customer}', '2025-01-05', 'USD',"
               f" '{json.dumps(lines)}')")  # fmt: skip
 
 
@@ -86,7 +45,7 @@ def _delete(server, path: str, key: str, external_id: str) -> None:
 async def test_an_invoice_naming_a_plan_deleted_in_chartmogul_says_so(emulator_server, tmp_path):
     """The registry's plan uuid is gone: the row fails naming the plan and the fix."""
     url = make_warehouse(tmp_path / "w.duckdb", TABLES)
-    config = _project(emulator_server, tmp_path, url)
+    config = revenue_project(emulator_server, tmp_path, url, plans={"mode": "insert"})
     # no invoice in ChartMogul uses the plan yet: ChartMogul refuses to delete a plan in use
     await _synced(config, "customers", "plans")
     _delete(emulator_server, "/plans", "plans", "gold")
@@ -109,7 +68,7 @@ async def test_an_invoice_naming_a_plan_recreated_in_chartmogul_lands_on_it(
 ):
     """The plan was deleted and created again (a new uuid): the row is retried on it."""
     url = make_warehouse(tmp_path / "w.duckdb", TABLES)
-    config = _project(emulator_server, tmp_path, url)
+    config = revenue_project(emulator_server, tmp_path, url, plans={"mode": "insert"})
     # no invoice in ChartMogul uses the plan yet: ChartMogul refuses to delete a plan in use
     await _synced(config, "customers", "plans")
     _delete(emulator_server, "/plans", "plans", "gold")
@@ -129,7 +88,7 @@ async def test_an_invoice_naming_a_plan_recreated_in_chartmogul_lands_on_it(
 async def test_an_invoice_of_a_customer_deleted_in_chartmogul_says_so(emulator_server, tmp_path):
     """The registry's customer uuid is gone: the row names the customer and the fix."""
     url = make_warehouse(tmp_path / "w.duckdb", TABLES)
-    config = _project(emulator_server, tmp_path, url)
+    config = revenue_project(emulator_server, tmp_path, url, plans={"mode": "insert"})
     await _synced(config, "customers", "plans", "invoices")
     _delete(emulator_server, "/customers", "entries", "c1")
     _invoice(url, "i2", [{**LINE, "subscription_external_id": "s-2"}])
@@ -146,11 +105,11 @@ async def test_an_invoice_of_a_customer_deleted_in_chartmogul_says_so(emulator_s
 async def test_a_transaction_of_an_invoice_deleted_in_chartmogul(emulator_server, tmp_path):
     """The registry's invoice uuid is gone: looked up again; re-created, the row lands on it."""
     url = make_warehouse(tmp_path / "w.duckdb", TABLES)
-    config = _project(emulator_server, tmp_path, url)
-    _sql(url, "insert into txns values ('t1', 'i1', 'payment', 'successful', '2025-01-02')")
+    config = revenue_project(emulator_server, tmp_path, url, plans={"mode": "insert"})
+    sql(url, "insert into txns values ('t1', 'i1', 'payment', 'successful', '2025-01-02')")
     await _synced(config, "customers", "plans", "invoices", "txns")
     _delete(emulator_server, "/invoices", "invoices", "i1")
-    _sql(url, "insert into txns values ('t2', 'i1', 'payment', 'successful', '2025-01-03')")
+    sql(url, "insert into txns values ('t2', 'i1', 'payment', 'successful', '2025-01-03')")
     record = await engine(config).run("txns", bulk=False)
     errors = errors_by_key(tmp_path / "state", record)
     assert [field for field, _, _ in errors["t2"]] == ["invoice_external_id"]
