@@ -22,6 +22,8 @@ CREATE TABLE IF NOT EXISTS alert_deliveries (
     delivered INTEGER NOT NULL, error TEXT
 );
 CREATE INDEX IF NOT EXISTS alert_deliveries_by_sync ON alert_deliveries (sync, id);
+-- pruning a run deletes its deliveries by run_id
+CREATE INDEX IF NOT EXISTS alert_deliveries_by_run ON alert_deliveries (run_id);
 """
 _COLUMNS = "at, sync, run_id, channel, target, trigger, delivered, error"
 

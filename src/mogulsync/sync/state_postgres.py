@@ -125,8 +125,9 @@ def _timed_out(url: str, seconds: str) -> FatalError:
         f"PostgreSQL at {host} did not answer within {seconds} s (state store"
         f" {redact_url(url)}): the host is down, or a firewall drops the connection",
         hint="Check that PostgreSQL runs on that host and port and that this machine may reach"
-        " it (firewall, VPN); on a slow link raise state_store.connect_timeout_s (or the"
-        " URL's ?connect_timeout=).",
+        " it (firewall, VPN); on a slow link raise state_store.connect_timeout_s, or add"
+        " ?connect_timeout=N to the URL (for a sync with `state: warehouse`, its"
+        " warehouse's URL).",
     )
 
 

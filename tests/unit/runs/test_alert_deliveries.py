@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 
 from mogulsync.alerts.targets import describe_target
 from mogulsync.config.alerts import AlertsConfig
@@ -85,3 +86,19 @@ def test_targets_name_where_an_alert_went_without_its_secrets():
         "mail": "email to ops@example.com via smtp.example.com:587",
         "sms": "sms to +15551111111 via https://api.twilio.com",
     }
+
+
+def test_pruning_a_run_finds_its_deliveries_by_index(tmp_path):
+    """A retention prune deletes each pruned run's deliveries: by an index, not a full scan
+    of the table per run while it holds the history's write lock."""
+    RunStore(tmp_path).close()
+    db = sqlite3.connect(tmp_path / "runs.sqlite")
+    try:
+        plan = db.execute(
+            "EXPLAIN QUERY PLAN DELETE FROM alert_deliveries WHERE run_id = ?", ("r1",)
+        ).fetchall()
+    finally:
+        db.close()
+    (step,) = [str(row[-1]) for row in plan]
+    assert step.startswith("SEARCH alert_deliveries USING ")
+    assert "INDEX alert_deliveries_by_run (run_id=?)" in step

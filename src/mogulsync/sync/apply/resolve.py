@@ -103,12 +103,14 @@ class Resolver:
         kept as a tombstone) or whose record our sync deleted (``gone`` None: no tombstone)."""
         state, source = self._context.state, self._context.data_source_uuid
         self._cache.pop((kind, external_id), None)
-        state.forget_uuid(kind, source, external_id)
         if gone is not None:
+            # the tombstone first: a crash between the two writes leaves the stale uuid,
+            # found stale again next run, never the record forgotten without its tombstone
             self._gone[(kind, external_id)] = gone
             state.remember_uuids([(kind + TOMBSTONE, source, external_id, gone)])
         else:
             self._forget_tombstone(kind, external_id)
+        state.forget_uuid(kind, source, external_id)
 
     def was_deleted(self, kind: str, external_id: str) -> bool:
         """Whether the record's remembered uuid was found gone from ChartMogul (this run or

@@ -16,6 +16,8 @@ from mogulsync.sync.bulk.results import Problem
 
 #: ``line_items[2].plan_external_id`` → ("line_items", "2", "plan_external_id")
 _FIELD = re.compile(r"^(?:(\w+)\[(\d+)\]\.)?(\w+)$")
+#: how ChartMogul words a parent it does not have ("Plan not found in this data source")
+_NOT_FOUND = "not found"
 
 
 def restated(
@@ -26,6 +28,10 @@ def restated(
 
 
 def _restated(resolver: Resolver, payload: Mapping[str, Any], problem: Problem) -> Problem:
+    # only ChartMogul's "<Thing> not found": a parent refused for anything else (a blank or
+    # malformed value) exists, and its registry entry must stay
+    if _NOT_FOUND not in problem.message.lower():
+        return problem
     match = _FIELD.match(problem.field)
     kind = PARENT_FIELDS.get(match[3]) if match else None
     if match is None or kind is None:
