@@ -19,9 +19,9 @@ from tests.e2e.sync._crash import (
     build_project,
     chartmogul_state,
     expected_state,
+    gated_emulator,
     trials,
 )
-from tests.integration.sync._support import EmulatorProcess
 
 
 def main() -> int:
@@ -29,10 +29,10 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, EmulatorProcess() as server:
+    with tempfile.TemporaryDirectory() as tmp, gated_emulator() as (server, gate):
         workdir = Path(tmp)
         build_project(workdir)
-        killed = trials(workdir, server.base_url, server.api_key, args.trials, args.seed)
+        killed = trials(workdir, server, gate, args.trials, args.seed)
         state = chartmogul_state(server.base_url, server.api_key)
     problems = []
     for kind, wanted in expected_state().items():

@@ -1,26 +1,35 @@
 """Kill -9 `mogulsync sync run --all` at random instants, re-run, compare ChartMogul with the model.
 
-Used by the crash test (a few trials) and by scripts/crash_stress.py (many). A run is killed
-once the emulator has accepted a random number of its writes: an observed condition, so every
-kill lands mid-run however slow or loaded the machine is (a kill after a random delay could
-land before the CLI had started, or after it had finished).
+Used by the crash test (a few trials) and by scripts/crash_stress.py (many). The emulator lets
+a random number of a run's writes through, then holds the next one unanswered; the run is
+killed once a write is held. The run cannot finish while a write of it is held, so every kill
+lands mid-run by construction, however slow the machine or the watcher (a watcher that polls
+a write counter and kills when it sees enough could see it after the run had ended).
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import contextlib
 import os
 import random
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import httpx
 import yaml
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mogulsync.emulator.server import EmulatorServer
+from mogulsync.emulator.settings import EmulatorSettings, Limits
 
 ACCOUNTS = 60
 #: accounts added before every other trial
@@ -71,45 +80,110 @@ def build_project(workdir: Path) -> None:
 
 #: most writes a trial lets through before its kill: well below the rows each trial adds
 MAX_WRITES_BEFORE_KILL = 30
-#: how often the emulator's write counter is read while waiting for the kill point
+#: how often the watcher looks whether a write is held (any lag only delays the kill)
 POLL_S = 0.005
 #: bound on one run (a safety net for a hung CLI, not a speed expectation)
 RUN_TIMEOUT_S = 300
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def emulator_writes(base_url: str) -> int:
-    """Successful writes the emulator has answered so far."""
-    body = httpx.get(f"{base_url}/_emulator/stats", timeout=30).raise_for_status().json()
-    return int(body["writes_succeeded"])
+class WriteGate:
+    """Lets ``allow`` writes reach the emulator, then holds every further one until released.
+
+    Runs on the emulator's event loop; :meth:`allow` and :meth:`release` are called from the
+    test's thread. A held write is answered 503 on release without reaching the store: its
+    client has been killed by then.
+    """
+
+    def __init__(self, router: ASGIApp) -> None:
+        self._router = router
+        self._lock = threading.Lock()
+        self._left: int | None = None  # None: open
+        self._released: asyncio.Event | None = None  # made on the emulator's loop
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.held = threading.Event()
+
+    def allow(self, writes: int) -> None:
+        """Let ``writes`` more writes through, then hold."""
+        with self._lock:
+            self._left = writes
+            self.held.clear()
+
+    def release(self) -> None:
+        """Open the gate and answer the held writes."""
+        with self._lock:
+            self._left = None
+            released, self._released = self._released, None
+        if released is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(released.set)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        is_write = (
+            scope["type"] == "http"
+            and scope["method"] in WRITE_METHODS
+            and scope["path"].startswith("/v1/")
+        )
+        released = None
+        with self._lock:
+            if is_write and self._left is not None:
+                if self._left > 0:
+                    self._left -= 1
+                else:
+                    self._loop = asyncio.get_running_loop()
+                    if self._released is None:
+                        self._released = asyncio.Event()
+                    released = self._released
+                    self.held.set()
+        if released is None:
+            await self._router(scope, receive, send)
+            return
+        await released.wait()
+        await send({"type": "http.response.start", "status": 503, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+
+@contextlib.contextmanager
+def gated_emulator() -> Iterator[tuple[EmulatorServer, WriteGate]]:
+    """An unlimited emulator (its own thread) behind a :class:`WriteGate`."""
+    server = EmulatorServer(EmulatorSettings(limits=Limits(rate_limit=0, max_connections=0)))
+    gate = WriteGate(server.app.router)
+    server.app.router = gate  # type: ignore[assignment]
+    with server:
+        yield server, gate
 
 
 def run_cli(
-    workdir: Path, base_url: str, api_key: str, kill_after_writes: int | None
+    workdir: Path, server: EmulatorServer, gate: WriteGate, kill_after_writes: int | None
 ) -> int | None:
-    """`mogulsync sync run --all`; SIGKILLed once ``kill_after_writes`` more writes landed.
+    """`mogulsync sync run --all`; SIGKILLed once ``kill_after_writes`` writes went through
+    and the next one is held.
 
     Returns the exit code, or None when the run was killed mid-run.
     """
-    env = {**os.environ, "CHARTMOGUL_API_KEY": api_key, "CHARTMOGUL_BASE_URL": base_url}
-    first = emulator_writes(base_url)
+    env = {**os.environ, "CHARTMOGUL_API_KEY": server.api_key,
+           "CHARTMOGUL_BASE_URL": server.base_url}  # fmt: skip
+    if kill_after_writes is not None:
+        gate.allow(kill_after_writes)
     process = subprocess.Popen(
         [sys.executable, "-m", "mogulsync", "sync", "run", "--all", "--json"],
         cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    if kill_after_writes is None:
-        return process.wait(timeout=RUN_TIMEOUT_S)
-    deadline = time.monotonic() + RUN_TIMEOUT_S
     try:
+        if kill_after_writes is None:
+            return process.wait(timeout=RUN_TIMEOUT_S)
+        deadline = time.monotonic() + RUN_TIMEOUT_S
         while process.poll() is None and time.monotonic() < deadline:
-            if emulator_writes(base_url) - first >= kill_after_writes:
+            if gate.held.is_set():
+                # a write of this run is held: it cannot have ended, the kill lands mid-run
                 process.send_signal(signal.SIGKILL)
                 process.wait()
-                return None
+                return None if process.returncode == -signal.SIGKILL else process.returncode
             time.sleep(POLL_S)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+        gate.release()
     return process.returncode
 
 
@@ -150,7 +224,7 @@ def expected_state() -> dict[str, set[str]]:
     }
 
 
-def trials(workdir: Path, base_url: str, api_key: str, count: int, seed: int) -> int:
+def trials(workdir: Path, server: EmulatorServer, gate: WriteGate, count: int, seed: int) -> int:
     """``count`` runs killed at random instants, then one complete run; how many were killed.
 
     Every other trial adds rows to the model first, so later trials still have work to be
@@ -162,9 +236,9 @@ def trials(workdir: Path, base_url: str, api_key: str, count: int, seed: int) ->
         if trial % 2:
             grow(workdir, trial)
         writes = rng.randint(1, MAX_WRITES_BEFORE_KILL)
-        killed += run_cli(workdir, base_url, api_key, writes) is None
+        killed += run_cli(workdir, server, gate, writes) is None
     started = time.monotonic()
-    code = run_cli(workdir, base_url, api_key, None)
+    code = run_cli(workdir, server, gate, None)
     assert code == 0, f"the final run exited {code} after {time.monotonic() - started:.1f}s"
     return killed
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from tests.e2e.sync._crash import build_project, chartmogul_state, expected_state, trials
-from tests.integration.sync._support import EmulatorProcess
+from tests.e2e.sync._crash import (
+    build_project,
+    chartmogul_state,
+    expected_state,
+    gated_emulator,
+    trials,
+)
 
 TRIALS = 10
 
@@ -11,10 +16,10 @@ TRIALS = 10
 def test_kill_9_then_rerun_delivers_every_row_exactly_once(tmp_path):
     """After 10 kills at random points mid-run and a final run, ChartMogul equals the model."""
     build_project(tmp_path)
-    with EmulatorProcess() as server:
-        killed = trials(tmp_path, server.base_url, server.api_key, TRIALS, seed=3)
+    with gated_emulator() as (server, gate):
+        killed = trials(tmp_path, server, gate, TRIALS, seed=3)
         state = chartmogul_state(server.base_url, server.api_key)
-    # each trial adds more writes than a kill lets through, so every run is killed mid-run
+    # a run is killed while the emulator holds one of its writes: it cannot have ended first
     assert killed == TRIALS, f"only {killed} of {TRIALS} runs were killed mid-run"
     for kind, wanted in expected_state().items():
         counts = state[kind]
