@@ -17,6 +17,7 @@ import warnings
 from typing import Any
 
 import chartmogul
+import httpx
 import pytest
 from tests.conformance._support import (
     GOLD_CENTS,
@@ -193,3 +194,24 @@ def test_a_merged_customer_delete_takes_the_events_of_every_merged_id(
 
     assert chartmogul.SubscriptionEvent.all(cm).get().subscription_events == []
     assert chartmogul.Plan.destroy(cm, uuid=plan.uuid).get() is None
+
+
+@pytest.mark.parametrize("path", ["/data_sources/{uuid}", "/data_sources/{uuid}/all"])
+def test_a_data_source_delete_takes_its_customers_crm_objects(
+    cm: chartmogul.Config, api: httpx.Client, ds: Any, customer: Any, path: str
+) -> None:
+    """Deleting (or emptying) a data source deletes its customers, and with them their
+    notes, opportunities and tasks, which carry no data source of their own; another
+    source's customer keeps its own."""
+    elsewhere = create_data_source(cm, "Other billing")
+    survivor = create_customer(cm, elsewhere.uuid, "cus-other", name="Survivor")
+    gone = _crm_objects(cm, customer.uuid, ds.uuid)
+    kept = _crm_objects(cm, survivor.uuid, elsewhere.uuid)
+
+    assert api.delete(path.format(uuid=ds.uuid)).status_code == 204
+
+    opportunities = chartmogul.Opportunity.all(cm).get().entries
+    assert [o.uuid for o in opportunities] == [kept["opportunity"]]
+    assert [t.task_uuid for t in chartmogul.Task.all(cm).get().entries] == [kept["task"]]
+    assert api.get(f"/customer_notes/{gone['note']}").status_code == 404
+    assert api.get(f"/customer_notes/{kept['note']}").status_code == 200

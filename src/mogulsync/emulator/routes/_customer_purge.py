@@ -14,9 +14,11 @@ from __future__ import annotations
 from mogulsync.emulator.routes._billing_records import purge_customer_billing
 from mogulsync.emulator.store import Row, Store
 
-#: kinds stored with the customer's uuid as ``parent_uuid`` that go with it
-CUSTOMER_OWNED_KINDS = ("contact", "customer_note", "opportunity", "task")
+#: CRM kinds that belong to the customer object (their ``parent_uuid`` is its uuid) and
+#: carry no data source of their own, so a data source delete finds them through it
+CRM_KINDS = ("customer_note", "opportunity", "task")
 EVENT_KIND = "subscription_event"
+_SLICE = 500
 
 
 def customer_identities(customer: Row) -> frozenset[tuple[str, str]]:
@@ -46,6 +48,16 @@ def purge_customer(store: Store, customer: Row) -> None:
     """Delete the customer and everything that belongs to it."""
     purge_customer_billing(store, customer.uuid)
     delete_customer_events(store, customer)
-    for kind in CUSTOMER_OWNED_KINDS:
-        store.delete_where(kind, parent_uuid=customer.uuid)
+    store.delete_where("contact", parent_uuid=customer.uuid)
+    delete_crm_objects(store, frozenset({customer.uuid}))
     store.delete("customer", customer.uuid)
+
+
+def delete_crm_objects(store: Store, customer_uuids: frozenset[str]) -> None:
+    """Delete the notes, opportunities and tasks of these customers."""
+    ordered = sorted(customer_uuids)
+    # in slices: a data source's customers can outnumber SQLite's bound-parameter limit
+    for start in range(0, len(ordered), _SLICE):
+        owners = frozenset(ordered[start : start + _SLICE])
+        for kind in CRM_KINDS:
+            store.delete_where(kind, parent_uuid=owners)
