@@ -28,9 +28,9 @@ from mogulsync.emulator._http import (
     ok,
     page_rows,
 )
-from mogulsync.emulator.routes._billing_records import purge_customer_billing
 from mogulsync.emulator.routes._countries import country_name, state_in_country, state_name
 from mogulsync.emulator.routes._custom_attributes import parse_typed, parse_untyped
+from mogulsync.emulator.routes._customer_purge import purge_customer
 from mogulsync.emulator.routes._listing import fetcher, sources_with_system
 from mogulsync.emulator.routes._lookup import (
     MERGED_META_KEY,
@@ -211,15 +211,6 @@ def save_customer(emulator: Emulator, uuid: str, body: JSONDict) -> None:
     )
 
 
-def delete_customer_record(emulator: Emulator, uuid: str) -> None:
-    """Delete a customer with its contacts, invoices (and their lines and transactions)
-    and subscriptions."""
-    store = emulator.store
-    purge_customer_billing(store, uuid)
-    store.delete_where("contact", parent_uuid=uuid)
-    store.delete("customer", uuid)
-
-
 def customer_status(emulator: Emulator, row: Row) -> str:
     """Subscription status from the MRR engine, else the stored lead status."""
     revenue_status = emulator.mrr.customer(row.uuid).status
@@ -367,7 +358,7 @@ async def destroy(request: Request) -> Response:
     """``DELETE /v1/customers/{uuid}`` → 204, taking its dependent data with it."""
     emulator = emulator_of(request)
     row = require_customer(emulator, request.path_params["uuid"])
-    delete_customer_record(emulator, row.uuid)
+    purge_customer(emulator.store, row)
     return no_content()
 
 

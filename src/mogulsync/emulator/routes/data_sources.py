@@ -16,6 +16,7 @@ from mogulsync.emulator._http import (
     no_content,
     ok,
 )
+from mogulsync.emulator.routes._customer_purge import delete_crm_objects
 from mogulsync.emulator.state import Emulator, emulator_of
 from mogulsync.emulator.store import JSONDict, Row, UnstorableValueError
 
@@ -119,8 +120,7 @@ async def destroy(request: Request) -> Response:
     uuid = request.path_params["uuid"]
     if emulator.store.get("data_source", uuid) is None:
         raise error_not_found("Data source")
-    for kind in DEPENDENT_KINDS:
-        emulator.store.delete_where(kind, data_source_uuid=uuid)
+    _delete_dependents(emulator, uuid)
     emulator.store.delete("data_source", uuid)
     return no_content()
 
@@ -130,9 +130,18 @@ async def empty(request: Request) -> Response:
     emulator = emulator_of(request)
     uuid = request.path_params["uuid"]
     require_data_source(emulator, uuid, "uuid")
-    for kind in DEPENDENT_KINDS:
-        emulator.store.delete_where(kind, data_source_uuid=uuid)
+    _delete_dependents(emulator, uuid)
     return no_content()
+
+
+def _delete_dependents(emulator: Emulator, uuid: str) -> None:
+    """Everything imported into the source, and the CRM objects of its customers (they
+    hold no data source, so they are found through the customers before those go)."""
+    store = emulator.store
+    customers = frozenset(row.uuid for row in store.find("customer", data_source_uuid=uuid))
+    delete_crm_objects(store, customers)
+    for kind in DEPENDENT_KINDS:
+        store.delete_where(kind, data_source_uuid=uuid)
 
 
 ROUTES = [
