@@ -7,6 +7,7 @@ Everything here goes through the official ``chartmogul`` client (promises resolv
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -184,3 +185,37 @@ def bill_two_customers(cm: chartmogul.Config) -> History:
         cm, second.uuid, silver.uuid, prefix="b", periods=Q1_2024[1:], amount_in_cents=SILVER_CENTS
     )
     return History(ds.uuid, gold.uuid, silver.uuid, first, second)
+
+
+def create_crm_objects(cm: chartmogul.Config, customer_uuid: str) -> tuple[Any, Any, Any]:
+    """A customer note, an opportunity and a task for the customer, as created."""
+    with warnings.catch_warnings():  # CustomerNote is deprecated in favour of EntityNote
+        warnings.simplefilter("ignore", DeprecationWarning)
+        note = chartmogul.CustomerNote.create(
+            cm, data={"customer_uuid": customer_uuid, "type": "note", "text": "hello"}
+        ).get()
+    opportunity = chartmogul.Opportunity.create(
+        cm,
+        data={
+            "customer_uuid": customer_uuid,
+            "owner": "owner@example.com",
+            "pipeline": "New Business",
+            "pipeline_stage": "Discovery",
+            "estimated_close_date": "2030-01-01",
+            "currency": "USD",
+            "amount_in_cents": 100,
+            "type": "recurring",
+            "forecast_category": "pipeline",
+            "win_likelihood": 3,
+        },
+    ).get()
+    task = chartmogul.Task.create(
+        cm,
+        data={
+            "customer_uuid": customer_uuid,
+            "task_details": "Call back",
+            "assignee": "assignee@example.com",
+            "due_date": "2030-01-01T00:00:00Z",
+        },
+    ).get()
+    return note, opportunity, task

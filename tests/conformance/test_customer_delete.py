@@ -25,6 +25,7 @@ from tests.conformance._support import (
     api_failure,
     assert_not_found,
     bill_two_customers,
+    create_crm_objects,
     create_customer,
     create_data_source,
     create_plan,
@@ -58,35 +59,7 @@ def _crm_objects(cm: chartmogul.Config, customer_uuid: str, ds_uuid: str) -> dic
         cm,
         data={"customer_uuid": customer_uuid, "data_source_uuid": ds_uuid, "email": "b@x.io"},
     ).get()
-    with warnings.catch_warnings():  # CustomerNote is deprecated in favour of EntityNote
-        warnings.simplefilter("ignore", DeprecationWarning)
-        note = chartmogul.CustomerNote.create(
-            cm, data={"customer_uuid": customer_uuid, "type": "note", "text": "renewal"}
-        ).get()
-    opportunity = chartmogul.Opportunity.create(
-        cm,
-        data={
-            "customer_uuid": customer_uuid,
-            "owner": "owner@example.com",
-            "pipeline": "New Business",
-            "pipeline_stage": "Discovery",
-            "estimated_close_date": "2024-03-30",
-            "currency": "USD",
-            "amount_in_cents": 100,
-            "type": "recurring",
-            "forecast_category": "pipeline",
-            "win_likelihood": 3,
-        },
-    ).get()
-    task = chartmogul.Task.create(
-        cm,
-        data={
-            "customer_uuid": customer_uuid,
-            "task_details": "Call back",
-            "assignee": "assignee@example.com",
-            "due_date": "2024-04-30T00:00:00Z",
-        },
-    ).get()
+    note, opportunity, task = create_crm_objects(cm, customer_uuid)
     return {
         "contact": contact.uuid,
         "note": note.uuid,

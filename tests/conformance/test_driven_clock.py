@@ -18,6 +18,7 @@ import httpx
 import pytest
 from tests.conformance._support import (
     GOLD_PLAN,
+    create_crm_objects,
     create_customer,
     create_data_source,
     create_plan,
@@ -45,35 +46,7 @@ def start(request: pytest.FixtureRequest, emulator_server: EmulatorServer) -> dt
 
 def _crm_objects(cm: chartmogul.Config, customer_uuid: str) -> list[tuple[Any, Any, Any]]:
     """A customer note, an opportunity and a task: (created object, modify method, change)."""
-    with warnings.catch_warnings():  # CustomerNote is deprecated in favour of EntityNote
-        warnings.simplefilter("ignore", DeprecationWarning)
-        note = chartmogul.CustomerNote.create(
-            cm, data={"customer_uuid": customer_uuid, "type": "note", "text": "hello"}
-        ).get()
-    opportunity = chartmogul.Opportunity.create(
-        cm,
-        data={
-            "customer_uuid": customer_uuid,
-            "owner": "owner@example.com",
-            "pipeline": "New Business",
-            "pipeline_stage": "Discovery",
-            "estimated_close_date": "2030-01-01",
-            "currency": "USD",
-            "amount_in_cents": 100,
-            "type": "recurring",
-            "forecast_category": "pipeline",
-            "win_likelihood": 3,
-        },
-    ).get()
-    task = chartmogul.Task.create(
-        cm,
-        data={
-            "customer_uuid": customer_uuid,
-            "task_details": "Call back",
-            "assignee": "assignee@example.com",
-            "due_date": "2030-01-01T00:00:00Z",
-        },
-    ).get()
+    note, opportunity, task = create_crm_objects(cm, customer_uuid)
     return [
         (note, chartmogul.CustomerNote.patch, {"text": "changed"}),
         (opportunity, chartmogul.Opportunity.patch, {"pipeline_stage": "Won"}),
