@@ -17,6 +17,12 @@ from tests.integration.sync._support import (
 pytestmark = pytest.mark.anyio
 
 
+def _deleting_project(server, tmp_path, url):
+    """The revenue syncs, plans and invoices deleting what leaves their model."""
+    deleting = {"on_delete": "delete"}
+    return revenue_project(server, tmp_path, url, plans=deleting, invoices=deleting)
+
+
 async def test_a_plan_the_sync_deleted_is_not_named_by_its_old_uuid(emulator_server, tmp_path):
     """A line item naming a plan the plans sync deleted: "Sync plans first", not its old uuid.
 
@@ -28,13 +34,7 @@ async def test_a_plan_the_sync_deleted_is_not_named_by_its_old_uuid(emulator_ser
     a plan only once no invoice uses it, so i1 goes first.)
     """
     url = make_warehouse(tmp_path / "w.duckdb", TABLES)
-    config = revenue_project(
-        emulator_server,
-        tmp_path,
-        url,
-        plans={"on_delete": "delete"},
-        invoices={"on_delete": "delete"},
-    )
+    config = _deleting_project(emulator_server, tmp_path, url)
     for name in ("customers", "plans", "invoices"):
         assert (await engine(config).run(name)).status.value == "success"
     sql(url, "delete from invoices")
@@ -63,13 +63,7 @@ async def test_a_plan_invoices_use_is_kept_until_they_go(emulator_server, tmp_pa
     once the invoices are gone (the emulator deleted it at once and left i1 naming no plan).
     """
     url = make_warehouse(tmp_path / "w.duckdb", TABLES)
-    config = revenue_project(
-        emulator_server,
-        tmp_path,
-        url,
-        plans={"on_delete": "delete"},
-        invoices={"on_delete": "delete"},
-    )
+    config = _deleting_project(emulator_server, tmp_path, url)
     for name in ("customers", "plans", "invoices"):
         assert (await engine(config).run(name)).status.value == "success"
     sql(url, "delete from plans")
@@ -98,13 +92,7 @@ async def test_an_invoice_the_sync_deleted_is_not_named_by_its_old_uuid(emulator
     invoices sync deleted i1, and a new transaction was sent to the deleted invoice's uuid.
     """
     url = make_warehouse(tmp_path / "w.duckdb", TABLES)
-    config = revenue_project(
-        emulator_server,
-        tmp_path,
-        url,
-        plans={"on_delete": "delete"},
-        invoices={"on_delete": "delete"},
-    )
+    config = _deleting_project(emulator_server, tmp_path, url)
     sql(url, "insert into txns values ('t1', 'i1', 'payment', 'successful', '2025-01-02')")
     for name in ("customers", "plans", "invoices", "txns"):
         assert (await engine(config).run(name)).status.value == "success"
