@@ -7,6 +7,7 @@ healthy run after a healthy one stays quiet. No message carries a secret.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +19,11 @@ from tests.integration.ops._receivers import SMTP_PASSWORD, SMTP_USER, HttpRecei
 from typer.testing import CliRunner
 
 from mogulsync.cli import app
+from mogulsync.config import parse_config
 from mogulsync.emulator.server import EmulatorServer
+from mogulsync.extract import history
 from mogulsync.extract.history import ExtractHistory
+from mogulsync.extract.recording import ExtractWatch, alert_after, begin, end
 from mogulsync.runs import RunStore
 
 SLACK_TOKEN = "T0001/B0002/slack-token-secret"
@@ -213,3 +217,38 @@ def test_a_rule_with_extract_false_stays_quiet_and_a_dead_channel_is_a_warning(
     finally:
         store.close()
     assert (delivery.channel, delivery.delivered, delivery.run_id) == ("hook", False, run.run_id)
+
+
+def test_an_extract_runs_deliveries_go_when_the_history_drops_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deliveries are pruned with their extract run (the history keeps the latest runs)."""
+    monkeypatch.setattr(history, "KEEP_RUNS", 2)
+    with HttpReceiver() as http:
+        raw = {
+            "chartmogul": {"api_key": "${CM_KEY}"},
+            "state_dir": str(tmp_path / "state"),
+            "extract": {"destination": f"duckdb:///{tmp_path / 'cm.duckdb'}"},
+            "alerts": {"channels": {"hook": {"type": "webhook", "url": "${HOOK}"}}},
+        }
+        config = parse_config(raw, env={"CM_KEY": "cm-key", "HOOK": f"{http.url}/hook"})
+        runs = ExtractHistory(config.state_dir)
+        ids = []
+        try:
+            for number in range(4):  # failed, recovered, failed, recovered
+                run = begin(runs, f"extract-{number}")
+                error = None if number % 2 else RuntimeError("ChartMogul said no")
+                end(run, {"streams": {}, "duration_s": 1.0} if number % 2 else None, error)
+                runs.save(run)
+                assert asyncio.run(alert_after(config, runs, run, ExtractWatch(), error)) == []
+                ids.append(run.run_id)
+        finally:
+            runs.close()
+        events = [body["event"] for body in http.bodies("/hook")]
+    assert events == ["failed", "recovered", "failed", "recovered"]
+    store = RunStore(tmp_path / "state")
+    try:
+        kept = store.deliveries(["extract"])
+    finally:
+        store.close()
+    assert [d.run_id for d in kept] == ids[:1:-1]  # the two runs the history still has
