@@ -202,7 +202,7 @@ def _recorded_run(
     import asyncio
 
     from mogulsync.extract.history import ExtractHistory
-    from mogulsync.extract.recording import ExtractWatch, alert_after, begin, end
+    from mogulsync.extract.recording import ExtractWatch, alert_after, begin, end, save_quietly
 
     history = ExtractHistory(project.state_dir)
     try:
@@ -217,17 +217,18 @@ def _recorded_run(
             report = _run_with_progress(settings, options, show=show, watch=watch, on_set_up=set_up)
         except Exception as exc:
             end(run, None, exc)
-            history.save(run)
-            _warn(asyncio.run(alert_after(project, history, run, watch, exc)))
+            save_quietly(history, run)
+            alerts = alert_after(project, history, run, watch, exc, options.destination)
+            _warn(asyncio.run(alerts))
             raise
         except BaseException:  # Ctrl-C: no alert, the run is not left "running"
             run.status, run.message = "cancelled", "stopped by the user (Ctrl-C)"
             run.finished_at = dt.datetime.now(dt.UTC).isoformat()
-            history.save(run)
+            save_quietly(history, run)
             raise
         end(run, report.as_dict(), None)
-        history.save(run)
-        _warn(asyncio.run(alert_after(project, history, run, watch)))
+        save_quietly(history, run)
+        _warn(asyncio.run(alert_after(project, history, run, watch, None, options.destination)))
         return report
     finally:
         history.close()

@@ -102,10 +102,22 @@ def end(run: ExtractRun, report: dict[str, object] | None, error: BaseException 
     run.finished_at = dt.datetime.now(dt.UTC).isoformat()
 
 
-def extract_redactor(config: AppConfig) -> Redactor:
-    """Masks the API key and the destination's credentials (the alerts add their own)."""
+def save_quietly(history: ExtractHistory, run: ExtractRun) -> None:
+    """Save ``run``'s end; a history that cannot be written is logged, never raised (the
+    run's own outcome, or error, is what the caller reports)."""
+    try:
+        history.save(run)
+    except Exception as exc:
+        logger.warning("extract history: run %s not saved: %s", run.run_id, exc)
+
+
+def extract_redactor(config: AppConfig, destination: str | None = None) -> Redactor:
+    """Masks the API key and the destination's credentials (the project's, and the one the
+    command line gave); the alerts add their own."""
     redactor = Redactor([config.chartmogul.api_key.get_secret_value()])
-    redactor.add_url(config.extract.destination.get_secret_value())
+    for url in (config.extract.destination.get_secret_value(), destination):
+        if url:
+            redactor.add_url(url)
     return redactor
 
 
@@ -115,16 +127,20 @@ async def alert_after(
     run: ExtractRun,
     watch: ExtractWatch,
     error: BaseException | None = None,
+    destination: str | None = None,
 ) -> list[str]:
     """Once ``run``'s end is saved: send the alerts it calls for; a warning per delivery
-    that failed, also added to the run's message (and saved). Never raises."""
+    that failed, also added to the run's message (and saved). Never raises.
+
+    ``destination``: where the run loaded when not the project's (``--destination``).
+    """
     from mogulsync.alerts.dispatch import AlertDispatcher
     from mogulsync.alerts.extract import EXTRACT_JOB, ExtractOutcome, after_extract
     from mogulsync.runs.store import RunStore
 
     if not config.alerts.channels or run.status not in {"success", "failed"}:
         return []
-    redactor = extract_redactor(config)
+    redactor = extract_redactor(config, destination)
     try:
         dispatcher = AlertDispatcher(config.alerts, redactor)
         previous = history.previous_finished(run.run_id)
@@ -153,10 +169,7 @@ async def alert_after(
     if warnings:
         lines = "\n".join(f"{WARNING_PREFIX}{text}" for text in warnings)
         run.message = f"{run.message}\n{lines}" if run.message else lines
-        try:
-            history.save(run)
-        except Exception as exc:
-            logger.warning("extract history: alert warnings not saved: %s", exc)
+        save_quietly(history, run)
     return warnings
 
 
