@@ -14,7 +14,7 @@ from mogulsync.config import ConfigValidationError, parse_config
 from mogulsync.config.alerts import AlertRule
 from mogulsync.extract import history
 from mogulsync.extract.history import ExtractHistory, ExtractRun
-from mogulsync.extract.recording import ExtractWatch
+from mogulsync.extract.recording import ExtractWatch, extract_redactor
 from mogulsync.extract.runner import ExtractError
 from mogulsync.runs import RunStore
 from mogulsync.runs.deliveries import AlertDelivery
@@ -185,3 +185,17 @@ def test_deliveries_of_runs_the_extract_history_dropped_are_deleted(tmp_path) ->
         assert [d.run_id for d in store.deliveries(["customers"])] == ["e1"]
     finally:
         store.close()
+
+
+def test_the_destinations_passwords_never_reach_a_message() -> None:
+    """The project's destination and the one `--destination` gave are both masked."""
+    raw = {
+        "chartmogul": {"api_key": "${KEY}"},
+        "extract": {"destination": "postgresql://etl:${PGPW}@db/analytics"},
+    }
+    config = parse_config(raw, env={"KEY": SECRET, "PGPW": "pg-secret-pw"})
+    redactor = extract_redactor(config, "postgresql://cli:other-secret-pw@db/y")
+    reason = f"loading failed: pg-secret-pw, other-secret-pw, key {SECRET}"
+    text = extract_message(Trigger.FAILED, _outcome(message=reason), redactor).text()
+    for secret in ("pg-secret-pw", "other-secret-pw", SECRET):
+        assert secret not in text
