@@ -22,7 +22,7 @@ from mogulsync.runs.store import RunStore
 #: the extract's name in the alert deliveries, the schedule and PagerDuty's dedup_key
 EXTRACT_JOB = "extract"
 #: where an extract run is read in full (no command shows one)
-HINT = "the Extract page of `mogulsync serve` (/extract) or GET /api/v1/extract/runs"
+HINT = "the Extract page of mogulsync serve (/extract), or GET /api/v1/extract/runs"
 FAILED = "failed"
 SUCCESS = "success"
 

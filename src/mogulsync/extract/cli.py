@@ -104,7 +104,7 @@ def run_command(
         logs.set_run(run_id)
     try:
         with _one_shot_process() as set_up_done:
-            project, settings, options = extract_options(
+            project, settings, options = _run_options(
                 config, streams, destination, mode, start_date, dataset, interval
             )
             report = _recorded_run(
@@ -178,8 +178,30 @@ def extract_options(
     start_date: str | None,
     dataset: str | None,
     interval: str | None = None,
+) -> tuple[ClientSettings, ExtractOptions]:
+    from mogulsync.config.loader import load_config
+
+    return options_for(
+        load_config(path, sections=SECTIONS),
+        streams,
+        destination,
+        mode,
+        start_date,
+        dataset,
+        interval,
+    )
+
+
+def _run_options(
+    path: Path,
+    streams: str | None,
+    destination: str | None,
+    mode: str | None,
+    start_date: str | None,
+    dataset: str | None,
+    interval: str | None,
 ) -> tuple[AppConfig, ClientSettings, ExtractOptions]:
-    """The project (with its alerts) and the run's settings and options."""
+    """:func:`extract_options` and the project they came from, with its alerts."""
     from mogulsync.config.loader import load_config
 
     project = load_config(path, sections=RUN_SECTIONS)

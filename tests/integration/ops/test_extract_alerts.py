@@ -100,7 +100,9 @@ def _heal(server: EmulatorServer) -> None:
 
 
 def _one_data_source(server: EmulatorServer) -> None:
-    with httpx.Client(base_url=f"{server.base_url}/v1", auth=(server.api_key, "")) as client:
+    with httpx.Client(
+        base_url=f"{server.base_url}/v1", auth=(server.api_key, ""), timeout=30
+    ) as client:
         client.post("/data_sources", json={"name": "Billing"}).raise_for_status()
 
 

@@ -44,7 +44,7 @@ async def test_a_server_extract_alerts_on_failure_and_recovery_and_lists_them(
         )
         async with serving(config) as served:
             viewer = served.bearer(VIEWER)
-            async with httpx.AsyncClient() as admin:
+            async with httpx.AsyncClient(timeout=30) as admin:
                 failing = {"error_rate": 1.0, "error_statuses": [500], "path_pattern": "plans"}
                 (await admin.put(faults, json=failing)).raise_for_status()
                 failed = await _extract(served)
