@@ -24,6 +24,7 @@ from mogulsync.emulator.server import EmulatorServer
 from mogulsync.extract import history
 from mogulsync.extract.history import ExtractHistory
 from mogulsync.extract.recording import ExtractWatch, alert_after, begin, end
+from mogulsync.extract.runner import ExtractCancelledError
 from mogulsync.runs import RunStore
 
 SLACK_TOKEN = "T0001/B0002/slack-token-secret"
@@ -254,3 +255,30 @@ def test_an_extract_runs_deliveries_go_when_the_history_drops_the_run(
     finally:
         store.close()
     assert [d.run_id for d in kept] == ids[:1:-1]  # the two runs the history still has
+
+
+def test_a_cancelled_extract_alerts_nobody_and_the_recovery_still_comes(tmp_path: Path) -> None:
+    """Cancelled between a failure and a success: quiet, and passed over for the recovery."""
+    with HttpReceiver() as http:
+        raw = {
+            "chartmogul": {"api_key": "${CM_KEY}"},
+            "state_dir": str(tmp_path / "state"),
+            "alerts": {"channels": {"hook": {"type": "webhook", "url": "${HOOK}"}}},
+        }
+        config = parse_config(raw, env={"CM_KEY": "cm-key", "HOOK": f"{http.url}/hook"})
+        runs = ExtractHistory(config.state_dir)
+        try:
+            outcomes = [
+                (None, RuntimeError("ChartMogul said no")),
+                (None, ExtractCancelledError("the extract was cancelled")),
+                ({"streams": {}, "duration_s": 1.0}, None),
+            ]
+            for number, (report, error) in enumerate(outcomes):
+                run = begin(runs, f"extract-{number}")
+                end(run, report, error)
+                runs.save(run)
+                asyncio.run(alert_after(config, runs, run, ExtractWatch(), error))
+        finally:
+            runs.close()
+        sent = [(body["event"], body["run_id"]) for body in http.bodies("/hook")]
+    assert sent == [("failed", "extract-0"), ("recovered", "extract-2")]
