@@ -566,7 +566,7 @@ def test_the_sections_each_command_reads_are_the_code_s() -> None:
         "sync plan": sync_cli.SECTIONS,
         "sync run": sync_cli.SECTIONS,
         "reconcile": sync_cli.SECTIONS,
-        "extract run": extract_cli.SECTIONS,
+        "extract run": extract_cli.RUN_SECTIONS,
         "events serve": events_cli.SECTIONS,
         "events status": events_cli.SECTIONS,
         "events dead-letter": events_cli.SECTIONS,

@@ -22,6 +22,7 @@ from mogulsync.alerts.targets import describe_target
 from mogulsync.alerts.webhook import WebhookSender
 from mogulsync.config.alerts import (
     AlertChannel,
+    AlertRule,
     AlertsConfig,
     SlackChannel,
     SmsChannel,
@@ -95,9 +96,12 @@ class AlertDispatcher:
 
     def decide(self, record: RunRecord, previous: RunRecord | None) -> dict[Trigger, list[str]]:
         """Channels to alert per trigger (a channel hears about a run at most once)."""
+        return self.plan((rule, evaluate(rule, record, previous)) for rule in self.config.rules)
+
+    def plan(self, found: Iterable[tuple[AlertRule, Trigger | None]]) -> dict[Trigger, list[str]]:
+        """Channels per trigger from what each rule found (a channel hears at most once)."""
         chosen: dict[str, Trigger] = {}
-        for rule in self.config.rules:
-            trigger = evaluate(rule, record, previous)
+        for rule, trigger in found:
             if trigger is None:
                 continue
             for name in self.config.channels_of(rule):
@@ -128,6 +132,13 @@ class AlertDispatcher:
             ]
         except Exception as exc:  # the history is unreadable: say so, never fail the run
             return [self._warning("alerts", exc)]
+        return await self.deliver(record.sync, record.run_id, deliveries, runs)
+
+    async def deliver(
+        self, job: str, run_id: str, deliveries: Sequence[tuple[str, AlertMessage]], runs: RunStore
+    ) -> list[str]:
+        """Send each (channel, message) about run ``run_id`` of ``job`` (a sync, a drift
+        watch, the extract) and record every delivery; warnings about the failed ones."""
         outcomes = await self._deliver_each(deliveries)
         warnings = _failures(deliveries, [reason for reason, _at in outcomes])
         try:
@@ -135,8 +146,8 @@ class AlertDispatcher:
                 [
                     AlertDelivery(
                         at=at,
-                        sync=record.sync,
-                        run_id=record.run_id,
+                        sync=job,
+                        run_id=run_id,
                         channel=name,
                         target=self.redactor.text(self.targets[name]),
                         trigger=message.trigger.value,

@@ -65,6 +65,11 @@ class AlertMessage:
         return f"mogulsync runs show {self.run_id} --errors"
 
     @property
+    def group(self) -> str:
+        """What kind of job this is about (PagerDuty's ``group``)."""
+        return "reverse-etl"
+
+    @property
     def is_reconcile(self) -> bool:
         """Whether this is about a recorded reconcile (drift watch), not a sync run."""
         return self.sync.startswith(RECONCILE_PREFIX)

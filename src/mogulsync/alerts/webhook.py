@@ -64,7 +64,7 @@ def _event(
         "severity": severity,
         "source": f"mogulsync@{socket.gethostname()}",
         "component": message.sync,
-        "group": "reverse-etl",
+        "group": message.group,
         "class": message.trigger.value,
         "custom_details": message.as_dict(),
     }

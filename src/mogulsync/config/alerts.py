@@ -141,11 +141,19 @@ class AlertRule(ConfigModel):
         None, description="a recorded reconcile found ChartMogul and the warehouse apart"
     )
     on_recovery: bool = Field(True, description="healthy again after an alerted run")
+    extract: bool | None = Field(
+        None, description="the extract's runs too (default: when `syncs` is `all`)"
+    )
 
     def covers(self, sync: str) -> bool:
         """Whether this rule watches ``sync`` (a reconcile's history name included)."""
         name = sync.removeprefix(RECONCILE_PREFIX)
         return self.syncs == "all" or name in self.syncs
+
+    @property
+    def covers_extract(self) -> bool:
+        """Whether this rule watches the extract (a rule of listed syncs does not, unless told)."""
+        return self.syncs == "all" if self.extract is None else self.extract
 
 
 class AlertsConfig(ConfigModel):

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from mogulsync.chartmogul import ClientSettings
     from mogulsync.config import AppConfig
     from mogulsync.extract.context import Interval
+    from mogulsync.extract.recording import ExtractWatch
     from mogulsync.extract.runner import ExtractMode, ExtractOptions, ExtractReport
 
 app = typer.Typer(help="Extract ChartMogul into a warehouse (DuckDB, PostgreSQL, ... via dlt).")
@@ -38,8 +39,11 @@ _MODES: dict[str, ExtractMode] = {
     "append": "append",
     "incremental": "incremental",
 }
-#: project-file sections ``extract run`` reads; unset ${ENV} elsewhere (e.g. events:) is fine
+#: project-file sections the extract itself reads (Dagster's extract assets load these);
+#: unset ${ENV} elsewhere (e.g. events:) is fine
 SECTIONS = ("chartmogul", "extract")
+#: ... and ``extract run``, which alerts after the run
+RUN_SECTIONS = (*SECTIONS, "alerts")
 #: docs/errors.md: the project file must be fixed
 CONFIG_EXIT = 4
 
@@ -92,15 +96,20 @@ def run_command(
     _check_choice("--mode", mode, _MODES)
     _check_choice("--interval", interval, _INTERVALS)
     _check_date("--start-date", start_date)
+    from mogulsync.extract.recording import new_run_id
+
+    # as `mogulsync serve` names its extracts (the history's id; every JSON log line's)
+    run_id = new_run_id(dt.datetime.now(dt.UTC))
     if logs.json_mode():
-        # as `mogulsync serve` names its extracts: every line of this run carries it
-        logs.set_run(f"extract-{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%S%f')}")
+        logs.set_run(run_id)
     try:
         with _one_shot_process() as set_up_done:
-            settings, options = extract_options(
+            project, settings, options = _run_options(
                 config, streams, destination, mode, start_date, dataset, interval
             )
-            report = _run_with_progress(settings, options, show=not as_json, on_set_up=set_up_done)
+            report = _recorded_run(
+                project, run_id, settings, options, show=not as_json, on_set_up=set_up_done
+            )
     except MogulsyncError as exc:
         raise _fail(exc) from None
     json_logs = logs.json_mode()
@@ -183,6 +192,76 @@ def extract_options(
     )
 
 
+def _run_options(
+    path: Path,
+    streams: str | None,
+    destination: str | None,
+    mode: str | None,
+    start_date: str | None,
+    dataset: str | None,
+    interval: str | None,
+) -> tuple[AppConfig, ClientSettings, ExtractOptions]:
+    """:func:`extract_options` and the project they came from, with its alerts."""
+    from mogulsync.config.loader import load_config
+
+    project = load_config(path, sections=RUN_SECTIONS)
+    settings, options = options_for(
+        project, streams, destination, mode, start_date, dataset, interval
+    )
+    return project, settings, options
+
+
+def _recorded_run(
+    project: AppConfig,
+    run_id: str,
+    settings: ClientSettings,
+    options: ExtractOptions,
+    *,
+    show: bool,
+    on_set_up: Callable[[], None],
+) -> ExtractReport:
+    """The run, recorded in the extract history (as the server's are) and alerted on."""
+    import asyncio
+
+    from mogulsync.extract.history import ExtractHistory
+    from mogulsync.extract.recording import ExtractWatch, alert_after, begin, end, save_quietly
+
+    history = ExtractHistory(project.state_dir)
+    try:
+        run = begin(history, run_id)
+        watch = ExtractWatch()
+
+        def set_up() -> None:
+            watch.on_set_up()
+            on_set_up()
+
+        try:
+            report = _run_with_progress(settings, options, show=show, watch=watch, on_set_up=set_up)
+        except Exception as exc:
+            end(run, None, exc)
+            save_quietly(history, run)
+            alerts = alert_after(project, history, run, watch, exc, options.destination)
+            _warn(asyncio.run(alerts))
+            raise
+        except BaseException:  # Ctrl-C: no alert, the run is not left "running"
+            run.status, run.message = "cancelled", "stopped by the user (Ctrl-C)"
+            run.finished_at = dt.datetime.now(dt.UTC).isoformat()
+            save_quietly(history, run)
+            raise
+        end(run, report.as_dict(), None)
+        save_quietly(history, run)
+        _warn(asyncio.run(alert_after(project, history, run, watch, None, options.destination)))
+        return report
+    finally:
+        history.close()
+
+
+def _warn(warnings: list[str]) -> None:
+    """Alerts that could not be delivered: on stderr, the run's outcome unchanged."""
+    for text in warnings:
+        output.warning(text)
+
+
 def options_for(
     app_config: AppConfig,
     streams: str | None,
@@ -242,8 +321,10 @@ def _run_with_progress(
     options: ExtractOptions,
     *,
     show: bool,
+    watch: ExtractWatch,
     on_set_up: Callable[[], None] | None = None,
 ) -> ExtractReport:
+    from mogulsync.extract.recording import hooks_with
     from mogulsync.extract.runner import run_extract
     from mogulsync.progress import ExtractLines, ticking
 
@@ -253,27 +334,41 @@ def _run_with_progress(
     if logs.json_mode():  # JSON objects on stderr, even with --json (results on stdout)
         lines = ExtractLines(lambda _line, fields: logs.emit("progress", **fields))
     elif not show:
-        return run_extract(settings, options, on_set_up=on_set_up)
+        on_records, on_stage = hooks_with(watch, None, None)
+        return run_extract(
+            settings,
+            options,
+            on_records=on_records,
+            on_stage=on_stage,
+            on_set_up=on_set_up,
+            on_failed_streams=watch.on_failed_streams,
+        )
     elif not output.interactive(_err):  # a log file: a plain line every 10 s and per stage
         lines = ExtractLines(lambda line, _fields: typer.echo(line, err=True))
     else:
-        return _run_with_bar(settings, options, on_set_up)
+        return _run_with_bar(settings, options, watch, on_set_up)
+    on_records, on_stage = hooks_with(watch, lines.on_records, lines.on_stage)
     with ticking(lines.tick):
         return run_extract(
             settings,
             options,
-            on_records=lines.on_records,
-            on_stage=lines.on_stage,
+            on_records=on_records,
+            on_stage=on_stage,
             on_set_up=on_set_up,
+            on_failed_streams=watch.on_failed_streams,
         )
 
 
 def _run_with_bar(
-    settings: ClientSettings, options: ExtractOptions, on_set_up: Callable[[], None] | None
+    settings: ClientSettings,
+    options: ExtractOptions,
+    watch: ExtractWatch,
+    on_set_up: Callable[[], None] | None,
 ) -> ExtractReport:
     """In a terminal: a spinner per stream with its record count."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from mogulsync.extract.recording import hooks_with
     from mogulsync.extract.runner import run_extract
 
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
@@ -290,8 +385,14 @@ def _run_with_bar(
         def on_stage(stage: str) -> None:
             progress.add_task(f"[bold]{stage}[/bold]", total=None)
 
+        records, stages = hooks_with(watch, on_records, on_stage)
         return run_extract(
-            settings, options, on_records=on_records, on_stage=on_stage, on_set_up=on_set_up
+            settings,
+            options,
+            on_records=records,
+            on_stage=stages,
+            on_set_up=on_set_up,
+            on_failed_streams=watch.on_failed_streams,
         )
 
 

@@ -181,13 +181,15 @@ def run_extract(
     on_stage: Callable[[Stage], None] | None = None,
     stop: threading.Event | None = None,
     on_set_up: Callable[[], None] | None = None,
+    on_failed_streams: Callable[[Sequence[str]], None] | None = None,
 ) -> ExtractReport:
     """Extract ``options.streams`` from ChartMogul into ``options.destination``.
 
     ``on_records`` hears of every page as dlt takes it (stream name, record count);
     ``on_stage`` of the end of fetching, of dlt's extract step, and of the load;
     ``on_set_up`` (called once, on the calling thread) of dlt being set up, just before
-    it takes the first page.
+    it takes the first page; ``on_failed_streams`` of the streams whose fetch failed, just
+    before the run raises (the alerts name them).
     ``stop`` (set from another thread) ends the run before the next page with
     ExtractCancelledError, and nothing of it is loaded; once every page was read, the load
     goes through.
@@ -215,7 +217,7 @@ def run_extract(
             stack.enter_context(small_job_settings())
             if spec.kind == "duckdb":
                 stack.enter_context(urls_without_sqlalchemy())
-            hooks = _Hooks(on_records, on_stage, on_set_up)
+            hooks = _Hooks(on_records, on_stage, on_set_up, on_failed_streams)
             run = _Run(options, streams, spec, pump, states, listed)
             return _extract_and_load(run, started, hooks, stop)
     finally:
@@ -231,6 +233,7 @@ class _Hooks:
     on_records: Callable[[str, int], None] | None
     on_stage: Callable[[Stage], None] | None
     on_set_up: Callable[[], None] | None
+    on_failed_streams: Callable[[Sequence[str]], None] | None = None
 
     def set_up(self) -> None:
         if self.on_set_up is not None:
@@ -291,18 +294,10 @@ def _extract_and_load(
     try:
         pipeline.extract(source, loader_file_format=target.loader_file_format)
     except Exception as exc:
-        if stop is not None and stop.is_set() and not fetched_at:
-            raise ExtractCancelledError("the extract was cancelled: nothing was loaded") from None
-        if isinstance(pump.error, MogulsyncError):
-            raise pump.error from None
-        # streams stopped because dlt stopped reading are not why the run failed
-        failed = [
-            result
-            for result in pump.results
-            if not result.ok and not isinstance(result.error, FetchCancelledError)
-        ]
-        if failed:
-            raise _stream_error(failed) from None
+        cancelled = stop is not None and stop.is_set() and not fetched_at
+        failure = _extract_failure(run, hooks, cancelled=cancelled)
+        if failure is not None:
+            raise failure from None
         raise _load_error("extracting into", exc, options.destination) from exc
     fetch_s = (fetched_at[0] if fetched_at else time.perf_counter()) - started
     _stage(on_stage, "extracted")
@@ -330,6 +325,26 @@ def _extract_and_load(
         duration_s=now - started,
         load_ids=tuple(info.loads_ids),
     )
+
+
+def _extract_failure(run: _Run, hooks: _Hooks, *, cancelled: bool) -> MogulsyncError | None:
+    """Why dlt's extract step failed: a cancel, the fetch, or failed streams (None: dlt
+    itself failed)."""
+    if cancelled:
+        return ExtractCancelledError("the extract was cancelled: nothing was loaded")
+    if isinstance(run.pump.error, MogulsyncError):
+        return run.pump.error
+    # streams stopped because dlt stopped reading are not why the run failed
+    failed = [
+        result
+        for result in run.pump.results
+        if not result.ok and not isinstance(result.error, FetchCancelledError)
+    ]
+    if failed:
+        if hooks.on_failed_streams is not None:
+            hooks.on_failed_streams([result.name for result in failed])
+        return _stream_error(failed)
+    return None
 
 
 def _make_folder(spec: DestinationSpec) -> None:

@@ -84,6 +84,18 @@ def add(db: sqlite3.Connection, deliveries: Sequence[AlertDelivery]) -> None:
         raise
 
 
+def keep_runs(db: sqlite3.Connection, sync: str, run_ids: Sequence[str]) -> int:
+    """Delete ``sync``'s deliveries about runs other than ``run_ids`` (a history kept
+    elsewhere, as the extract's, dropped them); how many."""
+    marks = ", ".join("?" * len(run_ids))
+    kept = f" AND run_id NOT IN ({marks})" if run_ids else ""
+    cursor = db.execute(
+        f"DELETE FROM alert_deliveries WHERE sync = ?{kept}",  # noqa: S608 - placeholders only
+        (sync, *run_ids),
+    )
+    return cursor.rowcount
+
+
 def latest(db: sqlite3.Connection, syncs: Sequence[str], limit: int) -> list[AlertDelivery]:
     """The latest deliveries about any of ``syncs``, newest first."""
     if not syncs:

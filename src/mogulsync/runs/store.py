@@ -348,6 +348,10 @@ class RunStore:
             ],
         )
 
+    def keep_deliveries(self, sync: str, run_ids: Sequence[str]) -> int:
+        """Delete ``sync``'s deliveries about runs other than ``run_ids``; how many."""
+        return alert_deliveries.keep_runs(self._db, sync, run_ids)
+
     def deliveries(
         self, syncs: Sequence[str], *, limit: int = alert_deliveries.KEEP_DELIVERIES
     ) -> list[alert_deliveries.AlertDelivery]:

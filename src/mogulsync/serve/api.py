@@ -527,7 +527,7 @@ async def trigger_extract(request: Request) -> Response:
 async def list_extracts(request: Request) -> Response:
     """
     ---
-    summary: 'Extract runs started by this server (kept across restarts), newest first'
+    summary: 'Extract runs (the server''s and `extract run`''s, kept across restarts), newest first'
     responses:
       200: {description: "[{run_id, status, started_at, finished_at, report, message, progress}]"}
     """
@@ -546,6 +546,29 @@ async def list_extracts(request: Request) -> Response:
             for r in runs
         ]
     )
+
+
+def extract_alert_deliveries(state: ServeState, limit: int) -> list[dict[str, Any]]:
+    """The latest alerts sent about extract runs, newest first."""
+    from mogulsync.alerts.extract import EXTRACT_JOB
+
+    store = state.run_store()
+    try:
+        found = store.deliveries([EXTRACT_JOB], limit=limit)
+    finally:
+        store.close()
+    return [delivery.as_dict() for delivery in found]
+
+
+@guarded(Role.VIEWER)
+async def list_extract_alerts(request: Request) -> Response:
+    """
+    ---
+    summary: 'Alerts sent about extract runs, delivered or not, newest first'
+    responses:
+      200: {description: "[{at, sync, run_id, channel, target, trigger, outcome, error}]"}
+    """
+    return JSONResponse(extract_alert_deliveries(state_of(request), _limit(request)))
 
 
 @guarded(Role.VIEWER)
@@ -608,6 +631,7 @@ routes: list[BaseRoute] = [
     Route("/api/v1/schedules/{job}/resume", resume_schedule, methods=["POST"]),
     Route("/api/v1/extract/runs", trigger_extract, methods=["POST"]),
     Route("/api/v1/extract/runs", list_extracts, methods=["GET"]),
+    Route("/api/v1/extract/alerts", list_extract_alerts, methods=["GET"]),
     Route("/api/v1/events/status", events_status, methods=["GET"]),
     Route("/api/v1/events/dead-letters/replay", replay_dead_letters, methods=["POST"]),
     Route("/api/openapi.json", openapi, methods=["GET"], include_in_schema=False),

@@ -7,10 +7,13 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mogulsync.config import AppConfig
 from mogulsync.sync.connect import client_settings
+
+if TYPE_CHECKING:
+    from mogulsync.extract.recording import ExtractWatch
 
 _DLT_LOG_LEVEL = "RUNTIME__LOG_LEVEL"
 
@@ -20,11 +23,13 @@ def run_project_extract(
     *,
     on_records: Callable[[str, int], None] | None = None,
     stop: threading.Event | None = None,
+    watch: ExtractWatch | None = None,
 ) -> dict[str, Any]:
     """Extract every configured stream; the report as JSON-ready data.
 
     ``on_records`` hears of every page (in this thread); ``stop`` cancels the run before
-    its next page (ExtractCancelledError: nothing of it is loaded).
+    its next page (ExtractCancelledError: nothing of it is loaded); ``watch`` hears of
+    its stages and failed streams (what its alerts say).
     """
     from mogulsync.extract.runner import ExtractOptions, run_extract
 
@@ -41,5 +46,13 @@ def run_project_extract(
         activity_windows=extract.activity_windows,
         keep_load_packages=extract.keep_load_packages,
     )
-    report = run_extract(client_settings(config), options, on_records=on_records, stop=stop)
+    report = run_extract(
+        client_settings(config),
+        options,
+        on_records=on_records,
+        stop=stop,
+        on_stage=watch.on_stage if watch else None,
+        on_set_up=watch.on_set_up if watch else None,
+        on_failed_streams=watch.on_failed_streams if watch else None,
+    )
     return report.as_dict()

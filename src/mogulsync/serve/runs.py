@@ -22,8 +22,8 @@ from mogulsync import logs
 from mogulsync.chartmogul import RequestLogEntry
 from mogulsync.config import AppConfig
 from mogulsync.errors import ConfigError, MogulsyncError
+from mogulsync.extract.history import ExtractHistory, ExtractRun
 from mogulsync.runs import RunRecord, RunStatus
-from mogulsync.serve.extract_history import ExtractHistory, ExtractRun
 from mogulsync.serve.feed import RequestFeed
 from mogulsync.sync.engine import SyncEngine
 from mogulsync.sync.state import SyncLockedError
@@ -256,13 +256,15 @@ class RunManager:
         return run
 
     async def _extract(self, run: ExtractRun, stop: threading.Event) -> None:
-        from mogulsync.extract.runner import ExtractCancelledError
+        from mogulsync.extract.recording import ExtractWatch, alert_after, end
         from mogulsync.serve.extract import run_project_extract
 
         loop = asyncio.get_running_loop()
         history = self.extract_history
+        watch = ExtractWatch()
 
         def page(stream: str, records: int) -> None:  # in the extract's worker thread
+            watch.on_records(stream, records)
             run.progress[stream] = run.progress.get(stream, 0) + records
             if history.progress_due():  # written on the loop, which owns the history
                 snapshot = dict(run.progress)
@@ -270,23 +272,20 @@ class RunManager:
             for hook in self.on_extract_page:
                 hook(stream, records)
 
+        report: dict[str, Any] | None = None
+        error: Exception | None = None
         try:
             with logs.bound_run(run.run_id):  # the worker thread inherits it
                 report = await asyncio.to_thread(
-                    run_project_extract, self.config, on_records=page, stop=stop
+                    run_project_extract, self.config, on_records=page, stop=stop, watch=watch
                 )
-        except ExtractCancelledError:
-            run.status = RunStatus.CANCELLED.value
-            run.message = "cancelled before its next page: nothing of this run was loaded"
-        except MogulsyncError as exc:
-            run.status, run.message = "failed", exc.user_message
-        except Exception as exc:
-            run.status, run.message = "failed", f"{type(exc).__name__}: {exc}"
-        else:
-            run.status, run.report = "success", report
-        run.finished_at = dt.datetime.now(dt.UTC).isoformat()
+        except Exception as exc:  # how it ended is recorded (and alerted on) below
+            error = exc
+        end(run, report, error)
         try:
             self.extract_history.save(run)
+            with logs.bound_run(run.run_id):  # as `extract run`: alerts after the record
+                await alert_after(self.config, history, run, watch, error)
         finally:  # a history that cannot be written must not leave the extract "running"
             self.extract = None
             self._notify_finished(EXTRACT_NAME, RunStatus(run.status))

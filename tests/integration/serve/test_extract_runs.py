@@ -216,7 +216,7 @@ async def test_an_extract_the_server_died_in_shows_the_records_it_had_read(
     PROGRESS_EVERY_S, the clock driven here), and the swept run keeps them."""
     import sqlite3
 
-    from mogulsync.serve import extract_history
+    from mogulsync.extract import history as extract_history
     from mogulsync.serve.scheduler import SCHEDULE_FILE
 
     clock = [0.0]

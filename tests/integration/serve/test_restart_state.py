@@ -25,10 +25,10 @@ from tests.integration.serve._support import (
     wait_for_run,
 )
 
+from mogulsync.extract.history import ExtractRun
 from mogulsync.runs import RunStore
 from mogulsync.serve import api
 from mogulsync.serve.clock import ManualClock
-from mogulsync.serve.extract_history import ExtractRun
 from mogulsync.serve.lock import ServeLock, ServeLockedError
 from mogulsync.sync.state import SyncLock
 

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from mogulsync.serve import extract_history
-from mogulsync.serve.extract_history import ExtractHistory, ExtractRun
+from mogulsync.extract import history as extract_history
+from mogulsync.extract.history import ExtractHistory, ExtractRun
 
 
 def test_a_run_left_running_is_interrupted_at_the_next_start(tmp_path):

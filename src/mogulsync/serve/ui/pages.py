@@ -25,7 +25,14 @@ from mogulsync.config.alerts import RECONCILE_PREFIX
 from mogulsync.errors import MogulsyncError
 from mogulsync.runs import RunStatus
 from mogulsync.runs.store import RunNotFoundError
-from mogulsync.serve.api import offset_of, run_summary, set_paused, state_of, sync_listing
+from mogulsync.serve.api import (
+    extract_alert_deliveries,
+    offset_of,
+    run_summary,
+    set_paused,
+    state_of,
+    sync_listing,
+)
 from mogulsync.serve.auth import (
     CSRF_FIELD,
     LOGIN_COOKIE,
@@ -422,8 +429,10 @@ async def extract_page(request: Request) -> Response:
     scheduled = state.scheduler.states.get(EXTRACT_JOB) if state.scheduler else None
     next_run = state.scheduler.next_runs().get(EXTRACT_JOB) if state.scheduler else None
     paused_since = scheduled.paused_since if scheduled else None
+    alerts = extract_alert_deliveries(state, ALERTS_SHOWN)
     return _page(
         request, "extract.html", caller, streams=extract.streams or list(STREAMS),
+        alerts=alerts, alerts_on=bool(state.config.alerts.channels),
         runs=runs, last=last, running=state.manager.extract,
         destination=_display(extract.destination.get_secret_value()),
         dataset=extract.dataset, mode=extract.mode,

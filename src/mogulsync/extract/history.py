@@ -1,4 +1,5 @@
-"""The extract runs the server started, kept in ``schedule.sqlite`` so they outlive a restart.
+"""Extract runs (``mogulsync serve``'s and ``mogulsync extract run``'s), kept in
+``schedule.sqlite`` so they outlive a restart and the alerts can tell a recovery.
 
 A run still ``running`` when the server starts (and holds the state directory's lock)
 belonged to a process that died: it is marked ``interrupted`` (dlt loads whatever that
@@ -16,7 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mogulsync.serve.scheduler import SCHEDULE_FILE
+#: the server's schedule file (``mogulsync.serve.scheduler.SCHEDULE_FILE``), which has kept
+#: the extract runs since before the command line recorded its own; the engine cannot import
+#: the server, so the name is said twice (a test checks they agree)
+HISTORY_FILE = "schedule.sqlite"
+#: statuses of runs that ended on their own (cancelled and interrupted ones are passed over)
+FINISHED = frozenset({"success", "failed"})
 
 #: extract runs kept (and listed by the API and the Extract page)
 KEEP_RUNS = 50
@@ -28,7 +34,7 @@ _clock: Callable[[], float] = time.monotonic
 
 @dataclass(slots=True)
 class ExtractRun:
-    """One extract started by the server."""
+    """One extract run (started by the server or by `mogulsync extract run`)."""
 
     run_id: str
     status: str
@@ -47,7 +53,7 @@ class ExtractHistory:
     """Extract runs, newest first, in the server's ``schedule.sqlite``."""
 
     def __init__(self, state_dir: Path | str) -> None:
-        path = Path(state_dir) / SCHEDULE_FILE
+        path = Path(state_dir) / HISTORY_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute(
@@ -132,6 +138,13 @@ class ExtractHistory:
             (limit,),
         )
         return [_run(row) for row in rows]
+
+    def previous_finished(self, run_id: str) -> ExtractRun | None:
+        """The latest run other than ``run_id`` that ended on its own (success or failed)."""
+        return next(
+            (run for run in self.latest() if run.run_id != run_id and run.status in FINISHED),
+            None,
+        )
 
     def close(self) -> None:
         """Close the database."""
