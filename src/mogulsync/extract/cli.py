@@ -46,10 +46,17 @@ SECTIONS = ("chartmogul", "extract")
 RUN_SECTIONS = (*SECTIONS, "alerts")
 #: docs/errors.md: the project file must be fixed
 CONFIG_EXIT = 4
+#: docs/errors.md: another run (here: another extract) is in progress
+LOCKED_EXIT = 5
 
 
 def _fail(exc: MogulsyncError) -> typer.Exit:
-    code = CONFIG_EXIT if isinstance(exc, ConfigError) else 1
+    from mogulsync.extract.lock import ExtractLockedError
+
+    if isinstance(exc, ConfigError):
+        code = CONFIG_EXIT
+    else:
+        code = LOCKED_EXIT if isinstance(exc, ExtractLockedError) else 1
     output.error(exc.user_message, exit_code=code)
     return typer.Exit(code)
 
@@ -224,8 +231,11 @@ def _recorded_run(
     import asyncio
 
     from mogulsync.extract.history import ExtractHistory
+    from mogulsync.extract.lock import ExtractLock
     from mogulsync.extract.recording import ExtractWatch, alert_after, begin, end, save_quietly
 
+    lock = ExtractLock(project.state_dir)
+    lock.acquire()  # before the history: a refused run records nothing
     history = ExtractHistory(project.state_dir)
     try:
         run = begin(history, run_id)
@@ -254,6 +264,7 @@ def _recorded_run(
         return report
     finally:
         history.close()
+        lock.release()
 
 
 def _warn(warnings: list[str]) -> None:

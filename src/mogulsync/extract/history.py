@@ -1,8 +1,9 @@
 """Extract runs (``mogulsync serve``'s and ``mogulsync extract run``'s), kept in
 ``schedule.sqlite`` so they outlive a restart and the alerts can tell a recovery.
 
-A run still ``running`` when the server starts (and holds the state directory's lock)
-belonged to a process that died: it is marked ``interrupted`` (dlt loads whatever that
+A run still ``running`` when the server starts (and holds the state directory's lock),
+while no process holds the extract's lock (``extract/lock.py``), belonged to a process
+that died: it is marked ``interrupted`` (dlt loads whatever that
 run had extracted at the next run's start). Its records read so far are written while it
 runs, at most every PROGRESS_EVERY_S, so an interrupted run still says how far it got.
 """
@@ -67,15 +68,15 @@ class ExtractHistory:
         self._progress_at = _clock()
 
     def mark_interrupted(self) -> int:
-        """Runs still ``running`` belonged to a server that died: ``interrupted``; how many.
+        """Runs still ``running`` belonged to a process that died: ``interrupted``; how many.
 
-        Only the server holding the state directory's lock may say so (a second server
-        opening the history must not relabel the first one's running extract).
+        Only the server holding the state directory's lock, and the extract's lock, may say
+        so (a second server, or `extract run` in progress, must not see its run relabelled).
         """
         with self._db:
             cursor = self._db.execute(
                 "UPDATE extract_runs SET status = 'interrupted',"
-                " message = 'the server stopped while it ran' WHERE status = 'running'"
+                " message = 'the process running it stopped while it ran' WHERE status = 'running'"
             )
         return cursor.rowcount
 

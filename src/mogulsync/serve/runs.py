@@ -23,6 +23,7 @@ from mogulsync.chartmogul import RequestLogEntry
 from mogulsync.config import AppConfig
 from mogulsync.errors import ConfigError, MogulsyncError
 from mogulsync.extract.history import ExtractHistory, ExtractRun
+from mogulsync.extract.lock import ExtractLock, ExtractLockedError
 from mogulsync.runs import RunRecord, RunStatus
 from mogulsync.serve.feed import RequestFeed
 from mogulsync.sync.engine import SyncEngine
@@ -215,7 +216,12 @@ class RunManager:
         from mogulsync.runs import RunStore
         from mogulsync.sync.state import SyncLock
 
-        self.extract_history.mark_interrupted()
+        extract_lock = ExtractLock(self.state_dir)
+        if extract_lock.try_acquire():  # else `extract run` has its run in progress
+            try:
+                self.extract_history.mark_interrupted()
+            finally:
+                extract_lock.release()
         store = RunStore(self.state_dir, self.engine.redactor)
         swept: list[str] = []
         try:
@@ -247,15 +253,26 @@ class RunManager:
             raise ShuttingDownError("the server is shutting down: no new runs start")
         if self._extract_task is not None and not self._extract_task.done():
             raise AlreadyRunningError("the extract is already running")
-        now = dt.datetime.now(dt.UTC)
-        run = ExtractRun(f"extract-{now.strftime('%Y%m%dT%H%M%S%f')}", "running", now.isoformat())
-        self.extract_history.save(run)
+        lock = ExtractLock(self.state_dir)
+        try:
+            lock.acquire()  # `mogulsync extract run` from cron may hold it
+        except ExtractLockedError as exc:
+            raise AlreadyRunningError(exc.message, hint=exc.hint) from None
+        try:
+            from mogulsync.extract.recording import new_run_id
+
+            now = dt.datetime.now(dt.UTC)
+            run = ExtractRun(new_run_id(now), "running", now.isoformat())
+            self.extract_history.save(run)
+        except BaseException:
+            lock.release()
+            raise
         self.extract = run
         self._extract_stop = threading.Event()
-        self._extract_task = asyncio.create_task(self._extract(run, self._extract_stop))
+        self._extract_task = asyncio.create_task(self._extract(run, self._extract_stop, lock))
         return run
 
-    async def _extract(self, run: ExtractRun, stop: threading.Event) -> None:
+    async def _extract(self, run: ExtractRun, stop: threading.Event, lock: ExtractLock) -> None:
         from mogulsync.extract.recording import ExtractWatch, alert_after, end
         from mogulsync.serve.extract import run_project_extract
 
@@ -288,6 +305,7 @@ class RunManager:
                 await alert_after(self.config, history, run, watch, error)
         finally:  # a history that cannot be written must not leave the extract "running"
             self.extract = None
+            lock.release()
             self._notify_finished(EXTRACT_NAME, RunStatus(run.status))
 
     def _save_extract_progress(self, run_id: str, progress: dict[str, int]) -> None:

@@ -20,7 +20,7 @@ def test_a_run_left_running_is_interrupted_at_the_next_start(tmp_path):
         assert reopened.mark_interrupted() == 1  # the server that holds the state dir
         latest, first = reopened.latest()
         assert (latest.run_id, latest.status) == ("extract-2", "interrupted")
-        assert latest.message == "the server stopped while it ran"
+        assert latest.message == "the process running it stopped while it ran"
         assert (first.run_id, first.status, first.report) == (
             "extract-1",
             "success",

@@ -1,0 +1,96 @@
+"""One extract at a time per ``state_dir``: `mogulsync extract run` from cron and
+`mogulsync serve`'s extract load the same destination and record into one history.
+
+A second `extract run` while one goes is refused with exit 5 and records nothing; the
+run holds the lock while it goes and gives it back however it ends.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mogulsync.cli import app
+from mogulsync.emulator.server import EmulatorServer
+from mogulsync.extract import cli as extract_cli
+from mogulsync.extract.history import ExtractHistory
+from mogulsync.extract.lock import ExtractLock
+
+
+def _project(server: EmulatorServer, tmp_path: Path) -> Path:
+    path = tmp_path / "mogulsync.yml"
+    path.write_text(
+        "chartmogul:\n"
+        "  api_key: ${CM_KEY}\n"
+        f"  base_url: {server.base_url}\n"
+        f"state_dir: {tmp_path / 'state'}\n"
+        "extract:\n"
+        f"  destination: duckdb:///{tmp_path / 'cm.duckdb'}\n"
+        "  streams: [data_sources]\n"
+        "  mode: overwrite\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def config(
+    emulator_server: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    monkeypatch.setenv("CM_KEY", emulator_server.api_key)
+    return _project(emulator_server, tmp_path)
+
+
+def _extract(config: Path) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["extract", "run", "-c", str(config), "--json"])
+    return result.exit_code, result.output
+
+
+def test_a_second_extract_is_refused_with_exit_5_and_records_nothing(
+    config: Path, tmp_path: Path
+) -> None:
+    state_dir = tmp_path / "state"
+    running = ExtractLock(state_dir)  # an extract going on in another process
+    running.acquire()
+    try:
+        code, output = _extract(config)
+    finally:
+        running.release()
+    assert code == 5, output
+    assert "an extract is already running" in output
+    history = ExtractHistory(state_dir)
+    try:
+        assert history.latest() == []
+    finally:
+        history.close()
+    code, output = _extract(config)  # the lock given back: runs
+    assert code == 0, output
+
+
+def test_the_run_holds_the_lock_while_it_goes_and_gives_it_back_after_a_failure(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state_dir = tmp_path / "state"
+    seen_free: list[bool] = []
+    real = extract_cli._run_with_progress
+
+    def probing(*args: object, **kwargs: object) -> object:
+        probe = ExtractLock(state_dir)
+        free = probe.try_acquire()
+        seen_free.append(free)
+        if free:
+            probe.release()
+        if len(seen_free) == 2:
+            raise RuntimeError("the destination broke")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(extract_cli, "_run_with_progress", probing)
+    assert _extract(config)[0] == 0
+    code, _output = _extract(config)
+    assert code != 0
+    assert seen_free == [False, False]
+    probe = ExtractLock(state_dir)
+    assert probe.try_acquire()  # a failed run gave it back
+    probe.release()

@@ -1,0 +1,56 @@
+"""The server and `mogulsync extract run` share one extract lock per ``state_dir``.
+
+Before, `extract run` (now recorded in the same history, for its alerts) could go on while
+the server started and swept its run to ``interrupted``, and the server could start an
+extract into the same destination meanwhile.
+"""
+
+from __future__ import annotations
+
+import pytest
+from tests.integration.serve._support import OPERATOR, serving
+from tests.integration.serve.test_extract_runs import _extract_project, _PageGate, _started_extract
+
+from mogulsync.extract.history import ExtractHistory
+from mogulsync.extract.lock import ExtractLock
+from mogulsync.extract.recording import begin
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_cli_extract_in_progress_is_neither_swept_nor_doubled(emulator_server, tmp_path):
+    config, _destination = _extract_project(emulator_server, tmp_path)
+    history = ExtractHistory(config.state_dir)
+    cli_run = begin(history)  # `extract run` in another process, holding the lock
+    history.close()
+    cli = ExtractLock(config.state_dir)
+    cli.acquire()
+    try:
+        async with serving(config) as served:
+            auth = served.bearer(OPERATOR)
+            listed = (await served.http.get("/api/v1/extract/runs", headers=auth)).json()
+            assert [(r["run_id"], r["status"]) for r in listed] == [(cli_run.run_id, "running")]
+            refused = await served.http.post("/api/v1/extract/runs", headers=auth)
+            assert refused.status_code == 409
+            assert "an extract is already running" in refused.json()["error"]
+    finally:
+        cli.release()
+    async with serving(config) as served:  # the process died: its run is swept
+        auth = served.bearer(OPERATOR)
+        [run] = (await served.http.get("/api/v1/extract/runs", headers=auth)).json()
+        assert (run["run_id"], run["status"]) == (cli_run.run_id, "interrupted")
+
+
+async def test_the_servers_extract_holds_the_lock_until_it_ends(emulator_server, tmp_path):
+    config, _destination = _extract_project(emulator_server, tmp_path)
+    gate = _PageGate()
+    async with serving(config) as served:
+        await _started_extract(served, gate)
+        probe = ExtractLock(config.state_dir)
+        assert not probe.try_acquire()  # `extract run` would be refused now
+        gate.go.set()
+        task = served.app.state.manager._extract_task
+        assert task is not None
+        await task
+        assert probe.try_acquire()
+        probe.release()
