@@ -26,6 +26,8 @@ SYNC_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 SYNC_NAME_RULE = (
     "a sync name is 1-100 letters, digits, `_`, `-` or `.`, starting with a letter or digit"
 )
+#: the extract's job in schedules, alerts and the run feed: no sync may share it
+RESERVED_SYNC_NAME = "extract"
 
 
 class AppConfig(ConfigModel):
@@ -68,6 +70,11 @@ class AppConfig(ConfigModel):
         if bad:
             names = ", ".join(f"`{name}`" for name in bad)
             raise ValueError(f"{names}: {SYNC_NAME_RULE}")
+        if RESERVED_SYNC_NAME in value:
+            raise ValueError(
+                f"`{RESERVED_SYNC_NAME}` is reserved: it names the extract's schedule, runs and"
+                " alerts; give the sync another name"
+            )
         return value
 
     def written_warehouses(self) -> frozenset[str]:
