@@ -13,6 +13,7 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, SecretStr, model_validator
 
 from mogulsync.config._base import ConfigModel
+from mogulsync.config.alerts_events import EventsAlertRule
 
 #: PagerDuty Events API v2 endpoint, used when a ``format: pagerduty`` webhook names no URL
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
@@ -141,6 +142,9 @@ class AlertRule(ConfigModel):
         None, description="a recorded reconcile found ChartMogul and the warehouse apart"
     )
     on_recovery: bool = Field(True, description="healthy again after an alerted run")
+    events: EventsAlertRule | None = Field(
+        None, description="the events forwarder: dead letters, a stuck backlog"
+    )
 
     def covers(self, sync: str) -> bool:
         """Whether this rule watches ``sync`` (a reconcile's history name included)."""
@@ -152,7 +156,8 @@ class AlertsConfig(ConfigModel):
     """Channels and the rules that use them."""
 
     channels: dict[str, AlertChannel] = Field(default_factory=dict)
-    rules: list[AlertRule] = Field(default_factory=lambda: [AlertRule()])
+    # the default rule also watches the events forwarder (a written rule only with `events`)
+    rules: list[AlertRule] = Field(default_factory=lambda: [AlertRule(events=EventsAlertRule())])
     timeout_s: float = Field(
         DEFAULT_TIMEOUT_S, gt=0, le=MAX_TIMEOUT_S, description="per delivery attempt"
     )
