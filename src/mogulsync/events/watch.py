@@ -27,6 +27,8 @@ from mogulsync.runs.deliveries import AlertDelivery
 log = logging.getLogger(__name__)
 #: seconds of the forwarder's clock between two looks
 WATCH_INTERVAL_S = 60.0
+#: the queue-file key holding when the alerts last looked (forwarder clock, epoch seconds)
+LOOKED_AT_KEY = "alerts.events.looked_at"
 #: real seconds between checks whether a look is due (the clock may be driven)
 POLL_S = 0.5
 
@@ -102,10 +104,13 @@ class AlertWatch:
         """Read the queue, evaluate the rules, send and record (never raises)."""
         try:
             snap = await asyncio.to_thread(snapshot, self.queue, now)
-            return await self.alerter.look(snap, self.queue, self._record)
+            done = await self.alerter.look(snap, self.queue, self._record)
+            # when the alerts last looked (serve's Events page shows it)
+            await asyncio.to_thread(self.queue.set_meta, LOOKED_AT_KEY, repr(now))
         except Exception:
             log.exception("events alerts: the look at the queue failed; trying again later")
             return []
+        return done
 
     async def _record(self, deliveries: Sequence[AlertDelivery]) -> None:
         if self.record is not None:  # the run history may wait on a lock: off the loop
