@@ -8,8 +8,9 @@ which watches it with these defaults.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from mogulsync.config._base import ConfigModel
 from mogulsync.config.serve import parse_duration
@@ -40,6 +41,12 @@ class EventsAlertRule(ConfigModel):
     )
 
     _window_parses = field_validator("window", "backlog_age", "repeat")(_duration)
+
+    @model_validator(mode="after")
+    def _watches_something(self) -> Self:
+        if self.dead_letters is None and self.backlog_age is None:
+            raise ValueError("give `dead_letters`, `backlog_age` or both (or drop `events`)")
+        return self
 
     @property
     def window_s(self) -> float:
