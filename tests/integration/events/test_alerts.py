@@ -296,7 +296,7 @@ async def test_a_stuck_backlog_alerts_reminds_at_most_every_repeat_then_resolves
         await f.minutes(180)
         assert [body["state"] for body in bodies(http, "/hook")] == ["problem", "reminder"]
         call(admin, "DELETE", "/faults")
-        await f.minutes(3)
+        await f.minutes(6)  # the next retry is at most retry_max_s (5 minutes) away
         assert f.queue.count("pending") == 0
         assert [body["state"] for body in bodies(http, "/hook")] == [
             "problem",
@@ -410,3 +410,43 @@ def dead_letters(path: Path) -> int:
         return queue.count("dead")
     finally:
         queue.close()
+
+
+async def test_pagerduty_resolves_only_when_every_condition_has_cleared(
+    tmp_path: Path,
+    emulator_server: EmulatorServer,
+    http: HttpReceiver,
+    smtp: SmtpReceiver,
+    clock: Clock,
+    admin: httpx.Client,
+) -> None:
+    """Dead letters recover while the backlog is still stuck: the JSON webhook hears that
+    recovery, PagerDuty's one incident (`mogulsync/events`) stays open until both clear."""
+    rules = [{"syncs": [], "channels": ["hook", "oncall"], "events": {"backlog_age": "30m"}}]
+    config = project(
+        tmp_path, emulator_server, http, smtp, rules=rules, retry={"max_attempts": 1000}
+    )
+    f = Forwarding(config, clock)
+    try:
+        await f.minutes(1)
+        call(admin, "PUT", "/faults", json={"error_rate": 1.0})
+        await f.send(GOOD, REFUSED)
+        refused = f.queue.get("m2")
+        assert refused is not None
+        f.queue.record([Outcome(refused.seq, "dead", "refused", 1)])  # as a 422 would
+        await f.minutes(31)
+        assert sorted(body["event"] for body in bodies(http, "/hook")) == [
+            "backlog",
+            "dead_letters",
+        ]
+        await f.minutes(31)  # the dead letter is over an hour old: that condition clears
+        assert [body["event"] for body in bodies(http, "/hook")][-1] == "recovered"
+        assert [action for action, _key in pd_actions(http)] == ["trigger", "trigger"]
+        call(admin, "DELETE", "/faults")
+        await f.minutes(6)  # the next retry is at most retry_max_s (5 minutes) away
+        assert [body["event"] for body in bodies(http, "/hook")][-1] == "recovered"
+        assert pd_actions(http)[-1] == ("resolve", "mogulsync/events")
+        assert [action for action, _key in pd_actions(http)] == ["trigger", "trigger", "resolve"]
+    finally:
+        call(admin, "DELETE", "/faults")
+        await f.aclose()
