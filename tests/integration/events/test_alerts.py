@@ -387,7 +387,9 @@ def test_events_serve_alerts_and_a_restarted_server_keeps_the_episode(
     path = Path(config.state_dir) / "events.sqlite"
     with EventsService(config, host="127.0.0.1", port=0, clock=clock) as service:
         wait_until(lambda: looked_at(path) == clock.now, "the first look")
-        answer = httpx.post(f"{service.base_url}/v1/group", json=REFUSED, auth=(WRITE_KEY, ""))
+        answer = httpx.post(
+            f"{service.base_url}/v1/group", json=REFUSED, auth=(WRITE_KEY, ""), timeout=30
+        )
         assert answer.status_code == 200
         wait_until(
             lambda: service.forwarder is not None and dead_letters(path) == 1, "a dead letter"
