@@ -81,6 +81,7 @@ async def test_the_events_page_and_api_show_the_open_episode_and_a_restart_stays
                 status = (await served.http.get("/api/v1/events/status", headers=viewer)).json()
             listed = (await served.http.get("/api/v1/events/alerts", headers=viewer)).json()
             page = (await served.http.get("/events", headers=viewer)).text
+            metrics = (await served.http.get("/metrics", headers=viewer)).text
         assert receiver.posts == []  # the episode was announced before the restart
     found = status["alerts"]
     assert found["watching"] is True
@@ -92,4 +93,6 @@ async def test_the_events_page_and_api_show_the_open_episode_and_a_restart_stays
     assert 'id="events-alert-deliveries"' in page
     assert "events-dead_letters-x" in page
     assert '<span class="status failed">dead_letters</span> on hook since' in page
+    assert 'mogulsync_events_alerting{condition="dead_letters"} 1.0' in metrics
+    assert 'mogulsync_events_alerting{condition="backlog"} 0.0' in metrics
     assert HOOK_TOKEN not in page + str(status) + str(listed)
