@@ -77,6 +77,14 @@ class EventsAlerter:
                     )
         return [found[key] for key in sorted(found)]
 
+    def prime(self, snap: Snapshot, store: StateStore) -> None:
+        """A rule seen for the first time counts dead letters from ``snap`` on (the
+        forwarder's first round may dead-letter events before the first look)."""
+        for rule in self.rules:
+            key = state_key(rule)
+            if store.meta(key) is None:
+                store.set_meta(key, WatchState(samples=[[snap.now, snap.dead_total]]).to_json())
+
     async def look(
         self, snap: Snapshot, store: StateStore, record: Record | None = None
     ) -> list[AlertDelivery]:

@@ -100,10 +100,12 @@ async def running_events(
             clock=clock,
             keep_s=None if keep_days is None else keep_days * SECONDS_PER_DAY,
         )
-        forwarder_task = asyncio.create_task(forwarder.run(stop))
         watch = alert_watch(config, queue, clock)
         if watch is not None:
+            # before the first round: what it dead-letters is new to a rule seen first now
+            await watch.prime()
             watch_task = asyncio.create_task(watch.run(stop))
+        forwarder_task = asyncio.create_task(forwarder.run(stop))
     keys = [key.get_secret_value() for key in config.events.write_keys]
     wake = forwarder.wake if forwarder else None
     ingest = IngestApp(writer, keys, wake, limits=config.events.limits)

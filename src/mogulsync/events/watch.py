@@ -100,6 +100,14 @@ class AlertWatch:
         self._next = now + WATCH_INTERVAL_S
         return await self.look(now)
 
+    async def prime(self) -> None:
+        """Note the dead letters so far for rules without a state (sends nothing)."""
+        try:
+            snap = await asyncio.to_thread(snapshot, self.queue, self._clock())
+            self.alerter.prime(snap, self.queue)
+        except Exception:
+            log.exception("events alerts: the first look at the queue failed")
+
     async def look(self, now: float) -> list[AlertDelivery]:
         """Read the queue, evaluate the rules, send and record (never raises)."""
         try:

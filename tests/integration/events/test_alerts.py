@@ -452,3 +452,17 @@ async def test_pagerduty_resolves_only_when_every_condition_has_cleared(
     finally:
         call(admin, "DELETE", "/faults")
         await f.aclose()
+
+
+async def test_events_dead_lettered_before_the_first_look_still_alert(
+    default_rule: Forwarding, http: HttpReceiver
+) -> None:
+    """First start with a refused event already queued: the forwarder's first round
+    dead-letters it before the watch ever looked; primed before that round, it alerts."""
+    f = default_rule
+    await f.send(REFUSED)
+    await f.watch.prime()  # what running_events does before starting the forwarder
+    await f.forwarder.run_once()
+    assert f.queue.count("dead") == 1
+    await f.minutes(1)
+    assert [body["event"] for body in bodies(http, "/hook")] == ["dead_letters"]
