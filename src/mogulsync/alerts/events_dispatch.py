@@ -8,6 +8,7 @@ anything is sent: a crash in between loses that alert rather than repeating it.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -79,7 +80,8 @@ class EventsAlerter:
 
     def prime(self, snap: Snapshot, store: StateStore) -> None:
         """A rule seen for the first time counts dead letters from ``snap`` on (the
-        forwarder's first round may dead-letter events before the first look)."""
+        forwarder's first round may dead-letter events before the first look). Blocking:
+        call it in a thread."""
         for rule in self.rules:
             key = state_key(rule)
             if store.meta(key) is None:
@@ -93,12 +95,13 @@ class EventsAlerter:
         for rule in self.rules:
             assert rule.events is not None  # only such rules are kept
             key = state_key(rule)
-            before = store.meta(key)
+            # the queue file's lock may be held by ingest's group commit: off the loop
+            before = await asyncio.to_thread(store.meta, key)
             state = WatchState.from_json(before)
             notices = step(rule.events, state, snap)
             after = state.to_json()
             if after != before:
-                store.set_meta(key, after)
+                await asyncio.to_thread(store.set_meta, key, after)
             for notice in notices:
                 message = build_events_message(notice, rule.events, snap, self.redactor)
                 deliveries.extend(

@@ -104,7 +104,7 @@ class AlertWatch:
         """Note the dead letters so far for rules without a state (sends nothing)."""
         try:
             snap = await asyncio.to_thread(snapshot, self.queue, self._clock())
-            self.alerter.prime(snap, self.queue)
+            await asyncio.to_thread(self.alerter.prime, snap, self.queue)
         except Exception:
             log.exception("events alerts: the first look at the queue failed")
 
