@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from tests.integration.ops._receivers import SMTP_PASSWORD, SMTP_USER, HttpReceiver, SmtpReceiver
+from tests.integration.ops.test_sms_alerts import FROM, SID, TO, TOKEN, TwilioReceiver
 
 from mogulsync.config import parse_config
 from mogulsync.config.models import AppConfig
@@ -67,6 +68,7 @@ def project(
     *,
     rules: list[dict[str, Any]] | None = None,
     retry: dict[str, Any] | None = None,
+    twilio: TwilioReceiver | None = None,
 ) -> AppConfig:
     alerts: dict[str, Any] = {
         "channels": {
@@ -93,6 +95,9 @@ def project(
     }
     if rules is not None:
         alerts["rules"] = rules
+    if twilio is not None:
+        alerts["channels"]["phones"] = {"type": "sms", "account_sid": SID,
+            "auth_token": "${TWILIO_AUTH_TOKEN}", "from": FROM, "to": TO, "api_url": twilio.url}  # fmt: skip
     raw = {
         "chartmogul": {
             "api_key": "${CM_KEY}",
@@ -114,6 +119,7 @@ def project(
         "PD_URL": f"{http.url}/pd",
         "PD_KEY": PD_KEY,
         "SMTP_PASSWORD": SMTP_PASSWORD,
+        "TWILIO_AUTH_TOKEN": TOKEN,
     }
     return parse_config(raw, env=env)
 
@@ -176,6 +182,12 @@ def smtp() -> Iterator[SmtpReceiver]:
 
 
 @pytest.fixture
+def twilio() -> Iterator[TwilioReceiver]:
+    with TwilioReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture
 def clock() -> Clock:
     return Clock()
 
@@ -186,10 +198,12 @@ async def default_rule(
     emulator_server: EmulatorServer,
     http: HttpReceiver,
     smtp: SmtpReceiver,
+    twilio: TwilioReceiver,
     clock: Clock,
 ) -> AsyncIterator[Forwarding]:
-    """No ``rules:``: the default rule, which watches the forwarder."""
-    forwarding = Forwarding(project(tmp_path, emulator_server, http, smtp), clock)
+    """No ``rules:``: the default rule, which watches the forwarder (SMS included)."""
+    config = project(tmp_path, emulator_server, http, smtp, twilio=twilio)
+    forwarding = Forwarding(config, clock)
     yield forwarding
     await forwarding.aclose()
 
@@ -216,7 +230,7 @@ def mail_text(message: Message) -> str:
 
 
 async def test_dead_letters_alert_once_per_episode_and_recover_once_on_every_channel(
-    default_rule: Forwarding, http: HttpReceiver, smtp: SmtpReceiver
+    default_rule: Forwarding, http: HttpReceiver, smtp: SmtpReceiver, twilio: TwilioReceiver
 ) -> None:
     """A refused event alerts every channel once; more refusals in the same episode stay
     quiet; an hour without dead letters sends one recovery (PagerDuty: resolve)."""
@@ -234,6 +248,8 @@ async def test_dead_letters_alert_once_per_episode_and_recover_once_on_every_cha
     assert pd_actions(http) == [("trigger", "mogulsync/events")]
     [mail] = smtp.messages
     assert "dead-letter replay" in mail_text(mail)
+    assert [m["To"] for m in twilio.messages] == TO
+    assert "dead-lettered" in twilio.messages[0]["Body"]
 
     # the episode goes on: more refusals, many looks, no storm
     for _ in range(3):
@@ -242,6 +258,7 @@ async def test_dead_letters_alert_once_per_episode_and_recover_once_on_every_cha
     assert f.queue.count("dead") == 4
     assert len(http.posts) == 3
     assert len(smtp.messages) == 1
+    assert len(twilio.messages) == len(TO)
 
     # an hour after the last refusal: one recovery, then quiet
     await f.minutes(60)
@@ -249,6 +266,8 @@ async def test_dead_letters_alert_once_per_episode_and_recover_once_on_every_cha
     assert pd_actions(http) == [("trigger", "mogulsync/events"), ("resolve", "mogulsync/events")]
     assert len(smtp.messages) == 2
     assert "recovered" in str(smtp.messages[1]["Subject"])
+    assert ["recovered" in m["Body"] for m in twilio.messages] == [False, False, True, True]
+    assert twilio.refused == []
     await f.minutes(30)
     assert len(http.posts) == 6
 
@@ -261,7 +280,7 @@ async def test_dead_letters_alert_once_per_episode_and_recover_once_on_every_cha
     assert sorted((d.trigger, d.channel, d.delivered) for d in recorded) == sorted(
         (trigger, channel, True)
         for trigger in ("dead_letters", "recovered")
-        for channel in ("team-slack", "hook", "oncall", "mail")
+        for channel in ("team-slack", "hook", "oncall", "mail", "phones")
     )
 
 
@@ -333,6 +352,7 @@ async def test_alerts_and_the_history_never_quote_a_secret(
     default_rule: Forwarding,
     http: HttpReceiver,
     smtp: SmtpReceiver,
+    twilio: TwilioReceiver,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A dead letter's reason quoting the API key or a write key is masked everywhere."""
@@ -347,14 +367,15 @@ async def test_alerts_and_the_history_never_quote_a_secret(
         await f.minutes(1)
     ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("mogulsync"))
     assert "events alert sent to hook" in ours
-    sent = everything_sent(http, smtp)
+    sent = everything_sent(http, smtp) + repr(twilio.messages)
     assert "refused: key *** and write key *** in the answer" in sent
+    assert "refused: key ***" in twilio.messages[0]["Body"]
     store = RunStore(f.config.state_dir)
     try:
         recorded = repr(store.deliveries(["events"]))
     finally:
         store.close()
-    for secret in (api_key, WRITE_KEY, SLACK_TOKEN, PD_KEY, SMTP_PASSWORD):
+    for secret in (api_key, WRITE_KEY, SLACK_TOKEN, PD_KEY, SMTP_PASSWORD, TOKEN):
         assert secret not in sent
         assert secret not in recorded
         assert secret not in ours
