@@ -80,8 +80,7 @@ class EventsAlerter:
 
     def prime(self, snap: Snapshot, store: StateStore) -> None:
         """A rule seen for the first time counts dead letters from ``snap`` on (the
-        forwarder's first round may dead-letter events before the first look). Blocking:
-        call it in a thread."""
+        forwarder's first round may dead-letter events before the first look)."""
         for rule in self.rules:
             key = state_key(rule)
             if store.meta(key) is None:

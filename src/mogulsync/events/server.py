@@ -103,7 +103,7 @@ async def running_events(
         watch = alert_watch(config, queue, clock)
         if watch is not None:
             # before the first round: what it dead-letters is new to a rule seen first now
-            await watch.prime()
+            watch.prime()
             watch_task = asyncio.create_task(watch.run(stop))
         forwarder_task = asyncio.create_task(forwarder.run(stop))
     keys = [key.get_secret_value() for key in config.events.write_keys]

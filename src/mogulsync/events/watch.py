@@ -100,11 +100,11 @@ class AlertWatch:
         self._next = now + WATCH_INTERVAL_S
         return await self.look(now)
 
-    async def prime(self) -> None:
-        """Note the dead letters so far for rules without a state (sends nothing)."""
+    def prime(self) -> None:
+        """Note the dead letters so far for rules without a state (sends nothing). At
+        start, before anything is served: a few small reads, no await to be cancelled at."""
         try:
-            snap = await asyncio.to_thread(snapshot, self.queue, self._clock())
-            await asyncio.to_thread(self.alerter.prime, snap, self.queue)
+            self.alerter.prime(snapshot(self.queue, self._clock()), self.queue)
         except Exception:
             log.exception("events alerts: the first look at the queue failed")
 

@@ -482,7 +482,7 @@ async def test_events_dead_lettered_before_the_first_look_still_alert(
     dead-letters it before the watch ever looked; primed before that round, it alerts."""
     f = default_rule
     await f.send(REFUSED)
-    await f.watch.prime()  # what running_events does before starting the forwarder
+    f.watch.prime()  # what running_events does before starting the forwarder
     await f.forwarder.run_once()
     assert f.queue.count("dead") == 1
     await f.minutes(1)
