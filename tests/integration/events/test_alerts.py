@@ -69,6 +69,7 @@ def project(
     rules: list[dict[str, Any]] | None = None,
     retry: dict[str, Any] | None = None,
     twilio: TwilioReceiver | None = None,
+    api_key: str | None = None,
 ) -> AppConfig:
     alerts: dict[str, Any] = {
         "channels": {
@@ -112,7 +113,7 @@ def project(
         "alerts": alerts,
     }
     env = {
-        "CM_KEY": emulator.api_key,
+        "CM_KEY": api_key or emulator.api_key,
         "WRITE_KEY": WRITE_KEY,
         "SLACK_URL": f"{http.url}/slack/{SLACK_TOKEN}",
         "HOOK_URL": f"{http.url}/hook",
@@ -487,3 +488,30 @@ async def test_events_dead_lettered_before_the_first_look_still_alert(
     assert f.queue.count("dead") == 1
     await f.minutes(1)
     assert [body["event"] for body in bodies(http, "/hook")] == ["dead_letters"]
+
+
+async def test_a_revoked_api_key_alerts_once_its_retries_run_out_without_quoting_the_key(
+    tmp_path: Path,
+    emulator_server: EmulatorServer,
+    http: HttpReceiver,
+    smtp: SmtpReceiver,
+    clock: Clock,
+) -> None:
+    """ChartMogul refuses the key (401): events wait with backoff, then (max_attempts 8,
+    about 10 minutes) become dead letters; the alert quotes the refusal, the key masked."""
+    revoked = "revoked-api-key-0123456789"
+    config = project(tmp_path, emulator_server, http, smtp, api_key=revoked)
+    f = Forwarding(config, clock)
+    try:
+        await f.minutes(1)
+        await f.send(GOOD)
+        await f.minutes(5)
+        assert (f.queue.count("pending"), http.posts) == (1, [])  # retrying, quiet
+        await f.minutes(15)
+        [alert] = bodies(http, "/hook")
+        assert alert["event"] == "dead_letters"
+        assert "gave up after 8 attempts" in alert["message"]
+        assert "The ChartMogul API key was rejected" in alert["message"]
+        assert revoked not in everything_sent(http, smtp)
+    finally:
+        await f.aclose()
