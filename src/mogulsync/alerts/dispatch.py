@@ -45,6 +45,8 @@ _RANK = {
     Trigger.DRIFT: 1,
     Trigger.RECOVERED: 2,
     Trigger.TEST: 3,
+    Trigger.DEAD_LETTERS: 1,
+    Trigger.BACKLOG: 1,
 }
 
 
@@ -181,6 +183,13 @@ class AlertDispatcher:
         if not prefix:
             return [result or "" for result in results]
         return _failures(deliveries, results)
+
+    async def deliver_each(
+        self, deliveries: Sequence[tuple[str, AlertMessage]]
+    ) -> list[tuple[str | None, str]]:
+        """Send concurrently, with the channels' retries; per delivery, why it failed (None:
+        delivered) and when it ended. Never raises."""
+        return await self._deliver_each(deliveries)
 
     async def _deliver_each(
         self, deliveries: Sequence[tuple[str, AlertMessage]]

@@ -33,11 +33,20 @@ class Trigger(enum.Enum):
     DRIFT = "drift"
     RECOVERED = "recovered"
     TEST = "test"
+    #: the events forwarder dead-lettered events / holds events it cannot deliver
+    DEAD_LETTERS = "dead_letters"
+    BACKLOG = "backlog"
 
     @property
     def is_problem(self) -> bool:
         """Whether this opens (rather than closes) an incident."""
-        return self in {Trigger.FAILED, Trigger.FAILED_ROWS, Trigger.DRIFT}
+        return self in {
+            Trigger.FAILED,
+            Trigger.FAILED_ROWS,
+            Trigger.DRIFT,
+            Trigger.DEAD_LETTERS,
+            Trigger.BACKLOG,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,8 @@ _ICONS = {
     Trigger.DRIFT: ":left_right_arrow:",
     Trigger.RECOVERED: ":large_green_circle:",
     Trigger.TEST: ":wave:",
+    Trigger.DEAD_LETTERS: ":incoming_envelope:",
+    Trigger.BACKLOG: ":hourglass:",
 }
 
 

@@ -8,11 +8,12 @@ a ``${ENV}`` reference.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Discriminator, Field, SecretStr, Tag, model_validator
 
 from mogulsync.config._base import ConfigModel
+from mogulsync.config.alerts_events import EventsAlertRule
 
 #: PagerDuty Events API v2 endpoint, used when a ``format: pagerduty`` webhook names no URL
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
@@ -130,6 +131,19 @@ class DriftThreshold(FailedRowsThreshold):
     the records it compared, missing, extra or drifted."""
 
 
+def _events_member(value: Any) -> str:
+    return "thresholds[events]" if isinstance(value, dict | EventsAlertRule) else "switch[bool]"
+
+
+#: ``events: true | false | {thresholds}``; a callable discriminator so that a bad threshold
+#: is reported once, at its key, not also as "not a boolean" (the tags match the loader's
+#: union-member pattern, so they never show in a problem's path)
+EventsWatch = Annotated[
+    Annotated[EventsAlertRule, Tag("thresholds[events]")] | Annotated[bool, Tag("switch[bool]")],
+    Discriminator(_events_member),
+]
+
+
 class AlertRule(ConfigModel):
     """Which syncs alert which channels, on what."""
 
@@ -144,6 +158,11 @@ class AlertRule(ConfigModel):
     extract: bool | None = Field(
         None, description="the extract's runs too (default: when `syncs` is `all`)"
     )
+    events: EventsWatch | None = Field(
+        None,
+        description="the events forwarder: dead letters, a stuck backlog (default: when"
+        " `syncs` is `all`, with the default thresholds)",
+    )
 
     def covers(self, sync: str) -> bool:
         """Whether this rule watches ``sync`` (a reconcile's history name included)."""
@@ -154,6 +173,16 @@ class AlertRule(ConfigModel):
     def covers_extract(self) -> bool:
         """Whether this rule watches the extract (a rule of listed syncs does not, unless told)."""
         return self.syncs == "all" if self.extract is None else self.extract
+
+    @property
+    def events_watch(self) -> EventsAlertRule | None:
+        """How this rule watches the events forwarder, if it does: as the extract, a rule of
+        listed syncs does not unless told (``events: true`` or thresholds)."""
+        if isinstance(self.events, EventsAlertRule):
+            return self.events
+        if (self.events is None and self.syncs == "all") or self.events is True:
+            return EventsAlertRule()
+        return None
 
 
 class AlertsConfig(ConfigModel):

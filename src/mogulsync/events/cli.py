@@ -31,11 +31,11 @@ console = output.LazyConsole()
 CONFIG_EXIT = 4
 
 
-def _config(path: Path) -> AppConfig:
+def _config(path: Path, sections: tuple[str, ...] = SECTIONS) -> AppConfig:
     from mogulsync.config import load_config
 
     try:
-        return load_config(path, sections=SECTIONS)
+        return load_config(path, sections=sections)
     except MogulsyncError as exc:
         _fail(exc)
 
@@ -88,7 +88,7 @@ def serve_command(
     """
     from mogulsync.events.server import EventsService
 
-    config = _config(config_path)
+    config = _config(config_path, (*SECTIONS, "alerts"))  # the forwarder's alerts send
     try:
         service = EventsService(config, host=host, port=port, forward=forward)
     except MogulsyncError as exc:

@@ -44,6 +44,8 @@ BUSY_TIMEOUT_MS = 30_000
 PRUNE_CHUNK = 5_000
 #: statuses that are final and may be pruned (dead letters wait for a human)
 FINISHED: tuple[str, ...] = ("delivered", "rejected", "skipped")
+#: counter of events ever dead-lettered (the events alerts read it)
+DEAD_LETTERED = "dead_lettered"
 #: Most events stored in one group commit (bounds transaction size and latency).
 MAX_GROUP_EVENTS = 20_000
 Status = Literal["pending", "delivered", "rejected", "skipped", "dead"]
@@ -373,6 +375,8 @@ class EventQueue:
             )
             for name, amount in counters.items():
                 _bump(conn, name, amount)
+            # a running total (replays do not lower it): the alerts count new dead letters
+            _bump(conn, DEAD_LETTERED, sum(o.status == "dead" for o in outcomes))
 
     def counts(self) -> dict[str, int]:
         """Events by current status."""
@@ -380,6 +384,14 @@ class EventQueue:
             rows = self._conn.execute("SELECT status, COUNT(*) FROM events GROUP BY status")
             found = dict(rows.fetchall())
         return {status: int(found.get(status, 0)) for status in STATUSES}
+
+    def count(self, status: Status) -> int:
+        """Events with this status now (reads only their part of the status index)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT COUNT(*) FROM events WHERE status = ?", (status,)
+            ).fetchone()
+        return int(row[0])
 
     def counters(self) -> dict[str, int]:
         """Running totals (received, duplicates, api_calls, webhook_posts, ...)."""
@@ -393,6 +405,40 @@ class EventQueue:
                 "SELECT MIN(received_at) FROM events WHERE status = 'pending'"
             ).fetchone()
         return None if row[0] is None else max(0.0, time.time() - float(row[0]))
+
+    def oldest_pending(self) -> tuple[float, str | None] | None:
+        """When the oldest pending event arrived and why its last attempt failed, or None."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT received_at, reason FROM events WHERE status = 'pending'"
+                " ORDER BY seq LIMIT 1"
+            ).fetchone()
+        return None if row is None else (float(row[0]), row[1])
+
+    def dead_reasons(self, limit: int) -> list[tuple[str, int]]:
+        """The most common reasons among dead letters, with how many have each."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT COALESCE(reason, ''), COUNT(*) AS n FROM events WHERE status = 'dead'"
+                " GROUP BY 1 ORDER BY n DESC, 1 LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [(str(reason), int(count)) for reason, count in rows]
+
+    def meta(self, key: str) -> str | None:
+        """A value kept in the queue file (e.g. the alerts' episode state), or None."""
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Keep ``value`` under ``key`` in the queue file (durably)."""
+        with self._lock, transaction(self._conn) as conn:
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
 
     def received_between(self, start: float, end: float) -> int:
         """How many stored events arrived in ``[start, end]`` (epoch seconds)."""

@@ -8,6 +8,7 @@ same thing in a background thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import threading
@@ -33,6 +34,7 @@ from mogulsync.events.forwarder import Forwarder
 from mogulsync.events.hosting import GuardedServer, connection_guard, hardened_config
 from mogulsync.events.mappings import DEFAULT_MAPPINGS
 from mogulsync.events.queue import EventQueue, GroupCommitWriter
+from mogulsync.events.watch import alert_watch
 
 QUEUE_FILE = "events.sqlite"
 START_TIMEOUT_S = 15.0
@@ -77,7 +79,7 @@ async def running_events(
     ``mogulsync events serve`` serves the app alone; ``mogulsync serve`` mounts it beside
     its API. On exit the forwarder finishes its round and the queue is closed; events
     already acknowledged stay queued for the next start. ``clock`` is the forwarder's (its
-    retries and retention; tests drive it).
+    retries and retention, and when the events alerts look at the queue; tests drive it).
     """
     path = queue_path(config)
     writer = GroupCommitWriter(path)
@@ -85,6 +87,7 @@ async def running_events(
     stop = asyncio.Event()
     forwarder = None
     forwarder_task = None
+    watch_task: asyncio.Task[None] | None = None
     delivery = build_delivery(config, queue) if forward else None
     if delivery is not None:
         mappings = config.events.mappings or DEFAULT_MAPPINGS
@@ -97,6 +100,11 @@ async def running_events(
             clock=clock,
             keep_s=None if keep_days is None else keep_days * SECONDS_PER_DAY,
         )
+        watch = alert_watch(config, queue, clock)
+        if watch is not None:
+            # before the first round: what it dead-letters is new to a rule seen first now
+            watch.prime()
+            watch_task = asyncio.create_task(watch.run(stop))
         forwarder_task = asyncio.create_task(forwarder.run(stop))
     keys = [key.get_secret_value() for key in config.events.write_keys]
     wake = forwarder.wake if forwarder else None
@@ -105,6 +113,10 @@ async def running_events(
         yield ingest, forwarder
     finally:
         stop.set()
+        if watch_task is not None:  # an alert being sent may take its retries: not waited for
+            watch_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch_task
         if forwarder_task is not None:
             await forwarder_task
         if delivery is not None:

@@ -586,6 +586,30 @@ async def events_status(request: Request) -> Response:
     return JSONResponse(status)
 
 
+@guarded(Role.VIEWER)
+async def list_events_alerts(request: Request) -> Response:
+    """
+    ---
+    summary: 'Alerts sent about the events forwarder, delivered or not, newest first'
+    responses:
+      200: {description: "[{at, sync, run_id, channel, target, trigger, outcome, error}]"}
+      404: {description: no events section configured}
+    """
+    state = state_of(request)
+    if state.events_queue is None:
+        return error(404, "no `events:` section in the project file")
+    from mogulsync.serve.events_alerts import deliveries
+
+    def read() -> list[dict[str, Any]]:
+        store = state.run_store()
+        try:
+            return deliveries(store, _limit(request))
+        finally:
+            store.close()
+
+    return JSONResponse(await asyncio.to_thread(read))
+
+
 @guarded(Role.OPERATOR)
 async def replay_dead_letters(request: Request) -> Response:
     """
@@ -633,6 +657,7 @@ routes: list[BaseRoute] = [
     Route("/api/v1/extract/runs", list_extracts, methods=["GET"]),
     Route("/api/v1/extract/alerts", list_extract_alerts, methods=["GET"]),
     Route("/api/v1/events/status", events_status, methods=["GET"]),
+    Route("/api/v1/events/alerts", list_events_alerts, methods=["GET"]),
     Route("/api/v1/events/dead-letters/replay", replay_dead_letters, methods=["POST"]),
     Route("/api/openapi.json", openapi, methods=["GET"], include_in_schema=False),
 ]

@@ -111,6 +111,15 @@ class ServeCollector(Collector):
         )
         age.add_metric([], status["oldest_pending_age_s"] or 0.0)
         yield age
+        alerting = GaugeMetricFamily(
+            "mogulsync_events_alerting",
+            "1 while an events alert condition is in an episode",
+            labels=["condition"],
+        )
+        open_now = {found["condition"] for found in status["alerts"]["alerting"]}
+        for condition in ("backlog", "dead_letters"):
+            alerting.add_metric([condition], 1.0 if condition in open_now else 0.0)
+        yield alerting
 
 
 def render(state: ServeState) -> bytes:

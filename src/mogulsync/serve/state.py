@@ -67,9 +67,19 @@ class ServeState:
                     }
                     for e in queue.by_status("dead", limit=100)
                 ],
+                "alerts": self._events_alerts(queue),
             }
         finally:
             queue.close()
+
+    def _events_alerts(self, queue: Any) -> dict[str, Any]:
+        from mogulsync.serve.events_alerts import alerts_status
+
+        store = self.run_store()
+        try:
+            return alerts_status(self.config.alerts, queue, store)
+        finally:
+            store.close()
 
     def replay(self, seqs: list[int] | None) -> int:
         """Queue dead letters (all, or these) for delivery again; how many."""

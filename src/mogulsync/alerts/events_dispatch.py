@@ -1,0 +1,148 @@
+"""Events-forwarder alerts: evaluate the rules on each look at the queue, send, record.
+
+One :class:`EventsAlerter` serves every rule with an ``events`` key. Each rule keeps its
+own episode state in the queue file (under a key derived from the rule, so an edited rule
+starts afresh and an unchanged one continues across restarts). The state is saved before
+anything is sent: a crash in between loses that alert rather than repeating it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
+from mogulsync._redact import Redactor
+from mogulsync.alerts.dispatch import AlertDispatcher
+from mogulsync.alerts.events_message import EventsAlertMessage, build_events_message
+from mogulsync.alerts.events_rules import Snapshot, WatchState, step
+from mogulsync.config.alerts import AlertRule, AlertsConfig, WebhookChannel
+from mogulsync.runs.deliveries import AlertDelivery
+
+logger = logging.getLogger(__name__)
+#: prefix of the queue-file keys holding each rule's episode state
+STATE_KEY_PREFIX = "alerts.events."
+
+#: records deliveries (in the run history)
+Record = Callable[[Sequence[AlertDelivery]], Awaitable[None]]
+
+
+class StateStore(Protocol):
+    """Where episode state is kept (the event queue's file)."""
+
+    def meta(self, key: str) -> str | None:
+        """The value under ``key``, or None."""
+        ...
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Keep ``value`` under ``key`` durably."""
+        ...
+
+
+def state_key(rule: AlertRule) -> str:
+    """Where a rule's episode state is kept (changes when the rule does)."""
+    digest = hashlib.sha256(rule.model_dump_json().encode()).hexdigest()[:12]
+    return f"{STATE_KEY_PREFIX}{digest}"
+
+
+class EventsAlerter:
+    """The events rules of a project and the channels they send to."""
+
+    def __init__(self, config: AlertsConfig, redactor: Redactor) -> None:
+        self.config = config
+        self.redactor = redactor
+        self.dispatcher = AlertDispatcher(config, redactor)
+        self.rules = [rule for rule in config.rules if rule.events_watch is not None]
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any rule watches the forwarder and any channel could hear it."""
+        return self.dispatcher.enabled and bool(self.rules)
+
+    def open_conditions(self, store: StateStore) -> list[dict[str, object]]:
+        """``[{condition, channel, since}]`` in an episode now (serve's Events page)."""
+        found: dict[tuple[str, str], dict[str, object]] = {}
+        for rule in self.rules:
+            state = WatchState.from_json(store.meta(state_key(rule)))
+            for name in state.open_conditions():
+                for channel in self.config.channels_of(rule):
+                    found.setdefault(
+                        (name, channel),
+                        {
+                            "condition": name,
+                            "channel": channel,
+                            "since": state.episodes[name].since,
+                        },
+                    )
+        return [found[key] for key in sorted(found)]
+
+    def prime(self, snap: Snapshot, store: StateStore) -> None:
+        """A rule seen for the first time counts dead letters from ``snap`` on (the
+        forwarder's first round may dead-letter events before the first look)."""
+        for rule in self.rules:
+            key = state_key(rule)
+            if store.meta(key) is None:
+                store.set_meta(key, WatchState(samples=[[snap.now, snap.dead_total]]).to_json())
+
+    async def look(
+        self, snap: Snapshot, store: StateStore, record: Record | None = None
+    ) -> list[AlertDelivery]:
+        """Evaluate every rule against ``snap``; send and record what they call for."""
+        deliveries: list[tuple[str, EventsAlertMessage]] = []
+        for rule in self.rules:
+            watch = rule.events_watch
+            assert watch is not None  # only such rules are kept
+            key = state_key(rule)
+            # the queue file's lock may be held by ingest's group commit: off the loop
+            before = await asyncio.to_thread(store.meta, key)
+            state = WatchState.from_json(before)
+            notices = step(watch, state, snap)
+            after = state.to_json()
+            if after != before:
+                await asyncio.to_thread(store.set_meta, key, after)
+            for notice in notices:
+                message = build_events_message(notice, watch, snap, self.redactor)
+                deliveries.extend(
+                    (name, message)
+                    for name in self.config.channels_of(rule)
+                    # PagerDuty has one incident for the forwarder: resolved when all clear
+                    if not (notice.kind == "recovered" and notice.others_open and self._paged(name))
+                )
+        if not deliveries:
+            return []
+        outcomes = await self.dispatcher.deliver_each(deliveries)
+        done = [
+            AlertDelivery(
+                at=at,
+                sync=message.sync,
+                run_id=message.run_id,
+                channel=name,
+                target=self.redactor.text(self.dispatcher.targets[name]),
+                trigger=message.trigger.value,
+                delivered=reason is None,
+                error=reason,
+            )
+            for (name, message), (reason, at) in zip(deliveries, outcomes, strict=True)
+        ]
+        for (_name, message), delivery in zip(deliveries, done, strict=True):
+            if delivery.delivered:
+                logger.info("events alert sent to %s: %s", delivery.channel, message.title)
+            else:
+                logger.warning(
+                    "events alert to channel %s not delivered: %s", delivery.channel, delivery.error
+                )
+        if record is not None:
+            try:
+                await record(done)
+            except Exception as exc:  # shown nowhere then; the alerts themselves went out
+                logger.warning("events alert deliveries not recorded: %s", self._describe(exc))
+        return done
+
+    def _paged(self, name: str) -> bool:
+        channel = self.config.channels[name]
+        return isinstance(channel, WebhookChannel) and channel.format == "pagerduty"
+
+    def _describe(self, exc: Exception) -> str:
+        return self.redactor.text(f"{type(exc).__name__}: {exc}")
