@@ -83,18 +83,19 @@ def test_sync_names_outside_the_safe_pattern_are_refused(
     assert not (tmp_path / "abs.lock").exists()
 
 
-def test_a_sync_named_extract_is_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dead_url: str
+@pytest.mark.parametrize("name", ["extract", "events"])
+def test_a_sync_named_like_the_extract_or_the_forwarder_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dead_url: str, name: str
 ) -> None:
-    """`extract` names the extract's schedule job, its alerts and its runs in `serve`."""
+    """They name the extract's schedule job, runs and alerts, and the forwarder's alerts."""
     monkeypatch.setenv("CHARTMOGUL_API_KEY", "k-123456")
     config = _project(tmp_path, dead_url)
     raw = yaml.safe_load(config.read_text())
-    raw["syncs"] = {"extract": raw["syncs"]["customers"]}
+    raw["syncs"] = {name: raw["syncs"]["customers"]}
     _write(tmp_path, raw)
     result = CliRunner().invoke(app, ["check", "-c", str(config)])
     assert result.exit_code == exit_codes.CONFIG, result.output
-    assert "`extract` is reserved" in " ".join(result.output.split())
+    assert f"`{name}` is reserved" in " ".join(result.output.split())
 
 
 @pytest.mark.parametrize(

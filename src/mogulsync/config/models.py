@@ -26,8 +26,12 @@ SYNC_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 SYNC_NAME_RULE = (
     "a sync name is 1-100 letters, digits, `_`, `-` or `.`, starting with a letter or digit"
 )
-#: the extract's job in schedules, alerts and the run feed: no sync may share it
-RESERVED_SYNC_NAME = "extract"
+#: names of what else has runs and alerts: the extract (its schedule job, runs, alert
+#: deliveries, PagerDuty key) and the events forwarder (alert deliveries, PagerDuty key)
+RESERVED_SYNC_NAMES = {
+    "extract": "the extract's schedule, runs and alerts",
+    "events": "the events forwarder's alerts",
+}
 
 
 class AppConfig(ConfigModel):
@@ -70,11 +74,11 @@ class AppConfig(ConfigModel):
         if bad:
             names = ", ".join(f"`{name}`" for name in bad)
             raise ValueError(f"{names}: {SYNC_NAME_RULE}")
-        if RESERVED_SYNC_NAME in value:
-            raise ValueError(
-                f"`{RESERVED_SYNC_NAME}` is reserved: it names the extract's schedule, runs and"
-                " alerts; give the sync another name"
-            )
+        for reserved, what in RESERVED_SYNC_NAMES.items():
+            if reserved in value:
+                raise ValueError(
+                    f"`{reserved}` is reserved: it names {what}; give the sync another name"
+                )
         return value
 
     def written_warehouses(self) -> frozenset[str]:
