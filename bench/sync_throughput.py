@@ -3,8 +3,9 @@
     .venv/bin/python bench/sync_throughput.py [--rows 400]
 
 Baseline measured in the same run: the account's 40 req/s limit. Prints the rows/s and
-requests/s of a first (all new) customer sync and their ratio to the limit, then the API calls
-of a second run with nothing changed and of a run where 1% of rows changed.
+requests/s of a first (all new) customer sync over REST (``bulk: off``: one request per row;
+the bulk import is bench/bulk_initial_load.py's) and their ratio to the limit, then the API
+calls of a second run with nothing changed and of a run where 1% of rows changed.
 
 Memory: the peak Python heap (tracemalloc) while ``sync plan`` streams a model of
 ``--memory-rows`` rows and one ten times larger through the same read → map → diff pipeline a
@@ -99,6 +100,9 @@ async def main(rows: int) -> None:
                         "object": "customer",
                         "data_source": "B",
                         "mapping": {"external_id": "id"},
+                        # one request per row, the path paced by the limit; new rows would
+                        # otherwise go in one bulk import (bench/bulk_initial_load.py)
+                        "bulk": "off",
                     }
                 },
             },

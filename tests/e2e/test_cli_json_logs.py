@@ -337,6 +337,7 @@ def test_servers_write_json_lines(workdir: Path) -> None:
     )
     (serving,) = [line for line in lines if line["event"] == "emulator_serving"]
     assert serving["url"] == f"{url}/v1"
+    assert serving["data"] is None  # in memory (it was "", which reads as a path)
     assert "k-secret-emulator-key" not in json.dumps(lines)
 
 

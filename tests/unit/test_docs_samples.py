@@ -613,3 +613,15 @@ def test_make_help_lists_every_target_the_docs_name_and_bench_runs_every_benchma
     recipe = makefile.split("\nbench:", 1)[1].split("\n\n", 1)[0]
     benchmarks = {path.name for path in (ROOT / "bench").glob("*.py") if path.name[0] != "_"}
     assert benchmarks - set(re.findall(r"bench/(\w+\.py)", recipe)) == set()
+
+
+def test_the_readme_and_performance_page_name_every_benchmark() -> None:
+    """The README's Benchmarks list ("one-command benchmarks") left
+    bench/run_progress_cost.py out, and performance.md gave no command for its figures."""
+    benchmarks = {path.name for path in (ROOT / "bench").glob("*.py") if path.name[0] != "_"}
+    readme = (ROOT / "README.md").read_text(encoding="utf-8").split("## Benchmarks", 1)[1]
+    listed = set(re.findall(r"^\.venv/bin/python bench/(\w+\.py)", readme, re.MULTILINE))
+    assert benchmarks - listed == set()
+    performance = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
+    commands = set(re.findall(r"\.venv/bin/python bench/(\w+\.py)", performance))
+    assert benchmarks - commands == set()

@@ -194,7 +194,8 @@ def run_init(
     except ConfigError as exc:
         output.error(describe(exc), exit_code=CONFIG_EXIT)
         raise typer.Exit(CONFIG_EXIT) from None
-    typer.echo(f"wrote {path}")
+    # the export lines that follow are what to do next, not what was done: say so
+    typer.echo(f"wrote {path}; before running it, export its secrets:")
     for name in ("CHARTMOGUL_API_KEY", *starter.variables):
         typer.echo(f"  export {name}=...")
     # the file calls the real API unless told otherwise: say so, and how to try the emulator

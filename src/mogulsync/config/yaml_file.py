@@ -37,7 +37,7 @@ def read_yaml(path: Path) -> Any:
     try:
         loader = yaml.SafeLoader(stream)  # reads ahead: a NUL or other control char fails here
     except yaml.YAMLError as exc:
-        raise YamlFileError(f"not valid YAML: {exc}") from None
+        raise YamlFileError(_not_valid(exc)) from None
     loader.name = str(path)  # marks in error messages name the file, not "<unicode string>"
     try:
         node = loader.get_single_node()
@@ -56,12 +56,24 @@ def read_yaml(path: Path) -> Any:
         except ValueError as exc:  # e.g. a date 2024-13-45, an int of over 4,300 digits
             raise YamlFileError(f"{path}: {_unreadable_scalar(loader, node, exc)}") from None
     except yaml.YAMLError as exc:
-        raise YamlFileError(f"not valid YAML: {exc}") from None
+        raise YamlFileError(_not_valid(exc)) from None
     except RecursionError:
         msg = f"YAML nested more than {MAX_DEPTH} levels deep"
         raise YamlFileError(msg) from None
     finally:
         loader.dispose()
+
+
+#: PyYAML's words for a tab where indentation is read; editors insert them unseen
+_TAB_FOUND = "found character '\\t' that cannot start any token"
+
+
+def _not_valid(exc: yaml.YAMLError) -> str:
+    """PyYAML's message (it names the file, line and column), with the fix for a tab."""
+    message = f"not valid YAML: {exc}"
+    if _TAB_FOUND in str(exc):
+        message += "\n  YAML indents with spaces only: replace the tab there with spaces."
+    return message
 
 
 def _expanded_size(node: yaml.Node, sizes: dict[int, int], depth: int) -> int | None:

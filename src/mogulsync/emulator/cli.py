@@ -122,7 +122,10 @@ def serve_command(
     base = f"http://{url_host(host)}:{port}"
     if logs.json_mode():  # the keys stay out of log shippers (they are the --api-key values)
         logs.emit(
-            "emulator_serving", url=f"{base}/v1", admin_url=f"{base}/_emulator", data=str(db or "")
+            "emulator_serving",
+            url=f"{base}/v1",
+            admin_url=f"{base}/_emulator",
+            data=str(db) if db else None,  # null: in memory, as the text line says
         )
     else:
         console = output.LazyConsole()

@@ -56,6 +56,10 @@ class RowCounts:
         }
 
 
+#: every ``RowError.kind``, in the order the docs list them (docs/errors.md, "Row errors")
+ROW_ERROR_KINDS = ("invalid", "rejected", "transient", "error")
+
+
 @dataclass(frozen=True, slots=True)
 class RowError:
     """One failed row: its key, the ChartMogul field, what happened and what to do."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from typing import Any
 
 from starlette.requests import Request
@@ -20,7 +20,8 @@ from starlette.schemas import SchemaGenerator
 
 from mogulsync.config.alerts import RECONCILE_PREFIX
 from mogulsync.errors import MogulsyncError
-from mogulsync.runs import RunRecord
+from mogulsync.runs import RunRecord, RunStatus
+from mogulsync.runs.models import ROW_ERROR_KINDS
 from mogulsync.runs.store import RunNotFoundError
 from mogulsync.serve.alerting import alerting
 from mogulsync.serve.auth import AuthError, Role
@@ -85,6 +86,11 @@ def _limit(request: Request, default: int = DEFAULT_LIMIT) -> int:
     except ValueError:
         return default
     return max(1, min(value, MAX_LIMIT))
+
+
+def _unknown(parameter: str, value: str, known: Collection[str]) -> str:
+    """The 400 for a filter value no row can have (a typo, not an empty result)."""
+    return f"unknown {parameter} `{value}`: use one of {', '.join(known)}"
 
 
 def offset_of(request: Request) -> int:
@@ -251,9 +257,14 @@ async def list_runs(request: Request) -> Response:
     summary: 'Latest runs, newest first (?sync=&status=&limit=&offset=)'
     responses:
       200: {description: "[run]"}
+      400: {description: unknown status}
     """
     state = state_of(request)
     params = request.query_params
+    statuses = [status.value for status in RunStatus]
+    if params.get("status") and params["status"] not in statuses:
+        # a typo would otherwise read as "no such runs"
+        return error(400, _unknown("status", params["status"], statuses))
     store = state.run_store()
     try:
         records = store.latest(
@@ -287,14 +298,17 @@ async def get_run(request: Request) -> Response:
 async def run_errors(request: Request) -> Response:
     """
     ---
-    summary: 'A run''s row errors (?q= part of a primary key, &kind=invalid|rejected|error)'
+    summary: 'A run''s row errors (?q= part of the key, &kind=invalid|rejected|transient|error)'
     responses:
       200: {description: "[{key, field, message, action, kind}]"}
+      400: {description: unknown kind}
       404: {description: unknown run}
     """
     state = state_of(request)
     query = request.query_params.get("q", "")
     kind = request.query_params.get("kind", "")
+    if kind and kind not in ROW_ERROR_KINDS:
+        return error(400, _unknown("kind", kind, ROW_ERROR_KINDS))
     store = state.run_store()
     try:
         store.get(request.path_params["run_id"])

@@ -81,6 +81,13 @@ def emulator_key_at_chartmogul(settings: ClientSettings) -> CheckResult | None:
     )
 
 
+#: what to do when nothing answers at base_url: the emulator not started is the usual cause
+UNREACHABLE_HINT = (
+    "Check chartmogul.base_url; for the local emulator, start `mogulsync emulator serve`"
+    " and use the URL it prints."
+)
+
+
 async def _check_chartmogul(config: AppConfig, settings: ClientSettings) -> list[CheckResult]:
     mismatch = emulator_key_at_chartmogul(settings)
     if mismatch is not None:
@@ -96,7 +103,8 @@ async def _check_chartmogul(config: AppConfig, settings: ClientSettings) -> list
                 CheckResult(
                     "chartmogul",
                     ok=False,
-                    message=f"not reachable at {settings.base_url}: {exc.user_message}",
+                    message=f"not reachable at {settings.base_url}: {exc.user_message}\n"
+                    f"  → {UNREACHABLE_HINT}",
                 )
             ]
         except MogulsyncError as exc:

@@ -156,7 +156,11 @@ class _RunWriter:
         raise SyncLogError(
             f"sync logs: {lost} row(s) not written to {table} in warehouse"
             f" `{self._warehouse}`{reason}",
-            hint="The sync itself is not affected; check the warehouse is writable.",
+            # the common causes: no write access, or a table of that name made for
+            # something else (the log table is created only when missing)
+            hint="The sync itself is not affected; check the warehouse is writable and that"
+            f" {table} has the sync log's columns (docs/operations.md, Sync logs), or set"
+            " sync_logs.table to another name.",
         )
 
     def _work(self) -> None:

@@ -200,6 +200,8 @@ def test_check_reports_unreachable_api_and_missing_dialect(workdir, dead_url):
     assert result.exit_code == exit_codes.FAILED
     text = " ".join(result.stdout.split())  # Rich wraps lines at the terminal width
     assert f"not reachable at {dead_url}" in text
+    # what to do, as every other failed check says: the emulator not started is the usual cause
+    assert "→ Check chartmogul.base_url; for the local emulator, start `mogulsync emulator" in text
     assert (
         "pip install sqlalchemy-redshift redshift_connector (or: pip install 'mogulsync[redshift]')"
         in text

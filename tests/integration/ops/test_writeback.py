@@ -115,6 +115,8 @@ async def test_writeback_failure_is_a_warning_not_a_failed_sync(emulator_server,
     assert (record.status.value, record.rows.succeeded) == ("partial", 3)
     assert record.message is not None
     assert "warning: sync logs: 4 row(s) not written to mogulsync.sync_log" in record.message
+    # the fix names the table's shape too, not only write access
+    assert "that mogulsync.sync_log has the sync log's columns" in record.message
     store = RunStore(config.state_dir)
     try:
         assert store.get(record.run_id).message == record.message

@@ -117,6 +117,34 @@ async def test_unknown_sync_and_run_are_404(emulator_server, tmp_path):
         assert bad.status_code == 400
 
 
+async def test_a_filter_no_run_or_row_error_can_match_is_400(emulator_server, tmp_path):
+    """`?status=sucess` or `?kind=transiant` answered `[]`, which reads as "none of those";
+    and the run page offered no `transient` filter, a kind the history records."""
+    config = project(emulator_server, tmp_path, accounts(tmp_path, 1))
+    async with serving(config) as served:
+        auth = served.bearer(VIEWER)
+        started = await served.http.post(
+            "/api/v1/syncs/customers/runs", headers=served.bearer(OPERATOR)
+        )
+        run_id = started.json()["run_id"]
+        await wait_for_run(served, run_id)
+        typo = await served.http.get("/api/v1/runs", params={"status": "sucess"}, headers=auth)
+        right = await served.http.get("/api/v1/runs", params={"status": "success"}, headers=auth)
+        errors = f"/api/v1/runs/{run_id}/errors"
+        kind_typo = await served.http.get(errors, params={"kind": "transiant"}, headers=auth)
+        transient = await served.http.get(errors, params={"kind": "transient"}, headers=auth)
+        page = await served.http.get(f"/runs/{run_id}", headers=auth)
+    assert typo.status_code == 400
+    assert "unknown status `sucess`: use one of running, success, partial" in typo.json()["error"]
+    assert [run["run_id"] for run in right.json()] == [run_id]
+    assert kind_typo.status_code == 400
+    assert kind_typo.json()["error"] == (
+        "unknown kind `transiant`: use one of invalid, rejected, transient, error"
+    )
+    assert (transient.status_code, transient.json()) == (200, [])
+    assert '<option value="transient"' in page.text
+
+
 async def test_roles_401_and_403(emulator_server, tmp_path):
     """No or a wrong token: 401; a viewer may read but not trigger, cancel or replay: 403."""
     config = project(emulator_server, tmp_path, accounts(tmp_path, 1))

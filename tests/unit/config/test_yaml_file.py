@@ -82,3 +82,14 @@ def test_a_reader_of_the_project_is_not_stopped_by_its_state_dir(tmp_path: Path)
     path.write_text('chartmogul: {api_key: "${K}"}\nstate_dir: afile/state\n')
     config = load_config(path, env={"K": "k" * 20}, writes_state=False)
     assert Path(config.state_dir) == tmp_path / "afile" / "state"
+
+
+def test_a_tab_in_the_indentation_says_to_use_spaces(tmp_path: Path) -> None:
+    """An editor's tab gave only PyYAML's "found character '\\t' that cannot start any
+    token": the problem now also says what to do."""
+    path = tmp_path / "mogulsync.yml"
+    path.write_text("chartmogul:\n\tapi_key: ${CHARTMOGUL_API_KEY}\n", encoding="utf-8")
+    with pytest.raises(YamlFileError) as caught:
+        read_yaml(path)
+    assert "line 2, column 1" in str(caught.value)
+    assert "YAML indents with spaces only: replace the tab there with spaces." in str(caught.value)

@@ -24,6 +24,7 @@ from starlette.templating import Jinja2Templates
 from mogulsync.config.alerts import RECONCILE_PREFIX
 from mogulsync.errors import MogulsyncError
 from mogulsync.runs import RunStatus
+from mogulsync.runs.models import ROW_ERROR_KINDS
 from mogulsync.runs.store import RunNotFoundError
 from mogulsync.serve.api import (
     extract_alert_deliveries,
@@ -326,7 +327,7 @@ async def run_page(request: Request) -> Response:
     rate = f"{summary['api_calls'] / duration:.1f}" if duration > 0 else "—"
     return _page(
         request, "run.html", caller, run=summary, errors=errors[:ERRORS_SHOWN],
-        errors_total=len(errors), q=q, kind=kind, rate=rate,
+        errors_total=len(errors), q=q, kind=kind, kinds=ROW_ERROR_KINDS, rate=rate,
         running=state.manager.by_run_id(run_id) is not None, nav="syncs",
     )  # fmt: skip
 
