@@ -18,6 +18,26 @@ app = typer.Typer(help="Alerts after sync runs (Slack, webhook, PagerDuty, e-mai
 _out = LazyConsole()
 #: the sections this command reads: their ${ENV} references must be set
 SECTIONS = ("alerts",)
+#: how a delivery that reached nobody reads (httpx's and the sockets' errors, our timeout)
+_UNREACHED = (
+    "ConnectError",
+    "ConnectTimeout",
+    "ReadTimeout",
+    "WriteTimeout",
+    "PoolTimeout",
+    "RemoteProtocolError",
+    "no answer within",
+    "OSError",
+    "ConnectionRefusedError",
+    "gaierror",
+    "SMTPConnectError",
+    "SMTPServerDisconnected",
+    "TimeoutError",
+)
+_UNREACHED_HINT = (
+    "Nothing answered there: check the channel's `url` (or `host` and `port`) and that this"
+    " machine can reach it (a proxy or firewall in between?)."
+)
 
 
 @app.command("test")
@@ -48,13 +68,19 @@ def send_test_alert(
     except MogulsyncError as exc:
         output.error(describe(exc), exit_code=exit_codes.CONFIG)
         raise typer.Exit(exit_codes.CONFIG) from None
+    from mogulsync.alerts.targets import describe_target
+
     for name, problem in results.items():
         if problem is None:
             _out.print(
                 f"[green]ok[/green]   {escape(name)}: test message delivered", highlight=False
             )
-        else:
-            _out.print(f"[red]FAIL[/red] {escape(name)}: {escape(problem)}", highlight=False)
+            continue
+        _out.print(f"[red]FAIL[/red] {escape(name)}: {escape(problem)}", highlight=False)
+        # where it went (without secrets) and, when nothing answered, what to check
+        _out.print(f"     to {escape(describe_target(project.alerts.channels[name]))}")
+        if problem.startswith(_UNREACHED):
+            _out.print(f"     → {_UNREACHED_HINT}", highlight=False)
     if any(problem is not None for problem in results.values()):
         raise typer.Exit(exit_codes.FAILED)
 

@@ -90,6 +90,9 @@ def test_alerts_test_reports_a_failing_channel(workdir, monkeypatch, dead_url):
     result = CliRunner().invoke(app, ["alerts", "test", "--channel", "hook"])
     assert result.exit_code == exit_codes.FAILED
     assert "FAIL hook" in result.output
+    text = " ".join(result.output.split())
+    assert f"to webhook (json) {dead_url}" in text  # where it went, without the path
+    assert "Nothing answered there: check the channel's `url`" in text
     assert "secret-path-token" not in result.output
 
 
