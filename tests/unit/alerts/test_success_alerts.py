@@ -127,3 +127,15 @@ def test_the_extract_success_message_says_succeeded() -> None:
     assert message.title == "mogulsync: extract succeeded (run extract-1)"
     assert message.as_dict()["event"] == "succeeded"
     assert "3 records loaded" in message.counts_line
+
+
+def test_turning_on_success_on_keeps_the_events_episodes() -> None:
+    """The forwarder's episode state is keyed by the rule's events watch and channels: a
+    rule edited for the syncs (`on_success`, `failed_rows`) continues its open episodes."""
+    from mogulsync.alerts.events_dispatch import state_key
+
+    before = AlertRule()
+    assert state_key(AlertRule(on_success=True)) == state_key(before)
+    assert state_key(AlertRule(failed_rows={"count": 1})) == state_key(before)
+    assert state_key(AlertRule(channels=["hook"])) != state_key(before)
+    assert state_key(AlertRule(events={"dead_letters": 5})) != state_key(before)
