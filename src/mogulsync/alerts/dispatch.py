@@ -44,7 +44,8 @@ _RANK = {
     Trigger.FAILED_ROWS: 1,
     Trigger.DRIFT: 1,
     Trigger.RECOVERED: 2,
-    Trigger.TEST: 3,
+    Trigger.SUCCEEDED: 3,
+    Trigger.TEST: 4,
     Trigger.DEAD_LETTERS: 1,
     Trigger.BACKLOG: 1,
 }
@@ -61,6 +62,11 @@ def channel_secrets(channel: AlertChannel) -> list[str]:
     if isinstance(channel, SmsChannel):
         return [channel.auth_token.get_secret_value()]
     return [channel.password.get_secret_value()] if channel.password is not None else []
+
+
+def opens_incidents(channel: AlertChannel) -> bool:
+    """Whether every message to ``channel`` opens or resolves an incident (PagerDuty)."""
+    return isinstance(channel, WebhookChannel) and channel.format == "pagerduty"
 
 
 def _sender(name: str, channel: AlertChannel, delivery: Delivery) -> Sender:
@@ -112,6 +118,8 @@ class AlertDispatcher:
                     chosen[name] = trigger
         plan: dict[Trigger, list[str]] = {}
         for name, trigger in chosen.items():
+            if trigger is Trigger.SUCCEEDED and opens_incidents(self.config.channels[name]):
+                continue  # a success is news, not an incident: PagerDuty never hears of it
             plan.setdefault(trigger, []).append(name)
         return plan
 

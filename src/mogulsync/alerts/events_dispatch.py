@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
@@ -42,8 +43,15 @@ class StateStore(Protocol):
 
 
 def state_key(rule: AlertRule) -> str:
-    """Where a rule's episode state is kept (changes when the rule does)."""
-    digest = hashlib.sha256(rule.model_dump_json().encode()).hexdigest()[:12]
+    """Where a rule's episode state is kept: changes when its ``events`` watch or its
+    channels do, not with its other keys (turning ``on_success`` on for the syncs must not
+    drop an open episode, whose recovery would then never be sent)."""
+    watch = rule.events_watch
+    what = {
+        "events": None if watch is None else watch.model_dump(mode="json"),
+        "channels": rule.channels,
+    }
+    digest = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
     return f"{STATE_KEY_PREFIX}{digest}"
 
 

@@ -1,7 +1,8 @@
-"""Alerts after an extract run: it failed (in which stage, which streams), or it recovered.
+"""Alerts after an extract run: it failed (in which stage, which streams), it recovered, or
+(``on_success``) it succeeded.
 
 An extract succeeds or fails as a whole (a failed stream aborts the load), so a rule looks
-only at ``on_failure`` and ``on_recovery``, and only when it covers the extract (its
+only at ``on_failure``, ``on_recovery`` and ``on_success``, and only when it covers the extract (its
 ``extract`` key; by default a rule of ``syncs: all`` does). Whether the previous finished
 extract alerted is read from the extract history, as sync alerts read the run history.
 Deliveries are recorded under the job name ``extract``.
@@ -50,12 +51,15 @@ class ExtractOutcome:
 def extract_trigger(rule: AlertRule, status: str, previous: str | None) -> Trigger | None:
     """What ``rule`` says about an extract that ended ``status`` after one that ended
     ``previous`` (None: no earlier finished extract)."""
-    if not rule.covers_extract or not rule.on_failure:
-        return None  # without on_failure the rule never alerted, so nothing recovers either
-    if status == FAILED:
+    if not rule.covers_extract:
+        return None
+    # without on_failure the rule never alerted, so nothing recovers either
+    if rule.on_failure and status == FAILED:
         return Trigger.FAILED
-    if status == SUCCESS and rule.on_recovery and previous == FAILED:
+    if rule.on_failure and rule.on_recovery and status == SUCCESS and previous == FAILED:
         return Trigger.RECOVERED
+    if rule.on_success and status == SUCCESS:
+        return Trigger.SUCCEEDED
     return None
 
 
@@ -82,6 +86,8 @@ class ExtractAlertMessage(AlertMessage):
         """A one-line summary (Slack fallback text, e-mail subject, PagerDuty summary)."""
         if self.trigger is Trigger.RECOVERED:
             return f"mogulsync: extract recovered (run {self.run_id})"
+        if self.trigger is Trigger.SUCCEEDED:
+            return f"mogulsync: extract succeeded (run {self.run_id})"
         streams = ", ".join(self.failed_streams)
         where = f" in stage {self.stage}" if self.stage else ""
         which = f", stream {streams}" if len(self.failed_streams) == 1 else ""

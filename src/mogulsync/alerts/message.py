@@ -32,6 +32,8 @@ class Trigger(enum.Enum):
     #: a recorded reconcile found ChartMogul and the warehouse apart
     DRIFT = "drift"
     RECOVERED = "recovered"
+    #: a run ended ``success`` under a rule with ``on_success`` (never opens an incident)
+    SUCCEEDED = "succeeded"
     TEST = "test"
     #: the events forwarder dead-lettered events / holds events it cannot deliver
     DEAD_LETTERS = "dead_letters"
@@ -116,6 +118,8 @@ class AlertMessage:
             what = "ChartMogul matches the warehouse again for" if self.is_reconcile else "sync"
             name = self.sync.removeprefix(RECONCILE_PREFIX)
             return f"mogulsync: {what} {name} recovered (run {self.run_id})"
+        if self.trigger is Trigger.SUCCEEDED:
+            return f"mogulsync: sync {self.sync} succeeded (run {self.run_id})"
         return "mogulsync: test alert (this channel works)"
 
     @property

@@ -1,4 +1,4 @@
-"""When a finished run alerts: failure, too many failed rows, drift, or recovery.
+"""When a finished run alerts: failure, too many failed rows, drift, recovery, or success.
 
 Whether the previous run "alerted" is decided by applying the same rule to the previous
 run's record from the run history, so nothing extra has to be stored and a recovery is
@@ -57,7 +57,15 @@ def evaluate(rule: AlertRule, record: RunRecord, previous: RunRecord | None) -> 
         return found
     if rule.on_recovery and previous is not None and problem(rule, previous) is not None:
         return Trigger.RECOVERED
+    if rule.on_success and succeeded(record):
+        return Trigger.SUCCEEDED
     return None
+
+
+def succeeded(record: RunRecord) -> bool:
+    """Whether ``record`` is a sync run that ended ``success`` (a partial run is not; a
+    recorded reconcile is a check, not a run of the sync, and its drift rules speak for it)."""
+    return record.status is RunStatus.SUCCESS and not record.sync.startswith(RECONCILE_PREFIX)
 
 
 def previous_run(history: list[RunRecord], run_id: str) -> RunRecord | None:

@@ -13,6 +13,7 @@ _ICONS = {
     Trigger.FAILED_ROWS: ":warning:",
     Trigger.DRIFT: ":left_right_arrow:",
     Trigger.RECOVERED: ":large_green_circle:",
+    Trigger.SUCCEEDED: ":white_check_mark:",
     Trigger.TEST: ":wave:",
     Trigger.DEAD_LETTERS: ":incoming_envelope:",
     Trigger.BACKLOG: ":hourglass:",

@@ -2,7 +2,8 @@
 
 A generic webhook receives the run summary (:meth:`AlertMessage.as_dict`). With
 ``format: pagerduty`` a failure *triggers* and a recovery *resolves* the event whose
-``dedup_key`` is the sync's, so one sync has at most one open incident.
+``dedup_key`` is the sync's, so one sync has at most one open incident; a success message
+(``on_success``) is never sent to PagerDuty.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ def pagerduty_events(
     if message.trigger is Trigger.TEST:
         trigger = _event(message, routing_key, "info", "trigger", _TEST_DEDUP_KEY)
         return [trigger, _resolve(routing_key, _TEST_DEDUP_KEY)]
+    if message.trigger is Trigger.SUCCEEDED:
+        return []  # the dispatcher never sends one here: a success must not open an incident
     key = dedup_key(message.sync)
     if message.trigger is Trigger.RECOVERED:
         return [_resolve(routing_key, key)]

@@ -155,6 +155,9 @@ class AlertRule(ConfigModel):
         None, description="a recorded reconcile found ChartMogul and the warehouse apart"
     )
     on_recovery: bool = Field(True, description="healthy again after an alerted run")
+    on_success: bool = Field(
+        False, description="every successful run (not a partial one); never sent to PagerDuty"
+    )
     extract: bool | None = Field(
         None, description="the extract's runs too (default: when `syncs` is `all`)"
     )

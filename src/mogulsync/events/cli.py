@@ -112,10 +112,13 @@ def status_command(
     config_path: Path = CONFIG_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
-    """Counts of queued, delivered, rejected, skipped and dead-lettered events."""
+    """Counts of queued, delivered, rejected, skipped and dead-lettered events, and the
+    forwarder's alerts (conditions open now, on which channel, since when; alerts sent)."""
     from mogulsync.events.queue import EventQueue
+    from mogulsync.events.status_alerts import print_alerts, read_alerts
 
-    queue = EventQueue(_queue_file(_config(config_path)))
+    config = _config(config_path)
+    queue = EventQueue(_queue_file(config))
     try:
         counts = queue.counts()
         counters = queue.counters()
@@ -124,6 +127,9 @@ def status_command(
             {"message_id": e.message_id, "type": e.type, "reason": e.reason}
             for e in queue.by_status("rejected", limit=RECENT_REJECTIONS)
         ]
+        alerts = read_alerts(config, queue)
+    except MogulsyncError as exc:  # e.g. an unreadable run history
+        _fail(exc)
     finally:
         queue.close()
     if as_json:
@@ -132,6 +138,7 @@ def status_command(
             "counters": counters,
             "oldest_pending_age_s": age,
             "recent_rejections": rejections,
+            "alerts": alerts,
         }
         typer.echo(json.dumps(report))  # every --json: JSON Lines (docs/operations.md)
         return
@@ -147,6 +154,7 @@ def status_command(
         console.print(f"Oldest pending event: {age:.1f} s")
     for rejection in rejections:
         console.print(f"rejected {rejection['message_id']}: {rejection['reason']}")
+    print_alerts(console, alerts)
 
 
 @dead_letter_app.command("list")

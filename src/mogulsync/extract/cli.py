@@ -227,50 +227,18 @@ def _recorded_run(
     show: bool,
     on_set_up: Callable[[], None],
 ) -> ExtractReport:
-    """The run, recorded in the extract history (as the server's are) and alerted on."""
-    import asyncio
+    """The run, recorded in the extract history (as the server's are) and alerted on;
+    alerts that could not be delivered are warnings on stderr, the outcome unchanged."""
+    from mogulsync.extract.recorded import recorded_extract
 
-    from mogulsync.extract.history import ExtractHistory
-    from mogulsync.extract.lock import ExtractLock
-    from mogulsync.extract.recording import ExtractWatch, alert_after, begin, end, save_quietly
-
-    lock = ExtractLock(project.state_dir)
-    lock.acquire()  # before the history: a refused run records nothing
-    history = ExtractHistory(project.state_dir)
-    try:
-        run = begin(history, run_id)
-        watch = ExtractWatch()
-
+    def run(watch: ExtractWatch) -> ExtractReport:
         def set_up() -> None:
             watch.on_set_up()
             on_set_up()
 
-        try:
-            report = _run_with_progress(settings, options, show=show, watch=watch, on_set_up=set_up)
-        except Exception as exc:
-            end(run, None, exc)
-            save_quietly(history, run)
-            alerts = alert_after(project, history, run, watch, exc, options.destination)
-            _warn(asyncio.run(alerts))
-            raise
-        except BaseException:  # Ctrl-C: no alert, the run is not left "running"
-            run.status, run.message = "cancelled", "stopped by the user (Ctrl-C)"
-            run.finished_at = dt.datetime.now(dt.UTC).isoformat()
-            save_quietly(history, run)
-            raise
-        end(run, report.as_dict(), None)
-        save_quietly(history, run)
-        _warn(asyncio.run(alert_after(project, history, run, watch, None, options.destination)))
-        return report
-    finally:
-        history.close()
-        lock.release()
+        return _run_with_progress(settings, options, show=show, watch=watch, on_set_up=set_up)
 
-
-def _warn(warnings: list[str]) -> None:
-    """Alerts that could not be delivered: on stderr, the run's outcome unchanged."""
-    for text in warnings:
-        output.warning(text)
+    return recorded_extract(project, options, run, run_id=run_id, warn=output.warning)
 
 
 def options_for(

@@ -2,7 +2,9 @@
 
 The step is one ``mogulsync extract run`` (:func:`~mogulsync.extract.runner.run_extract`:
 the same pipeline, source, incremental states and clean-up as the CLI, no second
-implementation), of the selected assets' streams only when Dagster runs a subset. Each
+implementation), of the selected assets' streams only when Dagster runs a subset, and it
+goes the CLI's recorded way (:func:`~mogulsync.extract.recorded.recorded_extract`): under
+the extract lock, in the extract history, alerted on. Each
 table gets its own materialization with the records this run loaded into it and the rows
 the destination table holds.
 
@@ -33,12 +35,16 @@ from mogulsync.integrations.dagster import (
 )
 
 if TYPE_CHECKING:
+    from mogulsync.chartmogul import ClientSettings
+    from mogulsync.extract.recording import ExtractWatch
     from mogulsync.extract.runner import ExtractOptions, ExtractReport
     from mogulsync.extract.streams import Stream
     from mogulsync.integrations.dbt import SourceTable
 
 #: the op's name under the default keys (another prefix: ``mogulsync_extract_<prefix>``)
 EXTRACT_OP = "mogulsync_extract"
+#: the history's message of a run stopped by an interrupt (a terminated Dagster run)
+STOPPED = "stopped: the Dagster run was interrupted"
 #: no section's ${ENV} needs to be set to build the graph (the destination's password, the
 #: API key): they are read when the step runs
 _NO_SECRETS: tuple[str, ...] = ()
@@ -166,18 +172,31 @@ def _materialize(
     keys: Mapping[str, dg.AssetKey],
     log: Any,
 ) -> Iterator[dg.MaterializeResult[Any]]:
-    from mogulsync.extract.cli import SECTIONS, options_for
-    from mogulsync.extract.runner import run_extract
+    import datetime as dt
 
+    from mogulsync.extract.cli import RUN_SECTIONS, options_for
+    from mogulsync.extract.recorded import recorded_extract
+    from mogulsync.extract.recording import new_run_id
+
+    run_id = new_run_id(dt.datetime.now(dt.UTC))
+    #: the run's id once it is in the extract history (not when refused or misconfigured)
+    recorded: list[str] = []
     try:
-        # the sections `mogulsync extract run` reads, with the resource's overrides
-        config = project.load(sections=SECTIONS)
+        # the sections `mogulsync extract run` reads (its alerts too), with the resource's
+        # overrides
+        config = project.load(sections=RUN_SECTIONS)
         settings, options = options_for(config, ",".join(selected), None, None, None, None)
-        report = run_extract(
-            settings, options, on_stage=lambda stage: log.info("extract %s", stage)
+
+        def run(watch: ExtractWatch) -> ExtractReport:
+            recorded.append(run_id)
+            return _run(settings, options, watch, log)
+
+        # as `mogulsync extract run`: under the extract lock, in the extract history, alerted
+        report = recorded_extract(
+            config, options, run, run_id=run_id, warn=log.warning, stopped=STOPPED
         )
     except MogulsyncError as exc:
-        raise extract_failure(exc) from None
+        raise extract_failure(exc, recorded[0] if recorded else None) from None
     rows = replaced_rows(options, report)
     counted = [stream.name for stream in report.streams if stream.name not in rows]
     try:
@@ -193,19 +212,49 @@ def _materialize(
             "mode": options.mode,
             "load_ids": ", ".join(report.load_ids),
             "fetch_s": round(stream.duration_s, 3),
+            # the run in the extract history (serve's Extract page lists it)
+            "extract_run_id": run_id,
         }
+        if project.ui_url:
+            metadata["extract_page"] = dg.MetadataValue.url(f"{project.ui_url.rstrip('/')}/extract")
         if stream.name in rows:
             metadata["dagster/row_count"] = rows[stream.name]
         yield dg.MaterializeResult(asset_key=keys[stream.name], metadata=metadata)
 
 
-def extract_failure(exc: MogulsyncError) -> dg.Failure:
-    """The extract's error as a Dagster failure; a configuration problem is not retried."""
+def _run(
+    settings: ClientSettings, options: ExtractOptions, watch: ExtractWatch, log: Any
+) -> ExtractReport:
+    """The extract itself, telling ``watch`` (for the history and the alerts) and the log."""
+    from mogulsync.extract.recording import hooks_with
+    from mogulsync.extract.runner import run_extract
+
+    on_records, on_stage = hooks_with(watch, None, lambda stage: log.info("extract %s", stage))
+    return run_extract(
+        settings,
+        options,
+        on_records=on_records,
+        on_stage=on_stage,
+        on_set_up=watch.on_set_up,
+        on_failed_streams=watch.on_failed_streams,
+    )
+
+
+def extract_failure(exc: MogulsyncError, run_id: str | None = None) -> dg.Failure:
+    """The extract's error as a Dagster failure; a configuration problem is not retried
+    (another extract holding the lock is: it may be over by the next attempt).
+
+    ``run_id``: the run in the extract history, when the failure was recorded there."""
+    from mogulsync.extract.lock import ExtractLockedError
     from mogulsync.messages import describe
 
+    what = "did not start" if isinstance(exc, ExtractLockedError) else "did not complete"
+    metadata: dict[str, Any] = {"error": type(exc).__name__}
+    if run_id is not None:
+        metadata["extract_run_id"] = run_id
     return dg.Failure(
-        description=f"the extract did not complete: {describe(exc)}",
-        metadata={"error": type(exc).__name__},
+        description=f"the extract {what}: {describe(exc)}",
+        metadata=metadata,
         allow_retries=not isinstance(exc, ConfigError),
     )
 

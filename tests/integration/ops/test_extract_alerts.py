@@ -282,3 +282,35 @@ def test_a_cancelled_extract_alerts_nobody_and_the_recovery_still_comes(tmp_path
             runs.close()
         sent = [(body["event"], body["run_id"]) for body in http.bodies("/hook")]
     assert sent == [("failed", "extract-0"), ("recovered", "extract-2")]
+
+
+def test_on_success_announces_every_successful_extract_but_not_to_pagerduty(
+    emulator_server: EmulatorServer,
+    tmp_path: Path,
+    receivers: tuple[HttpReceiver, SmtpReceiver],
+) -> None:
+    """`on_success`: each successful extract is announced (a failure's next success as the
+    recovery); the PagerDuty channel hears only the failure and its resolve."""
+    http, smtp = receivers
+    config = _project(emulator_server, tmp_path, smtp.port, "  rules: [{on_success: true}]\n")
+    _one_data_source(emulator_server)
+    outcomes = []
+    for fail in (False, True, False, False):
+        if fail:
+            _fail_plans(emulator_server)
+        code, output = _extract(config)
+        assert code == (1 if fail else 0), output
+        _heal(emulator_server)
+        outcomes.append(ExtractHistory(tmp_path / "state").latest(1)[0].run_id)
+    hook = [(body["event"], body["run_id"]) for body in http.bodies("/hook")]
+    assert hook == list(
+        zip(["succeeded", "failed", "recovered", "succeeded"], outcomes, strict=True)
+    )
+    first = http.bodies("/hook")[0]
+    assert (first["title"], first["streams"]) == (
+        f"mogulsync: extract succeeded (run {outcomes[0]})",
+        {"data_sources": 1, "plans": 0},
+    )
+    assert [body["event_action"] for body in http.bodies("/pd")] == ["trigger", "resolve"]
+    assert len(http.bodies(f"/slack/{SLACK_TOKEN}")) == 4
+    assert "extract succeeded" in smtp.messages[0]["Subject"]
