@@ -96,7 +96,8 @@ def test_a_failed_part_stops_its_siblings_before_the_client_closes(
     that is not JSON (not retried), while the second's request is on its way."""
     server, (first, second) = two_sources
     malformed = {"fault": "malformed", "query_pattern": f"data_source_uuid={first}"}
-    httpx.post(f"{server.base_url}/_emulator/faults/script", json=malformed, timeout=30)
+    script = f"{server.base_url}/_emulator/faults/script"
+    httpx.post(script, json=malformed, timeout=30).raise_for_status()
 
     async def fetch() -> tuple[type[BaseException] | None, int]:
         transport = _HoldingTransport(held=f"data_source_uuid={second}")
