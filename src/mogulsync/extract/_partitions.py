@@ -7,7 +7,6 @@ a date window of activities), each paged on its own, all sharing the client's li
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -17,6 +16,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from mogulsync.chartmogul import Page, Pager
+from mogulsync.extract._tasks import run_all
 from mogulsync.extract.context import Emit
 from mogulsync.extract.records import Record, RecordMode, to_record
 from mogulsync.extract.start import start_moment
@@ -75,8 +75,9 @@ def _as_sent(entry: Mapping[str, Any], item: BaseModel) -> Record:
 
 
 async def gather_all(parts: Iterable[Awaitable[int]]) -> int:
-    """Run every part concurrently; the records they emitted, or the first failure."""
-    return sum(await asyncio.gather(*parts))
+    """Run every part concurrently; the records they emitted, or the first failure (once
+    the other parts were cancelled and ended: none reads on after its stream failed)."""
+    return sum(await run_all(parts))
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from mogulsync.chartmogul import ChartMogulClient, DataSource
 from mogulsync.chartmogul.pagination import Page
 from mogulsync.chartmogul.resources.activities import ActivityOrder
+from mogulsync.extract._tasks import end_tasks
 from mogulsync.extract.records import Record, RecordMode
 
 Interval = Literal["day", "week", "month", "quarter"]
@@ -138,6 +139,14 @@ class FetchContext:
                 if not future.done():
                     future.set_exception(exc)
         return await future
+
+    async def end_lookups(self) -> None:
+        """Cancel the shared lookups still running and wait for them to end.
+
+        They are shielded from a waiting stream's cancellation (other streams may wait
+        too), so a cancelled fetch would leave them sending on a client about to close.
+        """
+        await end_tasks(task for task in (self._data_sources, self._earliest) if task)
 
     def _customer_future(self) -> asyncio.Future[list[str]]:
         if self._customers is None:

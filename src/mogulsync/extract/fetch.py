@@ -7,11 +7,11 @@ says how its stream ended, and the caller decides what a failure means.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from mogulsync.extract._tasks import run_all
 from mogulsync.extract.context import FetchContext, StreamState
 from mogulsync.extract.incremental import DELETED_COLUMN
 from mogulsync.extract.records import Record
@@ -66,4 +66,9 @@ async def fetch_streams(
             on_done(result)
         return result
 
-    return list(await asyncio.gather(*(run(stream) for stream in streams)))
+    try:
+        return await run_all(run(stream) for stream in streams)
+    finally:
+        # lookups the streams shared (data sources, first activity) may still run when
+        # the fetch was cancelled: ended here, before the caller closes the client
+        await ctx.end_lookups()

@@ -32,6 +32,7 @@ from mogulsync.extract._partitions import (
     gather_all,
     read_on_is_quicker,
 )
+from mogulsync.extract._tasks import run_all
 from mogulsync.extract.context import (
     Emit,
     FetchContext,
@@ -460,7 +461,7 @@ async def _plan_groups(ctx: FetchContext, emit: Emit) -> None:
         plans = await ctx.client.plan_groups.plans(str(record["uuid"])).collect()
         return {**record, "plans": [plan.uuid for plan in plans]}
 
-    records = await asyncio.gather(*(with_plans(group) for group in groups))
+    records = await run_all(with_plans(group) for group in groups)
     if records:
         emit(list(records))
 
