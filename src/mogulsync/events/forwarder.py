@@ -156,7 +156,14 @@ class Forwarder:
             async with semaphore:
                 await self._deliver_entity(entity, items)
 
-        await asyncio.gather(*(deliver(entity, items) for entity, items in due))
+        # every entity's delivery ends before the round does, also when one raised: one
+        # left running would send past the delivery's close (a socket nobody closes)
+        results = await asyncio.gather(
+            *(deliver(entity, items) for entity, items in due), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
         if outcomes or due:
             return 0.0
         return max(0.0, min(next_due - now, IDLE_WAIT_S)) if next_due else IDLE_WAIT_S

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
@@ -227,3 +228,38 @@ async def test_finished_events_past_the_retention_are_pruned_by_the_forwarder(
     clock.now += PRUNE_INTERVAL_S
     assert await fwd.prune_if_due() == 1
     assert queue.get("a1") is None
+
+
+class _OneBreaksOneWaits(Recorder):
+    """u1's delivery raises a bug (not a verdict) while u2's is still in flight."""
+
+    def __init__(self) -> None:
+        super().__init__(coalesces=False)
+        self.u2_started = asyncio.Event()
+        self.u2_finished = False
+
+    async def deliver(self, entity: str, items: Sequence[PlannedEvent]) -> list[Verdict]:
+        if items[0].event.message_id == "a1":
+            await self.u2_started.wait()
+            raise RuntimeError("a bug in one entity's delivery")
+        self.u2_started.set()
+        for _ in range(20):  # a few hand-overs of the loop: u1 raises meanwhile
+            await asyncio.sleep(0)
+        self.u2_finished = True
+        return await super().deliver(entity, items)
+
+
+@pytest.mark.anyio
+async def test_one_entitys_failure_lets_the_others_finish_before_the_round_ends(
+    tmp_path: Path,
+) -> None:
+    """Before, the round raised at once and left the other deliveries running past the
+    delivery's close (a request on a closed client: an unclosed socket)."""
+    queue = await store(tmp_path / "q", [identify("a1", "u1"), identify("b1", "u2")])
+    clock, delivery = Clock(), _OneBreaksOneWaits()
+    clock.now += 10.0  # past the coalescing window
+    fwd = forwarder(queue, delivery, clock)
+    with pytest.raises(RuntimeError, match="a bug"):
+        await fwd.run_once()
+    assert delivery.u2_finished
+    assert queue.counts()["delivered"] == 1  # u2's outcome was recorded, not dropped
