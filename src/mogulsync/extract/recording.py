@@ -81,7 +81,10 @@ class ExtractWatch:
 
 
 def begin(history: ExtractHistory, run_id: str | None = None) -> ExtractRun:
-    """A new run, saved as ``running``."""
+    """A new run, saved as ``running``. The caller holds the extract lock, so a run still
+    ``running`` belonged to a process that died (a killed `extract run` while a server is
+    up, which only sweeps at its start): it is marked ``interrupted`` first."""
+    history.mark_interrupted()
     now = dt.datetime.now(dt.UTC)
     run = ExtractRun(run_id or new_run_id(now), "running", now.isoformat())
     history.save(run)

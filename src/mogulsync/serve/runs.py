@@ -9,7 +9,6 @@ running (here or in another process, through the sync's lock) is refused.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import sqlite3
 import threading
@@ -259,11 +258,9 @@ class RunManager:
         except ExtractLockedError as exc:
             raise AlreadyRunningError(exc.message, hint=exc.hint) from None
         try:
-            from mogulsync.extract.recording import new_run_id
+            from mogulsync.extract.recording import begin
 
-            now = dt.datetime.now(dt.UTC)
-            run = ExtractRun(new_run_id(now), "running", now.isoformat())
-            self.extract_history.save(run)
+            run = begin(self.extract_history)  # also marks runs of processes that died
         except BaseException:
             lock.release()
             raise

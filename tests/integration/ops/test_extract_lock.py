@@ -17,6 +17,7 @@ from mogulsync.emulator.server import EmulatorServer
 from mogulsync.extract import cli as extract_cli
 from mogulsync.extract.history import ExtractHistory
 from mogulsync.extract.lock import ExtractLock
+from mogulsync.extract.recording import begin
 
 
 def _project(server: EmulatorServer, tmp_path: Path) -> Path:
@@ -94,3 +95,26 @@ def test_the_run_holds_the_lock_while_it_goes_and_gives_it_back_after_a_failure(
     probe = ExtractLock(state_dir)
     assert probe.try_acquire()  # a failed run gave it back
     probe.release()
+
+
+def test_a_run_left_running_by_a_killed_extract_is_marked_interrupted_by_the_next(
+    config: Path, tmp_path: Path
+) -> None:
+    """An `extract run` killed by cron's timeout (or the OOM killer) leaves its run
+    `running` with the lock free; a server already up never sweeps it. The next extract,
+    holding the lock, knows no other extract can be running: it marks that run."""
+    state_dir = tmp_path / "state"
+    history = ExtractHistory(state_dir)
+    try:
+        killed = begin(history)  # its process died: the row says running, nobody holds the lock
+    finally:
+        history.close()
+    code, output = _extract(config)
+    assert code == 0, output
+    history = ExtractHistory(state_dir)
+    try:
+        runs = {run.run_id: run.status for run in history.latest()}
+    finally:
+        history.close()
+    assert runs.pop(killed.run_id) == "interrupted"
+    assert list(runs.values()) == ["success"]
