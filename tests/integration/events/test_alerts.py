@@ -515,3 +515,36 @@ async def test_a_revoked_api_key_alerts_once_its_retries_run_out_without_quoting
         assert revoked not in everything_sent(http, smtp)
     finally:
         await f.aclose()
+
+
+async def test_replaying_old_dead_letters_is_not_a_stuck_backlog(
+    tmp_path: Path,
+    emulator_server: EmulatorServer,
+    http: HttpReceiver,
+    smtp: SmtpReceiver,
+    clock: Clock,
+) -> None:
+    """The fix the dead-letters alert asks for (replay) puts events received hours ago back
+    in the queue: a look while the forwarder drains them is no stuck backlog (their age
+    counts from the replay); still pending `backlog_age` after the replay, it is one."""
+    rules = [{"syncs": [], "channels": ["hook"],
+              "events": {"backlog_age": "1h", "dead_letters": None}}]  # fmt: skip
+    config = project(tmp_path, emulator_server, http, smtp, rules=rules)
+    f = Forwarding(config, clock)
+    try:
+        await f.minutes(1)
+        await f.send(REFUSED, REFUSED)
+        await f.minutes(1)
+        assert f.queue.count("dead") == 2
+        await f.minutes(180)  # the cause is found and fixed three hours later
+        assert f.queue.replay(now=clock()) == 2
+        clock.advance(WATCH_INTERVAL_S)  # the forwarder is still busy: a look first
+        assert await f.watch.look_if_due() == []
+        assert f.queue.count("pending") == 2
+        clock.advance(HOUR)  # an hour after the replay and still pending: stuck
+        made = await f.watch.look_if_due()
+        assert [d.trigger for d in made or []] == ["backlog"]
+        [alert] = bodies(http, "/hook")
+        assert "the oldest pending event is 1h 01m old" in alert["title"]
+    finally:
+        await f.aclose()
