@@ -40,6 +40,10 @@ class StateStore(Protocol):
         """Keep ``value`` under ``key`` durably."""
         ...
 
+    def replace_meta(self, key: str, expected: str | None, value: str) -> bool:
+        """Keep ``value`` under ``key`` only if it still holds ``expected``; whether it did."""
+        ...
+
 
 def state_key(rule: AlertRule) -> str:
     """Where a rule's episode state is kept (changes when the rule does)."""
@@ -83,8 +87,8 @@ class EventsAlerter:
         forwarder's first round may dead-letter events before the first look)."""
         for rule in self.rules:
             key = state_key(rule)
-            if store.meta(key) is None:
-                store.set_meta(key, WatchState(samples=[[snap.now, snap.dead_total]]).to_json())
+            if store.meta(key) is None:  # another process may have just made it: kept then
+                store.replace_meta(key, None, WatchState([[snap.now, snap.dead_total]]).to_json())
 
     async def look(
         self, snap: Snapshot, store: StateStore, record: Record | None = None
@@ -100,8 +104,12 @@ class EventsAlerter:
             state = WatchState.from_json(before)
             notices = step(watch, state, snap)
             after = state.to_json()
-            if after != before:
-                await asyncio.to_thread(store.set_meta, key, after)
+            # another process on this queue file (`events serve` beside `serve`) may have
+            # looked meanwhile: its state stands and what it found is its to announce
+            if after != before and not await asyncio.to_thread(
+                store.replace_meta, key, before, after
+            ):
+                continue
             for notice in notices:
                 message = build_events_message(notice, watch, snap, self.redactor)
                 deliveries.extend(

@@ -456,6 +456,20 @@ class EventQueue:
                 (key, value),
             )
 
+    def replace_meta(self, key: str, expected: str | None, value: str) -> bool:
+        """Keep ``value`` under ``key`` only if it still holds ``expected`` (None: absent);
+        whether it did. Atomic across processes sharing the file (``BEGIN IMMEDIATE``)."""
+        with self._lock, transaction(self._conn) as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            if (None if row is None else str(row[0])) != expected:
+                return False
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+        return True
+
     def received_between(self, start: float, end: float) -> int:
         """How many stored events arrived in ``[start, end]`` (epoch seconds)."""
         with self._lock:

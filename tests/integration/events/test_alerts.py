@@ -7,8 +7,10 @@ driven: the forwarder's and the alert watch's share one the test advances.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from email.message import Message
@@ -20,6 +22,7 @@ import pytest
 from tests.integration.ops._receivers import SMTP_PASSWORD, SMTP_USER, HttpReceiver, SmtpReceiver
 from tests.integration.ops.test_sms_alerts import FROM, SID, TO, TOKEN, TwilioReceiver
 
+from mogulsync.alerts.events_dispatch import EventsAlerter
 from mogulsync.config import parse_config
 from mogulsync.config.models import AppConfig
 from mogulsync.emulator.server import EmulatorServer
@@ -28,7 +31,14 @@ from mogulsync.events.mappings import DEFAULT_MAPPINGS
 from mogulsync.events.queue import EventQueue, GroupCommitWriter, Outcome
 from mogulsync.events.schema import normalize
 from mogulsync.events.server import EventsService, build_delivery
-from mogulsync.events.watch import LOOKED_AT_KEY, WATCH_INTERVAL_S, AlertWatch, alert_watch
+from mogulsync.events.watch import (
+    LOOKED_AT_KEY,
+    WATCH_INTERVAL_S,
+    AlertWatch,
+    alert_watch,
+    redactor_for,
+    snapshot,
+)
 from mogulsync.runs import RunStore
 
 from .conftest import call
@@ -547,4 +557,60 @@ async def test_replaying_old_dead_letters_is_not_a_stuck_backlog(
         [alert] = bodies(http, "/hook")
         assert "the oldest pending event is 1h 01m old" in alert["title"]
     finally:
+        await f.aclose()
+
+
+class _HeldFirstRead:
+    """The queue file as a second process's alerts see it, whose read of the episode state
+    is held until the test lets it go (two looks at once, deterministically)."""
+
+    def __init__(self, queue: EventQueue) -> None:
+        self.queue = queue
+        self.reached = threading.Event()
+        self.go = threading.Event()
+
+    def meta(self, key: str) -> str | None:
+        value = self.queue.meta(key)
+        self.reached.set()
+        self.go.wait(timeout=60)  # a guard against a hung test: the test releases it
+        return value
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.queue.set_meta(key, value)
+
+    def replace_meta(self, key: str, expected: str | None, value: str) -> bool:
+        return self.queue.replace_meta(key, expected, value)
+
+
+async def test_two_processes_looking_at_one_queue_file_alert_once(
+    tmp_path: Path,
+    emulator_server: EmulatorServer,
+    http: HttpReceiver,
+    smtp: SmtpReceiver,
+    clock: Clock,
+) -> None:
+    """`events serve` and `serve` on one project share the queue file and its episode
+    state; both look every minute. When their looks overlap, the one whose state changed
+    under it stands down: the dead letters alert once, not once per process."""
+    rules = [{"syncs": [], "channels": ["hook"], "events": True}]
+    config = project(tmp_path, emulator_server, http, smtp, rules=rules)
+    f = Forwarding(config, clock)
+    other_queue = EventQueue(f.path)
+    try:
+        await f.minutes(1)
+        await f.send(REFUSED)
+        await f.forwarder.run_once()
+        assert f.queue.count("dead") == 1
+        snap = snapshot(f.queue, clock())
+        other = EventsAlerter(config.alerts, redactor_for(config))
+        held = _HeldFirstRead(other_queue)
+        late = asyncio.create_task(other.look(snap, held))
+        assert await asyncio.to_thread(held.reached.wait, 60)
+        first = await f.watch.alerter.look(snap, f.queue)
+        held.go.set()
+        second = await late
+        assert ([d.trigger for d in first], second) == (["dead_letters"], [])
+        assert [body["event"] for body in bodies(http, "/hook")] == ["dead_letters"]
+    finally:
+        other_queue.close()
         await f.aclose()
