@@ -340,8 +340,10 @@ class EventQueue:
         self._lock = threading.Lock()
 
     def close(self) -> None:
-        """Close the connection."""
-        self._conn.close()
+        """Close the connection, once a call in progress on another thread has ended (the
+        alert watch's, cancelled at shutdown but not awaited, may still be reading)."""
+        with self._lock:
+            self._conn.close()
 
     def pending(self, limit: int) -> list[QueuedEvent]:
         """The oldest pending events, in arrival order."""

@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import json
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -297,3 +298,24 @@ def test_a_replayed_dead_letter_waits_from_its_replay_in_a_version_3_file(
         assert queue.oldest_pending() == (9_000.0, None)  # not 100: the replay's time
     finally:
         queue.close()
+
+
+def test_close_waits_for_a_call_in_progress_on_another_thread(tmp_path: Path) -> None:
+    """At shutdown the alert watch is cancelled, not awaited: its worker thread may still
+    be reading the queue when the server closes it. Closing waits for that call to end
+    instead of pulling the connection from under it."""
+    queue = EventQueue(tmp_path / "q.sqlite")
+    in_call = queue._lock  # what every call holds while it uses the connection
+    in_call.acquire()  # a watch thread in the middle of a read
+    closer = threading.Thread(target=queue.close)
+    closer.start()
+    try:
+        closer.join(timeout=0.5)
+        assert closer.is_alive()  # waiting for the call, not closing under it
+        assert queue._conn.execute("SELECT COUNT(*) FROM events").fetchone() == (0,)
+    finally:
+        in_call.release()
+    closer.join(timeout=60)
+    assert not closer.is_alive()
+    with pytest.raises(sqlite3.ProgrammingError):
+        queue._conn.execute("SELECT 1")
