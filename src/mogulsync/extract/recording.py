@@ -146,7 +146,11 @@ async def alert_after(
     redactor = extract_redactor(config, destination)
     try:
         dispatcher = AlertDispatcher(config.alerts, redactor)
-        previous = history.previous_finished(run.run_id)
+        try:
+            previous = history.previous_finished(run.run_id)
+        except Exception as exc:  # unreadable: a failure still alerts, a recovery cannot tell
+            logger.warning("extract history unreadable, no recovery is told: %s", exc)
+            previous = None
         outcome = ExtractOutcome(
             run_id=run.run_id,
             status=run.status,
