@@ -236,7 +236,11 @@ def _recorded_run(
 
     lock = ExtractLock(project.state_dir)
     lock.acquire()  # before the history: a refused run records nothing
-    history = ExtractHistory(project.state_dir)
+    try:
+        history = ExtractHistory(project.state_dir)
+    except BaseException:  # given back now, not when the process ends (a library caller)
+        lock.release()
+        raise
     try:
         run = begin(history, run_id)
         watch = ExtractWatch()

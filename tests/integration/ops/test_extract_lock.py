@@ -118,3 +118,18 @@ def test_a_run_left_running_by_a_killed_extract_is_marked_interrupted_by_the_nex
         history.close()
     assert runs.pop(killed.run_id) == "interrupted"
     assert list(runs.values()) == ["success"]
+
+
+def test_a_history_that_cannot_be_opened_gives_the_lock_back(config: Path, tmp_path: Path) -> None:
+    """The history cannot be opened (here its file is a folder): the run fails before it
+    starts with an error naming the file (it was a traceback), and the lock it took is
+    given back, not kept until the process exits (a library caller goes on in the same
+    process)."""
+    state_dir = tmp_path / "state"
+    (state_dir / "schedule.sqlite").mkdir(parents=True)
+    code, output = _extract(config)
+    assert code == 1
+    assert "schedule.sqlite (extract history) cannot be read" in output  # not a traceback
+    probe = ExtractLock(state_dir)
+    assert probe.try_acquire(), output
+    probe.release()
