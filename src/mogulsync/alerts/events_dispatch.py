@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
@@ -46,9 +47,17 @@ class StateStore(Protocol):
 
 
 def state_key(rule: AlertRule) -> str:
-    """Where a rule's episode state is kept (changes when the rule does)."""
-    digest = hashlib.sha256(rule.model_dump_json().encode()).hexdigest()[:12]
-    return f"{STATE_KEY_PREFIX}{digest}"
+    """Where a rule's episode state is kept: it changes when the rule's forwarder
+    thresholds or channels do, and only then (not with its sync triggers, nor when a
+    version adds a rule key or a threshold with a default: an open episode, PagerDuty's
+    incident among them, would be left open under the old key)."""
+    watch = rule.events_watch
+    kept = {
+        "events": None if watch is None else watch.model_dump(mode="json", exclude_defaults=True),
+        "channels": rule.channels,
+    }
+    text = json.dumps(kept, sort_keys=True, separators=(",", ":"))
+    return f"{STATE_KEY_PREFIX}{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 
 class EventsAlerter:
