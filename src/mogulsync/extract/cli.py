@@ -232,7 +232,14 @@ def _recorded_run(
 
     from mogulsync.extract.history import ExtractHistory
     from mogulsync.extract.lock import ExtractLock
-    from mogulsync.extract.recording import ExtractWatch, alert_after, begin, end, save_quietly
+    from mogulsync.extract.recording import (
+        ExtractWatch,
+        alert_after,
+        begin,
+        end,
+        progress_keeper,
+        save_quietly,
+    )
 
     lock = ExtractLock(project.state_dir)
     lock.acquire()  # before the history: a refused run records nothing
@@ -243,7 +250,7 @@ def _recorded_run(
         raise
     try:
         run = begin(history, run_id)
-        watch = ExtractWatch()
+        watch = ExtractWatch(on_progress=progress_keeper(history, run))
 
         def set_up() -> None:
             watch.on_set_up()

@@ -10,11 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.integration.ops.test_extract_alerts import _one_data_source
 from typer.testing import CliRunner
 
 from mogulsync.cli import app
 from mogulsync.emulator.server import EmulatorServer
 from mogulsync.extract import cli as extract_cli
+from mogulsync.extract import history
 from mogulsync.extract.history import ExtractHistory
 from mogulsync.extract.lock import ExtractLock
 from mogulsync.extract.recording import begin
@@ -133,3 +135,37 @@ def test_a_history_that_cannot_be_opened_gives_the_lock_back(config: Path, tmp_p
     probe = ExtractLock(state_dir)
     assert probe.try_acquire(), output
     probe.release()
+
+
+def test_an_extract_run_keeps_its_progress_in_the_history(
+    config: Path, emulator_server: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Extract page shows a running extract's records read so far (and an interrupted
+    one's, how far it got): `extract run` writes them as the server's extracts do, at most
+    every PROGRESS_EVERY_S (here every page: the clock is driven), and with its end."""
+    ticks = iter(range(0, 10**6, 10))
+    monkeypatch.setattr(history, "_clock", lambda: float(next(ticks)))
+    state_dir = tmp_path / "state"
+    written: list[dict[str, int]] = []
+    real = ExtractHistory.save_progress
+
+    def save_progress(self: ExtractHistory, run_id: str, progress: dict[str, int]) -> None:
+        real(self, run_id, progress)
+        [running] = [run for run in self.latest() if run.run_id == run_id]
+        written.append(running.progress)  # what the Extract page reads meanwhile
+
+    monkeypatch.setattr(ExtractHistory, "save_progress", save_progress)
+    _one_data_source(emulator_server)
+    code, output = _extract(config)
+    assert code == 0, output
+    finished = ExtractHistory(state_dir)
+    try:
+        [run] = finished.latest()
+    finally:
+        finished.close()
+    assert run.report is not None
+    records = run.report["streams"]["data_sources"]["records"]
+    assert records == 1
+    assert written
+    assert written[-1] == {"data_sources": records}
+    assert run.progress == {"data_sources": records}
