@@ -614,3 +614,45 @@ async def test_two_processes_looking_at_one_queue_file_alert_once(
     finally:
         other_queue.close()
         await f.aclose()
+
+
+async def test_the_forwarders_webhook_token_is_masked_where_a_reply_quotes_only_its_path(
+    tmp_path: Path, emulator_server: EmulatorServer, http: HttpReceiver, clock: Clock
+) -> None:
+    """With webhook delivery the URL's path is the source's secret; a refusal's body often
+    quotes the path alone (not the whole URL): the alert sent to every channel masks it,
+    as the channels' own webhook paths are masked."""
+    token = "src-7f3a9c2e5b1d4f60-secret"
+    raw = {
+        "chartmogul": {"api_key": "${CM_KEY}", "base_url": emulator_server.base_url},
+        "state_dir": str(tmp_path / "state"),
+        "events": {
+            "write_keys": ["${WRITE_KEY}"],
+            "delivery": "webhook",
+            "webhook_url": "${EVENTS_HOOK}",
+            "contacts_without_company": "own_customer",
+        },
+        "alerts": {
+            "channels": {"hook": {"type": "webhook", "url": "${HOOK_URL}"}},
+            "rules": [{"syncs": [], "events": True}],
+        },
+    }
+    env = {
+        "CM_KEY": emulator_server.api_key,
+        "WRITE_KEY": WRITE_KEY,
+        "EVENTS_HOOK": f"{http.url}/segment/{token}",
+        "HOOK_URL": f"{http.url}/hook",
+    }
+    f = Forwarding(parse_config(raw, env=env), clock)
+    try:
+        await f.minutes(1)
+        await f.send(GOOD)
+        [event] = f.queue.pending(1)
+        reason = f"WebhookError: webhook answered 404: no source at /segment/{token}"
+        f.queue.record([Outcome(event.seq, "dead", reason, 1)])
+        await f.minutes(1)
+        [alert] = bodies(http, "/hook")
+        assert "no source at ***" in alert["message"]
+        assert token not in repr(alert)
+    finally:
+        await f.aclose()
