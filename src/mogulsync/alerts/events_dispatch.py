@@ -103,7 +103,9 @@ class EventsAlerter:
         self, snap: Snapshot, store: StateStore, record: Record | None = None
     ) -> list[AlertDelivery]:
         """Evaluate every rule against ``snap``; send and record what they call for."""
-        deliveries: list[tuple[str, EventsAlertMessage]] = []
+        found: list[tuple[AlertRule, EventsAlertMessage]] = []
+        #: channels some rule still has a condition in an episode for, after this look
+        still_open: set[str] = set()
         for rule in self.rules:
             watch = rule.events_watch
             assert watch is not None  # only such rules are kept
@@ -112,6 +114,8 @@ class EventsAlerter:
             before = await asyncio.to_thread(store.meta, key)
             state = WatchState.from_json(before)
             notices = step(watch, state, snap)
+            if state.open_conditions():
+                still_open.update(self.config.channels_of(rule))
             after = state.to_json()
             # another process on this queue file (`events serve` beside `serve`) may have
             # looked meanwhile: its state stands and what it found is its to announce
@@ -119,14 +123,18 @@ class EventsAlerter:
                 store.replace_meta, key, before, after
             ):
                 continue
-            for notice in notices:
-                message = build_events_message(notice, watch, snap, self.redactor)
-                deliveries.extend(
-                    (name, message)
-                    for name in self.config.channels_of(rule)
-                    # PagerDuty has one incident for the forwarder: resolved when all clear
-                    if not (notice.kind == "recovered" and notice.others_open and self._paged(name))
-                )
+            found.extend(
+                (rule, build_events_message(notice, watch, snap, self.redactor))
+                for notice in notices
+            )
+        deliveries = [
+            (name, message)
+            for rule, message in found
+            for name in self.config.channels_of(rule)
+            # PagerDuty has one incident for the forwarder (whichever rule paged it): it is
+            # resolved only when no rule paging that service has a condition open any more
+            if not (message.kind == "recovered" and self._paged(name) and name in still_open)
+        ]
         if not deliveries:
             return []
         outcomes = await self.dispatcher.deliver_each(deliveries)

@@ -656,3 +656,34 @@ async def test_the_forwarders_webhook_token_is_masked_where_a_reply_quotes_only_
         assert token not in repr(alert)
     finally:
         await f.aclose()
+
+
+async def test_pagerduty_stays_open_while_another_rule_paging_it_is_still_in_an_episode(
+    tmp_path: Path,
+    emulator_server: EmulatorServer,
+    http: HttpReceiver,
+    smtp: SmtpReceiver,
+    clock: Clock,
+) -> None:
+    """Two rules page the same PagerDuty service (one `dedup_key`, `mogulsync/events`): a
+    fast one (15-minute window) and the default one (1 hour). The fast one's recovery is
+    no resolve while the default one's episode goes on; its recovery resolves."""
+    rules = [
+        {"syncs": [], "channels": ["hook", "oncall"], "events": {"window": "15m"}},
+        {"syncs": [], "channels": ["hook", "oncall"], "events": True},
+    ]
+    config = project(tmp_path, emulator_server, http, smtp, rules=rules)
+    f = Forwarding(config, clock)
+    try:
+        await f.minutes(1)
+        await f.send(REFUSED)
+        await f.minutes(1)
+        assert [action for action, _key in pd_actions(http)] == ["trigger", "trigger"]
+        await f.minutes(16)  # the fast rule recovers; the default one still counts it
+        assert [body["event"] for body in bodies(http, "/hook")][-1] == "recovered"
+        assert [action for action, _key in pd_actions(http)] == ["trigger", "trigger"]
+        await f.minutes(45)  # an hour after the dead letter: the default rule recovers
+        assert pd_actions(http)[-1] == ("resolve", "mogulsync/events")
+        assert [action for action, _key in pd_actions(http)] == ["trigger", "trigger", "resolve"]
+    finally:
+        await f.aclose()
