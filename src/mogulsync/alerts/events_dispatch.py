@@ -41,18 +41,23 @@ class StateStore(Protocol):
         """Keep ``value`` under ``key`` durably."""
         ...
 
+    def replace_meta(self, key: str, expected: str | None, value: str) -> bool:
+        """Keep ``value`` under ``key`` only if it still holds ``expected``; whether it did."""
+        ...
+
 
 def state_key(rule: AlertRule) -> str:
-    """Where a rule's episode state is kept: changes when its ``events`` watch or its
-    channels do, not with its other keys (turning ``on_success`` on for the syncs must not
-    drop an open episode, whose recovery would then never be sent)."""
+    """Where a rule's episode state is kept: it changes when the rule's forwarder
+    thresholds or channels do, and only then (not with its sync triggers, nor when a
+    version adds a rule key or a threshold with a default: an open episode, PagerDuty's
+    incident among them, would be left open under the old key)."""
     watch = rule.events_watch
-    what = {
-        "events": None if watch is None else watch.model_dump(mode="json"),
+    kept = {
+        "events": None if watch is None else watch.model_dump(mode="json", exclude_defaults=True),
         "channels": rule.channels,
     }
-    digest = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
-    return f"{STATE_KEY_PREFIX}{digest}"
+    text = json.dumps(kept, sort_keys=True, separators=(",", ":"))
+    return f"{STATE_KEY_PREFIX}{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 
 class EventsAlerter:
@@ -91,14 +96,16 @@ class EventsAlerter:
         forwarder's first round may dead-letter events before the first look)."""
         for rule in self.rules:
             key = state_key(rule)
-            if store.meta(key) is None:
-                store.set_meta(key, WatchState(samples=[[snap.now, snap.dead_total]]).to_json())
+            if store.meta(key) is None:  # another process may have just made it: kept then
+                store.replace_meta(key, None, WatchState([[snap.now, snap.dead_total]]).to_json())
 
     async def look(
         self, snap: Snapshot, store: StateStore, record: Record | None = None
     ) -> list[AlertDelivery]:
         """Evaluate every rule against ``snap``; send and record what they call for."""
-        deliveries: list[tuple[str, EventsAlertMessage]] = []
+        found: list[tuple[AlertRule, EventsAlertMessage]] = []
+        #: channels some rule still has a condition in an episode for, after this look
+        still_open: set[str] = set()
         for rule in self.rules:
             watch = rule.events_watch
             assert watch is not None  # only such rules are kept
@@ -107,17 +114,27 @@ class EventsAlerter:
             before = await asyncio.to_thread(store.meta, key)
             state = WatchState.from_json(before)
             notices = step(watch, state, snap)
+            if state.open_conditions():
+                still_open.update(self.config.channels_of(rule))
             after = state.to_json()
-            if after != before:
-                await asyncio.to_thread(store.set_meta, key, after)
-            for notice in notices:
-                message = build_events_message(notice, watch, snap, self.redactor)
-                deliveries.extend(
-                    (name, message)
-                    for name in self.config.channels_of(rule)
-                    # PagerDuty has one incident for the forwarder: resolved when all clear
-                    if not (notice.kind == "recovered" and notice.others_open and self._paged(name))
-                )
+            # another process on this queue file (`events serve` beside `serve`) may have
+            # looked meanwhile: its state stands and what it found is its to announce
+            if after != before and not await asyncio.to_thread(
+                store.replace_meta, key, before, after
+            ):
+                continue
+            found.extend(
+                (rule, build_events_message(notice, watch, snap, self.redactor))
+                for notice in notices
+            )
+        deliveries = [
+            (name, message)
+            for rule, message in found
+            for name in self.config.channels_of(rule)
+            # PagerDuty has one incident for the forwarder (whichever rule paged it): it is
+            # resolved only when no rule paging that service has a condition open any more
+            if not (message.kind == "recovered" and self._paged(name) and name in still_open)
+        ]
         if not deliveries:
             return []
         outcomes = await self.dispatcher.deliver_each(deliveries)

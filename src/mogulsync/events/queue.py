@@ -66,6 +66,7 @@ CREATE TABLE IF NOT EXISTS {name}(
     reason TEXT,
     updated_at REAL,
     inflight INTEGER NOT NULL DEFAULT 0,
+    pending_since REAL,
     UNIQUE (source, message_id)
 );
 """
@@ -74,6 +75,8 @@ CREATE INDEX IF NOT EXISTS events_pending ON events(seq) WHERE status = 'pending
 CREATE INDEX IF NOT EXISTS events_status ON events(status);
 CREATE INDEX IF NOT EXISTS events_message ON events(message_id);
 CREATE INDEX IF NOT EXISTS events_shared ON events(shared_id) WHERE shared_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_replayed ON events(pending_since)
+    WHERE status = 'pending' AND pending_since IS NOT NULL;
 """
 #: columns every schema version has, copied when a version-2 file is rebuilt
 _V2_COLUMNS = (
@@ -138,6 +141,9 @@ def _migrate(conn: sqlite3.Connection) -> None:
         )
         conn.execute("DROP TABLE events")
         conn.execute("ALTER TABLE events_v3 RENAME TO events")
+    if "pending_since" not in {row[1] for row in conn.execute("PRAGMA table_info(events)")}:
+        # a replayed dead letter's wait counts from its replay (the backlog alert)
+        conn.execute("ALTER TABLE events ADD COLUMN pending_since REAL")
     conn.execute(
         "INSERT INTO meta(key, value) VALUES ('schema_version', ?)"
         " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -334,8 +340,10 @@ class EventQueue:
         self._lock = threading.Lock()
 
     def close(self) -> None:
-        """Close the connection."""
-        self._conn.close()
+        """Close the connection, once a call in progress on another thread has ended (the
+        alert watch's, cancelled at shutdown but not awaited, may still be reading)."""
+        with self._lock:
+            self._conn.close()
 
     def pending(self, limit: int) -> list[QueuedEvent]:
         """The oldest pending events, in arrival order."""
@@ -407,13 +415,23 @@ class EventQueue:
         return None if row[0] is None else max(0.0, time.time() - float(row[0]))
 
     def oldest_pending(self) -> tuple[float, str | None] | None:
-        """When the oldest pending event arrived and why its last attempt failed, or None."""
+        """Since when the longest-waiting pending event waits (its arrival, or its replay
+        for a replayed dead letter: received hours ago, it was not stuck all that time)
+        and why its last attempt failed, or None."""
         with self._lock:
-            row = self._conn.execute(
+            # received_at grows with seq: the first by seq arrived first
+            arrived = self._conn.execute(
                 "SELECT received_at, reason FROM events WHERE status = 'pending'"
-                " ORDER BY seq LIMIT 1"
+                " AND pending_since IS NULL ORDER BY seq LIMIT 1"
             ).fetchone()
-        return None if row is None else (float(row[0]), row[1])
+            replayed = self._conn.execute(
+                # without INDEXED BY the planner sorts every pending event (no statistics)
+                "SELECT pending_since, reason FROM events INDEXED BY events_replayed"
+                " WHERE status = 'pending' AND pending_since IS NOT NULL"
+                " ORDER BY pending_since LIMIT 1"
+            ).fetchone()
+        found = [(float(row[0]), row[1]) for row in (arrived, replayed) if row is not None]
+        return min(found, key=lambda since: since[0]) if found else None
 
     def dead_reasons(self, limit: int) -> list[tuple[str, int]]:
         """The most common reasons among dead letters, with how many have each."""
@@ -439,6 +457,20 @@ class EventQueue:
                 " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (key, value),
             )
+
+    def replace_meta(self, key: str, expected: str | None, value: str) -> bool:
+        """Keep ``value`` under ``key`` only if it still holds ``expected`` (None: absent);
+        whether it did. Atomic across processes sharing the file (``BEGIN IMMEDIATE``)."""
+        with self._lock, transaction(self._conn) as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            if (None if row is None else str(row[0])) != expected:
+                return False
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+        return True
 
     def received_between(self, start: float, end: float) -> int:
         """How many stored events arrived in ``[start, end]`` (epoch seconds)."""
@@ -484,18 +516,20 @@ class EventQueue:
                 ).fetchone()
             }
 
-    def replay(self, seqs: Sequence[int] | None = None) -> int:
-        """Put dead letters (all, or these) back in the queue; how many."""
+    def replay(self, seqs: Sequence[int] | None = None, now: float | None = None) -> int:
+        """Put dead letters (all, or these) back in the queue; how many. ``now`` (default:
+        the wall clock) is when they wait from, for the backlog alert."""
+        since = time.time() if now is None else now
         with self._lock, transaction(self._conn) as conn:
             before = conn.total_changes
             update = (
                 "UPDATE events SET status = 'pending', attempts = 0, next_attempt_at = 0,"
-                " reason = NULL, inflight = 0 WHERE status = 'dead'"
+                " reason = NULL, inflight = 0, pending_since = ? WHERE status = 'dead'"
             )
             if seqs is None:
-                conn.execute(update)
+                conn.execute(update, (since,))
             else:
-                conn.executemany(f"{update} AND seq = ?", [(seq,) for seq in seqs])
+                conn.executemany(f"{update} AND seq = ?", [(since, seq) for seq in seqs])
             replayed = conn.total_changes - before
             _bump(conn, "replayed", replayed)
         return replayed

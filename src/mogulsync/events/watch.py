@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from mogulsync._redact import Redactor
+from mogulsync._redact import Redactor, endpoint_secrets
 from mogulsync.alerts.events_dispatch import EventsAlerter
 from mogulsync.alerts.events_message import REASONS_IN_ALERT
 from mogulsync.alerts.events_rules import Snapshot
@@ -52,7 +52,9 @@ def redactor_for(config: AppConfig) -> Redactor:
     redactor = Redactor([key.get_secret_value() for key in config.events.write_keys])
     redactor.add(config.chartmogul.api_key.get_secret_value())
     if config.events.webhook_url is not None:
-        redactor.add(config.events.webhook_url.get_secret_value())
+        # as the channels' own URLs: a refusal's body often quotes only the path (the token)
+        for secret in endpoint_secrets(config.events.webhook_url.get_secret_value()):
+            redactor.add(secret)
     return redactor
 
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mogulsync._sqlite_file import readable_database
+
 #: the server's schedule file (``mogulsync.serve.scheduler.SCHEDULE_FILE``), which has kept
 #: the extract runs since before the command line recorded its own; the engine cannot import
 #: the server, so the name is said twice (a test checks they agree)
@@ -56,15 +58,17 @@ class ExtractHistory:
     def __init__(self, state_dir: Path | str) -> None:
         path = Path(state_dir) / HISTORY_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS extract_runs (run_id TEXT PRIMARY KEY,"
-            " status TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT,"
-            " report TEXT, message TEXT, progress TEXT)"
-        )
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(extract_runs)")}
-        if "progress" not in columns:  # a file from before progress was kept
-            self._db.execute("ALTER TABLE extract_runs ADD COLUMN progress TEXT")
+        # a file that cannot be opened or read is named, with the fix (not a traceback)
+        with readable_database(path, "extract history"):
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS extract_runs (run_id TEXT PRIMARY KEY,"
+                " status TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT,"
+                " report TEXT, message TEXT, progress TEXT)"
+            )
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(extract_runs)")}
+            if "progress" not in columns:  # a file from before progress was kept
+                self._db.execute("ALTER TABLE extract_runs ADD COLUMN progress TEXT")
         self._progress_at = _clock()
 
     def mark_interrupted(self) -> int:

@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING
 
 from mogulsync.extract.history import ExtractHistory
 from mogulsync.extract.lock import ExtractLock
-from mogulsync.extract.recording import ExtractWatch, alert_after, begin, end, save_quietly
+from mogulsync.extract.recording import (
+    ExtractWatch,
+    alert_after,
+    begin,
+    end,
+    progress_keeper,
+    save_quietly,
+)
 
 if TYPE_CHECKING:
     from mogulsync.config import AppConfig
@@ -45,10 +52,14 @@ def recorded_extract(
     """
     lock = ExtractLock(project.state_dir)
     lock.acquire()  # before the history: a refused run records nothing
-    history = ExtractHistory(project.state_dir)
+    try:
+        history = ExtractHistory(project.state_dir)
+    except BaseException:  # given back now, not when the process ends (a library caller)
+        lock.release()
+        raise
     try:
         record = begin(history, run_id)
-        watch = ExtractWatch()
+        watch = ExtractWatch(on_progress=progress_keeper(history, record))
         try:
             report = run(watch)
         except Exception as exc:

@@ -43,10 +43,14 @@ class ExtractWatch:
     #: dlt was set up and took pages: a failure since is in the fetch or dlt's extract
     set_up: bool = False
     started: float = field(default_factory=time.monotonic)
+    #: told the records read so far after each page (`extract run` keeps its progress)
+    on_progress: Callable[[dict[str, int]], None] | None = None
 
     def on_records(self, stream: str, count: int) -> None:
         """A page of ``count`` records of ``stream`` was taken."""
         self.records[stream] = self.records.get(stream, 0) + count
+        if self.on_progress is not None:
+            self.on_progress(self.records)
 
     def on_stage(self, stage: Stage) -> None:
         """A stage ended."""
@@ -81,7 +85,10 @@ class ExtractWatch:
 
 
 def begin(history: ExtractHistory, run_id: str | None = None) -> ExtractRun:
-    """A new run, saved as ``running``."""
+    """A new run, saved as ``running``. The caller holds the extract lock, so a run still
+    ``running`` belonged to a process that died (a killed `extract run` while a server is
+    up, which only sweeps at its start): it is marked ``interrupted`` first."""
+    history.mark_interrupted()
     now = dt.datetime.now(dt.UTC)
     run = ExtractRun(run_id or new_run_id(now), "running", now.isoformat())
     history.save(run)
@@ -100,6 +107,22 @@ def end(run: ExtractRun, report: dict[str, object] | None, error: BaseException 
     else:
         run.status, run.report = "success", report
     run.finished_at = dt.datetime.now(dt.UTC).isoformat()
+
+
+def progress_keeper(history: ExtractHistory, run: ExtractRun) -> Callable[[dict[str, int]], None]:
+    """Keeps ``run.progress`` (saved with its end) and writes it while the run goes, at
+    most every PROGRESS_EVERY_S, as the server does for its own extracts: the Extract page
+    shows how far an `extract run` got, also once it is found ``interrupted``."""
+
+    def keep(records: dict[str, int]) -> None:
+        run.progress = dict(records)
+        if history.progress_due():
+            try:
+                history.save_progress(run.run_id, run.progress)
+            except Exception as exc:  # best effort: the run's end writes its counts anyway
+                logger.warning("extract history: progress not written yet: %s", exc)
+
+    return keep
 
 
 def save_quietly(history: ExtractHistory, run: ExtractRun) -> None:
@@ -143,7 +166,11 @@ async def alert_after(
     redactor = extract_redactor(config, destination)
     try:
         dispatcher = AlertDispatcher(config.alerts, redactor)
-        previous = history.previous_finished(run.run_id)
+        try:
+            previous = history.previous_finished(run.run_id)
+        except Exception as exc:  # unreadable: a failure still alerts, a recovery cannot tell
+            logger.warning("extract history unreadable, no recovery is told: %s", exc)
+            previous = None
         outcome = ExtractOutcome(
             run_id=run.run_id,
             status=run.status,

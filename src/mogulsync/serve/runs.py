@@ -9,7 +9,6 @@ running (here or in another process, through the sync's lock) is refused.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import sqlite3
 import threading
@@ -259,11 +258,9 @@ class RunManager:
         except ExtractLockedError as exc:
             raise AlreadyRunningError(exc.message, hint=exc.hint) from None
         try:
-            from mogulsync.extract.recording import new_run_id
+            from mogulsync.extract.recording import begin
 
-            now = dt.datetime.now(dt.UTC)
-            run = ExtractRun(new_run_id(now), "running", now.isoformat())
-            self.extract_history.save(run)
+            run = begin(self.extract_history)  # also marks runs of processes that died
         except BaseException:
             lock.release()
             raise
@@ -273,7 +270,7 @@ class RunManager:
         return run
 
     async def _extract(self, run: ExtractRun, stop: threading.Event, lock: ExtractLock) -> None:
-        from mogulsync.extract.recording import ExtractWatch, alert_after, end
+        from mogulsync.extract.recording import ExtractWatch, alert_after, end, save_quietly
         from mogulsync.serve.extract import run_project_extract
 
         loop = asyncio.get_running_loop()
@@ -300,10 +297,12 @@ class RunManager:
             error = exc
         end(run, report, error)
         try:
-            self.extract_history.save(run)
-            with logs.bound_run(run.run_id):  # as `extract run`: alerts after the record
+            # as `extract run`: a history that cannot be written (the disk full) is logged,
+            # and the alerts still go out; they may be all that tells anyone
+            save_quietly(history, run)
+            with logs.bound_run(run.run_id):
                 await alert_after(self.config, history, run, watch, error)
-        finally:  # a history that cannot be written must not leave the extract "running"
+        finally:  # whatever happened, the extract is not left "running" here
             self.extract = None
             lock.release()
             self._notify_finished(EXTRACT_NAME, RunStatus(run.status))

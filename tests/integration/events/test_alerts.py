@@ -7,8 +7,10 @@ driven: the forwarder's and the alert watch's share one the test advances.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from email.message import Message
@@ -20,6 +22,7 @@ import pytest
 from tests.integration.ops._receivers import SMTP_PASSWORD, SMTP_USER, HttpReceiver, SmtpReceiver
 from tests.integration.ops.test_sms_alerts import FROM, SID, TO, TOKEN, TwilioReceiver
 
+from mogulsync.alerts.events_dispatch import EventsAlerter
 from mogulsync.config import parse_config
 from mogulsync.config.models import AppConfig
 from mogulsync.emulator.server import EmulatorServer
@@ -28,7 +31,14 @@ from mogulsync.events.mappings import DEFAULT_MAPPINGS
 from mogulsync.events.queue import EventQueue, GroupCommitWriter, Outcome
 from mogulsync.events.schema import normalize
 from mogulsync.events.server import EventsService, build_delivery
-from mogulsync.events.watch import LOOKED_AT_KEY, WATCH_INTERVAL_S, AlertWatch, alert_watch
+from mogulsync.events.watch import (
+    LOOKED_AT_KEY,
+    WATCH_INTERVAL_S,
+    AlertWatch,
+    alert_watch,
+    redactor_for,
+    snapshot,
+)
 from mogulsync.runs import RunStore
 
 from .conftest import call
@@ -513,5 +523,167 @@ async def test_a_revoked_api_key_alerts_once_its_retries_run_out_without_quoting
         assert "gave up after 8 attempts" in alert["message"]
         assert "The ChartMogul API key was rejected" in alert["message"]
         assert revoked not in everything_sent(http, smtp)
+    finally:
+        await f.aclose()
+
+
+async def test_replaying_old_dead_letters_is_not_a_stuck_backlog(
+    tmp_path: Path,
+    emulator_server: EmulatorServer,
+    http: HttpReceiver,
+    smtp: SmtpReceiver,
+    clock: Clock,
+) -> None:
+    """The fix the dead-letters alert asks for (replay) puts events received hours ago back
+    in the queue: a look while the forwarder drains them is no stuck backlog (their age
+    counts from the replay); still pending `backlog_age` after the replay, it is one."""
+    rules = [{"syncs": [], "channels": ["hook"],
+              "events": {"backlog_age": "1h", "dead_letters": None}}]  # fmt: skip
+    config = project(tmp_path, emulator_server, http, smtp, rules=rules)
+    f = Forwarding(config, clock)
+    try:
+        await f.minutes(1)
+        await f.send(REFUSED, REFUSED)
+        await f.minutes(1)
+        assert f.queue.count("dead") == 2
+        await f.minutes(180)  # the cause is found and fixed three hours later
+        assert f.queue.replay(now=clock()) == 2
+        clock.advance(WATCH_INTERVAL_S)  # the forwarder is still busy: a look first
+        assert await f.watch.look_if_due() == []
+        assert f.queue.count("pending") == 2
+        clock.advance(HOUR)  # an hour after the replay and still pending: stuck
+        made = await f.watch.look_if_due()
+        assert [d.trigger for d in made or []] == ["backlog"]
+        [alert] = bodies(http, "/hook")
+        assert "the oldest pending event is 1h 01m old" in alert["title"]
+    finally:
+        await f.aclose()
+
+
+class _HeldFirstRead:
+    """The queue file as a second process's alerts see it, whose read of the episode state
+    is held until the test lets it go (two looks at once, deterministically)."""
+
+    def __init__(self, queue: EventQueue) -> None:
+        self.queue = queue
+        self.reached = threading.Event()
+        self.go = threading.Event()
+
+    def meta(self, key: str) -> str | None:
+        value = self.queue.meta(key)
+        self.reached.set()
+        self.go.wait(timeout=60)  # a guard against a hung test: the test releases it
+        return value
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.queue.set_meta(key, value)
+
+    def replace_meta(self, key: str, expected: str | None, value: str) -> bool:
+        return self.queue.replace_meta(key, expected, value)
+
+
+async def test_two_processes_looking_at_one_queue_file_alert_once(
+    tmp_path: Path,
+    emulator_server: EmulatorServer,
+    http: HttpReceiver,
+    smtp: SmtpReceiver,
+    clock: Clock,
+) -> None:
+    """`events serve` and `serve` on one project share the queue file and its episode
+    state; both look every minute. When their looks overlap, the one whose state changed
+    under it stands down: the dead letters alert once, not once per process."""
+    rules = [{"syncs": [], "channels": ["hook"], "events": True}]
+    config = project(tmp_path, emulator_server, http, smtp, rules=rules)
+    f = Forwarding(config, clock)
+    other_queue = EventQueue(f.path)
+    try:
+        await f.minutes(1)
+        await f.send(REFUSED)
+        await f.forwarder.run_once()
+        assert f.queue.count("dead") == 1
+        snap = snapshot(f.queue, clock())
+        other = EventsAlerter(config.alerts, redactor_for(config))
+        held = _HeldFirstRead(other_queue)
+        late = asyncio.create_task(other.look(snap, held))
+        assert await asyncio.to_thread(held.reached.wait, 60)
+        first = await f.watch.alerter.look(snap, f.queue)
+        held.go.set()
+        second = await late
+        assert ([d.trigger for d in first], second) == (["dead_letters"], [])
+        assert [body["event"] for body in bodies(http, "/hook")] == ["dead_letters"]
+    finally:
+        other_queue.close()
+        await f.aclose()
+
+
+async def test_the_forwarders_webhook_token_is_masked_where_a_reply_quotes_only_its_path(
+    tmp_path: Path, emulator_server: EmulatorServer, http: HttpReceiver, clock: Clock
+) -> None:
+    """With webhook delivery the URL's path is the source's secret; a refusal's body often
+    quotes the path alone (not the whole URL): the alert sent to every channel masks it,
+    as the channels' own webhook paths are masked."""
+    token = "src-7f3a9c2e5b1d4f60-secret"
+    raw = {
+        "chartmogul": {"api_key": "${CM_KEY}", "base_url": emulator_server.base_url},
+        "state_dir": str(tmp_path / "state"),
+        "events": {
+            "write_keys": ["${WRITE_KEY}"],
+            "delivery": "webhook",
+            "webhook_url": "${EVENTS_HOOK}",
+            "contacts_without_company": "own_customer",
+        },
+        "alerts": {
+            "channels": {"hook": {"type": "webhook", "url": "${HOOK_URL}"}},
+            "rules": [{"syncs": [], "events": True}],
+        },
+    }
+    env = {
+        "CM_KEY": emulator_server.api_key,
+        "WRITE_KEY": WRITE_KEY,
+        "EVENTS_HOOK": f"{http.url}/segment/{token}",
+        "HOOK_URL": f"{http.url}/hook",
+    }
+    f = Forwarding(parse_config(raw, env=env), clock)
+    try:
+        await f.minutes(1)
+        await f.send(GOOD)
+        [event] = f.queue.pending(1)
+        reason = f"WebhookError: webhook answered 404: no source at /segment/{token}"
+        f.queue.record([Outcome(event.seq, "dead", reason, 1)])
+        await f.minutes(1)
+        [alert] = bodies(http, "/hook")
+        assert "no source at ***" in alert["message"]
+        assert token not in repr(alert)
+    finally:
+        await f.aclose()
+
+
+async def test_pagerduty_stays_open_while_another_rule_paging_it_is_still_in_an_episode(
+    tmp_path: Path,
+    emulator_server: EmulatorServer,
+    http: HttpReceiver,
+    smtp: SmtpReceiver,
+    clock: Clock,
+) -> None:
+    """Two rules page the same PagerDuty service (one `dedup_key`, `mogulsync/events`): a
+    fast one (15-minute window) and the default one (1 hour). The fast one's recovery is
+    no resolve while the default one's episode goes on; its recovery resolves."""
+    rules = [
+        {"syncs": [], "channels": ["hook", "oncall"], "events": {"window": "15m"}},
+        {"syncs": [], "channels": ["hook", "oncall"], "events": True},
+    ]
+    config = project(tmp_path, emulator_server, http, smtp, rules=rules)
+    f = Forwarding(config, clock)
+    try:
+        await f.minutes(1)
+        await f.send(REFUSED)
+        await f.minutes(1)
+        assert [action for action, _key in pd_actions(http)] == ["trigger", "trigger"]
+        await f.minutes(16)  # the fast rule recovers; the default one still counts it
+        assert [body["event"] for body in bodies(http, "/hook")][-1] == "recovered"
+        assert [action for action, _key in pd_actions(http)] == ["trigger", "trigger"]
+        await f.minutes(45)  # an hour after the dead letter: the default rule recovers
+        assert pd_actions(http)[-1] == ("resolve", "mogulsync/events")
+        assert [action for action, _key in pd_actions(http)] == ["trigger", "trigger", "resolve"]
     finally:
         await f.aclose()

@@ -314,3 +314,25 @@ def test_on_success_announces_every_successful_extract_but_not_to_pagerduty(
     assert [body["event_action"] for body in http.bodies("/pd")] == ["trigger", "resolve"]
     assert len(http.bodies(f"/slack/{SLACK_TOKEN}")) == 4
     assert "extract succeeded" in smtp.messages[0]["Subject"]
+
+
+def test_a_failure_alerts_even_when_the_history_cannot_be_read(tmp_path: Path) -> None:
+    """The history cannot be read back (locked, damaged): whether this is a recovery cannot
+    be told, but a failure needs no earlier run: it alerts, with a warning about the rest."""
+    with HttpReceiver() as http:
+        raw = {
+            "chartmogul": {"api_key": "${CM_KEY}"},
+            "state_dir": str(tmp_path / "state"),
+            "alerts": {"channels": {"hook": {"type": "webhook", "url": "${HOOK}"}}},
+        }
+        config = parse_config(raw, env={"CM_KEY": "cm-key", "HOOK": f"{http.url}/hook"})
+        runs = ExtractHistory(config.state_dir)
+        run = begin(runs, "extract-0")
+        error = RuntimeError("ChartMogul said no")
+        end(run, None, error)
+        runs.save(run)
+        runs.close()  # unreadable from here on
+        warnings = asyncio.run(alert_after(config, runs, run, ExtractWatch(), error))
+        sent = [(body["event"], body["run_id"]) for body in http.bodies("/hook")]
+    assert sent == [("failed", "extract-0")]
+    assert len(warnings) == 1

@@ -74,3 +74,51 @@ async def test_a_server_extract_alerts_on_failure_and_recovery_and_lists_them(
     assert failed["run_id"] in page.text
     assert "recovered" in page.text
     assert HOOK_TOKEN not in page.text
+
+
+async def test_a_failed_extract_alerts_even_when_its_end_cannot_be_recorded(
+    emulator_server, tmp_path
+):
+    """The disk fills up: the extract fails, and so does writing its end to the history.
+    The alert is what tells anyone; it goes out (as `extract run`'s does), and the server
+    is ready for the next extract."""
+    import sqlite3
+
+    extract = {"destination": f"duckdb:///{tmp_path / 'cm.duckdb'}",
+               "streams": ["data_sources", "plans"], "mode": "overwrite"}  # fmt: skip
+    alerts = {"channels": {"ops": {"type": "webhook", "url": "${OPS_HOOK}"}}}
+    faults = f"{emulator_server.base_url}/_emulator/faults"
+    with stamina.set_testing(True, attempts=2), HttpReceiver() as receiver:
+        config = project(
+            emulator_server,
+            tmp_path,
+            accounts(tmp_path, 1),
+            env={"OPS_HOOK": f"{receiver.url}/hook"},
+            extract=extract,
+            alerts=alerts,
+        )
+        async with serving(config) as served:
+            manager = served.app.state.manager
+            history = manager.extract_history
+            real_save = history.save
+
+            def save(run) -> None:
+                if run.status != "running":  # the run's end: the disk is full by now
+                    raise sqlite3.OperationalError("database or disk is full")
+                real_save(run)
+
+            history.save = save
+            async with httpx.AsyncClient(timeout=30) as admin:
+                failing = {"error_rate": 1.0, "error_statuses": [500], "path_pattern": "plans"}
+                (await admin.put(faults, json=failing)).raise_for_status()
+                try:
+                    started = await served.http.post(
+                        "/api/v1/extract/runs", headers=served.bearer(OPERATOR)
+                    )
+                    assert started.status_code == 202
+                    await manager._extract_task
+                finally:
+                    (await admin.delete(faults)).raise_for_status()
+            assert manager.extract is None
+    [alert] = receiver.bodies("/hook")
+    assert (alert["event"], alert["run_id"]) == ("failed", started.json()["run_id"])

@@ -54,3 +54,26 @@ async def test_the_servers_extract_holds_the_lock_until_it_ends(emulator_server,
         await task
         assert probe.try_acquire()
         probe.release()
+
+
+async def test_the_servers_extract_marks_a_run_left_running_by_a_killed_cli(
+    emulator_server, tmp_path
+):
+    """`extract run` killed while the server is up leaves its run `running` (the sweep at
+    start is long past); the server's next extract, holding the lock, marks it."""
+    config, _destination = _extract_project(emulator_server, tmp_path)
+    async with serving(config) as served:
+        history = ExtractHistory(config.state_dir)
+        try:
+            killed = begin(history)  # its process died: running, and the lock is free
+        finally:
+            history.close()
+        auth = served.bearer(OPERATOR)
+        started = await served.http.post("/api/v1/extract/runs", headers=auth)
+        assert started.status_code == 202
+        task = served.app.state.manager._extract_task
+        assert task is not None
+        await task
+        listed = (await served.http.get("/api/v1/extract/runs", headers=auth)).json()
+        statuses = {r["run_id"]: r["status"] for r in listed}
+        assert statuses == {killed.run_id: "interrupted", started.json()["run_id"]: "success"}

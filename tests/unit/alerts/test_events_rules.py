@@ -171,3 +171,24 @@ def test_messages_quote_redacted_reasons_and_the_fix_on_every_channel_format() -
         assert secret not in rendered
     [trigger] = pagerduty_events(message, "rk", "error")
     assert (trigger["event_action"], trigger["dedup_key"]) == ("trigger", "mogulsync/events")
+
+
+def test_an_episode_is_kept_under_the_rules_events_watch_and_channels_only() -> None:
+    """The episode state's key changes when the rule's forwarder thresholds or channels do
+    (docs/operations.md: "starts its episodes afresh"), not when its sync triggers do, nor
+    when a later version adds a rule key (every open episode, PagerDuty's incident among
+    them, would be left open forever and announced again under a new key)."""
+    from mogulsync.alerts.events_dispatch import state_key
+
+    def key(rule: dict) -> str:
+        [parsed] = parse_config(_rules(rule), env={"K": "k"}).alerts.rules
+        return state_key(parsed)
+
+    base = key({"syncs": [], "events": True})
+    assert key({"syncs": [], "on_failure": False, "events": {}}) == base
+    assert key({"syncs": [], "events": True, "failed_rows": {"count": 5}}) == base
+    assert key({"syncs": "all"}) == base  # the default thresholds, every channel
+    assert key({"syncs": [], "events": {"dead_letters": 5}}) != base
+    assert key({"syncs": [], "events": True, "channels": []}) != base
+    # pinned: what the key is made of stays put across versions
+    assert base == "alerts.events.ab1fdf391307"

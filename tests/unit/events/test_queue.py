@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import json
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -263,3 +264,58 @@ async def test_a_shared_envelope_part_is_stored_once(tmp_path: Path) -> None:
     queue.prune(received_before=RECEIVED.timestamp() + 1)
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM shared").fetchone() == (0,)
+
+
+def test_a_replayed_dead_letter_waits_from_its_replay_in_a_version_3_file(
+    tmp_path: Path,
+) -> None:
+    """A queue file from before replays were stamped opens and gains the stamp: a dead
+    letter received long ago, replayed, waits from its replay; an event pending since its
+    arrival earlier than that replay is still the one waiting longest."""
+    path = tmp_path / "v3.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE events(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+            " source TEXT NOT NULL DEFAULT '', message_id TEXT NOT NULL, type TEXT NOT NULL,"
+            " body TEXT NOT NULL, shared_id INTEGER, received_at REAL NOT NULL,"
+            " status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+            " next_attempt_at REAL NOT NULL DEFAULT 0, reason TEXT, updated_at REAL,"
+            " inflight INTEGER NOT NULL DEFAULT 0, UNIQUE (source, message_id))"
+        )
+        conn.executemany(
+            "INSERT INTO events(message_id, type, body, received_at, status, reason)"
+            " VALUES (?, 'identify', '{}', ?, ?, ?)",
+            [("old", 100.0, "dead", "refused"), ("new", 5_000.0, "pending", "timeout")],
+        )
+    queue = EventQueue(path)
+    try:
+        assert queue.oldest_pending() == (5_000.0, "timeout")
+        assert queue.replay(now=9_000.0) == 1
+        assert queue.oldest_pending() == (5_000.0, "timeout")  # arrived before the replay
+        new = queue.get("new")
+        assert new is not None
+        queue.record([Outcome(new.seq, "delivered")])
+        assert queue.oldest_pending() == (9_000.0, None)  # not 100: the replay's time
+    finally:
+        queue.close()
+
+
+def test_close_waits_for_a_call_in_progress_on_another_thread(tmp_path: Path) -> None:
+    """At shutdown the alert watch is cancelled, not awaited: its worker thread may still
+    be reading the queue when the server closes it. Closing waits for that call to end
+    instead of pulling the connection from under it."""
+    queue = EventQueue(tmp_path / "q.sqlite")
+    in_call = queue._lock  # what every call holds while it uses the connection
+    in_call.acquire()  # a watch thread in the middle of a read
+    closer = threading.Thread(target=queue.close)
+    closer.start()
+    try:
+        closer.join(timeout=0.5)
+        assert closer.is_alive()  # waiting for the call, not closing under it
+        assert queue._conn.execute("SELECT COUNT(*) FROM events").fetchone() == (0,)
+    finally:
+        in_call.release()
+    closer.join(timeout=60)
+    assert not closer.is_alive()
+    with pytest.raises(sqlite3.ProgrammingError):
+        queue._conn.execute("SELECT 1")
