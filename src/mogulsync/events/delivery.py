@@ -15,7 +15,7 @@ from typing import Literal, Protocol
 import httpx
 import pydantic
 
-from mogulsync._redact import Redactor
+from mogulsync._redact import Redactor, endpoint_secrets
 from mogulsync._tls import verify_for
 from mogulsync.errors import ConfigError, FatalError, RetriableError, SkippableError
 from mogulsync.events.mappings import Plan
@@ -115,8 +115,9 @@ class WebhookDelivery:
 
     def __init__(self, url: str, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._url = url
-        # the URL identifies the account's source: keep it out of stored reasons
-        self._redactor = Redactor([url])
+        # the URL identifies the account's source: keep it out of stored reasons, also
+        # where a refusal quotes only its path or a token-like part of it
+        self._redactor = Redactor(endpoint_secrets(url))
         self._http = httpx.AsyncClient(
             timeout=WEBHOOK_TIMEOUT_S, transport=transport, verify=verify_for(url)
         )

@@ -406,13 +406,13 @@ class EventQueue:
         with self._lock:
             return dict(self._conn.execute("SELECT name, value FROM counters").fetchall())
 
-    def oldest_pending_age(self) -> float | None:
-        """Seconds since the oldest pending event arrived, or None."""
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT MIN(received_at) FROM events WHERE status = 'pending'"
-            ).fetchone()
-        return None if row[0] is None else max(0.0, time.time() - float(row[0]))
+    def oldest_pending_age(self, now: float | None = None) -> float | None:
+        """Seconds the longest-waiting pending event waits (from its arrival, or from its
+        replay: as the backlog alert counts), or None."""
+        oldest = self.oldest_pending()
+        if oldest is None:
+            return None
+        return max(0.0, (time.time() if now is None else now) - oldest[0])
 
     def oldest_pending(self) -> tuple[float, str | None] | None:
         """Since when the longest-waiting pending event waits (its arrival, or its replay

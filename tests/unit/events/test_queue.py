@@ -319,3 +319,34 @@ def test_close_waits_for_a_call_in_progress_on_another_thread(tmp_path: Path) ->
     assert not closer.is_alive()
     with pytest.raises(sqlite3.ProgrammingError):
         queue._conn.execute("SELECT 1")
+
+
+@pytest.mark.anyio
+async def test_the_oldest_pending_age_counts_a_replayed_dead_letter_from_its_replay(
+    tmp_path: Path,
+) -> None:
+    """As the backlog alert does: the Events page and its metric showed a dead letter
+    received days ago and replayed now as days old, beside an alert saying it was not."""
+    writer = GroupCommitWriter(tmp_path / "q.sqlite")
+    try:
+        await writer.append([event("old")])
+    finally:
+        writer.close()
+    queue = EventQueue(tmp_path / "q.sqlite")
+    try:
+        [old] = queue.pending(1)
+        queue.record([Outcome(old.seq, "dead", "boom", attempts=8)])
+        received = RECEIVED.timestamp()
+        assert queue.oldest_pending_age(now=received + 60) is None
+        replayed_at = received + 10 * 86_400
+        assert queue.replay(now=replayed_at) == 1
+        assert queue.oldest_pending_age(now=replayed_at + 30) == 30.0
+        second = GroupCommitWriter(tmp_path / "q.sqlite")
+        try:
+            await second.append([event("new")])
+        finally:
+            second.close()
+        # one that arrived (not replayed) counts from its arrival, received with RECEIVED
+        assert queue.oldest_pending_age(now=replayed_at + 30) == 10 * 86_400 + 30.0
+    finally:
+        queue.close()
