@@ -310,24 +310,18 @@ def _run_with_progress(
     # dlt's warnings (e.g. columns that were null in every row) address pipeline authors,
     # not users of this command; errors still surface. An explicit setting wins.
     os.environ.setdefault(_DLT_LOG_LEVEL, "ERROR")
+    lines: ExtractLines | None = None  # --json without JSON logs: nothing on stderr
     if logs.json_mode():  # JSON objects on stderr, even with --json (results on stdout)
         lines = ExtractLines(lambda _line, fields: logs.emit("progress", **fields))
-    elif not show:
-        on_records, on_stage = hooks_with(watch, None, None)
-        return run_extract(
-            settings,
-            options,
-            on_records=on_records,
-            on_stage=on_stage,
-            on_set_up=on_set_up,
-            on_failed_streams=watch.on_failed_streams,
-        )
-    elif not output.interactive(_err):  # a log file: a plain line every 10 s and per stage
+    elif show and not output.interactive(_err):  # a log file: a line every 10 s and per stage
         lines = ExtractLines(lambda line, _fields: typer.echo(line, err=True))
-    else:
+    elif show:
         return _run_with_bar(settings, options, watch, on_set_up)
-    on_records, on_stage = hooks_with(watch, lines.on_records, lines.on_stage)
-    with ticking(lines.tick):
+    if lines is None:
+        on_records, on_stage = hooks_with(watch, None, None)
+    else:
+        on_records, on_stage = hooks_with(watch, lines.on_records, lines.on_stage)
+    with contextlib.nullcontext() if lines is None else ticking(lines.tick):
         return run_extract(
             settings,
             options,

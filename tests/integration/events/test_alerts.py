@@ -19,7 +19,12 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.integration.ops._receivers import SMTP_PASSWORD, SMTP_USER, HttpReceiver, SmtpReceiver
+from tests.integration.ops._receivers import (
+    SMTP_PASSWORD,
+    HttpReceiver,
+    SmtpReceiver,
+    every_channel,
+)
 from tests.integration.ops.test_sms_alerts import FROM, SID, TO, TOKEN, TwilioReceiver
 
 from mogulsync.alerts.events_dispatch import EventsAlerter
@@ -82,26 +87,7 @@ def project(
     api_key: str | None = None,
 ) -> AppConfig:
     alerts: dict[str, Any] = {
-        "channels": {
-            "team-slack": {"type": "slack", "url": "${SLACK_URL}"},
-            "hook": {"type": "webhook", "url": "${HOOK_URL}"},
-            "oncall": {
-                "type": "webhook",
-                "format": "pagerduty",
-                "url": "${PD_URL}",
-                "routing_key": "${PD_KEY}",
-            },
-            "mail": {
-                "type": "email",
-                "host": "127.0.0.1",
-                "port": smtp.port,
-                "security": "none",
-                "username": SMTP_USER,
-                "password": "${SMTP_PASSWORD}",
-                "from": "mogulsync@example.com",
-                "to": ["data-team@example.com"],
-            },
-        },
+        "channels": every_channel(smtp.port),
         "timeout_s": 2,
     }
     if rules is not None:

@@ -136,3 +136,28 @@ class SmtpReceiver:
 
     def __exit__(self, *exc: object) -> None:
         self._controller.stop()
+
+
+def every_channel(smtp_port: int) -> dict[str, object]:
+    """Slack, a JSON webhook, PagerDuty and SMTP e-mail, their secrets from the environment:
+    ``SLACK_URL``, ``HOOK_URL``, ``PD_URL``, ``PD_KEY``, ``SMTP_PASSWORD``."""
+    return {
+        "team-slack": {"type": "slack", "url": "${SLACK_URL}"},
+        "hook": {"type": "webhook", "url": "${HOOK_URL}"},
+        "oncall": {
+            "type": "webhook",
+            "format": "pagerduty",
+            "url": "${PD_URL}",
+            "routing_key": "${PD_KEY}",
+        },
+        "mail": {
+            "type": "email",
+            "host": "127.0.0.1",
+            "port": smtp_port,
+            "security": "none",
+            "username": SMTP_USER,
+            "password": "${SMTP_PASSWORD}",
+            "from": "mogulsync@example.com",
+            "to": ["data-team@example.com"],
+        },
+    }

@@ -7,7 +7,13 @@ import json
 import duckdb
 import pytest
 import stamina
-from tests.integration.ops._receivers import SMTP_PASSWORD, SMTP_USER, HttpReceiver, SmtpReceiver
+from tests.integration.ops._receivers import (
+    SMTP_PASSWORD,
+    SMTP_USER,
+    HttpReceiver,
+    SmtpReceiver,
+    every_channel,
+)
 from tests.integration.ops._support import ACCOUNTS_DDL, ops_project
 from tests.integration.sync._support import engine, make_warehouse
 
@@ -39,26 +45,7 @@ def smtp():
 
 def _channels(http, smtp):
     alerts = {
-        "channels": {
-            "team-slack": {"type": "slack", "url": "${SLACK_URL}"},
-            "hook": {"type": "webhook", "url": "${HOOK_URL}"},
-            "oncall": {
-                "type": "webhook",
-                "format": "pagerduty",
-                "url": "${PD_URL}",
-                "routing_key": "${PD_KEY}",
-            },
-            "mail": {
-                "type": "email",
-                "host": "127.0.0.1",
-                "port": smtp.port,
-                "security": "none",
-                "username": SMTP_USER,
-                "password": "${SMTP_PASSWORD}",
-                "from": "mogulsync@example.com",
-                "to": ["data-team@example.com"],
-            },
-        },
+        "channels": every_channel(smtp.port),
         "rules": [{"failed_rows": {"count": 1}}],
         "timeout_s": 2,
     }
