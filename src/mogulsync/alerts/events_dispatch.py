@@ -135,6 +135,7 @@ class EventsAlerter:
             # resolved only when no rule paging that service has a condition open any more
             if not (message.kind == "recovered" and self._paged(name) and name in still_open)
         ]
+        deliveries = _once_per_channel(deliveries)
         if not deliveries:
             return []
         outcomes = await self.dispatcher.deliver_each(deliveries)
@@ -171,3 +172,19 @@ class EventsAlerter:
 
     def _describe(self, exc: Exception) -> str:
         return self.redactor.text(f"{type(exc).__name__}: {exc}")
+
+
+def _once_per_channel(
+    deliveries: Sequence[tuple[str, EventsAlertMessage]],
+) -> list[tuple[str, EventsAlertMessage]]:
+    """Each channel hears a message once per look: two rules watching the forwarder with the
+    same thresholds (``{}`` beside ``{channels: [team], on_success: true}``, both ``syncs:
+    all``) find the same thing at the same look, as sync alerts reach a channel once."""
+    seen: set[tuple[str, str, str]] = set()
+    kept = []
+    for name, message in deliveries:
+        said = (name, message.trigger.value, message.title)
+        if said not in seen:
+            seen.add(said)
+            kept.append((name, message))
+    return kept

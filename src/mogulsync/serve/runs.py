@@ -286,15 +286,16 @@ class RunManager:
             for hook in self.on_extract_page:
                 hook(stream, records)
 
-        report: dict[str, Any] | None = None
-        error: Exception | None = None
-        try:
-            with logs.bound_run(run.run_id):  # the worker thread inherits it
-                report = await asyncio.to_thread(
+        with logs.bound_run(run.run_id):  # the worker thread inherits it
+            work = asyncio.ensure_future(
+                asyncio.to_thread(
                     run_project_extract, self.config, on_records=page, stop=stop, watch=watch
                 )
-        except Exception as exc:  # how it ended is recorded (and alerted on) below
-            error = exc
+            )
+        cancelled = await _thread_end(work, stop)
+        # how it ended is recorded (and alerted on) below
+        error = work.exception()
+        report = None if error is not None else work.result()
         end(run, report, error)
         try:
             # as `extract run`: a history that cannot be written (the disk full) is logged,
@@ -306,6 +307,8 @@ class RunManager:
             self.extract = None
             lock.release()
             self._notify_finished(EXTRACT_NAME, RunStatus(run.status))
+        if cancelled:
+            raise asyncio.CancelledError
 
     def _save_extract_progress(self, run_id: str, progress: dict[str, int]) -> None:
         """Best effort: the run's end writes its counts anyway."""
@@ -322,3 +325,17 @@ class RunManager:
             tasks.append(self._extract_task)
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _thread_end(work: asyncio.Future[Any], stop: threading.Event) -> bool:
+    """Wait until ``work`` (a worker thread's) has ended; whether the caller was cancelled
+    meanwhile. A thread cannot be cancelled: it is asked to stop at its next page and still
+    waited for, so the extract lock is not given back (nor the run ended) while it loads."""
+    cancelled = False
+    while not work.done():
+        try:
+            await asyncio.wait([work])
+        except asyncio.CancelledError:
+            cancelled = True
+            stop.set()
+    return cancelled

@@ -673,3 +673,28 @@ async def test_pagerduty_stays_open_while_another_rule_paging_it_is_still_in_an_
         assert [action for action, _key in pd_actions(http)] == ["trigger", "trigger", "resolve"]
     finally:
         await f.aclose()
+
+
+async def test_a_channel_two_rules_watch_the_forwarder_for_hears_each_alert_once(
+    tmp_path: Path,
+    emulator_server: EmulatorServer,
+    http: HttpReceiver,
+    smtp: SmtpReceiver,
+    clock: Clock,
+) -> None:
+    """operations.md's on_success recipe: `{}` plus `{channels: [team], on_success: true}`.
+    Both rules are `syncs: all`, so both watch the forwarder with the default thresholds:
+    the team channel would hear every events alert twice (one per rule)."""
+    rules = [{}, {"channels": ["hook"], "on_success": True}]
+    config = project(tmp_path, emulator_server, http, smtp, rules=rules)
+    f = Forwarding(config, clock)
+    try:
+        await f.minutes(1)
+        await f.send(REFUSED)
+        await f.minutes(1)
+        assert [body["event"] for body in bodies(http, "/hook")] == ["dead_letters"]
+        await f.minutes(61)
+        assert [body["event"] for body in bodies(http, "/hook")] == ["dead_letters", "recovered"]
+        assert len(smtp.messages) == 2  # the other channels heard once too
+    finally:
+        await f.aclose()

@@ -7,6 +7,8 @@ extract into the same destination meanwhile.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from tests.integration.serve._support import OPERATOR, serving
 from tests.integration.serve.test_extract_runs import _extract_project, _PageGate, _started_extract
@@ -77,3 +79,36 @@ async def test_the_servers_extract_marks_a_run_left_running_by_a_killed_cli(
         listed = (await served.http.get("/api/v1/extract/runs", headers=auth)).json()
         statuses = {r["run_id"]: r["status"] for r in listed}
         assert statuses == {killed.run_id: "interrupted", started.json()["run_id"]: "success"}
+
+
+async def test_a_cancelled_extract_task_keeps_the_lock_until_its_thread_has_ended(
+    emulator_server, tmp_path
+):
+    """The task running the server's extract cancelled (a shutdown cut short) while its
+    worker thread loads: the thread cannot be cancelled, so the lock stays held until it
+    ended (else `extract run` could load into the same destination beside it), and the run
+    is not left `running`."""
+    config, _destination = _extract_project(emulator_server, tmp_path)
+    gate = _PageGate()
+    async with serving(config) as served:
+        run_id = await _started_extract(served, gate)
+        manager = served.app.state.manager
+        task = manager._extract_task
+        assert task is not None
+        task.cancel()
+        await asyncio.sleep(0)  # the cancellation reaches the task
+        probe = ExtractLock(config.state_dir)
+        assert not task.done()  # it waits for its thread, which is held at a page
+        assert not probe.try_acquire()
+        gate.go.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert probe.try_acquire()
+        probe.release()
+        assert manager.extract is None
+        history = ExtractHistory(config.state_dir)
+        try:
+            [run] = [r for r in history.latest() if r.run_id == run_id]
+        finally:
+            history.close()
+        assert run.status == "cancelled"
