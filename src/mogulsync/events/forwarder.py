@@ -161,9 +161,11 @@ class Forwarder:
         results = await asyncio.gather(
             *(deliver(entity, items) for entity, items in due), return_exceptions=True
         )
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+        errors = [result for result in results if isinstance(result, BaseException)]
+        for error in errors[1:]:  # the first is raised; the others would go unseen
+            log.error("events: another entity's delivery failed too", exc_info=error)
+        if errors:
+            raise errors[0]
         if outcomes or due:
             return 0.0
         return max(0.0, min(next_due - now, IDLE_WAIT_S)) if next_due else IDLE_WAIT_S

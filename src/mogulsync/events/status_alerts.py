@@ -21,9 +21,13 @@ _DOCS = "docs/operations.md, Events alerts"
 
 def read_alerts(config: AppConfig, queue: EventQueue) -> dict[str, Any]:
     """``{watching, looked_at, alerting: [{condition, channel, since}], deliveries}``."""
-    from mogulsync.runs.store import RunStore
+    from pathlib import Path
+
+    from mogulsync.runs.store import RUNS_FILE, RunStore
     from mogulsync.serve.events_alerts import alerts_status
 
+    if not (Path(config.state_dir) / RUNS_FILE).exists():  # a status reads, never creates
+        return alerts_status(config.alerts, queue, None)
     store = RunStore(config.state_dir)
     try:
         return alerts_status(config.alerts, queue, store)
@@ -35,8 +39,8 @@ def print_alerts(console: output.LazyConsole, alerts: dict[str, Any]) -> None:
     """The alert state under the counts, then the latest deliveries (newest first)."""
     if not alerts["watching"]:
         console.print(
-            f"Alerts: no rule watches the forwarder (alerts.channels and a rule with `events`;"
-            f" {_DOCS}).",
+            "Alerts: no rule watches the forwarder (it needs alerts.channels and a rule of"
+            f" `syncs: all` or with `events:`; {_DOCS}).",
             highlight=False,
         )
     elif alerts["alerting"]:

@@ -27,8 +27,11 @@ def deliveries(store: RunStore, limit: int = DELIVERIES_SHOWN) -> list[dict[str,
     return [delivery.as_dict() for delivery in store.deliveries([EVENTS_JOB], limit=limit)]
 
 
-def alerts_status(config: AlertsConfig, queue: EventQueue, store: RunStore) -> dict[str, Any]:
-    """``{watching, looked_at, alerting: [{condition, channel, since}], deliveries}``."""
+def alerts_status(
+    config: AlertsConfig, queue: EventQueue, store: RunStore | None
+) -> dict[str, Any]:
+    """``{watching, looked_at, alerting: [{condition, channel, since}], deliveries}``
+    (``store`` None: no run history yet, so no deliveries)."""
     alerter = EventsAlerter(config, Redactor())
     looked = queue.meta(LOOKED_AT_KEY)
     return {
@@ -38,7 +41,7 @@ def alerts_status(config: AlertsConfig, queue: EventQueue, store: RunStore) -> d
             {**found, "since": _iso(float(str(found["since"])))}
             for found in alerter.open_conditions(queue)
         ],
-        "deliveries": deliveries(store),
+        "deliveries": [] if store is None else deliveries(store),
     }
 
 

@@ -123,6 +123,7 @@ def test_status_says_when_nothing_is_open_and_when_nothing_watches(tmp_path: Pat
         "deliveries": [],
     }
     assert "Alerts: no rule watches the forwarder" in _status(unwatched, env=ENV)
+    assert not (tmp_path / "state" / "runs.sqlite").exists()  # a status reads, never creates
 
     hook = {"channels": {"hook": {"type": "webhook", "url": "${HOOK_URL}"}}}  # unset: fine
     watched = _project(tmp_path, alerts=hook)  # watched, never looked at yet

@@ -263,3 +263,29 @@ async def test_one_entitys_failure_lets_the_others_finish_before_the_round_ends(
         await fwd.run_once()
     assert delivery.u2_finished
     assert queue.counts()["delivered"] == 1  # u2's outcome was recorded, not dropped
+
+
+class _BothBreak(Recorder):
+    async def deliver(self, entity: str, items: Sequence[PlannedEvent]) -> list[Verdict]:
+        raise RuntimeError(f"a bug delivering {entity}")
+
+
+@pytest.mark.anyio
+async def test_every_entitys_failure_is_seen_not_only_the_one_raised(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    queue = await store(tmp_path / "q", [identify("a1", "u1"), identify("b1", "u2")])
+    clock = Clock()
+    clock.now += 10.0
+    fwd = forwarder(queue, _BothBreak(coalesces=False), clock)
+    with (
+        caplog.at_level("ERROR", logger="mogulsync.events.forwarder"),
+        pytest.raises(RuntimeError, match="a bug delivering") as raised,
+    ):
+        await fwd.run_once()
+    [logged] = [r for r in caplog.records if "another entity" in r.getMessage()]
+    assert logged.exc_info is not None
+    assert {str(raised.value), str(logged.exc_info[1])} == {
+        "a bug delivering contact:u1",
+        "a bug delivering contact:u2",
+    }
