@@ -2,9 +2,12 @@
 
 One row per message sent to a channel after a run (its retries included), delivered or
 not, so an operator can see that an alert *was* sent, not only that one failed. Kept
-per history name (a sync, or its drift watch ``reconcile:<sync>``): the latest
-KEEP_DELIVERIES, older ones deleted as new ones arrive. Targets and errors are stored
-redacted (see :func:`mogulsync.alerts.targets.describe_target`).
+per history name (a sync, its drift watch ``reconcile:<sync>``, ``extract``, ``events``):
+the latest KEEP_DELIVERIES problem and recovery deliveries and, apart from them, the latest
+KEEP_DELIVERIES success notices (``on_success``), older ones deleted as new ones arrive. Kept
+apart because a sync that runs every few minutes with ``on_success`` would otherwise push
+its failures out within hours. Targets and errors are stored redacted (see
+:func:`mogulsync.alerts.targets.describe_target`).
 """
 
 from __future__ import annotations
@@ -13,19 +16,29 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-#: deliveries kept per sync (and per drift watch)
+#: deliveries kept per history name, of each kind (problems and recoveries; successes)
 KEEP_DELIVERIES = 100
+#: the trigger of success notices (``on_success``), kept apart from the others
+SUCCESS_TRIGGER = "succeeded"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alert_deliveries (
     id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, sync TEXT NOT NULL,
     run_id TEXT NOT NULL, channel TEXT NOT NULL, target TEXT NOT NULL, trigger TEXT NOT NULL,
     delivered INTEGER NOT NULL, error TEXT
 );
+-- listing a sync's latest, and pruning each kind (a walk back over at most the sync's kept rows)
 CREATE INDEX IF NOT EXISTS alert_deliveries_by_sync ON alert_deliveries (sync, id);
 -- pruning a run deletes its deliveries by run_id
 CREATE INDEX IF NOT EXISTS alert_deliveries_by_run ON alert_deliveries (run_id);
 """
 _COLUMNS = "at, sync, run_id, channel, target, trigger, delivered, error"
+#: a sync's deliveries of one kind beyond its latest KEEP_DELIVERIES of that kind (the
+#: kind is given twice: whether ``trigger`` is SUCCESS_TRIGGER, 1 or 0)
+PRUNE = (
+    "DELETE FROM alert_deliveries WHERE sync = ? AND (trigger = ?) = ? AND id <= ("
+    "SELECT id FROM alert_deliveries WHERE sync = ? AND (trigger = ?) = ?"
+    " ORDER BY id DESC LIMIT 1 OFFSET ?)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +57,11 @@ class AlertDelivery:
     #: why it was not delivered (redacted)
     error: str | None = None
 
+    @property
+    def is_success(self) -> bool:
+        """Whether this is a success notice (kept apart from problems and recoveries)."""
+        return self.trigger == SUCCESS_TRIGGER
+
     def as_dict(self) -> dict[str, object]:
         """The API's object."""
         return {
@@ -59,7 +77,8 @@ class AlertDelivery:
 
 
 def add(db: sqlite3.Connection, deliveries: Sequence[AlertDelivery]) -> None:
-    """Record deliveries and drop each of their syncs' oldest beyond KEEP_DELIVERIES."""
+    """Record deliveries and drop each of their syncs' oldest beyond KEEP_DELIVERIES, of
+    each kind apart (problems and recoveries; successes)."""
     if not deliveries:
         return
     db.execute("BEGIN")
@@ -71,12 +90,9 @@ def add(db: sqlite3.Connection, deliveries: Sequence[AlertDelivery]) -> None:
                 for d in deliveries
             ],
         )
-        for sync in sorted({d.sync for d in deliveries}):
-            db.execute(
-                "DELETE FROM alert_deliveries WHERE sync = ? AND id <= (SELECT id FROM"
-                " alert_deliveries WHERE sync = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
-                (sync, sync, KEEP_DELIVERIES),
-            )
+        for sync, success in sorted({(d.sync, d.is_success) for d in deliveries}):
+            kind = (SUCCESS_TRIGGER, int(success))
+            db.execute(PRUNE, (sync, *kind, sync, *kind, KEEP_DELIVERIES))
         db.execute("COMMIT")
     except BaseException:
         if db.in_transaction:

@@ -4,7 +4,11 @@ The emulator (ChartMogul's real limits), the sample warehouse and the example pr
 file (with its schedules) go into a fresh directory; one ``sync run --all`` gives the web
 UI some history, a few warehouse edits give the Preview something to show, and then
 ``mogulsync serve`` runs in the foreground on http://127.0.0.1:8800 without tokens
-(loopback only) with the events endpoints on the same port. Ctrl-C stops everything.
+(loopback only) with the events endpoints on the same port. Ctrl-C stops everything; so
+does SIGTERM or SIGHUP sent to this wrapper alone (``kill PID``, a supervisor): the child
+running then is asked to stop (SIGTERM) and waited for, then the emulator stops and the
+directory is removed. Before, those signals killed the wrapper and left ``mogulsync serve``
+running and the directory behind.
 """
 
 from __future__ import annotations
@@ -16,7 +20,11 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import duckdb
 
@@ -34,6 +42,83 @@ events:
   write_keys: ["${MOGULSYNC_DEMO_WRITE_KEY}"]
   data_source: Segment
 """
+
+
+#: signals that stop the demo as Ctrl-C does when sent to the wrapper alone
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class StoppedError(Exception):
+    """A stop signal reached the wrapper: nothing more is started."""
+
+
+class Children:
+    """Runs the demo's commands one at a time; a stop signal is passed on to the one
+    running (as SIGTERM, which `sync run` and `serve` take as a clean stop), and a second
+    one kills it."""
+
+    def __init__(self) -> None:
+        self.current: subprocess.Popen[bytes] | None = None
+        self.stopped_by: int | None = None
+
+    def stopping(self) -> bool:
+        """Whether a stop signal came (a handler may set it between any two lines)."""
+        return self.stopped_by is not None
+
+    def stop(self, signum: int, _frame: FrameType | None) -> None:
+        """The signal handler."""
+        again = self.stopping()
+        self.stopped_by = signum
+        if self.current is not None:
+            if again:
+                self.current.kill()
+            else:
+                self.current.terminate()
+
+    def run(self, args: Sequence[str], **kwargs: Any) -> int:
+        """Run ``args`` to its end; its exit code (StoppedError: a stop signal came)."""
+        if self.stopping():
+            raise StoppedError
+        with subprocess.Popen(args, **kwargs) as child:  # noqa: S603 - our own commands
+            self.current = child
+            try:
+                if self.stopping():  # it came while the child was starting
+                    child.terminate()
+                code = self._wait(child)
+            finally:
+                self.current = None
+                if child.poll() is None:  # a second Ctrl-C: no more waiting
+                    child.kill()
+                    child.wait()
+        if self.stopping():
+            raise StoppedError
+        return code
+
+    @staticmethod
+    def _wait(child: subprocess.Popen[bytes]) -> int:
+        try:
+            return child.wait()
+        except KeyboardInterrupt:
+            # Ctrl-C reached the child too (same process group); SIGINT sent to the
+            # wrapper alone did not: either way it stops cleanly and is waited for
+            child.terminate()
+            child.wait()
+            raise
+
+
+@contextlib.contextmanager
+def stop_signals(children: Children) -> Iterator[None]:
+    """SIGTERM and SIGHUP handled by ``children`` while the block runs (main thread only:
+    Python takes signals there; the previous handlers come back after)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.signal(signum, children.stop) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def prepare(workdir: Path) -> None:
@@ -72,31 +157,38 @@ def failed_hint(port: str) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``make serve``."""
     port = demo_port(sys.argv[1:] if argv is None else argv)
-    workdir = Path(tempfile.mkdtemp(prefix="mogulsync-serve-"))
-    try:
-        with EmulatorServer() as server:
-            prepare(workdir)
-            env = {
-                **os.environ,
-                "CHARTMOGUL_API_KEY": server.api_key,
-                "CHARTMOGUL_BASE_URL": server.base_url,
-                "MOGULSYNC_DEMO_WRITE_KEY": DEMO_WRITE_KEY,
-            }
-            cli = [sys.executable, "-m", "mogulsync"]
-            subprocess.run([*cli, "sync", "run", "--all"], cwd=workdir, env=env, check=False)  # noqa: S603
-            edit_warehouse(workdir)
-            print(  # noqa: T201 - the demo talks to its user
-                f"\nEmulator at {server.base_url}; project in {workdir}\n"
-                f"Open http://127.0.0.1:{port} (no sign-in on loopback without tokens);"
-                f" Segment write key for /v1/*: {DEMO_WRITE_KEY}. Ctrl-C stops.\n",
-                flush=True,
-            )
-            with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: the server stops too
-                served = subprocess.run([*cli, "serve", "--port", port], cwd=workdir, env=env)  # noqa: S603, PLW1510
-                if served.returncode not in (0, -signal.SIGINT):
-                    print(failed_hint(port), file=sys.stderr)  # noqa: T201
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    children = Children()
+    with stop_signals(children):
+        workdir = Path(tempfile.mkdtemp(prefix="mogulsync-serve-"))
+        try:
+            # Ctrl-C, SIGTERM, SIGHUP: the child stopped, then the emulator and the directory
+            with contextlib.suppress(KeyboardInterrupt, StoppedError):
+                _demo(port, workdir, children)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _demo(port: str, workdir: Path, children: Children) -> None:
+    with EmulatorServer() as server:
+        prepare(workdir)
+        env = {
+            **os.environ,
+            "CHARTMOGUL_API_KEY": server.api_key,
+            "CHARTMOGUL_BASE_URL": server.base_url,
+            "MOGULSYNC_DEMO_WRITE_KEY": DEMO_WRITE_KEY,
+        }
+        cli = [sys.executable, "-m", "mogulsync"]
+        children.run([*cli, "sync", "run", "--all"], cwd=workdir, env=env)
+        edit_warehouse(workdir)
+        print(  # noqa: T201 - the demo talks to its user
+            f"\nEmulator at {server.base_url}; project in {workdir}\n"
+            f"Open http://127.0.0.1:{port} (no sign-in on loopback without tokens);"
+            f" Segment write key for /v1/*: {DEMO_WRITE_KEY}. Ctrl-C stops.\n",
+            flush=True,
+        )
+        served = children.run([*cli, "serve", "--port", port], cwd=workdir, env=env)
+        if served not in (0, -signal.SIGINT):
+            print(failed_hint(port), file=sys.stderr)  # noqa: T201
 
 
 if __name__ == "__main__":
