@@ -112,17 +112,26 @@ def keep_runs(db: sqlite3.Connection, sync: str, run_ids: Sequence[str]) -> int:
     return cursor.rowcount
 
 
-def latest(db: sqlite3.Connection, syncs: Sequence[str], limit: int) -> list[AlertDelivery]:
-    """The latest deliveries about any of ``syncs``, newest first."""
+def latest(
+    db: sqlite3.Connection, syncs: Sequence[str], limit: int, successes: int | None = None
+) -> list[AlertDelivery]:
+    """The latest deliveries about any of ``syncs``, newest first. With ``successes``: the
+    latest ``limit`` problems and recoveries and, apart, the latest ``successes`` success
+    notices, so a frequent ``on_success`` does not hide the failures an operator looks for."""
     if not syncs:
         return []
     marks = ", ".join("?" * len(syncs))
-    rows = db.execute(
-        f"SELECT {_COLUMNS} FROM alert_deliveries WHERE sync IN ({marks})"  # noqa: S608 - placeholders only
-        " ORDER BY id DESC LIMIT ?",
-        (*syncs, limit),
-    )
+    query = f"SELECT id, {_COLUMNS} FROM alert_deliveries WHERE sync IN ({marks})"  # noqa: S608 - placeholders only
+    if successes is None:
+        rows = list(db.execute(f"{query} ORDER BY id DESC LIMIT ?", (*syncs, limit)))
+    else:
+        kind = f"{query} AND (trigger = ?) = ? ORDER BY id DESC LIMIT ?"
+        rows = [
+            *db.execute(kind, (*syncs, SUCCESS_TRIGGER, 0, limit)),
+            *db.execute(kind, (*syncs, SUCCESS_TRIGGER, 1, successes)),
+        ]
+        rows.sort(key=lambda row: int(row[0]), reverse=True)
     return [
         AlertDelivery(at, sync, run_id, channel, target, trigger, bool(delivered), error)
-        for at, sync, run_id, channel, target, trigger, delivered, error in rows
+        for _id, at, sync, run_id, channel, target, trigger, delivered, error in rows
     ]

@@ -353,10 +353,15 @@ class RunStore:
         return alert_deliveries.keep_runs(self._db, sync, run_ids)
 
     def deliveries(
-        self, syncs: Sequence[str], *, limit: int = alert_deliveries.KEEP_DELIVERIES
+        self,
+        syncs: Sequence[str],
+        *,
+        limit: int = alert_deliveries.KEEP_DELIVERIES,
+        successes: int | None = None,
     ) -> list[alert_deliveries.AlertDelivery]:
-        """The latest alert deliveries about ``syncs`` (names in the history), newest first."""
-        return alert_deliveries.latest(self._db, syncs, limit)
+        """The latest alert deliveries about ``syncs`` (names in the history), newest first
+        (``successes``: at most this many success notices, on top of ``limit`` others)."""
+        return alert_deliveries.latest(self._db, syncs, limit, successes)
 
     # ------------------------------------------------------------------ row errors
     def add_errors(self, run_id: str, errors: Sequence[RowError]) -> None:

@@ -562,13 +562,16 @@ async def list_extracts(request: Request) -> Response:
     )
 
 
-def extract_alert_deliveries(state: ServeState, limit: int) -> list[dict[str, Any]]:
-    """The latest alerts sent about extract runs, newest first."""
+def extract_alert_deliveries(
+    state: ServeState, limit: int, *, successes: int | None = None
+) -> list[dict[str, Any]]:
+    """The latest alerts sent about extract runs, newest first (``successes``: see
+    :meth:`RunStore.deliveries`)."""
     from mogulsync.alerts.extract import EXTRACT_JOB
 
     store = state.run_store()
     try:
-        found = store.deliveries([EXTRACT_JOB], limit=limit)
+        found = store.deliveries([EXTRACT_JOB], limit=limit, successes=successes)
     finally:
         store.close()
     return [delivery.as_dict() for delivery in found]

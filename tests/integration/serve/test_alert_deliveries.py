@@ -10,6 +10,7 @@ from tests.integration.ops._receivers import HttpReceiver
 from tests.integration.serve._support import (
     OPERATOR,
     VIEWER,
+    accounts,
     project,
     serving,
     wait_for_run,
@@ -70,3 +71,35 @@ async def test_each_alert_sent_is_listed_with_its_outcome_and_no_secret(
     assert "delivered" in page.text
     assert HOOK_TOKEN not in page.text
     assert unknown.status_code == 404
+
+
+async def test_the_runs_page_keeps_a_failure_in_view_among_frequent_success_notices(
+    emulator_server, tmp_path
+):
+    """`on_success` on a sync that runs every few minutes: the page lists the latest 20
+    problems and recoveries and only the latest 5 success notices, so the failure shows."""
+    from mogulsync.runs import RunStore
+    from mogulsync.runs.deliveries import SUCCESS_TRIGGER, AlertDelivery
+
+    config = project(emulator_server, tmp_path, accounts(tmp_path, 1))
+
+    def sent(number: int, trigger: str) -> AlertDelivery:
+        return AlertDelivery(
+            at=f"2026-03-02T09:{number:02d}:00+00:00", sync="customers", run_id=f"r{number}",
+            channel=f"chan{number}", target="webhook (json) https://hooks.example.com",
+            trigger=trigger, delivered=True,
+        )  # fmt: skip
+
+    store = RunStore(config.state_dir)
+    try:
+        store.add_deliveries([sent(0, "failed")])
+        store.add_deliveries([sent(number, SUCCESS_TRIGGER) for number in range(1, 31)])
+    finally:
+        store.close()
+    async with serving(config) as served:
+        page = await served.http.get(
+            "/runs", params={"sync": "customers"}, headers=served.bearer(VIEWER)
+        )
+    assert page.status_code == 200
+    assert 'data-channel="chan0"' in page.text  # the failure
+    assert page.text.count('data-channel="') == 6  # and the 5 latest success notices

@@ -203,3 +203,23 @@ def test_a_history_from_before_keeps_its_failures_from_now_on(tmp_path):
         assert sum(d.is_success for d in kept) == KEEP_DELIVERIES
     finally:
         store.close()
+
+
+def test_a_listing_with_successes_keeps_the_failures_in_view(tmp_path):
+    """Serve's pages list 20 deliveries: a sync announcing every success every few minutes
+    would fill them with `succeeded`, hiding the failure an operator came to see."""
+    store = RunStore(tmp_path)
+    try:
+        store.add_deliveries([_delivery("busy", "r0", 0)])  # the failure, before them
+        for number in range(1, 31):
+            store.add_deliveries(
+                [replace(_delivery("busy", "r1", number), trigger=SUCCESS_TRIGGER)]
+            )
+        assert SUCCESS_TRIGGER not in {
+            d.trigger for d in store.deliveries(["busy"], limit=20, successes=0)
+        }
+        shown = store.deliveries(["busy"], limit=20, successes=5)
+        assert [d.channel for d in shown] == ["c30", "c29", "c28", "c27", "c26", "c0"]
+        assert [d.trigger for d in store.deliveries(["busy"], limit=20)] == [SUCCESS_TRIGGER] * 20
+    finally:
+        store.close()

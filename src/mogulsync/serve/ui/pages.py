@@ -72,6 +72,8 @@ SPARK_RUNS = 20
 RUNS_PER_PAGE = 50
 #: alert deliveries listed on one sync's runs page
 ALERTS_SHOWN = 20
+#: success notices (``on_success``) listed on top of those: a frequent one would fill the list
+SUCCESSES_SHOWN = 5
 #: row errors listed on a run page
 ERRORS_SHOWN = 500
 #: messages shown after a redirect, by code
@@ -244,7 +246,9 @@ async def runs_page(request: Request) -> Response:
         )
         # one sync's page: the alerts sent about it (and its drift watch), delivered or not
         names = [sync, f"{RECONCILE_PREFIX}{sync}"] if sync in state.config.syncs else [sync]
-        alerts = store.deliveries(names, limit=ALERTS_SHOWN) if sync else []
+        alerts = (
+            store.deliveries(names, limit=ALERTS_SHOWN, successes=SUCCESSES_SHOWN) if sync else []
+        )
     finally:
         store.close()
     runs = [run_summary(state, record) for record in found[:RUNS_PER_PAGE]]
@@ -430,7 +434,7 @@ async def extract_page(request: Request) -> Response:
     scheduled = state.scheduler.states.get(EXTRACT_JOB) if state.scheduler else None
     next_run = state.scheduler.next_runs().get(EXTRACT_JOB) if state.scheduler else None
     paused_since = scheduled.paused_since if scheduled else None
-    alerts = extract_alert_deliveries(state, ALERTS_SHOWN)
+    alerts = extract_alert_deliveries(state, ALERTS_SHOWN, successes=SUCCESSES_SHOWN)
     return _page(
         request, "extract.html", caller, streams=extract.streams or list(STREAMS),
         alerts=alerts, alerts_on=bool(state.config.alerts.channels),
