@@ -247,7 +247,12 @@ async def runs_page(request: Request) -> Response:
         # one sync's page: the alerts sent about it (and its drift watch), delivered or not
         names = [sync, f"{RECONCILE_PREFIX}{sync}"] if sync in state.config.syncs else [sync]
         alerts = (
-            store.deliveries(names, limit=ALERTS_SHOWN, successes=SUCCESSES_SHOWN) if sync else []
+            [
+                sent.as_dict()
+                for sent in store.deliveries(names, limit=ALERTS_SHOWN, successes=SUCCESSES_SHOWN)
+            ]
+            if sync
+            else []
         )
     finally:
         store.close()
