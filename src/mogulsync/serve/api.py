@@ -218,14 +218,22 @@ async def reconcile_sync(request: Request) -> Response:
     return JSONResponse(report.summary())
 
 
-def alert_deliveries(state: ServeState, name: str, limit: int) -> list[dict[str, Any]]:
-    """The latest alerts sent about sync ``name`` and its drift watch, newest first."""
+def sent_alerts(
+    state: ServeState, names: list[str], limit: int, *, successes: int | None = None
+) -> list[dict[str, Any]]:
+    """The latest alerts sent about ``names`` (run-history names), newest first, as the API
+    lists them (``successes``: see :meth:`RunStore.deliveries`)."""
     store = state.run_store()
     try:
-        found = store.deliveries([name, f"{RECONCILE_PREFIX}{name}"], limit=limit)
+        found = store.deliveries(names, limit=limit, successes=successes)
     finally:
         store.close()
     return [delivery.as_dict() for delivery in found]
+
+
+def alert_deliveries(state: ServeState, name: str, limit: int) -> list[dict[str, Any]]:
+    """The latest alerts sent about sync ``name`` and its drift watch, newest first."""
+    return sent_alerts(state, [name, f"{RECONCILE_PREFIX}{name}"], limit)
 
 
 @guarded(Role.VIEWER)
@@ -569,12 +577,7 @@ def extract_alert_deliveries(
     :meth:`RunStore.deliveries`)."""
     from mogulsync.alerts.extract import EXTRACT_JOB
 
-    store = state.run_store()
-    try:
-        found = store.deliveries([EXTRACT_JOB], limit=limit, successes=successes)
-    finally:
-        store.close()
-    return [delivery.as_dict() for delivery in found]
+    return sent_alerts(state, [EXTRACT_JOB], limit, successes=successes)
 
 
 @guarded(Role.VIEWER)
@@ -615,16 +618,10 @@ async def list_events_alerts(request: Request) -> Response:
     state = state_of(request)
     if state.events_queue is None:
         return error(404, "no `events:` section in the project file")
-    from mogulsync.serve.events_alerts import deliveries
+    from mogulsync.alerts.events_message import EVENTS_JOB
 
-    def read() -> list[dict[str, Any]]:
-        store = state.run_store()
-        try:
-            return deliveries(store, _limit(request))
-        finally:
-            store.close()
-
-    return JSONResponse(await asyncio.to_thread(read))
+    found = await asyncio.to_thread(sent_alerts, state, [EVENTS_JOB], _limit(request))
+    return JSONResponse(found)
 
 
 @guarded(Role.OPERATOR)
