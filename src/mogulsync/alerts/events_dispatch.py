@@ -3,7 +3,9 @@
 One :class:`EventsAlerter` serves every rule with an ``events`` key. Each rule keeps its
 own episode state in the queue file (under a key derived from the rule, so an edited rule
 starts afresh and an unchanged one continues across restarts). The state is saved before
-anything is sent: a crash in between loses that alert rather than repeating it.
+anything is sent: a crash in between loses that alert rather than repeating it. An alert
+a channel does not take is put back in the state and sent again at a later look, to that
+channel only (:mod:`~mogulsync.alerts.events_retry` says when).
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ from typing import Protocol
 
 from mogulsync._redact import Redactor
 from mogulsync.alerts.dispatch import AlertDispatcher
-from mogulsync.alerts.events_message import EventsAlertMessage, build_events_message
+from mogulsync.alerts.events_message import (
+    EventsAlertMessage,
+    build_events_message,
+    from_stored,
+    stored,
+)
+from mogulsync.alerts.events_retry import Undelivered, failed
 from mogulsync.alerts.events_rules import Snapshot, WatchState, step
 from mogulsync.config.alerts import AlertRule, AlertsConfig, WebhookChannel
 from mogulsync.runs.deliveries import AlertDelivery
@@ -25,6 +33,9 @@ from mogulsync.runs.deliveries import AlertDelivery
 logger = logging.getLogger(__name__)
 #: prefix of the queue-file keys holding each rule's episode state
 STATE_KEY_PREFIX = "alerts.events."
+
+#: compare-and-swap rounds to put undelivered alerts back before giving up on them
+PUT_BACK_TRIES = 5
 
 #: records deliveries (in the run history)
 Record = Callable[[Sequence[AlertDelivery]], Awaitable[None]]
@@ -102,8 +113,23 @@ class EventsAlerter:
     async def look(
         self, snap: Snapshot, store: StateStore, record: Record | None = None
     ) -> list[AlertDelivery]:
-        """Evaluate every rule against ``snap``; send and record what they call for."""
-        found: list[tuple[AlertRule, EventsAlertMessage]] = []
+        """Evaluate every rule against ``snap``; send what they call for and what a channel
+        did not take before (now due again); record every attempt."""
+        sending = await self._take_due(snap, store)
+        if not sending:
+            return []
+        done = await self._deliver_lines(sending, snap.now, store)
+        if record is not None:
+            try:
+                await record(done)
+            except Exception as exc:  # shown nowhere then; the alerts themselves went out
+                logger.warning("events alert deliveries not recorded: %s", self._describe(exc))
+        return done
+
+    async def _take_due(self, snap: Snapshot, store: StateStore) -> list[tuple[str, Undelivered]]:
+        """Step every rule's state; take out the alerts to send now, each with its rule's
+        state key (new ones, and those a channel did not take whose back-off is over)."""
+        taken: list[tuple[str, Undelivered]] = []
         #: channels some rule still has a condition in an episode for, after this look
         still_open: set[str] = set()
         for rule in self.rules:
@@ -113,9 +139,25 @@ class EventsAlerter:
             # the queue file's lock may be held by ingest's group commit: off the loop
             before = await asyncio.to_thread(store.meta, key)
             state = WatchState.from_json(before)
-            notices = step(watch, state, snap)
+            for notice in step(watch, state, snap):
+                message = stored(build_events_message(notice, watch, snap, self.redactor))
+                for name in self.config.channels_of(rule):
+                    state.outbox.add(
+                        Undelivered(
+                            name,
+                            notice.condition.value,
+                            notice.kind,
+                            message,
+                            found_at=snap.now,
+                            opens=notice.kind == "problem",
+                            next_at=snap.now,
+                        )
+                    )
             if state.open_conditions():
                 still_open.update(self.config.channels_of(rule))
+            # taken out before sending: a crash while sending loses them rather than
+            # repeating them; those that fail are put back below
+            due = state.outbox.take_due(snap.now)
             after = state.to_json()
             # another process on this queue file (`events serve` beside `serve`) may have
             # looked meanwhile: its state stands and what it found is its to announce
@@ -123,48 +165,106 @@ class EventsAlerter:
                 store.replace_meta, key, before, after
             ):
                 continue
-            found.extend(
-                (rule, build_events_message(notice, watch, snap, self.redactor))
-                for notice in notices
+            taken.extend((key, item) for item in due)
+        # PagerDuty has one incident for the forwarder (whichever rule paged it): it is
+        # resolved only when no rule paging that service has a condition open any more
+        return [
+            (key, item)
+            for key, item in taken
+            if item.channel in self.dispatcher.senders
+            and not (
+                item.kind == "recovered"
+                and self._paged(item.channel)
+                and item.channel in still_open
             )
-        deliveries = [
-            (name, message)
-            for rule, message in found
-            for name in self.config.channels_of(rule)
-            # PagerDuty has one incident for the forwarder (whichever rule paged it): it is
-            # resolved only when no rule paging that service has a condition open any more
-            if not (message.kind == "recovered" and self._paged(name) and name in still_open)
         ]
-        deliveries = _once_per_channel(deliveries)
-        if not deliveries:
-            return []
-        outcomes = await self.dispatcher.deliver_each(deliveries)
-        done = [
-            AlertDelivery(
-                at=at,
-                sync=message.sync,
-                run_id=message.run_id,
-                channel=name,
-                target=self.redactor.text(self.dispatcher.targets[name]),
-                trigger=message.trigger.value,
-                delivered=reason is None,
-                error=reason,
-            )
-            for (name, message), (reason, at) in zip(deliveries, outcomes, strict=True)
-        ]
-        for (_name, message), delivery in zip(deliveries, done, strict=True):
-            if delivery.delivered:
-                logger.info("events alert sent to %s: %s", delivery.channel, message.title)
-            else:
-                logger.warning(
-                    "events alert to channel %s not delivered: %s", delivery.channel, delivery.error
-                )
-        if record is not None:
-            try:
-                await record(done)
-            except Exception as exc:  # shown nowhere then; the alerts themselves went out
-                logger.warning("events alert deliveries not recorded: %s", self._describe(exc))
+
+    async def _deliver_lines(
+        self, sending: Sequence[tuple[str, Undelivered]], now: float, store: StateStore
+    ) -> list[AlertDelivery]:
+        """Send each line (a channel's alerts about one condition, of one rule) in order;
+        put back in their rule's state those not delivered; every attempt made."""
+        lines: dict[tuple[str, str, str], list[Undelivered]] = {}
+        for key, item in sending:
+            lines.setdefault((key, item.channel, item.condition), []).append(item)
+        done: list[AlertDelivery] = []
+        back: dict[str, list[Undelivered]] = {}
+        # a line's second alert (a recovery behind an opening) goes only once its first did
+        not_taken = await self._send([line[0] for line in lines.values()], done)
+        seconds: list[tuple[str, Undelivered]] = []
+        for (key, _channel, _condition), (head, *rest) in lines.items():
+            if id(head) not in not_taken:
+                seconds.extend((key, item) for item in rest)
+                continue
+            kept = self._failed(head, now)
+            if kept is not None:
+                for item in rest:  # not tried: it waits as long as the alert before it
+                    item.next_at = kept.next_at
+            back.setdefault(key, []).extend([*([kept] if kept else []), *rest])
+        not_taken = await self._send([item for _key, item in seconds], done)
+        for key, item in seconds:
+            if id(item) in not_taken and (kept := self._failed(item, now)) is not None:
+                back.setdefault(key, []).append(kept)
+        for key, items in back.items():
+            await asyncio.to_thread(_put_back, store, key, items)
         return done
+
+    async def _send(self, items: Sequence[Undelivered], done: list[AlertDelivery]) -> set[int]:
+        """Send ``items`` concurrently and add each outcome to ``done``; the ids of the items
+        a channel did not take. A channel hears a message once: two rules with the same
+        thresholds find the same thing at the same look, as sync alerts reach a channel once
+        (``{}`` beside ``{channels: [team], on_success: true}``, both ``syncs: all``)."""
+        groups: dict[tuple[str, object, object], list[Undelivered]] = {}
+        for item in items:
+            said = (item.channel, item.message.get("trigger"), item.message.get("headline"))
+            groups.setdefault(said, []).append(item)
+        sending: list[tuple[list[Undelivered], tuple[str, EventsAlertMessage]]] = []
+        for group in groups.values():
+            try:
+                message = from_stored(group[0].message)
+            except (KeyError, ValueError, TypeError):  # garbled in the queue file: dropped
+                logger.warning("events alert to %s dropped: unreadable", group[0].channel)
+                continue
+            sending.append((group, (group[0].channel, message)))
+        outcomes = await self.dispatcher.deliver_each([pair for _group, pair in sending])
+        failed_ids: set[int] = set()
+        for (group, (name, message)), (reason, at) in zip(sending, outcomes, strict=True):
+            done.append(
+                AlertDelivery(
+                    at=at,
+                    sync=message.sync,
+                    run_id=message.run_id,
+                    channel=name,
+                    target=self.redactor.text(self.dispatcher.targets[name]),
+                    trigger=message.trigger.value,
+                    delivered=reason is None,
+                    error=reason,
+                )
+            )
+            if reason is None:
+                tries = max(item.failures for item in group) + 1
+                late = f" (attempt {tries})" if tries > 1 else ""
+                logger.info("events alert sent to %s%s: %s", name, late, message.title)
+            else:
+                failed_ids.update(id(item) for item in group)
+                logger.warning("events alert to channel %s not delivered: %s", name, reason)
+        return failed_ids
+
+    def _failed(self, item: Undelivered, now: float) -> Undelivered | None:
+        """``item`` due again after its back-off, or None (logged) when it is too old."""
+        kept = failed(item, now)
+        if kept is None:
+            logger.warning(
+                "events alert to channel %s dropped: still not delivered a day after %s (%s)",
+                item.channel,
+                item.message.get("at"),
+                item.message.get("headline"),
+            )
+        else:
+            logger.info(
+                "events alert to channel %s tried again in %.0fs", item.channel, kept.next_at - now
+            )
+        return kept
 
     def _paged(self, name: str) -> bool:
         channel = self.config.channels[name]
@@ -174,17 +274,12 @@ class EventsAlerter:
         return self.redactor.text(f"{type(exc).__name__}: {exc}")
 
 
-def _once_per_channel(
-    deliveries: Sequence[tuple[str, EventsAlertMessage]],
-) -> list[tuple[str, EventsAlertMessage]]:
-    """Each channel hears a message once per look: two rules watching the forwarder with the
-    same thresholds (``{}`` beside ``{channels: [team], on_success: true}``, both ``syncs:
-    all``) find the same thing at the same look, as sync alerts reach a channel once."""
-    seen: set[tuple[str, str, str]] = set()
-    kept = []
-    for name, message in deliveries:
-        said = (name, message.trigger.value, message.title)
-        if said not in seen:
-            seen.add(said)
-            kept.append((name, message))
-    return kept
+def _put_back(store: StateStore, key: str, items: list[Undelivered]) -> None:
+    """Return ``items`` to the rule's state (kept since by a look of another process too)."""
+    for _ in range(PUT_BACK_TRIES):
+        before = store.meta(key)
+        state = WatchState.from_json(before)
+        state.outbox.put_back(items)
+        if store.replace_meta(key, before, state.to_json()):
+            return
+    logger.warning("events alerts to retry not kept: the queue file's state kept changing")

@@ -52,12 +52,16 @@ class BoundController(Controller):
 
 
 class HttpReceiver:
-    """Records every POST (path, JSON body); answers ``fail_first`` requests with 500."""
+    """Records every POST (path, JSON body); answers ``fail_first`` requests with 500, and
+    those to a path starting with one in ``refuse`` (changed at will) with 503."""
 
     def __init__(self, *, fail_first: int = 0) -> None:
         self.posts: list[tuple[str, Any]] = []
         self.fail_first = fail_first
         self.attempts = 0
+        self.refuse: set[str] = set()
+        #: paths of the requests answered 503 because of ``refuse``
+        self.refused: list[str] = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -66,6 +70,11 @@ class HttpReceiver:
                 receiver.attempts += 1
                 if receiver.attempts <= receiver.fail_first:
                     self.send_response(500)
+                    self.end_headers()
+                    return
+                if any(self.path.startswith(prefix) for prefix in receiver.refuse):
+                    receiver.refused.append(self.path)
+                    self.send_response(503)
                     self.end_headers()
                     return
                 receiver.posts.append((self.path, json.loads(body)))
