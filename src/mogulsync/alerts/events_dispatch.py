@@ -14,7 +14,7 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Protocol
 
 from mogulsync._redact import Redactor
@@ -187,68 +187,96 @@ class EventsAlerter:
         lines: dict[tuple[str, str, str], list[Undelivered]] = {}
         for key, item in sending:
             lines.setdefault((key, item.channel, item.condition), []).append(item)
+        #: what is not yet delivered nor given up, by id: put back in the end
+        unsettled = {id(item): (key, item) for key, item in sending}
         done: list[AlertDelivery] = []
-        back: dict[str, list[Undelivered]] = {}
-        # a line's second alert (a recovery behind an opening) goes only once its first did
-        not_taken = await self._send([line[0] for line in lines.values()], done)
-        seconds: list[tuple[str, Undelivered]] = []
-        for (key, _channel, _condition), (head, *rest) in lines.items():
-            if id(head) not in not_taken:
-                seconds.extend((key, item) for item in rest)
-                continue
-            kept = self._failed(head, now)
-            if kept is not None:
-                for item in rest:  # not tried: it waits as long as the alert before it
-                    item.next_at = kept.next_at
-            back.setdefault(key, []).extend([*([kept] if kept else []), *rest])
-        not_taken = await self._send([item for _key, item in seconds], done)
-        for key, item in seconds:
-            if id(item) in not_taken and (kept := self._failed(item, now)) is not None:
-                back.setdefault(key, []).append(kept)
-        for key, items in back.items():
-            await asyncio.to_thread(_put_back, store, key, items)
+        try:
+            # a line's second alert (a recovery behind an opening) goes once its first did
+            heads = [line[0] for line in lines.values()]
+            not_taken = await self._send(heads, done, unsettled)
+            seconds: list[Undelivered] = []
+            for head, *rest in lines.values():
+                if id(head) not in not_taken:
+                    seconds.extend(rest)
+                elif (kept := self._failed(head, now)) is None:
+                    unsettled.pop(id(head))
+                else:
+                    for item in rest:  # not tried: it waits as long as the alert before it
+                        item.next_at = kept.next_at
+            not_taken = await self._send(seconds, done, unsettled)
+            for item in seconds:
+                if id(item) in not_taken and self._failed(item, now) is None:
+                    unsettled.pop(id(item))
+        except asyncio.CancelledError:
+            # the server is stopping mid-send: what no channel confirmed is kept for the
+            # next start (one may then arrive twice); no await here, the task is cancelled
+            _put_back_all(store, unsettled.values())
+            raise
+        await asyncio.to_thread(_put_back_all, store, unsettled.values())
         return done
 
-    async def _send(self, items: Sequence[Undelivered], done: list[AlertDelivery]) -> set[int]:
-        """Send ``items`` concurrently and add each outcome to ``done``; the ids of the items
-        a channel did not take. A channel hears a message once: two rules with the same
-        thresholds find the same thing at the same look, as sync alerts reach a channel once
-        (``{}`` beside ``{channels: [team], on_success: true}``, both ``syncs: all``)."""
+    async def _send(
+        self,
+        items: Sequence[Undelivered],
+        done: list[AlertDelivery],
+        unsettled: dict[int, tuple[str, Undelivered]],
+    ) -> set[int]:
+        """Send ``items`` concurrently, each outcome added to ``done`` and each delivered
+        item taken out of ``unsettled`` as soon as its channel took it (the others may still
+        be waiting on a slow channel when the server stops); the ids of the items a channel
+        did not take. A channel hears a message once: two rules with the same thresholds
+        find the same thing at the same look, as sync alerts reach a channel once (``{}``
+        beside ``{channels: [team], on_success: true}``, both ``syncs: all``)."""
         groups: dict[tuple[str, object, object], list[Undelivered]] = {}
         for item in items:
             said = (item.channel, item.message.get("trigger"), item.message.get("headline"))
             groups.setdefault(said, []).append(item)
-        sending: list[tuple[list[Undelivered], tuple[str, EventsAlertMessage]]] = []
-        for group in groups.values():
+        failed_ids: set[int] = set()
+
+        async def deliver(group: list[Undelivered]) -> None:
+            name = group[0].channel
             try:
                 message = from_stored(group[0].message)
             except (KeyError, ValueError, TypeError):  # garbled in the queue file: dropped
-                logger.warning("events alert to %s dropped: unreadable", group[0].channel)
-                continue
-            sending.append((group, (group[0].channel, message)))
-        outcomes = await self.dispatcher.deliver_each([pair for _group, pair in sending])
-        failed_ids: set[int] = set()
-        for (group, (name, message)), (reason, at) in zip(sending, outcomes, strict=True):
-            done.append(
-                AlertDelivery(
-                    at=at,
-                    sync=message.sync,
-                    run_id=message.run_id,
-                    channel=name,
-                    target=self.redactor.text(self.dispatcher.targets[name]),
-                    trigger=message.trigger.value,
-                    delivered=reason is None,
-                    error=reason,
-                )
-            )
+                logger.warning("events alert to %s dropped: unreadable", name)
+                reason: str | None = None
+            else:
+                [(reason, at)] = await self.dispatcher.deliver_each([(name, message)])
+                done.append(self._delivery(name, message, reason, at))
+                self._log(group, name, message, reason)
             if reason is None:
-                tries = max(item.failures for item in group) + 1
-                late = f" (attempt {tries})" if tries > 1 else ""
-                logger.info("events alert sent to %s%s: %s", name, late, message.title)
+                for item in group:
+                    unsettled.pop(id(item), None)
             else:
                 failed_ids.update(id(item) for item in group)
-                logger.warning("events alert to channel %s not delivered: %s", name, reason)
+
+        await asyncio.gather(*(deliver(group) for group in groups.values()))
         return failed_ids
+
+    def _delivery(
+        self, name: str, message: EventsAlertMessage, reason: str | None, at: str
+    ) -> AlertDelivery:
+        return AlertDelivery(
+            at=at,
+            sync=message.sync,
+            run_id=message.run_id,
+            channel=name,
+            target=self.redactor.text(self.dispatcher.targets[name]),
+            trigger=message.trigger.value,
+            delivered=reason is None,
+            error=reason,
+        )
+
+    @staticmethod
+    def _log(
+        group: list[Undelivered], name: str, message: EventsAlertMessage, reason: str | None
+    ) -> None:
+        if reason is None:
+            tries = max(item.failures for item in group) + 1
+            late = f" (attempt {tries})" if tries > 1 else ""
+            logger.info("events alert sent to %s%s: %s", name, late, message.title)
+        else:
+            logger.warning("events alert to channel %s not delivered: %s", name, reason)
 
     def _failed(self, item: Undelivered, now: float) -> Undelivered | None:
         """``item`` due again after its back-off, or None (logged) when it is too old."""
@@ -272,6 +300,15 @@ class EventsAlerter:
 
     def _describe(self, exc: Exception) -> str:
         return self.redactor.text(f"{type(exc).__name__}: {exc}")
+
+
+def _put_back_all(store: StateStore, unsettled: Iterable[tuple[str, Undelivered]]) -> None:
+    """Put each undelivered alert back in its rule's state (found in the order given)."""
+    by_key: dict[str, list[Undelivered]] = {}
+    for key, item in unsettled:
+        by_key.setdefault(key, []).append(item)
+    for key, items in by_key.items():
+        _put_back(store, key, items)
 
 
 def _put_back(store: StateStore, key: str, items: list[Undelivered]) -> None:

@@ -6,6 +6,9 @@ forwarder's and the watch's clock is driven, so "a minute later" is a look, not 
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -126,3 +129,43 @@ async def test_a_channel_down_through_an_episode_hears_it_and_its_end_in_order_w
     assert len(bodies(http, "/slack")) == 2
     await f.minutes(60)
     assert len(http.posts) == 6  # nothing more, to anybody
+
+
+async def test_an_alert_being_sent_when_the_server_stops_is_sent_after_the_restart(
+    forwarding: Forwarding, http: HttpReceiver, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`events serve` (or `serve`) stopping cancels the alerts' task, which may be waiting on
+    a slow webhook (its retries take up to a minute): what no channel confirmed stays in
+    the queue file and goes out at the next start's first look. Before, it was lost."""
+    f = forwarding
+    await f.minutes(1)
+    http.hold = {"/hook"}
+    await f.send(REFUSED)
+    clock.advance(60)
+    await f.forwarder.run_once()
+    with caplog.at_level(logging.INFO, logger="mogulsync.alerts"):
+        look = asyncio.create_task(f.watch.look_if_due())
+        assert await asyncio.to_thread(http.holding.wait, 60)  # the webhook has the request
+        # and Slack's and PagerDuty's deliveries have ended (they went out at the same time)
+        deadline = time.monotonic() + 60  # a hang guard, not a speed
+        while sum("events alert sent to" in r.getMessage() for r in caplog.records) < 2:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
+    look.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await look
+    http.hold.clear()
+    http.release.set()  # it answers 503 to a client gone
+    await f.aclose()
+    assert len(bodies(http, "/slack")) == 1  # Slack's delivery had ended before the stop
+    restarted = Forwarding(f.config, clock)
+    try:
+        made = await restarted.minutes(1)
+        assert [(d.channel, d.trigger, d.delivered) for d in made] == [
+            ("hook", "dead_letters", True)
+        ]
+        assert events(http, "/hook") == ["dead_letters"]
+        assert len(bodies(http, "/slack")) == 1
+        assert pd_actions(http) == [("trigger", "mogulsync/events")]
+    finally:
+        await restarted.aclose()

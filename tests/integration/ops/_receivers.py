@@ -53,7 +53,8 @@ class BoundController(Controller):
 
 class HttpReceiver:
     """Records every POST (path, JSON body); answers ``fail_first`` requests with 500, and
-    those to a path starting with one in ``refuse`` (changed at will) with 503."""
+    those to a path starting with one in ``refuse`` (changed at will) with 503; holds those
+    to a path in ``hold`` until the test lets them go."""
 
     def __init__(self, *, fail_first: int = 0) -> None:
         self.posts: list[tuple[str, Any]] = []
@@ -62,6 +63,11 @@ class HttpReceiver:
         self.refuse: set[str] = set()
         #: paths of the requests answered 503 because of ``refuse``
         self.refused: list[str] = []
+        #: requests to a path starting with one in ``hold`` wait for ``release`` (then 503);
+        #: ``holding`` is set when one arrives
+        self.hold: set[str] = set()
+        self.holding = threading.Event()
+        self.release = threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -70,6 +76,12 @@ class HttpReceiver:
                 receiver.attempts += 1
                 if receiver.attempts <= receiver.fail_first:
                     self.send_response(500)
+                    self.end_headers()
+                    return
+                if any(self.path.startswith(prefix) for prefix in receiver.hold):
+                    receiver.holding.set()
+                    receiver.release.wait(timeout=60)  # a hang guard: the test releases it
+                    self.send_response(503)
                     self.end_headers()
                     return
                 if any(self.path.startswith(prefix) for prefix in receiver.refuse):
@@ -98,6 +110,7 @@ class HttpReceiver:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.release.set()  # server_close waits for every handler
         self._server.shutdown()
         self._server.server_close()
 
