@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -20,6 +21,8 @@ from mogulsync.emulator.settings import EmulatorSettings, Limits
 from mogulsync.testing import PostgresServer
 from mogulsync.testing.ports import refused_port
 
+#: this test process's folder of the rate-pacing file (see pytest_configure)
+_PACING_DIR: Path | None = None
 _MARKERS = {
     "unit": "unit",
     "integration": "integration",
@@ -35,9 +38,18 @@ def pytest_configure(config: pytest.Config) -> None:
     not book on the clock of another worker, or of another checkout's test run on the machine.
     """
     del config
-    os.environ[DEFAULT_FILE_ENV] = str(
-        Path(tempfile.mkdtemp(prefix="mogulsync-pace-")) / "p.sqlite"
-    )
+    global _PACING_DIR  # one per test process, removed at its end
+    _PACING_DIR = Path(tempfile.mkdtemp(prefix="mogulsync-pace-"))
+    os.environ[DEFAULT_FILE_ENV] = str(_PACING_DIR / "p.sqlite")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove this process's pacing file: every run (each xdist worker) left a folder in the
+    temporary directory, and a machine running the suite all day gathered thousands."""
+    del config
+    forget_limiters()  # this process's connections to it
+    if _PACING_DIR is not None:
+        shutil.rmtree(_PACING_DIR, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

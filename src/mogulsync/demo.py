@@ -24,7 +24,8 @@ from rich.console import Console
 from rich.rule import Rule
 from rich.table import Table
 
-from mogulsync.chartmogul import ChartMogulClient, ClientSettings
+from mogulsync.chartmogul import ChartMogulClient, ClientSettings, SharedLimit
+from mogulsync.chartmogul.shared_pacing import DEFAULT_FILE_ENV
 from mogulsync.emulator.server import EmulatorServer
 from mogulsync.sample_warehouse import START, build_sample_warehouse
 
@@ -73,8 +74,12 @@ def _edit_warehouse(workdir: Path, console: Console) -> None:
     )
 
 
-async def _report(server: EmulatorServer, console: Console) -> None:
-    settings = ClientSettings(api_key=SecretStr(server.api_key), base_url=server.base_url)
+async def _report(server: EmulatorServer, console: Console, pacing: Path) -> None:
+    settings = ClientSettings(
+        api_key=SecretStr(server.api_key),
+        base_url=server.base_url,
+        shared_limit=SharedLimit(file=str(pacing)),  # the demo's own clock (see main)
+    )
     async with ChartMogulClient(settings) as client:
         mrr = await client.metrics.mrr(START, dt.date(2025, 7, 1), interval="month")
         table = Table(title="MRR the emulator computed from the synced invoices")
@@ -121,6 +126,9 @@ def main() -> None:
                 "CHARTMOGUL_API_KEY": server.api_key,
                 "CHARTMOGUL_BASE_URL": server.base_url,
                 "COLUMNS": str(console.width),  # the CLI's tables use the demo's width
+                # the demo's processes pace from a clock of their own, removed with the folder:
+                # its emulator account is nobody else's, and the machine-wide one is left as it was
+                DEFAULT_FILE_ENV: str(workdir / "rate-limit.sqlite"),
             }
             steps = [
                 ("check",),
@@ -144,7 +152,7 @@ def main() -> None:
                 " them field by field (exit 0: nothing differs):"
             )
             _cli(console, workdir, env, "reconcile", "customers")
-            asyncio.run(_report(server, console))
+            asyncio.run(_report(server, console, workdir / "rate-limit.sqlite"))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

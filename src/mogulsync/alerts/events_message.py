@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from mogulsync._redact import Redactor
 from mogulsync.alerts.events_rules import Condition, Notice, Snapshot
@@ -97,6 +98,42 @@ def build_events_message(
             f"{snap.pending} pending (oldest {_age(snap.backlog_age_s)}),"
             f" {snap.dead_waiting} dead letters waiting for a replay"
         ),
+    )
+
+
+def stored(message: EventsAlertMessage) -> dict[str, str | None]:
+    """``message`` as plain JSON, to be sent again later (it is already redacted)."""
+    return {
+        "trigger": message.trigger.value,
+        "episode": message.run_id,
+        "condition": message.condition.value,
+        "kind": message.kind,
+        "since": message.started_at,
+        "at": message.finished_at,
+        "reason": message.reason,
+        "headline": message.headline,
+        "details": message.details,
+    }
+
+
+def from_stored(raw: dict[str, Any]) -> EventsAlertMessage:
+    """The message :func:`stored` kept (KeyError or ValueError when it is not one)."""
+    return EventsAlertMessage(
+        trigger=Trigger(raw["trigger"]),
+        sync=EVENTS_JOB,
+        run_id=str(raw["episode"]),
+        status=str(raw["kind"]),
+        rows=RowCounts(),
+        api_calls=0,
+        duration_s=0.0,
+        started_at=str(raw["since"]),
+        finished_at=None if raw["at"] is None else str(raw["at"]),
+        reason=None if raw["reason"] is None else str(raw["reason"]),
+        errors=(),
+        condition=Condition(raw["condition"]),
+        kind=str(raw["kind"]),
+        headline=str(raw["headline"]),
+        details=str(raw["details"]),
     )
 
 

@@ -14,6 +14,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+from mogulsync.alerts.events_retry import Outbox, Undelivered
 from mogulsync.config.alerts_events import EventsAlertRule
 
 Kind = Literal["problem", "reminder", "recovered"]
@@ -68,6 +69,8 @@ class WatchState:
     #: window: the dead letters of the window are the total minus that one's
     samples: list[list[float]] = field(default_factory=list)
     episodes: dict[str, Episode] = field(default_factory=dict)
+    #: alerts a channel did not take, retried on later looks (events_retry)
+    outbox: Outbox = field(default_factory=Outbox)
 
     def to_json(self) -> str:
         """The state as compact JSON."""
@@ -84,6 +87,7 @@ class WatchState:
                     name: Episode(bool(e["open"]), float(e["since"]), float(e["last_sent"]))
                     for name, e in raw.get("episodes", {}).items()
                 },
+                outbox=Outbox(_undelivered(raw.get("outbox", {}).get("items", []))),
             )
         except (ValueError, TypeError, KeyError, AttributeError):
             return cls()
@@ -91,6 +95,17 @@ class WatchState:
     def open_conditions(self) -> list[str]:
         """Conditions in an episode now."""
         return sorted(name for name, episode in self.episodes.items() if episode.open)
+
+
+def _undelivered(raw: list[dict[str, object]]) -> list[Undelivered]:
+    """The undelivered alerts kept earlier; one unreadable is dropped, not the episodes."""
+    kept = []
+    for item in raw:
+        try:
+            kept.append(Undelivered.from_dict(item))
+        except (ValueError, TypeError, KeyError, AttributeError):
+            continue
+    return kept
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,10 @@ from mogulsync.config.serve import parse_duration
 DEFAULT_WINDOW = "1h"
 DEFAULT_BACKLOG_AGE = "1h"
 DEFAULT_REPEAT = "6h"
+#: the shortest ``repeat``: the alerts look every minute, so a shorter one (``1s``, ``1m``)
+#: would be a reminder at every look, which drowns the channel rather than reminds it; five
+#: looks between reminders is still a page every few minutes for those who want one
+MIN_REPEAT = "5m"
 
 
 def _duration(value: str | None) -> str | None:
@@ -41,6 +45,17 @@ class EventsAlertRule(ConfigModel):
     )
 
     _window_parses = field_validator("window", "backlog_age", "repeat")(_duration)
+
+    @field_validator("repeat")
+    @classmethod
+    def _repeat_not_too_short(cls, value: str) -> str:
+        if parse_duration(value) < parse_duration(MIN_REPEAT):
+            raise ValueError(
+                f"`{value}` is shorter than {MIN_REPEAT}: the alerts look at the queue every"
+                f" minute, so this would send a reminder at every look; write {MIN_REPEAT} or"
+                " more (the default is 6h)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _watches_something(self) -> Self:

@@ -11,14 +11,13 @@ runs, at most every PROGRESS_EVERY_S, so an interrupted run still says how far i
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mogulsync._sqlite_file import readable_database
+from mogulsync._sqlite_file import connect_shared, readable_database
 
 #: the server's schedule file (``mogulsync.serve.scheduler.SCHEDULE_FILE``), which has kept
 #: the extract runs since before the command line recorded its own; the engine cannot import
@@ -57,10 +56,10 @@ class ExtractHistory:
 
     def __init__(self, state_dir: Path | str) -> None:
         path = Path(state_dir) / HISTORY_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # a file that cannot be opened or read is named, with the fix (not a traceback)
+        # a file that cannot be opened or read is named, with the fix (not a traceback);
+        # WAL: serve and a cron's `extract run` write it at once
+        self._db = connect_shared(path, "extract history")
         with readable_database(path, "extract history"):
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS extract_runs (run_id TEXT PRIMARY KEY,"
                 " status TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT,"

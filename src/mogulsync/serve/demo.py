@@ -28,6 +28,7 @@ from typing import Any
 
 import duckdb
 
+from mogulsync.chartmogul.shared_pacing import DEFAULT_FILE_ENV
 from mogulsync.demo import EXAMPLE
 from mogulsync.emulator.server import EmulatorServer
 from mogulsync.sample_warehouse import build_sample_warehouse
@@ -176,6 +177,9 @@ def _demo(port: str, workdir: Path, children: Children) -> None:
             "CHARTMOGUL_API_KEY": server.api_key,
             "CHARTMOGUL_BASE_URL": server.base_url,
             "MOGULSYNC_DEMO_WRITE_KEY": DEMO_WRITE_KEY,
+            # the demo's processes pace from a clock of their own, removed with the folder:
+            # its emulator account is nobody else's, and the machine-wide one is left as it was
+            DEFAULT_FILE_ENV: str(workdir / "rate-limit.sqlite"),
         }
         cli = [sys.executable, "-m", "mogulsync"]
         children.run([*cli, "sync", "run", "--all"], cwd=workdir, env=env)

@@ -19,11 +19,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mogulsync._sqlite_file import connect_shared
 from mogulsync.runs import RunStatus
 from mogulsync.serve.clock import Clock
 from mogulsync.serve.schedule import Job, first_run, following_run, missed_slots, period
@@ -66,9 +66,8 @@ class ScheduleStore:
     """``schedule.sqlite``: each job's spec and when it is next due."""
 
     def __init__(self, state_dir: Path | str) -> None:
-        path = Path(state_dir) / SCHEDULE_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # WAL: `extract run` (cron) writes its runs here while serve reads and writes
+        self._db = connect_shared(Path(state_dir) / SCHEDULE_FILE, "schedule")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS jobs (name TEXT PRIMARY KEY, spec TEXT NOT NULL,"
             " next_due TEXT, last_started TEXT)"

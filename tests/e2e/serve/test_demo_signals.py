@@ -1,6 +1,7 @@
 """``make serve`` (``python -m mogulsync.serve.demo``) stopped by a signal sent to the
 wrapper alone, as ``kill PID`` from another shell or a supervisor does: the child it runs
-stops, then the emulator, and its ``/tmp/mogulsync-serve-*`` directory is removed.
+stops, then the emulator, and its ``/tmp/mogulsync-serve-*`` directory is removed; it
+leaves nothing else in the temporary directory (no ``mogulsync-<uid>/rate-limit.sqlite``).
 
 Before, SIGTERM and SIGHUP killed the wrapper only: ``mogulsync serve`` kept running (on a
 gone emulator) and the directory stayed. The waits below are hang guards, never speeds.
@@ -20,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mogulsync.chartmogul.shared_pacing import DEFAULT_FILE_ENV
 from mogulsync.testing.ports import announced_url
 
 #: generous bounds on the demo's start (a sync of the sample warehouse first) and its exit
@@ -64,6 +66,7 @@ def _demo(tmp_path: Path):
     log = tmp_path / "demo.log"
     (tmp_path / "tmp").mkdir()
     env = {**os.environ, "TMPDIR": str(tmp_path / "tmp")}
+    env.pop(DEFAULT_FILE_ENV)  # as in a user's shell (the suite sets a pacing file of its own)
     with log.open("wb") as out:
         wrapper = subprocess.Popen(
             [sys.executable, "-m", "mogulsync.serve.demo", "--port", "0"], cwd=tmp_path,
@@ -101,6 +104,8 @@ def test_sigterm_to_the_wrapper_alone_stops_serve_the_emulator_and_removes_its_d
         assert not _alive(serve)  # the wrapper waited for it
         assert not workdir.exists()
         assert _workdirs(tmp_path) == []
+        # nor the machine-wide rate-limit file: the demo's processes paced from their own
+        assert sorted(p.name for p in (tmp_path / "tmp").iterdir()) == []
         with pytest.raises(httpx.ConnectError):
             httpx.get(served, timeout=30)
         with pytest.raises(httpx.ConnectError):

@@ -52,12 +52,22 @@ class BoundController(Controller):
 
 
 class HttpReceiver:
-    """Records every POST (path, JSON body); answers ``fail_first`` requests with 500."""
+    """Records every POST (path, JSON body); answers ``fail_first`` requests with 500, and
+    those to a path starting with one in ``refuse`` (changed at will) with 503; holds those
+    to a path in ``hold`` until the test lets them go."""
 
     def __init__(self, *, fail_first: int = 0) -> None:
         self.posts: list[tuple[str, Any]] = []
         self.fail_first = fail_first
         self.attempts = 0
+        self.refuse: set[str] = set()
+        #: paths of the requests answered 503 because of ``refuse``
+        self.refused: list[str] = []
+        #: requests to a path starting with one in ``hold`` wait for ``release`` (then 503);
+        #: ``holding`` is set when one arrives
+        self.hold: set[str] = set()
+        self.holding = threading.Event()
+        self.release = threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -66,6 +76,17 @@ class HttpReceiver:
                 receiver.attempts += 1
                 if receiver.attempts <= receiver.fail_first:
                     self.send_response(500)
+                    self.end_headers()
+                    return
+                if any(self.path.startswith(prefix) for prefix in receiver.hold):
+                    receiver.holding.set()
+                    receiver.release.wait(timeout=60)  # a hang guard: the test releases it
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                if any(self.path.startswith(prefix) for prefix in receiver.refuse):
+                    receiver.refused.append(self.path)
+                    self.send_response(503)
                     self.end_headers()
                     return
                 receiver.posts.append((self.path, json.loads(body)))
@@ -89,6 +110,7 @@ class HttpReceiver:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.release.set()  # server_close waits for every handler
         self._server.shutdown()
         self._server.server_close()
 

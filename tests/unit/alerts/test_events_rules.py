@@ -59,6 +59,8 @@ def test_a_rule_of_all_syncs_watches_the_forwarder_a_rule_of_listed_syncs_only_i
         ("maybe", "alerts.rules.0.events: Input should be a valid boolean"),
         ({"backlog_age": "1 hour"}, "alerts.rules.0.events.backlog_age: `1 hour` is not a duration: write e.g. 30s, 15m, 1h or 1d"),
         ({"repeat": "2x"}, "alerts.rules.0.events.repeat: `2x` is not a duration"),
+        ({"repeat": "1s"}, "alerts.rules.0.events.repeat: `1s` is shorter than 5m: the alerts look at the queue every minute, so this would send a reminder at every look; write 5m or more"),
+        ({"repeat": "299s"}, "alerts.rules.0.events.repeat: `299s` is shorter than 5m"),
         ({"dead_letters": 0}, "alerts.rules.0.events.dead_letters: Input should be greater than or equal to 1"),
         ({"dead_letters": None, "backlog_age": None}, "give `dead_letters`, `backlog_age` or both (or drop `events`)"),
     ],
@@ -66,6 +68,13 @@ def test_a_rule_of_all_syncs_watches_the_forwarder_a_rule_of_listed_syncs_only_i
 def test_bad_events_rules_name_the_key_and_the_fix(events: dict, expected: str) -> None:
     [problem] = _problems(_rules({"events": events}))
     assert expected in problem
+
+
+def test_a_repeat_of_five_minutes_is_the_shortest_taken() -> None:
+    raw = _rules({"events": {"repeat": "5m"}})
+    [rule] = parse_config(raw, env={"K": "k"}).alerts.rules
+    assert rule.events_watch is not None
+    assert rule.events_watch.repeat_s == 300.0
 
 
 def test_a_misspelt_events_key_gets_a_suggestion() -> None:
