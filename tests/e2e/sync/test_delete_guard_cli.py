@@ -22,8 +22,10 @@ def workdir(tmp_path, monkeypatch, emulator_server):
     make_warehouse(
         tmp_path / "warehouse.duckdb",
         [
-            "create table accounts as select 'a' || i as id, 'Company ' || i as name"
-            f" from range(1, {ROWS + 1}) t(i)"
+            (
+                "create table accounts as select 'a' || i as id, 'Company ' || i as name"
+                f" from range(1, {ROWS + 1}) t(i)"
+            )
         ],
     )
     config = {

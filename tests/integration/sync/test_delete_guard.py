@@ -29,8 +29,10 @@ def _config(server: EmulatorServer, tmp_path, rows: int = ROWS, **sync: Any) -> 
     url = make_warehouse(
         tmp_path / "w.duckdb",
         [
-            "create table accounts as select 'a' || i as id, 'Company ' || i as company"
-            f" from range(1, {rows + 1}) t(i)"
+            (
+                "create table accounts as select 'a' || i as id, 'Company ' || i as company"
+                f" from range(1, {rows + 1}) t(i)"
+            )
         ],
     )
     base = {"model": "accounts", "object": "customer", "data_source": "W",

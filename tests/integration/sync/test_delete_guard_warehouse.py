@@ -37,8 +37,10 @@ async def test_duckdb_warehouse_state_refuses_an_emptied_model(emulator_server, 
     url = make_warehouse(
         path,
         [
-            "create table accounts as select 'd' || i as id, 'Company ' || i as company"
-            f" from range(1, {ROWS + 1}) t(i)"
+            (
+                "create table accounts as select 'd' || i as id, 'Company ' || i as company"
+                f" from range(1, {ROWS + 1}) t(i)"
+            )
         ],
     )
     models = {"accounts": {"table": "accounts", "primary_key": "id"}}
