@@ -42,11 +42,13 @@ class DeleteLimit:
     def describe(self) -> str:
         """The limit as the project file spells it (the default says what it means)."""
         if self.count is not None:
-            return f"max_deletes: {self.count}"
-        text = f'max_deletes: "{_percent_text(self.percent)}"'
+            return f"max_deletes {self.count}"
         if self.floor:
-            text += f" (default: more than {self.floor} records and more than that share)"
-        return text
+            share = _percent_text(self.percent)
+            return (
+                f"the default max_deletes (refused: more than {self.floor} and more than {share})"
+            )
+        return f'max_deletes "{_percent_text(self.percent)}"'
 
     def __str__(self) -> str:
         if self.count is not None:

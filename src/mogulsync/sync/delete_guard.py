@@ -25,9 +25,9 @@ class TooManyDeletesError(FatalError):
     ) -> None:
         allowed = math.floor(limit.allowed(managed))
         super().__init__(
-            f"sync `{sync}` would delete {deletes} of its {managed} records in ChartMogul,"
-            f" more than {limit.describe()} allows ({allowed}): nothing was deleted, and the"
-            " rows that left the model stay in the snapshot",
+            f"sync `{sync}` would delete {deletes} of its {managed} records in ChartMogul;"
+            f" {limit.describe()} allows {allowed}: nothing was deleted, and the rows that"
+            " left the model stay in the snapshot",
             hint=(
                 f"Check the model `{model}` (an emptied or broken table reads as every row"
                 f" leaving); if the deletes are intended, allow them once with `mogulsync sync"
@@ -40,6 +40,16 @@ class TooManyDeletesError(FatalError):
         self.managed = managed
         self.allowed = allowed
         self.max_deletes = str(limit)
+        self._limit_text = limit.describe()
+
+    @property
+    def preview(self) -> str:
+        """The refusal as ``sync plan`` announces it (nothing has run yet)."""
+        return (
+            f"it would delete {self.deletes} of its {self.managed} records in ChartMogul;"
+            f" {self._limit_text} allows {self.allowed}, so the run would delete none and"
+            f" fail. {self.hint}"
+        )
 
 
 @dataclass(frozen=True, slots=True)

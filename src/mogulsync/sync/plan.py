@@ -136,7 +136,7 @@ async def plan_sync(
             result.max_deletes = str(guard.limit)
             result.managed = guard.managed
             refusal = guard.refusal(result.counts["deletes"])
-            result.deletes_refused = None if refusal is None else refusal.user_message
+            result.deletes_refused = None if refusal is None else refusal.preview
         return result
     finally:
         state.close()

@@ -88,8 +88,9 @@ async def test_emptied_model_deletes_nothing_and_fails_until_allowed(emulator_se
     assert (refused.rows.removed, refused.rows.succeeded, refused.rows.failed) == (0, 0, 0)
     message = refused.message or ""
     assert "sync `customers` would delete 12 of its 12 records" in message
-    assert 'max_deletes: "50%"' in message
-    assert "more than 10 records" in message  # the default says what it means
+    # the default says what it means
+    assert "the default max_deletes (refused: more than 10 and more than 50%) allows 10" in message
+    assert "nothing was deleted" in message
     assert "Check the model `accounts`" in message
     assert "mogulsync sync run customers --allow-deletes" in message
     assert "raise `max_deletes`" in message
@@ -140,7 +141,7 @@ async def test_percent_limit(emulator_server, tmp_path):
     over = await engine(config).run("customers")  # 3 of the 8 now managed > 1.6
     assert over.status.value == "failed"
     assert "would delete 3 of its 8 records" in (over.message or "")
-    assert 'max_deletes: "20%" allows (1)' in (over.message or "")
+    assert 'max_deletes "20%" allows 1:' in (over.message or "")
     assert {"a3", "a4", "a5"} <= _customers(emulator_server)
 
 
@@ -155,7 +156,7 @@ async def test_absolute_limit_and_creates_still_go(emulator_server, tmp_path):
     assert refused.status.value == "failed"
     assert (refused.rows.added, refused.rows.changed, refused.rows.succeeded) == (1, 1, 2)
     assert "would delete 3 of its 5 records" in (refused.message or "")
-    assert "max_deletes: 2 allows (2)" in (refused.message or "")
+    assert "max_deletes 2 allows 2:" in (refused.message or "")
     with api(emulator_server) as client:
         found = {c["external_id"]: c for c in all_pages(client, "/customers", "entries")}
     assert set(found) == {"a1", "a2", "a3", "a4", "a5", "a50"}
@@ -186,7 +187,8 @@ async def test_plan_says_the_run_would_be_refused_and_writes_nothing(emulator_se
     assert plan.counts["deletes"] == ROWS - 1
     assert (plan.max_deletes, plan.managed) == ("50%", ROWS)
     assert plan.deletes_refused is not None
-    assert "would delete 11 of its 12 records" in plan.deletes_refused
+    assert plan.deletes_refused.startswith("it would delete 11 of its 12 records in ChartMogul;")
+    assert "so the run would delete none and fail" in plan.deletes_refused
     assert plan.as_dict()["deletes_refused"] == plan.deletes_refused
     assert _writes(emulator_server) == before
     assert len(_snapshot_keys(config)) == ROWS
