@@ -39,6 +39,13 @@ class DeleteLimit:
         """Whether ``deletes`` is more than this limit allows."""
         return deletes > self.allowed(managed)
 
+    def within_whatever_managed(self, deletes: int) -> bool:
+        """Whether ``deletes`` is allowed however many records are managed (no need to
+        count them): none, at most ``count``, or at most the percentage's ``floor``."""
+        if self.count is not None:
+            return deletes <= self.count
+        return deletes <= self.floor
+
     def describe(self) -> str:
         """The limit as the project file spells it (the default says what it means)."""
         if self.count is not None:

@@ -54,27 +54,32 @@ class TooManyDeletesError(FatalError):
 
 @dataclass(frozen=True, slots=True)
 class DeleteGuard:
-    """What one run may delete: the sync's limit and the records it managed when it began."""
+    """What one run of a sync may delete."""
 
     sync: str
     model: str
-    limit: DeleteLimit | None
-    #: rows in the sync's snapshot before the run (records delivered, failed or in flight)
-    managed: int
+    limit: DeleteLimit
 
-    def refusal(self, deletes: int) -> TooManyDeletesError | None:
-        """The error refusing ``deletes`` deletes, or None when they are within the limit."""
-        if self.limit is None or not self.limit.exceeded(deletes, self.managed):
+    def needs_count(self, deletes: int) -> bool:
+        """Whether ``deletes`` may be refused: only then are the managed records counted
+        (a run with no deletes, the usual case, costs no count of its snapshot)."""
+        return not self.limit.within_whatever_managed(deletes)
+
+    def refusal(self, deletes: int, managed: int) -> TooManyDeletesError | None:
+        """The error refusing ``deletes`` of ``managed`` records, or None when allowed."""
+        if not self.limit.exceeded(deletes, managed):
             return None
-        return TooManyDeletesError(self.sync, self.model, deletes, self.managed, self.limit)
+        return TooManyDeletesError(self.sync, self.model, deletes, managed, self.limit)
 
 
-def guard_for(
-    name: str, sync: SyncConfig, state: SyncState, *, allow: bool = False
-) -> DeleteGuard | None:
-    """The run's guard (read before the run writes its snapshot); None when nothing is
-    limited: deletes allowed for this run, ``on_delete: ignore`` or ``max_deletes: null``."""
+def guard_for(name: str, sync: SyncConfig, *, allow: bool = False) -> DeleteGuard | None:
+    """The run's guard; None when nothing is limited: deletes allowed for this run,
+    ``on_delete: ignore`` or ``max_deletes: null``."""
     if allow or sync.on_delete != "delete" or sync.max_deletes is None:
         return None
-    managed = sum(state.counts(name).values())
-    return DeleteGuard(name, sync.model, sync.max_deletes, managed)
+    return DeleteGuard(name, sync.model, sync.max_deletes)
+
+
+def managed(state: SyncState, sync: str) -> int:
+    """Rows in the sync's snapshot (records delivered, failed or in flight)."""
+    return sum(state.counts(sync).values())

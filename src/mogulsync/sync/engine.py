@@ -55,7 +55,7 @@ from mogulsync.sync.bulk.deleted import restated
 from mogulsync.sync.bulk.learn import Learnt
 from mogulsync.sync.bulk.results import Problem
 from mogulsync.sync.connect import client_settings, model_of, open_source, resolve_data_source
-from mogulsync.sync.delete_guard import DeleteGuard, TooManyDeletesError, guard_for
+from mogulsync.sync.delete_guard import DeleteGuard, TooManyDeletesError, guard_for, managed
 from mogulsync.sync.diff import Change, Prior, needs_sending, unsure_removal
 from mogulsync.sync.errors_text import row_errors
 from mogulsync.sync.outcomes import OutcomeStatus, RowOutcome, RowSink
@@ -277,6 +277,9 @@ class _Run:
         self.allow_deletes = False
         #: the mass-delete safeguard (None: deletes are not limited in this run)
         self.guard: DeleteGuard | None = None
+        #: keys this run added to the snapshot (classified with no prior): the snapshot
+        #: minus these is what the sync managed before the run
+        self.inserted = 0
 
     @property
     def halted(self) -> bool:
@@ -324,8 +327,7 @@ class _Run:
                 discard_spools(self.engine.state_dir, self.name)
                 if bulk and uses_bulk(sync):
                     self.spool = Spool(self.engine.state_dir, self.name)
-                # counted before this run's rows enter the snapshot: the records it managed
-                self.guard = guard_for(self.name, sync, self.state, allow=self.allow_deletes)
+                self.guard = guard_for(self.name, sync, allow=self.allow_deletes)
                 self.state.start_seen()
                 complete = await self._stream(prepared, source, applier, full=full)
                 if complete and not self.halted and self.spool is not None:
@@ -430,6 +432,9 @@ class _Run:
         self._invalid_outcomes(result.invalid)
         sending: list[Classified] = []
         for item in result.rows:
+            # a key seen once per run (repeats are invalid): each is inserted once when
+            # marked in flight, here or by the bulk import
+            self.inserted += item.prior is None
             if item.change is Change.ADDED:
                 counts.added += 1
             elif item.change is Change.CHANGED:
@@ -615,7 +620,7 @@ class _Run:
         # it is looked up by its external id (and deleted if found), never just forgotten.
         kind = prepared.sync.object
         unsure = {key for key, prior in gone if unsure_removal(prior, kind)}
-        refusal = self.guard.refusal(len(counted) + len(unsure)) if self.guard else None
+        refusal = self._refusal(len(counted) + len(unsure))
         if refusal is not None:
             # nothing deleted, nothing forgotten: the next run sees these rows leave again
             self.fatal = self.fatal or refusal
@@ -632,6 +637,13 @@ class _Run:
             if prior.uuid or (prior.ref and prior.digest is not None) or key in unsure:
                 await self.slots.acquire()
                 self._spawn(self._delete(applier, key, prior))
+
+    def _refusal(self, deletes: int) -> TooManyDeletesError | None:
+        """The mass-delete safeguard's verdict on ``deletes`` (None: they may go)."""
+        if self.guard is None or not self.guard.needs_count(deletes):
+            return None
+        before = managed(self.state, self.name) - self.inserted
+        return self.guard.refusal(deletes, before)
 
     async def _delete(self, applier: Applier, key: str, prior: Prior) -> None:
         try:

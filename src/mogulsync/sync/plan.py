@@ -22,7 +22,7 @@ from mogulsync.sync.batch import (
 from mogulsync.sync.bulk import bulk_group
 from mogulsync.sync.bulk.runner import DEFAULT_MIN_ROWS
 from mogulsync.sync.connect import model_of, open_source, resolve_data_source
-from mogulsync.sync.delete_guard import guard_for
+from mogulsync.sync.delete_guard import guard_for, managed
 from mogulsync.sync.diff import Change, Prior, unsure_removal
 from mogulsync.sync.state_open import open_state
 from mogulsync.sync.state_protocol import SyncState
@@ -103,7 +103,7 @@ async def plan_sync(
         schema = await asyncio.to_thread(source.compile, model)
         prepared = await asyncio.to_thread(prepare, config, name, source, schema)
         full = state.definition_changed(name, prepared.definition)
-        guard = guard_for(name, sync, state)
+        guard = guard_for(name, sync)
         result = SyncPlan(
             name,
             sync.object,
@@ -132,10 +132,10 @@ async def plan_sync(
         if diff is not None:
             result.counts["unchanged"] += diff.unchanged()
         _count_removed(result, state.unseen(name), sync.on_delete, sync.object, sample)
-        if guard is not None and guard.limit is not None:
+        if guard is not None:  # a plan writes nothing: the snapshot is as before the run
             result.max_deletes = str(guard.limit)
-            result.managed = guard.managed
-            refusal = guard.refusal(result.counts["deletes"])
+            result.managed = managed(state, name)
+            refusal = guard.refusal(result.counts["deletes"], result.managed)
             result.deletes_refused = None if refusal is None else refusal.preview
         return result
     finally:

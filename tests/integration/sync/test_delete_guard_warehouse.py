@@ -90,10 +90,11 @@ async def test_postgres_warehouse_state_percent_limit(emulator_server, postgres_
 
     with psycopg.connect(postgres_server.dsn, autocommit=True) as db:
         db.execute(f"delete from {table} where id in ('p2', 'p3', 'p4')")
+        db.execute(f"insert into {table} values ('p99', 'New')")  # not counted as managed
     refused = await engine(config).run("customers")
-    assert refused.status.value == "failed"
+    assert (refused.status.value, refused.rows.added, refused.rows.succeeded) == ("failed", 1, 1)
     assert "would delete 3 of its 14 records" in (refused.message or "")
-    assert {"p2", "p3", "p4"} <= _customers(emulator_server)
+    assert {"p2", "p3", "p4", "p99"} <= _customers(emulator_server)
     with psycopg.connect(postgres_server.dsn) as db:
         kept = db.execute(
             f"select pk from {schema}.warehouse_snapshot where pk in ('p2', 'p3', 'p4')"
