@@ -134,6 +134,9 @@ class SyncConfig(ConfigModel):
                 "state `warehouse` cannot diff child-model line items (line_items.model):"
                 " give them as a JSON column (line_items.column) or use state `embedded`"
             )
+        if "max_deletes" in self.model_fields_set and self.on_delete != "delete":
+            # a limit that limits nothing would read as a safeguard that is not there
+            raise ValueError("`max_deletes` only applies with `on_delete: delete`: remove it")
         if self.on_delete == "delete" and self.object not in DELETABLE:
             raise ValueError(
                 f"on_delete `delete` is not available for {self.object}s:"

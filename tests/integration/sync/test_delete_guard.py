@@ -249,3 +249,27 @@ async def test_refused_run_keeps_the_new_definition(emulator_server, tmp_path):
     assert (refused.status.value, refused.rows.changed) == ("failed", 1)
     again = await engine(changed).run("customers")
     assert (again.rows.changed, again.rows.unchanged) == (0, 1)
+
+
+async def test_the_snapshot_is_counted_only_when_deletes_could_be_refused(
+    emulator_server, tmp_path, monkeypatch
+):
+    """No removals, or no more than the default's 10: the run makes no count of its
+    snapshot (a re-run pays nothing for the guard); 11 removals are judged on a count."""
+    calls: list[str] = []
+    original = StateStore.counts
+
+    def counting(self: StateStore, sync: str) -> dict[str, int]:
+        calls.append(sync)
+        return original(self, sync)
+
+    monkeypatch.setattr(StateStore, "counts", counting)
+    config = _config(emulator_server, tmp_path, rows=30)
+    await engine(config).run("customers")
+    await engine(config).run("customers")  # nothing changed
+    _sql(tmp_path, "delete from accounts where id in ('a1','a2','a3')")
+    assert (await engine(config).run("customers")).rows.removed == 3
+    assert calls == []
+    _sql(tmp_path, "delete from accounts where cast(substr(id, 2) as integer) between 4 and 14")
+    judged = await engine(config).run("customers")  # 11 of 27: within half, counted
+    assert (judged.status.value, judged.rows.removed, calls) == ("success", 11, ["customers"])

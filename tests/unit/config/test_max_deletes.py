@@ -76,3 +76,17 @@ def test_bad_values_name_the_sync_the_key_and_the_fix(
     text = str(caught.value)
     assert f"syncs.customers.max_deletes: {problem}" in text
     assert 'a percentage (e.g. "20%") or null to turn it off' in text
+
+
+def test_max_deletes_without_on_delete_delete_is_refused(tmp_path: Path) -> None:
+    """A limit on a sync that never deletes would read as a safeguard that is not there."""
+    path = tmp_path / "mogulsync.yml"
+    text = PROJECT.format(extra="    max_deletes: 5").replace(
+        "on_delete: delete", "on_delete: ignore"
+    )
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigValidationError) as caught:
+        load_config(path, env={"CM_KEY": "k"})
+    assert "syncs.customers: `max_deletes` only applies with `on_delete: delete`" in str(
+        caught.value
+    )
