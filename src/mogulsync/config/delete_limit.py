@@ -16,7 +16,11 @@ from pydantic import PlainSerializer, PlainValidator
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 #: spellings that turn the safeguard off
 _OFF = frozenset({"none", "null"})
-_FIX = 'give a number of records (e.g. 100), a percentage (e.g. "20%") or null to turn it off'
+#: the default's own spelling: what a dumped project file holds, so it loads back the same
+DEFAULT_SPELLING = "default"
+_FIX = (
+    'give a number of records (e.g. 100), a percentage (e.g. "20%"), null to turn it off or default'
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,8 @@ def parse_delete_limit(value: Any) -> DeleteLimit | None:
         text = value.strip()
         if text.lower() in _OFF:
             return None
+        if text.lower() == DEFAULT_SPELLING:
+            return DEFAULT_DELETE_LIMIT
         if text.isdigit():
             return DeleteLimit(count=int(text))
         found = _PERCENT.match(text)
@@ -99,9 +105,17 @@ def _percent_text(percent: Fraction | None) -> str:
     return f"{number}%"
 
 
-#: the field type: parsed from an int, "20%" or null; dumped back as the project file has it
+def _spelled(limit: DeleteLimit | None) -> str | None:
+    """The dumped form, which :func:`parse_delete_limit` reads back as the same limit."""
+    if limit is None:
+        return None
+    return DEFAULT_SPELLING if limit == DEFAULT_DELETE_LIMIT else str(limit)
+
+
+#: the field type: parsed from an int, "20%", default or null; dumped as it is spelled, so
+#: that a dumped project loads back the same
 MaxDeletes = Annotated[
     DeleteLimit | None,
     PlainValidator(parse_delete_limit),
-    PlainSerializer(lambda limit: None if limit is None else str(limit)),
+    PlainSerializer(_spelled),
 ]

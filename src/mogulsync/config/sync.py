@@ -134,7 +134,8 @@ class SyncConfig(ConfigModel):
                 "state `warehouse` cannot diff child-model line items (line_items.model):"
                 " give them as a JSON column (line_items.column) or use state `embedded`"
             )
-        if "max_deletes" in self.model_fields_set and self.on_delete != "delete":
+        limited = self.max_deletes != DEFAULT_DELETE_LIMIT  # a dumped project has the default
+        if "max_deletes" in self.model_fields_set and limited and self.on_delete != "delete":
             # a limit that limits nothing would read as a safeguard that is not there
             raise ValueError("`max_deletes` only applies with `on_delete: delete`: remove it")
         if self.on_delete == "delete" and self.object not in DELETABLE:

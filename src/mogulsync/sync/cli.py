@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from mogulsync.config import AppConfig
     from mogulsync.runs import RowError, RunRecord
     from mogulsync.sync.engine import Progress as RunProgress
-    from mogulsync.sync.engine import SyncEngine
+    from mogulsync.sync.engine import ProgressHook, SyncEngine
     from mogulsync.sync.plan import SyncPlan
 
 # Heavy modules (SQLAlchemy, httpx, the engine) are imported inside each command, so that
@@ -332,6 +332,11 @@ def _run_one(
 ) -> RunRecord:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    def start(progress: ProgressHook | None = None) -> RunRecord:
+        return asyncio.run(
+            engine.run(name, full=full, bulk=bulk, allow_deletes=allow_deletes, progress=progress)
+        )
+
     if logs.json_mode():  # JSON objects, even with --json (they go to stderr)
         events = ProgressLines(name, lambda _line, fields: logs.emit("progress", **fields))
 
@@ -339,20 +344,16 @@ def _run_one(
             logs.set_run(progress.run_id)
             events.update(_snapshot(progress))
 
-        return asyncio.run(
-            engine.run(name, full=full, bulk=bulk, allow_deletes=allow_deletes, progress=log_event)
-        )
+        return start(log_event)
     if quiet:
-        return asyncio.run(engine.run(name, full=full, bulk=bulk, allow_deletes=allow_deletes))
+        return start()
     if not interactive(_err):  # a log file: a plain line every 10 s or 10 %
         lines = ProgressLines(name, lambda line, _fields: typer.echo(line, err=True))
 
         def log_line(progress: RunProgress) -> None:
             lines.update(_snapshot(progress))
 
-        return asyncio.run(
-            engine.run(name, full=full, bulk=bulk, allow_deletes=allow_deletes, progress=log_line)
-        )
+        return start(log_line)
     columns = (
         TextColumn(f"[bold]{escape(name)}[/bold]"),
         BarColumn(),
@@ -367,9 +368,7 @@ def _run_one(
             text = bar_text(_snapshot(progress))
             bar.update(task, completed=progress.done, total=total, text=text)
 
-        return asyncio.run(
-            engine.run(name, full=full, bulk=bulk, allow_deletes=allow_deletes, progress=update)
-        )
+        return start(update)
 
 
 def _snapshot(progress: RunProgress) -> Snapshot:

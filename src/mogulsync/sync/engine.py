@@ -341,6 +341,7 @@ class _Run:
                 )
                 if complete and (refused or not self.halted):
                     self.state.save_definition(self.name, prepared.definition)
+                if complete and not self.halted:
                     self.completed = True
         finally:
             with contextlib.suppress(Exception):

@@ -40,6 +40,7 @@ def _load(tmp_path: Path, extra: str) -> DeleteLimit | None:
         ("null", None),
         ("none", None),
         ("~", None),
+        ("default", DEFAULT_DELETE_LIMIT),
     ],
 )
 def test_forms(tmp_path: Path, written: str, expected: DeleteLimit | None) -> None:
@@ -75,7 +76,7 @@ def test_bad_values_name_the_sync_the_key_and_the_fix(
         _load(tmp_path, f"    max_deletes: {written}")
     text = str(caught.value)
     assert f"syncs.customers.max_deletes: {problem}" in text
-    assert 'a percentage (e.g. "20%") or null to turn it off' in text
+    assert 'a percentage (e.g. "20%"), null to turn it off or default' in text
 
 
 def test_max_deletes_without_on_delete_delete_is_refused(tmp_path: Path) -> None:
@@ -90,3 +91,31 @@ def test_max_deletes_without_on_delete_delete_is_refused(tmp_path: Path) -> None
     assert "syncs.customers: `max_deletes` only applies with `on_delete: delete`" in str(
         caught.value
     )
+
+
+OTHER = """
+  other:
+    model: accounts
+    object: customer
+"""
+
+
+@pytest.mark.parametrize(
+    "written", ["", "    max_deletes: 7", '    max_deletes: "12.5%"', "    max_deletes: null"]
+)
+@pytest.mark.parametrize("mode", ["python", "json"])
+def test_a_dumped_project_loads_back_the_same_limit(
+    tmp_path: Path, written: str, mode: str
+) -> None:
+    """Tests and tools dump a project and validate it again: the default keeps its floor
+    (a plain "50%" would lose it), and a sync without deletes (`other`) keeps loading."""
+    path = tmp_path / "mogulsync.yml"
+    path.write_text(PROJECT.format(extra=written) + OTHER, encoding="utf-8")
+    config = load_config(path, env={"CM_KEY": "k"})
+    dumped = config.model_dump(mode=mode, by_alias=True)
+    dumped["chartmogul"]["api_key"] = "k"
+    for warehouse in dumped["warehouses"].values():
+        warehouse["url"] = "duckdb:///w.duckdb"
+    again = type(config).model_validate(dumped)
+    assert again.syncs["customers"].max_deletes == config.syncs["customers"].max_deletes
+    assert again.syncs["other"].max_deletes == DEFAULT_DELETE_LIMIT
