@@ -1,5 +1,6 @@
-"""The mass-delete safeguard with ``state: warehouse``: the anti-join's removals are limited
-the same way (DuckDB, and PostgreSQL through the suite's server)."""
+"""The mass-delete safeguard with ``state: warehouse`` (the anti-join's removals are limited
+the same way; DuckDB, and PostgreSQL through the suite's server) and with the team-shared
+PostgreSQL ``state_store``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import psycopg
 import pytest
 from tests.integration.sync._support import all_pages, api, engine, make_warehouse, project
 
+from mogulsync.config import parse_config
 from mogulsync.emulator.server import EmulatorServer
 from mogulsync.sync.plan import plan_sync
 
@@ -100,3 +102,43 @@ async def test_postgres_warehouse_state_percent_limit(emulator_server, postgres_
             f"select pk from {schema}.warehouse_snapshot where pk in ('p2', 'p3', 'p4')"
         ).fetchall()
     assert len(kept) == 3
+
+
+@pytest.mark.postgres
+async def test_shared_postgres_state_store_refuses_an_emptied_model(
+    emulator_server, postgres_server, tmp_path
+):
+    """state_store (team-shared snapshots in PostgreSQL): the same refusal, read back from
+    ChartMogul; the snapshot still holds every row."""
+    schema = f"dgs_{uuid.uuid4().hex[:8]}"
+    url = make_warehouse(
+        tmp_path / "w.duckdb",
+        [
+            (
+                "create table accounts as select 's' || i as id, 'Company ' || i as company"
+                f" from range(1, {ROWS + 1}) t(i)"
+            )
+        ],
+    )
+    sync = {**_sync(), "state": "embedded", "data_source": "Shared"}
+    raw = {
+        "chartmogul": {"api_key": "${CM_KEY}", "base_url": emulator_server.base_url},
+        "state_dir": str(tmp_path / "state"),
+        "warehouses": {"main": url},
+        "models": {"accounts": {"warehouse": "main", "table": "accounts", "primary_key": "id"}},
+        "syncs": {"customers": sync},
+        "state_store": {"url": "${STATE_URL}", "schema": schema},
+    }
+    env = {"CM_KEY": emulator_server.api_key, "STATE_URL": postgres_server.url}
+    config = parse_config(raw, env=env)
+    assert (await engine(config).run("customers")).rows.succeeded == ROWS
+    db = duckdb.connect(str(tmp_path / "w.duckdb"))
+    db.execute("delete from accounts")
+    db.close()
+    refused = await engine(config).run("customers")
+    assert refused.status.value == "failed"
+    assert f"would delete {ROWS} of its {ROWS} records" in (refused.message or "")
+    assert len(_customers(emulator_server)) == ROWS
+    with psycopg.connect(postgres_server.dsn) as pg:
+        kept = pg.execute(f"select count(*) from {schema}.snapshot").fetchone()
+    assert kept == (ROWS,)
