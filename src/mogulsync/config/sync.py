@@ -7,6 +7,7 @@ from typing import Literal, Self
 from pydantic import Field, model_validator
 
 from mogulsync.config._base import ConfigModel
+from mogulsync.config.delete_limit import DEFAULT_DELETE_LIMIT, MaxDeletes
 from mogulsync.config.serve import ScheduleConfig
 from mogulsync.config.state import DEFAULT_STATE_SCHEMA, SCHEMA_PATTERN
 
@@ -76,6 +77,12 @@ class SyncConfig(ConfigModel):
         description="column → custom attribute type, overriding the warehouse column type",
     )
     on_delete: Literal["ignore", "delete"] = "ignore"
+    max_deletes: MaxDeletes = Field(
+        DEFAULT_DELETE_LIMIT,
+        description="on_delete: delete: a run that would delete more records than this (a"
+        ' number, or "20%" of the records the sync manages) deletes none and fails; null: no'
+        " limit. Default: refused when more than 10 and more than half",
+    )
     line_items: LineItemsConfig | None = None
     transactions_column: str | None = Field(
         None, description="JSON array column with an invoice's inline transactions"
@@ -127,6 +134,10 @@ class SyncConfig(ConfigModel):
                 "state `warehouse` cannot diff child-model line items (line_items.model):"
                 " give them as a JSON column (line_items.column) or use state `embedded`"
             )
+        limited = self.max_deletes != DEFAULT_DELETE_LIMIT  # a dumped project has the default
+        if "max_deletes" in self.model_fields_set and limited and self.on_delete != "delete":
+            # a limit that limits nothing would read as a safeguard that is not there
+            raise ValueError("`max_deletes` only applies with `on_delete: delete`: remove it")
         if self.on_delete == "delete" and self.object not in DELETABLE:
             raise ValueError(
                 f"on_delete `delete` is not available for {self.object}s:"

@@ -103,16 +103,23 @@ class MogulsyncResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         return config.model_copy(update={"chartmogul": section})
 
     def run_sync(
-        self, name: str, *, full: bool = False, config: AppConfig | None = None
+        self,
+        name: str,
+        *,
+        full: bool = False,
+        config: AppConfig | None = None,
+        allow_deletes: bool = False,
     ) -> RunRecord:
         """Run one sync the way ``mogulsync sync run`` does; its run record.
 
         ``config``: the project as :meth:`load` gave it, when the caller has it already
-        (else it is loaded here).
+        (else it is loaded here). ``allow_deletes``: as ``--allow-deletes``, this run may
+        delete more records than the sync's ``max_deletes`` allows.
         """
         from mogulsync.sync.engine import SyncEngine
 
-        return asyncio.run(SyncEngine(config or self.load()).run(name, full=full))
+        engine = SyncEngine(config or self.load())
+        return asyncio.run(engine.run(name, full=full, allow_deletes=allow_deletes))
 
     def history_metadata(self, run_id: str | None) -> dict[str, Any]:
         """Where to read run ``run_id`` in full: the UI's run page, the CLI command."""
@@ -432,6 +439,8 @@ def _define(
             raise dg.Failure(
                 description=f"sync `{name}` failed: {record.message or 'see the run history'}",
                 metadata=metadata,
+                # refused deletes are refused again on every retry until a person acts
+                allow_retries=not refused_deletes(record),
             )
         failed = record.rows.failed
         check_metadata: dict[str, Any] = {"failed_rows": failed}
@@ -454,6 +463,13 @@ def _define(
         )
 
     return _materialize
+
+
+def refused_deletes(record: RunRecord) -> bool:
+    """Whether the run failed on the mass-delete safeguard (``max_deletes``)."""
+    from mogulsync.sync.delete_guard import TooManyDeletesError
+
+    return isinstance(record.error, TooManyDeletesError)
 
 
 def refused_failure(name: str, exc: MogulsyncError) -> dg.Failure:

@@ -167,23 +167,32 @@ async def list_syncs(request: Request) -> Response:
 async def trigger_run(request: Request) -> Response:
     """
     ---
-    summary: 'Start a run of a sync (body optional, {"full": false})'
+    summary: 'Start a run of a sync (body optional, {"full": false, "allow_deletes": false})'
     responses:
       202: {description: "{run_id}"}
+      400: {description: a body that is not such JSON}
       404: {description: unknown sync}
       409: {description: the sync is already running}
     """
-    full = False
+    options = {"full": False, "allow_deletes": False}
     body = await request.body()
     if body.strip():
+        example = 'e.g. {"full": false, "allow_deletes": false}'
         try:
             data = json.loads(body)
         except ValueError:
-            return error(400, 'the body must be JSON, e.g. {"full": false}')
-        if not isinstance(data, dict) or not isinstance(data.get("full", False), bool):
-            return error(400, '`full` must be true or false, e.g. {"full": false}')
-        full = bool(data.get("full", False))
-    run = await state_of(request).manager.start_sync(request.path_params["name"], full=full)
+            return error(400, f"the body must be JSON, {example}")
+        if not isinstance(data, dict):
+            return error(400, f"the body must be a JSON object, {example}")
+        for key in options:
+            if not isinstance(data.get(key, False), bool):
+                return error(400, f"`{key}` must be true or false, {example}")
+            options[key] = bool(data.get(key, False))
+    run = await state_of(request).manager.start_sync(
+        request.path_params["name"],
+        full=options["full"],
+        allow_deletes=options["allow_deletes"],
+    )
     return JSONResponse({"run_id": run.run_id}, status_code=202)
 
 

@@ -113,8 +113,12 @@ class RunManager:
         """The active run with this id."""
         return next((run for run in self.active.values() if run.run_id == run_id), None)
 
-    async def start_sync(self, name: str, *, full: bool = False) -> ActiveRun:
+    async def start_sync(
+        self, name: str, *, full: bool = False, allow_deletes: bool = False
+    ) -> ActiveRun:
         """Start a run; returns once it holds its lock and is in the history.
+
+        ``allow_deletes`` lifts the sync's ``max_deletes`` limit for this run only.
 
         Raises UnknownSyncError, AlreadyRunningError (also while the server shuts down), or
         the error that kept the run from starting.
@@ -137,7 +141,9 @@ class RunManager:
             if not started.done():
                 started.set_result(record)
 
-        run.task = asyncio.create_task(self._sync(run, full, on_start), name=f"sync {name}")
+        run.task = asyncio.create_task(
+            self._sync(run, full, on_start, allow_deletes=allow_deletes), name=f"sync {name}"
+        )
         await asyncio.wait([started, run.task], return_when=asyncio.FIRST_COMPLETED)
         if not started.done():
             started.cancel()
@@ -152,12 +158,18 @@ class RunManager:
         return run
 
     async def _sync(
-        self, run: ActiveRun, full: bool, on_start: Callable[[RunRecord], None]
+        self,
+        run: ActiveRun,
+        full: bool,
+        on_start: Callable[[RunRecord], None],
+        *,
+        allow_deletes: bool = False,
     ) -> RunRecord:
         try:
             record = await self.engine.run(
                 run.name,
                 full=full,
+                allow_deletes=allow_deletes,
                 stop=run.stop,
                 on_start=on_start,
                 request_hooks=[run.feed.add, self.totals.request],

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from mogulsync.config import AppConfig
     from mogulsync.runs import RowError, RunRecord
     from mogulsync.sync.engine import Progress as RunProgress
-    from mogulsync.sync.engine import SyncEngine
+    from mogulsync.sync.engine import ProgressHook, SyncEngine
+    from mogulsync.sync.plan import SyncPlan
 
 # Heavy modules (SQLAlchemy, httpx, the engine) are imported inside each command, so that
 # `mogulsync sync --help` answers at once.
@@ -147,6 +148,16 @@ def plan(
         samples = ", ".join(keys)
         table.add_row(category, str(count), escape(samples))
     output.print_table(_out, table)
+    _print_plan_notes(result)
+    for item in result.samples["invalid"]:
+        _out.print(
+            escape(f"  invalid {key_label(item['key'])} · {item['field']}: {item['message']}"),
+            highlight=False,
+        )
+
+
+def _print_plan_notes(result: SyncPlan) -> None:
+    """What the counts table does not say: bulk, data source, ignored rows, a refusal."""
     if result.bulk_creates:
         _out.print(
             f"{result.bulk_creates} create(s) would go through the bulk JSON import"
@@ -156,15 +167,18 @@ def plan(
         _out.print(f"The data source `{result.data_source_name}` would be created.")
     if result.removed_ignored:
         _out.print(f"{result.removed_ignored} row(s) left the model (on_delete: ignore).")
+    if result.deletes_refused:
+        # as the run would end: failed, nothing deleted
+        _out.print(
+            escape(f"The run would be refused: {result.deletes_refused}"),
+            style="red",
+            highlight=False,
+            soft_wrap=True,
+        )
     if result.changes_ignored:
         _out.print(
             f"{result.changes_ignored} row(s) changed, but {result.mode} mode never updates"
             " records that already landed (counted as unchanged)."
-        )
-    for item in result.samples["invalid"]:
-        _out.print(
-            escape(f"  invalid {key_label(item['key'])} · {item['field']}: {item['message']}"),
-            highlight=False,
         )
 
 
@@ -177,6 +191,11 @@ def run(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary per sync."),
     no_bulk: bool = typer.Option(
         False, "--no-bulk", help="Send every row over REST (no bulk JSON import)."
+    ),
+    allow_deletes: bool = typer.Option(
+        False,
+        "--allow-deletes",
+        help="This run may delete more records than the sync's max_deletes allows.",
     ),
 ) -> None:
     """Run a sync (or all of them) and record it in the run history.
@@ -200,7 +219,14 @@ def run(
             if skipped is not None:
                 record = engine.skip(each, skipped)
             else:
-                record = _run_one(engine, each, full=full, quiet=as_json, bulk=not no_bulk)
+                record = _run_one(
+                    engine,
+                    each,
+                    full=full,
+                    quiet=as_json,
+                    bulk=not no_bulk,
+                    allow_deletes=allow_deletes,
+                )
         except MogulsyncError as exc:
             fail(exc)
         ended[each] = record.status
@@ -296,9 +322,20 @@ def _failed_rows(project: AppConfig, record: RunRecord) -> list[RowError]:
 
 
 def _run_one(
-    engine: SyncEngine, name: str, *, full: bool, quiet: bool, bulk: bool = True
+    engine: SyncEngine,
+    name: str,
+    *,
+    full: bool,
+    quiet: bool,
+    bulk: bool = True,
+    allow_deletes: bool = False,
 ) -> RunRecord:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    def start(progress: ProgressHook | None = None) -> RunRecord:
+        return asyncio.run(
+            engine.run(name, full=full, bulk=bulk, allow_deletes=allow_deletes, progress=progress)
+        )
 
     if logs.json_mode():  # JSON objects, even with --json (they go to stderr)
         events = ProgressLines(name, lambda _line, fields: logs.emit("progress", **fields))
@@ -307,16 +344,16 @@ def _run_one(
             logs.set_run(progress.run_id)
             events.update(_snapshot(progress))
 
-        return asyncio.run(engine.run(name, full=full, bulk=bulk, progress=log_event))
+        return start(log_event)
     if quiet:
-        return asyncio.run(engine.run(name, full=full, bulk=bulk))
+        return start()
     if not interactive(_err):  # a log file: a plain line every 10 s or 10 %
         lines = ProgressLines(name, lambda line, _fields: typer.echo(line, err=True))
 
         def log_line(progress: RunProgress) -> None:
             lines.update(_snapshot(progress))
 
-        return asyncio.run(engine.run(name, full=full, bulk=bulk, progress=log_line))
+        return start(log_line)
     columns = (
         TextColumn(f"[bold]{escape(name)}[/bold]"),
         BarColumn(),
@@ -331,7 +368,7 @@ def _run_one(
             text = bar_text(_snapshot(progress))
             bar.update(task, completed=progress.done, total=total, text=text)
 
-        return asyncio.run(engine.run(name, full=full, bulk=bulk, progress=update))
+        return start(update)
 
 
 def _snapshot(progress: RunProgress) -> Snapshot:

@@ -55,6 +55,7 @@ from mogulsync.sync.bulk.deleted import restated
 from mogulsync.sync.bulk.learn import Learnt
 from mogulsync.sync.bulk.results import Problem
 from mogulsync.sync.connect import client_settings, model_of, open_source, resolve_data_source
+from mogulsync.sync.delete_guard import DeleteGuard, TooManyDeletesError, guard_for, managed
 from mogulsync.sync.diff import Change, Prior, needs_sending, unsure_removal
 from mogulsync.sync.errors_text import row_errors
 from mogulsync.sync.outcomes import OutcomeStatus, RowOutcome, RowSink
@@ -132,6 +133,7 @@ class SyncEngine:
         *,
         full: bool = False,
         bulk: bool = True,
+        allow_deletes: bool = False,
         progress: ProgressHook | None = None,
         stop: asyncio.Event | None = None,
         on_start: StartHook | None = None,
@@ -140,6 +142,8 @@ class SyncEngine:
         """Run one sync; the run record (``record.status`` says how it ended).
 
         ``bulk=False`` (``--no-bulk``) sends every row over REST, one request per row.
+        ``allow_deletes=True`` (``--allow-deletes``) lifts the sync's ``max_deletes`` limit
+        for this run only.
         ``stop`` set ends the run at the next safe point (between batches, requests in
         flight answered) as ``cancelled``. ``request_hooks`` see every API request as it ends.
 
@@ -169,6 +173,7 @@ class SyncEngine:
             run = _Run(self, name, record, runs, state, progress or (lambda _p: None))
             run.stop_event = stop or asyncio.Event()
             run.request_hooks = list(request_hooks)
+            run.allow_deletes = allow_deletes
             try:
                 if on_start is not None:
                     on_start(record)
@@ -268,6 +273,13 @@ class _Run:
         #: set: stop at the next safe point (the run ends ``cancelled``)
         self.stop_event = asyncio.Event()
         self.request_hooks: list[RequestHook] = []
+        #: ``--allow-deletes``: this run may delete more than ``max_deletes``
+        self.allow_deletes = False
+        #: the mass-delete safeguard (None: deletes are not limited in this run)
+        self.guard: DeleteGuard | None = None
+        #: keys this run added to the snapshot (classified with no prior): the snapshot
+        #: minus these is what the sync managed before the run
+        self.inserted = 0
 
     @property
     def halted(self) -> bool:
@@ -315,6 +327,7 @@ class _Run:
                 discard_spools(self.engine.state_dir, self.name)
                 if bulk and uses_bulk(sync):
                     self.spool = Spool(self.engine.state_dir, self.name)
+                self.guard = guard_for(self.name, sync, allow=self.allow_deletes)
                 self.state.start_seen()
                 complete = await self._stream(prepared, source, applier, full=full)
                 if complete and not self.halted and self.spool is not None:
@@ -322,8 +335,13 @@ class _Run:
                 if complete and not self.halted:
                     await self._removed(prepared, applier)
                 await self._drain()
-                if complete and not self.halted:
+                # refused deletes aside, every row was sent: the definition is current
+                refused = (
+                    isinstance(self.fatal, TooManyDeletesError) and not self.stop_event.is_set()
+                )
+                if complete and (refused or not self.halted):
                     self.state.save_definition(self.name, prepared.definition)
+                if complete and not self.halted:
                     self.completed = True
         finally:
             with contextlib.suppress(Exception):
@@ -415,6 +433,9 @@ class _Run:
         self._invalid_outcomes(result.invalid)
         sending: list[Classified] = []
         for item in result.rows:
+            # a key seen once per run (repeats are invalid): each is inserted once when
+            # marked in flight, here or by the bulk import
+            self.inserted += item.prior is None
             if item.change is Change.ADDED:
                 counts.added += 1
             elif item.change is Change.CHANGED:
@@ -600,6 +621,11 @@ class _Run:
         # it is looked up by its external id (and deleted if found), never just forgotten.
         kind = prepared.sync.object
         unsure = {key for key, prior in gone if unsure_removal(prior, kind)}
+        refusal = self._refusal(len(counted) + len(unsure))
+        if refusal is not None:
+            # nothing deleted, nothing forgotten: the next run sees these rows leave again
+            self.fatal = self.fatal or refusal
+            return
         self.record.rows.removed += len(counted) + len(unsure)
         never_landed = [
             key
@@ -612,6 +638,13 @@ class _Run:
             if prior.uuid or (prior.ref and prior.digest is not None) or key in unsure:
                 await self.slots.acquire()
                 self._spawn(self._delete(applier, key, prior))
+
+    def _refusal(self, deletes: int) -> TooManyDeletesError | None:
+        """The mass-delete safeguard's verdict on ``deletes`` (None: they may go)."""
+        if self.guard is None or not self.guard.needs_count(deletes):
+            return None
+        before = managed(self.state, self.name) - self.inserted
+        return self.guard.refusal(deletes, before)
 
     async def _delete(self, applier: Applier, key: str, prior: Prior) -> None:
         try:

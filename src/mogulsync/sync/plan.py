@@ -22,6 +22,7 @@ from mogulsync.sync.batch import (
 from mogulsync.sync.bulk import bulk_group
 from mogulsync.sync.bulk.runner import DEFAULT_MIN_ROWS
 from mogulsync.sync.connect import model_of, open_source, resolve_data_source
+from mogulsync.sync.delete_guard import guard_for, managed
 from mogulsync.sync.diff import Change, Prior, unsure_removal
 from mogulsync.sync.state_open import open_state
 from mogulsync.sync.state_protocol import SyncState
@@ -59,6 +60,12 @@ class SyncPlan:
     bulk_creates: int = 0
     #: model rows classified so far (in memory only: numbers the rows of the next batch)
     rows_read: int = 0
+    #: the sync's ``max_deletes`` as written (None: no limit, or on_delete: ignore)
+    max_deletes: str | None = None
+    #: rows in the snapshot: the records the sync manages (what a percentage counts from)
+    managed: int = 0
+    #: why the run would be refused by the mass-delete safeguard (None: it would not)
+    deletes_refused: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -74,6 +81,9 @@ class SyncPlan:
             "removed_ignored": self.removed_ignored,
             "changes_ignored": self.changes_ignored,
             "bulk_creates": self.bulk_creates,
+            "max_deletes": self.max_deletes,
+            "managed": self.managed,
+            "deletes_refused": self.deletes_refused,
             "samples": self.samples,
         }
 
@@ -93,6 +103,7 @@ async def plan_sync(
         schema = await asyncio.to_thread(source.compile, model)
         prepared = await asyncio.to_thread(prepare, config, name, source, schema)
         full = state.definition_changed(name, prepared.definition)
+        guard = guard_for(name, sync)
         result = SyncPlan(
             name,
             sync.object,
@@ -121,6 +132,11 @@ async def plan_sync(
         if diff is not None:
             result.counts["unchanged"] += diff.unchanged()
         _count_removed(result, state.unseen(name), sync.on_delete, sync.object, sample)
+        if guard is not None:  # a plan writes nothing: the snapshot is as before the run
+            result.max_deletes = str(guard.limit)
+            result.managed = managed(state, name)
+            refusal = guard.refusal(result.counts["deletes"], result.managed)
+            result.deletes_refused = None if refusal is None else refusal.preview
         return result
     finally:
         state.close()
