@@ -119,15 +119,31 @@ def currency(value: Any) -> str:
     return result
 
 
+#: what DuckDB reads ``infinity`` / ``-infinity`` as: Python's extreme moments, which no
+#: real revenue date is (PostgreSQL's are read as the text ``'infinity'``)
+_EXTREMES = frozenset({dt.datetime.max, dt.datetime.min, dt.date.max, dt.date.min})  # noqa: DTZ901 - naive on purpose: DuckDB's values are
+_INFINITY_FIX = (
+    "Use NULL for 'no date' in the model's SQL, e.g. NULLIF(column, 'infinity')"
+    " (or CASE WHEN isinf(column) THEN NULL ELSE column END)."
+)
+_OUT_OF_RANGE_FIX = "Use a realistic date (or null) in the warehouse."
+
+
 def timestamp(value: Any) -> str:
     """An ISO 8601 UTC timestamp (dates become midnight UTC)."""
     moment: dt.datetime
     if type(value) is dt.datetime and value.tzinfo is None:
+        if value in _EXTREMES:
+            raise _extreme(value)
         # the common case (naive = UTC), without the astimezone round trip; same text
         return value.isoformat() + "Z"
     if isinstance(value, dt.datetime):
+        if value.replace(tzinfo=None) in _EXTREMES:
+            raise _extreme(value)
         moment = value
     elif isinstance(value, dt.date):
+        if value in _EXTREMES:
+            raise _extreme(value)
         moment = dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
     elif isinstance(value, str):
         moment = _parse_moment(value)
@@ -143,9 +159,22 @@ def timestamp(value: Any) -> str:
     except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before year 1 in UTC
         raise FieldValueError(
             f"{_shown(value)} is outside the years 1-9999 once converted to UTC",
-            "Use a realistic date (or null) in the warehouse.",
+            _OUT_OF_RANGE_FIX,
         ) from None
     return in_utc.isoformat().replace("+00:00", "Z")
+
+
+def _extreme(value: dt.date) -> FieldValueError:
+    return FieldValueError(
+        f"{value.isoformat()} is the {'latest' if value.year == 9999 else 'earliest'} moment"
+        " there is: what DuckDB reads 'infinity' as, or a placeholder, not a real date",
+        _INFINITY_FIX,
+    )
+
+
+#: a year of five or more digits, or BC: PostgreSQL (and DuckDB) print dates Python cannot hold
+_BEYOND_YEAR_9999 = re.compile(r"^[+-]?\d{5,}-")
+_BC = re.compile(r"\s\(?BC\)?$", re.IGNORECASE)
 
 
 def _parse_moment(raw: str) -> dt.datetime:
@@ -153,10 +182,18 @@ def _parse_moment(raw: str) -> dt.datetime:
     try:
         return dt.datetime.fromisoformat(cleaned)
     except ValueError:
+        pass
+    shown = _shown(raw)
+    if cleaned.lower().lstrip("+-") in {"infinity", "inf"}:
         raise FieldValueError(
-            f"{raw!r} is not an ISO 8601 date or timestamp",
-            "Use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ.",
-        ) from None
+            f"{shown} is infinity, not a date ChartMogul can store", _INFINITY_FIX
+        )
+    if _BEYOND_YEAR_9999.match(cleaned) or _BC.search(cleaned):
+        raise FieldValueError(f"{shown} is outside the years 1-9999", _OUT_OF_RANGE_FIX)
+    raise FieldValueError(
+        f"{raw!r} is not an ISO 8601 date or timestamp",
+        "Use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ.",
+    )
 
 
 #: the hint for a value that is not a whole number; amounts say more (``cents``)

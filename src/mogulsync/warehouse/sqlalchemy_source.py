@@ -27,6 +27,7 @@ from mogulsync.warehouse.base import (
     WarehouseConfigError,
     WarehouseError,
 )
+from mogulsync.warehouse.pg_moments import read_unrepresentable_moments_as_text
 from mogulsync.warehouse.types import attribute_type_for, describe_type
 
 _ALIAS = "mogulsync_model"
@@ -88,6 +89,7 @@ class SqlAlchemySource:
                 f"warehouse `{name}` ({self._safe_url}) cannot be opened: {self._clean(exc)}",
                 hint=_open_hint(name, url),
             ) from None
+        read_unrepresentable_moments_as_text(self._engine)
 
     def compile(self, model: ModelConfig) -> ModelSchema:
         """Columns of the model, from a ``LIMIT 0`` run of it."""

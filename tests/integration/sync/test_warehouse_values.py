@@ -1,0 +1,143 @@
+"""Real warehouse values that Python or ChartMogul cannot take: a row error, never a dead run.
+
+Synced from the suite's PostgreSQL and from DuckDB files into the emulator, then read back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from tests.integration.sync._support import (
+    all_pages,
+    api,
+    engine,
+    errors_by_key,
+    make_warehouse,
+    project,
+)
+
+from mogulsync.emulator.server import EmulatorServer
+from mogulsync.testing.postgres import PostgresServer
+
+pytestmark = [pytest.mark.anyio]
+
+
+def _pg_table(postgres_server: PostgresServer, columns: str, rows: str) -> str:
+    name = f"moments_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres_server.dsn, autocommit=True) as db:
+        db.execute(f"create table {name} ({columns})")
+        db.execute(f"insert into {name} values {rows}")
+    return name
+
+
+def _customers(server: EmulatorServer) -> dict[str, dict[str, object]]:
+    with api(server) as client:
+        return {c["external_id"]: c for c in all_pages(client, "/customers", "entries")}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("state", ["embedded", "warehouse"])
+async def test_postgres_infinite_and_bc_moments_are_row_errors(
+    emulator_server: EmulatorServer, postgres_server: PostgresServer, tmp_path: Path, state: str
+) -> None:
+    """PostgreSQL's ``infinity`` and BC dates have no Python value: psycopg refused to read
+    them and the whole run failed ("reading from warehouse failed: timestamp too large"),
+    naming no row or column. Now each is a row error on its field; other rows land."""
+    table = _pg_table(
+        postgres_server,
+        "id text, lead timestamptz, trial timestamp, since date",
+        "('ok', '2024-03-31 02:30:00+02', '2024-01-02 03:04:05', '2024-01-01'),"
+        " ('inf', 'infinity', null, null),"
+        " ('ninf', null, '-infinity', null),"
+        " ('bc', null, null, '0044-03-15 BC'),"
+        " ('huge', '20000-01-01 00:00:00+00', null, null)",
+    )
+    config = project(
+        emulator_server,
+        tmp_path,
+        postgres_server.url,
+        {"m": {"table": table, "primary_key": "id"}},
+        {
+            "customers": {
+                "model": "m",
+                "object": "customer",
+                "state": state,
+                "mapping": {
+                    "external_id": "id",
+                    "lead_created_at": "lead",
+                    "free_trial_started_at": "trial",
+                },
+            }
+        },
+    )
+    record = await engine(config).run("customers")
+    assert (record.status.value, record.rows.succeeded, record.rows.invalid) == ("partial", 1, 4)
+    errors = errors_by_key(tmp_path / "state", record)
+    assert {key: [field for field, _, _ in found] for key, found in errors.items()} == {
+        "inf": ["lead_created_at"],
+        "ninf": ["free_trial_started_at"],
+        "bc": ["attributes.custom.since"],
+        "huge": ["lead_created_at"],
+    }
+    ((_, message, fix),) = errors["inf"]
+    assert message == "'infinity' is infinity, not a date ChartMogul can store"
+    assert "NULLIF" in fix
+    ((_, message, fix),) = errors["bc"]
+    assert "'0044-03-15 BC' is outside the years 1-9999" in message
+    landed = _customers(emulator_server)
+    assert set(landed) == {"ok"}
+    assert landed["ok"]["lead_created_at"] == "2024-03-31T00:30:00.000Z"
+    assert landed["ok"]["free_trial_started_at"] == "2024-01-02T03:04:05.000Z"
+    again = await engine(config).run("customers")  # still refused, nothing re-sent
+    assert (again.rows.unchanged, again.rows.invalid, again.rows.succeeded) == (1, 4, 0)
+
+
+async def test_duckdb_infinite_moments_are_row_errors_not_year_9999(
+    emulator_server: EmulatorServer, tmp_path: Path
+) -> None:
+    """DuckDB reads ``infinity`` as 9999-12-31 23:59:59.999999 and ``-infinity`` as year 1:
+    those were sent to ChartMogul as real dates. Now they are row errors on the field."""
+    url = make_warehouse(
+        tmp_path / "w.duckdb",
+        [
+            (
+                "create table m as select * from (values"
+                " ('ok', TIMESTAMP '2024-01-01 10:00:00', TIMESTAMPTZ '2024-01-01 10:00:00+00'),"
+                " ('inf', 'infinity'::TIMESTAMP, null),"
+                " ('ninf', '-infinity'::TIMESTAMP, null),"
+                " ('tzinf', null, 'infinity'::TIMESTAMPTZ),"
+                " ('bc', null, '0044-03-15 (BC)'::TIMESTAMPTZ)"
+                ") t(id, lead, trial)"
+            )
+        ],
+    )
+    config = project(
+        emulator_server,
+        tmp_path,
+        url,
+        {"m": {"table": "m", "primary_key": "id"}},
+        {
+            "customers": {
+                "model": "m",
+                "object": "customer",
+                "mapping": {
+                    "external_id": "id",
+                    "lead_created_at": "lead",
+                    "free_trial_started_at": "trial",
+                },
+            }
+        },
+    )
+    record = await engine(config).run("customers")
+    errors = errors_by_key(tmp_path / "state", record)
+    assert {key: [field for field, _, _ in found] for key, found in errors.items()} == {
+        "inf": ["lead_created_at"],
+        "ninf": ["lead_created_at"],
+        "tzinf": ["free_trial_started_at"],
+        "bc": ["free_trial_started_at"],
+    }
+    assert "infinity" in errors["inf"][0][1]
+    assert set(_customers(emulator_server)) == {"ok"}
