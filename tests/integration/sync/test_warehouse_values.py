@@ -141,3 +141,57 @@ async def test_duckdb_infinite_moments_are_row_errors_not_year_9999(
     }
     assert "infinity" in errors["inf"][0][1]
     assert set(_customers(emulator_server)) == {"ok"}
+
+
+@pytest.mark.parametrize("mode", ["upsert", "insert"])
+async def test_contact_external_ids_differing_in_case_are_two_contacts(
+    emulator_server: EmulatorServer, tmp_path: Path, mode: str
+) -> None:
+    """External ids are case-sensitive (Stripe's ``cus_AbC`` and ``cus_abc`` are two
+    customers), but contacts were matched by external id ignoring case: ``K-1`` and ``k-1``
+    under one customer became one contact that both rows overwrote (upsert), or the second
+    was refused as "already exists" (insert). Emails still match in any case."""
+    url = make_warehouse(
+        tmp_path / "w.duckdb",
+        [
+            "create table accounts as select 'c1' id",
+            (
+                "create table people as select * from (values"
+                " ('K-1', 'c1', 'Upper', 'ann@acme.io'), ('k-1', 'c1', 'Lower', 'bob@acme.io')"
+                ") t(id, customer, first_name, email)"
+            ),
+        ],
+    )
+    config = project(
+        emulator_server,
+        tmp_path,
+        url,
+        {
+            "accounts": {"table": "accounts", "primary_key": "id"},
+            "people": {"table": "people", "primary_key": "id"},
+        },
+        {
+            "customers": {
+                "model": "accounts",
+                "object": "customer",
+                "mapping": {"external_id": "id"},
+            },
+            "contacts": {
+                "model": "people",
+                "object": "contact",
+                "mode": mode,
+                "mapping": {"external_id": "id", "customer_external_id": "customer"},
+            },
+        },
+    )
+    assert (await engine(config).run("customers")).status.value == "success"
+    record = await engine(config).run("contacts")
+    assert (record.status.value, record.rows.succeeded) == ("success", 2)
+    again = await engine(config).run("contacts", full=True)  # every row resent: still two
+    assert again.rows.failed == 0
+    with api(emulator_server) as client:
+        contacts = all_pages(client, "/contacts", "entries")
+    assert sorted((c["external_id"], c["first_name"]) for c in contacts) == [
+        ("K-1", "Upper"),
+        ("k-1", "Lower"),
+    ]
