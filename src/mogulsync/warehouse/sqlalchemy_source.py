@@ -27,6 +27,7 @@ from mogulsync.warehouse.base import (
     WarehouseConfigError,
     WarehouseError,
 )
+from mogulsync.warehouse.model_sql import subquery_sql
 from mogulsync.warehouse.pg_moments import read_unrepresentable_moments_as_text
 from mogulsync.warehouse.types import attribute_type_for, describe_type
 
@@ -176,7 +177,7 @@ class SqlAlchemySource:
 
     def _base_sql(self, model: ModelConfig) -> str:
         if model.sql is not None:
-            return model.sql.strip().rstrip(";")
+            return subquery_sql(model.sql)
         preparer = self._engine.dialect.identifier_preparer
         assert model.table is not None  # guaranteed by ModelConfig's validator
         parts = model.table.split(".")

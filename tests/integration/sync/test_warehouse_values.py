@@ -195,3 +195,45 @@ async def test_contact_external_ids_differing_in_case_are_two_contacts(
         ("K-1", "Upper"),
         ("k-1", "Lower"),
     ]
+
+
+_COMMENTED_SQL = [
+    "select id, name from acc -- the accounts",
+    "select id, name from acc\n-- the end\n",
+    "select id, name from acc; -- done",
+    "select id, name from acc;\n-- done\n-- really\n",
+    "with x as (select * from acc) select id, name from x -- a CTE",
+    "select id, name from acc where name <> ';--' -- a string holding ;--",
+]
+
+
+@pytest.mark.parametrize("state", ["embedded", "warehouse"])
+@pytest.mark.parametrize("sql", _COMMENTED_SQL)
+async def test_model_sql_ending_in_a_comment_compiles(
+    emulator_server: EmulatorServer, tmp_path: Path, sql: str, state: str
+) -> None:
+    """A model's SQL is wrapped as ``SELECT * FROM (<sql>) AS ...``: a last line ending in a
+    ``--`` comment swallowed the closing parenthesis, and ``; -- done`` kept its semicolon,
+    so SQL that runs in the warehouse failed with "syntax error at or near ..."."""
+    url = make_warehouse(
+        tmp_path / "w.duckdb",
+        ["create table acc as select 'a' || i id, 'N' name from range(3) t(i)"],
+    )
+    config = project(
+        emulator_server,
+        tmp_path,
+        url,
+        {"acc": {"sql": sql, "primary_key": "id"}},
+        {
+            "customers": {
+                "model": "acc",
+                "object": "customer",
+                "state": state,
+                "mapping": {"external_id": "id"},
+            }
+        },
+    )
+    record = await engine(config).run("customers")
+    assert (record.status.value, record.rows.succeeded) == ("success", 3), record.error
+    again = await engine(config).run("customers")
+    assert (again.status.value, again.rows.unchanged) == ("success", 3)
