@@ -223,6 +223,13 @@ def integer(value: Any, *, minimum: int | None = None, hint: str = _WHOLE) -> in
         and INTEGER_TEXT.match(value.strip())
     ):
         result = int(value.strip())
+    elif isinstance(value, float) and _float_noise(value):
+        raise FieldValueError(
+            f"{value!r} is not a whole number: {round(value)} plus a floating-point rounding"
+            " error (a DOUBLE or FLOAT column, or arithmetic on one)",
+            "Round it in the model's SQL, e.g. ROUND(price * 100), or keep amounts in"
+            " DECIMAL or INTEGER columns.",
+        )
     else:
         raise FieldValueError(f"{_shown(value)} is not a whole number", hint)
     if not -MAX_INTEGER <= result <= MAX_INTEGER:
@@ -308,6 +315,19 @@ def _json_array(raw: str) -> Any:
         raise FieldValueError(
             "is JSON nested too deeply", "Produce a flat JSON array of objects."
         ) from None
+
+
+#: how far from a whole number, relative to its size, a float may be and still be read as
+#: rounding error: a DOUBLE holds about 16 significant digits (0.29 * 100 is
+#: 28.999999999999996), so a few operations stay far below this
+_FLOAT_NOISE = 1e-9
+
+
+def _float_noise(value: float) -> bool:
+    """Whether ``value`` is a whole number plus floating-point rounding error."""
+    if not math.isfinite(value):
+        return False
+    return abs(value - round(value)) <= _FLOAT_NOISE * max(1.0, abs(value))
 
 
 def _finite(value: float | decimal.Decimal) -> bool:

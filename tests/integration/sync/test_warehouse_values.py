@@ -237,3 +237,86 @@ async def test_model_sql_ending_in_a_comment_compiles(
     assert (record.status.value, record.rows.succeeded) == ("success", 3), record.error
     again = await engine(config).run("customers")
     assert (again.status.value, again.rows.unchanged) == ("success", 3)
+
+
+async def test_float_cents_off_by_rounding_say_round_not_use_cents(
+    emulator_server: EmulatorServer, tmp_path: Path
+) -> None:
+    """``price * 100`` over a DOUBLE gives 28.999999999999996 for 0.29: the row was refused
+    with "use whole cents (1999 for 19.99)", which the model already did. The error now
+    names the floating-point cause and the fix (ROUND); DECIMAL and whole values land."""
+    url = make_warehouse(
+        tmp_path / "w.duckdb",
+        [
+            "create table cust as select 'c1' id",
+            (
+                "create table tx as select * from (values"
+                " ('t-float', 0.29::DOUBLE * 100), ('t-dec', 0.29::DECIMAL(10,2) * 100),"
+                " ('t-whole', 1999.0::DOUBLE), ('t-frac', 19.99::DOUBLE)"
+                ") t(id, amount)"
+            ),
+        ],
+    )
+    lines = "[{'type': 'one_time', 'amount_in_cents': 1999}]"  # DuckDB struct → JSON below
+    config = project(
+        emulator_server,
+        tmp_path,
+        url,
+        {
+            "cust": {"table": "cust", "primary_key": "id"},
+            "inv": {
+                "sql": f"select 'i1' id, 'c1' cust, date '2024-01-01' d, 'USD' cur,"
+                f" to_json({lines}) lines",
+                "primary_key": "id",
+            },
+            "tx": {
+                "sql": "select id, 'i1' inv, 'payment' type, 'successful' result,"
+                " date '2024-01-02' d, amount from tx",
+                "primary_key": "id",
+            },
+        },
+        {
+            "customers": {"model": "cust", "object": "customer", "mapping": {"external_id": "id"}},
+            "invoices": {
+                "model": "inv",
+                "object": "invoice",
+                "mode": "insert",
+                "mapping": {
+                    "external_id": "id",
+                    "customer_external_id": "cust",
+                    "date": "d",
+                    "currency": "cur",
+                },
+                "line_items": {"column": "lines"},
+            },
+            "tx": {
+                "model": "tx",
+                "object": "transaction",
+                "mode": "insert",
+                "mapping": {
+                    "external_id": "id",
+                    "invoice_external_id": "inv",
+                    "date": "d",
+                    "amount_in_cents": "amount",
+                },
+            },
+        },
+    )
+    for name in ("customers", "invoices"):
+        assert (await engine(config).run(name)).status.value == "success"
+    record = await engine(config).run("tx")
+    errors = errors_by_key(tmp_path / "state", record)
+    assert set(errors) == {"t-float", "t-frac"}
+    ((field, message, fix),) = errors["t-float"]
+    assert field == "amount_in_cents"
+    assert "28.999999999999996 is not a whole number" in message
+    assert "floating-point" in message
+    assert "ROUND(" in fix
+    ((_, message, fix),) = errors["t-frac"]  # a real fraction: the cents hint stays
+    assert (message, fix) == (
+        "19.99 is not a whole number",
+        "Amounts are in cents: use whole cents (1999 for 19.99).",
+    )
+    with api(emulator_server) as client:
+        (invoice,) = all_pages(client, "/invoices", "invoices")
+    assert sorted(t["amount_in_cents"] for t in invoice["transactions"]) == [29, 1999]
