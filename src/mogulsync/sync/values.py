@@ -260,7 +260,30 @@ def number(value: Any) -> float:
         result = math.inf
     if not math.isfinite(result):
         raise FieldValueError(f"{_shown(value)} is not a finite number", "Replace NaN/Infinity.")
+    if abs(result) >= _EXACT_FLOAT_INTEGERS and _whole_exact(value) and int(result) != value:
+        # a JSON number is a double: the digits past the 16th would change without a word
+        raise FieldValueError(
+            f"{_shown(value)} has more digits than a Decimal attribute keeps"
+            f" (it would land as {int(result)})",
+            "Cast the column to BIGINT for an Integer attribute, or to TEXT for a String"
+            " one (ids belong in text), in the model's SQL.",
+        )
     return result
+
+
+#: from here on, not every whole number is a double (2**53 + 1 is not one)
+_EXACT_FLOAT_INTEGERS = 2**53
+
+
+def _whole_exact(value: Any) -> bool:
+    """Whether ``value`` is an exact whole number (an int or an integral DECIMAL).
+
+    Floats are left alone (they are doubles already), as are long fractions such as
+    ``1 / 3.0``, whose rounding to a double is what a Decimal attribute means.
+    """
+    if isinstance(value, int):
+        return True
+    return isinstance(value, decimal.Decimal) and value == value.to_integral_value()
 
 
 def boolean(value: Any) -> bool:

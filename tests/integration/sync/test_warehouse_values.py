@@ -320,3 +320,41 @@ async def test_float_cents_off_by_rounding_say_round_not_use_cents(
     with api(emulator_server) as client:
         (invoice,) = all_pages(client, "/invoices", "invoices")
     assert sorted(t["amount_in_cents"] for t in invoice["transactions"]) == [29, 1999]
+
+
+@pytest.mark.postgres
+async def test_postgres_numeric_ids_too_long_for_a_decimal_attribute_are_refused(
+    emulator_server: EmulatorServer, postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    """A ``numeric`` column is a Decimal attribute, sent as a JSON float: a 19-digit id in it
+    (``numeric`` without a scale is a common id type) landed as 1234567890123456800, silently
+    wrong. A whole value past 2**53 is now a row error naming the column and the cast to use;
+    long fractions (``1 / 3.0``) are still rounded to a float, and money lands exactly."""
+    table = _pg_table(
+        postgres_server,
+        "id text, legacy_id numeric, ratio numeric, price numeric(12,2)",
+        "('big', 1234567890123456789, 1, 19.99),"
+        " ('safe', 9007199254740992, 1 / 3.0, 1234567.89),"
+        " ('neg', -9007199254740993, null, -0.29)",
+    )
+    config = project(
+        emulator_server,
+        tmp_path,
+        postgres_server.url,
+        {"m": {"table": table, "primary_key": "id"}},
+        {"customers": {"model": "m", "object": "customer", "mapping": {"external_id": "id"}}},
+    )
+    record = await engine(config).run("customers")
+    errors = errors_by_key(tmp_path / "state", record)
+    assert sorted(errors) == ["big", "neg"]
+    ((field, message, fix),) = errors["big"]
+    assert field == "attributes.custom.legacy_id"
+    assert "1234567890123456789" in message
+    assert "BIGINT" in fix
+    assert "TEXT" in fix
+    custom = _customers(emulator_server)["safe"]["attributes"]
+    assert custom["custom"] == {  # type: ignore[index]
+        "legacy_id": 9007199254740992,
+        "ratio": pytest.approx(1 / 3),
+        "price": 1234567.89,
+    }
