@@ -113,8 +113,13 @@ class SqlAlchemySource:
                 f" {self._clean(exc)}",
                 hint="Run its SQL in the warehouse and fix it.",
             ) from None
+        dialect = self._engine.dialect.name
         columns = tuple(
-            Column(str(item[0]), describe_type(item[1]), attribute_type_for(item[1]))
+            Column(
+                str(item[0]),
+                describe_type(item[1], dialect=dialect, precision=_at(item, 4), scale=_at(item, 5)),
+                attribute_type_for(item[1], dialect=dialect, scale=_at(item, 5)),
+            )
             for item in description or ()
         )
         missing = [key for key in model.primary_key_columns if key not in {c.name for c in columns}]
@@ -204,6 +209,12 @@ class SqlAlchemySource:
         text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         first = text[0] if text else type(exc).__name__
         return redact_url(first.replace(self._config.url.get_secret_value(), self._safe_url))
+
+
+def _at(item: Sequence[Any], index: int) -> int | None:
+    """A DB-API description's integer field (precision 4, scale 5), when the driver gives it."""
+    value = item[index] if len(item) > index else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def duckdb_file_of(url: str) -> Path | None:
