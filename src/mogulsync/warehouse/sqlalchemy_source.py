@@ -105,6 +105,9 @@ class SqlAlchemySource:
             with connection:
                 result = connection.execute(query)
                 description = result.cursor.description if result.cursor else None
+                # the names rows are streamed under: dialects that normalise names
+                # (Snowflake's unquoted ID is `id`) differ from the raw description
+                names = list(result.keys())
         except sa.exc.OperationalError as exc:
             raise self._unreachable(exc) from None
         except Exception as exc:
@@ -116,11 +119,11 @@ class SqlAlchemySource:
         dialect = self._engine.dialect.name
         columns = tuple(
             Column(
-                str(item[0]),
+                str(name),
                 describe_type(item[1], dialect=dialect, precision=_at(item, 4), scale=_at(item, 5)),
                 attribute_type_for(item[1], dialect=dialect, scale=_at(item, 5)),
             )
-            for item in description or ()
+            for name, item in zip(names, description or (), strict=True)
         )
         missing = [key for key in model.primary_key_columns if key not in {c.name for c in columns}]
         if missing:

@@ -85,3 +85,25 @@ def test_snowflake_type_codes_are_not_read_as_postgresql_oids(name, scale, expec
 def test_bigquery_bignumeric_is_decimal(code):
     """BigQuery's BIGNUMERIC (alias BIGDECIMAL) was a String attribute: no pattern matched."""
     assert attribute_type_for(code, dialect="bigquery") == "Decimal"
+
+
+def test_compiled_column_names_are_the_streamed_row_keys(tmp_path):
+    """Dialects that normalise names (Snowflake: unquoted ``ID`` is ``id`` in SQLAlchemy's
+    result keys) read the model's rows under the normalised names, but ``compile`` took the
+    raw ``cursor.description`` names: ``primary_key: id`` was "not in the model's columns
+    (ID, NAME)", and with ``primary_key: ID`` every streamed row's key was null. No
+    Snowflake server is reachable here, so a real DuckDB engine is given Snowflake's
+    ``requires_name_normalize``; SQLAlchemy's own normalisation does the rest."""
+    db = duckdb.connect(str(tmp_path / "w.duckdb"))
+    db.execute("""create table t as select 'a' as ID, 'N' as NAME, 1 as "MixedCase" """)
+    db.close()
+    warehouse = SqlAlchemySource("main", WarehouseConfig(url=f"duckdb:///{tmp_path / 'w.duckdb'}"))
+    warehouse._engine.dialect.requires_name_normalize = True  # as Snowflake's dialect
+    model = ModelConfig(warehouse="main", table="t", primary_key="id")
+    try:
+        schema = warehouse.compile(model)
+        ((row,),) = list(warehouse.stream(model))
+    finally:
+        warehouse.close()
+    assert [column.name for column in schema.columns] == list(row) == ["id", "name", "MixedCase"]
+    assert [column.attribute_type for column in schema.columns] == ["String", "String", "Integer"]
