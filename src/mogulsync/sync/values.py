@@ -119,12 +119,12 @@ def currency(value: Any) -> str:
     return result
 
 
-#: what DuckDB reads ``infinity`` / ``-infinity`` as: Python's extreme moments, which no
-#: real revenue date is (PostgreSQL's are read as the text ``'infinity'``)
-_EXTREMES = frozenset({dt.datetime.max, dt.datetime.min, dt.date.max, dt.date.min})  # noqa: DTZ901 - naive on purpose: DuckDB's values are
+#: what DuckDB reads ``infinity`` / ``-infinity`` as: Python's extreme moments (naive, as
+#: DuckDB gives them), which no real revenue date is (PostgreSQL's are read as text)
+_EXTREMES = frozenset({dt.datetime.max, dt.datetime.min, dt.date.max, dt.date.min})  # noqa: DTZ901
 _INFINITY_FIX = (
-    "Use NULL for 'no date' in the model's SQL, e.g. NULLIF(column, 'infinity')"
-    " (or CASE WHEN isinf(column) THEN NULL ELSE column END)."
+    "Use NULL for 'no date' in the model's SQL, e.g. CASE WHEN isfinite(column) THEN column"
+    " END (PostgreSQL and DuckDB)."
 )
 _OUT_OF_RANGE_FIX = "Use a realistic date (or null) in the warehouse."
 
@@ -342,8 +342,8 @@ def _json_array(raw: str) -> Any:
 
 #: how far from a whole number, relative to its size, a float may be and still be read as
 #: rounding error: a DOUBLE holds about 16 significant digits (0.29 * 100 is
-#: 28.999999999999996), so a few operations stay far below this
-_FLOAT_NOISE = 1e-9
+#: 28.999999999999996, off by 1e-16 of itself), so a few operations stay far below this
+_FLOAT_NOISE = 1e-12
 
 
 def _float_noise(value: float) -> bool:
