@@ -125,6 +125,7 @@ class SqlAlchemySource:
             )
             for name, item in zip(names, description or (), strict=True)
         )
+        _refuse_repeated_names(columns)
         missing = [key for key in model.primary_key_columns if key not in {c.name for c in columns}]
         if missing:
             raise ModelCompileError(
@@ -212,6 +213,29 @@ class SqlAlchemySource:
         text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         first = text[0] if text else type(exc).__name__
         return redact_url(first.replace(self._config.url.get_secret_value(), self._safe_url))
+
+
+def _refuse_repeated_names(columns: Sequence[Column]) -> None:
+    """Refuse a model returning two columns of one name (a join's ``a.id, b.id`` in
+    PostgreSQL): rows are read by name, so one would silently hide the other."""
+    positions: dict[str, list[int]] = {}
+    for number, column in enumerate(columns, start=1):
+        positions.setdefault(column.name, []).append(number)
+    repeated = {name: numbers for name, numbers in positions.items() if len(numbers) > 1}
+    if repeated:
+        name, numbers = next(iter(repeated.items()))
+        listed = ", ".join(str(number) for number in numbers[:-1]) + f" and {numbers[-1]}"
+        others = (
+            f" (also: {', '.join(f'`{n}`' for n in list(repeated)[1:])})"
+            if len(repeated) > 1
+            else ""
+        )
+        raise ModelCompileError(
+            f"the model returns two or more columns named `{name}` (columns {listed}){others};"
+            " rows are read by column name, so one would hide the other",
+            hint=f"Give each column its own name in the model's SQL, e.g. `p.{name} AS"
+            f" plan_{name}`.",
+        )
 
 
 def _at(item: Sequence[Any], index: int) -> int | None:

@@ -358,3 +358,32 @@ async def test_postgres_numeric_ids_too_long_for_a_decimal_attribute_are_refused
         "ratio": pytest.approx(1 / 3),
         "price": 1234567.89,
     }
+
+
+@pytest.mark.postgres
+async def test_postgres_model_with_two_columns_of_one_name_is_refused(
+    emulator_server: EmulatorServer, postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    """PostgreSQL lets a join return two columns named ``id``; each row was read into a dict,
+    so the last one won without a word: customers landed with the plan's id as their
+    external id. The model is now refused at compile time, naming the column and the fix."""
+    table = _pg_table(postgres_server, "id text, name text", "('c1', 'Acme')")
+    plans = _pg_table(postgres_server, "id text", "('plan-9')")
+    config = project(
+        emulator_server,
+        tmp_path,
+        postgres_server.url,
+        {
+            "m": {
+                "sql": f"select c.id, c.name, p.id from {table} c cross join {plans} p",
+                "primary_key": "id",
+            }
+        },
+        {"customers": {"model": "m", "object": "customer", "mapping": {"external_id": "id"}}},
+    )
+    record = await engine(config).run("customers")
+    assert record.status.value == "failed"
+    assert record.error is not None
+    assert "two or more columns named `id` (columns 1 and 3)" in str(record.error)
+    assert "AS" in (record.error.hint or "")
+    assert _customers(emulator_server) == {}
