@@ -90,6 +90,7 @@ bench: install  ## run every benchmark (see docs/performance.md)
 	$(BIN)/python bench/serve_soak.py
 	$(BIN)/python bench/run_progress_cost.py
 	$(BIN)/python bench/delete_guard_cost.py
+	$(BIN)/python bench/pg_moment_loader.py
 
 lock:  ## re-resolve requirements/dev.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o $(LOCK)

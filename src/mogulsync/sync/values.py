@@ -119,15 +119,31 @@ def currency(value: Any) -> str:
     return result
 
 
+#: what DuckDB reads ``infinity`` / ``-infinity`` as: Python's extreme moments (naive, as
+#: DuckDB gives them), which no real revenue date is (PostgreSQL's are read as text)
+_EXTREMES = frozenset({dt.datetime.max, dt.datetime.min, dt.date.max, dt.date.min})  # noqa: DTZ901
+_INFINITY_FIX = (
+    "Use NULL for 'no date' in the model's SQL, e.g. CASE WHEN isfinite(column) THEN column"
+    " END (PostgreSQL and DuckDB)."
+)
+_OUT_OF_RANGE_FIX = "Use a realistic date (or null) in the warehouse."
+
+
 def timestamp(value: Any) -> str:
     """An ISO 8601 UTC timestamp (dates become midnight UTC)."""
     moment: dt.datetime
     if type(value) is dt.datetime and value.tzinfo is None:
+        if value in _EXTREMES:
+            raise _extreme(value)
         # the common case (naive = UTC), without the astimezone round trip; same text
         return value.isoformat() + "Z"
     if isinstance(value, dt.datetime):
+        if value.replace(tzinfo=None) in _EXTREMES:
+            raise _extreme(value)
         moment = value
     elif isinstance(value, dt.date):
+        if value in _EXTREMES:
+            raise _extreme(value)
         moment = dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
     elif isinstance(value, str):
         moment = _parse_moment(value)
@@ -143,9 +159,22 @@ def timestamp(value: Any) -> str:
     except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before year 1 in UTC
         raise FieldValueError(
             f"{_shown(value)} is outside the years 1-9999 once converted to UTC",
-            "Use a realistic date (or null) in the warehouse.",
+            _OUT_OF_RANGE_FIX,
         ) from None
     return in_utc.isoformat().replace("+00:00", "Z")
+
+
+def _extreme(value: dt.date) -> FieldValueError:
+    return FieldValueError(
+        f"{value.isoformat()} is the {'latest' if value.year == 9999 else 'earliest'} moment"
+        " there is: what DuckDB reads 'infinity' as, or a placeholder, not a real date",
+        _INFINITY_FIX,
+    )
+
+
+#: a year of five or more digits, or BC: PostgreSQL (and DuckDB) print dates Python cannot hold
+_BEYOND_YEAR_9999 = re.compile(r"^[+-]?\d{5,}-")
+_BC = re.compile(r"\s\(?BC\)?$", re.IGNORECASE)
 
 
 def _parse_moment(raw: str) -> dt.datetime:
@@ -153,10 +182,18 @@ def _parse_moment(raw: str) -> dt.datetime:
     try:
         return dt.datetime.fromisoformat(cleaned)
     except ValueError:
+        pass
+    shown = _shown(raw)
+    if cleaned.lower().lstrip("+-") in {"infinity", "inf"}:
         raise FieldValueError(
-            f"{raw!r} is not an ISO 8601 date or timestamp",
-            "Use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ.",
-        ) from None
+            f"{shown} is infinity, not a date ChartMogul can store", _INFINITY_FIX
+        )
+    if _BEYOND_YEAR_9999.match(cleaned) or _BC.search(cleaned):
+        raise FieldValueError(f"{shown} is outside the years 1-9999", _OUT_OF_RANGE_FIX)
+    raise FieldValueError(
+        f"{raw!r} is not an ISO 8601 date or timestamp",
+        "Use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ.",
+    )
 
 
 #: the hint for a value that is not a whole number; amounts say more (``cents``)
@@ -186,6 +223,13 @@ def integer(value: Any, *, minimum: int | None = None, hint: str = _WHOLE) -> in
         and INTEGER_TEXT.match(value.strip())
     ):
         result = int(value.strip())
+    elif isinstance(value, float) and _float_noise(value):
+        raise FieldValueError(
+            f"{value!r} is not a whole number: {round(value)} plus a floating-point rounding"
+            " error (a DOUBLE or FLOAT column, or arithmetic on one)",
+            "Round it in the model's SQL, e.g. ROUND(price * 100), or keep amounts in"
+            " DECIMAL or INTEGER columns.",
+        )
     else:
         raise FieldValueError(f"{_shown(value)} is not a whole number", hint)
     if not -MAX_INTEGER <= result <= MAX_INTEGER:
@@ -216,7 +260,30 @@ def number(value: Any) -> float:
         result = math.inf
     if not math.isfinite(result):
         raise FieldValueError(f"{_shown(value)} is not a finite number", "Replace NaN/Infinity.")
+    if abs(result) >= _EXACT_FLOAT_INTEGERS and _whole_exact(value) and int(result) != value:
+        # a JSON number is a double: the digits past the 16th would change without a word
+        raise FieldValueError(
+            f"{_shown(value)} has more digits than a Decimal attribute keeps"
+            f" (it would land as {int(result)})",
+            "Cast the column to BIGINT for an Integer attribute, or to TEXT for a String"
+            " one (ids belong in text), in the model's SQL.",
+        )
     return result
+
+
+#: from here on, not every whole number is a double (2**53 + 1 is not one)
+_EXACT_FLOAT_INTEGERS = 2**53
+
+
+def _whole_exact(value: Any) -> bool:
+    """Whether ``value`` is an exact whole number (an int or an integral DECIMAL).
+
+    Floats are left alone (they are doubles already), as are long fractions such as
+    ``1 / 3.0``, whose rounding to a double is what a Decimal attribute means.
+    """
+    if isinstance(value, int):
+        return True
+    return isinstance(value, decimal.Decimal) and value == value.to_integral_value()
 
 
 def boolean(value: Any) -> bool:
@@ -271,6 +338,19 @@ def _json_array(raw: str) -> Any:
         raise FieldValueError(
             "is JSON nested too deeply", "Produce a flat JSON array of objects."
         ) from None
+
+
+#: how far from a whole number, relative to its size, a float may be and still be read as
+#: rounding error: a DOUBLE holds about 16 significant digits (0.29 * 100 is
+#: 28.999999999999996, off by 1e-16 of itself), so a few operations stay far below this
+_FLOAT_NOISE = 1e-12
+
+
+def _float_noise(value: float) -> bool:
+    """Whether ``value`` is a whole number plus floating-point rounding error."""
+    if not math.isfinite(value):
+        return False
+    return abs(value - round(value)) <= _FLOAT_NOISE * max(1.0, abs(value))
 
 
 def _finite(value: float | decimal.Decimal) -> bool:

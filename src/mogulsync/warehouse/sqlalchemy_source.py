@@ -27,6 +27,8 @@ from mogulsync.warehouse.base import (
     WarehouseConfigError,
     WarehouseError,
 )
+from mogulsync.warehouse.model_sql import subquery_sql
+from mogulsync.warehouse.pg_moments import read_unrepresentable_moments_as_text
 from mogulsync.warehouse.types import attribute_type_for, describe_type
 
 _ALIAS = "mogulsync_model"
@@ -88,6 +90,7 @@ class SqlAlchemySource:
                 f"warehouse `{name}` ({self._safe_url}) cannot be opened: {self._clean(exc)}",
                 hint=_open_hint(name, url),
             ) from None
+        read_unrepresentable_moments_as_text(self._engine)
 
     def compile(self, model: ModelConfig) -> ModelSchema:
         """Columns of the model, from a ``LIMIT 0`` run of it."""
@@ -102,6 +105,9 @@ class SqlAlchemySource:
             with connection:
                 result = connection.execute(query)
                 description = result.cursor.description if result.cursor else None
+                # the names rows are streamed under: dialects that normalise names
+                # (Snowflake's unquoted ID is `id`) differ from the raw description
+                names = list(result.keys())
         except sa.exc.OperationalError as exc:
             raise self._unreachable(exc) from None
         except Exception as exc:
@@ -110,10 +116,16 @@ class SqlAlchemySource:
                 f" {self._clean(exc)}",
                 hint="Run its SQL in the warehouse and fix it.",
             ) from None
+        dialect = self._engine.dialect.name
         columns = tuple(
-            Column(str(item[0]), describe_type(item[1]), attribute_type_for(item[1]))
-            for item in description or ()
+            Column(
+                str(name),
+                describe_type(item[1], dialect=dialect, precision=_at(item, 4), scale=_at(item, 5)),
+                attribute_type_for(item[1], dialect=dialect, scale=_at(item, 5)),
+            )
+            for name, item in zip(names, description or (), strict=True)
         )
+        _refuse_repeated_names(columns)
         missing = [key for key in model.primary_key_columns if key not in {c.name for c in columns}]
         if missing:
             raise ModelCompileError(
@@ -174,7 +186,7 @@ class SqlAlchemySource:
 
     def _base_sql(self, model: ModelConfig) -> str:
         if model.sql is not None:
-            return model.sql.strip().rstrip(";")
+            return subquery_sql(model.sql)
         preparer = self._engine.dialect.identifier_preparer
         assert model.table is not None  # guaranteed by ModelConfig's validator
         parts = model.table.split(".")
@@ -201,6 +213,35 @@ class SqlAlchemySource:
         text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         first = text[0] if text else type(exc).__name__
         return redact_url(first.replace(self._config.url.get_secret_value(), self._safe_url))
+
+
+def _refuse_repeated_names(columns: Sequence[Column]) -> None:
+    """Refuse a model returning two columns of one name (a join's ``a.id, b.id`` in
+    PostgreSQL): rows are read by name, so one would silently hide the other."""
+    positions: dict[str, list[int]] = {}
+    for number, column in enumerate(columns, start=1):
+        positions.setdefault(column.name, []).append(number)
+    repeated = {name: numbers for name, numbers in positions.items() if len(numbers) > 1}
+    if repeated:
+        name, numbers = next(iter(repeated.items()))
+        listed = ", ".join(str(number) for number in numbers[:-1]) + f" and {numbers[-1]}"
+        others = (
+            f" (also: {', '.join(f'`{n}`' for n in list(repeated)[1:])})"
+            if len(repeated) > 1
+            else ""
+        )
+        raise ModelCompileError(
+            f"the model returns two or more columns named `{name}` (columns {listed}){others};"
+            " rows are read by column name, so one would hide the other",
+            hint=f"Give each column its own name in the model's SQL, e.g. `p.{name} AS"
+            f" plan_{name}`.",
+        )
+
+
+def _at(item: Sequence[Any], index: int) -> int | None:
+    """A DB-API description's integer field (precision 4, scale 5), when the driver gives it."""
+    value = item[index] if len(item) > index else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def duckdb_file_of(url: str) -> Path | None:

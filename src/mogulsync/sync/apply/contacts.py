@@ -78,8 +78,8 @@ class ContactApplier:
         """Create or update the row's contact under the customer ``parent``."""
         payload = row.payload
         sync = self._context.sync
-        # lowered as the lookups compare: `Ann@x.io` and `ann@x.io` must not race
-        lock_key = f"contact:{parent}:{str(payload.get(sync.match)).lower()}"
+        # compared as the lookups compare: `Ann@x.io` and `ann@x.io` must not race
+        lock_key = f"contact:{parent}:{_comparable(sync.match, payload.get(sync.match))}"
         async with self._context.locks(lock_key):
             if sync.mode == "insert":
                 if prior is not None and prior.digest is not None and prior.uuid:
@@ -126,7 +126,7 @@ class ContactApplier:
                 return
 
     async def _parent_has(self, parent: str, value: object) -> bool:
-        """Whether ``parent`` has a contact whose match key is ``value`` (any case)."""
+        """Whether ``parent`` has a contact whose match key is ``value`` (emails in any case)."""
         if value is None:
             return False
         async with self._context.locks(f"contacts of:{parent}"):
@@ -137,16 +137,16 @@ class ContactApplier:
                 async for contact in self._client.contacts.list(customer_uuid=parent):
                     current = contact.external_id if key == "external_id" else contact.email
                     if current is not None:
-                        taken.add(current.lower())
+                        taken.add(_comparable(key, current))
                 self._taken[parent] = taken
                 while len(self._taken) > PARENTS_KEPT:
                     del self._taken[next(iter(self._taken))]
-        return str(value).lower() in taken
+        return _comparable(self._context.sync.match, value) in taken
 
     def _note(self, parent: str, value: object) -> None:
         """``parent`` now has a contact whose match key is ``value``."""
         if value is not None and parent in self._taken:
-            self._taken[parent].add(str(value).lower())
+            self._taken[parent].add(_comparable(self._context.sync.match, value))
 
     async def _find(self, parent: str, payload: Any, keys: tuple[str, ...]) -> Contact | None:
         for key in keys:
@@ -156,7 +156,7 @@ class ContactApplier:
             email = value if key == "email" else None
             async for contact in self._client.contacts.list(customer_uuid=parent, email=email):
                 current = contact.external_id if key == "external_id" else contact.email
-                if current is not None and current.lower() == str(value).lower():
+                if current is not None and _comparable(key, current) == _comparable(key, value):
                     return contact
         return None
 
@@ -206,3 +206,9 @@ def _custom(custom: tuple[CustomValue, ...] | list[CustomValue]) -> list[Contact
         for item in custom
         if item.value is not None
     ]
+
+
+def _comparable(key: str, value: object) -> str:
+    """A match key's value as contacts are compared: emails in any case (``Ann@x.io`` is
+    ``ann@x.io``), external ids exactly (``K-1`` and ``k-1`` are two records)."""
+    return str(value).lower() if key == "email" else str(value)

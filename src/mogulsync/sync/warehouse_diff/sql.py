@@ -27,6 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import GenericFunction
 
 from mogulsync.config.warehouse import ModelConfig
+from mogulsync.warehouse.model_sql import subquery_sql
 
 #: names of the columns the diff adds to each streamed model row (and, to rows invalid by
 #: key, their row number: :data:`mogulsync.sync.batch.ROW_COLUMN`)
@@ -118,5 +119,4 @@ def model_selectable(
         schema = ".".join(parts[:-1]) or default_schema
         return sa.table(parts[-1], *columns, schema=schema).alias(alias)  # type: ignore[return-value]
     assert model.sql is not None  # guaranteed by ModelConfig's validator
-    sql = model.sql.strip().rstrip(";")
-    return sa.text(sql).columns(*columns).subquery(alias)
+    return sa.text(subquery_sql(model.sql)).columns(*columns).subquery(alias)

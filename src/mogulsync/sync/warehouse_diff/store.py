@@ -24,6 +24,7 @@ from mogulsync.sync.diff import Prior, RowStatus
 from mogulsync.sync.state import RowResult
 from mogulsync.sync.state_protocol import SyncState
 from mogulsync.sync.warehouse_diff.query import DiffQuery
+from mogulsync.warehouse.pg_moments import read_unrepresentable_moments_as_text
 
 #: keys per ``IN (...)`` list (drivers cap bound parameters)
 _CHUNK = 1000
@@ -82,6 +83,8 @@ class WarehouseState:
                 self._engine_ = sa.create_engine(self._url)
             except Exception as exc:
                 raise self._error("cannot be opened", exc) from None
+            # the diff streams the model's changed rows through this engine
+            read_unrepresentable_moments_as_text(self._engine_)
         return self._engine_
 
     def _error(self, what: str, exc: BaseException) -> FatalError:
