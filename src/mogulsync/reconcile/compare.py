@@ -168,8 +168,18 @@ _INLINE_TRANSACTION: dict[str, Normaliser] = {
     "date": timestamp,
     "amount_in_cents": _integer,
 }
+#: an invoice's children: (key, compared fields, fields not shown per child type)
+_CHILDREN: tuple[tuple[str, dict[str, Normaliser], dict[str, frozenset[str]]], ...] = (
+    ("line_items", _LINE_ITEM, _NOT_SHOWN),
+    ("transactions", _INLINE_TRANSACTION, {}),
+)
 #: objects that carry typed custom attributes
 _WITH_CUSTOM = frozenset({"customer", "contact"})
+#: objects ChartMogul can disable (with their line items and transactions): a disabled
+#: record is still listed, field for field as imported, but counts towards no metric
+_DISABLEABLE = frozenset({"invoice", "transaction"})
+#: the comparable key of that flag: the warehouse always wants its records enabled
+DISABLED = "disabled"
 
 
 def expected(object_type: str, row: MappedRow) -> Comparable:
@@ -183,11 +193,14 @@ def expected(object_type: str, row: MappedRow) -> Comparable:
     for item in row.custom:
         if item.value is not None:
             found[CUSTOM_PREFIX + item.key] = [item.type, _CUSTOM[item.type](item.value)]
+    if object_type in _DISABLEABLE:
+        found[DISABLED] = False
     if object_type == "invoice":
-        if "line_items" in payload:
-            found["line_items"] = _children(payload["line_items"], _LINE_ITEM, _NOT_SHOWN)
-        if "transactions" in payload:
-            found["transactions"] = _children(payload["transactions"], _INLINE_TRANSACTION)
+        for name, fields, hidden in _CHILDREN:
+            if name in payload:
+                found[name] = _children(payload[name], fields, hidden)
+                for _, values in found[name]:
+                    values[DISABLED] = False
     return found
 
 
@@ -205,9 +218,13 @@ def actual(object_type: str, record: Mapping[str, Any]) -> Comparable:
             custom = (record.get("attributes") or {}).get("custom")
         for key, value in (custom or {}).items():
             found[CUSTOM_PREFIX + key] = value  # typed when compared (the type is ours)
+    if object_type in _DISABLEABLE:
+        found[DISABLED] = bool(record.get(DISABLED))  # not shown by older API versions
     if object_type == "invoice":
-        found["line_items"] = _children(record.get("line_items") or [], _LINE_ITEM, _NOT_SHOWN)
-        found["transactions"] = _children(record.get("transactions") or [], _INLINE_TRANSACTION)
+        for name, fields, hidden in _CHILDREN:
+            found[name] = _children(record.get(name) or [], fields, hidden)
+            for (_, values), item in zip(found[name], record.get(name) or [], strict=True):
+                values[DISABLED] = bool(item.get(DISABLED))
     return found
 
 
@@ -230,8 +247,14 @@ def _children(
     return reduced
 
 
-def differences(want: Comparable, have: Comparable) -> dict[str, tuple[Any, Any]]:
-    """Fields whose values differ: ``{field: (in ChartMogul, from the warehouse)}``."""
+def differences(
+    want: Comparable, have: Comparable, *, others: frozenset[str] = frozenset()
+) -> dict[str, tuple[Any, Any]]:
+    """Fields whose values differ: ``{field: (in ChartMogul, from the warehouse)}``.
+
+    ``others`` names the children (``transactions``) another sync of the project also adds
+    to these records: held ones the warehouse's row does not list are that sync's.
+    """
     found: dict[str, tuple[Any, Any]] = {}
     for name, value in want.items():
         if name.startswith(CUSTOM_PREFIX):
@@ -242,11 +265,21 @@ def differences(want: Comparable, have: Comparable) -> dict[str, tuple[Any, Any]
                 found[name] = (held, wanted)
         elif name in {"line_items", "transactions"}:
             before = have.get(name) or []
+            if name in others:
+                before = _listed(value, before)
             if not _children_match(value, before):
                 found[name] = (_summary(before), _summary(value))
         elif have.get(name) != value:
             found[name] = (have.get(name), value)
     return found
+
+
+def _listed(want: list[Any], have: list[Any]) -> list[Any]:
+    """The held children the warehouse lists (by external id), when it names them all."""
+    if not all(external_id for external_id, _ in want):
+        return have
+    wanted = {external_id for external_id, _ in want}
+    return [pair for pair in have if pair[0] in wanted]
 
 
 def _children_match(want: list[Any], have: list[Any]) -> bool:

@@ -165,7 +165,8 @@ async def _pages(
     elif object_type == "plan":
         pager = client.plans.list(data_source_uuid=data_source_uuid)
     else:  # invoices, and transactions (which live inside their invoices)
-        pager = client.invoices.list(data_source_uuid=data_source_uuid)
+        # disabled ones too (they are reported as such, not as missing)
+        pager = client.invoices.list(data_source_uuid=data_source_uuid, with_disabled=True)
     async for page in pager.pages():
         dumped = [item.model_dump(mode="json") for item in page.items]
         if object_type != "transaction":
@@ -176,6 +177,8 @@ async def _pages(
                 **transaction,
                 "invoice_external_id": invoice.get("external_id"),
                 "invoice_uuid": invoice.get("uuid"),
+                # a transaction of a disabled invoice counts no more than a disabled one
+                "disabled": bool(transaction.get("disabled") or invoice.get("disabled")),
             }
             for invoice in dumped
             for transaction in invoice.get("transactions") or []

@@ -104,6 +104,20 @@ def _lock(
     return None
 
 
+def _added_by_others(config: AppConfig, name: str) -> frozenset[str]:
+    """``{"transactions"}`` when an invoice sync's data source also gets a transaction sync:
+    the payments and refunds it adds to the invoices are its records (its own reconcile
+    compares them), not a drift of the invoices'."""
+    sync = config.syncs[name]
+    if sync.object != "invoice":
+        return frozenset()
+    shared = any(
+        other.object == "transaction" and other.data_source == sync.data_source
+        for other in config.syncs.values()
+    )
+    return frozenset({"transactions"}) if shared else frozenset()
+
+
 class _Reconcile:
     """One reconcile's moving parts."""
 
@@ -136,6 +150,8 @@ class _Reconcile:
         self.seen_keys: set[str] = set()
         #: match keys of the rows ChartMogul lacks (for the adopt's note; capped)
         self.absent: set[str] = set()
+        #: children another sync of the project adds to this sync's records
+        self.others = _added_by_others(config, name)
 
     async def run(self) -> ReconcileReport:
         """Compare (and adopt); a recorded reconcile's log lines carry its run id."""
@@ -257,7 +273,8 @@ class _Reconcile:
                     if key is not None and len(self.absent) <= MAX_ABSENT:
                         self.absent.add(key)
                     continue
-                changes = differences(expected(self.sync.object, row), held.fields)
+                want = expected(self.sync.object, row)
+                changes = differences(want, held.fields, others=self.others)
                 if changes:
                     self.report.note_drift(row.key, held.uuid, changes)
                 else:
