@@ -8,7 +8,10 @@ gone) is deleted by the next reconcile, so a server's drift watches never pile t
 
 Scopes: customers, plans and contacts of the sync's data source; invoices of the data
 source (each with its line items and transactions); for a transaction sync, the
-transactions of the data source's invoices.
+transactions of the data source's invoices. A sync that finds its records account-wide
+(customers matched by email or uuid, contacts by uuid: a run updates them in whatever data
+source they are) lists the account's customers or contacts; only those of its own data
+source can be extra.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import fcntl
 import json
 import sqlite3
 import tempfile
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,8 @@ from mogulsync.reconcile.compare import Comparable, actual
 
 #: keys looked up in one SQL statement (below SQLite's bound-variable limit)
 _LOOKUP_CHUNK = 500
+#: between a contact's customer and its own key (in neither: a control character)
+_KEY_SEPARATOR = "\x1f"
 _PREFIX = "mogulsync-reconcile-"
 _SUFFIX = ".sqlite"
 
@@ -50,10 +55,15 @@ def sweep_stale(directory: Path) -> int:
 class RemoteRecord:
     """One record of ChartMogul: its match key, uuid, external id and comparable fields."""
 
-    key: str
+    #: None when the record has no value to be paired by (it can only be extra)
+    key: str | None
     uuid: str
     external_id: str | None
     fields: Comparable
+    #: in the sync's data source (an account-wide scope also holds records of others)
+    inside: bool = True
+    #: its row in the index (set by :meth:`RemoteIndex.find`, for :meth:`RemoteIndex.mark`)
+    rowid: int = 0
 
 
 class RemoteIndex:
@@ -74,7 +84,7 @@ class RemoteIndex:
         self._db.execute("PRAGMA synchronous = OFF")
         self._db.execute(
             "CREATE TABLE remote (key TEXT, uuid TEXT, external_id TEXT, fields TEXT,"
-            " seen INTEGER NOT NULL DEFAULT 0)"
+            " inside INTEGER NOT NULL, seen INTEGER NOT NULL DEFAULT 0)"
         )
         self._db.execute("CREATE INDEX remote_key ON remote (key)")
         self.size = 0
@@ -88,39 +98,51 @@ class RemoteIndex:
     def add(self, records: Sequence[RemoteRecord]) -> None:
         """Store one page of records."""
         self._db.executemany(
-            "INSERT INTO remote (key, uuid, external_id, fields) VALUES (?, ?, ?, ?)",
-            [(r.key, r.uuid, r.external_id, json.dumps(r.fields)) for r in records],
+            "INSERT INTO remote (key, uuid, external_id, fields, inside) VALUES (?, ?, ?, ?, ?)",
+            [(r.key, r.uuid, r.external_id, json.dumps(r.fields), r.inside) for r in records],
         )
         self.size += len(records)
 
-    def take(self, keys: Sequence[str]) -> dict[str, RemoteRecord]:
-        """The record of each key (the first, when several share it), marked as seen."""
-        found: dict[str, RemoteRecord] = {}
+    def find(self, keys: Sequence[str]) -> dict[str, list[RemoteRecord]]:
+        """The records of each key, in listing order (several may share one: ChartMogul
+        keeps contacts unique on nothing, and customers may share an email)."""
+        found: dict[str, list[RemoteRecord]] = {}
         for start in range(0, len(keys), _LOOKUP_CHUNK):
             chunk = list(keys[start : start + _LOOKUP_CHUNK])
             marks = ", ".join("?" * len(chunk))
             rows = self._db.execute(
-                f"SELECT key, uuid, external_id, fields FROM remote WHERE key IN ({marks})"  # noqa: S608 - placeholders only
-                " ORDER BY rowid",
+                "SELECT rowid, key, uuid, external_id, fields, inside FROM remote"  # noqa: S608 - placeholders only
+                f" WHERE key IN ({marks}) ORDER BY rowid",
                 chunk,
             ).fetchall()
-            for key, uuid, external_id, fields in rows:
-                if key not in found:
-                    found[key] = RemoteRecord(key, uuid, external_id, json.loads(fields))
-            self._db.execute(f"UPDATE remote SET seen = 1 WHERE key IN ({marks})", chunk)  # noqa: S608
+            for rowid, key, uuid, external_id, fields, inside in rows:
+                record = RemoteRecord(
+                    key, uuid, external_id, json.loads(fields), bool(inside), rowid
+                )
+                found.setdefault(key, []).append(record)
         return found
+
+    def mark(self, records: Iterable[RemoteRecord]) -> None:
+        """Note ``records`` as produced by a model row (not extra)."""
+        ids = [record.rowid for record in records]
+        for start in range(0, len(ids), _LOOKUP_CHUNK):
+            chunk = ids[start : start + _LOOKUP_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            self._db.execute(f"UPDATE remote SET seen = 1 WHERE rowid IN ({marks})", chunk)  # noqa: S608
 
     def unseen(self) -> Iterator[RemoteRecord]:
         """Records no model row matched (the scope's extras), in listing order."""
         cursor = self._db.execute(
-            "SELECT key, uuid, external_id, fields FROM remote WHERE seen = 0 ORDER BY rowid"
+            "SELECT key, uuid, external_id, fields FROM remote"
+            " WHERE seen = 0 AND inside = 1 ORDER BY rowid"
         )
         for key, uuid, external_id, fields in cursor:
             yield RemoteRecord(key, uuid, external_id, json.loads(fields))
 
     def count_unseen(self) -> int:
         """How many records no model row matched."""
-        return int(self._db.execute("SELECT count(*) FROM remote WHERE seen = 0").fetchone()[0])
+        query = "SELECT count(*) FROM remote WHERE seen = 0 AND inside = 1"
+        return int(self._db.execute(query).fetchone()[0])
 
 
 def match_key(match: str, value: Any) -> str | None:
@@ -133,31 +155,82 @@ def match_key(match: str, value: Any) -> str | None:
     return text.casefold() if match == "email" else text
 
 
+@dataclass(frozen=True, slots=True)
+class Pairing:
+    """How a sync's rows and ChartMogul's records are paired, and where records are listed.
+
+    As a run finds them: contacts among their customer's contacts (external id and email
+    without case), customers by email or uuid and contacts by uuid anywhere in the account,
+    the rest by external id in the sync's data source.
+    """
+
+    object_type: str
+    match: str
+    #: a contact's key starts with its customer's (``customer_uuid`` when mapped)
+    parent: str | None = None
+
+    @classmethod
+    def of(cls, object_type: str, match: str, mapped: Iterable[str]) -> Pairing:
+        """The pairing of a sync of ``object_type`` matched by ``match``, mapping ``mapped``."""
+        if object_type != "contact" or match == "uuid":
+            return cls(object_type, match)
+        parent = "customer_uuid" if "customer_uuid" in set(mapped) else "customer_external_id"
+        return cls(object_type, match, parent)
+
+    @property
+    def account_wide(self) -> bool:
+        """Whether a run finds the records in any data source (not only the sync's)."""
+        return self.match == "uuid" or (self.object_type == "customer" and self.match == "email")
+
+    @property
+    def every(self) -> bool:
+        """Whether a run updates every record of a key (customers sharing an email)."""
+        return self.object_type == "customer" and self.match == "email"
+
+    def key(self, values: Mapping[str, Any]) -> str | None:
+        """The pairing key of a row's payload or a record (None: it cannot be paired)."""
+        key = match_key(self.match, values.get(self.match))
+        if key is None or self.parent is None:
+            return key
+        owner = match_key(self.parent, values.get(self.parent))
+        return None if owner is None else f"{owner}{_KEY_SEPARATOR}{key.casefold()}"
+
+
 async def fill(
     index: RemoteIndex,
     client: ChartMogulClient,
-    object_type: str,
-    data_source_uuid: str,
-    match: str,
+    pairing: Pairing,
+    data_source_uuid: str | None,
 ) -> int:
     """List the scope's records into ``index``, one page at a time; how many were listed."""
     listed = 0
-    async for page in _pages(client, object_type, data_source_uuid):
+    object_type = pairing.object_type
+    scope = None if pairing.account_wide else data_source_uuid
+    async for page in _pages(client, object_type, scope):
         listed += len(page)
         records = []
         for raw in page:
-            key = match_key(match, raw.get(match))
-            if key is not None:
+            inside = scope is not None or data_source_uuid in _sources(raw)
+            key = pairing.key(raw)
+            if key is not None or inside:  # a keyless record of the scope is extra
                 fields = actual(object_type, raw)
-                records.append(RemoteRecord(key, str(raw["uuid"]), raw.get("external_id"), fields))
+                records.append(
+                    RemoteRecord(key, str(raw["uuid"]), raw.get("external_id"), fields, inside)
+                )
         index.add(records)
     return listed
 
 
+def _sources(raw: Mapping[str, Any]) -> list[str]:
+    """The data sources a record belongs to (a merged customer's are several)."""
+    return list(raw.get("data_source_uuids") or [raw.get("data_source_uuid")])
+
+
 async def _pages(
-    client: ChartMogulClient, object_type: str, data_source_uuid: str
+    client: ChartMogulClient, object_type: str, data_source_uuid: str | None
 ) -> AsyncIterator[list[dict[str, Any]]]:
-    """The scope's records as JSON dicts, page by page."""
+    """The scope's records as JSON dicts, page by page (the account's without a data
+    source)."""
     if object_type == "customer":
         pager: Any = client.customers.list(data_source_uuid=data_source_uuid)
     elif object_type == "contact":
