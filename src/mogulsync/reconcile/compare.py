@@ -127,6 +127,7 @@ FIELDS: dict[str, dict[str, Normaliser]] = {
         "twitter": _text,
         "notes": _text,
         "position": _integer,
+        "customer_uuid": _text,
     },
     "plan": {"name": _text, "interval_count": _integer, "interval_unit": _text},
     "invoice": {  # its customer is not compared: ChartMogul's invoice names it by uuid only
@@ -141,6 +142,8 @@ FIELDS: dict[str, dict[str, Normaliser]] = {
         "result": _text,
         "date": timestamp,
         "amount_in_cents": _integer,
+        "transaction_fees_in_cents": _integer,
+        "transaction_fees_currency": _upper,
     },
 }
 _LINE_ITEM: dict[str, Normaliser] = {
@@ -153,13 +156,31 @@ _LINE_ITEM: dict[str, Normaliser] = {
     "discount_amount_in_cents": _integer,
     "tax_amount_in_cents": _integer,
     "description": _text,
+    "plan_uuid": _text,
+    "subscription_set_external_id": _text,
+    "prorated": _boolean,
+    "proration_type": _text,
+    "discount_code": _text,
+    "discount_description": _text,
+    "transaction_fees_in_cents": _integer,
+    "transaction_fees_currency": _upper,
+    "account_code": _text,
+    "event_order": _integer,
 }
 #: line-item keys ChartMogul accepts but never shows for a type (reference: ``description``
 #: is a one-time item's; a one-time item shows no subscription keys): not comparable
 _NOT_SHOWN: dict[str, frozenset[str]] = {
     "subscription": frozenset({"description"}),
     "one_time": frozenset(
-        {"subscription_external_id", "service_period_start", "service_period_end"}
+        {
+            "subscription_external_id",
+            "subscription_set_external_id",
+            "service_period_start",
+            "service_period_end",
+            "plan_uuid",
+            "prorated",
+            "proration_type",
+        }
     ),
 }
 _INLINE_TRANSACTION: dict[str, Normaliser] = {
@@ -167,6 +188,8 @@ _INLINE_TRANSACTION: dict[str, Normaliser] = {
     "result": _text,
     "date": timestamp,
     "amount_in_cents": _integer,
+    "transaction_fees_in_cents": _integer,
+    "transaction_fees_currency": _upper,
 }
 #: an invoice's children: (key, compared fields, fields not shown per child type)
 _CHILDREN: tuple[tuple[str, dict[str, Normaliser], dict[str, frozenset[str]]], ...] = (
