@@ -87,6 +87,7 @@ class RemoteIndex:
             " inside INTEGER NOT NULL, seen INTEGER NOT NULL DEFAULT 0)"
         )
         self._db.execute("CREATE INDEX remote_key ON remote (key)")
+        self._db.execute("CREATE INDEX remote_uuid ON remote (uuid, seen)")
         self.size = 0
 
     def close(self) -> None:
@@ -132,17 +133,20 @@ class RemoteIndex:
 
     def unseen(self) -> Iterator[RemoteRecord]:
         """Records no model row matched (the scope's extras), in listing order."""
+        # a merged customer is held once per external id: extra when none of them is seen
         cursor = self._db.execute(
-            "SELECT key, uuid, external_id, fields FROM remote"
-            " WHERE seen = 0 AND inside = 1 ORDER BY rowid"
+            "SELECT key, uuid, external_id, fields FROM remote AS r"
+            " WHERE seen = 0 AND inside = 1"
+            " AND NOT EXISTS (SELECT 1 FROM remote WHERE uuid = r.uuid AND seen = 1)"
+            " AND rowid = (SELECT min(rowid) FROM remote WHERE uuid = r.uuid)"
+            " ORDER BY rowid"
         )
         for key, uuid, external_id, fields in cursor:
             yield RemoteRecord(key, uuid, external_id, json.loads(fields))
 
     def count_unseen(self) -> int:
         """How many records no model row matched."""
-        query = "SELECT count(*) FROM remote WHERE seen = 0 AND inside = 1"
-        return int(self._db.execute(query).fetchone()[0])
+        return sum(1 for _ in self.unseen())
 
 
 def match_key(match: str, value: Any) -> str | None:
@@ -187,6 +191,15 @@ class Pairing:
         """Whether a run updates every record of a key (customers sharing an email)."""
         return self.object_type == "customer" and self.match == "email"
 
+    def merged_keys(self, record: Mapping[str, Any]) -> list[str]:
+        """A merged customer's other external ids: a run finds the record by each of them
+        (in the data source listed, which the record belongs to)."""
+        if self.object_type != "customer" or self.match != "external_id":
+            return []
+        own = record.get("external_id")
+        merged = (match_key(self.match, other) for other in record.get("external_ids") or [])
+        return [key for key in merged if key is not None and key != own]
+
     def key(self, values: Mapping[str, Any]) -> str | None:
         """The pairing key of a row's payload or a record (None: it cannot be paired)."""
         key = match_key(self.match, values.get(self.match))
@@ -208,15 +221,14 @@ async def fill(
     scope = None if pairing.account_wide else data_source_uuid
     async for page in _pages(client, object_type, scope):
         listed += len(page)
-        records = []
+        records: list[RemoteRecord] = []
         for raw in page:
             inside = scope is not None or data_source_uuid in _sources(raw)
-            key = pairing.key(raw)
-            if key is not None or inside:  # a keyless record of the scope is extra
+            keys = [pairing.key(raw), *pairing.merged_keys(raw)]
+            if keys[0] is not None or inside:  # a keyless record of the scope is extra
                 fields = actual(object_type, raw)
-                records.append(
-                    RemoteRecord(key, str(raw["uuid"]), raw.get("external_id"), fields, inside)
-                )
+                uuid, external_id = str(raw["uuid"]), raw.get("external_id")
+                records.extend(RemoteRecord(key, uuid, external_id, fields, inside) for key in keys)
         index.add(records)
     return listed
 

@@ -164,3 +164,30 @@ async def test_contacts_are_paired_under_their_customer(
     [sample] = report.drifted_samples
     assert sample["key"] == "p3"
     assert sample["changes"] == {"phone": {"before": "+1 555 9999", "after": "+1 555 0003"}}
+
+
+async def test_a_customer_merged_into_another_pairs_with_the_merged_record(
+    server: EmulatorServer, tmp_path: Path
+) -> None:
+    """After a merge in ChartMogul, the merged-away row is not missing (a run would not
+    create it: its external id finds the merged record); it is compared with that record."""
+    conf = _conf(server, tmp_path)
+    await _run(conf, "billing")
+    with api(server) as client:
+        uuids = {c["external_id"]: c["uuid"] for c in all_pages(client, "/customers", "entries")}
+        client.post(
+            "/customers/merges",
+            json={"from": {"customer_uuid": uuids["a1"]}, "into": {"customer_uuid": uuids["a0"]}},
+        ).raise_for_status()
+
+    report = await reconcile(conf, "billing")
+    assert (report.in_both, report.drifted, report.missing, report.extra) == (ACCOUNTS - 1, 1, 0, 0)
+    [sample] = report.drifted_samples
+    assert (sample["key"], sample["uuid"]) == ("a1", uuids["a0"])
+    assert sample["changes"] == {"email": {"before": "owner0@acme.io", "after": "owner1@acme.io"}}
+
+    # the merged record is not extra when only one of its external ids is in the model
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as db:
+        db.execute("delete from accounts where id = 'a1'")
+    again = await reconcile(conf, "billing")
+    assert (again.in_both, again.drifted, again.missing, again.extra) == (ACCOUNTS - 1, 0, 0, 0)
