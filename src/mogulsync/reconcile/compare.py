@@ -291,7 +291,8 @@ def differences(
             if name in others:
                 before = _listed(value, before)
             if not _children_match(value, before):
-                found[name] = (_summary(before), _summary(value))
+                held, wanted = _differing(value, before)
+                found[name] = (_summary(held), _summary(wanted))
         elif have.get(name) != value:
             found[name] = (have.get(name), value)
     return found
@@ -322,6 +323,22 @@ def _children_match(want: list[Any], have: list[Any]) -> bool:
         if found is None or any(found.get(name) != value for name, value in wanted.items()):
             return False
     return True
+
+
+def _differing(want: list[Any], have: list[Any]) -> tuple[list[Any], list[Any]]:
+    """The children to show for a difference: only the pairs that differ when the lists
+    pair one to one (one cent on one line item of fifty shows that item), else all."""
+    if len(want) != len(have) or not all(external_id for external_id, _ in want):
+        return have, want
+    held = {pair[0]: pair for pair in have}
+    if set(held) != {external_id for external_id, _ in want}:
+        return have, want
+    differ = [
+        (held[external_id], [external_id, values])
+        for external_id, values in want
+        if any(held[external_id][1].get(name) != value for name, value in values.items())
+    ]
+    return [h for h, _ in differ], [w for _, w in differ]
 
 
 def _summary(children: list[Any]) -> list[str]:
