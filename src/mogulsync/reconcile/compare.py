@@ -115,6 +115,15 @@ FIELDS: dict[str, dict[str, Normaliser]] = {
         "owner": _lower,
         "website_url": _text,
         "tags": _tags,
+        # the customer's primary contact (its first), read from the contacts listing
+        "primary_contact.first_name": _text,
+        "primary_contact.last_name": _text,
+        "primary_contact.email": _lower,
+        "primary_contact.title": _text,
+        "primary_contact.phone": _text,
+        "primary_contact.linked_in": _text,
+        "primary_contact.twitter": _text,
+        "primary_contact.notes": _text,
     },
     "contact": {
         "customer_external_id": _text,

@@ -31,6 +31,10 @@ from mogulsync.reconcile.compare import Comparable, actual
 
 #: keys looked up in one SQL statement (below SQLite's bound-variable limit)
 _LOOKUP_CHUNK = 500
+#: a customer sync's fields of the customer's primary contact start with this
+PRIMARY_CONTACT = "primary_contact."
+#: the position of a contact that shows none (after every numbered one)
+_LAST = 2**31
 #: between a contact's customer and its own key (in neither: a control character)
 _KEY_SEPARATOR = "\x1f"
 _PREFIX = "mogulsync-reconcile-"
@@ -88,6 +92,10 @@ class RemoteIndex:
         )
         self._db.execute("CREATE INDEX remote_key ON remote (key)")
         self._db.execute("CREATE INDEX remote_uuid ON remote (uuid, seen)")
+        self._db.execute(
+            "CREATE TABLE primary_contact (customer_uuid TEXT PRIMARY KEY, position INTEGER,"
+            " fields TEXT)"
+        )
         self.size = 0
 
     def close(self) -> None:
@@ -103,6 +111,46 @@ class RemoteIndex:
             [(r.key, r.uuid, r.external_id, json.dumps(r.fields), r.inside) for r in records],
         )
         self.size += len(records)
+
+    def add_contacts(self, contacts: Sequence[Mapping[str, Any]]) -> None:
+        """Keep each customer's first contact (lowest position): its primary contact, the
+        one a customer sync's ``primary_contact.*`` fields create and update."""
+        self._db.executemany(
+            "INSERT INTO primary_contact VALUES (?, ?, ?) ON CONFLICT (customer_uuid) DO UPDATE"
+            " SET position = excluded.position, fields = excluded.fields"
+            " WHERE excluded.position < primary_contact.position",
+            [
+                (c["customer_uuid"], c.get("position") or _LAST, json.dumps(c))
+                for c in contacts
+                if c.get("customer_uuid")
+            ],
+        )
+
+    def with_primary_contacts(self, customers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``customers`` with their primary contact's fields as ``primary_contact.<field>``."""
+        uuids = [str(customer["uuid"]) for customer in customers]
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(uuids), _LOOKUP_CHUNK):
+            chunk = uuids[start : start + _LOOKUP_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            found.update(
+                (uuid, json.loads(fields))
+                for uuid, fields in self._db.execute(
+                    "SELECT customer_uuid, fields FROM primary_contact"  # noqa: S608 - placeholders only
+                    f" WHERE customer_uuid IN ({marks})",
+                    chunk,
+                )
+            )
+        return [
+            {
+                **customer,
+                **{
+                    f"{PRIMARY_CONTACT}{name}": value
+                    for name, value in found.get(str(customer["uuid"]), {}).items()
+                },
+            }
+            for customer in customers
+        ]
 
     def find(self, keys: Sequence[str]) -> dict[str, list[RemoteRecord]]:
         """The records of each key, in listing order (several may share one: ChartMogul
@@ -214,13 +262,24 @@ async def fill(
     client: ChartMogulClient,
     pairing: Pairing,
     data_source_uuid: str | None,
+    *,
+    primary_contacts: bool = False,
 ) -> int:
-    """List the scope's records into ``index``, one page at a time; how many were listed."""
+    """List the scope's records into ``index``, one page at a time; how many were listed.
+
+    With ``primary_contacts`` (a customer sync mapping ``primary_contact.*``), the contacts
+    of the same scope are listed first, and each customer gets its primary contact's fields.
+    """
     listed = 0
     object_type = pairing.object_type
     scope = None if pairing.account_wide else data_source_uuid
+    if primary_contacts:
+        async for page in _pages(client, "contact", scope):
+            index.add_contacts(page)
     async for page in _pages(client, object_type, scope):
         listed += len(page)
+        if primary_contacts:
+            page = index.with_primary_contacts(page)  # noqa: PLW2901 - the page, completed
         records: list[RemoteRecord] = []
         for raw in page:
             inside = scope is not None or data_source_uuid in _sources(raw)

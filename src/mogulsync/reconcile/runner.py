@@ -36,7 +36,7 @@ from mogulsync.chartmogul import ChartMogulClient, ClientSettings, RequestLogEnt
 from mogulsync.config import AppConfig
 from mogulsync.config.alerts import RECONCILE_PREFIX
 from mogulsync.reconcile.compare import differences, expected
-from mogulsync.reconcile.remote import Pairing, RemoteIndex, RemoteRecord, fill
+from mogulsync.reconcile.remote import PRIMARY_CONTACT, Pairing, RemoteIndex, RemoteRecord, fill
 from mogulsync.reconcile.report import ReconcileReport
 from mogulsync.runs import RunRecord, RunStatus, RunStore
 from mogulsync.runs.retention import prune_history_at
@@ -221,7 +221,8 @@ class _Reconcile:
         if self.adopt:  # an earlier adopt's note says nothing about this one's listing
             adopted_scope.discard(self.state_dir, self.name)
         pairing = Pairing.of(self.sync.object, self.sync.match, prepared.mapper.columns)
-        listed, listed_at = await self._list(index, pairing)
+        contacts = any(field.startswith(PRIMARY_CONTACT) for field in prepared.mapper.columns)
+        listed, listed_at = await self._list(index, pairing, primary_contacts=contacts)
         # no request is in flight now: reading the model on the loop costs nothing
         self._compare_model(prepared, source, index, state, pairing)
         for extra in index.unseen():
@@ -231,7 +232,9 @@ class _Reconcile:
             self.report.adopted = True
             self._leave_note(listed, listed_at)
 
-    async def _list(self, index: RemoteIndex, pairing: Pairing) -> tuple[int, float]:
+    async def _list(
+        self, index: RemoteIndex, pairing: Pairing, *, primary_contacts: bool
+    ) -> tuple[int, float]:
         """Fill ``index`` with the scope's records; how many were listed, and from when."""
         async with ChartMogulClient(self.settings, request_hooks=[self._heard]) as cm:
             wanted = self.sync.data_source
@@ -239,7 +242,10 @@ class _Reconcile:
             listed_at = time.time()
             if self.data_source_uuid is None and not pairing.account_wide:
                 return 0, listed_at
-            return await fill(index, cm, pairing, self.data_source_uuid), listed_at
+            filled = fill(
+                index, cm, pairing, self.data_source_uuid, primary_contacts=primary_contacts
+            )
+            return await filled, listed_at
 
     # ------------------------------------------------------------------ model side
     def _compare_model(

@@ -191,3 +191,30 @@ async def test_a_customer_merged_into_another_pairs_with_the_merged_record(
         db.execute("delete from accounts where id = 'a1'")
     again = await reconcile(conf, "billing")
     assert (again.in_both, again.drifted, again.missing, again.extra) == (ACCOUNTS - 1, 0, 0, 0)
+
+
+async def test_a_customer_syncs_primary_contact_fields_are_compared(
+    server: EmulatorServer, tmp_path: Path
+) -> None:
+    """``primary_contact.*`` fields are the customer's first contact's: an edited phone drifts."""
+    conf = _conf(server, tmp_path)
+    billing = conf.syncs["billing"]
+    mapping = {**billing.mapping, "primary_contact.phone": "co", "primary_contact.email": "mail"}
+    syncs = {**conf.syncs, "billing": billing.model_copy(update={"mapping": mapping})}
+    conf = conf.model_copy(update={"syncs": syncs})
+    await _run(conf, "billing", "contacts")  # a second contact under each customer
+
+    clean = await reconcile(conf, "billing")
+    assert (clean.in_both, clean.drifted) == (ACCOUNTS, 0)
+
+    with api(server) as client:
+        contacts = all_pages(client, "/contacts", "entries")
+        [primary] = [
+            c for c in contacts if c["customer_external_id"] == "a4" and c["position"] == 1
+        ]
+        client.patch(f"/contacts/{primary['uuid']}", json={"phone": "Co 4b"}).raise_for_status()
+    report = await reconcile(conf, "billing")
+    assert (report.in_both, report.drifted) == (ACCOUNTS - 1, 1)
+    [sample] = report.drifted_samples
+    assert sample["key"] == "a4"
+    assert sample["changes"] == {"primary_contact.phone": {"before": "Co 4b", "after": "Co 4"}}
