@@ -91,7 +91,6 @@ class RemoteIndex:
             " inside INTEGER NOT NULL, seen INTEGER NOT NULL DEFAULT 0)"
         )
         self._db.execute("CREATE INDEX remote_key ON remote (key)")
-        self._db.execute("CREATE INDEX remote_uuid ON remote (uuid, seen)")
         self._db.execute(
             "CREATE TABLE primary_contact (customer_uuid TEXT PRIMARY KEY, position INTEGER,"
             " fields TEXT)"
@@ -182,6 +181,9 @@ class RemoteIndex:
     def unseen(self) -> Iterator[RemoteRecord]:
         """Records no model row matched (the scope's extras), in listing order."""
         # a merged customer is held once per external id: extra when none of them is seen
+        # (indexed only now: kept up to date while records were added and marked, it
+        # cost more than this one build)
+        self._db.execute("CREATE INDEX IF NOT EXISTS remote_uuid ON remote (uuid, seen)")
         cursor = self._db.execute(
             "SELECT key, uuid, external_id, fields FROM remote AS r"
             " WHERE seen = 0 AND inside = 1"
