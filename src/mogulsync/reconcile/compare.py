@@ -166,6 +166,8 @@ _LINE_ITEM: dict[str, Normaliser] = {
     "tax_amount_in_cents": _integer,
     "description": _text,
     "plan_uuid": _text,
+    # ChartMogul shows the plan's uuid only: the listing adds the plan's external id
+    "plan_external_id": _text,
     "subscription_set_external_id": _text,
     "prorated": _boolean,
     "proration_type": _text,
@@ -187,6 +189,7 @@ _NOT_SHOWN: dict[str, frozenset[str]] = {
             "service_period_start",
             "service_period_end",
             "plan_uuid",
+            "plan_external_id",
             "prorated",
             "proration_type",
         }

@@ -266,11 +266,14 @@ async def fill(
     data_source_uuid: str | None,
     *,
     primary_contacts: bool = False,
+    plans: bool = False,
 ) -> int:
     """List the scope's records into ``index``, one page at a time; how many were listed.
 
     With ``primary_contacts`` (a customer sync mapping ``primary_contact.*``), the contacts
     of the same scope are listed first, and each customer gets its primary contact's fields.
+    With ``plans`` (an invoice sync with line items), the data source's plans are listed
+    first, and each line item gets its plan's external id (ChartMogul shows the uuid only).
     """
     listed = 0
     object_type = pairing.object_type
@@ -278,10 +281,17 @@ async def fill(
     if primary_contacts:
         async for page in _pages(client, "contact", scope):
             index.add_contacts(page)
+    # a data source has few plans (one page of 200 for most): held in memory
+    plan_ids: dict[str, str] = {}
+    if plans and scope is not None:
+        async for page in _pages(client, "plan", scope):
+            plan_ids.update((plan["uuid"], plan["external_id"]) for plan in page)
     async for page in _pages(client, object_type, scope):
         listed += len(page)
         if primary_contacts:
             page = index.with_primary_contacts(page)  # noqa: PLW2901 - the page, completed
+        if plan_ids:
+            page = [_with_plan_ids(invoice, plan_ids) for invoice in page]  # noqa: PLW2901
         records: list[RemoteRecord] = []
         for raw in page:
             inside = scope is not None or data_source_uuid in _sources(raw)
@@ -292,6 +302,18 @@ async def fill(
                 records.extend(RemoteRecord(key, uuid, external_id, fields, inside) for key in keys)
         index.add(records)
     return listed
+
+
+def _with_plan_ids(invoice: dict[str, Any], plan_ids: Mapping[str, str]) -> dict[str, Any]:
+    """``invoice`` with each line item's ``plan_external_id`` (None: not a plan of the data
+    source, e.g. deleted)."""
+    lines = [
+        {**line, "plan_external_id": plan_ids.get(line["plan_uuid"])}
+        if line.get("plan_uuid")
+        else line
+        for line in invoice.get("line_items") or []
+    ]
+    return {**invoice, "line_items": lines}
 
 
 def _sources(raw: Mapping[str, Any]) -> list[str]:

@@ -242,8 +242,14 @@ class _Reconcile:
             listed_at = time.time()
             if self.data_source_uuid is None and not pairing.account_wide:
                 return 0, listed_at
+            plans = self.sync.object == "invoice" and self.sync.line_items is not None
             filled = fill(
-                index, cm, pairing, self.data_source_uuid, primary_contacts=primary_contacts
+                index,
+                cm,
+                pairing,
+                self.data_source_uuid,
+                primary_contacts=primary_contacts,
+                plans=plans,
             )
             return await filled, listed_at
 

@@ -2,7 +2,8 @@
 
 Only type, amount, quantity, subscription, service period, discount and tax amounts,
 description (and a transaction's type, result, date, amount) were: a discount code, an
-account code, proration or fees edited in ChartMogul read as "in both".
+account code, proration, fees or the plan (shown by uuid, given by external id) edited in
+ChartMogul read as "in both".
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from mogulsync.emulator.server import EmulatorServer
 from mogulsync.reconcile import reconcile
 
 pytestmark = pytest.mark.anyio
-INVOICES = 4
+INVOICES = 5
 LINES = [
     {"type": "subscription", "plan_external_id": "gold", "subscription_external_id": "s-X",
      "subscription_set_external_id": "set-X", "service_period_start": "2025-01-01",
@@ -45,7 +46,10 @@ async def test_codes_proration_and_fees_are_compared(
         tmp_path / "w.duckdb",
         [
             f"create table accounts as select 'a' || i as id from range({INVOICES}) t(i)",
-            "create table plans as select 'gold' as id, 'Gold' as name, 1 as n, 'month' as unit",
+            (
+                "create table plans as select 'gold' as id, 'Gold' as name, 1 as n,"
+                " 'month' as unit union all select 'silver', 'Silver', 1, 'month'"
+            ),
             (
                 "create table invoices as select 'inv-' || i as id, 'a' || i as account,"
                 " DATE '2025-01-01' as date, 'USD' as currency,"
@@ -90,6 +94,11 @@ async def test_codes_proration_and_fees_are_compared(
             {"transaction_fees_in_cents": 46},
         )
         patch(f"/line_items/{invoices['inv-3']['line_items'][0]['uuid']}", {"prorated": False})
+        [silver] = all_pages(client, "/plans", "plans", external_id="silver")
+        patch(  # the plan, which ChartMogul shows by uuid only
+            f"/line_items/{invoices['inv-4']['line_items'][0]['uuid']}",
+            {"plan_uuid": silver["uuid"]},
+        )
 
     report = await reconcile(conf, "invoices")
     assert (report.in_both, report.drifted) == (0, INVOICES)
@@ -101,3 +110,5 @@ async def test_codes_proration_and_fees_are_compared(
     assert "account_code=1" in changes["inv-1"]["line_items"]["before"][0]
     assert "transaction_fees_in_cents=46" in changes["inv-2"]["transactions"]["before"][0]
     assert "prorated=False" in changes["inv-3"]["line_items"]["before"][0]
+    assert "plan_external_id=silver" in changes["inv-4"]["line_items"]["before"][0]
+    assert "plan_external_id=gold" in changes["inv-4"]["line_items"]["after"][0]
