@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -218,3 +219,34 @@ async def test_a_customer_syncs_primary_contact_fields_are_compared(
     [sample] = report.drifted_samples
     assert sample["key"] == "a4"
     assert sample["changes"] == {"primary_contact.phone": {"before": "Co 4b", "after": "Co 4"}}
+
+
+async def test_adopt_by_email_and_contacts_then_run_sends_only_the_drifted(
+    server: EmulatorServer, tmp_path: Path
+) -> None:
+    """With the state lost, an adopt pairs as a run does: the run updates the one drifted."""
+    conf = _conf(server, tmp_path)
+    await _run(conf, "billing", "crm", "contacts")
+    shutil.rmtree(tmp_path / "state")
+    with api(server) as client:
+        uuids = {c["external_id"]: c["uuid"] for c in all_pages(client, "/customers", "entries")}
+        client.patch(f"/customers/{uuids['a2']}", json={"company": "Edited"}).raise_for_status()
+        [shared] = [
+            c
+            for c in all_pages(client, "/contacts", "entries")
+            if c["customer_external_id"] == "a3" and c["email"] == "billing@shared.io"
+        ]
+        client.patch(f"/contacts/{shared['uuid']}", json={"phone": "changed"}).raise_for_status()
+
+    for name in ("crm", "contacts"):
+        adopted = await reconcile(conf, name, adopt=True)
+        assert (adopted.in_both, adopted.drifted, adopted.missing) == (ACCOUNTS - 1, 1, 0), name
+        record = await engine(conf).run(name)
+        assert record.status.value == "success", record.message
+        assert (record.rows.changed, record.rows.added, record.rows.unchanged) == (
+            1,
+            0,
+            ACCOUNTS - 1,
+        ), name
+        again = await reconcile(conf, name)
+        assert (again.in_both, again.drifted, again.missing) == (ACCOUNTS, 0, 0), name
