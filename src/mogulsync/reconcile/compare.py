@@ -115,6 +115,15 @@ FIELDS: dict[str, dict[str, Normaliser]] = {
         "owner": _lower,
         "website_url": _text,
         "tags": _tags,
+        # the customer's primary contact (its first), read from the contacts listing
+        "primary_contact.first_name": _text,
+        "primary_contact.last_name": _text,
+        "primary_contact.email": _lower,
+        "primary_contact.title": _text,
+        "primary_contact.phone": _text,
+        "primary_contact.linked_in": _text,
+        "primary_contact.twitter": _text,
+        "primary_contact.notes": _text,
     },
     "contact": {
         "customer_external_id": _text,
@@ -127,6 +136,7 @@ FIELDS: dict[str, dict[str, Normaliser]] = {
         "twitter": _text,
         "notes": _text,
         "position": _integer,
+        "customer_uuid": _text,
     },
     "plan": {"name": _text, "interval_count": _integer, "interval_unit": _text},
     "invoice": {  # its customer is not compared: ChartMogul's invoice names it by uuid only
@@ -141,6 +151,8 @@ FIELDS: dict[str, dict[str, Normaliser]] = {
         "result": _text,
         "date": timestamp,
         "amount_in_cents": _integer,
+        "transaction_fees_in_cents": _integer,
+        "transaction_fees_currency": _upper,
     },
 }
 _LINE_ITEM: dict[str, Normaliser] = {
@@ -153,13 +165,34 @@ _LINE_ITEM: dict[str, Normaliser] = {
     "discount_amount_in_cents": _integer,
     "tax_amount_in_cents": _integer,
     "description": _text,
+    "plan_uuid": _text,
+    # ChartMogul shows the plan's uuid only: the listing adds the plan's external id
+    "plan_external_id": _text,
+    "subscription_set_external_id": _text,
+    "prorated": _boolean,
+    "proration_type": _text,
+    "discount_code": _text,
+    "discount_description": _text,
+    "transaction_fees_in_cents": _integer,
+    "transaction_fees_currency": _upper,
+    "account_code": _text,
+    "event_order": _integer,
 }
 #: line-item keys ChartMogul accepts but never shows for a type (reference: ``description``
 #: is a one-time item's; a one-time item shows no subscription keys): not comparable
 _NOT_SHOWN: dict[str, frozenset[str]] = {
     "subscription": frozenset({"description"}),
     "one_time": frozenset(
-        {"subscription_external_id", "service_period_start", "service_period_end"}
+        {
+            "subscription_external_id",
+            "subscription_set_external_id",
+            "service_period_start",
+            "service_period_end",
+            "plan_uuid",
+            "plan_external_id",
+            "prorated",
+            "proration_type",
+        }
     ),
 }
 _INLINE_TRANSACTION: dict[str, Normaliser] = {
@@ -167,9 +200,21 @@ _INLINE_TRANSACTION: dict[str, Normaliser] = {
     "result": _text,
     "date": timestamp,
     "amount_in_cents": _integer,
+    "transaction_fees_in_cents": _integer,
+    "transaction_fees_currency": _upper,
 }
+#: an invoice's children: (key, compared fields, fields not shown per child type)
+_CHILDREN: tuple[tuple[str, dict[str, Normaliser], dict[str, frozenset[str]]], ...] = (
+    ("line_items", _LINE_ITEM, _NOT_SHOWN),
+    ("transactions", _INLINE_TRANSACTION, {}),
+)
 #: objects that carry typed custom attributes
 _WITH_CUSTOM = frozenset({"customer", "contact"})
+#: objects ChartMogul can disable (with their line items and transactions): a disabled
+#: record is still listed, field for field as imported, but counts towards no metric
+_DISABLEABLE = frozenset({"invoice", "transaction"})
+#: the comparable key of that flag: the warehouse always wants its records enabled
+DISABLED = "disabled"
 
 
 def expected(object_type: str, row: MappedRow) -> Comparable:
@@ -183,11 +228,14 @@ def expected(object_type: str, row: MappedRow) -> Comparable:
     for item in row.custom:
         if item.value is not None:
             found[CUSTOM_PREFIX + item.key] = [item.type, _CUSTOM[item.type](item.value)]
+    if object_type in _DISABLEABLE:
+        found[DISABLED] = False
     if object_type == "invoice":
-        if "line_items" in payload:
-            found["line_items"] = _children(payload["line_items"], _LINE_ITEM, _NOT_SHOWN)
-        if "transactions" in payload:
-            found["transactions"] = _children(payload["transactions"], _INLINE_TRANSACTION)
+        for name, fields, hidden in _CHILDREN:
+            if name in payload:
+                found[name] = _children(payload[name], fields, hidden)
+                for _, values in found[name]:
+                    values[DISABLED] = False
     return found
 
 
@@ -205,9 +253,13 @@ def actual(object_type: str, record: Mapping[str, Any]) -> Comparable:
             custom = (record.get("attributes") or {}).get("custom")
         for key, value in (custom or {}).items():
             found[CUSTOM_PREFIX + key] = value  # typed when compared (the type is ours)
+    if object_type in _DISABLEABLE:
+        found[DISABLED] = bool(record.get(DISABLED))  # not shown by older API versions
     if object_type == "invoice":
-        found["line_items"] = _children(record.get("line_items") or [], _LINE_ITEM, _NOT_SHOWN)
-        found["transactions"] = _children(record.get("transactions") or [], _INLINE_TRANSACTION)
+        for name, fields, hidden in _CHILDREN:
+            found[name] = _children(record.get(name) or [], fields, hidden)
+            for (_, values), item in zip(found[name], record.get(name) or [], strict=True):
+                values[DISABLED] = bool(item.get(DISABLED))
     return found
 
 
@@ -230,8 +282,14 @@ def _children(
     return reduced
 
 
-def differences(want: Comparable, have: Comparable) -> dict[str, tuple[Any, Any]]:
-    """Fields whose values differ: ``{field: (in ChartMogul, from the warehouse)}``."""
+def differences(
+    want: Comparable, have: Comparable, *, others: frozenset[str] = frozenset()
+) -> dict[str, tuple[Any, Any]]:
+    """Fields whose values differ: ``{field: (in ChartMogul, from the warehouse)}``.
+
+    ``others`` names the children (``transactions``) another sync of the project also adds
+    to these records: held ones the warehouse's row does not list are that sync's.
+    """
     found: dict[str, tuple[Any, Any]] = {}
     for name, value in want.items():
         if name.startswith(CUSTOM_PREFIX):
@@ -242,11 +300,22 @@ def differences(want: Comparable, have: Comparable) -> dict[str, tuple[Any, Any]
                 found[name] = (held, wanted)
         elif name in {"line_items", "transactions"}:
             before = have.get(name) or []
+            if name in others:
+                before = _listed(value, before)
             if not _children_match(value, before):
-                found[name] = (_summary(before), _summary(value))
+                held, wanted = _differing(value, before)
+                found[name] = (_summary(held), _summary(wanted))
         elif have.get(name) != value:
             found[name] = (have.get(name), value)
     return found
+
+
+def _listed(want: list[Any], have: list[Any]) -> list[Any]:
+    """The held children the warehouse lists (by external id), when it names them all."""
+    if not all(external_id for external_id, _ in want):
+        return have
+    wanted = {external_id for external_id, _ in want}
+    return [pair for pair in have if pair[0] in wanted]
 
 
 def _children_match(want: list[Any], have: list[Any]) -> bool:
@@ -266,6 +335,22 @@ def _children_match(want: list[Any], have: list[Any]) -> bool:
         if found is None or any(found.get(name) != value for name, value in wanted.items()):
             return False
     return True
+
+
+def _differing(want: list[Any], have: list[Any]) -> tuple[list[Any], list[Any]]:
+    """The children to show for a difference: only the pairs that differ when the lists
+    pair one to one (one cent on one line item of fifty shows that item), else all."""
+    if len(want) != len(have) or not all(external_id for external_id, _ in want):
+        return have, want
+    held = {pair[0]: pair for pair in have}
+    if set(held) != {external_id for external_id, _ in want}:
+        return have, want
+    differ = [
+        (held[external_id], [external_id, values])
+        for external_id, values in want
+        if any(held[external_id][1].get(name) != value for name, value in values.items())
+    ]
+    return [h for h, _ in differ], [w for _, w in differ]
 
 
 def _summary(children: list[Any]) -> list[str]:

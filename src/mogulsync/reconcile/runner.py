@@ -36,7 +36,7 @@ from mogulsync.chartmogul import ChartMogulClient, ClientSettings, RequestLogEnt
 from mogulsync.config import AppConfig
 from mogulsync.config.alerts import RECONCILE_PREFIX
 from mogulsync.reconcile.compare import differences, expected
-from mogulsync.reconcile.remote import RemoteIndex, RemoteRecord, fill, match_key
+from mogulsync.reconcile.remote import PRIMARY_CONTACT, Pairing, RemoteIndex, RemoteRecord, fill
 from mogulsync.reconcile.report import ReconcileReport
 from mogulsync.runs import RunRecord, RunStatus, RunStore
 from mogulsync.runs.retention import prune_history_at
@@ -104,6 +104,20 @@ def _lock(
     return None
 
 
+def _added_by_others(config: AppConfig, name: str) -> frozenset[str]:
+    """``{"transactions"}`` when an invoice sync's data source also gets a transaction sync:
+    the payments and refunds it adds to the invoices are its records (its own reconcile
+    compares them), not a drift of the invoices'."""
+    sync = config.syncs[name]
+    if sync.object != "invoice":
+        return frozenset()
+    shared = any(
+        other.object == "transaction" and other.data_source == sync.data_source
+        for other in config.syncs.values()
+    )
+    return frozenset({"transactions"}) if shared else frozenset()
+
+
 class _Reconcile:
     """One reconcile's moving parts."""
 
@@ -136,6 +150,8 @@ class _Reconcile:
         self.seen_keys: set[str] = set()
         #: match keys of the rows ChartMogul lacks (for the adopt's note; capped)
         self.absent: set[str] = set()
+        #: children another sync of the project adds to this sync's records
+        self.others = _added_by_others(config, name)
 
     async def run(self) -> ReconcileReport:
         """Compare (and adopt); a recorded reconcile's log lines carry its run id."""
@@ -204,9 +220,11 @@ class _Reconcile:
         prepared = await asyncio.to_thread(prepare, self.config, self.name, source, schema)
         if self.adopt:  # an earlier adopt's note says nothing about this one's listing
             adopted_scope.discard(self.state_dir, self.name)
-        listed, listed_at = await self._list(index)
+        pairing = Pairing.of(self.sync.object, self.sync.match, prepared.mapper.columns)
+        contacts = any(field.startswith(PRIMARY_CONTACT) for field in prepared.mapper.columns)
+        listed, listed_at = await self._list(index, pairing, primary_contacts=contacts)
         # no request is in flight now: reading the model on the loop costs nothing
-        self._compare_model(prepared, source, index, state)
+        self._compare_model(prepared, source, index, state, pairing)
         for extra in index.unseen():
             self.report.note_extra(extra.uuid, extra.external_id)
         if state is not None:
@@ -214,16 +232,26 @@ class _Reconcile:
             self.report.adopted = True
             self._leave_note(listed, listed_at)
 
-    async def _list(self, index: RemoteIndex) -> tuple[int, float]:
+    async def _list(
+        self, index: RemoteIndex, pairing: Pairing, *, primary_contacts: bool
+    ) -> tuple[int, float]:
         """Fill ``index`` with the scope's records; how many were listed, and from when."""
         async with ChartMogulClient(self.settings, request_hooks=[self._heard]) as cm:
             wanted = self.sync.data_source
             self.data_source_uuid = await resolve_data_source(cm, wanted, create=False)
             listed_at = time.time()
-            if self.data_source_uuid is None:
+            if self.data_source_uuid is None and not pairing.account_wide:
                 return 0, listed_at
-            sync = self.sync
-            return await fill(index, cm, sync.object, self.data_source_uuid, sync.match), listed_at
+            plans = self.sync.object == "invoice" and self.sync.line_items is not None
+            filled = fill(
+                index,
+                cm,
+                pairing,
+                self.data_source_uuid,
+                primary_contacts=primary_contacts,
+                plans=plans,
+            )
+            return await filled, listed_at
 
     # ------------------------------------------------------------------ model side
     def _compare_model(
@@ -232,6 +260,7 @@ class _Reconcile:
         source: SqlAlchemySource,
         index: RemoteIndex,
         state: SyncState | None,
+        pairing: Pairing,
     ) -> None:
         batches: Iterator[Sequence[Row]] = source.stream(prepared.model)
         if isinstance(state, WarehouseState):
@@ -241,23 +270,25 @@ class _Reconcile:
             batches, prepared = diff.batches(full=True), diff.prepared
         for batch in batches:
             rows = attach_children(prepared, source, batch)
-            mapped, unmapped = self._map(prepared, rows)
+            mapped, unmapped = self._map(prepared, rows, pairing)
             # a row that is invalid is still in the model: its record is not extra (a run
             # keeps it), only the row is counted, as invalid
-            index.take(unmapped)
-            keys = [match_key(self.sync.match, row.payload.get(self.sync.match)) for row in mapped]
-            found = index.take([key for key in keys if key is not None])
+            for records in index.find(unmapped).values():
+                index.mark(records if pairing.every else records[:1])
+            keys = [pairing.key(row.payload) for row in mapped]
+            found = index.find([key for key in keys if key is not None])
             adopted: list[tuple[MappedRow, RemoteRecord, bool]] = []
             missing: list[str] = []
             for row, key in zip(mapped, keys, strict=True):
-                held = found.get(key) if key is not None else None
-                if held is None:
+                records = found.get(key, []) if key is not None else []
+                if not records:
                     self.report.note_missing(row.key)
                     missing.append(row.key)
                     if key is not None and len(self.absent) <= MAX_ABSENT:
                         self.absent.add(key)
                     continue
-                changes = differences(expected(self.sync.object, row), held.fields)
+                held, changes = self._compared(row, records)
+                index.mark(records if pairing.every else [held])
                 if changes:
                     self.report.note_drift(row.key, held.uuid, changes)
                 else:
@@ -267,8 +298,20 @@ class _Reconcile:
                 self._write(state, adopted, missing)
             self._progress()
 
+    def _compared(
+        self, row: MappedRow, records: Sequence[RemoteRecord]
+    ) -> tuple[RemoteRecord, dict[str, tuple[Any, Any]]]:
+        """The row's record and how it differs. With several: customers sharing the row's
+        email are each updated by a run, so the first that differs; else (twin contacts)
+        one that matches, the others being extra."""
+        want = expected(self.sync.object, row)
+        compared = [(r, differences(want, r.fields, others=self.others)) for r in records]
+        if self.sync.object == "customer" and self.sync.match == "email":
+            return next(((r, c) for r, c in compared if c), compared[0])
+        return next(((r, c) for r, c in compared if not c), compared[0])
+
     def _map(
-        self, prepared: Prepared, rows: Sequence[Mapping[str, Any]]
+        self, prepared: Prepared, rows: Sequence[Mapping[str, Any]], pairing: Pairing
     ) -> tuple[list[MappedRow], list[str]]:
         """The batch's rows mapped as a run maps them; invalid ones counted and skipped.
 
@@ -279,7 +322,8 @@ class _Reconcile:
         digests = mapper.row_digests(rows)
         mapped: list[MappedRow] = []
         unmapped: list[str] = []
-        column = mapper.columns.get(self.sync.match)
+        fields = [pairing.match] + ([pairing.parent] if pairing.parent else [])
+        columns = {field: mapper.columns.get(field) for field in fields}
         for raw, digest in zip(rows, digests, strict=True):
             key = primary_key_of(raw, prepared.model.primary_key_columns)
             if key is None or key in self.seen_keys:
@@ -289,7 +333,8 @@ class _Reconcile:
             outcome = mapper.build(raw, key, digest)
             if isinstance(outcome, list):
                 self.report.invalid += 1
-                held = match_key(self.sync.match, raw.get(column)) if column else None
+                values = {field: raw.get(col) for field, col in columns.items() if col}
+                held = pairing.key(values)
                 if held is not None:
                     unmapped.append(held)
                 continue
@@ -349,7 +394,8 @@ class _Reconcile:
                     [
                         (kind, self.data_source_uuid, held.external_id, held.uuid)
                         for _, held, _ in adopted
-                        if held.external_id
+                        # a record of another data source is not this one's external id
+                        if held.external_id and held.inside
                     ]
                 )
         if missing:
