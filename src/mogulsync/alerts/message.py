@@ -115,9 +115,13 @@ class AlertMessage:
                 f" warehouse: {self.differing} of {compared} records differ (run {self.run_id})"
             )
         if self.trigger is Trigger.RECOVERED:
-            what = "ChartMogul matches the warehouse again for" if self.is_reconcile else "sync"
-            name = self.sync.removeprefix(RECONCILE_PREFIX)
-            return f"mogulsync: {what} {name} recovered (run {self.run_id})"
+            if self.is_reconcile:
+                name = self.sync.removeprefix(RECONCILE_PREFIX)
+                return (
+                    f"mogulsync: ChartMogul matches the warehouse again for {name}"
+                    f" (run {self.run_id})"
+                )
+            return f"mogulsync: sync {self.sync} recovered (run {self.run_id})"
         if self.trigger is Trigger.SUCCEEDED:
             return f"mogulsync: sync {self.sync} succeeded (run {self.run_id})"
         return "mogulsync: test alert (this channel works)"

@@ -72,3 +72,15 @@ def test_drift_message_names_the_sync_and_the_counts():
     assert message.counts_line.startswith("96 in both, 2 drifted, 1 missing, 1 extra")
     assert message.hint == "mogulsync reconcile customers"
     assert message.trigger.is_problem
+
+
+def test_drift_recovery_title_reads_as_a_sentence():
+    """The recovery names what recovered once ("...again for customers", not "...customers
+    recovered"); a sync's recovery keeps its own wording."""
+    recovered = build_message(Trigger.RECOVERED, _reconcile(in_both=10), [], Redactor([]))
+    assert (
+        recovered.title
+        == "mogulsync: ChartMogul matches the warehouse again for customers (run r1)"
+    )
+    sync = build_message(Trigger.RECOVERED, _reconcile(in_both=10, sync="plans"), [], Redactor([]))
+    assert sync.title == "mogulsync: sync plans recovered (run r1)"
