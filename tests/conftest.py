@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -28,16 +29,26 @@ _MARKERS = {
 }
 
 
+#: the rate-pacing directory this test process made (removed when the session ends)
+_PACE_DIR = pytest.StashKey[Path]()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """A private rate-pacing file per test process (and its children).
 
     The client paces an account from a machine-wide file by default; tests of one worker must
     not book on the clock of another worker, or of another checkout's test run on the machine.
     """
-    del config
-    os.environ[DEFAULT_FILE_ENV] = str(
-        Path(tempfile.mkdtemp(prefix="mogulsync-pace-")) / "p.sqlite"
-    )
+    pace = Path(tempfile.mkdtemp(prefix="mogulsync-pace-"))
+    config.stash[_PACE_DIR] = pace
+    os.environ[DEFAULT_FILE_ENV] = str(pace / "p.sqlite")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the pacing directory: every run of the suite left one per process in /tmp."""
+    pace = config.stash.get(_PACE_DIR, None)
+    if pace is not None:
+        shutil.rmtree(pace, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
