@@ -91,7 +91,7 @@ async def running_events(
     delivery = build_delivery(config, queue) if forward else None
     if delivery is not None:
         mappings = config.events.mappings or DEFAULT_MAPPINGS
-        keep_days = config.events.keep_days
+        keep_days, keep_dead_days = config.events.keep_days, config.events.keep_dead_days
         forwarder = Forwarder(
             queue,
             delivery,
@@ -99,6 +99,7 @@ async def running_events(
             config.events.retry,
             clock=clock,
             keep_s=None if keep_days is None else keep_days * SECONDS_PER_DAY,
+            keep_dead_s=None if keep_dead_days is None else keep_dead_days * SECONDS_PER_DAY,
         )
         watch = alert_watch(config, queue, clock)
         if watch is not None:
