@@ -534,6 +534,22 @@ class EventQueue:
             _bump(conn, "replayed", replayed)
         return replayed
 
+    def discard(self, seqs: Sequence[int] | None = None) -> int:
+        """Delete dead letters (all, or these) for good; how many (counted as
+        ``discarded``). For refusals no replay will ever get through."""
+        with self._lock, transaction(self._conn) as conn:
+            before = conn.total_changes
+            if seqs is None:
+                conn.execute("DELETE FROM events WHERE status = 'dead'")
+            else:
+                conn.executemany(
+                    "DELETE FROM events WHERE status = 'dead' AND seq = ?",
+                    [(seq,) for seq in seqs],
+                )
+            discarded = conn.total_changes - before
+            _bump(conn, "discarded", discarded)
+        return discarded
+
     def prune(self, received_before: float | None, dead_before: float | None = None) -> int:
         """Delete finished events received before ``received_before``, and dead letters
         waiting since before ``dead_before`` (None: none); how many.
