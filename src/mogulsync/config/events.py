@@ -117,6 +117,14 @@ class EventsConfig(ConfigModel):
             " kept, so this is also the deduplication window. Dead letters are kept."
         ),
     )
+    keep_dead_days: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "dead letters waiting longer than this (since they arrived, or since their"
+            " latest replay) are deleted from the queue (null: kept until replayed)"
+        ),
+    )
 
     @model_validator(mode="after")
     def _webhook_needs_url(self) -> Self:

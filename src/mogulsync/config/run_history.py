@@ -14,6 +14,9 @@ from mogulsync.config._base import ConfigModel
 
 DEFAULT_KEEP_DAYS = 90.0
 DEFAULT_KEEP_REQUESTS_DAYS = 14.0
+#: a run's row errors are debugging detail like its request log: a sync with rows that
+#: stay invalid records them all again on every run (2,000 rows: 300 KB a run)
+DEFAULT_KEEP_ERRORS_DAYS = 14.0
 #: alert rules look at a sync's latest 20 runs: keep at least that many by default
 DEFAULT_KEEP_LAST = 50
 
@@ -32,6 +35,12 @@ class RunHistoryConfig(ConfigModel):
         ge=0,
         description="the request log (bodies included) of runs started longer ago than"
         " this is deleted; the run and its row errors stay (null: keep for as long as the run)",
+    )
+    keep_errors_days: float | None = Field(
+        DEFAULT_KEEP_ERRORS_DAYS,
+        ge=0,
+        description="the row errors of runs started longer ago than this are deleted; the run"
+        " and its counts stay (null: keep for as long as the run)",
     )
     keep_last: int = Field(
         DEFAULT_KEEP_LAST,

@@ -17,9 +17,12 @@ from mogulsync.messages import describe
 
 if TYPE_CHECKING:
     from mogulsync.config import AppConfig
+    from mogulsync.events.queue import EventQueue
 
 app = typer.Typer(help="Receive Segment identify/group calls and forward them to ChartMogul.")
-dead_letter_app = typer.Typer(help="Inspect and replay events that could not be delivered.")
+dead_letter_app = typer.Typer(
+    help="Inspect, replay and discard events that could not be delivered."
+)
 app.add_typer(dead_letter_app, name="dead-letter")
 
 _REASON_WIDTH = 80
@@ -203,17 +206,48 @@ def dead_letter_replay(
 
     queue = EventQueue(_queue_file(_config(config_path)))
     try:
-        # a --seq that is no dead letter is a typo or a stale list: say so, replay nothing
-        unknown = sorted(set(seq) - queue.dead_among(seq))
-        if unknown:
-            numbers = ", ".join(str(each) for each in unknown)
-            output.error(
-                f"no dead letter with --seq {numbers}: nothing was replayed\n"
-                "  → `mogulsync events dead-letter list` shows the dead letters and their seq.",
-                exit_code=exit_codes.USAGE,
-            )
-            raise typer.Exit(exit_codes.USAGE)
+        _refuse_unknown(queue, seq, "replayed")
         replayed = queue.replay(seq or None)
     finally:
         queue.close()
     console.print(f"Replayed {replayed} dead letter(s).")
+
+
+@dead_letter_app.command("discard")
+def dead_letter_discard(
+    config_path: Path = CONFIG_OPTION,
+    seq: list[int] = typer.Option(
+        [], "--seq", help="Discard only this dead letter (repeat for several)."
+    ),
+    discard_all: bool = typer.Option(False, "--all", help="Discard every dead letter."),
+) -> None:
+    """Delete dead letters for good: refusals that no replay will get through."""
+    from mogulsync.events.queue import EventQueue
+
+    if bool(seq) == discard_all:  # deleting everything must be asked for by name
+        output.error(
+            "give the dead letters to discard: --seq N (repeat for several) or --all\n"
+            "  → `mogulsync events dead-letter list` shows the dead letters and their seq.",
+            exit_code=exit_codes.USAGE,
+        )
+        raise typer.Exit(exit_codes.USAGE)
+    queue = EventQueue(_queue_file(_config(config_path)))
+    try:
+        _refuse_unknown(queue, seq, "discarded")
+        discarded = queue.discard(None if discard_all else seq)
+    finally:
+        queue.close()
+    console.print(f"Discarded {discarded} dead letter(s).")
+
+
+def _refuse_unknown(queue: EventQueue, seq: list[int], verb: str) -> None:
+    """A --seq that is no dead letter is a typo or a stale list: say so, change nothing."""
+    unknown = sorted(set(seq) - queue.dead_among(seq))
+    if unknown:
+        numbers = ", ".join(str(each) for each in unknown)
+        output.error(
+            f"no dead letter with --seq {numbers}: nothing was {verb}\n"
+            "  → `mogulsync events dead-letter list` shows the dead letters and their seq.",
+            exit_code=exit_codes.USAGE,
+        )
+        raise typer.Exit(exit_codes.USAGE)

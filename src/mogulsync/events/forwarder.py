@@ -21,7 +21,8 @@ writes only what is not already there, so an effect that landed before the crash
 written again. ``webhook`` delivery cannot read back: it re-posts the payload, which is an
 absolute upsert (see docs/events.md).
 
-Finished events older than the retention are pruned every :data:`PRUNE_INTERVAL_S`.
+Finished events older than the retention (and dead letters older than theirs, when
+set) are pruned every :data:`PRUNE_INTERVAL_S`.
 
 Due times are wall-clock times stored with the events. A clock stepped back (NTP, a
 resumed VM) would make them lie far ahead and stall delivery by the size of the step: a
@@ -78,12 +79,14 @@ class Forwarder:
         *,
         clock: Callable[[], float] = time.time,
         keep_s: float | None = None,
+        keep_dead_s: float | None = None,
     ) -> None:
         self.queue = queue
         self.delivery = delivery
         self.mappings = list(mappings)
         self.settings = settings
         self.keep_s = keep_s
+        self.keep_dead_s = keep_dead_s
         self._clock = clock
         self._wake = asyncio.Event()
         self._next_prune = 0.0
@@ -111,16 +114,19 @@ class Forwarder:
                     waiter.cancel()
 
     async def prune_if_due(self) -> int:
-        """Delete finished events past the retention (at most every PRUNE_INTERVAL_S)."""
+        """Delete finished events and dead letters past their retention (at most every
+        PRUNE_INTERVAL_S)."""
         now = self._clock()
         if now < self._next_prune - PRUNE_INTERVAL_S:  # the clock went back
             self._next_prune = now
-        if self.keep_s is None or now < self._next_prune:
+        if (self.keep_s is None and self.keep_dead_s is None) or now < self._next_prune:
             return 0
         self._next_prune = now + PRUNE_INTERVAL_S
-        pruned = await asyncio.to_thread(self.queue.prune, now - self.keep_s)
+        finished = None if self.keep_s is None else now - self.keep_s
+        dead = None if self.keep_dead_s is None else now - self.keep_dead_s
+        pruned = await asyncio.to_thread(self.queue.prune, finished, dead)
         if pruned:
-            log.info("pruned %d finished events older than %.0f s", pruned, self.keep_s)
+            log.info("pruned %d events past their retention", pruned)
         return pruned
 
     async def drain(self, max_wait_s: float) -> int:

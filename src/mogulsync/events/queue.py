@@ -534,14 +534,67 @@ class EventQueue:
             _bump(conn, "replayed", replayed)
         return replayed
 
-    def prune(self, received_before: float) -> int:
-        """Delete finished events received before this time; how many.
+    def discard(self, seqs: Sequence[int] | None = None) -> int:
+        """Delete dead letters (all, or these) for good; how many (counted as
+        ``discarded``). For refusals no replay will ever get through."""
+        with self._lock, transaction(self._conn) as conn:
+            before = conn.total_changes
+            if seqs is None:
+                conn.execute("DELETE FROM events WHERE status = 'dead'")
+            else:
+                conn.executemany(
+                    "DELETE FROM events WHERE status = 'dead' AND seq = ?",
+                    [(seq,) for seq in seqs],
+                )
+            discarded = conn.total_changes - before
+            _bump(conn, "discarded", discarded)
+        return discarded
 
-        Pending events and dead letters are kept whatever their age. A pruned event's
-        ``messageId`` is no longer deduplicated. Works in chunks along ``seq`` (arrival
-        order) so no transaction holds the write lock for long; then gives the freed
-        pages back to the disk (:meth:`reclaim_space`).
+    def prune(self, received_before: float | None, dead_before: float | None = None) -> int:
+        """Delete finished events received before ``received_before``, and dead letters
+        waiting since before ``dead_before`` (None: none); how many.
+
+        Pending events are kept whatever their age. A dead letter waits from its arrival,
+        or from its latest replay. A pruned event's ``messageId`` is no longer
+        deduplicated. Works in chunks along ``seq`` (arrival order) so no transaction
+        holds the write lock for long; then gives the freed pages back to the disk
+        (:meth:`reclaim_space`).
         """
+        deleted = 0 if received_before is None else self._prune_finished(received_before)
+        if dead_before is not None:
+            deleted += self._prune_dead(dead_before)
+        with self._lock, transaction(self._conn) as conn:
+            # shared envelope parts no event refers to any more
+            conn.execute(
+                "DELETE FROM shared WHERE NOT EXISTS"
+                " (SELECT 1 FROM events WHERE events.shared_id = shared.id)"
+            )
+        try:
+            self.reclaim_space()
+        except sqlite3.Error as exc:  # the events are gone either way: the next prune retries
+            logger.warning("events queue: freed space not given back yet: %s", exc)
+        return deleted
+
+    def _prune_dead(self, before: float) -> int:
+        """Delete dead letters waiting since before ``before``, in chunks; how many."""
+        deleted = 0
+        while True:
+            with self._lock, transaction(self._conn) as conn:
+                changes = conn.total_changes
+                conn.execute(
+                    "DELETE FROM events WHERE seq IN (SELECT seq FROM events"
+                    " WHERE status = 'dead' AND COALESCE(pending_since, received_at) < ?"
+                    " ORDER BY seq LIMIT ?)",
+                    (before, PRUNE_CHUNK),
+                )
+                chunk = conn.total_changes - changes
+                _bump(conn, "pruned_dead", chunk)
+            deleted += chunk
+            if chunk < PRUNE_CHUNK:
+                return deleted
+
+    def _prune_finished(self, received_before: float) -> int:
+        """Delete finished events received before this time, in chunks; how many."""
         with self._lock:
             row = self._conn.execute(
                 "SELECT seq FROM events WHERE received_at >= ? ORDER BY seq LIMIT 1",
@@ -565,18 +618,7 @@ class EventQueue:
                 _bump(conn, "pruned", chunk)
             deleted += chunk
             if chunk < PRUNE_CHUNK:
-                break
-        with self._lock, transaction(self._conn) as conn:
-            # shared envelope parts no event refers to any more
-            conn.execute(
-                "DELETE FROM shared WHERE NOT EXISTS"
-                " (SELECT 1 FROM events WHERE events.shared_id = shared.id)"
-            )
-        try:
-            self.reclaim_space()
-        except sqlite3.Error as exc:  # the events are gone either way: the next prune retries
-            logger.warning("events queue: freed space not given back yet: %s", exc)
-        return deleted
+                return deleted
 
     def reclaim_space(self) -> _sqlite_space.Reclaimed:
         """Give freed pages back to the disk, in short steps under the connection's lock

@@ -36,9 +36,12 @@ from mogulsync.events.mappings import DEFAULT_MAPPINGS
 from mogulsync.events.queue import EventQueue, GroupCommitWriter
 from mogulsync.events.watch import alert_watch
 
+log = logging.getLogger(__name__)
 QUEUE_FILE = "events.sqlite"
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 30.0
+#: how long a stopping server lets the forwarder's round finish; then it is cancelled
+FORWARDER_GRACE_S = 10.0
 _POLL_S = 0.01
 SECONDS_PER_DAY = 86_400
 
@@ -72,13 +75,20 @@ def build_delivery(
 
 @asynccontextmanager
 async def running_events(
-    config: AppConfig, *, forward: bool = True, clock: Callable[[], float] = time.time
+    config: AppConfig,
+    *,
+    forward: bool = True,
+    clock: Callable[[], float] = time.time,
+    grace_s: float = FORWARDER_GRACE_S,
 ) -> AsyncIterator[tuple[IngestApp, Forwarder | None]]:
     """The ingest app and its forwarder on this loop, for as long as the block runs.
 
     ``mogulsync events serve`` serves the app alone; ``mogulsync serve`` mounts it beside
     its API. On exit the forwarder finishes its round and the queue is closed; events
-    already acknowledged stay queued for the next start. ``clock`` is the forwarder's (its
+    already acknowledged stay queued for the next start; a round still going after
+    ``grace_s`` (sending into a ChartMogul outage, each call retrying for up to two minutes)
+    is cancelled, and the events it was sending, marked in flight, are checked at the next
+    start as after a crash. ``clock`` is the forwarder's (its
     retries and retention, and when the events alerts look at the queue; tests drive it).
     """
     path = queue_path(config)
@@ -91,7 +101,7 @@ async def running_events(
     delivery = build_delivery(config, queue) if forward else None
     if delivery is not None:
         mappings = config.events.mappings or DEFAULT_MAPPINGS
-        keep_days = config.events.keep_days
+        keep_days, keep_dead_days = config.events.keep_days, config.events.keep_dead_days
         forwarder = Forwarder(
             queue,
             delivery,
@@ -99,6 +109,7 @@ async def running_events(
             config.events.retry,
             clock=clock,
             keep_s=None if keep_days is None else keep_days * SECONDS_PER_DAY,
+            keep_dead_s=None if keep_dead_days is None else keep_dead_days * SECONDS_PER_DAY,
         )
         watch = alert_watch(config, queue, clock)
         if watch is not None:
@@ -118,7 +129,16 @@ async def running_events(
             with contextlib.suppress(asyncio.CancelledError):
                 await watch_task
         if forwarder_task is not None:
-            await forwarder_task
+            done, _ = await asyncio.wait({forwarder_task}, timeout=grace_s)
+            if not done:
+                log.warning(
+                    "events: the forwarder's round did not end within %.0f s of the stop:"
+                    " cancelled; the events it was sending are checked at the next start",
+                    grace_s,
+                )
+                forwarder_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await forwarder_task
         if delivery is not None:
             await delivery.aclose()
         await asyncio.to_thread(writer.close)

@@ -49,7 +49,7 @@ from mogulsync.extract._dlt_setup import (
     small_job_settings,
     urls_without_sqlalchemy,
 )
-from mogulsync.extract._packages import prune_loaded_packages
+from mogulsync.extract._packages import drop_unfinished_packages, prune_loaded_packages
 from mogulsync.extract._pump import FetchCancelledError, PagePump
 from mogulsync.extract.context import DEFAULT_ACTIVITY_WINDOWS, FetchContext, Interval, StreamState
 from mogulsync.extract.destinations import DestinationSpec, parse_destination
@@ -291,9 +291,11 @@ def _extract_and_load(
         streams, pump, options.mode, target, on_records, fetched, stop, run.listed
     )
     hooks.set_up()
+    drop_unfinished_packages(pipeline)  # a killed run's: nothing will ever load them
     try:
         pipeline.extract(source, loader_file_format=target.loader_file_format)
     except Exception as exc:
+        drop_unfinished_packages(pipeline)  # this step's: never loaded, the next run reads afresh
         cancelled = stop is not None and stop.is_set() and not fetched_at
         failure = _extract_failure(run, hooks, cancelled=cancelled)
         if failure is not None:

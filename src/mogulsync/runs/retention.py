@@ -27,6 +27,7 @@ def prune_history(runs: RunStore, policy: RunHistoryConfig, now: dt.datetime) ->
             runs_before=_cutoff(now, policy.keep_days),
             requests_before=_cutoff(now, policy.keep_requests_days),
             keep_last=policy.keep_last,
+            errors_before=_cutoff(now, policy.keep_errors_days),
         )
     except Exception as exc:  # e.g. the history is locked by a long reader: next run tries
         logger.warning("run history retention skipped: %s", exc)

@@ -82,6 +82,8 @@ SELECT run_id FROM (
 """
 #: ... that still have a request log
 _STILL_LOGGED = " AND EXISTS (SELECT 1 FROM requests WHERE requests.run_id = old.run_id)"
+#: ... that still have row errors
+_STILL_ERRORED = " AND EXISTS (SELECT 1 FROM row_errors WHERE row_errors.run_id = old.run_id)"
 
 
 class RunNotFoundError(ConfigError):
@@ -298,17 +300,21 @@ class RunStore:
         runs_before: dt.datetime | None,
         requests_before: dt.datetime | None,
         keep_last: int,
+        errors_before: dt.datetime | None = None,
     ) -> tuple[int, int]:
         """Delete old history; (runs deleted, runs whose request log was deleted).
 
         Runs started before ``runs_before`` go with their row errors and requests; runs
-        started before ``requests_before`` lose their request log only. Each sync's latest
-        ``keep_last`` runs and running runs are never touched. None: no cutoff.
+        started before ``requests_before`` lose their request log only, and those started
+        before ``errors_before`` their row errors only. Each sync's latest ``keep_last``
+        runs and running runs are never touched. None: no cutoff.
         """
         gone = self._prunable(runs_before, keep_last)
         self._delete(gone, ("requests", "row_errors", "alert_deliveries", "runs"))
-        logless = self._prunable(requests_before, keep_last, logged=True)
+        logless = self._prunable(requests_before, keep_last, still=_STILL_LOGGED)
         self._delete(logless, ("requests",))
+        errorless = self._prunable(errors_before, keep_last, still=_STILL_ERRORED)
+        self._delete(errorless, ("row_errors",))
         return len(gone), len(logless)
 
     def reclaim_space(self) -> _sqlite_space.Reclaimed:
@@ -327,13 +333,13 @@ class RunStore:
             self._db.execute("COMMIT")
 
     def _prunable(
-        self, before: dt.datetime | None, keep_last: int, *, logged: bool = False
+        self, before: dt.datetime | None, keep_last: int, *, still: str = ""
     ) -> list[str]:
         if before is None:
             return []
         # started_at is always UTC isoformat: text order is time order
         cutoff = before.astimezone(dt.UTC).isoformat()
-        query = _PRUNABLE + (_STILL_LOGGED if logged else "")
+        query = _PRUNABLE + still
         return [row[0] for row in self._db.execute(query, (keep_last, cutoff))]
 
     # ------------------------------------------------------------------ alert deliveries

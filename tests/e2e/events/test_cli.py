@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import yaml
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from mogulsync.cli import app
 from mogulsync.events.queue import EventQueue, GroupCommitWriter, Outcome
@@ -121,3 +121,43 @@ def test_status_in_a_project_without_events_points_at_the_missing_section(
     text = " ".join(result.output.split())
     assert "no events: section with write_keys" in text
     assert "docs/events.md" in text
+
+
+def test_dead_letters_can_be_discarded_for_good(tmp_path: Path) -> None:
+    """A refusal no replay gets through can be deleted (before, only replayed, so dead
+    letters piled up for as long as the server ran); all of them only when asked by name."""
+    config = project(tmp_path)
+    path = tmp_path / "state" / "events.sqlite"
+    fill(path)
+    runner = CliRunner()
+
+    def discard(*args: str) -> Result:
+        return runner.invoke(
+            app, ["events", "dead-letter", "discard", "-c", str(config), *args], env=ENV
+        )
+
+    bare = discard()
+    assert bare.exit_code == 2, bare.output
+    assert "--seq N" in bare.output
+    assert "--all" in bare.output
+    queue = EventQueue(path)
+    try:
+        dead = queue.get("dead")
+        assert dead is not None
+        pending = queue.get("ok")
+        assert pending is not None
+    finally:
+        queue.close()
+    wrong = discard("--seq", str(pending.seq))  # not a dead letter: nothing changes
+    assert wrong.exit_code == 2
+    assert "nothing was discarded" in wrong.output
+    done = discard("--seq", str(dead.seq))
+    assert done.exit_code == 0, done.output
+    assert "Discarded 1 dead letter(s)." in done.output
+    report = json.loads(
+        runner.invoke(app, ["events", "status", "-c", str(config), "--json"], env=ENV).output
+    )
+    assert report["events"]["dead"] == 0
+    assert report["events"]["pending"] == 1  # the other events are untouched
+    assert report["counters"]["discarded"] == 1
+    assert "Discarded 0" in discard("--all").output

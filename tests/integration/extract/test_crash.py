@@ -1,4 +1,8 @@
-"""A run killed mid-fetch or between dlt's extract and load, or one that fails, loses nothing."""
+"""A run killed mid-fetch or between dlt's extract and load, or one that fails, loses nothing
+and leaves nothing behind: dlt's extract step writes its package into a folder of its own
+(``normalize/<random id>/``) and keeps it there when the step fails or the process dies, so
+without a clean-up a service whose extract fails now and then collects one such folder (its
+schema, its state, the data files written so far) per failure, for ever."""
 
 from __future__ import annotations
 
@@ -47,6 +51,13 @@ def test_a_killed_run_loses_nothing(server: EmulatorServer, tmp_path: Path, when
 
     assert table(tmp_path, "activities", "uuid") == (FIRST + LATER, FIRST + LATER)
     assert table(tmp_path, "subscription_events", "id") == (FIRST + LATER, FIRST + LATER)
+    assert _unfinished(tmp_path) == []  # the killed run's package folder is gone
+
+
+def _unfinished(root: Path) -> list[Path]:
+    """What dlt's extract steps left in ``normalize/`` besides its committed packages."""
+    normalize = root.glob("state/extract/*/normalize/*")
+    return sorted(p for p in normalize if p.is_dir() and p.name != "extracted")
 
 
 @pytest.fixture
@@ -65,8 +76,10 @@ def test_a_failing_stream_commits_nothing(server: EmulatorServer, tmp_path: Path
     faults = {"error_rate": 1.0, "error_statuses": [500], "path_pattern": "subscription_events"}
     httpx.put(f"{server.base_url}/_emulator/faults", json=faults, timeout=30).raise_for_status()
 
-    with pytest.raises(MogulsyncError, match="subscription_events"):
-        extract(server, tmp_path)
+    for _ in range(3):  # an hourly extract failing through a ChartMogul incident
+        with pytest.raises(MogulsyncError, match="subscription_events"):
+            extract(server, tmp_path)
+        assert _unfinished(tmp_path) == []
 
     # activities were read in full, yet none of them (nor their cursor) was committed
     assert table(tmp_path, "activities", "uuid") == (FIRST, FIRST)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -117,6 +118,8 @@ async def test_a_cancelled_extract_loads_nothing_and_is_remembered_after_a_resta
         assert again.status_code == 409
         assert "cancelled" in again.json()["error"]
     assert "customers" not in _loaded_tables(destination)
+    # nor is the page it had read kept on disk: dlt's unfinished package is deleted
+    assert _package_folders(Path(config.state_dir)) == ["extracted"]
     async with serving(config) as served:
         auth = served.bearer(OPERATOR)
         [run] = (await served.http.get("/api/v1/extract/runs", headers=auth)).json()
@@ -135,6 +138,12 @@ async def test_a_cancelled_extract_loads_nothing_and_is_remembered_after_a_resta
         assert latest["status"] == "success", latest["message"]
         assert latest["report"]["streams"]["customers"]["records"] == 2
     assert "customers" in _loaded_tables(destination)
+
+
+def _package_folders(state_dir: Path) -> list[str]:
+    """The folders of dlt's ``normalize/``: ``extracted`` and any step's unfinished package."""
+    normalize = state_dir.glob("extract/*/normalize/*")
+    return sorted(path.name for path in normalize if path.is_dir())
 
 
 async def test_shutdown_stops_a_running_extract_at_its_next_page(emulator_server, tmp_path):

@@ -289,3 +289,50 @@ async def test_every_entitys_failure_is_seen_not_only_the_one_raised(
         "a bug delivering contact:u1",
         "a bug delivering contact:u2",
     }
+
+
+DAY_S = 86_400.0
+
+
+@pytest.mark.anyio
+async def test_dead_letters_past_their_own_retention_are_pruned(tmp_path: Path) -> None:
+    """keep_dead_s bounds the dead letters a forwarder left unattended collects: each
+    waits from its arrival, or from its latest replay; finished events keep their own
+    retention and nothing else is touched."""
+    refused = [identify(f"d{i}", f"u{i}", at=i * DAY_S) for i in range(3)]
+    queue = await store(tmp_path / "q", [*refused, identify("ok", "v1")])
+    clock, delivery = Clock(), Recorder()
+    for event in refused:
+        delivery.failures[event.message_id] = [SkippableError("Country is invalid")] * 2
+    config = DeliveryConfig(coalesce_window_s=0)
+    fwd = Forwarder(queue, delivery, DEFAULT_MAPPINGS, config, clock=clock, keep_dead_s=10 * DAY_S)
+    clock.now += 2 * DAY_S  # all three have arrived
+    await fwd.run_once()
+    assert queue.counts()["dead"] == 3
+    # d2 is replayed on day 5 and refused again: it waits from then on
+    clock.now = T0.timestamp() + 5 * DAY_S
+    [d2] = [e.seq for e in queue.by_status("dead") if e.message_id == "d2"]
+    assert queue.replay([d2], now=clock.now) == 1
+    await fwd.run_once()
+    clock.now = T0.timestamp() + 11.5 * DAY_S  # d0 and d1 waited more than 10 days
+    assert await fwd.prune_if_due() == 2
+    assert [e.message_id for e in queue.by_status("dead")] == ["d2"]
+    assert queue.get("ok") is not None  # delivered: no keep_s, kept
+    clock.now = T0.timestamp() + 15.5 * DAY_S
+    assert await fwd.prune_if_due() == 1
+    assert queue.counts()["dead"] == 0
+    assert queue.counters()["pruned_dead"] == 3
+
+
+@pytest.mark.anyio
+async def test_without_keep_dead_s_dead_letters_wait_for_a_human(tmp_path: Path) -> None:
+    """The default: a dead letter stays however old, while finished events are pruned."""
+    queue = await store(tmp_path / "q", [identify("d0", "u0"), identify("ok", "v1")])
+    clock, delivery = Clock(), Recorder()
+    delivery.failures["d0"] = [SkippableError("Country is invalid")]
+    config = DeliveryConfig(coalesce_window_s=0)
+    fwd = Forwarder(queue, delivery, DEFAULT_MAPPINGS, config, clock=clock, keep_s=DAY_S)
+    await fwd.run_once()
+    clock.now += 365 * DAY_S
+    assert await fwd.prune_if_due() == 1
+    assert [e.message_id for e in queue.by_status("dead")] == ["d0"]
