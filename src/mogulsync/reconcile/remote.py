@@ -213,8 +213,8 @@ def match_key(match: str, value: Any) -> str | None:
 class Pairing:
     """How a sync's rows and ChartMogul's records are paired, and where records are listed.
 
-    As a run finds them: contacts among their customer's contacts (external id and email
-    without case), customers by email or uuid and contacts by uuid anywhere in the account,
+    As a run finds them: contacts among their customer's contacts (external id exactly,
+    email without case), customers by email or uuid and contacts by uuid anywhere in the account,
     the rest by external id in the sync's data source.
     """
 
@@ -256,7 +256,8 @@ class Pairing:
         if key is None or self.parent is None:
             return key
         owner = match_key(self.parent, values.get(self.parent))
-        return None if owner is None else f"{owner}{_KEY_SEPARATOR}{key.casefold()}"
+        # the key as a run compares it: an email without case, an external id exactly
+        return None if owner is None else f"{owner}{_KEY_SEPARATOR}{key}"
 
 
 async def fill(
