@@ -9,6 +9,7 @@ snapshot (a later ``on_delete: delete`` of the row would delete it).
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,61 @@ async def test_a_contact_whose_external_id_differs_in_case_is_another_record(
         assert len(all_pages(client, "/contacts", "entries")) == 2 * ACCOUNTS
     again = await reconcile(conf, "contacts")
     assert (again.in_both, again.missing, again.extra) == (ACCOUNTS, 0, ACCOUNTS)
+
+
+async def test_a_contact_of_a_merged_customer_pairs_under_the_merged_record(
+    server: EmulatorServer, tmp_path: Path
+) -> None:
+    """After a merge in ChartMogul, the contact the row names under `a1` is the merged
+    customer's (a run finds it there): in both, not missing and extra; an adopt keeps it."""
+    conf = _conf(server, tmp_path)
+    await _synced(conf, "billing", "contacts")
+    clean = await reconcile(conf, "contacts")
+    assert (clean.in_both, clean.missing, clean.extra, clean.api_calls) == (ACCOUNTS, 0, 0, 2)
+    with api(server) as client:
+        uuids = {c["external_id"]: c["uuid"] for c in all_pages(client, "/customers", "entries")}
+        client.post(
+            "/customers/merges",
+            json={"from": {"customer_uuid": uuids["a1"]}, "into": {"customer_uuid": uuids["a0"]}},
+        ).raise_for_status()
+        [moved] = [
+            c for c in all_pages(client, "/contacts", "entries") if c["external_id"] == "K-1"
+        ]
+        assert moved["customer_external_id"] == "a0"
+        client.patch(f"/contacts/{moved['uuid']}", json={"first_name": "Bob"}).raise_for_status()
+
+    report = await reconcile(conf, "contacts")
+    assert (report.in_both, report.drifted, report.missing, report.extra) == (ACCOUNTS - 1, 1, 0, 0)
+    [sample] = report.drifted_samples
+    assert (sample["key"], sample["uuid"]) == ("K-1", moved["uuid"])
+    assert sample["changes"] == {"first_name": {"before": "Bob", "after": "Ann"}}
+    assert report.api_calls == 2 + 1  # the data source's customers, listed for the merge
+
+    shutil.rmtree(tmp_path / "state")
+    adopted = await reconcile(conf, "contacts", adopt=True)
+    assert (adopted.in_both, adopted.drifted, adopted.missing) == (ACCOUNTS - 1, 1, 0)
+    record = await engine(conf).run("contacts")  # updates the one drifted contact, by uuid
+    assert (record.rows.changed, record.rows.added, record.rows.unchanged) == (1, 0, ACCOUNTS - 1)
+    with api(server) as client:
+        contacts = all_pages(client, "/contacts", "entries")
+    assert len(contacts) == ACCOUNTS
+    assert {c["first_name"] for c in contacts} == {"Ann"}
+    again = await reconcile(conf, "contacts")
+    assert (again.in_both, again.drifted, again.missing, again.extra) == (ACCOUNTS, 0, 0, 0)
+
+
+async def test_a_missing_contact_costs_no_customer_listing_when_nothing_is_extra(
+    server: EmulatorServer, tmp_path: Path
+) -> None:
+    """Missing rows alone cannot pair with anything: the customers are not listed."""
+    conf = _conf(server, tmp_path)
+    await _synced(conf, "billing")
+    report = await reconcile(conf, "contacts")
+    assert (report.missing, report.extra, report.api_calls) == (ACCOUNTS, 0, 2)
+    assert sorted(report.missing_samples) == ["K-0", "K-1", "K-2"]
+
+
+async def _synced(conf: AppConfig, *names: str) -> None:
+    for name in names:
+        record = await engine(conf).run(name)
+        assert record.status.value == "success", (name, record.message)
