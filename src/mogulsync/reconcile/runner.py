@@ -43,6 +43,7 @@ from mogulsync.reconcile.remote import (
     RemoteRecord,
     fill,
     list_merged,
+    match_key,
 )
 from mogulsync.reconcile.report import ReconcileReport
 from mogulsync.runs import RunRecord, RunStatus, RunStore
@@ -123,6 +124,22 @@ def _added_by_others(config: AppConfig, name: str) -> frozenset[str]:
         for other in config.syncs.values()
     )
     return frozenset({"transactions"}) if shared else frozenset()
+
+
+def _listing_transactions(config: AppConfig, name: str) -> list[str]:
+    """For a transaction sync: the project's invoice syncs of its data source whose rows
+    list their transactions. Those transactions are theirs (their reconcile compares them,
+    and leaves this sync's out), not extra records of this sync."""
+    sync = config.syncs[name]
+    if sync.object != "transaction":
+        return []
+    return [
+        other_name
+        for other_name, other in config.syncs.items()
+        if other.object == "invoice"
+        and other.data_source == sync.data_source
+        and other.transactions_column is not None
+    ]
 
 
 class _Reconcile:
@@ -233,6 +250,8 @@ class _Reconcile:
         # no request is in flight now: reading the model on the loop costs nothing
         self._compare_model(prepared, source, index, state, pairing)
         await self._under_merged(index, pairing, state)
+        for other in _listing_transactions(self.config, self.name):
+            self._mark_listed_by(other, index)
         for extra in index.unseen():
             self.report.note_extra(extra.uuid, extra.external_id)
         if state is not None:
@@ -344,6 +363,30 @@ class _Reconcile:
             if state is not None:
                 self._write(state, adopted, [])
             self._progress()
+
+    def _mark_listed_by(self, invoices: str, index: RemoteIndex) -> None:
+        """Mark the transactions the rows of the invoice sync ``invoices`` list (by
+        external id) as produced by a row: that sync's, not extra records of this one."""
+        model = self.config.models[self.config.syncs[invoices].model]
+        source = open_source(self.config, model)
+        try:
+            prepared = prepare(self.config, invoices, source, source.compile(model))
+            key_columns = prepared.model.primary_key_columns
+            for batch in source.stream(prepared.model):
+                listed: list[str] = []
+                for raw in batch:
+                    key = primary_key_of(raw, key_columns)
+                    outcome = None if key is None else prepared.mapper.build(raw, key, "")
+                    if not isinstance(outcome, MappedRow):
+                        continue  # an invalid invoice row: its reconcile counts it
+                    for transaction in outcome.payload.get("transactions") or []:
+                        external_id = match_key("external_id", transaction.get("external_id"))
+                        if external_id is not None:
+                            listed.append(external_id)
+                for records in index.find(listed).values():
+                    index.mark(records)
+        finally:
+            source.close()
 
     def _compared(
         self, row: MappedRow, records: Sequence[RemoteRecord]
