@@ -339,13 +339,14 @@ class _Reconcile:
         that only when such rows and unpaired contacts both remain (else none can pair)."""
         if not index.any_deferred:
             return
-        if self.data_source_uuid is not None and index.any_unseen:
+        listed = self.data_source_uuid is not None and index.any_unseen
+        if listed and self.data_source_uuid is not None:
             async with ChartMogulClient(self.settings, request_hooks=[self._heard]) as cm:
                 await list_merged(index, cm, self.data_source_uuid)
         for chunk in index.deferred():
             adopted: list[tuple[MappedRow, RemoteRecord, bool]] = []
             for row_key, key, want, digest in chunk:
-                moved = pairing.rekeyed(key, index.merged_owner)
+                moved = pairing.rekeyed(key, index.merged_owner) if listed else None
                 records = index.find([moved]).get(moved, []) if moved is not None else []
                 if not records:
                     self.report.note_missing(row_key)
