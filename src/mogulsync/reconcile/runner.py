@@ -310,7 +310,8 @@ class _Reconcile:
             for row, key in zip(mapped, keys, strict=True):
                 records = found.get(key, []) if key is not None else []
                 if not records:
-                    if key is not None and pairing.by_customer_external_id:
+                    # (an empty listing, a first sync's, has nothing to pair it with)
+                    if key is not None and pairing.by_customer_external_id and index.size:
                         later.append((row.key, key, expected(self.sync.object, row), row.digest))
                     else:
                         self.report.note_missing(row.key)
