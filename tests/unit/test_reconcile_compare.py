@@ -28,8 +28,13 @@ def test_an_older_api_without_disabled_flags_reads_as_enabled() -> None:
     assert differences(expected("invoice", row), held) == {}
 
 
-def test_contact_keys_name_their_customer_and_ignore_case() -> None:
-    """Contacts pair under their customer; external ids and emails without case."""
+def test_contact_keys_name_their_customer_and_ignore_an_emails_case() -> None:
+    """Contacts pair under their customer; emails without case, external ids exactly (a
+    run's lookup takes ``K-1`` and ``k-1`` for two contacts)."""
+    by_id = Pairing.of("contact", "external_id", ["customer_external_id", "external_id"])
+    assert by_id.key({"customer_external_id": "a1", "external_id": "K-1"}) != by_id.key(
+        {"customer_external_id": "a1", "external_id": "k-1"}
+    )
     by_email = Pairing.of("contact", "email", ["customer_external_id", "email"])
     assert by_email.key({"customer_external_id": "a1", "email": "Ann@X.io"}) == by_email.key(
         {"customer_external_id": "a1", "email": "ann@x.io"}

@@ -21,7 +21,7 @@ import fcntl
 import json
 import sqlite3
 import tempfile
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,6 +95,12 @@ class RemoteIndex:
             "CREATE TABLE primary_contact (customer_uuid TEXT PRIMARY KEY, position INTEGER,"
             " fields TEXT)"
         )
+        # contact rows not found under the customer they name, compared again once merged
+        # customers are known (see :meth:`defer`); and those customers' other external ids
+        self._db.execute(
+            "CREATE TABLE deferred (row_key TEXT, key TEXT, expected TEXT, digest TEXT)"
+        )
+        self._db.execute("CREATE TABLE merged (external_id TEXT PRIMARY KEY, owner TEXT)")
         self.size = 0
 
     def close(self) -> None:
@@ -178,6 +184,51 @@ class RemoteIndex:
             marks = ", ".join("?" * len(chunk))
             self._db.execute(f"UPDATE remote SET seen = 1 WHERE rowid IN ({marks})", chunk)  # noqa: S608
 
+    def defer(self, rows: Sequence[tuple[str, str, Comparable, str]]) -> None:
+        """Keep rows (their key, pairing key, expected values and digest) found nowhere
+        yet: their customer may have been merged into another (:meth:`deferred`)."""
+        self._db.executemany(
+            "INSERT INTO deferred VALUES (?, ?, ?, ?)",
+            [(row_key, key, json.dumps(want), digest) for row_key, key, want, digest in rows],
+        )
+
+    def deferred(
+        self, size: int = _LOOKUP_CHUNK
+    ) -> Iterator[list[tuple[str, str, Comparable, str]]]:
+        """The deferred rows, ``size`` at a time, in the order they were kept."""
+        cursor = self._db.execute("SELECT row_key, key, expected, digest FROM deferred")
+        while chunk := cursor.fetchmany(size):
+            yield [(row_key, key, json.loads(want), digest) for row_key, key, want, digest in chunk]
+
+    @property
+    def any_deferred(self) -> bool:
+        """Whether any row was deferred."""
+        return self._db.execute("SELECT 1 FROM deferred LIMIT 1").fetchone() is not None
+
+    @property
+    def any_unseen(self) -> bool:
+        """Whether any record of the scope is, so far, produced by no row."""
+        return next(self.unseen(), None) is not None
+
+    def add_merged(self, customers: Sequence[Mapping[str, Any]]) -> None:
+        """Note each merged customer's other external ids (they name it in a run)."""
+        self._db.executemany(
+            "INSERT OR IGNORE INTO merged VALUES (?, ?)",
+            [
+                (other, customer["external_id"])
+                for customer in customers
+                for other in customer.get("external_ids") or []
+                if customer.get("external_id") and other != customer["external_id"]
+            ],
+        )
+
+    def merged_owner(self, external_id: str) -> str | None:
+        """The external id of the customer ``external_id`` was merged into (None: none)."""
+        found = self._db.execute(
+            "SELECT owner FROM merged WHERE external_id = ?", (external_id,)
+        ).fetchone()
+        return None if found is None else str(found[0])
+
     def unseen(self) -> Iterator[RemoteRecord]:
         """Records no model row matched (the scope's extras), in listing order."""
         # a merged customer is held once per external id: extra when none of them is seen
@@ -213,8 +264,8 @@ def match_key(match: str, value: Any) -> str | None:
 class Pairing:
     """How a sync's rows and ChartMogul's records are paired, and where records are listed.
 
-    As a run finds them: contacts among their customer's contacts (external id and email
-    without case), customers by email or uuid and contacts by uuid anywhere in the account,
+    As a run finds them: contacts among their customer's contacts (external id exactly,
+    email without case), customers by email or uuid and contacts by uuid anywhere in the account,
     the rest by external id in the sync's data source.
     """
 
@@ -250,13 +301,32 @@ class Pairing:
         merged = (match_key(self.match, other) for other in record.get("external_ids") or [])
         return [key for key in merged if key is not None and key != own]
 
+    @property
+    def by_customer_external_id(self) -> bool:
+        """Whether contacts name their customer by external id (a merge may rename it)."""
+        return self.parent == "customer_external_id"
+
+    def rekeyed(self, key: str, owner_of: Callable[[str], str | None]) -> str | None:
+        """A contact's ``key`` under the customer its named one was merged into (None: the
+        named customer was not merged)."""
+        parent, _, own = key.partition(_KEY_SEPARATOR)
+        owner = owner_of(parent)
+        return None if owner is None else f"{owner}{_KEY_SEPARATOR}{own}"
+
     def key(self, values: Mapping[str, Any]) -> str | None:
         """The pairing key of a row's payload or a record (None: it cannot be paired)."""
         key = match_key(self.match, values.get(self.match))
         if key is None or self.parent is None:
             return key
         owner = match_key(self.parent, values.get(self.parent))
-        return None if owner is None else f"{owner}{_KEY_SEPARATOR}{key.casefold()}"
+        # the key as a run compares it: an email without case, an external id exactly
+        return None if owner is None else f"{owner}{_KEY_SEPARATOR}{key}"
+
+
+async def list_merged(index: RemoteIndex, client: ChartMogulClient, data_source_uuid: str) -> None:
+    """Note the data source's merged customers' other external ids in ``index``."""
+    async for page in _pages(client, "customer", data_source_uuid):
+        index.add_merged(page)
 
 
 async def fill(

@@ -36,7 +36,15 @@ from mogulsync.chartmogul import ChartMogulClient, ClientSettings, RequestLogEnt
 from mogulsync.config import AppConfig
 from mogulsync.config.alerts import RECONCILE_PREFIX
 from mogulsync.reconcile.compare import differences, expected
-from mogulsync.reconcile.remote import PRIMARY_CONTACT, Pairing, RemoteIndex, RemoteRecord, fill
+from mogulsync.reconcile.remote import (
+    PRIMARY_CONTACT,
+    Pairing,
+    RemoteIndex,
+    RemoteRecord,
+    fill,
+    list_merged,
+    match_key,
+)
 from mogulsync.reconcile.report import ReconcileReport
 from mogulsync.runs import RunRecord, RunStatus, RunStore
 from mogulsync.runs.retention import prune_history_at
@@ -116,6 +124,22 @@ def _added_by_others(config: AppConfig, name: str) -> frozenset[str]:
         for other in config.syncs.values()
     )
     return frozenset({"transactions"}) if shared else frozenset()
+
+
+def _listing_transactions(config: AppConfig, name: str) -> list[str]:
+    """For a transaction sync: the project's invoice syncs of its data source whose rows
+    list their transactions. Those transactions are theirs (their reconcile compares them,
+    and leaves this sync's out), not extra records of this sync."""
+    sync = config.syncs[name]
+    if sync.object != "transaction":
+        return []
+    return [
+        other_name
+        for other_name, other in config.syncs.items()
+        if other.object == "invoice"
+        and other.data_source == sync.data_source
+        and other.transactions_column is not None
+    ]
 
 
 class _Reconcile:
@@ -225,6 +249,9 @@ class _Reconcile:
         listed, listed_at = await self._list(index, pairing, primary_contacts=contacts)
         # no request is in flight now: reading the model on the loop costs nothing
         self._compare_model(prepared, source, index, state, pairing)
+        await self._under_merged(index, pairing, state)
+        for other in _listing_transactions(self.config, self.name):
+            self._mark_listed_by(other, index)
         for extra in index.unseen():
             self.report.note_extra(extra.uuid, extra.external_id)
         if state is not None:
@@ -279,10 +306,15 @@ class _Reconcile:
             found = index.find([key for key in keys if key is not None])
             adopted: list[tuple[MappedRow, RemoteRecord, bool]] = []
             missing: list[str] = []
+            later: list[tuple[str, str, dict[str, Any], str]] = []
             for row, key in zip(mapped, keys, strict=True):
                 records = found.get(key, []) if key is not None else []
                 if not records:
-                    self.report.note_missing(row.key)
+                    # (an empty listing, a first sync's, has nothing to pair it with)
+                    if key is not None and pairing.by_customer_external_id and index.size:
+                        later.append((row.key, key, expected(self.sync.object, row), row.digest))
+                    else:
+                        self.report.note_missing(row.key)
                     missing.append(row.key)
                     if key is not None and len(self.absent) <= MAX_ABSENT:
                         self.absent.add(key)
@@ -294,9 +326,69 @@ class _Reconcile:
                 else:
                     self.report.in_both += 1
                 adopted.append((row, held, bool(changes)))
+            index.defer(later)
             if state is not None:
                 self._write(state, adopted, missing)
             self._progress()
+
+    async def _under_merged(
+        self, index: RemoteIndex, pairing: Pairing, state: SyncState | None
+    ) -> None:
+        """Contact rows found under no customer of the name they give: a run finds that
+        customer also once merged into another (by any of its external ids), and the
+        contact among the merged customer's. The data source's customers are listed for
+        that only when such rows and unpaired contacts both remain (else none can pair)."""
+        if not index.any_deferred:
+            return
+        listed = self.data_source_uuid is not None and index.any_unseen
+        if listed and self.data_source_uuid is not None:
+            async with ChartMogulClient(self.settings, request_hooks=[self._heard]) as cm:
+                await list_merged(index, cm, self.data_source_uuid)
+        for chunk in index.deferred():
+            adopted: list[tuple[MappedRow, RemoteRecord, bool]] = []
+            for row_key, key, want, digest in chunk:
+                moved = pairing.rekeyed(key, index.merged_owner) if listed else None
+                records = index.find([moved]).get(moved, []) if moved is not None else []
+                if not records:
+                    self.report.note_missing(row_key)
+                    continue
+                # the merged customer is the one the row names: its external id is not a
+                # difference (a run finds the contact there and never moves it)
+                want.pop(pairing.parent or "", None)
+                held, changes = self._picked(want, records)
+                index.mark([held])
+                if changes:
+                    self.report.note_drift(row_key, held.uuid, changes)
+                else:
+                    self.report.in_both += 1
+                adopted.append((MappedRow(row_key, {}, (), digest), held, bool(changes)))
+            if state is not None:
+                self._write(state, adopted, [])
+            self._progress()
+
+    def _mark_listed_by(self, invoices: str, index: RemoteIndex) -> None:
+        """Mark the transactions the rows of the invoice sync ``invoices`` list (by
+        external id) as produced by a row: that sync's, not extra records of this one."""
+        model = self.config.models[self.config.syncs[invoices].model]
+        source = open_source(self.config, model)
+        try:
+            prepared = prepare(self.config, invoices, source, source.compile(model))
+            key_columns = prepared.model.primary_key_columns
+            for batch in source.stream(prepared.model):
+                listed: list[str] = []
+                for raw in batch:
+                    key = primary_key_of(raw, key_columns)
+                    outcome = None if key is None else prepared.mapper.build(raw, key, "")
+                    if not isinstance(outcome, MappedRow):
+                        continue  # an invalid invoice row: its reconcile counts it
+                    for transaction in outcome.payload.get("transactions") or []:
+                        external_id = match_key("external_id", transaction.get("external_id"))
+                        if external_id is not None:
+                            listed.append(external_id)
+                for records in index.find(listed).values():
+                    index.mark(records)
+        finally:
+            source.close()
 
     def _compared(
         self, row: MappedRow, records: Sequence[RemoteRecord]
@@ -304,7 +396,12 @@ class _Reconcile:
         """The row's record and how it differs. With several: customers sharing the row's
         email are each updated by a run, so the first that differs; else (twin contacts)
         one that matches, the others being extra."""
-        want = expected(self.sync.object, row)
+        return self._picked(expected(self.sync.object, row), records)
+
+    def _picked(
+        self, want: dict[str, Any], records: Sequence[RemoteRecord]
+    ) -> tuple[RemoteRecord, dict[str, tuple[Any, Any]]]:
+        """:meth:`_compared` for a row's expected values ``want``."""
         compared = [(r, differences(want, r.fields, others=self.others)) for r in records]
         if self.sync.object == "customer" and self.sync.match == "email":
             return next(((r, c) for r, c in compared if c), compared[0])

@@ -75,9 +75,11 @@ async def test_disabled_invoices_line_items_and_transactions_are_reported(
         assert record.status.value == "success", (name, record.message)
     # the refunds the transaction sync adds to the invoices are its records, not drift of
     # invoices whose rows list their payments (each of them drifted before)
+    # and the payments the invoices list are theirs, not extra transactions of the
+    # transaction sync (all four were, so its reconcile never matched)
     for name in ("invoices", "txns"):
         clean = await reconcile(conf, name)
-        assert (clean.in_both, clean.drifted, clean.missing) == (INVOICES, 0, 0), name
+        assert (clean.in_both, clean.drifted, clean.missing, clean.extra) == (INVOICES, 0, 0, 0)
 
     with api(server) as client:
         invoices = {i["external_id"]: i for i in all_pages(client, "/invoices", "invoices")}
@@ -130,3 +132,26 @@ async def test_a_transaction_no_sync_adds_is_still_drift(
     assert (report.in_both, report.drifted) == (INVOICES - 1, 1)
     assert report.drifted_samples[0]["key"] == "inv-1"
     assert dict(report.fields) == {"transactions": 1}
+
+
+async def test_a_transaction_no_model_lists_is_extra_with_both_syncs(
+    server: EmulatorServer, tmp_path: Path
+) -> None:
+    """With an invoice sync listing payments and a transaction sync in one data source, a
+    refund added by hand is no drift of its invoice (a transaction sync adds them) and no
+    row lists it: the transaction sync reports it extra (no false all-match anywhere)."""
+    conf = _conf(server, tmp_path)
+    for name in ("customers", "invoices", "txns"):
+        assert (await engine(conf).run(name)).status.value == "success"
+    with api(server) as client:
+        [invoice] = all_pages(client, "/invoices", "invoices", external_id="inv-1")
+        client.post(
+            f"/import/invoices/{invoice['uuid']}/transactions",
+            json={"type": "refund", "result": "successful", "date": "2025-01-05T00:00:00Z",
+                  "external_id": "by-hand"},
+        ).raise_for_status()  # fmt: skip
+
+    assert not (await reconcile(conf, "invoices")).differs
+    report = await reconcile(conf, "txns")
+    assert (report.in_both, report.drifted, report.missing, report.extra) == (INVOICES, 0, 0, 1)
+    assert [extra["external_id"] for extra in report.extra_samples] == ["by-hand"]
