@@ -275,11 +275,14 @@ async def test_the_snapshot_is_counted_only_when_deletes_could_be_refused(
     assert (judged.status.value, judged.rows.removed, calls) == ("success", 11, ["customers"])
 
 
-async def test_rows_chartmogul_never_accepted_are_not_records_it_manages(emulator_server, tmp_path):
+@pytest.mark.parametrize("state", ["embedded", "warehouse"])
+async def test_rows_chartmogul_never_accepted_are_not_records_it_manages(
+    emulator_server, tmp_path, state
+):
     """Rows that failed and never landed are no records in ChartMogul: counted among the
     managed ones, 30 failing rows made 12 deletes of an emptied model look like 12 of 42
     (under half, so all 12 real customers were deleted)."""
-    config = _config(emulator_server, tmp_path)
+    config = _config(emulator_server, tmp_path, state=state)
     await engine(config).run("customers")
     # 30 rows ChartMogul refuses at every run: `update` finds no such customer to update
     _sql(tmp_path, "insert into accounts select 'z' || i, 'Ghost' from range(1, 31) t(i)")
