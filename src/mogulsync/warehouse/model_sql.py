@@ -12,6 +12,7 @@ or ``--`` inside a string, a dollar-quoted string or a block comment is not the 
 
 from __future__ import annotations
 
+import functools
 import re
 
 #: a last line holding only a ``--`` comment
@@ -22,6 +23,7 @@ _SEMICOLON_COMMENT = re.compile(r";[ \t]*--[^\n'\"]*\Z")
 _SQLGLOT_NAMES = {"postgresql": "postgres", "mssql": "tsql"}
 
 
+@functools.lru_cache(maxsize=32)  # a run wraps its model in several queries: tokenized once
 def subquery_sql(sql: str, dialect: str | None = None) -> str:
     """``sql`` without trailing semicolons and comments, ending in a newline (so a ``--``
     comment left on its last line ends before the wrapper's parenthesis). ``dialect``: the
