@@ -55,7 +55,13 @@ from mogulsync.sync.bulk.deleted import restated
 from mogulsync.sync.bulk.learn import Learnt
 from mogulsync.sync.bulk.results import Problem
 from mogulsync.sync.connect import client_settings, model_of, open_source, resolve_data_source
-from mogulsync.sync.delete_guard import DeleteGuard, TooManyDeletesError, guard_for, managed
+from mogulsync.sync.delete_guard import (
+    DeleteGuard,
+    TooManyDeletesError,
+    guard_for,
+    no_record,
+    snapshot_rows,
+)
 from mogulsync.sync.diff import Change, Prior, needs_sending, unsure_removal
 from mogulsync.sync.errors_text import row_errors
 from mogulsync.sync.outcomes import OutcomeStatus, RowOutcome, RowSink
@@ -280,6 +286,9 @@ class _Run:
         #: keys this run added to the snapshot (classified with no prior): the snapshot
         #: minus these is what the sync managed before the run
         self.inserted = 0
+        #: rows read whose snapshot row is no record (ChartMogul refused every attempt):
+        #: not managed records either
+        self.no_records = 0
 
     @property
     def halted(self) -> bool:
@@ -436,6 +445,7 @@ class _Run:
             # a key seen once per run (repeats are invalid): each is inserted once when
             # marked in flight, here or by the bulk import
             self.inserted += item.prior is None
+            self.no_records += no_record(item.prior)
             if item.change is Change.ADDED:
                 counts.added += 1
             elif item.change is Change.CHANGED:
@@ -621,7 +631,9 @@ class _Run:
         # it is looked up by its external id (and deleted if found), never just forgotten.
         kind = prepared.sync.object
         unsure = {key for key, prior in gone if unsure_removal(prior, kind)}
-        refusal = self._refusal(len(counted) + len(unsure))
+        refusal = self._refusal(
+            len(counted) + len(unsure), sum(no_record(prior) for _, prior in gone)
+        )
         if refusal is not None:
             # nothing deleted, nothing forgotten: the next run sees these rows leave again
             self.fatal = self.fatal or refusal
@@ -639,11 +651,13 @@ class _Run:
                 await self.slots.acquire()
                 self._spawn(self._delete(applier, key, prior))
 
-    def _refusal(self, deletes: int) -> TooManyDeletesError | None:
-        """The mass-delete safeguard's verdict on ``deletes`` (None: they may go)."""
+    def _refusal(self, deletes: int, gone_no_records: int) -> TooManyDeletesError | None:
+        """The mass-delete safeguard's verdict on ``deletes`` (None: they may go);
+        ``gone_no_records``: rows that left the model and were never a record."""
         if self.guard is None or not self.guard.needs_count(deletes):
             return None
-        before = managed(self.state, self.name) - self.inserted
+        rows = snapshot_rows(self.state, self.name)
+        before = rows - self.inserted - self.no_records - gone_no_records
         return self.guard.refusal(deletes, before)
 
     async def _delete(self, applier: Applier, key: str, prior: Prior) -> None:

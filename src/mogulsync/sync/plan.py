@@ -22,7 +22,7 @@ from mogulsync.sync.batch import (
 from mogulsync.sync.bulk import bulk_group
 from mogulsync.sync.bulk.runner import DEFAULT_MIN_ROWS
 from mogulsync.sync.connect import model_of, open_source, resolve_data_source
-from mogulsync.sync.delete_guard import guard_for, managed
+from mogulsync.sync.delete_guard import guard_for, no_record, snapshot_rows
 from mogulsync.sync.diff import Change, Prior, unsure_removal
 from mogulsync.sync.state_open import open_state
 from mogulsync.sync.state_protocol import SyncState
@@ -62,8 +62,11 @@ class SyncPlan:
     rows_read: int = 0
     #: the sync's ``max_deletes`` as written (None: no limit, or on_delete: ignore)
     max_deletes: str | None = None
-    #: rows in the snapshot: the records the sync manages (what a percentage counts from)
+    #: the records the sync manages (what a percentage counts from): snapshot rows that
+    #: ChartMogul accepted once or that are in flight
     managed: int = 0
+    #: snapshot rows that are no record, ChartMogul refused every attempt (in memory only)
+    no_records: int = 0
     #: why the run would be refused by the mass-delete safeguard (None: it would not)
     deletes_refused: str | None = None
 
@@ -134,7 +137,7 @@ async def plan_sync(
         _count_removed(result, state.unseen(name), sync.on_delete, sync.object, sample)
         if guard is not None:  # a plan writes nothing: the snapshot is as before the run
             result.max_deletes = str(guard.limit)
-            result.managed = managed(state, name)
+            result.managed = snapshot_rows(state, name) - result.no_records
             refusal = guard.refusal(result.counts["deletes"], result.managed)
             result.deletes_refused = None if refusal is None else refusal.preview
         return result
@@ -165,6 +168,7 @@ def _plan_batch(
     )
     _count_rows(plan, classified, sample)
     _count_unchanged(plan, prepared, classified, sample)
+    plan.no_records += sum(no_record(item.prior) for item in classified.rows)
     return True
 
 
@@ -198,6 +202,7 @@ def _count_removed(
     plan: SyncPlan, gone: Iterator[tuple[str, Prior]], on_delete: str, kind: str, sample: int
 ) -> None:
     for key, prior in gone:
+        plan.no_records += no_record(prior)
         # never accepted: counted only when the run looks its record up to delete it
         if prior.digest is None and not (on_delete == "delete" and unsure_removal(prior, kind)):
             continue

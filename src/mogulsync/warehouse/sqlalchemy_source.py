@@ -186,7 +186,7 @@ class SqlAlchemySource:
 
     def _base_sql(self, model: ModelConfig) -> str:
         if model.sql is not None:
-            return subquery_sql(model.sql)
+            return subquery_sql(model.sql, self._engine.dialect.name)
         preparer = self._engine.dialect.identifier_preparer
         assert model.table is not None  # guaranteed by ModelConfig's validator
         parts = model.table.split(".")

@@ -273,3 +273,29 @@ async def test_the_snapshot_is_counted_only_when_deletes_could_be_refused(
     _sql(tmp_path, "delete from accounts where cast(substr(id, 2) as integer) between 4 and 14")
     judged = await engine(config).run("customers")  # 11 of 27: within half, counted
     assert (judged.status.value, judged.rows.removed, calls) == ("success", 11, ["customers"])
+
+
+@pytest.mark.parametrize("state", ["embedded", "warehouse"])
+async def test_rows_chartmogul_never_accepted_are_not_records_it_manages(
+    emulator_server, tmp_path, state
+):
+    """Rows that failed and never landed are no records in ChartMogul: counted among the
+    managed ones, 30 failing rows made 12 deletes of an emptied model look like 12 of 42
+    (under half, so all 12 real customers were deleted)."""
+    config = _config(emulator_server, tmp_path, state=state)
+    await engine(config).run("customers")
+    # 30 rows ChartMogul refuses at every run: `update` finds no such customer to update
+    _sql(tmp_path, "insert into accounts select 'z' || i, 'Ghost' from range(1, 31) t(i)")
+    update_sync = config.syncs["customers"].model_copy(update={"mode": "update"})
+    update = config.model_copy(update={"syncs": {"customers": update_sync}})
+    failing = await engine(update).run("customers")
+    assert (failing.rows.succeeded, failing.rows.failed) == (ROWS, 30)
+    _sql(tmp_path, "delete from accounts")
+
+    plan = await plan_sync(update, "customers", engine(update).settings)
+    assert (plan.counts["deletes"], plan.managed) == (ROWS, ROWS)
+    assert plan.deletes_refused is not None
+    refused = await engine(update).run("customers")
+    assert refused.status.value == "failed"
+    assert f"would delete {ROWS} of its {ROWS} records" in (refused.message or "")
+    assert len(_customers(emulator_server)) == ROWS

@@ -204,6 +204,11 @@ _COMMENTED_SQL = [
     "select id, name from acc;\n-- done\n-- really\n",
     "with x as (select * from acc) select id, name from x -- a CTE",
     "select id, name from acc where name <> ';--' -- a string holding ;--",
+    # ran before the tail was trimmed, and must still: `; --` or a `--` line inside a block
+    # comment, a string or a dollar-quoted string is not the SQL's end
+    "select id, name from acc /* trimmed; -- never */",
+    "select id, name from acc where name <> 'x\n-- not a comment'",
+    "select id, name from acc where name <> $$x; -- not a comment$$",
 ]
 
 

@@ -55,9 +55,11 @@ class DiffQuery:
     names: tuple[str, ...]
     hashed: tuple[str, ...]
     default_schema: str | None
+    #: the warehouse's SQLAlchemy dialect name (where a SQL model's text ends)
+    dialect: str | None = None
 
     def _model(self, alias: str) -> sa.Subquery | sa.TableClause:
-        return model_selectable(self.model, self.names, self.default_schema, alias)
+        return model_selectable(self.model, self.names, self.default_schema, alias, self.dialect)
 
     def _key(self, source: sa.Subquery | sa.TableClause) -> sa.ColumnElement[str]:
         return key_expr([source.c[name] for name in self.model.primary_key_columns])

@@ -110,13 +110,18 @@ def hash_expr(columns: Sequence[ColumnElement[Any]]) -> ColumnElement[str]:
 
 
 def model_selectable(
-    model: ModelConfig, names: Sequence[str], default_schema: str | None, alias: str
+    model: ModelConfig,
+    names: Sequence[str],
+    default_schema: str | None,
+    alias: str,
+    dialect: str | None = None,
 ) -> sa.Subquery | sa.TableClause:
-    """The model as a FROM element with its columns: a table, or its SQL as a subquery."""
+    """The model as a FROM element with its columns: a table, or its SQL as a subquery
+    (``dialect``: the warehouse's, which tells where that SQL ends)."""
     columns: list[sa.ColumnClause[Any]] = [sa.column(name) for name in names]
     if model.table is not None:
         parts = model.table.split(".")
         schema = ".".join(parts[:-1]) or default_schema
         return sa.table(parts[-1], *columns, schema=schema).alias(alias)  # type: ignore[return-value]
     assert model.sql is not None  # guaranteed by ModelConfig's validator
-    return sa.text(subquery_sql(model.sql)).columns(*columns).subquery(alias)
+    return sa.text(subquery_sql(model.sql, dialect)).columns(*columns).subquery(alias)

@@ -120,6 +120,7 @@ def open_diff(state: WarehouseState, prepared: Prepared, schema: ModelSchema) ->
         names=schema.names,
         hashed=tuple(hashed_columns(prepared.sync, mapper.columns, list(mapper.custom_types))),
         default_schema=state.warehouse.schema_,
+        dialect=state.engine.dialect.name,
     )
     state.bind(query)
     digesting = SqlDigestMapper(
