@@ -29,6 +29,8 @@ def subquery_sql(sql: str, dialect: str | None = None) -> str:
     comment left on its last line ends before the wrapper's parenthesis). ``dialect``: the
     SQLAlchemy dialect's name (how strings and comments are written differs)."""
     text = sql.strip()
+    if ";" not in text and "--" not in text.rpartition("\n")[2]:
+        return text + "\n"  # nothing to trim (most models): no tokenizer to import
     end = _code_end(text, dialect)
     return (_trimmed_by_patterns(text) if end is None else text[:end]) + "\n"
 
