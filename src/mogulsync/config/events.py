@@ -114,15 +114,16 @@ class EventsConfig(ConfigModel):
         description=(
             "delivered, rejected and skipped events older than this are deleted from the"
             " queue (null: keep forever); a messageId is deduplicated while its event is"
-            " kept, so this is also the deduplication window. Dead letters are kept."
+            " kept, so this is also the deduplication window. Dead letters: keep_dead_days."
         ),
     )
     keep_dead_days: float | None = Field(
         None,
         gt=0,
         description=(
-            "dead letters waiting longer than this (since they arrived, or since their"
-            " latest replay) are deleted from the queue (null: kept until replayed)"
+            "dead letters dead for longer than this (since they were refused, or refused"
+            " again after a replay; not since they arrived) are deleted from the queue"
+            " (null: kept until replayed or discarded)"
         ),
     )
 

@@ -10,8 +10,9 @@ next one.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from mogulsync.events.queue import EventQueue, Outcome
 
@@ -19,8 +20,10 @@ from mogulsync.events.queue import EventQueue, Outcome
 class QueueWrites:
     """Batches ``mark_inflight`` and ``record`` calls from one event loop."""
 
-    def __init__(self, queue: EventQueue) -> None:
+    def __init__(self, queue: EventQueue, clock: Callable[[], float] = time.time) -> None:
         self._queue = queue
+        #: the forwarder's: outcomes are stamped on it (a dead letter's retention counts from it)
+        self._clock = clock
         self._marks: list[int] = []
         self._outcomes: list[Outcome] = []
         self._counters: Counter[str] = Counter()
@@ -56,7 +59,9 @@ class QueueWrites:
             self._marks, self._outcomes, self._waiters = [], [], []
             self._counters.clear()
             try:
-                await asyncio.to_thread(self._queue.write, marks, outcomes, counters)
+                await asyncio.to_thread(
+                    self._queue.write, marks, outcomes, counters, now=self._clock()
+                )
             except Exception as exc:  # every waiter must hear about it
                 for waiter in waiters:
                     if not waiter.done():

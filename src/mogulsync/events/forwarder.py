@@ -90,7 +90,7 @@ class Forwarder:
         self._clock = clock
         self._wake = asyncio.Event()
         self._next_prune = 0.0
-        self._writes = QueueWrites(queue)
+        self._writes = QueueWrites(queue, clock)
 
     def wake(self) -> None:
         """New events were stored: look sooner (called from the ingest app's loop)."""

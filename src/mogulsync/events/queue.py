@@ -363,12 +363,18 @@ class EventQueue:
         self.write([], outcomes, counters or {})
 
     def write(
-        self, inflight: Sequence[int], outcomes: Sequence[Outcome], counters: Mapping[str, int]
+        self,
+        inflight: Sequence[int],
+        outcomes: Sequence[Outcome],
+        counters: Mapping[str, int],
+        *,
+        now: float | None = None,
     ) -> None:
-        """In one durable transaction: mark events in flight, store outcomes, add counts."""
+        """In one durable transaction: mark events in flight, store outcomes, add counts.
+        ``now`` (default: the wall clock) stamps the outcomes: a dead letter waits from it."""
         if not inflight and not outcomes and not any(counters.values()):
             return
-        now = time.time()
+        now = time.time() if now is None else now
         with self._lock, transaction(self._conn) as conn:
             conn.executemany(
                 "UPDATE events SET inflight = 1 WHERE seq = ?", [(seq,) for seq in inflight]
@@ -554,11 +560,12 @@ class EventQueue:
         """Delete finished events received before ``received_before``, and dead letters
         waiting since before ``dead_before`` (None: none); how many.
 
-        Pending events are kept whatever their age. A dead letter waits from its arrival,
-        or from its latest replay. A pruned event's ``messageId`` is no longer
-        deduplicated. Works in chunks along ``seq`` (arrival order) so no transaction
-        holds the write lock for long; then gives the freed pages back to the disk
-        (:meth:`reclaim_space`).
+        Pending events are kept whatever their age. A dead letter waits from when it
+        became one (the outcome's time; again after a replay), not from its arrival: an
+        event refused days after it arrived is new to whoever reads the list. A pruned
+        event's ``messageId`` is no longer deduplicated. Works in chunks along ``seq``
+        (arrival order) so no transaction holds the write lock for long; then gives the
+        freed pages back to the disk (:meth:`reclaim_space`).
         """
         deleted = 0 if received_before is None else self._prune_finished(received_before)
         if dead_before is not None:
@@ -576,14 +583,15 @@ class EventQueue:
         return deleted
 
     def _prune_dead(self, before: float) -> int:
-        """Delete dead letters waiting since before ``before``, in chunks; how many."""
+        """Delete dead letters waiting since before ``before``, in chunks; how many.
+        ``updated_at`` is when the outcome that made each one dead was recorded."""
         deleted = 0
         while True:
             with self._lock, transaction(self._conn) as conn:
                 changes = conn.total_changes
                 conn.execute(
                     "DELETE FROM events WHERE seq IN (SELECT seq FROM events"
-                    " WHERE status = 'dead' AND COALESCE(pending_since, received_at) < ?"
+                    " WHERE status = 'dead' AND COALESCE(updated_at, received_at) < ?"
                     " ORDER BY seq LIMIT ?)",
                     (before, PRUNE_CHUNK),
                 )

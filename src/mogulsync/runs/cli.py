@@ -140,19 +140,25 @@ def show(
             output.error(describe(exc), exit_code=exit_codes.USAGE, run_id=run_id)
             raise typer.Exit(exit_codes.USAGE) from None
         row_errors = store.errors(run_id) if errors else []
+        deleted = store.errors_deleted(run_id) if errors else 0
         entries = list(store.requests(run_id)) if requests else []
     finally:
         store.close()
     if as_json:
         typer.echo(
             json.dumps(
-                _json_body(record, row_errors if errors else None, entries if requests else None)
+                _json_body(
+                    record,
+                    row_errors if errors else None,
+                    entries if requests else None,
+                    deleted,
+                )
             )
         )
         return
     _print_run(record)
     if errors:
-        _print_errors(row_errors)
+        _print_errors(row_errors, deleted)
     if requests:
         _print_requests(entries)
 
@@ -175,6 +181,7 @@ def _json_body(
     record: RunRecord,
     row_errors: list[RowError] | None,
     entries: list[RequestLogEntry] | None,
+    errors_deleted: int = 0,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         **record.summary(),
@@ -186,6 +193,7 @@ def _json_body(
             {"key": e.key, "field": e.field, "message": e.message, "action": e.action,
              "kind": e.kind} for e in row_errors
         ]  # fmt: skip
+        body["errors_deleted"] = errors_deleted
     if entries is not None:
         body["requests"] = [
             {"method": r.method, "path": r.path, "status": r.status,
@@ -221,7 +229,18 @@ def _print_run(record: RunRecord) -> None:
         _out.print(f"  [red]{escape(record.message)}[/red]", highlight=False)
 
 
-def _print_errors(row_errors: list[RowError]) -> None:
+def deleted_errors_text(count: int) -> str:
+    """What a run whose row errors the retention deleted shows in their place."""
+    return (
+        f"{count} row errors of this run were deleted: it is older than"
+        " run_history.keep_errors_days (its counts stay); raise that setting to keep them longer"
+    )
+
+
+def _print_errors(row_errors: list[RowError], deleted: int = 0) -> None:
+    if not row_errors and deleted:  # the run had some: "no row errors" would be a lie
+        _out.print(deleted_errors_text(deleted), highlight=False)
+        return
     if not row_errors:
         _out.print("no row errors")
         return

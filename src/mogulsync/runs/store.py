@@ -46,6 +46,11 @@ CREATE TABLE IF NOT EXISTS row_errors (
     action TEXT NOT NULL, kind TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS row_errors_by_run ON row_errors (run_id);
+-- how many row errors of a run the retention deleted (keep_errors_days): its pages then
+-- say so, rather than showing no errors under its failed count
+CREATE TABLE IF NOT EXISTS pruned_row_errors (
+    run_id TEXT PRIMARY KEY, count INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS requests (
     run_id TEXT NOT NULL, seq INTEGER NOT NULL, timestamp TEXT NOT NULL, method TEXT NOT NULL,
     path TEXT NOT NULL, endpoint TEXT NOT NULL, status INTEGER, duration_ms REAL NOT NULL,
@@ -84,6 +89,11 @@ SELECT run_id FROM (
 _STILL_LOGGED = " AND EXISTS (SELECT 1 FROM requests WHERE requests.run_id = old.run_id)"
 #: ... that still have row errors
 _STILL_ERRORED = " AND EXISTS (SELECT 1 FROM row_errors WHERE row_errors.run_id = old.run_id)"
+#: noted before a run's row errors are deleted (same transaction)
+_NOTE_PRUNED_ERRORS = (
+    "INSERT OR REPLACE INTO pruned_row_errors (run_id, count)"
+    " SELECT run_id, COUNT(*) FROM row_errors WHERE run_id = ? GROUP BY run_id"
+)
 
 
 class RunNotFoundError(ConfigError):
@@ -310,11 +320,13 @@ class RunStore:
         runs and running runs are never touched. None: no cutoff.
         """
         gone = self._prunable(runs_before, keep_last)
-        self._delete(gone, ("requests", "row_errors", "alert_deliveries", "runs"))
+        self._delete(
+            gone, ("requests", "row_errors", "pruned_row_errors", "alert_deliveries", "runs")
+        )
         logless = self._prunable(requests_before, keep_last, still=_STILL_LOGGED)
         self._delete(logless, ("requests",))
         errorless = self._prunable(errors_before, keep_last, still=_STILL_ERRORED)
-        self._delete(errorless, ("row_errors",))
+        self._delete(errorless, ("row_errors",), note=_NOTE_PRUNED_ERRORS)
         return len(gone), len(logless)
 
     def reclaim_space(self) -> _sqlite_space.Reclaimed:
@@ -323,11 +335,16 @@ class RunStore:
         self.flush()  # VACUUM needs no transaction open on this connection
         return _sqlite_space.reclaim(self._db)
 
-    def _delete(self, run_ids: Sequence[str], tables: Sequence[str]) -> None:
-        """Delete the runs' rows from ``tables``, PRUNE_CHUNK runs per transaction."""
+    def _delete(
+        self, run_ids: Sequence[str], tables: Sequence[str], *, note: str | None = None
+    ) -> None:
+        """Delete the runs' rows from ``tables``, PRUNE_CHUNK runs per transaction (after
+        ``note``, a statement per run id, in the same transaction)."""
         for start in range(0, len(run_ids), PRUNE_CHUNK):
             chunk = [(run_id,) for run_id in run_ids[start : start + PRUNE_CHUNK]]
             self._db.execute("BEGIN")
+            if note is not None:
+                self._db.executemany(note, chunk)
             for table in tables:
                 self._db.executemany(f"DELETE FROM {table} WHERE run_id = ?", chunk)  # noqa: S608 - constant names
             self._db.execute("COMMIT")
@@ -380,6 +397,13 @@ class RunStore:
                 for e in errors
             ],
         )
+
+    def errors_deleted(self, run_id: str) -> int:
+        """How many row errors of this run the retention deleted (0: none were)."""
+        row = self._db.execute(
+            "SELECT count FROM pruned_row_errors WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        return int(row[0]) if row else 0
 
     def errors(self, run_id: str, *, limit: int | None = None) -> list[RowError]:
         """A run's row errors in the order they happened."""

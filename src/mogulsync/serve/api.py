@@ -299,16 +299,18 @@ async def get_run(request: Request) -> Response:
     ---
     summary: 'One run, as `sync run --json` prints it (status also running or cancelled)'
     responses:
-      200: {description: "{run_id, sync, status, rows, api_calls, duration_s}"}
+      200: {description: "{run_id, sync, status, rows, api_calls, duration_s,
+        row_errors_deleted}"}
       404: {description: unknown run}
     """
     state = state_of(request)
     store = state.run_store()
     try:
         record = store.get(request.path_params["run_id"])
+        deleted = store.errors_deleted(record.run_id)
     finally:
         store.close()
-    return JSONResponse(run_summary(state, record))
+    return JSONResponse({**run_summary(state, record), "row_errors_deleted": deleted})
 
 
 @guarded(Role.VIEWER)
@@ -317,7 +319,8 @@ async def run_errors(request: Request) -> Response:
     ---
     summary: 'A run''s row errors (?q= part of the key, &kind=invalid|rejected|transient|error)'
     responses:
-      200: {description: "[{key, field, message, action, kind}]"}
+      200: {description: "[{key, field, message, action, kind}]; header X-Row-Errors-Deleted:
+        how many the retention deleted (keep_errors_days)"}
       400: {description: unknown kind}
       404: {description: unknown run}
     """
@@ -330,6 +333,7 @@ async def run_errors(request: Request) -> Response:
     try:
         store.get(request.path_params["run_id"])
         found = store.errors(request.path_params["run_id"])
+        deleted = store.errors_deleted(request.path_params["run_id"])
     finally:
         store.close()
     rows = [
@@ -338,7 +342,9 @@ async def run_errors(request: Request) -> Response:
         for e in found
         if query in e.key and (not kind or e.kind == kind)
     ]  # fmt: skip
-    return JSONResponse(rows[: _limit(request, MAX_LIMIT)])
+    # the list cannot say that a run's errors were deleted (an old run's "[]" is no clean run)
+    headers = {"X-Row-Errors-Deleted": str(deleted)}
+    return JSONResponse(rows[: _limit(request, MAX_LIMIT)], headers=headers)
 
 
 @guarded(Role.VIEWER)

@@ -297,7 +297,7 @@ DAY_S = 86_400.0
 @pytest.mark.anyio
 async def test_dead_letters_past_their_own_retention_are_pruned(tmp_path: Path) -> None:
     """keep_dead_s bounds the dead letters a forwarder left unattended collects: each
-    waits from its arrival, or from its latest replay; finished events keep their own
+    waits from when it became one (again, after a replay); finished events keep their own
     retention and nothing else is touched."""
     refused = [identify(f"d{i}", f"u{i}", at=i * DAY_S) for i in range(3)]
     queue = await store(tmp_path / "q", [*refused, identify("ok", "v1")])
@@ -306,7 +306,7 @@ async def test_dead_letters_past_their_own_retention_are_pruned(tmp_path: Path) 
         delivery.failures[event.message_id] = [SkippableError("Country is invalid")] * 2
     config = DeliveryConfig(coalesce_window_s=0)
     fwd = Forwarder(queue, delivery, DEFAULT_MAPPINGS, config, clock=clock, keep_dead_s=10 * DAY_S)
-    clock.now += 2 * DAY_S  # all three have arrived
+    clock.now += 2 * DAY_S  # all three have arrived: refused on day 2
     await fwd.run_once()
     assert queue.counts()["dead"] == 3
     # d2 is replayed on day 5 and refused again: it waits from then on
@@ -314,7 +314,9 @@ async def test_dead_letters_past_their_own_retention_are_pruned(tmp_path: Path) 
     [d2] = [e.seq for e in queue.by_status("dead") if e.message_id == "d2"]
     assert queue.replay([d2], now=clock.now) == 1
     await fwd.run_once()
-    clock.now = T0.timestamp() + 11.5 * DAY_S  # d0 and d1 waited more than 10 days
+    clock.now = T0.timestamp() + 11.5 * DAY_S  # d0 and d1 dead for 9.5 days: kept
+    assert await fwd.prune_if_due() == 0
+    clock.now = T0.timestamp() + 12.5 * DAY_S  # now more than 10 days
     assert await fwd.prune_if_due() == 2
     assert [e.message_id for e in queue.by_status("dead")] == ["d2"]
     assert queue.get("ok") is not None  # delivered: no keep_s, kept
@@ -336,3 +338,27 @@ async def test_without_keep_dead_s_dead_letters_wait_for_a_human(tmp_path: Path)
     clock.now += 365 * DAY_S
     assert await fwd.prune_if_due() == 1
     assert [e.message_id for e in queue.by_status("dead")] == ["d0"]
+
+
+@pytest.mark.anyio
+async def test_a_dead_letter_waits_from_when_it_died_not_from_its_arrival(
+    tmp_path: Path,
+) -> None:
+    """An event that arrived long before it was refused (queued while the forwarder was
+    stopped, or by `events serve --no-forward`) is a new dead letter: it gets its whole
+    keep_dead_s. Counted from its arrival it was deleted by the next prune, minutes after
+    the alert announced it, before anyone could list it."""
+    queue = await store(tmp_path / "q", [identify("late", "u0")])
+    clock, delivery = Clock(), Recorder()
+    delivery.failures["late"] = [SkippableError("Country is invalid")]
+    config = DeliveryConfig(coalesce_window_s=0)
+    fwd = Forwarder(queue, delivery, DEFAULT_MAPPINGS, config, clock=clock, keep_dead_s=DAY_S)
+    clock.now += 3 * DAY_S  # the forwarder starts three days after the event arrived
+    await fwd.run_once()
+    assert queue.counts()["dead"] == 1
+    clock.now += PRUNE_INTERVAL_S + 1  # the next prune, minutes later
+    assert await fwd.prune_if_due() == 0
+    assert [e.message_id for e in queue.by_status("dead")] == ["late"]
+    clock.now += DAY_S  # dead for more than a day now: it goes
+    assert await fwd.prune_if_due() == 1
+    assert queue.counts()["dead"] == 0

@@ -68,6 +68,13 @@ def test_row_errors_of_runs_older_than_keep_errors_days_go(tmp_path: Path) -> No
         }
         record = store.get(old[0])
         assert record.status is RunStatus.PARTIAL
+        # what was deleted is noted, so the run's pages do not read as a clean run
+        assert [store.errors_deleted(run_id) for run_id in run_ids] == [3, 3, 3, 0, 0]
+        # a run deleted whole takes that note along
+        prune_history(store, RunHistoryConfig(keep_days=20, keep_last=2), now + 21 * DAY)
+        assert [store.errors_deleted(run_id) for run_id in old] == [0, 0, 0]
+        left = store._db.execute("SELECT COUNT(*) FROM pruned_row_errors").fetchone()
+        assert left == (0,)
     finally:
         store.close()
 

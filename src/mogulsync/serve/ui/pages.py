@@ -326,6 +326,7 @@ async def run_page(request: Request) -> Response:
     try:
         record = store.get(run_id)
         found = store.errors(run_id)
+        deleted = store.errors_deleted(run_id)
     except RunNotFoundError as exc:
         return Response(exc.user_message, status_code=404, media_type="text/plain")
     finally:
@@ -337,6 +338,7 @@ async def run_page(request: Request) -> Response:
     return _page(
         request, "run.html", caller, run=summary, errors=errors[:ERRORS_SHOWN],
         errors_total=len(errors), q=q, kind=kind, kinds=ROW_ERROR_KINDS, rate=rate,
+        errors_deleted=deleted,
         running=state.manager.by_run_id(run_id) is not None, nav="syncs",
     )  # fmt: skip
 
