@@ -39,6 +39,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from mogulsync._pid_lock import PidFileLock
 from mogulsync.config.events import DeliveryConfig, EventMapping
 from mogulsync.events._writes import QueueWrites
 from mogulsync.events.delivery import Delivery, PlannedEvent, Verdict
@@ -52,6 +53,8 @@ FETCH_LIMIT = 5_000
 #: an entity's burst is held at most this many coalesce windows
 MAX_HOLD_WINDOWS = 4
 IDLE_WAIT_S = 0.2
+#: how often a process whose queue another one forwards looks whether it can take over
+FOLLOW_WAIT_S = 5.0
 #: how often finished events past the retention are deleted
 PRUNE_INTERVAL_S = 300.0
 
@@ -80,6 +83,8 @@ class Forwarder:
         clock: Callable[[], float] = time.time,
         keep_s: float | None = None,
         keep_dead_s: float | None = None,
+        lock: PidFileLock | None = None,
+        follow_wait_s: float = FOLLOW_WAIT_S,
     ) -> None:
         self.queue = queue
         self.delivery = delivery
@@ -91,20 +96,37 @@ class Forwarder:
         self._wake = asyncio.Event()
         self._next_prune = 0.0
         self._writes = QueueWrites(queue, clock)
+        #: held while this forwarder sends: one forwarder per queue file (two would read
+        #: and send the same pending events, and create duplicate contacts)
+        self._lock = lock
+        self._follow_wait_s = follow_wait_s
+        #: the pid of the process forwarding instead of this one (None: this one forwards)
+        self.following: str | None = None
 
     def wake(self) -> None:
         """New events were stored: look sooner (called from the ingest app's loop)."""
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until ``stop`` is set."""
+        """Deliver until ``stop`` is set; while another process forwards the queue, only
+        look every ``follow_wait_s`` whether it has stopped (then take over)."""
+        try:
+            await self._run(stop)
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+
+    async def _run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            try:
-                await self.prune_if_due()
-                wait = await self.run_once()
-            except Exception:
-                log.exception("events forwarder round failed; trying again")
-                wait = IDLE_WAIT_S
+            if not self._may_forward():
+                wait = self._follow_wait_s
+            else:
+                try:
+                    await self.prune_if_due()
+                    wait = await self.run_once()
+                except Exception:
+                    log.exception("events forwarder round failed; trying again")
+                    wait = IDLE_WAIT_S
             self._wake.clear()
             if wait > 0:
                 waiters = [asyncio.ensure_future(self._wake.wait())]
@@ -112,6 +134,31 @@ class Forwarder:
                 await asyncio.wait(waiters, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
                 for waiter in waiters:
                     waiter.cancel()
+
+    def _may_forward(self) -> bool:
+        """Whether this process forwards the queue (it holds, or has just taken, the lock)."""
+        if self._lock is None or self._lock.held:
+            return True
+        try:
+            holder = self._lock.try_acquire()
+        except OSError as exc:  # a folder this process cannot write: forward as before
+            log.warning("events: the forwarder lock %s cannot be opened (%s)", self._lock.path, exc)
+            self._lock = None
+            return True
+        if holder is None:
+            if self.following is not None:
+                log.warning("events: the process forwarding this queue stopped: this one forwards")
+            self.following = None
+            return True
+        if self.following != holder:
+            log.warning(
+                "events: another process (pid %s) forwards the events in %s: this one stores the"
+                " events it receives there, and forwards them once that process stops",
+                holder or "?",
+                self.queue.path,
+            )
+        self.following = holder
+        return False
 
     async def prune_if_due(self) -> int:
         """Delete finished events and dead letters past their retention (at most every

@@ -23,6 +23,7 @@ import uvicorn
 
 from mogulsync import _threads
 from mogulsync._listen import bound_port, listening_socket, url_host
+from mogulsync._pid_lock import PidFileLock
 from mogulsync.chartmogul import ChartMogulClient, ClientSettings
 from mogulsync.config.models import AppConfig
 from mogulsync.errors import ConfigError
@@ -49,6 +50,11 @@ SECONDS_PER_DAY = 86_400
 def queue_path(config: AppConfig) -> Path:
     """Where the durable queue lives (``events.queue_path`` or the state dir)."""
     return Path(config.events.queue_path or Path(config.state_dir) / QUEUE_FILE)
+
+
+def forwarder_lock_path(queue: Path) -> Path:
+    """The lock the forwarding process holds, beside the queue file."""
+    return queue.with_name(queue.name + ".forwarder.lock")
 
 
 def build_delivery(
@@ -110,6 +116,7 @@ async def running_events(
             clock=clock,
             keep_s=None if keep_days is None else keep_days * SECONDS_PER_DAY,
             keep_dead_s=None if keep_dead_days is None else keep_dead_days * SECONDS_PER_DAY,
+            lock=PidFileLock(forwarder_lock_path(path)),
         )
         watch = alert_watch(config, queue, clock)
         if watch is not None:
