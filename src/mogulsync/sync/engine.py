@@ -176,6 +176,9 @@ class SyncEngine:
         # many at once: a context variable, not a global)
         with logs.bound_run(record.run_id):
             started = time.monotonic()
+            # alerts about this sync a channel did not take, now due: sent beside the run
+            # (a cron-only user gets them at the next run), done before this run's own
+            retrying = asyncio.create_task(self.alerts.retry_due(runs, self.alerts.now(), name))
             run = _Run(self, name, record, runs, state, progress or (lambda _p: None))
             run.stop_event = stop or asyncio.Event()
             run.request_hooks = list(request_hooks)
@@ -196,6 +199,7 @@ class SyncEngine:
                 if run.fatal is not None:
                     record.message = self.redactor.text(run.fatal.user_message)
                 try:
+                    await retrying
                     await finish_run(record, runs, self.sinks, self.alerts, self.redactor)
                     # off the loop: a long history's first prune takes seconds, and a
                     # server's other runs, API and scheduler share this loop; on its own
