@@ -18,6 +18,7 @@ from mogulsync.output import LazyConsole, escape, interactive, key_label, plain_
 if TYPE_CHECKING:
     from mogulsync.chartmogul import RequestLogEntry
     from mogulsync.config import AppConfig
+    from mogulsync.runs.deliveries import AlertDelivery
     from mogulsync.runs.models import RowError, RunRecord
     from mogulsync.runs.store import RunStore
 
@@ -141,16 +142,23 @@ def show(
             raise typer.Exit(exit_codes.USAGE) from None
         row_errors = store.errors(run_id) if errors else []
         entries = list(store.requests(run_id)) if requests else []
+        alerts = store.deliveries_of_run(run_id)
     finally:
         store.close()
     if as_json:
         typer.echo(
             json.dumps(
-                _json_body(record, row_errors if errors else None, entries if requests else None)
+                {
+                    **_json_body(
+                        record, row_errors if errors else None, entries if requests else None
+                    ),
+                    "alerts": [delivery.as_dict() for delivery in alerts],
+                }
             )
         )
         return
     _print_run(record)
+    _print_alerts(alerts)
     if errors:
         _print_errors(row_errors)
     if requests:
@@ -219,6 +227,18 @@ def _print_run(record: RunRecord) -> None:
     )
     if record.message:
         _out.print(f"  [red]{escape(record.message)}[/red]", highlight=False)
+
+
+def _print_alerts(alerts: list[AlertDelivery]) -> None:
+    """Each alert sent about the run (a channel that was down: each later attempt too)."""
+    for d in alerts:
+        outcome = "[green]delivered[/green]" if d.delivered else "[red]failed[/red]"
+        why = f": {escape(d.error)}" if d.error else ""
+        _out.print(
+            f"  alert {d.trigger} to {escape(d.channel)} ({escape(d.target)})"
+            f" at {d.at[:19].replace('T', ' ')} UTC: {outcome}{why}",
+            highlight=False,
+        )
 
 
 def _print_errors(row_errors: list[RowError]) -> None:

@@ -374,6 +374,10 @@ class RunStore:
         (``successes``: at most this many success notices, on top of ``limit`` others)."""
         return alert_deliveries.latest(self._db, syncs, limit, successes)
 
+    def deliveries_of_run(self, run_id: str) -> list[alert_deliveries.AlertDelivery]:
+        """Every alert delivery about run ``run_id``, oldest first."""
+        return alert_deliveries.of_run(self._db, run_id)
+
     # ------------------------------------------------------------------ alerts to retry
     def take_alert_retries(
         self,

@@ -4,17 +4,21 @@ of the sync's next run, after a back-off read from a driven clock, in order, onc
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 import stamina
+import yaml
 from tests.integration.ops._receivers import HttpReceiver
 from tests.integration.ops._support import ACCOUNTS_DDL, ops_project
 from tests.integration.sync._support import engine, make_warehouse
+from typer.testing import CliRunner
 
 from mogulsync.alerts.dispatch import AlertDispatcher
+from mogulsync.cli import app
 from mogulsync.config import AppConfig
 from mogulsync.emulator.server import EmulatorServer
 from mogulsync.runs import RunStore
@@ -115,6 +119,22 @@ async def test_a_refused_problem_is_sent_at_the_next_runs_start_once_due(emulato
         ("hook", "failed_rows", "failed"),
         ("hook", "failed_rows", "delivered"),
     ]
+    # `runs show` lists both attempts under the run they tell of
+    project_file = tmp_path / "mogulsync.yml"
+    history_only = {"chartmogul": {"api_key": "${CM_KEY}"}, "state_dir": str(config.state_dir)}
+    project_file.write_text(yaml.safe_dump(history_only), "utf-8")
+    show = ["runs", "show", failing.run_id, "--config", str(project_file)]
+    env = {"CM_KEY": "cm-key", "COLUMNS": "200"}
+    shown = CliRunner().invoke(app, [*show, "--json"], env=env)
+    assert shown.exit_code == 0, shown.output
+    alerts = json.loads(shown.output)["alerts"]
+    assert [(a["channel"], a["outcome"]) for a in alerts if a["channel"] == "hook"] == [
+        ("hook", "failed"),
+        ("hook", "delivered"),
+    ]
+    text = CliRunner().invoke(app, show, env=env).output
+    assert "alert failed_rows to hook (webhook" in text
+    assert text.count("alert failed_rows to hook") == 2
 
 
 async def test_a_recovery_waits_behind_the_problem_pagerduty_never_got(emulator_server, tmp_path):
