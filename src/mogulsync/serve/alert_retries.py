@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import logging
 
+from mogulsync.runs.store import RunStore
 from mogulsync.serve.state import ServeState
 
 logger = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ class AlertRetrier:
         self._state = state
         #: the round in progress or last run (tests await it)
         self.task: asyncio.Task[None] | None = None
+        self._runs: RunStore | None = None
 
     async def on_tick(self, now: dt.datetime) -> None:
         """Start a round for ``now`` when channels are configured and none is going."""
@@ -35,13 +37,12 @@ class AlertRetrier:
         self.task = asyncio.create_task(self._round(now))
 
     async def _round(self, now: dt.datetime) -> None:
-        runs = self._state.run_store()
         try:
-            await self._state.manager.engine.alerts.retry_due(runs, now)
+            if self._runs is None:  # kept open: a round starts every second
+                self._runs = self._state.run_store()
+            await self._state.manager.engine.alerts.retry_due(self._runs, now)
         except Exception:  # a bad round must not end the server's retries for good
             logger.exception("alert retries failed")
-        finally:
-            runs.close()
 
     async def stop(self) -> None:
         """Let a round in progress end before shutdown (bounded by the channels' timeouts):
@@ -49,3 +50,6 @@ class AlertRetrier:
         if self.task is not None:
             with contextlib.suppress(Exception):
                 await self.task
+        if self._runs is not None:
+            self._runs.close()
+            self._runs = None
