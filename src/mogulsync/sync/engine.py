@@ -176,13 +176,13 @@ class SyncEngine:
         # many at once: a context variable, not a global)
         with logs.bound_run(record.run_id):
             started = time.monotonic()
-            # alerts about this sync a channel did not take, now due: sent beside the run
-            # (a cron-only user gets them at the next run), done before this run's own
-            retrying = asyncio.create_task(self.alerts.retry_due(runs, self.alerts.now(), name))
             run = _Run(self, name, record, runs, state, progress or (lambda _p: None))
             run.stop_event = stop or asyncio.Event()
             run.request_hooks = list(request_hooks)
             run.allow_deletes = allow_deletes
+            # alerts about this sync a channel did not take, now due: sent beside the run
+            # (a cron-only user gets them at the next run), done before this run's own
+            retrying = asyncio.create_task(self.alerts.retry_due(runs, self.alerts.now(), name))
             try:
                 if on_start is not None:
                     on_start(record)
