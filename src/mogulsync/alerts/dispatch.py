@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from mogulsync._redact import Redactor, endpoint_secrets
 from mogulsync.alerts._delivery import Delivery, Sender
 from mogulsync.alerts.email import EmailSender
+from mogulsync.alerts.events_retry import Outbox, Undelivered
 from mogulsync.alerts.message import ERRORS_IN_ALERT, AlertMessage, Trigger, build_message
 from mogulsync.alerts.rules import evaluate, previous_run
 from mogulsync.alerts.slack import SlackSender
@@ -148,28 +149,122 @@ class AlertDispatcher:
         self, job: str, run_id: str, deliveries: Sequence[tuple[str, AlertMessage]], runs: RunStore
     ) -> list[str]:
         """Send each (channel, message) about run ``run_id`` of ``job`` (a sync, a drift
-        watch, the extract) and record every delivery; warnings about the failed ones."""
-        outcomes = await self._deliver_each(deliveries)
-        warnings = _failures(deliveries, [reason for reason, _at in outcomes])
+        watch, the extract) and record every delivery; warnings about the failed ones.
+
+        A problem or recovery a channel does not take waits in runs.sqlite to be sent again
+        (:meth:`retry_due`); what already waited for that channel is sent first (a recovery
+        behind the problem the channel never got) or replaced (by a newer problem)."""
+        from mogulsync.alerts.resend import kind_of, stored
+
+        del run_id  # each message names its run (a retried one an older run)
+        now = self.now().timestamp()
+        once = [(name, m) for name, m in deliveries if kind_of(m.trigger) is None]
+        kept = [(name, m) for name, m in deliveries if kind_of(m.trigger) is not None]
+        warnings: list[str] = []
         try:
-            runs.add_deliveries(
-                [
-                    AlertDelivery(
-                        at=at,
-                        sync=job,
-                        run_id=run_id,
-                        channel=name,
-                        target=self.redactor.text(self.targets[name]),
-                        trigger=message.trigger.value,
-                        delivered=reason is None,
-                        error=reason,
-                    )
-                    for (name, message), (reason, at) in zip(deliveries, outcomes, strict=True)
-                ]
+            waiting = runs.take_alert_retries(
+                now, job=job, channels=[name for name, _m in kept], due_only=False
             )
+        except Exception as exc:  # unreadable: the new alerts still go out, once
+            warnings.append(self._warning("alerts waiting to be retried", exc))
+            waiting = []
+        outbox = Outbox(list(waiting))
+        for name, message in kept:
+            kind = kind_of(message.trigger)
+            assert kind is not None
+            outbox.add(
+                Undelivered(name, job, kind, stored(message), now, kind == "problem", 0, now)
+            )
+        (outcomes, sent_once) = await asyncio.gather(
+            self._send_lines(outbox.items, now, runs), self._deliver_each(once)
+        )
+        records, failed = outcomes
+        records += [
+            self._record(job, name, message, reason, at)
+            for (name, message), (reason, at) in zip(once, sent_once, strict=True)
+        ]
+        warnings += _failures(once, [reason for reason, _at in sent_once])
+        warnings += [
+            f"alert to channel `{item.channel}` not delivered (tried again later): {reason}"
+            for item, reason in failed
+        ]
+        self._add_deliveries(runs, records, warnings)
+        return warnings
+
+    async def retry_due(
+        self, runs: RunStore, now: dt.datetime, job: str | None = None
+    ) -> list[AlertDelivery]:
+        """Send again the alerts that wait in runs.sqlite and are due at ``now`` (those of
+        ``job`` only, when given); record every attempt, keep those refused again. Never
+        raises (except cancellation): a warning is logged instead."""
+        if not self.enabled:
+            return []
+        at = now.timestamp()
+        try:
+            taken = runs.take_alert_retries(at, job=job)
+        except Exception as exc:
+            logger.warning("%s", self._warning("alerts waiting to be retried", exc))
+            return []
+        known = [item for item in taken if item.channel in self.senders]
+        for item in taken:
+            if item.channel not in self.senders:  # removed from the configuration
+                logger.info("alert to channel %s dropped: no such channel now", item.channel)
+        if not known:
+            return []
+        records, failed = await self._send_lines(known, at, runs)
+        warnings: list[str] = []
+        self._add_deliveries(runs, records, warnings)
+        for item, reason in failed:
+            logger.warning(
+                "alert about %s to channel %s not delivered again: %s",
+                item.condition,
+                item.channel,
+                reason,
+            )
+        for warning in warnings:
+            logger.warning("%s", warning)
+        return records
+
+    async def _send_lines(
+        self, items: Sequence[Undelivered], now: float, runs: RunStore
+    ) -> tuple[list[AlertDelivery], list[tuple[Undelivered, str]]]:
+        """Send each line (a job's alerts to one channel, in order); keep in runs.sqlite
+        those refused. Every attempt's record, and each refused alert with why."""
+        from mogulsync.alerts.lines import Lines
+
+        lines = Lines(self._deliver, self._record, now)
+        try:
+            await lines.send(items)
+        finally:
+            # even when cancelled: what no channel took waits for the next attempt
+            if lines.keep:
+                try:
+                    runs.put_back_alert_retries(lines.keep)
+                except Exception as exc:
+                    logger.warning("%s", self._warning("alerts to retry not kept", exc))
+        return lines.records, lines.refused
+
+    def _record(
+        self, job: str, name: str, message: AlertMessage, reason: str | None, at: str
+    ) -> AlertDelivery:
+        return AlertDelivery(
+            at=at,
+            sync=job,
+            run_id=message.run_id,
+            channel=name,
+            target=self.redactor.text(self.targets[name]),
+            trigger=message.trigger.value,
+            delivered=reason is None,
+            error=reason,
+        )
+
+    def _add_deliveries(
+        self, runs: RunStore, records: Sequence[AlertDelivery], warnings: list[str]
+    ) -> None:
+        try:
+            runs.add_deliveries(records)
         except Exception as exc:  # shown nowhere then, but the run and its alerts stand
             warnings.append(self._warning("alert deliveries not recorded", exc))
-        return warnings
 
     async def send_test(self, names: Iterable[str] | None = None) -> dict[str, str | None]:
         """Send a test message through each channel (or ``names``); channel → error or None."""

@@ -22,6 +22,7 @@ from mogulsync.extract.recording import (
     begin,
     end,
     progress_keeper,
+    retry_alerts,
     save_quietly,
 )
 
@@ -59,6 +60,7 @@ def recorded_extract(
         raise
     try:
         record = begin(history, run_id)
+        asyncio.run(retry_alerts(project, options.destination))
         watch = ExtractWatch(on_progress=progress_keeper(history, record))
         try:
             report = run(watch)

@@ -144,6 +144,29 @@ def extract_redactor(config: AppConfig, destination: str | None = None) -> Redac
     return redactor
 
 
+async def retry_alerts(
+    config: AppConfig, destination: str | None = None, now: dt.datetime | None = None
+) -> None:
+    """Send again the extract's alerts a channel did not take, due at ``now`` (the wall
+    clock by default): a cron-only user gets them at the next extract. Never raises."""
+    from mogulsync.alerts.dispatch import AlertDispatcher
+    from mogulsync.alerts.extract import EXTRACT_JOB
+    from mogulsync.runs.store import RunStore
+
+    if not config.alerts.channels:
+        return
+    try:
+        dispatcher = AlertDispatcher(config.alerts, extract_redactor(config, destination))
+        runs = RunStore(config.state_dir, dispatcher.redactor)
+    except Exception as exc:  # the run goes on; its own alerts will say more
+        logger.warning("extract alerts not retried: %s", type(exc).__name__)
+        return
+    try:
+        await dispatcher.retry_due(runs, now or dispatcher.now(), EXTRACT_JOB)
+    finally:
+        runs.close()
+
+
 async def alert_after(
     config: AppConfig,
     history: ExtractHistory,

@@ -25,10 +25,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mogulsync import logs
 from mogulsync._redact import Redactor
@@ -58,6 +59,9 @@ from mogulsync.sync.state_open import open_lock, open_state
 from mogulsync.sync.state_protocol import RunLock, SyncState
 from mogulsync.sync.warehouse_diff import WarehouseState, open_diff
 from mogulsync.warehouse import Row, SqlAlchemySource
+
+if TYPE_CHECKING:
+    from mogulsync.alerts.dispatch import AlertDispatcher
 
 #: prefix of the digest an adopted drifted row gets: never equal to a row's digest
 DRIFTED_DIGEST = "adopted-drifted:"
@@ -186,6 +190,9 @@ class _Reconcile:
         if record is None:
             return await self._run(started, runs, record)
         with logs.bound_run(record.run_id):
+            if runs is not None and not self.adopt:
+                # drift alerts a channel did not take, now due (cron-only users' retry)
+                await self.dispatcher.retry_due(runs, self.dispatcher.now(), self.history_name)
             return await self._run(started, runs, record)
 
     async def _run(
@@ -549,7 +556,11 @@ class _Reconcile:
 
     async def _alert(self, record: RunRecord, runs: RunStore) -> None:
         """Drift alerts (``alerts.rules[].drift``) through the project's channels."""
+        self.report.warnings.extend(await self.dispatcher.after_run(record, runs))
+
+    @functools.cached_property
+    def dispatcher(self) -> AlertDispatcher:
+        """The project's alert channels (registers their secrets with the redactor)."""
         from mogulsync.alerts.dispatch import AlertDispatcher
 
-        dispatcher = AlertDispatcher(self.config.alerts, self.redactor)
-        self.report.warnings.extend(await dispatcher.after_run(record, runs))
+        return AlertDispatcher(self.config.alerts, self.redactor)

@@ -18,6 +18,7 @@ from mogulsync.output import LazyConsole, escape, interactive, key_label, plain_
 if TYPE_CHECKING:
     from mogulsync.chartmogul import RequestLogEntry
     from mogulsync.config import AppConfig
+    from mogulsync.runs.deliveries import AlertDelivery
     from mogulsync.runs.models import RowError, RunRecord
     from mogulsync.runs.store import RunStore
 
@@ -142,21 +143,26 @@ def show(
         row_errors = store.errors(run_id) if errors else []
         deleted = store.errors_deleted(run_id) if errors else 0
         entries = list(store.requests(run_id)) if requests else []
+        alerts = store.deliveries_of_run(run_id)
     finally:
         store.close()
     if as_json:
         typer.echo(
             json.dumps(
-                _json_body(
-                    record,
-                    row_errors if errors else None,
-                    entries if requests else None,
-                    deleted,
-                )
+                {
+                    **_json_body(
+                        record,
+                        row_errors if errors else None,
+                        entries if requests else None,
+                        deleted,
+                    ),
+                    "alerts": [delivery.as_dict() for delivery in alerts],
+                }
             )
         )
         return
     _print_run(record)
+    _print_alerts(alerts)
     if errors:
         _print_errors(row_errors, deleted)
     if requests:
@@ -227,6 +233,18 @@ def _print_run(record: RunRecord) -> None:
     )
     if record.message:
         _out.print(f"  [red]{escape(record.message)}[/red]", highlight=False)
+
+
+def _print_alerts(alerts: list[AlertDelivery]) -> None:
+    """Each alert sent about the run (a channel that was down: each later attempt too)."""
+    for d in alerts:
+        outcome = "[green]delivered[/green]" if d.delivered else "[red]failed[/red]"
+        why = f": {escape(d.error)}" if d.error else ""
+        _out.print(
+            f"  alert {d.trigger} to {escape(d.channel)} ({escape(d.target)})"
+            f" at {d.at[:19].replace('T', ' ')} UTC: {outcome}{why}",
+            highlight=False,
+        )
 
 
 def deleted_errors_text(count: int) -> str:

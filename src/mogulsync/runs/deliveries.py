@@ -135,3 +135,15 @@ def latest(
         AlertDelivery(at, sync, run_id, channel, target, trigger, bool(delivered), error)
         for _id, at, sync, run_id, channel, target, trigger, delivered, error in rows
     ]
+
+
+def of_run(db: sqlite3.Connection, run_id: str) -> list[AlertDelivery]:
+    """Every delivery about run ``run_id`` (a late retry's too), oldest first."""
+    rows = db.execute(
+        f"SELECT {_COLUMNS} FROM alert_deliveries WHERE run_id = ? ORDER BY id",  # noqa: S608 - constant columns
+        (run_id,),
+    )
+    return [
+        AlertDelivery(at, sync, run, channel, target, trigger, bool(delivered), error)
+        for at, sync, run, channel, target, trigger, delivered, error in rows
+    ]

@@ -15,14 +15,19 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mogulsync import _sqlite_space
 from mogulsync._redact import Redactor
 from mogulsync._sqlite_file import readable_database
 from mogulsync.chartmogul.request_log import RequestLogEntry
 from mogulsync.errors import ConfigError
+from mogulsync.runs import alert_retries
 from mogulsync.runs import deliveries as alert_deliveries
 from mogulsync.runs.models import RowCounts, RowError, RunRecord, RunStatus
+
+if TYPE_CHECKING:
+    from mogulsync.alerts.events_retry import Undelivered
 
 logger = logging.getLogger(__name__)
 RUNS_FILE = "runs.sqlite"
@@ -119,7 +124,7 @@ class RunStore:
             _sqlite_space.configure(self._db)  # before WAL: a new file gets incremental vacuum
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
-            self._db.executescript(_SCHEMA + alert_deliveries.SCHEMA)
+            self._db.executescript(_SCHEMA + alert_deliveries.SCHEMA + alert_retries.SCHEMA)
             # written once, not on every open: an INSERT takes the write lock even when it
             # inserts nothing, and serve opens the history on its event loop for every page
             # while a retention's VACUUM may hold that lock for seconds
@@ -385,6 +390,30 @@ class RunStore:
         """The latest alert deliveries about ``syncs`` (names in the history), newest first
         (``successes``: at most this many success notices, on top of ``limit`` others)."""
         return alert_deliveries.latest(self._db, syncs, limit, successes)
+
+    def deliveries_of_run(self, run_id: str) -> list[alert_deliveries.AlertDelivery]:
+        """Every alert delivery about run ``run_id``, oldest first."""
+        return alert_deliveries.of_run(self._db, run_id)
+
+    # ------------------------------------------------------------------ alerts to retry
+    def take_alert_retries(
+        self,
+        now: float,
+        *,
+        job: str | None = None,
+        channels: Sequence[str] = (),
+        due_only: bool = True,
+    ) -> list[Undelivered]:
+        """Claim the waiting alerts to send now (see :func:`alert_retries.take`)."""
+        return alert_retries.take(self._db, now, job=job, channels=channels, due_only=due_only)
+
+    def put_back_alert_retries(self, items: Sequence[Undelivered]) -> None:
+        """Keep alerts a channel did not take, to retry later."""
+        alert_retries.put_back(self._db, items)
+
+    def alert_retries(self, job: str | None = None) -> list[Undelivered]:
+        """The alerts waiting to be retried (of ``job``), oldest first."""
+        return alert_retries.waiting(self._db, job)
 
     # ------------------------------------------------------------------ row errors
     def add_errors(self, run_id: str, errors: Sequence[RowError]) -> None:

@@ -23,6 +23,7 @@ from mogulsync.config import AppConfig
 from mogulsync.config.alerts import RECONCILE_PREFIX
 from mogulsync.errors import MogulsyncError
 from mogulsync.serve import api
+from mogulsync.serve.alert_retries import AlertRetrier
 from mogulsync.serve.auth import Auth, AuthError, Role
 from mogulsync.serve.clock import Clock, SystemClock
 from mogulsync.serve.lock import ServeLock
@@ -86,6 +87,8 @@ class ServeApp:
         self.lock = ServeLock(self.state.manager.state_dir)
         #: drift watches in progress, by sync (a reconcile only reads: safe to cancel)
         self.reconciles: dict[str, asyncio.Task[None]] = {}
+        #: sends again, on each tick, the alerts a channel did not take
+        self.alert_retries = AlertRetrier(self.state)
         self.router = Starlette(
             routes=[
                 Route("/healthz", healthz, methods=["GET"]),
@@ -140,6 +143,7 @@ class ServeApp:
                 stack.callback(store.close)
                 state.scheduler = Scheduler(self.jobs, state.clock, store, self._launch)
                 state.manager.on_finished.append(state.scheduler.run_finished)
+                state.scheduler.after_tick.append(self.alert_retries.on_tick)
                 if self.tick_loop:
                     scheduler_task = asyncio.create_task(
                         state.scheduler.run_forever(self._stop, self.poll_s)
@@ -150,6 +154,7 @@ class ServeApp:
                 self.begin_shutdown()
                 if scheduler_task is not None:
                     await scheduler_task
+                await self.alert_retries.stop()
                 await state.manager.shutdown()
                 state.manager.extract_history.close()
                 for task in self.reconciles.values():

@@ -155,6 +155,8 @@ class Scheduler:
         self.store = store
         self._launch = launch
         self._wake = asyncio.Event()
+        #: called with the tick's time after each tick's jobs are started (alert retries)
+        self.after_tick: list[Callable[[dt.datetime], Awaitable[None]]] = []
         now = clock.now()
         self.states: dict[str, JobState] = {}
         store.keep_only([job.name for job in jobs])
@@ -245,6 +247,8 @@ class Scheduler:
                 break  # stopping: this job and the rest stay due, nothing is saved
             if launched:
                 started.append(state.job.name)
+        for hook in self.after_tick:
+            await hook(now)
         return started
 
     async def _timed(self, state: JobState, now: dt.datetime) -> bool | None:

@@ -180,6 +180,9 @@ class SyncEngine:
             run.stop_event = stop or asyncio.Event()
             run.request_hooks = list(request_hooks)
             run.allow_deletes = allow_deletes
+            # alerts about this sync a channel did not take, now due: sent beside the run
+            # (a cron-only user gets them at the next run), done before this run's own
+            retrying = asyncio.create_task(self.alerts.retry_due(runs, self.alerts.now(), name))
             try:
                 if on_start is not None:
                     on_start(record)
@@ -196,6 +199,7 @@ class SyncEngine:
                 if run.fatal is not None:
                     record.message = self.redactor.text(run.fatal.user_message)
                 try:
+                    await retrying
                     await finish_run(record, runs, self.sinks, self.alerts, self.redactor)
                     # off the loop: a long history's first prune takes seconds, and a
                     # server's other runs, API and scheduler share this loop; on its own
