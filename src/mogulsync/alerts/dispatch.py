@@ -236,6 +236,12 @@ class AlertDispatcher:
         try:
             await lines.send(items)
         finally:
+            # noted first: a line another process claimed and puts back later is stale
+            if lines.delivered:
+                try:
+                    runs.note_alerts_delivered(lines.delivered)
+                except Exception as exc:
+                    logger.warning("%s", self._warning("alerts delivered not noted", exc))
             # even when cancelled: what no channel took waits for the next attempt
             if lines.keep:
                 try:
