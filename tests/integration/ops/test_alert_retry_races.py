@@ -69,3 +69,25 @@ async def test_a_recovery_refused_while_a_round_holds_its_problem_stays_behind_i
         ("oncall", "problem"),
         ("oncall", "recovered"),
     ]
+
+
+async def test_a_run_alerting_only_success_notices_leaves_other_lines_to_their_back_off(
+    emulator_server, tmp_path
+):
+    """A run whose only alerts are success notices (never kept) takes nothing that waits:
+    before, no kept channel meant no channel filter, and every waiting line of the job was
+    sent at once, before its back-off (a run every minute: an attempt a minute)."""
+    with HttpReceiver() as http:
+        config, path = _project(
+            emulator_server, tmp_path, http, {"on_success": True, "on_recovery": False}
+        )
+        http.refuse = {"/pd"}
+        await _at(engine(config), START).run("customers")
+        assert _waiting(config) == [("oncall", "problem", 1)]
+        _heal(path)  # a success: the webhook hears `succeeded`, PagerDuty nothing
+        await _at(engine(config), START + dt.timedelta(seconds=10)).run("customers")
+        hook = [body["event"] for body in http.bodies("/hook")]
+        refused = list(http.refused)
+    assert hook == ["failed_rows", "succeeded"]
+    assert refused == ["/pd"]  # only the failing run's own attempt: not due at +10 s
+    assert _waiting(config) == [("oncall", "problem", 1)]
