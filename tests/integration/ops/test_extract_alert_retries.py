@@ -140,14 +140,15 @@ def test_an_interrupt_while_retrying_alerts_at_the_start_ends_the_run_cancelled(
     from mogulsync.extract import recorded
     from mogulsync.extract.runner import ExtractOptions
 
-    project = parse_config(
-        {
-            "chartmogul": {"api_key": "${CM_KEY}", "base_url": emulator_server.base_url},
-            "state_dir": str(tmp_path / "state"),
-            "alerts": {"channels": {"hook": {"type": "webhook", "url": "${HOOK}"}}},
-        },
-        env={"CM_KEY": emulator_server.api_key, "HOOK": "http://127.0.0.1:9/"},
-    )
+    with HttpReceiver() as hook:  # never called: the retry is interrupted first
+        project = parse_config(
+            {
+                "chartmogul": {"api_key": "${CM_KEY}", "base_url": emulator_server.base_url},
+                "state_dir": str(tmp_path / "state"),
+                "alerts": {"channels": {"hook": {"type": "webhook", "url": "${HOOK}"}}},
+            },
+            env={"CM_KEY": emulator_server.api_key, "HOOK": hook.url},
+        )
 
     async def interrupted(*_args: object, **_kwargs: object) -> None:
         raise KeyboardInterrupt  # the user, while a channel that is down is retried
