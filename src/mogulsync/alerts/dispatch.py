@@ -161,13 +161,15 @@ class AlertDispatcher:
         once = [(name, m) for name, m in deliveries if kind_of(m.trigger) is None]
         kept = [(name, m) for name, m in deliveries if kind_of(m.trigger) is not None]
         warnings: list[str] = []
+        waiting: list[Undelivered] = []
         try:
-            waiting = runs.take_alert_retries(
-                now, job=job, channels=[name for name, _m in kept], due_only=False
-            )
+            # none kept: no channel filter would take every line of the job, before its back-off
+            if kept:
+                waiting = runs.take_alert_retries(
+                    now, job=job, channels=[name for name, _m in kept], due_only=False
+                )
         except Exception as exc:  # unreadable: the new alerts still go out, once
             warnings.append(self._warning("alerts waiting to be retried", exc))
-            waiting = []
         outbox = Outbox(list(waiting))
         for name, message in kept:
             kind = kind_of(message.trigger)
@@ -236,6 +238,12 @@ class AlertDispatcher:
         try:
             await lines.send(items)
         finally:
+            # noted first: a line another process claimed and puts back later is stale
+            if lines.delivered:
+                try:
+                    runs.note_alerts_delivered(lines.delivered)
+                except Exception as exc:
+                    logger.warning("%s", self._warning("alerts delivered not noted", exc))
             # even when cancelled: what no channel took waits for the next attempt
             if lines.keep:
                 try:

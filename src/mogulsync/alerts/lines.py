@@ -36,6 +36,8 @@ class Lines:
         self.refused: list[tuple[Undelivered, str]] = []
         #: what waits again (refused, or behind a refused one), due after its back-off
         self.keep: list[Undelivered] = []
+        #: each alert a channel took (what waits older than it is stale)
+        self.delivered: list[Undelivered] = []
 
     async def send(self, items: Sequence[Undelivered]) -> None:
         """Send every line found in ``items`` (kept in order within each line)."""
@@ -62,6 +64,7 @@ class Lines:
         reason, at = await self._deliver(item.channel, message)
         self.records.append(self._record(item.condition, item.channel, message, reason, at))
         if reason is None:
+            self.delivered.append(item)
             return True
         self.refused.append((item, reason))
         again = failed(item, self._now)

@@ -60,9 +60,10 @@ def recorded_extract(
         raise
     try:
         record = begin(history, run_id)
-        asyncio.run(retry_alerts(project, options.destination))
         watch = ExtractWatch(on_progress=progress_keeper(history, record))
         try:
+            # inside: a Ctrl-C while a channel still down is retried ends the run cancelled
+            asyncio.run(retry_alerts(project, options.destination))
             report = run(watch)
         except Exception as exc:
             end(record, None, exc)

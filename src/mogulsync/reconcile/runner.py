@@ -190,9 +190,6 @@ class _Reconcile:
         if record is None:
             return await self._run(started, runs, record)
         with logs.bound_run(record.run_id):
-            if runs is not None and not self.adopt:
-                # drift alerts a channel did not take, now due (cron-only users' retry)
-                await self.dispatcher.retry_due(runs, self.dispatcher.now(), self.history_name)
             return await self._run(started, runs, record)
 
     async def _run(
@@ -204,6 +201,10 @@ class _Reconcile:
         try:
             # whatever opened is closed, also when a later open fails: a long-running
             # server must not keep a failed watch's files, nor its record ``running``
+            if runs is not None and record is not None and not self.adopt:
+                # drift alerts a channel did not take, now due (cron-only users' retry);
+                # inside: a watch cancelled meanwhile still ends recorded, not `running`
+                await self.dispatcher.retry_due(runs, self.dispatcher.now(), self.history_name)
             async with contextlib.AsyncExitStack() as opened:
                 await self._compare(opened)
         except BaseException as exc:

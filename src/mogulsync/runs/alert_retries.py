@@ -25,6 +25,10 @@ CREATE TABLE IF NOT EXISTS alert_retries (
     opens INTEGER NOT NULL, failures INTEGER NOT NULL, next_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS alert_retries_by_job ON alert_retries (job, channel, id);
+CREATE TABLE IF NOT EXISTS alert_retries_delivered (
+    job TEXT NOT NULL, channel TEXT NOT NULL, found_at REAL NOT NULL,
+    PRIMARY KEY (job, channel)
+);
 """
 _COLUMNS = "job, channel, kind, message, found_at, opens, failures, next_at"
 
@@ -93,6 +97,7 @@ def take(
     db.execute("BEGIN IMMEDIATE")  # the claim: another process waits, then finds them gone
     try:
         db.execute("DELETE FROM alert_retries WHERE found_at < ?", (now - GIVE_UP_S,))
+        _drop_stale(db)
         outbox = _lines(db, where, args)
         taken = outbox.take_due(now if due_only else float("inf"))
         keys = {(item.condition, item.channel) for item in taken}
@@ -103,6 +108,29 @@ def take(
             db.execute("ROLLBACK")
         raise
     return taken
+
+
+def _drop_stale(db: sqlite3.Connection) -> None:
+    """Drop what waits behind news the channel already took: another process (serve's
+    round, a run) delivered a newer alert of the job while this one was claimed elsewhere;
+    sent now, it would come after (PagerDuty: a trigger after its resolve)."""
+    db.execute(
+        "DELETE FROM alert_retries WHERE found_at < (SELECT d.found_at FROM"
+        " alert_retries_delivered d WHERE d.job = alert_retries.job"
+        " AND d.channel = alert_retries.channel)"
+    )
+
+
+def delivered(db: sqlite3.Connection, items: Sequence[Undelivered]) -> None:
+    """Note, per job and channel, the newest alert a channel took (see :func:`_drop_stale`)."""
+    if not items:
+        return
+    db.executemany(
+        "INSERT INTO alert_retries_delivered (job, channel, found_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (job, channel) DO UPDATE SET found_at ="
+        " max(found_at, excluded.found_at)",
+        [(item.condition, item.channel, item.found_at) for item in items],
+    )
 
 
 def _anything_due(db: sqlite3.Connection, where: str, args: Sequence[object], now: float) -> bool:
@@ -122,7 +150,18 @@ def put_back(db: sqlite3.Connection, items: Sequence[Undelivered]) -> None:
     try:
         for job, channel in keys:
             outbox = _lines(db, "job = ? AND channel = ?", [job, channel])
-            outbox.put_back([i for i in items if (i.condition, i.channel) == (job, channel)])
+            newest = db.execute(
+                "SELECT found_at FROM alert_retries_delivered WHERE job = ? AND channel = ?",
+                (job, channel),
+            ).fetchone()
+            # older than news the channel took meanwhile (from another process): stale
+            mine = [
+                i
+                for i in items
+                if (i.condition, i.channel) == (job, channel)
+                and (newest is None or i.found_at >= newest[0])
+            ]
+            outbox.put_back(mine)
             db.execute("DELETE FROM alert_retries WHERE job = ? AND channel = ?", (job, channel))
             db.executemany(
                 f"INSERT INTO alert_retries ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608 - constant columns

@@ -411,6 +411,10 @@ class RunStore:
         """Keep alerts a channel did not take, to retry later."""
         alert_retries.put_back(self._db, items)
 
+    def note_alerts_delivered(self, items: Sequence[Undelivered]) -> None:
+        """Note the newest alert each channel took per job (older ones waiting are stale)."""
+        alert_retries.delivered(self._db, items)
+
     def alert_retries(self, job: str | None = None) -> list[Undelivered]:
         """The alerts waiting to be retried (of ``job``), oldest first."""
         return alert_retries.waiting(self._db, job)

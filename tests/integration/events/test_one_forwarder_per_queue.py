@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mogulsync._pid_lock import PidFileLock
 from mogulsync.config import parse_config
 from mogulsync.config.models import AppConfig
 from mogulsync.emulator.server import EmulatorServer
@@ -124,3 +125,20 @@ async def test_the_follower_forwards_once_the_first_stops(
             await first_stack.__aexit__(None, None, None)
     emails = sorted(c["email"] for c in entries(api, "/contacts", per_page="200"))
     assert emails == sorted(f"u{n}@example.com" for n in range(PEOPLE))
+
+
+async def test_a_process_that_does_not_forward_takes_no_lock(
+    tmp_path: Path, emulator_server: EmulatorServer
+) -> None:
+    """`events serve --no-forward` only stores: the forwarder of another process is never
+    held back by it (it takes the lock at once)."""
+    config = _project(tmp_path, emulator_server)
+    path = tmp_path / "state" / "events.sqlite"
+    async with running_events(config, forward=False) as (_, none):
+        assert none is None
+        await asyncio.sleep(0)  # let any task it started run
+        lock = PidFileLock(forwarder_lock_path(path))
+        try:
+            assert lock.try_acquire() is None  # free: taken here
+        finally:
+            lock.release()

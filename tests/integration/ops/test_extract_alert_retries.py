@@ -130,3 +130,36 @@ def test_a_refused_failure_then_recovery_go_in_order_once_due(tmp_path: Path) ->
         events = [(b["event"], b["run_id"]) for b in http.bodies("/hook")]
     assert events == [("failed", "extract-0"), ("recovered", "extract-1")]
     assert _waiting(config.state_dir) == []
+
+
+def test_an_interrupt_while_retrying_alerts_at_the_start_ends_the_run_cancelled(
+    emulator_server: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Retrying at the start may take the channels' timeouts (one still down): a Ctrl-C
+    then ends the run `cancelled`, as during the extract, never left `running`."""
+    from mogulsync.extract import recorded
+    from mogulsync.extract.runner import ExtractOptions
+
+    with HttpReceiver() as hook:  # never called: the retry is interrupted first
+        project = parse_config(
+            {
+                "chartmogul": {"api_key": "${CM_KEY}", "base_url": emulator_server.base_url},
+                "state_dir": str(tmp_path / "state"),
+                "alerts": {"channels": {"hook": {"type": "webhook", "url": "${HOOK}"}}},
+            },
+            env={"CM_KEY": emulator_server.api_key, "HOOK": hook.url},
+        )
+
+    async def interrupted(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt  # the user, while a channel that is down is retried
+
+    monkeypatch.setattr(recorded, "retry_alerts", interrupted)
+    options = ExtractOptions(destination=f"duckdb:///{tmp_path / 'cm.duckdb'}")
+    with pytest.raises(KeyboardInterrupt):
+        recorded.recorded_extract(project, options, lambda _w: pytest.fail("ran"), warn=print)
+    history = ExtractHistory(tmp_path / "state")
+    try:
+        [run] = history.latest()
+    finally:
+        history.close()
+    assert (run.status, run.message) == ("cancelled", recorded.STOPPED_BY_USER)

@@ -60,3 +60,29 @@ async def test_a_refused_drift_alert_goes_at_the_next_watch_start(server, tmp_pa
         ("drift", first.run_id),
         ("drift", second.run_id),
     ]
+
+
+async def test_a_watch_cancelled_while_retrying_alerts_at_its_start_is_not_left_running(
+    server, tmp_path, monkeypatch
+):
+    """`serve` cancels drift watches on shutdown; the retry at a watch's start may take the
+    channels' timeouts (one still down). Cancelled there, the watch was left `running` in
+    the history (and its connection open): it now ends `failed`, as when cancelled later."""
+    import asyncio
+
+    from mogulsync.alerts.dispatch import AlertDispatcher
+
+    async def cancelled(*_args: object, **_kwargs: object) -> list[object]:
+        raise asyncio.CancelledError  # serve's shutdown, while a channel is retried
+
+    with HttpReceiver() as hook:
+        conf = _with_alerts(config(server, tmp_path, warehouse(tmp_path)), server, hook.url)
+        monkeypatch.setattr(AlertDispatcher, "retry_due", cancelled)
+        with pytest.raises(asyncio.CancelledError):
+            await reconcile(conf, "customers", record=True)
+    store = RunStore(conf.state_dir)
+    try:
+        [run] = store.latest(sync=WATCH, limit=5)
+    finally:
+        store.close()
+    assert run.status.value == "failed"
