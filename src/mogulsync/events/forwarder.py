@@ -102,6 +102,8 @@ class Forwarder:
         self._follow_wait_s = follow_wait_s
         #: the pid of the process forwarding instead of this one (None: this one forwards)
         self.following: str | None = None
+        #: a follower looks at the lock again no sooner than this (its clock)
+        self._next_look = 0.0
 
     def wake(self) -> None:
         """New events were stored: look sooner (called from the ingest app's loop)."""
@@ -139,6 +141,8 @@ class Forwarder:
         """Whether this process forwards the queue (it holds, or has just taken, the lock)."""
         if self._lock is None or self._lock.held:
             return True
+        if self.following is not None and self._clock() < self._next_look:
+            return False  # an ingest wake between looks: no file opened per event batch
         try:
             holder = self._lock.try_acquire()
         except OSError as exc:  # a folder this process cannot write: forward as before
@@ -158,6 +162,7 @@ class Forwarder:
                 self.queue.path,
             )
         self.following = holder
+        self._next_look = self._clock() + self._follow_wait_s
         return False
 
     async def prune_if_due(self) -> int:
