@@ -43,8 +43,8 @@ class SourceConfig(BaseModel):
     start_date: dt.datetime
     base_url: str = DEFAULT_BASE_URL
     interval: Interval = "month"
-    activity_windows: int = Field(DEFAULT_ACTIVITY_WINDOWS, ge=1)
-    rate_limit: float = Field(DEFAULT_RATE_LIMIT, gt=0)
+    activity_windows: int = Field(default=DEFAULT_ACTIVITY_WINDOWS, ge=1)
+    rate_limit: float = Field(default=DEFAULT_RATE_LIMIT, gt=0)
 
     def client_settings(self) -> ClientSettings:
         """Client settings for this config."""
