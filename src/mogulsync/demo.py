@@ -1,4 +1,5 @@
-"""``make demo``: the emulator, a sample DuckDB warehouse and real reverse-ETL runs.
+"""``make demo`` (``python -m mogulsync.demo`` from a pip install): the emulator, a sample
+DuckDB warehouse and real reverse-ETL runs.
 
 Everything goes through the same command line a user runs (``python -m mogulsync ...`` in a
 subprocess): ``check``, ``sync plan``, ``sync run --all`` twice (the second sends nothing),
@@ -29,7 +30,8 @@ from mogulsync.chartmogul.shared_pacing import DEFAULT_FILE_ENV
 from mogulsync.emulator.server import EmulatorServer
 from mogulsync.sample_warehouse import START, build_sample_warehouse
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "mogulsync.yml"
+#: the example project, inside the package so a pip-installed demo finds it (no checkout)
+EXAMPLE = Path(__file__).resolve().parent / "examples" / "mogulsync.yml"
 SHOWN_ACTIVITIES = 8
 #: terminal width for the CLI's tables when the demo's output is not a terminal
 DEMO_COLUMNS = 120
@@ -111,7 +113,7 @@ async def _report(server: EmulatorServer, console: Console, pacing: Path) -> Non
 
 
 def main() -> None:
-    """Entry point of ``make demo``."""
+    """Entry point of ``make demo`` and ``python -m mogulsync.demo``."""
     console = Console()
     if not console.is_terminal:  # piped or captured: 80 columns would squeeze the tables
         console = Console(width=DEMO_COLUMNS)

@@ -311,6 +311,7 @@ def test_make_serve_on_a_taken_port_says_how_to_pick_another(
     assert f"cannot listen on 127.0.0.1:{dead_port}" in err
     assert f"`make serve` could not serve on {dead_port}; another port:" in err
     assert "make serve SERVE_PORT=8801" in err
+    assert "python -m mogulsync.serve.demo --port 8801" in err  # a pip install has no make
 
 
 def test_a_missing_sample_warehouse_says_how_to_build_it(

@@ -1,8 +1,8 @@
 """The samples a new user runs one after another keep apart in ChartMogul.
 
 The README's quick-start script, docs/client.md's script, `mogulsync init`'s starter (which
-the README's project block shows) and examples/mogulsync.yml all write to one account (the emulator's, or a
-trial's). Sharing a data source name, two of them would share its records: each would
+the README's project block shows) and src/mogulsync/examples/mogulsync.yml all write to one
+account (the emulator's, or a trial's). Sharing a data source name, two of them would share its records: each would
 update the other's, and a reconcile of one would report the other's as extra.
 """
 
@@ -45,7 +45,9 @@ def test_the_quick_start_the_starter_and_the_example_use_their_own_data_sources(
     client_script, _ = _page("docs/client.md")
     starter = _data_sources(yaml.safe_load(starter_project().text))
     example = _data_sources(
-        yaml.safe_load((ROOT / "examples" / "mogulsync.yml").read_text(encoding="utf-8"))
+        yaml.safe_load(
+            (ROOT / "src" / "mogulsync" / "examples" / "mogulsync.yml").read_text(encoding="utf-8")
+        )
     )
     assert script, "the README's quick start names no data source"
     assert block == starter  # the README's block shows what `mogulsync init` writes

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from mogulsync import exit_codes, output
+from mogulsync._docs import ALERTS
 from mogulsync.cli_options import CONFIG_OPTION
 from mogulsync.errors import MogulsyncError
 from mogulsync.messages import describe
@@ -59,7 +60,7 @@ def send_test_alert(
             output.error(
                 "no alert channels configured (alerts.channels)\n  → Add one, e.g."
                 ' `alerts: {channels: {team: {type: slack, url: "${SLACK_WEBHOOK_URL}"}}}`'
-                " (docs/operations.md, Alerts).",
+                f" ({ALERTS}).",
                 exit_code=exit_codes.CONFIG,
             )
             raise typer.Exit(exit_codes.CONFIG)

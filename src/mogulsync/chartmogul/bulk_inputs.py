@@ -72,7 +72,7 @@ class JsonImportTransaction(ChartMogulInput):
 class NewJsonImport(ChartMogulInput):
     """One bulk import request (keep it under 5 MB; 100-1,000 customers works best)."""
 
-    external_id: str | None = Field(None, description="names the batch; enables lookups")
+    external_id: str | None = Field(default=None, description="names the batch; enables lookups")
     customers: list[CustomerFields] | None = None
     plans: list[PlanFields] | None = None
     invoices: list[JsonImportInvoice] | None = None

@@ -190,7 +190,7 @@ class PlanUpdate(ChartMogulInput):
     """``PATCH /plans/{uuid}``."""
 
     name: str | None = None
-    interval_count: int | None = Field(None, gt=0)
+    interval_count: int | None = Field(default=None, gt=0)
     interval_unit: IntervalUnit | None = None
 
 

@@ -134,15 +134,15 @@ class Customer(ChartMogulModel):
     lead_created_at: dt.datetime | None = None
     free_trial_started_at: dt.datetime | None = None
     status: str | None = None
-    customer_since: dt.datetime | None = Field(None, alias="customer-since")
+    customer_since: dt.datetime | None = Field(default=None, alias="customer-since")
     attributes: CustomerAttributes | None = None
     mrr: Number | None = None
     arr: Number | None = None
-    billing_system_url: str | None = Field(None, alias="billing-system-url")
-    chartmogul_url: str | None = Field(None, alias="chartmogul-url")
-    billing_system_type: str | None = Field(None, alias="billing-system-type")
+    billing_system_url: str | None = Field(default=None, alias="billing-system-url")
+    chartmogul_url: str | None = Field(default=None, alias="chartmogul-url")
+    billing_system_type: str | None = Field(default=None, alias="billing-system-type")
     currency: str | None = None
-    currency_sign: str | None = Field(None, alias="currency-sign")
+    currency_sign: str | None = Field(default=None, alias="currency-sign")
     owner: str | None = None
     website_url: str | None = None
 
@@ -271,12 +271,12 @@ class Subscription(ChartMogulModel):
     mrr: Number | None = None
     arr: Number | None = None
     status: str | None = None
-    billing_cycle: str | None = Field(None, alias="billing-cycle")
-    billing_cycle_count: int | None = Field(None, alias="billing-cycle-count")
-    start_date: dt.datetime | None = Field(None, alias="start-date")
-    end_date: dt.datetime | None = Field(None, alias="end-date")
+    billing_cycle: str | None = Field(default=None, alias="billing-cycle")
+    billing_cycle_count: int | None = Field(default=None, alias="billing-cycle-count")
+    start_date: dt.datetime | None = Field(default=None, alias="start-date")
+    end_date: dt.datetime | None = Field(default=None, alias="end-date")
     currency: str | None = None
-    currency_sign: str | None = Field(None, alias="currency-sign")
+    currency_sign: str | None = Field(default=None, alias="currency-sign")
 
 
 class ImportedSubscription(ChartMogulModel):
@@ -350,18 +350,20 @@ class Activity(ChartMogulModel):
     date: dt.datetime | None = None
     type: str | None = None
     description: str | None = None
-    activity_mrr: Number | None = Field(None, alias="activity-mrr")
-    activity_mrr_movement: Number | None = Field(None, alias="activity-mrr-movement")
-    activity_arr: Number | None = Field(None, alias="activity-arr")
+    activity_mrr: Number | None = Field(default=None, alias="activity-mrr")
+    activity_mrr_movement: Number | None = Field(default=None, alias="activity-mrr-movement")
+    activity_arr: Number | None = Field(default=None, alias="activity-arr")
     currency: str | None = None
-    currency_sign: str | None = Field(None, alias="currency-sign")
-    subscription_external_id: str | None = Field(None, alias="subscription-external-id")
-    subscription_set_external_id: str | None = Field(None, alias="subscription-set-external-id")
-    plan_external_id: str | None = Field(None, alias="plan-external-id")
-    customer_name: str | None = Field(None, alias="customer-name")
-    customer_uuid: str | None = Field(None, alias="customer-uuid")
-    customer_external_id: str | None = Field(None, alias="customer-external-id")
-    billing_connector_uuid: str | None = Field(None, alias="billing-connector-uuid")
+    currency_sign: str | None = Field(default=None, alias="currency-sign")
+    subscription_external_id: str | None = Field(default=None, alias="subscription-external-id")
+    subscription_set_external_id: str | None = Field(
+        default=None, alias="subscription-set-external-id"
+    )
+    plan_external_id: str | None = Field(default=None, alias="plan-external-id")
+    customer_name: str | None = Field(default=None, alias="customer-name")
+    customer_uuid: str | None = Field(default=None, alias="customer-uuid")
+    customer_external_id: str | None = Field(default=None, alias="customer-external-id")
+    billing_connector_uuid: str | None = Field(default=None, alias="billing-connector-uuid")
 
 
 class MetricsEntry(ChartMogulModel):
@@ -373,10 +375,10 @@ class MetricsEntry(ChartMogulModel):
     arpa: Number | None = None
     asp: Number | None = None
     customers: Number | None = None
-    customer_churn_rate: Number | None = Field(None, alias="customer-churn-rate")
-    mrr_churn_rate: Number | None = Field(None, alias="mrr-churn-rate")
+    customer_churn_rate: Number | None = Field(default=None, alias="customer-churn-rate")
+    mrr_churn_rate: Number | None = Field(default=None, alias="mrr-churn-rate")
     ltv: Number | None = None
-    percentage_change: Number | None = Field(None, alias="percentage-change")
+    percentage_change: Number | None = Field(default=None, alias="percentage-change")
 
     def value(self, key: str) -> Any:
         """Any metric by its wire name, e.g. ``"mrr-new-business"``."""
@@ -391,7 +393,7 @@ class MetricsSummary(ChartMogulModel):
 
     current: Number | None = None
     previous: Number | None = None
-    percentage_change: Number | None = Field(None, alias="percentage-change")
+    percentage_change: Number | None = Field(default=None, alias="percentage-change")
 
 
 class MetricsResponse(ChartMogulModel):

@@ -32,11 +32,11 @@ class Timeouts(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    connect: float = Field(5.0, gt=0)
-    read: float = Field(30.0, gt=0)
-    write: float = Field(30.0, gt=0)
+    connect: float = Field(default=5.0, gt=0)
+    read: float = Field(default=30.0, gt=0)
+    write: float = Field(default=30.0, gt=0)
     #: waiting for a free connection in the pool; the limiter keeps this short
-    pool: float = Field(30.0, gt=0)
+    pool: float = Field(default=30.0, gt=0)
 
 
 class RetryPolicy(BaseModel):
@@ -49,11 +49,11 @@ class RetryPolicy(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    max_attempts: int = Field(8, ge=1, description="attempts per call, the first included")
-    max_total_s: float = Field(120.0, gt=0, description="give up after this long in total")
-    initial_wait_s: float = Field(0.5, ge=0)
-    max_wait_s: float = Field(30.0, ge=0)
-    jitter_s: float = Field(1.0, ge=0)
+    max_attempts: int = Field(default=8, ge=1, description="attempts per call, the first included")
+    max_total_s: float = Field(default=120.0, gt=0, description="give up after this long in total")
+    initial_wait_s: float = Field(default=0.5, ge=0)
+    max_wait_s: float = Field(default=30.0, ge=0)
+    jitter_s: float = Field(default=1.0, ge=0)
 
 
 class JsonImportPolling(BaseModel):
@@ -61,9 +61,9 @@ class JsonImportPolling(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    initial_interval_s: float = Field(0.5, gt=0)
-    max_interval_s: float = Field(10.0, gt=0)
-    timeout_s: float = Field(600.0, gt=0)
+    initial_interval_s: float = Field(default=0.5, gt=0)
+    max_interval_s: float = Field(default=10.0, gt=0)
+    timeout_s: float = Field(default=600.0, gt=0)
 
 
 class SharedLimit(BaseModel):
@@ -92,14 +92,14 @@ class ClientSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     api_key: SecretStr
-    base_url: str = Field(DEFAULT_BASE_URL, description="with or without the trailing /v1")
-    rate_limit: float = Field(DEFAULT_RATE_LIMIT, gt=0, description="requests per second")
-    max_in_flight: int = Field(DEFAULT_MAX_IN_FLIGHT, ge=1)
+    base_url: str = Field(default=DEFAULT_BASE_URL, description="with or without the trailing /v1")
+    rate_limit: float = Field(default=DEFAULT_RATE_LIMIT, gt=0, description="requests per second")
+    max_in_flight: int = Field(default=DEFAULT_MAX_IN_FLIGHT, ge=1)
     timeouts: Timeouts = Field(default_factory=Timeouts)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     json_import_polling: JsonImportPolling = Field(default_factory=JsonImportPolling)
     user_agent: str = DEFAULT_USER_AGENT
-    log_body_limit: int = Field(DEFAULT_LOG_BODY_LIMIT, ge=0)
+    log_body_limit: int = Field(default=DEFAULT_LOG_BODY_LIMIT, ge=0)
     shared_limit: SharedLimit = Field(default_factory=SharedLimit)
 
     @field_validator("api_key")

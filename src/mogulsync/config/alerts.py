@@ -46,10 +46,10 @@ class WebhookChannel(ConfigModel):
     type: Literal["webhook"]
     format: Literal["json", "pagerduty"] = "json"
     url: SecretStr | None = Field(
-        None, description="required for format json; PagerDuty's endpoint by default"
+        default=None, description="required for format json; PagerDuty's endpoint by default"
     )
-    routing_key: SecretStr | None = Field(None, description="PagerDuty integration key")
-    severity: Severity = Field("error", description="PagerDuty severity of failure alerts")
+    routing_key: SecretStr | None = Field(default=None, description="PagerDuty integration key")
+    severity: Severity = Field(default="error", description="PagerDuty severity of failure alerts")
 
     @model_validator(mode="after")
     def _format_needs(self) -> Self:
@@ -74,7 +74,9 @@ class EmailChannel(ConfigModel):
 
     type: Literal["email"]
     host: str = Field(min_length=1)
-    port: int | None = Field(None, ge=1, le=65535, description="587 starttls, 465 ssl, 25 none")
+    port: int | None = Field(
+        default=None, ge=1, le=65535, description="587 starttls, 465 ssl, 25 none"
+    )
     security: Literal["starttls", "ssl", "none"] = "starttls"
     username: str | None = None
     password: SecretStr | None = None
@@ -101,7 +103,9 @@ class SmsChannel(ConfigModel):
     auth_token: SecretStr
     from_: str = Field(alias="from", pattern=E164, description="Twilio number, E.164")
     to: list[Annotated[str, Field(pattern=E164)]] = Field(min_length=1)
-    api_url: str = Field(TWILIO_API_URL, description="Twilio's API root (tests point it home)")
+    api_url: str = Field(
+        default=TWILIO_API_URL, description="Twilio's API root (tests point it home)"
+    )
 
 
 AlertChannel = Annotated[
@@ -116,8 +120,8 @@ RECONCILE_PREFIX = "reconcile:"
 class FailedRowsThreshold(ConfigModel):
     """Alert when at least ``count`` rows, or at least ``percent`` % of the rows, fail."""
 
-    count: int | None = Field(None, ge=1)
-    percent: float | None = Field(None, gt=0, le=MAX_PERCENT)
+    count: int | None = Field(default=None, ge=1)
+    percent: float | None = Field(default=None, gt=0, le=MAX_PERCENT)
 
     @model_validator(mode="after")
     def _one_at_least(self) -> Self:
@@ -149,20 +153,23 @@ class AlertRule(ConfigModel):
 
     syncs: Literal["all"] | list[str] = "all"
     channels: Literal["all"] | list[str] = "all"
-    on_failure: bool = Field(True, description="the run failed")
-    failed_rows: FailedRowsThreshold | None = Field(None, description="too many rows failed")
-    drift: DriftThreshold | None = Field(
-        None, description="a recorded reconcile found ChartMogul and the warehouse apart"
+    on_failure: bool = Field(default=True, description="the run failed")
+    failed_rows: FailedRowsThreshold | None = Field(
+        default=None, description="too many rows failed"
     )
-    on_recovery: bool = Field(True, description="healthy again after an alerted run")
+    drift: DriftThreshold | None = Field(
+        default=None, description="a recorded reconcile found ChartMogul and the warehouse apart"
+    )
+    on_recovery: bool = Field(default=True, description="healthy again after an alerted run")
     on_success: bool = Field(
-        False, description="every successful run (not a partial one); never sent to PagerDuty"
+        default=False,
+        description="every successful run (not a partial one); never sent to PagerDuty",
     )
     extract: bool | None = Field(
-        None, description="the extract's runs too (default: when `syncs` is `all`)"
+        default=None, description="the extract's runs too (default: when `syncs` is `all`)"
     )
     events: EventsWatch | None = Field(
-        None,
+        default=None,
         description="the events forwarder: dead letters, a stuck backlog (default: when"
         " `syncs` is `all`, with the default thresholds)",
     )
@@ -194,9 +201,9 @@ class AlertsConfig(ConfigModel):
     channels: dict[str, AlertChannel] = Field(default_factory=dict)
     rules: list[AlertRule] = Field(default_factory=lambda: [AlertRule()])
     timeout_s: float = Field(
-        DEFAULT_TIMEOUT_S, gt=0, le=MAX_TIMEOUT_S, description="per delivery attempt"
+        default=DEFAULT_TIMEOUT_S, gt=0, le=MAX_TIMEOUT_S, description="per delivery attempt"
     )
-    attempts: int = Field(DEFAULT_ATTEMPTS, ge=1, le=10, description="tries per message")
+    attempts: int = Field(default=DEFAULT_ATTEMPTS, ge=1, le=10, description="tries per message")
 
     @model_validator(mode="after")
     def _rule_channels_exist(self) -> Self:

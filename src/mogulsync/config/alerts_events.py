@@ -34,14 +34,16 @@ class EventsAlertRule(ConfigModel):
     """Alert on new dead letters and on pending events older than a threshold."""
 
     dead_letters: int | None = Field(
-        1, ge=1, description="alert when at least this many events dead-letter within `window`"
+        default=1,
+        ge=1,
+        description="alert when at least this many events dead-letter within `window`",
     )
-    window: str = Field(DEFAULT_WINDOW, description="how far back dead letters are counted")
+    window: str = Field(default=DEFAULT_WINDOW, description="how far back dead letters are counted")
     backlog_age: str | None = Field(
-        DEFAULT_BACKLOG_AGE, description="alert when the oldest pending event is this old"
+        default=DEFAULT_BACKLOG_AGE, description="alert when the oldest pending event is this old"
     )
     repeat: str = Field(
-        DEFAULT_REPEAT, description="while a condition lasts, remind at most this often"
+        default=DEFAULT_REPEAT, description="while a condition lasts, remind at most this often"
     )
 
     _window_parses = field_validator("window", "backlog_age", "repeat")(_duration)

@@ -14,8 +14,8 @@ class ChartMogulConfig(ConfigModel):
 
     api_key: SecretStr
     base_url: str = DEFAULT_BASE_URL
-    rate_limit: float = Field(40.0, gt=0, description="requests per second for the account")
-    max_in_flight: int = Field(20, ge=1, description="parallel requests for the account")
+    rate_limit: float = Field(default=40.0, gt=0, description="requests per second for the account")
+    max_in_flight: int = Field(default=20, ge=1, description="parallel requests for the account")
     json_import_timeout_s: float = Field(
-        600.0, gt=0, description="how long a run waits for one bulk import to finish"
+        default=600.0, gt=0, description="how long a run waits for one bulk import to finish"
     )

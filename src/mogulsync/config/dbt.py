@@ -27,7 +27,7 @@ class DbtConfig(ConfigModel):
     """Where the dbt project lives, and which target its manifest was built for."""
 
     project_dir: str = Field(description="holds dbt_project.yml; relative to mogulsync.yml")
-    target: str | None = Field(None, description="the dbt target (default: the manifest's)")
+    target: str | None = Field(default=None, description="the dbt target (default: the manifest's)")
 
     @property
     def manifest_path(self) -> Path:

@@ -26,7 +26,7 @@ class EventTrigger(ConfigModel):
     """Which events a mapping handles: type, optional event name, simple conditions."""
 
     type: Literal["identify", "group", "track", "page", "alias"]
-    event: str | None = Field(None, description="track event name")
+    event: str | None = Field(default=None, description="track event name")
     conditions: dict[str, str | int | float | bool | None] = Field(
         default_factory=dict, description="path (e.g. traits.plan) → required value"
     )
@@ -47,42 +47,48 @@ class DeliveryConfig(ConfigModel):
     """How the forwarder paces, coalesces, retries and gives up."""
 
     coalesce_window_s: float = Field(
-        DEFAULT_COALESCE_WINDOW_S,
+        default=DEFAULT_COALESCE_WINDOW_S,
         ge=0,
         description="events for one entity arriving within this window become one API call",
     )
-    max_attempts: int = Field(DEFAULT_MAX_ATTEMPTS, ge=1, description="then dead-letter")
-    retry_initial_s: float = Field(DEFAULT_RETRY_INITIAL_S, gt=0)
-    retry_max_s: float = Field(DEFAULT_RETRY_MAX_S, gt=0)
-    concurrency: int = Field(DEFAULT_CONCURRENCY, ge=1, description="entities in parallel")
+    max_attempts: int = Field(default=DEFAULT_MAX_ATTEMPTS, ge=1, description="then dead-letter")
+    retry_initial_s: float = Field(default=DEFAULT_RETRY_INITIAL_S, gt=0)
+    retry_max_s: float = Field(default=DEFAULT_RETRY_MAX_S, gt=0)
+    concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1, description="entities in parallel")
 
 
 class IngestLimits(ConfigModel):
     """What one client may cost the endpoint (see docs/events.md, "Limits under load")."""
 
     max_stored_bytes_per_request: int = Field(
-        1024 * 1024, ge=64 * 1024, description="queue bytes one request may add, else 400"
+        default=1024 * 1024, ge=64 * 1024, description="queue bytes one request may add, else 400"
     )
-    max_json_depth: int = Field(32, ge=4, le=256, description="nesting of a body, else 400")
+    max_json_depth: int = Field(default=32, ge=4, le=256, description="nesting of a body, else 400")
     key_bytes_per_s: int = Field(
-        16 * 1024 * 1024, ge=1024, description="stored bytes per write key per second, else 429"
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="stored bytes per write key per second, else 429",
     )
     key_burst_bytes: int = Field(
-        32 * 1024 * 1024, ge=1024 * 1024, description="what a write key may store at once"
+        default=32 * 1024 * 1024, ge=1024 * 1024, description="what a write key may store at once"
     )
     max_connections: int = Field(
-        1000, ge=1, description="open connections (lowered to fit the open-files limit)"
+        default=1000, ge=1, description="open connections (lowered to fit the open-files limit)"
     )
     header_timeout_s: float = Field(
-        10.0, gt=0, description="a request's headers must arrive within this"
+        default=10.0, gt=0, description="a request's headers must arrive within this"
     )
-    body_timeout_s: float = Field(30.0, gt=0, description="and its body within this after them")
-    keep_alive_s: float = Field(5.0, gt=0, description="an idle keep-alive connection is closed")
+    body_timeout_s: float = Field(
+        default=30.0, gt=0, description="and its body within this after them"
+    )
+    keep_alive_s: float = Field(
+        default=5.0, gt=0, description="an idle keep-alive connection is closed"
+    )
     max_header_bytes: int = Field(
-        32 * 1024, ge=1024, description="request line plus headers, else 431 and close"
+        default=32 * 1024, ge=1024, description="request line plus headers, else 431 and close"
     )
     log_interval_s: float = Field(
-        60.0, gt=0, description="refused connections are logged at most once per interval"
+        default=60.0, gt=0, description="refused connections are logged at most once per interval"
     )
 
 
@@ -90,26 +96,28 @@ class EventsConfig(ConfigModel):
     """Ingest settings (write keys from ``${ENV}``) and delivery mode."""
 
     host: str = "127.0.0.1"
-    port: int = Field(DEFAULT_PORT, ge=1, le=65535)
+    port: int = Field(default=DEFAULT_PORT, ge=1, le=65535)
     write_keys: list[SecretStr] = Field(default_factory=list)
     delivery: Literal["api", "webhook"] = "api"
     webhook_url: SecretStr | None = None
     data_source: str = "Segment"
     contacts_without_company: ContactsWithoutCompany = Field(
-        "own_customer",
+        default="own_customer",
         description=(
             "api delivery: a person no company names becomes a contact of a customer of"
             " their own (own_customer), or is not imported until a company names them (skip)"
         ),
     )
-    queue_path: str | None = Field(None, description="default: <state_dir>/events.sqlite")
+    queue_path: str | None = Field(default=None, description="default: <state_dir>/events.sqlite")
     mappings: list[EventMapping] | None = Field(
-        None, max_length=MAX_MAPPINGS, description="default: group→customer, identify→contact"
+        default=None,
+        max_length=MAX_MAPPINGS,
+        description="default: group→customer, identify→contact",
     )
     retry: DeliveryConfig = Field(default_factory=DeliveryConfig)
     limits: IngestLimits = Field(default_factory=IngestLimits)
     keep_days: float | None = Field(
-        DEFAULT_KEEP_DAYS,
+        default=DEFAULT_KEEP_DAYS,
         gt=0,
         description=(
             "delivered, rejected and skipped events older than this are deleted from the"
@@ -118,7 +126,7 @@ class EventsConfig(ConfigModel):
         ),
     )
     keep_dead_days: float | None = Field(
-        None,
+        default=None,
         gt=0,
         description=(
             "dead letters dead for longer than this (since they were refused, or refused"

@@ -36,27 +36,29 @@ class ExtractConfig(ConfigModel):
     """Defaults of ``mogulsync extract run``; command-line options override them."""
 
     start_date: dt.datetime | dt.date | None = Field(
-        None,
+        default=None,
         description="a day (2024-01-01, from midnight UTC) or an instant as Airbyte's"
         " connector takes it (2017-01-25T06:30:00Z; no zone: UTC)",
     )
     interval: Interval = "month"
     destination: SecretStr = Field(
-        SecretStr("duckdb:///chartmogul_extract.duckdb"), description="dlt destination URL"
+        default=SecretStr("duckdb:///chartmogul_extract.duckdb"), description="dlt destination URL"
     )
     dataset: str = "chartmogul"
-    streams: list[str] | None = Field(None, description="default: every stream")
+    streams: list[str] | None = Field(default=None, description="default: every stream")
     mode: ExtractMode = "incremental"
     activity_windows: int = Field(
-        16, ge=1, le=256, description="date windows of activities fetched in parallel"
+        default=16, ge=1, le=256, description="date windows of activities fetched in parallel"
     )
     keep_load_packages: int = Field(
-        DEFAULT_KEEP_LOAD_PACKAGES,
+        default=DEFAULT_KEEP_LOAD_PACKAGES,
         ge=0,
         description="loaded dlt packages (their schema and state) kept in"
         " <state_dir>/extract/ for debugging; older ones are deleted after each load",
     )
-    schedule: ScheduleConfig | None = Field(None, description="when `mogulsync serve` runs it")
+    schedule: ScheduleConfig | None = Field(
+        default=None, description="when `mogulsync serve` runs it"
+    )
 
     @field_validator("start_date", mode="before")
     @classmethod

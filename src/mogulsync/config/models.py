@@ -41,13 +41,13 @@ class AppConfig(ConfigModel):
     loader on the raw mapping (``references.py``), together with the schema.
     """
 
-    version: int = Field(1, ge=1, le=1)
+    version: int = Field(default=1, ge=1, le=1)
     chartmogul: ChartMogulConfig
-    state_dir: str = Field(DEFAULT_STATE_DIR, description="embedded state and run history")
+    state_dir: str = Field(default=DEFAULT_STATE_DIR, description="embedded state and run history")
     state_store: StateStoreConfig | None = Field(
-        None, description="team-shared sync state in PostgreSQL (default: embedded SQLite)"
+        default=None, description="team-shared sync state in PostgreSQL (default: embedded SQLite)"
     )
-    dbt: DbtConfig | None = Field(None, description="dbt project whose models are sources")
+    dbt: DbtConfig | None = Field(default=None, description="dbt project whose models are sources")
     warehouses: dict[str, WarehouseConfig] = Field(default_factory=dict)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     syncs: dict[str, SyncConfig] = Field(default_factory=dict)

@@ -25,25 +25,25 @@ class RunHistoryConfig(ConfigModel):
     """Retention of the run history (pruned at the end of every run)."""
 
     keep_days: float | None = Field(
-        DEFAULT_KEEP_DAYS,
+        default=DEFAULT_KEEP_DAYS,
         ge=0,
         description="runs started longer ago than this are deleted with their row errors"
         " and request log (null: keep forever)",
     )
     keep_requests_days: float | None = Field(
-        DEFAULT_KEEP_REQUESTS_DAYS,
+        default=DEFAULT_KEEP_REQUESTS_DAYS,
         ge=0,
         description="the request log (bodies included) of runs started longer ago than"
         " this is deleted; the run and its row errors stay (null: keep for as long as the run)",
     )
     keep_errors_days: float | None = Field(
-        DEFAULT_KEEP_ERRORS_DAYS,
+        default=DEFAULT_KEEP_ERRORS_DAYS,
         ge=0,
         description="the row errors of runs started longer ago than this are deleted; the run"
         " and its counts stay (null: keep for as long as the run)",
     )
     keep_last: int = Field(
-        DEFAULT_KEEP_LAST,
+        default=DEFAULT_KEEP_LAST,
         ge=1,
         description="each sync's latest runs kept whole whatever their age",
     )

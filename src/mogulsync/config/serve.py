@@ -39,14 +39,14 @@ def parse_duration(text: str) -> dt.timedelta:
 class ScheduleConfig(ConfigModel):
     """When a sync (or the extract) runs: exactly one of ``cron``, ``every`` or ``after``."""
 
-    cron: str | None = Field(None, description="5-field cron expression, in `timezone`")
-    timezone: str = Field("UTC", description="IANA time zone of `cron`")
-    every: str | None = Field(None, description="interval: <n>s, <n>m, <n>h or <n>d")
+    cron: str | None = Field(default=None, description="5-field cron expression, in `timezone`")
+    timezone: str = Field(default="UTC", description="IANA time zone of `cron`")
+    every: str | None = Field(default=None, description="interval: <n>s, <n>m, <n>h or <n>d")
     after: list[str] = Field(
         default_factory=list, description="syncs whose success starts this one"
     )
     jitter: str = Field(
-        "auto",
+        default="auto",
         description="`auto` (a tenth of the interval, at most 60s), `0s` or a duration;"
         " spreads syncs that share a schedule",
     )
@@ -135,7 +135,7 @@ class ServeConfig(ConfigModel):
     """Where ``mogulsync serve`` listens and who may use it."""
 
     host: str = DEFAULT_HOST
-    port: int = Field(DEFAULT_PORT, ge=0, le=65535)
+    port: int = Field(default=DEFAULT_PORT, ge=0, le=65535)
     tokens: list[TokenConfig] = Field(
         default_factory=list,
         description="none: loopback only, everyone is an operator",

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from mogulsync._docs import CONFIGURATION, WAREHOUSES
 from mogulsync._redact import USERINFO, url_credentials
 from mogulsync.config.chartmogul import DEFAULT_BASE_URL
 from mogulsync.errors import ConfigError
@@ -38,7 +39,8 @@ _WAREHOUSE_NOTES = {
     ),
     "other": (
         "# Any SQLAlchemy URL; install the dialect's extra first, e.g.",
-        "# `pip install 'mogulsync[snowflake]'` (docs/configuration.md lists them).",
+        "# `pip install 'mogulsync[snowflake]'`; the extras:",
+        f"# {WAREHOUSES}",
     ),
 }
 
@@ -53,9 +55,9 @@ _SAMPLE_NOTES = {
 
 _TEMPLATE = """\
 # mogulsync project file, written by `mogulsync init`.
-# Every key is described in docs/configuration.md; `mogulsync check` validates this file,
-# reaches ChartMogul and compiles every model. Secrets are only read from the environment
-# (${{VARIABLE}}); export them before running:
+# Every key: {docs}
+# `mogulsync check` validates this file, reaches ChartMogul and compiles every model.
+# Secrets are only read from the environment (${{VARIABLE}}); export them before running:
 #   export CHARTMOGUL_API_KEY=...{exports}
 version: 1
 
@@ -111,6 +113,7 @@ def starter_project(warehouse_url: str | None = None, base_url: str | None = Non
     exports = "".join(f"\n#   export {name}=..." for name in variables)
     # JSON's double-quoted string is valid YAML: a `#` or `: ` in the URL stays in it
     text = _TEMPLATE.format(
+        docs=CONFIGURATION,
         notes=notes,
         url=json.dumps(url),
         exports=exports,

@@ -28,13 +28,13 @@ class StateStoreConfig(ConfigModel):
 
     url: SecretStr = Field(description="postgresql URL, e.g. ${MOGULSYNC_STATE_URL}")
     schema_: str = Field(
-        DEFAULT_STATE_SCHEMA,
+        default=DEFAULT_STATE_SCHEMA,
         alias="schema",
         pattern=SCHEMA_PATTERN,
         description="created if missing",
     )
     connect_timeout_s: int = Field(
-        DEFAULT_CONNECT_TIMEOUT_S,
+        default=DEFAULT_CONNECT_TIMEOUT_S,
         ge=MIN_CONNECT_TIMEOUT_S,
         description="seconds to wait for PostgreSQL to answer a connection (libpq's minimum is 2)",
     )

@@ -38,10 +38,10 @@ SUPPORTED_MATCH: dict[str, tuple[str, ...]] = {
 class LineItemsConfig(ConfigModel):
     """Where an invoice's line items come from: a JSON column or a child model."""
 
-    column: str | None = Field(None, description="JSON array column on the invoice row")
-    model: str | None = Field(None, description="child model, one row per line item")
+    column: str | None = Field(default=None, description="JSON array column on the invoice row")
+    model: str | None = Field(default=None, description="child model, one row per line item")
     join_key: str = Field(
-        "invoice_external_id", description="child column holding the invoice's external_id"
+        default="invoice_external_id", description="child column holding the invoice's external_id"
     )
 
     @model_validator(mode="after")
@@ -66,7 +66,7 @@ class SyncConfig(ConfigModel):
     mode: SyncMode = "upsert"
     match: MatchKey = "external_id"
     data_source: str | None = Field(
-        None, description="data source name (created if missing) or its ds_ uuid"
+        default=None, description="data source name (created if missing) or its ds_ uuid"
     )
     mapping: dict[str, str] = Field(
         default_factory=dict, description="ChartMogul field → model column"
@@ -78,35 +78,38 @@ class SyncConfig(ConfigModel):
     )
     on_delete: Literal["ignore", "delete"] = "ignore"
     max_deletes: MaxDeletes = Field(
-        DEFAULT_DELETE_LIMIT,
+        default=DEFAULT_DELETE_LIMIT,
         description="on_delete: delete: a run that would delete more records than this (a"
         ' number, or "20%" of the records the sync manages) deletes none and fails; null: no'
         " limit. Default: refused when more than 10 and more than half",
     )
     line_items: LineItemsConfig | None = None
     transactions_column: str | None = Field(
-        None, description="JSON array column with an invoice's inline transactions"
+        default=None, description="JSON array column with an invoice's inline transactions"
     )
     depends_on: list[str] = Field(default_factory=list, description="syncs to run first")
     state: Literal["embedded", "warehouse"] = Field(
-        "embedded",
+        default="embedded",
         description="where the snapshot lives: embedded (state_dir or state_store) or in the"
         " model's warehouse, diffed there with SQL",
     )
     state_schema: str = Field(
-        DEFAULT_STATE_SCHEMA,
+        default=DEFAULT_STATE_SCHEMA,
         pattern=SCHEMA_PATTERN,
         description="warehouse schema of the snapshot tables (state: warehouse)",
     )
     bulk: Literal["auto", "off"] = Field(
-        "auto",
+        default="auto",
         description="`auto`: new records go through the bulk JSON import when it pays off;"
         " `off`: always one REST call per row",
     )
-    sync_logs: bool = Field(True, description="false: no sync log rows for this sync")
-    schedule: ScheduleConfig | None = Field(None, description="when `mogulsync serve` runs it")
+    sync_logs: bool = Field(default=True, description="false: no sync log rows for this sync")
+    schedule: ScheduleConfig | None = Field(
+        default=None, description="when `mogulsync serve` runs it"
+    )
     reconcile: ReconcileWatchConfig | None = Field(
-        None, description="drift watch: when `mogulsync serve` runs `reconcile` on this sync"
+        default=None,
+        description="drift watch: when `mogulsync serve` runs `reconcile` on this sync",
     )
 
     @model_validator(mode="after")

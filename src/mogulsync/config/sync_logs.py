@@ -22,12 +22,12 @@ class SyncLogsConfig(ConfigModel):
 
     enabled: bool = False
     schema_: str | None = Field(
-        DEFAULT_SYNC_LOG_SCHEMA,
+        default=DEFAULT_SYNC_LOG_SCHEMA,
         alias="schema",
         min_length=1,
         description="schema created if missing; null for the connection's default schema",
     )
-    table: str = Field(DEFAULT_SYNC_LOG_TABLE, min_length=1, pattern=r"^[^.]+$")
+    table: str = Field(default=DEFAULT_SYNC_LOG_TABLE, min_length=1, pattern=r"^[^.]+$")
 
     @model_validator(mode="before")
     @classmethod

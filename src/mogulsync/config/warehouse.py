@@ -16,8 +16,8 @@ class WarehouseConfig(ConfigModel):
     """
 
     url: SecretStr
-    schema_: str | None = Field(None, alias="schema", description="default schema")
-    batch_size: int = Field(5000, ge=1, description="rows fetched per round trip")
+    schema_: str | None = Field(default=None, alias="schema", description="default schema")
+    batch_size: int = Field(default=5000, ge=1, description="rows fetched per round trip")
 
 
 class ModelConfig(ConfigModel):

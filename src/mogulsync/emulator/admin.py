@@ -101,7 +101,7 @@ class ClockChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     now: AwareDatetime | None = None
-    advance_seconds: float | None = Field(None, ge=0)
+    advance_seconds: float | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _one(self) -> ClockChange:

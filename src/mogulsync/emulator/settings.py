@@ -41,9 +41,11 @@ class Limits(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    rate_limit: float = Field(DEFAULT_RATE_LIMIT, ge=0, description="requests/s; 0 = unlimited")
-    max_connections: int = Field(DEFAULT_MAX_CONNECTIONS, ge=0, description="0 = unlimited")
-    latency_ms: float = Field(0, ge=0, description="added to every /v1 response")
+    rate_limit: float = Field(
+        default=DEFAULT_RATE_LIMIT, ge=0, description="requests/s; 0 = unlimited"
+    )
+    max_connections: int = Field(default=DEFAULT_MAX_CONNECTIONS, ge=0, description="0 = unlimited")
+    latency_ms: float = Field(default=0, ge=0, description="added to every /v1 response")
 
 
 class ScriptedFault(BaseModel):
@@ -52,11 +54,11 @@ class ScriptedFault(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     fault: str = Field(pattern="^(error|rate_limit|drop|lost_response|malformed)$")
-    status: int = Field(500, ge=500, le=599, description="status of an `error` fault")
+    status: int = Field(default=500, ge=500, le=599, description="status of an `error` fault")
     method: str | None = None
-    path_pattern: str | None = Field(None, description="regex searched in the request path")
+    path_pattern: str | None = Field(default=None, description="regex searched in the request path")
     query_pattern: str | None = Field(
-        None, description="regex searched in the query string (e.g. `order=-date`)"
+        default=None, description="regex searched in the query string (e.g. `order=-date`)"
     )
 
 
@@ -72,20 +74,29 @@ class Faults(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    error_rate: float = Field(0, ge=0, le=1)
+    error_rate: float = Field(default=0, ge=0, le=1)
     error_statuses: list[Annotated[int, Field(ge=500, le=599)]] = Field(
         default_factory=lambda: [500, 502, 503, 504], min_length=1
     )
-    rate_limit_rate: float = Field(0, ge=0, le=1, description="extra 429s")
-    drop_rate: float = Field(0, ge=0, le=1, description="connection reset, nothing processed")
-    lost_response_rate: float = Field(0, ge=0, le=1, description="write done, response lost")
-    malformed_rate: float = Field(
-        0, ge=0, le=1, description="request done, its 2xx body cut in half (unreadable JSON)"
+    rate_limit_rate: float = Field(default=0, ge=0, le=1, description="extra 429s")
+    drop_rate: float = Field(
+        default=0, ge=0, le=1, description="connection reset, nothing processed"
     )
-    latency_ms: float = Field(0, ge=0, description="extra latency per request")
-    latency_jitter_ms: float = Field(0, ge=0)
-    methods: list[str] | None = Field(None, description="only these HTTP methods get faults")
-    path_pattern: str | None = Field(None, description="only paths matching this regex")
+    lost_response_rate: float = Field(
+        default=0, ge=0, le=1, description="write done, response lost"
+    )
+    malformed_rate: float = Field(
+        default=0,
+        ge=0,
+        le=1,
+        description="request done, its 2xx body cut in half (unreadable JSON)",
+    )
+    latency_ms: float = Field(default=0, ge=0, description="extra latency per request")
+    latency_jitter_ms: float = Field(default=0, ge=0)
+    methods: list[str] | None = Field(
+        default=None, description="only these HTTP methods get faults"
+    )
+    path_pattern: str | None = Field(default=None, description="only paths matching this regex")
     seed: int | None = None
     script: list[ScriptedFault] = Field(default_factory=list)
 

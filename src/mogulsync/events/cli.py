@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import typer
 
 from mogulsync import exit_codes, logs, output
+from mogulsync._docs import EVENTS_CONFIGURE
 from mogulsync.cli_listen import cannot_listen
 from mogulsync.cli_options import CONFIG_OPTION
 from mogulsync.errors import ConfigError, MogulsyncError
@@ -60,7 +61,7 @@ def _queue_file(config: AppConfig) -> Path:
                 ConfigError(
                     f"no event queue at {path}",
                     hint="This project has no events: section with write_keys; add one (see"
-                    " docs/events.md), then run `mogulsync events serve`.",
+                    f" {EVENTS_CONFIGURE}), then run `mogulsync events serve`.",
                 )
             )
         _fail(MogulsyncError(f"no event queue at {path}", hint="Run `mogulsync events serve`."))

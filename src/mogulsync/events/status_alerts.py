@@ -10,13 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mogulsync import output
+from mogulsync._docs import EVENTS_ALERTS
 
 if TYPE_CHECKING:
     from mogulsync.config import AppConfig
     from mogulsync.events.queue import EventQueue
-
-#: where to read how the forwarder's alerts are set up
-_DOCS = "docs/operations.md, Events alerts"
 
 
 def read_alerts(config: AppConfig, queue: EventQueue) -> dict[str, Any]:
@@ -40,7 +38,7 @@ def print_alerts(console: output.LazyConsole, alerts: dict[str, Any]) -> None:
     if not alerts["watching"]:
         console.print(
             "Alerts: no rule watches the forwarder (it needs alerts.channels and a rule of"
-            f" `syncs: all` or with `events:`; {_DOCS}).",
+            f" `syncs: all` or with `events:`; {EVENTS_ALERTS}).",
             highlight=False,
         )
     elif alerts["alerting"]:

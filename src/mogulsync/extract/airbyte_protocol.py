@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from mogulsync._docs import EXTRACT
 from mogulsync.chartmogul.settings import ClientSettings
 from mogulsync.config.chartmogul import DEFAULT_BASE_URL
 from mogulsync.errors import ConfigError
@@ -26,7 +27,7 @@ Message = dict[str, Any]
 SyncMode = Literal["full_refresh", "incremental"]
 StreamStatus = Literal["STARTED", "RUNNING", "COMPLETE", "INCOMPLETE"]
 START_DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
-DOCUMENTATION_URL = "https://github.com/mogulsync/mogulsync/blob/main/docs/extract.md"
+DOCUMENTATION_URL = EXTRACT
 _MS_PER_S = 1000
 DEFAULT_RATE_LIMIT = 40.0
 #: what Airbyte's CDK puts in the STATE of a stream without a cursor
@@ -42,8 +43,8 @@ class SourceConfig(BaseModel):
     start_date: dt.datetime
     base_url: str = DEFAULT_BASE_URL
     interval: Interval = "month"
-    activity_windows: int = Field(DEFAULT_ACTIVITY_WINDOWS, ge=1)
-    rate_limit: float = Field(DEFAULT_RATE_LIMIT, gt=0)
+    activity_windows: int = Field(default=DEFAULT_ACTIVITY_WINDOWS, ge=1)
+    rate_limit: float = Field(default=DEFAULT_RATE_LIMIT, gt=0)
 
     def client_settings(self) -> ClientSettings:
         """Client settings for this config."""

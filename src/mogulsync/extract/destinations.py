@@ -25,6 +25,7 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
+from mogulsync._docs import EXTRACT_DESTINATIONS
 from mogulsync._redact import redact_url
 from mogulsync.errors import ConfigError
 
@@ -93,7 +94,7 @@ def parse_destination(url: str, dataset: str | None = None) -> DestinationSpec:
     raise ConfigError(
         f"destination {display} is not supported",
         hint="Use duckdb:///file.duckdb, postgresql://..., snowflake://..., bigquery://..., "
-        "or file:///dir?format=parquet (see docs/extract.md).",
+        f"or file:///dir?format=parquet (see {EXTRACT_DESTINATIONS}).",
     )
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from mogulsync import output
+from mogulsync._docs import SCHEDULES
 from mogulsync.cli_listen import open_listener
 from mogulsync.cli_options import CONFIG_OPTION
 from mogulsync.config import AppConfig, load_config
@@ -143,10 +144,6 @@ def _due_text(next_run_at: str | None, *, unsaved: bool) -> str:
     return f"{text} (if serve started now)" if unsaved else text
 
 
-#: where a project file's schedules are explained
-SCHEDULES_DOCS = "https://github.com/mogulsync/mogulsync/blob/main/docs/serve.md#schedules"
-
-
 def schedule_command(
     config: Path = CONFIG_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
@@ -191,7 +188,7 @@ def schedule_command(
             "no_schedules",
             f"no schedules in {config}: give a sync (or `extract:`) one, e.g."
             ' `schedule: {every: 1h}`, `{cron: "0 6 * * *"}` or `{after: [customers]}`,'
-            f" and `mogulsync serve` runs it; see {SCHEDULES_DOCS}",
+            f" and `mogulsync serve` runs it; see {SCHEDULES}",
         )
     else:
         _print_schedules(rows)

@@ -1,4 +1,5 @@
-"""``make serve``: ``mogulsync serve`` on the demo project, against a local emulator.
+"""``make serve`` (``python -m mogulsync.serve.demo`` from a pip install): ``mogulsync serve``
+on the demo project, against a local emulator.
 
 The emulator (ChartMogul's real limits), the sample warehouse and the example project
 file (with its schedules) go into a fresh directory; one ``sync run --all`` gives the web
@@ -152,11 +153,14 @@ def demo_port(argv: list[str]) -> str:
 
 def failed_hint(port: str) -> str:
     """What to do when the server stopped at once (most often: the port is taken)."""
-    return f"`make serve` could not serve on {port}; another port: make serve {PORT_VARIABLE}=8801"
+    return (
+        f"`make serve` could not serve on {port}; another port: make serve {PORT_VARIABLE}=8801"
+        " (from a pip install: python -m mogulsync.serve.demo --port 8801)"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of ``make serve``."""
+    """Entry point of ``make serve`` and ``python -m mogulsync.serve.demo``."""
     port = demo_port(sys.argv[1:] if argv is None else argv)
     children = Children()
     with stop_signals(children):

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from mogulsync import _threads
+from mogulsync._docs import SYNC_LOGS
 from mogulsync._redact import Redactor, redact_url
 from mogulsync.config import AppConfig
 from mogulsync.errors import RetriableError
@@ -159,7 +160,7 @@ class _RunWriter:
             # the common causes: no write access, or a table of that name made for
             # something else (the log table is created only when missing)
             hint="The sync itself is not affected; check the warehouse is writable and that"
-            f" {table} has the sync log's columns (docs/operations.md, Sync logs), or set"
+            f" {table} has the sync log's columns ({SYNC_LOGS}), or set"
             " sync_logs.table to another name.",
         )
 

@@ -1,4 +1,5 @@
-"""examples/mogulsync.yml is a valid project file and --all runs its syncs parents first."""
+"""src/mogulsync/examples/mogulsync.yml (the demos' project) is a valid project file and --all
+runs its syncs parents first."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 from mogulsync.config import load_config
 from mogulsync.sync.order import run_order
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "mogulsync.yml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "src" / "mogulsync" / "examples" / "mogulsync.yml"
 
 
 def test_example_loads_and_orders_syncs():
