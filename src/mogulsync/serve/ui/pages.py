@@ -480,13 +480,11 @@ async def cancel_extract(request: Request) -> Response:
 
 
 def _display(url: str) -> str:
-    """A destination without any password."""
-    from sqlalchemy.engine import make_url
+    """A destination without any credential: the user info and credential query
+    parameters (``sslpassword=``, ``motherduck_token=``) masked, as in every message."""
+    from mogulsync._redact import redact_url
 
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url.split("://", 1)[0] + "://…"
+    return redact_url(url)
 
 
 routes = [
