@@ -226,3 +226,66 @@ async def test_no_page_or_api_answer_shows_a_configured_secret(emulator_server, 
         extract_page = (await http.get("/extract")).text
         assert "postgresql://" in extract_page  # the destination is shown, masked
         assert "sslpassword=***" in extract_page
+
+
+async def test_api_bodies_of_the_wrong_shape_are_400s(emulator_server, tmp_path):
+    """JSON nested past the parser's depth, a seq that is no queue seq, a seq list given as
+    a string (read as its digits: "12" replayed seqs 1 and 2): 400, never a 500 or a
+    replay of other dead letters."""
+    events = {"write_keys": ["${WRITE_KEY}"]}
+    config = project(emulator_server, tmp_path, accounts(tmp_path, 1), events=events,
+                     env={"WRITE_KEY": "segment-write-key-security"}, tokens=False)  # fmt: skip
+    async with serving(config) as served:
+        http = served.http
+        deep = b"[" * 100_000 + b"]" * 100_000
+        replay = "/api/v1/events/dead-letters/replay"
+        for path, body in [
+            ("/api/v1/syncs/customers/runs", deep),
+            (replay, deep),
+            (replay, b'{"seq": "12"}'),
+            (replay, b'{"seq": [99999999999999999999999]}'),
+            (replay, b'{"seq": [1e308]}'),
+            (replay, b'{"seq": [1.5]}'),
+            (replay, b'{"seq": [true]}'),
+            (replay, b'{"seq": [0]}'),
+            (replay, b"[1, 2]"),
+        ]:
+            answer = await http.post(path, content=body)
+            assert answer.status_code == 400, (path, body[:40], answer.text[:200])
+            assert "error" in answer.json()
+        assert (await http.post(replay, content=b'{"seq": [1, 2]}')).json() == {"replayed": 0}
+        assert (await http.post(replay, content=b"")).json() == {"replayed": 0}
+        assert served.app.state.manager.active == {}
+        page = await http.get("/syncs")
+        csrf = CSRF.search(page.text)
+        assert csrf is not None
+        for seq in ("abc", "99999999999999999999999", "-5", "\uff11"):  # a fullwidth 1
+            form = await http.post("/events/replay", data={"csrf_token": csrf.group(1), "seq": seq})
+            assert form.status_code == 400, seq
+        ok = await http.post("/events/replay", data={"csrf_token": csrf.group(1), "seq": "3"})
+        assert ok.status_code == 303
+
+
+async def test_the_session_cookie_is_secure_behind_a_tls_proxy(emulator_server, tmp_path):
+    """The server speaks plain http behind the TLS proxy docs/serve.md asks for: the proxy's
+    `X-Forwarded-Proto: https` (or `Forwarded: proto=https`) marks both cookies Secure.
+    Before, only the server's own scheme counted, never https: the cookie was never Secure."""
+    config = project(emulator_server, tmp_path, accounts(tmp_path, 1))
+    async with serving(config) as served:
+        http = served.http
+        for proxy in ({"X-Forwarded-Proto": "https"}, {"Forwarded": "for=10.0.0.1;proto=https"}):
+            page = await http.get("/login", headers=proxy)
+            assert "; secure" in page.headers["set-cookie"].lower()
+            csrf = CSRF.search(page.text)
+            assert csrf is not None
+            signed = await http.post(
+                "/login", data={"token": VIEWER, "csrf_token": csrf.group(1)},
+                headers={**proxy, "Cookie": f"mogulsync_login={page.cookies['mogulsync_login']}"},
+            )  # fmt: skip
+            assert signed.status_code == 303, signed.text
+            cookie = signed.headers["set-cookie"]
+            assert cookie.startswith("mogulsync_session=")
+            assert "; secure" in cookie.lower()
+        http.cookies.clear()
+        plain = await http.get("/login")
+        assert "secure" not in plain.headers["set-cookie"].lower()
