@@ -289,3 +289,14 @@ async def test_the_session_cookie_is_secure_behind_a_tls_proxy(emulator_server, 
         http.cookies.clear()
         plain = await http.get("/login")
         assert "secure" not in plain.headers["set-cookie"].lower()
+
+
+async def test_a_flash_count_that_is_no_number_is_ignored(emulator_server, tmp_path):
+    """`?n=` is shown only as a plain count: "²" passed `isdigit()` and failed `int()` (a
+    500), as did a number of thousands of digits."""
+    config = project(emulator_server, tmp_path, accounts(tmp_path, 1), tokens=False)
+    async with serving(config) as served:
+        for count in ("\u00b2", "9" * 5000):
+            page = await served.http.get("/events", params={"flash": "replayed", "n": count})
+            assert page.status_code == 200
+            assert "Replayed 0 dead letter(s)." in page.text

@@ -111,7 +111,10 @@ def _flash(request: Request) -> str | None:
     if text is None:
         return None
     count = request.query_params.get("n", "")
-    return text.format(n=int(count) if count.isdigit() else 0)
+    # isdigit() alone takes "²" (and int() then fails: a 500); a count has few digits
+    return text.format(
+        n=int(count) if count.isascii() and count.isdigit() and len(count) < 10 else 0
+    )
 
 
 def _viewer(request: Request) -> Caller | Response:
