@@ -7,6 +7,7 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, model_validator
 
 from mogulsync.config._base import ConfigModel
+from mogulsync.errors import ConfigError
 
 MAX_MAPPINGS = 50
 DEFAULT_PORT = 8790
@@ -146,3 +147,15 @@ class EventsConfig(ConfigModel):
                 ' ChartMogul when")'
             )
         return self
+
+
+def check_write_keys(events: EventsConfig) -> None:
+    """ConfigError for an empty write key: ``${VAR:-}`` whose variable is unset loads as
+    ``""``, and a body with ``"writeKey": ""`` would then be let in."""
+    for index, key in enumerate(events.write_keys):
+        if not key.get_secret_value():
+            raise ConfigError(
+                f"events.write_keys.{index} is empty (its environment variable is unset):"
+                " any request naming an empty write key would be accepted",
+                hint="Export the variable or remove the entry.",
+            )

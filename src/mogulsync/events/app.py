@@ -42,6 +42,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mogulsync.config.events import IngestLimits
+from mogulsync.errors import ConfigError
 from mogulsync.events._budget import KeyBudget
 from mogulsync.events._throttle import INGEST_LOGGER
 from mogulsync.events.queue import GroupCommitWriter
@@ -114,6 +115,8 @@ class IngestApp:
         limits: IngestLimits | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if not all(write_keys):  # `"writeKey": ""` would match it (serve checks it at start)
+            raise ConfigError("an events write key is empty: its environment variable is unset")
         self.writer = writer
         self._keys = [(key.encode(), key_fingerprint(key)) for key in write_keys]
         self._on_stored = on_stored

@@ -25,6 +25,7 @@ from mogulsync import _threads
 from mogulsync._listen import bound_port, listening_socket, url_host
 from mogulsync._pid_lock import PidFileLock
 from mogulsync.chartmogul import ChartMogulClient, ClientSettings
+from mogulsync.config.events import check_write_keys
 from mogulsync.config.models import AppConfig
 from mogulsync.errors import ConfigError
 from mogulsync.events._protocol import ConnectionGuard
@@ -170,6 +171,7 @@ class EventsService:
                 "events.write_keys is empty: no Segment library could authenticate",
                 hint="Add a write key under events.write_keys (as ${ENV} reference).",
             )
+        check_write_keys(events)
         self.config = config
         self.host = host or events.host
         # Bound now and served on that socket: base_url is right from here on (port 0: the

@@ -178,9 +178,8 @@ async def trigger_run(request: Request) -> Response:
     body = await request.body()
     if body.strip():
         example = 'e.g. {"full": false, "allow_deletes": false}'
-        try:
-            data = json.loads(body)
-        except ValueError:
+        data = _json_body(body)
+        if data is None:
             return error(400, f"the body must be JSON, {example}")
         if not isinstance(data, dict):
             return error(400, f"the body must be a JSON object, {example}")
@@ -653,12 +652,33 @@ async def replay_dead_letters(request: Request) -> Response:
     seqs = None
     body = await request.body()
     if body.strip():
-        try:
-            data = json.loads(body)
-            seqs = [int(seq) for seq in data["seq"]] if data.get("seq") is not None else None
-        except (ValueError, TypeError, KeyError, AttributeError):
-            return error(400, 'the body must be {"seq": [numbers]} or empty (replay all)')
+        data = _json_body(body)
+        seq = data.get("seq") if isinstance(data, dict) else ()
+        if seq is not None:
+            # a string was read as its digits ("12": seqs 1 and 2), a float cut, a number
+            # past SQLite's integers a 500
+            if not isinstance(seq, list) or not all(_is_seq(item) for item in seq):
+                return error(400, 'the body must be {"seq": [numbers]} or empty (replay all)')
+            seqs = seq
     return JSONResponse({"replayed": await asyncio.to_thread(state.replay, seqs)})
+
+
+#: the largest seq SQLite can hold
+MAX_SEQ = 2**63 - 1
+
+
+def _is_seq(value: object) -> bool:
+    """Whether ``value`` is a queue seq: a whole JSON number SQLite can hold (not a bool)."""
+    return type(value) is int and 0 < value <= MAX_SEQ
+
+
+def _json_body(body: bytes) -> Any:
+    """The parsed body; None when it is not JSON (nested too deep for the parser included:
+    RecursionError is no ValueError, and was a 500)."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
 
 
 async def openapi(request: Request) -> Response:

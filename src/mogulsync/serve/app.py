@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
 
@@ -16,7 +17,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mogulsync import logs
 from mogulsync.config import AppConfig
@@ -38,6 +39,27 @@ from mogulsync.sync.engine import SyncEngine
 logger = logging.getLogger(__name__)
 #: the Segment-compatible ingest paths (served by the events app when configured)
 EVENTS_PREFIX = "/v1/"
+#: the largest request body the API and the UI take (theirs are a few hundred bytes; a
+#: replay of every dead letter by seq fits). The events paths have their own limits.
+MAX_BODY_BYTES = 1024 * 1024
+#: on every answer but the events paths': no page of ours may be framed by another site
+#: (a framed Run now or Cancel would carry our CSRF token and our Origin), scripts and
+#: styles only from /static, no MIME sniffing of a plain-text error
+SECURITY_HEADERS = [
+    (
+        b"content-security-policy",
+        (
+            b"default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none';"
+            b" form-action 'self'; frame-ancestors 'none'"
+        ),
+    ),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+]
+_TOO_LARGE = json.dumps(
+    {"error": f"the request body is over {MAX_BODY_BYTES} bytes: nothing here takes that much"}
+).encode()
 
 
 async def healthz(_request: Request) -> Response:
@@ -54,6 +76,73 @@ async def metrics(request: Request) -> Response:
         return api.error(exc.status, exc.message)
     body = await asyncio.to_thread(render, state)
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+def _with_security_headers(send: Send) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", ()), *SECURITY_HEADERS]}
+        await send(message)
+
+    return sending
+
+
+async def _bounded(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """``app`` with a request body of at most :data:`MAX_BODY_BYTES`, else a 413 before
+    any of it is read (declared length) or once the cap is read (chunked). The sign-in
+    form is parsed before anyone is known: unbounded, a stranger's 1 GB body was buffered
+    in memory (or spooled to disk as a multipart upload)."""
+    headers = dict(scope["headers"])  # the last of a repeated name: any one over is refused
+    length = headers.get(b"content-length")
+    if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+        await _too_large(send)
+        return
+    if length is not None or b"transfer-encoding" not in headers:
+        await app(scope, receive, send)  # the HTTP parser ends the body at its length
+        return
+    body = await _read_capped(receive)
+    if body is None:
+        await _too_large(send)
+        return
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()  # a streaming answer waits here for the disconnect
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    await app(scope, replay, send)
+
+
+async def _read_capped(receive: Receive) -> bytes | None:
+    """A chunked body of at most :data:`MAX_BODY_BYTES`; None past it (or a disconnect)."""
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+        more = bool(message.get("more_body", False))
+    return b"".join(chunks)
+
+
+async def _too_large(send: Send) -> None:
+    # Connection: close, so the server reads no more of the body it was sent
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(_TOO_LARGE)).encode()),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": _TOO_LARGE})
 
 
 class ServeApp:
@@ -107,14 +196,13 @@ class ServeApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Route one connection."""
-        if (
-            self._events is not None
-            and scope["type"] == "http"
-            and scope["path"].startswith(EVENTS_PREFIX)
-        ):
+        if scope["type"] != "http":
+            await self.router(scope, receive, send)
+            return
+        if self._events is not None and scope["path"].startswith(EVENTS_PREFIX):
             await self._events(scope, receive, send)
             return
-        await self.router(scope, receive, send)
+        await _bounded(self.router, scope, receive, _with_security_headers(send))
 
     def begin_shutdown(self) -> None:
         """SIGTERM: no new runs; running syncs and the extract stop at their next safe point."""

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 
 from mogulsync.config.serve import LOOPBACK_HOSTS, TokenConfig
+from mogulsync.errors import ConfigError
 
 SESSION_COOKIE = "mogulsync_session"
 LOGIN_COOKIE = "mogulsync_login"
@@ -83,12 +84,26 @@ class Caller:
     bearer: bool = False
 
 
+def check_tokens(tokens: Sequence[TokenConfig]) -> None:
+    """ConfigError for an empty token: ``${VAR:-}`` whose variable is unset loads as ``""``,
+    and an empty token would match an empty ``Bearer`` header or sign-in field."""
+    for index, token in enumerate(tokens):
+        if not token.token.get_secret_value():
+            raise ConfigError(
+                f"serve.tokens.{index}.token is empty (its environment variable is unset):"
+                " anyone could sign in with an empty token",
+                hint="Export the variable (at least 16 characters, e.g. `openssl rand -hex 24`)"
+                " or remove the entry.",
+            )
+
+
 class Auth:
     """The server's tokens and sessions."""
 
     def __init__(
         self, tokens: Sequence[TokenConfig], *, clock: Callable[[], float] = time.monotonic
     ) -> None:
+        check_tokens(tokens)
         self._tokens = [
             (token.token.get_secret_value().encode(), Role[token.role.upper()]) for token in tokens
         ]

@@ -63,6 +63,7 @@ def serve_command(
 ) -> None:
     """Run the scheduler, the HTTP API, the web UI and the events endpoints on one port."""
     project = _load(config)
+    _check_secrets(project)
     listen = host or project.serve.host
     bind_port = project.serve.port if port is None else port
     if not project.serve.tokens and listen not in LOOPBACK_HOSTS:
@@ -75,6 +76,20 @@ def serve_command(
     # bound now: the address line shows the port actually served (--port 0 included)
     sock = open_listener(listen, bind_port)
     asyncio.run(_serve(project, listen, sock))
+
+
+def _check_secrets(project: AppConfig) -> None:
+    """Exit 4 for an empty token or write key (``${VAR:-}`` with the variable unset):
+    either would let in a request that sends an empty one."""
+    from mogulsync.config.events import check_write_keys
+    from mogulsync.serve.auth import check_tokens
+
+    try:
+        check_tokens(project.serve.tokens)
+        check_write_keys(project.events)
+    except MogulsyncError as exc:
+        output.error(describe(exc), exit_code=EXIT_CONFIG)
+        raise typer.Exit(EXIT_CONFIG) from None
 
 
 async def _serve(project: AppConfig, host: str, sock: socket.socket) -> None:

@@ -27,6 +27,7 @@ from mogulsync.runs import RunStatus
 from mogulsync.runs.models import ROW_ERROR_KINDS
 from mogulsync.runs.store import RunNotFoundError
 from mogulsync.serve.api import (
+    MAX_SEQ,
     extract_alert_deliveries,
     offset_of,
     run_summary,
@@ -110,7 +111,10 @@ def _flash(request: Request) -> str | None:
     if text is None:
         return None
     count = request.query_params.get("n", "")
-    return text.format(n=int(count) if count.isdigit() else 0)
+    # isdigit() alone takes "²" (and int() then fails: a 500); a count has few digits
+    return text.format(
+        n=int(count) if count.isascii() and count.isdigit() and len(count) < 10 else 0
+    )
 
 
 def _viewer(request: Request) -> Caller | Response:
@@ -135,13 +139,29 @@ async def _operator(request: Request) -> Caller | Response:
         return Response(exc.message, status_code=exc.status, media_type="text/plain")
 
 
+def over_https(request: Request) -> bool:
+    """Whether the browser reached us over https: directly, or through the TLS-terminating
+    proxy docs/serve.md asks for, which says so in ``X-Forwarded-Proto`` or ``Forwarded``
+    (the server itself speaks plain http, so its own scheme never said https and the
+    session cookie was never ``Secure``). Believed from anyone: a client claiming https
+    only gets a stricter cookie, one its browser does not send back over http."""
+    if request.url.scheme == "https":
+        return True
+    forwarded = request.headers.get("x-forwarded-proto", "")
+    # the first value is what the client used (each proxy on the way appends its own)
+    if forwarded.split(",")[0].strip().lower() == "https":
+        return True
+    first = request.headers.get("forwarded", "").split(",")[0]
+    return any(part.strip().lower().replace('"', "") == "proto=https" for part in first.split(";"))
+
+
 async def login_page(request: Request) -> Response:
     """The sign-in form (its CSRF token rides in a short-lived cookie too)."""
     token = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(32)
     context = {"login_csrf": token, "failed": request.query_params.get("failed") == "1"}
     response = templates.TemplateResponse(request, "login.html", {**context, "caller": None})
     response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/login",
-                        secure=request.url.scheme == "https")  # fmt: skip
+                        secure=over_https(request))  # fmt: skip
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -159,7 +179,7 @@ async def login(request: Request) -> Response:
         return RedirectResponse("/login?failed=1", status_code=303)
     response = RedirectResponse("/syncs", status_code=303)
     response.set_cookie(SESSION_COOKIE, session_id, httponly=True, samesite="strict", path="/",
-                        secure=request.url.scheme == "https")  # fmt: skip
+                        secure=over_https(request))  # fmt: skip
     response.delete_cookie(LOGIN_COOKIE, path="/login")
     return response
 
@@ -421,8 +441,10 @@ async def replay(request: Request) -> Response:
     if isinstance(caller, Response):
         return caller
     form = await request.form()
-    seq = form.get("seq")
-    seqs = [int(str(seq))] if seq else None
+    seq = str(form.get("seq") or "")
+    if seq and not (seq.isdecimal() and seq.isascii() and 0 < int(seq) <= MAX_SEQ):
+        return Response(f"not a dead letter's seq: {seq}", status_code=400, media_type="text/plain")
+    seqs = [int(seq)] if seq else None
     replayed = await asyncio.to_thread(state_of(request).replay, seqs)
     return RedirectResponse(f"/events?flash=replayed&n={replayed}", status_code=303)
 
@@ -480,13 +502,11 @@ async def cancel_extract(request: Request) -> Response:
 
 
 def _display(url: str) -> str:
-    """A destination without any password."""
-    from sqlalchemy.engine import make_url
+    """A destination without any credential: the user info and credential query
+    parameters (``sslpassword=``, ``motherduck_token=``) masked, as in every message."""
+    from mogulsync._redact import redact_url
 
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url.split("://", 1)[0] + "://…"
+    return redact_url(url)
 
 
 routes = [
