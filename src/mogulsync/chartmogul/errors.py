@@ -44,6 +44,10 @@ class ChartMogulError(MogulsyncError):
         self.method = method
         #: path template such as ``/customers/{uuid}`` (no ids, never the key)
         self.endpoint = endpoint
+        #: an earlier attempt of the write that raised this may have been applied (its
+        #: answer was lost: a reset, a timeout, a 500/502/504), whatever this last error
+        #: says: a 429 or 503 after it proves only that the last attempt did nothing
+        self.earlier_attempt_unknown = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from mogulsync._redact import Redactor
 from mogulsync.alerts.dispatch import AlertDispatcher
 from mogulsync.chartmogul import (
     ChartMogulClient,
+    ChartMogulError,
     ClientSettings,
     OutageBreaker,
     RequestHook,
@@ -722,6 +723,8 @@ class _Run:
 
 def _unknown(exc: BaseException) -> bool:
     """Whether a failure may hide a record that landed (keep the row in flight)."""
+    if isinstance(exc, ChartMogulError) and exc.earlier_attempt_unknown:
+        return True  # the last attempt was refused, an earlier one may have landed
     if isinstance(exc, TransportError):
         return exc.may_have_been_sent
     if isinstance(exc, ResponseFormatError):  # answered 2xx: the write may have landed
