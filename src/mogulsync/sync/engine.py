@@ -63,7 +63,7 @@ from mogulsync.sync.delete_guard import (
     no_record,
     snapshot_rows,
 )
-from mogulsync.sync.diff import Change, Prior, needs_sending, unsure_removal
+from mogulsync.sync.diff import Change, Prior, RowStatus, needs_sending, unsure_removal
 from mogulsync.sync.errors_text import row_errors
 from mogulsync.sync.outcomes import OutcomeStatus, RowOutcome, RowSink
 from mogulsync.sync.state import RowResult
@@ -494,7 +494,12 @@ class _Run:
             self.fatal = self.fatal or exc
             self._failed(item.row.key, exc, unknown=True, operation=operation)
         except Exception as exc:
-            self._failed(item.row.key, exc, unknown=_unknown(exc), operation=operation)
+            # a row in flight from an earlier attempt stays so until a run settles it: a
+            # failure now (a 429, a parent missing) says nothing of the record that
+            # attempt may have created, and insert mode takes over only a row in flight
+            doubt = item.prior is not None and item.prior.status is RowStatus.INFLIGHT
+            unknown = doubt or _unknown(exc)
+            self._failed(item.row.key, exc, unknown=unknown, operation=operation)
         else:
             self.succeeded(
                 RowResult(item.row.key, ok=True, uuid=uuid, ref=row_ref(item)), operation

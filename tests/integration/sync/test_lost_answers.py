@@ -378,3 +378,41 @@ async def test_a_lost_answer_then_rate_limited_lookups_keeps_the_row_in_flight(
     landed = [item["external_id"] for item in world.listed(path, key)]
     assert len(landed) == len(set(landed)) == 2, landed
     assert external_id in landed
+
+
+@pytest.mark.parametrize(
+    ("sync", "path", "key", "external_id"),
+    [
+        ("customers", "/customers", "entries", "a1"),
+        ("plans", "/plans", "plans", "gold"),
+        ("contacts", "/contacts", "entries", "p1"),
+    ],
+    ids=["customer", "plan", "contact"],
+)
+async def test_an_in_flight_row_refused_on_its_next_run_stays_in_flight(
+    server: EmulatorServer, tmp_path: Path, sync: str, path: str, key: str, external_id: str
+) -> None:
+    """Insert mode. A run leaves a row in flight (its create landed, the answer was lost);
+    the next run meets nothing but 429s for it: that says nothing about the record the
+    first run may have created, so the row stays in flight and the run after finds it.
+    Before the fix the 429 made it `failed`, and from then on insert mode refused it as
+    "already exists", for ever."""
+    world = _world(server, tmp_path, mode="insert", contacts_mode="insert")
+    if sync == "contacts":
+        await _ready(world, "customers")
+    world.script({"fault": "lost_response"}, "POST", f"^/v1/{sync}$")
+    first = await world.run(sync, attempts=ONE_ATTEMPT)
+    assert first.status.value != "success"
+    assert world.state_counts(sync)["inflight"] >= 1
+    faults = server.emulator.faults
+    faults.configure(Faults(rate_limit_rate=1.0, path_pattern=f"^/v1/(customers|{sync})"))
+    refused = await world.run(sync)
+    assert refused.status.value == "partial", refused.message
+    faults.configure(Faults())
+    assert world.state_counts(sync).get("failed", 0) == 0, world.state_counts(sync)
+    last = await world.run(sync)
+    assert last.status.value == "success", (last.message, _errors(world, last))
+    assert set(world.state_counts(sync)) == {"synced"}
+    landed = [item["external_id"] for item in world.listed(path, key)]
+    assert len(landed) == len(set(landed)) == 2, landed
+    assert external_id in landed
