@@ -39,7 +39,10 @@ from mogulsync.sync.state import StateStore
 
 pytestmark = pytest.mark.anyio
 
-LINES = '[{"type":"one_time","amount_in_cents":1000}]'
+#: a line item and a payment with their own external ids: a re-sent invoice is refused on
+#: all three ("external_id", "line_items.external_id", "transactions.external_id")
+LINES = '[{"type":"one_time","amount_in_cents":1000,"external_id":"li-{n}"}]'
+PAYMENTS = '[{"type":"payment","result":"successful","date":"2025-01-02","external_id":"pay-{n}"}]'
 TABLES = [
     "create table accounts(id varchar, company varchar, seats integer)",
     "insert into accounts values ('a1','Acme',5),('a2','Beta',7)",
@@ -49,11 +52,13 @@ TABLES = [
     "insert into plans values ('gold','Gold',1,'month'),('silver','Silver',1,'year')",
     (
         "create table invoices(id varchar, account_id varchar, invoice_date date,"
-        " currency varchar, lines json)"
+        " currency varchar, lines json, payments json)"
     ),
-    (
-        f"insert into invoices values ('i1','a1',DATE '2025-01-01','USD','{LINES}'),"
-        f" ('i2','a2',DATE '2025-01-01','USD','{LINES}')"
+    "insert into invoices values "
+    + ", ".join(
+        f"('i{n}','a{n}',DATE '2025-01-01','USD',"
+        f"'{LINES.replace('{n}', str(n))}','{PAYMENTS.replace('{n}', str(n))}')"
+        for n in (1, 2)
     ),
     "create table txns(id varchar, invoice_id varchar, type varchar, result varchar, date date)",
     (
@@ -96,7 +101,8 @@ def _syncs(mode: str = "upsert", contacts_mode: str = "upsert") -> dict[str, Any
                      "data_source": "W",
                      "mapping": {"external_id": "id", "customer_external_id": "account_id",
                                  "date": "invoice_date"},
-                     "line_items": {"column": "lines"}, "on_delete": "delete"},
+                     "line_items": {"column": "lines"}, "transactions_column": "payments",
+                     "on_delete": "delete"},
         "txns": {"model": "txns", "object": "transaction", "mode": "insert", "data_source": "W",
                  "mapping": {"external_id": "id", "invoice_external_id": "invoice_id"}},
     }  # fmt: skip
@@ -267,8 +273,10 @@ async def create_invoice(world: World, fault: dict[str, Any], mode: str) -> None
     await _ready(world, "customers")
     world.script(fault, "POST", "^/v1/import/customers/[^/]+/invoices$")
     await _through(world, "invoices", mode)
-    assert len(world.one("/invoices", "invoices", "i1")["line_items"]) == 1
-    world.one("/invoices", "invoices", "i2")
+    for n in (1, 2):
+        invoice = world.one("/invoices", "invoices", f"i{n}")
+        assert [item["external_id"] for item in invoice["line_items"]] == [f"li-{n}"]
+        assert [t["external_id"] for t in invoice["transactions"]] == [f"pay-{n}"]
 
 
 async def delete_invoice(world: World, fault: dict[str, Any], mode: str) -> None:
@@ -285,10 +293,19 @@ async def create_transaction(world: World, fault: dict[str, Any], mode: str) -> 
     await _through(world, "txns", mode)
     for invoice in world.listed("/invoices", "invoices"):
         ids = [t["external_id"] for t in invoice["transactions"]]
-        assert collections.Counter(ids) == {f"t{invoice['external_id'][1:]}": 1}, invoice
+        n = invoice["external_id"][1:]
+        assert collections.Counter(ids) == {f"pay-{n}": 1, f"t{n}": 1}, invoice
+
+
+async def create_data_source(world: World, fault: dict[str, Any], mode: str) -> None:
+    world.script(fault, "POST", "^/v1/data_sources$")
+    await _through(world, "plans", mode)
+    assert [ds["name"] for ds in world.listed("/data_sources", "data_sources")] == ["W"]
+    world.one("/plans", "plans", "gold")
 
 
 WRITES: list[Callable[[World, dict[str, Any], str], Awaitable[None]]] = [
+    create_data_source,
     create_customer,
     update_customer,
     add_custom_attribute,
