@@ -433,3 +433,36 @@ async def test_an_in_flight_row_refused_on_its_next_run_stays_in_flight(
     landed = [item["external_id"] for item in world.listed(path, key)]
     assert len(landed) == len(set(landed)) == 2, landed
     assert external_id in landed
+
+
+@pytest.mark.parametrize(
+    ("fault", "landed"),
+    [
+        ({"fault": "lost_response"}, True),
+        ({"fault": "error_after_write", "status": 504}, True),
+        ({"fault": "error", "status": 503}, False),  # too many connections: nothing done
+    ],
+    ids=["reset", "504", "503"],
+)
+@pytest.mark.parametrize("write", ["create", "update"])
+async def test_the_row_error_of_a_lost_answer_says_it_may_have_landed(
+    server: EmulatorServer, tmp_path: Path, fault: dict[str, Any], landed: bool, write: str
+) -> None:
+    """The run ends before the row is settled: its row error must not read as "not in
+    ChartMogul" when the write may be there (before: "not delivered" / "did not accept it
+    in time", for a customer ChartMogul held)."""
+    world = _world(server, tmp_path)
+    if write == "update":
+        await _ready(world, "customers")
+        world.sql("update accounts set company = 'Acme Inc' where id = 'a1'")
+    world.script(fault, "POST" if write == "create" else "PATCH", "^/v1/customers")
+    first = await world.run("customers", attempts=ONE_ATTEMPT)
+    assert first.status.value != "success"
+    [(_, message, action)] = _errors(world, first)["a1"]
+    assert ("may have landed" in message) is landed, message
+    assert "retried on the next run" in action
+    second = await world.run("customers")
+    assert second.status.value == "success", second.message
+    assert world.one("/customers", "entries", "a1")["company"] == (
+        "Acme" if write == "create" else "Acme Inc"
+    )
