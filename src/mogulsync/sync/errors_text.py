@@ -75,13 +75,13 @@ def row_errors(key: str, exc: BaseException) -> list[RowError]:
 def _undelivered(key: str, exc: BaseException) -> RowError | None:
     """A row whose fate is unknown or that never got through: nothing in it to fix."""
     # a write whose answer was lost is not "not delivered": say it may be in ChartMogul
-    doubt = f" ({_MAY_HAVE_LANDED})" if may_have_landed(exc) else ""
+    lost = f"ChartMogul's answer was lost ({_MAY_HAVE_LANDED})" if may_have_landed(exc) else ""
     if isinstance(exc, ChartMogulUnreachableError):
-        text = f"not delivered{doubt}: {exc.message}"
+        text = f"{lost or 'not delivered'}: {exc.message}"
         return RowError(key, "-", text, _RETRY_NEXT_RUN, _TRANSIENT)
     if isinstance(exc, TransportError | RetriableError):
         message = exc.user_message if isinstance(exc, MogulsyncError) else str(exc)
-        text = f"ChartMogul did not accept it in time{doubt}: {message}"
+        text = f"{lost or 'ChartMogul did not accept it in time'}: {message}"
         return RowError(key, "-", text, _RETRY_NEXT_RUN, _TRANSIENT)
     if isinstance(exc, ResponseFormatError):
         return RowError(
