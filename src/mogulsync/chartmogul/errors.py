@@ -39,15 +39,16 @@ from mogulsync.errors import (
 class ChartMogulError(MogulsyncError):
     """Root of the ChartMogul client's errors."""
 
+    #: an earlier attempt of the write that raised this may have been applied (its answer
+    #: was lost: a reset, a timeout, a 500/502/504), whatever this last error says: a 429
+    #: or 503 after it proves only that the last attempt did nothing
+    earlier_attempt_unknown: bool = False
+
     def __init__(self, message: str, *, method: str, endpoint: str) -> None:
         super().__init__(message)
         self.method = method
         #: path template such as ``/customers/{uuid}`` (no ids, never the key)
         self.endpoint = endpoint
-        #: an earlier attempt of the write that raised this may have been applied (its
-        #: answer was lost: a reset, a timeout, a 500/502/504), whatever this last error
-        #: says: a 429 or 503 after it proves only that the last attempt did nothing
-        self.earlier_attempt_unknown = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
