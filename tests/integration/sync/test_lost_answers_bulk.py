@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from tests.integration.sync._bulk_support import (
     FAST_POLLING,
     IMPORT_ENDPOINT,
+    PLANS,
     billing_project,
     billing_warehouse,
     bulk_engine,
@@ -30,6 +31,7 @@ from mogulsync.sync.state import StateStore
 
 pytestmark = pytest.mark.anyio
 CUSTOMERS = 60
+assert PLANS == CUSTOMERS  # every sync here has as many rows
 ONE_ATTEMPT = RetryPolicy(
     max_attempts=1, max_total_s=30, initial_wait_s=0.01, max_wait_s=0.05, jitter_s=0.01
 )
@@ -106,19 +108,20 @@ async def _ready(server: EmulatorServer, tmp_path: Path, *syncs: str) -> None:
 async def test_a_lost_answer_to_the_import_post(
     server: EmulatorServer, tmp_path: Path, fault: dict[str, Any], mode: str
 ) -> None:
-    """Customers, then invoices: the import landed, its answer did not. It is looked up by
-    its batch external id (never imported twice) or, next run, each row over REST."""
-    await _ready(server, tmp_path, "plans")
-    for sync, path, key in (("customers", "/customers", "entries"),
-                            ("invoices", "/invoices", "invoices")):  # fmt: skip
+    """Plans, customers, then invoices: the import landed, its answer did not. It is looked
+    up by its batch external id (never imported twice) or, next run, each row over REST."""
+    await _ready(server, tmp_path)
+    for sync, path, key, external_id in (
+        ("plans", "/plans", "plans", "plan-{i}"),
+        ("customers", "/customers", "entries", "acct-{i}"),
+        ("invoices", "/invoices", "invoices", "inv-{i}-0"),
+    ):
         server.emulator.faults.injected.clear()
         before = _imports_sent(server)
         _script(server, fault, "POST", "/json_imports$")
         await _through(server, tmp_path, sync, mode)
-        assert _external_ids(server, path, key) == {
-            f"{'acct' if sync == 'customers' else 'inv'}-{i}{'' if sync == 'customers' else '-0'}": 1
-            for i in range(CUSTOMERS)
-        }
+        expected = {external_id.format(i=i): 1 for i in range(CUSTOMERS)}
+        assert _external_ids(server, path, key) == expected
         if mode == "retried":
             assert _imports_sent(server) - before == 1, "the import was sent once"
 
