@@ -127,6 +127,18 @@ class Requester:
             raise ValueError("a LOOKUP call needs a lookup")
         request = _Request(method, endpoint, _fill(endpoint, path), _query(params), body)
         state = CallState(replay, self._settings.retry)
+        try:
+            return await self._checked(request, state, lookup)
+        except ChartMogulError as exc:
+            if state.ever_unknown and request.method != "GET":
+                # e.g. a lost answer, then 429s until the retries ran out: the last error
+                # alone would say the write never happened, and a caller would record it
+                # failed (insert mode then refuses the record as "already exists")
+                exc.earlier_attempt_unknown = True
+            raise
+
+    async def _checked(self, request: _Request, state: CallState, lookup: Lookup | None) -> Any:
+        """The retried call, watched by the outage breaker when there is one."""
         if self.breaker is None:
             return await self._retried(request, state, lookup)
         answers = self.breaker.answers

@@ -39,6 +39,11 @@ from mogulsync.errors import (
 class ChartMogulError(MogulsyncError):
     """Root of the ChartMogul client's errors."""
 
+    #: an earlier attempt of the write that raised this may have been applied (its answer
+    #: was lost: a reset, a timeout, a 500/502/504), whatever this last error says: a 429
+    #: or 503 after it proves only that the last attempt did nothing
+    earlier_attempt_unknown: bool = False
+
     def __init__(self, message: str, *, method: str, endpoint: str) -> None:
         super().__init__(message)
         self.method = method

@@ -22,7 +22,7 @@ from starlette.types import Message, Receive, Scope, Send
 from mogulsync.emulator import _connections
 from mogulsync.emulator._http import EmulatorHTTPError, plain_error
 from mogulsync.emulator.admin import ADMIN_ROUTES
-from mogulsync.emulator.faults import WRITE_METHODS
+from mogulsync.emulator.faults import AFTER_WRITE, WRITE_METHODS, FaultDecision
 from mogulsync.emulator.routes import ALL_ROUTES
 from mogulsync.emulator.settings import EmulatorSettings
 from mogulsync.emulator.state import Emulator
@@ -170,10 +170,10 @@ class EmulatorApp:
             return
         if fault.kind == "malformed":
             send = _malformed(send)
-        await self._serve_bounded(scope, receive, send, lose=fault.kind == "lost_response")
+        await self._serve_bounded(scope, receive, send, fault=fault)
 
     async def _serve_bounded(
-        self, scope: Scope, receive: Receive, send: Send, *, lose: bool
+        self, scope: Scope, receive: Receive, send: Send, *, fault: FaultDecision
     ) -> None:
         """Route the request once its whole body is in: past the limit, a 413.
 
@@ -203,19 +203,23 @@ class EmulatorApp:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()  # a disconnect, for a response that listens for one
 
-        if lose:
-            await self._serve_and_lose(scope, replay)
+        if fault.kind in AFTER_WRITE:
+            await self._serve_unanswered(scope, replay)
+            if fault.kind == "lost_response":
+                _connections.drop(scope)
+            else:  # error_after_write: a gateway's answer replaces the real one
+                await plain_error(fault.status)(scope, replay, send)
         else:
             await self.router(scope, replay, send)
 
-    async def _serve_and_lose(self, scope: Scope, receive: Receive) -> None:
-        """Run the write to completion, then reset the connection instead of answering."""
+    async def _serve_unanswered(self, scope: Scope, receive: Receive) -> None:
+        """Run the write to completion and throw its answer away (the fault decides what
+        the client gets instead: a reset connection, or a 5xx)."""
 
         async def swallow(message: Message) -> None:
             del message
 
         await self.router(scope, receive, swallow)
-        _connections.drop(scope)
 
 
 def _malformed(send: Send) -> Send:

@@ -70,6 +70,11 @@ def serve_command(
     lost_response_rate: float = typer.Option(
         0, help="Fraction of writes committed whose response is then lost."
     ),
+    error_after_write_rate: float = typer.Option(
+        0,
+        help="Fraction of writes committed whose response is then replaced by a 5xx"
+        " (one of --error-status), as from a proxy that gave up waiting.",
+    ),
     fault_latency_ms: float = typer.Option(
         0, help="Extra latency fault per request (on top of --latency-ms, with jitter)."
     ),
@@ -103,6 +108,7 @@ def serve_command(
                 rate_limit_rate=rate_limit_rate,
                 drop_rate=drop_rate,
                 lost_response_rate=lost_response_rate,
+                error_after_write_rate=error_after_write_rate,
                 latency_ms=fault_latency_ms,
                 latency_jitter_ms=fault_latency_jitter_ms,
                 seed=seed,

@@ -9,11 +9,14 @@ from dataclasses import dataclass
 from mogulsync.emulator.settings import Faults
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: faults that let a write run first, then take its answer away: only writes get them
+AFTER_WRITE = frozenset({"lost_response", "error_after_write"})
 
 
 @dataclass(frozen=True, slots=True)
 class FaultDecision:
-    """What to do to one request: nothing, an error, a 429, a drop, a lost or malformed response."""
+    """What to do to one request: nothing, an error, a 429, a drop, a lost, replaced or
+    malformed response."""
 
     kind: str | None = None
     status: int = 0
@@ -48,7 +51,7 @@ class FaultInjector:
                 continue
             if fault.query_pattern and not re.search(fault.query_pattern, query):
                 continue
-            if fault.fault == "lost_response" and method not in WRITE_METHODS:
+            if fault.fault in AFTER_WRITE and method not in WRITE_METHODS:
                 continue
             del self.faults.script[index]
             return FaultDecision(fault.fault, fault.status)
@@ -75,6 +78,14 @@ class FaultInjector:
             draw -= rate
         if method in WRITE_METHODS and self._random.random() < faults.lost_response_rate:
             return FaultDecision("lost_response", 0, latency)
+        # drawn only when set: seeded sequences of the other faults stay as they were
+        if (
+            faults.error_after_write_rate
+            and method in WRITE_METHODS
+            and self._random.random() < faults.error_after_write_rate
+        ):
+            status = self._random.choice(faults.error_statuses)
+            return FaultDecision("error_after_write", status, latency)
         if faults.malformed_rate and self._random.random() < faults.malformed_rate:
             return FaultDecision("malformed", 0, latency)
         return FaultDecision(extra_latency_s=latency)

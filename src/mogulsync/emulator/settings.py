@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 DEFAULT_API_KEY = "emulator-api-key"
 DEFAULT_RATE_LIMIT = 40.0
 DEFAULT_MAX_CONNECTIONS = 20
-FAULT_KINDS = ("error", "rate_limit", "drop", "lost_response", "malformed")
+FAULT_KINDS = ("error", "rate_limit", "drop", "lost_response", "error_after_write", "malformed")
 #: the latest moment the account's clock may show: an export made then expires seven days
 #: later and the revenue engine looks a day ahead, both still within year 9999
 LATEST_CLOCK = datetime(9999, 12, 23, 23, 59, 59, 999999, tzinfo=UTC)
@@ -53,8 +53,12 @@ class ScriptedFault(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    fault: str = Field(pattern="^(error|rate_limit|drop|lost_response|malformed)$")
-    status: int = Field(default=500, ge=500, le=599, description="status of an `error` fault")
+    fault: str = Field(
+        pattern="^(error|rate_limit|drop|lost_response|error_after_write|malformed)$"
+    )
+    status: int = Field(
+        default=500, ge=500, le=599, description="status of an `error` or `error_after_write` fault"
+    )
     method: str | None = None
     path_pattern: str | None = Field(default=None, description="regex searched in the request path")
     query_pattern: str | None = Field(
@@ -67,7 +71,10 @@ class Faults(BaseModel):
 
     Rates are probabilities per request. ``lost_response`` applies to writes only: the
     write is committed, then the connection is reset before the response is sent, which is
-    the hardest case for a client's idempotency. ``malformed`` serves the request, then
+    the hardest case for a client's idempotency. ``error_after_write`` is its twin with an
+    answer: the write is committed, then a 5xx (plain text, as a gateway sends) replaces
+    the response, as a proxy that timed out waiting for ChartMogul would. Both are test
+    faults, not documented ChartMogul behaviour. ``malformed`` serves the request, then
     sends its success body cut in half (a proxy or a gateway gone wrong): the client must
     cope with a 2xx it cannot read.
     """
@@ -84,6 +91,12 @@ class Faults(BaseModel):
     )
     lost_response_rate: float = Field(
         default=0, ge=0, le=1, description="write done, response lost"
+    )
+    error_after_write_rate: float = Field(
+        default=0,
+        ge=0,
+        le=1,
+        description="write done, its response replaced by a 5xx (error_statuses)",
     )
     malformed_rate: float = Field(
         default=0,

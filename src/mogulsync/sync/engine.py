@@ -28,9 +28,6 @@ from mogulsync.chartmogul import (
     OutageBreaker,
     RequestHook,
     RequestLogEntry,
-    ResponseFormatError,
-    ServerError,
-    TransportError,
 )
 from mogulsync.chartmogul.outage import DEFAULT_OUTAGE_WINDOW_S
 from mogulsync.config import AppConfig
@@ -62,8 +59,8 @@ from mogulsync.sync.delete_guard import (
     no_record,
     snapshot_rows,
 )
-from mogulsync.sync.diff import Change, Prior, needs_sending, unsure_removal
-from mogulsync.sync.errors_text import row_errors
+from mogulsync.sync.diff import Change, Prior, RowStatus, needs_sending, unsure_removal
+from mogulsync.sync.errors_text import may_have_landed, row_errors
 from mogulsync.sync.outcomes import OutcomeStatus, RowOutcome, RowSink
 from mogulsync.sync.state import RowResult
 from mogulsync.sync.state_open import open_lock, open_state
@@ -76,9 +73,6 @@ from mogulsync.warehouse import Row, SqlAlchemySource
 MAX_CONCURRENT_ROWS = 64
 #: results committed to the state per transaction
 FLUSH_EVERY = 100
-
-#: ChartMogul's "too many parallel connections": nothing was processed
-HTTP_TOO_MANY_CONNECTIONS = 503
 
 ProgressHook = Callable[["Progress"], None]
 #: told the run record as soon as the run holds its lock and is in the history
@@ -493,7 +487,12 @@ class _Run:
             self.fatal = self.fatal or exc
             self._failed(item.row.key, exc, unknown=True, operation=operation)
         except Exception as exc:
-            self._failed(item.row.key, exc, unknown=_unknown(exc), operation=operation)
+            # a row in flight from an earlier attempt stays so until a run settles it: a
+            # failure now (a 429, a parent missing) says nothing of the record that
+            # attempt may have created, and insert mode takes over only a row in flight
+            doubt = item.prior is not None and item.prior.status is RowStatus.INFLIGHT
+            unknown = doubt or may_have_landed(exc)
+            self._failed(item.row.key, exc, unknown=unknown, operation=operation)
         else:
             self.succeeded(
                 RowResult(item.row.key, ok=True, uuid=uuid, ref=row_ref(item)), operation
@@ -718,15 +717,6 @@ class _Run:
         self.record.duration_s = time.monotonic() - self.started
         self.runs.progress(self.record)
         self.progress_hook(self.progress)
-
-
-def _unknown(exc: BaseException) -> bool:
-    """Whether a failure may hide a record that landed (keep the row in flight)."""
-    if isinstance(exc, TransportError):
-        return exc.may_have_been_sent
-    if isinstance(exc, ResponseFormatError):  # answered 2xx: the write may have landed
-        return True
-    return isinstance(exc, ServerError) and exc.status != HTTP_TOO_MANY_CONNECTIONS
 
 
 def _now() -> str:

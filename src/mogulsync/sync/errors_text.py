@@ -7,9 +7,11 @@ import pydantic
 from mogulsync.chartmogul import (
     AlreadyExistsError,
     ChartMogulAPIError,
+    ChartMogulError,
     ChartMogulUnreachableError,
     NotFoundError,
     ResponseFormatError,
+    ServerError,
     TransportError,
     ValidationError,
 )
@@ -21,10 +23,16 @@ from mogulsync.sync.apply import RowRejectedError
 _RETRY_NEXT_RUN = "Nothing to fix if it is transient: the row is retried on the next run."
 _FIX_AND_RERUN = "Fix the value in the warehouse; the row is retried on every run until it lands."
 _TYPE_LOCKED = "already exists with type"
+_MAY_HAVE_LANDED = (
+    "no answer came back, so it may have landed; the next run looks it up before sending it again"
+)
+#: ChartMogul's "too many connections": it answered without processing anything
+_TOO_MANY_CONNECTIONS = 503
 #: the row kind of a failure with nothing to fix (retried on the next run)
 _TRANSIENT = "transient"
 
-__all__ = ["describe", "row_errors"]  # describe moved to mogulsync.messages (kept for imports)
+# describe moved to mogulsync.messages (kept for imports)
+__all__ = ["describe", "may_have_landed", "row_errors"]
 
 
 def row_errors(key: str, exc: BaseException) -> list[RowError]:
@@ -66,11 +74,14 @@ def row_errors(key: str, exc: BaseException) -> list[RowError]:
 
 def _undelivered(key: str, exc: BaseException) -> RowError | None:
     """A row whose fate is unknown or that never got through: nothing in it to fix."""
+    # a write whose answer was lost is not "not delivered": say it may be in ChartMogul
+    lost = f"ChartMogul's answer was lost ({_MAY_HAVE_LANDED})" if may_have_landed(exc) else ""
     if isinstance(exc, ChartMogulUnreachableError):
-        return RowError(key, "-", f"not delivered: {exc.message}", _RETRY_NEXT_RUN, _TRANSIENT)
+        text = f"{lost or 'not delivered'}: {exc.message}"
+        return RowError(key, "-", text, _RETRY_NEXT_RUN, _TRANSIENT)
     if isinstance(exc, TransportError | RetriableError):
         message = exc.user_message if isinstance(exc, MogulsyncError) else str(exc)
-        text = f"ChartMogul did not accept it in time: {message}"
+        text = f"{lost or 'ChartMogul did not accept it in time'}: {message}"
         return RowError(key, "-", text, _RETRY_NEXT_RUN, _TRANSIENT)
     if isinstance(exc, ResponseFormatError):
         return RowError(
@@ -81,6 +92,18 @@ def _undelivered(key: str, exc: BaseException) -> RowError | None:
             _TRANSIENT,
         )
     return None
+
+
+def may_have_landed(exc: BaseException) -> bool:
+    """Whether a failure may hide a write that landed: its answer was lost (no answer, a
+    500/502/504, an unreadable 2xx), now or in an earlier attempt of the same call."""
+    if isinstance(exc, ChartMogulError) and exc.earlier_attempt_unknown:
+        return True
+    if isinstance(exc, TransportError):
+        return exc.may_have_been_sent
+    if isinstance(exc, ResponseFormatError):  # answered 2xx: the write may have landed
+        return True
+    return isinstance(exc, ServerError) and exc.status != _TOO_MANY_CONNECTIONS
 
 
 def _action_for(message: str) -> str:

@@ -89,7 +89,8 @@ class ChartMogulEmulator:
         query_pattern: str | None = None,
     ) -> None:
         """A one-shot fault for the next matching request: ``error`` (with ``status``),
-        ``rate_limit``, ``drop``, ``lost_response`` or ``malformed``. ``path_pattern`` and
+        ``rate_limit``, ``drop``, ``lost_response``, ``error_after_write`` (the write is
+        committed, then ``status`` answers) or ``malformed``. ``path_pattern`` and
         ``query_pattern`` are regexes searched in the path and the (decoded) query string."""
         from mogulsync.emulator.settings import ScriptedFault
 

@@ -20,6 +20,7 @@ from mogulsync.chartmogul import (
     NewContact,
     NewCustomer,
     OutageBreaker,
+    RateLimitedError,
     RequestLogEntry,
     ServerError,
     TransportError,
@@ -61,6 +62,33 @@ async def test_lost_response_on_customer_create_over_http(
         ("POST", "/customers", "TransportError"),
         ("GET", "/customers", None),
     ]
+
+
+@pytest.mark.parametrize("lost", [True, False], ids=["answer-lost", "never-sent"])
+async def test_a_write_refused_after_a_lost_answer_says_an_earlier_attempt_may_have_landed(
+    client_settings: Callable[..., ClientSettings], *, lost: bool
+) -> None:
+    """A lost answer, then 429s for every lookup until the retries run out: the 429 that
+    ends the call proves only that the last attempt did nothing, so the error says an
+    earlier one may have landed (``earlier_attempt_unknown``); callers keep the write in
+    doubt. A call refused from its first attempt on says nothing of the kind."""
+    with EmulatorServer(EmulatorSettings(limits=UNLIMITED)) as server:
+        async with ChartMogulClient(client_settings(server)) as client:
+            source = await client.data_sources.create("Warehouse")
+            script = server.emulator.faults.faults.script
+            if lost:
+                script.append(
+                    ScriptedFault(fault="lost_response", method="POST", path_pattern="/customers$")
+                )
+            refusal = {"fault": "rate_limit", "path_pattern": "/customers$"}
+            script.extend(ScriptedFault.model_validate(refusal) for _ in range(100))
+            with pytest.raises(RateLimitedError) as raised:
+                await client.customers.create(
+                    NewCustomer(data_source_uuid=source.uuid, external_id="c-1")
+                )
+        landed = [row.body["external_id"] for row in server.emulator.store.iter_kind("customer")]
+    assert raised.value.earlier_attempt_unknown is lost
+    assert landed == (["c-1"] if lost else [])
 
 
 async def test_random_faults_still_deliver_each_customer_once(

@@ -70,6 +70,46 @@ def test_scripted_drop_and_lost_response(api: httpx.Client, admin: httpx.Client)
     assert admin.get("/stats").json()["faults_injected"] == {"drop": 1, "lost_response": 1}
 
 
+@pytest.mark.parametrize("status", [502, 504])
+def test_error_after_write_commits_then_answers_a_gateway_error(
+    api: httpx.Client, admin: httpx.Client, status: int
+) -> None:
+    """The write is applied, then a gateway's 5xx replaces its answer; reads never get it."""
+    script = [
+        {"fault": "error_after_write", "status": status, "path_pattern": "^/v1/data_sources$"},
+    ]
+    admin.post("/faults/script", json=script).raise_for_status()
+    # a read matching the script passes untouched: only a write can have been applied
+    assert api.get("/data_sources").json()["data_sources"] == []
+    answer = api.post("/data_sources", json={"name": "applied"})
+    assert (answer.status_code, answer.headers["content-type"].split(";")[0]) == (
+        status,
+        "text/plain",
+    )
+    names = [ds["name"] for ds in api.get("/data_sources").json()["data_sources"]]
+    assert names == ["applied"]
+    again = api.post("/data_sources", json={"name": "applied"})
+    assert again.json() == {"errors": {"name": "Has already been taken."}}
+    stats = admin.get("/stats").json()
+    assert stats["faults_injected"] == {"error_after_write": 1}
+    assert stats["by_endpoint"]["POST /v1/data_sources"] == {str(status): 1, "422": 1}
+
+
+def test_random_error_after_write_uses_the_error_statuses(
+    api: httpx.Client, admin: httpx.Client
+) -> None:
+    """At rate 1 every write lands and answers one of ``error_statuses``; reads are spared."""
+    faults = {"error_after_write_rate": 1.0, "error_statuses": [504], "seed": 3}
+    admin.put("/faults", json=faults).raise_for_status()
+    assert [api.post("/data_sources", json={"name": f"s{i}"}).status_code for i in range(3)] == [
+        504
+    ] * 3
+    listed = api.get("/data_sources")
+    assert listed.status_code == 200
+    assert sorted(ds["name"] for ds in listed.json()["data_sources"]) == ["s0", "s1", "s2"]
+    assert admin.get("/stats").json()["faults_injected"] == {"error_after_write": 3}
+
+
 def test_a_bad_fault_script_queues_nothing_and_says_which_item(
     api: httpx.Client, admin: httpx.Client
 ) -> None:

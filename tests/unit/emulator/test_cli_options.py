@@ -40,7 +40,8 @@ def test_every_fault_kind_can_be_set_at_start_up(monkeypatch: pytest.MonkeyPatch
             "emulator", "serve", "--port", port, "--rate-limit", "5", "--max-connections", "3",
             "--latency-ms", "7", "--error-rate", "0.1", "--error-status", "502",
             "--error-status", "504", "--rate-limit-rate", "0.2", "--drop-rate", "0.3",
-            "--lost-response-rate", "0.4", "--fault-latency-ms", "9",
+            "--lost-response-rate", "0.4", "--error-after-write-rate", "0.5",
+            "--fault-latency-ms", "9",
             "--fault-latency-jitter-ms", "2", "--seed", "11",
         ],
     )  # fmt: skip
@@ -51,6 +52,7 @@ def test_every_fault_kind_can_be_set_at_start_up(monkeypatch: pytest.MonkeyPatch
     faults = settings.faults
     assert (faults.error_rate, faults.error_statuses) == (0.1, [502, 504])
     assert (faults.rate_limit_rate, faults.drop_rate, faults.lost_response_rate) == (0.2, 0.3, 0.4)
+    assert faults.error_after_write_rate == 0.5
     assert (faults.latency_ms, faults.latency_jitter_ms, faults.seed) == (9, 2, 11)
     assert re.search(r"http://127\.0\.0\.1:[1-9]\d*/v1", result.output), result.output
 
