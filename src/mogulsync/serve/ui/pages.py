@@ -504,13 +504,9 @@ async def cancel_extract(request: Request) -> Response:
 def _display(url: str) -> str:
     """A destination without any credential: the user info and credential query
     parameters (``sslpassword=``, ``motherduck_token=``) masked, as in every message."""
-    from mogulsync._redact import Redactor
+    from mogulsync._redact import display_url
 
-    # by value first, as SQLAlchemy reads them: the URL pattern's user info ends at the
-    # first `/`, which a generated password may hold (it was shown whole)
-    redactor = Redactor()
-    redactor.add_url(url)
-    return redactor.text(url)
+    return display_url(url)
 
 
 routes = [
