@@ -145,6 +145,21 @@ class Redactor:
         return value
 
 
+#: a database URL's password as SQLAlchemy reads it: after ``scheme://user:``, up to the
+#: first ``@`` (so it may hold ``/``, where :data:`_URL_USERINFO`'s user info ends)
+_DB_URL_PASSWORD = re.compile(r"^(?P<head>[^:/\s]+://[^:/@\s]*:)(?P<password>[^@]*)@")
+
+
+def display_url(url: str) -> str:
+    """One configured database URL as a message or a page shows it: its password masked
+    where SQLAlchemy reads it (``postgresql://etl:Xk9/pQ==@host``, from a generated
+    password, kept the whole password past :func:`redact_url`'s pattern), then the rest
+    as :func:`redact_url` masks it."""
+    if any(name == USERINFO for name, _ in url_credentials(url)):
+        url = _DB_URL_PASSWORD.sub(rf"\g<head>{MASK}@", url, count=1)
+    return redact_url(url)
+
+
 def redact_url(url: str) -> str:
     """Mask the credentials of URLs inside ``url`` (user info, credential query parameters)."""
     return _mask_query(_URL_USERINFO.sub(rf"\g<lead>\g<scheme>{MASK}@", url))

@@ -151,7 +151,8 @@ def test_airbyte_read_given_discover_output_says_what_a_configured_catalog_is(
 def test_the_sample_warehouse_is_rebuilt_after_a_run_wrote_sync_logs_into_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator_server: Any
 ) -> None:
-    """examples/mogulsync.yml turns on `sync_logs`, which writes `mogulsync.sync_log` into
+    """src/mogulsync/examples/mogulsync.yml turns on `sync_logs`, which writes
+    `mogulsync.sync_log` into
     the sample warehouse; rebuilding the sample then said it "is not a sample warehouse"."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CHARTMOGUL_API_KEY", emulator_server.api_key)
@@ -401,7 +402,8 @@ def test_the_lean_airbyte_entry_point_answers_h_and_names_itself() -> None:
 def test_events_commands_without_an_events_section_are_the_configuration_to_fix(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """examples/mogulsync.yml has no `events:`. `events serve` exits 4 for that ("Add a
+    """src/mogulsync/examples/mogulsync.yml has no `events:`. `events serve` exits 4 for
+    that ("Add a
     write key under events.write_keys"); `events status` and `events dead-letter list`
     said the same in their hint but exited 1."""
     monkeypatch.chdir(tmp_path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 from mogulsync import _redact
-from mogulsync._redact import MASK, Redactor, redact_url
+from mogulsync._redact import MASK, Redactor, display_url, redact_url
 
 
 def test_known_secret_masked_in_text_and_basic_auth() -> None:
@@ -87,3 +87,21 @@ def test_a_url_after_a_long_run_of_scheme_characters_is_matched_from_the_run_sta
     )
     assert redact_url("a://u@b://v@c") == "a://***@b://***@c"
     assert redact_url("9.9-1") == "9.9-1"
+
+
+def test_display_url_masks_a_password_as_sqlalchemy_reads_it() -> None:
+    """A generated password holds `/` (base64), which SQLAlchemy reads in a URL as it is:
+    the URL pattern's user info stops at the first `/`, and messages naming a state store,
+    a warehouse or an extract destination showed the whole password."""
+    for url, shown in [
+        ("postgresql://etl:Xk9/pQ+r==@db:5432/x", f"postgresql://{MASK}@db:5432/x"),
+        (
+            "postgresql://etl:a/b%40c@db/x?sslpassword=s",
+            f"postgresql://{MASK}@db/x?sslpassword={MASK}",
+        ),
+        ("snowflake://etl:p/q@acct/db/schema", f"snowflake://{MASK}@acct/db/schema"),
+        ("postgresql://etl@db/x", f"postgresql://{MASK}@db/x"),
+        ("duckdb:///warehouse.duckdb", "duckdb:///warehouse.duckdb"),
+        ("md:db?motherduck_token=t0k", f"md:db?motherduck_token={MASK}"),
+    ]:
+        assert display_url(url) == shown, url

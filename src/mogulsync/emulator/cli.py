@@ -73,7 +73,7 @@ def serve_command(
     error_after_write_rate: float = typer.Option(
         0,
         help="Fraction of writes committed whose response is then replaced by a 5xx"
-        " (one of --error-status), as from a proxy that gave up waiting.",
+        " (one of --error-status but 503), as from a proxy that gave up waiting.",
     ),
     fault_latency_ms: float = typer.Option(
         0, help="Extra latency fault per request (on top of --latency-ms, with jitter)."
@@ -118,7 +118,10 @@ def serve_command(
     except ValidationError as exc:
         for problem in exc.errors():
             field = str(problem["loc"][0]) if problem["loc"] else ""
-            option = _FAULT_OPTIONS.get(field, "--" + field.replace("_", "-"))
+            # a rule across options (no field) names them in its message
+            option = (
+                _FAULT_OPTIONS.get(field, "--" + field.replace("_", "-")) if field else "options"
+            )
             output.error(f"Invalid {option}: {problem['msg']}", exit_code=USAGE_ERROR)
         raise typer.Exit(code=USAGE_ERROR) from None
     _check_db(db)

@@ -84,7 +84,7 @@ class FaultInjector:
             and method in WRITE_METHODS
             and self._random.random() < faults.error_after_write_rate
         ):
-            status = self._random.choice(faults.error_statuses)
+            status = self._random.choice(faults.after_write_statuses)
             return FaultDecision("error_after_write", status, latency)
         if faults.malformed_rate and self._random.random() < faults.malformed_rate:
             return FaultDecision("malformed", 0, latency)

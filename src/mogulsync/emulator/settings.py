@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DEFAULT_API_KEY = "emulator-api-key"
 DEFAULT_RATE_LIMIT = 40.0
 DEFAULT_MAX_CONNECTIONS = 20
+#: ChartMogul's "too many connections": the request was not processed (the emulator's own
+#: concurrency cap answers it), so a client may send it again without looking first. No
+#: fault may answer it for a write that was applied.
+NOTHING_DONE_STATUS = 503
 FAULT_KINDS = ("error", "rate_limit", "drop", "lost_response", "error_after_write", "malformed")
 #: the latest moment the account's clock may show: an export made then expires seven days
 #: later and the revenue engine looks a day ahead, both still within year 9999
@@ -65,6 +69,15 @@ class ScriptedFault(BaseModel):
         default=None, description="regex searched in the query string (e.g. `order=-date`)"
     )
 
+    @model_validator(mode="after")
+    def _applied_write_not_refused(self) -> Self:
+        if self.fault == "error_after_write" and self.status == NOTHING_DONE_STATUS:
+            raise ValueError(
+                "an error_after_write fault cannot answer 503: ChartMogul's 503 says the"
+                " request was not processed (use 500, 502 or 504)"
+            )
+        return self
+
 
 class Faults(BaseModel):
     """Random and scripted faults applied to ``/v1`` requests.
@@ -112,6 +125,20 @@ class Faults(BaseModel):
     path_pattern: str | None = Field(default=None, description="only paths matching this regex")
     seed: int | None = None
     script: list[ScriptedFault] = Field(default_factory=list)
+
+    @property
+    def after_write_statuses(self) -> list[int]:
+        """The ``error_statuses`` an ``error_after_write`` fault answers: all but 503."""
+        return [status for status in self.error_statuses if status != NOTHING_DONE_STATUS]
+
+    @model_validator(mode="after")
+    def _after_write_has_a_status(self) -> Self:
+        if self.error_after_write_rate and not self.after_write_statuses:
+            raise ValueError(
+                "error_after_write_rate needs an error status other than 503 (ChartMogul's"
+                " 503 says the request was not processed): add 500, 502 or 504"
+            )
+        return self
 
 
 class EmulatorSettings(BaseModel):

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from mogulsync._docs import EXTRACT_DESTINATIONS
-from mogulsync._redact import redact_url
+from mogulsync._redact import display_url
 from mogulsync.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ def resolve_destination(url: str, dataset: str | None = None) -> ResolvedDestina
 
 def parse_destination(url: str, dataset: str | None = None) -> DestinationSpec:
     """Check ``url`` and say which dlt destination it names; ConfigError if none."""
-    display = redact_url(url)
+    display = display_url(url)
     scheme = urlsplit(url).scheme.lower()
     base = scheme.split("+", 1)[0]
     if base == "duckdb":

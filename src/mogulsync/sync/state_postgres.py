@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection, Engine, make_url
 
-from mogulsync._redact import redact_url
+from mogulsync._redact import display_url, redact_url
 from mogulsync.config.state import DEFAULT_CONNECT_TIMEOUT_S
 from mogulsync.errors import ConfigError, FatalError
 from mogulsync.sync import snapshot_sql
@@ -111,7 +111,7 @@ def _first_line(exc: BaseException) -> str:
 
 def _unreachable(url: str, exc: BaseException) -> FatalError:
     return FatalError(
-        f"state store {redact_url(url)} is not reachable: {_first_line(exc)}",
+        f"state store {display_url(url)} is not reachable: {_first_line(exc)}",
         hint="Check state_store.url (or, for a `state: warehouse` sync's lock, the warehouse"
         " URL) and that PostgreSQL is up.",
     )
@@ -123,7 +123,7 @@ def _timed_out(url: str, seconds: str) -> FatalError:
     host = f"{where.host or 'localhost'}:{where.port or _DEFAULT_PORT}"
     return FatalError(
         f"PostgreSQL at {host} did not answer within {seconds} s (state store"
-        f" {redact_url(url)}): the host is down, or a firewall drops the connection",
+        f" {display_url(url)}): the host is down, or a firewall drops the connection",
         hint="Check that PostgreSQL runs on that host and port and that this machine may reach"
         " it (firewall, VPN); on a slow link raise state_store.connect_timeout_s, or add"
         " ?connect_timeout=N to the URL (for a sync with `state: warehouse`, its"
@@ -133,7 +133,7 @@ def _timed_out(url: str, seconds: str) -> FatalError:
 
 def _unusable(url: str, schema: str, exc: BaseException) -> FatalError:
     return FatalError(
-        f"state store {redact_url(url)} cannot hold schema `{schema}`: {_first_line(exc)}",
+        f"state store {display_url(url)} cannot hold schema `{schema}`: {_first_line(exc)}",
         hint="Give the state_store user the CREATE privilege, or create the schema for it.",
     )
 

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from mogulsync import _threads
 from mogulsync._docs import SYNC_LOGS
-from mogulsync._redact import Redactor, redact_url
+from mogulsync._redact import Redactor, display_url, redact_url
 from mogulsync.config import AppConfig
 from mogulsync.errors import RetriableError
 from mogulsync.runs.models import RunRecord
@@ -210,7 +210,7 @@ class _RunWriter:
         """The first line of the driver's error, without URL passwords or known secrets."""
         lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         first = lines[0] if lines else type(exc).__name__
-        return self._redactor.text(redact_url(first.replace(self._url, redact_url(self._url))))
+        return self._redactor.text(redact_url(first.replace(self._url, display_url(self._url))))
 
 
 def _drain(pending: queue.Queue[list[LogRow] | None]) -> list[list[LogRow]]:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
 from mogulsync._gcpause import paused_gc
-from mogulsync._redact import redact_url
+from mogulsync._redact import display_url, redact_url
 from mogulsync.config.starter import SAMPLE_FILE
 from mogulsync.config.warehouse import ModelConfig, WarehouseConfig
 from mogulsync.warehouse.base import (
@@ -63,7 +63,7 @@ class SqlAlchemySource:
         self.name = name
         self._config = config
         url = config.url.get_secret_value()
-        self._safe_url = redact_url(url)
+        self._safe_url = display_url(url)
         duckdb_file = duckdb_file_of(url)
         #: where the data is, as errors name it (the resolved file for DuckDB)
         self._where = f"DuckDB file {duckdb_file}" if duckdb_file else self._safe_url

@@ -80,6 +80,12 @@ async def test_the_web_ui_end_to_end_in_chromium(emulator_server, tmp_path):
         )
         page = await browser.new_page(viewport=LAPTOP)
         page.set_default_timeout(60_000)
+        # the pages run under the server's Content-Security-Policy: whatever it blocks (an
+        # inline script or style, an eval) is a part of a page that does not work
+        blocked: list[str] = []
+        page.on(
+            "console", lambda m: blocked.append(m.text) if "Content Security" in m.text else None
+        )
 
         # sign in
         await page.goto(f"{served.base_url}/syncs")
@@ -104,7 +110,7 @@ async def test_the_web_ui_end_to_end_in_chromium(emulator_server, tmp_path):
         await expect(page.locator("#run-status")).to_have_text("running")
         gate.release()  # the writes go out while the page watches
         await expect(page.locator("#run-status")).to_have_text("partial")
-        await page.wait_for_function("document.getElementById('debugger').dataset.done === 'true'")
+        await expect(page.locator("#debugger")).to_have_attribute("data-done", "true")
         after = await debugger.count()
         assert after > before
         api_calls = int(await page.locator("[data-count=api_calls]").inner_text())
@@ -164,5 +170,6 @@ async def test_the_web_ui_end_to_end_in_chromium(emulator_server, tmp_path):
             assert box["x"] + box["width"] <= PHONE["width"], name
         await phone.screenshot(path=shots / "syncs-phone.png")
         await browser.close()
+    assert blocked == []
     for name in ("login", "syncs", "run", "preview", "events", "extract", "syncs-phone"):
         assert (shots / f"{name}.png").stat().st_size > 0

@@ -51,7 +51,7 @@ async def test_hostile_and_long_values_and_no_javascript(emulator_server, tmp_pa
         assert run["status"] == "partial"
 
         await page.goto(f"{served.base_url}/runs/{run['run_id']}")
-        await page.wait_for_function("document.getElementById('debugger').dataset.done === 'true'")
+        await expect(page.locator("#debugger")).to_have_attribute("data-done", "true")
         summaries = page.locator("tr.row-error summary")
         await expect(summaries.filter(has_text=MARKUP).first).to_have_text(MARKUP)  # as text
         long_row = page.locator("tr.row-error").filter(has_text=LONG_KEY[:50])
@@ -75,7 +75,7 @@ async def test_hostile_and_long_values_and_no_javascript(emulator_server, tmp_pa
         # a long run's page shows its latest requests and says where the older ones are
         monkeypatch.setattr(api, "REPLAY_LIMIT", 2)
         await page.reload()
-        await page.wait_for_function("document.getElementById('debugger').dataset.done === 'true'")
+        await expect(page.locator("#debugger")).to_have_attribute("data-done", "true")
         await expect(page.locator("#debugger tbody tr")).to_have_count(2)
         older = run["api_calls"] - 2
         await expect(page.locator("#dbg-count")).to_have_text(

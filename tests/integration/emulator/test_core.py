@@ -110,6 +110,31 @@ def test_random_error_after_write_uses_the_error_statuses(
     assert admin.get("/stats").json()["faults_injected"] == {"error_after_write": 3}
 
 
+def test_error_after_write_never_answers_the_503_that_means_nothing_was_done(
+    api: httpx.Client, admin: httpx.Client
+) -> None:
+    """503 is ChartMogul's "too many connections" (the emulator's own concurrency cap): the
+    request was not processed, and a client re-sends it without looking first. A write the
+    emulator applied must never answer it: at rate 1 with the default ``error_statuses``
+    (500, 502, 503, 504) one write in four answered 503, which the client read as "nothing
+    happened" (a duplicate, or its own record refused as "already exists"); a script or
+    settings asking for it are refused."""
+    admin.put("/faults", json={"error_after_write_rate": 1.0, "seed": 5}).raise_for_status()
+    answers = [api.post("/data_sources", json={"name": f"s{i}"}).status_code for i in range(40)]
+    assert set(answers) == {500, 502, 504}
+    admin.delete("/faults")
+    assert len(api.get("/data_sources").json()["data_sources"]) == 40
+    scripted = admin.post("/faults/script", json=[{"fault": "error_after_write", "status": 503}])
+    assert scripted.status_code == 422
+    assert admin.get("/faults").json()["script"] == []
+    only = {"error_after_write_rate": 0.5, "error_statuses": [503]}
+    assert admin.put("/faults", json=only).status_code == 422
+    # 503 stays an `error` fault's status: nothing processed, as ChartMogul means it
+    admin.post("/faults/script", json=[{"fault": "error", "status": 503}]).raise_for_status()
+    assert api.post("/data_sources", json={"name": "refused"}).status_code == 503
+    assert len(api.get("/data_sources").json()["data_sources"]) == 40
+
+
 def test_a_bad_fault_script_queues_nothing_and_says_which_item(
     api: httpx.Client, admin: httpx.Client
 ) -> None:

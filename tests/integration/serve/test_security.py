@@ -228,6 +228,29 @@ async def test_no_page_or_api_answer_shows_a_configured_secret(emulator_server, 
         assert "sslpassword=***" in extract_page
 
 
+async def test_the_extract_page_masks_a_destination_password_holding_a_slash(
+    emulator_server, tmp_path
+):
+    """A generated (base64) password holds `/`, which SQLAlchemy reads in a URL as it is.
+    The Extract page masked the destination with the URL pattern alone, whose user info
+    stops at the first `/`: the whole password was shown. It masks what SQLAlchemy reads."""
+    password = "Xk9/pQ+r7Tz0s1u2v3w4=="
+    extract = {"destination": "postgresql://etl:${PG_PASSWORD}@127.0.0.1:1/cm"}
+    config = project(emulator_server, tmp_path, accounts(tmp_path, 1), extract=extract,
+                     env={"PG_PASSWORD": password})  # fmt: skip
+    async with serving(config) as served:
+        login = await served.http.get("/login")
+        token = CSRF.search(login.text)
+        assert token is not None
+        form = {"token": VIEWER, "csrf_token": token.group(1)}
+        await served.http.post("/login", data=form)
+        page = await served.http.get("/extract")
+    assert page.status_code == 200, page.text[:300]
+    assert "postgresql://" in page.text  # the destination is shown, masked
+    assert password not in page.text
+    assert "pQ+r7Tz0s1u2v3w4" not in page.text
+
+
 async def test_api_bodies_of_the_wrong_shape_are_400s(emulator_server, tmp_path):
     """JSON nested past the parser's depth, a seq that is no queue seq, a seq list given as
     a string (read as its digits: "12" replayed seqs 1 and 2): 400, never a 500 or a

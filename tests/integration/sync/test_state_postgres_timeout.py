@@ -47,6 +47,19 @@ def test_a_silent_state_store_fails_the_lock_naming_the_host_and_the_fix(tmp_pat
             open_main_state(config, tmp_path / "state")
 
 
+def test_an_unreachable_state_store_never_shows_a_password_holding_a_slash(tmp_path):
+    """A generated (base64) password holds `/`: the URL pattern's user info stops there,
+    and the "not reachable" error showed the whole password. Port 1 refuses at once."""
+    password = "Xk9/pQ+r7Tz0s1u2v3w4=="
+    raw = {"chartmogul": {"api_key": "${CM_KEY}"}, "state_store": {"url": "${STATE_URL}"}}
+    url = f"postgresql://mogulsync:{password}@127.0.0.1:1/state"
+    config = parse_config(raw, env={"CM_KEY": "key", "STATE_URL": url})
+    with pytest.raises(FatalError) as failed:
+        open_lock(config, tmp_path / "state", "customers").acquire()
+    assert "is not reachable" in failed.value.message
+    assert "pQ+r7Tz0" not in failed.value.user_message
+
+
 def test_the_timeout_must_be_one_libpq_honours():
     """libpq waits at least 2 s whatever it is told: a smaller value is refused, not
     silently rounded up."""

@@ -504,9 +504,9 @@ async def cancel_extract(request: Request) -> Response:
 def _display(url: str) -> str:
     """A destination without any credential: the user info and credential query
     parameters (``sslpassword=``, ``motherduck_token=``) masked, as in every message."""
-    from mogulsync._redact import redact_url
+    from mogulsync._redact import display_url
 
-    return redact_url(url)
+    return display_url(url)
 
 
 routes = [

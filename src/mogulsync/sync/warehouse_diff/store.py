@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from mogulsync._redact import redact_url
+from mogulsync._redact import display_url, redact_url
 from mogulsync.config.warehouse import WarehouseConfig
 from mogulsync.errors import FatalError
 from mogulsync.sync import snapshot_sql
@@ -89,7 +89,7 @@ class WarehouseState:
 
     def _error(self, what: str, exc: BaseException) -> FatalError:
         first = snapshot_sql.driver_message(exc)
-        text = redact_url(first.replace(self._url, redact_url(self._url)))
+        text = redact_url(first.replace(self._url, display_url(self._url)))
         return FatalError(
             f"warehouse `{self.warehouse_name}` (sync state in schema `{self.schema}`) {what}:"
             f" {text}",
