@@ -318,9 +318,10 @@ def _problem(text: str) -> Problem:
 
 
 def _yaml_problem(text: str) -> Problem:
-    """A YAML syntax problem: PyYAML's message names the line."""
-    found = _LINE.search(text)
-    return Problem(text, None, int(found.group(1)) if found else None)
+    """A YAML syntax problem: PyYAML's message names the line (the last mark is where it
+    went wrong; one before it says what it was reading)."""
+    found = _LINE.findall(text)
+    return Problem(text, None, int(found[-1]) if found else None)
 
 
 def _located(problems: list[Problem], text: str) -> list[Problem]:
