@@ -153,7 +153,7 @@ async def _serve(project: AppConfig, host: str, sock: socket.socket, path: Path)
 
 
 async def _reload_on_hangup(app: ServeApp) -> None:
-    """SIGHUP: reload the project file; say what happened (applied: the app logs it)."""
+    """SIGHUP: reload the project file; say what happened on stderr (or as JSON)."""
     import logging
 
     log = logging.getLogger(__name__)
@@ -162,11 +162,16 @@ async def _reload_on_hangup(app: ServeApp) -> None:
     except Exception:  # a failed reload must not end the server
         log.exception("SIGHUP: the project file could not be reloaded")
         return
-    if not result.applied:
-        log.warning("SIGHUP: %s", result.message)
-        for problem in result.problems:
-            where = f" (line {problem.line})" if problem.line else ""
-            log.warning("  - %s%s", problem.text, where)
+    fields = {key: value for key, value in result.as_dict().items() if key != "message"}
+    if result.applied:
+        output.note("reloaded", f"SIGHUP: {result.message}", **fields)
+        return
+    lines = [f"SIGHUP: {result.message}"]
+    lines += [
+        f"  - {problem.text}" + (f" (line {problem.line})" if problem.line else "")
+        for problem in result.problems
+    ]
+    output.warning("\n".join(lines), **fields)
 
 
 def _due_text(next_run_at: str | None, *, unsaved: bool) -> str:
