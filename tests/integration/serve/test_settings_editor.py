@@ -316,3 +316,33 @@ async def test_a_server_without_a_project_file_says_so(emulator_server, tmp_path
         assert "not started from a project file" in answer.json()["error"]
         page = await served.http.get("/settings", headers=served.bearer(ADMIN))
         assert "not started from a project file" in page.text
+
+
+ODD_BODIES = [
+    b"", b"{", b"\xff\xfe", b"[]", b"null", b'{"text": 1, "hash": "x"}',
+    b'{"text": "\\u0000", "hash": "x"}', b'{"text": "\\ud800", "hash": "x"}',
+    b'{"text": "a: &a [*a]", "hash": "x"}', b'{"text": "--- 1\\n--- 2\\n", "hash": "x"}',
+    b'{"text": "' + b"[" * 5000 + b'", "hash": "x"}', b'{"text": "- 1", "hash": "x"}',
+]  # fmt: skip
+
+
+async def test_odd_requests_get_no_5xx(emulator_server, tmp_path, env):
+    path = _project(emulator_server, tmp_path)
+    before = path.read_text()
+    async with serving(load_config(path), config_path=path) as served:
+        admin = served.bearer(ADMIN)
+        answers = []
+        for body in ODD_BODIES:
+            for method, url in (("PUT", "/api/v1/project"), ("POST", "/api/v1/project/validate"),
+                                ("POST", "/api/v1/project/reload")):  # fmt: skip
+                answer = await served.http.request(method, url, content=body, headers=admin)
+                answers.append((method, url, body[:40], answer.status_code))
+        for version in ("0", "-1", "9" * 5000, "x", "%00"):
+            answer = await served.http.post(f"/settings/versions/{version}/revert", headers=admin)
+            answers.append(("POST", "revert", version[:10], answer.status_code))
+        for query in ("", "?flash=x"):
+            for page in ("/settings", "/settings/versions"):
+                answer = await served.http.get(page + query, headers=admin)
+                answers.append(("GET", page, query, answer.status_code))
+        assert [a for a in answers if a[3] >= 500] == []
+        assert path.read_text() == before
