@@ -214,18 +214,25 @@ class ServeApp:
             if restart:
                 return Reload(hash=sha256, restart_required=restart)
             engine = self.engine_factory(new)
-            self.state.config = new
             self._mask_tokens(engine)
-            self.state.manager.swap(new, engine)
             jobs: dict[str, list[str]] = {"added": [], "changed": [], "removed": []}
             scheduler = self.state.scheduler
             if scheduler is not None:
-                jobs = scheduler.replace_jobs(self.jobs)
-            elif self.schedule and self.jobs:
-                jobs["added"] = list(self._start_scheduler().states)
+                async with scheduler.jobs_lock:  # between two ticks: jobs and syncs agree
+                    self._swap(new, engine)
+                    jobs = scheduler.replace_jobs(self.jobs)
+            else:
+                self._swap(new, engine)
+                if self.schedule and self.jobs:
+                    jobs["added"] = list(self._start_scheduler().states)
             result = Reload(hash=sha256, applied=True, syncs=changed_syncs(old, new), jobs=jobs)
             logger.info("project file reloaded: %s", result.summary())
             return result
+
+    def _swap(self, config: AppConfig, engine: SyncEngine) -> None:
+        """Runs started from now on use ``config``; those in progress keep theirs."""
+        self.state.config = config
+        self.state.manager.swap(config, engine)
 
     async def _launch(self, job: Job, _reason: str) -> bool | None:
         if self._stop.is_set():

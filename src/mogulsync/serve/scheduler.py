@@ -155,6 +155,8 @@ class Scheduler:
         self.store = store
         self._launch = launch
         self._wake = asyncio.Event()
+        #: held by each tick: a reload replaces the jobs (and what starts them) between ticks
+        self.jobs_lock = asyncio.Lock()
         #: called with the tick's time after each tick's jobs are started (alert retries)
         self.after_tick: list[Callable[[dt.datetime], Awaitable[None]]] = []
         now = clock.now()
@@ -184,7 +186,8 @@ class Scheduler:
     def replace_jobs(self, jobs: Sequence[Job]) -> dict[str, list[str]]:
         """The project file was reloaded: schedule ``jobs`` from now on, as a restart
         would. An unchanged job keeps its state (next run, counters); a changed one starts
-        afresh, a paused one stays paused; a removed one is forgotten. What changed, by
+        afresh, a paused one stays paused; a removed one is forgotten. Called holding
+        :attr:`jobs_lock` (no tick is going). What changed, by
         job name: ``{"added": [...], "changed": [...], "removed": [...]}``.
         """
         now = self.clock.now()
@@ -266,6 +269,12 @@ class Scheduler:
 
     async def tick(self) -> list[str]:
         """Start every job due now; the names started."""
+        # a reload replaces the jobs between ticks, never in the middle of one (a job
+        # removed while its start was awaited would be saved back into schedule.sqlite)
+        async with self.jobs_lock:
+            return await self._tick()
+
+    async def _tick(self) -> list[str]:
         now = self.clock.now()
         if now < self._seen:
             self._stepped_back(self._seen - now, now)

@@ -277,3 +277,47 @@ async def test_reload_needs_the_admin_role(emulator_server, tmp_path, env):
         schema = (await served.http.get("/api/openapi.json")).json()
         assert {"/api/v1/project", "/api/v1/project/reload", "/api/v1/project/validate",
                 "/api/v1/project/versions"} <= set(schema["paths"])  # fmt: skip
+
+
+async def test_a_reload_waits_for_the_tick_in_progress(tmp_path):
+    """A job removed while the tick was starting it stays removed: the tick does not save it
+    back into schedule.sqlite (a reload replaces the jobs between ticks)."""
+    import asyncio
+
+    from mogulsync.config.serve import ScheduleConfig
+    from mogulsync.serve.schedule import Job
+    from mogulsync.serve.scheduler import Scheduler
+
+    clock = ManualClock(START)
+    store = ScheduleStore(tmp_path)
+    starting = asyncio.Event()
+    release = asyncio.Event()
+
+    async def launch(_job: Job, _reason: str) -> bool:
+        starting.set()
+        await release.wait()
+        return True
+
+    old = Job("old", "sync", ScheduleConfig(every="15m", jitter="0s"))
+    kept = Job("kept", "sync", ScheduleConfig(every="1h", jitter="0s"))
+    scheduler = Scheduler([old, kept], clock, store, launch)
+    try:
+        clock.advance(QUARTER)
+        tick = asyncio.create_task(scheduler.tick())
+        await starting.wait()  # the tick is starting `old`
+
+        async def reload() -> dict[str, list[str]]:
+            async with scheduler.jobs_lock:
+                return scheduler.replace_jobs([kept])
+
+        replacing = asyncio.create_task(reload())
+        await asyncio.sleep(0)  # the reload asks for the lock: it must wait for the tick
+        assert not replacing.done()
+        release.set()
+        assert await tick == ["old"]
+        assert (await replacing)["removed"] == ["old"]
+        rows = store._db.execute("SELECT name FROM jobs ORDER BY name").fetchall()
+        assert rows == [("kept",)]
+        assert list(scheduler.states) == ["kept"]
+    finally:
+        store.close()
