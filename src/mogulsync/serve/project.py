@@ -81,6 +81,9 @@ class Checked:
     problems: list[Problem] = field(default_factory=list)
     #: YAML paths of secrets written in clear (then ``config`` is None)
     literal_secrets: list[str] = field(default_factory=list)
+    #: what a valid file's syncs would fail on at their run: mappings that do not fit
+    #: their model's columns (``serve`` starts without asking the warehouses)
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def valid(self) -> bool:
@@ -168,6 +171,17 @@ class ProjectFile:
         if problems:
             return Checked(None, _located(problems, text), literal)
         return Checked(config)
+
+    def check_mappings(self, checked: Checked, text: str) -> Checked:
+        """``checked`` (a valid text) with the mapping problems ``mogulsync check`` finds
+        by compiling each sync's model, as warnings (the warehouses are asked)."""
+        if checked.config is None:
+            return checked
+        from mogulsync.sync.check import mapping_problems
+
+        found = [_problem(problem) for problem in mapping_problems(checked.config)]
+        checked.warnings = _located(found, text)
+        return checked
 
     def write(self, text: str, expected_hash: str, *, role: str, remote: str) -> str:
         """Replace the file with ``text`` (checked by the caller) if it still has

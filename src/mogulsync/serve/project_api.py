@@ -207,7 +207,8 @@ async def validate_project(request: Request) -> Response:
     ---
     summary: 'Check a project file''s text as serve checks its file at start ({"text"})'
     responses:
-      200: {description: "{valid, problems: [{path, line, message}], literal_secrets}"}
+      200: {description: "{valid, problems: [{path, line, message}], literal_secrets,
+        warnings: mapping problems a run would fail on}"}
       400: {description: a body that is not such JSON}
     """
     caller = _allowed(request, Role.ADMIN)
@@ -220,11 +221,13 @@ async def validate_project(request: Request) -> Response:
     if isinstance(body, Response):
         return body
     checked = await asyncio.to_thread(project.check, body["text"])
+    checked = await asyncio.to_thread(project.check_mappings, checked, body["text"])
     return JSONResponse(
         {
             "valid": checked.valid,
             "problems": [problem.as_dict() for problem in checked.problems],
             "literal_secrets": checked.literal_secrets,
+            "warnings": [problem.as_dict() for problem in checked.warnings],
         }
     )
 

@@ -346,3 +346,25 @@ async def test_odd_requests_get_no_5xx(emulator_server, tmp_path, env):
                 answers.append(("GET", page, query, answer.status_code))
         assert [a for a in answers if a[3] >= 500] == []
         assert path.read_text() == before
+
+
+async def test_validate_warns_of_mappings_that_do_not_fit_the_model(emulator_server, tmp_path, env):
+    path = _project(emulator_server, tmp_path)
+    async with serving(load_config(path), config_path=path) as served:
+        text = path.read_text().replace("name: name", "name: no_such_column")
+        checked = await served.http.post(
+            "/api/v1/project/validate", json={"text": text}, headers=served.bearer(ADMIN)
+        )
+        body = checked.json()
+        assert body["valid"] is True  # serve would start with it; its run would fail
+        (warning,) = body["warnings"]
+        assert warning["path"] == "syncs.customers.mapping.name"
+        assert "no column `no_such_column`" in warning["message"]
+        assert text.splitlines()[warning["line"] - 1].strip() == "name: no_such_column"
+        page = await served.http.post(
+            "/settings",
+            data={"text": text, "action": "validate"},
+            headers=served.bearer(ADMIN),
+        )
+        assert "Warnings (1)" in page.text
+        assert "syncs.customers.mapping.name" in page.text

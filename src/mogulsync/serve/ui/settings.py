@@ -68,6 +68,7 @@ def _settings(
     status: int = 200,
     text: str | None = None,
     problems: list[Problem] | None = None,
+    warnings: list[Problem] | None = None,
     message: str | None = None,
     ok: bool = False,
     reload: Reload | None = None,
@@ -86,6 +87,7 @@ def _settings(
     response = _page(
         request, "settings.html", caller, nav="settings", file=file,
         text=file["text"] if text is None else text, problems=problems or [],
+        warnings=warnings or [],
         message=message, ok=ok, reload=reload, kept_text=kept_text,
         admin=caller.role >= Role.ADMIN,
     )  # fmt: skip
@@ -114,9 +116,10 @@ async def settings_post(request: Request) -> Response:
     text = str(form.get("text", "")).replace("\r\n", "\n")
     if form.get("action") == "validate":
         checked = await asyncio.to_thread(state.project.check, text)
+        checked = await asyncio.to_thread(state.project.check_mappings, checked, text)
         message = "Valid: serve would start with this file." if checked.valid else None
         return _echo(request, caller, text, checked.literal_secrets, problems=checked.problems,
-                     message=message, ok=checked.valid)  # fmt: skip
+                     warnings=checked.warnings, message=message, ok=checked.valid)  # fmt: skip
     saved = await save(state, text, str(form.get("hash", "")), caller, request)
     return _after_save(request, caller, text, saved)
 
