@@ -18,6 +18,7 @@ import contextlib
 import datetime as dt
 import difflib
 import hashlib
+import logging
 import os
 import re
 import sqlite3
@@ -35,6 +36,7 @@ from mogulsync.config.loader import ConfigValidationError, parse_config, secrets
 from mogulsync.config.yaml_file import YamlFileError, parse_yaml
 from mogulsync.errors import ConfigError, MogulsyncError
 
+logger = logging.getLogger(__name__)
 HISTORY_FILE = "project_history.sqlite"
 #: versions kept in the history (older ones are deleted as new ones come)
 KEEP_VERSIONS = 20
@@ -45,6 +47,10 @@ _LINE = re.compile(r"line (\d+)")
 
 class StaleFileError(MogulsyncError):
     """The file changed on disk since the editor read it (409)."""
+
+
+class UnwritableError(MogulsyncError):
+    """The file (or the history beside it) cannot be written (422)."""
 
 
 class LiteralSecretsError(ConfigError):
@@ -202,12 +208,20 @@ class ProjectFile:
             raise LiteralSecretsError(on_disk, on_disk=True)
         data = text.encode("utf-8")
         now = _now()
-        with self._open_history() as db:
-            self._remember(db, current, current_hash, now, ON_DISK, "", only_if_new=True)
-        _replace(self.path, data)
+        try:  # the version replaced is kept before anything is written
+            with self._open_history() as db:
+                self._remember(db, current, current_hash, now, ON_DISK, "", only_if_new=True)
+            _replace(self.path, data)
+        except (OSError, sqlite3.Error) as exc:  # a read-only directory, a full disk
+            raise UnwritableError(
+                f"the project file cannot be written ({_reason(exc)}): nothing was saved"
+            ) from None
         new_hash = digest(data)
-        with self._open_history() as db:
-            self._remember(db, text, new_hash, now, role, remote, only_if_new=False)
+        try:
+            with self._open_history() as db:
+                self._remember(db, text, new_hash, now, role, remote, only_if_new=False)
+        except (OSError, sqlite3.Error) as exc:  # saved: the next save keeps it as found
+            logger.warning("project history: the version saved is not kept: %s", _reason(exc))
         return new_hash
 
     def versions(self) -> list[Version]:
@@ -227,6 +241,8 @@ class ProjectFile:
     @contextlib.contextmanager
     def _open_history(self) -> Any:
         self._history.parent.mkdir(parents=True, exist_ok=True)
+        # the project's texts name hosts and users: readable by this user only
+        self._history.touch(mode=0o600, exist_ok=True)
         db = sqlite3.connect(self._history)
         try:
             db.execute(
@@ -317,6 +333,10 @@ def _replace(path: Path, data: bytes) -> None:
             os.fsync(directory)
         finally:
             os.close(directory)
+
+
+def _reason(exc: BaseException) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
 
 
 def _now() -> str:

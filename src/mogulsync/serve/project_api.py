@@ -25,6 +25,7 @@ from mogulsync.serve.project import (
     Problem,
     ProjectFile,
     StaleFileError,
+    UnwritableError,
     diff,
     literal_secrets_of,
 )
@@ -112,6 +113,8 @@ async def save(
             return Saved(409, exc.user_message, literal_secrets=exc.paths)
         except StaleFileError as exc:
             return Saved(409, exc.user_message)
+        except UnwritableError as exc:
+            return Saved(422, exc.user_message)
     reloaded = await state.reload() if state.reload is not None else None
     message = "saved" + (f"; {reloaded.message}" if reloaded is not None else "")
     return Saved(200, message, hash=sha256, reload=reloaded)

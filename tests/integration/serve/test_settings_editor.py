@@ -368,3 +368,38 @@ async def test_validate_warns_of_mappings_that_do_not_fit_the_model(emulator_ser
         )
         assert "Warnings (1)" in page.text
         assert "syncs.customers.mapping.name" in page.text
+
+
+def _chattr(flag: str, path: Path) -> bool:
+    """``chattr FLAG PATH``; whether it worked."""
+    import subprocess
+
+    try:
+        return subprocess.run(["chattr", flag, str(path)], check=False).returncode == 0
+    except FileNotFoundError:
+        return False
+
+
+async def test_a_directory_that_cannot_be_written_saves_nothing(emulator_server, tmp_path, env):
+    path = _project(emulator_server, tmp_path)
+    before = path.read_text()
+    # immutable: refused even to root (a test machine's user); where chattr is not there
+    # or the file system has no such flag, there is nothing to test
+    if not _chattr("+i", path.parent):
+        pytest.skip("chattr +i is not available here")
+    try:
+        async with serving(load_config(path), config_path=path) as served:
+            admin = served.bearer(ADMIN)
+            sha = (await served.http.get("/api/v1/project", headers=admin)).json()["hash"]
+            text = before.replace("data_source: Serve", "data_source: Nope")
+            refused = await served.http.put(
+                "/api/v1/project", json={"text": text, "hash": sha}, headers=admin
+            )
+            assert refused.status_code == 422
+            assert "cannot be written" in refused.json()["error"]
+            assert served.app.state.config.syncs["customers"].data_source == "Serve"
+    finally:
+        assert _chattr("-i", path.parent)
+    assert path.read_text() == before
+    history = tmp_path / "state" / HISTORY_FILE
+    assert stat.S_IMODE(history.stat().st_mode) == 0o600
