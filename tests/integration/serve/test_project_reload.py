@@ -321,3 +321,33 @@ async def test_a_reload_waits_for_the_tick_in_progress(tmp_path):
         assert list(scheduler.states) == ["kept"]
     finally:
         store.close()
+
+
+async def test_with_events_running_their_settings_need_a_restart(
+    emulator_server, tmp_path, env, monkeypatch
+):
+    monkeypatch.setenv("WRITE_KEY", "write-key-0123456789")
+    path = tmp_path / "mogulsync.yml"
+    raw = raw_project(emulator_server, tmp_path, accounts(tmp_path, 1))
+    raw["events"] = {"write_keys": ["${WRITE_KEY}"]}
+    write(path, raw)
+    async with serving(load_config(path), config_path=path) as served:
+        admin = served.bearer(ADMIN)
+        before = served.app.state.config
+        for key, value, said in (
+            (("events", "data_source"), "Other", "events"),
+            (("chartmogul", "json_import_timeout_s"), 60.0, "chartmogul (the events forwarder's)"),
+            (("chartmogul", "rate_limit"), 80.0, "chartmogul.rate_limit (raised)"),
+        ):
+            changed = yaml.safe_load(yaml.safe_dump(raw))
+            changed[key[0]][key[1]] = value
+            write(path, changed)
+            reloaded = await served.http.post("/api/v1/project/reload", headers=admin)
+            assert reloaded.status_code == 409
+            assert said in reloaded.json()["restart_required"]
+            assert served.app.state.config is before
+        raw["syncs"]["customers"]["data_source"] = "Renamed"  # read per run: applies live
+        write(path, raw)
+        reloaded = await served.http.post("/api/v1/project/reload", headers=admin)
+        assert reloaded.status_code == 200, reloaded.text
+        assert served.app.state.config.syncs["customers"].data_source == "Renamed"
