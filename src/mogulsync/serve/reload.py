@@ -88,7 +88,7 @@ def restart_required(old: AppConfig, new: AppConfig) -> list[str]:
     if old.events.write_keys or new.events.write_keys:
         if old.events != new.events:
             found.append("events")
-        if old.events.delivery == "api" and old.chartmogul != new.chartmogul:
+        if old.events.delivery == "api" and _forwarded(old) != _forwarded(new):
             found.append("chartmogul (the events forwarder's)")
         if _events_alerts(old.alerts) != _events_alerts(new.alerts):
             found.append("alerts (those about the events forwarder)")
@@ -104,6 +104,12 @@ def restart_required(old: AppConfig, new: AppConfig) -> list[str]:
             if getattr(new.chartmogul, key) > getattr(old.chartmogul, key)
         )
     return found
+
+
+def _forwarded(config: AppConfig) -> Any:
+    """What of ``chartmogul:`` the events forwarder sends with."""
+    cm = config.chartmogul
+    return cm.api_key, cm.base_url, cm.rate_limit, cm.max_in_flight
 
 
 def _events_alerts(alerts: AlertsConfig) -> Any:

@@ -336,7 +336,11 @@ async def test_with_events_running_their_settings_need_a_restart(
         before = served.app.state.config
         for key, value, said in (
             (("events", "data_source"), "Other", "events"),
-            (("chartmogul", "json_import_timeout_s"), 60.0, "chartmogul (the events forwarder's)"),
+            (
+                ("chartmogul", "base_url"),
+                "https://chartmogul.invalid",
+                "chartmogul (the events forwarder's)",
+            ),
             (("chartmogul", "rate_limit"), 80.0, "chartmogul.rate_limit (raised)"),
         ):
             changed = yaml.safe_load(yaml.safe_dump(raw))
@@ -347,6 +351,7 @@ async def test_with_events_running_their_settings_need_a_restart(
             assert said in reloaded.json()["restart_required"]
             assert served.app.state.config is before
         raw["syncs"]["customers"]["data_source"] = "Renamed"  # read per run: applies live
+        raw["chartmogul"]["json_import_timeout_s"] = 60.0  # the forwarder does not use it
         write(path, raw)
         reloaded = await served.http.post("/api/v1/project/reload", headers=admin)
         assert reloaded.status_code == 200, reloaded.text
