@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -206,7 +207,7 @@ class ServeApp:
                 text, sha256 = await asyncio.to_thread(project.read)
             except MogulsyncError as exc:  # moved away, unreadable: the server runs on
                 return Reload(error=f"{exc.user_message}: nothing was reloaded")
-            checked = await asyncio.to_thread(project.check, text)
+            checked = await asyncio.to_thread(partial(project.check, text, editing=False))
             if checked.config is None:
                 return Reload(hash=sha256, problems=checked.problems)
             new, old = checked.config, self.state.config

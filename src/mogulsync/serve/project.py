@@ -141,16 +141,19 @@ class ProjectFile:
         except UnicodeDecodeError as exc:
             raise ConfigError(f"{self.path} is not UTF-8 text (byte {exc.start})") from None
 
-    def check(self, text: str, *, sections: Collection[str] | None = None) -> Checked:
+    def check(
+        self, text: str, *, sections: Collection[str] | None = None, editing: bool = True
+    ) -> Checked:
         """``text`` checked as ``load_config`` checks the file at ``serve``'s start (every
-        section, every ``${ENV}`` set), plus the secrets rule; problems with their line."""
+        section, every ``${ENV}`` set), problems with their line. ``editing``: also by the
+        editor's secrets rule (a reload checks the file exactly as the start does)."""
         try:
             raw = parse_yaml(text, self.path) or {}
         except YamlFileError as exc:
             return Checked(None, [_yaml_problem(str(exc))])
         if not isinstance(raw, dict):
             return Checked(None, [Problem("the file must hold a mapping of sections")])
-        literal = secrets_in_file(raw)
+        literal = secrets_in_file(raw) if editing else []
         problems: list[Problem] = []
         config: AppConfig | None = None
         try:

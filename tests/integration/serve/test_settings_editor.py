@@ -403,3 +403,22 @@ async def test_a_directory_that_cannot_be_written_saves_nothing(emulator_server,
     assert path.read_text() == before
     history = tmp_path / "state" / HISTORY_FILE
     assert stat.S_IMODE(history.stat().st_mode) == 0o600
+
+
+async def test_a_reload_checks_as_the_start_does_while_the_editor_hides_a_default_secret(
+    emulator_server, tmp_path, env
+):
+    """``${CM_KEY:-sk_live...}`` starts serve (the variable is set), so a reload applies it
+    too; the editor still shows no such file, since the default is a key in clear."""
+    path = _project(emulator_server, tmp_path)
+    async with serving(load_config(path), config_path=path) as served:
+        admin = served.bearer(ADMIN)
+        text = path.read_text().replace("${CM_KEY}", "${CM_KEY:-" + SECRET + "}")
+        path.write_text(text.replace("data_source: Serve", "data_source: Defaulted"))
+        load_config(path)  # what the start accepts ...
+        reloaded = await served.http.post("/api/v1/project/reload", headers=admin)
+        assert reloaded.status_code == 200  # ... a reload accepts
+        assert served.app.state.config.syncs["customers"].data_source == "Defaulted"
+        shown = await served.http.get("/api/v1/project", headers=admin)
+        assert shown.json()["literal_secrets"] == ["chartmogul.api_key"]
+        assert SECRET not in shown.text
