@@ -226,6 +226,7 @@ class ServeApp:
                 self._swap(new, engine)
                 if self.schedule and self.jobs:
                     jobs["added"] = list(self._start_scheduler().states)
+            project.applied = sha256
             result = Reload(hash=sha256, applied=True, syncs=changed_syncs(old, new), jobs=jobs)
             logger.info("project file reloaded: %s", result.summary())
             return result

@@ -129,6 +129,11 @@ class ProjectFile:
     def __init__(self, path: Path, state_dir: Path) -> None:
         self.path = path.absolute()
         self._history = state_dir / HISTORY_FILE
+        #: the hash of the version the server runs (read at start, then at each reload
+        #: applied); another one on disk is not applied yet, or needs a restart
+        self.applied: str | None = None
+        with contextlib.suppress(MogulsyncError):
+            self.applied = self.read()[1]
 
     def read(self) -> tuple[str, str]:
         """The file's text and hash (ConfigError: unreadable, or not UTF-8)."""

@@ -79,6 +79,8 @@ def current(project: ProjectFile) -> dict[str, Any]:
         "hash": sha256,
         "text": None if literal else text,
         "literal_secrets": literal,
+        # false: the server runs another version (not reloaded yet, or it needs a restart)
+        "applied": sha256 == project.applied,
     }
     if literal:
         body["message"] = LiteralSecretsError(literal, on_disk=True).user_message
@@ -166,7 +168,7 @@ async def get_project(request: Request) -> Response:
     ---
     summary: 'The project file: its text and hash (no text while it holds a secret in clear)'
     responses:
-      200: {description: "{path, hash, text, literal_secrets}"}
+      200: {description: "{path, hash, text, literal_secrets, applied}"}
       404: {description: not started from a project file}
     """
     caller = _allowed(request, Role.OPERATOR)

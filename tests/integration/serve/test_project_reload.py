@@ -230,6 +230,10 @@ async def test_what_only_a_restart_applies_is_said_and_nothing_is_half_applied(
         )
         assert refused.status_code == 401  # the new token is not live
         assert "another-token" not in reloaded.text
+        shown = (await served.http.get("/api/v1/project", headers=served.bearer(ADMIN))).json()
+        assert shown["applied"] is False  # the file on disk is not what runs
+        page = await served.http.get("/settings", headers=served.bearer(ADMIN))
+        assert 'id="not-applied"' in page.text
 
 
 async def test_a_run_in_flight_finishes_with_the_configuration_it_started_with(

@@ -54,6 +54,7 @@ async def test_roles_read_and_edit(emulator_server, tmp_path, env):
         body = read.json()
         assert body["text"] == path.read_text()
         assert body["literal_secrets"] == []
+        assert body["applied"] is True
         versions = await served.http.get("/api/v1/project/versions", headers=viewer)
         assert versions.status_code == 403
         edited = body["text"].replace("data_source: Serve", "data_source: Edited")
@@ -71,6 +72,9 @@ async def test_roles_read_and_edit(emulator_server, tmp_path, env):
         assert saved.json()["reload"]["applied"] is True
         assert path.read_text() == edited
         assert served.app.state.config.syncs["customers"].data_source == "Edited"
+        now = (await served.http.get("/api/v1/project", headers=operator)).json()
+        assert now["applied"] is True
+        assert now["hash"] == saved.json()["hash"]
 
         # the pages: a viewer has no Settings; an operator reads; an admin edits
         page = await served.http.get("/settings", headers=viewer)
