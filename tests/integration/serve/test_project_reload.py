@@ -6,7 +6,9 @@ emulator, a driven clock; no sleeping."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -286,7 +288,6 @@ async def test_reload_needs_the_admin_role(emulator_server, tmp_path, env):
 async def test_a_reload_waits_for_the_tick_in_progress(tmp_path):
     """A job removed while the tick was starting it stays removed: the tick does not save it
     back into schedule.sqlite (a reload replaces the jobs between ticks)."""
-    import asyncio
 
     from mogulsync.config.serve import ScheduleConfig
     from mogulsync.serve.schedule import Job
@@ -360,3 +361,66 @@ async def test_with_events_running_their_settings_need_a_restart(
         reloaded = await served.http.post("/api/v1/project/reload", headers=admin)
         assert reloaded.status_code == 200, reloaded.text
         assert served.app.state.config.syncs["customers"].data_source == "Renamed"
+
+
+async def test_an_extract_in_flight_alerts_by_the_configuration_it_started_with(
+    emulator_server, tmp_path, env, monkeypatch, api
+):
+    """The extract's success notice goes to the channel of its start, not to the one a
+    reload swapped in meanwhile (its alerts were read at its end from the server's
+    configuration of then)."""
+    from tests.integration.ops._receivers import HttpReceiver
+
+    api.post("/data_sources", json={"name": "Extracted"}).raise_for_status()  # a page to read
+    with HttpReceiver() as receiver:
+        monkeypatch.setenv("HOOK_A", f"{receiver.url}/a")
+        monkeypatch.setenv("HOOK_B", f"{receiver.url}/b")
+        path = tmp_path / "mogulsync.yml"
+        raw = raw_project(emulator_server, tmp_path, accounts(tmp_path, 1))
+        raw["extract"] = {"destination": f"duckdb:///{tmp_path / 'cm.duckdb'}",
+                          "streams": ["data_sources"], "mode": "overwrite"}  # fmt: skip
+        raw["alerts"] = {"channels": {"ops": {"type": "webhook", "url": "${HOOK_A}"}},
+                         "rules": [{"on_success": True}]}  # fmt: skip
+        write(path, raw)
+        async with serving(load_config(path), config_path=path) as served:
+            manager = served.app.state.manager
+            reading, go_on = threading.Event(), threading.Event()
+
+            def hold(_stream: str, _records: int) -> None:  # in the extract's thread
+                reading.set()
+                go_on.wait()
+
+            manager.on_extract_page.append(hold)
+            admin = served.bearer(ADMIN)
+            try:
+                await _reload_mid_extract(served, manager, raw, path, reading)
+            finally:
+                go_on.set()  # the extract's thread is never left waiting
+            task = manager._extract_task
+            assert task is not None
+            await task
+            assert [path for path, _ in receiver.posts] == ["/a"]
+
+            manager.on_extract_page.clear()
+            again = await served.http.post("/api/v1/extract/runs", headers=admin)
+            assert again.status_code == 202
+            await manager._extract_task
+            assert [path for path, _ in receiver.posts] == ["/a", "/b"]
+
+
+async def _reload_mid_extract(served, manager, raw, path, reading) -> None:
+    """Start the extract; once it holds a page read, point the channel elsewhere."""
+    admin = served.bearer(ADMIN)
+    started = await served.http.post("/api/v1/extract/runs", headers=admin)
+    assert started.status_code == 202
+    task = manager._extract_task
+    assert task is not None
+    waiting = asyncio.ensure_future(asyncio.to_thread(reading.wait))
+    await asyncio.wait([waiting, task], return_when=asyncio.FIRST_COMPLETED)
+    if not waiting.done():  # never leave the waiting thread behind
+        reading.set()
+    assert not task.done(), manager.extracts[0]  # mid-extract: a page read, held
+    raw["alerts"]["channels"]["ops"]["url"] = "${HOOK_B}"
+    write(path, raw)
+    reloaded = await served.http.post("/api/v1/project/reload", headers=admin)
+    assert reloaded.status_code == 200
