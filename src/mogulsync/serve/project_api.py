@@ -290,10 +290,35 @@ async def list_versions(request: Request) -> Response:
         return error(422, exc.user_message)
 
 
+async def get_version(request: Request) -> Response:
+    """
+    ---
+    summary: 'One kept version with its text (revert: PUT it with the file''s hash)'
+    responses:
+      200: {description: "{id, saved_at, by, hash, text}"}
+      404: {description: no such version kept}
+    """
+    caller = _allowed(request, Role.OPERATOR)
+    if isinstance(caller, Response):
+        return caller
+    project = _project(request)
+    if isinstance(project, Response):
+        return project
+    try:
+        version_id = int(request.path_params["version"])
+    except ValueError:
+        version_id = -1
+    version = await asyncio.to_thread(project.version, version_id)
+    if version is None:
+        return error(404, "no such version (the latest 20 are kept)")
+    return JSONResponse({**version.as_dict(), "text": version.text})
+
+
 routes: list[BaseRoute] = [
     Route("/api/v1/project", get_project, methods=["GET"]),
     Route("/api/v1/project", put_project, methods=["PUT"]),
     Route("/api/v1/project/validate", validate_project, methods=["POST"]),
     Route("/api/v1/project/reload", reload_project, methods=["POST"]),
     Route("/api/v1/project/versions", list_versions, methods=["GET"]),
+    Route("/api/v1/project/versions/{version}", get_version, methods=["GET"]),
 ]

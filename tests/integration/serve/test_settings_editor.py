@@ -189,6 +189,11 @@ async def test_the_write_is_atomic_keeps_the_mode_and_the_history_with_revert(
         assert versions[0]["diff"] == ""
         oldest = versions[-1]  # the file on disk before the first save was dropped by now
         assert "-    data_source: V2\n+    data_source: V21\n" in oldest["diff"]
+        one = await served.http.get(f"/api/v1/project/versions/{oldest['id']}", headers=admin)
+        assert one.json()["text"] == texts[2]
+        assert (
+            await served.http.get("/api/v1/project/versions/0", headers=admin)
+        ).status_code == 404
 
         async with httpx.AsyncClient(base_url=served.base_url, timeout=30) as browser:
             csrf = await _signed_in(browser, ADMIN)
