@@ -415,3 +415,86 @@ def _place_and_message(error: Any) -> tuple[str, str]:
         guess = suggest_key(AppConfig, loc)
         message = f"unknown key; did you mean `{guess}`?" if guess else "unknown key"
     return ".".join(str(part) for part in loc), message
+
+
+#: stands for an ``${ENV}`` reference without a default while a value is searched for text
+#: the file itself holds (a reference is fine, its default is written in the file)
+_REFERENCE = "\x00ref\x00"
+#: keys named like a secret: one written in clear under a key the schema does not know (a
+#: typo such as ``apikey:``) is still a secret in the file
+_SECRET_KEY_NAME = re.compile(
+    r"(api[_-]?key|write[_-]?key|routing[_-]?key|private[_-]?key|password|passwd|secret"
+    r"|token|credential)s?$",
+    re.IGNORECASE,
+)
+#: where keys name ChartMogul fields, columns or event paths, not settings
+_DATA_KEYS = (
+    ("syncs", "*", "mapping"),
+    ("syncs", "*", "custom_attribute_types"),
+    ("events", "mappings"),
+    ("models",),
+)
+
+
+def secrets_in_file(raw: Any) -> list[str]:
+    """YAML paths where the file itself holds a secret, each once.
+
+    Stricter than the loader's own refusal (which a file must pass anyway): a reference's
+    default counts (``${CHARTMOGUL_API_KEY:-sk_live...}`` holds the key), a value that is
+    not text counts, and so does a key named like a secret anywhere but in the sections
+    that map data. ``serve``'s settings editor neither shows nor saves such a file.
+    """
+    if not isinstance(raw, dict):
+        return []
+    found: list[str] = []
+    for pattern in _SECRET_PATHS:
+        found.extend(dotted for dotted, value in _walk(raw, pattern, ()) if _held(value))
+    for pattern in _URL_PATHS:
+        for dotted, value in _walk(raw, pattern, ()):
+            if isinstance(value, str):
+                credentials = url_credentials(_own_text(value))
+                if any(_held(part, referenced=True) for _name, part in credentials):
+                    found.append(dotted)
+    skipped = {dotted for pattern in _DATA_KEYS for dotted, _ in _walk(raw, pattern, ())}
+    found.extend(_named_secrets(raw, (), skipped))
+    return list(dict.fromkeys(found))
+
+
+def _own_text(value: str) -> str:
+    """``value`` with each reference replaced by its default (the file's own text), or by
+    a marker when it has none."""
+
+    def replace(match: re.Match[str]) -> str:
+        default = match.group("default")
+        return _REFERENCE if default is None else default
+
+    return _ENV_REF.sub(replace, value)
+
+
+def _held(value: Any, *, referenced: bool = False) -> bool:
+    """Whether a secret's value is (partly) written in the file rather than referenced.
+    ``referenced``: already substituted by :func:`_own_text`."""
+    if value is None or isinstance(value, dict | list):
+        return False  # no value, or a shape the schema refuses (nothing to hide here)
+    if not isinstance(value, str):
+        return True  # a number or a boolean where a secret belongs
+    text = value if referenced else _own_text(value)
+    return bool(text.replace(_REFERENCE, "").strip())
+
+
+def _named_secrets(node: Any, seen: tuple[str, ...], skipped: set[str]) -> list[str]:
+    if ".".join(seen) in skipped:
+        return []
+    items: list[tuple[str, Any]] = []
+    if isinstance(node, dict):
+        items = [(str(key), value) for key, value in node.items()]
+    elif isinstance(node, list):
+        items = [(str(index), value) for index, value in enumerate(node)]
+    found: list[str] = []
+    for key, value in items:
+        path = (*seen, key)
+        if isinstance(value, dict | list):
+            found.extend(_named_secrets(value, path, skipped))
+        elif _SECRET_KEY_NAME.search(key) and _held(value):
+            found.append(".".join(path))
+    return found

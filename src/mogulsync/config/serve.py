@@ -25,7 +25,7 @@ AUTO_JITTER_CAP_S = 60
 #: addresses that only this machine can reach (serving without tokens is allowed there)
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
-Role = Literal["viewer", "operator"]
+Role = Literal["viewer", "operator", "admin"]
 
 
 def parse_duration(text: str) -> dt.timedelta:
@@ -138,5 +138,5 @@ class ServeConfig(ConfigModel):
     port: int = Field(default=DEFAULT_PORT, ge=0, le=65535)
     tokens: list[TokenConfig] = Field(
         default_factory=list,
-        description="none: loopback only, everyone is an operator",
+        description="none: loopback only, everyone is an admin",
     )

@@ -32,6 +32,12 @@ def read_yaml(path: Path) -> Any:
     except UnicodeDecodeError as exc:
         msg = f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
         raise YamlFileError(msg) from None
+    return parse_yaml(text, path)
+
+
+def parse_yaml(text: str, path: Path) -> Any:
+    """The document in ``text``, read as :func:`read_yaml` reads ``path`` (``serve``'s
+    editor checks a file before it is written)."""
     stream = io.StringIO(text)
     stream.name = str(path)  # the reader's marks name the file
     try:

@@ -27,6 +27,9 @@ class AlertRetrier:
         #: the round in progress or last run (tests await it)
         self.task: asyncio.Task[None] | None = None
         self._runs: RunStore | None = None
+        #: the engine whose redactor ``_runs`` masks with (a reload brings another one,
+        #: knowing the secrets of new channels)
+        self._engine: object | None = None
 
     async def on_tick(self, now: dt.datetime) -> None:
         """Start a round for ``now`` when channels are configured and none is going."""
@@ -38,9 +41,14 @@ class AlertRetrier:
 
     async def _round(self, now: dt.datetime) -> None:
         try:
+            engine = self._state.manager.engine
+            if self._runs is not None and self._engine is not engine:
+                self._runs.close()
+                self._runs = None
             if self._runs is None:  # kept open: a round starts every second
                 self._runs = self._state.run_store()
-            await self._state.manager.engine.alerts.retry_due(self._runs, now)
+                self._engine = engine
+            await engine.alerts.retry_due(self._runs, now)
         except Exception:  # a bad round must not end the server's retries for good
             logger.exception("alert retries failed")
 

@@ -11,7 +11,9 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from functools import partial
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -23,17 +25,19 @@ from mogulsync import logs
 from mogulsync.config import AppConfig
 from mogulsync.config.alerts import RECONCILE_PREFIX
 from mogulsync.errors import MogulsyncError
-from mogulsync.serve import api
+from mogulsync.serve import api, project_api
 from mogulsync.serve.alert_retries import AlertRetrier
 from mogulsync.serve.auth import Auth, AuthError, Role
 from mogulsync.serve.clock import Clock, SystemClock
 from mogulsync.serve.lock import ServeLock
 from mogulsync.serve.metrics import render
+from mogulsync.serve.project import ProjectFile
+from mogulsync.serve.reload import Reload, changed_syncs, restart_required
 from mogulsync.serve.runs import AlreadyRunningError, RunManager, ShuttingDownError
 from mogulsync.serve.schedule import Job, jobs_of
 from mogulsync.serve.scheduler import POLL_S, Scheduler, ScheduleStore
 from mogulsync.serve.state import ServeState
-from mogulsync.serve.ui import pages
+from mogulsync.serve.ui import pages, settings
 from mogulsync.sync.engine import SyncEngine
 
 logger = logging.getLogger(__name__)
@@ -157,6 +161,8 @@ class ServeApp:
         schedule: bool = True,
         tick_loop: bool = True,
         poll_s: float = POLL_S,
+        config_path: Path | None = None,
+        engine_factory: Callable[[AppConfig], SyncEngine] = SyncEngine,
     ) -> None:
         self.state = ServeState(
             config=config,
@@ -164,8 +170,16 @@ class ServeApp:
             manager=RunManager(config, engine),
             clock=clock or SystemClock(),
         )
-        for token in config.serve.tokens:  # defence in depth: never in the run history
-            self.state.manager.engine.redactor.add(token.token.get_secret_value())
+        self._mask_tokens(self.state.manager.engine)
+        #: builds the engine of a reloaded project file (tests give theirs)
+        self.engine_factory = engine_factory
+        if config_path is not None:  # the file the editor and a reload read
+            self.state.project = ProjectFile(config_path, self.state.manager.state_dir)
+            self.state.reload = self.reload
+        self._scheduler_task: asyncio.Task[None] | None = None
+        self._store: ScheduleStore | None = None
+        #: the lifespan runs: a reload may swap the configuration in
+        self._running = False
         self.schedule = schedule
         #: False: nothing ticks the scheduler on its own (tests call ``tick()``)
         self.tick_loop = tick_loop
@@ -183,6 +197,8 @@ class ServeApp:
                 Route("/healthz", healthz, methods=["GET"]),
                 Route("/metrics", metrics, methods=["GET"]),
                 *api.routes,
+                *project_api.routes,
+                *settings.routes,
                 *pages.routes,
             ],
             lifespan=self._lifespan,
@@ -225,23 +241,18 @@ class ServeApp:
                 self._events = ingest.app
                 state.events_queue = queue_path(config)
                 state.forwarder = forwarder
-            scheduler_task = None
             if self.schedule and self.jobs:
-                store = ScheduleStore(state.manager.state_dir)
-                stack.callback(store.close)
-                state.scheduler = Scheduler(self.jobs, state.clock, store, self._launch)
-                state.manager.on_finished.append(state.scheduler.run_finished)
-                state.scheduler.after_tick.append(self.alert_retries.on_tick)
-                if self.tick_loop:
-                    scheduler_task = asyncio.create_task(
-                        state.scheduler.run_forever(self._stop, self.poll_s)
-                    )
+                self._start_scheduler()
+            self._running = True
             try:
                 yield
             finally:
+                self._running = False
                 self.begin_shutdown()
-                if scheduler_task is not None:
-                    await scheduler_task
+                if self._scheduler_task is not None:
+                    await self._scheduler_task
+                if self._store is not None:
+                    self._store.close()
                 await self.alert_retries.stop()
                 await state.manager.shutdown()
                 state.manager.extract_history.close()
@@ -249,6 +260,69 @@ class ServeApp:
                     task.cancel()
                 await asyncio.gather(*self.reconciles.values(), return_exceptions=True)
                 self._events = None
+
+    def _start_scheduler(self) -> Scheduler:
+        """The scheduler of the project's jobs (at start, or at the reload that gave the
+        project its first scheduled job), ticking unless tests tick it."""
+        state = self.state
+        self._store = ScheduleStore(state.manager.state_dir)
+        state.scheduler = Scheduler(self.jobs, state.clock, self._store, self._launch)
+        state.manager.on_finished.append(state.scheduler.run_finished)
+        state.scheduler.after_tick.append(self.alert_retries.on_tick)
+        if self.tick_loop:
+            self._scheduler_task = asyncio.create_task(
+                state.scheduler.run_forever(self._stop, self.poll_s)
+            )
+        return state.scheduler
+
+    def _mask_tokens(self, engine: SyncEngine) -> None:
+        for token in self.state.config.serve.tokens:  # defence in depth: never in history
+            engine.redactor.add(token.token.get_secret_value())
+
+    async def reload(self) -> Reload:
+        """Read the project file again; swap it in only when it is valid and all of it can
+        be applied while serving (else nothing changes and the answer says why).
+
+        Runs in progress go on with the configuration they started with.
+        """
+        project = self.state.project
+        if project is None:
+            return Reload(error="this server was not started from a project file")
+        async with self.state.project_lock:
+            if not self._running or self._stop.is_set():
+                return Reload(error="serve is starting or stopping: nothing was reloaded")
+            try:
+                text, sha256 = await asyncio.to_thread(project.read)
+            except MogulsyncError as exc:  # moved away, unreadable: the server runs on
+                return Reload(error=f"{exc.user_message}: nothing was reloaded")
+            checked = await asyncio.to_thread(partial(project.check, text, editing=False))
+            if checked.config is None:
+                return Reload(hash=sha256, problems=checked.problems)
+            new, old = checked.config, self.state.config
+            restart = restart_required(old, new)
+            if restart:
+                return Reload(hash=sha256, restart_required=restart)
+            engine = self.engine_factory(new)
+            self._mask_tokens(engine)
+            jobs: dict[str, list[str]] = {"added": [], "changed": [], "removed": []}
+            scheduler = self.state.scheduler
+            if scheduler is not None:
+                async with scheduler.jobs_lock:  # between two ticks: jobs and syncs agree
+                    self._swap(new, engine)
+                    jobs = scheduler.replace_jobs(self.jobs)
+            else:
+                self._swap(new, engine)
+                if self.schedule and self.jobs:
+                    jobs["added"] = list(self._start_scheduler().states)
+            project.applied = sha256
+            result = Reload(hash=sha256, applied=True, syncs=changed_syncs(old, new), jobs=jobs)
+            logger.info("project file reloaded: %s", result.summary())
+            return result
+
+    def _swap(self, config: AppConfig, engine: SyncEngine) -> None:
+        """Runs started from now on use ``config``; those in progress keep theirs."""
+        self.state.config = config
+        self.state.manager.swap(config, engine)
 
     async def _launch(self, job: Job, _reason: str) -> bool | None:
         if self._stop.is_set():
@@ -273,14 +347,14 @@ class ServeApp:
         running = self.reconciles.get(sync)
         if running is not None and not running.done():
             return False
-        self.reconciles[sync] = asyncio.create_task(self._reconcile(sync))
+        self.reconciles[sync] = asyncio.create_task(self._reconcile(self.state.config, sync))
         return True
 
-    async def _reconcile(self, sync: str) -> None:
+    async def _reconcile(self, config: AppConfig, sync: str) -> None:
         from mogulsync.reconcile import reconcile
 
         try:
-            report = await reconcile(self.state.config, sync, record=True)
+            report = await reconcile(config, sync, record=True)
         except MogulsyncError as exc:  # recorded in the history as failed when it could be
             logger.warning("scheduled reconcile of %s failed: %s", sync, exc.user_message)
             return

@@ -9,7 +9,7 @@
   should not stay signed in to a server left running for weeks.
 - Every state-changing form carries the session's CSRF token; every state-changing
   request that a browser marks with a foreign ``Origin`` is refused.
-- With no tokens configured the server serves loopback only and everyone is an operator;
+- With no tokens configured the server serves loopback only and everyone is an admin;
   then the ``Host`` header must name a loopback address too (no DNS rebinding).
 """
 
@@ -46,6 +46,8 @@ class Role(enum.IntEnum):
 
     VIEWER = 1
     OPERATOR = 2
+    #: also edits and reloads the project file (it can redirect data and secrets)
+    ADMIN = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,11 +112,11 @@ class Auth:
         self._clock = clock
         self._sessions: dict[str, _Live] = {}
         #: the one "session" of the no-token mode (its CSRF token still guards forms)
-        self._open_session = Session(Role.OPERATOR, secrets.token_urlsafe(32))
+        self._open_session = Session(Role.ADMIN, secrets.token_urlsafe(32))
 
     @property
     def open(self) -> bool:
-        """No tokens configured: loopback only, everyone an operator."""
+        """No tokens configured: loopback only, everyone an admin."""
         return not self._tokens
 
     def role_of(self, token: str) -> Role | None:
@@ -174,7 +176,7 @@ class Auth:
         if session is not None:
             return Caller(session.role, session)
         if self.open:
-            return Caller(Role.OPERATOR)
+            return Caller(Role.ADMIN)
         raise AuthError(401, "sign in: send `Authorization: Bearer <token>`")
 
     def csrf_of(self, caller: Caller) -> str:

@@ -29,6 +29,8 @@ from mogulsync.messages import describe
 if TYPE_CHECKING:
     import socket
 
+    from mogulsync.serve.app import ServeApp
+
 #: exit code: the configuration must be fixed (as for ``sync``)
 EXIT_CONFIG = 4
 #: exit code: another server uses the project's state_dir
@@ -75,7 +77,7 @@ def serve_command(
         raise typer.Exit(EXIT_CONFIG)
     # bound now: the address line shows the port actually served (--port 0 included)
     sock = open_listener(listen, bind_port)
-    asyncio.run(_serve(project, listen, sock))
+    asyncio.run(_serve(project, listen, sock, config))
 
 
 def _check_secrets(project: AppConfig) -> None:
@@ -92,7 +94,7 @@ def _check_secrets(project: AppConfig) -> None:
         raise typer.Exit(EXIT_CONFIG) from None
 
 
-async def _serve(project: AppConfig, host: str, sock: socket.socket) -> None:
+async def _serve(project: AppConfig, host: str, sock: socket.socket, path: Path) -> None:
     import logging
 
     from mogulsync._listen import bound_port, url_host
@@ -101,13 +103,25 @@ async def _serve(project: AppConfig, host: str, sock: socket.socket) -> None:
 
     logging.getLogger("stamina").setLevel(logging.ERROR)
     port = bound_port(sock)  # the one asked for, or the OS's pick for port 0
-    app = ServeApp(project)
+    app = ServeApp(project, config_path=path)
     try:
         app.lock.acquire()  # before the "serving" line: a second server says why it stops
     except MogulsyncError as exc:
         output.error(describe(exc), exit_code=EXIT_LOCKED)
         raise typer.Exit(EXIT_LOCKED) from None
     loop = asyncio.get_running_loop()
+    hangups: set[asyncio.Task[None]] = set()
+
+    def on_hangup() -> None:
+        task = loop.create_task(_reload_on_hangup(app))
+        hangups.add(task)  # kept until done: a task only the loop holds may be collected
+        task.add_done_callback(hangups.discard)
+
+    # SIGHUP reloads the project file, as daemons do (`make serve`'s wrapper turns the
+    # SIGHUP it gets into a SIGTERM for this process: there it still stops the demo)
+    hangup = getattr(signal, "SIGHUP", None)
+    if hangup is not None:
+        loop.add_signal_handler(hangup, on_hangup)
 
     # The events endpoints may share this port: every connection gets their defences
     # (header and body timeouts, header cap, connection cap; docs/events.md).
@@ -147,7 +161,33 @@ async def _serve(project: AppConfig, host: str, sock: socket.socket) -> None:
         tokens=bool(project.serve.tokens),
         scheduled_jobs=jobs,
     )
-    await server.serve(sockets=[sock])
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        if hangup is not None:
+            loop.remove_signal_handler(hangup)
+
+
+async def _reload_on_hangup(app: ServeApp) -> None:
+    """SIGHUP: reload the project file; say what happened on stderr (or as JSON)."""
+    import logging
+
+    log = logging.getLogger(__name__)
+    try:
+        result = await app.reload()
+    except Exception:  # a failed reload must not end the server
+        log.exception("SIGHUP: the project file could not be reloaded")
+        return
+    fields = {key: value for key, value in result.as_dict().items() if key != "message"}
+    if result.applied:
+        output.note("reloaded", f"SIGHUP: {result.message}", **fields)
+        return
+    lines = [f"SIGHUP: {result.message}"]
+    lines += [
+        f"  - {problem.text}" + (f" (line {problem.line})" if problem.line else "")
+        for problem in result.problems
+    ]
+    output.warning("\n".join(lines), **fields)
 
 
 def _due_text(next_run_at: str | None, *, unsaved: bool) -> str:

@@ -109,6 +109,14 @@ class RunManager:
         live = self.extract
         return [live if live is not None and run.run_id == live.run_id else run for run in runs]
 
+    def swap(self, config: AppConfig, engine: SyncEngine) -> None:
+        """The project file was reloaded: runs started from now on use ``config`` and
+        ``engine``; a run in progress keeps the engine (and configuration) it started with."""
+        if engine.state_dir != self.state_dir:  # the reload refuses this: a restart moves it
+            raise ConfigError("state_dir changed: restart serve to apply it")
+        self.config = config
+        self.engine = engine
+
     def by_run_id(self, run_id: str) -> ActiveRun | None:
         """The active run with this id."""
         return next((run for run in self.active.values() if run.run_id == run_id), None)
@@ -141,8 +149,10 @@ class RunManager:
             if not started.done():
                 started.set_result(record)
 
+        # the engine of now: a reload swapping in another one leaves this run on its own
         run.task = asyncio.create_task(
-            self._sync(run, full, on_start, allow_deletes=allow_deletes), name=f"sync {name}"
+            self._sync(self.engine, run, full, on_start, allow_deletes=allow_deletes),
+            name=f"sync {name}",
         )
         await asyncio.wait([started, run.task], return_when=asyncio.FIRST_COMPLETED)
         if not started.done():
@@ -159,6 +169,7 @@ class RunManager:
 
     async def _sync(
         self,
+        engine: SyncEngine,
         run: ActiveRun,
         full: bool,
         on_start: Callable[[RunRecord], None],
@@ -166,7 +177,7 @@ class RunManager:
         allow_deletes: bool = False,
     ) -> RunRecord:
         try:
-            record = await self.engine.run(
+            record = await engine.run(
                 run.name,
                 full=full,
                 allow_deletes=allow_deletes,
@@ -278,10 +289,16 @@ class RunManager:
             raise
         self.extract = run
         self._extract_stop = threading.Event()
-        self._extract_task = asyncio.create_task(self._extract(run, self._extract_stop, lock))
+        # the configuration it starts with is the one it ends with (alerts too), whatever
+        # a reload of the project file swaps in meanwhile
+        self._extract_task = asyncio.create_task(
+            self._extract(self.config, run, self._extract_stop, lock)
+        )
         return run
 
-    async def _extract(self, run: ExtractRun, stop: threading.Event, lock: ExtractLock) -> None:
+    async def _extract(
+        self, config: AppConfig, run: ExtractRun, stop: threading.Event, lock: ExtractLock
+    ) -> None:
         from mogulsync.extract.recording import ExtractWatch, alert_after, end, save_quietly
         from mogulsync.serve.extract import run_project_extract
 
@@ -301,7 +318,7 @@ class RunManager:
         with logs.bound_run(run.run_id):  # the worker thread inherits it
             work = asyncio.ensure_future(
                 asyncio.to_thread(
-                    run_project_extract, self.config, on_records=page, stop=stop, watch=watch
+                    run_project_extract, config, on_records=page, stop=stop, watch=watch
                 )
             )
         cancelled = await _thread_end(work, stop)
@@ -314,7 +331,7 @@ class RunManager:
             # and the alerts still go out; they may be all that tells anyone
             save_quietly(history, run)
             with logs.bound_run(run.run_id):
-                await alert_after(self.config, history, run, watch, error)
+                await alert_after(config, history, run, watch, error)
         finally:  # whatever happened, the extract is not left "running" here
             self.extract = None
             lock.release()

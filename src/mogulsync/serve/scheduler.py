@@ -155,26 +155,64 @@ class Scheduler:
         self.store = store
         self._launch = launch
         self._wake = asyncio.Event()
+        #: held by each tick: a reload replaces the jobs (and what starts them) between ticks
+        self.jobs_lock = asyncio.Lock()
         #: called with the tick's time after each tick's jobs are started (alert retries)
         self.after_tick: list[Callable[[dt.datetime], Awaitable[None]]] = []
         now = clock.now()
         self.states: dict[str, JobState] = {}
         store.keep_only([job.name for job in jobs])
         for job in jobs:
-            saved = store.load(job.name, _spec(job))
-            if saved is None:
-                state = JobState(job, first_run(job, now))
-                state.paused_since = store.paused_since(job.name)
-                store.save(state)
-            else:
-                # parents no longer listed cannot be saved: the spec (with ``after``) matched
-                parents = store.parents_done(job.name)
-                state = JobState(job, saved[0], parents_done=parents, last_started=saved[1])
-                state.paused_since = store.paused_since(job.name)
-            self.states[job.name] = state
+            self.states[job.name] = self._loaded(job, now)
         # the latest time this schedule has seen: a clock found before it stepped back
         started = [s.last_started for s in self.states.values() if s.last_started is not None]
         self._seen = max([now, *started])
+
+    def _loaded(self, job: Job, now: dt.datetime) -> JobState:
+        """A job's state as saved; planned afresh (and saved) when new or changed."""
+        store = self.store
+        saved = store.load(job.name, _spec(job))
+        if saved is None:
+            state = JobState(job, first_run(job, now))
+            state.paused_since = store.paused_since(job.name)
+            store.save(state)
+            return state
+        # parents no longer listed cannot be saved: the spec (with ``after``) matched
+        parents = store.parents_done(job.name)
+        state = JobState(job, saved[0], parents_done=parents, last_started=saved[1])
+        state.paused_since = store.paused_since(job.name)
+        return state
+
+    def replace_jobs(self, jobs: Sequence[Job]) -> dict[str, list[str]]:
+        """The project file was reloaded: schedule ``jobs`` from now on, as a restart
+        would. An unchanged job keeps its state (next run, counters); a changed one starts
+        afresh, a paused one stays paused; a removed one is forgotten. Called holding
+        :attr:`jobs_lock` (no tick is going). What changed, by
+        job name: ``{"added": [...], "changed": [...], "removed": [...]}``.
+        """
+        now = self.clock.now()
+        wanted = {job.name: job for job in jobs}
+        changes: dict[str, list[str]] = {"added": [], "changed": [], "removed": []}
+        changes["removed"] = [name for name in self.states if name not in wanted]
+        states: dict[str, JobState] = {}
+        for name, job in wanted.items():
+            kept = self.states.get(name)
+            if kept is not None and _spec(kept.job) == _spec(job):
+                kept.job = job  # the same schedule: its state goes on
+                states[name] = kept
+                continue
+            changes["changed" if kept is not None else "added"].append(name)
+            # saved pause kept (an operator's pause outlives a change of schedule)
+            paused = kept.paused_since if kept is not None else None
+            state = self._loaded(job, now)
+            if paused is not None and state.paused_since is None:
+                state.paused_since = paused
+                self.store.save(state)
+            states[name] = state
+        self.store.keep_only(list(wanted))
+        self.states = states
+        self._wake.set()  # a job due now starts at once
+        return changes
 
     def next_runs(self) -> dict[str, dt.datetime | None]:
         """Each job's next due time (None: started by its parents, or paused)."""
@@ -231,6 +269,12 @@ class Scheduler:
 
     async def tick(self) -> list[str]:
         """Start every job due now; the names started."""
+        # a reload replaces the jobs between ticks, never in the middle of one (a job
+        # removed while its start was awaited would be saved back into schedule.sqlite)
+        async with self.jobs_lock:
+            return await self._tick()
+
+    async def _tick(self) -> list[str]:
         now = self.clock.now()
         if now < self._seen:
             self._stepped_back(self._seen - now, now)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mogulsync.config import AppConfig
 from mogulsync.events.forwarder import Forwarder
@@ -13,6 +15,10 @@ from mogulsync.serve.auth import Auth
 from mogulsync.serve.clock import Clock, SystemClock
 from mogulsync.serve.runs import RunManager
 from mogulsync.serve.scheduler import Scheduler
+
+if TYPE_CHECKING:
+    from mogulsync.serve.project import ProjectFile
+    from mogulsync.serve.reload import Reload
 
 #: rejected events listed by the events status
 RECENT_REJECTIONS = 10
@@ -32,6 +38,12 @@ class ServeState:
     #: the events queue file when ``events:`` is configured (mounted on the same port)
     events_queue: Path | None = None
     forwarder: Forwarder | None = None
+    #: the project file serve was started from (the settings editor; None: none given)
+    project: ProjectFile | None = None
+    #: reads the project file again and swaps it in when it can (``ServeApp.reload``)
+    reload: Callable[[], Awaitable[Reload]] | None = None
+    #: one save or reload at a time
+    project_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def run_store(self) -> RunStore:
         """A connection to the run history (close it after use)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from mogulsync.sync.mapping import MappingConfigError
 if TYPE_CHECKING:
     from mogulsync.config.extract import ExtractConfig
 
+logger = logging.getLogger(__name__)
 #: sections only other commands read (``events serve``, ``extract run``): `check` covers them
 OTHER_SECTIONS = ("events", "extract")
 #: check answers within seconds: a few quick retries, not a run's patient backoff
@@ -206,6 +208,18 @@ def with_mapping_problems(
         return error
     found = [problem for name in config.syncs for problem in _mapping_problems(config, name)]
     return ConfigValidationError(path, [*error.problems, *found]) if found else error
+
+
+def mapping_problems(config: AppConfig) -> list[str]:
+    """The mapping problems of every sync whose model compiles (each needs its columns:
+    the warehouse is asked). A model that cannot be compiled now is none of them."""
+    found: list[str] = []
+    for name in config.syncs:
+        try:
+            found.extend(_mapping_problems(config, name))
+        except Exception as exc:  # a warehouse's own error: `check` names it, not this list
+            logger.debug("mapping of %s not checked: %s", name, type(exc).__name__)
+    return found
 
 
 def _mapping_problems(config: AppConfig, name: str) -> list[str]:

@@ -147,9 +147,14 @@ async def serving(
     engine: SyncEngine | None = None,
     clock: Clock | None = None,
     tick_loop: bool = False,
+    config_path: Path | None = None,
 ) -> AsyncIterator[Served]:
-    """``mogulsync serve``'s app on a loopback port in this loop, until the block ends."""
-    app = ServeApp(config, engine=engine or fast_engine(config), clock=clock, tick_loop=tick_loop)
+    """``mogulsync serve``'s app on a loopback port in this loop, until the block ends
+    (``config_path``: the project file it reloads and edits, its engines fast ones)."""
+    app = ServeApp(
+        config, engine=engine or fast_engine(config), clock=clock, tick_loop=tick_loop,
+        config_path=config_path, engine_factory=fast_engine,
+    )  # fmt: skip
     listener = listening_socket("127.0.0.1")  # bound here: no other process can take it
     port = bound_port(listener)
     server = uvicorn.Server(
