@@ -13,8 +13,9 @@ still change without moving the record past the cursor:
 A run asks the API from the bucket's start on and drops a record of the bucket only when
 its digest is unchanged; a record of the bucket that is no longer listed was deleted
 (:meth:`CursorFilter.vanished`). When records changed while the listing ran, the state
-starts where it began instead (:meth:`CursorFilter.next_state`). States written before digests existed (bare ids, read
-at the cursor itself) are still honoured: their records are dropped as before.
+starts where it began instead (:meth:`CursorFilter.next_state`). States written before
+digests existed (bare ids, read at the cursor itself) are still honoured: their records
+are dropped as before.
 The caller stores the new state only once the destination has committed the records
 (see ``runner.py``).
 """
