@@ -7,10 +7,14 @@ from pathlib import Path
 
 import duckdb
 import httpx
+import psycopg
+import pytest
+from tests.integration.extract._runs import FIRST
 from tests.integration.extract._seed import client_settings
 
 from mogulsync.emulator.server import EmulatorServer
-from mogulsync.extract.runner import ExtractOptions, ExtractReport, run_extract
+from mogulsync.extract.runner import ExtractError, ExtractOptions, ExtractReport, run_extract
+from mogulsync.testing import PostgresServer
 
 
 class _EditsAfterFirstPage(httpx.AsyncHTTPTransport):
@@ -87,3 +91,66 @@ def test_an_event_edited_while_a_run_pages_is_loaded_by_the_next_run(
     fresh = tmp_path / "fresh"
     _run(server, fresh)
     assert _amounts(tmp_path) == _amounts(fresh)
+
+
+#: the warehouse refuses every new line item (a constraint the rows already there escape)
+_REFUSE_INSERTS = (
+    "ALTER TABLE {schema}.invoices__line_items ADD CONSTRAINT refuse CHECK (false) NOT VALID"
+)
+
+
+def _counts(dsn: str, schema: str, tables: tuple[str, ...]) -> dict[str, tuple[int, int]]:
+    with psycopg.connect(dsn) as con:
+        found = {}
+        for name in tables:
+            row = con.execute(
+                f"SELECT count(*), count(DISTINCT uuid) FROM {schema}.{name}"  # type: ignore[arg-type]
+            ).fetchone()
+            assert row is not None
+            found[name] = (int(row[0]), int(row[1]))
+        return found
+
+
+@pytest.mark.postgres
+def test_an_overwrite_that_fails_to_load_leaves_the_previous_tables(
+    server: EmulatorServer, postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    """The warehouse refuses the invoices' line items half way through an overwrite's load:
+    the run fails, and every table still holds the previous run's rows (it was truncated
+    first and left empty). Once the warehouse accepts them, the next run loads each row once.
+    """
+    schema = "overwrite_fails"
+    options = ExtractOptions(
+        destination=postgres_server.url,
+        dataset=schema,
+        mode="overwrite",
+        streams=("customers", "invoices"),
+        state_dir=tmp_path,
+    )
+    settings = client_settings(server.base_url, server.api_key)
+    run_extract(settings, options)
+    tables = ("customers", "invoices")
+    before = _counts(postgres_server.dsn, schema, tables)
+    assert before == {"customers": (FIRST, FIRST), "invoices": (FIRST, FIRST)}
+    with psycopg.connect(postgres_server.dsn) as con:
+        con.execute(_REFUSE_INSERTS.format(schema=schema))  # type: ignore[arg-type]
+
+    with pytest.raises(ExtractError, match="refuse"):
+        run_extract(settings, options)
+
+    assert _counts(postgres_server.dsn, schema, tables) == before
+    with psycopg.connect(postgres_server.dsn) as con:
+        line_items = con.execute(f"SELECT count(*) FROM {schema}.invoices__line_items")  # type: ignore[arg-type]
+        assert line_items.fetchone() == (FIRST,)
+        con.execute(f"ALTER TABLE {schema}.invoices__line_items DROP CONSTRAINT refuse")  # type: ignore[arg-type]
+
+    run_extract(settings, options)
+
+    assert _counts(postgres_server.dsn, schema, tables) == before
+    with psycopg.connect(postgres_server.dsn) as con:
+        line_items = con.execute(f"SELECT count(*) FROM {schema}.invoices__line_items")  # type: ignore[arg-type]
+        assert line_items.fetchone() == (FIRST,)
+        schemas = {
+            row[0] for row in con.execute("SELECT schema_name FROM information_schema.schemata")
+        }
+    assert f"{schema}_staging" not in schemas  # replaced through it, dropped once loaded
