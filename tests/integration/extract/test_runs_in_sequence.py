@@ -154,3 +154,39 @@ def test_an_overwrite_that_fails_to_load_leaves_the_previous_tables(
             row[0] for row in con.execute("SELECT schema_name FROM information_schema.schemata")
         }
     assert f"{schema}_staging" not in schemas  # replaced through it, dropped once loaded
+
+
+def test_an_earlier_start_date_reads_the_activities_before_the_old_one(
+    server: EmulatorServer, tmp_path: Path
+) -> None:
+    """``start_date`` moved back between incremental runs: the next run reads the
+    activities from the new start (they were skipped: the stored cursor won), each once;
+    the run after it goes on from its cursor, and a later start reads nothing again."""
+    settings = client_settings(server.base_url, server.api_key)
+
+    def run(start: dt.date) -> int:
+        options = ExtractOptions(
+            destination=f"duckdb:///{tmp_path}/cm.duckdb",
+            streams=("activities",),
+            start_date=start,
+            state_dir=tmp_path / "state",
+        )
+        return run_extract(settings, options).streams[0].records
+
+    def stored() -> tuple[int, int]:
+        with duckdb.connect(f"{tmp_path}/cm.duckdb", read_only=True) as con:
+            row = con.execute(
+                "SELECT count(*), count(DISTINCT uuid) FROM chartmogul.activities"
+            ).fetchone()
+        assert row is not None
+        return int(row[0]), int(row[1])
+
+    june = run(dt.date(2024, 6, 1))  # one activity a day from 2024-01-01
+    assert 0 < june < FIRST
+    assert stored() == (june, june)
+
+    run(dt.date(2024, 1, 1))
+    assert stored() == (FIRST, FIRST)
+    assert run(dt.date(2024, 1, 1)) == 0
+    assert run(dt.date(2024, 6, 1)) == 0
+    assert stored() == (FIRST, FIRST)
