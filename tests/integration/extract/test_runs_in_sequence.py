@@ -190,3 +190,33 @@ def test_an_earlier_start_date_reads_the_activities_before_the_old_one(
     assert run(dt.date(2024, 1, 1)) == 0
     assert run(dt.date(2024, 6, 1)) == 0
     assert stored() == (FIRST, FIRST)
+
+
+@pytest.mark.postgres
+def test_a_list_that_became_empty_empties_its_postgres_tables(
+    server: EmulatorServer,
+    emulator_server: EmulatorServer,
+    postgres_server: PostgresServer,
+    tmp_path: Path,
+) -> None:
+    """Replaced through the staging schema, a table whose list is now empty is emptied,
+    child tables included, and the staging schema is gone after the load."""
+    schema = "emptied"
+    options = ExtractOptions(
+        destination=postgres_server.url,
+        dataset=schema,
+        streams=("customers", "invoices"),
+        state_dir=tmp_path,
+    )
+    run_extract(client_settings(server.base_url, server.api_key), options)
+    # the same destination, now fed from an account that holds nothing
+    run_extract(client_settings(emulator_server.base_url, emulator_server.api_key), options)
+
+    with psycopg.connect(postgres_server.dsn) as con:
+        for table in ("customers", "invoices", "invoices__line_items"):
+            found = con.execute(f"SELECT count(*) FROM {schema}.{table}")  # type: ignore[arg-type]
+            assert found.fetchone() == (0,), table
+        schemas = {
+            row[0] for row in con.execute("SELECT schema_name FROM information_schema.schemata")
+        }
+    assert f"{schema}_staging" not in schemas
