@@ -138,8 +138,10 @@ class CursorFilter:
         self._newest = Newest(bucket)
         #: when the earliest listing began, on ChartMogul's clock (None: unknown)
         self._since: dt.datetime | None = None
-        #: records whose cursor is at or after their listing's start: changed while it ran
-        self._during: dict[str, tuple[dt.datetime, Record]] = {}
+        #: id -> (cursor, digest) of the records whose cursor is at or after their
+        #: listing's start: changed while it ran (digested at once: a bulk change during
+        #: a run could be large)
+        self._during: dict[str, tuple[dt.datetime, str]] = {}
 
     @property
     def start(self) -> dt.datetime | None:
@@ -172,7 +174,7 @@ class CursorFilter:
             if newest is not None:
                 newest.track(moment, ident, record)
         if moment is not None and since is not None and moment >= since.replace(microsecond=0):
-            self._during[ident] = (moment, record)
+            self._during[ident] = (moment, digest(record))
         return None if self._already_read(moment, ident, record) else record
 
     def _already_read(self, moment: dt.datetime | None, ident: str, record: Record) -> bool:
@@ -213,8 +215,8 @@ class CursorFilter:
         newest, since = self._newest.moment, self._since
         if newest is not None and since is not None and newest >= since:
             tokens = sorted(
-                f"{ident}={digest(record)}"
-                for ident, (moment, record) in self._during.items()
+                f"{ident}={fingerprint}"
+                for ident, (moment, fingerprint) in self._during.items()
                 if moment >= since
             )
             return StreamState(since.isoformat(), tuple(tokens))
