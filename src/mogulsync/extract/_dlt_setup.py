@@ -24,14 +24,6 @@ _SMALL_JOB_ENV: Final = {
     # ... and keeps the loaded files of every package in the working directory forever.
     "LOAD__DELETE_COMPLETED_JOBS": "true",
 }
-#: dlt replaces a table by truncating it at the start of the load and inserting the new
-#: rows after, outside one transaction: a load that fails half way (the warehouse refuses
-#: a row, the connection drops) leaves tables empty, or parents without their child rows,
-#: until a later run loads again. Loaded into the staging schema first, each table and its
-#: child tables are replaced in one transaction instead. Only where it is tested (dlt's
-#: file destinations have no such strategy and refuse the setting).
-_ATOMIC_REPLACE_ENV: Final = {"DESTINATION__REPLACE_STRATEGY": "insert-from-staging"}
-ATOMIC_REPLACE: Final = frozenset({"duckdb", "postgres"})
 _URL_MODULE: Final = "dlt.common.libs.sql_alchemy_compat"
 _URL_SHIMS: Final = "dlt.common.libs.sql_alchemy_shims"
 #: destinations where dropping and re-creating the staging schema is a cheap local DDL
@@ -45,18 +37,14 @@ def no_telemetry() -> None:
 
 
 @contextmanager
-def small_job_settings(kind: str = "") -> Iterator[None]:
-    """dlt settings for a run into a destination of ``kind``, unless the user set them in
-    the environment already.
+def small_job_settings() -> Iterator[None]:
+    """dlt settings for a run, unless the user set them in the environment already.
 
     Uncompressed intermediate files (~10 % less CPU for a 2,000-customer run), deleted once
-    loaded, and tables replaced atomically (``_ATOMIC_REPLACE_ENV``, for ``ATOMIC_REPLACE``
-    kinds). Set through the environment, which dlt reads as each step starts, for this run
+    loaded. Set through the environment, which dlt reads as each step starts, for this run
     only.
     """
-    atomic = _ATOMIC_REPLACE_ENV if kind in ATOMIC_REPLACE else {}
-    wanted = {**_SMALL_JOB_ENV, **atomic}
-    added = {key: value for key, value in wanted.items() if key not in os.environ}
+    added = {key: value for key, value in _SMALL_JOB_ENV.items() if key not in os.environ}
     os.environ.update(added)
     try:
         yield

@@ -219,7 +219,7 @@ def run_extract(
     pump.start()
     try:
         with contextlib.ExitStack() as stack:
-            stack.enter_context(small_job_settings(spec.kind))
+            stack.enter_context(small_job_settings())
             if spec.kind == "duckdb":
                 stack.enter_context(urls_without_sqlalchemy())
             hooks = _Hooks(on_records, on_stage, on_set_up, on_failed_streams)

@@ -185,18 +185,3 @@ def test_when_no_state_can_exist(
     spec = parse_destination(options.destination, options.dataset)
     assert _nothing_stored(options, spec) is expected
 
-
-def test_tables_are_replaced_through_staging_into_duckdb_and_postgres_only(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """dlt's file destinations refuse the staging replace strategy; one exported wins."""
-    monkeypatch.delenv("DESTINATION__REPLACE_STRATEGY", raising=False)
-    for kind in ("duckdb", "postgres"):
-        with small_job_settings(kind):
-            assert os.environ["DESTINATION__REPLACE_STRATEGY"] == "insert-from-staging"
-        assert "DESTINATION__REPLACE_STRATEGY" not in os.environ
-    with small_job_settings("filesystem"):
-        assert "DESTINATION__REPLACE_STRATEGY" not in os.environ
-    monkeypatch.setenv("DESTINATION__REPLACE_STRATEGY", "truncate-and-insert")
-    with small_job_settings("duckdb"):
-        assert os.environ["DESTINATION__REPLACE_STRATEGY"] == "truncate-and-insert"
