@@ -144,7 +144,12 @@ def _dlt_destination(spec: DestinationSpec) -> Destination[Any, Any]:
     import dlt
 
     if spec.kind == "duckdb":
-        return dlt.destinations.duckdb(spec.location, **_replace_strategy())
+        # dlt runs DuckDB's SQL jobs without a transaction unless they hold DDL: the swap
+        # (DELETE, then INSERT from staging) would commit the DELETE of a failed swap
+        options = _replace_strategy()
+        if options:
+            options["supports_transactions"] = True
+        return dlt.destinations.duckdb(spec.location, **options)
     if spec.kind == "postgres":
         credentials = _postgres_credentials(spec.url)
         return dlt.destinations.postgres(credentials=credentials, **_replace_strategy())

@@ -674,9 +674,13 @@ def _load_error(step: str, exc: Exception, destination: str) -> ExtractError:
     password = urlsplit(destination).password or ""
     # as written in the URL and as a driver quotes it (decoded)
     redactor = Redactor([password, unquote(password)])
-    # dlt wraps the cause in a multi-line PipelineStepFailed: name the cause itself
+    # dlt wraps the cause in a multi-line PipelineStepFailed: name the cause itself; a
+    # failed load job's own exception carries the job's whole traceback as its message,
+    # the database's error it wraps does not
     cause = getattr(exc, "exception", None)
     cause = cause if isinstance(cause, BaseException) else exc
+    client = getattr(cause, "client_exception", None)
+    cause = client if isinstance(client, BaseException) else cause
     # masked before the text is put on one line: folding first could hide a password
     # with runs of spaces from the redactor
     text = redactor.text(f"{step} {destination} failed: {type(cause).__name__}: {cause}")

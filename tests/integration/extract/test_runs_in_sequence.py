@@ -220,3 +220,52 @@ def test_a_list_that_became_empty_empties_its_postgres_tables(
             row[0] for row in con.execute("SELECT schema_name FROM information_schema.schemata")
         }
     assert f"{schema}_staging" not in schemas
+
+
+def _refuse_new_line_items(database: Path) -> None:
+    """Rebuild ``invoices__line_items`` with a check only its present rows pass, marked
+    by an amount of -1 (DuckDB cannot add a constraint to a table)."""
+    with duckdb.connect(str(database)) as con:
+        columns = con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE"
+            " table_schema = 'chartmogul' AND table_name = 'invoices__line_items'"
+            " ORDER BY ordinal_position"
+        ).fetchall()
+        listed = ", ".join(f'"{name}" {kind}' for name, kind in columns)
+        con.execute("ALTER TABLE chartmogul.invoices__line_items RENAME TO line_items_before")
+        con.execute(
+            f"CREATE TABLE chartmogul.invoices__line_items ({listed},"
+            " CONSTRAINT refuse CHECK (amount_in_cents = -1))"
+        )
+        con.execute(
+            "INSERT INTO chartmogul.invoices__line_items"
+            " SELECT * REPLACE (-1 AS amount_in_cents) FROM chartmogul.line_items_before"
+        )
+        con.execute("DROP TABLE chartmogul.line_items_before")
+
+
+def test_an_overwrite_that_fails_to_load_leaves_the_previous_duckdb_tables(
+    server: EmulatorServer, tmp_path: Path
+) -> None:
+    """As into PostgreSQL: the line items refused half way through the load, invoices and
+    their line items both keep the previous run's rows."""
+    database = tmp_path / "cm.duckdb"
+    options = ExtractOptions(
+        destination=f"duckdb:///{database}",
+        mode="overwrite",
+        streams=("invoices",),
+        state_dir=tmp_path / "state",
+    )
+    settings = client_settings(server.base_url, server.api_key)
+    run_extract(settings, options)
+    _refuse_new_line_items(database)
+
+    with pytest.raises(ExtractError, match="CHECK constraint failed") as failed:
+        run_extract(settings, options)
+    # one line naming the database's error, not the load job's traceback
+    assert "Traceback" not in failed.value.user_message
+
+    with duckdb.connect(str(database), read_only=True) as con:
+        for table in ("invoices", "invoices__line_items"):
+            (rows,) = con.execute(f"SELECT count(*) FROM chartmogul.{table}").fetchone() or (0,)
+            assert rows == FIRST, table

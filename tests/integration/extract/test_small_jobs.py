@@ -184,4 +184,3 @@ def test_when_no_state_can_exist(
 
     spec = parse_destination(options.destination, options.dataset)
     assert _nothing_stored(options, spec) is expected
-

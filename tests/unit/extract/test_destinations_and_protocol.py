@@ -41,6 +41,9 @@ def test_duckdb_and_postgres_replace_tables_through_staging(
     for url in ("duckdb:////tmp/cm.duckdb", "postgresql://etl@db:5432/analytics"):
         params = resolve_destination(url).destination.config_params
         assert params["replace_strategy"] == "insert-from-staging", url
+    # DuckDB's swap (DELETE, INSERT) runs in a transaction only when asked for
+    duckdb = resolve_destination("duckdb:////tmp/cm.duckdb").destination
+    assert duckdb.capabilities().supports_transactions is True
     assert (
         "replace_strategy" not in resolve_destination("file:///tmp/lake").destination.config_params
     )
