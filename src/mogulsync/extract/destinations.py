@@ -144,11 +144,10 @@ def _dlt_destination(spec: DestinationSpec) -> Destination[Any, Any]:
     import dlt
 
     if spec.kind == "duckdb":
-        # dlt runs DuckDB's SQL jobs without a transaction unless they hold DDL: the swap
-        # (DELETE, then INSERT from staging) would commit the DELETE of a failed swap
-        options = _replace_strategy()
-        if options:
-            options["supports_transactions"] = True
+        # dlt runs DuckDB's SQL jobs without a transaction unless they hold DDL: a swap
+        # (DELETE, then INSERT from staging) or a merge failing half way would commit
+        # its DELETE
+        options = {"supports_transactions": True, **_replace_strategy()}
         return dlt.destinations.duckdb(spec.location, **options)
     if spec.kind == "postgres":
         credentials = _postgres_credentials(spec.url)

@@ -222,26 +222,25 @@ def test_a_list_that_became_empty_empties_its_postgres_tables(
     assert f"{schema}_staging" not in schemas
 
 
-def _refuse_new_line_items(database: Path) -> None:
-    """Rebuild ``invoices__line_items`` with a check only its present rows pass, marked
-    by an amount of -1 (DuckDB cannot add a constraint to a table)."""
+def _refuse_new_rows(database: Path, table: str, column: str) -> None:
+    """Rebuild ``table`` with a check only its present rows pass, marked by -1 in
+    ``column`` (DuckDB cannot add a constraint to a table)."""
     with duckdb.connect(str(database)) as con:
         columns = con.execute(
             "SELECT column_name, data_type FROM information_schema.columns WHERE"
-            " table_schema = 'chartmogul' AND table_name = 'invoices__line_items'"
+            f" table_schema = 'chartmogul' AND table_name = '{table}'"
             " ORDER BY ordinal_position"
         ).fetchall()
         listed = ", ".join(f'"{name}" {kind}' for name, kind in columns)
-        con.execute("ALTER TABLE chartmogul.invoices__line_items RENAME TO line_items_before")
+        con.execute(f"ALTER TABLE chartmogul.{table} RENAME TO rows_before")
         con.execute(
-            f"CREATE TABLE chartmogul.invoices__line_items ({listed},"
-            " CONSTRAINT refuse CHECK (amount_in_cents = -1))"
+            f"CREATE TABLE chartmogul.{table} ({listed}, CONSTRAINT refuse CHECK ({column} = -1))"
         )
         con.execute(
-            "INSERT INTO chartmogul.invoices__line_items"
-            " SELECT * REPLACE (-1 AS amount_in_cents) FROM chartmogul.line_items_before"
+            f"INSERT INTO chartmogul.{table}"
+            f" SELECT * REPLACE (-1 AS {column}) FROM chartmogul.rows_before"
         )
-        con.execute("DROP TABLE chartmogul.line_items_before")
+        con.execute("DROP TABLE chartmogul.rows_before")
 
 
 def test_an_overwrite_that_fails_to_load_leaves_the_previous_duckdb_tables(
@@ -258,7 +257,7 @@ def test_an_overwrite_that_fails_to_load_leaves_the_previous_duckdb_tables(
     )
     settings = client_settings(server.base_url, server.api_key)
     run_extract(settings, options)
-    _refuse_new_line_items(database)
+    _refuse_new_rows(database, "invoices__line_items", "amount_in_cents")
 
     with pytest.raises(ExtractError, match="CHECK constraint failed") as failed:
         run_extract(settings, options)
@@ -269,3 +268,33 @@ def test_an_overwrite_that_fails_to_load_leaves_the_previous_duckdb_tables(
         for table in ("invoices", "invoices__line_items"):
             (rows,) = con.execute(f"SELECT count(*) FROM chartmogul.{table}").fetchone() or (0,)
             assert rows == FIRST, table
+
+
+def test_a_merge_that_fails_to_load_leaves_the_previous_duckdb_rows(
+    server: EmulatorServer, tmp_path: Path
+) -> None:
+    """A merge deletes the rows it replaces, then inserts them: the warehouse refusing the
+    inserts, the rows deleted come back (they were gone: dlt ran the two in autocommit)."""
+    database = tmp_path / "cm.duckdb"
+    settings = client_settings(server.base_url, server.api_key)
+
+    def run(start: dt.date) -> None:
+        options = ExtractOptions(
+            destination=f"duckdb:///{database}",
+            streams=("activities",),
+            start_date=start,
+            state_dir=tmp_path / "state",
+        )
+        run_extract(settings, options)
+
+    run(dt.date(2024, 6, 1))
+    with duckdb.connect(str(database), read_only=True) as con:
+        (before,) = con.execute("SELECT count(*) FROM chartmogul.activities").fetchone() or (0,)
+    _refuse_new_rows(database, "activities", "activity_mrr")
+
+    with pytest.raises(ExtractError, match="CHECK constraint failed"):
+        run(dt.date(2024, 1, 1))  # every activity merged again, from the earlier start
+
+    with duckdb.connect(str(database), read_only=True) as con:
+        (after,) = con.execute("SELECT count(*) FROM chartmogul.activities").fetchone() or (0,)
+    assert after == before > 0

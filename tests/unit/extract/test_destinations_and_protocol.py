@@ -41,14 +41,14 @@ def test_duckdb_and_postgres_replace_tables_through_staging(
     for url in ("duckdb:////tmp/cm.duckdb", "postgresql://etl@db:5432/analytics"):
         params = resolve_destination(url).destination.config_params
         assert params["replace_strategy"] == "insert-from-staging", url
-    # DuckDB's swap (DELETE, INSERT) runs in a transaction only when asked for
-    duckdb = resolve_destination("duckdb:////tmp/cm.duckdb").destination
-    assert duckdb.capabilities().supports_transactions is True
     assert (
         "replace_strategy" not in resolve_destination("file:///tmp/lake").destination.config_params
     )
     assert "DESTINATION__REPLACE_STRATEGY" not in os.environ
     monkeypatch.setenv("DESTINATION__REPLACE_STRATEGY", "truncate-and-insert")
+    # DuckDB's SQL jobs (a swap, a merge) run in a transaction only when asked for
+    duckdb = resolve_destination("duckdb:////tmp/cm.duckdb").destination
+    assert duckdb.capabilities().supports_transactions is True
     assert (
         "replace_strategy"
         not in resolve_destination("duckdb:////tmp/cm.duckdb").destination.config_params
