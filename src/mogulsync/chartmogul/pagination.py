@@ -45,6 +45,9 @@ class Page(Generic[T]):
     #: the list's entries as the API sent them, ``items`` before parsing (a consumer that
     #: passes records on verbatim, e.g. the Airbyte source, keeps the API's value spelling)
     raw_items: tuple[Mapping[str, Any], ...] = ()
+    #: the legacy ``meta`` block of old-style first pages (subscription events: its
+    #: ``before_key`` is the time of the request), None when absent
+    meta: Mapping[str, Any] | None = None
 
 
 def read_page(
@@ -73,8 +76,14 @@ def read_page(
     total = raw.get("total_pages")
     total_pages = total if type(total) is int else None  # bool is not a count
     parsed = [parse(item) for item in items]
+    meta = raw.get("meta")
     return Page(
-        parsed, cursor if isinstance(cursor, str) else None, has_more, total_pages, tuple(items)
+        parsed,
+        cursor if isinstance(cursor, str) else None,
+        has_more,
+        total_pages,
+        tuple(items),
+        meta if isinstance(meta, Mapping) else None,
     )
 
 

@@ -20,9 +20,10 @@ the dlt destination.
 from __future__ import annotations
 
 import importlib.util
+import os
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from mogulsync._docs import EXTRACT_DESTINATIONS
@@ -38,6 +39,14 @@ Kind = Literal["duckdb", "postgres", "snowflake", "bigquery", "motherduck", "fil
 _FILE_FORMATS: dict[str, FileFormat] = {"jsonl": "jsonl", "parquet": "parquet", "csv": "csv"}
 _BUCKETS = ("file", "s3", "gs", "gcs", "az", "abfss", "sftp")
 _POSTGRES = ("postgres", "postgresql")
+#: dlt's default replace truncates every replaced table when the load starts and inserts the
+#: new rows after, outside one transaction: a load failing half way (a refused row, a lost
+#: connection) leaves tables empty, or invoices without their line items, until a later run
+#: loads. Through the staging schema each table and its child tables are swapped in one
+#: transaction. Set on the destination itself, not the environment: other dlt pipelines of
+#: the process (file destinations refuse it) are left alone; an exported value wins.
+_ATOMIC_REPLACE: Final = "insert-from-staging"
+_REPLACE_STRATEGY_ENV: Final = "DESTINATION__REPLACE_STRATEGY"
 _SIMPLE: dict[str, Kind] = {
     "snowflake": "snowflake",
     "bigquery": "bigquery",
@@ -136,9 +145,14 @@ def _dlt_destination(spec: DestinationSpec) -> Destination[Any, Any]:
     import dlt
 
     if spec.kind == "duckdb":
-        return dlt.destinations.duckdb(spec.location)
+        # dlt runs DuckDB's SQL jobs without a transaction unless they hold DDL: a swap
+        # (DELETE, then INSERT from staging) or a merge failing half way would commit
+        # its DELETE
+        options = {"supports_transactions": True, **_replace_strategy()}
+        return dlt.destinations.duckdb(spec.location, **options)
     if spec.kind == "postgres":
-        return dlt.destinations.postgres(credentials=_postgres_credentials(spec.url))
+        credentials = _postgres_credentials(spec.url)
+        return dlt.destinations.postgres(credentials=credentials, **_replace_strategy())
     if spec.kind == "snowflake":
         return dlt.destinations.snowflake(credentials=spec.url)
     if spec.kind == "bigquery":
@@ -146,6 +160,13 @@ def _dlt_destination(spec: DestinationSpec) -> Destination[Any, Any]:
     if spec.kind == "motherduck":
         return dlt.destinations.motherduck()
     return dlt.destinations.filesystem(bucket_url=spec.location)
+
+
+def _replace_strategy() -> dict[str, Any]:
+    """The replace strategy to build a SQL destination with (none: the user exported one)."""
+    if _REPLACE_STRATEGY_ENV in os.environ:
+        return {}
+    return {"replace_strategy": _ATOMIC_REPLACE}
 
 
 def _postgres_credentials(url: str) -> PostgresCredentials:

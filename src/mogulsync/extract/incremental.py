@@ -12,8 +12,10 @@ still change without moving the record past the cursor:
 
 A run asks the API from the bucket's start on and drops a record of the bucket only when
 its digest is unchanged; a record of the bucket that is no longer listed was deleted
-(:meth:`CursorFilter.vanished`). States written before digests existed (bare ids, read
-at the cursor itself) are still honoured: their records are dropped as before.
+(:meth:`CursorFilter.vanished`). When records changed while the listing ran, the state
+starts where it began instead (:meth:`CursorFilter.next_state`). States written before
+digests existed (bare ids, read at the cursor itself) are still honoured: their records
+are dropped as before.
 The caller stores the new state only once the destination has committed the records
 (see ``runner.py``).
 """
@@ -134,17 +136,32 @@ class CursorFilter:
             self._start = self._cursor
         self._handled: set[str] = set()
         self._newest = Newest(bucket)
+        #: when the earliest listing began, on ChartMogul's clock (None: unknown)
+        self._since: dt.datetime | None = None
+        #: id -> (cursor, digest) of the records whose cursor is at or after their
+        #: listing's start: changed while it ran (digested at once: a bulk change during
+        #: a run could be large)
+        self._during: dict[str, tuple[dt.datetime, str]] = {}
 
     @property
     def start(self) -> dt.datetime | None:
         """Where the API should start reading (inclusive), or None for everything."""
         return self._start
 
-    def keep(self, record: Record, also: Newest | None = None) -> Record | None:
+    def listing_began(self, moment: dt.datetime) -> None:
+        """A listing began at ``moment`` (ChartMogul's clock, e.g. the ``before_key`` of
+        its first page): a record changed while it runs gets a cursor value from then on."""
+        since = moment.replace(microsecond=0)  # cursor values have whole seconds
+        self._since = since if self._since is None else min(self._since, since)
+
+    def keep(
+        self, record: Record, also: Newest | None = None, since: dt.datetime | None = None
+    ) -> Record | None:
         """The record if it is new or changed since the stored state, else None.
 
         Every record read (kept or not, duplicates aside) is tracked for the next state,
-        and in ``also`` (a window's own checkpoint).
+        and in ``also`` (a window's own checkpoint); one whose cursor is at or after
+        ``since`` (when its listing began) is also held, for :meth:`next_state`.
         """
         ident = str(record.get(self.id_field))
         if ident in self._handled:
@@ -156,6 +173,8 @@ class CursorFilter:
         for newest in (self._newest, also):
             if newest is not None:
                 newest.track(moment, ident, record)
+        if moment is not None and since is not None and moment >= since.replace(microsecond=0):
+            self._during[ident] = (moment, digest(record))
         return None if self._already_read(moment, ident, record) else record
 
     def _already_read(self, moment: dt.datetime | None, ident: str, record: Record) -> bool:
@@ -163,8 +182,8 @@ class CursorFilter:
             return False
         if self._legacy:
             return moment == self._cursor and ident in self._seen
-        if self._bucket(moment) != self._start or ident not in self._seen:
-            return False  # after the stored bucket, or new in it
+        if ident not in self._seen:
+            return False  # new since the stored state (earlier ones were dropped in keep)
         return digest(record) == self._seen[ident]
 
     @property
@@ -185,8 +204,22 @@ class CursorFilter:
 
     def next_state(self) -> StreamState | None:
         """The state after this read: its newest bucket; the stored cursor, with nothing
-        left in its bucket, when nothing was read; None before any state."""
+        left in its bucket, when nothing was read; None before any state.
+
+        When records changed while the listing ran (their cursor is at or after its
+        start), a record read before its own change may hold an older cursor value than
+        the newest read: the state then starts where the listing began, with every record
+        read since then, so the next run loads such a change instead of skipping it.
+        """
         state = self._newest.state()
+        newest, since = self._newest.moment, self._since
+        if newest is not None and since is not None and newest >= since:
+            tokens = sorted(
+                f"{ident}={fingerprint}"
+                for ident, (moment, fingerprint) in self._during.items()
+                if moment >= since
+            )
+            return StreamState(since.isoformat(), tuple(tokens))
         if state is not None or self._state is None:
             return state
         if self._legacy:

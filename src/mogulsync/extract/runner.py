@@ -54,7 +54,7 @@ from mogulsync.extract._pump import FetchCancelledError, PagePump
 from mogulsync.extract.context import DEFAULT_ACTIVITY_WINDOWS, FetchContext, Interval, StreamState
 from mogulsync.extract.destinations import DestinationSpec, parse_destination
 from mogulsync.extract.fetch import Sink, StreamResult, fetch_streams
-from mogulsync.extract.incremental import DELETED_COLUMN
+from mogulsync.extract.incremental import DELETED_COLUMN, as_datetime
 from mogulsync.extract.start import start_moment
 from mogulsync.extract.streams import STREAMS, Stream
 
@@ -71,6 +71,11 @@ ExtractMode = Literal["overwrite", "append", "incremental"]
 Stage = Literal["fetched", "extracted", "loaded"]
 SOURCE_NAME = "chartmogul"
 _STATE_KEY = "state"
+#: beside a dated stream's state: the ``start_date`` its table was read from ("": from the
+#: account's first activity); a run with an earlier one reads from there again
+_START_KEY = "start_date"
+#: streams whose rows begin at ``start_date``
+_DATED_STREAMS: Final = frozenset({"activities"})
 _DIGEST_CHARS = 10
 #: the single dlt resource every stream's pages go through (each to its own table)
 _RESOURCE_NAME = "streams"
@@ -278,7 +283,7 @@ def _extract_and_load(
     if not states.done():
         step = _recovery_step(pipeline)
         try:
-            states.set_result(recover_states(pipeline))
+            states.set_result(recover_states(pipeline, _start_text(options)))
         except Exception as exc:
             raise _load_error(step, exc, options.destination) from exc
     fetched_at: list[float] = []
@@ -288,7 +293,15 @@ def _extract_and_load(
         _stage(on_stage, "fetched")
 
     source = streams_dlt_source(
-        streams, pump, options.mode, target, on_records, fetched, stop, run.listed
+        streams,
+        pump,
+        options.mode,
+        target,
+        on_records,
+        fetched,
+        stop,
+        run.listed,
+        _start_text(options),
     )
     hooks.set_up()
     drop_unfinished_packages(pipeline)  # a killed run's: nothing will ever load them
@@ -309,8 +322,9 @@ def _extract_and_load(
         info = pipeline.load()
     except Exception as exc:
         raise _load_error("loading into", exc, options.destination) from exc
+    # merged and replaced tables both go through the staging schema
     if target.kind in STAGING_DROPPED and any(
-        write_disposition(stream, options.mode) == "merge" for stream in streams
+        write_disposition(stream, options.mode) != "append" for stream in streams
     ):
         drop_staging(pipeline)
     prune_loaded_packages(pipeline, options.keep_load_packages)
@@ -413,8 +427,13 @@ def _recovery_step(pipeline: dlt.Pipeline) -> str:
     return "reading the extract's state (cursors) from"
 
 
-def recover_states(pipeline: dlt.Pipeline) -> dict[str, StreamState]:
-    """Load what an interrupted run left, then read the incremental states."""
+def recover_states(pipeline: dlt.Pipeline, start: str | None = None) -> dict[str, StreamState]:
+    """Load what an interrupted run left, then read the incremental states.
+
+    A dated stream whose table was read from a later ``start`` (see :func:`_start_text`)
+    than this run's gets no state: it is read from the new start, as on a first run (its
+    rows are merged on their key, so those already loaded are not doubled).
+    """
     if pipeline.has_pending_data:
         pipeline.normalize()
         pipeline.load()
@@ -426,9 +445,43 @@ def recover_states(pipeline: dlt.Pipeline) -> dict[str, StreamState]:
     states: dict[str, StreamState] = {}
     for name, resource_state in resources.items():
         state = StreamState.from_dict(resource_state.get(_STATE_KEY))
+        if _read_again(name, start, resource_state.get(_START_KEY)):
+            _log.info("%s: start_date moved back, read again from %s", name, start)
+            continue
         if state is not None:
             states[name] = state
     return states
+
+
+def _start_text(options: ExtractOptions) -> str:
+    """The run's ``start_date`` as stored beside a dated stream's state ("": none, the
+    account's first activity)."""
+    return start_moment(options.start_date).isoformat() if options.start_date else ""
+
+
+def _read_again(name: str, start: str | None, stored: object) -> bool:
+    """Whether stream ``name`` is read from ``start`` whatever its state: a dated stream
+    whose table was read from a later start."""
+    return name in _DATED_STREAMS and start is not None and _starts_earlier(start, stored)
+
+
+def _stored_start(mode: ExtractMode, start: str, before: object) -> str:
+    """What a dated stream's table holds from after this run: an overwrite replaced it;
+    otherwise the earlier start (rows from an earlier start stay in the table)."""
+    if mode == "overwrite" or not isinstance(before, str) or _starts_earlier(start, before):
+        return start
+    return before
+
+
+def _starts_earlier(start: str, stored: object) -> bool:
+    """Whether ``start`` is before ``stored``, the start a table was read from (not
+    stored by older versions: unknown, taken as no earlier)."""
+    if not isinstance(stored, str) or stored == "":
+        return False
+    if start == "":
+        return True
+    ours, theirs = as_datetime(start), as_datetime(stored)
+    return ours is not None and theirs is not None and ours < theirs
 
 
 def streams_dlt_source(
@@ -440,6 +493,7 @@ def streams_dlt_source(
     fetched: Callable[[], None],
     stop: threading.Event | None = None,
     listed: Mapping[str, set[str]] | None = None,
+    start: str = "",
 ) -> Any:
     """One dlt resource that routes every page to its stream's table as it arrives.
 
@@ -450,7 +504,7 @@ def streams_dlt_source(
 
     @dlt.source(name=SOURCE_NAME)
     def chartmogul() -> Any:
-        pages = _pages(streams, pump, mode, _empty_format(target), on_records, fetched, stop)
+        pages = _pages(streams, pump, mode, _empty_format(target), on_records, fetched, stop, start)
         deleted = _deleted_rows(streams, mode, {} if listed is None else listed)
         # Handed over as a plain iterator: for a generator dlt looks up the module of its
         # frame, which scans every loaded module (~30 ms of CPU per run).
@@ -479,6 +533,7 @@ def _pages(
     on_records: Callable[[str, int], None] | None,
     fetched: Callable[[], None],
     stop: threading.Event | None = None,
+    start: str = "",
 ) -> Iterator[DataItemWithMeta]:
     import dlt
 
@@ -511,7 +566,10 @@ def _pages(
         if result.state is not None:
             # Saved into this load package; dlt commits it with the data it belongs to
             # (where dlt keeps a resource's own state, so older pipelines read it as well).
-            resources.setdefault(result.name, {})[_STATE_KEY] = result.state.as_dict()
+            stored = resources.setdefault(result.name, {})
+            stored[_STATE_KEY] = result.state.as_dict()
+            if result.name in _DATED_STREAMS:
+                stored[_START_KEY] = _stored_start(mode, start, stored.get(_START_KEY))
 
 
 def _deleted_rows(
@@ -616,9 +674,13 @@ def _load_error(step: str, exc: Exception, destination: str) -> ExtractError:
     password = urlsplit(destination).password or ""
     # as written in the URL and as a driver quotes it (decoded)
     redactor = Redactor([password, unquote(password)])
-    # dlt wraps the cause in a multi-line PipelineStepFailed: name the cause itself
+    # dlt wraps the cause in a multi-line PipelineStepFailed: name the cause itself; a
+    # failed load job's own exception carries the job's whole traceback as its message,
+    # the database's error it wraps does not
     cause = getattr(exc, "exception", None)
     cause = cause if isinstance(cause, BaseException) else exc
+    client = getattr(cause, "client_exception", None)
+    cause = client if isinstance(client, BaseException) else cause
     # masked before the text is put on one line: folding first could hide a password
     # with runs of spaces from the redactor
     text = redactor.text(f"{step} {destination} failed: {type(cause).__name__}: {cause}")

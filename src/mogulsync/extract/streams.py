@@ -197,7 +197,28 @@ async def _subscription_events(ctx: FetchContext, emit: Emit) -> StreamState | N
     # The API cannot filter by update time: every event is read, only changed ones kept.
     cursor = CursorFilter(await ctx.state_of("subscription_events"), "updated_at", "id")
     events = ctx.client.subscription_events
-    await _per_source(ctx, emit, lambda ds: events.list(data_source_uuid=ds), cursor.keep)
+    sources = await ctx.data_source_uuids()
+    parts: list[str | None] = list(sources) if len(sources) > 1 else [None]
+
+    async def read(data_source_uuid: str | None) -> int:
+        # An event edited after its page was read, while later pages are read, has an
+        # older updated_at than an event edited (and read) after it: the next state
+        # starts where the listing began (its first page's before_key, ChartMogul's clock).
+        began: list[dt.datetime] = []
+
+        def keep(record: Record) -> Record | None:
+            return cursor.keep(record, since=began[0] if began else None)
+
+        emitted = 0
+        async for page in events.list(data_source_uuid=data_source_uuid).pages():
+            moment = as_datetime((page.meta or {}).get("before_key"))
+            if not began and moment is not None:
+                began.append(moment)
+                cursor.listing_began(moment)
+            emitted += emit_page(page, emit, ctx.record_mode, keep)
+        return emitted
+
+    await gather_all(read(ds) for ds in parts)
     # every event was listed: the runner deletes the rows of the others (deleted events)
     ctx.listed["subscription_events"] = cursor.read_ids
     return cursor.next_state()

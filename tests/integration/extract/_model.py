@@ -250,3 +250,15 @@ class Account:
             }
         }
         self.events.append(int(self.post("/subscription_events", body)["id"]))
+
+    def forget_deleted_events(self) -> None:
+        """Drop from ``events`` those ChartMogul no longer lists (deleted with a customer)."""
+        listed: set[int] = set()
+        params: dict[str, object] = {"per_page": 200}
+        while True:
+            page = self.api.get("/subscription_events", params=params).json()
+            listed.update(int(event["id"]) for event in page["subscription_events"])
+            if not page["has_more"]:
+                break
+            params["cursor"] = page["cursor"]
+        self.events = [event for event in self.events if event in listed]

@@ -311,6 +311,8 @@ class ExtractModel(RuleBasedStateMachine):
     def _delete_customer(self, customer: str, *_: object) -> None:
         self.account.delete(f"/customers/{customer}")
         self._forget(customer)
+        # its subscription events went with it (those of customers merged into it too)
+        self.account.forget_deleted_events()
 
     def _merge_customers(
         self, customer: str, pick: int, amount: int, months: int, flag: bool

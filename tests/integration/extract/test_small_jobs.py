@@ -140,9 +140,9 @@ def test_a_first_incremental_run_does_not_wait_for_stored_states(
     real_recover = runner.recover_states
     recovered: list[str] = []
 
-    def recover(pipeline: object) -> object:
+    def recover(pipeline: object, start: str | None = None) -> object:
         recovered.append("read")
-        return real_recover(pipeline)  # type: ignore[arg-type]
+        return real_recover(pipeline, start)  # type: ignore[arg-type]
 
     monkeypatch.setattr(runner, "recover_states", recover)
     options = ExtractOptions(

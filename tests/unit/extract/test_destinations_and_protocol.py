@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from mogulsync.errors import ConfigError
@@ -27,6 +29,30 @@ def test_destination_urls_map_to_dlt(url: str, kind: str, file_format: str | Non
     resolved = resolve_destination(url)
     assert (resolved.kind, resolved.loader_file_format) == (kind, file_format)
     assert "secret" not in resolved.display
+
+
+def test_duckdb_and_postgres_replace_tables_through_staging(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Set on those destinations only (dlt's file destinations refuse the strategy, and
+    the environment is shared with any other dlt pipeline of the process); an exported
+    ``DESTINATION__REPLACE_STRATEGY`` wins."""
+    monkeypatch.delenv("DESTINATION__REPLACE_STRATEGY", raising=False)
+    for url in ("duckdb:////tmp/cm.duckdb", "postgresql://etl@db:5432/analytics"):
+        params = resolve_destination(url).destination.config_params
+        assert params["replace_strategy"] == "insert-from-staging", url
+    assert (
+        "replace_strategy" not in resolve_destination("file:///tmp/lake").destination.config_params
+    )
+    assert "DESTINATION__REPLACE_STRATEGY" not in os.environ
+    monkeypatch.setenv("DESTINATION__REPLACE_STRATEGY", "truncate-and-insert")
+    # DuckDB's SQL jobs (a swap, a merge) run in a transaction only when asked for
+    duckdb = resolve_destination("duckdb:////tmp/cm.duckdb").destination
+    assert duckdb.capabilities().supports_transactions is True
+    assert (
+        "replace_strategy"
+        not in resolve_destination("duckdb:////tmp/cm.duckdb").destination.config_params
+    )
 
 
 @pytest.mark.parametrize("url", ["ftp://x/y", "file:///tmp/x?format=xml", "duckdb://"])
