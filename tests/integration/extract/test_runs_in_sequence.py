@@ -33,7 +33,9 @@ class _EditsAfterFirstPage(httpx.AsyncHTTPTransport):
             await response.aread()
             edits, self._edits = self._edits, []
             auth = (self._server.api_key, "")
-            async with httpx.AsyncClient(base_url=f"{self._server.base_url}/v1", auth=auth) as api:
+            async with httpx.AsyncClient(
+                base_url=f"{self._server.base_url}/v1", auth=auth, timeout=30
+            ) as api:
                 for event_id, amount in edits:
                     self._server.emulator.advance_clock(dt.timedelta(seconds=1))
                     body = {"subscription_event": {"id": event_id, "amount_in_cents": amount}}
@@ -71,7 +73,9 @@ def test_an_event_edited_while_a_run_pages_is_loaded_by_the_next_run(
     cursor had moved past it) and the table end as a fresh full refresh."""
     server.emulator.advance_clock(dt.timedelta(hours=1))  # driven from now on
     pages = []
-    with httpx.Client(base_url=f"{server.base_url}/v1", auth=(server.api_key, "")) as api:
+    with httpx.Client(
+        base_url=f"{server.base_url}/v1", auth=(server.api_key, ""), timeout=30
+    ) as api:
         for cursor in (None, "next"):
             params = {"per_page": 200, "cursor": pages[-1]["cursor"] if cursor else None}
             pages.append(api.get("/subscription_events", params=params).json())

@@ -185,13 +185,15 @@ SECRETS = {
 }
 
 
-async def test_no_page_or_api_answer_shows_a_configured_secret(emulator_server, tmp_path):
+async def test_no_page_or_api_answer_shows_a_configured_secret(
+    emulator_server, tmp_path, dead_port
+):
     """Every page and every GET of the API, with a run in the history, holds none of the
     API key, tokens, write key, alert channel secrets or passwords in database URLs. The
     Extract page showed a destination's credential query parameters
     (`?sslpassword=`, `motherduck_token=`): it masked only the user-info password."""
     env = {key: value for key, value in SECRETS.items() if value}
-    extract = {"destination": "postgresql://etl:${PG_PASSWORD}@127.0.0.1:1/cm"
+    extract = {"destination": f"postgresql://etl:${{PG_PASSWORD}}@127.0.0.1:{dead_port}/cm"
                               "?sslpassword=${SSL_PASSWORD}&motherduck_token=${MD_TOKEN}"}  # fmt: skip
     alerts = {"channels": {"team": {"type": "slack", "url": "${SLACK_URL}"},
                            "oncall": {"type": "webhook", "format": "pagerduty",
@@ -229,13 +231,13 @@ async def test_no_page_or_api_answer_shows_a_configured_secret(emulator_server, 
 
 
 async def test_the_extract_page_masks_a_destination_password_holding_a_slash(
-    emulator_server, tmp_path
+    emulator_server, tmp_path, dead_port
 ):
     """A generated (base64) password holds `/`, which SQLAlchemy reads in a URL as it is.
     The Extract page masked the destination with the URL pattern alone, whose user info
     stops at the first `/`: the whole password was shown. It masks what SQLAlchemy reads."""
     password = "Xk9/pQ+r7Tz0s1u2v3w4=="
-    extract = {"destination": "postgresql://etl:${PG_PASSWORD}@127.0.0.1:1/cm"}
+    extract = {"destination": f"postgresql://etl:${{PG_PASSWORD}}@127.0.0.1:{dead_port}/cm"}
     config = project(emulator_server, tmp_path, accounts(tmp_path, 1), extract=extract,
                      env={"PG_PASSWORD": password})  # fmt: skip
     async with serving(config) as served:

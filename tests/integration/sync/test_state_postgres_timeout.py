@@ -47,12 +47,12 @@ def test_a_silent_state_store_fails_the_lock_naming_the_host_and_the_fix(tmp_pat
             open_main_state(config, tmp_path / "state")
 
 
-def test_an_unreachable_state_store_never_shows_a_password_holding_a_slash(tmp_path):
+def test_an_unreachable_state_store_never_shows_a_password_holding_a_slash(tmp_path, dead_port):
     """A generated (base64) password holds `/`: the URL pattern's user info stops there,
-    and the "not reachable" error showed the whole password. Port 1 refuses at once."""
+    and the "not reachable" error showed the whole password. A held port refuses at once."""
     password = "Xk9/pQ+r7Tz0s1u2v3w4=="
     raw = {"chartmogul": {"api_key": "${CM_KEY}"}, "state_store": {"url": "${STATE_URL}"}}
-    url = f"postgresql://mogulsync:{password}@127.0.0.1:1/state"
+    url = f"postgresql://mogulsync:{password}@127.0.0.1:{dead_port}/state"
     config = parse_config(raw, env={"CM_KEY": "key", "STATE_URL": url})
     with pytest.raises(FatalError) as failed:
         open_lock(config, tmp_path / "state", "customers").acquire()
