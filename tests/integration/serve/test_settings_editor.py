@@ -509,3 +509,34 @@ async def test_a_file_on_disk_that_is_not_yaml_is_not_shown_kept_or_written_over
             assert path.read_text() == broken
     history = tmp_path / "state" / HISTORY_FILE
     assert not history.exists() or SECRET.encode() not in history.read_bytes()
+
+
+async def test_a_windows_file_saved_from_the_page_keeps_its_line_endings(
+    emulator_server, tmp_path, env
+):
+    """A browser sends CRLF whatever the file had: a file written with CRLF stays so, and
+    the version kept before the save differs from it by the line edited, not every line."""
+    path = _project(emulator_server, tmp_path)
+    windows = path.read_text().replace("\n", "\r\n")
+    path.write_bytes(windows.encode())
+    async with (
+        serving(load_config(path), config_path=path) as served,
+        httpx.AsyncClient(base_url=served.base_url, timeout=30) as browser,
+    ):
+        csrf = await _signed_in(browser, ADMIN)
+        sha = HASH.search((await browser.get("/settings")).text)
+        assert sha is not None
+        edited = windows.replace("data_source: Serve", "data_source: Paged")
+        saved = await browser.post("/settings", data={
+                "text": edited, "hash": sha.group(1), "action": "save", "csrf_token": csrf,
+            })  # fmt: skip
+        assert saved.status_code == 200, saved.text
+        assert path.read_bytes() == edited.encode()
+        listed = await served.http.get("/api/v1/project/versions", headers=served.bearer(ADMIN))
+        found = {item["by"]["role"]: item["diff"] for item in listed.json()}
+        changed = [
+            line
+            for line in found["on disk"].splitlines()
+            if line[:1] in "+-" and line[:3] not in ("+++", "---")
+        ]
+        assert changed == ["-    data_source: Serve", "+    data_source: Paged"]
