@@ -350,14 +350,40 @@ def _clear_credentials(url: str) -> list[str]:
     return problems
 
 
-def _walk(node: Any, pattern: tuple[str, ...], seen: tuple[str, ...]) -> list[tuple[str, Any]]:
+class Alternatives(list[Any]):
+    """Every value one key has in a file: a key written twice (YAML keeps the last) or
+    given by a merge (``<<: *base``) and written again. Only the editor's rule builds
+    them (:func:`secrets_in_file`): a secret in a value the file overrides is still in it."""
+
+
+def _walk(
+    node: Any, pattern: tuple[str, ...], seen: tuple[str, ...], *, fold: bool = False
+) -> list[tuple[str, Any]]:
+    """The values at ``pattern`` (``*``: any key or index). ``fold``: keys in any case."""
+    if isinstance(node, Alternatives):
+        return [hit for item in node for hit in _walk(item, pattern, seen, fold=fold)]
     if not pattern:
         return [(".".join(seen), node)]
     head, rest = pattern[0], pattern[1:]
     if head == "*" and isinstance(node, list):
-        return [hit for i, item in enumerate(node) for hit in _walk(item, rest, (*seen, str(i)))]
+        return [
+            hit
+            for i, item in enumerate(node)
+            for hit in _walk(item, rest, (*seen, str(i)), fold=fold)
+        ]
     if head == "*" and isinstance(node, dict):
-        return [hit for key, item in node.items() for hit in _walk(item, rest, (*seen, str(key)))]
+        return [
+            hit
+            for key, item in node.items()
+            for hit in _walk(item, rest, (*seen, str(key)), fold=fold)
+        ]
+    if isinstance(node, dict) and fold:
+        return [
+            hit
+            for key, item in node.items()
+            if str(key).lower() == head
+            for hit in _walk(item, rest, (*seen, str(key)), fold=fold)
+        ]
     if isinstance(node, dict) and head in node:
         return _walk(node[head], rest, (*seen, head))
     return []
@@ -441,23 +467,28 @@ def secrets_in_file(raw: Any) -> list[str]:
 
     Stricter than the loader's own refusal (which a file must pass anyway): a reference's
     default counts (``${CHARTMOGUL_API_KEY:-sk_live...}`` holds the key), a value that is
-    not text counts, and so does a key named like a secret anywhere but in the sections
-    that map data. ``serve``'s settings editor neither shows nor saves such a file.
+    not text counts (a list holding the key too), a key written in another case
+    (``API_KEY:``) counts, and so does a key named like a secret anywhere but in the
+    sections that map data. ``raw`` may hold :class:`Alternatives` (every value of a key
+    written twice): each is looked at. ``serve``'s settings editor neither shows nor saves
+    such a file.
     """
     if not isinstance(raw, dict):
         return []
     found: list[str] = []
     for pattern in _SECRET_PATHS:
-        found.extend(dotted for dotted, value in _walk(raw, pattern, ()) if _held(value))
+        found.extend(dotted for dotted, value in _walk(raw, pattern, (), fold=True) if _held(value))
     for pattern in _URL_PATHS:
-        for dotted, value in _walk(raw, pattern, ()):
+        for dotted, value in _walk(raw, pattern, (), fold=True):
             if isinstance(value, str):
                 credentials = url_credentials(_own_text(value))
                 if any(_held(part, referenced=True) for _name, part in credentials):
                     found.append(dotted)
     skipped = {dotted for pattern in _DATA_KEYS for dotted, _ in _walk(raw, pattern, ())}
     found.extend(_named_secrets(raw, (), skipped))
-    return list(dict.fromkeys(found))
+    unique = list(dict.fromkeys(found))
+    # each place once: ``api_key: [sk_live]`` is ``api_key``, not also its item
+    return [path for path in unique if not any(path.startswith(f"{p}.") for p in unique)]
 
 
 def _own_text(value: str) -> str:
@@ -474,8 +505,12 @@ def _own_text(value: str) -> str:
 def _held(value: Any, *, referenced: bool = False) -> bool:
     """Whether a secret's value is (partly) written in the file rather than referenced.
     ``referenced``: already substituted by :func:`_own_text`."""
-    if value is None or isinstance(value, dict | list):
-        return False  # no value, or a shape the schema refuses (nothing to hide here)
+    if value is None:
+        return False
+    if isinstance(value, list):  # a shape the schema refuses, still holding what it holds
+        return any(_held(item, referenced=referenced) for item in value)
+    if isinstance(value, dict):
+        return any(_held(item, referenced=referenced) for item in value.values())
     if not isinstance(value, str):
         return True  # a number or a boolean where a secret belongs
     text = value if referenced else _own_text(value)
@@ -491,10 +526,20 @@ def _named_secrets(node: Any, seen: tuple[str, ...], skipped: set[str]) -> list[
     elif isinstance(node, list):
         items = [(str(index), value) for index, value in enumerate(node)]
     found: list[str] = []
-    for key, value in items:
+    for key, given in items:
         path = (*seen, key)
-        if isinstance(value, dict | list):
-            found.extend(_named_secrets(value, path, skipped))
-        elif _SECRET_KEY_NAME.search(key) and _held(value):
-            found.append(".".join(path))
+        for value in given if isinstance(given, Alternatives) else [given]:
+            if isinstance(value, dict | list):
+                found.extend(_named_secrets(value, path, skipped))
+            if isinstance(value, dict) or not _SECRET_KEY_NAME.search(key):
+                continue
+            if not isinstance(value, list):
+                if _held(value):
+                    found.append(".".join(path))
+                continue
+            found.extend(  # ``passwords: [hunter2]``: its text items
+                ".".join((*path, str(index)))
+                for index, item in enumerate(value)
+                if not isinstance(item, dict | list) and _held(item)
+            )
     return found

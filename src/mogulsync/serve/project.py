@@ -32,7 +32,12 @@ from typing import Any
 import yaml
 
 from mogulsync.config import AppConfig
-from mogulsync.config.loader import ConfigValidationError, parse_config, secrets_in_file
+from mogulsync.config.loader import (
+    Alternatives,
+    ConfigValidationError,
+    parse_config,
+    secrets_in_file,
+)
 from mogulsync.config.yaml_file import YamlFileError, parse_yaml
 from mogulsync.errors import ConfigError, MogulsyncError
 
@@ -47,6 +52,18 @@ _LINE = re.compile(r"line (\d+)")
 
 class StaleFileError(MogulsyncError):
     """The file changed on disk since the editor read it (409)."""
+
+
+class UnreadableFileError(MogulsyncError):
+    """The file on disk is not YAML the loader reads: the editor neither shows it nor
+    keeps it, nor writes over it (409)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"The project file on disk cannot be read ({reason}). The editor does not show"
+            " a file it cannot read, nor write over it: where a secret is in it cannot be"
+            " told. Fix it on disk, then reload.",
+        )
 
 
 class UnwritableError(MogulsyncError):
@@ -158,7 +175,7 @@ class ProjectFile:
             return Checked(None, [_yaml_problem(str(exc))])
         if not isinstance(raw, dict):
             return Checked(None, [Problem("the file must hold a mapping of sections")])
-        literal = secrets_in_file(raw) if editing else []
+        literal = _secrets_of(text) if editing else []  # a key written twice: each value
         problems: list[Problem] = []
         config: AppConfig | None = None
         try:
@@ -202,7 +219,8 @@ class ProjectFile:
         ``expected_hash``; keep the version replaced and the new one. The new hash.
 
         StaleFileError: the file changed since; LiteralSecretsError: the file on disk
-        holds secrets in clear (nothing is written over what nobody could see).
+        holds secrets in clear, UnreadableFileError: it cannot be read as YAML (nothing is
+        written over what nobody could see).
         """
         current, current_hash = self.read()
         if current_hash != expected_hash:
@@ -214,6 +232,9 @@ class ProjectFile:
         on_disk = _secrets_of(current)
         if on_disk:
             raise LiteralSecretsError(on_disk, on_disk=True)
+        broken = unreadable(current)
+        if broken is not None:
+            raise UnreadableFileError(broken)
         data = text.encode("utf-8")
         now = _now()
         try:  # the version replaced is kept before anything is written
@@ -305,16 +326,63 @@ def diff(older: str, newer: str, older_name: str, newer_name: str) -> str:
 
 def literal_secrets_of(text: str) -> list[str]:
     """The YAML paths where ``text`` holds secrets in clear ([] when it cannot be read:
-    the check says why, and nothing unreadable is shown as a file)."""
+    the check says why; :func:`unreadable` keeps such a file on disk from being shown)."""
     return _secrets_of(text)
+
+
+def unreadable(text: str) -> str | None:
+    """Why ``text`` cannot be read as a project file's YAML (None: it can). The editor
+    shows no such file on disk, nor keeps it: where its secrets are cannot be told (a
+    ``${CHARTMOGUL_API_KEY:-sk_live...}`` above a broken line)."""
+    try:
+        raw = parse_yaml(text, Path("mogulsync.yml"))
+    except YamlFileError as exc:
+        return str(exc)
+    if raw is not None and not isinstance(raw, dict):
+        return "the file must hold a mapping of sections"
+    return None
 
 
 def _secrets_of(text: str) -> list[str]:
     try:
-        raw = parse_yaml(text, Path("mogulsync.yml"))
+        parse_yaml(text, Path("mogulsync.yml"))  # the size and syntax checks of the loader
     except YamlFileError:
         return []
-    return secrets_in_file(raw)
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is None:
+        return []
+    return secrets_in_file(_every_value(root, yaml.SafeLoader("")))
+
+
+def _every_value(node: yaml.Node, builder: yaml.SafeLoader) -> Any:
+    """The document as the loader builds it, but with every value of a key written twice
+    (or merged in and written again), where YAML keeps only the last."""
+    if isinstance(node, yaml.MappingNode):
+        values: dict[str, list[Any]] = {}
+        for key, value in _pairs(node):
+            name = str(builder.construct_object(key, deep=True))
+            values.setdefault(name, []).append(_every_value(value, builder))
+        return {
+            name: found[0] if len(found) == 1 else Alternatives(found)
+            for name, found in values.items()
+        }
+    if isinstance(node, yaml.SequenceNode):
+        return [_every_value(item, builder) for item in node.value]
+    return builder.construct_object(node, deep=True)
+
+
+def _pairs(node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node]]:
+    """A mapping's keys and values, those a merge key (``<<: *base``) brings included."""
+    found: list[tuple[yaml.Node, yaml.Node]] = []
+    for key, value in node.value:
+        if key.tag != "tag:yaml.org,2002:merge":
+            found.append((key, value))
+            continue
+        merged = value.value if isinstance(value, yaml.SequenceNode) else [value]
+        for part in merged:
+            if isinstance(part, yaml.MappingNode):
+                found.extend(_pairs(part))
+    return found
 
 
 def _replace(path: Path, data: bytes) -> None:

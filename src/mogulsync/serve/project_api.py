@@ -25,9 +25,11 @@ from mogulsync.serve.project import (
     Problem,
     ProjectFile,
     StaleFileError,
+    UnreadableFileError,
     UnwritableError,
     diff,
     literal_secrets_of,
+    unreadable,
 )
 from mogulsync.serve.reload import Reload
 from mogulsync.serve.state import ServeState
@@ -74,16 +76,19 @@ def current(project: ProjectFile) -> dict[str, Any]:
     they are."""
     text, sha256 = project.read()
     literal = literal_secrets_of(text)
+    broken = None if literal else unreadable(text)
     body: dict[str, Any] = {
         "path": str(project.path),
         "hash": sha256,
-        "text": None if literal else text,
+        "text": None if literal or broken is not None else text,
         "literal_secrets": literal,
         # false: the server runs another version (not reloaded yet, or it needs a restart)
         "applied": sha256 == project.applied,
     }
     if literal:
         body["message"] = LiteralSecretsError(literal, on_disk=True).user_message
+    elif broken is not None:
+        body["message"] = UnreadableFileError(broken).user_message
     return body
 
 
@@ -113,7 +118,7 @@ async def save(
             )
         except LiteralSecretsError as exc:
             return Saved(409, exc.user_message, literal_secrets=exc.paths)
-        except StaleFileError as exc:
+        except (StaleFileError, UnreadableFileError) as exc:
             return Saved(409, exc.user_message)
         except UnwritableError as exc:
             return Saved(422, exc.user_message)
@@ -124,9 +129,10 @@ async def save(
 
 def versions(project: ProjectFile) -> list[dict[str, Any]]:
     """The versions kept, newest first, each with its diff against the file now (none
-    while the file on disk holds a secret in clear: its lines are not shown)."""
+    while the file on disk holds a secret in clear, or cannot be read: its lines are not
+    shown)."""
     text, sha256 = project.read()
-    hidden = bool(literal_secrets_of(text))
+    hidden = bool(literal_secrets_of(text)) or unreadable(text) is not None
     listed = []
     for version in project.versions():
         item = version.as_dict()

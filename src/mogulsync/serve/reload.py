@@ -4,9 +4,10 @@ Syncs, models, warehouses, schedules, alerts, the extract, run history and sync 
 read per run: a reload swaps them in (runs in progress keep the configuration they
 started with). What the server bound at start is not: its address and tokens, its
 ``state_dir`` (lock, schedules, history), the events endpoints with their forwarder (which
-also hold ``chartmogul`` and the events alerts), and a raised request limit (the process
-keeps the stricter one). A file that changes any of those is applied whole at the next
-restart, never half now.
+also hold ``chartmogul`` and the events alerts), ``events.limits`` (every connection's
+defences, events or not), and a raised request limit (the process keeps the stricter
+one). A file that changes any of those is applied whole at the next restart, never half
+now.
 """
 
 from __future__ import annotations
@@ -92,6 +93,10 @@ def restart_required(old: AppConfig, new: AppConfig) -> list[str]:
             found.append("chartmogul (the events forwarder's)")
         if _events_alerts(old.alerts) != _events_alerts(new.alerts):
             found.append("alerts (those about the events forwarder)")
+    elif old.events.limits != new.events.limits:
+        # every connection of serve's port gets the events endpoints' defences (timeouts,
+        # header and connection caps), bound when it starts listening, events or not
+        found.append("events.limits")
     same_account = (old.chartmogul.base_url, old.chartmogul.api_key) == (
         new.chartmogul.base_url,
         new.chartmogul.api_key,

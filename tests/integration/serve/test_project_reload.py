@@ -328,6 +328,23 @@ async def test_a_reload_waits_for_the_tick_in_progress(tmp_path):
         store.close()
 
 
+async def test_connection_limits_need_a_restart_without_events_too(emulator_server, tmp_path, env):
+    """``events.limits`` guard every connection of serve's port (header and body timeouts,
+    header and connection caps), bound when it starts listening: a reload cannot say it
+    applied them."""
+    path = tmp_path / "mogulsync.yml"
+    raw = raw_project(emulator_server, tmp_path, accounts(tmp_path, 1))
+    write(path, raw)
+    async with serving(load_config(path), config_path=path) as served:
+        before = served.app.state.config
+        raw["events"] = {"limits": {"max_connections": 5, "header_timeout_s": 1.0}}
+        write(path, raw)
+        reloaded = await served.http.post("/api/v1/project/reload", headers=served.bearer(ADMIN))
+        assert reloaded.status_code == 409, reloaded.text
+        assert reloaded.json()["restart_required"] == ["events.limits"]
+        assert served.app.state.config is before
+
+
 async def test_with_events_running_their_settings_need_a_restart(
     emulator_server, tmp_path, env, monkeypatch
 ):

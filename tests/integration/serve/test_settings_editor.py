@@ -431,3 +431,112 @@ async def test_a_reload_checks_as_the_start_does_while_the_editor_hides_a_defaul
         shown = await served.http.get("/api/v1/project", headers=admin)
         assert shown.json()["literal_secrets"] == ["chartmogul.api_key"]
         assert SECRET not in shown.text
+
+
+async def test_a_secret_in_a_key_written_twice_is_never_shown_saved_or_kept(
+    emulator_server, tmp_path, env
+):
+    """YAML keeps the last of a key written twice, so a file whose first ``api_key:`` is
+    the key in clear starts serve: the editor looks at every value, not the one kept."""
+    path = _project(emulator_server, tmp_path)
+    clean = path.read_text()
+    twice = clean.replace("api_key: ${CM_KEY}", f"api_key: {SECRET}\n  api_key: ${{CM_KEY}}")
+    merged = (  # a merge key's value written again: the merged one is in the file too
+        clean.replace("chartmogul:\n", "chartmogul:\n  <<: {api_key: " + SECRET + "}\n", 1)
+    )
+    for text in (twice, merged):
+        path.write_text(text)
+        load_config(path)  # what serve starts with
+    async with serving(load_config(path), config_path=path) as served:
+        admin, operator = served.bearer(ADMIN), served.bearer(OPERATOR)
+        for text in (twice, merged):
+            path.write_text(text)
+            read = await served.http.get("/api/v1/project", headers=operator)
+            assert read.status_code == 200
+            assert read.json()["text"] is None
+            assert read.json()["literal_secrets"] == ["chartmogul.api_key"]
+            assert SECRET not in read.text
+            assert SECRET not in (await served.http.get("/settings", headers=operator)).text
+        path.write_text(clean)
+        sha = (await served.http.get("/api/v1/project", headers=admin)).json()["hash"]
+        for text in (twice, merged):
+            refused = await served.http.put(
+                "/api/v1/project", json={"text": text, "hash": sha}, headers=admin
+            )
+            assert refused.status_code == 422, refused.text
+            assert refused.json()["literal_secrets"] == ["chartmogul.api_key"]
+            assert SECRET not in refused.text
+        assert path.read_text() == clean
+        saved = await served.http.put(
+            "/api/v1/project",
+            json={"text": clean.replace("Serve", "Clean"), "hash": sha},
+            headers=admin,
+        )
+        assert saved.status_code == 200
+    assert SECRET.encode() not in (tmp_path / "state" / HISTORY_FILE).read_bytes()
+
+
+async def test_a_file_on_disk_that_is_not_yaml_is_not_shown_kept_or_written_over(
+    emulator_server, tmp_path, env
+):
+    """Edited on disk into broken YAML (or two documents) with a key in a reference's
+    default above the break: where its secrets are cannot be told, so it is not shown to
+    anyone, not kept in the history, and not written over."""
+    path = _project(emulator_server, tmp_path)
+    clean = path.read_text()
+    with_default = clean.replace("${CM_KEY}", "${CM_KEY:-" + SECRET + "}")
+    async with serving(load_config(path), config_path=path) as served:
+        admin, operator = served.bearer(ADMIN), served.bearer(OPERATOR)
+        for broken in (with_default + "oops: [\n", with_default + "---\nmore: 1\n"):
+            path.write_text(broken)
+            read = await served.http.get("/api/v1/project", headers=operator)
+            assert read.status_code == 200
+            assert read.json()["text"] is None
+            assert "cannot be read" in read.json()["message"]
+            assert SECRET not in read.text
+            page = await served.http.get("/settings", headers=admin)
+            assert SECRET not in page.text
+            assert "<textarea" not in page.text
+            for listed in ("/settings/versions", "/api/v1/project/versions"):
+                assert SECRET not in (await served.http.get(listed, headers=operator)).text
+            over = await served.http.put(
+                "/api/v1/project",
+                json={"text": clean, "hash": read.json()["hash"]},
+                headers=admin,
+            )
+            assert over.status_code == 409, over.text  # not written over what nobody saw
+            assert SECRET not in over.text
+            assert path.read_text() == broken
+    history = tmp_path / "state" / HISTORY_FILE
+    assert not history.exists() or SECRET.encode() not in history.read_bytes()
+
+
+async def test_a_windows_file_saved_from_the_page_keeps_its_line_endings(
+    emulator_server, tmp_path, env
+):
+    """A browser sends CRLF whatever the file had: a file written with CRLF stays so, and
+    the version kept before the save differs from it by the line edited, not every line."""
+    path = _project(emulator_server, tmp_path)
+    windows = path.read_text().replace("\n", "\r\n")
+    path.write_bytes(windows.encode())
+    async with (
+        serving(load_config(path), config_path=path) as served,
+        httpx.AsyncClient(base_url=served.base_url, timeout=30) as browser,
+    ):
+        csrf = await _signed_in(browser, ADMIN)
+        sha = HASH.search((await browser.get("/settings")).text)
+        assert sha is not None
+        edited = windows.replace("data_source: Serve", "data_source: Paged")
+        saved = await browser.post("/settings", data={
+                "text": edited, "hash": sha.group(1), "action": "save", "csrf_token": csrf,
+            })  # fmt: skip
+        assert saved.status_code == 200, saved.text
+        assert path.read_bytes() == edited.encode()
+        listed = await served.http.get("/api/v1/project/versions", headers=served.bearer(ADMIN))
+        found = {item["by"]["role"]: item["diff"] for item in listed.json()}
+        changed = [
+            line
+            for line in found["on disk"].splitlines()
+            if line[:1] in "+-" and line[:3] not in ("+++", "---")
+        ]
+        assert changed == ["-    data_source: Serve", "+    data_source: Paged"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mogulsync.config.loader import secrets_in_file
-from mogulsync.serve.project import ProjectFile
+from mogulsync.serve.project import ProjectFile, literal_secrets_of, unreadable
 
 
 @pytest.mark.parametrize(
@@ -59,6 +59,45 @@ from mogulsync.serve.project import ProjectFile
 )
 def test_secrets_in_the_file(raw, paths):
     assert secrets_in_file(raw) == paths
+
+
+@pytest.mark.parametrize(
+    ("text", "paths"),
+    [
+        # a key written twice: YAML keeps the last, the first is still in the file
+        ("chartmogul:\n  api_key: sk_live\n  api_key: ${K}\n", ["chartmogul.api_key"]),
+        ("chartmogul:\n  api_key: ${K}\n  api_key: ${K}\n", []),
+        # a merged value written again
+        ("chartmogul:\n  <<: {api_key: sk_live}\n  api_key: ${K}\n", ["chartmogul.api_key"]),
+        (
+            "x: &k {api_key: sk_live}\nchartmogul: {<<: [*k], api_key: '${K}'}\n",
+            ["chartmogul.api_key", "x.api_key"],
+        ),
+        # a key in another case than the schema's
+        ("chartmogul: {API_KEY: sk_live}\n", ["chartmogul.API_KEY"]),
+        (
+            "alerts: {channels: {s: {type: slack, URL: 'https://hooks.slack.com/s/T/B/x'}}}\n",
+            ["alerts.channels.s.URL"],
+        ),
+        # a shape the schema refuses still holds the key
+        ("chartmogul: {api_key: [sk_live]}\n", ["chartmogul.api_key"]),
+        ("chartmogul: {api_key: {k: sk_live}}\n", ["chartmogul.api_key"]),
+        ("dbt: {passwords: [hunter2]}\n", ["dbt.passwords.0"]),
+        ("serve: {tokens: [{token: '${T}', role: admin}]}\n", []),
+    ],
+)
+def test_secrets_in_the_text(text, paths):
+    assert literal_secrets_of(text) == paths
+
+
+@pytest.mark.parametrize("text", ["a: [\n", "a: 1\n---\nb: 2\n", "- a\n", "just text\n"])
+def test_a_text_that_is_not_a_mapping_of_sections_is_unreadable(text):
+    assert unreadable(text) is not None
+
+
+def test_a_project_file_text_is_readable():
+    assert unreadable("") is None
+    assert unreadable("chartmogul: {api_key: '${K}'}\n") is None
 
 
 def test_each_problem_has_the_line_of_its_key(tmp_path, monkeypatch):

@@ -20,7 +20,7 @@ from starlette.routing import Route
 from mogulsync.errors import MogulsyncError
 from mogulsync.serve.api import state_of
 from mogulsync.serve.auth import CSRF_FIELD, AuthError, Caller, Role
-from mogulsync.serve.project import Problem, literal_secrets_of
+from mogulsync.serve.project import Problem, ProjectFile, literal_secrets_of
 from mogulsync.serve.project_api import (
     NO_PROJECT,
     Saved,
@@ -112,8 +112,10 @@ async def settings_post(request: Request) -> Response:
     state = state_of(request)
     if state.project is None:
         return Response(NO_PROJECT, status_code=404, media_type="text/plain")
-    # browsers send a textarea's lines with CRLF: the file keeps the newlines it is given
+    # browsers send a textarea's lines with CRLF, whatever the file had: it keeps its own
     text = str(form.get("text", "")).replace("\r\n", "\n")
+    if form.get("action") != "validate" and await asyncio.to_thread(_crlf, state.project):
+        text = text.replace("\n", "\r\n")  # a Windows file stays one (a diff of one line)
     if form.get("action") == "validate":
         checked = await asyncio.to_thread(state.project.check, text)
         checked = await asyncio.to_thread(state.project.check_mappings, checked, text)
@@ -122,6 +124,15 @@ async def settings_post(request: Request) -> Response:
                      warnings=checked.warnings, message=message, ok=checked.valid)  # fmt: skip
     saved = await save(state, text, str(form.get("hash", "")), caller, request)
     return _after_save(request, caller, text, saved)
+
+
+def _crlf(project: ProjectFile) -> bool:
+    """Whether the file on disk ends its lines with CRLF (a file written on Windows)."""
+    try:
+        text, _ = project.read()
+    except MogulsyncError:
+        return False
+    return "\r\n" in text
 
 
 def _after_save(request: Request, caller: Caller, text: str, saved: Saved) -> Response:
