@@ -35,9 +35,10 @@ def read_yaml(path: Path) -> Any:
     return parse_yaml(text, path)
 
 
-def parse_yaml(text: str, path: Path) -> Any:
+def parse_yaml(text: str, path: Path, *, keys_twice_allowed: bool = False) -> Any:
     """The document in ``text``, read as :func:`read_yaml` reads ``path`` (``serve``'s
-    editor checks a file before it is written)."""
+    editor checks a file before it is written). ``keys_twice_allowed``: for the editor's
+    secrets scan, which must see a file it would refuse anyway."""
     stream = io.StringIO(text)
     stream.name = str(path)  # the reader's marks name the file
     try:
@@ -57,6 +58,8 @@ def parse_yaml(text: str, path: Path) -> Any:
                 " aliases"
             )
             raise YamlFileError(msg)
+        if not keys_twice_allowed and (twice := _key_written_twice(node)):
+            raise YamlFileError(f"{path}: {twice}")
         try:
             return loader.construct_document(node)
         except ValueError as exc:  # e.g. a date 2024-13-45, an int of over 4,300 digits
@@ -104,6 +107,40 @@ def _expanded_size(node: yaml.Node, sizes: dict[int, int], depth: int) -> int | 
             return None
     sizes[id(node)] = total
     return total
+
+
+#: ``<<: *defaults`` may appear more than once; the keys written beside it override it
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _key_written_twice(root: yaml.Node) -> str | None:
+    """Where a mapping repeats a key, if one does. PyYAML keeps the last value and drops
+    the first without a word, so a sync block pasted twice, or a setting written again
+    lower down, would silently replace the one the reader sees first."""
+    stack, seen = [root], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            first: dict[tuple[str, str], yaml.Node] = {}
+            for key, value in node.value:
+                stack.append(value)
+                if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE_TAG:
+                    continue
+                earlier = first.setdefault((key.tag, key.value), key)
+                if earlier is not key:
+                    mark = key.start_mark
+                    return (
+                        f"line {mark.line + 1}, column {mark.column + 1}: the key"
+                        f" `{key.value}` is written twice in one mapping (first on line"
+                        f" {earlier.start_mark.line + 1}); YAML would keep only the last"
+                        " one: remove or rename one of them"
+                    )
+    return None
 
 
 def _unreadable_scalar(loader: yaml.SafeLoader, root: yaml.Node, error: ValueError) -> str:

@@ -171,8 +171,9 @@ class ProjectFile:
         editor's secrets rule (a reload checks the file exactly as the start does)."""
         try:
             raw = parse_yaml(text, self.path) or {}
-        except YamlFileError as exc:
-            return Checked(None, [_yaml_problem(str(exc))])
+        except YamlFileError as exc:  # a key written twice may hold a secret: say where
+            literal = _secrets_of(text) if editing else []
+            return Checked(None, [_yaml_problem(str(exc))], literal)
         if not isinstance(raw, dict):
             return Checked(None, [Problem("the file must hold a mapping of sections")])
         literal = _secrets_of(text) if editing else []  # a key written twice: each value
@@ -345,7 +346,9 @@ def unreadable(text: str) -> str | None:
 
 def _secrets_of(text: str) -> list[str]:
     try:
-        parse_yaml(text, Path("mogulsync.yml"))  # the size and syntax checks of the loader
+        # the size and syntax checks of the loader; a key written twice is refused by
+        # the loader, but its first value may be the secret the scan must report
+        parse_yaml(text, Path("mogulsync.yml"), keys_twice_allowed=True)
     except YamlFileError:
         return []
     root = yaml.compose(text, Loader=yaml.SafeLoader)

@@ -15,7 +15,7 @@ import pytest
 from tests.integration.serve._support import OPERATOR, VIEWER, accounts, serving
 from tests.integration.serve.test_project_reload import ADMIN, env, raw_project, write
 
-from mogulsync.config import load_config
+from mogulsync.config import ConfigValidationError, load_config
 from mogulsync.serve.project import HISTORY_FILE, KEEP_VERSIONS
 
 pytestmark = pytest.mark.anyio
@@ -436,17 +436,21 @@ async def test_a_reload_checks_as_the_start_does_while_the_editor_hides_a_defaul
 async def test_a_secret_in_a_key_written_twice_is_never_shown_saved_or_kept(
     emulator_server, tmp_path, env
 ):
-    """YAML keeps the last of a key written twice, so a file whose first ``api_key:`` is
-    the key in clear starts serve: the editor looks at every value, not the one kept."""
+    """YAML keeps the last of a key written twice (the loader refuses that now, but the
+    file on disk may be edited into it) or merged in and written again: the editor looks
+    at every value, not the one kept."""
     path = _project(emulator_server, tmp_path)
     clean = path.read_text()
     twice = clean.replace("api_key: ${CM_KEY}", f"api_key: {SECRET}\n  api_key: ${{CM_KEY}}")
     merged = (  # a merge key's value written again: the merged one is in the file too
         clean.replace("chartmogul:\n", "chartmogul:\n  <<: {api_key: " + SECRET + "}\n", 1)
     )
-    for text in (twice, merged):
-        path.write_text(text)
-        load_config(path)  # what serve starts with
+    path.write_text(merged)
+    load_config(path)  # what serve starts with
+    path.write_text(twice)
+    with pytest.raises(ConfigValidationError, match="written twice"):
+        load_config(path)  # the loader refuses a key written twice
+    path.write_text(merged)
     async with serving(load_config(path), config_path=path) as served:
         admin, operator = served.bearer(ADMIN), served.bearer(OPERATOR)
         for text in (twice, merged):

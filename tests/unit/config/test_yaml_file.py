@@ -93,3 +93,40 @@ def test_a_tab_in_the_indentation_says_to_use_spaces(tmp_path: Path) -> None:
         read_yaml(path)
     assert "line 2, column 1" in str(caught.value)
     assert "YAML indents with spaces only: replace the tab there with spaces." in str(caught.value)
+
+
+def test_a_key_written_twice_is_refused_with_both_lines(tmp_path: Path) -> None:
+    """PyYAML keeps the last of two equal keys and drops the first silently: a sync block
+    pasted twice replaced the one above it."""
+    path = tmp_path / "mogulsync.yml"
+    path.write_text(
+        "syncs:\n  customers:\n    model: a\n  plans:\n    model: b\n  customers:\n    model: c\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(YamlFileError) as refused:
+        read_yaml(path)
+    message = str(refused.value)
+    assert str(path) in message
+    assert "line 6, column 3" in message
+    assert "`customers` is written twice" in message
+    assert "first on line 2" in message
+
+
+def test_merge_keys_and_overrides_are_not_duplicates(tmp_path: Path) -> None:
+    path = tmp_path / "mogulsync.yml"
+    path.write_text(
+        "base: &base {mode: upsert, object: customer}\n"
+        "extra: &extra {on_delete: ignore}\n"
+        "syncs:\n"
+        "  one: {<<: *base, mode: update}\n"
+        "  two:\n"
+        "    <<: *base\n"
+        "    <<: *extra\n"
+        "    model: m\n"
+        "  '1': {model: a}\n"
+        "  1: {model: b}\n",
+        encoding="utf-8",
+    )
+    loaded = read_yaml(path)
+    assert loaded["syncs"]["one"] == {"mode": "update", "object": "customer"}
+    assert loaded["syncs"]["two"]["on_delete"] == "ignore"
