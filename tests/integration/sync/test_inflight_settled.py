@@ -74,6 +74,7 @@ def _config(server: EmulatorServer, tmp_path: Path, **sync: Any) -> AppConfig:
             ),
             "create table people(id varchar, account_id varchar, email varchar)",
             "insert into people values ('p1', 'a1', 'ann@acme.io')",
+            "create table plans as select 'gold' as id, 'Gold' as name, 1 as c, 'month' as u",
         ],
     )
     customers = {
@@ -90,11 +91,16 @@ def _config(server: EmulatorServer, tmp_path: Path, **sync: Any) -> AppConfig:
                 "mapping": {"external_id": "id", "customer_external_id": "account_id",
                             "email": "email"},
                 "custom_attributes": "none", "on_delete": "delete"}  # fmt: skip
+    plans = {"model": "plans", "object": "plan", "data_source": "W", "mode": "insert",
+             "mapping": {"external_id": "id", "interval_count": "c", "interval_unit": "u"},
+             "bulk": "off"}  # fmt: skip
     models = {
         "accounts": {"table": "accounts", "primary_key": "id"},
         "people": {"table": "people", "primary_key": "id"},
+        "plans": {"table": "plans", "primary_key": "id"},
     }
-    return project(server, tmp_path, url, models, {"customers": customers, "contacts": contacts})
+    syncs = {"customers": customers, "contacts": contacts, "plans": plans}
+    return project(server, tmp_path, url, models, syncs)
 
 
 async def _run(
@@ -258,8 +264,29 @@ async def test_a_failed_lookup_of_a_row_not_in_flight_says_nothing_was_written(
     assert _counts(config) == {"failed": 1}
 
 
+#: (sync, path, listing key, external id, the record as the late first attempt creates it)
+LATE = [
+    pytest.param("customers", "/customers", "entries", "a1", {"name": "c1"}, id="customer"),
+    pytest.param(
+        "plans",
+        "/plans",
+        "plans",
+        "gold",
+        {"name": "Gold", "interval_count": 1, "interval_unit": "month"},
+        id="plan",
+    ),
+]
+
+
+@pytest.mark.parametrize(("sync", "path", "key", "external_id", "fields"), LATE)
 async def test_insert_keeps_a_lost_attempt_whose_already_exists_lookup_failed(
-    emulator_server: EmulatorServer, tmp_path: Path
+    emulator_server: EmulatorServer,
+    tmp_path: Path,
+    sync: str,
+    path: str,
+    key: str,
+    external_id: str,
+    fields: dict[str, Any],
 ) -> None:
     """Insert mode, one call: the create's first attempt is answered 500 (its outcome
     unknown) and is processed late, after the client's lookup found nothing; the second
@@ -269,45 +296,44 @@ async def test_insert_keeps_a_lost_attempt_whose_already_exists_lookup_failed(
     later run refused it for its own record."""
     config = _config(emulator_server, tmp_path, mode="insert")
     _sql(tmp_path, "delete from accounts where id <> 'a1'")
-    _script(
-        emulator_server, 1, fault="error", status=500, method="POST", path_pattern="^/v1/customers$"
-    )
+    create = {"method": "POST", "path_pattern": f"^/v1{path}$"}
+    _script(emulator_server, 1, fault="error", status=500, **create)
     lookups: list[int | None] = []
 
     def late_landing(entry: RequestLogEntry) -> None:
-        if entry.method == "GET" and "external_id=a1" in entry.path:
+        if entry.method == "GET" and f"external_id={external_id}" in entry.path:
             lookups.append(entry.status)
             if len(lookups) == 1:  # the first attempt lands now, after this lookup
                 with api(emulator_server) as client:
                     sources = client.get("/data_sources").json()["data_sources"]
-                    data_source = sources[0]["uuid"]
-                    body = {"data_source_uuid": data_source, "external_id": "a1", "name": "c1"}
-                    client.post("/customers", json=body).raise_for_status()
+                    body = {"data_source_uuid": sources[0]["uuid"], "external_id": external_id}
+                    client.post(path, json={**body, **fields}).raise_for_status()
                 _script(
                     emulator_server,
                     500,
                     fault="rate_limit",
                     method="GET",
-                    path_pattern="^/v1/customers$",
-                    query_pattern="external_id=a1",
+                    path_pattern=f"^/v1{path}$",
+                    query_pattern=f"external_id={external_id}",
                 )
 
-    first = await _run(config, request_hooks=[late_landing])
+    first = await _run(config, sync, request_hooks=[late_landing])
     emulator_server.emulator.faults.configure(Faults())
     assert first.status.value == "partial", first.message
     assert lookups[0] == 200
     assert 429 in lookups
-    assert _counts(config) == {"inflight": 1}
-    [(_, message, action)] = errors_by_key(config.state_dir, first)["a1"]
+    assert _counts(config, sync) == {"inflight": 1}
+    [(_, message, action)] = errors_by_key(config.state_dir, first)[external_id]
     assert "answer was lost" in message, message
     assert "retried on the next run" in action
-    second = await _run(config)
+    second = await _run(config, sync)
     assert second.status.value == "success", (
         second.message,
         errors_by_key(config.state_dir, second),
     )
-    assert _counts(config) == {"synced": 1}
-    assert _listed(emulator_server) == {"a1"}
+    assert _counts(config, sync) == {"synced": 1}
+    with api(emulator_server) as client:
+        assert [item["external_id"] for item in all_pages(client, path, key)] == [external_id]
 
 
 @pytest.mark.parametrize("landed", [True, False], ids=["landed", "never-landed"])
