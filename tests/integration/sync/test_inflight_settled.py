@@ -372,3 +372,46 @@ def test_the_emulator_refuses_the_locked_type(emulator_server: EmulatorServer) -
         answer = client.post("/customers", json=body)
     assert answer.status_code == httpx.codes.UNPROCESSABLE_ENTITY
     assert "already exists with type Integer" in answer.text
+
+
+async def test_an_invoice_in_flight_looked_up_and_absent_fails_like_any_other(
+    emulator_server: EmulatorServer, tmp_path: Path
+) -> None:
+    """Invoices are looked up too before an in-flight row is imported again. i2's line item
+    reuses i1's external id: ChartMogul refuses i2 for good, but the first refusal's answer
+    was lost. The next run finds no i2, imports it, is refused: i2 is failed, no record.
+    Before: the import went straight out, and its refusal left i2 in flight for ever."""
+    config = _config(emulator_server, tmp_path)
+    line = '[{"type":"one_time","amount_in_cents":1000,"external_id":"li-1"}]'
+    _sql(
+        tmp_path,
+        "create table invoices(id varchar, account_id varchar, d date, currency varchar,"
+        " lines json)",
+        f"insert into invoices values ('i1', 'a1', DATE '2025-01-01', 'USD', '{line}')",
+    )
+    invoices = {"model": "invoices", "object": "invoice", "mode": "insert", "data_source": "W",
+                "mapping": {"external_id": "id", "customer_external_id": "account_id",
+                            "date": "d"},
+                "line_items": {"column": "lines"}, "on_delete": "delete", "bulk": "off"}  # fmt: skip
+    models = {
+        "accounts": {"table": "accounts", "primary_key": "id"},
+        "invoices": {"table": "invoices", "primary_key": "id"},
+    }
+    customers = config.syncs["customers"].model_dump(exclude_none=True)
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    syncs = {"customers": customers, "invoices": invoices}
+    config = project(emulator_server, tmp_path, url, models, syncs)
+    assert (await _run(config)).status.value == "success"
+    assert (await _run(config, "invoices")).status.value == "success"
+    _sql(tmp_path, f"insert into invoices values ('i2', 'a2', DATE '2025-01-01', 'USD', '{line}')")
+    imports = "^/v1/import/customers/[^/]+/invoices$"
+    _script(emulator_server, 1, fault="lost_response", method="POST", path_pattern=imports)
+    lost = await _run(config, "invoices", attempts=ONE_ATTEMPT)
+    emulator_server.emulator.faults.configure(Faults())
+    assert lost.status.value != "success"
+    assert _counts(config, "invoices") == {"synced": 1, "inflight": 1}
+    settled = await _run(config, "invoices")
+    assert (settled.status.value, settled.rows.failed) == ("partial", 1)
+    assert _counts(config, "invoices") == {"synced": 1, "failed": 1}
+    with api(emulator_server) as client:
+        assert [i["external_id"] for i in all_pages(client, "/invoices", "invoices")] == ["i1"]
