@@ -483,7 +483,9 @@ class _Run:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _send(self, applier: Applier, item: Classified) -> None:
+    async def _send(self, applier: Applier, item: Classified, *, as_read: bool = True) -> None:
+        """Apply one row (``as_read`` False: the bulk path's row, whose prior is no longer
+        the snapshot's as the run read it: a new row, counted as such already)."""
         operation = item.change.value
         lookups = Lookups()
         ROW_LOOKUPS.set(lookups)  # this row's task's own context: the applier notes in it
@@ -507,7 +509,7 @@ class _Run:
                 RowResult(item.row.key, ok=True, uuid=uuid, ref=row_ref(item)), operation
             )
         finally:
-            if in_flight and lookups.absent and prior is not None and prior.digest is None:
+            if as_read and in_flight and lookups.absent and prior is not None and not prior.digest:
                 # found not to be in ChartMogul: no record the sync managed before this run
                 self.settled_absent += 1
             self.slots.release()
@@ -592,7 +594,7 @@ class _Run:
                     self.unresolved(left, self.fatal)  # in flight: the next run looks it up
                 return
             await self.slots.acquire()
-            self._spawn(self._send(applier, item))
+            self._spawn(self._send(applier, item, as_read=False))
 
     def learned(self, kind: str, data_source: str, found: Sequence[Learnt]) -> None:
         """uuids found for rows already reported imported: snapshot and registry (bulk host).
