@@ -415,3 +415,21 @@ async def test_an_invoice_in_flight_looked_up_and_absent_fails_like_any_other(
     assert _counts(config, "invoices") == {"synced": 1, "failed": 1}
     with api(emulator_server) as client:
         assert [i["external_id"] for i in all_pages(client, "/invoices", "invoices")] == ["i1"]
+
+
+async def test_a_new_row_chartmogul_refuses_is_failed_not_in_flight(
+    emulator_server: EmulatorServer, tmp_path: Path
+) -> None:
+    """ChartMogul's 422 at the only attempt of a new row's create is a refusal, nothing
+    else: the row is failed, its error names the field, and it is no record. Before, the
+    client counted any 4xx as an unknown outcome, so the refusal was marked "an earlier
+    attempt may have landed" and every refused row was kept in flight, counted as a record."""
+    config = _config(emulator_server, tmp_path)
+    _lock_type(emulator_server)
+    _sql(tmp_path, "delete from accounts where id <> 'a1'", "update accounts set note = 'text'")
+    record = await _run(config)
+    assert (record.status.value, record.rows.failed) == ("partial", 1)
+    assert _counts(config) == {"failed": 1}
+    [(field, message, _)] = errors_by_key(config.state_dir, record)["a1"]
+    assert field == f"attributes.custom.{LOCKED}"
+    assert "already exists with type Integer" in message
