@@ -28,7 +28,6 @@ from mogulsync.chartmogul.errors import (
 from mogulsync.chartmogul.errors_map import Action, rule_for
 from mogulsync.chartmogul.settings import RetryPolicy
 
-
 #: statuses that answer a request with a refusal: nothing of it was applied
 _CLIENT_ERRORS = range(400, 500)
 
