@@ -495,7 +495,8 @@ class _Run:
             uuid = await applier.apply(item.row, prior)
         except (ConfigError, FatalError) as exc:
             self.fatal = self.fatal or exc
-            self._failed(item.row.key, exc, unknown=True, operation=operation)
+            doubt = in_flight and not lookups.absent  # "not delivered" would be untrue
+            self._failed(item.row.key, exc, unknown=True, operation=operation, doubt=doubt)
         except Exception as exc:
             # A row in flight from an earlier attempt stays so until a run settles it: a
             # failure now (a 429, a lookup that failed) says nothing of the record that

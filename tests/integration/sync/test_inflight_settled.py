@@ -433,3 +433,30 @@ async def test_a_new_row_chartmogul_refuses_is_failed_not_in_flight(
     [(field, message, _)] = errors_by_key(config.state_dir, record)["a1"]
     assert field == f"attributes.custom.{LOCKED}"
     assert "already exists with type Integer" in message
+
+
+async def test_a_row_in_flight_when_chartmogul_goes_down_is_not_called_undelivered(
+    emulator_server: EmulatorServer, tmp_path: Path
+) -> None:
+    """A row in flight (its create landed, the answer was lost) meets a ChartMogul that
+    stopped answering: the run fails as unreachable, and the row's error says its record
+    may be in ChartMogul (before: "not delivered", of a customer ChartMogul held)."""
+    config = _config(emulator_server, tmp_path, mode="insert")
+    _sql(tmp_path, "delete from accounts where id <> 'a1'")
+    _script(
+        emulator_server, 1, fault="lost_response", method="POST", path_pattern="^/v1/customers$"
+    )
+    await _run(config, attempts=ONE_ATTEMPT)
+    assert _counts(config) == {"inflight": 1}
+    faults = emulator_server.emulator.faults
+    faults.configure(Faults(drop_rate=1.0, path_pattern="^/v1/customers"))
+    down = await _run(config)
+    faults.configure(Faults())
+    assert down.status.value == "failed", down.message
+    assert "unreachable" in (down.message or "")
+    [(_, message, _)] = errors_by_key(config.state_dir, down)["a1"]
+    assert "not delivered" not in message, message
+    assert "may be in ChartMogul" in message, message
+    assert _counts(config) == {"inflight": 1}
+    assert (await _run(config)).status.value == "success"
+    assert _listed(emulator_server) == {"a1"}
