@@ -28,6 +28,9 @@ from mogulsync.chartmogul.errors import (
 from mogulsync.chartmogul.errors_map import Action, rule_for
 from mogulsync.chartmogul.settings import RetryPolicy
 
+#: statuses that answer a request with a refusal: nothing of it was applied
+_CLIENT_ERRORS = range(400, 500)
+
 
 class Replay(enum.Enum):
     """How safe it is to send a request again."""
@@ -60,6 +63,8 @@ def outcome_unknown(error: Exception) -> bool:
     if isinstance(error, TransportError):
         return error.may_have_been_sent
     if isinstance(error, ChartMogulAPIError):
+        if _CLIENT_ERRORS.start <= error.status < _CLIENT_ERRORS.stop:
+            return False  # a refusal (400, 404, 422, ...): ChartMogul applied nothing
         return not rule_for(error.status).not_processed
     return True
 

@@ -48,8 +48,9 @@ class Prior:
         return self.digest is not None or self.status is RowStatus.INFLIGHT
 
 
-#: objects whose record can be found by its external id alone (a row in flight has no uuid)
-FOUND_BY_REF = frozenset({"customer", "plan", "invoice"})
+#: objects whose record can be found by its external id alone (a row in flight has no uuid;
+#: contacts by a listing of the data source's contacts)
+FOUND_BY_REF = frozenset({"customer", "contact", "plan", "invoice"})
 
 
 def unsure_removal(prior: Prior, object_type: str) -> bool:

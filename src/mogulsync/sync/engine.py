@@ -36,6 +36,7 @@ from mogulsync.runs import RowError, RunRecord, RunStatus, RunStore
 from mogulsync.runs.retention import prune_history_at
 from mogulsync.sync.after_run import finish_run
 from mogulsync.sync.apply import Applier, ApplyContext, KeyedLocks, Resolver, applier_for
+from mogulsync.sync.apply._base import ROW_LOOKUPS, Lookups
 from mogulsync.sync.batch import Classified, Prepared, attach_children, classify_batch, prepare
 from mogulsync.sync.bulk import (
     BulkRunner,
@@ -287,6 +288,9 @@ class _Run:
         #: rows read whose snapshot row is no record (ChartMogul refused every attempt):
         #: not managed records either
         self.no_records = 0
+        #: rows in flight, never accepted, that this run looked up and found not in
+        #: ChartMogul: no records before the run either
+        self.settled_absent = 0
 
     @property
     def halted(self) -> bool:
@@ -479,25 +483,36 @@ class _Run:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _send(self, applier: Applier, item: Classified) -> None:
+    async def _send(self, applier: Applier, item: Classified, *, as_read: bool = True) -> None:
+        """Apply one row (``as_read`` False: the bulk path's row, whose prior is no longer
+        the snapshot's as the run read it: a new row, counted as such already)."""
         operation = item.change.value
+        lookups = Lookups()
+        ROW_LOOKUPS.set(lookups)  # this row's task's own context: the applier notes in it
+        prior = item.prior
+        in_flight = prior is not None and prior.status is RowStatus.INFLIGHT
         try:
-            uuid = await applier.apply(item.row, item.prior)
+            uuid = await applier.apply(item.row, prior)
         except (ConfigError, FatalError) as exc:
             self.fatal = self.fatal or exc
-            self._failed(item.row.key, exc, unknown=True, operation=operation)
+            doubt = in_flight and not lookups.absent  # "not delivered" would be untrue
+            self._failed(item.row.key, exc, unknown=True, operation=operation, doubt=doubt)
         except Exception as exc:
-            # a row in flight from an earlier attempt stays so until a run settles it: a
-            # failure now (a 429, a parent missing) says nothing of the record that
-            # attempt may have created, and insert mode takes over only a row in flight
-            doubt = item.prior is not None and item.prior.status is RowStatus.INFLIGHT
+            # A row in flight from an earlier attempt stays so until a run settles it: a
+            # failure now (a 429, a lookup that failed) says nothing of the record that
+            # attempt may have created, and insert mode takes over only a row in flight.
+            # A lookup that found no record settles it: the row is then an ordinary one.
+            doubt = in_flight and not lookups.absent
             unknown = doubt or may_have_landed(exc)
-            self._failed(item.row.key, exc, unknown=unknown, operation=operation)
+            self._failed(item.row.key, exc, unknown=unknown, operation=operation, doubt=doubt)
         else:
             self.succeeded(
                 RowResult(item.row.key, ok=True, uuid=uuid, ref=row_ref(item)), operation
             )
         finally:
+            if as_read and in_flight and lookups.absent and prior is not None and not prior.digest:
+                # found not to be in ChartMogul: no record the sync managed before this run
+                self.settled_absent += 1
             self.slots.release()
             self.progress.done += 1
             self._report()
@@ -580,7 +595,7 @@ class _Run:
                     self.unresolved(left, self.fatal)  # in flight: the next run looks it up
                 return
             await self.slots.acquire()
-            self._spawn(self._send(applier, item))
+            self._spawn(self._send(applier, item, as_read=False))
 
     def learned(self, kind: str, data_source: str, found: Sequence[Learnt]) -> None:
         """uuids found for rows already reported imported: snapshot and registry (bulk host).
@@ -599,9 +614,11 @@ class _Run:
         self.progress.done += 1
         self._report()
 
-    def _failed(self, key: str, exc: BaseException, *, unknown: bool, operation: str) -> None:
+    def _failed(
+        self, key: str, exc: BaseException, *, unknown: bool, operation: str, doubt: bool = False
+    ) -> None:
         self.record.rows.failed += 1
-        errors = row_errors(key, exc)
+        errors = row_errors(key, exc, earlier_may_have_landed=doubt)
         self.errors.extend(errors)
         self.results.append(RowResult(key, ok=False, unknown=unknown))
         self.outcomes.append(
@@ -634,7 +651,7 @@ class _Run:
         # it is looked up by its external id (and deleted if found), never just forgotten.
         kind = prepared.sync.object
         unsure = {key for key, prior in gone if unsure_removal(prior, kind)}
-        refusal = self._refusal(
+        refusal = await self._refusal(
             len(counted) + len(unsure), sum(no_record(prior) for _, prior in gone)
         )
         if refusal is not None:
@@ -654,13 +671,17 @@ class _Run:
                 await self.slots.acquire()
                 self._spawn(self._delete(applier, key, prior))
 
-    def _refusal(self, deletes: int, gone_no_records: int) -> TooManyDeletesError | None:
+    async def _refusal(self, deletes: int, gone_no_records: int) -> TooManyDeletesError | None:
         """The mass-delete safeguard's verdict on ``deletes`` (None: they may go);
         ``gone_no_records``: rows that left the model and were never a record."""
         if self.guard is None or not self.guard.needs_count(deletes):
             return None
+        # the rows still being sent may settle as "not in ChartMogul": wait for them, so
+        # the count is of what the run found, not of what it had not looked up yet
+        while self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)
         rows = snapshot_rows(self.state, self.name)
-        before = rows - self.inserted - self.no_records - gone_no_records
+        before = rows - self.inserted - self.no_records - self.settled_absent - gone_no_records
         return self.guard.refusal(deletes, before)
 
     async def _delete(self, applier: Applier, key: str, prior: Prior) -> None:

@@ -17,13 +17,16 @@ from mogulsync.chartmogul import (
     ChartMogulClient,
     ChartMogulUnreachableError,
     ClientSettings,
+    CustomAttribute,
     NewContact,
     NewCustomer,
+    NewCustomerAttributes,
     OutageBreaker,
     RateLimitedError,
     RequestLogEntry,
     ServerError,
     TransportError,
+    ValidationError,
 )
 from mogulsync.emulator.server import EmulatorServer
 from mogulsync.emulator.settings import EmulatorSettings, Faults, Limits, ScriptedFault
@@ -89,6 +92,45 @@ async def test_a_write_refused_after_a_lost_answer_says_an_earlier_attempt_may_h
         landed = [row.body["external_id"] for row in server.emulator.store.iter_kind("customer")]
     assert raised.value.earlier_attempt_unknown is lost
     assert landed == (["c-1"] if lost else [])
+
+
+@pytest.mark.parametrize("lost", [True, False], ids=["answer-lost", "refused-at-once"])
+async def test_a_refusal_is_no_unknown_outcome(
+    client_settings: Callable[..., ClientSettings], *, lost: bool
+) -> None:
+    """A 422 is ChartMogul's refusal: a create refused at its only attempt says nothing
+    may have landed (before, any 4xx counted as an unknown outcome, so every refused write
+    carried ``earlier_attempt_unknown`` and the sync kept its row in flight as if it might
+    have landed). After an attempt answered 500 (its outcome unknown; the lookup finds
+    nothing, the re-send is refused) the flag stays."""
+    with EmulatorServer(EmulatorSettings(limits=UNLIMITED)) as server:
+        async with ChartMogulClient(client_settings(server)) as client:
+            source = await client.data_sources.create("Warehouse")
+            # "note" is an Integer from now on: a String for it is refused (422)
+            locked = [CustomAttribute(type="Integer", key="note", value=1)]
+            await client.customers.create(
+                NewCustomer(
+                    data_source_uuid=source.uuid,
+                    external_id="other",
+                    attributes=NewCustomerAttributes(custom=locked),
+                )
+            )
+            if lost:  # the first attempt is answered 500 before ChartMogul does anything
+                server.emulator.faults.faults.script.append(
+                    ScriptedFault(
+                        fault="error", status=500, method="POST", path_pattern="/customers$"
+                    )
+                )
+            refused = [CustomAttribute(type="String", key="note", value="text")]
+            with pytest.raises(ValidationError) as raised:
+                await client.customers.create(
+                    NewCustomer(
+                        data_source_uuid=source.uuid,
+                        external_id="c-1",
+                        attributes=NewCustomerAttributes(custom=refused),
+                    )
+                )
+    assert raised.value.earlier_attempt_unknown is lost
 
 
 async def test_random_faults_still_deliver_each_customer_once(

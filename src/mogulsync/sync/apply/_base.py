@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -27,6 +28,32 @@ class RowRejectedError(SkippableError):
         super().__init__(message, hint=action)
         self.field = field
         self.action = action
+
+
+@dataclass(slots=True)
+class Lookups:
+    """What the lookups of one row's apply found out (the engine reads it after the apply)."""
+
+    #: a lookup by the row's match key answered "no such record": an earlier attempt of the
+    #: row (in flight) did not land, so a failure now is an ordinary failure
+    absent: bool = False
+
+
+#: the row being applied on this task (the engine sets it per row, in the row's own task)
+ROW_LOOKUPS: ContextVar[Lookups | None] = ContextVar("mogulsync_row_lookups", default=None)
+
+
+def found_absent() -> None:
+    """Note that the row's record was looked up and ChartMogul has none (not a lookup that
+    failed: that settles nothing)."""
+    lookups = ROW_LOOKUPS.get()
+    if lookups is not None:
+        lookups.absent = True
+
+
+def in_doubt(prior: Prior | None) -> bool:
+    """A row never accepted whose earlier attempt may have landed: looked up before sending."""
+    return prior is not None and prior.digest is None and prior.may_exist
 
 
 class Applier(Protocol):

@@ -15,7 +15,7 @@ from mogulsync.chartmogul import (
     NewContact,
     NotFoundError,
 )
-from mogulsync.sync.apply._base import ApplyContext, RowRejectedError, build, pick
+from mogulsync.sync.apply._base import ApplyContext, RowRejectedError, build, found_absent, pick
 from mogulsync.sync.apply.resolve import SYNC_CUSTOMERS_FIRST, Resolver
 from mogulsync.sync.diff import Prior
 from mogulsync.sync.mapping import CustomValue, MappedRow, custom_for_update
@@ -48,6 +48,8 @@ class ContactApplier:
         # list before every create doubled an insert's calls) and kept up to date with the
         # contacts this run creates
         self._taken: dict[str, set[str]] = {}
+        #: the data source's contacts by external id (None: not listed in this run)
+        self._listed: dict[str, list[str]] | None = None
 
     async def apply(self, row: MappedRow, prior: Prior | None) -> str | None:
         """Create or update per mode and match key; the contact's uuid."""
@@ -88,6 +90,7 @@ class ContactApplier:
                     found = await self._find(parent, payload, ("external_id", "email"))
                     if found is not None:
                         return found.uuid  # our earlier attempt landed
+                    found_absent()
                 # ChartMogul keeps contacts unique on nothing: the lookup is the only guard
                 # against a twin (one left by on_delete: ignore, or made by another tool)
                 elif await self._parent_has(parent, payload.get(sync.match)):
@@ -109,6 +112,7 @@ class ContactApplier:
             if found is not None:
                 await self._update(found.uuid, row)
                 return found.uuid
+            found_absent()
             if sync.mode == "update":
                 raise RowRejectedError(
                     sync.match,
@@ -118,12 +122,33 @@ class ContactApplier:
             return await self._create(parent, row)
 
     async def delete(self, prior: Prior) -> None:
-        """Delete the contact of a row that left the model."""
-        if prior.uuid:
+        """Delete the contact of a row that left the model.
+
+        A row that left while in flight has no known uuid: its contact (if its create
+        landed) is found by its external id among the data source's contacts.
+        """
+        uuids = [prior.uuid] if prior.uuid else []
+        if not uuids and prior.ref:
+            uuids = (await self._by_external_id()).get(prior.ref, [])
+        for uuid in uuids:
             try:
-                await self._client.contacts.delete(prior.uuid)
+                await self._client.contacts.delete(uuid)
             except NotFoundError:
-                return
+                continue  # already gone
+
+    async def _by_external_id(self) -> dict[str, list[str]]:
+        """The data source's contacts by external id, listed once per run (only for rows
+        that left the model while in flight: ChartMogul finds contacts by customer or
+        email, not by their external id, and such a row no longer names its customer)."""
+        async with self._context.locks("contacts by external id"):
+            if self._listed is None:
+                listed: dict[str, list[str]] = {}
+                pager = self._client.contacts.list(data_source_uuid=self._context.data_source_uuid)
+                async for contact in pager:
+                    if contact.external_id is not None:
+                        listed.setdefault(contact.external_id, []).append(contact.uuid)
+                self._listed = listed
+            return self._listed
 
     async def _parent_has(self, parent: str, value: object) -> bool:
         """Whether ``parent`` has a contact whose match key is ``value`` (emails in any case)."""

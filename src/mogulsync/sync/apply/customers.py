@@ -6,6 +6,7 @@ from typing import Any
 
 from mogulsync.chartmogul import (
     AlreadyExistsError,
+    ChartMogulError,
     CustomerAttributesUpdate,
     CustomerUpdate,
     NewCustomer,
@@ -17,6 +18,8 @@ from mogulsync.sync.apply._base import (
     ApplyContext,
     RowRejectedError,
     build,
+    found_absent,
+    in_doubt,
     nested,
     pick,
     split_uuids,
@@ -121,6 +124,7 @@ class CustomerApplier:
                 await self._update(found.uuid, row, missing_field="external_id")
                 self._resolver.learn("customer", external_id, found.uuid)
                 return found.uuid
+            found_absent()
             if mode == "update":
                 raise RowRejectedError(
                     "external_id",
@@ -132,6 +136,17 @@ class CustomerApplier:
     async def _insert(self, row: MappedRow, prior: Prior | None) -> str | None:
         if prior is not None and prior.digest is not None:
             return prior.uuid  # inserted before (uuid unknown after a bulk import); never updated
+        if in_doubt(prior):
+            # in flight: look first, so a refusal of the create below is known to be one
+            # of a row that is not in ChartMogul (not a doubt kept for ever)
+            external_id = str(row.payload["external_id"])
+            found = await self._client.customers.find_by_external_id(
+                external_id, self._context.data_source_uuid
+            )
+            if found is not None:  # our earlier attempt landed
+                self._resolver.learn("customer", external_id, found.uuid)
+                return found.uuid
+            found_absent()
         return await self._create(row, existing_is_ours=prior is not None and prior.may_exist)
 
     async def _by_email(self, row: MappedRow, prior: Prior | None) -> str:
@@ -143,6 +158,8 @@ class CustomerApplier:
                 for uuid in found:  # email is not unique: every match is updated
                     await self._update(uuid, row, missing_field="email")
                 return ",".join(found)
+            if not found:
+                found_absent()
             if found and not (prior is not None and prior.may_exist):
                 raise RowRejectedError(
                     "email",
@@ -168,15 +185,25 @@ class CustomerApplier:
         except AlreadyExistsError as exc:
             existing = exc.existing_uuid
             if existing_is_ours and existing is None:
-                found = await self._client.customers.find_by_external_id(
-                    new.external_id, self._context.data_source_uuid
-                )
+                try:
+                    found = await self._client.customers.find_by_external_id(
+                        new.external_id, self._context.data_source_uuid
+                    )
+                except ChartMogulError as failed:
+                    # the lookup failed: the holder may still be this call's own lost attempt
+                    failed.earlier_attempt_unknown |= exc.earlier_attempt_unknown
+                    raise
                 existing = found.uuid if found else None
             if existing_is_ours and existing:
                 if self._context.sync.mode != "insert":
                     await self._update(existing, row, missing_field="external_id")
                 self._resolver.learn("customer", new.external_id, existing)
                 return existing
+            if exc.earlier_attempt_unknown and existing is None:
+                # an attempt of this call got no answer and the holder could not be looked
+                # up: it may be that attempt's record; "already exists" would refuse the row
+                # for its own record from now on. Kept in flight: the next run looks it up.
+                raise
             raise RowRejectedError(
                 "external_id",
                 f"a customer with external_id {new.external_id!r} already exists in this"

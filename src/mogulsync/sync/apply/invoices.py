@@ -11,13 +11,20 @@ from typing import Any
 
 from mogulsync.chartmogul import (
     AlreadyExistsError,
+    ChartMogulError,
     NewInvoice,
     NewLineItem,
     NewTransaction,
     NotFoundError,
     ValidationError,
 )
-from mogulsync.sync.apply._base import ApplyContext, RowRejectedError, build
+from mogulsync.sync.apply._base import (
+    ApplyContext,
+    RowRejectedError,
+    build,
+    found_absent,
+    in_doubt,
+)
 from mogulsync.sync.apply.resolve import Resolver
 from mogulsync.sync.child_fields import child_section, pin
 from mogulsync.sync.diff import Prior
@@ -41,18 +48,16 @@ class InvoiceApplier:
         payload = row.payload
         # a missing customer is the first thing to report
         await self._resolver.parent_customer(payload)
+        landed = await self._landed(prior, str(payload["external_id"]))
+        if landed is not None:
+            return landed
         for attempt in range(2):
             invoice, plans = await self._invoice(payload)
             customer = await self._resolver.parent_customer(payload)
             try:
                 imported = await self._client.invoices.import_one(customer, invoice)
             except AlreadyExistsError as exc:
-                found = await self._client.invoices.find_by_external_id(
-                    invoice.external_id, customer_uuid=customer
-                )
-                if found is None:  # a line item or transaction id is taken elsewhere
-                    raise _pinned(exc, payload) from None
-                return found.uuid  # already delivered
+                return await self._holder(exc, invoice.external_id, customer, payload)
             except NotFoundError as exc:
                 if exc.resource == "customer" and attempt == 0 and "customer_uuid" not in payload:
                     # the remembered uuid was stale: the customer was deleted in ChartMogul
@@ -71,6 +76,38 @@ class InvoiceApplier:
             self._resolver.learn("invoice", invoice.external_id, imported.uuid or "")
             return imported.uuid
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _holder(
+        self, exc: AlreadyExistsError, external_id: str, customer: str, payload: Any
+    ) -> str:
+        """The uuid of the invoice already holding ``external_id`` (already delivered), or
+        the refusal: a line item or transaction id is taken elsewhere."""
+        try:
+            found = await self._client.invoices.find_by_external_id(
+                external_id, customer_uuid=customer
+            )
+        except ChartMogulError as failed:
+            # the holder may still be this call's own lost attempt: keep that known
+            failed.earlier_attempt_unknown |= exc.earlier_attempt_unknown
+            raise
+        if found is None:
+            raise _pinned(exc, payload) from None
+        return found.uuid
+
+    async def _landed(self, prior: Prior | None, external_id: str) -> str | None:
+        """A row in flight is looked up first: the uuid of the invoice its earlier attempt
+        created, or None (noted: the row is not in ChartMogul, so a refusal of its import
+        is an ordinary one). None at once for a row not in flight."""
+        if not in_doubt(prior):
+            return None
+        landed = await self._client.invoices.find_by_external_id(
+            external_id, data_source_uuid=self._context.data_source_uuid
+        )
+        if landed is None:
+            found_absent()
+            return None
+        self._resolver.learn("invoice", external_id, landed.uuid)
+        return landed.uuid
 
     async def delete(self, prior: Prior) -> None:
         """Delete the invoice of a row that left the model (and forget its uuid)."""

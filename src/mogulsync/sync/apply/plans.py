@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from mogulsync.chartmogul import AlreadyExistsError, NewPlan, NotFoundError, PlanUpdate
-from mogulsync.sync.apply._base import ApplyContext, RowRejectedError, build, pick
+from mogulsync.sync.apply._base import (
+    ApplyContext,
+    RowRejectedError,
+    build,
+    found_absent,
+    in_doubt,
+    pick,
+)
 from mogulsync.sync.apply.resolve import Resolver
 from mogulsync.sync.diff import Prior
 from mogulsync.sync.mapping import MappedRow
@@ -40,6 +47,17 @@ class PlanApplier:
                     await self._client.plans.update(found.uuid, changes)
                     self._resolver.learn("plan", external_id, found.uuid)
                     return found.uuid
+                found_absent()
+            elif in_doubt(prior):
+                # insert, in flight: look first, so a refusal of the create below is known
+                # to be one of a row that is not in ChartMogul
+                found = await self._client.plans.find_by_external_id(
+                    external_id, self._context.data_source_uuid
+                )
+                if found is not None:  # our earlier attempt landed
+                    self._resolver.learn("plan", external_id, found.uuid)
+                    return found.uuid
+                found_absent()
             values = {"data_source_uuid": self._context.data_source_uuid, **row.payload}
             try:
                 plan = await self._client.plans.create(build(NewPlan, values))
@@ -48,6 +66,10 @@ class PlanApplier:
                 if ours and exc.existing_uuid:
                     self._resolver.learn("plan", external_id, exc.existing_uuid)
                     return exc.existing_uuid
+                if exc.earlier_attempt_unknown and not exc.existing_uuid:
+                    # the holder may be this call's own lost attempt, and it could not be
+                    # looked up: kept in flight, never refused as "already exists"
+                    raise
                 raise RowRejectedError(
                     "external_id",
                     f"a plan with external_id {external_id!r} already exists in this data source",
