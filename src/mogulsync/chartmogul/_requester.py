@@ -9,6 +9,7 @@ outcome finds the record instead of creating it twice.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -106,8 +107,23 @@ class Requester:
         )
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
+        """Close the connection pool, to the end even when the caller is cancelled meanwhile.
+
+        httpx closes its pooled connections one after the other; a cancellation landing
+        between two (an extract stopped as its fetch ends, a service shutting a job down)
+        would leave the rest open until the garbage collector finds them. The close runs
+        as a task of its own, and a cancellation is raised once it has ended.
+        """
+        closing = asyncio.ensure_future(self._http.aclose())
+        cancelled: asyncio.CancelledError | None = None
+        while not closing.done():
+            try:
+                await asyncio.shield(closing)
+            except asyncio.CancelledError as exc:
+                cancelled = exc
+        closing.result()  # its own failure, if any
+        if cancelled is not None:
+            raise cancelled
 
     async def call(
         self,

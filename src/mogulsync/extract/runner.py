@@ -322,10 +322,9 @@ def _extract_and_load(
         info = pipeline.load()
     except Exception as exc:
         raise _load_error("loading into", exc, options.destination) from exc
-    # merged and replaced tables both go through the staging schema
-    if target.kind in STAGING_DROPPED and any(
-        write_disposition(stream, options.mode) != "append" for stream in streams
-    ):
+    # merged and replaced tables both go through the staging schema; an append run too
+    # may have loaded them first (an earlier run's package, whose load had failed)
+    if target.kind in STAGING_DROPPED:
         drop_staging(pipeline)
     prune_loaded_packages(pipeline, options.keep_load_packages)
     _stage(on_stage, "loaded")

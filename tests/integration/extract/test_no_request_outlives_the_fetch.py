@@ -14,10 +14,12 @@ request back until the client is closed, the moment the race needs it to be on i
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 import gc
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 
 import httpx
 import pytest
@@ -27,9 +29,11 @@ from tests.integration.extract._seed import client_settings
 from mogulsync.chartmogul import ChartMogulClient, NewCustomer
 from mogulsync.chartmogul.errors import ResponseFormatError
 from mogulsync.emulator.server import EmulatorServer
-from mogulsync.extract.context import FetchContext
-from mogulsync.extract.fetch import fetch_streams
+from mogulsync.extract._pump import PagePump
+from mogulsync.extract.context import FetchContext, StreamState
+from mogulsync.extract.fetch import Sink, StreamResult, fetch_streams
 from mogulsync.extract.records import Record
+from mogulsync.extract.runner import ExtractOptions, fetch_pages
 from mogulsync.extract.streams import STREAMS
 
 
@@ -145,3 +149,56 @@ def test_a_cancelled_fetch_ends_the_lookups_its_streams_share(
         gc.collect()
     assert _resource_warnings(caught) == []
     assert sent_after_close == 0
+
+
+class _CancelledAsItClosesTransport(httpx.AsyncHTTPTransport):
+    """Real HTTP; the first two requests wait for each other (two pooled connections), and
+    the fetch is cancelled as the client closes, as the pump does when the run stops then."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fetch: asyncio.Task[object] | None = None
+        self._waiting = 0
+        self._both_in = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self._waiting += 1
+        if self._waiting == 2:
+            self._both_in.set()
+        await self._both_in.wait()
+        return await super().handle_async_request(request)
+
+    async def aclose(self) -> None:
+        assert self.fetch is not None
+        self.fetch.cancel()
+        await super().aclose()
+
+
+def test_a_fetch_cancelled_as_its_client_closes_leaves_no_connection_open(
+    two_sources: tuple[EmulatorServer, list[str]], tmp_path: Path
+) -> None:
+    """The run stopped (Ctrl-C, a dlt failure, serve cancelling it) just as the fetch was
+    over: the pump's cancel lands while the client closes its connections."""
+    server, _ = two_sources
+    transport = _CancelledAsItClosesTransport()
+    options = ExtractOptions(destination=f"duckdb:///{tmp_path}/x.duckdb", state_dir=tmp_path)
+    streams = [STREAMS["account"], STREAMS["data_sources"]]  # one request each, at once
+    states: concurrent.futures.Future[Mapping[str, StreamState]] = concurrent.futures.Future()
+    states.set_result({})
+    settings = client_settings(server.base_url, server.api_key)
+
+    async def fetch_all(sink: Sink) -> list[StreamResult]:
+        transport.fetch = asyncio.current_task()
+        return await fetch_pages(settings, options, streams, states, sink, transport)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pump = PagePump(fetch_all)
+        pages = list(pump.pages())
+        # the error's type only: its traceback holds the connections being closed
+        error = type(pump.error)
+        del pump
+        gc.collect()
+    assert {name for name, _ in pages} == {"account", "data_sources"}
+    assert error is asyncio.CancelledError
+    assert _resource_warnings(caught) == []

@@ -13,7 +13,13 @@ from tests.integration.extract._runs import FIRST
 from tests.integration.extract._seed import client_settings
 
 from mogulsync.emulator.server import EmulatorServer
-from mogulsync.extract.runner import ExtractError, ExtractOptions, ExtractReport, run_extract
+from mogulsync.extract.runner import (
+    ExtractError,
+    ExtractMode,
+    ExtractOptions,
+    ExtractReport,
+    run_extract,
+)
 from mogulsync.testing import PostgresServer
 
 
@@ -302,3 +308,39 @@ def test_a_merge_that_fails_to_load_leaves_the_previous_duckdb_rows(
     with duckdb.connect(str(database), read_only=True) as con:
         (after,) = con.execute("SELECT count(*) FROM chartmogul.activities").fetchone() or (0,)
     assert after == before > 0
+
+
+def test_an_append_run_after_a_failed_load_leaves_no_staging_schema(
+    server: EmulatorServer, tmp_path: Path
+) -> None:
+    """A failed overwrite leaves its rows in the staging schema (its package loads next
+    time); the next run, an append, loads that package too: it drops the schema as well."""
+    database = tmp_path / "cm.duckdb"
+    settings = client_settings(server.base_url, server.api_key)
+
+    def options(mode: ExtractMode) -> ExtractOptions:
+        return ExtractOptions(
+            destination=f"duckdb:///{database}",
+            mode=mode,
+            streams=("invoices",),
+            state_dir=tmp_path / "state",
+        )
+
+    run_extract(settings, options("overwrite"))
+    _refuse_new_rows(database, "invoices__line_items", "amount_in_cents")
+    with pytest.raises(ExtractError, match="CHECK constraint failed"):
+        run_extract(settings, options("overwrite"))
+    with duckdb.connect(str(database)) as con:  # the warehouse takes rows again
+        con.execute(
+            "CREATE TABLE chartmogul.taken AS SELECT * FROM chartmogul.invoices__line_items"
+        )
+        con.execute("DROP TABLE chartmogul.invoices__line_items")
+        con.execute("ALTER TABLE chartmogul.taken RENAME TO invoices__line_items")
+
+    run_extract(settings, options("append"))
+
+    with duckdb.connect(str(database), read_only=True) as con:
+        schemas = {
+            row[0] for row in con.execute("SELECT schema_name FROM duckdb_schemas()").fetchall()
+        }
+    assert "chartmogul_staging" not in schemas
