@@ -63,6 +63,10 @@ test-fast: install  ## unit tests only
 DAY ?= 2028-02-29
 ARGS ?= -n 2 --dist loadfile -q
 test-any-day: install  ## the tests as if today were DAY (libfaketime; see docs/testing.md)
+	@if ! command -v faketime >/dev/null 2>&1; then \
+	  echo "installing libfaketime with apt"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null; \
+	fi
 	scripts/any_day.sh "$(DAY)" $(ARGS)
 
 lint: install  ## ruff check only
