@@ -539,3 +539,45 @@ async def test_a_stop_during_the_wait_before_counting_deletes_nothing(
     assert record.status.value == "cancelled", record.message
     assert _counts(config) == {"synced": GOOD + 1}  # a1 and a2 are still in the snapshot
     assert {"a1", "a2", "n1"} <= _listed(emulator_server)
+
+
+async def test_a_failed_listing_of_contacts_is_not_repeated_for_every_row(
+    emulator_server: EmulatorServer, tmp_path: Path
+) -> None:
+    """Two contacts in flight leave the model; the one listing of the data source's
+    contacts fails (429s until the retries ran out). Both rows fail for this run, stay in
+    the snapshot, and the next run deletes both contacts. Before: every such row listed
+    the whole data source again (pages x rows on a ChartMogul already refusing), and the
+    run's "one listing per run" was one per row."""
+    config = _config(emulator_server, tmp_path)
+    assert (await _run(config)).status.value == "success"
+    _sql(tmp_path, "insert into people values ('p2', 'a2', 'bob@acme.io')")
+    _script(emulator_server, 2, fault="lost_response", method="POST", path_pattern="^/v1/contacts$")
+    first = await _run(config, "contacts", attempts=ONE_ATTEMPT)
+    assert first.status.value != "success"
+    assert _counts(config, "contacts") == {"inflight": 2}
+    assert _listed(emulator_server, "/contacts") == {"p1", "p2"}  # both creates landed
+    _sql(tmp_path, "delete from people")
+    listing = {"method": "GET", "path_pattern": "^/v1/contacts$",
+               "query_pattern": "data_source_uuid="}  # fmt: skip
+    _script(emulator_server, FAST_RETRY.max_attempts, fault="rate_limit", **listing)
+    listings: list[int | None] = []
+
+    def watch(entry: RequestLogEntry) -> None:
+        if entry.method == "GET" and "data_source_uuid=" in entry.path:
+            listings.append(entry.status)
+
+    failed = await _run(config, "contacts", request_hooks=[watch])
+    emulator_server.emulator.faults.configure(Faults())
+    assert failed.status.value == "partial", failed.message
+    assert failed.rows.failed == 2
+    assert listings == [429] * FAST_RETRY.max_attempts  # one listing, never a second
+    for [(_, message, action)] in errors_by_key(config.state_dir, failed).values():
+        assert "a lookup failed (nothing was written)" in message, message
+        assert "retried on the next run" in action
+    assert _counts(config, "contacts") == {"inflight": 2}
+    assert _listed(emulator_server, "/contacts") == {"p1", "p2"}
+    removed = await _run(config, "contacts")
+    assert removed.status.value == "success", removed.message
+    assert _listed(emulator_server, "/contacts") == set()
+    assert _counts(config, "contacts") == {}

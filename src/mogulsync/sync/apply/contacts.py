@@ -50,6 +50,8 @@ class ContactApplier:
         self._taken: dict[str, set[str]] = {}
         #: the data source's contacts by external id (None: not listed in this run)
         self._listed: dict[str, list[str]] | None = None
+        #: why that listing failed in this run (its other rows fail alike, unlisted)
+        self._listing_failed: Exception | None = None
 
     async def apply(self, row: MappedRow, prior: Prior | None) -> str | None:
         """Create or update per mode and match key; the contact's uuid."""
@@ -141,12 +143,21 @@ class ContactApplier:
         that left the model while in flight: ChartMogul finds contacts by customer or
         email, not by their external id, and such a row no longer names its customer)."""
         async with self._context.locks("contacts by external id"):
+            if self._listing_failed is not None:
+                # once per run, failed or not: each row listing the whole data source again
+                # would cost pages x rows on a ChartMogul already refusing; the rows stay
+                # in the snapshot and the next run lists again
+                raise self._listing_failed.with_traceback(None)
             if self._listed is None:
                 listed: dict[str, list[str]] = {}
                 pager = self._client.contacts.list(data_source_uuid=self._context.data_source_uuid)
-                async for contact in pager:
-                    if contact.external_id is not None:
-                        listed.setdefault(contact.external_id, []).append(contact.uuid)
+                try:
+                    async for contact in pager:
+                        if contact.external_id is not None:
+                            listed.setdefault(contact.external_id, []).append(contact.uuid)
+                except Exception as exc:
+                    self._listing_failed = exc
+                    raise
                 self._listed = listed
             return self._listed
 
