@@ -581,3 +581,37 @@ async def test_a_failed_listing_of_contacts_is_not_repeated_for_every_row(
     assert removed.status.value == "success", removed.message
     assert _listed(emulator_server, "/contacts") == set()
     assert _counts(config, "contacts") == {}
+
+
+async def test_a_contact_in_flight_with_no_key_to_look_up_keeps_the_doubt(
+    emulator_server: EmulatorServer, tmp_path: Path
+) -> None:
+    """Insert mode needs only the contact's customer: a contact row with neither an
+    external id nor an email cannot be looked up. In flight (its create landed, the answer
+    lost), its next attempt answered 429 until the retries ran out: it stays in flight and
+    its error says its record may be in ChartMogul. Before: the lookup that never ran was
+    taken for one that found nothing, and the row was failed, no record."""
+    config = _config(emulator_server, tmp_path)
+    assert (await _run(config)).status.value == "success"
+    _sql(tmp_path, "create table bare as select 'p1' as id, 'a1' as account_id")
+    contacts = {"model": "bare", "object": "contact", "data_source": "W", "mode": "insert",
+                "mapping": {"customer_external_id": "account_id", "first_name": "id"},
+                "custom_attributes": "none"}  # fmt: skip
+    customers = config.syncs["customers"].model_dump(exclude_none=True)
+    models = {"accounts": {"table": "accounts", "primary_key": "id"},
+              "bare": {"table": "bare", "primary_key": "id"}}  # fmt: skip
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    syncs = {"customers": customers, "contacts": contacts}
+    config = project(emulator_server, tmp_path, url, models, syncs)
+    _script(emulator_server, 1, fault="lost_response", method="POST", path_pattern="^/v1/contacts$")
+    first = await _run(config, "contacts", attempts=ONE_ATTEMPT)
+    assert first.status.value != "success"
+    assert _counts(config, "contacts") == {"inflight": 1}
+    create = {"method": "POST", "path_pattern": "^/v1/contacts$"}
+    _script(emulator_server, FAST_RETRY.max_attempts, fault="rate_limit", **create)
+    refused = await _run(config, "contacts")
+    emulator_server.emulator.faults.configure(Faults())
+    assert refused.status.value == "partial", refused.message
+    assert _counts(config, "contacts") == {"inflight": 1}
+    [(_, message, _)] = errors_by_key(config.state_dir, refused)["p1"]
+    assert "may be in ChartMogul" in message, message

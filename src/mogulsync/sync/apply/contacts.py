@@ -89,10 +89,14 @@ class ContactApplier:
                 if prior is not None and prior.digest is not None and prior.uuid:
                     return prior.uuid  # inserted before; insert mode never updates
                 if prior is not None and prior.may_exist:
-                    found = await self._find(parent, payload, ("external_id", "email"))
+                    keys = ("external_id", "email")
+                    found = await self._find(parent, payload, keys)
                     if found is not None:
                         return found.uuid  # our earlier attempt landed
-                    found_absent()
+                    if any(payload.get(key) is not None for key in keys):
+                        # only a lookup that ran settles the doubt: a contact with neither
+                        # key cannot be looked up, so its earlier attempt may have landed
+                        found_absent()
                 # ChartMogul keeps contacts unique on nothing: the lookup is the only guard
                 # against a twin (one left by on_delete: ignore, or made by another tool)
                 elif await self._parent_has(parent, payload.get(sync.match)):
