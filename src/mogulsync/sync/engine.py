@@ -658,6 +658,10 @@ class _Run:
             # nothing deleted, nothing forgotten: the next run sees these rows leave again
             self.fatal = self.fatal or refusal
             return
+        if self.halted:
+            # a stop or a fatal error came while the count waited for the last sends: the
+            # run ends there (a cancelled run deletes nothing); the next run sees them leave
+            return
         self.record.rows.removed += len(counted) + len(unsure)
         never_landed = [
             key

@@ -9,6 +9,8 @@ safeguard counts from. Only a lookup that itself fails keeps the doubt.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +27,13 @@ from tests.integration.sync._support import (
     project,
 )
 
-from mogulsync.chartmogul import ClientSettings, RequestLogEntry, RetryPolicy
+from mogulsync.chartmogul import ChartMogulClient, ClientSettings, RequestLogEntry, RetryPolicy
 from mogulsync.config import AppConfig
 from mogulsync.emulator.server import EmulatorServer
 from mogulsync.emulator.settings import Faults, ScriptedFault
 from mogulsync.runs import RunRecord
-from mogulsync.sync.delete_guard import TooManyDeletesError
+from mogulsync.sync import engine as engine_module
+from mogulsync.sync.delete_guard import DeleteGuard, TooManyDeletesError
 from mogulsync.sync.engine import SyncEngine
 from mogulsync.sync.plan import plan_sync
 from mogulsync.sync.state import StateStore
@@ -460,3 +463,155 @@ async def test_a_row_in_flight_when_chartmogul_goes_down_is_not_called_undeliver
     assert _counts(config) == {"inflight": 1}
     assert (await _run(config)).status.value == "success"
     assert _listed(emulator_server) == {"a1"}
+
+
+class _GatedPosts(httpx.AsyncBaseTransport):
+    """Real HTTP to the emulator; a create of a customer waits until ``gate`` is set."""
+
+    def __init__(self, gate: asyncio.Event) -> None:
+        self._gate = gate
+        self._http = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/customers"):
+            await self._gate.wait()
+        return await self._http.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+async def test_a_stop_during_the_wait_before_counting_deletes_nothing(
+    emulator_server: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The safeguard waits for the run's last sends before it counts. A stop (SIGTERM,
+    Ctrl-C) that comes during that wait ends the run there: nothing is deleted, the rows
+    that left stay in the snapshot. Before: the deletes went out after the stop (the run
+    then recorded ``cancelled``, its deletes done all the same)."""
+    config = _config(emulator_server, tmp_path, max_deletes="50%")
+    assert (await _run(config)).status.value == "success"
+    _sql(
+        tmp_path,
+        "delete from accounts where id in ('a1', 'a2')",
+        "insert into accounts values ('n1', 'New', null)",
+    )
+    gate = asyncio.Event()
+    real_guard_for = engine_module.guard_for
+
+    class _Opening(DeleteGuard):
+        def needs_count(self, deletes: int) -> bool:
+            gate.set()  # the run is about to wait for n1's create: let it go now
+            return super().needs_count(deletes)
+
+    def guard_for(*args: Any, **kwargs: Any) -> DeleteGuard | None:
+        guard = real_guard_for(*args, **kwargs)
+        assert guard is not None
+        return _Opening(guard.sync, guard.model, guard.limit)
+
+    monkeypatch.setattr(engine_module, "guard_for", guard_for)
+    stop = asyncio.Event()
+    settings = ClientSettings(
+        api_key=config.chartmogul.api_key,
+        base_url=config.chartmogul.base_url,
+        rate_limit=10_000,
+        max_in_flight=20,
+        retry=FAST_RETRY,
+    )
+
+    class _Engine(SyncEngine):
+        def client(self, hooks: Sequence[Callable[[RequestLogEntry], None]] = ()) -> Any:
+            return ChartMogulClient(self.settings, request_hooks=hooks, transport=_GatedPosts(gate))
+
+    deletes: list[str] = []
+
+    def watch(entry: RequestLogEntry) -> None:
+        if entry.method == "DELETE":
+            deletes.append(entry.path)
+        elif entry.method == "POST":
+            stop.set()  # n1's create answered, while the run waits to count
+
+    record = await _Engine(config, settings=settings).run(
+        "customers", bulk=False, stop=stop, request_hooks=[watch]
+    )
+    assert gate.is_set()
+    assert deletes == []
+    assert record.rows.removed == 0
+    assert record.status.value == "cancelled", record.message
+    assert _counts(config) == {"synced": GOOD + 1}  # a1 and a2 are still in the snapshot
+    assert {"a1", "a2", "n1"} <= _listed(emulator_server)
+
+
+async def test_a_failed_listing_of_contacts_is_not_repeated_for_every_row(
+    emulator_server: EmulatorServer, tmp_path: Path
+) -> None:
+    """Two contacts in flight leave the model; the one listing of the data source's
+    contacts fails (429s until the retries ran out). Both rows fail for this run, stay in
+    the snapshot, and the next run deletes both contacts. Before: every such row listed
+    the whole data source again (pages x rows on a ChartMogul already refusing), and the
+    run's "one listing per run" was one per row."""
+    config = _config(emulator_server, tmp_path)
+    assert (await _run(config)).status.value == "success"
+    _sql(tmp_path, "insert into people values ('p2', 'a2', 'bob@acme.io')")
+    _script(emulator_server, 2, fault="lost_response", method="POST", path_pattern="^/v1/contacts$")
+    first = await _run(config, "contacts", attempts=ONE_ATTEMPT)
+    assert first.status.value != "success"
+    assert _counts(config, "contacts") == {"inflight": 2}
+    assert _listed(emulator_server, "/contacts") == {"p1", "p2"}  # both creates landed
+    _sql(tmp_path, "delete from people")
+    listing = {"method": "GET", "path_pattern": "^/v1/contacts$",
+               "query_pattern": "data_source_uuid="}  # fmt: skip
+    _script(emulator_server, FAST_RETRY.max_attempts, fault="rate_limit", **listing)
+    listings: list[int | None] = []
+
+    def watch(entry: RequestLogEntry) -> None:
+        if entry.method == "GET" and "data_source_uuid=" in entry.path:
+            listings.append(entry.status)
+
+    failed = await _run(config, "contacts", request_hooks=[watch])
+    emulator_server.emulator.faults.configure(Faults())
+    assert failed.status.value == "partial", failed.message
+    assert failed.rows.failed == 2
+    assert listings == [429] * FAST_RETRY.max_attempts  # one listing, never a second
+    for [(_, message, action)] in errors_by_key(config.state_dir, failed).values():
+        assert "a lookup failed (nothing was written)" in message, message
+        assert "retried on the next run" in action
+    assert _counts(config, "contacts") == {"inflight": 2}
+    assert _listed(emulator_server, "/contacts") == {"p1", "p2"}
+    removed = await _run(config, "contacts")
+    assert removed.status.value == "success", removed.message
+    assert _listed(emulator_server, "/contacts") == set()
+    assert _counts(config, "contacts") == {}
+
+
+async def test_a_contact_in_flight_with_no_key_to_look_up_keeps_the_doubt(
+    emulator_server: EmulatorServer, tmp_path: Path
+) -> None:
+    """Insert mode needs only the contact's customer: a contact row with neither an
+    external id nor an email cannot be looked up. In flight (its create landed, the answer
+    lost), its next attempt answered 429 until the retries ran out: it stays in flight and
+    its error says its record may be in ChartMogul. Before: the lookup that never ran was
+    taken for one that found nothing, and the row was failed, no record."""
+    config = _config(emulator_server, tmp_path)
+    assert (await _run(config)).status.value == "success"
+    _sql(tmp_path, "create table bare as select 'p1' as id, 'a1' as account_id")
+    contacts = {"model": "bare", "object": "contact", "data_source": "W", "mode": "insert",
+                "mapping": {"customer_external_id": "account_id", "first_name": "id"},
+                "custom_attributes": "none"}  # fmt: skip
+    customers = config.syncs["customers"].model_dump(exclude_none=True)
+    models = {"accounts": {"table": "accounts", "primary_key": "id"},
+              "bare": {"table": "bare", "primary_key": "id"}}  # fmt: skip
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    syncs = {"customers": customers, "contacts": contacts}
+    config = project(emulator_server, tmp_path, url, models, syncs)
+    _script(emulator_server, 1, fault="lost_response", method="POST", path_pattern="^/v1/contacts$")
+    first = await _run(config, "contacts", attempts=ONE_ATTEMPT)
+    assert first.status.value != "success"
+    assert _counts(config, "contacts") == {"inflight": 1}
+    create = {"method": "POST", "path_pattern": "^/v1/contacts$"}
+    _script(emulator_server, FAST_RETRY.max_attempts, fault="rate_limit", **create)
+    refused = await _run(config, "contacts")
+    emulator_server.emulator.faults.configure(Faults())
+    assert refused.status.value == "partial", refused.message
+    assert _counts(config, "contacts") == {"inflight": 1}
+    [(_, message, _)] = errors_by_key(config.state_dir, refused)["p1"]
+    assert "may be in ChartMogul" in message, message

@@ -50,6 +50,8 @@ class ContactApplier:
         self._taken: dict[str, set[str]] = {}
         #: the data source's contacts by external id (None: not listed in this run)
         self._listed: dict[str, list[str]] | None = None
+        #: why that listing failed in this run (its other rows fail alike, unlisted)
+        self._listing_failed: Exception | None = None
 
     async def apply(self, row: MappedRow, prior: Prior | None) -> str | None:
         """Create or update per mode and match key; the contact's uuid."""
@@ -87,10 +89,14 @@ class ContactApplier:
                 if prior is not None and prior.digest is not None and prior.uuid:
                     return prior.uuid  # inserted before; insert mode never updates
                 if prior is not None and prior.may_exist:
-                    found = await self._find(parent, payload, ("external_id", "email"))
+                    keys = ("external_id", "email")
+                    found = await self._find(parent, payload, keys)
                     if found is not None:
                         return found.uuid  # our earlier attempt landed
-                    found_absent()
+                    if any(payload.get(key) is not None for key in keys):
+                        # only a lookup that ran settles the doubt: a contact with neither
+                        # key cannot be looked up, so its earlier attempt may have landed
+                        found_absent()
                 # ChartMogul keeps contacts unique on nothing: the lookup is the only guard
                 # against a twin (one left by on_delete: ignore, or made by another tool)
                 elif await self._parent_has(parent, payload.get(sync.match)):
@@ -141,12 +147,21 @@ class ContactApplier:
         that left the model while in flight: ChartMogul finds contacts by customer or
         email, not by their external id, and such a row no longer names its customer)."""
         async with self._context.locks("contacts by external id"):
+            if self._listing_failed is not None:
+                # once per run, failed or not: each row listing the whole data source again
+                # would cost pages x rows on a ChartMogul already refusing; the rows stay
+                # in the snapshot and the next run lists again
+                raise self._listing_failed.with_traceback(None)
             if self._listed is None:
                 listed: dict[str, list[str]] = {}
                 pager = self._client.contacts.list(data_source_uuid=self._context.data_source_uuid)
-                async for contact in pager:
-                    if contact.external_id is not None:
-                        listed.setdefault(contact.external_id, []).append(contact.uuid)
+                try:
+                    async for contact in pager:
+                        if contact.external_id is not None:
+                            listed.setdefault(contact.external_id, []).append(contact.uuid)
+                except Exception as exc:
+                    self._listing_failed = exc
+                    raise
                 self._listed = listed
             return self._listed
 
