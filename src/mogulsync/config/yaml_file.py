@@ -10,6 +10,7 @@ file comes near.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,21 @@ def _expanded_size(node: yaml.Node, sizes: dict[int, int], depth: int) -> int | 
     return total
 
 
+def _each_node(root: yaml.Node) -> Iterator[yaml.Node]:
+    """Every node of the composed document once (an aliased node is shared, not copied)."""
+    stack, seen = [root], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        yield node
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend(part for pair in node.value for part in pair)
+
+
 #: ``<<: *defaults`` may appear more than once; the keys written beside it override it
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
@@ -117,18 +133,10 @@ def _key_written_twice(root: yaml.Node) -> str | None:
     """Where a mapping repeats a key, if one does. PyYAML keeps the last value and drops
     the first without a word, so a sync block pasted twice, or a setting written again
     lower down, would silently replace the one the reader sees first."""
-    stack, seen = [root], set()
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
-        elif isinstance(node, yaml.MappingNode):
+    for node in _each_node(root):
+        if isinstance(node, yaml.MappingNode):
             first: dict[tuple[str, str], yaml.Node] = {}
-            for key, value in node.value:
-                stack.append(value)
+            for key, _ in node.value:
                 if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE_TAG:
                     continue
                 earlier = first.setdefault((key.tag, key.value), key)
@@ -145,12 +153,7 @@ def _key_written_twice(root: yaml.Node) -> str | None:
 
 def _unreadable_scalar(loader: yaml.SafeLoader, root: yaml.Node, error: ValueError) -> str:
     """Where the value PyYAML could not build is (line and column), and why."""
-    stack, seen = [root], set()
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
+    for node in _each_node(root):
         if isinstance(node, yaml.ScalarNode):
             build = loader.yaml_constructors.get(node.tag)
             try:
@@ -162,10 +165,6 @@ def _unreadable_scalar(loader: yaml.SafeLoader, root: yaml.Node, error: ValueErr
                     f"line {mark.line + 1}, column {mark.column + 1}: the value cannot be read"
                     f" ({_short(exc)}); quote it to make it text, or fix it"
                 )
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
-        elif isinstance(node, yaml.MappingNode):
-            stack.extend(part for pair in node.value for part in pair)
     return f"a value cannot be read ({_short(error)}); quote it to make it text, or fix it"
 
 
