@@ -25,10 +25,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from mogulsync.extract.context import StreamState
 from mogulsync.extract.records import Record
+
+logger = logging.getLogger(__name__)
 
 #: a moment -> the start of the bucket it falls in
 Bucket = Callable[[dt.datetime], dt.datetime]
@@ -37,6 +41,13 @@ _DIGEST_CHARS = 16
 #: activities held ~110 MB per activity window (16 by default); digests cost CPU, so
 #: the many small buckets of a read are never digested
 HELD_RECORDS = 2_000
+#: the most records changed during a listing whose digests a state keeps; past it the state
+#: keeps the listing's start alone, and the next run loads again (never misses) every
+#: record changed since (a bulk change in ChartMogul while a run read, or a listing start
+#: that stays in the past, would otherwise grow the state on every run)
+HELD_DURING = 10_000
+#: how far ahead of this machine's clock ChartMogul's may be, for a listing's start
+CLOCK_SKEW = dt.timedelta(days=1)
 #: marks a record that is a deletion (the destination drops the row of that key)
 DELETED_COLUMN = "_mogulsync_deleted"
 
@@ -148,6 +159,34 @@ class CursorFilter:
         """Where the API should start reading (inclusive), or None for everything."""
         return self._start
 
+    def listing_start(self, meta: Mapping[str, Any] | None, now: dt.datetime) -> dt.datetime | None:
+        """When a listing began, from its first page's ``meta.before_key`` (ChartMogul's
+        time of the request); None when the page has none, or (with a warning) when it
+        cannot be that time: not a time, older than the stored cursor (a run cannot begin
+        before the previous one read), or later than ``now`` (after the page came) plus
+        :data:`CLOCK_SKEW`. Without it the state is the newest record's, as before
+        ``before_key`` was used."""
+        value = (meta or {}).get("before_key")
+        if value is None:
+            return None
+        moment = as_datetime(value)
+        if moment is None:
+            why = "is not a time"
+        elif self._cursor is not None and moment.replace(microsecond=0) < self._cursor:
+            why = f"is older than the stored cursor {self._cursor.isoformat()}"
+        elif moment > now + CLOCK_SKEW:
+            why = f"is later than this machine's time ({now.isoformat()}) by over {CLOCK_SKEW}"
+        else:
+            return moment
+        logger.warning(
+            "the listing's before_key %.40r %s: ignored (the cursor is the newest updated_at"
+            " read, so an event edited while this run read it may be missed until edited"
+            " again)",
+            value,
+            why,
+        )
+        return None
+
     def listing_began(self, moment: dt.datetime) -> None:
         """A listing began at ``moment`` (ChartMogul's clock, e.g. the ``before_key`` of
         its first page): a record changed while it runs gets a cursor value from then on."""
@@ -219,6 +258,14 @@ class CursorFilter:
                 for ident, (moment, fingerprint) in self._during.items()
                 if moment >= since
             )
+            if len(tokens) > HELD_DURING:
+                logger.warning(
+                    "%d records changed while the listing ran (over %d): the state keeps"
+                    " where it began alone; the next run loads them again",
+                    len(tokens),
+                    HELD_DURING,
+                )
+                tokens = []
             return StreamState(since.isoformat(), tuple(tokens))
         if state is not None or self._state is None:
             return state

@@ -210,11 +210,14 @@ async def _subscription_events(ctx: FetchContext, emit: Emit) -> StreamState | N
             return cursor.keep(record, since=began[0] if began else None)
 
         emitted = 0
+        first = True
         async for page in events.list(data_source_uuid=data_source_uuid).pages():
-            moment = as_datetime((page.meta or {}).get("before_key"))
-            if not began and moment is not None:
-                began.append(moment)
-                cursor.listing_began(moment)
+            if first:  # only the first page's before_key is when the listing began
+                first = False
+                moment = cursor.listing_start(page.meta, dt.datetime.now(dt.UTC))
+                if moment is not None:
+                    began.append(moment)
+                    cursor.listing_began(moment)
             emitted += emit_page(page, emit, ctx.record_mode, keep)
         return emitted
 

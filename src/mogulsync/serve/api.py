@@ -499,13 +499,17 @@ class UnknownJobError(UnknownSyncError):
     """No scheduled job with this name."""
 
 
-def set_paused(state: ServeState, name: str, *, paused: bool) -> dict[str, Any]:
+async def set_paused(state: ServeState, name: str, *, paused: bool) -> dict[str, Any]:
     """Pause or resume a scheduled job; its new view (UnknownJobError: not scheduled)."""
     scheduler = state.scheduler
-    if scheduler is None or name not in scheduler.states:
-        known = ", ".join(sorted(scheduler.states)) if scheduler else ""
-        raise UnknownJobError(f"no scheduled job named `{name}` (scheduled: {known or 'none'})")
-    job = scheduler.pause(name) if paused else scheduler.resume(name)
+    if scheduler is None:
+        raise UnknownJobError(f"no scheduled job named `{name}` (scheduled: none)")
+    # not while a reload prepares the jobs from their states (its pause would be lost)
+    async with scheduler.jobs_lock:
+        if name not in scheduler.states:
+            known = ", ".join(sorted(scheduler.states)) or "none"
+            raise UnknownJobError(f"no scheduled job named `{name}` (scheduled: {known})")
+        job = scheduler.pause(name) if paused else scheduler.resume(name)
     return _job_view(job)
 
 
@@ -529,7 +533,7 @@ async def pause_schedule(request: Request) -> Response:
       200: {description: "the job, paused_since set"}
       404: {description: no scheduled job with this name}
     """
-    view = set_paused(state_of(request), request.path_params["job"], paused=True)
+    view = await set_paused(state_of(request), request.path_params["job"], paused=True)
     return JSONResponse(view)
 
 
@@ -542,7 +546,7 @@ async def resume_schedule(request: Request) -> Response:
       200: {description: "the job, with its next run"}
       404: {description: no scheduled job with this name}
     """
-    view = set_paused(state_of(request), request.path_params["job"], paused=False)
+    view = await set_paused(state_of(request), request.path_params["job"], paused=False)
     return JSONResponse(view)
 
 

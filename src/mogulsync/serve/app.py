@@ -91,6 +91,15 @@ def _with_security_headers(send: Send) -> Send:
     return sending
 
 
+def _schedules_not_saved(exc: Exception) -> Reload:
+    """A reload whose schedules could not be written to ``schedule.sqlite``."""
+    logger.warning("project file not reloaded: the schedules could not be saved: %s", exc)
+    return Reload(
+        error=f"the schedules could not be saved in schedule.sqlite ({exc}): nothing was"
+        " reloaded, the server runs the previous version and schedules; try again",
+    )
+
+
 async def _bounded(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
     """``app`` with a request body of at most :data:`MAX_BODY_BYTES`, else a 413 before
     any of it is read (declared length) or once the cap is read (chunked). The sign-in
@@ -262,18 +271,32 @@ class ServeApp:
                 self._events = None
 
     def _start_scheduler(self) -> Scheduler:
-        """The scheduler of the project's jobs (at start, or at the reload that gave the
-        project its first scheduled job), ticking unless tests tick it."""
+        """The scheduler of the project's jobs at start, ticking unless tests tick it."""
+        return self._run_scheduler(self._new_scheduler(self.jobs))
+
+    def _new_scheduler(self, jobs: list[Job]) -> Scheduler:
+        """A scheduler of ``jobs``, its schedules saved (blocking: a reload runs it in a
+        thread; raises, having saved nothing, when ``schedule.sqlite`` cannot be written)."""
+        store = ScheduleStore(self.state.manager.state_dir)
+        try:
+            return Scheduler(jobs, self.state.clock, store, self._launch)
+        except BaseException:
+            store.close()
+            raise
+
+    def _run_scheduler(self, scheduler: Scheduler) -> Scheduler:
+        """Put ``scheduler`` in charge (at start, or at the reload that gave the project
+        its first scheduled job); cannot fail."""
         state = self.state
-        self._store = ScheduleStore(state.manager.state_dir)
-        state.scheduler = Scheduler(self.jobs, state.clock, self._store, self._launch)
-        state.manager.on_finished.append(state.scheduler.run_finished)
-        state.scheduler.after_tick.append(self.alert_retries.on_tick)
+        self._store = scheduler.store
+        state.scheduler = scheduler
+        state.manager.on_finished.append(scheduler.run_finished)
+        scheduler.after_tick.append(self.alert_retries.on_tick)
         if self.tick_loop:
             self._scheduler_task = asyncio.create_task(
-                state.scheduler.run_forever(self._stop, self.poll_s)
+                scheduler.run_forever(self._stop, self.poll_s)
             )
-        return state.scheduler
+        return scheduler
 
     def _mask_tokens(self, engine: SyncEngine) -> None:
         for token in self.state.config.serve.tokens:  # defence in depth: never in history
@@ -304,20 +327,44 @@ class ServeApp:
                 return Reload(hash=sha256, restart_required=restart)
             engine = self.engine_factory(new)
             self._mask_tokens(engine)
-            jobs: dict[str, list[str]] = {"added": [], "changed": [], "removed": []}
-            scheduler = self.state.scheduler
-            if scheduler is not None:
-                async with scheduler.jobs_lock:  # between two ticks: jobs and syncs agree
-                    self._swap(new, engine)
-                    jobs = scheduler.replace_jobs(self.jobs)
-            else:
-                self._swap(new, engine)
-                if self.schedule and self.jobs:
-                    jobs["added"] = list(self._start_scheduler().states)
+            if engine.state_dir != self.state.manager.state_dir:  # the swap would refuse it
+                return Reload(hash=sha256, restart_required=["state_dir"])
+            jobs = await self._apply(new, engine)
+            if isinstance(jobs, Reload):
+                return jobs.with_hash(sha256)
             project.applied = sha256
             result = Reload(hash=sha256, applied=True, syncs=changed_syncs(old, new), jobs=jobs)
             logger.info("project file reloaded: %s", result.summary())
             return result
+
+    async def _apply(self, new: AppConfig, engine: SyncEngine) -> dict[str, list[str]] | Reload:
+        """Swap ``new`` in with its schedules, all or nothing: what can fail (writing the
+        schedules, which may wait out another writer's lock: in a thread) is done first,
+        then the swap, which cannot fail. The jobs changed, or why nothing was."""
+        wanted = jobs_of(new)
+        jobs: dict[str, list[str]] = {"added": [], "changed": [], "removed": []}
+        scheduler = self.state.scheduler
+        if scheduler is not None:
+            async with scheduler.jobs_lock:  # between two ticks: jobs and syncs agree
+                try:
+                    plan = await asyncio.to_thread(scheduler.prepare_jobs, wanted)
+                except Exception as exc:  # any failure: nothing changes
+                    return _schedules_not_saved(exc)
+                self._swap(new, engine)
+                return scheduler.commit_jobs(plan)
+        started: Scheduler | None = None
+        if self.schedule and wanted:
+            try:
+                started = await asyncio.to_thread(self._new_scheduler, wanted)
+            except Exception as exc:  # any failure: nothing changes
+                return _schedules_not_saved(exc)
+            if self._stop.is_set():  # stopped meanwhile: the lifespan has closed up
+                started.store.close()
+                return Reload(error="serve is stopping: nothing was reloaded")
+        self._swap(new, engine)
+        if started is not None:
+            jobs["added"] = list(self._run_scheduler(started).states)
+        return jobs
 
     def _swap(self, config: AppConfig, engine: SyncEngine) -> None:
         """Runs started from now on use ``config``; those in progress keep theirs."""

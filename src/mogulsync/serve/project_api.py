@@ -251,6 +251,7 @@ async def reload_project(request: Request) -> Response:
       200: {description: "{applied: true, syncs, schedules, message}"}
       409: {description: "it changes what only a restart applies: {restart_required}"}
       422: {description: "the file is not valid: {problems}"}
+      503: {description: "nothing was reloaded (stopping, file unreadable, schedules unsaved)"}
     """
     caller = _allowed(request, Role.ADMIN)
     if isinstance(caller, Response):

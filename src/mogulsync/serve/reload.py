@@ -38,6 +38,11 @@ class Reload:
     #: scheduled jobs added, changed (planned afresh), removed
     jobs: dict[str, list[str]] = field(default_factory=dict)
 
+    def with_hash(self, sha256: str) -> Reload:
+        """This outcome, for the file of hash ``sha256``."""
+        self.hash = sha256
+        return self
+
     @property
     def message(self) -> str:
         """One line saying what happened."""

@@ -62,12 +62,25 @@ class JobState:
         return None if self.paused_since is not None else self.next_due
 
 
+@dataclass(slots=True)
+class JobsPlan:
+    """A schedule prepared by :meth:`Scheduler.prepare_jobs`, saved, not yet in force."""
+
+    states: dict[str, JobState] = field(default_factory=dict)
+    #: states that go on, with the (equal-spec) job each takes when put in force
+    kept: list[tuple[JobState, Job]] = field(default_factory=list)
+    changes: dict[str, list[str]] = field(
+        default_factory=lambda: {"added": [], "changed": [], "removed": []}
+    )
+
+
 class ScheduleStore:
     """``schedule.sqlite``: each job's spec and when it is next due."""
 
     def __init__(self, state_dir: Path | str) -> None:
+        self.state_dir = Path(state_dir)
         # WAL: `extract run` (cron) writes its runs here while serve reads and writes
-        self._db = connect_shared(Path(state_dir) / SCHEDULE_FILE, "schedule")
+        self._db = connect_shared(self.state_dir / SCHEDULE_FILE, "schedule")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS jobs (name TEXT PRIMARY KEY, spec TEXT NOT NULL,"
             " next_due TEXT, last_started TEXT)"
@@ -107,33 +120,45 @@ class ScheduleStore:
         """Remember a job's next due time and its parents' successes, in one transaction."""
         with self._db:
             self._db.execute("BEGIN")
+            self._write(state)
+
+    def _write(self, state: JobState) -> None:
+        """The rows of one job (inside a transaction)."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?)",
+            (
+                state.job.name,
+                _spec(state.job),
+                state.next_due.isoformat() if state.next_due else None,
+                state.last_started.isoformat() if state.last_started else None,
+            ),
+        )
+        self._db.execute("DELETE FROM parents_done WHERE job = ?", (state.job.name,))
+        self._db.executemany(
+            "INSERT INTO parents_done VALUES (?, ?)",
+            [(state.job.name, parent) for parent in sorted(state.parents_done)],
+        )
+        self._db.execute("DELETE FROM paused WHERE job = ?", (state.job.name,))
+        if state.paused_since is not None:
             self._db.execute(
-                "INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?)",
-                (
-                    state.job.name,
-                    _spec(state.job),
-                    state.next_due.isoformat() if state.next_due else None,
-                    state.last_started.isoformat() if state.last_started else None,
-                ),
+                "INSERT INTO paused VALUES (?, ?)",
+                (state.job.name, state.paused_since.isoformat()),
             )
-            self._db.execute("DELETE FROM parents_done WHERE job = ?", (state.job.name,))
-            self._db.executemany(
-                "INSERT INTO parents_done VALUES (?, ?)",
-                [(state.job.name, parent) for parent in sorted(state.parents_done)],
-            )
-            self._db.execute("DELETE FROM paused WHERE job = ?", (state.job.name,))
-            if state.paused_since is not None:
-                self._db.execute(
-                    "INSERT INTO paused VALUES (?, ?)",
-                    (state.job.name, state.paused_since.isoformat()),
-                )
 
     def keep_only(self, names: Sequence[str]) -> None:
         """Forget jobs no longer scheduled (removed from the project file): their rows would
         stay for ever, and a job added back later starts afresh, as a new one does."""
+        self.replace([], names)
+
+    def replace(self, states: Sequence[JobState], names: Sequence[str]) -> None:
+        """Save ``states`` and forget every job not in ``names``, in one transaction: a
+        reload's schedules are written whole or not at all."""
         placeholders = ", ".join("?" * len(names))
         with self._db:
-            self._db.execute("BEGIN")
+            # IMMEDIATE: the write lock is taken (or "database is locked") before any write
+            self._db.execute("BEGIN IMMEDIATE")
+            for state in states:
+                self._write(state)
             for table, column in (("jobs", "name"), ("parents_done", "job"), ("paused", "job")):
                 self._db.execute(
                     f"DELETE FROM {table} WHERE {column} NOT IN ({placeholders})",  # noqa: S608 - table and column names are constants
@@ -159,60 +184,66 @@ class Scheduler:
         self.jobs_lock = asyncio.Lock()
         #: called with the tick's time after each tick's jobs are started (alert retries)
         self.after_tick: list[Callable[[dt.datetime], Awaitable[None]]] = []
-        now = clock.now()
         self.states: dict[str, JobState] = {}
-        store.keep_only([job.name for job in jobs])
-        for job in jobs:
-            self.states[job.name] = self._loaded(job, now)
+        self.commit_jobs(self.prepare_jobs(jobs, store))
         # the latest time this schedule has seen: a clock found before it stepped back
         started = [s.last_started for s in self.states.values() if s.last_started is not None]
-        self._seen = max([now, *started])
+        self._seen = max([clock.now(), *started])
 
-    def _loaded(self, job: Job, now: dt.datetime) -> JobState:
-        """A job's state as saved; planned afresh (and saved) when new or changed."""
-        store = self.store
-        saved = store.load(job.name, _spec(job))
-        if saved is None:
-            state = JobState(job, first_run(job, now))
-            state.paused_since = store.paused_since(job.name)
-            store.save(state)
-            return state
-        # parents no longer listed cannot be saved: the spec (with ``after``) matched
-        parents = store.parents_done(job.name)
-        state = JobState(job, saved[0], parents_done=parents, last_started=saved[1])
-        state.paused_since = store.paused_since(job.name)
-        return state
+    def prepare_jobs(self, jobs: Sequence[Job], store: ScheduleStore | None = None) -> JobsPlan:
+        """The schedule of ``jobs`` from now on, as a restart would plan it, saved in
+        ``schedule.sqlite`` in one transaction but not yet in force (:meth:`commit_jobs`).
 
-    def replace_jobs(self, jobs: Sequence[Job]) -> dict[str, list[str]]:
-        """The project file was reloaded: schedule ``jobs`` from now on, as a restart
-        would. An unchanged job keeps its state (next run, counters); a changed one starts
-        afresh, a paused one stays paused; a removed one is forgotten. Called holding
-        :attr:`jobs_lock` (no tick is going). What changed, by
-        job name: ``{"added": [...], "changed": [...], "removed": [...]}``.
+        An unchanged job keeps its state (next run, counters); a changed one starts
+        afresh, a paused one stays paused; a removed one is forgotten. Blocking (it may
+        wait the busy timeout for another writer): serve runs it in a thread, on a
+        connection of its own (``store`` None), holding :attr:`jobs_lock`. Raises when the
+        schedules cannot be saved: then nothing changed, in the file or here.
         """
+        if store is not None:
+            return self._plan(jobs, store)
+        own = ScheduleStore(self.store.state_dir)
+        try:
+            return self._plan(jobs, own)
+        finally:
+            own.close()
+
+    def _plan(self, jobs: Sequence[Job], store: ScheduleStore) -> JobsPlan:
         now = self.clock.now()
         wanted = {job.name: job for job in jobs}
-        changes: dict[str, list[str]] = {"added": [], "changed": [], "removed": []}
-        changes["removed"] = [name for name in self.states if name not in wanted]
-        states: dict[str, JobState] = {}
+        plan = JobsPlan()
+        plan.changes["removed"] = [name for name in self.states if name not in wanted]
+        to_save: list[JobState] = []
         for name, job in wanted.items():
             kept = self.states.get(name)
             if kept is not None and _spec(kept.job) == _spec(job):
-                kept.job = job  # the same schedule: its state goes on
-                states[name] = kept
+                plan.states[name] = kept  # the same schedule: its state goes on
+                plan.kept.append((kept, job))
                 continue
-            changes["changed" if kept is not None else "added"].append(name)
+            plan.changes["changed" if kept is not None else "added"].append(name)
+            state, fresh = _loaded(store, job, now)
             # saved pause kept (an operator's pause outlives a change of schedule)
-            paused = kept.paused_since if kept is not None else None
-            state = self._loaded(job, now)
-            if paused is not None and state.paused_since is None:
-                state.paused_since = paused
-                self.store.save(state)
-            states[name] = state
-        self.store.keep_only(list(wanted))
-        self.states = states
+            if kept is not None and kept.paused_since is not None and state.paused_since is None:
+                state.paused_since, fresh = kept.paused_since, True
+            if fresh:
+                to_save.append(state)
+            plan.states[name] = state
+        store.replace(to_save, list(wanted))
+        return plan
+
+    def commit_jobs(self, plan: JobsPlan) -> dict[str, list[str]]:
+        """Put a prepared schedule in force (cannot fail). What changed, by job name:
+        ``{"added": [...], "changed": [...], "removed": [...]}``."""
+        for state, job in plan.kept:
+            state.job = job
+        self.states = plan.states
         self._wake.set()  # a job due now starts at once
-        return changes
+        return plan.changes
+
+    def replace_jobs(self, jobs: Sequence[Job]) -> dict[str, list[str]]:
+        """:meth:`prepare_jobs` then :meth:`commit_jobs`, on the scheduler's own connection
+        (called holding :attr:`jobs_lock`: no tick is going)."""
+        return self.commit_jobs(self.prepare_jobs(jobs, self.store))
 
     def next_runs(self) -> dict[str, dt.datetime | None]:
         """Each job's next due time (None: started by its parents, or paused)."""
@@ -365,6 +396,20 @@ class Scheduler:
             await asyncio.wait(waiters, timeout=poll_s, return_when=asyncio.FIRST_COMPLETED)
             for waiter in waiters:
                 waiter.cancel()
+
+
+def _loaded(store: ScheduleStore, job: Job, now: dt.datetime) -> tuple[JobState, bool]:
+    """A job's state as saved, or planned afresh when new or changed (True: to be saved)."""
+    saved = store.load(job.name, _spec(job))
+    if saved is None:
+        state = JobState(job, first_run(job, now))
+        state.paused_since = store.paused_since(job.name)
+        return state, True
+    # parents no longer listed cannot be saved: the spec (with ``after``) matched
+    parents = store.parents_done(job.name)
+    state = JobState(job, saved[0], parents_done=parents, last_started=saved[1])
+    state.paused_since = store.paused_since(job.name)
+    return state, False
 
 
 def _spec(job: Job) -> str:

@@ -7,8 +7,11 @@ emulator, a driven clock; no sleeping."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -441,3 +444,114 @@ async def _reload_mid_extract(served, manager, raw, path, reading) -> None:
     write(path, raw)
     reloaded = await served.http.post("/api/v1/project/reload", headers=admin)
     assert reloaded.status_code == 200
+
+
+@pytest.fixture
+def short_busy_timeout(monkeypatch) -> None:
+    """Every connection to a state file gives up on a lock after 0.1 s (30 s in serve):
+    a lock held by the test makes a write fail at once, and for sure."""
+    import mogulsync._sqlite_file
+
+    monkeypatch.setattr(mogulsync._sqlite_file, "BUSY_TIMEOUT_MS", 100)
+
+
+@contextlib.contextmanager
+def schedules_locked(state_dir: Path) -> Iterator[None]:
+    """Another writer holds ``schedule.sqlite``'s write lock (a cron's `extract run`)."""
+    blocker = sqlite3.connect(state_dir / "schedule.sqlite", isolation_level=None)
+    try:
+        blocker.execute("BEGIN EXCLUSIVE")
+        yield
+        blocker.execute("ROLLBACK")
+    finally:
+        blocker.close()
+
+
+async def test_a_reload_whose_schedules_cannot_be_saved_changes_nothing(
+    emulator_server, tmp_path, env, short_busy_timeout
+):
+    """schedule.sqlite locked by another writer: the reload answers 503 and the server
+    runs on with the previous syncs and schedules (in memory and in the file); once the
+    lock is gone the same reload applies whole."""
+    path = tmp_path / "mogulsync.yml"
+    raw = raw_project(emulator_server, tmp_path, accounts(tmp_path, 1))
+    raw["syncs"]["customers"]["schedule"] = every("15m")
+    write(path, raw)
+    clock = ManualClock(START)
+    async with serving(load_config(path), clock=clock, config_path=path) as served:
+        admin = served.bearer(ADMIN)
+        scheduler = served.app.state.scheduler
+        assert scheduler is not None
+        raw["syncs"]["customers"]["schedule"] = every("30m")
+        raw["syncs"]["others"] = {**raw["syncs"]["customers"], "data_source": "Others"}
+        write(path, raw)
+        with schedules_locked(tmp_path / "state"):
+            refused = await served.http.post("/api/v1/project/reload", headers=admin)
+        assert refused.status_code == 503, refused.text
+        body = refused.json()
+        assert body["applied"] is False
+        assert "schedule.sqlite" in body["error"]
+        assert "nothing was reloaded" in body["error"]
+        assert list(served.app.state.config.syncs) == ["customers"]
+        assert served.app.state.manager.config.syncs.keys() == {"customers"}
+        assert served.app.state.scheduler is scheduler
+        assert scheduler.next_runs() == {"customers": START + QUARTER}
+        listed = (await served.http.get("/api/v1/syncs", headers=admin)).json()
+        assert [sync["name"] for sync in listed] == ["customers"]
+        store = ScheduleStore(tmp_path / "state")
+        try:  # the file too: the old job, with its old schedule
+            assert store.load(
+                "customers", scheduler.states["customers"].job.schedule.model_dump_json()
+            )
+            rows = store._db.execute("SELECT name FROM jobs").fetchall()
+            assert rows == [("customers",)]
+        finally:
+            store.close()
+
+        # the old schedule still runs
+        clock.advance(QUARTER)
+        assert await scheduler.tick() == ["customers"]
+        run = served.app.state.manager.active["customers"]
+        assert (await wait_for_run(served, run.run_id, ADMIN))["status"] == "success"
+
+        # the lock gone, the same file applies whole
+        reloaded = await served.http.post("/api/v1/project/reload", headers=admin)
+        assert reloaded.status_code == 200, reloaded.text
+        schedules = reloaded.json()["schedules"]
+        assert schedules == {"added": ["others"], "changed": ["customers"], "removed": []}
+        assert scheduler.next_runs() == {
+            "customers": clock.now() + 2 * QUARTER,
+            "others": clock.now() + 2 * QUARTER,
+        }
+        assert list(served.app.state.config.syncs) == ["customers", "others"]
+
+
+async def test_a_first_scheduler_that_cannot_be_saved_changes_nothing(
+    emulator_server, tmp_path, env, short_busy_timeout
+):
+    """No schedule yet, one added by a reload while schedule.sqlite is locked: 503, no
+    scheduler, the previous configuration; the next reload starts the scheduler."""
+    path = tmp_path / "mogulsync.yml"
+    raw = raw_project(emulator_server, tmp_path, accounts(tmp_path, 1))
+    write(path, raw)
+    clock = ManualClock(START)
+    async with serving(load_config(path), clock=clock, config_path=path) as served:
+        admin = served.bearer(ADMIN)
+        raw["syncs"]["customers"]["schedule"] = every("1h")
+        raw["syncs"]["customers"]["data_source"] = "Changed"
+        write(path, raw)
+        ScheduleStore(tmp_path / "state").close()  # the file exists, as a cron's would
+        with schedules_locked(tmp_path / "state"):
+            refused = await served.http.post("/api/v1/project/reload", headers=admin)
+        assert refused.status_code == 503, refused.text
+        assert "nothing was reloaded" in refused.json()["error"]
+        assert served.app.state.scheduler is None
+        assert served.app.state.config.syncs["customers"].data_source == "Serve"
+
+        reloaded = await served.http.post("/api/v1/project/reload", headers=admin)
+        assert reloaded.status_code == 200, reloaded.text
+        assert reloaded.json()["schedules"]["added"] == ["customers"]
+        scheduler = served.app.state.scheduler
+        assert scheduler is not None
+        assert scheduler.next_runs() == {"customers": START + dt.timedelta(hours=1)}
+        assert served.app.state.config.syncs["customers"].data_source == "Changed"

@@ -311,7 +311,7 @@ async def _set_paused(request: Request, *, paused: bool) -> Response:
         return caller
     job = request.path_params["job"]
     try:
-        set_paused(state_of(request), job, paused=paused)
+        await set_paused(state_of(request), job, paused=paused)
     except UnknownSyncError as exc:
         return Response(exc.user_message, status_code=404, media_type="text/plain")
     page = "/extract" if job == EXTRACT_JOB else "/syncs"
