@@ -299,6 +299,24 @@ class StateStore:
         for pk, digest, status, uuid, ref in rows:
             yield pk, Prior(digest, RowStatus(status), uuid, ref)
 
+    def sharing(
+        self, sync: str, refs: Sequence[str], uuids: Sequence[str]
+    ) -> Iterator[tuple[str, Prior]]:
+        """Snapshot rows that may name one of these records: ref in ``refs``, or uuid in
+        ``uuids`` (rows holding several uuids are all returned; the caller checks)."""
+        found: dict[str, Prior] = {}
+        select = "SELECT pk, digest, status, uuid, ref FROM snapshot WHERE sync = ? AND "
+        for column, values in (("ref", list(refs)), ("uuid", list(uuids))):
+            for start in range(0, len(values), _CHUNK):
+                chunk = values[start : start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                query = f"{select}{column} IN ({marks})"
+                for pk, digest, status, uuid, ref in self._db.execute(query, (sync, *chunk)):
+                    found[pk] = Prior(digest, RowStatus(status), uuid, ref)
+        for pk, digest, status, uuid, ref in self._db.execute(f"{select}uuid LIKE '%,%'", (sync,)):
+            found[pk] = Prior(digest, RowStatus(status), uuid, ref)
+        yield from found.items()
+
     def counts(self, sync: str) -> dict[str, int]:
         """Rows per status in a sync's snapshot."""
         rows = self._db.execute(
