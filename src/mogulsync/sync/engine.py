@@ -682,6 +682,7 @@ class _Run:
             if prior.digest is None and not prior.uuid and key not in unsure
         ]
         self.state.forget(self.name, [*never_landed, *kept])
+        self._hand_over(prepared, kept)
         self._note_kept(kept, dict(gone))
         for key, prior in gone:
             if key in kept:
@@ -710,6 +711,20 @@ class _Run:
             if key not in leaving
         }
         return claimed(named, holders) if holders else {}
+
+    def _hand_over(self, prepared: Prepared, kept: dict[str, tuple[str, Prior]]) -> None:
+        """Insert mode: a row refused this run because the kept record exists takes it over.
+
+        Marked in flight, the next run looks its record up by its match key and adopts it,
+        as after a lost answer (insert mode never updates it); without this the row would
+        be refused as "already exists" on every run. The digest is the next run's: a row
+        never accepted is sent (so marked again) on every run.
+        """
+        if prepared.sync.mode != "insert":
+            return  # upsert and update find and update the record on their own
+        rows = [(holder, "", prior.ref) for holder, prior in kept.values() if not prior.may_exist]
+        if rows:
+            self.state.mark_inflight(self.name, rows)
 
     def _note_kept(self, kept: dict[str, tuple[str, Prior]], gone: dict[str, Prior]) -> None:
         """Say in the run's message which removed rows' records were kept, and why."""

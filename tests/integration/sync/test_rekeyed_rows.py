@@ -10,6 +10,7 @@ the suite's PostgreSQL for the ``state_store`` and ``state: warehouse`` paths.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import duckdb
@@ -65,35 +66,52 @@ def _deletes_sent(config: AppConfig, run_id: str) -> int:
 
 _REKEY = ("delete from accounts where pk = '1'", "insert into accounts values ('3', 'A', 'Alpha 3', 'a@x.io')")  # fmt: skip
 
+Records = Callable[[EmulatorServer], dict[str, str]]
+
+
+def _customer_uuids(server: EmulatorServer) -> dict[str, str]:
+    return {ext: customer["uuid"] for ext, customer in _customers(server).items()}
+
 
 async def _rekeyed_run_keeps_a(
-    config: AppConfig, server: EmulatorServer, tmp_path, **kw: Any
+    config: AppConfig,
+    server: EmulatorServer,
+    tmp_path,
+    *,
+    sync: str = "customers",
+    records: Records = _customer_uuids,
+    rekey: tuple[str, ...] = _REKEY,
+    record: str = "external_id A",
+    insert: bool = False,
+    **kw: Any,
 ) -> RunRecord:
-    """Row 1 (A) leaves, row 3 (A) arrives: customer A stays, and stays on later runs."""
-    first = await engine(config, **kw).run("customers")
+    """Row 1 (A) leaves, row 3 (A) arrives: record A stays, and stays on later runs."""
+    first = await engine(config, **kw).run(sync)
     assert (first.status.value, first.rows.succeeded) == ("success", 2), first.message
-    original = _customers(server)["A"]["uuid"]
-    _sql(tmp_path, *_REKEY)
+    before = records(server)
+    _sql(tmp_path, *rekey)
 
-    plan = await plan_sync(config, "customers", engine(config).settings)
+    plan = await plan_sync(config, sync, engine(config).settings)
     assert plan.counts["deletes"] == 0
-    assert (plan.kept, plan.kept_samples) == (
-        1,
-        [{"key": "1", "record": "external_id A", "now": "3"}],
-    )
+    assert (plan.kept, plan.kept_samples) == (1, [{"key": "1", "record": record, "now": "3"}])
 
-    run = await engine(config, **kw).run("customers")
-    assert run.status.value == "success", run.message
+    run = await engine(config, **kw).run(sync)
     assert run.rows.removed == 1
-    assert "external_id A is now row 3" in (run.message or "")
+    assert f"{record} is now row 3" in (run.message or "")
     assert _deletes_sent(config, run.run_id) == 0
-    customers = _customers(server)
-    assert set(customers) == {"A", "B"}
-    assert customers["A"]["uuid"] == original
+    assert records(server) == before  # nothing deleted, nothing created twice
+    if insert:
+        # insert mode refuses row 3 as "already exists" this once; it takes the record
+        # over on the next run (looked up, never updated)
+        assert (run.status.value, run.rows.failed) == ("partial", 1), run.message
+        settled = await engine(config, **kw).run(sync)
+        assert (settled.status.value, settled.rows.succeeded) == ("success", 1), settled.message
+    else:
+        assert run.status.value == "success", run.message
 
-    later = await engine(config, **kw).run("customers")  # the snapshot agrees with ChartMogul
+    later = await engine(config, **kw).run(sync)  # the snapshot agrees with ChartMogul
     assert (later.status.value, later.rows.removed, later.rows.unchanged) == ("success", 0, 2)
-    assert set(_customers(server)) == {"A", "B"}
+    assert records(server) == before
     return run
 
 
@@ -102,6 +120,8 @@ async def _rekeyed_run_keeps_a(
 async def test_customer_rekeyed_by_external_id_is_kept(emulator_server, tmp_path, mode, bulk):
     config = _config(emulator_server, tmp_path, _customers_sync(mode=mode, bulk=bulk))
     # min_rows=1: the bulk path imports even this one new row
-    await _rekeyed_run_keeps_a(config, emulator_server, tmp_path, bulk=BulkSettings(min_rows=1))
+    await _rekeyed_run_keeps_a(
+        config, emulator_server, tmp_path, insert=mode == "insert", bulk=BulkSettings(min_rows=1)
+    )
     if mode == "upsert":
         assert _customers(emulator_server)["A"]["name"] == "Alpha 3"
