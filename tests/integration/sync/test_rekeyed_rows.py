@@ -10,14 +10,16 @@ the suite's PostgreSQL for the ``state_store`` and ``state: warehouse`` paths.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import duckdb
+import psycopg
 import pytest
 from tests.integration.sync._support import all_pages, api, engine, make_warehouse, project
 
-from mogulsync.config import AppConfig
+from mogulsync.config import AppConfig, parse_config
 from mogulsync.emulator.server import EmulatorServer
 from mogulsync.runs import RunRecord, RunStore
 from mogulsync.sync.bulk import BulkSettings
@@ -97,9 +99,9 @@ async def _rekeyed_run_keeps_a(
 
     run = await engine(config, **kw).run(sync)
     assert run.rows.removed == 1
-    assert f"{record} is now row 3" in (run.message or "")
-    assert _deletes_sent(config, run.run_id) == 0
     assert records(server) == before  # nothing deleted, nothing created twice
+    assert _deletes_sent(config, run.run_id) == 0
+    assert f"{record} is now row 3" in (run.message or "")
     if insert:
         # insert mode refuses row 3 as "already exists" this once; it takes the record
         # over on the next run (looked up, never updated)
@@ -125,3 +127,203 @@ async def test_customer_rekeyed_by_external_id_is_kept(emulator_server, tmp_path
     )
     if mode == "upsert":
         assert _customers(emulator_server)["A"]["name"] == "Alpha 3"
+
+
+async def test_mass_delete_safeguard_does_not_count_a_kept_record(emulator_server, tmp_path):
+    """max_deletes 0: a re-keyed row is no delete, so the run is not refused."""
+    config = _config(emulator_server, tmp_path, _customers_sync(max_deletes=0))
+    await _rekeyed_run_keeps_a(config, emulator_server, tmp_path)
+
+
+async def test_customer_matched_by_email_kept_when_another_row_has_the_email(
+    emulator_server, tmp_path
+):
+    """match: email, row 1 leaves and row 3 (another external id, same email) arrives: the
+    customer row 3 updated is not deleted."""
+    config = _config(emulator_server, tmp_path, _customers_sync(match="email"))
+    first = await engine(config).run("customers")
+    assert first.status.value == "success", first.message
+    before = _customer_uuids(emulator_server)
+    _sql(
+        tmp_path,
+        "delete from accounts where pk = '1'",
+        "insert into accounts values ('3', 'A3', 'Alpha 3', 'a@x.io')",
+    )
+    run = await engine(config).run("customers")
+    assert run.status.value == "success", run.message
+    assert _customer_uuids(emulator_server) == before
+    assert _deletes_sent(config, run.run_id) == 0
+    assert "is now row 3" in (run.message or "")
+    assert _customers(emulator_server)["A"]["name"] == "Alpha 3"
+    later = await engine(config).run("customers")
+    assert (later.status.value, later.rows.removed, later.rows.unchanged) == ("success", 0, 2)
+    assert _customer_uuids(emulator_server) == before
+
+
+async def test_two_rows_sharing_an_email_one_leaves(emulator_server, tmp_path):
+    """match: email, rows 1 and 3 share an email over two runs; row 1 leaves: kept."""
+    config = _config(emulator_server, tmp_path, _customers_sync(match="email"))
+    _sql(tmp_path, "insert into accounts values ('3', 'A3', 'Alpha 3', 'a@x.io')")
+    first = await engine(config).run("customers")
+    assert first.status.value == "success", first.message
+    before = _customer_uuids(emulator_server)
+    _sql(tmp_path, "delete from accounts where pk = '1'")
+    plan = await plan_sync(config, "customers", engine(config).settings)
+    assert (plan.counts["deletes"], plan.kept) == (0, 1)
+    run = await engine(config).run("customers")
+    assert run.status.value == "success", run.message
+    assert _customer_uuids(emulator_server) == before
+    assert _deletes_sent(config, run.run_id) == 0
+
+
+async def test_reverse_order_over_two_runs(emulator_server, tmp_path):
+    """Row 1 (A) leaves in one run (deleted), row 3 (A) arrives in the next (created)."""
+    config = _config(emulator_server, tmp_path, _customers_sync())
+    await engine(config).run("customers")
+    _sql(tmp_path, "delete from accounts where pk = '1'")
+    gone = await engine(config).run("customers")
+    assert (gone.status.value, gone.message) == ("success", None)
+    assert set(_customers(emulator_server)) == {"B"}
+    _sql(tmp_path, "insert into accounts values ('3', 'A', 'Alpha 3', 'a@x.io')")
+    back = await engine(config).run("customers")
+    assert (back.status.value, back.rows.added) == ("success", 1)
+    assert _customers(emulator_server)["A"]["name"] == "Alpha 3"
+
+
+async def test_a_different_record_with_the_same_key_is_still_deleted(emulator_server, tmp_path):
+    """Only the record the new row names is kept: row 1's other record goes as before."""
+    config = _config(emulator_server, tmp_path, _customers_sync())
+    await engine(config).run("customers")
+    _sql(tmp_path, "delete from accounts where pk in ('1', '2')", *_REKEY[1:])
+    run = await engine(config).run("customers")
+    assert run.status.value == "success", run.message
+    assert set(_customers(emulator_server)) == {"A"}
+    assert _deletes_sent(config, run.run_id) == 1
+
+
+# ---------------------------------------------------------------------- plans, contacts
+
+_PLANS = [
+    "create table plans(pk varchar, ext varchar, name varchar, c int, u varchar)",
+    "insert into plans values ('1', 'A', 'Gold', 1, 'month'), ('2', 'B', 'Silver', 1, 'month')",
+]
+
+
+def _plan_uuids(server: EmulatorServer) -> dict[str, str]:
+    with api(server) as client:
+        return {p["external_id"]: p["uuid"] for p in all_pages(client, "/plans", "plans")}
+
+
+@pytest.mark.parametrize("mode", ["upsert", "insert"])
+async def test_plan_rekeyed_is_kept(emulator_server, tmp_path, mode):
+    url = make_warehouse(tmp_path / "w.duckdb", _PLANS)
+    sync = {"model": "plans", "object": "plan", "data_source": "W", "mode": mode,
+            "mapping": {"external_id": "ext", "name": "name", "interval_count": "c",
+                        "interval_unit": "u"},
+            "on_delete": "delete", "bulk": "off"}  # fmt: skip
+    models = {"plans": {"table": "plans", "primary_key": "pk"}}
+    config = project(emulator_server, tmp_path, url, models, {"plans": sync})
+    rekey = (
+        "delete from plans where pk = '1'",
+        "insert into plans values ('3', 'A', 'Gold 3', 1, 'month')",
+    )
+    await _rekeyed_run_keeps_a(
+        config,
+        emulator_server,
+        tmp_path,
+        sync="plans",
+        records=_plan_uuids,
+        rekey=rekey,
+        insert=mode == "insert",
+    )
+
+
+def _contact_uuids(server: EmulatorServer) -> dict[str, str]:
+    with api(server) as client:
+        found = all_pages(client, "/contacts", "entries")
+    return {c["external_id"]: c["uuid"] for c in found}
+
+
+@pytest.mark.parametrize("mode", ["upsert", "insert"])
+async def test_contact_rekeyed_is_kept(emulator_server, tmp_path, mode):
+    url = make_warehouse(
+        tmp_path / "w.duckdb",
+        [
+            *_ACCOUNTS,
+            "create table people(pk varchar, ext varchar, account varchar, mail varchar)",
+            "insert into people values ('1', 'A', 'A', 'p@x.io'), ('2', 'B', 'B', 'q@x.io')",
+        ],
+    )
+    contacts = {"model": "people", "object": "contact", "data_source": "W", "mode": mode,
+                "mapping": {"external_id": "ext", "customer_external_id": "account",
+                            "email": "mail"},
+                "custom_attributes": "none", "on_delete": "delete"}  # fmt: skip
+    models = {
+        "accounts": {"table": "accounts", "primary_key": "pk"},
+        "people": {"table": "people", "primary_key": "pk"},
+    }
+    syncs = {"customers": _customers_sync(), "contacts": contacts}
+    config = project(emulator_server, tmp_path, url, models, syncs)
+    assert (await engine(config).run("customers")).status.value == "success"
+    rekey = ("delete from people where pk = '1'", "insert into people values ('3', 'A', 'A', 'p@x.io')")  # fmt: skip
+    await _rekeyed_run_keeps_a(
+        config,
+        emulator_server,
+        tmp_path,
+        sync="contacts",
+        records=_contact_uuids,
+        rekey=rekey,
+        insert=mode == "insert",
+    )
+
+
+# ---------------------------------------------------------------------- other states
+
+
+async def test_duckdb_warehouse_state(emulator_server, tmp_path):
+    """state: warehouse (the diff runs in SQL): the same decision."""
+    sync = _customers_sync(state="warehouse", state_schema="mogulsync")
+    config = _config(emulator_server, tmp_path, sync)
+    await _rekeyed_run_keeps_a(config, emulator_server, tmp_path)
+
+
+@pytest.mark.postgres
+async def test_postgres_warehouse_state(emulator_server, postgres_server, tmp_path):
+    table = f"rk_accounts_{uuid.uuid4().hex[:8]}"
+    schema = f"rk_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres_server.dsn, autocommit=True) as db:
+        db.execute(f"create table {table} (pk text, ext text, company text, mail text)")
+        db.execute(f"insert into {table} values ('1', 'A', 'Alpha', 'a@x.io'), ('2', 'B', 'Beta', 'b@x.io')")  # fmt: skip
+    models = {"accounts": {"sql": f"select * from {table}", "primary_key": "pk"}}
+    sync = _customers_sync(state="warehouse", state_schema=schema)
+    config = project(emulator_server, tmp_path, postgres_server.url, models, {"customers": sync})
+
+    first = await engine(config).run("customers")
+    assert first.status.value == "success", first.message
+    before = _customer_uuids(emulator_server)
+    with psycopg.connect(postgres_server.dsn, autocommit=True) as db:
+        db.execute(f"delete from {table} where pk = '1'")
+        db.execute(f"insert into {table} values ('3', 'A', 'Alpha 3', 'a@x.io')")
+    plan = await plan_sync(config, "customers", engine(config).settings)
+    assert (plan.counts["deletes"], plan.kept) == (0, 1)
+    run = await engine(config).run("customers")
+    assert run.status.value == "success", run.message
+    assert _customer_uuids(emulator_server) == before
+    assert "external_id A is now row 3" in (run.message or "")
+
+
+@pytest.mark.postgres
+async def test_shared_postgres_state_store(emulator_server, postgres_server, tmp_path):
+    schema = f"rks_{uuid.uuid4().hex[:8]}"
+    url = make_warehouse(tmp_path / "w.duckdb", _ACCOUNTS)
+    raw = {
+        "chartmogul": {"api_key": "${CM_KEY}", "base_url": emulator_server.base_url},
+        "state_dir": str(tmp_path / "state"),
+        "warehouses": {"main": url},
+        "models": {"accounts": {"warehouse": "main", "table": "accounts", "primary_key": "pk"}},
+        "syncs": {"customers": _customers_sync()},
+        "state_store": {"url": "${STATE_URL}", "schema": schema},
+    }
+    env = {"CM_KEY": emulator_server.api_key, "STATE_URL": postgres_server.url}
+    config = parse_config(raw, env=env)
+    await _rekeyed_run_keeps_a(config, emulator_server, tmp_path)
