@@ -190,8 +190,8 @@ async def test_reverse_order_over_two_runs(emulator_server, tmp_path):
     assert _customers(emulator_server)["A"]["name"] == "Alpha 3"
 
 
-async def test_a_different_record_with_the_same_key_is_still_deleted(emulator_server, tmp_path):
-    """Only the record the new row names is kept: row 1's other record goes as before."""
+async def test_only_the_record_a_row_names_is_kept(emulator_server, tmp_path):
+    """Rows 1 (A) and 2 (B) leave, row 3 (A) arrives: A is kept, B is deleted as before."""
     config = _config(emulator_server, tmp_path, _customers_sync())
     await engine(config).run("customers")
     _sql(tmp_path, "delete from accounts where pk in ('1', '2')", *_REKEY[1:])
