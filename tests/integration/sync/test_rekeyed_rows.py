@@ -327,3 +327,23 @@ async def test_shared_postgres_state_store(emulator_server, postgres_server, tmp
     env = {"CM_KEY": emulator_server.api_key, "STATE_URL": postgres_server.url}
     config = parse_config(raw, env=env)
     await _rekeyed_run_keeps_a(config, emulator_server, tmp_path)
+
+
+async def test_external_id_changed_for_the_same_row_updates_its_record_in_place(
+    emulator_server, tmp_path
+):
+    """Row 1's external id A -> B (same primary key): its record is found by its uuid and
+    updated, keeping external id A (an update cannot change it); nothing is created or
+    deleted. When row 1 later leaves, that record is deleted (docs/sync.md)."""
+    config = _config(emulator_server, tmp_path, _customers_sync())
+    await engine(config).run("customers")
+    before = _customer_uuids(emulator_server)
+    _sql(tmp_path, "update accounts set ext = 'B2', company = 'Alpha renamed' where pk = '1'")
+    run = await engine(config).run("customers")
+    assert (run.status.value, run.rows.changed, run.rows.removed) == ("success", 1, 0)
+    assert _customer_uuids(emulator_server) == before
+    assert _customers(emulator_server)["A"]["name"] == "Alpha renamed"
+    _sql(tmp_path, "delete from accounts where pk = '1'")
+    gone = await engine(config).run("customers")
+    assert (gone.status.value, gone.rows.removed) == ("success", 1)
+    assert set(_customer_uuids(emulator_server)) == {"B"}
