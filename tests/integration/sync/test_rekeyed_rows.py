@@ -347,3 +347,53 @@ async def test_external_id_changed_for_the_same_row_updates_its_record_in_place(
     gone = await engine(config).run("customers")
     assert (gone.status.value, gone.rows.removed) == ("success", 1)
     assert set(_customer_uuids(emulator_server)) == {"B"}
+
+
+def _invoice_uuids(server: EmulatorServer) -> dict[str, str]:
+    with api(server) as client:
+        found = all_pages(client, "/invoices", "invoices")
+    return {i["external_id"]: i["uuid"] for i in found}
+
+
+async def test_invoice_rekeyed_is_kept(emulator_server, tmp_path):
+    """Invoices (insert only): row 1's invoice is kept; row 3's import of the same invoice
+    is answered "already exists" and recognised as that invoice in the same run."""
+    line = '[{"type": "one_time", "amount_in_cents": 1000, "description": "Setup"}]'
+    url = make_warehouse(
+        tmp_path / "w.duckdb",
+        [
+            *_ACCOUNTS,
+            (
+                "create table invoices(pk varchar, ext varchar, account varchar, d date,"
+                " cur varchar, lines json)"
+            ),
+            (
+                f"insert into invoices values ('1', 'A', 'A', DATE '2025-01-01', 'USD', '{line}'),"
+                f" ('2', 'B', 'B', DATE '2025-01-01', 'USD', '{line}')"
+            ),
+        ],
+    )
+    invoices = {"model": "invoices", "object": "invoice", "mode": "insert", "data_source": "W",
+                "mapping": {"external_id": "ext", "customer_external_id": "account",
+                            "date": "d", "currency": "cur"},
+                "line_items": {"column": "lines"}, "on_delete": "delete",
+                "bulk": "off"}  # fmt: skip
+    models = {
+        "accounts": {"table": "accounts", "primary_key": "pk"},
+        "invoices": {"table": "invoices", "primary_key": "pk"},
+    }
+    syncs = {"customers": _customers_sync(), "invoices": invoices}
+    config = project(emulator_server, tmp_path, url, models, syncs)
+    assert (await engine(config).run("customers")).status.value == "success"
+    rekey = (
+        "delete from invoices where pk = '1'",
+        f"insert into invoices values ('3', 'A', 'A', DATE '2025-01-01', 'USD', '{line}')",
+    )
+    await _rekeyed_run_keeps_a(
+        config,
+        emulator_server,
+        tmp_path,
+        sync="invoices",
+        records=_invoice_uuids,
+        rekey=rekey,
+    )
