@@ -194,6 +194,8 @@ def _plan_batch(
             if needs_sending(item.change):
                 prior = item.prior
                 uuid = prior.uuid if prior is not None else None
+                if prepared.sync.match == "uuid":  # the row names its record itself
+                    uuid = str(item.row.payload.get("uuid") or "") or uuid
                 plan.sent_refs[item.row.key] = Prior(None, RowStatus.INFLIGHT, uuid, row_ref(item))
     return True
 

@@ -397,3 +397,35 @@ async def test_invoice_rekeyed_is_kept(emulator_server, tmp_path):
         records=_invoice_uuids,
         rekey=rekey,
     )
+
+
+async def test_customer_matched_by_uuid_rekeyed_is_kept(emulator_server, tmp_path):
+    """match: uuid (update): row 3 names row 1's customer by its uuid; plan and run keep it."""
+    with api(emulator_server) as client:
+        ds = client.post("/data_sources", json={"name": "W"}).json()["uuid"]
+        uuids = [
+            client.post("/customers", json={"data_source_uuid": ds, "external_id": ext}).json()[
+                "uuid"
+            ]
+            for ext in ("A", "B")
+        ]
+    url = make_warehouse(
+        tmp_path / "w.duckdb",
+        [
+            "create table accounts(pk varchar, cm varchar, company varchar)",
+            f"insert into accounts values ('1', '{uuids[0]}', 'Alpha'), ('2', '{uuids[1]}', 'Beta')",
+        ],
+    )
+    sync = {"model": "accounts", "object": "customer", "data_source": "W", "mode": "update",
+            "match": "uuid", "mapping": {"uuid": "cm", "name": "company"},
+            "custom_attributes": "none", "on_delete": "delete"}  # fmt: skip
+    models = {"accounts": {"table": "accounts", "primary_key": "pk"}}
+    config = project(emulator_server, tmp_path, url, models, {"customers": sync})
+    rekey = (
+        "delete from accounts where pk = '1'",
+        f"insert into accounts values ('3', '{uuids[0]}', 'Alpha 3')",
+    )
+    await _rekeyed_run_keeps_a(
+        config, emulator_server, tmp_path, rekey=rekey, record=f"uuid {uuids[0]}"
+    )
+    assert _customers(emulator_server)["A"]["name"] == "Alpha 3"
