@@ -167,6 +167,17 @@ def _print_plan_notes(result: SyncPlan) -> None:
         _out.print(f"The data source `{result.data_source_name}` would be created.")
     if result.removed_ignored:
         _out.print(f"{result.removed_ignored} row(s) left the model (on_delete: ignore).")
+    if result.kept:
+        named = "; ".join(
+            f"{item['record']} is now row {key_label(item['now'])}" for item in result.kept_samples
+        )
+        _out.print(
+            escape(
+                f"{result.kept} removed row(s)' record would be kept, not deleted (another row"
+                f" of the model names it): {named}"
+            ),
+            highlight=False,
+        )
     if result.deletes_refused:
         # as the run would end: failed, nothing deleted
         _out.print(

@@ -9,6 +9,7 @@ rows are retried on every later run until they succeed, never skipped.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 
@@ -80,3 +81,42 @@ def classify(digest: str, prior: Prior | None, *, full: bool = False) -> Change:
 def needs_sending(change: Change) -> bool:
     """Whether a classified row costs API calls."""
     return change in (Change.ADDED, Change.CHANGED)
+
+
+def _uuids(prior: Prior) -> set[str]:
+    return {part for part in (prior.uuid or "").split(",") if part}
+
+
+def same_record(gone: Prior, holder: Prior) -> bool:
+    """Whether a row that left the model and a row the model holds name the same record:
+    a uuid in common, or the same external id unless both uuids are known and differ (the
+    record was deleted and created again in ChartMogul: two records, one each)."""
+    gone_uuids, holder_uuids = _uuids(gone), _uuids(holder)
+    if gone_uuids & holder_uuids:
+        return True
+    return bool(gone.ref) and gone.ref == holder.ref and not (gone_uuids and holder_uuids)
+
+
+def claimed(
+    gone: Sequence[tuple[str, Prior]], holders: Mapping[str, Prior]
+) -> dict[str, tuple[str, Prior]]:
+    """Rows that left the model whose record a row the model still holds names: removed
+    row's key → (that row's key, its prior). Deleting it would delete that row's record
+    (a re-keyed model: one row out, another in with the same external id or email)."""
+    by_ref: dict[str, list[str]] = {}
+    by_uuid: dict[str, list[str]] = {}
+    for key, prior in holders.items():
+        if prior.ref:
+            by_ref.setdefault(prior.ref, []).append(key)
+        for uuid in _uuids(prior):
+            by_uuid.setdefault(uuid, []).append(key)
+    found: dict[str, tuple[str, Prior]] = {}
+    for key, prior in gone:
+        candidates = [*by_ref.get(prior.ref or "", [])]
+        for uuid in sorted(_uuids(prior)):
+            candidates.extend(by_uuid.get(uuid, []))
+        for holder in sorted(set(candidates)):
+            if same_record(prior, holders[holder]):
+                found[key] = (holder, holders[holder])
+                break
+    return found

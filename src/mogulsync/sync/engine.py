@@ -32,6 +32,7 @@ from mogulsync.chartmogul import (
 from mogulsync.chartmogul.outage import DEFAULT_OUTAGE_WINDOW_S
 from mogulsync.config import AppConfig
 from mogulsync.errors import ConfigError, FatalError, MogulsyncError
+from mogulsync.output import key_label
 from mogulsync.runs import RowError, RunRecord, RunStatus, RunStore
 from mogulsync.runs.retention import prune_history_at
 from mogulsync.sync.after_run import finish_run
@@ -60,7 +61,14 @@ from mogulsync.sync.delete_guard import (
     no_record,
     snapshot_rows,
 )
-from mogulsync.sync.diff import Change, Prior, RowStatus, needs_sending, unsure_removal
+from mogulsync.sync.diff import (
+    Change,
+    Prior,
+    RowStatus,
+    claimed,
+    needs_sending,
+    unsure_removal,
+)
 from mogulsync.sync.errors_text import may_have_landed, row_errors
 from mogulsync.sync.outcomes import OutcomeStatus, RowOutcome, RowSink
 from mogulsync.sync.state import RowResult
@@ -651,8 +659,13 @@ class _Run:
         # it is looked up by its external id (and deleted if found), never just forgotten.
         kind = prepared.sync.object
         unsure = {key for key, prior in gone if unsure_removal(prior, kind)}
+        # A removed row whose record a row the model holds names (re-keyed model, dedup):
+        # the record is that row's now; deleting it would lose it. Forgotten instead.
+        kept = await self._kept(gone)
+        counted_deletes = sum(key not in kept for key, _ in counted)
         refusal = await self._refusal(
-            len(counted) + len(unsure), sum(no_record(prior) for _, prior in gone)
+            counted_deletes + len(unsure - kept.keys()),
+            sum(no_record(prior) for _, prior in gone),
         )
         if refusal is not None:
             # nothing deleted, nothing forgotten: the next run sees these rows leave again
@@ -668,12 +681,62 @@ class _Run:
             for key, prior in gone
             if prior.digest is None and not prior.uuid and key not in unsure
         ]
-        self.state.forget(self.name, never_landed)
+        self.state.forget(self.name, [*never_landed, *kept])
+        self._hand_over(prepared, kept)
+        self._note_kept(kept, dict(gone))
         for key, prior in gone:
+            if key in kept:
+                continue
             # bulk-imported records have no known uuid: the applier finds them by ``ref``
             if prior.uuid or (prior.ref and prior.digest is not None) or key in unsure:
                 await self.slots.acquire()
                 self._spawn(self._delete(applier, key, prior))
+
+    async def _kept(self, gone: Sequence[tuple[str, Prior]]) -> dict[str, tuple[str, Prior]]:
+        """Removed rows whose record a row the model still holds names (see :func:`claimed`).
+
+        Waits for the rows being sent first: a new row's uuid (an email match) is known
+        once its answer is recorded, and no delete may race the upsert of the same record.
+        """
+        named = [(key, prior) for key, prior in gone if prior.uuid or prior.ref]
+        if not named:
+            return {}
+        await self._drain()
+        refs = sorted({prior.ref for _, prior in named if prior.ref})
+        uuids = sorted({part for _, p in named for part in (p.uuid or "").split(",") if part})
+        leaving = {key for key, _ in gone}
+        holders = {
+            key: prior
+            for key, prior in self.state.sharing(self.name, refs, uuids)
+            if key not in leaving
+        }
+        return claimed(named, holders) if holders else {}
+
+    def _hand_over(self, prepared: Prepared, kept: dict[str, tuple[str, Prior]]) -> None:
+        """Insert mode: a row refused this run because the kept record exists takes it over.
+
+        Marked in flight, the next run looks its record up by its match key and adopts it,
+        as after a lost answer (insert mode never updates it); without this the row would
+        be refused as "already exists" on every run. The digest is the next run's: a row
+        never accepted is sent (so marked again) on every run.
+        """
+        if prepared.sync.mode != "insert":
+            return  # upsert and update find and update the record on their own
+        rows = [(holder, "", prior.ref) for holder, prior in kept.values() if not prior.may_exist]
+        if rows:
+            self.state.mark_inflight(self.name, rows)
+
+    def _note_kept(self, kept: dict[str, tuple[str, Prior]], gone: dict[str, Prior]) -> None:
+        """Say in the run's message which removed rows' records were kept, and why."""
+        if not kept:
+            return
+        examples = [
+            f"{_record_label(gone[key])} is now row {key_label(holder)}"
+            for key, (holder, _) in sorted(kept.items())[:3]
+        ]
+        more = f" (and {len(kept) - 3} more)" if len(kept) > 3 else ""
+        note = f"{len(kept)} removed row(s)' record kept, not deleted: {'; '.join(examples)}{more}"
+        self.record.message = f"{self.record.message}; {note}" if self.record.message else note
 
     async def _refusal(self, deletes: int, gone_no_records: int) -> TooManyDeletesError | None:
         """The mass-delete safeguard's verdict on ``deletes`` (None: they may go);
@@ -742,6 +805,11 @@ class _Run:
         self.record.duration_s = time.monotonic() - self.started
         self.runs.progress(self.record)
         self.progress_hook(self.progress)
+
+
+def _record_label(prior: Prior) -> str:
+    """How a kept record is named to the user: by its external id, else its uuid."""
+    return f"external_id {prior.ref}" if prior.ref else f"uuid {prior.uuid}"
 
 
 def _now() -> str:

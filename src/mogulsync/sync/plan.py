@@ -19,11 +19,18 @@ from mogulsync.sync.batch import (
     map_unchanged,
     prepare,
 )
-from mogulsync.sync.bulk import bulk_group
+from mogulsync.sync.bulk import bulk_group, row_ref
 from mogulsync.sync.bulk.runner import DEFAULT_MIN_ROWS
 from mogulsync.sync.connect import model_of, open_source, resolve_data_source
 from mogulsync.sync.delete_guard import guard_for, no_record, snapshot_rows
-from mogulsync.sync.diff import Change, Prior, unsure_removal
+from mogulsync.sync.diff import (
+    Change,
+    Prior,
+    RowStatus,
+    claimed,
+    needs_sending,
+    unsure_removal,
+)
 from mogulsync.sync.state_open import open_state
 from mogulsync.sync.state_protocol import SyncState
 from mogulsync.sync.warehouse_diff import DiffStream, WarehouseState, open_diff
@@ -69,6 +76,13 @@ class SyncPlan:
     no_records: int = 0
     #: why the run would be refused by the mass-delete safeguard (None: it would not)
     deletes_refused: str | None = None
+    #: rows that left the model whose record a row the model holds names (on_delete:
+    #: delete): kept, not deleted; a few as {"key", "record", "now"}
+    kept: int = 0
+    kept_samples: list[dict[str, str]] = field(default_factory=list)
+    #: (on_delete: delete) the match key of each row the run would send, in memory only:
+    #: a new row is not in the snapshot yet
+    sent_refs: dict[str, Prior] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -87,6 +101,8 @@ class SyncPlan:
             "max_deletes": self.max_deletes,
             "managed": self.managed,
             "deletes_refused": self.deletes_refused,
+            "kept": self.kept,
+            "kept_samples": self.kept_samples,
             "samples": self.samples,
         }
 
@@ -134,7 +150,11 @@ async def plan_sync(
             result.bulk_creates = 0  # the run sends so few over REST
         if diff is not None:
             result.counts["unchanged"] += diff.unchanged()
-        _count_removed(result, state.unseen(name), sync.on_delete, sync.object, sample)
+        gone = list(state.unseen(name))
+        kept = (
+            _count_kept(result, state, name, gone, sample) if sync.on_delete == "delete" else set()
+        )
+        _count_removed(result, gone, sync.on_delete, sync.object, sample, kept)
         if guard is not None:  # a plan writes nothing: the snapshot is as before the run
             result.max_deletes = str(guard.limit)
             result.managed = snapshot_rows(state, name) - result.no_records
@@ -169,6 +189,14 @@ def _plan_batch(
     _count_rows(plan, classified, sample)
     _count_unchanged(plan, prepared, classified, sample)
     plan.no_records += sum(no_record(item.prior) for item in classified.rows)
+    if prepared.sync.on_delete == "delete":
+        for item in classified.rows:
+            if needs_sending(item.change):
+                prior = item.prior
+                uuid = prior.uuid if prior is not None else None
+                if prepared.sync.match == "uuid":  # the row names its record itself
+                    uuid = str(item.row.payload.get("uuid") or "") or uuid
+                plan.sent_refs[item.row.key] = Prior(None, RowStatus.INFLIGHT, uuid, row_ref(item))
     return True
 
 
@@ -198,11 +226,40 @@ def _count_unchanged(
             plan.samples["unchanged"].append({"key": row.key, "payload": dict(row.payload)})
 
 
+def _count_kept(
+    plan: SyncPlan, state: SyncState, name: str, gone: list[tuple[str, Prior]], sample: int
+) -> set[str]:
+    """Removed rows whose record a row of the model names: the run keeps them (as
+    ``SyncEngine`` does, from the snapshot and the rows it would send)."""
+    named = [(key, prior) for key, prior in gone if prior.uuid or prior.ref]
+    if not named:
+        return set()
+    refs = sorted({prior.ref for _, prior in named if prior.ref})
+    uuids = sorted({part for _, p in named for part in (p.uuid or "").split(",") if part})
+    leaving = {key for key, _ in gone}
+    holders = {k: p for k, p in state.sharing(name, refs, uuids) if k not in leaving}
+    holders.update(plan.sent_refs)  # the row as the run would send it
+    found = claimed(named, holders)
+    plan.kept = len(found)
+    for key, (holder, _) in sorted(found.items())[:sample]:
+        prior = dict(gone)[key]
+        record = f"external_id {prior.ref}" if prior.ref else f"uuid {prior.uuid}"
+        plan.kept_samples.append({"key": key, "record": record, "now": holder})
+    return set(found)
+
+
 def _count_removed(
-    plan: SyncPlan, gone: Iterator[tuple[str, Prior]], on_delete: str, kind: str, sample: int
+    plan: SyncPlan,
+    gone: list[tuple[str, Prior]],
+    on_delete: str,
+    kind: str,
+    sample: int,
+    kept: set[str],
 ) -> None:
     for key, prior in gone:
         plan.no_records += no_record(prior)
+        if key in kept:  # left the model, its record now another row's: not deleted
+            continue
         # never accepted: counted only when the run looks its record up to delete it
         if prior.digest is None and not (on_delete == "delete" and unsure_removal(prior, kind)):
             continue

@@ -94,6 +94,29 @@ def as_priors(rows: Iterable[Sequence[Any]]) -> Iterator[tuple[str, Prior]]:
         yield pk, Prior(digest, RowStatus(status), uuid, ref)
 
 
+#: values per ``IN`` list (PostgreSQL takes at most 65535 parameters per statement)
+_SHARING_CHUNK = 5000
+
+
+def sharing(
+    db: Connection, snapshot: sa.Table, sync: str, refs: Sequence[str], uuids: Sequence[str]
+) -> dict[str, Prior]:
+    """Snapshot rows whose ref is one of ``refs`` or whose uuid is one of ``uuids``; rows
+    holding several uuids (email matches) are all returned: the caller checks them."""
+    s = snapshot.c
+    found: dict[str, Prior] = {}
+    conditions: list[sa.ColumnElement[bool]] = [s.uuid.like("%,%")]
+    for column, values in ((s.ref, list(refs)), (s.uuid, list(uuids))):
+        conditions.extend(
+            column.in_(values[start : start + _SHARING_CHUNK])
+            for start in range(0, len(values), _SHARING_CHUNK)
+        )
+    for condition in conditions:
+        rows = db.execute(select_priors(snapshot).where(s.sync == sync, condition)).all()
+        found.update(as_priors(rows))
+    return found
+
+
 def inflight_row(
     sync: str, key: str, digest: str, ref: str | None, now: dt.datetime
 ) -> dict[str, Any]:

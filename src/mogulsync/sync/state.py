@@ -299,6 +299,30 @@ class StateStore:
         for pk, digest, status, uuid, ref in rows:
             yield pk, Prior(digest, RowStatus(status), uuid, ref)
 
+    def sharing(
+        self, sync: str, refs: Sequence[str], uuids: Sequence[str]
+    ) -> Iterator[tuple[str, Prior]]:
+        """Snapshot rows that may name one of these records: ref in ``refs``, or uuid in
+        ``uuids`` (rows holding several uuids are all returned; the caller checks)."""
+        # one pass over the snapshot (ref and uuid are not indexed): the values go to a
+        # temporary table the IN reads as an index; refs and uuids share it (a ref equal to
+        # some uuid returns a row too many, which the caller's check drops)
+        with self._transaction():
+            self._db.execute("CREATE TEMP TABLE IF NOT EXISTS sharing (value TEXT PRIMARY KEY)")
+            self._db.execute("DELETE FROM temp.sharing")
+            self._db.executemany(
+                "INSERT OR IGNORE INTO temp.sharing VALUES (?)",
+                [(value,) for value in (*refs, *uuids)],
+            )
+        rows = self._db.execute(
+            "SELECT pk, digest, status, uuid, ref FROM snapshot WHERE sync = ? AND ("
+            " ref IN (SELECT value FROM temp.sharing) OR uuid IN (SELECT value FROM temp.sharing)"
+            " OR uuid LIKE '%,%')",
+            (sync,),
+        ).fetchall()
+        for pk, digest, status, uuid, ref in rows:
+            yield pk, Prior(digest, RowStatus(status), uuid, ref)
+
     def counts(self, sync: str) -> dict[str, int]:
         """Rows per status in a sync's snapshot."""
         rows = self._db.execute(

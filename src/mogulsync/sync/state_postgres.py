@@ -322,6 +322,15 @@ class PostgresStateStore:
             rows = db.execute(query).all()
         yield from snapshot_sql.as_priors(rows)
 
+    def sharing(
+        self, sync: str, refs: Sequence[str], uuids: Sequence[str]
+    ) -> Iterator[tuple[str, Prior]]:
+        """Snapshot rows that may name one of these records: ref in ``refs``, or uuid in
+        ``uuids`` (rows holding several uuids are all returned; the caller checks)."""
+        with self._tx() as db:
+            found = snapshot_sql.sharing(db, self._t["snapshot"], sync, refs, uuids)
+        yield from found.items()
+
     def counts(self, sync: str) -> dict[str, int]:
         """Rows per status in a sync's snapshot."""
         with self._tx() as db:

@@ -77,6 +77,13 @@ class SyncState(Protocol):
         """Snapshot rows whose key the model no longer has."""
         ...
 
+    def sharing(
+        self, sync: str, refs: Sequence[str], uuids: Sequence[str]
+    ) -> Iterator[tuple[str, Prior]]:
+        """Snapshot rows that may name one of these records: ref in ``refs``, or uuid in
+        ``uuids`` (rows holding several uuids are all returned; the caller checks)."""
+        ...
+
     def counts(self, sync: str) -> dict[str, int]:
         """Rows per status in a sync's snapshot."""
         ...

@@ -509,6 +509,15 @@ async def test_a_stop_during_the_wait_before_counting_deletes_nothing(
         return _Opening(guard.sync, guard.model, guard.limit)
 
     monkeypatch.setattr(engine_module, "guard_for", guard_for)
+    # the run now waits for its last sends before deciding any removal (re-keyed rows:
+    # docs/sync.md), ahead of the count: that wait opens the gate too
+    real_kept = engine_module._Run._kept
+
+    async def kept(self: Any, gone: Any) -> Any:
+        gate.set()
+        return await real_kept(self, gone)
+
+    monkeypatch.setattr(engine_module._Run, "_kept", kept)
     stop = asyncio.Event()
     settings = ClientSettings(
         api_key=config.chartmogul.api_key,

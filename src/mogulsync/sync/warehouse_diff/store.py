@@ -286,6 +286,17 @@ class WarehouseState:
             rows = db.execute(self.query.removed(self.snapshot)).all()
         yield from snapshot_sql.as_priors(rows)
 
+    def sharing(
+        self, sync: str, refs: Sequence[str], uuids: Sequence[str]
+    ) -> Iterator[tuple[str, Prior]]:
+        """Snapshot rows that may name one of these records: ref in ``refs``, or uuid in
+        ``uuids`` (rows holding several uuids are all returned; the caller checks)."""
+        if not self.ready:
+            return
+        with self._tx() as db:
+            found = snapshot_sql.sharing(db, self.snapshot, sync, refs, uuids)
+        yield from found.items()
+
     def counts(self, sync: str) -> dict[str, int]:
         """Rows per status in a sync's snapshot."""
         if not self.ready:
