@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -32,27 +33,31 @@ def test_destination_urls_map_to_dlt(url: str, kind: str, file_format: str | Non
 
 
 def test_duckdb_and_postgres_replace_tables_through_staging(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """Set on those destinations only (dlt's file destinations refuse the strategy, and
     the environment is shared with any other dlt pipeline of the process); an exported
-    ``DESTINATION__REPLACE_STRATEGY`` wins."""
+    ``DESTINATION__REPLACE_STRATEGY`` wins. A DuckDB file the run creates holds nothing a
+    failed load could empty: dlt's default replace, without staging tables."""
     monkeypatch.delenv("DESTINATION__REPLACE_STRATEGY", raising=False)
-    for url in ("duckdb:////tmp/cm.duckdb", "postgresql://etl@db:5432/analytics"):
+    existing = tmp_path / "cm.duckdb"
+    existing.touch()
+    existing_url = f"duckdb:///{existing}"
+    for url in (existing_url, "postgresql://etl@db:5432/analytics"):
         params = resolve_destination(url).destination.config_params
         assert params["replace_strategy"] == "insert-from-staging", url
+    new_file = resolve_destination(f"duckdb:///{tmp_path / 'new.duckdb'}").destination
+    assert "replace_strategy" not in new_file.config_params
+    assert new_file.capabilities().supports_transactions is True
     assert (
         "replace_strategy" not in resolve_destination("file:///tmp/lake").destination.config_params
     )
     assert "DESTINATION__REPLACE_STRATEGY" not in os.environ
     monkeypatch.setenv("DESTINATION__REPLACE_STRATEGY", "truncate-and-insert")
     # DuckDB's SQL jobs (a swap, a merge) run in a transaction only when asked for
-    duckdb = resolve_destination("duckdb:////tmp/cm.duckdb").destination
+    duckdb = resolve_destination(existing_url).destination
     assert duckdb.capabilities().supports_transactions is True
-    assert (
-        "replace_strategy"
-        not in resolve_destination("duckdb:////tmp/cm.duckdb").destination.config_params
-    )
+    assert "replace_strategy" not in duckdb.config_params
 
 
 @pytest.mark.parametrize("url", ["ftp://x/y", "file:///tmp/x?format=xml", "duckdb://"])
