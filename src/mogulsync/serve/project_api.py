@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -169,6 +170,20 @@ async def _json_object(request: Request, keys: tuple[str, ...]) -> dict[str, str
     return {key: data[key] for key in keys}
 
 
+async def _read_project(request: Request, read: Callable[[ProjectFile], Any]) -> Response:
+    """An operator's read of the project file (``read`` runs off the event loop)."""
+    caller = _allowed(request, Role.OPERATOR)
+    if isinstance(caller, Response):
+        return caller
+    project = _project(request)
+    if isinstance(project, Response):
+        return project
+    try:
+        return JSONResponse(await asyncio.to_thread(read, project))
+    except MogulsyncError as exc:
+        return error(422, exc.user_message)
+
+
 async def get_project(request: Request) -> Response:
     """
     ---
@@ -177,16 +192,7 @@ async def get_project(request: Request) -> Response:
       200: {description: "{path, hash, text, literal_secrets, applied}"}
       404: {description: not started from a project file}
     """
-    caller = _allowed(request, Role.OPERATOR)
-    if isinstance(caller, Response):
-        return caller
-    project = _project(request)
-    if isinstance(project, Response):
-        return project
-    try:
-        return JSONResponse(await asyncio.to_thread(current, project))
-    except MogulsyncError as exc:
-        return error(422, exc.user_message)
+    return await _read_project(request, current)
 
 
 async def put_project(request: Request) -> Response:
@@ -285,16 +291,7 @@ async def list_versions(request: Request) -> Response:
     responses:
       200: {description: "[{id, saved_at, by: {role, remote}, hash, current, diff}]"}
     """
-    caller = _allowed(request, Role.OPERATOR)
-    if isinstance(caller, Response):
-        return caller
-    project = _project(request)
-    if isinstance(project, Response):
-        return project
-    try:
-        return JSONResponse(await asyncio.to_thread(versions, project))
-    except MogulsyncError as exc:
-        return error(422, exc.user_message)
+    return await _read_project(request, versions)
 
 
 async def get_version(request: Request) -> Response:
