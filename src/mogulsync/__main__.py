@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from mogulsync.cli import main
+from mogulsync._entry import main
 
 main()

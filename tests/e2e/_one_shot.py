@@ -2,7 +2,7 @@
 
 The child's ``__main__`` holds an object whose finalizer prints only when the interpreter's
 teardown runs, and an ``atexit`` handler that prints when Python's exit steps run; the
-entry point (``mogulsync.cli:main``) then runs the command as the installed script does.
+entry point (``mogulsync._entry:main``) then runs the command as the installed script does.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ TIMEOUT_S = 180
 
 
 #: how the child starts the command: the console script, or a ``python -m`` module
-MAIN = "from mogulsync.cli import main\nmain()"
+MAIN = "from mogulsync._entry import main\nmain()"
 
 
 def module_main(module: str) -> str:

@@ -73,7 +73,7 @@ def test_the_wheel_declares_the_command_and_the_pytest_plugin(wheel: Path) -> No
         text = archive.read(info).decode()
     entry_points = configparser.ConfigParser()
     entry_points.read_string(text)
-    assert dict(entry_points["console_scripts"]) == {"mogulsync": "mogulsync.cli:main"}
+    assert dict(entry_points["console_scripts"]) == {"mogulsync": "mogulsync._entry:main"}
     assert dict(entry_points["pytest11"]) == {
         "chartmogul_emulator": "mogulsync.testing.pytest_plugin"
     }

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from mogulsync.config._base import ConfigModel
 from mogulsync.config.serve import ScheduleConfig
+from mogulsync.extract.options import DEFAULT_KEEP_LOAD_PACKAGES
 
 Interval = Literal["day", "week", "month", "quarter"]
 ExtractMode = Literal["overwrite", "append", "incremental"]
@@ -26,10 +27,6 @@ def parse_start(text: str) -> dt.date | dt.datetime:
         return dt.datetime.fromisoformat(value)
     except ValueError:
         raise ValueError(f"must be {START_FORMATS}, not {text!r}") from None
-
-
-#: dlt keeps a folder per loaded package for ever: an hourly extract adds 8,760 a year
-DEFAULT_KEEP_LOAD_PACKAGES = 10
 
 
 class ExtractConfig(ConfigModel):

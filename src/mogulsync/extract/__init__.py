@@ -12,7 +12,7 @@ from mogulsync._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from mogulsync.extract.airbyte import AIRBYTE_STREAMS, AirbyteSource
-    from mogulsync.extract.context import Interval, StreamState
+    from mogulsync.extract.context import Interval
     from mogulsync.extract.runner import (
         ExtractError,
         ExtractMode,
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         run_extract,
         select_streams,
     )
+    from mogulsync.extract.state import StreamState
     from mogulsync.extract.streams import STREAMS, Stream
 
 __getattr__, __dir__ = lazy_exports(
@@ -30,7 +31,7 @@ __getattr__, __dir__ = lazy_exports(
         "AIRBYTE_STREAMS": "mogulsync.extract.airbyte",
         "AirbyteSource": "mogulsync.extract.airbyte",
         "Interval": "mogulsync.extract.context",
-        "StreamState": "mogulsync.extract.context",
+        "StreamState": "mogulsync.extract.state",
         "ExtractError": "mogulsync.extract.runner",
         "ExtractMode": "mogulsync.extract.runner",
         "ExtractOptions": "mogulsync.extract.runner",

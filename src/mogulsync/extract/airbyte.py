@@ -25,10 +25,11 @@ from mogulsync.chartmogul import AuthenticationError, ChartMogulClient
 from mogulsync.config.chartmogul import DEFAULT_BASE_URL
 from mogulsync.errors import ConfigError, MogulsyncError
 from mogulsync.extract import airbyte_protocol as protocol
-from mogulsync.extract.context import FetchContext, StreamState
+from mogulsync.extract.context import FetchContext
 from mogulsync.extract.fetch import StreamResult, fetch_streams
 from mogulsync.extract.records import Record
 from mogulsync.extract.schemas import stream_schema
+from mogulsync.extract.state import StreamState
 from mogulsync.extract.streams import AIRBYTE_COUNT_STREAMS, STREAMS, Stream
 
 #: Airbyte's streams first (same names as source-chartmogul 1.x), then ours. Among ours,

@@ -20,8 +20,10 @@ from mogulsync._docs import EXTRACT
 from mogulsync.chartmogul.settings import ClientSettings
 from mogulsync.config.chartmogul import DEFAULT_BASE_URL
 from mogulsync.errors import ConfigError
-from mogulsync.extract.context import DEFAULT_ACTIVITY_WINDOWS, Interval, StreamState
+from mogulsync.extract.context import Interval
+from mogulsync.extract.options import DEFAULT_ACTIVITY_WINDOWS
 from mogulsync.extract.start import start_moment
+from mogulsync.extract.state import StreamState
 
 Message = dict[str, Any]
 SyncMode = Literal["full_refresh", "incremental"]

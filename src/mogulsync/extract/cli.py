@@ -303,6 +303,7 @@ def _run_with_progress(
     watch: ExtractWatch,
     on_set_up: Callable[[], None] | None = None,
 ) -> ExtractReport:
+    from mogulsync.extract.loader_process import take as take_loader
     from mogulsync.extract.recording import hooks_with
     from mogulsync.extract.runner import run_extract
     from mogulsync.progress import ExtractLines, ticking
@@ -329,6 +330,7 @@ def _run_with_progress(
             on_stage=on_stage,
             on_set_up=on_set_up,
             on_failed_streams=watch.on_failed_streams,
+            loader=take_loader(),
         )
 
 
@@ -341,6 +343,7 @@ def _run_with_bar(
     """In a terminal: a spinner per stream with its record count."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from mogulsync.extract.loader_process import take as take_loader
     from mogulsync.extract.recording import hooks_with
     from mogulsync.extract.runner import run_extract
 
@@ -366,6 +369,7 @@ def _run_with_bar(
             on_stage=stages,
             on_set_up=on_set_up,
             on_failed_streams=watch.on_failed_streams,
+            loader=take_loader(),
         )
 
 

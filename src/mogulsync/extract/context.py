@@ -13,46 +13,19 @@ import contextlib
 import datetime as dt
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from mogulsync.chartmogul import ChartMogulClient, DataSource
 from mogulsync.chartmogul.pagination import Page
 from mogulsync.chartmogul.resources.activities import ActivityOrder
 from mogulsync.extract._tasks import end_tasks
+from mogulsync.extract.options import DEFAULT_ACTIVITY_WINDOWS
 from mogulsync.extract.records import Record, RecordMode
+from mogulsync.extract.state import StreamState
 
 Interval = Literal["day", "week", "month", "quarter"]
 #: Emit receives one page (or batch) of records of the stream being fetched.
 Emit = Callable[[Sequence[Record]], None]
-#: Activities are fetched in this many date windows at once unless told otherwise.
-DEFAULT_ACTIVITY_WINDOWS = 16
-
-
-@dataclass(frozen=True, slots=True)
-class StreamState:
-    """Where an incremental stream stopped: its cursor and the ids read at that cursor.
-
-    The next run asks the API from ``cursor`` on (inclusive, so nothing dated at the
-    boundary is missed) and drops the records in ``seen`` that it already has.
-    """
-
-    cursor: str
-    seen: tuple[str, ...] = ()
-
-    def as_dict(self) -> dict[str, Any]:
-        """The JSON form kept in dlt's state and in Airbyte STATE messages."""
-        return {"cursor": self.cursor, "seen": list(self.seen)}
-
-    @classmethod
-    def from_dict(cls, raw: object) -> StreamState | None:
-        """Read a stored state; anything unreadable means "no state"."""
-        if not isinstance(raw, Mapping):
-            return None
-        cursor = raw.get("cursor")
-        seen = raw.get("seen") or []
-        if not isinstance(cursor, str) or not isinstance(seen, list):
-            return None
-        return cls(cursor, tuple(str(item) for item in seen))
 
 
 @dataclass(slots=True)

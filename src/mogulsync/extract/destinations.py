@@ -67,8 +67,12 @@ class DestinationSpec:
 
     def build(self) -> ResolvedDestination:
         """The dlt destination (imports dlt)."""
+        # before the destination is built: building it does not create the file, but the
+        # question is whether this run found one
+        staged = not (self.kind == "duckdb" and _replaced_in_place(self.location))
+        destination = _dlt_destination(self)
         return ResolvedDestination(
-            _dlt_destination(self), self.loader_file_format, self.display, self.kind
+            destination, self.loader_file_format, self.display, self.kind, staged
         )
 
 
@@ -80,6 +84,9 @@ class ResolvedDestination:
     loader_file_format: FileFormat | None
     display: str
     kind: str
+    #: whether a replaced table goes through the staging schema (False: truncated and
+    #: filled in place, as in a DuckDB file this run creates)
+    replace_staged: bool = True
 
 
 def resolve_destination(url: str, dataset: str | None = None) -> ResolvedDestination:
@@ -149,7 +156,7 @@ def _dlt_destination(spec: DestinationSpec) -> Destination[Any, Any]:
         # (DELETE, then INSERT from staging) or a merge failing half way would commit
         # its DELETE
         options: dict[str, Any] = {"supports_transactions": True}
-        if not _new_duckdb_file(spec.location):
+        if not _replaced_in_place(spec.location):
             options.update(_replace_strategy())
         return dlt.destinations.duckdb(spec.location, **options)
     if spec.kind == "postgres":
@@ -164,13 +171,15 @@ def _dlt_destination(spec: DestinationSpec) -> Destination[Any, Any]:
     return dlt.destinations.filesystem(bucket_url=spec.location)
 
 
-def _new_duckdb_file(location: str) -> bool:
-    """True for a DuckDB file this run creates: it holds no table a failed load could
-    empty, so dlt's default replace (truncate, then insert) is as safe as the staged swap
-    and skips its staging tables (~35 ms of an empty run's ~0.9 s). Only an absolute path:
-    dlt places a relative one under a directory it decides."""
+def _replaced_in_place(location: str) -> bool:
+    """True for a DuckDB file this run creates (unless the user exported a replace
+    strategy): it holds no table a failed load could empty, so dlt's default replace
+    (truncate, then insert) is as safe as the staged swap and skips its staging tables
+    (~35 ms of an empty run's ~0.9 s). Only an absolute path: dlt places a relative one
+    under a directory it decides."""
     path = Path(location)
-    return path.is_absolute() and not path.exists()
+    new_file = path.is_absolute() and not path.exists()
+    return new_file and _REPLACE_STRATEGY_ENV not in os.environ
 
 
 def _replace_strategy() -> dict[str, Any]:

@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from mogulsync.extract._tasks import run_all
-from mogulsync.extract.context import FetchContext, StreamState
-from mogulsync.extract.incremental import DELETED_COLUMN
+from mogulsync.extract.context import FetchContext
 from mogulsync.extract.records import Record
+from mogulsync.extract.state import DELETED_COLUMN, StreamState
 from mogulsync.extract.streams import Stream
 
 #: receives every page: the stream's name and its records

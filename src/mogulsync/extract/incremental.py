@@ -29,8 +29,8 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from mogulsync.extract.context import StreamState
 from mogulsync.extract.records import Record
+from mogulsync.extract.state import StreamState, as_datetime
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +48,6 @@ HELD_RECORDS = 2_000
 HELD_DURING = 10_000
 #: how far ahead of this machine's clock ChartMogul's may be, for a listing's start
 CLOCK_SKEW = dt.timedelta(days=1)
-#: marks a record that is a deletion (the destination drops the row of that key)
-DELETED_COLUMN = "_mogulsync_deleted"
 
 
 def same_moment(moment: dt.datetime) -> dt.datetime:
@@ -60,18 +58,6 @@ def same_moment(moment: dt.datetime) -> dt.datetime:
 def same_day(moment: dt.datetime) -> dt.datetime:
     """The bucket of activities: the moment's UTC day."""
     return dt.datetime.combine(moment.date(), dt.time(), tzinfo=dt.UTC)
-
-
-def as_datetime(value: object) -> dt.datetime | None:
-    """A record's cursor value (a ``datetime`` or an ISO 8601 string) as aware UTC."""
-    if isinstance(value, str):
-        try:
-            value = dt.datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    if not isinstance(value, dt.datetime):
-        return None
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 def digest(record: Record) -> str:

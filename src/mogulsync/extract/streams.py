@@ -37,17 +37,15 @@ from mogulsync.extract.context import (
     Emit,
     FetchContext,
     Interval,
-    StreamState,
     one_activity_moment,
 )
 from mogulsync.extract.incremental import (
-    DELETED_COLUMN,
     CursorFilter,
     Newest,
-    as_datetime,
     same_day,
 )
 from mogulsync.extract.records import Record
+from mogulsync.extract.state import DELETED_COLUMN, StreamState, as_datetime
 
 #: times the first activities page, to weigh reading on against windows (tests drive it)
 _clock: Callable[[], float] = time.monotonic

@@ -113,7 +113,7 @@ def table_keys(
 ) -> dict[str, dg.AssetKey]:
     """``{stream: asset key}`` (see the module docstring); ValueError when dbt sources give
     one table two keys, or two tables one key."""
-    from mogulsync.extract.runner import SOURCE_NAME
+    from mogulsync.extract.loading import SOURCE_NAME
 
     parts = None if key_prefix is None else prefix_parts(key_prefix)
     keys: dict[str, dg.AssetKey] = {}
@@ -263,7 +263,7 @@ def replaced_rows(options: ExtractOptions, report: ExtractReport) -> dict[str, i
     """The rows each replaced table holds now: the records this run loaded into it (its
     top-level rows; nested lists go to child tables). A merged or appended table holds
     rows of earlier runs too: :func:`table_rows` counts those."""
-    from mogulsync.extract.runner import write_disposition
+    from mogulsync.extract.loading import write_disposition
     from mogulsync.extract.streams import STREAMS
 
     return {
@@ -279,7 +279,7 @@ def table_rows(options: ExtractOptions, tables: Sequence[str]) -> dict[str, int]
     import dlt
 
     from mogulsync.extract.destinations import resolve_destination
-    from mogulsync.extract.runner import pipeline_name_for
+    from mogulsync.extract.loading import pipeline_name_for
 
     target = resolve_destination(options.destination, options.dataset)
     pipeline = dlt.pipeline(

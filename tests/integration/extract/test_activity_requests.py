@@ -23,7 +23,7 @@ from tests.integration.extract._seed import client_settings
 from mogulsync.chartmogul.pagination import MAX_PER_PAGE
 from mogulsync.emulator.server import EmulatorServer
 from mogulsync.extract import streams
-from mogulsync.extract.context import DEFAULT_ACTIVITY_WINDOWS
+from mogulsync.extract.options import DEFAULT_ACTIVITY_WINDOWS
 from mogulsync.extract.runner import ExtractOptions, ExtractReport, run_extract
 
 ENDPOINT = "GET /v1/activities"

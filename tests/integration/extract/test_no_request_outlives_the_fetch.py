@@ -30,10 +30,11 @@ from mogulsync.chartmogul import ChartMogulClient, NewCustomer
 from mogulsync.chartmogul.errors import ResponseFormatError
 from mogulsync.emulator.server import EmulatorServer
 from mogulsync.extract._pump import PagePump
-from mogulsync.extract.context import FetchContext, StreamState
+from mogulsync.extract.context import FetchContext
 from mogulsync.extract.fetch import Sink, StreamResult, fetch_streams
 from mogulsync.extract.records import Record
 from mogulsync.extract.runner import ExtractOptions, fetch_pages
+from mogulsync.extract.state import StreamState
 from mogulsync.extract.streams import STREAMS
 
 

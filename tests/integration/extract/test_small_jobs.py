@@ -135,16 +135,16 @@ def test_a_first_incremental_run_does_not_wait_for_stored_states(
 ) -> None:
     """A new DuckDB file and no working directory: no state can exist, so none is read
     (the incremental streams start at once); any later run reads them as before."""
-    import mogulsync.extract.runner as runner
+    import mogulsync.extract.loading as loading
 
-    real_recover = runner.recover_states
+    real_recover = loading.recover_states
     recovered: list[str] = []
 
     def recover(pipeline: object, start: str | None = None) -> object:
         recovered.append("read")
         return real_recover(pipeline, start)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(runner, "recover_states", recover)
+    monkeypatch.setattr(loading, "recover_states", recover)
     options = ExtractOptions(
         destination=f"duckdb:///{tmp_path}/cm.duckdb",
         streams=("activities", "customer_count"),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from mogulsync.extract.context import FetchContext, StreamState
+from mogulsync.extract.context import FetchContext
+from mogulsync.extract.state import StreamState
 from mogulsync.extract.streams import _WindowProgress
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from mogulsync.chartmogul.pagination import Page
 from mogulsync.extract import incremental
-from mogulsync.extract.context import StreamState
 from mogulsync.extract.incremental import CursorFilter
+from mogulsync.extract.state import StreamState
 
 #: the time of the run, on this machine (passed in: nothing reads today's date)
 NOW = dt.datetime(2024, 3, 4, 9, 30, 5, tzinfo=dt.UTC)

@@ -9,9 +9,9 @@ import pytest
 
 from mogulsync.errors import ConfigError
 from mogulsync.extract import airbyte_protocol as protocol
-from mogulsync.extract.context import StreamState
 from mogulsync.extract.destinations import resolve_destination
 from mogulsync.extract.runner import select_streams
+from mogulsync.extract.state import StreamState
 from mogulsync.extract.streams import STREAMS
 
 
@@ -160,7 +160,7 @@ def test_state_is_read_in_both_protocol_forms() -> None:
 
 def test_a_load_error_masks_the_destination_password_however_it_is_quoted() -> None:
     """dlt may quote the decoded password, spaces and all, over several lines."""
-    from mogulsync.extract.runner import _load_error
+    from mogulsync.extract.loading import load_error as _load_error
 
     url = "postgresql://loader:pa%20%20ss%21@db.example/analytics"
     cause = RuntimeError('connection failed for "pa  ss!"\n  and for pa%20%20ss%21 too')

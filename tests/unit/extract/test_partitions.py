@@ -10,7 +10,6 @@ import weakref
 import pytest
 
 from mogulsync.extract._partitions import date_windows, read_on_is_quicker
-from mogulsync.extract.context import StreamState
 from mogulsync.extract.incremental import (
     HELD_RECORDS,
     CursorFilter,
@@ -19,6 +18,7 @@ from mogulsync.extract.incremental import (
     digest,
     same_day,
 )
+from mogulsync.extract.state import StreamState
 
 START = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
