@@ -1,0 +1,305 @@
+"""``mogulsync extract run`` as the installed command runs it: the load happens in a process
+forked at start (``extract/loader_process.py``). It must load what loading in the
+command's own process loads (``MOGULSYNC_EXTRACT_LOADER=inline``), fail the same way, and
+leave no process behind, however the command ends.
+
+Every command here is a real ``python -m mogulsync`` process against a loopback emulator.
+Waits for a process to appear or go are bounded liveness checks, never speed assertions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import httpx
+import pytest
+from tests.integration.extract._runs import FIRST, LATER, import_more
+from tests.integration.extract._seed import FIRST_DAY, Seeded
+
+from mogulsync import exit_codes
+from mogulsync.emulator.server import EmulatorServer
+from mogulsync.extract.loader_process import SWITCH_ENV
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="the loader process is forked on Linux only"
+)
+
+#: generous bound on one command, and on a process appearing or ending (liveness only)
+TIMEOUT_S = 180
+MARK_ENV = "MOGULSYNC_TEST_LOADER_MARK"
+INLINE = {SWITCH_ENV: "inline"}
+
+
+def _project(root: Path, server: EmulatorServer) -> Path:
+    config = {
+        "chartmogul": {"api_key": "${CM_KEY}", "base_url": server.base_url, "rate_limit": 2000},
+        "state_dir": str(root / "state"),
+    }
+    path = root / "mogulsync.yml"
+    root.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config), encoding="utf-8")  # JSON is YAML
+    return path
+
+
+def _args(root: Path, server: EmulatorServer, streams: str, *more: str) -> list[str]:
+    project = _project(root, server)
+    destination = f"duckdb:///{root}/cm.duckdb"
+    return [
+        sys.executable,
+        "-m",
+        "mogulsync",
+        "extract",
+        "run",
+        "-c",
+        str(project),
+        "--streams",
+        streams,
+        "--destination",
+        destination,
+        "--json",
+        *more,
+    ]
+
+
+def _env(server: EmulatorServer, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key != SWITCH_ENV}
+    return {**env, "CM_KEY": server.api_key, **(extra or {})}
+
+
+def _run(
+    args: list[str], server: EmulatorServer, extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        args,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=TIMEOUT_S,
+        env=_env(server, extra),
+    )
+
+
+def _rows(database: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every data table's rows, without dlt's own columns (load ids differ per run)."""
+    tables: dict[str, list[tuple[Any, ...]]] = {}
+    with duckdb.connect(str(database), read_only=True) as con:
+        names = con.execute(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = 'chartmogul' AND table_name NOT LIKE '\\_dlt%' ESCAPE '\\'"
+        ).fetchall()
+        for (name,) in names:
+            columns = [
+                row[0]
+                for row in con.execute(
+                    "SELECT column_name FROM information_schema.columns"
+                    " WHERE table_schema = 'chartmogul' AND table_name = ? ORDER BY column_name",
+                    [name],
+                ).fetchall()
+                if not row[0].startswith("_dlt")
+            ]
+            listed = ", ".join(f'"{column}"' for column in columns)
+            query = f'SELECT {listed} FROM chartmogul."{name}"'
+            tables[name] = sorted(con.execute(query).fetchall(), key=repr)
+    return tables
+
+
+def _records(result: subprocess.CompletedProcess[str]) -> dict[str, int]:
+    report = json.loads(result.stdout)
+    return {name: stream["records"] for name, stream in report["streams"].items()}
+
+
+def _error_line(stderr: str) -> str:
+    """The command's error, without the file path of the run (it differs per run)."""
+    return " ".join(stderr.split())
+
+
+def _processes_with(mark: str) -> list[int]:
+    """Live processes whose environment holds ``MARK_ENV=mark`` (the command, its loader)."""
+    found = []
+    needle = f"{MARK_ENV}={mark}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if needle in environ.split(b"\0") and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def _wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + TIMEOUT_S
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def slow_server(server: EmulatorServer) -> EmulatorServer:
+    """The emulator holding every answer 30 s: a run is caught in the middle of its fetch."""
+    limits = f"{server.base_url}/_emulator/limits"
+    httpx.patch(limits, json={"latency_ms": 30_000}, timeout=30).raise_for_status()
+    return server
+
+
+def _in_flight(server: EmulatorServer) -> int:
+    stats = httpx.get(f"{server.base_url}/_emulator/stats", timeout=30).json()
+    return int(stats["in_flight"])
+
+
+def test_the_loader_process_loads_what_the_command_itself_loads(
+    seeded: tuple[EmulatorServer, Seeded], tmp_path: Path
+) -> None:
+    """Every stream, incremental (merged and replaced tables, states): the same rows and
+    the same report as a run loading in the command's own process."""
+    server, _ = seeded
+    streams = "customers,plans,contacts,activities,subscription_events,customer_count"
+    forked = _run(_args(tmp_path / "forked", server, streams), server)
+    inline = _run(_args(tmp_path / "inline", server, streams), server, INLINE)
+
+    assert forked.returncode == 0, forked.stderr
+    assert inline.returncode == 0, inline.stderr
+    assert _records(forked) == _records(inline)
+    assert _records(forked)["customers"] > 0
+    assert _rows(tmp_path / "forked" / "cm.duckdb") == _rows(tmp_path / "inline" / "cm.duckdb")
+
+
+def test_a_second_run_continues_from_the_states_the_loader_read(
+    server: EmulatorServer, tmp_path: Path
+) -> None:
+    """The states are read by the loader process (dlt) and reach the command's fetch: the
+    second run reads only what was added since, and the tables hold everything."""
+    args = _args(tmp_path, server, "activities,subscription_events")
+    first = _run(args, server)
+    assert first.returncode == 0, first.stderr
+    assert _records(first) == {"activities": FIRST, "subscription_events": FIRST}
+
+    import_more(server, "b", LATER, FIRST_DAY.replace(year=FIRST_DAY.year + 1))
+    second = _run(args, server)
+
+    assert second.returncode == 0, second.stderr
+    assert _records(second) == {"activities": LATER, "subscription_events": LATER}
+    rows = _rows(tmp_path / "cm.duckdb")
+    assert len(rows["activities"]) == len(rows["subscription_events"]) == FIRST + LATER
+
+
+def test_failed_streams_fail_the_run_as_in_the_command_s_own_process(
+    server: EmulatorServer, tmp_path: Path
+) -> None:
+    """The fetch is the command's: a rejected key fails every stream, the command says so
+    and exits as an in-process run does (4: the configuration is to fix), and the loader
+    loads nothing."""
+    streams = "activities,subscription_events"
+    wrong_key = {"CM_KEY": "not-the-key"}
+
+    forked = _run(_args(tmp_path / "forked", server, streams), server, wrong_key)
+    inline = _run(_args(tmp_path / "inline", server, streams), server, {**wrong_key, **INLINE})
+
+    assert forked.returncode == inline.returncode == exit_codes.CONFIG
+    assert "2 stream(s) failed" in forked.stderr
+    assert _error_line(forked.stderr) == _error_line(inline.stderr)
+    for root in (tmp_path / "forked", tmp_path / "inline"):
+        database = root / "cm.duckdb"
+        assert not database.exists() or _rows(database) == {}
+
+
+def test_a_destination_failing_in_the_loader_is_reported_as_in_process(
+    server: EmulatorServer, tmp_path: Path
+) -> None:
+    """DuckDB cannot open a folder as its file: the loader's error reaches the command with
+    its message, hint and exit code, as the in-process run reports it."""
+    outcomes = []
+    for name, extra in (("forked", None), ("inline", INLINE)):
+        root = tmp_path / name
+        (root / "cm.duckdb").mkdir(parents=True)
+        result = _run(_args(root, server, "plans"), server, extra)
+        outcomes.append((result.returncode, _error_line(result.stderr).replace(name, "ROOT")))
+
+    assert outcomes[0] == outcomes[1]
+    code, message = outcomes[0]
+    assert code != 0
+    assert "cm.duckdb" in message
+    assert "Traceback" not in message
+
+
+@pytest.mark.parametrize(
+    "more",
+    [
+        pytest.param(["--streams", "customerz"], id="usage-error"),
+        pytest.param(["--mode", "sideways"], id="bad-option"),
+        pytest.param([], id="a-whole-run"),
+    ],
+)
+def test_no_process_outlives_the_command(
+    server: EmulatorServer, tmp_path: Path, more: list[str]
+) -> None:
+    """The loader is forked before the command knows whether it will run: a command that
+    stops early kills and reaps it, one that ran waits for it."""
+    mark = uuid.uuid4().hex
+    # not piped: reading a pipe to its end would wait for every process holding it
+    result = subprocess.run(
+        _args(tmp_path, server, "plans", *more),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
+        timeout=TIMEOUT_S,
+        env=_env(server, {MARK_ENV: mark}),
+    )
+
+    assert (result.returncode == 0) == (not more)
+    assert _processes_with(mark) == []
+
+
+def test_the_loader_dies_with_the_command(slow_server: EmulatorServer, tmp_path: Path) -> None:
+    """A command killed in the middle of its fetch takes its loader with it (it would
+    otherwise load on with the run lock released); nothing is loaded."""
+    mark = uuid.uuid4().hex
+    args = _args(tmp_path, slow_server, "plans")
+    with subprocess.Popen(args, env=_env(slow_server, {MARK_ENV: mark})) as command:
+        _wait_for(lambda: len(_processes_with(mark)) == 2, "the command and its loader")
+        _wait_for(lambda: _in_flight(slow_server) > 0, "the command's first request")
+        os.kill(command.pid, signal.SIGKILL)
+        command.wait(timeout=TIMEOUT_S)
+
+    _wait_for(lambda: _processes_with(mark) == [], "the loader to end")
+    database = tmp_path / "cm.duckdb"
+    assert not database.exists() or _rows(database) == {}
+
+
+def test_ctrl_c_stops_the_run_and_its_loader_as_in_process(
+    slow_server: EmulatorServer, tmp_path: Path
+) -> None:
+    """Ctrl-C reaches the whole process group: the loader ignores it, the command stops as
+    an in-process run stops (same exit code), and no process is left."""
+    codes = []
+    for name, extra in (("forked", None), ("inline", INLINE)):
+        mark = uuid.uuid4().hex
+        args = _args(tmp_path / name, slow_server, "plans")
+        env = _env(slow_server, {MARK_ENV: mark, **(extra or {})})
+        before = _in_flight(slow_server)
+        with subprocess.Popen(
+            args, env=env, start_new_session=True, stderr=subprocess.DEVNULL
+        ) as command:
+            _wait_for(
+                lambda: _in_flight(slow_server) > before,  # noqa: B023 - awaited in the loop
+                "the command's first request",
+            )
+            os.killpg(command.pid, signal.SIGINT)
+            codes.append(command.wait(timeout=TIMEOUT_S))
+        _wait_for(lambda: _processes_with(mark) == [], "every process of the command to end")  # noqa: B023
+
+    assert codes[0] == codes[1] != 0
