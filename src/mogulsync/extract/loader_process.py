@@ -108,7 +108,6 @@ class LoaderProcess:
         self._to_child = to_child
         self._from_child = from_child
         self._reaped = False
-        self._done = False
 
     @classmethod
     def fork(cls) -> LoaderProcess | None:
@@ -142,7 +141,6 @@ class LoaderProcess:
         stop: threading.Event | None = None,
     ) -> Loaded:
         """``loading.load_streams`` in the child: the same arguments, the same outcome."""
-        import pickle
         import queue
 
         writer = os.fdopen(self._to_child, "wb")
@@ -155,10 +153,9 @@ class LoaderProcess:
             return self._drive(
                 writer, answers, (job, wanted_states), feed, listed, hooks, explain_failure, stop
             )
-        except (BrokenPipeError, pickle.PicklingError, OSError) as exc:
+        except _PipeClosedError as exc:  # the child stopped reading: it said why, or died
             raise _ended(answers, explain_failure) from exc
         finally:
-            self._done = True
             for stream in (writer, reader):
                 with contextlib.suppress(OSError):
                     stream.close()
@@ -196,8 +193,8 @@ class LoaderProcess:
         fetched_at = time.perf_counter()
         if not failed and not cancelled:
             hooks.stage("fetched")
-        loaded = _settle(answers, hooks, explain_failure, wait=True)
-        assert loaded is not None
+        while (loaded := _settle(answers, hooks, explain_failure, wait=True)) is None:
+            pass  # unreachable: a blocking _settle returns the outcome or raises
         self.reap()
         return _with_fetched_at(loaded, fetched_at)
 
@@ -239,11 +236,18 @@ class _Fetched:
         return cls(result.name, result.records, result.duration_s, result.state, result.ok)
 
 
+class _PipeClosedError(Exception):
+    """The other process no longer reads (it ended)."""
+
+
 def _send(writer: BinaryIO, message: tuple[Any, ...]) -> None:
     import pickle
 
-    pickle.dump(message, writer, protocol=pickle.HIGHEST_PROTOCOL)
-    writer.flush()
+    try:
+        pickle.dump(message, writer, protocol=pickle.HIGHEST_PROTOCOL)
+        writer.flush()
+    except OSError as exc:  # EPIPE: Python ignores SIGPIPE, the write fails instead
+        raise _PipeClosedError(str(exc)) from exc
 
 
 def _start_reader(
@@ -393,8 +397,15 @@ def _child_main(read_fd: int, write_fd: int, parent: int) -> NoReturn:  # pragma
             _answer_error(writer, warm_error)
         else:
             _load_job(job, wanted_states, reader, writer)
-    except BaseException:
+    except _PipeClosedError:  # the command is gone: nobody to answer
         code = 1
+    except BaseException:  # the command reports a lost loader; this says why
+        code = 1
+        import traceback
+
+        sys.stderr.write("mogulsync extract: the loader process failed:\n")
+        traceback.print_exc()
+        sys.stderr.flush()
     finally:
         os._exit(code)
 

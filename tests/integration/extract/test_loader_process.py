@@ -303,3 +303,26 @@ def test_ctrl_c_stops_the_run_and_its_loader_as_in_process(
         _wait_for(lambda: _processes_with(mark) == [], "every process of the command to end")  # noqa: B023
 
     assert codes[0] == codes[1] != 0
+
+
+def test_a_killed_loader_fails_the_run_and_says_so(server: EmulatorServer, tmp_path: Path) -> None:
+    """``kill -9`` of the loader alone: the command notices at its next page, names the
+    loader and how to run without it, and loads nothing."""
+    limits = f"{server.base_url}/_emulator/limits"
+    httpx.patch(limits, json={"latency_ms": 2_000}, timeout=30).raise_for_status()
+    mark = uuid.uuid4().hex
+    args = _args(tmp_path, server, "plans")
+    with subprocess.Popen(
+        args, env=_env(server, {MARK_ENV: mark}), stderr=subprocess.PIPE, text=True
+    ) as command:
+        _wait_for(lambda: len(_processes_with(mark)) == 2, "the command and its loader")
+        (loader,) = [pid for pid in _processes_with(mark) if pid != command.pid]
+        os.kill(loader, signal.SIGKILL)
+        _, stderr = command.communicate(timeout=TIMEOUT_S)
+
+    assert command.returncode != 0
+    assert "the extract's loader process ended" in " ".join(stderr.split())
+    assert f"{SWITCH_ENV}=inline" in stderr
+    assert _processes_with(mark) == []
+    database = tmp_path / "cm.duckdb"
+    assert not database.exists() or _rows(database) == {}
