@@ -176,8 +176,12 @@ class LoaderProcess:
         import time
 
         job, wanted_states = run
-        # the environment as it is now: the command set dlt's settings after the fork
-        _send(writer, ("job", job, wanted_states, dict(os.environ)))
+        # the environment as it is now: the command set dlt's settings after the fork, and
+        # its log format and the run's id (``--log-format json``)
+        from mogulsync import logs
+
+        log_settings = (logs.json_mode(), logs.current_run())
+        _send(writer, ("job", job, wanted_states, dict(os.environ), log_settings))
         cancelled = False
         for name, records in feed.pages():
             _settle(answers, hooks, explain_failure, wait=False)
@@ -390,9 +394,10 @@ def _child_main(read_fd: int, write_fd: int, parent: int) -> NoReturn:  # pragma
             message = pickle.load(reader)  # noqa: S301 - our own parent, over our own pipe
         except (EOFError, OSError, pickle.UnpicklingError):
             os._exit(0)  # no run came: a usage error, a busy lock, a failed check
-        _, job, wanted_states, environment = message
+        _, job, wanted_states, environment, (json_logs, run_id) = message
         os.environ.clear()
         os.environ.update(environment)
+        _log_as_the_command(json_logs=json_logs, run_id=run_id)
         if warm_error is not None:
             _answer_error(writer, warm_error)
         else:
@@ -428,6 +433,16 @@ def _detach(parent: int) -> None:  # pragma: no cover - the child
     os.dup2(null, 0)
     os.dup2(null, 1)
     os.close(null)
+
+
+def _log_as_the_command(*, json_logs: bool, run_id: str | None) -> None:  # pragma: no cover
+    """The command's log format and run id: it chose them after the fork, and the load
+    logs too (a JSON line of the run, as in the command's own process)."""
+    from mogulsync import logs
+
+    if json_logs:
+        logs.configure(logs.LogFormat.JSON)
+        logs.set_run(run_id)
 
 
 def _warm() -> BaseException | None:  # pragma: no cover - the child

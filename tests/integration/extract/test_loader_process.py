@@ -326,3 +326,36 @@ def test_a_killed_loader_fails_the_run_and_says_so(server: EmulatorServer, tmp_p
     assert _processes_with(mark) == []
     database = tmp_path / "cm.duckdb"
     assert not database.exists() or _rows(database) == {}
+
+
+def _json_lines(stderr: str) -> list[dict[str, Any]]:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    return [json.loads(line) for line in lines]  # every line a JSON object, or this fails
+
+
+def test_json_logs_of_the_load_are_json_lines_of_the_run(
+    server: EmulatorServer, tmp_path: Path
+) -> None:
+    """``--log-format json``: what the load logs (here: activities read again from an
+    earlier start_date) is a JSON line with the run's id, as in the command's own
+    process; the loader is forked before the command configures its logging."""
+    found = []
+    for name, extra in (("forked", None), ("inline", INLINE)):
+        root = tmp_path / name
+        later = [*_args(root, server, "activities"), "--start-date", "2024-03-01"]
+        earlier = [*_args(root, server, "activities"), "--start-date", "2024-01-01"]
+        later[3:3] = earlier[3:3] = ["--log-format", "json"]
+        assert _run(later, server, extra).returncode == 0
+        result = _run(earlier, server, extra)
+        assert result.returncode == 0, result.stderr
+        lines = _json_lines(result.stderr)
+        (finished,) = [line for line in lines if line["event"] == "extract_finished"]
+        moved = [
+            line
+            for line in lines
+            if line["event"] == "log" and "start_date moved back" in line["message"]
+        ]
+        assert [line["run_id"] for line in moved] == [finished["run_id"]], name
+        found.append(len(moved))
+
+    assert found == [1, 1]
