@@ -159,8 +159,7 @@ class LoaderProcess:
             for stream in (writer, reader):
                 with contextlib.suppress(OSError):
                     stream.close()
-            if not states.done():  # the fetch must not wait for states that never come
-                states.set_exception(_lost("before it read the extract's state"))
+            _release(states)  # the fetch must not wait for states that never come
 
     def _drive(
         self,
@@ -271,6 +270,9 @@ def _start_reader(
             try:
                 answer = pickle.load(reader)  # noqa: S301 - our own child, over our own pipe
             except (EOFError, OSError, pickle.UnpicklingError, ValueError):
+                # the child died without a word (killed, out of memory, a crash): the
+                # incremental streams would wait for its states for ever
+                _release(states)
                 answers.put(("lost",))
                 return
             kind = answer[0]
@@ -279,13 +281,22 @@ def _start_reader(
                 read_states = {name: StreamState.from_dict(value) for name, value in raw.items()}
                 states.set_result({n: s for n, s in read_states.items() if s is not None})
                 continue
-            if kind in ("error", "feed_failed") and not states.done():
-                states.set_exception(_lost("before it read the extract's state"))
+            if kind in ("error", "feed_failed"):
+                _release(states)
             answers.put(answer)
             if kind in ("done", "error", "feed_failed"):
                 return
 
     _threads.Thread(target=read, name="mogulsync-extract-loader", daemon=True).start()
+
+
+def _release(states: concurrent.futures.Future[Mapping[str, StreamState]]) -> None:
+    """Fail ``states`` unless they came (the reader thread and the command both may)."""
+    import concurrent.futures
+
+    if not states.done():
+        with contextlib.suppress(concurrent.futures.InvalidStateError):
+            states.set_exception(_lost("before it read the extract's state"))
 
 
 def _settle(

@@ -359,3 +359,65 @@ def test_json_logs_of_the_load_are_json_lines_of_the_run(
         found.append(len(moved))
 
     assert found == [1, 1]
+
+
+def _pipes(pid: int, access: int) -> dict[str, int]:
+    """The pipes process ``pid`` holds open for ``access`` (O_RDONLY, O_WRONLY), by
+    inode, with their descriptor (past stdin, stdout and stderr)."""
+    found = {}
+    for entry in Path(f"/proc/{pid}/fd").iterdir():
+        fd = int(entry.name)
+        try:
+            target = str(entry.readlink())
+            flags = (Path(f"/proc/{pid}/fdinfo/{fd}").read_text().split("flags:")[1]).split()[0]
+        except OSError:
+            continue
+        if fd > 2 and target.startswith("pipe:") and int(flags, 8) & os.O_ACCMODE == access:
+            found[target] = fd
+    return found
+
+
+def _unread_bytes(command: int, loader: int) -> int:
+    """What the command wrote to its loader that the loader has not read (0: nothing)."""
+    import fcntl
+    import termios
+
+    written = _pipes(command, os.O_WRONLY)
+    read = _pipes(loader, os.O_RDONLY)
+    (pipe,) = set(written) & set(read)
+    probe = os.open(f"/proc/{loader}/fd/{read[pipe]}", os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        size = bytearray(4)
+        fcntl.ioctl(probe, termios.FIONREAD, size)
+        return int.from_bytes(size, sys.byteorder)
+    finally:
+        os.close(probe)
+
+
+def test_a_loader_dying_before_the_states_fails_the_run_instead_of_hanging(
+    server: EmulatorServer, tmp_path: Path
+) -> None:
+    """An incremental run's streams wait for the states the loader reads: a loader that
+    dies before it sent them (killed, out of memory, a crash) fails the run and says so;
+    the streams must not wait for ever."""
+    args = _args(tmp_path, server, "activities,subscription_events")
+    assert _run(args, server).returncode == 0  # a state to read: the streams wait for it
+    mark = uuid.uuid4().hex
+    with subprocess.Popen(
+        args, env=_env(server, {MARK_ENV: mark}), stderr=subprocess.PIPE, text=True
+    ) as command:
+        _wait_for(lambda: len(_processes_with(mark)) == 2, "the command and its loader")
+        (loader,) = [pid for pid in _processes_with(mark) if pid != command.pid]
+        os.kill(loader, signal.SIGSTOP)  # it has the run, and never answers
+        _wait_for(lambda: _unread_bytes(command.pid, loader) > 0, "the run sent to the loader")
+        os.kill(loader, signal.SIGKILL)
+        try:
+            _, stderr = command.communicate(timeout=TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            command.kill()
+            command.communicate()
+            pytest.fail("the command waited for ever for the states of a dead loader")
+
+    assert command.returncode != 0
+    assert "the extract's loader process ended" in " ".join(stderr.split())
+    assert _processes_with(mark) == []
