@@ -155,6 +155,12 @@ class LoaderProcess:
             )
         except _PipeClosedError as exc:  # the child stopped reading: it said why, or died
             raise _ended(answers, explain_failure) from exc
+        except BaseException:
+            # the command stops (Ctrl-C, a failing hook) or the child answered its error:
+            # nothing waits for the child (closing the pipe it writes to would), which is
+            # ended as the command's own load would be cut short
+            self.discard()
+            raise
         finally:
             for stream in (writer, reader):
                 with contextlib.suppress(OSError):

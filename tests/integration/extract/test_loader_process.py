@@ -421,3 +421,44 @@ def test_a_loader_dying_before_the_states_fails_the_run_instead_of_hanging(
     assert command.returncode != 0
     assert "the extract's loader process ended" in " ".join(stderr.split())
     assert _processes_with(mark) == []
+
+
+def test_ctrl_c_while_the_loader_loads_ends_the_command(
+    server: EmulatorServer, tmp_path: Path
+) -> None:
+    """Ctrl-C once every page was sent, while the loader is still at work (here: stopped,
+    as a long load or a slow destination would keep it): the command ends, as it decides
+    (it must not wait for the loader to answer), and takes its loader with it."""
+    import threading
+
+    mark = uuid.uuid4().hex
+    args = [arg for arg in _args(tmp_path, server, "plans") if arg != "--json"]
+    lines: list[str] = []
+    with subprocess.Popen(
+        args,
+        env=_env(server, {MARK_ENV: mark}),
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as command:
+        assert command.stderr is not None
+        reading = threading.Thread(target=lambda: lines.extend(command.stderr or ()))
+        reading.start()
+        _wait_for(lambda: len(_processes_with(mark)) == 2, "the command and its loader")
+        (loader,) = [pid for pid in _processes_with(mark) if pid != command.pid]
+        os.kill(loader, signal.SIGSTOP)  # it never answers the run
+        # a progress line per stage: "fetched" once the last page was sent
+        _wait_for(lambda: any("fetched" in line for line in lines), "every page sent")
+        os.killpg(command.pid, signal.SIGINT)
+        try:
+            command.wait(timeout=TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            os.kill(loader, signal.SIGKILL)
+            command.kill()
+            command.wait()
+            pytest.fail("Ctrl-C waited for the loader")
+        finally:
+            reading.join(timeout=TIMEOUT_S)
+
+    assert command.returncode != 0
+    _wait_for(lambda: _processes_with(mark) == [], "the loader to end")
