@@ -155,12 +155,17 @@ class LoaderProcess:
             )
         except _PipeClosedError as exc:  # the child stopped reading: it said why, or died
             raise _ended(answers, explain_failure) from exc
+        except BaseException:
+            # the command stops (Ctrl-C, a failing hook) or the child answered its error:
+            # nothing waits for the child (closing the pipe it writes to would), which is
+            # ended as the command's own load would be cut short
+            self.discard()
+            raise
         finally:
             for stream in (writer, reader):
                 with contextlib.suppress(OSError):
                     stream.close()
-            if not states.done():  # the fetch must not wait for states that never come
-                states.set_exception(_lost("before it read the extract's state"))
+            _release(states)  # the fetch must not wait for states that never come
 
     def _drive(
         self,
@@ -176,8 +181,12 @@ class LoaderProcess:
         import time
 
         job, wanted_states = run
-        # the environment as it is now: the command set dlt's settings after the fork
-        _send(writer, ("job", job, wanted_states, dict(os.environ)))
+        # the environment as it is now: the command set dlt's settings after the fork, and
+        # its log format and the run's id (``--log-format json``)
+        from mogulsync import logs
+
+        log_settings = (logs.json_mode(), logs.current_run())
+        _send(writer, ("job", job, wanted_states, dict(os.environ), log_settings))
         cancelled = False
         for name, records in feed.pages():
             _settle(answers, hooks, explain_failure, wait=False)
@@ -267,6 +276,9 @@ def _start_reader(
             try:
                 answer = pickle.load(reader)  # noqa: S301 - our own child, over our own pipe
             except (EOFError, OSError, pickle.UnpicklingError, ValueError):
+                # the child died without a word (killed, out of memory, a crash): the
+                # incremental streams would wait for its states for ever
+                _release(states)
                 answers.put(("lost",))
                 return
             kind = answer[0]
@@ -275,13 +287,22 @@ def _start_reader(
                 read_states = {name: StreamState.from_dict(value) for name, value in raw.items()}
                 states.set_result({n: s for n, s in read_states.items() if s is not None})
                 continue
-            if kind in ("error", "feed_failed") and not states.done():
-                states.set_exception(_lost("before it read the extract's state"))
+            if kind in ("error", "feed_failed"):
+                _release(states)
             answers.put(answer)
             if kind in ("done", "error", "feed_failed"):
                 return
 
     _threads.Thread(target=read, name="mogulsync-extract-loader", daemon=True).start()
+
+
+def _release(states: concurrent.futures.Future[Mapping[str, StreamState]]) -> None:
+    """Fail ``states`` unless they came (the reader thread and the command both may)."""
+    import concurrent.futures
+
+    if not states.done():
+        with contextlib.suppress(concurrent.futures.InvalidStateError):
+            states.set_exception(_lost("before it read the extract's state"))
 
 
 def _settle(
@@ -390,9 +411,10 @@ def _child_main(read_fd: int, write_fd: int, parent: int) -> NoReturn:  # pragma
             message = pickle.load(reader)  # noqa: S301 - our own parent, over our own pipe
         except (EOFError, OSError, pickle.UnpicklingError):
             os._exit(0)  # no run came: a usage error, a busy lock, a failed check
-        _, job, wanted_states, environment = message
+        _, job, wanted_states, environment, (json_logs, run_id) = message
         os.environ.clear()
         os.environ.update(environment)
+        _log_as_the_command(json_logs=json_logs, run_id=run_id)
         if warm_error is not None:
             _answer_error(writer, warm_error)
         else:
@@ -428,6 +450,16 @@ def _detach(parent: int) -> None:  # pragma: no cover - the child
     os.dup2(null, 0)
     os.dup2(null, 1)
     os.close(null)
+
+
+def _log_as_the_command(*, json_logs: bool, run_id: str | None) -> None:  # pragma: no cover
+    """The command's log format and run id: it chose them after the fork, and the load
+    logs too (a JSON line of the run, as in the command's own process)."""
+    from mogulsync import logs
+
+    if json_logs:
+        logs.configure(logs.LogFormat.JSON)
+        logs.set_run(run_id)
 
 
 def _warm() -> BaseException | None:  # pragma: no cover - the child

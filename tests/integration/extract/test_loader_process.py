@@ -326,3 +326,139 @@ def test_a_killed_loader_fails_the_run_and_says_so(server: EmulatorServer, tmp_p
     assert _processes_with(mark) == []
     database = tmp_path / "cm.duckdb"
     assert not database.exists() or _rows(database) == {}
+
+
+def _json_lines(stderr: str) -> list[dict[str, Any]]:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    return [json.loads(line) for line in lines]  # every line a JSON object, or this fails
+
+
+def test_json_logs_of_the_load_are_json_lines_of_the_run(
+    server: EmulatorServer, tmp_path: Path
+) -> None:
+    """``--log-format json``: what the load logs (here: activities read again from an
+    earlier start_date) is a JSON line with the run's id, as in the command's own
+    process; the loader is forked before the command configures its logging."""
+    found = []
+    for name, extra in (("forked", None), ("inline", INLINE)):
+        root = tmp_path / name
+        later = [*_args(root, server, "activities"), "--start-date", "2024-03-01"]
+        earlier = [*_args(root, server, "activities"), "--start-date", "2024-01-01"]
+        later[3:3] = earlier[3:3] = ["--log-format", "json"]
+        assert _run(later, server, extra).returncode == 0
+        result = _run(earlier, server, extra)
+        assert result.returncode == 0, result.stderr
+        lines = _json_lines(result.stderr)
+        (finished,) = [line for line in lines if line["event"] == "extract_finished"]
+        moved = [
+            line
+            for line in lines
+            if line["event"] == "log" and "start_date moved back" in line["message"]
+        ]
+        assert [line["run_id"] for line in moved] == [finished["run_id"]], name
+        found.append(len(moved))
+
+    assert found == [1, 1]
+
+
+def _pipes(pid: int, access: int) -> dict[str, int]:
+    """The pipes process ``pid`` holds open for ``access`` (O_RDONLY, O_WRONLY), by
+    inode, with their descriptor (past stdin, stdout and stderr)."""
+    found = {}
+    for entry in Path(f"/proc/{pid}/fd").iterdir():
+        fd = int(entry.name)
+        try:
+            target = str(entry.readlink())
+            flags = (Path(f"/proc/{pid}/fdinfo/{fd}").read_text().split("flags:")[1]).split()[0]
+        except OSError:
+            continue
+        if fd > 2 and target.startswith("pipe:") and int(flags, 8) & os.O_ACCMODE == access:
+            found[target] = fd
+    return found
+
+
+def _unread_bytes(command: int, loader: int) -> int:
+    """What the command wrote to its loader that the loader has not read (0: nothing)."""
+    import fcntl
+    import termios
+
+    written = _pipes(command, os.O_WRONLY)
+    read = _pipes(loader, os.O_RDONLY)
+    (pipe,) = set(written) & set(read)
+    probe = os.open(f"/proc/{loader}/fd/{read[pipe]}", os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        size = bytearray(4)
+        fcntl.ioctl(probe, termios.FIONREAD, size)
+        return int.from_bytes(size, sys.byteorder)
+    finally:
+        os.close(probe)
+
+
+def test_a_loader_dying_before_the_states_fails_the_run_instead_of_hanging(
+    server: EmulatorServer, tmp_path: Path
+) -> None:
+    """An incremental run's streams wait for the states the loader reads: a loader that
+    dies before it sent them (killed, out of memory, a crash) fails the run and says so;
+    the streams must not wait for ever."""
+    args = _args(tmp_path, server, "activities,subscription_events")
+    assert _run(args, server).returncode == 0  # a state to read: the streams wait for it
+    mark = uuid.uuid4().hex
+    with subprocess.Popen(
+        args, env=_env(server, {MARK_ENV: mark}), stderr=subprocess.PIPE, text=True
+    ) as command:
+        _wait_for(lambda: len(_processes_with(mark)) == 2, "the command and its loader")
+        (loader,) = [pid for pid in _processes_with(mark) if pid != command.pid]
+        os.kill(loader, signal.SIGSTOP)  # it has the run, and never answers
+        _wait_for(lambda: _unread_bytes(command.pid, loader) > 0, "the run sent to the loader")
+        os.kill(loader, signal.SIGKILL)
+        try:
+            _, stderr = command.communicate(timeout=TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            command.kill()
+            command.communicate()
+            pytest.fail("the command waited for ever for the states of a dead loader")
+
+    assert command.returncode != 0
+    assert "the extract's loader process ended" in " ".join(stderr.split())
+    assert _processes_with(mark) == []
+
+
+def test_ctrl_c_while_the_loader_loads_ends_the_command(
+    server: EmulatorServer, tmp_path: Path
+) -> None:
+    """Ctrl-C once every page was sent, while the loader is still at work (here: stopped,
+    as a long load or a slow destination would keep it): the command ends, as it decides
+    (it must not wait for the loader to answer), and takes its loader with it."""
+    import threading
+
+    mark = uuid.uuid4().hex
+    args = [arg for arg in _args(tmp_path, server, "plans") if arg != "--json"]
+    lines: list[str] = []
+    with subprocess.Popen(
+        args,
+        env=_env(server, {MARK_ENV: mark}),
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as command:
+        assert command.stderr is not None
+        reading = threading.Thread(target=lambda: lines.extend(command.stderr or ()))
+        reading.start()
+        _wait_for(lambda: len(_processes_with(mark)) == 2, "the command and its loader")
+        (loader,) = [pid for pid in _processes_with(mark) if pid != command.pid]
+        os.kill(loader, signal.SIGSTOP)  # it never answers the run
+        # a progress line per stage: "fetched" once the last page was sent
+        _wait_for(lambda: any("fetched" in line for line in lines), "every page sent")
+        os.killpg(command.pid, signal.SIGINT)
+        try:
+            command.wait(timeout=TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            os.kill(loader, signal.SIGKILL)
+            command.kill()
+            command.wait()
+            pytest.fail("Ctrl-C waited for the loader")
+        finally:
+            reading.join(timeout=TIMEOUT_S)
+
+    assert command.returncode != 0
+    _wait_for(lambda: _processes_with(mark) == [], "the loader to end")
