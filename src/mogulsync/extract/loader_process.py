@@ -114,6 +114,7 @@ class LoaderProcess:
         """Fork the child now (it starts importing dlt); None if the system refuses."""
         down_read, down_write = os.pipe()
         up_read, up_write = os.pipe()
+        parent = os.getpid()
         try:
             pid = os.fork()
         except OSError:
@@ -123,7 +124,7 @@ class LoaderProcess:
         if pid == 0:  # pragma: no cover - the child; measured through the CLI's tests
             os.close(down_write)
             os.close(up_read)
-            _child_main(down_read, up_write, os.getppid())
+            _child_main(down_read, up_write, parent)
         os.close(down_read)
         os.close(up_write)
         process = cls(pid, down_write, up_read)
@@ -178,8 +179,6 @@ class LoaderProcess:
         explain_failure: ExplainFailure,
         stop: threading.Event | None,
     ) -> Loaded:
-        import time
-
         job, wanted_states = run
         # the environment as it is now: the command set dlt's settings after the fork, and
         # its log format and the run's id (``--log-format json``)
@@ -198,21 +197,24 @@ class LoaderProcess:
             _send(writer, ("page", name, list(records)))
         failed = feed.error is not None or any(not result.ok for result in feed.results)
         summary = [_Fetched.of(result) for result in feed.results]
-        _send(writer, ("end", summary, {k: set(v) for k, v in listed.items()}, failed, cancelled))
-        fetched_at = time.perf_counter()
-        if not failed and not cancelled:
-            hooks.stage("fetched")
+        # a cancelled fetch may still be adding ids; nothing of that run is loaded anyway
+        ids = {} if cancelled else {name: set(values) for name, values in listed.items()}
+        _send(writer, ("end", summary, ids, failed, cancelled))
+        # the stages, "fetched" included, come from the child in the in-process order (dlt
+        # set up, every page taken, extracted, loaded): the alerts name the stage that failed
         while (loaded := _settle(answers, hooks, explain_failure, wait=True)) is None:
             pass  # unreachable: a blocking _settle returns the outcome or raises
         self.reap()
-        return _with_fetched_at(loaded, fetched_at)
+        # the child's clock: perf_counter is CLOCK_MONOTONIC, one clock for the machine
+        return loaded
 
     def reap(self) -> None:
         """Wait for the child to end (it ends once it answered)."""
         if not self._reaped:
-            self._reaped = True
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(self.pid, 0)
+            # only once it was waited for: a Ctrl-C during the wait leaves it to ``discard``
+            self._reaped = True
 
     def discard(self) -> None:
         """At exit: a child that still runs is killed (a run that never came, or was cut
@@ -369,13 +371,6 @@ def _rebuilt(kind: str, message: str, hint: str) -> MogulsyncError:
         "ConfigError": ConfigError,
     }
     return classes.get(kind, options.ExtractError)(message, hint=hint)
-
-
-def _with_fetched_at(loaded: Loaded, fetched_at: float) -> Loaded:
-    """The child's outcome, its fetch end on this process's clock."""
-    import dataclasses
-
-    return dataclasses.replace(loaded, fetched_at=fetched_at)
 
 
 class _NoHooks:
@@ -537,8 +532,7 @@ def _child_hooks(writer: BinaryIO) -> LoadHooks:  # pragma: no cover - the child
         _send(writer, ("set_up",))
 
     def stage(name: str) -> None:
-        if name != "fetched":  # the command knows when it sent the last page
-            _send(writer, ("stage", name))
+        _send(writer, ("stage", name))
 
     return LoadHooks(on_stage=stage, on_set_up=set_up)
 

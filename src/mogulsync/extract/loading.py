@@ -179,9 +179,10 @@ class Loaded:
 
     display: str
     load_ids: tuple[str, ...]
-    #: seconds from the last page's hand-over to the end of the load
+    #: seconds from the end of dlt's extract step to the end of the load
     load_s: float
-    #: ``time.perf_counter()`` (this process) when the last page was taken; None if never
+    #: ``time.perf_counter()`` when the last page was taken (None: never); on Linux, where the
+    #: loader process runs, that clock is the machine's (CLOCK_MONOTONIC), not the process's
     fetched_at: float | None
 
 

@@ -426,39 +426,80 @@ def test_a_loader_dying_before_the_states_fails_the_run_instead_of_hanging(
 def test_ctrl_c_while_the_loader_loads_ends_the_command(
     server: EmulatorServer, tmp_path: Path
 ) -> None:
-    """Ctrl-C once every page was sent, while the loader is still at work (here: stopped,
-    as a long load or a slow destination would keep it): the command ends, as it decides
-    (it must not wait for the loader to answer), and takes its loader with it."""
+    """Ctrl-C once every page was taken, while the loader is still loading (here: into a
+    PostgreSQL that accepts the connection and never answers, as a hung database would):
+    the command ends, as it decides (it must not wait for the loader to answer), and takes
+    its loader with it."""
+    import socket
     import threading
 
     mark = uuid.uuid4().hex
-    args = [arg for arg in _args(tmp_path, server, "plans") if arg != "--json"]
-    lines: list[str] = []
-    with subprocess.Popen(
-        args,
-        env=_env(server, {MARK_ENV: mark}),
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    ) as command:
-        assert command.stderr is not None
-        reading = threading.Thread(target=lambda: lines.extend(command.stderr or ()))
-        reading.start()
-        _wait_for(lambda: len(_processes_with(mark)) == 2, "the command and its loader")
-        (loader,) = [pid for pid in _processes_with(mark) if pid != command.pid]
-        os.kill(loader, signal.SIGSTOP)  # it never answers the run
-        # a progress line per stage: "fetched" once the last page was sent
-        _wait_for(lambda: any("fetched" in line for line in lines), "every page sent")
-        os.killpg(command.pid, signal.SIGINT)
-        try:
-            command.wait(timeout=TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            os.kill(loader, signal.SIGKILL)
-            command.kill()
-            command.wait()
-            pytest.fail("Ctrl-C waited for the loader")
-        finally:
-            reading.join(timeout=TIMEOUT_S)
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # never accepts, never answers
+        port = silent.getsockname()[1]
+        # dlt gives up connecting after 15 s by default: longer than any wait here
+        destination = f"postgresql://etl:pw@127.0.0.1:{port}/analytics?connect_timeout=3600"
+        args = _args(tmp_path, server, "plans", "--destination", destination)
+        args += ["--mode", "overwrite"]  # no stored cursors to read first
+        args.remove("--json")
+        lines: list[str] = []
+        with subprocess.Popen(
+            args,
+            env=_env(server, {MARK_ENV: mark}),
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        ) as command:
+            assert command.stderr is not None
+            reading = threading.Thread(target=lambda: lines.extend(command.stderr or ()))
+            reading.start()
+            # a progress line per stage: "fetched" once dlt took the last page, then the
+            # load connects and waits
+            _wait_for(lambda: any("fetched" in line for line in lines), "every page taken")
+            assert len(_processes_with(mark)) == 2
+            os.killpg(command.pid, signal.SIGINT)
+            try:
+                command.wait(timeout=TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                os.killpg(command.pid, signal.SIGKILL)
+                command.wait()
+                pytest.fail("Ctrl-C waited for the loader")
+            finally:
+                reading.join(timeout=TIMEOUT_S)
 
     assert command.returncode != 0
     _wait_for(lambda: _processes_with(mark) == [], "the loader to end")
+
+
+def _stages(body: object) -> list[object]:
+    """Every ``stage`` value in a webhook body, however deep."""
+    if isinstance(body, dict):
+        found = [value for key, value in body.items() if key == "stage"]
+        return found + [stage for value in body.values() for stage in _stages(value)]
+    if isinstance(body, list):
+        return [stage for value in body for stage in _stages(value)]
+    return []
+
+
+def test_a_loader_failing_at_set_up_alerts_the_set_up_stage_as_in_process(
+    server: EmulatorServer, tmp_path: Path, postgres_server: Any
+) -> None:
+    """Plans do not wait for stored cursors, so the command's fetch ends while the loader
+    is still setting up; reading the cursors then fails (a database that does not exist).
+    The alert says the run failed at ``set-up``, as in one process: the command used to
+    count the fetch as done itself, before the loader was set up (``extract``)."""
+    from tests.integration.ops._receivers import HttpReceiver
+
+    missing = postgres_server.dsn.rsplit("/", 1)[0] + "/no_such_db"
+    with HttpReceiver() as http:
+        for name, extra in (("forked", None), ("inline", INLINE)):
+            root = tmp_path / name
+            args = _args(root, server, "plans", "--destination", missing)
+            project = root / "mogulsync.yml"  # written by _args: one webhook channel more
+            config = json.loads(project.read_text(encoding="utf-8"))
+            config["alerts"] = {"channels": {"hook": {"type": "webhook", "url": "${HOOK_URL}"}}}
+            project.write_text(json.dumps(config), encoding="utf-8")
+            result = _run(args, server, {"HOOK_URL": f"{http.url}/{name}", **(extra or {})})
+            assert result.returncode == exit_codes.CONFIG, result.stderr
+        stages = {path.strip("/"): _stages(body) for path, body in http.posts}
+
+    assert stages == {"forked": ["set-up"], "inline": ["set-up"]}
