@@ -20,8 +20,9 @@ the command (Linux's parent-death signal), and ends on its own when the command 
 sends a run (a usage error, a busy lock); the command also kills and reaps it at exit, so
 nothing outlives a run.
 
-Only where it is safe and useful: Linux (``fork`` before any thread exists), the CLI's
-entry point, ``MOGULSYNC_EXTRACT_LOADER`` not ``inline``. Everywhere else (``serve``,
+Only where it is safe and useful: Linux (``fork`` before any thread exists), more than
+one CPU for the process, the CLI's entry point, ``MOGULSYNC_EXTRACT_LOADER`` not
+``inline``. Everywhere else (``serve``,
 Dagster, tests calling ``run_extract``, macOS) the run loads in its own process as before.
 """
 
@@ -76,10 +77,19 @@ def prefork(argv: Sequence[str]) -> None:
     Called by the entry point first thing: the child must not inherit threads, and the
     sooner it starts importing dlt, the sooner it is ready.
     """
-    if wanted(argv, os.environ.get(SWITCH_ENV, "")):
+    if wanted(argv, os.environ.get(SWITCH_ENV, "")) and _spare_core():
         process = LoaderProcess.fork()
         if process is not None:
             _preforked.append(process)
+
+
+def _spare_core() -> bool:
+    """Whether this process may run on more than one CPU: on one, the two processes would
+    take turns, and the pipe would only add work."""
+    try:
+        return len(os.sched_getaffinity(0)) > 1
+    except (AttributeError, OSError):  # no affinity to ask: the platform check decides
+        return True
 
 
 def take() -> LoaderProcess | None:

@@ -503,3 +503,24 @@ def test_a_loader_failing_at_set_up_alerts_the_set_up_stage_as_in_process(
         stages = {path.strip("/"): _stages(body) for path, body in http.posts}
 
     assert stages == {"forked": ["set-up"], "inline": ["set-up"]}
+
+
+def test_a_command_on_one_cpu_loads_in_its_own_process(
+    slow_server: EmulatorServer, tmp_path: Path
+) -> None:
+    """Pinned to one CPU (taskset, a cgroup cpuset), the two processes would only take
+    turns: the command does not fork its loader."""
+    mark = uuid.uuid4().hex
+    args = _args(tmp_path, slow_server, "plans")
+    # pinned, then the command in the same process (exec keeps the affinity), as taskset does
+    pin = "import os, sys; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})"
+    pin += "; os.execv(sys.executable, sys.argv[1:])"
+    with subprocess.Popen(
+        [sys.executable, "-c", pin, *args],
+        env=_env(slow_server, {MARK_ENV: mark}),
+        stderr=subprocess.DEVNULL,
+    ) as command:
+        _wait_for(lambda: _in_flight(slow_server) > 0, "the command's first request")
+        assert _processes_with(mark) == [command.pid]
+        command.kill()
+        command.wait(timeout=TIMEOUT_S)
