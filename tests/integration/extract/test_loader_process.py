@@ -9,6 +9,7 @@ Waits for a process to appear or go are bounded liveness checks, never speed ass
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,20 @@ def _processes_with(mark: str) -> list[int]:
         if needle in environ.split(b"\0") and state != "Z":
             found.append(int(entry.name))
     return found
+
+
+@contextlib.contextmanager
+def _command(args: list[str], env: dict[str, str], **popen: Any) -> Iterator[subprocess.Popen[str]]:
+    """The command in a session of its own. Whatever the test asserts, the session is
+    killed at the end: a failing test must not leave a command waiting for ever on a
+    stopped or hung loader. Checks that nothing is left belong inside the block."""
+    with subprocess.Popen(args, env=env, start_new_session=True, text=True, **popen) as command:
+        try:
+            yield command
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(command.pid, signal.SIGKILL)  # the command and its loader
+            command.wait()
 
 
 def _wait_for(condition: Callable[[], bool], what: str) -> None:
@@ -269,13 +284,13 @@ def test_the_loader_dies_with_the_command(slow_server: EmulatorServer, tmp_path:
     otherwise load on with the run lock released); nothing is loaded."""
     mark = uuid.uuid4().hex
     args = _args(tmp_path, slow_server, "plans")
-    with subprocess.Popen(args, env=_env(slow_server, {MARK_ENV: mark})) as command:
+    with _command(args, _env(slow_server, {MARK_ENV: mark})) as command:
         _wait_for(lambda: len(_processes_with(mark)) == 2, "the command and its loader")
         _wait_for(lambda: _in_flight(slow_server) > 0, "the command's first request")
         os.kill(command.pid, signal.SIGKILL)
         command.wait(timeout=TIMEOUT_S)
+        _wait_for(lambda: _processes_with(mark) == [], "the loader to end")
 
-    _wait_for(lambda: _processes_with(mark) == [], "the loader to end")
     database = tmp_path / "cm.duckdb"
     assert not database.exists() or _rows(database) == {}
 
@@ -291,16 +306,14 @@ def test_ctrl_c_stops_the_run_and_its_loader_as_in_process(
         args = _args(tmp_path / name, slow_server, "plans")
         env = _env(slow_server, {MARK_ENV: mark, **(extra or {})})
         before = _in_flight(slow_server)
-        with subprocess.Popen(
-            args, env=env, start_new_session=True, stderr=subprocess.DEVNULL
-        ) as command:
+        with _command(args, env, stderr=subprocess.DEVNULL) as command:
             _wait_for(
                 lambda: _in_flight(slow_server) > before,  # noqa: B023 - awaited in the loop
                 "the command's first request",
             )
             os.killpg(command.pid, signal.SIGINT)
             codes.append(command.wait(timeout=TIMEOUT_S))
-        _wait_for(lambda: _processes_with(mark) == [], "every process of the command to end")  # noqa: B023
+            _wait_for(lambda: _processes_with(mark) == [], "every process to end")  # noqa: B023
 
     assert codes[0] == codes[1] != 0
 
@@ -312,18 +325,16 @@ def test_a_killed_loader_fails_the_run_and_says_so(server: EmulatorServer, tmp_p
     httpx.patch(limits, json={"latency_ms": 2_000}, timeout=30).raise_for_status()
     mark = uuid.uuid4().hex
     args = _args(tmp_path, server, "plans")
-    with subprocess.Popen(
-        args, env=_env(server, {MARK_ENV: mark}), stderr=subprocess.PIPE, text=True
-    ) as command:
+    with _command(args, _env(server, {MARK_ENV: mark}), stderr=subprocess.PIPE) as command:
         _wait_for(lambda: len(_processes_with(mark)) == 2, "the command and its loader")
         (loader,) = [pid for pid in _processes_with(mark) if pid != command.pid]
         os.kill(loader, signal.SIGKILL)
         _, stderr = command.communicate(timeout=TIMEOUT_S)
+        assert _processes_with(mark) == []
 
     assert command.returncode != 0
     assert "the extract's loader process ended" in " ".join(stderr.split())
     assert f"{SWITCH_ENV}=inline" in stderr
-    assert _processes_with(mark) == []
     database = tmp_path / "cm.duckdb"
     assert not database.exists() or _rows(database) == {}
 
@@ -403,9 +414,7 @@ def test_a_loader_dying_before_the_states_fails_the_run_instead_of_hanging(
     args = _args(tmp_path, server, "activities,subscription_events")
     assert _run(args, server).returncode == 0  # a state to read: the streams wait for it
     mark = uuid.uuid4().hex
-    with subprocess.Popen(
-        args, env=_env(server, {MARK_ENV: mark}), stderr=subprocess.PIPE, text=True
-    ) as command:
+    with _command(args, _env(server, {MARK_ENV: mark}), stderr=subprocess.PIPE) as command:
         _wait_for(lambda: len(_processes_with(mark)) == 2, "the command and its loader")
         (loader,) = [pid for pid in _processes_with(mark) if pid != command.pid]
         os.kill(loader, signal.SIGSTOP)  # it has the run, and never answers
@@ -414,13 +423,11 @@ def test_a_loader_dying_before_the_states_fails_the_run_instead_of_hanging(
         try:
             _, stderr = command.communicate(timeout=TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            command.kill()
-            command.communicate()
             pytest.fail("the command waited for ever for the states of a dead loader")
+        assert _processes_with(mark) == []
 
     assert command.returncode != 0
     assert "the extract's loader process ended" in " ".join(stderr.split())
-    assert _processes_with(mark) == []
 
 
 def test_ctrl_c_while_the_loader_loads_ends_the_command(
@@ -442,13 +449,7 @@ def test_ctrl_c_while_the_loader_loads_ends_the_command(
         args += ["--mode", "overwrite"]  # no stored cursors to read first
         args.remove("--json")
         lines: list[str] = []
-        with subprocess.Popen(
-            args,
-            env=_env(server, {MARK_ENV: mark}),
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        ) as command:
+        with _command(args, _env(server, {MARK_ENV: mark}), stderr=subprocess.PIPE) as command:
             assert command.stderr is not None
             reading = threading.Thread(target=lambda: lines.extend(command.stderr or ()))
             reading.start()
@@ -460,14 +461,11 @@ def test_ctrl_c_while_the_loader_loads_ends_the_command(
             try:
                 command.wait(timeout=TIMEOUT_S)
             except subprocess.TimeoutExpired:
-                os.killpg(command.pid, signal.SIGKILL)
-                command.wait()
                 pytest.fail("Ctrl-C waited for the loader")
-            finally:
-                reading.join(timeout=TIMEOUT_S)
+            _wait_for(lambda: _processes_with(mark) == [], "the loader to end")
+            reading.join(timeout=TIMEOUT_S)
 
     assert command.returncode != 0
-    _wait_for(lambda: _processes_with(mark) == [], "the loader to end")
 
 
 def _stages(body: object) -> list[object]:
@@ -515,12 +513,7 @@ def test_a_command_on_one_cpu_loads_in_its_own_process(
     # pinned, then the command in the same process (exec keeps the affinity), as taskset does
     pin = "import os, sys; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})"
     pin += "; os.execv(sys.executable, sys.argv[1:])"
-    with subprocess.Popen(
-        [sys.executable, "-c", pin, *args],
-        env=_env(slow_server, {MARK_ENV: mark}),
-        stderr=subprocess.DEVNULL,
-    ) as command:
+    env = _env(slow_server, {MARK_ENV: mark})
+    with _command([sys.executable, "-c", pin, *args], env, stderr=subprocess.DEVNULL) as command:
         _wait_for(lambda: _in_flight(slow_server) > 0, "the command's first request")
         assert _processes_with(mark) == [command.pid]
-        command.kill()
-        command.wait(timeout=TIMEOUT_S)
