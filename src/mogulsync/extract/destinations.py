@@ -67,12 +67,13 @@ class DestinationSpec:
 
     def build(self) -> ResolvedDestination:
         """The dlt destination (imports dlt)."""
-        # before the destination is built: building it does not create the file, but the
-        # question is whether this run found one
-        staged = not (self.kind == "duckdb" and _replaced_in_place(self.location))
-        destination = _dlt_destination(self)
+        in_place = self.kind == "duckdb" and _replaced_in_place(self.location)
         return ResolvedDestination(
-            destination, self.loader_file_format, self.display, self.kind, staged
+            _dlt_destination(self, replaced_in_place=in_place),
+            self.loader_file_format,
+            self.display,
+            self.kind,
+            replace_staged=not in_place,
         )
 
 
@@ -148,7 +149,7 @@ def _files(url: str, display: str) -> DestinationSpec:
     return DestinationSpec(url, "filesystem", file_format, display, location=bucket)
 
 
-def _dlt_destination(spec: DestinationSpec) -> Destination[Any, Any]:
+def _dlt_destination(spec: DestinationSpec, *, replaced_in_place: bool) -> Destination[Any, Any]:
     import dlt
 
     if spec.kind == "duckdb":
@@ -156,7 +157,7 @@ def _dlt_destination(spec: DestinationSpec) -> Destination[Any, Any]:
         # (DELETE, then INSERT from staging) or a merge failing half way would commit
         # its DELETE
         options: dict[str, Any] = {"supports_transactions": True}
-        if not _replaced_in_place(spec.location):
+        if not replaced_in_place:
             options.update(_replace_strategy())
         return dlt.destinations.duckdb(spec.location, **options)
     if spec.kind == "postgres":

@@ -351,8 +351,10 @@ def _settle(
 
 def _ended(answers: queue.Queue[tuple[Any, ...]], explain_failure: ExplainFailure) -> Exception:
     """Why the child stopped taking pages: its own answer if it gave one."""
+    from mogulsync.extract.loading import LoadHooks
+
     try:
-        _settle(answers, _NO_HOOKS, explain_failure, wait=True)
+        _settle(answers, LoadHooks(), explain_failure, wait=True)
     except Exception as exc:
         return exc
     return _lost("during the run")
@@ -381,19 +383,6 @@ def _rebuilt(kind: str, message: str, hint: str) -> MogulsyncError:
         "ConfigError": ConfigError,
     }
     return classes.get(kind, options.ExtractError)(message, hint=hint)
-
-
-class _NoHooks:
-    on_records = None
-
-    def set_up(self) -> None:
-        return None
-
-    def stage(self, _stage: object) -> None:
-        return None
-
-
-_NO_HOOKS: Any = _NoHooks()
 
 
 # --- the child ----------------------------------------------------------------------------
@@ -496,7 +485,6 @@ def _load_job(  # pragma: no cover - the child
     import concurrent.futures
     import threading
 
-    from mogulsync.extract._dlt_setup import small_job_settings, urls_without_sqlalchemy
     from mogulsync.extract.loading import load_error, load_streams
 
     stop = threading.Event()
@@ -512,22 +500,16 @@ def _load_job(  # pragma: no cover - the child
             return _FeedFailedError("the command's fetch failed", cancelled=cancelled)
         return None
 
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(small_job_settings())
-        if job.spec.kind == "duckdb":
-            stack.enter_context(urls_without_sqlalchemy())
-        try:
-            loaded = load_streams(
-                job, feed, states, feed.listed, _child_hooks(writer), explain, stop
-            )
-        except _FeedFailedError as exc:
-            _send(writer, ("feed_failed", exc.cancelled))
-        except MogulsyncError as exc:
-            _answer_error(writer, exc)
-        except Exception as exc:
-            _answer_error(writer, load_error("setting up", exc, job.options.destination))
-        else:
-            _send(writer, ("done", loaded))
+    try:
+        loaded = load_streams(job, feed, states, feed.listed, _child_hooks(writer), explain, stop)
+    except _FeedFailedError as exc:
+        _send(writer, ("feed_failed", exc.cancelled))
+    except MogulsyncError as exc:
+        _answer_error(writer, exc)
+    except Exception as exc:  # dlt's own: one line, password masked
+        _answer_error(writer, load_error("setting up", exc, job.options.destination))
+    else:
+        _send(writer, ("done", loaded))
 
 
 def _child_hooks(writer: BinaryIO) -> LoadHooks:  # pragma: no cover - the child

@@ -35,7 +35,12 @@ from urllib.parse import unquote, urlsplit
 
 from mogulsync._redact import Redactor
 from mogulsync.errors import MogulsyncError
-from mogulsync.extract._dlt_setup import STAGING_DROPPED, drop_staging
+from mogulsync.extract._dlt_setup import (
+    STAGING_DROPPED,
+    drop_staging,
+    small_job_settings,
+    urls_without_sqlalchemy,
+)
 from mogulsync.extract._packages import drop_unfinished_packages, prune_loaded_packages
 from mogulsync.extract.options import (
     ExtractCancelledError,
@@ -203,8 +208,25 @@ def load_streams(
     """Set dlt up, settle ``states`` if the fetch waits for them, and load ``feed``'s pages.
 
     ``listed`` holds, once the pages ended, every id read by streams that list all their
-    records (their merged tables drop the rows of the others).
+    records (their merged tables drop the rows of the others). dlt runs with the settings
+    for small jobs (``_dlt_setup.py``), in this process or in the loader process alike.
     """
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(small_job_settings())
+        if job.spec.kind == "duckdb":
+            stack.enter_context(urls_without_sqlalchemy())
+        return _load_streams(job, feed, states, listed, hooks, explain_failure, stop)
+
+
+def _load_streams(
+    job: LoadJob,
+    feed: PageFeed,
+    states: concurrent.futures.Future[Mapping[str, StreamState]],
+    listed: Mapping[str, set[str]],
+    hooks: LoadHooks,
+    explain_failure: ExplainFailure,
+    stop: threading.Event | None,
+) -> Loaded:
     import dlt
 
     options = job.options

@@ -17,7 +17,6 @@ the Airbyte entry point.
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import datetime as dt
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -28,7 +27,7 @@ import httpx
 
 from mogulsync.chartmogul import ChartMogulClient, ClientSettings, OutageBreaker
 from mogulsync.errors import ConfigError, MogulsyncError
-from mogulsync.extract._dlt_setup import no_telemetry, small_job_settings, urls_without_sqlalchemy
+from mogulsync.extract._dlt_setup import no_telemetry
 from mogulsync.extract._pump import FetchCancelledError, PagePump
 from mogulsync.extract.context import FetchContext
 from mogulsync.extract.destinations import DestinationSpec, parse_destination
@@ -148,11 +147,7 @@ def run_extract(
         if loader is not None:
             loaded = loader.load(job, pump, states, listed, hooks, explain, stop)
         else:
-            with contextlib.ExitStack() as stack:
-                stack.enter_context(small_job_settings())
-                if spec.kind == "duckdb":
-                    stack.enter_context(urls_without_sqlalchemy())
-                loaded = load_streams(job, pump, states, listed, hooks, explain, stop)
+            loaded = load_streams(job, pump, states, listed, hooks, explain, stop)
     finally:
         if not states.done():  # set-up failed: release the streams waiting for states
             states.set_exception(ExtractError("the run stopped before it read its state"))
