@@ -322,7 +322,8 @@ def test_a_killed_loader_fails_the_run_and_says_so(server: EmulatorServer, tmp_p
     """``kill -9`` of the loader alone: the command notices at its next page, names the
     loader and how to run without it, and loads nothing."""
     limits = f"{server.base_url}/_emulator/limits"
-    httpx.patch(limits, json={"latency_ms": 2_000}, timeout=30).raise_for_status()
+    # long enough that a busy machine still finds the command fetching when the loader dies
+    httpx.patch(limits, json={"latency_ms": 10_000}, timeout=30).raise_for_status()
     mark = uuid.uuid4().hex
     args = _args(tmp_path, server, "plans")
     with _command(args, _env(server, {MARK_ENV: mark}), stderr=subprocess.PIPE) as command:
